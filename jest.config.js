@@ -1,0 +1,47 @@
+// Jest runs the TypeScript sources as native ES modules (node --experimental-vm-modules), transformed
+// by SWC without type checking: `npm run typecheck` type-checks tests and sources in one pass.
+// See docs/architecture.md, "Modules and bundling".
+
+/** @type {import('jest').Config['transform']} */
+const transform = {
+  '^.+\\.ts$': [
+    '@swc/jest',
+    {
+      jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+      module: { type: 'es6' },
+      sourceMaps: 'inline',
+    },
+  ],
+};
+
+/** Workspace packages resolve to their TypeScript sources, as ncc resolves them when bundling. */
+const moduleNameMapper = {
+  '^@sluice/(core|action-kit|testing|runner|lambda|cli)$': '<rootDir>/packages/$1/src/index.ts',
+  '^(\\.{1,2}/.*)\\.js$': '$1',
+};
+
+const shared = {
+  extensionsToTreatAsEsm: ['.ts'],
+  transform,
+  moduleNameMapper,
+  testEnvironment: 'node',
+};
+
+/** @type {import('jest').Config} */
+export default {
+  projects: [
+    {
+      ...shared,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/packages/*/src/**/*.test.ts', '<rootDir>/actions/*/src/**/*.test.ts'],
+    },
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/testbed/global-setup.ts',
+      globalTeardown: '<rootDir>/test/testbed/global-teardown.ts',
+      testTimeout: 120000,
+    },
+  ],
+};

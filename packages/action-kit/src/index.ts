@@ -1,0 +1,1 @@
+// Every public export of @sluice/action-kit, named (no `export *`).

@@ -1,0 +1,123 @@
+/**
+ * Errors of the core package. Two families matter to every caller:
+ * - {@link ConfigurationError}: the user gave something wrong (a file, an input, a flag). Actions
+ *   print it without a stack, the CLI exits 2, the runner does not retry it.
+ * - everything else ({@link SluiceError} and unknown errors): a fault. Actions print the stack, the
+ *   CLI exits 1, the runner and the Lambda retry it.
+ */
+
+/** Base class of every error sluice throws on purpose. */
+export class SluiceError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SluiceError';
+  }
+}
+
+/**
+ * Something the user can fix: the message says what was wrong, where, and what to do.
+ *
+ * @example
+ * throw new ConfigurationError('job.json: $.compute.maxWorkers must be at least 1; found 0. Set it to 1 or more.');
+ */
+export class ConfigurationError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ConfigurationError';
+  }
+}
+
+/**
+ * A problem found in a document: which file, where in it (a JSON path such as `$.env.API_KEY`),
+ * what was expected, what was found, and a hint on how to fix it.
+ */
+export interface Problem {
+  /** The file the document came from, as the user named it (or a label such as `<input job>`). */
+  readonly file: string;
+  /** JSONPath of the offending value: `$` is the document root, e.g. `$.input.include[1]`. */
+  readonly path: string;
+  /** One sentence: what is wrong. Never repeats a secret value. */
+  readonly message: string;
+  /** What was expected there, e.g. `an integer >= 1`. */
+  readonly expected?: string;
+  /** What was found there, e.g. `0` or `a string`. Never a secret value. */
+  readonly found?: string;
+  /** How to fix it. */
+  readonly hint?: string;
+}
+
+/**
+ * One or more documents failed validation. `problems` lists every one found, not just the first.
+ *
+ * @example
+ * try { loadJob('job.json'); } catch (e) { if (e instanceof ValidationError) e.problems.forEach(p => console.log(formatProblem(p))); }
+ */
+export class ValidationError extends ConfigurationError {
+  readonly problems: readonly Problem[];
+
+  constructor(problems: readonly Problem[], options?: { cause?: unknown }) {
+    super(
+      problems.length === 1 && problems[0]
+        ? formatProblem(problems[0])
+        : `${problems.length} problems:\n${problems.map((p) => `  - ${formatProblem(p)}`).join('\n')}`,
+      options,
+    );
+    this.name = 'ValidationError';
+    this.problems = problems;
+  }
+}
+
+/** A fault outside the user's control: an AWS call, the container engine, the network. */
+export class InfrastructureError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'InfrastructureError';
+  }
+}
+
+/**
+ * Renders a problem on one line: `file: $.path: message (expected X, found Y). Hint`.
+ *
+ * @example
+ * formatProblem({ file: 'job.json', path: '$.retries', message: 'must be >= 0', expected: 'an integer >= 0', found: '-1' });
+ * // "job.json: $.retries: must be >= 0 (expected an integer >= 0, found -1)"
+ */
+export function formatProblem(problem: Problem): string {
+  const detail = [
+    problem.expected !== undefined ? `expected ${problem.expected}` : undefined,
+    problem.found !== undefined ? `found ${problem.found}` : undefined,
+  ].filter((part): part is string => part !== undefined);
+  const details = detail.length > 0 ? ` (${detail.join(', ')})` : '';
+  const hint = problem.hint !== undefined ? `. ${problem.hint}` : '';
+  return `${problem.file}: ${problem.path}: ${problem.message}${details}${hint}`;
+}
+
+/**
+ * Turns anything thrown into an `Error`, keeping the original as `cause` when it was not one.
+ * Use this instead of `(e as Error).message`.
+ *
+ * @example
+ * try { await work(); } catch (e) { logger.error(toError(e).message); }
+ */
+export function toError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  if (typeof thrown === 'string') return new SluiceError(thrown);
+  let text: string;
+  try {
+    // JSON.stringify returns undefined for undefined and functions, whatever its type says.
+    text = thrown === undefined || typeof thrown === 'function' ? String(thrown) : JSON.stringify(thrown);
+  } catch {
+    text = String(thrown);
+  }
+  return new SluiceError(`non-error thrown: ${text}`, { cause: thrown });
+}
+
+/**
+ * True when the user can fix the error (bad input), false for faults.
+ *
+ * @example
+ * process.exitCode = isConfigurationError(e) ? 2 : 1;
+ */
+export function isConfigurationError(thrown: unknown): thrown is ConfigurationError {
+  return thrown instanceof ConfigurationError;
+}
