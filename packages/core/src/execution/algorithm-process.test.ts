@@ -1,0 +1,80 @@
+import { describe, expect, it } from '@jest/globals';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runAlgorithm } from './algorithm-process.js';
+import { TaskLog } from './task-log.js';
+
+async function newLog(): Promise<{ log: TaskLog; path: string }> {
+  const path = join(await mkdtemp(join(tmpdir(), 'sluice-alg-')), 'task.log');
+  return { log: new TaskLog(path), path };
+}
+
+describe('runAlgorithm', () => {
+  it('runs the command with exactly the given environment and captures its output', async () => {
+    const { log, path } = await newLog();
+    const outcome = await runAlgorithm({
+      command: ['/bin/sh', '-c', 'echo "size=$SIZE home=${HOME:-none}"; echo warn >&2; exit 3'],
+      env: { SIZE: '128', PATH: '/usr/bin:/bin' },
+      timeoutMs: 10_000,
+      log,
+    });
+    await log.close();
+    expect(outcome).toMatchObject({ exitCode: 3, signal: null, timedOut: false, outOfMemory: false });
+    const text = await readFile(path, 'utf8');
+    expect(text).toContain('[stdout] size=128 home=none');
+    expect(text).toContain('[stderr] warn');
+  });
+
+  it('stops an algorithm that runs past its time limit, with its children', async () => {
+    const { log, path } = await newLog();
+    const outcome = await runAlgorithm({
+      command: ['/bin/sh', '-c', 'sleep 30 & sleep 30; echo never'],
+      env: { PATH: '/usr/bin:/bin' },
+      timeoutMs: 300,
+      log,
+    });
+    await log.close();
+    expect(outcome.timedOut).toBe(true);
+    expect(outcome.outOfMemory).toBe(false);
+    expect(outcome.durationMs).toBeLessThan(10_000);
+    expect(await readFile(path, 'utf8')).toContain('time limit of 0 s reached');
+  });
+
+  it('reports a program that cannot start', async () => {
+    const { log } = await newLog();
+    const outcome = await runAlgorithm({ command: ['/no/such/program'], env: {}, timeoutMs: 1000, log });
+    await log.close();
+    expect(outcome.startError).toContain('/no/such/program');
+    expect(outcome.exitCode).toBeNull();
+  });
+
+  it('stops the algorithm when aborted', async () => {
+    const { log } = await newLog();
+    const controller = new AbortController();
+    setTimeout(() => {
+      controller.abort();
+    }, 200);
+    const outcome = await runAlgorithm({
+      command: ['/bin/sh', '-c', 'sleep 30'],
+      env: { PATH: '/usr/bin:/bin' },
+      timeoutMs: 60_000,
+      log,
+      signal: controller.signal,
+    });
+    await log.close();
+    expect(outcome).toMatchObject({ aborted: true, timedOut: false, signal: 'SIGTERM' });
+  });
+
+  it('calls a SIGKILL it did not send an out-of-memory kill', async () => {
+    const { log } = await newLog();
+    const outcome = await runAlgorithm({
+      command: ['/bin/sh', '-c', 'kill -9 $$'],
+      env: {},
+      timeoutMs: 10_000,
+      log,
+    });
+    await log.close();
+    expect(outcome).toMatchObject({ signal: 'SIGKILL', outOfMemory: true });
+  });
+});

@@ -1,0 +1,26 @@
+import { describe, expect, it } from '@jest/globals';
+import { algorithmEnvironment, isWithheldVariable } from './environment.js';
+
+describe('algorithmEnvironment', () => {
+  it('withholds credentials and runner settings, keeps the rest, and adds the job values', () => {
+    const env = algorithmEnvironment(
+      {
+        PATH: '/bin',
+        HOME: '/root',
+        AWS_ACCESS_KEY_ID: 'AKIAEXAMPLEEXAMPLE12',
+        AWS_SECRET_ACCESS_KEY: 'x'.repeat(40),
+        AWS_SESSION_TOKEN: 'token',
+        AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2/credentials/abc',
+        aws_profile: 'dev',
+        SLUICE_QUEUE_URL: 'http://queue',
+        UNSET: undefined,
+      },
+      { SIZE: '128' },
+    );
+    expect(env).toEqual({ PATH: '/bin', HOME: '/root', SIZE: '128' });
+  });
+
+  it('treats AWS_REGION as harmless', () => {
+    expect(isWithheldVariable('AWS_REGION')).toBe(false);
+  });
+});

@@ -1,0 +1,59 @@
+/**
+ * Variables that carry or locate AWS credentials. The algorithm never receives them: in direct mode
+ * the runner holds the task role; in sealed mode nobody in the container does.
+ */
+const CREDENTIAL_VARIABLES = new Set([
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_SECURITY_TOKEN',
+  'AWS_CREDENTIAL_EXPIRATION',
+  'AWS_PROFILE',
+  'AWS_DEFAULT_PROFILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_CONFIG_FILE',
+  'AWS_ROLE_ARN',
+  'AWS_ROLE_SESSION_NAME',
+  'AWS_WEB_IDENTITY_TOKEN_FILE',
+  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+  'AWS_CONTAINER_AUTHORIZATION_TOKEN',
+  'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
+  'AWS_EC2_METADATA_SERVICE_ENDPOINT',
+  'ECS_CONTAINER_METADATA_URI',
+  'ECS_CONTAINER_METADATA_URI_V4',
+]);
+
+/** Prefix of the runner's own settings, which the algorithm has no business reading. */
+export const RUNNER_VARIABLE_PREFIX = 'SLUICE_';
+
+/**
+ * True for a variable the algorithm must not inherit: AWS credentials and where to find them, and
+ * the runner's own `SLUICE_*` settings (queue URL, run id, endpoints).
+ *
+ * @example
+ * isWithheldVariable('AWS_SECRET_ACCESS_KEY'); // true
+ * isWithheldVariable('PATH');                  // false
+ */
+export function isWithheldVariable(name: string): boolean {
+  return CREDENTIAL_VARIABLES.has(name.toUpperCase()) || name.startsWith(RUNNER_VARIABLE_PREFIX);
+}
+
+/**
+ * The algorithm's environment: the container's own variables (PATH, HOME, what the image set) less
+ * anything withheld, then the job's values on top. A job value is never withheld: the user asked
+ * for it, and the job validator has already refused literal credentials.
+ *
+ * @example
+ * algorithmEnvironment(process.env, { SIZE: '128' }); // { PATH: ..., SIZE: '128' } without AWS_* keys
+ */
+export function algorithmEnvironment(
+  inherited: Readonly<Record<string, string | undefined>>,
+  jobValues: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(inherited)) {
+    if (value !== undefined && !isWithheldVariable(name)) env[name] = value;
+  }
+  return { ...env, ...jobValues };
+}
