@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { toError } from '../errors.js';
+import { preferForOomKill, signalProcessGroup } from './process-group.js';
 import type { TaskLog } from './task-log.js';
 
 /** How long a timed-out algorithm gets between SIGTERM and SIGKILL. */
@@ -81,17 +82,17 @@ export async function runAlgorithm(invocation: AlgorithmInvocation): Promise<Alg
   child.stderr.on('data', (chunk: Buffer) => {
     invocation.log.write('stderr', chunk);
   });
-  if (child.pid !== undefined) await preferForOomKill(child.pid);
+  await preferForOomKill(child.pid);
 
   // Set from timers and the abort listener; an object so the compiler does not narrow them to false.
   const state = { timedOut: false, aborted: false, sentKill: false };
   let graceTimer: NodeJS.Timeout | undefined;
   const stop = (why: string): void => {
     invocation.log.note(why);
-    signalGroup(child.pid, 'SIGTERM');
+    signalProcessGroup(child.pid, 'SIGTERM');
     graceTimer = setTimeout(() => {
       state.sentKill = true;
-      signalGroup(child.pid, 'SIGKILL');
+      signalProcessGroup(child.pid, 'SIGKILL');
     }, KILL_GRACE_MS);
   };
   const timeout = setTimeout(() => {
@@ -138,24 +139,6 @@ export async function runAlgorithm(invocation: AlgorithmInvocation): Promise<Alg
     outOfMemory,
     durationMs,
   };
-}
-
-function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // The group is already gone.
-  }
-}
-
-/** Raises the child's OOM score so the kernel kills it before the runner. Best effort: not all kernels allow it. */
-async function preferForOomKill(pid: number): Promise<void> {
-  try {
-    await writeFile(`/proc/${pid}/oom_score_adj`, '1000');
-  } catch {
-    // Not Linux, or not permitted: the runner then relies on the memory limit alone.
-  }
 }
 
 /** The number of OOM kills in this container's memory cgroup (v2, then v1), when the kernel tells. */

@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PortAlgorithm } from './port-algorithm.js';
+import { TaskLog } from './task-log.js';
+
+const serverScript = fileURLToPath(new URL('./fixtures/echo-server.mjs', import.meta.url));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (typeof address === 'object' && address !== null) resolve(address.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+describe('PortAlgorithm', () => {
+  let dir: string;
+  let server: PortAlgorithm;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-port-'));
+    const port = await freePort();
+    server = new PortAlgorithm({
+      command: [process.execPath, serverScript],
+      env: { PORT: String(port), PATH: process.env.PATH ?? '' },
+      port,
+    });
+  });
+
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  async function task(name: string, text: string, timeoutMs = 10_000) {
+    const input = join(dir, `${name}.txt`);
+    await writeFile(input, text);
+    const logPath = join(dir, `${name}.log`);
+    const log = new TaskLog(logPath);
+    const outcome = await server.runTask({ taskId: name, input, output: join(dir, name) }, timeoutMs, log);
+    await log.close();
+    return { outcome, log: await readFile(logPath, 'utf8') };
+  }
+
+  it('starts once, feeds 50 tasks, survives a task that kills it, and a hung one', async () => {
+    const startLog = new TaskLog(join(dir, 'start.log'));
+    await server.start(startLog);
+    await startLog.close();
+
+    for (let i = 0; i < 25; i += 1) {
+      const { outcome, log } = await task(`t${i}`, `file ${i}`);
+      expect(outcome.status).toBe(200);
+      expect(log).toContain(`[stdout] task t${i}: `);
+      expect(await readFile(join(dir, `t${i}`, 'result.txt'), 'utf8')).toBe(`FILE ${i}`);
+    }
+    expect(server.restartCount).toBe(0);
+
+    const killer = await task('killer', 'die');
+    expect(killer.outcome).toMatchObject({ serverDied: true, timedOut: false });
+    expect(killer.log).toContain('died during this task');
+
+    const failing = await task('failing', 'fail');
+    expect(failing.outcome.status).toBe(500);
+    expect(failing.log).toContain('cannot read this one');
+    expect(server.restartCount).toBe(1);
+
+    const hung = await task('hung', 'hang', 500);
+    expect(hung.outcome.timedOut).toBe(true);
+
+    for (let i = 25; i < 50; i += 1) {
+      const { outcome } = await task(`t${i}`, `file ${i}`);
+      expect(outcome.status).toBe(200);
+    }
+    expect(server.restartCount).toBe(2);
+  }, 60_000);
+});
