@@ -33,7 +33,11 @@ export default {
     {
       ...shared,
       displayName: 'unit',
-      testMatch: ['<rootDir>/packages/*/src/**/*.test.ts', '<rootDir>/actions/*/src/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/packages/*/src/**/*.test.ts',
+        '<rootDir>/actions/*/src/**/*.test.ts',
+        '<rootDir>/test/docs/**/*.test.ts',
+      ],
     },
     {
       ...shared,
@@ -41,6 +45,12 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/testbed/global-setup.ts',
       globalTeardown: '<rootDir>/test/testbed/global-teardown.ts',
+      testTimeout: 120000,
+    },
+    {
+      ...shared,
+      displayName: 'smoke',
+      testMatch: ['<rootDir>/test/smoke/**/*.test.ts'],
       testTimeout: 120000,
     },
   ],

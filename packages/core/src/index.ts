@@ -17,9 +17,142 @@ export { silentLogger } from './logging/logger.js';
 export type { Logger } from './logging/logger.js';
 
 // schemas (the public contracts: algorithm.json, job.json)
-export { checkDocuments } from './schemas/documents.js';
-export type { CheckReport, CheckedDocument, DocumentKind, DocumentSource } from './schemas/documents.js';
+export {
+  checkDocuments,
+  detectKind,
+  parseJob,
+  parseManifest,
+  validateJob,
+  validateManifest,
+} from './schemas/documents.js';
+export type {
+  CheckReport,
+  CheckedDocument,
+  DocumentKind,
+  DocumentSource,
+  Validated,
+} from './schemas/documents.js';
+export { MANIFEST_DEFAULTS, MAX_TIMEOUT_SECONDS, manifestSchema } from './schemas/manifest.js';
+export type {
+  AlgorithmSource,
+  ContainerPath,
+  EnvVarSpec,
+  Manifest,
+  RawManifest,
+} from './schemas/manifest.js';
+export { JOB_DEFAULTS, RESERVED_PREFIX, jobSchema, parseAlgorithmRef } from './schemas/job.js';
+export type { AlgorithmRef, CredentialsSource, EnvValue, Job, RawJob } from './schemas/job.js';
+export {
+  MAX_MEMORY_MIB,
+  MIN_MEMORY_MIB,
+  RUNNER_OVERHEAD_MIB,
+  fargateSizes,
+  isFargateSize,
+  parseMemory,
+  taskSize,
+} from './schemas/memory.js';
+export type { FargateSize } from './schemas/memory.js';
+export { crossCheckJob } from './schemas/rules.js';
+export type { CrossCheckFiles } from './schemas/rules.js';
+export { CREDENTIALS_HINT, findLiteralSecrets } from './schemas/literal-secrets.js';
+export { PUBLISHED_SCHEMAS } from './schemas/published.js';
+export type { PublishedSchema } from './schemas/published.js';
+export { renderReference } from './schemas/reference.js';
 
 // ids and records (run id, task id, output keys, task record, completion marker)
+export { canonicalJson } from './run/canonical-json.js';
+export { MAX_RUN_ID_LENGTH, RUN_ID_PATTERN, isRunId, jobSlug, runId } from './run/run-id.js';
+export type { RunIdentity } from './run/run-id.js';
+export { TASK_ID_PATTERN, isTaskId, normalizeEtag, taskId } from './run/task-id.js';
+export type { ObjectIdentity } from './run/task-id.js';
+export {
+  LEDGER_ROOT,
+  MAX_KEY_BYTES,
+  completionMarkerKey,
+  isLedgerKey,
+  ledgerPrefix,
+  outputKey,
+  outputPrefixFor,
+  relativeInputKey,
+  relativeOutputPath,
+  resultsKey,
+  stagingPrefix,
+  taskLogKey,
+  taskRecordKey,
+} from './ledger/keys.js';
+export type { KeyPrefixes } from './ledger/keys.js';
+export {
+  FAILURE_CLASSES,
+  TASK_STATUSES,
+  completionMarkerSchema,
+  taskRecordSchema,
+  validateCompletionMarker,
+  validateTaskRecord,
+} from './schemas/records.js';
+export type {
+  CompletionMarker,
+  FailureClass,
+  PhaseTimings,
+  TaskAttempt,
+  TaskInput,
+  TaskOutput,
+  TaskRecord,
+  TaskStatus,
+} from './schemas/records.js';
+
+// execution: running one algorithm process for one task, the way the runner and `sluice try` do
+export { runAlgorithm } from './execution/algorithm-process.js';
+export type { AlgorithmInvocation, AlgorithmOutcome } from './execution/algorithm-process.js';
+export { PortAlgorithm } from './execution/port-algorithm.js';
+export type { PortAlgorithmOptions, PortTaskOutcome, PortTaskRequest } from './execution/port-algorithm.js';
+export { RUNNER_VARIABLE_PREFIX, algorithmEnvironment, isWithheldVariable } from './execution/environment.js';
+export { relativePathSegments, safeFileName } from './execution/safe-name.js';
+export { DEFAULT_LOG_LIMIT_BYTES, TaskLog } from './execution/task-log.js';
 
 // storage (S3) and queue (SQS) adapters
+export { LIST_PAGE_SIZE, SMALL_OBJECT_MAX_BYTES } from './storage/object-store.js';
+export type {
+  BucketNotifications,
+  DeleteManyResult,
+  DownloadOptions,
+  DownloadResult,
+  EnsureBucketOptions,
+  GetOptions,
+  ListOptions,
+  ObjectInfo,
+  ObjectRef,
+  ObjectStore,
+  ObjectSummary,
+  PutOptions,
+  PutResult,
+  QueueNotification,
+  TextObject,
+} from './storage/object-store.js';
+export { S3ObjectStore } from './storage/s3-object-store.js';
+export type { S3ObjectStoreOptions } from './storage/s3-object-store.js';
+export {
+  AwsRequestError,
+  ObjectNotFoundError,
+  PreconditionFailedError,
+  UnreadableObjectError,
+  classifyAwsError,
+  describeAwsError,
+  isTransientAwsError,
+} from './storage/errors.js';
+export { SQS_LIMITS } from './queue/task-queue.js';
+export type {
+  FailedSend,
+  QueueCounts,
+  ReceiveOptions,
+  ReceivedMessage,
+  SendBatchResult,
+  SendEntry,
+  TaskQueue,
+} from './queue/task-queue.js';
+export { SqsQueues, SqsTaskQueue } from './queue/sqs-task-queue.js';
+export type { EnsureQueueOptions, EnsuredQueue, SqsTaskQueueOptions } from './queue/sqs-task-queue.js';
+export { MessageNotHeldError, classifySqsError } from './queue/errors.js';
+export { decodeS3EventKey, encodeS3EventKey, isObjectCreated, parseQueueMessage } from './queue/s3-event.js';
+export type { QueueMessage, S3EventRecord } from './queue/s3-event.js';
+export { checkTaskMessage, formatTaskMessage, taskMessageSchema } from './schemas/task-message.js';
+export type { TaskMessage, TaskMessageCheck } from './schemas/task-message.js';

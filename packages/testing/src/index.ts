@@ -1,5 +1,36 @@
 // Every public export of @sluice/testing, named (no `export *`).
 
 // test bed: endpoints and isolated AWS "accounts" (owned by the test-bed work)
+export { TestAwsAccount, TESTBED_CREDENTIALS, testbedAwsClientConfig } from './testbed-aws.js';
+export type { TestAwsAccountOptions, TestQueue, TestbedAwsClientConfig } from './testbed-aws.js';
+export {
+  TESTBED_CONTAINERS_CONF,
+  TESTBED_REGISTRIES_CONF,
+  TESTBED_STORAGE_CONF,
+  containerEngineEnv,
+} from './testbed-containers.js';
+export type { ContainerEngineEnv } from './testbed-containers.js';
+export {
+  REPOSITORY_ROOT,
+  TESTBED_AWS_ENDPOINT_ENV,
+  TESTBED_ENDPOINTS_FILE,
+  TESTBED_REGION,
+  TESTBED_REGISTRY_ENV,
+  TESTBED_STATE_DIR,
+  TestbedNotRunningError,
+  readEndpointsFile,
+  testbedEndpoints,
+} from './testbed-endpoints.js';
+export type { TestbedEndpoints, TestbedEndpointsFile } from './testbed-endpoints.js';
 
 // fakes of core's own interfaces (owned by the adapters work)
+export { ManualClock, systemClock } from './fake-clock.js';
+export type { FakeClock } from './fake-clock.js';
+export { FakeObjectStore } from './fake-object-store.js';
+export type { FakeObjectStoreOptions } from './fake-object-store.js';
+export { FakeTaskQueue } from './fake-task-queue.js';
+export type { FakeTaskQueueOptions } from './fake-task-queue.js';
+export { describeObjectStoreContract } from './contract-object-store.js';
+export type { ObjectStoreHarness } from './contract-object-store.js';
+export { describeTaskQueueContract } from './contract-task-queue.js';
+export type { TaskQueueHarness } from './contract-task-queue.js';

@@ -1,0 +1,5 @@
+import { runAction } from '@sluice/action-kit';
+
+import { main } from './main.js';
+
+void runAction(main);

@@ -1,0 +1,20 @@
+// Input and output names of this action, in one place; constants.test.ts checks them against action.yml.
+
+export const Inputs = {
+  job: 'job',
+  backend: 'backend',
+} as const;
+
+/** Defaults that action.yml declares too (the runner applies those; these apply outside it). */
+export const InputDefaults = {
+  job: 'job.json',
+} as const satisfies Partial<Record<keyof typeof Inputs, string | number | boolean>>;
+
+/** The values `backend` accepts. */
+export const BACKENDS = ['local', 'ecs'] as const;
+
+export const Outputs = {
+  runId: 'run-id',
+  queueUrl: 'queue-url',
+  uploadTo: 'upload-to',
+} as const;

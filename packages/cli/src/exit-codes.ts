@@ -1,0 +1,14 @@
+/**
+ * The exit status of every sluice command: scripts and CI tell a user's mistake (2) from sluice's own
+ * failure (1), as the actions tell a ConfigurationError from a fault.
+ */
+export const ExitCode = {
+  /** Done, and everything was valid. */
+  ok: 0,
+  /** sluice itself failed (a fault, a bug, an unreachable service). */
+  fault: 1,
+  /** The user's input is wrong: an invalid or unreadable file, or a bad command line. */
+  invalid: 2,
+} as const;
+
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

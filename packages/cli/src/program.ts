@@ -1,0 +1,57 @@
+import { isConfigurationError, toError } from '@sluice/core';
+import { Command, CommanderError } from 'commander';
+
+import { registerValidate } from './commands/validate.js';
+import type { CommandContext } from './context.js';
+import { ExitCode } from './exit-codes.js';
+import type { CliIo } from './io.js';
+import { VERSION } from './version.js';
+
+const EXAMPLES = `
+Examples:
+  $ sluice validate algorithm.json job.json
+  $ sluice validate --json examples/jobs/*.json
+  $ sluice help validate
+
+Exit status: 0 done and valid, 2 invalid input (a file or the command line), 1 sluice itself failed.
+`;
+
+/** Builds the command tree. Each command lives in its own module under commands/. */
+export function createProgram(context: CommandContext): Command {
+  const program = new Command('sluice')
+    .description(
+      'Run a containerized algorithm over every file in an S3 bucket, locally or on AWS ECS.\n' +
+        'This version checks manifests and jobs; wrap, provision, dispatch, collect and teardown follow.',
+    )
+    .version(VERSION, '-V, --version', 'print the version')
+    .helpCommand('help [command]', 'show help for a command')
+    // Before any subcommand is defined: subcommands inherit these two settings.
+    .exitOverride()
+    .configureOutput({ writeOut: context.io.out, writeErr: context.io.err })
+    .showHelpAfterError('(run `sluice help` for usage)')
+    .addHelpText('after', EXAMPLES);
+  registerValidate(program, context);
+  return program;
+}
+
+/**
+ * Runs the CLI on `args` (without `node` and the script) and resolves to the exit status.
+ * Never rejects: a usage error is 2, a fault is reported on stderr and is 1.
+ */
+export async function runCli(args: readonly string[], io: CliIo): Promise<ExitCode> {
+  const context: CommandContext = { io, exitCode: ExitCode.ok };
+  try {
+    await createProgram(context).parseAsync([...args], { from: 'user' });
+    return context.exitCode;
+  } catch (thrown) {
+    // Commander has printed its message already (help, version or a usage error).
+    if (thrown instanceof CommanderError) return thrown.exitCode === 0 ? ExitCode.ok : ExitCode.invalid;
+    if (isConfigurationError(thrown)) {
+      io.err(`sluice: ${thrown.message}\n`);
+      return ExitCode.invalid;
+    }
+    const error = toError(thrown);
+    io.err(`sluice: internal error: ${error.message}\n${error.stack ?? ''}\n`);
+    return ExitCode.fault;
+  }
+}

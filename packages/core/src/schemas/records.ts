@@ -1,0 +1,282 @@
+// The objects every part of a run shares in the output bucket's ledger (`_sluice/<run-id>/`): the
+// task record (one per input object, with every attempt) and the completion marker (written last,
+// when the task's outputs are committed). `schemaVersion` lets later releases add fields.
+import { ValidationError } from '../errors.js';
+import { lazyValidator, toSchemaJson } from './ajv.js';
+import type { JSONSchemaType } from './ajv.js';
+import { problemsFromAjv } from './ajv-problems.js';
+
+/** Where a task stands. `running` while an attempt is under way or a retry is due. */
+export type TaskStatus = 'running' | 'succeeded' | 'failed';
+
+/** Every status, in the order a task passes through them. */
+export const TASK_STATUSES: readonly TaskStatus[] = ['running', 'succeeded', 'failed'];
+
+/**
+ * Why an attempt failed:
+ * - `algorithm-exit`: the algorithm exited non-zero.
+ * - `out-of-memory`: it was killed for exceeding its memory.
+ * - `timeout`: it ran past the time limit.
+ * - `no-output`: it exited 0 but left nothing under `output` (and `allowEmptyOutput` is false).
+ * - `input-unreadable`: the input object could not be downloaded (gone, denied, changed).
+ * - `upload-failed`: results could not be uploaded or committed.
+ * - `infrastructure`: anything outside the algorithm (container engine, network, worker lost).
+ */
+export type FailureClass =
+  | 'algorithm-exit'
+  | 'out-of-memory'
+  | 'timeout'
+  | 'no-output'
+  | 'input-unreadable'
+  | 'upload-failed'
+  | 'infrastructure';
+
+/** Every failure class. */
+export const FAILURE_CLASSES: readonly FailureClass[] = [
+  'algorithm-exit',
+  'out-of-memory',
+  'timeout',
+  'no-output',
+  'input-unreadable',
+  'upload-failed',
+  'infrastructure',
+];
+
+/** The input object a task processes, as it was when the task was created. */
+export interface TaskInput {
+  bucket: string;
+  key: string;
+  etag: string;
+  versionId?: string;
+  size?: number;
+}
+
+/** One result object, committed under the output prefix. */
+export interface TaskOutput {
+  key: string;
+  size: number;
+  etag: string;
+}
+
+/** Milliseconds spent in each phase of an attempt; a phase not reached is absent. */
+export interface PhaseTimings {
+  downloadMs?: number;
+  runMs?: number;
+  uploadMs?: number;
+}
+
+/** One attempt at a task. */
+export interface TaskAttempt {
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** Which worker ran it (container or ECS task id). */
+  workerId: string;
+  startedAt: string;
+  endedAt?: string;
+  phases: PhaseTimings;
+  /** The algorithm's exit code, when it ran to an exit. */
+  exitCode?: number;
+  failureClass?: FailureClass;
+  /** Key of this attempt's log in the output bucket (`_sluice/<run-id>/logs/<task-id>/<attempt>.log`). */
+  logKey?: string;
+  /** A short explanation for people; never a secret value. */
+  message?: string;
+}
+
+/** `_sluice/<run-id>/tasks/<task-id>.json`: everything known about one task. */
+export interface TaskRecord {
+  schemaVersion: 1;
+  runId: string;
+  taskId: string;
+  input: TaskInput;
+  status: TaskStatus;
+  /** Digest of the wrapped image that ran (`sha256:…`). */
+  algorithmDigest: string;
+  attempts: TaskAttempt[];
+  /** The committed outputs (empty until the task succeeds). */
+  outputs: TaskOutput[];
+  updatedAt: string;
+}
+
+/** `_sluice/<run-id>/done/<task-id>.json`: written last, once the outputs are committed. */
+export interface CompletionMarker {
+  schemaVersion: 1;
+  runId: string;
+  taskId: string;
+  input: { bucket: string; key: string; etag: string; versionId?: string };
+  algorithmDigest: string;
+  outputs: TaskOutput[];
+  committedAt: string;
+}
+
+const TIMESTAMP = {
+  type: 'string',
+  title: 'an ISO 8601 UTC timestamp such as "2025-01-31T12:00:00.000Z"',
+  pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$',
+} as const;
+const ID = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[a-z0-9-]+$' } as const;
+const DIGEST = {
+  type: 'string',
+  title: 'an image digest "sha256:<64 hex>"',
+  pattern: '^sha256:[a-f0-9]{64}$',
+} as const;
+const MS = { type: 'integer', minimum: 0, nullable: true } as const;
+
+const outputSchema: JSONSchemaType<TaskOutput> = {
+  type: 'object',
+  properties: {
+    key: { type: 'string', minLength: 1, maxLength: 1024 },
+    size: { type: 'integer', minimum: 0 },
+    etag: { type: 'string', minLength: 1 },
+  },
+  required: ['key', 'size', 'etag'],
+  additionalProperties: false,
+};
+
+const taskRecordSchemaTyped: JSONSchemaType<TaskRecord> = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  title: 'sluice task record',
+  description: 'One task (one input object) with every attempt: _sluice/<run-id>/tasks/<task-id>.json.',
+  type: 'object',
+  properties: {
+    schemaVersion: { type: 'integer', const: 1 },
+    runId: ID,
+    taskId: ID,
+    input: {
+      type: 'object',
+      properties: {
+        bucket: { type: 'string', minLength: 1 },
+        key: { type: 'string', minLength: 1, maxLength: 1024 },
+        etag: { type: 'string', minLength: 1 },
+        versionId: { type: 'string', nullable: true, minLength: 1 },
+        size: { type: 'integer', nullable: true, minimum: 0 },
+      },
+      required: ['bucket', 'key', 'etag'],
+      additionalProperties: false,
+    },
+    status: { type: 'string', enum: ['running', 'succeeded', 'failed'] },
+    algorithmDigest: DIGEST,
+    attempts: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          attempt: { type: 'integer', minimum: 1 },
+          workerId: { type: 'string', minLength: 1 },
+          startedAt: TIMESTAMP,
+          endedAt: { ...TIMESTAMP, nullable: true },
+          phases: {
+            type: 'object',
+            properties: { downloadMs: MS, runMs: MS, uploadMs: MS },
+            additionalProperties: false,
+          },
+          exitCode: { type: 'integer', nullable: true, minimum: -255, maximum: 255 },
+          failureClass: {
+            type: 'string',
+            nullable: true,
+            enum: [
+              'algorithm-exit',
+              'out-of-memory',
+              'timeout',
+              'no-output',
+              'input-unreadable',
+              'upload-failed',
+              'infrastructure',
+            ],
+          },
+          logKey: { type: 'string', nullable: true, minLength: 1 },
+          message: { type: 'string', nullable: true, maxLength: 4096 },
+        },
+        required: ['attempt', 'workerId', 'startedAt', 'phases'],
+        additionalProperties: false,
+      },
+    },
+    outputs: { type: 'array', items: outputSchema },
+    updatedAt: TIMESTAMP,
+  },
+  required: [
+    'schemaVersion',
+    'runId',
+    'taskId',
+    'input',
+    'status',
+    'algorithmDigest',
+    'attempts',
+    'outputs',
+    'updatedAt',
+  ],
+  additionalProperties: false,
+};
+
+const completionMarkerSchemaTyped: JSONSchemaType<CompletionMarker> = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  title: 'sluice completion marker',
+  description: "Written last, once a task's outputs are committed: _sluice/<run-id>/done/<task-id>.json.",
+  type: 'object',
+  properties: {
+    schemaVersion: { type: 'integer', const: 1 },
+    runId: ID,
+    taskId: ID,
+    input: {
+      type: 'object',
+      properties: {
+        bucket: { type: 'string', minLength: 1 },
+        key: { type: 'string', minLength: 1, maxLength: 1024 },
+        etag: { type: 'string', minLength: 1 },
+        versionId: { type: 'string', nullable: true, minLength: 1 },
+      },
+      required: ['bucket', 'key', 'etag'],
+      additionalProperties: false,
+    },
+    algorithmDigest: DIGEST,
+    outputs: { type: 'array', items: outputSchema },
+    committedAt: TIMESTAMP,
+  },
+  required: ['schemaVersion', 'runId', 'taskId', 'input', 'algorithmDigest', 'outputs', 'committedAt'],
+  additionalProperties: false,
+};
+
+/**
+ * The published JSON Schema of a task record.
+ *
+ * @example
+ * writeFileSync('task-record.schema.json', JSON.stringify(taskRecordSchema, null, 2));
+ */
+export const taskRecordSchema = toSchemaJson(taskRecordSchemaTyped);
+
+/**
+ * The published JSON Schema of a completion marker.
+ *
+ * @example
+ * writeFileSync('completion-marker.schema.json', JSON.stringify(completionMarkerSchema, null, 2));
+ */
+export const completionMarkerSchema = toSchemaJson(completionMarkerSchemaTyped);
+
+const taskRecordValidator = lazyValidator<TaskRecord>(taskRecordSchema);
+const completionMarkerValidator = lazyValidator<CompletionMarker>(completionMarkerSchema);
+
+/**
+ * Checks a parsed task record (e.g. read back from the ledger) and returns it typed.
+ *
+ * @example
+ * const record = validateTaskRecord(JSON.parse(body), 's3://out/_sluice/run/tasks/abc.json');
+ * @throws {ValidationError} when it does not follow the task record schema.
+ */
+export function validateTaskRecord(value: unknown, file: string): TaskRecord {
+  const validate = taskRecordValidator();
+  if (validate(value)) return value;
+  throw new ValidationError(problemsFromAjv(validate.errors ?? [], file, value, taskRecordSchema));
+}
+
+/**
+ * Checks a parsed completion marker and returns it typed.
+ *
+ * @example
+ * const marker = validateCompletionMarker(JSON.parse(body), 's3://out/_sluice/run/done/abc.json');
+ * @throws {ValidationError} when it does not follow the completion marker schema.
+ */
+export function validateCompletionMarker(value: unknown, file: string): CompletionMarker {
+  const validate = completionMarkerValidator();
+  if (validate(value)) return value;
+  throw new ValidationError(problemsFromAjv(validate.errors ?? [], file, value, completionMarkerSchema));
+}

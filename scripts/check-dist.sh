@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Rebuilds every committed bundle (the five actions and the CLI) and fails, listing the files, when a
+# committed dist/ differs from a fresh build or a fresh build adds files that are not committed.
+# STYLE.md rule 10. Run from anywhere; it works on the repository it lives in.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+workspaces=(
+  @sluice/action-wrap-algorithm
+  @sluice/action-provision-run
+  @sluice/action-dispatch-tasks
+  @sluice/action-collect-results
+  @sluice/action-teardown
+  @sluice/cli
+)
+dist_dirs=(
+  actions/wrap-algorithm/dist
+  actions/provision-run/dist
+  actions/dispatch-tasks/dist
+  actions/collect-results/dist
+  actions/teardown/dist
+  packages/cli/dist
+)
+
+for i in "${!workspaces[@]}"; do
+  echo "check-dist: building ${workspaces[$i]}"
+  # Build each from scratch, so files a build no longer writes do not linger.
+  rm -rf "${dist_dirs[$i]}"
+  npm run build --silent -w "${workspaces[$i]}"
+done
+
+status=0
+changed="$(git diff --name-only -- "${dist_dirs[@]}")"
+untracked="$(git ls-files --others --exclude-standard -- "${dist_dirs[@]}")"
+if [[ -n "$changed" ]]; then
+  echo "check-dist: these committed bundle files differ from a fresh build:" >&2
+  sed 's/^/  /' <<<"$changed" >&2
+  status=1
+fi
+if [[ -n "$untracked" ]]; then
+  echo "check-dist: a fresh build writes these files, which are not committed:" >&2
+  sed 's/^/  /' <<<"$untracked" >&2
+  status=1
+fi
+if [[ $status -ne 0 ]]; then
+  echo "check-dist: run 'bash scripts/check-dist.sh' (or 'npm run build -w <package>') and commit dist/." >&2
+  exit 1
+fi
+echo "check-dist: every dist/ matches a fresh build."

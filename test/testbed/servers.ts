@@ -1,0 +1,287 @@
+// Starts the test bed's servers (moto, the local registry) as child processes on free loopback
+// ports, waits until each answers, and stops them. Used by jest's global setup; scripts/testbed.sh
+// does the same for a shell.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { toError } from '@sluice/core';
+
+/** The Debian package's registry binary (package docker-registry). */
+export const REGISTRY_BINARY = '/usr/bin/docker-registry';
+/** Makes a child die with its parent even if the parent is killed (util-linux, in every Debian). */
+const SETPRIV = '/usr/bin/setpriv';
+const START_TIMEOUT_MS = 60_000;
+const START_ATTEMPTS = 3;
+
+/** A server this process started. */
+export interface StartedServer {
+  readonly name: string;
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly port: number;
+  readonly pid: number;
+  readonly logFile: string;
+  /** Stops the server (SIGTERM, then SIGKILL after 5 s) and removes what it left behind. */
+  stop(): Promise<void>;
+}
+
+/** Thrown when a server cannot start: the message carries the end of its log. */
+export class TestbedStartError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TestbedStartError';
+  }
+}
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Kills whatever is still running when this process exits, however it exits. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of running) child.kill('SIGKILL');
+  });
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * @throws TestbedStartError naming the missing program and how to install it.
+ */
+export function requireExecutable(file: string, what: string): void {
+  if (!isExecutable(file)) {
+    throw new TestbedStartError(
+      `the test bed cannot start: ${what} is missing (${file} is not an executable file). Run scripts/bootstrap.sh to install it.`,
+    );
+  }
+}
+
+/** A loopback port that was free a moment ago (the server start retries if another took it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => {
+        if (port > 0) resolve(port);
+        else reject(new Error('could not read the port the kernel gave'));
+      });
+    });
+  });
+}
+
+/**
+ * True when an HTTP server answers `url` at all (any status). A fresh connection each time, closed
+ * after the answer: a kept-alive socket would hold jest's process open after the tests.
+ */
+export async function answers(url: string, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = httpGet(url, { agent: false, timeout: timeoutMs }, (response) => {
+      response.resume();
+      resolve(true);
+    });
+    request.once('timeout', () => request.destroy());
+    request.once('error', () => {
+      resolve(false);
+    });
+  });
+}
+
+function logTail(file: string, lines = 25): string {
+  try {
+    const text = readFileSync(file, 'utf8').trimEnd();
+    const tail = text.split('\n').slice(-lines).join('\n');
+    return tail === '' ? '(log is empty)' : tail;
+  } catch (e: unknown) {
+    return `(cannot read ${file}: ${toError(e).message})`;
+  }
+}
+
+interface ServerSpec {
+  readonly name: string;
+  readonly command: string;
+  /** Arguments for a given port. */
+  readonly args: (port: number) => string[];
+  /** Files the server needs for a given port (written before it starts). */
+  readonly prepare?: (port: number) => void;
+  /** Path, appended to the base URL, that answers once the server is ready. */
+  readonly probePath: string;
+  readonly logFile: string;
+  readonly cleanup?: () => void;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    running.delete(child);
+    return;
+  }
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      resolve();
+    });
+  });
+  child.kill('SIGTERM');
+  // ref: false, or the pending timer would keep jest's process alive for 5 s after the tests.
+  const stopped = await Promise.race([exited.then(() => true), sleep(5_000, false, { ref: false })]);
+  if (!stopped) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+  running.delete(child);
+}
+
+async function startOnce(spec: ServerSpec, port: number): Promise<StartedServer> {
+  spec.prepare?.(port);
+  const log = openSync(spec.logFile, 'w');
+  const args = spec.args(port);
+  // setpriv --pdeathsig: the server gets SIGTERM if jest dies without running its teardown.
+  const [command, argv] = isExecutable(SETPRIV)
+    ? [SETPRIV, ['--pdeathsig', 'TERM', '--', spec.command, ...args]]
+    : [spec.command, args];
+  let child: ChildProcess;
+  try {
+    child = spawn(command, argv, { stdio: ['ignore', log, log] });
+  } finally {
+    closeSync(log);
+  }
+  running.add(child);
+  installExitHook();
+  let exitedWith: string | undefined;
+  let spawnError: Error | undefined;
+  child.once('exit', (code, signal) => {
+    exitedWith = signal === null ? `exit code ${code ?? '?'}` : `signal ${signal}`;
+    running.delete(child);
+  });
+  child.once('error', (e: unknown) => {
+    spawnError = toError(e);
+  });
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (spawnError !== undefined || exitedWith !== undefined) {
+      const why = spawnError !== undefined ? spawnError.message : `it stopped (${exitedWith ?? ''})`;
+      throw new TestbedStartError(
+        `the test bed cannot start ${spec.name} on port ${port}: ${why}. Last lines of ${spec.logFile}:\n${logTail(spec.logFile)}`,
+        spawnError === undefined ? undefined : { cause: spawnError },
+      );
+    }
+    if (await answers(`${url}${spec.probePath}`)) break;
+    if (Date.now() > deadline) {
+      await stopChild(child);
+      throw new TestbedStartError(
+        `the test bed cannot start ${spec.name}: nothing answered ${url}${spec.probePath} within ${START_TIMEOUT_MS / 1000} s. Last lines of ${spec.logFile}:\n${logTail(spec.logFile)}`,
+      );
+    }
+    await sleep(100);
+  }
+  const pid = child.pid;
+  if (pid === undefined) throw new TestbedStartError(`${spec.name} started without a pid`);
+  return {
+    name: spec.name,
+    url,
+    port,
+    pid,
+    logFile: spec.logFile,
+    stop: async () => {
+      await stopChild(child);
+      spec.cleanup?.();
+    },
+  };
+}
+
+/** Starts a server on a free port, trying another port when the first was taken meanwhile. */
+async function startServer(spec: ServerSpec): Promise<StartedServer> {
+  requireExecutable(spec.command, spec.name);
+  let lastError: Error | undefined;
+  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+    try {
+      return await startOnce(spec, await freePort());
+    } catch (e: unknown) {
+      lastError = toError(e);
+      // Only a port race is worth another try; anything else fails now, loudly.
+      if (!/address already in use/i.test(lastError.message)) break;
+    }
+  }
+  spec.cleanup?.();
+  throw lastError ?? new TestbedStartError(`the test bed cannot start ${spec.name}`);
+}
+
+/** Starts `moto_server` from the repository's `.venv` (made by scripts/bootstrap.sh). */
+export async function startMoto(venvDir: string, logFile: string): Promise<StartedServer> {
+  return startServer({
+    name: 'the moto server (.venv/bin/moto_server)',
+    command: join(venvDir, 'bin', 'moto_server'),
+    args: (port) => ['-H', '127.0.0.1', '-p', String(port)],
+    probePath: '/moto-api/',
+    logFile,
+  });
+}
+
+/**
+ * The registry's configuration: no auth section (the packaged default turns htpasswd on), plain
+ * HTTP on loopback, storage in a directory of its own.
+ */
+export function registryConfig(port: number, storageDir: string): string {
+  return [
+    'version: 0.1',
+    'log:',
+    '  level: warn',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${JSON.stringify(storageDir)}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    '',
+  ].join('\n');
+}
+
+/** Starts Debian's `docker-registry` with a generated configuration and storage in a temp dir. */
+export async function startRegistry(logFile: string): Promise<StartedServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-registry-'));
+  const config = join(dir, 'config.yml');
+  return startServer({
+    name: `the local registry (${REGISTRY_BINARY})`,
+    command: REGISTRY_BINARY,
+    args: () => ['serve', config],
+    prepare: (port) => {
+      writeFileSync(config, registryConfig(port, join(dir, 'data')));
+    },
+    probePath: '/v2/',
+    logFile,
+    cleanup: () => {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
+}
