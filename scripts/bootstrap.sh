@@ -4,7 +4,7 @@
 # registry, a Python venv at .venv/ with moto's server, and node_modules.
 #
 # Idempotent and quick when everything is present: apt-get runs only for missing packages, pip only
-# when .venv/bin/moto_server does not work, npm ci only when node_modules is missing or older than
+# when .venv/bin/moto_server does not work, npm install only when node_modules is missing or older than
 # package-lock.json. Safe with no TTY (CI) and when two runs start at once (they take a lock).
 #
 # Usage: scripts/bootstrap.sh
@@ -90,13 +90,17 @@ ensure_node_modules() {
     say "node_modules: up to date with package-lock.json"
     return
   fi
-  say "node_modules: missing or older than package-lock.json; running npm ci"
-  (cd "$ROOT" && npm ci --no-audit --no-fund) || die "npm ci failed"
+  # `npm install`, not `npm ci`: the registry mirror these machines reach lacks other platforms'
+  # optional binaries (@swc/core-darwin-*, @nx/nx-win32-*, ...), so npm cannot write them into the
+  # lock file and `npm ci` refuses it as out of sync. `npm install` installs exactly the locked
+  # versions all the same and leaves package-lock.json unchanged (checked on a fresh clone).
+  say "node_modules: missing or older than package-lock.json; running npm install"
+  (cd "$ROOT" && npm install --no-audit --no-fund) || die "npm install failed"
 }
 
 main() {
   mkdir -p "$ROOT/.testbed"
-  # Two `make test` runs starting together must not run apt-get, pip or npm ci at the same time.
+  # Two `make test` runs starting together must not run apt-get, pip or npm install at the same time.
   exec 9>"$ROOT/.testbed/bootstrap.lock"
   if ! flock -n 9; then
     say "another bootstrap is running; waiting for it"
