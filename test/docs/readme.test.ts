@@ -2,10 +2,10 @@ import { describe, expect, it } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { checkDocuments, formatProblem } from '@sluice/core';
 
-/** The JSON examples in the README, with their leading `// file` comment line removed. */
+/** The JSON examples in the README: each block follows a line that names its file in backticks. */
 async function readmeExamples(): Promise<{ file: string; text: string }[]> {
   const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
-  return [...readme.matchAll(/```jsonc\n\/\/ (\S+)[^\n]*\n([\s\S]*?)```/g)].map((match) => ({
+  return [...readme.matchAll(/^`(\S+\.json)`[^\n]*\n+```json\n([\s\S]*?)```/gm)].map((match) => ({
     file: `README.md (${match[1] ?? '?'})`,
     text: match[2] ?? '',
   }));
