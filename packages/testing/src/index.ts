@@ -34,3 +34,7 @@ export { describeObjectStoreContract } from './contract-object-store.js';
 export type { ObjectStoreHarness } from './contract-object-store.js';
 export { describeTaskQueueContract } from './contract-task-queue.js';
 export type { TaskQueueHarness } from './contract-task-queue.js';
+
+// action.yml against an action's constants.ts
+export { describeActionYaml } from './action-yaml-contract.js';
+export type { ActionConstants } from './action-yaml-contract.js';
