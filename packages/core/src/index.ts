@@ -156,3 +156,58 @@ export { decodeS3EventKey, encodeS3EventKey, isObjectCreated, parseQueueMessage 
 export type { QueueMessage, S3EventRecord } from './queue/s3-event.js';
 export { checkTaskMessage, formatTaskMessage, taskMessageSchema } from './schemas/task-message.js';
 export type { TaskMessage, TaskMessageCheck } from './schemas/task-message.js';
+
+// compute: container engine and wrapped images
+export {
+  CONTAINER_ENGINE_ENV,
+  CliContainerEngine,
+  ContainerEngineError,
+  ImageBuildError,
+  ImageNotFoundError,
+  detectContainerEngine,
+  digestFromPushOutput,
+  parseContainerInspect,
+  parseImageInspect,
+  repositoryOf,
+  tailLines,
+} from './compute/container-engine.js';
+export type {
+  BuildImageOptions,
+  CliContainerEngineOptions,
+  ContainerDetails,
+  ContainerEngine,
+  ContainerEngineKind,
+  DetectContainerEngineOptions,
+  ImageDetails,
+  RegistryLogin,
+  RunContainerOptions,
+  Ulimit,
+} from './compute/container-engine.js';
+export { CommandNotFoundError, ProcessCommandRunner } from './compute/command-runner.js';
+export type { CommandOptions, CommandResult, CommandRunner } from './compute/command-runner.js';
+export { readElfDependencies } from './compute/elf.js';
+export type { ElfDependencies } from './compute/elf.js';
+export {
+  RUNTIME_DIR_IN_IMAGE,
+  defaultCacheDir,
+  hostPlatform,
+  parseLdd,
+  prepareNodeRuntime,
+  runtimeCommand,
+  runtimePlatform,
+} from './compute/node-runtime.js';
+export type { NodeRuntime, PrepareNodeRuntimeOptions } from './compute/node-runtime.js';
+export {
+  WRAPPED_ENV,
+  WRAPPED_LABELS,
+  WRAPPED_PATHS,
+  algorithmImageTag,
+  localMemoryLimitMiB,
+  originalImageConfig,
+  renderWrappedContainerfile,
+  withDigest,
+  wrapAlgorithm,
+  wrappedImageLabels,
+  wrappedImageTag,
+} from './compute/wrapped-image.js';
+export type { OriginalImageConfig, WrapAlgorithmOptions, WrappedImage } from './compute/wrapped-image.js';

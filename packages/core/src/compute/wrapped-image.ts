@@ -1,0 +1,413 @@
+// The wrapped image: the algorithm's image with sluice's runner added and made the entrypoint. The
+// runner needs nothing from the image (it brings its own Node, libraries and loader), records what
+// the image would have run (entrypoint, cmd, working dir, user) so it can run exactly that for each
+// task, and keeps the image's USER and WORKDIR by inheriting them. See docs/architecture.md,
+// "The wrapped image", and docs/contracts.md, "Inside the wrapped image".
+import { createHash } from 'node:crypto';
+import { copyFile, cp, link, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+
+import { ConfigurationError } from '../errors.js';
+import { silentLogger } from '../logging/logger.js';
+import type { Logger } from '../logging/logger.js';
+import type { Manifest } from '../schemas/manifest.js';
+import { RUNNER_OVERHEAD_MIB } from '../schemas/memory.js';
+import type { ContainerEngine, ImageDetails } from './container-engine.js';
+import { defaultCacheDir, prepareNodeRuntime, runtimeCommand, runtimePlatform } from './node-runtime.js';
+import type { NodeRuntime, PrepareNodeRuntimeOptions } from './node-runtime.js';
+
+/** Fixed paths inside every wrapped image (a contract with the runner: docs/contracts.md). */
+export const WRAPPED_PATHS = {
+  root: '/sluice',
+  /** The manifest, byte for byte as the developer wrote it. */
+  manifest: '/sluice/algorithm.json',
+  /** {@link OriginalImageConfig}: what the algorithm image would have run. */
+  originalImage: '/sluice/original-image.json',
+  /** The runner bundle (`index.js` and its `package.json`). */
+  runnerDir: '/sluice/runner',
+  runnerEntry: '/sluice/runner/index.js',
+  /** The Node runtime: `bin/node`, `lib/` with the libraries and the loader. */
+  runtime: '/sluice/node',
+} as const;
+
+/** Labels every wrapped image carries; the local catalogue finds algorithms by them. */
+export const WRAPPED_LABELS = {
+  /** `name@version` of the algorithm. */
+  algorithm: 'org.sluice.algorithm',
+  /** `sha256:<hex>` of the manifest file's bytes. */
+  manifestDigest: 'org.sluice.manifest',
+  /** The manifest as compact JSON, so a catalogue can read it without running the image. */
+  manifestJson: 'org.sluice.manifest.json',
+  /** Id of the algorithm image the wrapped image was built from. */
+  baseImage: 'org.sluice.base-image',
+  /** `sha256:<hex>` over the runner bundle's files (paths and contents). */
+  runnerDigest: 'org.sluice.runner',
+  /** `node-<version>-<os>-<arch>` of the carried runtime. */
+  runtime: 'org.sluice.runtime',
+  /**
+   * `sha256:<hex>` over everything the wrapped image is made of (base image id, runtime, runner,
+   * manifest, Containerfile): an image already tagged with the same value is reused, not rebuilt.
+   */
+  inputs: 'org.sluice.inputs',
+} as const;
+
+/** Variables set in the wrapped image for the runner (SLUICE_* never reach the algorithm). */
+export const WRAPPED_ENV = {
+  SLUICE_MANIFEST: WRAPPED_PATHS.manifest,
+  SLUICE_ORIGINAL_IMAGE: WRAPPED_PATHS.originalImage,
+} as const;
+
+/**
+ * What the algorithm image would have run, recorded at `/sluice/original-image.json`. The runner
+ * starts the algorithm as `[...(entrypoint ?? []), ...(manifest.command ?? cmd ?? [])]` (the OCI
+ * rule: a manifest `command` replaces `cmd` and keeps the entrypoint), in `workingDir` (`/` when
+ * empty), as `user` (the container already runs as that user: USER is inherited).
+ */
+export interface OriginalImageConfig {
+  readonly schemaVersion: 1;
+  /** The reference the wrapped image was built from, e.g. `localhost/sluice/thumbs-algorithm:1.0`. */
+  readonly image: string;
+  /** Its image id (`sha256:…`). */
+  readonly imageId: string;
+  /** `null` when the image sets no entrypoint. */
+  readonly entrypoint: readonly string[] | null;
+  /** `null` when the image sets no command. */
+  readonly cmd: readonly string[] | null;
+  /** `''` when unset. */
+  readonly workingDir: string;
+  /** `''` when unset (root). */
+  readonly user: string;
+  /** The image's own `NAME=value` variables (they stay set in the wrapped image too). */
+  readonly env: readonly string[];
+  /** How to start the carried Node: prefix a script path with `command` (loader, library path, binary). */
+  readonly runtime: { readonly nodeVersion: string; readonly command: readonly string[] };
+}
+
+/**
+ * The memory limit for running a wrapped image locally: the manifest's memory plus the runner's
+ * overhead (the runner shares the container's memory with the algorithm).
+ *
+ * @example
+ * localMemoryLimitMiB(manifest); // 640 for "memory": 512
+ */
+export function localMemoryLimitMiB(manifest: Pick<Manifest, 'memoryMiB'>): number {
+  return manifest.memoryMiB + RUNNER_OVERHEAD_MIB;
+}
+
+/**
+ * A reference pinned to a digest: `host/repo:tag` + `sha256:…` → `host/repo:tag@sha256:…`.
+ *
+ * @example
+ * withDigest('127.0.0.1:5000/sluice/thumbs:1.0', 'sha256:ab…'); // '127.0.0.1:5000/sluice/thumbs:1.0@sha256:ab…'
+ * @throws {ConfigurationError} when `digest` is not `sha256:` and 64 hex digits.
+ */
+export function withDigest(reference: string, digest: string): string {
+  if (!/^sha256:[a-f0-9]{64}$/.test(digest)) throw new ConfigurationError(`${digest} is not a sha256 digest`);
+  return `${reference.split('@')[0] ?? reference}@${digest}`;
+}
+
+function sha256(data: string | Buffer): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/**
+ * The original image's configuration as the runner reads it.
+ *
+ * @example
+ * originalImageConfig('algo:1', details, runtime).entrypoint; // ['/bin/app']
+ */
+export function originalImageConfig(
+  image: string,
+  details: ImageDetails,
+  runtime: Pick<NodeRuntime, 'nodeVersion' | 'loader'>,
+): OriginalImageConfig {
+  const command = runtimeCommand(runtime, '');
+  return {
+    schemaVersion: 1,
+    image,
+    imageId: details.id,
+    entrypoint: details.entrypoint,
+    cmd: details.cmd,
+    workingDir: details.workingDir,
+    user: details.user,
+    env: details.env,
+    runtime: { nodeVersion: runtime.nodeVersion, command: command.slice(0, -1) },
+  };
+}
+
+/**
+ * The Containerfile of the wrapped image. The runtime is copied in its own layer first: it is the
+ * same for every algorithm of a platform, so a rebuild finds it in the layer cache and a registry
+ * already holding it skips the upload. USER and WORKDIR are not restated: the image inherits them.
+ *
+ * @example
+ * renderWrappedContainerfile({ baseImage: 'algo:1', runtime: { loader: 'ld-linux-x86-64.so.2' } });
+ * // FROM algo:1\nCOPY node/ /sluice/node/\nCOPY sluice/ /sluice/\n…ENTRYPOINT [...]\nCMD []
+ */
+export function renderWrappedContainerfile(options: {
+  readonly baseImage: string;
+  readonly runtime: Pick<NodeRuntime, 'loader'>;
+}): string {
+  const entrypoint = runtimeCommand(options.runtime, WRAPPED_PATHS.runnerEntry);
+  return [
+    '# Generated by sluice: the algorithm image with the sluice runner as its entrypoint.',
+    `FROM ${options.baseImage}`,
+    `COPY node/ ${WRAPPED_PATHS.runtime}/`,
+    `COPY sluice/ ${WRAPPED_PATHS.root}/`,
+    ...Object.entries(WRAPPED_ENV).map(([name, value]) => `ENV ${name}=${value}`),
+    // Exec form through the carried loader: no shell and no libc of the image is needed.
+    `ENTRYPOINT ${JSON.stringify(entrypoint)}`,
+    // Without this the image's CMD would be appended to the runner's arguments.
+    'CMD []',
+    '',
+  ].join('\n');
+}
+
+/**
+ * The labels of a wrapped image.
+ *
+ * @example
+ * wrappedImageLabels({ manifest, manifestText, baseImageId, runtime, runnerDigest })['org.sluice.algorithm']; // 'thumbs@1.0'
+ */
+export function wrappedImageLabels(options: {
+  readonly manifest: Pick<Manifest, 'name' | 'version'>;
+  readonly manifestText: string;
+  readonly baseImageId: string;
+  readonly runnerDigest: string;
+  readonly runtime: Pick<NodeRuntime, 'nodeVersion' | 'platform'>;
+}): Record<string, string> {
+  let compact = options.manifestText;
+  try {
+    compact = JSON.stringify(JSON.parse(options.manifestText));
+  } catch {
+    // parseManifest already read this text; keep it as it is if it somehow is not JSON.
+  }
+  return {
+    [WRAPPED_LABELS.algorithm]: `${options.manifest.name}@${options.manifest.version}`,
+    [WRAPPED_LABELS.manifestDigest]: sha256(options.manifestText),
+    [WRAPPED_LABELS.manifestJson]: compact,
+    [WRAPPED_LABELS.baseImage]: options.baseImageId,
+    [WRAPPED_LABELS.runnerDigest]: options.runnerDigest,
+    [WRAPPED_LABELS.runtime]: `node-${options.runtime.nodeVersion}-${options.runtime.platform.replace('/', '-')}`,
+  };
+}
+
+/** sha256 over the files of a directory: sorted relative paths and their contents. */
+async function directoryDigest(dir: string): Promise<string> {
+  const hash = createHash('sha256');
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const files = entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
+  for (const file of files) {
+    hash.update(`${relative(dir, file)}\0`);
+    hash.update(await readFile(file));
+    hash.update('\0');
+  }
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/** Hard-links when it can (the runtime cache is on the same disk: no 100 MB copy), copies otherwise. */
+async function linkOrCopy(source: string, target: string): Promise<void> {
+  try {
+    await link(source, target);
+  } catch {
+    await copyFile(source, target);
+  }
+}
+
+/** The default local tag of a wrapped image: `localhost/sluice/<name>:<version>`. */
+export function wrappedImageTag(manifest: Pick<Manifest, 'name' | 'version'>): string {
+  return `localhost/sluice/${manifest.name}:${manifest.version}`;
+}
+
+/** The local tag an algorithm built from `build` gets: `localhost/sluice/<name>-algorithm:<version>`. */
+export function algorithmImageTag(manifest: Pick<Manifest, 'name' | 'version'>): string {
+  return `localhost/sluice/${manifest.name}-algorithm:${manifest.version}`;
+}
+
+/** How to wrap an algorithm. */
+export interface WrapAlgorithmOptions {
+  readonly manifest: Manifest;
+  /** The manifest file's text, copied into the image as is. */
+  readonly manifestText: string;
+  /** The manifest file's path: `build.context` is relative to its directory. */
+  readonly manifestPath: string;
+  readonly engine: ContainerEngine;
+  /** Directory of the runner bundle (`index.js`, `package.json`), e.g. `packages/runner/dist`. */
+  readonly runnerDir: string;
+  /** Tag of the wrapped image; default {@link wrappedImageTag}. */
+  readonly tag?: string;
+  /** Cache root for the Node runtime and build contexts; default {@link defaultCacheDir}. */
+  readonly cacheDir?: string;
+  /** Passed to {@link prepareNodeRuntime} (host Node, library directories, …). */
+  readonly runtime?: Omit<PrepareNodeRuntimeOptions, 'platform' | 'cacheDir' | 'logger'>;
+  readonly logger?: Logger;
+}
+
+/** A wrapped image in the local image store. */
+export interface WrappedImage {
+  /** The local tag. */
+  readonly image: string;
+  readonly imageId: string;
+  /** The algorithm image it was built from (the built tag, or the manifest's `image`). */
+  readonly algorithmImage: string;
+  readonly original: OriginalImageConfig;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly runtime: NodeRuntime;
+  /** True when the tag already held an image made of the same inputs, so nothing was built. */
+  readonly reused: boolean;
+  /** Milliseconds spent in each step. */
+  readonly timings: {
+    readonly algorithmBuildMs?: number;
+    readonly runtimeMs: number;
+    readonly wrapBuildMs: number;
+    readonly totalMs: number;
+  };
+}
+
+/**
+ * Builds the wrapped image of a manifest: builds the algorithm image from `build` (or pulls `image`
+ * when it is not local), checks its platform, inspects it, prepares the Node runtime (cached) and
+ * builds `FROM` it with the runner, the manifest and {@link OriginalImageConfig} under `/sluice`.
+ * Pushing is the caller's next step: `withDigest(remote, await engine.push(remote))`.
+ *
+ * @example
+ * const manifest = parseManifest(text, 'algorithm.json');
+ * const wrapped = await wrapAlgorithm({ manifest, manifestText: text, manifestPath: 'algorithm.json', engine, runnerDir });
+ * await engine.tag(wrapped.image, remote);
+ * const reference = withDigest(remote, await engine.push(remote));
+ * @throws {ImageBuildError} when the algorithm's own build fails.
+ * @throws {ConfigurationError} when the image cannot be pulled, is for another platform, or the
+ *   platform is not supported; when the runner bundle is missing.
+ */
+export async function wrapAlgorithm(options: WrapAlgorithmOptions): Promise<WrappedImage> {
+  const started = Date.now();
+  const { manifest, engine } = options;
+  const logger = options.logger ?? silentLogger;
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const platform = runtimePlatform(manifest.platform);
+  const runnerEntry = join(options.runnerDir, 'index.js');
+  await readFile(runnerEntry).catch((e: unknown) => {
+    throw new ConfigurationError(
+      `the runner bundle ${runnerEntry} is missing: build it first (npx nx run runner:build).`,
+      { cause: e },
+    );
+  });
+
+  let algorithmImage: string;
+  let algorithmBuildMs: number | undefined;
+  const source = manifest.source;
+  if (source.kind === 'build') {
+    const buildStarted = Date.now();
+    const context = resolve(dirname(options.manifestPath), source.context);
+    algorithmImage = algorithmImageTag(manifest);
+    logger.info(`building the algorithm image ${algorithmImage} from ${context}`);
+    await engine.build({
+      context,
+      containerfile: isAbsolute(source.dockerfile) ? source.dockerfile : join(context, source.dockerfile),
+      buildArgs: source.args,
+      ...(source.target !== undefined ? { target: source.target } : {}),
+      platform: manifest.platform,
+      tags: [algorithmImage],
+    });
+    algorithmBuildMs = Date.now() - buildStarted;
+  } else {
+    algorithmImage = source.image;
+    if (!(await engine.imageExists(algorithmImage))) {
+      logger.info(`pulling ${algorithmImage}`);
+      await engine.pull(algorithmImage, { platform: manifest.platform });
+    }
+  }
+
+  const details = await engine.inspectImage(algorithmImage);
+  const imagePlatform = `${details.os}/${details.architecture}`;
+  if (imagePlatform !== platform) {
+    throw new ConfigurationError(
+      `the algorithm image ${algorithmImage} is for ${details.platform}, but algorithm.json says "platform": "${manifest.platform}". ` +
+        'Set "platform" to the image\'s platform, or build the image for the manifest\'s.',
+    );
+  }
+
+  const runtimeStarted = Date.now();
+  const runtime = await prepareNodeRuntime({ ...options.runtime, platform, cacheDir, logger });
+  const runtimeMs = Date.now() - runtimeStarted;
+
+  const wrapStarted = Date.now();
+  const original = originalImageConfig(algorithmImage, details, runtime);
+  const baseLabels = wrappedImageLabels({
+    manifest,
+    manifestText: options.manifestText,
+    baseImageId: details.id,
+    runnerDigest: await directoryDigest(options.runnerDir),
+    runtime,
+  });
+  const containerfileText = renderWrappedContainerfile({ baseImage: algorithmImage, runtime });
+  const { dir: _dir, cached: _cached, ...runtimeRecord } = runtime;
+  const labels = {
+    ...baseLabels,
+    [WRAPPED_LABELS.inputs]: sha256(
+      JSON.stringify({ containerfileText, labels: baseLabels, original, runtime: runtimeRecord }),
+    ),
+  };
+  const image = options.tag ?? wrappedImageTag(manifest);
+  const timings = (wrapBuildMs: number): WrappedImage['timings'] => ({
+    ...(algorithmBuildMs !== undefined ? { algorithmBuildMs } : {}),
+    runtimeMs,
+    wrapBuildMs,
+    totalMs: Date.now() - started,
+  });
+  if (await engine.imageExists(image)) {
+    const existing = await engine.inspectImage(image);
+    if (existing.labels[WRAPPED_LABELS.inputs] === labels[WRAPPED_LABELS.inputs]) {
+      logger.info(`${image} is up to date: nothing it is made of has changed`);
+      const wrapBuildMs = Date.now() - wrapStarted;
+      return {
+        image,
+        imageId: existing.id,
+        algorithmImage,
+        original,
+        labels,
+        runtime,
+        reused: true,
+        timings: timings(wrapBuildMs),
+      };
+    }
+  }
+  const contexts = join(cacheDir, 'contexts');
+  await mkdir(contexts, { recursive: true });
+  const context = await mkdtemp(join(contexts, `${manifest.name}-`));
+  try {
+    for (const file of runtime.files) {
+      await mkdir(dirname(join(context, 'node', file)), { recursive: true });
+      await linkOrCopy(join(runtime.dir, file), join(context, 'node', file));
+    }
+    await cp(options.runnerDir, join(context, 'sluice', 'runner'), { recursive: true });
+    await writeFile(join(context, 'sluice', 'algorithm.json'), options.manifestText);
+    await writeFile(join(context, 'sluice', 'original-image.json'), `${JSON.stringify(original, null, 2)}\n`);
+    const containerfile = join(context, 'Containerfile');
+    await writeFile(containerfile, containerfileText);
+    logger.info(`building the wrapped image ${image}`);
+    const imageId = await engine.build({
+      context,
+      containerfile,
+      platform: manifest.platform,
+      tags: [image],
+      labels,
+    });
+    const wrapBuildMs = Date.now() - wrapStarted;
+    return {
+      image,
+      imageId,
+      algorithmImage,
+      original,
+      labels,
+      runtime,
+      reused: false,
+      timings: timings(wrapBuildMs),
+    };
+  } finally {
+    await rm(context, { recursive: true, force: true });
+  }
+}
