@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Rebuilds every committed bundle (the five actions and the CLI) and fails, listing the files, when a
-# committed dist/ differs from a fresh build or a fresh build adds files that are not committed.
+# Rebuilds every committed bundle (the runner, the five actions and the CLI) and fails, listing the
+# files, when a committed dist/ differs from a fresh build or a fresh build adds files that are not committed.
 # STYLE.md rule 10. Run from anywhere; it works on the repository it lives in.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
+# The runner first: the CLI and wrap-algorithm bundles carry a copy of its dist/.
 workspaces=(
+  @sluice/runner
   @sluice/action-wrap-algorithm
   @sluice/action-provision-run
   @sluice/action-dispatch-tasks
@@ -16,6 +18,7 @@ workspaces=(
   @sluice/cli
 )
 dist_dirs=(
+  packages/runner/dist
   actions/wrap-algorithm/dist
   actions/provision-run/dist
   actions/dispatch-tasks/dist

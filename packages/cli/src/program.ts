@@ -1,6 +1,7 @@
 import { isConfigurationError, toError } from '@sluice/core';
 import { Command, CommanderError } from 'commander';
 
+import { registerTry } from './commands/try.js';
 import { registerValidate } from './commands/validate.js';
 import type { CommandContext } from './context.js';
 import { ExitCode } from './exit-codes.js';
@@ -31,6 +32,7 @@ export function createProgram(context: CommandContext): Command {
     .showHelpAfterError('(run `sluice help` for usage)')
     .addHelpText('after', EXAMPLES);
   registerValidate(program, context);
+  registerTry(program, context);
   return program;
 }
 

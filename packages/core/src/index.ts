@@ -65,6 +65,8 @@ export { MAX_RUN_ID_LENGTH, RUN_ID_PATTERN, isRunId, jobSlug, runId } from './ru
 export type { RunIdentity } from './run/run-id.js';
 export { TASK_ID_PATTERN, isTaskId, normalizeEtag, taskId } from './run/task-id.js';
 export type { ObjectIdentity } from './run/task-id.js';
+export { inputFilter } from './run/include.js';
+export type { InputSelection, InputVerdict, SkipReason } from './run/include.js';
 export {
   LEDGER_ROOT,
   MAX_KEY_BYTES,
@@ -108,6 +110,18 @@ export type { PortAlgorithmOptions, PortTaskOutcome, PortTaskRequest } from './e
 export { RUNNER_VARIABLE_PREFIX, algorithmEnvironment, isWithheldVariable } from './execution/environment.js';
 export { relativePathSegments, safeFileName } from './execution/safe-name.js';
 export { DEFAULT_LOG_LIMIT_BYTES, TaskLog } from './execution/task-log.js';
+export { classifyAttempt } from './execution/failure.js';
+export type { AttemptEvidence, AttemptVerdict } from './execution/failure.js';
+export {
+  COMMAND_PLACEHOLDERS,
+  TaskWorkspace,
+  algorithmCommand,
+  executeTask,
+  hostPath,
+  substitutePlaceholders,
+  withManifestDefaults,
+} from './execution/task-execution.js';
+export type { CollectedOutput, TaskExecution, TaskExecutionResult } from './execution/task-execution.js';
 
 // storage (S3) and queue (SQS) adapters
 export { LIST_PAGE_SIZE, SMALL_OBJECT_MAX_BYTES } from './storage/object-store.js';
@@ -156,6 +170,17 @@ export { decodeS3EventKey, encodeS3EventKey, isObjectCreated, parseQueueMessage 
 export type { QueueMessage, S3EventRecord } from './queue/s3-event.js';
 export { checkTaskMessage, formatTaskMessage, taskMessageSchema } from './schemas/task-message.js';
 export type { TaskMessage, TaskMessageCheck } from './schemas/task-message.js';
+
+// runner configuration (SLUICE_RUN)
+export {
+  DEFAULT_RUNNER_MANIFEST_PATH,
+  RUNNER_CONFIG_DEFAULTS,
+  RUNNER_CONFIG_VARIABLE,
+  RUNNER_MANIFEST_VARIABLE,
+  parseRunnerConfig,
+  runnerConfigSchema,
+} from './schemas/runner-config.js';
+export type { RunnerConfig } from './schemas/runner-config.js';
 
 // compute: container engine and wrapped images
 export {

@@ -24,6 +24,12 @@ export interface TaskMessage {
   readonly versionId?: string;
   /** Size in bytes. */
   readonly size: number;
+  /**
+   * Attempts already used before this message was sent (default 0). A runner that releases a task
+   * (SIGTERM) or moves it to the dead-letter queue sends a fresh message carrying the count, so the
+   * attempt number (`attemptsUsed` + the message's receive count) survives the new message.
+   */
+  readonly attemptsUsed?: number;
 }
 
 // Mutable mirror of TaskMessage for ajv's type-level schema check (it does not accept readonly or
@@ -36,6 +42,7 @@ interface TaskMessageShape {
   etag: string;
   versionId?: string;
   size: number;
+  attemptsUsed?: number;
 }
 
 /**
@@ -59,6 +66,7 @@ export const taskMessageSchema: JSONSchemaType<TaskMessageShape> = {
     etag: { type: 'string', minLength: 1, maxLength: 128 },
     versionId: { type: 'string', minLength: 1, maxLength: 1024, nullable: true },
     size: { type: 'integer', minimum: 0 },
+    attemptsUsed: { type: 'integer', minimum: 0, maximum: 1000, nullable: true },
   },
   required: ['sluice', 'runId', 'bucket', 'key', 'etag', 'size'],
   additionalProperties: false,
@@ -83,8 +91,15 @@ export type TaskMessageCheck =
 export function checkTaskMessage(value: unknown): TaskMessageCheck {
   if (validate(value)) {
     // `null` is allowed by ajv for nullable properties; treat it as absent.
-    const { versionId, ...rest } = value;
-    return { ok: true, message: typeof versionId === 'string' ? { ...rest, versionId } : rest };
+    const { versionId, attemptsUsed, ...rest } = value;
+    return {
+      ok: true,
+      message: {
+        ...rest,
+        ...(typeof versionId === 'string' && { versionId }),
+        ...(typeof attemptsUsed === 'number' && { attemptsUsed }),
+      },
+    };
   }
   return { ok: false, reason: (validate.errors ?? []).map(describeError).join('; ') };
 }
@@ -97,7 +112,7 @@ export function checkTaskMessage(value: unknown): TaskMessageCheck {
  * @throws SluiceError never: the type guarantees the shape.
  */
 export function formatTaskMessage(message: TaskMessage): string {
-  const { sluice, runId, bucket, key, etag, versionId, size } = message;
+  const { sluice, runId, bucket, key, etag, versionId, size, attemptsUsed } = message;
   return JSON.stringify({
     sluice,
     runId,
@@ -106,6 +121,7 @@ export function formatTaskMessage(message: TaskMessage): string {
     etag,
     ...(versionId !== undefined && { versionId }),
     size,
+    ...(attemptsUsed !== undefined && attemptsUsed > 0 && { attemptsUsed }),
   });
 }
 

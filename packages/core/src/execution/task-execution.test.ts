@@ -1,0 +1,181 @@
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+
+import type { Manifest } from '../schemas/manifest.js';
+import { TaskLog } from './task-log.js';
+import {
+  TaskWorkspace,
+  executeTask,
+  hostPath,
+  substitutePlaceholders,
+  withManifestDefaults,
+} from './task-execution.js';
+
+function manifest(fields: Partial<Manifest> = {}): Manifest {
+  return {
+    name: 'fixture',
+    version: '1',
+    source: { kind: 'image', image: 'x.io/a:1' },
+    memoryMiB: 256,
+    platform: 'linux/amd64',
+    gpu: 0,
+    input: { path: '/data/in', kind: 'directory' },
+    output: { path: '/data/out', kind: 'directory' },
+    env: {},
+    timeoutSeconds: 10,
+    retry: { permanentExitCodes: [], retryOnTimeout: true, retryOnOutOfMemory: false },
+    allowEmptyOutput: false,
+    readOnlyRootFilesystem: false,
+    ...fields,
+  };
+}
+
+describe('task execution', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'sluice-exec-'));
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('places container paths under the root, and refuses relative or dotted ones', () => {
+    expect(hostPath('/', '/data/in')).toBe('/data/in');
+    expect(hostPath('/r', '/data/in')).toBe('/r/data/in');
+    expect(() => hostPath('/r', 'data/in')).toThrow(/absolute/);
+    expect(() => hostPath('/r', '/data/../etc')).toThrow(/absolute/);
+  });
+
+  it('replaces {input} and {output} in every argument', () => {
+    expect(
+      substitutePlaceholders(['run', '{input}', '--out={output}/x', '{input}{input}'], {
+        input: '/i/a b',
+        output: '/o',
+      }),
+    ).toEqual(['run', '/i/a b', '--out=/o/x', '/i/a b/i/a b']);
+  });
+
+  it('fills manifest defaults under the job values', () => {
+    const m = manifest({
+      env: {
+        A: { required: false, default: '1', description: '', secret: false },
+        B: { required: false, description: '', secret: false },
+      },
+    });
+    expect(withManifestDefaults(m, { B: '2' })).toEqual({ A: '1', B: '2' });
+    expect(withManifestDefaults(m, { A: 'x' })).toEqual({ A: 'x' });
+  });
+
+  it('keeps every input key inside the input directory (property)', () => {
+    const workspace = new TaskWorkspace(manifest(), root);
+    fc.assert(
+      fc.property(fc.string({ maxLength: 400, unit: 'binary' }), (key) => {
+        const file = workspace.inputFileFor(key);
+        const rel = relative(workspace.inputPath, file);
+        expect(rel.length).toBeGreaterThan(0);
+        expect(rel.includes('/')).toBe(false);
+        expect(rel === '..' || rel === '.').toBe(false);
+        expect(Buffer.byteLength(rel)).toBeLessThanOrEqual(255);
+      }),
+    );
+    const fileInput = new TaskWorkspace(manifest({ input: { path: '/data/input.csv', kind: 'file' } }), root);
+    expect(fileInput.inputFileFor('../../etc/passwd')).toBe(join(root, 'data/input.csv'));
+  });
+
+  it('empties input and output before a task, and collects nested results', async () => {
+    const workspace = new TaskWorkspace(manifest(), root);
+    await mkdir(join(workspace.outputPath, 'stale'), { recursive: true });
+    await writeFile(join(workspace.outputPath, 'stale/old.txt'), 'old');
+    await workspace.prepare();
+    expect(await workspace.collectOutputs()).toEqual([]);
+    await mkdir(join(workspace.outputPath, 'a/b'), { recursive: true });
+    await writeFile(join(workspace.outputPath, 'a/b/c.txt'), 'abc');
+    await writeFile(join(workspace.outputPath, 'top.txt'), '');
+    await symlink(join(workspace.outputPath, 'top.txt'), join(workspace.outputPath, 'link.txt'));
+    const found = await workspace.collectOutputs();
+    expect(found.map((o) => [o.relativePath, o.size])).toEqual([
+      ['a/b/c.txt', 3],
+      ['link.txt', 0],
+      ['top.txt', 0],
+    ]);
+  });
+
+  it('refuses a symlink pointing outside the output directory', async () => {
+    const workspace = new TaskWorkspace(manifest(), root);
+    await workspace.prepare();
+    await symlink('/etc/passwd', join(workspace.outputPath, 'passwd'));
+    await expect(workspace.collectOutputs()).rejects.toThrow(/outside the output/);
+  });
+
+  it('collects a single output file under its base name', async () => {
+    const workspace = new TaskWorkspace(
+      manifest({ output: { path: '/data/result.json', kind: 'file' } }),
+      root,
+    );
+    await workspace.prepare();
+    expect(await workspace.collectOutputs()).toEqual([]);
+    await writeFile(workspace.outputPath, '{}');
+    expect(await workspace.collectOutputs()).toEqual([
+      { relativePath: 'result.json', file: workspace.outputPath, size: 2 },
+    ]);
+  });
+
+  it('runs a process algorithm with placeholders and classifies its end', async () => {
+    const m = manifest({
+      command: ['/bin/sh', '-c', 'cp "$1" "$2/copy"; exit "$CODE"', 'sh', '{input}', '{output}'],
+    });
+    const workspace = new TaskWorkspace(m, root);
+    await workspace.prepare();
+    await writeFile(workspace.inputFileFor('in/a b.txt'), 'payload');
+    const run = async (code: string) => {
+      const log = new TaskLog(join(root, `log-${code}`));
+      const result = await executeTask({
+        manifest: m,
+        workspace,
+        taskId: 't',
+        key: 'in/a b.txt',
+        env: { CODE: code, PATH: '/usr/bin:/bin' },
+        timeoutMs: 5000,
+        log,
+      });
+      await log.close();
+      return result;
+    };
+    const ok = await run('0');
+    expect(ok.verdict).toEqual({ ok: true, exitCode: 0 });
+    expect(ok.outputs.map((o) => o.relativePath)).toEqual(['copy']);
+    expect(await readFile(join(workspace.outputPath, 'copy'), 'utf8')).toBe('payload');
+    const failed = await run('5');
+    expect(failed.verdict).toEqual(
+      expect.objectContaining({ ok: false, failureClass: 'algorithm-exit', exitCode: 5 }),
+    );
+    expect(failed.outputs).toEqual([]);
+  });
+
+  it('reports an aborted run as aborted, not as a failure class', async () => {
+    const m = manifest({ command: ['/bin/sh', '-c', 'sleep 20'] });
+    const workspace = new TaskWorkspace(m, root);
+    await workspace.prepare();
+    const controller = new AbortController();
+    const log = new TaskLog(join(root, 'log'));
+    setTimeout(() => {
+      controller.abort();
+    }, 200);
+    const result = await executeTask({
+      manifest: m,
+      workspace,
+      taskId: 't',
+      key: 'k',
+      env: {},
+      timeoutMs: 10_000,
+      log,
+      signal: controller.signal,
+    });
+    await log.close();
+    expect(result.aborted).toBe(true);
+  });
+});

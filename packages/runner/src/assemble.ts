@@ -1,0 +1,68 @@
+/**
+ * Puts a runner together from its settings and its S3/SQS adapters: what main does with the real
+ * clients, and what tests do with the test bed's or with fakes.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { TaskWorkspace, algorithmEnvironment, type ObjectStore, type TaskQueue } from '@sluice/core';
+
+import type { RunnerSettings } from './config/settings.js';
+import type { JsonLog } from './logging/json-log.js';
+import { Runner } from './runner.js';
+import { TaskLedger } from './tasks/ledger.js';
+import { TaskProcessor } from './tasks/task-processor.js';
+
+/** The adapters a runner talks to. */
+export interface RunnerAdapters {
+  readonly store: ObjectStore;
+  readonly queue: TaskQueue;
+  readonly deadLetter: TaskQueue;
+}
+
+/** A runner ready to `run`, and how to tidy up after it. */
+export interface AssembledRunner {
+  readonly runner: Runner;
+  readonly processor: TaskProcessor;
+  /** Stops the port server and removes the runner's private directory. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds a runner. `inherited` is the environment the algorithm's is derived from (credentials and
+ * SLUICE_* removed, the job's values added).
+ */
+export async function assembleRunner(
+  settings: RunnerSettings,
+  adapters: RunnerAdapters,
+  log: JsonLog,
+  inherited: Readonly<Record<string, string | undefined>>,
+): Promise<AssembledRunner> {
+  const workDir = await mkdtemp(join(tmpdir(), 'sluice-runner-'));
+  const ledger = new TaskLedger(
+    adapters.store,
+    settings.config.runId,
+    settings.config.output.bucket,
+    settings.algorithmDigest,
+    log,
+  );
+  const processor = new TaskProcessor({
+    settings,
+    ...adapters,
+    ledger,
+    log,
+    workspace: new TaskWorkspace(settings.manifest, settings.pathRoot),
+    workDir,
+    env: algorithmEnvironment(inherited, settings.algorithmValues),
+  });
+  const runner = new Runner({ settings, queue: adapters.queue, ledger, processor, log });
+  return {
+    runner,
+    processor,
+    close: async () => {
+      await processor.shutdown();
+      await rm(workDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * The runner's settings, read once at start from its environment: `SLUICE_RUN` (the run, as JSON),
+ * `SLUICE_MANIFEST` (the algorithm's manifest file) and the values of the secret variables it names.
+ * AWS endpoint, region and credentials are not here: the SDK reads its standard variables.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+
+import {
+  ConfigurationError,
+  DEFAULT_RUNNER_MANIFEST_PATH,
+  RUNNER_CONFIG_DEFAULTS,
+  RUNNER_CONFIG_VARIABLE,
+  RUNNER_MANIFEST_VARIABLE,
+  parseManifest,
+  parseRunnerConfig,
+  toError,
+  withManifestDefaults,
+  type Manifest,
+  type RunnerConfig,
+} from '@sluice/core';
+
+/** Everything the runner needs, checked. */
+export interface RunnerSettings {
+  readonly config: RunnerConfig;
+  readonly manifest: Manifest;
+  /** The job's values, the secrets read from the environment and the manifest's defaults. */
+  readonly algorithmValues: Readonly<Record<string, string>>;
+  /** Values to mask in every log. */
+  readonly secrets: readonly string[];
+  readonly workerId: string;
+  /** The wrapped image's digest; without one (a host process), the sha256 of the manifest file. */
+  readonly algorithmDigest: string;
+  readonly timeoutSeconds: number;
+  readonly heartbeatSeconds: number;
+  readonly retryDelaySeconds: number;
+  readonly pathRoot: string;
+}
+
+/**
+ * Reads and checks the settings.
+ *
+ * @throws {ConfigurationError} when `SLUICE_RUN` or the manifest is missing or invalid, a secret
+ *   variable is not set, or a required variable has no value: the runner then exits with code 2.
+ */
+export async function loadSettings(
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<RunnerSettings> {
+  const config = parseRunnerConfig(env[RUNNER_CONFIG_VARIABLE] ?? '', RUNNER_CONFIG_VARIABLE);
+  const manifestPath = env[RUNNER_MANIFEST_VARIABLE] ?? DEFAULT_RUNNER_MANIFEST_PATH;
+  let text: string;
+  try {
+    text = await readFile(manifestPath, 'utf8');
+  } catch (thrown) {
+    throw new ConfigurationError(
+      `cannot read the algorithm manifest ${manifestPath} (${RUNNER_MANIFEST_VARIABLE}): ${toError(thrown).message}`,
+      { cause: thrown },
+    );
+  }
+  const manifest = parseManifest(text, manifestPath);
+
+  const secrets: string[] = [];
+  const secretValues: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const name of config.secretEnv) {
+    const value = env[name];
+    if (value === undefined || value === '') missing.push(name);
+    else {
+      secretValues[name] = value;
+      secrets.push(value);
+    }
+  }
+  if (missing.length > 0) {
+    throw new ConfigurationError(
+      `${RUNNER_CONFIG_VARIABLE}.secretEnv names ${missing.join(', ')}, but the runner's environment does not set ${missing.length === 1 ? 'it' : 'them'}: pass secrets to the runner container (ECS "secrets", or the local engine's environment)`,
+    );
+  }
+  // Variables the manifest calls secret are masked even when passed among the plain values.
+  for (const [name, spec] of Object.entries(manifest.env)) {
+    const value = config.env[name];
+    if (spec.secret && value !== undefined && value !== '') secrets.push(value);
+  }
+  const algorithmValues = withManifestDefaults(manifest, { ...config.env, ...secretValues });
+  const unset = Object.entries(manifest.env)
+    .filter(([name, spec]) => spec.required && algorithmValues[name] === undefined)
+    .map(([name]) => name);
+  if (unset.length > 0) {
+    throw new ConfigurationError(
+      `the algorithm requires ${unset.join(', ')}, which ${RUNNER_CONFIG_VARIABLE} does not give (env or secretEnv)`,
+    );
+  }
+  if (manifest.command === undefined) {
+    throw new ConfigurationError(
+      `the manifest ${manifestPath} has no "command": the runner needs the program to run (wrap-algorithm records the image's entrypoint there)`,
+    );
+  }
+  return {
+    config,
+    manifest,
+    algorithmValues,
+    secrets,
+    workerId: config.workerId ?? `${hostname()}-${process.pid}`,
+    algorithmDigest: config.algorithmDigest ?? `sha256:${createHash('sha256').update(text).digest('hex')}`,
+    timeoutSeconds: config.timeoutSeconds ?? manifest.timeoutSeconds,
+    heartbeatSeconds: config.heartbeatSeconds ?? RUNNER_CONFIG_DEFAULTS.heartbeatSeconds,
+    retryDelaySeconds: config.retryDelaySeconds ?? RUNNER_CONFIG_DEFAULTS.retryDelaySeconds,
+    pathRoot: config.pathRoot ?? RUNNER_CONFIG_DEFAULTS.pathRoot,
+  };
+}

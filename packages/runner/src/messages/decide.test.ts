@@ -1,0 +1,87 @@
+import { readFileSync } from 'node:fs';
+
+import { describe, expect, it } from '@jest/globals';
+import { inputFilter } from '@sluice/core';
+
+import { decideMessage } from './decide.js';
+
+const fixture = (name: string): string =>
+  readFileSync(new URL(`../../../core/src/queue/fixtures/${name}`, import.meta.url), 'utf8');
+
+const RUN = 'thumbs-0123abcd';
+
+describe('decideMessage on real S3 notification bodies', () => {
+  const all = (bucket: string) =>
+    inputFilter({
+      input: { bucket, prefix: '', include: ['**'] },
+      output: { bucket: 'elsewhere', prefix: '' },
+    });
+
+  it('runs a task from a moto event, with its key decoded', () => {
+    const body = fixture('moto-put-nested-space-plus.json');
+    const bucket =
+      (JSON.parse(body) as { Records: { s3: { bucket: { name: string } } }[] }).Records[0]?.s3.bucket.name ??
+      '';
+    expect(decideMessage(body, RUN, all(bucket))).toEqual({
+      action: 'run',
+      task: expect.objectContaining({
+        sluice: 1,
+        runId: RUN,
+        key: 'nested/deeper/dir/file name+plus.csv',
+        size: 42,
+      }),
+    });
+  });
+
+  it('drops the test event and deletes, and removed objects', () => {
+    expect(decideMessage(fixture('moto-test-event.json'), RUN, all('x'))).toEqual({
+      action: 'drop',
+      dropped: [{ reason: 's3:TestEvent' }],
+    });
+    const removed = decideMessage(fixture('aws-encoded-removed-delete.json'), RUN, all('x'));
+    expect(removed.action).toBe('drop');
+  });
+
+  it('fans several records out into one task each', () => {
+    const body = fixture('aws-encoded-multiple-records.json');
+    const buckets = (JSON.parse(body) as { Records: { s3: { bucket: { name: string } } }[] }).Records.map(
+      (r) => r.s3.bucket.name,
+    );
+    const decision = decideMessage(body, RUN, all(buckets[0] ?? ''));
+    expect(['fan-out', 'run']).toContain(decision.action);
+  });
+
+  it('rejects malformed bodies and task messages of another run', () => {
+    expect(decideMessage('nope', RUN, all('b'))).toEqual({
+      action: 'reject',
+      reason: expect.stringContaining('not JSON'),
+    });
+    const other = JSON.stringify({
+      sluice: 1,
+      runId: 'other-0123abcd',
+      bucket: 'bkt',
+      key: 'k',
+      etag: 'e',
+      size: 1,
+    });
+    expect(decideMessage(other, RUN, all('bkt'))).toEqual({
+      action: 'reject',
+      reason: expect.stringContaining('other-0123abcd'),
+    });
+  });
+
+  it('drops task messages that are not inputs', () => {
+    const message = JSON.stringify({
+      sluice: 1,
+      runId: RUN,
+      bucket: 'bkt',
+      key: '_sluice/x',
+      etag: 'e',
+      size: 1,
+    });
+    expect(decideMessage(message, RUN, all('bkt'))).toEqual({
+      action: 'drop',
+      dropped: [{ key: '_sluice/x', reason: 'ledger' }],
+    });
+  });
+});

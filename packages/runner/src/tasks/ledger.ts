@@ -1,0 +1,187 @@
+/**
+ * The run's ledger in the output bucket, as the runner writes it: completion markers, task records
+ * (read-modify-write, every attempt kept), commit claims and rejected messages. Every call retries
+ * transient AWS faults.
+ */
+import {
+  completionMarkerKey,
+  ledgerPrefix,
+  safeFileName,
+  taskRecordKey,
+  toError,
+  validateCompletionMarker,
+  validateTaskRecord,
+  type CompletionMarker,
+  type ObjectStore,
+  type TaskAttempt,
+  type TaskOutput,
+  type TaskRecord,
+  type TaskStatus,
+} from '@sluice/core';
+
+import { withRetries } from '../aws/retry.js';
+import type { JsonLog } from '../logging/json-log.js';
+import type { TaskRef } from '../messages/decide.js';
+
+/** The body of a commit claim: who claimed, when. */
+interface Claim {
+  readonly workerId: string;
+  readonly attempt: number;
+  readonly claimedAt: string;
+}
+
+/** The outcome of {@link TaskLedger.claim}. */
+export type ClaimOutcome =
+  | { readonly kind: 'won'; readonly key: string }
+  | { readonly kind: 'done'; readonly marker: CompletionMarker }
+  | { readonly kind: 'held'; readonly by: string };
+
+/** Largest message body kept in a rejected-message object. */
+const REJECTED_BODY_LIMIT = 256 * 1024;
+
+export class TaskLedger {
+  private readonly bucket: string;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly runId: string,
+    outputBucket: string,
+    private readonly algorithmDigest: string,
+    private readonly log: JsonLog,
+  ) {
+    this.bucket = outputBucket;
+  }
+
+  /** The completion marker, when the task is done. */
+  async marker(taskId: string): Promise<CompletionMarker | undefined> {
+    const key = completionMarkerKey(this.runId, taskId);
+    const found = await withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
+    return found === undefined
+      ? undefined
+      : validateCompletionMarker(found.value, `s3://${this.bucket}/${key}`);
+  }
+
+  /**
+   * Records an attempt: reads the task record, puts this attempt in (replacing this worker's entry
+   * with the same number: a released attempt is re-run under its number; a duplicate delivery run
+   * by another worker at the same time keeps its own entry), sets the status and writes it back.
+   * When a marker is known the task is `succeeded` with the marker's outputs, whoever writes last.
+   */
+  async recordAttempt(
+    task: TaskRef,
+    taskId: string,
+    attempt: TaskAttempt,
+    status: TaskStatus,
+    outputs?: readonly TaskOutput[],
+  ): Promise<TaskRecord> {
+    const key = taskRecordKey(this.runId, taskId);
+    const existing = await withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
+    let previous: TaskRecord | undefined;
+    if (existing !== undefined) {
+      try {
+        previous = validateTaskRecord(existing.value, `s3://${this.bucket}/${key}`);
+      } catch (thrown) {
+        this.log.warning('task-record-unreadable', { taskId, message: toError(thrown).message });
+      }
+    }
+    const attempts = (previous?.attempts ?? []).filter(
+      (a) => !(a.attempt === attempt.attempt && a.workerId === attempt.workerId),
+    );
+    attempts.push(attempt);
+    attempts.sort((a, b) => a.attempt - b.attempt || a.startedAt.localeCompare(b.startedAt));
+    const record: TaskRecord = {
+      schemaVersion: 1,
+      runId: this.runId,
+      taskId,
+      input: {
+        bucket: task.bucket,
+        key: task.key,
+        etag: task.etag,
+        ...(task.versionId !== undefined && { versionId: task.versionId }),
+        size: task.size,
+      },
+      // A task once succeeded stays succeeded: a late duplicate's attempt does not undo it.
+      status: previous?.status === 'succeeded' ? 'succeeded' : status,
+      algorithmDigest: this.algorithmDigest,
+      attempts,
+      outputs: [...(outputs ?? previous?.outputs ?? [])],
+      updatedAt: new Date().toISOString(),
+    };
+    await withRetries(() => this.store.putJson({ bucket: this.bucket, key }, record));
+    return record;
+  }
+
+  /**
+   * Claims the right to commit a task's outputs with a conditional put, so exactly one attempt
+   * commits even when two workers finish the same task. The first claim is
+   * `claims/<task-id>.json`; a claim older than `staleMs` (its holder presumably died mid-commit)
+   * is taken over by claiming the next generation, `claims/<task-id>.<n>.json`, again conditionally.
+   * When the marker exists the task is done; otherwise a live claim holds it.
+   */
+  async claim(taskId: string, attempt: number, workerId: string, staleMs: number): Promise<ClaimOutcome> {
+    const body: Claim = { workerId, attempt, claimedAt: new Date().toISOString() };
+    for (let generation = 1; generation < 1000; generation += 1) {
+      const key = this.claimKey(taskId, generation);
+      const put = await withRetries(() =>
+        this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(body), {
+          contentType: 'application/json',
+        }),
+      );
+      if (put !== undefined) return { kind: 'won', key };
+      const marker = await this.marker(taskId);
+      if (marker !== undefined) return { kind: 'done', marker };
+      const held = await withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
+      const claim = held?.value as Partial<Claim> | undefined;
+      const claimedAt = typeof claim?.claimedAt === 'string' ? Date.parse(claim.claimedAt) : Number.NaN;
+      // A claim deleted meanwhile (its holder gave up) or unreadable counts as stale.
+      if (held !== undefined && !Number.isNaN(claimedAt) && Date.now() - claimedAt < staleMs) {
+        return { kind: 'held', by: `${String(claim?.workerId)} (attempt ${String(claim?.attempt)})` };
+      }
+      if (held === undefined) generation -= 1; // the same generation is free again: claim it
+      this.log.warning('commit-claim-taken-over', { taskId, stale: key });
+    }
+    return { kind: 'held', by: 'too many claim generations' };
+  }
+
+  /** Gives a claim up, so a later attempt can commit (after this one failed to). Best effort. */
+  async releaseClaim(key: string): Promise<void> {
+    await this.store.deleteMany(this.bucket, [key]).catch((thrown: unknown) => {
+      this.log.warning('commit-claim-release-failed', { key, message: toError(thrown).message });
+    });
+  }
+
+  /** Writes the completion marker; false when another commit wrote it first. */
+  async writeMarker(marker: CompletionMarker): Promise<boolean> {
+    const key = completionMarkerKey(this.runId, marker.taskId);
+    const put = await withRetries(() =>
+      this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(marker), {
+        contentType: 'application/json',
+      }),
+    );
+    return put !== undefined;
+  }
+
+  /** Sets a malformed message aside: `_sluice/<run-id>/rejected/<message-id>.json` with the reason. */
+  async reject(messageId: string, reason: string, body: string, receivedAt: Date): Promise<string> {
+    const key = `${ledgerPrefix(this.runId)}rejected/${safeFileName(messageId)}.json`;
+    const truncated = body.length > REJECTED_BODY_LIMIT;
+    await withRetries(() =>
+      this.store.putJson(
+        { bucket: this.bucket, key },
+        {
+          messageId,
+          reason,
+          receivedAt: receivedAt.toISOString(),
+          body: truncated ? body.slice(0, REJECTED_BODY_LIMIT) : body,
+          ...(truncated && { bodyTruncated: true }),
+        },
+      ),
+    );
+    return key;
+  }
+
+  private claimKey(taskId: string, generation: number): string {
+    const base = `${ledgerPrefix(this.runId)}claims/${taskId}`;
+    return generation === 1 ? `${base}.json` : `${base}.${generation}.json`;
+  }
+}
