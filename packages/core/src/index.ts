@@ -227,6 +227,7 @@ export {
   WRAPPED_LABELS,
   WRAPPED_PATHS,
   algorithmImageTag,
+  imageCommand,
   localMemoryLimitMiB,
   originalImageConfig,
   renderWrappedContainerfile,

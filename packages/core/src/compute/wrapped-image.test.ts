@@ -25,6 +25,7 @@ import type {
 import { hostPlatform } from './node-runtime.js';
 import {
   WRAPPED_LABELS,
+  imageCommand,
   localMemoryLimitMiB,
   originalImageConfig,
   renderWrappedContainerfile,
@@ -380,5 +381,30 @@ describe('wrapAlgorithm (fake engine, fake host Node)', () => {
     });
 
     await expect(wrap(manifestText, new FakeEngine())).rejects.toThrow(/runner bundle .* is missing/);
+  });
+});
+
+describe('imageCommand', () => {
+  const image = { entrypoint: ['/bin/thumbs'], cmd: ['--help'], workingDir: '/app' };
+
+  it('keeps the entrypoint and lets the manifest command replace cmd, as OCI does', () => {
+    expect(imageCommand(image, ['{input}', '{output}'])).toEqual({
+      command: ['/bin/thumbs', '{input}', '{output}'],
+      workingDir: '/app',
+    });
+  });
+
+  it("runs the image's own entrypoint and cmd when the manifest has no command", () => {
+    expect(imageCommand(image, undefined).command).toEqual(['/bin/thumbs', '--help']);
+    expect(imageCommand({ entrypoint: null, cmd: ['/run.sh'], workingDir: '' }, undefined)).toEqual({
+      command: ['/run.sh'],
+      workingDir: '/',
+    });
+  });
+
+  it('says what to add when nothing says what to run', () => {
+    expect(() => imageCommand({ entrypoint: null, cmd: null, workingDir: '' }, undefined)).toThrow(
+      /no ENTRYPOINT or CMD and algorithm.json has no "command"/,
+    );
   });
 });

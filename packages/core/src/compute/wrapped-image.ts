@@ -84,6 +84,29 @@ export interface OriginalImageConfig {
 }
 
 /**
+ * What the runner starts inside a wrapped image, by the OCI rule: the image's entrypoint, then the
+ * manifest's `command` when it has one (it replaces the image's cmd), else the image's cmd; in the
+ * image's working directory. The runner uses this so the algorithm runs exactly as its image would.
+ *
+ * @example
+ * imageCommand({ entrypoint: ['/bin/thumbs'], cmd: ['--help'], workingDir: '/app' }, ['{input}', '{output}']);
+ * // { command: ['/bin/thumbs', '{input}', '{output}'], workingDir: '/app' }
+ * @throws {ConfigurationError} when neither the image nor the manifest says what to run.
+ */
+export function imageCommand(
+  original: Pick<OriginalImageConfig, 'entrypoint' | 'cmd' | 'workingDir'>,
+  manifestCommand: readonly string[] | undefined,
+): { readonly command: string[]; readonly workingDir: string } {
+  const command = [...(original.entrypoint ?? []), ...(manifestCommand ?? original.cmd ?? [])];
+  if (command.length === 0) {
+    throw new ConfigurationError(
+      'the algorithm image has no ENTRYPOINT or CMD and algorithm.json has no "command": say what to run, e.g. "command": ["/app/run", "{input}", "{output}"]',
+    );
+  }
+  return { command, workingDir: original.workingDir === '' ? '/' : original.workingDir };
+}
+
+/**
  * The memory limit for running a wrapped image locally: the manifest's memory plus the runner's
  * overhead (the runner shares the container's memory with the algorithm).
  *

@@ -13,6 +13,8 @@ describe('algorithmEnvironment', () => {
         AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2/credentials/abc',
         aws_profile: 'dev',
         SLUICE_QUEUE_URL: 'http://queue',
+        AWS_ENDPOINT_URL: 'http://127.0.0.1:5000',
+        AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:5000',
         UNSET: undefined,
       },
       { SIZE: '128' },

@@ -24,19 +24,27 @@ const CREDENTIAL_VARIABLES = new Set([
   'ECS_CONTAINER_METADATA_URI_V4',
 ]);
 
+/** `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`: where the runner's AWS is, none of the algorithm's business. */
+const ENDPOINT_VARIABLE_PREFIX = 'AWS_ENDPOINT_URL';
+
 /** Prefix of the runner's own settings, which the algorithm has no business reading. */
 export const RUNNER_VARIABLE_PREFIX = 'SLUICE_';
 
 /**
- * True for a variable the algorithm must not inherit: AWS credentials and where to find them, and
- * the runner's own `SLUICE_*` settings (queue URL, run id, endpoints).
+ * True for a variable the algorithm must not inherit: AWS credentials and where to find them, AWS
+ * endpoint overrides, and the runner's own `SLUICE_*` settings (queue URL, run id).
  *
  * @example
  * isWithheldVariable('AWS_SECRET_ACCESS_KEY'); // true
  * isWithheldVariable('PATH');                  // false
  */
 export function isWithheldVariable(name: string): boolean {
-  return CREDENTIAL_VARIABLES.has(name.toUpperCase()) || name.startsWith(RUNNER_VARIABLE_PREFIX);
+  const upper = name.toUpperCase();
+  return (
+    CREDENTIAL_VARIABLES.has(upper) ||
+    upper.startsWith(ENDPOINT_VARIABLE_PREFIX) ||
+    name.startsWith(RUNNER_VARIABLE_PREFIX)
+  );
 }
 
 /**

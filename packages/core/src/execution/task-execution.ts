@@ -238,6 +238,8 @@ export interface TaskExecution {
   readonly signal?: AbortSignal;
   /** The running server, when the manifest has a `port`. */
   readonly server?: PortAlgorithm;
+  /** The algorithm's working directory (a wrapped image's WORKDIR); the runner's own otherwise. */
+  readonly cwd?: string;
 }
 
 /** How a task's local part ended. */
@@ -281,6 +283,7 @@ export async function executeTask(task: TaskExecution): Promise<TaskExecutionRes
   } else {
     const outcome = await runAlgorithm({
       command: algorithmCommand(task.manifest, paths),
+      ...(task.cwd !== undefined && { cwd: task.cwd }),
       env: task.env,
       timeoutMs: task.timeoutMs,
       log: task.log,

@@ -13,6 +13,8 @@ import {
   RUNNER_CONFIG_DEFAULTS,
   RUNNER_CONFIG_VARIABLE,
   RUNNER_MANIFEST_VARIABLE,
+  WRAPPED_ENV,
+  imageCommand,
   parseManifest,
   parseRunnerConfig,
   toError,
@@ -24,7 +26,10 @@ import {
 /** Everything the runner needs, checked. */
 export interface RunnerSettings {
   readonly config: RunnerConfig;
+  /** The manifest, with `command` completed from the wrapped image's entrypoint and cmd when there is one. */
   readonly manifest: Manifest;
+  /** Where the algorithm runs: the image's working directory inside a wrapped image. */
+  readonly workingDir?: string;
   /** The job's values, the secrets read from the environment and the manifest's defaults. */
   readonly algorithmValues: Readonly<Record<string, string>>;
   /** Values to mask in every log. */
@@ -58,7 +63,16 @@ export async function loadSettings(
       { cause: thrown },
     );
   }
-  const manifest = parseManifest(text, manifestPath);
+  const declared = parseManifest(text, manifestPath);
+  // Inside a wrapped image, run the algorithm exactly as its image would (entrypoint, cmd, workdir).
+  const originalPath = env.SLUICE_ORIGINAL_IMAGE;
+  let manifest = declared;
+  let workingDir: string | undefined;
+  if (originalPath !== undefined && originalPath !== '') {
+    const resolved = imageCommand(await readOriginalImage(originalPath), declared.command);
+    manifest = { ...declared, command: resolved.command };
+    workingDir = resolved.workingDir;
+  }
 
   const secrets: string[] = [];
   const secretValues: Record<string, string> = {};
@@ -98,6 +112,7 @@ export async function loadSettings(
   return {
     config,
     manifest,
+    ...(workingDir !== undefined && { workingDir }),
     algorithmValues,
     secrets,
     workerId: config.workerId ?? `${hostname()}-${process.pid}`,
@@ -106,5 +121,28 @@ export async function loadSettings(
     heartbeatSeconds: config.heartbeatSeconds ?? RUNNER_CONFIG_DEFAULTS.heartbeatSeconds,
     retryDelaySeconds: config.retryDelaySeconds ?? RUNNER_CONFIG_DEFAULTS.retryDelaySeconds,
     pathRoot: config.pathRoot ?? RUNNER_CONFIG_DEFAULTS.pathRoot,
+  };
+}
+
+/** Reads what the algorithm image would have run, recorded by wrap-algorithm (`SLUICE_ORIGINAL_IMAGE`). */
+async function readOriginalImage(
+  path: string,
+): Promise<{ entrypoint: string[] | null; cmd: string[] | null; workingDir: string }> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (thrown) {
+    throw new ConfigurationError(
+      `cannot read ${path} (${WRAPPED_ENV.SLUICE_ORIGINAL_IMAGE}): ${toError(thrown).message}; wrap the algorithm again`,
+      { cause: thrown },
+    );
+  }
+  const record = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  const strings = (value: unknown): string[] | null =>
+    Array.isArray(value) && value.every((item) => typeof item === 'string') ? value : null;
+  return {
+    entrypoint: strings(record.entrypoint),
+    cmd: strings(record.cmd),
+    workingDir: typeof record.workingDir === 'string' ? record.workingDir : '',
   };
 }

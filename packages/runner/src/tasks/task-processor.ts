@@ -208,6 +208,7 @@ export class TaskProcessor {
         }),
         env: this.deps.env,
         port: settings.manifest.port,
+        ...(settings.workingDir !== undefined && { cwd: settings.workingDir }),
       });
       await this.server.start(taskLog);
     }
@@ -221,6 +222,7 @@ export class TaskProcessor {
       log: taskLog,
       signal: stop,
       ...(this.server !== undefined && { server: this.server }),
+      ...(settings.workingDir !== undefined && { cwd: settings.workingDir }),
     });
     entry.phases.runMs = result.runMs;
     if (result.aborted) return this.release(state);
