@@ -6,7 +6,7 @@ export NX_DAEMON := false
 export NX_NO_CLOUD := true
 JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
-.PHONY: test demo bootstrap lint typecheck build check-dist unit integration smoke
+.PHONY: test demo bench bootstrap lint typecheck build check-dist unit integration smoke
 
 ## make test: every check CI gates a landing on — lint, types, fresh bundles, unit, integration, smoke.
 test: bootstrap lint typecheck check-dist
@@ -43,3 +43,8 @@ smoke:
 ## arrives with the whole-run work).
 demo: bootstrap
 	npx sluice validate examples/algorithms/thumbnails/algorithm.json examples/jobs/thumbnails.json
+
+## make bench: benchmarks that print figures (not part of make test). Starts the test bed for the run.
+bench: bootstrap
+	bash scripts/testbed.sh start
+	trap 'bash scripts/testbed.sh stop' EXIT; eval "$$(bash scripts/testbed.sh env)"; node bench/runner-overhead.mjs 200
