@@ -73010,7 +73010,7 @@ function resultsKey(runId) {
  * @example
  * isLedgerKey('_sluice/thumbnails-3f9a0c12/done/x.json'); // true
  */
-function isLedgerKey(key) {
+function keys_isLedgerKey(key) {
     return key.startsWith(LEDGER_ROOT);
 }
 /**
@@ -73078,7 +73078,7 @@ function outputKey(prefixes, inputKey, relativeOutputPath) {
  * relativeOutputPath({ path: '/data/out/result.json', kind: 'file' }, '/data/out/result.json'); // 'result.json'
  * @throws {ConfigurationError} when the file is not the output file or not under the output directory.
  */
-function relativeOutputPath(output, containerFile) {
+function keys_relativeOutputPath(output, containerFile) {
     if (output.kind === 'file') {
         if (containerFile !== output.path) {
             throw new ConfigurationError(`${containerFile} is not the manifest's output file ${output.path}`);
@@ -73090,6 +73090,50 @@ function relativeOutputPath(output, containerFile) {
         throw new ConfigurationError(`${containerFile} is not under the manifest's output directory ${directory}`);
     }
     return safeRelative(containerFile.slice(directory.length), 'output path');
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/run/include.ts
+// Which objects are inputs of a run. S3 notification filters allow one prefix and one suffix only,
+// so the job's `include` globs are applied by whoever reads an event or a listing (the runner,
+// dispatch-tasks), with this one function, so both agree on every key.
+
+
+/**
+ * Builds the run's input filter, compiling the globs once. A key is an input when it is in the input
+ * bucket, under `input.prefix`, not a "folder" (ending in `/`), not under sluice's reserved
+ * `_sluice/` prefix, not under `output.prefix` when input and output share a bucket (so results
+ * never become inputs), and its key relative to `input.prefix` matches one of the `include` globs.
+ * Globs follow picomatch with `dot: true`: `**` matches every key, dot-files included.
+ *
+ * @example
+ * const isInput = inputFilter({ input: { bucket: 'b', prefix: 'in/', include: ['**\/*.jpg'] }, output: { bucket: 'b', prefix: 'out/' } });
+ * isInput('b', 'in/2024/cat.jpg'); // { input: true }
+ * isInput('b', 'in/notes.txt');    // { input: false, reason: 'not-included' }
+ * @throws {Error} from picomatch when a glob cannot be compiled (the job schema has checked them).
+ */
+function inputFilter(selection) {
+    const matches = picomatch([...selection.input.include], { dot: true });
+    const { input, output } = selection;
+    const outputInsideInput = input.bucket === output.bucket &&
+        output.prefix.startsWith(input.prefix) &&
+        output.prefix !== input.prefix;
+    return (bucket, key) => {
+        if (bucket !== input.bucket)
+            return { input: false, reason: 'other-bucket' };
+        if (!key.startsWith(input.prefix))
+            return { input: false, reason: 'outside-prefix' };
+        if (key.endsWith('/'))
+            return { input: false, reason: 'folder' };
+        if (isLedgerKey(key))
+            return { input: false, reason: 'ledger' };
+        // When the output prefix holds the input prefix (or is empty) every input is "under" it, so it
+        // cannot tell results apart; such a job is the validator's to refuse, not the filter's to guess.
+        if (outputInsideInput && key.startsWith(output.prefix))
+            return { input: false, reason: 'output-prefix' };
+        return matches(key.slice(input.prefix.length))
+            ? { input: true }
+            : { input: false, reason: 'not-included' };
+    };
 }
 
 // EXTERNAL MODULE: external "node:child_process"
@@ -73138,7 +73182,7 @@ const KILL_GRACE_MS = 5_000;
  * const outcome = await runAlgorithm({ command: ['/bin/thumbs', '/data/in/a.png'], env: {}, timeoutMs: 60_000, log });
  * if (outcome.timedOut) console.log('too slow');
  */
-async function runAlgorithm(invocation) {
+async function algorithm_process_runAlgorithm(invocation) {
     const [program, ...args] = invocation.command;
     const started = Date.now();
     if (program === undefined) {
@@ -73484,18 +73528,23 @@ const CREDENTIAL_VARIABLES = new Set([
     'ECS_CONTAINER_METADATA_URI',
     'ECS_CONTAINER_METADATA_URI_V4',
 ]);
+/** `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`: where the runner's AWS is, none of the algorithm's business. */
+const ENDPOINT_VARIABLE_PREFIX = 'AWS_ENDPOINT_URL';
 /** Prefix of the runner's own settings, which the algorithm has no business reading. */
 const RUNNER_VARIABLE_PREFIX = 'SLUICE_';
 /**
- * True for a variable the algorithm must not inherit: AWS credentials and where to find them, and
- * the runner's own `SLUICE_*` settings (queue URL, run id, endpoints).
+ * True for a variable the algorithm must not inherit: AWS credentials and where to find them, AWS
+ * endpoint overrides, and the runner's own `SLUICE_*` settings (queue URL, run id).
  *
  * @example
  * isWithheldVariable('AWS_SECRET_ACCESS_KEY'); // true
  * isWithheldVariable('PATH');                  // false
  */
-function isWithheldVariable(name) {
-    return CREDENTIAL_VARIABLES.has(name.toUpperCase()) || name.startsWith(RUNNER_VARIABLE_PREFIX);
+function environment_isWithheldVariable(name) {
+    const upper = name.toUpperCase();
+    return (CREDENTIAL_VARIABLES.has(upper) ||
+        upper.startsWith(ENDPOINT_VARIABLE_PREFIX) ||
+        name.startsWith(RUNNER_VARIABLE_PREFIX));
 }
 /**
  * The algorithm's environment: the container's own variables (PATH, HOME, what the image set) less
@@ -73508,7 +73557,7 @@ function isWithheldVariable(name) {
 function algorithmEnvironment(inherited, jobValues) {
     const env = {};
     for (const [name, value] of Object.entries(inherited)) {
-        if (value !== undefined && !isWithheldVariable(name))
+        if (value !== undefined && !environment_isWithheldVariable(name))
             env[name] = value;
     }
     return { ...env, ...jobValues };
@@ -73564,7 +73613,7 @@ function truncateUtf8(text, maxBytes) {
  * safeFileName('../../etc/passwd');      // 'passwd'
  * safeFileName('a/..');                  // '_..'
  */
-function safeFileName(key) {
+function safe_name_safeFileName(key) {
     const lastSegment = key
         .split('/')
         .filter((segment) => segment.length > 0)
@@ -73591,7 +73640,7 @@ function safeFileName(key) {
  * relativePathSegments('thumbs/small.png'); // ['thumbs', 'small.png']
  * @throws {ConfigurationError} when the path is unsafe; the message says which rule it broke.
  */
-function relativePathSegments(path) {
+function safe_name_relativePathSegments(path) {
     if (path.startsWith('/'))
         throw new ConfigurationError(`unsafe path "${printable(path)}": it is absolute`);
     const segments = path.split('/');
@@ -73719,6 +73768,247 @@ class TaskLog {
 
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
+;// CONCATENATED MODULE: ../../packages/core/src/execution/task-execution.ts
+// One task's local part, with no queue and no bucket: the workspace (where the input goes and where
+// the results are found), running the algorithm (a process per task, or a port server fed one task),
+// collecting the results safely, and classifying the end. The runner wraps it with download, upload,
+// commit and records; `sluice try` wraps it with a local file and a local output folder.
+
+
+
+
+
+
+
+/** Placeholders a manifest's `command` arguments may hold, replaced by the resolved paths. */
+const COMMAND_PLACEHOLDERS = { input: '{input}', output: '{output}' };
+/**
+ * Maps a container path (absolute, from the manifest) under a root directory. With the root `/`
+ * (inside a wrapped image) nothing changes; tests and `sluice try` use a private directory, so a
+ * runner can run as a host process and several runners on one host never share a workspace.
+ *
+ * @example
+ * hostPath('/tmp/runner-1', '/data/in'); // '/tmp/runner-1/data/in'
+ * hostPath('/', '/data/in');             // '/data/in'
+ * @throws {ConfigurationError} when the path is not absolute or has `.`/`..` segments.
+ */
+function hostPath(pathRoot, containerPath) {
+    if (!containerPath.startsWith('/') || containerPath.split('/').some((s) => s === '.' || s === '..')) {
+        throw new ConfigurationError(`container path ${JSON.stringify(containerPath)} must be absolute, without "." or ".." segments`);
+    }
+    return pathRoot === '/' ? containerPath : join(pathRoot, containerPath);
+}
+/**
+ * Replaces `{input}` and `{output}` in each argument by the resolved input file and output path.
+ *
+ * @example
+ * substitutePlaceholders(['/bin/thumbs', '--in', '{input}', '--out={output}'], { input: '/data/in/a.png', output: '/data/out' });
+ * // ['/bin/thumbs', '--in', '/data/in/a.png', '--out=/data/out']
+ * @throws never.
+ */
+function substitutePlaceholders(command, paths) {
+    return command.map((argument) => argument
+        .split(COMMAND_PLACEHOLDERS.input)
+        .join(paths.input)
+        .split(COMMAND_PLACEHOLDERS.output)
+        .join(paths.output));
+}
+/**
+ * The job's values with the manifest's defaults filled in for variables the job did not set.
+ *
+ * @example
+ * withManifestDefaults(manifest, { SIZE: '256' }); // { SIZE: '256', FORMAT: 'png' } when FORMAT defaults to png
+ * @throws never.
+ */
+function withManifestDefaults(manifest, values) {
+    const out = {};
+    for (const [name, spec] of Object.entries(manifest.env)) {
+        if (spec.default !== undefined)
+            out[name] = spec.default;
+    }
+    return { ...out, ...values };
+}
+/**
+ * The algorithm's command, with the placeholders resolved.
+ *
+ * @example
+ * algorithmCommand(manifest, workspace.pathsFor('photos/cat.jpg'));
+ * @throws {ConfigurationError} when the manifest has no `command` (the wrapped image's manifest
+ *   always has one: wrap-algorithm records the image's entrypoint there).
+ */
+function algorithmCommand(manifest, paths) {
+    if (manifest.command === undefined || manifest.command.length === 0) {
+        throw new ConfigurationError(`the manifest of ${manifest.name} has no "command": give the program to run as an array, e.g. ["/app/run", "{input}", "{output}"]`);
+    }
+    return substitutePlaceholders(manifest.command, paths);
+}
+/**
+ * Where one runner's tasks happen on this machine: the manifest's `input` and `output` placed under
+ * `pathRoot`. A file `input` receives the object exactly there; a directory `input` receives it
+ * inside, under {@link safeFileName} of its key (so a key never becomes a path unchecked: `../`,
+ * absolute keys, NUL, control characters and over-long names cannot escape or break it, and each
+ * task starts in an emptied directory, so keys differing only by case never meet).
+ *
+ * @example
+ * const workspace = new TaskWorkspace(manifest, '/tmp/runner-1');
+ * await workspace.prepare();
+ * const file = workspace.inputFileFor('photos/cat.jpg'); // '/tmp/runner-1/data/in/cat.jpg'
+ */
+class TaskWorkspace {
+    manifest;
+    pathRoot;
+    /** The input file (file input) or directory (directory input), on this machine. */
+    inputPath;
+    /** The output file or directory, on this machine. */
+    outputPath;
+    /** @throws {ConfigurationError} when a manifest path is not a clean absolute path. */
+    constructor(manifest, pathRoot = '/') {
+        this.manifest = manifest;
+        this.pathRoot = pathRoot;
+        this.inputPath = hostPath(pathRoot, manifest.input.path);
+        this.outputPath = hostPath(pathRoot, manifest.output.path);
+    }
+    /** Where the input object with this key is put. */
+    inputFileFor(key) {
+        return this.manifest.input.kind === 'file' ? this.inputPath : join(this.inputPath, safeFileName(key));
+    }
+    /** The paths `{input}` and `{output}` stand for, and a port request carries, for this key. */
+    pathsFor(key) {
+        return { input: this.inputFileFor(key), output: this.outputPath };
+    }
+    /**
+     * Empties the input and output locations and creates the directories, before a task and after it.
+     * Directories are emptied, not removed: they may be mount points.
+     */
+    async prepare() {
+        await clearLocation(this.inputPath, this.manifest.input.kind);
+        await clearLocation(this.outputPath, this.manifest.output.kind);
+    }
+    /**
+     * The result files, with checked relative paths. A symlink is followed only when its target is a
+     * file inside the output directory.
+     *
+     * @throws {ConfigurationError} when a result's path is unusable as a key (control characters,
+     *   over-long names), a symlink points outside the output, or an entry is not a regular file.
+     */
+    async collectOutputs() {
+        const output = this.manifest.output;
+        if (output.kind === 'file') {
+            const info = await lstat(this.outputPath).catch(() => undefined);
+            if (info === undefined)
+                return [];
+            if (!info.isFile()) {
+                throw new ConfigurationError(`the output ${output.path} is not a regular file (a directory or a link)`);
+            }
+            return [
+                { relativePath: relativeOutputPath(output, output.path), file: this.outputPath, size: info.size },
+            ];
+        }
+        const root = await realpath(this.outputPath);
+        const found = [];
+        await walk(root, this.outputPath, [], found);
+        return found;
+    }
+}
+async function clearLocation(path, kind) {
+    if (kind === 'file') {
+        await rm(path, { force: true, recursive: true });
+        await mkdir(dirname(path), { recursive: true });
+        return;
+    }
+    await mkdir(path, { recursive: true });
+    for (const entry of await readdir(path))
+        await rm(join(path, entry), { force: true, recursive: true });
+}
+async function walk(root, directory, segments, found) {
+    const entries = await readdir(directory, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+        const relative = [...segments, entry.name];
+        const relativePath = relative.join('/');
+        // Names come from the algorithm: check them before they become keys.
+        relativePathSegments(relativePath);
+        const full = join(directory, entry.name);
+        if (entry.isDirectory()) {
+            await walk(root, full, relative, found);
+        }
+        else if (entry.isFile()) {
+            found.push({ relativePath, file: full, size: (await stat(full)).size });
+        }
+        else if (entry.isSymbolicLink()) {
+            const target = await realpath(full).catch(() => undefined);
+            if (target === undefined || !target.startsWith(root + sep)) {
+                throw new ConfigurationError(`the output ${relativePath} is a link pointing outside the output directory`);
+            }
+            const info = await stat(target);
+            if (!info.isFile())
+                throw new ConfigurationError(`the output ${relativePath} is a link to something other than a file`);
+            found.push({ relativePath, file: target, size: info.size });
+        }
+        else {
+            throw new ConfigurationError(`the output ${relativePath} is not a regular file`);
+        }
+    }
+}
+/**
+ * Runs the algorithm on the input already placed at `workspace.inputFileFor(key)`, collects what it
+ * left and classifies the end with the manifest's retry policy.
+ *
+ * @example
+ * await workspace.prepare();
+ * await copyFile('cat.jpg', workspace.inputFileFor('cat.jpg'));
+ * const result = await executeTask({ manifest, workspace, taskId, key: 'cat.jpg', env, timeoutMs: 60_000, log });
+ * if (result.verdict.ok) for (const o of result.outputs) console.log(o.relativePath, o.size);
+ * @throws never for the algorithm's failures (they are the verdict); {@link ConfigurationError} when
+ *   the manifest has no command, or has a port and no server is given.
+ */
+async function executeTask(task) {
+    const paths = task.workspace.pathsFor(task.key);
+    const started = Date.now();
+    let verdict;
+    let aborted = false;
+    if (task.manifest.port !== undefined) {
+        if (task.server === undefined)
+            throw new ConfigurationError('a port algorithm needs its server started first');
+        const outcome = await task.server.runTask({ taskId: task.taskId, ...paths }, task.timeoutMs, task.log, task.signal);
+        aborted = task.signal?.aborted === true && !(outcome.status !== undefined && outcome.status < 300);
+        verdict = classifyAttempt({ kind: 'port', ...outcome }, task.manifest);
+    }
+    else {
+        const outcome = await runAlgorithm({
+            command: algorithmCommand(task.manifest, paths),
+            ...(task.cwd !== undefined && { cwd: task.cwd }),
+            env: task.env,
+            timeoutMs: task.timeoutMs,
+            log: task.log,
+            ...(task.signal !== undefined && { signal: task.signal }),
+        });
+        aborted = outcome.aborted;
+        verdict = classifyAttempt({ kind: 'process', ...outcome }, task.manifest);
+    }
+    const runMs = Date.now() - started;
+    if (aborted || !verdict.ok)
+        return { verdict, aborted, runMs, outputs: [] };
+    let outputs;
+    try {
+        outputs = await task.workspace.collectOutputs();
+    }
+    catch (thrown) {
+        const message = toError(thrown).message;
+        task.log.note(`results refused: ${message}`);
+        return {
+            verdict: classifyAttempt({ kind: 'outputs', count: 0, unsafe: message }, task.manifest),
+            aborted,
+            runMs,
+            outputs: [],
+        };
+    }
+    const checked = classifyAttempt({ kind: 'outputs', count: outputs.length }, task.manifest);
+    if (!checked.ok)
+        task.log.note(checked.message);
+    return { verdict: checked.ok ? verdict : checked, aborted, runMs, outputs: checked.ok ? outputs : [] };
+}
+
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: external "node:stream/promises"
@@ -74851,6 +75141,7 @@ const taskMessageSchema = {
         etag: { type: 'string', minLength: 1, maxLength: 128 },
         versionId: { type: 'string', minLength: 1, maxLength: 1024, nullable: true },
         size: { type: 'integer', minimum: 0 },
+        attemptsUsed: { type: 'integer', minimum: 0, maximum: 1000, nullable: true },
     },
     required: ['sluice', 'runId', 'bucket', 'key', 'etag', 'size'],
     additionalProperties: false,
@@ -74869,8 +75160,15 @@ const validate = task_message_ajv.compile(taskMessageSchema);
 function task_message_checkTaskMessage(value) {
     if (validate(value)) {
         // `null` is allowed by ajv for nullable properties; treat it as absent.
-        const { versionId, ...rest } = value;
-        return { ok: true, message: typeof versionId === 'string' ? { ...rest, versionId } : rest };
+        const { versionId, attemptsUsed, ...rest } = value;
+        return {
+            ok: true,
+            message: {
+                ...rest,
+                ...(typeof versionId === 'string' && { versionId }),
+                ...(typeof attemptsUsed === 'number' && { attemptsUsed }),
+            },
+        };
     }
     return { ok: false, reason: (validate.errors ?? []).map(describeError).join('; ') };
 }
@@ -74882,7 +75180,7 @@ function task_message_checkTaskMessage(value) {
  * @throws SluiceError never: the type guarantees the shape.
  */
 function formatTaskMessage(message) {
-    const { sluice, runId, bucket, key, etag, versionId, size } = message;
+    const { sluice, runId, bucket, key, etag, versionId, size, attemptsUsed } = message;
     return JSON.stringify({
         sluice,
         runId,
@@ -74891,6 +75189,7 @@ function formatTaskMessage(message) {
         etag,
         ...(versionId !== undefined && { versionId }),
         size,
+        ...(attemptsUsed !== undefined && attemptsUsed > 0 && { attemptsUsed }),
     });
 }
 function describeError(error) {
@@ -75090,6 +75389,133 @@ function describeStart(body) {
     if (body.trim() === '')
         return 'empty body';
     return `starts with ${JSON.stringify(body.slice(0, 40))}`;
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/schemas/runner-config.ts
+// The runner's configuration: one JSON document in the `SLUICE_RUN` environment variable, written
+// by whoever launches runners (provision-run's task definition overrides, the local backend, tests).
+// Everything per run travels in it; AWS credentials and endpoints do not (the SDK reads its own
+// environment), and secret values do not either: `secretEnv` names variables the runner reads from
+// its own environment, set by ECS `secrets` or the local engine.
+
+
+
+
+
+
+/** The environment variable holding the runner's configuration (JSON). */
+const RUNNER_CONFIG_VARIABLE = 'SLUICE_RUN';
+/** The environment variable naming the manifest file, and its default (baked into wrapped images). */
+const RUNNER_MANIFEST_VARIABLE = 'SLUICE_MANIFEST';
+const DEFAULT_RUNNER_MANIFEST_PATH = '/sluice/algorithm.json';
+/** Defaults of the optional settings. */
+const RUNNER_CONFIG_DEFAULTS = {
+    /** Heartbeat period; the visibility window is three periods, so a lost task returns in about a minute. */
+    heartbeatSeconds: 20,
+    /** First delay before a failed attempt is retried; doubled per attempt, at most 15 minutes. */
+    retryDelaySeconds: 10,
+    pathRoot: '/',
+};
+const NAME = { type: 'string', pattern: ENV_NAME_PATTERN };
+const SECONDS = { type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_SECONDS };
+const runnerConfigSchemaTyped = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: 'sluice runner configuration (SLUICE_RUN)',
+    type: 'object',
+    properties: {
+        runId: {
+            type: 'string',
+            pattern: RUN_ID_PATTERN.source,
+            title: 'a run id such as "thumbnails-3f9a0c12"',
+        },
+        queueUrl: { type: 'string', minLength: 1, pattern: '^https?://' },
+        deadLetterQueueUrl: { type: 'string', minLength: 1, pattern: '^https?://' },
+        input: {
+            type: 'object',
+            properties: {
+                bucket: { type: 'string', minLength: 3, maxLength: 63 },
+                prefix: { type: 'string', pattern: '^$|/$', title: 'empty or a prefix ending in "/"' },
+                include: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+            },
+            required: ['bucket', 'prefix', 'include'],
+            additionalProperties: false,
+        },
+        output: {
+            type: 'object',
+            properties: {
+                bucket: { type: 'string', minLength: 3, maxLength: 63 },
+                prefix: {
+                    type: 'string',
+                    pattern: '^(?!_sluice/)(?:$|.*/$)',
+                    title: 'empty or a prefix ending in "/"',
+                },
+            },
+            required: ['bucket', 'prefix'],
+            additionalProperties: false,
+        },
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 100 },
+        timeoutSeconds: { ...SECONDS, nullable: true },
+        idleSeconds: { type: 'integer', minimum: 0, maximum: 86400 },
+        heartbeatSeconds: { type: 'integer', minimum: 1, maximum: 3600, nullable: true },
+        retryDelaySeconds: { type: 'integer', minimum: 0, maximum: 900, nullable: true },
+        env: { type: 'object', required: [], propertyNames: NAME, additionalProperties: { type: 'string' } },
+        secretEnv: { type: 'array', uniqueItems: true, items: NAME },
+        algorithmDigest: { type: 'string', pattern: '^sha256:[a-f0-9]{64}$', nullable: true },
+        workerId: { type: 'string', minLength: 1, maxLength: 128, nullable: true },
+        pathRoot: { type: 'string', pattern: '^/', nullable: true, title: 'an absolute directory' },
+    },
+    required: [
+        'runId',
+        'queueUrl',
+        'deadLetterQueueUrl',
+        'input',
+        'output',
+        'maxAttempts',
+        'idleSeconds',
+        'env',
+        'secretEnv',
+    ],
+    additionalProperties: false,
+};
+/**
+ * The JSON Schema of `SLUICE_RUN`.
+ *
+ * @example
+ * writeFileSync('runner-config.schema.json', JSON.stringify(runnerConfigSchema, null, 2));
+ */
+const runnerConfigSchema = toSchemaJson(runnerConfigSchemaTyped);
+const validator = lazyValidator(runnerConfigSchema);
+/**
+ * Parses and checks the runner's configuration (the text of `SLUICE_RUN`).
+ *
+ * @example
+ * const config = parseRunnerConfig(process.env.SLUICE_RUN ?? '', 'SLUICE_RUN');
+ * @throws {ValidationError} listing every problem (JSON path, expected, found) when it does not fit.
+ * @throws {ConfigurationError} when it is not JSON, or a variable would hand the algorithm a
+ *   credential or a runner setting.
+ */
+function parseRunnerConfig(text, source = RUNNER_CONFIG_VARIABLE) {
+    if (text.trim() === '') {
+        throw new ConfigurationError(`${source} is not set: the runner needs its run configuration as JSON (runId, queueUrl, input, output, ...). See docs/contracts.md, "The runner".`);
+    }
+    let value;
+    try {
+        value = JSON.parse(text);
+    }
+    catch (thrown) {
+        throw new ConfigurationError(`${source} is not JSON: ${thrown instanceof Error ? thrown.message : ''}`, {
+            cause: thrown,
+        });
+    }
+    const validate = validator();
+    if (!validate(value)) {
+        throw new ValidationError(problemsFromAjv(validate.errors ?? [], source, value, runnerConfigSchema));
+    }
+    const withheld = [...Object.keys(value.env), ...value.secretEnv].filter(isWithheldVariable);
+    if (withheld.length > 0) {
+        throw new ConfigurationError(`${source}: ${withheld.join(', ')} cannot be passed to the algorithm: AWS credentials and SLUICE_* settings are withheld from it by design`);
+    }
+    return value;
 }
 
 // EXTERNAL MODULE: external "node:os"
@@ -76116,6 +76542,23 @@ const WRAPPED_ENV = {
     SLUICE_ORIGINAL_IMAGE: WRAPPED_PATHS.originalImage,
 };
 /**
+ * What the runner starts inside a wrapped image, by the OCI rule: the image's entrypoint, then the
+ * manifest's `command` when it has one (it replaces the image's cmd), else the image's cmd; in the
+ * image's working directory. The runner uses this so the algorithm runs exactly as its image would.
+ *
+ * @example
+ * imageCommand({ entrypoint: ['/bin/thumbs'], cmd: ['--help'], workingDir: '/app' }, ['{input}', '{output}']);
+ * // { command: ['/bin/thumbs', '{input}', '{output}'], workingDir: '/app' }
+ * @throws {ConfigurationError} when neither the image nor the manifest says what to run.
+ */
+function imageCommand(original, manifestCommand) {
+    const command = [...(original.entrypoint ?? []), ...(manifestCommand ?? original.cmd ?? [])];
+    if (command.length === 0) {
+        throw new ConfigurationError('the algorithm image has no ENTRYPOINT or CMD and algorithm.json has no "command": say what to run, e.g. "command": ["/app/run", "{input}", "{output}"]');
+    }
+    return { command, workingDir: original.workingDir === '' ? '/' : original.workingDir };
+}
+/**
  * The memory limit for running a wrapped image locally: the manifest's memory plus the runner's
  * overhead (the runner shares the container's memory with the algorithm).
  *
@@ -76396,7 +76839,10 @@ async function wrapAlgorithm(options) {
 
 
 
+
 // execution: running one algorithm process for one task, the way the runner and `sluice try` do
+
+
 
 
 
@@ -76410,6 +76856,8 @@ async function wrapAlgorithm(options) {
 
 
 
+
+// runner configuration (SLUICE_RUN)
 
 // compute: container engine and wrapped images
 
@@ -77870,7 +78318,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod: io_util_chmod, copyFile: io_util_copyFile, lstat, mkdir: io_util_mkdir, open: io_util_open, readdir: io_util_readdir, rename: io_util_rename, rm: io_util_rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod: io_util_chmod, copyFile: io_util_copyFile, lstat: io_util_lstat, mkdir: io_util_mkdir, open: io_util_open, readdir: io_util_readdir, rename: io_util_rename, rm: io_util_rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -77914,7 +78362,7 @@ function exists(fsPath) {
 }
 function isDirectory(fsPath_1) {
     return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
-        const stats = useStat ? yield io_util_stat(fsPath) : yield lstat(fsPath);
+        const stats = useStat ? yield io_util_stat(fsPath) : yield io_util_lstat(fsPath);
         return stats.isDirectory();
     });
 }

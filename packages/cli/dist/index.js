@@ -47683,7 +47683,7 @@ function normalizeJob(raw) {
 /**
  * Parses JSON text (a leading byte-order mark is ignored), or explains where and why it is not JSON.
  */
-function json_text_parseJsonText(text, file) {
+function parseJsonText(text, file) {
     const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
     try {
         return { ok: true, value: JSON.parse(body) };
@@ -48125,11 +48125,11 @@ function validateJob(value, file) {
 function parseWith(text, file, validate) {
     const parsed = parseJsonText(text, file);
     if (!parsed.ok)
-        throw new ValidationError([parsed.problem]);
+        throw new errors_ValidationError([parsed.problem]);
     const result = validate(parsed.value, file);
     if ('value' in result)
         return result.value;
-    throw new ValidationError(result.problems);
+    throw new errors_ValidationError(result.problems);
 }
 /**
  * Reads the text of an `algorithm.json`: parses, validates and normalises it.
@@ -48218,7 +48218,7 @@ function checkDocuments(sources) {
     const manifests = [];
     const jobs = [];
     for (const { file, text } of sources) {
-        const parsed = json_text_parseJsonText(text, file);
+        const parsed = parseJsonText(text, file);
         if (!parsed.ok) {
             documents.push({ file, kind: undefined, problems: [parsed.problem] });
             continue;
@@ -48791,7 +48791,7 @@ function resultsKey(runId) {
  * @example
  * isLedgerKey('_sluice/thumbnails-3f9a0c12/done/x.json'); // true
  */
-function isLedgerKey(key) {
+function keys_isLedgerKey(key) {
     return key.startsWith(LEDGER_ROOT);
 }
 /**
@@ -48802,7 +48802,7 @@ function isLedgerKey(key) {
 function safeRelative(path, what) {
     const segments = path.split('/');
     if (path === '' || path.includes('\u0000') || segments.some((s) => s === '' || s === '.' || s === '..')) {
-        throw new ConfigurationError(`${what} ${JSON.stringify(path)} is not a safe relative path (empty, ".", ".." segments, a leading "/" or NUL)`);
+        throw new errors_ConfigurationError(`${what} ${JSON.stringify(path)} is not a safe relative path (empty, ".", ".." segments, a leading "/" or NUL)`);
     }
     return path;
 }
@@ -48862,15 +48862,59 @@ function outputKey(prefixes, inputKey, relativeOutputPath) {
 function relativeOutputPath(output, containerFile) {
     if (output.kind === 'file') {
         if (containerFile !== output.path) {
-            throw new ConfigurationError(`${containerFile} is not the manifest's output file ${output.path}`);
+            throw new errors_ConfigurationError(`${containerFile} is not the manifest's output file ${output.path}`);
         }
         return safeRelative(output.path.slice(output.path.lastIndexOf('/') + 1), 'output file name');
     }
     const directory = `${output.path}/`;
     if (!containerFile.startsWith(directory)) {
-        throw new ConfigurationError(`${containerFile} is not under the manifest's output directory ${directory}`);
+        throw new errors_ConfigurationError(`${containerFile} is not under the manifest's output directory ${directory}`);
     }
     return safeRelative(containerFile.slice(directory.length), 'output path');
+}
+
+;// CONCATENATED MODULE: ../core/src/run/include.ts
+// Which objects are inputs of a run. S3 notification filters allow one prefix and one suffix only,
+// so the job's `include` globs are applied by whoever reads an event or a listing (the runner,
+// dispatch-tasks), with this one function, so both agree on every key.
+
+
+/**
+ * Builds the run's input filter, compiling the globs once. A key is an input when it is in the input
+ * bucket, under `input.prefix`, not a "folder" (ending in `/`), not under sluice's reserved
+ * `_sluice/` prefix, not under `output.prefix` when input and output share a bucket (so results
+ * never become inputs), and its key relative to `input.prefix` matches one of the `include` globs.
+ * Globs follow picomatch with `dot: true`: `**` matches every key, dot-files included.
+ *
+ * @example
+ * const isInput = inputFilter({ input: { bucket: 'b', prefix: 'in/', include: ['**\/*.jpg'] }, output: { bucket: 'b', prefix: 'out/' } });
+ * isInput('b', 'in/2024/cat.jpg'); // { input: true }
+ * isInput('b', 'in/notes.txt');    // { input: false, reason: 'not-included' }
+ * @throws {Error} from picomatch when a glob cannot be compiled (the job schema has checked them).
+ */
+function inputFilter(selection) {
+    const matches = picomatch([...selection.input.include], { dot: true });
+    const { input, output } = selection;
+    const outputInsideInput = input.bucket === output.bucket &&
+        output.prefix.startsWith(input.prefix) &&
+        output.prefix !== input.prefix;
+    return (bucket, key) => {
+        if (bucket !== input.bucket)
+            return { input: false, reason: 'other-bucket' };
+        if (!key.startsWith(input.prefix))
+            return { input: false, reason: 'outside-prefix' };
+        if (key.endsWith('/'))
+            return { input: false, reason: 'folder' };
+        if (isLedgerKey(key))
+            return { input: false, reason: 'ledger' };
+        // When the output prefix holds the input prefix (or is empty) every input is "under" it, so it
+        // cannot tell results apart; such a job is the validator's to refuse, not the filter's to guess.
+        if (outputInsideInput && key.startsWith(output.prefix))
+            return { input: false, reason: 'output-prefix' };
+        return matches(key.slice(input.prefix.length))
+            ? { input: true }
+            : { input: false, reason: 'not-included' };
+    };
 }
 
 // EXTERNAL MODULE: external "node:child_process"
@@ -48878,7 +48922,7 @@ var external_node_child_process_ = __nccwpck_require__(1421);
 ;// CONCATENATED MODULE: ../core/src/execution/process-group.ts
 
 /** Sends a signal to a whole process group, so an algorithm's helper processes go with it. */
-function process_group_signalProcessGroup(pid, signal) {
+function signalProcessGroup(pid, signal) {
     if (pid === undefined)
         return;
     try {
@@ -48889,11 +48933,11 @@ function process_group_signalProcessGroup(pid, signal) {
     }
 }
 /** Raises a child's OOM score so the kernel kills it before the runner. Best effort: not all kernels allow it. */
-async function process_group_preferForOomKill(pid) {
+async function preferForOomKill(pid) {
     if (pid === undefined)
         return;
     try {
-        await writeFile(`/proc/${pid}/oom_score_adj`, '1000');
+        await (0,promises_.writeFile)(`/proc/${pid}/oom_score_adj`, '1000');
     }
     catch {
         // Not Linux, or not permitted: the runner then relies on the memory limit alone.
@@ -48932,7 +48976,7 @@ async function runAlgorithm(invocation) {
         };
     }
     const oomKillsBefore = await cgroupOomKills();
-    const child = spawn(program, args, {
+    const child = (0,external_node_child_process_.spawn)(program, args, {
         cwd: invocation.cwd,
         env: { ...invocation.env },
         detached: true,
@@ -48981,7 +49025,7 @@ async function runAlgorithm(invocation) {
     invocation.signal?.removeEventListener('abort', onAbort);
     const durationMs = Date.now() - started;
     if (ended.error !== undefined) {
-        const message = `could not start ${program}: ${toError(ended.error).message}`;
+        const message = `could not start ${program}: ${errors_toError(ended.error).message}`;
         invocation.log.note(message);
         return {
             exitCode: null,
@@ -49011,7 +49055,7 @@ async function runAlgorithm(invocation) {
 /** The number of OOM kills in this container's memory cgroup (v2, then v1), when the kernel tells. */
 async function cgroupOomKills() {
     try {
-        const events = await readFile('/sys/fs/cgroup/memory.events', 'utf8');
+        const events = await (0,promises_.readFile)('/sys/fs/cgroup/memory.events', 'utf8');
         const match = /^oom_kill (\d+)$/m.exec(events);
         if (match?.[1] !== undefined)
             return Number(match[1]);
@@ -49020,7 +49064,7 @@ async function cgroupOomKills() {
         // not cgroup v2
     }
     try {
-        const control = await readFile('/sys/fs/cgroup/memory/memory.oom_control', 'utf8');
+        const control = await (0,promises_.readFile)('/sys/fs/cgroup/memory/memory.oom_control', 'utf8');
         const match = /^oom_kill (\d+)$/m.exec(control);
         if (match?.[1] !== undefined)
             return Number(match[1]);
@@ -49084,8 +49128,8 @@ class PortAlgorithm {
         this.currentLog = log;
         const [program, ...args] = this.options.command;
         if (program === undefined)
-            throw new InfrastructureError('the port algorithm has no command to start');
-        const child = spawn(program, args, {
+            throw new errors_InfrastructureError('the port algorithm has no command to start');
+        const child = (0,external_node_child_process_.spawn)(program, args, {
             cwd: this.options.cwd,
             env: { ...this.options.env },
             detached: true,
@@ -49097,7 +49141,7 @@ class PortAlgorithm {
                 resolve();
             });
             child.once('error', (error) => {
-                this.currentLog?.note(`could not start ${program}: ${toError(error).message}`);
+                this.currentLog?.note(`could not start ${program}: ${errors_toError(error).message}`);
                 resolve();
             });
         });
@@ -49108,15 +49152,15 @@ class PortAlgorithm {
         let wait = 20;
         while (Date.now() < deadline) {
             if (!this.running) {
-                throw new InfrastructureError(`the port algorithm exited before accepting connections on port ${this.options.port} (exit ${child.exitCode ?? child.signalCode ?? 'unknown'})`);
+                throw new errors_InfrastructureError(`the port algorithm exited before accepting connections on port ${this.options.port} (exit ${child.exitCode ?? child.signalCode ?? 'unknown'})`);
             }
             if (await portAcceptsConnections(this.options.port))
                 return;
-            await sleep(wait);
+            await (0,external_node_timers_promises_namespaceObject.setTimeout)(wait);
             wait = Math.min(wait * 2, 500);
         }
         await this.stop();
-        throw new InfrastructureError(`the port algorithm did not accept connections on port ${this.options.port} within ${Math.round((this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS) / 1000)} s`);
+        throw new errors_InfrastructureError(`the port algorithm did not accept connections on port ${this.options.port} within ${Math.round((this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS) / 1000)} s`);
     }
     /**
      * Sends one task and waits for the answer, starting the server again first if it died.
@@ -49167,7 +49211,7 @@ class PortAlgorithm {
         }
         catch (thrown) {
             // A dropped connection usually means the server is dying: give its exit a moment to land.
-            await Promise.race([this.exited, sleep(1_000)]);
+            await Promise.race([this.exited, (0,external_node_timers_promises_namespaceObject.setTimeout)(1_000)]);
             if (!this.running)
                 return this.deathOutcome(log, started);
             const timedOut = controller.signal.aborted && signal?.aborted !== true;
@@ -49177,7 +49221,7 @@ class PortAlgorithm {
                 await this.stop();
             }
             else {
-                log.note(`the request to the algorithm failed: ${toError(thrown).message}`);
+                log.note(`the request to the algorithm failed: ${errors_toError(thrown).message}`);
             }
             return { timedOut, serverDied: false, outOfMemory: false, durationMs: Date.now() - started };
         }
@@ -49208,7 +49252,7 @@ class PortAlgorithm {
 }
 async function portAcceptsConnections(port) {
     return new Promise((resolve) => {
-        const socket = connect({ host: '127.0.0.1', port });
+        const socket = (0,external_node_net_namespaceObject.connect)({ host: '127.0.0.1', port });
         socket.once('connect', () => {
             socket.destroy();
             resolve(true);
@@ -49263,18 +49307,23 @@ const CREDENTIAL_VARIABLES = new Set([
     'ECS_CONTAINER_METADATA_URI',
     'ECS_CONTAINER_METADATA_URI_V4',
 ]);
+/** `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`: where the runner's AWS is, none of the algorithm's business. */
+const ENDPOINT_VARIABLE_PREFIX = 'AWS_ENDPOINT_URL';
 /** Prefix of the runner's own settings, which the algorithm has no business reading. */
 const RUNNER_VARIABLE_PREFIX = 'SLUICE_';
 /**
- * True for a variable the algorithm must not inherit: AWS credentials and where to find them, and
- * the runner's own `SLUICE_*` settings (queue URL, run id, endpoints).
+ * True for a variable the algorithm must not inherit: AWS credentials and where to find them, AWS
+ * endpoint overrides, and the runner's own `SLUICE_*` settings (queue URL, run id).
  *
  * @example
  * isWithheldVariable('AWS_SECRET_ACCESS_KEY'); // true
  * isWithheldVariable('PATH');                  // false
  */
-function isWithheldVariable(name) {
-    return CREDENTIAL_VARIABLES.has(name.toUpperCase()) || name.startsWith(RUNNER_VARIABLE_PREFIX);
+function environment_isWithheldVariable(name) {
+    const upper = name.toUpperCase();
+    return (CREDENTIAL_VARIABLES.has(upper) ||
+        upper.startsWith(ENDPOINT_VARIABLE_PREFIX) ||
+        name.startsWith(RUNNER_VARIABLE_PREFIX));
 }
 /**
  * The algorithm's environment: the container's own variables (PATH, HOME, what the image set) less
@@ -49287,7 +49336,7 @@ function isWithheldVariable(name) {
 function algorithmEnvironment(inherited, jobValues) {
     const env = {};
     for (const [name, value] of Object.entries(inherited)) {
-        if (value !== undefined && !isWithheldVariable(name))
+        if (value !== undefined && !environment_isWithheldVariable(name))
             env[name] = value;
     }
     return { ...env, ...jobValues };
@@ -49372,12 +49421,12 @@ function safeFileName(key) {
  */
 function relativePathSegments(path) {
     if (path.startsWith('/'))
-        throw new ConfigurationError(`unsafe path "${printable(path)}": it is absolute`);
+        throw new errors_ConfigurationError(`unsafe path "${printable(path)}": it is absolute`);
     const segments = path.split('/');
     for (const segment of segments) {
         const reason = unsafeReason(segment);
         if (reason !== undefined) {
-            throw new ConfigurationError(`unsafe path "${printable(path)}": a segment is unusable because ${reason}`);
+            throw new errors_ConfigurationError(`unsafe path "${printable(path)}": a segment is unusable because ${reason}`);
         }
     }
     return segments;
@@ -49395,11 +49444,11 @@ var external_node_events_ = __nccwpck_require__(8474);
 
 
 /** Default cap on a task's log: enough for any useful diagnosis, small enough to upload per task. */
-const DEFAULT_LOG_LIMIT_BYTES = (/* unused pure expression or super */ null && (1024 * 1024));
+const DEFAULT_LOG_LIMIT_BYTES = 1024 * 1024;
 /** How many last lines are kept for summaries and after a truncation note. */
 const TAIL_LINES = 50;
 /** Lines longer than this are cut so masking never has to hold an unbounded line in memory. */
-const MAX_LINE_BYTES = (/* unused pure expression or super */ null && (64 * 1024));
+const MAX_LINE_BYTES = 64 * 1024;
 /**
  * The algorithm's stdout and stderr for one task, written to a file as it runs: each line prefixed
  * with its stream, secret values replaced by `***`, and the size capped. Past the cap the head is
@@ -49423,7 +49472,7 @@ class TaskLog {
     droppedBytes = 0;
     droppedLines = 0;
     constructor(path, options = {}) {
-        this.file = createWriteStream(path);
+        this.file = (0,external_node_fs_.createWriteStream)(path);
         // Longest first, so a secret containing another is masked whole.
         this.secrets = [...(options.secrets ?? [])]
             .filter((s) => s.length > 0)
@@ -49467,7 +49516,7 @@ class TaskLog {
             this.file.write(note + this.droppedTail.map((line) => `${line}\n`).join(''));
         }
         this.file.end();
-        await once(this.file, 'finish');
+        await (0,external_node_events_.once)(this.file, 'finish');
         return { bytes: this.file.bytesWritten, truncated };
     }
     emit(stream, rawLine) {
@@ -49498,6 +49547,331 @@ class TaskLog {
 
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
+;// CONCATENATED MODULE: ../core/src/execution/failure.ts
+function failure(failureClass, retryable, message, exitCode) {
+    return {
+        ok: false,
+        failureClass,
+        retryable,
+        message,
+        ...(typeof exitCode === 'number' && { exitCode }),
+    };
+}
+/**
+ * Classifies the end of an attempt. The table (docs/contracts.md, "Running an algorithm"):
+ *
+ * | evidence                                   | class              | retried                         |
+ * | ------------------------------------------ | ------------------ | ------------------------------- |
+ * | killed for memory (cgroup, or a SIGKILL nobody sent) | `out-of-memory` | with `retryOnOutOfMemory` |
+ * | ran past the time limit                    | `timeout`          | unless `retryOnTimeout: false`  |
+ * | exit ≠ 0 (or killed by a signal)           | `algorithm-exit`   | unless a `permanentExitCodes`   |
+ * | port: answered 4xx                         | `algorithm-exit`   | no (the algorithm refused it)   |
+ * | port: answered otherwise, died, no answer  | `algorithm-exit`   | yes                             |
+ * | exit 0, nothing under `output`             | `no-output`        | no (unless `allowEmptyOutput`: success) |
+ * | an output path that escapes or is unusable | `upload-failed`    | no                              |
+ * | input gone or changed since the event      | `input-unreadable` | no                              |
+ * | input download failed otherwise            | `input-unreadable` | yes                             |
+ * | upload or commit failed                    | `upload-failed`    | yes                             |
+ * | the program could not be started           | `infrastructure`   | no (it will not start next time) |
+ * | anything else outside the algorithm        | `infrastructure`   | yes                             |
+ *
+ * @example
+ * classifyAttempt({ kind: 'process', exitCode: 3, signal: null, timedOut: false, outOfMemory: false }, manifest);
+ * // { ok: false, failureClass: 'algorithm-exit', retryable: true, exitCode: 3, message: 'the algorithm exited with code 3' }
+ * @throws never.
+ */
+function classifyAttempt(evidence, policy) {
+    const { retry } = policy;
+    switch (evidence.kind) {
+        case 'process': {
+            if (evidence.startError !== undefined)
+                return failure('infrastructure', false, evidence.startError);
+            if (evidence.outOfMemory) {
+                return failure('out-of-memory', retry.retryOnOutOfMemory, 'the algorithm was killed for using too much memory', evidence.exitCode);
+            }
+            if (evidence.timedOut)
+                return failure('timeout', retry.retryOnTimeout, 'the algorithm ran past its time limit', evidence.exitCode);
+            if (evidence.exitCode === 0)
+                return { ok: true, exitCode: 0 };
+            if (evidence.exitCode === null) {
+                return failure('algorithm-exit', true, `the algorithm was killed by ${evidence.signal ?? 'a signal'}`);
+            }
+            const permanent = retry.permanentExitCodes.includes(evidence.exitCode);
+            return failure('algorithm-exit', !permanent, `the algorithm exited with code ${evidence.exitCode}${permanent ? ' (permanent: not retried)' : ''}`, evidence.exitCode);
+        }
+        case 'port': {
+            const said = evidence.message !== undefined ? `: ${evidence.message}` : '';
+            if (evidence.outOfMemory) {
+                return failure('out-of-memory', retry.retryOnOutOfMemory, 'the algorithm server was killed for using too much memory');
+            }
+            if (evidence.timedOut)
+                return failure('timeout', retry.retryOnTimeout, 'the algorithm server did not answer within the time limit');
+            if (evidence.serverDied)
+                return failure('algorithm-exit', true, 'the algorithm server died during this task');
+            if (evidence.status === undefined)
+                return failure('algorithm-exit', true, 'the algorithm server did not answer');
+            if (evidence.status >= 200 && evidence.status < 300)
+                return { ok: true };
+            const refused = evidence.status >= 400 && evidence.status < 500;
+            return failure('algorithm-exit', !refused, `the algorithm server answered ${evidence.status}${said}${refused ? ' (a 4xx is permanent: not retried)' : ''}`);
+        }
+        case 'outputs':
+            if (evidence.unsafe !== undefined)
+                return failure('upload-failed', false, evidence.unsafe);
+            if (evidence.count === 0 && !policy.allowEmptyOutput) {
+                return failure('no-output', false, 'the algorithm succeeded but left nothing under its output');
+            }
+            return { ok: true };
+        case 'input':
+            return failure('input-unreadable', !evidence.gone, evidence.message);
+        case 'upload':
+            return failure('upload-failed', true, evidence.message);
+        case 'infrastructure':
+            return failure('infrastructure', evidence.retryable ?? true, evidence.message);
+    }
+}
+
+;// CONCATENATED MODULE: ../core/src/execution/task-execution.ts
+// One task's local part, with no queue and no bucket: the workspace (where the input goes and where
+// the results are found), running the algorithm (a process per task, or a port server fed one task),
+// collecting the results safely, and classifying the end. The runner wraps it with download, upload,
+// commit and records; `sluice try` wraps it with a local file and a local output folder.
+
+
+
+
+
+
+
+/** Placeholders a manifest's `command` arguments may hold, replaced by the resolved paths. */
+const COMMAND_PLACEHOLDERS = { input: '{input}', output: '{output}' };
+/**
+ * Maps a container path (absolute, from the manifest) under a root directory. With the root `/`
+ * (inside a wrapped image) nothing changes; tests and `sluice try` use a private directory, so a
+ * runner can run as a host process and several runners on one host never share a workspace.
+ *
+ * @example
+ * hostPath('/tmp/runner-1', '/data/in'); // '/tmp/runner-1/data/in'
+ * hostPath('/', '/data/in');             // '/data/in'
+ * @throws {ConfigurationError} when the path is not absolute or has `.`/`..` segments.
+ */
+function hostPath(pathRoot, containerPath) {
+    if (!containerPath.startsWith('/') || containerPath.split('/').some((s) => s === '.' || s === '..')) {
+        throw new errors_ConfigurationError(`container path ${JSON.stringify(containerPath)} must be absolute, without "." or ".." segments`);
+    }
+    return pathRoot === '/' ? containerPath : (0,external_node_path_.join)(pathRoot, containerPath);
+}
+/**
+ * Replaces `{input}` and `{output}` in each argument by the resolved input file and output path.
+ *
+ * @example
+ * substitutePlaceholders(['/bin/thumbs', '--in', '{input}', '--out={output}'], { input: '/data/in/a.png', output: '/data/out' });
+ * // ['/bin/thumbs', '--in', '/data/in/a.png', '--out=/data/out']
+ * @throws never.
+ */
+function substitutePlaceholders(command, paths) {
+    return command.map((argument) => argument
+        .split(COMMAND_PLACEHOLDERS.input)
+        .join(paths.input)
+        .split(COMMAND_PLACEHOLDERS.output)
+        .join(paths.output));
+}
+/**
+ * The job's values with the manifest's defaults filled in for variables the job did not set.
+ *
+ * @example
+ * withManifestDefaults(manifest, { SIZE: '256' }); // { SIZE: '256', FORMAT: 'png' } when FORMAT defaults to png
+ * @throws never.
+ */
+function withManifestDefaults(manifest, values) {
+    const out = {};
+    for (const [name, spec] of Object.entries(manifest.env)) {
+        if (spec.default !== undefined)
+            out[name] = spec.default;
+    }
+    return { ...out, ...values };
+}
+/**
+ * The algorithm's command, with the placeholders resolved.
+ *
+ * @example
+ * algorithmCommand(manifest, workspace.pathsFor('photos/cat.jpg'));
+ * @throws {ConfigurationError} when the manifest has no `command` (the wrapped image's manifest
+ *   always has one: wrap-algorithm records the image's entrypoint there).
+ */
+function algorithmCommand(manifest, paths) {
+    if (manifest.command === undefined || manifest.command.length === 0) {
+        throw new errors_ConfigurationError(`the manifest of ${manifest.name} has no "command": give the program to run as an array, e.g. ["/app/run", "{input}", "{output}"]`);
+    }
+    return substitutePlaceholders(manifest.command, paths);
+}
+/**
+ * Where one runner's tasks happen on this machine: the manifest's `input` and `output` placed under
+ * `pathRoot`. A file `input` receives the object exactly there; a directory `input` receives it
+ * inside, under {@link safeFileName} of its key (so a key never becomes a path unchecked: `../`,
+ * absolute keys, NUL, control characters and over-long names cannot escape or break it, and each
+ * task starts in an emptied directory, so keys differing only by case never meet).
+ *
+ * @example
+ * const workspace = new TaskWorkspace(manifest, '/tmp/runner-1');
+ * await workspace.prepare();
+ * const file = workspace.inputFileFor('photos/cat.jpg'); // '/tmp/runner-1/data/in/cat.jpg'
+ */
+class TaskWorkspace {
+    manifest;
+    pathRoot;
+    /** The input file (file input) or directory (directory input), on this machine. */
+    inputPath;
+    /** The output file or directory, on this machine. */
+    outputPath;
+    /** @throws {ConfigurationError} when a manifest path is not a clean absolute path. */
+    constructor(manifest, pathRoot = '/') {
+        this.manifest = manifest;
+        this.pathRoot = pathRoot;
+        this.inputPath = hostPath(pathRoot, manifest.input.path);
+        this.outputPath = hostPath(pathRoot, manifest.output.path);
+    }
+    /** Where the input object with this key is put. */
+    inputFileFor(key) {
+        return this.manifest.input.kind === 'file' ? this.inputPath : (0,external_node_path_.join)(this.inputPath, safeFileName(key));
+    }
+    /** The paths `{input}` and `{output}` stand for, and a port request carries, for this key. */
+    pathsFor(key) {
+        return { input: this.inputFileFor(key), output: this.outputPath };
+    }
+    /**
+     * Empties the input and output locations and creates the directories, before a task and after it.
+     * Directories are emptied, not removed: they may be mount points.
+     */
+    async prepare() {
+        await clearLocation(this.inputPath, this.manifest.input.kind);
+        await clearLocation(this.outputPath, this.manifest.output.kind);
+    }
+    /**
+     * The result files, with checked relative paths. A symlink is followed only when its target is a
+     * file inside the output directory.
+     *
+     * @throws {ConfigurationError} when a result's path is unusable as a key (control characters,
+     *   over-long names), a symlink points outside the output, or an entry is not a regular file.
+     */
+    async collectOutputs() {
+        const output = this.manifest.output;
+        if (output.kind === 'file') {
+            const info = await (0,promises_.lstat)(this.outputPath).catch(() => undefined);
+            if (info === undefined)
+                return [];
+            if (!info.isFile()) {
+                throw new errors_ConfigurationError(`the output ${output.path} is not a regular file (a directory or a link)`);
+            }
+            return [
+                { relativePath: relativeOutputPath(output, output.path), file: this.outputPath, size: info.size },
+            ];
+        }
+        const root = await (0,promises_.realpath)(this.outputPath);
+        const found = [];
+        await walk(root, this.outputPath, [], found);
+        return found;
+    }
+}
+async function clearLocation(path, kind) {
+    if (kind === 'file') {
+        await (0,promises_.rm)(path, { force: true, recursive: true });
+        await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
+        return;
+    }
+    await (0,promises_.mkdir)(path, { recursive: true });
+    for (const entry of await (0,promises_.readdir)(path))
+        await (0,promises_.rm)((0,external_node_path_.join)(path, entry), { force: true, recursive: true });
+}
+async function walk(root, directory, segments, found) {
+    const entries = await (0,promises_.readdir)(directory, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+        const relative = [...segments, entry.name];
+        const relativePath = relative.join('/');
+        // Names come from the algorithm: check them before they become keys.
+        relativePathSegments(relativePath);
+        const full = (0,external_node_path_.join)(directory, entry.name);
+        if (entry.isDirectory()) {
+            await walk(root, full, relative, found);
+        }
+        else if (entry.isFile()) {
+            found.push({ relativePath, file: full, size: (await (0,promises_.stat)(full)).size });
+        }
+        else if (entry.isSymbolicLink()) {
+            const target = await (0,promises_.realpath)(full).catch(() => undefined);
+            if (target === undefined || !target.startsWith(root + external_node_path_.sep)) {
+                throw new errors_ConfigurationError(`the output ${relativePath} is a link pointing outside the output directory`);
+            }
+            const info = await (0,promises_.stat)(target);
+            if (!info.isFile())
+                throw new errors_ConfigurationError(`the output ${relativePath} is a link to something other than a file`);
+            found.push({ relativePath, file: target, size: info.size });
+        }
+        else {
+            throw new errors_ConfigurationError(`the output ${relativePath} is not a regular file`);
+        }
+    }
+}
+/**
+ * Runs the algorithm on the input already placed at `workspace.inputFileFor(key)`, collects what it
+ * left and classifies the end with the manifest's retry policy.
+ *
+ * @example
+ * await workspace.prepare();
+ * await copyFile('cat.jpg', workspace.inputFileFor('cat.jpg'));
+ * const result = await executeTask({ manifest, workspace, taskId, key: 'cat.jpg', env, timeoutMs: 60_000, log });
+ * if (result.verdict.ok) for (const o of result.outputs) console.log(o.relativePath, o.size);
+ * @throws never for the algorithm's failures (they are the verdict); {@link ConfigurationError} when
+ *   the manifest has no command, or has a port and no server is given.
+ */
+async function executeTask(task) {
+    const paths = task.workspace.pathsFor(task.key);
+    const started = Date.now();
+    let verdict;
+    let aborted = false;
+    if (task.manifest.port !== undefined) {
+        if (task.server === undefined)
+            throw new errors_ConfigurationError('a port algorithm needs its server started first');
+        const outcome = await task.server.runTask({ taskId: task.taskId, ...paths }, task.timeoutMs, task.log, task.signal);
+        aborted = task.signal?.aborted === true && !(outcome.status !== undefined && outcome.status < 300);
+        verdict = classifyAttempt({ kind: 'port', ...outcome }, task.manifest);
+    }
+    else {
+        const outcome = await runAlgorithm({
+            command: algorithmCommand(task.manifest, paths),
+            ...(task.cwd !== undefined && { cwd: task.cwd }),
+            env: task.env,
+            timeoutMs: task.timeoutMs,
+            log: task.log,
+            ...(task.signal !== undefined && { signal: task.signal }),
+        });
+        aborted = outcome.aborted;
+        verdict = classifyAttempt({ kind: 'process', ...outcome }, task.manifest);
+    }
+    const runMs = Date.now() - started;
+    if (aborted || !verdict.ok)
+        return { verdict, aborted, runMs, outputs: [] };
+    let outputs;
+    try {
+        outputs = await task.workspace.collectOutputs();
+    }
+    catch (thrown) {
+        const message = errors_toError(thrown).message;
+        task.log.note(`results refused: ${message}`);
+        return {
+            verdict: classifyAttempt({ kind: 'outputs', count: 0, unsafe: message }, task.manifest),
+            aborted,
+            runMs,
+            outputs: [],
+        };
+    }
+    const checked = classifyAttempt({ kind: 'outputs', count: outputs.length }, task.manifest);
+    if (!checked.ok)
+        task.log.note(checked.message);
+    return { verdict: checked.ok ? verdict : checked, aborted, runMs, outputs: checked.ok ? outputs : [] };
+}
+
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: external "node:stream/promises"
@@ -50630,6 +51004,7 @@ const taskMessageSchema = {
         etag: { type: 'string', minLength: 1, maxLength: 128 },
         versionId: { type: 'string', minLength: 1, maxLength: 1024, nullable: true },
         size: { type: 'integer', minimum: 0 },
+        attemptsUsed: { type: 'integer', minimum: 0, maximum: 1000, nullable: true },
     },
     required: ['sluice', 'runId', 'bucket', 'key', 'etag', 'size'],
     additionalProperties: false,
@@ -50648,8 +51023,15 @@ const validate = task_message_ajv.compile(taskMessageSchema);
 function task_message_checkTaskMessage(value) {
     if (validate(value)) {
         // `null` is allowed by ajv for nullable properties; treat it as absent.
-        const { versionId, ...rest } = value;
-        return { ok: true, message: typeof versionId === 'string' ? { ...rest, versionId } : rest };
+        const { versionId, attemptsUsed, ...rest } = value;
+        return {
+            ok: true,
+            message: {
+                ...rest,
+                ...(typeof versionId === 'string' && { versionId }),
+                ...(typeof attemptsUsed === 'number' && { attemptsUsed }),
+            },
+        };
     }
     return { ok: false, reason: (validate.errors ?? []).map(describeError).join('; ') };
 }
@@ -50661,7 +51043,7 @@ function task_message_checkTaskMessage(value) {
  * @throws SluiceError never: the type guarantees the shape.
  */
 function formatTaskMessage(message) {
-    const { sluice, runId, bucket, key, etag, versionId, size } = message;
+    const { sluice, runId, bucket, key, etag, versionId, size, attemptsUsed } = message;
     return JSON.stringify({
         sluice,
         runId,
@@ -50670,6 +51052,7 @@ function formatTaskMessage(message) {
         etag,
         ...(versionId !== undefined && { versionId }),
         size,
+        ...(attemptsUsed !== undefined && attemptsUsed > 0 && { attemptsUsed }),
     });
 }
 function describeError(error) {
@@ -50869,6 +51252,133 @@ function describeStart(body) {
     if (body.trim() === '')
         return 'empty body';
     return `starts with ${JSON.stringify(body.slice(0, 40))}`;
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/runner-config.ts
+// The runner's configuration: one JSON document in the `SLUICE_RUN` environment variable, written
+// by whoever launches runners (provision-run's task definition overrides, the local backend, tests).
+// Everything per run travels in it; AWS credentials and endpoints do not (the SDK reads its own
+// environment), and secret values do not either: `secretEnv` names variables the runner reads from
+// its own environment, set by ECS `secrets` or the local engine.
+
+
+
+
+
+
+/** The environment variable holding the runner's configuration (JSON). */
+const RUNNER_CONFIG_VARIABLE = 'SLUICE_RUN';
+/** The environment variable naming the manifest file, and its default (baked into wrapped images). */
+const RUNNER_MANIFEST_VARIABLE = 'SLUICE_MANIFEST';
+const DEFAULT_RUNNER_MANIFEST_PATH = '/sluice/algorithm.json';
+/** Defaults of the optional settings. */
+const RUNNER_CONFIG_DEFAULTS = {
+    /** Heartbeat period; the visibility window is three periods, so a lost task returns in about a minute. */
+    heartbeatSeconds: 20,
+    /** First delay before a failed attempt is retried; doubled per attempt, at most 15 minutes. */
+    retryDelaySeconds: 10,
+    pathRoot: '/',
+};
+const NAME = { type: 'string', pattern: ENV_NAME_PATTERN };
+const SECONDS = { type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_SECONDS };
+const runnerConfigSchemaTyped = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: 'sluice runner configuration (SLUICE_RUN)',
+    type: 'object',
+    properties: {
+        runId: {
+            type: 'string',
+            pattern: RUN_ID_PATTERN.source,
+            title: 'a run id such as "thumbnails-3f9a0c12"',
+        },
+        queueUrl: { type: 'string', minLength: 1, pattern: '^https?://' },
+        deadLetterQueueUrl: { type: 'string', minLength: 1, pattern: '^https?://' },
+        input: {
+            type: 'object',
+            properties: {
+                bucket: { type: 'string', minLength: 3, maxLength: 63 },
+                prefix: { type: 'string', pattern: '^$|/$', title: 'empty or a prefix ending in "/"' },
+                include: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+            },
+            required: ['bucket', 'prefix', 'include'],
+            additionalProperties: false,
+        },
+        output: {
+            type: 'object',
+            properties: {
+                bucket: { type: 'string', minLength: 3, maxLength: 63 },
+                prefix: {
+                    type: 'string',
+                    pattern: '^(?!_sluice/)(?:$|.*/$)',
+                    title: 'empty or a prefix ending in "/"',
+                },
+            },
+            required: ['bucket', 'prefix'],
+            additionalProperties: false,
+        },
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 100 },
+        timeoutSeconds: { ...SECONDS, nullable: true },
+        idleSeconds: { type: 'integer', minimum: 0, maximum: 86400 },
+        heartbeatSeconds: { type: 'integer', minimum: 1, maximum: 3600, nullable: true },
+        retryDelaySeconds: { type: 'integer', minimum: 0, maximum: 900, nullable: true },
+        env: { type: 'object', required: [], propertyNames: NAME, additionalProperties: { type: 'string' } },
+        secretEnv: { type: 'array', uniqueItems: true, items: NAME },
+        algorithmDigest: { type: 'string', pattern: '^sha256:[a-f0-9]{64}$', nullable: true },
+        workerId: { type: 'string', minLength: 1, maxLength: 128, nullable: true },
+        pathRoot: { type: 'string', pattern: '^/', nullable: true, title: 'an absolute directory' },
+    },
+    required: [
+        'runId',
+        'queueUrl',
+        'deadLetterQueueUrl',
+        'input',
+        'output',
+        'maxAttempts',
+        'idleSeconds',
+        'env',
+        'secretEnv',
+    ],
+    additionalProperties: false,
+};
+/**
+ * The JSON Schema of `SLUICE_RUN`.
+ *
+ * @example
+ * writeFileSync('runner-config.schema.json', JSON.stringify(runnerConfigSchema, null, 2));
+ */
+const runnerConfigSchema = toSchemaJson(runnerConfigSchemaTyped);
+const validator = lazyValidator(runnerConfigSchema);
+/**
+ * Parses and checks the runner's configuration (the text of `SLUICE_RUN`).
+ *
+ * @example
+ * const config = parseRunnerConfig(process.env.SLUICE_RUN ?? '', 'SLUICE_RUN');
+ * @throws {ValidationError} listing every problem (JSON path, expected, found) when it does not fit.
+ * @throws {ConfigurationError} when it is not JSON, or a variable would hand the algorithm a
+ *   credential or a runner setting.
+ */
+function parseRunnerConfig(text, source = RUNNER_CONFIG_VARIABLE) {
+    if (text.trim() === '') {
+        throw new ConfigurationError(`${source} is not set: the runner needs its run configuration as JSON (runId, queueUrl, input, output, ...). See docs/contracts.md, "The runner".`);
+    }
+    let value;
+    try {
+        value = JSON.parse(text);
+    }
+    catch (thrown) {
+        throw new ConfigurationError(`${source} is not JSON: ${thrown instanceof Error ? thrown.message : ''}`, {
+            cause: thrown,
+        });
+    }
+    const validate = validator();
+    if (!validate(value)) {
+        throw new ValidationError(problemsFromAjv(validate.errors ?? [], source, value, runnerConfigSchema));
+    }
+    const withheld = [...Object.keys(value.env), ...value.secretEnv].filter(isWithheldVariable);
+    if (withheld.length > 0) {
+        throw new ConfigurationError(`${source}: ${withheld.join(', ')} cannot be passed to the algorithm: AWS credentials and SLUICE_* settings are withheld from it by design`);
+    }
+    return value;
 }
 
 // EXTERNAL MODULE: external "node:os"
@@ -51895,6 +52405,23 @@ const WRAPPED_ENV = {
     SLUICE_ORIGINAL_IMAGE: WRAPPED_PATHS.originalImage,
 };
 /**
+ * What the runner starts inside a wrapped image, by the OCI rule: the image's entrypoint, then the
+ * manifest's `command` when it has one (it replaces the image's cmd), else the image's cmd; in the
+ * image's working directory. The runner uses this so the algorithm runs exactly as its image would.
+ *
+ * @example
+ * imageCommand({ entrypoint: ['/bin/thumbs'], cmd: ['--help'], workingDir: '/app' }, ['{input}', '{output}']);
+ * // { command: ['/bin/thumbs', '{input}', '{output}'], workingDir: '/app' }
+ * @throws {ConfigurationError} when neither the image nor the manifest says what to run.
+ */
+function imageCommand(original, manifestCommand) {
+    const command = [...(original.entrypoint ?? []), ...(manifestCommand ?? original.cmd ?? [])];
+    if (command.length === 0) {
+        throw new ConfigurationError('the algorithm image has no ENTRYPOINT or CMD and algorithm.json has no "command": say what to run, e.g. "command": ["/app/run", "{input}", "{output}"]');
+    }
+    return { command, workingDir: original.workingDir === '' ? '/' : original.workingDir };
+}
+/**
  * The memory limit for running a wrapped image locally: the manifest's memory plus the runner's
  * overhead (the runner shares the container's memory with the algorithm).
  *
@@ -52175,7 +52702,10 @@ async function wrapAlgorithm(options) {
 
 
 
+
 // execution: running one algorithm process for one task, the way the runner and `sluice try` do
+
+
 
 
 
@@ -52189,6 +52719,8 @@ async function wrapAlgorithm(options) {
 
 
 
+
+// runner configuration (SLUICE_RUN)
 
 // compute: container engine and wrapped images
 
@@ -52216,6 +52748,150 @@ const {
   /* Option */ "c$": Option,
   /* Help */ "_V": Help,
 } = commander;
+
+;// CONCATENATED MODULE: ./src/exit-codes.ts
+/**
+ * The exit status of every sluice command: scripts and CI tell a user's mistake (2) from sluice's own
+ * failure (1), as the actions tell a ConfigurationError from a fault.
+ */
+const ExitCode = {
+    /** Done, and everything was valid. */
+    ok: 0,
+    /** sluice itself failed (a fault, a bug, an unreachable service). */
+    fault: 1,
+    /** The user's input is wrong: an invalid or unreadable file, or a bad command line. */
+    invalid: 2,
+};
+
+;// CONCATENATED MODULE: ./src/commands/try.ts
+
+
+
+
+
+const EXAMPLES = `
+Examples:
+  $ sluice try algorithm.json photo.jpg
+  $ sluice try algorithm.json photo.jpg --env SIZE=256 --out /tmp/thumbs
+
+The algorithm runs as a process on this machine (not in its image), with the manifest's input and
+output paths placed under a temporary directory; {input} and {output} in its command stand for them.
+
+Exit status: 0 the algorithm succeeded, 1 it failed (the record says why) or sluice failed,
+2 a file or the command line is wrong.
+`;
+/** `sluice try MANIFEST FILE`: one local file through the algorithm, the way the runner would. */
+function registerTry(program, context) {
+    program
+        .command('try')
+        .summary('run one local file through an algorithm, as a runner would')
+        .description('Run the algorithm of MANIFEST on FILE the way a runner does (same paths, environment, time limit,\n' +
+        'log masking and failure classes) without a queue or a bucket, then show the results, the log and the record.')
+        .argument('<manifest>', 'the algorithm.json')
+        .argument('<file>', 'the input file')
+        .option('--env <NAME=VALUE>', 'a value for one of the algorithm variables (repeatable)', collect, [])
+        .option('--out <dir>', 'where to copy the results (default ./sluice-try-out)')
+        .option('--timeout <seconds>', "time limit (default the manifest's timeoutSeconds)")
+        .addHelpText('after', EXAMPLES)
+        .action(async (manifestPath, file, options) => {
+        const manifest = parseManifest(await context.io.readFile(manifestPath), manifestPath);
+        const values = withManifestDefaults(manifest, parseValues(options.env));
+        const missing = Object.entries(manifest.env)
+            .filter(([name, spec]) => spec.required && values[name] === undefined)
+            .map(([name]) => name);
+        if (missing.length > 0)
+            throw new errors_ConfigurationError(`the algorithm requires ${missing.join(', ')}: pass --env NAME=VALUE`);
+        const timeoutSeconds = options.timeout === undefined ? manifest.timeoutSeconds : Number(options.timeout);
+        if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) {
+            throw new errors_ConfigurationError(`--timeout must be a whole number of seconds, found ${options.timeout ?? ''}`);
+        }
+        const secrets = Object.entries(manifest.env)
+            .filter(([name, spec]) => spec.secret && values[name] !== undefined)
+            .map(([name]) => values[name] ?? '');
+        const outDir = (0,external_node_path_.resolve)(options.out ?? 'sluice-try-out');
+        const root = await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'sluice-try-'));
+        let server;
+        try {
+            const workspace = new TaskWorkspace(manifest, root);
+            await workspace.prepare();
+            const key = (0,external_node_path_.basename)(file);
+            try {
+                await (0,promises_.copyFile)(file, workspace.inputFileFor(key));
+            }
+            catch (thrown) {
+                throw new errors_ConfigurationError(`cannot read ${file}: ${errors_toError(thrown).message}`, { cause: thrown });
+            }
+            const logFile = (0,external_node_path_.join)(root, 'task.log');
+            const log = new TaskLog(logFile, { secrets });
+            const env = algorithmEnvironment(process.env, values);
+            const startedAt = new Date().toISOString();
+            if (manifest.port !== undefined) {
+                server = new PortAlgorithm({
+                    command: algorithmCommand(manifest, { input: workspace.inputPath, output: workspace.outputPath }),
+                    env,
+                    port: manifest.port,
+                });
+                await server.start(log);
+            }
+            const result = await executeTask({
+                manifest,
+                workspace,
+                taskId: 'try',
+                key,
+                env,
+                timeoutMs: timeoutSeconds * 1000,
+                log,
+                ...(server !== undefined && { server }),
+            });
+            await log.close();
+            const copied = [];
+            for (const output of result.outputs) {
+                const target = (0,external_node_path_.join)(outDir, ...output.relativePath.split('/'));
+                await (0,promises_.mkdir)((0,external_node_path_.dirname)(target), { recursive: true });
+                await (0,promises_.copyFile)(output.file, target);
+                copied.push({ path: target, size: output.size });
+            }
+            const { verdict } = result;
+            const attempt = {
+                attempt: 1,
+                workerId: 'sluice-try',
+                startedAt,
+                endedAt: new Date().toISOString(),
+                phases: { runMs: result.runMs },
+                ...(verdict.exitCode !== undefined && { exitCode: verdict.exitCode }),
+                ...(!verdict.ok && { failureClass: verdict.failureClass, message: verdict.message }),
+            };
+            const record = {
+                status: verdict.ok ? 'succeeded' : 'failed',
+                retryable: verdict.ok ? undefined : verdict.retryable,
+                input: { file: (0,external_node_path_.resolve)(file), placedAt: workspace.inputFileFor(key).slice(root.length) },
+                attempts: [attempt],
+                outputs: copied,
+            };
+            context.io.out(`outputs (${copied.length}):\n${copied.map((o) => `  ${o.path}  ${o.size} bytes`).join('\n') || '  (none)'}\n\n` +
+                `log:\n${(await (0,promises_.readFile)(logFile, 'utf8')).trimEnd().replace(/^/gm, '  ')}\n\n` +
+                `record:\n${JSON.stringify(record, null, 2)}\n`);
+            context.exitCode = verdict.ok ? ExitCode.ok : ExitCode.fault;
+        }
+        finally {
+            await server?.stop();
+            await (0,promises_.rm)(root, { recursive: true, force: true });
+        }
+    });
+}
+function collect(value, previous) {
+    return [...previous, value];
+}
+function parseValues(pairs) {
+    const values = {};
+    for (const pair of pairs) {
+        const equals = pair.indexOf('=');
+        if (equals <= 0)
+            throw new errors_ConfigurationError(`--env ${pair}: write NAME=VALUE`);
+        values[pair.slice(0, equals)] = pair.slice(equals + 1);
+    }
+    return values;
+}
 
 ;// CONCATENATED MODULE: ./src/validation/read-sources.ts
 
@@ -52250,20 +52926,6 @@ function unreadableProblem(file, thrown) {
         hint: 'Check the path (it is relative to the current directory)',
     };
 }
-
-;// CONCATENATED MODULE: ./src/exit-codes.ts
-/**
- * The exit status of every sluice command: scripts and CI tell a user's mistake (2) from sluice's own
- * failure (1), as the actions tell a ConfigurationError from a fault.
- */
-const ExitCode = {
-    /** Done, and everything was valid. */
-    ok: 0,
-    /** sluice itself failed (a fault, a bug, an unreachable service). */
-    fault: 1,
-    /** The user's input is wrong: an invalid or unreadable file, or a bad command line. */
-    invalid: 2,
-};
 
 ;// CONCATENATED MODULE: ./src/validation/report.ts
 
@@ -52336,7 +52998,7 @@ function renderJson(report) {
 
 
 
-const EXAMPLES = `
+const validate_EXAMPLES = `
 Examples:
   $ sluice validate algorithm.json
   $ sluice validate algorithm.json job.json     # also checks the job's env against the manifest
@@ -52354,7 +53016,7 @@ function registerValidate(program, context) {
         'Every problem is printed with its file, JSON path, what was expected and what was found.')
         .argument('<files...>', 'manifest and job files to check')
         .option('--json', 'print a JSON report on stdout: {valid, documents: [{file, kind, problems}]}')
-        .addHelpText('after', EXAMPLES)
+        .addHelpText('after', validate_EXAMPLES)
         .action(async (files, options) => {
         const { sources, unreadable } = await readSources(files, context.io.readFile);
         // Nothing readable means nothing for core to check: the unreadable files are the whole report.
@@ -52370,6 +53032,7 @@ function registerValidate(program, context) {
 const VERSION = '0.1.0';
 
 ;// CONCATENATED MODULE: ./src/program.ts
+
 
 
 
@@ -52396,6 +53059,7 @@ function createProgram(context) {
         .showHelpAfterError('(run `sluice help` for usage)')
         .addHelpText('after', program_EXAMPLES);
     registerValidate(program, context);
+    registerTry(program, context);
     return program;
 }
 /**
