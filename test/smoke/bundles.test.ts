@@ -53,12 +53,15 @@ interface ActionCase {
   /** The input naming the document, and the document kind it wants. */
   readonly input: string;
   readonly valid: string;
-  /** What the not-yet-available failure names. */
-  readonly arrivesWith: string;
+  /** What the not-yet-available failure names; undefined for an action that does its work. */
+  readonly arrivesWith?: string;
+  /** Further inputs every run of the step gets. */
+  readonly inputs?: Readonly<Record<string, string>>;
 }
 
 const actions: readonly ActionCase[] = [
-  { action: 'wrap-algorithm', input: 'manifest', valid: validManifest, arrivesWith: 'issue #4' },
+  // Only building (no push), so it needs no registry and no AWS region.
+  { action: 'wrap-algorithm', input: 'manifest', valid: validManifest, inputs: { push: 'false' } },
   { action: 'provision-run', input: 'job', valid: validJob, arrivesWith: 'issue #5' },
   { action: 'dispatch-tasks', input: 'job', valid: validJob, arrivesWith: 'issue #5' },
   { action: 'collect-results', input: 'job', valid: validJob, arrivesWith: 'issue #5' },
@@ -96,12 +99,16 @@ describe.each(nodes)('bundles under $label', ({ path: nodePath }) => {
     if (nodePath === node24) expect(version.stdout).toMatch(/^v24\./);
   });
 
-  describe.each(actions)('action $action', ({ action, input, valid, arrivesWith }) => {
+  describe.each(actions)('action $action', ({ action, input, valid, arrivesWith, inputs: extra }) => {
     const bundle = join(root, 'actions', action, 'dist/index.js');
 
-    async function step(inputs: Record<string, string>): Promise<Run & { readonly outputs: string }> {
+    async function step(
+      inputs: Record<string, string>,
+      environment: Record<string, string> = {},
+    ): Promise<Run & { readonly outputs: string }> {
       const files = { GITHUB_OUTPUT: 'output', GITHUB_STEP_SUMMARY: 'summary', GITHUB_STATE: 'state' };
-      const env = baseEnv();
+      const env = { ...baseEnv(), ...environment };
+      for (const [name, value] of Object.entries(extra ?? {})) env[`INPUT_${name.toUpperCase()}`] = value;
       for (const [name, file] of Object.entries(files)) {
         env[name] = join(dir, `${action}-${file}`);
         await writeFile(env[name], '');
@@ -121,14 +128,21 @@ describe.each(nodes)('bundles under $label', ({ path: nodePath }) => {
       expect(result.outputs).toBe('');
     });
 
-    it('checks a valid document, then says the step is not available in this version', async () => {
-      const result = await step({ [input]: valid });
+    it('checks a valid document, then says the step is not available in this version, or starts its work', async () => {
+      // An engine that does not exist: a working step gets past the document to the container engine.
+      const result = await step({ [input]: valid }, { SLUICE_CONTAINER_ENGINE: 'smoke-no-engine' });
 
       expect(result.stdout).not.toMatch(/^::error [^\n]*file=/m);
-      expect(result.stdout).toMatch(
-        new RegExp(`^::error::${action}: the input was checked and is valid`, 'm'),
-      );
-      expect(result.stdout).toContain(arrivesWith);
+      if (arrivesWith === undefined) {
+        expect(result.stdout).toMatch(
+          /^::error::SLUICE_CONTAINER_ENGINE="smoke-no-engine" is not an engine/m,
+        );
+      } else {
+        expect(result.stdout).toMatch(
+          new RegExp(`^::error::${action}: the input was checked and is valid`, 'm'),
+        );
+        expect(result.stdout).toContain(arrivesWith);
+      }
       expect(result.code).toBe(1);
       expect(result.outputs).toBe('');
     });

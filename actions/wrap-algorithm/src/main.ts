@@ -1,24 +1,86 @@
+import { fileURLToPath } from 'node:url';
+
+import { ECRClient } from '@aws-sdk/client-ecr';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import {
-  StepNotAvailableError,
   actionsToolkit,
   checkDocumentFile,
+  createActionsLogger,
   createInputReader,
+  setOutputs,
   type ActionsToolkit,
 } from '@sluice/action-kit';
+import {
+  CliContainerEngine,
+  EcrRegistry,
+  EcsCatalogue,
+  EcsTaskDefinitions,
+  LocalCatalogue,
+  detectContainerEngine,
+  wrap,
+  type AlgorithmCatalogue,
+  type PushTarget,
+} from '@sluice/core';
 
-import { Inputs } from './constants.js';
+import { Inputs, Outputs } from './constants.js';
 import { readInputs } from './inputs.js';
 
 /**
- * wrap-algorithm: checks the manifest now; building, pushing and registering the wrapped image arrive
- * with issue #4, and with them the outputs (image, task-definition), set once at the end.
+ * The runner bundle, copied next to this action's bundle by its build (`dist/runner/`). Resolved from
+ * the bundle's own URL, so it works wherever the action is checked out.
+ */
+export function bundledRunnerDir(base: string = import.meta.url): string {
+  return fileURLToPath(new URL('./runner/', base));
+}
+
+/**
+ * wrap-algorithm: validates the manifest, builds the wrapped image, pushes it (a registry, or ECR)
+ * and registers its ECS task definition (the catalogue entry); outputs set once, at the end.
  */
 export async function main(toolkit: ActionsToolkit = actionsToolkit): Promise<void> {
   const inputs = readInputs(createInputReader(toolkit));
   await checkDocumentFile({ path: inputs.manifest, input: Inputs.manifest, kind: 'manifest' });
-  toolkit.info(`${inputs.manifest}: a valid algorithm manifest.`);
-  throw new StepNotAvailableError(
-    'wrap-algorithm',
-    'issue #4 (build the wrapped image, push it and register its task definition)',
+  const logger = createActionsLogger(toolkit);
+  const engine = await detectContainerEngine({ logger });
+  const region = inputs.region;
+
+  let push: PushTarget;
+  if (inputs.push.kind === 'ecr') {
+    push = {
+      kind: 'ecr',
+      ecr: new EcrRegistry(new ECRClient(region !== undefined ? { region } : {}), { logger }),
+    };
+  } else {
+    push = inputs.push;
+  }
+  let catalogue: AlgorithmCatalogue | undefined;
+  if (inputs.registerTaskDefinition && region !== undefined) {
+    catalogue = new EcsCatalogue({
+      taskDefinitions: new EcsTaskDefinitions(new ECSClient({ region })),
+      region,
+      logger,
+      ...(inputs.executionRoleArn !== undefined ? { executionRoleArn: inputs.executionRoleArn } : {}),
+    });
+  } else if (engine instanceof CliContainerEngine) {
+    catalogue = new LocalCatalogue(engine);
+  }
+
+  const result = await wrap({
+    manifestPath: inputs.manifest,
+    engine,
+    runnerDir: bundledRunnerDir(),
+    push,
+    logger,
+    ...(catalogue !== undefined ? { catalogue } : {}),
+    ...(inputs.platform !== undefined ? { platform: inputs.platform } : {}),
+  });
+  toolkit.info(
+    `${result.manifest.name}@${result.manifest.version}: ${result.image}` +
+      (result.taskDefinitionArn !== undefined ? `, task definition ${result.taskDefinitionArn}` : '') +
+      (result.reused ? ' (nothing changed: reused)' : ''),
+  );
+  setOutputs(
+    { [Outputs.image]: result.image, [Outputs.taskDefinition]: result.taskDefinitionArn ?? '' },
+    toolkit,
   );
 }

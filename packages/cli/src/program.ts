@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 
 import { registerTry } from './commands/try.js';
 import { registerValidate } from './commands/validate.js';
+import { registerWrap } from './commands/wrap.js';
 import type { CommandContext } from './context.js';
 import { ExitCode } from './exit-codes.js';
 import type { CliIo } from './io.js';
@@ -33,6 +34,7 @@ export function createProgram(context: CommandContext): Command {
     .addHelpText('after', EXAMPLES);
   registerValidate(program, context);
   registerTry(program, context);
+  registerWrap(program, context);
   return program;
 }
 

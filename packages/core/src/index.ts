@@ -204,6 +204,7 @@ export type {
   ContainerEngineKind,
   DetectContainerEngineOptions,
   ImageDetails,
+  ImageLister,
   RegistryLogin,
   RunContainerOptions,
   Ulimit,
@@ -237,3 +238,103 @@ export {
   wrappedImageTag,
 } from './compute/wrapped-image.js';
 export type { OriginalImageConfig, WrapAlgorithmOptions, WrappedImage } from './compute/wrapped-image.js';
+export {
+  ALGORITHM_CONTAINER,
+  ALGORITHM_TAGS,
+  EcsTaskDefinitions,
+  MAX_MANIFEST_LABEL_BYTES,
+  STOP_TIMEOUT_SECONDS,
+  algorithmLogGroup,
+  findTaskDefinition,
+  normalizedTaskDefinition,
+  parseTaskDefinitionArn,
+  registerTaskDefinition,
+  sameTaskDefinition,
+  taskDefinitionFamily,
+  taskDefinitionInput,
+} from './compute/task-definition.js';
+export type {
+  RegisteredTaskDefinition,
+  TaskDefinitionOptions,
+  TaskDefinitionRegistration,
+  TaskDefinitionRegistry,
+} from './compute/task-definition.js';
+export { EcrRegistry, ecrRegistryHost, ecrRepositoryName } from './compute/ecr-registry.js';
+export type { EcrAuthorization, EcrRepository, EnsureRepositoryOptions } from './compute/ecr-registry.js';
+export { EcsCatalogue, LocalCatalogue, unknownAlgorithmError } from './compute/catalogue.js';
+export type {
+  AlgorithmCatalogue,
+  CatalogueEntry,
+  CatalogueRegistration,
+  EcsCatalogueOptions,
+  RegisteredAlgorithm,
+} from './compute/catalogue.js';
+export { wrap } from './compute/wrap.js';
+export type { PushTarget, WrapOptions, WrapResult } from './compute/wrap.js';
+
+// run lifecycle: provision, dispatch, collect, teardown (and what they need of S3 and SQS)
+export type { BucketAdmin } from './storage/bucket-admin.js';
+export { S3BucketAdmin } from './storage/s3-bucket-admin.js';
+export type { RunQueues } from './queue/run-queues.js';
+export { SqsRunQueues } from './queue/sqs-run-queues.js';
+export { RUN_PHASES, runStateSchema, validateRunState } from './schemas/run-state.js';
+export type { RunBucket, RunPhase, RunQueueState, RunState } from './schemas/run-state.js';
+export {
+  MANAGED_TAG,
+  OUTPUT_BUCKET_TAG,
+  RUN_ID_TAG,
+  deadLetterQueueName,
+  endMarkerKey,
+  notificationId,
+  runStateKey,
+  runTags,
+  taskQueueName,
+} from './run/run-names.js';
+export type { RunDeps } from './run/lifecycle-deps.js';
+export {
+  REDACTED,
+  algorithmText,
+  findRunState,
+  openRun,
+  readRunState,
+  runJob,
+  storedJob,
+  writeRunState,
+} from './run/run-state.js';
+export {
+  RUN_NOTIFICATION_EVENTS,
+  mergeNotification,
+  notificationSuffix,
+  notificationsOverlap,
+  withoutNotification,
+} from './run/notifications.js';
+export { bucketArn, s3SendPolicy } from './run/queue-policy.js';
+export {
+  TASK_RETENTION_SECONDS,
+  TASK_VISIBILITY_TIMEOUT_SECONDS,
+  checkNoLoop,
+  provisionRun,
+} from './run/provision.js';
+export type { ProvisionOptions, ProvisionResult } from './run/provision.js';
+export { DONE_SET_LIMIT, dispatchTasks } from './run/dispatch.js';
+export type { DispatchOptions, DispatchProgress, DispatchReport } from './run/dispatch.js';
+export {
+  MAX_REPORTED_FAILURES,
+  UNKNOWN_DIGEST,
+  collectResults,
+  moveDeadLetters,
+  workerLost,
+} from './run/collect.js';
+export type {
+  CollectOptions,
+  CollectProgress,
+  CollectReport,
+  InputCompletion,
+  ResultCounts,
+  ResultStatus,
+  TaskResult,
+} from './run/collect.js';
+export { teardownRun } from './run/teardown.js';
+export type { TeardownOptions, TeardownReport } from './run/teardown.js';
+export { LOG_TAIL_BYTES, SUMMARY_MAX_BYTES, fetchLogTails, renderSummary } from './run/summary.js';
+export type { SummaryOptions } from './run/summary.js';

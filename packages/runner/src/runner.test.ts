@@ -213,6 +213,31 @@ describe('runner with fakes', () => {
     expect(current.status).toBe('failed');
   });
 
+  it('gives a re-driven task a fresh budget and numbers its attempts after the earlier ones', async () => {
+    await store.put({ bucket: 'input', key: 'in/redriven.txt' }, 'x');
+    const head = await store.head({ bucket: 'input', key: 'in/redriven.txt' });
+    await queue.purge();
+    await queue.sendBatch([
+      {
+        body: formatTaskMessage({
+          sluice: 1,
+          runId: RUN,
+          bucket: 'input',
+          key: 'in/redriven.txt',
+          etag: head?.etag ?? '',
+          size: 1,
+          attemptsUsed: 2,
+          retryFrom: 2,
+        }),
+      },
+    ]);
+    await runOnce(settings('exit 3', { maxAttempts: 1 }));
+    const current = await record('in/redriven.txt');
+    // Attempt 3 is the first of the new round: with one attempt allowed it is the last, not "no attempts left".
+    expect(current.attempts.map((a) => [a.attempt, a.failureClass])).toEqual([[3, 'algorithm-exit']]);
+    expect(current.status).toBe('failed');
+  });
+
   it('releases the task on stop without using an attempt', async () => {
     await store.put({ bucket: 'input', key: 'in/slow.txt' }, 'x');
     const stop = new AbortController();

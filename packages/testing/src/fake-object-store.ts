@@ -14,6 +14,7 @@ import {
   toError,
 } from '@sluice/core';
 import type {
+  BucketAdmin,
   BucketNotifications,
   DeleteManyResult,
   DownloadOptions,
@@ -77,7 +78,7 @@ interface FakeBucket {
  * await store.putQueueNotifications('input', { queues: [{ queueArn: 'arn:aws:sqs:us-east-1:000000000000:tasks', events: ['s3:ObjectCreated:*'] }] });
  * await store.put({ bucket: 'input', key: 'a b.txt' }, 'hello'); // queue gets an event with key "a+b.txt"
  */
-export class FakeObjectStore implements ObjectStore {
+export class FakeObjectStore implements ObjectStore, BucketAdmin {
   private readonly clock: FakeClock;
   private readonly versioned: boolean;
   private readonly region: string;
@@ -298,6 +299,19 @@ export class FakeObjectStore implements ObjectStore {
       };
       if (queue !== undefined) await queue.sendBatch([{ body: JSON.stringify(body) }]);
     }
+  }
+
+  getBucketTags(bucket: string): Promise<Readonly<Record<string, string>> | undefined> {
+    const found = this.buckets.get(bucket);
+    return Promise.resolve(found === undefined ? undefined : { ...found.tags });
+  }
+
+  deleteBucket(bucket: string): Promise<{ readonly objectsDeleted: number } | undefined> {
+    const found = this.buckets.get(bucket);
+    if (found === undefined) return Promise.resolve(undefined);
+    const objectsDeleted = Math.max(found.objects.size, found.versions.size);
+    this.buckets.delete(bucket);
+    return Promise.resolve({ objectsDeleted });
   }
 
   private bucket(name: string): FakeBucket {

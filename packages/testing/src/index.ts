@@ -30,6 +30,8 @@ export { FakeObjectStore } from './fake-object-store.js';
 export type { FakeObjectStoreOptions } from './fake-object-store.js';
 export { FakeTaskQueue } from './fake-task-queue.js';
 export type { FakeTaskQueueOptions } from './fake-task-queue.js';
+export { FakeRunQueues } from './fake-run-queues.js';
+export type { FakeRunQueuesOptions } from './fake-run-queues.js';
 export { describeObjectStoreContract } from './contract-object-store.js';
 export type { ObjectStoreHarness } from './contract-object-store.js';
 export { describeTaskQueueContract } from './contract-task-queue.js';

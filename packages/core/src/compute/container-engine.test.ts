@@ -410,3 +410,32 @@ describe('detectContainerEngine', () => {
     );
   });
 });
+
+describe('CliContainerEngine.listImages', () => {
+  it('lists images by label, each once, and skips one removed before it was inspected', async () => {
+    const runner = new FakeRunner((call) => {
+      if (call.args[0] === 'images')
+        return { stdout: `sha256:${'1'.repeat(64)}\nsha256:${'1'.repeat(64)}\nsha256:${'2'.repeat(64)}\n` };
+      if (call.args.includes(`sha256:${'2'.repeat(64)}`))
+        return { exitCode: 125, stderr: 'Error: image not known' };
+      return {
+        stdout: JSON.stringify({ Id: '1'.repeat(64), Config: { Labels: { 'org.sluice.algorithm': 'a@1' } } }),
+      };
+    });
+
+    const found = await new CliContainerEngine({ kind: 'docker', runner }).listImages(
+      'org.sluice.algorithm=a@1',
+    );
+
+    expect(found.map((image) => [image.id, image.labels['org.sluice.algorithm']])).toEqual([
+      [`sha256:${'1'.repeat(64)}`, 'a@1'],
+    ]);
+    expect(runner.calls[0]?.args).toEqual([
+      'images',
+      '--quiet',
+      '--no-trunc',
+      '--filter',
+      'label=org.sluice.algorithm=a@1',
+    ]);
+  });
+});

@@ -167,6 +167,15 @@ export interface ContainerEngine {
   login(credentials: RegistryLogin): Promise<void>;
 }
 
+/**
+ * Lists local images by label. Kept apart from {@link ContainerEngine} so existing engines and fakes
+ * need not change; {@link CliContainerEngine} has it, and the local catalogue needs it.
+ */
+export interface ImageLister {
+  /** Local images carrying the label (`key` or `key=value`), each once however many tags it has. */
+  listImages(label: string): Promise<readonly ImageDetails[]>;
+}
+
 /** An engine command failed for a reason outside the user's files (daemon down, disk full, …). */
 export class ContainerEngineError extends InfrastructureError {
   readonly exitCode: number;
@@ -393,7 +402,7 @@ export interface CliContainerEngineOptions {
  * const id = await engine.build({ context: 'algo', tags: ['localhost/algo:1'] });
  * const { entrypoint } = await engine.inspectImage(id);
  */
-export class CliContainerEngine implements ContainerEngine {
+export class CliContainerEngine implements ContainerEngine, ImageLister {
   readonly kind: ContainerEngineKind;
   private readonly program: string;
   private readonly env: Readonly<Record<string, string>>;
@@ -664,6 +673,27 @@ export class CliContainerEngine implements ContainerEngine {
     if (ids.length === 0) return [];
     const result = await this.check(['container', 'inspect', '--format', '{{json .}}', ...ids]);
     return parseContainerInspect(result.stdout);
+  }
+
+  async listImages(label: string): Promise<readonly ImageDetails[]> {
+    const ids = [
+      ...new Set(
+        (await this.check(['images', '--quiet', '--no-trunc', '--filter', `label=${label}`])).stdout
+          .split('\n')
+          .map((line) => line.trim())
+          .filter((line) => line !== ''),
+      ),
+    ];
+    const images: ImageDetails[] = [];
+    // One at a time: an image removed between the listing and its inspection is skipped, not an error.
+    for (const id of ids) {
+      try {
+        images.push(await this.inspectImage(id));
+      } catch (e: unknown) {
+        if (!(e instanceof ImageNotFoundError)) throw e;
+      }
+    }
+    return images;
   }
 
   async login(credentials: RegistryLogin): Promise<void> {

@@ -30,6 +30,13 @@ export interface TaskMessage {
    * attempt number (`attemptsUsed` + the message's receive count) survives the new message.
    */
   readonly attemptsUsed?: number;
+  /**
+   * Where this round's retry budget starts (default 0). A re-drive from the dead-letter queue keeps
+   * numbering attempts after the earlier ones (`attemptsUsed`) but grants a fresh budget, so it sets
+   * `retryFrom` to the attempts already used: the task is final once `attempt - retryFrom` reaches
+   * the run's maximum.
+   */
+  readonly retryFrom?: number;
 }
 
 // Mutable mirror of TaskMessage for ajv's type-level schema check (it does not accept readonly or
@@ -43,6 +50,7 @@ interface TaskMessageShape {
   versionId?: string;
   size: number;
   attemptsUsed?: number;
+  retryFrom?: number;
 }
 
 /**
@@ -67,6 +75,7 @@ export const taskMessageSchema: JSONSchemaType<TaskMessageShape> = {
     versionId: { type: 'string', minLength: 1, maxLength: 1024, nullable: true },
     size: { type: 'integer', minimum: 0 },
     attemptsUsed: { type: 'integer', minimum: 0, maximum: 1000, nullable: true },
+    retryFrom: { type: 'integer', minimum: 0, maximum: 1000, nullable: true },
   },
   required: ['sluice', 'runId', 'bucket', 'key', 'etag', 'size'],
   additionalProperties: false,
@@ -91,13 +100,14 @@ export type TaskMessageCheck =
 export function checkTaskMessage(value: unknown): TaskMessageCheck {
   if (validate(value)) {
     // `null` is allowed by ajv for nullable properties; treat it as absent.
-    const { versionId, attemptsUsed, ...rest } = value;
+    const { versionId, attemptsUsed, retryFrom, ...rest } = value;
     return {
       ok: true,
       message: {
         ...rest,
         ...(typeof versionId === 'string' && { versionId }),
         ...(typeof attemptsUsed === 'number' && { attemptsUsed }),
+        ...(typeof retryFrom === 'number' && { retryFrom }),
       },
     };
   }
@@ -112,7 +122,7 @@ export function checkTaskMessage(value: unknown): TaskMessageCheck {
  * @throws SluiceError never: the type guarantees the shape.
  */
 export function formatTaskMessage(message: TaskMessage): string {
-  const { sluice, runId, bucket, key, etag, versionId, size, attemptsUsed } = message;
+  const { sluice, runId, bucket, key, etag, versionId, size, attemptsUsed, retryFrom } = message;
   return JSON.stringify({
     sluice,
     runId,
@@ -122,6 +132,7 @@ export function formatTaskMessage(message: TaskMessage): string {
     ...(versionId !== undefined && { versionId }),
     size,
     ...(attemptsUsed !== undefined && attemptsUsed > 0 && { attemptsUsed }),
+    ...(retryFrom !== undefined && retryFrom > 0 && { retryFrom }),
   });
 }
 

@@ -76,6 +76,8 @@ interface AttemptState {
   readonly task: TaskRef;
   readonly taskId: string;
   readonly attempt: number;
+  /** Attempts of this round (since the last re-drive): what the retry budget counts. */
+  readonly roundAttempt: number;
   readonly entry: TaskAttempt;
   readonly log: JsonLog;
   readonly taskLog: TaskLog;
@@ -104,7 +106,10 @@ export class TaskProcessor {
   async process(message: ReceivedMessage, task: TaskRef, stop: AbortSignal): Promise<TaskOutcome> {
     const { settings, ledger, workDir } = this.deps;
     const begun = Date.now();
+    // Attempt numbers run on across re-drives (they name log keys and record entries); the retry
+    // budget counts from the last re-drive (`retryFrom`).
     const attempt = (task.attemptsUsed ?? 0) + message.receiveCount;
+    const roundAttempt = attempt - (task.retryFrom ?? 0);
     const taskId = taskIdOf(task);
     const log = this.deps.log.with({ taskId, attempt, key: task.key });
     if ((await ledger.marker(taskId)) !== undefined) {
@@ -118,14 +123,17 @@ export class TaskProcessor {
       task,
       taskId,
       attempt,
+      roundAttempt,
       entry: { attempt, workerId: settings.workerId, startedAt: new Date(begun).toISOString(), phases: {} },
       log,
       taskLog: new TaskLog(logFile, { secrets: settings.secrets }),
       logFile,
     };
-    if (attempt > settings.config.maxAttempts) {
+    if (roundAttempt > settings.config.maxAttempts) {
       // The last attempt's worker was lost (the message came back with no attempts left).
-      state.taskLog.note(`no attempts left: attempt ${attempt} of at most ${settings.config.maxAttempts}`);
+      state.taskLog.note(
+        `no attempts left: attempt ${roundAttempt} of at most ${settings.config.maxAttempts} in this round`,
+      );
       const outcome = await this.failed(state, {
         ok: false,
         failureClass: 'infrastructure',
@@ -336,12 +344,12 @@ export class TaskProcessor {
   private async failed(state: AttemptState, verdict: AttemptVerdict): Promise<TaskOutcome> {
     if (verdict.ok) throw new Error('failed() called with a success');
     const { settings, ledger } = this.deps;
-    const { entry, log, attempt } = state;
+    const { entry, log, attempt, roundAttempt } = state;
     entry.endedAt = new Date().toISOString();
     entry.failureClass = verdict.failureClass;
     entry.message = verdict.message;
     if (verdict.exitCode !== undefined) entry.exitCode = verdict.exitCode;
-    const final = !verdict.retryable || attempt >= settings.config.maxAttempts;
+    const final = !verdict.retryable || roundAttempt >= settings.config.maxAttempts;
     state.taskLog.note(`attempt ${attempt} failed (${verdict.failureClass}): ${verdict.message}`);
     await this.uploadLog(state);
     await ledger.recordAttempt(state.task, state.taskId, entry, final ? 'failed' : 'running');
@@ -355,7 +363,7 @@ export class TaskProcessor {
       log.error('task-failed', { ...fields, final: true, retryable: verdict.retryable, ...entry.phases });
       return 'failed';
     }
-    const delay = Math.min(MAX_BACKOFF_SECONDS, settings.retryDelaySeconds * 2 ** (attempt - 1));
+    const delay = Math.min(MAX_BACKOFF_SECONDS, settings.retryDelaySeconds * 2 ** (roundAttempt - 1));
     try {
       await this.deps.queue.changeVisibility(state.message.receiptHandle, delay);
     } catch (thrown) {

@@ -1,0 +1,206 @@
+// The run state (`_sluice/<run-id>/run.json` in the output bucket): what provision-run made or
+// reused for a run, so dispatch, collect, teardown and `sluice runs` can work from the run id alone.
+// Rewritten as provisioning goes, so an interrupted provision leaves a record teardown can follow.
+import { ValidationError } from '../errors.js';
+import { lazyValidator, toSchemaJson } from './ajv.js';
+import type { JSONSchemaType } from './ajv.js';
+import { problemsFromAjv } from './ajv-problems.js';
+import { jobSchema } from './job.js';
+import type { RawJob } from './job.js';
+
+/**
+ * Where a run stands: `provisioning` while provision-run is creating resources (or was interrupted
+ * doing so), `provisioned` when everything exists, `tearing-down` while teardown runs (or was
+ * interrupted), `torn-down` after it.
+ */
+export type RunPhase = 'provisioning' | 'provisioned' | 'tearing-down' | 'torn-down';
+
+/** Every run phase, in order. */
+export const RUN_PHASES: readonly RunPhase[] = ['provisioning', 'provisioned', 'tearing-down', 'torn-down'];
+
+/** A bucket the run uses, and whether this run created it (only those are ever deleted). */
+export interface RunBucket {
+  name: string;
+  created: boolean;
+}
+
+/** A queue of the run. `url`/`arn` are absent until it exists; `created` when this run made it. */
+export interface RunQueueState {
+  name: string;
+  url?: string;
+  arn?: string;
+  created: boolean;
+}
+
+/** `_sluice/<run-id>/run.json`. */
+export interface RunState {
+  schemaVersion: 1;
+  runId: string;
+  jobName: string;
+  state: RunPhase;
+  /** When the run was first provisioned (kept by later provisions). */
+  createdAt: string;
+  updatedAt: string;
+  tornDownAt?: string;
+  /**
+   * The job, normalised (every default written out), with `fromEnv`/`fromSecret` as references
+   * and literal values of secret-looking variables replaced by `"***"`.
+   */
+  job: RawJob;
+  /** The job's `algorithm` as written, and the wrapped image when known. */
+  algorithm: { ref: string; image?: string; digest?: string };
+  backend: 'local' | 'ecs';
+  keep: boolean;
+  /** Normalised: prefixes end in `/` (or are empty). */
+  input: { bucket: string; prefix: string; include: string[] };
+  output: { bucket: string; prefix: string };
+  buckets: { input: RunBucket; output: RunBucket };
+  queue: RunQueueState & { visibilityTimeoutSeconds: number; maxReceiveCount: number };
+  deadLetterQueue: RunQueueState;
+  /** sluice's entry in the input bucket's notification configuration. */
+  notification: { id: string; bucket: string; prefix: string; suffix?: string; installed: boolean };
+}
+
+const TIMESTAMP = {
+  type: 'string',
+  pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$',
+} as const;
+
+const bucketSchema: JSONSchemaType<RunBucket> = {
+  type: 'object',
+  properties: { name: { type: 'string', minLength: 3, maxLength: 63 }, created: { type: 'boolean' } },
+  required: ['name', 'created'],
+  additionalProperties: false,
+};
+
+const queueProperties = {
+  name: { type: 'string', minLength: 1, maxLength: 80 },
+  url: { type: 'string', nullable: true, minLength: 1 },
+  arn: { type: 'string', nullable: true, minLength: 1 },
+  created: { type: 'boolean' },
+} as const;
+
+// The job inside is checked by the job's own schema (its `$schema` keyword belongs at a root only).
+const { $schema: _jobSchemaDialect, ...jobBody } = jobSchema;
+const storedJobSchema = jobBody as unknown as JSONSchemaType<RawJob>;
+
+const runStateSchemaTyped: JSONSchemaType<RunState> = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  title: 'sluice run state',
+  description: 'What provision-run made or reused for one run: _sluice/<run-id>/run.json.',
+  type: 'object',
+  properties: {
+    schemaVersion: { type: 'integer', const: 1 },
+    runId: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-z0-9-]+$' },
+    jobName: { type: 'string', minLength: 1 },
+    state: { type: 'string', enum: ['provisioning', 'provisioned', 'tearing-down', 'torn-down'] },
+    createdAt: TIMESTAMP,
+    updatedAt: TIMESTAMP,
+    tornDownAt: { ...TIMESTAMP, nullable: true },
+    job: storedJobSchema,
+    algorithm: {
+      type: 'object',
+      properties: {
+        ref: { type: 'string', minLength: 1 },
+        image: { type: 'string', nullable: true, minLength: 1 },
+        digest: { type: 'string', nullable: true, pattern: '^sha256:[a-f0-9]{64}$' },
+      },
+      required: ['ref'],
+      additionalProperties: false,
+    },
+    backend: { type: 'string', enum: ['local', 'ecs'] },
+    keep: { type: 'boolean' },
+    input: {
+      type: 'object',
+      properties: {
+        bucket: { type: 'string', minLength: 3, maxLength: 63 },
+        prefix: { type: 'string' },
+        include: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+      },
+      required: ['bucket', 'prefix', 'include'],
+      additionalProperties: false,
+    },
+    output: {
+      type: 'object',
+      properties: { bucket: { type: 'string', minLength: 3, maxLength: 63 }, prefix: { type: 'string' } },
+      required: ['bucket', 'prefix'],
+      additionalProperties: false,
+    },
+    buckets: {
+      type: 'object',
+      properties: { input: bucketSchema, output: bucketSchema },
+      required: ['input', 'output'],
+      additionalProperties: false,
+    },
+    queue: {
+      type: 'object',
+      properties: {
+        ...queueProperties,
+        visibilityTimeoutSeconds: { type: 'integer', minimum: 0, maximum: 43_200 },
+        maxReceiveCount: { type: 'integer', minimum: 1, maximum: 1000 },
+      },
+      required: ['name', 'created', 'visibilityTimeoutSeconds', 'maxReceiveCount'],
+      additionalProperties: false,
+    },
+    deadLetterQueue: {
+      type: 'object',
+      properties: queueProperties,
+      required: ['name', 'created'],
+      additionalProperties: false,
+    },
+    notification: {
+      type: 'object',
+      properties: {
+        id: { type: 'string', minLength: 1 },
+        bucket: { type: 'string', minLength: 3, maxLength: 63 },
+        prefix: { type: 'string' },
+        suffix: { type: 'string', nullable: true, minLength: 1 },
+        installed: { type: 'boolean' },
+      },
+      required: ['id', 'bucket', 'prefix', 'installed'],
+      additionalProperties: false,
+    },
+  },
+  required: [
+    'schemaVersion',
+    'runId',
+    'jobName',
+    'state',
+    'createdAt',
+    'updatedAt',
+    'job',
+    'algorithm',
+    'backend',
+    'keep',
+    'input',
+    'output',
+    'buckets',
+    'queue',
+    'deadLetterQueue',
+    'notification',
+  ],
+  additionalProperties: false,
+};
+
+/**
+ * The published JSON Schema of the run state.
+ *
+ * @example
+ * writeFileSync('run-state.schema.json', JSON.stringify(runStateSchema, null, 2));
+ */
+export const runStateSchema = toSchemaJson(runStateSchemaTyped);
+
+const runStateValidator = lazyValidator<RunState>(runStateSchema);
+
+/**
+ * Checks a parsed run state (read back from `run.json`) and returns it typed.
+ *
+ * @example
+ * const state = validateRunState(value, 's3://out/_sluice/thumbs-3f9a0c12/run.json');
+ * @throws {ValidationError} when it does not follow the run state schema.
+ */
+export function validateRunState(value: unknown, file: string): RunState {
+  const validate = runStateValidator();
+  if (validate(value)) return value;
+  throw new ValidationError(problemsFromAjv(validate.errors ?? [], file, value, runStateSchema));
+}
