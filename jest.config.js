@@ -29,6 +29,9 @@ const shared = {
 
 /** @type {import('jest').Config} */
 export default {
+  // A global setting: jest ignores testTimeout inside a project. Integration tests talk to moto and
+  // podman on a shared 2-core machine; unit tests finish far below this.
+  testTimeout: 120000,
   projects: [
     {
       ...shared,
@@ -45,13 +48,11 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/testbed/global-setup.ts',
       globalTeardown: '<rootDir>/test/testbed/global-teardown.ts',
-      testTimeout: 120000,
     },
     {
       ...shared,
       displayName: 'smoke',
       testMatch: ['<rootDir>/test/smoke/**/*.test.ts'],
-      testTimeout: 120000,
     },
   ],
 };
