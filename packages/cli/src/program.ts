@@ -23,7 +23,8 @@ export function createProgram(context: CommandContext): Command {
   const program = new Command('sluice')
     .description(
       'Run a containerized algorithm over every file in an S3 bucket, locally or on AWS ECS.\n' +
-        'This version checks manifests and jobs; wrap, provision, dispatch, collect and teardown follow.',
+        'This version checks manifests and jobs, tries an algorithm on one file, and wraps it; ' +
+        'provision, dispatch, collect, teardown and run follow in the next release.',
     )
     .version(VERSION, '-V, --version', 'print the version')
     .helpCommand('help [command]', 'show help for a command')

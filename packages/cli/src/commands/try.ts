@@ -44,8 +44,9 @@ export function registerTry(program: Command, context: CommandContext): void {
     .command('try')
     .summary('run one local file through an algorithm, as a runner would')
     .description(
-      'Run the algorithm of MANIFEST on FILE the way a runner does (same paths, environment, time limit,\n' +
-        'log masking and failure classes) without a queue or a bucket, then show the results, the log and the record.',
+      'Run the algorithm of MANIFEST on FILE the way a runner does (same paths, environment, time ' +
+        'limit, log masking and failure classes) without a queue or a bucket, then show the results, ' +
+        'the log and the record.',
     )
     .argument('<manifest>', 'the algorithm.json')
     .argument('<file>', 'the input file')

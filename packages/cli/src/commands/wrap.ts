@@ -83,9 +83,9 @@ export function registerWrap(program: Command, context: CommandContext): void {
     .command('wrap')
     .summary('build the wrapped image of an algorithm, push it and register it')
     .description(
-      'Validate MANIFEST, build the algorithm image (when it has `build`), build the wrapped image (the\n' +
-        'algorithm plus the sluice runner and its own Node runtime), and record it in the catalogue:\n' +
-        'locally the image itself; with --push (or --registry/--ecr) pushed, and registered as an ECS task\n' +
+      'Validate MANIFEST, build the algorithm image (when it has `build`), build the wrapped image (the ' +
+        'algorithm plus the sluice runner and its own Node runtime), and record it in the catalogue: ' +
+        'locally the image itself; with --push (or --registry/--ecr) pushed, and registered as an ECS task ' +
         'definition unless --no-task-definition.',
     )
     .argument('<manifest>', 'the algorithm.json')
