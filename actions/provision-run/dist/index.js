@@ -68150,6 +68150,22 @@ function escapeJsonPtr(str) {
 
 /***/ }),
 
+/***/ 5109:
+/***/ ((module) => {
+
+module.exports = eval("require")("@aws-sdk/client-ecr");
+
+
+/***/ }),
+
+/***/ 2300:
+/***/ ((module) => {
+
+module.exports = eval("require")("@aws-sdk/client-ecs");
+
+
+/***/ }),
+
 /***/ 2613:
 /***/ ((module) => {
 
@@ -70552,7 +70568,7 @@ function lazyValidator(schema) {
 
 ;// CONCATENATED MODULE: ../../packages/core/src/schemas/describe.ts
 /** Names that say their value is a credential. */
-const SENSITIVE_NAME = /secret|key|token|passw(or)?d|credential/i;
+const describe_SENSITIVE_NAME = /secret|key|token|passw(or)?d|credential/i;
 const ACCESS_KEY_ID = /(?:AKIA|ASIA)[A-Z0-9]{16}/;
 /**
  * Describes a found value in a few words. Strings are quoted only when nothing suggests a secret:
@@ -70574,7 +70590,7 @@ function describeFound(value, segments) {
     if (typeof value !== 'string')
         return typeof value;
     const sensitive = segments[0] === 'env' ||
-        segments.some((segment) => typeof segment === 'string' && SENSITIVE_NAME.test(segment)) ||
+        segments.some((segment) => typeof segment === 'string' && describe_SENSITIVE_NAME.test(segment)) ||
         ACCESS_KEY_ID.test(value) ||
         /[A-Za-z0-9/+=]{40}/.test(value);
     if (sensitive)
@@ -70719,7 +70735,7 @@ function findLiteralSecrets(value, file) {
                 problems.push(secretProblem(file, segments, 'a property name that is an access key id'));
                 continue;
             }
-            visit(child, [...segments, key], named || SENSITIVE_NAME.test(key));
+            visit(child, [...segments, key], named || describe_SENSITIVE_NAME.test(key));
         }
     };
     visit(value, [], false);
@@ -70736,7 +70752,7 @@ function secretKind(text, named) {
         if (value.length !== 40)
             continue;
         const before = text.slice(Math.max(0, match.index - 40), match.index + token.length - value.length);
-        if (named || SENSITIVE_NAME.test(before))
+        if (named || describe_SENSITIVE_NAME.test(before))
             return 'a literal secret (a 40-character key)';
     }
     return undefined;
@@ -70943,7 +70959,7 @@ function translateOne(error, context) {
             const known = Object.keys(parent.properties ?? {});
             if (segments.length === 1 &&
                 segments[0] === 'aws' &&
-                (CREDENTIAL_FIELDS.test(name) || SENSITIVE_NAME.test(name))) {
+                (CREDENTIAL_FIELDS.test(name) || describe_SENSITIVE_NAME.test(name))) {
                 return make(file, [...segments, name], `"${name}" is not a job field: a job file never holds AWS credentials`, {
                     expected: `one of ${known.join(', ')}`,
                     hint: CREDENTIALS_HINT,
@@ -71179,7 +71195,7 @@ function isFargateSize(cpu, memoryMiB) {
  * taskSize({ memoryMiB: 512 }, 128); // { cpu: 0.25, cpuUnits: 256, memoryMiB: 1024 }
  * taskSize({ memoryMiB: 4096, cpu: 0.25 }, 128); // { cpu: 1, cpuUnits: 1024, memoryMiB: 5120 }
  */
-function taskSize(manifest, runnerOverheadMiB = memory_RUNNER_OVERHEAD_MIB) {
+function memory_taskSize(manifest, runnerOverheadMiB = memory_RUNNER_OVERHEAD_MIB) {
     const need = manifest.memoryMiB + runnerOverheadMiB;
     const cpu = manifest.cpu ?? 0.25;
     return fargateSizes().find((size) => size.cpu >= cpu && size.memoryMiB >= need);
@@ -71846,7 +71862,7 @@ function folderPrefix(prefix) {
  * normalizeJob({ name: 'n', algorithm: 'a@1', input: { bucket: 'in-b' }, output: { bucket: 'out-b' } }).compute.backend; // 'local'
  * @throws {ConfigurationError} when `algorithm` is neither `name@version` nor an image reference (the job rules report this first).
  */
-function normalizeJob(raw) {
+function job_normalizeJob(raw) {
     const algorithm = parseAlgorithmRef(raw.algorithm);
     if (algorithm === undefined) {
         throw new errors_ConfigurationError(`algorithm "${raw.algorithm}" is neither name@version nor an image reference`);
@@ -72232,7 +72248,7 @@ function crossCheckJob(job, manifest, files) {
                 hint: `Run it with "compute": {"launchType": "EC2"} in ${files.job}`,
             }));
         }
-        if (taskSize(manifest, memory_RUNNER_OVERHEAD_MIB) === undefined) {
+        if (memory_taskSize(manifest, memory_RUNNER_OVERHEAD_MIB) === undefined) {
             problems.push(problem(files.manifest, ['memory'], `no Fargate task size holds ${manifest.memoryMiB} MiB plus the runner's ${memory_RUNNER_OVERHEAD_MIB} MiB${manifest.cpu !== undefined ? ` with ${manifest.cpu} vCPU` : ''}`, {
                 expected: 'at most 16 vCPU and 122880 MiB in total (the largest Fargate size)',
                 found: `${manifest.memoryMiB + memory_RUNNER_OVERHEAD_MIB} MiB`,
@@ -72339,7 +72355,7 @@ function validateJob(value, file) {
     const rules = jobRuleProblems(value, file);
     if (secrets.length > 0 || rules.length > 0)
         return { problems: merge(secrets, rules) };
-    return { value: normalizeJob(value), problems: [] };
+    return { value: job_normalizeJob(value), problems: [] };
 }
 function parseWith(text, file, validate) {
     const parsed = parseJsonText(text, file);
@@ -72358,7 +72374,7 @@ function parseWith(text, file, validate) {
  * manifest.memoryMiB; // 512 for "memory": "512MiB"
  * @throws {ValidationError} with every problem found (not JSON, schema, rules, literal secrets).
  */
-function parseManifest(text, file) {
+function documents_parseManifest(text, file) {
     return parseWith(text, file, validateManifest);
 }
 /**
@@ -72645,7 +72661,7 @@ const completionMarkerValidator = lazyValidator(completionMarkerSchema);
  * const record = validateTaskRecord(JSON.parse(body), 's3://out/_sluice/run/tasks/abc.json');
  * @throws {ValidationError} when it does not follow the task record schema.
  */
-function validateTaskRecord(value, file) {
+function records_validateTaskRecord(value, file) {
     const validate = taskRecordValidator();
     if (validate(value))
         return value;
@@ -72658,7 +72674,7 @@ function validateTaskRecord(value, file) {
  * const marker = validateCompletionMarker(JSON.parse(body), 's3://out/_sluice/run/done/abc.json');
  * @throws {ValidationError} when it does not follow the completion marker schema.
  */
-function validateCompletionMarker(value, file) {
+function records_validateCompletionMarker(value, file) {
     const validate = completionMarkerValidator();
     if (validate(value))
         return value;
@@ -72898,7 +72914,7 @@ function normalizeEtag(etag) {
  * taskId({ bucket: 'photos', key: 'in/cat.jpg', etag: '"9b2cf535f27731c974343645a3985328"' }); // 24 hex digits
  * @throws {SluiceError} when neither an ETag nor a version id is given: the object's content cannot be told.
  */
-function taskId(object) {
+function task_id_taskId(object) {
     const etag = object.etag !== undefined ? normalizeEtag(object.etag) : '';
     const version = object.versionId !== undefined && object.versionId !== 'null' ? object.versionId : '';
     if (etag === '' && version === '') {
@@ -72944,7 +72960,7 @@ function checkIds(runId, taskId, attempt) {
  * ledgerPrefix('thumbnails-3f9a0c12'); // '_sluice/thumbnails-3f9a0c12/'
  * @throws {SluiceError} when the run id is malformed.
  */
-function ledgerPrefix(runId) {
+function keys_ledgerPrefix(runId) {
     checkIds(runId);
     return `${LEDGER_ROOT}${runId}/`;
 }
@@ -72955,9 +72971,9 @@ function ledgerPrefix(runId) {
  * taskRecordKey('thumbnails-3f9a0c12', '0123456789abcdef01234567'); // '_sluice/thumbnails-3f9a0c12/tasks/0123456789abcdef01234567.json'
  * @throws {SluiceError} when an id is malformed.
  */
-function taskRecordKey(runId, taskId) {
+function keys_taskRecordKey(runId, taskId) {
     checkIds(runId, taskId);
-    return `${ledgerPrefix(runId)}tasks/${taskId}.json`;
+    return `${keys_ledgerPrefix(runId)}tasks/${taskId}.json`;
 }
 /**
  * The completion marker's key: `_sluice/<run-id>/done/<task-id>.json`, written after the outputs.
@@ -72966,9 +72982,9 @@ function taskRecordKey(runId, taskId) {
  * completionMarkerKey('thumbnails-3f9a0c12', '0123456789abcdef01234567'); // '_sluice/thumbnails-3f9a0c12/done/0123456789abcdef01234567.json'
  * @throws {SluiceError} when an id is malformed.
  */
-function completionMarkerKey(runId, taskId) {
+function keys_completionMarkerKey(runId, taskId) {
     checkIds(runId, taskId);
-    return `${ledgerPrefix(runId)}done/${taskId}.json`;
+    return `${keys_ledgerPrefix(runId)}done/${taskId}.json`;
 }
 /**
  * An attempt's log key: `_sluice/<run-id>/logs/<task-id>/<attempt>.log` (attempts count from 1).
@@ -72979,7 +72995,7 @@ function completionMarkerKey(runId, taskId) {
  */
 function taskLogKey(runId, taskId, attempt) {
     checkIds(runId, taskId, attempt);
-    return `${ledgerPrefix(runId)}logs/${taskId}/${attempt}.log`;
+    return `${keys_ledgerPrefix(runId)}logs/${taskId}/${attempt}.log`;
 }
 /**
  * Where an attempt stages its outputs before they are committed:
@@ -72991,7 +73007,7 @@ function taskLogKey(runId, taskId, attempt) {
  */
 function stagingPrefix(runId, taskId, attempt) {
     checkIds(runId, taskId, attempt);
-    return `${ledgerPrefix(runId)}staging/${taskId}/${attempt}/`;
+    return `${keys_ledgerPrefix(runId)}staging/${taskId}/${attempt}/`;
 }
 /**
  * The run's results manifest, written by collect-results: `_sluice/<run-id>/results.json`.
@@ -73000,8 +73016,8 @@ function stagingPrefix(runId, taskId, attempt) {
  * resultsKey('thumbnails-3f9a0c12'); // '_sluice/thumbnails-3f9a0c12/results.json'
  * @throws {SluiceError} when the run id is malformed.
  */
-function resultsKey(runId) {
-    return `${ledgerPrefix(runId)}results.json`;
+function keys_resultsKey(runId) {
+    return `${keys_ledgerPrefix(runId)}results.json`;
 }
 /**
  * True for keys under the reserved prefix: they are never inputs, so sluice's own writes never
@@ -73111,7 +73127,7 @@ function keys_relativeOutputPath(output, containerFile) {
  * isInput('b', 'in/notes.txt');    // { input: false, reason: 'not-included' }
  * @throws {Error} from picomatch when a glob cannot be compiled (the job schema has checked them).
  */
-function inputFilter(selection) {
+function include_inputFilter(selection) {
     const matches = picomatch([...selection.input.include], { dot: true });
     const { input, output } = selection;
     const outputInsideInput = input.bucket === output.bucket &&
@@ -74750,7 +74766,7 @@ function errors_classifySqsError(thrown, operation, queueUrl, receiptHandle) {
 
 
 
-const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const sqs_task_queue_defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * {@link TaskQueue} on Amazon SQS (standard queues) or the moto server. Takes a configured
  * `SQSClient` and the queue URL.
@@ -74761,7 +74777,7 @@ const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * @throws ConfigurationError from any method when the queue does not exist or access is denied;
  *   AwsRequestError for faults; MessageNotHeldError from delete/changeVisibility.
  */
-class SqsTaskQueue {
+class sqs_task_queue_SqsTaskQueue {
     client;
     url;
     sendAttempts;
@@ -74774,7 +74790,7 @@ class SqsTaskQueue {
         this.url = url;
         this.sendAttempts = Math.max(1, options.sendAttempts ?? 5);
         this.backoffMs = options.backoffMs ?? 200;
-        this.sleep = options.sleep ?? defaultSleep;
+        this.sleep = options.sleep ?? sqs_task_queue_defaultSleep;
     }
     async receive(options = {}) {
         const { signal } = options;
@@ -74983,7 +74999,7 @@ const MAX_RETENTION_SECONDS = 1_209_600;
  * const queue = new SqsTaskQueue(client, url);
  * @throws ConfigurationError when access is denied; AwsRequestError for faults.
  */
-class SqsQueues {
+class sqs_task_queue_SqsQueues {
     client;
     constructor(client) {
         this.client = client;
@@ -75015,7 +75031,7 @@ class SqsQueues {
      * @throws ConfigurationError when the queue does not exist.
      */
     async queueArn(url) {
-        return new SqsTaskQueue(this.client, url).arn();
+        return new sqs_task_queue_SqsTaskQueue(this.client, url).arn();
     }
     /**
      * Creates the queue (and its dead-letter queue) unless it exists; when it exists, brings its
@@ -75142,6 +75158,7 @@ const taskMessageSchema = {
         versionId: { type: 'string', minLength: 1, maxLength: 1024, nullable: true },
         size: { type: 'integer', minimum: 0 },
         attemptsUsed: { type: 'integer', minimum: 0, maximum: 1000, nullable: true },
+        retryFrom: { type: 'integer', minimum: 0, maximum: 1000, nullable: true },
     },
     required: ['sluice', 'runId', 'bucket', 'key', 'etag', 'size'],
     additionalProperties: false,
@@ -75160,13 +75177,14 @@ const validate = task_message_ajv.compile(taskMessageSchema);
 function task_message_checkTaskMessage(value) {
     if (validate(value)) {
         // `null` is allowed by ajv for nullable properties; treat it as absent.
-        const { versionId, attemptsUsed, ...rest } = value;
+        const { versionId, attemptsUsed, retryFrom, ...rest } = value;
         return {
             ok: true,
             message: {
                 ...rest,
                 ...(typeof versionId === 'string' && { versionId }),
                 ...(typeof attemptsUsed === 'number' && { attemptsUsed }),
+                ...(typeof retryFrom === 'number' && { retryFrom }),
             },
         };
     }
@@ -75179,8 +75197,8 @@ function task_message_checkTaskMessage(value) {
  * await queue.sendBatch([{ body: formatTaskMessage({ sluice: 1, runId, bucket, key, etag, size }) }]);
  * @throws SluiceError never: the type guarantees the shape.
  */
-function formatTaskMessage(message) {
-    const { sluice, runId, bucket, key, etag, versionId, size, attemptsUsed } = message;
+function task_message_formatTaskMessage(message) {
+    const { sluice, runId, bucket, key, etag, versionId, size, attemptsUsed, retryFrom } = message;
     return JSON.stringify({
         sluice,
         runId,
@@ -75190,6 +75208,7 @@ function formatTaskMessage(message) {
         ...(versionId !== undefined && { versionId }),
         size,
         ...(attemptsUsed !== undefined && attemptsUsed > 0 && { attemptsUsed }),
+        ...(retryFrom !== undefined && retryFrom > 0 && { retryFrom }),
     });
 }
 function describeError(error) {
@@ -75242,7 +75261,7 @@ function encodeS3EventKey(key) {
  * const tasks = message.records.filter(isObjectCreated);
  * @throws never.
  */
-function isObjectCreated(record) {
+function s3_event_isObjectCreated(record) {
     return (record.eventName.startsWith('ObjectCreated:') && record.size !== undefined && record.etag !== undefined);
 }
 /**
@@ -75260,7 +75279,7 @@ function isObjectCreated(record) {
  * }
  * @throws never.
  */
-function parseQueueMessage(body) {
+function s3_event_parseQueueMessage(body) {
     let value;
     try {
         value = JSON.parse(body);
@@ -76054,6 +76073,26 @@ class CliContainerEngine {
         const result = await this.check(['container', 'inspect', '--format', '{{json .}}', ...ids]);
         return parseContainerInspect(result.stdout);
     }
+    async listImages(label) {
+        const ids = [
+            ...new Set((await this.check(['images', '--quiet', '--no-trunc', '--filter', `label=${label}`])).stdout
+                .split('\n')
+                .map((line) => line.trim())
+                .filter((line) => line !== '')),
+        ];
+        const images = [];
+        // One at a time: an image removed between the listing and its inspection is skipped, not an error.
+        for (const id of ids) {
+            try {
+                images.push(await this.inspectImage(id));
+            }
+            catch (e) {
+                if (!(e instanceof ImageNotFoundError))
+                    throw e;
+            }
+        }
+        return images;
+    }
     async login(credentials) {
         this.logger.setSecret(credentials.password);
         await this.check(['login', '--username', credentials.username, '--password-stdin', credentials.registry], {
@@ -76517,7 +76556,7 @@ const WRAPPED_PATHS = {
     runtime: '/sluice/node',
 };
 /** Labels every wrapped image carries; the local catalogue finds algorithms by them. */
-const WRAPPED_LABELS = {
+const wrapped_image_WRAPPED_LABELS = {
     /** `name@version` of the algorithm. */
     algorithm: 'org.sluice.algorithm',
     /** `sha256:<hex>` of the manifest file's bytes. */
@@ -76575,7 +76614,7 @@ function localMemoryLimitMiB(manifest) {
  * withDigest('127.0.0.1:5000/sluice/thumbs:1.0', 'sha256:ab…'); // '127.0.0.1:5000/sluice/thumbs:1.0@sha256:ab…'
  * @throws {ConfigurationError} when `digest` is not `sha256:` and 64 hex digits.
  */
-function withDigest(reference, digest) {
+function wrapped_image_withDigest(reference, digest) {
     if (!/^sha256:[a-f0-9]{64}$/.test(digest))
         throw new ConfigurationError(`${digest} is not a sha256 digest`);
     return `${reference.split('@')[0] ?? reference}@${digest}`;
@@ -76633,7 +76672,7 @@ function renderWrappedContainerfile(options) {
  * @example
  * wrappedImageLabels({ manifest, manifestText, baseImageId, runtime, runnerDigest })['org.sluice.algorithm']; // 'thumbs@1.0'
  */
-function wrappedImageLabels(options) {
+function wrapped_image_wrappedImageLabels(options) {
     let compact = options.manifestText;
     try {
         compact = JSON.stringify(JSON.parse(options.manifestText));
@@ -76642,12 +76681,12 @@ function wrappedImageLabels(options) {
         // parseManifest already read this text; keep it as it is if it somehow is not JSON.
     }
     return {
-        [WRAPPED_LABELS.algorithm]: `${options.manifest.name}@${options.manifest.version}`,
-        [WRAPPED_LABELS.manifestDigest]: sha256(options.manifestText),
-        [WRAPPED_LABELS.manifestJson]: compact,
-        [WRAPPED_LABELS.baseImage]: options.baseImageId,
-        [WRAPPED_LABELS.runnerDigest]: options.runnerDigest,
-        [WRAPPED_LABELS.runtime]: `node-${options.runtime.nodeVersion}-${options.runtime.platform.replace('/', '-')}`,
+        [wrapped_image_WRAPPED_LABELS.algorithm]: `${options.manifest.name}@${options.manifest.version}`,
+        [wrapped_image_WRAPPED_LABELS.manifestDigest]: sha256(options.manifestText),
+        [wrapped_image_WRAPPED_LABELS.manifestJson]: compact,
+        [wrapped_image_WRAPPED_LABELS.baseImage]: options.baseImageId,
+        [wrapped_image_WRAPPED_LABELS.runnerDigest]: options.runnerDigest,
+        [wrapped_image_WRAPPED_LABELS.runtime]: `node-${options.runtime.nodeVersion}-${options.runtime.platform.replace('/', '-')}`,
     };
 }
 /** sha256 over the files of a directory: sorted relative paths and their contents. */
@@ -76675,7 +76714,7 @@ async function linkOrCopy(source, target) {
     }
 }
 /** The default local tag of a wrapped image: `localhost/sluice/<name>:<version>`. */
-function wrappedImageTag(manifest) {
+function wrapped_image_wrappedImageTag(manifest) {
     return `localhost/sluice/${manifest.name}:${manifest.version}`;
 }
 /** The local tag an algorithm built from `build` gets: `localhost/sluice/<name>-algorithm:<version>`. */
@@ -76697,7 +76736,7 @@ function algorithmImageTag(manifest) {
  * @throws {ConfigurationError} when the image cannot be pulled, is for another platform, or the
  *   platform is not supported; when the runner bundle is missing.
  */
-async function wrapAlgorithm(options) {
+async function wrapped_image_wrapAlgorithm(options) {
     const started = Date.now();
     const { manifest, engine } = options;
     const logger = options.logger ?? silentLogger;
@@ -76743,7 +76782,7 @@ async function wrapAlgorithm(options) {
     const runtimeMs = Date.now() - runtimeStarted;
     const wrapStarted = Date.now();
     const original = originalImageConfig(algorithmImage, details, runtime);
-    const baseLabels = wrappedImageLabels({
+    const baseLabels = wrapped_image_wrappedImageLabels({
         manifest,
         manifestText: options.manifestText,
         baseImageId: details.id,
@@ -76754,9 +76793,9 @@ async function wrapAlgorithm(options) {
     const { dir: _dir, cached: _cached, ...runtimeRecord } = runtime;
     const labels = {
         ...baseLabels,
-        [WRAPPED_LABELS.inputs]: sha256(JSON.stringify({ containerfileText, labels: baseLabels, original, runtime: runtimeRecord })),
+        [wrapped_image_WRAPPED_LABELS.inputs]: sha256(JSON.stringify({ containerfileText, labels: baseLabels, original, runtime: runtimeRecord })),
     };
-    const image = options.tag ?? wrappedImageTag(manifest);
+    const image = options.tag ?? wrapped_image_wrappedImageTag(manifest);
     const timings = (wrapBuildMs) => ({
         ...(algorithmBuildMs !== undefined ? { algorithmBuildMs } : {}),
         runtimeMs,
@@ -76765,7 +76804,7 @@ async function wrapAlgorithm(options) {
     });
     if (await engine.imageExists(image)) {
         const existing = await engine.inspectImage(image);
-        if (existing.labels[WRAPPED_LABELS.inputs] === labels[WRAPPED_LABELS.inputs]) {
+        if (existing.labels[wrapped_image_WRAPPED_LABELS.inputs] === labels[wrapped_image_WRAPPED_LABELS.inputs]) {
             logger.info(`${image} is up to date: nothing it is made of has changed`);
             const wrapBuildMs = Date.now() - wrapStarted;
             return {
@@ -76818,6 +76857,2508 @@ async function wrapAlgorithm(options) {
     }
 }
 
+// EXTERNAL MODULE: ../../node_modules/@vercel/ncc/dist/ncc/@@notfound.js?@aws-sdk/client-ecs
+var client_ecs = __nccwpck_require__(2300);
+;// CONCATENATED MODULE: ../../packages/core/src/compute/task-definition.ts
+// The ECS task definition of a wrapped image: one container, `algorithm`, running the image by digest
+// with the manifest's resources plus the runner's overhead. Task definitions are immutable and every
+// RegisterTaskDefinition call adds a revision, so registering compares with what is there first: a
+// re-run with the same digest and settings reuses the revision instead of piling up copies.
+
+
+
+
+
+
+
+
+/** The name of the one container in every sluice task definition. */
+const task_definition_ALGORITHM_CONTAINER = 'algorithm';
+/** Tags on every task definition sluice registers; the ECS catalogue finds algorithms by them. */
+const task_definition_ALGORITHM_TAGS = {
+    /** The algorithm's name. */
+    name: 'sluice:algorithm',
+    /** The algorithm's version. */
+    version: 'sluice:version',
+    /** The wrapped image's digest (`sha256:…`). */
+    digest: 'sluice:digest',
+};
+/**
+ * Seconds ECS waits between SIGTERM and SIGKILL: Fargate's maximum, so the runner can stop the
+ * algorithm, record the attempt and hand the message back before the container is killed.
+ */
+const STOP_TIMEOUT_SECONDS = 120;
+/**
+ * The size the manifest's JSON may have in the container's `dockerLabels`. A whole task definition
+ * may be 64 KiB; half of it leaves room for everything else.
+ */
+const MAX_MANIFEST_LABEL_BYTES = (/* unused pure expression or super */ null && (32 * 1024));
+/** The volume that stays writable when the root filesystem is read-only. */
+const SCRATCH_VOLUME = 'sluice-scratch';
+/**
+ * The task definition family of an algorithm: `sluice-<name>`, with the characters ECS does not
+ * allow in a family (`.`) turned into `-`. Two names that differ only there share a family; the
+ * `sluice:algorithm` tag tells their revisions apart.
+ *
+ * @example
+ * taskDefinitionFamily('thumbs.v2'); // 'sluice-thumbs-v2'
+ * @throws never.
+ */
+function task_definition_taskDefinitionFamily(name) {
+    return `sluice-${name.replace(/[^A-Za-z0-9_-]/g, '-')}`.slice(0, 255);
+}
+/**
+ * The CloudWatch Logs group of an algorithm's runners: `/sluice/<name>`.
+ *
+ * @example
+ * algorithmLogGroup('thumbs'); // '/sluice/thumbs'
+ * @throws never.
+ */
+function algorithmLogGroup(name) {
+    return `/sluice/${name}`;
+}
+/** `X86_64` or `ARM64`, as ECS's runtimePlatform names the manifest's `platform`. */
+function cpuArchitecture(platform) {
+    return runtimePlatform(platform) === 'linux/arm64' ? 'ARM64' : 'X86_64';
+}
+function digestOf(image) {
+    const digest = /@(sha256:[a-f0-9]{64})$/.exec(image)?.[1];
+    if (digest === undefined) {
+        throw new ConfigurationError(`the task definition needs the image by digest (registry/repo:tag@sha256:…); found ${image}. Push the wrapped image first.`);
+    }
+    return digest;
+}
+/** Directories that must stay writable under a read-only root: the input's and the output's, and /tmp. */
+function writableDirectories(manifest) {
+    const dirs = new Set(['/tmp']);
+    for (const location of [manifest.input, manifest.output]) {
+        const dir = location.kind === 'directory' ? location.path : location.path.slice(0, location.path.lastIndexOf('/'));
+        if (dir === '' || dir === '/') {
+            throw new ConfigurationError(`algorithm.json: "readOnlyRootFilesystem": true needs the input and output in a directory below /, but ${location.path} is directly in /. Move it into a directory such as /data/.`);
+        }
+        dirs.add(dir);
+    }
+    // A directory inside another writable one needs no mount of its own.
+    return [...dirs].filter((dir) => ![...dirs].some((other) => other !== dir && dir.startsWith(`${other}/`)));
+}
+/**
+ * The RegisterTaskDefinition input for a wrapped image: family `sluice-<name>`, one container
+ * `algorithm` running the image by digest with the manifest's memory plus the runner's overhead as its
+ * hard limit, the smallest Fargate size that fits at task level (EC2 only when the algorithm needs a
+ * GPU, which Fargate has not, or more than Fargate's largest size), `runtimePlatform` from `platform`, the non-secret variables' defaults,
+ * the port, awslogs to `/sluice/<name>`, no privileged mode, a read-only root filesystem when the
+ * manifest allows it (with writable scratch mounts for the input, the output and /tmp), the manifest
+ * in the container's labels, and the `sluice:*` tags.
+ *
+ * @example
+ * const input = taskDefinitionInput({ manifest, manifestText, image: `${repo}:1.0@sha256:…`, region: 'eu-west-1' });
+ * await ecs.send(new RegisterTaskDefinitionCommand(input));
+ * @throws {ConfigurationError} when the image is not pinned to a digest, the platform is not
+ *   supported, or the manifest is too large for the labels.
+ */
+function task_definition_taskDefinitionInput(options) {
+    const { manifest } = options;
+    const digest = digestOf(options.image);
+    const labels = wrappedImageLabels({
+        manifest,
+        manifestText: options.manifestText,
+        baseImageId: '',
+        runnerDigest: '',
+        runtime: { nodeVersion: '', platform: '' },
+    });
+    const catalogueLabels = {
+        [WRAPPED_LABELS.algorithm]: labels[WRAPPED_LABELS.algorithm] ?? '',
+        [WRAPPED_LABELS.manifestDigest]: labels[WRAPPED_LABELS.manifestDigest] ?? '',
+        [WRAPPED_LABELS.manifestJson]: labels[WRAPPED_LABELS.manifestJson] ?? '',
+    };
+    const manifestBytes = Buffer.byteLength(catalogueLabels[WRAPPED_LABELS.manifestJson]);
+    if (manifestBytes > MAX_MANIFEST_LABEL_BYTES) {
+        throw new ConfigurationError(`algorithm.json is ${manifestBytes} bytes as compact JSON; the task definition can carry at most ${MAX_MANIFEST_LABEL_BYTES}. Shorten the descriptions in it.`);
+    }
+    const containerMemory = manifest.memoryMiB + RUNNER_OVERHEAD_MIB;
+    // Fargate has no GPUs and a largest size; beyond either the task is for EC2 only.
+    const size = manifest.gpu === 0 ? taskSize(manifest) : undefined;
+    const fargate = size !== undefined;
+    const taskCpu = size?.cpuUnits ?? Math.ceil((manifest.cpu ?? 1) * 1024);
+    const taskMemory = size?.memoryMiB ?? containerMemory;
+    const environment = Object.entries(manifest.env)
+        .filter(([, spec]) => !spec.secret && spec.default !== undefined)
+        .map(([name, spec]) => ({ name, value: spec.default ?? '' }))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const readOnly = manifest.readOnlyRootFilesystem;
+    const mounts = readOnly ? writableDirectories(manifest) : [];
+    const container = {
+        name: task_definition_ALGORITHM_CONTAINER,
+        image: options.image,
+        essential: true,
+        memory: containerMemory,
+        ...(manifest.cpu !== undefined ? { cpu: Math.ceil(manifest.cpu * 1024) } : {}),
+        ...(manifest.gpu > 0 ? { resourceRequirements: [{ type: 'GPU', value: String(manifest.gpu) }] } : {}),
+        ...(environment.length > 0 ? { environment } : {}),
+        ...(manifest.port !== undefined
+            ? { portMappings: [{ containerPort: manifest.port, hostPort: manifest.port, protocol: 'tcp' }] }
+            : {}),
+        logConfiguration: {
+            logDriver: 'awslogs',
+            options: {
+                'awslogs-group': algorithmLogGroup(manifest.name),
+                'awslogs-region': options.region,
+                'awslogs-stream-prefix': 'sluice',
+            },
+        },
+        privileged: false,
+        readonlyRootFilesystem: readOnly,
+        ...(mounts.length > 0
+            ? {
+                mountPoints: mounts.map((containerPath, index) => ({
+                    sourceVolume: `${SCRATCH_VOLUME}-${index}`,
+                    containerPath,
+                    readOnly: false,
+                })),
+            }
+            : {}),
+        stopTimeout: STOP_TIMEOUT_SECONDS,
+        dockerLabels: catalogueLabels,
+    };
+    return {
+        family: task_definition_taskDefinitionFamily(manifest.name),
+        containerDefinitions: [container],
+        networkMode: 'awsvpc',
+        requiresCompatibilities: fargate ? ['FARGATE', 'EC2'] : ['EC2'],
+        cpu: String(taskCpu),
+        memory: String(taskMemory),
+        runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: cpuArchitecture(manifest.platform) },
+        ...(mounts.length > 0
+            ? { volumes: mounts.map((_, index) => ({ name: `${SCRATCH_VOLUME}-${index}` })) }
+            : {}),
+        ...(options.executionRoleArn !== undefined ? { executionRoleArn: options.executionRoleArn } : {}),
+        ...(options.taskRoleArn !== undefined ? { taskRoleArn: options.taskRoleArn } : {}),
+        tags: [
+            { key: task_definition_ALGORITHM_TAGS.name, value: manifest.name },
+            { key: task_definition_ALGORITHM_TAGS.version, value: manifest.version },
+            { key: task_definition_ALGORITHM_TAGS.digest, value: digest },
+        ],
+    };
+}
+function byKey(key) {
+    return (a, b) => {
+        const ka = key(a);
+        const kb = key(b);
+        return ka < kb ? -1 : ka > kb ? 1 : 0;
+    };
+}
+/** `[]`, `{}`, `''` and `undefined` all mean "not set" once ECS has filled in its defaults. */
+function nonEmpty(value) {
+    return value === undefined || value.length === 0 ? undefined : value;
+}
+function normalizeContainer(container) {
+    return {
+        name: container.name,
+        image: container.image,
+        // ECS reports an unset container cpu as 0 and an unset `essential` as true.
+        cpu: container.cpu === 0 ? undefined : container.cpu,
+        memory: container.memory,
+        memoryReservation: container.memoryReservation,
+        essential: container.essential ?? true,
+        entryPoint: nonEmpty(container.entryPoint),
+        command: nonEmpty(container.command),
+        workingDirectory: container.workingDirectory || undefined,
+        user: container.user || undefined,
+        environment: nonEmpty((container.environment ?? [])
+            .map((entry) => ({ name: entry.name, value: entry.value ?? '' }))
+            .sort(byKey((entry) => entry.name ?? ''))),
+        secrets: nonEmpty((container.secrets ?? [])
+            .map((entry) => ({ name: entry.name, valueFrom: entry.valueFrom }))
+            .sort(byKey((entry) => entry.name ?? ''))),
+        portMappings: nonEmpty((container.portMappings ?? [])
+            .map((mapping) => ({
+            containerPort: mapping.containerPort,
+            // awsvpc: the host port is the container port, and ECS fills it in.
+            hostPort: mapping.hostPort ?? mapping.containerPort,
+            protocol: mapping.protocol ?? 'tcp',
+        }))
+            .sort(byKey((mapping) => `${mapping.containerPort ?? 0}/${mapping.protocol}`))),
+        mountPoints: nonEmpty((container.mountPoints ?? [])
+            .map((mount) => ({
+            sourceVolume: mount.sourceVolume,
+            containerPath: mount.containerPath,
+            readOnly: mount.readOnly ?? false,
+        }))
+            .sort(byKey((mount) => mount.containerPath ?? ''))),
+        resourceRequirements: nonEmpty((container.resourceRequirements ?? [])
+            .map((requirement) => ({ type: requirement.type, value: requirement.value }))
+            .sort(byKey((requirement) => requirement.type ?? ''))),
+        logConfiguration: container.logConfiguration === undefined
+            ? undefined
+            : {
+                logDriver: container.logConfiguration.logDriver,
+                options: container.logConfiguration.options ?? {},
+            },
+        privileged: container.privileged === true,
+        readonlyRootFilesystem: container.readonlyRootFilesystem === true,
+        stopTimeout: container.stopTimeout,
+        dockerLabels: container.dockerLabels ?? {},
+    };
+}
+/**
+ * A task definition (the RegisterTaskDefinition input, or a registered revision as
+ * DescribeTaskDefinition returns it) with its tags, in one canonical form: ECS's defaults filled in
+ * the same way on both sides (container `cpu: 0`, `essential: true`, empty lists, the awsvpc host
+ * port, `tcp`), lists sorted, and the fields that only a registered revision has (ARN, revision,
+ * status, compatibilities, registeredAt, …) left out. Two task definitions with the same form run
+ * the same thing.
+ *
+ * @example
+ * normalizedTaskDefinition(input, input.tags) === normalizedTaskDefinition(described.taskDefinition, described.tags); // reuse it
+ * @throws never.
+ */
+function normalizedTaskDefinition(definition, tags) {
+    return canonicalJson({
+        family: definition.family,
+        taskRoleArn: definition.taskRoleArn || undefined,
+        executionRoleArn: definition.executionRoleArn || undefined,
+        networkMode: definition.networkMode,
+        cpu: definition.cpu,
+        memory: definition.memory,
+        requiresCompatibilities: [...(definition.requiresCompatibilities ?? [])].sort(),
+        runtimePlatform: definition.runtimePlatform === undefined
+            ? undefined
+            : {
+                cpuArchitecture: definition.runtimePlatform.cpuArchitecture,
+                operatingSystemFamily: definition.runtimePlatform.operatingSystemFamily,
+            },
+        pidMode: definition.pidMode,
+        ipcMode: definition.ipcMode,
+        ephemeralStorage: definition.ephemeralStorage?.sizeInGiB,
+        volumes: nonEmpty((definition.volumes ?? [])
+            .map((volume) => ({ name: volume.name, hostSourcePath: volume.host?.sourcePath || undefined }))
+            .sort(byKey((volume) => volume.name ?? ''))),
+        containers: (definition.containerDefinitions ?? [])
+            .map(normalizeContainer)
+            .sort(byKey((container) => canonicalJson(container))),
+        tags: (tags ?? [])
+            .map((tag) => ({ key: tag.key, value: tag.value ?? '' }))
+            .sort(byKey((tag) => tag.key ?? '')),
+    });
+}
+/**
+ * Whether a registered revision runs exactly what `input` describes (see {@link normalizedTaskDefinition}).
+ *
+ * @example
+ * if (sameTaskDefinition(input, latest)) return latest.arn;
+ * @throws never.
+ */
+function sameTaskDefinition(input, registered) {
+    return (normalizedTaskDefinition(input, input.tags) ===
+        normalizedTaskDefinition(registered.taskDefinition, registered.tags));
+}
+/**
+ * The family and revision in a task definition ARN (`…:task-definition/<family>:<revision>`).
+ *
+ * @example
+ * parseTaskDefinitionArn('arn:aws:ecs:eu-west-1:123456789012:task-definition/sluice-thumbs:3'); // { family: 'sluice-thumbs', revision: 3 }
+ * @throws never; `undefined` when it is not a task definition ARN.
+ */
+function parseTaskDefinitionArn(arn) {
+    const match = /task-definition\/([A-Za-z0-9_-]+):([0-9]+)$/.exec(arn);
+    if (match === null)
+        return undefined;
+    return { family: match[1] ?? '', revision: Number(match[2]) };
+}
+function registered(taskDefinition, tags, what) {
+    const arn = taskDefinition?.taskDefinitionArn;
+    const parsed = arn === undefined ? undefined : parseTaskDefinitionArn(arn);
+    if (taskDefinition === undefined || arn === undefined || parsed === undefined) {
+        throw new InfrastructureError(`ECS returned no task definition ARN for ${what}`);
+    }
+    return { arn, ...parsed, taskDefinition, tags: tags ?? [] };
+}
+/**
+ * {@link TaskDefinitionRegistry} on Amazon ECS (or any endpoint speaking its API).
+ *
+ * @example
+ * const registry = new EcsTaskDefinitions(new ECSClient({ region: 'eu-west-1' }));
+ * const { arn, reused } = await registerTaskDefinition(registry, taskDefinitionInput(options));
+ * @throws {ConfigurationError} when access is denied; AwsRequestError for faults.
+ */
+class EcsTaskDefinitions {
+    client;
+    constructor(client) {
+        this.client = client;
+    }
+    async *listActive(family) {
+        const arns = [];
+        try {
+            // familyPrefix is a prefix: `sluice-a` also lists `sluice-ab`, so the family is checked below.
+            // Sorted here, not by the server (sort: DESC), so every page is in hand before the first is used.
+            for await (const page of paginateListTaskDefinitions({ client: this.client }, { familyPrefix: family, status: 'ACTIVE', sort: 'DESC' })) {
+                for (const arn of page.taskDefinitionArns ?? []) {
+                    const parsed = parseTaskDefinitionArn(arn);
+                    if (parsed?.family === family)
+                        arns.push({ arn, revision: parsed.revision });
+                }
+            }
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, 'ECS.ListTaskDefinitions', family);
+        }
+        arns.sort((a, b) => b.revision - a.revision);
+        for (const { arn } of arns)
+            yield arn;
+    }
+    async describe(taskDefinition) {
+        try {
+            const output = await this.client.send(new DescribeTaskDefinitionCommand({ taskDefinition, include: ['TAGS'] }));
+            return registered(output.taskDefinition, output.tags, taskDefinition);
+        }
+        catch (thrown) {
+            const { code } = describeAwsError(thrown);
+            // ECS says "ClientException: Unable to describe task definition." for one that does not exist.
+            if (code === 'ClientException' && /unable to describe|not found/i.test(toError(thrown).message)) {
+                return undefined;
+            }
+            throw classifyAwsError(thrown, 'ECS.DescribeTaskDefinition', taskDefinition);
+        }
+    }
+    async register(input) {
+        try {
+            const output = await this.client.send(new RegisterTaskDefinitionCommand(input));
+            return registered(output.taskDefinition, output.tags ?? input.tags, input.family ?? '');
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, 'ECS.RegisterTaskDefinition', input.family ?? '');
+        }
+    }
+}
+/**
+ * The newest ACTIVE revision of the family carrying all the given tags, or `undefined`. Revisions are
+ * described newest first until one matches, so the usual case costs one list and one describe.
+ *
+ * @example
+ * await findTaskDefinition(registry, 'sluice-thumbs', { 'sluice:algorithm': 'thumbs', 'sluice:version': '1.0' });
+ * @throws {ConfigurationError} when access is denied; AwsRequestError for faults.
+ */
+async function task_definition_findTaskDefinition(registry, family, tags) {
+    for await (const arn of registry.listActive(family)) {
+        const candidate = await registry.describe(arn);
+        if (candidate === undefined)
+            continue;
+        const has = new Map(candidate.tags.map((tag) => [tag.key, tag.value]));
+        if (Object.entries(tags).every(([key, value]) => has.get(key) === value))
+            return candidate;
+    }
+    return undefined;
+}
+/**
+ * Registers a task definition unless the newest ACTIVE revision of its family for the same
+ * algorithm (the `sluice:algorithm` and `sluice:version` tags) already runs exactly the same thing
+ * ({@link sameTaskDefinition}); then that revision is reused. The newest revision of the family is
+ * looked at first, so in the usual case this costs one list and one describe.
+ *
+ * @example
+ * const { arn, reused } = await registerTaskDefinition(new EcsTaskDefinitions(ecs), taskDefinitionInput(options), logger);
+ * @throws {ConfigurationError} when access is denied; AwsRequestError for faults.
+ */
+async function task_definition_registerTaskDefinition(registry, input, logger = silentLogger) {
+    const family = input.family ?? '';
+    const wanted = {};
+    for (const tag of input.tags ?? []) {
+        if (tag.key === task_definition_ALGORITHM_TAGS.name || tag.key === task_definition_ALGORITHM_TAGS.version)
+            wanted[tag.key] = tag.value ?? '';
+    }
+    const latest = await task_definition_findTaskDefinition(registry, family, wanted);
+    if (latest !== undefined && sameTaskDefinition(input, latest)) {
+        logger.info(`task definition ${family}:${latest.revision} already runs this image with these settings: reused`);
+        return { arn: latest.arn, revision: latest.revision, reused: true };
+    }
+    const made = await registry.register(input);
+    logger.info(`registered task definition ${made.family}:${made.revision}`);
+    return { arn: made.arn, revision: made.revision, reused: false };
+}
+
+// EXTERNAL MODULE: ../../node_modules/@vercel/ncc/dist/ncc/@@notfound.js?@aws-sdk/client-ecr
+var client_ecr = __nccwpck_require__(5109);
+;// CONCATENATED MODULE: ../../packages/core/src/compute/ecr-registry.ts
+// Amazon ECR as the registry of wrapped images: a login for the container engine from
+// GetAuthorizationToken, and the repository created when it is missing. The token is a password: it
+// goes to the engine on standard input and is masked in every log, never put on a command line.
+
+
+
+
+/**
+ * The host of an account's ECR registry in a region: `<account>.dkr.ecr.<region>.amazonaws.com`
+ * (`.amazonaws.com.cn` in the China regions).
+ *
+ * @example
+ * ecrRegistryHost('123456789012', 'eu-west-1'); // '123456789012.dkr.ecr.eu-west-1.amazonaws.com'
+ * @throws never.
+ */
+function ecrRegistryHost(accountId, region) {
+    return `${accountId}.dkr.ecr.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`;
+}
+/**
+ * The ECR repository of an algorithm's wrapped images: `sluice/<name>`.
+ *
+ * @example
+ * ecrRepositoryName('thumbs'); // 'sluice/thumbs'
+ * @throws never.
+ */
+function ecr_registry_ecrRepositoryName(name) {
+    return `sluice/${name}`;
+}
+/**
+ * An account's ECR registry in one region.
+ *
+ * @example
+ * const ecr = new EcrRegistry(new ECRClient({ region: 'eu-west-1' }), { logger });
+ * const host = await ecr.login(engine);
+ * const { uri } = await ecr.ensureRepository('sluice/thumbs', { tags: { 'sluice:algorithm': 'thumbs' } });
+ * @throws {ConfigurationError} when access is denied; AwsRequestError for other faults.
+ */
+class EcrRegistry {
+    client;
+    logger;
+    constructor(client, options = {}) {
+        this.client = client;
+        this.logger = options.logger ?? silentLogger;
+    }
+    /**
+     * The engine's credentials for this account's registry, from GetAuthorizationToken (valid for 12
+     * hours). The password is marked secret with the logger before anything else happens to it.
+     *
+     * @throws {ConfigurationError} when access is denied; AwsRequestError for faults.
+     */
+    async authorization() {
+        let data;
+        try {
+            data = (await this.client.send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0];
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, 'ECR.GetAuthorizationToken', 'the default registry');
+        }
+        const token = data?.authorizationToken;
+        const endpoint = data?.proxyEndpoint;
+        if (token === undefined || endpoint === undefined) {
+            throw new InfrastructureError('ECR.GetAuthorizationToken returned no token or no registry endpoint');
+        }
+        const decoded = Buffer.from(token, 'base64').toString('utf8');
+        const colon = decoded.indexOf(':');
+        if (colon < 1)
+            throw new InfrastructureError('ECR.GetAuthorizationToken returned a token that is not user:password');
+        const password = decoded.slice(colon + 1);
+        this.logger.setSecret(token);
+        this.logger.setSecret(password);
+        return {
+            registry: endpoint.replace(/^https?:\/\//, '').replace(/\/+$/, ''),
+            username: decoded.slice(0, colon),
+            password,
+            ...(data?.expiresAt !== undefined ? { expiresAt: data.expiresAt } : {}),
+        };
+    }
+    /**
+     * Logs the engine in to the registry (the password on standard input) and returns its host.
+     *
+     * @throws {ConfigurationError} when access is denied; AwsRequestError or ContainerEngineError for faults.
+     */
+    async login(engine) {
+        const credentials = await this.authorization();
+        await engine.login(credentials);
+        this.logger.info(`logged in to ${credentials.registry}`);
+        return credentials.registry;
+    }
+    /**
+     * The repository, created when missing: scanned on push, tagged, tags immutable when asked.
+     *
+     * @throws {ConfigurationError} when access is denied or the name is not a valid repository name;
+     *   AwsRequestError for faults.
+     */
+    async ensureRepository(name, options = {}) {
+        try {
+            const output = await this.client.send(new CreateRepositoryCommand({
+                repositoryName: name,
+                imageScanningConfiguration: { scanOnPush: true },
+                imageTagMutability: options.immutableTags === true ? 'IMMUTABLE' : 'MUTABLE',
+                tags: Object.entries(options.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
+            }));
+            const uri = output.repository?.repositoryUri;
+            if (uri === undefined)
+                throw new InfrastructureError(`ECR.CreateRepository returned no URI for ${name}`);
+            this.logger.info(`created the ECR repository ${name}`);
+            return { name, uri, created: true };
+        }
+        catch (thrown) {
+            if (describeAwsError(thrown).code !== 'RepositoryAlreadyExistsException') {
+                throw classifyAwsError(thrown, 'ECR.CreateRepository', name);
+            }
+        }
+        try {
+            const output = await this.client.send(new DescribeRepositoriesCommand({ repositoryNames: [name] }));
+            const uri = output.repositories?.[0]?.repositoryUri;
+            if (uri === undefined)
+                throw new InfrastructureError(`ECR.DescribeRepositories returned no URI for ${name}`);
+            return { name, uri, created: false };
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, 'ECR.DescribeRepositories', name);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/compute/catalogue.ts
+// The algorithm catalogue: `name@version` → the wrapped image (by digest), its ECS task definition and
+// its manifest, so a job names an algorithm rather than an image (DESIGN.md). wrap-algorithm registers,
+// provision-run resolves. Two stores, no database of our own:
+// - ECS: the task definition *is* the entry. Family `sluice-<name>`, tags `sluice:algorithm`,
+//   `sluice:version`, `sluice:digest`; the manifest in the container's `dockerLabels`
+//   (`org.sluice.manifest.json`). Tags hold at most 256 characters, too few for a manifest; a task
+//   definition may hold 64 KiB, plenty; an SSM parameter (4 KiB standard) would be a second service,
+//   a second permission and a second thing to keep in step. The entry is immutable with its revision.
+// - local: the wrapped image's own labels (`org.sluice.algorithm`, `org.sluice.manifest.json`), read
+//   through the container engine.
+
+
+
+
+
+function splitRef(ref) {
+    if (typeof ref !== 'string')
+        return { name: ref.name, version: ref.version };
+    const at = ref.lastIndexOf('@');
+    if (at < 1 || at === ref.length - 1) {
+        throw new ConfigurationError(`"${ref}" is not an algorithm reference: write name@version, e.g. thumbnails@1.0.0`);
+    }
+    return { name: ref.slice(0, at), version: ref.slice(at + 1) };
+}
+/**
+ * The error for an algorithm nobody registered, saying where sluice looked and what to run.
+ *
+ * @example
+ * throw unknownAlgorithmError('thumbnails', '1.0.0', 'in the local image store');
+ * @throws never.
+ */
+function unknownAlgorithmError(name, version, where) {
+    return new ConfigurationError(`no algorithm ${name}@${version} is registered ${where}: run wrap-algorithm (or \`sluice wrap algorithm.json\`) first, with the algorithm.json of ${name} version ${version}.`);
+}
+function manifestFrom(labels, where) {
+    const text = labels?.[WRAPPED_LABELS.manifestJson];
+    if (text === undefined || text === '') {
+        throw new ConfigurationError(`${where} carries no manifest (label ${WRAPPED_LABELS.manifestJson}): it was not made by sluice wrap, or by an older one. Wrap the algorithm again.`);
+    }
+    return parseManifest(text, where);
+}
+/**
+ * The catalogue in ECS task definitions: registering is registering the task definition (or reusing
+ * an identical revision); resolving is finding the newest ACTIVE revision of `sluice-<name>` tagged
+ * with the name and version.
+ *
+ * @example
+ * const catalogue = new EcsCatalogue({ taskDefinitions: new EcsTaskDefinitions(ecs), region: 'eu-west-1' });
+ * const { taskDefinitionArn } = await catalogue.register({ manifest, manifestText, image: pinned });
+ * @throws {ConfigurationError} from resolve when the algorithm is unknown; AwsRequestError for faults.
+ */
+class EcsCatalogue {
+    options;
+    kind = 'ecs';
+    logger;
+    constructor(options) {
+        this.options = options;
+        this.logger = options.logger ?? silentLogger;
+    }
+    async register(registration) {
+        const input = taskDefinitionInput({
+            manifest: registration.manifest,
+            manifestText: registration.manifestText,
+            image: registration.image,
+            region: this.options.region,
+            ...(this.options.executionRoleArn !== undefined
+                ? { executionRoleArn: this.options.executionRoleArn }
+                : {}),
+            ...(this.options.taskRoleArn !== undefined ? { taskRoleArn: this.options.taskRoleArn } : {}),
+        });
+        const result = await registerTaskDefinition(this.options.taskDefinitions, input, this.logger);
+        return {
+            name: registration.manifest.name,
+            version: registration.manifest.version,
+            image: registration.image,
+            taskDefinitionArn: result.arn,
+            manifest: registration.manifest,
+            reused: result.reused,
+        };
+    }
+    async resolve(ref) {
+        const { name, version } = splitRef(ref);
+        const family = taskDefinitionFamily(name);
+        const found = await findTaskDefinition(this.options.taskDefinitions, family, {
+            [ALGORITHM_TAGS.name]: name,
+            [ALGORITHM_TAGS.version]: version,
+        });
+        if (found === undefined) {
+            throw unknownAlgorithmError(name, version, `in ECS in ${this.options.region} (no ACTIVE revision of the task definition family ${family} is tagged ${ALGORITHM_TAGS.version}=${version})`);
+        }
+        return entryOf(found, name, version);
+    }
+}
+function entryOf(found, name, version) {
+    const container = found.taskDefinition.containerDefinitions?.find((c) => c.name === ALGORITHM_CONTAINER);
+    const where = `task definition ${found.family}:${found.revision}`;
+    if (container?.image === undefined) {
+        throw new ConfigurationError(`${where} has no "${ALGORITHM_CONTAINER}" container: it was not registered by sluice wrap. Wrap the algorithm again.`);
+    }
+    return {
+        name,
+        version,
+        image: container.image,
+        taskDefinitionArn: found.arn,
+        manifest: manifestFrom(container.dockerLabels, where),
+    };
+}
+// ---------------------------------------------------------------------------------------------
+/**
+ * The catalogue in the local image store: a wrapped image carries its `org.sluice.algorithm` and
+ * manifest labels from the build, so registering only checks them, and resolving lists the images
+ * labelled `org.sluice.algorithm=<name@version>`.
+ *
+ * @example
+ * const catalogue = new LocalCatalogue(new CliContainerEngine({ kind: 'podman' }));
+ * const { image, manifest } = await catalogue.resolve('thumbnails@1.0.0');
+ * @throws {ConfigurationError} from resolve when the algorithm is unknown; ContainerEngineError for faults.
+ */
+class LocalCatalogue {
+    engine;
+    kind = 'local';
+    constructor(engine) {
+        this.engine = engine;
+    }
+    /** @throws {ConfigurationError} when the image is missing or not labelled as this algorithm. */
+    async register(registration) {
+        const { manifest } = registration;
+        const details = await this.engine.inspectImage(registration.image);
+        const algorithm = `${manifest.name}@${manifest.version}`;
+        if (details.labels[WRAPPED_LABELS.algorithm] !== algorithm) {
+            throw new ConfigurationError(`${registration.image} is not a wrapped image of ${algorithm} (its ${WRAPPED_LABELS.algorithm} label is ${JSON.stringify(details.labels[WRAPPED_LABELS.algorithm] ?? null)}): wrap the algorithm with sluice wrap.`);
+        }
+        return { name: manifest.name, version: manifest.version, image: details.id, manifest, reused: true };
+    }
+    async resolve(ref) {
+        const { name, version } = splitRef(ref);
+        const label = `${WRAPPED_LABELS.algorithm}=${name}@${version}`;
+        const images = await this.engine.listImages(label);
+        const chosen = preferred(images, wrappedImageTag({ name, version }));
+        if (chosen === undefined) {
+            throw unknownAlgorithmError(name, version, `in the local image store (no image is labelled ${label})`);
+        }
+        return { name, version, image: chosen.id, manifest: manifestFrom(chosen.labels, `image ${chosen.id}`) };
+    }
+}
+/**
+ * Of several images with the same label (an old build keeps its labels when its tag moves on), the
+ * one with wrap's own tag, else one with any tag, else any.
+ */
+function preferred(images, tag) {
+    return (images.find((image) => image.repoTags.some((t) => t === tag || t.endsWith(`/${tag}`))) ??
+        images.find((image) => image.repoTags.length > 0) ??
+        images[0]);
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/compute/wrap.ts
+// The wrap use case, shared by the wrap-algorithm action and `sluice wrap`: validate the manifest,
+// build the wrapped image (the algorithm's own build first, when it has one), push it, and record
+// it in the catalogue, so a job can name the algorithm as name@version.
+
+
+
+
+
+
+
+async function manifestTextOf(options) {
+    if (options.manifestText !== undefined)
+        return options.manifestText;
+    try {
+        return await readFile(options.manifestPath, 'utf8');
+    }
+    catch (e) {
+        throw new ConfigurationError(`cannot read the manifest ${options.manifestPath}: ${toError(e).message}`, {
+            cause: e,
+        });
+    }
+}
+/**
+ * Wraps an algorithm: validates the manifest, builds the wrapped image ({@link wrapAlgorithm}: the
+ * algorithm's own `build` first; an unchanged algorithm is reused, not rebuilt), pushes it (to the
+ * registry given, or to ECR after logging in, or nowhere) and records it in the catalogue (an ECS task
+ * definition, reused when identical; or the local image store).
+ *
+ * @example
+ * const result = await wrap({
+ *   manifestPath: 'algorithm.json', engine, runnerDir,
+ *   push: { kind: 'registry', registry: 'localhost:5000' },
+ *   catalogue: new EcsCatalogue({ taskDefinitions: new EcsTaskDefinitions(ecs), region }),
+ * });
+ * console.log(result.image, result.taskDefinitionArn);
+ * @throws {ConfigurationError} (or ValidationError) when the manifest is invalid or unreadable, the
+ *   algorithm's build fails, the platform is unsupported, or an ECS catalogue is given without a push.
+ */
+async function wrap(options) {
+    const logger = options.logger ?? silentLogger;
+    const push = options.push ?? { kind: 'none' };
+    const manifestText = await manifestTextOf(options);
+    const parsed = parseManifest(manifestText, options.manifestPath);
+    const manifest = options.platform !== undefined && options.platform !== parsed.platform
+        ? { ...parsed, platform: options.platform }
+        : parsed;
+    if (manifest !== parsed)
+        logger.info(`building for ${manifest.platform} (the manifest says ${parsed.platform})`);
+    if (options.catalogue?.kind === 'ecs' && push.kind === 'none') {
+        throw new ConfigurationError('an ECS task definition needs the image in a registry ECS can pull from: push it (a registry, or ECR), or do not register a task definition.');
+    }
+    const algorithm = `${manifest.name}@${manifest.version}`;
+    logger.info(`wrapping ${algorithm} (${options.manifestPath})`);
+    const wrapped = await wrapAlgorithm({
+        manifest,
+        manifestText,
+        manifestPath: options.manifestPath,
+        engine: options.engine,
+        runnerDir: options.runnerDir,
+        logger,
+        ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+        ...(options.runtime !== undefined ? { runtime: options.runtime } : {}),
+    });
+    logger.info(`${wrapped.reused ? 'reused' : 'built'} ${wrapped.image} (${wrapped.imageId.slice(0, 19)}) in ${wrapped.timings.totalMs} ms`);
+    let image = wrapped.image;
+    let digest;
+    if (push.kind !== 'none') {
+        let repository;
+        if (push.kind === 'ecr') {
+            await push.ecr.login(options.engine);
+            const repo = await push.ecr.ensureRepository(ecrRepositoryName(manifest.name), {
+                tags: { [ALGORITHM_TAGS.name]: manifest.name },
+                ...(push.immutableTags !== undefined ? { immutableTags: push.immutableTags } : {}),
+            });
+            repository = repo.uri;
+        }
+        else {
+            repository = `${push.registry.replace(/\/+$/, '')}/sluice/${manifest.name}`;
+        }
+        const remote = `${repository}:${manifest.version}`;
+        await options.engine.tag(wrapped.image, remote);
+        logger.info(`pushing ${remote}`);
+        digest = await options.engine.push(remote);
+        image = withDigest(remote, digest);
+        logger.info(`pushed ${image}`);
+    }
+    let taskDefinitionArn;
+    let catalogueReused = true;
+    if (options.catalogue !== undefined) {
+        const entry = await options.catalogue.register({
+            manifest,
+            manifestText,
+            image: options.catalogue.kind === 'ecs' ? image : wrapped.image,
+        });
+        taskDefinitionArn = entry.taskDefinitionArn;
+        catalogueReused = entry.reused;
+        logger.info(`${algorithm} is in the ${options.catalogue.kind} catalogue${taskDefinitionArn !== undefined ? ` as ${taskDefinitionArn}` : ''}`);
+    }
+    return {
+        image,
+        localImage: wrapped.image,
+        imageId: wrapped.imageId,
+        ...(digest !== undefined ? { digest } : {}),
+        ...(taskDefinitionArn !== undefined ? { taskDefinitionArn } : {}),
+        reused: wrapped.reused && catalogueReused,
+        manifest,
+        wrapped,
+    };
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/storage/s3-bucket-admin.ts
+
+
+
+/**
+ * {@link BucketAdmin} on Amazon S3 or any S3-compatible endpoint.
+ *
+ * @example
+ * const admin = new S3BucketAdmin(new S3Client({ region: 'eu-west-1' }));
+ * await admin.deleteBucket('sluice-scratch');
+ * @throws ConfigurationError when access is denied; AwsRequestError for faults.
+ */
+class S3BucketAdmin {
+    client;
+    constructor(client) {
+        this.client = client;
+    }
+    async getBucketTags(bucket) {
+        try {
+            const output = await this.client.send(new GetBucketTaggingCommand({ Bucket: bucket }));
+            const tags = {};
+            for (const tag of output.TagSet ?? []) {
+                if (tag.Key !== undefined)
+                    tags[tag.Key] = tag.Value ?? '';
+            }
+            return tags;
+        }
+        catch (thrown) {
+            const { code } = describeAwsError(thrown);
+            if (code === 'NoSuchTagSet' || code === 'NoSuchTagSetError')
+                return {};
+            if (code === 'NoSuchBucket')
+                return undefined;
+            throw classifyAwsError(thrown, 'S3.GetBucketTagging', `s3://${bucket}`);
+        }
+    }
+    async deleteBucket(bucket) {
+        let objectsDeleted = 0;
+        try {
+            // Every version and delete marker, so a versioned bucket empties too. The SDK has no
+            // paginator for ListObjectVersions, hence the markers by hand.
+            let keyMarker;
+            let versionIdMarker;
+            for (;;) {
+                const page = await this.client.send(new ListObjectVersionsCommand({
+                    Bucket: bucket,
+                    ...(keyMarker !== undefined && { KeyMarker: keyMarker }),
+                    ...(versionIdMarker !== undefined && { VersionIdMarker: versionIdMarker }),
+                }));
+                const objects = [];
+                for (const entry of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) {
+                    if (entry.Key === undefined)
+                        continue;
+                    objects.push(entry.VersionId === undefined
+                        ? { Key: entry.Key }
+                        : { Key: entry.Key, VersionId: entry.VersionId });
+                }
+                if (objects.length > 0) {
+                    const result = await this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
+                    const errors = result.Errors ?? [];
+                    const first = errors[0];
+                    if (first !== undefined) {
+                        throw new SluiceError(`could not empty s3://${bucket}: ${errors.length} objects not deleted, e.g. ${first.Key ?? '?'} (${first.Code ?? ''}: ${first.Message ?? ''})`);
+                    }
+                    objectsDeleted += objects.length;
+                }
+                if (page.IsTruncated !== true)
+                    break;
+                keyMarker = page.NextKeyMarker;
+                versionIdMarker = page.NextVersionIdMarker;
+            }
+            await this.client.send(new DeleteBucketCommand({ Bucket: bucket }));
+        }
+        catch (thrown) {
+            if (thrown instanceof SluiceError)
+                throw thrown;
+            if (describeAwsError(thrown).code === 'NoSuchBucket')
+                return undefined;
+            throw classifyAwsError(thrown, 'S3.DeleteBucket', `s3://${bucket}`);
+        }
+        return { objectsDeleted };
+    }
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/queue/sqs-run-queues.ts
+
+
+
+
+const MISSING_QUEUE_CODES = new Set([
+    'QueueDoesNotExist',
+    'AWS.SimpleQueueService.NonExistentQueue',
+]);
+/**
+ * {@link RunQueues} on Amazon SQS or the moto server, over {@link SqsQueues} and
+ * {@link SqsTaskQueue}.
+ *
+ * @example
+ * const queues = new SqsRunQueues(new SQSClient({}));
+ * const url = await queues.findQueueUrl('sluice-run-1-tasks');
+ * if (url !== undefined) console.log(await queues.queueTags(url));
+ * @throws ConfigurationError from any method when access is denied (or, for the per-queue methods,
+ *   the queue does not exist); AwsRequestError for faults.
+ */
+class SqsRunQueues {
+    client;
+    taskQueueOptions;
+    queues;
+    constructor(client, taskQueueOptions = {}) {
+        this.client = client;
+        this.taskQueueOptions = taskQueueOptions;
+        this.queues = new SqsQueues(client);
+    }
+    ensureQueue(name, options = {}) {
+        return this.queues.ensureQueue(name, options);
+    }
+    findQueueUrl(name) {
+        return this.queues.findQueueUrl(name);
+    }
+    queueArn(url) {
+        return this.queues.queueArn(url);
+    }
+    async setQueueAttributes(url, attributes) {
+        try {
+            await this.client.send(new SetQueueAttributesCommand({
+                QueueUrl: url,
+                Attributes: { ...attributes },
+            }));
+        }
+        catch (thrown) {
+            throw classifySqsError(thrown, 'SQS.SetQueueAttributes', url);
+        }
+    }
+    async queueTags(url) {
+        try {
+            const output = await this.client.send(new ListQueueTagsCommand({ QueueUrl: url }));
+            return { ...output.Tags };
+        }
+        catch (thrown) {
+            throw classifySqsError(thrown, 'SQS.ListQueueTags', url);
+        }
+    }
+    async tagQueue(url, tags) {
+        try {
+            await this.client.send(new TagQueueCommand({ QueueUrl: url, Tags: { ...tags } }));
+        }
+        catch (thrown) {
+            throw classifySqsError(thrown, 'SQS.TagQueue', url);
+        }
+    }
+    async deleteQueue(url) {
+        try {
+            await this.client.send(new DeleteQueueCommand({ QueueUrl: url }));
+            return true;
+        }
+        catch (thrown) {
+            if (MISSING_QUEUE_CODES.has(describeAwsError(thrown).code))
+                return false;
+            throw classifySqsError(thrown, 'SQS.DeleteQueue', url);
+        }
+    }
+    async listQueueUrls(namePrefix) {
+        const urls = [];
+        try {
+            for await (const page of paginateListQueues({ client: this.client, pageSize: 1000 }, { QueueNamePrefix: namePrefix })) {
+                urls.push(...(page.QueueUrls ?? []));
+            }
+        }
+        catch (thrown) {
+            throw classifySqsError(thrown, 'SQS.ListQueues', namePrefix);
+        }
+        return urls;
+    }
+    taskQueue(url) {
+        return new SqsTaskQueue(this.client, url, this.taskQueueOptions);
+    }
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/schemas/run-state.ts
+// The run state (`_sluice/<run-id>/run.json` in the output bucket): what provision-run made or
+// reused for a run, so dispatch, collect, teardown and `sluice runs` can work from the run id alone.
+// Rewritten as provisioning goes, so an interrupted provision leaves a record teardown can follow.
+
+
+
+
+/** Every run phase, in order. */
+const RUN_PHASES = (/* unused pure expression or super */ null && (['provisioning', 'provisioned', 'tearing-down', 'torn-down']));
+const run_state_TIMESTAMP = {
+    type: 'string',
+    pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$',
+};
+const bucketSchema = {
+    type: 'object',
+    properties: { name: { type: 'string', minLength: 3, maxLength: 63 }, created: { type: 'boolean' } },
+    required: ['name', 'created'],
+    additionalProperties: false,
+};
+const queueProperties = {
+    name: { type: 'string', minLength: 1, maxLength: 80 },
+    url: { type: 'string', nullable: true, minLength: 1 },
+    arn: { type: 'string', nullable: true, minLength: 1 },
+    created: { type: 'boolean' },
+};
+// The job inside is checked by the job's own schema (its `$schema` keyword belongs at a root only).
+const { $schema: _jobSchemaDialect, ...jobBody } = job_jobSchema;
+const storedJobSchema = jobBody;
+const runStateSchemaTyped = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: 'sluice run state',
+    description: 'What provision-run made or reused for one run: _sluice/<run-id>/run.json.',
+    type: 'object',
+    properties: {
+        schemaVersion: { type: 'integer', const: 1 },
+        runId: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-z0-9-]+$' },
+        jobName: { type: 'string', minLength: 1 },
+        state: { type: 'string', enum: ['provisioning', 'provisioned', 'tearing-down', 'torn-down'] },
+        createdAt: run_state_TIMESTAMP,
+        updatedAt: run_state_TIMESTAMP,
+        tornDownAt: { ...run_state_TIMESTAMP, nullable: true },
+        job: storedJobSchema,
+        algorithm: {
+            type: 'object',
+            properties: {
+                ref: { type: 'string', minLength: 1 },
+                image: { type: 'string', nullable: true, minLength: 1 },
+                digest: { type: 'string', nullable: true, pattern: '^sha256:[a-f0-9]{64}$' },
+            },
+            required: ['ref'],
+            additionalProperties: false,
+        },
+        backend: { type: 'string', enum: ['local', 'ecs'] },
+        keep: { type: 'boolean' },
+        input: {
+            type: 'object',
+            properties: {
+                bucket: { type: 'string', minLength: 3, maxLength: 63 },
+                prefix: { type: 'string' },
+                include: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+            },
+            required: ['bucket', 'prefix', 'include'],
+            additionalProperties: false,
+        },
+        output: {
+            type: 'object',
+            properties: { bucket: { type: 'string', minLength: 3, maxLength: 63 }, prefix: { type: 'string' } },
+            required: ['bucket', 'prefix'],
+            additionalProperties: false,
+        },
+        buckets: {
+            type: 'object',
+            properties: { input: bucketSchema, output: bucketSchema },
+            required: ['input', 'output'],
+            additionalProperties: false,
+        },
+        queue: {
+            type: 'object',
+            properties: {
+                ...queueProperties,
+                visibilityTimeoutSeconds: { type: 'integer', minimum: 0, maximum: 43_200 },
+                maxReceiveCount: { type: 'integer', minimum: 1, maximum: 1000 },
+            },
+            required: ['name', 'created', 'visibilityTimeoutSeconds', 'maxReceiveCount'],
+            additionalProperties: false,
+        },
+        deadLetterQueue: {
+            type: 'object',
+            properties: queueProperties,
+            required: ['name', 'created'],
+            additionalProperties: false,
+        },
+        notification: {
+            type: 'object',
+            properties: {
+                id: { type: 'string', minLength: 1 },
+                bucket: { type: 'string', minLength: 3, maxLength: 63 },
+                prefix: { type: 'string' },
+                suffix: { type: 'string', nullable: true, minLength: 1 },
+                installed: { type: 'boolean' },
+            },
+            required: ['id', 'bucket', 'prefix', 'installed'],
+            additionalProperties: false,
+        },
+    },
+    required: [
+        'schemaVersion',
+        'runId',
+        'jobName',
+        'state',
+        'createdAt',
+        'updatedAt',
+        'job',
+        'algorithm',
+        'backend',
+        'keep',
+        'input',
+        'output',
+        'buckets',
+        'queue',
+        'deadLetterQueue',
+        'notification',
+    ],
+    additionalProperties: false,
+};
+/**
+ * The published JSON Schema of the run state.
+ *
+ * @example
+ * writeFileSync('run-state.schema.json', JSON.stringify(runStateSchema, null, 2));
+ */
+const runStateSchema = toSchemaJson(runStateSchemaTyped);
+const runStateValidator = lazyValidator(runStateSchema);
+/**
+ * Checks a parsed run state (read back from `run.json`) and returns it typed.
+ *
+ * @example
+ * const state = validateRunState(value, 's3://out/_sluice/thumbs-3f9a0c12/run.json');
+ * @throws {ValidationError} when it does not follow the run state schema.
+ */
+function run_state_validateRunState(value, file) {
+    const validate = runStateValidator();
+    if (validate(value))
+        return value;
+    throw new ValidationError(problemsFromAjv(validate.errors ?? [], file, value, runStateSchema));
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/run/run-names.ts
+// The names and tags of everything a run creates, all derived from the run id, so provision-run is
+// idempotent and teardown can find exactly what a run made.
+
+/** Tag naming the run a resource belongs to; teardown deletes only what carries its run id. */
+const run_names_RUN_ID_TAG = 'sluice:run-id';
+/** Tag marking a resource as sluice's own. */
+const MANAGED_TAG = 'sluice:managed';
+/** Tag on the run's queues naming the output bucket, where `run.json` is: finds a run by id alone. */
+const run_names_OUTPUT_BUCKET_TAG = 'sluice:output-bucket';
+/**
+ * The task queue's name: `sluice-<run-id>-tasks`.
+ *
+ * @example
+ * taskQueueName('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12-tasks'
+ * @throws never.
+ */
+function run_names_taskQueueName(runId) {
+    return `sluice-${runId}-tasks`;
+}
+/**
+ * The dead-letter queue's name: `sluice-<run-id>-tasks-dlq`.
+ *
+ * @example
+ * deadLetterQueueName('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12-tasks-dlq'
+ * @throws never.
+ */
+function run_names_deadLetterQueueName(runId) {
+    return `${run_names_taskQueueName(runId)}-dlq`;
+}
+/**
+ * The Id of sluice's entry in the input bucket's notification configuration: `sluice-<run-id>`.
+ *
+ * @example
+ * notificationId('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12'
+ * @throws never.
+ */
+function run_names_notificationId(runId) {
+    return `sluice-${runId}`;
+}
+/**
+ * The tags every resource a run creates carries.
+ *
+ * @example
+ * runTags('thumbs-3f9a0c12'); // { 'sluice:run-id': 'thumbs-3f9a0c12', 'sluice:managed': 'true' }
+ * @throws never.
+ */
+function run_names_runTags(runId) {
+    return { [run_names_RUN_ID_TAG]: runId, [MANAGED_TAG]: 'true' };
+}
+/**
+ * The key of the run state in the output bucket: `_sluice/<run-id>/run.json`.
+ *
+ * @example
+ * runStateKey('thumbs-3f9a0c12'); // '_sluice/thumbs-3f9a0c12/run.json'
+ * @throws {SluiceError} when the run id is malformed.
+ */
+function run_names_runStateKey(runId) {
+    return `${ledgerPrefix(runId)}run.json`;
+}
+/**
+ * The end marker's key, in the **input** bucket: `_sluice/<run-id>/end`. Uploading any object there
+ * tells collect-results (`until: 'marker'`) that every input has been uploaded. It is a ledger key,
+ * so it is never an input, whatever the prefix and globs, and never fires the run's notification.
+ *
+ * @example
+ * endMarkerKey('thumbs-3f9a0c12'); // '_sluice/thumbs-3f9a0c12/end'
+ * @throws {SluiceError} when the run id is malformed.
+ */
+function run_names_endMarkerKey(runId) {
+    return `${ledgerPrefix(runId)}end`;
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/run/run-state.ts
+// Reading, writing and finding a run's state (`_sluice/<run-id>/run.json` in the output bucket).
+
+
+
+
+
+/** What stands in for a literal value that must not be written down. */
+const REDACTED = '***';
+/**
+ * The job as `run.json` keeps it: normalised, every default written out, `fromEnv`/`fromSecret` as
+ * references, and literal values of variables that are secret (`secretNames`, from the manifest)
+ * or named like secrets (secret, key, token, password, credential) replaced by `"***"`.
+ *
+ * @example
+ * storedJob(job, ['API_TOKEN']).env; // { API_TOKEN: { fromEnv: 'API_TOKEN' }, SIZE: '256' }
+ * @throws never.
+ */
+function run_state_storedJob(job, secretNames = []) {
+    const env = {};
+    for (const [name, value] of Object.entries(job.env)) {
+        env[name] =
+            typeof value === 'string' && (secretNames.includes(name) || SENSITIVE_NAME.test(name))
+                ? REDACTED
+                : value;
+    }
+    const { credentials, region } = job.aws;
+    const aws = {
+        ...(region !== undefined && { region }),
+        credentials: credentials.source,
+        ...(credentials.source === 'profile' && { profile: credentials.profile }),
+        ...((credentials.source === 'roleArn' || credentials.source === 'oidc') && {
+            roleArn: credentials.roleArn,
+            roleSessionName: credentials.roleSessionName,
+        }),
+        ...(credentials.source === 'oidc' && { audience: credentials.audience }),
+    };
+    return {
+        name: job.name,
+        algorithm: run_state_algorithmText(job),
+        input: { ...job.input, include: [...job.input.include] },
+        output: { ...job.output },
+        env,
+        aws,
+        compute: {
+            ...job.compute,
+            subnets: [...job.compute.subnets],
+            securityGroups: [...job.compute.securityGroups],
+        },
+        retries: job.retries,
+        ...(job.timeoutSeconds !== undefined && { timeoutSeconds: job.timeoutSeconds }),
+        keep: job.keep,
+        mode: job.mode,
+    };
+}
+/**
+ * The job's `algorithm` as written (`name@version` or the image reference).
+ *
+ * @example
+ * algorithmText(job); // 'thumbnails@1.0.0'
+ * @throws never.
+ */
+function run_state_algorithmText(job) {
+    return job.algorithm.kind === 'catalogue'
+        ? `${job.algorithm.name}@${job.algorithm.version}`
+        : job.algorithm.reference;
+}
+/**
+ * The normalised job of a run state (redacted literals stay `"***"`).
+ *
+ * @example
+ * const job = runJob(state); // job.input.prefix ends in '/'
+ * @throws {ConfigurationError} when the stored algorithm reference is not valid.
+ */
+function runJob(state) {
+    return normalizeJob(state.job);
+}
+/**
+ * Reads a run's state from the output bucket; `undefined` when there is none (or no such bucket).
+ *
+ * @example
+ * const state = await readRunState(store, 'my-output', 'thumbs-3f9a0c12');
+ * @throws {ValidationError} when `run.json` is not a valid run state.
+ */
+async function run_state_readRunState(store, bucket, runId) {
+    if (!(await store.bucketExists(bucket)))
+        return undefined;
+    const key = runStateKey(runId);
+    const found = await store.getJson({ bucket, key });
+    if (found === undefined)
+        return undefined;
+    return validateRunState(found.value, `s3://${bucket}/${key}`);
+}
+/**
+ * Writes a run's state to `_sluice/<run-id>/run.json` in its output bucket.
+ *
+ * @example
+ * await writeRunState(store, { ...state, state: 'provisioned', updatedAt: new Date().toISOString() });
+ * @throws ConfigurationError or AwsRequestError from the store.
+ */
+async function run_state_writeRunState(store, state) {
+    await store.putJson({ bucket: state.output.bucket, key: runStateKey(state.runId) }, state);
+}
+/**
+ * Finds a run's state from its id: in `bucket` when given (the job's output bucket), otherwise in
+ * the output bucket named by the `sluice:output-bucket` tag of the run's task queue. `undefined`
+ * when neither leads to a `run.json`.
+ *
+ * @example
+ * const state = await findRunState('thumbs-3f9a0c12', deps);
+ * @throws {ValidationError} when the `run.json` found is not valid.
+ */
+async function run_state_findRunState(runId, deps, options = {}) {
+    if (options.bucket !== undefined)
+        return run_state_readRunState(deps.store, options.bucket, runId);
+    const url = await deps.queues.findQueueUrl(taskQueueName(runId));
+    if (url === undefined)
+        return undefined;
+    const tags = await deps.queues.queueTags(url);
+    const bucket = tags[OUTPUT_BUCKET_TAG];
+    if (bucket === undefined || tags[RUN_ID_TAG] !== runId)
+        return undefined;
+    return run_state_readRunState(deps.store, bucket, runId);
+}
+/**
+ * Like {@link findRunState}, for steps that need the run to exist (dispatch, collect).
+ *
+ * @example
+ * const state = await openRun('thumbs-3f9a0c12', deps, { bucket: job.output.bucket });
+ * @throws {ConfigurationError} when the run cannot be found, or has been torn down.
+ */
+async function openRun(runId, deps, options = {}) {
+    const state = await run_state_findRunState(runId, deps, options);
+    if (state === undefined) {
+        const where = options.bucket !== undefined
+            ? `no ${runStateKey(runId)} in s3://${options.bucket}`
+            : `no queue ${taskQueueName(runId)} points to its output bucket`;
+        throw new ConfigurationError(`run ${runId} was not found (${where}). Check the run id, pass the job file or the output bucket, or provision the run first.`);
+    }
+    if (state.state === 'torn-down') {
+        throw new ConfigurationError(`run ${runId} has been torn down; provision it again (sluice provision JOB) before using it.`);
+    }
+    return state;
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/run/notifications.ts
+// sluice's entry in an input bucket's S3 → SQS notification configuration: choosing its filter,
+// merging it with whatever else the bucket notifies (never replacing it), and taking it out again.
+
+/** The events a run's notification sends: every way an object can be created. */
+const notifications_RUN_NOTIFICATION_EVENTS = (/* unused pure expression or super */ null && (['s3:ObjectCreated:*']));
+// Characters that make a glob segment a pattern rather than literal text (picomatch syntax).
+const GLOB_META = new Set(['*', '?', '[', ']', '{', '}', '(', ')', '!', '+', '@', '\\']);
+/**
+ * The S3 suffix filter that safely narrows a run's notifications, or `undefined`. S3 filters allow
+ * one prefix and one suffix, so the `include` globs themselves are applied by whoever reads an
+ * event; a suffix is worth setting only when every glob ends in the same literal text (e.g.
+ * `**\/*.jpg` → `.jpg`), because then no key a glob matches can lack it. Globs with negation or
+ * escapes give none.
+ *
+ * @example
+ * notificationSuffix(['**\/*.jpg', 'top/*.jpg']); // '.jpg'
+ * notificationSuffix(['**\/*.{jpg,png}']);        // undefined
+ * @throws never.
+ */
+function notifications_notificationSuffix(include) {
+    let common;
+    for (const glob of include) {
+        if (glob.startsWith('!') || glob.includes('\\'))
+            return undefined;
+        let start = glob.length;
+        while (start > 0 && !GLOB_META.has(glob.charAt(start - 1)))
+            start -= 1;
+        const tail = glob.slice(start);
+        common = common === undefined ? tail : commonSuffix(common, tail);
+        if (common === '')
+            return undefined;
+    }
+    return common === '' ? undefined : common;
+}
+function commonSuffix(a, b) {
+    let n = 0;
+    while (n < a.length && n < b.length && a.charAt(a.length - 1 - n) === b.charAt(b.length - 1 - n))
+        n += 1;
+    return a.slice(a.length - n);
+}
+function eventsOverlap(a, b) {
+    const covers = (x, y) => x === y || (x.endsWith(':*') && y.startsWith(x.slice(0, -1)));
+    return a.some((x) => b.some((y) => covers(x, y) || covers(y, x)));
+}
+/**
+ * True when S3 would refuse the two configurations side by side ("Configurations overlap"): they
+ * share an event type, and their prefixes and suffixes overlap (one begins/ends the other; an
+ * absent filter overlaps everything).
+ *
+ * @example
+ * notificationsOverlap({ queueArn: 'a', events: ['s3:ObjectCreated:*'], prefix: 'in/' }, { queueArn: 'b', events: ['s3:ObjectCreated:Put'] }); // true
+ * @throws never.
+ */
+function notificationsOverlap(a, b) {
+    if (!eventsOverlap(a.events, b.events))
+        return false;
+    const pa = a.prefix ?? '';
+    const pb = b.prefix ?? '';
+    const sa = a.suffix ?? '';
+    const sb = b.suffix ?? '';
+    return (pa.startsWith(pb) || pb.startsWith(pa)) && (sa.endsWith(sb) || sb.endsWith(sa));
+}
+/**
+ * The bucket's queue notifications with `ours` added, or put in place of an entry with the same id
+ * (or to the same queue): every other entry is kept as it is.
+ *
+ * @example
+ * const next = mergeNotification(await store.getQueueNotifications(bucket), ours, 'my-input');
+ * await store.putQueueNotifications(bucket, next);
+ * @throws {ConfigurationError} when another entry would overlap ours (S3 refuses that), naming it.
+ */
+function notifications_mergeNotification(current, ours, bucket) {
+    const others = current.queues.filter((entry) => entry.id !== ours.id && entry.queueArn !== ours.queueArn);
+    const clash = others.find((entry) => notificationsOverlap(entry, ours));
+    if (clash !== undefined) {
+        throw new ConfigurationError(`s3://${bucket} already sends ${clash.events.join(', ')} events for keys under "${clash.prefix ?? ''}"` +
+            `${clash.suffix !== undefined ? ` ending in "${clash.suffix}"` : ''} to ${clash.queueArn}` +
+            ` (notification ${clash.id ?? 'without an id'}), which overlaps this run's prefix "${ours.prefix ?? ''}";` +
+            ' S3 allows one destination per event and key. Use another input prefix ($.input.prefix) that does' +
+            ' not overlap, or remove the other notification (tear down the other run if it is one).');
+    }
+    return { queues: [...others, ours] };
+}
+/**
+ * The bucket's queue notifications without the entry `id`; `removed` says whether there was one.
+ *
+ * @example
+ * const { notifications, removed } = withoutNotification(current, notificationId(runId));
+ * if (removed) await store.putQueueNotifications(bucket, notifications);
+ * @throws never.
+ */
+function notifications_withoutNotification(current, id) {
+    const queues = current.queues.filter((entry) => entry.id !== id);
+    return { notifications: { queues }, removed: queues.length !== current.queues.length };
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/run/provision.ts
+// provision-run: create or reuse, idempotently, everything a run needs on S3 and SQS, tagged with
+// the run id, recording progress in run.json as it goes so an interrupted provision can be resumed
+// (provision again) or torn down.
+
+
+
+
+
+
+
+
+/** The task queue's visibility timeout: short, so a dead worker's task returns within a minute. */
+const TASK_VISIBILITY_TIMEOUT_SECONDS = 60;
+/** How long the task queue keeps a message: 14 days, SQS's longest, so slow runs lose nothing. */
+const TASK_RETENTION_SECONDS = 1_209_600;
+/**
+ * Refuses a job whose results could become its own inputs, and warns about one that is safe only
+ * because the reader drops keys. With input and output in one bucket:
+ * - ledger keys (`_sluice/`) are never inputs;
+ * - the input prefix inside (or equal to) the output prefix is refused: a result key
+ *   `<output prefix><relative input key>/…` can then fall under the input prefix again;
+ * - the output prefix inside the input prefix is allowed with a warning: the notification fires
+ *   for every result, and the reader (`inputFilter`, used by dispatch and the runner) drops them.
+ *
+ * @example
+ * const warnings = checkNoLoop(job); // [] for different buckets
+ * @throws {ConfigurationError} naming `$.output.prefix` when results could loop back as inputs.
+ */
+function checkNoLoop(job) {
+    const { input, output } = job;
+    if (input.bucket !== output.bucket)
+        return [];
+    if (input.prefix.startsWith(output.prefix)) {
+        throw new ConfigurationError(`job.json $.output.prefix: with input and output in the same bucket (${input.bucket}), the output prefix "${output.prefix}" ` +
+            `holds the input prefix "${input.prefix}", so results could become inputs again. Give them prefixes apart, ` +
+            'e.g. "input": {"prefix": "in/"} and "output": {"prefix": "out/"}, or use another output bucket.');
+    }
+    if (output.prefix.startsWith(input.prefix)) {
+        return [
+            `results go under "${output.prefix}", inside the input prefix "${input.prefix}" of the same bucket: every result ` +
+                'fires an S3 event that the runner drops (they are never inputs), at the cost of one queue message each. ' +
+                'Use prefixes apart (e.g. in/ and out/) to avoid this.',
+        ];
+    }
+    return [];
+}
+/**
+ * Provisions a run: the input bucket (created only with `input.create`), the output bucket (created
+ * when missing), the task queue `sluice-<run-id>-tasks` and its dead-letter queue (after
+ * `retries + 1` receives), a queue policy letting only the input bucket's S3 events in, and the S3
+ * notification `sluice-<run-id>` for the input prefix merged into the bucket's configuration. All
+ * created resources are tagged `sluice:run-id` and `sluice:managed`. Idempotent: a second call
+ * finds everything and changes nothing; an interrupted call is completed by calling again.
+ *
+ * @example
+ * const { runId, queueUrl, uploadTo } = await provisionRun(job, deps, { backend: 'local' });
+ * @throws {ConfigurationError} when the input bucket is missing without `create`, a bucket belongs
+ *   to someone else, results could loop back as inputs, or another notification overlaps.
+ * @throws AwsRequestError for AWS faults (provision again to resume).
+ */
+/**
+ * Receives before SQS moves a task to the dead-letter queue: one more than the attempts the job
+ * allows, so the runner itself sees a task whose last worker was lost and writes its final record
+ * ("worker lost") before moving it; SQS's own move is the safety net behind that.
+ */
+function maxReceiveCountFor(job) {
+    return job.retries + 2;
+}
+async function provisionRun(job, deps, options = {}) {
+    const logger = deps.logger ?? silentLogger;
+    const now = deps.now ?? Date.now;
+    const id = makeRunId(job);
+    const tags = runTags(id);
+    const warnings = checkNoLoop(job);
+    for (const warning of warnings)
+        logger.warning(warning);
+    const created = [];
+    // Checked before anything is created, so a wrong input bucket leaves nothing behind.
+    const sameBucket = job.input.bucket === job.output.bucket;
+    const inputExists = await deps.store.bucketExists(job.input.bucket);
+    if (!inputExists && !job.input.create) {
+        throw new ConfigurationError(`job.json $.input.bucket: the input bucket "${job.input.bucket}" does not exist, or these credentials cannot ` +
+            'use it. Fix the name, create the bucket, or set "create": true under "input" to have sluice create it.');
+    }
+    // The output bucket first: run.json lives there.
+    const previous = await readRunState(deps.store, job.output.bucket, id).catch((thrown) => {
+        // A damaged run.json is rewritten; the tags still tell what this run created.
+        logger.warning(`run ${id}: ignoring an unreadable run.json: ${toError(thrown).message}`);
+        return undefined;
+    });
+    const output = await ensureRunBucket(job.output.bucket, previous?.buckets.output, deps, tags, created);
+    const input = sameBucket
+        ? output
+        : inputExists
+            ? await reusedBucket(job.input.bucket, previous?.buckets.input, deps, id)
+            : undefined;
+    const suffix = notificationSuffix(job.input.include);
+    const timestamp = isoTime(now());
+    let state = {
+        schemaVersion: 1,
+        runId: id,
+        jobName: job.name,
+        state: 'provisioning',
+        createdAt: previous?.createdAt ?? timestamp,
+        updatedAt: timestamp,
+        job: storedJob(job, options.secretVariables),
+        algorithm: {
+            ref: algorithmText(job),
+            ...pick(options.algorithm?.image ?? previous?.algorithm.image, (image) => ({ image })),
+            ...pick(options.algorithm?.digest ?? previous?.algorithm.digest, (digest) => ({ digest })),
+        },
+        backend: options.backend ?? job.compute.backend,
+        keep: job.keep,
+        input: { bucket: job.input.bucket, prefix: job.input.prefix, include: [...job.input.include] },
+        output: { ...job.output },
+        buckets: {
+            input: input ?? { name: job.input.bucket, created: false },
+            output,
+        },
+        queue: {
+            name: taskQueueName(id),
+            created: previous?.queue.created ?? false,
+            visibilityTimeoutSeconds: TASK_VISIBILITY_TIMEOUT_SECONDS,
+            maxReceiveCount: maxReceiveCountFor(job),
+        },
+        deadLetterQueue: { name: deadLetterQueueName(id), created: previous?.deadLetterQueue.created ?? false },
+        notification: {
+            id: notificationId(id),
+            bucket: job.input.bucket,
+            prefix: job.input.prefix,
+            ...(suffix !== undefined && { suffix }),
+            installed: previous?.notification.installed ?? false,
+        },
+    };
+    // Written before the rest is made: an interrupted provision leaves a state teardown can follow.
+    await writeRunState(deps.store, state);
+    if (input === undefined) {
+        const ensured = await deps.store.ensureBucket(job.input.bucket, { tags });
+        if (ensured.created)
+            created.push(`bucket s3://${job.input.bucket}`);
+        state = { ...state, buckets: { ...state.buckets, input: { name: job.input.bucket, created: true } } };
+        await writeRunState(deps.store, state);
+    }
+    logger.info(`run ${id}: task queue ${state.queue.name} with dead-letter queue ${state.deadLetterQueue.name}`);
+    const queueTags = { ...tags, [OUTPUT_BUCKET_TAG]: job.output.bucket };
+    const ensured = await deps.queues.ensureQueue(state.queue.name, {
+        visibilityTimeoutSeconds: TASK_VISIBILITY_TIMEOUT_SECONDS,
+        retentionSeconds: TASK_RETENTION_SECONDS,
+        deadLetter: { maxReceiveCount: maxReceiveCountFor(job), name: state.deadLetterQueue.name },
+        tags: queueTags,
+    });
+    const deadLetter = ensured.deadLetter;
+    if (deadLetter === undefined)
+        throw new ConfigurationError(`SQS made no dead-letter queue for ${state.queue.name}`);
+    const queueOwned = await claimQueue(ensured.url, id, queueTags, deps);
+    const deadLetterOwned = await claimQueue(deadLetter.url, id, queueTags, deps);
+    if (ensured.created)
+        created.push(`queue ${state.queue.name}`, `queue ${state.deadLetterQueue.name}`);
+    // The policy needs the queue's ARN, known only once the queue exists.
+    await deps.queues.setQueueAttributes(ensured.url, { Policy: s3SendPolicy(ensured.arn, job.input.bucket) });
+    state = {
+        ...state,
+        queue: { ...state.queue, url: ensured.url, arn: ensured.arn, created: state.queue.created || queueOwned },
+        deadLetterQueue: {
+            ...state.deadLetterQueue,
+            url: deadLetter.url,
+            arn: deadLetter.arn,
+            created: state.deadLetterQueue.created || deadLetterOwned,
+        },
+    };
+    await writeRunState(deps.store, state);
+    const current = await deps.store.getQueueNotifications(job.input.bucket);
+    const merged = mergeNotification(current, {
+        id: state.notification.id,
+        queueArn: ensured.arn,
+        events: RUN_NOTIFICATION_EVENTS,
+        ...(job.input.prefix !== '' && { prefix: job.input.prefix }),
+        ...(suffix !== undefined && { suffix }),
+    }, job.input.bucket);
+    const existing = current.queues.find((entry) => entry.id === state.notification.id);
+    if (existing === undefined || !sameNotification(existing, merged.queues.at(-1))) {
+        await deps.store.putQueueNotifications(job.input.bucket, merged);
+        if (existing === undefined)
+            created.push(`notification ${state.notification.id} on s3://${job.input.bucket}`);
+    }
+    state = {
+        ...state,
+        state: 'provisioned',
+        updatedAt: isoTime(now()),
+        notification: { ...state.notification, installed: true },
+    };
+    await writeRunState(deps.store, state);
+    const uploadTo = `s3://${job.input.bucket}/${job.input.prefix}`;
+    logger.info(`run ${id} is ready: upload inputs to ${uploadTo}`);
+    return {
+        runId: id,
+        queueUrl: ensured.url,
+        deadLetterQueueUrl: deadLetter.url,
+        uploadTo,
+        endMarker: `s3://${job.input.bucket}/${endMarkerKey(id)}`,
+        state,
+        created,
+        warnings,
+    };
+}
+/** Creates the bucket when missing; `created` also when an earlier provision of this run made it. */
+async function ensureRunBucket(bucket, previous, deps, tags, created) {
+    const ensured = await deps.store.ensureBucket(bucket, { tags });
+    if (ensured.created) {
+        created.push(`bucket s3://${bucket}`);
+        return { name: bucket, created: true };
+    }
+    return reusedBucket(bucket, previous, deps, tags[RUN_ID_TAG] ?? '');
+}
+/**
+ * An existing bucket: created by this run when run.json says so or its tags name this run (a
+ * provision interrupted before run.json was written).
+ */
+async function reusedBucket(bucket, previous, deps, runId) {
+    if (previous?.created === true)
+        return { name: bucket, created: true };
+    const tags = await deps.buckets.getBucketTags(bucket);
+    return { name: bucket, created: tags?.[RUN_ID_TAG] === runId };
+}
+/**
+ * Tags a queue as the run's when it is the run's or nobody's; `true` when it is the run's. A queue
+ * of the same name tagged for another run is left alone (teardown will not delete it either).
+ */
+async function claimQueue(url, runId, tags, deps) {
+    const current = await deps.queues.queueTags(url);
+    const owner = current[RUN_ID_TAG];
+    if (owner !== undefined && owner !== runId)
+        return false;
+    if (owner === undefined || current[OUTPUT_BUCKET_TAG] !== tags[OUTPUT_BUCKET_TAG]) {
+        await deps.queues.tagQueue(url, tags);
+    }
+    return true;
+}
+function sameNotification(a, b) {
+    return (b !== undefined &&
+        a.queueArn === b.queueArn &&
+        a.events.join() === b.events.join() &&
+        (a.prefix ?? '') === (b.prefix ?? '') &&
+        (a.suffix ?? '') === (b.suffix ?? ''));
+}
+function pick(value, make) {
+    return value === undefined ? {} : make(value);
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/run/dispatch.ts
+// dispatch-tasks: enqueue the objects already in the input prefix, streamed page by page, skipping
+// what is not an input and what a completion marker says is done.
+
+
+
+
+
+
+
+
+
+/** Up to this many completion markers are listed into memory; beyond, each input is checked alone. */
+const DONE_SET_LIMIT = 10_000;
+const MAX_REPORTED_FAILURES = 100;
+const MARKER_CHECKS_IN_FLIGHT = 16;
+/**
+ * Enqueues a sluice task message for every input already under the run's input prefix. The
+ * listing is streamed (1,000-key pages) and messages go in batches of 10 with a few batches in
+ * flight, so memory stays bounded. Skipped: folder keys, ledger keys, results under the output
+ * prefix (same bucket), keys no `include` glob matches, and inputs whose completion marker has the
+ * same ETag (the task id includes it) and, when known, the same algorithm digest.
+ *
+ * Dispatching twice enqueues unfinished inputs twice: delivery is at least once anyway, and the
+ * runner stops at a task whose completion marker exists, so outputs stay exactly once.
+ *
+ * @example
+ * const report = await dispatchTasks(state, deps, { onProgress: (p) => log(`${p.enqueued} queued`) });
+ * @throws {ConfigurationError} when the run has no queue (not provisioned) or a bucket is missing.
+ * @throws AwsRequestError for AWS faults.
+ */
+async function dispatchTasks(run, deps, options = {}) {
+    const logger = deps.logger ?? silentLogger;
+    if (run.queue.url === undefined) {
+        throw new ConfigurationError(`run ${run.runId} has no task queue yet (state ${run.state}); provision it (sluice provision JOB) first.`);
+    }
+    const queue = deps.queues.taskQueue(run.queue.url);
+    const isInput = inputFilter(run);
+    const digest = options.algorithmDigest ?? run.algorithm.digest;
+    const done = await doneTaskIds(deps.store, run);
+    const counts = { listed: 0, enqueued: 0, skippedDone: 0, skippedFiltered: 0, failed: 0 };
+    const failures = [];
+    const pool = new BoundedPool(options.concurrency ?? 4);
+    let batch = [];
+    const send = (entries) => pool.run(async () => {
+        const result = await queue.sendBatch(entries.map((e) => e.entry));
+        counts.enqueued += result.sent;
+        counts.failed += result.failed.length;
+        for (const failure of result.failed) {
+            if (failures.length >= MAX_REPORTED_FAILURES)
+                break;
+            failures.push({
+                key: entries[failure.index]?.key ?? '',
+                code: failure.code,
+                message: failure.message,
+            });
+        }
+    });
+    for await (const page of deps.store.list(run.input.bucket, run.input.prefix, {
+        pageSize: options.pageSize ?? 1000,
+    })) {
+        counts.listed += page.length;
+        const inputs = page.filter((object) => {
+            const verdict = isInput(run.input.bucket, object.key);
+            if (!verdict.input)
+                counts.skippedFiltered += 1;
+            return verdict.input;
+        });
+        const finished = await finishedInputs(deps.store, run, inputs, done, digest, logger);
+        for (const object of inputs) {
+            if (finished.has(object.key)) {
+                counts.skippedDone += 1;
+                continue;
+            }
+            batch.push({ key: object.key, entry: { body: taskBody(run, object) } });
+            if (batch.length === SQS_LIMITS.maxBatchEntries) {
+                await send(batch);
+                batch = [];
+            }
+        }
+        options.onProgress?.({ ...counts });
+    }
+    if (batch.length > 0)
+        await send(batch);
+    await pool.drain();
+    options.onProgress?.({ ...counts });
+    logger.info(`run ${run.runId}: listed ${counts.listed}, enqueued ${counts.enqueued}, already done ${counts.skippedDone}, ` +
+        `not inputs ${counts.skippedFiltered}, failed ${counts.failed}`);
+    return { ...counts, failures };
+}
+function taskBody(run, object) {
+    return formatTaskMessage({
+        sluice: 1,
+        runId: run.runId,
+        bucket: run.input.bucket,
+        key: object.key,
+        etag: object.etag,
+        size: object.size,
+    });
+}
+/**
+ * The ids of done tasks when there are few enough to hold (a first run has none: no checks at
+ * all); `undefined` when there are more, and each input's marker is then read on its own.
+ */
+async function doneTaskIds(store, run) {
+    const prefix = `${ledgerPrefix(run.runId)}done/`;
+    const ids = new Set();
+    for await (const page of store.list(run.output.bucket, prefix)) {
+        for (const object of page)
+            ids.add(object.key.slice(prefix.length).replace(/\.json$/, ''));
+        if (ids.size > DONE_SET_LIMIT)
+            return undefined;
+    }
+    return ids;
+}
+/** Keys (of `inputs`) whose completion marker matches: same task (hence ETag) and digest. */
+async function finishedInputs(store, run, inputs, done, digest, logger) {
+    const finished = new Set();
+    if (done?.size === 0)
+        return finished;
+    const candidates = inputs
+        .map((object) => ({
+        object,
+        id: taskId({ bucket: run.input.bucket, key: object.key, etag: object.etag }),
+    }))
+        .filter(({ id }) => done === undefined || done.has(id));
+    // Without a digest the marker's presence is enough, when its id was listed.
+    if (digest === undefined && done !== undefined) {
+        for (const { object } of candidates)
+            finished.add(object.key);
+        return finished;
+    }
+    const pool = new BoundedPool(MARKER_CHECKS_IN_FLIGHT);
+    for (const { object, id } of candidates) {
+        await pool.run(async () => {
+            const key = completionMarkerKey(run.runId, id);
+            const found = await store.getJson({ bucket: run.output.bucket, key });
+            if (found === undefined)
+                return;
+            try {
+                const marker = validateCompletionMarker(found.value, `s3://${run.output.bucket}/${key}`);
+                if (digest === undefined || marker.algorithmDigest === digest)
+                    finished.add(object.key);
+            }
+            catch (thrown) {
+                // A damaged marker proves nothing: the input is enqueued and the runner decides.
+                logger.warning(`ignoring ${key}: ${toError(thrown).message}`);
+            }
+        });
+    }
+    await pool.drain();
+    return finished;
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/run/collect.ts
+// collect-results: know when input is complete, wait (bounded, with backoff) until every input has
+// a final record and the queue is drained, reconcile the dead-letter queue, optionally re-drive it,
+// and write results.json.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** Failures kept in a {@link CollectReport} (results.json has them all). */
+const collect_MAX_REPORTED_FAILURES = 500;
+const SLOWEST = 10;
+const READS_IN_FLIGHT = 16;
+const RESULTS_WINDOW = 256;
+/** How long dead-letter messages are held while collect reads them all. */
+const HOLD_SECONDS = 120;
+/** Stands in for the digest in a record collect writes when no runner ever wrote one. */
+const UNKNOWN_DIGEST = (/* unused pure expression or super */ null && (`sha256:${'0'.repeat(64)}`));
+/**
+ * Waits for a run to finish and writes its results. First it waits until the input is complete
+ * (`until`: an end marker, a count, or quiet for `idleSeconds`), then until every listed input has
+ * a final record (succeeded or failed) and the task queue holds nothing, polling with backoff and
+ * reporting progress. Tasks found in the dead-letter queue without a final record (their worker
+ * was lost on the last attempt) get a failed record, class `infrastructure`, "worker lost"; the
+ * dead-letter queue itself is left as it is, unless `retryFailed` moves its messages back to the
+ * task queue (once, as fresh task messages) and collect waits again. Finally `results.json` is
+ * streamed to `_sluice/<run-id>/results.json` in the output bucket — also after a timeout, with
+ * unfinished inputs as `running`/`pending`.
+ *
+ * @example
+ * const report = await collectResults(state, { until: { until: 'marker' }, timeoutSeconds: 1800 }, deps);
+ * console.log(`${report.counts.succeeded} succeeded, ${report.counts.failed} failed: ${report.results}`);
+ * @throws {ConfigurationError} when the run has no queue (not provisioned).
+ * @throws AwsRequestError for AWS faults.
+ */
+async function collectResults(run, options, deps) {
+    const { store } = deps;
+    const logger = deps.logger ?? silentLogger;
+    const now = deps.now ?? Date.now;
+    const sleep = deps.sleep ?? defaultSleep;
+    const { url: queueUrl } = run.queue;
+    const { url: deadLetterUrl } = run.deadLetterQueue;
+    if (queueUrl === undefined || deadLetterUrl === undefined) {
+        throw new ConfigurationError(`run ${run.runId} has no task queue yet (state ${run.state}); provision it (sluice provision JOB) first.`);
+    }
+    const queue = deps.queues.taskQueue(queueUrl);
+    const deadLetter = deps.queues.taskQueue(deadLetterUrl);
+    const tracker = new Tracker(run, store, logger);
+    const started = now();
+    const deadline = started + (options.timeoutSeconds ?? 3600) * 1000;
+    const firstPollMs = (options.pollSeconds ?? 2) * 1000;
+    const maxPollMs = Math.max(firstPollMs, (options.maxPollSeconds ?? 30) * 1000);
+    const idleMs = options.until.until === 'idle'
+        ? (options.until.idleSeconds ?? run.job.compute?.idleSeconds ?? 60) * 1000
+        : 0;
+    let inputComplete = false;
+    let timedOut = false;
+    let reconciled = 0;
+    let retried = 0;
+    let retryDone = options.retryFailed !== true;
+    let signature = '';
+    let lastChange = started;
+    let delay = firstPollMs;
+    for (;;) {
+        await tracker.scan();
+        const [counts, dead] = await Promise.all([queue.counts(), deadLetter.counts()]);
+        const queued = counts.visible + counts.delayed;
+        const deadCount = dead.visible + dead.inFlight + dead.delayed;
+        const summary = tracker.counts();
+        const next = [
+            summary.inputs,
+            summary.succeeded,
+            summary.failed,
+            summary.running,
+            queued,
+            counts.inFlight,
+            deadCount,
+        ].join();
+        if (next !== signature) {
+            signature = next;
+            lastChange = now();
+            delay = firstPollMs;
+        }
+        const queueEmpty = queued + counts.inFlight === 0;
+        if (!inputComplete) {
+            inputComplete = await isInputComplete(options.until, run, store, summary.inputs, queueEmpty, now() - lastChange, idleMs);
+            if (inputComplete)
+                logger.info(`run ${run.runId}: input complete (${summary.inputs} inputs)`);
+        }
+        const progress = (phase) => {
+            options.onProgress?.({
+                ...tracker.counts(),
+                phase,
+                queued,
+                inFlight: counts.inFlight,
+                deadLetter: deadCount,
+                elapsedMs: now() - started,
+            });
+        };
+        const unfinished = summary.running + summary.pending;
+        if (inputComplete && queueEmpty && unfinished > 0 && deadCount > 0) {
+            progress('reconciling');
+            const written = await reconcileDeadLetters(run, deadLetter, tracker, store, now);
+            reconciled += written;
+            if (written > 0)
+                continue;
+        }
+        if (inputComplete && queueEmpty && unfinished === 0) {
+            if (!retryDone && deadCount > 0) {
+                progress('retrying');
+                retryDone = true;
+                const moved = await moveDeadLetters(run, deadLetter, queue);
+                retried += moved.tasks.length;
+                for (const task of moved.tasks)
+                    tracker.retrying(task);
+                logger.info(`run ${run.runId}: moved ${moved.tasks.length} failed tasks back to the task queue`);
+                continue;
+            }
+            break;
+        }
+        progress(inputComplete ? 'draining' : 'waiting-for-input');
+        if (now() >= deadline) {
+            timedOut = true;
+            logger.warning(`run ${run.runId}: gave up waiting after ${Math.round((now() - started) / 1000)} s ` +
+                `(${unfinished} inputs unfinished, ${queued + counts.inFlight} messages queued or in flight)`);
+            break;
+        }
+        await sleep(Math.max(0, Math.min(delay, deadline - now())));
+        delay = Math.min(maxPollMs, Math.round(delay * 1.5));
+    }
+    options.onProgress?.({
+        ...tracker.counts(),
+        phase: 'writing-results',
+        queued: 0,
+        inFlight: 0,
+        deadLetter: 0,
+        elapsedMs: now() - started,
+    });
+    const written = await writeResults(run, tracker, store, now);
+    const counts = tracker.counts();
+    const complete = inputComplete && !timedOut && counts.running + counts.pending === 0;
+    logger.info(`run ${run.runId}: ${complete ? 'completed' : 'incomplete'}, ${counts.succeeded} succeeded, ${counts.failed} failed` +
+        `${counts.running + counts.pending > 0 ? `, ${counts.running + counts.pending} unfinished` : ''}: ${written.uri}`);
+    return {
+        runId: run.runId,
+        counts,
+        complete,
+        inputComplete,
+        timedOut,
+        results: written.uri,
+        resultsKey: written.key,
+        failures: written.failures,
+        slowest: written.slowest,
+        reconciled,
+        retried,
+        elapsedMs: now() - started,
+    };
+}
+async function isInputComplete(until, run, store, inputs, queueEmpty, quietMs, idleMs) {
+    switch (until.until) {
+        case 'count':
+            return inputs >= until.expected;
+        case 'marker':
+            return (await store.head({ bucket: run.input.bucket, key: endMarkerKey(run.runId) })) !== undefined;
+        case 'idle':
+            return queueEmpty && quietMs >= idleMs;
+    }
+}
+/** Every input of the run, with what its ledger says; one small entry per input. */
+class Tracker {
+    run;
+    store;
+    logger;
+    tasks = new Map();
+    isInput;
+    constructor(run, store, logger) {
+        this.run = run;
+        this.store = store;
+        this.logger = logger;
+        this.isInput = inputFilter(run);
+    }
+    /** Lists the inputs, the completion markers and the records; reads records that changed. */
+    async scan() {
+        const { run, store } = this;
+        for await (const page of store.list(run.input.bucket, run.input.prefix)) {
+            for (const object of page) {
+                if (!this.isInput(run.input.bucket, object.key).input)
+                    continue;
+                const id = taskId({ bucket: run.input.bucket, key: object.key, etag: object.etag });
+                if (!this.tasks.has(id)) {
+                    this.tasks.set(id, { key: object.key, etag: object.etag, size: object.size, status: 'pending' });
+                }
+            }
+        }
+        const ledger = ledgerPrefix(run.runId);
+        for await (const page of store.list(run.output.bucket, `${ledger}done/`)) {
+            for (const object of page) {
+                const tracked = this.tasks.get(idOf(object.key));
+                if (tracked !== undefined)
+                    tracked.status = 'succeeded';
+            }
+        }
+        const changed = [];
+        for await (const page of store.list(run.output.bucket, `${ledger}tasks/`)) {
+            for (const object of page) {
+                const id = idOf(object.key);
+                const tracked = this.tasks.get(id);
+                if (tracked === undefined || tracked.status === 'succeeded' || tracked.recordEtag === object.etag)
+                    continue;
+                changed.push({ id, tracked, etag: object.etag });
+            }
+        }
+        const pool = new BoundedPool(READS_IN_FLIGHT);
+        for (const { id, tracked, etag } of changed) {
+            await pool.run(async () => {
+                const record = await this.record(id);
+                tracked.recordEtag = etag;
+                if (record === undefined)
+                    return;
+                tracked.status = record.status === 'running' ? 'running' : record.status;
+            });
+        }
+        await pool.drain();
+    }
+    /** Reads and checks a task record; `undefined` when missing or unreadable (logged). */
+    async record(id) {
+        const key = taskRecordKey(this.run.runId, id);
+        try {
+            const found = await this.store.getJson({ bucket: this.run.output.bucket, key });
+            return found === undefined
+                ? undefined
+                : validateTaskRecord(found.value, `s3://${this.run.output.bucket}/${key}`);
+        }
+        catch (thrown) {
+            this.logger.warning(`ignoring task record ${key}: ${toError(thrown).message}`);
+            return undefined;
+        }
+    }
+    /** A re-driven task is unfinished until its record changes or its marker appears. */
+    retrying(id) {
+        const tracked = this.tasks.get(id);
+        if (tracked !== undefined && tracked.status === 'failed')
+            tracked.status = 'running';
+    }
+    counts() {
+        let succeeded = 0;
+        let failed = 0;
+        let running = 0;
+        let pending = 0;
+        for (const tracked of this.tasks.values()) {
+            if (tracked.status === 'succeeded')
+                succeeded += 1;
+            else if (tracked.status === 'failed')
+                failed += 1;
+            else if (tracked.status === 'running')
+                running += 1;
+            else
+                pending += 1;
+        }
+        return { inputs: this.tasks.size, succeeded, failed, running, pending };
+    }
+}
+function idOf(key) {
+    return key.slice(key.lastIndexOf('/') + 1).replace(/\.json$/, '');
+}
+/** The task a queue message names (a sluice task message, or each created object of an S3 event). */
+function tasksOf(body) {
+    const message = parseQueueMessage(body);
+    if (message.kind === 'task')
+        return [message.task];
+    if (message.kind === 's3-event') {
+        return message.records.filter(isObjectCreated).map((record) => ({
+            bucket: record.bucket,
+            key: record.key,
+            etag: record.etag,
+            size: record.size,
+            ...(record.versionId !== undefined && { versionId: record.versionId }),
+        }));
+    }
+    return [];
+}
+/** Receives every dead-letter message, holding each until `release` (so none is seen twice). */
+async function receiveAll(queue) {
+    const seen = new Set();
+    const messages = [];
+    for (;;) {
+        const batch = await queue.receive({
+            maxMessages: 10,
+            waitSeconds: 0,
+            visibilityTimeoutSeconds: HOLD_SECONDS,
+        });
+        const fresh = batch.filter((m) => !seen.has(m.messageId));
+        if (fresh.length === 0)
+            return messages;
+        for (const message of fresh) {
+            seen.add(message.messageId);
+            messages.push(message);
+        }
+    }
+}
+async function release(queue, messages) {
+    await mapBounded(messages, READS_IN_FLIGHT, async (message) => {
+        await queue.changeVisibility(message.receiptHandle, 0).catch(() => undefined);
+    });
+}
+/**
+ * Gives every task in the dead-letter queue that has no final record a failed one ("worker lost",
+ * class `infrastructure`): its last worker vanished and SQS moved the message after the last
+ * receive. Called only when nothing is queued or in flight, so no runner is writing the same record.
+ * The messages stay in the dead-letter queue.
+ */
+async function reconcileDeadLetters(run, deadLetter, tracker, store, now) {
+    const messages = await receiveAll(deadLetter);
+    let written = 0;
+    try {
+        const lost = new Map();
+        for (const message of messages) {
+            for (const task of tasksOf(message.body)) {
+                const id = taskId(task);
+                const tracked = tracker.tasks.get(id);
+                if (tracked !== undefined && (tracked.status === 'running' || tracked.status === 'pending'))
+                    lost.set(id, tracked);
+            }
+        }
+        await mapBounded([...lost], READS_IN_FLIGHT, async ([id, tracked]) => {
+            const existing = await tracker.record(id);
+            const record = workerLost(run, id, tracked, existing, isoTime(now()));
+            const put = await store.putJson({ bucket: run.output.bucket, key: taskRecordKey(run.runId, id) }, record);
+            tracked.status = 'failed';
+            tracked.recordEtag = put.etag;
+            written += 1;
+        });
+    }
+    finally {
+        await release(deadLetter, messages);
+    }
+    return written;
+}
+/** The failed record of a task whose worker was lost. */
+function workerLost(run, id, input, existing, at) {
+    const lost = { failureClass: 'infrastructure', message: 'worker lost' };
+    const attempts = [...(existing?.attempts ?? [])];
+    const last = attempts.at(-1);
+    if (last !== undefined && last.endedAt === undefined) {
+        attempts[attempts.length - 1] = { ...last, endedAt: at, ...lost };
+    }
+    else {
+        attempts.push({
+            attempt: (last?.attempt ?? 0) + 1,
+            workerId: 'unknown',
+            startedAt: at,
+            endedAt: at,
+            phases: {},
+            ...lost,
+        });
+    }
+    return {
+        schemaVersion: 1,
+        runId: run.runId,
+        taskId: id,
+        input: existing?.input ?? {
+            bucket: run.input.bucket,
+            key: input.key,
+            etag: input.etag,
+            size: input.size,
+        },
+        status: 'failed',
+        algorithmDigest: existing?.algorithmDigest ?? run.algorithm.digest ?? UNKNOWN_DIGEST,
+        attempts,
+        outputs: [],
+        updatedAt: at,
+    };
+}
+/**
+ * Moves every dead-letter message back to the task queue as fresh sluice task messages (attempts
+ * count from 1 again), deleting each from the dead-letter queue once sent. Messages that name no
+ * task are left where they are.
+ *
+ * @example
+ * const { tasks } = await moveDeadLetters(state, deps.queues.taskQueue(dlqUrl), deps.queues.taskQueue(queueUrl));
+ * @throws AwsRequestError for AWS faults (messages not yet moved stay in the dead-letter queue).
+ */
+async function moveDeadLetters(run, deadLetter, queue) {
+    const messages = await receiveAll(deadLetter);
+    const moved = [];
+    const keep = [];
+    try {
+        for (let start = 0; start < messages.length; start += 10) {
+            const chunk = messages.slice(start, start + 10);
+            for (const message of chunk) {
+                const tasks = tasksOf(message.body);
+                if (tasks.length === 0) {
+                    keep.push(message);
+                    continue;
+                }
+                const sent = await queue.sendBatch(tasks.map((task) => {
+                    // Attempt numbers go on after the earlier ones (an S3 event moved by SQS itself used up
+                    // to maxReceiveCount receives); the retry budget starts afresh from there.
+                    const used = task.attemptsUsed ?? run.queue.maxReceiveCount;
+                    return {
+                        body: formatTaskMessage({
+                            sluice: 1,
+                            runId: run.runId,
+                            bucket: task.bucket,
+                            key: task.key,
+                            etag: task.etag,
+                            size: task.size,
+                            ...(task.versionId !== undefined && { versionId: task.versionId }),
+                            attemptsUsed: used,
+                            retryFrom: used,
+                        }),
+                    };
+                }));
+                if (sent.failed.length > 0) {
+                    keep.push(message);
+                    continue;
+                }
+                await deadLetter.delete(message.receiptHandle);
+                moved.push(...tasks.map((task) => taskId(task)));
+            }
+        }
+    }
+    finally {
+        await release(deadLetter, keep);
+    }
+    return { tasks: moved, kept: keep.length };
+}
+/** Streams results.json through a temporary file (one line per input) and uploads it. */
+async function writeResults(run, tracker, store, now) {
+    const directory = await mkdtemp(join(tmpdir(), 'sluice-results-'));
+    const file = join(directory, 'results.json');
+    const failures = [];
+    let slowest = [];
+    const key = resultsKey(run.runId);
+    try {
+        const out = createWriteStream(file, { encoding: 'utf8' });
+        const write = async (text) => {
+            if (!out.write(text))
+                await once(out, 'drain');
+        };
+        const counts = tracker.counts();
+        await write(`{"schemaVersion":1,"runId":${JSON.stringify(run.runId)},"generatedAt":"${isoTime(now())}",` +
+            `"input":${JSON.stringify({ bucket: run.input.bucket, prefix: run.input.prefix })},` +
+            `"output":${JSON.stringify(run.output)},"counts":${JSON.stringify(counts)},"tasks":[`);
+        const entries = [...tracker.tasks];
+        let first = true;
+        for (let start = 0; start < entries.length; start += RESULTS_WINDOW) {
+            const window = entries.slice(start, start + RESULTS_WINDOW);
+            const results = await mapBounded(window, READS_IN_FLIGHT, ([id, tracked]) => resultOf(run, id, tracked, tracker, store));
+            for (const result of results) {
+                await write(`${first ? '\n' : ',\n'}${JSON.stringify(result)}`);
+                first = false;
+                if (result.status === 'failed' && failures.length < collect_MAX_REPORTED_FAILURES)
+                    failures.push(result);
+                if (result.wallMs !== undefined) {
+                    slowest.push(result);
+                    if (slowest.length > SLOWEST * 4)
+                        slowest = topSlowest(slowest);
+                }
+            }
+        }
+        await write('\n]}\n');
+        out.end();
+        await once(out, 'finish');
+        await store.upload({ bucket: run.output.bucket, key }, file, { contentType: 'application/json' });
+    }
+    finally {
+        await rm(directory, { recursive: true, force: true });
+    }
+    return { uri: `s3://${run.output.bucket}/${key}`, key, failures, slowest: topSlowest(slowest) };
+}
+function topSlowest(results) {
+    return [...results].sort((a, b) => (b.wallMs ?? 0) - (a.wallMs ?? 0)).slice(0, SLOWEST);
+}
+async function resultOf(run, id, tracked, tracker, store) {
+    const base = { key: tracked.key, taskId: id, etag: tracked.etag, size: tracked.size };
+    const record = tracked.status === 'pending' ? undefined : await tracker.record(id);
+    let outputs = record?.outputs ?? [];
+    if (tracked.status === 'succeeded' && outputs.length === 0) {
+        const markerKey = completionMarkerKey(run.runId, id);
+        const found = await store.getJson({ bucket: run.output.bucket, key: markerKey }).catch(() => undefined);
+        if (found !== undefined) {
+            try {
+                outputs = validateCompletionMarker(found.value, `s3://${run.output.bucket}/${markerKey}`).outputs;
+            }
+            catch {
+                // Counted as succeeded by its marker's presence; its outputs are simply not listed.
+            }
+        }
+    }
+    if (record === undefined)
+        return { ...base, status: tracked.status, attempts: 0, outputs, phases: {} };
+    const last = record.attempts.at(-1);
+    let wallMs = 0;
+    let timed = false;
+    for (const attempt of record.attempts) {
+        if (attempt.endedAt === undefined)
+            continue;
+        wallMs += Math.max(0, Date.parse(attempt.endedAt) - Date.parse(attempt.startedAt));
+        timed = true;
+    }
+    return {
+        ...base,
+        status: tracked.status,
+        attempts: record.attempts.length,
+        outputs,
+        phases: last?.phases ?? {},
+        ...(timed && { wallMs }),
+        ...(tracked.status === 'failed' &&
+            last?.failureClass !== undefined && { failureClass: last.failureClass }),
+        ...(tracked.status === 'failed' && last?.message !== undefined && { message: last.message }),
+        ...(last?.logKey !== undefined && { logKey: last.logKey }),
+        ...(last?.exitCode !== undefined && { exitCode: last.exitCode }),
+    };
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/run/teardown.ts
+// teardown: remove exactly what provision-run created for a run, found by its tags and run.json.
+
+
+
+
+
+/**
+ * Tears a run down: takes sluice's own entry `sluice-<run-id>` out of the input bucket's
+ * notification configuration (every other entry stays), deletes the task queue and dead-letter
+ * queue (with their policy) when they carry the run's `sluice:run-id` tag, and marks run.json
+ * `torn-down`. Buckets and data are kept unless `deleteData`, which deletes — emptied first — only
+ * the buckets this run created (run.json says so or their tags name the run). Idempotent, and safe
+ * after an interrupted provision: what does not exist is skipped. Local runner containers are the
+ * local backend's to stop.
+ *
+ * @example
+ * const { deleted } = await teardownRun('thumbs-3f9a0c12', deps, { bucket: job.output.bucket });
+ * @throws ConfigurationError when access is denied; AwsRequestError for faults (tear down again).
+ */
+async function teardownRun(runId, deps, options = {}) {
+    const logger = deps.logger ?? silentLogger;
+    const now = deps.now ?? Date.now;
+    const deleted = [];
+    const kept = [];
+    let state = await findRunState(runId, deps, options);
+    if (state !== undefined && state.state !== 'torn-down') {
+        state = { ...state, state: 'tearing-down', updatedAt: isoTime(now()) };
+        await writeRunState(deps.store, state);
+    }
+    // The notification first, so S3 stops sending to the queues about to go.
+    if (state !== undefined)
+        await removeNotification(state, deps, deleted);
+    const urls = new Set();
+    for (const name of [taskQueueName(runId), deadLetterQueueName(runId)]) {
+        const url = await deps.queues.findQueueUrl(name);
+        if (url !== undefined)
+            urls.add(url);
+    }
+    // Listing catches any other queue named for the run; it lags behind creation, hence the names too.
+    for (const url of await deps.queues.listQueueUrls(`sluice-${runId}-`))
+        urls.add(url);
+    for (const url of urls) {
+        const name = url.slice(url.lastIndexOf('/') + 1);
+        const tags = await deps.queues.queueTags(url).catch(() => undefined);
+        if (tags === undefined)
+            continue;
+        if (tags[RUN_ID_TAG] !== runId) {
+            kept.push(`queue ${name} (not tagged ${RUN_ID_TAG}=${runId})`);
+            continue;
+        }
+        if (await deps.queues.deleteQueue(url))
+            deleted.push(`queue ${name}`);
+    }
+    const buckets = await bucketsToDelete(runId, state, deps, options);
+    if (state !== undefined && state.state !== 'torn-down' && !buckets.includes(state.output.bucket)) {
+        state = { ...state, state: 'torn-down', updatedAt: isoTime(now()), tornDownAt: isoTime(now()) };
+        await writeRunState(deps.store, state);
+    }
+    if (options.deleteData === true) {
+        for (const bucket of buckets) {
+            const result = await deps.buckets.deleteBucket(bucket);
+            if (result !== undefined)
+                deleted.push(`bucket s3://${bucket} (${result.objectsDeleted} objects)`);
+        }
+    }
+    if (state !== undefined) {
+        for (const bucket of new Set([state.input.bucket, state.output.bucket])) {
+            if (options.deleteData !== true)
+                kept.push(`bucket s3://${bucket} (data kept)`);
+            else if (!buckets.includes(bucket))
+                kept.push(`bucket s3://${bucket} (not created by this run)`);
+        }
+    }
+    logger.info(deleted.length > 0
+        ? `run ${runId}: deleted ${deleted.join(', ')}`
+        : `run ${runId}: nothing left to delete`);
+    return { runId, found: state !== undefined, deleted, kept };
+}
+async function removeNotification(state, deps, deleted) {
+    const bucket = state.notification.bucket;
+    if (!(await deps.store.bucketExists(bucket)))
+        return;
+    const id = notificationId(state.runId);
+    const { notifications, removed } = withoutNotification(await deps.store.getQueueNotifications(bucket), id);
+    if (!removed)
+        return;
+    await deps.store.putQueueNotifications(bucket, notifications);
+    deleted.push(`notification ${id} on s3://${bucket}`);
+}
+/** The buckets `deleteData` may delete: created by this run, by run.json or by their tags. */
+async function bucketsToDelete(runId, state, deps, options) {
+    if (options.deleteData !== true)
+        return [];
+    const candidates = new Set();
+    if (state !== undefined) {
+        candidates.add(state.buckets.input.name);
+        candidates.add(state.buckets.output.name);
+    }
+    if (options.bucket !== undefined)
+        candidates.add(options.bucket);
+    const result = [];
+    for (const bucket of candidates) {
+        const tags = await deps.buckets.getBucketTags(bucket);
+        if (tags === undefined)
+            continue;
+        // Only a bucket whose own tags name this run is deleted: a bucket the run merely used is data
+        // that was there before, whatever run.json says.
+        if (tags[RUN_ID_TAG] === runId)
+            result.push(bucket);
+    }
+    // The input bucket before the output bucket, whose run.json goes last.
+    return result.sort((a, b) => Number(a === state?.output.bucket) - Number(b === state?.output.bucket));
+}
+
 ;// CONCATENATED MODULE: ../../packages/core/src/index.ts
 // Every public export of @sluice/core, named (no `export *`): see STYLE.md rule 4.
 // errors
@@ -76860,6 +79401,22 @@ async function wrapAlgorithm(options) {
 // runner configuration (SLUICE_RUN)
 
 // compute: container engine and wrapped images
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
 
 
 

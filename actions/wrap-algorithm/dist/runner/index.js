@@ -44130,6 +44130,22 @@ function escapeJsonPtr(str) {
 
 /***/ }),
 
+/***/ 5109:
+/***/ ((module) => {
+
+module.exports = eval("require")("@aws-sdk/client-ecr");
+
+
+/***/ }),
+
+/***/ 2300:
+/***/ ((module) => {
+
+module.exports = eval("require")("@aws-sdk/client-ecs");
+
+
+/***/ }),
+
 /***/ 181:
 /***/ ((module) => {
 
@@ -49371,18 +49387,23 @@ const CREDENTIAL_VARIABLES = new Set([
     'ECS_CONTAINER_METADATA_URI',
     'ECS_CONTAINER_METADATA_URI_V4',
 ]);
+/** `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`: where the runner's AWS is, none of the algorithm's business. */
+const ENDPOINT_VARIABLE_PREFIX = 'AWS_ENDPOINT_URL';
 /** Prefix of the runner's own settings, which the algorithm has no business reading. */
 const RUNNER_VARIABLE_PREFIX = 'SLUICE_';
 /**
- * True for a variable the algorithm must not inherit: AWS credentials and where to find them, and
- * the runner's own `SLUICE_*` settings (queue URL, run id, endpoints).
+ * True for a variable the algorithm must not inherit: AWS credentials and where to find them, AWS
+ * endpoint overrides, and the runner's own `SLUICE_*` settings (queue URL, run id).
  *
  * @example
  * isWithheldVariable('AWS_SECRET_ACCESS_KEY'); // true
  * isWithheldVariable('PATH');                  // false
  */
 function isWithheldVariable(name) {
-    return CREDENTIAL_VARIABLES.has(name.toUpperCase()) || name.startsWith(RUNNER_VARIABLE_PREFIX);
+    const upper = name.toUpperCase();
+    return (CREDENTIAL_VARIABLES.has(upper) ||
+        upper.startsWith(ENDPOINT_VARIABLE_PREFIX) ||
+        name.startsWith(RUNNER_VARIABLE_PREFIX));
 }
 /**
  * The algorithm's environment: the container's own variables (PATH, HOME, what the image set) less
@@ -49899,6 +49920,7 @@ async function executeTask(task) {
     else {
         const outcome = await runAlgorithm({
             command: algorithmCommand(task.manifest, paths),
+            ...(task.cwd !== undefined && { cwd: task.cwd }),
             env: task.env,
             timeoutMs: task.timeoutMs,
             log: task.log,
@@ -51091,6 +51113,7 @@ const taskMessageSchema = {
         versionId: { type: 'string', minLength: 1, maxLength: 1024, nullable: true },
         size: { type: 'integer', minimum: 0 },
         attemptsUsed: { type: 'integer', minimum: 0, maximum: 1000, nullable: true },
+        retryFrom: { type: 'integer', minimum: 0, maximum: 1000, nullable: true },
     },
     required: ['sluice', 'runId', 'bucket', 'key', 'etag', 'size'],
     additionalProperties: false,
@@ -51109,13 +51132,14 @@ const validate = task_message_ajv.compile(taskMessageSchema);
 function checkTaskMessage(value) {
     if (validate(value)) {
         // `null` is allowed by ajv for nullable properties; treat it as absent.
-        const { versionId, attemptsUsed, ...rest } = value;
+        const { versionId, attemptsUsed, retryFrom, ...rest } = value;
         return {
             ok: true,
             message: {
                 ...rest,
                 ...(typeof versionId === 'string' && { versionId }),
                 ...(typeof attemptsUsed === 'number' && { attemptsUsed }),
+                ...(typeof retryFrom === 'number' && { retryFrom }),
             },
         };
     }
@@ -51129,7 +51153,7 @@ function checkTaskMessage(value) {
  * @throws SluiceError never: the type guarantees the shape.
  */
 function task_message_formatTaskMessage(message) {
-    const { sluice, runId, bucket, key, etag, versionId, size, attemptsUsed } = message;
+    const { sluice, runId, bucket, key, etag, versionId, size, attemptsUsed, retryFrom } = message;
     return JSON.stringify({
         sluice,
         runId,
@@ -51139,6 +51163,7 @@ function task_message_formatTaskMessage(message) {
         ...(versionId !== undefined && { versionId }),
         size,
         ...(attemptsUsed !== undefined && attemptsUsed > 0 && { attemptsUsed }),
+        ...(retryFrom !== undefined && retryFrom > 0 && { retryFrom }),
     });
 }
 function describeError(error) {
@@ -52511,6 +52536,23 @@ const WRAPPED_ENV = {
     SLUICE_ORIGINAL_IMAGE: WRAPPED_PATHS.originalImage,
 };
 /**
+ * What the runner starts inside a wrapped image, by the OCI rule: the image's entrypoint, then the
+ * manifest's `command` when it has one (it replaces the image's cmd), else the image's cmd; in the
+ * image's working directory. The runner uses this so the algorithm runs exactly as its image would.
+ *
+ * @example
+ * imageCommand({ entrypoint: ['/bin/thumbs'], cmd: ['--help'], workingDir: '/app' }, ['{input}', '{output}']);
+ * // { command: ['/bin/thumbs', '{input}', '{output}'], workingDir: '/app' }
+ * @throws {ConfigurationError} when neither the image nor the manifest says what to run.
+ */
+function imageCommand(original, manifestCommand) {
+    const command = [...(original.entrypoint ?? []), ...(manifestCommand ?? original.cmd ?? [])];
+    if (command.length === 0) {
+        throw new errors_ConfigurationError('the algorithm image has no ENTRYPOINT or CMD and algorithm.json has no "command": say what to run, e.g. "command": ["/app/run", "{input}", "{output}"]');
+    }
+    return { command, workingDir: original.workingDir === '' ? '/' : original.workingDir };
+}
+/**
  * The memory limit for running a wrapped image locally: the manifest's memory plus the runner's
  * overhead (the runner shares the container's memory with the algorithm).
  *
@@ -52770,6 +52812,8 @@ async function wrapped_image_wrapAlgorithm(options) {
     }
 }
 
+// EXTERNAL MODULE: ../../node_modules/@vercel/ncc/dist/ncc/@@notfound.js?@aws-sdk/client-ecs
+var client_ecs = __nccwpck_require__(2300);
 ;// CONCATENATED MODULE: ../core/src/compute/task-definition.ts
 // The ECS task definition of a wrapped image: one container, `algorithm`, running the image by digest
 // with the manifest's resources plus the runner's overhead. Task definitions are immutable and every
@@ -53063,7 +53107,13 @@ function sameTaskDefinition(input, registered) {
     return (normalizedTaskDefinition(input, input.tags) ===
         normalizedTaskDefinition(registered.taskDefinition, registered.tags));
 }
-/** The family and revision in a task definition ARN (`…:task-definition/<family>:<revision>`). */
+/**
+ * The family and revision in a task definition ARN (`…:task-definition/<family>:<revision>`).
+ *
+ * @example
+ * parseTaskDefinitionArn('arn:aws:ecs:eu-west-1:123456789012:task-definition/sluice-thumbs:3'); // { family: 'sluice-thumbs', revision: 3 }
+ * @throws never; `undefined` when it is not a task definition ARN.
+ */
 function parseTaskDefinitionArn(arn) {
     const match = /task-definition\/([A-Za-z0-9_-]+):([0-9]+)$/.exec(arn);
     if (match === null)
@@ -53135,7 +53185,14 @@ class EcsTaskDefinitions {
         }
     }
 }
-/** The newest ACTIVE revision of the family whose tags match, or `undefined`. */
+/**
+ * The newest ACTIVE revision of the family carrying all the given tags, or `undefined`. Revisions are
+ * described newest first until one matches, so the usual case costs one list and one describe.
+ *
+ * @example
+ * await findTaskDefinition(registry, 'sluice-thumbs', { 'sluice:algorithm': 'thumbs', 'sluice:version': '1.0' });
+ * @throws {ConfigurationError} when access is denied; AwsRequestError for faults.
+ */
 async function task_definition_findTaskDefinition(registry, family, tags) {
     for await (const arn of registry.listActive(family)) {
         const candidate = await registry.describe(arn);
@@ -53174,6 +53231,8 @@ async function task_definition_registerTaskDefinition(registry, input, logger = 
     return { arn: made.arn, revision: made.revision, reused: false };
 }
 
+// EXTERNAL MODULE: ../../node_modules/@vercel/ncc/dist/ncc/@@notfound.js?@aws-sdk/client-ecr
+var client_ecr = __nccwpck_require__(5109);
 ;// CONCATENATED MODULE: ../core/src/compute/ecr-registry.ts
 // Amazon ECR as the registry of wrapped images: a login for the container engine from
 // GetAuthorizationToken, and the repository created when it is missing. The token is a password: it
@@ -53621,7 +53680,9 @@ class S3BucketAdmin {
                 for (const entry of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) {
                     if (entry.Key === undefined)
                         continue;
-                    objects.push(entry.VersionId === undefined ? { Key: entry.Key } : { Key: entry.Key, VersionId: entry.VersionId });
+                    objects.push(entry.VersionId === undefined
+                        ? { Key: entry.Key }
+                        : { Key: entry.Key, VersionId: entry.VersionId });
                 }
                 if (objects.length > 0) {
                     const result = await this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
@@ -53987,7 +54048,9 @@ function run_state_storedJob(job, secretNames = []) {
     const env = {};
     for (const [name, value] of Object.entries(job.env)) {
         env[name] =
-            typeof value === 'string' && (secretNames.includes(name) || SENSITIVE_NAME.test(name)) ? REDACTED : value;
+            typeof value === 'string' && (secretNames.includes(name) || SENSITIVE_NAME.test(name))
+                ? REDACTED
+                : value;
     }
     const { credentials, region } = job.aws;
     const aws = {
@@ -54266,6 +54329,14 @@ function checkNoLoop(job) {
  *   to someone else, results could loop back as inputs, or another notification overlaps.
  * @throws AwsRequestError for AWS faults (provision again to resume).
  */
+/**
+ * Receives before SQS moves a task to the dead-letter queue: one more than the attempts the job
+ * allows, so the runner itself sees a task whose last worker was lost and writes its final record
+ * ("worker lost") before moving it; SQS's own move is the safety net behind that.
+ */
+function maxReceiveCountFor(job) {
+    return job.retries + 2;
+}
 async function provisionRun(job, deps, options = {}) {
     const logger = deps.logger ?? silentLogger;
     const now = deps.now ?? Date.now;
@@ -54321,7 +54392,7 @@ async function provisionRun(job, deps, options = {}) {
             name: taskQueueName(id),
             created: previous?.queue.created ?? false,
             visibilityTimeoutSeconds: TASK_VISIBILITY_TIMEOUT_SECONDS,
-            maxReceiveCount: job.retries + 1,
+            maxReceiveCount: maxReceiveCountFor(job),
         },
         deadLetterQueue: { name: deadLetterQueueName(id), created: previous?.deadLetterQueue.created ?? false },
         notification: {
@@ -54346,7 +54417,7 @@ async function provisionRun(job, deps, options = {}) {
     const ensured = await deps.queues.ensureQueue(state.queue.name, {
         visibilityTimeoutSeconds: TASK_VISIBILITY_TIMEOUT_SECONDS,
         retentionSeconds: TASK_RETENTION_SECONDS,
-        deadLetter: { maxReceiveCount: job.retries + 1, name: state.deadLetterQueue.name },
+        deadLetter: { maxReceiveCount: maxReceiveCountFor(job), name: state.deadLetterQueue.name },
         tags: queueTags,
     });
     const deadLetter = ensured.deadLetter;
@@ -54498,7 +54569,11 @@ async function dispatchTasks(run, deps, options = {}) {
         for (const failure of result.failed) {
             if (failures.length >= MAX_REPORTED_FAILURES)
                 break;
-            failures.push({ key: entries[failure.index]?.key ?? '', code: failure.code, message: failure.message });
+            failures.push({
+                key: entries[failure.index]?.key ?? '',
+                code: failure.code,
+                message: failure.message,
+            });
         }
     });
     for await (const page of deps.store.list(run.input.bucket, run.input.prefix, {
@@ -54564,7 +54639,10 @@ async function finishedInputs(store, run, inputs, done, digest, logger) {
     if (done?.size === 0)
         return finished;
     const candidates = inputs
-        .map((object) => ({ object, id: taskId({ bucket: run.input.bucket, key: object.key, etag: object.etag }) }))
+        .map((object) => ({
+        object,
+        id: taskId({ bucket: run.input.bucket, key: object.key, etag: object.etag }),
+    }))
         .filter(({ id }) => done === undefined || done.has(id));
     // Without a digest the marker's presence is enough, when its id was listed.
     if (digest === undefined && done !== undefined) {
@@ -54657,7 +54735,9 @@ async function collectResults(run, options, deps) {
     const deadline = started + (options.timeoutSeconds ?? 3600) * 1000;
     const firstPollMs = (options.pollSeconds ?? 2) * 1000;
     const maxPollMs = Math.max(firstPollMs, (options.maxPollSeconds ?? 30) * 1000);
-    const idleMs = options.until.until === 'idle' ? (options.until.idleSeconds ?? run.job.compute?.idleSeconds ?? 60) * 1000 : 0;
+    const idleMs = options.until.until === 'idle'
+        ? (options.until.idleSeconds ?? run.job.compute?.idleSeconds ?? 60) * 1000
+        : 0;
     let inputComplete = false;
     let timedOut = false;
     let reconciled = 0;
@@ -54672,7 +54752,15 @@ async function collectResults(run, options, deps) {
         const queued = counts.visible + counts.delayed;
         const deadCount = dead.visible + dead.inFlight + dead.delayed;
         const summary = tracker.counts();
-        const next = [summary.inputs, summary.succeeded, summary.failed, summary.running, queued, counts.inFlight, deadCount].join();
+        const next = [
+            summary.inputs,
+            summary.succeeded,
+            summary.failed,
+            summary.running,
+            queued,
+            counts.inFlight,
+            deadCount,
+        ].join();
         if (next !== signature) {
             signature = next;
             lastChange = now();
@@ -54824,7 +54912,9 @@ class Tracker {
         const key = taskRecordKey(this.run.runId, id);
         try {
             const found = await this.store.getJson({ bucket: this.run.output.bucket, key });
-            return found === undefined ? undefined : validateTaskRecord(found.value, `s3://${this.run.output.bucket}/${key}`);
+            return found === undefined
+                ? undefined
+                : validateTaskRecord(found.value, `s3://${this.run.output.bucket}/${key}`);
         }
         catch (thrown) {
             this.logger.warning(`ignoring task record ${key}: ${toError(thrown).message}`);
@@ -54879,7 +54969,11 @@ async function receiveAll(queue) {
     const seen = new Set();
     const messages = [];
     for (;;) {
-        const batch = await queue.receive({ maxMessages: 10, waitSeconds: 0, visibilityTimeoutSeconds: HOLD_SECONDS });
+        const batch = await queue.receive({
+            maxMessages: 10,
+            waitSeconds: 0,
+            visibilityTimeoutSeconds: HOLD_SECONDS,
+        });
         const fresh = batch.filter((m) => !seen.has(m.messageId));
         if (fresh.length === 0)
             return messages;
@@ -54936,13 +55030,25 @@ function workerLost(run, id, input, existing, at) {
         attempts[attempts.length - 1] = { ...last, endedAt: at, ...lost };
     }
     else {
-        attempts.push({ attempt: (last?.attempt ?? 0) + 1, workerId: 'unknown', startedAt: at, endedAt: at, phases: {}, ...lost });
+        attempts.push({
+            attempt: (last?.attempt ?? 0) + 1,
+            workerId: 'unknown',
+            startedAt: at,
+            endedAt: at,
+            phases: {},
+            ...lost,
+        });
     }
     return {
         schemaVersion: 1,
         runId: run.runId,
         taskId: id,
-        input: existing?.input ?? { bucket: run.input.bucket, key: input.key, etag: input.etag, size: input.size },
+        input: existing?.input ?? {
+            bucket: run.input.bucket,
+            key: input.key,
+            etag: input.etag,
+            size: input.size,
+        },
         status: 'failed',
         algorithmDigest: existing?.algorithmDigest ?? run.algorithm.digest ?? UNKNOWN_DIGEST,
         attempts,
@@ -54972,17 +55078,24 @@ async function moveDeadLetters(run, deadLetter, queue) {
                     keep.push(message);
                     continue;
                 }
-                const sent = await queue.sendBatch(tasks.map((task) => ({
-                    body: formatTaskMessage({
-                        sluice: 1,
-                        runId: run.runId,
-                        bucket: task.bucket,
-                        key: task.key,
-                        etag: task.etag,
-                        size: task.size,
-                        ...(task.versionId !== undefined && { versionId: task.versionId }),
-                    }),
-                })));
+                const sent = await queue.sendBatch(tasks.map((task) => {
+                    // Attempt numbers go on after the earlier ones (an S3 event moved by SQS itself used up
+                    // to maxReceiveCount receives); the retry budget starts afresh from there.
+                    const used = task.attemptsUsed ?? run.queue.maxReceiveCount;
+                    return {
+                        body: formatTaskMessage({
+                            sluice: 1,
+                            runId: run.runId,
+                            bucket: task.bucket,
+                            key: task.key,
+                            etag: task.etag,
+                            size: task.size,
+                            ...(task.versionId !== undefined && { versionId: task.versionId }),
+                            attemptsUsed: used,
+                            retryFrom: used,
+                        }),
+                    };
+                }));
                 if (sent.failed.length > 0) {
                     keep.push(message);
                     continue;
@@ -55078,7 +55191,8 @@ async function resultOf(run, id, tracked, tracker, store) {
         outputs,
         phases: last?.phases ?? {},
         ...(timed && { wallMs }),
-        ...(tracked.status === 'failed' && last?.failureClass !== undefined && { failureClass: last.failureClass }),
+        ...(tracked.status === 'failed' &&
+            last?.failureClass !== undefined && { failureClass: last.failureClass }),
         ...(tracked.status === 'failed' && last?.message !== undefined && { message: last.message }),
         ...(last?.logKey !== undefined && { logKey: last.logKey }),
         ...(last?.exitCode !== undefined && { exitCode: last.exitCode }),
@@ -55159,7 +55273,9 @@ async function teardownRun(runId, deps, options = {}) {
                 kept.push(`bucket s3://${bucket} (not created by this run)`);
         }
     }
-    logger.info(deleted.length > 0 ? `run ${runId}: deleted ${deleted.join(', ')}` : `run ${runId}: nothing left to delete`);
+    logger.info(deleted.length > 0
+        ? `run ${runId}: deleted ${deleted.join(', ')}`
+        : `run ${runId}: nothing left to delete`);
     return { runId, found: state !== undefined, deleted, kept };
 }
 async function removeNotification(state, deps, deleted) {
@@ -55739,7 +55855,10 @@ class TaskProcessor {
     async process(message, task, stop) {
         const { settings, ledger, workDir } = this.deps;
         const begun = Date.now();
+        // Attempt numbers run on across re-drives (they name log keys and record entries); the retry
+        // budget counts from the last re-drive (`retryFrom`).
         const attempt = (task.attemptsUsed ?? 0) + message.receiveCount;
+        const roundAttempt = attempt - (task.retryFrom ?? 0);
         const taskId = task_id_taskId(task);
         const log = this.deps.log.with({ taskId, attempt, key: task.key });
         if ((await ledger.marker(taskId)) !== undefined) {
@@ -55753,14 +55872,15 @@ class TaskProcessor {
             task,
             taskId,
             attempt,
+            roundAttempt,
             entry: { attempt, workerId: settings.workerId, startedAt: new Date(begun).toISOString(), phases: {} },
             log,
             taskLog: new TaskLog(logFile, { secrets: settings.secrets }),
             logFile,
         };
-        if (attempt > settings.config.maxAttempts) {
+        if (roundAttempt > settings.config.maxAttempts) {
             // The last attempt's worker was lost (the message came back with no attempts left).
-            state.taskLog.note(`no attempts left: attempt ${attempt} of at most ${settings.config.maxAttempts}`);
+            state.taskLog.note(`no attempts left: attempt ${roundAttempt} of at most ${settings.config.maxAttempts} in this round`);
             const outcome = await this.failed(state, {
                 ok: false,
                 failureClass: 'infrastructure',
@@ -55831,6 +55951,7 @@ class TaskProcessor {
                 }),
                 env: this.deps.env,
                 port: settings.manifest.port,
+                ...(settings.workingDir !== undefined && { cwd: settings.workingDir }),
             });
             await this.server.start(taskLog);
         }
@@ -55844,6 +55965,7 @@ class TaskProcessor {
             log: taskLog,
             signal: stop,
             ...(this.server !== undefined && { server: this.server }),
+            ...(settings.workingDir !== undefined && { cwd: settings.workingDir }),
         });
         entry.phases.runMs = result.runMs;
         if (result.aborted)
@@ -55956,13 +56078,13 @@ class TaskProcessor {
         if (verdict.ok)
             throw new Error('failed() called with a success');
         const { settings, ledger } = this.deps;
-        const { entry, log, attempt } = state;
+        const { entry, log, attempt, roundAttempt } = state;
         entry.endedAt = new Date().toISOString();
         entry.failureClass = verdict.failureClass;
         entry.message = verdict.message;
         if (verdict.exitCode !== undefined)
             entry.exitCode = verdict.exitCode;
-        const final = !verdict.retryable || attempt >= settings.config.maxAttempts;
+        const final = !verdict.retryable || roundAttempt >= settings.config.maxAttempts;
         state.taskLog.note(`attempt ${attempt} failed (${verdict.failureClass}): ${verdict.message}`);
         await this.uploadLog(state);
         await ledger.recordAttempt(state.task, state.taskId, entry, final ? 'failed' : 'running');
@@ -55976,7 +56098,7 @@ class TaskProcessor {
             log.error('task-failed', { ...fields, final: true, retryable: verdict.retryable, ...entry.phases });
             return 'failed';
         }
-        const delay = Math.min(MAX_BACKOFF_SECONDS, settings.retryDelaySeconds * 2 ** (attempt - 1));
+        const delay = Math.min(MAX_BACKOFF_SECONDS, settings.retryDelaySeconds * 2 ** (roundAttempt - 1));
         try {
             await this.deps.queue.changeVisibility(state.message.receiptHandle, delay);
         }
@@ -56152,7 +56274,16 @@ async function loadSettings(env) {
     catch (thrown) {
         throw new errors_ConfigurationError(`cannot read the algorithm manifest ${manifestPath} (${RUNNER_MANIFEST_VARIABLE}): ${errors_toError(thrown).message}`, { cause: thrown });
     }
-    const manifest = documents_parseManifest(text, manifestPath);
+    const declared = documents_parseManifest(text, manifestPath);
+    // Inside a wrapped image, run the algorithm exactly as its image would (entrypoint, cmd, workdir).
+    const originalPath = env.SLUICE_ORIGINAL_IMAGE;
+    let manifest = declared;
+    let workingDir;
+    if (originalPath !== undefined && originalPath !== '') {
+        const resolved = imageCommand(await readOriginalImage(originalPath), declared.command);
+        manifest = { ...declared, command: resolved.command };
+        workingDir = resolved.workingDir;
+    }
     const secrets = [];
     const secretValues = {};
     const missing = [];
@@ -56187,6 +56318,7 @@ async function loadSettings(env) {
     return {
         config,
         manifest,
+        ...(workingDir !== undefined && { workingDir }),
         algorithmValues,
         secrets,
         workerId: config.workerId ?? `${(0,external_node_os_.hostname)()}-${process.pid}`,
@@ -56195,6 +56327,23 @@ async function loadSettings(env) {
         heartbeatSeconds: config.heartbeatSeconds ?? RUNNER_CONFIG_DEFAULTS.heartbeatSeconds,
         retryDelaySeconds: config.retryDelaySeconds ?? RUNNER_CONFIG_DEFAULTS.retryDelaySeconds,
         pathRoot: config.pathRoot ?? RUNNER_CONFIG_DEFAULTS.pathRoot,
+    };
+}
+/** Reads what the algorithm image would have run, recorded by wrap-algorithm (`SLUICE_ORIGINAL_IMAGE`). */
+async function readOriginalImage(path) {
+    let parsed;
+    try {
+        parsed = JSON.parse(await (0,promises_.readFile)(path, 'utf8'));
+    }
+    catch (thrown) {
+        throw new errors_ConfigurationError(`cannot read ${path} (${WRAPPED_ENV.SLUICE_ORIGINAL_IMAGE}): ${errors_toError(thrown).message}; wrap the algorithm again`, { cause: thrown });
+    }
+    const record = typeof parsed === 'object' && parsed !== null ? parsed : {};
+    const strings = (value) => Array.isArray(value) && value.every((item) => typeof item === 'string') ? value : null;
+    return {
+        entrypoint: strings(record.entrypoint),
+        cmd: strings(record.cmd),
+        workingDir: typeof record.workingDir === 'string' ? record.workingDir : '',
     };
 }
 
