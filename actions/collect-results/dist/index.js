@@ -68150,22 +68150,6 @@ function escapeJsonPtr(str) {
 
 /***/ }),
 
-/***/ 5109:
-/***/ ((module) => {
-
-module.exports = eval("require")("@aws-sdk/client-ecr");
-
-
-/***/ }),
-
-/***/ 2300:
-/***/ ((module) => {
-
-module.exports = eval("require")("@aws-sdk/client-ecs");
-
-
-/***/ }),
-
 /***/ 2613:
 /***/ ((module) => {
 
@@ -76857,8 +76841,6 @@ async function wrapped_image_wrapAlgorithm(options) {
     }
 }
 
-// EXTERNAL MODULE: ../../node_modules/@vercel/ncc/dist/ncc/@@notfound.js?@aws-sdk/client-ecs
-var client_ecs = __nccwpck_require__(2300);
 ;// CONCATENATED MODULE: ../../packages/core/src/compute/task-definition.ts
 // The ECS task definition of a wrapped image: one container, `algorithm`, running the image by digest
 // with the manifest's resources plus the runner's overhead. Task definitions are immutable and every
@@ -77276,8 +77258,6 @@ async function task_definition_registerTaskDefinition(registry, input, logger = 
     return { arn: made.arn, revision: made.revision, reused: false };
 }
 
-// EXTERNAL MODULE: ../../node_modules/@vercel/ncc/dist/ncc/@@notfound.js?@aws-sdk/client-ecr
-var client_ecr = __nccwpck_require__(5109);
 ;// CONCATENATED MODULE: ../../packages/core/src/compute/ecr-registry.ts
 // Amazon ECR as the registry of wrapped images: a login for the container engine from
 // GetAuthorizationToken, and the repository created when it is missing. The token is a password: it
