@@ -213,6 +213,35 @@ describe('runner with fakes', () => {
     expect(current.status).toBe('failed');
   });
 
+  it('drops a duplicate message of a task that failed for good, unless it is a re-drive', async () => {
+    await store.put({ bucket: 'input', key: 'in/dup.txt' }, 'x');
+    const head = await store.head({ bucket: 'input', key: 'in/dup.txt' });
+    await runOnce(settings('exit 42', { maxAttempts: 5 }, { retry: { permanentExitCodes: [42] } }));
+    expect((await record('in/dup.txt')).attempts).toHaveLength(1);
+    const again = (extra: { attemptsUsed?: number; retryFrom?: number }) =>
+      queue.sendBatch([
+        {
+          body: formatTaskMessage({
+            sluice: 1,
+            runId: RUN,
+            bucket: 'input',
+            key: 'in/dup.txt',
+            etag: head?.etag ?? '',
+            size: 1,
+            ...extra,
+          }),
+        },
+      ]);
+
+    await again({});
+    await runOnce(settings('exit 0', { maxAttempts: 5 }));
+    expect((await record('in/dup.txt')).attempts).toHaveLength(1);
+
+    await again({ attemptsUsed: 1, retryFrom: 1 });
+    await runOnce(settings('exit 42', { maxAttempts: 5 }, { retry: { permanentExitCodes: [42] } }));
+    expect((await record('in/dup.txt')).attempts).toHaveLength(2);
+  });
+
   it('gives a re-driven task a fresh budget and numbers its attempts after the earlier ones', async () => {
     await store.put({ bucket: 'input', key: 'in/redriven.txt' }, 'x');
     const head = await store.head({ bucket: 'input', key: 'in/redriven.txt' });

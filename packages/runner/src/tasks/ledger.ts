@@ -62,6 +62,21 @@ export class TaskLedger {
   }
 
   /**
+   * True when the task's record says it failed for good. A duplicate message for such a task (a
+   * second dispatch, a repeated S3 event) is dropped; only a re-drive (`retryFrom`) runs it again.
+   */
+  async failedForGood(taskId: string): Promise<boolean> {
+    const key = taskRecordKey(this.runId, taskId);
+    const found = await withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
+    if (found === undefined) return false;
+    try {
+      return validateTaskRecord(found.value, `s3://${this.bucket}/${key}`).status === 'failed';
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * Records an attempt: reads the task record, puts this attempt in (replacing this worker's entry
    * with the same number: a released attempt is re-run under its number; a duplicate delivery run
    * by another worker at the same time keeps its own entry), sets the status and writes it back.

@@ -117,6 +117,11 @@ export class TaskProcessor {
       await this.deleteMessage(message, log);
       return 'already-done';
     }
+    if (task.retryFrom === undefined && (await ledger.failedForGood(taskId))) {
+      log.info('task-already-failed', { hint: 'collect-results with retry-failed runs it again' });
+      await this.deleteMessage(message, log);
+      return 'already-done';
+    }
     const logFile = join(workDir, `${taskId}-${attempt}.log`);
     const state: AttemptState = {
       message,
