@@ -338,3 +338,22 @@ export { teardownRun } from './run/teardown.js';
 export type { TeardownOptions, TeardownReport } from './run/teardown.js';
 export { LOG_TAIL_BYTES, SUMMARY_MAX_BYTES, fetchLogTails, renderSummary } from './run/summary.js';
 export type { SummaryOptions } from './run/summary.js';
+
+// run steps: what the actions and the CLI call (job file or run id in, one step of a run out)
+export { collectStep, dispatchStep, provisionStep, teardownStep } from './run/steps.js';
+export type {
+  CollectStepOptions,
+  CollectStepResult,
+  DispatchStepResult,
+  ProvisionStepResult,
+  RunTarget,
+  StepContext,
+} from './run/steps.js';
+export {
+  LOCAL_RUN_LABEL,
+  LOCAL_WORKER_LABEL,
+  LOCAL_WORKER_ULIMITS,
+  LocalWorkers,
+  localWorkerName,
+} from './compute/local-workers.js';
+export type { EnsureReport, LocalWorkerCounts, LocalWorkerSpec } from './compute/local-workers.js';

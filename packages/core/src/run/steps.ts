@@ -1,0 +1,595 @@
+// The steps of a run as the actions and the CLI call them: a job file or a run id in, the AWS
+// clients and the container engine made from the caller's environment, the lifecycle functions
+// (provision, dispatch, collect, teardown) called, and — with the local backend — the runner
+// containers started, watched and removed.
+import { readFile } from 'node:fs/promises';
+
+import { S3Client } from '@aws-sdk/client-s3';
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClientConfig } from '@aws-sdk/client-sqs';
+
+import { LocalCatalogue } from '../compute/catalogue.js';
+import { WRAPPED_LABELS } from '../compute/wrapped-image.js';
+import { detectContainerEngine } from '../compute/container-engine.js';
+import type { ContainerEngine, ImageLister } from '../compute/container-engine.js';
+import { LocalWorkers } from '../compute/local-workers.js';
+import type { LocalWorkerSpec } from '../compute/local-workers.js';
+import { ConfigurationError, ValidationError, toError } from '../errors.js';
+import type { Logger } from '../logging/logger.js';
+import { parseJob, parseManifest } from '../schemas/documents.js';
+import type { Job } from '../schemas/job.js';
+import type { Manifest } from '../schemas/manifest.js';
+import type { RunState } from '../schemas/run-state.js';
+import type { RunnerConfig } from '../schemas/runner-config.js';
+import { crossCheckJob } from '../schemas/rules.js';
+import { S3BucketAdmin } from '../storage/s3-bucket-admin.js';
+import { S3ObjectStore } from '../storage/s3-object-store.js';
+import { SqsRunQueues } from '../queue/sqs-run-queues.js';
+import { collectResults } from './collect.js';
+import type { CollectReport, CollectProgress, InputCompletion } from './collect.js';
+import { dispatchTasks } from './dispatch.js';
+import type { DispatchProgress } from './dispatch.js';
+import { defaultSleep } from './lifecycle-deps.js';
+import type { RunDeps } from './lifecycle-deps.js';
+import { provisionRun } from './provision.js';
+import { runId as makeRunId } from './run-id.js';
+import { REDACTED, openRun, runJob } from './run-state.js';
+import { fetchLogTails, renderSummary } from './summary.js';
+import { teardownRun } from './teardown.js';
+import type { TeardownReport } from './teardown.js';
+
+/** Which run a step works on: a job file (the run id is derived from it) or a run id. */
+export type RunTarget =
+  | { readonly jobPath: string; readonly runId?: undefined }
+  | { readonly runId: string; readonly jobPath?: undefined };
+
+/** What every step needs from its caller (an action, the CLI, a test). */
+export interface StepContext {
+  readonly logger: Logger;
+  /** The caller's environment: AWS settings (AWS_ENDPOINT_URL, AWS_REGION, credentials) and `fromEnv` values. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Overrides the job's `compute.backend` (action input `backend`, CLI `--backend`). */
+  readonly backend?: 'local' | 'ecs';
+  /** Where to find the output bucket when only a run id is given (optional; else found by queue tags). */
+  readonly outputBucket?: string;
+  /**
+   * The container engine for the local backend; default {@link detectContainerEngine} over `env`
+   * (`SLUICE_CONTAINER_ENGINE`, then docker when a daemon answers, then podman).
+   */
+  readonly engine?: ContainerEngine;
+  /** Waits between collect's polls (default a timer); tests may shorten them. */
+  readonly pollSeconds?: number;
+}
+
+export interface ProvisionStepResult {
+  readonly runId: string;
+  readonly queueUrl: string;
+  /** `s3://bucket/prefix/`: where the user uploads input files. */
+  readonly uploadTo: string;
+  /** `s3://input-bucket/_sluice/<run-id>/end`: upload any object there to say the input is complete. */
+  readonly endMarker: string;
+  readonly warnings: readonly string[];
+  /** The dead-letter queue's URL. */
+  readonly deadLetterQueueUrl?: string;
+  /** What this call created (empty on a repeat). */
+  readonly created?: readonly string[];
+}
+
+export interface DispatchStepResult {
+  readonly runId: string;
+  readonly listed: number;
+  readonly enqueued: number;
+  readonly skippedDone: number;
+  readonly skippedFiltered: number;
+  readonly failed: number;
+  /** Runner workers running for the run after this step (local containers or ECS tasks). */
+  readonly workers: number;
+}
+
+export interface CollectStepOptions {
+  readonly until: 'idle' | 'marker' | 'count';
+  readonly expectedCount?: number;
+  readonly idleSeconds?: number;
+  readonly timeoutSeconds?: number;
+  readonly retryFailed?: boolean;
+}
+
+export interface CollectStepResult {
+  readonly report: CollectReport;
+  /** GitHub-flavoured Markdown, always under 1 MiB: counts, failures with log tails, slowest tasks. */
+  readonly summaryMarkdown: string;
+}
+
+const ECS_NOT_YET =
+  'the ECS backend does not start workers yet: ECS workers (IAM, task launch, scaling) arrive with issue 6. ' +
+  'Use the local backend ("compute": {"backend": "local"} in job.json, --backend local, or the action input backend: local).';
+
+// ---------------------------------------------------------------------------------------------
+// The world a step talks to.
+
+interface AwsContext {
+  readonly s3: S3Client;
+  readonly sqs: SQSClient;
+  readonly deps: RunDeps;
+  readonly region: string | undefined;
+  readonly endpoint: string | undefined;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+/**
+ * S3 and SQS clients from the caller's environment and the job's `aws` settings. Credentials:
+ * `environment` takes `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` from the
+ * caller's environment when set, else the SDK's default chain; `profile` the named profile;
+ * `roleArn`/`oidc` the SDK's default chain, which holds the role's session when
+ * aws-actions/configure-aws-credentials ran before the step (what the actions document).
+ */
+function awsContext(context: StepContext, job: Pick<Job, 'aws'> | undefined): AwsContext {
+  const { env } = context;
+  const region = job?.aws.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION);
+  const endpoint = nonEmpty(env.AWS_ENDPOINT_URL);
+  const credentials = job?.aws.credentials ?? { source: 'environment' as const };
+  const keyId = nonEmpty(env.AWS_ACCESS_KEY_ID);
+  const secret = nonEmpty(env.AWS_SECRET_ACCESS_KEY);
+  const token = nonEmpty(env.AWS_SESSION_TOKEN);
+  const base: S3ClientConfig & SQSClientConfig = {
+    ...(region !== undefined && { region }),
+    ...(endpoint !== undefined && { endpoint }),
+    ...(credentials.source === 'profile' && { profile: credentials.profile }),
+    ...(credentials.source === 'environment' &&
+      keyId !== undefined &&
+      secret !== undefined && {
+        credentials: {
+          accessKeyId: keyId,
+          secretAccessKey: secret,
+          ...(token !== undefined && { sessionToken: token }),
+        },
+      }),
+  };
+  // A local endpoint (moto, MinIO) serves every bucket on one host.
+  const s3 = new S3Client({ ...base, ...(endpoint !== undefined && { forcePathStyle: true }) });
+  const sqs = new SQSClient(base);
+  const deps: RunDeps = {
+    store: new S3ObjectStore(s3),
+    queues: new SqsRunQueues(sqs),
+    buckets: new S3BucketAdmin(s3),
+    logger: context.logger,
+  };
+  return { s3, sqs, deps, region, endpoint };
+}
+
+function destroy(aws: AwsContext): void {
+  aws.s3.destroy();
+  aws.sqs.destroy();
+}
+
+async function readJobFile(jobPath: string): Promise<Job> {
+  let text: string;
+  try {
+    text = await readFile(jobPath, 'utf8');
+  } catch (thrown: unknown) {
+    throw new ConfigurationError(`cannot read the job file ${jobPath}: ${toError(thrown).message}`, {
+      cause: thrown,
+    });
+  }
+  return parseJob(text, jobPath);
+}
+
+/** The job (when a file is given), the run id, and the clients. */
+async function resolveTarget(
+  target: RunTarget,
+  context: StepContext,
+): Promise<{ job: Job | undefined; runId: string; bucket: string | undefined; aws: AwsContext }> {
+  if (target.jobPath !== undefined) {
+    const job = await readJobFile(target.jobPath);
+    return { job, runId: makeRunId(job), bucket: job.output.bucket, aws: awsContext(context, job) };
+  }
+  return {
+    job: undefined,
+    runId: target.runId,
+    bucket: context.outputBucket,
+    aws: awsContext(context, undefined),
+  };
+}
+
+/** Variables handed to the engine CLI: its own settings (podman's CONTAINERS_*, docker's DOCKER_*). */
+function engineVariables(env: StepContext['env']): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && /^(CONTAINERS_|DOCKER_|SLUICE_CONTAINER_ENGINE$)/.test(name))
+      picked[name] = value;
+  }
+  return picked;
+}
+
+async function engineOf(context: StepContext): Promise<ContainerEngine> {
+  return (
+    context.engine ??
+    detectContainerEngine({
+      environment: context.env,
+      env: engineVariables(context.env),
+      logger: context.logger,
+    })
+  );
+}
+
+function hasImageLister(engine: ContainerEngine): engine is ContainerEngine & ImageLister {
+  return typeof (engine as Partial<ImageLister>).listImages === 'function';
+}
+
+/** The wrapped image of a job's algorithm in the local image store, with its manifest. */
+async function localAlgorithm(
+  algorithm: Job['algorithm'],
+  engine: ContainerEngine,
+): Promise<{ image: string; manifest: Manifest }> {
+  if (algorithm.kind === 'catalogue') {
+    if (!hasImageLister(engine)) {
+      throw new ConfigurationError(
+        `the ${engine.kind} engine given cannot list images, so the local catalogue cannot be read`,
+      );
+    }
+    const entry = await new LocalCatalogue(engine).resolve(algorithm);
+    return { image: entry.image, manifest: entry.manifest };
+  }
+  return wrappedImageByReference(algorithm.reference, engine);
+}
+
+async function wrappedImageByReference(
+  reference: string,
+  engine: ContainerEngine,
+): Promise<{ image: string; manifest: Manifest }> {
+  if (!(await engine.imageExists(reference))) await engine.pull(reference);
+  const details = await engine.inspectImage(reference);
+  const text = details.labels[WRAPPED_LABELS.manifestJson];
+  if (text === undefined || text === '') {
+    throw new ConfigurationError(
+      `image ${reference} was not made by sluice wrap (no ${WRAPPED_LABELS.manifestJson} label): wrap the algorithm (sluice wrap algorithm.json) and name it as name@version or by the wrapped image.`,
+    );
+  }
+  return { image: details.id, manifest: parseManifest(text, `image ${reference}`) };
+}
+
+function checkJobAgainstManifest(job: Job, manifest: Manifest, jobFile: string): void {
+  const problems = crossCheckJob(job, manifest, {
+    job: jobFile,
+    manifest: `${manifest.name}@${manifest.version}`,
+  });
+  if (problems.length > 0) throw new ValidationError(problems);
+}
+
+function secretVariablesOf(manifest: Manifest): string[] {
+  return Object.entries(manifest.env)
+    .filter(([, spec]) => spec.secret)
+    .map(([name]) => name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The local backend: what the runner containers of a run are made of.
+
+interface LocalBackend {
+  readonly workers: LocalWorkers;
+  readonly spec: LocalWorkerSpec;
+  /** Values to mask in summaries (the secret variables' values). */
+  readonly secrets: readonly string[];
+  /** Why runners cannot be restarted by this step (a value the run state does not keep). */
+  readonly restartBlocked?: string;
+}
+
+/** `SLUICE_RUN` values and secret values for the job's `env`. */
+function runnerVariables(
+  job: Job,
+  env: StepContext['env'],
+  logger: Logger,
+): {
+  literals: Record<string, string>;
+  secretEnv: string[];
+  secretValues: Record<string, string>;
+  redacted: string[];
+} {
+  const literals: Record<string, string> = {};
+  const secretEnv: string[] = [];
+  const secretValues: Record<string, string> = {};
+  const redacted: string[] = [];
+  for (const [name, value] of Object.entries(job.env)) {
+    if (typeof value === 'string') {
+      if (value === REDACTED) redacted.push(name);
+      literals[name] = value;
+    } else if ('fromEnv' in value) {
+      const found = env[value.fromEnv];
+      if (found === undefined) {
+        throw new ConfigurationError(
+          `job.json $.env.${name}: it is read from the environment variable ${value.fromEnv}, which is not set. ` +
+            `Set it for this step (in a workflow: env: { ${value.fromEnv}: \${{ secrets.${value.fromEnv} }} }).`,
+        );
+      }
+      if (found !== '') logger.setSecret(found);
+      secretEnv.push(name);
+      secretValues[name] = found;
+    } else {
+      throw new ConfigurationError(
+        `job.json $.env.${name}: {"fromSecret": …} is resolved by AWS for the ECS backend; the local backend cannot read Secrets Manager. ` +
+          `For a local run use {"fromEnv": "NAME"} and set NAME in the environment.`,
+      );
+    }
+  }
+  return { literals, secretEnv, secretValues, redacted };
+}
+
+/** The AWS settings a runner container needs: endpoint, region and the caller's resolved credentials. */
+async function containerAwsEnv(aws: AwsContext, logger: Logger): Promise<Record<string, string>> {
+  const env: Record<string, string> = {};
+  if (aws.endpoint !== undefined) env.AWS_ENDPOINT_URL = aws.endpoint;
+  const region = aws.region ?? (await aws.s3.config.region());
+  env.AWS_REGION = region;
+  // Whatever the source (environment, profile, an assumed role), the container gets the session the
+  // caller has now: it has no ~/.aws and no OIDC token of its own.
+  const credentials = await aws.s3.config.credentials();
+  logger.setSecret(credentials.secretAccessKey);
+  env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
+  env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
+  if (credentials.sessionToken !== undefined) {
+    logger.setSecret(credentials.sessionToken);
+    env.AWS_SESSION_TOKEN = credentials.sessionToken;
+  }
+  return env;
+}
+
+async function localBackend(
+  state: RunState,
+  job: Job | undefined,
+  aws: AwsContext,
+  context: StepContext,
+): Promise<LocalBackend> {
+  const engine = await engineOf(context);
+  const runJobValue = job ?? runJob(state);
+  const { image, manifest } =
+    state.algorithm.image !== undefined
+      ? await wrappedImageByReference(state.algorithm.image, engine)
+      : await localAlgorithm(runJobValue.algorithm, engine);
+  const variables = runnerVariables(runJobValue, context.env, context.logger);
+  const config: RunnerConfig = {
+    runId: state.runId,
+    queueUrl: state.queue.url ?? '',
+    deadLetterQueueUrl: state.deadLetterQueue.url ?? '',
+    input: { bucket: state.input.bucket, prefix: state.input.prefix, include: [...state.input.include] },
+    output: { bucket: state.output.bucket, prefix: state.output.prefix },
+    maxAttempts: runJobValue.retries + 1,
+    idleSeconds: runJobValue.compute.idleSeconds,
+    env: variables.literals,
+    secretEnv: variables.secretEnv,
+    ...(runJobValue.timeoutSeconds !== undefined && { timeoutSeconds: runJobValue.timeoutSeconds }),
+    ...(state.algorithm.digest !== undefined &&
+      /^sha256:[a-f0-9]{64}$/.test(state.algorithm.digest) && { algorithmDigest: state.algorithm.digest }),
+  };
+  const spec: LocalWorkerSpec = {
+    runId: state.runId,
+    image,
+    manifest,
+    config,
+    env: { ...(await containerAwsEnv(aws, context.logger)), ...variables.secretValues },
+    workers: runJobValue.compute.maxWorkers,
+    minWorkers: runJobValue.compute.minWorkers,
+  };
+  return {
+    workers: new LocalWorkers(engine, context.logger),
+    spec,
+    secrets: Object.values(variables.secretValues).filter((value) => value !== ''),
+    ...(variables.redacted.length > 0 && {
+      restartBlocked: `run.json does not keep the values of ${variables.redacted.join(', ')}: pass the job file to start runners`,
+    }),
+  };
+}
+
+async function ensureWorkers(local: LocalBackend, state: RunState, aws: AwsContext): Promise<number> {
+  const url = state.queue.url;
+  const counts = url === undefined ? undefined : await aws.deps.queues.taskQueue(url).counts();
+  const workRemains = counts === undefined || counts.visible + counts.inFlight + counts.delayed > 0;
+  if (local.restartBlocked !== undefined) {
+    const current = await local.workers.count(state.runId);
+    if (workRemains && current.running === 0)
+      aws.deps.logger?.warning(`run ${state.runId}: ${local.restartBlocked}`);
+    return current.running;
+  }
+  return (await local.workers.ensure(local.spec, { workRemains })).running;
+}
+
+function backendOf(state: RunState, context: StepContext): 'local' | 'ecs' {
+  return context.backend ?? state.backend;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The steps.
+
+/**
+ * Provisions the run of a job file (idempotent): resolves the job's algorithm (the local image store
+ * for the local backend), checks the job against its manifest, then creates or reuses the buckets,
+ * queues, queue policy and S3 notification ({@link provisionRun}).
+ *
+ * @example
+ * const { runId, uploadTo } = await provisionStep('job.json', { logger, env: process.env });
+ * @throws {ConfigurationError} for a job that does not validate, an unknown algorithm, a missing
+ *   input bucket; {@link ValidationError} when the job does not fit the manifest; AwsRequestError
+ *   for AWS faults (provision again to resume).
+ */
+export async function provisionStep(jobPath: string, context: StepContext): Promise<ProvisionStepResult> {
+  const job = await readJobFile(jobPath);
+  const backend = context.backend ?? job.compute.backend;
+  let algorithm: { image?: string; digest?: string } = {};
+  let secretVariables: string[] = [];
+  if (backend === 'local') {
+    const found = await localAlgorithm(job.algorithm, await engineOf(context));
+    checkJobAgainstManifest(job, found.manifest, jobPath);
+    // The local image id is the config digest, `sha256:…`: recorded in every task record.
+    algorithm = { image: found.image, digest: found.image };
+    secretVariables = secretVariablesOf(found.manifest);
+  } else if (job.algorithm.kind === 'image') {
+    const digest = /@(sha256:[a-f0-9]{64})$/.exec(job.algorithm.reference)?.[1];
+    algorithm = { image: job.algorithm.reference, ...(digest !== undefined && { digest }) };
+  }
+  const aws = awsContext(context, job);
+  try {
+    const result = await provisionRun(job, aws.deps, { backend, algorithm, secretVariables });
+    return {
+      runId: result.runId,
+      queueUrl: result.queueUrl,
+      deadLetterQueueUrl: result.deadLetterQueueUrl,
+      uploadTo: result.uploadTo,
+      endMarker: result.endMarker,
+      warnings: result.warnings,
+      created: result.created,
+    };
+  } finally {
+    destroy(aws);
+  }
+}
+
+/**
+ * Enqueues the files already in the input prefix ({@link dispatchTasks}) and, with the local
+ * backend, starts the run's runner containers (`compute.maxWorkers` of them while work remains;
+ * dispatching again starts none beyond that).
+ *
+ * @example
+ * const { enqueued, workers } = await dispatchStep({ jobPath: 'job.json' }, { logger, env: process.env });
+ * @throws {ConfigurationError} when the run is not provisioned, a `fromEnv` variable is unset, the
+ *   algorithm's image is gone, or the backend is `ecs` (its workers arrive with issue 6).
+ */
+export async function dispatchStep(
+  target: RunTarget,
+  context: StepContext,
+  onProgress?: (progress: DispatchProgress) => void,
+): Promise<DispatchStepResult> {
+  const { job, runId, bucket, aws } = await resolveTarget(target, context);
+  try {
+    const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
+    if (backendOf(state, context) === 'ecs') throw new ConfigurationError(`run ${runId}: ${ECS_NOT_YET}`);
+    // Everything the runners need is checked before anything is enqueued.
+    const local = await localBackend(state, job, aws, context);
+    const report = await dispatchTasks(state, aws.deps, {
+      ...(onProgress !== undefined && { onProgress }),
+      ...(state.algorithm.digest !== undefined && { algorithmDigest: state.algorithm.digest }),
+    });
+    const workers = await ensureWorkers(local, state, aws);
+    return {
+      runId,
+      listed: report.listed,
+      enqueued: report.enqueued,
+      skippedDone: report.skippedDone,
+      skippedFiltered: report.skippedFiltered,
+      failed: report.failed,
+      workers,
+    };
+  } finally {
+    destroy(aws);
+  }
+}
+
+function inputCompletion(options: CollectStepOptions): InputCompletion {
+  switch (options.until) {
+    case 'marker':
+      return { until: 'marker' };
+    case 'count':
+      if (
+        options.expectedCount === undefined ||
+        !Number.isInteger(options.expectedCount) ||
+        options.expectedCount < 0
+      ) {
+        throw new ConfigurationError(
+          'collecting until a count needs the number of inputs to expect (action input expected-count, CLI --count N).',
+        );
+      }
+      return { until: 'count', expected: options.expectedCount };
+    case 'idle':
+      return {
+        until: 'idle',
+        ...(options.idleSeconds !== undefined && { idleSeconds: options.idleSeconds }),
+      };
+  }
+}
+
+/**
+ * Waits for the run to drain ({@link collectResults}) — with the local backend watching the runner
+ * containers between polls, restarting crashed ones and starting new ones while work remains —
+ * writes results.json and renders the summary (failures with their log tails, secrets masked).
+ *
+ * @example
+ * const { report, summaryMarkdown } = await collectStep({ runId }, { until: 'marker', timeoutSeconds: 1800 }, context);
+ * @throws {ConfigurationError} when the run is not provisioned, `until: 'count'` has no count, or a
+ *   runner stops on a configuration error; AwsRequestError for AWS faults.
+ */
+export async function collectStep(
+  target: RunTarget,
+  options: CollectStepOptions,
+  context: StepContext,
+  onProgress?: (progress: CollectProgress) => void,
+): Promise<CollectStepResult> {
+  const until = inputCompletion(options);
+  const { job, runId, bucket, aws } = await resolveTarget(target, context);
+  try {
+    const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
+    const local =
+      backendOf(state, context) === 'local' ? await localBackend(state, job, aws, context) : undefined;
+    if (local !== undefined) await ensureWorkers(local, state, aws);
+    const sleep = async (ms: number): Promise<void> => {
+      await defaultSleep(ms);
+      if (local !== undefined) await ensureWorkers(local, state, aws);
+    };
+    const report = await collectResults(
+      state,
+      {
+        until,
+        ...(options.timeoutSeconds !== undefined && { timeoutSeconds: options.timeoutSeconds }),
+        ...(options.retryFailed !== undefined && { retryFailed: options.retryFailed }),
+        ...(context.pollSeconds !== undefined && { pollSeconds: context.pollSeconds }),
+        ...(onProgress !== undefined && { onProgress }),
+      },
+      { ...aws.deps, sleep },
+    );
+    const logTails = await fetchLogTails(report, aws.deps.store, state.output.bucket);
+    const summaryMarkdown = renderSummary(report, { logTails, secrets: local?.secrets ?? [] });
+    return { report, summaryMarkdown };
+  } finally {
+    destroy(aws);
+  }
+}
+
+/**
+ * Stops and removes the run's local runner containers (whatever the backend: any left behind go),
+ * then removes what provisioning created ({@link teardownRun}); data is kept unless `deleteData`.
+ * Idempotent.
+ *
+ * @example
+ * const { deleted } = await teardownStep({ jobPath: 'job.json' }, { deleteData: false }, context);
+ * @throws ContainerEngineError when the engine fails; AwsRequestError for AWS faults (tear down again).
+ */
+export async function teardownStep(
+  target: RunTarget,
+  options: { readonly deleteData?: boolean },
+  context: StepContext,
+): Promise<TeardownReport> {
+  const { runId, bucket, aws } = await resolveTarget(target, context);
+  try {
+    const containers: string[] = [];
+    let engine: ContainerEngine | undefined;
+    try {
+      engine = await engineOf(context);
+    } catch (thrown: unknown) {
+      // No engine on this machine: no local runner can exist here either.
+      if (context.backend === 'local') throw thrown;
+      context.logger.debug(`no container engine, so no local runners to stop: ${toError(thrown).message}`);
+    }
+    if (engine !== undefined) {
+      const removed = await new LocalWorkers(engine, context.logger).stop(runId);
+      if (removed > 0) containers.push(`${removed} runner container(s) labelled org.sluice.run=${runId}`);
+    }
+    const report = await teardownRun(runId, aws.deps, {
+      ...(options.deleteData !== undefined && { deleteData: options.deleteData }),
+      ...(bucket !== undefined && { bucket }),
+    });
+    return { ...report, deleted: [...containers, ...report.deleted] };
+  } finally {
+    destroy(aws);
+  }
+}
