@@ -339,8 +339,18 @@ describe('collect on moto', () => {
       },
     );
 
+    // Attempt numbers go on after the 2 used; the retry budget starts afresh from there.
     expect(redriven.map((b) => JSON.parse(b) as unknown)).toEqual([
-      { sluice: 1, runId: state.runId, bucket: input, key: 'retry/a.jpg', etag, size: 1 },
+      {
+        sluice: 1,
+        runId: state.runId,
+        bucket: input,
+        key: 'retry/a.jpg',
+        etag,
+        size: 1,
+        attemptsUsed: 2,
+        retryFrom: 2,
+      },
     ]);
     expect(report).toMatchObject({ complete: true, retried: 1, counts: { succeeded: 1, failed: 0 } });
     const left = await deadLetter.counts();
