@@ -39,10 +39,10 @@ integration:
 smoke:
 	$(JEST) --selectProjects smoke
 
-## make demo: validate the examples with the CLI against a running test bed (see README: the full run
-## arrives with the whole-run work).
+## make demo: the main job end to end on this machine — test bed, build and wrap the example
+## thumbnail algorithm, generate sample images, `sluice run` with the local backend, print the summary.
 demo: bootstrap
-	npx sluice validate examples/algorithms/thumbnails/algorithm.json examples/jobs/thumbnails.json
+	bash scripts/demo.sh
 
 ## make bench: benchmarks that print figures (not part of make test). Starts the test bed for the run.
 bench: bootstrap

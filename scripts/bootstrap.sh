@@ -11,7 +11,7 @@
 set -Eeuo pipefail
 
 readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-readonly APT_PACKAGES=(podman runc buildah skopeo busybox-static docker-registry uidmap python3 python3-venv)
+readonly APT_PACKAGES=(podman runc buildah skopeo busybox-static docker-registry uidmap python3 python3-venv gcc libc6-dev)
 readonly MOTO_SPEC='moto[server]>=5,<6'
 readonly START_SECONDS=$SECONDS
 

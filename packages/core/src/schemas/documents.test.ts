@@ -606,7 +606,7 @@ describe('examples', () => {
 
   test('normalise with defaults', () => {
     const manifest = parseManifest(read(EXAMPLES[0] ?? ''), 'algorithm.json');
-    expect(manifest.memoryMiB).toBe(512);
+    expect(manifest.memoryMiB).toBe(64);
     expect(manifest.input).toEqual({ path: '/data/in', kind: 'directory' });
     expect(manifest.env.WATERMARK_TOKEN?.secret).toBe(true);
     const job = parseJob(read(EXAMPLES[2] ?? ''), 'job.json');
