@@ -47,4 +47,5 @@ demo: bootstrap
 ## make bench: benchmarks that print figures (not part of make test). Starts the test bed for the run.
 bench: bootstrap
 	bash scripts/testbed.sh start
-	trap 'bash scripts/testbed.sh stop' EXIT; eval "$$(bash scripts/testbed.sh env)"; node bench/runner-overhead.mjs 200
+	trap 'bash scripts/testbed.sh stop' EXIT; eval "$$(bash scripts/testbed.sh env)"; \
+	  node bench/runner-overhead.mjs 200 && node bench/wrapped-overhead.mjs 200 50

@@ -35,6 +35,14 @@ for i in "${!workspaces[@]}"; do
 done
 
 status=0
+# A bundle that could not resolve a package at build time leaves a run-time require, which fails in
+# an ES module ("require is not defined"): a stale node_modules must not slip through.
+unresolved="$(grep -l 'eval("require")' "${dist_dirs[@]/%//index.js}" "${dist_dirs[@]/%//runner/index.js}" 2>/dev/null || true)"
+if [[ -n "$unresolved" ]]; then
+  echo "check-dist: these bundles load packages at run time that were missing at build time (run npm install):" >&2
+  sed 's/^/  /' <<<"$unresolved" >&2
+  status=1
+fi
 changed="$(git diff --name-only -- "${dist_dirs[@]}")"
 untracked="$(git ls-files --others --exclude-standard -- "${dist_dirs[@]}")"
 if [[ -n "$changed" ]]; then

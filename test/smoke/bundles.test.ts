@@ -39,12 +39,16 @@ function run(command: string, args: readonly string[], cwd: string, env: NodeJS.
   });
 }
 
-/** The environment of a step: this process's, minus anything GitHub-ish that could leak in. */
+/** The environment of a step: this process's, minus anything GitHub-ish or AWS-ish that could leak in. */
 function baseEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(INPUT_|STATE_|GITHUB_|RUNNER_|ACTIONS_)/.test(name)) env[name] = value;
+    if (!/^(INPUT_|STATE_|GITHUB_|RUNNER_|ACTIONS_|AWS_)/.test(name)) env[name] = value;
   }
+  // No AWS endpoint and no credentials anywhere: a step that reaches AWS fails at once, and says why.
+  env.AWS_EC2_METADATA_DISABLED = 'true';
+  env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/sluice-smoke/credentials';
+  env.AWS_CONFIG_FILE = '/nonexistent/sluice-smoke/config';
   return env;
 }
 
@@ -53,19 +57,28 @@ interface ActionCase {
   /** The input naming the document, and the document kind it wants. */
   readonly input: string;
   readonly valid: string;
-  /** What the not-yet-available failure names; undefined for an action that does its work. */
-  readonly arrivesWith?: string;
+  /**
+   * How a valid document fails here, where there is no container engine and no AWS: at the engine
+   * (wrap, and provision, which resolves the algorithm locally first) or at AWS.
+   */
+  readonly failsAt: 'engine' | 'aws';
   /** Further inputs every run of the step gets. */
   readonly inputs?: Readonly<Record<string, string>>;
 }
 
 const actions: readonly ActionCase[] = [
   // Only building (no push), so it needs no registry and no AWS region.
-  { action: 'wrap-algorithm', input: 'manifest', valid: validManifest, inputs: { push: 'false' } },
-  { action: 'provision-run', input: 'job', valid: validJob, arrivesWith: 'issue #5' },
-  { action: 'dispatch-tasks', input: 'job', valid: validJob, arrivesWith: 'issue #5' },
-  { action: 'collect-results', input: 'job', valid: validJob, arrivesWith: 'issue #5' },
-  { action: 'teardown', input: 'job', valid: validJob, arrivesWith: 'issue #5' },
+  {
+    action: 'wrap-algorithm',
+    input: 'manifest',
+    valid: validManifest,
+    failsAt: 'engine',
+    inputs: { push: 'false' },
+  },
+  { action: 'provision-run', input: 'job', valid: validJob, failsAt: 'engine' },
+  { action: 'dispatch-tasks', input: 'job', valid: validJob, failsAt: 'aws' },
+  { action: 'collect-results', input: 'job', valid: validJob, failsAt: 'aws' },
+  { action: 'teardown', input: 'job', valid: validJob, failsAt: 'aws' },
 ];
 
 const nodes: readonly { readonly label: string; readonly path: string }[] = [
@@ -99,7 +112,7 @@ describe.each(nodes)('bundles under $label', ({ path: nodePath }) => {
     if (nodePath === node24) expect(version.stdout).toMatch(/^v24\./);
   });
 
-  describe.each(actions)('action $action', ({ action, input, valid, arrivesWith, inputs: extra }) => {
+  describe.each(actions)('action $action', ({ action, input, valid, failsAt, inputs: extra }) => {
     const bundle = join(root, 'actions', action, 'dist/index.js');
 
     async function step(
@@ -128,20 +141,21 @@ describe.each(nodes)('bundles under $label', ({ path: nodePath }) => {
       expect(result.outputs).toBe('');
     });
 
-    it('checks a valid document, then says the step is not available in this version, or starts its work', async () => {
-      // An engine that does not exist: a working step gets past the document to the container engine.
+    it('checks a valid document, then starts its work, failing clearly with no engine and no AWS', async () => {
+      // An engine that does not exist: a working step gets past the document to the container engine,
+      // or (dispatch, collect, teardown) to AWS, which it cannot reach without credentials.
       const result = await step({ [input]: valid }, { SLUICE_CONTAINER_ENGINE: 'smoke-no-engine' });
 
       expect(result.stdout).not.toMatch(/^::error [^\n]*file=/m);
-      if (arrivesWith === undefined) {
+      expect(result.stdout).not.toContain('does not run in this version of sluice yet');
+      if (failsAt === 'engine') {
         expect(result.stdout).toMatch(
           /^::error::SLUICE_CONTAINER_ENGINE="smoke-no-engine" is not an engine/m,
         );
       } else {
         expect(result.stdout).toMatch(
-          new RegExp(`^::error::${action}: the input was checked and is valid`, 'm'),
+          /^::error::S3\.HeadBucket on s3:\/\/sluice-demo-out failed: [^\n]*Could not load credentials/m,
         );
-        expect(result.stdout).toContain(arrivesWith);
       }
       expect(result.code).toBe(1);
       expect(result.outputs).toBe('');

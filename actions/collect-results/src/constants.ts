@@ -6,6 +6,7 @@ export const Inputs = {
   until: 'until',
   expectedCount: 'expected-count',
   idleSeconds: 'idle-seconds',
+  timeoutSeconds: 'timeout-seconds',
   retryFailed: 'retry-failed',
   failOnError: 'fail-on-error',
 } as const;

@@ -18,6 +18,8 @@ export type Completion =
 export interface CollectResultsInputs {
   readonly target: RunTarget;
   readonly completion: Completion;
+  /** Undefined: core's default (3,600 s). */
+  readonly timeoutSeconds: number | undefined;
   readonly retryFailed: boolean;
   readonly failOnError: boolean;
 }
@@ -47,6 +49,7 @@ export function readInputs(input: InputReader = createInputReader()): CollectRes
   return {
     target,
     completion,
+    timeoutSeconds: input.integer(Inputs.timeoutSeconds, { min: 1 }),
     retryFailed: input.boolean(Inputs.retryFailed, InputDefaults.retryFailed),
     failOnError: input.boolean(Inputs.failOnError, InputDefaults.failOnError),
   };

@@ -3,11 +3,14 @@
 export const Inputs = {
   job: 'job',
   backend: 'backend',
+  githubToken: 'github-token',
 } as const;
 
 /** Defaults that action.yml declares too (the runner applies those; these apply outside it). */
 export const InputDefaults = {
   job: 'job.json',
+  // An expression only the runner can evaluate: outside it, no token means no commit comment.
+  githubToken: '${{ github.token }}',
 } as const satisfies Partial<Record<keyof typeof Inputs, string | number | boolean>>;
 
 /** The values `backend` accepts. */

@@ -7,6 +7,8 @@ export interface ProvisionRunInputs {
   readonly job: string;
   /** Overrides the job's compute.backend; undefined keeps the job's. */
   readonly backend: (typeof BACKENDS)[number] | undefined;
+  /** For the commit comment; undefined (no comment) when not given. */
+  readonly githubToken: string | undefined;
 }
 
 /**
@@ -14,8 +16,11 @@ export interface ProvisionRunInputs {
  * @throws {InputError} naming the first input that is wrong.
  */
 export function readInputs(input: InputReader = createInputReader()): ProvisionRunInputs {
+  const token = input.optionalString(Inputs.githubToken);
   return {
     job: input.optionalString(Inputs.job) ?? InputDefaults.job,
     backend: input.choice(Inputs.backend, BACKENDS),
+    // The declared default is an expression; unevaluated (outside a runner) it is no token at all.
+    githubToken: token === InputDefaults.githubToken ? undefined : token,
   };
 }

@@ -10,7 +10,7 @@ export { InputError, StepNotAvailableError } from './errors.js';
 // inputs, outputs, saved state
 export { createInputReader } from './inputs.js';
 export type { InputReader, IntegerBounds } from './inputs.js';
-export { readRunTarget } from './run-target.js';
+export { readRunTarget, stepTarget } from './run-target.js';
 export type { RunTarget, RunTargetInputs } from './run-target.js';
 export { setOutputs } from './outputs.js';
 export type { OutputValue } from './outputs.js';
@@ -20,6 +20,10 @@ export type { SavedState } from './saved-state.js';
 // documents named by inputs
 export { checkDocumentFile } from './documents.js';
 export type { DocumentFileRequest } from './documents.js';
+
+// the GitHub API
+export { createCommitComment } from './commit-comment.js';
+export type { CommitCommenter, CommitCommentRequest } from './commit-comment.js';
 
 // logging and the @actions/core seam
 export { createActionsLogger } from './logger.js';

@@ -1,3 +1,5 @@
+import type { RunTarget as StepTarget } from '@sluice/core';
+
 import { InputError } from './errors.js';
 import type { InputReader } from './inputs.js';
 
@@ -35,4 +37,15 @@ export function readRunTarget(input: InputReader, names: RunTargetInputs): RunTa
     `Give \`${names.job}\` (the job file, e.g. job.json) or \`${names.runId}\` (the run-id output of ` +
       `provision-run) in the step's \`with:\` block.`,
   );
+}
+
+/**
+ * The same run as core's steps name it (`jobPath` or `runId`).
+ *
+ * @example
+ * await dispatchStep(stepTarget(inputs.target), context);
+ * @throws never.
+ */
+export function stepTarget(target: RunTarget): StepTarget {
+  return 'job' in target ? { jobPath: target.job } : { runId: target.runId };
 }

@@ -18,11 +18,17 @@ export interface ActionsToolkit {
   setFailed(message: string): void;
   error(message: string, properties?: AnnotationProperties): void;
   warning(message: string, properties?: AnnotationProperties): void;
+  notice(message: string, properties?: AnnotationProperties): void;
   info(message: string): void;
   debug(message: string): void;
   setSecret(value: string): void;
   saveState(name: string, value: string): void;
   getState(name: string): string;
+  /**
+   * Appends Markdown to the job summary (`$GITHUB_STEP_SUMMARY`).
+   * @throws when the runner gave no summary file (outside GitHub Actions).
+   */
+  appendSummary(markdown: string): Promise<void>;
 }
 
 /** The real toolkit: `@actions/core` as the GitHub runner drives it. */
@@ -41,6 +47,9 @@ export const actionsToolkit: ActionsToolkit = {
   warning: (message, properties) => {
     actionsCore.warning(message, properties === undefined ? undefined : { ...properties });
   },
+  notice: (message, properties) => {
+    actionsCore.notice(message, properties === undefined ? undefined : { ...properties });
+  },
   info: (message) => {
     actionsCore.info(message);
   },
@@ -54,11 +63,14 @@ export const actionsToolkit: ActionsToolkit = {
     actionsCore.saveState(name, value);
   },
   getState: (name) => actionsCore.getState(name),
+  appendSummary: async (markdown) => {
+    await actionsCore.summary.addRaw(markdown, true).write();
+  },
 };
 
 /** One line an in-memory toolkit recorded. */
 export interface RecordedMessage {
-  readonly level: 'debug' | 'info' | 'warning' | 'error' | 'failed';
+  readonly level: 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'failed';
   readonly message: string;
   readonly properties?: AnnotationProperties;
 }
@@ -69,6 +81,8 @@ export interface MemoryToolkit extends ActionsToolkit {
   readonly state: Map<string, string>;
   readonly secrets: string[];
   readonly messages: RecordedMessage[];
+  /** Markdown appended to the job summary, one entry per call. */
+  readonly summaries: string[];
   /** The message given to `setFailed`, if it was called. */
   failure(): string | undefined;
 }
@@ -90,6 +104,7 @@ export function createMemoryToolkit(
   const state = new Map(Object.entries(seed.state ?? {}));
   const secrets: string[] = [];
   const messages: RecordedMessage[] = [];
+  const summaries: string[] = [];
   const record = (
     level: RecordedMessage['level'],
     message: string,
@@ -102,6 +117,7 @@ export function createMemoryToolkit(
     state,
     secrets,
     messages,
+    summaries,
     failure: () => messages.find((m) => m.level === 'failed')?.message,
     getInput: (name) => inputs.get(name) ?? '',
     setOutput: (name, value) => outputs.set(name, value),
@@ -114,6 +130,9 @@ export function createMemoryToolkit(
     warning: (message, properties) => {
       record('warning', message, properties);
     },
+    notice: (message, properties) => {
+      record('notice', message, properties);
+    },
     info: (message) => {
       record('info', message);
     },
@@ -125,5 +144,9 @@ export function createMemoryToolkit(
     },
     saveState: (name, value) => state.set(name, value),
     getState: (name) => state.get(name) ?? '',
+    appendSummary: (markdown) => {
+      summaries.push(markdown);
+      return Promise.resolve();
+    },
   };
 }

@@ -1,6 +1,11 @@
 import { isConfigurationError, toError } from '@sluice/core';
 import { Command, CommanderError } from 'commander';
 
+import { registerCollect } from './commands/collect.js';
+import { registerDispatch } from './commands/dispatch.js';
+import { registerProvision } from './commands/provision.js';
+import { registerRun } from './commands/run.js';
+import { registerTeardown } from './commands/teardown.js';
 import { registerTry } from './commands/try.js';
 import { registerValidate } from './commands/validate.js';
 import { registerWrap } from './commands/wrap.js';
@@ -13,6 +18,7 @@ const EXAMPLES = `
 Examples:
   $ sluice validate algorithm.json job.json
   $ sluice validate --json examples/jobs/*.json
+  $ sluice run job.json --upload ./photos
   $ sluice help validate
 
 Exit status: 0 done and valid, 2 invalid input (a file or the command line), 1 sluice itself failed.
@@ -36,6 +42,11 @@ export function createProgram(context: CommandContext): Command {
   registerValidate(program, context);
   registerTry(program, context);
   registerWrap(program, context);
+  registerRun(program, context);
+  registerProvision(program, context);
+  registerDispatch(program, context);
+  registerCollect(program, context);
+  registerTeardown(program, context);
   return program;
 }
 

@@ -2,7 +2,7 @@
  * Puts a runner together from its settings and its S3/SQS adapters: what main does with the real
  * clients, and what tests do with the test bed's or with fakes.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -30,6 +30,22 @@ export interface AssembledRunner {
 }
 
 /**
+ * The runner's private directory (task logs) under the temp directory. A FROM-scratch image has no
+ * `/tmp`: the runner then makes it, world-writable with the sticky bit as usual.
+ */
+async function makeWorkDir(): Promise<string> {
+  const prefix = join(tmpdir(), 'sluice-runner-');
+  try {
+    return await mkdtemp(prefix);
+  } catch (thrown) {
+    if ((thrown as NodeJS.ErrnoException).code !== 'ENOENT') throw thrown;
+    await mkdir(tmpdir(), { recursive: true });
+    await chmod(tmpdir(), 0o1777);
+    return mkdtemp(prefix);
+  }
+}
+
+/**
  * Builds a runner. `inherited` is the environment the algorithm's is derived from (credentials and
  * SLUICE_* removed, the job's values added).
  */
@@ -39,7 +55,7 @@ export async function assembleRunner(
   log: JsonLog,
   inherited: Readonly<Record<string, string | undefined>>,
 ): Promise<AssembledRunner> {
-  const workDir = await mkdtemp(join(tmpdir(), 'sluice-runner-'));
+  const workDir = await makeWorkDir();
   const ledger = new TaskLedger(
     adapters.store,
     settings.config.runId,

@@ -58,6 +58,7 @@ export class PortAlgorithm {
   private child: ChildProcess | undefined;
   private exited: Promise<void> | undefined;
   private currentLog: TaskLog | undefined;
+  private lastOutputAt = 0;
   private restarts = 0;
 
   constructor(private readonly options: PortAlgorithmOptions) {}
@@ -98,8 +99,14 @@ export class PortAlgorithm {
       });
     });
     await preferForOomKill(child.pid);
-    child.stdout.on('data', (chunk: Buffer) => this.currentLog?.write('stdout', chunk));
-    child.stderr.on('data', (chunk: Buffer) => this.currentLog?.write('stderr', chunk));
+    child.stdout.on('data', (chunk: Buffer) => {
+      this.lastOutputAt = Date.now();
+      this.currentLog?.write('stdout', chunk);
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      this.lastOutputAt = Date.now();
+      this.currentLog?.write('stderr', chunk);
+    });
 
     const deadline = Date.now() + (this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
     let wait = 20;
@@ -159,6 +166,7 @@ export class PortAlgorithm {
       if (answer === 'died') {
         return this.deathOutcome(log, started);
       }
+      await this.outputSettled();
       const message = messageFrom(answer.body);
       if (message !== undefined) log.note(`algorithm answered ${answer.response.status}: ${message}`);
       return {
@@ -199,6 +207,17 @@ export class PortAlgorithm {
     }, graceMs);
     await this.exited;
     clearTimeout(killTimer);
+  }
+
+  /**
+   * The server's output travels on a pipe, its answer on a socket: what it printed for this task can
+   * arrive just after the answer. Wait until the output has been quiet briefly (bounded), so those
+   * lines land in this task's log rather than the next one's.
+   */
+  private async outputSettled(quietMs = 15, maxMs = 250): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    await sleep(quietMs);
+    while (Date.now() - this.lastOutputAt < quietMs && Date.now() < deadline) await sleep(quietMs);
   }
 
   private deathOutcome(log: TaskLog, started: number): PortTaskOutcome {
