@@ -1,6 +1,849 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
+/***/ 2039:
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
+var __awaiter = (this && this.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.HttpClient = exports.HttpClientResponse = exports.HttpClientError = exports.MediaTypes = exports.Headers = exports.HttpCodes = void 0;
+exports.getProxyUrl = getProxyUrl;
+exports.isHttps = isHttps;
+const http = __importStar(__nccwpck_require__(8611));
+const https = __importStar(__nccwpck_require__(5692));
+const pm = __importStar(__nccwpck_require__(9875));
+const tunnel = __importStar(__nccwpck_require__(5070));
+const undici_1 = __nccwpck_require__(1684);
+var HttpCodes;
+(function (HttpCodes) {
+    HttpCodes[HttpCodes["OK"] = 200] = "OK";
+    HttpCodes[HttpCodes["MultipleChoices"] = 300] = "MultipleChoices";
+    HttpCodes[HttpCodes["MovedPermanently"] = 301] = "MovedPermanently";
+    HttpCodes[HttpCodes["ResourceMoved"] = 302] = "ResourceMoved";
+    HttpCodes[HttpCodes["SeeOther"] = 303] = "SeeOther";
+    HttpCodes[HttpCodes["NotModified"] = 304] = "NotModified";
+    HttpCodes[HttpCodes["UseProxy"] = 305] = "UseProxy";
+    HttpCodes[HttpCodes["SwitchProxy"] = 306] = "SwitchProxy";
+    HttpCodes[HttpCodes["TemporaryRedirect"] = 307] = "TemporaryRedirect";
+    HttpCodes[HttpCodes["PermanentRedirect"] = 308] = "PermanentRedirect";
+    HttpCodes[HttpCodes["BadRequest"] = 400] = "BadRequest";
+    HttpCodes[HttpCodes["Unauthorized"] = 401] = "Unauthorized";
+    HttpCodes[HttpCodes["PaymentRequired"] = 402] = "PaymentRequired";
+    HttpCodes[HttpCodes["Forbidden"] = 403] = "Forbidden";
+    HttpCodes[HttpCodes["NotFound"] = 404] = "NotFound";
+    HttpCodes[HttpCodes["MethodNotAllowed"] = 405] = "MethodNotAllowed";
+    HttpCodes[HttpCodes["NotAcceptable"] = 406] = "NotAcceptable";
+    HttpCodes[HttpCodes["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
+    HttpCodes[HttpCodes["RequestTimeout"] = 408] = "RequestTimeout";
+    HttpCodes[HttpCodes["Conflict"] = 409] = "Conflict";
+    HttpCodes[HttpCodes["Gone"] = 410] = "Gone";
+    HttpCodes[HttpCodes["TooManyRequests"] = 429] = "TooManyRequests";
+    HttpCodes[HttpCodes["InternalServerError"] = 500] = "InternalServerError";
+    HttpCodes[HttpCodes["NotImplemented"] = 501] = "NotImplemented";
+    HttpCodes[HttpCodes["BadGateway"] = 502] = "BadGateway";
+    HttpCodes[HttpCodes["ServiceUnavailable"] = 503] = "ServiceUnavailable";
+    HttpCodes[HttpCodes["GatewayTimeout"] = 504] = "GatewayTimeout";
+})(HttpCodes || (exports.HttpCodes = HttpCodes = {}));
+var Headers;
+(function (Headers) {
+    Headers["Accept"] = "accept";
+    Headers["ContentType"] = "content-type";
+})(Headers || (exports.Headers = Headers = {}));
+var MediaTypes;
+(function (MediaTypes) {
+    MediaTypes["ApplicationJson"] = "application/json";
+})(MediaTypes || (exports.MediaTypes = MediaTypes = {}));
+/**
+ * Returns the proxy URL, depending upon the supplied url and proxy environment variables.
+ * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+ */
+function getProxyUrl(serverUrl) {
+    const proxyUrl = pm.getProxyUrl(new URL(serverUrl));
+    return proxyUrl ? proxyUrl.href : '';
+}
+const HttpRedirectCodes = [
+    HttpCodes.MovedPermanently,
+    HttpCodes.ResourceMoved,
+    HttpCodes.SeeOther,
+    HttpCodes.TemporaryRedirect,
+    HttpCodes.PermanentRedirect
+];
+const HttpResponseRetryCodes = [
+    HttpCodes.BadGateway,
+    HttpCodes.ServiceUnavailable,
+    HttpCodes.GatewayTimeout
+];
+const RetryableHttpVerbs = ['OPTIONS', 'GET', 'DELETE', 'HEAD'];
+const ExponentialBackoffCeiling = 10;
+const ExponentialBackoffTimeSlice = 5;
+class HttpClientError extends Error {
+    constructor(message, statusCode) {
+        super(message);
+        this.name = 'HttpClientError';
+        this.statusCode = statusCode;
+        Object.setPrototypeOf(this, HttpClientError.prototype);
+    }
+}
+exports.HttpClientError = HttpClientError;
+class HttpClientResponse {
+    constructor(message) {
+        this.message = message;
+    }
+    readBody() {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+                let output = Buffer.alloc(0);
+                this.message.on('data', (chunk) => {
+                    output = Buffer.concat([output, chunk]);
+                });
+                this.message.on('end', () => {
+                    resolve(output.toString());
+                });
+            }));
+        });
+    }
+    readBodyBuffer() {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+                const chunks = [];
+                this.message.on('data', (chunk) => {
+                    chunks.push(chunk);
+                });
+                this.message.on('end', () => {
+                    resolve(Buffer.concat(chunks));
+                });
+            }));
+        });
+    }
+}
+exports.HttpClientResponse = HttpClientResponse;
+function isHttps(requestUrl) {
+    const parsedUrl = new URL(requestUrl);
+    return parsedUrl.protocol === 'https:';
+}
+class HttpClient {
+    constructor(userAgent, handlers, requestOptions) {
+        this._ignoreSslError = false;
+        this._allowRedirects = true;
+        this._allowRedirectDowngrade = false;
+        this._maxRedirects = 50;
+        this._allowRetries = false;
+        this._maxRetries = 1;
+        this._keepAlive = false;
+        this._disposed = false;
+        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
+        this.handlers = handlers || [];
+        this.requestOptions = requestOptions;
+        if (requestOptions) {
+            if (requestOptions.ignoreSslError != null) {
+                this._ignoreSslError = requestOptions.ignoreSslError;
+            }
+            this._socketTimeout = requestOptions.socketTimeout;
+            if (requestOptions.allowRedirects != null) {
+                this._allowRedirects = requestOptions.allowRedirects;
+            }
+            if (requestOptions.allowRedirectDowngrade != null) {
+                this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
+            }
+            if (requestOptions.maxRedirects != null) {
+                this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
+            }
+            if (requestOptions.keepAlive != null) {
+                this._keepAlive = requestOptions.keepAlive;
+            }
+            if (requestOptions.allowRetries != null) {
+                this._allowRetries = requestOptions.allowRetries;
+            }
+            if (requestOptions.maxRetries != null) {
+                this._maxRetries = requestOptions.maxRetries;
+            }
+        }
+    }
+    options(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('OPTIONS', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    get(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('GET', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    del(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('DELETE', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    post(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('POST', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    patch(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('PATCH', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    put(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('PUT', requestUrl, data, additionalHeaders || {});
+        });
+    }
+    head(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request('HEAD', requestUrl, null, additionalHeaders || {});
+        });
+    }
+    sendStream(verb, requestUrl, stream, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return this.request(verb, requestUrl, stream, additionalHeaders);
+        });
+    }
+    /**
+     * Gets a typed object from an endpoint
+     * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
+     */
+    getJson(requestUrl_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            const res = yield this.get(requestUrl, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    postJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.post(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    putJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.put(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    patchJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+            const data = JSON.stringify(obj, null, 2);
+            additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+            additionalHeaders[Headers.ContentType] =
+                this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+            const res = yield this.patch(requestUrl, data, additionalHeaders);
+            return this._processResponse(res, this.requestOptions);
+        });
+    }
+    /**
+     * Makes a raw http request.
+     * All other methods such as get, post, patch, and request ultimately call this.
+     * Prefer get, del, post and patch
+     */
+    request(verb, requestUrl, data, headers) {
+        return __awaiter(this, void 0, void 0, function* () {
+            if (this._disposed) {
+                throw new Error('Client has already been disposed.');
+            }
+            const parsedUrl = new URL(requestUrl);
+            let info = this._prepareRequest(verb, parsedUrl, headers);
+            // Only perform retries on reads since writes may not be idempotent.
+            const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb)
+                ? this._maxRetries + 1
+                : 1;
+            let numTries = 0;
+            let response;
+            do {
+                response = yield this.requestRaw(info, data);
+                // Check if it's an authentication challenge
+                if (response &&
+                    response.message &&
+                    response.message.statusCode === HttpCodes.Unauthorized) {
+                    let authenticationHandler;
+                    for (const handler of this.handlers) {
+                        if (handler.canHandleAuthentication(response)) {
+                            authenticationHandler = handler;
+                            break;
+                        }
+                    }
+                    if (authenticationHandler) {
+                        return authenticationHandler.handleAuthentication(this, info, data);
+                    }
+                    else {
+                        // We have received an unauthorized response but have no handlers to handle it.
+                        // Let the response return to the caller.
+                        return response;
+                    }
+                }
+                let redirectsRemaining = this._maxRedirects;
+                while (response.message.statusCode &&
+                    HttpRedirectCodes.includes(response.message.statusCode) &&
+                    this._allowRedirects &&
+                    redirectsRemaining > 0) {
+                    const redirectUrl = response.message.headers['location'];
+                    if (!redirectUrl) {
+                        // if there's no location to redirect to, we won't
+                        break;
+                    }
+                    const parsedRedirectUrl = new URL(redirectUrl);
+                    if (parsedUrl.protocol === 'https:' &&
+                        parsedUrl.protocol !== parsedRedirectUrl.protocol &&
+                        !this._allowRedirectDowngrade) {
+                        throw new Error('Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.');
+                    }
+                    // we need to finish reading the response before reassigning response
+                    // which will leak the open socket.
+                    yield response.readBody();
+                    // strip authorization header if redirected to a different hostname
+                    if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
+                        for (const header in headers) {
+                            // header names are case insensitive
+                            if (header.toLowerCase() === 'authorization') {
+                                delete headers[header];
+                            }
+                        }
+                    }
+                    // let's make the request with the new redirectUrl
+                    info = this._prepareRequest(verb, parsedRedirectUrl, headers);
+                    response = yield this.requestRaw(info, data);
+                    redirectsRemaining--;
+                }
+                if (!response.message.statusCode ||
+                    !HttpResponseRetryCodes.includes(response.message.statusCode)) {
+                    // If not a retry code, return immediately instead of retrying
+                    return response;
+                }
+                numTries += 1;
+                if (numTries < maxTries) {
+                    yield response.readBody();
+                    yield this._performExponentialBackoff(numTries);
+                }
+            } while (numTries < maxTries);
+            return response;
+        });
+    }
+    /**
+     * Needs to be called if keepAlive is set to true in request options.
+     */
+    dispose() {
+        if (this._agent) {
+            this._agent.destroy();
+        }
+        this._disposed = true;
+    }
+    /**
+     * Raw request.
+     * @param info
+     * @param data
+     */
+    requestRaw(info, data) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve, reject) => {
+                function callbackForResult(err, res) {
+                    if (err) {
+                        reject(err);
+                    }
+                    else if (!res) {
+                        // If `err` is not passed, then `res` must be passed.
+                        reject(new Error('Unknown error'));
+                    }
+                    else {
+                        resolve(res);
+                    }
+                }
+                this.requestRawWithCallback(info, data, callbackForResult);
+            });
+        });
+    }
+    /**
+     * Raw request with callback.
+     * @param info
+     * @param data
+     * @param onResult
+     */
+    requestRawWithCallback(info, data, onResult) {
+        if (typeof data === 'string') {
+            if (!info.options.headers) {
+                info.options.headers = {};
+            }
+            info.options.headers['Content-Length'] = Buffer.byteLength(data, 'utf8');
+        }
+        let callbackCalled = false;
+        function handleResult(err, res) {
+            if (!callbackCalled) {
+                callbackCalled = true;
+                onResult(err, res);
+            }
+        }
+        const req = info.httpModule.request(info.options, (msg) => {
+            const res = new HttpClientResponse(msg);
+            handleResult(undefined, res);
+        });
+        let socket;
+        req.on('socket', sock => {
+            socket = sock;
+        });
+        // If we ever get disconnected, we want the socket to timeout eventually
+        req.setTimeout(this._socketTimeout || 3 * 60000, () => {
+            if (socket) {
+                socket.end();
+            }
+            handleResult(new Error(`Request timeout: ${info.options.path}`));
+        });
+        req.on('error', function (err) {
+            // err has statusCode property
+            // res should have headers
+            handleResult(err);
+        });
+        if (data && typeof data === 'string') {
+            req.write(data, 'utf8');
+        }
+        if (data && typeof data !== 'string') {
+            data.on('close', function () {
+                req.end();
+            });
+            data.pipe(req);
+        }
+        else {
+            req.end();
+        }
+    }
+    /**
+     * Gets an http agent. This function is useful when you need an http agent that handles
+     * routing through a proxy server - depending upon the url and proxy environment variables.
+     * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+     */
+    getAgent(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        return this._getAgent(parsedUrl);
+    }
+    getAgentDispatcher(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (!useProxy) {
+            return;
+        }
+        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
+    }
+    _prepareRequest(method, requestUrl, headers) {
+        const info = {};
+        info.parsedUrl = requestUrl;
+        const usingSsl = info.parsedUrl.protocol === 'https:';
+        info.httpModule = usingSsl ? https : http;
+        const defaultPort = usingSsl ? 443 : 80;
+        info.options = {};
+        info.options.host = info.parsedUrl.hostname;
+        info.options.port = info.parsedUrl.port
+            ? parseInt(info.parsedUrl.port)
+            : defaultPort;
+        info.options.path =
+            (info.parsedUrl.pathname || '') + (info.parsedUrl.search || '');
+        info.options.method = method;
+        info.options.headers = this._mergeHeaders(headers);
+        if (this.userAgent != null) {
+            info.options.headers['user-agent'] = this.userAgent;
+        }
+        info.options.agent = this._getAgent(info.parsedUrl);
+        // gives handlers an opportunity to participate
+        if (this.handlers) {
+            for (const handler of this.handlers) {
+                handler.prepareRequest(info.options);
+            }
+        }
+        return info;
+    }
+    _mergeHeaders(headers) {
+        if (this.requestOptions && this.requestOptions.headers) {
+            return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
+        }
+        return lowercaseKeys(headers || {});
+    }
+    /**
+     * Gets an existing header value or returns a default.
+     * Handles converting number header values to strings since HTTP headers must be strings.
+     * Note: This returns string | string[] since some headers can have multiple values.
+     * For headers that must always be a single string (like Content-Type), use the
+     * specialized _getExistingOrDefaultContentTypeHeader method instead.
+     */
+    _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
+            if (headerValue) {
+                clientHeader =
+                    typeof headerValue === 'number' ? headerValue.toString() : headerValue;
+            }
+        }
+        const additionalValue = additionalHeaders[header];
+        if (additionalValue !== undefined) {
+            return typeof additionalValue === 'number'
+                ? additionalValue.toString()
+                : additionalValue;
+        }
+        if (clientHeader !== undefined) {
+            return clientHeader;
+        }
+        return _default;
+    }
+    /**
+     * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
+     * Always returns a single string (not an array) since Content-Type should be a single value.
+     * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
+     * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
+     * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
+     */
+    _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
+            if (headerValue) {
+                if (typeof headerValue === 'number') {
+                    clientHeader = String(headerValue);
+                }
+                else if (Array.isArray(headerValue)) {
+                    clientHeader = headerValue.join(', ');
+                }
+                else {
+                    clientHeader = headerValue;
+                }
+            }
+        }
+        const additionalValue = additionalHeaders[Headers.ContentType];
+        // Return the first non-undefined value, converting numbers or arrays to strings if necessary
+        if (additionalValue !== undefined) {
+            if (typeof additionalValue === 'number') {
+                return String(additionalValue);
+            }
+            else if (Array.isArray(additionalValue)) {
+                return additionalValue.join(', ');
+            }
+            else {
+                return additionalValue;
+            }
+        }
+        if (clientHeader !== undefined) {
+            return clientHeader;
+        }
+        return _default;
+    }
+    _getAgent(parsedUrl) {
+        let agent;
+        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (this._keepAlive && useProxy) {
+            agent = this._proxyAgent;
+        }
+        if (!useProxy) {
+            agent = this._agent;
+        }
+        // if agent is already assigned use that agent.
+        if (agent) {
+            return agent;
+        }
+        const usingSsl = parsedUrl.protocol === 'https:';
+        let maxSockets = 100;
+        if (this.requestOptions) {
+            maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
+        }
+        // This is `useProxy` again, but we need to check `proxyURl` directly for TypeScripts's flow analysis.
+        if (proxyUrl && proxyUrl.hostname) {
+            const agentOptions = {
+                maxSockets,
+                keepAlive: this._keepAlive,
+                proxy: Object.assign(Object.assign({}, ((proxyUrl.username || proxyUrl.password) && {
+                    proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
+                })), { host: proxyUrl.hostname, port: proxyUrl.port })
+            };
+            let tunnelAgent;
+            const overHttps = proxyUrl.protocol === 'https:';
+            if (usingSsl) {
+                tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
+            }
+            else {
+                tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
+            }
+            agent = tunnelAgent(agentOptions);
+            this._proxyAgent = agent;
+        }
+        // if tunneling agent isn't assigned create a new agent
+        if (!agent) {
+            const options = { keepAlive: this._keepAlive, maxSockets };
+            agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
+            this._agent = agent;
+        }
+        if (usingSsl && this._ignoreSslError) {
+            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
+            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
+            // we have to cast it to any and change it directly
+            agent.options = Object.assign(agent.options || {}, {
+                rejectUnauthorized: false
+            });
+        }
+        return agent;
+    }
+    _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
+        let proxyAgent;
+        if (this._keepAlive) {
+            proxyAgent = this._proxyAgentDispatcher;
+        }
+        // if agent is already assigned use that agent.
+        if (proxyAgent) {
+            return proxyAgent;
+        }
+        const usingSsl = parsedUrl.protocol === 'https:';
+        proxyAgent = new undici_1.ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
+            token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
+        })));
+        this._proxyAgentDispatcher = proxyAgent;
+        if (usingSsl && this._ignoreSslError) {
+            // we don't want to set NODE_TLS_REJECT_UNAUTHORIZED=0 since that will affect request for entire process
+            // http.RequestOptions doesn't expose a way to modify RequestOptions.agent.options
+            // we have to cast it to any and change it directly
+            proxyAgent.options = Object.assign(proxyAgent.options.requestTls || {}, {
+                rejectUnauthorized: false
+            });
+        }
+        return proxyAgent;
+    }
+    _getUserAgentWithOrchestrationId(userAgent) {
+        const baseUserAgent = userAgent || 'actions/http-client';
+        const orchId = process.env['ACTIONS_ORCHESTRATION_ID'];
+        if (orchId) {
+            // Sanitize the orchestration ID to ensure it contains only valid characters
+            // Valid characters: 0-9, a-z, _, -, .
+            const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, '_');
+            return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
+        }
+        return baseUserAgent;
+    }
+    _performExponentialBackoff(retryNumber) {
+        return __awaiter(this, void 0, void 0, function* () {
+            retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
+            const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
+            return new Promise(resolve => setTimeout(() => resolve(), ms));
+        });
+    }
+    _processResponse(res, options) {
+        return __awaiter(this, void 0, void 0, function* () {
+            return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
+                const statusCode = res.message.statusCode || 0;
+                const response = {
+                    statusCode,
+                    result: null,
+                    headers: {}
+                };
+                // not found leads to null obj returned
+                if (statusCode === HttpCodes.NotFound) {
+                    resolve(response);
+                }
+                // get the result from the body
+                function dateTimeDeserializer(key, value) {
+                    if (typeof value === 'string') {
+                        const a = new Date(value);
+                        if (!isNaN(a.valueOf())) {
+                            return a;
+                        }
+                    }
+                    return value;
+                }
+                let obj;
+                let contents;
+                try {
+                    contents = yield res.readBody();
+                    if (contents && contents.length > 0) {
+                        if (options && options.deserializeDates) {
+                            obj = JSON.parse(contents, dateTimeDeserializer);
+                        }
+                        else {
+                            obj = JSON.parse(contents);
+                        }
+                        response.result = obj;
+                    }
+                    response.headers = res.message.headers;
+                }
+                catch (err) {
+                    // Invalid resource (contents not json);  leaving result obj null
+                }
+                // note that 3xx redirects are handled by the http layer.
+                if (statusCode > 299) {
+                    let msg;
+                    // if exception/error in body, attempt to get better error
+                    if (obj && obj.message) {
+                        msg = obj.message;
+                    }
+                    else if (contents && contents.length > 0) {
+                        // it may be the case that the exception is in the body message as string
+                        msg = contents;
+                    }
+                    else {
+                        msg = `Failed request: (${statusCode})`;
+                    }
+                    const err = new HttpClientError(msg, statusCode);
+                    err.result = response.result;
+                    reject(err);
+                }
+                else {
+                    resolve(response);
+                }
+            }));
+        });
+    }
+}
+exports.HttpClient = HttpClient;
+const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
+//# sourceMappingURL=index.js.map
+
+/***/ }),
+
+/***/ 9875:
+/***/ ((__unused_webpack_module, exports) => {
+
+
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+exports.getProxyUrl = getProxyUrl;
+exports.checkBypass = checkBypass;
+function getProxyUrl(reqUrl) {
+    const usingSsl = reqUrl.protocol === 'https:';
+    if (checkBypass(reqUrl)) {
+        return undefined;
+    }
+    const proxyVar = (() => {
+        if (usingSsl) {
+            return process.env['https_proxy'] || process.env['HTTPS_PROXY'];
+        }
+        else {
+            return process.env['http_proxy'] || process.env['HTTP_PROXY'];
+        }
+    })();
+    if (proxyVar) {
+        try {
+            return new DecodedURL(proxyVar);
+        }
+        catch (_a) {
+            if (!proxyVar.startsWith('http://') && !proxyVar.startsWith('https://'))
+                return new DecodedURL(`http://${proxyVar}`);
+        }
+    }
+    else {
+        return undefined;
+    }
+}
+function checkBypass(reqUrl) {
+    if (!reqUrl.hostname) {
+        return false;
+    }
+    const reqHost = reqUrl.hostname;
+    if (isLoopbackAddress(reqHost)) {
+        return true;
+    }
+    const noProxy = process.env['no_proxy'] || process.env['NO_PROXY'] || '';
+    if (!noProxy) {
+        return false;
+    }
+    // Determine the request port
+    let reqPort;
+    if (reqUrl.port) {
+        reqPort = Number(reqUrl.port);
+    }
+    else if (reqUrl.protocol === 'http:') {
+        reqPort = 80;
+    }
+    else if (reqUrl.protocol === 'https:') {
+        reqPort = 443;
+    }
+    // Format the request hostname and hostname with port
+    const upperReqHosts = [reqUrl.hostname.toUpperCase()];
+    if (typeof reqPort === 'number') {
+        upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
+    }
+    // Compare request host against noproxy
+    for (const upperNoProxyItem of noProxy
+        .split(',')
+        .map(x => x.trim().toUpperCase())
+        .filter(x => x)) {
+        if (upperNoProxyItem === '*' ||
+            upperReqHosts.some(x => x === upperNoProxyItem ||
+                x.endsWith(`.${upperNoProxyItem}`) ||
+                (upperNoProxyItem.startsWith('.') &&
+                    x.endsWith(`${upperNoProxyItem}`)))) {
+            return true;
+        }
+    }
+    return false;
+}
+function isLoopbackAddress(host) {
+    const hostLower = host.toLowerCase();
+    return (hostLower === 'localhost' ||
+        hostLower.startsWith('127.') ||
+        hostLower.startsWith('[::1]') ||
+        hostLower.startsWith('[0:0:0:0:0:0:0:1]'));
+}
+class DecodedURL extends URL {
+    constructor(url, base) {
+        super(url, base);
+        this._decodedUsername = decodeURIComponent(super.username);
+        this._decodedPassword = decodeURIComponent(super.password);
+    }
+    get username() {
+        return this._decodedUsername;
+    }
+    get password() {
+        return this._decodedPassword;
+    }
+}
+//# sourceMappingURL=proxy.js.map
+
+/***/ }),
+
 /***/ 9478:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
@@ -8080,6 +8923,1745 @@ exports.waitUntilObjectNotExists = waitUntilObjectNotExists;
 
 /***/ }),
 
+/***/ 744:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+var __webpack_unused_export__;
+const { awsEndpointFunctions, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider, getDefaultSocketTimeout, NODE_APP_ID_CONFIG_OPTIONS, getAwsRegionExtensionConfiguration, resolveAwsRegionExtensionConfiguration, resolveUserAgentConfig, resolveHostHeaderConfig, getUserAgentPlugin, getHostHeaderPlugin, getLoggerPlugin, getRecursionDetectionPlugin, getLongPollPlugin } = __nccwpck_require__(9300);
+const { resolveQueueUrlConfig, getQueueUrlPlugin, getReceiveMessagePlugin, getSendMessageBatchPlugin, getSendMessagePlugin } = __nccwpck_require__(3402);
+const { getHttpAuthSchemeEndpointRuleSetPlugin, DefaultIdentityProviderConfig, getHttpSigningPlugin, createPaginator } = __nccwpck_require__(5086);
+const { normalizeProvider, getSmithyContext, ServiceException, NoOpLogger, emitWarningIfUnsupportedVersion, loadConfigsForDefaultMode, getDefaultExtensionConfiguration, resolveDefaultRuntimeConfig, Client, makeBuilder, createAggregatedClient } = __nccwpck_require__(4614);
+const { Command: $Command } = __nccwpck_require__(4614);
+__webpack_unused_export__ = $Command;
+__webpack_unused_export__ = Client;
+const { resolveDefaultsModeConfig, loadConfig, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, NODE_REGION_CONFIG_OPTIONS, NODE_REGION_CONFIG_FILE_OPTIONS, resolveRegionConfig } = __nccwpck_require__(7567);
+const { BinaryDecisionDiagram, EndpointCache, decideEndpoint, customEndpointFunctions, resolveEndpointConfig, getEndpointPlugin } = __nccwpck_require__(4561);
+const { parseUrl, getHttpHandlerExtensionConfiguration, resolveHttpHandlerRuntimeConfig, getContentLengthPlugin } = __nccwpck_require__(9922);
+const { DEFAULT_RETRY_MODE, NODE_RETRY_MODE_CONFIG_OPTIONS, NODE_MAX_ATTEMPT_CONFIG_OPTIONS, resolveRetryConfig, getRetryPlugin } = __nccwpck_require__(9285);
+const { TypeRegistry, getSchemaSerdePlugin } = __nccwpck_require__(5982);
+const { resolveAwsSdkSigV4Config, AwsSdkSigV4Signer, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS } = __nccwpck_require__(8039);
+const { defaultProvider } = __nccwpck_require__(7777);
+const { toUtf8, fromUtf8, toBase64, fromBase64, calculateBodyLength } = __nccwpck_require__(2882);
+const { streamCollector, NodeHttpHandler } = __nccwpck_require__(8771);
+const { AwsJson1_0Protocol } = __nccwpck_require__(3628);
+const { Sha256, Md5 } = __nccwpck_require__(9362);
+
+const defaultSQSHttpAuthSchemeParametersProvider = async (config, context, input) => {
+    return {
+        operation: getSmithyContext(context).operation,
+        region: await normalizeProvider(config.region)() || (() => {
+            throw new Error("expected `region` to be configured for `aws.auth#sigv4`");
+        })(),
+    };
+};
+function createAwsAuthSigv4HttpAuthOption(authParameters) {
+    return {
+        schemeId: "aws.auth#sigv4",
+        signingProperties: {
+            name: "sqs",
+            region: authParameters.region,
+        },
+        propertiesExtractor: (config, context) => ({
+            signingProperties: {
+                config,
+                context,
+            },
+        }),
+    };
+}
+const defaultSQSHttpAuthSchemeProvider = (authParameters) => {
+    const options = [];
+    switch (authParameters.operation) {
+        default: {
+            options.push(createAwsAuthSigv4HttpAuthOption(authParameters));
+        }
+    }
+    return options;
+};
+const resolveHttpAuthSchemeConfig = (config) => {
+    const config_0 = resolveAwsSdkSigV4Config(config);
+    return Object.assign(config_0, {
+        authSchemePreference: normalizeProvider(config.authSchemePreference ?? []),
+    });
+};
+
+const resolveClientEndpointParameters = (options) => {
+    return Object.assign(options, {
+        useDualstackEndpoint: options.useDualstackEndpoint ?? false,
+        useFipsEndpoint: options.useFipsEndpoint ?? false,
+        defaultSigningName: "sqs",
+    });
+};
+const commonParams = {
+    UseFIPS: { type: "builtInParams", name: "useFipsEndpoint" },
+    Endpoint: { type: "builtInParams", name: "endpoint" },
+    Region: { type: "builtInParams", name: "region" },
+    UseDualStack: { type: "builtInParams", name: "useDualstackEndpoint" },
+};
+
+var version = "3.1168.0";
+var packageInfo = {
+	version: version};
+
+const k = "ref";
+const a = -1, b = true, c = "isSet", d = "PartitionResult", e = "booleanEquals", f = "getAttr", g = { [k]: "Endpoint" }, h = { [k]: d }, i = {}, j = [{ [k]: "Region" }];
+const _data = {
+    conditions: [
+        [c, [g]],
+        [c, j],
+        ["aws.partition", j, d],
+        [e, [{ [k]: "UseFIPS" }, b]],
+        [e, [{ [k]: "UseDualStack" }, b]],
+        [e, [{ fn: f, argv: [h, "supportsDualStack"] }, b]],
+        [e, [{ fn: f, argv: [h, "supportsFIPS"] }, b]],
+        ["stringEquals", [{ fn: f, argv: [h, "name"] }, "aws-us-gov"]]
+    ],
+    results: [
+        [a],
+        [a, "Invalid Configuration: FIPS and custom endpoint are not supported"],
+        [a, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
+        [g, i],
+        ["https://sqs-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", i],
+        [a, "FIPS and DualStack are enabled, but this partition does not support one or both"],
+        ["https://sqs.{Region}.amazonaws.com", i],
+        ["https://sqs-fips.{Region}.{PartitionResult#dnsSuffix}", i],
+        [a, "FIPS is enabled but this partition does not support FIPS"],
+        ["https://sqs.{Region}.{PartitionResult#dualStackDnsSuffix}", i],
+        [a, "DualStack is enabled but this partition does not support DualStack"],
+        ["https://sqs.{Region}.{PartitionResult#dnsSuffix}", i],
+        [a, "Invalid Configuration: Missing Region"]
+    ]
+};
+const root = 2;
+const r = 100_000_000;
+const nodes = new Int32Array([
+    -1, 1, -1,
+    0, 13, 3,
+    1, 4, r + 12,
+    2, 5, r + 12,
+    3, 8, 6,
+    4, 7, r + 11,
+    5, r + 9, r + 10,
+    4, 11, 9,
+    6, 10, r + 8,
+    7, r + 6, r + 7,
+    5, 12, r + 5,
+    6, r + 4, r + 5,
+    3, r + 1, 14,
+    4, r + 2, r + 3,
+]);
+const bdd = BinaryDecisionDiagram.from(nodes, root, _data.conditions, _data.results);
+
+const cache = new EndpointCache({
+    size: 50,
+    params: ["Endpoint", "Region", "UseDualStack", "UseFIPS"],
+});
+const defaultEndpointResolver = (endpointParams, context = {}) => {
+    return cache.get(endpointParams, () => decideEndpoint(bdd, {
+        endpointParams: endpointParams,
+        logger: context.logger,
+    }));
+};
+customEndpointFunctions.aws = awsEndpointFunctions;
+
+class SQSServiceException extends ServiceException {
+    static shapeId = "smithy.ts.sdk.synthetic.com.amazonaws.sqs#SQSServiceException";
+    constructor(options) {
+        super(options);
+        Object.setPrototypeOf(this, SQSServiceException.prototype);
+    }
+}
+
+class InvalidAddress extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#InvalidAddress";
+    name = "InvalidAddress";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidAddress",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidAddress.prototype);
+    }
+}
+class InvalidSecurity extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#InvalidSecurity";
+    name = "InvalidSecurity";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidSecurity",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidSecurity.prototype);
+    }
+}
+class OverLimit extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#OverLimit";
+    name = "OverLimit";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "OverLimit",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, OverLimit.prototype);
+    }
+}
+class QueueDoesNotExist extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#QueueDoesNotExist";
+    name = "QueueDoesNotExist";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "QueueDoesNotExist",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, QueueDoesNotExist.prototype);
+    }
+}
+class RequestThrottled extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#RequestThrottled";
+    name = "RequestThrottled";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "RequestThrottled",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, RequestThrottled.prototype);
+    }
+}
+class UnsupportedOperation extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#UnsupportedOperation";
+    name = "UnsupportedOperation";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "UnsupportedOperation",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, UnsupportedOperation.prototype);
+    }
+}
+class ResourceNotFoundException extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#ResourceNotFoundException";
+    name = "ResourceNotFoundException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "ResourceNotFoundException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ResourceNotFoundException.prototype);
+    }
+}
+class MessageNotInflight extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#MessageNotInflight";
+    name = "MessageNotInflight";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "MessageNotInflight",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, MessageNotInflight.prototype);
+    }
+}
+class ReceiptHandleIsInvalid extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#ReceiptHandleIsInvalid";
+    name = "ReceiptHandleIsInvalid";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "ReceiptHandleIsInvalid",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ReceiptHandleIsInvalid.prototype);
+    }
+}
+class BatchEntryIdsNotDistinct extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#BatchEntryIdsNotDistinct";
+    name = "BatchEntryIdsNotDistinct";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "BatchEntryIdsNotDistinct",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, BatchEntryIdsNotDistinct.prototype);
+    }
+}
+class EmptyBatchRequest extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#EmptyBatchRequest";
+    name = "EmptyBatchRequest";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "EmptyBatchRequest",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, EmptyBatchRequest.prototype);
+    }
+}
+class InvalidBatchEntryId extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#InvalidBatchEntryId";
+    name = "InvalidBatchEntryId";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidBatchEntryId",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidBatchEntryId.prototype);
+    }
+}
+class TooManyEntriesInBatchRequest extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#TooManyEntriesInBatchRequest";
+    name = "TooManyEntriesInBatchRequest";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "TooManyEntriesInBatchRequest",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, TooManyEntriesInBatchRequest.prototype);
+    }
+}
+class InvalidAttributeName extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#InvalidAttributeName";
+    name = "InvalidAttributeName";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidAttributeName",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidAttributeName.prototype);
+    }
+}
+class InvalidAttributeValue extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#InvalidAttributeValue";
+    name = "InvalidAttributeValue";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidAttributeValue",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidAttributeValue.prototype);
+    }
+}
+class QueueDeletedRecently extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#QueueDeletedRecently";
+    name = "QueueDeletedRecently";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "QueueDeletedRecently",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, QueueDeletedRecently.prototype);
+    }
+}
+class QueueNameExists extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#QueueNameExists";
+    name = "QueueNameExists";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "QueueNameExists",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, QueueNameExists.prototype);
+    }
+}
+class InvalidIdFormat extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#InvalidIdFormat";
+    name = "InvalidIdFormat";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidIdFormat",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidIdFormat.prototype);
+    }
+}
+class PurgeQueueInProgress extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#PurgeQueueInProgress";
+    name = "PurgeQueueInProgress";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "PurgeQueueInProgress",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, PurgeQueueInProgress.prototype);
+    }
+}
+class KmsAccessDenied extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#KmsAccessDenied";
+    name = "KmsAccessDenied";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "KmsAccessDenied",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, KmsAccessDenied.prototype);
+    }
+}
+class KmsDisabled extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#KmsDisabled";
+    name = "KmsDisabled";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "KmsDisabled",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, KmsDisabled.prototype);
+    }
+}
+class KmsInvalidKeyUsage extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#KmsInvalidKeyUsage";
+    name = "KmsInvalidKeyUsage";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "KmsInvalidKeyUsage",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, KmsInvalidKeyUsage.prototype);
+    }
+}
+class KmsInvalidState extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#KmsInvalidState";
+    name = "KmsInvalidState";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "KmsInvalidState",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, KmsInvalidState.prototype);
+    }
+}
+class KmsNotFound extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#KmsNotFound";
+    name = "KmsNotFound";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "KmsNotFound",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, KmsNotFound.prototype);
+    }
+}
+class KmsOptInRequired extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#KmsOptInRequired";
+    name = "KmsOptInRequired";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "KmsOptInRequired",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, KmsOptInRequired.prototype);
+    }
+}
+class KmsThrottled extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#KmsThrottled";
+    name = "KmsThrottled";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "KmsThrottled",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, KmsThrottled.prototype);
+    }
+}
+class InvalidMessageContents extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#InvalidMessageContents";
+    name = "InvalidMessageContents";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidMessageContents",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidMessageContents.prototype);
+    }
+}
+class BatchRequestTooLong extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#BatchRequestTooLong";
+    name = "BatchRequestTooLong";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "BatchRequestTooLong",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, BatchRequestTooLong.prototype);
+    }
+}
+
+const _A = "Actions";
+const _AN = "ActionName";
+const _ANOMM = "ApproximateNumberOfMessagesMoved";
+const _ANOMTM = "ApproximateNumberOfMessagesToMove";
+const _ANt = "AttributeNames";
+const _ANtt = "AttributeName";
+const _AP = "AddPermission";
+const _APR = "AddPermissionRequest";
+const _AWSAI = "AWSAccountIds";
+const _AWSAIc = "AWSAccountId";
+const _At = "Attributes";
+const _Att = "Attribute";
+const _B = "Body";
+const _BEIND = "BatchEntryIdsNotDistinct";
+const _BL = "BinaryList";
+const _BLV = "BinaryListValues";
+const _BLVi = "BinaryListValue";
+const _BREE = "BatchResultErrorEntry";
+const _BREEL = "BatchResultErrorEntryList";
+const _BRTL = "BatchRequestTooLong";
+const _BV = "BinaryValue";
+const _C = "Code";
+const _CMMT = "CancelMessageMoveTask";
+const _CMMTR = "CancelMessageMoveTaskRequest";
+const _CMMTRa = "CancelMessageMoveTaskResult";
+const _CMV = "ChangeMessageVisibility";
+const _CMVB = "ChangeMessageVisibilityBatch";
+const _CMVBR = "ChangeMessageVisibilityBatchRequest";
+const _CMVBRE = "ChangeMessageVisibilityBatchRequestEntry";
+const _CMVBREL = "ChangeMessageVisibilityBatchRequestEntryList";
+const _CMVBRELh = "ChangeMessageVisibilityBatchResultEntryList";
+const _CMVBREh = "ChangeMessageVisibilityBatchResultEntry";
+const _CMVBRh = "ChangeMessageVisibilityBatchResult";
+const _CMVR = "ChangeMessageVisibilityRequest";
+const _CQ = "CreateQueue";
+const _CQR = "CreateQueueRequest";
+const _CQRr = "CreateQueueResult";
+const _DA = "DestinationArn";
+const _DM = "DeleteMessage";
+const _DMB = "DeleteMessageBatch";
+const _DMBR = "DeleteMessageBatchRequest";
+const _DMBRE = "DeleteMessageBatchRequestEntry";
+const _DMBREL = "DeleteMessageBatchRequestEntryList";
+const _DMBRELe = "DeleteMessageBatchResultEntryList";
+const _DMBREe = "DeleteMessageBatchResultEntry";
+const _DMBRe = "DeleteMessageBatchResult";
+const _DMR = "DeleteMessageRequest";
+const _DQ = "DeleteQueue";
+const _DQR = "DeleteQueueRequest";
+const _DS = "DelaySeconds";
+const _DT = "DataType";
+const _E = "Entries";
+const _EBR = "EmptyBatchRequest";
+const _F = "Failed";
+const _FR = "FailureReason";
+const _GQA = "GetQueueAttributes";
+const _GQAR = "GetQueueAttributesRequest";
+const _GQARe = "GetQueueAttributesResult";
+const _GQU = "GetQueueUrl";
+const _GQUR = "GetQueueUrlRequest";
+const _GQURe = "GetQueueUrlResult";
+const _I = "Id";
+const _IA = "InvalidAddress";
+const _IAN = "InvalidAttributeName";
+const _IAV = "InvalidAttributeValue";
+const _IBEI = "InvalidBatchEntryId";
+const _IIF = "InvalidIdFormat";
+const _IMC = "InvalidMessageContents";
+const _IS = "InvalidSecurity";
+const _K = "Key";
+const _KAD = "KmsAccessDenied";
+const _KD = "KmsDisabled";
+const _KIKU = "KmsInvalidKeyUsage";
+const _KIS = "KmsInvalidState";
+const _KNF = "KmsNotFound";
+const _KOIR = "KmsOptInRequired";
+const _KT = "KmsThrottled";
+const _L = "Label";
+const _LDLSQ = "ListDeadLetterSourceQueues";
+const _LDLSQR = "ListDeadLetterSourceQueuesRequest";
+const _LDLSQRi = "ListDeadLetterSourceQueuesResult";
+const _LMMT = "ListMessageMoveTasks";
+const _LMMTR = "ListMessageMoveTasksRequest";
+const _LMMTRE = "ListMessageMoveTasksResultEntry";
+const _LMMTREL = "ListMessageMoveTasksResultEntryList";
+const _LMMTRi = "ListMessageMoveTasksResult";
+const _LQ = "ListQueues";
+const _LQR = "ListQueuesRequest";
+const _LQRi = "ListQueuesResult";
+const _LQT = "ListQueueTags";
+const _LQTR = "ListQueueTagsRequest";
+const _LQTRi = "ListQueueTagsResult";
+const _M = "Message";
+const _MA = "MessageAttributes";
+const _MAN = "MessageAttributeNames";
+const _MANe = "MessageAttributeName";
+const _MAV = "MessageAttributeValue";
+const _MAe = "MessageAttribute";
+const _MB = "MessageBody";
+const _MBAM = "MessageBodyAttributeMap";
+const _MBSAM = "MessageBodySystemAttributeMap";
+const _MDI = "MessageDeduplicationId";
+const _MDOB = "MD5OfBody";
+const _MDOMA = "MD5OfMessageAttributes";
+const _MDOMB = "MD5OfMessageBody";
+const _MDOMSA = "MD5OfMessageSystemAttributes";
+const _MGI = "MessageGroupId";
+const _MI = "MessageId";
+const _ML = "MessageList";
+const _MNI = "MessageNotInflight";
+const _MNOM = "MaxNumberOfMessages";
+const _MNOMPS = "MaxNumberOfMessagesPerSecond";
+const _MR = "MaxResults";
+const _MSA = "MessageSystemAttributes";
+const _MSAM = "MessageSystemAttributeMap";
+const _MSAN = "MessageSystemAttributeNames";
+const _MSAV = "MessageSystemAttributeValue";
+const _MSAe = "MessageSystemAttribute";
+const _Me = "Messages";
+const _N = "Name";
+const _NT = "NextToken";
+const _OL = "OverLimit";
+const _PQ = "PurgeQueue";
+const _PQIP = "PurgeQueueInProgress";
+const _PQR = "PurgeQueueRequest";
+const _QAM = "QueueAttributeMap";
+const _QDNE = "QueueDoesNotExist";
+const _QDR = "QueueDeletedRecently";
+const _QN = "QueueName";
+const _QNE = "QueueNameExists";
+const _QNP = "QueueNamePrefix";
+const _QOAWSAI = "QueueOwnerAWSAccountId";
+const _QU = "QueueUrl";
+const _QUu = "QueueUrls";
+const _R = "Results";
+const _RH = "ReceiptHandle";
+const _RHII = "ReceiptHandleIsInvalid";
+const _RM = "ReceiveMessage";
+const _RMR = "ReceiveMessageRequest";
+const _RMRe = "ReceiveMessageResult";
+const _RNFE = "ResourceNotFoundException";
+const _RP = "RemovePermission";
+const _RPR = "RemovePermissionRequest";
+const _RRAI = "ReceiveRequestAttemptId";
+const _RT = "RequestThrottled";
+const _S = "Successful";
+const _SA = "SourceArn";
+const _SF = "SenderFault";
+const _SL = "StringList";
+const _SLV = "StringListValues";
+const _SLVt = "StringListValue";
+const _SM = "SendMessage";
+const _SMB = "SendMessageBatch";
+const _SMBR = "SendMessageBatchRequest";
+const _SMBRE = "SendMessageBatchRequestEntry";
+const _SMBREL = "SendMessageBatchRequestEntryList";
+const _SMBRELe = "SendMessageBatchResultEntryList";
+const _SMBREe = "SendMessageBatchResultEntry";
+const _SMBRe = "SendMessageBatchResult";
+const _SMMT = "StartMessageMoveTask";
+const _SMMTR = "StartMessageMoveTaskRequest";
+const _SMMTRt = "StartMessageMoveTaskResult";
+const _SMR = "SendMessageRequest";
+const _SMRe = "SendMessageResult";
+const _SN = "SequenceNumber";
+const _SQA = "SetQueueAttributes";
+const _SQAR = "SetQueueAttributesRequest";
+const _ST = "StartedTimestamp";
+const _SV = "StringValue";
+const _St = "Status";
+const _T = "Tag";
+const _TH = "TaskHandle";
+const _TK = "TagKeys";
+const _TKa = "TagKey";
+const _TM = "TagMap";
+const _TMEIBR = "TooManyEntriesInBatchRequest";
+const _TQ = "TagQueue";
+const _TQR = "TagQueueRequest";
+const _Ta = "Tags";
+const _UO = "UnsupportedOperation";
+const _UQ = "UntagQueue";
+const _UQR = "UntagQueueRequest";
+const _V = "Value";
+const _VT = "VisibilityTimeout";
+const _WTS = "WaitTimeSeconds";
+const _aQE = "awsQueryError";
+const _c = "client";
+const _e = "error";
+const _hE = "httpError";
+const _m = "message";
+const _qU = "queueUrls";
+const _s = "smithy.ts.sdk.synthetic.com.amazonaws.sqs";
+const _t = "tags";
+const _xF = "xmlFlattened";
+const _xN = "xmlName";
+const n0 = "com.amazonaws.sqs";
+const _s_registry = new TypeRegistry(_s);
+var SQSServiceException$ = [-3, _s, "SQSServiceException", 0, [], []];
+_s_registry.registerError(SQSServiceException$, SQSServiceException);
+const n0_registry = new TypeRegistry(n0);
+var BatchEntryIdsNotDistinct$ = [-3, n0, _BEIND,
+    { [_aQE]: [`AWS.SimpleQueueService.BatchEntryIdsNotDistinct`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(BatchEntryIdsNotDistinct$, BatchEntryIdsNotDistinct);
+var BatchRequestTooLong$ = [-3, n0, _BRTL,
+    { [_aQE]: [`AWS.SimpleQueueService.BatchRequestTooLong`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(BatchRequestTooLong$, BatchRequestTooLong);
+var EmptyBatchRequest$ = [-3, n0, _EBR,
+    { [_aQE]: [`AWS.SimpleQueueService.EmptyBatchRequest`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(EmptyBatchRequest$, EmptyBatchRequest);
+var InvalidAddress$ = [-3, n0, _IA,
+    { [_aQE]: [`InvalidAddress`, 404], [_e]: _c, [_hE]: 404 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidAddress$, InvalidAddress);
+var InvalidAttributeName$ = [-3, n0, _IAN,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidAttributeName$, InvalidAttributeName);
+var InvalidAttributeValue$ = [-3, n0, _IAV,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidAttributeValue$, InvalidAttributeValue);
+var InvalidBatchEntryId$ = [-3, n0, _IBEI,
+    { [_aQE]: [`AWS.SimpleQueueService.InvalidBatchEntryId`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidBatchEntryId$, InvalidBatchEntryId);
+var InvalidIdFormat$ = [-3, n0, _IIF,
+    { [_e]: _c },
+    [],
+    []
+];
+n0_registry.registerError(InvalidIdFormat$, InvalidIdFormat);
+var InvalidMessageContents$ = [-3, n0, _IMC,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidMessageContents$, InvalidMessageContents);
+var InvalidSecurity$ = [-3, n0, _IS,
+    { [_aQE]: [`InvalidSecurity`, 403], [_e]: _c, [_hE]: 403 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidSecurity$, InvalidSecurity);
+var KmsAccessDenied$ = [-3, n0, _KAD,
+    { [_aQE]: [`KMS.AccessDeniedException`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(KmsAccessDenied$, KmsAccessDenied);
+var KmsDisabled$ = [-3, n0, _KD,
+    { [_aQE]: [`KMS.DisabledException`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(KmsDisabled$, KmsDisabled);
+var KmsInvalidKeyUsage$ = [-3, n0, _KIKU,
+    { [_aQE]: [`KMS.InvalidKeyUsageException`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(KmsInvalidKeyUsage$, KmsInvalidKeyUsage);
+var KmsInvalidState$ = [-3, n0, _KIS,
+    { [_aQE]: [`KMS.InvalidStateException`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(KmsInvalidState$, KmsInvalidState);
+var KmsNotFound$ = [-3, n0, _KNF,
+    { [_aQE]: [`KMS.NotFoundException`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(KmsNotFound$, KmsNotFound);
+var KmsOptInRequired$ = [-3, n0, _KOIR,
+    { [_aQE]: [`KMS.OptInRequired`, 403], [_e]: _c, [_hE]: 403 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(KmsOptInRequired$, KmsOptInRequired);
+var KmsThrottled$ = [-3, n0, _KT,
+    { [_aQE]: [`KMS.ThrottlingException`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(KmsThrottled$, KmsThrottled);
+var MessageNotInflight$ = [-3, n0, _MNI,
+    { [_aQE]: [`AWS.SimpleQueueService.MessageNotInflight`, 400], [_e]: _c, [_hE]: 400 },
+    [],
+    []
+];
+n0_registry.registerError(MessageNotInflight$, MessageNotInflight);
+var OverLimit$ = [-3, n0, _OL,
+    { [_aQE]: [`OverLimit`, 403], [_e]: _c, [_hE]: 403 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(OverLimit$, OverLimit);
+var PurgeQueueInProgress$ = [-3, n0, _PQIP,
+    { [_aQE]: [`AWS.SimpleQueueService.PurgeQueueInProgress`, 403], [_e]: _c, [_hE]: 403 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(PurgeQueueInProgress$, PurgeQueueInProgress);
+var QueueDeletedRecently$ = [-3, n0, _QDR,
+    { [_aQE]: [`AWS.SimpleQueueService.QueueDeletedRecently`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(QueueDeletedRecently$, QueueDeletedRecently);
+var QueueDoesNotExist$ = [-3, n0, _QDNE,
+    { [_aQE]: [`AWS.SimpleQueueService.NonExistentQueue`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(QueueDoesNotExist$, QueueDoesNotExist);
+var QueueNameExists$ = [-3, n0, _QNE,
+    { [_aQE]: [`QueueAlreadyExists`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(QueueNameExists$, QueueNameExists);
+var ReceiptHandleIsInvalid$ = [-3, n0, _RHII,
+    { [_aQE]: [`ReceiptHandleIsInvalid`, 404], [_e]: _c, [_hE]: 404 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(ReceiptHandleIsInvalid$, ReceiptHandleIsInvalid);
+var RequestThrottled$ = [-3, n0, _RT,
+    { [_aQE]: [`RequestThrottled`, 403], [_e]: _c, [_hE]: 403 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(RequestThrottled$, RequestThrottled);
+var ResourceNotFoundException$ = [-3, n0, _RNFE,
+    { [_aQE]: [`ResourceNotFoundException`, 404], [_e]: _c, [_hE]: 404 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(ResourceNotFoundException$, ResourceNotFoundException);
+var TooManyEntriesInBatchRequest$ = [-3, n0, _TMEIBR,
+    { [_aQE]: [`AWS.SimpleQueueService.TooManyEntriesInBatchRequest`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(TooManyEntriesInBatchRequest$, TooManyEntriesInBatchRequest);
+var UnsupportedOperation$ = [-3, n0, _UO,
+    { [_aQE]: [`AWS.SimpleQueueService.UnsupportedOperation`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(UnsupportedOperation$, UnsupportedOperation);
+const errorTypeRegistries = [
+    _s_registry,
+    n0_registry,
+];
+var AddPermissionRequest$ = [3, n0, _APR,
+    0,
+    [_QU, _L, _AWSAI, _A],
+    [0, 0, [64 | 0, { [_xF]: 1, [_xN]: _AWSAIc }], [64 | 0, { [_xF]: 1, [_xN]: _AN }]], 4
+];
+var BatchResultErrorEntry$ = [3, n0, _BREE,
+    0,
+    [_I, _SF, _C, _M],
+    [0, 2, 0, 0], 3
+];
+var CancelMessageMoveTaskRequest$ = [3, n0, _CMMTR,
+    0,
+    [_TH],
+    [0], 1
+];
+var CancelMessageMoveTaskResult$ = [3, n0, _CMMTRa,
+    0,
+    [_ANOMM],
+    [1]
+];
+var ChangeMessageVisibilityBatchRequest$ = [3, n0, _CMVBR,
+    0,
+    [_QU, _E],
+    [0, [() => ChangeMessageVisibilityBatchRequestEntryList, { [_xF]: 1, [_xN]: _CMVBRE }]], 2
+];
+var ChangeMessageVisibilityBatchRequestEntry$ = [3, n0, _CMVBRE,
+    0,
+    [_I, _RH, _VT],
+    [0, 0, 1], 2
+];
+var ChangeMessageVisibilityBatchResult$ = [3, n0, _CMVBRh,
+    0,
+    [_S, _F],
+    [[() => ChangeMessageVisibilityBatchResultEntryList, { [_xF]: 1, [_xN]: _CMVBREh }], [() => BatchResultErrorEntryList, { [_xF]: 1, [_xN]: _BREE }]], 2
+];
+var ChangeMessageVisibilityBatchResultEntry$ = [3, n0, _CMVBREh,
+    0,
+    [_I],
+    [0], 1
+];
+var ChangeMessageVisibilityRequest$ = [3, n0, _CMVR,
+    0,
+    [_QU, _RH, _VT],
+    [0, 0, 1], 3
+];
+var CreateQueueRequest$ = [3, n0, _CQR,
+    0,
+    [_QN, _At, _t],
+    [0, [() => QueueAttributeMap, { [_xF]: 1, [_xN]: _Att }], [() => TagMap, { [_xF]: 1, [_xN]: _T }]], 1
+];
+var CreateQueueResult$ = [3, n0, _CQRr,
+    0,
+    [_QU],
+    [0]
+];
+var DeleteMessageBatchRequest$ = [3, n0, _DMBR,
+    0,
+    [_QU, _E],
+    [0, [() => DeleteMessageBatchRequestEntryList, { [_xF]: 1, [_xN]: _DMBRE }]], 2
+];
+var DeleteMessageBatchRequestEntry$ = [3, n0, _DMBRE,
+    0,
+    [_I, _RH],
+    [0, 0], 2
+];
+var DeleteMessageBatchResult$ = [3, n0, _DMBRe,
+    0,
+    [_S, _F],
+    [[() => DeleteMessageBatchResultEntryList, { [_xF]: 1, [_xN]: _DMBREe }], [() => BatchResultErrorEntryList, { [_xF]: 1, [_xN]: _BREE }]], 2
+];
+var DeleteMessageBatchResultEntry$ = [3, n0, _DMBREe,
+    0,
+    [_I],
+    [0], 1
+];
+var DeleteMessageRequest$ = [3, n0, _DMR,
+    0,
+    [_QU, _RH],
+    [0, 0], 2
+];
+var DeleteQueueRequest$ = [3, n0, _DQR,
+    0,
+    [_QU],
+    [0], 1
+];
+var GetQueueAttributesRequest$ = [3, n0, _GQAR,
+    0,
+    [_QU, _ANt],
+    [0, [64 | 0, { [_xF]: 1, [_xN]: _ANtt }]], 1
+];
+var GetQueueAttributesResult$ = [3, n0, _GQARe,
+    0,
+    [_At],
+    [[() => QueueAttributeMap, { [_xF]: 1, [_xN]: _Att }]]
+];
+var GetQueueUrlRequest$ = [3, n0, _GQUR,
+    0,
+    [_QN, _QOAWSAI],
+    [0, 0], 1
+];
+var GetQueueUrlResult$ = [3, n0, _GQURe,
+    0,
+    [_QU],
+    [0]
+];
+var ListDeadLetterSourceQueuesRequest$ = [3, n0, _LDLSQR,
+    0,
+    [_QU, _NT, _MR],
+    [0, 0, 1], 1
+];
+var ListDeadLetterSourceQueuesResult$ = [3, n0, _LDLSQRi,
+    0,
+    [_qU, _NT],
+    [[64 | 0, { [_xF]: 1, [_xN]: _QU }], 0], 1
+];
+var ListMessageMoveTasksRequest$ = [3, n0, _LMMTR,
+    0,
+    [_SA, _MR],
+    [0, 1], 1
+];
+var ListMessageMoveTasksResult$ = [3, n0, _LMMTRi,
+    { [_xN]: _LMMTRi },
+    [_R],
+    [[() => ListMessageMoveTasksResultEntryList, { [_xF]: 1, [_xN]: _LMMTRE }]]
+];
+var ListMessageMoveTasksResultEntry$ = [3, n0, _LMMTRE,
+    0,
+    [_TH, _St, _SA, _DA, _MNOMPS, _ANOMM, _ANOMTM, _FR, _ST],
+    [0, 0, 0, 0, 1, 1, 1, 0, 1]
+];
+var ListQueuesRequest$ = [3, n0, _LQR,
+    0,
+    [_QNP, _NT, _MR],
+    [0, 0, 1]
+];
+var ListQueuesResult$ = [3, n0, _LQRi,
+    0,
+    [_QUu, _NT],
+    [[64 | 0, { [_xF]: 1, [_xN]: _QU }], 0]
+];
+var ListQueueTagsRequest$ = [3, n0, _LQTR,
+    0,
+    [_QU],
+    [0], 1
+];
+var ListQueueTagsResult$ = [3, n0, _LQTRi,
+    0,
+    [_Ta],
+    [[() => TagMap, { [_xF]: 1, [_xN]: _T }]]
+];
+var Message$ = [3, n0, _M,
+    0,
+    [_MI, _RH, _MDOB, _B, _At, _MDOMA, _MA],
+    [0, 0, 0, 0, [() => MessageSystemAttributeMap, { [_xF]: 1, [_xN]: _Att }], 0, [() => MessageBodyAttributeMap, { [_xF]: 1, [_xN]: _MAe }]]
+];
+var MessageAttributeValue$ = [3, n0, _MAV,
+    0,
+    [_DT, _SV, _BV, _SLV, _BLV],
+    [0, 0, 21, [() => StringList, { [_xF]: 1, [_xN]: _SLVt }], [() => BinaryList, { [_xF]: 1, [_xN]: _BLVi }]], 1
+];
+var MessageSystemAttributeValue$ = [3, n0, _MSAV,
+    0,
+    [_DT, _SV, _BV, _SLV, _BLV],
+    [0, 0, 21, [() => StringList, { [_xF]: 1, [_xN]: _SLVt }], [() => BinaryList, { [_xF]: 1, [_xN]: _BLVi }]], 1
+];
+var PurgeQueueRequest$ = [3, n0, _PQR,
+    0,
+    [_QU],
+    [0], 1
+];
+var ReceiveMessageRequest$ = [3, n0, _RMR,
+    0,
+    [_QU, _ANt, _MSAN, _MAN, _MNOM, _VT, _WTS, _RRAI],
+    [0, [64 | 0, { [_xF]: 1, [_xN]: _ANtt }], [64 | 0, { [_xF]: 1, [_xN]: _ANtt }], [64 | 0, { [_xF]: 1, [_xN]: _MANe }], 1, 1, 1, 0], 1
+];
+var ReceiveMessageResult$ = [3, n0, _RMRe,
+    0,
+    [_Me],
+    [[() => MessageList, { [_xF]: 1, [_xN]: _M }]]
+];
+var RemovePermissionRequest$ = [3, n0, _RPR,
+    0,
+    [_QU, _L],
+    [0, 0], 2
+];
+var SendMessageBatchRequest$ = [3, n0, _SMBR,
+    0,
+    [_QU, _E],
+    [0, [() => SendMessageBatchRequestEntryList, { [_xF]: 1, [_xN]: _SMBRE }]], 2
+];
+var SendMessageBatchRequestEntry$ = [3, n0, _SMBRE,
+    0,
+    [_I, _MB, _DS, _MA, _MSA, _MDI, _MGI],
+    [0, 0, 1, [() => MessageBodyAttributeMap, { [_xF]: 1, [_xN]: _MAe }], [() => MessageBodySystemAttributeMap, { [_xF]: 1, [_xN]: _MSAe }], 0, 0], 2
+];
+var SendMessageBatchResult$ = [3, n0, _SMBRe,
+    0,
+    [_S, _F],
+    [[() => SendMessageBatchResultEntryList, { [_xF]: 1, [_xN]: _SMBREe }], [() => BatchResultErrorEntryList, { [_xF]: 1, [_xN]: _BREE }]], 2
+];
+var SendMessageBatchResultEntry$ = [3, n0, _SMBREe,
+    0,
+    [_I, _MI, _MDOMB, _MDOMA, _MDOMSA, _SN],
+    [0, 0, 0, 0, 0, 0], 3
+];
+var SendMessageRequest$ = [3, n0, _SMR,
+    0,
+    [_QU, _MB, _DS, _MA, _MSA, _MDI, _MGI],
+    [0, 0, 1, [() => MessageBodyAttributeMap, { [_xF]: 1, [_xN]: _MAe }], [() => MessageBodySystemAttributeMap, { [_xF]: 1, [_xN]: _MSAe }], 0, 0], 2
+];
+var SendMessageResult$ = [3, n0, _SMRe,
+    0,
+    [_MDOMB, _MDOMA, _MDOMSA, _MI, _SN],
+    [0, 0, 0, 0, 0]
+];
+var SetQueueAttributesRequest$ = [3, n0, _SQAR,
+    0,
+    [_QU, _At],
+    [0, [() => QueueAttributeMap, { [_xF]: 1, [_xN]: _Att }]], 2
+];
+var StartMessageMoveTaskRequest$ = [3, n0, _SMMTR,
+    0,
+    [_SA, _DA, _MNOMPS],
+    [0, 0, 1], 1
+];
+var StartMessageMoveTaskResult$ = [3, n0, _SMMTRt,
+    0,
+    [_TH],
+    [0]
+];
+var TagQueueRequest$ = [3, n0, _TQR,
+    0,
+    [_QU, _Ta],
+    [0, [() => TagMap, { [_xF]: 1, [_xN]: _T }]], 2
+];
+var UntagQueueRequest$ = [3, n0, _UQR,
+    0,
+    [_QU, _TK],
+    [0, [64 | 0, { [_xF]: 1, [_xN]: _TKa }]], 2
+];
+var __Unit = "unit";
+var BatchResultErrorEntryList = [1, n0, _BREEL,
+    0, () => BatchResultErrorEntry$
+];
+var BinaryList = [1, n0, _BL,
+    0, [21,
+        { [_xN]: _BLVi }]
+];
+var ChangeMessageVisibilityBatchRequestEntryList = [1, n0, _CMVBREL,
+    0, () => ChangeMessageVisibilityBatchRequestEntry$
+];
+var ChangeMessageVisibilityBatchResultEntryList = [1, n0, _CMVBRELh,
+    0, () => ChangeMessageVisibilityBatchResultEntry$
+];
+var DeleteMessageBatchRequestEntryList = [1, n0, _DMBREL,
+    0, () => DeleteMessageBatchRequestEntry$
+];
+var DeleteMessageBatchResultEntryList = [1, n0, _DMBRELe,
+    0, () => DeleteMessageBatchResultEntry$
+];
+var ListMessageMoveTasksResultEntryList = [1, n0, _LMMTREL,
+    0, () => ListMessageMoveTasksResultEntry$
+];
+var MessageList = [1, n0, _ML,
+    0, [() => Message$,
+        0]
+];
+var SendMessageBatchRequestEntryList = [1, n0, _SMBREL,
+    0, [() => SendMessageBatchRequestEntry$,
+        0]
+];
+var SendMessageBatchResultEntryList = [1, n0, _SMBRELe,
+    0, () => SendMessageBatchResultEntry$
+];
+var StringList = [1, n0, _SL,
+    0, [0,
+        { [_xN]: _SLVt }]
+];
+var MessageBodyAttributeMap = [2, n0, _MBAM,
+    0, [0,
+        { [_xN]: _N }],
+    [() => MessageAttributeValue$,
+        { [_xN]: _V }]
+];
+var MessageBodySystemAttributeMap = [2, n0, _MBSAM,
+    0, [0,
+        { [_xN]: _N }],
+    [() => MessageSystemAttributeValue$,
+        { [_xN]: _V }]
+];
+var MessageSystemAttributeMap = [2, n0, _MSAM,
+    0, [0,
+        { [_xN]: _N }],
+    [0,
+        { [_xN]: _V }]
+];
+var QueueAttributeMap = [2, n0, _QAM,
+    0, [0,
+        { [_xN]: _N }],
+    [0,
+        { [_xN]: _V }]
+];
+var TagMap = [2, n0, _TM,
+    0, [0,
+        { [_xN]: _K }],
+    [0,
+        { [_xN]: _V }]
+];
+var AddPermission$ = [9, n0, _AP,
+    0, () => AddPermissionRequest$, () => __Unit
+];
+var CancelMessageMoveTask$ = [9, n0, _CMMT,
+    0, () => CancelMessageMoveTaskRequest$, () => CancelMessageMoveTaskResult$
+];
+var ChangeMessageVisibility$ = [9, n0, _CMV,
+    0, () => ChangeMessageVisibilityRequest$, () => __Unit
+];
+var ChangeMessageVisibilityBatch$ = [9, n0, _CMVB,
+    0, () => ChangeMessageVisibilityBatchRequest$, () => ChangeMessageVisibilityBatchResult$
+];
+var CreateQueue$ = [9, n0, _CQ,
+    0, () => CreateQueueRequest$, () => CreateQueueResult$
+];
+var DeleteMessage$ = [9, n0, _DM,
+    0, () => DeleteMessageRequest$, () => __Unit
+];
+var DeleteMessageBatch$ = [9, n0, _DMB,
+    0, () => DeleteMessageBatchRequest$, () => DeleteMessageBatchResult$
+];
+var DeleteQueue$ = [9, n0, _DQ,
+    0, () => DeleteQueueRequest$, () => __Unit
+];
+var GetQueueAttributes$ = [9, n0, _GQA,
+    0, () => GetQueueAttributesRequest$, () => GetQueueAttributesResult$
+];
+var GetQueueUrl$ = [9, n0, _GQU,
+    0, () => GetQueueUrlRequest$, () => GetQueueUrlResult$
+];
+var ListDeadLetterSourceQueues$ = [9, n0, _LDLSQ,
+    0, () => ListDeadLetterSourceQueuesRequest$, () => ListDeadLetterSourceQueuesResult$
+];
+var ListMessageMoveTasks$ = [9, n0, _LMMT,
+    0, () => ListMessageMoveTasksRequest$, () => ListMessageMoveTasksResult$
+];
+var ListQueues$ = [9, n0, _LQ,
+    0, () => ListQueuesRequest$, () => ListQueuesResult$
+];
+var ListQueueTags$ = [9, n0, _LQT,
+    0, () => ListQueueTagsRequest$, () => ListQueueTagsResult$
+];
+var PurgeQueue$ = [9, n0, _PQ,
+    0, () => PurgeQueueRequest$, () => __Unit
+];
+var ReceiveMessage$ = [9, n0, _RM,
+    0, () => ReceiveMessageRequest$, () => ReceiveMessageResult$
+];
+var RemovePermission$ = [9, n0, _RP,
+    0, () => RemovePermissionRequest$, () => __Unit
+];
+var SendMessage$ = [9, n0, _SM,
+    0, () => SendMessageRequest$, () => SendMessageResult$
+];
+var SendMessageBatch$ = [9, n0, _SMB,
+    0, () => SendMessageBatchRequest$, () => SendMessageBatchResult$
+];
+var SetQueueAttributes$ = [9, n0, _SQA,
+    0, () => SetQueueAttributesRequest$, () => __Unit
+];
+var StartMessageMoveTask$ = [9, n0, _SMMT,
+    0, () => StartMessageMoveTaskRequest$, () => StartMessageMoveTaskResult$
+];
+var TagQueue$ = [9, n0, _TQ,
+    0, () => TagQueueRequest$, () => __Unit
+];
+var UntagQueue$ = [9, n0, _UQ,
+    0, () => UntagQueueRequest$, () => __Unit
+];
+
+const getRuntimeConfig$1 = (config) => {
+    return {
+        apiVersion: "2012-11-05",
+        base64Decoder: config?.base64Decoder ?? fromBase64,
+        base64Encoder: config?.base64Encoder ?? toBase64,
+        disableHostPrefix: config?.disableHostPrefix ?? false,
+        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver,
+        extensions: config?.extensions ?? [],
+        httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultSQSHttpAuthSchemeProvider,
+        httpAuthSchemes: config?.httpAuthSchemes ?? [
+            {
+                schemeId: "aws.auth#sigv4",
+                identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4"),
+                signer: new AwsSdkSigV4Signer(),
+            },
+        ],
+        logger: config?.logger ?? new NoOpLogger(),
+        md5: config?.md5 ?? Md5,
+        protocol: config?.protocol ?? AwsJson1_0Protocol,
+        protocolSettings: config?.protocolSettings ?? {
+            defaultNamespace: "com.amazonaws.sqs",
+            errorTypeRegistries,
+            version: "2012-11-05",
+            serviceTarget: "AmazonSQS",
+            awsQueryCompatible: true,
+        },
+        serviceId: config?.serviceId ?? "SQS",
+        sha256: config?.sha256 ?? Sha256,
+        urlParser: config?.urlParser ?? parseUrl,
+        utf8Decoder: config?.utf8Decoder ?? fromUtf8,
+        utf8Encoder: config?.utf8Encoder ?? toUtf8,
+    };
+};
+
+const getRuntimeConfig = (config) => {
+    emitWarningIfUnsupportedVersion(process.version);
+    const defaultsMode = resolveDefaultsModeConfig(config);
+    const defaultConfigProvider = () => defaultsMode().then(loadConfigsForDefaultMode);
+    const clientSharedValues = getRuntimeConfig$1(config);
+    emitWarningIfUnsupportedVersion$1(process.version);
+    const loaderConfig = {
+        profile: config?.profile,
+        logger: clientSharedValues.logger,
+    };
+    return {
+        ...clientSharedValues,
+        ...config,
+        runtime: "node",
+        defaultsMode,
+        authSchemePreference: config?.authSchemePreference ?? loadConfig(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS, loaderConfig),
+        bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength,
+        credentialDefaultProvider: config?.credentialDefaultProvider ?? defaultProvider,
+        defaultSocketTimeout: getDefaultSocketTimeout(config?.requestHandler, 900_000),
+        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider({ serviceId: clientSharedValues.serviceId, clientVersion: packageInfo.version }),
+        maxAttempts: config?.maxAttempts ?? loadConfig(NODE_MAX_ATTEMPT_CONFIG_OPTIONS, config),
+        region: config?.region ?? loadConfig(NODE_REGION_CONFIG_OPTIONS, { ...NODE_REGION_CONFIG_FILE_OPTIONS, ...loaderConfig }),
+        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
+        retryMode: config?.retryMode ??
+            loadConfig({
+                ...NODE_RETRY_MODE_CONFIG_OPTIONS,
+                default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE,
+            }, config),
+        streamCollector: config?.streamCollector ?? streamCollector,
+        useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
+        useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
+        userAgentAppId: config?.userAgentAppId ?? loadConfig(NODE_APP_ID_CONFIG_OPTIONS, loaderConfig),
+    };
+};
+
+const getHttpAuthExtensionConfiguration = (runtimeConfig) => {
+    const _httpAuthSchemes = runtimeConfig.httpAuthSchemes;
+    let _httpAuthSchemeProvider = runtimeConfig.httpAuthSchemeProvider;
+    let _credentials = runtimeConfig.credentials;
+    return {
+        setHttpAuthScheme(httpAuthScheme) {
+            const index = _httpAuthSchemes.findIndex((scheme) => scheme.schemeId === httpAuthScheme.schemeId);
+            if (index === -1) {
+                _httpAuthSchemes.push(httpAuthScheme);
+            }
+            else {
+                _httpAuthSchemes.splice(index, 1, httpAuthScheme);
+            }
+        },
+        httpAuthSchemes() {
+            return _httpAuthSchemes;
+        },
+        setHttpAuthSchemeProvider(httpAuthSchemeProvider) {
+            _httpAuthSchemeProvider = httpAuthSchemeProvider;
+        },
+        httpAuthSchemeProvider() {
+            return _httpAuthSchemeProvider;
+        },
+        setCredentials(credentials) {
+            _credentials = credentials;
+        },
+        credentials() {
+            return _credentials;
+        },
+    };
+};
+const resolveHttpAuthRuntimeConfig = (config) => {
+    return {
+        httpAuthSchemes: config.httpAuthSchemes(),
+        httpAuthSchemeProvider: config.httpAuthSchemeProvider(),
+        credentials: config.credentials(),
+    };
+};
+
+const resolveRuntimeExtensions = (runtimeConfig, extensions) => {
+    const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration(runtimeConfig), getDefaultExtensionConfiguration(runtimeConfig), getHttpHandlerExtensionConfiguration(runtimeConfig), getHttpAuthExtensionConfiguration(runtimeConfig));
+    extensions.forEach((extension) => extension.configure(extensionConfiguration));
+    return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration(extensionConfiguration), resolveDefaultRuntimeConfig(extensionConfiguration), resolveHttpHandlerRuntimeConfig(extensionConfiguration), resolveHttpAuthRuntimeConfig(extensionConfiguration));
+};
+
+class SQSClient extends Client {
+    config;
+    constructor(...[configuration]) {
+        const _config_0 = getRuntimeConfig(configuration || {});
+        super(_config_0);
+        this.initConfig = _config_0;
+        const _config_1 = resolveClientEndpointParameters(_config_0);
+        const _config_2 = resolveUserAgentConfig(_config_1);
+        const _config_3 = resolveRetryConfig(_config_2);
+        const _config_4 = resolveRegionConfig(_config_3);
+        const _config_5 = resolveHostHeaderConfig(_config_4);
+        const _config_6 = resolveEndpointConfig(_config_5);
+        const _config_7 = resolveQueueUrlConfig(_config_6);
+        const _config_8 = resolveHttpAuthSchemeConfig(_config_7);
+        const _config_9 = resolveRuntimeExtensions(_config_8, configuration?.extensions || []);
+        this.config = _config_9;
+        this.middlewareStack.use(getSchemaSerdePlugin(this.config));
+        this.middlewareStack.use(getUserAgentPlugin(this.config));
+        this.middlewareStack.use(getRetryPlugin(this.config));
+        this.middlewareStack.use(getContentLengthPlugin(this.config));
+        this.middlewareStack.use(getHostHeaderPlugin(this.config));
+        this.middlewareStack.use(getLoggerPlugin(this.config));
+        this.middlewareStack.use(getRecursionDetectionPlugin(this.config));
+        this.middlewareStack.use(getQueueUrlPlugin(this.config));
+        this.middlewareStack.use(getHttpAuthSchemeEndpointRuleSetPlugin(this.config, {
+            httpAuthSchemeParametersProvider: defaultSQSHttpAuthSchemeParametersProvider,
+            identityProviderConfigProvider: async (config) => new DefaultIdentityProviderConfig({
+                "aws.auth#sigv4": config.credentials,
+            }),
+        }));
+        this.middlewareStack.use(getHttpSigningPlugin(this.config));
+    }
+    destroy() {
+        super.destroy();
+    }
+}
+
+const command = makeBuilder(commonParams, "AmazonSQS", "SQSClient", getEndpointPlugin);
+const _ep0 = {};
+const _mw0 = (Command, cs, config, o) => [];
+const _mw1 = (Command, cs, config, o) => [
+    getReceiveMessagePlugin(config),
+    getLongPollPlugin(config),
+];
+const _mw2 = (Command, cs, config, o) => [
+    getSendMessageBatchPlugin(config),
+];
+const _mw3 = (Command, cs, config, o) => [
+    getSendMessagePlugin(config),
+];
+
+class AddPermissionCommand extends command(_ep0, _mw0, "AddPermission", AddPermission$) {
+}
+
+class CancelMessageMoveTaskCommand extends command(_ep0, _mw0, "CancelMessageMoveTask", CancelMessageMoveTask$) {
+}
+
+class ChangeMessageVisibilityBatchCommand extends command(_ep0, _mw0, "ChangeMessageVisibilityBatch", ChangeMessageVisibilityBatch$) {
+}
+
+class ChangeMessageVisibilityCommand extends command(_ep0, _mw0, "ChangeMessageVisibility", ChangeMessageVisibility$) {
+}
+
+class CreateQueueCommand extends command(_ep0, _mw0, "CreateQueue", CreateQueue$) {
+}
+
+class DeleteMessageBatchCommand extends command(_ep0, _mw0, "DeleteMessageBatch", DeleteMessageBatch$) {
+}
+
+class DeleteMessageCommand extends command(_ep0, _mw0, "DeleteMessage", DeleteMessage$) {
+}
+
+class DeleteQueueCommand extends command(_ep0, _mw0, "DeleteQueue", DeleteQueue$) {
+}
+
+class GetQueueAttributesCommand extends command(_ep0, _mw0, "GetQueueAttributes", GetQueueAttributes$) {
+}
+
+class GetQueueUrlCommand extends command(_ep0, _mw0, "GetQueueUrl", GetQueueUrl$) {
+}
+
+class ListDeadLetterSourceQueuesCommand extends command(_ep0, _mw0, "ListDeadLetterSourceQueues", ListDeadLetterSourceQueues$) {
+}
+
+class ListMessageMoveTasksCommand extends command(_ep0, _mw0, "ListMessageMoveTasks", ListMessageMoveTasks$) {
+}
+
+class ListQueuesCommand extends command(_ep0, _mw0, "ListQueues", ListQueues$) {
+}
+
+class ListQueueTagsCommand extends command(_ep0, _mw0, "ListQueueTags", ListQueueTags$) {
+}
+
+class PurgeQueueCommand extends command(_ep0, _mw0, "PurgeQueue", PurgeQueue$) {
+}
+
+class ReceiveMessageCommand extends command(_ep0, _mw1, "ReceiveMessage", ReceiveMessage$) {
+}
+
+class RemovePermissionCommand extends command(_ep0, _mw0, "RemovePermission", RemovePermission$) {
+}
+
+class SendMessageBatchCommand extends command(_ep0, _mw2, "SendMessageBatch", SendMessageBatch$) {
+}
+
+class SendMessageCommand extends command(_ep0, _mw3, "SendMessage", SendMessage$) {
+}
+
+class SetQueueAttributesCommand extends command(_ep0, _mw0, "SetQueueAttributes", SetQueueAttributes$) {
+}
+
+class StartMessageMoveTaskCommand extends command(_ep0, _mw0, "StartMessageMoveTask", StartMessageMoveTask$) {
+}
+
+class TagQueueCommand extends command(_ep0, _mw0, "TagQueue", TagQueue$) {
+}
+
+class UntagQueueCommand extends command(_ep0, _mw0, "UntagQueue", UntagQueue$) {
+}
+
+const paginateListDeadLetterSourceQueues = createPaginator(SQSClient, ListDeadLetterSourceQueuesCommand, "NextToken", "NextToken", "MaxResults");
+
+const paginateListQueues = createPaginator(SQSClient, ListQueuesCommand, "NextToken", "NextToken", "MaxResults");
+
+const commands = {
+    AddPermissionCommand,
+    CancelMessageMoveTaskCommand,
+    ChangeMessageVisibilityCommand,
+    ChangeMessageVisibilityBatchCommand,
+    CreateQueueCommand,
+    DeleteMessageCommand,
+    DeleteMessageBatchCommand,
+    DeleteQueueCommand,
+    GetQueueAttributesCommand,
+    GetQueueUrlCommand,
+    ListDeadLetterSourceQueuesCommand,
+    ListMessageMoveTasksCommand,
+    ListQueuesCommand,
+    ListQueueTagsCommand,
+    PurgeQueueCommand,
+    ReceiveMessageCommand,
+    RemovePermissionCommand,
+    SendMessageCommand,
+    SendMessageBatchCommand,
+    SetQueueAttributesCommand,
+    StartMessageMoveTaskCommand,
+    TagQueueCommand,
+    UntagQueueCommand,
+};
+const paginators = {
+    paginateListDeadLetterSourceQueues,
+    paginateListQueues,
+};
+class SQS extends SQSClient {
+}
+createAggregatedClient(commands, SQS, { paginators });
+
+const QueueAttributeName = {
+    All: "All",
+    ApproximateNumberOfMessages: "ApproximateNumberOfMessages",
+    ApproximateNumberOfMessagesDelayed: "ApproximateNumberOfMessagesDelayed",
+    ApproximateNumberOfMessagesNotVisible: "ApproximateNumberOfMessagesNotVisible",
+    ContentBasedDeduplication: "ContentBasedDeduplication",
+    CreatedTimestamp: "CreatedTimestamp",
+    DeduplicationScope: "DeduplicationScope",
+    DelaySeconds: "DelaySeconds",
+    FifoQueue: "FifoQueue",
+    FifoThroughputLimit: "FifoThroughputLimit",
+    KmsDataKeyReusePeriodSeconds: "KmsDataKeyReusePeriodSeconds",
+    KmsMasterKeyId: "KmsMasterKeyId",
+    LastModifiedTimestamp: "LastModifiedTimestamp",
+    MaximumMessageSize: "MaximumMessageSize",
+    MessageRetentionPeriod: "MessageRetentionPeriod",
+    Policy: "Policy",
+    QueueArn: "QueueArn",
+    ReceiveMessageWaitTimeSeconds: "ReceiveMessageWaitTimeSeconds",
+    RedriveAllowPolicy: "RedriveAllowPolicy",
+    RedrivePolicy: "RedrivePolicy",
+    SqsManagedSseEnabled: "SqsManagedSseEnabled",
+    VisibilityTimeout: "VisibilityTimeout",
+};
+const MessageSystemAttributeName = {
+    AWSTraceHeader: "AWSTraceHeader",
+    All: "All",
+    ApproximateFirstReceiveTimestamp: "ApproximateFirstReceiveTimestamp",
+    ApproximateReceiveCount: "ApproximateReceiveCount",
+    DeadLetterQueueSourceArn: "DeadLetterQueueSourceArn",
+    MessageDeduplicationId: "MessageDeduplicationId",
+    MessageGroupId: "MessageGroupId",
+    SenderId: "SenderId",
+    SentTimestamp: "SentTimestamp",
+    SequenceNumber: "SequenceNumber",
+};
+const MessageSystemAttributeNameForSends = {
+    AWSTraceHeader: "AWSTraceHeader",
+};
+
+__webpack_unused_export__ = AddPermission$;
+__webpack_unused_export__ = AddPermissionCommand;
+__webpack_unused_export__ = AddPermissionRequest$;
+__webpack_unused_export__ = BatchEntryIdsNotDistinct;
+__webpack_unused_export__ = BatchEntryIdsNotDistinct$;
+__webpack_unused_export__ = BatchRequestTooLong;
+__webpack_unused_export__ = BatchRequestTooLong$;
+__webpack_unused_export__ = BatchResultErrorEntry$;
+__webpack_unused_export__ = CancelMessageMoveTask$;
+__webpack_unused_export__ = CancelMessageMoveTaskCommand;
+__webpack_unused_export__ = CancelMessageMoveTaskRequest$;
+__webpack_unused_export__ = CancelMessageMoveTaskResult$;
+__webpack_unused_export__ = ChangeMessageVisibility$;
+__webpack_unused_export__ = ChangeMessageVisibilityBatch$;
+__webpack_unused_export__ = ChangeMessageVisibilityBatchCommand;
+__webpack_unused_export__ = ChangeMessageVisibilityBatchRequest$;
+__webpack_unused_export__ = ChangeMessageVisibilityBatchRequestEntry$;
+__webpack_unused_export__ = ChangeMessageVisibilityBatchResult$;
+__webpack_unused_export__ = ChangeMessageVisibilityBatchResultEntry$;
+exports.$H = ChangeMessageVisibilityCommand;
+__webpack_unused_export__ = ChangeMessageVisibilityRequest$;
+__webpack_unused_export__ = CreateQueue$;
+exports.N_ = CreateQueueCommand;
+__webpack_unused_export__ = CreateQueueRequest$;
+__webpack_unused_export__ = CreateQueueResult$;
+__webpack_unused_export__ = DeleteMessage$;
+__webpack_unused_export__ = DeleteMessageBatch$;
+__webpack_unused_export__ = DeleteMessageBatchCommand;
+__webpack_unused_export__ = DeleteMessageBatchRequest$;
+__webpack_unused_export__ = DeleteMessageBatchRequestEntry$;
+__webpack_unused_export__ = DeleteMessageBatchResult$;
+__webpack_unused_export__ = DeleteMessageBatchResultEntry$;
+exports.Ye = DeleteMessageCommand;
+__webpack_unused_export__ = DeleteMessageRequest$;
+__webpack_unused_export__ = DeleteQueue$;
+exports.cA = DeleteQueueCommand;
+__webpack_unused_export__ = DeleteQueueRequest$;
+__webpack_unused_export__ = EmptyBatchRequest;
+__webpack_unused_export__ = EmptyBatchRequest$;
+__webpack_unused_export__ = GetQueueAttributes$;
+exports.Ko = GetQueueAttributesCommand;
+__webpack_unused_export__ = GetQueueAttributesRequest$;
+__webpack_unused_export__ = GetQueueAttributesResult$;
+__webpack_unused_export__ = GetQueueUrl$;
+exports.EX = GetQueueUrlCommand;
+__webpack_unused_export__ = GetQueueUrlRequest$;
+__webpack_unused_export__ = GetQueueUrlResult$;
+__webpack_unused_export__ = InvalidAddress;
+__webpack_unused_export__ = InvalidAddress$;
+__webpack_unused_export__ = InvalidAttributeName;
+__webpack_unused_export__ = InvalidAttributeName$;
+__webpack_unused_export__ = InvalidAttributeValue;
+__webpack_unused_export__ = InvalidAttributeValue$;
+__webpack_unused_export__ = InvalidBatchEntryId;
+__webpack_unused_export__ = InvalidBatchEntryId$;
+__webpack_unused_export__ = InvalidIdFormat;
+__webpack_unused_export__ = InvalidIdFormat$;
+__webpack_unused_export__ = InvalidMessageContents;
+__webpack_unused_export__ = InvalidMessageContents$;
+__webpack_unused_export__ = InvalidSecurity;
+__webpack_unused_export__ = InvalidSecurity$;
+__webpack_unused_export__ = KmsAccessDenied;
+__webpack_unused_export__ = KmsAccessDenied$;
+__webpack_unused_export__ = KmsDisabled;
+__webpack_unused_export__ = KmsDisabled$;
+__webpack_unused_export__ = KmsInvalidKeyUsage;
+__webpack_unused_export__ = KmsInvalidKeyUsage$;
+__webpack_unused_export__ = KmsInvalidState;
+__webpack_unused_export__ = KmsInvalidState$;
+__webpack_unused_export__ = KmsNotFound;
+__webpack_unused_export__ = KmsNotFound$;
+__webpack_unused_export__ = KmsOptInRequired;
+__webpack_unused_export__ = KmsOptInRequired$;
+__webpack_unused_export__ = KmsThrottled;
+__webpack_unused_export__ = KmsThrottled$;
+__webpack_unused_export__ = ListDeadLetterSourceQueues$;
+__webpack_unused_export__ = ListDeadLetterSourceQueuesCommand;
+__webpack_unused_export__ = ListDeadLetterSourceQueuesRequest$;
+__webpack_unused_export__ = ListDeadLetterSourceQueuesResult$;
+__webpack_unused_export__ = ListMessageMoveTasks$;
+__webpack_unused_export__ = ListMessageMoveTasksCommand;
+__webpack_unused_export__ = ListMessageMoveTasksRequest$;
+__webpack_unused_export__ = ListMessageMoveTasksResult$;
+__webpack_unused_export__ = ListMessageMoveTasksResultEntry$;
+__webpack_unused_export__ = ListQueueTags$;
+exports.yT = ListQueueTagsCommand;
+__webpack_unused_export__ = ListQueueTagsRequest$;
+__webpack_unused_export__ = ListQueueTagsResult$;
+__webpack_unused_export__ = ListQueues$;
+__webpack_unused_export__ = ListQueuesCommand;
+__webpack_unused_export__ = ListQueuesRequest$;
+__webpack_unused_export__ = ListQueuesResult$;
+__webpack_unused_export__ = Message$;
+__webpack_unused_export__ = MessageAttributeValue$;
+__webpack_unused_export__ = MessageNotInflight;
+__webpack_unused_export__ = MessageNotInflight$;
+__webpack_unused_export__ = MessageSystemAttributeName;
+__webpack_unused_export__ = MessageSystemAttributeNameForSends;
+__webpack_unused_export__ = MessageSystemAttributeValue$;
+__webpack_unused_export__ = OverLimit;
+__webpack_unused_export__ = OverLimit$;
+__webpack_unused_export__ = PurgeQueue$;
+exports.GS = PurgeQueueCommand;
+__webpack_unused_export__ = PurgeQueueInProgress;
+__webpack_unused_export__ = PurgeQueueInProgress$;
+__webpack_unused_export__ = PurgeQueueRequest$;
+__webpack_unused_export__ = QueueAttributeName;
+__webpack_unused_export__ = QueueDeletedRecently;
+__webpack_unused_export__ = QueueDeletedRecently$;
+__webpack_unused_export__ = QueueDoesNotExist;
+__webpack_unused_export__ = QueueDoesNotExist$;
+__webpack_unused_export__ = QueueNameExists;
+__webpack_unused_export__ = QueueNameExists$;
+__webpack_unused_export__ = ReceiptHandleIsInvalid;
+__webpack_unused_export__ = ReceiptHandleIsInvalid$;
+__webpack_unused_export__ = ReceiveMessage$;
+exports.ON = ReceiveMessageCommand;
+__webpack_unused_export__ = ReceiveMessageRequest$;
+__webpack_unused_export__ = ReceiveMessageResult$;
+__webpack_unused_export__ = RemovePermission$;
+__webpack_unused_export__ = RemovePermissionCommand;
+__webpack_unused_export__ = RemovePermissionRequest$;
+__webpack_unused_export__ = RequestThrottled;
+__webpack_unused_export__ = RequestThrottled$;
+__webpack_unused_export__ = ResourceNotFoundException;
+__webpack_unused_export__ = ResourceNotFoundException$;
+__webpack_unused_export__ = SQS;
+exports.hW = SQSClient;
+__webpack_unused_export__ = SQSServiceException;
+__webpack_unused_export__ = SQSServiceException$;
+__webpack_unused_export__ = SendMessage$;
+__webpack_unused_export__ = SendMessageBatch$;
+exports.vY = SendMessageBatchCommand;
+__webpack_unused_export__ = SendMessageBatchRequest$;
+__webpack_unused_export__ = SendMessageBatchRequestEntry$;
+__webpack_unused_export__ = SendMessageBatchResult$;
+__webpack_unused_export__ = SendMessageBatchResultEntry$;
+__webpack_unused_export__ = SendMessageCommand;
+__webpack_unused_export__ = SendMessageRequest$;
+__webpack_unused_export__ = SendMessageResult$;
+__webpack_unused_export__ = SetQueueAttributes$;
+exports.sN = SetQueueAttributesCommand;
+__webpack_unused_export__ = SetQueueAttributesRequest$;
+__webpack_unused_export__ = StartMessageMoveTask$;
+__webpack_unused_export__ = StartMessageMoveTaskCommand;
+__webpack_unused_export__ = StartMessageMoveTaskRequest$;
+__webpack_unused_export__ = StartMessageMoveTaskResult$;
+__webpack_unused_export__ = TagQueue$;
+exports.LE = TagQueueCommand;
+__webpack_unused_export__ = TagQueueRequest$;
+__webpack_unused_export__ = TooManyEntriesInBatchRequest;
+__webpack_unused_export__ = TooManyEntriesInBatchRequest$;
+__webpack_unused_export__ = UnsupportedOperation;
+__webpack_unused_export__ = UnsupportedOperation$;
+__webpack_unused_export__ = UntagQueue$;
+__webpack_unused_export__ = UntagQueueCommand;
+__webpack_unused_export__ = UntagQueueRequest$;
+__webpack_unused_export__ = errorTypeRegistries;
+__webpack_unused_export__ = paginateListDeadLetterSourceQueues;
+exports.aW = paginateListQueues;
+
+
+/***/ }),
+
 /***/ 9300:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
@@ -12352,7 +14934,6 @@ exports.fromWebToken = fromWebToken;
 /***/ 746:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-var __webpack_unused_export__;
 const { PutObjectCommand, ChecksumAlgorithm, CreateMultipartUploadCommand, AbortMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, PutObjectTaggingCommand } = __nccwpck_require__(8299);
 const { toEndpointV1, getEndpointFromInstructions } = __nccwpck_require__(4561);
 const { extendedEncodeURIComponent } = __nccwpck_require__(9922);
@@ -12889,7 +15470,7 @@ to input.params.ContentLength in bytes.
     }
 }
 
-__webpack_unused_export__ = Upload;
+exports._ = Upload;
 
 
 /***/ }),
@@ -13956,6 +16537,176 @@ exports.validateNoFIPS = validateNoFIPS;
 exports.validateOutpostService = validateOutpostService;
 exports.validatePartition = validatePartition;
 exports.validateRegion = validateRegion;
+
+
+/***/ }),
+
+/***/ 3402:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+const { NoOpLogger } = __nccwpck_require__(4614);
+const { toUint8Array, toHex } = __nccwpck_require__(2882);
+
+const resolveQueueUrlConfig = (config) => {
+    return Object.assign(config, {
+        useQueueUrlAsEndpoint: config.useQueueUrlAsEndpoint ?? true,
+    });
+};
+function queueUrlMiddleware({ useQueueUrlAsEndpoint, endpoint }) {
+    return (next, context) => {
+        return async (args) => {
+            const { input } = args;
+            const resolvedEndpoint = context.endpointV2;
+            if (!endpoint && input.QueueUrl && resolvedEndpoint && useQueueUrlAsEndpoint) {
+                const logger = context.logger instanceof NoOpLogger || !context.logger?.warn ? console : context.logger;
+                try {
+                    const queueUrl = new URL(input.QueueUrl);
+                    const queueUrlOrigin = new URL(queueUrl.origin);
+                    if (resolvedEndpoint.url.origin !== queueUrlOrigin.origin) {
+                        logger.warn(`QueueUrl=${input.QueueUrl} differs from SQSClient resolved endpoint=${resolvedEndpoint.url.toString()}, using QueueUrl host as endpoint.
+Set [endpoint=string] or [useQueueUrlAsEndpoint=false] on the SQSClient.`);
+                        context.endpointV2 = {
+                            ...resolvedEndpoint,
+                            url: queueUrlOrigin,
+                        };
+                    }
+                }
+                catch (e) {
+                    logger.warn(e);
+                }
+            }
+            return next(args);
+        };
+    };
+}
+const queueUrlMiddlewareOptions = {
+    name: "queueUrlMiddleware",
+    relation: "after",
+    toMiddleware: "endpointV2Middleware",
+    override: true,
+};
+const getQueueUrlPlugin = (config) => ({
+    applyToStack: (clientStack) => {
+        clientStack.addRelativeTo(queueUrlMiddleware(config), queueUrlMiddlewareOptions);
+    },
+});
+
+function receiveMessageMiddleware(options) {
+    return (next) => async (args) => {
+        const resp = await next({ ...args });
+        if (options.md5 === false) {
+            return resp;
+        }
+        const output = resp.output;
+        const messageIds = [];
+        if (output.Messages !== undefined) {
+            for (const message of output.Messages) {
+                const md5 = message.MD5OfBody;
+                const hash = new options.md5();
+                hash.update(toUint8Array(message.Body || ""));
+                if (md5 !== toHex(await hash.digest())) {
+                    messageIds.push(message.MessageId);
+                }
+            }
+        }
+        if (messageIds.length > 0) {
+            throw new Error("Invalid MD5 checksum on messages: " + messageIds.join(", "));
+        }
+        return resp;
+    };
+}
+const receiveMessageMiddlewareOptions = {
+    step: "initialize",
+    tags: ["VALIDATE_BODY_MD5"],
+    name: "receiveMessageMiddleware",
+    override: true,
+};
+const getReceiveMessagePlugin = (config) => ({
+    applyToStack: (clientStack) => {
+        clientStack.add(receiveMessageMiddleware(config), receiveMessageMiddlewareOptions);
+    },
+});
+
+const sendMessageMiddleware = (options) => (next) => async (args) => {
+    const resp = await next({ ...args });
+    if (options.md5 === false) {
+        return resp;
+    }
+    const output = resp.output;
+    const hash = new options.md5();
+    hash.update(toUint8Array(args.input.MessageBody || ""));
+    if (output.MD5OfMessageBody !== toHex(await hash.digest())) {
+        throw new Error("InvalidChecksumError");
+    }
+    return resp;
+};
+const sendMessageMiddlewareOptions = {
+    step: "initialize",
+    tags: ["VALIDATE_BODY_MD5"],
+    name: "sendMessageMiddleware",
+    override: true,
+};
+const getSendMessagePlugin = (config) => ({
+    applyToStack: (clientStack) => {
+        clientStack.add(sendMessageMiddleware(config), sendMessageMiddlewareOptions);
+    },
+});
+
+const sendMessageBatchMiddleware = (options) => (next) => async (args) => {
+    const resp = await next({ ...args });
+    if (options.md5 === false) {
+        return resp;
+    }
+    const output = resp.output;
+    const messageIds = [];
+    const entries = {};
+    if (output.Successful !== undefined) {
+        for (const entry of output.Successful) {
+            if (entry.Id !== undefined) {
+                entries[entry.Id] = entry;
+            }
+        }
+    }
+    for (const entry of args.input.Entries) {
+        if (entries[entry.Id]) {
+            const md5 = entries[entry.Id].MD5OfMessageBody;
+            const hash = new options.md5();
+            hash.update(toUint8Array(entry.MessageBody || ""));
+            if (md5 !== toHex(await hash.digest())) {
+                messageIds.push(entries[entry.Id].MessageId);
+            }
+        }
+    }
+    if (messageIds.length > 0) {
+        throw new Error("Invalid MD5 checksum on messages: " + messageIds.join(", "));
+    }
+    return resp;
+};
+const sendMessageBatchMiddlewareOptions = {
+    step: "initialize",
+    tags: ["VALIDATE_BODY_MD5"],
+    name: "sendMessageBatchMiddleware",
+    override: true,
+};
+const getSendMessageBatchPlugin = (config) => ({
+    applyToStack: (clientStack) => {
+        clientStack.add(sendMessageBatchMiddleware(config), sendMessageBatchMiddlewareOptions);
+    },
+});
+
+exports.getQueueUrlPlugin = getQueueUrlPlugin;
+exports.getReceiveMessagePlugin = getReceiveMessagePlugin;
+exports.getSendMessageBatchPlugin = getSendMessageBatchPlugin;
+exports.getSendMessagePlugin = getSendMessagePlugin;
+exports.queueUrlMiddleware = queueUrlMiddleware;
+exports.queueUrlMiddlewareOptions = queueUrlMiddlewareOptions;
+exports.receiveMessageMiddleware = receiveMessageMiddleware;
+exports.receiveMessageMiddlewareOptions = receiveMessageMiddlewareOptions;
+exports.resolveQueueUrlConfig = resolveQueueUrlConfig;
+exports.sendMessageBatchMiddleware = sendMessageBatchMiddleware;
+exports.sendMessageBatchMiddlewareOptions = sendMessageBatchMiddlewareOptions;
+exports.sendMessageMiddleware = sendMessageMiddleware;
+exports.sendMessageMiddlewareOptions = sendMessageMiddlewareOptions;
 
 
 /***/ }),
@@ -33639,10 +36390,2451 @@ module.exports = function equal(a, b) {
 
 /***/ }),
 
+/***/ 1026:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const pico = __nccwpck_require__(4156);
+const utils = __nccwpck_require__(2599);
+
+function picomatch(glob, options, returnState = false) {
+  // default to os.platform()
+  if (options && (options.windows === null || options.windows === undefined)) {
+    // don't mutate the original options object
+    options = { ...options, windows: utils.isWindows() };
+  }
+
+  return pico(glob, options, returnState);
+}
+
+Object.assign(picomatch, pico);
+module.exports = picomatch;
+
+
+/***/ }),
+
+/***/ 7223:
+/***/ ((module) => {
+
+
+
+const WIN_SLASH = '\\\\/';
+const WIN_NO_SLASH = `[^${WIN_SLASH}]`;
+
+const DEFAULT_MAX_EXTGLOB_RECURSION = 0;
+
+/**
+ * Posix glob regex
+ */
+
+const DOT_LITERAL = '\\.';
+const PLUS_LITERAL = '\\+';
+const QMARK_LITERAL = '\\?';
+const SLASH_LITERAL = '\\/';
+const ONE_CHAR = '(?=.)';
+const QMARK = '[^/]';
+const END_ANCHOR = `(?:${SLASH_LITERAL}|$)`;
+const START_ANCHOR = `(?:^|${SLASH_LITERAL})`;
+const DOTS_SLASH = `${DOT_LITERAL}{1,2}${END_ANCHOR}`;
+const NO_DOT = `(?!${DOT_LITERAL})`;
+const NO_DOTS = `(?!${START_ANCHOR}${DOTS_SLASH})`;
+const NO_DOT_SLASH = `(?!${DOT_LITERAL}{0,1}${END_ANCHOR})`;
+const NO_DOTS_SLASH = `(?!${DOTS_SLASH})`;
+const QMARK_NO_DOT = `[^.${SLASH_LITERAL}]`;
+const STAR = `${QMARK}*?`;
+const SEP = '/';
+
+const POSIX_CHARS = {
+  DOT_LITERAL,
+  PLUS_LITERAL,
+  QMARK_LITERAL,
+  SLASH_LITERAL,
+  ONE_CHAR,
+  QMARK,
+  END_ANCHOR,
+  DOTS_SLASH,
+  NO_DOT,
+  NO_DOTS,
+  NO_DOT_SLASH,
+  NO_DOTS_SLASH,
+  QMARK_NO_DOT,
+  STAR,
+  START_ANCHOR,
+  SEP
+};
+
+/**
+ * Windows glob regex
+ */
+
+const WINDOWS_CHARS = {
+  ...POSIX_CHARS,
+
+  SLASH_LITERAL: `[${WIN_SLASH}]`,
+  QMARK: WIN_NO_SLASH,
+  STAR: `${WIN_NO_SLASH}*?`,
+  DOTS_SLASH: `${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$)`,
+  NO_DOT: `(?!${DOT_LITERAL})`,
+  NO_DOTS: `(?!(?:^|[${WIN_SLASH}])${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$))`,
+  NO_DOT_SLASH: `(?!${DOT_LITERAL}{0,1}(?:[${WIN_SLASH}]|$))`,
+  NO_DOTS_SLASH: `(?!${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$))`,
+  QMARK_NO_DOT: `[^.${WIN_SLASH}]`,
+  START_ANCHOR: `(?:^|[${WIN_SLASH}])`,
+  END_ANCHOR: `(?:[${WIN_SLASH}]|$)`,
+  SEP: '\\'
+};
+
+/**
+ * POSIX Bracket Regex
+ */
+
+const POSIX_REGEX_SOURCE = {
+  __proto__: null,
+  alnum: 'a-zA-Z0-9',
+  alpha: 'a-zA-Z',
+  ascii: '\\x00-\\x7F',
+  blank: ' \\t',
+  cntrl: '\\x00-\\x1F\\x7F',
+  digit: '0-9',
+  graph: '\\x21-\\x7E',
+  lower: 'a-z',
+  print: '\\x20-\\x7E ',
+  punct: '\\-!"#$%&\'()\\*+,./:;<=>?@[\\]^_`{|}~',
+  space: ' \\t\\r\\n\\v\\f',
+  upper: 'A-Z',
+  word: 'A-Za-z0-9_',
+  xdigit: 'A-Fa-f0-9'
+};
+
+module.exports = {
+  DEFAULT_MAX_EXTGLOB_RECURSION,
+  MAX_LENGTH: 1024 * 64,
+  POSIX_REGEX_SOURCE,
+
+  // regular expressions
+  REGEX_BACKSLASH: /\\(?![*+?^${}(|)[\]])/g,
+  REGEX_NON_SPECIAL_CHARS: /^[^@![\].,$*+?^{}()|\\/]+/,
+  REGEX_SPECIAL_CHARS: /[-*+?.^${}(|)[\]]/,
+  REGEX_SPECIAL_CHARS_BACKREF: /(\\?)((\W)(\3*))/g,
+  REGEX_SPECIAL_CHARS_GLOBAL: /([-*+?.^${}(|)[\]])/g,
+  REGEX_REMOVE_BACKSLASH: /(?:\[.*?[^\\]\]|\\(?=.))/g,
+
+  // Replace globs with equivalent patterns to reduce parsing time.
+  REPLACEMENTS: {
+    __proto__: null,
+    '***': '*',
+    '**/**': '**',
+    '**/**/**': '**'
+  },
+
+  // Digits
+  CHAR_0: 48, /* 0 */
+  CHAR_9: 57, /* 9 */
+
+  // Alphabet chars.
+  CHAR_UPPERCASE_A: 65, /* A */
+  CHAR_LOWERCASE_A: 97, /* a */
+  CHAR_UPPERCASE_Z: 90, /* Z */
+  CHAR_LOWERCASE_Z: 122, /* z */
+
+  CHAR_LEFT_PARENTHESES: 40, /* ( */
+  CHAR_RIGHT_PARENTHESES: 41, /* ) */
+
+  CHAR_ASTERISK: 42, /* * */
+
+  // Non-alphabetic chars.
+  CHAR_AMPERSAND: 38, /* & */
+  CHAR_AT: 64, /* @ */
+  CHAR_BACKWARD_SLASH: 92, /* \ */
+  CHAR_CARRIAGE_RETURN: 13, /* \r */
+  CHAR_CIRCUMFLEX_ACCENT: 94, /* ^ */
+  CHAR_COLON: 58, /* : */
+  CHAR_COMMA: 44, /* , */
+  CHAR_DOT: 46, /* . */
+  CHAR_DOUBLE_QUOTE: 34, /* " */
+  CHAR_EQUAL: 61, /* = */
+  CHAR_EXCLAMATION_MARK: 33, /* ! */
+  CHAR_FORM_FEED: 12, /* \f */
+  CHAR_FORWARD_SLASH: 47, /* / */
+  CHAR_GRAVE_ACCENT: 96, /* ` */
+  CHAR_HASH: 35, /* # */
+  CHAR_HYPHEN_MINUS: 45, /* - */
+  CHAR_LEFT_ANGLE_BRACKET: 60, /* < */
+  CHAR_LEFT_CURLY_BRACE: 123, /* { */
+  CHAR_LEFT_SQUARE_BRACKET: 91, /* [ */
+  CHAR_LINE_FEED: 10, /* \n */
+  CHAR_NO_BREAK_SPACE: 160, /* \u00A0 */
+  CHAR_PERCENT: 37, /* % */
+  CHAR_PLUS: 43, /* + */
+  CHAR_QUESTION_MARK: 63, /* ? */
+  CHAR_RIGHT_ANGLE_BRACKET: 62, /* > */
+  CHAR_RIGHT_CURLY_BRACE: 125, /* } */
+  CHAR_RIGHT_SQUARE_BRACKET: 93, /* ] */
+  CHAR_SEMICOLON: 59, /* ; */
+  CHAR_SINGLE_QUOTE: 39, /* ' */
+  CHAR_SPACE: 32, /*   */
+  CHAR_TAB: 9, /* \t */
+  CHAR_UNDERSCORE: 95, /* _ */
+  CHAR_VERTICAL_LINE: 124, /* | */
+  CHAR_ZERO_WIDTH_NOBREAK_SPACE: 65279, /* \uFEFF */
+
+  /**
+   * Create EXTGLOB_CHARS
+   */
+
+  extglobChars(chars) {
+    return {
+      '!': { type: 'negate', open: '(?:(?!(?:', close: `))${chars.STAR})` },
+      '?': { type: 'qmark', open: '(?:', close: ')?' },
+      '+': { type: 'plus', open: '(?:', close: ')+' },
+      '*': { type: 'star', open: '(?:', close: ')*' },
+      '@': { type: 'at', open: '(?:', close: ')' }
+    };
+  },
+
+  /**
+   * Create GLOB_CHARS
+   */
+
+  globChars(win32) {
+    return win32 === true ? WINDOWS_CHARS : POSIX_CHARS;
+  }
+};
+
+
+/***/ }),
+
+/***/ 3717:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const constants = __nccwpck_require__(7223);
+const utils = __nccwpck_require__(2599);
+
+/**
+ * Constants
+ */
+
+const {
+  MAX_LENGTH,
+  POSIX_REGEX_SOURCE,
+  REGEX_NON_SPECIAL_CHARS,
+  REGEX_SPECIAL_CHARS_BACKREF,
+  REPLACEMENTS
+} = constants;
+
+/**
+ * Helpers
+ */
+
+const expandRange = (args, options) => {
+  if (typeof options.expandRange === 'function') {
+    return options.expandRange(...args, options);
+  }
+
+  args.sort();
+  const value = `[${args.join('-')}]`;
+
+  try {
+    /* eslint-disable-next-line no-new */
+    new RegExp(value);
+  } catch (ex) {
+    return args.map(v => utils.escapeRegex(v)).join('..');
+  }
+
+  return value;
+};
+
+/**
+ * Create the message for a syntax error
+ */
+
+const syntaxError = (type, char) => {
+  return `Missing ${type}: "${char}" - use "\\\\${char}" to match literal characters`;
+};
+
+const splitTopLevel = input => {
+  const parts = [];
+  let bracket = 0;
+  let paren = 0;
+  let quote = 0;
+  let value = '';
+  let escaped = false;
+
+  for (const ch of input) {
+    if (escaped === true) {
+      value += ch;
+      escaped = false;
+      continue;
+    }
+
+    if (ch === '\\') {
+      value += ch;
+      escaped = true;
+      continue;
+    }
+
+    if (ch === '"') {
+      quote = quote === 1 ? 0 : 1;
+      value += ch;
+      continue;
+    }
+
+    if (quote === 0) {
+      if (ch === '[') {
+        bracket++;
+      } else if (ch === ']' && bracket > 0) {
+        bracket--;
+      } else if (bracket === 0) {
+        if (ch === '(') {
+          paren++;
+        } else if (ch === ')' && paren > 0) {
+          paren--;
+        } else if (ch === '|' && paren === 0) {
+          parts.push(value);
+          value = '';
+          continue;
+        }
+      }
+    }
+
+    value += ch;
+  }
+
+  parts.push(value);
+  return parts;
+};
+
+const isPlainBranch = branch => {
+  let escaped = false;
+
+  for (const ch of branch) {
+    if (escaped === true) {
+      escaped = false;
+      continue;
+    }
+
+    if (ch === '\\') {
+      escaped = true;
+      continue;
+    }
+
+    if (/[?*+@!()[\]{}]/.test(ch)) {
+      return false;
+    }
+  }
+
+  return true;
+};
+
+const normalizeSimpleBranch = branch => {
+  let value = branch.trim();
+  let changed = true;
+
+  while (changed === true) {
+    changed = false;
+
+    if (/^@\([^\\()[\]{}|]+\)$/.test(value)) {
+      value = value.slice(2, -1);
+      changed = true;
+    }
+  }
+
+  if (!isPlainBranch(value)) {
+    return;
+  }
+
+  return value.replace(/\\(.)/g, '$1');
+};
+
+const hasRepeatedCharPrefixOverlap = branches => {
+  const values = branches.map(normalizeSimpleBranch).filter(Boolean);
+
+  for (let i = 0; i < values.length; i++) {
+    for (let j = i + 1; j < values.length; j++) {
+      const a = values[i];
+      const b = values[j];
+      const char = a[0];
+
+      if (!char || a !== char.repeat(a.length) || b !== char.repeat(b.length)) {
+        continue;
+      }
+
+      if (a === b || a.startsWith(b) || b.startsWith(a)) {
+        return true;
+      }
+    }
+  }
+
+  return false;
+};
+
+const parseRepeatedExtglob = (pattern, requireEnd = true) => {
+  if ((pattern[0] !== '+' && pattern[0] !== '*') || pattern[1] !== '(') {
+    return;
+  }
+
+  let bracket = 0;
+  let paren = 0;
+  let quote = 0;
+  let escaped = false;
+
+  for (let i = 1; i < pattern.length; i++) {
+    const ch = pattern[i];
+
+    if (escaped === true) {
+      escaped = false;
+      continue;
+    }
+
+    if (ch === '\\') {
+      escaped = true;
+      continue;
+    }
+
+    if (ch === '"') {
+      quote = quote === 1 ? 0 : 1;
+      continue;
+    }
+
+    if (quote === 1) {
+      continue;
+    }
+
+    if (ch === '[') {
+      bracket++;
+      continue;
+    }
+
+    if (ch === ']' && bracket > 0) {
+      bracket--;
+      continue;
+    }
+
+    if (bracket > 0) {
+      continue;
+    }
+
+    if (ch === '(') {
+      paren++;
+      continue;
+    }
+
+    if (ch === ')') {
+      paren--;
+
+      if (paren === 0) {
+        if (requireEnd === true && i !== pattern.length - 1) {
+          return;
+        }
+
+        return {
+          type: pattern[0],
+          body: pattern.slice(2, i),
+          end: i
+        };
+      }
+    }
+  }
+};
+
+const getStarExtglobSequenceOutput = pattern => {
+  let index = 0;
+  const chars = [];
+
+  while (index < pattern.length) {
+    const match = parseRepeatedExtglob(pattern.slice(index), false);
+
+    if (!match || match.type !== '*') {
+      return;
+    }
+
+    const branches = splitTopLevel(match.body).map(branch => branch.trim());
+    if (branches.length !== 1) {
+      return;
+    }
+
+    const branch = normalizeSimpleBranch(branches[0]);
+    if (!branch || branch.length !== 1) {
+      return;
+    }
+
+    chars.push(branch);
+    index += match.end + 1;
+  }
+
+  if (chars.length < 1) {
+    return;
+  }
+
+  const source = chars.length === 1
+    ? utils.escapeRegex(chars[0])
+    : `[${chars.map(ch => utils.escapeRegex(ch)).join('')}]`;
+
+  return `${source}*`;
+};
+
+const repeatedExtglobRecursion = pattern => {
+  let depth = 0;
+  let value = pattern.trim();
+  let match = parseRepeatedExtglob(value);
+
+  while (match) {
+    depth++;
+    value = match.body.trim();
+    match = parseRepeatedExtglob(value);
+  }
+
+  return depth;
+};
+
+const analyzeRepeatedExtglob = (body, options) => {
+  if (options.maxExtglobRecursion === false) {
+    return { risky: false };
+  }
+
+  const max =
+    typeof options.maxExtglobRecursion === 'number'
+      ? options.maxExtglobRecursion
+      : constants.DEFAULT_MAX_EXTGLOB_RECURSION;
+
+  const branches = splitTopLevel(body).map(branch => branch.trim());
+
+  if (branches.length > 1) {
+    if (
+      branches.some(branch => branch === '') ||
+      branches.some(branch => /^[*?]+$/.test(branch)) ||
+      hasRepeatedCharPrefixOverlap(branches)
+    ) {
+      return { risky: true };
+    }
+  }
+
+  for (const branch of branches) {
+    const safeOutput = getStarExtglobSequenceOutput(branch);
+    if (safeOutput) {
+      return { risky: true, safeOutput };
+    }
+
+    if (repeatedExtglobRecursion(branch) > max) {
+      return { risky: true };
+    }
+  }
+
+  return { risky: false };
+};
+
+/**
+ * Parse the given input string.
+ * @param {String} input
+ * @param {Object} options
+ * @return {Object}
+ */
+
+const parse = (input, options) => {
+  if (typeof input !== 'string') {
+    throw new TypeError('Expected a string');
+  }
+
+  input = REPLACEMENTS[input] || input;
+
+  const opts = { ...options };
+  const max = typeof opts.maxLength === 'number' ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
+
+  let len = input.length;
+  if (len > max) {
+    throw new SyntaxError(`Input length: ${len}, exceeds maximum allowed length: ${max}`);
+  }
+
+  const bos = { type: 'bos', value: '', output: opts.prepend || '' };
+  const tokens = [bos];
+
+  const capture = opts.capture ? '' : '?:';
+
+  // create constants based on platform, for windows or posix
+  const PLATFORM_CHARS = constants.globChars(opts.windows);
+  const EXTGLOB_CHARS = constants.extglobChars(PLATFORM_CHARS);
+
+  const {
+    DOT_LITERAL,
+    PLUS_LITERAL,
+    SLASH_LITERAL,
+    ONE_CHAR,
+    DOTS_SLASH,
+    NO_DOT,
+    NO_DOT_SLASH,
+    NO_DOTS_SLASH,
+    QMARK,
+    QMARK_NO_DOT,
+    STAR,
+    START_ANCHOR
+  } = PLATFORM_CHARS;
+
+  const globstar = opts => {
+    return `(${capture}(?:(?!${START_ANCHOR}${opts.dot ? DOTS_SLASH : DOT_LITERAL}).)*?)`;
+  };
+
+  const nodot = opts.dot ? '' : NO_DOT;
+  const qmarkNoDot = opts.dot ? QMARK : QMARK_NO_DOT;
+  let star = opts.bash === true ? globstar(opts) : STAR;
+
+  if (opts.capture) {
+    star = `(${star})`;
+  }
+
+  // minimatch options support
+  if (typeof opts.noext === 'boolean') {
+    opts.noextglob = opts.noext;
+  }
+
+  const state = {
+    input,
+    index: -1,
+    start: 0,
+    dot: opts.dot === true,
+    consumed: '',
+    output: '',
+    prefix: '',
+    backtrack: false,
+    negated: false,
+    brackets: 0,
+    braces: 0,
+    parens: 0,
+    quotes: 0,
+    globstar: false,
+    tokens
+  };
+
+  input = utils.removePrefix(input, state);
+  len = input.length;
+
+  const extglobs = [];
+  const braces = [];
+  const stack = [];
+  let prev = bos;
+  let value;
+
+  /**
+   * Tokenizing helpers
+   */
+
+  const eos = () => state.index === len - 1;
+  const peek = state.peek = (n = 1) => input[state.index + n];
+  const advance = state.advance = () => input[++state.index] || '';
+  const remaining = () => input.slice(state.index + 1);
+  const consume = (value = '', num = 0) => {
+    state.consumed += value;
+    state.index += num;
+  };
+
+  const append = token => {
+    state.output += token.output != null ? token.output : token.value;
+    consume(token.value);
+  };
+
+  const negate = () => {
+    let count = 1;
+
+    while (peek() === '!' && (peek(2) !== '(' || peek(3) === '?')) {
+      advance();
+      state.start++;
+      count++;
+    }
+
+    if (count % 2 === 0) {
+      return false;
+    }
+
+    state.negated = true;
+    state.start++;
+    return true;
+  };
+
+  const increment = type => {
+    state[type]++;
+    stack.push(type);
+  };
+
+  const decrement = type => {
+    state[type]--;
+    stack.pop();
+  };
+
+  /**
+   * Push tokens onto the tokens array. This helper speeds up
+   * tokenizing by 1) helping us avoid backtracking as much as possible,
+   * and 2) helping us avoid creating extra tokens when consecutive
+   * characters are plain text. This improves performance and simplifies
+   * lookbehinds.
+   */
+
+  const push = tok => {
+    if (prev.type === 'globstar') {
+      const isBrace = state.braces > 0 && (tok.type === 'comma' || tok.type === 'brace');
+      const isExtglob = tok.extglob === true || (extglobs.length && (tok.type === 'pipe' || tok.type === 'paren'));
+
+      if (tok.type !== 'slash' && tok.type !== 'paren' && !isBrace && !isExtglob) {
+        state.output = state.output.slice(0, -prev.output.length);
+        prev.type = 'star';
+        prev.value = '*';
+        prev.output = star;
+        state.output += prev.output;
+      }
+    }
+
+    if (extglobs.length && tok.type !== 'paren') {
+      extglobs[extglobs.length - 1].inner += tok.value;
+    }
+
+    if (tok.value || tok.output) append(tok);
+    if (prev && prev.type === 'text' && tok.type === 'text') {
+      prev.output = (prev.output || prev.value) + tok.value;
+      prev.value += tok.value;
+      return;
+    }
+
+    tok.prev = prev;
+    tokens.push(tok);
+    prev = tok;
+  };
+
+  const extglobOpen = (type, value) => {
+    const token = { ...EXTGLOB_CHARS[value], conditions: 1, inner: '' };
+
+    token.prev = prev;
+    token.parens = state.parens;
+    token.output = state.output;
+    token.startIndex = state.index;
+    token.tokensIndex = tokens.length;
+    const output = (opts.capture ? '(' : '') + token.open;
+
+    increment('parens');
+    push({ type, value, output: state.output ? '' : ONE_CHAR });
+    push({ type: 'paren', extglob: true, value: advance(), output });
+    extglobs.push(token);
+  };
+
+  const extglobClose = token => {
+    const literal = input.slice(token.startIndex, state.index + 1);
+    const body = input.slice(token.startIndex + 2, state.index);
+    const analysis = analyzeRepeatedExtglob(body, opts);
+
+    if ((token.type === 'plus' || token.type === 'star') && analysis.risky) {
+      const safeOutput = analysis.safeOutput
+        ? (token.output ? '' : ONE_CHAR) + (opts.capture ? `(${analysis.safeOutput})` : analysis.safeOutput)
+        : undefined;
+      const open = tokens[token.tokensIndex];
+
+      open.type = 'text';
+      open.value = literal;
+      open.output = safeOutput || utils.escapeRegex(literal);
+
+      for (let i = token.tokensIndex + 1; i < tokens.length; i++) {
+        tokens[i].value = '';
+        tokens[i].output = '';
+        delete tokens[i].suffix;
+      }
+
+      state.output = token.output + open.output;
+      state.backtrack = true;
+
+      push({ type: 'paren', extglob: true, value, output: '' });
+      decrement('parens');
+      return;
+    }
+
+    let output = token.close + (opts.capture ? ')' : '');
+    let rest;
+
+    if (token.type === 'negate') {
+      let extglobStar = star;
+
+      if (token.inner && token.inner.length > 1 && token.inner.includes('/')) {
+        extglobStar = globstar(opts);
+      }
+
+      if (extglobStar !== star || eos() || /^\)+$/.test(remaining())) {
+        output = token.close = `)$))${extglobStar}`;
+      }
+
+      if (token.inner.includes('*') && (rest = remaining()) && /^\.[^\\/.]+$/.test(rest)) {
+        // Any non-magical string (`.ts`) or even nested expression (`.{ts,tsx}`) can follow after the closing parenthesis.
+        // In this case, we need to parse the string and use it in the output of the original pattern.
+        // Suitable patterns: `/!(*.d).ts`, `/!(*.d).{ts,tsx}`, `**/!(*-dbg).@(js)`.
+        //
+        // Disabling the `fastpaths` option due to a problem with parsing strings as `.ts` in the pattern like `**/!(*.d).ts`.
+        const expression = parse(rest, { ...options, fastpaths: false }).output;
+
+        output = token.close = `)${expression})${extglobStar})`;
+      }
+
+      if (token.prev.type === 'bos') {
+        state.negatedExtglob = true;
+      }
+    }
+
+    push({ type: 'paren', extglob: true, value, output });
+    decrement('parens');
+  };
+
+  /**
+   * Fast paths
+   */
+
+  if (opts.fastpaths !== false && !/(^[*!]|[/()[\]{}"])/.test(input)) {
+    let backslashes = false;
+
+    let output = input.replace(REGEX_SPECIAL_CHARS_BACKREF, (m, esc, chars, first, rest, index) => {
+      if (first === '\\') {
+        backslashes = true;
+        return m;
+      }
+
+      if (first === '?') {
+        if (esc) {
+          return esc + first + (rest ? QMARK.repeat(rest.length) : '');
+        }
+        if (index === 0) {
+          return qmarkNoDot + (rest ? QMARK.repeat(rest.length) : '');
+        }
+        return QMARK.repeat(chars.length);
+      }
+
+      if (first === '.') {
+        return DOT_LITERAL.repeat(chars.length);
+      }
+
+      if (first === '*') {
+        if (esc) {
+          return esc + first + (rest ? star : '');
+        }
+        return star;
+      }
+      return esc ? m : `\\${m}`;
+    });
+
+    if (backslashes === true) {
+      if (opts.unescape === true) {
+        output = output.replace(/\\/g, '');
+      } else {
+        output = output.replace(/\\+/g, m => {
+          return m.length % 2 === 0 ? '\\\\' : (m ? '\\' : '');
+        });
+      }
+    }
+
+    if (output === input && opts.contains === true) {
+      state.output = input;
+      return state;
+    }
+
+    state.output = utils.wrapOutput(output, state, options);
+    return state;
+  }
+
+  /**
+   * Tokenize input until we reach end-of-string
+   */
+
+  while (!eos()) {
+    value = advance();
+
+    if (value === '\u0000') {
+      continue;
+    }
+
+    /**
+     * Escaped characters
+     */
+
+    if (value === '\\') {
+      const next = peek();
+
+      if (next === '/' && opts.bash !== true) {
+        continue;
+      }
+
+      if (next === '.' || next === ';') {
+        continue;
+      }
+
+      if (!next) {
+        value += '\\';
+        push({ type: 'text', value });
+        continue;
+      }
+
+      // collapse slashes to reduce potential for exploits
+      const match = /^\\+/.exec(remaining());
+      let slashes = 0;
+
+      if (match && match[0].length > 2) {
+        slashes = match[0].length;
+        state.index += slashes;
+        if (slashes % 2 !== 0) {
+          value += '\\';
+        }
+      }
+
+      if (opts.unescape === true) {
+        value = advance();
+      } else {
+        value += advance();
+      }
+
+      if (state.brackets === 0) {
+        push({ type: 'text', value });
+        continue;
+      }
+    }
+
+    /**
+     * If we're inside a regex character class, continue
+     * until we reach the closing bracket.
+     */
+
+    if (state.brackets > 0 && (value !== ']' || prev.value === '[' || prev.value === '[^')) {
+      if (opts.posix !== false && value === ':') {
+        const inner = prev.value.slice(1);
+        if (inner.includes('[')) {
+          prev.posix = true;
+
+          if (inner.includes(':')) {
+            const idx = prev.value.lastIndexOf('[');
+            const pre = prev.value.slice(0, idx);
+            const rest = prev.value.slice(idx + 2);
+            const posix = POSIX_REGEX_SOURCE[rest];
+            if (posix) {
+              prev.value = pre + posix;
+              state.backtrack = true;
+              advance();
+
+              if (!bos.output && tokens.indexOf(prev) === 1) {
+                bos.output = ONE_CHAR;
+              }
+              continue;
+            }
+          }
+        }
+      }
+
+      if ((value === '[' && peek() !== ':') || (value === '-' && peek() === ']')) {
+        value = `\\${value}`;
+      }
+
+      if (value === ']' && (prev.value === '[' || prev.value === '[^')) {
+        value = `\\${value}`;
+      }
+
+      if (opts.posix === true && value === '!' && prev.value === '[') {
+        value = '^';
+      }
+
+      prev.value += value;
+      append({ value });
+      continue;
+    }
+
+    /**
+     * If we're inside a quoted string, continue
+     * until we reach the closing double quote.
+     */
+
+    if (state.quotes === 1 && value !== '"') {
+      value = utils.escapeRegex(value);
+      prev.value += value;
+      append({ value });
+      continue;
+    }
+
+    /**
+     * Double quotes
+     */
+
+    if (value === '"') {
+      state.quotes = state.quotes === 1 ? 0 : 1;
+      if (opts.keepQuotes === true) {
+        push({ type: 'text', value });
+      }
+      continue;
+    }
+
+    /**
+     * Parentheses
+     */
+
+    if (value === '(') {
+      increment('parens');
+      push({ type: 'paren', value });
+      continue;
+    }
+
+    if (value === ')') {
+      if (state.parens === 0 && opts.strictBrackets === true) {
+        throw new SyntaxError(syntaxError('opening', '('));
+      }
+
+      const extglob = extglobs[extglobs.length - 1];
+      if (extglob && state.parens === extglob.parens + 1) {
+        extglobClose(extglobs.pop());
+        continue;
+      }
+
+      push({ type: 'paren', value, output: state.parens ? ')' : '\\)' });
+      decrement('parens');
+      continue;
+    }
+
+    /**
+     * Square brackets
+     */
+
+    if (value === '[') {
+      if (opts.nobracket === true || !remaining().includes(']')) {
+        if (opts.nobracket !== true && opts.strictBrackets === true) {
+          throw new SyntaxError(syntaxError('closing', ']'));
+        }
+
+        value = `\\${value}`;
+      } else {
+        increment('brackets');
+      }
+
+      push({ type: 'bracket', value });
+      continue;
+    }
+
+    if (value === ']') {
+      if (opts.nobracket === true || (prev && prev.type === 'bracket' && prev.value.length === 1)) {
+        push({ type: 'text', value, output: `\\${value}` });
+        continue;
+      }
+
+      if (state.brackets === 0) {
+        if (opts.strictBrackets === true) {
+          throw new SyntaxError(syntaxError('opening', '['));
+        }
+
+        push({ type: 'text', value, output: `\\${value}` });
+        continue;
+      }
+
+      decrement('brackets');
+
+      const prevValue = prev.value.slice(1);
+      if (prev.posix !== true && prevValue[0] === '^' && !prevValue.includes('/')) {
+        value = `/${value}`;
+      }
+
+      prev.value += value;
+      append({ value });
+
+      // when literal brackets are explicitly disabled
+      // assume we should match with a regex character class
+      if (opts.literalBrackets === false || utils.hasRegexChars(prevValue)) {
+        continue;
+      }
+
+      const escaped = utils.escapeRegex(prev.value);
+      state.output = state.output.slice(0, -prev.value.length);
+
+      // when literal brackets are explicitly enabled
+      // assume we should escape the brackets to match literal characters
+      if (opts.literalBrackets === true) {
+        state.output += escaped;
+        prev.value = escaped;
+        continue;
+      }
+
+      // when the user specifies nothing, try to match both
+      prev.value = `(${capture}${escaped}|${prev.value})`;
+      state.output += prev.value;
+      continue;
+    }
+
+    /**
+     * Braces
+     */
+
+    if (value === '{' && opts.nobrace !== true) {
+      increment('braces');
+
+      const open = {
+        type: 'brace',
+        value,
+        output: '(',
+        outputIndex: state.output.length,
+        tokensIndex: state.tokens.length
+      };
+
+      braces.push(open);
+      push(open);
+      continue;
+    }
+
+    if (value === '}') {
+      const brace = braces[braces.length - 1];
+
+      if (opts.nobrace === true || !brace) {
+        push({ type: 'text', value, output: value });
+        continue;
+      }
+
+      let output = ')';
+
+      if (brace.dots === true) {
+        const arr = tokens.slice();
+        const range = [];
+
+        for (let i = arr.length - 1; i >= 0; i--) {
+          tokens.pop();
+          if (arr[i].type === 'brace') {
+            break;
+          }
+          if (arr[i].type !== 'dots') {
+            range.unshift(arr[i].value);
+          }
+        }
+
+        output = expandRange(range, opts);
+        state.backtrack = true;
+      }
+
+      if (brace.comma !== true && brace.dots !== true) {
+        const out = state.output.slice(0, brace.outputIndex);
+        const toks = state.tokens.slice(brace.tokensIndex);
+        brace.value = brace.output = '\\{';
+        value = output = '\\}';
+        state.output = out;
+        for (const t of toks) {
+          state.output += (t.output || t.value);
+        }
+      }
+
+      push({ type: 'brace', value, output });
+      decrement('braces');
+      braces.pop();
+      continue;
+    }
+
+    /**
+     * Pipes
+     */
+
+    if (value === '|') {
+      if (extglobs.length > 0) {
+        extglobs[extglobs.length - 1].conditions++;
+      }
+      push({ type: 'text', value });
+      continue;
+    }
+
+    /**
+     * Commas
+     */
+
+    if (value === ',') {
+      let output = value;
+
+      const brace = braces[braces.length - 1];
+      if (brace && stack[stack.length - 1] === 'braces') {
+        brace.comma = true;
+        output = '|';
+      }
+
+      push({ type: 'comma', value, output });
+      continue;
+    }
+
+    /**
+     * Slashes
+     */
+
+    if (value === '/') {
+      // if the beginning of the glob is "./", advance the start
+      // to the current index, and don't add the "./" characters
+      // to the state. This greatly simplifies lookbehinds when
+      // checking for BOS characters like "!" and "." (not "./")
+      if (prev.type === 'dot' && state.index === state.start + 1) {
+        state.start = state.index + 1;
+        state.consumed = '';
+        state.output = '';
+        tokens.pop();
+        prev = bos; // reset "prev" to the first token
+        continue;
+      }
+
+      push({ type: 'slash', value, output: SLASH_LITERAL });
+      continue;
+    }
+
+    /**
+     * Dots
+     */
+
+    if (value === '.') {
+      if (state.braces > 0 && prev.type === 'dot') {
+        if (prev.value === '.') prev.output = DOT_LITERAL;
+        const brace = braces[braces.length - 1];
+        prev.type = 'dots';
+        prev.output += value;
+        prev.value += value;
+        brace.dots = true;
+        continue;
+      }
+
+      if ((state.braces + state.parens) === 0 && prev.type !== 'bos' && prev.type !== 'slash') {
+        push({ type: 'text', value, output: DOT_LITERAL });
+        continue;
+      }
+
+      push({ type: 'dot', value, output: DOT_LITERAL });
+      continue;
+    }
+
+    /**
+     * Question marks
+     */
+
+    if (value === '?') {
+      const isGroup = prev && prev.value === '(';
+      if (!isGroup && opts.noextglob !== true && peek() === '(' && peek(2) !== '?') {
+        extglobOpen('qmark', value);
+        continue;
+      }
+
+      if (prev && prev.type === 'paren') {
+        const next = peek();
+        let output = value;
+
+        if ((prev.value === '(' && !/[!=<:]/.test(next)) || (next === '<' && !/<([!=]|\w+>)/.test(remaining()))) {
+          output = `\\${value}`;
+        }
+
+        push({ type: 'text', value, output });
+        continue;
+      }
+
+      if (opts.dot !== true && (prev.type === 'slash' || prev.type === 'bos')) {
+        push({ type: 'qmark', value, output: QMARK_NO_DOT });
+        continue;
+      }
+
+      push({ type: 'qmark', value, output: QMARK });
+      continue;
+    }
+
+    /**
+     * Exclamation
+     */
+
+    if (value === '!') {
+      if (opts.noextglob !== true && peek() === '(') {
+        if (peek(2) !== '?' || !/[!=<:]/.test(peek(3))) {
+          extglobOpen('negate', value);
+          continue;
+        }
+      }
+
+      if (opts.nonegate !== true && state.index === 0) {
+        negate();
+        continue;
+      }
+    }
+
+    /**
+     * Plus
+     */
+
+    if (value === '+') {
+      if (opts.noextglob !== true && peek() === '(' && peek(2) !== '?') {
+        extglobOpen('plus', value);
+        continue;
+      }
+
+      if ((prev && prev.value === '(') || opts.regex === false) {
+        push({ type: 'plus', value, output: PLUS_LITERAL });
+        continue;
+      }
+
+      if ((prev && (prev.type === 'bracket' || prev.type === 'paren' || prev.type === 'brace')) || state.parens > 0) {
+        push({ type: 'plus', value });
+        continue;
+      }
+
+      push({ type: 'plus', value: PLUS_LITERAL });
+      continue;
+    }
+
+    /**
+     * Plain text
+     */
+
+    if (value === '@') {
+      if (opts.noextglob !== true && peek() === '(' && peek(2) !== '?') {
+        push({ type: 'at', extglob: true, value, output: '' });
+        continue;
+      }
+
+      push({ type: 'text', value });
+      continue;
+    }
+
+    /**
+     * Plain text
+     */
+
+    if (value !== '*') {
+      if (value === '$' || value === '^') {
+        value = `\\${value}`;
+      }
+
+      const match = REGEX_NON_SPECIAL_CHARS.exec(remaining());
+      if (match) {
+        value += match[0];
+        state.index += match[0].length;
+      }
+
+      push({ type: 'text', value });
+      continue;
+    }
+
+    /**
+     * Stars
+     */
+
+    if (prev && (prev.type === 'globstar' || prev.star === true)) {
+      prev.type = 'star';
+      prev.star = true;
+      prev.value += value;
+      prev.output = star;
+      state.backtrack = true;
+      state.globstar = true;
+      consume(value);
+      continue;
+    }
+
+    let rest = remaining();
+    if (opts.noextglob !== true && /^\([^?]/.test(rest)) {
+      extglobOpen('star', value);
+      continue;
+    }
+
+    if (prev.type === 'star') {
+      if (opts.noglobstar === true) {
+        consume(value);
+        continue;
+      }
+
+      const prior = prev.prev;
+      const before = prior.prev;
+      const isStart = prior.type === 'slash' || prior.type === 'bos';
+      const afterStar = before && (before.type === 'star' || before.type === 'globstar');
+
+      if (opts.bash === true && (!isStart || (rest[0] && rest[0] !== '/'))) {
+        push({ type: 'star', value, output: '' });
+        continue;
+      }
+
+      const isBrace = state.braces > 0 && (prior.type === 'comma' || prior.type === 'brace');
+      const isExtglob = extglobs.length && (prior.type === 'pipe' || prior.type === 'paren');
+      if (!isStart && prior.type !== 'paren' && !isBrace && !isExtglob) {
+        push({ type: 'star', value, output: '' });
+        continue;
+      }
+
+      // strip consecutive `/**/`
+      while (rest.slice(0, 3) === '/**') {
+        const after = input[state.index + 4];
+        if (after && after !== '/') {
+          break;
+        }
+        rest = rest.slice(3);
+        consume('/**', 3);
+      }
+
+      if (prior.type === 'bos' && eos()) {
+        prev.type = 'globstar';
+        prev.value += value;
+        prev.output = globstar(opts);
+        state.output = prev.output;
+        state.globstar = true;
+        consume(value);
+        continue;
+      }
+
+      if (prior.type === 'slash' && prior.prev.type !== 'bos' && !afterStar && eos()) {
+        state.output = state.output.slice(0, -(prior.output + prev.output).length);
+        prior.output = `(?:${prior.output}`;
+
+        prev.type = 'globstar';
+        prev.output = globstar(opts) + (opts.strictSlashes ? ')' : '|$)');
+        prev.value += value;
+        state.globstar = true;
+        state.output += prior.output + prev.output;
+        consume(value);
+        continue;
+      }
+
+      if (prior.type === 'slash' && prior.prev.type !== 'bos' && rest[0] === '/') {
+        const end = rest[1] !== void 0 ? '|$' : '';
+
+        state.output = state.output.slice(0, -(prior.output + prev.output).length);
+        prior.output = `(?:${prior.output}`;
+
+        prev.type = 'globstar';
+        prev.output = `${globstar(opts)}${SLASH_LITERAL}|${SLASH_LITERAL}${end})`;
+        prev.value += value;
+
+        state.output += prior.output + prev.output;
+        state.globstar = true;
+
+        consume(value + advance());
+
+        push({ type: 'slash', value: '/', output: '' });
+        continue;
+      }
+
+      if (prior.type === 'bos' && rest[0] === '/') {
+        prev.type = 'globstar';
+        prev.value += value;
+        prev.output = `(?:^|${SLASH_LITERAL}|${globstar(opts)}${SLASH_LITERAL})`;
+        state.output = prev.output;
+        state.globstar = true;
+        consume(value + advance());
+        push({ type: 'slash', value: '/', output: '' });
+        continue;
+      }
+
+      // remove single star from output
+      state.output = state.output.slice(0, -prev.output.length);
+
+      // reset previous token to globstar
+      prev.type = 'globstar';
+      prev.output = globstar(opts);
+      prev.value += value;
+
+      // reset output with globstar
+      state.output += prev.output;
+      state.globstar = true;
+      consume(value);
+      continue;
+    }
+
+    const token = { type: 'star', value, output: star };
+
+    if (opts.bash === true) {
+      token.output = '.*?';
+      if (prev.type === 'bos' || prev.type === 'slash') {
+        token.output = nodot + token.output;
+      }
+      push(token);
+      continue;
+    }
+
+    if (prev && (prev.type === 'bracket' || prev.type === 'paren') && opts.regex === true) {
+      token.output = value;
+      push(token);
+      continue;
+    }
+
+    if (state.index === state.start || prev.type === 'slash' || prev.type === 'dot') {
+      if (prev.type === 'dot') {
+        state.output += NO_DOT_SLASH;
+        prev.output += NO_DOT_SLASH;
+
+      } else if (opts.dot === true) {
+        state.output += NO_DOTS_SLASH;
+        prev.output += NO_DOTS_SLASH;
+
+      } else {
+        state.output += nodot;
+        prev.output += nodot;
+      }
+
+      if (peek() !== '*') {
+        state.output += ONE_CHAR;
+        prev.output += ONE_CHAR;
+      }
+    }
+
+    push(token);
+  }
+
+  while (state.brackets > 0) {
+    if (opts.strictBrackets === true) throw new SyntaxError(syntaxError('closing', ']'));
+    state.output = utils.escapeLast(state.output, '[');
+    decrement('brackets');
+  }
+
+  while (state.parens > 0) {
+    if (opts.strictBrackets === true) throw new SyntaxError(syntaxError('closing', ')'));
+    state.output = utils.escapeLast(state.output, '(');
+    decrement('parens');
+  }
+
+  while (state.braces > 0) {
+    if (opts.strictBrackets === true) throw new SyntaxError(syntaxError('closing', '}'));
+    state.output = utils.escapeLast(state.output, '{');
+    decrement('braces');
+  }
+
+  if (opts.strictSlashes !== true && (prev.type === 'star' || prev.type === 'bracket')) {
+    push({ type: 'maybe_slash', value: '', output: `${SLASH_LITERAL}?` });
+  }
+
+  // rebuild the output if we had to backtrack at any point
+  if (state.backtrack === true) {
+    state.output = '';
+
+    for (const token of state.tokens) {
+      state.output += token.output != null ? token.output : token.value;
+
+      if (token.suffix) {
+        state.output += token.suffix;
+      }
+    }
+  }
+
+  return state;
+};
+
+/**
+ * Fast paths for creating regular expressions for common glob patterns.
+ * This can significantly speed up processing and has very little downside
+ * impact when none of the fast paths match.
+ */
+
+parse.fastpaths = (input, options) => {
+  const opts = { ...options };
+  const max = typeof opts.maxLength === 'number' ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
+  const len = input.length;
+  if (len > max) {
+    throw new SyntaxError(`Input length: ${len}, exceeds maximum allowed length: ${max}`);
+  }
+
+  input = REPLACEMENTS[input] || input;
+
+  // create constants based on platform, for windows or posix
+  const {
+    DOT_LITERAL,
+    SLASH_LITERAL,
+    ONE_CHAR,
+    DOTS_SLASH,
+    NO_DOT,
+    NO_DOTS,
+    NO_DOTS_SLASH,
+    STAR,
+    START_ANCHOR
+  } = constants.globChars(opts.windows);
+
+  const nodot = opts.dot ? NO_DOTS : NO_DOT;
+  const slashDot = opts.dot ? NO_DOTS_SLASH : NO_DOT;
+  const capture = opts.capture ? '' : '?:';
+  const state = { negated: false, prefix: '' };
+  let star = opts.bash === true ? '.*?' : STAR;
+
+  if (opts.capture) {
+    star = `(${star})`;
+  }
+
+  const globstar = opts => {
+    if (opts.noglobstar === true) return star;
+    return `(${capture}(?:(?!${START_ANCHOR}${opts.dot ? DOTS_SLASH : DOT_LITERAL}).)*?)`;
+  };
+
+  const create = str => {
+    switch (str) {
+      case '*':
+        return `${nodot}${ONE_CHAR}${star}`;
+
+      case '.*':
+        return `${DOT_LITERAL}${ONE_CHAR}${star}`;
+
+      case '*.*':
+        return `${nodot}${star}${DOT_LITERAL}${ONE_CHAR}${star}`;
+
+      case '*/*':
+        return `${nodot}${star}${SLASH_LITERAL}${ONE_CHAR}${slashDot}${star}`;
+
+      case '**':
+        return nodot + globstar(opts);
+
+      case '**/*':
+        return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${slashDot}${ONE_CHAR}${star}`;
+
+      case '**/*.*':
+        return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${slashDot}${star}${DOT_LITERAL}${ONE_CHAR}${star}`;
+
+      case '**/.*':
+        return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${DOT_LITERAL}${ONE_CHAR}${star}`;
+
+      default: {
+        const match = /^(.*?)\.(\w+)$/.exec(str);
+        if (!match) return;
+
+        const source = create(match[1]);
+        if (!source) return;
+
+        return source + DOT_LITERAL + match[2];
+      }
+    }
+  };
+
+  const output = utils.removePrefix(input, state);
+  let source = create(output);
+
+  if (source && opts.strictSlashes !== true) {
+    source += `${SLASH_LITERAL}?`;
+  }
+
+  return source;
+};
+
+module.exports = parse;
+
+
+/***/ }),
+
+/***/ 4156:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const scan = __nccwpck_require__(6745);
+const parse = __nccwpck_require__(3717);
+const utils = __nccwpck_require__(2599);
+const constants = __nccwpck_require__(7223);
+const isObject = val => val && typeof val === 'object' && !Array.isArray(val);
+
+/**
+ * Creates a matcher function from one or more glob patterns. The
+ * returned function takes a string to match as its first argument,
+ * and returns true if the string is a match. The returned matcher
+ * function also takes a boolean as the second argument that, when true,
+ * returns an object with additional information.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch(glob[, options]);
+ *
+ * const isMatch = picomatch('*.!(*a)');
+ * console.log(isMatch('a.a')); //=> false
+ * console.log(isMatch('a.b')); //=> true
+ * ```
+ * @name picomatch
+ * @param {String|Array} `globs` One or more glob patterns.
+ * @param {Object=} `options`
+ * @return {Function=} Returns a matcher function.
+ * @api public
+ */
+
+const picomatch = (glob, options, returnState = false) => {
+  if (Array.isArray(glob)) {
+    const fns = glob.map(input => picomatch(input, options, returnState));
+    const arrayMatcher = str => {
+      for (const isMatch of fns) {
+        const state = isMatch(str);
+        if (state) return state;
+      }
+      return false;
+    };
+    return arrayMatcher;
+  }
+
+  const isState = isObject(glob) && glob.tokens && glob.input;
+
+  if (glob === '' || (typeof glob !== 'string' && !isState)) {
+    throw new TypeError('Expected pattern to be a non-empty string');
+  }
+
+  const opts = options || {};
+  const posix = opts.windows;
+  const regex = isState
+    ? picomatch.compileRe(glob, options)
+    : picomatch.makeRe(glob, options, false, true);
+
+  const state = regex.state;
+  delete regex.state;
+
+  let isIgnored = () => false;
+  if (opts.ignore) {
+    const ignoreOpts = { ...options, ignore: null, onMatch: null, onResult: null };
+    isIgnored = picomatch(opts.ignore, ignoreOpts, returnState);
+  }
+
+  const matcher = (input, returnObject = false) => {
+    const { isMatch, match, output } = picomatch.test(input, regex, options, { glob, posix });
+    const result = { glob, state, regex, posix, input, output, match, isMatch };
+
+    if (typeof opts.onResult === 'function') {
+      opts.onResult(result);
+    }
+
+    if (isMatch === false) {
+      result.isMatch = false;
+      return returnObject ? result : false;
+    }
+
+    if (isIgnored(input)) {
+      if (typeof opts.onIgnore === 'function') {
+        opts.onIgnore(result);
+      }
+      result.isMatch = false;
+      return returnObject ? result : false;
+    }
+
+    if (typeof opts.onMatch === 'function') {
+      opts.onMatch(result);
+    }
+    return returnObject ? result : true;
+  };
+
+  if (returnState) {
+    matcher.state = state;
+  }
+
+  return matcher;
+};
+
+/**
+ * Test `input` with the given `regex`. This is used by the main
+ * `picomatch()` function to test the input string.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.test(input, regex[, options]);
+ *
+ * console.log(picomatch.test('foo/bar', /^(?:([^/]*?)\/([^/]*?))$/));
+ * // { isMatch: true, match: [ 'foo/', 'foo', 'bar' ], output: 'foo/bar' }
+ * ```
+ * @param {String} `input` String to test.
+ * @param {RegExp} `regex`
+ * @return {Object} Returns an object with matching info.
+ * @api public
+ */
+
+picomatch.test = (input, regex, options, { glob, posix } = {}) => {
+  if (typeof input !== 'string') {
+    throw new TypeError('Expected input to be a string');
+  }
+
+  if (input === '') {
+    return { isMatch: false, output: '' };
+  }
+
+  const opts = options || {};
+  const format = opts.format || (posix ? utils.toPosixSlashes : null);
+  let match = input === glob;
+  let output = (match && format) ? format(input) : input;
+
+  if (match === false) {
+    output = format ? format(input) : input;
+    match = output === glob;
+  }
+
+  if (match === false || opts.capture === true) {
+    if (opts.matchBase === true || opts.basename === true) {
+      match = picomatch.matchBase(input, regex, options, posix);
+    } else {
+      match = regex.exec(output);
+    }
+  }
+
+  return { isMatch: Boolean(match), match, output };
+};
+
+/**
+ * Match the basename of a filepath.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.matchBase(input, glob[, options]);
+ * console.log(picomatch.matchBase('foo/bar.js', '*.js'); // true
+ * ```
+ * @param {String} `input` String to test.
+ * @param {RegExp|String} `glob` Glob pattern or regex created by [.makeRe](#makeRe).
+ * @return {Boolean}
+ * @api public
+ */
+
+picomatch.matchBase = (input, glob, options) => {
+  const regex = glob instanceof RegExp ? glob : picomatch.makeRe(glob, options);
+  return regex.test(utils.basename(input));
+};
+
+/**
+ * Returns true if **any** of the given glob `patterns` match the specified `string`.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.isMatch(string, patterns[, options]);
+ *
+ * console.log(picomatch.isMatch('a.a', ['b.*', '*.a'])); //=> true
+ * console.log(picomatch.isMatch('a.a', 'b.*')); //=> false
+ * ```
+ * @param {String|Array} str The string to test.
+ * @param {String|Array} patterns One or more glob patterns to use for matching.
+ * @param {Object} [options] See available [options](#options).
+ * @return {Boolean} Returns true if any patterns match `str`
+ * @api public
+ */
+
+picomatch.isMatch = (str, patterns, options) => picomatch(patterns, options)(str);
+
+/**
+ * Parse a glob pattern to create the source string for a regular
+ * expression.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * const result = picomatch.parse(pattern[, options]);
+ * ```
+ * @param {String} `pattern`
+ * @param {Object} `options`
+ * @return {Object} Returns an object with useful properties and output to be used as a regex source string.
+ * @api public
+ */
+
+picomatch.parse = (pattern, options) => {
+  if (Array.isArray(pattern)) return pattern.map(p => picomatch.parse(p, options));
+  return parse(pattern, { ...options, fastpaths: false });
+};
+
+/**
+ * Scan a glob pattern to separate the pattern into segments.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.scan(input[, options]);
+ *
+ * const result = picomatch.scan('!./foo/*.js');
+ * console.log(result);
+ * { prefix: '!./',
+ *   input: '!./foo/*.js',
+ *   start: 3,
+ *   base: 'foo',
+ *   glob: '*.js',
+ *   isBrace: false,
+ *   isBracket: false,
+ *   isGlob: true,
+ *   isExtglob: false,
+ *   isGlobstar: false,
+ *   negated: true }
+ * ```
+ * @param {String} `input` Glob pattern to scan.
+ * @param {Object} `options`
+ * @return {Object} Returns an object with
+ * @api public
+ */
+
+picomatch.scan = (input, options) => scan(input, options);
+
+/**
+ * Compile a regular expression from the `state` object returned by the
+ * [parse()](#parse) method.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * const state = picomatch.parse('*.js');
+ * // picomatch.compileRe(state[, options]);
+ *
+ * console.log(picomatch.compileRe(state));
+ * //=> /^(?:(?!\.)(?=.)[^/]*?\.js)$/
+ * ```
+ * @param {Object} `state`
+ * @param {Object} `options`
+ * @param {Boolean} `returnOutput` Intended for implementors, this argument allows you to return the raw output from the parser.
+ * @param {Boolean} `returnState` Adds the state to a `state` property on the returned regex. Useful for implementors and debugging.
+ * @return {RegExp}
+ * @api public
+ */
+
+picomatch.compileRe = (state, options, returnOutput = false, returnState = false) => {
+  if (returnOutput === true) {
+    return state.output;
+  }
+
+  const opts = options || {};
+  const prepend = opts.contains ? '' : '^';
+  const append = opts.contains ? '' : '$';
+
+  let source = `${prepend}(?:${state.output})${append}`;
+  if (state && state.negated === true) {
+    source = `^(?!${source}).*$`;
+  }
+
+  const regex = picomatch.toRegex(source, options);
+  if (returnState === true) {
+    regex.state = state;
+  }
+
+  return regex;
+};
+
+/**
+ * Create a regular expression from a parsed glob pattern.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.makeRe(state[, options]);
+ *
+ * const result = picomatch.makeRe('*.js');
+ * console.log(result);
+ * //=> /^(?:(?!\.)(?=.)[^/]*?\.js)$/
+ * ```
+ * @param {String} `state` The object returned from the `.parse` method.
+ * @param {Object} `options`
+ * @param {Boolean} `returnOutput` Implementors may use this argument to return the compiled output, instead of a regular expression. This is not exposed on the options to prevent end-users from mutating the result.
+ * @param {Boolean} `returnState` Implementors may use this argument to return the state from the parsed glob with the returned regular expression.
+ * @return {RegExp} Returns a regex created from the given pattern.
+ * @api public
+ */
+
+picomatch.makeRe = (input, options = {}, returnOutput = false, returnState = false) => {
+  if (!input || typeof input !== 'string') {
+    throw new TypeError('Expected a non-empty string');
+  }
+
+  let parsed = { negated: false, fastpaths: true };
+
+  if (options.fastpaths !== false && (input[0] === '.' || input[0] === '*')) {
+    parsed.output = parse.fastpaths(input, options);
+  }
+
+  if (!parsed.output) {
+    parsed = parse(input, options);
+  }
+
+  return picomatch.compileRe(parsed, options, returnOutput, returnState);
+};
+
+/**
+ * Create a regular expression from the given regex source string.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.toRegex(source[, options]);
+ *
+ * const { output } = picomatch.parse('*.js');
+ * console.log(picomatch.toRegex(output));
+ * //=> /^(?:(?!\.)(?=.)[^/]*?\.js)$/
+ * ```
+ * @param {String} `source` Regular expression source string.
+ * @param {Object} `options`
+ * @return {RegExp}
+ * @api public
+ */
+
+picomatch.toRegex = (source, options) => {
+  try {
+    const opts = options || {};
+    return new RegExp(source, opts.flags || (opts.nocase ? 'i' : ''));
+  } catch (err) {
+    if (options && options.debug === true) throw err;
+    return /$^/;
+  }
+};
+
+/**
+ * Picomatch constants.
+ * @return {Object}
+ */
+
+picomatch.constants = constants;
+
+/**
+ * Expose "picomatch"
+ */
+
+module.exports = picomatch;
+
+
+/***/ }),
+
+/***/ 6745:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const utils = __nccwpck_require__(2599);
+const {
+  CHAR_ASTERISK,             /* * */
+  CHAR_AT,                   /* @ */
+  CHAR_BACKWARD_SLASH,       /* \ */
+  CHAR_COMMA,                /* , */
+  CHAR_DOT,                  /* . */
+  CHAR_EXCLAMATION_MARK,     /* ! */
+  CHAR_FORWARD_SLASH,        /* / */
+  CHAR_LEFT_CURLY_BRACE,     /* { */
+  CHAR_LEFT_PARENTHESES,     /* ( */
+  CHAR_LEFT_SQUARE_BRACKET,  /* [ */
+  CHAR_PLUS,                 /* + */
+  CHAR_QUESTION_MARK,        /* ? */
+  CHAR_RIGHT_CURLY_BRACE,    /* } */
+  CHAR_RIGHT_PARENTHESES,    /* ) */
+  CHAR_RIGHT_SQUARE_BRACKET  /* ] */
+} = __nccwpck_require__(7223);
+
+const isPathSeparator = code => {
+  return code === CHAR_FORWARD_SLASH || code === CHAR_BACKWARD_SLASH;
+};
+
+const depth = token => {
+  if (token.isPrefix !== true) {
+    token.depth = token.isGlobstar ? Infinity : 1;
+  }
+};
+
+/**
+ * Quickly scans a glob pattern and returns an object with a handful of
+ * useful properties, like `isGlob`, `path` (the leading non-glob, if it exists),
+ * `glob` (the actual pattern), `negated` (true if the path starts with `!` but not
+ * with `!(`) and `negatedExtglob` (true if the path starts with `!(`).
+ *
+ * ```js
+ * const pm = require('picomatch');
+ * console.log(pm.scan('foo/bar/*.js'));
+ * { isGlob: true, input: 'foo/bar/*.js', base: 'foo/bar', glob: '*.js' }
+ * ```
+ * @param {String} `str`
+ * @param {Object} `options`
+ * @return {Object} Returns an object with tokens and regex source string.
+ * @api public
+ */
+
+const scan = (input, options) => {
+  const opts = options || {};
+
+  const length = input.length - 1;
+  const scanToEnd = opts.parts === true || opts.scanToEnd === true;
+  const slashes = [];
+  const tokens = [];
+  const parts = [];
+
+  let str = input;
+  let index = -1;
+  let start = 0;
+  let lastIndex = 0;
+  let isBrace = false;
+  let isBracket = false;
+  let isGlob = false;
+  let isExtglob = false;
+  let isGlobstar = false;
+  let braceEscaped = false;
+  let backslashes = false;
+  let negated = false;
+  let negatedExtglob = false;
+  let finished = false;
+  let braces = 0;
+  let prev;
+  let code;
+  let token = { value: '', depth: 0, isGlob: false };
+
+  const eos = () => index >= length;
+  const peek = () => str.charCodeAt(index + 1);
+  const advance = () => {
+    prev = code;
+    return str.charCodeAt(++index);
+  };
+
+  while (index < length) {
+    code = advance();
+    let next;
+
+    if (code === CHAR_BACKWARD_SLASH) {
+      backslashes = token.backslashes = true;
+      code = advance();
+
+      if (code === CHAR_LEFT_CURLY_BRACE) {
+        braceEscaped = true;
+      }
+      continue;
+    }
+
+    if (braceEscaped === true || code === CHAR_LEFT_CURLY_BRACE) {
+      braces++;
+
+      while (eos() !== true && (code = advance())) {
+        if (code === CHAR_BACKWARD_SLASH) {
+          backslashes = token.backslashes = true;
+          advance();
+          continue;
+        }
+
+        if (code === CHAR_LEFT_CURLY_BRACE) {
+          braces++;
+          continue;
+        }
+
+        if (braceEscaped !== true && code === CHAR_DOT && (code = advance()) === CHAR_DOT) {
+          isBrace = token.isBrace = true;
+          isGlob = token.isGlob = true;
+          finished = true;
+
+          if (scanToEnd === true) {
+            continue;
+          }
+
+          break;
+        }
+
+        if (braceEscaped !== true && code === CHAR_COMMA) {
+          isBrace = token.isBrace = true;
+          isGlob = token.isGlob = true;
+          finished = true;
+
+          if (scanToEnd === true) {
+            continue;
+          }
+
+          break;
+        }
+
+        if (code === CHAR_RIGHT_CURLY_BRACE) {
+          braces--;
+
+          if (braces === 0) {
+            braceEscaped = false;
+            isBrace = token.isBrace = true;
+            finished = true;
+            break;
+          }
+        }
+      }
+
+      if (scanToEnd === true) {
+        continue;
+      }
+
+      break;
+    }
+
+    if (code === CHAR_FORWARD_SLASH) {
+      slashes.push(index);
+      tokens.push(token);
+      token = { value: '', depth: 0, isGlob: false };
+
+      if (finished === true) continue;
+      if (prev === CHAR_DOT && index === (start + 1)) {
+        start += 2;
+        continue;
+      }
+
+      lastIndex = index + 1;
+      continue;
+    }
+
+    if (opts.noext !== true) {
+      const isExtglobChar = code === CHAR_PLUS
+        || code === CHAR_AT
+        || code === CHAR_ASTERISK
+        || code === CHAR_QUESTION_MARK
+        || code === CHAR_EXCLAMATION_MARK;
+
+      if (isExtglobChar === true && peek() === CHAR_LEFT_PARENTHESES) {
+        isGlob = token.isGlob = true;
+        isExtglob = token.isExtglob = true;
+        finished = true;
+        if (code === CHAR_EXCLAMATION_MARK && index === start) {
+          negatedExtglob = true;
+        }
+
+        if (scanToEnd === true) {
+          while (eos() !== true && (code = advance())) {
+            if (code === CHAR_BACKWARD_SLASH) {
+              backslashes = token.backslashes = true;
+              code = advance();
+              continue;
+            }
+
+            if (code === CHAR_RIGHT_PARENTHESES) {
+              isGlob = token.isGlob = true;
+              finished = true;
+              break;
+            }
+          }
+          continue;
+        }
+        break;
+      }
+    }
+
+    if (code === CHAR_ASTERISK) {
+      if (prev === CHAR_ASTERISK) isGlobstar = token.isGlobstar = true;
+      isGlob = token.isGlob = true;
+      finished = true;
+
+      if (scanToEnd === true) {
+        continue;
+      }
+      break;
+    }
+
+    if (code === CHAR_QUESTION_MARK) {
+      isGlob = token.isGlob = true;
+      finished = true;
+
+      if (scanToEnd === true) {
+        continue;
+      }
+      break;
+    }
+
+    if (code === CHAR_LEFT_SQUARE_BRACKET) {
+      while (eos() !== true && (next = advance())) {
+        if (next === CHAR_BACKWARD_SLASH) {
+          backslashes = token.backslashes = true;
+          advance();
+          continue;
+        }
+
+        if (next === CHAR_RIGHT_SQUARE_BRACKET) {
+          isBracket = token.isBracket = true;
+          isGlob = token.isGlob = true;
+          finished = true;
+          break;
+        }
+      }
+
+      if (scanToEnd === true) {
+        continue;
+      }
+
+      break;
+    }
+
+    if (opts.nonegate !== true && code === CHAR_EXCLAMATION_MARK && index === start) {
+      negated = token.negated = true;
+      start++;
+      continue;
+    }
+
+    if (opts.noparen !== true && code === CHAR_LEFT_PARENTHESES) {
+      isGlob = token.isGlob = true;
+
+      if (scanToEnd === true) {
+        while (eos() !== true && (code = advance())) {
+          if (code === CHAR_LEFT_PARENTHESES) {
+            backslashes = token.backslashes = true;
+            code = advance();
+            continue;
+          }
+
+          if (code === CHAR_RIGHT_PARENTHESES) {
+            finished = true;
+            break;
+          }
+        }
+        continue;
+      }
+      break;
+    }
+
+    if (isGlob === true) {
+      finished = true;
+
+      if (scanToEnd === true) {
+        continue;
+      }
+
+      break;
+    }
+  }
+
+  if (opts.noext === true) {
+    isExtglob = false;
+    isGlob = false;
+  }
+
+  let base = str;
+  let prefix = '';
+  let glob = '';
+
+  if (start > 0) {
+    prefix = str.slice(0, start);
+    str = str.slice(start);
+    lastIndex -= start;
+  }
+
+  if (base && isGlob === true && lastIndex > 0) {
+    base = str.slice(0, lastIndex);
+    glob = str.slice(lastIndex);
+  } else if (isGlob === true) {
+    base = '';
+    glob = str;
+  } else {
+    base = str;
+  }
+
+  if (base && base !== '' && base !== '/' && base !== str) {
+    if (isPathSeparator(base.charCodeAt(base.length - 1))) {
+      base = base.slice(0, -1);
+    }
+  }
+
+  if (opts.unescape === true) {
+    if (glob) glob = utils.removeBackslashes(glob);
+
+    if (base && backslashes === true) {
+      base = utils.removeBackslashes(base);
+    }
+  }
+
+  const state = {
+    prefix,
+    input,
+    start,
+    base,
+    glob,
+    isBrace,
+    isBracket,
+    isGlob,
+    isExtglob,
+    isGlobstar,
+    negated,
+    negatedExtglob
+  };
+
+  if (opts.tokens === true) {
+    state.maxDepth = 0;
+    if (!isPathSeparator(code)) {
+      tokens.push(token);
+    }
+    state.tokens = tokens;
+  }
+
+  if (opts.parts === true || opts.tokens === true) {
+    let prevIndex;
+
+    for (let idx = 0; idx < slashes.length; idx++) {
+      const n = prevIndex ? prevIndex + 1 : start;
+      const i = slashes[idx];
+      const value = input.slice(n, i);
+      if (opts.tokens) {
+        if (idx === 0 && start !== 0) {
+          tokens[idx].isPrefix = true;
+          tokens[idx].value = prefix;
+        } else {
+          tokens[idx].value = value;
+        }
+        depth(tokens[idx]);
+        state.maxDepth += tokens[idx].depth;
+      }
+      if (idx !== 0 || value !== '') {
+        parts.push(value);
+      }
+      prevIndex = i;
+    }
+
+    if (prevIndex && prevIndex + 1 < input.length) {
+      const value = input.slice(prevIndex + 1);
+      parts.push(value);
+
+      if (opts.tokens) {
+        tokens[tokens.length - 1].value = value;
+        depth(tokens[tokens.length - 1]);
+        state.maxDepth += tokens[tokens.length - 1].depth;
+      }
+    }
+
+    state.slashes = slashes;
+    state.parts = parts;
+  }
+
+  return state;
+};
+
+module.exports = scan;
+
+
+/***/ }),
+
+/***/ 2599:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+/*global navigator*/
+
+
+const {
+  REGEX_BACKSLASH,
+  REGEX_REMOVE_BACKSLASH,
+  REGEX_SPECIAL_CHARS,
+  REGEX_SPECIAL_CHARS_GLOBAL
+} = __nccwpck_require__(7223);
+
+exports.isObject = val => val !== null && typeof val === 'object' && !Array.isArray(val);
+exports.hasRegexChars = str => REGEX_SPECIAL_CHARS.test(str);
+exports.isRegexChar = str => str.length === 1 && exports.hasRegexChars(str);
+exports.escapeRegex = str => str.replace(REGEX_SPECIAL_CHARS_GLOBAL, '\\$1');
+exports.toPosixSlashes = str => str.replace(REGEX_BACKSLASH, '/');
+
+exports.isWindows = () => {
+  if (typeof navigator !== 'undefined' && navigator.platform) {
+    const platform = navigator.platform.toLowerCase();
+    return platform === 'win32' || platform === 'windows';
+  }
+
+  if (typeof process !== 'undefined' && process.platform) {
+    return process.platform === 'win32';
+  }
+
+  return false;
+};
+
+exports.removeBackslashes = str => {
+  return str.replace(REGEX_REMOVE_BACKSLASH, match => {
+    return match === '\\' ? '' : match;
+  });
+};
+
+exports.escapeLast = (input, char, lastIdx) => {
+  const idx = input.lastIndexOf(char, lastIdx);
+  if (idx === -1) return input;
+  if (input[idx - 1] === '\\') return exports.escapeLast(input, char, idx - 1);
+  return `${input.slice(0, idx)}\\${input.slice(idx)}`;
+};
+
+exports.removePrefix = (input, state = {}) => {
+  let output = input;
+  if (output.startsWith('./')) {
+    output = output.slice(2);
+    state.prefix = './';
+  }
+  return output;
+};
+
+exports.wrapOutput = (input, state = {}, options = {}) => {
+  const prepend = options.contains ? '' : '^';
+  const append = options.contains ? '' : '$';
+
+  let output = `${prepend}(?:${input})${append}`;
+  if (state.negated === true) {
+    output = `(?:^(?!${output}).*$)`;
+  }
+  return output;
+};
+
+exports.basename = (path, { windows } = {}) => {
+  const segs = path.split(windows ? /[\\/]/ : '/');
+  const last = segs[segs.length - 1];
+
+  if (last === '') {
+    return segs[segs.length - 2];
+  }
+
+  return last;
+};
+
+
+/***/ }),
+
 /***/ 5070:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-/* unused reexport */ __nccwpck_require__(5862);
+module.exports = __nccwpck_require__(5862);
 
 
 /***/ }),
@@ -33650,7 +38842,6 @@ module.exports = function equal(a, b) {
 /***/ 5862:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-var __webpack_unused_export__;
 
 
 var net = __nccwpck_require__(9278);
@@ -33662,10 +38853,10 @@ var assert = __nccwpck_require__(2613);
 var util = __nccwpck_require__(9023);
 
 
-__webpack_unused_export__ = httpOverHttp;
-__webpack_unused_export__ = httpsOverHttp;
-__webpack_unused_export__ = httpOverHttps;
-__webpack_unused_export__ = httpsOverHttps;
+exports.httpOverHttp = httpOverHttp;
+exports.httpsOverHttp = httpsOverHttp;
+exports.httpOverHttps = httpOverHttps;
+exports.httpsOverHttps = httpsOverHttps;
 
 
 function httpOverHttp(options) {
@@ -33914,7 +39105,7 @@ if (process.env.NODE_DEBUG && /\btunnel\b/.test(process.env.NODE_DEBUG)) {
 } else {
   debug = function() {};
 }
-__webpack_unused_export__ = debug; // for test
+exports.debug = debug; // for test
 
 
 /***/ }),
@@ -33922,7 +39113,6 @@ __webpack_unused_export__ = debug; // for test
 /***/ 1684:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-var __webpack_unused_export__;
 
 
 const Client = __nccwpck_require__(1313)
@@ -33950,29 +39140,29 @@ const createRedirectInterceptor = __nccwpck_require__(1576)
 
 Object.assign(Dispatcher.prototype, api)
 
-__webpack_unused_export__ = Dispatcher
-__webpack_unused_export__ = Client
-__webpack_unused_export__ = Pool
-__webpack_unused_export__ = BalancedPool
-__webpack_unused_export__ = Agent
-__webpack_unused_export__ = ProxyAgent
-__webpack_unused_export__ = EnvHttpProxyAgent
-__webpack_unused_export__ = RetryAgent
-__webpack_unused_export__ = RetryHandler
+module.exports.Dispatcher = Dispatcher
+module.exports.Client = Client
+module.exports.Pool = Pool
+module.exports.BalancedPool = BalancedPool
+module.exports.Agent = Agent
+module.exports.ProxyAgent = ProxyAgent
+module.exports.EnvHttpProxyAgent = EnvHttpProxyAgent
+module.exports.RetryAgent = RetryAgent
+module.exports.RetryHandler = RetryHandler
 
-__webpack_unused_export__ = DecoratorHandler
-__webpack_unused_export__ = RedirectHandler
-__webpack_unused_export__ = createRedirectInterceptor
-__webpack_unused_export__ = {
+module.exports.DecoratorHandler = DecoratorHandler
+module.exports.RedirectHandler = RedirectHandler
+module.exports.createRedirectInterceptor = createRedirectInterceptor
+module.exports.interceptors = {
   redirect: __nccwpck_require__(7734),
   retry: __nccwpck_require__(5486),
   dump: __nccwpck_require__(5376),
   dns: __nccwpck_require__(4287)
 }
 
-__webpack_unused_export__ = buildConnector
-__webpack_unused_export__ = errors
-__webpack_unused_export__ = {
+module.exports.buildConnector = buildConnector
+module.exports.errors = errors
+module.exports.util = {
   parseHeaders: util.parseHeaders,
   headerNameToString: util.headerNameToString
 }
@@ -34026,11 +39216,11 @@ function makeDispatcher (fn) {
   }
 }
 
-__webpack_unused_export__ = setGlobalDispatcher
-__webpack_unused_export__ = getGlobalDispatcher
+module.exports.setGlobalDispatcher = setGlobalDispatcher
+module.exports.getGlobalDispatcher = getGlobalDispatcher
 
 const fetchImpl = (__nccwpck_require__(4202).fetch)
-__webpack_unused_export__ = async function fetch (init, options = undefined) {
+module.exports.fetch = async function fetch (init, options = undefined) {
   try {
     return await fetchImpl(init, options)
   } catch (err) {
@@ -34041,57 +39231,57 @@ __webpack_unused_export__ = async function fetch (init, options = undefined) {
     throw err
   }
 }
-/* unused reexport */ __nccwpck_require__(3408).Headers
-/* unused reexport */ __nccwpck_require__(7287).Response
-/* unused reexport */ __nccwpck_require__(9683).Request
-/* unused reexport */ __nccwpck_require__(3818).FormData
-__webpack_unused_export__ = globalThis.File ?? (__nccwpck_require__(4573).File)
-/* unused reexport */ __nccwpck_require__(6575).FileReader
+module.exports.Headers = __nccwpck_require__(3408).Headers
+module.exports.Response = __nccwpck_require__(7287).Response
+module.exports.Request = __nccwpck_require__(9683).Request
+module.exports.FormData = __nccwpck_require__(3818).FormData
+module.exports.File = globalThis.File ?? (__nccwpck_require__(4573).File)
+module.exports.FileReader = __nccwpck_require__(6575).FileReader
 
 const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(5311)
 
-__webpack_unused_export__ = setGlobalOrigin
-__webpack_unused_export__ = getGlobalOrigin
+module.exports.setGlobalOrigin = setGlobalOrigin
+module.exports.getGlobalOrigin = getGlobalOrigin
 
 const { CacheStorage } = __nccwpck_require__(6577)
 const { kConstruct } = __nccwpck_require__(8329)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
 // in an older version of Node, it doesn't have any use without fetch.
-__webpack_unused_export__ = new CacheStorage(kConstruct)
+module.exports.caches = new CacheStorage(kConstruct)
 
 const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(7889)
 
-__webpack_unused_export__ = deleteCookie
-__webpack_unused_export__ = getCookies
-__webpack_unused_export__ = getSetCookies
-__webpack_unused_export__ = setCookie
+module.exports.deleteCookie = deleteCookie
+module.exports.getCookies = getCookies
+module.exports.getSetCookies = getSetCookies
+module.exports.setCookie = setCookie
 
 const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(192)
 
-__webpack_unused_export__ = parseMIMEType
-__webpack_unused_export__ = serializeAMimeType
+module.exports.parseMIMEType = parseMIMEType
+module.exports.serializeAMimeType = serializeAMimeType
 
 const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(4379)
-/* unused reexport */ __nccwpck_require__(2522).WebSocket
-__webpack_unused_export__ = CloseEvent
-__webpack_unused_export__ = ErrorEvent
-__webpack_unused_export__ = MessageEvent
+module.exports.WebSocket = __nccwpck_require__(2522).WebSocket
+module.exports.CloseEvent = CloseEvent
+module.exports.ErrorEvent = ErrorEvent
+module.exports.MessageEvent = MessageEvent
 
-__webpack_unused_export__ = makeDispatcher(api.request)
-__webpack_unused_export__ = makeDispatcher(api.stream)
-__webpack_unused_export__ = makeDispatcher(api.pipeline)
-__webpack_unused_export__ = makeDispatcher(api.connect)
-__webpack_unused_export__ = makeDispatcher(api.upgrade)
+module.exports.request = makeDispatcher(api.request)
+module.exports.stream = makeDispatcher(api.stream)
+module.exports.pipeline = makeDispatcher(api.pipeline)
+module.exports.connect = makeDispatcher(api.connect)
+module.exports.upgrade = makeDispatcher(api.upgrade)
 
-__webpack_unused_export__ = MockClient
-__webpack_unused_export__ = MockPool
-__webpack_unused_export__ = MockAgent
-__webpack_unused_export__ = mockErrors
+module.exports.MockClient = MockClient
+module.exports.MockPool = MockPool
+module.exports.MockAgent = MockAgent
+module.exports.mockErrors = mockErrors
 
 const { EventSource } = __nccwpck_require__(7042)
 
-__webpack_unused_export__ = EventSource
+module.exports.EventSource = EventSource
 
 
 /***/ }),
@@ -71846,7 +77036,7 @@ function folderPrefix(prefix) {
  * normalizeJob({ name: 'n', algorithm: 'a@1', input: { bucket: 'in-b' }, output: { bucket: 'out-b' } }).compute.backend; // 'local'
  * @throws {ConfigurationError} when `algorithm` is neither `name@version` nor an image reference (the job rules report this first).
  */
-function job_normalizeJob(raw) {
+function normalizeJob(raw) {
     const algorithm = parseAlgorithmRef(raw.algorithm);
     if (algorithm === undefined) {
         throw new errors_ConfigurationError(`algorithm "${raw.algorithm}" is neither name@version nor an image reference`);
@@ -71902,7 +77092,7 @@ function job_normalizeJob(raw) {
 /**
  * Parses JSON text (a leading byte-order mark is ignored), or explains where and why it is not JSON.
  */
-function json_text_parseJsonText(text, file) {
+function parseJsonText(text, file) {
     const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
     try {
         return { ok: true, value: JSON.parse(body) };
@@ -72184,7 +77374,7 @@ function jobRuleProblems(raw, file) {
  * crossCheckJob(job, manifest, { job: 'job.json', manifest: 'algorithm.json' });
  * // [{ file: 'job.json', path: '$.env.API_KEY', message: 'variable "API_KEY" is required by the algorithm but not given', ... }]
  */
-function crossCheckJob(job, manifest, files) {
+function rules_crossCheckJob(job, manifest, files) {
     const problems = [];
     const { algorithm } = job;
     if (algorithm.kind === 'catalogue' &&
@@ -72339,16 +77529,16 @@ function validateJob(value, file) {
     const rules = jobRuleProblems(value, file);
     if (secrets.length > 0 || rules.length > 0)
         return { problems: merge(secrets, rules) };
-    return { value: job_normalizeJob(value), problems: [] };
+    return { value: normalizeJob(value), problems: [] };
 }
 function parseWith(text, file, validate) {
     const parsed = parseJsonText(text, file);
     if (!parsed.ok)
-        throw new ValidationError([parsed.problem]);
+        throw new errors_ValidationError([parsed.problem]);
     const result = validate(parsed.value, file);
     if ('value' in result)
         return result.value;
-    throw new ValidationError(result.problems);
+    throw new errors_ValidationError(result.problems);
 }
 /**
  * Reads the text of an `algorithm.json`: parses, validates and normalises it.
@@ -72437,7 +77627,7 @@ function checkDocuments(sources) {
     const manifests = [];
     const jobs = [];
     for (const { file, text } of sources) {
-        const parsed = json_text_parseJsonText(text, file);
+        const parsed = parseJsonText(text, file);
         if (!parsed.ok) {
             documents.push({ file, kind: undefined, problems: [parsed.problem] });
             continue;
@@ -72474,7 +77664,7 @@ function checkDocuments(sources) {
     const [manifest] = manifests;
     if (manifests.length === 1 && manifest?.value !== undefined) {
         for (const job of jobs) {
-            cross.push(...crossCheckJob(job.value, manifest.value, { job: job.file, manifest: manifest.file }).map(redact));
+            cross.push(...rules_crossCheckJob(job.value, manifest.value, { job: job.file, manifest: manifest.file }).map(redact));
         }
     }
     return { documents, problems: [...documents.flatMap((document) => document.problems), ...cross] };
@@ -72645,11 +77835,11 @@ const completionMarkerValidator = lazyValidator(completionMarkerSchema);
  * const record = validateTaskRecord(JSON.parse(body), 's3://out/_sluice/run/tasks/abc.json');
  * @throws {ValidationError} when it does not follow the task record schema.
  */
-function records_validateTaskRecord(value, file) {
+function validateTaskRecord(value, file) {
     const validate = taskRecordValidator();
     if (validate(value))
         return value;
-    throw new ValidationError(problemsFromAjv(validate.errors ?? [], file, value, taskRecordSchema));
+    throw new errors_ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, taskRecordSchema));
 }
 /**
  * Checks a parsed completion marker and returns it typed.
@@ -72662,7 +77852,7 @@ function records_validateCompletionMarker(value, file) {
     const validate = completionMarkerValidator();
     if (validate(value))
         return value;
-    throw new ValidationError(problemsFromAjv(validate.errors ?? [], file, value, completionMarkerSchema));
+    throw new errors_ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, completionMarkerSchema));
 }
 
 ;// CONCATENATED MODULE: ../../packages/core/src/schemas/published.ts
@@ -72784,6 +77974,34 @@ function renderReference() {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(5217);
+;// CONCATENATED MODULE: ../../packages/core/src/run/canonical-json.ts
+// One byte-exact JSON form per value (keys sorted, no spaces), so hashes of equal values are equal.
+/**
+ * Serialises a JSON value with object keys sorted at every depth and no whitespace.
+ *
+ * @example
+ * canonicalJson({ b: 1, a: [true, { d: null, c: 'x' }] }); // '{"a":[true,{"c":"x","d":null}],"b":1}'
+ * @throws {TypeError} when the value holds something JSON cannot represent (a function, a bigint).
+ */
+function canonical_json_canonicalJson(value) {
+    if (value === null || typeof value === 'boolean' || typeof value === 'string')
+        return JSON.stringify(value);
+    if (typeof value === 'number') {
+        if (!Number.isFinite(value))
+            throw new TypeError(`canonicalJson: ${value} is not a JSON number`);
+        return JSON.stringify(value);
+    }
+    if (Array.isArray(value))
+        return `[${value.map(canonical_json_canonicalJson).join(',')}]`;
+    if (typeof value === 'object') {
+        const entries = Object.entries(value)
+            .filter(([, child]) => child !== undefined)
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+        return `{${entries.map(([key, child]) => `${JSON.stringify(key)}:${canonical_json_canonicalJson(child)}`).join(',')}}`;
+    }
+    throw new TypeError(`canonicalJson: a ${typeof value} is not JSON`);
+}
+
 ;// CONCATENATED MODULE: ../../packages/core/src/run/run-id.ts
 // The run id: deterministic from the job, so provisioning the same job twice finds the same
 // resources (idempotent), and short and plain enough to sit in every AWS name sluice makes.
@@ -72852,8 +78070,8 @@ function identity(job) {
  * runId(parseJob(text, 'job.json')); // 'thumbnails-3f9a0c12'
  */
 function runId(job) {
-    const digest = createHash('sha256')
-        .update(canonicalJson(identity(job)))
+    const digest = (0,external_node_crypto_.createHash)('sha256')
+        .update(canonical_json_canonicalJson(identity(job)))
         .digest('hex');
     return `${jobSlug(job.name)}-${digest.slice(0, 8)}`;
 }
@@ -72864,7 +78082,7 @@ function runId(job) {
  * isRunId('thumbnails-3f9a0c12'); // true
  * isRunId('../etc'); // false
  */
-function run_id_isRunId(text) {
+function isRunId(text) {
     return text.length <= MAX_RUN_ID_LENGTH && RUN_ID_PATTERN.test(text);
 }
 
@@ -72902,10 +78120,10 @@ function task_id_taskId(object) {
     const etag = object.etag !== undefined ? normalizeEtag(object.etag) : '';
     const version = object.versionId !== undefined && object.versionId !== 'null' ? object.versionId : '';
     if (etag === '' && version === '') {
-        throw new SluiceError(`taskId: s3://${object.bucket}/${object.key} has neither an ETag nor a version id`);
+        throw new errors_SluiceError(`taskId: s3://${object.bucket}/${object.key} has neither an ETag nor a version id`);
     }
     const content = etag !== '' ? `etag:${etag}` : `version:${version}`;
-    const hash = createHash('sha256').update(JSON.stringify(['sluice-task-v1', object.bucket, object.key, content]));
+    const hash = (0,external_node_crypto_.createHash)('sha256').update(JSON.stringify(['sluice-task-v1', object.bucket, object.key, content]));
     return hash.digest('hex').slice(0, 24);
 }
 /**
@@ -72914,10 +78132,13 @@ function task_id_taskId(object) {
  * @example
  * isTaskId('0123456789abcdef01234567'); // true
  */
-function task_id_isTaskId(text) {
+function isTaskId(text) {
     return TASK_ID_PATTERN.test(text);
 }
 
+// EXTERNAL MODULE: ../../node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(1026);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
 ;// CONCATENATED MODULE: ../../packages/core/src/ledger/keys.ts
 // The key scheme of the output bucket: where results go, and the reserved ledger prefix
 // `_sluice/<run-id>/` that holds task records, completion markers, logs and staged outputs.
@@ -72930,11 +78151,11 @@ const LEDGER_ROOT = '_sluice/';
 const MAX_KEY_BYTES = 1024;
 function checkIds(runId, taskId, attempt) {
     if (!isRunId(runId))
-        throw new SluiceError(`not a run id: ${JSON.stringify(runId)}`);
+        throw new errors_SluiceError(`not a run id: ${JSON.stringify(runId)}`);
     if (taskId !== undefined && !isTaskId(taskId))
-        throw new SluiceError(`not a task id: ${JSON.stringify(taskId)}`);
+        throw new errors_SluiceError(`not a task id: ${JSON.stringify(taskId)}`);
     if (attempt !== undefined && !(Number.isInteger(attempt) && attempt >= 1)) {
-        throw new SluiceError(`not an attempt number: ${attempt}`);
+        throw new errors_SluiceError(`not an attempt number: ${attempt}`);
     }
 }
 /**
@@ -72955,7 +78176,7 @@ function keys_ledgerPrefix(runId) {
  * taskRecordKey('thumbnails-3f9a0c12', '0123456789abcdef01234567'); // '_sluice/thumbnails-3f9a0c12/tasks/0123456789abcdef01234567.json'
  * @throws {SluiceError} when an id is malformed.
  */
-function keys_taskRecordKey(runId, taskId) {
+function taskRecordKey(runId, taskId) {
     checkIds(runId, taskId);
     return `${keys_ledgerPrefix(runId)}tasks/${taskId}.json`;
 }
@@ -73000,7 +78221,7 @@ function stagingPrefix(runId, taskId, attempt) {
  * resultsKey('thumbnails-3f9a0c12'); // '_sluice/thumbnails-3f9a0c12/results.json'
  * @throws {SluiceError} when the run id is malformed.
  */
-function keys_resultsKey(runId) {
+function resultsKey(runId) {
     return `${keys_ledgerPrefix(runId)}results.json`;
 }
 /**
@@ -73010,7 +78231,7 @@ function keys_resultsKey(runId) {
  * @example
  * isLedgerKey('_sluice/thumbnails-3f9a0c12/done/x.json'); // true
  */
-function keys_isLedgerKey(key) {
+function isLedgerKey(key) {
     return key.startsWith(LEDGER_ROOT);
 }
 /**
@@ -73112,7 +78333,7 @@ function keys_relativeOutputPath(output, containerFile) {
  * @throws {Error} from picomatch when a glob cannot be compiled (the job schema has checked them).
  */
 function include_inputFilter(selection) {
-    const matches = picomatch([...selection.input.include], { dot: true });
+    const matches = picomatch_default()([...selection.input.include], { dot: true });
     const { input, output } = selection;
     const outputInsideInput = input.bucket === output.bucket &&
         output.prefix.startsWith(input.prefix) &&
@@ -73328,6 +78549,7 @@ class PortAlgorithm {
     child;
     exited;
     currentLog;
+    lastOutputAt = 0;
     restarts = 0;
     constructor(options) {
         this.options = options;
@@ -73367,8 +78589,14 @@ class PortAlgorithm {
             });
         });
         await preferForOomKill(child.pid);
-        child.stdout.on('data', (chunk) => this.currentLog?.write('stdout', chunk));
-        child.stderr.on('data', (chunk) => this.currentLog?.write('stderr', chunk));
+        child.stdout.on('data', (chunk) => {
+            this.lastOutputAt = Date.now();
+            this.currentLog?.write('stdout', chunk);
+        });
+        child.stderr.on('data', (chunk) => {
+            this.lastOutputAt = Date.now();
+            this.currentLog?.write('stderr', chunk);
+        });
         const deadline = Date.now() + (this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
         let wait = 20;
         while (Date.now() < deadline) {
@@ -73418,6 +78646,7 @@ class PortAlgorithm {
             if (answer === 'died') {
                 return this.deathOutcome(log, started);
             }
+            await this.outputSettled();
             const message = messageFrom(answer.body);
             if (message !== undefined)
                 log.note(`algorithm answered ${answer.response.status}: ${message}`);
@@ -73463,6 +78692,17 @@ class PortAlgorithm {
         }, graceMs);
         await this.exited;
         clearTimeout(killTimer);
+    }
+    /**
+     * The server's output travels on a pipe, its answer on a socket: what it printed for this task can
+     * arrive just after the answer. Wait until the output has been quiet briefly (bounded), so those
+     * lines land in this task's log rather than the next one's.
+     */
+    async outputSettled(quietMs = 15, maxMs = 250) {
+        const deadline = Date.now() + maxMs;
+        await sleep(quietMs);
+        while (Date.now() - this.lastOutputAt < quietMs && Date.now() < deadline)
+            await sleep(quietMs);
     }
     deathOutcome(log, started) {
         const outOfMemory = this.child?.signalCode === 'SIGKILL';
@@ -74013,8 +79253,10 @@ async function executeTask(task) {
 var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: ../../node_modules/@aws-sdk/client-s3/dist-cjs/index.js
+var dist_cjs = __nccwpck_require__(8299);
 // EXTERNAL MODULE: ../../node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
-var dist_cjs = __nccwpck_require__(746);
+var lib_storage_dist_cjs = __nccwpck_require__(746);
 ;// CONCATENATED MODULE: ../../packages/core/src/storage/errors.ts
 /**
  * Errors of the storage adapters, and the classification of AWS SDK errors that the storage and
@@ -74091,7 +79333,7 @@ const CONFIGURATION_HINTS = {
  * @example
  * try { await store.head(ref); } catch (e) { if (e instanceof AwsRequestError && e.retryable) scheduleRetry(); }
  */
-class errors_AwsRequestError extends errors_InfrastructureError {
+class AwsRequestError extends errors_InfrastructureError {
     /** The operation that failed, such as `S3.GetObject`. */
     operation;
     /** The AWS error code (`SlowDown`, `InternalError`) or Node socket code (`ECONNRESET`). */
@@ -74119,7 +79361,7 @@ class errors_AwsRequestError extends errors_InfrastructureError {
  * @example
  * try { await store.download(ref, path); } catch (e) { if (e instanceof ObjectNotFoundError) recordInputMissing(e.bucket, e.key); }
  */
-class errors_ObjectNotFoundError extends errors_InfrastructureError {
+class ObjectNotFoundError extends errors_InfrastructureError {
     bucket;
     key;
     constructor(bucket, key, options) {
@@ -74136,7 +79378,7 @@ class errors_ObjectNotFoundError extends errors_InfrastructureError {
  * @example
  * try { await store.putJson(marker, done, { ifAbsent: true }); } catch (e) { if (e instanceof PreconditionFailedError) alreadyCommitted(); }
  */
-class errors_PreconditionFailedError extends errors_InfrastructureError {
+class PreconditionFailedError extends errors_InfrastructureError {
     bucket;
     key;
     /** Which condition failed. */
@@ -74186,10 +79428,10 @@ function errors_describeAwsError(thrown) {
  * @example
  * if (isTransientAwsError(e)) await sleep(backoff(attempt));
  */
-function errors_isTransientAwsError(thrown) {
-    if (thrown instanceof errors_AwsRequestError)
+function isTransientAwsError(thrown) {
+    if (thrown instanceof AwsRequestError)
         return thrown.retryable;
-    if (thrown instanceof ConfigurationError || thrown instanceof InfrastructureError)
+    if (thrown instanceof errors_ConfigurationError || thrown instanceof errors_InfrastructureError)
         return false;
     const { code, httpStatus, sdkRetryable } = errors_describeAwsError(thrown);
     if (TRANSIENT_CODES.has(code) || NETWORK_CODES.has(code) || sdkRetryable)
@@ -74208,16 +79450,16 @@ function errors_isTransientAwsError(thrown) {
  * try { await client.send(cmd); } catch (e) { throw classifyAwsError(e, 'S3.HeadBucket', 's3://my-bucket'); }
  */
 function errors_classifyAwsError(thrown, operation, target) {
-    if (thrown instanceof ConfigurationError || thrown instanceof InfrastructureError)
+    if (thrown instanceof errors_ConfigurationError || thrown instanceof errors_InfrastructureError)
         return thrown;
-    const error = toError(thrown);
+    const error = errors_toError(thrown);
     const { code, httpStatus, requestId } = errors_describeAwsError(thrown);
     const hint = CONFIGURATION_HINTS[code];
     const detail = `${code}${httpStatus !== undefined ? ` (HTTP ${httpStatus})` : ''}: ${error.message}`;
     if (hint !== undefined) {
-        return new ConfigurationError(`${operation} on ${target} failed: ${detail}. ${hint}`, { cause: thrown });
+        return new errors_ConfigurationError(`${operation} on ${target} failed: ${detail}. ${hint}`, { cause: thrown });
     }
-    return new errors_AwsRequestError(`${operation} on ${target} failed: ${detail}`, { operation, code, httpStatus, requestId, retryable: errors_isTransientAwsError(thrown) }, { cause: thrown });
+    return new AwsRequestError(`${operation} on ${target} failed: ${detail}`, { operation, code, httpStatus, requestId, retryable: isTransientAwsError(thrown) }, { cause: thrown });
 }
 /**
  * A small object (record, marker) could not be read as asked: larger than the limit for reading
@@ -74226,7 +79468,7 @@ function errors_classifyAwsError(thrown, operation, target) {
  * @example
  * try { await store.getJson(recordRef); } catch (e) { if (e instanceof UnreadableObjectError) logger.warning(e.message); }
  */
-class errors_UnreadableObjectError extends errors_InfrastructureError {
+class UnreadableObjectError extends errors_InfrastructureError {
     bucket;
     key;
     constructor(bucket, key, reason, options) {
@@ -74236,6 +79478,30 @@ class errors_UnreadableObjectError extends errors_InfrastructureError {
         this.key = key;
     }
 }
+
+;// CONCATENATED MODULE: ../../packages/core/src/storage/object-store.ts
+/**
+ * The object storage sluice needs, as one small interface: the S3 adapter implements it for AWS and
+ * any S3-compatible endpoint, and `@sluice/testing` has an in-memory fake that passes the same
+ * contract tests.
+ *
+ * ETags are always given without the surrounding quotes S3 puts on them, so they compare equal to
+ * the `eTag` of an S3 event notification.
+ */
+/**
+ * Default and maximum keys per listing page (S3's own page size).
+ *
+ * @example
+ * for await (const page of store.list(bucket, prefix, { pageSize: LIST_PAGE_SIZE })) enqueue(page);
+ */
+const LIST_PAGE_SIZE = 1000;
+/**
+ * Default `maxBytes` of `getText`/`getJson`.
+ *
+ * @example
+ * await store.getJson(recordRef, { maxBytes: SMALL_OBJECT_MAX_BYTES / 8 });
+ */
+const SMALL_OBJECT_MAX_BYTES = 8 * 1024 * 1024;
 
 ;// CONCATENATED MODULE: ../../packages/core/src/storage/s3-object-store.ts
 
@@ -74249,7 +79515,7 @@ class errors_UnreadableObjectError extends errors_InfrastructureError {
 
 
 
-const MiB = (/* unused pure expression or super */ null && (1024 * 1024));
+const MiB = 1024 * 1024;
 const DELETE_BATCH = 1000;
 // S3 allows at most 10,000 parts per upload.
 const MAX_PARTS = 10_000;
@@ -74278,24 +79544,24 @@ class S3ObjectStore {
         this.bucketWaitSeconds = options.bucketWaitSeconds ?? 60;
     }
     async download(ref, filePath, options = {}) {
-        const response = await this.call('S3.GetObject', ref, () => this.client.send(new GetObjectCommand({
+        const response = await this.call('S3.GetObject', ref, () => this.client.send(new dist_cjs.GetObjectCommand({
             Bucket: ref.bucket,
             Key: ref.key,
             ...(options.versionId !== undefined && { VersionId: options.versionId }),
             ...(options.ifMatch !== undefined && { IfMatch: quote(options.ifMatch) }),
         })));
-        await mkdir(dirname(filePath), { recursive: true });
+        await (0,promises_.mkdir)((0,external_node_path_.dirname)(filePath), { recursive: true });
         // Written beside the target and renamed when complete, so a half-written file never sits at
         // the path the algorithm reads.
-        const partial = `${filePath}.${randomBytes(4).toString('hex')}.part`;
+        const partial = `${filePath}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.part`;
         let size = 0;
         try {
-            await pipeline(bodyStream(response, ref), async function* count(source) {
+            await (0,external_node_stream_promises_namespaceObject.pipeline)(bodyStream(response, ref), async function* count(source) {
                 for await (const chunk of source) {
                     size += chunk.length;
                     yield chunk;
                 }
-            }, createWriteStream(partial));
+            }, (0,external_node_fs_.createWriteStream)(partial));
             // A connection closed early can end the stream without an error; the length tells.
             if (response.ContentLength !== undefined && response.ContentLength !== size) {
                 throw new AwsRequestError(`S3.GetObject on ${describeRef(ref)} ended after ${size} of ${response.ContentLength} bytes`, {
@@ -74306,10 +79572,10 @@ class S3ObjectStore {
                     retryable: true,
                 });
             }
-            await rename(partial, filePath);
+            await (0,promises_.rename)(partial, filePath);
         }
         catch (thrown) {
-            await rm(partial, { force: true });
+            await (0,promises_.rm)(partial, { force: true });
             throw this.convert(thrown, 'S3.GetObject', ref);
         }
         return withVersion({ size, etag: unquote(response.ETag) }, response.VersionId);
@@ -74317,10 +79583,10 @@ class S3ObjectStore {
     async upload(ref, filePath, options = {}) {
         let size;
         try {
-            size = (await stat(filePath)).size;
+            size = (await (0,promises_.stat)(filePath)).size;
         }
         catch (thrown) {
-            throw new SluiceError(`cannot upload ${filePath}: ${toError(thrown).message}`, { cause: thrown });
+            throw new errors_SluiceError(`cannot upload ${filePath}: ${errors_toError(thrown).message}`, { cause: thrown });
         }
         const params = {
             Bucket: ref.bucket,
@@ -74329,13 +79595,13 @@ class S3ObjectStore {
             ...putParams(options),
         };
         if (size <= this.multipartThreshold) {
-            const result = await this.call('S3.PutObject', ref, () => this.client.send(new PutObjectCommand({ ...params, Body: createReadStream(filePath) })));
+            const result = await this.call('S3.PutObject', ref, () => this.client.send(new dist_cjs.PutObjectCommand({ ...params, Body: (0,external_node_fs_.createReadStream)(filePath) })));
             return withVersion({ etag: unquote(result.ETag) }, result.VersionId);
         }
         const partSize = Math.max(this.partSize, Math.ceil(size / MAX_PARTS));
-        const upload = new Upload({
+        const upload = new lib_storage_dist_cjs/* Upload */._({
             client: this.client,
-            params: { ...params, Body: createReadStream(filePath) },
+            params: { ...params, Body: (0,external_node_fs_.createReadStream)(filePath) },
             partSize,
             queueSize: this.queueSize,
             // Abandoned parts cost money until a lifecycle rule removes them: abort on failure.
@@ -74345,7 +79611,7 @@ class S3ObjectStore {
         return withVersion({ etag: unquote(result.ETag) }, result.VersionId);
     }
     async put(ref, body, options = {}) {
-        const result = await this.call('S3.PutObject', ref, () => this.client.send(new PutObjectCommand({
+        const result = await this.call('S3.PutObject', ref, () => this.client.send(new dist_cjs.PutObjectCommand({
             Bucket: ref.bucket,
             Key: ref.key,
             Body: body,
@@ -74372,7 +79638,7 @@ class S3ObjectStore {
         const maxBytes = options.maxBytes ?? SMALL_OBJECT_MAX_BYTES;
         let response;
         try {
-            response = await this.call('S3.GetObject', ref, () => this.client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key })));
+            response = await this.call('S3.GetObject', ref, () => this.client.send(new dist_cjs.GetObjectCommand({ Bucket: ref.bucket, Key: ref.key })));
         }
         catch (thrown) {
             if (thrown instanceof ObjectNotFoundError)
@@ -74410,14 +79676,14 @@ class S3ObjectStore {
             return { value: JSON.parse(object.text), etag: object.etag };
         }
         catch (thrown) {
-            throw new UnreadableObjectError(ref.bucket, ref.key, `not JSON (${toError(thrown).message})`, {
+            throw new UnreadableObjectError(ref.bucket, ref.key, `not JSON (${errors_toError(thrown).message})`, {
                 cause: thrown,
             });
         }
     }
     async head(ref) {
         try {
-            const result = await this.call('S3.HeadObject', ref, () => this.client.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key })));
+            const result = await this.call('S3.HeadObject', ref, () => this.client.send(new dist_cjs.HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key })));
             return {
                 bucket: ref.bucket,
                 key: ref.key,
@@ -74439,7 +79705,7 @@ class S3ObjectStore {
     }
     async *list(bucket, prefix, options = {}) {
         const pageSize = Math.min(Math.max(1, options.pageSize ?? LIST_PAGE_SIZE), LIST_PAGE_SIZE);
-        const pages = paginateListObjectsV2({ client: this.client, pageSize }, {
+        const pages = (0,dist_cjs.paginateListObjectsV2)({ client: this.client, pageSize }, {
             Bucket: bucket,
             Prefix: prefix,
             ...(options.startAfter !== undefined && { StartAfter: options.startAfter }),
@@ -74461,13 +79727,13 @@ class S3ObjectStore {
             }
         }
         catch (thrown) {
-            throw classifyAwsError(thrown, 'S3.ListObjectsV2', `s3://${bucket}/${prefix}`);
+            throw errors_classifyAwsError(thrown, 'S3.ListObjectsV2', `s3://${bucket}/${prefix}`);
         }
     }
     async copy(from, to, options = {}) {
         const result = await this.call('S3.CopyObject', to, async () => {
             try {
-                return await this.client.send(new CopyObjectCommand({
+                return await this.client.send(new dist_cjs.CopyObjectCommand({
                     Bucket: to.bucket,
                     Key: to.key,
                     // CopySource is `bucket/key` with the key URL-encoded; `/` may stay as it is.
@@ -74491,7 +79757,7 @@ class S3ObjectStore {
         const flush = async () => {
             const current = batch;
             batch = [];
-            const result = await this.call('S3.DeleteObjects', { bucket, key: current[0] ?? '' }, () => this.client.send(new DeleteObjectsCommand({
+            const result = await this.call('S3.DeleteObjects', { bucket, key: current[0] ?? '' }, () => this.client.send(new dist_cjs.DeleteObjectsCommand({
                 Bucket: bucket,
                 // Quiet: S3 then lists only the failures, keeping the response small.
                 Delete: { Objects: current.map((Key) => ({ Key })), Quiet: true },
@@ -74513,13 +79779,13 @@ class S3ObjectStore {
     }
     async bucketExists(bucket) {
         try {
-            await this.client.send(new HeadBucketCommand({ Bucket: bucket }));
+            await this.client.send(new dist_cjs.HeadBucketCommand({ Bucket: bucket }));
             return true;
         }
         catch (thrown) {
             if (isNotFound(thrown))
                 return false;
-            throw classifyAwsError(thrown, 'S3.HeadBucket', `s3://${bucket}`);
+            throw errors_classifyAwsError(thrown, 'S3.HeadBucket', `s3://${bucket}`);
         }
     }
     async ensureBucket(bucket, options = {}) {
@@ -74527,7 +79793,7 @@ class S3ObjectStore {
             return { created: false };
         const region = await this.client.config.region();
         try {
-            await this.client.send(new CreateBucketCommand({
+            await this.client.send(new dist_cjs.CreateBucketCommand({
                 Bucket: bucket,
                 // us-east-1 is the one region that refuses an explicit location constraint.
                 ...(region !== 'us-east-1' && {
@@ -74537,20 +79803,20 @@ class S3ObjectStore {
         }
         catch (thrown) {
             // Another provision run created it between our HEAD and CREATE: that is success.
-            if (describeAwsError(thrown).code === 'BucketAlreadyOwnedByYou')
+            if (errors_describeAwsError(thrown).code === 'BucketAlreadyOwnedByYou')
                 return { created: false };
-            throw classifyAwsError(thrown, 'S3.CreateBucket', `s3://${bucket}`);
+            throw errors_classifyAwsError(thrown, 'S3.CreateBucket', `s3://${bucket}`);
         }
         try {
             // S3 is eventually consistent about new buckets: wait with the SDK's waiter, not a loop.
-            await waitUntilBucketExists({ client: this.client, maxWaitTime: this.bucketWaitSeconds }, { Bucket: bucket });
+            await (0,dist_cjs.waitUntilBucketExists)({ client: this.client, maxWaitTime: this.bucketWaitSeconds }, { Bucket: bucket });
         }
         catch (thrown) {
-            throw classifyAwsError(thrown, 'S3.waitUntilBucketExists', `s3://${bucket}`);
+            throw errors_classifyAwsError(thrown, 'S3.waitUntilBucketExists', `s3://${bucket}`);
         }
         const tags = Object.entries(options.tags ?? {});
         if (tags.length > 0) {
-            await this.call('S3.PutBucketTagging', { bucket, key: '' }, () => this.client.send(new PutBucketTaggingCommand({
+            await this.call('S3.PutBucketTagging', { bucket, key: '' }, () => this.client.send(new dist_cjs.PutBucketTaggingCommand({
                 Bucket: bucket,
                 Tagging: { TagSet: tags.map(([Key, Value]) => ({ Key, Value })) },
             })));
@@ -74558,14 +79824,14 @@ class S3ObjectStore {
         return { created: true };
     }
     async getQueueNotifications(bucket) {
-        const result = await this.call('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new GetBucketNotificationConfigurationCommand({ Bucket: bucket })));
+        const result = await this.call('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new dist_cjs.GetBucketNotificationConfigurationCommand({ Bucket: bucket })));
         return { queues: (result.QueueConfigurations ?? []).map(fromQueueConfiguration) };
     }
     async putQueueNotifications(bucket, notifications) {
         // PutBucketNotificationConfiguration replaces the whole configuration: read it first so a
         // user's own Lambda, SNS or EventBridge notifications on the bucket survive.
-        const current = await this.call('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new GetBucketNotificationConfigurationCommand({ Bucket: bucket })));
-        await this.call('S3.PutBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new PutBucketNotificationConfigurationCommand({
+        const current = await this.call('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new dist_cjs.GetBucketNotificationConfigurationCommand({ Bucket: bucket })));
+        await this.call('S3.PutBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new dist_cjs.PutBucketNotificationConfigurationCommand({
             Bucket: bucket,
             NotificationConfiguration: {
                 ...(current.TopicConfigurations !== undefined && {
@@ -74591,21 +79857,21 @@ class S3ObjectStore {
         }
     }
     convert(thrown, operation, ref) {
-        if (thrown instanceof SluiceError)
+        if (thrown instanceof errors_SluiceError)
             return thrown;
         if (isNotFound(thrown) && ref.key !== '')
             return new ObjectNotFoundError(ref.bucket, ref.key, { cause: thrown });
-        const { code, httpStatus } = describeAwsError(thrown);
+        const { code, httpStatus } = errors_describeAwsError(thrown);
         if (code === 'PreconditionFailed' || httpStatus === 412) {
             const condition = operation === 'S3.GetObject' ? 'if-match' : 'if-none-match';
             return new PreconditionFailedError(ref.bucket, ref.key, condition, { cause: thrown });
         }
-        return classifyAwsError(thrown, operation, describeRef(ref));
+        return errors_classifyAwsError(thrown, operation, describeRef(ref));
     }
 }
 /** True for "no such key/version" and for the bodiless 404 of a HEAD request. */
 function isNotFound(thrown) {
-    const { code, httpStatus } = describeAwsError(thrown);
+    const { code, httpStatus } = errors_describeAwsError(thrown);
     return (code === 'NoSuchKey' ||
         code === 'NoSuchVersion' ||
         code === 'NotFound' ||
@@ -74613,9 +79879,9 @@ function isNotFound(thrown) {
 }
 function bodyStream(response, ref) {
     // In Node the SDK returns an http.IncomingMessage, a Readable; anything else is a bug.
-    if (response.Body instanceof Readable)
+    if (response.Body instanceof external_node_stream_.Readable)
         return response.Body;
-    throw new SluiceError(`S3.GetObject on ${describeRef(ref)} returned no readable body`);
+    throw new errors_SluiceError(`S3.GetObject on ${describeRef(ref)} returned no readable body`);
 }
 function putParams(options) {
     return {
@@ -74695,6 +79961,8 @@ const task_queue_SQS_LIMITS = {
     maxDelaySeconds: 15 * 60,
 };
 
+// EXTERNAL MODULE: ../../node_modules/@aws-sdk/client-sqs/dist-cjs/index.js
+var client_sqs_dist_cjs = __nccwpck_require__(744);
 ;// CONCATENATED MODULE: ../../packages/core/src/queue/errors.ts
 /**
  * Errors of the queue adapters. AWS SDK errors are classified as the storage adapters classify
@@ -74732,16 +80000,16 @@ const NOT_HELD_CODES = new Set([
  * @example
  * try { await client.send(cmd); } catch (e) { throw classifySqsError(e, 'SQS.DeleteMessage', url, handle); }
  */
-function errors_classifySqsError(thrown, operation, queueUrl, receiptHandle) {
+function classifySqsError(thrown, operation, queueUrl, receiptHandle) {
     if (receiptHandle !== undefined) {
-        const { code } = describeAwsError(thrown);
+        const { code } = errors_describeAwsError(thrown);
         const message = thrown instanceof Error ? thrown.message : '';
         // An expired handle comes back as InvalidParameterValue naming the ReceiptHandle parameter.
         if (NOT_HELD_CODES.has(code) || (code === 'InvalidParameterValue' && /receipt ?handle/i.test(message))) {
             return new MessageNotHeldError(receiptHandle, `${code}: ${message}`, { cause: thrown });
         }
     }
-    return classifyAwsError(thrown, operation, queueUrl);
+    return errors_classifyAwsError(thrown, operation, queueUrl);
 }
 
 ;// CONCATENATED MODULE: ../../packages/core/src/queue/sqs-task-queue.ts
@@ -74750,7 +80018,7 @@ function errors_classifySqsError(thrown, operation, queueUrl, receiptHandle) {
 
 
 
-const sqs_task_queue_defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * {@link TaskQueue} on Amazon SQS (standard queues) or the moto server. Takes a configured
  * `SQSClient` and the queue URL.
@@ -74761,7 +80029,7 @@ const sqs_task_queue_defaultSleep = (ms) => new Promise((resolve) => setTimeout(
  * @throws ConfigurationError from any method when the queue does not exist or access is denied;
  *   AwsRequestError for faults; MessageNotHeldError from delete/changeVisibility.
  */
-class sqs_task_queue_SqsTaskQueue {
+class SqsTaskQueue {
     client;
     url;
     sendAttempts;
@@ -74774,7 +80042,7 @@ class sqs_task_queue_SqsTaskQueue {
         this.url = url;
         this.sendAttempts = Math.max(1, options.sendAttempts ?? 5);
         this.backoffMs = options.backoffMs ?? 200;
-        this.sleep = options.sleep ?? sqs_task_queue_defaultSleep;
+        this.sleep = options.sleep ?? defaultSleep;
     }
     async receive(options = {}) {
         const { signal } = options;
@@ -74782,13 +80050,13 @@ class sqs_task_queue_SqsTaskQueue {
             return [];
         let output;
         try {
-            output = await this.client.send(new ReceiveMessageCommand({
+            output = await this.client.send(new client_sqs_dist_cjs/* ReceiveMessageCommand */.ON({
                 QueueUrl: this.url,
-                MaxNumberOfMessages: clamp(options.maxMessages ?? 1, 1, SQS_LIMITS.maxMessagesPerReceive),
-                WaitTimeSeconds: clamp(options.waitSeconds ?? SQS_LIMITS.maxWaitSeconds, 0, SQS_LIMITS.maxWaitSeconds),
+                MaxNumberOfMessages: clamp(options.maxMessages ?? 1, 1, task_queue_SQS_LIMITS.maxMessagesPerReceive),
+                WaitTimeSeconds: clamp(options.waitSeconds ?? task_queue_SQS_LIMITS.maxWaitSeconds, 0, task_queue_SQS_LIMITS.maxWaitSeconds),
                 MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
                 ...(options.visibilityTimeoutSeconds !== undefined && {
-                    VisibilityTimeout: clamp(options.visibilityTimeoutSeconds, 0, SQS_LIMITS.maxVisibilityTimeoutSeconds),
+                    VisibilityTimeout: clamp(options.visibilityTimeoutSeconds, 0, task_queue_SQS_LIMITS.maxVisibilityTimeoutSeconds),
                 }),
             }), signal !== undefined ? { abortSignal: signal } : {});
         }
@@ -74815,7 +80083,7 @@ class sqs_task_queue_SqsTaskQueue {
     }
     async delete(receiptHandle) {
         try {
-            await this.client.send(new DeleteMessageCommand({ QueueUrl: this.url, ReceiptHandle: receiptHandle }));
+            await this.client.send(new client_sqs_dist_cjs/* DeleteMessageCommand */.Ye({ QueueUrl: this.url, ReceiptHandle: receiptHandle }));
         }
         catch (thrown) {
             throw classifySqsError(thrown, 'SQS.DeleteMessage', this.url, receiptHandle);
@@ -74823,10 +80091,10 @@ class sqs_task_queue_SqsTaskQueue {
     }
     async changeVisibility(receiptHandle, timeoutSeconds) {
         try {
-            await this.client.send(new ChangeMessageVisibilityCommand({
+            await this.client.send(new client_sqs_dist_cjs/* ChangeMessageVisibilityCommand */.$H({
                 QueueUrl: this.url,
                 ReceiptHandle: receiptHandle,
-                VisibilityTimeout: clamp(Math.round(timeoutSeconds), 0, SQS_LIMITS.maxVisibilityTimeoutSeconds),
+                VisibilityTimeout: clamp(Math.round(timeoutSeconds), 0, task_queue_SQS_LIMITS.maxVisibilityTimeoutSeconds),
             }));
         }
         catch (thrown) {
@@ -74840,11 +80108,11 @@ class sqs_task_queue_SqsTaskQueue {
         // is reported here and never sent.
         const sendable = [];
         for (const [index, entry] of entries.entries()) {
-            if (Buffer.byteLength(entry.body, 'utf8') > SQS_LIMITS.maxMessageBytes) {
+            if (Buffer.byteLength(entry.body, 'utf8') > task_queue_SQS_LIMITS.maxMessageBytes) {
                 failed.push({
                     index,
                     code: 'MessageTooLong',
-                    message: `longer than ${SQS_LIMITS.maxMessageBytes} bytes`,
+                    message: `longer than ${task_queue_SQS_LIMITS.maxMessageBytes} bytes`,
                     senderFault: true,
                 });
             }
@@ -74874,7 +80142,7 @@ class sqs_task_queue_SqsTaskQueue {
     }
     async purge() {
         try {
-            await this.client.send(new PurgeQueueCommand({ QueueUrl: this.url }));
+            await this.client.send(new client_sqs_dist_cjs/* PurgeQueueCommand */.GS({ QueueUrl: this.url }));
         }
         catch (thrown) {
             throw classifySqsError(thrown, 'SQS.PurgeQueue', this.url);
@@ -74895,7 +80163,7 @@ class sqs_task_queue_SqsTaskQueue {
     }
     async attributes(names) {
         try {
-            const output = await this.client.send(new GetQueueAttributesCommand({ QueueUrl: this.url, AttributeNames: names }));
+            const output = await this.client.send(new client_sqs_dist_cjs/* GetQueueAttributesCommand */.Ko({ QueueUrl: this.url, AttributeNames: names }));
             return output.Attributes ?? {};
         }
         catch (thrown) {
@@ -74912,7 +80180,7 @@ class sqs_task_queue_SqsTaskQueue {
             const retry = [];
             let output;
             try {
-                output = await this.client.send(new SendMessageBatchCommand({
+                output = await this.client.send(new client_sqs_dist_cjs/* SendMessageBatchCommand */.vY({
                     QueueUrl: this.url,
                     Entries: pending.map((index) => {
                         const entry = all[index];
@@ -74930,8 +80198,8 @@ class sqs_task_queue_SqsTaskQueue {
                 if (!isTransientAwsError(thrown))
                     throw classifySqsError(thrown, 'SQS.SendMessageBatch', this.url);
                 if (last) {
-                    const { code } = describeAwsError(thrown);
-                    const { message } = toError(thrown);
+                    const { code } = errors_describeAwsError(thrown);
+                    const { message } = errors_toError(thrown);
                     for (const index of pending)
                         failed.push({ index, code, message, senderFault: false });
                     return { sent, failed };
@@ -74983,7 +80251,7 @@ const MAX_RETENTION_SECONDS = 1_209_600;
  * const queue = new SqsTaskQueue(client, url);
  * @throws ConfigurationError when access is denied; AwsRequestError for faults.
  */
-class sqs_task_queue_SqsQueues {
+class SqsQueues {
     client;
     constructor(client) {
         this.client = client;
@@ -74997,11 +80265,11 @@ class sqs_task_queue_SqsQueues {
      */
     async findQueueUrl(name) {
         try {
-            const output = await this.client.send(new GetQueueUrlCommand({ QueueName: name }));
+            const output = await this.client.send(new client_sqs_dist_cjs/* GetQueueUrlCommand */.EX({ QueueName: name }));
             return output.QueueUrl;
         }
         catch (thrown) {
-            const { code } = describeAwsError(thrown);
+            const { code } = errors_describeAwsError(thrown);
             if (code === 'QueueDoesNotExist' || code === 'AWS.SimpleQueueService.NonExistentQueue')
                 return undefined;
             throw classifySqsError(thrown, 'SQS.GetQueueUrl', name);
@@ -75015,7 +80283,7 @@ class sqs_task_queue_SqsQueues {
      * @throws ConfigurationError when the queue does not exist.
      */
     async queueArn(url) {
-        return new sqs_task_queue_SqsTaskQueue(this.client, url).arn();
+        return new SqsTaskQueue(this.client, url).arn();
     }
     /**
      * Creates the queue (and its dead-letter queue) unless it exists; when it exists, brings its
@@ -75053,7 +80321,7 @@ class sqs_task_queue_SqsQueues {
         if (existing !== undefined) {
             // CreateQueue refuses differing attributes on an existing queue; set them instead.
             try {
-                await this.client.send(new SetQueueAttributesCommand({ QueueUrl: existing, Attributes: attributes }));
+                await this.client.send(new client_sqs_dist_cjs/* SetQueueAttributesCommand */.sN({ QueueUrl: existing, Attributes: attributes }));
             }
             catch (thrown) {
                 throw classifySqsError(thrown, 'SQS.SetQueueAttributes', existing);
@@ -75062,7 +80330,7 @@ class sqs_task_queue_SqsQueues {
         }
         let url;
         try {
-            const output = await this.client.send(new CreateQueueCommand({
+            const output = await this.client.send(new client_sqs_dist_cjs/* CreateQueueCommand */.N_({
                 QueueName: name,
                 Attributes: attributes,
                 ...(tags !== undefined && { tags: { ...tags } }),
@@ -75098,8 +80366,8 @@ function* chunkEntries(entries, indices) {
     let bytes = 0;
     for (const index of indices) {
         const size = Buffer.byteLength(entries[index]?.body ?? '', 'utf8');
-        if (chunk.length === SQS_LIMITS.maxBatchEntries ||
-            (chunk.length > 0 && bytes + size > SQS_LIMITS.maxBatchBytes)) {
+        if (chunk.length === task_queue_SQS_LIMITS.maxBatchEntries ||
+            (chunk.length > 0 && bytes + size > task_queue_SQS_LIMITS.maxBatchBytes)) {
             yield chunk;
             chunk = [];
             bytes = 0;
@@ -75158,7 +80426,7 @@ const validate = task_message_ajv.compile(taskMessageSchema);
  * const check = checkTaskMessage(JSON.parse(body));
  * if (check.ok) process(check.message); else logger.warning(check.reason);
  */
-function task_message_checkTaskMessage(value) {
+function checkTaskMessage(value) {
     if (validate(value)) {
         // `null` is allowed by ajv for nullable properties; treat it as absent.
         const { versionId, attemptsUsed, retryFrom, ...rest } = value;
@@ -75245,7 +80513,7 @@ function encodeS3EventKey(key) {
  * const tasks = message.records.filter(isObjectCreated);
  * @throws never.
  */
-function s3_event_isObjectCreated(record) {
+function isObjectCreated(record) {
     return (record.eventName.startsWith('ObjectCreated:') && record.size !== undefined && record.etag !== undefined);
 }
 /**
@@ -75263,7 +80531,7 @@ function s3_event_isObjectCreated(record) {
  * }
  * @throws never.
  */
-function s3_event_parseQueueMessage(body) {
+function parseQueueMessage(body) {
     let value;
     try {
         value = JSON.parse(body);
@@ -75539,7 +80807,7 @@ class command_runner_CommandNotFoundError extends errors_ConfigurationError {
     }
 }
 /** Most a stream keeps in memory; a longer build log keeps its end, which is where errors are. */
-const MAX_CAPTURE_BYTES = (/* unused pure expression or super */ null && (16 * 1024 * 1024));
+const MAX_CAPTURE_BYTES = 16 * 1024 * 1024;
 const SIGNAL_NUMBERS = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 /** Keeps the last `max` bytes written to it. */
 class TailBuffer {
@@ -75576,7 +80844,7 @@ class command_runner_ProcessCommandRunner {
         return new Promise((resolve, reject) => {
             const overrides = options.env ?? {};
             const env = Object.fromEntries(Object.entries({ ...process.env, ...overrides }).filter((entry) => entry[1] !== undefined));
-            const child = spawn(file, [...args], {
+            const child = (0,external_node_child_process_.spawn)(file, [...args], {
                 env,
                 stdio: ['pipe', 'pipe', 'pipe'],
                 ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
@@ -75670,7 +80938,7 @@ function tailLines(text, lines = container_engine_TAIL_LINES) {
 }
 const INSTALL_HINT = 'Install Docker (with its daemon running) or Podman, or set SLUICE_CONTAINER_ENGINE=docker|podman to choose one.';
 function notInstalled(kind, cause) {
-    return new ConfigurationError(`the container engine ${kind} is not installed (no "${kind}" on PATH). ${INSTALL_HINT}`, { cause });
+    return new errors_ConfigurationError(`the container engine ${kind} is not installed (no "${kind}" on PATH). ${INSTALL_HINT}`, { cause });
 }
 function container_engine_isObject(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -75825,8 +81093,8 @@ class CliContainerEngine {
         this.kind = options.kind;
         this.program = options.program ?? options.kind;
         this.env = options.env ?? {};
-        this.runner = options.runner ?? new ProcessCommandRunner();
-        this.logger = options.logger ?? silentLogger;
+        this.runner = options.runner ?? new command_runner_ProcessCommandRunner();
+        this.logger = options.logger ?? logger_silentLogger;
         this.buildx = options.buildx;
     }
     /** Runs the CLI; a missing program becomes a ConfigurationError saying what to install. */
@@ -75839,7 +81107,7 @@ class CliContainerEngine {
             });
         }
         catch (e) {
-            if (e instanceof CommandNotFoundError)
+            if (e instanceof command_runner_CommandNotFoundError)
                 throw notInstalled(this.kind, e);
             throw e;
         }
@@ -75886,9 +81154,9 @@ class CliContainerEngine {
                 ? // --load puts the result in the local image store, where push and run find it.
                     ['buildx', 'build', '--load', '--progress', 'plain']
                 : ['build'];
-        const scratch = await mkdtemp(join(tmpdir(), 'sluice-build-'));
+        const scratch = await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'sluice-build-'));
         try {
-            const iidFile = join(scratch, 'iid');
+            const iidFile = (0,external_node_path_.join)(scratch, 'iid');
             const result = await this.exec([...command, ...this.buildArguments(options, iidFile)], {
                 ...(options.onLog !== undefined ? { onOutput: (chunk) => options.onLog?.(chunk) } : {}),
                 // BuildKit's plain progress keeps the log readable when it lands in an error message.
@@ -75898,11 +81166,11 @@ class CliContainerEngine {
                 const log = tailLines(`${result.stdout}\n${result.stderr}`);
                 throw new ImageBuildError(`building ${options.tags.join(', ')} from ${options.context} failed (${this.program} exit code ${result.exitCode}). The build log ends with:\n${log}`, log);
             }
-            const id = (await readFile(iidFile, 'utf8')).trim();
+            const id = (await (0,promises_.readFile)(iidFile, 'utf8')).trim();
             return withSha256(id);
         }
         finally {
-            await rm(scratch, { recursive: true, force: true });
+            await (0,promises_.rm)(scratch, { recursive: true, force: true });
         }
     }
     async inspectImage(image) {
@@ -75920,14 +81188,14 @@ class CliContainerEngine {
     }
     async push(image) {
         if (this.kind === 'podman') {
-            const scratch = await mkdtemp(join(tmpdir(), 'sluice-push-'));
+            const scratch = await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'sluice-push-'));
             try {
-                const digestFile = join(scratch, 'digest');
+                const digestFile = (0,external_node_path_.join)(scratch, 'digest');
                 await this.check(['push', '--quiet', '--digestfile', digestFile, image]);
-                return (await readFile(digestFile, 'utf8')).trim();
+                return (await (0,promises_.readFile)(digestFile, 'utf8')).trim();
             }
             finally {
-                await rm(scratch, { recursive: true, force: true });
+                await (0,promises_.rm)(scratch, { recursive: true, force: true });
             }
         }
         const result = await this.check(['push', image]);
@@ -75950,7 +81218,7 @@ class CliContainerEngine {
             args.push('--platform', options.platform);
         const result = await this.exec([...args, image]);
         if (result.exitCode !== 0) {
-            throw new ConfigurationError(`could not pull ${image}: ${tailLines(result.stderr, 5)}. Check the reference, that the registry is reachable, and that you are logged in to it.`);
+            throw new errors_ConfigurationError(`could not pull ${image}: ${tailLines(result.stderr, 5)}. Check the reference, that the registry is reachable, and that you are logged in to it.`);
         }
     }
     async tag(source, target) {
@@ -76097,7 +81365,7 @@ class CliContainerEngine {
  */
 async function detectContainerEngine(options = {}) {
     const environment = options.environment ?? process.env;
-    const runner = options.runner ?? new ProcessCommandRunner();
+    const runner = options.runner ?? new command_runner_ProcessCommandRunner();
     const make = (kind) => new CliContainerEngine({
         kind,
         runner,
@@ -76108,7 +81376,7 @@ async function detectContainerEngine(options = {}) {
     if (chosen !== undefined && chosen !== '') {
         if (chosen === 'docker' || chosen === 'podman')
             return make(chosen);
-        throw new ConfigurationError(`${CONTAINER_ENGINE_ENV}=${JSON.stringify(chosen)} is not an engine sluice can use: set it to "docker" or "podman", or unset it to detect one.`);
+        throw new errors_ConfigurationError(`${CONTAINER_ENGINE_ENV}=${JSON.stringify(chosen)} is not an engine sluice can use: set it to "docker" or "podman", or unset it to detect one.`);
     }
     let dockerProblem = 'docker is not installed';
     try {
@@ -76121,7 +81389,7 @@ async function detectContainerEngine(options = {}) {
         dockerProblem = `docker is installed but no Docker daemon answers (${tailLines(docker.stderr, 2).trim() || `exit code ${docker.exitCode}`})`;
     }
     catch (e) {
-        if (!(e instanceof CommandNotFoundError))
+        if (!(e instanceof command_runner_CommandNotFoundError))
             throw e;
     }
     try {
@@ -76132,10 +81400,10 @@ async function detectContainerEngine(options = {}) {
             return make('podman');
     }
     catch (e) {
-        if (!(e instanceof CommandNotFoundError))
+        if (!(e instanceof command_runner_CommandNotFoundError))
             throw e;
     }
-    throw new ConfigurationError(`no container engine found: ${dockerProblem}, and podman is not installed. ${INSTALL_HINT}`);
+    throw new errors_ConfigurationError(`no container engine found: ${dockerProblem}, and podman is not installed. ${INSTALL_HINT}`);
 }
 
 ;// CONCATENATED MODULE: ../../packages/core/src/compute/elf.ts
@@ -76589,7 +81857,7 @@ function imageCommand(original, manifestCommand) {
  * localMemoryLimitMiB(manifest); // 640 for "memory": 512
  */
 function localMemoryLimitMiB(manifest) {
-    return manifest.memoryMiB + RUNNER_OVERHEAD_MIB;
+    return manifest.memoryMiB + memory_RUNNER_OVERHEAD_MIB;
 }
 /**
  * A reference pinned to a digest: `host/repo:tag` + `sha256:…` → `host/repo:tag@sha256:…`.
@@ -76698,7 +81966,7 @@ async function linkOrCopy(source, target) {
     }
 }
 /** The default local tag of a wrapped image: `localhost/sluice/<name>:<version>`. */
-function wrapped_image_wrappedImageTag(manifest) {
+function wrappedImageTag(manifest) {
     return `localhost/sluice/${manifest.name}:${manifest.version}`;
 }
 /** The local tag an algorithm built from `build` gets: `localhost/sluice/<name>-algorithm:<version>`. */
@@ -76779,7 +82047,7 @@ async function wrapped_image_wrapAlgorithm(options) {
         ...baseLabels,
         [wrapped_image_WRAPPED_LABELS.inputs]: sha256(JSON.stringify({ containerfileText, labels: baseLabels, original, runtime: runtimeRecord })),
     };
-    const image = options.tag ?? wrapped_image_wrappedImageTag(manifest);
+    const image = options.tag ?? wrappedImageTag(manifest);
     const timings = (wrapBuildMs) => ({
         ...(algorithmBuildMs !== undefined ? { algorithmBuildMs } : {}),
         runtimeMs,
@@ -77406,7 +82674,7 @@ function splitRef(ref) {
         return { name: ref.name, version: ref.version };
     const at = ref.lastIndexOf('@');
     if (at < 1 || at === ref.length - 1) {
-        throw new ConfigurationError(`"${ref}" is not an algorithm reference: write name@version, e.g. thumbnails@1.0.0`);
+        throw new errors_ConfigurationError(`"${ref}" is not an algorithm reference: write name@version, e.g. thumbnails@1.0.0`);
     }
     return { name: ref.slice(0, at), version: ref.slice(at + 1) };
 }
@@ -77418,14 +82686,14 @@ function splitRef(ref) {
  * @throws never.
  */
 function unknownAlgorithmError(name, version, where) {
-    return new ConfigurationError(`no algorithm ${name}@${version} is registered ${where}: run wrap-algorithm (or \`sluice wrap algorithm.json\`) first, with the algorithm.json of ${name} version ${version}.`);
+    return new errors_ConfigurationError(`no algorithm ${name}@${version} is registered ${where}: run wrap-algorithm (or \`sluice wrap algorithm.json\`) first, with the algorithm.json of ${name} version ${version}.`);
 }
 function manifestFrom(labels, where) {
-    const text = labels?.[WRAPPED_LABELS.manifestJson];
+    const text = labels?.[wrapped_image_WRAPPED_LABELS.manifestJson];
     if (text === undefined || text === '') {
-        throw new ConfigurationError(`${where} carries no manifest (label ${WRAPPED_LABELS.manifestJson}): it was not made by sluice wrap, or by an older one. Wrap the algorithm again.`);
+        throw new errors_ConfigurationError(`${where} carries no manifest (label ${wrapped_image_WRAPPED_LABELS.manifestJson}): it was not made by sluice wrap, or by an older one. Wrap the algorithm again.`);
     }
-    return parseManifest(text, where);
+    return documents_parseManifest(text, where);
 }
 /**
  * The catalogue in ECS task definitions: registering is registering the task definition (or reusing
@@ -77515,14 +82783,14 @@ class LocalCatalogue {
         const { manifest } = registration;
         const details = await this.engine.inspectImage(registration.image);
         const algorithm = `${manifest.name}@${manifest.version}`;
-        if (details.labels[WRAPPED_LABELS.algorithm] !== algorithm) {
-            throw new ConfigurationError(`${registration.image} is not a wrapped image of ${algorithm} (its ${WRAPPED_LABELS.algorithm} label is ${JSON.stringify(details.labels[WRAPPED_LABELS.algorithm] ?? null)}): wrap the algorithm with sluice wrap.`);
+        if (details.labels[wrapped_image_WRAPPED_LABELS.algorithm] !== algorithm) {
+            throw new errors_ConfigurationError(`${registration.image} is not a wrapped image of ${algorithm} (its ${wrapped_image_WRAPPED_LABELS.algorithm} label is ${JSON.stringify(details.labels[wrapped_image_WRAPPED_LABELS.algorithm] ?? null)}): wrap the algorithm with sluice wrap.`);
         }
         return { name: manifest.name, version: manifest.version, image: details.id, manifest, reused: true };
     }
     async resolve(ref) {
         const { name, version } = splitRef(ref);
-        const label = `${WRAPPED_LABELS.algorithm}=${name}@${version}`;
+        const label = `${wrapped_image_WRAPPED_LABELS.algorithm}=${name}@${version}`;
         const images = await this.engine.listImages(label);
         const chosen = preferred(images, wrappedImageTag({ name, version }));
         if (chosen === undefined) {
@@ -77671,7 +82939,7 @@ class S3BucketAdmin {
     }
     async getBucketTags(bucket) {
         try {
-            const output = await this.client.send(new GetBucketTaggingCommand({ Bucket: bucket }));
+            const output = await this.client.send(new dist_cjs.GetBucketTaggingCommand({ Bucket: bucket }));
             const tags = {};
             for (const tag of output.TagSet ?? []) {
                 if (tag.Key !== undefined)
@@ -77680,12 +82948,12 @@ class S3BucketAdmin {
             return tags;
         }
         catch (thrown) {
-            const { code } = describeAwsError(thrown);
+            const { code } = errors_describeAwsError(thrown);
             if (code === 'NoSuchTagSet' || code === 'NoSuchTagSetError')
                 return {};
             if (code === 'NoSuchBucket')
                 return undefined;
-            throw classifyAwsError(thrown, 'S3.GetBucketTagging', `s3://${bucket}`);
+            throw errors_classifyAwsError(thrown, 'S3.GetBucketTagging', `s3://${bucket}`);
         }
     }
     async deleteBucket(bucket) {
@@ -77696,7 +82964,7 @@ class S3BucketAdmin {
             let keyMarker;
             let versionIdMarker;
             for (;;) {
-                const page = await this.client.send(new ListObjectVersionsCommand({
+                const page = await this.client.send(new dist_cjs.ListObjectVersionsCommand({
                     Bucket: bucket,
                     ...(keyMarker !== undefined && { KeyMarker: keyMarker }),
                     ...(versionIdMarker !== undefined && { VersionIdMarker: versionIdMarker }),
@@ -77710,11 +82978,11 @@ class S3BucketAdmin {
                         : { Key: entry.Key, VersionId: entry.VersionId });
                 }
                 if (objects.length > 0) {
-                    const result = await this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
+                    const result = await this.client.send(new dist_cjs.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
                     const errors = result.Errors ?? [];
                     const first = errors[0];
                     if (first !== undefined) {
-                        throw new SluiceError(`could not empty s3://${bucket}: ${errors.length} objects not deleted, e.g. ${first.Key ?? '?'} (${first.Code ?? ''}: ${first.Message ?? ''})`);
+                        throw new errors_SluiceError(`could not empty s3://${bucket}: ${errors.length} objects not deleted, e.g. ${first.Key ?? '?'} (${first.Code ?? ''}: ${first.Message ?? ''})`);
                     }
                     objectsDeleted += objects.length;
                 }
@@ -77723,14 +82991,14 @@ class S3BucketAdmin {
                 keyMarker = page.NextKeyMarker;
                 versionIdMarker = page.NextVersionIdMarker;
             }
-            await this.client.send(new DeleteBucketCommand({ Bucket: bucket }));
+            await this.client.send(new dist_cjs.DeleteBucketCommand({ Bucket: bucket }));
         }
         catch (thrown) {
-            if (thrown instanceof SluiceError)
+            if (thrown instanceof errors_SluiceError)
                 throw thrown;
-            if (describeAwsError(thrown).code === 'NoSuchBucket')
+            if (errors_describeAwsError(thrown).code === 'NoSuchBucket')
                 return undefined;
-            throw classifyAwsError(thrown, 'S3.DeleteBucket', `s3://${bucket}`);
+            throw errors_classifyAwsError(thrown, 'S3.DeleteBucket', `s3://${bucket}`);
         }
         return { objectsDeleted };
     }
@@ -77776,7 +83044,7 @@ class SqsRunQueues {
     }
     async setQueueAttributes(url, attributes) {
         try {
-            await this.client.send(new SetQueueAttributesCommand({
+            await this.client.send(new client_sqs_dist_cjs/* SetQueueAttributesCommand */.sN({
                 QueueUrl: url,
                 Attributes: { ...attributes },
             }));
@@ -77787,7 +83055,7 @@ class SqsRunQueues {
     }
     async queueTags(url) {
         try {
-            const output = await this.client.send(new ListQueueTagsCommand({ QueueUrl: url }));
+            const output = await this.client.send(new client_sqs_dist_cjs/* ListQueueTagsCommand */.yT({ QueueUrl: url }));
             return { ...output.Tags };
         }
         catch (thrown) {
@@ -77796,7 +83064,7 @@ class SqsRunQueues {
     }
     async tagQueue(url, tags) {
         try {
-            await this.client.send(new TagQueueCommand({ QueueUrl: url, Tags: { ...tags } }));
+            await this.client.send(new client_sqs_dist_cjs/* TagQueueCommand */.LE({ QueueUrl: url, Tags: { ...tags } }));
         }
         catch (thrown) {
             throw classifySqsError(thrown, 'SQS.TagQueue', url);
@@ -77804,11 +83072,11 @@ class SqsRunQueues {
     }
     async deleteQueue(url) {
         try {
-            await this.client.send(new DeleteQueueCommand({ QueueUrl: url }));
+            await this.client.send(new client_sqs_dist_cjs/* DeleteQueueCommand */.cA({ QueueUrl: url }));
             return true;
         }
         catch (thrown) {
-            if (MISSING_QUEUE_CODES.has(describeAwsError(thrown).code))
+            if (MISSING_QUEUE_CODES.has(errors_describeAwsError(thrown).code))
                 return false;
             throw classifySqsError(thrown, 'SQS.DeleteQueue', url);
         }
@@ -77816,7 +83084,7 @@ class SqsRunQueues {
     async listQueueUrls(namePrefix) {
         const urls = [];
         try {
-            for await (const page of paginateListQueues({ client: this.client, pageSize: 1000 }, { QueueNamePrefix: namePrefix })) {
+            for await (const page of (0,client_sqs_dist_cjs/* paginateListQueues */.aW)({ client: this.client, pageSize: 1000 }, { QueueNamePrefix: namePrefix })) {
                 urls.push(...(page.QueueUrls ?? []));
             }
         }
@@ -77971,11 +83239,11 @@ const runStateValidator = lazyValidator(runStateSchema);
  * const state = validateRunState(value, 's3://out/_sluice/thumbs-3f9a0c12/run.json');
  * @throws {ValidationError} when it does not follow the run state schema.
  */
-function run_state_validateRunState(value, file) {
+function validateRunState(value, file) {
     const validate = runStateValidator();
     if (validate(value))
         return value;
-    throw new ValidationError(problemsFromAjv(validate.errors ?? [], file, value, runStateSchema));
+    throw new errors_ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, runStateSchema));
 }
 
 ;// CONCATENATED MODULE: ../../packages/core/src/run/run-names.ts
@@ -78036,7 +83304,7 @@ function run_names_runTags(runId) {
  * @throws {SluiceError} when the run id is malformed.
  */
 function run_names_runStateKey(runId) {
-    return `${ledgerPrefix(runId)}run.json`;
+    return `${keys_ledgerPrefix(runId)}run.json`;
 }
 /**
  * The end marker's key, in the **input** bucket: `_sluice/<run-id>/end`. Uploading any object there
@@ -78048,7 +83316,7 @@ function run_names_runStateKey(runId) {
  * @throws {SluiceError} when the run id is malformed.
  */
 function run_names_endMarkerKey(runId) {
-    return `${ledgerPrefix(runId)}end`;
+    return `${keys_ledgerPrefix(runId)}end`;
 }
 
 ;// CONCATENATED MODULE: ../../packages/core/src/run/run-state.ts
@@ -78138,7 +83406,7 @@ function runJob(state) {
 async function run_state_readRunState(store, bucket, runId) {
     if (!(await store.bucketExists(bucket)))
         return undefined;
-    const key = runStateKey(runId);
+    const key = run_names_runStateKey(runId);
     const found = await store.getJson({ bucket, key });
     if (found === undefined)
         return undefined;
@@ -78166,12 +83434,12 @@ async function run_state_writeRunState(store, state) {
 async function run_state_findRunState(runId, deps, options = {}) {
     if (options.bucket !== undefined)
         return run_state_readRunState(deps.store, options.bucket, runId);
-    const url = await deps.queues.findQueueUrl(taskQueueName(runId));
+    const url = await deps.queues.findQueueUrl(run_names_taskQueueName(runId));
     if (url === undefined)
         return undefined;
     const tags = await deps.queues.queueTags(url);
-    const bucket = tags[OUTPUT_BUCKET_TAG];
-    if (bucket === undefined || tags[RUN_ID_TAG] !== runId)
+    const bucket = tags[run_names_OUTPUT_BUCKET_TAG];
+    if (bucket === undefined || tags[run_names_RUN_ID_TAG] !== runId)
         return undefined;
     return run_state_readRunState(deps.store, bucket, runId);
 }
@@ -78182,16 +83450,16 @@ async function run_state_findRunState(runId, deps, options = {}) {
  * const state = await openRun('thumbs-3f9a0c12', deps, { bucket: job.output.bucket });
  * @throws {ConfigurationError} when the run cannot be found, or has been torn down.
  */
-async function openRun(runId, deps, options = {}) {
+async function run_state_openRun(runId, deps, options = {}) {
     const state = await run_state_findRunState(runId, deps, options);
     if (state === undefined) {
         const where = options.bucket !== undefined
-            ? `no ${runStateKey(runId)} in s3://${options.bucket}`
-            : `no queue ${taskQueueName(runId)} points to its output bucket`;
-        throw new ConfigurationError(`run ${runId} was not found (${where}). Check the run id, pass the job file or the output bucket, or provision the run first.`);
+            ? `no ${run_names_runStateKey(runId)} in s3://${options.bucket}`
+            : `no queue ${run_names_taskQueueName(runId)} points to its output bucket`;
+        throw new errors_ConfigurationError(`run ${runId} was not found (${where}). Check the run id, pass the job file or the output bucket, or provision the run first.`);
     }
     if (state.state === 'torn-down') {
-        throw new ConfigurationError(`run ${runId} has been torn down; provision it again (sluice provision JOB) before using it.`);
+        throw new errors_ConfigurationError(`run ${runId} has been torn down; provision it again (sluice provision JOB) before using it.`);
     }
     return state;
 }
@@ -78362,7 +83630,7 @@ function checkNoLoop(job) {
 function maxReceiveCountFor(job) {
     return job.retries + 2;
 }
-async function provisionRun(job, deps, options = {}) {
+async function provision_provisionRun(job, deps, options = {}) {
     const logger = deps.logger ?? silentLogger;
     const now = deps.now ?? Date.now;
     const id = makeRunId(job);
@@ -78574,7 +83842,7 @@ const MARKER_CHECKS_IN_FLIGHT = 16;
  * @throws {ConfigurationError} when the run has no queue (not provisioned) or a bucket is missing.
  * @throws AwsRequestError for AWS faults.
  */
-async function dispatchTasks(run, deps, options = {}) {
+async function dispatch_dispatchTasks(run, deps, options = {}) {
     const logger = deps.logger ?? silentLogger;
     if (run.queue.url === undefined) {
         throw new ConfigurationError(`run ${run.runId} has no task queue yet (state ${run.state}); provision it (sluice provision JOB) first.`);
@@ -78697,6 +83965,80 @@ async function finishedInputs(store, run, inputs, done, digest, logger) {
     return finished;
 }
 
+;// CONCATENATED MODULE: ../../packages/core/src/run/concurrency.ts
+// Bounded concurrency for the lifecycle's many small requests (enqueue batches, record reads).
+/**
+ * Runs at most `limit` of the started tasks at once: `run` waits for a free slot before starting the
+ * task, so a producer that awaits it is held back (bounded memory). `drain` waits for the rest and
+ * throws the first error any task threw.
+ *
+ * @example
+ * const pool = new BoundedPool(4);
+ * for (const batch of batches) await pool.run(() => queue.sendBatch(batch));
+ * await pool.drain();
+ * @throws the first error of a task, from `run` (once seen) or `drain`.
+ */
+class concurrency_BoundedPool {
+    limit;
+    running = new Set();
+    failure;
+    constructor(limit) {
+        this.limit = limit;
+    }
+    /** Starts `task` as soon as fewer than `limit` are running. */
+    async run(task) {
+        while (this.running.size >= Math.max(1, this.limit))
+            await Promise.race(this.running);
+        this.rethrow();
+        const promise = task()
+            .catch((error) => {
+            this.failure ??= { error };
+        })
+            .finally(() => {
+            this.running.delete(promise);
+        });
+        this.running.add(promise);
+    }
+    /** Waits for every started task. */
+    async drain() {
+        await Promise.all(this.running);
+        this.rethrow();
+    }
+    rethrow() {
+        if (this.failure !== undefined)
+            throw this.failure.error;
+    }
+}
+/**
+ * Maps `items` through `fn` with at most `limit` calls at once, keeping the order.
+ *
+ * @example
+ * const records = await mapBounded(keys, 16, (key) => store.getJson({ bucket, key }));
+ * @throws the first error `fn` throws.
+ */
+async function mapBounded(items, limit, fn) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await fn(items[index], index);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+    return results;
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/run/lifecycle-deps.ts
+/** The real wait. */
+const lifecycle_deps_defaultSleep = (ms) => new Promise((resolve) => {
+    setTimeout(resolve, ms);
+});
+/** An ISO 8601 UTC timestamp of `ms`. */
+function lifecycle_deps_isoTime(ms) {
+    return new Date(ms).toISOString();
+}
+
 ;// CONCATENATED MODULE: ../../packages/core/src/run/collect.ts
 // collect-results: know when input is complete, wait (bounded, with backoff) until every input has
 // a final record and the queue is drained, reconcile the dead-letter queue, optionally re-drive it,
@@ -78725,7 +84067,7 @@ const RESULTS_WINDOW = 256;
 /** How long dead-letter messages are held while collect reads them all. */
 const HOLD_SECONDS = 120;
 /** Stands in for the digest in a record collect writes when no runner ever wrote one. */
-const UNKNOWN_DIGEST = (/* unused pure expression or super */ null && (`sha256:${'0'.repeat(64)}`));
+const UNKNOWN_DIGEST = `sha256:${'0'.repeat(64)}`;
 /**
  * Waits for a run to finish and writes its results. First it waits until the input is complete
  * (`until`: an end marker, a count, or quiet for `idleSeconds`), then until every listed input has
@@ -78745,13 +84087,13 @@ const UNKNOWN_DIGEST = (/* unused pure expression or super */ null && (`sha256:$
  */
 async function collectResults(run, options, deps) {
     const { store } = deps;
-    const logger = deps.logger ?? silentLogger;
+    const logger = deps.logger ?? logger_silentLogger;
     const now = deps.now ?? Date.now;
-    const sleep = deps.sleep ?? defaultSleep;
+    const sleep = deps.sleep ?? lifecycle_deps_defaultSleep;
     const { url: queueUrl } = run.queue;
     const { url: deadLetterUrl } = run.deadLetterQueue;
     if (queueUrl === undefined || deadLetterUrl === undefined) {
-        throw new ConfigurationError(`run ${run.runId} has no task queue yet (state ${run.state}); provision it (sluice provision JOB) first.`);
+        throw new errors_ConfigurationError(`run ${run.runId} has no task queue yet (state ${run.state}); provision it (sluice provision JOB) first.`);
     }
     const queue = deps.queues.taskQueue(queueUrl);
     const deadLetter = deps.queues.taskQueue(deadLetterUrl);
@@ -78871,7 +84213,7 @@ async function isInputComplete(until, run, store, inputs, queueEmpty, quietMs, i
         case 'count':
             return inputs >= until.expected;
         case 'marker':
-            return (await store.head({ bucket: run.input.bucket, key: endMarkerKey(run.runId) })) !== undefined;
+            return (await store.head({ bucket: run.input.bucket, key: run_names_endMarkerKey(run.runId) })) !== undefined;
         case 'idle':
             return queueEmpty && quietMs >= idleMs;
     }
@@ -78887,7 +84229,7 @@ class Tracker {
         this.run = run;
         this.store = store;
         this.logger = logger;
-        this.isInput = inputFilter(run);
+        this.isInput = include_inputFilter(run);
     }
     /** Lists the inputs, the completion markers and the records; reads records that changed. */
     async scan() {
@@ -78896,13 +84238,13 @@ class Tracker {
             for (const object of page) {
                 if (!this.isInput(run.input.bucket, object.key).input)
                     continue;
-                const id = taskId({ bucket: run.input.bucket, key: object.key, etag: object.etag });
+                const id = task_id_taskId({ bucket: run.input.bucket, key: object.key, etag: object.etag });
                 if (!this.tasks.has(id)) {
                     this.tasks.set(id, { key: object.key, etag: object.etag, size: object.size, status: 'pending' });
                 }
             }
         }
-        const ledger = ledgerPrefix(run.runId);
+        const ledger = keys_ledgerPrefix(run.runId);
         for await (const page of store.list(run.output.bucket, `${ledger}done/`)) {
             for (const object of page) {
                 const tracked = this.tasks.get(idOf(object.key));
@@ -78920,7 +84262,7 @@ class Tracker {
                 changed.push({ id, tracked, etag: object.etag });
             }
         }
-        const pool = new BoundedPool(READS_IN_FLIGHT);
+        const pool = new concurrency_BoundedPool(READS_IN_FLIGHT);
         for (const { id, tracked, etag } of changed) {
             await pool.run(async () => {
                 const record = await this.record(id);
@@ -78942,7 +84284,7 @@ class Tracker {
                 : validateTaskRecord(found.value, `s3://${this.run.output.bucket}/${key}`);
         }
         catch (thrown) {
-            this.logger.warning(`ignoring task record ${key}: ${toError(thrown).message}`);
+            this.logger.warning(`ignoring task record ${key}: ${errors_toError(thrown).message}`);
             return undefined;
         }
     }
@@ -79026,7 +84368,7 @@ async function reconcileDeadLetters(run, deadLetter, tracker, store, now) {
         const lost = new Map();
         for (const message of messages) {
             for (const task of tasksOf(message.body)) {
-                const id = taskId(task);
+                const id = task_id_taskId(task);
                 const tracked = tracker.tasks.get(id);
                 if (tracked !== undefined && (tracked.status === 'running' || tracked.status === 'pending'))
                     lost.set(id, tracked);
@@ -79034,7 +84376,7 @@ async function reconcileDeadLetters(run, deadLetter, tracker, store, now) {
         }
         await mapBounded([...lost], READS_IN_FLIGHT, async ([id, tracked]) => {
             const existing = await tracker.record(id);
-            const record = workerLost(run, id, tracked, existing, isoTime(now()));
+            const record = workerLost(run, id, tracked, existing, lifecycle_deps_isoTime(now()));
             const put = await store.putJson({ bucket: run.output.bucket, key: taskRecordKey(run.runId, id) }, record);
             tracked.status = 'failed';
             tracked.recordEtag = put.etag;
@@ -79108,7 +84450,7 @@ async function moveDeadLetters(run, deadLetter, queue) {
                     // to maxReceiveCount receives); the retry budget starts afresh from there.
                     const used = task.attemptsUsed ?? run.queue.maxReceiveCount;
                     return {
-                        body: formatTaskMessage({
+                        body: task_message_formatTaskMessage({
                             sluice: 1,
                             runId: run.runId,
                             bucket: task.bucket,
@@ -79126,7 +84468,7 @@ async function moveDeadLetters(run, deadLetter, queue) {
                     continue;
                 }
                 await deadLetter.delete(message.receiptHandle);
-                moved.push(...tasks.map((task) => taskId(task)));
+                moved.push(...tasks.map((task) => task_id_taskId(task)));
             }
         }
     }
@@ -79137,19 +84479,19 @@ async function moveDeadLetters(run, deadLetter, queue) {
 }
 /** Streams results.json through a temporary file (one line per input) and uploads it. */
 async function writeResults(run, tracker, store, now) {
-    const directory = await mkdtemp(join(tmpdir(), 'sluice-results-'));
-    const file = join(directory, 'results.json');
+    const directory = await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'sluice-results-'));
+    const file = (0,external_node_path_.join)(directory, 'results.json');
     const failures = [];
     let slowest = [];
     const key = resultsKey(run.runId);
     try {
-        const out = createWriteStream(file, { encoding: 'utf8' });
+        const out = (0,external_node_fs_.createWriteStream)(file, { encoding: 'utf8' });
         const write = async (text) => {
             if (!out.write(text))
-                await once(out, 'drain');
+                await (0,external_node_events_.once)(out, 'drain');
         };
         const counts = tracker.counts();
-        await write(`{"schemaVersion":1,"runId":${JSON.stringify(run.runId)},"generatedAt":"${isoTime(now())}",` +
+        await write(`{"schemaVersion":1,"runId":${JSON.stringify(run.runId)},"generatedAt":"${lifecycle_deps_isoTime(now())}",` +
             `"input":${JSON.stringify({ bucket: run.input.bucket, prefix: run.input.prefix })},` +
             `"output":${JSON.stringify(run.output)},"counts":${JSON.stringify(counts)},"tasks":[`);
         const entries = [...tracker.tasks];
@@ -79171,11 +84513,11 @@ async function writeResults(run, tracker, store, now) {
         }
         await write('\n]}\n');
         out.end();
-        await once(out, 'finish');
+        await (0,external_node_events_.once)(out, 'finish');
         await store.upload({ bucket: run.output.bucket, key }, file, { contentType: 'application/json' });
     }
     finally {
-        await rm(directory, { recursive: true, force: true });
+        await (0,promises_.rm)(directory, { recursive: true, force: true });
     }
     return { uri: `s3://${run.output.bucket}/${key}`, key, failures, slowest: topSlowest(slowest) };
 }
@@ -79187,11 +84529,11 @@ async function resultOf(run, id, tracked, tracker, store) {
     const record = tracked.status === 'pending' ? undefined : await tracker.record(id);
     let outputs = record?.outputs ?? [];
     if (tracked.status === 'succeeded' && outputs.length === 0) {
-        const markerKey = completionMarkerKey(run.runId, id);
+        const markerKey = keys_completionMarkerKey(run.runId, id);
         const found = await store.getJson({ bucket: run.output.bucket, key: markerKey }).catch(() => undefined);
         if (found !== undefined) {
             try {
-                outputs = validateCompletionMarker(found.value, `s3://${run.output.bucket}/${markerKey}`).outputs;
+                outputs = records_validateCompletionMarker(found.value, `s3://${run.output.bucket}/${markerKey}`).outputs;
             }
             catch {
                 // Counted as succeeded by its marker's presence; its outputs are simply not listed.
@@ -79244,7 +84586,7 @@ async function resultOf(run, id, tracked, tracker, store) {
  * const { deleted } = await teardownRun('thumbs-3f9a0c12', deps, { bucket: job.output.bucket });
  * @throws ConfigurationError when access is denied; AwsRequestError for faults (tear down again).
  */
-async function teardownRun(runId, deps, options = {}) {
+async function teardown_teardownRun(runId, deps, options = {}) {
     const logger = deps.logger ?? silentLogger;
     const now = deps.now ?? Date.now;
     const deleted = [];
@@ -79339,6 +84681,833 @@ async function bucketsToDelete(runId, state, deps, options) {
     return result.sort((a, b) => Number(a === state?.output.bucket) - Number(b === state?.output.bucket));
 }
 
+;// CONCATENATED MODULE: ../../packages/core/src/compute/local-workers.ts
+// The local backend's workers: N runner containers of a run's wrapped image, started with the local
+// container engine (docker, or podman where there is no Docker daemon) on the host network, so they
+// reach an S3/SQS endpoint on loopback (the moto server) as well as AWS itself. Every container
+// carries the label `org.sluice.run=<run-id>`: that is how they are counted, watched and removed,
+// from any process (the dispatch-tasks, collect-results and teardown actions are separate ones).
+
+
+
+
+
+/** The label naming a runner container's run. */
+const LOCAL_RUN_LABEL = 'org.sluice.run';
+/** The label numbering a runner container within its run (1, 2, …). */
+const LOCAL_WORKER_LABEL = 'org.sluice.worker';
+/**
+ * Per-container resource limits. Any `--ulimit` replaces the engine's configured defaults (podman),
+ * so `nofile` and `nproc` are always given together; these are the test bed's defaults, enough for
+ * one runner and its algorithm.
+ */
+const LOCAL_WORKER_ULIMITS = [
+    { name: 'nofile', soft: 1024, hard: 1024 },
+    { name: 'nproc', soft: 4096, hard: 4096 },
+];
+/** The runner's exit code for a configuration error (a restart would fail the same way). */
+const RUNNER_CONFIGURATION_EXIT = 2;
+/** Restarts one {@link LocalWorkers} allows per run, so a runner that always crashes ends the watch. */
+const DEFAULT_RESTART_BUDGET = 10;
+/**
+ * The runner containers of local runs.
+ *
+ * @example
+ * const workers = new LocalWorkers(await detectContainerEngine({ logger }), logger);
+ * await workers.ensure(spec, { workRemains: true }); // starts spec.workers runners
+ * await workers.stop(spec.runId);                    // at teardown
+ */
+class local_workers_LocalWorkers {
+    engine;
+    logger;
+    restartBudget;
+    restarts = 0;
+    constructor(engine, logger = logger_silentLogger, options = {}) {
+        this.engine = engine;
+        this.logger = logger;
+        this.restartBudget = options.restartBudget ?? DEFAULT_RESTART_BUDGET;
+    }
+    /** The run's containers (running or not). */
+    async containers(runId) {
+        return this.engine.listContainers(`${LOCAL_RUN_LABEL}=${runId}`);
+    }
+    /**
+     * Counts the run's containers by state.
+     *
+     * @example
+     * const { running } = await workers.count('thumbs-3f9a0c12');
+     * @throws ContainerEngineError when the engine fails.
+     */
+    async count(runId) {
+        return countOf(await this.containers(runId));
+    }
+    /**
+     * Keeps a run's runners going: while `workRemains`, `spec.workers` containers run; otherwise at
+     * least `spec.minWorkers`, and a runner that crashed (non-zero exit) is replaced. Exited
+     * containers are removed before replacements start, the failed ones after their log's tail is
+     * logged; runners that exited 0 (idle) stay until there is work again or teardown removes them.
+     *
+     * @example
+     * await workers.ensure(spec, { workRemains: queued + inFlight > 0 });
+     * @throws {ConfigurationError} when a runner exited with its configuration-error code (2), or
+     *   runners keep crashing beyond the restart budget: the message holds the log's tail.
+     * @throws ContainerEngineError when the engine fails.
+     */
+    async ensure(spec, options) {
+        const containers = await this.containers(spec.runId);
+        const counts = countOf(containers);
+        const failed = containers.filter((c) => !c.running && c.exitCode !== 0);
+        for (const container of failed) {
+            const tail = await this.logTail(container.id);
+            if (container.exitCode === RUNNER_CONFIGURATION_EXIT) {
+                throw new errors_ConfigurationError(`run ${spec.runId}: runner ${container.name} stopped on a configuration error; fix it and dispatch again. Its log ends:\n${tail}`);
+            }
+            this.logger.warning(`run ${spec.runId}: runner ${container.name} exited with code ${container.exitCode}` +
+                `${container.oomKilled || container.exitCode === 137 ? ' (killed: out of memory?)' : ''}; its log ends:\n${tail}`);
+        }
+        const target = options.workRemains
+            ? spec.workers
+            : Math.min(spec.workers, Math.max(spec.minWorkers ?? 0, counts.running + failed.length));
+        const exited = containers.filter((c) => !c.running);
+        // Exited runners go when they are replaced (or crashed): their names are reused.
+        const toRemove = counts.running < target || failed.length > 0 ? exited : [];
+        if (toRemove.length > 0)
+            await this.engine.remove(toRemove.map((c) => c.id));
+        const missing = Math.max(0, target - counts.running);
+        if (missing > 0 && failed.length > 0) {
+            this.restarts += Math.min(missing, failed.length);
+            if (this.restarts > this.restartBudget) {
+                throw new errors_ConfigurationError(`run ${spec.runId}: runners keep crashing (${this.restarts} restarts); see the warnings above for their logs.`);
+            }
+        }
+        const taken = new Set(containers
+            .filter((c) => c.running)
+            .map((c) => Number.parseInt(c.labels[LOCAL_WORKER_LABEL] ?? '', 10))
+            .filter((n) => !Number.isNaN(n)));
+        let started = 0;
+        for (let index = 1; started < missing; index += 1) {
+            if (taken.has(index))
+                continue;
+            await this.startOne(spec, index);
+            taken.add(index);
+            started += 1;
+        }
+        if (started > 0)
+            this.logger.info(`run ${spec.runId}: started ${started} runner container(s)`);
+        return {
+            running: counts.running + started,
+            finished: toRemove.length > 0 ? 0 : counts.finished,
+            failed: toRemove.length > 0 ? 0 : counts.failed,
+            started,
+            removed: toRemove.length,
+        };
+    }
+    /**
+     * Stops and removes every container of the run (running ones get SIGTERM and `timeoutSeconds`
+     * to finish their task's current step). Idempotent: returns how many were removed.
+     *
+     * @example
+     * const removed = await workers.stop('thumbs-3f9a0c12');
+     * @throws ContainerEngineError when the engine fails.
+     */
+    async stop(runId, options = {}) {
+        const containers = await this.containers(runId);
+        await Promise.all(containers
+            .filter((c) => c.running)
+            .map(async (c) => {
+            try {
+                await this.engine.stop(c.id, { timeoutSeconds: options.timeoutSeconds ?? 10 });
+            }
+            catch (thrown) {
+                // It may have exited meanwhile; `rm --force` below ends it either way.
+                this.logger.debug(`stopping ${c.name}: ${errors_toError(thrown).message}`);
+            }
+        }));
+        if (containers.length > 0)
+            await this.engine.remove(containers.map((c) => c.id));
+        if (containers.length > 0)
+            this.logger.info(`run ${runId}: removed ${containers.length} runner container(s)`);
+        return containers.length;
+    }
+    async startOne(spec, index) {
+        const name = localWorkerName(spec.runId, index);
+        const config = { ...spec.config, workerId: name };
+        return this.engine.runDetached({
+            image: spec.image,
+            name,
+            env: { ...spec.env, [RUNNER_CONFIG_VARIABLE]: JSON.stringify(config) },
+            memoryMiB: localMemoryLimitMiB(spec.manifest),
+            network: spec.network ?? 'host',
+            ulimits: spec.ulimits ?? LOCAL_WORKER_ULIMITS,
+            labels: { [LOCAL_RUN_LABEL]: spec.runId, [LOCAL_WORKER_LABEL]: String(index) },
+        });
+    }
+    async logTail(container) {
+        try {
+            const { stdout, stderr } = await this.engine.logs(container);
+            return tailLines(`${stdout}\n${stderr}`, 20);
+        }
+        catch (thrown) {
+            return `(no log: ${errors_toError(thrown).message})`;
+        }
+    }
+}
+/**
+ * The name of a run's runner container: `sluice-<run-id>-<n>`.
+ *
+ * @example
+ * localWorkerName('thumbs-3f9a0c12', 1); // 'sluice-thumbs-3f9a0c12-1'
+ */
+function localWorkerName(runId, index) {
+    return `sluice-${runId}-${index}`;
+}
+function countOf(containers) {
+    let running = 0;
+    let finished = 0;
+    let failed = 0;
+    for (const c of containers) {
+        if (c.running)
+            running += 1;
+        else if (c.exitCode === 0)
+            finished += 1;
+        else
+            failed += 1;
+    }
+    return { running, finished, failed };
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/run/summary.ts
+
+/** GitHub refuses step summaries over 1 MiB; the summary stays well below. */
+const SUMMARY_MAX_BYTES = 1_000_000;
+/** Bytes of each log's end shown in the summary. */
+const LOG_TAIL_BYTES = 2048;
+/**
+ * Renders a run's summary as GitHub-flavoured Markdown: the outcome ("completed, N failed"), the
+ * counts, a table of failures with each log's tail, and the slowest tasks. Always under
+ * `maxBytes`: tables are cut short with a note saying how many rows were left out (results.json
+ * has every task).
+ *
+ * @example
+ * const tails = await fetchLogTails(report, store, state.output.bucket);
+ * await appendFile(process.env.GITHUB_STEP_SUMMARY, renderSummary(report, { logTails: tails }));
+ * @throws never.
+ */
+function renderSummary(report, options = {}) {
+    const maxBytes = options.maxBytes ?? SUMMARY_MAX_BYTES;
+    const mask = masker(options.secrets ?? []);
+    const { counts } = report;
+    const unfinished = counts.running + counts.pending;
+    const outcome = report.complete
+        ? `completed, ${counts.failed} failed`
+        : report.timedOut
+            ? `timed out, ${unfinished} unfinished, ${counts.failed} failed`
+            : `incomplete, ${unfinished} unfinished, ${counts.failed} failed`;
+    const head = [
+        `## sluice run \`${report.runId}\`: ${outcome}`,
+        '',
+        '| inputs | succeeded | failed | running | pending | retried | time |',
+        '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+        `| ${counts.inputs} | ${counts.succeeded} | ${counts.failed} | ${counts.running} | ${counts.pending} | ${report.retried} | ${duration(report.elapsedMs)} |`,
+        '',
+        `Results: \`${report.results}\``,
+        '',
+    ].join('\n');
+    // Room is kept for the slowest tasks and the notes, whatever the failures take.
+    const slowest = renderSlowest(report.slowest, mask);
+    const reserve = byteLength(slowest) + 512;
+    const budget = new Budget(maxBytes - reserve - byteLength(head));
+    const failures = renderFailures(report, options, mask, budget);
+    return truncateBytes(`${head}${failures}${slowest}`, maxBytes);
+}
+function renderFailures(report, options, mask, budget) {
+    const failed = report.counts.failed;
+    if (failed === 0)
+        return '';
+    const limit = Math.min(options.maxFailures ?? 100, report.failures.length);
+    const parts = ['### Failures', '', '| input | class | attempts | message |', '| --- | --- | ---: | --- |'];
+    const details = [];
+    let shown = 0;
+    for (const result of report.failures.slice(0, limit)) {
+        const row = `| ${code(mask(result.key))} | ${result.failureClass ?? ''} | ${result.attempts} | ${cell(mask(result.message ?? ''))} |`;
+        if (!budget.take(row.length + 1))
+            break;
+        parts.push(row);
+        shown += 1;
+        const tail = options.logTails?.get(result.taskId);
+        if (tail !== undefined) {
+            const block = logBlock(result, mask(tail));
+            if (budget.take(byteLength(block)))
+                details.push(block);
+        }
+    }
+    if (shown < failed) {
+        parts.push('', `_${failed - shown} more failures not shown; see results.json._`);
+    }
+    return `${[...parts, '', ...details].join('\n')}\n`;
+}
+function logBlock(result, tail) {
+    const fence = '`'.repeat(Math.max(3, longestRun(tail, '`') + 1));
+    return [
+        `<details><summary>${html(result.key)}: end of ${html(result.logKey ?? 'the log')}</summary>`,
+        '',
+        `${fence}text`,
+        tail.replace(/\s+$/, ''),
+        fence,
+        '',
+        '</details>',
+        '',
+    ].join('\n');
+}
+function renderSlowest(slowest, mask) {
+    if (slowest.length === 0)
+        return '';
+    const rows = slowest.map((r) => `| ${code(mask(r.key))} | ${duration(r.wallMs ?? 0)} | ${ms(r.phases.downloadMs)} | ${ms(r.phases.runMs)} | ${ms(r.phases.uploadMs)} | ${r.attempts} |`);
+    return [
+        '### Slowest tasks',
+        '',
+        '| input | wall time | download | run | upload | attempts |',
+        '| --- | ---: | ---: | ---: | ---: | ---: |',
+        ...rows,
+        '',
+    ].join('\n');
+}
+/**
+ * Reads the end of each listed failure's log (bounded: at most `maxTasks` logs, `tailBytes` each,
+ * logs over 1 MiB skipped), keyed by task id, for {@link renderSummary}.
+ *
+ * @example
+ * const tails = await fetchLogTails(report, store, 'my-output', { maxTasks: 20 });
+ * @throws never: a log that cannot be read is left out.
+ */
+async function fetchLogTails(report, store, bucket, options = {}) {
+    const tailBytes = options.tailBytes ?? LOG_TAIL_BYTES;
+    const wanted = report.failures.filter((r) => r.logKey !== undefined).slice(0, options.maxTasks ?? 50);
+    const tails = new Map();
+    await mapBounded(wanted, 8, async (result) => {
+        try {
+            const found = await store.getText({ bucket, key: result.logKey ?? '' }, { maxBytes: 1024 * 1024 });
+            if (found !== undefined)
+                tails.set(result.taskId, tailOf(found.text, tailBytes));
+        }
+        catch {
+            // A missing or oversized log is not worth failing the summary for.
+        }
+    });
+    return tails;
+}
+/** The last `bytes` bytes of `text`, starting at a line when one begins close by. */
+function tailOf(text, bytes) {
+    const buffer = Buffer.from(text, 'utf8');
+    if (buffer.length <= bytes)
+        return text;
+    // Decoding from a byte offset may split a character: the replacement character is dropped.
+    const cut = buffer
+        .subarray(buffer.length - bytes)
+        .toString('utf8')
+        .replace(/^\uFFFD+/, '');
+    const newline = cut.indexOf('\n');
+    return `…\n${newline >= 0 && newline < 200 ? cut.slice(newline + 1) : cut}`;
+}
+class Budget {
+    remaining;
+    constructor(remaining) {
+        this.remaining = remaining;
+    }
+    take(bytes) {
+        if (bytes > this.remaining)
+            return false;
+        this.remaining -= bytes;
+        return true;
+    }
+}
+function masker(secrets) {
+    const values = secrets.filter((s) => s.length >= 3).sort((a, b) => b.length - a.length);
+    return (text) => values.reduce((out, value) => out.split(value).join('***'), text);
+}
+function byteLength(text) {
+    return Buffer.byteLength(text, 'utf8');
+}
+function truncateBytes(text, maxBytes) {
+    if (byteLength(text) <= maxBytes)
+        return text;
+    const note = '\n\n_Summary cut short to stay under the size limit; see results.json._\n';
+    const cut = Buffer.from(text, 'utf8')
+        .subarray(0, maxBytes - byteLength(note))
+        .toString('utf8')
+        .replace(/\uFFFD+$/, '');
+    return cut + note;
+}
+function longestRun(text, char) {
+    let longest = 0;
+    let current = 0;
+    for (const c of text) {
+        current = c === char ? current + 1 : 0;
+        longest = Math.max(longest, current);
+    }
+    return longest;
+}
+/** Text for a table cell: one line, pipes escaped, at most 300 characters. */
+function cell(text) {
+    const line = text.replace(/\s+/g, ' ').trim();
+    const short = line.length > 300 ? `${line.slice(0, 299)}…` : line;
+    return short.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/</g, '&lt;');
+}
+/** A key as inline code in a table cell (backticks and pipes cannot break out). */
+function code(text) {
+    const inner = cell(text).replace(/`/g, "'");
+    return `\`${inner}\``;
+}
+function html(text) {
+    return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+function ms(value) {
+    return value === undefined ? '' : duration(value);
+}
+function duration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)} s`;
+    const minutes = Math.floor(ms / 60_000);
+    return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/run/steps.ts
+// The steps of a run as the actions and the CLI call them: a job file or a run id in, the AWS
+// clients and the container engine made from the caller's environment, the lifecycle functions
+// (provision, dispatch, collect, teardown) called, and — with the local backend — the runner
+// containers started, watched and removed.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+const ECS_NOT_YET = (/* unused pure expression or super */ null && ('the ECS backend does not start workers yet: ECS workers (IAM, task launch, scaling) arrive with issue 6. ' +
+    'Use the local backend ("compute": {"backend": "local"} in job.json, --backend local, or the action input backend: local).'));
+function steps_nonEmpty(value) {
+    return value === undefined || value.trim() === '' ? undefined : value;
+}
+/**
+ * S3 and SQS clients from the caller's environment and the job's `aws` settings. Credentials:
+ * `environment` takes `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` from the
+ * caller's environment when set, else the SDK's default chain; `profile` the named profile;
+ * `roleArn`/`oidc` the SDK's default chain, which holds the role's session when
+ * aws-actions/configure-aws-credentials ran before the step (what the actions document).
+ */
+function awsContext(context, job) {
+    const { env } = context;
+    const region = job?.aws.region ?? steps_nonEmpty(env.AWS_REGION) ?? steps_nonEmpty(env.AWS_DEFAULT_REGION);
+    const endpoint = steps_nonEmpty(env.AWS_ENDPOINT_URL);
+    const credentials = job?.aws.credentials ?? { source: 'environment' };
+    const keyId = steps_nonEmpty(env.AWS_ACCESS_KEY_ID);
+    const secret = steps_nonEmpty(env.AWS_SECRET_ACCESS_KEY);
+    const token = steps_nonEmpty(env.AWS_SESSION_TOKEN);
+    const base = {
+        ...(region !== undefined && { region }),
+        ...(endpoint !== undefined && { endpoint }),
+        ...(credentials.source === 'profile' && { profile: credentials.profile }),
+        ...(credentials.source === 'environment' &&
+            keyId !== undefined &&
+            secret !== undefined && {
+            credentials: {
+                accessKeyId: keyId,
+                secretAccessKey: secret,
+                ...(token !== undefined && { sessionToken: token }),
+            },
+        }),
+    };
+    // A local endpoint (moto, MinIO) serves every bucket on one host.
+    const s3 = new dist_cjs.S3Client({ ...base, ...(endpoint !== undefined && { forcePathStyle: true }) });
+    const sqs = new client_sqs_dist_cjs/* SQSClient */.hW(base);
+    const deps = {
+        store: new S3ObjectStore(s3),
+        queues: new SqsRunQueues(sqs),
+        buckets: new S3BucketAdmin(s3),
+        logger: context.logger,
+    };
+    return { s3, sqs, deps, region, endpoint };
+}
+function destroy(aws) {
+    aws.s3.destroy();
+    aws.sqs.destroy();
+}
+async function readJobFile(jobPath) {
+    let text;
+    try {
+        text = await (0,promises_.readFile)(jobPath, 'utf8');
+    }
+    catch (thrown) {
+        throw new errors_ConfigurationError(`cannot read the job file ${jobPath}: ${errors_toError(thrown).message}`, {
+            cause: thrown,
+        });
+    }
+    return parseJob(text, jobPath);
+}
+/** The job (when a file is given), the run id, and the clients. */
+async function resolveTarget(target, context) {
+    if (target.jobPath !== undefined) {
+        const job = await readJobFile(target.jobPath);
+        return { job, runId: runId(job), bucket: job.output.bucket, aws: awsContext(context, job) };
+    }
+    return {
+        job: undefined,
+        runId: target.runId,
+        bucket: context.outputBucket,
+        aws: awsContext(context, undefined),
+    };
+}
+/** Variables handed to the engine CLI: its own settings (podman's CONTAINERS_*, docker's DOCKER_*). */
+function engineVariables(env) {
+    const picked = {};
+    for (const [name, value] of Object.entries(env)) {
+        if (value !== undefined && /^(CONTAINERS_|DOCKER_|SLUICE_CONTAINER_ENGINE$)/.test(name))
+            picked[name] = value;
+    }
+    return picked;
+}
+async function engineOf(context) {
+    return (context.engine ??
+        detectContainerEngine({
+            environment: context.env,
+            env: engineVariables(context.env),
+            logger: context.logger,
+        }));
+}
+function hasImageLister(engine) {
+    return typeof engine.listImages === 'function';
+}
+/** The wrapped image of a job's algorithm in the local image store, with its manifest. */
+async function localAlgorithm(algorithm, engine) {
+    if (algorithm.kind === 'catalogue') {
+        if (!hasImageLister(engine)) {
+            throw new errors_ConfigurationError(`the ${engine.kind} engine given cannot list images, so the local catalogue cannot be read`);
+        }
+        const entry = await new LocalCatalogue(engine).resolve(algorithm);
+        return { image: entry.image, manifest: entry.manifest };
+    }
+    return wrappedImageByReference(algorithm.reference, engine);
+}
+async function wrappedImageByReference(reference, engine) {
+    if (!(await engine.imageExists(reference)))
+        await engine.pull(reference);
+    const details = await engine.inspectImage(reference);
+    const text = details.labels[wrapped_image_WRAPPED_LABELS.manifestJson];
+    if (text === undefined || text === '') {
+        throw new errors_ConfigurationError(`image ${reference} was not made by sluice wrap (no ${wrapped_image_WRAPPED_LABELS.manifestJson} label): wrap the algorithm (sluice wrap algorithm.json) and name it as name@version or by the wrapped image.`);
+    }
+    return { image: details.id, manifest: documents_parseManifest(text, `image ${reference}`) };
+}
+function checkJobAgainstManifest(job, manifest, jobFile) {
+    const problems = crossCheckJob(job, manifest, {
+        job: jobFile,
+        manifest: `${manifest.name}@${manifest.version}`,
+    });
+    if (problems.length > 0)
+        throw new ValidationError(problems);
+}
+function secretVariablesOf(manifest) {
+    return Object.entries(manifest.env)
+        .filter(([, spec]) => spec.secret)
+        .map(([name]) => name);
+}
+/** `SLUICE_RUN` values and secret values for the job's `env`. */
+function runnerVariables(job, env, logger) {
+    const literals = {};
+    const secretEnv = [];
+    const secretValues = {};
+    const redacted = [];
+    for (const [name, value] of Object.entries(job.env)) {
+        if (typeof value === 'string') {
+            if (value === REDACTED)
+                redacted.push(name);
+            literals[name] = value;
+        }
+        else if ('fromEnv' in value) {
+            const found = env[value.fromEnv];
+            if (found === undefined) {
+                throw new errors_ConfigurationError(`job.json $.env.${name}: it is read from the environment variable ${value.fromEnv}, which is not set. ` +
+                    `Set it for this step (in a workflow: env: { ${value.fromEnv}: \${{ secrets.${value.fromEnv} }} }).`);
+            }
+            if (found !== '')
+                logger.setSecret(found);
+            secretEnv.push(name);
+            secretValues[name] = found;
+        }
+        else {
+            throw new errors_ConfigurationError(`job.json $.env.${name}: {"fromSecret": …} is resolved by AWS for the ECS backend; the local backend cannot read Secrets Manager. ` +
+                `For a local run use {"fromEnv": "NAME"} and set NAME in the environment.`);
+        }
+    }
+    return { literals, secretEnv, secretValues, redacted };
+}
+/** The AWS settings a runner container needs: endpoint, region and the caller's resolved credentials. */
+async function containerAwsEnv(aws, logger) {
+    const env = {};
+    if (aws.endpoint !== undefined)
+        env.AWS_ENDPOINT_URL = aws.endpoint;
+    const region = aws.region ?? (await aws.s3.config.region());
+    env.AWS_REGION = region;
+    // Whatever the source (environment, profile, an assumed role), the container gets the session the
+    // caller has now: it has no ~/.aws and no OIDC token of its own.
+    const credentials = await aws.s3.config.credentials();
+    logger.setSecret(credentials.secretAccessKey);
+    env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
+    env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
+    if (credentials.sessionToken !== undefined) {
+        logger.setSecret(credentials.sessionToken);
+        env.AWS_SESSION_TOKEN = credentials.sessionToken;
+    }
+    return env;
+}
+async function localBackend(state, job, aws, context) {
+    const engine = await engineOf(context);
+    const runJobValue = job ?? runJob(state);
+    const { image, manifest } = state.algorithm.image !== undefined
+        ? await wrappedImageByReference(state.algorithm.image, engine)
+        : await localAlgorithm(runJobValue.algorithm, engine);
+    const variables = runnerVariables(runJobValue, context.env, context.logger);
+    const config = {
+        runId: state.runId,
+        queueUrl: state.queue.url ?? '',
+        deadLetterQueueUrl: state.deadLetterQueue.url ?? '',
+        input: { bucket: state.input.bucket, prefix: state.input.prefix, include: [...state.input.include] },
+        output: { bucket: state.output.bucket, prefix: state.output.prefix },
+        maxAttempts: runJobValue.retries + 1,
+        idleSeconds: runJobValue.compute.idleSeconds,
+        env: variables.literals,
+        secretEnv: variables.secretEnv,
+        ...(runJobValue.timeoutSeconds !== undefined && { timeoutSeconds: runJobValue.timeoutSeconds }),
+        ...(state.algorithm.digest !== undefined &&
+            /^sha256:[a-f0-9]{64}$/.test(state.algorithm.digest) && { algorithmDigest: state.algorithm.digest }),
+    };
+    const spec = {
+        runId: state.runId,
+        image,
+        manifest,
+        config,
+        env: { ...(await containerAwsEnv(aws, context.logger)), ...variables.secretValues },
+        workers: runJobValue.compute.maxWorkers,
+        minWorkers: runJobValue.compute.minWorkers,
+    };
+    return {
+        workers: new local_workers_LocalWorkers(engine, context.logger),
+        spec,
+        secrets: Object.values(variables.secretValues).filter((value) => value !== ''),
+        ...(variables.redacted.length > 0 && {
+            restartBlocked: `run.json does not keep the values of ${variables.redacted.join(', ')}: pass the job file to start runners`,
+        }),
+    };
+}
+async function ensureWorkers(local, state, aws) {
+    const url = state.queue.url;
+    const counts = url === undefined ? undefined : await aws.deps.queues.taskQueue(url).counts();
+    const workRemains = counts === undefined || counts.visible + counts.inFlight + counts.delayed > 0;
+    if (local.restartBlocked !== undefined) {
+        const current = await local.workers.count(state.runId);
+        if (workRemains && current.running === 0)
+            aws.deps.logger?.warning(`run ${state.runId}: ${local.restartBlocked}`);
+        return current.running;
+    }
+    return (await local.workers.ensure(local.spec, { workRemains })).running;
+}
+function backendOf(state, context) {
+    return context.backend ?? state.backend;
+}
+// ---------------------------------------------------------------------------------------------
+// The steps.
+/**
+ * Provisions the run of a job file (idempotent): resolves the job's algorithm (the local image store
+ * for the local backend), checks the job against its manifest, then creates or reuses the buckets,
+ * queues, queue policy and S3 notification ({@link provisionRun}).
+ *
+ * @example
+ * const { runId, uploadTo } = await provisionStep('job.json', { logger, env: process.env });
+ * @throws {ConfigurationError} for a job that does not validate, an unknown algorithm, a missing
+ *   input bucket; {@link ValidationError} when the job does not fit the manifest; AwsRequestError
+ *   for AWS faults (provision again to resume).
+ */
+async function provisionStep(jobPath, context) {
+    const job = await readJobFile(jobPath);
+    const backend = context.backend ?? job.compute.backend;
+    let algorithm = {};
+    let secretVariables = [];
+    if (backend === 'local') {
+        const found = await localAlgorithm(job.algorithm, await engineOf(context));
+        checkJobAgainstManifest(job, found.manifest, jobPath);
+        // The local image id is the config digest, `sha256:…`: recorded in every task record.
+        algorithm = { image: found.image, digest: found.image };
+        secretVariables = secretVariablesOf(found.manifest);
+    }
+    else if (job.algorithm.kind === 'image') {
+        const digest = /@(sha256:[a-f0-9]{64})$/.exec(job.algorithm.reference)?.[1];
+        algorithm = { image: job.algorithm.reference, ...(digest !== undefined && { digest }) };
+    }
+    const aws = awsContext(context, job);
+    try {
+        const result = await provisionRun(job, aws.deps, { backend, algorithm, secretVariables });
+        return {
+            runId: result.runId,
+            queueUrl: result.queueUrl,
+            deadLetterQueueUrl: result.deadLetterQueueUrl,
+            uploadTo: result.uploadTo,
+            endMarker: result.endMarker,
+            warnings: result.warnings,
+            created: result.created,
+        };
+    }
+    finally {
+        destroy(aws);
+    }
+}
+/**
+ * Enqueues the files already in the input prefix ({@link dispatchTasks}) and, with the local
+ * backend, starts the run's runner containers (`compute.maxWorkers` of them while work remains;
+ * dispatching again starts none beyond that).
+ *
+ * @example
+ * const { enqueued, workers } = await dispatchStep({ jobPath: 'job.json' }, { logger, env: process.env });
+ * @throws {ConfigurationError} when the run is not provisioned, a `fromEnv` variable is unset, the
+ *   algorithm's image is gone, or the backend is `ecs` (its workers arrive with issue 6).
+ */
+async function dispatchStep(target, context, onProgress) {
+    const { job, runId, bucket, aws } = await resolveTarget(target, context);
+    try {
+        const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
+        if (backendOf(state, context) === 'ecs')
+            throw new ConfigurationError(`run ${runId}: ${ECS_NOT_YET}`);
+        // Everything the runners need is checked before anything is enqueued.
+        const local = await localBackend(state, job, aws, context);
+        const report = await dispatchTasks(state, aws.deps, {
+            ...(onProgress !== undefined && { onProgress }),
+            ...(state.algorithm.digest !== undefined && { algorithmDigest: state.algorithm.digest }),
+        });
+        const workers = await ensureWorkers(local, state, aws);
+        return {
+            runId,
+            listed: report.listed,
+            enqueued: report.enqueued,
+            skippedDone: report.skippedDone,
+            skippedFiltered: report.skippedFiltered,
+            failed: report.failed,
+            workers,
+        };
+    }
+    finally {
+        destroy(aws);
+    }
+}
+function inputCompletion(options) {
+    switch (options.until) {
+        case 'marker':
+            return { until: 'marker' };
+        case 'count':
+            if (options.expectedCount === undefined ||
+                !Number.isInteger(options.expectedCount) ||
+                options.expectedCount < 0) {
+                throw new errors_ConfigurationError('collecting until a count needs the number of inputs to expect (action input expected-count, CLI --count N).');
+            }
+            return { until: 'count', expected: options.expectedCount };
+        case 'idle':
+            return {
+                until: 'idle',
+                ...(options.idleSeconds !== undefined && { idleSeconds: options.idleSeconds }),
+            };
+    }
+}
+/**
+ * Waits for the run to drain ({@link collectResults}) — with the local backend watching the runner
+ * containers between polls, restarting crashed ones and starting new ones while work remains —
+ * writes results.json and renders the summary (failures with their log tails, secrets masked).
+ *
+ * @example
+ * const { report, summaryMarkdown } = await collectStep({ runId }, { until: 'marker', timeoutSeconds: 1800 }, context);
+ * @throws {ConfigurationError} when the run is not provisioned, `until: 'count'` has no count, or a
+ *   runner stops on a configuration error; AwsRequestError for AWS faults.
+ */
+async function collectStep(target, options, context, onProgress) {
+    const until = inputCompletion(options);
+    const { job, runId, bucket, aws } = await resolveTarget(target, context);
+    try {
+        const state = await run_state_openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
+        const local = backendOf(state, context) === 'local' ? await localBackend(state, job, aws, context) : undefined;
+        if (local !== undefined)
+            await ensureWorkers(local, state, aws);
+        const sleep = async (ms) => {
+            await lifecycle_deps_defaultSleep(ms);
+            if (local !== undefined)
+                await ensureWorkers(local, state, aws);
+        };
+        const report = await collectResults(state, {
+            until,
+            ...(options.timeoutSeconds !== undefined && { timeoutSeconds: options.timeoutSeconds }),
+            ...(options.retryFailed !== undefined && { retryFailed: options.retryFailed }),
+            ...(context.pollSeconds !== undefined && { pollSeconds: context.pollSeconds }),
+            ...(onProgress !== undefined && { onProgress }),
+        }, { ...aws.deps, sleep });
+        const logTails = await fetchLogTails(report, aws.deps.store, state.output.bucket);
+        const summaryMarkdown = renderSummary(report, { logTails, secrets: local?.secrets ?? [] });
+        return { report, summaryMarkdown };
+    }
+    finally {
+        destroy(aws);
+    }
+}
+/**
+ * Stops and removes the run's local runner containers (whatever the backend: any left behind go),
+ * then removes what provisioning created ({@link teardownRun}); data is kept unless `deleteData`.
+ * Idempotent.
+ *
+ * @example
+ * const { deleted } = await teardownStep({ jobPath: 'job.json' }, { deleteData: false }, context);
+ * @throws ContainerEngineError when the engine fails; AwsRequestError for AWS faults (tear down again).
+ */
+async function teardownStep(target, options, context) {
+    const { runId, bucket, aws } = await resolveTarget(target, context);
+    try {
+        const containers = [];
+        let engine;
+        try {
+            engine = await engineOf(context);
+        }
+        catch (thrown) {
+            // No engine on this machine: no local runner can exist here either.
+            if (context.backend === 'local')
+                throw thrown;
+            context.logger.debug(`no container engine, so no local runners to stop: ${toError(thrown).message}`);
+        }
+        if (engine !== undefined) {
+            const removed = await new LocalWorkers(engine, context.logger).stop(runId);
+            if (removed > 0)
+                containers.push(`${removed} runner container(s) labelled org.sluice.run=${runId}`);
+        }
+        const report = await teardownRun(runId, aws.deps, {
+            ...(options.deleteData !== undefined && { deleteData: options.deleteData }),
+            ...(bucket !== undefined && { bucket }),
+        });
+        return { ...report, deleted: [...containers, ...report.deleted] };
+    }
+    finally {
+        destroy(aws);
+    }
+}
+
 ;// CONCATENATED MODULE: ../../packages/core/src/index.ts
 // Every public export of @sluice/core, named (no `export *`): see STYLE.md rule 4.
 // errors
@@ -79402,6 +85571,9 @@ async function bucketsToDelete(runId, state, deps, options) {
 
 
 
+// run steps: what the actions and the CLI call (job file or run id in, one step of a run out)
+
+
 
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
@@ -79427,7 +85599,7 @@ function utils_toCommandValue(input) {
  * @returns The command properties to send with the actual annotation command
  * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
  */
-function utils_toCommandProperties(annotationProperties) {
+function toCommandProperties(annotationProperties) {
     if (!Object.keys(annotationProperties).length) {
         return {};
     }
@@ -80799,7 +86971,7 @@ const _summary = new Summary();
  * @deprecated use `core.summary`
  */
 const markdownSummary = (/* unused pure expression or super */ null && (_summary));
-const summary = (/* unused pure expression or super */ null && (_summary));
+const summary = _summary;
 //# sourceMappingURL=summary.js.map
 ;// CONCATENATED MODULE: ../../node_modules/@actions/core/lib/path-utils.js
 
@@ -82238,7 +88410,7 @@ function core_debug(message) {
  * @param properties optional properties to add to the annotation.
  */
 function error(message, properties = {}) {
-    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a warning issue
@@ -82246,7 +88418,7 @@ function error(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function warning(message, properties = {}) {
-    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a notice issue
@@ -82254,7 +88426,7 @@ function warning(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Writes info to log with console.log.
@@ -82366,6 +88538,9 @@ const toolkit_actionsToolkit = {
     warning: (message, properties) => {
         warning(message, properties === undefined ? undefined : { ...properties });
     },
+    notice: (message, properties) => {
+        notice(message, properties === undefined ? undefined : { ...properties });
+    },
     info: (message) => {
         info(message);
     },
@@ -82379,6 +88554,9 @@ const toolkit_actionsToolkit = {
         saveState(name, value);
     },
     getState: (name) => getState(name),
+    appendSummary: async (markdown) => {
+        await summary.addRaw(markdown, true).write();
+    },
 };
 /**
  * Creates an in-memory {@link ActionsToolkit}. It lives here, not in `@sluice/testing`, because the
@@ -82395,6 +88573,7 @@ function createMemoryToolkit(seed = {}) {
     const state = new Map(Object.entries(seed.state ?? {}));
     const secrets = [];
     const messages = [];
+    const summaries = [];
     const record = (level, message, properties) => {
         messages.push(properties === undefined ? { level, message } : { level, message, properties });
     };
@@ -82403,6 +88582,7 @@ function createMemoryToolkit(seed = {}) {
         state,
         secrets,
         messages,
+        summaries,
         failure: () => messages.find((m) => m.level === 'failed')?.message,
         getInput: (name) => inputs.get(name) ?? '',
         setOutput: (name, value) => outputs.set(name, value),
@@ -82415,6 +88595,9 @@ function createMemoryToolkit(seed = {}) {
         warning: (message, properties) => {
             record('warning', message, properties);
         },
+        notice: (message, properties) => {
+            record('notice', message, properties);
+        },
         info: (message) => {
             record('info', message);
         },
@@ -82426,6 +88609,10 @@ function createMemoryToolkit(seed = {}) {
         },
         saveState: (name, value) => state.set(name, value),
         getState: (name) => state.get(name) ?? '',
+        appendSummary: (markdown) => {
+            summaries.push(markdown);
+            return Promise.resolve();
+        },
     };
 }
 
@@ -82648,6 +88835,16 @@ function readRunTarget(input, names) {
     throw new InputError(names.job, `Give \`${names.job}\` (the job file, e.g. job.json) or \`${names.runId}\` (the run-id output of ` +
         `provision-run) in the step's \`with:\` block.`);
 }
+/**
+ * The same run as core's steps name it (`jobPath` or `runId`).
+ *
+ * @example
+ * await dispatchStep(stepTarget(inputs.target), context);
+ * @throws never.
+ */
+function stepTarget(target) {
+    return 'job' in target ? { jobPath: target.job } : { runId: target.runId };
+}
 
 ;// CONCATENATED MODULE: ../../packages/action-kit/src/outputs.ts
 
@@ -82659,7 +88856,7 @@ function readRunTarget(input, names) {
  * setOutputs({ [Outputs.runId]: run.id, [Outputs.queueUrl]: run.queueUrl });
  * @throws never; values are written with `@actions/core`'s `setOutput`.
  */
-function setOutputs(outputs, toolkit = actionsToolkit) {
+function setOutputs(outputs, toolkit = toolkit_actionsToolkit) {
     for (const [name, value] of Object.entries(outputs)) {
         toolkit.setOutput(name, String(value));
     }
@@ -82750,6 +88947,5032 @@ async function checkDocumentFile(request) {
     return document;
 }
 
+;// CONCATENATED MODULE: ../../node_modules/@actions/github/lib/context.js
+
+
+class Context {
+    /**
+     * Hydrate the context from the environment
+     */
+    constructor() {
+        var _a, _b, _c;
+        this.payload = {};
+        if (process.env.GITHUB_EVENT_PATH) {
+            if ((0,external_fs_namespaceObject.existsSync)(process.env.GITHUB_EVENT_PATH)) {
+                this.payload = JSON.parse((0,external_fs_namespaceObject.readFileSync)(process.env.GITHUB_EVENT_PATH, { encoding: 'utf8' }));
+            }
+            else {
+                const path = process.env.GITHUB_EVENT_PATH;
+                process.stdout.write(`GITHUB_EVENT_PATH ${path} does not exist${external_os_namespaceObject.EOL}`);
+            }
+        }
+        this.eventName = process.env.GITHUB_EVENT_NAME;
+        this.sha = process.env.GITHUB_SHA;
+        this.ref = process.env.GITHUB_REF;
+        this.workflow = process.env.GITHUB_WORKFLOW;
+        this.action = process.env.GITHUB_ACTION;
+        this.actor = process.env.GITHUB_ACTOR;
+        this.job = process.env.GITHUB_JOB;
+        this.runAttempt = parseInt(process.env.GITHUB_RUN_ATTEMPT, 10);
+        this.runNumber = parseInt(process.env.GITHUB_RUN_NUMBER, 10);
+        this.runId = parseInt(process.env.GITHUB_RUN_ID, 10);
+        this.apiUrl = (_a = process.env.GITHUB_API_URL) !== null && _a !== void 0 ? _a : `https://api.github.com`;
+        this.serverUrl = (_b = process.env.GITHUB_SERVER_URL) !== null && _b !== void 0 ? _b : `https://github.com`;
+        this.graphqlUrl =
+            (_c = process.env.GITHUB_GRAPHQL_URL) !== null && _c !== void 0 ? _c : `https://api.github.com/graphql`;
+    }
+    get issue() {
+        const payload = this.payload;
+        return Object.assign(Object.assign({}, this.repo), { number: (payload.issue || payload.pull_request || payload).number });
+    }
+    get repo() {
+        if (process.env.GITHUB_REPOSITORY) {
+            const [owner, repo] = process.env.GITHUB_REPOSITORY.split('/');
+            return { owner, repo };
+        }
+        if (this.payload.repository) {
+            return {
+                owner: this.payload.repository.owner.login,
+                repo: this.payload.repository.name
+            };
+        }
+        throw new Error("context.repo requires a GITHUB_REPOSITORY environment variable like 'owner/repo'");
+    }
+}
+//# sourceMappingURL=context.js.map
+// EXTERNAL MODULE: ../../node_modules/@actions/github/node_modules/@actions/http-client/lib/index.js
+var lib = __nccwpck_require__(2039);
+;// CONCATENATED MODULE: ../../node_modules/@actions/github/lib/internal/utils.js
+var utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+function getAuthString(token, options) {
+    if (!token && !options.auth) {
+        throw new Error('Parameter token or opts.auth is required');
+    }
+    else if (token && options.auth) {
+        throw new Error('Parameters token and opts.auth may not both be specified');
+    }
+    return typeof options.auth === 'string' ? options.auth : `token ${token}`;
+}
+function getProxyAgent(destinationUrl) {
+    const hc = new lib.HttpClient();
+    return hc.getAgent(destinationUrl);
+}
+function getProxyAgentDispatcher(destinationUrl) {
+    const hc = new lib.HttpClient();
+    return hc.getAgentDispatcher(destinationUrl);
+}
+function getProxyFetch(destinationUrl) {
+    const httpDispatcher = getProxyAgentDispatcher(destinationUrl);
+    const proxyFetch = (url, opts) => utils_awaiter(this, void 0, void 0, function* () {
+        return (0,undici.fetch)(url, Object.assign(Object.assign({}, opts), { dispatcher: httpDispatcher }));
+    });
+    return proxyFetch;
+}
+function getApiBaseUrl() {
+    return process.env['GITHUB_API_URL'] || 'https://api.github.com';
+}
+function getUserAgentWithOrchestrationId(baseUserAgent) {
+    var _a;
+    const orchId = (_a = process.env['ACTIONS_ORCHESTRATION_ID']) === null || _a === void 0 ? void 0 : _a.trim();
+    if (orchId) {
+        const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, '_');
+        const tag = `actions_orchestration_id/${sanitizedId}`;
+        if (baseUserAgent === null || baseUserAgent === void 0 ? void 0 : baseUserAgent.includes(tag))
+            return baseUserAgent;
+        const ua = baseUserAgent ? `${baseUserAgent} ` : '';
+        return `${ua}${tag}`;
+    }
+    return baseUserAgent;
+}
+//# sourceMappingURL=utils.js.map
+;// CONCATENATED MODULE: ../../node_modules/universal-user-agent/index.js
+function getUserAgent() {
+  if (typeof navigator === "object" && "userAgent" in navigator) {
+    return navigator.userAgent;
+  }
+
+  if (typeof process === "object" && process.version !== undefined) {
+    return `Node.js/${process.version.substr(1)} (${process.platform}; ${
+      process.arch
+    })`;
+  }
+
+  return "<environment undetectable>";
+}
+
+;// CONCATENATED MODULE: ../../node_modules/before-after-hook/lib/register.js
+// @ts-check
+
+function register(state, name, method, options) {
+  if (typeof method !== "function") {
+    throw new Error("method for before hook must be a function");
+  }
+
+  if (!options) {
+    options = {};
+  }
+
+  if (Array.isArray(name)) {
+    return name.reverse().reduce((callback, name) => {
+      return register.bind(null, state, name, callback, options);
+    }, method)();
+  }
+
+  return Promise.resolve().then(() => {
+    if (!state.registry[name]) {
+      return method(options);
+    }
+
+    return state.registry[name].reduce((method, registered) => {
+      return registered.hook.bind(null, method, options);
+    }, method)();
+  });
+}
+
+;// CONCATENATED MODULE: ../../node_modules/before-after-hook/lib/add.js
+// @ts-check
+
+function addHook(state, kind, name, hook) {
+  const orig = hook;
+  if (!state.registry[name]) {
+    state.registry[name] = [];
+  }
+
+  if (kind === "before") {
+    hook = (method, options) => {
+      return Promise.resolve()
+        .then(orig.bind(null, options))
+        .then(method.bind(null, options));
+    };
+  }
+
+  if (kind === "after") {
+    hook = (method, options) => {
+      let result;
+      return Promise.resolve()
+        .then(method.bind(null, options))
+        .then((result_) => {
+          result = result_;
+          return orig(result, options);
+        })
+        .then(() => {
+          return result;
+        });
+    };
+  }
+
+  if (kind === "error") {
+    hook = (method, options) => {
+      return Promise.resolve()
+        .then(method.bind(null, options))
+        .catch((error) => {
+          return orig(error, options);
+        });
+    };
+  }
+
+  state.registry[name].push({
+    hook: hook,
+    orig: orig,
+  });
+}
+
+;// CONCATENATED MODULE: ../../node_modules/before-after-hook/lib/remove.js
+// @ts-check
+
+function removeHook(state, name, method) {
+  if (!state.registry[name]) {
+    return;
+  }
+
+  const index = state.registry[name]
+    .map((registered) => {
+      return registered.orig;
+    })
+    .indexOf(method);
+
+  if (index === -1) {
+    return;
+  }
+
+  state.registry[name].splice(index, 1);
+}
+
+;// CONCATENATED MODULE: ../../node_modules/before-after-hook/index.js
+// @ts-check
+
+
+
+
+
+// bind with array of arguments: https://stackoverflow.com/a/21792913
+const bind = Function.bind;
+const bindable = bind.bind(bind);
+
+function bindApi(hook, state, name) {
+  const removeHookRef = bindable(removeHook, null).apply(
+    null,
+    name ? [state, name] : [state]
+  );
+  hook.api = { remove: removeHookRef };
+  hook.remove = removeHookRef;
+  ["before", "error", "after", "wrap"].forEach((kind) => {
+    const args = name ? [state, kind, name] : [state, kind];
+    hook[kind] = hook.api[kind] = bindable(addHook, null).apply(null, args);
+  });
+}
+
+function Singular() {
+  const singularHookName = Symbol("Singular");
+  const singularHookState = {
+    registry: {},
+  };
+  const singularHook = register.bind(null, singularHookState, singularHookName);
+  bindApi(singularHook, singularHookState, singularHookName);
+  return singularHook;
+}
+
+function Collection() {
+  const state = {
+    registry: {},
+  };
+
+  const hook = register.bind(null, state);
+  bindApi(hook, state);
+
+  return hook;
+}
+
+/* harmony default export */ const before_after_hook = ({ Singular, Collection });
+
+;// CONCATENATED MODULE: ../../node_modules/@octokit/endpoint/dist-bundle/index.js
+// pkg/dist-src/defaults.js
+
+
+// pkg/dist-src/version.js
+var VERSION = "0.0.0-development";
+
+// pkg/dist-src/defaults.js
+var userAgent = `octokit-endpoint.js/${VERSION} ${getUserAgent()}`;
+var DEFAULTS = {
+  method: "GET",
+  baseUrl: "https://api.github.com",
+  headers: {
+    accept: "application/vnd.github.v3+json",
+    "user-agent": userAgent
+  },
+  mediaType: {
+    format: ""
+  }
+};
+
+// pkg/dist-src/util/lowercase-keys.js
+function dist_bundle_lowercaseKeys(object) {
+  if (!object) {
+    return {};
+  }
+  return Object.keys(object).reduce((newObj, key) => {
+    newObj[key.toLowerCase()] = object[key];
+    return newObj;
+  }, {});
+}
+
+// pkg/dist-src/util/is-plain-object.js
+function isPlainObject(value) {
+  if (typeof value !== "object" || value === null) return false;
+  if (Object.prototype.toString.call(value) !== "[object Object]") return false;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === null) return true;
+  const Ctor = Object.prototype.hasOwnProperty.call(proto, "constructor") && proto.constructor;
+  return typeof Ctor === "function" && Ctor instanceof Ctor && Function.prototype.call(Ctor) === Function.prototype.call(value);
+}
+
+// pkg/dist-src/util/merge-deep.js
+function mergeDeep(defaults, options) {
+  const result = Object.assign({}, defaults);
+  Object.keys(options).forEach((key) => {
+    if (isPlainObject(options[key])) {
+      if (!(key in defaults)) Object.assign(result, { [key]: options[key] });
+      else result[key] = mergeDeep(defaults[key], options[key]);
+    } else {
+      Object.assign(result, { [key]: options[key] });
+    }
+  });
+  return result;
+}
+
+// pkg/dist-src/util/remove-undefined-properties.js
+function removeUndefinedProperties(obj) {
+  for (const key in obj) {
+    if (obj[key] === void 0) {
+      delete obj[key];
+    }
+  }
+  return obj;
+}
+
+// pkg/dist-src/merge.js
+function dist_bundle_merge(defaults, route, options) {
+  if (typeof route === "string") {
+    let [method, url] = route.split(" ");
+    options = Object.assign(url ? { method, url } : { url: method }, options);
+  } else {
+    options = Object.assign({}, route);
+  }
+  options.headers = dist_bundle_lowercaseKeys(options.headers);
+  removeUndefinedProperties(options);
+  removeUndefinedProperties(options.headers);
+  const mergedOptions = mergeDeep(defaults || {}, options);
+  if (options.url === "/graphql") {
+    if (defaults && defaults.mediaType.previews?.length) {
+      mergedOptions.mediaType.previews = defaults.mediaType.previews.filter(
+        (preview) => !mergedOptions.mediaType.previews.includes(preview)
+      ).concat(mergedOptions.mediaType.previews);
+    }
+    mergedOptions.mediaType.previews = (mergedOptions.mediaType.previews || []).map((preview) => preview.replace(/-preview/, ""));
+  }
+  return mergedOptions;
+}
+
+// pkg/dist-src/util/add-query-parameters.js
+function addQueryParameters(url, parameters) {
+  const separator = /\?/.test(url) ? "&" : "?";
+  const names = Object.keys(parameters);
+  if (names.length === 0) {
+    return url;
+  }
+  return url + separator + names.map((name) => {
+    if (name === "q") {
+      return "q=" + parameters.q.split("+").map(encodeURIComponent).join("+");
+    }
+    return `${name}=${encodeURIComponent(parameters[name])}`;
+  }).join("&");
+}
+
+// pkg/dist-src/util/extract-url-variable-names.js
+var urlVariableRegex = /\{[^{}}]+\}/g;
+function removeNonChars(variableName) {
+  return variableName.replace(/(?:^\W+)|(?:(?<!\W)\W+$)/g, "").split(/,/);
+}
+function extractUrlVariableNames(url) {
+  const matches = url.match(urlVariableRegex);
+  if (!matches) {
+    return [];
+  }
+  return matches.map(removeNonChars).reduce((a, b) => a.concat(b), []);
+}
+
+// pkg/dist-src/util/omit.js
+function omit(object, keysToOmit) {
+  const result = { __proto__: null };
+  for (const key of Object.keys(object)) {
+    if (keysToOmit.indexOf(key) === -1) {
+      result[key] = object[key];
+    }
+  }
+  return result;
+}
+
+// pkg/dist-src/util/url-template.js
+function encodeReserved(str) {
+  return str.split(/(%[0-9A-Fa-f]{2})/g).map(function(part) {
+    if (!/%[0-9A-Fa-f]/.test(part)) {
+      part = encodeURI(part).replace(/%5B/g, "[").replace(/%5D/g, "]");
+    }
+    return part;
+  }).join("");
+}
+function encodeUnreserved(str) {
+  return encodeURIComponent(str).replace(/[!'()*]/g, function(c) {
+    return "%" + c.charCodeAt(0).toString(16).toUpperCase();
+  });
+}
+function encodeValue(operator, value, key) {
+  value = operator === "+" || operator === "#" ? encodeReserved(value) : encodeUnreserved(value);
+  if (key) {
+    return encodeUnreserved(key) + "=" + value;
+  } else {
+    return value;
+  }
+}
+function isDefined(value) {
+  return value !== void 0 && value !== null;
+}
+function isKeyOperator(operator) {
+  return operator === ";" || operator === "&" || operator === "?";
+}
+function getValues(context, operator, key, modifier) {
+  var value = context[key], result = [];
+  if (isDefined(value) && value !== "") {
+    if (typeof value === "string" || typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") {
+      value = value.toString();
+      if (modifier && modifier !== "*") {
+        value = value.substring(0, parseInt(modifier, 10));
+      }
+      result.push(
+        encodeValue(operator, value, isKeyOperator(operator) ? key : "")
+      );
+    } else {
+      if (modifier === "*") {
+        if (Array.isArray(value)) {
+          value.filter(isDefined).forEach(function(value2) {
+            result.push(
+              encodeValue(operator, value2, isKeyOperator(operator) ? key : "")
+            );
+          });
+        } else {
+          Object.keys(value).forEach(function(k) {
+            if (isDefined(value[k])) {
+              result.push(encodeValue(operator, value[k], k));
+            }
+          });
+        }
+      } else {
+        const tmp = [];
+        if (Array.isArray(value)) {
+          value.filter(isDefined).forEach(function(value2) {
+            tmp.push(encodeValue(operator, value2));
+          });
+        } else {
+          Object.keys(value).forEach(function(k) {
+            if (isDefined(value[k])) {
+              tmp.push(encodeUnreserved(k));
+              tmp.push(encodeValue(operator, value[k].toString()));
+            }
+          });
+        }
+        if (isKeyOperator(operator)) {
+          result.push(encodeUnreserved(key) + "=" + tmp.join(","));
+        } else if (tmp.length !== 0) {
+          result.push(tmp.join(","));
+        }
+      }
+    }
+  } else {
+    if (operator === ";") {
+      if (isDefined(value)) {
+        result.push(encodeUnreserved(key));
+      }
+    } else if (value === "" && (operator === "&" || operator === "?")) {
+      result.push(encodeUnreserved(key) + "=");
+    } else if (value === "") {
+      result.push("");
+    }
+  }
+  return result;
+}
+function parseUrl(template) {
+  return {
+    expand: expand.bind(null, template)
+  };
+}
+function expand(template, context) {
+  var operators = ["+", "#", ".", "/", ";", "?", "&"];
+  template = template.replace(
+    /\{([^\{\}]+)\}|([^\{\}]+)/g,
+    function(_, expression, literal) {
+      if (expression) {
+        let operator = "";
+        const values = [];
+        if (operators.indexOf(expression.charAt(0)) !== -1) {
+          operator = expression.charAt(0);
+          expression = expression.substr(1);
+        }
+        expression.split(/,/g).forEach(function(variable) {
+          var tmp = /([^:\*]*)(?::(\d+)|(\*))?/.exec(variable);
+          values.push(getValues(context, operator, tmp[1], tmp[2] || tmp[3]));
+        });
+        if (operator && operator !== "+") {
+          var separator = ",";
+          if (operator === "?") {
+            separator = "&";
+          } else if (operator !== "#") {
+            separator = operator;
+          }
+          return (values.length !== 0 ? operator : "") + values.join(separator);
+        } else {
+          return values.join(",");
+        }
+      } else {
+        return encodeReserved(literal);
+      }
+    }
+  );
+  if (template === "/") {
+    return template;
+  } else {
+    return template.replace(/\/$/, "");
+  }
+}
+
+// pkg/dist-src/parse.js
+function parse(options) {
+  let method = options.method.toUpperCase();
+  let url = (options.url || "/").replace(/:([a-z]\w+)/g, "{$1}");
+  let headers = Object.assign({}, options.headers);
+  let body;
+  let parameters = omit(options, [
+    "method",
+    "baseUrl",
+    "url",
+    "headers",
+    "request",
+    "mediaType"
+  ]);
+  const urlVariableNames = extractUrlVariableNames(url);
+  url = parseUrl(url).expand(parameters);
+  if (!/^http/.test(url)) {
+    url = options.baseUrl + url;
+  }
+  const omittedParameters = Object.keys(options).filter((option) => urlVariableNames.includes(option)).concat("baseUrl");
+  const remainingParameters = omit(parameters, omittedParameters);
+  const isBinaryRequest = /application\/octet-stream/i.test(headers.accept);
+  if (!isBinaryRequest) {
+    if (options.mediaType.format) {
+      headers.accept = headers.accept.split(/,/).map(
+        (format) => format.replace(
+          /application\/vnd(\.\w+)(\.v3)?(\.\w+)?(\+json)?$/,
+          `application/vnd$1$2.${options.mediaType.format}`
+        )
+      ).join(",");
+    }
+    if (url.endsWith("/graphql")) {
+      if (options.mediaType.previews?.length) {
+        const previewsFromAcceptHeader = headers.accept.match(/(?<![\w-])[\w-]+(?=-preview)/g) || [];
+        headers.accept = previewsFromAcceptHeader.concat(options.mediaType.previews).map((preview) => {
+          const format = options.mediaType.format ? `.${options.mediaType.format}` : "+json";
+          return `application/vnd.github.${preview}-preview${format}`;
+        }).join(",");
+      }
+    }
+  }
+  if (["GET", "HEAD"].includes(method)) {
+    url = addQueryParameters(url, remainingParameters);
+  } else {
+    if ("data" in remainingParameters) {
+      body = remainingParameters.data;
+    } else {
+      if (Object.keys(remainingParameters).length) {
+        body = remainingParameters;
+      }
+    }
+  }
+  if (!headers["content-type"] && typeof body !== "undefined") {
+    headers["content-type"] = "application/json; charset=utf-8";
+  }
+  if (["PATCH", "PUT"].includes(method) && typeof body === "undefined") {
+    body = "";
+  }
+  return Object.assign(
+    { method, url, headers },
+    typeof body !== "undefined" ? { body } : null,
+    options.request ? { request: options.request } : null
+  );
+}
+
+// pkg/dist-src/endpoint-with-defaults.js
+function endpointWithDefaults(defaults, route, options) {
+  return parse(dist_bundle_merge(defaults, route, options));
+}
+
+// pkg/dist-src/with-defaults.js
+function withDefaults(oldDefaults, newDefaults) {
+  const DEFAULTS2 = dist_bundle_merge(oldDefaults, newDefaults);
+  const endpoint2 = endpointWithDefaults.bind(null, DEFAULTS2);
+  return Object.assign(endpoint2, {
+    DEFAULTS: DEFAULTS2,
+    defaults: withDefaults.bind(null, DEFAULTS2),
+    merge: dist_bundle_merge.bind(null, DEFAULTS2),
+    parse
+  });
+}
+
+// pkg/dist-src/index.js
+var endpoint = withDefaults(null, DEFAULTS);
+
+
+;// CONCATENATED MODULE: ../../node_modules/content-type/dist/index.js
+/*!
+ * content-type
+ * Copyright(c) 2015 Douglas Christopher Wilson
+ * MIT Licensed
+ */
+const SP = 32; // " "
+const HTAB = 9; // "\t"
+const SEMI = 59; // ";"
+const EQ = 61; // "="
+const DQUOTE = 34; // '"'
+const BSLASH = 92; // "\\"
+const COMMA = 44; // ","
+const LOWER_CASE = 1;
+const OWS = 2;
+const SEMI_FLAG = 4;
+const COMMA_FLAG = 8;
+const TOKEN_FLAG = 16;
+const NON_ASCII = 0xff00;
+const CASE_FLAGS = LOWER_CASE | NON_ASCII;
+/**
+ * Character flags used to normalize HTTP field values while scanning.
+ * Out-of-range reads intentionally coerce to zero in bitwise expressions.
+ */
+const CHAR_MAP = new Uint8Array(0x100);
+CHAR_MAP[HTAB] |= OWS;
+CHAR_MAP[SP] |= OWS;
+CHAR_MAP[SEMI] |= SEMI_FLAG;
+CHAR_MAP[COMMA] |= COMMA_FLAG;
+for (let code = 0x80 /* non-ASCII */; code <= 0xff; code++) {
+    CHAR_MAP[code] |= LOWER_CASE;
+}
+for (const char of "!#$%&'*+-.^_`|~") {
+    CHAR_MAP[char.charCodeAt(0)] |= TOKEN_FLAG;
+}
+for (let code = 0x30 /* 0 */; code <= 0x39 /* 9 */; code++) {
+    CHAR_MAP[code] |= TOKEN_FLAG;
+}
+for (let code = 0x41 /* A */; code <= 0x5a /* Z */; code++) {
+    CHAR_MAP[code] |= LOWER_CASE | TOKEN_FLAG;
+}
+for (let code = 0x61 /* a */; code <= 0x7a /* z */; code++) {
+    CHAR_MAP[code] |= TOKEN_FLAG;
+}
+/**
+ * Null object perf optimization. Faster than `Object.create(null)` and `{ __proto__: null }`.
+ */
+const NullObject = /* @__PURE__ */ (() => {
+    const C = function () { };
+    C.prototype = Object.create(null);
+    return C;
+})();
+/**
+ * Validate a type string against RFC 9110.
+ */
+function isTypeValid(type, start = 0, end = type.length) {
+    let hasSlash = false;
+    for (let index = start; index < end; index++) {
+        const code = type.charCodeAt(index);
+        if (code === 47 /* / */) {
+            if (hasSlash || index === start || index >= end - 1)
+                return false;
+            hasSlash = true;
+        }
+        else if (!isTokenCode(code)) {
+            return false;
+        }
+    }
+    return hasSlash;
+}
+/**
+ * Validate a token against RFC 9110.
+ */
+function isTokenValid(token, start = 0, end = token.length) {
+    if (start >= end)
+        return false;
+    for (let index = start; index < end; index++) {
+        if (!isTokenCode(token.charCodeAt(index)))
+            return false;
+    }
+    return true;
+}
+/**
+ * Check whether a character code belongs to the token production in RFC 9110.
+ */
+function isTokenCode(code) {
+    return (CHAR_MAP[code] & TOKEN_FLAG) !== 0;
+}
+/**
+ * Serialize a parameter value.
+ */
+function parameterValue(str) {
+    const len = str.length;
+    if (len === 0)
+        return '""';
+    let index = 0;
+    while (index < len && isTokenCode(str.charCodeAt(index)))
+        index++;
+    if (index === len)
+        return str;
+    let result = '"';
+    let start = 0;
+    while (index < len) {
+        const code = str.charCodeAt(index);
+        if (code !== HTAB && (code < SP || code === 127 || code > 255)) {
+            throw new TypeError(`Invalid parameter value: ${str}`);
+        }
+        if (code === 34 /* " */ || code === 92 /* \\ */) {
+            result += `${str.slice(start, index)}\\`;
+            start = index;
+        }
+        index++;
+    }
+    return `${result}${str.slice(start)}"`;
+}
+/**
+ * Format an object into a `Content-Type` header.
+ */
+function format(obj) {
+    const { type, parameters } = obj;
+    if (!type || !isTypeValid(type)) {
+        throw new TypeError(`Invalid type: ${type}`);
+    }
+    let result = type;
+    if (parameters) {
+        for (const param of Object.keys(parameters)) {
+            if (!isTokenValid(param)) {
+                throw new TypeError(`Invalid parameter name: ${param}`);
+            }
+            result += `; ${param}=${parameterValue(parameters[param])}`;
+        }
+    }
+    return result;
+}
+/**
+ * Parse a `Content-Type` header.
+ */
+function dist_parse(header, options) {
+    const stopFlags = SEMI_FLAG | (options?.comma === true ? COMMA_FLAG : 0);
+    const len = header.length;
+    let valueStart = options?.start ?? 0;
+    while ((CHAR_MAP[header.charCodeAt(valueStart)] & OWS) !== 0) {
+        valueStart++;
+    }
+    let index = valueStart;
+    let typeFlags = 0;
+    let whitespace = -1;
+    let stop = options?.parameters === false ? COMMA_FLAG : 0;
+    while (index < len) {
+        const code = header.charCodeAt(index);
+        const flags = CHAR_MAP[code];
+        if ((flags & stopFlags) !== 0) {
+            stop |= flags & COMMA_FLAG;
+            break;
+        }
+        if ((flags & OWS) !== 0) {
+            if (whitespace === -1)
+                whitespace = index;
+        }
+        else {
+            whitespace = -1;
+        }
+        typeFlags |= (code & NON_ASCII) | flags;
+        index++;
+    }
+    const valueEnd = whitespace === -1 ? index : whitespace;
+    const value = header.slice(valueStart, valueEnd);
+    const type = (typeFlags & CASE_FLAGS) === 0 ? value : value.toLowerCase();
+    if (index === len || stop !== 0) {
+        return { type, index, parameters: new NullObject() };
+    }
+    return parseParameters(header, type, index, len, stopFlags);
+}
+/**
+ * Parses the parameters of a `Content-Type` header starting at the given index.
+ */
+function parseParameters(header, type, index, len, stopFlags) {
+    const parameters = new NullObject();
+    parameter: while (index < len) {
+        index++; // Skip over ;
+        while ((CHAR_MAP[header.charCodeAt(index)] & OWS) !== 0) {
+            index++;
+        }
+        const keyStart = index;
+        let keyFlags = 0;
+        let keyWhitespace = -1;
+        while (index < len) {
+            const code = header.charCodeAt(index);
+            const flags = CHAR_MAP[code];
+            if ((flags & stopFlags) !== 0) {
+                if ((flags & COMMA_FLAG) !== 0)
+                    break parameter;
+                continue parameter;
+            }
+            if (code === EQ) {
+                const keyEnd = keyWhitespace === -1 ? index : keyWhitespace;
+                const value = header.slice(keyStart, keyEnd);
+                const key = (keyFlags & CASE_FLAGS) === 0 ? value : value.toLowerCase();
+                index++;
+                while ((CHAR_MAP[header.charCodeAt(index)] & OWS) !== 0) {
+                    index++;
+                }
+                if (index < len && header.charCodeAt(index) === DQUOTE) {
+                    const quotedStart = ++index;
+                    let escaped = false;
+                    while (index < len) {
+                        const code = header.charCodeAt(index);
+                        if (code === DQUOTE) {
+                            if (parameters[key] === undefined) {
+                                parameters[key] = escaped
+                                    ? unescapeQuotedPairs(header, quotedStart, index)
+                                    : header.slice(quotedStart, index);
+                            }
+                            index++;
+                            let stop = 0;
+                            // Discard characters between quote and delimiter.
+                            while (index < len) {
+                                const code = header.charCodeAt(index);
+                                const flags = CHAR_MAP[code];
+                                if ((flags & stopFlags) !== 0) {
+                                    stop = flags & COMMA_FLAG;
+                                    break;
+                                }
+                                index++;
+                            }
+                            if (stop !== 0)
+                                break parameter;
+                            continue parameter;
+                        }
+                        if (code === BSLASH && index + 1 < len) {
+                            escaped = true;
+                            index += 2;
+                            continue;
+                        }
+                        index++;
+                    }
+                    continue parameter;
+                }
+                const valueStart = index;
+                let stop = 0;
+                let valueWhitespace = -1;
+                while (index < len) {
+                    const code = header.charCodeAt(index);
+                    const flags = CHAR_MAP[code];
+                    if ((flags & stopFlags) !== 0) {
+                        stop = flags & COMMA_FLAG;
+                        break;
+                    }
+                    if ((flags & OWS) !== 0) {
+                        if (valueWhitespace === -1)
+                            valueWhitespace = index;
+                    }
+                    else {
+                        valueWhitespace = -1;
+                    }
+                    index++;
+                }
+                if (parameters[key] === undefined) {
+                    const valueEnd = valueWhitespace === -1 ? index : valueWhitespace;
+                    parameters[key] = header.slice(valueStart, valueEnd);
+                }
+                if (stop !== 0)
+                    break parameter;
+                continue parameter;
+            }
+            if ((flags & OWS) !== 0) {
+                if (keyWhitespace === -1)
+                    keyWhitespace = index;
+            }
+            else {
+                keyWhitespace = -1;
+            }
+            keyFlags |= (code & NON_ASCII) | flags;
+            index++;
+        }
+    }
+    return { type, index, parameters };
+}
+/**
+ * Remove backslashes from quoted pairs in a known-terminated quoted string body.
+ */
+function unescapeQuotedPairs(str, start, end) {
+    let result = "";
+    for (let index = start; index < end; index++) {
+        if (str.charCodeAt(index) === BSLASH) {
+            result += str.slice(start, index);
+            start = ++index;
+        }
+    }
+    return result + str.slice(start, end);
+}
+//# sourceMappingURL=index.js.map
+;// CONCATENATED MODULE: ../../node_modules/json-with-bigint/json-with-bigint.js
+const intRegex = /^-?\d+$/;
+const noiseValue = /^-?\d+n+$/; // Noise - strings that match the custom format before being converted to it
+const originalStringify = JSON.stringify;
+const originalParse = JSON.parse;
+const customFormat = /^-?\d+n$/;
+
+const bigIntsStringify = /([\[:])?"(-?\d+)n"($|\s*[,\}\]])/g;
+const noiseStringify = /([\[:])?("-?\d+n+)n("$|"\s*[,\}\]])/g;
+
+/**
+ * @typedef {(this: any, key: string | number | undefined, value: any) => any} Replacer
+ * @typedef {(key: string | number | undefined, value: any, context?: { source: string }) => any} Reviver
+ */
+
+/**
+ * Checks if a value is unstringifiable according to native JSON.stringify rules.
+ *
+ * @param {any} val The value to check.
+ * @returns {boolean} True if the value is undefined, a function, or a symbol.
+ */
+const isUnstringifiable = (val) =>
+  val === undefined || typeof val === "function" || typeof val === "symbol";
+
+/**
+ * Checks if a value is a native JSON.rawJSON object (Node.js 22+).
+ *
+ * @param {any} val The value to check.
+ * @returns {boolean} True if the value is a RawJSON instance.
+ */
+const isRawJSON = (val) =>
+  val !== null &&
+  typeof val === "object" &&
+  val.constructor &&
+  val.constructor.name === "RawJSON";
+
+/**
+ * Iteratively converts a JS value to a JSON string.
+ * Used as a fallback when the native JSON.stringify hits the Maximum Call Stack size.
+ * Fully compliant with JSON formatting (space), replacers, and toJSON behaviors.
+ *
+ * @param {any} rootValue The value to stringify.
+ * @param {Replacer | Array<string | number> | null} [replacer] User's custom replacer function.
+ * @param {string | number} [spaceParam] Indentation for pretty-printing.
+ * @returns {string | undefined} The generated JSON string.
+ */
+const stringifyIteratively = (rootValue, replacer, spaceParam) => {
+  let space = "";
+
+  if (typeof spaceParam === "number") {
+    space = " ".repeat(Math.min(10, Math.max(0, Math.floor(spaceParam))));
+  } else if (typeof spaceParam === "string") {
+    space = spaceParam.slice(0, 10);
+  }
+
+  const isFunctionReplacer = typeof replacer === "function";
+  const propertyList = Array.isArray(replacer)
+    ? new Set(replacer.map(String))
+    : null;
+
+  /**
+   * Prepares a value for stringification by resolving toJSON, handling BigInts,
+   * applying custom replacers, and unwrapping primitive objects.
+   *
+   * @param {object|Array} parent The parent object or array holding the value.
+   * @param {string} key The key associated with the value.
+   * @param {any} val The raw value to process.
+   * @returns {any} The processed value ready for stringification.
+   */
+  const prepareVal = (parent, key, val) => {
+    const isObject = val !== null && typeof val === "object";
+    const hasToJSON = isObject && typeof val.toJSON === "function";
+
+    if (hasToJSON) {
+      val = val.toJSON(key);
+    }
+
+    const isNoise = typeof val === "string" && noiseValue.test(val);
+
+    if (isNoise) return val + "n";
+
+    const isBigInt = typeof val === "bigint";
+
+    if (isBigInt) {
+      const supportsRawJSON = "rawJSON" in JSON;
+
+      if (supportsRawJSON) return JSON.rawJSON(val.toString());
+
+      return val.toString() + "n";
+    }
+
+    if (isFunctionReplacer) {
+      val = replacer.call(parent, key, val);
+    }
+
+    const isPostReplacerObject = val !== null && typeof val === "object";
+
+    if (isPostReplacerObject) {
+      const isPrimitiveWrapper =
+        val instanceof Number ||
+        val instanceof String ||
+        val instanceof Boolean;
+
+      if (isPrimitiveWrapper) {
+        val = val.valueOf();
+      }
+    }
+
+    return val;
+  };
+
+  const rootProcessed = prepareVal({ "": rootValue }, "", rootValue);
+
+  if (isUnstringifiable(rootProcessed)) {
+    return undefined;
+  }
+
+  const isRootPrimitive =
+    rootProcessed === null || typeof rootProcessed !== "object";
+  const isRootNativeRawJSON = isRawJSON(rootProcessed);
+
+  if (isRootPrimitive || isRootNativeRawJSON) {
+    return originalStringify(rootProcessed);
+  }
+
+  const chunks = [];
+  let level = 0;
+
+  const stack = [
+    {
+      parent: { "": rootProcessed },
+      key: "",
+      val: rootProcessed,
+      isArray: Array.isArray(rootProcessed),
+      keys: Array.isArray(rootProcessed) ? null : Object.keys(rootProcessed),
+      index: 0,
+      first: true,
+    },
+  ];
+
+  const visited = new WeakSet([rootProcessed]);
+
+  while (stack.length > 0) {
+    const node = stack[stack.length - 1];
+
+    if (node.index === 0) {
+      chunks.push(node.isArray ? "[" : "{");
+      level++;
+    }
+
+    let isDone = false;
+
+    if (node.isArray) {
+      if (node.index < node.val.length) {
+        if (!node.first) chunks.push(",");
+
+        if (space) chunks.push("\n" + space.repeat(level));
+
+        const childRaw = node.val[node.index];
+        const childVal = prepareVal(node.val, String(node.index), childRaw);
+
+        if (isUnstringifiable(childVal)) {
+          chunks.push("null");
+          node.first = false;
+          node.index++;
+        } else {
+          const isComplexObject =
+            childVal !== null && typeof childVal === "object";
+          const isNativeRaw = isRawJSON(childVal);
+
+          if (isComplexObject && !isNativeRaw) {
+            if (visited.has(childVal)) {
+              throw new TypeError("Converting circular structure to JSON");
+            }
+
+            visited.add(childVal);
+
+            stack.push({
+              parent: node.val,
+              key: String(node.index),
+              val: childVal,
+              isArray: Array.isArray(childVal),
+              keys: Array.isArray(childVal) ? null : Object.keys(childVal),
+              index: 0,
+              first: true,
+            });
+
+            node.first = false;
+            node.index++;
+          } else {
+            chunks.push(originalStringify(childVal));
+            node.first = false;
+            node.index++;
+          }
+        }
+      } else {
+        isDone = true;
+      }
+    } else {
+      while (node.index < node.keys.length) {
+        const k = node.keys[node.index++];
+
+        const isFilteredOutByArray = propertyList && !propertyList.has(k);
+
+        if (isFilteredOutByArray) continue;
+
+        const childRaw = node.val[k];
+        const childVal = prepareVal(node.val, k, childRaw);
+
+        if (isUnstringifiable(childVal)) continue;
+
+        if (!node.first) chunks.push(",");
+
+        if (space) {
+          chunks.push("\n" + space.repeat(level) + originalStringify(k) + ": ");
+        } else {
+          chunks.push(originalStringify(k) + ":");
+        }
+
+        const isComplexObject =
+          childVal !== null && typeof childVal === "object";
+        const isNativeRaw = isRawJSON(childVal);
+
+        if (isComplexObject && !isNativeRaw) {
+          if (visited.has(childVal)) {
+            throw new TypeError("Converting circular structure to JSON");
+          }
+
+          visited.add(childVal);
+
+          stack.push({
+            parent: node.val,
+            key: k,
+            val: childVal,
+            isArray: Array.isArray(childVal),
+            keys: Array.isArray(childVal) ? null : Object.keys(childVal),
+            index: 0,
+            first: true,
+          });
+
+          node.first = false;
+
+          break; // Stop current loop level to process the newly pushed stack node
+        } else {
+          chunks.push(originalStringify(childVal));
+          node.first = false;
+        }
+      }
+
+      const isNodeFullyProcessed =
+        node.index >= node.keys.length && stack[stack.length - 1] === node;
+
+      if (isNodeFullyProcessed) {
+        isDone = true;
+      }
+    }
+
+    if (isDone) {
+      level--;
+
+      if (!node.first && space) chunks.push("\n" + space.repeat(level));
+
+      chunks.push(node.isArray ? "]" : "}");
+      visited.delete(node.val);
+      stack.pop();
+    }
+  }
+
+  return chunks.join("");
+};
+
+/**
+ * Converts a JavaScript value to a JSON string.
+ *
+ * Supports serialization of BigInt values using two strategies:
+ * 1. Custom format "123n" → "123" (universal fallback)
+ * 2. Native JSON.rawJSON() (Node.js 22+, fastest) when available
+ *
+ * All other values are serialized exactly like native JSON.stringify().
+ *
+ * @param {*} value The value to convert to a JSON string.
+ * @param {Replacer | Array<string | number> | null} [replacer]
+ * A function that alters the behavior of the stringification process,
+ * or an array of strings/numbers to indicate properties to exclude.
+ * @param {string | number} [space]
+ * A string or number to specify indentation or pretty-printing.
+ * @returns {string} The JSON string representation.
+ */
+const JSONStringify = (value, replacer, space) => {
+  try {
+    const supportsRawJSON = "rawJSON" in JSON;
+
+    if (supportsRawJSON) {
+      return originalStringify(
+        value,
+        (key, val) => {
+          if (typeof val === "bigint") return JSON.rawJSON(val.toString());
+
+          const hasFunctionReplacer = typeof replacer === "function";
+
+          if (hasFunctionReplacer) return replacer(key, val);
+
+          const isKeyInArrayReplacer =
+            Array.isArray(replacer) && replacer.includes(key);
+
+          if (isKeyInArrayReplacer) return val;
+
+          return val;
+        },
+        space,
+      );
+    }
+
+    if (!value) return originalStringify(value, replacer, space);
+
+    const convertedToCustomJSON = originalStringify(
+      value,
+      (key, val) => {
+        const isNoise = typeof val === "string" && noiseValue.test(val);
+
+        if (isNoise) return val.toString() + "n"; // Mark noise values with additional "n" to offset the deletion of one "n" during the processing
+
+        if (typeof val === "bigint") return val.toString() + "n";
+
+        const hasFunctionReplacer = typeof replacer === "function";
+
+        if (hasFunctionReplacer) return replacer(key, val);
+
+        const isKeyInArrayReplacer =
+          Array.isArray(replacer) && replacer.includes(key);
+
+        if (isKeyInArrayReplacer) return val;
+
+        return val;
+      },
+      space,
+    );
+
+    const processedJSON = convertedToCustomJSON.replace(
+      bigIntsStringify,
+      "$1$2$3",
+    ); // Delete one "n" off the end of every BigInt value
+
+    const denoisedJSON = processedJSON.replace(noiseStringify, "$1$2$3"); // Remove one "n" off the end of every noisy string
+
+    return denoisedJSON;
+  } catch (error) {
+    if (error instanceof RangeError) {
+      const convertedJSON = stringifyIteratively(value, replacer, space);
+
+      if (convertedJSON === undefined) return undefined;
+
+      const supportsRawJSON = "rawJSON" in JSON;
+
+      if (supportsRawJSON) return convertedJSON;
+
+      const processedJSON = convertedJSON.replace(bigIntsStringify, "$1$2$3");
+
+      return processedJSON.replace(noiseStringify, "$1$2$3");
+    }
+
+    throw error;
+  }
+};
+
+const featureCache = new Map();
+
+/**
+ * Detects if the current JSON.parse implementation supports the context.source feature.
+ *
+ * Uses toString() fingerprinting to cache results and automatically detect runtime
+ * replacements of JSON.parse (polyfills, mocks, etc.).
+ *
+ * @returns {boolean} true if context.source is supported, false otherwise.
+ */
+const isContextSourceSupported = () => {
+  const parseFingerprint = JSON.parse.toString();
+
+  if (featureCache.has(parseFingerprint)) {
+    return featureCache.get(parseFingerprint);
+  }
+
+  try {
+    const result = JSON.parse(
+      "1",
+      (_, __, context) => !!context?.source && context.source === "1",
+    );
+    featureCache.set(parseFingerprint, result);
+
+    return result;
+  } catch {
+    featureCache.set(parseFingerprint, false);
+
+    return false;
+  }
+};
+
+/**
+ * Reviver function that converts custom-format BigInt strings back to BigInt values.
+ * Also handles "noise" strings that accidentally match the BigInt format.
+ *
+ * @param {string | number | undefined} key The object key.
+ * @param {*} value The value being parsed.
+ * @param {object} [context] Parse context (if supported by JSON.parse).
+ * @param {Reviver} [userReviver] User's custom reviver function.
+ * @returns {any} The transformed value.
+ */
+const convertMarkedBigIntsReviver = (key, value, context, userReviver) => {
+  const isCustomFormatBigInt =
+    typeof value === "string" && customFormat.test(value);
+
+  if (isCustomFormatBigInt) return BigInt(value.slice(0, -1));
+
+  const isNoiseValue = typeof value === "string" && noiseValue.test(value);
+  if (isNoiseValue) return value.slice(0, -1);
+
+  const hasUserReviver = typeof userReviver === "function";
+
+  if (!hasUserReviver) return value;
+
+  return userReviver(key, value, context);
+};
+
+/**
+ * Fast JSON.parse implementation (~2x faster than classic fallback).
+ * Uses JSON.parse's context.source feature to detect integers and convert
+ * large numbers directly to BigInt without string manipulation.
+ *
+ * Does not support legacy custom format from v1 of this library.
+ *
+ * @param {string} text JSON string to parse.
+ * @param {Reviver} [reviver] Transform function to apply to each value.
+ * @returns {any} Parsed JavaScript value.
+ */
+const JSONParseV2 = (text, reviver) => {
+  return JSON.parse(text, (key, value, context) => {
+    const isNumber = typeof value === "number";
+    const isOutOfBounds =
+      value > Number.MAX_SAFE_INTEGER || value < Number.MIN_SAFE_INTEGER;
+    const isBigNumber = isNumber && isOutOfBounds;
+    const isInt = context && intRegex.test(context.source);
+    const isBigInt = isBigNumber && isInt;
+
+    if (isBigInt) return BigInt(context.source);
+
+    const hasCustomReviver = typeof reviver === "function";
+
+    if (!hasCustomReviver) return value;
+
+    return reviver(key, value, context);
+  });
+};
+
+const MAX_INT = Number.MAX_SAFE_INTEGER.toString();
+const MAX_DIGITS = MAX_INT.length;
+const stringsOrLargeNumbers =
+  /"(?:[^"\\]|\\.)*"|-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/g;
+const noiseValueWithQuotes = /^"-?\d+n+"$/; // Noise - strings that match the custom format before being converted to it
+
+/**
+ * Iteratively traverses the parsed object bottom-up (post-order),
+ * emulating the native JSON.parse reviver behavior.
+ * This avoids Call Stack overflows (RangeError) on deeply nested structures.
+ *
+ * @param {any} parsed The natively parsed JSON object.
+ * @param {Reviver} [userReviver] User's custom reviver function.
+ * @returns {any} The fully processed object.
+ */
+const applyReviverIteratively = (parsed, userReviver) => {
+  const rootHolder = { "": parsed };
+  const stack = [{ parent: rootHolder, key: "", visited: false }];
+
+  while (stack.length > 0) {
+    const node = stack[stack.length - 1];
+
+    if (!node.visited) {
+      node.visited = true;
+
+      const value = node.parent[node.key];
+      const isComplexObject = value !== null && typeof value === "object";
+
+      if (isComplexObject) {
+        const keys = Object.keys(value);
+
+        for (let i = keys.length - 1; i >= 0; i--) {
+          stack.push({ parent: value, key: keys[i], visited: false });
+        }
+      }
+    } else {
+      const { parent, key } = node;
+      let value = parent[key];
+
+      if (typeof value === "string") {
+        const isCustomFormatBigInt = customFormat.test(value);
+
+        if (isCustomFormatBigInt) {
+          value = BigInt(value.slice(0, -1));
+        } else {
+          const isNoise = noiseValue.test(value);
+
+          if (isNoise) value = value.slice(0, -1);
+        }
+      }
+
+      const hasUserReviver = typeof userReviver === "function";
+
+      if (hasUserReviver) {
+        value = userReviver.call(parent, key, value);
+      }
+
+      const isDeleted = value === undefined;
+
+      if (isDeleted) {
+        delete parent[key];
+      } else {
+        parent[key] = value;
+      }
+
+      stack.pop();
+    }
+  }
+
+  return rootHolder[""];
+};
+
+/**
+ * Pre-processes the JSON string to mark large numbers with an 'n' suffix.
+ *
+ * @param {string} text The raw JSON string.
+ * @returns {string} The serialized string with marked BigInts.
+ */
+const serializeBigInts = (text) => {
+  return text.replace(
+    stringsOrLargeNumbers,
+    (match, digits, fractional, exponential) => {
+      const isString = match[0] === '"';
+      const isNoise = isString && noiseValueWithQuotes.test(match);
+
+      if (isNoise) return match.substring(0, match.length - 1) + 'n"'; // Mark noise values with additional "n" to offset the deletion of one "n" during the processing
+
+      const hasFractionalOrExponential = fractional || exponential;
+
+      // With a fixed number of digits, we can correctly use lexicographical comparison to do a numeric comparison
+      const isLessThanMaxSafeInt =
+        digits &&
+        (digits.length < MAX_DIGITS ||
+          (digits.length === MAX_DIGITS && digits <= MAX_INT));
+
+      const isStandardValue =
+        isString || hasFractionalOrExponential || isLessThanMaxSafeInt;
+
+      if (isStandardValue) return match;
+
+      return '"' + match + 'n"';
+    },
+  );
+};
+
+/**
+ * Converts a JSON string into a JavaScript value.
+ *
+ * Supports parsing of large integers using two strategies:
+ * 1. Classic fallback: Marks large numbers with "123n" format, then converts to BigInt
+ * 2. Fast path (JSONParseV2): Uses context.source feature (~2x faster) when available
+ *
+ * All other JSON values are parsed exactly like native JSON.parse().
+ *
+ * @param {string} text A valid JSON string.
+ * @param {Reviver} [reviver]
+ * A function that transforms the results. This function is called for each member
+ * of the object. If a member contains nested objects, the nested objects are
+ * transformed before the parent object is.
+ * @returns {any} The parsed JavaScript value.
+ * @throws {SyntaxError} If text is not valid JSON.
+ */
+const JSONParse = (text, reviver) => {
+  if (!text) return originalParse(text, reviver);
+
+  try {
+    if (isContextSourceSupported()) return JSONParseV2(text, reviver); // Shortcut to a faster (2x) and simpler version
+
+    // Find and mark big numbers with "n"
+    const serializedData = serializeBigInts(text);
+
+    return originalParse(serializedData, (key, value, context) =>
+      convertMarkedBigIntsReviver(key, value, context, reviver),
+    );
+  } catch (error) {
+    if (error instanceof RangeError) {
+      const serializedData = serializeBigInts(text);
+      const parsed = originalParse(serializedData);
+
+      return applyReviverIteratively(parsed, reviver);
+    }
+
+    throw error;
+  }
+};
+
+
+
+;// CONCATENATED MODULE: ../../node_modules/@octokit/request-error/dist-src/index.js
+class RequestError extends Error {
+  name;
+  /**
+   * http status code
+   */
+  status;
+  /**
+   * Request options that lead to the error.
+   */
+  request;
+  /**
+   * Response object if a response was received
+   */
+  response;
+  constructor(message, statusCode, options) {
+    super(message, { cause: options.cause });
+    this.name = "HttpError";
+    this.status = Number.parseInt(statusCode);
+    if (Number.isNaN(this.status)) {
+      this.status = 0;
+    }
+    /* v8 ignore else -- @preserve -- Bug with vitest coverage where it sees an else branch that doesn't exist */
+    if ("response" in options) {
+      this.response = options.response;
+    }
+    const requestCopy = Object.assign({}, options.request);
+    if (options.request.headers.authorization) {
+      requestCopy.headers = Object.assign({}, options.request.headers, {
+        authorization: options.request.headers.authorization.replace(
+          /(?<! ) .*$/,
+          " [REDACTED]"
+        )
+      });
+    }
+    requestCopy.url = requestCopy.url.replace(/\bclient_secret=\w+/g, "client_secret=[REDACTED]").replace(/\baccess_token=\w+/g, "access_token=[REDACTED]");
+    this.request = requestCopy;
+  }
+}
+
+
+;// CONCATENATED MODULE: ../../node_modules/@octokit/request/dist-bundle/index.js
+// pkg/dist-src/index.js
+
+
+// pkg/dist-src/defaults.js
+
+
+// pkg/dist-src/version.js
+var dist_bundle_VERSION = "10.0.16";
+
+// pkg/dist-src/defaults.js
+var defaults_default = {
+  headers: {
+    "user-agent": `octokit-request.js/${dist_bundle_VERSION} ${getUserAgent()}`
+  }
+};
+
+// pkg/dist-src/fetch-wrapper.js
+
+
+
+// pkg/dist-src/is-plain-object.js
+function dist_bundle_isPlainObject(value) {
+  if (typeof value !== "object" || value === null) return false;
+  if (Object.prototype.toString.call(value) !== "[object Object]") return false;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === null) return true;
+  const Ctor = Object.prototype.hasOwnProperty.call(proto, "constructor") && proto.constructor;
+  return typeof Ctor === "function" && Ctor instanceof Ctor && Function.prototype.call(Ctor) === Function.prototype.call(value);
+}
+
+// pkg/dist-src/fetch-wrapper.js
+
+var noop = () => "";
+async function fetchWrapper(requestOptions) {
+  const fetch = requestOptions.request?.fetch || globalThis.fetch;
+  if (!fetch) {
+    throw new Error(
+      "fetch is not set. Please pass a fetch implementation as new Octokit({ request: { fetch }}). Learn more at https://github.com/octokit/octokit.js/#fetch-missing"
+    );
+  }
+  const log = requestOptions.request?.log || console;
+  const parseSuccessResponseBody = requestOptions.request?.parseSuccessResponseBody !== false;
+  const body = dist_bundle_isPlainObject(requestOptions.body) || Array.isArray(requestOptions.body) ? JSONStringify(requestOptions.body) : requestOptions.body;
+  const requestHeaders = Object.fromEntries(
+    Object.entries(requestOptions.headers).map(([name, value]) => [
+      name,
+      String(value)
+    ])
+  );
+  let fetchResponse;
+  try {
+    fetchResponse = await fetch(requestOptions.url, {
+      method: requestOptions.method,
+      body,
+      redirect: requestOptions.request?.redirect,
+      headers: requestHeaders,
+      signal: requestOptions.request?.signal,
+      // duplex must be set if request.body is ReadableStream or Async Iterables.
+      // See https://fetch.spec.whatwg.org/#dom-requestinit-duplex.
+      ...requestOptions.body && { duplex: "half" }
+    });
+  } catch (error) {
+    let message = "Unknown Error";
+    if (error instanceof Error) {
+      if (error.name === "AbortError") {
+        error.status = 500;
+        throw error;
+      }
+      message = error.message;
+      if (error.name === "TypeError" && "cause" in error) {
+        if (error.cause instanceof Error) {
+          message = error.cause.message;
+        } else if (typeof error.cause === "string") {
+          message = error.cause;
+        }
+      }
+    }
+    const requestError = new RequestError(message, 500, {
+      request: requestOptions
+    });
+    requestError.cause = error;
+    throw requestError;
+  }
+  const status = fetchResponse.status;
+  const url = fetchResponse.url;
+  const responseHeaders = {};
+  for (const [key, value] of fetchResponse.headers) {
+    responseHeaders[key] = value;
+  }
+  const octokitResponse = {
+    url,
+    status,
+    headers: responseHeaders,
+    data: ""
+  };
+  if ("deprecation" in responseHeaders) {
+    const matches = responseHeaders.link && responseHeaders.link.match(/<([^<>]+)>; rel="deprecation"/);
+    const deprecationLink = matches && matches.pop();
+    log.warn(
+      `[@octokit/request] "${requestOptions.method} ${requestOptions.url}" is deprecated. It is scheduled to be removed on ${responseHeaders.sunset}${deprecationLink ? `. See ${deprecationLink}` : ""}`
+    );
+  }
+  if (status === 204 || status === 205) {
+    return octokitResponse;
+  }
+  if (requestOptions.method === "HEAD") {
+    if (status < 400) {
+      return octokitResponse;
+    }
+    throw new RequestError(fetchResponse.statusText, status, {
+      response: octokitResponse,
+      request: requestOptions
+    });
+  }
+  if (status === 304) {
+    octokitResponse.data = await getResponseData(fetchResponse);
+    throw new RequestError("Not modified", status, {
+      response: octokitResponse,
+      request: requestOptions
+    });
+  }
+  if (status >= 400) {
+    octokitResponse.data = await getResponseData(fetchResponse);
+    throw new RequestError(toErrorMessage(octokitResponse.data), status, {
+      response: octokitResponse,
+      request: requestOptions
+    });
+  }
+  octokitResponse.data = parseSuccessResponseBody ? await getResponseData(fetchResponse) : fetchResponse.body;
+  return octokitResponse;
+}
+async function getResponseData(response) {
+  const contentType = response.headers.get("content-type");
+  if (!contentType) {
+    return response.text().catch(noop);
+  }
+  const mimetype = dist_parse(contentType);
+  if (isJSONResponse(mimetype)) {
+    let text = "";
+    try {
+      text = await response.text();
+      return JSONParse(text);
+    } catch (err) {
+      return text;
+    }
+  } else if (mimetype.type.startsWith("text/") || // `application/octet-stream` is the canonical "arbitrary binary" type
+  // (RFC 2046) and must never be decoded as text, even when the response
+  // carries a (misleading) `charset=utf-8` parameter — see #751.
+  mimetype.parameters.charset?.toLowerCase() === "utf-8" && mimetype.type !== "application/octet-stream") {
+    return response.text().catch(noop);
+  } else {
+    return response.arrayBuffer().catch(
+      /* v8 ignore next -- @preserve */
+      () => new ArrayBuffer(0)
+    );
+  }
+}
+function isJSONResponse(mimetype) {
+  return mimetype.type === "application/json" || mimetype.type === "application/scim+json";
+}
+function toErrorMessage(data) {
+  if (typeof data === "string") {
+    return data;
+  }
+  if (data instanceof ArrayBuffer) {
+    return "Unknown error";
+  }
+  if (typeof data === "object" && data !== null && "message" in data) {
+    const objectData = data;
+    const suffix = "documentation_url" in objectData ? ` - ${objectData.documentation_url}` : "";
+    return Array.isArray(objectData.errors) ? `${objectData.message}: ${objectData.errors.map((v) => JSON.stringify(v)).join(", ")}${suffix}` : `${objectData.message}${suffix}`;
+  }
+  return `Unknown error: ${JSON.stringify(data)}`;
+}
+
+// pkg/dist-src/with-defaults.js
+function dist_bundle_withDefaults(oldEndpoint, newDefaults) {
+  const endpoint2 = oldEndpoint.defaults(newDefaults);
+  const newApi = function(route, parameters) {
+    const endpointOptions = endpoint2.merge(route, parameters);
+    if (!endpointOptions.request || !endpointOptions.request.hook) {
+      return fetchWrapper(endpoint2.parse(endpointOptions));
+    }
+    const request2 = (route2, parameters2) => {
+      return fetchWrapper(
+        endpoint2.parse(endpoint2.merge(route2, parameters2))
+      );
+    };
+    Object.assign(request2, {
+      endpoint: endpoint2,
+      defaults: dist_bundle_withDefaults.bind(null, endpoint2)
+    });
+    return endpointOptions.request.hook(request2, endpointOptions);
+  };
+  return Object.assign(newApi, {
+    endpoint: endpoint2,
+    defaults: dist_bundle_withDefaults.bind(null, endpoint2)
+  });
+}
+
+// pkg/dist-src/index.js
+var request = dist_bundle_withDefaults(endpoint, defaults_default);
+
+/* v8 ignore next -- @preserve */
+/* v8 ignore else -- @preserve */
+
+;// CONCATENATED MODULE: ../../node_modules/@octokit/graphql/dist-bundle/index.js
+// pkg/dist-src/index.js
+
+
+
+// pkg/dist-src/version.js
+var graphql_dist_bundle_VERSION = "0.0.0-development";
+
+// pkg/dist-src/with-defaults.js
+
+
+// pkg/dist-src/graphql.js
+
+
+// pkg/dist-src/error.js
+function _buildMessageForResponseErrors(data) {
+  return `Request failed due to following response errors:
+` + data.errors.map((e) => ` - ${e.message}`).join("\n");
+}
+var GraphqlResponseError = class extends Error {
+  constructor(request2, headers, response) {
+    super(_buildMessageForResponseErrors(response));
+    this.request = request2;
+    this.headers = headers;
+    this.response = response;
+    this.errors = response.errors;
+    this.data = response.data;
+    if (Error.captureStackTrace) {
+      Error.captureStackTrace(this, this.constructor);
+    }
+  }
+  request;
+  headers;
+  response;
+  name = "GraphqlResponseError";
+  errors;
+  data;
+};
+
+// pkg/dist-src/graphql.js
+var NON_VARIABLE_OPTIONS = [
+  "method",
+  "baseUrl",
+  "url",
+  "headers",
+  "request",
+  "query",
+  "mediaType",
+  "operationName"
+];
+var FORBIDDEN_VARIABLE_OPTIONS = ["query", "method", "url"];
+var GHES_V3_SUFFIX_REGEX = /\/api\/v3\/?$/;
+function graphql(request2, query, options) {
+  if (options) {
+    if (typeof query === "string" && "query" in options) {
+      return Promise.reject(
+        new Error(`[@octokit/graphql] "query" cannot be used as variable name`)
+      );
+    }
+    for (const key in options) {
+      if (!FORBIDDEN_VARIABLE_OPTIONS.includes(key)) continue;
+      return Promise.reject(
+        new Error(
+          `[@octokit/graphql] "${key}" cannot be used as variable name`
+        )
+      );
+    }
+  }
+  const parsedOptions = typeof query === "string" ? Object.assign({ query }, options) : query;
+  const requestOptions = Object.keys(
+    parsedOptions
+  ).reduce((result, key) => {
+    if (NON_VARIABLE_OPTIONS.includes(key)) {
+      result[key] = parsedOptions[key];
+      return result;
+    }
+    if (!result.variables) {
+      result.variables = {};
+    }
+    result.variables[key] = parsedOptions[key];
+    return result;
+  }, {});
+  const baseUrl = parsedOptions.baseUrl || request2.endpoint.DEFAULTS.baseUrl;
+  if (GHES_V3_SUFFIX_REGEX.test(baseUrl)) {
+    requestOptions.url = baseUrl.replace(GHES_V3_SUFFIX_REGEX, "/api/graphql");
+  }
+  return request2(requestOptions).then((response) => {
+    if (response.data.errors) {
+      const headers = {};
+      for (const key of Object.keys(response.headers)) {
+        headers[key] = response.headers[key];
+      }
+      throw new GraphqlResponseError(
+        requestOptions,
+        headers,
+        response.data
+      );
+    }
+    return response.data.data;
+  });
+}
+
+// pkg/dist-src/with-defaults.js
+function graphql_dist_bundle_withDefaults(request2, newDefaults) {
+  const newRequest = request2.defaults(newDefaults);
+  const newApi = (query, options) => {
+    return graphql(newRequest, query, options);
+  };
+  return Object.assign(newApi, {
+    defaults: graphql_dist_bundle_withDefaults.bind(null, newRequest),
+    endpoint: newRequest.endpoint
+  });
+}
+
+// pkg/dist-src/index.js
+var graphql2 = graphql_dist_bundle_withDefaults(request, {
+  headers: {
+    "user-agent": `octokit-graphql.js/${graphql_dist_bundle_VERSION} ${getUserAgent()}`
+  },
+  method: "POST",
+  url: "/graphql"
+});
+function withCustomRequest(customRequest) {
+  return graphql_dist_bundle_withDefaults(customRequest, {
+    method: "POST",
+    url: "/graphql"
+  });
+}
+
+/* v8 ignore if -- @preserve */
+
+;// CONCATENATED MODULE: ../../node_modules/@octokit/auth-token/dist-bundle/index.js
+// pkg/dist-src/is-jwt.js
+var b64url = "(?:[a-zA-Z0-9_-]+)";
+var dist_bundle_sep = "\\.";
+var jwtRE = new RegExp(`^${b64url}${dist_bundle_sep}${b64url}${dist_bundle_sep}${b64url}$`);
+var isJWT = jwtRE.test.bind(jwtRE);
+
+// pkg/dist-src/auth.js
+async function auth(token) {
+  const isApp = isJWT(token);
+  const isInstallation = token.startsWith("v1.") || token.startsWith("ghs_");
+  const isUserToServer = token.startsWith("ghu_");
+  const tokenType = isApp ? "app" : isInstallation ? "installation" : isUserToServer ? "user-to-server" : "oauth";
+  return {
+    type: "token",
+    token,
+    tokenType
+  };
+}
+
+// pkg/dist-src/with-authorization-prefix.js
+function withAuthorizationPrefix(token) {
+  if (token.split(/\./).length === 3) {
+    return `bearer ${token}`;
+  }
+  return `token ${token}`;
+}
+
+// pkg/dist-src/hook.js
+async function hook(token, request, route, parameters) {
+  const endpoint = request.endpoint.merge(
+    route,
+    parameters
+  );
+  endpoint.headers.authorization = withAuthorizationPrefix(token);
+  return request(endpoint);
+}
+
+// pkg/dist-src/index.js
+var createTokenAuth = function createTokenAuth2(token) {
+  if (!token) {
+    throw new Error("[@octokit/auth-token] No token passed to createTokenAuth");
+  }
+  if (typeof token !== "string") {
+    throw new Error(
+      "[@octokit/auth-token] Token passed to createTokenAuth is not a string"
+    );
+  }
+  token = token.replace(/^(token|bearer) +/i, "");
+  return Object.assign(auth.bind(null, token), {
+    hook: hook.bind(null, token)
+  });
+};
+
+
+;// CONCATENATED MODULE: ../../node_modules/@octokit/core/dist-src/version.js
+const version_VERSION = "7.0.8";
+
+
+;// CONCATENATED MODULE: ../../node_modules/@octokit/core/dist-src/index.js
+
+
+
+
+
+
+const dist_src_noop = () => {
+};
+const consoleWarn = console.warn.bind(console);
+const consoleError = console.error.bind(console);
+function createLogger(logger = {}) {
+  if (typeof logger.debug !== "function") {
+    logger.debug = dist_src_noop;
+  }
+  if (typeof logger.info !== "function") {
+    logger.info = dist_src_noop;
+  }
+  if (typeof logger.warn !== "function") {
+    logger.warn = consoleWarn;
+  }
+  if (typeof logger.error !== "function") {
+    logger.error = consoleError;
+  }
+  return logger;
+}
+const userAgentTrail = `octokit-core.js/${version_VERSION} ${getUserAgent()}`;
+class Octokit {
+  static VERSION = version_VERSION;
+  static defaults(defaults) {
+    const OctokitWithDefaults = class extends this {
+      constructor(...args) {
+        const options = args[0] || {};
+        if (typeof defaults === "function") {
+          super(defaults(options));
+          return;
+        }
+        super(
+          Object.assign(
+            {},
+            defaults,
+            options,
+            options.userAgent && defaults.userAgent ? {
+              userAgent: `${options.userAgent} ${defaults.userAgent}`
+            } : null
+          )
+        );
+      }
+    };
+    return OctokitWithDefaults;
+  }
+  static plugins = [];
+  /**
+   * Attach a plugin (or many) to your Octokit instance.
+   *
+   * @example
+   * const API = Octokit.plugin(plugin1, plugin2, plugin3, ...)
+   */
+  static plugin(...newPlugins) {
+    const currentPlugins = this.plugins;
+    const NewOctokit = class extends this {
+      static plugins = currentPlugins.concat(
+        newPlugins.filter((plugin) => !currentPlugins.includes(plugin))
+      );
+    };
+    return NewOctokit;
+  }
+  constructor(options = {}) {
+    const hook = new before_after_hook.Collection();
+    const requestDefaults = {
+      baseUrl: request.endpoint.DEFAULTS.baseUrl,
+      headers: {},
+      request: Object.assign({}, options.request, {
+        // @ts-ignore internal usage only, no need to type
+        hook: hook.bind(null, "request")
+      }),
+      mediaType: {
+        previews: [],
+        format: ""
+      }
+    };
+    requestDefaults.headers["user-agent"] = options.userAgent ? `${options.userAgent} ${userAgentTrail}` : userAgentTrail;
+    if (options.baseUrl) {
+      requestDefaults.baseUrl = options.baseUrl;
+    }
+    if (options.previews) {
+      requestDefaults.mediaType.previews = options.previews;
+    }
+    if (options.timeZone) {
+      requestDefaults.headers["time-zone"] = options.timeZone;
+    }
+    this.request = request.defaults(requestDefaults);
+    this.graphql = withCustomRequest(this.request).defaults(requestDefaults);
+    this.log = createLogger(options.log);
+    this.hook = hook;
+    if (!options.authStrategy) {
+      if (!options.auth) {
+        this.auth = async () => ({
+          type: "unauthenticated"
+        });
+      } else {
+        const auth = createTokenAuth(options.auth);
+        hook.wrap("request", auth.hook);
+        this.auth = auth;
+      }
+    } else {
+      const { authStrategy, ...otherOptions } = options;
+      const auth = authStrategy(
+        Object.assign(
+          {
+            request: this.request,
+            log: this.log,
+            // we pass the current octokit instance as well as its constructor options
+            // to allow for authentication strategies that return a new octokit instance
+            // that shares the same internal state as the current one. The original
+            // requirement for this was the "event-octokit" authentication strategy
+            // of https://github.com/probot/octokit-auth-probot.
+            octokit: this,
+            octokitOptions: otherOptions
+          },
+          options.auth
+        )
+      );
+      hook.wrap("request", auth.hook);
+      this.auth = auth;
+    }
+    const classConstructor = this.constructor;
+    for (let i = 0; i < classConstructor.plugins.length; ++i) {
+      Object.assign(this, classConstructor.plugins[i](this, options));
+    }
+  }
+  // assigned during constructor
+  request;
+  graphql;
+  log;
+  hook;
+  // TODO: type `octokit.auth` based on passed options.authStrategy
+  auth;
+}
+
+
+;// CONCATENATED MODULE: ../../node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/version.js
+const dist_src_version_VERSION = "17.0.0";
+
+//# sourceMappingURL=version.js.map
+
+;// CONCATENATED MODULE: ../../node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/generated/endpoints.js
+const Endpoints = {
+  actions: {
+    addCustomLabelsToSelfHostedRunnerForOrg: [
+      "POST /orgs/{org}/actions/runners/{runner_id}/labels"
+    ],
+    addCustomLabelsToSelfHostedRunnerForRepo: [
+      "POST /repos/{owner}/{repo}/actions/runners/{runner_id}/labels"
+    ],
+    addRepoAccessToSelfHostedRunnerGroupInOrg: [
+      "PUT /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories/{repository_id}"
+    ],
+    addSelectedRepoToOrgSecret: [
+      "PUT /orgs/{org}/actions/secrets/{secret_name}/repositories/{repository_id}"
+    ],
+    addSelectedRepoToOrgVariable: [
+      "PUT /orgs/{org}/actions/variables/{name}/repositories/{repository_id}"
+    ],
+    approveWorkflowRun: [
+      "POST /repos/{owner}/{repo}/actions/runs/{run_id}/approve"
+    ],
+    cancelWorkflowRun: [
+      "POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel"
+    ],
+    createEnvironmentVariable: [
+      "POST /repos/{owner}/{repo}/environments/{environment_name}/variables"
+    ],
+    createHostedRunnerForOrg: ["POST /orgs/{org}/actions/hosted-runners"],
+    createOrUpdateEnvironmentSecret: [
+      "PUT /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}"
+    ],
+    createOrUpdateOrgSecret: ["PUT /orgs/{org}/actions/secrets/{secret_name}"],
+    createOrUpdateRepoSecret: [
+      "PUT /repos/{owner}/{repo}/actions/secrets/{secret_name}"
+    ],
+    createOrgVariable: ["POST /orgs/{org}/actions/variables"],
+    createRegistrationTokenForOrg: [
+      "POST /orgs/{org}/actions/runners/registration-token"
+    ],
+    createRegistrationTokenForRepo: [
+      "POST /repos/{owner}/{repo}/actions/runners/registration-token"
+    ],
+    createRemoveTokenForOrg: ["POST /orgs/{org}/actions/runners/remove-token"],
+    createRemoveTokenForRepo: [
+      "POST /repos/{owner}/{repo}/actions/runners/remove-token"
+    ],
+    createRepoVariable: ["POST /repos/{owner}/{repo}/actions/variables"],
+    createWorkflowDispatch: [
+      "POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"
+    ],
+    deleteActionsCacheById: [
+      "DELETE /repos/{owner}/{repo}/actions/caches/{cache_id}"
+    ],
+    deleteActionsCacheByKey: [
+      "DELETE /repos/{owner}/{repo}/actions/caches{?key,ref}"
+    ],
+    deleteArtifact: [
+      "DELETE /repos/{owner}/{repo}/actions/artifacts/{artifact_id}"
+    ],
+    deleteCustomImageFromOrg: [
+      "DELETE /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}"
+    ],
+    deleteCustomImageVersionFromOrg: [
+      "DELETE /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions/{version}"
+    ],
+    deleteEnvironmentSecret: [
+      "DELETE /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}"
+    ],
+    deleteEnvironmentVariable: [
+      "DELETE /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}"
+    ],
+    deleteHostedRunnerForOrg: [
+      "DELETE /orgs/{org}/actions/hosted-runners/{hosted_runner_id}"
+    ],
+    deleteOrgSecret: ["DELETE /orgs/{org}/actions/secrets/{secret_name}"],
+    deleteOrgVariable: ["DELETE /orgs/{org}/actions/variables/{name}"],
+    deleteRepoSecret: [
+      "DELETE /repos/{owner}/{repo}/actions/secrets/{secret_name}"
+    ],
+    deleteRepoVariable: [
+      "DELETE /repos/{owner}/{repo}/actions/variables/{name}"
+    ],
+    deleteSelfHostedRunnerFromOrg: [
+      "DELETE /orgs/{org}/actions/runners/{runner_id}"
+    ],
+    deleteSelfHostedRunnerFromRepo: [
+      "DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}"
+    ],
+    deleteWorkflowRun: ["DELETE /repos/{owner}/{repo}/actions/runs/{run_id}"],
+    deleteWorkflowRunLogs: [
+      "DELETE /repos/{owner}/{repo}/actions/runs/{run_id}/logs"
+    ],
+    disableSelectedRepositoryGithubActionsOrganization: [
+      "DELETE /orgs/{org}/actions/permissions/repositories/{repository_id}"
+    ],
+    disableWorkflow: [
+      "PUT /repos/{owner}/{repo}/actions/workflows/{workflow_id}/disable"
+    ],
+    downloadArtifact: [
+      "GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}"
+    ],
+    downloadJobLogsForWorkflowRun: [
+      "GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs"
+    ],
+    downloadWorkflowRunAttemptLogs: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/logs"
+    ],
+    downloadWorkflowRunLogs: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/logs"
+    ],
+    enableSelectedRepositoryGithubActionsOrganization: [
+      "PUT /orgs/{org}/actions/permissions/repositories/{repository_id}"
+    ],
+    enableWorkflow: [
+      "PUT /repos/{owner}/{repo}/actions/workflows/{workflow_id}/enable"
+    ],
+    forceCancelWorkflowRun: [
+      "POST /repos/{owner}/{repo}/actions/runs/{run_id}/force-cancel"
+    ],
+    generateRunnerJitconfigForOrg: [
+      "POST /orgs/{org}/actions/runners/generate-jitconfig"
+    ],
+    generateRunnerJitconfigForRepo: [
+      "POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig"
+    ],
+    getActionsCacheList: ["GET /repos/{owner}/{repo}/actions/caches"],
+    getActionsCacheUsage: ["GET /repos/{owner}/{repo}/actions/cache/usage"],
+    getActionsCacheUsageByRepoForOrg: [
+      "GET /orgs/{org}/actions/cache/usage-by-repository"
+    ],
+    getActionsCacheUsageForOrg: ["GET /orgs/{org}/actions/cache/usage"],
+    getAllowedActionsOrganization: [
+      "GET /orgs/{org}/actions/permissions/selected-actions"
+    ],
+    getAllowedActionsRepository: [
+      "GET /repos/{owner}/{repo}/actions/permissions/selected-actions"
+    ],
+    getArtifact: ["GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}"],
+    getCustomImageForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}"
+    ],
+    getCustomImageVersionForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions/{version}"
+    ],
+    getCustomOidcSubClaimForRepo: [
+      "GET /repos/{owner}/{repo}/actions/oidc/customization/sub"
+    ],
+    getEnvironmentPublicKey: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key"
+    ],
+    getEnvironmentSecret: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}"
+    ],
+    getEnvironmentVariable: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}"
+    ],
+    getGithubActionsDefaultWorkflowPermissionsOrganization: [
+      "GET /orgs/{org}/actions/permissions/workflow"
+    ],
+    getGithubActionsDefaultWorkflowPermissionsRepository: [
+      "GET /repos/{owner}/{repo}/actions/permissions/workflow"
+    ],
+    getGithubActionsPermissionsOrganization: [
+      "GET /orgs/{org}/actions/permissions"
+    ],
+    getGithubActionsPermissionsRepository: [
+      "GET /repos/{owner}/{repo}/actions/permissions"
+    ],
+    getHostedRunnerForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/{hosted_runner_id}"
+    ],
+    getHostedRunnersGithubOwnedImagesForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/images/github-owned"
+    ],
+    getHostedRunnersLimitsForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/limits"
+    ],
+    getHostedRunnersMachineSpecsForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/machine-sizes"
+    ],
+    getHostedRunnersPartnerImagesForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/images/partner"
+    ],
+    getHostedRunnersPlatformsForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/platforms"
+    ],
+    getJobForWorkflowRun: ["GET /repos/{owner}/{repo}/actions/jobs/{job_id}"],
+    getOrgPublicKey: ["GET /orgs/{org}/actions/secrets/public-key"],
+    getOrgSecret: ["GET /orgs/{org}/actions/secrets/{secret_name}"],
+    getOrgVariable: ["GET /orgs/{org}/actions/variables/{name}"],
+    getPendingDeploymentsForRun: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments"
+    ],
+    getRepoPermissions: [
+      "GET /repos/{owner}/{repo}/actions/permissions",
+      {},
+      { renamed: ["actions", "getGithubActionsPermissionsRepository"] }
+    ],
+    getRepoPublicKey: ["GET /repos/{owner}/{repo}/actions/secrets/public-key"],
+    getRepoSecret: ["GET /repos/{owner}/{repo}/actions/secrets/{secret_name}"],
+    getRepoVariable: ["GET /repos/{owner}/{repo}/actions/variables/{name}"],
+    getReviewsForRun: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals"
+    ],
+    getSelfHostedRunnerForOrg: ["GET /orgs/{org}/actions/runners/{runner_id}"],
+    getSelfHostedRunnerForRepo: [
+      "GET /repos/{owner}/{repo}/actions/runners/{runner_id}"
+    ],
+    getWorkflow: ["GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}"],
+    getWorkflowAccessToRepository: [
+      "GET /repos/{owner}/{repo}/actions/permissions/access"
+    ],
+    getWorkflowRun: ["GET /repos/{owner}/{repo}/actions/runs/{run_id}"],
+    getWorkflowRunAttempt: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}"
+    ],
+    getWorkflowRunUsage: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/timing"
+    ],
+    getWorkflowUsage: [
+      "GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/timing"
+    ],
+    listArtifactsForRepo: ["GET /repos/{owner}/{repo}/actions/artifacts"],
+    listCustomImageVersionsForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/images/custom/{image_definition_id}/versions"
+    ],
+    listCustomImagesForOrg: [
+      "GET /orgs/{org}/actions/hosted-runners/images/custom"
+    ],
+    listEnvironmentSecrets: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets"
+    ],
+    listEnvironmentVariables: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/variables"
+    ],
+    listGithubHostedRunnersInGroupForOrg: [
+      "GET /orgs/{org}/actions/runner-groups/{runner_group_id}/hosted-runners"
+    ],
+    listHostedRunnersForOrg: ["GET /orgs/{org}/actions/hosted-runners"],
+    listJobsForWorkflowRun: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs"
+    ],
+    listJobsForWorkflowRunAttempt: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs"
+    ],
+    listLabelsForSelfHostedRunnerForOrg: [
+      "GET /orgs/{org}/actions/runners/{runner_id}/labels"
+    ],
+    listLabelsForSelfHostedRunnerForRepo: [
+      "GET /repos/{owner}/{repo}/actions/runners/{runner_id}/labels"
+    ],
+    listOrgSecrets: ["GET /orgs/{org}/actions/secrets"],
+    listOrgVariables: ["GET /orgs/{org}/actions/variables"],
+    listRepoOrganizationSecrets: [
+      "GET /repos/{owner}/{repo}/actions/organization-secrets"
+    ],
+    listRepoOrganizationVariables: [
+      "GET /repos/{owner}/{repo}/actions/organization-variables"
+    ],
+    listRepoSecrets: ["GET /repos/{owner}/{repo}/actions/secrets"],
+    listRepoVariables: ["GET /repos/{owner}/{repo}/actions/variables"],
+    listRepoWorkflows: ["GET /repos/{owner}/{repo}/actions/workflows"],
+    listRunnerApplicationsForOrg: ["GET /orgs/{org}/actions/runners/downloads"],
+    listRunnerApplicationsForRepo: [
+      "GET /repos/{owner}/{repo}/actions/runners/downloads"
+    ],
+    listSelectedReposForOrgSecret: [
+      "GET /orgs/{org}/actions/secrets/{secret_name}/repositories"
+    ],
+    listSelectedReposForOrgVariable: [
+      "GET /orgs/{org}/actions/variables/{name}/repositories"
+    ],
+    listSelectedRepositoriesEnabledGithubActionsOrganization: [
+      "GET /orgs/{org}/actions/permissions/repositories"
+    ],
+    listSelfHostedRunnersForOrg: ["GET /orgs/{org}/actions/runners"],
+    listSelfHostedRunnersForRepo: ["GET /repos/{owner}/{repo}/actions/runners"],
+    listWorkflowRunArtifacts: [
+      "GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts"
+    ],
+    listWorkflowRuns: [
+      "GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs"
+    ],
+    listWorkflowRunsForRepo: ["GET /repos/{owner}/{repo}/actions/runs"],
+    reRunJobForWorkflowRun: [
+      "POST /repos/{owner}/{repo}/actions/jobs/{job_id}/rerun"
+    ],
+    reRunWorkflow: ["POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun"],
+    reRunWorkflowFailedJobs: [
+      "POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs"
+    ],
+    removeAllCustomLabelsFromSelfHostedRunnerForOrg: [
+      "DELETE /orgs/{org}/actions/runners/{runner_id}/labels"
+    ],
+    removeAllCustomLabelsFromSelfHostedRunnerForRepo: [
+      "DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}/labels"
+    ],
+    removeCustomLabelFromSelfHostedRunnerForOrg: [
+      "DELETE /orgs/{org}/actions/runners/{runner_id}/labels/{name}"
+    ],
+    removeCustomLabelFromSelfHostedRunnerForRepo: [
+      "DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}/labels/{name}"
+    ],
+    removeSelectedRepoFromOrgSecret: [
+      "DELETE /orgs/{org}/actions/secrets/{secret_name}/repositories/{repository_id}"
+    ],
+    removeSelectedRepoFromOrgVariable: [
+      "DELETE /orgs/{org}/actions/variables/{name}/repositories/{repository_id}"
+    ],
+    reviewCustomGatesForRun: [
+      "POST /repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule"
+    ],
+    reviewPendingDeploymentsForRun: [
+      "POST /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments"
+    ],
+    setAllowedActionsOrganization: [
+      "PUT /orgs/{org}/actions/permissions/selected-actions"
+    ],
+    setAllowedActionsRepository: [
+      "PUT /repos/{owner}/{repo}/actions/permissions/selected-actions"
+    ],
+    setCustomLabelsForSelfHostedRunnerForOrg: [
+      "PUT /orgs/{org}/actions/runners/{runner_id}/labels"
+    ],
+    setCustomLabelsForSelfHostedRunnerForRepo: [
+      "PUT /repos/{owner}/{repo}/actions/runners/{runner_id}/labels"
+    ],
+    setCustomOidcSubClaimForRepo: [
+      "PUT /repos/{owner}/{repo}/actions/oidc/customization/sub"
+    ],
+    setGithubActionsDefaultWorkflowPermissionsOrganization: [
+      "PUT /orgs/{org}/actions/permissions/workflow"
+    ],
+    setGithubActionsDefaultWorkflowPermissionsRepository: [
+      "PUT /repos/{owner}/{repo}/actions/permissions/workflow"
+    ],
+    setGithubActionsPermissionsOrganization: [
+      "PUT /orgs/{org}/actions/permissions"
+    ],
+    setGithubActionsPermissionsRepository: [
+      "PUT /repos/{owner}/{repo}/actions/permissions"
+    ],
+    setSelectedReposForOrgSecret: [
+      "PUT /orgs/{org}/actions/secrets/{secret_name}/repositories"
+    ],
+    setSelectedReposForOrgVariable: [
+      "PUT /orgs/{org}/actions/variables/{name}/repositories"
+    ],
+    setSelectedRepositoriesEnabledGithubActionsOrganization: [
+      "PUT /orgs/{org}/actions/permissions/repositories"
+    ],
+    setWorkflowAccessToRepository: [
+      "PUT /repos/{owner}/{repo}/actions/permissions/access"
+    ],
+    updateEnvironmentVariable: [
+      "PATCH /repos/{owner}/{repo}/environments/{environment_name}/variables/{name}"
+    ],
+    updateHostedRunnerForOrg: [
+      "PATCH /orgs/{org}/actions/hosted-runners/{hosted_runner_id}"
+    ],
+    updateOrgVariable: ["PATCH /orgs/{org}/actions/variables/{name}"],
+    updateRepoVariable: [
+      "PATCH /repos/{owner}/{repo}/actions/variables/{name}"
+    ]
+  },
+  activity: {
+    checkRepoIsStarredByAuthenticatedUser: ["GET /user/starred/{owner}/{repo}"],
+    deleteRepoSubscription: ["DELETE /repos/{owner}/{repo}/subscription"],
+    deleteThreadSubscription: [
+      "DELETE /notifications/threads/{thread_id}/subscription"
+    ],
+    getFeeds: ["GET /feeds"],
+    getRepoSubscription: ["GET /repos/{owner}/{repo}/subscription"],
+    getThread: ["GET /notifications/threads/{thread_id}"],
+    getThreadSubscriptionForAuthenticatedUser: [
+      "GET /notifications/threads/{thread_id}/subscription"
+    ],
+    listEventsForAuthenticatedUser: ["GET /users/{username}/events"],
+    listNotificationsForAuthenticatedUser: ["GET /notifications"],
+    listOrgEventsForAuthenticatedUser: [
+      "GET /users/{username}/events/orgs/{org}"
+    ],
+    listPublicEvents: ["GET /events"],
+    listPublicEventsForRepoNetwork: ["GET /networks/{owner}/{repo}/events"],
+    listPublicEventsForUser: ["GET /users/{username}/events/public"],
+    listPublicOrgEvents: ["GET /orgs/{org}/events"],
+    listReceivedEventsForUser: ["GET /users/{username}/received_events"],
+    listReceivedPublicEventsForUser: [
+      "GET /users/{username}/received_events/public"
+    ],
+    listRepoEvents: ["GET /repos/{owner}/{repo}/events"],
+    listRepoNotificationsForAuthenticatedUser: [
+      "GET /repos/{owner}/{repo}/notifications"
+    ],
+    listReposStarredByAuthenticatedUser: ["GET /user/starred"],
+    listReposStarredByUser: ["GET /users/{username}/starred"],
+    listReposWatchedByUser: ["GET /users/{username}/subscriptions"],
+    listStargazersForRepo: ["GET /repos/{owner}/{repo}/stargazers"],
+    listWatchedReposForAuthenticatedUser: ["GET /user/subscriptions"],
+    listWatchersForRepo: ["GET /repos/{owner}/{repo}/subscribers"],
+    markNotificationsAsRead: ["PUT /notifications"],
+    markRepoNotificationsAsRead: ["PUT /repos/{owner}/{repo}/notifications"],
+    markThreadAsDone: ["DELETE /notifications/threads/{thread_id}"],
+    markThreadAsRead: ["PATCH /notifications/threads/{thread_id}"],
+    setRepoSubscription: ["PUT /repos/{owner}/{repo}/subscription"],
+    setThreadSubscription: [
+      "PUT /notifications/threads/{thread_id}/subscription"
+    ],
+    starRepoForAuthenticatedUser: ["PUT /user/starred/{owner}/{repo}"],
+    unstarRepoForAuthenticatedUser: ["DELETE /user/starred/{owner}/{repo}"]
+  },
+  apps: {
+    addRepoToInstallation: [
+      "PUT /user/installations/{installation_id}/repositories/{repository_id}",
+      {},
+      { renamed: ["apps", "addRepoToInstallationForAuthenticatedUser"] }
+    ],
+    addRepoToInstallationForAuthenticatedUser: [
+      "PUT /user/installations/{installation_id}/repositories/{repository_id}"
+    ],
+    checkToken: ["POST /applications/{client_id}/token"],
+    createFromManifest: ["POST /app-manifests/{code}/conversions"],
+    createInstallationAccessToken: [
+      "POST /app/installations/{installation_id}/access_tokens"
+    ],
+    deleteAuthorization: ["DELETE /applications/{client_id}/grant"],
+    deleteInstallation: ["DELETE /app/installations/{installation_id}"],
+    deleteToken: ["DELETE /applications/{client_id}/token"],
+    getAuthenticated: ["GET /app"],
+    getBySlug: ["GET /apps/{app_slug}"],
+    getInstallation: ["GET /app/installations/{installation_id}"],
+    getOrgInstallation: ["GET /orgs/{org}/installation"],
+    getRepoInstallation: ["GET /repos/{owner}/{repo}/installation"],
+    getSubscriptionPlanForAccount: [
+      "GET /marketplace_listing/accounts/{account_id}"
+    ],
+    getSubscriptionPlanForAccountStubbed: [
+      "GET /marketplace_listing/stubbed/accounts/{account_id}"
+    ],
+    getUserInstallation: ["GET /users/{username}/installation"],
+    getWebhookConfigForApp: ["GET /app/hook/config"],
+    getWebhookDelivery: ["GET /app/hook/deliveries/{delivery_id}"],
+    listAccountsForPlan: ["GET /marketplace_listing/plans/{plan_id}/accounts"],
+    listAccountsForPlanStubbed: [
+      "GET /marketplace_listing/stubbed/plans/{plan_id}/accounts"
+    ],
+    listInstallationReposForAuthenticatedUser: [
+      "GET /user/installations/{installation_id}/repositories"
+    ],
+    listInstallationRequestsForAuthenticatedApp: [
+      "GET /app/installation-requests"
+    ],
+    listInstallations: ["GET /app/installations"],
+    listInstallationsForAuthenticatedUser: ["GET /user/installations"],
+    listPlans: ["GET /marketplace_listing/plans"],
+    listPlansStubbed: ["GET /marketplace_listing/stubbed/plans"],
+    listReposAccessibleToInstallation: ["GET /installation/repositories"],
+    listSubscriptionsForAuthenticatedUser: ["GET /user/marketplace_purchases"],
+    listSubscriptionsForAuthenticatedUserStubbed: [
+      "GET /user/marketplace_purchases/stubbed"
+    ],
+    listWebhookDeliveries: ["GET /app/hook/deliveries"],
+    redeliverWebhookDelivery: [
+      "POST /app/hook/deliveries/{delivery_id}/attempts"
+    ],
+    removeRepoFromInstallation: [
+      "DELETE /user/installations/{installation_id}/repositories/{repository_id}",
+      {},
+      { renamed: ["apps", "removeRepoFromInstallationForAuthenticatedUser"] }
+    ],
+    removeRepoFromInstallationForAuthenticatedUser: [
+      "DELETE /user/installations/{installation_id}/repositories/{repository_id}"
+    ],
+    resetToken: ["PATCH /applications/{client_id}/token"],
+    revokeInstallationAccessToken: ["DELETE /installation/token"],
+    scopeToken: ["POST /applications/{client_id}/token/scoped"],
+    suspendInstallation: ["PUT /app/installations/{installation_id}/suspended"],
+    unsuspendInstallation: [
+      "DELETE /app/installations/{installation_id}/suspended"
+    ],
+    updateWebhookConfigForApp: ["PATCH /app/hook/config"]
+  },
+  billing: {
+    getGithubActionsBillingOrg: ["GET /orgs/{org}/settings/billing/actions"],
+    getGithubActionsBillingUser: [
+      "GET /users/{username}/settings/billing/actions"
+    ],
+    getGithubBillingPremiumRequestUsageReportOrg: [
+      "GET /organizations/{org}/settings/billing/premium_request/usage"
+    ],
+    getGithubBillingPremiumRequestUsageReportUser: [
+      "GET /users/{username}/settings/billing/premium_request/usage"
+    ],
+    getGithubBillingUsageReportOrg: [
+      "GET /organizations/{org}/settings/billing/usage"
+    ],
+    getGithubBillingUsageReportUser: [
+      "GET /users/{username}/settings/billing/usage"
+    ],
+    getGithubPackagesBillingOrg: ["GET /orgs/{org}/settings/billing/packages"],
+    getGithubPackagesBillingUser: [
+      "GET /users/{username}/settings/billing/packages"
+    ],
+    getSharedStorageBillingOrg: [
+      "GET /orgs/{org}/settings/billing/shared-storage"
+    ],
+    getSharedStorageBillingUser: [
+      "GET /users/{username}/settings/billing/shared-storage"
+    ]
+  },
+  campaigns: {
+    createCampaign: ["POST /orgs/{org}/campaigns"],
+    deleteCampaign: ["DELETE /orgs/{org}/campaigns/{campaign_number}"],
+    getCampaignSummary: ["GET /orgs/{org}/campaigns/{campaign_number}"],
+    listOrgCampaigns: ["GET /orgs/{org}/campaigns"],
+    updateCampaign: ["PATCH /orgs/{org}/campaigns/{campaign_number}"]
+  },
+  checks: {
+    create: ["POST /repos/{owner}/{repo}/check-runs"],
+    createSuite: ["POST /repos/{owner}/{repo}/check-suites"],
+    get: ["GET /repos/{owner}/{repo}/check-runs/{check_run_id}"],
+    getSuite: ["GET /repos/{owner}/{repo}/check-suites/{check_suite_id}"],
+    listAnnotations: [
+      "GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations"
+    ],
+    listForRef: ["GET /repos/{owner}/{repo}/commits/{ref}/check-runs"],
+    listForSuite: [
+      "GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs"
+    ],
+    listSuitesForRef: ["GET /repos/{owner}/{repo}/commits/{ref}/check-suites"],
+    rerequestRun: [
+      "POST /repos/{owner}/{repo}/check-runs/{check_run_id}/rerequest"
+    ],
+    rerequestSuite: [
+      "POST /repos/{owner}/{repo}/check-suites/{check_suite_id}/rerequest"
+    ],
+    setSuitesPreferences: [
+      "PATCH /repos/{owner}/{repo}/check-suites/preferences"
+    ],
+    update: ["PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}"]
+  },
+  codeScanning: {
+    commitAutofix: [
+      "POST /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix/commits"
+    ],
+    createAutofix: [
+      "POST /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix"
+    ],
+    createVariantAnalysis: [
+      "POST /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses"
+    ],
+    deleteAnalysis: [
+      "DELETE /repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}{?confirm_delete}"
+    ],
+    deleteCodeqlDatabase: [
+      "DELETE /repos/{owner}/{repo}/code-scanning/codeql/databases/{language}"
+    ],
+    getAlert: [
+      "GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}",
+      {},
+      { renamedParameters: { alert_id: "alert_number" } }
+    ],
+    getAnalysis: [
+      "GET /repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}"
+    ],
+    getAutofix: [
+      "GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/autofix"
+    ],
+    getCodeqlDatabase: [
+      "GET /repos/{owner}/{repo}/code-scanning/codeql/databases/{language}"
+    ],
+    getDefaultSetup: ["GET /repos/{owner}/{repo}/code-scanning/default-setup"],
+    getSarif: ["GET /repos/{owner}/{repo}/code-scanning/sarifs/{sarif_id}"],
+    getVariantAnalysis: [
+      "GET /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}"
+    ],
+    getVariantAnalysisRepoTask: [
+      "GET /repos/{owner}/{repo}/code-scanning/codeql/variant-analyses/{codeql_variant_analysis_id}/repos/{repo_owner}/{repo_name}"
+    ],
+    listAlertInstances: [
+      "GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/instances"
+    ],
+    listAlertsForOrg: ["GET /orgs/{org}/code-scanning/alerts"],
+    listAlertsForRepo: ["GET /repos/{owner}/{repo}/code-scanning/alerts"],
+    listAlertsInstances: [
+      "GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/instances",
+      {},
+      { renamed: ["codeScanning", "listAlertInstances"] }
+    ],
+    listCodeqlDatabases: [
+      "GET /repos/{owner}/{repo}/code-scanning/codeql/databases"
+    ],
+    listRecentAnalyses: ["GET /repos/{owner}/{repo}/code-scanning/analyses"],
+    updateAlert: [
+      "PATCH /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}"
+    ],
+    updateDefaultSetup: [
+      "PATCH /repos/{owner}/{repo}/code-scanning/default-setup"
+    ],
+    uploadSarif: ["POST /repos/{owner}/{repo}/code-scanning/sarifs"]
+  },
+  codeSecurity: {
+    attachConfiguration: [
+      "POST /orgs/{org}/code-security/configurations/{configuration_id}/attach"
+    ],
+    attachEnterpriseConfiguration: [
+      "POST /enterprises/{enterprise}/code-security/configurations/{configuration_id}/attach"
+    ],
+    createConfiguration: ["POST /orgs/{org}/code-security/configurations"],
+    createConfigurationForEnterprise: [
+      "POST /enterprises/{enterprise}/code-security/configurations"
+    ],
+    deleteConfiguration: [
+      "DELETE /orgs/{org}/code-security/configurations/{configuration_id}"
+    ],
+    deleteConfigurationForEnterprise: [
+      "DELETE /enterprises/{enterprise}/code-security/configurations/{configuration_id}"
+    ],
+    detachConfiguration: [
+      "DELETE /orgs/{org}/code-security/configurations/detach"
+    ],
+    getConfiguration: [
+      "GET /orgs/{org}/code-security/configurations/{configuration_id}"
+    ],
+    getConfigurationForRepository: [
+      "GET /repos/{owner}/{repo}/code-security-configuration"
+    ],
+    getConfigurationsForEnterprise: [
+      "GET /enterprises/{enterprise}/code-security/configurations"
+    ],
+    getConfigurationsForOrg: ["GET /orgs/{org}/code-security/configurations"],
+    getDefaultConfigurations: [
+      "GET /orgs/{org}/code-security/configurations/defaults"
+    ],
+    getDefaultConfigurationsForEnterprise: [
+      "GET /enterprises/{enterprise}/code-security/configurations/defaults"
+    ],
+    getRepositoriesForConfiguration: [
+      "GET /orgs/{org}/code-security/configurations/{configuration_id}/repositories"
+    ],
+    getRepositoriesForEnterpriseConfiguration: [
+      "GET /enterprises/{enterprise}/code-security/configurations/{configuration_id}/repositories"
+    ],
+    getSingleConfigurationForEnterprise: [
+      "GET /enterprises/{enterprise}/code-security/configurations/{configuration_id}"
+    ],
+    setConfigurationAsDefault: [
+      "PUT /orgs/{org}/code-security/configurations/{configuration_id}/defaults"
+    ],
+    setConfigurationAsDefaultForEnterprise: [
+      "PUT /enterprises/{enterprise}/code-security/configurations/{configuration_id}/defaults"
+    ],
+    updateConfiguration: [
+      "PATCH /orgs/{org}/code-security/configurations/{configuration_id}"
+    ],
+    updateEnterpriseConfiguration: [
+      "PATCH /enterprises/{enterprise}/code-security/configurations/{configuration_id}"
+    ]
+  },
+  codesOfConduct: {
+    getAllCodesOfConduct: ["GET /codes_of_conduct"],
+    getConductCode: ["GET /codes_of_conduct/{key}"]
+  },
+  codespaces: {
+    addRepositoryForSecretForAuthenticatedUser: [
+      "PUT /user/codespaces/secrets/{secret_name}/repositories/{repository_id}"
+    ],
+    addSelectedRepoToOrgSecret: [
+      "PUT /orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}"
+    ],
+    checkPermissionsForDevcontainer: [
+      "GET /repos/{owner}/{repo}/codespaces/permissions_check"
+    ],
+    codespaceMachinesForAuthenticatedUser: [
+      "GET /user/codespaces/{codespace_name}/machines"
+    ],
+    createForAuthenticatedUser: ["POST /user/codespaces"],
+    createOrUpdateOrgSecret: [
+      "PUT /orgs/{org}/codespaces/secrets/{secret_name}"
+    ],
+    createOrUpdateRepoSecret: [
+      "PUT /repos/{owner}/{repo}/codespaces/secrets/{secret_name}"
+    ],
+    createOrUpdateSecretForAuthenticatedUser: [
+      "PUT /user/codespaces/secrets/{secret_name}"
+    ],
+    createWithPrForAuthenticatedUser: [
+      "POST /repos/{owner}/{repo}/pulls/{pull_number}/codespaces"
+    ],
+    createWithRepoForAuthenticatedUser: [
+      "POST /repos/{owner}/{repo}/codespaces"
+    ],
+    deleteForAuthenticatedUser: ["DELETE /user/codespaces/{codespace_name}"],
+    deleteFromOrganization: [
+      "DELETE /orgs/{org}/members/{username}/codespaces/{codespace_name}"
+    ],
+    deleteOrgSecret: ["DELETE /orgs/{org}/codespaces/secrets/{secret_name}"],
+    deleteRepoSecret: [
+      "DELETE /repos/{owner}/{repo}/codespaces/secrets/{secret_name}"
+    ],
+    deleteSecretForAuthenticatedUser: [
+      "DELETE /user/codespaces/secrets/{secret_name}"
+    ],
+    exportForAuthenticatedUser: [
+      "POST /user/codespaces/{codespace_name}/exports"
+    ],
+    getCodespacesForUserInOrg: [
+      "GET /orgs/{org}/members/{username}/codespaces"
+    ],
+    getExportDetailsForAuthenticatedUser: [
+      "GET /user/codespaces/{codespace_name}/exports/{export_id}"
+    ],
+    getForAuthenticatedUser: ["GET /user/codespaces/{codespace_name}"],
+    getOrgPublicKey: ["GET /orgs/{org}/codespaces/secrets/public-key"],
+    getOrgSecret: ["GET /orgs/{org}/codespaces/secrets/{secret_name}"],
+    getPublicKeyForAuthenticatedUser: [
+      "GET /user/codespaces/secrets/public-key"
+    ],
+    getRepoPublicKey: [
+      "GET /repos/{owner}/{repo}/codespaces/secrets/public-key"
+    ],
+    getRepoSecret: [
+      "GET /repos/{owner}/{repo}/codespaces/secrets/{secret_name}"
+    ],
+    getSecretForAuthenticatedUser: [
+      "GET /user/codespaces/secrets/{secret_name}"
+    ],
+    listDevcontainersInRepositoryForAuthenticatedUser: [
+      "GET /repos/{owner}/{repo}/codespaces/devcontainers"
+    ],
+    listForAuthenticatedUser: ["GET /user/codespaces"],
+    listInOrganization: [
+      "GET /orgs/{org}/codespaces",
+      {},
+      { renamedParameters: { org_id: "org" } }
+    ],
+    listInRepositoryForAuthenticatedUser: [
+      "GET /repos/{owner}/{repo}/codespaces"
+    ],
+    listOrgSecrets: ["GET /orgs/{org}/codespaces/secrets"],
+    listRepoSecrets: ["GET /repos/{owner}/{repo}/codespaces/secrets"],
+    listRepositoriesForSecretForAuthenticatedUser: [
+      "GET /user/codespaces/secrets/{secret_name}/repositories"
+    ],
+    listSecretsForAuthenticatedUser: ["GET /user/codespaces/secrets"],
+    listSelectedReposForOrgSecret: [
+      "GET /orgs/{org}/codespaces/secrets/{secret_name}/repositories"
+    ],
+    preFlightWithRepoForAuthenticatedUser: [
+      "GET /repos/{owner}/{repo}/codespaces/new"
+    ],
+    publishForAuthenticatedUser: [
+      "POST /user/codespaces/{codespace_name}/publish"
+    ],
+    removeRepositoryForSecretForAuthenticatedUser: [
+      "DELETE /user/codespaces/secrets/{secret_name}/repositories/{repository_id}"
+    ],
+    removeSelectedRepoFromOrgSecret: [
+      "DELETE /orgs/{org}/codespaces/secrets/{secret_name}/repositories/{repository_id}"
+    ],
+    repoMachinesForAuthenticatedUser: [
+      "GET /repos/{owner}/{repo}/codespaces/machines"
+    ],
+    setRepositoriesForSecretForAuthenticatedUser: [
+      "PUT /user/codespaces/secrets/{secret_name}/repositories"
+    ],
+    setSelectedReposForOrgSecret: [
+      "PUT /orgs/{org}/codespaces/secrets/{secret_name}/repositories"
+    ],
+    startForAuthenticatedUser: ["POST /user/codespaces/{codespace_name}/start"],
+    stopForAuthenticatedUser: ["POST /user/codespaces/{codespace_name}/stop"],
+    stopInOrganization: [
+      "POST /orgs/{org}/members/{username}/codespaces/{codespace_name}/stop"
+    ],
+    updateForAuthenticatedUser: ["PATCH /user/codespaces/{codespace_name}"]
+  },
+  copilot: {
+    addCopilotSeatsForTeams: [
+      "POST /orgs/{org}/copilot/billing/selected_teams"
+    ],
+    addCopilotSeatsForUsers: [
+      "POST /orgs/{org}/copilot/billing/selected_users"
+    ],
+    cancelCopilotSeatAssignmentForTeams: [
+      "DELETE /orgs/{org}/copilot/billing/selected_teams"
+    ],
+    cancelCopilotSeatAssignmentForUsers: [
+      "DELETE /orgs/{org}/copilot/billing/selected_users"
+    ],
+    copilotMetricsForOrganization: ["GET /orgs/{org}/copilot/metrics"],
+    copilotMetricsForTeam: ["GET /orgs/{org}/team/{team_slug}/copilot/metrics"],
+    getCopilotOrganizationDetails: ["GET /orgs/{org}/copilot/billing"],
+    getCopilotSeatDetailsForUser: [
+      "GET /orgs/{org}/members/{username}/copilot"
+    ],
+    listCopilotSeats: ["GET /orgs/{org}/copilot/billing/seats"]
+  },
+  credentials: { revoke: ["POST /credentials/revoke"] },
+  dependabot: {
+    addSelectedRepoToOrgSecret: [
+      "PUT /orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}"
+    ],
+    createOrUpdateOrgSecret: [
+      "PUT /orgs/{org}/dependabot/secrets/{secret_name}"
+    ],
+    createOrUpdateRepoSecret: [
+      "PUT /repos/{owner}/{repo}/dependabot/secrets/{secret_name}"
+    ],
+    deleteOrgSecret: ["DELETE /orgs/{org}/dependabot/secrets/{secret_name}"],
+    deleteRepoSecret: [
+      "DELETE /repos/{owner}/{repo}/dependabot/secrets/{secret_name}"
+    ],
+    getAlert: ["GET /repos/{owner}/{repo}/dependabot/alerts/{alert_number}"],
+    getOrgPublicKey: ["GET /orgs/{org}/dependabot/secrets/public-key"],
+    getOrgSecret: ["GET /orgs/{org}/dependabot/secrets/{secret_name}"],
+    getRepoPublicKey: [
+      "GET /repos/{owner}/{repo}/dependabot/secrets/public-key"
+    ],
+    getRepoSecret: [
+      "GET /repos/{owner}/{repo}/dependabot/secrets/{secret_name}"
+    ],
+    listAlertsForEnterprise: [
+      "GET /enterprises/{enterprise}/dependabot/alerts"
+    ],
+    listAlertsForOrg: ["GET /orgs/{org}/dependabot/alerts"],
+    listAlertsForRepo: ["GET /repos/{owner}/{repo}/dependabot/alerts"],
+    listOrgSecrets: ["GET /orgs/{org}/dependabot/secrets"],
+    listRepoSecrets: ["GET /repos/{owner}/{repo}/dependabot/secrets"],
+    listSelectedReposForOrgSecret: [
+      "GET /orgs/{org}/dependabot/secrets/{secret_name}/repositories"
+    ],
+    removeSelectedRepoFromOrgSecret: [
+      "DELETE /orgs/{org}/dependabot/secrets/{secret_name}/repositories/{repository_id}"
+    ],
+    repositoryAccessForOrg: [
+      "GET /organizations/{org}/dependabot/repository-access"
+    ],
+    setRepositoryAccessDefaultLevel: [
+      "PUT /organizations/{org}/dependabot/repository-access/default-level"
+    ],
+    setSelectedReposForOrgSecret: [
+      "PUT /orgs/{org}/dependabot/secrets/{secret_name}/repositories"
+    ],
+    updateAlert: [
+      "PATCH /repos/{owner}/{repo}/dependabot/alerts/{alert_number}"
+    ],
+    updateRepositoryAccessForOrg: [
+      "PATCH /organizations/{org}/dependabot/repository-access"
+    ]
+  },
+  dependencyGraph: {
+    createRepositorySnapshot: [
+      "POST /repos/{owner}/{repo}/dependency-graph/snapshots"
+    ],
+    diffRange: [
+      "GET /repos/{owner}/{repo}/dependency-graph/compare/{basehead}"
+    ],
+    exportSbom: ["GET /repos/{owner}/{repo}/dependency-graph/sbom"]
+  },
+  emojis: { get: ["GET /emojis"] },
+  enterpriseTeamMemberships: {
+    add: [
+      "PUT /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}"
+    ],
+    bulkAdd: [
+      "POST /enterprises/{enterprise}/teams/{enterprise-team}/memberships/add"
+    ],
+    bulkRemove: [
+      "POST /enterprises/{enterprise}/teams/{enterprise-team}/memberships/remove"
+    ],
+    get: [
+      "GET /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}"
+    ],
+    list: ["GET /enterprises/{enterprise}/teams/{enterprise-team}/memberships"],
+    remove: [
+      "DELETE /enterprises/{enterprise}/teams/{enterprise-team}/memberships/{username}"
+    ]
+  },
+  enterpriseTeamOrganizations: {
+    add: [
+      "PUT /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}"
+    ],
+    bulkAdd: [
+      "POST /enterprises/{enterprise}/teams/{enterprise-team}/organizations/add"
+    ],
+    bulkRemove: [
+      "POST /enterprises/{enterprise}/teams/{enterprise-team}/organizations/remove"
+    ],
+    delete: [
+      "DELETE /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}"
+    ],
+    getAssignment: [
+      "GET /enterprises/{enterprise}/teams/{enterprise-team}/organizations/{org}"
+    ],
+    getAssignments: [
+      "GET /enterprises/{enterprise}/teams/{enterprise-team}/organizations"
+    ]
+  },
+  enterpriseTeams: {
+    create: ["POST /enterprises/{enterprise}/teams"],
+    delete: ["DELETE /enterprises/{enterprise}/teams/{team_slug}"],
+    get: ["GET /enterprises/{enterprise}/teams/{team_slug}"],
+    list: ["GET /enterprises/{enterprise}/teams"],
+    update: ["PATCH /enterprises/{enterprise}/teams/{team_slug}"]
+  },
+  gists: {
+    checkIsStarred: ["GET /gists/{gist_id}/star"],
+    create: ["POST /gists"],
+    createComment: ["POST /gists/{gist_id}/comments"],
+    delete: ["DELETE /gists/{gist_id}"],
+    deleteComment: ["DELETE /gists/{gist_id}/comments/{comment_id}"],
+    fork: ["POST /gists/{gist_id}/forks"],
+    get: ["GET /gists/{gist_id}"],
+    getComment: ["GET /gists/{gist_id}/comments/{comment_id}"],
+    getRevision: ["GET /gists/{gist_id}/{sha}"],
+    list: ["GET /gists"],
+    listComments: ["GET /gists/{gist_id}/comments"],
+    listCommits: ["GET /gists/{gist_id}/commits"],
+    listForUser: ["GET /users/{username}/gists"],
+    listForks: ["GET /gists/{gist_id}/forks"],
+    listPublic: ["GET /gists/public"],
+    listStarred: ["GET /gists/starred"],
+    star: ["PUT /gists/{gist_id}/star"],
+    unstar: ["DELETE /gists/{gist_id}/star"],
+    update: ["PATCH /gists/{gist_id}"],
+    updateComment: ["PATCH /gists/{gist_id}/comments/{comment_id}"]
+  },
+  git: {
+    createBlob: ["POST /repos/{owner}/{repo}/git/blobs"],
+    createCommit: ["POST /repos/{owner}/{repo}/git/commits"],
+    createRef: ["POST /repos/{owner}/{repo}/git/refs"],
+    createTag: ["POST /repos/{owner}/{repo}/git/tags"],
+    createTree: ["POST /repos/{owner}/{repo}/git/trees"],
+    deleteRef: ["DELETE /repos/{owner}/{repo}/git/refs/{ref}"],
+    getBlob: ["GET /repos/{owner}/{repo}/git/blobs/{file_sha}"],
+    getCommit: ["GET /repos/{owner}/{repo}/git/commits/{commit_sha}"],
+    getRef: ["GET /repos/{owner}/{repo}/git/ref/{ref}"],
+    getTag: ["GET /repos/{owner}/{repo}/git/tags/{tag_sha}"],
+    getTree: ["GET /repos/{owner}/{repo}/git/trees/{tree_sha}"],
+    listMatchingRefs: ["GET /repos/{owner}/{repo}/git/matching-refs/{ref}"],
+    updateRef: ["PATCH /repos/{owner}/{repo}/git/refs/{ref}"]
+  },
+  gitignore: {
+    getAllTemplates: ["GET /gitignore/templates"],
+    getTemplate: ["GET /gitignore/templates/{name}"]
+  },
+  hostedCompute: {
+    createNetworkConfigurationForOrg: [
+      "POST /orgs/{org}/settings/network-configurations"
+    ],
+    deleteNetworkConfigurationFromOrg: [
+      "DELETE /orgs/{org}/settings/network-configurations/{network_configuration_id}"
+    ],
+    getNetworkConfigurationForOrg: [
+      "GET /orgs/{org}/settings/network-configurations/{network_configuration_id}"
+    ],
+    getNetworkSettingsForOrg: [
+      "GET /orgs/{org}/settings/network-settings/{network_settings_id}"
+    ],
+    listNetworkConfigurationsForOrg: [
+      "GET /orgs/{org}/settings/network-configurations"
+    ],
+    updateNetworkConfigurationForOrg: [
+      "PATCH /orgs/{org}/settings/network-configurations/{network_configuration_id}"
+    ]
+  },
+  interactions: {
+    getRestrictionsForAuthenticatedUser: ["GET /user/interaction-limits"],
+    getRestrictionsForOrg: ["GET /orgs/{org}/interaction-limits"],
+    getRestrictionsForRepo: ["GET /repos/{owner}/{repo}/interaction-limits"],
+    getRestrictionsForYourPublicRepos: [
+      "GET /user/interaction-limits",
+      {},
+      { renamed: ["interactions", "getRestrictionsForAuthenticatedUser"] }
+    ],
+    removeRestrictionsForAuthenticatedUser: ["DELETE /user/interaction-limits"],
+    removeRestrictionsForOrg: ["DELETE /orgs/{org}/interaction-limits"],
+    removeRestrictionsForRepo: [
+      "DELETE /repos/{owner}/{repo}/interaction-limits"
+    ],
+    removeRestrictionsForYourPublicRepos: [
+      "DELETE /user/interaction-limits",
+      {},
+      { renamed: ["interactions", "removeRestrictionsForAuthenticatedUser"] }
+    ],
+    setRestrictionsForAuthenticatedUser: ["PUT /user/interaction-limits"],
+    setRestrictionsForOrg: ["PUT /orgs/{org}/interaction-limits"],
+    setRestrictionsForRepo: ["PUT /repos/{owner}/{repo}/interaction-limits"],
+    setRestrictionsForYourPublicRepos: [
+      "PUT /user/interaction-limits",
+      {},
+      { renamed: ["interactions", "setRestrictionsForAuthenticatedUser"] }
+    ]
+  },
+  issues: {
+    addAssignees: [
+      "POST /repos/{owner}/{repo}/issues/{issue_number}/assignees"
+    ],
+    addBlockedByDependency: [
+      "POST /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by"
+    ],
+    addLabels: ["POST /repos/{owner}/{repo}/issues/{issue_number}/labels"],
+    addSubIssue: [
+      "POST /repos/{owner}/{repo}/issues/{issue_number}/sub_issues"
+    ],
+    checkUserCanBeAssigned: ["GET /repos/{owner}/{repo}/assignees/{assignee}"],
+    checkUserCanBeAssignedToIssue: [
+      "GET /repos/{owner}/{repo}/issues/{issue_number}/assignees/{assignee}"
+    ],
+    create: ["POST /repos/{owner}/{repo}/issues"],
+    createComment: [
+      "POST /repos/{owner}/{repo}/issues/{issue_number}/comments"
+    ],
+    createLabel: ["POST /repos/{owner}/{repo}/labels"],
+    createMilestone: ["POST /repos/{owner}/{repo}/milestones"],
+    deleteComment: [
+      "DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}"
+    ],
+    deleteLabel: ["DELETE /repos/{owner}/{repo}/labels/{name}"],
+    deleteMilestone: [
+      "DELETE /repos/{owner}/{repo}/milestones/{milestone_number}"
+    ],
+    get: ["GET /repos/{owner}/{repo}/issues/{issue_number}"],
+    getComment: ["GET /repos/{owner}/{repo}/issues/comments/{comment_id}"],
+    getEvent: ["GET /repos/{owner}/{repo}/issues/events/{event_id}"],
+    getLabel: ["GET /repos/{owner}/{repo}/labels/{name}"],
+    getMilestone: ["GET /repos/{owner}/{repo}/milestones/{milestone_number}"],
+    getParent: ["GET /repos/{owner}/{repo}/issues/{issue_number}/parent"],
+    list: ["GET /issues"],
+    listAssignees: ["GET /repos/{owner}/{repo}/assignees"],
+    listComments: ["GET /repos/{owner}/{repo}/issues/{issue_number}/comments"],
+    listCommentsForRepo: ["GET /repos/{owner}/{repo}/issues/comments"],
+    listDependenciesBlockedBy: [
+      "GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by"
+    ],
+    listDependenciesBlocking: [
+      "GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocking"
+    ],
+    listEvents: ["GET /repos/{owner}/{repo}/issues/{issue_number}/events"],
+    listEventsForRepo: ["GET /repos/{owner}/{repo}/issues/events"],
+    listEventsForTimeline: [
+      "GET /repos/{owner}/{repo}/issues/{issue_number}/timeline"
+    ],
+    listForAuthenticatedUser: ["GET /user/issues"],
+    listForOrg: ["GET /orgs/{org}/issues"],
+    listForRepo: ["GET /repos/{owner}/{repo}/issues"],
+    listLabelsForMilestone: [
+      "GET /repos/{owner}/{repo}/milestones/{milestone_number}/labels"
+    ],
+    listLabelsForRepo: ["GET /repos/{owner}/{repo}/labels"],
+    listLabelsOnIssue: [
+      "GET /repos/{owner}/{repo}/issues/{issue_number}/labels"
+    ],
+    listMilestones: ["GET /repos/{owner}/{repo}/milestones"],
+    listSubIssues: [
+      "GET /repos/{owner}/{repo}/issues/{issue_number}/sub_issues"
+    ],
+    lock: ["PUT /repos/{owner}/{repo}/issues/{issue_number}/lock"],
+    removeAllLabels: [
+      "DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels"
+    ],
+    removeAssignees: [
+      "DELETE /repos/{owner}/{repo}/issues/{issue_number}/assignees"
+    ],
+    removeDependencyBlockedBy: [
+      "DELETE /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by/{issue_id}"
+    ],
+    removeLabel: [
+      "DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}"
+    ],
+    removeSubIssue: [
+      "DELETE /repos/{owner}/{repo}/issues/{issue_number}/sub_issue"
+    ],
+    reprioritizeSubIssue: [
+      "PATCH /repos/{owner}/{repo}/issues/{issue_number}/sub_issues/priority"
+    ],
+    setLabels: ["PUT /repos/{owner}/{repo}/issues/{issue_number}/labels"],
+    unlock: ["DELETE /repos/{owner}/{repo}/issues/{issue_number}/lock"],
+    update: ["PATCH /repos/{owner}/{repo}/issues/{issue_number}"],
+    updateComment: ["PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}"],
+    updateLabel: ["PATCH /repos/{owner}/{repo}/labels/{name}"],
+    updateMilestone: [
+      "PATCH /repos/{owner}/{repo}/milestones/{milestone_number}"
+    ]
+  },
+  licenses: {
+    get: ["GET /licenses/{license}"],
+    getAllCommonlyUsed: ["GET /licenses"],
+    getForRepo: ["GET /repos/{owner}/{repo}/license"]
+  },
+  markdown: {
+    render: ["POST /markdown"],
+    renderRaw: [
+      "POST /markdown/raw",
+      { headers: { "content-type": "text/plain; charset=utf-8" } }
+    ]
+  },
+  meta: {
+    get: ["GET /meta"],
+    getAllVersions: ["GET /versions"],
+    getOctocat: ["GET /octocat"],
+    getZen: ["GET /zen"],
+    root: ["GET /"]
+  },
+  migrations: {
+    deleteArchiveForAuthenticatedUser: [
+      "DELETE /user/migrations/{migration_id}/archive"
+    ],
+    deleteArchiveForOrg: [
+      "DELETE /orgs/{org}/migrations/{migration_id}/archive"
+    ],
+    downloadArchiveForOrg: [
+      "GET /orgs/{org}/migrations/{migration_id}/archive"
+    ],
+    getArchiveForAuthenticatedUser: [
+      "GET /user/migrations/{migration_id}/archive"
+    ],
+    getStatusForAuthenticatedUser: ["GET /user/migrations/{migration_id}"],
+    getStatusForOrg: ["GET /orgs/{org}/migrations/{migration_id}"],
+    listForAuthenticatedUser: ["GET /user/migrations"],
+    listForOrg: ["GET /orgs/{org}/migrations"],
+    listReposForAuthenticatedUser: [
+      "GET /user/migrations/{migration_id}/repositories"
+    ],
+    listReposForOrg: ["GET /orgs/{org}/migrations/{migration_id}/repositories"],
+    listReposForUser: [
+      "GET /user/migrations/{migration_id}/repositories",
+      {},
+      { renamed: ["migrations", "listReposForAuthenticatedUser"] }
+    ],
+    startForAuthenticatedUser: ["POST /user/migrations"],
+    startForOrg: ["POST /orgs/{org}/migrations"],
+    unlockRepoForAuthenticatedUser: [
+      "DELETE /user/migrations/{migration_id}/repos/{repo_name}/lock"
+    ],
+    unlockRepoForOrg: [
+      "DELETE /orgs/{org}/migrations/{migration_id}/repos/{repo_name}/lock"
+    ]
+  },
+  oidc: {
+    getOidcCustomSubTemplateForOrg: [
+      "GET /orgs/{org}/actions/oidc/customization/sub"
+    ],
+    updateOidcCustomSubTemplateForOrg: [
+      "PUT /orgs/{org}/actions/oidc/customization/sub"
+    ]
+  },
+  orgs: {
+    addSecurityManagerTeam: [
+      "PUT /orgs/{org}/security-managers/teams/{team_slug}",
+      {},
+      {
+        deprecated: "octokit.rest.orgs.addSecurityManagerTeam() is deprecated, see https://docs.github.com/rest/orgs/security-managers#add-a-security-manager-team"
+      }
+    ],
+    assignTeamToOrgRole: [
+      "PUT /orgs/{org}/organization-roles/teams/{team_slug}/{role_id}"
+    ],
+    assignUserToOrgRole: [
+      "PUT /orgs/{org}/organization-roles/users/{username}/{role_id}"
+    ],
+    blockUser: ["PUT /orgs/{org}/blocks/{username}"],
+    cancelInvitation: ["DELETE /orgs/{org}/invitations/{invitation_id}"],
+    checkBlockedUser: ["GET /orgs/{org}/blocks/{username}"],
+    checkMembershipForUser: ["GET /orgs/{org}/members/{username}"],
+    checkPublicMembershipForUser: ["GET /orgs/{org}/public_members/{username}"],
+    convertMemberToOutsideCollaborator: [
+      "PUT /orgs/{org}/outside_collaborators/{username}"
+    ],
+    createArtifactStorageRecord: [
+      "POST /orgs/{org}/artifacts/metadata/storage-record"
+    ],
+    createInvitation: ["POST /orgs/{org}/invitations"],
+    createIssueType: ["POST /orgs/{org}/issue-types"],
+    createWebhook: ["POST /orgs/{org}/hooks"],
+    customPropertiesForOrgsCreateOrUpdateOrganizationValues: [
+      "PATCH /organizations/{org}/org-properties/values"
+    ],
+    customPropertiesForOrgsGetOrganizationValues: [
+      "GET /organizations/{org}/org-properties/values"
+    ],
+    customPropertiesForReposCreateOrUpdateOrganizationDefinition: [
+      "PUT /orgs/{org}/properties/schema/{custom_property_name}"
+    ],
+    customPropertiesForReposCreateOrUpdateOrganizationDefinitions: [
+      "PATCH /orgs/{org}/properties/schema"
+    ],
+    customPropertiesForReposCreateOrUpdateOrganizationValues: [
+      "PATCH /orgs/{org}/properties/values"
+    ],
+    customPropertiesForReposDeleteOrganizationDefinition: [
+      "DELETE /orgs/{org}/properties/schema/{custom_property_name}"
+    ],
+    customPropertiesForReposGetOrganizationDefinition: [
+      "GET /orgs/{org}/properties/schema/{custom_property_name}"
+    ],
+    customPropertiesForReposGetOrganizationDefinitions: [
+      "GET /orgs/{org}/properties/schema"
+    ],
+    customPropertiesForReposGetOrganizationValues: [
+      "GET /orgs/{org}/properties/values"
+    ],
+    delete: ["DELETE /orgs/{org}"],
+    deleteAttestationsBulk: ["POST /orgs/{org}/attestations/delete-request"],
+    deleteAttestationsById: [
+      "DELETE /orgs/{org}/attestations/{attestation_id}"
+    ],
+    deleteAttestationsBySubjectDigest: [
+      "DELETE /orgs/{org}/attestations/digest/{subject_digest}"
+    ],
+    deleteIssueType: ["DELETE /orgs/{org}/issue-types/{issue_type_id}"],
+    deleteWebhook: ["DELETE /orgs/{org}/hooks/{hook_id}"],
+    disableSelectedRepositoryImmutableReleasesOrganization: [
+      "DELETE /orgs/{org}/settings/immutable-releases/repositories/{repository_id}"
+    ],
+    enableSelectedRepositoryImmutableReleasesOrganization: [
+      "PUT /orgs/{org}/settings/immutable-releases/repositories/{repository_id}"
+    ],
+    get: ["GET /orgs/{org}"],
+    getImmutableReleasesSettings: [
+      "GET /orgs/{org}/settings/immutable-releases"
+    ],
+    getImmutableReleasesSettingsRepositories: [
+      "GET /orgs/{org}/settings/immutable-releases/repositories"
+    ],
+    getMembershipForAuthenticatedUser: ["GET /user/memberships/orgs/{org}"],
+    getMembershipForUser: ["GET /orgs/{org}/memberships/{username}"],
+    getOrgRole: ["GET /orgs/{org}/organization-roles/{role_id}"],
+    getOrgRulesetHistory: ["GET /orgs/{org}/rulesets/{ruleset_id}/history"],
+    getOrgRulesetVersion: [
+      "GET /orgs/{org}/rulesets/{ruleset_id}/history/{version_id}"
+    ],
+    getWebhook: ["GET /orgs/{org}/hooks/{hook_id}"],
+    getWebhookConfigForOrg: ["GET /orgs/{org}/hooks/{hook_id}/config"],
+    getWebhookDelivery: [
+      "GET /orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}"
+    ],
+    list: ["GET /organizations"],
+    listAppInstallations: ["GET /orgs/{org}/installations"],
+    listArtifactStorageRecords: [
+      "GET /orgs/{org}/artifacts/{subject_digest}/metadata/storage-records"
+    ],
+    listAttestationRepositories: ["GET /orgs/{org}/attestations/repositories"],
+    listAttestations: ["GET /orgs/{org}/attestations/{subject_digest}"],
+    listAttestationsBulk: [
+      "POST /orgs/{org}/attestations/bulk-list{?per_page,before,after}"
+    ],
+    listBlockedUsers: ["GET /orgs/{org}/blocks"],
+    listFailedInvitations: ["GET /orgs/{org}/failed_invitations"],
+    listForAuthenticatedUser: ["GET /user/orgs"],
+    listForUser: ["GET /users/{username}/orgs"],
+    listInvitationTeams: ["GET /orgs/{org}/invitations/{invitation_id}/teams"],
+    listIssueTypes: ["GET /orgs/{org}/issue-types"],
+    listMembers: ["GET /orgs/{org}/members"],
+    listMembershipsForAuthenticatedUser: ["GET /user/memberships/orgs"],
+    listOrgRoleTeams: ["GET /orgs/{org}/organization-roles/{role_id}/teams"],
+    listOrgRoleUsers: ["GET /orgs/{org}/organization-roles/{role_id}/users"],
+    listOrgRoles: ["GET /orgs/{org}/organization-roles"],
+    listOrganizationFineGrainedPermissions: [
+      "GET /orgs/{org}/organization-fine-grained-permissions"
+    ],
+    listOutsideCollaborators: ["GET /orgs/{org}/outside_collaborators"],
+    listPatGrantRepositories: [
+      "GET /orgs/{org}/personal-access-tokens/{pat_id}/repositories"
+    ],
+    listPatGrantRequestRepositories: [
+      "GET /orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories"
+    ],
+    listPatGrantRequests: ["GET /orgs/{org}/personal-access-token-requests"],
+    listPatGrants: ["GET /orgs/{org}/personal-access-tokens"],
+    listPendingInvitations: ["GET /orgs/{org}/invitations"],
+    listPublicMembers: ["GET /orgs/{org}/public_members"],
+    listSecurityManagerTeams: [
+      "GET /orgs/{org}/security-managers",
+      {},
+      {
+        deprecated: "octokit.rest.orgs.listSecurityManagerTeams() is deprecated, see https://docs.github.com/rest/orgs/security-managers#list-security-manager-teams"
+      }
+    ],
+    listWebhookDeliveries: ["GET /orgs/{org}/hooks/{hook_id}/deliveries"],
+    listWebhooks: ["GET /orgs/{org}/hooks"],
+    pingWebhook: ["POST /orgs/{org}/hooks/{hook_id}/pings"],
+    redeliverWebhookDelivery: [
+      "POST /orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts"
+    ],
+    removeMember: ["DELETE /orgs/{org}/members/{username}"],
+    removeMembershipForUser: ["DELETE /orgs/{org}/memberships/{username}"],
+    removeOutsideCollaborator: [
+      "DELETE /orgs/{org}/outside_collaborators/{username}"
+    ],
+    removePublicMembershipForAuthenticatedUser: [
+      "DELETE /orgs/{org}/public_members/{username}"
+    ],
+    removeSecurityManagerTeam: [
+      "DELETE /orgs/{org}/security-managers/teams/{team_slug}",
+      {},
+      {
+        deprecated: "octokit.rest.orgs.removeSecurityManagerTeam() is deprecated, see https://docs.github.com/rest/orgs/security-managers#remove-a-security-manager-team"
+      }
+    ],
+    reviewPatGrantRequest: [
+      "POST /orgs/{org}/personal-access-token-requests/{pat_request_id}"
+    ],
+    reviewPatGrantRequestsInBulk: [
+      "POST /orgs/{org}/personal-access-token-requests"
+    ],
+    revokeAllOrgRolesTeam: [
+      "DELETE /orgs/{org}/organization-roles/teams/{team_slug}"
+    ],
+    revokeAllOrgRolesUser: [
+      "DELETE /orgs/{org}/organization-roles/users/{username}"
+    ],
+    revokeOrgRoleTeam: [
+      "DELETE /orgs/{org}/organization-roles/teams/{team_slug}/{role_id}"
+    ],
+    revokeOrgRoleUser: [
+      "DELETE /orgs/{org}/organization-roles/users/{username}/{role_id}"
+    ],
+    setImmutableReleasesSettings: [
+      "PUT /orgs/{org}/settings/immutable-releases"
+    ],
+    setImmutableReleasesSettingsRepositories: [
+      "PUT /orgs/{org}/settings/immutable-releases/repositories"
+    ],
+    setMembershipForUser: ["PUT /orgs/{org}/memberships/{username}"],
+    setPublicMembershipForAuthenticatedUser: [
+      "PUT /orgs/{org}/public_members/{username}"
+    ],
+    unblockUser: ["DELETE /orgs/{org}/blocks/{username}"],
+    update: ["PATCH /orgs/{org}"],
+    updateIssueType: ["PUT /orgs/{org}/issue-types/{issue_type_id}"],
+    updateMembershipForAuthenticatedUser: [
+      "PATCH /user/memberships/orgs/{org}"
+    ],
+    updatePatAccess: ["POST /orgs/{org}/personal-access-tokens/{pat_id}"],
+    updatePatAccesses: ["POST /orgs/{org}/personal-access-tokens"],
+    updateWebhook: ["PATCH /orgs/{org}/hooks/{hook_id}"],
+    updateWebhookConfigForOrg: ["PATCH /orgs/{org}/hooks/{hook_id}/config"]
+  },
+  packages: {
+    deletePackageForAuthenticatedUser: [
+      "DELETE /user/packages/{package_type}/{package_name}"
+    ],
+    deletePackageForOrg: [
+      "DELETE /orgs/{org}/packages/{package_type}/{package_name}"
+    ],
+    deletePackageForUser: [
+      "DELETE /users/{username}/packages/{package_type}/{package_name}"
+    ],
+    deletePackageVersionForAuthenticatedUser: [
+      "DELETE /user/packages/{package_type}/{package_name}/versions/{package_version_id}"
+    ],
+    deletePackageVersionForOrg: [
+      "DELETE /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}"
+    ],
+    deletePackageVersionForUser: [
+      "DELETE /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}"
+    ],
+    getAllPackageVersionsForAPackageOwnedByAnOrg: [
+      "GET /orgs/{org}/packages/{package_type}/{package_name}/versions",
+      {},
+      { renamed: ["packages", "getAllPackageVersionsForPackageOwnedByOrg"] }
+    ],
+    getAllPackageVersionsForAPackageOwnedByTheAuthenticatedUser: [
+      "GET /user/packages/{package_type}/{package_name}/versions",
+      {},
+      {
+        renamed: [
+          "packages",
+          "getAllPackageVersionsForPackageOwnedByAuthenticatedUser"
+        ]
+      }
+    ],
+    getAllPackageVersionsForPackageOwnedByAuthenticatedUser: [
+      "GET /user/packages/{package_type}/{package_name}/versions"
+    ],
+    getAllPackageVersionsForPackageOwnedByOrg: [
+      "GET /orgs/{org}/packages/{package_type}/{package_name}/versions"
+    ],
+    getAllPackageVersionsForPackageOwnedByUser: [
+      "GET /users/{username}/packages/{package_type}/{package_name}/versions"
+    ],
+    getPackageForAuthenticatedUser: [
+      "GET /user/packages/{package_type}/{package_name}"
+    ],
+    getPackageForOrganization: [
+      "GET /orgs/{org}/packages/{package_type}/{package_name}"
+    ],
+    getPackageForUser: [
+      "GET /users/{username}/packages/{package_type}/{package_name}"
+    ],
+    getPackageVersionForAuthenticatedUser: [
+      "GET /user/packages/{package_type}/{package_name}/versions/{package_version_id}"
+    ],
+    getPackageVersionForOrganization: [
+      "GET /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}"
+    ],
+    getPackageVersionForUser: [
+      "GET /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}"
+    ],
+    listDockerMigrationConflictingPackagesForAuthenticatedUser: [
+      "GET /user/docker/conflicts"
+    ],
+    listDockerMigrationConflictingPackagesForOrganization: [
+      "GET /orgs/{org}/docker/conflicts"
+    ],
+    listDockerMigrationConflictingPackagesForUser: [
+      "GET /users/{username}/docker/conflicts"
+    ],
+    listPackagesForAuthenticatedUser: ["GET /user/packages"],
+    listPackagesForOrganization: ["GET /orgs/{org}/packages"],
+    listPackagesForUser: ["GET /users/{username}/packages"],
+    restorePackageForAuthenticatedUser: [
+      "POST /user/packages/{package_type}/{package_name}/restore{?token}"
+    ],
+    restorePackageForOrg: [
+      "POST /orgs/{org}/packages/{package_type}/{package_name}/restore{?token}"
+    ],
+    restorePackageForUser: [
+      "POST /users/{username}/packages/{package_type}/{package_name}/restore{?token}"
+    ],
+    restorePackageVersionForAuthenticatedUser: [
+      "POST /user/packages/{package_type}/{package_name}/versions/{package_version_id}/restore"
+    ],
+    restorePackageVersionForOrg: [
+      "POST /orgs/{org}/packages/{package_type}/{package_name}/versions/{package_version_id}/restore"
+    ],
+    restorePackageVersionForUser: [
+      "POST /users/{username}/packages/{package_type}/{package_name}/versions/{package_version_id}/restore"
+    ]
+  },
+  privateRegistries: {
+    createOrgPrivateRegistry: ["POST /orgs/{org}/private-registries"],
+    deleteOrgPrivateRegistry: [
+      "DELETE /orgs/{org}/private-registries/{secret_name}"
+    ],
+    getOrgPrivateRegistry: ["GET /orgs/{org}/private-registries/{secret_name}"],
+    getOrgPublicKey: ["GET /orgs/{org}/private-registries/public-key"],
+    listOrgPrivateRegistries: ["GET /orgs/{org}/private-registries"],
+    updateOrgPrivateRegistry: [
+      "PATCH /orgs/{org}/private-registries/{secret_name}"
+    ]
+  },
+  projects: {
+    addItemForOrg: ["POST /orgs/{org}/projectsV2/{project_number}/items"],
+    addItemForUser: [
+      "POST /users/{username}/projectsV2/{project_number}/items"
+    ],
+    deleteItemForOrg: [
+      "DELETE /orgs/{org}/projectsV2/{project_number}/items/{item_id}"
+    ],
+    deleteItemForUser: [
+      "DELETE /users/{username}/projectsV2/{project_number}/items/{item_id}"
+    ],
+    getFieldForOrg: [
+      "GET /orgs/{org}/projectsV2/{project_number}/fields/{field_id}"
+    ],
+    getFieldForUser: [
+      "GET /users/{username}/projectsV2/{project_number}/fields/{field_id}"
+    ],
+    getForOrg: ["GET /orgs/{org}/projectsV2/{project_number}"],
+    getForUser: ["GET /users/{username}/projectsV2/{project_number}"],
+    getOrgItem: ["GET /orgs/{org}/projectsV2/{project_number}/items/{item_id}"],
+    getUserItem: [
+      "GET /users/{username}/projectsV2/{project_number}/items/{item_id}"
+    ],
+    listFieldsForOrg: ["GET /orgs/{org}/projectsV2/{project_number}/fields"],
+    listFieldsForUser: [
+      "GET /users/{username}/projectsV2/{project_number}/fields"
+    ],
+    listForOrg: ["GET /orgs/{org}/projectsV2"],
+    listForUser: ["GET /users/{username}/projectsV2"],
+    listItemsForOrg: ["GET /orgs/{org}/projectsV2/{project_number}/items"],
+    listItemsForUser: [
+      "GET /users/{username}/projectsV2/{project_number}/items"
+    ],
+    updateItemForOrg: [
+      "PATCH /orgs/{org}/projectsV2/{project_number}/items/{item_id}"
+    ],
+    updateItemForUser: [
+      "PATCH /users/{username}/projectsV2/{project_number}/items/{item_id}"
+    ]
+  },
+  pulls: {
+    checkIfMerged: ["GET /repos/{owner}/{repo}/pulls/{pull_number}/merge"],
+    create: ["POST /repos/{owner}/{repo}/pulls"],
+    createReplyForReviewComment: [
+      "POST /repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies"
+    ],
+    createReview: ["POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews"],
+    createReviewComment: [
+      "POST /repos/{owner}/{repo}/pulls/{pull_number}/comments"
+    ],
+    deletePendingReview: [
+      "DELETE /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}"
+    ],
+    deleteReviewComment: [
+      "DELETE /repos/{owner}/{repo}/pulls/comments/{comment_id}"
+    ],
+    dismissReview: [
+      "PUT /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/dismissals"
+    ],
+    get: ["GET /repos/{owner}/{repo}/pulls/{pull_number}"],
+    getReview: [
+      "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}"
+    ],
+    getReviewComment: ["GET /repos/{owner}/{repo}/pulls/comments/{comment_id}"],
+    list: ["GET /repos/{owner}/{repo}/pulls"],
+    listCommentsForReview: [
+      "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/comments"
+    ],
+    listCommits: ["GET /repos/{owner}/{repo}/pulls/{pull_number}/commits"],
+    listFiles: ["GET /repos/{owner}/{repo}/pulls/{pull_number}/files"],
+    listRequestedReviewers: [
+      "GET /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers"
+    ],
+    listReviewComments: [
+      "GET /repos/{owner}/{repo}/pulls/{pull_number}/comments"
+    ],
+    listReviewCommentsForRepo: ["GET /repos/{owner}/{repo}/pulls/comments"],
+    listReviews: ["GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews"],
+    merge: ["PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge"],
+    removeRequestedReviewers: [
+      "DELETE /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers"
+    ],
+    requestReviewers: [
+      "POST /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers"
+    ],
+    submitReview: [
+      "POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/events"
+    ],
+    update: ["PATCH /repos/{owner}/{repo}/pulls/{pull_number}"],
+    updateBranch: [
+      "PUT /repos/{owner}/{repo}/pulls/{pull_number}/update-branch"
+    ],
+    updateReview: [
+      "PUT /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}"
+    ],
+    updateReviewComment: [
+      "PATCH /repos/{owner}/{repo}/pulls/comments/{comment_id}"
+    ]
+  },
+  rateLimit: { get: ["GET /rate_limit"] },
+  reactions: {
+    createForCommitComment: [
+      "POST /repos/{owner}/{repo}/comments/{comment_id}/reactions"
+    ],
+    createForIssue: [
+      "POST /repos/{owner}/{repo}/issues/{issue_number}/reactions"
+    ],
+    createForIssueComment: [
+      "POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"
+    ],
+    createForPullRequestReviewComment: [
+      "POST /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions"
+    ],
+    createForRelease: [
+      "POST /repos/{owner}/{repo}/releases/{release_id}/reactions"
+    ],
+    createForTeamDiscussionCommentInOrg: [
+      "POST /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments/{comment_number}/reactions"
+    ],
+    createForTeamDiscussionInOrg: [
+      "POST /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/reactions"
+    ],
+    deleteForCommitComment: [
+      "DELETE /repos/{owner}/{repo}/comments/{comment_id}/reactions/{reaction_id}"
+    ],
+    deleteForIssue: [
+      "DELETE /repos/{owner}/{repo}/issues/{issue_number}/reactions/{reaction_id}"
+    ],
+    deleteForIssueComment: [
+      "DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions/{reaction_id}"
+    ],
+    deleteForPullRequestComment: [
+      "DELETE /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions/{reaction_id}"
+    ],
+    deleteForRelease: [
+      "DELETE /repos/{owner}/{repo}/releases/{release_id}/reactions/{reaction_id}"
+    ],
+    deleteForTeamDiscussion: [
+      "DELETE /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/reactions/{reaction_id}"
+    ],
+    deleteForTeamDiscussionComment: [
+      "DELETE /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments/{comment_number}/reactions/{reaction_id}"
+    ],
+    listForCommitComment: [
+      "GET /repos/{owner}/{repo}/comments/{comment_id}/reactions"
+    ],
+    listForIssue: ["GET /repos/{owner}/{repo}/issues/{issue_number}/reactions"],
+    listForIssueComment: [
+      "GET /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"
+    ],
+    listForPullRequestReviewComment: [
+      "GET /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions"
+    ],
+    listForRelease: [
+      "GET /repos/{owner}/{repo}/releases/{release_id}/reactions"
+    ],
+    listForTeamDiscussionCommentInOrg: [
+      "GET /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments/{comment_number}/reactions"
+    ],
+    listForTeamDiscussionInOrg: [
+      "GET /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/reactions"
+    ]
+  },
+  repos: {
+    acceptInvitation: [
+      "PATCH /user/repository_invitations/{invitation_id}",
+      {},
+      { renamed: ["repos", "acceptInvitationForAuthenticatedUser"] }
+    ],
+    acceptInvitationForAuthenticatedUser: [
+      "PATCH /user/repository_invitations/{invitation_id}"
+    ],
+    addAppAccessRestrictions: [
+      "POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps",
+      {},
+      { mapToData: "apps" }
+    ],
+    addCollaborator: ["PUT /repos/{owner}/{repo}/collaborators/{username}"],
+    addStatusCheckContexts: [
+      "POST /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts",
+      {},
+      { mapToData: "contexts" }
+    ],
+    addTeamAccessRestrictions: [
+      "POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams",
+      {},
+      { mapToData: "teams" }
+    ],
+    addUserAccessRestrictions: [
+      "POST /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users",
+      {},
+      { mapToData: "users" }
+    ],
+    cancelPagesDeployment: [
+      "POST /repos/{owner}/{repo}/pages/deployments/{pages_deployment_id}/cancel"
+    ],
+    checkAutomatedSecurityFixes: [
+      "GET /repos/{owner}/{repo}/automated-security-fixes"
+    ],
+    checkCollaborator: ["GET /repos/{owner}/{repo}/collaborators/{username}"],
+    checkImmutableReleases: ["GET /repos/{owner}/{repo}/immutable-releases"],
+    checkPrivateVulnerabilityReporting: [
+      "GET /repos/{owner}/{repo}/private-vulnerability-reporting"
+    ],
+    checkVulnerabilityAlerts: [
+      "GET /repos/{owner}/{repo}/vulnerability-alerts"
+    ],
+    codeownersErrors: ["GET /repos/{owner}/{repo}/codeowners/errors"],
+    compareCommits: ["GET /repos/{owner}/{repo}/compare/{base}...{head}"],
+    compareCommitsWithBasehead: [
+      "GET /repos/{owner}/{repo}/compare/{basehead}"
+    ],
+    createAttestation: ["POST /repos/{owner}/{repo}/attestations"],
+    createAutolink: ["POST /repos/{owner}/{repo}/autolinks"],
+    createCommitComment: [
+      "POST /repos/{owner}/{repo}/commits/{commit_sha}/comments"
+    ],
+    createCommitSignatureProtection: [
+      "POST /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures"
+    ],
+    createCommitStatus: ["POST /repos/{owner}/{repo}/statuses/{sha}"],
+    createDeployKey: ["POST /repos/{owner}/{repo}/keys"],
+    createDeployment: ["POST /repos/{owner}/{repo}/deployments"],
+    createDeploymentBranchPolicy: [
+      "POST /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies"
+    ],
+    createDeploymentProtectionRule: [
+      "POST /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules"
+    ],
+    createDeploymentStatus: [
+      "POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"
+    ],
+    createDispatchEvent: ["POST /repos/{owner}/{repo}/dispatches"],
+    createForAuthenticatedUser: ["POST /user/repos"],
+    createFork: ["POST /repos/{owner}/{repo}/forks"],
+    createInOrg: ["POST /orgs/{org}/repos"],
+    createOrUpdateEnvironment: [
+      "PUT /repos/{owner}/{repo}/environments/{environment_name}"
+    ],
+    createOrUpdateFileContents: ["PUT /repos/{owner}/{repo}/contents/{path}"],
+    createOrgRuleset: ["POST /orgs/{org}/rulesets"],
+    createPagesDeployment: ["POST /repos/{owner}/{repo}/pages/deployments"],
+    createPagesSite: ["POST /repos/{owner}/{repo}/pages"],
+    createRelease: ["POST /repos/{owner}/{repo}/releases"],
+    createRepoRuleset: ["POST /repos/{owner}/{repo}/rulesets"],
+    createUsingTemplate: [
+      "POST /repos/{template_owner}/{template_repo}/generate"
+    ],
+    createWebhook: ["POST /repos/{owner}/{repo}/hooks"],
+    customPropertiesForReposCreateOrUpdateRepositoryValues: [
+      "PATCH /repos/{owner}/{repo}/properties/values"
+    ],
+    customPropertiesForReposGetRepositoryValues: [
+      "GET /repos/{owner}/{repo}/properties/values"
+    ],
+    declineInvitation: [
+      "DELETE /user/repository_invitations/{invitation_id}",
+      {},
+      { renamed: ["repos", "declineInvitationForAuthenticatedUser"] }
+    ],
+    declineInvitationForAuthenticatedUser: [
+      "DELETE /user/repository_invitations/{invitation_id}"
+    ],
+    delete: ["DELETE /repos/{owner}/{repo}"],
+    deleteAccessRestrictions: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions"
+    ],
+    deleteAdminBranchProtection: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins"
+    ],
+    deleteAnEnvironment: [
+      "DELETE /repos/{owner}/{repo}/environments/{environment_name}"
+    ],
+    deleteAutolink: ["DELETE /repos/{owner}/{repo}/autolinks/{autolink_id}"],
+    deleteBranchProtection: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection"
+    ],
+    deleteCommitComment: ["DELETE /repos/{owner}/{repo}/comments/{comment_id}"],
+    deleteCommitSignatureProtection: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures"
+    ],
+    deleteDeployKey: ["DELETE /repos/{owner}/{repo}/keys/{key_id}"],
+    deleteDeployment: [
+      "DELETE /repos/{owner}/{repo}/deployments/{deployment_id}"
+    ],
+    deleteDeploymentBranchPolicy: [
+      "DELETE /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}"
+    ],
+    deleteFile: ["DELETE /repos/{owner}/{repo}/contents/{path}"],
+    deleteInvitation: [
+      "DELETE /repos/{owner}/{repo}/invitations/{invitation_id}"
+    ],
+    deleteOrgRuleset: ["DELETE /orgs/{org}/rulesets/{ruleset_id}"],
+    deletePagesSite: ["DELETE /repos/{owner}/{repo}/pages"],
+    deletePullRequestReviewProtection: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews"
+    ],
+    deleteRelease: ["DELETE /repos/{owner}/{repo}/releases/{release_id}"],
+    deleteReleaseAsset: [
+      "DELETE /repos/{owner}/{repo}/releases/assets/{asset_id}"
+    ],
+    deleteRepoRuleset: ["DELETE /repos/{owner}/{repo}/rulesets/{ruleset_id}"],
+    deleteWebhook: ["DELETE /repos/{owner}/{repo}/hooks/{hook_id}"],
+    disableAutomatedSecurityFixes: [
+      "DELETE /repos/{owner}/{repo}/automated-security-fixes"
+    ],
+    disableDeploymentProtectionRule: [
+      "DELETE /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/{protection_rule_id}"
+    ],
+    disableImmutableReleases: [
+      "DELETE /repos/{owner}/{repo}/immutable-releases"
+    ],
+    disablePrivateVulnerabilityReporting: [
+      "DELETE /repos/{owner}/{repo}/private-vulnerability-reporting"
+    ],
+    disableVulnerabilityAlerts: [
+      "DELETE /repos/{owner}/{repo}/vulnerability-alerts"
+    ],
+    downloadArchive: [
+      "GET /repos/{owner}/{repo}/zipball/{ref}",
+      {},
+      { renamed: ["repos", "downloadZipballArchive"] }
+    ],
+    downloadTarballArchive: ["GET /repos/{owner}/{repo}/tarball/{ref}"],
+    downloadZipballArchive: ["GET /repos/{owner}/{repo}/zipball/{ref}"],
+    enableAutomatedSecurityFixes: [
+      "PUT /repos/{owner}/{repo}/automated-security-fixes"
+    ],
+    enableImmutableReleases: ["PUT /repos/{owner}/{repo}/immutable-releases"],
+    enablePrivateVulnerabilityReporting: [
+      "PUT /repos/{owner}/{repo}/private-vulnerability-reporting"
+    ],
+    enableVulnerabilityAlerts: [
+      "PUT /repos/{owner}/{repo}/vulnerability-alerts"
+    ],
+    generateReleaseNotes: [
+      "POST /repos/{owner}/{repo}/releases/generate-notes"
+    ],
+    get: ["GET /repos/{owner}/{repo}"],
+    getAccessRestrictions: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions"
+    ],
+    getAdminBranchProtection: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins"
+    ],
+    getAllDeploymentProtectionRules: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules"
+    ],
+    getAllEnvironments: ["GET /repos/{owner}/{repo}/environments"],
+    getAllStatusCheckContexts: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts"
+    ],
+    getAllTopics: ["GET /repos/{owner}/{repo}/topics"],
+    getAppsWithAccessToProtectedBranch: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps"
+    ],
+    getAutolink: ["GET /repos/{owner}/{repo}/autolinks/{autolink_id}"],
+    getBranch: ["GET /repos/{owner}/{repo}/branches/{branch}"],
+    getBranchProtection: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection"
+    ],
+    getBranchRules: ["GET /repos/{owner}/{repo}/rules/branches/{branch}"],
+    getClones: ["GET /repos/{owner}/{repo}/traffic/clones"],
+    getCodeFrequencyStats: ["GET /repos/{owner}/{repo}/stats/code_frequency"],
+    getCollaboratorPermissionLevel: [
+      "GET /repos/{owner}/{repo}/collaborators/{username}/permission"
+    ],
+    getCombinedStatusForRef: ["GET /repos/{owner}/{repo}/commits/{ref}/status"],
+    getCommit: ["GET /repos/{owner}/{repo}/commits/{ref}"],
+    getCommitActivityStats: ["GET /repos/{owner}/{repo}/stats/commit_activity"],
+    getCommitComment: ["GET /repos/{owner}/{repo}/comments/{comment_id}"],
+    getCommitSignatureProtection: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/required_signatures"
+    ],
+    getCommunityProfileMetrics: ["GET /repos/{owner}/{repo}/community/profile"],
+    getContent: ["GET /repos/{owner}/{repo}/contents/{path}"],
+    getContributorsStats: ["GET /repos/{owner}/{repo}/stats/contributors"],
+    getCustomDeploymentProtectionRule: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/{protection_rule_id}"
+    ],
+    getDeployKey: ["GET /repos/{owner}/{repo}/keys/{key_id}"],
+    getDeployment: ["GET /repos/{owner}/{repo}/deployments/{deployment_id}"],
+    getDeploymentBranchPolicy: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}"
+    ],
+    getDeploymentStatus: [
+      "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses/{status_id}"
+    ],
+    getEnvironment: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}"
+    ],
+    getLatestPagesBuild: ["GET /repos/{owner}/{repo}/pages/builds/latest"],
+    getLatestRelease: ["GET /repos/{owner}/{repo}/releases/latest"],
+    getOrgRuleSuite: ["GET /orgs/{org}/rulesets/rule-suites/{rule_suite_id}"],
+    getOrgRuleSuites: ["GET /orgs/{org}/rulesets/rule-suites"],
+    getOrgRuleset: ["GET /orgs/{org}/rulesets/{ruleset_id}"],
+    getOrgRulesets: ["GET /orgs/{org}/rulesets"],
+    getPages: ["GET /repos/{owner}/{repo}/pages"],
+    getPagesBuild: ["GET /repos/{owner}/{repo}/pages/builds/{build_id}"],
+    getPagesDeployment: [
+      "GET /repos/{owner}/{repo}/pages/deployments/{pages_deployment_id}"
+    ],
+    getPagesHealthCheck: ["GET /repos/{owner}/{repo}/pages/health"],
+    getParticipationStats: ["GET /repos/{owner}/{repo}/stats/participation"],
+    getPullRequestReviewProtection: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews"
+    ],
+    getPunchCardStats: ["GET /repos/{owner}/{repo}/stats/punch_card"],
+    getReadme: ["GET /repos/{owner}/{repo}/readme"],
+    getReadmeInDirectory: ["GET /repos/{owner}/{repo}/readme/{dir}"],
+    getRelease: ["GET /repos/{owner}/{repo}/releases/{release_id}"],
+    getReleaseAsset: ["GET /repos/{owner}/{repo}/releases/assets/{asset_id}"],
+    getReleaseByTag: ["GET /repos/{owner}/{repo}/releases/tags/{tag}"],
+    getRepoRuleSuite: [
+      "GET /repos/{owner}/{repo}/rulesets/rule-suites/{rule_suite_id}"
+    ],
+    getRepoRuleSuites: ["GET /repos/{owner}/{repo}/rulesets/rule-suites"],
+    getRepoRuleset: ["GET /repos/{owner}/{repo}/rulesets/{ruleset_id}"],
+    getRepoRulesetHistory: [
+      "GET /repos/{owner}/{repo}/rulesets/{ruleset_id}/history"
+    ],
+    getRepoRulesetVersion: [
+      "GET /repos/{owner}/{repo}/rulesets/{ruleset_id}/history/{version_id}"
+    ],
+    getRepoRulesets: ["GET /repos/{owner}/{repo}/rulesets"],
+    getStatusChecksProtection: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks"
+    ],
+    getTeamsWithAccessToProtectedBranch: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams"
+    ],
+    getTopPaths: ["GET /repos/{owner}/{repo}/traffic/popular/paths"],
+    getTopReferrers: ["GET /repos/{owner}/{repo}/traffic/popular/referrers"],
+    getUsersWithAccessToProtectedBranch: [
+      "GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users"
+    ],
+    getViews: ["GET /repos/{owner}/{repo}/traffic/views"],
+    getWebhook: ["GET /repos/{owner}/{repo}/hooks/{hook_id}"],
+    getWebhookConfigForRepo: [
+      "GET /repos/{owner}/{repo}/hooks/{hook_id}/config"
+    ],
+    getWebhookDelivery: [
+      "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}"
+    ],
+    listActivities: ["GET /repos/{owner}/{repo}/activity"],
+    listAttestations: [
+      "GET /repos/{owner}/{repo}/attestations/{subject_digest}"
+    ],
+    listAutolinks: ["GET /repos/{owner}/{repo}/autolinks"],
+    listBranches: ["GET /repos/{owner}/{repo}/branches"],
+    listBranchesForHeadCommit: [
+      "GET /repos/{owner}/{repo}/commits/{commit_sha}/branches-where-head"
+    ],
+    listCollaborators: ["GET /repos/{owner}/{repo}/collaborators"],
+    listCommentsForCommit: [
+      "GET /repos/{owner}/{repo}/commits/{commit_sha}/comments"
+    ],
+    listCommitCommentsForRepo: ["GET /repos/{owner}/{repo}/comments"],
+    listCommitStatusesForRef: [
+      "GET /repos/{owner}/{repo}/commits/{ref}/statuses"
+    ],
+    listCommits: ["GET /repos/{owner}/{repo}/commits"],
+    listContributors: ["GET /repos/{owner}/{repo}/contributors"],
+    listCustomDeploymentRuleIntegrations: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/apps"
+    ],
+    listDeployKeys: ["GET /repos/{owner}/{repo}/keys"],
+    listDeploymentBranchPolicies: [
+      "GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies"
+    ],
+    listDeploymentStatuses: [
+      "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"
+    ],
+    listDeployments: ["GET /repos/{owner}/{repo}/deployments"],
+    listForAuthenticatedUser: ["GET /user/repos"],
+    listForOrg: ["GET /orgs/{org}/repos"],
+    listForUser: ["GET /users/{username}/repos"],
+    listForks: ["GET /repos/{owner}/{repo}/forks"],
+    listInvitations: ["GET /repos/{owner}/{repo}/invitations"],
+    listInvitationsForAuthenticatedUser: ["GET /user/repository_invitations"],
+    listLanguages: ["GET /repos/{owner}/{repo}/languages"],
+    listPagesBuilds: ["GET /repos/{owner}/{repo}/pages/builds"],
+    listPublic: ["GET /repositories"],
+    listPullRequestsAssociatedWithCommit: [
+      "GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls"
+    ],
+    listReleaseAssets: [
+      "GET /repos/{owner}/{repo}/releases/{release_id}/assets"
+    ],
+    listReleases: ["GET /repos/{owner}/{repo}/releases"],
+    listTags: ["GET /repos/{owner}/{repo}/tags"],
+    listTeams: ["GET /repos/{owner}/{repo}/teams"],
+    listWebhookDeliveries: [
+      "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries"
+    ],
+    listWebhooks: ["GET /repos/{owner}/{repo}/hooks"],
+    merge: ["POST /repos/{owner}/{repo}/merges"],
+    mergeUpstream: ["POST /repos/{owner}/{repo}/merge-upstream"],
+    pingWebhook: ["POST /repos/{owner}/{repo}/hooks/{hook_id}/pings"],
+    redeliverWebhookDelivery: [
+      "POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts"
+    ],
+    removeAppAccessRestrictions: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps",
+      {},
+      { mapToData: "apps" }
+    ],
+    removeCollaborator: [
+      "DELETE /repos/{owner}/{repo}/collaborators/{username}"
+    ],
+    removeStatusCheckContexts: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts",
+      {},
+      { mapToData: "contexts" }
+    ],
+    removeStatusCheckProtection: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks"
+    ],
+    removeTeamAccessRestrictions: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams",
+      {},
+      { mapToData: "teams" }
+    ],
+    removeUserAccessRestrictions: [
+      "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users",
+      {},
+      { mapToData: "users" }
+    ],
+    renameBranch: ["POST /repos/{owner}/{repo}/branches/{branch}/rename"],
+    replaceAllTopics: ["PUT /repos/{owner}/{repo}/topics"],
+    requestPagesBuild: ["POST /repos/{owner}/{repo}/pages/builds"],
+    setAdminBranchProtection: [
+      "POST /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins"
+    ],
+    setAppAccessRestrictions: [
+      "PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/apps",
+      {},
+      { mapToData: "apps" }
+    ],
+    setStatusCheckContexts: [
+      "PUT /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks/contexts",
+      {},
+      { mapToData: "contexts" }
+    ],
+    setTeamAccessRestrictions: [
+      "PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/teams",
+      {},
+      { mapToData: "teams" }
+    ],
+    setUserAccessRestrictions: [
+      "PUT /repos/{owner}/{repo}/branches/{branch}/protection/restrictions/users",
+      {},
+      { mapToData: "users" }
+    ],
+    testPushWebhook: ["POST /repos/{owner}/{repo}/hooks/{hook_id}/tests"],
+    transfer: ["POST /repos/{owner}/{repo}/transfer"],
+    update: ["PATCH /repos/{owner}/{repo}"],
+    updateBranchProtection: [
+      "PUT /repos/{owner}/{repo}/branches/{branch}/protection"
+    ],
+    updateCommitComment: ["PATCH /repos/{owner}/{repo}/comments/{comment_id}"],
+    updateDeploymentBranchPolicy: [
+      "PUT /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}"
+    ],
+    updateInformationAboutPagesSite: ["PUT /repos/{owner}/{repo}/pages"],
+    updateInvitation: [
+      "PATCH /repos/{owner}/{repo}/invitations/{invitation_id}"
+    ],
+    updateOrgRuleset: ["PUT /orgs/{org}/rulesets/{ruleset_id}"],
+    updatePullRequestReviewProtection: [
+      "PATCH /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews"
+    ],
+    updateRelease: ["PATCH /repos/{owner}/{repo}/releases/{release_id}"],
+    updateReleaseAsset: [
+      "PATCH /repos/{owner}/{repo}/releases/assets/{asset_id}"
+    ],
+    updateRepoRuleset: ["PUT /repos/{owner}/{repo}/rulesets/{ruleset_id}"],
+    updateStatusCheckPotection: [
+      "PATCH /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks",
+      {},
+      { renamed: ["repos", "updateStatusCheckProtection"] }
+    ],
+    updateStatusCheckProtection: [
+      "PATCH /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks"
+    ],
+    updateWebhook: ["PATCH /repos/{owner}/{repo}/hooks/{hook_id}"],
+    updateWebhookConfigForRepo: [
+      "PATCH /repos/{owner}/{repo}/hooks/{hook_id}/config"
+    ],
+    uploadReleaseAsset: [
+      "POST /repos/{owner}/{repo}/releases/{release_id}/assets{?name,label}",
+      { baseUrl: "https://uploads.github.com" }
+    ]
+  },
+  search: {
+    code: ["GET /search/code"],
+    commits: ["GET /search/commits"],
+    issuesAndPullRequests: ["GET /search/issues"],
+    labels: ["GET /search/labels"],
+    repos: ["GET /search/repositories"],
+    topics: ["GET /search/topics"],
+    users: ["GET /search/users"]
+  },
+  secretScanning: {
+    createPushProtectionBypass: [
+      "POST /repos/{owner}/{repo}/secret-scanning/push-protection-bypasses"
+    ],
+    getAlert: [
+      "GET /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}"
+    ],
+    getScanHistory: ["GET /repos/{owner}/{repo}/secret-scanning/scan-history"],
+    listAlertsForOrg: ["GET /orgs/{org}/secret-scanning/alerts"],
+    listAlertsForRepo: ["GET /repos/{owner}/{repo}/secret-scanning/alerts"],
+    listLocationsForAlert: [
+      "GET /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}/locations"
+    ],
+    listOrgPatternConfigs: [
+      "GET /orgs/{org}/secret-scanning/pattern-configurations"
+    ],
+    updateAlert: [
+      "PATCH /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}"
+    ],
+    updateOrgPatternConfigs: [
+      "PATCH /orgs/{org}/secret-scanning/pattern-configurations"
+    ]
+  },
+  securityAdvisories: {
+    createFork: [
+      "POST /repos/{owner}/{repo}/security-advisories/{ghsa_id}/forks"
+    ],
+    createPrivateVulnerabilityReport: [
+      "POST /repos/{owner}/{repo}/security-advisories/reports"
+    ],
+    createRepositoryAdvisory: [
+      "POST /repos/{owner}/{repo}/security-advisories"
+    ],
+    createRepositoryAdvisoryCveRequest: [
+      "POST /repos/{owner}/{repo}/security-advisories/{ghsa_id}/cve"
+    ],
+    getGlobalAdvisory: ["GET /advisories/{ghsa_id}"],
+    getRepositoryAdvisory: [
+      "GET /repos/{owner}/{repo}/security-advisories/{ghsa_id}"
+    ],
+    listGlobalAdvisories: ["GET /advisories"],
+    listOrgRepositoryAdvisories: ["GET /orgs/{org}/security-advisories"],
+    listRepositoryAdvisories: ["GET /repos/{owner}/{repo}/security-advisories"],
+    updateRepositoryAdvisory: [
+      "PATCH /repos/{owner}/{repo}/security-advisories/{ghsa_id}"
+    ]
+  },
+  teams: {
+    addOrUpdateMembershipForUserInOrg: [
+      "PUT /orgs/{org}/teams/{team_slug}/memberships/{username}"
+    ],
+    addOrUpdateRepoPermissionsInOrg: [
+      "PUT /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}"
+    ],
+    checkPermissionsForRepoInOrg: [
+      "GET /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}"
+    ],
+    create: ["POST /orgs/{org}/teams"],
+    createDiscussionCommentInOrg: [
+      "POST /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments"
+    ],
+    createDiscussionInOrg: ["POST /orgs/{org}/teams/{team_slug}/discussions"],
+    deleteDiscussionCommentInOrg: [
+      "DELETE /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments/{comment_number}"
+    ],
+    deleteDiscussionInOrg: [
+      "DELETE /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}"
+    ],
+    deleteInOrg: ["DELETE /orgs/{org}/teams/{team_slug}"],
+    getByName: ["GET /orgs/{org}/teams/{team_slug}"],
+    getDiscussionCommentInOrg: [
+      "GET /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments/{comment_number}"
+    ],
+    getDiscussionInOrg: [
+      "GET /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}"
+    ],
+    getMembershipForUserInOrg: [
+      "GET /orgs/{org}/teams/{team_slug}/memberships/{username}"
+    ],
+    list: ["GET /orgs/{org}/teams"],
+    listChildInOrg: ["GET /orgs/{org}/teams/{team_slug}/teams"],
+    listDiscussionCommentsInOrg: [
+      "GET /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments"
+    ],
+    listDiscussionsInOrg: ["GET /orgs/{org}/teams/{team_slug}/discussions"],
+    listForAuthenticatedUser: ["GET /user/teams"],
+    listMembersInOrg: ["GET /orgs/{org}/teams/{team_slug}/members"],
+    listPendingInvitationsInOrg: [
+      "GET /orgs/{org}/teams/{team_slug}/invitations"
+    ],
+    listReposInOrg: ["GET /orgs/{org}/teams/{team_slug}/repos"],
+    removeMembershipForUserInOrg: [
+      "DELETE /orgs/{org}/teams/{team_slug}/memberships/{username}"
+    ],
+    removeRepoInOrg: [
+      "DELETE /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}"
+    ],
+    updateDiscussionCommentInOrg: [
+      "PATCH /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments/{comment_number}"
+    ],
+    updateDiscussionInOrg: [
+      "PATCH /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}"
+    ],
+    updateInOrg: ["PATCH /orgs/{org}/teams/{team_slug}"]
+  },
+  users: {
+    addEmailForAuthenticated: [
+      "POST /user/emails",
+      {},
+      { renamed: ["users", "addEmailForAuthenticatedUser"] }
+    ],
+    addEmailForAuthenticatedUser: ["POST /user/emails"],
+    addSocialAccountForAuthenticatedUser: ["POST /user/social_accounts"],
+    block: ["PUT /user/blocks/{username}"],
+    checkBlocked: ["GET /user/blocks/{username}"],
+    checkFollowingForUser: ["GET /users/{username}/following/{target_user}"],
+    checkPersonIsFollowedByAuthenticated: ["GET /user/following/{username}"],
+    createGpgKeyForAuthenticated: [
+      "POST /user/gpg_keys",
+      {},
+      { renamed: ["users", "createGpgKeyForAuthenticatedUser"] }
+    ],
+    createGpgKeyForAuthenticatedUser: ["POST /user/gpg_keys"],
+    createPublicSshKeyForAuthenticated: [
+      "POST /user/keys",
+      {},
+      { renamed: ["users", "createPublicSshKeyForAuthenticatedUser"] }
+    ],
+    createPublicSshKeyForAuthenticatedUser: ["POST /user/keys"],
+    createSshSigningKeyForAuthenticatedUser: ["POST /user/ssh_signing_keys"],
+    deleteAttestationsBulk: [
+      "POST /users/{username}/attestations/delete-request"
+    ],
+    deleteAttestationsById: [
+      "DELETE /users/{username}/attestations/{attestation_id}"
+    ],
+    deleteAttestationsBySubjectDigest: [
+      "DELETE /users/{username}/attestations/digest/{subject_digest}"
+    ],
+    deleteEmailForAuthenticated: [
+      "DELETE /user/emails",
+      {},
+      { renamed: ["users", "deleteEmailForAuthenticatedUser"] }
+    ],
+    deleteEmailForAuthenticatedUser: ["DELETE /user/emails"],
+    deleteGpgKeyForAuthenticated: [
+      "DELETE /user/gpg_keys/{gpg_key_id}",
+      {},
+      { renamed: ["users", "deleteGpgKeyForAuthenticatedUser"] }
+    ],
+    deleteGpgKeyForAuthenticatedUser: ["DELETE /user/gpg_keys/{gpg_key_id}"],
+    deletePublicSshKeyForAuthenticated: [
+      "DELETE /user/keys/{key_id}",
+      {},
+      { renamed: ["users", "deletePublicSshKeyForAuthenticatedUser"] }
+    ],
+    deletePublicSshKeyForAuthenticatedUser: ["DELETE /user/keys/{key_id}"],
+    deleteSocialAccountForAuthenticatedUser: ["DELETE /user/social_accounts"],
+    deleteSshSigningKeyForAuthenticatedUser: [
+      "DELETE /user/ssh_signing_keys/{ssh_signing_key_id}"
+    ],
+    follow: ["PUT /user/following/{username}"],
+    getAuthenticated: ["GET /user"],
+    getById: ["GET /user/{account_id}"],
+    getByUsername: ["GET /users/{username}"],
+    getContextForUser: ["GET /users/{username}/hovercard"],
+    getGpgKeyForAuthenticated: [
+      "GET /user/gpg_keys/{gpg_key_id}",
+      {},
+      { renamed: ["users", "getGpgKeyForAuthenticatedUser"] }
+    ],
+    getGpgKeyForAuthenticatedUser: ["GET /user/gpg_keys/{gpg_key_id}"],
+    getPublicSshKeyForAuthenticated: [
+      "GET /user/keys/{key_id}",
+      {},
+      { renamed: ["users", "getPublicSshKeyForAuthenticatedUser"] }
+    ],
+    getPublicSshKeyForAuthenticatedUser: ["GET /user/keys/{key_id}"],
+    getSshSigningKeyForAuthenticatedUser: [
+      "GET /user/ssh_signing_keys/{ssh_signing_key_id}"
+    ],
+    list: ["GET /users"],
+    listAttestations: ["GET /users/{username}/attestations/{subject_digest}"],
+    listAttestationsBulk: [
+      "POST /users/{username}/attestations/bulk-list{?per_page,before,after}"
+    ],
+    listBlockedByAuthenticated: [
+      "GET /user/blocks",
+      {},
+      { renamed: ["users", "listBlockedByAuthenticatedUser"] }
+    ],
+    listBlockedByAuthenticatedUser: ["GET /user/blocks"],
+    listEmailsForAuthenticated: [
+      "GET /user/emails",
+      {},
+      { renamed: ["users", "listEmailsForAuthenticatedUser"] }
+    ],
+    listEmailsForAuthenticatedUser: ["GET /user/emails"],
+    listFollowedByAuthenticated: [
+      "GET /user/following",
+      {},
+      { renamed: ["users", "listFollowedByAuthenticatedUser"] }
+    ],
+    listFollowedByAuthenticatedUser: ["GET /user/following"],
+    listFollowersForAuthenticatedUser: ["GET /user/followers"],
+    listFollowersForUser: ["GET /users/{username}/followers"],
+    listFollowingForUser: ["GET /users/{username}/following"],
+    listGpgKeysForAuthenticated: [
+      "GET /user/gpg_keys",
+      {},
+      { renamed: ["users", "listGpgKeysForAuthenticatedUser"] }
+    ],
+    listGpgKeysForAuthenticatedUser: ["GET /user/gpg_keys"],
+    listGpgKeysForUser: ["GET /users/{username}/gpg_keys"],
+    listPublicEmailsForAuthenticated: [
+      "GET /user/public_emails",
+      {},
+      { renamed: ["users", "listPublicEmailsForAuthenticatedUser"] }
+    ],
+    listPublicEmailsForAuthenticatedUser: ["GET /user/public_emails"],
+    listPublicKeysForUser: ["GET /users/{username}/keys"],
+    listPublicSshKeysForAuthenticated: [
+      "GET /user/keys",
+      {},
+      { renamed: ["users", "listPublicSshKeysForAuthenticatedUser"] }
+    ],
+    listPublicSshKeysForAuthenticatedUser: ["GET /user/keys"],
+    listSocialAccountsForAuthenticatedUser: ["GET /user/social_accounts"],
+    listSocialAccountsForUser: ["GET /users/{username}/social_accounts"],
+    listSshSigningKeysForAuthenticatedUser: ["GET /user/ssh_signing_keys"],
+    listSshSigningKeysForUser: ["GET /users/{username}/ssh_signing_keys"],
+    setPrimaryEmailVisibilityForAuthenticated: [
+      "PATCH /user/email/visibility",
+      {},
+      { renamed: ["users", "setPrimaryEmailVisibilityForAuthenticatedUser"] }
+    ],
+    setPrimaryEmailVisibilityForAuthenticatedUser: [
+      "PATCH /user/email/visibility"
+    ],
+    unblock: ["DELETE /user/blocks/{username}"],
+    unfollow: ["DELETE /user/following/{username}"],
+    updateAuthenticated: ["PATCH /user"]
+  }
+};
+var endpoints_default = Endpoints;
+
+//# sourceMappingURL=endpoints.js.map
+
+;// CONCATENATED MODULE: ../../node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/endpoints-to-methods.js
+
+const endpointMethodsMap = /* @__PURE__ */ new Map();
+for (const [scope, endpoints] of Object.entries(endpoints_default)) {
+  for (const [methodName, endpoint] of Object.entries(endpoints)) {
+    const [route, defaults, decorations] = endpoint;
+    const [method, url] = route.split(/ /);
+    const endpointDefaults = Object.assign(
+      {
+        method,
+        url
+      },
+      defaults
+    );
+    if (!endpointMethodsMap.has(scope)) {
+      endpointMethodsMap.set(scope, /* @__PURE__ */ new Map());
+    }
+    endpointMethodsMap.get(scope).set(methodName, {
+      scope,
+      methodName,
+      endpointDefaults,
+      decorations
+    });
+  }
+}
+const handler = {
+  has({ scope }, methodName) {
+    return endpointMethodsMap.get(scope).has(methodName);
+  },
+  getOwnPropertyDescriptor(target, methodName) {
+    return {
+      value: this.get(target, methodName),
+      // ensures method is in the cache
+      configurable: true,
+      writable: true,
+      enumerable: true
+    };
+  },
+  defineProperty(target, methodName, descriptor) {
+    Object.defineProperty(target.cache, methodName, descriptor);
+    return true;
+  },
+  deleteProperty(target, methodName) {
+    delete target.cache[methodName];
+    return true;
+  },
+  ownKeys({ scope }) {
+    return [...endpointMethodsMap.get(scope).keys()];
+  },
+  set(target, methodName, value) {
+    return target.cache[methodName] = value;
+  },
+  get({ octokit, scope, cache }, methodName) {
+    if (cache[methodName]) {
+      return cache[methodName];
+    }
+    const method = endpointMethodsMap.get(scope).get(methodName);
+    if (!method) {
+      return void 0;
+    }
+    const { endpointDefaults, decorations } = method;
+    if (decorations) {
+      cache[methodName] = decorate(
+        octokit,
+        scope,
+        methodName,
+        endpointDefaults,
+        decorations
+      );
+    } else {
+      cache[methodName] = octokit.request.defaults(endpointDefaults);
+    }
+    return cache[methodName];
+  }
+};
+function endpointsToMethods(octokit) {
+  const newMethods = {};
+  for (const scope of endpointMethodsMap.keys()) {
+    newMethods[scope] = new Proxy({ octokit, scope, cache: {} }, handler);
+  }
+  return newMethods;
+}
+function decorate(octokit, scope, methodName, defaults, decorations) {
+  const requestWithDefaults = octokit.request.defaults(defaults);
+  function withDecorations(...args) {
+    let options = requestWithDefaults.endpoint.merge(...args);
+    if (decorations.mapToData) {
+      options = Object.assign({}, options, {
+        data: options[decorations.mapToData],
+        [decorations.mapToData]: void 0
+      });
+      return requestWithDefaults(options);
+    }
+    if (decorations.renamed) {
+      const [newScope, newMethodName] = decorations.renamed;
+      octokit.log.warn(
+        `octokit.${scope}.${methodName}() has been renamed to octokit.${newScope}.${newMethodName}()`
+      );
+    }
+    if (decorations.deprecated) {
+      octokit.log.warn(decorations.deprecated);
+    }
+    if (decorations.renamedParameters) {
+      const options2 = requestWithDefaults.endpoint.merge(...args);
+      for (const [name, alias] of Object.entries(
+        decorations.renamedParameters
+      )) {
+        if (name in options2) {
+          octokit.log.warn(
+            `"${name}" parameter is deprecated for "octokit.${scope}.${methodName}()". Use "${alias}" instead`
+          );
+          if (!(alias in options2)) {
+            options2[alias] = options2[name];
+          }
+          delete options2[name];
+        }
+      }
+      return requestWithDefaults(options2);
+    }
+    return requestWithDefaults(...args);
+  }
+  return Object.assign(withDecorations, requestWithDefaults);
+}
+
+//# sourceMappingURL=endpoints-to-methods.js.map
+
+;// CONCATENATED MODULE: ../../node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/index.js
+
+
+function restEndpointMethods(octokit) {
+  const api = endpointsToMethods(octokit);
+  return {
+    rest: api
+  };
+}
+restEndpointMethods.VERSION = dist_src_version_VERSION;
+function legacyRestEndpointMethods(octokit) {
+  const api = endpointsToMethods(octokit);
+  return {
+    ...api,
+    rest: api
+  };
+}
+legacyRestEndpointMethods.VERSION = dist_src_version_VERSION;
+
+//# sourceMappingURL=index.js.map
+
+;// CONCATENATED MODULE: ../../node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
+// pkg/dist-src/version.js
+var plugin_paginate_rest_dist_bundle_VERSION = "0.0.0-development";
+
+// pkg/dist-src/normalize-paginated-list-response.js
+function normalizePaginatedListResponse(response) {
+  if (!response.data) {
+    return {
+      ...response,
+      data: []
+    };
+  }
+  const responseNeedsNormalization = ("total_count" in response.data || "total_commits" in response.data) && !("url" in response.data);
+  if (!responseNeedsNormalization) return response;
+  const incompleteResults = response.data.incomplete_results;
+  const repositorySelection = response.data.repository_selection;
+  const totalCount = response.data.total_count;
+  const totalCommits = response.data.total_commits;
+  delete response.data.incomplete_results;
+  delete response.data.repository_selection;
+  delete response.data.total_count;
+  delete response.data.total_commits;
+  const namespaceKey = Object.keys(response.data)[0];
+  const data = response.data[namespaceKey];
+  response.data = data;
+  if (typeof incompleteResults !== "undefined") {
+    response.data.incomplete_results = incompleteResults;
+  }
+  if (typeof repositorySelection !== "undefined") {
+    response.data.repository_selection = repositorySelection;
+  }
+  response.data.total_count = totalCount;
+  response.data.total_commits = totalCommits;
+  return response;
+}
+
+// pkg/dist-src/iterator.js
+function iterator(octokit, route, parameters) {
+  const options = typeof route === "function" ? route.endpoint(parameters) : octokit.request.endpoint(route, parameters);
+  const requestMethod = typeof route === "function" ? route : octokit.request;
+  const method = options.method;
+  const headers = options.headers;
+  let url = options.url;
+  return {
+    [Symbol.asyncIterator]: () => ({
+      async next() {
+        if (!url) return { done: true };
+        try {
+          const response = await requestMethod({ method, url, headers });
+          const normalizedResponse = normalizePaginatedListResponse(response);
+          url = ((normalizedResponse.headers.link || "").match(
+            /<([^<>]+)>;\s*rel="next"/
+          ) || [])[1];
+          if (!url && "total_commits" in normalizedResponse.data) {
+            const parsedUrl = new URL(normalizedResponse.url);
+            const params = parsedUrl.searchParams;
+            const page = parseInt(params.get("page") || "1", 10);
+            const per_page = parseInt(params.get("per_page") || "250", 10);
+            if (page * per_page < normalizedResponse.data.total_commits) {
+              params.set("page", String(page + 1));
+              url = parsedUrl.toString();
+            }
+          }
+          return { value: normalizedResponse };
+        } catch (error) {
+          if (error.status !== 409) throw error;
+          url = "";
+          return {
+            value: {
+              status: 200,
+              headers: {},
+              data: []
+            }
+          };
+        }
+      }
+    })
+  };
+}
+
+// pkg/dist-src/paginate.js
+function paginate(octokit, route, parameters, mapFn) {
+  if (typeof parameters === "function") {
+    mapFn = parameters;
+    parameters = void 0;
+  }
+  return gather(
+    octokit,
+    [],
+    iterator(octokit, route, parameters)[Symbol.asyncIterator](),
+    mapFn
+  );
+}
+function gather(octokit, results, iterator2, mapFn) {
+  return iterator2.next().then((result) => {
+    if (result.done) {
+      return results;
+    }
+    let earlyExit = false;
+    function done() {
+      earlyExit = true;
+    }
+    results = results.concat(
+      mapFn ? mapFn(result.value, done) : result.value.data
+    );
+    if (earlyExit) {
+      return results;
+    }
+    return gather(octokit, results, iterator2, mapFn);
+  });
+}
+
+// pkg/dist-src/compose-paginate.js
+var composePaginateRest = Object.assign(paginate, {
+  iterator
+});
+
+// pkg/dist-src/generated/paginating-endpoints.js
+var paginatingEndpoints = (/* unused pure expression or super */ null && ([
+  "GET /advisories",
+  "GET /app/hook/deliveries",
+  "GET /app/installation-requests",
+  "GET /app/installations",
+  "GET /assignments/{assignment_id}/accepted_assignments",
+  "GET /classrooms",
+  "GET /classrooms/{classroom_id}/assignments",
+  "GET /enterprises/{enterprise}/code-security/configurations",
+  "GET /enterprises/{enterprise}/code-security/configurations/{configuration_id}/repositories",
+  "GET /enterprises/{enterprise}/dependabot/alerts",
+  "GET /enterprises/{enterprise}/teams",
+  "GET /enterprises/{enterprise}/teams/{enterprise-team}/memberships",
+  "GET /enterprises/{enterprise}/teams/{enterprise-team}/organizations",
+  "GET /events",
+  "GET /gists",
+  "GET /gists/public",
+  "GET /gists/starred",
+  "GET /gists/{gist_id}/comments",
+  "GET /gists/{gist_id}/commits",
+  "GET /gists/{gist_id}/forks",
+  "GET /installation/repositories",
+  "GET /issues",
+  "GET /licenses",
+  "GET /marketplace_listing/plans",
+  "GET /marketplace_listing/plans/{plan_id}/accounts",
+  "GET /marketplace_listing/stubbed/plans",
+  "GET /marketplace_listing/stubbed/plans/{plan_id}/accounts",
+  "GET /networks/{owner}/{repo}/events",
+  "GET /notifications",
+  "GET /organizations",
+  "GET /organizations/{org}/dependabot/repository-access",
+  "GET /orgs/{org}/actions/cache/usage-by-repository",
+  "GET /orgs/{org}/actions/hosted-runners",
+  "GET /orgs/{org}/actions/permissions/repositories",
+  "GET /orgs/{org}/actions/permissions/self-hosted-runners/repositories",
+  "GET /orgs/{org}/actions/runner-groups",
+  "GET /orgs/{org}/actions/runner-groups/{runner_group_id}/hosted-runners",
+  "GET /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories",
+  "GET /orgs/{org}/actions/runner-groups/{runner_group_id}/runners",
+  "GET /orgs/{org}/actions/runners",
+  "GET /orgs/{org}/actions/secrets",
+  "GET /orgs/{org}/actions/secrets/{secret_name}/repositories",
+  "GET /orgs/{org}/actions/variables",
+  "GET /orgs/{org}/actions/variables/{name}/repositories",
+  "GET /orgs/{org}/attestations/repositories",
+  "GET /orgs/{org}/attestations/{subject_digest}",
+  "GET /orgs/{org}/blocks",
+  "GET /orgs/{org}/campaigns",
+  "GET /orgs/{org}/code-scanning/alerts",
+  "GET /orgs/{org}/code-security/configurations",
+  "GET /orgs/{org}/code-security/configurations/{configuration_id}/repositories",
+  "GET /orgs/{org}/codespaces",
+  "GET /orgs/{org}/codespaces/secrets",
+  "GET /orgs/{org}/codespaces/secrets/{secret_name}/repositories",
+  "GET /orgs/{org}/copilot/billing/seats",
+  "GET /orgs/{org}/copilot/metrics",
+  "GET /orgs/{org}/dependabot/alerts",
+  "GET /orgs/{org}/dependabot/secrets",
+  "GET /orgs/{org}/dependabot/secrets/{secret_name}/repositories",
+  "GET /orgs/{org}/events",
+  "GET /orgs/{org}/failed_invitations",
+  "GET /orgs/{org}/hooks",
+  "GET /orgs/{org}/hooks/{hook_id}/deliveries",
+  "GET /orgs/{org}/insights/api/route-stats/{actor_type}/{actor_id}",
+  "GET /orgs/{org}/insights/api/subject-stats",
+  "GET /orgs/{org}/insights/api/user-stats/{user_id}",
+  "GET /orgs/{org}/installations",
+  "GET /orgs/{org}/invitations",
+  "GET /orgs/{org}/invitations/{invitation_id}/teams",
+  "GET /orgs/{org}/issues",
+  "GET /orgs/{org}/members",
+  "GET /orgs/{org}/members/{username}/codespaces",
+  "GET /orgs/{org}/migrations",
+  "GET /orgs/{org}/migrations/{migration_id}/repositories",
+  "GET /orgs/{org}/organization-roles/{role_id}/teams",
+  "GET /orgs/{org}/organization-roles/{role_id}/users",
+  "GET /orgs/{org}/outside_collaborators",
+  "GET /orgs/{org}/packages",
+  "GET /orgs/{org}/packages/{package_type}/{package_name}/versions",
+  "GET /orgs/{org}/personal-access-token-requests",
+  "GET /orgs/{org}/personal-access-token-requests/{pat_request_id}/repositories",
+  "GET /orgs/{org}/personal-access-tokens",
+  "GET /orgs/{org}/personal-access-tokens/{pat_id}/repositories",
+  "GET /orgs/{org}/private-registries",
+  "GET /orgs/{org}/projects",
+  "GET /orgs/{org}/projectsV2",
+  "GET /orgs/{org}/projectsV2/{project_number}/fields",
+  "GET /orgs/{org}/projectsV2/{project_number}/items",
+  "GET /orgs/{org}/properties/values",
+  "GET /orgs/{org}/public_members",
+  "GET /orgs/{org}/repos",
+  "GET /orgs/{org}/rulesets",
+  "GET /orgs/{org}/rulesets/rule-suites",
+  "GET /orgs/{org}/rulesets/{ruleset_id}/history",
+  "GET /orgs/{org}/secret-scanning/alerts",
+  "GET /orgs/{org}/security-advisories",
+  "GET /orgs/{org}/settings/immutable-releases/repositories",
+  "GET /orgs/{org}/settings/network-configurations",
+  "GET /orgs/{org}/team/{team_slug}/copilot/metrics",
+  "GET /orgs/{org}/teams",
+  "GET /orgs/{org}/teams/{team_slug}/discussions",
+  "GET /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments",
+  "GET /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments/{comment_number}/reactions",
+  "GET /orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/reactions",
+  "GET /orgs/{org}/teams/{team_slug}/invitations",
+  "GET /orgs/{org}/teams/{team_slug}/members",
+  "GET /orgs/{org}/teams/{team_slug}/projects",
+  "GET /orgs/{org}/teams/{team_slug}/repos",
+  "GET /orgs/{org}/teams/{team_slug}/teams",
+  "GET /projects/{project_id}/collaborators",
+  "GET /repos/{owner}/{repo}/actions/artifacts",
+  "GET /repos/{owner}/{repo}/actions/caches",
+  "GET /repos/{owner}/{repo}/actions/organization-secrets",
+  "GET /repos/{owner}/{repo}/actions/organization-variables",
+  "GET /repos/{owner}/{repo}/actions/runners",
+  "GET /repos/{owner}/{repo}/actions/runs",
+  "GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts",
+  "GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs",
+  "GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs",
+  "GET /repos/{owner}/{repo}/actions/secrets",
+  "GET /repos/{owner}/{repo}/actions/variables",
+  "GET /repos/{owner}/{repo}/actions/workflows",
+  "GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs",
+  "GET /repos/{owner}/{repo}/activity",
+  "GET /repos/{owner}/{repo}/assignees",
+  "GET /repos/{owner}/{repo}/attestations/{subject_digest}",
+  "GET /repos/{owner}/{repo}/branches",
+  "GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations",
+  "GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs",
+  "GET /repos/{owner}/{repo}/code-scanning/alerts",
+  "GET /repos/{owner}/{repo}/code-scanning/alerts/{alert_number}/instances",
+  "GET /repos/{owner}/{repo}/code-scanning/analyses",
+  "GET /repos/{owner}/{repo}/codespaces",
+  "GET /repos/{owner}/{repo}/codespaces/devcontainers",
+  "GET /repos/{owner}/{repo}/codespaces/secrets",
+  "GET /repos/{owner}/{repo}/collaborators",
+  "GET /repos/{owner}/{repo}/comments",
+  "GET /repos/{owner}/{repo}/comments/{comment_id}/reactions",
+  "GET /repos/{owner}/{repo}/commits",
+  "GET /repos/{owner}/{repo}/commits/{commit_sha}/comments",
+  "GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls",
+  "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
+  "GET /repos/{owner}/{repo}/commits/{ref}/check-suites",
+  "GET /repos/{owner}/{repo}/commits/{ref}/status",
+  "GET /repos/{owner}/{repo}/commits/{ref}/statuses",
+  "GET /repos/{owner}/{repo}/compare/{basehead}",
+  "GET /repos/{owner}/{repo}/compare/{base}...{head}",
+  "GET /repos/{owner}/{repo}/contributors",
+  "GET /repos/{owner}/{repo}/dependabot/alerts",
+  "GET /repos/{owner}/{repo}/dependabot/secrets",
+  "GET /repos/{owner}/{repo}/deployments",
+  "GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
+  "GET /repos/{owner}/{repo}/environments",
+  "GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies",
+  "GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules/apps",
+  "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets",
+  "GET /repos/{owner}/{repo}/environments/{environment_name}/variables",
+  "GET /repos/{owner}/{repo}/events",
+  "GET /repos/{owner}/{repo}/forks",
+  "GET /repos/{owner}/{repo}/hooks",
+  "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries",
+  "GET /repos/{owner}/{repo}/invitations",
+  "GET /repos/{owner}/{repo}/issues",
+  "GET /repos/{owner}/{repo}/issues/comments",
+  "GET /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+  "GET /repos/{owner}/{repo}/issues/events",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/comments",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocking",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/events",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/labels",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/reactions",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/sub_issues",
+  "GET /repos/{owner}/{repo}/issues/{issue_number}/timeline",
+  "GET /repos/{owner}/{repo}/keys",
+  "GET /repos/{owner}/{repo}/labels",
+  "GET /repos/{owner}/{repo}/milestones",
+  "GET /repos/{owner}/{repo}/milestones/{milestone_number}/labels",
+  "GET /repos/{owner}/{repo}/notifications",
+  "GET /repos/{owner}/{repo}/pages/builds",
+  "GET /repos/{owner}/{repo}/projects",
+  "GET /repos/{owner}/{repo}/pulls",
+  "GET /repos/{owner}/{repo}/pulls/comments",
+  "GET /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions",
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/comments",
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/commits",
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/files",
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/comments",
+  "GET /repos/{owner}/{repo}/releases",
+  "GET /repos/{owner}/{repo}/releases/{release_id}/assets",
+  "GET /repos/{owner}/{repo}/releases/{release_id}/reactions",
+  "GET /repos/{owner}/{repo}/rules/branches/{branch}",
+  "GET /repos/{owner}/{repo}/rulesets",
+  "GET /repos/{owner}/{repo}/rulesets/rule-suites",
+  "GET /repos/{owner}/{repo}/rulesets/{ruleset_id}/history",
+  "GET /repos/{owner}/{repo}/secret-scanning/alerts",
+  "GET /repos/{owner}/{repo}/secret-scanning/alerts/{alert_number}/locations",
+  "GET /repos/{owner}/{repo}/security-advisories",
+  "GET /repos/{owner}/{repo}/stargazers",
+  "GET /repos/{owner}/{repo}/subscribers",
+  "GET /repos/{owner}/{repo}/tags",
+  "GET /repos/{owner}/{repo}/teams",
+  "GET /repos/{owner}/{repo}/topics",
+  "GET /repositories",
+  "GET /search/code",
+  "GET /search/commits",
+  "GET /search/issues",
+  "GET /search/labels",
+  "GET /search/repositories",
+  "GET /search/topics",
+  "GET /search/users",
+  "GET /teams/{team_id}/discussions",
+  "GET /teams/{team_id}/discussions/{discussion_number}/comments",
+  "GET /teams/{team_id}/discussions/{discussion_number}/comments/{comment_number}/reactions",
+  "GET /teams/{team_id}/discussions/{discussion_number}/reactions",
+  "GET /teams/{team_id}/invitations",
+  "GET /teams/{team_id}/members",
+  "GET /teams/{team_id}/projects",
+  "GET /teams/{team_id}/repos",
+  "GET /teams/{team_id}/teams",
+  "GET /user/blocks",
+  "GET /user/codespaces",
+  "GET /user/codespaces/secrets",
+  "GET /user/emails",
+  "GET /user/followers",
+  "GET /user/following",
+  "GET /user/gpg_keys",
+  "GET /user/installations",
+  "GET /user/installations/{installation_id}/repositories",
+  "GET /user/issues",
+  "GET /user/keys",
+  "GET /user/marketplace_purchases",
+  "GET /user/marketplace_purchases/stubbed",
+  "GET /user/memberships/orgs",
+  "GET /user/migrations",
+  "GET /user/migrations/{migration_id}/repositories",
+  "GET /user/orgs",
+  "GET /user/packages",
+  "GET /user/packages/{package_type}/{package_name}/versions",
+  "GET /user/public_emails",
+  "GET /user/repos",
+  "GET /user/repository_invitations",
+  "GET /user/social_accounts",
+  "GET /user/ssh_signing_keys",
+  "GET /user/starred",
+  "GET /user/subscriptions",
+  "GET /user/teams",
+  "GET /users",
+  "GET /users/{username}/attestations/{subject_digest}",
+  "GET /users/{username}/events",
+  "GET /users/{username}/events/orgs/{org}",
+  "GET /users/{username}/events/public",
+  "GET /users/{username}/followers",
+  "GET /users/{username}/following",
+  "GET /users/{username}/gists",
+  "GET /users/{username}/gpg_keys",
+  "GET /users/{username}/keys",
+  "GET /users/{username}/orgs",
+  "GET /users/{username}/packages",
+  "GET /users/{username}/projects",
+  "GET /users/{username}/projectsV2",
+  "GET /users/{username}/projectsV2/{project_number}/fields",
+  "GET /users/{username}/projectsV2/{project_number}/items",
+  "GET /users/{username}/received_events",
+  "GET /users/{username}/received_events/public",
+  "GET /users/{username}/repos",
+  "GET /users/{username}/social_accounts",
+  "GET /users/{username}/ssh_signing_keys",
+  "GET /users/{username}/starred",
+  "GET /users/{username}/subscriptions"
+]));
+
+// pkg/dist-src/paginating-endpoints.js
+function isPaginatingEndpoint(arg) {
+  if (typeof arg === "string") {
+    return paginatingEndpoints.includes(arg);
+  } else {
+    return false;
+  }
+}
+
+// pkg/dist-src/index.js
+function paginateRest(octokit) {
+  return {
+    paginate: Object.assign(paginate.bind(null, octokit), {
+      iterator: iterator.bind(null, octokit)
+    })
+  };
+}
+paginateRest.VERSION = plugin_paginate_rest_dist_bundle_VERSION;
+
+
+;// CONCATENATED MODULE: ../../node_modules/@actions/github/lib/utils.js
+
+
+// octokit + plugins
+
+
+
+const context = new Context();
+const baseUrl = getApiBaseUrl();
+const defaults = {
+    baseUrl,
+    request: {
+        agent: getProxyAgent(baseUrl),
+        fetch: getProxyFetch(baseUrl)
+    }
+};
+const utils_GitHub = Octokit.plugin(restEndpointMethods, paginateRest).defaults(defaults);
+
+/**
+ * Convience function to correctly format Octokit Options to pass into the constructor.
+ *
+ * @param     token    the repo PAT or GITHUB_TOKEN
+ * @param     options  other options to set
+ */
+function utils_getOctokitOptions(token, options) {
+    const opts = Object.assign({}, options || {}); // Shallow clone - don't mutate the object provided by the caller
+    // Auth
+    const auth = Utils.getAuthString(token, opts);
+    if (auth) {
+        opts.auth = auth;
+    }
+    // Orchestration ID
+    const userAgent = Utils.getUserAgentWithOrchestrationId(opts.userAgent);
+    if (userAgent) {
+        opts.userAgent = userAgent;
+    }
+    return opts;
+}
+//# sourceMappingURL=utils.js.map
+;// CONCATENATED MODULE: ../../node_modules/@actions/github/lib/github.js
+
+
+const github_context = new Context();
+/**
+ * Returns a hydrated octokit ready to use for GitHub Actions
+ *
+ * @param     token    the repo PAT or GITHUB_TOKEN
+ * @param     options  other options to set
+ */
+function github_getOctokit(token, options, ...additionalPlugins) {
+    const GitHubWithPlugins = GitHub.plugin(...additionalPlugins);
+    return new GitHubWithPlugins(getOctokitOptions(token, options));
+}
+//# sourceMappingURL=github.js.map
+;// CONCATENATED MODULE: ../../packages/action-kit/src/commit-comment.ts
+
+
+/**
+ * Posts a commit comment through `@actions/github` (`POST /repos/{owner}/{repo}/commits/{sha}/comments`).
+ * The base URL is passed explicitly rather than read when `@actions/github` is loaded, so the caller's
+ * environment decides.
+ *
+ * @example
+ * const url = await createCommitComment({ token, repository: 'octo/repo', sha, body: 'Upload to s3://in/photos/' });
+ * @throws {ConfigurationError} when `repository` is not `owner/name`; the request's error (an Octokit
+ *   `RequestError` with `status`) when GitHub refuses it.
+ */
+const createCommitComment = async (request) => {
+    const [owner, repo, ...rest] = request.repository.split('/');
+    if (owner === undefined || owner === '' || repo === undefined || repo === '' || rest.length > 0) {
+        throw new ConfigurationError(`the repository ${JSON.stringify(request.repository)} is not owner/name (GITHUB_REPOSITORY)`);
+    }
+    const octokit = getOctokit(request.token, request.apiUrl === undefined ? {} : { baseUrl: request.apiUrl.replace(/\/+$/, '') });
+    const response = await octokit.rest.repos.createCommitComment({
+        owner,
+        repo,
+        commit_sha: request.sha,
+        body: request.body,
+    });
+    return response.data.html_url;
+};
+
 ;// CONCATENATED MODULE: ../../packages/action-kit/src/logger.ts
 
 /**
@@ -82761,7 +93984,7 @@ async function checkDocumentFile(request) {
  * logger.setSecret(token); // later output shows *** instead
  * await provision(job, { logger });
  */
-function createActionsLogger(toolkit = actionsToolkit) {
+function createActionsLogger(toolkit = toolkit_actionsToolkit) {
     return {
         debug: (message) => {
             toolkit.debug(message);
@@ -82796,6 +94019,8 @@ function createActionsLogger(toolkit = actionsToolkit) {
 
 // documents named by inputs
 
+// the GitHub API
+
 // logging and the @actions/core seam
 
 
@@ -82808,6 +94033,7 @@ const Inputs = {
     until: 'until',
     expectedCount: 'expected-count',
     idleSeconds: 'idle-seconds',
+    timeoutSeconds: 'timeout-seconds',
     retryFailed: 'retry-failed',
     failOnError: 'fail-on-error',
 };
@@ -82852,6 +94078,7 @@ function readInputs(input = createInputReader()) {
     return {
         target,
         completion,
+        timeoutSeconds: input.integer(Inputs.timeoutSeconds, { min: 1 }),
         retryFailed: input.boolean(Inputs.retryFailed, InputDefaults.retryFailed),
         failOnError: input.boolean(Inputs.failOnError, InputDefaults.failOnError),
     };
@@ -82861,17 +94088,72 @@ function readInputs(input = createInputReader()) {
 
 
 
+
+const realDeps = { collect: collectStep, env: process.env, now: Date.now };
+/** An unchanged progress line is repeated at most this often. */
+const QUIET_PROGRESS_MS = 60_000;
+function stepOptions(inputs) {
+    const { completion } = inputs;
+    return {
+        until: completion.until,
+        ...(completion.until === 'count' && { expectedCount: completion.expectedCount }),
+        ...(completion.until === 'idle' && { idleSeconds: completion.idleSeconds }),
+        ...(inputs.timeoutSeconds !== undefined && { timeoutSeconds: inputs.timeoutSeconds }),
+        retryFailed: inputs.retryFailed,
+    };
+}
+function describeProgress(progress) {
+    return (`${progress.phase}: ${progress.succeeded} succeeded, ${progress.failed} failed, ${progress.running} running, ` +
+        `${progress.pending} waiting of ${progress.inputs} inputs; queue ${progress.queued} visible, ` +
+        `${progress.inFlight} in flight, ${progress.deadLetter} dead-lettered`);
+}
+function describeCounts(report) {
+    const { counts } = report;
+    return `${counts.succeeded} succeeded, ${counts.failed} failed of ${counts.inputs} inputs`;
+}
 /**
- * collect-results: checks the job (when given by file) now; waiting, gathering records and the job
- * summary arrive with issue #5, and with them the outputs (succeeded, failed, results), set once at the end.
+ * collect-results: waits until the run's input is complete and drained, writes results.json and the
+ * job summary, sets succeeded, failed and results once; fails when the run did not finish, or when
+ * tasks failed and `fail-on-error` is true; otherwise ends with the notice "completed, N failed".
  */
-async function main(toolkit = toolkit_actionsToolkit) {
-    const { target } = readInputs(createInputReader(toolkit));
-    if ('job' in target) {
+async function main(toolkit = toolkit_actionsToolkit, deps = {}) {
+    const { collect, env, now } = { ...realDeps, ...deps };
+    const inputs = readInputs(createInputReader(toolkit));
+    const { target } = inputs;
+    if ('job' in target)
         await checkDocumentFile({ path: target.job, input: Inputs.job, kind: 'job' });
-        toolkit.info(`${target.job}: a valid job.`);
+    const context = { logger: createActionsLogger(toolkit), env };
+    let last = { line: '', at: Number.NEGATIVE_INFINITY };
+    const { report, summaryMarkdown } = await collect(stepTarget(target), stepOptions(inputs), context, (progress) => {
+        const line = describeProgress(progress);
+        if (line !== last.line || now() - last.at >= QUIET_PROGRESS_MS) {
+            last = { line, at: now() };
+            toolkit.info(line);
+        }
+    });
+    try {
+        await toolkit.appendSummary(summaryMarkdown);
     }
-    throw new StepNotAvailableError('collect-results', 'issue #5 (a whole run on one machine)');
+    catch (thrown) {
+        toolkit.warning(`could not write the job summary: ${errors_toError(thrown).message}`);
+    }
+    setOutputs({
+        [Outputs.succeeded]: report.counts.succeeded,
+        [Outputs.failed]: report.counts.failed,
+        [Outputs.results]: report.results,
+    }, toolkit);
+    if (!report.complete) {
+        const { counts } = report;
+        throw new errors_SluiceError(`run ${report.runId} did not finish${report.timedOut ? ' in time' : ''}: ${describeCounts(report)}, ` +
+            `${counts.running} still running, ${counts.pending} not started` +
+            `${report.inputComplete ? '' : `; the input was never complete (until: ${inputs.completion.until})`}. ` +
+            `Results so far are in ${report.results}. Collect again to keep waiting, or raise \`${Inputs.timeoutSeconds}\`.`);
+    }
+    if (report.counts.failed > 0 && inputs.failOnError) {
+        throw new errors_SluiceError(`run ${report.runId}: ${report.counts.failed} task(s) failed (${describeCounts(report)}); see the job ` +
+            `summary and ${report.results}. Set \`${Inputs.failOnError}: false\` to only report failures.`);
+    }
+    toolkit.notice(`run ${report.runId}: completed, ${report.counts.failed} failed (${describeCounts(report)}); results: ${report.results}`);
 }
 
 ;// CONCATENATED MODULE: ./src/index.ts

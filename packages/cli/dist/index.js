@@ -19314,6 +19314,1745 @@ exports.waitUntilObjectNotExists = waitUntilObjectNotExists;
 
 /***/ }),
 
+/***/ 744:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+var __webpack_unused_export__;
+const { awsEndpointFunctions, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider, getDefaultSocketTimeout, NODE_APP_ID_CONFIG_OPTIONS, getAwsRegionExtensionConfiguration, resolveAwsRegionExtensionConfiguration, resolveUserAgentConfig, resolveHostHeaderConfig, getUserAgentPlugin, getHostHeaderPlugin, getLoggerPlugin, getRecursionDetectionPlugin, getLongPollPlugin } = __nccwpck_require__(9300);
+const { resolveQueueUrlConfig, getQueueUrlPlugin, getReceiveMessagePlugin, getSendMessageBatchPlugin, getSendMessagePlugin } = __nccwpck_require__(3402);
+const { getHttpAuthSchemeEndpointRuleSetPlugin, DefaultIdentityProviderConfig, getHttpSigningPlugin, createPaginator } = __nccwpck_require__(5086);
+const { normalizeProvider, getSmithyContext, ServiceException, NoOpLogger, emitWarningIfUnsupportedVersion, loadConfigsForDefaultMode, getDefaultExtensionConfiguration, resolveDefaultRuntimeConfig, Client, makeBuilder, createAggregatedClient } = __nccwpck_require__(4614);
+const { Command: $Command } = __nccwpck_require__(4614);
+__webpack_unused_export__ = $Command;
+__webpack_unused_export__ = Client;
+const { resolveDefaultsModeConfig, loadConfig, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, NODE_REGION_CONFIG_OPTIONS, NODE_REGION_CONFIG_FILE_OPTIONS, resolveRegionConfig } = __nccwpck_require__(7567);
+const { BinaryDecisionDiagram, EndpointCache, decideEndpoint, customEndpointFunctions, resolveEndpointConfig, getEndpointPlugin } = __nccwpck_require__(4561);
+const { parseUrl, getHttpHandlerExtensionConfiguration, resolveHttpHandlerRuntimeConfig, getContentLengthPlugin } = __nccwpck_require__(9922);
+const { DEFAULT_RETRY_MODE, NODE_RETRY_MODE_CONFIG_OPTIONS, NODE_MAX_ATTEMPT_CONFIG_OPTIONS, resolveRetryConfig, getRetryPlugin } = __nccwpck_require__(9285);
+const { TypeRegistry, getSchemaSerdePlugin } = __nccwpck_require__(5982);
+const { resolveAwsSdkSigV4Config, AwsSdkSigV4Signer, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS } = __nccwpck_require__(8039);
+const { defaultProvider } = __nccwpck_require__(7777);
+const { toUtf8, fromUtf8, toBase64, fromBase64, calculateBodyLength } = __nccwpck_require__(2882);
+const { streamCollector, NodeHttpHandler } = __nccwpck_require__(8771);
+const { AwsJson1_0Protocol } = __nccwpck_require__(3628);
+const { Sha256, Md5 } = __nccwpck_require__(9362);
+
+const defaultSQSHttpAuthSchemeParametersProvider = async (config, context, input) => {
+    return {
+        operation: getSmithyContext(context).operation,
+        region: await normalizeProvider(config.region)() || (() => {
+            throw new Error("expected `region` to be configured for `aws.auth#sigv4`");
+        })(),
+    };
+};
+function createAwsAuthSigv4HttpAuthOption(authParameters) {
+    return {
+        schemeId: "aws.auth#sigv4",
+        signingProperties: {
+            name: "sqs",
+            region: authParameters.region,
+        },
+        propertiesExtractor: (config, context) => ({
+            signingProperties: {
+                config,
+                context,
+            },
+        }),
+    };
+}
+const defaultSQSHttpAuthSchemeProvider = (authParameters) => {
+    const options = [];
+    switch (authParameters.operation) {
+        default: {
+            options.push(createAwsAuthSigv4HttpAuthOption(authParameters));
+        }
+    }
+    return options;
+};
+const resolveHttpAuthSchemeConfig = (config) => {
+    const config_0 = resolveAwsSdkSigV4Config(config);
+    return Object.assign(config_0, {
+        authSchemePreference: normalizeProvider(config.authSchemePreference ?? []),
+    });
+};
+
+const resolveClientEndpointParameters = (options) => {
+    return Object.assign(options, {
+        useDualstackEndpoint: options.useDualstackEndpoint ?? false,
+        useFipsEndpoint: options.useFipsEndpoint ?? false,
+        defaultSigningName: "sqs",
+    });
+};
+const commonParams = {
+    UseFIPS: { type: "builtInParams", name: "useFipsEndpoint" },
+    Endpoint: { type: "builtInParams", name: "endpoint" },
+    Region: { type: "builtInParams", name: "region" },
+    UseDualStack: { type: "builtInParams", name: "useDualstackEndpoint" },
+};
+
+var version = "3.1168.0";
+var packageInfo = {
+	version: version};
+
+const k = "ref";
+const a = -1, b = true, c = "isSet", d = "PartitionResult", e = "booleanEquals", f = "getAttr", g = { [k]: "Endpoint" }, h = { [k]: d }, i = {}, j = [{ [k]: "Region" }];
+const _data = {
+    conditions: [
+        [c, [g]],
+        [c, j],
+        ["aws.partition", j, d],
+        [e, [{ [k]: "UseFIPS" }, b]],
+        [e, [{ [k]: "UseDualStack" }, b]],
+        [e, [{ fn: f, argv: [h, "supportsDualStack"] }, b]],
+        [e, [{ fn: f, argv: [h, "supportsFIPS"] }, b]],
+        ["stringEquals", [{ fn: f, argv: [h, "name"] }, "aws-us-gov"]]
+    ],
+    results: [
+        [a],
+        [a, "Invalid Configuration: FIPS and custom endpoint are not supported"],
+        [a, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
+        [g, i],
+        ["https://sqs-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", i],
+        [a, "FIPS and DualStack are enabled, but this partition does not support one or both"],
+        ["https://sqs.{Region}.amazonaws.com", i],
+        ["https://sqs-fips.{Region}.{PartitionResult#dnsSuffix}", i],
+        [a, "FIPS is enabled but this partition does not support FIPS"],
+        ["https://sqs.{Region}.{PartitionResult#dualStackDnsSuffix}", i],
+        [a, "DualStack is enabled but this partition does not support DualStack"],
+        ["https://sqs.{Region}.{PartitionResult#dnsSuffix}", i],
+        [a, "Invalid Configuration: Missing Region"]
+    ]
+};
+const root = 2;
+const r = 100_000_000;
+const nodes = new Int32Array([
+    -1, 1, -1,
+    0, 13, 3,
+    1, 4, r + 12,
+    2, 5, r + 12,
+    3, 8, 6,
+    4, 7, r + 11,
+    5, r + 9, r + 10,
+    4, 11, 9,
+    6, 10, r + 8,
+    7, r + 6, r + 7,
+    5, 12, r + 5,
+    6, r + 4, r + 5,
+    3, r + 1, 14,
+    4, r + 2, r + 3,
+]);
+const bdd = BinaryDecisionDiagram.from(nodes, root, _data.conditions, _data.results);
+
+const cache = new EndpointCache({
+    size: 50,
+    params: ["Endpoint", "Region", "UseDualStack", "UseFIPS"],
+});
+const defaultEndpointResolver = (endpointParams, context = {}) => {
+    return cache.get(endpointParams, () => decideEndpoint(bdd, {
+        endpointParams: endpointParams,
+        logger: context.logger,
+    }));
+};
+customEndpointFunctions.aws = awsEndpointFunctions;
+
+class SQSServiceException extends ServiceException {
+    static shapeId = "smithy.ts.sdk.synthetic.com.amazonaws.sqs#SQSServiceException";
+    constructor(options) {
+        super(options);
+        Object.setPrototypeOf(this, SQSServiceException.prototype);
+    }
+}
+
+class InvalidAddress extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#InvalidAddress";
+    name = "InvalidAddress";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidAddress",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidAddress.prototype);
+    }
+}
+class InvalidSecurity extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#InvalidSecurity";
+    name = "InvalidSecurity";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidSecurity",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidSecurity.prototype);
+    }
+}
+class OverLimit extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#OverLimit";
+    name = "OverLimit";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "OverLimit",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, OverLimit.prototype);
+    }
+}
+class QueueDoesNotExist extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#QueueDoesNotExist";
+    name = "QueueDoesNotExist";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "QueueDoesNotExist",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, QueueDoesNotExist.prototype);
+    }
+}
+class RequestThrottled extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#RequestThrottled";
+    name = "RequestThrottled";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "RequestThrottled",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, RequestThrottled.prototype);
+    }
+}
+class UnsupportedOperation extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#UnsupportedOperation";
+    name = "UnsupportedOperation";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "UnsupportedOperation",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, UnsupportedOperation.prototype);
+    }
+}
+class ResourceNotFoundException extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#ResourceNotFoundException";
+    name = "ResourceNotFoundException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "ResourceNotFoundException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ResourceNotFoundException.prototype);
+    }
+}
+class MessageNotInflight extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#MessageNotInflight";
+    name = "MessageNotInflight";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "MessageNotInflight",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, MessageNotInflight.prototype);
+    }
+}
+class ReceiptHandleIsInvalid extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#ReceiptHandleIsInvalid";
+    name = "ReceiptHandleIsInvalid";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "ReceiptHandleIsInvalid",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ReceiptHandleIsInvalid.prototype);
+    }
+}
+class BatchEntryIdsNotDistinct extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#BatchEntryIdsNotDistinct";
+    name = "BatchEntryIdsNotDistinct";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "BatchEntryIdsNotDistinct",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, BatchEntryIdsNotDistinct.prototype);
+    }
+}
+class EmptyBatchRequest extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#EmptyBatchRequest";
+    name = "EmptyBatchRequest";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "EmptyBatchRequest",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, EmptyBatchRequest.prototype);
+    }
+}
+class InvalidBatchEntryId extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#InvalidBatchEntryId";
+    name = "InvalidBatchEntryId";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidBatchEntryId",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidBatchEntryId.prototype);
+    }
+}
+class TooManyEntriesInBatchRequest extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#TooManyEntriesInBatchRequest";
+    name = "TooManyEntriesInBatchRequest";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "TooManyEntriesInBatchRequest",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, TooManyEntriesInBatchRequest.prototype);
+    }
+}
+class InvalidAttributeName extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#InvalidAttributeName";
+    name = "InvalidAttributeName";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidAttributeName",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidAttributeName.prototype);
+    }
+}
+class InvalidAttributeValue extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#InvalidAttributeValue";
+    name = "InvalidAttributeValue";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidAttributeValue",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidAttributeValue.prototype);
+    }
+}
+class QueueDeletedRecently extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#QueueDeletedRecently";
+    name = "QueueDeletedRecently";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "QueueDeletedRecently",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, QueueDeletedRecently.prototype);
+    }
+}
+class QueueNameExists extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#QueueNameExists";
+    name = "QueueNameExists";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "QueueNameExists",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, QueueNameExists.prototype);
+    }
+}
+class InvalidIdFormat extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#InvalidIdFormat";
+    name = "InvalidIdFormat";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidIdFormat",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidIdFormat.prototype);
+    }
+}
+class PurgeQueueInProgress extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#PurgeQueueInProgress";
+    name = "PurgeQueueInProgress";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "PurgeQueueInProgress",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, PurgeQueueInProgress.prototype);
+    }
+}
+class KmsAccessDenied extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#KmsAccessDenied";
+    name = "KmsAccessDenied";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "KmsAccessDenied",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, KmsAccessDenied.prototype);
+    }
+}
+class KmsDisabled extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#KmsDisabled";
+    name = "KmsDisabled";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "KmsDisabled",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, KmsDisabled.prototype);
+    }
+}
+class KmsInvalidKeyUsage extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#KmsInvalidKeyUsage";
+    name = "KmsInvalidKeyUsage";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "KmsInvalidKeyUsage",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, KmsInvalidKeyUsage.prototype);
+    }
+}
+class KmsInvalidState extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#KmsInvalidState";
+    name = "KmsInvalidState";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "KmsInvalidState",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, KmsInvalidState.prototype);
+    }
+}
+class KmsNotFound extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#KmsNotFound";
+    name = "KmsNotFound";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "KmsNotFound",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, KmsNotFound.prototype);
+    }
+}
+class KmsOptInRequired extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#KmsOptInRequired";
+    name = "KmsOptInRequired";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "KmsOptInRequired",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, KmsOptInRequired.prototype);
+    }
+}
+class KmsThrottled extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#KmsThrottled";
+    name = "KmsThrottled";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "KmsThrottled",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, KmsThrottled.prototype);
+    }
+}
+class InvalidMessageContents extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#InvalidMessageContents";
+    name = "InvalidMessageContents";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidMessageContents",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidMessageContents.prototype);
+    }
+}
+class BatchRequestTooLong extends SQSServiceException {
+    static shapeId = "com.amazonaws.sqs#BatchRequestTooLong";
+    name = "BatchRequestTooLong";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "BatchRequestTooLong",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, BatchRequestTooLong.prototype);
+    }
+}
+
+const _A = "Actions";
+const _AN = "ActionName";
+const _ANOMM = "ApproximateNumberOfMessagesMoved";
+const _ANOMTM = "ApproximateNumberOfMessagesToMove";
+const _ANt = "AttributeNames";
+const _ANtt = "AttributeName";
+const _AP = "AddPermission";
+const _APR = "AddPermissionRequest";
+const _AWSAI = "AWSAccountIds";
+const _AWSAIc = "AWSAccountId";
+const _At = "Attributes";
+const _Att = "Attribute";
+const _B = "Body";
+const _BEIND = "BatchEntryIdsNotDistinct";
+const _BL = "BinaryList";
+const _BLV = "BinaryListValues";
+const _BLVi = "BinaryListValue";
+const _BREE = "BatchResultErrorEntry";
+const _BREEL = "BatchResultErrorEntryList";
+const _BRTL = "BatchRequestTooLong";
+const _BV = "BinaryValue";
+const _C = "Code";
+const _CMMT = "CancelMessageMoveTask";
+const _CMMTR = "CancelMessageMoveTaskRequest";
+const _CMMTRa = "CancelMessageMoveTaskResult";
+const _CMV = "ChangeMessageVisibility";
+const _CMVB = "ChangeMessageVisibilityBatch";
+const _CMVBR = "ChangeMessageVisibilityBatchRequest";
+const _CMVBRE = "ChangeMessageVisibilityBatchRequestEntry";
+const _CMVBREL = "ChangeMessageVisibilityBatchRequestEntryList";
+const _CMVBRELh = "ChangeMessageVisibilityBatchResultEntryList";
+const _CMVBREh = "ChangeMessageVisibilityBatchResultEntry";
+const _CMVBRh = "ChangeMessageVisibilityBatchResult";
+const _CMVR = "ChangeMessageVisibilityRequest";
+const _CQ = "CreateQueue";
+const _CQR = "CreateQueueRequest";
+const _CQRr = "CreateQueueResult";
+const _DA = "DestinationArn";
+const _DM = "DeleteMessage";
+const _DMB = "DeleteMessageBatch";
+const _DMBR = "DeleteMessageBatchRequest";
+const _DMBRE = "DeleteMessageBatchRequestEntry";
+const _DMBREL = "DeleteMessageBatchRequestEntryList";
+const _DMBRELe = "DeleteMessageBatchResultEntryList";
+const _DMBREe = "DeleteMessageBatchResultEntry";
+const _DMBRe = "DeleteMessageBatchResult";
+const _DMR = "DeleteMessageRequest";
+const _DQ = "DeleteQueue";
+const _DQR = "DeleteQueueRequest";
+const _DS = "DelaySeconds";
+const _DT = "DataType";
+const _E = "Entries";
+const _EBR = "EmptyBatchRequest";
+const _F = "Failed";
+const _FR = "FailureReason";
+const _GQA = "GetQueueAttributes";
+const _GQAR = "GetQueueAttributesRequest";
+const _GQARe = "GetQueueAttributesResult";
+const _GQU = "GetQueueUrl";
+const _GQUR = "GetQueueUrlRequest";
+const _GQURe = "GetQueueUrlResult";
+const _I = "Id";
+const _IA = "InvalidAddress";
+const _IAN = "InvalidAttributeName";
+const _IAV = "InvalidAttributeValue";
+const _IBEI = "InvalidBatchEntryId";
+const _IIF = "InvalidIdFormat";
+const _IMC = "InvalidMessageContents";
+const _IS = "InvalidSecurity";
+const _K = "Key";
+const _KAD = "KmsAccessDenied";
+const _KD = "KmsDisabled";
+const _KIKU = "KmsInvalidKeyUsage";
+const _KIS = "KmsInvalidState";
+const _KNF = "KmsNotFound";
+const _KOIR = "KmsOptInRequired";
+const _KT = "KmsThrottled";
+const _L = "Label";
+const _LDLSQ = "ListDeadLetterSourceQueues";
+const _LDLSQR = "ListDeadLetterSourceQueuesRequest";
+const _LDLSQRi = "ListDeadLetterSourceQueuesResult";
+const _LMMT = "ListMessageMoveTasks";
+const _LMMTR = "ListMessageMoveTasksRequest";
+const _LMMTRE = "ListMessageMoveTasksResultEntry";
+const _LMMTREL = "ListMessageMoveTasksResultEntryList";
+const _LMMTRi = "ListMessageMoveTasksResult";
+const _LQ = "ListQueues";
+const _LQR = "ListQueuesRequest";
+const _LQRi = "ListQueuesResult";
+const _LQT = "ListQueueTags";
+const _LQTR = "ListQueueTagsRequest";
+const _LQTRi = "ListQueueTagsResult";
+const _M = "Message";
+const _MA = "MessageAttributes";
+const _MAN = "MessageAttributeNames";
+const _MANe = "MessageAttributeName";
+const _MAV = "MessageAttributeValue";
+const _MAe = "MessageAttribute";
+const _MB = "MessageBody";
+const _MBAM = "MessageBodyAttributeMap";
+const _MBSAM = "MessageBodySystemAttributeMap";
+const _MDI = "MessageDeduplicationId";
+const _MDOB = "MD5OfBody";
+const _MDOMA = "MD5OfMessageAttributes";
+const _MDOMB = "MD5OfMessageBody";
+const _MDOMSA = "MD5OfMessageSystemAttributes";
+const _MGI = "MessageGroupId";
+const _MI = "MessageId";
+const _ML = "MessageList";
+const _MNI = "MessageNotInflight";
+const _MNOM = "MaxNumberOfMessages";
+const _MNOMPS = "MaxNumberOfMessagesPerSecond";
+const _MR = "MaxResults";
+const _MSA = "MessageSystemAttributes";
+const _MSAM = "MessageSystemAttributeMap";
+const _MSAN = "MessageSystemAttributeNames";
+const _MSAV = "MessageSystemAttributeValue";
+const _MSAe = "MessageSystemAttribute";
+const _Me = "Messages";
+const _N = "Name";
+const _NT = "NextToken";
+const _OL = "OverLimit";
+const _PQ = "PurgeQueue";
+const _PQIP = "PurgeQueueInProgress";
+const _PQR = "PurgeQueueRequest";
+const _QAM = "QueueAttributeMap";
+const _QDNE = "QueueDoesNotExist";
+const _QDR = "QueueDeletedRecently";
+const _QN = "QueueName";
+const _QNE = "QueueNameExists";
+const _QNP = "QueueNamePrefix";
+const _QOAWSAI = "QueueOwnerAWSAccountId";
+const _QU = "QueueUrl";
+const _QUu = "QueueUrls";
+const _R = "Results";
+const _RH = "ReceiptHandle";
+const _RHII = "ReceiptHandleIsInvalid";
+const _RM = "ReceiveMessage";
+const _RMR = "ReceiveMessageRequest";
+const _RMRe = "ReceiveMessageResult";
+const _RNFE = "ResourceNotFoundException";
+const _RP = "RemovePermission";
+const _RPR = "RemovePermissionRequest";
+const _RRAI = "ReceiveRequestAttemptId";
+const _RT = "RequestThrottled";
+const _S = "Successful";
+const _SA = "SourceArn";
+const _SF = "SenderFault";
+const _SL = "StringList";
+const _SLV = "StringListValues";
+const _SLVt = "StringListValue";
+const _SM = "SendMessage";
+const _SMB = "SendMessageBatch";
+const _SMBR = "SendMessageBatchRequest";
+const _SMBRE = "SendMessageBatchRequestEntry";
+const _SMBREL = "SendMessageBatchRequestEntryList";
+const _SMBRELe = "SendMessageBatchResultEntryList";
+const _SMBREe = "SendMessageBatchResultEntry";
+const _SMBRe = "SendMessageBatchResult";
+const _SMMT = "StartMessageMoveTask";
+const _SMMTR = "StartMessageMoveTaskRequest";
+const _SMMTRt = "StartMessageMoveTaskResult";
+const _SMR = "SendMessageRequest";
+const _SMRe = "SendMessageResult";
+const _SN = "SequenceNumber";
+const _SQA = "SetQueueAttributes";
+const _SQAR = "SetQueueAttributesRequest";
+const _ST = "StartedTimestamp";
+const _SV = "StringValue";
+const _St = "Status";
+const _T = "Tag";
+const _TH = "TaskHandle";
+const _TK = "TagKeys";
+const _TKa = "TagKey";
+const _TM = "TagMap";
+const _TMEIBR = "TooManyEntriesInBatchRequest";
+const _TQ = "TagQueue";
+const _TQR = "TagQueueRequest";
+const _Ta = "Tags";
+const _UO = "UnsupportedOperation";
+const _UQ = "UntagQueue";
+const _UQR = "UntagQueueRequest";
+const _V = "Value";
+const _VT = "VisibilityTimeout";
+const _WTS = "WaitTimeSeconds";
+const _aQE = "awsQueryError";
+const _c = "client";
+const _e = "error";
+const _hE = "httpError";
+const _m = "message";
+const _qU = "queueUrls";
+const _s = "smithy.ts.sdk.synthetic.com.amazonaws.sqs";
+const _t = "tags";
+const _xF = "xmlFlattened";
+const _xN = "xmlName";
+const n0 = "com.amazonaws.sqs";
+const _s_registry = new TypeRegistry(_s);
+var SQSServiceException$ = [-3, _s, "SQSServiceException", 0, [], []];
+_s_registry.registerError(SQSServiceException$, SQSServiceException);
+const n0_registry = new TypeRegistry(n0);
+var BatchEntryIdsNotDistinct$ = [-3, n0, _BEIND,
+    { [_aQE]: [`AWS.SimpleQueueService.BatchEntryIdsNotDistinct`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(BatchEntryIdsNotDistinct$, BatchEntryIdsNotDistinct);
+var BatchRequestTooLong$ = [-3, n0, _BRTL,
+    { [_aQE]: [`AWS.SimpleQueueService.BatchRequestTooLong`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(BatchRequestTooLong$, BatchRequestTooLong);
+var EmptyBatchRequest$ = [-3, n0, _EBR,
+    { [_aQE]: [`AWS.SimpleQueueService.EmptyBatchRequest`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(EmptyBatchRequest$, EmptyBatchRequest);
+var InvalidAddress$ = [-3, n0, _IA,
+    { [_aQE]: [`InvalidAddress`, 404], [_e]: _c, [_hE]: 404 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidAddress$, InvalidAddress);
+var InvalidAttributeName$ = [-3, n0, _IAN,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidAttributeName$, InvalidAttributeName);
+var InvalidAttributeValue$ = [-3, n0, _IAV,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidAttributeValue$, InvalidAttributeValue);
+var InvalidBatchEntryId$ = [-3, n0, _IBEI,
+    { [_aQE]: [`AWS.SimpleQueueService.InvalidBatchEntryId`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidBatchEntryId$, InvalidBatchEntryId);
+var InvalidIdFormat$ = [-3, n0, _IIF,
+    { [_e]: _c },
+    [],
+    []
+];
+n0_registry.registerError(InvalidIdFormat$, InvalidIdFormat);
+var InvalidMessageContents$ = [-3, n0, _IMC,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidMessageContents$, InvalidMessageContents);
+var InvalidSecurity$ = [-3, n0, _IS,
+    { [_aQE]: [`InvalidSecurity`, 403], [_e]: _c, [_hE]: 403 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidSecurity$, InvalidSecurity);
+var KmsAccessDenied$ = [-3, n0, _KAD,
+    { [_aQE]: [`KMS.AccessDeniedException`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(KmsAccessDenied$, KmsAccessDenied);
+var KmsDisabled$ = [-3, n0, _KD,
+    { [_aQE]: [`KMS.DisabledException`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(KmsDisabled$, KmsDisabled);
+var KmsInvalidKeyUsage$ = [-3, n0, _KIKU,
+    { [_aQE]: [`KMS.InvalidKeyUsageException`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(KmsInvalidKeyUsage$, KmsInvalidKeyUsage);
+var KmsInvalidState$ = [-3, n0, _KIS,
+    { [_aQE]: [`KMS.InvalidStateException`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(KmsInvalidState$, KmsInvalidState);
+var KmsNotFound$ = [-3, n0, _KNF,
+    { [_aQE]: [`KMS.NotFoundException`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(KmsNotFound$, KmsNotFound);
+var KmsOptInRequired$ = [-3, n0, _KOIR,
+    { [_aQE]: [`KMS.OptInRequired`, 403], [_e]: _c, [_hE]: 403 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(KmsOptInRequired$, KmsOptInRequired);
+var KmsThrottled$ = [-3, n0, _KT,
+    { [_aQE]: [`KMS.ThrottlingException`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(KmsThrottled$, KmsThrottled);
+var MessageNotInflight$ = [-3, n0, _MNI,
+    { [_aQE]: [`AWS.SimpleQueueService.MessageNotInflight`, 400], [_e]: _c, [_hE]: 400 },
+    [],
+    []
+];
+n0_registry.registerError(MessageNotInflight$, MessageNotInflight);
+var OverLimit$ = [-3, n0, _OL,
+    { [_aQE]: [`OverLimit`, 403], [_e]: _c, [_hE]: 403 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(OverLimit$, OverLimit);
+var PurgeQueueInProgress$ = [-3, n0, _PQIP,
+    { [_aQE]: [`AWS.SimpleQueueService.PurgeQueueInProgress`, 403], [_e]: _c, [_hE]: 403 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(PurgeQueueInProgress$, PurgeQueueInProgress);
+var QueueDeletedRecently$ = [-3, n0, _QDR,
+    { [_aQE]: [`AWS.SimpleQueueService.QueueDeletedRecently`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(QueueDeletedRecently$, QueueDeletedRecently);
+var QueueDoesNotExist$ = [-3, n0, _QDNE,
+    { [_aQE]: [`AWS.SimpleQueueService.NonExistentQueue`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(QueueDoesNotExist$, QueueDoesNotExist);
+var QueueNameExists$ = [-3, n0, _QNE,
+    { [_aQE]: [`QueueAlreadyExists`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(QueueNameExists$, QueueNameExists);
+var ReceiptHandleIsInvalid$ = [-3, n0, _RHII,
+    { [_aQE]: [`ReceiptHandleIsInvalid`, 404], [_e]: _c, [_hE]: 404 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(ReceiptHandleIsInvalid$, ReceiptHandleIsInvalid);
+var RequestThrottled$ = [-3, n0, _RT,
+    { [_aQE]: [`RequestThrottled`, 403], [_e]: _c, [_hE]: 403 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(RequestThrottled$, RequestThrottled);
+var ResourceNotFoundException$ = [-3, n0, _RNFE,
+    { [_aQE]: [`ResourceNotFoundException`, 404], [_e]: _c, [_hE]: 404 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(ResourceNotFoundException$, ResourceNotFoundException);
+var TooManyEntriesInBatchRequest$ = [-3, n0, _TMEIBR,
+    { [_aQE]: [`AWS.SimpleQueueService.TooManyEntriesInBatchRequest`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(TooManyEntriesInBatchRequest$, TooManyEntriesInBatchRequest);
+var UnsupportedOperation$ = [-3, n0, _UO,
+    { [_aQE]: [`AWS.SimpleQueueService.UnsupportedOperation`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(UnsupportedOperation$, UnsupportedOperation);
+const errorTypeRegistries = [
+    _s_registry,
+    n0_registry,
+];
+var AddPermissionRequest$ = [3, n0, _APR,
+    0,
+    [_QU, _L, _AWSAI, _A],
+    [0, 0, [64 | 0, { [_xF]: 1, [_xN]: _AWSAIc }], [64 | 0, { [_xF]: 1, [_xN]: _AN }]], 4
+];
+var BatchResultErrorEntry$ = [3, n0, _BREE,
+    0,
+    [_I, _SF, _C, _M],
+    [0, 2, 0, 0], 3
+];
+var CancelMessageMoveTaskRequest$ = [3, n0, _CMMTR,
+    0,
+    [_TH],
+    [0], 1
+];
+var CancelMessageMoveTaskResult$ = [3, n0, _CMMTRa,
+    0,
+    [_ANOMM],
+    [1]
+];
+var ChangeMessageVisibilityBatchRequest$ = [3, n0, _CMVBR,
+    0,
+    [_QU, _E],
+    [0, [() => ChangeMessageVisibilityBatchRequestEntryList, { [_xF]: 1, [_xN]: _CMVBRE }]], 2
+];
+var ChangeMessageVisibilityBatchRequestEntry$ = [3, n0, _CMVBRE,
+    0,
+    [_I, _RH, _VT],
+    [0, 0, 1], 2
+];
+var ChangeMessageVisibilityBatchResult$ = [3, n0, _CMVBRh,
+    0,
+    [_S, _F],
+    [[() => ChangeMessageVisibilityBatchResultEntryList, { [_xF]: 1, [_xN]: _CMVBREh }], [() => BatchResultErrorEntryList, { [_xF]: 1, [_xN]: _BREE }]], 2
+];
+var ChangeMessageVisibilityBatchResultEntry$ = [3, n0, _CMVBREh,
+    0,
+    [_I],
+    [0], 1
+];
+var ChangeMessageVisibilityRequest$ = [3, n0, _CMVR,
+    0,
+    [_QU, _RH, _VT],
+    [0, 0, 1], 3
+];
+var CreateQueueRequest$ = [3, n0, _CQR,
+    0,
+    [_QN, _At, _t],
+    [0, [() => QueueAttributeMap, { [_xF]: 1, [_xN]: _Att }], [() => TagMap, { [_xF]: 1, [_xN]: _T }]], 1
+];
+var CreateQueueResult$ = [3, n0, _CQRr,
+    0,
+    [_QU],
+    [0]
+];
+var DeleteMessageBatchRequest$ = [3, n0, _DMBR,
+    0,
+    [_QU, _E],
+    [0, [() => DeleteMessageBatchRequestEntryList, { [_xF]: 1, [_xN]: _DMBRE }]], 2
+];
+var DeleteMessageBatchRequestEntry$ = [3, n0, _DMBRE,
+    0,
+    [_I, _RH],
+    [0, 0], 2
+];
+var DeleteMessageBatchResult$ = [3, n0, _DMBRe,
+    0,
+    [_S, _F],
+    [[() => DeleteMessageBatchResultEntryList, { [_xF]: 1, [_xN]: _DMBREe }], [() => BatchResultErrorEntryList, { [_xF]: 1, [_xN]: _BREE }]], 2
+];
+var DeleteMessageBatchResultEntry$ = [3, n0, _DMBREe,
+    0,
+    [_I],
+    [0], 1
+];
+var DeleteMessageRequest$ = [3, n0, _DMR,
+    0,
+    [_QU, _RH],
+    [0, 0], 2
+];
+var DeleteQueueRequest$ = [3, n0, _DQR,
+    0,
+    [_QU],
+    [0], 1
+];
+var GetQueueAttributesRequest$ = [3, n0, _GQAR,
+    0,
+    [_QU, _ANt],
+    [0, [64 | 0, { [_xF]: 1, [_xN]: _ANtt }]], 1
+];
+var GetQueueAttributesResult$ = [3, n0, _GQARe,
+    0,
+    [_At],
+    [[() => QueueAttributeMap, { [_xF]: 1, [_xN]: _Att }]]
+];
+var GetQueueUrlRequest$ = [3, n0, _GQUR,
+    0,
+    [_QN, _QOAWSAI],
+    [0, 0], 1
+];
+var GetQueueUrlResult$ = [3, n0, _GQURe,
+    0,
+    [_QU],
+    [0]
+];
+var ListDeadLetterSourceQueuesRequest$ = [3, n0, _LDLSQR,
+    0,
+    [_QU, _NT, _MR],
+    [0, 0, 1], 1
+];
+var ListDeadLetterSourceQueuesResult$ = [3, n0, _LDLSQRi,
+    0,
+    [_qU, _NT],
+    [[64 | 0, { [_xF]: 1, [_xN]: _QU }], 0], 1
+];
+var ListMessageMoveTasksRequest$ = [3, n0, _LMMTR,
+    0,
+    [_SA, _MR],
+    [0, 1], 1
+];
+var ListMessageMoveTasksResult$ = [3, n0, _LMMTRi,
+    { [_xN]: _LMMTRi },
+    [_R],
+    [[() => ListMessageMoveTasksResultEntryList, { [_xF]: 1, [_xN]: _LMMTRE }]]
+];
+var ListMessageMoveTasksResultEntry$ = [3, n0, _LMMTRE,
+    0,
+    [_TH, _St, _SA, _DA, _MNOMPS, _ANOMM, _ANOMTM, _FR, _ST],
+    [0, 0, 0, 0, 1, 1, 1, 0, 1]
+];
+var ListQueuesRequest$ = [3, n0, _LQR,
+    0,
+    [_QNP, _NT, _MR],
+    [0, 0, 1]
+];
+var ListQueuesResult$ = [3, n0, _LQRi,
+    0,
+    [_QUu, _NT],
+    [[64 | 0, { [_xF]: 1, [_xN]: _QU }], 0]
+];
+var ListQueueTagsRequest$ = [3, n0, _LQTR,
+    0,
+    [_QU],
+    [0], 1
+];
+var ListQueueTagsResult$ = [3, n0, _LQTRi,
+    0,
+    [_Ta],
+    [[() => TagMap, { [_xF]: 1, [_xN]: _T }]]
+];
+var Message$ = [3, n0, _M,
+    0,
+    [_MI, _RH, _MDOB, _B, _At, _MDOMA, _MA],
+    [0, 0, 0, 0, [() => MessageSystemAttributeMap, { [_xF]: 1, [_xN]: _Att }], 0, [() => MessageBodyAttributeMap, { [_xF]: 1, [_xN]: _MAe }]]
+];
+var MessageAttributeValue$ = [3, n0, _MAV,
+    0,
+    [_DT, _SV, _BV, _SLV, _BLV],
+    [0, 0, 21, [() => StringList, { [_xF]: 1, [_xN]: _SLVt }], [() => BinaryList, { [_xF]: 1, [_xN]: _BLVi }]], 1
+];
+var MessageSystemAttributeValue$ = [3, n0, _MSAV,
+    0,
+    [_DT, _SV, _BV, _SLV, _BLV],
+    [0, 0, 21, [() => StringList, { [_xF]: 1, [_xN]: _SLVt }], [() => BinaryList, { [_xF]: 1, [_xN]: _BLVi }]], 1
+];
+var PurgeQueueRequest$ = [3, n0, _PQR,
+    0,
+    [_QU],
+    [0], 1
+];
+var ReceiveMessageRequest$ = [3, n0, _RMR,
+    0,
+    [_QU, _ANt, _MSAN, _MAN, _MNOM, _VT, _WTS, _RRAI],
+    [0, [64 | 0, { [_xF]: 1, [_xN]: _ANtt }], [64 | 0, { [_xF]: 1, [_xN]: _ANtt }], [64 | 0, { [_xF]: 1, [_xN]: _MANe }], 1, 1, 1, 0], 1
+];
+var ReceiveMessageResult$ = [3, n0, _RMRe,
+    0,
+    [_Me],
+    [[() => MessageList, { [_xF]: 1, [_xN]: _M }]]
+];
+var RemovePermissionRequest$ = [3, n0, _RPR,
+    0,
+    [_QU, _L],
+    [0, 0], 2
+];
+var SendMessageBatchRequest$ = [3, n0, _SMBR,
+    0,
+    [_QU, _E],
+    [0, [() => SendMessageBatchRequestEntryList, { [_xF]: 1, [_xN]: _SMBRE }]], 2
+];
+var SendMessageBatchRequestEntry$ = [3, n0, _SMBRE,
+    0,
+    [_I, _MB, _DS, _MA, _MSA, _MDI, _MGI],
+    [0, 0, 1, [() => MessageBodyAttributeMap, { [_xF]: 1, [_xN]: _MAe }], [() => MessageBodySystemAttributeMap, { [_xF]: 1, [_xN]: _MSAe }], 0, 0], 2
+];
+var SendMessageBatchResult$ = [3, n0, _SMBRe,
+    0,
+    [_S, _F],
+    [[() => SendMessageBatchResultEntryList, { [_xF]: 1, [_xN]: _SMBREe }], [() => BatchResultErrorEntryList, { [_xF]: 1, [_xN]: _BREE }]], 2
+];
+var SendMessageBatchResultEntry$ = [3, n0, _SMBREe,
+    0,
+    [_I, _MI, _MDOMB, _MDOMA, _MDOMSA, _SN],
+    [0, 0, 0, 0, 0, 0], 3
+];
+var SendMessageRequest$ = [3, n0, _SMR,
+    0,
+    [_QU, _MB, _DS, _MA, _MSA, _MDI, _MGI],
+    [0, 0, 1, [() => MessageBodyAttributeMap, { [_xF]: 1, [_xN]: _MAe }], [() => MessageBodySystemAttributeMap, { [_xF]: 1, [_xN]: _MSAe }], 0, 0], 2
+];
+var SendMessageResult$ = [3, n0, _SMRe,
+    0,
+    [_MDOMB, _MDOMA, _MDOMSA, _MI, _SN],
+    [0, 0, 0, 0, 0]
+];
+var SetQueueAttributesRequest$ = [3, n0, _SQAR,
+    0,
+    [_QU, _At],
+    [0, [() => QueueAttributeMap, { [_xF]: 1, [_xN]: _Att }]], 2
+];
+var StartMessageMoveTaskRequest$ = [3, n0, _SMMTR,
+    0,
+    [_SA, _DA, _MNOMPS],
+    [0, 0, 1], 1
+];
+var StartMessageMoveTaskResult$ = [3, n0, _SMMTRt,
+    0,
+    [_TH],
+    [0]
+];
+var TagQueueRequest$ = [3, n0, _TQR,
+    0,
+    [_QU, _Ta],
+    [0, [() => TagMap, { [_xF]: 1, [_xN]: _T }]], 2
+];
+var UntagQueueRequest$ = [3, n0, _UQR,
+    0,
+    [_QU, _TK],
+    [0, [64 | 0, { [_xF]: 1, [_xN]: _TKa }]], 2
+];
+var __Unit = "unit";
+var BatchResultErrorEntryList = [1, n0, _BREEL,
+    0, () => BatchResultErrorEntry$
+];
+var BinaryList = [1, n0, _BL,
+    0, [21,
+        { [_xN]: _BLVi }]
+];
+var ChangeMessageVisibilityBatchRequestEntryList = [1, n0, _CMVBREL,
+    0, () => ChangeMessageVisibilityBatchRequestEntry$
+];
+var ChangeMessageVisibilityBatchResultEntryList = [1, n0, _CMVBRELh,
+    0, () => ChangeMessageVisibilityBatchResultEntry$
+];
+var DeleteMessageBatchRequestEntryList = [1, n0, _DMBREL,
+    0, () => DeleteMessageBatchRequestEntry$
+];
+var DeleteMessageBatchResultEntryList = [1, n0, _DMBRELe,
+    0, () => DeleteMessageBatchResultEntry$
+];
+var ListMessageMoveTasksResultEntryList = [1, n0, _LMMTREL,
+    0, () => ListMessageMoveTasksResultEntry$
+];
+var MessageList = [1, n0, _ML,
+    0, [() => Message$,
+        0]
+];
+var SendMessageBatchRequestEntryList = [1, n0, _SMBREL,
+    0, [() => SendMessageBatchRequestEntry$,
+        0]
+];
+var SendMessageBatchResultEntryList = [1, n0, _SMBRELe,
+    0, () => SendMessageBatchResultEntry$
+];
+var StringList = [1, n0, _SL,
+    0, [0,
+        { [_xN]: _SLVt }]
+];
+var MessageBodyAttributeMap = [2, n0, _MBAM,
+    0, [0,
+        { [_xN]: _N }],
+    [() => MessageAttributeValue$,
+        { [_xN]: _V }]
+];
+var MessageBodySystemAttributeMap = [2, n0, _MBSAM,
+    0, [0,
+        { [_xN]: _N }],
+    [() => MessageSystemAttributeValue$,
+        { [_xN]: _V }]
+];
+var MessageSystemAttributeMap = [2, n0, _MSAM,
+    0, [0,
+        { [_xN]: _N }],
+    [0,
+        { [_xN]: _V }]
+];
+var QueueAttributeMap = [2, n0, _QAM,
+    0, [0,
+        { [_xN]: _N }],
+    [0,
+        { [_xN]: _V }]
+];
+var TagMap = [2, n0, _TM,
+    0, [0,
+        { [_xN]: _K }],
+    [0,
+        { [_xN]: _V }]
+];
+var AddPermission$ = [9, n0, _AP,
+    0, () => AddPermissionRequest$, () => __Unit
+];
+var CancelMessageMoveTask$ = [9, n0, _CMMT,
+    0, () => CancelMessageMoveTaskRequest$, () => CancelMessageMoveTaskResult$
+];
+var ChangeMessageVisibility$ = [9, n0, _CMV,
+    0, () => ChangeMessageVisibilityRequest$, () => __Unit
+];
+var ChangeMessageVisibilityBatch$ = [9, n0, _CMVB,
+    0, () => ChangeMessageVisibilityBatchRequest$, () => ChangeMessageVisibilityBatchResult$
+];
+var CreateQueue$ = [9, n0, _CQ,
+    0, () => CreateQueueRequest$, () => CreateQueueResult$
+];
+var DeleteMessage$ = [9, n0, _DM,
+    0, () => DeleteMessageRequest$, () => __Unit
+];
+var DeleteMessageBatch$ = [9, n0, _DMB,
+    0, () => DeleteMessageBatchRequest$, () => DeleteMessageBatchResult$
+];
+var DeleteQueue$ = [9, n0, _DQ,
+    0, () => DeleteQueueRequest$, () => __Unit
+];
+var GetQueueAttributes$ = [9, n0, _GQA,
+    0, () => GetQueueAttributesRequest$, () => GetQueueAttributesResult$
+];
+var GetQueueUrl$ = [9, n0, _GQU,
+    0, () => GetQueueUrlRequest$, () => GetQueueUrlResult$
+];
+var ListDeadLetterSourceQueues$ = [9, n0, _LDLSQ,
+    0, () => ListDeadLetterSourceQueuesRequest$, () => ListDeadLetterSourceQueuesResult$
+];
+var ListMessageMoveTasks$ = [9, n0, _LMMT,
+    0, () => ListMessageMoveTasksRequest$, () => ListMessageMoveTasksResult$
+];
+var ListQueues$ = [9, n0, _LQ,
+    0, () => ListQueuesRequest$, () => ListQueuesResult$
+];
+var ListQueueTags$ = [9, n0, _LQT,
+    0, () => ListQueueTagsRequest$, () => ListQueueTagsResult$
+];
+var PurgeQueue$ = [9, n0, _PQ,
+    0, () => PurgeQueueRequest$, () => __Unit
+];
+var ReceiveMessage$ = [9, n0, _RM,
+    0, () => ReceiveMessageRequest$, () => ReceiveMessageResult$
+];
+var RemovePermission$ = [9, n0, _RP,
+    0, () => RemovePermissionRequest$, () => __Unit
+];
+var SendMessage$ = [9, n0, _SM,
+    0, () => SendMessageRequest$, () => SendMessageResult$
+];
+var SendMessageBatch$ = [9, n0, _SMB,
+    0, () => SendMessageBatchRequest$, () => SendMessageBatchResult$
+];
+var SetQueueAttributes$ = [9, n0, _SQA,
+    0, () => SetQueueAttributesRequest$, () => __Unit
+];
+var StartMessageMoveTask$ = [9, n0, _SMMT,
+    0, () => StartMessageMoveTaskRequest$, () => StartMessageMoveTaskResult$
+];
+var TagQueue$ = [9, n0, _TQ,
+    0, () => TagQueueRequest$, () => __Unit
+];
+var UntagQueue$ = [9, n0, _UQ,
+    0, () => UntagQueueRequest$, () => __Unit
+];
+
+const getRuntimeConfig$1 = (config) => {
+    return {
+        apiVersion: "2012-11-05",
+        base64Decoder: config?.base64Decoder ?? fromBase64,
+        base64Encoder: config?.base64Encoder ?? toBase64,
+        disableHostPrefix: config?.disableHostPrefix ?? false,
+        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver,
+        extensions: config?.extensions ?? [],
+        httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultSQSHttpAuthSchemeProvider,
+        httpAuthSchemes: config?.httpAuthSchemes ?? [
+            {
+                schemeId: "aws.auth#sigv4",
+                identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4"),
+                signer: new AwsSdkSigV4Signer(),
+            },
+        ],
+        logger: config?.logger ?? new NoOpLogger(),
+        md5: config?.md5 ?? Md5,
+        protocol: config?.protocol ?? AwsJson1_0Protocol,
+        protocolSettings: config?.protocolSettings ?? {
+            defaultNamespace: "com.amazonaws.sqs",
+            errorTypeRegistries,
+            version: "2012-11-05",
+            serviceTarget: "AmazonSQS",
+            awsQueryCompatible: true,
+        },
+        serviceId: config?.serviceId ?? "SQS",
+        sha256: config?.sha256 ?? Sha256,
+        urlParser: config?.urlParser ?? parseUrl,
+        utf8Decoder: config?.utf8Decoder ?? fromUtf8,
+        utf8Encoder: config?.utf8Encoder ?? toUtf8,
+    };
+};
+
+const getRuntimeConfig = (config) => {
+    emitWarningIfUnsupportedVersion(process.version);
+    const defaultsMode = resolveDefaultsModeConfig(config);
+    const defaultConfigProvider = () => defaultsMode().then(loadConfigsForDefaultMode);
+    const clientSharedValues = getRuntimeConfig$1(config);
+    emitWarningIfUnsupportedVersion$1(process.version);
+    const loaderConfig = {
+        profile: config?.profile,
+        logger: clientSharedValues.logger,
+    };
+    return {
+        ...clientSharedValues,
+        ...config,
+        runtime: "node",
+        defaultsMode,
+        authSchemePreference: config?.authSchemePreference ?? loadConfig(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS, loaderConfig),
+        bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength,
+        credentialDefaultProvider: config?.credentialDefaultProvider ?? defaultProvider,
+        defaultSocketTimeout: getDefaultSocketTimeout(config?.requestHandler, 900_000),
+        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider({ serviceId: clientSharedValues.serviceId, clientVersion: packageInfo.version }),
+        maxAttempts: config?.maxAttempts ?? loadConfig(NODE_MAX_ATTEMPT_CONFIG_OPTIONS, config),
+        region: config?.region ?? loadConfig(NODE_REGION_CONFIG_OPTIONS, { ...NODE_REGION_CONFIG_FILE_OPTIONS, ...loaderConfig }),
+        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
+        retryMode: config?.retryMode ??
+            loadConfig({
+                ...NODE_RETRY_MODE_CONFIG_OPTIONS,
+                default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE,
+            }, config),
+        streamCollector: config?.streamCollector ?? streamCollector,
+        useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
+        useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
+        userAgentAppId: config?.userAgentAppId ?? loadConfig(NODE_APP_ID_CONFIG_OPTIONS, loaderConfig),
+    };
+};
+
+const getHttpAuthExtensionConfiguration = (runtimeConfig) => {
+    const _httpAuthSchemes = runtimeConfig.httpAuthSchemes;
+    let _httpAuthSchemeProvider = runtimeConfig.httpAuthSchemeProvider;
+    let _credentials = runtimeConfig.credentials;
+    return {
+        setHttpAuthScheme(httpAuthScheme) {
+            const index = _httpAuthSchemes.findIndex((scheme) => scheme.schemeId === httpAuthScheme.schemeId);
+            if (index === -1) {
+                _httpAuthSchemes.push(httpAuthScheme);
+            }
+            else {
+                _httpAuthSchemes.splice(index, 1, httpAuthScheme);
+            }
+        },
+        httpAuthSchemes() {
+            return _httpAuthSchemes;
+        },
+        setHttpAuthSchemeProvider(httpAuthSchemeProvider) {
+            _httpAuthSchemeProvider = httpAuthSchemeProvider;
+        },
+        httpAuthSchemeProvider() {
+            return _httpAuthSchemeProvider;
+        },
+        setCredentials(credentials) {
+            _credentials = credentials;
+        },
+        credentials() {
+            return _credentials;
+        },
+    };
+};
+const resolveHttpAuthRuntimeConfig = (config) => {
+    return {
+        httpAuthSchemes: config.httpAuthSchemes(),
+        httpAuthSchemeProvider: config.httpAuthSchemeProvider(),
+        credentials: config.credentials(),
+    };
+};
+
+const resolveRuntimeExtensions = (runtimeConfig, extensions) => {
+    const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration(runtimeConfig), getDefaultExtensionConfiguration(runtimeConfig), getHttpHandlerExtensionConfiguration(runtimeConfig), getHttpAuthExtensionConfiguration(runtimeConfig));
+    extensions.forEach((extension) => extension.configure(extensionConfiguration));
+    return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration(extensionConfiguration), resolveDefaultRuntimeConfig(extensionConfiguration), resolveHttpHandlerRuntimeConfig(extensionConfiguration), resolveHttpAuthRuntimeConfig(extensionConfiguration));
+};
+
+class SQSClient extends Client {
+    config;
+    constructor(...[configuration]) {
+        const _config_0 = getRuntimeConfig(configuration || {});
+        super(_config_0);
+        this.initConfig = _config_0;
+        const _config_1 = resolveClientEndpointParameters(_config_0);
+        const _config_2 = resolveUserAgentConfig(_config_1);
+        const _config_3 = resolveRetryConfig(_config_2);
+        const _config_4 = resolveRegionConfig(_config_3);
+        const _config_5 = resolveHostHeaderConfig(_config_4);
+        const _config_6 = resolveEndpointConfig(_config_5);
+        const _config_7 = resolveQueueUrlConfig(_config_6);
+        const _config_8 = resolveHttpAuthSchemeConfig(_config_7);
+        const _config_9 = resolveRuntimeExtensions(_config_8, configuration?.extensions || []);
+        this.config = _config_9;
+        this.middlewareStack.use(getSchemaSerdePlugin(this.config));
+        this.middlewareStack.use(getUserAgentPlugin(this.config));
+        this.middlewareStack.use(getRetryPlugin(this.config));
+        this.middlewareStack.use(getContentLengthPlugin(this.config));
+        this.middlewareStack.use(getHostHeaderPlugin(this.config));
+        this.middlewareStack.use(getLoggerPlugin(this.config));
+        this.middlewareStack.use(getRecursionDetectionPlugin(this.config));
+        this.middlewareStack.use(getQueueUrlPlugin(this.config));
+        this.middlewareStack.use(getHttpAuthSchemeEndpointRuleSetPlugin(this.config, {
+            httpAuthSchemeParametersProvider: defaultSQSHttpAuthSchemeParametersProvider,
+            identityProviderConfigProvider: async (config) => new DefaultIdentityProviderConfig({
+                "aws.auth#sigv4": config.credentials,
+            }),
+        }));
+        this.middlewareStack.use(getHttpSigningPlugin(this.config));
+    }
+    destroy() {
+        super.destroy();
+    }
+}
+
+const command = makeBuilder(commonParams, "AmazonSQS", "SQSClient", getEndpointPlugin);
+const _ep0 = {};
+const _mw0 = (Command, cs, config, o) => [];
+const _mw1 = (Command, cs, config, o) => [
+    getReceiveMessagePlugin(config),
+    getLongPollPlugin(config),
+];
+const _mw2 = (Command, cs, config, o) => [
+    getSendMessageBatchPlugin(config),
+];
+const _mw3 = (Command, cs, config, o) => [
+    getSendMessagePlugin(config),
+];
+
+class AddPermissionCommand extends command(_ep0, _mw0, "AddPermission", AddPermission$) {
+}
+
+class CancelMessageMoveTaskCommand extends command(_ep0, _mw0, "CancelMessageMoveTask", CancelMessageMoveTask$) {
+}
+
+class ChangeMessageVisibilityBatchCommand extends command(_ep0, _mw0, "ChangeMessageVisibilityBatch", ChangeMessageVisibilityBatch$) {
+}
+
+class ChangeMessageVisibilityCommand extends command(_ep0, _mw0, "ChangeMessageVisibility", ChangeMessageVisibility$) {
+}
+
+class CreateQueueCommand extends command(_ep0, _mw0, "CreateQueue", CreateQueue$) {
+}
+
+class DeleteMessageBatchCommand extends command(_ep0, _mw0, "DeleteMessageBatch", DeleteMessageBatch$) {
+}
+
+class DeleteMessageCommand extends command(_ep0, _mw0, "DeleteMessage", DeleteMessage$) {
+}
+
+class DeleteQueueCommand extends command(_ep0, _mw0, "DeleteQueue", DeleteQueue$) {
+}
+
+class GetQueueAttributesCommand extends command(_ep0, _mw0, "GetQueueAttributes", GetQueueAttributes$) {
+}
+
+class GetQueueUrlCommand extends command(_ep0, _mw0, "GetQueueUrl", GetQueueUrl$) {
+}
+
+class ListDeadLetterSourceQueuesCommand extends command(_ep0, _mw0, "ListDeadLetterSourceQueues", ListDeadLetterSourceQueues$) {
+}
+
+class ListMessageMoveTasksCommand extends command(_ep0, _mw0, "ListMessageMoveTasks", ListMessageMoveTasks$) {
+}
+
+class ListQueuesCommand extends command(_ep0, _mw0, "ListQueues", ListQueues$) {
+}
+
+class ListQueueTagsCommand extends command(_ep0, _mw0, "ListQueueTags", ListQueueTags$) {
+}
+
+class PurgeQueueCommand extends command(_ep0, _mw0, "PurgeQueue", PurgeQueue$) {
+}
+
+class ReceiveMessageCommand extends command(_ep0, _mw1, "ReceiveMessage", ReceiveMessage$) {
+}
+
+class RemovePermissionCommand extends command(_ep0, _mw0, "RemovePermission", RemovePermission$) {
+}
+
+class SendMessageBatchCommand extends command(_ep0, _mw2, "SendMessageBatch", SendMessageBatch$) {
+}
+
+class SendMessageCommand extends command(_ep0, _mw3, "SendMessage", SendMessage$) {
+}
+
+class SetQueueAttributesCommand extends command(_ep0, _mw0, "SetQueueAttributes", SetQueueAttributes$) {
+}
+
+class StartMessageMoveTaskCommand extends command(_ep0, _mw0, "StartMessageMoveTask", StartMessageMoveTask$) {
+}
+
+class TagQueueCommand extends command(_ep0, _mw0, "TagQueue", TagQueue$) {
+}
+
+class UntagQueueCommand extends command(_ep0, _mw0, "UntagQueue", UntagQueue$) {
+}
+
+const paginateListDeadLetterSourceQueues = createPaginator(SQSClient, ListDeadLetterSourceQueuesCommand, "NextToken", "NextToken", "MaxResults");
+
+const paginateListQueues = createPaginator(SQSClient, ListQueuesCommand, "NextToken", "NextToken", "MaxResults");
+
+const commands = {
+    AddPermissionCommand,
+    CancelMessageMoveTaskCommand,
+    ChangeMessageVisibilityCommand,
+    ChangeMessageVisibilityBatchCommand,
+    CreateQueueCommand,
+    DeleteMessageCommand,
+    DeleteMessageBatchCommand,
+    DeleteQueueCommand,
+    GetQueueAttributesCommand,
+    GetQueueUrlCommand,
+    ListDeadLetterSourceQueuesCommand,
+    ListMessageMoveTasksCommand,
+    ListQueuesCommand,
+    ListQueueTagsCommand,
+    PurgeQueueCommand,
+    ReceiveMessageCommand,
+    RemovePermissionCommand,
+    SendMessageCommand,
+    SendMessageBatchCommand,
+    SetQueueAttributesCommand,
+    StartMessageMoveTaskCommand,
+    TagQueueCommand,
+    UntagQueueCommand,
+};
+const paginators = {
+    paginateListDeadLetterSourceQueues,
+    paginateListQueues,
+};
+class SQS extends SQSClient {
+}
+createAggregatedClient(commands, SQS, { paginators });
+
+const QueueAttributeName = {
+    All: "All",
+    ApproximateNumberOfMessages: "ApproximateNumberOfMessages",
+    ApproximateNumberOfMessagesDelayed: "ApproximateNumberOfMessagesDelayed",
+    ApproximateNumberOfMessagesNotVisible: "ApproximateNumberOfMessagesNotVisible",
+    ContentBasedDeduplication: "ContentBasedDeduplication",
+    CreatedTimestamp: "CreatedTimestamp",
+    DeduplicationScope: "DeduplicationScope",
+    DelaySeconds: "DelaySeconds",
+    FifoQueue: "FifoQueue",
+    FifoThroughputLimit: "FifoThroughputLimit",
+    KmsDataKeyReusePeriodSeconds: "KmsDataKeyReusePeriodSeconds",
+    KmsMasterKeyId: "KmsMasterKeyId",
+    LastModifiedTimestamp: "LastModifiedTimestamp",
+    MaximumMessageSize: "MaximumMessageSize",
+    MessageRetentionPeriod: "MessageRetentionPeriod",
+    Policy: "Policy",
+    QueueArn: "QueueArn",
+    ReceiveMessageWaitTimeSeconds: "ReceiveMessageWaitTimeSeconds",
+    RedriveAllowPolicy: "RedriveAllowPolicy",
+    RedrivePolicy: "RedrivePolicy",
+    SqsManagedSseEnabled: "SqsManagedSseEnabled",
+    VisibilityTimeout: "VisibilityTimeout",
+};
+const MessageSystemAttributeName = {
+    AWSTraceHeader: "AWSTraceHeader",
+    All: "All",
+    ApproximateFirstReceiveTimestamp: "ApproximateFirstReceiveTimestamp",
+    ApproximateReceiveCount: "ApproximateReceiveCount",
+    DeadLetterQueueSourceArn: "DeadLetterQueueSourceArn",
+    MessageDeduplicationId: "MessageDeduplicationId",
+    MessageGroupId: "MessageGroupId",
+    SenderId: "SenderId",
+    SentTimestamp: "SentTimestamp",
+    SequenceNumber: "SequenceNumber",
+};
+const MessageSystemAttributeNameForSends = {
+    AWSTraceHeader: "AWSTraceHeader",
+};
+
+__webpack_unused_export__ = AddPermission$;
+__webpack_unused_export__ = AddPermissionCommand;
+__webpack_unused_export__ = AddPermissionRequest$;
+__webpack_unused_export__ = BatchEntryIdsNotDistinct;
+__webpack_unused_export__ = BatchEntryIdsNotDistinct$;
+__webpack_unused_export__ = BatchRequestTooLong;
+__webpack_unused_export__ = BatchRequestTooLong$;
+__webpack_unused_export__ = BatchResultErrorEntry$;
+__webpack_unused_export__ = CancelMessageMoveTask$;
+__webpack_unused_export__ = CancelMessageMoveTaskCommand;
+__webpack_unused_export__ = CancelMessageMoveTaskRequest$;
+__webpack_unused_export__ = CancelMessageMoveTaskResult$;
+__webpack_unused_export__ = ChangeMessageVisibility$;
+__webpack_unused_export__ = ChangeMessageVisibilityBatch$;
+__webpack_unused_export__ = ChangeMessageVisibilityBatchCommand;
+__webpack_unused_export__ = ChangeMessageVisibilityBatchRequest$;
+__webpack_unused_export__ = ChangeMessageVisibilityBatchRequestEntry$;
+__webpack_unused_export__ = ChangeMessageVisibilityBatchResult$;
+__webpack_unused_export__ = ChangeMessageVisibilityBatchResultEntry$;
+exports.$H = ChangeMessageVisibilityCommand;
+__webpack_unused_export__ = ChangeMessageVisibilityRequest$;
+__webpack_unused_export__ = CreateQueue$;
+exports.N_ = CreateQueueCommand;
+__webpack_unused_export__ = CreateQueueRequest$;
+__webpack_unused_export__ = CreateQueueResult$;
+__webpack_unused_export__ = DeleteMessage$;
+__webpack_unused_export__ = DeleteMessageBatch$;
+__webpack_unused_export__ = DeleteMessageBatchCommand;
+__webpack_unused_export__ = DeleteMessageBatchRequest$;
+__webpack_unused_export__ = DeleteMessageBatchRequestEntry$;
+__webpack_unused_export__ = DeleteMessageBatchResult$;
+__webpack_unused_export__ = DeleteMessageBatchResultEntry$;
+exports.Ye = DeleteMessageCommand;
+__webpack_unused_export__ = DeleteMessageRequest$;
+__webpack_unused_export__ = DeleteQueue$;
+exports.cA = DeleteQueueCommand;
+__webpack_unused_export__ = DeleteQueueRequest$;
+__webpack_unused_export__ = EmptyBatchRequest;
+__webpack_unused_export__ = EmptyBatchRequest$;
+__webpack_unused_export__ = GetQueueAttributes$;
+exports.Ko = GetQueueAttributesCommand;
+__webpack_unused_export__ = GetQueueAttributesRequest$;
+__webpack_unused_export__ = GetQueueAttributesResult$;
+__webpack_unused_export__ = GetQueueUrl$;
+exports.EX = GetQueueUrlCommand;
+__webpack_unused_export__ = GetQueueUrlRequest$;
+__webpack_unused_export__ = GetQueueUrlResult$;
+__webpack_unused_export__ = InvalidAddress;
+__webpack_unused_export__ = InvalidAddress$;
+__webpack_unused_export__ = InvalidAttributeName;
+__webpack_unused_export__ = InvalidAttributeName$;
+__webpack_unused_export__ = InvalidAttributeValue;
+__webpack_unused_export__ = InvalidAttributeValue$;
+__webpack_unused_export__ = InvalidBatchEntryId;
+__webpack_unused_export__ = InvalidBatchEntryId$;
+__webpack_unused_export__ = InvalidIdFormat;
+__webpack_unused_export__ = InvalidIdFormat$;
+__webpack_unused_export__ = InvalidMessageContents;
+__webpack_unused_export__ = InvalidMessageContents$;
+__webpack_unused_export__ = InvalidSecurity;
+__webpack_unused_export__ = InvalidSecurity$;
+__webpack_unused_export__ = KmsAccessDenied;
+__webpack_unused_export__ = KmsAccessDenied$;
+__webpack_unused_export__ = KmsDisabled;
+__webpack_unused_export__ = KmsDisabled$;
+__webpack_unused_export__ = KmsInvalidKeyUsage;
+__webpack_unused_export__ = KmsInvalidKeyUsage$;
+__webpack_unused_export__ = KmsInvalidState;
+__webpack_unused_export__ = KmsInvalidState$;
+__webpack_unused_export__ = KmsNotFound;
+__webpack_unused_export__ = KmsNotFound$;
+__webpack_unused_export__ = KmsOptInRequired;
+__webpack_unused_export__ = KmsOptInRequired$;
+__webpack_unused_export__ = KmsThrottled;
+__webpack_unused_export__ = KmsThrottled$;
+__webpack_unused_export__ = ListDeadLetterSourceQueues$;
+__webpack_unused_export__ = ListDeadLetterSourceQueuesCommand;
+__webpack_unused_export__ = ListDeadLetterSourceQueuesRequest$;
+__webpack_unused_export__ = ListDeadLetterSourceQueuesResult$;
+__webpack_unused_export__ = ListMessageMoveTasks$;
+__webpack_unused_export__ = ListMessageMoveTasksCommand;
+__webpack_unused_export__ = ListMessageMoveTasksRequest$;
+__webpack_unused_export__ = ListMessageMoveTasksResult$;
+__webpack_unused_export__ = ListMessageMoveTasksResultEntry$;
+__webpack_unused_export__ = ListQueueTags$;
+exports.yT = ListQueueTagsCommand;
+__webpack_unused_export__ = ListQueueTagsRequest$;
+__webpack_unused_export__ = ListQueueTagsResult$;
+__webpack_unused_export__ = ListQueues$;
+__webpack_unused_export__ = ListQueuesCommand;
+__webpack_unused_export__ = ListQueuesRequest$;
+__webpack_unused_export__ = ListQueuesResult$;
+__webpack_unused_export__ = Message$;
+__webpack_unused_export__ = MessageAttributeValue$;
+__webpack_unused_export__ = MessageNotInflight;
+__webpack_unused_export__ = MessageNotInflight$;
+__webpack_unused_export__ = MessageSystemAttributeName;
+__webpack_unused_export__ = MessageSystemAttributeNameForSends;
+__webpack_unused_export__ = MessageSystemAttributeValue$;
+__webpack_unused_export__ = OverLimit;
+__webpack_unused_export__ = OverLimit$;
+__webpack_unused_export__ = PurgeQueue$;
+exports.GS = PurgeQueueCommand;
+__webpack_unused_export__ = PurgeQueueInProgress;
+__webpack_unused_export__ = PurgeQueueInProgress$;
+__webpack_unused_export__ = PurgeQueueRequest$;
+__webpack_unused_export__ = QueueAttributeName;
+__webpack_unused_export__ = QueueDeletedRecently;
+__webpack_unused_export__ = QueueDeletedRecently$;
+__webpack_unused_export__ = QueueDoesNotExist;
+__webpack_unused_export__ = QueueDoesNotExist$;
+__webpack_unused_export__ = QueueNameExists;
+__webpack_unused_export__ = QueueNameExists$;
+__webpack_unused_export__ = ReceiptHandleIsInvalid;
+__webpack_unused_export__ = ReceiptHandleIsInvalid$;
+__webpack_unused_export__ = ReceiveMessage$;
+exports.ON = ReceiveMessageCommand;
+__webpack_unused_export__ = ReceiveMessageRequest$;
+__webpack_unused_export__ = ReceiveMessageResult$;
+__webpack_unused_export__ = RemovePermission$;
+__webpack_unused_export__ = RemovePermissionCommand;
+__webpack_unused_export__ = RemovePermissionRequest$;
+__webpack_unused_export__ = RequestThrottled;
+__webpack_unused_export__ = RequestThrottled$;
+__webpack_unused_export__ = ResourceNotFoundException;
+__webpack_unused_export__ = ResourceNotFoundException$;
+__webpack_unused_export__ = SQS;
+exports.hW = SQSClient;
+__webpack_unused_export__ = SQSServiceException;
+__webpack_unused_export__ = SQSServiceException$;
+__webpack_unused_export__ = SendMessage$;
+__webpack_unused_export__ = SendMessageBatch$;
+exports.vY = SendMessageBatchCommand;
+__webpack_unused_export__ = SendMessageBatchRequest$;
+__webpack_unused_export__ = SendMessageBatchRequestEntry$;
+__webpack_unused_export__ = SendMessageBatchResult$;
+__webpack_unused_export__ = SendMessageBatchResultEntry$;
+__webpack_unused_export__ = SendMessageCommand;
+__webpack_unused_export__ = SendMessageRequest$;
+__webpack_unused_export__ = SendMessageResult$;
+__webpack_unused_export__ = SetQueueAttributes$;
+exports.sN = SetQueueAttributesCommand;
+__webpack_unused_export__ = SetQueueAttributesRequest$;
+__webpack_unused_export__ = StartMessageMoveTask$;
+__webpack_unused_export__ = StartMessageMoveTaskCommand;
+__webpack_unused_export__ = StartMessageMoveTaskRequest$;
+__webpack_unused_export__ = StartMessageMoveTaskResult$;
+__webpack_unused_export__ = TagQueue$;
+exports.LE = TagQueueCommand;
+__webpack_unused_export__ = TagQueueRequest$;
+__webpack_unused_export__ = TooManyEntriesInBatchRequest;
+__webpack_unused_export__ = TooManyEntriesInBatchRequest$;
+__webpack_unused_export__ = UnsupportedOperation;
+__webpack_unused_export__ = UnsupportedOperation$;
+__webpack_unused_export__ = UntagQueue$;
+__webpack_unused_export__ = UntagQueueCommand;
+__webpack_unused_export__ = UntagQueueRequest$;
+__webpack_unused_export__ = errorTypeRegistries;
+__webpack_unused_export__ = paginateListDeadLetterSourceQueues;
+exports.aW = paginateListQueues;
+
+
+/***/ }),
+
 /***/ 9300:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
@@ -23586,7 +25325,6 @@ exports.fromWebToken = fromWebToken;
 /***/ 746:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-var __webpack_unused_export__;
 const { PutObjectCommand, ChecksumAlgorithm, CreateMultipartUploadCommand, AbortMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, PutObjectTaggingCommand } = __nccwpck_require__(8299);
 const { toEndpointV1, getEndpointFromInstructions } = __nccwpck_require__(4561);
 const { extendedEncodeURIComponent } = __nccwpck_require__(9922);
@@ -24123,7 +25861,7 @@ to input.params.ContentLength in bytes.
     }
 }
 
-__webpack_unused_export__ = Upload;
+exports._ = Upload;
 
 
 /***/ }),
@@ -25190,6 +26928,176 @@ exports.validateNoFIPS = validateNoFIPS;
 exports.validateOutpostService = validateOutpostService;
 exports.validatePartition = validatePartition;
 exports.validateRegion = validateRegion;
+
+
+/***/ }),
+
+/***/ 3402:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+const { NoOpLogger } = __nccwpck_require__(4614);
+const { toUint8Array, toHex } = __nccwpck_require__(2882);
+
+const resolveQueueUrlConfig = (config) => {
+    return Object.assign(config, {
+        useQueueUrlAsEndpoint: config.useQueueUrlAsEndpoint ?? true,
+    });
+};
+function queueUrlMiddleware({ useQueueUrlAsEndpoint, endpoint }) {
+    return (next, context) => {
+        return async (args) => {
+            const { input } = args;
+            const resolvedEndpoint = context.endpointV2;
+            if (!endpoint && input.QueueUrl && resolvedEndpoint && useQueueUrlAsEndpoint) {
+                const logger = context.logger instanceof NoOpLogger || !context.logger?.warn ? console : context.logger;
+                try {
+                    const queueUrl = new URL(input.QueueUrl);
+                    const queueUrlOrigin = new URL(queueUrl.origin);
+                    if (resolvedEndpoint.url.origin !== queueUrlOrigin.origin) {
+                        logger.warn(`QueueUrl=${input.QueueUrl} differs from SQSClient resolved endpoint=${resolvedEndpoint.url.toString()}, using QueueUrl host as endpoint.
+Set [endpoint=string] or [useQueueUrlAsEndpoint=false] on the SQSClient.`);
+                        context.endpointV2 = {
+                            ...resolvedEndpoint,
+                            url: queueUrlOrigin,
+                        };
+                    }
+                }
+                catch (e) {
+                    logger.warn(e);
+                }
+            }
+            return next(args);
+        };
+    };
+}
+const queueUrlMiddlewareOptions = {
+    name: "queueUrlMiddleware",
+    relation: "after",
+    toMiddleware: "endpointV2Middleware",
+    override: true,
+};
+const getQueueUrlPlugin = (config) => ({
+    applyToStack: (clientStack) => {
+        clientStack.addRelativeTo(queueUrlMiddleware(config), queueUrlMiddlewareOptions);
+    },
+});
+
+function receiveMessageMiddleware(options) {
+    return (next) => async (args) => {
+        const resp = await next({ ...args });
+        if (options.md5 === false) {
+            return resp;
+        }
+        const output = resp.output;
+        const messageIds = [];
+        if (output.Messages !== undefined) {
+            for (const message of output.Messages) {
+                const md5 = message.MD5OfBody;
+                const hash = new options.md5();
+                hash.update(toUint8Array(message.Body || ""));
+                if (md5 !== toHex(await hash.digest())) {
+                    messageIds.push(message.MessageId);
+                }
+            }
+        }
+        if (messageIds.length > 0) {
+            throw new Error("Invalid MD5 checksum on messages: " + messageIds.join(", "));
+        }
+        return resp;
+    };
+}
+const receiveMessageMiddlewareOptions = {
+    step: "initialize",
+    tags: ["VALIDATE_BODY_MD5"],
+    name: "receiveMessageMiddleware",
+    override: true,
+};
+const getReceiveMessagePlugin = (config) => ({
+    applyToStack: (clientStack) => {
+        clientStack.add(receiveMessageMiddleware(config), receiveMessageMiddlewareOptions);
+    },
+});
+
+const sendMessageMiddleware = (options) => (next) => async (args) => {
+    const resp = await next({ ...args });
+    if (options.md5 === false) {
+        return resp;
+    }
+    const output = resp.output;
+    const hash = new options.md5();
+    hash.update(toUint8Array(args.input.MessageBody || ""));
+    if (output.MD5OfMessageBody !== toHex(await hash.digest())) {
+        throw new Error("InvalidChecksumError");
+    }
+    return resp;
+};
+const sendMessageMiddlewareOptions = {
+    step: "initialize",
+    tags: ["VALIDATE_BODY_MD5"],
+    name: "sendMessageMiddleware",
+    override: true,
+};
+const getSendMessagePlugin = (config) => ({
+    applyToStack: (clientStack) => {
+        clientStack.add(sendMessageMiddleware(config), sendMessageMiddlewareOptions);
+    },
+});
+
+const sendMessageBatchMiddleware = (options) => (next) => async (args) => {
+    const resp = await next({ ...args });
+    if (options.md5 === false) {
+        return resp;
+    }
+    const output = resp.output;
+    const messageIds = [];
+    const entries = {};
+    if (output.Successful !== undefined) {
+        for (const entry of output.Successful) {
+            if (entry.Id !== undefined) {
+                entries[entry.Id] = entry;
+            }
+        }
+    }
+    for (const entry of args.input.Entries) {
+        if (entries[entry.Id]) {
+            const md5 = entries[entry.Id].MD5OfMessageBody;
+            const hash = new options.md5();
+            hash.update(toUint8Array(entry.MessageBody || ""));
+            if (md5 !== toHex(await hash.digest())) {
+                messageIds.push(entries[entry.Id].MessageId);
+            }
+        }
+    }
+    if (messageIds.length > 0) {
+        throw new Error("Invalid MD5 checksum on messages: " + messageIds.join(", "));
+    }
+    return resp;
+};
+const sendMessageBatchMiddlewareOptions = {
+    step: "initialize",
+    tags: ["VALIDATE_BODY_MD5"],
+    name: "sendMessageBatchMiddleware",
+    override: true,
+};
+const getSendMessageBatchPlugin = (config) => ({
+    applyToStack: (clientStack) => {
+        clientStack.add(sendMessageBatchMiddleware(config), sendMessageBatchMiddlewareOptions);
+    },
+});
+
+exports.getQueueUrlPlugin = getQueueUrlPlugin;
+exports.getReceiveMessagePlugin = getReceiveMessagePlugin;
+exports.getSendMessageBatchPlugin = getSendMessageBatchPlugin;
+exports.getSendMessagePlugin = getSendMessagePlugin;
+exports.queueUrlMiddleware = queueUrlMiddleware;
+exports.queueUrlMiddlewareOptions = queueUrlMiddlewareOptions;
+exports.receiveMessageMiddleware = receiveMessageMiddleware;
+exports.receiveMessageMiddlewareOptions = receiveMessageMiddlewareOptions;
+exports.resolveQueueUrlConfig = resolveQueueUrlConfig;
+exports.sendMessageBatchMiddleware = sendMessageBatchMiddleware;
+exports.sendMessageBatchMiddlewareOptions = sendMessageBatchMiddlewareOptions;
+exports.sendMessageMiddleware = sendMessageMiddleware;
+exports.sendMessageMiddlewareOptions = sendMessageMiddlewareOptions;
 
 
 /***/ }),
@@ -44873,6 +46781,2447 @@ module.exports = function equal(a, b) {
 
 /***/ }),
 
+/***/ 1026:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const pico = __nccwpck_require__(4156);
+const utils = __nccwpck_require__(2599);
+
+function picomatch(glob, options, returnState = false) {
+  // default to os.platform()
+  if (options && (options.windows === null || options.windows === undefined)) {
+    // don't mutate the original options object
+    options = { ...options, windows: utils.isWindows() };
+  }
+
+  return pico(glob, options, returnState);
+}
+
+Object.assign(picomatch, pico);
+module.exports = picomatch;
+
+
+/***/ }),
+
+/***/ 7223:
+/***/ ((module) => {
+
+
+
+const WIN_SLASH = '\\\\/';
+const WIN_NO_SLASH = `[^${WIN_SLASH}]`;
+
+const DEFAULT_MAX_EXTGLOB_RECURSION = 0;
+
+/**
+ * Posix glob regex
+ */
+
+const DOT_LITERAL = '\\.';
+const PLUS_LITERAL = '\\+';
+const QMARK_LITERAL = '\\?';
+const SLASH_LITERAL = '\\/';
+const ONE_CHAR = '(?=.)';
+const QMARK = '[^/]';
+const END_ANCHOR = `(?:${SLASH_LITERAL}|$)`;
+const START_ANCHOR = `(?:^|${SLASH_LITERAL})`;
+const DOTS_SLASH = `${DOT_LITERAL}{1,2}${END_ANCHOR}`;
+const NO_DOT = `(?!${DOT_LITERAL})`;
+const NO_DOTS = `(?!${START_ANCHOR}${DOTS_SLASH})`;
+const NO_DOT_SLASH = `(?!${DOT_LITERAL}{0,1}${END_ANCHOR})`;
+const NO_DOTS_SLASH = `(?!${DOTS_SLASH})`;
+const QMARK_NO_DOT = `[^.${SLASH_LITERAL}]`;
+const STAR = `${QMARK}*?`;
+const SEP = '/';
+
+const POSIX_CHARS = {
+  DOT_LITERAL,
+  PLUS_LITERAL,
+  QMARK_LITERAL,
+  SLASH_LITERAL,
+  ONE_CHAR,
+  QMARK,
+  END_ANCHOR,
+  DOTS_SLASH,
+  NO_DOT,
+  NO_DOTS,
+  NO_DOT_SLASH,
+  NO_DOTS_SLASH,
+  QMARK_NO_DOT,
+  STAR,
+  START_ANCHOR,
+  SEP
+};
+
+/**
+ * Windows glob regex
+ */
+
+const WINDOWS_CHARS = {
+  ...POSIX_CHARS,
+
+  SLASH_LITERAL: `[${WIN_SLASH}]`,
+  QMARK: WIN_NO_SLASH,
+  STAR: `${WIN_NO_SLASH}*?`,
+  DOTS_SLASH: `${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$)`,
+  NO_DOT: `(?!${DOT_LITERAL})`,
+  NO_DOTS: `(?!(?:^|[${WIN_SLASH}])${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$))`,
+  NO_DOT_SLASH: `(?!${DOT_LITERAL}{0,1}(?:[${WIN_SLASH}]|$))`,
+  NO_DOTS_SLASH: `(?!${DOT_LITERAL}{1,2}(?:[${WIN_SLASH}]|$))`,
+  QMARK_NO_DOT: `[^.${WIN_SLASH}]`,
+  START_ANCHOR: `(?:^|[${WIN_SLASH}])`,
+  END_ANCHOR: `(?:[${WIN_SLASH}]|$)`,
+  SEP: '\\'
+};
+
+/**
+ * POSIX Bracket Regex
+ */
+
+const POSIX_REGEX_SOURCE = {
+  __proto__: null,
+  alnum: 'a-zA-Z0-9',
+  alpha: 'a-zA-Z',
+  ascii: '\\x00-\\x7F',
+  blank: ' \\t',
+  cntrl: '\\x00-\\x1F\\x7F',
+  digit: '0-9',
+  graph: '\\x21-\\x7E',
+  lower: 'a-z',
+  print: '\\x20-\\x7E ',
+  punct: '\\-!"#$%&\'()\\*+,./:;<=>?@[\\]^_`{|}~',
+  space: ' \\t\\r\\n\\v\\f',
+  upper: 'A-Z',
+  word: 'A-Za-z0-9_',
+  xdigit: 'A-Fa-f0-9'
+};
+
+module.exports = {
+  DEFAULT_MAX_EXTGLOB_RECURSION,
+  MAX_LENGTH: 1024 * 64,
+  POSIX_REGEX_SOURCE,
+
+  // regular expressions
+  REGEX_BACKSLASH: /\\(?![*+?^${}(|)[\]])/g,
+  REGEX_NON_SPECIAL_CHARS: /^[^@![\].,$*+?^{}()|\\/]+/,
+  REGEX_SPECIAL_CHARS: /[-*+?.^${}(|)[\]]/,
+  REGEX_SPECIAL_CHARS_BACKREF: /(\\?)((\W)(\3*))/g,
+  REGEX_SPECIAL_CHARS_GLOBAL: /([-*+?.^${}(|)[\]])/g,
+  REGEX_REMOVE_BACKSLASH: /(?:\[.*?[^\\]\]|\\(?=.))/g,
+
+  // Replace globs with equivalent patterns to reduce parsing time.
+  REPLACEMENTS: {
+    __proto__: null,
+    '***': '*',
+    '**/**': '**',
+    '**/**/**': '**'
+  },
+
+  // Digits
+  CHAR_0: 48, /* 0 */
+  CHAR_9: 57, /* 9 */
+
+  // Alphabet chars.
+  CHAR_UPPERCASE_A: 65, /* A */
+  CHAR_LOWERCASE_A: 97, /* a */
+  CHAR_UPPERCASE_Z: 90, /* Z */
+  CHAR_LOWERCASE_Z: 122, /* z */
+
+  CHAR_LEFT_PARENTHESES: 40, /* ( */
+  CHAR_RIGHT_PARENTHESES: 41, /* ) */
+
+  CHAR_ASTERISK: 42, /* * */
+
+  // Non-alphabetic chars.
+  CHAR_AMPERSAND: 38, /* & */
+  CHAR_AT: 64, /* @ */
+  CHAR_BACKWARD_SLASH: 92, /* \ */
+  CHAR_CARRIAGE_RETURN: 13, /* \r */
+  CHAR_CIRCUMFLEX_ACCENT: 94, /* ^ */
+  CHAR_COLON: 58, /* : */
+  CHAR_COMMA: 44, /* , */
+  CHAR_DOT: 46, /* . */
+  CHAR_DOUBLE_QUOTE: 34, /* " */
+  CHAR_EQUAL: 61, /* = */
+  CHAR_EXCLAMATION_MARK: 33, /* ! */
+  CHAR_FORM_FEED: 12, /* \f */
+  CHAR_FORWARD_SLASH: 47, /* / */
+  CHAR_GRAVE_ACCENT: 96, /* ` */
+  CHAR_HASH: 35, /* # */
+  CHAR_HYPHEN_MINUS: 45, /* - */
+  CHAR_LEFT_ANGLE_BRACKET: 60, /* < */
+  CHAR_LEFT_CURLY_BRACE: 123, /* { */
+  CHAR_LEFT_SQUARE_BRACKET: 91, /* [ */
+  CHAR_LINE_FEED: 10, /* \n */
+  CHAR_NO_BREAK_SPACE: 160, /* \u00A0 */
+  CHAR_PERCENT: 37, /* % */
+  CHAR_PLUS: 43, /* + */
+  CHAR_QUESTION_MARK: 63, /* ? */
+  CHAR_RIGHT_ANGLE_BRACKET: 62, /* > */
+  CHAR_RIGHT_CURLY_BRACE: 125, /* } */
+  CHAR_RIGHT_SQUARE_BRACKET: 93, /* ] */
+  CHAR_SEMICOLON: 59, /* ; */
+  CHAR_SINGLE_QUOTE: 39, /* ' */
+  CHAR_SPACE: 32, /*   */
+  CHAR_TAB: 9, /* \t */
+  CHAR_UNDERSCORE: 95, /* _ */
+  CHAR_VERTICAL_LINE: 124, /* | */
+  CHAR_ZERO_WIDTH_NOBREAK_SPACE: 65279, /* \uFEFF */
+
+  /**
+   * Create EXTGLOB_CHARS
+   */
+
+  extglobChars(chars) {
+    return {
+      '!': { type: 'negate', open: '(?:(?!(?:', close: `))${chars.STAR})` },
+      '?': { type: 'qmark', open: '(?:', close: ')?' },
+      '+': { type: 'plus', open: '(?:', close: ')+' },
+      '*': { type: 'star', open: '(?:', close: ')*' },
+      '@': { type: 'at', open: '(?:', close: ')' }
+    };
+  },
+
+  /**
+   * Create GLOB_CHARS
+   */
+
+  globChars(win32) {
+    return win32 === true ? WINDOWS_CHARS : POSIX_CHARS;
+  }
+};
+
+
+/***/ }),
+
+/***/ 3717:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const constants = __nccwpck_require__(7223);
+const utils = __nccwpck_require__(2599);
+
+/**
+ * Constants
+ */
+
+const {
+  MAX_LENGTH,
+  POSIX_REGEX_SOURCE,
+  REGEX_NON_SPECIAL_CHARS,
+  REGEX_SPECIAL_CHARS_BACKREF,
+  REPLACEMENTS
+} = constants;
+
+/**
+ * Helpers
+ */
+
+const expandRange = (args, options) => {
+  if (typeof options.expandRange === 'function') {
+    return options.expandRange(...args, options);
+  }
+
+  args.sort();
+  const value = `[${args.join('-')}]`;
+
+  try {
+    /* eslint-disable-next-line no-new */
+    new RegExp(value);
+  } catch (ex) {
+    return args.map(v => utils.escapeRegex(v)).join('..');
+  }
+
+  return value;
+};
+
+/**
+ * Create the message for a syntax error
+ */
+
+const syntaxError = (type, char) => {
+  return `Missing ${type}: "${char}" - use "\\\\${char}" to match literal characters`;
+};
+
+const splitTopLevel = input => {
+  const parts = [];
+  let bracket = 0;
+  let paren = 0;
+  let quote = 0;
+  let value = '';
+  let escaped = false;
+
+  for (const ch of input) {
+    if (escaped === true) {
+      value += ch;
+      escaped = false;
+      continue;
+    }
+
+    if (ch === '\\') {
+      value += ch;
+      escaped = true;
+      continue;
+    }
+
+    if (ch === '"') {
+      quote = quote === 1 ? 0 : 1;
+      value += ch;
+      continue;
+    }
+
+    if (quote === 0) {
+      if (ch === '[') {
+        bracket++;
+      } else if (ch === ']' && bracket > 0) {
+        bracket--;
+      } else if (bracket === 0) {
+        if (ch === '(') {
+          paren++;
+        } else if (ch === ')' && paren > 0) {
+          paren--;
+        } else if (ch === '|' && paren === 0) {
+          parts.push(value);
+          value = '';
+          continue;
+        }
+      }
+    }
+
+    value += ch;
+  }
+
+  parts.push(value);
+  return parts;
+};
+
+const isPlainBranch = branch => {
+  let escaped = false;
+
+  for (const ch of branch) {
+    if (escaped === true) {
+      escaped = false;
+      continue;
+    }
+
+    if (ch === '\\') {
+      escaped = true;
+      continue;
+    }
+
+    if (/[?*+@!()[\]{}]/.test(ch)) {
+      return false;
+    }
+  }
+
+  return true;
+};
+
+const normalizeSimpleBranch = branch => {
+  let value = branch.trim();
+  let changed = true;
+
+  while (changed === true) {
+    changed = false;
+
+    if (/^@\([^\\()[\]{}|]+\)$/.test(value)) {
+      value = value.slice(2, -1);
+      changed = true;
+    }
+  }
+
+  if (!isPlainBranch(value)) {
+    return;
+  }
+
+  return value.replace(/\\(.)/g, '$1');
+};
+
+const hasRepeatedCharPrefixOverlap = branches => {
+  const values = branches.map(normalizeSimpleBranch).filter(Boolean);
+
+  for (let i = 0; i < values.length; i++) {
+    for (let j = i + 1; j < values.length; j++) {
+      const a = values[i];
+      const b = values[j];
+      const char = a[0];
+
+      if (!char || a !== char.repeat(a.length) || b !== char.repeat(b.length)) {
+        continue;
+      }
+
+      if (a === b || a.startsWith(b) || b.startsWith(a)) {
+        return true;
+      }
+    }
+  }
+
+  return false;
+};
+
+const parseRepeatedExtglob = (pattern, requireEnd = true) => {
+  if ((pattern[0] !== '+' && pattern[0] !== '*') || pattern[1] !== '(') {
+    return;
+  }
+
+  let bracket = 0;
+  let paren = 0;
+  let quote = 0;
+  let escaped = false;
+
+  for (let i = 1; i < pattern.length; i++) {
+    const ch = pattern[i];
+
+    if (escaped === true) {
+      escaped = false;
+      continue;
+    }
+
+    if (ch === '\\') {
+      escaped = true;
+      continue;
+    }
+
+    if (ch === '"') {
+      quote = quote === 1 ? 0 : 1;
+      continue;
+    }
+
+    if (quote === 1) {
+      continue;
+    }
+
+    if (ch === '[') {
+      bracket++;
+      continue;
+    }
+
+    if (ch === ']' && bracket > 0) {
+      bracket--;
+      continue;
+    }
+
+    if (bracket > 0) {
+      continue;
+    }
+
+    if (ch === '(') {
+      paren++;
+      continue;
+    }
+
+    if (ch === ')') {
+      paren--;
+
+      if (paren === 0) {
+        if (requireEnd === true && i !== pattern.length - 1) {
+          return;
+        }
+
+        return {
+          type: pattern[0],
+          body: pattern.slice(2, i),
+          end: i
+        };
+      }
+    }
+  }
+};
+
+const getStarExtglobSequenceOutput = pattern => {
+  let index = 0;
+  const chars = [];
+
+  while (index < pattern.length) {
+    const match = parseRepeatedExtglob(pattern.slice(index), false);
+
+    if (!match || match.type !== '*') {
+      return;
+    }
+
+    const branches = splitTopLevel(match.body).map(branch => branch.trim());
+    if (branches.length !== 1) {
+      return;
+    }
+
+    const branch = normalizeSimpleBranch(branches[0]);
+    if (!branch || branch.length !== 1) {
+      return;
+    }
+
+    chars.push(branch);
+    index += match.end + 1;
+  }
+
+  if (chars.length < 1) {
+    return;
+  }
+
+  const source = chars.length === 1
+    ? utils.escapeRegex(chars[0])
+    : `[${chars.map(ch => utils.escapeRegex(ch)).join('')}]`;
+
+  return `${source}*`;
+};
+
+const repeatedExtglobRecursion = pattern => {
+  let depth = 0;
+  let value = pattern.trim();
+  let match = parseRepeatedExtglob(value);
+
+  while (match) {
+    depth++;
+    value = match.body.trim();
+    match = parseRepeatedExtglob(value);
+  }
+
+  return depth;
+};
+
+const analyzeRepeatedExtglob = (body, options) => {
+  if (options.maxExtglobRecursion === false) {
+    return { risky: false };
+  }
+
+  const max =
+    typeof options.maxExtglobRecursion === 'number'
+      ? options.maxExtglobRecursion
+      : constants.DEFAULT_MAX_EXTGLOB_RECURSION;
+
+  const branches = splitTopLevel(body).map(branch => branch.trim());
+
+  if (branches.length > 1) {
+    if (
+      branches.some(branch => branch === '') ||
+      branches.some(branch => /^[*?]+$/.test(branch)) ||
+      hasRepeatedCharPrefixOverlap(branches)
+    ) {
+      return { risky: true };
+    }
+  }
+
+  for (const branch of branches) {
+    const safeOutput = getStarExtglobSequenceOutput(branch);
+    if (safeOutput) {
+      return { risky: true, safeOutput };
+    }
+
+    if (repeatedExtglobRecursion(branch) > max) {
+      return { risky: true };
+    }
+  }
+
+  return { risky: false };
+};
+
+/**
+ * Parse the given input string.
+ * @param {String} input
+ * @param {Object} options
+ * @return {Object}
+ */
+
+const parse = (input, options) => {
+  if (typeof input !== 'string') {
+    throw new TypeError('Expected a string');
+  }
+
+  input = REPLACEMENTS[input] || input;
+
+  const opts = { ...options };
+  const max = typeof opts.maxLength === 'number' ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
+
+  let len = input.length;
+  if (len > max) {
+    throw new SyntaxError(`Input length: ${len}, exceeds maximum allowed length: ${max}`);
+  }
+
+  const bos = { type: 'bos', value: '', output: opts.prepend || '' };
+  const tokens = [bos];
+
+  const capture = opts.capture ? '' : '?:';
+
+  // create constants based on platform, for windows or posix
+  const PLATFORM_CHARS = constants.globChars(opts.windows);
+  const EXTGLOB_CHARS = constants.extglobChars(PLATFORM_CHARS);
+
+  const {
+    DOT_LITERAL,
+    PLUS_LITERAL,
+    SLASH_LITERAL,
+    ONE_CHAR,
+    DOTS_SLASH,
+    NO_DOT,
+    NO_DOT_SLASH,
+    NO_DOTS_SLASH,
+    QMARK,
+    QMARK_NO_DOT,
+    STAR,
+    START_ANCHOR
+  } = PLATFORM_CHARS;
+
+  const globstar = opts => {
+    return `(${capture}(?:(?!${START_ANCHOR}${opts.dot ? DOTS_SLASH : DOT_LITERAL}).)*?)`;
+  };
+
+  const nodot = opts.dot ? '' : NO_DOT;
+  const qmarkNoDot = opts.dot ? QMARK : QMARK_NO_DOT;
+  let star = opts.bash === true ? globstar(opts) : STAR;
+
+  if (opts.capture) {
+    star = `(${star})`;
+  }
+
+  // minimatch options support
+  if (typeof opts.noext === 'boolean') {
+    opts.noextglob = opts.noext;
+  }
+
+  const state = {
+    input,
+    index: -1,
+    start: 0,
+    dot: opts.dot === true,
+    consumed: '',
+    output: '',
+    prefix: '',
+    backtrack: false,
+    negated: false,
+    brackets: 0,
+    braces: 0,
+    parens: 0,
+    quotes: 0,
+    globstar: false,
+    tokens
+  };
+
+  input = utils.removePrefix(input, state);
+  len = input.length;
+
+  const extglobs = [];
+  const braces = [];
+  const stack = [];
+  let prev = bos;
+  let value;
+
+  /**
+   * Tokenizing helpers
+   */
+
+  const eos = () => state.index === len - 1;
+  const peek = state.peek = (n = 1) => input[state.index + n];
+  const advance = state.advance = () => input[++state.index] || '';
+  const remaining = () => input.slice(state.index + 1);
+  const consume = (value = '', num = 0) => {
+    state.consumed += value;
+    state.index += num;
+  };
+
+  const append = token => {
+    state.output += token.output != null ? token.output : token.value;
+    consume(token.value);
+  };
+
+  const negate = () => {
+    let count = 1;
+
+    while (peek() === '!' && (peek(2) !== '(' || peek(3) === '?')) {
+      advance();
+      state.start++;
+      count++;
+    }
+
+    if (count % 2 === 0) {
+      return false;
+    }
+
+    state.negated = true;
+    state.start++;
+    return true;
+  };
+
+  const increment = type => {
+    state[type]++;
+    stack.push(type);
+  };
+
+  const decrement = type => {
+    state[type]--;
+    stack.pop();
+  };
+
+  /**
+   * Push tokens onto the tokens array. This helper speeds up
+   * tokenizing by 1) helping us avoid backtracking as much as possible,
+   * and 2) helping us avoid creating extra tokens when consecutive
+   * characters are plain text. This improves performance and simplifies
+   * lookbehinds.
+   */
+
+  const push = tok => {
+    if (prev.type === 'globstar') {
+      const isBrace = state.braces > 0 && (tok.type === 'comma' || tok.type === 'brace');
+      const isExtglob = tok.extglob === true || (extglobs.length && (tok.type === 'pipe' || tok.type === 'paren'));
+
+      if (tok.type !== 'slash' && tok.type !== 'paren' && !isBrace && !isExtglob) {
+        state.output = state.output.slice(0, -prev.output.length);
+        prev.type = 'star';
+        prev.value = '*';
+        prev.output = star;
+        state.output += prev.output;
+      }
+    }
+
+    if (extglobs.length && tok.type !== 'paren') {
+      extglobs[extglobs.length - 1].inner += tok.value;
+    }
+
+    if (tok.value || tok.output) append(tok);
+    if (prev && prev.type === 'text' && tok.type === 'text') {
+      prev.output = (prev.output || prev.value) + tok.value;
+      prev.value += tok.value;
+      return;
+    }
+
+    tok.prev = prev;
+    tokens.push(tok);
+    prev = tok;
+  };
+
+  const extglobOpen = (type, value) => {
+    const token = { ...EXTGLOB_CHARS[value], conditions: 1, inner: '' };
+
+    token.prev = prev;
+    token.parens = state.parens;
+    token.output = state.output;
+    token.startIndex = state.index;
+    token.tokensIndex = tokens.length;
+    const output = (opts.capture ? '(' : '') + token.open;
+
+    increment('parens');
+    push({ type, value, output: state.output ? '' : ONE_CHAR });
+    push({ type: 'paren', extglob: true, value: advance(), output });
+    extglobs.push(token);
+  };
+
+  const extglobClose = token => {
+    const literal = input.slice(token.startIndex, state.index + 1);
+    const body = input.slice(token.startIndex + 2, state.index);
+    const analysis = analyzeRepeatedExtglob(body, opts);
+
+    if ((token.type === 'plus' || token.type === 'star') && analysis.risky) {
+      const safeOutput = analysis.safeOutput
+        ? (token.output ? '' : ONE_CHAR) + (opts.capture ? `(${analysis.safeOutput})` : analysis.safeOutput)
+        : undefined;
+      const open = tokens[token.tokensIndex];
+
+      open.type = 'text';
+      open.value = literal;
+      open.output = safeOutput || utils.escapeRegex(literal);
+
+      for (let i = token.tokensIndex + 1; i < tokens.length; i++) {
+        tokens[i].value = '';
+        tokens[i].output = '';
+        delete tokens[i].suffix;
+      }
+
+      state.output = token.output + open.output;
+      state.backtrack = true;
+
+      push({ type: 'paren', extglob: true, value, output: '' });
+      decrement('parens');
+      return;
+    }
+
+    let output = token.close + (opts.capture ? ')' : '');
+    let rest;
+
+    if (token.type === 'negate') {
+      let extglobStar = star;
+
+      if (token.inner && token.inner.length > 1 && token.inner.includes('/')) {
+        extglobStar = globstar(opts);
+      }
+
+      if (extglobStar !== star || eos() || /^\)+$/.test(remaining())) {
+        output = token.close = `)$))${extglobStar}`;
+      }
+
+      if (token.inner.includes('*') && (rest = remaining()) && /^\.[^\\/.]+$/.test(rest)) {
+        // Any non-magical string (`.ts`) or even nested expression (`.{ts,tsx}`) can follow after the closing parenthesis.
+        // In this case, we need to parse the string and use it in the output of the original pattern.
+        // Suitable patterns: `/!(*.d).ts`, `/!(*.d).{ts,tsx}`, `**/!(*-dbg).@(js)`.
+        //
+        // Disabling the `fastpaths` option due to a problem with parsing strings as `.ts` in the pattern like `**/!(*.d).ts`.
+        const expression = parse(rest, { ...options, fastpaths: false }).output;
+
+        output = token.close = `)${expression})${extglobStar})`;
+      }
+
+      if (token.prev.type === 'bos') {
+        state.negatedExtglob = true;
+      }
+    }
+
+    push({ type: 'paren', extglob: true, value, output });
+    decrement('parens');
+  };
+
+  /**
+   * Fast paths
+   */
+
+  if (opts.fastpaths !== false && !/(^[*!]|[/()[\]{}"])/.test(input)) {
+    let backslashes = false;
+
+    let output = input.replace(REGEX_SPECIAL_CHARS_BACKREF, (m, esc, chars, first, rest, index) => {
+      if (first === '\\') {
+        backslashes = true;
+        return m;
+      }
+
+      if (first === '?') {
+        if (esc) {
+          return esc + first + (rest ? QMARK.repeat(rest.length) : '');
+        }
+        if (index === 0) {
+          return qmarkNoDot + (rest ? QMARK.repeat(rest.length) : '');
+        }
+        return QMARK.repeat(chars.length);
+      }
+
+      if (first === '.') {
+        return DOT_LITERAL.repeat(chars.length);
+      }
+
+      if (first === '*') {
+        if (esc) {
+          return esc + first + (rest ? star : '');
+        }
+        return star;
+      }
+      return esc ? m : `\\${m}`;
+    });
+
+    if (backslashes === true) {
+      if (opts.unescape === true) {
+        output = output.replace(/\\/g, '');
+      } else {
+        output = output.replace(/\\+/g, m => {
+          return m.length % 2 === 0 ? '\\\\' : (m ? '\\' : '');
+        });
+      }
+    }
+
+    if (output === input && opts.contains === true) {
+      state.output = input;
+      return state;
+    }
+
+    state.output = utils.wrapOutput(output, state, options);
+    return state;
+  }
+
+  /**
+   * Tokenize input until we reach end-of-string
+   */
+
+  while (!eos()) {
+    value = advance();
+
+    if (value === '\u0000') {
+      continue;
+    }
+
+    /**
+     * Escaped characters
+     */
+
+    if (value === '\\') {
+      const next = peek();
+
+      if (next === '/' && opts.bash !== true) {
+        continue;
+      }
+
+      if (next === '.' || next === ';') {
+        continue;
+      }
+
+      if (!next) {
+        value += '\\';
+        push({ type: 'text', value });
+        continue;
+      }
+
+      // collapse slashes to reduce potential for exploits
+      const match = /^\\+/.exec(remaining());
+      let slashes = 0;
+
+      if (match && match[0].length > 2) {
+        slashes = match[0].length;
+        state.index += slashes;
+        if (slashes % 2 !== 0) {
+          value += '\\';
+        }
+      }
+
+      if (opts.unescape === true) {
+        value = advance();
+      } else {
+        value += advance();
+      }
+
+      if (state.brackets === 0) {
+        push({ type: 'text', value });
+        continue;
+      }
+    }
+
+    /**
+     * If we're inside a regex character class, continue
+     * until we reach the closing bracket.
+     */
+
+    if (state.brackets > 0 && (value !== ']' || prev.value === '[' || prev.value === '[^')) {
+      if (opts.posix !== false && value === ':') {
+        const inner = prev.value.slice(1);
+        if (inner.includes('[')) {
+          prev.posix = true;
+
+          if (inner.includes(':')) {
+            const idx = prev.value.lastIndexOf('[');
+            const pre = prev.value.slice(0, idx);
+            const rest = prev.value.slice(idx + 2);
+            const posix = POSIX_REGEX_SOURCE[rest];
+            if (posix) {
+              prev.value = pre + posix;
+              state.backtrack = true;
+              advance();
+
+              if (!bos.output && tokens.indexOf(prev) === 1) {
+                bos.output = ONE_CHAR;
+              }
+              continue;
+            }
+          }
+        }
+      }
+
+      if ((value === '[' && peek() !== ':') || (value === '-' && peek() === ']')) {
+        value = `\\${value}`;
+      }
+
+      if (value === ']' && (prev.value === '[' || prev.value === '[^')) {
+        value = `\\${value}`;
+      }
+
+      if (opts.posix === true && value === '!' && prev.value === '[') {
+        value = '^';
+      }
+
+      prev.value += value;
+      append({ value });
+      continue;
+    }
+
+    /**
+     * If we're inside a quoted string, continue
+     * until we reach the closing double quote.
+     */
+
+    if (state.quotes === 1 && value !== '"') {
+      value = utils.escapeRegex(value);
+      prev.value += value;
+      append({ value });
+      continue;
+    }
+
+    /**
+     * Double quotes
+     */
+
+    if (value === '"') {
+      state.quotes = state.quotes === 1 ? 0 : 1;
+      if (opts.keepQuotes === true) {
+        push({ type: 'text', value });
+      }
+      continue;
+    }
+
+    /**
+     * Parentheses
+     */
+
+    if (value === '(') {
+      increment('parens');
+      push({ type: 'paren', value });
+      continue;
+    }
+
+    if (value === ')') {
+      if (state.parens === 0 && opts.strictBrackets === true) {
+        throw new SyntaxError(syntaxError('opening', '('));
+      }
+
+      const extglob = extglobs[extglobs.length - 1];
+      if (extglob && state.parens === extglob.parens + 1) {
+        extglobClose(extglobs.pop());
+        continue;
+      }
+
+      push({ type: 'paren', value, output: state.parens ? ')' : '\\)' });
+      decrement('parens');
+      continue;
+    }
+
+    /**
+     * Square brackets
+     */
+
+    if (value === '[') {
+      if (opts.nobracket === true || !remaining().includes(']')) {
+        if (opts.nobracket !== true && opts.strictBrackets === true) {
+          throw new SyntaxError(syntaxError('closing', ']'));
+        }
+
+        value = `\\${value}`;
+      } else {
+        increment('brackets');
+      }
+
+      push({ type: 'bracket', value });
+      continue;
+    }
+
+    if (value === ']') {
+      if (opts.nobracket === true || (prev && prev.type === 'bracket' && prev.value.length === 1)) {
+        push({ type: 'text', value, output: `\\${value}` });
+        continue;
+      }
+
+      if (state.brackets === 0) {
+        if (opts.strictBrackets === true) {
+          throw new SyntaxError(syntaxError('opening', '['));
+        }
+
+        push({ type: 'text', value, output: `\\${value}` });
+        continue;
+      }
+
+      decrement('brackets');
+
+      const prevValue = prev.value.slice(1);
+      if (prev.posix !== true && prevValue[0] === '^' && !prevValue.includes('/')) {
+        value = `/${value}`;
+      }
+
+      prev.value += value;
+      append({ value });
+
+      // when literal brackets are explicitly disabled
+      // assume we should match with a regex character class
+      if (opts.literalBrackets === false || utils.hasRegexChars(prevValue)) {
+        continue;
+      }
+
+      const escaped = utils.escapeRegex(prev.value);
+      state.output = state.output.slice(0, -prev.value.length);
+
+      // when literal brackets are explicitly enabled
+      // assume we should escape the brackets to match literal characters
+      if (opts.literalBrackets === true) {
+        state.output += escaped;
+        prev.value = escaped;
+        continue;
+      }
+
+      // when the user specifies nothing, try to match both
+      prev.value = `(${capture}${escaped}|${prev.value})`;
+      state.output += prev.value;
+      continue;
+    }
+
+    /**
+     * Braces
+     */
+
+    if (value === '{' && opts.nobrace !== true) {
+      increment('braces');
+
+      const open = {
+        type: 'brace',
+        value,
+        output: '(',
+        outputIndex: state.output.length,
+        tokensIndex: state.tokens.length
+      };
+
+      braces.push(open);
+      push(open);
+      continue;
+    }
+
+    if (value === '}') {
+      const brace = braces[braces.length - 1];
+
+      if (opts.nobrace === true || !brace) {
+        push({ type: 'text', value, output: value });
+        continue;
+      }
+
+      let output = ')';
+
+      if (brace.dots === true) {
+        const arr = tokens.slice();
+        const range = [];
+
+        for (let i = arr.length - 1; i >= 0; i--) {
+          tokens.pop();
+          if (arr[i].type === 'brace') {
+            break;
+          }
+          if (arr[i].type !== 'dots') {
+            range.unshift(arr[i].value);
+          }
+        }
+
+        output = expandRange(range, opts);
+        state.backtrack = true;
+      }
+
+      if (brace.comma !== true && brace.dots !== true) {
+        const out = state.output.slice(0, brace.outputIndex);
+        const toks = state.tokens.slice(brace.tokensIndex);
+        brace.value = brace.output = '\\{';
+        value = output = '\\}';
+        state.output = out;
+        for (const t of toks) {
+          state.output += (t.output || t.value);
+        }
+      }
+
+      push({ type: 'brace', value, output });
+      decrement('braces');
+      braces.pop();
+      continue;
+    }
+
+    /**
+     * Pipes
+     */
+
+    if (value === '|') {
+      if (extglobs.length > 0) {
+        extglobs[extglobs.length - 1].conditions++;
+      }
+      push({ type: 'text', value });
+      continue;
+    }
+
+    /**
+     * Commas
+     */
+
+    if (value === ',') {
+      let output = value;
+
+      const brace = braces[braces.length - 1];
+      if (brace && stack[stack.length - 1] === 'braces') {
+        brace.comma = true;
+        output = '|';
+      }
+
+      push({ type: 'comma', value, output });
+      continue;
+    }
+
+    /**
+     * Slashes
+     */
+
+    if (value === '/') {
+      // if the beginning of the glob is "./", advance the start
+      // to the current index, and don't add the "./" characters
+      // to the state. This greatly simplifies lookbehinds when
+      // checking for BOS characters like "!" and "." (not "./")
+      if (prev.type === 'dot' && state.index === state.start + 1) {
+        state.start = state.index + 1;
+        state.consumed = '';
+        state.output = '';
+        tokens.pop();
+        prev = bos; // reset "prev" to the first token
+        continue;
+      }
+
+      push({ type: 'slash', value, output: SLASH_LITERAL });
+      continue;
+    }
+
+    /**
+     * Dots
+     */
+
+    if (value === '.') {
+      if (state.braces > 0 && prev.type === 'dot') {
+        if (prev.value === '.') prev.output = DOT_LITERAL;
+        const brace = braces[braces.length - 1];
+        prev.type = 'dots';
+        prev.output += value;
+        prev.value += value;
+        brace.dots = true;
+        continue;
+      }
+
+      if ((state.braces + state.parens) === 0 && prev.type !== 'bos' && prev.type !== 'slash') {
+        push({ type: 'text', value, output: DOT_LITERAL });
+        continue;
+      }
+
+      push({ type: 'dot', value, output: DOT_LITERAL });
+      continue;
+    }
+
+    /**
+     * Question marks
+     */
+
+    if (value === '?') {
+      const isGroup = prev && prev.value === '(';
+      if (!isGroup && opts.noextglob !== true && peek() === '(' && peek(2) !== '?') {
+        extglobOpen('qmark', value);
+        continue;
+      }
+
+      if (prev && prev.type === 'paren') {
+        const next = peek();
+        let output = value;
+
+        if ((prev.value === '(' && !/[!=<:]/.test(next)) || (next === '<' && !/<([!=]|\w+>)/.test(remaining()))) {
+          output = `\\${value}`;
+        }
+
+        push({ type: 'text', value, output });
+        continue;
+      }
+
+      if (opts.dot !== true && (prev.type === 'slash' || prev.type === 'bos')) {
+        push({ type: 'qmark', value, output: QMARK_NO_DOT });
+        continue;
+      }
+
+      push({ type: 'qmark', value, output: QMARK });
+      continue;
+    }
+
+    /**
+     * Exclamation
+     */
+
+    if (value === '!') {
+      if (opts.noextglob !== true && peek() === '(') {
+        if (peek(2) !== '?' || !/[!=<:]/.test(peek(3))) {
+          extglobOpen('negate', value);
+          continue;
+        }
+      }
+
+      if (opts.nonegate !== true && state.index === 0) {
+        negate();
+        continue;
+      }
+    }
+
+    /**
+     * Plus
+     */
+
+    if (value === '+') {
+      if (opts.noextglob !== true && peek() === '(' && peek(2) !== '?') {
+        extglobOpen('plus', value);
+        continue;
+      }
+
+      if ((prev && prev.value === '(') || opts.regex === false) {
+        push({ type: 'plus', value, output: PLUS_LITERAL });
+        continue;
+      }
+
+      if ((prev && (prev.type === 'bracket' || prev.type === 'paren' || prev.type === 'brace')) || state.parens > 0) {
+        push({ type: 'plus', value });
+        continue;
+      }
+
+      push({ type: 'plus', value: PLUS_LITERAL });
+      continue;
+    }
+
+    /**
+     * Plain text
+     */
+
+    if (value === '@') {
+      if (opts.noextglob !== true && peek() === '(' && peek(2) !== '?') {
+        push({ type: 'at', extglob: true, value, output: '' });
+        continue;
+      }
+
+      push({ type: 'text', value });
+      continue;
+    }
+
+    /**
+     * Plain text
+     */
+
+    if (value !== '*') {
+      if (value === '$' || value === '^') {
+        value = `\\${value}`;
+      }
+
+      const match = REGEX_NON_SPECIAL_CHARS.exec(remaining());
+      if (match) {
+        value += match[0];
+        state.index += match[0].length;
+      }
+
+      push({ type: 'text', value });
+      continue;
+    }
+
+    /**
+     * Stars
+     */
+
+    if (prev && (prev.type === 'globstar' || prev.star === true)) {
+      prev.type = 'star';
+      prev.star = true;
+      prev.value += value;
+      prev.output = star;
+      state.backtrack = true;
+      state.globstar = true;
+      consume(value);
+      continue;
+    }
+
+    let rest = remaining();
+    if (opts.noextglob !== true && /^\([^?]/.test(rest)) {
+      extglobOpen('star', value);
+      continue;
+    }
+
+    if (prev.type === 'star') {
+      if (opts.noglobstar === true) {
+        consume(value);
+        continue;
+      }
+
+      const prior = prev.prev;
+      const before = prior.prev;
+      const isStart = prior.type === 'slash' || prior.type === 'bos';
+      const afterStar = before && (before.type === 'star' || before.type === 'globstar');
+
+      if (opts.bash === true && (!isStart || (rest[0] && rest[0] !== '/'))) {
+        push({ type: 'star', value, output: '' });
+        continue;
+      }
+
+      const isBrace = state.braces > 0 && (prior.type === 'comma' || prior.type === 'brace');
+      const isExtglob = extglobs.length && (prior.type === 'pipe' || prior.type === 'paren');
+      if (!isStart && prior.type !== 'paren' && !isBrace && !isExtglob) {
+        push({ type: 'star', value, output: '' });
+        continue;
+      }
+
+      // strip consecutive `/**/`
+      while (rest.slice(0, 3) === '/**') {
+        const after = input[state.index + 4];
+        if (after && after !== '/') {
+          break;
+        }
+        rest = rest.slice(3);
+        consume('/**', 3);
+      }
+
+      if (prior.type === 'bos' && eos()) {
+        prev.type = 'globstar';
+        prev.value += value;
+        prev.output = globstar(opts);
+        state.output = prev.output;
+        state.globstar = true;
+        consume(value);
+        continue;
+      }
+
+      if (prior.type === 'slash' && prior.prev.type !== 'bos' && !afterStar && eos()) {
+        state.output = state.output.slice(0, -(prior.output + prev.output).length);
+        prior.output = `(?:${prior.output}`;
+
+        prev.type = 'globstar';
+        prev.output = globstar(opts) + (opts.strictSlashes ? ')' : '|$)');
+        prev.value += value;
+        state.globstar = true;
+        state.output += prior.output + prev.output;
+        consume(value);
+        continue;
+      }
+
+      if (prior.type === 'slash' && prior.prev.type !== 'bos' && rest[0] === '/') {
+        const end = rest[1] !== void 0 ? '|$' : '';
+
+        state.output = state.output.slice(0, -(prior.output + prev.output).length);
+        prior.output = `(?:${prior.output}`;
+
+        prev.type = 'globstar';
+        prev.output = `${globstar(opts)}${SLASH_LITERAL}|${SLASH_LITERAL}${end})`;
+        prev.value += value;
+
+        state.output += prior.output + prev.output;
+        state.globstar = true;
+
+        consume(value + advance());
+
+        push({ type: 'slash', value: '/', output: '' });
+        continue;
+      }
+
+      if (prior.type === 'bos' && rest[0] === '/') {
+        prev.type = 'globstar';
+        prev.value += value;
+        prev.output = `(?:^|${SLASH_LITERAL}|${globstar(opts)}${SLASH_LITERAL})`;
+        state.output = prev.output;
+        state.globstar = true;
+        consume(value + advance());
+        push({ type: 'slash', value: '/', output: '' });
+        continue;
+      }
+
+      // remove single star from output
+      state.output = state.output.slice(0, -prev.output.length);
+
+      // reset previous token to globstar
+      prev.type = 'globstar';
+      prev.output = globstar(opts);
+      prev.value += value;
+
+      // reset output with globstar
+      state.output += prev.output;
+      state.globstar = true;
+      consume(value);
+      continue;
+    }
+
+    const token = { type: 'star', value, output: star };
+
+    if (opts.bash === true) {
+      token.output = '.*?';
+      if (prev.type === 'bos' || prev.type === 'slash') {
+        token.output = nodot + token.output;
+      }
+      push(token);
+      continue;
+    }
+
+    if (prev && (prev.type === 'bracket' || prev.type === 'paren') && opts.regex === true) {
+      token.output = value;
+      push(token);
+      continue;
+    }
+
+    if (state.index === state.start || prev.type === 'slash' || prev.type === 'dot') {
+      if (prev.type === 'dot') {
+        state.output += NO_DOT_SLASH;
+        prev.output += NO_DOT_SLASH;
+
+      } else if (opts.dot === true) {
+        state.output += NO_DOTS_SLASH;
+        prev.output += NO_DOTS_SLASH;
+
+      } else {
+        state.output += nodot;
+        prev.output += nodot;
+      }
+
+      if (peek() !== '*') {
+        state.output += ONE_CHAR;
+        prev.output += ONE_CHAR;
+      }
+    }
+
+    push(token);
+  }
+
+  while (state.brackets > 0) {
+    if (opts.strictBrackets === true) throw new SyntaxError(syntaxError('closing', ']'));
+    state.output = utils.escapeLast(state.output, '[');
+    decrement('brackets');
+  }
+
+  while (state.parens > 0) {
+    if (opts.strictBrackets === true) throw new SyntaxError(syntaxError('closing', ')'));
+    state.output = utils.escapeLast(state.output, '(');
+    decrement('parens');
+  }
+
+  while (state.braces > 0) {
+    if (opts.strictBrackets === true) throw new SyntaxError(syntaxError('closing', '}'));
+    state.output = utils.escapeLast(state.output, '{');
+    decrement('braces');
+  }
+
+  if (opts.strictSlashes !== true && (prev.type === 'star' || prev.type === 'bracket')) {
+    push({ type: 'maybe_slash', value: '', output: `${SLASH_LITERAL}?` });
+  }
+
+  // rebuild the output if we had to backtrack at any point
+  if (state.backtrack === true) {
+    state.output = '';
+
+    for (const token of state.tokens) {
+      state.output += token.output != null ? token.output : token.value;
+
+      if (token.suffix) {
+        state.output += token.suffix;
+      }
+    }
+  }
+
+  return state;
+};
+
+/**
+ * Fast paths for creating regular expressions for common glob patterns.
+ * This can significantly speed up processing and has very little downside
+ * impact when none of the fast paths match.
+ */
+
+parse.fastpaths = (input, options) => {
+  const opts = { ...options };
+  const max = typeof opts.maxLength === 'number' ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
+  const len = input.length;
+  if (len > max) {
+    throw new SyntaxError(`Input length: ${len}, exceeds maximum allowed length: ${max}`);
+  }
+
+  input = REPLACEMENTS[input] || input;
+
+  // create constants based on platform, for windows or posix
+  const {
+    DOT_LITERAL,
+    SLASH_LITERAL,
+    ONE_CHAR,
+    DOTS_SLASH,
+    NO_DOT,
+    NO_DOTS,
+    NO_DOTS_SLASH,
+    STAR,
+    START_ANCHOR
+  } = constants.globChars(opts.windows);
+
+  const nodot = opts.dot ? NO_DOTS : NO_DOT;
+  const slashDot = opts.dot ? NO_DOTS_SLASH : NO_DOT;
+  const capture = opts.capture ? '' : '?:';
+  const state = { negated: false, prefix: '' };
+  let star = opts.bash === true ? '.*?' : STAR;
+
+  if (opts.capture) {
+    star = `(${star})`;
+  }
+
+  const globstar = opts => {
+    if (opts.noglobstar === true) return star;
+    return `(${capture}(?:(?!${START_ANCHOR}${opts.dot ? DOTS_SLASH : DOT_LITERAL}).)*?)`;
+  };
+
+  const create = str => {
+    switch (str) {
+      case '*':
+        return `${nodot}${ONE_CHAR}${star}`;
+
+      case '.*':
+        return `${DOT_LITERAL}${ONE_CHAR}${star}`;
+
+      case '*.*':
+        return `${nodot}${star}${DOT_LITERAL}${ONE_CHAR}${star}`;
+
+      case '*/*':
+        return `${nodot}${star}${SLASH_LITERAL}${ONE_CHAR}${slashDot}${star}`;
+
+      case '**':
+        return nodot + globstar(opts);
+
+      case '**/*':
+        return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${slashDot}${ONE_CHAR}${star}`;
+
+      case '**/*.*':
+        return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${slashDot}${star}${DOT_LITERAL}${ONE_CHAR}${star}`;
+
+      case '**/.*':
+        return `(?:${nodot}${globstar(opts)}${SLASH_LITERAL})?${DOT_LITERAL}${ONE_CHAR}${star}`;
+
+      default: {
+        const match = /^(.*?)\.(\w+)$/.exec(str);
+        if (!match) return;
+
+        const source = create(match[1]);
+        if (!source) return;
+
+        return source + DOT_LITERAL + match[2];
+      }
+    }
+  };
+
+  const output = utils.removePrefix(input, state);
+  let source = create(output);
+
+  if (source && opts.strictSlashes !== true) {
+    source += `${SLASH_LITERAL}?`;
+  }
+
+  return source;
+};
+
+module.exports = parse;
+
+
+/***/ }),
+
+/***/ 4156:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const scan = __nccwpck_require__(6745);
+const parse = __nccwpck_require__(3717);
+const utils = __nccwpck_require__(2599);
+const constants = __nccwpck_require__(7223);
+const isObject = val => val && typeof val === 'object' && !Array.isArray(val);
+
+/**
+ * Creates a matcher function from one or more glob patterns. The
+ * returned function takes a string to match as its first argument,
+ * and returns true if the string is a match. The returned matcher
+ * function also takes a boolean as the second argument that, when true,
+ * returns an object with additional information.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch(glob[, options]);
+ *
+ * const isMatch = picomatch('*.!(*a)');
+ * console.log(isMatch('a.a')); //=> false
+ * console.log(isMatch('a.b')); //=> true
+ * ```
+ * @name picomatch
+ * @param {String|Array} `globs` One or more glob patterns.
+ * @param {Object=} `options`
+ * @return {Function=} Returns a matcher function.
+ * @api public
+ */
+
+const picomatch = (glob, options, returnState = false) => {
+  if (Array.isArray(glob)) {
+    const fns = glob.map(input => picomatch(input, options, returnState));
+    const arrayMatcher = str => {
+      for (const isMatch of fns) {
+        const state = isMatch(str);
+        if (state) return state;
+      }
+      return false;
+    };
+    return arrayMatcher;
+  }
+
+  const isState = isObject(glob) && glob.tokens && glob.input;
+
+  if (glob === '' || (typeof glob !== 'string' && !isState)) {
+    throw new TypeError('Expected pattern to be a non-empty string');
+  }
+
+  const opts = options || {};
+  const posix = opts.windows;
+  const regex = isState
+    ? picomatch.compileRe(glob, options)
+    : picomatch.makeRe(glob, options, false, true);
+
+  const state = regex.state;
+  delete regex.state;
+
+  let isIgnored = () => false;
+  if (opts.ignore) {
+    const ignoreOpts = { ...options, ignore: null, onMatch: null, onResult: null };
+    isIgnored = picomatch(opts.ignore, ignoreOpts, returnState);
+  }
+
+  const matcher = (input, returnObject = false) => {
+    const { isMatch, match, output } = picomatch.test(input, regex, options, { glob, posix });
+    const result = { glob, state, regex, posix, input, output, match, isMatch };
+
+    if (typeof opts.onResult === 'function') {
+      opts.onResult(result);
+    }
+
+    if (isMatch === false) {
+      result.isMatch = false;
+      return returnObject ? result : false;
+    }
+
+    if (isIgnored(input)) {
+      if (typeof opts.onIgnore === 'function') {
+        opts.onIgnore(result);
+      }
+      result.isMatch = false;
+      return returnObject ? result : false;
+    }
+
+    if (typeof opts.onMatch === 'function') {
+      opts.onMatch(result);
+    }
+    return returnObject ? result : true;
+  };
+
+  if (returnState) {
+    matcher.state = state;
+  }
+
+  return matcher;
+};
+
+/**
+ * Test `input` with the given `regex`. This is used by the main
+ * `picomatch()` function to test the input string.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.test(input, regex[, options]);
+ *
+ * console.log(picomatch.test('foo/bar', /^(?:([^/]*?)\/([^/]*?))$/));
+ * // { isMatch: true, match: [ 'foo/', 'foo', 'bar' ], output: 'foo/bar' }
+ * ```
+ * @param {String} `input` String to test.
+ * @param {RegExp} `regex`
+ * @return {Object} Returns an object with matching info.
+ * @api public
+ */
+
+picomatch.test = (input, regex, options, { glob, posix } = {}) => {
+  if (typeof input !== 'string') {
+    throw new TypeError('Expected input to be a string');
+  }
+
+  if (input === '') {
+    return { isMatch: false, output: '' };
+  }
+
+  const opts = options || {};
+  const format = opts.format || (posix ? utils.toPosixSlashes : null);
+  let match = input === glob;
+  let output = (match && format) ? format(input) : input;
+
+  if (match === false) {
+    output = format ? format(input) : input;
+    match = output === glob;
+  }
+
+  if (match === false || opts.capture === true) {
+    if (opts.matchBase === true || opts.basename === true) {
+      match = picomatch.matchBase(input, regex, options, posix);
+    } else {
+      match = regex.exec(output);
+    }
+  }
+
+  return { isMatch: Boolean(match), match, output };
+};
+
+/**
+ * Match the basename of a filepath.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.matchBase(input, glob[, options]);
+ * console.log(picomatch.matchBase('foo/bar.js', '*.js'); // true
+ * ```
+ * @param {String} `input` String to test.
+ * @param {RegExp|String} `glob` Glob pattern or regex created by [.makeRe](#makeRe).
+ * @return {Boolean}
+ * @api public
+ */
+
+picomatch.matchBase = (input, glob, options) => {
+  const regex = glob instanceof RegExp ? glob : picomatch.makeRe(glob, options);
+  return regex.test(utils.basename(input));
+};
+
+/**
+ * Returns true if **any** of the given glob `patterns` match the specified `string`.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.isMatch(string, patterns[, options]);
+ *
+ * console.log(picomatch.isMatch('a.a', ['b.*', '*.a'])); //=> true
+ * console.log(picomatch.isMatch('a.a', 'b.*')); //=> false
+ * ```
+ * @param {String|Array} str The string to test.
+ * @param {String|Array} patterns One or more glob patterns to use for matching.
+ * @param {Object} [options] See available [options](#options).
+ * @return {Boolean} Returns true if any patterns match `str`
+ * @api public
+ */
+
+picomatch.isMatch = (str, patterns, options) => picomatch(patterns, options)(str);
+
+/**
+ * Parse a glob pattern to create the source string for a regular
+ * expression.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * const result = picomatch.parse(pattern[, options]);
+ * ```
+ * @param {String} `pattern`
+ * @param {Object} `options`
+ * @return {Object} Returns an object with useful properties and output to be used as a regex source string.
+ * @api public
+ */
+
+picomatch.parse = (pattern, options) => {
+  if (Array.isArray(pattern)) return pattern.map(p => picomatch.parse(p, options));
+  return parse(pattern, { ...options, fastpaths: false });
+};
+
+/**
+ * Scan a glob pattern to separate the pattern into segments.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.scan(input[, options]);
+ *
+ * const result = picomatch.scan('!./foo/*.js');
+ * console.log(result);
+ * { prefix: '!./',
+ *   input: '!./foo/*.js',
+ *   start: 3,
+ *   base: 'foo',
+ *   glob: '*.js',
+ *   isBrace: false,
+ *   isBracket: false,
+ *   isGlob: true,
+ *   isExtglob: false,
+ *   isGlobstar: false,
+ *   negated: true }
+ * ```
+ * @param {String} `input` Glob pattern to scan.
+ * @param {Object} `options`
+ * @return {Object} Returns an object with
+ * @api public
+ */
+
+picomatch.scan = (input, options) => scan(input, options);
+
+/**
+ * Compile a regular expression from the `state` object returned by the
+ * [parse()](#parse) method.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * const state = picomatch.parse('*.js');
+ * // picomatch.compileRe(state[, options]);
+ *
+ * console.log(picomatch.compileRe(state));
+ * //=> /^(?:(?!\.)(?=.)[^/]*?\.js)$/
+ * ```
+ * @param {Object} `state`
+ * @param {Object} `options`
+ * @param {Boolean} `returnOutput` Intended for implementors, this argument allows you to return the raw output from the parser.
+ * @param {Boolean} `returnState` Adds the state to a `state` property on the returned regex. Useful for implementors and debugging.
+ * @return {RegExp}
+ * @api public
+ */
+
+picomatch.compileRe = (state, options, returnOutput = false, returnState = false) => {
+  if (returnOutput === true) {
+    return state.output;
+  }
+
+  const opts = options || {};
+  const prepend = opts.contains ? '' : '^';
+  const append = opts.contains ? '' : '$';
+
+  let source = `${prepend}(?:${state.output})${append}`;
+  if (state && state.negated === true) {
+    source = `^(?!${source}).*$`;
+  }
+
+  const regex = picomatch.toRegex(source, options);
+  if (returnState === true) {
+    regex.state = state;
+  }
+
+  return regex;
+};
+
+/**
+ * Create a regular expression from a parsed glob pattern.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.makeRe(state[, options]);
+ *
+ * const result = picomatch.makeRe('*.js');
+ * console.log(result);
+ * //=> /^(?:(?!\.)(?=.)[^/]*?\.js)$/
+ * ```
+ * @param {String} `state` The object returned from the `.parse` method.
+ * @param {Object} `options`
+ * @param {Boolean} `returnOutput` Implementors may use this argument to return the compiled output, instead of a regular expression. This is not exposed on the options to prevent end-users from mutating the result.
+ * @param {Boolean} `returnState` Implementors may use this argument to return the state from the parsed glob with the returned regular expression.
+ * @return {RegExp} Returns a regex created from the given pattern.
+ * @api public
+ */
+
+picomatch.makeRe = (input, options = {}, returnOutput = false, returnState = false) => {
+  if (!input || typeof input !== 'string') {
+    throw new TypeError('Expected a non-empty string');
+  }
+
+  let parsed = { negated: false, fastpaths: true };
+
+  if (options.fastpaths !== false && (input[0] === '.' || input[0] === '*')) {
+    parsed.output = parse.fastpaths(input, options);
+  }
+
+  if (!parsed.output) {
+    parsed = parse(input, options);
+  }
+
+  return picomatch.compileRe(parsed, options, returnOutput, returnState);
+};
+
+/**
+ * Create a regular expression from the given regex source string.
+ *
+ * ```js
+ * const picomatch = require('picomatch');
+ * // picomatch.toRegex(source[, options]);
+ *
+ * const { output } = picomatch.parse('*.js');
+ * console.log(picomatch.toRegex(output));
+ * //=> /^(?:(?!\.)(?=.)[^/]*?\.js)$/
+ * ```
+ * @param {String} `source` Regular expression source string.
+ * @param {Object} `options`
+ * @return {RegExp}
+ * @api public
+ */
+
+picomatch.toRegex = (source, options) => {
+  try {
+    const opts = options || {};
+    return new RegExp(source, opts.flags || (opts.nocase ? 'i' : ''));
+  } catch (err) {
+    if (options && options.debug === true) throw err;
+    return /$^/;
+  }
+};
+
+/**
+ * Picomatch constants.
+ * @return {Object}
+ */
+
+picomatch.constants = constants;
+
+/**
+ * Expose "picomatch"
+ */
+
+module.exports = picomatch;
+
+
+/***/ }),
+
+/***/ 6745:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const utils = __nccwpck_require__(2599);
+const {
+  CHAR_ASTERISK,             /* * */
+  CHAR_AT,                   /* @ */
+  CHAR_BACKWARD_SLASH,       /* \ */
+  CHAR_COMMA,                /* , */
+  CHAR_DOT,                  /* . */
+  CHAR_EXCLAMATION_MARK,     /* ! */
+  CHAR_FORWARD_SLASH,        /* / */
+  CHAR_LEFT_CURLY_BRACE,     /* { */
+  CHAR_LEFT_PARENTHESES,     /* ( */
+  CHAR_LEFT_SQUARE_BRACKET,  /* [ */
+  CHAR_PLUS,                 /* + */
+  CHAR_QUESTION_MARK,        /* ? */
+  CHAR_RIGHT_CURLY_BRACE,    /* } */
+  CHAR_RIGHT_PARENTHESES,    /* ) */
+  CHAR_RIGHT_SQUARE_BRACKET  /* ] */
+} = __nccwpck_require__(7223);
+
+const isPathSeparator = code => {
+  return code === CHAR_FORWARD_SLASH || code === CHAR_BACKWARD_SLASH;
+};
+
+const depth = token => {
+  if (token.isPrefix !== true) {
+    token.depth = token.isGlobstar ? Infinity : 1;
+  }
+};
+
+/**
+ * Quickly scans a glob pattern and returns an object with a handful of
+ * useful properties, like `isGlob`, `path` (the leading non-glob, if it exists),
+ * `glob` (the actual pattern), `negated` (true if the path starts with `!` but not
+ * with `!(`) and `negatedExtglob` (true if the path starts with `!(`).
+ *
+ * ```js
+ * const pm = require('picomatch');
+ * console.log(pm.scan('foo/bar/*.js'));
+ * { isGlob: true, input: 'foo/bar/*.js', base: 'foo/bar', glob: '*.js' }
+ * ```
+ * @param {String} `str`
+ * @param {Object} `options`
+ * @return {Object} Returns an object with tokens and regex source string.
+ * @api public
+ */
+
+const scan = (input, options) => {
+  const opts = options || {};
+
+  const length = input.length - 1;
+  const scanToEnd = opts.parts === true || opts.scanToEnd === true;
+  const slashes = [];
+  const tokens = [];
+  const parts = [];
+
+  let str = input;
+  let index = -1;
+  let start = 0;
+  let lastIndex = 0;
+  let isBrace = false;
+  let isBracket = false;
+  let isGlob = false;
+  let isExtglob = false;
+  let isGlobstar = false;
+  let braceEscaped = false;
+  let backslashes = false;
+  let negated = false;
+  let negatedExtglob = false;
+  let finished = false;
+  let braces = 0;
+  let prev;
+  let code;
+  let token = { value: '', depth: 0, isGlob: false };
+
+  const eos = () => index >= length;
+  const peek = () => str.charCodeAt(index + 1);
+  const advance = () => {
+    prev = code;
+    return str.charCodeAt(++index);
+  };
+
+  while (index < length) {
+    code = advance();
+    let next;
+
+    if (code === CHAR_BACKWARD_SLASH) {
+      backslashes = token.backslashes = true;
+      code = advance();
+
+      if (code === CHAR_LEFT_CURLY_BRACE) {
+        braceEscaped = true;
+      }
+      continue;
+    }
+
+    if (braceEscaped === true || code === CHAR_LEFT_CURLY_BRACE) {
+      braces++;
+
+      while (eos() !== true && (code = advance())) {
+        if (code === CHAR_BACKWARD_SLASH) {
+          backslashes = token.backslashes = true;
+          advance();
+          continue;
+        }
+
+        if (code === CHAR_LEFT_CURLY_BRACE) {
+          braces++;
+          continue;
+        }
+
+        if (braceEscaped !== true && code === CHAR_DOT && (code = advance()) === CHAR_DOT) {
+          isBrace = token.isBrace = true;
+          isGlob = token.isGlob = true;
+          finished = true;
+
+          if (scanToEnd === true) {
+            continue;
+          }
+
+          break;
+        }
+
+        if (braceEscaped !== true && code === CHAR_COMMA) {
+          isBrace = token.isBrace = true;
+          isGlob = token.isGlob = true;
+          finished = true;
+
+          if (scanToEnd === true) {
+            continue;
+          }
+
+          break;
+        }
+
+        if (code === CHAR_RIGHT_CURLY_BRACE) {
+          braces--;
+
+          if (braces === 0) {
+            braceEscaped = false;
+            isBrace = token.isBrace = true;
+            finished = true;
+            break;
+          }
+        }
+      }
+
+      if (scanToEnd === true) {
+        continue;
+      }
+
+      break;
+    }
+
+    if (code === CHAR_FORWARD_SLASH) {
+      slashes.push(index);
+      tokens.push(token);
+      token = { value: '', depth: 0, isGlob: false };
+
+      if (finished === true) continue;
+      if (prev === CHAR_DOT && index === (start + 1)) {
+        start += 2;
+        continue;
+      }
+
+      lastIndex = index + 1;
+      continue;
+    }
+
+    if (opts.noext !== true) {
+      const isExtglobChar = code === CHAR_PLUS
+        || code === CHAR_AT
+        || code === CHAR_ASTERISK
+        || code === CHAR_QUESTION_MARK
+        || code === CHAR_EXCLAMATION_MARK;
+
+      if (isExtglobChar === true && peek() === CHAR_LEFT_PARENTHESES) {
+        isGlob = token.isGlob = true;
+        isExtglob = token.isExtglob = true;
+        finished = true;
+        if (code === CHAR_EXCLAMATION_MARK && index === start) {
+          negatedExtglob = true;
+        }
+
+        if (scanToEnd === true) {
+          while (eos() !== true && (code = advance())) {
+            if (code === CHAR_BACKWARD_SLASH) {
+              backslashes = token.backslashes = true;
+              code = advance();
+              continue;
+            }
+
+            if (code === CHAR_RIGHT_PARENTHESES) {
+              isGlob = token.isGlob = true;
+              finished = true;
+              break;
+            }
+          }
+          continue;
+        }
+        break;
+      }
+    }
+
+    if (code === CHAR_ASTERISK) {
+      if (prev === CHAR_ASTERISK) isGlobstar = token.isGlobstar = true;
+      isGlob = token.isGlob = true;
+      finished = true;
+
+      if (scanToEnd === true) {
+        continue;
+      }
+      break;
+    }
+
+    if (code === CHAR_QUESTION_MARK) {
+      isGlob = token.isGlob = true;
+      finished = true;
+
+      if (scanToEnd === true) {
+        continue;
+      }
+      break;
+    }
+
+    if (code === CHAR_LEFT_SQUARE_BRACKET) {
+      while (eos() !== true && (next = advance())) {
+        if (next === CHAR_BACKWARD_SLASH) {
+          backslashes = token.backslashes = true;
+          advance();
+          continue;
+        }
+
+        if (next === CHAR_RIGHT_SQUARE_BRACKET) {
+          isBracket = token.isBracket = true;
+          isGlob = token.isGlob = true;
+          finished = true;
+          break;
+        }
+      }
+
+      if (scanToEnd === true) {
+        continue;
+      }
+
+      break;
+    }
+
+    if (opts.nonegate !== true && code === CHAR_EXCLAMATION_MARK && index === start) {
+      negated = token.negated = true;
+      start++;
+      continue;
+    }
+
+    if (opts.noparen !== true && code === CHAR_LEFT_PARENTHESES) {
+      isGlob = token.isGlob = true;
+
+      if (scanToEnd === true) {
+        while (eos() !== true && (code = advance())) {
+          if (code === CHAR_LEFT_PARENTHESES) {
+            backslashes = token.backslashes = true;
+            code = advance();
+            continue;
+          }
+
+          if (code === CHAR_RIGHT_PARENTHESES) {
+            finished = true;
+            break;
+          }
+        }
+        continue;
+      }
+      break;
+    }
+
+    if (isGlob === true) {
+      finished = true;
+
+      if (scanToEnd === true) {
+        continue;
+      }
+
+      break;
+    }
+  }
+
+  if (opts.noext === true) {
+    isExtglob = false;
+    isGlob = false;
+  }
+
+  let base = str;
+  let prefix = '';
+  let glob = '';
+
+  if (start > 0) {
+    prefix = str.slice(0, start);
+    str = str.slice(start);
+    lastIndex -= start;
+  }
+
+  if (base && isGlob === true && lastIndex > 0) {
+    base = str.slice(0, lastIndex);
+    glob = str.slice(lastIndex);
+  } else if (isGlob === true) {
+    base = '';
+    glob = str;
+  } else {
+    base = str;
+  }
+
+  if (base && base !== '' && base !== '/' && base !== str) {
+    if (isPathSeparator(base.charCodeAt(base.length - 1))) {
+      base = base.slice(0, -1);
+    }
+  }
+
+  if (opts.unescape === true) {
+    if (glob) glob = utils.removeBackslashes(glob);
+
+    if (base && backslashes === true) {
+      base = utils.removeBackslashes(base);
+    }
+  }
+
+  const state = {
+    prefix,
+    input,
+    start,
+    base,
+    glob,
+    isBrace,
+    isBracket,
+    isGlob,
+    isExtglob,
+    isGlobstar,
+    negated,
+    negatedExtglob
+  };
+
+  if (opts.tokens === true) {
+    state.maxDepth = 0;
+    if (!isPathSeparator(code)) {
+      tokens.push(token);
+    }
+    state.tokens = tokens;
+  }
+
+  if (opts.parts === true || opts.tokens === true) {
+    let prevIndex;
+
+    for (let idx = 0; idx < slashes.length; idx++) {
+      const n = prevIndex ? prevIndex + 1 : start;
+      const i = slashes[idx];
+      const value = input.slice(n, i);
+      if (opts.tokens) {
+        if (idx === 0 && start !== 0) {
+          tokens[idx].isPrefix = true;
+          tokens[idx].value = prefix;
+        } else {
+          tokens[idx].value = value;
+        }
+        depth(tokens[idx]);
+        state.maxDepth += tokens[idx].depth;
+      }
+      if (idx !== 0 || value !== '') {
+        parts.push(value);
+      }
+      prevIndex = i;
+    }
+
+    if (prevIndex && prevIndex + 1 < input.length) {
+      const value = input.slice(prevIndex + 1);
+      parts.push(value);
+
+      if (opts.tokens) {
+        tokens[tokens.length - 1].value = value;
+        depth(tokens[tokens.length - 1]);
+        state.maxDepth += tokens[tokens.length - 1].depth;
+      }
+    }
+
+    state.slashes = slashes;
+    state.parts = parts;
+  }
+
+  return state;
+};
+
+module.exports = scan;
+
+
+/***/ }),
+
+/***/ 2599:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+/*global navigator*/
+
+
+const {
+  REGEX_BACKSLASH,
+  REGEX_REMOVE_BACKSLASH,
+  REGEX_SPECIAL_CHARS,
+  REGEX_SPECIAL_CHARS_GLOBAL
+} = __nccwpck_require__(7223);
+
+exports.isObject = val => val !== null && typeof val === 'object' && !Array.isArray(val);
+exports.hasRegexChars = str => REGEX_SPECIAL_CHARS.test(str);
+exports.isRegexChar = str => str.length === 1 && exports.hasRegexChars(str);
+exports.escapeRegex = str => str.replace(REGEX_SPECIAL_CHARS_GLOBAL, '\\$1');
+exports.toPosixSlashes = str => str.replace(REGEX_BACKSLASH, '/');
+
+exports.isWindows = () => {
+  if (typeof navigator !== 'undefined' && navigator.platform) {
+    const platform = navigator.platform.toLowerCase();
+    return platform === 'win32' || platform === 'windows';
+  }
+
+  if (typeof process !== 'undefined' && process.platform) {
+    return process.platform === 'win32';
+  }
+
+  return false;
+};
+
+exports.removeBackslashes = str => {
+  return str.replace(REGEX_REMOVE_BACKSLASH, match => {
+    return match === '\\' ? '' : match;
+  });
+};
+
+exports.escapeLast = (input, char, lastIdx) => {
+  const idx = input.lastIndexOf(char, lastIdx);
+  if (idx === -1) return input;
+  if (input[idx - 1] === '\\') return exports.escapeLast(input, char, idx - 1);
+  return `${input.slice(0, idx)}\\${input.slice(idx)}`;
+};
+
+exports.removePrefix = (input, state = {}) => {
+  let output = input;
+  if (output.startsWith('./')) {
+    output = output.slice(2);
+    state.prefix = './';
+  }
+  return output;
+};
+
+exports.wrapOutput = (input, state = {}, options = {}) => {
+  const prepend = options.contains ? '' : '^';
+  const append = options.contains ? '' : '$';
+
+  let output = `${prepend}(?:${input})${append}`;
+  if (state.negated === true) {
+    output = `(?:^(?!${output}).*$)`;
+  }
+  return output;
+};
+
+exports.basename = (path, { windows } = {}) => {
+  const segs = path.split(windows ? /[\\/]/ : '/');
+  const last = segs[segs.length - 1];
+
+  if (last === '') {
+    return segs[segs.length - 2];
+  }
+
+  return last;
+};
+
+
+/***/ }),
+
 /***/ 7331:
 /***/ ((module, exports, __nccwpck_require__) => {
 
@@ -57471,7 +61820,7 @@ function formatProblem(problem) {
  * @example
  * try { await work(); } catch (e) { logger.error(toError(e).message); }
  */
-function errors_toError(thrown) {
+function toError(thrown) {
     if (thrown instanceof Error)
         return thrown;
     if (typeof thrown === 'string')
@@ -57503,7 +61852,7 @@ function isConfigurationError(thrown) {
  * @example
  * validateJob(doc, 'job.json', { logger: silentLogger });
  */
-const logger_silentLogger = {
+const silentLogger = {
     debug: () => undefined,
     info: () => undefined,
     warning: () => undefined,
@@ -57566,7 +61915,7 @@ function lazyValidator(schema) {
 
 ;// CONCATENATED MODULE: ../core/src/schemas/describe.ts
 /** Names that say their value is a credential. */
-const describe_SENSITIVE_NAME = /secret|key|token|passw(or)?d|credential/i;
+const SENSITIVE_NAME = /secret|key|token|passw(or)?d|credential/i;
 const ACCESS_KEY_ID = /(?:AKIA|ASIA)[A-Z0-9]{16}/;
 /**
  * Describes a found value in a few words. Strings are quoted only when nothing suggests a secret:
@@ -57588,7 +61937,7 @@ function describeFound(value, segments) {
     if (typeof value !== 'string')
         return typeof value;
     const sensitive = segments[0] === 'env' ||
-        segments.some((segment) => typeof segment === 'string' && describe_SENSITIVE_NAME.test(segment)) ||
+        segments.some((segment) => typeof segment === 'string' && SENSITIVE_NAME.test(segment)) ||
         ACCESS_KEY_ID.test(value) ||
         /[A-Za-z0-9/+=]{40}/.test(value);
     if (sensitive)
@@ -57733,7 +62082,7 @@ function findLiteralSecrets(value, file) {
                 problems.push(secretProblem(file, segments, 'a property name that is an access key id'));
                 continue;
             }
-            visit(child, [...segments, key], named || describe_SENSITIVE_NAME.test(key));
+            visit(child, [...segments, key], named || SENSITIVE_NAME.test(key));
         }
     };
     visit(value, [], false);
@@ -57750,7 +62099,7 @@ function secretKind(text, named) {
         if (value.length !== 40)
             continue;
         const before = text.slice(Math.max(0, match.index - 40), match.index + token.length - value.length);
-        if (named || describe_SENSITIVE_NAME.test(before))
+        if (named || SENSITIVE_NAME.test(before))
             return 'a literal secret (a 40-character key)';
     }
     return undefined;
@@ -57957,7 +62306,7 @@ function translateOne(error, context) {
             const known = Object.keys(parent.properties ?? {});
             if (segments.length === 1 &&
                 segments[0] === 'aws' &&
-                (CREDENTIAL_FIELDS.test(name) || describe_SENSITIVE_NAME.test(name))) {
+                (CREDENTIAL_FIELDS.test(name) || SENSITIVE_NAME.test(name))) {
                 return make(file, [...segments, name], `"${name}" is not a job field: a job file never holds AWS credentials`, {
                     expected: `one of ${known.join(', ')}`,
                     hint: CREDENTIALS_HINT,
@@ -58070,7 +62419,7 @@ const MAX_MEMORY_MIB = 1024 * 1024;
  * Memory the runner itself needs next to the algorithm (Node.js, transfer buffers). It is added to
  * the manifest's `memory` wherever a limit is set: the ECS task definition and the local engine.
  */
-const memory_RUNNER_OVERHEAD_MIB = 128;
+const RUNNER_OVERHEAD_MIB = 128;
 /** The pattern the schema publishes for memory strings: a whole number followed by `MiB` or `GiB`. */
 const MEMORY_STRING_PATTERN = '^[1-9][0-9]{0,7}(MiB|GiB)$';
 /** The phrase every memory problem uses for what is accepted. */
@@ -58193,7 +62542,7 @@ function isFargateSize(cpu, memoryMiB) {
  * taskSize({ memoryMiB: 512 }, 128); // { cpu: 0.25, cpuUnits: 256, memoryMiB: 1024 }
  * taskSize({ memoryMiB: 4096, cpu: 0.25 }, 128); // { cpu: 1, cpuUnits: 1024, memoryMiB: 5120 }
  */
-function taskSize(manifest, runnerOverheadMiB = memory_RUNNER_OVERHEAD_MIB) {
+function taskSize(manifest, runnerOverheadMiB = RUNNER_OVERHEAD_MIB) {
     const need = manifest.memoryMiB + runnerOverheadMiB;
     const cpu = manifest.cpu ?? 0.25;
     return fargateSizes().find((size) => size.cpu >= cpu && size.memoryMiB >= need);
@@ -58860,7 +63209,7 @@ function folderPrefix(prefix) {
  * normalizeJob({ name: 'n', algorithm: 'a@1', input: { bucket: 'in-b' }, output: { bucket: 'out-b' } }).compute.backend; // 'local'
  * @throws {ConfigurationError} when `algorithm` is neither `name@version` nor an image reference (the job rules report this first).
  */
-function job_normalizeJob(raw) {
+function normalizeJob(raw) {
     const algorithm = parseAlgorithmRef(raw.algorithm);
     if (algorithm === undefined) {
         throw new errors_ConfigurationError(`algorithm "${raw.algorithm}" is neither name@version nor an image reference`);
@@ -59246,10 +63595,10 @@ function crossCheckJob(job, manifest, files) {
                 hint: `Run it with "compute": {"launchType": "EC2"} in ${files.job}`,
             }));
         }
-        if (taskSize(manifest, memory_RUNNER_OVERHEAD_MIB) === undefined) {
-            problems.push(problem(files.manifest, ['memory'], `no Fargate task size holds ${manifest.memoryMiB} MiB plus the runner's ${memory_RUNNER_OVERHEAD_MIB} MiB${manifest.cpu !== undefined ? ` with ${manifest.cpu} vCPU` : ''}`, {
+        if (taskSize(manifest, RUNNER_OVERHEAD_MIB) === undefined) {
+            problems.push(problem(files.manifest, ['memory'], `no Fargate task size holds ${manifest.memoryMiB} MiB plus the runner's ${RUNNER_OVERHEAD_MIB} MiB${manifest.cpu !== undefined ? ` with ${manifest.cpu} vCPU` : ''}`, {
                 expected: 'at most 16 vCPU and 122880 MiB in total (the largest Fargate size)',
-                found: `${manifest.memoryMiB + memory_RUNNER_OVERHEAD_MIB} MiB`,
+                found: `${manifest.memoryMiB + RUNNER_OVERHEAD_MIB} MiB`,
                 hint: `Lower "memory" or "cpu", or run with "compute": {"launchType": "EC2"} in ${files.job}`,
             }));
         }
@@ -59353,7 +63702,7 @@ function validateJob(value, file) {
     const rules = jobRuleProblems(value, file);
     if (secrets.length > 0 || rules.length > 0)
         return { problems: merge(secrets, rules) };
-    return { value: job_normalizeJob(value), problems: [] };
+    return { value: normalizeJob(value), problems: [] };
 }
 function parseWith(text, file, validate) {
     const parsed = parseJsonText(text, file);
@@ -59659,11 +64008,11 @@ const completionMarkerValidator = lazyValidator(completionMarkerSchema);
  * const record = validateTaskRecord(JSON.parse(body), 's3://out/_sluice/run/tasks/abc.json');
  * @throws {ValidationError} when it does not follow the task record schema.
  */
-function records_validateTaskRecord(value, file) {
+function validateTaskRecord(value, file) {
     const validate = taskRecordValidator();
     if (validate(value))
         return value;
-    throw new ValidationError(problemsFromAjv(validate.errors ?? [], file, value, taskRecordSchema));
+    throw new errors_ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, taskRecordSchema));
 }
 /**
  * Checks a parsed completion marker and returns it typed.
@@ -59672,11 +64021,11 @@ function records_validateTaskRecord(value, file) {
  * const marker = validateCompletionMarker(JSON.parse(body), 's3://out/_sluice/run/done/abc.json');
  * @throws {ValidationError} when it does not follow the completion marker schema.
  */
-function records_validateCompletionMarker(value, file) {
+function validateCompletionMarker(value, file) {
     const validate = completionMarkerValidator();
     if (validate(value))
         return value;
-    throw new ValidationError(problemsFromAjv(validate.errors ?? [], file, value, completionMarkerSchema));
+    throw new errors_ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, completionMarkerSchema));
 }
 
 ;// CONCATENATED MODULE: ../core/src/schemas/published.ts
@@ -59798,6 +64147,34 @@ function renderReference() {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ../core/src/run/canonical-json.ts
+// One byte-exact JSON form per value (keys sorted, no spaces), so hashes of equal values are equal.
+/**
+ * Serialises a JSON value with object keys sorted at every depth and no whitespace.
+ *
+ * @example
+ * canonicalJson({ b: 1, a: [true, { d: null, c: 'x' }] }); // '{"a":[true,{"c":"x","d":null}],"b":1}'
+ * @throws {TypeError} when the value holds something JSON cannot represent (a function, a bigint).
+ */
+function canonicalJson(value) {
+    if (value === null || typeof value === 'boolean' || typeof value === 'string')
+        return JSON.stringify(value);
+    if (typeof value === 'number') {
+        if (!Number.isFinite(value))
+            throw new TypeError(`canonicalJson: ${value} is not a JSON number`);
+        return JSON.stringify(value);
+    }
+    if (Array.isArray(value))
+        return `[${value.map(canonicalJson).join(',')}]`;
+    if (typeof value === 'object') {
+        const entries = Object.entries(value)
+            .filter(([, child]) => child !== undefined)
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+        return `{${entries.map(([key, child]) => `${JSON.stringify(key)}:${canonicalJson(child)}`).join(',')}}`;
+    }
+    throw new TypeError(`canonicalJson: a ${typeof value} is not JSON`);
+}
+
 ;// CONCATENATED MODULE: ../core/src/run/run-id.ts
 // The run id: deterministic from the job, so provisioning the same job twice finds the same
 // resources (idempotent), and short and plain enough to sit in every AWS name sluice makes.
@@ -59866,7 +64243,7 @@ function identity(job) {
  * runId(parseJob(text, 'job.json')); // 'thumbnails-3f9a0c12'
  */
 function runId(job) {
-    const digest = createHash('sha256')
+    const digest = (0,external_node_crypto_.createHash)('sha256')
         .update(canonicalJson(identity(job)))
         .digest('hex');
     return `${jobSlug(job.name)}-${digest.slice(0, 8)}`;
@@ -59878,7 +64255,7 @@ function runId(job) {
  * isRunId('thumbnails-3f9a0c12'); // true
  * isRunId('../etc'); // false
  */
-function run_id_isRunId(text) {
+function isRunId(text) {
     return text.length <= MAX_RUN_ID_LENGTH && RUN_ID_PATTERN.test(text);
 }
 
@@ -59912,14 +64289,14 @@ function normalizeEtag(etag) {
  * taskId({ bucket: 'photos', key: 'in/cat.jpg', etag: '"9b2cf535f27731c974343645a3985328"' }); // 24 hex digits
  * @throws {SluiceError} when neither an ETag nor a version id is given: the object's content cannot be told.
  */
-function task_id_taskId(object) {
+function taskId(object) {
     const etag = object.etag !== undefined ? normalizeEtag(object.etag) : '';
     const version = object.versionId !== undefined && object.versionId !== 'null' ? object.versionId : '';
     if (etag === '' && version === '') {
-        throw new SluiceError(`taskId: s3://${object.bucket}/${object.key} has neither an ETag nor a version id`);
+        throw new errors_SluiceError(`taskId: s3://${object.bucket}/${object.key} has neither an ETag nor a version id`);
     }
     const content = etag !== '' ? `etag:${etag}` : `version:${version}`;
-    const hash = createHash('sha256').update(JSON.stringify(['sluice-task-v1', object.bucket, object.key, content]));
+    const hash = (0,external_node_crypto_.createHash)('sha256').update(JSON.stringify(['sluice-task-v1', object.bucket, object.key, content]));
     return hash.digest('hex').slice(0, 24);
 }
 /**
@@ -59928,10 +64305,13 @@ function task_id_taskId(object) {
  * @example
  * isTaskId('0123456789abcdef01234567'); // true
  */
-function task_id_isTaskId(text) {
+function isTaskId(text) {
     return TASK_ID_PATTERN.test(text);
 }
 
+// EXTERNAL MODULE: ../../node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(1026);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
 ;// CONCATENATED MODULE: ../core/src/ledger/keys.ts
 // The key scheme of the output bucket: where results go, and the reserved ledger prefix
 // `_sluice/<run-id>/` that holds task records, completion markers, logs and staged outputs.
@@ -59944,11 +64324,11 @@ const LEDGER_ROOT = '_sluice/';
 const MAX_KEY_BYTES = 1024;
 function checkIds(runId, taskId, attempt) {
     if (!isRunId(runId))
-        throw new SluiceError(`not a run id: ${JSON.stringify(runId)}`);
+        throw new errors_SluiceError(`not a run id: ${JSON.stringify(runId)}`);
     if (taskId !== undefined && !isTaskId(taskId))
-        throw new SluiceError(`not a task id: ${JSON.stringify(taskId)}`);
+        throw new errors_SluiceError(`not a task id: ${JSON.stringify(taskId)}`);
     if (attempt !== undefined && !(Number.isInteger(attempt) && attempt >= 1)) {
-        throw new SluiceError(`not an attempt number: ${attempt}`);
+        throw new errors_SluiceError(`not an attempt number: ${attempt}`);
     }
 }
 /**
@@ -59958,7 +64338,7 @@ function checkIds(runId, taskId, attempt) {
  * ledgerPrefix('thumbnails-3f9a0c12'); // '_sluice/thumbnails-3f9a0c12/'
  * @throws {SluiceError} when the run id is malformed.
  */
-function keys_ledgerPrefix(runId) {
+function ledgerPrefix(runId) {
     checkIds(runId);
     return `${LEDGER_ROOT}${runId}/`;
 }
@@ -59969,9 +64349,9 @@ function keys_ledgerPrefix(runId) {
  * taskRecordKey('thumbnails-3f9a0c12', '0123456789abcdef01234567'); // '_sluice/thumbnails-3f9a0c12/tasks/0123456789abcdef01234567.json'
  * @throws {SluiceError} when an id is malformed.
  */
-function keys_taskRecordKey(runId, taskId) {
+function taskRecordKey(runId, taskId) {
     checkIds(runId, taskId);
-    return `${keys_ledgerPrefix(runId)}tasks/${taskId}.json`;
+    return `${ledgerPrefix(runId)}tasks/${taskId}.json`;
 }
 /**
  * The completion marker's key: `_sluice/<run-id>/done/<task-id>.json`, written after the outputs.
@@ -59980,9 +64360,9 @@ function keys_taskRecordKey(runId, taskId) {
  * completionMarkerKey('thumbnails-3f9a0c12', '0123456789abcdef01234567'); // '_sluice/thumbnails-3f9a0c12/done/0123456789abcdef01234567.json'
  * @throws {SluiceError} when an id is malformed.
  */
-function keys_completionMarkerKey(runId, taskId) {
+function completionMarkerKey(runId, taskId) {
     checkIds(runId, taskId);
-    return `${keys_ledgerPrefix(runId)}done/${taskId}.json`;
+    return `${ledgerPrefix(runId)}done/${taskId}.json`;
 }
 /**
  * An attempt's log key: `_sluice/<run-id>/logs/<task-id>/<attempt>.log` (attempts count from 1).
@@ -59993,7 +64373,7 @@ function keys_completionMarkerKey(runId, taskId) {
  */
 function taskLogKey(runId, taskId, attempt) {
     checkIds(runId, taskId, attempt);
-    return `${keys_ledgerPrefix(runId)}logs/${taskId}/${attempt}.log`;
+    return `${ledgerPrefix(runId)}logs/${taskId}/${attempt}.log`;
 }
 /**
  * Where an attempt stages its outputs before they are committed:
@@ -60005,7 +64385,7 @@ function taskLogKey(runId, taskId, attempt) {
  */
 function stagingPrefix(runId, taskId, attempt) {
     checkIds(runId, taskId, attempt);
-    return `${keys_ledgerPrefix(runId)}staging/${taskId}/${attempt}/`;
+    return `${ledgerPrefix(runId)}staging/${taskId}/${attempt}/`;
 }
 /**
  * The run's results manifest, written by collect-results: `_sluice/<run-id>/results.json`.
@@ -60014,8 +64394,8 @@ function stagingPrefix(runId, taskId, attempt) {
  * resultsKey('thumbnails-3f9a0c12'); // '_sluice/thumbnails-3f9a0c12/results.json'
  * @throws {SluiceError} when the run id is malformed.
  */
-function keys_resultsKey(runId) {
-    return `${keys_ledgerPrefix(runId)}results.json`;
+function resultsKey(runId) {
+    return `${ledgerPrefix(runId)}results.json`;
 }
 /**
  * True for keys under the reserved prefix: they are never inputs, so sluice's own writes never
@@ -60024,7 +64404,7 @@ function keys_resultsKey(runId) {
  * @example
  * isLedgerKey('_sluice/thumbnails-3f9a0c12/done/x.json'); // true
  */
-function keys_isLedgerKey(key) {
+function isLedgerKey(key) {
     return key.startsWith(LEDGER_ROOT);
 }
 /**
@@ -60125,8 +64505,8 @@ function relativeOutputPath(output, containerFile) {
  * isInput('b', 'in/notes.txt');    // { input: false, reason: 'not-included' }
  * @throws {Error} from picomatch when a glob cannot be compiled (the job schema has checked them).
  */
-function include_inputFilter(selection) {
-    const matches = picomatch([...selection.input.include], { dot: true });
+function inputFilter(selection) {
+    const matches = picomatch_default()([...selection.input.include], { dot: true });
     const { input, output } = selection;
     const outputInsideInput = input.bucket === output.bucket &&
         output.prefix.startsWith(input.prefix) &&
@@ -60258,7 +64638,7 @@ async function runAlgorithm(invocation) {
     invocation.signal?.removeEventListener('abort', onAbort);
     const durationMs = Date.now() - started;
     if (ended.error !== undefined) {
-        const message = `could not start ${program}: ${errors_toError(ended.error).message}`;
+        const message = `could not start ${program}: ${toError(ended.error).message}`;
         invocation.log.note(message);
         return {
             exitCode: null,
@@ -60340,6 +64720,7 @@ class PortAlgorithm {
     child;
     exited;
     currentLog;
+    lastOutputAt = 0;
     restarts = 0;
     constructor(options) {
         this.options = options;
@@ -60374,13 +64755,19 @@ class PortAlgorithm {
                 resolve();
             });
             child.once('error', (error) => {
-                this.currentLog?.note(`could not start ${program}: ${errors_toError(error).message}`);
+                this.currentLog?.note(`could not start ${program}: ${toError(error).message}`);
                 resolve();
             });
         });
         await preferForOomKill(child.pid);
-        child.stdout.on('data', (chunk) => this.currentLog?.write('stdout', chunk));
-        child.stderr.on('data', (chunk) => this.currentLog?.write('stderr', chunk));
+        child.stdout.on('data', (chunk) => {
+            this.lastOutputAt = Date.now();
+            this.currentLog?.write('stdout', chunk);
+        });
+        child.stderr.on('data', (chunk) => {
+            this.lastOutputAt = Date.now();
+            this.currentLog?.write('stderr', chunk);
+        });
         const deadline = Date.now() + (this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
         let wait = 20;
         while (Date.now() < deadline) {
@@ -60430,6 +64817,7 @@ class PortAlgorithm {
             if (answer === 'died') {
                 return this.deathOutcome(log, started);
             }
+            await this.outputSettled();
             const message = messageFrom(answer.body);
             if (message !== undefined)
                 log.note(`algorithm answered ${answer.response.status}: ${message}`);
@@ -60454,7 +64842,7 @@ class PortAlgorithm {
                 await this.stop();
             }
             else {
-                log.note(`the request to the algorithm failed: ${errors_toError(thrown).message}`);
+                log.note(`the request to the algorithm failed: ${toError(thrown).message}`);
             }
             return { timedOut, serverDied: false, outOfMemory: false, durationMs: Date.now() - started };
         }
@@ -60475,6 +64863,17 @@ class PortAlgorithm {
         }, graceMs);
         await this.exited;
         clearTimeout(killTimer);
+    }
+    /**
+     * The server's output travels on a pipe, its answer on a socket: what it printed for this task can
+     * arrive just after the answer. Wait until the output has been quiet briefly (bounded), so those
+     * lines land in this task's log rather than the next one's.
+     */
+    async outputSettled(quietMs = 15, maxMs = 250) {
+        const deadline = Date.now() + maxMs;
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(quietMs);
+        while (Date.now() - this.lastOutputAt < quietMs && Date.now() < deadline)
+            await (0,external_node_timers_promises_namespaceObject.setTimeout)(quietMs);
     }
     deathOutcome(log, started) {
         const outOfMemory = this.child?.signalCode === 'SIGKILL';
@@ -61090,7 +65489,7 @@ async function executeTask(task) {
         outputs = await task.workspace.collectOutputs();
     }
     catch (thrown) {
-        const message = errors_toError(thrown).message;
+        const message = toError(thrown).message;
         task.log.note(`results refused: ${message}`);
         return {
             verdict: classifyAttempt({ kind: 'outputs', count: 0, unsafe: message }, task.manifest),
@@ -61109,8 +65508,10 @@ async function executeTask(task) {
 var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: ../../node_modules/@aws-sdk/client-s3/dist-cjs/index.js
+var dist_cjs = __nccwpck_require__(8299);
 // EXTERNAL MODULE: ../../node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
-var dist_cjs = __nccwpck_require__(746);
+var lib_storage_dist_cjs = __nccwpck_require__(746);
 ;// CONCATENATED MODULE: ../core/src/storage/errors.ts
 /**
  * Errors of the storage adapters, and the classification of AWS SDK errors that the storage and
@@ -61187,7 +65588,7 @@ const CONFIGURATION_HINTS = {
  * @example
  * try { await store.head(ref); } catch (e) { if (e instanceof AwsRequestError && e.retryable) scheduleRetry(); }
  */
-class errors_AwsRequestError extends InfrastructureError {
+class AwsRequestError extends InfrastructureError {
     /** The operation that failed, such as `S3.GetObject`. */
     operation;
     /** The AWS error code (`SlowDown`, `InternalError`) or Node socket code (`ECONNRESET`). */
@@ -61215,7 +65616,7 @@ class errors_AwsRequestError extends InfrastructureError {
  * @example
  * try { await store.download(ref, path); } catch (e) { if (e instanceof ObjectNotFoundError) recordInputMissing(e.bucket, e.key); }
  */
-class errors_ObjectNotFoundError extends InfrastructureError {
+class ObjectNotFoundError extends InfrastructureError {
     bucket;
     key;
     constructor(bucket, key, options) {
@@ -61232,7 +65633,7 @@ class errors_ObjectNotFoundError extends InfrastructureError {
  * @example
  * try { await store.putJson(marker, done, { ifAbsent: true }); } catch (e) { if (e instanceof PreconditionFailedError) alreadyCommitted(); }
  */
-class errors_PreconditionFailedError extends InfrastructureError {
+class PreconditionFailedError extends InfrastructureError {
     bucket;
     key;
     /** Which condition failed. */
@@ -61254,7 +65655,7 @@ class errors_PreconditionFailedError extends InfrastructureError {
  * if (describeAwsError(e).code === 'BucketAlreadyOwnedByYou') return { created: false };
  * @throws never: any value gives an answer (`code: 'Unknown'` when there is none).
  */
-function errors_describeAwsError(thrown) {
+function describeAwsError(thrown) {
     const shape = typeof thrown === 'object' && thrown !== null ? thrown : {};
     const codeCandidates = [shape.Code, shape.code, shape.name];
     const code = codeCandidates.find((c) => typeof c === 'string' && c.length > 0) ?? 'Unknown';
@@ -61282,12 +65683,12 @@ function errors_describeAwsError(thrown) {
  * @example
  * if (isTransientAwsError(e)) await sleep(backoff(attempt));
  */
-function errors_isTransientAwsError(thrown) {
-    if (thrown instanceof errors_AwsRequestError)
+function isTransientAwsError(thrown) {
+    if (thrown instanceof AwsRequestError)
         return thrown.retryable;
     if (thrown instanceof errors_ConfigurationError || thrown instanceof InfrastructureError)
         return false;
-    const { code, httpStatus, sdkRetryable } = errors_describeAwsError(thrown);
+    const { code, httpStatus, sdkRetryable } = describeAwsError(thrown);
     if (TRANSIENT_CODES.has(code) || NETWORK_CODES.has(code) || sdkRetryable)
         return true;
     return httpStatus !== undefined && (httpStatus >= 500 || httpStatus === 429);
@@ -61303,17 +65704,17 @@ function errors_isTransientAwsError(thrown) {
  * @example
  * try { await client.send(cmd); } catch (e) { throw classifyAwsError(e, 'S3.HeadBucket', 's3://my-bucket'); }
  */
-function errors_classifyAwsError(thrown, operation, target) {
+function classifyAwsError(thrown, operation, target) {
     if (thrown instanceof errors_ConfigurationError || thrown instanceof InfrastructureError)
         return thrown;
-    const error = errors_toError(thrown);
-    const { code, httpStatus, requestId } = errors_describeAwsError(thrown);
+    const error = toError(thrown);
+    const { code, httpStatus, requestId } = describeAwsError(thrown);
     const hint = CONFIGURATION_HINTS[code];
     const detail = `${code}${httpStatus !== undefined ? ` (HTTP ${httpStatus})` : ''}: ${error.message}`;
     if (hint !== undefined) {
         return new errors_ConfigurationError(`${operation} on ${target} failed: ${detail}. ${hint}`, { cause: thrown });
     }
-    return new errors_AwsRequestError(`${operation} on ${target} failed: ${detail}`, { operation, code, httpStatus, requestId, retryable: errors_isTransientAwsError(thrown) }, { cause: thrown });
+    return new AwsRequestError(`${operation} on ${target} failed: ${detail}`, { operation, code, httpStatus, requestId, retryable: isTransientAwsError(thrown) }, { cause: thrown });
 }
 /**
  * A small object (record, marker) could not be read as asked: larger than the limit for reading
@@ -61322,7 +65723,7 @@ function errors_classifyAwsError(thrown, operation, target) {
  * @example
  * try { await store.getJson(recordRef); } catch (e) { if (e instanceof UnreadableObjectError) logger.warning(e.message); }
  */
-class errors_UnreadableObjectError extends InfrastructureError {
+class UnreadableObjectError extends InfrastructureError {
     bucket;
     key;
     constructor(bucket, key, reason, options) {
@@ -61332,6 +65733,30 @@ class errors_UnreadableObjectError extends InfrastructureError {
         this.key = key;
     }
 }
+
+;// CONCATENATED MODULE: ../core/src/storage/object-store.ts
+/**
+ * The object storage sluice needs, as one small interface: the S3 adapter implements it for AWS and
+ * any S3-compatible endpoint, and `@sluice/testing` has an in-memory fake that passes the same
+ * contract tests.
+ *
+ * ETags are always given without the surrounding quotes S3 puts on them, so they compare equal to
+ * the `eTag` of an S3 event notification.
+ */
+/**
+ * Default and maximum keys per listing page (S3's own page size).
+ *
+ * @example
+ * for await (const page of store.list(bucket, prefix, { pageSize: LIST_PAGE_SIZE })) enqueue(page);
+ */
+const LIST_PAGE_SIZE = 1000;
+/**
+ * Default `maxBytes` of `getText`/`getJson`.
+ *
+ * @example
+ * await store.getJson(recordRef, { maxBytes: SMALL_OBJECT_MAX_BYTES / 8 });
+ */
+const SMALL_OBJECT_MAX_BYTES = 8 * 1024 * 1024;
 
 ;// CONCATENATED MODULE: ../core/src/storage/s3-object-store.ts
 
@@ -61345,7 +65770,7 @@ class errors_UnreadableObjectError extends InfrastructureError {
 
 
 
-const MiB = (/* unused pure expression or super */ null && (1024 * 1024));
+const MiB = 1024 * 1024;
 const DELETE_BATCH = 1000;
 // S3 allows at most 10,000 parts per upload.
 const MAX_PARTS = 10_000;
@@ -61374,24 +65799,24 @@ class S3ObjectStore {
         this.bucketWaitSeconds = options.bucketWaitSeconds ?? 60;
     }
     async download(ref, filePath, options = {}) {
-        const response = await this.call('S3.GetObject', ref, () => this.client.send(new GetObjectCommand({
+        const response = await this.call('S3.GetObject', ref, () => this.client.send(new dist_cjs.GetObjectCommand({
             Bucket: ref.bucket,
             Key: ref.key,
             ...(options.versionId !== undefined && { VersionId: options.versionId }),
             ...(options.ifMatch !== undefined && { IfMatch: quote(options.ifMatch) }),
         })));
-        await mkdir(dirname(filePath), { recursive: true });
+        await (0,promises_.mkdir)((0,external_node_path_.dirname)(filePath), { recursive: true });
         // Written beside the target and renamed when complete, so a half-written file never sits at
         // the path the algorithm reads.
-        const partial = `${filePath}.${randomBytes(4).toString('hex')}.part`;
+        const partial = `${filePath}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.part`;
         let size = 0;
         try {
-            await pipeline(bodyStream(response, ref), async function* count(source) {
+            await (0,external_node_stream_promises_namespaceObject.pipeline)(bodyStream(response, ref), async function* count(source) {
                 for await (const chunk of source) {
                     size += chunk.length;
                     yield chunk;
                 }
-            }, createWriteStream(partial));
+            }, (0,external_node_fs_.createWriteStream)(partial));
             // A connection closed early can end the stream without an error; the length tells.
             if (response.ContentLength !== undefined && response.ContentLength !== size) {
                 throw new AwsRequestError(`S3.GetObject on ${describeRef(ref)} ended after ${size} of ${response.ContentLength} bytes`, {
@@ -61402,10 +65827,10 @@ class S3ObjectStore {
                     retryable: true,
                 });
             }
-            await rename(partial, filePath);
+            await (0,promises_.rename)(partial, filePath);
         }
         catch (thrown) {
-            await rm(partial, { force: true });
+            await (0,promises_.rm)(partial, { force: true });
             throw this.convert(thrown, 'S3.GetObject', ref);
         }
         return withVersion({ size, etag: unquote(response.ETag) }, response.VersionId);
@@ -61413,10 +65838,10 @@ class S3ObjectStore {
     async upload(ref, filePath, options = {}) {
         let size;
         try {
-            size = (await stat(filePath)).size;
+            size = (await (0,promises_.stat)(filePath)).size;
         }
         catch (thrown) {
-            throw new SluiceError(`cannot upload ${filePath}: ${toError(thrown).message}`, { cause: thrown });
+            throw new errors_SluiceError(`cannot upload ${filePath}: ${toError(thrown).message}`, { cause: thrown });
         }
         const params = {
             Bucket: ref.bucket,
@@ -61425,13 +65850,13 @@ class S3ObjectStore {
             ...putParams(options),
         };
         if (size <= this.multipartThreshold) {
-            const result = await this.call('S3.PutObject', ref, () => this.client.send(new PutObjectCommand({ ...params, Body: createReadStream(filePath) })));
+            const result = await this.call('S3.PutObject', ref, () => this.client.send(new dist_cjs.PutObjectCommand({ ...params, Body: (0,external_node_fs_.createReadStream)(filePath) })));
             return withVersion({ etag: unquote(result.ETag) }, result.VersionId);
         }
         const partSize = Math.max(this.partSize, Math.ceil(size / MAX_PARTS));
-        const upload = new Upload({
+        const upload = new lib_storage_dist_cjs/* Upload */._({
             client: this.client,
-            params: { ...params, Body: createReadStream(filePath) },
+            params: { ...params, Body: (0,external_node_fs_.createReadStream)(filePath) },
             partSize,
             queueSize: this.queueSize,
             // Abandoned parts cost money until a lifecycle rule removes them: abort on failure.
@@ -61441,7 +65866,7 @@ class S3ObjectStore {
         return withVersion({ etag: unquote(result.ETag) }, result.VersionId);
     }
     async put(ref, body, options = {}) {
-        const result = await this.call('S3.PutObject', ref, () => this.client.send(new PutObjectCommand({
+        const result = await this.call('S3.PutObject', ref, () => this.client.send(new dist_cjs.PutObjectCommand({
             Bucket: ref.bucket,
             Key: ref.key,
             Body: body,
@@ -61468,7 +65893,7 @@ class S3ObjectStore {
         const maxBytes = options.maxBytes ?? SMALL_OBJECT_MAX_BYTES;
         let response;
         try {
-            response = await this.call('S3.GetObject', ref, () => this.client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key })));
+            response = await this.call('S3.GetObject', ref, () => this.client.send(new dist_cjs.GetObjectCommand({ Bucket: ref.bucket, Key: ref.key })));
         }
         catch (thrown) {
             if (thrown instanceof ObjectNotFoundError)
@@ -61513,7 +65938,7 @@ class S3ObjectStore {
     }
     async head(ref) {
         try {
-            const result = await this.call('S3.HeadObject', ref, () => this.client.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key })));
+            const result = await this.call('S3.HeadObject', ref, () => this.client.send(new dist_cjs.HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key })));
             return {
                 bucket: ref.bucket,
                 key: ref.key,
@@ -61535,7 +65960,7 @@ class S3ObjectStore {
     }
     async *list(bucket, prefix, options = {}) {
         const pageSize = Math.min(Math.max(1, options.pageSize ?? LIST_PAGE_SIZE), LIST_PAGE_SIZE);
-        const pages = paginateListObjectsV2({ client: this.client, pageSize }, {
+        const pages = (0,dist_cjs.paginateListObjectsV2)({ client: this.client, pageSize }, {
             Bucket: bucket,
             Prefix: prefix,
             ...(options.startAfter !== undefined && { StartAfter: options.startAfter }),
@@ -61563,7 +65988,7 @@ class S3ObjectStore {
     async copy(from, to, options = {}) {
         const result = await this.call('S3.CopyObject', to, async () => {
             try {
-                return await this.client.send(new CopyObjectCommand({
+                return await this.client.send(new dist_cjs.CopyObjectCommand({
                     Bucket: to.bucket,
                     Key: to.key,
                     // CopySource is `bucket/key` with the key URL-encoded; `/` may stay as it is.
@@ -61587,7 +66012,7 @@ class S3ObjectStore {
         const flush = async () => {
             const current = batch;
             batch = [];
-            const result = await this.call('S3.DeleteObjects', { bucket, key: current[0] ?? '' }, () => this.client.send(new DeleteObjectsCommand({
+            const result = await this.call('S3.DeleteObjects', { bucket, key: current[0] ?? '' }, () => this.client.send(new dist_cjs.DeleteObjectsCommand({
                 Bucket: bucket,
                 // Quiet: S3 then lists only the failures, keeping the response small.
                 Delete: { Objects: current.map((Key) => ({ Key })), Quiet: true },
@@ -61609,7 +66034,7 @@ class S3ObjectStore {
     }
     async bucketExists(bucket) {
         try {
-            await this.client.send(new HeadBucketCommand({ Bucket: bucket }));
+            await this.client.send(new dist_cjs.HeadBucketCommand({ Bucket: bucket }));
             return true;
         }
         catch (thrown) {
@@ -61623,7 +66048,7 @@ class S3ObjectStore {
             return { created: false };
         const region = await this.client.config.region();
         try {
-            await this.client.send(new CreateBucketCommand({
+            await this.client.send(new dist_cjs.CreateBucketCommand({
                 Bucket: bucket,
                 // us-east-1 is the one region that refuses an explicit location constraint.
                 ...(region !== 'us-east-1' && {
@@ -61639,14 +66064,14 @@ class S3ObjectStore {
         }
         try {
             // S3 is eventually consistent about new buckets: wait with the SDK's waiter, not a loop.
-            await waitUntilBucketExists({ client: this.client, maxWaitTime: this.bucketWaitSeconds }, { Bucket: bucket });
+            await (0,dist_cjs.waitUntilBucketExists)({ client: this.client, maxWaitTime: this.bucketWaitSeconds }, { Bucket: bucket });
         }
         catch (thrown) {
             throw classifyAwsError(thrown, 'S3.waitUntilBucketExists', `s3://${bucket}`);
         }
         const tags = Object.entries(options.tags ?? {});
         if (tags.length > 0) {
-            await this.call('S3.PutBucketTagging', { bucket, key: '' }, () => this.client.send(new PutBucketTaggingCommand({
+            await this.call('S3.PutBucketTagging', { bucket, key: '' }, () => this.client.send(new dist_cjs.PutBucketTaggingCommand({
                 Bucket: bucket,
                 Tagging: { TagSet: tags.map(([Key, Value]) => ({ Key, Value })) },
             })));
@@ -61654,14 +66079,14 @@ class S3ObjectStore {
         return { created: true };
     }
     async getQueueNotifications(bucket) {
-        const result = await this.call('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new GetBucketNotificationConfigurationCommand({ Bucket: bucket })));
+        const result = await this.call('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new dist_cjs.GetBucketNotificationConfigurationCommand({ Bucket: bucket })));
         return { queues: (result.QueueConfigurations ?? []).map(fromQueueConfiguration) };
     }
     async putQueueNotifications(bucket, notifications) {
         // PutBucketNotificationConfiguration replaces the whole configuration: read it first so a
         // user's own Lambda, SNS or EventBridge notifications on the bucket survive.
-        const current = await this.call('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new GetBucketNotificationConfigurationCommand({ Bucket: bucket })));
-        await this.call('S3.PutBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new PutBucketNotificationConfigurationCommand({
+        const current = await this.call('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new dist_cjs.GetBucketNotificationConfigurationCommand({ Bucket: bucket })));
+        await this.call('S3.PutBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new dist_cjs.PutBucketNotificationConfigurationCommand({
             Bucket: bucket,
             NotificationConfiguration: {
                 ...(current.TopicConfigurations !== undefined && {
@@ -61687,7 +66112,7 @@ class S3ObjectStore {
         }
     }
     convert(thrown, operation, ref) {
-        if (thrown instanceof SluiceError)
+        if (thrown instanceof errors_SluiceError)
             return thrown;
         if (isNotFound(thrown) && ref.key !== '')
             return new ObjectNotFoundError(ref.bucket, ref.key, { cause: thrown });
@@ -61709,9 +66134,9 @@ function isNotFound(thrown) {
 }
 function bodyStream(response, ref) {
     // In Node the SDK returns an http.IncomingMessage, a Readable; anything else is a bug.
-    if (response.Body instanceof Readable)
+    if (response.Body instanceof external_node_stream_.Readable)
         return response.Body;
-    throw new SluiceError(`S3.GetObject on ${describeRef(ref)} returned no readable body`);
+    throw new errors_SluiceError(`S3.GetObject on ${describeRef(ref)} returned no readable body`);
 }
 function putParams(options) {
     return {
@@ -61773,7 +66198,7 @@ function describeRef(ref) {
  * @example
  * const visibility = Math.min(taskTimeoutSeconds, SQS_LIMITS.maxVisibilityTimeoutSeconds);
  */
-const task_queue_SQS_LIMITS = {
+const SQS_LIMITS = {
     maxMessagesPerReceive: 10,
     maxWaitSeconds: 20,
     maxBatchEntries: 10,
@@ -61791,6 +66216,8 @@ const task_queue_SQS_LIMITS = {
     maxDelaySeconds: 15 * 60,
 };
 
+// EXTERNAL MODULE: ../../node_modules/@aws-sdk/client-sqs/dist-cjs/index.js
+var client_sqs_dist_cjs = __nccwpck_require__(744);
 ;// CONCATENATED MODULE: ../core/src/queue/errors.ts
 /**
  * Errors of the queue adapters. AWS SDK errors are classified as the storage adapters classify
@@ -61828,7 +66255,7 @@ const NOT_HELD_CODES = new Set([
  * @example
  * try { await client.send(cmd); } catch (e) { throw classifySqsError(e, 'SQS.DeleteMessage', url, handle); }
  */
-function errors_classifySqsError(thrown, operation, queueUrl, receiptHandle) {
+function classifySqsError(thrown, operation, queueUrl, receiptHandle) {
     if (receiptHandle !== undefined) {
         const { code } = describeAwsError(thrown);
         const message = thrown instanceof Error ? thrown.message : '';
@@ -61846,7 +66273,7 @@ function errors_classifySqsError(thrown, operation, queueUrl, receiptHandle) {
 
 
 
-const sqs_task_queue_defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * {@link TaskQueue} on Amazon SQS (standard queues) or the moto server. Takes a configured
  * `SQSClient` and the queue URL.
@@ -61857,7 +66284,7 @@ const sqs_task_queue_defaultSleep = (ms) => new Promise((resolve) => setTimeout(
  * @throws ConfigurationError from any method when the queue does not exist or access is denied;
  *   AwsRequestError for faults; MessageNotHeldError from delete/changeVisibility.
  */
-class sqs_task_queue_SqsTaskQueue {
+class SqsTaskQueue {
     client;
     url;
     sendAttempts;
@@ -61870,7 +66297,7 @@ class sqs_task_queue_SqsTaskQueue {
         this.url = url;
         this.sendAttempts = Math.max(1, options.sendAttempts ?? 5);
         this.backoffMs = options.backoffMs ?? 200;
-        this.sleep = options.sleep ?? sqs_task_queue_defaultSleep;
+        this.sleep = options.sleep ?? defaultSleep;
     }
     async receive(options = {}) {
         const { signal } = options;
@@ -61878,7 +66305,7 @@ class sqs_task_queue_SqsTaskQueue {
             return [];
         let output;
         try {
-            output = await this.client.send(new ReceiveMessageCommand({
+            output = await this.client.send(new client_sqs_dist_cjs/* ReceiveMessageCommand */.ON({
                 QueueUrl: this.url,
                 MaxNumberOfMessages: clamp(options.maxMessages ?? 1, 1, SQS_LIMITS.maxMessagesPerReceive),
                 WaitTimeSeconds: clamp(options.waitSeconds ?? SQS_LIMITS.maxWaitSeconds, 0, SQS_LIMITS.maxWaitSeconds),
@@ -61911,7 +66338,7 @@ class sqs_task_queue_SqsTaskQueue {
     }
     async delete(receiptHandle) {
         try {
-            await this.client.send(new DeleteMessageCommand({ QueueUrl: this.url, ReceiptHandle: receiptHandle }));
+            await this.client.send(new client_sqs_dist_cjs/* DeleteMessageCommand */.Ye({ QueueUrl: this.url, ReceiptHandle: receiptHandle }));
         }
         catch (thrown) {
             throw classifySqsError(thrown, 'SQS.DeleteMessage', this.url, receiptHandle);
@@ -61919,7 +66346,7 @@ class sqs_task_queue_SqsTaskQueue {
     }
     async changeVisibility(receiptHandle, timeoutSeconds) {
         try {
-            await this.client.send(new ChangeMessageVisibilityCommand({
+            await this.client.send(new client_sqs_dist_cjs/* ChangeMessageVisibilityCommand */.$H({
                 QueueUrl: this.url,
                 ReceiptHandle: receiptHandle,
                 VisibilityTimeout: clamp(Math.round(timeoutSeconds), 0, SQS_LIMITS.maxVisibilityTimeoutSeconds),
@@ -61970,7 +66397,7 @@ class sqs_task_queue_SqsTaskQueue {
     }
     async purge() {
         try {
-            await this.client.send(new PurgeQueueCommand({ QueueUrl: this.url }));
+            await this.client.send(new client_sqs_dist_cjs/* PurgeQueueCommand */.GS({ QueueUrl: this.url }));
         }
         catch (thrown) {
             throw classifySqsError(thrown, 'SQS.PurgeQueue', this.url);
@@ -61991,7 +66418,7 @@ class sqs_task_queue_SqsTaskQueue {
     }
     async attributes(names) {
         try {
-            const output = await this.client.send(new GetQueueAttributesCommand({ QueueUrl: this.url, AttributeNames: names }));
+            const output = await this.client.send(new client_sqs_dist_cjs/* GetQueueAttributesCommand */.Ko({ QueueUrl: this.url, AttributeNames: names }));
             return output.Attributes ?? {};
         }
         catch (thrown) {
@@ -62008,7 +66435,7 @@ class sqs_task_queue_SqsTaskQueue {
             const retry = [];
             let output;
             try {
-                output = await this.client.send(new SendMessageBatchCommand({
+                output = await this.client.send(new client_sqs_dist_cjs/* SendMessageBatchCommand */.vY({
                     QueueUrl: this.url,
                     Entries: pending.map((index) => {
                         const entry = all[index];
@@ -62079,7 +66506,7 @@ const MAX_RETENTION_SECONDS = 1_209_600;
  * const queue = new SqsTaskQueue(client, url);
  * @throws ConfigurationError when access is denied; AwsRequestError for faults.
  */
-class sqs_task_queue_SqsQueues {
+class SqsQueues {
     client;
     constructor(client) {
         this.client = client;
@@ -62093,7 +66520,7 @@ class sqs_task_queue_SqsQueues {
      */
     async findQueueUrl(name) {
         try {
-            const output = await this.client.send(new GetQueueUrlCommand({ QueueName: name }));
+            const output = await this.client.send(new client_sqs_dist_cjs/* GetQueueUrlCommand */.EX({ QueueName: name }));
             return output.QueueUrl;
         }
         catch (thrown) {
@@ -62111,7 +66538,7 @@ class sqs_task_queue_SqsQueues {
      * @throws ConfigurationError when the queue does not exist.
      */
     async queueArn(url) {
-        return new sqs_task_queue_SqsTaskQueue(this.client, url).arn();
+        return new SqsTaskQueue(this.client, url).arn();
     }
     /**
      * Creates the queue (and its dead-letter queue) unless it exists; when it exists, brings its
@@ -62149,7 +66576,7 @@ class sqs_task_queue_SqsQueues {
         if (existing !== undefined) {
             // CreateQueue refuses differing attributes on an existing queue; set them instead.
             try {
-                await this.client.send(new SetQueueAttributesCommand({ QueueUrl: existing, Attributes: attributes }));
+                await this.client.send(new client_sqs_dist_cjs/* SetQueueAttributesCommand */.sN({ QueueUrl: existing, Attributes: attributes }));
             }
             catch (thrown) {
                 throw classifySqsError(thrown, 'SQS.SetQueueAttributes', existing);
@@ -62158,7 +66585,7 @@ class sqs_task_queue_SqsQueues {
         }
         let url;
         try {
-            const output = await this.client.send(new CreateQueueCommand({
+            const output = await this.client.send(new client_sqs_dist_cjs/* CreateQueueCommand */.N_({
                 QueueName: name,
                 Attributes: attributes,
                 ...(tags !== undefined && { tags: { ...tags } }),
@@ -62254,7 +66681,7 @@ const validate = task_message_ajv.compile(taskMessageSchema);
  * const check = checkTaskMessage(JSON.parse(body));
  * if (check.ok) process(check.message); else logger.warning(check.reason);
  */
-function task_message_checkTaskMessage(value) {
+function checkTaskMessage(value) {
     if (validate(value)) {
         // `null` is allowed by ajv for nullable properties; treat it as absent.
         const { versionId, attemptsUsed, retryFrom, ...rest } = value;
@@ -62277,7 +66704,7 @@ function task_message_checkTaskMessage(value) {
  * await queue.sendBatch([{ body: formatTaskMessage({ sluice: 1, runId, bucket, key, etag, size }) }]);
  * @throws SluiceError never: the type guarantees the shape.
  */
-function task_message_formatTaskMessage(message) {
+function formatTaskMessage(message) {
     const { sluice, runId, bucket, key, etag, versionId, size, attemptsUsed, retryFrom } = message;
     return JSON.stringify({
         sluice,
@@ -62341,7 +66768,7 @@ function encodeS3EventKey(key) {
  * const tasks = message.records.filter(isObjectCreated);
  * @throws never.
  */
-function s3_event_isObjectCreated(record) {
+function isObjectCreated(record) {
     return (record.eventName.startsWith('ObjectCreated:') && record.size !== undefined && record.etag !== undefined);
 }
 /**
@@ -62359,7 +66786,7 @@ function s3_event_isObjectCreated(record) {
  * }
  * @throws never.
  */
-function s3_event_parseQueueMessage(body) {
+function parseQueueMessage(body) {
     let value;
     try {
         value = JSON.parse(body);
@@ -62922,7 +67349,7 @@ class CliContainerEngine {
         this.program = options.program ?? options.kind;
         this.env = options.env ?? {};
         this.runner = options.runner ?? new ProcessCommandRunner();
-        this.logger = options.logger ?? logger_silentLogger;
+        this.logger = options.logger ?? silentLogger;
         this.buildx = options.buildx;
     }
     /** Runs the CLI; a missing program becomes a ConfigurationError saying what to install. */
@@ -63442,7 +67869,7 @@ const RECORD_FILE = 'runtime.json';
  */
 async function prepareNodeRuntime(options) {
     const platform = runtimePlatform(options.platform);
-    const logger = options.logger ?? logger_silentLogger;
+    const logger = options.logger ?? silentLogger;
     const runner = options.runner ?? new ProcessCommandRunner();
     const native = platform === hostPlatform();
     const nodeVersion = native
@@ -63819,7 +68246,7 @@ function algorithmImageTag(manifest) {
 async function wrapAlgorithm(options) {
     const started = Date.now();
     const { manifest, engine } = options;
-    const logger = options.logger ?? logger_silentLogger;
+    const logger = options.logger ?? silentLogger;
     const cacheDir = options.cacheDir ?? defaultCacheDir();
     const platform = runtimePlatform(manifest.platform);
     const runnerEntry = (0,external_node_path_.join)(options.runnerDir, 'index.js');
@@ -63939,34 +68366,6 @@ async function wrapAlgorithm(options) {
 
 // EXTERNAL MODULE: ../../node_modules/@aws-sdk/client-ecs/dist-cjs/index.js
 var client_ecs_dist_cjs = __nccwpck_require__(4224);
-;// CONCATENATED MODULE: ../core/src/run/canonical-json.ts
-// One byte-exact JSON form per value (keys sorted, no spaces), so hashes of equal values are equal.
-/**
- * Serialises a JSON value with object keys sorted at every depth and no whitespace.
- *
- * @example
- * canonicalJson({ b: 1, a: [true, { d: null, c: 'x' }] }); // '{"a":[true,{"c":"x","d":null}],"b":1}'
- * @throws {TypeError} when the value holds something JSON cannot represent (a function, a bigint).
- */
-function canonical_json_canonicalJson(value) {
-    if (value === null || typeof value === 'boolean' || typeof value === 'string')
-        return JSON.stringify(value);
-    if (typeof value === 'number') {
-        if (!Number.isFinite(value))
-            throw new TypeError(`canonicalJson: ${value} is not a JSON number`);
-        return JSON.stringify(value);
-    }
-    if (Array.isArray(value))
-        return `[${value.map(canonical_json_canonicalJson).join(',')}]`;
-    if (typeof value === 'object') {
-        const entries = Object.entries(value)
-            .filter(([, child]) => child !== undefined)
-            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-        return `{${entries.map(([key, child]) => `${JSON.stringify(key)}:${canonical_json_canonicalJson(child)}`).join(',')}}`;
-    }
-    throw new TypeError(`canonicalJson: a ${typeof value} is not JSON`);
-}
-
 ;// CONCATENATED MODULE: ../core/src/compute/task-definition.ts
 // The ECS task definition of a wrapped image: one container, `algorithm`, running the image by digest
 // with the manifest's resources plus the runner's overhead. Task definitions are immutable and every
@@ -64083,7 +68482,7 @@ function taskDefinitionInput(options) {
     if (manifestBytes > MAX_MANIFEST_LABEL_BYTES) {
         throw new errors_ConfigurationError(`algorithm.json is ${manifestBytes} bytes as compact JSON; the task definition can carry at most ${MAX_MANIFEST_LABEL_BYTES}. Shorten the descriptions in it.`);
     }
-    const containerMemory = manifest.memoryMiB + memory_RUNNER_OVERHEAD_MIB;
+    const containerMemory = manifest.memoryMiB + RUNNER_OVERHEAD_MIB;
     // Fargate has no GPUs and a largest size; beyond either the task is for EC2 only.
     const size = manifest.gpu === 0 ? taskSize(manifest) : undefined;
     const fargate = size !== undefined;
@@ -64221,7 +68620,7 @@ function normalizeContainer(container) {
  * @throws never.
  */
 function normalizedTaskDefinition(definition, tags) {
-    return canonical_json_canonicalJson({
+    return canonicalJson({
         family: definition.family,
         taskRoleArn: definition.taskRoleArn || undefined,
         executionRoleArn: definition.executionRoleArn || undefined,
@@ -64243,7 +68642,7 @@ function normalizedTaskDefinition(definition, tags) {
             .sort(byKey((volume) => volume.name ?? ''))),
         containers: (definition.containerDefinitions ?? [])
             .map(normalizeContainer)
-            .sort(byKey((container) => canonical_json_canonicalJson(container))),
+            .sort(byKey((container) => canonicalJson(container))),
         tags: (tags ?? [])
             .map((tag) => ({ key: tag.key, value: tag.value ?? '' }))
             .sort(byKey((tag) => tag.key ?? '')),
@@ -64308,7 +68707,7 @@ class EcsTaskDefinitions {
             }
         }
         catch (thrown) {
-            throw errors_classifyAwsError(thrown, 'ECS.ListTaskDefinitions', family);
+            throw classifyAwsError(thrown, 'ECS.ListTaskDefinitions', family);
         }
         arns.sort((a, b) => b.revision - a.revision);
         for (const { arn } of arns)
@@ -64320,12 +68719,12 @@ class EcsTaskDefinitions {
             return registered(output.taskDefinition, output.tags, taskDefinition);
         }
         catch (thrown) {
-            const { code } = errors_describeAwsError(thrown);
+            const { code } = describeAwsError(thrown);
             // ECS says "ClientException: Unable to describe task definition." for one that does not exist.
-            if (code === 'ClientException' && /unable to describe|not found/i.test(errors_toError(thrown).message)) {
+            if (code === 'ClientException' && /unable to describe|not found/i.test(toError(thrown).message)) {
                 return undefined;
             }
-            throw errors_classifyAwsError(thrown, 'ECS.DescribeTaskDefinition', taskDefinition);
+            throw classifyAwsError(thrown, 'ECS.DescribeTaskDefinition', taskDefinition);
         }
     }
     async register(input) {
@@ -64334,7 +68733,7 @@ class EcsTaskDefinitions {
             return registered(output.taskDefinition, output.tags ?? input.tags, input.family ?? '');
         }
         catch (thrown) {
-            throw errors_classifyAwsError(thrown, 'ECS.RegisterTaskDefinition', input.family ?? '');
+            throw classifyAwsError(thrown, 'ECS.RegisterTaskDefinition', input.family ?? '');
         }
     }
 }
@@ -64367,7 +68766,7 @@ async function findTaskDefinition(registry, family, tags) {
  * const { arn, reused } = await registerTaskDefinition(new EcsTaskDefinitions(ecs), taskDefinitionInput(options), logger);
  * @throws {ConfigurationError} when access is denied; AwsRequestError for faults.
  */
-async function registerTaskDefinition(registry, input, logger = logger_silentLogger) {
+async function registerTaskDefinition(registry, input, logger = silentLogger) {
     const family = input.family ?? '';
     const wanted = {};
     for (const tag of input.tags ?? []) {
@@ -64429,7 +68828,7 @@ class EcrRegistry {
     logger;
     constructor(client, options = {}) {
         this.client = client;
-        this.logger = options.logger ?? logger_silentLogger;
+        this.logger = options.logger ?? silentLogger;
     }
     /**
      * The engine's credentials for this account's registry, from GetAuthorizationToken (valid for 12
@@ -64443,7 +68842,7 @@ class EcrRegistry {
             data = (await this.client.send(new client_ecr_dist_cjs/* GetAuthorizationTokenCommand */.Eu6({}))).authorizationData?.[0];
         }
         catch (thrown) {
-            throw errors_classifyAwsError(thrown, 'ECR.GetAuthorizationToken', 'the default registry');
+            throw classifyAwsError(thrown, 'ECR.GetAuthorizationToken', 'the default registry');
         }
         const token = data?.authorizationToken;
         const endpoint = data?.proxyEndpoint;
@@ -64496,8 +68895,8 @@ class EcrRegistry {
             return { name, uri, created: true };
         }
         catch (thrown) {
-            if (errors_describeAwsError(thrown).code !== 'RepositoryAlreadyExistsException') {
-                throw errors_classifyAwsError(thrown, 'ECR.CreateRepository', name);
+            if (describeAwsError(thrown).code !== 'RepositoryAlreadyExistsException') {
+                throw classifyAwsError(thrown, 'ECR.CreateRepository', name);
             }
         }
         try {
@@ -64508,7 +68907,7 @@ class EcrRegistry {
             return { name, uri, created: false };
         }
         catch (thrown) {
-            throw errors_classifyAwsError(thrown, 'ECR.DescribeRepositories', name);
+            throw classifyAwsError(thrown, 'ECR.DescribeRepositories', name);
         }
     }
 }
@@ -64571,7 +68970,7 @@ class EcsCatalogue {
     logger;
     constructor(options) {
         this.options = options;
-        this.logger = options.logger ?? logger_silentLogger;
+        this.logger = options.logger ?? silentLogger;
     }
     async register(registration) {
         const input = taskDefinitionInput({
@@ -64687,7 +69086,7 @@ async function manifestTextOf(options) {
         return await (0,promises_.readFile)(options.manifestPath, 'utf8');
     }
     catch (e) {
-        throw new errors_ConfigurationError(`cannot read the manifest ${options.manifestPath}: ${errors_toError(e).message}`, {
+        throw new errors_ConfigurationError(`cannot read the manifest ${options.manifestPath}: ${toError(e).message}`, {
             cause: e,
         });
     }
@@ -64709,7 +69108,7 @@ async function manifestTextOf(options) {
  *   algorithm's build fails, the platform is unsupported, or an ECS catalogue is given without a push.
  */
 async function wrap(options) {
-    const logger = options.logger ?? logger_silentLogger;
+    const logger = options.logger ?? silentLogger;
     const push = options.push ?? { kind: 'none' };
     const manifestText = await manifestTextOf(options);
     const parsed = parseManifest(manifestText, options.manifestPath);
@@ -64799,7 +69198,7 @@ class S3BucketAdmin {
     }
     async getBucketTags(bucket) {
         try {
-            const output = await this.client.send(new GetBucketTaggingCommand({ Bucket: bucket }));
+            const output = await this.client.send(new dist_cjs.GetBucketTaggingCommand({ Bucket: bucket }));
             const tags = {};
             for (const tag of output.TagSet ?? []) {
                 if (tag.Key !== undefined)
@@ -64824,7 +69223,7 @@ class S3BucketAdmin {
             let keyMarker;
             let versionIdMarker;
             for (;;) {
-                const page = await this.client.send(new ListObjectVersionsCommand({
+                const page = await this.client.send(new dist_cjs.ListObjectVersionsCommand({
                     Bucket: bucket,
                     ...(keyMarker !== undefined && { KeyMarker: keyMarker }),
                     ...(versionIdMarker !== undefined && { VersionIdMarker: versionIdMarker }),
@@ -64838,11 +69237,11 @@ class S3BucketAdmin {
                         : { Key: entry.Key, VersionId: entry.VersionId });
                 }
                 if (objects.length > 0) {
-                    const result = await this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
+                    const result = await this.client.send(new dist_cjs.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
                     const errors = result.Errors ?? [];
                     const first = errors[0];
                     if (first !== undefined) {
-                        throw new SluiceError(`could not empty s3://${bucket}: ${errors.length} objects not deleted, e.g. ${first.Key ?? '?'} (${first.Code ?? ''}: ${first.Message ?? ''})`);
+                        throw new errors_SluiceError(`could not empty s3://${bucket}: ${errors.length} objects not deleted, e.g. ${first.Key ?? '?'} (${first.Code ?? ''}: ${first.Message ?? ''})`);
                     }
                     objectsDeleted += objects.length;
                 }
@@ -64851,10 +69250,10 @@ class S3BucketAdmin {
                 keyMarker = page.NextKeyMarker;
                 versionIdMarker = page.NextVersionIdMarker;
             }
-            await this.client.send(new DeleteBucketCommand({ Bucket: bucket }));
+            await this.client.send(new dist_cjs.DeleteBucketCommand({ Bucket: bucket }));
         }
         catch (thrown) {
-            if (thrown instanceof SluiceError)
+            if (thrown instanceof errors_SluiceError)
                 throw thrown;
             if (describeAwsError(thrown).code === 'NoSuchBucket')
                 return undefined;
@@ -64904,7 +69303,7 @@ class SqsRunQueues {
     }
     async setQueueAttributes(url, attributes) {
         try {
-            await this.client.send(new SetQueueAttributesCommand({
+            await this.client.send(new client_sqs_dist_cjs/* SetQueueAttributesCommand */.sN({
                 QueueUrl: url,
                 Attributes: { ...attributes },
             }));
@@ -64915,7 +69314,7 @@ class SqsRunQueues {
     }
     async queueTags(url) {
         try {
-            const output = await this.client.send(new ListQueueTagsCommand({ QueueUrl: url }));
+            const output = await this.client.send(new client_sqs_dist_cjs/* ListQueueTagsCommand */.yT({ QueueUrl: url }));
             return { ...output.Tags };
         }
         catch (thrown) {
@@ -64924,7 +69323,7 @@ class SqsRunQueues {
     }
     async tagQueue(url, tags) {
         try {
-            await this.client.send(new TagQueueCommand({ QueueUrl: url, Tags: { ...tags } }));
+            await this.client.send(new client_sqs_dist_cjs/* TagQueueCommand */.LE({ QueueUrl: url, Tags: { ...tags } }));
         }
         catch (thrown) {
             throw classifySqsError(thrown, 'SQS.TagQueue', url);
@@ -64932,7 +69331,7 @@ class SqsRunQueues {
     }
     async deleteQueue(url) {
         try {
-            await this.client.send(new DeleteQueueCommand({ QueueUrl: url }));
+            await this.client.send(new client_sqs_dist_cjs/* DeleteQueueCommand */.cA({ QueueUrl: url }));
             return true;
         }
         catch (thrown) {
@@ -64944,7 +69343,7 @@ class SqsRunQueues {
     async listQueueUrls(namePrefix) {
         const urls = [];
         try {
-            for await (const page of paginateListQueues({ client: this.client, pageSize: 1000 }, { QueueNamePrefix: namePrefix })) {
+            for await (const page of (0,client_sqs_dist_cjs/* paginateListQueues */.aW)({ client: this.client, pageSize: 1000 }, { QueueNamePrefix: namePrefix })) {
                 urls.push(...(page.QueueUrls ?? []));
             }
         }
@@ -65099,11 +69498,11 @@ const runStateValidator = lazyValidator(runStateSchema);
  * const state = validateRunState(value, 's3://out/_sluice/thumbs-3f9a0c12/run.json');
  * @throws {ValidationError} when it does not follow the run state schema.
  */
-function run_state_validateRunState(value, file) {
+function validateRunState(value, file) {
     const validate = runStateValidator();
     if (validate(value))
         return value;
-    throw new ValidationError(problemsFromAjv(validate.errors ?? [], file, value, runStateSchema));
+    throw new errors_ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, runStateSchema));
 }
 
 ;// CONCATENATED MODULE: ../core/src/run/run-names.ts
@@ -65111,11 +69510,11 @@ function run_state_validateRunState(value, file) {
 // idempotent and teardown can find exactly what a run made.
 
 /** Tag naming the run a resource belongs to; teardown deletes only what carries its run id. */
-const run_names_RUN_ID_TAG = 'sluice:run-id';
+const RUN_ID_TAG = 'sluice:run-id';
 /** Tag marking a resource as sluice's own. */
 const MANAGED_TAG = 'sluice:managed';
 /** Tag on the run's queues naming the output bucket, where `run.json` is: finds a run by id alone. */
-const run_names_OUTPUT_BUCKET_TAG = 'sluice:output-bucket';
+const OUTPUT_BUCKET_TAG = 'sluice:output-bucket';
 /**
  * The task queue's name: `sluice-<run-id>-tasks`.
  *
@@ -65123,7 +69522,7 @@ const run_names_OUTPUT_BUCKET_TAG = 'sluice:output-bucket';
  * taskQueueName('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12-tasks'
  * @throws never.
  */
-function run_names_taskQueueName(runId) {
+function taskQueueName(runId) {
     return `sluice-${runId}-tasks`;
 }
 /**
@@ -65133,8 +69532,8 @@ function run_names_taskQueueName(runId) {
  * deadLetterQueueName('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12-tasks-dlq'
  * @throws never.
  */
-function run_names_deadLetterQueueName(runId) {
-    return `${run_names_taskQueueName(runId)}-dlq`;
+function deadLetterQueueName(runId) {
+    return `${taskQueueName(runId)}-dlq`;
 }
 /**
  * The Id of sluice's entry in the input bucket's notification configuration: `sluice-<run-id>`.
@@ -65143,7 +69542,7 @@ function run_names_deadLetterQueueName(runId) {
  * notificationId('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12'
  * @throws never.
  */
-function run_names_notificationId(runId) {
+function notificationId(runId) {
     return `sluice-${runId}`;
 }
 /**
@@ -65153,8 +69552,8 @@ function run_names_notificationId(runId) {
  * runTags('thumbs-3f9a0c12'); // { 'sluice:run-id': 'thumbs-3f9a0c12', 'sluice:managed': 'true' }
  * @throws never.
  */
-function run_names_runTags(runId) {
-    return { [run_names_RUN_ID_TAG]: runId, [MANAGED_TAG]: 'true' };
+function runTags(runId) {
+    return { [RUN_ID_TAG]: runId, [MANAGED_TAG]: 'true' };
 }
 /**
  * The key of the run state in the output bucket: `_sluice/<run-id>/run.json`.
@@ -65163,7 +69562,7 @@ function run_names_runTags(runId) {
  * runStateKey('thumbs-3f9a0c12'); // '_sluice/thumbs-3f9a0c12/run.json'
  * @throws {SluiceError} when the run id is malformed.
  */
-function run_names_runStateKey(runId) {
+function runStateKey(runId) {
     return `${ledgerPrefix(runId)}run.json`;
 }
 /**
@@ -65175,7 +69574,7 @@ function run_names_runStateKey(runId) {
  * endMarkerKey('thumbs-3f9a0c12'); // '_sluice/thumbs-3f9a0c12/end'
  * @throws {SluiceError} when the run id is malformed.
  */
-function run_names_endMarkerKey(runId) {
+function endMarkerKey(runId) {
     return `${ledgerPrefix(runId)}end`;
 }
 
@@ -65197,7 +69596,7 @@ const REDACTED = '***';
  * storedJob(job, ['API_TOKEN']).env; // { API_TOKEN: { fromEnv: 'API_TOKEN' }, SIZE: '256' }
  * @throws never.
  */
-function run_state_storedJob(job, secretNames = []) {
+function storedJob(job, secretNames = []) {
     const env = {};
     for (const [name, value] of Object.entries(job.env)) {
         env[name] =
@@ -65218,7 +69617,7 @@ function run_state_storedJob(job, secretNames = []) {
     };
     return {
         name: job.name,
-        algorithm: run_state_algorithmText(job),
+        algorithm: algorithmText(job),
         input: { ...job.input, include: [...job.input.include] },
         output: { ...job.output },
         env,
@@ -65241,7 +69640,7 @@ function run_state_storedJob(job, secretNames = []) {
  * algorithmText(job); // 'thumbnails@1.0.0'
  * @throws never.
  */
-function run_state_algorithmText(job) {
+function algorithmText(job) {
     return job.algorithm.kind === 'catalogue'
         ? `${job.algorithm.name}@${job.algorithm.version}`
         : job.algorithm.reference;
@@ -65263,7 +69662,7 @@ function runJob(state) {
  * const state = await readRunState(store, 'my-output', 'thumbs-3f9a0c12');
  * @throws {ValidationError} when `run.json` is not a valid run state.
  */
-async function run_state_readRunState(store, bucket, runId) {
+async function readRunState(store, bucket, runId) {
     if (!(await store.bucketExists(bucket)))
         return undefined;
     const key = runStateKey(runId);
@@ -65279,7 +69678,7 @@ async function run_state_readRunState(store, bucket, runId) {
  * await writeRunState(store, { ...state, state: 'provisioned', updatedAt: new Date().toISOString() });
  * @throws ConfigurationError or AwsRequestError from the store.
  */
-async function run_state_writeRunState(store, state) {
+async function writeRunState(store, state) {
     await store.putJson({ bucket: state.output.bucket, key: runStateKey(state.runId) }, state);
 }
 /**
@@ -65291,9 +69690,9 @@ async function run_state_writeRunState(store, state) {
  * const state = await findRunState('thumbs-3f9a0c12', deps);
  * @throws {ValidationError} when the `run.json` found is not valid.
  */
-async function run_state_findRunState(runId, deps, options = {}) {
+async function findRunState(runId, deps, options = {}) {
     if (options.bucket !== undefined)
-        return run_state_readRunState(deps.store, options.bucket, runId);
+        return readRunState(deps.store, options.bucket, runId);
     const url = await deps.queues.findQueueUrl(taskQueueName(runId));
     if (url === undefined)
         return undefined;
@@ -65301,7 +69700,7 @@ async function run_state_findRunState(runId, deps, options = {}) {
     const bucket = tags[OUTPUT_BUCKET_TAG];
     if (bucket === undefined || tags[RUN_ID_TAG] !== runId)
         return undefined;
-    return run_state_readRunState(deps.store, bucket, runId);
+    return readRunState(deps.store, bucket, runId);
 }
 /**
  * Like {@link findRunState}, for steps that need the run to exist (dispatch, collect).
@@ -65311,15 +69710,15 @@ async function run_state_findRunState(runId, deps, options = {}) {
  * @throws {ConfigurationError} when the run cannot be found, or has been torn down.
  */
 async function openRun(runId, deps, options = {}) {
-    const state = await run_state_findRunState(runId, deps, options);
+    const state = await findRunState(runId, deps, options);
     if (state === undefined) {
         const where = options.bucket !== undefined
             ? `no ${runStateKey(runId)} in s3://${options.bucket}`
             : `no queue ${taskQueueName(runId)} points to its output bucket`;
-        throw new ConfigurationError(`run ${runId} was not found (${where}). Check the run id, pass the job file or the output bucket, or provision the run first.`);
+        throw new errors_ConfigurationError(`run ${runId} was not found (${where}). Check the run id, pass the job file or the output bucket, or provision the run first.`);
     }
     if (state.state === 'torn-down') {
-        throw new ConfigurationError(`run ${runId} has been torn down; provision it again (sluice provision JOB) before using it.`);
+        throw new errors_ConfigurationError(`run ${runId} has been torn down; provision it again (sluice provision JOB) before using it.`);
     }
     return state;
 }
@@ -65329,7 +69728,7 @@ async function openRun(runId, deps, options = {}) {
 // merging it with whatever else the bucket notifies (never replacing it), and taking it out again.
 
 /** The events a run's notification sends: every way an object can be created. */
-const notifications_RUN_NOTIFICATION_EVENTS = (/* unused pure expression or super */ null && (['s3:ObjectCreated:*']));
+const RUN_NOTIFICATION_EVENTS = ['s3:ObjectCreated:*'];
 // Characters that make a glob segment a pattern rather than literal text (picomatch syntax).
 const GLOB_META = new Set(['*', '?', '[', ']', '{', '}', '(', ')', '!', '+', '@', '\\']);
 /**
@@ -65344,7 +69743,7 @@ const GLOB_META = new Set(['*', '?', '[', ']', '{', '}', '(', ')', '!', '+', '@'
  * notificationSuffix(['**\/*.{jpg,png}']);        // undefined
  * @throws never.
  */
-function notifications_notificationSuffix(include) {
+function notificationSuffix(include) {
     let common;
     for (const glob of include) {
         if (glob.startsWith('!') || glob.includes('\\'))
@@ -65396,11 +69795,11 @@ function notificationsOverlap(a, b) {
  * await store.putQueueNotifications(bucket, next);
  * @throws {ConfigurationError} when another entry would overlap ours (S3 refuses that), naming it.
  */
-function notifications_mergeNotification(current, ours, bucket) {
+function mergeNotification(current, ours, bucket) {
     const others = current.queues.filter((entry) => entry.id !== ours.id && entry.queueArn !== ours.queueArn);
     const clash = others.find((entry) => notificationsOverlap(entry, ours));
     if (clash !== undefined) {
-        throw new ConfigurationError(`s3://${bucket} already sends ${clash.events.join(', ')} events for keys under "${clash.prefix ?? ''}"` +
+        throw new errors_ConfigurationError(`s3://${bucket} already sends ${clash.events.join(', ')} events for keys under "${clash.prefix ?? ''}"` +
             `${clash.suffix !== undefined ? ` ending in "${clash.suffix}"` : ''} to ${clash.queueArn}` +
             ` (notification ${clash.id ?? 'without an id'}), which overlaps this run's prefix "${ours.prefix ?? ''}";` +
             ' S3 allows one destination per event and key. Use another input prefix ($.input.prefix) that does' +
@@ -65416,9 +69815,59 @@ function notifications_mergeNotification(current, ours, bucket) {
  * if (removed) await store.putQueueNotifications(bucket, notifications);
  * @throws never.
  */
-function notifications_withoutNotification(current, id) {
+function withoutNotification(current, id) {
     const queues = current.queues.filter((entry) => entry.id !== id);
     return { notifications: { queues }, removed: queues.length !== current.queues.length };
+}
+
+;// CONCATENATED MODULE: ../core/src/run/lifecycle-deps.ts
+/** The real wait. */
+const lifecycle_deps_defaultSleep = (ms) => new Promise((resolve) => {
+    setTimeout(resolve, ms);
+});
+/** An ISO 8601 UTC timestamp of `ms`. */
+function isoTime(ms) {
+    return new Date(ms).toISOString();
+}
+
+;// CONCATENATED MODULE: ../core/src/run/queue-policy.ts
+// The task queue's access policy: only S3, and only on behalf of the run's input bucket, may send.
+/**
+ * The S3 ARN of a bucket.
+ *
+ * @example
+ * bucketArn('photos'); // 'arn:aws:s3:::photos'
+ * @throws never.
+ */
+function bucketArn(bucket, partition = 'aws') {
+    return `arn:${partition}:s3:::${bucket}`;
+}
+/**
+ * The queue policy (JSON text, for the `Policy` attribute) that lets the S3 service send messages
+ * to `queueArn` for events of `bucket` only (`aws:SourceArn`), and lets nobody else in through it.
+ * The account's own principals keep the access their IAM policies give them.
+ *
+ * @example
+ * await queues.setQueueAttributes(url, { Policy: s3SendPolicy(queueArn, 'photos') });
+ * @throws never.
+ */
+function s3SendPolicy(queueArn, bucket) {
+    // The partition comes from the queue ARN, so the policy is right in China and GovCloud too.
+    const partition = /^arn:([^:]+):/.exec(queueArn)?.[1] ?? 'aws';
+    return JSON.stringify({
+        Version: '2012-10-17',
+        Id: `${queueArn}/s3-send`,
+        Statement: [
+            {
+                Sid: 'S3SendsInputEvents',
+                Effect: 'Allow',
+                Principal: { Service: 's3.amazonaws.com' },
+                Action: 'sqs:SendMessage',
+                Resource: queueArn,
+                Condition: { ArnEquals: { 'aws:SourceArn': bucketArn(bucket, partition) } },
+            },
+        ],
+    });
 }
 
 ;// CONCATENATED MODULE: ../core/src/run/provision.ts
@@ -65455,7 +69904,7 @@ function checkNoLoop(job) {
     if (input.bucket !== output.bucket)
         return [];
     if (input.prefix.startsWith(output.prefix)) {
-        throw new ConfigurationError(`job.json $.output.prefix: with input and output in the same bucket (${input.bucket}), the output prefix "${output.prefix}" ` +
+        throw new errors_ConfigurationError(`job.json $.output.prefix: with input and output in the same bucket (${input.bucket}), the output prefix "${output.prefix}" ` +
             `holds the input prefix "${input.prefix}", so results could become inputs again. Give them prefixes apart, ` +
             'e.g. "input": {"prefix": "in/"} and "output": {"prefix": "out/"}, or use another output bucket.');
     }
@@ -65493,7 +69942,7 @@ function maxReceiveCountFor(job) {
 async function provisionRun(job, deps, options = {}) {
     const logger = deps.logger ?? silentLogger;
     const now = deps.now ?? Date.now;
-    const id = makeRunId(job);
+    const id = runId(job);
     const tags = runTags(id);
     const warnings = checkNoLoop(job);
     for (const warning of warnings)
@@ -65503,7 +69952,7 @@ async function provisionRun(job, deps, options = {}) {
     const sameBucket = job.input.bucket === job.output.bucket;
     const inputExists = await deps.store.bucketExists(job.input.bucket);
     if (!inputExists && !job.input.create) {
-        throw new ConfigurationError(`job.json $.input.bucket: the input bucket "${job.input.bucket}" does not exist, or these credentials cannot ` +
+        throw new errors_ConfigurationError(`job.json $.input.bucket: the input bucket "${job.input.bucket}" does not exist, or these credentials cannot ` +
             'use it. Fix the name, create the bucket, or set "create": true under "input" to have sluice create it.');
     }
     // The output bucket first: run.json lives there.
@@ -65575,7 +70024,7 @@ async function provisionRun(job, deps, options = {}) {
     });
     const deadLetter = ensured.deadLetter;
     if (deadLetter === undefined)
-        throw new ConfigurationError(`SQS made no dead-letter queue for ${state.queue.name}`);
+        throw new errors_ConfigurationError(`SQS made no dead-letter queue for ${state.queue.name}`);
     const queueOwned = await claimQueue(ensured.url, id, queueTags, deps);
     const deadLetterOwned = await claimQueue(deadLetter.url, id, queueTags, deps);
     if (ensured.created)
@@ -65671,6 +70120,70 @@ function pick(value, make) {
     return value === undefined ? {} : make(value);
 }
 
+;// CONCATENATED MODULE: ../core/src/run/concurrency.ts
+// Bounded concurrency for the lifecycle's many small requests (enqueue batches, record reads).
+/**
+ * Runs at most `limit` of the started tasks at once: `run` waits for a free slot before starting the
+ * task, so a producer that awaits it is held back (bounded memory). `drain` waits for the rest and
+ * throws the first error any task threw.
+ *
+ * @example
+ * const pool = new BoundedPool(4);
+ * for (const batch of batches) await pool.run(() => queue.sendBatch(batch));
+ * await pool.drain();
+ * @throws the first error of a task, from `run` (once seen) or `drain`.
+ */
+class BoundedPool {
+    limit;
+    running = new Set();
+    failure;
+    constructor(limit) {
+        this.limit = limit;
+    }
+    /** Starts `task` as soon as fewer than `limit` are running. */
+    async run(task) {
+        while (this.running.size >= Math.max(1, this.limit))
+            await Promise.race(this.running);
+        this.rethrow();
+        const promise = task()
+            .catch((error) => {
+            this.failure ??= { error };
+        })
+            .finally(() => {
+            this.running.delete(promise);
+        });
+        this.running.add(promise);
+    }
+    /** Waits for every started task. */
+    async drain() {
+        await Promise.all(this.running);
+        this.rethrow();
+    }
+    rethrow() {
+        if (this.failure !== undefined)
+            throw this.failure.error;
+    }
+}
+/**
+ * Maps `items` through `fn` with at most `limit` calls at once, keeping the order.
+ *
+ * @example
+ * const records = await mapBounded(keys, 16, (key) => store.getJson({ bucket, key }));
+ * @throws the first error `fn` throws.
+ */
+async function mapBounded(items, limit, fn) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await fn(items[index], index);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+    return results;
+}
+
 ;// CONCATENATED MODULE: ../core/src/run/dispatch.ts
 // dispatch-tasks: enqueue the objects already in the input prefix, streamed page by page, skipping
 // what is not an input and what a completion marker says is done.
@@ -65705,7 +70218,7 @@ const MARKER_CHECKS_IN_FLIGHT = 16;
 async function dispatchTasks(run, deps, options = {}) {
     const logger = deps.logger ?? silentLogger;
     if (run.queue.url === undefined) {
-        throw new ConfigurationError(`run ${run.runId} has no task queue yet (state ${run.state}); provision it (sluice provision JOB) first.`);
+        throw new errors_ConfigurationError(`run ${run.runId} has no task queue yet (state ${run.state}); provision it (sluice provision JOB) first.`);
     }
     const queue = deps.queues.taskQueue(run.queue.url);
     const isInput = inputFilter(run);
@@ -65853,7 +70366,7 @@ const RESULTS_WINDOW = 256;
 /** How long dead-letter messages are held while collect reads them all. */
 const HOLD_SECONDS = 120;
 /** Stands in for the digest in a record collect writes when no runner ever wrote one. */
-const UNKNOWN_DIGEST = (/* unused pure expression or super */ null && (`sha256:${'0'.repeat(64)}`));
+const UNKNOWN_DIGEST = `sha256:${'0'.repeat(64)}`;
 /**
  * Waits for a run to finish and writes its results. First it waits until the input is complete
  * (`until`: an end marker, a count, or quiet for `idleSeconds`), then until every listed input has
@@ -65875,11 +70388,11 @@ async function collectResults(run, options, deps) {
     const { store } = deps;
     const logger = deps.logger ?? silentLogger;
     const now = deps.now ?? Date.now;
-    const sleep = deps.sleep ?? defaultSleep;
+    const sleep = deps.sleep ?? lifecycle_deps_defaultSleep;
     const { url: queueUrl } = run.queue;
     const { url: deadLetterUrl } = run.deadLetterQueue;
     if (queueUrl === undefined || deadLetterUrl === undefined) {
-        throw new ConfigurationError(`run ${run.runId} has no task queue yet (state ${run.state}); provision it (sluice provision JOB) first.`);
+        throw new errors_ConfigurationError(`run ${run.runId} has no task queue yet (state ${run.state}); provision it (sluice provision JOB) first.`);
     }
     const queue = deps.queues.taskQueue(queueUrl);
     const deadLetter = deps.queues.taskQueue(deadLetterUrl);
@@ -66265,16 +70778,16 @@ async function moveDeadLetters(run, deadLetter, queue) {
 }
 /** Streams results.json through a temporary file (one line per input) and uploads it. */
 async function writeResults(run, tracker, store, now) {
-    const directory = await mkdtemp(join(tmpdir(), 'sluice-results-'));
-    const file = join(directory, 'results.json');
+    const directory = await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'sluice-results-'));
+    const file = (0,external_node_path_.join)(directory, 'results.json');
     const failures = [];
     let slowest = [];
     const key = resultsKey(run.runId);
     try {
-        const out = createWriteStream(file, { encoding: 'utf8' });
+        const out = (0,external_node_fs_.createWriteStream)(file, { encoding: 'utf8' });
         const write = async (text) => {
             if (!out.write(text))
-                await once(out, 'drain');
+                await (0,external_node_events_.once)(out, 'drain');
         };
         const counts = tracker.counts();
         await write(`{"schemaVersion":1,"runId":${JSON.stringify(run.runId)},"generatedAt":"${isoTime(now())}",` +
@@ -66299,11 +70812,11 @@ async function writeResults(run, tracker, store, now) {
         }
         await write('\n]}\n');
         out.end();
-        await once(out, 'finish');
+        await (0,external_node_events_.once)(out, 'finish');
         await store.upload({ bucket: run.output.bucket, key }, file, { contentType: 'application/json' });
     }
     finally {
-        await rm(directory, { recursive: true, force: true });
+        await (0,promises_.rm)(directory, { recursive: true, force: true });
     }
     return { uri: `s3://${run.output.bucket}/${key}`, key, failures, slowest: topSlowest(slowest) };
 }
@@ -66467,6 +70980,833 @@ async function bucketsToDelete(runId, state, deps, options) {
     return result.sort((a, b) => Number(a === state?.output.bucket) - Number(b === state?.output.bucket));
 }
 
+;// CONCATENATED MODULE: ../core/src/compute/local-workers.ts
+// The local backend's workers: N runner containers of a run's wrapped image, started with the local
+// container engine (docker, or podman where there is no Docker daemon) on the host network, so they
+// reach an S3/SQS endpoint on loopback (the moto server) as well as AWS itself. Every container
+// carries the label `org.sluice.run=<run-id>`: that is how they are counted, watched and removed,
+// from any process (the dispatch-tasks, collect-results and teardown actions are separate ones).
+
+
+
+
+
+/** The label naming a runner container's run. */
+const LOCAL_RUN_LABEL = 'org.sluice.run';
+/** The label numbering a runner container within its run (1, 2, …). */
+const LOCAL_WORKER_LABEL = 'org.sluice.worker';
+/**
+ * Per-container resource limits. Any `--ulimit` replaces the engine's configured defaults (podman),
+ * so `nofile` and `nproc` are always given together; these are the test bed's defaults, enough for
+ * one runner and its algorithm.
+ */
+const LOCAL_WORKER_ULIMITS = [
+    { name: 'nofile', soft: 1024, hard: 1024 },
+    { name: 'nproc', soft: 4096, hard: 4096 },
+];
+/** The runner's exit code for a configuration error (a restart would fail the same way). */
+const RUNNER_CONFIGURATION_EXIT = 2;
+/** Restarts one {@link LocalWorkers} allows per run, so a runner that always crashes ends the watch. */
+const DEFAULT_RESTART_BUDGET = 10;
+/**
+ * The runner containers of local runs.
+ *
+ * @example
+ * const workers = new LocalWorkers(await detectContainerEngine({ logger }), logger);
+ * await workers.ensure(spec, { workRemains: true }); // starts spec.workers runners
+ * await workers.stop(spec.runId);                    // at teardown
+ */
+class LocalWorkers {
+    engine;
+    logger;
+    restartBudget;
+    restarts = 0;
+    constructor(engine, logger = silentLogger, options = {}) {
+        this.engine = engine;
+        this.logger = logger;
+        this.restartBudget = options.restartBudget ?? DEFAULT_RESTART_BUDGET;
+    }
+    /** The run's containers (running or not). */
+    async containers(runId) {
+        return this.engine.listContainers(`${LOCAL_RUN_LABEL}=${runId}`);
+    }
+    /**
+     * Counts the run's containers by state.
+     *
+     * @example
+     * const { running } = await workers.count('thumbs-3f9a0c12');
+     * @throws ContainerEngineError when the engine fails.
+     */
+    async count(runId) {
+        return countOf(await this.containers(runId));
+    }
+    /**
+     * Keeps a run's runners going: while `workRemains`, `spec.workers` containers run; otherwise at
+     * least `spec.minWorkers`, and a runner that crashed (non-zero exit) is replaced. Exited
+     * containers are removed before replacements start, the failed ones after their log's tail is
+     * logged; runners that exited 0 (idle) stay until there is work again or teardown removes them.
+     *
+     * @example
+     * await workers.ensure(spec, { workRemains: queued + inFlight > 0 });
+     * @throws {ConfigurationError} when a runner exited with its configuration-error code (2), or
+     *   runners keep crashing beyond the restart budget: the message holds the log's tail.
+     * @throws ContainerEngineError when the engine fails.
+     */
+    async ensure(spec, options) {
+        const containers = await this.containers(spec.runId);
+        const counts = countOf(containers);
+        const failed = containers.filter((c) => !c.running && c.exitCode !== 0);
+        for (const container of failed) {
+            const tail = await this.logTail(container.id);
+            if (container.exitCode === RUNNER_CONFIGURATION_EXIT) {
+                throw new errors_ConfigurationError(`run ${spec.runId}: runner ${container.name} stopped on a configuration error; fix it and dispatch again. Its log ends:\n${tail}`);
+            }
+            this.logger.warning(`run ${spec.runId}: runner ${container.name} exited with code ${container.exitCode}` +
+                `${container.oomKilled || container.exitCode === 137 ? ' (killed: out of memory?)' : ''}; its log ends:\n${tail}`);
+        }
+        const target = options.workRemains
+            ? spec.workers
+            : Math.min(spec.workers, Math.max(spec.minWorkers ?? 0, counts.running + failed.length));
+        const exited = containers.filter((c) => !c.running);
+        // Exited runners go when they are replaced (or crashed): their names are reused.
+        const toRemove = counts.running < target || failed.length > 0 ? exited : [];
+        if (toRemove.length > 0)
+            await this.engine.remove(toRemove.map((c) => c.id));
+        const missing = Math.max(0, target - counts.running);
+        if (missing > 0 && failed.length > 0) {
+            this.restarts += Math.min(missing, failed.length);
+            if (this.restarts > this.restartBudget) {
+                throw new errors_ConfigurationError(`run ${spec.runId}: runners keep crashing (${this.restarts} restarts); see the warnings above for their logs.`);
+            }
+        }
+        const taken = new Set(containers
+            .filter((c) => c.running)
+            .map((c) => Number.parseInt(c.labels[LOCAL_WORKER_LABEL] ?? '', 10))
+            .filter((n) => !Number.isNaN(n)));
+        let started = 0;
+        for (let index = 1; started < missing; index += 1) {
+            if (taken.has(index))
+                continue;
+            await this.startOne(spec, index);
+            taken.add(index);
+            started += 1;
+        }
+        if (started > 0)
+            this.logger.info(`run ${spec.runId}: started ${started} runner container(s)`);
+        return {
+            running: counts.running + started,
+            finished: toRemove.length > 0 ? 0 : counts.finished,
+            failed: toRemove.length > 0 ? 0 : counts.failed,
+            started,
+            removed: toRemove.length,
+        };
+    }
+    /**
+     * Stops and removes every container of the run (running ones get SIGTERM and `timeoutSeconds`
+     * to finish their task's current step). Idempotent: returns how many were removed.
+     *
+     * @example
+     * const removed = await workers.stop('thumbs-3f9a0c12');
+     * @throws ContainerEngineError when the engine fails.
+     */
+    async stop(runId, options = {}) {
+        const containers = await this.containers(runId);
+        await Promise.all(containers
+            .filter((c) => c.running)
+            .map(async (c) => {
+            try {
+                await this.engine.stop(c.id, { timeoutSeconds: options.timeoutSeconds ?? 10 });
+            }
+            catch (thrown) {
+                // It may have exited meanwhile; `rm --force` below ends it either way.
+                this.logger.debug(`stopping ${c.name}: ${toError(thrown).message}`);
+            }
+        }));
+        if (containers.length > 0)
+            await this.engine.remove(containers.map((c) => c.id));
+        if (containers.length > 0)
+            this.logger.info(`run ${runId}: removed ${containers.length} runner container(s)`);
+        return containers.length;
+    }
+    async startOne(spec, index) {
+        const name = localWorkerName(spec.runId, index);
+        const config = { ...spec.config, workerId: name };
+        return this.engine.runDetached({
+            image: spec.image,
+            name,
+            env: { ...spec.env, [RUNNER_CONFIG_VARIABLE]: JSON.stringify(config) },
+            memoryMiB: localMemoryLimitMiB(spec.manifest),
+            network: spec.network ?? 'host',
+            ulimits: spec.ulimits ?? LOCAL_WORKER_ULIMITS,
+            labels: { [LOCAL_RUN_LABEL]: spec.runId, [LOCAL_WORKER_LABEL]: String(index) },
+        });
+    }
+    async logTail(container) {
+        try {
+            const { stdout, stderr } = await this.engine.logs(container);
+            return tailLines(`${stdout}\n${stderr}`, 20);
+        }
+        catch (thrown) {
+            return `(no log: ${toError(thrown).message})`;
+        }
+    }
+}
+/**
+ * The name of a run's runner container: `sluice-<run-id>-<n>`.
+ *
+ * @example
+ * localWorkerName('thumbs-3f9a0c12', 1); // 'sluice-thumbs-3f9a0c12-1'
+ */
+function localWorkerName(runId, index) {
+    return `sluice-${runId}-${index}`;
+}
+function countOf(containers) {
+    let running = 0;
+    let finished = 0;
+    let failed = 0;
+    for (const c of containers) {
+        if (c.running)
+            running += 1;
+        else if (c.exitCode === 0)
+            finished += 1;
+        else
+            failed += 1;
+    }
+    return { running, finished, failed };
+}
+
+;// CONCATENATED MODULE: ../core/src/run/summary.ts
+
+/** GitHub refuses step summaries over 1 MiB; the summary stays well below. */
+const SUMMARY_MAX_BYTES = 1_000_000;
+/** Bytes of each log's end shown in the summary. */
+const LOG_TAIL_BYTES = 2048;
+/**
+ * Renders a run's summary as GitHub-flavoured Markdown: the outcome ("completed, N failed"), the
+ * counts, a table of failures with each log's tail, and the slowest tasks. Always under
+ * `maxBytes`: tables are cut short with a note saying how many rows were left out (results.json
+ * has every task).
+ *
+ * @example
+ * const tails = await fetchLogTails(report, store, state.output.bucket);
+ * await appendFile(process.env.GITHUB_STEP_SUMMARY, renderSummary(report, { logTails: tails }));
+ * @throws never.
+ */
+function renderSummary(report, options = {}) {
+    const maxBytes = options.maxBytes ?? SUMMARY_MAX_BYTES;
+    const mask = masker(options.secrets ?? []);
+    const { counts } = report;
+    const unfinished = counts.running + counts.pending;
+    const outcome = report.complete
+        ? `completed, ${counts.failed} failed`
+        : report.timedOut
+            ? `timed out, ${unfinished} unfinished, ${counts.failed} failed`
+            : `incomplete, ${unfinished} unfinished, ${counts.failed} failed`;
+    const head = [
+        `## sluice run \`${report.runId}\`: ${outcome}`,
+        '',
+        '| inputs | succeeded | failed | running | pending | retried | time |',
+        '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+        `| ${counts.inputs} | ${counts.succeeded} | ${counts.failed} | ${counts.running} | ${counts.pending} | ${report.retried} | ${duration(report.elapsedMs)} |`,
+        '',
+        `Results: \`${report.results}\``,
+        '',
+    ].join('\n');
+    // Room is kept for the slowest tasks and the notes, whatever the failures take.
+    const slowest = renderSlowest(report.slowest, mask);
+    const reserve = byteLength(slowest) + 512;
+    const budget = new Budget(maxBytes - reserve - byteLength(head));
+    const failures = renderFailures(report, options, mask, budget);
+    return truncateBytes(`${head}${failures}${slowest}`, maxBytes);
+}
+function renderFailures(report, options, mask, budget) {
+    const failed = report.counts.failed;
+    if (failed === 0)
+        return '';
+    const limit = Math.min(options.maxFailures ?? 100, report.failures.length);
+    const parts = ['### Failures', '', '| input | class | attempts | message |', '| --- | --- | ---: | --- |'];
+    const details = [];
+    let shown = 0;
+    for (const result of report.failures.slice(0, limit)) {
+        const row = `| ${code(mask(result.key))} | ${result.failureClass ?? ''} | ${result.attempts} | ${cell(mask(result.message ?? ''))} |`;
+        if (!budget.take(row.length + 1))
+            break;
+        parts.push(row);
+        shown += 1;
+        const tail = options.logTails?.get(result.taskId);
+        if (tail !== undefined) {
+            const block = logBlock(result, mask(tail));
+            if (budget.take(byteLength(block)))
+                details.push(block);
+        }
+    }
+    if (shown < failed) {
+        parts.push('', `_${failed - shown} more failures not shown; see results.json._`);
+    }
+    return `${[...parts, '', ...details].join('\n')}\n`;
+}
+function logBlock(result, tail) {
+    const fence = '`'.repeat(Math.max(3, longestRun(tail, '`') + 1));
+    return [
+        `<details><summary>${html(result.key)}: end of ${html(result.logKey ?? 'the log')}</summary>`,
+        '',
+        `${fence}text`,
+        tail.replace(/\s+$/, ''),
+        fence,
+        '',
+        '</details>',
+        '',
+    ].join('\n');
+}
+function renderSlowest(slowest, mask) {
+    if (slowest.length === 0)
+        return '';
+    const rows = slowest.map((r) => `| ${code(mask(r.key))} | ${duration(r.wallMs ?? 0)} | ${ms(r.phases.downloadMs)} | ${ms(r.phases.runMs)} | ${ms(r.phases.uploadMs)} | ${r.attempts} |`);
+    return [
+        '### Slowest tasks',
+        '',
+        '| input | wall time | download | run | upload | attempts |',
+        '| --- | ---: | ---: | ---: | ---: | ---: |',
+        ...rows,
+        '',
+    ].join('\n');
+}
+/**
+ * Reads the end of each listed failure's log (bounded: at most `maxTasks` logs, `tailBytes` each,
+ * logs over 1 MiB skipped), keyed by task id, for {@link renderSummary}.
+ *
+ * @example
+ * const tails = await fetchLogTails(report, store, 'my-output', { maxTasks: 20 });
+ * @throws never: a log that cannot be read is left out.
+ */
+async function fetchLogTails(report, store, bucket, options = {}) {
+    const tailBytes = options.tailBytes ?? LOG_TAIL_BYTES;
+    const wanted = report.failures.filter((r) => r.logKey !== undefined).slice(0, options.maxTasks ?? 50);
+    const tails = new Map();
+    await mapBounded(wanted, 8, async (result) => {
+        try {
+            const found = await store.getText({ bucket, key: result.logKey ?? '' }, { maxBytes: 1024 * 1024 });
+            if (found !== undefined)
+                tails.set(result.taskId, tailOf(found.text, tailBytes));
+        }
+        catch {
+            // A missing or oversized log is not worth failing the summary for.
+        }
+    });
+    return tails;
+}
+/** The last `bytes` bytes of `text`, starting at a line when one begins close by. */
+function tailOf(text, bytes) {
+    const buffer = Buffer.from(text, 'utf8');
+    if (buffer.length <= bytes)
+        return text;
+    // Decoding from a byte offset may split a character: the replacement character is dropped.
+    const cut = buffer
+        .subarray(buffer.length - bytes)
+        .toString('utf8')
+        .replace(/^\uFFFD+/, '');
+    const newline = cut.indexOf('\n');
+    return `…\n${newline >= 0 && newline < 200 ? cut.slice(newline + 1) : cut}`;
+}
+class Budget {
+    remaining;
+    constructor(remaining) {
+        this.remaining = remaining;
+    }
+    take(bytes) {
+        if (bytes > this.remaining)
+            return false;
+        this.remaining -= bytes;
+        return true;
+    }
+}
+function masker(secrets) {
+    const values = secrets.filter((s) => s.length >= 3).sort((a, b) => b.length - a.length);
+    return (text) => values.reduce((out, value) => out.split(value).join('***'), text);
+}
+function byteLength(text) {
+    return Buffer.byteLength(text, 'utf8');
+}
+function truncateBytes(text, maxBytes) {
+    if (byteLength(text) <= maxBytes)
+        return text;
+    const note = '\n\n_Summary cut short to stay under the size limit; see results.json._\n';
+    const cut = Buffer.from(text, 'utf8')
+        .subarray(0, maxBytes - byteLength(note))
+        .toString('utf8')
+        .replace(/\uFFFD+$/, '');
+    return cut + note;
+}
+function longestRun(text, char) {
+    let longest = 0;
+    let current = 0;
+    for (const c of text) {
+        current = c === char ? current + 1 : 0;
+        longest = Math.max(longest, current);
+    }
+    return longest;
+}
+/** Text for a table cell: one line, pipes escaped, at most 300 characters. */
+function cell(text) {
+    const line = text.replace(/\s+/g, ' ').trim();
+    const short = line.length > 300 ? `${line.slice(0, 299)}…` : line;
+    return short.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/</g, '&lt;');
+}
+/** A key as inline code in a table cell (backticks and pipes cannot break out). */
+function code(text) {
+    const inner = cell(text).replace(/`/g, "'");
+    return `\`${inner}\``;
+}
+function html(text) {
+    return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+function ms(value) {
+    return value === undefined ? '' : duration(value);
+}
+function duration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)} s`;
+    const minutes = Math.floor(ms / 60_000);
+    return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+;// CONCATENATED MODULE: ../core/src/run/steps.ts
+// The steps of a run as the actions and the CLI call them: a job file or a run id in, the AWS
+// clients and the container engine made from the caller's environment, the lifecycle functions
+// (provision, dispatch, collect, teardown) called, and — with the local backend — the runner
+// containers started, watched and removed.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+const ECS_NOT_YET = 'the ECS backend does not start workers yet: ECS workers (IAM, task launch, scaling) arrive with issue 6. ' +
+    'Use the local backend ("compute": {"backend": "local"} in job.json, --backend local, or the action input backend: local).';
+function steps_nonEmpty(value) {
+    return value === undefined || value.trim() === '' ? undefined : value;
+}
+/**
+ * S3 and SQS clients from the caller's environment and the job's `aws` settings. Credentials:
+ * `environment` takes `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` from the
+ * caller's environment when set, else the SDK's default chain; `profile` the named profile;
+ * `roleArn`/`oidc` the SDK's default chain, which holds the role's session when
+ * aws-actions/configure-aws-credentials ran before the step (what the actions document).
+ */
+function awsContext(context, job) {
+    const { env } = context;
+    const region = job?.aws.region ?? steps_nonEmpty(env.AWS_REGION) ?? steps_nonEmpty(env.AWS_DEFAULT_REGION);
+    const endpoint = steps_nonEmpty(env.AWS_ENDPOINT_URL);
+    const credentials = job?.aws.credentials ?? { source: 'environment' };
+    const keyId = steps_nonEmpty(env.AWS_ACCESS_KEY_ID);
+    const secret = steps_nonEmpty(env.AWS_SECRET_ACCESS_KEY);
+    const token = steps_nonEmpty(env.AWS_SESSION_TOKEN);
+    const base = {
+        ...(region !== undefined && { region }),
+        ...(endpoint !== undefined && { endpoint }),
+        ...(credentials.source === 'profile' && { profile: credentials.profile }),
+        ...(credentials.source === 'environment' &&
+            keyId !== undefined &&
+            secret !== undefined && {
+            credentials: {
+                accessKeyId: keyId,
+                secretAccessKey: secret,
+                ...(token !== undefined && { sessionToken: token }),
+            },
+        }),
+    };
+    // A local endpoint (moto, MinIO) serves every bucket on one host.
+    const s3 = new dist_cjs.S3Client({ ...base, ...(endpoint !== undefined && { forcePathStyle: true }) });
+    const sqs = new client_sqs_dist_cjs/* SQSClient */.hW(base);
+    const deps = {
+        store: new S3ObjectStore(s3),
+        queues: new SqsRunQueues(sqs),
+        buckets: new S3BucketAdmin(s3),
+        logger: context.logger,
+    };
+    return { s3, sqs, deps, region, endpoint };
+}
+function destroy(aws) {
+    aws.s3.destroy();
+    aws.sqs.destroy();
+}
+async function readJobFile(jobPath) {
+    let text;
+    try {
+        text = await (0,promises_.readFile)(jobPath, 'utf8');
+    }
+    catch (thrown) {
+        throw new errors_ConfigurationError(`cannot read the job file ${jobPath}: ${toError(thrown).message}`, {
+            cause: thrown,
+        });
+    }
+    return parseJob(text, jobPath);
+}
+/** The job (when a file is given), the run id, and the clients. */
+async function resolveTarget(target, context) {
+    if (target.jobPath !== undefined) {
+        const job = await readJobFile(target.jobPath);
+        return { job, runId: runId(job), bucket: job.output.bucket, aws: awsContext(context, job) };
+    }
+    return {
+        job: undefined,
+        runId: target.runId,
+        bucket: context.outputBucket,
+        aws: awsContext(context, undefined),
+    };
+}
+/** Variables handed to the engine CLI: its own settings (podman's CONTAINERS_*, docker's DOCKER_*). */
+function engineVariables(env) {
+    const picked = {};
+    for (const [name, value] of Object.entries(env)) {
+        if (value !== undefined && /^(CONTAINERS_|DOCKER_|SLUICE_CONTAINER_ENGINE$)/.test(name))
+            picked[name] = value;
+    }
+    return picked;
+}
+async function engineOf(context) {
+    return (context.engine ??
+        detectContainerEngine({
+            environment: context.env,
+            env: engineVariables(context.env),
+            logger: context.logger,
+        }));
+}
+function hasImageLister(engine) {
+    return typeof engine.listImages === 'function';
+}
+/** The wrapped image of a job's algorithm in the local image store, with its manifest. */
+async function localAlgorithm(algorithm, engine) {
+    if (algorithm.kind === 'catalogue') {
+        if (!hasImageLister(engine)) {
+            throw new errors_ConfigurationError(`the ${engine.kind} engine given cannot list images, so the local catalogue cannot be read`);
+        }
+        const entry = await new LocalCatalogue(engine).resolve(algorithm);
+        return { image: entry.image, manifest: entry.manifest };
+    }
+    return wrappedImageByReference(algorithm.reference, engine);
+}
+async function wrappedImageByReference(reference, engine) {
+    if (!(await engine.imageExists(reference)))
+        await engine.pull(reference);
+    const details = await engine.inspectImage(reference);
+    const text = details.labels[WRAPPED_LABELS.manifestJson];
+    if (text === undefined || text === '') {
+        throw new errors_ConfigurationError(`image ${reference} was not made by sluice wrap (no ${WRAPPED_LABELS.manifestJson} label): wrap the algorithm (sluice wrap algorithm.json) and name it as name@version or by the wrapped image.`);
+    }
+    return { image: details.id, manifest: parseManifest(text, `image ${reference}`) };
+}
+function checkJobAgainstManifest(job, manifest, jobFile) {
+    const problems = crossCheckJob(job, manifest, {
+        job: jobFile,
+        manifest: `${manifest.name}@${manifest.version}`,
+    });
+    if (problems.length > 0)
+        throw new errors_ValidationError(problems);
+}
+function secretVariablesOf(manifest) {
+    return Object.entries(manifest.env)
+        .filter(([, spec]) => spec.secret)
+        .map(([name]) => name);
+}
+/** `SLUICE_RUN` values and secret values for the job's `env`. */
+function runnerVariables(job, env, logger) {
+    const literals = {};
+    const secretEnv = [];
+    const secretValues = {};
+    const redacted = [];
+    for (const [name, value] of Object.entries(job.env)) {
+        if (typeof value === 'string') {
+            if (value === REDACTED)
+                redacted.push(name);
+            literals[name] = value;
+        }
+        else if ('fromEnv' in value) {
+            const found = env[value.fromEnv];
+            if (found === undefined) {
+                throw new errors_ConfigurationError(`job.json $.env.${name}: it is read from the environment variable ${value.fromEnv}, which is not set. ` +
+                    `Set it for this step (in a workflow: env: { ${value.fromEnv}: \${{ secrets.${value.fromEnv} }} }).`);
+            }
+            if (found !== '')
+                logger.setSecret(found);
+            secretEnv.push(name);
+            secretValues[name] = found;
+        }
+        else {
+            throw new errors_ConfigurationError(`job.json $.env.${name}: {"fromSecret": …} is resolved by AWS for the ECS backend; the local backend cannot read Secrets Manager. ` +
+                `For a local run use {"fromEnv": "NAME"} and set NAME in the environment.`);
+        }
+    }
+    return { literals, secretEnv, secretValues, redacted };
+}
+/** The AWS settings a runner container needs: endpoint, region and the caller's resolved credentials. */
+async function containerAwsEnv(aws, logger) {
+    const env = {};
+    if (aws.endpoint !== undefined)
+        env.AWS_ENDPOINT_URL = aws.endpoint;
+    const region = aws.region ?? (await aws.s3.config.region());
+    env.AWS_REGION = region;
+    // Whatever the source (environment, profile, an assumed role), the container gets the session the
+    // caller has now: it has no ~/.aws and no OIDC token of its own.
+    const credentials = await aws.s3.config.credentials();
+    logger.setSecret(credentials.secretAccessKey);
+    env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
+    env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
+    if (credentials.sessionToken !== undefined) {
+        logger.setSecret(credentials.sessionToken);
+        env.AWS_SESSION_TOKEN = credentials.sessionToken;
+    }
+    return env;
+}
+async function localBackend(state, job, aws, context) {
+    const engine = await engineOf(context);
+    const runJobValue = job ?? runJob(state);
+    const { image, manifest } = state.algorithm.image !== undefined
+        ? await wrappedImageByReference(state.algorithm.image, engine)
+        : await localAlgorithm(runJobValue.algorithm, engine);
+    const variables = runnerVariables(runJobValue, context.env, context.logger);
+    const config = {
+        runId: state.runId,
+        queueUrl: state.queue.url ?? '',
+        deadLetterQueueUrl: state.deadLetterQueue.url ?? '',
+        input: { bucket: state.input.bucket, prefix: state.input.prefix, include: [...state.input.include] },
+        output: { bucket: state.output.bucket, prefix: state.output.prefix },
+        maxAttempts: runJobValue.retries + 1,
+        idleSeconds: runJobValue.compute.idleSeconds,
+        env: variables.literals,
+        secretEnv: variables.secretEnv,
+        ...(runJobValue.timeoutSeconds !== undefined && { timeoutSeconds: runJobValue.timeoutSeconds }),
+        ...(state.algorithm.digest !== undefined &&
+            /^sha256:[a-f0-9]{64}$/.test(state.algorithm.digest) && { algorithmDigest: state.algorithm.digest }),
+    };
+    const spec = {
+        runId: state.runId,
+        image,
+        manifest,
+        config,
+        env: { ...(await containerAwsEnv(aws, context.logger)), ...variables.secretValues },
+        workers: runJobValue.compute.maxWorkers,
+        minWorkers: runJobValue.compute.minWorkers,
+    };
+    return {
+        workers: new LocalWorkers(engine, context.logger),
+        spec,
+        secrets: Object.values(variables.secretValues).filter((value) => value !== ''),
+        ...(variables.redacted.length > 0 && {
+            restartBlocked: `run.json does not keep the values of ${variables.redacted.join(', ')}: pass the job file to start runners`,
+        }),
+    };
+}
+async function ensureWorkers(local, state, aws) {
+    const url = state.queue.url;
+    const counts = url === undefined ? undefined : await aws.deps.queues.taskQueue(url).counts();
+    const workRemains = counts === undefined || counts.visible + counts.inFlight + counts.delayed > 0;
+    if (local.restartBlocked !== undefined) {
+        const current = await local.workers.count(state.runId);
+        if (workRemains && current.running === 0)
+            aws.deps.logger?.warning(`run ${state.runId}: ${local.restartBlocked}`);
+        return current.running;
+    }
+    return (await local.workers.ensure(local.spec, { workRemains })).running;
+}
+function backendOf(state, context) {
+    return context.backend ?? state.backend;
+}
+// ---------------------------------------------------------------------------------------------
+// The steps.
+/**
+ * Provisions the run of a job file (idempotent): resolves the job's algorithm (the local image store
+ * for the local backend), checks the job against its manifest, then creates or reuses the buckets,
+ * queues, queue policy and S3 notification ({@link provisionRun}).
+ *
+ * @example
+ * const { runId, uploadTo } = await provisionStep('job.json', { logger, env: process.env });
+ * @throws {ConfigurationError} for a job that does not validate, an unknown algorithm, a missing
+ *   input bucket; {@link ValidationError} when the job does not fit the manifest; AwsRequestError
+ *   for AWS faults (provision again to resume).
+ */
+async function provisionStep(jobPath, context) {
+    const job = await readJobFile(jobPath);
+    const backend = context.backend ?? job.compute.backend;
+    let algorithm = {};
+    let secretVariables = [];
+    if (backend === 'local') {
+        const found = await localAlgorithm(job.algorithm, await engineOf(context));
+        checkJobAgainstManifest(job, found.manifest, jobPath);
+        // The local image id is the config digest, `sha256:…`: recorded in every task record.
+        algorithm = { image: found.image, digest: found.image };
+        secretVariables = secretVariablesOf(found.manifest);
+    }
+    else if (job.algorithm.kind === 'image') {
+        const digest = /@(sha256:[a-f0-9]{64})$/.exec(job.algorithm.reference)?.[1];
+        algorithm = { image: job.algorithm.reference, ...(digest !== undefined && { digest }) };
+    }
+    const aws = awsContext(context, job);
+    try {
+        const result = await provisionRun(job, aws.deps, { backend, algorithm, secretVariables });
+        return {
+            runId: result.runId,
+            queueUrl: result.queueUrl,
+            deadLetterQueueUrl: result.deadLetterQueueUrl,
+            uploadTo: result.uploadTo,
+            endMarker: result.endMarker,
+            warnings: result.warnings,
+            created: result.created,
+        };
+    }
+    finally {
+        destroy(aws);
+    }
+}
+/**
+ * Enqueues the files already in the input prefix ({@link dispatchTasks}) and, with the local
+ * backend, starts the run's runner containers (`compute.maxWorkers` of them while work remains;
+ * dispatching again starts none beyond that).
+ *
+ * @example
+ * const { enqueued, workers } = await dispatchStep({ jobPath: 'job.json' }, { logger, env: process.env });
+ * @throws {ConfigurationError} when the run is not provisioned, a `fromEnv` variable is unset, the
+ *   algorithm's image is gone, or the backend is `ecs` (its workers arrive with issue 6).
+ */
+async function dispatchStep(target, context, onProgress) {
+    const { job, runId, bucket, aws } = await resolveTarget(target, context);
+    try {
+        const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
+        if (backendOf(state, context) === 'ecs')
+            throw new errors_ConfigurationError(`run ${runId}: ${ECS_NOT_YET}`);
+        // Everything the runners need is checked before anything is enqueued.
+        const local = await localBackend(state, job, aws, context);
+        const report = await dispatchTasks(state, aws.deps, {
+            ...(onProgress !== undefined && { onProgress }),
+            ...(state.algorithm.digest !== undefined && { algorithmDigest: state.algorithm.digest }),
+        });
+        const workers = await ensureWorkers(local, state, aws);
+        return {
+            runId,
+            listed: report.listed,
+            enqueued: report.enqueued,
+            skippedDone: report.skippedDone,
+            skippedFiltered: report.skippedFiltered,
+            failed: report.failed,
+            workers,
+        };
+    }
+    finally {
+        destroy(aws);
+    }
+}
+function inputCompletion(options) {
+    switch (options.until) {
+        case 'marker':
+            return { until: 'marker' };
+        case 'count':
+            if (options.expectedCount === undefined ||
+                !Number.isInteger(options.expectedCount) ||
+                options.expectedCount < 0) {
+                throw new errors_ConfigurationError('collecting until a count needs the number of inputs to expect (action input expected-count, CLI --count N).');
+            }
+            return { until: 'count', expected: options.expectedCount };
+        case 'idle':
+            return {
+                until: 'idle',
+                ...(options.idleSeconds !== undefined && { idleSeconds: options.idleSeconds }),
+            };
+    }
+}
+/**
+ * Waits for the run to drain ({@link collectResults}) — with the local backend watching the runner
+ * containers between polls, restarting crashed ones and starting new ones while work remains —
+ * writes results.json and renders the summary (failures with their log tails, secrets masked).
+ *
+ * @example
+ * const { report, summaryMarkdown } = await collectStep({ runId }, { until: 'marker', timeoutSeconds: 1800 }, context);
+ * @throws {ConfigurationError} when the run is not provisioned, `until: 'count'` has no count, or a
+ *   runner stops on a configuration error; AwsRequestError for AWS faults.
+ */
+async function collectStep(target, options, context, onProgress) {
+    const until = inputCompletion(options);
+    const { job, runId, bucket, aws } = await resolveTarget(target, context);
+    try {
+        const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
+        const local = backendOf(state, context) === 'local' ? await localBackend(state, job, aws, context) : undefined;
+        if (local !== undefined)
+            await ensureWorkers(local, state, aws);
+        const sleep = async (ms) => {
+            await lifecycle_deps_defaultSleep(ms);
+            if (local !== undefined)
+                await ensureWorkers(local, state, aws);
+        };
+        const report = await collectResults(state, {
+            until,
+            ...(options.timeoutSeconds !== undefined && { timeoutSeconds: options.timeoutSeconds }),
+            ...(options.retryFailed !== undefined && { retryFailed: options.retryFailed }),
+            ...(context.pollSeconds !== undefined && { pollSeconds: context.pollSeconds }),
+            ...(onProgress !== undefined && { onProgress }),
+        }, { ...aws.deps, sleep });
+        const logTails = await fetchLogTails(report, aws.deps.store, state.output.bucket);
+        const summaryMarkdown = renderSummary(report, { logTails, secrets: local?.secrets ?? [] });
+        return { report, summaryMarkdown };
+    }
+    finally {
+        destroy(aws);
+    }
+}
+/**
+ * Stops and removes the run's local runner containers (whatever the backend: any left behind go),
+ * then removes what provisioning created ({@link teardownRun}); data is kept unless `deleteData`.
+ * Idempotent.
+ *
+ * @example
+ * const { deleted } = await teardownStep({ jobPath: 'job.json' }, { deleteData: false }, context);
+ * @throws ContainerEngineError when the engine fails; AwsRequestError for AWS faults (tear down again).
+ */
+async function teardownStep(target, options, context) {
+    const { runId, bucket, aws } = await resolveTarget(target, context);
+    try {
+        const containers = [];
+        let engine;
+        try {
+            engine = await engineOf(context);
+        }
+        catch (thrown) {
+            // No engine on this machine: no local runner can exist here either.
+            if (context.backend === 'local')
+                throw thrown;
+            context.logger.debug(`no container engine, so no local runners to stop: ${toError(thrown).message}`);
+        }
+        if (engine !== undefined) {
+            const removed = await new LocalWorkers(engine, context.logger).stop(runId);
+            if (removed > 0)
+                containers.push(`${removed} runner container(s) labelled org.sluice.run=${runId}`);
+        }
+        const report = await teardownRun(runId, aws.deps, {
+            ...(options.deleteData !== undefined && { deleteData: options.deleteData }),
+            ...(bucket !== undefined && { bucket }),
+        });
+        return { ...report, deleted: [...containers, ...report.deleted] };
+    }
+    finally {
+        destroy(aws);
+    }
+}
+
 ;// CONCATENATED MODULE: ../core/src/index.ts
 // Every public export of @sluice/core, named (no `export *`): see STYLE.md rule 4.
 // errors
@@ -66530,6 +71870,9 @@ async function bucketsToDelete(runId, state, deps, options) {
 
 
 
+// run steps: what the actions and the CLI call (job file or run id in, one step of a run out)
+
+
 
 // EXTERNAL MODULE: ../../node_modules/commander/index.js
 var commander = __nccwpck_require__(7313);
@@ -66565,13 +71908,727 @@ const ExitCode = {
     invalid: 2,
 };
 
+;// CONCATENATED MODULE: ./src/progress.ts
+// Progress of a long step on stderr: one live line on a terminal, plain lines otherwise (CI logs,
+// pipes), so a log file does not fill with carriage returns.
+/** `850ms`, `12s`, `3m05s`, `1h02m`. */
+function formatDuration(ms) {
+    if (!Number.isFinite(ms) || ms < 0)
+        return '?';
+    if (ms < 1000)
+        return `${Math.round(ms)}ms`;
+    const seconds = Math.round(ms / 1000);
+    if (seconds < 60)
+        return `${seconds}s`;
+    const minutes = Math.floor(seconds / 60);
+    if (minutes < 60)
+        return `${minutes}m${String(seconds % 60).padStart(2, '0')}s`;
+    return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+/** `512 B`, `3.4 KB`, `12.0 MB` (powers of 1,000, as file managers show). */
+function formatBytes(bytes) {
+    if (bytes < 1000)
+        return `${bytes} B`;
+    const units = ['KB', 'MB', 'GB', 'TB'];
+    let value = bytes / 1000;
+    let unit = 0;
+    while (value >= 1000 && unit < units.length - 1) {
+        value /= 1000;
+        unit += 1;
+    }
+    return `${value.toFixed(1)} ${units[unit] ?? 'TB'}`;
+}
+/** `rate, ETA` once something finished; nothing before (a rate of 0 says nothing). */
+function rateAndEta(finished, remaining, elapsedMs, unit) {
+    if (finished <= 0 || elapsedMs <= 0)
+        return '';
+    const perSecond = finished / (elapsedMs / 1000);
+    const rate = unit === 'bytes'
+        ? `${formatBytes(perSecond)}/s`
+        : `${perSecond.toFixed(perSecond < 10 ? 1 : 0)} ${unit}/s`;
+    if (remaining === undefined || remaining <= 0)
+        return ` — ${rate}`;
+    return ` — ${rate}, ETA ${formatDuration((remaining / perSecond) * 1000)}`;
+}
+/**
+ * One line for a run: `12 done, 1 failed, 2 running, 45 queued of 60 — 0.8 tasks/s, ETA 56s`. The
+ * rate counts finished tasks (done or failed) over `elapsedMs`; the ETA is what remains of `total`
+ * (or, without a total, what is running and queued) at that rate.
+ */
+function renderRunProgress(counts, elapsedMs) {
+    const finished = counts.done + counts.failed;
+    const base = `${counts.done} done, ${counts.failed} failed, ${counts.running} running, ${counts.queued} queued` +
+        (counts.total === undefined ? '' : ` of ${counts.total}`);
+    const remaining = counts.total === undefined ? counts.running + counts.queued : counts.total - finished;
+    return `${base}${rateAndEta(finished, remaining, elapsedMs, 'tasks')}`;
+}
+/** `uploading 12/60 files, 3.1 MB of 9.8 MB — 1.2 MB/s, ETA 6s`. */
+function renderUploadProgress(counts, elapsedMs) {
+    const base = `uploading ${counts.files}/${counts.totalFiles} files, ` +
+        `${formatBytes(counts.bytes)} of ${formatBytes(counts.totalBytes)}`;
+    return `${base}${rateAndEta(counts.bytes, counts.totalBytes - counts.bytes, elapsedMs, 'bytes')}`;
+}
+const CLEAR_LINE = '\r\x1b[2K';
+/**
+ * Shows a progress line that changes. On a terminal it is redrawn in place (cut to the width) and
+ * log lines are printed above it; otherwise each update is a plain line, printed when what it says
+ * changed (at most every `plainIntervalMs`) or, unchanged, every `plainHeartbeatMs`.
+ *
+ * @example
+ * const display = new ProgressDisplay({ write: (t) => process.stderr.write(t), isTTY: process.stderr.isTTY });
+ * display.update(renderRunProgress(counts, elapsed), { key: JSON.stringify(counts) });
+ * display.done('collected');
+ */
+class ProgressDisplay {
+    sink;
+    now;
+    plainIntervalMs;
+    plainHeartbeatMs;
+    /** The live line now on the terminal ('' when none). */
+    live = '';
+    lastKey;
+    lastAt = Number.NEGATIVE_INFINITY;
+    constructor(sink, options = {}) {
+        this.sink = sink;
+        this.now = options.now ?? Date.now;
+        this.plainIntervalMs = options.plainIntervalMs ?? 2000;
+        this.plainHeartbeatMs = options.plainHeartbeatMs ?? 30_000;
+    }
+    /**
+     * Shows `line` as the current progress. `key` says what the line means without its timing (rate,
+     * ETA); plain output prints a line again only when the key changed. Default: the line itself.
+     */
+    update(line, options = {}) {
+        const key = options.key ?? line;
+        if (this.sink.isTTY) {
+            this.live = this.fit(line);
+            this.sink.write(`${CLEAR_LINE}${this.live}`);
+            return;
+        }
+        const now = this.now();
+        const since = now - this.lastAt;
+        if ((key !== this.lastKey && since >= this.plainIntervalMs) || since >= this.plainHeartbeatMs) {
+            this.sink.write(`${line}\n`);
+            this.lastKey = key;
+            this.lastAt = now;
+        }
+    }
+    /** Prints a whole line (a log message) without breaking the live line. */
+    log(text) {
+        const line = text.endsWith('\n') ? text : `${text}\n`;
+        if (this.sink.isTTY && this.live !== '') {
+            this.sink.write(`${CLEAR_LINE}${line}${this.live}`);
+            return;
+        }
+        this.sink.write(line);
+    }
+    /** Ends the live line: replaced by `line` when given, else left as it is, and a newline. */
+    done(line) {
+        if (this.sink.isTTY) {
+            if (line !== undefined)
+                this.sink.write(`${CLEAR_LINE}${line}\n`);
+            else if (this.live !== '')
+                this.sink.write('\n');
+        }
+        else if (line !== undefined) {
+            this.sink.write(`${line}\n`);
+        }
+        this.live = '';
+        this.lastKey = undefined;
+        this.lastAt = Number.NEGATIVE_INFINITY;
+    }
+    fit(line) {
+        const width = this.sink.columns;
+        if (width === undefined || width < 10 || line.length < width)
+            return line;
+        return `${line.slice(0, width - 2)}…`;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/commands/upload.ts
+// `sluice run --upload DIR`: every file under DIR to the run's input prefix, streamed from disk
+// (S3ObjectStore.upload: one PUT for small files, a multipart upload for large ones), a few at once.
+
+
+
+
+/** Files uploaded at once (each large one also uploads its parts in parallel). */
+const FILES_IN_FLIGHT = 4;
+/**
+ * `s3://bucket/key` as a bucket and a key.
+ * @throws {ConfigurationError} for anything else.
+ */
+function parseS3Url(url) {
+    const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+    if (match?.[1] === undefined)
+        throw new errors_ConfigurationError(`${JSON.stringify(url)} is not an s3://bucket/key address`);
+    return { bucket: match[1], key: match[2] ?? '' };
+}
+/** An S3 client configured as the steps configure theirs: the job's region, the environment's endpoint. */
+async function s3Client(jobPath, env) {
+    const job = parseJob(await (0,promises_.readFile)(jobPath, 'utf8'), jobPath);
+    const set = (value) => value === undefined || value.trim() === '' ? undefined : value;
+    const region = job.aws.region ?? set(env.AWS_REGION) ?? set(env.AWS_DEFAULT_REGION);
+    const endpoint = set(env.AWS_ENDPOINT_URL);
+    const { credentials } = job.aws;
+    return new dist_cjs.S3Client({
+        ...(region !== undefined && { region }),
+        // A local endpoint (moto, MinIO) serves every bucket on one host.
+        ...(endpoint !== undefined && { endpoint, forcePathStyle: true }),
+        ...(credentials.source === 'profile' && { profile: credentials.profile }),
+    });
+}
+/** Every regular file under `dir` (symbolic links to files included), depth first. */
+async function* filesUnder(dir) {
+    for await (const entry of await (0,promises_.opendir)(dir)) {
+        const path = (0,external_node_path_.join)(dir, entry.name);
+        if (entry.isDirectory())
+            yield* filesUnder(path);
+        else if (entry.isFile())
+            yield path;
+        else if (entry.isSymbolicLink() && (await (0,promises_.stat)(path).catch(() => undefined))?.isFile() === true)
+            yield path;
+    }
+}
+/**
+ * Checks that `dir` is a directory, before anything is provisioned.
+ * @throws {ConfigurationError} when it is missing or not a directory.
+ */
+async function checkUploadDirectory(dir) {
+    let isDirectory = false;
+    try {
+        isDirectory = (await (0,promises_.stat)(dir)).isDirectory();
+    }
+    catch (thrown) {
+        const code = thrown?.code;
+        const reason = code === 'ENOENT' ? 'no such directory' : `cannot be read (${code ?? toError(thrown).message})`;
+        throw new errors_ConfigurationError(`--upload ${dir}: ${reason}; give the folder of input files.`, {
+            cause: thrown,
+        });
+    }
+    if (!isDirectory)
+        throw new errors_ConfigurationError(`--upload ${dir}: not a directory; give the folder of input files.`);
+}
+/**
+ * The real {@link UploadDirectory}: keys are the files' paths relative to `dir`, with `/`.
+ * @throws {ConfigurationError} when `dir` holds no file, or S3 refuses (access, missing bucket).
+ */
+const uploadDirectory = async ({ dir, to, jobPath, env }, onProgress) => {
+    const target = parseS3Url(to);
+    const files = [];
+    for await (const path of filesUnder(dir))
+        files.push({ path, size: (await (0,promises_.stat)(path)).size });
+    if (files.length === 0)
+        throw new errors_ConfigurationError(`--upload ${dir}: no files to upload.`);
+    const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
+    const client = await s3Client(jobPath, env);
+    const store = new S3ObjectStore(client);
+    let done = 0;
+    let bytes = 0;
+    let next = 0;
+    onProgress({ files: 0, totalFiles: files.length, bytes: 0, totalBytes });
+    const worker = async () => {
+        for (let file = files[next++]; file !== undefined; file = files[next++]) {
+            const key = `${target.key}${(0,external_node_path_.relative)(dir, file.path).split(external_node_path_.sep).join('/')}`;
+            await store.upload({ bucket: target.bucket, key }, file.path);
+            done += 1;
+            bytes += file.size;
+            onProgress({ files: done, totalFiles: files.length, bytes, totalBytes });
+        }
+    };
+    try {
+        await Promise.all(Array.from({ length: Math.min(FILES_IN_FLIGHT, files.length) }, worker));
+    }
+    finally {
+        client.destroy();
+    }
+    return { files: done, bytes };
+};
+/** The real {@link PutMarker}: an empty object. */
+const putMarker = async ({ at, jobPath, env }) => {
+    const client = await s3Client(jobPath, env);
+    try {
+        await new S3ObjectStore(client).put(parseS3Url(at), '');
+    }
+    finally {
+        client.destroy();
+    }
+};
+
+;// CONCATENATED MODULE: ./src/commands/step-options.ts
+// What the run commands (provision, dispatch, collect, teardown, run) share: the steps they call,
+// how a run is named on the command line, and how option values are checked.
+
+
+/** The real steps, on this process's environment, with progress on stderr. */
+function defaultStepDeps() {
+    return {
+        provision: provisionStep,
+        dispatch: dispatchStep,
+        collect: collectStep,
+        teardown: teardownStep,
+        uploadDirectory: uploadDirectory,
+        putMarker: putMarker,
+        env: process.env,
+        progress: {
+            write: (text) => {
+                process.stderr.write(text);
+            },
+            isTTY: process.stderr.isTTY,
+            // Only a terminal has a width (columns is undefined otherwise, whatever its type says).
+            ...(process.stderr.isTTY && { columns: process.stderr.columns }),
+        },
+        now: Date.now,
+    };
+}
+/** The values a backend option accepts. */
+const BACKENDS = ['local', 'ecs'];
+/** The values `--until` accepts. */
+const UNTIL = ['idle', 'count', 'marker'];
+/**
+ * The run a command works on: the job file (argument) or `--run ID`, exactly one.
+ * @throws {ConfigurationError} when neither or both are given.
+ */
+function parseTarget(jobPath, runId) {
+    if (jobPath !== undefined && runId !== undefined) {
+        throw new errors_ConfigurationError(`give the job file or --run, not both: the run id is derived from the job (${jobPath}).`);
+    }
+    if (jobPath !== undefined)
+        return { jobPath };
+    if (runId !== undefined && runId !== '')
+        return { runId };
+    throw new errors_ConfigurationError('name the run: a job file (e.g. job.json) or --run <run-id> (printed by sluice provision).');
+}
+/**
+ * One of `choices`, or undefined when not given.
+ * @throws {ConfigurationError} naming the option and what it accepts.
+ */
+function parseChoice(option, value, choices) {
+    if (value === undefined)
+        return undefined;
+    const match = choices.find((choice) => choice === value);
+    if (match === undefined) {
+        throw new errors_ConfigurationError(`${option} must be one of ${choices.join(', ')}; found ${JSON.stringify(value)}.`);
+    }
+    return match;
+}
+/**
+ * A whole number of at least `min`, or undefined when not given.
+ * @throws {ConfigurationError} naming the option.
+ */
+function parseWholeNumber(option, value, min) {
+    if (value === undefined)
+        return undefined;
+    const number = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+    if (!Number.isSafeInteger(number) || number < min) {
+        throw new errors_ConfigurationError(`${option} must be a whole number >= ${min}; found ${JSON.stringify(value)}.`);
+    }
+    return number;
+}
+/**
+ * The collect step's options from the command line; `--until` defaults to `defaultUntil`.
+ * @throws {ConfigurationError} for an unknown `--until`, a bad number, or `--until count` without `--expected`.
+ */
+function parseCollectOptions(options, defaultUntil) {
+    const until = parseChoice('--until', options.until, UNTIL) ?? defaultUntil;
+    const expectedCount = parseWholeNumber('--expected', options.expected, 0);
+    const idleSeconds = parseWholeNumber('--idle', options.idle, 1);
+    const timeoutSeconds = parseWholeNumber('--timeout', options.timeout, 1);
+    if (until === 'count' && expectedCount === undefined) {
+        throw new errors_ConfigurationError('--until count needs --expected N: how many input files to wait for.');
+    }
+    if (until !== 'count' && expectedCount !== undefined) {
+        throw new errors_ConfigurationError(`--expected goes with --until count (found --until ${until}).`);
+    }
+    return {
+        until,
+        ...(expectedCount !== undefined && { expectedCount }),
+        ...(idleSeconds !== undefined && { idleSeconds }),
+        ...(timeoutSeconds !== undefined && { timeoutSeconds }),
+        ...(options.retryFailed === true && { retryFailed: true }),
+    };
+}
+/** A core Logger over a progress display: lines go above the live line, secrets are masked. */
+function displayLogger(display, verbose = false) {
+    const secrets = [];
+    const write = (prefix, message) => {
+        let text = message;
+        for (const secret of secrets)
+            text = text.split(secret).join('***');
+        display.log(`${prefix}${text}`);
+    };
+    return {
+        debug: (message) => {
+            if (verbose)
+                write('', message);
+        },
+        info: (message) => {
+            write('', message);
+        },
+        warning: (message) => {
+            write('warning: ', message);
+        },
+        error: (message) => {
+            write('error: ', message);
+        },
+        setSecret: (value) => {
+            if (value !== '')
+                secrets.push(value);
+        },
+    };
+}
+/** The context every step gets from the CLI. */
+function stepContext(logger, env, extra = {}) {
+    return {
+        logger,
+        env,
+        ...(extra.backend !== undefined && { backend: extra.backend }),
+        ...(extra.outputBucket !== undefined && { outputBucket: extra.outputBucket }),
+    };
+}
+
+;// CONCATENATED MODULE: ./src/commands/collect.ts
+
+
+
+
+const EXAMPLES = `
+Examples:
+  $ sluice collect job.json --until marker --timeout 1800
+  $ sluice collect --run thumbnails-3f9a0c12 --until count --expected 60 --summary summary.md
+  $ sluice collect job.json --retry-failed
+
+Waits until the input is complete (--until: idle, the default; marker: an object at the end-marker
+address provision printed; count: --expected inputs) and every input is finished, writes results.json
+to the output bucket and prints the counts and where the results are. Failed tasks do not make it fail.
+
+Exit status: 0 the run completed (also with failed tasks: "completed, N failed"), 1 it did not finish
+in time or sluice/AWS failed, 2 the run or the command line is wrong.
+`;
+/** What the phases of collect are called on the progress line. */
+const PHASES = {
+    'waiting-for-input': 'waiting for input',
+    draining: 'running',
+    reconciling: 'reconciling',
+    retrying: 'retrying failed',
+    'writing-results': 'writing results',
+};
+/** Shows collect's progress on `display`. */
+function showCollectProgress(display, progress) {
+    const counts = {
+        done: progress.succeeded,
+        failed: progress.failed,
+        running: progress.running,
+        queued: progress.pending,
+        total: progress.inputs,
+    };
+    display.update(`${PHASES[progress.phase]}: ${renderRunProgress(counts, progress.elapsedMs)}`, {
+        key: `${progress.phase} ${JSON.stringify(counts)}`,
+    });
+}
+/** The lines that end a collect: counts, where results.json is, the first failures. */
+function describeReport(report) {
+    const { counts } = report;
+    const status = report.complete
+        ? `completed, ${counts.failed} failed`
+        : `did not finish${report.timedOut ? ' in time' : ''} (${counts.running} running, ${counts.pending} not started)`;
+    const lines = [
+        `run ${report.runId}: ${status} — ${counts.succeeded} succeeded, ${counts.failed} failed of ${counts.inputs} inputs in ${formatDuration(report.elapsedMs)}`,
+        `results: ${report.results}`,
+    ];
+    if (report.retried > 0)
+        lines.push(`retried: ${report.retried} dead-lettered task(s) moved back to the queue`);
+    const shown = report.failures.slice(0, 10);
+    for (const failure of shown) {
+        lines.push(`  failed: ${failure.key} (${failure.failureClass ?? 'unknown'}${failure.message === undefined ? '' : `: ${failure.message}`})`);
+    }
+    if (counts.failed > shown.length)
+        lines.push(`  … and ${counts.failed - shown.length} more in results.json`);
+    return `${lines.join('\n')}\n`;
+}
+/** `sluice collect JOB|--run ID`: the collect-results action's work, on this machine. */
+function registerCollect(program, context, deps = {}) {
+    program
+        .command('collect')
+        .summary('wait for a run to finish and write its results')
+        .description("Wait (bounded, with backoff) until the run's input is complete and every input has a final " +
+        'record, then write results.json to the output bucket and print the counts. With the local ' +
+        'backend the runner containers are watched and restarted while work remains.')
+        .argument('[job]', 'the job file (or give --run)')
+        .option('--run <run-id>', 'the run id printed by sluice provision (instead of the job file)')
+        .option('--output-bucket <bucket>', 'with --run: the output bucket, where the run state is (default: found by tags)')
+        .option('--until <rule>', 'when the input is complete: idle, marker or count (default idle)')
+        .option('--expected <n>', 'with --until count: how many input files to wait for')
+        .option('--idle <seconds>', "with --until idle: how long a quiet run counts as complete (default the job's)")
+        .option('--timeout <seconds>', 'stop waiting after this long (default 3600)')
+        .option('--retry-failed', 'move dead-lettered tasks back to the queue once, and wait again')
+        .option('--summary <file>', 'also write the Markdown summary (counts, failures with log tails) to this file')
+        .option('--verbose', 'print debug messages too')
+        .addHelpText('after', EXAMPLES)
+        .action(async (jobPath, options) => {
+        const { collect, env, progress, now } = { ...defaultStepDeps(), ...deps };
+        const target = parseTarget(jobPath, options.run);
+        const collectOptions = parseCollectOptions(options, 'idle');
+        const display = new ProgressDisplay(progress, { now });
+        const { report, summaryMarkdown } = await collect(target, collectOptions, stepContext(displayLogger(display, options.verbose === true), env, {
+            outputBucket: options.outputBucket,
+        }), (counts) => {
+            showCollectProgress(display, counts);
+        });
+        display.done();
+        if (options.summary !== undefined)
+            await (0,promises_.writeFile)(options.summary, summaryMarkdown);
+        context.io.out(describeReport(report));
+        if (!report.complete)
+            context.exitCode = ExitCode.fault;
+    });
+}
+
+;// CONCATENATED MODULE: ./src/commands/dispatch.ts
+
+
+const dispatch_EXAMPLES = `
+Examples:
+  $ sluice dispatch job.json
+  $ sluice dispatch --run thumbnails-3f9a0c12 --output-bucket sluice-demo-out
+
+Enqueues the files already in the run's input prefix (skipping those whose completion marker says they
+are done) and, with the local backend, starts the runner containers. Prints the counts on stdout.
+
+Exit status: 0 dispatched, 2 the run or the command line is wrong, 1 sluice, AWS or the engine failed.
+`;
+/** One line of dispatch counts. */
+function describeDispatch(counts) {
+    return (`${counts.listed} listed, ${counts.enqueued} enqueued, ${counts.skippedDone} already done, ` +
+        `${counts.skippedFiltered} not inputs` +
+        (counts.failed > 0 ? `, ${counts.failed} refused by SQS` : ''));
+}
+/** `sluice dispatch JOB|--run ID`: the dispatch-tasks action's work, on this machine. */
+function registerDispatch(program, context, deps = {}) {
+    program
+        .command('dispatch')
+        .summary("enqueue the files already in a run's input prefix and start its workers")
+        .description("Enqueue a task for every file already in the run's input prefix (streamed; inputs already done " +
+        'are skipped) and, with the local backend, start the runner containers.')
+        .argument('[job]', 'the job file (or give --run)')
+        .option('--run <run-id>', 'the run id printed by sluice provision (instead of the job file)')
+        .option('--output-bucket <bucket>', 'with --run: the output bucket, where the run state is (default: found by tags)')
+        .option('--backend <backend>', "override the run's backend: local or ecs")
+        .option('--verbose', 'print debug messages too')
+        .addHelpText('after', dispatch_EXAMPLES)
+        .action(async (jobPath, options) => {
+        const { dispatch, env, progress, now } = { ...defaultStepDeps(), ...deps };
+        const target = parseTarget(jobPath, options.run);
+        const backend = parseChoice('--backend', options.backend, BACKENDS);
+        const display = new ProgressDisplay(progress, { now });
+        const result = await dispatch(target, stepContext(displayLogger(display, options.verbose === true), env, {
+            backend,
+            outputBucket: options.outputBucket,
+        }), (counts) => {
+            display.update(`dispatching: ${describeDispatch(counts)}`);
+        });
+        display.done();
+        context.io.out(`run ${result.runId}: ${describeDispatch(result)}; ${result.workers} worker(s) running\n`);
+    });
+}
+
+;// CONCATENATED MODULE: ./src/commands/provision.ts
+
+
+const provision_EXAMPLES = `
+Examples:
+  $ sluice provision job.json
+  $ sluice provision job.json --backend local
+
+Prints run-id, queue-url, upload-to and end-marker on stdout (one "name: value" a line); progress
+and warnings go to stderr. Provisioning the same job again changes nothing and prints the same.
+
+Exit status: 0 provisioned, 2 the job or the command line is wrong, 1 sluice or AWS failed.
+`;
+/** `sluice provision JOB`: the provision-run action's work, on this machine. */
+function registerProvision(program, context, deps = {}) {
+    program
+        .command('provision')
+        .summary("create (or reuse) a job's buckets, queues and S3 notification")
+        .description('Validate JOB against its algorithm and create, or reuse, everything its run needs: the input and ' +
+        'output buckets, the task queue and its dead-letter queue, the queue policy and the S3 event ' +
+        'notification for the input prefix. Every resource is tagged with the run id. Idempotent.')
+        .argument('<job>', 'the job file (job.json)')
+        .option('--backend <backend>', "override the job's compute.backend: local or ecs")
+        .option('--verbose', 'print debug messages too')
+        .addHelpText('after', provision_EXAMPLES)
+        .action(async (jobPath, options) => {
+        const { provision, env, progress, now } = { ...defaultStepDeps(), ...deps };
+        const backend = parseChoice('--backend', options.backend, BACKENDS);
+        const display = new ProgressDisplay(progress, { now });
+        const run = await provision(jobPath, stepContext(displayLogger(display, options.verbose === true), env, { backend }));
+        for (const warning of run.warnings)
+            display.log(`warning: ${warning}`);
+        context.io.out(`run-id: ${run.runId}\nqueue-url: ${run.queueUrl}\nupload-to: ${run.uploadTo}\nend-marker: ${run.endMarker}\n`);
+    });
+}
+
+;// CONCATENATED MODULE: ./src/commands/run.ts
+
+
+
+
+
+
+
+const run_EXAMPLES = `
+Examples:
+  $ sluice run job.json --upload ./photos                  # upload, process, collect, tear down
+  $ sluice run job.json --backend local --upload ./photos --keep
+  $ sluice run job.json --until marker --timeout 3600      # files are uploaded by something else
+
+The steps in order: provision, upload (with --upload: every file under DIR, keys relative to DIR, then
+the end marker), dispatch, collect, teardown (unless --keep; buckets and data are always kept).
+Without --upload it waits until the run is idle (--until idle), with it until everything uploaded
+is done (--until marker). Progress goes to stderr: a live line on a terminal, plain lines otherwise.
+
+Exit status: 0 the run completed, also with failed tasks ("completed, N failed"), 1 it did not finish
+or sluice, AWS or the engine failed, 2 the job or the command line is wrong.
+`;
+/** `sluice run JOB`: the whole chain of a run, on this machine. */
+function registerRun(program, context, deps = {}) {
+    program
+        .command('run')
+        .summary('provision, upload, dispatch, collect and tear down a run, with live progress')
+        .description('Run JOB from start to end: provision its resources, upload the files under --upload DIR, enqueue ' +
+        'every input and start the workers, wait for every input to finish and write results.json, then ' +
+        'tear the run down (unless --keep). Prints where the results are and the counts.')
+        .argument('<job>', 'the job file (job.json)')
+        .option('--backend <backend>', "override the job's compute.backend: local or ecs")
+        .option('--upload <dir>', "upload every file under this directory to the run's input prefix first")
+        .option('--keep', 'leave the queues, notification and runners in place (tear down later)')
+        .option('--until <rule>', 'when the input is complete: idle, marker or count (default marker with --upload, else idle)')
+        .option('--expected <n>', 'with --until count: how many input files to wait for')
+        .option('--idle <seconds>', "with --until idle: how long a quiet run counts as complete (default the job's)")
+        .option('--timeout <seconds>', 'stop waiting after this long (default 3600)')
+        .option('--retry-failed', 'move dead-lettered tasks back to the queue once, and wait again')
+        .option('--verbose', 'print debug messages too')
+        .addHelpText('after', run_EXAMPLES)
+        .action(async (jobPath, options) => {
+        const all = { ...defaultStepDeps(), ...deps };
+        // Everything on the command line is checked before anything is created.
+        const backend = parseChoice('--backend', options.backend, BACKENDS);
+        const collectOptions = parseCollectOptions(options, options.upload === undefined ? 'idle' : 'marker');
+        if (options.upload !== undefined)
+            await checkUploadDirectory(options.upload);
+        const display = new ProgressDisplay(all.progress, { now: all.now });
+        const stepsContext = stepContext(displayLogger(display, options.verbose === true), all.env, {
+            backend,
+        });
+        const result = await runChain(jobPath, { ...options, collectOptions }, stepsContext, display, all);
+        context.io.out(describeReport(result.report));
+        if (!result.report.complete)
+            context.exitCode = ExitCode.fault;
+    });
+}
+/** provision → upload → dispatch → collect, then teardown unless `keep`, also when a step failed. */
+async function runChain(jobPath, options, context, display, deps) {
+    const target = { jobPath };
+    const run = await deps.provision(jobPath, context);
+    for (const warning of run.warnings)
+        display.log(`warning: ${warning}`);
+    display.log(`run ${run.runId}: provisioned; input goes to ${run.uploadTo}`);
+    let outcome;
+    let failure;
+    try {
+        if (options.upload !== undefined) {
+            const started = deps.now();
+            const uploaded = await deps.uploadDirectory({ dir: options.upload, to: run.uploadTo, jobPath, env: context.env }, (counts) => {
+                display.update(renderUploadProgress(counts, deps.now() - started), { key: `${counts.files}` });
+            });
+            display.done(`uploaded ${uploaded.files} file(s), ${formatBytes(uploaded.bytes)}, to ${run.uploadTo}`);
+            if (options.collectOptions.until === 'marker') {
+                await deps.putMarker({ at: run.endMarker, jobPath, env: context.env });
+            }
+        }
+        const dispatched = await deps.dispatch(target, context, (counts) => {
+            display.update(`dispatching: ${describeDispatch(counts)}`);
+        });
+        display.done(`dispatched: ${describeDispatch(dispatched)}; ${dispatched.workers} worker(s) running`);
+        outcome = await deps.collect(target, options.collectOptions, context, (progress) => {
+            showCollectProgress(display, progress);
+        });
+        display.done();
+    }
+    catch (thrown) {
+        display.done();
+        failure = thrown;
+    }
+    if (options.keep === true) {
+        display.log(`kept run ${run.runId}: tear it down with \`sluice teardown ${jobPath}\``);
+    }
+    else {
+        try {
+            const report = await deps.teardown(target, {}, context);
+            display.log(`torn down: ${report.deleted.length} resource(s) deleted; buckets and data kept`);
+        }
+        catch (thrown) {
+            // The step's own failure says more; the teardown's is reported beside it.
+            if (failure === undefined)
+                throw thrown;
+            display.log(`error: teardown failed too (${toError(thrown).message}); run \`sluice teardown ${jobPath}\` again`);
+        }
+    }
+    if (outcome === undefined)
+        throw failure;
+    return outcome;
+}
+
+;// CONCATENATED MODULE: ./src/commands/teardown.ts
+
+
+const teardown_EXAMPLES = `
+Examples:
+  $ sluice teardown job.json
+  $ sluice teardown --run thumbnails-3f9a0c12 --delete-data
+
+Removes what provision created for the run (found by its tags) and its local runner containers; the
+buckets and their data stay unless --delete-data. Safe to repeat, and after a half-finished provision.
+
+Exit status: 0 torn down, 2 the command line is wrong, 1 sluice, AWS or the engine failed.
+`;
+/** `sluice teardown JOB|--run ID`: the teardown action's work, on this machine. */
+function registerTeardown(program, context, deps = {}) {
+    program
+        .command('teardown')
+        .summary('remove what provision created for a run')
+        .description("Remove sluice's notification entry, the run's queues and its local runner containers, found by " +
+        'the run id tags. Buckets and data are kept unless --delete-data (only buckets the run created).')
+        .argument('[job]', 'the job file (or give --run)')
+        .option('--run <run-id>', 'the run id printed by sluice provision (instead of the job file)')
+        .option('--output-bucket <bucket>', 'with --run: the output bucket, where the run state is (default: found by tags)')
+        .option('--delete-data', 'also delete the buckets this run created, with everything in them')
+        .option('--verbose', 'print debug messages too')
+        .addHelpText('after', teardown_EXAMPLES)
+        .action(async (jobPath, options) => {
+        const { teardown, env, progress, now } = { ...defaultStepDeps(), ...deps };
+        const target = parseTarget(jobPath, options.run);
+        const display = new ProgressDisplay(progress, { now });
+        const report = await teardown(target, { deleteData: options.deleteData === true }, stepContext(displayLogger(display, options.verbose === true), env, {
+            outputBucket: options.outputBucket,
+        }));
+        const lines = [
+            `run ${report.runId}: torn down, ${report.deleted.length} deleted, ${report.kept.length} kept` +
+                (report.found ? '' : ' (no run.json found; removed what carries its tags)'),
+            ...report.deleted.map((item) => `  deleted: ${item}`),
+            ...report.kept.map((item) => `  kept: ${item}`),
+        ];
+        context.io.out(`${lines.join('\n')}\n`);
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/commands/try.ts
 
 
 
 
 
-const EXAMPLES = `
+const try_EXAMPLES = `
 Examples:
   $ sluice try algorithm.json photo.jpg
   $ sluice try algorithm.json photo.jpg --env SIZE=256 --out /tmp/thumbs
@@ -66595,7 +72652,7 @@ function registerTry(program, context) {
         .option('--env <NAME=VALUE>', 'a value for one of the algorithm variables (repeatable)', collect, [])
         .option('--out <dir>', 'where to copy the results (default ./sluice-try-out)')
         .option('--timeout <seconds>', "time limit (default the manifest's timeoutSeconds)")
-        .addHelpText('after', EXAMPLES)
+        .addHelpText('after', try_EXAMPLES)
         .action(async (manifestPath, file, options) => {
         const manifest = parseManifest(await context.io.readFile(manifestPath), manifestPath);
         const values = withManifestDefaults(manifest, parseValues(options.env));
@@ -66622,7 +72679,7 @@ function registerTry(program, context) {
                 await (0,promises_.copyFile)(file, workspace.inputFileFor(key));
             }
             catch (thrown) {
-                throw new errors_ConfigurationError(`cannot read ${file}: ${errors_toError(thrown).message}`, { cause: thrown });
+                throw new errors_ConfigurationError(`cannot read ${file}: ${toError(thrown).message}`, { cause: thrown });
             }
             const logFile = (0,external_node_path_.join)(root, 'task.log');
             const log = new TaskLog(logFile, { secrets });
@@ -66725,7 +72782,7 @@ function unreadableProblem(file, thrown) {
     return {
         file,
         path: '$',
-        message: `cannot read the file: ${(code !== undefined ? reasons[code] : undefined) ?? errors_toError(thrown).message}`,
+        message: `cannot read the file: ${(code !== undefined ? reasons[code] : undefined) ?? toError(thrown).message}`,
         hint: 'Check the path (it is relative to the current directory)',
     };
 }
@@ -66968,10 +73025,16 @@ const VERSION = '0.1.0';
 
 
 
+
+
+
+
+
 const program_EXAMPLES = `
 Examples:
   $ sluice validate algorithm.json job.json
   $ sluice validate --json examples/jobs/*.json
+  $ sluice run job.json --upload ./photos
   $ sluice help validate
 
 Exit status: 0 done and valid, 2 invalid input (a file or the command line), 1 sluice itself failed.
@@ -66992,6 +73055,11 @@ function createProgram(context) {
     registerValidate(program, context);
     registerTry(program, context);
     registerWrap(program, context);
+    registerRun(program, context);
+    registerProvision(program, context);
+    registerDispatch(program, context);
+    registerCollect(program, context);
+    registerTeardown(program, context);
     return program;
 }
 /**
@@ -67012,7 +73080,7 @@ async function runCli(args, io) {
             io.err(`sluice: ${thrown.message}\n`);
             return ExitCode.invalid;
         }
-        const error = errors_toError(thrown);
+        const error = toError(thrown);
         io.err(`sluice: internal error: ${error.message}\n${error.stack ?? ''}\n`);
         return ExitCode.fault;
     }

@@ -48210,7 +48210,7 @@ function documents_parseManifest(text, file) {
  * job.compute.backend; // 'local' unless the file says otherwise
  * @throws {ValidationError} with every problem found (not JSON, schema, rules, literal secrets).
  */
-function parseJob(text, file) {
+function documents_parseJob(text, file) {
     return parseWith(text, file, validateJob);
 }
 const MANIFEST_FIELDS = (/* unused pure expression or super */ null && ([
@@ -49171,6 +49171,7 @@ class PortAlgorithm {
     child;
     exited;
     currentLog;
+    lastOutputAt = 0;
     restarts = 0;
     constructor(options) {
         this.options = options;
@@ -49210,8 +49211,14 @@ class PortAlgorithm {
             });
         });
         await preferForOomKill(child.pid);
-        child.stdout.on('data', (chunk) => this.currentLog?.write('stdout', chunk));
-        child.stderr.on('data', (chunk) => this.currentLog?.write('stderr', chunk));
+        child.stdout.on('data', (chunk) => {
+            this.lastOutputAt = Date.now();
+            this.currentLog?.write('stdout', chunk);
+        });
+        child.stderr.on('data', (chunk) => {
+            this.lastOutputAt = Date.now();
+            this.currentLog?.write('stderr', chunk);
+        });
         const deadline = Date.now() + (this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
         let wait = 20;
         while (Date.now() < deadline) {
@@ -49261,6 +49268,7 @@ class PortAlgorithm {
             if (answer === 'died') {
                 return this.deathOutcome(log, started);
             }
+            await this.outputSettled();
             const message = messageFrom(answer.body);
             if (message !== undefined)
                 log.note(`algorithm answered ${answer.response.status}: ${message}`);
@@ -49306,6 +49314,17 @@ class PortAlgorithm {
         }, graceMs);
         await this.exited;
         clearTimeout(killTimer);
+    }
+    /**
+     * The server's output travels on a pipe, its answer on a socket: what it printed for this task can
+     * arrive just after the answer. Wait until the output has been quiet briefly (bounded), so those
+     * lines land in this task's log rather than the next one's.
+     */
+    async outputSettled(quietMs = 15, maxMs = 250) {
+        const deadline = Date.now() + maxMs;
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(quietMs);
+        while (Date.now() - this.lastOutputAt < quietMs && Date.now() < deadline)
+            await (0,external_node_timers_promises_namespaceObject.setTimeout)(quietMs);
     }
     deathOutcome(log, started) {
         const outOfMemory = this.child?.signalCode === 'SIGKILL';
@@ -50217,7 +50236,7 @@ const MAX_PARTS = 10_000;
  * @throws ConfigurationError from any method when access is denied, the bucket does not exist or the
  *   credentials are wrong; AwsRequestError for faults (`retryable` says whether to try again).
  */
-class S3ObjectStore {
+class s3_object_store_S3ObjectStore {
     client;
     multipartThreshold;
     partSize;
@@ -51362,7 +51381,7 @@ function describeStart(body) {
 
 
 /** The environment variable holding the runner's configuration (JSON). */
-const RUNNER_CONFIG_VARIABLE = 'SLUICE_RUN';
+const runner_config_RUNNER_CONFIG_VARIABLE = 'SLUICE_RUN';
 /** The environment variable naming the manifest file, and its default (baked into wrapped images). */
 const RUNNER_MANIFEST_VARIABLE = 'SLUICE_MANIFEST';
 const DEFAULT_RUNNER_MANIFEST_PATH = '/sluice/algorithm.json';
@@ -51452,7 +51471,7 @@ const validator = lazyValidator(runnerConfigSchema);
  * @throws {ConfigurationError} when it is not JSON, or a variable would hand the algorithm a
  *   credential or a runner setting.
  */
-function parseRunnerConfig(text, source = RUNNER_CONFIG_VARIABLE) {
+function parseRunnerConfig(text, source = runner_config_RUNNER_CONFIG_VARIABLE) {
     if (text.trim() === '') {
         throw new errors_ConfigurationError(`${source} is not set: the runner needs its run configuration as JSON (runId, queueUrl, input, output, ...). See docs/contracts.md, "The runner".`);
     }
@@ -51619,7 +51638,7 @@ const container_engine_TAIL_LINES = 40;
  * @example
  * tailLines('a\nb\nc\n', 2); // 'b\nc'
  */
-function tailLines(text, lines = container_engine_TAIL_LINES) {
+function container_engine_tailLines(text, lines = container_engine_TAIL_LINES) {
     const all = text.replace(/\s+$/, '').split('\n');
     return all.slice(Math.max(0, all.length - lines)).join('\n');
 }
@@ -51803,7 +51822,7 @@ class CliContainerEngine {
     async check(args, options = {}) {
         const result = await this.exec(args, options);
         if (result.exitCode !== 0) {
-            throw new ContainerEngineError(`${this.program} ${args[0] ?? ''} ${args[1] ?? ''} failed (exit code ${result.exitCode}): ${tailLines(result.stderr || result.stdout, 10)}`, result.exitCode, result.stderr);
+            throw new ContainerEngineError(`${this.program} ${args[0] ?? ''} ${args[1] ?? ''} failed (exit code ${result.exitCode}): ${container_engine_tailLines(result.stderr || result.stdout, 10)}`, result.exitCode, result.stderr);
         }
         return result;
     }
@@ -51850,7 +51869,7 @@ class CliContainerEngine {
                 env: { BUILDKIT_PROGRESS: 'plain' },
             });
             if (result.exitCode !== 0) {
-                const log = tailLines(`${result.stdout}\n${result.stderr}`);
+                const log = container_engine_tailLines(`${result.stdout}\n${result.stderr}`);
                 throw new ImageBuildError(`building ${options.tags.join(', ')} from ${options.context} failed (${this.program} exit code ${result.exitCode}). The build log ends with:\n${log}`, log);
             }
             const id = (await readFile(iidFile, 'utf8')).trim();
@@ -51865,7 +51884,7 @@ class CliContainerEngine {
         if (result.exitCode !== 0) {
             if (/no such image|image not known|not found/i.test(result.stderr))
                 throw new ImageNotFoundError(image);
-            throw new ContainerEngineError(`${this.program} image inspect ${image} failed: ${tailLines(result.stderr, 5)}`, result.exitCode, result.stderr);
+            throw new ContainerEngineError(`${this.program} image inspect ${image} failed: ${container_engine_tailLines(result.stderr, 5)}`, result.exitCode, result.stderr);
         }
         return parseImageInspect(result.stdout);
     }
@@ -51905,7 +51924,7 @@ class CliContainerEngine {
             args.push('--platform', options.platform);
         const result = await this.exec([...args, image]);
         if (result.exitCode !== 0) {
-            throw new ConfigurationError(`could not pull ${image}: ${tailLines(result.stderr, 5)}. Check the reference, that the registry is reachable, and that you are logged in to it.`);
+            throw new ConfigurationError(`could not pull ${image}: ${container_engine_tailLines(result.stderr, 5)}. Check the reference, that the registry is reachable, and that you are logged in to it.`);
         }
     }
     async tag(source, target) {
@@ -51918,7 +51937,7 @@ class CliContainerEngine {
         for (const image of images) {
             const result = await this.exec(['rmi', '--force', image]);
             if (result.exitCode !== 0 && !/no such image|image not known|not found/i.test(result.stderr)) {
-                throw new ContainerEngineError(`${this.program} rmi ${image} failed: ${tailLines(result.stderr, 5)}`, result.exitCode, result.stderr);
+                throw new ContainerEngineError(`${this.program} rmi ${image} failed: ${container_engine_tailLines(result.stderr, 5)}`, result.exitCode, result.stderr);
             }
         }
     }
@@ -51979,7 +51998,7 @@ class CliContainerEngine {
         for (const container of containers) {
             const result = await this.exec(['rm', '--force', container]);
             if (result.exitCode !== 0 && !/no such container|no container with name or id/i.test(result.stderr)) {
-                throw new ContainerEngineError(`${this.program} rm ${container} failed: ${tailLines(result.stderr, 5)}`, result.exitCode, result.stderr);
+                throw new ContainerEngineError(`${this.program} rm ${container} failed: ${container_engine_tailLines(result.stderr, 5)}`, result.exitCode, result.stderr);
             }
         }
     }
@@ -52050,7 +52069,7 @@ class CliContainerEngine {
  * @throws {ConfigurationError} when `SLUICE_CONTAINER_ENGINE` names another engine, or no engine is found
  *   (the message says what to install).
  */
-async function detectContainerEngine(options = {}) {
+async function container_engine_detectContainerEngine(options = {}) {
     const environment = options.environment ?? process.env;
     const runner = options.runner ?? new ProcessCommandRunner();
     const make = (kind) => new CliContainerEngine({
@@ -52073,7 +52092,7 @@ async function detectContainerEngine(options = {}) {
         });
         if (docker.exitCode === 0)
             return make('docker');
-        dockerProblem = `docker is installed but no Docker daemon answers (${tailLines(docker.stderr, 2).trim() || `exit code ${docker.exitCode}`})`;
+        dockerProblem = `docker is installed but no Docker daemon answers (${container_engine_tailLines(docker.stderr, 2).trim() || `exit code ${docker.exitCode}`})`;
     }
     catch (e) {
         if (!(e instanceof CommandNotFoundError))
@@ -52543,7 +52562,7 @@ function imageCommand(original, manifestCommand) {
  * @example
  * localMemoryLimitMiB(manifest); // 640 for "memory": 512
  */
-function localMemoryLimitMiB(manifest) {
+function wrapped_image_localMemoryLimitMiB(manifest) {
     return manifest.memoryMiB + RUNNER_OVERHEAD_MIB;
 }
 /**
@@ -53459,7 +53478,7 @@ function entryOf(found, name, version) {
  * const { image, manifest } = await catalogue.resolve('thumbnails@1.0.0');
  * @throws {ConfigurationError} from resolve when the algorithm is unknown; ContainerEngineError for faults.
  */
-class LocalCatalogue {
+class catalogue_LocalCatalogue {
     engine;
     kind = 'local';
     constructor(engine) {
@@ -53619,7 +53638,7 @@ async function wrap(options) {
  * await admin.deleteBucket('sluice-scratch');
  * @throws ConfigurationError when access is denied; AwsRequestError for faults.
  */
-class S3BucketAdmin {
+class s3_bucket_admin_S3BucketAdmin {
     client;
     constructor(client) {
         this.client = client;
@@ -53711,7 +53730,7 @@ const MISSING_QUEUE_CODES = new Set([
  * @throws ConfigurationError from any method when access is denied (or, for the per-queue methods,
  *   the queue does not exist); AwsRequestError for faults.
  */
-class SqsRunQueues {
+class sqs_run_queues_SqsRunQueues {
     client;
     taskQueueOptions;
     queues;
@@ -54014,7 +54033,7 @@ function run_names_endMarkerKey(runId) {
 
 
 /** What stands in for a literal value that must not be written down. */
-const REDACTED = '***';
+const run_state_REDACTED = '***';
 /**
  * The job as `run.json` keeps it: normalised, every default written out, `fromEnv`/`fromSecret` as
  * references, and literal values of variables that are secret (`secretNames`, from the manifest)
@@ -54029,7 +54048,7 @@ function run_state_storedJob(job, secretNames = []) {
     for (const [name, value] of Object.entries(job.env)) {
         env[name] =
             typeof value === 'string' && (secretNames.includes(name) || SENSITIVE_NAME.test(name))
-                ? REDACTED
+                ? run_state_REDACTED
                 : value;
     }
     const { credentials, region } = job.aws;
@@ -54080,7 +54099,7 @@ function run_state_algorithmText(job) {
  * const job = runJob(state); // job.input.prefix ends in '/'
  * @throws {ConfigurationError} when the stored algorithm reference is not valid.
  */
-function runJob(state) {
+function run_state_runJob(state) {
     return normalizeJob(state.job);
 }
 /**
@@ -54137,7 +54156,7 @@ async function run_state_findRunState(runId, deps, options = {}) {
  * const state = await openRun('thumbs-3f9a0c12', deps, { bucket: job.output.bucket });
  * @throws {ConfigurationError} when the run cannot be found, or has been torn down.
  */
-async function openRun(runId, deps, options = {}) {
+async function run_state_openRun(runId, deps, options = {}) {
     const state = await run_state_findRunState(runId, deps, options);
     if (state === undefined) {
         const where = options.bucket !== undefined
@@ -54317,7 +54336,7 @@ function checkNoLoop(job) {
 function maxReceiveCountFor(job) {
     return job.retries + 2;
 }
-async function provisionRun(job, deps, options = {}) {
+async function provision_provisionRun(job, deps, options = {}) {
     const logger = deps.logger ?? silentLogger;
     const now = deps.now ?? Date.now;
     const id = makeRunId(job);
@@ -54529,7 +54548,7 @@ const MARKER_CHECKS_IN_FLIGHT = 16;
  * @throws {ConfigurationError} when the run has no queue (not provisioned) or a bucket is missing.
  * @throws AwsRequestError for AWS faults.
  */
-async function dispatchTasks(run, deps, options = {}) {
+async function dispatch_dispatchTasks(run, deps, options = {}) {
     const logger = deps.logger ?? silentLogger;
     if (run.queue.url === undefined) {
         throw new ConfigurationError(`run ${run.runId} has no task queue yet (state ${run.state}); provision it (sluice provision JOB) first.`);
@@ -54698,7 +54717,7 @@ const UNKNOWN_DIGEST = (/* unused pure expression or super */ null && (`sha256:$
  * @throws {ConfigurationError} when the run has no queue (not provisioned).
  * @throws AwsRequestError for AWS faults.
  */
-async function collectResults(run, options, deps) {
+async function collect_collectResults(run, options, deps) {
     const { store } = deps;
     const logger = deps.logger ?? silentLogger;
     const now = deps.now ?? Date.now;
@@ -55199,7 +55218,7 @@ async function resultOf(run, id, tracked, tracker, store) {
  * const { deleted } = await teardownRun('thumbs-3f9a0c12', deps, { bucket: job.output.bucket });
  * @throws ConfigurationError when access is denied; AwsRequestError for faults (tear down again).
  */
-async function teardownRun(runId, deps, options = {}) {
+async function teardown_teardownRun(runId, deps, options = {}) {
     const logger = deps.logger ?? silentLogger;
     const now = deps.now ?? Date.now;
     const deleted = [];
@@ -55294,6 +55313,636 @@ async function bucketsToDelete(runId, state, deps, options) {
     return result.sort((a, b) => Number(a === state?.output.bucket) - Number(b === state?.output.bucket));
 }
 
+;// CONCATENATED MODULE: ../core/src/compute/local-workers.ts
+// The local backend's workers: N runner containers of a run's wrapped image, started with the local
+// container engine (docker, or podman where there is no Docker daemon) on the host network, so they
+// reach an S3/SQS endpoint on loopback (the moto server) as well as AWS itself. Every container
+// carries the label `org.sluice.run=<run-id>`: that is how they are counted, watched and removed,
+// from any process (the dispatch-tasks, collect-results and teardown actions are separate ones).
+
+
+
+
+
+/** The label naming a runner container's run. */
+const LOCAL_RUN_LABEL = 'org.sluice.run';
+/** The label numbering a runner container within its run (1, 2, …). */
+const LOCAL_WORKER_LABEL = 'org.sluice.worker';
+/**
+ * Per-container resource limits. Any `--ulimit` replaces the engine's configured defaults (podman),
+ * so `nofile` and `nproc` are always given together; these are the test bed's defaults, enough for
+ * one runner and its algorithm.
+ */
+const LOCAL_WORKER_ULIMITS = [
+    { name: 'nofile', soft: 1024, hard: 1024 },
+    { name: 'nproc', soft: 4096, hard: 4096 },
+];
+/** The runner's exit code for a configuration error (a restart would fail the same way). */
+const RUNNER_CONFIGURATION_EXIT = 2;
+/** Restarts one {@link LocalWorkers} allows per run, so a runner that always crashes ends the watch. */
+const DEFAULT_RESTART_BUDGET = 10;
+/**
+ * The runner containers of local runs.
+ *
+ * @example
+ * const workers = new LocalWorkers(await detectContainerEngine({ logger }), logger);
+ * await workers.ensure(spec, { workRemains: true }); // starts spec.workers runners
+ * await workers.stop(spec.runId);                    // at teardown
+ */
+class local_workers_LocalWorkers {
+    engine;
+    logger;
+    restartBudget;
+    restarts = 0;
+    constructor(engine, logger = silentLogger, options = {}) {
+        this.engine = engine;
+        this.logger = logger;
+        this.restartBudget = options.restartBudget ?? DEFAULT_RESTART_BUDGET;
+    }
+    /** The run's containers (running or not). */
+    async containers(runId) {
+        return this.engine.listContainers(`${LOCAL_RUN_LABEL}=${runId}`);
+    }
+    /**
+     * Counts the run's containers by state.
+     *
+     * @example
+     * const { running } = await workers.count('thumbs-3f9a0c12');
+     * @throws ContainerEngineError when the engine fails.
+     */
+    async count(runId) {
+        return countOf(await this.containers(runId));
+    }
+    /**
+     * Keeps a run's runners going: while `workRemains`, `spec.workers` containers run; otherwise at
+     * least `spec.minWorkers`, and a runner that crashed (non-zero exit) is replaced. Exited
+     * containers are removed before replacements start, the failed ones after their log's tail is
+     * logged; runners that exited 0 (idle) stay until there is work again or teardown removes them.
+     *
+     * @example
+     * await workers.ensure(spec, { workRemains: queued + inFlight > 0 });
+     * @throws {ConfigurationError} when a runner exited with its configuration-error code (2), or
+     *   runners keep crashing beyond the restart budget: the message holds the log's tail.
+     * @throws ContainerEngineError when the engine fails.
+     */
+    async ensure(spec, options) {
+        const containers = await this.containers(spec.runId);
+        const counts = countOf(containers);
+        const failed = containers.filter((c) => !c.running && c.exitCode !== 0);
+        for (const container of failed) {
+            const tail = await this.logTail(container.id);
+            if (container.exitCode === RUNNER_CONFIGURATION_EXIT) {
+                throw new ConfigurationError(`run ${spec.runId}: runner ${container.name} stopped on a configuration error; fix it and dispatch again. Its log ends:\n${tail}`);
+            }
+            this.logger.warning(`run ${spec.runId}: runner ${container.name} exited with code ${container.exitCode}` +
+                `${container.oomKilled || container.exitCode === 137 ? ' (killed: out of memory?)' : ''}; its log ends:\n${tail}`);
+        }
+        const target = options.workRemains
+            ? spec.workers
+            : Math.min(spec.workers, Math.max(spec.minWorkers ?? 0, counts.running + failed.length));
+        const exited = containers.filter((c) => !c.running);
+        // Exited runners go when they are replaced (or crashed): their names are reused.
+        const toRemove = counts.running < target || failed.length > 0 ? exited : [];
+        if (toRemove.length > 0)
+            await this.engine.remove(toRemove.map((c) => c.id));
+        const missing = Math.max(0, target - counts.running);
+        if (missing > 0 && failed.length > 0) {
+            this.restarts += Math.min(missing, failed.length);
+            if (this.restarts > this.restartBudget) {
+                throw new ConfigurationError(`run ${spec.runId}: runners keep crashing (${this.restarts} restarts); see the warnings above for their logs.`);
+            }
+        }
+        const taken = new Set(containers
+            .filter((c) => c.running)
+            .map((c) => Number.parseInt(c.labels[LOCAL_WORKER_LABEL] ?? '', 10))
+            .filter((n) => !Number.isNaN(n)));
+        let started = 0;
+        for (let index = 1; started < missing; index += 1) {
+            if (taken.has(index))
+                continue;
+            await this.startOne(spec, index);
+            taken.add(index);
+            started += 1;
+        }
+        if (started > 0)
+            this.logger.info(`run ${spec.runId}: started ${started} runner container(s)`);
+        return {
+            running: counts.running + started,
+            finished: toRemove.length > 0 ? 0 : counts.finished,
+            failed: toRemove.length > 0 ? 0 : counts.failed,
+            started,
+            removed: toRemove.length,
+        };
+    }
+    /**
+     * Stops and removes every container of the run (running ones get SIGTERM and `timeoutSeconds`
+     * to finish their task's current step). Idempotent: returns how many were removed.
+     *
+     * @example
+     * const removed = await workers.stop('thumbs-3f9a0c12');
+     * @throws ContainerEngineError when the engine fails.
+     */
+    async stop(runId, options = {}) {
+        const containers = await this.containers(runId);
+        await Promise.all(containers
+            .filter((c) => c.running)
+            .map(async (c) => {
+            try {
+                await this.engine.stop(c.id, { timeoutSeconds: options.timeoutSeconds ?? 10 });
+            }
+            catch (thrown) {
+                // It may have exited meanwhile; `rm --force` below ends it either way.
+                this.logger.debug(`stopping ${c.name}: ${toError(thrown).message}`);
+            }
+        }));
+        if (containers.length > 0)
+            await this.engine.remove(containers.map((c) => c.id));
+        if (containers.length > 0)
+            this.logger.info(`run ${runId}: removed ${containers.length} runner container(s)`);
+        return containers.length;
+    }
+    async startOne(spec, index) {
+        const name = localWorkerName(spec.runId, index);
+        const config = { ...spec.config, workerId: name };
+        return this.engine.runDetached({
+            image: spec.image,
+            name,
+            env: { ...spec.env, [RUNNER_CONFIG_VARIABLE]: JSON.stringify(config) },
+            memoryMiB: localMemoryLimitMiB(spec.manifest),
+            network: spec.network ?? 'host',
+            ulimits: spec.ulimits ?? LOCAL_WORKER_ULIMITS,
+            labels: { [LOCAL_RUN_LABEL]: spec.runId, [LOCAL_WORKER_LABEL]: String(index) },
+        });
+    }
+    async logTail(container) {
+        try {
+            const { stdout, stderr } = await this.engine.logs(container);
+            return tailLines(`${stdout}\n${stderr}`, 20);
+        }
+        catch (thrown) {
+            return `(no log: ${toError(thrown).message})`;
+        }
+    }
+}
+/**
+ * The name of a run's runner container: `sluice-<run-id>-<n>`.
+ *
+ * @example
+ * localWorkerName('thumbs-3f9a0c12', 1); // 'sluice-thumbs-3f9a0c12-1'
+ */
+function localWorkerName(runId, index) {
+    return `sluice-${runId}-${index}`;
+}
+function countOf(containers) {
+    let running = 0;
+    let finished = 0;
+    let failed = 0;
+    for (const c of containers) {
+        if (c.running)
+            running += 1;
+        else if (c.exitCode === 0)
+            finished += 1;
+        else
+            failed += 1;
+    }
+    return { running, finished, failed };
+}
+
+;// CONCATENATED MODULE: ../core/src/run/steps.ts
+// The steps of a run as the actions and the CLI call them: a job file or a run id in, the AWS
+// clients and the container engine made from the caller's environment, the lifecycle functions
+// (provision, dispatch, collect, teardown) called, and — with the local backend — the runner
+// containers started, watched and removed.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+const ECS_NOT_YET = (/* unused pure expression or super */ null && ('the ECS backend does not start workers yet: ECS workers (IAM, task launch, scaling) arrive with issue 6. ' +
+    'Use the local backend ("compute": {"backend": "local"} in job.json, --backend local, or the action input backend: local).'));
+function steps_nonEmpty(value) {
+    return value === undefined || value.trim() === '' ? undefined : value;
+}
+/**
+ * S3 and SQS clients from the caller's environment and the job's `aws` settings. Credentials:
+ * `environment` takes `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` from the
+ * caller's environment when set, else the SDK's default chain; `profile` the named profile;
+ * `roleArn`/`oidc` the SDK's default chain, which holds the role's session when
+ * aws-actions/configure-aws-credentials ran before the step (what the actions document).
+ */
+function awsContext(context, job) {
+    const { env } = context;
+    const region = job?.aws.region ?? steps_nonEmpty(env.AWS_REGION) ?? steps_nonEmpty(env.AWS_DEFAULT_REGION);
+    const endpoint = steps_nonEmpty(env.AWS_ENDPOINT_URL);
+    const credentials = job?.aws.credentials ?? { source: 'environment' };
+    const keyId = steps_nonEmpty(env.AWS_ACCESS_KEY_ID);
+    const secret = steps_nonEmpty(env.AWS_SECRET_ACCESS_KEY);
+    const token = steps_nonEmpty(env.AWS_SESSION_TOKEN);
+    const base = {
+        ...(region !== undefined && { region }),
+        ...(endpoint !== undefined && { endpoint }),
+        ...(credentials.source === 'profile' && { profile: credentials.profile }),
+        ...(credentials.source === 'environment' &&
+            keyId !== undefined &&
+            secret !== undefined && {
+            credentials: {
+                accessKeyId: keyId,
+                secretAccessKey: secret,
+                ...(token !== undefined && { sessionToken: token }),
+            },
+        }),
+    };
+    // A local endpoint (moto, MinIO) serves every bucket on one host.
+    const s3 = new S3Client({ ...base, ...(endpoint !== undefined && { forcePathStyle: true }) });
+    const sqs = new SQSClient(base);
+    const deps = {
+        store: new S3ObjectStore(s3),
+        queues: new SqsRunQueues(sqs),
+        buckets: new S3BucketAdmin(s3),
+        logger: context.logger,
+    };
+    return { s3, sqs, deps, region, endpoint };
+}
+function destroy(aws) {
+    aws.s3.destroy();
+    aws.sqs.destroy();
+}
+async function readJobFile(jobPath) {
+    let text;
+    try {
+        text = await readFile(jobPath, 'utf8');
+    }
+    catch (thrown) {
+        throw new ConfigurationError(`cannot read the job file ${jobPath}: ${toError(thrown).message}`, {
+            cause: thrown,
+        });
+    }
+    return parseJob(text, jobPath);
+}
+/** The job (when a file is given), the run id, and the clients. */
+async function resolveTarget(target, context) {
+    if (target.jobPath !== undefined) {
+        const job = await readJobFile(target.jobPath);
+        return { job, runId: makeRunId(job), bucket: job.output.bucket, aws: awsContext(context, job) };
+    }
+    return {
+        job: undefined,
+        runId: target.runId,
+        bucket: context.outputBucket,
+        aws: awsContext(context, undefined),
+    };
+}
+/** Variables handed to the engine CLI: its own settings (podman's CONTAINERS_*, docker's DOCKER_*). */
+function engineVariables(env) {
+    const picked = {};
+    for (const [name, value] of Object.entries(env)) {
+        if (value !== undefined && /^(CONTAINERS_|DOCKER_|SLUICE_CONTAINER_ENGINE$)/.test(name))
+            picked[name] = value;
+    }
+    return picked;
+}
+async function engineOf(context) {
+    return (context.engine ??
+        detectContainerEngine({
+            environment: context.env,
+            env: engineVariables(context.env),
+            logger: context.logger,
+        }));
+}
+function hasImageLister(engine) {
+    return typeof engine.listImages === 'function';
+}
+/** The wrapped image of a job's algorithm in the local image store, with its manifest. */
+async function localAlgorithm(algorithm, engine) {
+    if (algorithm.kind === 'catalogue') {
+        if (!hasImageLister(engine)) {
+            throw new ConfigurationError(`the ${engine.kind} engine given cannot list images, so the local catalogue cannot be read`);
+        }
+        const entry = await new LocalCatalogue(engine).resolve(algorithm);
+        return { image: entry.image, manifest: entry.manifest };
+    }
+    return wrappedImageByReference(algorithm.reference, engine);
+}
+async function wrappedImageByReference(reference, engine) {
+    if (!(await engine.imageExists(reference)))
+        await engine.pull(reference);
+    const details = await engine.inspectImage(reference);
+    const text = details.labels[WRAPPED_LABELS.manifestJson];
+    if (text === undefined || text === '') {
+        throw new ConfigurationError(`image ${reference} was not made by sluice wrap (no ${WRAPPED_LABELS.manifestJson} label): wrap the algorithm (sluice wrap algorithm.json) and name it as name@version or by the wrapped image.`);
+    }
+    return { image: details.id, manifest: parseManifest(text, `image ${reference}`) };
+}
+function checkJobAgainstManifest(job, manifest, jobFile) {
+    const problems = crossCheckJob(job, manifest, {
+        job: jobFile,
+        manifest: `${manifest.name}@${manifest.version}`,
+    });
+    if (problems.length > 0)
+        throw new ValidationError(problems);
+}
+function secretVariablesOf(manifest) {
+    return Object.entries(manifest.env)
+        .filter(([, spec]) => spec.secret)
+        .map(([name]) => name);
+}
+/** `SLUICE_RUN` values and secret values for the job's `env`. */
+function runnerVariables(job, env, logger) {
+    const literals = {};
+    const secretEnv = [];
+    const secretValues = {};
+    const redacted = [];
+    for (const [name, value] of Object.entries(job.env)) {
+        if (typeof value === 'string') {
+            if (value === REDACTED)
+                redacted.push(name);
+            literals[name] = value;
+        }
+        else if ('fromEnv' in value) {
+            const found = env[value.fromEnv];
+            if (found === undefined) {
+                throw new ConfigurationError(`job.json $.env.${name}: it is read from the environment variable ${value.fromEnv}, which is not set. ` +
+                    `Set it for this step (in a workflow: env: { ${value.fromEnv}: \${{ secrets.${value.fromEnv} }} }).`);
+            }
+            if (found !== '')
+                logger.setSecret(found);
+            secretEnv.push(name);
+            secretValues[name] = found;
+        }
+        else {
+            throw new ConfigurationError(`job.json $.env.${name}: {"fromSecret": …} is resolved by AWS for the ECS backend; the local backend cannot read Secrets Manager. ` +
+                `For a local run use {"fromEnv": "NAME"} and set NAME in the environment.`);
+        }
+    }
+    return { literals, secretEnv, secretValues, redacted };
+}
+/** The AWS settings a runner container needs: endpoint, region and the caller's resolved credentials. */
+async function containerAwsEnv(aws, logger) {
+    const env = {};
+    if (aws.endpoint !== undefined)
+        env.AWS_ENDPOINT_URL = aws.endpoint;
+    const region = aws.region ?? (await aws.s3.config.region());
+    env.AWS_REGION = region;
+    // Whatever the source (environment, profile, an assumed role), the container gets the session the
+    // caller has now: it has no ~/.aws and no OIDC token of its own.
+    const credentials = await aws.s3.config.credentials();
+    logger.setSecret(credentials.secretAccessKey);
+    env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
+    env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
+    if (credentials.sessionToken !== undefined) {
+        logger.setSecret(credentials.sessionToken);
+        env.AWS_SESSION_TOKEN = credentials.sessionToken;
+    }
+    return env;
+}
+async function localBackend(state, job, aws, context) {
+    const engine = await engineOf(context);
+    const runJobValue = job ?? runJob(state);
+    const { image, manifest } = state.algorithm.image !== undefined
+        ? await wrappedImageByReference(state.algorithm.image, engine)
+        : await localAlgorithm(runJobValue.algorithm, engine);
+    const variables = runnerVariables(runJobValue, context.env, context.logger);
+    const config = {
+        runId: state.runId,
+        queueUrl: state.queue.url ?? '',
+        deadLetterQueueUrl: state.deadLetterQueue.url ?? '',
+        input: { bucket: state.input.bucket, prefix: state.input.prefix, include: [...state.input.include] },
+        output: { bucket: state.output.bucket, prefix: state.output.prefix },
+        maxAttempts: runJobValue.retries + 1,
+        idleSeconds: runJobValue.compute.idleSeconds,
+        env: variables.literals,
+        secretEnv: variables.secretEnv,
+        ...(runJobValue.timeoutSeconds !== undefined && { timeoutSeconds: runJobValue.timeoutSeconds }),
+        ...(state.algorithm.digest !== undefined &&
+            /^sha256:[a-f0-9]{64}$/.test(state.algorithm.digest) && { algorithmDigest: state.algorithm.digest }),
+    };
+    const spec = {
+        runId: state.runId,
+        image,
+        manifest,
+        config,
+        env: { ...(await containerAwsEnv(aws, context.logger)), ...variables.secretValues },
+        workers: runJobValue.compute.maxWorkers,
+        minWorkers: runJobValue.compute.minWorkers,
+    };
+    return {
+        workers: new LocalWorkers(engine, context.logger),
+        spec,
+        secrets: Object.values(variables.secretValues).filter((value) => value !== ''),
+        ...(variables.redacted.length > 0 && {
+            restartBlocked: `run.json does not keep the values of ${variables.redacted.join(', ')}: pass the job file to start runners`,
+        }),
+    };
+}
+async function ensureWorkers(local, state, aws) {
+    const url = state.queue.url;
+    const counts = url === undefined ? undefined : await aws.deps.queues.taskQueue(url).counts();
+    const workRemains = counts === undefined || counts.visible + counts.inFlight + counts.delayed > 0;
+    if (local.restartBlocked !== undefined) {
+        const current = await local.workers.count(state.runId);
+        if (workRemains && current.running === 0)
+            aws.deps.logger?.warning(`run ${state.runId}: ${local.restartBlocked}`);
+        return current.running;
+    }
+    return (await local.workers.ensure(local.spec, { workRemains })).running;
+}
+function backendOf(state, context) {
+    return context.backend ?? state.backend;
+}
+// ---------------------------------------------------------------------------------------------
+// The steps.
+/**
+ * Provisions the run of a job file (idempotent): resolves the job's algorithm (the local image store
+ * for the local backend), checks the job against its manifest, then creates or reuses the buckets,
+ * queues, queue policy and S3 notification ({@link provisionRun}).
+ *
+ * @example
+ * const { runId, uploadTo } = await provisionStep('job.json', { logger, env: process.env });
+ * @throws {ConfigurationError} for a job that does not validate, an unknown algorithm, a missing
+ *   input bucket; {@link ValidationError} when the job does not fit the manifest; AwsRequestError
+ *   for AWS faults (provision again to resume).
+ */
+async function provisionStep(jobPath, context) {
+    const job = await readJobFile(jobPath);
+    const backend = context.backend ?? job.compute.backend;
+    let algorithm = {};
+    let secretVariables = [];
+    if (backend === 'local') {
+        const found = await localAlgorithm(job.algorithm, await engineOf(context));
+        checkJobAgainstManifest(job, found.manifest, jobPath);
+        // The local image id is the config digest, `sha256:…`: recorded in every task record.
+        algorithm = { image: found.image, digest: found.image };
+        secretVariables = secretVariablesOf(found.manifest);
+    }
+    else if (job.algorithm.kind === 'image') {
+        const digest = /@(sha256:[a-f0-9]{64})$/.exec(job.algorithm.reference)?.[1];
+        algorithm = { image: job.algorithm.reference, ...(digest !== undefined && { digest }) };
+    }
+    const aws = awsContext(context, job);
+    try {
+        const result = await provisionRun(job, aws.deps, { backend, algorithm, secretVariables });
+        return {
+            runId: result.runId,
+            queueUrl: result.queueUrl,
+            deadLetterQueueUrl: result.deadLetterQueueUrl,
+            uploadTo: result.uploadTo,
+            endMarker: result.endMarker,
+            warnings: result.warnings,
+            created: result.created,
+        };
+    }
+    finally {
+        destroy(aws);
+    }
+}
+/**
+ * Enqueues the files already in the input prefix ({@link dispatchTasks}) and, with the local
+ * backend, starts the run's runner containers (`compute.maxWorkers` of them while work remains;
+ * dispatching again starts none beyond that).
+ *
+ * @example
+ * const { enqueued, workers } = await dispatchStep({ jobPath: 'job.json' }, { logger, env: process.env });
+ * @throws {ConfigurationError} when the run is not provisioned, a `fromEnv` variable is unset, the
+ *   algorithm's image is gone, or the backend is `ecs` (its workers arrive with issue 6).
+ */
+async function dispatchStep(target, context, onProgress) {
+    const { job, runId, bucket, aws } = await resolveTarget(target, context);
+    try {
+        const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
+        if (backendOf(state, context) === 'ecs')
+            throw new ConfigurationError(`run ${runId}: ${ECS_NOT_YET}`);
+        // Everything the runners need is checked before anything is enqueued.
+        const local = await localBackend(state, job, aws, context);
+        const report = await dispatchTasks(state, aws.deps, {
+            ...(onProgress !== undefined && { onProgress }),
+            ...(state.algorithm.digest !== undefined && { algorithmDigest: state.algorithm.digest }),
+        });
+        const workers = await ensureWorkers(local, state, aws);
+        return {
+            runId,
+            listed: report.listed,
+            enqueued: report.enqueued,
+            skippedDone: report.skippedDone,
+            skippedFiltered: report.skippedFiltered,
+            failed: report.failed,
+            workers,
+        };
+    }
+    finally {
+        destroy(aws);
+    }
+}
+function inputCompletion(options) {
+    switch (options.until) {
+        case 'marker':
+            return { until: 'marker' };
+        case 'count':
+            if (options.expectedCount === undefined ||
+                !Number.isInteger(options.expectedCount) ||
+                options.expectedCount < 0) {
+                throw new ConfigurationError('collecting until a count needs the number of inputs to expect (action input expected-count, CLI --count N).');
+            }
+            return { until: 'count', expected: options.expectedCount };
+        case 'idle':
+            return {
+                until: 'idle',
+                ...(options.idleSeconds !== undefined && { idleSeconds: options.idleSeconds }),
+            };
+    }
+}
+/**
+ * Waits for the run to drain ({@link collectResults}) — with the local backend watching the runner
+ * containers between polls, restarting crashed ones and starting new ones while work remains —
+ * writes results.json and renders the summary (failures with their log tails, secrets masked).
+ *
+ * @example
+ * const { report, summaryMarkdown } = await collectStep({ runId }, { until: 'marker', timeoutSeconds: 1800 }, context);
+ * @throws {ConfigurationError} when the run is not provisioned, `until: 'count'` has no count, or a
+ *   runner stops on a configuration error; AwsRequestError for AWS faults.
+ */
+async function collectStep(target, options, context, onProgress) {
+    const until = inputCompletion(options);
+    const { job, runId, bucket, aws } = await resolveTarget(target, context);
+    try {
+        const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
+        const local = backendOf(state, context) === 'local' ? await localBackend(state, job, aws, context) : undefined;
+        if (local !== undefined)
+            await ensureWorkers(local, state, aws);
+        const sleep = async (ms) => {
+            await defaultSleep(ms);
+            if (local !== undefined)
+                await ensureWorkers(local, state, aws);
+        };
+        const report = await collectResults(state, {
+            until,
+            ...(options.timeoutSeconds !== undefined && { timeoutSeconds: options.timeoutSeconds }),
+            ...(options.retryFailed !== undefined && { retryFailed: options.retryFailed }),
+            ...(context.pollSeconds !== undefined && { pollSeconds: context.pollSeconds }),
+            ...(onProgress !== undefined && { onProgress }),
+        }, { ...aws.deps, sleep });
+        const logTails = await fetchLogTails(report, aws.deps.store, state.output.bucket);
+        const summaryMarkdown = renderSummary(report, { logTails, secrets: local?.secrets ?? [] });
+        return { report, summaryMarkdown };
+    }
+    finally {
+        destroy(aws);
+    }
+}
+/**
+ * Stops and removes the run's local runner containers (whatever the backend: any left behind go),
+ * then removes what provisioning created ({@link teardownRun}); data is kept unless `deleteData`.
+ * Idempotent.
+ *
+ * @example
+ * const { deleted } = await teardownStep({ jobPath: 'job.json' }, { deleteData: false }, context);
+ * @throws ContainerEngineError when the engine fails; AwsRequestError for AWS faults (tear down again).
+ */
+async function teardownStep(target, options, context) {
+    const { runId, bucket, aws } = await resolveTarget(target, context);
+    try {
+        const containers = [];
+        let engine;
+        try {
+            engine = await engineOf(context);
+        }
+        catch (thrown) {
+            // No engine on this machine: no local runner can exist here either.
+            if (context.backend === 'local')
+                throw thrown;
+            context.logger.debug(`no container engine, so no local runners to stop: ${toError(thrown).message}`);
+        }
+        if (engine !== undefined) {
+            const removed = await new LocalWorkers(engine, context.logger).stop(runId);
+            if (removed > 0)
+                containers.push(`${removed} runner container(s) labelled org.sluice.run=${runId}`);
+        }
+        const report = await teardownRun(runId, aws.deps, {
+            ...(options.deleteData !== undefined && { deleteData: options.deleteData }),
+            ...(bucket !== undefined && { bucket }),
+        });
+        return { ...report, deleted: [...containers, ...report.deleted] };
+    }
+    finally {
+        destroy(aws);
+    }
+}
+
 ;// CONCATENATED MODULE: ../core/src/index.ts
 // Every public export of @sluice/core, named (no `export *`): see STYLE.md rule 4.
 // errors
@@ -55355,6 +56004,9 @@ async function bucketsToDelete(runId, state, deps, options) {
 
 
 
+
+
+// run steps: what the actions and the CLI call (job file or run id in, one step of a run out)
 
 
 
@@ -55687,6 +56339,22 @@ class TaskLedger {
             : records_validateCompletionMarker(found.value, `s3://${this.bucket}/${key}`);
     }
     /**
+     * True when the task's record says it failed for good. A duplicate message for such a task (a
+     * second dispatch, a repeated S3 event) is dropped; only a re-drive (`retryFrom`) runs it again.
+     */
+    async failedForGood(taskId) {
+        const key = keys_taskRecordKey(this.runId, taskId);
+        const found = await withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
+        if (found === undefined)
+            return false;
+        try {
+            return records_validateTaskRecord(found.value, `s3://${this.bucket}/${key}`).status === 'failed';
+        }
+        catch {
+            return false;
+        }
+    }
+    /**
      * Records an attempt: reads the task record, puts this attempt in (replacing this worker's entry
      * with the same number: a released attempt is re-run under its number; a duplicate delivery run
      * by another worker at the same time keeps its own entry), sets the status and writes it back.
@@ -55843,6 +56511,11 @@ class TaskProcessor {
         const log = this.deps.log.with({ taskId, attempt, key: task.key });
         if ((await ledger.marker(taskId)) !== undefined) {
             log.info('task-already-done');
+            await this.deleteMessage(message, log);
+            return 'already-done';
+        }
+        if (task.retryFrom === undefined && (await ledger.failedForGood(taskId))) {
+            log.info('task-already-failed', { hint: 'collect-results with retry-failed runs it again' });
             await this.deleteMessage(message, log);
             return 'already-done';
         }
@@ -56174,11 +56847,28 @@ class TaskProcessor {
 
 
 /**
+ * The runner's private directory (task logs) under the temp directory. A FROM-scratch image has no
+ * `/tmp`: the runner then makes it, world-writable with the sticky bit as usual.
+ */
+async function makeWorkDir() {
+    const prefix = (0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'sluice-runner-');
+    try {
+        return await (0,promises_.mkdtemp)(prefix);
+    }
+    catch (thrown) {
+        if (thrown.code !== 'ENOENT')
+            throw thrown;
+        await (0,promises_.mkdir)((0,external_node_os_.tmpdir)(), { recursive: true });
+        await (0,promises_.chmod)((0,external_node_os_.tmpdir)(), 0o1777);
+        return (0,promises_.mkdtemp)(prefix);
+    }
+}
+/**
  * Builds a runner. `inherited` is the environment the algorithm's is derived from (credentials and
  * SLUICE_* removed, the job's values added).
  */
 async function assembleRunner(settings, adapters, log, inherited) {
-    const workDir = await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'sluice-runner-'));
+    const workDir = await makeWorkDir();
     const ledger = new TaskLedger(adapters.store, settings.config.runId, settings.config.output.bucket, settings.algorithmDigest, log);
     const processor = new TaskProcessor({
         settings,
@@ -56245,7 +56935,7 @@ function clients_nonEmpty(value) {
  *   variable is not set, or a required variable has no value: the runner then exits with code 2.
  */
 async function loadSettings(env) {
-    const config = parseRunnerConfig(env[RUNNER_CONFIG_VARIABLE] ?? '', RUNNER_CONFIG_VARIABLE);
+    const config = parseRunnerConfig(env[runner_config_RUNNER_CONFIG_VARIABLE] ?? '', runner_config_RUNNER_CONFIG_VARIABLE);
     const manifestPath = env[RUNNER_MANIFEST_VARIABLE] ?? DEFAULT_RUNNER_MANIFEST_PATH;
     let text;
     try {
@@ -56277,7 +56967,7 @@ async function loadSettings(env) {
         }
     }
     if (missing.length > 0) {
-        throw new errors_ConfigurationError(`${RUNNER_CONFIG_VARIABLE}.secretEnv names ${missing.join(', ')}, but the runner's environment does not set ${missing.length === 1 ? 'it' : 'them'}: pass secrets to the runner container (ECS "secrets", or the local engine's environment)`);
+        throw new errors_ConfigurationError(`${runner_config_RUNNER_CONFIG_VARIABLE}.secretEnv names ${missing.join(', ')}, but the runner's environment does not set ${missing.length === 1 ? 'it' : 'them'}: pass secrets to the runner container (ECS "secrets", or the local engine's environment)`);
     }
     // Variables the manifest calls secret are masked even when passed among the plain values.
     for (const [name, spec] of Object.entries(manifest.env)) {
@@ -56290,7 +56980,7 @@ async function loadSettings(env) {
         .filter(([name, spec]) => spec.required && algorithmValues[name] === undefined)
         .map(([name]) => name);
     if (unset.length > 0) {
-        throw new errors_ConfigurationError(`the algorithm requires ${unset.join(', ')}, which ${RUNNER_CONFIG_VARIABLE} does not give (env or secretEnv)`);
+        throw new errors_ConfigurationError(`the algorithm requires ${unset.join(', ')}, which ${runner_config_RUNNER_CONFIG_VARIABLE} does not give (env or secretEnv)`);
     }
     if (manifest.command === undefined) {
         throw new errors_ConfigurationError(`the manifest ${manifestPath} has no "command": the runner needs the program to run (wrap-algorithm records the image's entrypoint there)`);
@@ -56434,7 +57124,7 @@ async function main(env = process.env) {
         clients = awsClients(env, settings.config.queueUrl);
         const { s3, sqs } = clients;
         assembled = await assembleRunner(settings, {
-            store: new S3ObjectStore(s3),
+            store: new s3_object_store_S3ObjectStore(s3),
             queue: new sqs_task_queue_SqsTaskQueue(sqs, settings.config.queueUrl),
             deadLetter: new sqs_task_queue_SqsTaskQueue(sqs, settings.config.deadLetterQueueUrl),
         }, log, env);
