@@ -6,7 +6,7 @@ export NX_DAEMON := false
 export NX_NO_CLOUD := true
 JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
-.PHONY: test demo bench bootstrap lint typecheck build check-dist unit integration smoke
+.PHONY: test demo bench bootstrap lint typecheck build check-dist unit integration e2e smoke
 
 ## make test: every check CI gates a landing on — lint, types, fresh bundles, unit, integration, smoke.
 test: bootstrap lint typecheck check-dist
@@ -35,6 +35,9 @@ unit:
 
 integration:
 	$(JEST) --selectProjects integration
+
+e2e:
+	$(JEST) --selectProjects e2e
 
 smoke:
 	$(JEST) --selectProjects smoke

@@ -51,6 +51,13 @@ export default {
     },
     {
       ...shared,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/testbed/global-setup.ts',
+      globalTeardown: '<rootDir>/test/testbed/global-teardown.ts',
+    },
+    {
+      ...shared,
       displayName: 'smoke',
       testMatch: ['<rootDir>/test/smoke/**/*.test.ts'],
     },
