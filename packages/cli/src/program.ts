@@ -1,10 +1,14 @@
 import { isConfigurationError, toError } from '@sluice/core';
 import { Command, CommanderError } from 'commander';
 
+import { registerCancel } from './commands/cancel.js';
 import { registerCollect } from './commands/collect.js';
 import { registerDispatch } from './commands/dispatch.js';
+import { registerLogs } from './commands/logs.js';
 import { registerProvision } from './commands/provision.js';
 import { registerRun } from './commands/run.js';
+import { registerRuns } from './commands/runs.js';
+import { registerStatus } from './commands/status.js';
 import { registerTeardown } from './commands/teardown.js';
 import { registerTry } from './commands/try.js';
 import { registerValidate } from './commands/validate.js';
@@ -29,8 +33,8 @@ export function createProgram(context: CommandContext): Command {
   const program = new Command('sluice')
     .description(
       'Run a containerized algorithm over every file in an S3 bucket, locally or on AWS ECS.\n' +
-        'This version checks manifests and jobs, tries an algorithm on one file, and wraps it; ' +
-        'provision, dispatch, collect, teardown and run follow in the next release.',
+        'Validate, try, wrap, and run the whole chain with the local backend; ' +
+        'ECS workers arrive in the next release.',
     )
     .version(VERSION, '-V, --version', 'print the version')
     .helpCommand('help [command]', 'show help for a command')
@@ -47,6 +51,10 @@ export function createProgram(context: CommandContext): Command {
   registerDispatch(program, context);
   registerCollect(program, context);
   registerTeardown(program, context);
+  registerStatus(program, context);
+  registerLogs(program, context);
+  registerRuns(program, context);
+  registerCancel(program, context);
   return program;
 }
 

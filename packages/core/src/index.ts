@@ -357,3 +357,24 @@ export {
   localWorkerName,
 } from './compute/local-workers.js';
 export type { EnsureReport, LocalWorkerCounts, LocalWorkerSpec } from './compute/local-workers.js';
+export {
+  attemptLogs,
+  cancelRun,
+  failedTasks,
+  findTaskRecord,
+  forEachTaskRecord,
+  inspectClients,
+  listRuns,
+  logTail,
+  runStatus,
+} from './run/inspect.js';
+export type {
+  AttemptLog,
+  CancelReport,
+  FailedTask,
+  InspectDeps,
+  RecordCounts,
+  RecordRead,
+  RunListing,
+  RunStatus,
+} from './run/inspect.js';

@@ -5,9 +5,7 @@
 import { readFile } from 'node:fs/promises';
 
 import { S3Client } from '@aws-sdk/client-s3';
-import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { SQSClientConfig } from '@aws-sdk/client-sqs';
 
 import { LocalCatalogue } from '../compute/catalogue.js';
 import { WRAPPED_LABELS } from '../compute/wrapped-image.js';
@@ -26,6 +24,7 @@ import { crossCheckJob } from '../schemas/rules.js';
 import { S3BucketAdmin } from '../storage/s3-bucket-admin.js';
 import { S3ObjectStore } from '../storage/s3-object-store.js';
 import { SqsRunQueues } from '../queue/sqs-run-queues.js';
+import { runClientConfig } from './aws-clients.js';
 import { collectResults } from './collect.js';
 import type { CollectReport, CollectProgress, InputCompletion } from './collect.js';
 import { dispatchTasks } from './dispatch.js';
@@ -116,49 +115,18 @@ interface AwsContext {
   readonly endpoint: string | undefined;
 }
 
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === '' ? undefined : value;
-}
-
-/**
- * S3 and SQS clients from the caller's environment and the job's `aws` settings. Credentials:
- * `environment` takes `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` from the
- * caller's environment when set, else the SDK's default chain; `profile` the named profile;
- * `roleArn`/`oidc` the SDK's default chain, which holds the role's session when
- * aws-actions/configure-aws-credentials ran before the step (what the actions document).
- */
+/** S3 and SQS clients from the caller's environment and the job's `aws` settings (see runClientConfig). */
 function awsContext(context: StepContext, job: Pick<Job, 'aws'> | undefined): AwsContext {
-  const { env } = context;
-  const region = job?.aws.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION);
-  const endpoint = nonEmpty(env.AWS_ENDPOINT_URL);
-  const credentials = job?.aws.credentials ?? { source: 'environment' as const };
-  const keyId = nonEmpty(env.AWS_ACCESS_KEY_ID);
-  const secret = nonEmpty(env.AWS_SECRET_ACCESS_KEY);
-  const token = nonEmpty(env.AWS_SESSION_TOKEN);
-  const base: S3ClientConfig & SQSClientConfig = {
-    ...(region !== undefined && { region }),
-    ...(endpoint !== undefined && { endpoint }),
-    ...(credentials.source === 'profile' && { profile: credentials.profile }),
-    ...(credentials.source === 'environment' &&
-      keyId !== undefined &&
-      secret !== undefined && {
-        credentials: {
-          accessKeyId: keyId,
-          secretAccessKey: secret,
-          ...(token !== undefined && { sessionToken: token }),
-        },
-      }),
-  };
-  // A local endpoint (moto, MinIO) serves every bucket on one host.
-  const s3 = new S3Client({ ...base, ...(endpoint !== undefined && { forcePathStyle: true }) });
-  const sqs = new SQSClient(base);
+  const config = runClientConfig(context.env, job);
+  const s3 = new S3Client(config.s3);
+  const sqs = new SQSClient(config.base);
   const deps: RunDeps = {
     store: new S3ObjectStore(s3),
     queues: new SqsRunQueues(sqs),
     buckets: new S3BucketAdmin(s3),
     logger: context.logger,
   };
-  return { s3, sqs, deps, region, endpoint };
+  return { s3, sqs, deps, region: config.region, endpoint: config.endpoint };
 }
 
 function destroy(aws: AwsContext): void {
