@@ -75691,7 +75691,7 @@ function task_id_taskId(object) {
  * @example
  * isTaskId('0123456789abcdef01234567'); // true
  */
-function isTaskId(text) {
+function task_id_isTaskId(text) {
     return TASK_ID_PATTERN.test(text);
 }
 
@@ -75708,7 +75708,7 @@ const MAX_KEY_BYTES = 1024;
 function checkIds(runId, taskId, attempt) {
     if (!isRunId(runId))
         throw new errors_SluiceError(`not a run id: ${JSON.stringify(runId)}`);
-    if (taskId !== undefined && !isTaskId(taskId))
+    if (taskId !== undefined && !task_id_isTaskId(taskId))
         throw new errors_SluiceError(`not a task id: ${JSON.stringify(taskId)}`);
     if (attempt !== undefined && !(Number.isInteger(attempt) && attempt >= 1)) {
         throw new errors_SluiceError(`not an attempt number: ${attempt}`);
@@ -77086,7 +77086,7 @@ const MAX_PARTS = 10_000;
  * @throws ConfigurationError from any method when access is denied, the bucket does not exist or the
  *   credentials are wrong; AwsRequestError for faults (`retryable` says whether to try again).
  */
-class S3ObjectStore {
+class s3_object_store_S3ObjectStore {
     client;
     multipartThreshold;
     partSize;
@@ -80580,7 +80580,7 @@ const MISSING_QUEUE_CODES = new Set([
  * @throws ConfigurationError from any method when access is denied (or, for the per-queue methods,
  *   the queue does not exist); AwsRequestError for faults.
  */
-class SqsRunQueues {
+class sqs_run_queues_SqsRunQueues {
     client;
     taskQueueOptions;
     queues;
@@ -82368,6 +82368,46 @@ function countOf(containers) {
     return { running, finished, failed };
 }
 
+;// CONCATENATED MODULE: ../../packages/core/src/run/aws-clients.ts
+function aws_clients_nonEmpty(value) {
+    return value === undefined || value.trim() === '' ? undefined : value;
+}
+/**
+ * The AWS client settings of a run, from the caller's environment and the job's `aws` settings.
+ * Region: the job's, else `AWS_REGION`, else `AWS_DEFAULT_REGION`. Endpoint: `AWS_ENDPOINT_URL`.
+ * Credentials: `environment` (or no job) takes `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/
+ * `AWS_SESSION_TOKEN` from the environment when set, else the SDK's default chain; `profile` the
+ * named profile; `roleArn`/`oidc` the SDK's default chain, which holds the role's session when
+ * aws-actions/configure-aws-credentials ran before the step (what the actions document).
+ *
+ * @example
+ * const { s3, base } = runClientConfig(process.env, job);
+ * const store = new S3ObjectStore(new S3Client(s3));
+ */
+function aws_clients_runClientConfig(env, job) {
+    const region = job?.aws.region ?? aws_clients_nonEmpty(env.AWS_REGION) ?? aws_clients_nonEmpty(env.AWS_DEFAULT_REGION);
+    const endpoint = aws_clients_nonEmpty(env.AWS_ENDPOINT_URL);
+    const credentials = job?.aws.credentials ?? { source: 'environment' };
+    const keyId = aws_clients_nonEmpty(env.AWS_ACCESS_KEY_ID);
+    const secret = aws_clients_nonEmpty(env.AWS_SECRET_ACCESS_KEY);
+    const token = aws_clients_nonEmpty(env.AWS_SESSION_TOKEN);
+    const base = {
+        ...(region !== undefined && { region }),
+        ...(endpoint !== undefined && { endpoint }),
+        ...(credentials.source === 'profile' && { profile: credentials.profile }),
+        ...(credentials.source === 'environment' &&
+            keyId !== undefined &&
+            secret !== undefined && {
+            credentials: {
+                accessKeyId: keyId,
+                secretAccessKey: secret,
+                ...(token !== undefined && { sessionToken: token }),
+            },
+        }),
+    };
+    return { base, s3: { ...base, ...(endpoint !== undefined && { forcePathStyle: true }) }, region, endpoint };
+}
+
 ;// CONCATENATED MODULE: ../../packages/core/src/run/steps.ts
 // The steps of a run as the actions and the CLI call them: a job file or a run id in, the AWS
 // clients and the container engine made from the caller's environment, the lifecycle functions
@@ -82394,50 +82434,21 @@ function countOf(containers) {
 
 
 
+
 const ECS_NOT_YET = (/* unused pure expression or super */ null && ('the ECS backend does not start workers yet: ECS workers (IAM, task launch, scaling) arrive with issue 6. ' +
     'Use the local backend ("compute": {"backend": "local"} in job.json, --backend local, or the action input backend: local).'));
-function steps_nonEmpty(value) {
-    return value === undefined || value.trim() === '' ? undefined : value;
-}
-/**
- * S3 and SQS clients from the caller's environment and the job's `aws` settings. Credentials:
- * `environment` takes `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` from the
- * caller's environment when set, else the SDK's default chain; `profile` the named profile;
- * `roleArn`/`oidc` the SDK's default chain, which holds the role's session when
- * aws-actions/configure-aws-credentials ran before the step (what the actions document).
- */
+/** S3 and SQS clients from the caller's environment and the job's `aws` settings (see runClientConfig). */
 function awsContext(context, job) {
-    const { env } = context;
-    const region = job?.aws.region ?? steps_nonEmpty(env.AWS_REGION) ?? steps_nonEmpty(env.AWS_DEFAULT_REGION);
-    const endpoint = steps_nonEmpty(env.AWS_ENDPOINT_URL);
-    const credentials = job?.aws.credentials ?? { source: 'environment' };
-    const keyId = steps_nonEmpty(env.AWS_ACCESS_KEY_ID);
-    const secret = steps_nonEmpty(env.AWS_SECRET_ACCESS_KEY);
-    const token = steps_nonEmpty(env.AWS_SESSION_TOKEN);
-    const base = {
-        ...(region !== undefined && { region }),
-        ...(endpoint !== undefined && { endpoint }),
-        ...(credentials.source === 'profile' && { profile: credentials.profile }),
-        ...(credentials.source === 'environment' &&
-            keyId !== undefined &&
-            secret !== undefined && {
-            credentials: {
-                accessKeyId: keyId,
-                secretAccessKey: secret,
-                ...(token !== undefined && { sessionToken: token }),
-            },
-        }),
-    };
-    // A local endpoint (moto, MinIO) serves every bucket on one host.
-    const s3 = new dist_cjs.S3Client({ ...base, ...(endpoint !== undefined && { forcePathStyle: true }) });
-    const sqs = new client_sqs_dist_cjs/* SQSClient */.hW(base);
+    const config = aws_clients_runClientConfig(context.env, job);
+    const s3 = new dist_cjs.S3Client(config.s3);
+    const sqs = new client_sqs_dist_cjs/* SQSClient */.hW(config.base);
     const deps = {
-        store: new S3ObjectStore(s3),
-        queues: new SqsRunQueues(sqs),
+        store: new s3_object_store_S3ObjectStore(s3),
+        queues: new sqs_run_queues_SqsRunQueues(sqs),
         buckets: new S3BucketAdmin(s3),
         logger: context.logger,
     };
-    return { s3, sqs, deps, region, endpoint };
+    return { s3, sqs, deps, region: config.region, endpoint: config.endpoint };
 }
 function destroy(aws) {
     aws.s3.destroy();
@@ -82803,6 +82814,304 @@ async function teardownStep(target, options, context) {
     }
 }
 
+;// CONCATENATED MODULE: ../../packages/core/src/run/inspect.ts
+// Looking at a run from outside, for `sluice status`, `logs`, `runs` and `cancel`: where its queues
+// stand, what its task records say, the logs of its attempts, which runs exist, and stopping the
+// work that is queued. Records are streamed over listing pages, never held all at once.
+
+
+
+
+
+
+
+
+
+
+
+
+const inspect_READS_IN_FLIGHT = 16;
+/** Logs larger than this are not read whole. */
+const LOG_MAX_BYTES = (/* unused pure expression or super */ null && (1024 * 1024));
+/**
+ * S3 and SQS adapters from an environment (`AWS_ENDPOINT_URL`, `AWS_REGION`/`AWS_DEFAULT_REGION`,
+ * `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`, else the SDK's default chain),
+ * as the run steps make them for a run id without a job file. Call `close` when done.
+ *
+ * @example
+ * const { deps, close } = inspectClients(process.env);
+ * try { console.log(await listRuns(deps)); } finally { close(); }
+ * @throws never.
+ */
+function inspectClients(env) {
+    const config = runClientConfig(env);
+    const s3 = new S3Client(config.s3);
+    const sqs = new SQSClient(config.base);
+    return {
+        deps: { store: new S3ObjectStore(s3), queues: new SqsRunQueues(sqs) },
+        close: () => {
+            s3.destroy();
+            sqs.destroy();
+        },
+    };
+}
+async function inspect_readRecord(store, bucket, key) {
+    try {
+        const found = await store.getJson({ bucket, key });
+        if (found === undefined)
+            return undefined;
+        return { key, record: validateTaskRecord(found.value, `s3://${bucket}/${key}`) };
+    }
+    catch (thrown) {
+        return { key, problem: toError(thrown).message };
+    }
+}
+/**
+ * Reads every task record of a run, page by page (a listing page of keys at a time, 16 reads in
+ * flight), and hands each to `visit`. Records deleted meanwhile are skipped; unreadable or invalid
+ * ones are handed over with the problem.
+ *
+ * @example
+ * await forEachTaskRecord(state, store, (read) => { if (read.record?.status === 'failed') failed += 1; });
+ * @throws AwsRequestError when the listing fails.
+ */
+async function forEachTaskRecord(state, store, visit) {
+    const { bucket } = state.output;
+    for await (const page of store.list(bucket, `${ledgerPrefix(state.runId)}tasks/`)) {
+        const keys = page.map((object) => object.key).filter((key) => key.endsWith('.json'));
+        const reads = await mapBounded(keys, inspect_READS_IN_FLIGHT, (key) => inspect_readRecord(store, bucket, key));
+        for (const read of reads)
+            if (read !== undefined)
+                visit(read);
+    }
+}
+async function countsOf(queues, url) {
+    if (url === undefined)
+        return undefined;
+    try {
+        return await queues.taskQueue(url).counts();
+    }
+    catch (thrown) {
+        // A queue that no longer exists (deleted by hand, or a half-finished teardown) has no counts.
+        if (thrown instanceof ConfigurationError)
+            return undefined;
+        throw thrown;
+    }
+}
+/**
+ * The state of a run: its `run.json`, its queues' counts and its task records counted by status.
+ *
+ * @example
+ * const status = await runStatus(state, deps);
+ * console.log(`${status.records.succeeded} succeeded, ${status.queue?.visible ?? 0} queued`);
+ * @throws AwsRequestError for AWS faults.
+ */
+async function runStatus(state, deps) {
+    const tornDown = state.state === 'torn-down';
+    const [queue, deadLetter] = tornDown
+        ? [undefined, undefined]
+        : await Promise.all([
+            countsOf(deps.queues, state.queue.url),
+            countsOf(deps.queues, state.deadLetterQueue.url),
+        ]);
+    const counts = {
+        running: 0,
+        succeeded: 0,
+        failed: 0,
+        unreadable: 0,
+    };
+    let total = 0;
+    await forEachTaskRecord(state, deps.store, (read) => {
+        total += 1;
+        counts[read.record?.status ?? 'unreadable'] += 1;
+    });
+    return {
+        runId: state.runId,
+        jobName: state.jobName,
+        state: state.state,
+        backend: state.backend,
+        createdAt: state.createdAt,
+        updatedAt: state.updatedAt,
+        ...(state.tornDownAt !== undefined && { tornDownAt: state.tornDownAt }),
+        input: { bucket: state.input.bucket, prefix: state.input.prefix },
+        output: { bucket: state.output.bucket, prefix: state.output.prefix },
+        ...(queue !== undefined && { queue }),
+        ...(deadLetter !== undefined && { deadLetter }),
+        records: { total, ...counts },
+    };
+}
+/**
+ * Finds a task's record by task id, or by input key (the key relative to the run's input bucket,
+ * with or without the input prefix). For a key, the input object's current ETag names the task;
+ * when that has no record (the object changed or is gone), the records are searched for the key
+ * and the most recently updated one is returned.
+ *
+ * @example
+ * const record = await findTaskRecord(state, 'photos/cat.jpg', deps);
+ * @throws AwsRequestError for AWS faults; {@link ConfigurationError} when the record found is not valid.
+ */
+async function findTaskRecord(state, task, deps) {
+    const { store } = deps;
+    const bucket = state.output.bucket;
+    const byId = async (id) => {
+        const read = await inspect_readRecord(store, bucket, taskRecordKey(state.runId, id));
+        if (read?.problem !== undefined)
+            throw new ConfigurationError(`task record ${read.key}: ${read.problem}`);
+        return read?.record;
+    };
+    if (isTaskId(task)) {
+        const found = await byId(task);
+        if (found !== undefined)
+            return found;
+    }
+    const keys = task.startsWith(state.input.prefix) ? [task] : [`${state.input.prefix}${task}`, task];
+    for (const key of keys) {
+        const head = await store.head({ bucket: state.input.bucket, key });
+        if (head === undefined)
+            continue;
+        const found = await byId(taskId({ bucket: state.input.bucket, key, etag: head.etag }));
+        if (found !== undefined)
+            return found;
+    }
+    let latest;
+    await forEachTaskRecord(state, store, (read) => {
+        const { record } = read;
+        if (record === undefined || !keys.includes(record.input.key))
+            return;
+        if (latest === undefined || record.updatedAt > latest.updatedAt)
+            latest = record;
+    });
+    return latest;
+}
+/**
+ * Reads the log of each attempt of a task (logs over 1 MiB are reported, not read).
+ *
+ * @example
+ * for (const { attempt, log } of await attemptLogs(state, record, deps)) console.log(attempt.attempt, log);
+ * @throws never: a log that cannot be read is reported in `problem`.
+ */
+async function attemptLogs(state, record, deps) {
+    return mapBounded(record.attempts, 4, async (attempt) => {
+        if (attempt.logKey === undefined)
+            return { attempt };
+        try {
+            const found = await deps.store.getText({ bucket: state.output.bucket, key: attempt.logKey }, { maxBytes: LOG_MAX_BYTES });
+            return found === undefined ? { attempt, problem: 'the log is gone' } : { attempt, log: found.text };
+        }
+        catch (thrown) {
+            return { attempt, problem: toError(thrown).message };
+        }
+    });
+}
+/**
+ * The last `lines` lines of `text` (without a trailing empty line).
+ *
+ * @example
+ * tailLines('a\nb\nc\n', 2); // 'b\nc'
+ * @throws never.
+ */
+function logTail(text, lines) {
+    const all = text.replace(/\n$/, '').split('\n');
+    return all.slice(Math.max(0, all.length - lines)).join('\n');
+}
+/**
+ * The failed tasks of a run (the first `limit`, default 50, in listing order) with their last
+ * attempt's log, and how many failed in all.
+ *
+ * @example
+ * const { failed, tasks } = await failedTasks(state, deps, { limit: 20 });
+ * @throws AwsRequestError when the listing fails.
+ */
+async function failedTasks(state, deps, options = {}) {
+    const limit = options.limit ?? 50;
+    const shown = [];
+    let failed = 0;
+    await forEachTaskRecord(state, deps.store, (read) => {
+        if (read.record?.status !== 'failed')
+            return;
+        failed += 1;
+        if (shown.length < limit)
+            shown.push(read.record);
+    });
+    const tasks = await mapBounded(shown, 8, async (record) => {
+        const lastAttempt = record.attempts.at(-1);
+        if (lastAttempt === undefined)
+            return { record };
+        const [last] = await attemptLogs(state, { ...record, attempts: [lastAttempt] }, deps);
+        return { record, ...(last !== undefined && { last }) };
+    });
+    return { failed, tasks };
+}
+/**
+ * The runs whose task queues exist (queues named `sluice-…-tasks` carrying the run id tag), with
+ * their output bucket (tag) and what their `run.json` says; newest first.
+ *
+ * @example
+ * for (const run of await listRuns(deps)) console.log(run.runId, run.outputBucket, run.createdAt);
+ * @throws AwsRequestError for AWS faults (listing or tags).
+ */
+async function listRuns(deps) {
+    const urls = (await deps.queues.listQueueUrls('sluice-')).filter((url) => /\/sluice-[^/]+-tasks$/.test(url));
+    const found = await mapBounded(urls, 8, async (queueUrl) => {
+        let tags;
+        try {
+            tags = await deps.queues.queueTags(queueUrl);
+        }
+        catch (thrown) {
+            // Deleted between the listing and now.
+            if (thrown instanceof ConfigurationError)
+                return undefined;
+            throw thrown;
+        }
+        const runId = tags[RUN_ID_TAG];
+        if (runId === undefined)
+            return undefined;
+        const outputBucket = tags[OUTPUT_BUCKET_TAG];
+        const listing = { runId, queueUrl, ...(outputBucket !== undefined && { outputBucket }) };
+        if (outputBucket === undefined)
+            return { ...listing, problem: 'the queue names no output bucket' };
+        try {
+            const state = await readRunState(deps.store, outputBucket, runId);
+            if (state === undefined)
+                return { ...listing, problem: `no run.json in s3://${outputBucket}` };
+            return {
+                ...listing,
+                createdAt: state.createdAt,
+                state: state.state,
+                jobName: state.jobName,
+                backend: state.backend,
+            };
+        }
+        catch (thrown) {
+            return { ...listing, problem: toError(thrown).message };
+        }
+    });
+    return found
+        .filter((run) => run !== undefined)
+        .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || a.runId.localeCompare(b.runId));
+}
+/**
+ * Purges a run's task queue: no task still queued starts. Records, logs, outputs and the
+ * dead-letter queue are kept.
+ *
+ * @example
+ * const { purged } = await cancelRun(state, deps);
+ * @throws AwsRequestError for AWS faults (SQS allows one purge a minute per queue).
+ */
+async function cancelRun(state, deps) {
+    const url = state.state === 'torn-down' ? undefined : state.queue.url;
+    const counts = await countsOf(deps.queues, url);
+    if (url === undefined || counts === undefined)
+        return { runId: state.runId, purged: 0, inFlight: 0, queueFound: false };
+    await deps.queues.taskQueue(url).purge();
+    return {
+        runId: state.runId,
+        purged: counts.visible + counts.delayed,
+        inFlight: counts.inFlight,
+        queueFound: true,
+    };
+}
+
 ;// CONCATENATED MODULE: ../../packages/core/src/index.ts
 // Every public export of @sluice/core, named (no `export *`): see STYLE.md rule 4.
 // errors
@@ -82867,6 +83176,7 @@ async function teardownStep(target, options, context) {
 
 
 // run steps: what the actions and the CLI call (job file or run id in, one step of a run out)
+
 
 
 

@@ -71175,6 +71175,46 @@ function countOf(containers) {
     return { running, finished, failed };
 }
 
+;// CONCATENATED MODULE: ../core/src/run/aws-clients.ts
+function aws_clients_nonEmpty(value) {
+    return value === undefined || value.trim() === '' ? undefined : value;
+}
+/**
+ * The AWS client settings of a run, from the caller's environment and the job's `aws` settings.
+ * Region: the job's, else `AWS_REGION`, else `AWS_DEFAULT_REGION`. Endpoint: `AWS_ENDPOINT_URL`.
+ * Credentials: `environment` (or no job) takes `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/
+ * `AWS_SESSION_TOKEN` from the environment when set, else the SDK's default chain; `profile` the
+ * named profile; `roleArn`/`oidc` the SDK's default chain, which holds the role's session when
+ * aws-actions/configure-aws-credentials ran before the step (what the actions document).
+ *
+ * @example
+ * const { s3, base } = runClientConfig(process.env, job);
+ * const store = new S3ObjectStore(new S3Client(s3));
+ */
+function runClientConfig(env, job) {
+    const region = job?.aws.region ?? aws_clients_nonEmpty(env.AWS_REGION) ?? aws_clients_nonEmpty(env.AWS_DEFAULT_REGION);
+    const endpoint = aws_clients_nonEmpty(env.AWS_ENDPOINT_URL);
+    const credentials = job?.aws.credentials ?? { source: 'environment' };
+    const keyId = aws_clients_nonEmpty(env.AWS_ACCESS_KEY_ID);
+    const secret = aws_clients_nonEmpty(env.AWS_SECRET_ACCESS_KEY);
+    const token = aws_clients_nonEmpty(env.AWS_SESSION_TOKEN);
+    const base = {
+        ...(region !== undefined && { region }),
+        ...(endpoint !== undefined && { endpoint }),
+        ...(credentials.source === 'profile' && { profile: credentials.profile }),
+        ...(credentials.source === 'environment' &&
+            keyId !== undefined &&
+            secret !== undefined && {
+            credentials: {
+                accessKeyId: keyId,
+                secretAccessKey: secret,
+                ...(token !== undefined && { sessionToken: token }),
+            },
+        }),
+    };
+    return { base, s3: { ...base, ...(endpoint !== undefined && { forcePathStyle: true }) }, region, endpoint };
+}
+
 ;// CONCATENATED MODULE: ../core/src/run/summary.ts
 
 /** GitHub refuses step summaries over 1 MiB; the summary stays well below. */
@@ -71398,50 +71438,21 @@ function duration(ms) {
 
 
 
+
 const ECS_NOT_YET = 'the ECS backend does not start workers yet: ECS workers (IAM, task launch, scaling) arrive with issue 6. ' +
     'Use the local backend ("compute": {"backend": "local"} in job.json, --backend local, or the action input backend: local).';
-function steps_nonEmpty(value) {
-    return value === undefined || value.trim() === '' ? undefined : value;
-}
-/**
- * S3 and SQS clients from the caller's environment and the job's `aws` settings. Credentials:
- * `environment` takes `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` from the
- * caller's environment when set, else the SDK's default chain; `profile` the named profile;
- * `roleArn`/`oidc` the SDK's default chain, which holds the role's session when
- * aws-actions/configure-aws-credentials ran before the step (what the actions document).
- */
+/** S3 and SQS clients from the caller's environment and the job's `aws` settings (see runClientConfig). */
 function awsContext(context, job) {
-    const { env } = context;
-    const region = job?.aws.region ?? steps_nonEmpty(env.AWS_REGION) ?? steps_nonEmpty(env.AWS_DEFAULT_REGION);
-    const endpoint = steps_nonEmpty(env.AWS_ENDPOINT_URL);
-    const credentials = job?.aws.credentials ?? { source: 'environment' };
-    const keyId = steps_nonEmpty(env.AWS_ACCESS_KEY_ID);
-    const secret = steps_nonEmpty(env.AWS_SECRET_ACCESS_KEY);
-    const token = steps_nonEmpty(env.AWS_SESSION_TOKEN);
-    const base = {
-        ...(region !== undefined && { region }),
-        ...(endpoint !== undefined && { endpoint }),
-        ...(credentials.source === 'profile' && { profile: credentials.profile }),
-        ...(credentials.source === 'environment' &&
-            keyId !== undefined &&
-            secret !== undefined && {
-            credentials: {
-                accessKeyId: keyId,
-                secretAccessKey: secret,
-                ...(token !== undefined && { sessionToken: token }),
-            },
-        }),
-    };
-    // A local endpoint (moto, MinIO) serves every bucket on one host.
-    const s3 = new dist_cjs.S3Client({ ...base, ...(endpoint !== undefined && { forcePathStyle: true }) });
-    const sqs = new client_sqs_dist_cjs/* SQSClient */.hW(base);
+    const config = runClientConfig(context.env, job);
+    const s3 = new dist_cjs.S3Client(config.s3);
+    const sqs = new client_sqs_dist_cjs/* SQSClient */.hW(config.base);
     const deps = {
         store: new S3ObjectStore(s3),
         queues: new SqsRunQueues(sqs),
         buckets: new S3BucketAdmin(s3),
         logger: context.logger,
     };
-    return { s3, sqs, deps, region, endpoint };
+    return { s3, sqs, deps, region: config.region, endpoint: config.endpoint };
 }
 function destroy(aws) {
     aws.s3.destroy();
@@ -71807,6 +71818,304 @@ async function teardownStep(target, options, context) {
     }
 }
 
+;// CONCATENATED MODULE: ../core/src/run/inspect.ts
+// Looking at a run from outside, for `sluice status`, `logs`, `runs` and `cancel`: where its queues
+// stand, what its task records say, the logs of its attempts, which runs exist, and stopping the
+// work that is queued. Records are streamed over listing pages, never held all at once.
+
+
+
+
+
+
+
+
+
+
+
+
+const inspect_READS_IN_FLIGHT = 16;
+/** Logs larger than this are not read whole. */
+const LOG_MAX_BYTES = 1024 * 1024;
+/**
+ * S3 and SQS adapters from an environment (`AWS_ENDPOINT_URL`, `AWS_REGION`/`AWS_DEFAULT_REGION`,
+ * `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`, else the SDK's default chain),
+ * as the run steps make them for a run id without a job file. Call `close` when done.
+ *
+ * @example
+ * const { deps, close } = inspectClients(process.env);
+ * try { console.log(await listRuns(deps)); } finally { close(); }
+ * @throws never.
+ */
+function inspectClients(env) {
+    const config = runClientConfig(env);
+    const s3 = new dist_cjs.S3Client(config.s3);
+    const sqs = new client_sqs_dist_cjs/* SQSClient */.hW(config.base);
+    return {
+        deps: { store: new S3ObjectStore(s3), queues: new SqsRunQueues(sqs) },
+        close: () => {
+            s3.destroy();
+            sqs.destroy();
+        },
+    };
+}
+async function inspect_readRecord(store, bucket, key) {
+    try {
+        const found = await store.getJson({ bucket, key });
+        if (found === undefined)
+            return undefined;
+        return { key, record: validateTaskRecord(found.value, `s3://${bucket}/${key}`) };
+    }
+    catch (thrown) {
+        return { key, problem: toError(thrown).message };
+    }
+}
+/**
+ * Reads every task record of a run, page by page (a listing page of keys at a time, 16 reads in
+ * flight), and hands each to `visit`. Records deleted meanwhile are skipped; unreadable or invalid
+ * ones are handed over with the problem.
+ *
+ * @example
+ * await forEachTaskRecord(state, store, (read) => { if (read.record?.status === 'failed') failed += 1; });
+ * @throws AwsRequestError when the listing fails.
+ */
+async function forEachTaskRecord(state, store, visit) {
+    const { bucket } = state.output;
+    for await (const page of store.list(bucket, `${ledgerPrefix(state.runId)}tasks/`)) {
+        const keys = page.map((object) => object.key).filter((key) => key.endsWith('.json'));
+        const reads = await mapBounded(keys, inspect_READS_IN_FLIGHT, (key) => inspect_readRecord(store, bucket, key));
+        for (const read of reads)
+            if (read !== undefined)
+                visit(read);
+    }
+}
+async function countsOf(queues, url) {
+    if (url === undefined)
+        return undefined;
+    try {
+        return await queues.taskQueue(url).counts();
+    }
+    catch (thrown) {
+        // A queue that no longer exists (deleted by hand, or a half-finished teardown) has no counts.
+        if (thrown instanceof errors_ConfigurationError)
+            return undefined;
+        throw thrown;
+    }
+}
+/**
+ * The state of a run: its `run.json`, its queues' counts and its task records counted by status.
+ *
+ * @example
+ * const status = await runStatus(state, deps);
+ * console.log(`${status.records.succeeded} succeeded, ${status.queue?.visible ?? 0} queued`);
+ * @throws AwsRequestError for AWS faults.
+ */
+async function runStatus(state, deps) {
+    const tornDown = state.state === 'torn-down';
+    const [queue, deadLetter] = tornDown
+        ? [undefined, undefined]
+        : await Promise.all([
+            countsOf(deps.queues, state.queue.url),
+            countsOf(deps.queues, state.deadLetterQueue.url),
+        ]);
+    const counts = {
+        running: 0,
+        succeeded: 0,
+        failed: 0,
+        unreadable: 0,
+    };
+    let total = 0;
+    await forEachTaskRecord(state, deps.store, (read) => {
+        total += 1;
+        counts[read.record?.status ?? 'unreadable'] += 1;
+    });
+    return {
+        runId: state.runId,
+        jobName: state.jobName,
+        state: state.state,
+        backend: state.backend,
+        createdAt: state.createdAt,
+        updatedAt: state.updatedAt,
+        ...(state.tornDownAt !== undefined && { tornDownAt: state.tornDownAt }),
+        input: { bucket: state.input.bucket, prefix: state.input.prefix },
+        output: { bucket: state.output.bucket, prefix: state.output.prefix },
+        ...(queue !== undefined && { queue }),
+        ...(deadLetter !== undefined && { deadLetter }),
+        records: { total, ...counts },
+    };
+}
+/**
+ * Finds a task's record by task id, or by input key (the key relative to the run's input bucket,
+ * with or without the input prefix). For a key, the input object's current ETag names the task;
+ * when that has no record (the object changed or is gone), the records are searched for the key
+ * and the most recently updated one is returned.
+ *
+ * @example
+ * const record = await findTaskRecord(state, 'photos/cat.jpg', deps);
+ * @throws AwsRequestError for AWS faults; {@link ConfigurationError} when the record found is not valid.
+ */
+async function findTaskRecord(state, task, deps) {
+    const { store } = deps;
+    const bucket = state.output.bucket;
+    const byId = async (id) => {
+        const read = await inspect_readRecord(store, bucket, taskRecordKey(state.runId, id));
+        if (read?.problem !== undefined)
+            throw new errors_ConfigurationError(`task record ${read.key}: ${read.problem}`);
+        return read?.record;
+    };
+    if (isTaskId(task)) {
+        const found = await byId(task);
+        if (found !== undefined)
+            return found;
+    }
+    const keys = task.startsWith(state.input.prefix) ? [task] : [`${state.input.prefix}${task}`, task];
+    for (const key of keys) {
+        const head = await store.head({ bucket: state.input.bucket, key });
+        if (head === undefined)
+            continue;
+        const found = await byId(taskId({ bucket: state.input.bucket, key, etag: head.etag }));
+        if (found !== undefined)
+            return found;
+    }
+    let latest;
+    await forEachTaskRecord(state, store, (read) => {
+        const { record } = read;
+        if (record === undefined || !keys.includes(record.input.key))
+            return;
+        if (latest === undefined || record.updatedAt > latest.updatedAt)
+            latest = record;
+    });
+    return latest;
+}
+/**
+ * Reads the log of each attempt of a task (logs over 1 MiB are reported, not read).
+ *
+ * @example
+ * for (const { attempt, log } of await attemptLogs(state, record, deps)) console.log(attempt.attempt, log);
+ * @throws never: a log that cannot be read is reported in `problem`.
+ */
+async function attemptLogs(state, record, deps) {
+    return mapBounded(record.attempts, 4, async (attempt) => {
+        if (attempt.logKey === undefined)
+            return { attempt };
+        try {
+            const found = await deps.store.getText({ bucket: state.output.bucket, key: attempt.logKey }, { maxBytes: LOG_MAX_BYTES });
+            return found === undefined ? { attempt, problem: 'the log is gone' } : { attempt, log: found.text };
+        }
+        catch (thrown) {
+            return { attempt, problem: toError(thrown).message };
+        }
+    });
+}
+/**
+ * The last `lines` lines of `text` (without a trailing empty line).
+ *
+ * @example
+ * tailLines('a\nb\nc\n', 2); // 'b\nc'
+ * @throws never.
+ */
+function logTail(text, lines) {
+    const all = text.replace(/\n$/, '').split('\n');
+    return all.slice(Math.max(0, all.length - lines)).join('\n');
+}
+/**
+ * The failed tasks of a run (the first `limit`, default 50, in listing order) with their last
+ * attempt's log, and how many failed in all.
+ *
+ * @example
+ * const { failed, tasks } = await failedTasks(state, deps, { limit: 20 });
+ * @throws AwsRequestError when the listing fails.
+ */
+async function failedTasks(state, deps, options = {}) {
+    const limit = options.limit ?? 50;
+    const shown = [];
+    let failed = 0;
+    await forEachTaskRecord(state, deps.store, (read) => {
+        if (read.record?.status !== 'failed')
+            return;
+        failed += 1;
+        if (shown.length < limit)
+            shown.push(read.record);
+    });
+    const tasks = await mapBounded(shown, 8, async (record) => {
+        const lastAttempt = record.attempts.at(-1);
+        if (lastAttempt === undefined)
+            return { record };
+        const [last] = await attemptLogs(state, { ...record, attempts: [lastAttempt] }, deps);
+        return { record, ...(last !== undefined && { last }) };
+    });
+    return { failed, tasks };
+}
+/**
+ * The runs whose task queues exist (queues named `sluice-…-tasks` carrying the run id tag), with
+ * their output bucket (tag) and what their `run.json` says; newest first.
+ *
+ * @example
+ * for (const run of await listRuns(deps)) console.log(run.runId, run.outputBucket, run.createdAt);
+ * @throws AwsRequestError for AWS faults (listing or tags).
+ */
+async function listRuns(deps) {
+    const urls = (await deps.queues.listQueueUrls('sluice-')).filter((url) => /\/sluice-[^/]+-tasks$/.test(url));
+    const found = await mapBounded(urls, 8, async (queueUrl) => {
+        let tags;
+        try {
+            tags = await deps.queues.queueTags(queueUrl);
+        }
+        catch (thrown) {
+            // Deleted between the listing and now.
+            if (thrown instanceof errors_ConfigurationError)
+                return undefined;
+            throw thrown;
+        }
+        const runId = tags[RUN_ID_TAG];
+        if (runId === undefined)
+            return undefined;
+        const outputBucket = tags[OUTPUT_BUCKET_TAG];
+        const listing = { runId, queueUrl, ...(outputBucket !== undefined && { outputBucket }) };
+        if (outputBucket === undefined)
+            return { ...listing, problem: 'the queue names no output bucket' };
+        try {
+            const state = await readRunState(deps.store, outputBucket, runId);
+            if (state === undefined)
+                return { ...listing, problem: `no run.json in s3://${outputBucket}` };
+            return {
+                ...listing,
+                createdAt: state.createdAt,
+                state: state.state,
+                jobName: state.jobName,
+                backend: state.backend,
+            };
+        }
+        catch (thrown) {
+            return { ...listing, problem: toError(thrown).message };
+        }
+    });
+    return found
+        .filter((run) => run !== undefined)
+        .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || a.runId.localeCompare(b.runId));
+}
+/**
+ * Purges a run's task queue: no task still queued starts. Records, logs, outputs and the
+ * dead-letter queue are kept.
+ *
+ * @example
+ * const { purged } = await cancelRun(state, deps);
+ * @throws AwsRequestError for AWS faults (SQS allows one purge a minute per queue).
+ */
+async function cancelRun(state, deps) {
+    const url = state.state === 'torn-down' ? undefined : state.queue.url;
+    const counts = await countsOf(deps.queues, url);
+    if (url === undefined || counts === undefined)
+        return { runId: state.runId, purged: 0, inFlight: 0, queueFound: false };
+    await deps.queues.taskQueue(url).purge();
+    return {
+        runId: state.runId,
+        purged: counts.visible + counts.delayed,
+        inFlight: counts.inFlight,
+        queueFound: true,
+    };
+}
+
 ;// CONCATENATED MODULE: ../core/src/index.ts
 // Every public export of @sluice/core, named (no `export *`): see STYLE.md rule 4.
 // errors
@@ -71874,6 +72183,7 @@ async function teardownStep(target, options, context) {
 
 
 
+
 // EXTERNAL MODULE: ../../node_modules/commander/index.js
 var commander = __nccwpck_require__(7313);
 ;// CONCATENATED MODULE: ../../node_modules/commander/esm.mjs
@@ -71893,6 +72203,197 @@ const {
   /* Option */ "c$": Option,
   /* Help */ "_V": Help,
 } = commander;
+
+;// CONCATENATED MODULE: ./src/commands/status.ts
+// `sluice status RUN`, and what the commands around a run (status, logs, runs, cancel) share: the
+// S3/SQS adapters and the local runner containers, made from the environment or given by tests.
+
+/** Variables handed to the engine CLI: its own settings (podman's CONTAINERS_*, docker's DOCKER_*). */
+function status_engineVariables(env) {
+    const picked = {};
+    for (const [name, value] of Object.entries(env)) {
+        if (value !== undefined && /^(CONTAINERS_|DOCKER_|SLUICE_CONTAINER_ENGINE$)/.test(name))
+            picked[name] = value;
+    }
+    return picked;
+}
+/** The real adapters, on this process's environment. */
+function defaultInspectDeps() {
+    return {
+        connect: inspectClients,
+        workers: async (env) => {
+            try {
+                const engine = await detectContainerEngine({ environment: env, env: status_engineVariables(env) });
+                return new LocalWorkers(engine, silentLogger);
+            }
+            catch (thrown) {
+                // No engine on this machine: no local runner can exist here either.
+                if (thrown instanceof errors_ConfigurationError)
+                    return undefined;
+                throw thrown;
+            }
+        },
+        env: process.env,
+    };
+}
+/** Runs `work` with adapters from `deps`, releasing them after. */
+async function withConnection(deps, work) {
+    const { deps: inspect, close } = deps.connect(deps.env);
+    try {
+        return await work(inspect);
+    }
+    finally {
+        close();
+    }
+}
+/**
+ * The state of run `runId`, torn down or not.
+ * @throws {ConfigurationError} for a malformed run id or a run that cannot be found (saying how to find runs).
+ */
+async function findRun(runId, inspect, outputBucket) {
+    if (!isRunId(runId)) {
+        throw new errors_ConfigurationError(`${JSON.stringify(runId)} is not a run id (lower-case letters, digits and dashes, as printed by sluice provision). List the runs with: sluice runs`);
+    }
+    const state = await findRunState(runId, inspect, outputBucket === undefined ? {} : { bucket: outputBucket });
+    if (state === undefined) {
+        const where = outputBucket !== undefined
+            ? `no _sluice/${runId}/run.json in s3://${outputBucket}`
+            : `no queue ${taskQueueName(runId)} points to its output bucket`;
+        throw new errors_ConfigurationError(`run ${runId} was not found (${where}). List the runs with: sluice runs` +
+            (outputBucket === undefined
+                ? '; for a torn-down run, give its output bucket: --output-bucket BUCKET'
+                : ''));
+    }
+    return state;
+}
+/** The run id option every inspection command takes. */
+const OUTPUT_BUCKET_HELP = 'the output bucket, where the run state is (default: found by the run queue tags; needed once the run is torn down)';
+const EXAMPLES = `
+Examples:
+  $ sluice status thumbnails-3f9a0c12
+  $ sluice status thumbnails-3f9a0c12 --output-bucket my-results --json
+
+Shows the run's state (from _sluice/<run>/run.json), its queues (queued, in flight, dead-lettered),
+its task records counted by status, and — for the local backend — its runner containers.
+
+Exit status: 0 shown, 2 the run is not found or the command line is wrong, 1 sluice or AWS failed.
+`;
+function queueLine(name, counts) {
+    if (counts === undefined)
+        return `${name}: none`;
+    return `${name}: ${counts.visible} queued, ${counts.inFlight} in flight, ${counts.delayed} delayed`;
+}
+/** The lines `sluice status` prints. */
+function describeStatus(status, workersNote) {
+    const { records } = status;
+    const lines = [
+        `run ${status.runId} (${status.jobName}): ${status.state}, backend ${status.backend}`,
+        `  created ${status.createdAt}, updated ${status.updatedAt}` +
+            (status.tornDownAt === undefined ? '' : `, torn down ${status.tornDownAt}`),
+        `  input:  s3://${status.input.bucket}/${status.input.prefix}`,
+        `  output: s3://${status.output.bucket}/${status.output.prefix}`,
+        `  ${queueLine('task queue', status.queue)}`,
+        `  ${status.deadLetter === undefined ? 'dead-letter queue: none' : `dead-letter queue: ${status.deadLetter.visible + status.deadLetter.inFlight + status.deadLetter.delayed} message(s)`}`,
+        `  records: ${records.total} (${records.succeeded} succeeded, ${records.failed} failed, ${records.running} running` +
+            (records.unreadable > 0 ? `, ${records.unreadable} unreadable` : '') +
+            ')',
+    ];
+    if (status.workers !== undefined) {
+        const { running, finished, failed } = status.workers;
+        lines.push(`  local workers: ${running} running, ${finished} exited, ${failed} failed`);
+    }
+    else if (workersNote !== undefined) {
+        lines.push(`  local workers: ${workersNote}`);
+    }
+    if (records.failed > 0)
+        lines.push(`failed tasks and their logs: sluice logs ${status.runId}`);
+    return `${lines.join('\n')}\n`;
+}
+/** `sluice status RUN`: where a run stands. */
+function registerStatus(program, context, deps = {}) {
+    program
+        .command('status')
+        .summary("show a run's state, queues, task counts and workers")
+        .description("Show a run's state, its task and dead-letter queues, its task records counted by status " +
+        '(succeeded, failed, running) and, for the local backend, its runner containers.')
+        .argument('<run>', 'the run id printed by sluice provision (sluice runs lists them)')
+        .option('--output-bucket <bucket>', OUTPUT_BUCKET_HELP)
+        .option('--json', 'print the status as JSON')
+        .addHelpText('after', EXAMPLES)
+        .action(async (runId, options) => {
+        const all = { ...defaultInspectDeps(), ...deps };
+        const { status, workersNote } = await withConnection(all, async (inspect) => {
+            const state = await findRun(runId, inspect, options.outputBucket);
+            const found = await runStatus(state, inspect);
+            if (state.backend !== 'local' || state.state === 'torn-down')
+                return { status: found };
+            const workers = await all.workers(all.env);
+            if (workers === undefined)
+                return { status: found, workersNote: 'no container engine on this machine' };
+            return { status: { ...found, workers: await workers.count(runId) } };
+        });
+        context.io.out(options.json === true ? `${JSON.stringify(status, null, 2)}\n` : describeStatus(status, workersNote));
+    });
+}
+
+;// CONCATENATED MODULE: ./src/commands/cancel.ts
+
+
+const cancel_EXAMPLES = `
+Examples:
+  $ sluice cancel thumbnails-3f9a0c12
+  $ sluice teardown --run thumbnails-3f9a0c12     # then remove its queues and notification
+
+Purges the run's task queue (no queued task starts) and stops its local runner containers. Task
+records, logs, outputs and the dead-letter queue are kept; the queues and the S3 notification stay
+until teardown, so new uploads still enqueue tasks.
+
+Exit status: 0 cancelled, 2 the run is not found or the command line is wrong, 1 sluice, AWS or the engine failed.
+`;
+/** `sluice cancel RUN`: stop a run's work, keep what it did. */
+function registerCancel(program, context, deps = {}) {
+    program
+        .command('cancel')
+        .summary('stop a run: purge its task queue and stop its local workers')
+        .description("Purge the run's task queue and stop its local runner containers; task records, logs and " +
+        'outputs are kept. Tear the run down afterwards to remove its queues and notification.')
+        .argument('<run>', 'the run id printed by sluice provision (sluice runs lists them)')
+        .option('--output-bucket <bucket>', OUTPUT_BUCKET_HELP)
+        .addHelpText('after', cancel_EXAMPLES)
+        .action(async (runId, options) => {
+        const all = { ...defaultInspectDeps(), ...deps };
+        const lines = await withConnection(all, async (inspect) => {
+            const state = await findRun(runId, inspect, options.outputBucket);
+            const report = await cancelRun(state, inspect);
+            const out = [
+                report.queueFound
+                    ? `run ${runId}: cancelled — ${report.purged} queued task(s) purged` +
+                        (report.inFlight > 0
+                            ? `, ${report.inFlight} in flight were purged too (their attempts may still finish)`
+                            : '')
+                    : `run ${runId}: no task queue (${state.state}); nothing queued to purge`,
+            ];
+            const workers = await all.workers(all.env);
+            if (workers === undefined) {
+                if (state.backend === 'local')
+                    out.push('  no container engine on this machine: no local runner to stop');
+            }
+            else {
+                const stopped = await workers.stop(runId);
+                if (stopped > 0 || state.backend === 'local')
+                    out.push(`  stopped ${stopped} local runner container(s)`);
+            }
+            out.push(`  kept: task records, logs and outputs in s3://${state.output.bucket}/`);
+            if (state.state !== 'torn-down') {
+                out.push(`to remove the run's queues and notification: sluice teardown --run ${runId}` +
+                    (options.outputBucket === undefined ? '' : ` --output-bucket ${options.outputBucket}`) +
+                    ' (add --delete-data to delete the buckets it created)');
+            }
+            return out;
+        });
+        context.io.out(`${lines.join('\n')}\n`);
+    });
+}
 
 ;// CONCATENATED MODULE: ./src/exit-codes.ts
 /**
@@ -72292,7 +72793,7 @@ function stepContext(logger, env, extra = {}) {
 
 
 
-const EXAMPLES = `
+const collect_EXAMPLES = `
 Examples:
   $ sluice collect job.json --until marker --timeout 1800
   $ sluice collect --run thumbnails-3f9a0c12 --until count --expected 60 --summary summary.md
@@ -72364,7 +72865,7 @@ function registerCollect(program, context, deps = {}) {
         .option('--retry-failed', 'move dead-lettered tasks back to the queue once, and wait again')
         .option('--summary <file>', 'also write the Markdown summary (counts, failures with log tails) to this file')
         .option('--verbose', 'print debug messages too')
-        .addHelpText('after', EXAMPLES)
+        .addHelpText('after', collect_EXAMPLES)
         .action(async (jobPath, options) => {
         const { collect, env, progress, now } = { ...defaultStepDeps(), ...deps };
         const target = parseTarget(jobPath, options.run);
@@ -72429,6 +72930,101 @@ function registerDispatch(program, context, deps = {}) {
         });
         display.done();
         context.io.out(`run ${result.runId}: ${describeDispatch(result)}; ${result.workers} worker(s) running\n`);
+    });
+}
+
+;// CONCATENATED MODULE: ./src/commands/logs.ts
+
+
+
+const logs_EXAMPLES = `
+Examples:
+  $ sluice logs thumbnails-3f9a0c12                  # failed tasks, with the tail of their last log
+  $ sluice logs thumbnails-3f9a0c12 photos/cat.jpg   # every attempt of one task, with its log
+  $ sluice logs thumbnails-3f9a0c12 0123456789abcdef01234567 --tail 50
+
+A task is named by its task id (24 hex digits, in results.json) or its input key (with or without
+the input prefix).
+
+Exit status: 0 shown, 2 the run or task is not found or the command line is wrong, 1 sluice or AWS failed.
+`;
+/** One line about an attempt: when, where, how it ended. */
+function describeAttempt(attempt) {
+    const parts = [`worker ${attempt.workerId}`, `started ${attempt.startedAt}`];
+    if (attempt.endedAt !== undefined)
+        parts.push(`ended ${attempt.endedAt}`);
+    if (attempt.exitCode !== undefined)
+        parts.push(`exit ${attempt.exitCode}`);
+    if (attempt.failureClass !== undefined)
+        parts.push(attempt.failureClass + (attempt.message === undefined ? '' : `: ${attempt.message}`));
+    else if (attempt.message !== undefined)
+        parts.push(attempt.message);
+    return `attempt ${attempt.attempt} (${parts.join(', ')})`;
+}
+function logText(entry, tail) {
+    if (entry.log !== undefined) {
+        const text = tail === undefined ? entry.log.replace(/\n$/, '') : logTail(entry.log, tail);
+        return text === '' ? '(empty log)' : text;
+    }
+    if (entry.problem !== undefined)
+        return `(log not readable: ${entry.problem})`;
+    return '(no log recorded)';
+}
+/** `sluice logs RUN [TASK]`: a task's attempts and logs, or the failed tasks. */
+function registerLogs(program, context, deps = {}) {
+    program
+        .command('logs')
+        .summary("show a task's attempts and logs, or a run's failed tasks")
+        .description("With a task (task id or input key): print each of its attempts and that attempt's log. " +
+        'Without: list the failed tasks with the tail of their last log.')
+        .argument('<run>', 'the run id printed by sluice provision (sluice runs lists them)')
+        .argument('[task]', 'a task id or an input key')
+        .option('--output-bucket <bucket>', OUTPUT_BUCKET_HELP)
+        .option('--tail <lines>', 'print only the last lines of each log (default: all with a task; 20 without)')
+        .option('--limit <n>', 'without a task: list at most this many failed tasks (default 20)')
+        .addHelpText('after', logs_EXAMPLES)
+        .action(async (runId, task, options) => {
+        const all = { ...defaultInspectDeps(), ...deps };
+        const tail = parseWholeNumber('--tail', options.tail, 1);
+        const limit = parseWholeNumber('--limit', options.limit, 1) ?? 20;
+        const text = await withConnection(all, async (inspect) => {
+            const state = await findRun(runId, inspect, options.outputBucket);
+            if (task !== undefined) {
+                const record = await findTaskRecord(state, task, inspect);
+                if (record === undefined) {
+                    throw new errors_ConfigurationError(`run ${runId} has no task ${JSON.stringify(task)}: give a task id (24 hex digits, in results.json) or an input key under s3://${state.input.bucket}/${state.input.prefix}. ` +
+                        `List the failed tasks with: sluice logs ${runId}`);
+                }
+                const lines = [
+                    `task ${record.taskId}: s3://${record.input.bucket}/${record.input.key} — ${record.status}, ${record.attempts.length} attempt(s)`,
+                    ...record.outputs.map((output) => `  output: s3://${state.output.bucket}/${output.key}`),
+                ];
+                for (const entry of await attemptLogs(state, record, inspect)) {
+                    lines.push('', `--- ${describeAttempt(entry.attempt)}` +
+                        (entry.attempt.logKey === undefined
+                            ? ''
+                            : `\n    log: s3://${state.output.bucket}/${entry.attempt.logKey}`), logText(entry, tail));
+                }
+                return `${lines.join('\n')}\n`;
+            }
+            const { failed, tasks } = await failedTasks(state, inspect, { limit });
+            if (failed === 0)
+                return `run ${runId}: no failed tasks\n`;
+            const lines = [`run ${runId}: ${failed} failed task(s)`];
+            for (const { record, last } of tasks) {
+                lines.push('', `--- ${record.taskId}: ${record.input.key}`);
+                if (last === undefined) {
+                    lines.push('(no attempt recorded)');
+                    continue;
+                }
+                lines.push(`    ${describeAttempt(last.attempt)}`, logText(last, tail ?? 20));
+            }
+            if (failed > tasks.length)
+                lines.push('', `… and ${failed - tasks.length} more (--limit N shows more)`);
+            lines.push('', `one task's attempts and whole logs: sluice logs ${runId} TASK`);
+            return `${lines.join('\n')}\n`;
+        });
+        context.io.out(text);
     });
 }
 
@@ -72577,6 +73173,54 @@ async function runChain(jobPath, options, context, display, deps) {
     if (outcome === undefined)
         throw failure;
     return outcome;
+}
+
+;// CONCATENATED MODULE: ./src/commands/runs.ts
+
+
+const runs_EXAMPLES = `
+Examples:
+  $ sluice runs
+  $ sluice runs --json
+
+Lists the runs whose task queue exists (SQS queues named sluice-<run>-tasks, found with the AWS
+settings of the environment: AWS_ENDPOINT_URL, AWS_REGION), newest first. A torn-down run has no
+queue: sluice status RUN --output-bucket BUCKET still shows it.
+
+Exit status: 0 listed (also when there are none), 2 the command line is wrong, 1 sluice or AWS failed.
+`;
+/** The table `sluice runs` prints. */
+function describeRuns(runs) {
+    if (runs.length === 0) {
+        return 'no runs found (no SQS queue sluice-<run>-tasks with a run id tag here); start one with: sluice provision JOB\n';
+    }
+    const rows = runs.map((run) => [
+        run.runId,
+        run.outputBucket ?? '-',
+        run.createdAt ?? '-',
+        run.state ?? `? (${run.problem ?? 'unknown'})`,
+    ]);
+    const header = ['RUN', 'OUTPUT BUCKET', 'CREATED', 'STATE'];
+    const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
+    const format = (row) => row
+        .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+        .join('  ');
+    return `${[header, ...rows].map(format).join('\n')}\n`;
+}
+/** `sluice runs`: the runs that have a task queue. */
+function registerRuns(program, context, deps = {}) {
+    program
+        .command('runs')
+        .summary('list the runs (found by their SQS queues)')
+        .description('List the runs found by their task queues (SQS queues named sluice-<run>-tasks and their tags): ' +
+        'run id, output bucket, when it was created and its state.')
+        .option('--json', 'print the runs as JSON')
+        .addHelpText('after', runs_EXAMPLES)
+        .action(async (options) => {
+        const all = { ...defaultInspectDeps(), ...deps };
+        const runs = await withConnection(all, (inspect) => listRuns(inspect));
+        context.io.out(options.json === true ? `${JSON.stringify(runs, null, 2)}\n` : describeRuns(runs));
+    });
 }
 
 ;// CONCATENATED MODULE: ./src/commands/teardown.ts
@@ -73030,6 +73674,10 @@ const VERSION = '0.1.0';
 
 
 
+
+
+
+
 const program_EXAMPLES = `
 Examples:
   $ sluice validate algorithm.json job.json
@@ -73043,8 +73691,8 @@ Exit status: 0 done and valid, 2 invalid input (a file or the command line), 1 s
 function createProgram(context) {
     const program = new Command('sluice')
         .description('Run a containerized algorithm over every file in an S3 bucket, locally or on AWS ECS.\n' +
-        'This version checks manifests and jobs, tries an algorithm on one file, and wraps it; ' +
-        'provision, dispatch, collect, teardown and run follow in the next release.')
+        'Validate, try, wrap, and run the whole chain with the local backend; ' +
+        'ECS workers arrive in the next release.')
         .version(VERSION, '-V, --version', 'print the version')
         .helpCommand('help [command]', 'show help for a command')
         // Before any subcommand is defined: subcommands inherit these two settings.
@@ -73060,6 +73708,10 @@ function createProgram(context) {
     registerDispatch(program, context);
     registerCollect(program, context);
     registerTeardown(program, context);
+    registerStatus(program, context);
+    registerLogs(program, context);
+    registerRuns(program, context);
+    registerCancel(program, context);
     return program;
 }
 /**
