@@ -19,41 +19,9 @@ import {
   runnerConfig,
   runnerEnv,
   writeManifest,
+  AWKWARD_KEYS as KEYS,
   type TestRun,
 } from './runner-support.js';
-
-const KEYS = [
-  'plain.txt',
-  'with space.txt',
-  'plus+sign.txt',
-  'both + and space.txt',
-  'ünïcödé/文件.txt',
-  'nested/deep/a/b/c.txt',
-  'percent%20literal.txt',
-  'emoji 🎉.txt',
-  "quote's.txt",
-  'dir/with space/file (1).txt',
-  'UPPER.TXT.txt',
-  'upper.txt.txt',
-  'a=b&c.txt',
-  'semi;colon.txt',
-  '~tilde.txt',
-  'hash#tag.txt',
-  'question?.txt',
-  'comma,name.txt',
-  'brackets[1].txt',
-  'braces{x}.txt',
-  'dollar$.txt',
-  'at@sign.txt',
-  '.hidden.txt',
-  'trailing.dot..txt',
-  '-leading-dash.txt',
-  'x/..dots../file.txt',
-  'star*.txt',
-  'back\\slash.txt',
-  'empty.bin',
-  'big.bin',
-];
 
 jest.setTimeout(120_000);
 

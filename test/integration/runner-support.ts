@@ -267,3 +267,37 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
+
+/** 30 keys: spaces, `+`, unicode, nesting, shell and URL metacharacters, a zero-byte and a 20 MB file. */
+export const AWKWARD_KEYS = [
+  'plain.txt',
+  'with space.txt',
+  'plus+sign.txt',
+  'both + and space.txt',
+  'ünïcödé/文件.txt',
+  'nested/deep/a/b/c.txt',
+  'percent%20literal.txt',
+  'emoji 🎉.txt',
+  "quote's.txt",
+  'dir/with space/file (1).txt',
+  'UPPER.TXT.txt',
+  'upper.txt.txt',
+  'a=b&c.txt',
+  'semi;colon.txt',
+  '~tilde.txt',
+  'hash#tag.txt',
+  'question?.txt',
+  'comma,name.txt',
+  'brackets[1].txt',
+  'braces{x}.txt',
+  'dollar$.txt',
+  'at@sign.txt',
+  '.hidden.txt',
+  'trailing.dot..txt',
+  '-leading-dash.txt',
+  'x/..dots../file.txt',
+  'star*.txt',
+  'back\\slash.txt',
+  'empty.bin',
+  'big.bin',
+];

@@ -17,7 +17,14 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore, localMemoryLimitMiB, taskId, validateCompletionMarker } from '@sluice/core';
 import { TestAwsAccount, testbedEndpoints } from '@sluice/testing';
 
-import { createRun, listKeys, readRecord, runnerConfig, type TestRun } from './runner-support.js';
+import {
+  AWKWARD_KEYS,
+  createRun,
+  listKeys,
+  readRecord,
+  runnerConfig,
+  type TestRun,
+} from './runner-support.js';
 import {
   LEAK_CANARY,
   buildBusyboxImage,
@@ -31,39 +38,7 @@ import {
 
 jest.setTimeout(240_000);
 
-/** 30 keys: spaces, `+`, unicode, nesting, shell and URL metacharacters, a zero-byte and a 20 MB file. */
-const KEYS = [
-  'plain.txt',
-  'with space.txt',
-  'plus+sign.txt',
-  'both + and space.txt',
-  'ünïcödé/文件.txt',
-  'nested/deep/a/b/c.txt',
-  'percent%20literal.txt',
-  'emoji 🎉.txt',
-  "quote's.txt",
-  'dir/with space/file (1).txt',
-  'UPPER.TXT.txt',
-  'upper.txt.txt',
-  'a=b&c.txt',
-  'semi;colon.txt',
-  '~tilde.txt',
-  'hash#tag.txt',
-  'question?.txt',
-  'comma,name.txt',
-  'brackets[1].txt',
-  'braces{x}.txt',
-  'dollar$.txt',
-  'at@sign.txt',
-  '.hidden.txt',
-  'trailing.dot..txt',
-  '-leading-dash.txt',
-  'x/..dots../file.txt',
-  'star*.txt',
-  'back\\slash.txt',
-  'empty.bin',
-  'big.bin',
-];
+const KEYS = AWKWARD_KEYS;
 
 /** The busybox algorithm: copies, records the size, and dumps its environment for plain.txt. */
 const COPY_SH = `#!/bin/sh
