@@ -1,7 +1,5 @@
 import { fileURLToPath } from 'node:url';
 
-import { ECRClient } from '@aws-sdk/client-ecr';
-import { ECSClient } from '@aws-sdk/client-ecs';
 import {
   actionsToolkit,
   checkDocumentFile,
@@ -10,17 +8,7 @@ import {
   setOutputs,
   type ActionsToolkit,
 } from '@sluice/action-kit';
-import {
-  CliContainerEngine,
-  EcrRegistry,
-  EcsCatalogue,
-  EcsTaskDefinitions,
-  LocalCatalogue,
-  detectContainerEngine,
-  wrap,
-  type AlgorithmCatalogue,
-  type PushTarget,
-} from '@sluice/core';
+import { detectContainerEngine, wrap, wrapDestinations } from '@sluice/core';
 
 import { Inputs, Outputs } from './constants.js';
 import { readInputs } from './inputs.js';
@@ -42,28 +30,14 @@ export async function main(toolkit: ActionsToolkit = actionsToolkit): Promise<vo
   await checkDocumentFile({ path: inputs.manifest, input: Inputs.manifest, kind: 'manifest' });
   const logger = createActionsLogger(toolkit);
   const engine = await detectContainerEngine({ logger });
-  const region = inputs.region;
-
-  let push: PushTarget;
-  if (inputs.push.kind === 'ecr') {
-    push = {
-      kind: 'ecr',
-      ecr: new EcrRegistry(new ECRClient(region !== undefined ? { region } : {}), { logger }),
-    };
-  } else {
-    push = inputs.push;
-  }
-  let catalogue: AlgorithmCatalogue | undefined;
-  if (inputs.registerTaskDefinition && region !== undefined) {
-    catalogue = new EcsCatalogue({
-      taskDefinitions: new EcsTaskDefinitions(new ECSClient({ region })),
-      region,
-      logger,
-      ...(inputs.executionRoleArn !== undefined ? { executionRoleArn: inputs.executionRoleArn } : {}),
-    });
-  } else if (engine instanceof CliContainerEngine) {
-    catalogue = new LocalCatalogue(engine);
-  }
+  const { push, catalogue } = wrapDestinations({
+    engine,
+    push: inputs.push,
+    registerTaskDefinition: inputs.registerTaskDefinition,
+    logger,
+    ...(inputs.region !== undefined ? { region: inputs.region } : {}),
+    ...(inputs.executionRoleArn !== undefined ? { executionRoleArn: inputs.executionRoleArn } : {}),
+  });
 
   const result = await wrap({
     manifestPath: inputs.manifest,

@@ -269,8 +269,8 @@ export type {
   EcsCatalogueOptions,
   RegisteredAlgorithm,
 } from './compute/catalogue.js';
-export { wrap } from './compute/wrap.js';
-export type { PushTarget, WrapOptions, WrapResult } from './compute/wrap.js';
+export { wrap, wrapDestinations } from './compute/wrap.js';
+export type { PushRequest, PushTarget, WrapOptions, WrapResult } from './compute/wrap.js';
 
 // run lifecycle: provision, dispatch, collect, teardown (and what they need of S3 and SQS)
 export type { BucketAdmin } from './storage/bucket-admin.js';

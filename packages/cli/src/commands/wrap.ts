@@ -1,20 +1,6 @@
 import { fileURLToPath } from 'node:url';
 
-import { ECRClient } from '@aws-sdk/client-ecr';
-import { ECSClient } from '@aws-sdk/client-ecs';
-import {
-  CliContainerEngine,
-  ConfigurationError,
-  EcrRegistry,
-  EcsCatalogue,
-  EcsTaskDefinitions,
-  LocalCatalogue,
-  detectContainerEngine,
-  wrap,
-  type AlgorithmCatalogue,
-  type Logger,
-  type PushTarget,
-} from '@sluice/core';
+import { ConfigurationError, detectContainerEngine, wrap, wrapDestinations, type Logger } from '@sluice/core';
 import type { Command } from 'commander';
 
 import type { CommandContext } from '../context.js';
@@ -121,26 +107,19 @@ export function registerWrap(program: Command, context: CommandContext): void {
         );
       }
       const engine = await detectContainerEngine({ logger });
-      let push: PushTarget = { kind: 'none' };
-      if (options.ecr === true) {
-        push = {
-          kind: 'ecr',
-          ecr: new EcrRegistry(new ECRClient(region !== undefined ? { region } : {}), { logger }),
-        };
-      } else if (options.registry !== undefined) {
-        push = { kind: 'registry', registry: options.registry };
-      }
-      let catalogue: AlgorithmCatalogue | undefined;
-      if (registerTaskDefinition && region !== undefined) {
-        catalogue = new EcsCatalogue({
-          taskDefinitions: new EcsTaskDefinitions(new ECSClient({ region })),
-          region,
-          logger,
-          ...(options.executionRoleArn !== undefined ? { executionRoleArn: options.executionRoleArn } : {}),
-        });
-      } else if (engine instanceof CliContainerEngine) {
-        catalogue = new LocalCatalogue(engine);
-      }
+      const { push, catalogue } = wrapDestinations({
+        engine,
+        push:
+          options.ecr === true
+            ? { kind: 'ecr' }
+            : options.registry !== undefined
+              ? { kind: 'registry', registry: options.registry }
+              : { kind: 'none' },
+        registerTaskDefinition,
+        logger,
+        ...(region !== undefined ? { region } : {}),
+        ...(options.executionRoleArn !== undefined ? { executionRoleArn: options.executionRoleArn } : {}),
+      });
       const result = await wrap({
         manifestPath,
         engine,

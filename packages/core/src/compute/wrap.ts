@@ -3,16 +3,20 @@
 // it in the catalogue, so a job can name the algorithm as name@version.
 import { readFile } from 'node:fs/promises';
 
+import { ECRClient } from '@aws-sdk/client-ecr';
+import { ECSClient } from '@aws-sdk/client-ecs';
+
 import { ConfigurationError, toError } from '../errors.js';
 import { silentLogger } from '../logging/logger.js';
 import type { Logger } from '../logging/logger.js';
 import { parseManifest } from '../schemas/documents.js';
 import type { Manifest } from '../schemas/manifest.js';
+import { EcsCatalogue, LocalCatalogue } from './catalogue.js';
 import type { AlgorithmCatalogue } from './catalogue.js';
+import { CliContainerEngine } from './container-engine.js';
 import type { ContainerEngine } from './container-engine.js';
-import { ecrRepositoryName } from './ecr-registry.js';
-import type { EcrRegistry } from './ecr-registry.js';
-import { ALGORITHM_TAGS } from './task-definition.js';
+import { EcrRegistry, ecrRepositoryName } from './ecr-registry.js';
+import { ALGORITHM_TAGS, EcsTaskDefinitions } from './task-definition.js';
 import { withDigest, wrapAlgorithm } from './wrapped-image.js';
 import type { WrapAlgorithmOptions, WrappedImage } from './wrapped-image.js';
 
@@ -23,6 +27,50 @@ export type PushTarget =
   | { readonly kind: 'registry'; readonly registry: string }
   /** The account's ECR registry in the client's region; the repository is created when missing. */
   | { readonly kind: 'ecr'; readonly ecr: EcrRegistry; readonly immutableTags?: boolean };
+
+/** Where the user asked to push, before any client exists (action inputs, CLI flags). */
+export type PushRequest =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'registry'; readonly registry: string }
+  | { readonly kind: 'ecr' };
+
+/**
+ * Turns what the user asked for into the push target and the catalogue {@link wrap} needs, the same
+ * way for the action and the CLI: ECR through the region's client; the ECS catalogue (a task
+ * definition) when registering with a region; otherwise the local catalogue (image labels).
+ *
+ * @example
+ * const { push, catalogue } = wrapDestinations({ engine, push: { kind: 'ecr' }, region: 'eu-west-1', registerTaskDefinition: true, logger });
+ */
+export function wrapDestinations(options: {
+  readonly engine: ContainerEngine;
+  readonly push: PushRequest;
+  readonly region?: string;
+  readonly registerTaskDefinition: boolean;
+  readonly executionRoleArn?: string;
+  readonly logger: Logger;
+}): { readonly push: PushTarget; readonly catalogue?: AlgorithmCatalogue } {
+  const { region, logger } = options;
+  const push: PushTarget =
+    options.push.kind === 'ecr'
+      ? {
+          kind: 'ecr',
+          ecr: new EcrRegistry(new ECRClient(region !== undefined ? { region } : {}), { logger }),
+        }
+      : options.push;
+  if (options.registerTaskDefinition && region !== undefined) {
+    const catalogue = new EcsCatalogue({
+      taskDefinitions: new EcsTaskDefinitions(new ECSClient({ region })),
+      region,
+      logger,
+      ...(options.executionRoleArn !== undefined ? { executionRoleArn: options.executionRoleArn } : {}),
+    });
+    return { push, catalogue };
+  }
+  if (options.engine instanceof CliContainerEngine)
+    return { push, catalogue: new LocalCatalogue(options.engine) };
+  return { push };
+}
 
 /** What to wrap, and where it goes. */
 export interface WrapOptions {
