@@ -81082,7 +81082,7 @@ function repositoryOf(reference) {
  * const id = await engine.build({ context: 'algo', tags: ['localhost/algo:1'] });
  * const { entrypoint } = await engine.inspectImage(id);
  */
-class CliContainerEngine {
+class container_engine_CliContainerEngine {
     kind;
     program;
     env;
@@ -81366,7 +81366,7 @@ class CliContainerEngine {
 async function detectContainerEngine(options = {}) {
     const environment = options.environment ?? process.env;
     const runner = options.runner ?? new command_runner_ProcessCommandRunner();
-    const make = (kind) => new CliContainerEngine({
+    const make = (kind) => new container_engine_CliContainerEngine({
         kind,
         runner,
         ...(options.env !== undefined ? { env: options.env } : {}),
@@ -82431,7 +82431,7 @@ function registered(taskDefinition, tags, what) {
  * const { arn, reused } = await registerTaskDefinition(registry, taskDefinitionInput(options));
  * @throws {ConfigurationError} when access is denied; AwsRequestError for faults.
  */
-class EcsTaskDefinitions {
+class task_definition_EcsTaskDefinitions {
     client;
     constructor(client) {
         this.client = client;
@@ -82564,7 +82564,7 @@ function ecr_registry_ecrRepositoryName(name) {
  * const { uri } = await ecr.ensureRepository('sluice/thumbs', { tags: { 'sluice:algorithm': 'thumbs' } });
  * @throws {ConfigurationError} when access is denied; AwsRequestError for other faults.
  */
-class EcrRegistry {
+class ecr_registry_EcrRegistry {
     client;
     logger;
     constructor(client, options = {}) {
@@ -82705,7 +82705,7 @@ function manifestFrom(labels, where) {
  * const { taskDefinitionArn } = await catalogue.register({ manifest, manifestText, image: pinned });
  * @throws {ConfigurationError} from resolve when the algorithm is unknown; AwsRequestError for faults.
  */
-class EcsCatalogue {
+class catalogue_EcsCatalogue {
     options;
     kind = 'ecs';
     logger;
@@ -82772,7 +82772,7 @@ function entryOf(found, name, version) {
  * const { image, manifest } = await catalogue.resolve('thumbnails@1.0.0');
  * @throws {ConfigurationError} from resolve when the algorithm is unknown; ContainerEngineError for faults.
  */
-class LocalCatalogue {
+class catalogue_LocalCatalogue {
     engine;
     kind = 'local';
     constructor(engine) {
@@ -82820,6 +82820,39 @@ function preferred(images, tag) {
 
 
 
+
+
+
+
+/**
+ * Turns what the user asked for into the push target and the catalogue {@link wrap} needs, the same
+ * way for the action and the CLI: ECR through the region's client; the ECS catalogue (a task
+ * definition) when registering with a region; otherwise the local catalogue (image labels).
+ *
+ * @example
+ * const { push, catalogue } = wrapDestinations({ engine, push: { kind: 'ecr' }, region: 'eu-west-1', registerTaskDefinition: true, logger });
+ */
+function wrapDestinations(options) {
+    const { region, logger } = options;
+    const push = options.push.kind === 'ecr'
+        ? {
+            kind: 'ecr',
+            ecr: new EcrRegistry(new ECRClient(region !== undefined ? { region } : {}), { logger }),
+        }
+        : options.push;
+    if (options.registerTaskDefinition && region !== undefined) {
+        const catalogue = new EcsCatalogue({
+            taskDefinitions: new EcsTaskDefinitions(new ECSClient({ region })),
+            region,
+            logger,
+            ...(options.executionRoleArn !== undefined ? { executionRoleArn: options.executionRoleArn } : {}),
+        });
+        return { push, catalogue };
+    }
+    if (options.engine instanceof CliContainerEngine)
+        return { push, catalogue: new LocalCatalogue(options.engine) };
+    return { push };
+}
 async function manifestTextOf(options) {
     if (options.manifestText !== undefined)
         return options.manifestText;
@@ -85210,7 +85243,7 @@ async function localAlgorithm(algorithm, engine) {
         if (!hasImageLister(engine)) {
             throw new errors_ConfigurationError(`the ${engine.kind} engine given cannot list images, so the local catalogue cannot be read`);
         }
-        const entry = await new LocalCatalogue(engine).resolve(algorithm);
+        const entry = await new catalogue_LocalCatalogue(engine).resolve(algorithm);
         return { image: entry.image, manifest: entry.manifest };
     }
     return wrappedImageByReference(algorithm.reference, engine);

@@ -89677,6 +89677,39 @@ function preferred(images, tag) {
 
 
 
+
+
+
+
+/**
+ * Turns what the user asked for into the push target and the catalogue {@link wrap} needs, the same
+ * way for the action and the CLI: ECR through the region's client; the ECS catalogue (a task
+ * definition) when registering with a region; otherwise the local catalogue (image labels).
+ *
+ * @example
+ * const { push, catalogue } = wrapDestinations({ engine, push: { kind: 'ecr' }, region: 'eu-west-1', registerTaskDefinition: true, logger });
+ */
+function wrapDestinations(options) {
+    const { region, logger } = options;
+    const push = options.push.kind === 'ecr'
+        ? {
+            kind: 'ecr',
+            ecr: new EcrRegistry(new client_ecr_dist_cjs/* ECRClient */.S70(region !== undefined ? { region } : {}), { logger }),
+        }
+        : options.push;
+    if (options.registerTaskDefinition && region !== undefined) {
+        const catalogue = new EcsCatalogue({
+            taskDefinitions: new EcsTaskDefinitions(new client_ecs_dist_cjs/* ECSClient */.Zgc({ region })),
+            region,
+            logger,
+            ...(options.executionRoleArn !== undefined ? { executionRoleArn: options.executionRoleArn } : {}),
+        });
+        return { push, catalogue };
+    }
+    if (options.engine instanceof CliContainerEngine)
+        return { push, catalogue: new catalogue_LocalCatalogue(options.engine) };
+    return { push };
+}
 async function manifestTextOf(options) {
     if (options.manifestText !== undefined)
         return options.manifestText;
@@ -100977,8 +101010,6 @@ function readInputs(input = createInputReader(), environment = process.env) {
 
 
 
-
-
 /**
  * The runner bundle, copied next to this action's bundle by its build (`dist/runner/`). Resolved from
  * the bundle's own URL, so it works wherever the action is checked out.
@@ -100995,29 +101026,14 @@ async function main(toolkit = toolkit_actionsToolkit) {
     await checkDocumentFile({ path: inputs.manifest, input: Inputs.manifest, kind: 'manifest' });
     const logger = createActionsLogger(toolkit);
     const engine = await container_engine_detectContainerEngine({ logger });
-    const region = inputs.region;
-    let push;
-    if (inputs.push.kind === 'ecr') {
-        push = {
-            kind: 'ecr',
-            ecr: new EcrRegistry(new client_ecr_dist_cjs/* ECRClient */.S70(region !== undefined ? { region } : {}), { logger }),
-        };
-    }
-    else {
-        push = inputs.push;
-    }
-    let catalogue;
-    if (inputs.registerTaskDefinition && region !== undefined) {
-        catalogue = new EcsCatalogue({
-            taskDefinitions: new EcsTaskDefinitions(new client_ecs_dist_cjs/* ECSClient */.Zgc({ region })),
-            region,
-            logger,
-            ...(inputs.executionRoleArn !== undefined ? { executionRoleArn: inputs.executionRoleArn } : {}),
-        });
-    }
-    else if (engine instanceof CliContainerEngine) {
-        catalogue = new catalogue_LocalCatalogue(engine);
-    }
+    const { push, catalogue } = wrapDestinations({
+        engine,
+        push: inputs.push,
+        registerTaskDefinition: inputs.registerTaskDefinition,
+        logger,
+        ...(inputs.region !== undefined ? { region: inputs.region } : {}),
+        ...(inputs.executionRoleArn !== undefined ? { executionRoleArn: inputs.executionRoleArn } : {}),
+    });
     const result = await wrap({
         manifestPath: inputs.manifest,
         engine,

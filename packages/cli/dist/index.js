@@ -69079,6 +69079,39 @@ function preferred(images, tag) {
 
 
 
+
+
+
+
+/**
+ * Turns what the user asked for into the push target and the catalogue {@link wrap} needs, the same
+ * way for the action and the CLI: ECR through the region's client; the ECS catalogue (a task
+ * definition) when registering with a region; otherwise the local catalogue (image labels).
+ *
+ * @example
+ * const { push, catalogue } = wrapDestinations({ engine, push: { kind: 'ecr' }, region: 'eu-west-1', registerTaskDefinition: true, logger });
+ */
+function wrapDestinations(options) {
+    const { region, logger } = options;
+    const push = options.push.kind === 'ecr'
+        ? {
+            kind: 'ecr',
+            ecr: new EcrRegistry(new client_ecr_dist_cjs/* ECRClient */.S70(region !== undefined ? { region } : {}), { logger }),
+        }
+        : options.push;
+    if (options.registerTaskDefinition && region !== undefined) {
+        const catalogue = new EcsCatalogue({
+            taskDefinitions: new EcsTaskDefinitions(new client_ecs_dist_cjs/* ECSClient */.Zgc({ region })),
+            region,
+            logger,
+            ...(options.executionRoleArn !== undefined ? { executionRoleArn: options.executionRoleArn } : {}),
+        });
+        return { push, catalogue };
+    }
+    if (options.engine instanceof CliContainerEngine)
+        return { push, catalogue: new LocalCatalogue(options.engine) };
+    return { push };
+}
 async function manifestTextOf(options) {
     if (options.manifestText !== undefined)
         return options.manifestText;
@@ -73536,8 +73569,6 @@ const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(impor
 ;// CONCATENATED MODULE: ./src/commands/wrap.ts
 
 
-
-
 const wrap_EXAMPLES = `
 Examples:
   $ sluice wrap algorithm.json                                  # build into the local image store
@@ -73620,28 +73651,18 @@ function registerWrap(program, context) {
             throw new errors_ConfigurationError(`no AWS region: pass --region or set AWS_REGION${options.ecr === true ? '' : ', or pass --no-task-definition to push without an ECS task definition'}.`);
         }
         const engine = await detectContainerEngine({ logger });
-        let push = { kind: 'none' };
-        if (options.ecr === true) {
-            push = {
-                kind: 'ecr',
-                ecr: new EcrRegistry(new client_ecr_dist_cjs/* ECRClient */.S70(region !== undefined ? { region } : {}), { logger }),
-            };
-        }
-        else if (options.registry !== undefined) {
-            push = { kind: 'registry', registry: options.registry };
-        }
-        let catalogue;
-        if (registerTaskDefinition && region !== undefined) {
-            catalogue = new EcsCatalogue({
-                taskDefinitions: new EcsTaskDefinitions(new client_ecs_dist_cjs/* ECSClient */.Zgc({ region })),
-                region,
-                logger,
-                ...(options.executionRoleArn !== undefined ? { executionRoleArn: options.executionRoleArn } : {}),
-            });
-        }
-        else if (engine instanceof CliContainerEngine) {
-            catalogue = new LocalCatalogue(engine);
-        }
+        const { push, catalogue } = wrapDestinations({
+            engine,
+            push: options.ecr === true
+                ? { kind: 'ecr' }
+                : options.registry !== undefined
+                    ? { kind: 'registry', registry: options.registry }
+                    : { kind: 'none' },
+            registerTaskDefinition,
+            logger,
+            ...(region !== undefined ? { region } : {}),
+            ...(options.executionRoleArn !== undefined ? { executionRoleArn: options.executionRoleArn } : {}),
+        });
         const result = await wrap({
             manifestPath,
             engine,
