@@ -9,6 +9,8 @@ export const ExitCode = {
   fault: 1,
   /** The user's input is wrong: an invalid or unreadable file, or a bad command line. */
   invalid: 2,
+  /** The user interrupted (Ctrl-C, SIGTERM): 128 + SIGINT, as shells report it. */
+  interrupted: 130,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -1,4 +1,4 @@
-import { isConfigurationError, toError } from '@sluice/core';
+import { InterruptedError, SluiceError, isConfigurationError, toError } from '@sluice/core';
 import { Command, CommanderError } from 'commander';
 
 import { registerCancel } from './commands/cancel.js';
@@ -74,8 +74,17 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<ExitCo
       io.err(`sluice: ${thrown.message}\n`);
       return ExitCode.invalid;
     }
+    if (thrown instanceof InterruptedError) {
+      io.err(`sluice: ${thrown.message}\n`);
+      return ExitCode.interrupted;
+    }
     const error = toError(thrown);
-    io.err(`sluice: internal error: ${error.message}\n${error.stack ?? ''}\n`);
+    // sluice's own errors say what failed and what to check; a stack only helps with a bug.
+    if (error instanceof SluiceError && !('SLUICE_DEBUG' in process.env)) {
+      io.err(`sluice: error: ${error.message}\n(set SLUICE_DEBUG=1 for the stack trace)\n`);
+    } else {
+      io.err(`sluice: internal error: ${error.message}\n${error.stack ?? ''}\n`);
+    }
     return ExitCode.fault;
   }
 }

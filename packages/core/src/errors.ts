@@ -76,6 +76,20 @@ export class InfrastructureError extends SluiceError {
 }
 
 /**
+ * The user stopped the work (Ctrl-C, SIGTERM): a step gave up waiting on purpose. Not a fault —
+ * callers tear down what they must and exit 130.
+ *
+ * @example
+ * if (signal.aborted) throw new InterruptedError('collect');
+ */
+export class InterruptedError extends SluiceError {
+  constructor(during: string, options?: { cause?: unknown }) {
+    super(`interrupted during ${during}`, options);
+    this.name = 'InterruptedError';
+  }
+}
+
+/**
  * Renders a problem on one line: `file: $.path: message (expected X, found Y). Hint`.
  *
  * @example

@@ -4,6 +4,7 @@
 export {
   ConfigurationError,
   InfrastructureError,
+  InterruptedError,
   SluiceError,
   ValidationError,
   formatProblem,
@@ -165,7 +166,7 @@ export type {
 } from './queue/task-queue.js';
 export { SqsQueues, SqsTaskQueue } from './queue/sqs-task-queue.js';
 export type { EnsureQueueOptions, EnsuredQueue, SqsTaskQueueOptions } from './queue/sqs-task-queue.js';
-export { MessageNotHeldError, classifySqsError } from './queue/errors.js';
+export { MessageNotHeldError, PurgeInProgressError, classifySqsError } from './queue/errors.js';
 export { decodeS3EventKey, encodeS3EventKey, isObjectCreated, parseQueueMessage } from './queue/s3-event.js';
 export type { QueueMessage, S3EventRecord } from './queue/s3-event.js';
 export { checkTaskMessage, formatTaskMessage, taskMessageSchema } from './schemas/task-message.js';

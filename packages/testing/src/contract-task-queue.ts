@@ -1,7 +1,7 @@
 // The one behaviour every TaskQueue must have, written once and run against the in-memory fake
 // (unit tests) and the SQS adapter on moto (integration tests), so the fake cannot drift from SQS.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { MessageNotHeldError } from '@sluice/core';
+import { MessageNotHeldError, PurgeInProgressError } from '@sluice/core';
 import type { ReceivedMessage, TaskQueue } from '@sluice/core';
 
 /** A fresh queue with a dead-letter queue, for one test. */
@@ -215,6 +215,17 @@ export function describeTaskQueueContract(name: string, makeHarness: () => Promi
         await h.queue.purge();
         expect(await h.queue.counts()).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
         expect(await h.queue.receive({ waitSeconds: 0 })).toEqual([]);
+      },
+      TIMEOUT_MS,
+    );
+
+    it(
+      'refuses a second purge within a minute with PurgeInProgressError',
+      async () => {
+        await h.queue.purge();
+        await h.queue.sendBatch([{ body: 'queued after the purge' }]);
+        await expect(h.queue.purge()).rejects.toBeInstanceOf(PurgeInProgressError);
+        expect((await h.queue.counts()).visible).toBe(1);
       },
       TIMEOUT_MS,
     );

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { MessageNotHeldError, SQS_LIMITS } from '@sluice/core';
+import { MessageNotHeldError, PurgeInProgressError, SQS_LIMITS } from '@sluice/core';
 import type {
   FailedSend,
   QueueCounts,
@@ -52,6 +52,7 @@ interface StoredMessage {
  */
 export class FakeTaskQueue implements TaskQueue {
   private readonly clock: FakeClock;
+  private lastPurgeAt: number | undefined;
   private readonly visibilityTimeoutMs: number;
   private readonly deadLetter: FakeTaskQueueOptions['deadLetter'];
   private messages: StoredMessage[] = [];
@@ -173,6 +174,11 @@ export class FakeTaskQueue implements TaskQueue {
   }
 
   purge(): Promise<void> {
+    const now = this.clock.now();
+    // SQS allows one purge a minute per queue.
+    if (this.lastPurgeAt !== undefined && now - this.lastPurgeAt < 60_000)
+      return Promise.reject(new PurgeInProgressError('the fake task queue'));
+    this.lastPurgeAt = now;
     this.messages = [];
     return Promise.resolve();
   }

@@ -1,4 +1,4 @@
-import { cancelRun } from '@sluice/core';
+import { cancelRun, type CancelReport } from '@sluice/core';
 import type { Command } from 'commander';
 
 import type { CommandContext } from '../context.js';
@@ -43,14 +43,7 @@ export function registerCancel(
       const lines = await withConnection(all, async (inspect) => {
         const state = await findRun(runId, inspect, options.outputBucket);
         const report = await cancelRun(state, inspect);
-        const out = [
-          report.queueFound
-            ? `run ${runId}: cancelled — ${report.purged} queued task(s) purged` +
-              (report.inFlight > 0
-                ? `, ${report.inFlight} in flight were purged too (their attempts may still finish)`
-                : '')
-            : `run ${runId}: no task queue (${state.state}); nothing queued to purge`,
-        ];
+        const out = [describeCancel(runId, state.state, report)];
         const workers = await all.workers(all.env);
         if (workers === undefined) {
           if (state.backend === 'local')
@@ -72,4 +65,21 @@ export function registerCancel(
       });
       context.io.out(`${lines.join('\n')}\n`);
     });
+}
+
+function describeCancel(runId: string, phase: string, report: CancelReport): string {
+  if (!report.queueFound) return `run ${runId}: no task queue (${phase}); nothing queued to purge`;
+  if (report.purgeInProgress) {
+    return (
+      `run ${runId}: a purge of its task queue began less than a minute ago and is still under way ` +
+      '(SQS allows one purge a minute per queue): it removes what was queued when it began; ' +
+      `for tasks queued since, run \`sluice cancel ${runId}\` again in a minute`
+    );
+  }
+  return (
+    `run ${runId}: cancelled — ${report.purged} queued task(s) purged` +
+    (report.inFlight > 0
+      ? `, ${report.inFlight} in flight were purged too (their attempts may still finish)`
+      : '')
+  );
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   ConfigurationError,
+  InterruptedError,
   SluiceError,
   type CollectReport,
   type CollectStepOptions,
@@ -134,6 +135,7 @@ function fakeDeps(overrides: Partial<StepCommandDeps> = {}): {
       isTTY: false,
     },
     now: () => 0,
+    onInterrupt: () => () => undefined,
     ...overrides,
   };
   return { deps, recorded, stderr };
@@ -292,6 +294,87 @@ describe('sluice run', () => {
 
     expect(result.error).toBe(fault);
     expect(stderr.join('')).toContain('error: teardown failed too (SQS unreachable)');
+  });
+});
+
+describe('sluice run interrupted (Ctrl-C)', () => {
+  /** An interrupt source the test fires, and what the steps saw of the signal. */
+  function interrupts(): {
+    onInterrupt: StepCommandDeps['onInterrupt'];
+    fire: () => void;
+    listening: () => boolean;
+  } {
+    let listener: ((signal: NodeJS.Signals) => void) | undefined;
+    return {
+      onInterrupt: (l) => {
+        listener = l;
+        return () => {
+          listener = undefined;
+        };
+      },
+      fire: () => listener?.('SIGINT'),
+      listening: () => listener !== undefined,
+    };
+  }
+
+  it('stops waiting for collect, tears the run down, and fails with an InterruptedError', async () => {
+    const ctrlC = interrupts();
+    let collectSignal: AbortSignal | undefined;
+    const { deps, recorded, stderr } = fakeDeps({
+      onInterrupt: ctrlC.onInterrupt,
+      // A collect that never ends on its own: only the interrupt gets the run past it.
+      collect: (_target, _options, context) => {
+        recorded.steps.push('collect');
+        collectSignal = context.signal;
+        setTimeout(ctrlC.fire, 10);
+        return new Promise(() => undefined);
+      },
+    });
+
+    const result = await sluice(['run', 'job.json'], deps);
+
+    expect(recorded.steps).toEqual(['provision job.json', 'dispatch', 'collect', 'teardown']);
+    expect(result.error).toBeInstanceOf(InterruptedError);
+    expect((result.error as Error).message).toBe('interrupted during collect');
+    expect(collectSignal?.aborted).toBe(true);
+    expect(stderr.join('')).toContain('SIGINT: interrupted — stopping the run and tearing it down');
+    expect(stderr.join('')).toContain('torn down: 2 resource(s) deleted');
+    expect(ctrlC.listening()).toBe(false);
+  });
+
+  it('with --keep leaves the run in place and says how to tear it down', async () => {
+    const ctrlC = interrupts();
+    const { deps, recorded, stderr } = fakeDeps({
+      onInterrupt: ctrlC.onInterrupt,
+      dispatch: () => {
+        recorded.steps.push('dispatch');
+        setTimeout(ctrlC.fire, 10);
+        return new Promise(() => undefined);
+      },
+    });
+
+    const result = await sluice(['run', 'job.json', '--keep'], deps);
+
+    expect(recorded.steps).toEqual(['provision job.json', 'dispatch']);
+    expect(result.error).toBeInstanceOf(InterruptedError);
+    expect(stderr.join('')).toContain(
+      'kept run thumbnails-3f9a0c12: tear it down with `sluice teardown job.json`',
+    );
+  });
+
+  it('lets an interrupted provision finish, then tears down without starting anything', async () => {
+    const ctrlC = interrupts();
+    const { deps, recorded } = fakeDeps({ onInterrupt: ctrlC.onInterrupt });
+    const provision = deps.provision;
+    const slowProvision: StepCommandDeps['provision'] = async (jobPath, context) => {
+      ctrlC.fire();
+      return provision(jobPath, context);
+    };
+
+    const result = await sluice(['run', 'job.json', '--upload', '.'], { ...deps, provision: slowProvision });
+
+    expect(recorded.steps).toEqual(['provision job.json', 'teardown']);
+    expect((result.error as Error).message).toBe('interrupted during provision');
   });
 });
 

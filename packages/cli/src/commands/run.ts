@@ -1,4 +1,4 @@
-import { toError, type CollectStepResult, type StepContext } from '@sluice/core';
+import { InterruptedError, toError, type CollectStepResult, type StepContext } from '@sluice/core';
 import type { Command } from 'commander';
 
 import type { CommandContext } from '../context.js';
@@ -29,8 +29,11 @@ the end marker), dispatch, collect, teardown (unless --keep; buckets and data ar
 Without --upload it waits until the run is idle (--until idle), with it until everything uploaded
 is done (--until marker). Progress goes to stderr: a live line on a terminal, plain lines otherwise.
 
+Ctrl-C (or SIGTERM) stops waiting, stops the runners and tears the run down (unless --keep); a
+second Ctrl-C exits at once and leaves the run for \`sluice teardown JOB\`.
+
 Exit status: 0 the run completed, also with failed tasks ("completed, N failed"), 1 it did not finish
-or sluice, AWS or the engine failed, 2 the job or the command line is wrong.
+or sluice, AWS or the engine failed, 2 the job or the command line is wrong, 130 interrupted.
 `;
 
 interface RunOptions extends CollectCommandOptions {
@@ -87,60 +90,136 @@ export function registerRun(
     });
 }
 
-/** provision → upload → dispatch → collect, then teardown unless `keep`, also when a step failed. */
+/**
+ * The promise's value, or an InterruptedError as soon as `signal` aborts (the step then runs on
+ * in the background until the process exits; its outcome is ignored).
+ */
+async function unlessInterrupted<T>(step: Promise<T>, signal: AbortSignal, during: string): Promise<T> {
+  step.catch(() => undefined);
+  if (signal.aborted) throw new InterruptedError(during);
+  let onAbort: (() => void) | undefined;
+  const interrupted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      reject(new InterruptedError(during));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([step, interrupted]);
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * provision → upload → dispatch → collect, then teardown unless `keep`, also when a step failed or
+ * the user interrupted. Provisioning is let finish (it is short, and a half-made run is harder to
+ * clean); every later step stops waiting at once on Ctrl-C.
+ */
 async function runChain(
   jobPath: string,
   options: RunOptions & { collectOptions: ReturnType<typeof parseCollectOptions> },
-  context: StepContext,
+  stepsContext: StepContext,
   display: ProgressDisplay,
   deps: StepCommandDeps,
 ): Promise<CollectStepResult> {
   const target = { jobPath };
-  const run = await deps.provision(jobPath, context);
-  for (const warning of run.warnings) display.log(`warning: ${warning}`);
-  display.log(`run ${run.runId}: provisioned; input goes to ${run.uploadTo}`);
-  let outcome: CollectStepResult | undefined;
-  let failure: unknown;
+  const interrupt = new AbortController();
+  const stopListening = deps.onInterrupt((signal) => {
+    display.done();
+    display.log(
+      `${signal}: interrupted — stopping the run` +
+        (options.keep === true ? ' (kept: --keep)' : ' and tearing it down') +
+        '; press Ctrl-C again to exit at once',
+    );
+    interrupt.abort();
+  });
+  const context: StepContext = { ...stepsContext, signal: interrupt.signal };
   try {
-    if (options.upload !== undefined) {
-      const started = deps.now();
-      const uploaded = await deps.uploadDirectory(
-        { dir: options.upload, to: run.uploadTo, jobPath, env: context.env },
-        (counts) => {
-          display.update(renderUploadProgress(counts, deps.now() - started), { key: `${counts.files}` });
-        },
-      );
-      display.done(`uploaded ${uploaded.files} file(s), ${formatBytes(uploaded.bytes)}, to ${run.uploadTo}`);
-      if (options.collectOptions.until === 'marker') {
-        await deps.putMarker({ at: run.endMarker, jobPath, env: context.env });
-      }
-    }
-    const dispatched = await deps.dispatch(target, context, (counts) => {
-      display.update(`dispatching: ${describeDispatch(counts)}`);
-    });
-    display.done(`dispatched: ${describeDispatch(dispatched)}; ${dispatched.workers} worker(s) running`);
-    outcome = await deps.collect(target, options.collectOptions, context, (progress) => {
-      showCollectProgress(display, progress);
-    });
-    display.done();
-  } catch (thrown: unknown) {
-    display.done();
-    failure = thrown;
-  }
-  if (options.keep === true) {
-    display.log(`kept run ${run.runId}: tear it down with \`sluice teardown ${jobPath}\``);
-  } else {
+    const run = await deps.provision(jobPath, context);
+    for (const warning of run.warnings) display.log(`warning: ${warning}`);
+    display.log(`run ${run.runId}: provisioned; input goes to ${run.uploadTo}`);
+    let outcome: CollectStepResult | undefined;
+    let failure: unknown;
     try {
-      const report = await deps.teardown(target, {}, context);
-      display.log(`torn down: ${report.deleted.length} resource(s) deleted; buckets and data kept`);
-    } catch (thrown: unknown) {
-      // The step's own failure says more; the teardown's is reported beside it.
-      if (failure === undefined) throw thrown;
-      display.log(
-        `error: teardown failed too (${toError(thrown).message}); run \`sluice teardown ${jobPath}\` again`,
+      if (interrupt.signal.aborted) throw new InterruptedError('provision');
+      if (options.upload !== undefined) {
+        const started = deps.now();
+        const uploaded = await unlessInterrupted(
+          deps.uploadDirectory(
+            { dir: options.upload, to: run.uploadTo, jobPath, env: context.env },
+            (counts) => {
+              display.update(renderUploadProgress(counts, deps.now() - started), { key: `${counts.files}` });
+            },
+          ),
+          interrupt.signal,
+          'upload',
+        );
+        display.done(
+          `uploaded ${uploaded.files} file(s), ${formatBytes(uploaded.bytes)}, to ${run.uploadTo}`,
+        );
+        if (options.collectOptions.until === 'marker') {
+          await deps.putMarker({ at: run.endMarker, jobPath, env: context.env });
+        }
+      }
+      const dispatched = await unlessInterrupted(
+        deps.dispatch(target, context, (counts) => {
+          display.update(`dispatching: ${describeDispatch(counts)}`);
+        }),
+        interrupt.signal,
+        'dispatch',
       );
+      display.done(`dispatched: ${describeDispatch(dispatched)}; ${dispatched.workers} worker(s) running`);
+      if (dispatched.listed === 0 && options.upload === undefined) {
+        display.log(
+          `warning: no files under ${run.uploadTo} yet: the run waits for uploads there ` +
+            `(until ${options.collectOptions.until}); check input.prefix in ${jobPath} if files were expected`,
+        );
+      }
+      outcome = await unlessInterrupted(
+        deps.collect(target, options.collectOptions, context, (progress) => {
+          showCollectProgress(display, progress);
+        }),
+        interrupt.signal,
+        'collect',
+      );
+      display.done();
+    } catch (thrown: unknown) {
+      display.done();
+      failure = thrown;
     }
+    await finishRun(run.runId, jobPath, options.keep === true, failure, context, display, deps);
+    if (outcome === undefined) throw failure;
+    return outcome;
+  } finally {
+    stopListening();
   }
-  if (outcome === undefined) throw failure;
-  return outcome;
+}
+
+/** Tears the run down unless kept; a teardown failure is reported beside the step's own. */
+async function finishRun(
+  runId: string,
+  jobPath: string,
+  keep: boolean,
+  failure: unknown,
+  context: StepContext,
+  display: ProgressDisplay,
+  deps: StepCommandDeps,
+): Promise<void> {
+  if (keep) {
+    display.log(`kept run ${runId}: tear it down with \`sluice teardown ${jobPath}\``);
+    return;
+  }
+  // Teardown runs to its end even after an interrupt: it is what the user asked for.
+  const teardownContext: StepContext = { ...context, signal: new AbortController().signal };
+  try {
+    const report = await deps.teardown({ jobPath }, {}, teardownContext);
+    display.log(`torn down: ${report.deleted.length} resource(s) deleted; buckets and data kept`);
+  } catch (thrown: unknown) {
+    // The step's own failure says more; the teardown's is reported beside it.
+    if (failure === undefined) throw thrown;
+    display.log(
+      `error: teardown failed too (${toError(thrown).message}); run \`sluice teardown ${jobPath}\` again`,
+    );
+  }
 }

@@ -313,6 +313,16 @@ describe('sluice cancel', () => {
     ).toBeDefined();
   });
 
+  it('a second cancel within a minute says the purge is under way and when to cancel again', async () => {
+    const w = await world();
+    await cli(w, ['cancel', w.state.runId]);
+    await w.queues.taskQueue(w.state.queue.url ?? '').sendBatch([{ body: 'queued after the purge' }]);
+    const { code, out } = await cli(w, ['cancel', w.state.runId]);
+    expect(code).toBe(ExitCode.ok);
+    expect(out).toContain('a purge of its task queue began less than a minute ago and is still under way');
+    expect(out).toContain(`run \`sluice cancel ${w.state.runId}\` again in a minute`);
+  });
+
   it('exits 2 for an unknown run', async () => {
     const w = await world();
     const { code, err } = await cli(w, ['cancel', 'nope-12345678']);

@@ -12,6 +12,7 @@ import {
   type StepContext,
 } from '@sluice/core';
 
+import { ExitCode } from '../exit-codes.js';
 import type { ProgressDisplay, ProgressSink } from '../progress.js';
 import { putMarker, uploadDirectory, type PutMarker, type UploadDirectory } from './upload.js';
 
@@ -27,6 +28,11 @@ export interface StepCommandDeps {
   /** Where progress and log lines go (stderr). */
   readonly progress: ProgressSink;
   readonly now: () => number;
+  /**
+   * Calls `listener` on the first Ctrl-C or SIGTERM and returns a function that stops listening. A
+   * second interrupt exits at once (status 130), leaving the run as it is.
+   */
+  readonly onInterrupt: (listener: (signal: NodeJS.Signals) => void) => () => void;
 }
 
 /** The real steps, on this process's environment, with progress on stderr. */
@@ -48,6 +54,25 @@ export function defaultStepDeps(): StepCommandDeps {
       ...(process.stderr.isTTY && { columns: process.stderr.columns }),
     },
     now: Date.now,
+    onInterrupt: listenForInterrupts,
+  };
+}
+
+function listenForInterrupts(listener: (signal: NodeJS.Signals) => void): () => void {
+  let interrupted = false;
+  const handle = (signal: NodeJS.Signals): void => {
+    if (interrupted) {
+      process.stderr.write(`\nsluice: ${signal} again: exiting now; the run is left as it is\n`);
+      process.exit(ExitCode.interrupted);
+    }
+    interrupted = true;
+    listener(signal);
+  };
+  process.on('SIGINT', handle);
+  process.on('SIGTERM', handle);
+  return () => {
+    process.off('SIGINT', handle);
+    process.off('SIGTERM', handle);
   };
 }
 

@@ -23,6 +23,20 @@ export class MessageNotHeldError extends InfrastructureError {
   }
 }
 
+/**
+ * SQS refused a purge because one started less than 60 seconds ago (one purge a minute per queue).
+ * The earlier purge still removes what was queued when it began; later messages stay.
+ *
+ * @example
+ * try { await queue.purge(); } catch (e) { if (e instanceof PurgeInProgressError) tryAgainInAMinute(); }
+ */
+export class PurgeInProgressError extends InfrastructureError {
+  constructor(queueUrl: string, options?: { cause?: unknown }) {
+    super(`${queueUrl} was purged less than a minute ago; SQS allows one purge a minute per queue`, options);
+    this.name = 'PurgeInProgressError';
+  }
+}
+
 // SQS says "not held" in several ways, depending on the operation and the protocol.
 const NOT_HELD_CODES: ReadonlySet<string> = new Set([
   'ReceiptHandleIsInvalid',

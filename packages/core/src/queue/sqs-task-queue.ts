@@ -15,7 +15,7 @@ import {
 
 import { toError } from '../errors.js';
 import { AwsRequestError, describeAwsError, isTransientAwsError } from '../storage/errors.js';
-import { classifySqsError } from './errors.js';
+import { PurgeInProgressError, classifySqsError } from './errors.js';
 import {
   SQS_LIMITS,
   type FailedSend,
@@ -176,6 +176,8 @@ export class SqsTaskQueue implements TaskQueue {
     try {
       await this.client.send(new PurgeQueueCommand({ QueueUrl: this.url }));
     } catch (thrown: unknown) {
+      if (describeAwsError(thrown).code.endsWith('PurgeQueueInProgress'))
+        throw new PurgeInProgressError(this.url, { cause: thrown });
       throw classifySqsError(thrown, 'SQS.PurgeQueue', this.url);
     }
   }

@@ -6,6 +6,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 
 import { ConfigurationError, toError } from '../errors.js';
 import { ledgerPrefix, taskRecordKey } from '../ledger/keys.js';
+import { PurgeInProgressError } from '../queue/errors.js';
 import type { RunQueues } from '../queue/run-queues.js';
 import type { QueueCounts } from '../queue/task-queue.js';
 import { SqsRunQueues } from '../queue/sqs-run-queues.js';
@@ -368,6 +369,11 @@ export interface CancelReport {
   readonly inFlight: number;
   /** False when the run has no task queue (torn down). */
   readonly queueFound: boolean;
+  /**
+   * True when SQS refused the purge because another began less than a minute ago: that one removes
+   * what was queued when it began; anything queued since stays until a purge a minute later.
+   */
+  readonly purgeInProgress: boolean;
 }
 
 /**
@@ -376,18 +382,31 @@ export interface CancelReport {
  *
  * @example
  * const { purged } = await cancelRun(state, deps);
- * @throws AwsRequestError for AWS faults (SQS allows one purge a minute per queue).
+ * @throws AwsRequestError for AWS faults. A purge refused because another began less than a minute
+ *   ago is reported (`purgeInProgress`), not thrown.
  */
 export async function cancelRun(state: RunState, deps: Pick<InspectDeps, 'queues'>): Promise<CancelReport> {
   const url = state.state === 'torn-down' ? undefined : state.queue.url;
   const counts = await countsOf(deps.queues, url);
   if (url === undefined || counts === undefined)
-    return { runId: state.runId, purged: 0, inFlight: 0, queueFound: false };
-  await deps.queues.taskQueue(url).purge();
+    return { runId: state.runId, purged: 0, inFlight: 0, queueFound: false, purgeInProgress: false };
+  try {
+    await deps.queues.taskQueue(url).purge();
+  } catch (thrown: unknown) {
+    if (!(thrown instanceof PurgeInProgressError)) throw thrown;
+    return {
+      runId: state.runId,
+      purged: 0,
+      inFlight: counts.inFlight,
+      queueFound: true,
+      purgeInProgress: true,
+    };
+  }
   return {
     runId: state.runId,
     purged: counts.visible + counts.delayed,
     inFlight: counts.inFlight,
     queueFound: true,
+    purgeInProgress: false,
   };
 }

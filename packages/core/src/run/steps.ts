@@ -13,7 +13,7 @@ import { detectContainerEngine } from '../compute/container-engine.js';
 import type { ContainerEngine, ImageLister } from '../compute/container-engine.js';
 import { LocalWorkers } from '../compute/local-workers.js';
 import type { LocalWorkerSpec } from '../compute/local-workers.js';
-import { ConfigurationError, ValidationError, toError } from '../errors.js';
+import { ConfigurationError, InterruptedError, ValidationError, toError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { parseJob, parseManifest } from '../schemas/documents.js';
 import type { Job } from '../schemas/job.js';
@@ -59,6 +59,32 @@ export interface StepContext {
   readonly engine?: ContainerEngine;
   /** Waits between collect's polls (default a timer); tests may shorten them. */
   readonly pollSeconds?: number;
+  /**
+   * Aborted when the user interrupts (Ctrl-C): dispatch starts no runners and collect stops waiting
+   * (and restarts no runner) with an {@link InterruptedError}, so a teardown can follow safely.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** A poll's wait, cut short when the user interrupts. */
+async function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) {
+    await defaultSleep(ms);
+    return;
+  }
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function throwIfInterrupted(context: StepContext, during: string): void {
+  if (context.signal?.aborted === true) throw new InterruptedError(during);
 }
 
 export interface ProvisionStepResult {
@@ -439,6 +465,7 @@ export async function dispatchStep(
       ...(onProgress !== undefined && { onProgress }),
       ...(state.algorithm.digest !== undefined && { algorithmDigest: state.algorithm.digest }),
     });
+    throwIfInterrupted(context, 'dispatch');
     const workers = await ensureWorkers(local, state, aws);
     return {
       runId,
@@ -501,7 +528,10 @@ export async function collectStep(
       backendOf(state, context) === 'local' ? await localBackend(state, job, aws, context) : undefined;
     if (local !== undefined) await ensureWorkers(local, state, aws);
     const sleep = async (ms: number): Promise<void> => {
-      await defaultSleep(ms);
+      throwIfInterrupted(context, 'collect');
+      await sleepUnlessAborted(ms, context.signal);
+      // Checked again after the wait: no runner is restarted once the user has interrupted.
+      throwIfInterrupted(context, 'collect');
       if (local !== undefined) await ensureWorkers(local, state, aws);
     };
     const report = await collectResults(

@@ -89,6 +89,9 @@ const CONFIGURATION_HINTS: Readonly<Record<string, string>> = {
   'AWS.SimpleQueueService.NonExistentQueue':
     'The queue does not exist. Run provision-run first, or check the queue URL.',
   QueueDoesNotExist: 'The queue does not exist. Run provision-run first, or check the queue URL.',
+  // The SDK's credential chain found nothing (no variables, profile, container or instance role).
+  CredentialsProviderError:
+    'No AWS credentials were found. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (in a workflow: aws-actions/configure-aws-credentials with a role, or secrets), or AWS_PROFILE, or choose a source in job.json `aws.credentials`.',
   KMSAccessDeniedException:
     'The queue is encrypted with a KMS key these credentials may not use; grant kms:Decrypt/GenerateDataKey.',
 };
@@ -255,8 +258,12 @@ export function classifyAwsError(thrown: unknown, operation: string, target: str
   if (hint !== undefined) {
     return new ConfigurationError(`${operation} on ${target} failed: ${detail}. ${hint}`, { cause: thrown });
   }
+  // A connection that never happened is most often a wrong endpoint or region, not an AWS fault.
+  const reach = NETWORK_CODES.has(code)
+    ? '. AWS could not be reached: check AWS_ENDPOINT_URL (when set), the region and the network'
+    : '';
   return new AwsRequestError(
-    `${operation} on ${target} failed: ${detail}`,
+    `${operation} on ${target} failed: ${detail}${reach}`,
     { operation, code, httpStatus, requestId, retryable: isTransientAwsError(thrown) },
     { cause: thrown },
   );
