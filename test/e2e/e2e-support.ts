@@ -134,11 +134,18 @@ export function describeStep(step: StepRun): string {
   return `${step.action} exited ${String(step.code)} after ${step.ms} ms\n--- stdout\n${tail(step.stdout)}\n--- stderr\n${tail(step.stderr)}`;
 }
 
-/** The algorithm's script: copies its input with a header; refuses (exit 1) a file whose content is `fail`. */
+/**
+ * The algorithm's script: copies its input with a header; refuses (exit 1) a file whose content is
+ * `fail`; sleeps a minute on a file whose content is `slow`.
+ */
 const RUN_SH = `#!/bin/sh
 in="$1"
 out="$2"
 name=$(basename "$in")
+# A file whose content is \`slow\` keeps its runner busy (for tests that interrupt a run).
+if [ "$(cat "$in")" = slow ]; then
+  sleep 60
+fi
 if [ "$(cat "$in")" = fail ]; then
   echo "refusing $name: its content is fail" >&2
   exit 1

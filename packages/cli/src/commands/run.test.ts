@@ -298,6 +298,14 @@ describe('sluice run', () => {
 });
 
 describe('sluice run interrupted (Ctrl-C)', () => {
+  function untilAborted(signal: AbortSignal | undefined, during: string): Promise<never> {
+    return new Promise((_, reject) => {
+      signal?.addEventListener('abort', () => {
+        reject(new InterruptedError(during));
+      });
+    });
+  }
+
   /** An interrupt source the test fires, and what the steps saw of the signal. */
   function interrupts(): {
     onInterrupt: StepCommandDeps['onInterrupt'];
@@ -322,12 +330,12 @@ describe('sluice run interrupted (Ctrl-C)', () => {
     let collectSignal: AbortSignal | undefined;
     const { deps, recorded, stderr } = fakeDeps({
       onInterrupt: ctrlC.onInterrupt,
-      // A collect that never ends on its own: only the interrupt gets the run past it.
+      // A collect that ends only when interrupted, as the real one stops at its next poll.
       collect: (_target, _options, context) => {
         recorded.steps.push('collect');
         collectSignal = context.signal;
         setTimeout(ctrlC.fire, 10);
-        return new Promise(() => undefined);
+        return untilAborted(context.signal, 'collect');
       },
     });
 
@@ -346,10 +354,10 @@ describe('sluice run interrupted (Ctrl-C)', () => {
     const ctrlC = interrupts();
     const { deps, recorded, stderr } = fakeDeps({
       onInterrupt: ctrlC.onInterrupt,
-      dispatch: () => {
+      dispatch: (_target, context) => {
         recorded.steps.push('dispatch');
         setTimeout(ctrlC.fire, 10);
-        return new Promise(() => undefined);
+        return untilAborted(context.signal, 'dispatch');
       },
     });
 

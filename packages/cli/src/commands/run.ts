@@ -90,25 +90,36 @@ export function registerRun(
     });
 }
 
+/** How long an interrupted step may take to notice and stop before the teardown goes ahead anyway. */
+const SETTLE_MS = 15_000;
+
 /**
- * The promise's value, or an InterruptedError as soon as `signal` aborts (the step then runs on
- * in the background until the process exits; its outcome is ignored).
+ * The step's value, or an InterruptedError once `signal` aborts and the step has stopped (steps see
+ * the signal: no runner is started after it) — or after {@link SETTLE_MS}, for a step that cannot
+ * stop early (an upload, a long enqueue), which then runs on until the process exits.
  */
 async function unlessInterrupted<T>(step: Promise<T>, signal: AbortSignal, during: string): Promise<T> {
   step.catch(() => undefined);
-  if (signal.aborted) throw new InterruptedError(during);
   let onAbort: (() => void) | undefined;
   const interrupted = new Promise<never>((_, reject) => {
     onAbort = () => {
-      reject(new InterruptedError(during));
+      const gaveUp = new Promise<void>((resolve) => setTimeout(resolve, SETTLE_MS).unref());
+      void Promise.race([step.then(noop, noop), gaveUp]).then(() => {
+        reject(new InterruptedError(during));
+      });
     };
-    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
   });
   try {
     return await Promise.race([step, interrupted]);
   } finally {
     if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
   }
+}
+
+function noop(): void {
+  // Only when the step ends matters here, not how.
 }
 
 /**
@@ -170,12 +181,6 @@ async function runChain(
         'dispatch',
       );
       display.done(`dispatched: ${describeDispatch(dispatched)}; ${dispatched.workers} worker(s) running`);
-      if (dispatched.listed === 0 && options.upload === undefined) {
-        display.log(
-          `warning: no files under ${run.uploadTo} yet: the run waits for uploads there ` +
-            `(until ${options.collectOptions.until}); check input.prefix in ${jobPath} if files were expected`,
-        );
-      }
       outcome = await unlessInterrupted(
         deps.collect(target, options.collectOptions, context, (progress) => {
           showCollectProgress(display, progress);

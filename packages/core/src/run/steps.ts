@@ -172,6 +172,26 @@ async function readJobFile(jobPath: string): Promise<Job> {
   return parseJob(text, jobPath);
 }
 
+/**
+ * Messages about the job name it `job.json`; the user's file may be called anything: name it.
+ * Only the leading file name changes, so the JSON path and the hint stay as written.
+ */
+async function namingJobFile<T>(jobPath: string | undefined, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (thrown: unknown) {
+    if (
+      jobPath === undefined ||
+      jobPath === 'job.json' ||
+      !(thrown instanceof ConfigurationError) ||
+      thrown instanceof ValidationError ||
+      !thrown.message.startsWith('job.json $')
+    )
+      throw thrown;
+    throw new ConfigurationError(`${jobPath}${thrown.message.slice('job.json'.length)}`, { cause: thrown });
+  }
+}
+
 /** The job (when a file is given), the run id, and the clients. */
 async function resolveTarget(
   target: RunTarget,
@@ -409,6 +429,10 @@ function backendOf(state: RunState, context: StepContext): 'local' | 'ecs' {
  *   for AWS faults (provision again to resume).
  */
 export async function provisionStep(jobPath: string, context: StepContext): Promise<ProvisionStepResult> {
+  return namingJobFile(jobPath, () => provisionJob(jobPath, context));
+}
+
+async function provisionJob(jobPath: string, context: StepContext): Promise<ProvisionStepResult> {
   const job = await readJobFile(jobPath);
   const backend = context.backend ?? job.compute.backend;
   let algorithm: { image?: string; digest?: string } = {};
@@ -455,6 +479,14 @@ export async function dispatchStep(
   context: StepContext,
   onProgress?: (progress: DispatchProgress) => void,
 ): Promise<DispatchStepResult> {
+  return namingJobFile(target.jobPath, () => dispatchRun(target, context, onProgress));
+}
+
+async function dispatchRun(
+  target: RunTarget,
+  context: StepContext,
+  onProgress?: (progress: DispatchProgress) => void,
+): Promise<DispatchStepResult> {
   const { job, runId, bucket, aws } = await resolveTarget(target, context);
   try {
     const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
@@ -466,6 +498,7 @@ export async function dispatchStep(
       ...(state.algorithm.digest !== undefined && { algorithmDigest: state.algorithm.digest }),
     });
     throwIfInterrupted(context, 'dispatch');
+    warnWhenNothingListed(report, state, context.logger);
     const workers = await ensureWorkers(local, state, aws);
     return {
       runId,
@@ -478,6 +511,26 @@ export async function dispatchStep(
     };
   } finally {
     destroy(aws);
+  }
+}
+
+/** An empty prefix is often a typo in input.prefix: say so, since the run would wait for nothing. */
+function warnWhenNothingListed(
+  report: { readonly listed: number; readonly skippedFiltered: number },
+  state: RunState,
+  logger: Logger,
+): void {
+  const at = `s3://${state.input.bucket}/${state.input.prefix}`;
+  if (report.listed === 0) {
+    logger.warning(
+      `run ${state.runId}: no files under ${at} yet. Files uploaded there from now on are enqueued as they ` +
+        'arrive; if files were expected already, check input.bucket and input.prefix in the job.',
+    );
+  } else if (report.skippedFiltered === report.listed) {
+    logger.warning(
+      `run ${state.runId}: none of the ${report.listed} file(s) under ${at} matches input.include ` +
+        `(${state.input.include.join(', ')}): nothing was enqueued. Check the globs in the job.`,
+    );
   }
 }
 
@@ -526,6 +579,7 @@ export async function collectStep(
     const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
     const local =
       backendOf(state, context) === 'local' ? await localBackend(state, job, aws, context) : undefined;
+    throwIfInterrupted(context, 'collect');
     if (local !== undefined) await ensureWorkers(local, state, aws);
     const sleep = async (ms: number): Promise<void> => {
       throwIfInterrupted(context, 'collect');

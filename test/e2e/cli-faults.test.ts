@@ -1,0 +1,351 @@
+// End to end, as a user meets them: bad input and faults through the committed CLI bundle
+// (packages/cli/dist/index.js) run as a process against the test bed's moto server and podman.
+// Each case checks the exit status, that the message says what is wrong and what to do (no stack
+// trace for a fault sluice understands), and that nothing is left that teardown cannot remove:
+// - a job naming an algorithm nobody wrapped, a missing input bucket, input inside the output;
+// - AWS unreachable, no credentials at all;
+// - a prefix with no files (the run completes with 0 inputs and says why);
+// - results under the input prefix of the same bucket (never taken as inputs: no loop);
+// - Ctrl-C during `sluice run` (runners stopped, run torn down, exit 130).
+// The interrupted provision is covered by packages/testing/src/run-lifecycle.test.ts, which can stop
+// a provision at an exact point.
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListQueuesCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CliContainerEngine } from '@sluice/core';
+import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, TestAwsAccount, containerEngineEnv } from '@sluice/testing';
+
+import { buildAlgorithmContext } from './e2e-support.js';
+
+const execFileAsync = promisify(execFile);
+const CLI = join(REPOSITORY_ROOT, 'packages', 'cli', 'dist', 'index.js');
+
+interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const aws = new TestAwsAccount({ label: 'faults' });
+const id = aws.id.slice(0, 8);
+const workspace = mkdtempSync(join(tmpdir(), 'sluice-faults-'));
+const engine = new CliContainerEngine({ kind: 'podman', env: { ...containerEngineEnv() } });
+const algorithm = `faults-${id}`;
+
+/** The environment a user's shell has: the test bed's AWS endpoint, dummy credentials, podman. */
+function userEnv(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^(AWS_|SLUICE_)/.test(key)) env[key] = value;
+  }
+  Object.assign(env, containerEngineEnv(), {
+    NODE_NO_WARNINGS: '1',
+    SLUICE_CONTAINER_ENGINE: 'podman',
+    SLUICE_CACHE_DIR: join(workspace, '.sluice-cache'),
+    AWS_ENDPOINT_URL: aws.endpoint,
+    AWS_REGION: aws.region,
+    AWS_ACCESS_KEY_ID: TESTBED_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TESTBED_CREDENTIALS.secretAccessKey,
+  });
+  // An override of undefined unsets the variable.
+  return Object.fromEntries(
+    Object.entries({ ...env, ...overrides }).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined,
+    ),
+  );
+}
+
+/** `sluice ARGS` in the workspace; resolves when it exits (never rejects for a failing command). */
+function sluice(args: string[], env = userEnv(), timeoutMs = 180_000): Promise<CliRun> {
+  return startSluice(args, env, timeoutMs).exited;
+}
+
+function startSluice(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): {
+  exited: Promise<CliRun>;
+  stderrMatches: (pattern: RegExp) => Promise<string>;
+  kill: (s: NodeJS.Signals) => void;
+} {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: workspace,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const waiting: { pattern: RegExp; resolve: (text: string) => void }[] = [];
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    for (const wait of waiting.splice(0)) {
+      const match = wait.pattern.exec(stderr);
+      if (match === null) waiting.push(wait);
+      else wait.resolve(match[0]);
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const exited = new Promise<CliRun>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+  return {
+    exited,
+    stderrMatches: (pattern) =>
+      new Promise((resolve, reject) => {
+        const match = pattern.exec(stderr);
+        if (match !== null) resolve(match[0]);
+        else waiting.push({ pattern, resolve });
+        void exited.then(() => {
+          reject(new Error(`sluice exited before its stderr matched ${String(pattern)}:\n${stderr}`));
+        });
+      }),
+    kill: (signal) => child.kill(signal),
+  };
+}
+
+/** Writes `<name>.json` in the workspace: a local-backend job of the test algorithm. */
+function writeJob(name: string, fields: Record<string, unknown>): string {
+  const file = `${name}.json`;
+  const job = {
+    name: `${name}-${id}`,
+    algorithm: `${algorithm}@1.0`,
+    aws: { region: aws.region, credentials: 'environment' },
+    compute: { backend: 'local', maxWorkers: 2, idleSeconds: 20 },
+    retries: 0,
+    ...fields,
+  };
+  writeFileSync(join(workspace, file), `${JSON.stringify(job, null, 2)}\n`);
+  return file;
+}
+
+/** Writes files under a fresh directory of the workspace: { relative path: content }. */
+function writeInputs(dir: string, files: Record<string, string>): string {
+  const root = join(workspace, dir);
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), content);
+  }
+  return root;
+}
+
+/** Queue names of the test bed that belong to job `name` (sluice-<name>-<id>-<hash>-tasks…). */
+async function queuesOf(jobName: string): Promise<string[]> {
+  const listed = await aws.sqs.send(new ListQueuesCommand({ QueueNamePrefix: `sluice-${jobName}-${id}` }));
+  return listed.QueueUrls ?? [];
+}
+
+async function runnerContainers(runId: string): Promise<string[]> {
+  const { stdout } = await execFileAsync(
+    'podman',
+    ['ps', '--all', '--quiet', '--filter', `label=org.sluice.run=${runId}`],
+    { env: { ...process.env, ...containerEngineEnv() } },
+  );
+  return stdout.split('\n').filter((line) => line.trim() !== '');
+}
+
+async function keysUnder(bucket: string, prefix: string): Promise<string[]> {
+  const listed = await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  return (listed.Contents ?? []).map((object) => object.Key ?? '').sort();
+}
+
+function runIdIn(stderr: string): string {
+  const match = /run ([a-z0-9-]+): provisioned/.exec(stderr);
+  if (match?.[1] === undefined) throw new Error(`no run id in:\n${stderr}`);
+  return match[1];
+}
+
+const NO_STACK = /^\s+at .+:\d+:\d+\)?$/m;
+
+beforeAll(async () => {
+  await buildAlgorithmContext(join(workspace, 'algorithm'), algorithm);
+  const wrapped = await sluice(['wrap', 'algorithm/algorithm.json']);
+  if (wrapped.code !== 0) throw new Error(`sluice wrap failed:\n${wrapped.stderr}`);
+}, 300_000);
+
+afterAll(async () => {
+  await engine
+    .removeImages([`localhost/sluice/${algorithm}:1.0`, `localhost/sluice/${algorithm}-algorithm:1.0`])
+    .catch((e: unknown) => {
+      console.warn(`could not remove the images: ${String(e)}`);
+    });
+  await aws.cleanup();
+  rmSync(workspace, { recursive: true, force: true });
+}, 120_000);
+
+describe('a job sluice cannot run: exit 2, what to fix, nothing made', () => {
+  it('names an algorithm nobody wrapped', async () => {
+    const job = writeJob('unknown', {
+      algorithm: `never-wrapped-${id}@2.0`,
+      input: { bucket: aws.bucketName('unknown-in'), create: true },
+      output: { bucket: aws.bucketName('unknown-out') },
+    });
+
+    const run = await sluice(['run', job]);
+
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(
+      `no algorithm never-wrapped-${id}@2.0 is registered in the local image store`,
+    );
+    expect(run.stderr).toContain('sluice wrap algorithm.json');
+    expect(await queuesOf('unknown')).toEqual([]);
+  });
+
+  it('reads from an input bucket that does not exist; teardown after it is clean', async () => {
+    const job = writeJob('missing', {
+      input: { bucket: aws.bucketName('missing-in') },
+      output: { bucket: aws.bucketName('missing-out') },
+    });
+    aws.trackBucket(aws.bucketName('missing-out'));
+
+    const run = await sluice(['provision', job]);
+
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${job} $.input.bucket: the input bucket "${aws.bucketName('missing-in')}"`);
+    expect(run.stderr).toContain('set "create": true under "input"');
+    const teardown = await sluice(['teardown', job]);
+    expect(teardown.code).toBe(0);
+    expect(await queuesOf('missing')).toEqual([]);
+  });
+
+  it('holds its input prefix inside its output prefix (results would loop), refused before anything is made', async () => {
+    const bucket = aws.bucketName('loop');
+    const job = writeJob('loop', {
+      input: { bucket, prefix: 'results/incoming/', create: true },
+      output: { bucket, prefix: 'results/' },
+    });
+
+    const run = await sluice(['run', job]);
+
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('$.output.prefix: with input and output in the same bucket');
+    expect(run.stderr).toContain('results could become inputs again');
+    expect(await queuesOf('loop')).toEqual([]);
+  });
+});
+
+describe('AWS faults: a clear message, no stack trace', () => {
+  const job = (): string =>
+    writeJob('unreachable', {
+      input: { bucket: aws.bucketName('unreachable-in'), create: true },
+      output: { bucket: aws.bucketName('unreachable-out') },
+    });
+
+  it('AWS unreachable: exit 1, says what to check', async () => {
+    // Port 9 (discard) has no listener here: the connection is refused at once.
+    const run = await sluice(['provision', job()], userEnv({ AWS_ENDPOINT_URL: 'http://127.0.0.1:9' }));
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('ECONNREFUSED');
+    expect(run.stderr).toContain('AWS could not be reached: check AWS_ENDPOINT_URL');
+    expect(run.stderr).not.toMatch(NO_STACK);
+  });
+
+  it('no credentials anywhere: exit 2, says how to provide them', async () => {
+    const run = await sluice(
+      ['provision', job()],
+      userEnv({
+        AWS_ACCESS_KEY_ID: undefined,
+        AWS_SECRET_ACCESS_KEY: undefined,
+        HOME: workspace,
+        // Not on EC2: the chain must not wait for an instance role.
+        AWS_EC2_METADATA_DISABLED: 'true',
+      }),
+    );
+
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(
+      'No AWS credentials were found. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+    );
+    expect(run.stderr).not.toMatch(NO_STACK);
+    expect(await queuesOf('unreachable')).toEqual([]);
+  });
+});
+
+describe('runs that are odd but valid', () => {
+  it('a prefix with no files completes with 0 inputs and says where it looked', async () => {
+    const input = aws.bucketName('empty-in');
+    const output = aws.bucketName('empty-out');
+    aws.trackBucket(input);
+    aws.trackBucket(output);
+    const job = writeJob('empty', {
+      input: { bucket: input, prefix: 'nothing-here/', create: true },
+      output: { bucket: output },
+    });
+
+    const run = await sluice(['run', job, '--idle', '3']);
+
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`no files under s3://${input}/nothing-here/ yet`);
+    expect(run.stderr).toContain('check input.bucket and input.prefix');
+    expect(run.stdout).toContain('0 succeeded, 0 failed of 0 inputs');
+    expect(await queuesOf('empty')).toEqual([]);
+  });
+
+  it('results inside the input prefix of the same bucket are never taken as inputs', async () => {
+    const bucket = aws.bucketName('shared');
+    aws.trackBucket(bucket);
+    const job = writeJob('shared', {
+      input: { bucket, prefix: 'data/', create: true },
+      output: { bucket, prefix: 'data/results/' },
+    });
+    const dir = writeInputs('shared-files', { 'a.txt': 'A', 'b/c.txt': 'C', 'd e.txt': 'D' });
+
+    const run = await sluice(['run', job, '--upload', dir]);
+
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('every result fires an S3 event that the runner drops');
+    expect(run.stdout).toContain('3 succeeded, 0 failed of 3 inputs');
+    expect(await keysUnder(bucket, 'data/results/')).toEqual([
+      'data/results/a.txt/result.txt',
+      'data/results/b/c.txt/result.txt',
+      'data/results/d e.txt/result.txt',
+    ]);
+    const results = await aws.s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: `_sluice/${runIdIn(run.stderr)}/results.json` }),
+    );
+    const tasks = (
+      JSON.parse((await results.Body?.transformToString()) ?? '{}') as { tasks: { key: string }[] }
+    ).tasks;
+    expect(tasks.map((task) => task.key).sort()).toEqual(['data/a.txt', 'data/b/c.txt', 'data/d e.txt']);
+  });
+});
+
+describe('Ctrl-C during sluice run', () => {
+  it('stops the runners, tears the run down and exits 130', async () => {
+    const input = aws.bucketName('ctrlc-in');
+    const output = aws.bucketName('ctrlc-out');
+    aws.trackBucket(input);
+    aws.trackBucket(output);
+    const job = writeJob('ctrlc', {
+      input: { bucket: input, prefix: 'in/', create: true },
+      output: { bucket: output },
+    });
+    const dir = writeInputs('ctrlc-files', { '1.txt': 'slow', '2.txt': 'slow', '3.txt': 'slow' });
+
+    const run = startSluice(['run', job, '--upload', dir], userEnv(), 180_000);
+    await run.stderrMatches(/dispatched: .*worker\(s\) running/);
+    const runId = runIdIn(await run.stderrMatches(/run [a-z0-9-]+: provisioned/));
+    expect(await runnerContainers(runId)).not.toEqual([]);
+    run.kill('SIGINT');
+    const exited = await run.exited;
+
+    expect(exited.code).toBe(130);
+    expect(exited.stderr).toContain('SIGINT: interrupted — stopping the run and tearing it down');
+    expect(exited.stderr).toContain('torn down:');
+    expect(exited.stderr).toContain('sluice: interrupted during collect');
+    expect(await runnerContainers(runId)).toEqual([]);
+    expect(await queuesOf('ctrlc')).toEqual([]);
+  });
+});
