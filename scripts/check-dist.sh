@@ -7,9 +7,11 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-# The runner first: the CLI and wrap-algorithm bundles carry a copy of its dist/.
+# The runner and the watcher Lambda first: the CLI, wrap-algorithm and provision-run bundles carry
+# copies of their dist/.
 workspaces=(
   @sluice/runner
+  @sluice/lambda
   @sluice/action-wrap-algorithm
   @sluice/action-provision-run
   @sluice/action-dispatch-tasks
@@ -19,6 +21,7 @@ workspaces=(
 )
 dist_dirs=(
   packages/runner/dist
+  packages/lambda/dist
   actions/wrap-algorithm/dist
   actions/provision-run/dist
   actions/dispatch-tasks/dist
@@ -37,7 +40,7 @@ done
 status=0
 # A bundle that could not resolve a package at build time leaves a run-time require, which fails in
 # an ES module ("require is not defined"): a stale node_modules must not slip through.
-unresolved="$(grep -l 'eval("require")' "${dist_dirs[@]/%//index.js}" "${dist_dirs[@]/%//runner/index.js}" 2>/dev/null || true)"
+unresolved="$(grep -l 'eval("require")' "${dist_dirs[@]/%//index.js}" "${dist_dirs[@]/%//runner/index.js}" "${dist_dirs[@]/%//lambda/index.js}" 2>/dev/null || true)"
 if [[ -n "$unresolved" ]]; then
   echo "check-dist: these bundles load packages at run time that were missing at build time (run npm install):" >&2
   sed 's/^/  /' <<<"$unresolved" >&2

@@ -217,4 +217,25 @@ describe.each(nodes)('bundles under $label', ({ path: nodePath }) => {
       expect(result.code).toBe(2);
     });
   });
+  describe('the watcher Lambda bundle', () => {
+    // Where Lambda loads it from: the bundle itself, and the copies the CLI and provision-run ship.
+    const bundles = ['packages/lambda/dist', 'packages/cli/dist/lambda', 'actions/provision-run/dist/lambda'];
+
+    it.each(bundles)(
+      '%s/index.js exports handler, which ignores an event that is not its schedule',
+      async (dist) => {
+        const script = [
+          `const { handler } = await import(${JSON.stringify(join(root, dist, 'index.js'))});`,
+          'const outcome = await handler({ Records: [] });',
+          'console.log(JSON.stringify({ type: typeof handler, outcome }));',
+        ].join('\n');
+        const result = await run(nodePath, ['--input-type=module', '-e', script], dir, baseEnv());
+
+        expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
+        const printed = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as { type?: string };
+        expect(printed.type).toBe('function');
+        expect(result.stdout).toContain('ignored');
+      },
+    );
+  });
 });

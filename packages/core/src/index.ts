@@ -379,3 +379,98 @@ export type {
   RunListing,
   RunStatus,
 } from './run/inspect.js';
+
+// the watcher Lambda: its event (the schedule's Input) and its deployment
+export { WATCHER_EVENT_VERSION, parseWatcherEvent, watcherEventSchema } from './schemas/watcher-event.js';
+export type { WatcherEvent, WatcherLaunch } from './schemas/watcher-event.js';
+export {
+  WATCHER_FUNCTION_SETTINGS,
+  WATCHER_PACKAGE_JSON,
+  WATCHER_PERMISSION_ID,
+  WATCHER_SCHEDULE,
+  WATCHER_TARGET_ID,
+  codeSha256,
+  ensureWatcher,
+  loadWatcherZip,
+  locateWatcherBundle,
+  removeWatcher,
+  watcherFunctionName,
+  watcherRuleName,
+  watcherZip,
+} from './run/watcher-function.js';
+export type {
+  EnsureWatcherOptions,
+  WatcherClients,
+  WatcherDeployment,
+  WatcherRemoval,
+} from './run/watcher-function.js';
+
+// iam: the run's least-privilege roles (task, execution, watcher), their documents and the adapter
+export {
+  IAM_ROLE_NAME_MAX,
+  POLICY_VERSION,
+  RUN_ROLE_KINDS,
+  RUN_ROLE_POLICY_NAME,
+  ecsTasksTrustPolicy,
+  executionRolePolicy,
+  lambdaTrustPolicy,
+  runRoleArns,
+  runRoleDocuments,
+  runRoleName,
+  runRolePath,
+  secretArn,
+  taskRolePolicy,
+  watcherRolePolicy,
+} from './iam/policies.js';
+export type {
+  PolicyCondition,
+  PolicyDocument,
+  PolicyStatement,
+  RunAccess,
+  RunRoleDocuments,
+  RunRoleKind,
+} from './iam/policies.js';
+export { IamRunRoles } from './iam/iam-run-roles.js';
+export type { EnsureRunRolesOptions, EnsuredRunRoles, FoundRunRole } from './iam/iam-run-roles.js';
+
+// ECS workers: the run's task definition, RunTask launches, networking and log group (issue 6)
+export {
+  DEFAULT_ECS_CLUSTER,
+  EcsWorkers,
+  MAX_OVERRIDES_CHARS,
+  RUN_TASK_BATCH_SIZE,
+  arnContext,
+  backoffDelayMs,
+  ecsLaunchTemplate,
+  ecsRunnerVariables,
+  runStartedBy,
+  runTaskDefinitionFamily,
+  runTaskDefinitionInput,
+  runTaskGroup,
+  runTaskTags,
+  secretValueFrom,
+  workersToStart,
+} from './compute/ecs-workers.js';
+export type {
+  ArnContext,
+  EcsLaunchOptions,
+  EcsLaunchTemplate,
+  EcsRunnerVariables,
+  EcsWorkersOptions,
+  EnsuredCluster,
+  RunTaskDefinitionOptions,
+  WorkerDemand,
+  WorkerStartFailure,
+  WorkerStartReport,
+} from './compute/ecs-workers.js';
+export { EcsNetwork, runSecurityGroupName } from './compute/ecs-network.js';
+export type { EcsNetworkOptions, RunNetwork } from './compute/ecs-network.js';
+export {
+  RUN_LOG_RETENTION_DAYS,
+  RunLogGroups,
+  runLogConfiguration,
+  runLogGroupName,
+  taskLogLink,
+  taskLogStreamName,
+} from './compute/run-log-group.js';
+export type { TaskLogLink } from './compute/run-log-group.js';

@@ -40,3 +40,10 @@ export type { TaskQueueHarness } from './contract-task-queue.js';
 // action.yml against an action's constants.ts
 export { describeActionYaml } from './action-yaml-contract.js';
 export type { ActionConstants } from './action-yaml-contract.js';
+export {
+  ECS_PLAYER_TASK_LABEL,
+  EcsPlayer,
+  testbedTaskEnv,
+  type EcsPlayerOptions,
+  type PlayedTask,
+} from './ecs-player.js';

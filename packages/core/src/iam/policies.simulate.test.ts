@@ -1,0 +1,352 @@
+// The run roles' policies enforced, offline: @cloud-copilot/iam-simulate evaluates each document as
+// IAM would (resources, wildcards, condition operators) for the calls the runner, the ECS agent and
+// the watcher make, and for the calls they must not be able to make. The allowed lists mirror the
+// code (packages/runner: every S3 and SQS command it sends, with the keys it sends them for).
+import { describe, expect, it } from '@jest/globals';
+import { runSimulation, type EvaluationResult } from '@cloud-copilot/iam-simulate';
+
+import {
+  ecsTasksTrustPolicy,
+  executionRolePolicy,
+  lambdaTrustPolicy,
+  runRoleArns,
+  secretArn,
+  taskRolePolicy,
+  watcherRolePolicy,
+  type PolicyDocument,
+  type RunAccess,
+} from './policies.js';
+
+const account = '123456789012';
+const where = { partition: 'aws', region: 'eu-west-1', accountId: account } as const;
+const runId = 'thumbs-3f9a0c12';
+const otherRun = 'thumbs-0badc0de';
+const roles = runRoleArns('aws', account, runId);
+const cluster = `arn:aws:ecs:eu-west-1:${account}:cluster/sluice`;
+const queue = (name: string): string => `arn:aws:sqs:eu-west-1:${account}:${name}`;
+
+const access: RunAccess = {
+  ...where,
+  runId,
+  input: { bucket: 'photos', prefix: 'incoming/' },
+  output: { bucket: 'thumbs', prefix: 'small/' },
+  taskQueueArn: queue(`sluice-${runId}-tasks`),
+  deadLetterQueueArn: queue(`sluice-${runId}-tasks-dlq`),
+  logGroupName: '/sluice/thumbs',
+  watcherLogGroupName: `/aws/lambda/sluice-${runId}-watch`,
+  clusterArn: cluster,
+  taskDefinitionFamily: 'sluice-thumbs',
+  imageRepositoryArn: `arn:aws:ecr:eu-west-1:${account}:repository/sluice/thumbs`,
+  secretArns: [secretArn('watermark-token', where)],
+  roleArns: { task: roles.task, execution: roles.execution },
+};
+
+type Decision = EvaluationResult;
+
+interface Call {
+  readonly action: string;
+  readonly resource: string;
+  readonly context?: Readonly<Record<string, string>>;
+}
+
+/** IAM's decision for one call by a principal holding `policy` (no resource policy, no SCP). */
+async function decide(principal: string, policy: PolicyDocument, call: Call): Promise<Decision> {
+  const result = await runSimulation(
+    {
+      request: {
+        principal,
+        action: call.action,
+        resource: { resource: call.resource, accountId: account },
+        contextVariables: { ...call.context },
+      },
+      identityPolicies: [{ name: 'sluice-run', policy }],
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+    },
+    {},
+  );
+  if (result.resultType === 'error') {
+    throw new Error(`cannot simulate ${call.action} on ${call.resource}: ${JSON.stringify(result.errors)}`);
+  }
+  return result.overallResult;
+}
+
+/** The calls of `calls` that IAM would not allow, as `action resource` lines (empty when all pass). */
+async function refused(principal: string, policy: PolicyDocument, calls: readonly Call[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const call of calls) {
+    if ((await decide(principal, policy, call)) !== 'Allowed') out.push(show(call));
+  }
+  return out;
+}
+
+/** The calls of `calls` that IAM would allow. */
+async function allowed(principal: string, policy: PolicyDocument, calls: readonly Call[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const call of calls) {
+    if ((await decide(principal, policy, call)) === 'Allowed') out.push(show(call));
+  }
+  return out;
+}
+
+function show(call: Call): string {
+  const context = call.context === undefined ? '' : ` ${JSON.stringify(call.context)}`;
+  return `${call.action} ${call.resource}${context}`;
+}
+
+const s3 = (path: string): string => `arn:aws:s3:::${path}`;
+const task = '0123456789abcdef01234567';
+const ledger = `thumbs/_sluice/${runId}`;
+
+describe('the task role, simulated', () => {
+  const policy = taskRolePolicy(access);
+
+  it('allows every call the runner makes for its run', async () => {
+    const runnerCalls: Call[] = [
+      // runner.ts, task-processor.ts, heartbeat.ts: the task queue and the dead-letter queue
+      { action: 'sqs:ReceiveMessage', resource: access.taskQueueArn },
+      { action: 'sqs:DeleteMessage', resource: access.taskQueueArn },
+      { action: 'sqs:ChangeMessageVisibility', resource: access.taskQueueArn },
+      { action: 'sqs:SendMessage', resource: access.taskQueueArn },
+      { action: 'sqs:SendMessage', resource: access.deadLetterQueueArn },
+      // the input download (GetObject with If-Match, with VersionId when the event has one)
+      { action: 's3:GetObject', resource: s3('photos/incoming/2024/cat.jpg') },
+      { action: 's3:GetObjectVersion', resource: s3('photos/incoming/2024/cat.jpg') },
+      // S3's 404-or-403 check for a missing input: ListBucket with the key as s3:prefix
+      {
+        action: 's3:ListBucket',
+        resource: s3('photos'),
+        context: { 's3:prefix': 'incoming/2024/cat.jpg' },
+      },
+      // ledger.ts: marker, record, claims, rejected messages
+      { action: 's3:GetObject', resource: s3(`${ledger}/done/${task}.json`) },
+      { action: 's3:PutObject', resource: s3(`${ledger}/done/${task}.json`) },
+      { action: 's3:GetObject', resource: s3(`${ledger}/tasks/${task}.json`) },
+      { action: 's3:PutObject', resource: s3(`${ledger}/tasks/${task}.json`) },
+      { action: 's3:GetObject', resource: s3(`${ledger}/claims/${task}.2.json`) },
+      { action: 's3:PutObject', resource: s3(`${ledger}/claims/${task}.json`) },
+      { action: 's3:DeleteObject', resource: s3(`${ledger}/claims/${task}.json`) },
+      { action: 's3:PutObject', resource: s3(`${ledger}/rejected/msg-1.json`) },
+      {
+        action: 's3:ListBucket',
+        resource: s3('thumbs'),
+        context: { 's3:prefix': `_sluice/${runId}/done/${task}.json` },
+      },
+      // task-processor.ts: staging, commit (CopyObject = GetObject on the source, PutObject on the
+      // destination), logs, clean-up
+      { action: 's3:PutObject', resource: s3(`${ledger}/staging/${task}/1/cat-256.png`) },
+      { action: 's3:AbortMultipartUpload', resource: s3(`${ledger}/staging/${task}/1/big.bin`) },
+      { action: 's3:GetObject', resource: s3(`${ledger}/staging/${task}/1/cat-256.png`) },
+      { action: 's3:PutObject', resource: s3('thumbs/small/2024/cat.jpg/cat-256.png') },
+      { action: 's3:DeleteObject', resource: s3(`${ledger}/staging/${task}/1/cat-256.png`) },
+      { action: 's3:PutObject', resource: s3(`${ledger}/logs/${task}/1.log`) },
+      { action: 's3:AbortMultipartUpload', resource: s3(`${ledger}/logs/${task}/1.log`) },
+    ];
+
+    expect(await refused(roles.task, policy, runnerCalls)).toEqual([]);
+  });
+
+  it('denies everything outside its run', async () => {
+    const outside: Call[] = [
+      // another run's queues, its own queues' administration, and reading the dead letters
+      { action: 'sqs:ReceiveMessage', resource: queue(`sluice-${otherRun}-tasks`) },
+      { action: 'sqs:SendMessage', resource: queue(`sluice-${otherRun}-tasks`) },
+      { action: 'sqs:SendMessage', resource: queue(`sluice-${otherRun}-tasks-dlq`) },
+      { action: 'sqs:ReceiveMessage', resource: access.deadLetterQueueArn },
+      { action: 'sqs:DeleteMessage', resource: access.deadLetterQueueArn },
+      { action: 'sqs:DeleteQueue', resource: access.taskQueueArn },
+      { action: 'sqs:PurgeQueue', resource: access.taskQueueArn },
+      { action: 'sqs:SetQueueAttributes', resource: access.taskQueueArn },
+      { action: 'sqs:GetQueueAttributes', resource: access.taskQueueArn },
+      // another prefix of the input bucket, another bucket, and changing inputs
+      { action: 's3:GetObject', resource: s3('photos/private/passport.jpg') },
+      { action: 's3:GetObject', resource: s3('photos/incoming-old/cat.jpg') },
+      { action: 's3:GetObject', resource: s3('photos/_sluice/thumbs-3f9a0c12/end') },
+      { action: 's3:GetObject', resource: s3('payroll/incoming/2024/cat.jpg') },
+      { action: 's3:PutObject', resource: s3('photos/incoming/2024/cat.jpg') },
+      { action: 's3:DeleteObject', resource: s3('photos/incoming/2024/cat.jpg') },
+      // listing: without the prefix condition, another prefix, another run's ledger
+      { action: 's3:ListBucket', resource: s3('photos') },
+      { action: 's3:ListBucket', resource: s3('photos'), context: { 's3:prefix': 'private/' } },
+      { action: 's3:ListBucket', resource: s3('photos'), context: { 's3:prefix': '' } },
+      { action: 's3:ListBucket', resource: s3('thumbs') },
+      { action: 's3:ListBucket', resource: s3('thumbs'), context: { 's3:prefix': '_sluice/' } },
+      { action: 's3:ListBucket', resource: s3('thumbs'), context: { 's3:prefix': 'small/' } },
+      { action: 's3:ListBucket', resource: s3('payroll'), context: { 's3:prefix': 'incoming/' } },
+      // results: written only under the output prefix, never read or deleted
+      { action: 's3:PutObject', resource: s3('thumbs/large/cat.png') },
+      { action: 's3:GetObject', resource: s3('thumbs/small/2024/cat.jpg/cat-256.png') },
+      { action: 's3:DeleteObject', resource: s3('thumbs/small/2024/cat.jpg/cat-256.png') },
+      { action: 's3:PutObject', resource: s3('payroll/small/x') },
+      // the ledger: run state, results, the records of another run, deleting records or markers
+      { action: 's3:PutObject', resource: s3(`${ledger}/run.json`) },
+      { action: 's3:GetObject', resource: s3(`${ledger}/run.json`) },
+      { action: 's3:PutObject', resource: s3(`${ledger}/results.json`) },
+      { action: 's3:GetObject', resource: s3(`thumbs/_sluice/${otherRun}/done/${task}.json`) },
+      { action: 's3:PutObject', resource: s3(`thumbs/_sluice/${otherRun}/tasks/${task}.json`) },
+      { action: 's3:DeleteObject', resource: s3(`${ledger}/done/${task}.json`) },
+      { action: 's3:DeleteObject', resource: s3(`${ledger}/tasks/${task}.json`) },
+      { action: 's3:DeleteObject', resource: s3(`${ledger}/logs/${task}/1.log`) },
+      // the buckets themselves
+      { action: 's3:DeleteBucket', resource: s3('photos') },
+      { action: 's3:PutBucketNotification', resource: s3('photos') },
+      { action: 's3:PutBucketPolicy', resource: s3('thumbs') },
+      // other services
+      { action: 'ecs:RunTask', resource: `arn:aws:ecs:eu-west-1:${account}:task-definition/sluice-thumbs:1` },
+      { action: 'iam:PassRole', resource: roles.task },
+      { action: 'iam:CreateRole', resource: `arn:aws:iam::${account}:role/escalate` },
+      { action: 'sts:AssumeRole', resource: roles.watcher },
+      {
+        action: 'logs:PutLogEvents',
+        resource: `arn:aws:logs:eu-west-1:${account}:log-group:/sluice/thumbs:log-stream:x`,
+      },
+      {
+        action: 'secretsmanager:GetSecretValue',
+        resource: `${secretArn('watermark-token', where).slice(0, -6)}AbCdEf`,
+      },
+    ];
+
+    expect(await allowed(roles.task, policy, outside)).toEqual([]);
+  });
+});
+
+describe('the execution role, simulated', () => {
+  const policy = executionRolePolicy(access);
+  const repository = (name: string): string => `arn:aws:ecr:eu-west-1:${account}:repository/${name}`;
+  const stream = (group: string): string =>
+    `arn:aws:logs:eu-west-1:${account}:log-group:${group}:log-stream:runner/algorithm/0a1b2c`;
+  const secret = (name: string): string => `arn:aws:secretsmanager:eu-west-1:${account}:secret:${name}`;
+
+  it('allows pulling the image, writing the runner logs and reading the named secret', async () => {
+    const agentCalls: Call[] = [
+      { action: 'ecr:GetAuthorizationToken', resource: '*' },
+      { action: 'ecr:BatchCheckLayerAvailability', resource: repository('sluice/thumbs') },
+      { action: 'ecr:BatchGetImage', resource: repository('sluice/thumbs') },
+      { action: 'ecr:GetDownloadUrlForLayer', resource: repository('sluice/thumbs') },
+      { action: 'logs:CreateLogStream', resource: stream('/sluice/thumbs') },
+      { action: 'logs:PutLogEvents', resource: stream('/sluice/thumbs') },
+      { action: 'secretsmanager:GetSecretValue', resource: secret('watermark-token-AbCdEf') },
+    ];
+
+    expect(await refused(roles.execution, policy, agentCalls)).toEqual([]);
+  });
+
+  it('denies other repositories, log groups and secrets', async () => {
+    const outside: Call[] = [
+      { action: 'ecr:BatchGetImage', resource: repository('sluice/other') },
+      { action: 'ecr:PutImage', resource: repository('sluice/thumbs') },
+      { action: 'logs:PutLogEvents', resource: stream('/sluice/other') },
+      { action: 'logs:PutLogEvents', resource: stream('/sluice/thumbs-2') },
+      {
+        action: 'logs:DeleteLogGroup',
+        resource: `arn:aws:logs:eu-west-1:${account}:log-group:/sluice/thumbs`,
+      },
+      { action: 'secretsmanager:GetSecretValue', resource: secret('database-password-AbCdEf') },
+      { action: 'secretsmanager:GetSecretValue', resource: secret('watermark-token-extra-AbCdEf') },
+      { action: 'ssm:GetParameters', resource: `arn:aws:ssm:eu-west-1:${account}:parameter/sluice/api-key` },
+      { action: 's3:GetObject', resource: s3('photos/incoming/cat.jpg') },
+      { action: 'sqs:ReceiveMessage', resource: access.taskQueueArn },
+    ];
+
+    expect(await allowed(roles.execution, policy, outside)).toEqual([]);
+  });
+});
+
+describe('the watcher role, simulated', () => {
+  const policy = watcherRolePolicy(access);
+  const ecs = `arn:aws:ecs:eu-west-1:${account}`;
+  const inCluster = { 'ecs:cluster': cluster };
+  const otherCluster = { 'ecs:cluster': `${ecs}:cluster/production` };
+  const toEcs = { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' };
+  const ownLogs = `arn:aws:logs:eu-west-1:${account}:log-group:/aws/lambda/sluice-${runId}-watch`;
+
+  it('allows reading the backlog, starting and seeing runners in the cluster and passing the run roles', async () => {
+    const watcherCalls: Call[] = [
+      { action: 'sqs:GetQueueAttributes', resource: access.taskQueueArn },
+      { action: 'ecs:RunTask', resource: `${ecs}:task-definition/sluice-thumbs:7`, context: inCluster },
+      {
+        action: 'ecs:TagResource',
+        resource: `${ecs}:task/sluice/0a1b2c3d`,
+        context: { 'ecs:CreateAction': 'RunTask' },
+      },
+      { action: 'ecs:ListTasks', resource: `${ecs}:container-instance/sluice/*`, context: inCluster },
+      { action: 'ecs:DescribeTasks', resource: `${ecs}:task/sluice/0a1b2c3d`, context: inCluster },
+      { action: 'iam:PassRole', resource: roles.task, context: toEcs },
+      { action: 'iam:PassRole', resource: roles.execution, context: toEcs },
+      { action: 'logs:CreateLogGroup', resource: ownLogs },
+      { action: 'logs:CreateLogStream', resource: `${ownLogs}:log-stream:2024/01/01/[$LATEST]abc` },
+      { action: 'logs:PutLogEvents', resource: `${ownLogs}:log-stream:2024/01/01/[$LATEST]abc` },
+    ];
+
+    expect(await refused(roles.watcher, policy, watcherCalls)).toEqual([]);
+  });
+
+  it('denies other clusters, families, roles and services', async () => {
+    const outside: Call[] = [
+      { action: 'ecs:RunTask', resource: `${ecs}:task-definition/sluice-thumbs:7`, context: otherCluster },
+      { action: 'ecs:RunTask', resource: `${ecs}:task-definition/sluice-thumbs:7` },
+      { action: 'ecs:RunTask', resource: `${ecs}:task-definition/sluice-payroll:1`, context: inCluster },
+      { action: 'ecs:RunTask', resource: `${ecs}:task-definition/sluice-thumbs-2:1`, context: inCluster },
+      { action: 'ecs:ListTasks', resource: `${ecs}:container-instance/production/*`, context: otherCluster },
+      { action: 'ecs:DescribeTasks', resource: `${ecs}:task/production/0a1b2c3d`, context: otherCluster },
+      { action: 'ecs:StopTask', resource: `${ecs}:task/sluice/0a1b2c3d`, context: inCluster },
+      { action: 'ecs:TagResource', resource: `${ecs}:task/sluice/0a1b2c3d` },
+      { action: 'ecs:RegisterTaskDefinition', resource: '*' },
+      { action: 'iam:PassRole', resource: roles.watcher, context: toEcs },
+      { action: 'iam:PassRole', resource: `arn:aws:iam::${account}:role/admin`, context: toEcs },
+      {
+        action: 'iam:PassRole',
+        resource: roles.task,
+        context: { 'iam:PassedToService': 'lambda.amazonaws.com' },
+      },
+      { action: 'sqs:GetQueueAttributes', resource: queue(`sluice-${otherRun}-tasks`) },
+      { action: 'sqs:ReceiveMessage', resource: access.taskQueueArn },
+      { action: 'logs:PutLogEvents', resource: `${ownLogs}-2:log-stream:x` },
+      { action: 's3:GetObject', resource: s3('photos/incoming/cat.jpg') },
+    ];
+
+    expect(await allowed(roles.watcher, policy, outside)).toEqual([]);
+  });
+});
+
+describe('the trust policies, simulated', () => {
+  /** Whether `service` may assume `role` under `trust`, asked with the given source account. */
+  async function mayAssume(
+    trust: PolicyDocument,
+    service: string,
+    sourceAccount?: string,
+  ): Promise<Decision> {
+    const result = await runSimulation(
+      {
+        request: {
+          principal: service,
+          action: 'sts:AssumeRole',
+          resource: { resource: roles.task, accountId: account },
+          contextVariables: sourceAccount === undefined ? {} : { 'aws:SourceAccount': sourceAccount },
+        },
+        identityPolicies: [],
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        resourcePolicy: trust,
+      },
+      {},
+    );
+    if (result.resultType === 'error') throw new Error(JSON.stringify(result.errors));
+    return result.overallResult;
+  }
+
+  it('lets ECS tasks of this account, and nobody else, assume the task and execution roles', async () => {
+    const trust = ecsTasksTrustPolicy(account);
+
+    expect(await mayAssume(trust, 'ecs-tasks.amazonaws.com', account)).toBe('Allowed');
+    expect(await mayAssume(trust, 'ecs-tasks.amazonaws.com', '999999999999')).not.toBe('Allowed');
+    expect(await mayAssume(trust, 'lambda.amazonaws.com', account)).not.toBe('Allowed');
+  });
+
+  it('lets Lambda, and nobody else, assume the watcher role', async () => {
+    const trust = lambdaTrustPolicy();
+
+    expect(await mayAssume(trust, 'lambda.amazonaws.com')).toBe('Allowed');
+    expect(await mayAssume(trust, 'ecs-tasks.amazonaws.com')).not.toBe('Allowed');
+  });
+});

@@ -1,0 +1,119 @@
+// The watcher Lambda's entry (handler `index.handler`): wires the watcher's ports to SQS and ECS.
+// Clients are made once per execution environment and reused by every invocation it serves.
+import { ECSClient, RunTaskCommand, paginateListTasks } from '@aws-sdk/client-ecs';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { classifyAwsError, describeAwsError } from '@sluice/core';
+import type { WatcherLaunch } from '@sluice/core';
+
+import { handleWatcherEvent } from './watcher.js';
+import type { StartFailure, WatcherOutcome, WatcherPorts } from './watcher.js';
+
+/** ECS RunTask starts at most 10 tasks per call. */
+export const RUN_TASK_BATCH = 10;
+
+/**
+ * The watcher's ports over real clients: SQS GetQueueAttributes for the backlog, ECS ListTasks
+ * (by `startedBy`, desired status RUNNING, which includes tasks still starting) for the running
+ * count, ECS RunTask in batches of {@link RUN_TASK_BATCH} for starting.
+ *
+ * @example
+ * const ports = awsWatcherPorts({ sqs: new SQSClient({}), ecs: new ECSClient({}) });
+ * @throws never itself; the ports throw ConfigurationError or AwsRequestError for failed reads.
+ */
+export function awsWatcherPorts(clients: { readonly sqs: SQSClient; readonly ecs: ECSClient }): WatcherPorts {
+  const { sqs, ecs } = clients;
+  return {
+    async backlog(queueUrl) {
+      try {
+        const { Attributes } = await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: queueUrl,
+            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+          }),
+        );
+        return {
+          visible: Number(Attributes?.ApproximateNumberOfMessages ?? '0'),
+          inFlight: Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? '0'),
+        };
+      } catch (thrown: unknown) {
+        throw classifyAwsError(thrown, 'SQS.GetQueueAttributes', queueUrl);
+      }
+    },
+
+    async running({ cluster, startedBy }) {
+      let count = 0;
+      try {
+        // desiredStatus RUNNING is AWS's default; moto lists stopped tasks too unless it is given.
+        for await (const page of paginateListTasks(
+          { client: ecs },
+          { cluster, startedBy, desiredStatus: 'RUNNING' },
+        )) {
+          count += page.taskArns?.length ?? 0;
+        }
+      } catch (thrown: unknown) {
+        throw classifyAwsError(thrown, 'ECS.ListTasks', `${cluster} (startedBy ${startedBy})`);
+      }
+      return count;
+    },
+
+    async start(launch, count) {
+      return startTasks(ecs, launch, count);
+    },
+  };
+}
+
+/**
+ * Starts `count` tasks in RunTask calls of at most 10, collecting ECS's failures (capacity, limits).
+ * A call that throws (throttled, denied) is a failure too, and ends this round: the next minute's
+ * invocation asks again.
+ */
+async function startTasks(
+  ecs: ECSClient,
+  launch: WatcherLaunch,
+  count: number,
+): Promise<{ started: number; failures: StartFailure[] }> {
+  let started = 0;
+  const failures: StartFailure[] = [];
+  for (let remaining = count; remaining > 0; remaining -= RUN_TASK_BATCH) {
+    const batch = Math.min(RUN_TASK_BATCH, remaining);
+    try {
+      const result = await ecs.send(new RunTaskCommand({ ...launch, count: batch }));
+      started += result.tasks?.length ?? 0;
+      for (const failure of result.failures ?? []) {
+        failures.push({
+          reason: failure.reason ?? 'unknown',
+          ...(failure.detail !== undefined && { detail: failure.detail }),
+        });
+      }
+    } catch (thrown: unknown) {
+      const error = classifyAwsError(thrown, 'ECS.RunTask', launch.taskDefinition);
+      failures.push({ reason: describeAwsError(thrown).code, detail: error.message });
+      break;
+    }
+  }
+  return { started, failures };
+}
+
+/** `AWS_ENDPOINT_URL` when set (moto, LocalStack); otherwise the SDK's own endpoint for the region. */
+function clientConfig(env: NodeJS.ProcessEnv): { endpoint?: string } {
+  const endpoint = env.AWS_ENDPOINT_URL?.trim();
+  return endpoint === undefined || endpoint === '' ? {} : { endpoint };
+}
+
+let ports: WatcherPorts | undefined;
+
+/**
+ * The Lambda handler: EventBridge invokes it every minute with the run's watcher event.
+ *
+ * @example
+ * // Lambda: runtime nodejs22.x, handler "index.handler", package.json {"type":"module"} next to index.js
+ * await handler({ sluice: 'watcher/1', runId, queueUrl, maxWorkers: 4, minWorkers: 0, launch });
+ * @throws the fault when the queue or the tasks cannot be read (Lambda records the error).
+ */
+export const handler = async (event: unknown): Promise<WatcherOutcome> => {
+  ports ??= awsWatcherPorts({
+    sqs: new SQSClient(clientConfig(process.env)),
+    ecs: new ECSClient(clientConfig(process.env)),
+  });
+  return handleWatcherEvent(event, ports);
+};

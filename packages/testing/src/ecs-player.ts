@@ -1,0 +1,347 @@
+// The ECS player: plays Amazon ECS for end-to-end tests against moto. moto records RunTask requests
+// but runs nothing; the player watches a cluster's tasks on moto and runs each new one's container
+// with the local container engine — the task definition's image, environment, secrets, command and
+// memory, with the RunTask overrides on top — and when the container exits it stops the task on moto,
+// as ECS would, so ListTasks counts drop. The AWS path (RunTask and its overrides) is thereby
+// exercised end to end with real runner containers.
+//
+// Where it differs from ECS:
+// - credentials: a real task gets its task role's credentials from the ECS agent; the player hands
+//   every container the test bed's endpoint, region and dummy credentials instead (`awsEnv`);
+// - secrets: ECS reads `valueFrom` with the execution role when the task starts; the player looks the
+//   reference up in a map it is given (no Secrets Manager or SSM client is installed here). A missing
+//   one stops the task without running it, with ECS's ResourceInitializationError reason;
+// - networking: containers share the host's network (to reach moto on loopback); subnets, security
+//   groups and public IPs are not played. Mount points become tmpfs mounts;
+// - only the `algorithm` container (or a task definition's only container) is played.
+import {
+  DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
+  StopTaskCommand,
+  paginateListTasks,
+  type ContainerDefinition,
+  type ECSClient,
+  type Task,
+  type TaskDefinition,
+} from '@aws-sdk/client-ecs';
+import { ALGORITHM_CONTAINER, LOCAL_WORKER_ULIMITS, silentLogger, toError } from '@sluice/core';
+import type { ContainerEngine, Logger } from '@sluice/core';
+
+import { TESTBED_CREDENTIALS, testbedAwsClientConfig } from './testbed-aws.js';
+
+/** The label naming the ECS task a played container stands for. */
+export const ECS_PLAYER_TASK_LABEL = 'org.sluice.ecs-player.task';
+
+/** How an {@link EcsPlayer} plays. */
+export interface EcsPlayerOptions {
+  /** The ECS client of the moto server the code under test talks to. */
+  readonly ecs: ECSClient;
+  /** The cluster whose tasks are played. */
+  readonly cluster: string;
+  /** Runs the containers (podman with the test bed's settings, in tests). */
+  readonly engine: ContainerEngine;
+  /**
+   * What stands in for the task role: variables every container gets, after the task's own. Default:
+   * the test bed's endpoint (`AWS_ENDPOINT_URL`), region and dummy credentials.
+   */
+  readonly awsEnv?: Readonly<Record<string, string>>;
+  /** Secret values by `valueFrom` (an ARN, or a name), as Secrets Manager or SSM would answer. */
+  readonly secrets?: Readonly<Record<string, string>>;
+  /** Wait between polls of ListTasks; default 500 ms. */
+  readonly pollMs?: number;
+  /** Container network; default `host`. */
+  readonly network?: string;
+  /** Keep exited containers (and their logs) after {@link EcsPlayer.stop}; default false. */
+  readonly keepContainers?: boolean;
+  readonly logger?: Logger;
+}
+
+/** One task the player has seen. */
+export interface PlayedTask {
+  readonly taskArn: string;
+  readonly taskDefinitionArn: string;
+  /** The local container, when one was started. */
+  containerId?: string;
+  /** The container's exit code, once it exited. */
+  exitCode?: number;
+  /** Why the player stopped the task on moto. */
+  stoppedReason?: string;
+  /** Names of the container's variables (values are not kept: some are secrets). */
+  readonly envNames: string[];
+}
+
+function byName(entries: readonly { name?: string | undefined; value?: string | undefined }[] | undefined) {
+  const env: Record<string, string> = {};
+  for (const entry of entries ?? []) if (entry.name !== undefined) env[entry.name] = entry.value ?? '';
+  return env;
+}
+
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
+
+/**
+ * Plays ECS for a cluster on moto: each new pending or running task becomes a local container of its
+ * task definition's image (which must be present in the local engine's store), with the task
+ * definition's environment, its secrets resolved from `secrets`, the overrides' environment and
+ * command, and `awsEnv`; when the container exits, the task is stopped on moto.
+ *
+ * @example
+ * const player = new EcsPlayer({ ecs, cluster, engine, secrets: { [tokenArn]: 'hunter2' } });
+ * player.start();
+ * await workers.start(template, 2);           // the code under test calls RunTask on moto
+ * await player.waitForExits(2);
+ * await player.stop();
+ * @throws never from the polling itself: errors are logged and collected in {@link errors}.
+ */
+export class EcsPlayer {
+  /** Errors met while polling or playing (a test should expect none). */
+  readonly errors: Error[] = [];
+  private readonly played = new Map<string, PlayedTask>();
+  private readonly definitions = new Map<string, TaskDefinition>();
+  private readonly watchers = new Set<Promise<void>>();
+  private readonly logger: Logger;
+  private readonly pollMs: number;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private polling: Promise<number> = Promise.resolve(0);
+
+  constructor(private readonly options: EcsPlayerOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.pollMs = options.pollMs ?? 500;
+  }
+
+  /** Every task seen so far. */
+  tasks(): readonly PlayedTask[] {
+    return [...this.played.values()];
+  }
+
+  /** Starts polling in the background until {@link stop}. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        await this.poll();
+        await sleep(this.pollMs);
+      }
+    })();
+  }
+
+  /**
+   * One round: lists the cluster's tasks wanted RUNNING and plays the new ones. Rounds never overlap.
+   *
+   * @returns how many new tasks were found.
+   */
+  async poll(): Promise<number> {
+    this.polling = this.polling.then(
+      () => this.round(),
+      () => this.round(),
+    );
+    return this.polling;
+  }
+
+  /**
+   * Waits until `count` played tasks have ended (exited, or stopped without running).
+   *
+   * @throws Error after `timeoutMs` (default 120 s), naming the tasks still running.
+   */
+  async waitForExits(count: number, timeoutMs = 120_000): Promise<readonly PlayedTask[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const ended = this.tasks().filter((task) => task.stoppedReason !== undefined);
+      if (ended.length >= count) return ended;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `ECS player: ${ended.length} of ${count} tasks ended within ${timeoutMs} ms; still running: ${this.tasks()
+            .filter((task) => task.stoppedReason === undefined)
+            .map((task) => task.taskArn)
+            .join(', ')}; errors: ${this.errors.map((e) => e.message).join('; ')}`,
+        );
+      }
+      await sleep(200);
+    }
+  }
+
+  /**
+   * Stops polling, stops the containers still running (and their tasks on moto), and removes the
+   * containers unless `keepContainers`.
+   */
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    await this.polling.catch(() => undefined);
+    for (const task of this.played.values()) {
+      if (task.containerId === undefined || task.exitCode !== undefined) continue;
+      try {
+        await this.options.engine.stop(task.containerId, { timeoutSeconds: 5 });
+      } catch (thrown: unknown) {
+        this.logger.debug(`ECS player: stopping ${task.containerId}: ${toError(thrown).message}`);
+      }
+    }
+    await Promise.allSettled([...this.watchers]);
+    if (this.options.keepContainers !== true) {
+      const ids = this.tasks().flatMap((task) => (task.containerId !== undefined ? [task.containerId] : []));
+      if (ids.length > 0) await this.options.engine.remove(ids);
+    }
+  }
+
+  private async round(): Promise<number> {
+    try {
+      const arns: string[] = [];
+      for await (const page of paginateListTasks(
+        { client: this.options.ecs },
+        { cluster: this.options.cluster, desiredStatus: 'RUNNING' },
+      )) {
+        arns.push(...(page.taskArns ?? []));
+      }
+      const fresh = arns.filter((arn) => !this.played.has(arn));
+      for (let i = 0; i < fresh.length; i += 100) {
+        const described = await this.options.ecs.send(
+          new DescribeTasksCommand({ cluster: this.options.cluster, tasks: fresh.slice(i, i + 100) }),
+        );
+        for (const task of described.tasks ?? []) await this.play(task);
+      }
+      return fresh.length;
+    } catch (thrown: unknown) {
+      this.fail(thrown, 'polling');
+      return 0;
+    }
+  }
+
+  private fail(thrown: unknown, what: string): void {
+    const error = toError(thrown);
+    this.errors.push(error);
+    this.logger.warning(`ECS player: ${what}: ${error.message}`);
+  }
+
+  private async definition(arn: string): Promise<TaskDefinition> {
+    const known = this.definitions.get(arn);
+    if (known !== undefined) return known;
+    const described = await this.options.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn }));
+    if (described.taskDefinition === undefined) throw new Error(`no task definition ${arn}`);
+    this.definitions.set(arn, described.taskDefinition);
+    return described.taskDefinition;
+  }
+
+  private async play(task: Task): Promise<void> {
+    const taskArn = task.taskArn ?? '';
+    const taskDefinitionArn = task.taskDefinitionArn ?? '';
+    const played: PlayedTask = { taskArn, taskDefinitionArn, envNames: [] };
+    this.played.set(taskArn, played);
+    try {
+      const definition = await this.definition(taskDefinitionArn);
+      const containers = definition.containerDefinitions ?? [];
+      const container: ContainerDefinition | undefined =
+        containers.find((c) => c.name === ALGORITHM_CONTAINER) ??
+        (containers.length === 1 ? containers[0] : undefined);
+      if (container?.image === undefined) {
+        throw new Error(
+          `task definition ${taskDefinitionArn} has no "${ALGORITHM_CONTAINER}" container with an image`,
+        );
+      }
+      const override = task.overrides?.containerOverrides?.find((c) => c.name === container.name);
+      const secrets: Record<string, string> = {};
+      for (const secret of container.secrets ?? []) {
+        const value = this.options.secrets?.[secret.valueFrom ?? ''];
+        if (value === undefined) {
+          await this.stopTask(
+            played,
+            `ResourceInitializationError: unable to pull secrets or registry auth: secret ${secret.valueFrom ?? ''} not found (ECS player)`,
+          );
+          return;
+        }
+        secrets[secret.name ?? ''] = value;
+      }
+      const env = {
+        ...byName(container.environment),
+        ...secrets,
+        ...byName(override?.environment),
+        ...(this.options.awsEnv ?? testbedTaskEnv()),
+      };
+      played.envNames.push(...Object.keys(env).sort());
+      const memory =
+        override?.memory ?? container.memory ?? Number(task.overrides?.memory ?? definition.memory);
+      const extraArgs = [
+        ...(container.workingDirectory !== undefined ? ['--workdir', container.workingDirectory] : []),
+        ...(container.mountPoints ?? []).flatMap((mount) =>
+          mount.containerPath !== undefined ? ['--tmpfs', mount.containerPath] : [],
+        ),
+      ];
+      const command = override?.command ?? container.command;
+      const taskId = taskArn.slice(taskArn.lastIndexOf('/') + 1);
+      const id = await this.options.engine.runDetached({
+        image: container.image,
+        name: `ecs-${this.options.cluster}-${taskId}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 200),
+        env,
+        ...(Number.isFinite(memory) && memory > 0 ? { memoryMiB: memory } : {}),
+        network: this.options.network ?? 'host',
+        ulimits: LOCAL_WORKER_ULIMITS,
+        labels: { [ECS_PLAYER_TASK_LABEL]: taskArn },
+        ...(container.readonlyRootFilesystem === true ? { readOnlyRootFilesystem: true } : {}),
+        ...(container.user !== undefined && container.user !== '' ? { user: container.user } : {}),
+        ...(container.entryPoint !== undefined && container.entryPoint.length > 0
+          ? { entrypoint: container.entryPoint }
+          : {}),
+        ...(command !== undefined && command.length > 0 ? { command } : {}),
+        ...(extraArgs.length > 0 ? { extraArgs } : {}),
+      });
+      played.containerId = id;
+      this.logger.info(`ECS player: task ${taskId} runs as container ${id.slice(0, 12)}`);
+      const watcher = this.watch(played, id);
+      this.watchers.add(watcher);
+      void watcher.finally(() => this.watchers.delete(watcher));
+    } catch (thrown: unknown) {
+      this.fail(thrown, `playing ${taskArn}`);
+      await this.stopTask(played, `CannotStartContainerError: ${toError(thrown).message}`.slice(0, 255));
+    }
+  }
+
+  private async watch(played: PlayedTask, containerId: string): Promise<void> {
+    try {
+      played.exitCode = await this.options.engine.wait(containerId);
+    } catch (thrown: unknown) {
+      this.fail(thrown, `waiting for ${containerId}`);
+    }
+    await this.stopTask(
+      played,
+      played.exitCode !== undefined
+        ? `Essential container in task exited (exit code ${played.exitCode})`
+        : 'ECS player: container lost',
+    );
+  }
+
+  private async stopTask(played: PlayedTask, reason: string): Promise<void> {
+    played.stoppedReason = reason;
+    try {
+      await this.options.ecs.send(
+        new StopTaskCommand({
+          cluster: this.options.cluster,
+          task: played.taskArn,
+          reason: reason.slice(0, 255),
+        }),
+      );
+    } catch (thrown: unknown) {
+      this.fail(thrown, `stopping ${played.taskArn}`);
+    }
+  }
+}
+
+/**
+ * What a played task gets instead of a task role: the test bed's endpoint, region and dummy
+ * credentials.
+ *
+ * @example
+ * new EcsPlayer({ ecs, cluster, engine, awsEnv: { ...testbedTaskEnv(), AWS_SESSION_TOKEN: 'canary' } });
+ * @throws TestbedNotRunningError when the test bed is not running.
+ */
+export function testbedTaskEnv(): Record<string, string> {
+  const config = testbedAwsClientConfig();
+  return {
+    AWS_ENDPOINT_URL: config.endpoint,
+    AWS_REGION: config.region,
+    AWS_ACCESS_KEY_ID: TESTBED_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TESTBED_CREDENTIALS.secretAccessKey,
+  };
+}

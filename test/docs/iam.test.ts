@@ -1,0 +1,150 @@
+// docs/iam.md is rendered from the policy functions in packages/core/src/iam/policies.ts with
+// placeholders for the values of a run; this test fails when it drifts and rewrites it with
+// UPDATE_IAM_DOC=1.
+import { describe, expect, test } from '@jest/globals';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as prettier from 'prettier';
+import {
+  RUN_ROLE_POLICY_NAME,
+  ecsTasksTrustPolicy,
+  executionRolePolicy,
+  lambdaTrustPolicy,
+  taskRolePolicy,
+  watcherRolePolicy,
+  type PolicyDocument,
+  type RunAccess,
+} from '@sluice/core';
+
+const file = join(dirname(fileURLToPath(import.meta.url)), '../../docs/iam.md');
+
+const account = '<account-id>';
+const region = '<region>';
+const role = (kind: string): string => `arn:aws:iam::${account}:role/sluice/<run-id>/sluice-<run-id>-${kind}`;
+
+/** A run with every value a placeholder. */
+const placeholders: RunAccess = {
+  partition: 'aws',
+  region,
+  accountId: account,
+  runId: '<run-id>',
+  input: { bucket: '<input-bucket>', prefix: '<input-prefix>' },
+  output: { bucket: '<output-bucket>', prefix: '<output-prefix>' },
+  taskQueueArn: `arn:aws:sqs:${region}:${account}:sluice-<run-id>-tasks`,
+  deadLetterQueueArn: `arn:aws:sqs:${region}:${account}:sluice-<run-id>-tasks-dlq`,
+  logGroupName: '/sluice/<algorithm>',
+  watcherLogGroupName: '/aws/lambda/sluice-<run-id>-watch',
+  clusterArn: `arn:aws:ecs:${region}:${account}:cluster/<cluster>`,
+  taskDefinitionFamily: 'sluice-<algorithm>',
+  imageRepositoryArn: `arn:aws:ecr:${region}:${account}:repository/<repository>`,
+  secretArns: [`arn:aws:secretsmanager:${region}:${account}:secret:<secret-name>-??????`],
+  parameterArns: [`arn:aws:ssm:${region}:${account}:parameter/<parameter-name>`],
+  roleArns: { task: role('task'), execution: role('execution') },
+};
+
+function json(document: PolicyDocument): string {
+  return ['```json', JSON.stringify(document, null, 2), '```'].join('\n');
+}
+
+/** The whole of docs/iam.md, before Prettier. */
+function renderIamDoc(): string {
+  return `# IAM roles and policies
+
+<!-- Generated from packages/core/src/iam/policies.ts by test/docs/iam.test.ts; run
+     \`UPDATE_IAM_DOC=1 npm run test:unit -- test/docs/iam.test.ts\` to rewrite it. Do not edit by hand. -->
+
+A run on AWS (\`compute.backend: "ecs"\`) uses three roles, each allowed only what its holder does for
+that one run:
+
+| role | name | held by | may |
+| --- | --- | --- | --- |
+| task | \`sluice-<run-id>-task\` | the runner inside each ECS task | work the run's task queue, read the input prefix, write the output prefix and the run's ledger |
+| execution | \`sluice-<run-id>-execution\` | the ECS agent starting a task | pull the wrapped image, write the runners' logs, read the job's secrets |
+| watcher | \`sluice-<run-id>-watcher\` | the watcher Lambda | read the queue's backlog, start runners of the run's task definition in its cluster, pass the two roles above |
+
+provision-run creates them (under the path \`/sluice/<run-id>/\`, tagged \`sluice:run-id=<run-id>\` and
+\`sluice:managed=true\`, with one inline policy, \`${RUN_ROLE_POLICY_NAME}\`), updates their policies when
+the run is provisioned again, and teardown deletes them. A run id too long for IAM's 64-character role
+names is shortened with a hash of it; the run ids sluice makes always fit.
+
+IAM is eventually consistent: a role just created can take about ten seconds before ECS or Lambda can
+assume it, so a RunTask or CreateFunction that fails for that reason right after the roles are
+created succeeds when tried again a little later.
+
+## Creating the roles yourself
+
+When the credentials that provision a run may not create IAM roles, create these three yourself with
+the documents below, replacing the placeholders:
+
+| placeholder | value |
+| --- | --- |
+| \`<account-id>\`, \`<region>\` | the account and region of the run (in China or GovCloud, replace \`aws\` in the ARNs by \`aws-cn\` or \`aws-us-gov\` too) |
+| \`<run-id>\` | the run id: provision-run's \`run-id\` output (see [contracts.md](contracts.md#run-id)) |
+| \`<input-bucket>\`, \`<input-prefix>\` | \`input.bucket\` and \`input.prefix\` of the job, the prefix ending in \`/\` (empty for the whole bucket) |
+| \`<output-bucket>\`, \`<output-prefix>\` | \`output.bucket\` and \`output.prefix\` of the job, the prefix ending in \`/\` |
+| \`<algorithm>\` | the algorithm's name (task definition family \`sluice-<algorithm>\`, log group \`/sluice/<algorithm>\`) |
+| \`<cluster>\` | the ECS cluster the runners run in |
+| \`<repository>\` | the ECR repository of the wrapped image |
+| \`<secret-name>\`, \`<parameter-name>\` | each Secrets Manager secret or SSM parameter the job's \`fromSecret\` values name |
+
+Leave out what a run does not use: the two ECR statements when the image is not in ECR, and the
+secret and parameter statements when the job names none. Statements are listed in the order sluice
+writes them; each has a \`Sid\` that says what it is for.
+
+## Task role
+
+Trust policy (the same for the execution role):
+
+${json(ecsTasksTrustPolicy(account))}
+
+Permissions. Every S3 and SQS call the runner makes, and no other:
+
+- the task queue: receive, delete, change visibility (the heartbeat and retry back-off), send (a task
+  handed back when the runner stops, an S3 event split into one message per task); the dead-letter
+  queue: send (a task whose last attempt failed);
+- the input: \`GetObject\` (and \`GetObjectVersion\` when the event names a version) under the input
+  prefix; \`ListBucket\` on that prefix only, because without it S3 answers a missing object with 403
+  instead of 404;
+- the ledger \`_sluice/<run-id>/\` in the output bucket: records, completion markers, commit claims,
+  staged outputs, logs and rejected messages (not \`run.json\` or \`results.json\`); staged outputs and
+  claims are deleted after a commit;
+- the results: \`PutObject\` under the output prefix (the destination of the commit's copy).
+
+An SSE-KMS bucket or queue with a customer managed key also needs \`kms:Decrypt\` and
+\`kms:GenerateDataKey\` on that key.
+
+${json(taskRolePolicy(placeholders))}
+
+## Execution role
+
+Trust policy: as the task role's. Permissions: \`ecr:GetAuthorizationToken\` is granted on \`*\` because
+it cannot be scoped (it returns a token for the whole registry); a secret encrypted with a customer
+managed KMS key also needs \`kms:Decrypt\` on that key.
+
+${json(executionRolePolicy(placeholders))}
+
+## Watcher role
+
+Trust policy:
+
+${json(lambdaTrustPolicy())}
+
+Permissions. \`ecs:ListTasks\` is authorized against container instances, which Fargate tasks have none
+of, so it is granted on \`*\` and held to the cluster by the \`ecs:cluster\` condition. \`ecs:TagResource\`
+lets RunTask tag the runners it starts, and nothing else.
+
+${json(watcherRolePolicy(placeholders))}
+`;
+}
+
+describe('docs/iam.md', () => {
+  test('matches the policies in code', async () => {
+    const options = (await prettier.resolveConfig(file)) ?? {};
+    const expected = await prettier.format(renderIamDoc(), { ...options, filepath: file });
+    if (process.env.UPDATE_IAM_DOC === '1') writeFileSync(file, expected);
+    const actual = existsSync(file) ? readFileSync(file, 'utf8') : '(missing)';
+    // On failure: run `UPDATE_IAM_DOC=1 npm run test:unit -- test/docs/iam.test.ts` and commit docs/iam.md.
+    expect(actual).toBe(expected);
+  });
+});
