@@ -73184,6 +73184,19 @@ class errors_InfrastructureError extends errors_SluiceError {
     }
 }
 /**
+ * The user stopped the work (Ctrl-C, SIGTERM): a step gave up waiting on purpose. Not a fault —
+ * callers tear down what they must and exit 130.
+ *
+ * @example
+ * if (signal.aborted) throw new InterruptedError('collect');
+ */
+class errors_InterruptedError extends errors_SluiceError {
+    constructor(during, options) {
+        super(`interrupted during ${during}`, options);
+        this.name = 'InterruptedError';
+    }
+}
+/**
  * Renders a problem on one line: `file: $.path: message (expected X, found Y). Hint`.
  *
  * @example
@@ -75575,7 +75588,7 @@ const MAX_SLUG_LENGTH = 30;
  */
 const MAX_RUN_ID_LENGTH = MAX_SLUG_LENGTH + 9;
 /** What a run id looks like: a lower-case slug, `-`, 8 lower-case hex digits. */
-const RUN_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?-[0-9a-f]{8}$/;
+const run_id_RUN_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?-[0-9a-f]{8}$/;
 /**
  * Turns a job name into a run id prefix: lower case, letters and digits, single `-` between words,
  * at most 30 characters; `run` when nothing is left.
@@ -75642,7 +75655,7 @@ function runId(job) {
  * isRunId('../etc'); // false
  */
 function isRunId(text) {
-    return text.length <= MAX_RUN_ID_LENGTH && RUN_ID_PATTERN.test(text);
+    return text.length <= MAX_RUN_ID_LENGTH && run_id_RUN_ID_PATTERN.test(text);
 }
 
 ;// CONCATENATED MODULE: ../../packages/core/src/run/task-id.ts
@@ -75702,7 +75715,7 @@ function task_id_isTaskId(text) {
 
 
 /** The root of sluice's own objects in the output bucket. Input listing skips keys under it. */
-const LEDGER_ROOT = '_sluice/';
+const keys_LEDGER_ROOT = '_sluice/';
 /** S3's limit on key length, in UTF-8 bytes. */
 const MAX_KEY_BYTES = 1024;
 function checkIds(runId, taskId, attempt) {
@@ -75723,7 +75736,7 @@ function checkIds(runId, taskId, attempt) {
  */
 function keys_ledgerPrefix(runId) {
     checkIds(runId);
-    return `${LEDGER_ROOT}${runId}/`;
+    return `${keys_LEDGER_ROOT}${runId}/`;
 }
 /**
  * The task record's key: `_sluice/<run-id>/tasks/<task-id>.json`.
@@ -75788,7 +75801,7 @@ function keys_resultsKey(runId) {
  * isLedgerKey('_sluice/thumbnails-3f9a0c12/done/x.json'); // true
  */
 function keys_isLedgerKey(key) {
-    return key.startsWith(LEDGER_ROOT);
+    return key.startsWith(keys_LEDGER_ROOT);
 }
 /**
  * Checks one `/`-separated relative path and returns it: no empty, `.` or `..` segment, no NUL, no
@@ -76880,6 +76893,8 @@ const CONFIGURATION_HINTS = {
     AuthorizationHeaderMalformed: "The bucket is in another region than the client's. Set job.json `aws.region` to the bucket's region.",
     'AWS.SimpleQueueService.NonExistentQueue': 'The queue does not exist. Run provision-run first, or check the queue URL.',
     QueueDoesNotExist: 'The queue does not exist. Run provision-run first, or check the queue URL.',
+    // The SDK's credential chain found nothing (no variables, profile, container or instance role).
+    CredentialsProviderError: 'No AWS credentials were found. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (in a workflow: aws-actions/configure-aws-credentials with a role, or secrets), or AWS_PROFILE, or choose a source in job.json `aws.credentials`.',
     KMSAccessDeniedException: 'The queue is encrypted with a KMS key these credentials may not use; grant kms:Decrypt/GenerateDataKey.',
 };
 /**
@@ -76984,7 +76999,7 @@ function errors_describeAwsError(thrown) {
  * @example
  * if (isTransientAwsError(e)) await sleep(backoff(attempt));
  */
-function isTransientAwsError(thrown) {
+function errors_isTransientAwsError(thrown) {
     if (thrown instanceof AwsRequestError)
         return thrown.retryable;
     if (thrown instanceof errors_ConfigurationError || thrown instanceof errors_InfrastructureError)
@@ -77015,7 +77030,11 @@ function errors_classifyAwsError(thrown, operation, target) {
     if (hint !== undefined) {
         return new errors_ConfigurationError(`${operation} on ${target} failed: ${detail}. ${hint}`, { cause: thrown });
     }
-    return new AwsRequestError(`${operation} on ${target} failed: ${detail}`, { operation, code, httpStatus, requestId, retryable: isTransientAwsError(thrown) }, { cause: thrown });
+    // A connection that never happened is most often a wrong endpoint or region, not an AWS fault.
+    const reach = NETWORK_CODES.has(code)
+        ? '. AWS could not be reached: check AWS_ENDPOINT_URL (when set), the region and the network'
+        : '';
+    return new AwsRequestError(`${operation} on ${target} failed: ${detail}${reach}`, { operation, code, httpStatus, requestId, retryable: errors_isTransientAwsError(thrown) }, { cause: thrown });
 }
 /**
  * A small object (record, marker) could not be read as asked: larger than the limit for reading
@@ -77542,6 +77561,19 @@ class MessageNotHeldError extends errors_InfrastructureError {
         this.receiptHandle = receiptHandle;
     }
 }
+/**
+ * SQS refused a purge because one started less than 60 seconds ago (one purge a minute per queue).
+ * The earlier purge still removes what was queued when it began; later messages stay.
+ *
+ * @example
+ * try { await queue.purge(); } catch (e) { if (e instanceof PurgeInProgressError) tryAgainInAMinute(); }
+ */
+class errors_PurgeInProgressError extends errors_InfrastructureError {
+    constructor(queueUrl, options) {
+        super(`${queueUrl} was purged less than a minute ago; SQS allows one purge a minute per queue`, options);
+        this.name = 'PurgeInProgressError';
+    }
+}
 // SQS says "not held" in several ways, depending on the operation and the protocol.
 const NOT_HELD_CODES = new Set([
     'ReceiptHandleIsInvalid',
@@ -77701,6 +77733,8 @@ class SqsTaskQueue {
             await this.client.send(new client_sqs_dist_cjs/* PurgeQueueCommand */.GS({ QueueUrl: this.url }));
         }
         catch (thrown) {
+            if (errors_describeAwsError(thrown).code.endsWith('PurgeQueueInProgress'))
+                throw new errors_PurgeInProgressError(this.url, { cause: thrown });
             throw classifySqsError(thrown, 'SQS.PurgeQueue', this.url);
         }
     }
@@ -77751,7 +77785,7 @@ class SqsTaskQueue {
             catch (thrown) {
                 // The SDK has already retried the call; one more round after a pause is still worth it
                 // for throttling, but the user's errors (denied, no such queue) are thrown at once.
-                if (!isTransientAwsError(thrown))
+                if (!errors_isTransientAwsError(thrown))
                     throw classifySqsError(thrown, 'SQS.SendMessageBatch', this.url);
                 if (last) {
                     const { code } = errors_describeAwsError(thrown);
@@ -78231,7 +78265,7 @@ function describeStart(body) {
 
 
 /** The environment variable holding the runner's configuration (JSON). */
-const RUNNER_CONFIG_VARIABLE = 'SLUICE_RUN';
+const runner_config_RUNNER_CONFIG_VARIABLE = 'SLUICE_RUN';
 /** The environment variable naming the manifest file, and its default (baked into wrapped images). */
 const RUNNER_MANIFEST_VARIABLE = 'SLUICE_MANIFEST';
 const DEFAULT_RUNNER_MANIFEST_PATH = '/sluice/algorithm.json';
@@ -78252,7 +78286,7 @@ const runnerConfigSchemaTyped = {
     properties: {
         runId: {
             type: 'string',
-            pattern: RUN_ID_PATTERN.source,
+            pattern: run_id_RUN_ID_PATTERN.source,
             title: 'a run id such as "thumbnails-3f9a0c12"',
         },
         queueUrl: { type: 'string', minLength: 1, pattern: '^https?://' },
@@ -78321,7 +78355,7 @@ const validator = lazyValidator(runnerConfigSchema);
  * @throws {ConfigurationError} when it is not JSON, or a variable would hand the algorithm a
  *   credential or a runner setting.
  */
-function parseRunnerConfig(text, source = RUNNER_CONFIG_VARIABLE) {
+function parseRunnerConfig(text, source = runner_config_RUNNER_CONFIG_VARIABLE) {
     if (text.trim() === '') {
         throw new ConfigurationError(`${source} is not set: the runner needs its run configuration as JSON (runId, queueUrl, input, output, ...). See docs/contracts.md, "The runner".`);
     }
@@ -80842,7 +80876,7 @@ function validateRunState(value, file) {
 /** Tag naming the run a resource belongs to; teardown deletes only what carries its run id. */
 const run_names_RUN_ID_TAG = 'sluice:run-id';
 /** Tag marking a resource as sluice's own. */
-const MANAGED_TAG = 'sluice:managed';
+const run_names_MANAGED_TAG = 'sluice:managed';
 /** Tag on the run's queues naming the output bucket, where `run.json` is: finds a run by id alone. */
 const run_names_OUTPUT_BUCKET_TAG = 'sluice:output-bucket';
 /**
@@ -80883,7 +80917,7 @@ function run_names_notificationId(runId) {
  * @throws never.
  */
 function run_names_runTags(runId) {
-    return { [run_names_RUN_ID_TAG]: runId, [MANAGED_TAG]: 'true' };
+    return { [run_names_RUN_ID_TAG]: runId, [run_names_MANAGED_TAG]: 'true' };
 }
 /**
  * The key of the run state in the output bucket: `_sluice/<run-id>/run.json`.
@@ -82360,7 +82394,7 @@ class local_workers_LocalWorkers {
         return this.engine.runDetached({
             image: spec.image,
             name,
-            env: { ...spec.env, [RUNNER_CONFIG_VARIABLE]: JSON.stringify(config) },
+            env: { ...spec.env, [runner_config_RUNNER_CONFIG_VARIABLE]: JSON.stringify(config) },
             memoryMiB: localMemoryLimitMiB(spec.manifest),
             network: spec.network ?? 'host',
             ulimits: spec.ulimits ?? LOCAL_WORKER_ULIMITS,
@@ -82468,6 +82502,26 @@ function aws_clients_runClientConfig(env, job) {
 
 
 
+/** A poll's wait, cut short when the user interrupts. */
+async function sleepUnlessAborted(ms, signal) {
+    if (signal === undefined) {
+        await defaultSleep(ms);
+        return;
+    }
+    await new Promise((resolve) => {
+        const done = () => {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', done);
+            resolve();
+        };
+        const timer = setTimeout(done, ms);
+        signal.addEventListener('abort', done, { once: true });
+    });
+}
+function throwIfInterrupted(context, during) {
+    if (context.signal?.aborted === true)
+        throw new InterruptedError(during);
+}
 const ECS_NOT_YET = (/* unused pure expression or super */ null && ('the ECS backend does not start workers yet: ECS workers (IAM, task launch, scaling) arrive with issue 6. ' +
     'Use the local backend ("compute": {"backend": "local"} in job.json, --backend local, or the action input backend: local).'));
 /** S3 and SQS clients from the caller's environment and the job's `aws` settings (see runClientConfig). */
@@ -82498,6 +82552,24 @@ async function readJobFile(jobPath) {
         });
     }
     return parseJob(text, jobPath);
+}
+/**
+ * Messages about the job name it `job.json`; the user's file may be called anything: name it.
+ * Only the leading file name changes, so the JSON path and the hint stay as written.
+ */
+async function namingJobFile(jobPath, step) {
+    try {
+        return await step();
+    }
+    catch (thrown) {
+        if (jobPath === undefined ||
+            jobPath === 'job.json' ||
+            !(thrown instanceof ConfigurationError) ||
+            thrown instanceof ValidationError ||
+            !thrown.message.startsWith('job.json $'))
+            throw thrown;
+        throw new ConfigurationError(`${jobPath}${thrown.message.slice('job.json'.length)}`, { cause: thrown });
+    }
 }
 /** The job (when a file is given), the run id, and the clients. */
 async function resolveTarget(target, context) {
@@ -82683,6 +82755,9 @@ function backendOf(state, context) {
  *   for AWS faults (provision again to resume).
  */
 async function provisionStep(jobPath, context) {
+    return namingJobFile(jobPath, () => provisionJob(jobPath, context));
+}
+async function provisionJob(jobPath, context) {
     const job = await readJobFile(jobPath);
     const backend = context.backend ?? job.compute.backend;
     let algorithm = {};
@@ -82726,6 +82801,9 @@ async function provisionStep(jobPath, context) {
  *   algorithm's image is gone, or the backend is `ecs` (its workers arrive with issue 6).
  */
 async function dispatchStep(target, context, onProgress) {
+    return namingJobFile(target.jobPath, () => dispatchRun(target, context, onProgress));
+}
+async function dispatchRun(target, context, onProgress) {
     const { job, runId, bucket, aws } = await resolveTarget(target, context);
     try {
         const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
@@ -82737,6 +82815,8 @@ async function dispatchStep(target, context, onProgress) {
             ...(onProgress !== undefined && { onProgress }),
             ...(state.algorithm.digest !== undefined && { algorithmDigest: state.algorithm.digest }),
         });
+        throwIfInterrupted(context, 'dispatch');
+        warnWhenNothingListed(report, state, context.logger);
         const workers = await ensureWorkers(local, state, aws);
         return {
             runId,
@@ -82750,6 +82830,18 @@ async function dispatchStep(target, context, onProgress) {
     }
     finally {
         destroy(aws);
+    }
+}
+/** An empty prefix is often a typo in input.prefix: say so, since the run would wait for nothing. */
+function warnWhenNothingListed(report, state, logger) {
+    const at = `s3://${state.input.bucket}/${state.input.prefix}`;
+    if (report.listed === 0) {
+        logger.warning(`run ${state.runId}: no files under ${at} yet. Files uploaded there from now on are enqueued as they ` +
+            'arrive; if files were expected already, check input.bucket and input.prefix in the job.');
+    }
+    else if (report.skippedFiltered === report.listed) {
+        logger.warning(`run ${state.runId}: none of the ${report.listed} file(s) under ${at} matches input.include ` +
+            `(${state.input.include.join(', ')}): nothing was enqueued. Check the globs in the job.`);
     }
 }
 function inputCompletion(options) {
@@ -82786,10 +82878,14 @@ async function collectStep(target, options, context, onProgress) {
     try {
         const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
         const local = backendOf(state, context) === 'local' ? await localBackend(state, job, aws, context) : undefined;
+        throwIfInterrupted(context, 'collect');
         if (local !== undefined)
             await ensureWorkers(local, state, aws);
         const sleep = async (ms) => {
-            await defaultSleep(ms);
+            throwIfInterrupted(context, 'collect');
+            await sleepUnlessAborted(ms, context.signal);
+            // Checked again after the wait: no runner is restarted once the user has interrupted.
+            throwIfInterrupted(context, 'collect');
             if (local !== undefined)
                 await ensureWorkers(local, state, aws);
         };
@@ -82851,6 +82947,7 @@ async function teardownStep(target, options, context) {
 // Looking at a run from outside, for `sluice status`, `logs`, `runs` and `cancel`: where its queues
 // stand, what its task records say, the logs of its attempts, which runs exist, and stopping the
 // work that is queued. Records are streamed over listing pages, never held all at once.
+
 
 
 
@@ -83129,20 +83226,2309 @@ async function listRuns(deps) {
  *
  * @example
  * const { purged } = await cancelRun(state, deps);
- * @throws AwsRequestError for AWS faults (SQS allows one purge a minute per queue).
+ * @throws AwsRequestError for AWS faults. A purge refused because another began less than a minute
+ *   ago is reported (`purgeInProgress`), not thrown.
  */
 async function cancelRun(state, deps) {
     const url = state.state === 'torn-down' ? undefined : state.queue.url;
     const counts = await countsOf(deps.queues, url);
     if (url === undefined || counts === undefined)
-        return { runId: state.runId, purged: 0, inFlight: 0, queueFound: false };
-    await deps.queues.taskQueue(url).purge();
+        return { runId: state.runId, purged: 0, inFlight: 0, queueFound: false, purgeInProgress: false };
+    try {
+        await deps.queues.taskQueue(url).purge();
+    }
+    catch (thrown) {
+        if (!(thrown instanceof PurgeInProgressError))
+            throw thrown;
+        return {
+            runId: state.runId,
+            purged: 0,
+            inFlight: counts.inFlight,
+            queueFound: true,
+            purgeInProgress: true,
+        };
+    }
     return {
         runId: state.runId,
         purged: counts.visible + counts.delayed,
         inFlight: counts.inFlight,
         queueFound: true,
+        purgeInProgress: false,
     };
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/schemas/watcher-event.ts
+// The watcher Lambda's event: the Input of the run's EventBridge schedule target, written by
+// provision-run (ensureWatcher) and read once a minute by the watcher. Everything the watcher needs
+// travels in it, so the function holds no state and one bundle serves every run. `sluice:
+// "watcher/1"` marks the version, so a later shape can be told apart and refused clearly.
+
+
+
+
+/** The version marker of the watcher event. */
+const WATCHER_EVENT_VERSION = 'watcher/1';
+/** Most workers one run may have: the job's `compute.maxWorkers` limit. */
+const MAX_WORKERS = 1000;
+const watcher_event_NAME = { type: 'string', minLength: 1, maxLength: 255 };
+const ARN_OR_NAME = { type: 'string', minLength: 1, maxLength: 2048 };
+const PAIR = {
+    type: 'object',
+    properties: { name: { type: 'string', minLength: 1 }, value: { type: 'string' } },
+    required: ['name', 'value'],
+    additionalProperties: false,
+};
+const watcherEventSchemaTyped = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: 'sluice watcher event (EventBridge target input)',
+    type: 'object',
+    properties: {
+        sluice: { type: 'string', const: WATCHER_EVENT_VERSION },
+        runId: {
+            type: 'string',
+            pattern: run_id_RUN_ID_PATTERN.source,
+            title: 'a run id such as "thumbnails-3f9a0c12"',
+        },
+        queueUrl: { type: 'string', minLength: 1, pattern: '^https?://' },
+        maxWorkers: { type: 'integer', minimum: 1, maximum: MAX_WORKERS },
+        minWorkers: { type: 'integer', minimum: 0, maximum: MAX_WORKERS },
+        launch: {
+            type: 'object',
+            properties: {
+                cluster: ARN_OR_NAME,
+                taskDefinition: ARN_OR_NAME,
+                startedBy: { type: 'string', pattern: '^[A-Za-z0-9/_-]{1,128}$', title: 'ECS startedBy' },
+                launchType: { type: 'string', enum: ['FARGATE', 'EC2'], nullable: true },
+                capacityProviderStrategy: {
+                    type: 'array',
+                    nullable: true,
+                    minItems: 1,
+                    maxItems: 20,
+                    items: {
+                        type: 'object',
+                        properties: {
+                            capacityProvider: watcher_event_NAME,
+                            weight: { type: 'integer', minimum: 0, maximum: 1000, nullable: true },
+                            base: { type: 'integer', minimum: 0, maximum: 100000, nullable: true },
+                        },
+                        required: ['capacityProvider'],
+                        additionalProperties: false,
+                    },
+                },
+                platformVersion: { type: 'string', minLength: 1, nullable: true },
+                networkConfiguration: {
+                    type: 'object',
+                    nullable: true,
+                    properties: {
+                        awsvpcConfiguration: {
+                            type: 'object',
+                            properties: {
+                                subnets: { type: 'array', minItems: 1, maxItems: 16, items: watcher_event_NAME },
+                                securityGroups: { type: 'array', nullable: true, maxItems: 5, items: watcher_event_NAME },
+                                assignPublicIp: { type: 'string', enum: ['ENABLED', 'DISABLED'], nullable: true },
+                            },
+                            required: ['subnets'],
+                            additionalProperties: false,
+                        },
+                    },
+                    required: ['awsvpcConfiguration'],
+                    additionalProperties: false,
+                },
+                overrides: {
+                    type: 'object',
+                    nullable: true,
+                    properties: {
+                        containerOverrides: {
+                            type: 'array',
+                            nullable: true,
+                            items: {
+                                type: 'object',
+                                properties: {
+                                    name: watcher_event_NAME,
+                                    command: { type: 'array', nullable: true, items: { type: 'string' } },
+                                    environment: { type: 'array', nullable: true, items: PAIR },
+                                    environmentFiles: {
+                                        type: 'array',
+                                        nullable: true,
+                                        items: {
+                                            type: 'object',
+                                            properties: { value: ARN_OR_NAME, type: { type: 'string', const: 's3' } },
+                                            required: ['value', 'type'],
+                                            additionalProperties: false,
+                                        },
+                                    },
+                                    cpu: { type: 'integer', minimum: 0, nullable: true },
+                                    memory: { type: 'integer', minimum: 1, nullable: true },
+                                    memoryReservation: { type: 'integer', minimum: 1, nullable: true },
+                                    resourceRequirements: {
+                                        type: 'array',
+                                        nullable: true,
+                                        items: {
+                                            type: 'object',
+                                            properties: {
+                                                value: { type: 'string', minLength: 1 },
+                                                type: { type: 'string', enum: ['GPU', 'InferenceAccelerator'] },
+                                            },
+                                            required: ['value', 'type'],
+                                            additionalProperties: false,
+                                        },
+                                    },
+                                },
+                                required: ['name'],
+                                additionalProperties: false,
+                            },
+                        },
+                        cpu: { type: 'string', minLength: 1, nullable: true },
+                        memory: { type: 'string', minLength: 1, nullable: true },
+                        taskRoleArn: { ...ARN_OR_NAME, nullable: true },
+                        executionRoleArn: { ...ARN_OR_NAME, nullable: true },
+                        ephemeralStorage: {
+                            type: 'object',
+                            nullable: true,
+                            properties: { sizeInGiB: { type: 'integer', minimum: 21, maximum: 200 } },
+                            required: ['sizeInGiB'],
+                            additionalProperties: false,
+                        },
+                    },
+                    required: [],
+                    additionalProperties: false,
+                },
+                tags: {
+                    type: 'array',
+                    nullable: true,
+                    maxItems: 50,
+                    items: {
+                        type: 'object',
+                        properties: {
+                            key: { type: 'string', minLength: 1, maxLength: 128 },
+                            value: { type: 'string', maxLength: 256 },
+                        },
+                        required: ['key', 'value'],
+                        additionalProperties: false,
+                    },
+                },
+                propagateTags: { type: 'string', enum: ['TASK_DEFINITION', 'NONE'], nullable: true },
+                enableECSManagedTags: { type: 'boolean', nullable: true },
+                group: { type: 'string', minLength: 1, maxLength: 255, nullable: true },
+            },
+            // `count` is refused with every other unknown key: the watcher decides how many to start.
+            required: ['cluster', 'taskDefinition', 'startedBy'],
+            additionalProperties: false,
+        },
+    },
+    required: ['sluice', 'runId', 'queueUrl', 'maxWorkers', 'minWorkers', 'launch'],
+    additionalProperties: false,
+};
+/**
+ * The JSON Schema of the watcher event (version `watcher/1`).
+ *
+ * @example
+ * writeFileSync('watcher-event.schema.json', JSON.stringify(watcherEventSchema, null, 2));
+ */
+const watcherEventSchema = toSchemaJson(watcherEventSchemaTyped);
+const watcher_event_validator = lazyValidator(watcherEventSchema);
+/**
+ * Checks a watcher event (already parsed: Lambda hands the handler the target's Input as an object).
+ *
+ * @example
+ * const event = parseWatcherEvent(received, 'watcher event');
+ * @throws {ValidationError} listing every problem (JSON path, expected, found) when it does not fit,
+ *   e.g. an S3 or SQS event sent to the watcher instead of its schedule's Input.
+ * @throws {ConfigurationError} when `minWorkers` is above `maxWorkers`.
+ */
+function watcher_event_parseWatcherEvent(value, source = 'watcher event') {
+    const validate = watcher_event_validator();
+    if (!validate(value)) {
+        throw new ValidationError(problemsFromAjv(validate.errors ?? [], source, value, watcherEventSchema));
+    }
+    if (value.minWorkers > value.maxWorkers) {
+        throw new ConfigurationError(`${source}: $.minWorkers (${value.minWorkers}) is above $.maxWorkers (${value.maxWorkers}); ` +
+            'set compute.minWorkers at most compute.maxWorkers in the job and provision again.');
+    }
+    return value;
+}
+
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
+;// CONCATENATED MODULE: ../../packages/core/src/run/watcher-function.ts
+// Deploying a run's watcher: the Lambda function (one bundle for every run, the run's settings in
+// the schedule's Input), the EventBridge rule that invokes it every minute, and the permission that
+// lets EventBridge do so. All named from the run id and tagged with it, created or brought up to date
+// idempotently, and removed idempotently.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** The watcher's Lambda settings: small and short, it makes a handful of API calls a minute. */
+const WATCHER_FUNCTION_SETTINGS = {
+    runtime: 'nodejs22.x',
+    handler: 'index.handler',
+    memoryMiB: 128,
+    timeoutSeconds: 60,
+};
+/** How often the schedule invokes the watcher (EventBridge's shortest rate). */
+const WATCHER_SCHEDULE = 'rate(1 minute)';
+/** The Id of the watcher's target on its rule, and the Sid of the permission letting the rule invoke it. */
+const WATCHER_TARGET_ID = 'sluice-watcher';
+const WATCHER_PERMISSION_ID = 'sluice-watch-schedule';
+/** EventBridge's limit on a target's constant Input. */
+const MAX_TARGET_INPUT_LENGTH = 8192;
+/** The `package.json` next to the bundle: Lambda's Node runtime then loads `index.js` as an ES module. */
+const WATCHER_PACKAGE_JSON = '{\n  "type": "module"\n}\n';
+/**
+ * DOS time in a zip is local time; a date built from local fields gives the same bytes in every time
+ * zone, so the zip (and its CodeSha256) is the same wherever it is built.
+ */
+function fixedZipTime() {
+    return new Date(1980, 0, 2, 0, 0, 0);
+}
+/** `-rw-r--r--` on a Unix zip entry: Lambda must be able to read the files it unpacks. */
+const ZIP_FILE_ATTRIBUTES = { os: 3, attrs: 0o100644 << 16 };
+function checkRunId(runId) {
+    if (!RUN_ID_PATTERN.test(runId)) {
+        throw new SluiceError(`"${runId}" is not a run id (expected a slug, "-" and 8 hex digits)`);
+    }
+}
+/**
+ * The watcher function's name: `sluice-<run-id>-watch` (at most 51 characters; Lambda allows 64).
+ *
+ * @example
+ * watcherFunctionName('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12-watch'
+ * @throws {SluiceError} when the run id is malformed.
+ */
+function watcherFunctionName(runId) {
+    checkRunId(runId);
+    return `sluice-${runId}-watch`;
+}
+/**
+ * The schedule rule's name: `sluice-<run-id>-watch` (EventBridge allows 64 characters).
+ *
+ * @example
+ * watcherRuleName('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12-watch'
+ * @throws {SluiceError} when the run id is malformed.
+ */
+function watcherRuleName(runId) {
+    checkRunId(runId);
+    return `sluice-${runId}-watch`;
+}
+/**
+ * The deployment package: a zip of `index.js` (the watcher bundle) and `package.json`, entries
+ * sorted, with fixed times and modes, so the same bundle always gives the same bytes and the same
+ * CodeSha256 — what {@link ensureWatcher} compares to skip an unchanged upload.
+ *
+ * @example
+ * const zip = watcherZip(await readFile(locateWatcherBundle()));
+ * @throws never.
+ */
+function watcherZip(bundleJs, packageJson = WATCHER_PACKAGE_JSON) {
+    const mtime = fixedZipTime();
+    const json = typeof packageJson === 'string' ? new TextEncoder().encode(packageJson) : packageJson;
+    const files = [
+        ['index.js', bundleJs],
+        ['package.json', json],
+    ];
+    files.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return zipSync(Object.fromEntries(files.map(([name, data]) => [name, [data, { ...ZIP_FILE_ATTRIBUTES, mtime }]])), { level: 9, mtime });
+}
+/**
+ * The base64 SHA-256 of a deployment package: what Lambda reports as `CodeSha256`.
+ *
+ * @example
+ * codeSha256(watcherZip(bundle)); // 'k1l7...='
+ * @throws never.
+ */
+function codeSha256(zip) {
+    return createHash('sha256').update(zip).digest('base64');
+}
+/**
+ * Where the watcher bundle is: `lambda/index.js` next to the running bundle (the CLI and action
+ * bundles carry a copy, as they carry `runner/`), else, when running from sources, the Lambda
+ * package's own build (`packages/lambda/dist/index.js`).
+ *
+ * @param base - the URL the search starts from; default this module's (the bundle's) URL.
+ * @example
+ * const zip = watcherZip(await readFile(locateWatcherBundle()));
+ * @throws {SluiceError} when neither exists (build it: `npm run build -w @sluice/lambda`).
+ */
+function locateWatcherBundle(base = import.meta.url) {
+    const candidates = [
+        fileURLToPath(new URL('./lambda/index.js', base)),
+        // From packages/core/src/run/ to packages/lambda/dist/.
+        fileURLToPath(new URL('../../../lambda/dist/index.js', base)),
+    ];
+    const found = candidates.find((candidate) => existsSync(candidate));
+    if (found === undefined) {
+        throw new SluiceError(`the watcher Lambda bundle is missing: looked for ${candidates.join(' and ')}. ` +
+            'Build it with "npm run build -w @sluice/lambda" (bundles carry it as dist/lambda/).');
+    }
+    return found;
+}
+/**
+ * Reads the watcher bundle and its `package.json` (when next to it) and zips them.
+ *
+ * @example
+ * const zip = await loadWatcherZip();
+ * @throws {SluiceError} when the bundle is missing; Node's error when it cannot be read.
+ */
+async function loadWatcherZip(bundlePath = locateWatcherBundle()) {
+    const packagePath = join(dirname(bundlePath), 'package.json');
+    const packageJson = existsSync(packagePath) ? await readFile(packagePath) : WATCHER_PACKAGE_JSON;
+    return watcherZip(await readFile(bundlePath), packageJson);
+}
+/**
+ * Deploys a run's watcher, idempotently: the Lambda function `sluice-<run-id>-watch` (created, or
+ * its code updated when the zip's SHA-256 differs, its configuration when a setting differs), the
+ * EventBridge rule of the same name firing `rate(1 minute)`, the permission for
+ * `events.amazonaws.com` to invoke the function from that rule, and the rule's target carrying the
+ * event as its Input. Function and rule are tagged `sluice:run-id`/`sluice:managed`. A second call
+ * with the same inputs changes nothing.
+ *
+ * @example
+ * const zip = await loadWatcherZip();
+ * const { functionArn, changed } = await ensureWatcher({ lambda, events }, { event, roleArn, zip });
+ * @throws {ValidationError} when the event does not fit the watcher event schema.
+ * @throws {ConfigurationError} when the event is too long for a target Input (8192 characters), a
+ *   function or rule of that name belongs to something else, Lambda cannot assume the role (after
+ *   waiting `roleWaitSeconds` for IAM to propagate a new one), or access is denied.
+ * @throws AwsRequestError for AWS faults (ensure again to resume).
+ */
+async function ensureWatcher(clients, options) {
+    const logger = options.logger ?? silentLogger;
+    const event = parseWatcherEvent(options.event, 'the watcher event');
+    const input = canonicalJson(event);
+    if (input.length > MAX_TARGET_INPUT_LENGTH) {
+        throw new ConfigurationError(`the watcher event for run ${event.runId} is ${input.length} characters, over EventBridge's ${MAX_TARGET_INPUT_LENGTH} ` +
+            'for a target Input: the launch overrides carry too much (long environment values?). Shorten them.');
+    }
+    const runId = event.runId;
+    const functionName = watcherFunctionName(runId);
+    const ruleName = watcherRuleName(runId);
+    const sha = codeSha256(options.zip);
+    const waitSeconds = options.waitSeconds ?? 300;
+    const changed = [];
+    const fn = await ensureFunction(clients.lambda, {
+        functionName,
+        runId,
+        roleArn: options.roleArn,
+        zip: options.zip,
+        sha,
+        endpoint: options.endpoint,
+        waitSeconds,
+        roleWaitSeconds: options.roleWaitSeconds ?? 60,
+        changed,
+    });
+    const ruleArn = await ensureRule(clients.events, ruleName, runId, changed);
+    await ensurePermission(clients.lambda, functionName, ruleArn, changed);
+    await ensureTarget(clients.events, ruleName, fn, input, changed);
+    logger.info(changed.length > 0
+        ? `run ${runId}: watcher ${functionName}: ${changed.join(', ')}`
+        : `run ${runId}: watcher ${functionName} is up to date`);
+    return { functionName, functionArn: fn, ruleName, ruleArn, codeSha256: sha, changed };
+}
+function desiredConfiguration(spec) {
+    return {
+        FunctionName: spec.functionName,
+        Description: `sluice watcher of run ${spec.runId}: starts runner tasks while its queue has work`,
+        Runtime: WATCHER_FUNCTION_SETTINGS.runtime,
+        Handler: WATCHER_FUNCTION_SETTINGS.handler,
+        Role: spec.roleArn,
+        MemorySize: WATCHER_FUNCTION_SETTINGS.memoryMiB,
+        Timeout: WATCHER_FUNCTION_SETTINGS.timeoutSeconds,
+        Environment: {
+            Variables: spec.endpoint === undefined ? {} : { AWS_ENDPOINT_URL: spec.endpoint },
+        },
+    };
+}
+/** The settings that differ between the function as it is and as it should be. */
+function configurationDrift(current, desired) {
+    const drift = [];
+    if (current.Runtime !== desired.Runtime)
+        drift.push('runtime');
+    if (current.Handler !== desired.Handler)
+        drift.push('handler');
+    if (current.Role !== desired.Role)
+        drift.push('role');
+    if (current.MemorySize !== desired.MemorySize)
+        drift.push('memory');
+    if (current.Timeout !== desired.Timeout)
+        drift.push('timeout');
+    if ((current.Description ?? '') !== desired.Description)
+        drift.push('description');
+    if (canonicalJson(current.Environment?.Variables ?? {}) !== canonicalJson(desired.Environment.Variables)) {
+        drift.push('environment');
+    }
+    return drift;
+}
+/** Creates or updates the function; returns its ARN. */
+async function ensureFunction(lambda, spec) {
+    const { functionName } = spec;
+    const desired = desiredConfiguration(spec);
+    const waiter = { client: lambda, maxWaitTime: spec.waitSeconds };
+    const current = await getFunction(lambda, functionName);
+    if (current === undefined) {
+        const created = await createFunction(lambda, {
+            ...desired,
+            Code: { ZipFile: spec.zip },
+            PackageType: 'Zip',
+            Tags: runTags(spec.runId),
+        }, spec.roleWaitSeconds);
+        spec.changed.push(`function ${functionName} (created)`);
+        await waitFor(() => waitUntilFunctionActiveV2(waiter, { FunctionName: functionName }), functionName);
+        return created.FunctionArn ?? fail('Lambda.CreateFunction', functionName, 'no FunctionArn');
+    }
+    const owner = current.tags[RUN_ID_TAG];
+    if (owner !== spec.runId) {
+        throw new ConfigurationError(`a Lambda function named ${functionName} exists and is not tagged ${RUN_ID_TAG}=${spec.runId}` +
+            `${owner === undefined ? '' : ` (it is tagged for run ${owner})`}: sluice will not take it over. ` +
+            'Delete it, or tear down the run it belongs to.');
+    }
+    if (current.configuration.CodeSha256 !== spec.sha) {
+        await send(() => lambda.send(new UpdateFunctionCodeCommand({ FunctionName: functionName, ZipFile: spec.zip })), 'Lambda.UpdateFunctionCode', functionName);
+        spec.changed.push(`function ${functionName} (code)`);
+        // A configuration update while the code update is in progress is refused (ResourceConflictException).
+        await waitFor(() => waitUntilFunctionUpdatedV2(waiter, { FunctionName: functionName }), functionName);
+    }
+    const drift = configurationDrift(current.configuration, desired);
+    if (drift.length > 0) {
+        await send(() => lambda.send(new UpdateFunctionConfigurationCommand(desired)), 'Lambda.UpdateFunctionConfiguration', functionName);
+        spec.changed.push(`function ${functionName} (${drift.join(', ')})`);
+        await waitFor(() => waitUntilFunctionUpdatedV2(waiter, { FunctionName: functionName }), functionName);
+    }
+    return current.configuration.FunctionArn ?? fail('Lambda.GetFunction', functionName, 'no FunctionArn');
+}
+/**
+ * CreateFunction, waiting out IAM's propagation: a role made moments ago is refused for a few seconds
+ * ("cannot be assumed by Lambda") before Lambda sees it.
+ */
+async function createFunction(lambda, input, roleWaitSeconds) {
+    const deadline = Date.now() + roleWaitSeconds * 1000;
+    for (let delay = 1000;; delay = Math.min(delay * 2, 8000)) {
+        try {
+            return await lambda.send(new CreateFunctionCommand(input));
+        }
+        catch (thrown) {
+            const roleRefused = describeAwsError(thrown).code === 'InvalidParameterValueException' &&
+                /cannot be assumed/i.test(toError(thrown).message);
+            if (!roleRefused)
+                throw classifyAwsError(thrown, 'Lambda.CreateFunction', input.FunctionName ?? '');
+            if (Date.now() + delay > deadline) {
+                throw new ConfigurationError(`Lambda.CreateFunction on ${input.FunctionName ?? ''}: the role ${input.Role ?? ''} cannot be assumed by Lambda ` +
+                    `(still refused after ${roleWaitSeconds} s). Check that it exists and that its trust policy lets ` +
+                    'lambda.amazonaws.com assume it.', { cause: thrown });
+            }
+            await new Promise((resolve) => setTimeout(resolve, delay));
+        }
+    }
+}
+async function getFunction(lambda, functionName) {
+    try {
+        const found = await lambda.send(new GetFunctionCommand({ FunctionName: functionName }));
+        if (found.Configuration === undefined)
+            return undefined;
+        return { configuration: found.Configuration, tags: found.Tags ?? {} };
+    }
+    catch (thrown) {
+        if (watcher_function_isNotFound(thrown))
+            return undefined;
+        throw classifyAwsError(thrown, 'Lambda.GetFunction', functionName);
+    }
+}
+/** Creates the schedule rule or brings it back to `rate(1 minute)`, enabled; returns its ARN. */
+async function ensureRule(events, ruleName, runId, changed) {
+    const current = await describeRule(events, ruleName);
+    if (current !== undefined) {
+        const tags = await send(() => events.send(new ListTagsForResourceCommand({ ResourceARN: current.arn })), 'EventBridge.ListTagsForResource', ruleName);
+        const owner = tags.Tags?.find((tag) => tag.Key === RUN_ID_TAG)?.Value;
+        if (owner !== runId) {
+            throw new ConfigurationError(`an EventBridge rule named ${ruleName} exists and is not tagged ${RUN_ID_TAG}=${runId}: sluice will not ` +
+                'take it over. Delete it, or tear down the run it belongs to.');
+        }
+        if (current.schedule === WATCHER_SCHEDULE && current.state === 'ENABLED')
+            return current.arn;
+    }
+    const put = await send(() => events.send(new PutRuleCommand({
+        Name: ruleName,
+        ScheduleExpression: WATCHER_SCHEDULE,
+        State: 'ENABLED',
+        Description: `sluice: invokes the watcher of run ${runId} every minute`,
+        // Tags apply when the rule is created; an existing rule keeps its own.
+        Tags: Object.entries(runTags(runId)).map(([Key, Value]) => ({ Key, Value })),
+    })), 'EventBridge.PutRule', ruleName);
+    changed.push(`rule ${ruleName} (${current === undefined ? 'created' : 'schedule'})`);
+    return put.RuleArn ?? fail('EventBridge.PutRule', ruleName, 'no RuleArn');
+}
+async function describeRule(events, ruleName) {
+    try {
+        const rule = await events.send(new DescribeRuleCommand({ Name: ruleName }));
+        return {
+            arn: rule.Arn ?? fail('EventBridge.DescribeRule', ruleName, 'no Arn'),
+            schedule: rule.ScheduleExpression,
+            state: rule.State,
+        };
+    }
+    catch (thrown) {
+        if (watcher_function_isNotFound(thrown))
+            return undefined;
+        throw classifyAwsError(thrown, 'EventBridge.DescribeRule', ruleName);
+    }
+}
+/**
+ * Lets the rule invoke the function. The policy is read first: AWS answers a repeated statement id
+ * with ResourceConflictException, but moto appends a duplicate, so looking is what keeps it single.
+ */
+async function ensurePermission(lambda, functionName, ruleArn, changed) {
+    const statement = (await policyStatements(lambda, functionName)).find((entry) => entry.Sid === WATCHER_PERMISSION_ID);
+    if (statement !== undefined) {
+        if (JSON.stringify(statement).includes(JSON.stringify(ruleArn)))
+            return;
+        // Granted to another rule ARN (another region or account): replace it.
+        await send(() => lambda.send(new RemovePermissionCommand({ FunctionName: functionName, StatementId: WATCHER_PERMISSION_ID })), 'Lambda.RemovePermission', functionName);
+    }
+    try {
+        await lambda.send(new AddPermissionCommand({
+            FunctionName: functionName,
+            StatementId: WATCHER_PERMISSION_ID,
+            Action: 'lambda:InvokeFunction',
+            Principal: 'events.amazonaws.com',
+            SourceArn: ruleArn,
+        }));
+        changed.push(`permission ${WATCHER_PERMISSION_ID} on ${functionName}`);
+    }
+    catch (thrown) {
+        // Added meanwhile by a concurrent ensure: the permission is there, which is what was wanted.
+        if (describeAwsError(thrown).code === 'ResourceConflictException')
+            return;
+        throw classifyAwsError(thrown, 'Lambda.AddPermission', functionName);
+    }
+}
+async function policyStatements(lambda, functionName) {
+    try {
+        const { Policy } = await lambda.send(new GetPolicyCommand({ FunctionName: functionName }));
+        const parsed = JSON.parse(Policy ?? '{}');
+        return Array.isArray(parsed.Statement) ? parsed.Statement : [];
+    }
+    catch (thrown) {
+        // A function with no resource policy yet answers ResourceNotFoundException.
+        if (watcher_function_isNotFound(thrown))
+            return [];
+        throw classifyAwsError(thrown, 'Lambda.GetPolicy', functionName);
+    }
+}
+async function ensureTarget(events, ruleName, functionArn, input, changed) {
+    const listed = await send(() => events.send(new ListTargetsByRuleCommand({ Rule: ruleName })), 'EventBridge.ListTargetsByRule', ruleName);
+    const current = listed.Targets?.find((target) => target.Id === WATCHER_TARGET_ID);
+    if (current?.Arn === functionArn && current.Input === input)
+        return;
+    const put = await send(() => events.send(new PutTargetsCommand({
+        Rule: ruleName,
+        Targets: [{ Id: WATCHER_TARGET_ID, Arn: functionArn, Input: input }],
+    })), 'EventBridge.PutTargets', ruleName);
+    const failed = put.FailedEntries?.[0];
+    if ((put.FailedEntryCount ?? 0) > 0 && failed !== undefined) {
+        throw new InfrastructureError(`EventBridge.PutTargets on ${ruleName} failed: ${failed.ErrorCode ?? 'Unknown'}: ${failed.ErrorMessage ?? ''}`);
+    }
+    changed.push(`target ${WATCHER_TARGET_ID} on rule ${ruleName} (${current === undefined ? 'created' : 'input'})`);
+}
+/**
+ * Removes a run's watcher: the rule's targets and the rule, then the function (its permission goes
+ * with it). Only what carries the run's `sluice:run-id` tag is deleted. Idempotent: what is already
+ * gone is skipped.
+ *
+ * @example
+ * const { deleted } = await removeWatcher({ lambda, events }, 'thumbs-3f9a0c12');
+ * @throws {ConfigurationError} when access is denied; AwsRequestError for faults (remove again).
+ */
+async function removeWatcher(clients, runId) {
+    const { lambda, events } = clients;
+    const ruleName = watcherRuleName(runId);
+    const functionName = watcherFunctionName(runId);
+    const deleted = [];
+    const kept = [];
+    // The rule first, so nothing invokes a function that is about to go.
+    const rule = await describeRule(events, ruleName);
+    if (rule !== undefined) {
+        const tags = await send(() => events.send(new ListTagsForResourceCommand({ ResourceARN: rule.arn })), 'EventBridge.ListTagsForResource', ruleName);
+        if (tags.Tags?.find((tag) => tag.Key === RUN_ID_TAG)?.Value !== runId) {
+            kept.push(`rule ${ruleName} (not tagged ${RUN_ID_TAG}=${runId})`);
+        }
+        else {
+            await removeRule(events, ruleName);
+            deleted.push(`rule ${ruleName}`);
+        }
+    }
+    const fn = await getFunction(lambda, functionName);
+    if (fn !== undefined) {
+        if (fn.tags[RUN_ID_TAG] !== runId) {
+            kept.push(`function ${functionName} (not tagged ${RUN_ID_TAG}=${runId})`);
+        }
+        else {
+            try {
+                await lambda.send(new DeleteFunctionCommand({ FunctionName: functionName }));
+                deleted.push(`function ${functionName}`);
+            }
+            catch (thrown) {
+                if (!watcher_function_isNotFound(thrown))
+                    throw classifyAwsError(thrown, 'Lambda.DeleteFunction', functionName);
+            }
+        }
+    }
+    return { deleted, kept };
+}
+async function removeRule(events, ruleName) {
+    try {
+        // A rule with targets cannot be deleted; a rule has at most 5 targets, so one page holds them.
+        const listed = await events.send(new ListTargetsByRuleCommand({ Rule: ruleName }));
+        const ids = (listed.Targets ?? [])
+            .map((target) => target.Id)
+            .filter((id) => id !== undefined);
+        if (ids.length > 0)
+            await events.send(new RemoveTargetsCommand({ Rule: ruleName, Ids: ids }));
+        await events.send(new DeleteRuleCommand({ Name: ruleName }));
+    }
+    catch (thrown) {
+        if (watcher_function_isNotFound(thrown))
+            return;
+        throw classifyAwsError(thrown, 'EventBridge.DeleteRule', ruleName);
+    }
+}
+function watcher_function_isNotFound(thrown) {
+    return describeAwsError(thrown).code === 'ResourceNotFoundException';
+}
+async function send(call, operation, target) {
+    try {
+        return await call();
+    }
+    catch (thrown) {
+        throw classifyAwsError(thrown, operation, target);
+    }
+}
+async function waitFor(wait, functionName) {
+    try {
+        await wait();
+    }
+    catch (thrown) {
+        throw new InfrastructureError(`Lambda function ${functionName} did not become ready: ${describeAwsError(thrown).code}. Ensure again to resume.`, { cause: thrown });
+    }
+}
+function fail(operation, target, what) {
+    throw new InfrastructureError(`${operation} on ${target} returned ${what}`);
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/iam/policies.ts
+// The IAM policy documents of a run, as pure functions of what the run touches: the runner's task
+// role, the ECS execution role and the watcher Lambda's role, each with its trust policy. They are
+// published in docs/iam.md (generated from these functions) for users who create the roles
+// themselves, and asserted exactly, and by an offline policy simulator, in the tests beside this file.
+//
+// Nothing here checks its input: docs/iam.md renders the documents with placeholders such as
+// `<input-bucket>`. The adapter that creates the roles (iam-run-roles.ts) checks the run id.
+
+
+
+/** The only policy language version there is worth writing. */
+const POLICY_VERSION = '2012-10-17';
+/** IAM's limit on a role name. */
+const IAM_ROLE_NAME_MAX = 64;
+/** The inline policy every run role carries (PutRolePolicy replaces it on a re-provision). */
+const policies_RUN_ROLE_POLICY_NAME = 'sluice-run';
+/** Every {@link RunRoleKind}, in the order they are created. */
+const RUN_ROLE_KINDS = ['task', 'execution', 'watcher'];
+/**
+ * The IAM path of a run's roles: `/sluice/<run-id>/`, so ListRoles with it as the path prefix finds
+ * the run's roles and nothing else, in one call.
+ *
+ * @example
+ * runRolePath('thumbs-3f9a0c12'); // '/sluice/thumbs-3f9a0c12/'
+ * @throws never.
+ */
+function policies_runRolePath(runId) {
+    return `/sluice/${runId}/`;
+}
+const RUN_ID_SHAPE = /^[a-z0-9-]{1,64}$/;
+// The longest suffix decides for all three roles, so a run's roles always share one stem.
+const LONGEST_KIND = Math.max(...RUN_ROLE_KINDS.map((kind) => kind.length));
+const HASH_LENGTH = 8;
+/**
+ * The stem of a run's role names: the run id when `sluice-<run-id>-execution` fits IAM's 64
+ * characters (every run id {@link runId} makes does), else the run id cut short and followed by the
+ * first 8 hex of its sha256, so two long run ids sharing a start still get different names.
+ */
+function roleStem(runId) {
+    if (!RUN_ID_SHAPE.test(runId)) {
+        throw new SluiceError(`not a run id (lower-case letters, digits, "-"; at most 64): ${JSON.stringify(runId)}`);
+    }
+    const fixed = 'sluice-'.length + 1 + LONGEST_KIND;
+    if (fixed + runId.length <= IAM_ROLE_NAME_MAX)
+        return runId;
+    const digest = createHash('sha256').update(runId).digest('hex').slice(0, HASH_LENGTH);
+    const head = runId.slice(0, IAM_ROLE_NAME_MAX - fixed - HASH_LENGTH - 1).replace(/-+$/, '');
+    return `${head}-${digest}`;
+}
+/**
+ * The name of one of a run's roles: `sluice-<run-id>-<kind>`, at most 64 characters (a run id too
+ * long for that is shortened with a hash of it, deterministically).
+ *
+ * @example
+ * runRoleName('thumbs-3f9a0c12', 'task'); // 'sluice-thumbs-3f9a0c12-task'
+ * @throws {SluiceError} when the run id is not lower-case letters, digits and `-` (at most 64).
+ */
+function policies_runRoleName(runId, kind) {
+    return `sluice-${roleStem(runId)}-${kind}`;
+}
+/**
+ * The ARNs the run's roles get when sluice creates them (path {@link runRolePath}).
+ *
+ * @example
+ * runRoleArns('aws', '123456789012', 'thumbs-3f9a0c12').task;
+ * // 'arn:aws:iam::123456789012:role/sluice/thumbs-3f9a0c12/sluice-thumbs-3f9a0c12-task'
+ * @throws {SluiceError} when the run id is malformed.
+ */
+function policies_runRoleArns(partition, accountId, runId) {
+    const arn = (kind) => `arn:${partition}:iam::${accountId}:role${policies_runRolePath(runId)}${policies_runRoleName(runId, kind)}`;
+    return { task: arn('task'), execution: arn('execution'), watcher: arn('watcher') };
+}
+/**
+ * The Secrets Manager ARN to grant for a job's `fromSecret` value. A name becomes the ARN pattern
+ * `…:secret:<name>-??????` (AWS appends six random characters to every secret's ARN); an ARN is
+ * kept, without the `:json-key:version-stage:version-id` an ECS `valueFrom` may add.
+ *
+ * @example
+ * secretArn('watermark-token', { partition: 'aws', region: 'eu-west-1', accountId: '123456789012' });
+ * // 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:watermark-token-??????'
+ * @throws never.
+ */
+function secretArn(nameOrArn, where) {
+    if (nameOrArn.startsWith('arn:'))
+        return nameOrArn.split(':').slice(0, 7).join(':');
+    return `arn:${where.partition}:secretsmanager:${where.region}:${where.accountId}:secret:${nameOrArn}-??????`;
+}
+function s3Arn(access, path) {
+    return `arn:${access.partition}:s3:::${path}`;
+}
+function logGroupArn(access, name) {
+    return `arn:${access.partition}:logs:${access.region}:${access.accountId}:log-group:${name}`;
+}
+/** The cluster's name, for the task ARNs under it (`…:task/<cluster-name>/<task-id>`). */
+function clusterName(clusterArn) {
+    return clusterArn.slice(clusterArn.lastIndexOf('/') + 1);
+}
+/**
+ * The runner's task role: exactly what the runner (packages/runner) sends, for this run only.
+ *
+ * SQS, the task queue: ReceiveMessage; DeleteMessage; ChangeMessageVisibility (heartbeat, retry
+ * back-off); SendMessage(Batch) (a task handed back on SIGTERM or while another worker commits; an
+ * S3 event with several records split into one message per task). The dead-letter queue:
+ * SendMessage(Batch) (a task whose last attempt failed). No GetQueueAttributes: the runner never asks.
+ *
+ * S3, the input: GetObject with If-Match, and with VersionId when the event named one
+ * (s3:GetObjectVersion). ListBucket on the input prefix only: without it S3 answers a missing input
+ * with 403 instead of 404, and the runner could not tell "gone" from "denied" (S3 evaluates that
+ * check with the object's key as `s3:prefix`).
+ *
+ * S3, the output bucket's ledger `_sluice/<run-id>/`:
+ * - GetObject: done/ (marker), tasks/ (record, read-modify-write), claims/ (commit claim),
+ *   staging/ (CopyObject's source);
+ * - PutObject: tasks/, rejected/, done/ and claims/ (conditional, If-None-Match), staging/ and logs/
+ *   (multipart above 16 MiB, hence AbortMultipartUpload there);
+ * - DeleteObject (DeleteObjects): staging/ after commit, claims/ given up;
+ * - ListBucket on the ledger prefix only, so a missing marker or record is a 404.
+ * Not run.json, results.json or anything of another run.
+ *
+ * S3, the results: PutObject under the output prefix (CopyObject's destination). Nothing is read,
+ * listed or deleted there.
+ *
+ * Nothing else: no wildcard resource, no IAM, no ECS, no KMS (an SSE-KMS bucket or queue with a
+ * customer managed key needs kms:Decrypt/GenerateDataKey added by the user, on that key).
+ *
+ * @example
+ * const policy = JSON.stringify(taskRolePolicy(access));
+ * @throws never.
+ */
+function taskRolePolicy(access) {
+    const ledger = `${access.output.bucket}/${LEDGER_ROOT}${access.runId}/`;
+    const under = (...folders) => folders.map((folder) => s3Arn(access, `${ledger}${folder}/*`));
+    return {
+        Version: POLICY_VERSION,
+        Statement: [
+            {
+                Sid: 'WorkTaskQueue',
+                Effect: 'Allow',
+                Action: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage'],
+                Resource: [access.taskQueueArn],
+            },
+            {
+                Sid: 'MoveToDeadLetterQueue',
+                Effect: 'Allow',
+                Action: ['sqs:SendMessage'],
+                Resource: [access.deadLetterQueueArn],
+            },
+            {
+                Sid: 'ReadInputs',
+                Effect: 'Allow',
+                Action: ['s3:GetObject', 's3:GetObjectVersion'],
+                Resource: [s3Arn(access, `${access.input.bucket}/${access.input.prefix}*`)],
+            },
+            {
+                Sid: 'ListInputPrefix',
+                Effect: 'Allow',
+                Action: ['s3:ListBucket'],
+                Resource: [s3Arn(access, access.input.bucket)],
+                Condition: { StringLike: { 's3:prefix': [`${access.input.prefix}*`] } },
+            },
+            {
+                Sid: 'ReadLedger',
+                Effect: 'Allow',
+                Action: ['s3:GetObject'],
+                Resource: under('claims', 'done', 'staging', 'tasks'),
+            },
+            {
+                Sid: 'WriteLedger',
+                Effect: 'Allow',
+                Action: ['s3:PutObject'],
+                Resource: under('claims', 'done', 'logs', 'rejected', 'staging', 'tasks'),
+            },
+            {
+                Sid: 'AbortLargeUploads',
+                Effect: 'Allow',
+                Action: ['s3:AbortMultipartUpload'],
+                Resource: under('logs', 'staging'),
+            },
+            {
+                Sid: 'DeleteStagingAndClaims',
+                Effect: 'Allow',
+                Action: ['s3:DeleteObject'],
+                Resource: under('claims', 'staging'),
+            },
+            {
+                Sid: 'ListLedgerPrefix',
+                Effect: 'Allow',
+                Action: ['s3:ListBucket'],
+                Resource: [s3Arn(access, access.output.bucket)],
+                Condition: { StringLike: { 's3:prefix': [`${LEDGER_ROOT}${access.runId}/*`] } },
+            },
+            {
+                Sid: 'WriteResults',
+                Effect: 'Allow',
+                Action: ['s3:PutObject'],
+                Resource: [s3Arn(access, `${access.output.bucket}/${access.output.prefix}*`)],
+            },
+        ],
+    };
+}
+/**
+ * The ECS execution role (used by the ECS agent, not by the runner): pull the wrapped image from
+ * its ECR repository, create the runner's log streams and write to them, and read the secrets the
+ * job names so ECS can put them in the container's environment.
+ *
+ * ecr:GetAuthorizationToken cannot be scoped to a repository (it returns a token for the whole
+ * registry), so it is the one `*` resource, granted only when the image is in ECR. A secret
+ * encrypted with a customer managed KMS key also needs kms:Decrypt on that key, added by the user.
+ *
+ * @example
+ * const policy = JSON.stringify(executionRolePolicy(access));
+ * @throws never.
+ */
+function executionRolePolicy(access) {
+    const statements = [];
+    if (access.imageRepositoryArn !== undefined) {
+        statements.push({
+            Sid: 'LogInToEcr',
+            Effect: 'Allow',
+            Action: ['ecr:GetAuthorizationToken'],
+            Resource: ['*'],
+        }, {
+            Sid: 'PullWrappedImage',
+            Effect: 'Allow',
+            Action: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+            Resource: [access.imageRepositoryArn],
+        });
+    }
+    statements.push({
+        Sid: 'WriteRunnerLogs',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: [`${logGroupArn(access, access.logGroupName)}:*`],
+    });
+    if (access.secretArns !== undefined && access.secretArns.length > 0) {
+        statements.push({
+            Sid: 'ReadJobSecrets',
+            Effect: 'Allow',
+            Action: ['secretsmanager:GetSecretValue'],
+            Resource: [...access.secretArns],
+        });
+    }
+    if (access.parameterArns !== undefined && access.parameterArns.length > 0) {
+        statements.push({
+            Sid: 'ReadJobParameters',
+            Effect: 'Allow',
+            Action: ['ssm:GetParameters'],
+            Resource: [...access.parameterArns],
+        });
+    }
+    return { Version: POLICY_VERSION, Statement: statements };
+}
+/**
+ * The watcher Lambda's role: read the task queue's backlog, start runners (RunTask of the run's
+ * task definition family, in the run's cluster only, tagged on creation), see the runners it
+ * started, pass exactly the run's task and execution roles to ECS, and write its own logs.
+ *
+ * ecs:ListTasks is authorized against container instances, which a Fargate listing has none of:
+ * it is granted on `*` and held to the cluster by the `ecs:cluster` condition, as AWS documents.
+ *
+ * @example
+ * const policy = JSON.stringify(watcherRolePolicy(access));
+ * @throws never.
+ */
+function watcherRolePolicy(access) {
+    const ecsArn = `arn:${access.partition}:ecs:${access.region}:${access.accountId}`;
+    const inCluster = { ArnEquals: { 'ecs:cluster': access.clusterArn } };
+    const tasks = `${ecsArn}:task/${clusterName(access.clusterArn)}/*`;
+    const logGroup = logGroupArn(access, access.watcherLogGroupName);
+    return {
+        Version: POLICY_VERSION,
+        Statement: [
+            {
+                Sid: 'ReadBacklog',
+                Effect: 'Allow',
+                Action: ['sqs:GetQueueAttributes'],
+                Resource: [access.taskQueueArn],
+            },
+            {
+                Sid: 'StartRunners',
+                Effect: 'Allow',
+                Action: ['ecs:RunTask'],
+                Resource: [`${ecsArn}:task-definition/${access.taskDefinitionFamily}:*`],
+                Condition: inCluster,
+            },
+            {
+                Sid: 'TagRunnersOnStart',
+                Effect: 'Allow',
+                Action: ['ecs:TagResource'],
+                Resource: [tasks],
+                Condition: { StringEquals: { 'ecs:CreateAction': 'RunTask' } },
+            },
+            {
+                Sid: 'ListRunners',
+                Effect: 'Allow',
+                Action: ['ecs:ListTasks'],
+                Resource: ['*'],
+                Condition: inCluster,
+            },
+            {
+                Sid: 'DescribeRunners',
+                Effect: 'Allow',
+                Action: ['ecs:DescribeTasks'],
+                Resource: [tasks],
+                Condition: inCluster,
+            },
+            {
+                Sid: 'PassRunnerRoles',
+                Effect: 'Allow',
+                Action: ['iam:PassRole'],
+                Resource: [access.roleArns.task, access.roleArns.execution],
+                Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+            },
+            {
+                Sid: 'WriteOwnLogs',
+                Effect: 'Allow',
+                Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+                Resource: [logGroup, `${logGroup}:*`],
+            },
+        ],
+    };
+}
+/**
+ * Trust policy of the task and execution roles: ECS tasks may assume them, on behalf of this
+ * account only (`aws:SourceAccount`, against the confused deputy).
+ *
+ * @example
+ * ecsTasksTrustPolicy('123456789012').Statement[0]?.Principal; // { Service: 'ecs-tasks.amazonaws.com' }
+ * @throws never.
+ */
+function ecsTasksTrustPolicy(accountId) {
+    return {
+        Version: POLICY_VERSION,
+        Statement: [
+            {
+                Sid: 'EcsTasksAssumeRole',
+                Effect: 'Allow',
+                Principal: { Service: 'ecs-tasks.amazonaws.com' },
+                Action: ['sts:AssumeRole'],
+                Condition: { StringEquals: { 'aws:SourceAccount': accountId } },
+            },
+        ],
+    };
+}
+/**
+ * Trust policy of the watcher's role: the Lambda service may assume it.
+ *
+ * @example
+ * lambdaTrustPolicy().Statement[0]?.Principal; // { Service: 'lambda.amazonaws.com' }
+ * @throws never.
+ */
+function lambdaTrustPolicy() {
+    return {
+        Version: POLICY_VERSION,
+        Statement: [
+            {
+                Sid: 'LambdaAssumeRole',
+                Effect: 'Allow',
+                Principal: { Service: 'lambda.amazonaws.com' },
+                Action: ['sts:AssumeRole'],
+            },
+        ],
+    };
+}
+/**
+ * All three roles' documents for a run.
+ *
+ * @example
+ * const { task } = runRoleDocuments(access);
+ * await iam.send(new PutRolePolicyCommand({ RoleName, PolicyName, PolicyDocument: JSON.stringify(task.policy) }));
+ * @throws never.
+ */
+function policies_runRoleDocuments(access) {
+    const ecsTrust = ecsTasksTrustPolicy(access.accountId);
+    return {
+        task: { trust: ecsTrust, policy: taskRolePolicy(access) },
+        execution: { trust: ecsTrust, policy: executionRolePolicy(access) },
+        watcher: { trust: lambdaTrustPolicy(), policy: watcherRolePolicy(access) },
+    };
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/iam/iam-run-roles.ts
+// The run's three IAM roles on AWS (or moto): created or reused idempotently by provision-run, each
+// with its trust policy and one inline policy (policies.ts), tagged with the run id, and deleted by
+// teardown, which finds them by their path and tags.
+//
+// IAM is eventually consistent: a role just created (or a policy just put) may not be assumable by
+// ECS or Lambda for about ten seconds, and CreateFunction / RunTask then fail with "cannot be
+// assumed" / "not authorized". Nothing here waits; the caller that starts a task or creates the
+// function right after ensureRunRoles retries those errors with backoff.
+
+
+
+
+
+const NO_SUCH_ENTITY = new Set(['NoSuchEntity', 'NoSuchEntityException']);
+const ALREADY_EXISTS = new Set(['EntityAlreadyExists', 'EntityAlreadyExistsException']);
+/**
+ * The run's IAM roles: task (the runner), execution (the ECS agent) and watcher (the Lambda).
+ *
+ * @example
+ * const roles = new IamRunRoles(new IAMClient({}));
+ * const { arns } = await roles.ensureRunRoles(access);
+ * // … at teardown:
+ * await roles.deleteRunRoles(access.runId);
+ * @throws ConfigurationError from any method when access is denied; AwsRequestError for faults.
+ */
+class IamRunRoles {
+    client;
+    constructor(client) {
+        this.client = client;
+    }
+    /**
+     * Creates the three roles, or reuses them when they exist and carry this run's tag: the trust
+     * policy is set again (UpdateAssumeRolePolicy) and the inline policy put again (PutRolePolicy),
+     * so a re-provision with other buckets or secrets updates what the roles may do. Roles live under
+     * the path `/sluice/<run-id>/`. The watcher's policy names the task and execution roles, so
+     * `access.roleArns` must be {@link runRoleArns} of the run.
+     *
+     * @example
+     * const access = { ...known, roleArns: runRoleArns('aws', accountId, runId) };
+     * const { arns, created } = await roles.ensureRunRoles(access, { tags: { [OUTPUT_BUCKET_TAG]: bucket } });
+     * @throws {ConfigurationError} when a role of the same name exists but belongs to another run (or
+     *   to nobody sluice knows), or access is denied. {@link SluiceError} when `access.roleArns` are
+     *   not the roles this creates, or the run id is malformed. AwsRequestError for faults.
+     */
+    async ensureRunRoles(access, options = {}) {
+        const { runId } = access;
+        const expected = runRoleArns(access.partition, access.accountId, runId);
+        for (const kind of ['task', 'execution']) {
+            if (access.roleArns[kind] !== expected[kind]) {
+                throw new SluiceError(`the watcher policy would pass ${access.roleArns[kind]} as the ${kind} role, but the run's ${kind} role is ${expected[kind]}`);
+            }
+        }
+        const documents = runRoleDocuments(access);
+        const tags = { ...options.tags, ...runTags(runId) };
+        const created = [];
+        const ensure = async (kind) => {
+            const name = runRoleName(runId, kind);
+            const role = await this.ensureRole(runId, kind, name, documents[kind].trust, tags, options);
+            await this.send('IAM.PutRolePolicy', name, () => this.client.send(new PutRolePolicyCommand({
+                RoleName: name,
+                PolicyName: RUN_ROLE_POLICY_NAME,
+                PolicyDocument: JSON.stringify(documents[kind].policy),
+            })));
+            if (role.created)
+                created.push(kind);
+            return role.arn;
+        };
+        // In RUN_ROLE_KINDS order, one after the other: the watcher's policy names the other two.
+        const task = await ensure('task');
+        const execution = await ensure('execution');
+        const watcher = await ensure('watcher');
+        return { arns: { task, execution, watcher }, created };
+    }
+    /**
+     * The roles under the run's path that carry its run id tag (ListRoles with the path prefix, then
+     * ListRoleTags for each: a handful of calls whatever the account holds).
+     *
+     * @example
+     * for (const role of await roles.findRunRoles('thumbs-3f9a0c12')) console.log(role.arn);
+     * @throws {ConfigurationError} when access is denied; AwsRequestError for faults.
+     */
+    async findRunRoles(runId) {
+        const path = runRolePath(runId);
+        const listed = [];
+        try {
+            for await (const page of paginateListRoles({ client: this.client }, { PathPrefix: path })) {
+                // AWS matches the path as a prefix; the trailing `/` keeps `run-1` from finding `run-10`.
+                listed.push(...(page.Roles ?? []).filter((role) => role.Path === path));
+            }
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, 'IAM.ListRoles', path);
+        }
+        const found = [];
+        for (const role of listed) {
+            if (role.RoleName === undefined || role.Arn === undefined)
+                continue;
+            const tags = await this.roleTags(role.RoleName);
+            if (tags?.[RUN_ID_TAG] === runId)
+                found.push({ name: role.RoleName, arn: role.Arn, tags });
+        }
+        return found;
+    }
+    /**
+     * Deletes the run's roles ({@link findRunRoles}): inline policies, then any managed policy someone
+     * attached, then the role. Idempotent: a role or policy already gone counts as deleted.
+     *
+     * @example
+     * const deleted = await roles.deleteRunRoles('thumbs-3f9a0c12'); // ['sluice-thumbs-3f9a0c12-task', …]
+     * @returns the names of the roles deleted (empty when none was left).
+     * @throws {ConfigurationError} when access is denied; AwsRequestError for faults (e.g. a role that
+     *   someone added to an instance profile: DeleteConflict).
+     */
+    async deleteRunRoles(runId) {
+        const deleted = [];
+        for (const role of await this.findRunRoles(runId)) {
+            if (await this.deleteRole(role.name))
+                deleted.push(role.name);
+        }
+        return deleted;
+    }
+    async ensureRole(runId, kind, name, trust, tags, options) {
+        const path = runRolePath(runId);
+        let existing = await this.getRole(name);
+        if (existing === undefined) {
+            try {
+                const output = await this.client.send(new CreateRoleCommand({
+                    RoleName: name,
+                    Path: path,
+                    AssumeRolePolicyDocument: JSON.stringify(trust),
+                    Description: `sluice run ${runId}: ${kind} role`,
+                    Tags: toTagList(tags),
+                    ...(options.permissionsBoundaryArn !== undefined && {
+                        PermissionsBoundary: options.permissionsBoundaryArn,
+                    }),
+                }));
+                const arn = output.Role?.Arn;
+                if (arn === undefined)
+                    throw new SluiceError(`IAM.CreateRole ${name} returned no ARN`);
+                return { arn, created: true };
+            }
+            catch (thrown) {
+                // Another provision of the same run created it meanwhile: reuse it like any existing role.
+                if (!ALREADY_EXISTS.has(describeAwsError(thrown).code)) {
+                    throw classifyAwsError(thrown, 'IAM.CreateRole', name);
+                }
+                existing = await this.getRole(name);
+                if (existing === undefined)
+                    throw classifyAwsError(thrown, 'IAM.CreateRole', name);
+            }
+        }
+        const owner = (await this.roleTags(name))?.[RUN_ID_TAG];
+        if (owner !== runId || existing.Path !== path) {
+            throw new ConfigurationError(`IAM role ${name} already exists (${existing.Arn ?? '?'}) but is not run ${runId}'s: ${owner === undefined ? `it has no ${RUN_ID_TAG} tag` : `its ${RUN_ID_TAG} tag is ${owner}`}${existing.Path !== path ? ` and its path is ${existing.Path ?? '?'}, not ${path}` : ''}. Delete or rename that role, or change the job's name so the run gets another id.`);
+        }
+        await this.send('IAM.UpdateAssumeRolePolicy', name, () => this.client.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(trust) })));
+        await this.send('IAM.TagRole', name, () => this.client.send(new TagRoleCommand({ RoleName: name, Tags: toTagList(tags) })));
+        if (options.permissionsBoundaryArn !== undefined) {
+            const boundary = options.permissionsBoundaryArn;
+            await this.send('IAM.PutRolePermissionsBoundary', name, () => this.client.send(new PutRolePermissionsBoundaryCommand({ RoleName: name, PermissionsBoundary: boundary })));
+        }
+        const arn = existing.Arn;
+        if (arn === undefined)
+            throw new SluiceError(`IAM.GetRole ${name} returned no ARN`);
+        return { arn, created: false };
+    }
+    /** The role, or undefined when there is none of that name. */
+    async getRole(name) {
+        try {
+            return (await this.client.send(new GetRoleCommand({ RoleName: name }))).Role;
+        }
+        catch (thrown) {
+            if (NO_SUCH_ENTITY.has(describeAwsError(thrown).code))
+                return undefined;
+            throw classifyAwsError(thrown, 'IAM.GetRole', name);
+        }
+    }
+    /** The role's tags, or undefined when the role is gone. */
+    async roleTags(name) {
+        const tags = {};
+        try {
+            for await (const page of paginateListRoleTags({ client: this.client }, { RoleName: name })) {
+                for (const tag of page.Tags ?? []) {
+                    if (tag.Key !== undefined)
+                        tags[tag.Key] = tag.Value ?? '';
+                }
+            }
+        }
+        catch (thrown) {
+            if (NO_SUCH_ENTITY.has(describeAwsError(thrown).code))
+                return undefined;
+            throw classifyAwsError(thrown, 'IAM.ListRoleTags', name);
+        }
+        return tags;
+    }
+    /** Deletes one role and what keeps IAM from deleting it; false when it was already gone. */
+    async deleteRole(name) {
+        try {
+            const inline = [];
+            for await (const page of paginateListRolePolicies({ client: this.client }, { RoleName: name })) {
+                inline.push(...(page.PolicyNames ?? []));
+            }
+            for (const policy of inline) {
+                await this.client.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policy }));
+            }
+            const attached = [];
+            for await (const page of paginateListAttachedRolePolicies({ client: this.client }, { RoleName: name })) {
+                for (const policy of page.AttachedPolicies ?? []) {
+                    if (policy.PolicyArn !== undefined)
+                        attached.push(policy.PolicyArn);
+                }
+            }
+            for (const policyArn of attached) {
+                await this.client.send(new DetachRolePolicyCommand({ RoleName: name, PolicyArn: policyArn }));
+            }
+            await this.client.send(new DeleteRoleCommand({ RoleName: name }));
+            return true;
+        }
+        catch (thrown) {
+            // Gone at any step (a concurrent teardown): what this call wanted.
+            if (NO_SUCH_ENTITY.has(describeAwsError(thrown).code))
+                return false;
+            throw classifyAwsError(thrown, 'IAM.DeleteRole', name);
+        }
+    }
+    async send(operation, name, call) {
+        try {
+            return await call();
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, operation, name);
+        }
+    }
+}
+function toTagList(tags) {
+    return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/compute/run-log-group.ts
+// A run's CloudWatch Logs group: where its runner tasks' awslogs streams go, one group per run so
+// retention and teardown are per run, and so a task's log can be linked from records and summaries.
+
+
+
+
+
+/** Days a run's logs are kept unless asked otherwise (a value CloudWatch Logs accepts). */
+const RUN_LOG_RETENTION_DAYS = 30;
+/**
+ * The log group of a run's tasks: `/sluice/runs/<run-id>`.
+ *
+ * @example
+ * runLogGroupName('thumbs-3f9a0c12'); // '/sluice/runs/thumbs-3f9a0c12'
+ * @throws never.
+ */
+function runLogGroupName(runId) {
+    return `/sluice/runs/${runId}`;
+}
+/**
+ * The awslogs configuration of a run's `algorithm` container: the run's group, its region, and the run
+ * id as stream prefix, so a task's stream is `<run-id>/algorithm/<task-id>`.
+ *
+ * @example
+ * runLogConfiguration('thumbs-3f9a0c12', 'eu-west-1').options?.['awslogs-group']; // '/sluice/runs/thumbs-3f9a0c12'
+ * @throws never.
+ */
+function run_log_group_runLogConfiguration(runId, region) {
+    return {
+        logDriver: 'awslogs',
+        options: {
+            'awslogs-group': runLogGroupName(runId),
+            'awslogs-region': region,
+            'awslogs-stream-prefix': runId,
+        },
+    };
+}
+/** The task id of a task ARN (`…:task/<cluster>/<id>` or `…:task/<id>`), or the id itself. */
+function taskIdOf(task) {
+    return task.slice(task.lastIndexOf('/') + 1);
+}
+/**
+ * The awslogs stream of one task's container: `<prefix>/<container>/<task-id>` (how the awslogs
+ * driver names it on ECS).
+ *
+ * @example
+ * taskLogStreamName('thumbs-3f9a0c12', 'arn:aws:ecs:eu-west-1:123456789012:task/sluice/0f1e2d'); // 'thumbs-3f9a0c12/algorithm/0f1e2d'
+ * @throws never.
+ */
+function taskLogStreamName(streamPrefix, task, container = ALGORITHM_CONTAINER) {
+    return `${streamPrefix}/${container}/${taskIdOf(task)}`;
+}
+/** The console's host for a region's partition. */
+function consoleHost(region) {
+    if (region.startsWith('cn-'))
+        return `${region}.console.amazonaws.cn`;
+    if (region.startsWith('us-gov-'))
+        return `${region}.console.amazonaws-us-gov.com`;
+    return `${region}.console.aws.amazon.com`;
+}
+/** The console's encoding of a path part in its `#logsV2:` fragment: URL-encoded twice, `%` as `$`. */
+function consoleEncode(text) {
+    return encodeURIComponent(encodeURIComponent(text)).replace(/%/g, '$');
+}
+/**
+ * Where to read the log of a run's task: the CloudWatch console page of its stream and the `aws logs`
+ * command that prints it, for records and summaries to link to.
+ *
+ * @example
+ * taskLogLink({ region: 'eu-west-1', runId: 'thumbs-3f9a0c12', task: 'arn:aws:ecs:eu-west-1:123456789012:task/sluice/0f1e2d' }).consoleUrl;
+ * // 'https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/$252Fsluice$252Fruns$252Fthumbs-3f9a0c12/log-events/thumbs-3f9a0c12$252Falgorithm$252F0f1e2d'
+ * @throws never.
+ */
+function taskLogLink(options) {
+    const logGroup = runLogGroupName(options.runId);
+    const logStream = taskLogStreamName(options.runId, options.task, options.container);
+    const { region } = options;
+    return {
+        logGroup,
+        logStream,
+        consoleUrl: `https://${consoleHost(region)}/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/` +
+            `${consoleEncode(logGroup)}/log-events/${consoleEncode(logStream)}`,
+        command: `aws logs get-log-events --region ${region} --log-group-name '${logGroup}' --log-stream-name '${logStream}'`,
+    };
+}
+/**
+ * A run's log group on CloudWatch Logs: created (tagged with the run, with a retention) at provisioning,
+ * deleted at teardown.
+ *
+ * @example
+ * const logs = new RunLogGroups(new CloudWatchLogsClient({ region }), logger);
+ * await logs.ensure('thumbs-3f9a0c12');   // { name: '/sluice/runs/thumbs-3f9a0c12', created: true }
+ * await logs.delete('thumbs-3f9a0c12');   // true
+ * @throws {ConfigurationError} when denied; AwsRequestError for faults.
+ */
+class RunLogGroups {
+    client;
+    logger;
+    constructor(client, logger = silentLogger) {
+        this.client = client;
+        this.logger = logger;
+    }
+    /**
+     * Creates the run's log group, or reuses it, and sets its retention (also on a reused group).
+     *
+     * @example
+     * await logs.ensure('thumbs-3f9a0c12', { retentionDays: 7 });
+     * @throws {ConfigurationError} when denied or the retention is not one CloudWatch accepts; AwsRequestError for faults.
+     */
+    async ensure(runId, options = {}) {
+        const name = runLogGroupName(runId);
+        let created = true;
+        try {
+            await this.client.send(new CreateLogGroupCommand({ logGroupName: name, tags: runTags(runId) }));
+        }
+        catch (thrown) {
+            if (describeAwsError(thrown).code !== 'ResourceAlreadyExistsException') {
+                throw classifyAwsError(thrown, 'Logs.CreateLogGroup', name);
+            }
+            created = false;
+        }
+        try {
+            await this.client.send(new PutRetentionPolicyCommand({
+                logGroupName: name,
+                retentionInDays: options.retentionDays ?? RUN_LOG_RETENTION_DAYS,
+            }));
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, 'Logs.PutRetentionPolicy', name);
+        }
+        if (created)
+            this.logger.info(`created log group ${name}`);
+        return { name, created };
+    }
+    /**
+     * Deletes the run's log group and its streams. Idempotent: false when there was none.
+     *
+     * @example
+     * const deleted = await logs.delete('thumbs-3f9a0c12');
+     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
+     */
+    async delete(runId) {
+        const name = runLogGroupName(runId);
+        try {
+            await this.client.send(new DeleteLogGroupCommand({ logGroupName: name }));
+        }
+        catch (thrown) {
+            if (describeAwsError(thrown).code === 'ResourceNotFoundException')
+                return false;
+            throw classifyAwsError(thrown, 'Logs.DeleteLogGroup', name);
+        }
+        this.logger.info(`deleted log group ${name}`);
+        return true;
+    }
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/compute/ecs-workers.ts
+// The ECS backend's workers: a run's runner tasks, started with RunTask from a per-run task definition,
+// counted and stopped by `startedBy`. The per-run task definition exists because RunTask overrides
+// cannot add `secrets`: the job's `{"fromSecret": …}` values must reach the container through ECS's
+// secret references, never as plain environment that DescribeTasks would show. Everything else per
+// run (SLUICE_RUN, roles, cpu/memory) travels in the RunTask overrides.
+
+
+
+
+
+
+
+
+
+/** The cluster sluice runs its tasks in when the job names none; shared by runs, never deleted by teardown. */
+const DEFAULT_ECS_CLUSTER = 'sluice';
+/** RunTask starts at most this many tasks per call (an AWS limit). */
+const RUN_TASK_BATCH_SIZE = 10;
+/** RunTask's `overrides`, as JSON, may hold at most this many characters (an AWS limit). */
+const MAX_OVERRIDES_CHARS = 8192;
+/** awsvpc limits: subnets and security groups per task. */
+const MAX_SUBNETS = 16;
+const MAX_SECURITY_GROUPS = 5;
+/** StopTask's `reason` holds at most 255 characters. */
+const MAX_STOP_REASON = 255;
+/**
+ * `startedBy` of a run's tasks: `sluice-<run-id>` (at most 46 characters of the 128 allowed). ListTasks
+ * filters on it, so a run's tasks are counted and stopped from any process.
+ *
+ * @example
+ * runStartedBy('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12'
+ * @throws never.
+ */
+function runStartedBy(runId) {
+    return `sluice-${runId}`;
+}
+/**
+ * The task group of a run's tasks, `sluice:<run-id>`: what the ECS console groups tasks by.
+ *
+ * @example
+ * runTaskGroup('thumbs-3f9a0c12'); // 'sluice:thumbs-3f9a0c12'
+ * @throws never.
+ */
+function runTaskGroup(runId) {
+    return `sluice:${runId}`;
+}
+/**
+ * The family of a run's own task definition: `sluice-run-<run-id>` (a run id is at most 39
+ * characters, far below ECS's 255).
+ *
+ * @example
+ * runTaskDefinitionFamily('thumbs-3f9a0c12'); // 'sluice-run-thumbs-3f9a0c12'
+ * @throws never.
+ */
+function runTaskDefinitionFamily(runId) {
+    return `sluice-run-${runId}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 255);
+}
+/**
+ * The partition, region and account of an ARN; an IAM role's ARN has no region, so `region` is
+ * taken from the argument.
+ *
+ * @example
+ * arnContext('arn:aws:iam::123456789012:role/sluice-x-execution', 'eu-west-1'); // { partition: 'aws', region: 'eu-west-1', account: '123456789012' }
+ * @throws {ConfigurationError} when it is not an ARN with an account.
+ */
+function arnContext(arn, region) {
+    const match = /^arn:([a-z-]+):[a-z0-9-]+:([a-z0-9-]*):([0-9]{12}):/.exec(arn);
+    if (match === null) {
+        throw new ConfigurationError(`"${arn}" is not an ARN with an account id (arn:aws:iam::123456789012:role/…)`);
+    }
+    return { partition: match[1] ?? 'aws', region: match[2] || region, account: match[3] ?? '' };
+}
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+const SECRET_ARN = /^arn:[a-z-]+:(secretsmanager|ssm):[a-z0-9-]+:[0-9]{12}:(secret:|parameter\/)/;
+/**
+ * The `valueFrom` of a container secret for a job's `{"fromSecret": reference}`: a Secrets Manager
+ * or SSM Parameter Store ARN is used as it is (with a Secrets Manager JSON key or version suffix, if
+ * any); a name is a Secrets Manager secret in the run's account and region, written as the partial
+ * ARN `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>` — Secrets Manager resolves an
+ * ARN without its random 6-character suffix, and ECS wants an ARN for Secrets Manager (a bare name only
+ * works for SSM parameters). An SSM parameter is therefore always given by its ARN.
+ *
+ * @example
+ * secretValueFrom('watermark/token', { partition: 'aws', region: 'eu-west-1', account: '123456789012' });
+ * // 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:watermark/token'
+ * @throws {ConfigurationError} when the reference is neither such an ARN nor a valid secret name.
+ */
+function secretValueFrom(reference, context) {
+    if (reference.startsWith('arn:')) {
+        if (!SECRET_ARN.test(reference)) {
+            throw new ConfigurationError(`job.json: {"fromSecret": "${reference}"} is an ARN of neither a Secrets Manager secret (arn:aws:secretsmanager:…:secret:NAME) nor an SSM parameter (arn:aws:ssm:…:parameter/NAME)`);
+        }
+        return reference;
+    }
+    if (!SECRET_NAME.test(reference)) {
+        throw new ConfigurationError(`job.json: {"fromSecret": "${reference}"} is not a Secrets Manager secret name (letters, digits and /_+=.@-, at most 512): write the name or the secret's ARN`);
+    }
+    return `arn:${context.partition}:secretsmanager:${context.region}:${context.account}:secret:${reference}`;
+}
+/**
+ * Splits a job's `env` for ECS: literals go into SLUICE_RUN, `fromSecret` references into the run task
+ * definition's `secrets` (ECS reads them with the execution role when the task starts).
+ *
+ * @example
+ * ecsRunnerVariables({ SIZE: '256', TOKEN: { fromSecret: 'watermark/token' } });
+ * // { env: { SIZE: '256' }, secretEnv: ['TOKEN'], secrets: { TOKEN: 'watermark/token' } }
+ * @throws {ConfigurationError} for a `{"fromEnv": …}` value: on ECS the value would have to travel as
+ *   plain environment in the RunTask request (visible to anyone who may DescribeTasks); the message
+ *   says to store it in Secrets Manager and use `fromSecret`.
+ */
+function ecsRunnerVariables(env) {
+    const literals = {};
+    const secretEnv = [];
+    const secrets = {};
+    for (const [name, value] of Object.entries(env)) {
+        if (typeof value === 'string')
+            literals[name] = value;
+        else if ('fromSecret' in value) {
+            secretEnv.push(name);
+            secrets[name] = value.fromSecret;
+        }
+        else {
+            throw new ConfigurationError(`job.json $.env.${name}: {"fromEnv": "${value.fromEnv}"} cannot be handed to ECS workers without putting the value in plain task environment. ` +
+                `Store it in AWS Secrets Manager (aws secretsmanager create-secret --name NAME --secret-string …) and write {"fromSecret": "NAME"}.`);
+        }
+    }
+    return { env: literals, secretEnv: secretEnv.sort(), secrets };
+}
+/**
+ * The RegisterTaskDefinition input of a run's own task definition: a copy of the algorithm's registered
+ * revision (DescribeTaskDefinition with its tags; the read-only fields — ARN, revision, status,
+ * compatibilities, requiresAttributes, registeredAt/By — are left out) in family
+ * `sluice-run-<run-id>`, with the job's secrets as the `algorithm` container's `secrets` (a variable
+ * with a default in the algorithm's `environment` loses it there), awslogs to the run's log group
+ * (`/sluice/runs/<run-id>`, stream prefix = the run id), the run's roles, and the algorithm's tags plus
+ * the run's. Registering it with {@link registerTaskDefinition} reuses an identical revision, so
+ * provisioning twice adds nothing.
+ *
+ * @example
+ * const algorithm = await new EcsTaskDefinitions(ecs).describe(entry.taskDefinitionArn);
+ * const input = runTaskDefinitionInput(algorithm, { runId, region, executionRoleArn, taskRoleArn, secrets });
+ * @throws {ConfigurationError} when the definition has no `algorithm` container, or a secret reference
+ *   or the execution role's ARN is malformed.
+ */
+function runTaskDefinitionInput(algorithm, run) {
+    const definition = algorithm.taskDefinition;
+    const containers = definition.containerDefinitions ?? [];
+    if (!containers.some((container) => container.name === ALGORITHM_CONTAINER)) {
+        throw new ConfigurationError(`task definition ${definition.taskDefinitionArn ?? definition.family ?? ''} has no "${ALGORITHM_CONTAINER}" container: it was not registered by sluice wrap. Wrap the algorithm again.`);
+    }
+    const context = arnContext(run.executionRoleArn, run.region);
+    const secrets = Object.entries(run.secrets ?? {})
+        .map(([name, reference]) => ({ name, valueFrom: secretValueFrom(reference, context) }))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const secretNames = new Set(secrets.map((secret) => secret.name));
+    const copy = (container) => {
+        if (container.name !== ALGORITHM_CONTAINER)
+            return container;
+        const environment = (container.environment ?? []).filter((entry) => !secretNames.has(entry.name ?? ''));
+        const kept = (container.secrets ?? []).filter((entry) => !secretNames.has(entry.name ?? ''));
+        const allSecrets = [...kept, ...secrets];
+        return {
+            ...container,
+            environment,
+            ...(allSecrets.length > 0 ? { secrets: allSecrets } : {}),
+            logConfiguration: runLogConfiguration(run.runId, run.region),
+        };
+    };
+    const tags = new Map();
+    for (const tag of algorithm.tags)
+        if (tag.key !== undefined)
+            tags.set(tag.key, tag.value ?? '');
+    for (const [key, value] of Object.entries(runTags(run.runId)))
+        tags.set(key, value);
+    return {
+        family: runTaskDefinitionFamily(run.runId),
+        containerDefinitions: containers.map(copy),
+        executionRoleArn: run.executionRoleArn,
+        taskRoleArn: run.taskRoleArn,
+        ...(definition.networkMode !== undefined && { networkMode: definition.networkMode }),
+        ...(definition.volumes !== undefined && { volumes: definition.volumes }),
+        ...(definition.placementConstraints !== undefined && {
+            placementConstraints: definition.placementConstraints,
+        }),
+        ...(definition.requiresCompatibilities !== undefined && {
+            requiresCompatibilities: definition.requiresCompatibilities,
+        }),
+        ...(definition.cpu !== undefined && { cpu: definition.cpu }),
+        ...(definition.memory !== undefined && { memory: definition.memory }),
+        ...(definition.pidMode !== undefined && { pidMode: definition.pidMode }),
+        ...(definition.ipcMode !== undefined && { ipcMode: definition.ipcMode }),
+        ...(definition.proxyConfiguration !== undefined && { proxyConfiguration: definition.proxyConfiguration }),
+        ...(definition.ephemeralStorage !== undefined && { ephemeralStorage: definition.ephemeralStorage }),
+        ...(definition.runtimePlatform !== undefined && { runtimePlatform: definition.runtimePlatform }),
+        tags: [...tags].map(([key, value]) => ({ key, value })).sort((a, b) => (a.key < b.key ? -1 : 1)),
+    };
+}
+function sortedEnvironment(env) {
+    return Object.keys(env)
+        .sort()
+        .map((name) => ({ name, value: env[name] ?? '' }));
+}
+/**
+ * The RunTask request of a run, without `count`: the run's task definition on its cluster;
+ * `startedBy` `sluice-<run-id>` and group `sluice:<run-id>` (ListTasks finds a run's tasks by them);
+ * FARGATE or EC2, or the FARGATE_SPOT capacity provider when `spot` (Fargate only); awsvpc networking in
+ * the given subnets and security groups, with a public IP when `assignPublicIp` (Fargate only: awsvpc
+ * tasks on EC2 never get one); the `algorithm` container's environment overridden with SLUICE_RUN (the
+ * job's literal values travel inside it, `config.env`) and `environment`; the roles and cpu/memory
+ * overrides when given; tags `sluice:run-id` and `sluice:managed` plus the task definition's
+ * (`propagateTags`); execute-command off. `workerId` is dropped from the config: one request starts up
+ * to ten tasks with the same overrides, and each runner names itself.
+ *
+ * @example
+ * const template = ecsLaunchTemplate({ runId, cluster: 'sluice', taskDefinition: arn, config, compute: job.compute, subnets, securityGroups });
+ * const { started, failures } = await workers.start(template, 25);
+ * @throws {ConfigurationError} with no subnets, too many subnets or security groups, Spot on EC2, or
+ *   overrides above ECS's 8,192 characters (the message says what makes them large).
+ */
+function ecsLaunchTemplate(options) {
+    const { compute } = options;
+    if (options.subnets.length === 0) {
+        throw new ConfigurationError(`run ${options.runId}: ECS tasks need subnets; set "compute": {"subnets": [...]} in job.json, or keep a default VPC in the region.`);
+    }
+    if (options.subnets.length > MAX_SUBNETS) {
+        throw new ConfigurationError(`job.json $.compute.subnets: ECS takes at most ${MAX_SUBNETS} subnets per task; found ${options.subnets.length}.`);
+    }
+    if (options.securityGroups.length > MAX_SECURITY_GROUPS) {
+        throw new ConfigurationError(`job.json $.compute.securityGroups: ECS takes at most ${MAX_SECURITY_GROUPS} security groups per task; found ${options.securityGroups.length}.`);
+    }
+    const fargate = compute.launchType === 'FARGATE';
+    if (compute.spot && !fargate) {
+        throw new ConfigurationError('job.json $.compute.spot: Spot is supported on Fargate only (capacity provider FARGATE_SPOT); EC2 Spot needs a capacity provider backed by a Spot Auto Scaling group, which sluice does not manage. Set "launchType": "FARGATE" or "spot": false.');
+    }
+    const { workerId: _dropped, ...config } = options.config;
+    const environment = sortedEnvironment({
+        ...options.environment,
+        [RUNNER_CONFIG_VARIABLE]: JSON.stringify(config),
+    });
+    const overrides = {
+        containerOverrides: [
+            {
+                name: ALGORITHM_CONTAINER,
+                environment,
+                ...(options.memoryMiB !== undefined && { memory: options.memoryMiB }),
+            },
+        ],
+        ...(options.taskRoleArn !== undefined && { taskRoleArn: options.taskRoleArn }),
+        ...(options.executionRoleArn !== undefined && { executionRoleArn: options.executionRoleArn }),
+        ...(options.cpuUnits !== undefined && { cpu: String(options.cpuUnits) }),
+        ...(options.memoryMiB !== undefined && { memory: String(options.memoryMiB) }),
+    };
+    const size = JSON.stringify(overrides).length;
+    if (size > MAX_OVERRIDES_CHARS) {
+        throw new ConfigurationError(`run ${options.runId}: the RunTask overrides would be ${size} characters; ECS allows ${MAX_OVERRIDES_CHARS}. ` +
+            `They carry SLUICE_RUN: shorten the job's literal env values and include globs, or move long values into Secrets Manager ({"fromSecret": …}).`);
+    }
+    return {
+        cluster: options.cluster,
+        taskDefinition: options.taskDefinition,
+        startedBy: runStartedBy(options.runId),
+        group: runTaskGroup(options.runId),
+        ...(compute.spot
+            ? { capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] }
+            : { launchType: compute.launchType }),
+        networkConfiguration: {
+            awsvpcConfiguration: {
+                subnets: [...options.subnets],
+                securityGroups: [...options.securityGroups],
+                assignPublicIp: fargate && compute.assignPublicIp ? 'ENABLED' : 'DISABLED',
+            },
+        },
+        overrides,
+        propagateTags: 'TASK_DEFINITION',
+        tags: runTaskTags(options.runId),
+        enableExecuteCommand: false,
+    };
+}
+/**
+ * The tags every task of a run carries: `sluice:run-id` and `sluice:managed`.
+ *
+ * @example
+ * runTaskTags('thumbs-3f9a0c12'); // [{ key: 'sluice:run-id', value: 'thumbs-3f9a0c12' }, { key: 'sluice:managed', value: 'true' }]
+ * @throws never.
+ */
+function runTaskTags(runId) {
+    return Object.entries(runTags(runId)).map(([key, value]) => ({ key, value }));
+}
+const whole = (n) => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
+/**
+ * How many workers to start now: enough for one per task not yet done, up to `maxWorkers`, and at least
+ * `minWorkers` running; never negative (runners exit by themselves when idle, so nothing is stopped
+ * here). A runner works on one task at a time, so in-flight messages count: their runners are busy.
+ * The watcher Lambda and dispatch-tasks both use it.
+ *
+ * @example
+ * workersToStart({ backlog: 25, running: 3, maxWorkers: 10, minWorkers: 0 }); // 7
+ * workersToStart({ backlog: 0, running: 0, maxWorkers: 10, minWorkers: 2 });  // 2
+ * @throws never; negative or non-finite inputs count as 0.
+ */
+function workersToStart(demand) {
+    const max = whole(demand.maxWorkers);
+    const target = Math.min(max, Math.max(whole(demand.minWorkers), whole(demand.backlog)));
+    return Math.max(0, target - whole(demand.running));
+}
+/**
+ * The wait before retry `attempt` (1 for the first retry): exponential from `baseMs`, capped at `maxMs`,
+ * with "equal jitter" (half fixed, half random) so many callers throttled together spread out.
+ *
+ * @example
+ * backoffDelayMs(3, { baseMs: 1000, maxMs: 20000, random: () => 0.5 }); // 3000
+ * @throws never.
+ */
+function backoffDelayMs(attempt, options) {
+    const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** Math.max(0, attempt - 1));
+    return Math.round(ceiling / 2 + (ceiling / 2) * options.random());
+}
+const ecs_workers_defaultSleep = (ms) => new Promise((resolve) => {
+    setTimeout(resolve, ms);
+});
+/** ECS's failure reasons that go away by themselves: Fargate (Spot) capacity. */
+function capacityUnavailable(reason) {
+    return /capacity is unavailable|capacity unavailable|insufficient capacity/i.test(reason ?? '');
+}
+/** Errors of ECS that the user fixes: the request named something wrong. */
+const ECS_CONFIGURATION_CODES = {
+    ClusterNotFoundException: 'The cluster does not exist: provision the run again.',
+    InvalidParameterException: 'ECS refused a parameter: check job.json compute (subnets, securityGroups, launchType) and the task definition.',
+    ClientException: 'ECS refused the request: check job.json compute and the task definition.',
+    PlatformUnknownException: 'The Fargate platform version is unknown.',
+    PlatformTaskDefinitionIncompatibilityException: 'The task definition does not fit the launch type: check job.json compute.launchType.',
+    UnsupportedFeatureException: 'The feature asked for is not available in this region.',
+    BlockedException: 'The account is blocked from running ECS tasks: contact AWS support.',
+};
+function classifyEcsError(thrown, operation, target) {
+    const { code } = describeAwsError(thrown);
+    const hint = ECS_CONFIGURATION_CODES[code];
+    if (hint !== undefined) {
+        return new ConfigurationError(`${operation} on ${target} failed: ${code}: ${toError(thrown).message}. ${hint}`, {
+            cause: thrown,
+        });
+    }
+    return classifyAwsError(thrown, operation, target);
+}
+/**
+ * A run's runner tasks on Amazon ECS (or anything speaking its API): start (RunTask, batched and
+ * retried), count and stop them by `startedBy`, and the cluster and run task definition they need.
+ *
+ * @example
+ * const workers = new EcsWorkers(new ECSClient({ region }), { logger });
+ * await workers.ensureCluster(DEFAULT_ECS_CLUSTER, { spot: job.compute.spot });
+ * const running = await workers.count(runId, DEFAULT_ECS_CLUSTER);
+ * const wanted = workersToStart({ backlog, running, maxWorkers, minWorkers });
+ * const { started, failures } = await workers.start(template, wanted);
+ * @throws {ConfigurationError} for requests ECS refuses (bad subnets, missing cluster, denied);
+ *   AwsRequestError for faults that outlast the retries.
+ */
+class EcsWorkers {
+    client;
+    logger;
+    sleep;
+    random;
+    maxAttempts;
+    baseDelayMs;
+    maxDelayMs;
+    constructor(client, options = {}) {
+        this.client = client;
+        this.logger = options.logger ?? silentLogger;
+        this.sleep = options.sleep ?? ecs_workers_defaultSleep;
+        this.random = options.random ?? Math.random;
+        this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
+        this.baseDelayMs = options.baseDelayMs ?? 1000;
+        this.maxDelayMs = options.maxDelayMs ?? 20_000;
+    }
+    /**
+     * Starts `count` tasks from the template, at most {@link RUN_TASK_BATCH_SIZE} per RunTask call.
+     * Throttling and failures saying capacity is unavailable are retried with backoff and jitter, up to
+     * `maxAttempts` calls per batch; other failures (e.g. `RESOURCE:MEMORY` on EC2) are reported at
+     * once. Each batch carries a client token, so a retried call ECS did receive starts nothing twice.
+     *
+     * @example
+     * const { started, notStarted, failures } = await workers.start(template, 25); // 10 + 10 + 5
+     * @throws {ConfigurationError} when ECS refuses the request itself; AwsRequestError for other faults.
+     */
+    async start(template, count) {
+        const started = [];
+        const failures = [];
+        let notStarted = 0;
+        for (let remaining = whole(count); remaining > 0;) {
+            const batch = Math.min(RUN_TASK_BATCH_SIZE, remaining);
+            remaining -= batch;
+            const result = await this.startBatch(template, batch);
+            started.push(...result.started);
+            failures.push(...result.failures);
+            notStarted += batch - result.started.length;
+        }
+        if (started.length > 0) {
+            this.logger.info(`run tasks: started ${started.length} on ${template.cluster} (${template.startedBy})`);
+        }
+        if (notStarted > 0) {
+            this.logger.warning(`run tasks: ${notStarted} not started on ${template.cluster}: ${failures
+                .map((failure) => `${failure.reason}${failure.detail !== '' ? ` (${failure.detail})` : ''}`)
+                .join('; ')}`);
+        }
+        return { started, notStarted, failures };
+    }
+    async startBatch(template, size) {
+        const started = [];
+        let wanted = size;
+        let token = randomUUID();
+        let lastFailures = [];
+        for (let attempt = 1;; attempt += 1) {
+            let retryable = [];
+            try {
+                const output = await this.client.send(new RunTaskCommand({ ...template, count: wanted, clientToken: token }));
+                const arns = (output.tasks ?? []).flatMap((task) => task.taskArn !== undefined ? [task.taskArn] : []);
+                started.push(...arns);
+                const failures = (output.failures ?? []).map((failure) => ({
+                    reason: failure.reason ?? 'unknown',
+                    detail: failure.detail ?? '',
+                    ...(failure.arn !== undefined && { arn: failure.arn }),
+                }));
+                const missing = wanted - arns.length;
+                if (missing <= 0)
+                    return { started, failures: [] };
+                if (failures.length === 0) {
+                    failures.push({
+                        reason: 'unknown',
+                        detail: `ECS started ${arns.length} of ${wanted} and named no failure`,
+                    });
+                }
+                if (!failures.every((failure) => capacityUnavailable(failure.reason)))
+                    return { started, failures };
+                retryable = failures;
+                wanted = missing;
+                // Another count is another request: a token is tied to its parameters.
+                token = randomUUID();
+            }
+            catch (thrown) {
+                if (!isTransientAwsError(thrown))
+                    throw classifyEcsError(thrown, 'ECS.RunTask', template.cluster);
+                const { code } = describeAwsError(thrown);
+                retryable = [{ reason: code, detail: toError(thrown).message }];
+            }
+            lastFailures = retryable;
+            if (attempt >= this.maxAttempts)
+                return { started, failures: lastFailures };
+            const delay = backoffDelayMs(attempt, {
+                baseMs: this.baseDelayMs,
+                maxMs: this.maxDelayMs,
+                random: this.random,
+            });
+            this.logger.debug(`ECS.RunTask: ${wanted} task(s) not started (${retryable[0]?.reason ?? ''}); retrying in ${delay} ms`);
+            await this.sleep(delay);
+        }
+    }
+    /**
+     * ARNs of the run's tasks that are wanted running (ECS's desired status RUNNING: pending and
+     * running ones), by `startedBy`. A missing cluster has none.
+     *
+     * @example
+     * const arns = await workers.list('thumbs-3f9a0c12', 'sluice');
+     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
+     */
+    async list(runId, cluster) {
+        const arns = [];
+        try {
+            for await (const page of paginateListTasks({ client: this.client }, { cluster, startedBy: runStartedBy(runId), desiredStatus: 'RUNNING' })) {
+                arns.push(...(page.taskArns ?? []));
+            }
+        }
+        catch (thrown) {
+            if (describeAwsError(thrown).code === 'ClusterNotFoundException')
+                return [];
+            throw classifyEcsError(thrown, 'ECS.ListTasks', cluster);
+        }
+        return arns;
+    }
+    /**
+     * How many of the run's tasks are pending or running.
+     *
+     * @example
+     * const running = await workers.count('thumbs-3f9a0c12', 'sluice');
+     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
+     */
+    async count(runId, cluster) {
+        return (await this.list(runId, cluster)).length;
+    }
+    /**
+     * Stops every pending or running task of the run (ECS sends SIGTERM, then SIGKILL after the
+     * container's stopTimeout, so runners hand their tasks back). Idempotent: returns how many were
+     * asked to stop.
+     *
+     * @example
+     * await workers.stopAll('thumbs-3f9a0c12', 'sluice', 'sluice teardown');
+     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
+     */
+    async stopAll(runId, cluster, reason) {
+        const arns = await this.list(runId, cluster);
+        let stopped = 0;
+        for (const task of arns) {
+            try {
+                await this.client.send(new StopTaskCommand({ cluster, task, reason: reason.slice(0, MAX_STOP_REASON) }));
+                stopped += 1;
+            }
+            catch (thrown) {
+                // Gone between the listing and the stop: what was wanted.
+                const { code } = describeAwsError(thrown);
+                if (code === 'ClusterNotFoundException' || /not found|stopped/i.test(toError(thrown).message))
+                    continue;
+                throw classifyEcsError(thrown, 'ECS.StopTask', task);
+            }
+        }
+        if (stopped > 0)
+            this.logger.info(`run ${runId}: stopped ${stopped} ECS task(s) on ${cluster}`);
+        return stopped;
+    }
+    /**
+     * The cluster, created when missing (or INACTIVE) with the FARGATE and FARGATE_SPOT capacity
+     * providers and the `sluice:managed` tag. The default, {@link DEFAULT_ECS_CLUSTER}, is shared by
+     * runs: clusters cost nothing, and teardown leaves it.
+     *
+     * @example
+     * const { arn, created } = await workers.ensureCluster('sluice', { spot: true });
+     * @throws {ConfigurationError} when `spot` is asked of an existing cluster without FARGATE_SPOT (the
+     *   message gives the command that adds it), or when denied; AwsRequestError for faults.
+     */
+    async ensureCluster(name = DEFAULT_ECS_CLUSTER, options = {}) {
+        try {
+            const described = await this.client.send(new DescribeClustersCommand({ clusters: [name] }));
+            const existing = (described.clusters ?? []).find((cluster) => cluster.status === 'ACTIVE');
+            if (existing?.clusterArn !== undefined) {
+                if (options.spot === true && !(existing.capacityProviders ?? []).includes('FARGATE_SPOT')) {
+                    throw new ConfigurationError(`ECS cluster ${name} has no FARGATE_SPOT capacity provider, which "spot": true needs. Add it: aws ecs put-cluster-capacity-providers --cluster ${name} --capacity-providers FARGATE FARGATE_SPOT --default-capacity-provider-strategy capacityProvider=FARGATE,weight=1`);
+                }
+                return { name, arn: existing.clusterArn, created: false };
+            }
+            const created = await this.client.send(new CreateClusterCommand({
+                clusterName: name,
+                capacityProviders: ['FARGATE', 'FARGATE_SPOT'],
+                tags: [{ key: MANAGED_TAG, value: 'true' }],
+            }));
+            const arn = created.cluster?.clusterArn;
+            if (arn === undefined)
+                throw new ConfigurationError(`ECS.CreateCluster ${name} returned no cluster ARN`);
+            this.logger.info(`created ECS cluster ${name}`);
+            return { name, arn, created: true };
+        }
+        catch (thrown) {
+            throw classifyEcsError(thrown, 'ECS.CreateCluster', name);
+        }
+    }
+    /**
+     * Registers the run's task definition ({@link runTaskDefinitionInput}), or reuses the newest ACTIVE
+     * revision of `sluice-run-<run-id>` that is exactly the same.
+     *
+     * @example
+     * const { arn } = await workers.registerRunTaskDefinition(runTaskDefinitionInput(algorithm, run));
+     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
+     */
+    async registerRunTaskDefinition(input) {
+        return registerTaskDefinition(new EcsTaskDefinitions(this.client), input, this.logger);
+    }
+    /**
+     * Deregisters every ACTIVE revision of the run's task definition family (at teardown). Idempotent:
+     * returns how many were deregistered. Deregistered revisions stay readable (ECS keeps INACTIVE ones).
+     *
+     * @example
+     * await workers.deregisterRunTaskDefinitions('thumbs-3f9a0c12');
+     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
+     */
+    async deregisterRunTaskDefinitions(runId) {
+        const family = runTaskDefinitionFamily(runId);
+        let count = 0;
+        for await (const arn of new EcsTaskDefinitions(this.client).listActive(family)) {
+            try {
+                await this.client.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn }));
+                count += 1;
+            }
+            catch (thrown) {
+                if (/not found|inactive|unable to describe/i.test(toError(thrown).message))
+                    continue;
+                throw classifyEcsError(thrown, 'ECS.DeregisterTaskDefinition', arn);
+            }
+        }
+        if (count > 0)
+            this.logger.info(`run ${runId}: deregistered ${count} task definition revision(s) of ${family}`);
+        return count;
+    }
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/compute/ecs-network.ts
+// Networking of a run's ECS tasks (awsvpc): the job's subnets and security groups, or defaults — the
+// default VPC's subnets, and a security group made for the run that allows egress only (runners pull
+// from SQS and S3; nothing connects to them). The run's group is tagged with the run id and deleted at
+// teardown.
+
+
+
+
+
+/**
+ * The name of a run's own security group: `sluice-<run-id>`.
+ *
+ * @example
+ * runSecurityGroupName('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12'
+ * @throws never.
+ */
+function runSecurityGroupName(runId) {
+    return `sluice-${runId}`;
+}
+const ecs_network_defaultSleep = (ms) => new Promise((resolve) => {
+    setTimeout(resolve, ms);
+});
+/**
+ * The VPC side of a run's ECS tasks, over EC2.
+ *
+ * @example
+ * const network = await new EcsNetwork(new EC2Client({ region })).resolve(runId, job.compute);
+ * const template = ecsLaunchTemplate({ ...options, subnets: network.subnets, securityGroups: network.securityGroups });
+ * @throws {ConfigurationError} when there is no default VPC and no subnets are given, or when denied;
+ *   AwsRequestError for faults.
+ */
+class EcsNetwork {
+    client;
+    logger;
+    sleep;
+    deleteAttempts;
+    deleteDelayMs;
+    constructor(client, options = {}) {
+        this.client = client;
+        this.logger = options.logger ?? silentLogger;
+        this.sleep = options.sleep ?? ecs_network_defaultSleep;
+        this.deleteAttempts = Math.max(1, options.deleteAttempts ?? 8);
+        this.deleteDelayMs = options.deleteDelayMs ?? 2000;
+    }
+    /**
+     * The job's subnets and security groups, with the defaults filled in: the default VPC's subnets
+     * when none are given; the run's own egress-only group (created or reused) when no security group
+     * is given, in the subnets' VPC. `assignPublicIp` is the job's (normalisation already made it true
+     * exactly when `subnets` was omitted).
+     *
+     * @example
+     * const { subnets, securityGroups, assignPublicIp } = await network.resolve('thumbs-3f9a0c12', job.compute);
+     * @throws {ConfigurationError} with no default VPC and no subnets, subnets in several VPCs, or when
+     *   denied; AwsRequestError for faults.
+     */
+    async resolve(runId, compute) {
+        let subnets = [...compute.subnets];
+        let vpcId;
+        if (subnets.length === 0) {
+            const found = await this.defaultVpc();
+            subnets = found.subnets;
+            vpcId = found.vpcId;
+        }
+        if (compute.securityGroups.length > 0) {
+            return {
+                subnets,
+                securityGroups: [...compute.securityGroups],
+                assignPublicIp: compute.assignPublicIp,
+                ...(vpcId !== undefined && { vpcId }),
+            };
+        }
+        vpcId ??= await this.vpcOfSubnets(subnets);
+        const group = await this.ensureRunSecurityGroup(runId, vpcId);
+        return {
+            subnets,
+            securityGroups: [group.groupId],
+            assignPublicIp: compute.assignPublicIp,
+            vpcId,
+            ...(group.created && { createdSecurityGroup: group.groupId }),
+        };
+    }
+    /**
+     * The region's default VPC and its subnets (sorted by id).
+     *
+     * @example
+     * const { vpcId, subnets } = await network.defaultVpc();
+     * @throws {ConfigurationError} when the region has no default VPC or it has no subnets (the message
+     *   says to set `compute.subnets`); AwsRequestError for faults.
+     */
+    async defaultVpc() {
+        let vpcId;
+        try {
+            const vpcs = await this.client.send(new DescribeVpcsCommand({ Filters: [{ Name: 'isDefault', Values: ['true'] }] }));
+            vpcId = vpcs.Vpcs?.[0]?.VpcId;
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, 'EC2.DescribeVpcs', 'isDefault=true');
+        }
+        if (vpcId === undefined) {
+            throw new ConfigurationError('job.json $.compute.subnets: the region has no default VPC, so sluice cannot choose subnets for the ECS tasks. List the subnets (and securityGroups) to use in "compute".');
+        }
+        const subnets = [];
+        try {
+            for await (const page of paginateDescribeSubnets({ client: this.client }, { Filters: [{ Name: 'vpc-id', Values: [vpcId] }] })) {
+                for (const subnet of page.Subnets ?? []) {
+                    if (subnet.SubnetId !== undefined && (subnet.State ?? 'available') === 'available')
+                        subnets.push(subnet.SubnetId);
+                }
+            }
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, 'EC2.DescribeSubnets', vpcId);
+        }
+        if (subnets.length === 0) {
+            throw new ConfigurationError(`job.json $.compute.subnets: the default VPC ${vpcId} has no subnets. List the subnets to use in "compute".`);
+        }
+        return { vpcId, subnets: subnets.sort() };
+    }
+    /**
+     * The VPC of the given subnets.
+     *
+     * @example
+     * const vpcId = await network.vpcOfSubnets(['subnet-0abc1234']);
+     * @throws {ConfigurationError} when a subnet does not exist or they lie in several VPCs; AwsRequestError for faults.
+     */
+    async vpcOfSubnets(subnets) {
+        let vpcs;
+        try {
+            const described = await this.client.send(new DescribeSubnetsCommand({ SubnetIds: [...subnets] }));
+            vpcs = new Set((described.Subnets ?? []).flatMap((subnet) => (subnet.VpcId !== undefined ? [subnet.VpcId] : [])));
+        }
+        catch (thrown) {
+            if (describeAwsError(thrown).code === 'InvalidSubnetID.NotFound') {
+                throw new ConfigurationError(`job.json $.compute.subnets: ${toError(thrown).message}. Check the subnet ids and the region.`, { cause: thrown });
+            }
+            throw classifyAwsError(thrown, 'EC2.DescribeSubnets', subnets.join(','));
+        }
+        const [vpcId, ...others] = [...vpcs];
+        if (vpcId === undefined || others.length > 0) {
+            throw new ConfigurationError(`job.json $.compute.subnets: the subnets must all lie in one VPC; found ${vpcs.size === 0 ? 'none' : [...vpcs].join(', ')}.`);
+        }
+        return vpcId;
+    }
+    /**
+     * The run's own security group in the VPC, `sluice-<run-id>`: no inbound rule, all outbound (a new
+     * group's default), tagged with the run. Reused when it exists.
+     *
+     * @example
+     * const { groupId, created } = await network.ensureRunSecurityGroup('thumbs-3f9a0c12', 'vpc-0abc1234');
+     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
+     */
+    async ensureRunSecurityGroup(runId, vpcId) {
+        const name = runSecurityGroupName(runId);
+        const existing = await this.findRunSecurityGroups(runId, vpcId);
+        if (existing[0] !== undefined)
+            return { groupId: existing[0], created: false };
+        try {
+            const created = await this.client.send(new CreateSecurityGroupCommand({
+                GroupName: name,
+                Description: `sluice run ${runId}: runner tasks (egress only)`,
+                VpcId: vpcId,
+                TagSpecifications: [
+                    {
+                        ResourceType: 'security-group',
+                        Tags: Object.entries({ Name: name, ...runTags(runId) }).map(([Key, Value]) => ({ Key, Value })),
+                    },
+                ],
+            }));
+            if (created.GroupId === undefined)
+                throw new InfrastructureError(`EC2.CreateSecurityGroup ${name} returned no id`);
+            this.logger.info(`created security group ${name} (${created.GroupId}) in ${vpcId}`);
+            return { groupId: created.GroupId, created: true };
+        }
+        catch (thrown) {
+            // Made meanwhile by another provision of the same run.
+            if (describeAwsError(thrown).code === 'InvalidGroup.Duplicate') {
+                const again = await this.findRunSecurityGroups(runId, vpcId);
+                if (again[0] !== undefined)
+                    return { groupId: again[0], created: false };
+            }
+            throw classifyAwsError(thrown, 'EC2.CreateSecurityGroup', name);
+        }
+    }
+    /** Ids of the security groups tagged with the run (in the VPC, when given). */
+    async findRunSecurityGroups(runId, vpcId) {
+        try {
+            const found = await this.client.send(new DescribeSecurityGroupsCommand({
+                Filters: [
+                    { Name: `tag:${RUN_ID_TAG}`, Values: [runId] },
+                    ...(vpcId !== undefined ? [{ Name: 'vpc-id', Values: [vpcId] }] : []),
+                ],
+            }));
+            return (found.SecurityGroups ?? []).flatMap((group) => group.GroupId !== undefined ? [group.GroupId] : []);
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, 'EC2.DescribeSecurityGroups', `tag:${RUN_ID_TAG}=${runId}`);
+        }
+    }
+    /**
+     * Deletes the security groups tagged with the run (at teardown, after its tasks stopped). A group
+     * still in use (`DependencyViolation`: a stopped task's network interface not yet released) is tried
+     * again with backoff. Idempotent: returns the ids deleted.
+     *
+     * @example
+     * const deleted = await network.deleteRunSecurityGroups('thumbs-3f9a0c12');
+     * @throws {InfrastructureError} when a group is still in use after the retries (tear down again a
+     *   little later); ConfigurationError when denied; AwsRequestError for faults.
+     */
+    async deleteRunSecurityGroups(runId) {
+        const deleted = [];
+        for (const groupId of await this.findRunSecurityGroups(runId)) {
+            for (let attempt = 1;; attempt += 1) {
+                try {
+                    await this.client.send(new DeleteSecurityGroupCommand({ GroupId: groupId }));
+                    deleted.push(groupId);
+                    this.logger.info(`deleted security group ${groupId} of run ${runId}`);
+                    break;
+                }
+                catch (thrown) {
+                    const { code } = describeAwsError(thrown);
+                    if (code === 'InvalidGroup.NotFound')
+                        break;
+                    if (code !== 'DependencyViolation')
+                        throw classifyAwsError(thrown, 'EC2.DeleteSecurityGroup', groupId);
+                    if (attempt >= this.deleteAttempts) {
+                        throw new InfrastructureError(`security group ${groupId} of run ${runId} is still in use (${toError(thrown).message}): its tasks' network interfaces have not been released yet. Tear the run down again in a few minutes.`, { cause: thrown });
+                    }
+                    await this.sleep(Math.min(60_000, this.deleteDelayMs * 2 ** (attempt - 1)));
+                }
+            }
+        }
+        return deleted;
+    }
 }
 
 ;// CONCATENATED MODULE: ../../packages/core/src/index.ts
@@ -83209,6 +85595,16 @@ async function cancelRun(state, deps) {
 
 
 // run steps: what the actions and the CLI call (job file or run id in, one step of a run out)
+
+
+
+// the watcher Lambda: its event (the schedule's Input) and its deployment
+
+
+// iam: the run's least-privilege roles (task, execution, watcher), their documents and the adapter
+
+
+// ECS workers: the run's task definition, RunTask launches, networking and log group (issue 6)
 
 
 
