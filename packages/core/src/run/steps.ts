@@ -26,6 +26,18 @@ import { S3ObjectStore } from '../storage/s3-object-store.js';
 import { SqsRunQueues } from '../queue/sqs-run-queues.js';
 import { runClientConfig } from './aws-clients.js';
 import { collectResults } from './collect.js';
+import {
+  destroyEcsClients,
+  ecsAlgorithm,
+  ecsClients,
+  ecsWorkerPool,
+  provisionEcs,
+  teardownEcs,
+  type EcsClientSettings,
+  type EcsClients,
+  type EcsSettings,
+} from './ecs-backend.js';
+import { ecsRunnerVariables } from '../compute/ecs-workers.js';
 import type { CollectReport, CollectProgress, InputCompletion } from './collect.js';
 import { dispatchTasks } from './dispatch.js';
 import type { DispatchProgress } from './dispatch.js';
@@ -33,7 +45,7 @@ import { defaultSleep } from './lifecycle-deps.js';
 import type { RunDeps } from './lifecycle-deps.js';
 import { provisionRun } from './provision.js';
 import { runId as makeRunId } from './run-id.js';
-import { REDACTED, openRun, runJob } from './run-state.js';
+import { REDACTED, findRunState, openRun, runJob, writeRunState } from './run-state.js';
 import { fetchLogTails, renderSummary } from './summary.js';
 import { teardownRun } from './teardown.js';
 import type { TeardownReport } from './teardown.js';
@@ -126,10 +138,6 @@ export interface CollectStepResult {
   readonly summaryMarkdown: string;
 }
 
-const ECS_NOT_YET =
-  'the ECS backend does not start workers yet: ECS workers (IAM, task launch, scaling) arrive with issue 6. ' +
-  'Use the local backend ("compute": {"backend": "local"} in job.json, --backend local, or the action input backend: local).';
-
 // ---------------------------------------------------------------------------------------------
 // The world a step talks to.
 
@@ -139,6 +147,9 @@ interface AwsContext {
   readonly deps: RunDeps;
   readonly region: string | undefined;
   readonly endpoint: string | undefined;
+  /** The ECS backend's clients, made on first use (a local run never needs them). */
+  readonly ecs: () => EcsClients;
+  readonly destroyEcs: () => void;
 }
 
 /** S3 and SQS clients from the caller's environment and the job's `aws` settings (see runClientConfig). */
@@ -152,12 +163,34 @@ function awsContext(context: StepContext, job: Pick<Job, 'aws'> | undefined): Aw
     buckets: new S3BucketAdmin(s3),
     logger: context.logger,
   };
-  return { s3, sqs, deps, region: config.region, endpoint: config.endpoint };
+  let ecs: EcsClients | undefined;
+  return {
+    s3,
+    sqs,
+    deps,
+    region: config.region,
+    endpoint: config.endpoint,
+    // runClientConfig builds `base` from plain values only (no providers): the cast holds.
+    ecs: () => (ecs ??= ecsClients(config.base as EcsClientSettings)),
+    destroyEcs: () => {
+      if (ecs !== undefined) destroyEcsClients(ecs);
+    },
+  };
 }
 
 function destroy(aws: AwsContext): void {
   aws.s3.destroy();
   aws.sqs.destroy();
+  aws.destroyEcs();
+}
+
+/** The region and endpoint ECS resources are made in, and the logger. */
+async function ecsSettings(aws: AwsContext, context: StepContext): Promise<EcsSettings> {
+  return {
+    region: aws.region ?? (await aws.s3.config.region()),
+    endpoint: aws.endpoint,
+    logger: context.logger,
+  };
 }
 
 async function readJobFile(jobPath: string): Promise<Job> {
@@ -410,6 +443,38 @@ async function ensureWorkers(local: LocalBackend, state: RunState, aws: AwsConte
   return (await local.workers.ensure(local.spec, { workRemains })).running;
 }
 
+/** A run's workers, whichever the backend: topped up to what the queue's backlog calls for. */
+interface RunWorkers {
+  /** Starts (or restarts) workers while work remains; returns how many run. */
+  ensure(): Promise<number>;
+  /** Values to mask in summaries. */
+  readonly secrets: readonly string[];
+}
+
+/**
+ * The run's workers: local runner containers, or ECS tasks. Everything they need is checked here,
+ * before a step enqueues or waits for anything.
+ */
+async function runWorkers(
+  state: RunState,
+  job: Job | undefined,
+  aws: AwsContext,
+  context: StepContext,
+): Promise<RunWorkers> {
+  if (backendOf(state, context) === 'local') {
+    const local = await localBackend(state, job, aws, context);
+    return { ensure: () => ensureWorkers(local, state, aws), secrets: local.secrets };
+  }
+  const pool = ecsWorkerPool(state, job ?? runJob(state), aws.ecs(), await ecsSettings(aws, context));
+  const url = state.queue.url;
+  return {
+    ensure: async () =>
+      pool.ensure(url === undefined ? undefined : await aws.deps.queues.taskQueue(url).counts()),
+    // ECS resolves secrets itself: their values never reach sluice.
+    secrets: [],
+  };
+}
+
 function backendOf(state: RunState, context: StepContext): 'local' | 'ecs' {
   return context.backend ?? state.backend;
 }
@@ -443,13 +508,33 @@ async function provisionJob(jobPath: string, context: StepContext): Promise<Prov
     // The local image id is the config digest, `sha256:…`: recorded in every task record.
     algorithm = { image: found.image, digest: found.image };
     secretVariables = secretVariablesOf(found.manifest);
-  } else if (job.algorithm.kind === 'image') {
-    const digest = /@(sha256:[a-f0-9]{64})$/.exec(job.algorithm.reference)?.[1];
-    algorithm = { image: job.algorithm.reference, ...(digest !== undefined && { digest }) };
   }
   const aws = awsContext(context, job);
   try {
+    if (backend === 'ecs') {
+      // Checked before anything is made: the algorithm in the catalogue, the job against its manifest,
+      // and env values ECS can take without plain-text secrets.
+      ecsRunnerVariables(job.env);
+      const found = await ecsAlgorithm(job, aws.ecs(), await ecsSettings(aws, context));
+      checkJobAgainstManifest(job, found.manifest, jobPath);
+      const digest = /@(sha256:[a-f0-9]{64})$/.exec(found.image)?.[1];
+      algorithm = { image: found.image, ...(digest !== undefined && { digest }) };
+      secretVariables = secretVariablesOf(found.manifest);
+    }
     const result = await provisionRun(job, aws.deps, { backend, algorithm, secretVariables });
+    const created = [...result.created];
+    if (backend === 'ecs') {
+      const provisioned = await provisionEcs(result.state, job, aws.ecs(), await ecsSettings(aws, context));
+      await writeRunState(aws.deps.store, {
+        ...result.state,
+        ecs: provisioned.ecs,
+        updatedAt: new Date().toISOString(),
+      });
+      created.push(...provisioned.created);
+      context.logger.info(
+        `run ${result.runId}: ECS workers on cluster ${provisioned.ecs.cluster}; the watcher ${provisioned.ecs.watcher.functionName} starts them as files arrive`,
+      );
+    }
     return {
       runId: result.runId,
       queueUrl: result.queueUrl,
@@ -457,7 +542,7 @@ async function provisionJob(jobPath: string, context: StepContext): Promise<Prov
       uploadTo: result.uploadTo,
       endMarker: result.endMarker,
       warnings: result.warnings,
-      created: result.created,
+      created,
     };
   } finally {
     destroy(aws);
@@ -490,16 +575,14 @@ async function dispatchRun(
   const { job, runId, bucket, aws } = await resolveTarget(target, context);
   try {
     const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
-    if (backendOf(state, context) === 'ecs') throw new ConfigurationError(`run ${runId}: ${ECS_NOT_YET}`);
     // Everything the runners need is checked before anything is enqueued.
-    const local = await localBackend(state, job, aws, context);
+    const workers = await runWorkers(state, job, aws, context);
     const report = await dispatchTasks(state, aws.deps, {
       ...(onProgress !== undefined && { onProgress }),
       ...(state.algorithm.digest !== undefined && { algorithmDigest: state.algorithm.digest }),
     });
     throwIfInterrupted(context, 'dispatch');
     warnWhenNothingListed(report, state, context.logger);
-    const workers = await ensureWorkers(local, state, aws);
     return {
       runId,
       listed: report.listed,
@@ -507,7 +590,7 @@ async function dispatchRun(
       skippedDone: report.skippedDone,
       skippedFiltered: report.skippedFiltered,
       failed: report.failed,
-      workers,
+      workers: await workers.ensure(),
     };
   } finally {
     destroy(aws);
@@ -577,16 +660,15 @@ export async function collectStep(
   const { job, runId, bucket, aws } = await resolveTarget(target, context);
   try {
     const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
-    const local =
-      backendOf(state, context) === 'local' ? await localBackend(state, job, aws, context) : undefined;
+    const workers = await runWorkers(state, job, aws, context);
     throwIfInterrupted(context, 'collect');
-    if (local !== undefined) await ensureWorkers(local, state, aws);
+    await workers.ensure();
     const sleep = async (ms: number): Promise<void> => {
       throwIfInterrupted(context, 'collect');
       await sleepUnlessAborted(ms, context.signal);
       // Checked again after the wait: no runner is restarted once the user has interrupted.
       throwIfInterrupted(context, 'collect');
-      if (local !== undefined) await ensureWorkers(local, state, aws);
+      await workers.ensure();
     };
     const report = await collectResults(
       state,
@@ -600,7 +682,7 @@ export async function collectStep(
       { ...aws.deps, sleep },
     );
     const logTails = await fetchLogTails(report, aws.deps.store, state.output.bucket);
-    const summaryMarkdown = renderSummary(report, { logTails, secrets: local?.secrets ?? [] });
+    const summaryMarkdown = renderSummary(report, { logTails, secrets: workers.secrets });
     return { report, summaryMarkdown };
   } finally {
     destroy(aws);
@@ -636,11 +718,23 @@ export async function teardownStep(
       const removed = await new LocalWorkers(engine, context.logger).stop(runId);
       if (removed > 0) containers.push(`${removed} runner container(s) labelled org.sluice.run=${runId}`);
     }
+    const state = await findRunState(runId, aws.deps, bucket === undefined ? {} : { bucket });
+    const ecs =
+      state?.backend === 'ecs' || state?.ecs !== undefined || context.backend === 'ecs'
+        ? await teardownEcs(runId, state?.ecs?.cluster, aws.ecs(), {
+            deleteData: options.deleteData === true,
+            logger: context.logger,
+          })
+        : { deleted: [], kept: [] };
     const report = await teardownRun(runId, aws.deps, {
       ...(options.deleteData !== undefined && { deleteData: options.deleteData }),
       ...(bucket !== undefined && { bucket }),
     });
-    return { ...report, deleted: [...containers, ...report.deleted] };
+    return {
+      ...report,
+      deleted: [...containers, ...ecs.deleted, ...report.deleted],
+      kept: [...report.kept, ...ecs.kept],
+    };
   } finally {
     destroy(aws);
   }

@@ -59,6 +59,25 @@ export interface RunState {
   deadLetterQueue: RunQueueState;
   /** sluice's entry in the input bucket's notification configuration. */
   notification: { id: string; bucket: string; prefix: string; suffix?: string; installed: boolean };
+  /** The ECS backend's resources (backend `ecs`, once provisioned). */
+  ecs?: RunEcsState;
+}
+
+/** What a run on ECS starts its workers with; everything here is named after the run and tagged. */
+export interface RunEcsState {
+  /** The ECS cluster (shared by runs; never deleted by teardown). */
+  cluster: string;
+  /** The run's task definition revision (the algorithm's, with the run's roles, secrets and logs). */
+  taskDefinitionArn: string;
+  /** The run's roles. */
+  roles: { task: string; execution: string; watcher: string };
+  subnets: string[];
+  securityGroups: string[];
+  assignPublicIp: boolean;
+  /** The CloudWatch Logs group of the runners. */
+  logGroup: string;
+  /** The watcher Lambda and its schedule rule. */
+  watcher: { functionName: string; ruleName: string };
 }
 
 const TIMESTAMP = {
@@ -158,6 +177,48 @@ const runStateSchemaTyped: JSONSchemaType<RunState> = {
         installed: { type: 'boolean' },
       },
       required: ['id', 'bucket', 'prefix', 'installed'],
+      additionalProperties: false,
+    },
+    ecs: {
+      type: 'object',
+      nullable: true,
+      properties: {
+        cluster: { type: 'string', minLength: 1 },
+        taskDefinitionArn: { type: 'string', minLength: 1 },
+        roles: {
+          type: 'object',
+          properties: {
+            task: { type: 'string', minLength: 1 },
+            execution: { type: 'string', minLength: 1 },
+            watcher: { type: 'string', minLength: 1 },
+          },
+          required: ['task', 'execution', 'watcher'],
+          additionalProperties: false,
+        },
+        subnets: { type: 'array', items: { type: 'string', minLength: 1 } },
+        securityGroups: { type: 'array', items: { type: 'string', minLength: 1 } },
+        assignPublicIp: { type: 'boolean' },
+        logGroup: { type: 'string', minLength: 1 },
+        watcher: {
+          type: 'object',
+          properties: {
+            functionName: { type: 'string', minLength: 1 },
+            ruleName: { type: 'string', minLength: 1 },
+          },
+          required: ['functionName', 'ruleName'],
+          additionalProperties: false,
+        },
+      },
+      required: [
+        'cluster',
+        'taskDefinitionArn',
+        'roles',
+        'subnets',
+        'securityGroups',
+        'assignPublicIp',
+        'logGroup',
+        'watcher',
+      ],
       additionalProperties: false,
     },
   },

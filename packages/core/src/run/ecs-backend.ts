@@ -1,0 +1,429 @@
+// The ECS backend of a run: what provision-run adds for `compute.backend: ecs` (the run's roles,
+// log group, network, task definition and the watcher Lambda), how dispatch and collect top up the
+// run's ECS workers, and what teardown removes. Every resource is named after the run id and tagged
+// with it, so teardown finds it even after a provision that stopped half-way.
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+
+import { EcsCatalogue } from '../compute/catalogue.js';
+import { EcsNetwork } from '../compute/ecs-network.js';
+import {
+  DEFAULT_ECS_CLUSTER,
+  EcsWorkers,
+  arnContext,
+  ecsLaunchTemplate,
+  ecsRunnerVariables,
+  runTaskDefinitionFamily,
+  runTaskDefinitionInput,
+  workersToStart,
+  type EcsLaunchTemplate,
+} from '../compute/ecs-workers.js';
+import { RunLogGroups, runLogGroupName } from '../compute/run-log-group.js';
+import { EcsTaskDefinitions } from '../compute/task-definition.js';
+import { ConfigurationError, toError } from '../errors.js';
+import { IamRunRoles } from '../iam/iam-run-roles.js';
+import { runRoleArns, secretArn, type RunAccess } from '../iam/policies.js';
+import type { Logger } from '../logging/logger.js';
+import type { QueueCounts } from '../queue/task-queue.js';
+import type { Job } from '../schemas/job.js';
+import type { Manifest } from '../schemas/manifest.js';
+import type { RunEcsState, RunState } from '../schemas/run-state.js';
+import type { RunnerConfig } from '../schemas/runner-config.js';
+import { WATCHER_EVENT_VERSION, type WatcherEvent, type WatcherLaunch } from '../schemas/watcher-event.js';
+import { ensureWatcher, loadWatcherZip, removeWatcher } from './watcher-function.js';
+
+/** The AWS clients of the ECS backend, made from the same settings as the run's S3 and SQS clients. */
+export interface EcsClients {
+  readonly ecs: ECSClient;
+  readonly iam: IAMClient;
+  readonly ec2: EC2Client;
+  readonly logs: CloudWatchLogsClient;
+  readonly lambda: LambdaClient;
+  readonly events: EventBridgeClient;
+}
+
+/**
+ * The ECS backend's clients for one step.
+ *
+ * @example
+ * const clients = ecsClients(runClientConfig(env, job).base); try { … } finally { destroyEcsClients(clients); }
+ * @throws never.
+ */
+export function ecsClients(config: EcsClientSettings): EcsClients {
+  const settings = {
+    ...optional('region', config.region),
+    ...optional('endpoint', config.endpoint),
+    ...optional('profile', config.profile),
+    ...optional('credentials', config.credentials),
+  };
+  return {
+    ecs: new ECSClient(settings),
+    iam: new IAMClient(settings),
+    ec2: new EC2Client(settings),
+    logs: new CloudWatchLogsClient(settings),
+    lambda: new LambdaClient(settings),
+    events: new EventBridgeClient(settings),
+  };
+}
+
+/** The settings every client of a run shares (see runClientConfig). */
+export interface EcsClientSettings {
+  readonly region?: string | undefined;
+  readonly endpoint?: string | undefined;
+  readonly profile?: string | undefined;
+  readonly credentials?:
+    | { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string }
+    | undefined;
+}
+
+export function destroyEcsClients(clients: EcsClients): void {
+  for (const client of Object.values(clients) as { destroy: () => void }[]) client.destroy();
+}
+
+/**
+ * The runner's `SLUICE_RUN` for a run: where its queues and buckets are, its limits, and the job's
+ * literal env values (`secretEnv` names the variables the runner reads from its own environment).
+ *
+ * @example
+ * const config = runnerConfigFor(state, job, { literals: { MODE: 'fast' }, secretEnv: ['API_KEY'] });
+ * @throws never.
+ */
+export function runnerConfigFor(
+  state: RunState,
+  job: Job,
+  env: { readonly literals: Record<string, string>; readonly secretEnv: readonly string[] },
+): RunnerConfig {
+  return {
+    runId: state.runId,
+    queueUrl: state.queue.url ?? '',
+    deadLetterQueueUrl: state.deadLetterQueue.url ?? '',
+    input: { bucket: state.input.bucket, prefix: state.input.prefix, include: [...state.input.include] },
+    output: { bucket: state.output.bucket, prefix: state.output.prefix },
+    maxAttempts: job.retries + 1,
+    idleSeconds: job.compute.idleSeconds,
+    env: env.literals,
+    secretEnv: [...env.secretEnv],
+    ...(job.timeoutSeconds !== undefined && { timeoutSeconds: job.timeoutSeconds }),
+    ...(state.algorithm.digest !== undefined &&
+      /^sha256:[a-f0-9]{64}$/.test(state.algorithm.digest) && { algorithmDigest: state.algorithm.digest }),
+  };
+}
+
+/** Where the run's AWS calls go: the region, and a custom endpoint (moto, LocalStack) if any. */
+export interface EcsSettings {
+  readonly region: string;
+  readonly endpoint: string | undefined;
+  readonly logger: Logger;
+}
+
+/** The job's ECS algorithm: the catalogue's task definition and manifest (an image cannot run on ECS). */
+export async function ecsAlgorithm(
+  job: Job,
+  clients: EcsClients,
+  settings: EcsSettings,
+): Promise<{ taskDefinitionArn: string; image: string; manifest: Manifest }> {
+  if (job.algorithm.kind !== 'catalogue') {
+    throw new ConfigurationError(
+      `job.json $.algorithm: the ECS backend runs a wrapped algorithm registered by wrap-algorithm (name@version), ` +
+        `not an image reference (${job.algorithm.reference}). Wrap it with push and task definition registration, then name it as name@version.`,
+    );
+  }
+  const entry = await new EcsCatalogue({
+    taskDefinitions: new EcsTaskDefinitions(clients.ecs),
+    region: settings.region,
+    logger: settings.logger,
+  }).resolve(job.algorithm);
+  if (entry.taskDefinitionArn === undefined) {
+    throw new ConfigurationError(
+      `${job.algorithm.name}@${job.algorithm.version} has no ECS task definition.`,
+    );
+  }
+  return { taskDefinitionArn: entry.taskDefinitionArn, image: entry.image, manifest: entry.manifest };
+}
+
+/** The ECR repository ARN of an ECR image reference (for the execution role's pull permission). */
+function ecrRepositoryArn(image: string, partition: string): string | undefined {
+  const match = /^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com[^/]*\/([^:@]+)/.exec(image);
+  if (match === null) return undefined;
+  const [, account = '', region = '', repository = ''] = match;
+  return `arn:${partition}:ecr:${region}:${account}:repository/${repository}`;
+}
+
+/**
+ * Creates or reuses the ECS side of a run: cluster, log group, network, the three roles, the run's
+ * task definition (the algorithm's, with the run's roles, `fromSecret` values as container secrets
+ * and awslogs to the run's group) and the watcher Lambda on a one-minute schedule. Returns what the
+ * run state keeps and what this call created.
+ *
+ * @example
+ * const { ecs, created } = await provisionEcs(state, job, clients, { region, endpoint, logger });
+ * @throws {ConfigurationError} for an unknown algorithm, an image reference, `fromEnv` values (they
+ *   would be plain task environment), bad networking; AwsRequestError for faults (provision again).
+ */
+export async function provisionEcs(
+  state: RunState,
+  job: Job,
+  clients: EcsClients,
+  settings: EcsSettings,
+): Promise<{ ecs: RunEcsState; created: string[] }> {
+  const { runId } = state;
+  const { logger, region } = settings;
+  const variables = ecsRunnerVariables(job.env);
+  const algorithm = await ecsAlgorithm(job, clients, settings);
+  if (state.queue.arn === undefined || state.deadLetterQueue.arn === undefined) {
+    throw new ConfigurationError(`run ${runId}: its queues are not provisioned; provision it again.`);
+  }
+  const where = arnContext(state.queue.arn, region);
+  const created: string[] = [];
+  const workers = new EcsWorkers(clients.ecs, { logger });
+  const cluster = await workers.ensureCluster(DEFAULT_ECS_CLUSTER, { spot: job.compute.spot });
+  if (cluster.created) created.push(`ECS cluster ${cluster.name}`);
+  const logGroup = await new RunLogGroups(clients.logs, logger).ensure(runId);
+  if (logGroup.created) created.push(`log group ${logGroup.name}`);
+  const network = await new EcsNetwork(clients.ec2, { logger }).resolve(runId, job.compute);
+  if (network.createdSecurityGroup !== undefined)
+    created.push(`security group ${network.createdSecurityGroup}`);
+
+  const secretReferences = Object.values(variables.secrets);
+  const roleArns = runRoleArns(where.partition, where.account, runId);
+  const access: RunAccess = {
+    partition: where.partition,
+    region,
+    accountId: where.account,
+    runId,
+    input: { bucket: state.input.bucket, prefix: state.input.prefix },
+    output: { bucket: state.output.bucket, prefix: state.output.prefix },
+    taskQueueArn: state.queue.arn,
+    deadLetterQueueArn: state.deadLetterQueue.arn,
+    logGroupName: logGroup.name,
+    watcherLogGroupName: `/aws/lambda/${watcherName(runId)}`,
+    clusterArn: cluster.arn,
+    taskDefinitionFamily: runTaskDefinitionFamily(runId),
+    ...optional('imageRepositoryArn', ecrRepositoryArn(algorithm.image, where.partition)),
+    secretArns: secretReferences
+      .filter((reference) => !reference.includes(':ssm:'))
+      .map((reference) => secretArn(reference, { ...where, accountId: where.account })),
+    parameterArns: secretReferences.filter((reference) => reference.includes(':ssm:')),
+    roleArns: { task: roleArns.task, execution: roleArns.execution },
+  };
+  const roles = await new IamRunRoles(clients.iam).ensureRunRoles(access);
+  created.push(...roles.created.map((kind) => `IAM role ${roles.arns[kind]}`));
+
+  const described = await new EcsTaskDefinitions(clients.ecs).describe(algorithm.taskDefinitionArn);
+  if (described === undefined) {
+    throw new ConfigurationError(
+      `task definition ${algorithm.taskDefinitionArn} is gone: wrap the algorithm again.`,
+    );
+  }
+  const taskDefinition = await workers.registerRunTaskDefinition(
+    runTaskDefinitionInput(described, {
+      runId,
+      region,
+      executionRoleArn: roles.arns.execution,
+      taskRoleArn: roles.arns.task,
+      secrets: variables.secrets,
+    }),
+  );
+  if (!taskDefinition.reused) created.push(`task definition ${taskDefinition.arn}`);
+
+  const ecs: RunEcsState = {
+    cluster: cluster.name,
+    taskDefinitionArn: taskDefinition.arn,
+    roles: { task: roles.arns.task, execution: roles.arns.execution, watcher: roles.arns.watcher },
+    subnets: network.subnets,
+    securityGroups: network.securityGroups,
+    assignPublicIp: network.assignPublicIp,
+    logGroup: logGroup.name,
+    watcher: { functionName: watcherName(runId), ruleName: watcherName(runId) },
+  };
+  const watcher = await ensureWatcher(
+    { lambda: clients.lambda, events: clients.events },
+    {
+      event: watcherEvent(state, job, ecs, settings),
+      roleArn: roles.arns.watcher,
+      zip: await loadWatcherZip(),
+      logger,
+      ...optional('endpoint', settings.endpoint),
+    },
+  );
+  created.push(...watcher.changed.map((what) => `watcher ${what}`));
+  return {
+    ecs: { ...ecs, watcher: { functionName: watcher.functionName, ruleName: watcher.ruleName } },
+    created,
+  };
+}
+
+function watcherName(runId: string): string {
+  return `sluice-${runId}-watch`;
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+/**
+ * The RunTask request (without count) that starts one of the run's workers: the run's task
+ * definition, network and roles, and `SLUICE_RUN` in the environment overrides.
+ *
+ * @example
+ * await new EcsWorkers(ecs).start(ecsLaunch(state, job, state.ecs, settings), 3);
+ * @throws {ConfigurationError} when the overrides are over ECS's limit, or for `fromEnv` values.
+ */
+export function ecsLaunch(
+  state: RunState,
+  job: Job,
+  ecs: RunEcsState,
+  settings: Pick<EcsSettings, 'region' | 'endpoint'>,
+): EcsLaunchTemplate {
+  const variables = ecsRunnerVariables(job.env);
+  return ecsLaunchTemplate({
+    runId: state.runId,
+    cluster: ecs.cluster,
+    taskDefinition: ecs.taskDefinitionArn,
+    config: runnerConfigFor(state, job, { literals: variables.env, secretEnv: variables.secretEnv }),
+    compute: {
+      launchType: job.compute.launchType,
+      spot: job.compute.spot,
+      assignPublicIp: ecs.assignPublicIp,
+    },
+    subnets: ecs.subnets,
+    securityGroups: ecs.securityGroups,
+    taskRoleArn: ecs.roles.task,
+    executionRoleArn: ecs.roles.execution,
+    environment: {
+      AWS_REGION: settings.region,
+      // Only a custom endpoint (moto, LocalStack) is passed on; on AWS the SDK finds its own.
+      ...(settings.endpoint !== undefined && { AWS_ENDPOINT_URL: settings.endpoint }),
+    },
+  });
+}
+
+function watcherEvent(
+  state: RunState,
+  job: Job,
+  ecs: RunEcsState,
+  settings: Pick<EcsSettings, 'region' | 'endpoint'>,
+): WatcherEvent {
+  // The watcher event's launch is the RunTask request minus what RunTask defaults anyway.
+  const { enableExecuteCommand: _default, ...launch } = ecsLaunch(state, job, ecs, settings);
+  return {
+    sluice: WATCHER_EVENT_VERSION,
+    runId: state.runId,
+    queueUrl: state.queue.url ?? '',
+    maxWorkers: job.compute.maxWorkers,
+    minWorkers: job.compute.minWorkers,
+    launch: launch as WatcherLaunch,
+  };
+}
+
+/** Starts the run's ECS workers the backlog calls for (as the watcher does every minute). */
+export interface EcsWorkerPool {
+  /** Starts workers for the backlog, up to maxWorkers; returns how many are running or starting. */
+  ensure(counts: QueueCounts | undefined): Promise<number>;
+  count(): Promise<number>;
+}
+
+/**
+ * The run's ECS workers as dispatch and collect see them: counted by `startedBy`, started in
+ * batches of 10 when the queue's backlog exceeds them, never beyond `compute.maxWorkers`.
+ *
+ * @example
+ * const pool = ecsWorkerPool(state, job, clients, settings); await pool.ensure(await queue.counts());
+ * @throws {ConfigurationError} when the run has no ECS resources (provision it with backend ecs).
+ */
+export function ecsWorkerPool(
+  state: RunState,
+  job: Job,
+  clients: EcsClients,
+  settings: EcsSettings,
+): EcsWorkerPool {
+  const ecs = state.ecs;
+  if (ecs === undefined) {
+    throw new ConfigurationError(
+      `run ${state.runId} was provisioned for the ${state.backend} backend, without ECS resources: provision it again with backend ecs.`,
+    );
+  }
+  const workers = new EcsWorkers(clients.ecs, { logger: settings.logger });
+  const launch = ecsLaunch(state, job, ecs, settings);
+  return {
+    count: () => workers.count(state.runId, ecs.cluster),
+    async ensure(counts) {
+      const running = await workers.count(state.runId, ecs.cluster);
+      const backlog = counts === undefined ? 0 : counts.visible + counts.inFlight + counts.delayed;
+      const wanted = workersToStart({
+        backlog,
+        running,
+        maxWorkers: job.compute.maxWorkers,
+        minWorkers: job.compute.minWorkers,
+      });
+      if (wanted === 0) return running;
+      const report = await workers.start(launch, wanted);
+      if (report.started.length > 0)
+        settings.logger.info(`run ${state.runId}: started ${report.started.length} ECS worker(s)`);
+      for (const failure of report.failures) {
+        settings.logger.warning(
+          `run ${state.runId}: ECS could not start a worker: ${failure.reason}${failure.detail === '' ? '' : ` (${failure.detail})`}`,
+        );
+      }
+      return running + report.started.length;
+    },
+  };
+}
+
+/**
+ * Removes a run's ECS side: stops its tasks, removes the watcher and its schedule, deregisters the
+ * run's task definition, deletes its roles and security group; the log group goes only with
+ * `deleteData` (it holds the runners' logs). Idempotent; each part is found by the run's names and
+ * tags, so it works after a provision that stopped half-way.
+ *
+ * @example
+ * const { deleted, kept } = await teardownEcs('thumbs-3f9a0c12', state.ecs?.cluster, clients, { deleteData: false, logger });
+ * @throws AwsRequestError for faults (tear down again).
+ */
+export async function teardownEcs(
+  runId: string,
+  cluster: string | undefined,
+  clients: EcsClients,
+  options: { readonly deleteData: boolean; readonly logger: Logger },
+): Promise<{ deleted: string[]; kept: string[] }> {
+  const deleted: string[] = [];
+  const kept: string[] = [];
+  // The watcher first, so it starts nothing while the rest goes.
+  const watcher = await removeWatcher({ lambda: clients.lambda, events: clients.events }, runId);
+  deleted.push(...watcher.deleted);
+  kept.push(...watcher.kept);
+  const workers = new EcsWorkers(clients.ecs, { logger: options.logger });
+  const stopped = await workers.stopAll(
+    runId,
+    cluster ?? DEFAULT_ECS_CLUSTER,
+    `sluice teardown of run ${runId}`,
+  );
+  if (stopped > 0) deleted.push(`${stopped} ECS task(s) stopped`);
+  const deregistered = await workers.deregisterRunTaskDefinitions(runId);
+  if (deregistered > 0)
+    deleted.push(`${deregistered} revision(s) of task definition ${runTaskDefinitionFamily(runId)}`);
+  deleted.push(
+    ...(await new IamRunRoles(clients.iam).deleteRunRoles(runId)).map((name) => `IAM role ${name}`),
+  );
+  try {
+    const groups = await new EcsNetwork(clients.ec2, { logger: options.logger }).deleteRunSecurityGroups(
+      runId,
+    );
+    deleted.push(...groups.map((group) => `security group ${group}`));
+  } catch (thrown: unknown) {
+    // A group still held by a stopping task's network interface: the next teardown removes it.
+    kept.push(`the run's security group (${toError(thrown).message}); tear down again in a few minutes`);
+  }
+  const logGroup = runLogGroupName(runId);
+  if (options.deleteData) {
+    if (await new RunLogGroups(clients.logs, options.logger).delete(runId))
+      deleted.push(`log group ${logGroup}`);
+  } else {
+    kept.push(`log group ${logGroup} (the runners' logs; removed with delete-data)`);
+  }
+  return { deleted, kept };
+}

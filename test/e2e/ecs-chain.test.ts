@@ -1,0 +1,215 @@
+// End to end with `compute.backend: ecs`: `sluice run` (the committed CLI bundle, as a process)
+// against moto, while the test's ECS player plays ECS — every task RunTask starts in moto becomes a
+// podman container of the task definition's image, with the request's overrides (SLUICE_RUN, the run's
+// roles), and its exit stops the task. So the AWS path runs for real: the run's roles, log group,
+// security group, task definition and watcher Lambda are made in moto, dispatch and collect start
+// workers with RunTask, the runners process the files, and teardown removes every tagged thing.
+//
+// What moto cannot do here: invoke the watcher Lambda (it runs functions in Docker; its handler is
+// tested in-process in watcher-lambda.test.ts), enforce the roles (iam-roles.test.ts and the simulator
+// tests do), or resolve secrets for a task (the player would, from a map).
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { DescribeTaskDefinitionCommand, ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
+import { EventBridgeClient, ListRulesCommand } from '@aws-sdk/client-eventbridge';
+import { IAMClient, ListRolesCommand } from '@aws-sdk/client-iam';
+import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { ListQueuesCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CliContainerEngine } from '@sluice/core';
+import {
+  EcsPlayer,
+  REPOSITORY_ROOT,
+  TESTBED_CREDENTIALS,
+  TestAwsAccount,
+  containerEngineEnv,
+  testbedAwsClientConfig,
+  testbedEndpoints,
+  testbedTaskEnv,
+} from '@sluice/testing';
+
+import { buildAlgorithmContext } from './e2e-support.js';
+
+const CLI = join(REPOSITORY_ROOT, 'packages', 'cli', 'dist', 'index.js');
+const FILES = 8;
+
+const aws = new TestAwsAccount({ label: 'ecs' });
+const id = aws.id.slice(0, 8);
+const config = testbedAwsClientConfig();
+const ecs = new ECSClient(config);
+const iam = new IAMClient(config);
+const lambda = new LambdaClient(config);
+const events = new EventBridgeClient(config);
+const workspace = mkdtempSync(join(tmpdir(), 'sluice-ecs-e2e-'));
+const engine = new CliContainerEngine({ kind: 'podman', env: { ...containerEngineEnv() } });
+const algorithm = `ecs-e2e-${id}`;
+const { registry } = testbedEndpoints();
+const image = `${registry}/sluice/${algorithm}:1.0`;
+let pushed = '';
+const inputBucket = aws.bucketName('in');
+const outputBucket = aws.bucketName('out');
+const player = new EcsPlayer({ ecs, cluster: 'sluice', engine, awsEnv: testbedTaskEnv(), pollMs: 500 });
+
+interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function sluice(args: string[]): Promise<CliRun> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^(AWS_|SLUICE_)/.test(key)) env[key] = value;
+  }
+  Object.assign(env, containerEngineEnv(), {
+    NODE_NO_WARNINGS: '1',
+    SLUICE_CONTAINER_ENGINE: 'podman',
+    AWS_ENDPOINT_URL: aws.endpoint,
+    AWS_REGION: aws.region,
+    AWS_ACCESS_KEY_ID: TESTBED_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TESTBED_CREDENTIALS.secretAccessKey,
+  });
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: workspace,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 400_000);
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function runIdIn(stderr: string): string {
+  const match = /run ([a-z0-9-]+): provisioned/.exec(stderr);
+  if (match?.[1] === undefined) throw new Error(`no run id in:\n${stderr}`);
+  return match[1];
+}
+
+let run: CliRun;
+let runId = '';
+
+beforeAll(async () => {
+  aws.trackBucket(inputBucket);
+  aws.trackBucket(outputBucket);
+  await buildAlgorithmContext(join(workspace, 'algorithm'), algorithm);
+  // As a user does: push the wrapped image (to the test bed's registry: moto stores no images) and
+  // register its task definition (in moto) — the catalogue entry provision-run finds.
+  const wrapped = await sluice(['wrap', 'algorithm/algorithm.json', '--push', '--registry', registry]);
+  if (wrapped.code !== 0) throw new Error(`sluice wrap failed:\n${wrapped.stderr}`);
+  pushed = /@sha256:[a-f0-9]{64}/.exec(wrapped.stdout + wrapped.stderr)?.[0] ?? '';
+  const files = join(workspace, 'files');
+  for (let i = 0; i < FILES; i++) {
+    mkdirSync(join(files, `batch ${i % 2}`), { recursive: true });
+    writeFileSync(join(files, `batch ${i % 2}`, `file+${i}.txt`), i === 3 ? 'fail' : `content ${i}`);
+  }
+  writeFileSync(
+    join(workspace, 'job.json'),
+    `${JSON.stringify(
+      {
+        name: `ecs-${id}`,
+        algorithm: `${algorithm}@1.0`,
+        input: { bucket: inputBucket, prefix: 'in/', create: true },
+        output: { bucket: outputBucket, prefix: 'out/' },
+        aws: { region: aws.region, credentials: 'environment' },
+        compute: { backend: 'ecs', maxWorkers: 2, idleSeconds: 10 },
+        retries: 0,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  player.start();
+  run = await sluice(['run', 'job.json', '--upload', 'files']);
+  runId = runIdIn(run.stderr);
+}, 600_000);
+
+afterAll(async () => {
+  await player.stop();
+  if (runId !== '') await sluice(['teardown', 'job.json']);
+  await engine
+    .removeImages([image, `localhost/sluice/${algorithm}:1.0`, `localhost/sluice/${algorithm}-algorithm:1.0`])
+    .catch((e: unknown) => {
+      console.warn(`could not remove the images: ${String(e)}`);
+    });
+  await aws.cleanup();
+  for (const client of [ecs, iam, lambda, events]) client.destroy();
+  rmSync(workspace, { recursive: true, force: true });
+}, 180_000);
+
+describe('sluice run with the ECS backend, ECS played by podman', () => {
+  it('completes: every file done by ECS workers, the refused one failed', () => {
+    expect({ code: run.code, stderr: run.stderr.split('\n').slice(-30).join('\n') }).toMatchObject({
+      code: 0,
+    });
+    expect(run.stdout).toContain(`${FILES - 1} succeeded, 1 failed of ${FILES} inputs`);
+    expect(run.stderr).toMatch(/started [12] ECS worker\(s\)/);
+    expect(player.tasks().length).toBeGreaterThanOrEqual(1);
+    // Polls before provision made the cluster find none; nothing else may go wrong.
+    expect(player.errors.filter((error) => !/ClusterNotFound/.test(String(error)))).toEqual([]);
+  });
+
+  it('wrote results.json and the outputs under the output prefix', async () => {
+    const got = await aws.s3.send(
+      new GetObjectCommand({ Bucket: outputBucket, Key: `_sluice/${runId}/results.json` }),
+    );
+    const results = JSON.parse((await got.Body?.transformToString()) ?? '{}') as {
+      tasks: { key: string; status: string }[];
+    };
+    expect(results.tasks).toHaveLength(FILES);
+    expect(results.tasks.filter((task) => task.status === 'failed').map((task) => task.key)).toEqual([
+      'in/batch 1/file+3.txt',
+    ]);
+    const output = await aws.s3.send(
+      new GetObjectCommand({ Bucket: outputBucket, Key: 'out/batch 0/file+0.txt/result.txt' }),
+    );
+    expect(await output.Body?.transformToString()).toBe('processed\ncontent 0');
+  });
+
+  it('started the workers from the run task definition, with its roles and the run in SLUICE_RUN', async () => {
+    const task = player.tasks()[0];
+    expect(task).toBeDefined();
+    const definition = await ecs.send(
+      new DescribeTaskDefinitionCommand({ taskDefinition: task?.taskDefinitionArn ?? '' }),
+    );
+    expect(definition.taskDefinition?.family).toBe(`sluice-run-${runId}`);
+    expect(definition.taskDefinition?.taskRoleArn).toMatch(
+      new RegExp(`role/sluice/${runId}/sluice-${runId}-task$`),
+    );
+    expect(definition.taskDefinition?.containerDefinitions?.[0]?.image).toBe(`${image}${pushed}`);
+    expect(definition.taskDefinition?.containerDefinitions?.[0]?.logConfiguration?.options).toMatchObject({
+      'awslogs-group': `/sluice/runs/${runId}`,
+    });
+  });
+
+  it('teardown removes the watcher, roles, task definition and queues, and stops no data', async () => {
+    const teardown = await sluice(['teardown', 'job.json']);
+    expect(teardown.code).toBe(0);
+
+    const roles = await iam.send(new ListRolesCommand({ PathPrefix: `/sluice/${runId}/` }));
+    expect(roles.Roles ?? []).toEqual([]);
+    const functions = await lambda.send(new ListFunctionsCommand({}));
+    expect((functions.Functions ?? []).map((f) => f.FunctionName)).not.toContain(`sluice-${runId}-watch`);
+    const rules = await events.send(new ListRulesCommand({ NamePrefix: `sluice-${runId}` }));
+    expect(rules.Rules ?? []).toEqual([]);
+    const running = await ecs.send(
+      new ListTasksCommand({ cluster: 'sluice', startedBy: `sluice-${runId}`, desiredStatus: 'RUNNING' }),
+    );
+    expect(running.taskArns ?? []).toEqual([]);
+    const queues = await aws.sqs.send(new ListQueuesCommand({ QueueNamePrefix: `sluice-${runId}` }));
+    expect(queues.QueueUrls ?? []).toEqual([]);
+    expect(teardown.stdout + teardown.stderr).toContain(`log group /sluice/runs/${runId}`);
+  });
+});
