@@ -4,6 +4,7 @@ export const Inputs = {
   job: 'job',
   backend: 'backend',
   githubToken: 'github-token',
+  teardownOnFailure: 'teardown-on-failure',
 } as const;
 
 /** Defaults that action.yml declares too (the runner applies those; these apply outside it). */
@@ -11,6 +12,7 @@ export const InputDefaults = {
   job: 'job.json',
   // An expression only the runner can evaluate: outside it, no token means no commit comment.
   githubToken: '${{ github.token }}',
+  teardownOnFailure: true,
 } as const satisfies Partial<Record<keyof typeof Inputs, string | number | boolean>>;
 
 /** The values `backend` accepts. */

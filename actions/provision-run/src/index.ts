@@ -1,5 +1,9 @@
 import { runAction } from '@sluice/action-kit';
 
 import { main } from './main.js';
+import { post } from './post.js';
 
-void runAction(main);
+void runAction(
+  () => main(),
+  () => post(),
+);

@@ -9,6 +9,8 @@ export interface ProvisionRunInputs {
   readonly backend: (typeof BACKENDS)[number] | undefined;
   /** For the commit comment; undefined (no comment) when not given. */
   readonly githubToken: string | undefined;
+  /** The post step tears the run down when the job failed or was cancelled (runs with keep excepted). */
+  readonly teardownOnFailure: boolean;
 }
 
 /**
@@ -22,5 +24,6 @@ export function readInputs(input: InputReader = createInputReader()): ProvisionR
     backend: input.choice(Inputs.backend, BACKENDS),
     // The declared default is an expression; unevaluated (outside a runner) it is no token at all.
     githubToken: token === InputDefaults.githubToken ? undefined : token,
+    teardownOnFailure: input.boolean(Inputs.teardownOnFailure, InputDefaults.teardownOnFailure),
   };
 }

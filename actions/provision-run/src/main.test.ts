@@ -85,13 +85,19 @@ class FakeGitHubApi {
 describe('provision-run inputs', () => {
   it('reads the job, a backend override and the token', () => {
     const toolkit = createMemoryToolkit({
-      inputs: { job: 'jobs/a.json', backend: 'local', 'github-token': 'ghs_abc' },
+      inputs: {
+        job: 'jobs/a.json',
+        backend: 'local',
+        'github-token': 'ghs_abc',
+        'teardown-on-failure': 'false',
+      },
     });
 
     expect(readInputs(createInputReader(toolkit))).toEqual({
       job: 'jobs/a.json',
       backend: 'local',
       githubToken: 'ghs_abc',
+      teardownOnFailure: false,
     });
   });
 
@@ -100,6 +106,7 @@ describe('provision-run inputs', () => {
       job: 'job.json',
       backend: undefined,
       githubToken: undefined,
+      teardownOnFailure: true,
     });
   });
 

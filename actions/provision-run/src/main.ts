@@ -12,6 +12,7 @@ import { provisionStep, toError, type ProvisionStepResult, type StepContext } fr
 
 import { Inputs, Outputs } from './constants.js';
 import { readInputs } from './inputs.js';
+import { provisionedRun } from './post.js';
 
 /** What main talks to besides the toolkit; tests pass fakes, the bundle the real ones. */
 export interface ProvisionRunDeps {
@@ -45,6 +46,8 @@ export async function main(
     ...(inputs.backend !== undefined && { backend: inputs.backend }),
   };
 
+  // Saved before provisioning: a provision that fails half-way is torn down by the post step too.
+  provisionedRun(toolkit).save({ job: inputs.job, backend: inputs.backend ?? null });
   const run = await provision(inputs.job, context);
 
   for (const warning of run.warnings) toolkit.warning(warning);

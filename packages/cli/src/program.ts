@@ -8,6 +8,7 @@ import { registerLogs } from './commands/logs.js';
 import { registerProvision } from './commands/provision.js';
 import { registerRun } from './commands/run.js';
 import { registerRuns } from './commands/runs.js';
+import { registerServe } from './commands/serve.js';
 import { registerStatus } from './commands/status.js';
 import { registerTeardown } from './commands/teardown.js';
 import { registerTry } from './commands/try.js';
@@ -47,6 +48,7 @@ export function createProgram(context: CommandContext): Command {
   registerTry(program, context);
   registerWrap(program, context);
   registerRun(program, context);
+  registerServe(program, context);
   registerProvision(program, context);
   registerDispatch(program, context);
   registerCollect(program, context);

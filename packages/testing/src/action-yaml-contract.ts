@@ -24,8 +24,13 @@ export interface ActionConstants {
  *
  * @example
  * describeActionYaml(new URL('../action.yml', import.meta.url), { Inputs, InputDefaults, Outputs });
+ * // an action with a post step (the same bundle, run again): { post: { if: 'failure() || cancelled()' } }
  */
-export function describeActionYaml(actionYml: URL, constants: ActionConstants): void {
+export function describeActionYaml(
+  actionYml: URL,
+  constants: ActionConstants,
+  options: { readonly post?: { readonly if: string } } = {},
+): void {
   const action = parse(readFileSync(actionYml, 'utf8')) as ActionYaml;
   const { Inputs, InputDefaults, Outputs } = constants;
 
@@ -53,7 +58,11 @@ export function describeActionYaml(actionYml: URL, constants: ActionConstants): 
     });
 
     it('runs the committed bundle on node24', () => {
-      expect(action.runs).toEqual({ using: 'node24', main: 'dist/index.js' });
+      expect(action.runs).toEqual({
+        using: 'node24',
+        main: 'dist/index.js',
+        ...(options.post !== undefined && { post: 'dist/index.js', 'post-if': options.post.if }),
+      });
       expect(typeof action.name).toBe('string');
       expect(typeof action.description).toBe('string');
     });

@@ -1,0 +1,234 @@
+// End to end, as a user meets it: `sluice serve` (the CLI bundle, packages/cli/dist/index.js, run as
+// a process against the test bed's moto server and podman) picks up files uploaded after it started,
+// through the S3 notification and the task queue, and on SIGTERM stops its runner containers and
+// exits 0 with the run still provisioned; `sluice teardown` then removes it.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CliContainerEngine } from '@sluice/core';
+import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, TestAwsAccount, containerEngineEnv } from '@sluice/testing';
+
+import { buildAlgorithmContext } from './e2e-support.js';
+
+const execFileAsync = promisify(execFile);
+const CLI = join(REPOSITORY_ROOT, 'packages', 'cli', 'dist', 'index.js');
+
+interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const aws = new TestAwsAccount({ label: 'serve' });
+const id = aws.id.slice(0, 8);
+const workspace = mkdtempSync(join(tmpdir(), 'sluice-serve-'));
+const engine = new CliContainerEngine({ kind: 'podman', env: { ...containerEngineEnv() } });
+const algorithm = `serve-${id}`;
+
+/** The environment a user's shell has: the test bed's AWS endpoint, dummy credentials, podman. */
+function userEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^(AWS_|SLUICE_)/.test(key)) env[key] = value;
+  }
+  return Object.assign(env, containerEngineEnv(), {
+    NODE_NO_WARNINGS: '1',
+    SLUICE_CONTAINER_ENGINE: 'podman',
+    SLUICE_CACHE_DIR: join(workspace, '.sluice-cache'),
+    AWS_ENDPOINT_URL: aws.endpoint,
+    AWS_REGION: aws.region,
+    AWS_ACCESS_KEY_ID: TESTBED_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TESTBED_CREDENTIALS.secretAccessKey,
+  });
+}
+
+/** Starts `sluice ARGS` in the workspace; killed with SIGKILL after `timeoutMs`. */
+function startSluice(
+  args: string[],
+  timeoutMs: number,
+): {
+  exited: Promise<CliRun>;
+  stderrMatches: (pattern: RegExp) => Promise<string>;
+  kill: (s: NodeJS.Signals) => void;
+} {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: workspace,
+    env: userEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const waiting: { pattern: RegExp; resolve: (text: string) => void }[] = [];
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    for (const wait of waiting.splice(0)) {
+      const match = wait.pattern.exec(stderr);
+      if (match === null) waiting.push(wait);
+      else wait.resolve(match[0]);
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const exited = new Promise<CliRun>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+  return {
+    exited,
+    stderrMatches: (pattern) =>
+      new Promise((resolve, reject) => {
+        const match = pattern.exec(stderr);
+        if (match !== null) resolve(match[0]);
+        else waiting.push({ pattern, resolve });
+        void exited.then(() => {
+          reject(new Error(`sluice exited before its stderr matched ${String(pattern)}:\n${stderr}`));
+        });
+      }),
+    kill: (signal) => child.kill(signal),
+  };
+}
+
+function sluice(args: string[], timeoutMs = 180_000): Promise<CliRun> {
+  return startSluice(args, timeoutMs).exited;
+}
+
+async function queuesOf(jobName: string): Promise<string[]> {
+  const listed = await aws.sqs.send(new ListQueuesCommand({ QueueNamePrefix: `sluice-${jobName}-${id}` }));
+  return listed.QueueUrls ?? [];
+}
+
+async function runnerContainers(runId: string): Promise<string[]> {
+  const { stdout } = await execFileAsync(
+    'podman',
+    ['ps', '--all', '--quiet', '--filter', `label=org.sluice.run=${runId}`],
+    { env: { ...process.env, ...containerEngineEnv() } },
+  );
+  return stdout.split('\n').filter((line) => line.trim() !== '');
+}
+
+async function keysUnder(bucket: string, prefix: string): Promise<string[]> {
+  const listed = await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  return (listed.Contents ?? []).map((object) => object.Key ?? '').sort();
+}
+
+/** Polls until `bucket` holds `expected` under `prefix`, or gives up after `timeoutMs` with what it saw. */
+async function waitForKeys(
+  bucket: string,
+  prefix: string,
+  expected: string[],
+  timeoutMs: number,
+): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  let keys = await keysUnder(bucket, prefix);
+  while (expected.some((key) => !keys.includes(key)) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    keys = await keysUnder(bucket, prefix);
+  }
+  return keys;
+}
+
+beforeAll(async () => {
+  await buildAlgorithmContext(join(workspace, 'algorithm'), algorithm);
+  const wrapped = await sluice(['wrap', 'algorithm/algorithm.json'], 300_000);
+  if (wrapped.code !== 0) throw new Error(`sluice wrap failed:\n${wrapped.stderr}`);
+}, 300_000);
+
+afterAll(async () => {
+  await engine
+    .removeImages([`localhost/sluice/${algorithm}:1.0`, `localhost/sluice/${algorithm}-algorithm:1.0`])
+    .catch((e: unknown) => {
+      console.warn(`could not remove the images: ${String(e)}`);
+    });
+  await aws.cleanup();
+  rmSync(workspace, { recursive: true, force: true });
+}, 120_000);
+
+describe('sluice serve', () => {
+  it('processes files uploaded after it started; SIGTERM stops the runners, keeps the run and exits 0', async () => {
+    const input = aws.bucketName('serve-in');
+    const output = aws.bucketName('serve-out');
+    aws.trackBucket(input);
+    aws.trackBucket(output);
+    writeFileSync(
+      join(workspace, 'serve.json'),
+      `${JSON.stringify({
+        name: `serve-${id}`,
+        algorithm: `${algorithm}@1.0`,
+        aws: { region: aws.region, credentials: 'environment' },
+        input: { bucket: input, prefix: 'in/', create: true },
+        output: { bucket: output, prefix: 'out/' },
+        compute: { backend: 'local', maxWorkers: 2, idleSeconds: 20 },
+        retries: 0,
+      })}\n`,
+    );
+
+    const serve = startSluice(['serve', 'serve.json', '--status-every', '1'], 400_000);
+    const ready = await serve.stderrMatches(/run [a-z0-9-]+: serving — upload files to \S+/);
+    const runId = /run ([a-z0-9-]+):/.exec(ready)?.[1] ?? '';
+    expect(ready).toContain(`upload files to s3://${input}/in/`);
+    await serve.stderrMatches(/dispatched: 0 listed/);
+    for (const name of ['1.txt', '2.txt', 'sub/3.txt']) {
+      await aws.s3.send(
+        new PutObjectCommand({ Bucket: input, Key: `in/${name}`, Body: `content of ${name}` }),
+      );
+    }
+    const expected = ['out/1.txt/result.txt', 'out/2.txt/result.txt', 'out/sub/3.txt/result.txt'];
+    const produced = await waitForKeys(output, 'out/', expected, 240_000);
+    expect(produced).toEqual(expected);
+    const result = await aws.s3.send(
+      new GetObjectCommand({ Bucket: output, Key: 'out/sub/3.txt/result.txt' }),
+    );
+    expect(await result.Body?.transformToString()).toBe('processed\ncontent of sub/3.txt');
+    // The status line counts them once their records are final (collect polls every 2-30 s).
+    await serve.stderrMatches(/serving: 3 done, 0 failed, 0 running, 0 queued/);
+    serve.kill('SIGTERM');
+    const exited = await serve.exited;
+
+    expect(exited.code).toBe(0);
+    expect(exited.stderr).toContain('SIGTERM: stopping');
+    expect(exited.stdout).toMatch(
+      new RegExp(
+        `^run ${runId}: stopped serving after \\S+; \\d+ runner container\\(s\\) stopped; 3 succeeded, 0 failed so far$`,
+        'm',
+      ),
+    );
+    expect(exited.stdout).toContain('left in the queue: 0 task(s)');
+    expect(exited.stdout).toContain('to tear the run down: sluice teardown serve.json');
+    expect(await runnerContainers(runId)).toEqual([]);
+    expect(await queuesOf('serve')).toHaveLength(2);
+    // An upload while nobody serves waits in the task queue for the next serve. It may show as in
+    // flight: a runner stopped during its long poll leaves the poll open at the server (moto), which
+    // takes the message; it is visible again after the visibility timeout.
+    await aws.s3.send(new PutObjectCommand({ Bucket: input, Key: 'in/later.txt', Body: 'later' }));
+    const taskQueue = (await queuesOf('serve')).find((url) => url.endsWith('-tasks')) ?? '';
+    const inQueue = async (): Promise<number> => {
+      const { Attributes } = await aws.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: taskQueue,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      return (
+        Number(Attributes?.ApproximateNumberOfMessages) +
+        Number(Attributes?.ApproximateNumberOfMessagesNotVisible)
+      );
+    };
+    for (let tries = 0; tries < 10 && (await inQueue()) === 0; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    expect(await inQueue()).toBe(1);
+
+    const teardown = await sluice(['teardown', 'serve.json']);
+    expect(teardown.code).toBe(0);
+    expect(await queuesOf('serve')).toEqual([]);
+  }, 600_000);
+});
