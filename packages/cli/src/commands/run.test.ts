@@ -256,6 +256,21 @@ describe('sluice run', () => {
     expect(result.code).toBe(0);
   });
 
+  it('keeps a run whose job says keep: true, as --keep does', async () => {
+    const { deps, recorded, stderr } = fakeDeps();
+    const provision = deps.provision;
+    const keeping: StepCommandDeps['provision'] = async (jobPath, context) => ({
+      ...(await provision(jobPath, context)),
+      keep: true,
+    });
+
+    const result = await sluice(['run', 'job.json'], { ...deps, provision: keeping });
+
+    expect(recorded.steps).toEqual(['provision job.json', 'dispatch', 'collect']);
+    expect(stderr.join('')).toContain('kept run thumbnails-3f9a0c12');
+    expect(result.code).toBe(0);
+  });
+
   it("tears down when a step fails, and fails with that step's error", async () => {
     const refused = new ConfigurationError('job.json $.env.WATERMARK_TOKEN: WATERMARK_TOKEN is not set');
     const { deps, recorded } = fakeDeps({ dispatch: () => Promise.reject(refused) });

@@ -193,7 +193,16 @@ async function runChain(
       display.done();
       failure = thrown;
     }
-    await finishRun(run.runId, jobPath, options.keep === true, failure, context, display, deps);
+    // The job's own `keep: true` (continuous intake) keeps the run as --keep does.
+    await finishRun(
+      run.runId,
+      jobPath,
+      options.keep === true || run.keep === true,
+      failure,
+      context,
+      display,
+      deps,
+    );
     if (outcome === undefined) throw failure;
     return outcome;
   } finally {

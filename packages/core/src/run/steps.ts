@@ -111,6 +111,8 @@ export interface ProvisionStepResult {
   readonly deadLetterQueueUrl?: string;
   /** What this call created (empty on a repeat). */
   readonly created?: readonly string[];
+  /** The job's `keep`: the run is continuous intake, never torn down at the end of a chain. */
+  readonly keep?: boolean;
 }
 
 export interface DispatchStepResult {
@@ -543,6 +545,7 @@ async function provisionJob(jobPath: string, context: StepContext): Promise<Prov
       endMarker: result.endMarker,
       warnings: result.warnings,
       created,
+      keep: result.state.keep,
     };
   } finally {
     destroy(aws);
