@@ -5,8 +5,11 @@
 // security group, task definition and watcher Lambda are made in moto, dispatch and collect start
 // workers with RunTask, the runners process the files, and teardown removes every tagged thing.
 //
-// What moto cannot do here: invoke the watcher Lambda (it runs functions in Docker; its handler is
-// tested in-process in watcher-lambda.test.ts), enforce the roles (iam-roles.test.ts and the simulator
+// The job keeps its run (`keep: true`, continuous intake): after `sluice run` has ended, files uploaded
+// are processed when the watcher runs — its handler, called here with the event its schedule carries.
+//
+// What moto cannot do here: invoke the watcher Lambda (it runs functions in Docker, so the test calls
+// the handler in process), enforce the roles (iam-roles.test.ts and the simulator
 // tests do), or resolve secrets for a task (the player would, from a map).
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,10 +17,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { DescribeTaskDefinitionCommand, ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
-import { EventBridgeClient, ListRulesCommand } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient, ListRulesCommand, ListTargetsByRuleCommand } from '@aws-sdk/client-eventbridge';
 import { IAMClient, ListRolesCommand } from '@aws-sdk/client-iam';
 import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CliContainerEngine } from '@sluice/core';
@@ -32,6 +35,7 @@ import {
   testbedTaskEnv,
 } from '@sluice/testing';
 
+import { handler } from '../../packages/lambda/src/index.js';
 import { buildAlgorithmContext } from './e2e-support.js';
 
 const CLI = join(REPOSITORY_ROOT, 'packages', 'cli', 'dist', 'index.js');
@@ -98,6 +102,14 @@ function runIdIn(stderr: string): string {
   return match[1];
 }
 
+/** The run's ECS tasks still meant to run. */
+async function runningTasks(): Promise<string[]> {
+  const listed = await ecs.send(
+    new ListTasksCommand({ cluster: 'sluice', startedBy: `sluice-${runId}`, desiredStatus: 'RUNNING' }),
+  );
+  return listed.taskArns ?? [];
+}
+
 let run: CliRun;
 let runId = '';
 
@@ -126,6 +138,8 @@ beforeAll(async () => {
         aws: { region: aws.region, credentials: 'environment' },
         compute: { backend: 'ecs', maxWorkers: 2, idleSeconds: 10 },
         retries: 0,
+        // Continuous intake: the run stays after `sluice run`, and its watcher keeps it going.
+        keep: true,
       },
       null,
       2,
@@ -194,6 +208,49 @@ describe('sluice run with the ECS backend, ECS played by podman', () => {
     });
   });
 
+  it('keep: true — files uploaded after sluice run ended are processed: the watcher (its schedule event) starts workers', async () => {
+    expect(run.stderr).toContain(`kept run ${runId}`);
+    // The watcher's schedule carries its event as the target's Input: read it as Lambda would get it.
+    const targets = await events.send(new ListTargetsByRuleCommand({ Rule: `sluice-${runId}-watch` }));
+    const event = JSON.parse(targets.Targets?.[0]?.Input ?? '{}') as unknown;
+    // The run's first workers must be gone (idle), so only the watcher can start the next ones.
+    for (let waited = 0; (await runningTasks()).length > 0; waited += 1000) {
+      if (waited > 90_000) throw new Error('the first workers did not exit when idle');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    for (const i of [1, 2]) {
+      await aws.s3.send(
+        new PutObjectCommand({ Bucket: inputBucket, Key: `in/later/file ${i}.txt`, Body: `later ${i}` }),
+      );
+    }
+    // moto cannot invoke the function: its handler runs here, with the environment Lambda would give it.
+    const saved = { ...process.env };
+    Object.assign(process.env, testbedTaskEnv());
+    try {
+      const outcome = await handler(event);
+      expect(outcome).toMatchObject({ outcome: 'checked', running: 0, started: 2 });
+    } finally {
+      for (const key of Object.keys(testbedTaskEnv())) {
+        if (saved[key] === undefined) Reflect.deleteProperty(process.env, key);
+        else process.env[key] = saved[key];
+      }
+    }
+    const deadline = Date.now() + 180_000;
+    const results: string[] = [];
+    while (results.length < 2 && Date.now() < deadline) {
+      results.length = 0;
+      for (const i of [1, 2]) {
+        const got = await aws.s3
+          .send(new GetObjectCommand({ Bucket: outputBucket, Key: `out/later/file ${i}.txt/result.txt` }))
+          .then((object) => object.Body?.transformToString())
+          .catch(() => undefined);
+        if (got !== undefined) results.push(got);
+      }
+      if (results.length < 2) await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    expect(results.sort()).toEqual(['processed\nlater 1', 'processed\nlater 2']);
+  });
+
   it('teardown removes the watcher, roles, task definition and queues, and stops no data', async () => {
     const teardown = await sluice(['teardown', 'job.json']);
     expect(teardown.code).toBe(0);
@@ -204,10 +261,7 @@ describe('sluice run with the ECS backend, ECS played by podman', () => {
     expect((functions.Functions ?? []).map((f) => f.FunctionName)).not.toContain(`sluice-${runId}-watch`);
     const rules = await events.send(new ListRulesCommand({ NamePrefix: `sluice-${runId}` }));
     expect(rules.Rules ?? []).toEqual([]);
-    const running = await ecs.send(
-      new ListTasksCommand({ cluster: 'sluice', startedBy: `sluice-${runId}`, desiredStatus: 'RUNNING' }),
-    );
-    expect(running.taskArns ?? []).toEqual([]);
+    expect(await runningTasks()).toEqual([]);
     const queues = await aws.sqs.send(new ListQueuesCommand({ QueueNamePrefix: `sluice-${runId}` }));
     expect(queues.QueueUrls ?? []).toEqual([]);
     expect(teardown.stdout + teardown.stderr).toContain(`log group /sluice/runs/${runId}`);
