@@ -469,6 +469,7 @@ export {
   RUN_LOG_RETENTION_DAYS,
   RunLogGroups,
   runLogConfiguration,
+  runLogGroupLink,
   runLogGroupName,
   taskLogLink,
   taskLogStreamName,

@@ -120,6 +120,25 @@ export function taskLogLink(options: {
 }
 
 /**
+ * The CloudWatch console page of a run's log group, for summaries.
+ *
+ * @example
+ * runLogGroupLink({ region: 'eu-west-1', runId: 'thumbs-3f9a0c12' }).logGroup; // '/sluice/runs/thumbs-3f9a0c12'
+ * @throws never.
+ */
+export function runLogGroupLink(options: { readonly region: string; readonly runId: string }): {
+  readonly logGroup: string;
+  readonly consoleUrl: string;
+} {
+  const logGroup = runLogGroupName(options.runId);
+  const { region } = options;
+  return {
+    logGroup,
+    consoleUrl: `https://${consoleHost(region)}/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${consoleEncode(logGroup)}`,
+  };
+}
+
+/**
  * A run's log group on CloudWatch Logs: created (tagged with the run, with a retention) at provisioning,
  * deleted at teardown.
  *

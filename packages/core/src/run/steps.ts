@@ -38,6 +38,7 @@ import {
   type EcsSettings,
 } from './ecs-backend.js';
 import { ecsRunnerVariables } from '../compute/ecs-workers.js';
+import { runLogGroupLink } from '../compute/run-log-group.js';
 import type { CollectReport, CollectProgress, InputCompletion } from './collect.js';
 import { dispatchTasks } from './dispatch.js';
 import type { DispatchProgress } from './dispatch.js';
@@ -685,7 +686,13 @@ export async function collectStep(
       { ...aws.deps, sleep },
     );
     const logTails = await fetchLogTails(report, aws.deps.store, state.output.bucket);
-    const summaryMarkdown = renderSummary(report, { logTails, secrets: workers.secrets });
+    const summaryMarkdown = renderSummary(report, {
+      logTails,
+      secrets: workers.secrets,
+      ...(state.ecs !== undefined && {
+        runnerLogs: runLogGroupLink({ region: (await ecsSettings(aws, context)).region, runId }),
+      }),
+    });
     return { report, summaryMarkdown };
   } finally {
     destroy(aws);

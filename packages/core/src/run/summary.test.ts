@@ -81,3 +81,15 @@ describe('renderSummary', () => {
     expect(text).toContain('timed out, 2 unfinished, 0 failed');
   });
 });
+
+describe('renderSummary runner logs', () => {
+  it("links the run's CloudWatch Logs group when the runners log there (ECS)", () => {
+    const markdown = renderSummary(report([]), {
+      runnerLogs: { logGroup: '/sluice/runs/r-1', consoleUrl: 'https://console.example/logs' },
+    });
+    expect(markdown).toContain(
+      'Runner logs: [`/sluice/runs/r-1`](https://console.example/logs) in CloudWatch Logs',
+    );
+    expect(renderSummary(report([]))).not.toContain('Runner logs');
+  });
+});

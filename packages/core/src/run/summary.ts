@@ -19,6 +19,8 @@ export interface SummaryOptions {
   readonly maxBytes?: number;
   /** Failures listed at most (default 100). */
   readonly maxFailures?: number;
+  /** Where the runners' own logs are (ECS: the run's CloudWatch Logs group). */
+  readonly runnerLogs?: { readonly logGroup: string; readonly consoleUrl: string };
 }
 
 /**
@@ -51,6 +53,13 @@ export function renderSummary(report: CollectReport, options: SummaryOptions = {
     '',
     `Results: \`${report.results}\``,
     '',
+    ...(options.runnerLogs === undefined
+      ? []
+      : [
+          `Runner logs: [\`${options.runnerLogs.logGroup}\`](${options.runnerLogs.consoleUrl}) in CloudWatch Logs ` +
+            '(one stream per worker: `<run id>/algorithm/<task id>`; the task id is the worker in each record).',
+          '',
+        ]),
   ].join('\n');
   // Room is kept for the slowest tasks and the notes, whatever the failures take.
   const slowest = renderSlowest(report.slowest, mask);

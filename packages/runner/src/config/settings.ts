@@ -115,7 +115,7 @@ export async function loadSettings(
     ...(workingDir !== undefined && { workingDir }),
     algorithmValues,
     secrets,
-    workerId: config.workerId ?? `${hostname()}-${process.pid}`,
+    workerId: config.workerId ?? (await ecsTaskId(env)) ?? `${hostname()}-${process.pid}`,
     algorithmDigest: config.algorithmDigest ?? `sha256:${createHash('sha256').update(text).digest('hex')}`,
     timeoutSeconds: config.timeoutSeconds ?? manifest.timeoutSeconds,
     heartbeatSeconds: config.heartbeatSeconds ?? RUNNER_CONFIG_DEFAULTS.heartbeatSeconds,
@@ -145,4 +145,24 @@ async function readOriginalImage(
     cmd: strings(record.cmd),
     workingDir: typeof record.workingDir === 'string' ? record.workingDir : '',
   };
+}
+
+/**
+ * On ECS, the task's id (from the task metadata endpoint ECS gives every container): records then
+ * name the task, and its log stream `<run-id>/algorithm/<task id>` follows from it. Undefined
+ * elsewhere, or when the endpoint does not answer within 2 s.
+ */
+export async function ecsTaskId(
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<string | undefined> {
+  const endpoint = env.ECS_CONTAINER_METADATA_URI_V4;
+  if (endpoint === undefined || endpoint === '') return undefined;
+  try {
+    const response = await fetch(`${endpoint}/task`, { signal: AbortSignal.timeout(2000) });
+    if (!response.ok) return undefined;
+    const { TaskARN: arn } = (await response.json()) as { TaskARN?: unknown };
+    return typeof arn === 'string' && arn.includes('/') ? arn.slice(arn.lastIndexOf('/') + 1) : undefined;
+  } catch {
+    return undefined;
+  }
 }

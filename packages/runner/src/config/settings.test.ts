@@ -1,0 +1,45 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+
+import { ecsTaskId } from './settings.js';
+
+describe('ecsTaskId: the worker id of a runner on ECS', () => {
+  let server: Server;
+  let endpoint = '';
+  let answer: { status: number; body: string } = { status: 200, body: '{}' };
+
+  beforeAll(async () => {
+    // Stands in for ECS's task metadata endpoint (v4), which answers GET <uri>/task.
+    server = createServer((request, response) => {
+      response.writeHead(request.url === '/v4/abc/task' ? answer.status : 404, {
+        'content-type': 'application/json',
+      });
+      response.end(answer.body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v4/abc`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('is the id at the end of the task ARN the metadata endpoint gives', async () => {
+    answer = {
+      status: 200,
+      body: JSON.stringify({ TaskARN: 'arn:aws:ecs:eu-west-1:123456789012:task/sluice/0f1e2d3c4b5a' }),
+    };
+    expect(await ecsTaskId({ ECS_CONTAINER_METADATA_URI_V4: endpoint })).toBe('0f1e2d3c4b5a');
+  });
+
+  it('is undefined off ECS, and when the endpoint fails or says nothing useful', async () => {
+    expect(await ecsTaskId({})).toBeUndefined();
+    answer = { status: 500, body: 'no' };
+    expect(await ecsTaskId({ ECS_CONTAINER_METADATA_URI_V4: endpoint })).toBeUndefined();
+    answer = { status: 200, body: '{"Cluster":"sluice"}' };
+    expect(await ecsTaskId({ ECS_CONTAINER_METADATA_URI_V4: endpoint })).toBeUndefined();
+    expect(await ecsTaskId({ ECS_CONTAINER_METADATA_URI_V4: 'http://127.0.0.1:9/v4' })).toBeUndefined();
+  });
+});
