@@ -16,6 +16,7 @@ import {
   type CollectCommandOptions,
   type StepCommandDeps,
 } from './step-options.js';
+import { unlessInterrupted } from './interrupts.js';
 import { checkUploadDirectory } from './upload.js';
 
 const EXAMPLES = `
@@ -88,38 +89,6 @@ export function registerRun(
       context.io.out(describeReport(result.report));
       if (!result.report.complete) context.exitCode = ExitCode.fault;
     });
-}
-
-/** How long an interrupted step may take to notice and stop before the teardown goes ahead anyway. */
-const SETTLE_MS = 15_000;
-
-/**
- * The step's value, or an InterruptedError once `signal` aborts and the step has stopped (steps see
- * the signal: no runner is started after it) — or after {@link SETTLE_MS}, for a step that cannot
- * stop early (an upload, a long enqueue), which then runs on until the process exits.
- */
-async function unlessInterrupted<T>(step: Promise<T>, signal: AbortSignal, during: string): Promise<T> {
-  step.catch(() => undefined);
-  let onAbort: (() => void) | undefined;
-  const interrupted = new Promise<never>((_, reject) => {
-    onAbort = () => {
-      const gaveUp = new Promise<void>((resolve) => setTimeout(resolve, SETTLE_MS).unref());
-      void Promise.race([step.then(noop, noop), gaveUp]).then(() => {
-        reject(new InterruptedError(during));
-      });
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([step, interrupted]);
-  } finally {
-    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
-  }
-}
-
-function noop(): void {
-  // Only when the step ends matters here, not how.
 }
 
 /**

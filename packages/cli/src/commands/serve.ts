@@ -19,6 +19,7 @@ import type { CommandContext } from '../context.js';
 import type { CliIo } from '../io.js';
 import { ProgressDisplay, formatDuration } from '../progress.js';
 import { describeDispatch } from './dispatch.js';
+import { unlessInterrupted } from './interrupts.js';
 import { defaultInspectDeps, findRun, type InspectCommandDeps } from './status.js';
 import {
   BACKENDS,
@@ -76,9 +77,6 @@ const SERVE_COLLECT: CollectStepOptions = {
 };
 
 const DEFAULT_STATUS_EVERY_SECONDS = 60;
-
-/** How long a step may take to notice the stop before the runners are stopped anyway. */
-const SETTLE_MS = 15_000;
 
 /** Why an ECS run is not served, and what does the same on AWS. */
 function ecsRefused(where: string, jobPath: string): ConfigurationError {
@@ -152,35 +150,16 @@ async function readJob(jobPath: string, io: CliIo): Promise<Job> {
 const STOPPED = Symbol('stopped');
 
 /**
- * The step's value; once `signal` aborts, {@link STOPPED} as soon as the step has ended (steps see
- * the signal and end with an InterruptedError at their next wait) or after {@link SETTLE_MS}. A
- * step's own failure is thrown, also after the stop.
+ * The step's value, or {@link STOPPED} once the user has stopped serving and the step has ended (or
+ * after the grace {@link unlessInterrupted} gives it). A step's own failure is thrown.
  */
 async function untilStopped<T>(step: Promise<T>, signal: AbortSignal): Promise<T | typeof STOPPED> {
-  step.catch(noop);
-  let onAbort: (() => void) | undefined;
-  const stopped = new Promise<typeof STOPPED>((resolve) => {
-    onAbort = () => {
-      const gaveUp = new Promise<void>((done) => setTimeout(done, SETTLE_MS).unref());
-      void Promise.race([step.then(noop, noop), gaveUp]).then(() => {
-        resolve(STOPPED);
-      });
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
   try {
-    return await Promise.race([step, stopped]);
+    return await unlessInterrupted(step, signal, 'serve');
   } catch (thrown: unknown) {
     if (signal.aborted && thrown instanceof InterruptedError) return STOPPED;
     throw thrown;
-  } finally {
-    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
   }
-}
-
-function noop(): void {
-  // Only when the step ends matters here, not how.
 }
 
 /** The status line: where the run's inputs stand, and how long serve has been up. */
