@@ -7,6 +7,13 @@
 // against the test bed's moto server. Checks every output object, results.json, the outputs and the
 // summary of collect-results, the dead-letter queue before teardown, and that teardown leaves no
 // queue of the run and no runner container behind.
+//
+// After wrap-algorithm (which the reusable workflow does not run), the steps are those of
+// .github/workflows/sluice-run.yml, read from the file (workflow-chain.ts): each step must be the
+// workflow's next one, pass only inputs the workflow's step passes too, and pass the earlier step's
+// output wherever the workflow wires one (`run-id: ${{ steps.provision.outputs.run-id }}`). The test
+// needs no input the workflow lacks: it waits with `until: count` and a `timeout-seconds`, which the
+// workflow exposes as its own inputs.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +33,7 @@ import {
   type StepRun,
   type Workflow,
 } from './e2e-support.js';
+import { workflowChain } from './workflow-chain.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -33,6 +41,10 @@ const INPUT_PREFIX = 'in/';
 const OUTPUT_PREFIX = 'results/';
 const FILES = 60;
 const FAILING = 3;
+
+/** The reusable workflow's sluice steps; this test runs wrap-algorithm, then exactly these. */
+const CHAIN = workflowChain();
+const ORDER: readonly string[] = ['wrap-algorithm', ...CHAIN.map((step) => step.action)];
 
 /** Input keys (relative to the prefix) that stress encoding: S3 event keys are URL-encoded, `+` for spaces. */
 function relativeKeys(): string[] {
@@ -83,6 +95,17 @@ describe('the five actions as a workflow runs them, with moto and podman', () =>
   let tornDown = false;
 
   async function step(...args: Parameters<typeof runAction>): Promise<StepRun> {
+    const [, action, inputs] = args;
+    expect(`step ${steps.length + 1}: ${action}`).toBe(`step ${steps.length + 1}: ${ORDER[steps.length]}`);
+    const workflowStep = CHAIN[steps.length - 1];
+    if (workflowStep !== undefined) {
+      // Only inputs the workflow passes too, and the outputs it wires passed the same way.
+      expect(Object.keys(inputs).filter((input) => !(input in workflowStep.with))).toEqual([]);
+      for (const [input, from] of Object.entries(workflowStep.wiredFrom)) {
+        const source = steps.find((run) => run.action === from.action);
+        expect({ [input]: inputs[input] }).toEqual({ [input]: source?.outputs[from.output] });
+      }
+    }
     const run = await runAction(...args);
     steps.push(run);
     console.info(`${run.action}: exit ${String(run.code)} in ${run.ms} ms`);
@@ -300,4 +323,14 @@ describe('the five actions as a workflow runs them, with moto and podman', () =>
     // Data is kept: results.json is still there.
     expect(await bodyOf(aws, outputBucket, `_sluice/${runId}/results.json`)).toContain(runId);
   }, 150_000);
+
+  it('ran every step of the reusable workflow, in its order', () => {
+    expect(CHAIN.map((step) => step.action)).toEqual([
+      'provision-run',
+      'dispatch-tasks',
+      'collect-results',
+      'teardown',
+    ]);
+    expect(steps.map((run) => run.action)).toEqual(ORDER);
+  });
 });
