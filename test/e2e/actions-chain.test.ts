@@ -14,11 +14,9 @@
 // output wherever the workflow wires one (`run-id: ${{ steps.provision.outputs.run-id }}`). The test
 // needs no input the workflow lacks: it waits with `until: count` and a `timeout-seconds`, which the
 // workflow exposes as its own inputs.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ListQueuesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
@@ -30,12 +28,11 @@ import {
   buildAlgorithmContext,
   describeStep,
   runAction,
+  runnerContainers,
   type StepRun,
   type Workflow,
 } from './e2e-support.js';
 import { workflowChain } from './workflow-chain.js';
-
-const execFileAsync = promisify(execFile);
 
 const INPUT_PREFIX = 'in/';
 const OUTPUT_PREFIX = 'results/';
@@ -61,16 +58,6 @@ function relativeKeys(): string[] {
     (i: number) => `dots/v1.2.3/${i}..txt`,
   ];
   return Array.from({ length: FILES }, (_, i) => shapes[i % shapes.length]?.(i) ?? `x-${i}`);
-}
-
-/** The ids of the containers (running or not) labelled with the run, as podman lists them. */
-async function runnerContainers(runId: string): Promise<string[]> {
-  const { stdout } = await execFileAsync(
-    'podman',
-    ['ps', '--all', '--quiet', '--filter', `label=org.sluice.run=${runId}`],
-    { env: { ...process.env, ...containerEngineEnv() } },
-  );
-  return stdout.split('\n').filter((line) => line.trim() !== '');
 }
 
 async function bodyOf(aws: TestAwsAccount, bucket: string, key: string): Promise<string> {

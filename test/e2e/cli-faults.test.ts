@@ -9,28 +9,25 @@
 // - Ctrl-C during `sluice run` (runners stopped, run torn down, exit 130).
 // The interrupted provision is covered by packages/testing/src/run-lifecycle.test.ts, which can stop
 // a provision at an exact point.
-import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CliContainerEngine } from '@sluice/core';
-import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, TestAwsAccount, containerEngineEnv } from '@sluice/testing';
+import { TestAwsAccount, containerEngineEnv } from '@sluice/testing';
 
-import { buildAlgorithmContext } from './e2e-support.js';
-
-const execFileAsync = promisify(execFile);
-const CLI = join(REPOSITORY_ROOT, 'packages', 'cli', 'dist', 'index.js');
-
-interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+import {
+  buildAlgorithmContext,
+  runCli,
+  runIdIn,
+  runnerContainers,
+  startCli,
+  userShellEnv,
+  type CliRun,
+} from './e2e-support.js';
 
 const aws = new TestAwsAccount({ label: 'faults' });
 const id = aws.id.slice(0, 8);
@@ -38,81 +35,13 @@ const workspace = mkdtempSync(join(tmpdir(), 'sluice-faults-'));
 const engine = new CliContainerEngine({ kind: 'podman', env: { ...containerEngineEnv() } });
 const algorithm = `faults-${id}`;
 
-/** The environment a user's shell has: the test bed's AWS endpoint, dummy credentials, podman. */
-function userEnv(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(AWS_|SLUICE_)/.test(key)) env[key] = value;
-  }
-  Object.assign(env, containerEngineEnv(), {
-    NODE_NO_WARNINGS: '1',
-    SLUICE_CONTAINER_ENGINE: 'podman',
-    SLUICE_CACHE_DIR: join(workspace, '.sluice-cache'),
-    AWS_ENDPOINT_URL: aws.endpoint,
-    AWS_REGION: aws.region,
-    AWS_ACCESS_KEY_ID: TESTBED_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: TESTBED_CREDENTIALS.secretAccessKey,
-  });
-  // An override of undefined unsets the variable.
-  return Object.fromEntries(
-    Object.entries({ ...env, ...overrides }).filter(
-      (entry): entry is [string, string] => entry[1] !== undefined,
-    ),
-  );
+/** A user's shell on the test bed; `overrides` set or (undefined) unset variables. */
+function userEnv(overrides: Readonly<Record<string, string | undefined>> = {}): NodeJS.ProcessEnv {
+  return userShellEnv({ workspace, awsEndpoint: aws.endpoint, region: aws.region }, overrides);
 }
 
-/** `sluice ARGS` in the workspace; resolves when it exits (never rejects for a failing command). */
-function sluice(args: string[], env = userEnv(), timeoutMs = 180_000): Promise<CliRun> {
-  return startSluice(args, env, timeoutMs).exited;
-}
-
-function startSluice(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  timeoutMs: number,
-): {
-  exited: Promise<CliRun>;
-  stderrMatches: (pattern: RegExp) => Promise<string>;
-  kill: (s: NodeJS.Signals) => void;
-} {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: workspace,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  const waiting: { pattern: RegExp; resolve: (text: string) => void }[] = [];
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    for (const wait of waiting.splice(0)) {
-      const match = wait.pattern.exec(stderr);
-      if (match === null) waiting.push(wait);
-      else wait.resolve(match[0]);
-    }
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const exited = new Promise<CliRun>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return {
-    exited,
-    stderrMatches: (pattern) =>
-      new Promise((resolve, reject) => {
-        const match = pattern.exec(stderr);
-        if (match !== null) resolve(match[0]);
-        else waiting.push({ pattern, resolve });
-        void exited.then(() => {
-          reject(new Error(`sluice exited before its stderr matched ${String(pattern)}:\n${stderr}`));
-        });
-      }),
-    kill: (signal) => child.kill(signal),
-  };
+function sluice(args: string[], env = userEnv()): Promise<CliRun> {
+  return runCli(args, workspace, env);
 }
 
 /** Writes `<name>.json` in the workspace: a local-backend job of the test algorithm. */
@@ -146,24 +75,9 @@ async function queuesOf(jobName: string): Promise<string[]> {
   return listed.QueueUrls ?? [];
 }
 
-async function runnerContainers(runId: string): Promise<string[]> {
-  const { stdout } = await execFileAsync(
-    'podman',
-    ['ps', '--all', '--quiet', '--filter', `label=org.sluice.run=${runId}`],
-    { env: { ...process.env, ...containerEngineEnv() } },
-  );
-  return stdout.split('\n').filter((line) => line.trim() !== '');
-}
-
 async function keysUnder(bucket: string, prefix: string): Promise<string[]> {
   const listed = await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
   return (listed.Contents ?? []).map((object) => object.Key ?? '').sort();
-}
-
-function runIdIn(stderr: string): string {
-  const match = /run ([a-z0-9-]+): provisioned/.exec(stderr);
-  if (match?.[1] === undefined) throw new Error(`no run id in:\n${stderr}`);
-  return match[1];
 }
 
 const NO_STACK = /^\s+at .+:\d+:\d+\)?$/m;
@@ -334,7 +248,7 @@ describe('Ctrl-C during sluice run', () => {
     });
     const dir = writeInputs('ctrlc-files', { '1.txt': 'slow', '2.txt': 'slow', '3.txt': 'slow' });
 
-    const run = startSluice(['run', job, '--upload', dir], userEnv(), 180_000);
+    const run = startCli(['run', job, '--upload', dir], workspace, userEnv());
     await run.stderrMatches(/dispatched: .*worker\(s\) running/);
     const runId = runIdIn(await run.stderrMatches(/run [a-z0-9-]+: provisioned/));
     expect(await runnerContainers(runId)).not.toEqual([]);

@@ -2,13 +2,16 @@
 // as processes the way GitHub's runner runs them — inputs as INPUT_<NAME> variables, outputs read back
 // from the GITHUB_OUTPUT file, the job summary from GITHUB_STEP_SUMMARY — against the test bed's moto
 // server and podman.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, containerEngineEnv } from '@sluice/testing';
+
+const execFileAsync = promisify(execFile);
 
 /** The five actions, in the order a workflow runs them. */
 export type ActionName =
@@ -190,4 +193,127 @@ export async function buildAlgorithmContext(dir: string, name: string): Promise<
       2,
     )}\n`,
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sluice CLI bundle as a user's shell runs it.
+
+/** The committed CLI bundle. */
+export const CLI_BUNDLE = join(REPOSITORY_ROOT, 'packages', 'cli', 'dist', 'index.js');
+
+/** What a CLI process left. */
+export interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A running CLI process. */
+export interface RunningCli {
+  readonly exited: Promise<CliRun>;
+  /** The first match of `pattern` in stderr so far or to come; rejects if the process exits first. */
+  stderrMatches(pattern: RegExp): Promise<string>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/**
+ * The environment of a user's shell on the test bed: this process's, without AWS or sluice settings,
+ * plus the test bed's AWS endpoint and dummy credentials and podman's settings. `overrides` set or
+ * (with undefined) unset variables.
+ */
+export function userShellEnv(
+  workflow: Pick<Workflow, 'workspace' | 'awsEndpoint' | 'region'>,
+  overrides: Readonly<Record<string, string | undefined>> = {},
+): NodeJS.ProcessEnv {
+  const env: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^(AWS_|SLUICE_)/.test(key)) env[key] = value;
+  }
+  Object.assign(env, containerEngineEnv(), {
+    NODE_NO_WARNINGS: '1',
+    SLUICE_CONTAINER_ENGINE: 'podman',
+    SLUICE_CACHE_DIR: join(workflow.workspace, '.sluice-cache'),
+    AWS_ENDPOINT_URL: workflow.awsEndpoint,
+    AWS_REGION: workflow.region,
+    AWS_ACCESS_KEY_ID: TESTBED_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TESTBED_CREDENTIALS.secretAccessKey,
+    ...overrides,
+  });
+  return Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
+}
+
+/** Starts `sluice ARGS` in `cwd`; SIGKILL after `timeoutMs`. */
+export function startCli(
+  args: readonly string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 180_000,
+): RunningCli {
+  const child = spawn(process.execPath, [CLI_BUNDLE, ...args], {
+    cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  const waiting: { pattern: RegExp; resolve: (text: string) => void }[] = [];
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    for (const wait of waiting.splice(0)) {
+      const match = wait.pattern.exec(stderr);
+      if (match === null) waiting.push(wait);
+      else wait.resolve(match[0]);
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const exited = new Promise<CliRun>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+  return {
+    exited,
+    stderrMatches: (pattern) =>
+      new Promise((resolve, reject) => {
+        const match = pattern.exec(stderr);
+        if (match !== null) resolve(match[0]);
+        else waiting.push({ pattern, resolve });
+        void exited.then(() => {
+          reject(new Error(`sluice exited before its stderr matched ${String(pattern)}:\n${stderr}`));
+        });
+      }),
+    kill: (signal) => child.kill(signal),
+  };
+}
+
+/** `sluice ARGS` to its end (never rejects for a failing command: see the exit code). */
+export function runCli(
+  args: readonly string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 180_000,
+): Promise<CliRun> {
+  return startCli(args, cwd, env, timeoutMs).exited;
+}
+
+/** The ids of the containers (running or not) labelled with the run, as podman lists them. */
+export async function runnerContainers(runId: string): Promise<string[]> {
+  const { stdout } = await execFileAsync(
+    'podman',
+    ['ps', '--all', '--quiet', '--filter', `label=org.sluice.run=${runId}`],
+    { env: { ...process.env, ...containerEngineEnv() } },
+  );
+  return stdout.split('\n').filter((line) => line.trim() !== '');
+}
+
+/** The run id in a CLI's progress (`run <id>: provisioned`). */
+export function runIdIn(stderr: string): string {
+  const match = /run ([a-z0-9-]+): provisioned/.exec(stderr);
+  if (match?.[1] === undefined) throw new Error(`no run id in:\n${stderr}`);
+  return match[1];
 }

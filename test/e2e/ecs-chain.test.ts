@@ -11,7 +11,6 @@
 // What moto cannot do here: invoke the watcher Lambda (it runs functions in Docker, so the test calls
 // the handler in process), enforce the roles (iam-roles.test.ts and the simulator
 // tests do), or resolve secrets for a task (the player would, from a map).
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,8 +25,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CliContainerEngine } from '@sluice/core';
 import {
   EcsPlayer,
-  REPOSITORY_ROOT,
-  TESTBED_CREDENTIALS,
   TestAwsAccount,
   containerEngineEnv,
   testbedAwsClientConfig,
@@ -36,9 +33,8 @@ import {
 } from '@sluice/testing';
 
 import { handler } from '../../packages/lambda/src/index.js';
-import { buildAlgorithmContext } from './e2e-support.js';
+import { buildAlgorithmContext, runCli, runIdIn, userShellEnv, type CliRun } from './e2e-support.js';
 
-const CLI = join(REPOSITORY_ROOT, 'packages', 'cli', 'dist', 'index.js');
 const FILES = 8;
 
 const aws = new TestAwsAccount({ label: 'ecs' });
@@ -58,48 +54,13 @@ const inputBucket = aws.bucketName('in');
 const outputBucket = aws.bucketName('out');
 const player = new EcsPlayer({ ecs, cluster: 'sluice', engine, awsEnv: testbedTaskEnv(), pollMs: 500 });
 
-interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 function sluice(args: string[]): Promise<CliRun> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(AWS_|SLUICE_)/.test(key)) env[key] = value;
-  }
-  Object.assign(env, containerEngineEnv(), {
-    NODE_NO_WARNINGS: '1',
-    SLUICE_CONTAINER_ENGINE: 'podman',
-    AWS_ENDPOINT_URL: aws.endpoint,
-    AWS_REGION: aws.region,
-    AWS_ACCESS_KEY_ID: TESTBED_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: TESTBED_CREDENTIALS.secretAccessKey,
-  });
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: workspace,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 400_000);
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function runIdIn(stderr: string): string {
-  const match = /run ([a-z0-9-]+): provisioned/.exec(stderr);
-  if (match?.[1] === undefined) throw new Error(`no run id in:\n${stderr}`);
-  return match[1];
+  return runCli(
+    args,
+    workspace,
+    userShellEnv({ workspace, awsEndpoint: aws.endpoint, region: aws.region }),
+    400_000,
+  );
 }
 
 /** The run's ECS tasks still meant to run. */

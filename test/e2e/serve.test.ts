@@ -2,28 +2,24 @@
 // a process against the test bed's moto server and podman) picks up files uploaded after it started,
 // through the S3 notification and the task queue, and on SIGTERM stops its runner containers and
 // exits 0 with the run still provisioned; `sluice teardown` then removes it.
-import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CliContainerEngine } from '@sluice/core';
-import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, TestAwsAccount, containerEngineEnv } from '@sluice/testing';
+import { TestAwsAccount, containerEngineEnv } from '@sluice/testing';
 
-import { buildAlgorithmContext } from './e2e-support.js';
-
-const execFileAsync = promisify(execFile);
-const CLI = join(REPOSITORY_ROOT, 'packages', 'cli', 'dist', 'index.js');
-
-interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+import {
+  buildAlgorithmContext,
+  runnerContainers,
+  startCli,
+  userShellEnv,
+  type CliRun,
+  type RunningCli,
+} from './e2e-support.js';
 
 const aws = new TestAwsAccount({ label: 'serve' });
 const id = aws.id.slice(0, 8);
@@ -31,70 +27,13 @@ const workspace = mkdtempSync(join(tmpdir(), 'sluice-serve-'));
 const engine = new CliContainerEngine({ kind: 'podman', env: { ...containerEngineEnv() } });
 const algorithm = `serve-${id}`;
 
-/** The environment a user's shell has: the test bed's AWS endpoint, dummy credentials, podman. */
-function userEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(AWS_|SLUICE_)/.test(key)) env[key] = value;
-  }
-  return Object.assign(env, containerEngineEnv(), {
-    NODE_NO_WARNINGS: '1',
-    SLUICE_CONTAINER_ENGINE: 'podman',
-    SLUICE_CACHE_DIR: join(workspace, '.sluice-cache'),
-    AWS_ENDPOINT_URL: aws.endpoint,
-    AWS_REGION: aws.region,
-    AWS_ACCESS_KEY_ID: TESTBED_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: TESTBED_CREDENTIALS.secretAccessKey,
-  });
-}
-
-/** Starts `sluice ARGS` in the workspace; killed with SIGKILL after `timeoutMs`. */
-function startSluice(
-  args: string[],
-  timeoutMs: number,
-): {
-  exited: Promise<CliRun>;
-  stderrMatches: (pattern: RegExp) => Promise<string>;
-  kill: (s: NodeJS.Signals) => void;
-} {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: workspace,
-    env: userEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  const waiting: { pattern: RegExp; resolve: (text: string) => void }[] = [];
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    for (const wait of waiting.splice(0)) {
-      const match = wait.pattern.exec(stderr);
-      if (match === null) waiting.push(wait);
-      else wait.resolve(match[0]);
-    }
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const exited = new Promise<CliRun>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return {
-    exited,
-    stderrMatches: (pattern) =>
-      new Promise((resolve, reject) => {
-        const match = pattern.exec(stderr);
-        if (match !== null) resolve(match[0]);
-        else waiting.push({ pattern, resolve });
-        void exited.then(() => {
-          reject(new Error(`sluice exited before its stderr matched ${String(pattern)}:\n${stderr}`));
-        });
-      }),
-    kill: (signal) => child.kill(signal),
-  };
+function startSluice(args: string[], timeoutMs: number): RunningCli {
+  return startCli(
+    args,
+    workspace,
+    userShellEnv({ workspace, awsEndpoint: aws.endpoint, region: aws.region }),
+    timeoutMs,
+  );
 }
 
 function sluice(args: string[], timeoutMs = 180_000): Promise<CliRun> {
@@ -104,15 +43,6 @@ function sluice(args: string[], timeoutMs = 180_000): Promise<CliRun> {
 async function queuesOf(jobName: string): Promise<string[]> {
   const listed = await aws.sqs.send(new ListQueuesCommand({ QueueNamePrefix: `sluice-${jobName}-${id}` }));
   return listed.QueueUrls ?? [];
-}
-
-async function runnerContainers(runId: string): Promise<string[]> {
-  const { stdout } = await execFileAsync(
-    'podman',
-    ['ps', '--all', '--quiet', '--filter', `label=org.sluice.run=${runId}`],
-    { env: { ...process.env, ...containerEngineEnv() } },
-  );
-  return stdout.split('\n').filter((line) => line.trim() !== '');
 }
 
 async function keysUnder(bucket: string, prefix: string): Promise<string[]> {

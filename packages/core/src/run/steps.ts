@@ -19,7 +19,6 @@ import { parseJob, parseManifest } from '../schemas/documents.js';
 import type { Job } from '../schemas/job.js';
 import type { Manifest } from '../schemas/manifest.js';
 import type { RunState } from '../schemas/run-state.js';
-import type { RunnerConfig } from '../schemas/runner-config.js';
 import { crossCheckJob } from '../schemas/rules.js';
 import { S3BucketAdmin } from '../storage/s3-bucket-admin.js';
 import { S3ObjectStore } from '../storage/s3-object-store.js';
@@ -32,6 +31,7 @@ import {
   ecsClients,
   ecsWorkerPool,
   provisionEcs,
+  runnerConfigFor,
   teardownEcs,
   type EcsClientSettings,
   type EcsClients,
@@ -400,20 +400,7 @@ async function localBackend(
       ? await wrappedImageByReference(state.algorithm.image, engine)
       : await localAlgorithm(runJobValue.algorithm, engine);
   const variables = runnerVariables(runJobValue, context.env, context.logger);
-  const config: RunnerConfig = {
-    runId: state.runId,
-    queueUrl: state.queue.url ?? '',
-    deadLetterQueueUrl: state.deadLetterQueue.url ?? '',
-    input: { bucket: state.input.bucket, prefix: state.input.prefix, include: [...state.input.include] },
-    output: { bucket: state.output.bucket, prefix: state.output.prefix },
-    maxAttempts: runJobValue.retries + 1,
-    idleSeconds: runJobValue.compute.idleSeconds,
-    env: variables.literals,
-    secretEnv: variables.secretEnv,
-    ...(runJobValue.timeoutSeconds !== undefined && { timeoutSeconds: runJobValue.timeoutSeconds }),
-    ...(state.algorithm.digest !== undefined &&
-      /^sha256:[a-f0-9]{64}$/.test(state.algorithm.digest) && { algorithmDigest: state.algorithm.digest }),
-  };
+  const config = runnerConfigFor(state, runJobValue, variables);
   const spec: LocalWorkerSpec = {
     runId: state.runId,
     image,
