@@ -58148,6 +58148,48 @@ const runStateSchemaTyped = {
             required: ['id', 'bucket', 'prefix', 'installed'],
             additionalProperties: false,
         },
+        ecs: {
+            type: 'object',
+            nullable: true,
+            properties: {
+                cluster: { type: 'string', minLength: 1 },
+                taskDefinitionArn: { type: 'string', minLength: 1 },
+                roles: {
+                    type: 'object',
+                    properties: {
+                        task: { type: 'string', minLength: 1 },
+                        execution: { type: 'string', minLength: 1 },
+                        watcher: { type: 'string', minLength: 1 },
+                    },
+                    required: ['task', 'execution', 'watcher'],
+                    additionalProperties: false,
+                },
+                subnets: { type: 'array', items: { type: 'string', minLength: 1 } },
+                securityGroups: { type: 'array', items: { type: 'string', minLength: 1 } },
+                assignPublicIp: { type: 'boolean' },
+                logGroup: { type: 'string', minLength: 1 },
+                watcher: {
+                    type: 'object',
+                    properties: {
+                        functionName: { type: 'string', minLength: 1 },
+                        ruleName: { type: 'string', minLength: 1 },
+                    },
+                    required: ['functionName', 'ruleName'],
+                    additionalProperties: false,
+                },
+            },
+            required: [
+                'cluster',
+                'taskDefinitionArn',
+                'roles',
+                'subnets',
+                'securityGroups',
+                'assignPublicIp',
+                'logGroup',
+                'watcher',
+            ],
+            additionalProperties: false,
+        },
     },
     required: [
         'schemaVersion',
@@ -59747,786 +59789,1625 @@ function countOf(containers) {
     return { running, finished, failed };
 }
 
-;// CONCATENATED MODULE: ../core/src/run/steps.ts
-// The steps of a run as the actions and the CLI call them: a job file or a run id in, the AWS
-// clients and the container engine made from the caller's environment, the lifecycle functions
-// (provision, dispatch, collect, teardown) called, and — with the local backend — the runner
-// containers started, watched and removed.
+;// CONCATENATED MODULE: ../core/src/compute/ecs-network.ts
+// Networking of a run's ECS tasks (awsvpc): the job's subnets and security groups, or defaults — the
+// default VPC's subnets, and a security group made for the run that allows egress only (runners pull
+// from SQS and S3; nothing connects to them). The run's group is tagged with the run id and deleted at
+// teardown.
 
 
 
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** A poll's wait, cut short when the user interrupts. */
-async function sleepUnlessAborted(ms, signal) {
-    if (signal === undefined) {
-        await defaultSleep(ms);
-        return;
-    }
-    await new Promise((resolve) => {
-        const done = () => {
-            clearTimeout(timer);
-            signal.removeEventListener('abort', done);
-            resolve();
-        };
-        const timer = setTimeout(done, ms);
-        signal.addEventListener('abort', done, { once: true });
-    });
-}
-function throwIfInterrupted(context, during) {
-    if (context.signal?.aborted === true)
-        throw new InterruptedError(during);
-}
-const ECS_NOT_YET = (/* unused pure expression or super */ null && ('the ECS backend does not start workers yet: ECS workers (IAM, task launch, scaling) arrive with issue 6. ' +
-    'Use the local backend ("compute": {"backend": "local"} in job.json, --backend local, or the action input backend: local).'));
-/** S3 and SQS clients from the caller's environment and the job's `aws` settings (see runClientConfig). */
-function awsContext(context, job) {
-    const config = runClientConfig(context.env, job);
-    const s3 = new S3Client(config.s3);
-    const sqs = new SQSClient(config.base);
-    const deps = {
-        store: new S3ObjectStore(s3),
-        queues: new SqsRunQueues(sqs),
-        buckets: new S3BucketAdmin(s3),
-        logger: context.logger,
-    };
-    return { s3, sqs, deps, region: config.region, endpoint: config.endpoint };
-}
-function destroy(aws) {
-    aws.s3.destroy();
-    aws.sqs.destroy();
-}
-async function readJobFile(jobPath) {
-    let text;
-    try {
-        text = await readFile(jobPath, 'utf8');
-    }
-    catch (thrown) {
-        throw new ConfigurationError(`cannot read the job file ${jobPath}: ${toError(thrown).message}`, {
-            cause: thrown,
-        });
-    }
-    return parseJob(text, jobPath);
-}
 /**
- * Messages about the job name it `job.json`; the user's file may be called anything: name it.
- * Only the leading file name changes, so the JSON path and the hint stay as written.
- */
-async function namingJobFile(jobPath, step) {
-    try {
-        return await step();
-    }
-    catch (thrown) {
-        if (jobPath === undefined ||
-            jobPath === 'job.json' ||
-            !(thrown instanceof ConfigurationError) ||
-            thrown instanceof ValidationError ||
-            !thrown.message.startsWith('job.json $'))
-            throw thrown;
-        throw new ConfigurationError(`${jobPath}${thrown.message.slice('job.json'.length)}`, { cause: thrown });
-    }
-}
-/** The job (when a file is given), the run id, and the clients. */
-async function resolveTarget(target, context) {
-    if (target.jobPath !== undefined) {
-        const job = await readJobFile(target.jobPath);
-        return { job, runId: makeRunId(job), bucket: job.output.bucket, aws: awsContext(context, job) };
-    }
-    return {
-        job: undefined,
-        runId: target.runId,
-        bucket: context.outputBucket,
-        aws: awsContext(context, undefined),
-    };
-}
-/** Variables handed to the engine CLI: its own settings (podman's CONTAINERS_*, docker's DOCKER_*). */
-function engineVariables(env) {
-    const picked = {};
-    for (const [name, value] of Object.entries(env)) {
-        if (value !== undefined && /^(CONTAINERS_|DOCKER_|SLUICE_CONTAINER_ENGINE$)/.test(name))
-            picked[name] = value;
-    }
-    return picked;
-}
-async function engineOf(context) {
-    return (context.engine ??
-        detectContainerEngine({
-            environment: context.env,
-            env: engineVariables(context.env),
-            logger: context.logger,
-        }));
-}
-function hasImageLister(engine) {
-    return typeof engine.listImages === 'function';
-}
-/** The wrapped image of a job's algorithm in the local image store, with its manifest. */
-async function localAlgorithm(algorithm, engine) {
-    if (algorithm.kind === 'catalogue') {
-        if (!hasImageLister(engine)) {
-            throw new ConfigurationError(`the ${engine.kind} engine given cannot list images, so the local catalogue cannot be read`);
-        }
-        const entry = await new LocalCatalogue(engine).resolve(algorithm);
-        return { image: entry.image, manifest: entry.manifest };
-    }
-    return wrappedImageByReference(algorithm.reference, engine);
-}
-async function wrappedImageByReference(reference, engine) {
-    if (!(await engine.imageExists(reference)))
-        await engine.pull(reference);
-    const details = await engine.inspectImage(reference);
-    const text = details.labels[WRAPPED_LABELS.manifestJson];
-    if (text === undefined || text === '') {
-        throw new ConfigurationError(`image ${reference} was not made by sluice wrap (no ${WRAPPED_LABELS.manifestJson} label): wrap the algorithm (sluice wrap algorithm.json) and name it as name@version or by the wrapped image.`);
-    }
-    return { image: details.id, manifest: parseManifest(text, `image ${reference}`) };
-}
-function checkJobAgainstManifest(job, manifest, jobFile) {
-    const problems = crossCheckJob(job, manifest, {
-        job: jobFile,
-        manifest: `${manifest.name}@${manifest.version}`,
-    });
-    if (problems.length > 0)
-        throw new ValidationError(problems);
-}
-function secretVariablesOf(manifest) {
-    return Object.entries(manifest.env)
-        .filter(([, spec]) => spec.secret)
-        .map(([name]) => name);
-}
-/** `SLUICE_RUN` values and secret values for the job's `env`. */
-function runnerVariables(job, env, logger) {
-    const literals = {};
-    const secretEnv = [];
-    const secretValues = {};
-    const redacted = [];
-    for (const [name, value] of Object.entries(job.env)) {
-        if (typeof value === 'string') {
-            if (value === REDACTED)
-                redacted.push(name);
-            literals[name] = value;
-        }
-        else if ('fromEnv' in value) {
-            const found = env[value.fromEnv];
-            if (found === undefined) {
-                throw new ConfigurationError(`job.json $.env.${name}: it is read from the environment variable ${value.fromEnv}, which is not set. ` +
-                    `Set it for this step (in a workflow: env: { ${value.fromEnv}: \${{ secrets.${value.fromEnv} }} }).`);
-            }
-            if (found !== '')
-                logger.setSecret(found);
-            secretEnv.push(name);
-            secretValues[name] = found;
-        }
-        else {
-            throw new ConfigurationError(`job.json $.env.${name}: {"fromSecret": …} is resolved by AWS for the ECS backend; the local backend cannot read Secrets Manager. ` +
-                `For a local run use {"fromEnv": "NAME"} and set NAME in the environment.`);
-        }
-    }
-    return { literals, secretEnv, secretValues, redacted };
-}
-/** The AWS settings a runner container needs: endpoint, region and the caller's resolved credentials. */
-async function containerAwsEnv(aws, logger) {
-    const env = {};
-    if (aws.endpoint !== undefined)
-        env.AWS_ENDPOINT_URL = aws.endpoint;
-    const region = aws.region ?? (await aws.s3.config.region());
-    env.AWS_REGION = region;
-    // Whatever the source (environment, profile, an assumed role), the container gets the session the
-    // caller has now: it has no ~/.aws and no OIDC token of its own.
-    const credentials = await aws.s3.config.credentials();
-    logger.setSecret(credentials.secretAccessKey);
-    env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
-    env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
-    if (credentials.sessionToken !== undefined) {
-        logger.setSecret(credentials.sessionToken);
-        env.AWS_SESSION_TOKEN = credentials.sessionToken;
-    }
-    return env;
-}
-async function localBackend(state, job, aws, context) {
-    const engine = await engineOf(context);
-    const runJobValue = job ?? runJob(state);
-    const { image, manifest } = state.algorithm.image !== undefined
-        ? await wrappedImageByReference(state.algorithm.image, engine)
-        : await localAlgorithm(runJobValue.algorithm, engine);
-    const variables = runnerVariables(runJobValue, context.env, context.logger);
-    const config = {
-        runId: state.runId,
-        queueUrl: state.queue.url ?? '',
-        deadLetterQueueUrl: state.deadLetterQueue.url ?? '',
-        input: { bucket: state.input.bucket, prefix: state.input.prefix, include: [...state.input.include] },
-        output: { bucket: state.output.bucket, prefix: state.output.prefix },
-        maxAttempts: runJobValue.retries + 1,
-        idleSeconds: runJobValue.compute.idleSeconds,
-        env: variables.literals,
-        secretEnv: variables.secretEnv,
-        ...(runJobValue.timeoutSeconds !== undefined && { timeoutSeconds: runJobValue.timeoutSeconds }),
-        ...(state.algorithm.digest !== undefined &&
-            /^sha256:[a-f0-9]{64}$/.test(state.algorithm.digest) && { algorithmDigest: state.algorithm.digest }),
-    };
-    const spec = {
-        runId: state.runId,
-        image,
-        manifest,
-        config,
-        env: { ...(await containerAwsEnv(aws, context.logger)), ...variables.secretValues },
-        workers: runJobValue.compute.maxWorkers,
-        minWorkers: runJobValue.compute.minWorkers,
-    };
-    return {
-        workers: new LocalWorkers(engine, context.logger),
-        spec,
-        secrets: Object.values(variables.secretValues).filter((value) => value !== ''),
-        ...(variables.redacted.length > 0 && {
-            restartBlocked: `run.json does not keep the values of ${variables.redacted.join(', ')}: pass the job file to start runners`,
-        }),
-    };
-}
-async function ensureWorkers(local, state, aws) {
-    const url = state.queue.url;
-    const counts = url === undefined ? undefined : await aws.deps.queues.taskQueue(url).counts();
-    const workRemains = counts === undefined || counts.visible + counts.inFlight + counts.delayed > 0;
-    if (local.restartBlocked !== undefined) {
-        const current = await local.workers.count(state.runId);
-        if (workRemains && current.running === 0)
-            aws.deps.logger?.warning(`run ${state.runId}: ${local.restartBlocked}`);
-        return current.running;
-    }
-    return (await local.workers.ensure(local.spec, { workRemains })).running;
-}
-function backendOf(state, context) {
-    return context.backend ?? state.backend;
-}
-// ---------------------------------------------------------------------------------------------
-// The steps.
-/**
- * Provisions the run of a job file (idempotent): resolves the job's algorithm (the local image store
- * for the local backend), checks the job against its manifest, then creates or reuses the buckets,
- * queues, queue policy and S3 notification ({@link provisionRun}).
+ * The name of a run's own security group: `sluice-<run-id>`.
  *
  * @example
- * const { runId, uploadTo } = await provisionStep('job.json', { logger, env: process.env });
- * @throws {ConfigurationError} for a job that does not validate, an unknown algorithm, a missing
- *   input bucket; {@link ValidationError} when the job does not fit the manifest; AwsRequestError
- *   for AWS faults (provision again to resume).
- */
-async function provisionStep(jobPath, context) {
-    return namingJobFile(jobPath, () => provisionJob(jobPath, context));
-}
-async function provisionJob(jobPath, context) {
-    const job = await readJobFile(jobPath);
-    const backend = context.backend ?? job.compute.backend;
-    let algorithm = {};
-    let secretVariables = [];
-    if (backend === 'local') {
-        const found = await localAlgorithm(job.algorithm, await engineOf(context));
-        checkJobAgainstManifest(job, found.manifest, jobPath);
-        // The local image id is the config digest, `sha256:…`: recorded in every task record.
-        algorithm = { image: found.image, digest: found.image };
-        secretVariables = secretVariablesOf(found.manifest);
-    }
-    else if (job.algorithm.kind === 'image') {
-        const digest = /@(sha256:[a-f0-9]{64})$/.exec(job.algorithm.reference)?.[1];
-        algorithm = { image: job.algorithm.reference, ...(digest !== undefined && { digest }) };
-    }
-    const aws = awsContext(context, job);
-    try {
-        const result = await provisionRun(job, aws.deps, { backend, algorithm, secretVariables });
-        return {
-            runId: result.runId,
-            queueUrl: result.queueUrl,
-            deadLetterQueueUrl: result.deadLetterQueueUrl,
-            uploadTo: result.uploadTo,
-            endMarker: result.endMarker,
-            warnings: result.warnings,
-            created: result.created,
-        };
-    }
-    finally {
-        destroy(aws);
-    }
-}
-/**
- * Enqueues the files already in the input prefix ({@link dispatchTasks}) and, with the local
- * backend, starts the run's runner containers (`compute.maxWorkers` of them while work remains;
- * dispatching again starts none beyond that).
- *
- * @example
- * const { enqueued, workers } = await dispatchStep({ jobPath: 'job.json' }, { logger, env: process.env });
- * @throws {ConfigurationError} when the run is not provisioned, a `fromEnv` variable is unset, the
- *   algorithm's image is gone, or the backend is `ecs` (its workers arrive with issue 6).
- */
-async function dispatchStep(target, context, onProgress) {
-    return namingJobFile(target.jobPath, () => dispatchRun(target, context, onProgress));
-}
-async function dispatchRun(target, context, onProgress) {
-    const { job, runId, bucket, aws } = await resolveTarget(target, context);
-    try {
-        const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
-        if (backendOf(state, context) === 'ecs')
-            throw new ConfigurationError(`run ${runId}: ${ECS_NOT_YET}`);
-        // Everything the runners need is checked before anything is enqueued.
-        const local = await localBackend(state, job, aws, context);
-        const report = await dispatchTasks(state, aws.deps, {
-            ...(onProgress !== undefined && { onProgress }),
-            ...(state.algorithm.digest !== undefined && { algorithmDigest: state.algorithm.digest }),
-        });
-        throwIfInterrupted(context, 'dispatch');
-        warnWhenNothingListed(report, state, context.logger);
-        const workers = await ensureWorkers(local, state, aws);
-        return {
-            runId,
-            listed: report.listed,
-            enqueued: report.enqueued,
-            skippedDone: report.skippedDone,
-            skippedFiltered: report.skippedFiltered,
-            failed: report.failed,
-            workers,
-        };
-    }
-    finally {
-        destroy(aws);
-    }
-}
-/** An empty prefix is often a typo in input.prefix: say so, since the run would wait for nothing. */
-function warnWhenNothingListed(report, state, logger) {
-    const at = `s3://${state.input.bucket}/${state.input.prefix}`;
-    if (report.listed === 0) {
-        logger.warning(`run ${state.runId}: no files under ${at} yet. Files uploaded there from now on are enqueued as they ` +
-            'arrive; if files were expected already, check input.bucket and input.prefix in the job.');
-    }
-    else if (report.skippedFiltered === report.listed) {
-        logger.warning(`run ${state.runId}: none of the ${report.listed} file(s) under ${at} matches input.include ` +
-            `(${state.input.include.join(', ')}): nothing was enqueued. Check the globs in the job.`);
-    }
-}
-function inputCompletion(options) {
-    switch (options.until) {
-        case 'marker':
-            return { until: 'marker' };
-        case 'count':
-            if (options.expectedCount === undefined ||
-                !Number.isInteger(options.expectedCount) ||
-                options.expectedCount < 0) {
-                throw new ConfigurationError('collecting until a count needs the number of inputs to expect (action input expected-count, CLI --count N).');
-            }
-            return { until: 'count', expected: options.expectedCount };
-        case 'idle':
-            return {
-                until: 'idle',
-                ...(options.idleSeconds !== undefined && { idleSeconds: options.idleSeconds }),
-            };
-    }
-}
-/**
- * Waits for the run to drain ({@link collectResults}) — with the local backend watching the runner
- * containers between polls, restarting crashed ones and starting new ones while work remains —
- * writes results.json and renders the summary (failures with their log tails, secrets masked).
- *
- * @example
- * const { report, summaryMarkdown } = await collectStep({ runId }, { until: 'marker', timeoutSeconds: 1800 }, context);
- * @throws {ConfigurationError} when the run is not provisioned, `until: 'count'` has no count, or a
- *   runner stops on a configuration error; AwsRequestError for AWS faults.
- */
-async function collectStep(target, options, context, onProgress) {
-    const until = inputCompletion(options);
-    const { job, runId, bucket, aws } = await resolveTarget(target, context);
-    try {
-        const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
-        const local = backendOf(state, context) === 'local' ? await localBackend(state, job, aws, context) : undefined;
-        throwIfInterrupted(context, 'collect');
-        if (local !== undefined)
-            await ensureWorkers(local, state, aws);
-        const sleep = async (ms) => {
-            throwIfInterrupted(context, 'collect');
-            await sleepUnlessAborted(ms, context.signal);
-            // Checked again after the wait: no runner is restarted once the user has interrupted.
-            throwIfInterrupted(context, 'collect');
-            if (local !== undefined)
-                await ensureWorkers(local, state, aws);
-        };
-        const report = await collectResults(state, {
-            until,
-            ...(options.timeoutSeconds !== undefined && { timeoutSeconds: options.timeoutSeconds }),
-            ...(options.retryFailed !== undefined && { retryFailed: options.retryFailed }),
-            ...(context.pollSeconds !== undefined && { pollSeconds: context.pollSeconds }),
-            ...(onProgress !== undefined && { onProgress }),
-        }, { ...aws.deps, sleep });
-        const logTails = await fetchLogTails(report, aws.deps.store, state.output.bucket);
-        const summaryMarkdown = renderSummary(report, { logTails, secrets: local?.secrets ?? [] });
-        return { report, summaryMarkdown };
-    }
-    finally {
-        destroy(aws);
-    }
-}
-/**
- * Stops and removes the run's local runner containers (whatever the backend: any left behind go),
- * then removes what provisioning created ({@link teardownRun}); data is kept unless `deleteData`.
- * Idempotent.
- *
- * @example
- * const { deleted } = await teardownStep({ jobPath: 'job.json' }, { deleteData: false }, context);
- * @throws ContainerEngineError when the engine fails; AwsRequestError for AWS faults (tear down again).
- */
-async function teardownStep(target, options, context) {
-    const { runId, bucket, aws } = await resolveTarget(target, context);
-    try {
-        const containers = [];
-        let engine;
-        try {
-            engine = await engineOf(context);
-        }
-        catch (thrown) {
-            // No engine on this machine: no local runner can exist here either.
-            if (context.backend === 'local')
-                throw thrown;
-            context.logger.debug(`no container engine, so no local runners to stop: ${toError(thrown).message}`);
-        }
-        if (engine !== undefined) {
-            const removed = await new LocalWorkers(engine, context.logger).stop(runId);
-            if (removed > 0)
-                containers.push(`${removed} runner container(s) labelled org.sluice.run=${runId}`);
-        }
-        const report = await teardownRun(runId, aws.deps, {
-            ...(options.deleteData !== undefined && { deleteData: options.deleteData }),
-            ...(bucket !== undefined && { bucket }),
-        });
-        return { ...report, deleted: [...containers, ...report.deleted] };
-    }
-    finally {
-        destroy(aws);
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/run/inspect.ts
-// Looking at a run from outside, for `sluice status`, `logs`, `runs` and `cancel`: where its queues
-// stand, what its task records say, the logs of its attempts, which runs exist, and stopping the
-// work that is queued. Records are streamed over listing pages, never held all at once.
-
-
-
-
-
-
-
-
-
-
-
-
-
-const inspect_READS_IN_FLIGHT = 16;
-/** Logs larger than this are not read whole. */
-const LOG_MAX_BYTES = (/* unused pure expression or super */ null && (1024 * 1024));
-/**
- * S3 and SQS adapters from an environment (`AWS_ENDPOINT_URL`, `AWS_REGION`/`AWS_DEFAULT_REGION`,
- * `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`, else the SDK's default chain),
- * as the run steps make them for a run id without a job file. Call `close` when done.
- *
- * @example
- * const { deps, close } = inspectClients(process.env);
- * try { console.log(await listRuns(deps)); } finally { close(); }
+ * runSecurityGroupName('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12'
  * @throws never.
  */
-function inspectClients(env) {
-    const config = runClientConfig(env);
-    const s3 = new S3Client(config.s3);
-    const sqs = new SQSClient(config.base);
+function runSecurityGroupName(runId) {
+    return `sluice-${runId}`;
+}
+const ecs_network_defaultSleep = (ms) => new Promise((resolve) => {
+    setTimeout(resolve, ms);
+});
+/**
+ * The VPC side of a run's ECS tasks, over EC2.
+ *
+ * @example
+ * const network = await new EcsNetwork(new EC2Client({ region })).resolve(runId, job.compute);
+ * const template = ecsLaunchTemplate({ ...options, subnets: network.subnets, securityGroups: network.securityGroups });
+ * @throws {ConfigurationError} when there is no default VPC and no subnets are given, or when denied;
+ *   AwsRequestError for faults.
+ */
+class ecs_network_EcsNetwork {
+    client;
+    logger;
+    sleep;
+    deleteAttempts;
+    deleteDelayMs;
+    constructor(client, options = {}) {
+        this.client = client;
+        this.logger = options.logger ?? silentLogger;
+        this.sleep = options.sleep ?? ecs_network_defaultSleep;
+        this.deleteAttempts = Math.max(1, options.deleteAttempts ?? 8);
+        this.deleteDelayMs = options.deleteDelayMs ?? 2000;
+    }
+    /**
+     * The job's subnets and security groups, with the defaults filled in: the default VPC's subnets
+     * when none are given; the run's own egress-only group (created or reused) when no security group
+     * is given, in the subnets' VPC. `assignPublicIp` is the job's (normalisation already made it true
+     * exactly when `subnets` was omitted).
+     *
+     * @example
+     * const { subnets, securityGroups, assignPublicIp } = await network.resolve('thumbs-3f9a0c12', job.compute);
+     * @throws {ConfigurationError} with no default VPC and no subnets, subnets in several VPCs, or when
+     *   denied; AwsRequestError for faults.
+     */
+    async resolve(runId, compute) {
+        let subnets = [...compute.subnets];
+        let vpcId;
+        if (subnets.length === 0) {
+            const found = await this.defaultVpc();
+            subnets = found.subnets;
+            vpcId = found.vpcId;
+        }
+        if (compute.securityGroups.length > 0) {
+            return {
+                subnets,
+                securityGroups: [...compute.securityGroups],
+                assignPublicIp: compute.assignPublicIp,
+                ...(vpcId !== undefined && { vpcId }),
+            };
+        }
+        vpcId ??= await this.vpcOfSubnets(subnets);
+        const group = await this.ensureRunSecurityGroup(runId, vpcId);
+        return {
+            subnets,
+            securityGroups: [group.groupId],
+            assignPublicIp: compute.assignPublicIp,
+            vpcId,
+            ...(group.created && { createdSecurityGroup: group.groupId }),
+        };
+    }
+    /**
+     * The region's default VPC and its subnets (sorted by id).
+     *
+     * @example
+     * const { vpcId, subnets } = await network.defaultVpc();
+     * @throws {ConfigurationError} when the region has no default VPC or it has no subnets (the message
+     *   says to set `compute.subnets`); AwsRequestError for faults.
+     */
+    async defaultVpc() {
+        let vpcId;
+        try {
+            const vpcs = await this.client.send(new DescribeVpcsCommand({ Filters: [{ Name: 'isDefault', Values: ['true'] }] }));
+            vpcId = vpcs.Vpcs?.[0]?.VpcId;
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, 'EC2.DescribeVpcs', 'isDefault=true');
+        }
+        if (vpcId === undefined) {
+            throw new ConfigurationError('job.json $.compute.subnets: the region has no default VPC, so sluice cannot choose subnets for the ECS tasks. List the subnets (and securityGroups) to use in "compute".');
+        }
+        const subnets = [];
+        try {
+            for await (const page of paginateDescribeSubnets({ client: this.client }, { Filters: [{ Name: 'vpc-id', Values: [vpcId] }] })) {
+                for (const subnet of page.Subnets ?? []) {
+                    if (subnet.SubnetId !== undefined && (subnet.State ?? 'available') === 'available')
+                        subnets.push(subnet.SubnetId);
+                }
+            }
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, 'EC2.DescribeSubnets', vpcId);
+        }
+        if (subnets.length === 0) {
+            throw new ConfigurationError(`job.json $.compute.subnets: the default VPC ${vpcId} has no subnets. List the subnets to use in "compute".`);
+        }
+        return { vpcId, subnets: subnets.sort() };
+    }
+    /**
+     * The VPC of the given subnets.
+     *
+     * @example
+     * const vpcId = await network.vpcOfSubnets(['subnet-0abc1234']);
+     * @throws {ConfigurationError} when a subnet does not exist or they lie in several VPCs; AwsRequestError for faults.
+     */
+    async vpcOfSubnets(subnets) {
+        let vpcs;
+        try {
+            const described = await this.client.send(new DescribeSubnetsCommand({ SubnetIds: [...subnets] }));
+            vpcs = new Set((described.Subnets ?? []).flatMap((subnet) => (subnet.VpcId !== undefined ? [subnet.VpcId] : [])));
+        }
+        catch (thrown) {
+            if (describeAwsError(thrown).code === 'InvalidSubnetID.NotFound') {
+                throw new ConfigurationError(`job.json $.compute.subnets: ${toError(thrown).message}. Check the subnet ids and the region.`, { cause: thrown });
+            }
+            throw classifyAwsError(thrown, 'EC2.DescribeSubnets', subnets.join(','));
+        }
+        const [vpcId, ...others] = [...vpcs];
+        if (vpcId === undefined || others.length > 0) {
+            throw new ConfigurationError(`job.json $.compute.subnets: the subnets must all lie in one VPC; found ${vpcs.size === 0 ? 'none' : [...vpcs].join(', ')}.`);
+        }
+        return vpcId;
+    }
+    /**
+     * The run's own security group in the VPC, `sluice-<run-id>`: no inbound rule, all outbound (a new
+     * group's default), tagged with the run. Reused when it exists.
+     *
+     * @example
+     * const { groupId, created } = await network.ensureRunSecurityGroup('thumbs-3f9a0c12', 'vpc-0abc1234');
+     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
+     */
+    async ensureRunSecurityGroup(runId, vpcId) {
+        const name = runSecurityGroupName(runId);
+        const existing = await this.findRunSecurityGroups(runId, vpcId);
+        if (existing[0] !== undefined)
+            return { groupId: existing[0], created: false };
+        try {
+            const created = await this.client.send(new CreateSecurityGroupCommand({
+                GroupName: name,
+                Description: `sluice run ${runId}: runner tasks (egress only)`,
+                VpcId: vpcId,
+                TagSpecifications: [
+                    {
+                        ResourceType: 'security-group',
+                        Tags: Object.entries({ Name: name, ...runTags(runId) }).map(([Key, Value]) => ({ Key, Value })),
+                    },
+                ],
+            }));
+            if (created.GroupId === undefined)
+                throw new InfrastructureError(`EC2.CreateSecurityGroup ${name} returned no id`);
+            this.logger.info(`created security group ${name} (${created.GroupId}) in ${vpcId}`);
+            return { groupId: created.GroupId, created: true };
+        }
+        catch (thrown) {
+            // Made meanwhile by another provision of the same run.
+            if (describeAwsError(thrown).code === 'InvalidGroup.Duplicate') {
+                const again = await this.findRunSecurityGroups(runId, vpcId);
+                if (again[0] !== undefined)
+                    return { groupId: again[0], created: false };
+            }
+            throw classifyAwsError(thrown, 'EC2.CreateSecurityGroup', name);
+        }
+    }
+    /** Ids of the security groups tagged with the run (in the VPC, when given). */
+    async findRunSecurityGroups(runId, vpcId) {
+        try {
+            const found = await this.client.send(new DescribeSecurityGroupsCommand({
+                Filters: [
+                    { Name: `tag:${RUN_ID_TAG}`, Values: [runId] },
+                    ...(vpcId !== undefined ? [{ Name: 'vpc-id', Values: [vpcId] }] : []),
+                ],
+            }));
+            return (found.SecurityGroups ?? []).flatMap((group) => group.GroupId !== undefined ? [group.GroupId] : []);
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, 'EC2.DescribeSecurityGroups', `tag:${RUN_ID_TAG}=${runId}`);
+        }
+    }
+    /**
+     * Deletes the security groups tagged with the run (at teardown, after its tasks stopped). A group
+     * still in use (`DependencyViolation`: a stopped task's network interface not yet released) is tried
+     * again with backoff. Idempotent: returns the ids deleted.
+     *
+     * @example
+     * const deleted = await network.deleteRunSecurityGroups('thumbs-3f9a0c12');
+     * @throws {InfrastructureError} when a group is still in use after the retries (tear down again a
+     *   little later); ConfigurationError when denied; AwsRequestError for faults.
+     */
+    async deleteRunSecurityGroups(runId) {
+        const deleted = [];
+        for (const groupId of await this.findRunSecurityGroups(runId)) {
+            for (let attempt = 1;; attempt += 1) {
+                try {
+                    await this.client.send(new DeleteSecurityGroupCommand({ GroupId: groupId }));
+                    deleted.push(groupId);
+                    this.logger.info(`deleted security group ${groupId} of run ${runId}`);
+                    break;
+                }
+                catch (thrown) {
+                    const { code } = describeAwsError(thrown);
+                    if (code === 'InvalidGroup.NotFound')
+                        break;
+                    if (code !== 'DependencyViolation')
+                        throw classifyAwsError(thrown, 'EC2.DeleteSecurityGroup', groupId);
+                    if (attempt >= this.deleteAttempts) {
+                        throw new InfrastructureError(`security group ${groupId} of run ${runId} is still in use (${toError(thrown).message}): its tasks' network interfaces have not been released yet. Tear the run down again in a few minutes.`, { cause: thrown });
+                    }
+                    await this.sleep(Math.min(60_000, this.deleteDelayMs * 2 ** (attempt - 1)));
+                }
+            }
+        }
+        return deleted;
+    }
+}
+
+;// CONCATENATED MODULE: ../core/src/compute/run-log-group.ts
+// A run's CloudWatch Logs group: where its runner tasks' awslogs streams go, one group per run so
+// retention and teardown are per run, and so a task's log can be linked from records and summaries.
+
+
+
+
+
+/** Days a run's logs are kept unless asked otherwise (a value CloudWatch Logs accepts). */
+const RUN_LOG_RETENTION_DAYS = 30;
+/**
+ * The log group of a run's tasks: `/sluice/runs/<run-id>`.
+ *
+ * @example
+ * runLogGroupName('thumbs-3f9a0c12'); // '/sluice/runs/thumbs-3f9a0c12'
+ * @throws never.
+ */
+function run_log_group_runLogGroupName(runId) {
+    return `/sluice/runs/${runId}`;
+}
+/**
+ * The awslogs configuration of a run's `algorithm` container: the run's group, its region, and the run
+ * id as stream prefix, so a task's stream is `<run-id>/algorithm/<task-id>`.
+ *
+ * @example
+ * runLogConfiguration('thumbs-3f9a0c12', 'eu-west-1').options?.['awslogs-group']; // '/sluice/runs/thumbs-3f9a0c12'
+ * @throws never.
+ */
+function run_log_group_runLogConfiguration(runId, region) {
     return {
-        deps: { store: new S3ObjectStore(s3), queues: new SqsRunQueues(sqs) },
-        close: () => {
-            s3.destroy();
-            sqs.destroy();
+        logDriver: 'awslogs',
+        options: {
+            'awslogs-group': run_log_group_runLogGroupName(runId),
+            'awslogs-region': region,
+            'awslogs-stream-prefix': runId,
         },
     };
 }
-async function inspect_readRecord(store, bucket, key) {
-    try {
-        const found = await store.getJson({ bucket, key });
-        if (found === undefined)
-            return undefined;
-        return { key, record: validateTaskRecord(found.value, `s3://${bucket}/${key}`) };
-    }
-    catch (thrown) {
-        return { key, problem: toError(thrown).message };
-    }
+/** The task id of a task ARN (`…:task/<cluster>/<id>` or `…:task/<id>`), or the id itself. */
+function taskIdOf(task) {
+    return task.slice(task.lastIndexOf('/') + 1);
 }
 /**
- * Reads every task record of a run, page by page (a listing page of keys at a time, 16 reads in
- * flight), and hands each to `visit`. Records deleted meanwhile are skipped; unreadable or invalid
- * ones are handed over with the problem.
+ * The awslogs stream of one task's container: `<prefix>/<container>/<task-id>` (how the awslogs
+ * driver names it on ECS).
  *
  * @example
- * await forEachTaskRecord(state, store, (read) => { if (read.record?.status === 'failed') failed += 1; });
- * @throws AwsRequestError when the listing fails.
- */
-async function forEachTaskRecord(state, store, visit) {
-    const { bucket } = state.output;
-    for await (const page of store.list(bucket, `${ledgerPrefix(state.runId)}tasks/`)) {
-        const keys = page.map((object) => object.key).filter((key) => key.endsWith('.json'));
-        const reads = await mapBounded(keys, inspect_READS_IN_FLIGHT, (key) => inspect_readRecord(store, bucket, key));
-        for (const read of reads)
-            if (read !== undefined)
-                visit(read);
-    }
-}
-async function countsOf(queues, url) {
-    if (url === undefined)
-        return undefined;
-    try {
-        return await queues.taskQueue(url).counts();
-    }
-    catch (thrown) {
-        // A queue that no longer exists (deleted by hand, or a half-finished teardown) has no counts.
-        if (thrown instanceof ConfigurationError)
-            return undefined;
-        throw thrown;
-    }
-}
-/**
- * The state of a run: its `run.json`, its queues' counts and its task records counted by status.
- *
- * @example
- * const status = await runStatus(state, deps);
- * console.log(`${status.records.succeeded} succeeded, ${status.queue?.visible ?? 0} queued`);
- * @throws AwsRequestError for AWS faults.
- */
-async function runStatus(state, deps) {
-    const tornDown = state.state === 'torn-down';
-    const [queue, deadLetter] = tornDown
-        ? [undefined, undefined]
-        : await Promise.all([
-            countsOf(deps.queues, state.queue.url),
-            countsOf(deps.queues, state.deadLetterQueue.url),
-        ]);
-    const counts = {
-        running: 0,
-        succeeded: 0,
-        failed: 0,
-        unreadable: 0,
-    };
-    let total = 0;
-    await forEachTaskRecord(state, deps.store, (read) => {
-        total += 1;
-        counts[read.record?.status ?? 'unreadable'] += 1;
-    });
-    return {
-        runId: state.runId,
-        jobName: state.jobName,
-        state: state.state,
-        backend: state.backend,
-        createdAt: state.createdAt,
-        updatedAt: state.updatedAt,
-        ...(state.tornDownAt !== undefined && { tornDownAt: state.tornDownAt }),
-        input: { bucket: state.input.bucket, prefix: state.input.prefix },
-        output: { bucket: state.output.bucket, prefix: state.output.prefix },
-        ...(queue !== undefined && { queue }),
-        ...(deadLetter !== undefined && { deadLetter }),
-        records: { total, ...counts },
-    };
-}
-/**
- * Finds a task's record by task id, or by input key (the key relative to the run's input bucket,
- * with or without the input prefix). For a key, the input object's current ETag names the task;
- * when that has no record (the object changed or is gone), the records are searched for the key
- * and the most recently updated one is returned.
- *
- * @example
- * const record = await findTaskRecord(state, 'photos/cat.jpg', deps);
- * @throws AwsRequestError for AWS faults; {@link ConfigurationError} when the record found is not valid.
- */
-async function findTaskRecord(state, task, deps) {
-    const { store } = deps;
-    const bucket = state.output.bucket;
-    const byId = async (id) => {
-        const read = await inspect_readRecord(store, bucket, taskRecordKey(state.runId, id));
-        if (read?.problem !== undefined)
-            throw new ConfigurationError(`task record ${read.key}: ${read.problem}`);
-        return read?.record;
-    };
-    if (isTaskId(task)) {
-        const found = await byId(task);
-        if (found !== undefined)
-            return found;
-    }
-    const keys = task.startsWith(state.input.prefix) ? [task] : [`${state.input.prefix}${task}`, task];
-    for (const key of keys) {
-        const head = await store.head({ bucket: state.input.bucket, key });
-        if (head === undefined)
-            continue;
-        const found = await byId(taskId({ bucket: state.input.bucket, key, etag: head.etag }));
-        if (found !== undefined)
-            return found;
-    }
-    let latest;
-    await forEachTaskRecord(state, store, (read) => {
-        const { record } = read;
-        if (record === undefined || !keys.includes(record.input.key))
-            return;
-        if (latest === undefined || record.updatedAt > latest.updatedAt)
-            latest = record;
-    });
-    return latest;
-}
-/**
- * Reads the log of each attempt of a task (logs over 1 MiB are reported, not read).
- *
- * @example
- * for (const { attempt, log } of await attemptLogs(state, record, deps)) console.log(attempt.attempt, log);
- * @throws never: a log that cannot be read is reported in `problem`.
- */
-async function attemptLogs(state, record, deps) {
-    return mapBounded(record.attempts, 4, async (attempt) => {
-        if (attempt.logKey === undefined)
-            return { attempt };
-        try {
-            const found = await deps.store.getText({ bucket: state.output.bucket, key: attempt.logKey }, { maxBytes: LOG_MAX_BYTES });
-            return found === undefined ? { attempt, problem: 'the log is gone' } : { attempt, log: found.text };
-        }
-        catch (thrown) {
-            return { attempt, problem: toError(thrown).message };
-        }
-    });
-}
-/**
- * The last `lines` lines of `text` (without a trailing empty line).
- *
- * @example
- * tailLines('a\nb\nc\n', 2); // 'b\nc'
+ * taskLogStreamName('thumbs-3f9a0c12', 'arn:aws:ecs:eu-west-1:123456789012:task/sluice/0f1e2d'); // 'thumbs-3f9a0c12/algorithm/0f1e2d'
  * @throws never.
  */
-function logTail(text, lines) {
-    const all = text.replace(/\n$/, '').split('\n');
-    return all.slice(Math.max(0, all.length - lines)).join('\n');
+function taskLogStreamName(streamPrefix, task, container = ALGORITHM_CONTAINER) {
+    return `${streamPrefix}/${container}/${taskIdOf(task)}`;
+}
+/** The console's host for a region's partition. */
+function consoleHost(region) {
+    if (region.startsWith('cn-'))
+        return `${region}.console.amazonaws.cn`;
+    if (region.startsWith('us-gov-'))
+        return `${region}.console.amazonaws-us-gov.com`;
+    return `${region}.console.aws.amazon.com`;
+}
+/** The console's encoding of a path part in its `#logsV2:` fragment: URL-encoded twice, `%` as `$`. */
+function consoleEncode(text) {
+    return encodeURIComponent(encodeURIComponent(text)).replace(/%/g, '$');
 }
 /**
- * The failed tasks of a run (the first `limit`, default 50, in listing order) with their last
- * attempt's log, and how many failed in all.
+ * Where to read the log of a run's task: the CloudWatch console page of its stream and the `aws logs`
+ * command that prints it, for records and summaries to link to.
  *
  * @example
- * const { failed, tasks } = await failedTasks(state, deps, { limit: 20 });
- * @throws AwsRequestError when the listing fails.
+ * taskLogLink({ region: 'eu-west-1', runId: 'thumbs-3f9a0c12', task: 'arn:aws:ecs:eu-west-1:123456789012:task/sluice/0f1e2d' }).consoleUrl;
+ * // 'https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/$252Fsluice$252Fruns$252Fthumbs-3f9a0c12/log-events/thumbs-3f9a0c12$252Falgorithm$252F0f1e2d'
+ * @throws never.
  */
-async function failedTasks(state, deps, options = {}) {
-    const limit = options.limit ?? 50;
-    const shown = [];
-    let failed = 0;
-    await forEachTaskRecord(state, deps.store, (read) => {
-        if (read.record?.status !== 'failed')
-            return;
-        failed += 1;
-        if (shown.length < limit)
-            shown.push(read.record);
-    });
-    const tasks = await mapBounded(shown, 8, async (record) => {
-        const lastAttempt = record.attempts.at(-1);
-        if (lastAttempt === undefined)
-            return { record };
-        const [last] = await attemptLogs(state, { ...record, attempts: [lastAttempt] }, deps);
-        return { record, ...(last !== undefined && { last }) };
-    });
-    return { failed, tasks };
+function taskLogLink(options) {
+    const logGroup = run_log_group_runLogGroupName(options.runId);
+    const logStream = taskLogStreamName(options.runId, options.task, options.container);
+    const { region } = options;
+    return {
+        logGroup,
+        logStream,
+        consoleUrl: `https://${consoleHost(region)}/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/` +
+            `${consoleEncode(logGroup)}/log-events/${consoleEncode(logStream)}`,
+        command: `aws logs get-log-events --region ${region} --log-group-name '${logGroup}' --log-stream-name '${logStream}'`,
+    };
 }
 /**
- * The runs whose task queues exist (queues named `sluice-…-tasks` carrying the run id tag), with
- * their output bucket (tag) and what their `run.json` says; newest first.
+ * The CloudWatch console page of a run's log group, for summaries.
  *
  * @example
- * for (const run of await listRuns(deps)) console.log(run.runId, run.outputBucket, run.createdAt);
- * @throws AwsRequestError for AWS faults (listing or tags).
+ * runLogGroupLink({ region: 'eu-west-1', runId: 'thumbs-3f9a0c12' }).logGroup; // '/sluice/runs/thumbs-3f9a0c12'
+ * @throws never.
  */
-async function listRuns(deps) {
-    const urls = (await deps.queues.listQueueUrls('sluice-')).filter((url) => /\/sluice-[^/]+-tasks$/.test(url));
-    const found = await mapBounded(urls, 8, async (queueUrl) => {
-        let tags;
-        try {
-            tags = await deps.queues.queueTags(queueUrl);
-        }
-        catch (thrown) {
-            // Deleted between the listing and now.
-            if (thrown instanceof ConfigurationError)
-                return undefined;
-            throw thrown;
-        }
-        const runId = tags[RUN_ID_TAG];
-        if (runId === undefined)
-            return undefined;
-        const outputBucket = tags[OUTPUT_BUCKET_TAG];
-        const listing = { runId, queueUrl, ...(outputBucket !== undefined && { outputBucket }) };
-        if (outputBucket === undefined)
-            return { ...listing, problem: 'the queue names no output bucket' };
-        try {
-            const state = await readRunState(deps.store, outputBucket, runId);
-            if (state === undefined)
-                return { ...listing, problem: `no run.json in s3://${outputBucket}` };
-            return {
-                ...listing,
-                createdAt: state.createdAt,
-                state: state.state,
-                jobName: state.jobName,
-                backend: state.backend,
-            };
-        }
-        catch (thrown) {
-            return { ...listing, problem: toError(thrown).message };
-        }
-    });
-    return found
-        .filter((run) => run !== undefined)
-        .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || a.runId.localeCompare(b.runId));
+function run_log_group_runLogGroupLink(options) {
+    const logGroup = run_log_group_runLogGroupName(options.runId);
+    const { region } = options;
+    return {
+        logGroup,
+        consoleUrl: `https://${consoleHost(region)}/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${consoleEncode(logGroup)}`,
+    };
 }
 /**
- * Purges a run's task queue: no task still queued starts. Records, logs, outputs and the
- * dead-letter queue are kept.
+ * A run's log group on CloudWatch Logs: created (tagged with the run, with a retention) at provisioning,
+ * deleted at teardown.
  *
  * @example
- * const { purged } = await cancelRun(state, deps);
- * @throws AwsRequestError for AWS faults. A purge refused because another began less than a minute
- *   ago is reported (`purgeInProgress`), not thrown.
+ * const logs = new RunLogGroups(new CloudWatchLogsClient({ region }), logger);
+ * await logs.ensure('thumbs-3f9a0c12');   // { name: '/sluice/runs/thumbs-3f9a0c12', created: true }
+ * await logs.delete('thumbs-3f9a0c12');   // true
+ * @throws {ConfigurationError} when denied; AwsRequestError for faults.
  */
-async function cancelRun(state, deps) {
-    const url = state.state === 'torn-down' ? undefined : state.queue.url;
-    const counts = await countsOf(deps.queues, url);
-    if (url === undefined || counts === undefined)
-        return { runId: state.runId, purged: 0, inFlight: 0, queueFound: false, purgeInProgress: false };
-    try {
-        await deps.queues.taskQueue(url).purge();
+class run_log_group_RunLogGroups {
+    client;
+    logger;
+    constructor(client, logger = silentLogger) {
+        this.client = client;
+        this.logger = logger;
     }
-    catch (thrown) {
-        if (!(thrown instanceof PurgeInProgressError))
-            throw thrown;
+    /**
+     * Creates the run's log group, or reuses it, and sets its retention (also on a reused group).
+     *
+     * @example
+     * await logs.ensure('thumbs-3f9a0c12', { retentionDays: 7 });
+     * @throws {ConfigurationError} when denied or the retention is not one CloudWatch accepts; AwsRequestError for faults.
+     */
+    async ensure(runId, options = {}) {
+        const name = run_log_group_runLogGroupName(runId);
+        let created = true;
+        try {
+            await this.client.send(new CreateLogGroupCommand({ logGroupName: name, tags: runTags(runId) }));
+        }
+        catch (thrown) {
+            if (describeAwsError(thrown).code !== 'ResourceAlreadyExistsException') {
+                throw classifyAwsError(thrown, 'Logs.CreateLogGroup', name);
+            }
+            created = false;
+        }
+        try {
+            await this.client.send(new PutRetentionPolicyCommand({
+                logGroupName: name,
+                retentionInDays: options.retentionDays ?? RUN_LOG_RETENTION_DAYS,
+            }));
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, 'Logs.PutRetentionPolicy', name);
+        }
+        if (created)
+            this.logger.info(`created log group ${name}`);
+        return { name, created };
+    }
+    /**
+     * Deletes the run's log group and its streams. Idempotent: false when there was none.
+     *
+     * @example
+     * const deleted = await logs.delete('thumbs-3f9a0c12');
+     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
+     */
+    async delete(runId) {
+        const name = run_log_group_runLogGroupName(runId);
+        try {
+            await this.client.send(new DeleteLogGroupCommand({ logGroupName: name }));
+        }
+        catch (thrown) {
+            if (describeAwsError(thrown).code === 'ResourceNotFoundException')
+                return false;
+            throw classifyAwsError(thrown, 'Logs.DeleteLogGroup', name);
+        }
+        this.logger.info(`deleted log group ${name}`);
+        return true;
+    }
+}
+
+;// CONCATENATED MODULE: ../core/src/compute/ecs-workers.ts
+// The ECS backend's workers: a run's runner tasks, started with RunTask from a per-run task definition,
+// counted and stopped by `startedBy`. The per-run task definition exists because RunTask overrides
+// cannot add `secrets`: the job's `{"fromSecret": …}` values must reach the container through ECS's
+// secret references, never as plain environment that DescribeTasks would show. Everything else per
+// run (SLUICE_RUN, roles, cpu/memory) travels in the RunTask overrides.
+
+
+
+
+
+
+
+
+
+/** The cluster sluice runs its tasks in when the job names none; shared by runs, never deleted by teardown. */
+const ecs_workers_DEFAULT_ECS_CLUSTER = 'sluice';
+/** RunTask starts at most this many tasks per call (an AWS limit). */
+const RUN_TASK_BATCH_SIZE = 10;
+/** RunTask's `overrides`, as JSON, may hold at most this many characters (an AWS limit). */
+const MAX_OVERRIDES_CHARS = 8192;
+/** awsvpc limits: subnets and security groups per task. */
+const MAX_SUBNETS = 16;
+const MAX_SECURITY_GROUPS = 5;
+/** StopTask's `reason` holds at most 255 characters. */
+const MAX_STOP_REASON = 255;
+/**
+ * `startedBy` of a run's tasks: `sluice-<run-id>` (at most 46 characters of the 128 allowed). ListTasks
+ * filters on it, so a run's tasks are counted and stopped from any process.
+ *
+ * @example
+ * runStartedBy('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12'
+ * @throws never.
+ */
+function runStartedBy(runId) {
+    return `sluice-${runId}`;
+}
+/**
+ * The task group of a run's tasks, `sluice:<run-id>`: what the ECS console groups tasks by.
+ *
+ * @example
+ * runTaskGroup('thumbs-3f9a0c12'); // 'sluice:thumbs-3f9a0c12'
+ * @throws never.
+ */
+function runTaskGroup(runId) {
+    return `sluice:${runId}`;
+}
+/**
+ * The family of a run's own task definition: `sluice-run-<run-id>` (a run id is at most 39
+ * characters, far below ECS's 255).
+ *
+ * @example
+ * runTaskDefinitionFamily('thumbs-3f9a0c12'); // 'sluice-run-thumbs-3f9a0c12'
+ * @throws never.
+ */
+function ecs_workers_runTaskDefinitionFamily(runId) {
+    return `sluice-run-${runId}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 255);
+}
+/**
+ * The partition, region and account of an ARN; an IAM role's ARN has no region, so `region` is
+ * taken from the argument.
+ *
+ * @example
+ * arnContext('arn:aws:iam::123456789012:role/sluice-x-execution', 'eu-west-1'); // { partition: 'aws', region: 'eu-west-1', account: '123456789012' }
+ * @throws {ConfigurationError} when it is not an ARN with an account.
+ */
+function ecs_workers_arnContext(arn, region) {
+    const match = /^arn:([a-z-]+):[a-z0-9-]+:([a-z0-9-]*):([0-9]{12}):/.exec(arn);
+    if (match === null) {
+        throw new ConfigurationError(`"${arn}" is not an ARN with an account id (arn:aws:iam::123456789012:role/…)`);
+    }
+    return { partition: match[1] ?? 'aws', region: match[2] || region, account: match[3] ?? '' };
+}
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+const SECRET_ARN = /^arn:[a-z-]+:(secretsmanager|ssm):[a-z0-9-]+:[0-9]{12}:(secret:|parameter\/)/;
+/**
+ * The `valueFrom` of a container secret for a job's `{"fromSecret": reference}`: a Secrets Manager
+ * or SSM Parameter Store ARN is used as it is (with a Secrets Manager JSON key or version suffix, if
+ * any); a name is a Secrets Manager secret in the run's account and region, written as the partial
+ * ARN `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>` — Secrets Manager resolves an
+ * ARN without its random 6-character suffix, and ECS wants an ARN for Secrets Manager (a bare name only
+ * works for SSM parameters). An SSM parameter is therefore always given by its ARN.
+ *
+ * @example
+ * secretValueFrom('watermark/token', { partition: 'aws', region: 'eu-west-1', account: '123456789012' });
+ * // 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:watermark/token'
+ * @throws {ConfigurationError} when the reference is neither such an ARN nor a valid secret name.
+ */
+function secretValueFrom(reference, context) {
+    if (reference.startsWith('arn:')) {
+        if (!SECRET_ARN.test(reference)) {
+            throw new ConfigurationError(`job.json: {"fromSecret": "${reference}"} is an ARN of neither a Secrets Manager secret (arn:aws:secretsmanager:…:secret:NAME) nor an SSM parameter (arn:aws:ssm:…:parameter/NAME)`);
+        }
+        return reference;
+    }
+    if (!SECRET_NAME.test(reference)) {
+        throw new ConfigurationError(`job.json: {"fromSecret": "${reference}"} is not a Secrets Manager secret name (letters, digits and /_+=.@-, at most 512): write the name or the secret's ARN`);
+    }
+    return `arn:${context.partition}:secretsmanager:${context.region}:${context.account}:secret:${reference}`;
+}
+/**
+ * Splits a job's `env` for ECS: literals go into SLUICE_RUN, `fromSecret` references into the run task
+ * definition's `secrets` (ECS reads them with the execution role when the task starts).
+ *
+ * @example
+ * ecsRunnerVariables({ SIZE: '256', TOKEN: { fromSecret: 'watermark/token' } });
+ * // { env: { SIZE: '256' }, secretEnv: ['TOKEN'], secrets: { TOKEN: 'watermark/token' } }
+ * @throws {ConfigurationError} for a `{"fromEnv": …}` value: on ECS the value would have to travel as
+ *   plain environment in the RunTask request (visible to anyone who may DescribeTasks); the message
+ *   says to store it in Secrets Manager and use `fromSecret`.
+ */
+function ecs_workers_ecsRunnerVariables(env) {
+    const literals = {};
+    const secretEnv = [];
+    const secrets = {};
+    for (const [name, value] of Object.entries(env)) {
+        if (typeof value === 'string')
+            literals[name] = value;
+        else if ('fromSecret' in value) {
+            secretEnv.push(name);
+            secrets[name] = value.fromSecret;
+        }
+        else {
+            throw new ConfigurationError(`job.json $.env.${name}: {"fromEnv": "${value.fromEnv}"} cannot be handed to ECS workers without putting the value in plain task environment. ` +
+                `Store it in AWS Secrets Manager (aws secretsmanager create-secret --name NAME --secret-string …) and write {"fromSecret": "NAME"}.`);
+        }
+    }
+    return { env: literals, secretEnv: secretEnv.sort(), secrets };
+}
+/**
+ * The RegisterTaskDefinition input of a run's own task definition: a copy of the algorithm's registered
+ * revision (DescribeTaskDefinition with its tags; the read-only fields — ARN, revision, status,
+ * compatibilities, requiresAttributes, registeredAt/By — are left out) in family
+ * `sluice-run-<run-id>`, with the job's secrets as the `algorithm` container's `secrets` (a variable
+ * with a default in the algorithm's `environment` loses it there), awslogs to the run's log group
+ * (`/sluice/runs/<run-id>`, stream prefix = the run id), the run's roles, and the algorithm's tags plus
+ * the run's. Registering it with {@link registerTaskDefinition} reuses an identical revision, so
+ * provisioning twice adds nothing.
+ *
+ * @example
+ * const algorithm = await new EcsTaskDefinitions(ecs).describe(entry.taskDefinitionArn);
+ * const input = runTaskDefinitionInput(algorithm, { runId, region, executionRoleArn, taskRoleArn, secrets });
+ * @throws {ConfigurationError} when the definition has no `algorithm` container, or a secret reference
+ *   or the execution role's ARN is malformed.
+ */
+function ecs_workers_runTaskDefinitionInput(algorithm, run) {
+    const definition = algorithm.taskDefinition;
+    const containers = definition.containerDefinitions ?? [];
+    if (!containers.some((container) => container.name === ALGORITHM_CONTAINER)) {
+        throw new ConfigurationError(`task definition ${definition.taskDefinitionArn ?? definition.family ?? ''} has no "${ALGORITHM_CONTAINER}" container: it was not registered by sluice wrap. Wrap the algorithm again.`);
+    }
+    const context = ecs_workers_arnContext(run.executionRoleArn, run.region);
+    const secrets = Object.entries(run.secrets ?? {})
+        .map(([name, reference]) => ({ name, valueFrom: secretValueFrom(reference, context) }))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const secretNames = new Set(secrets.map((secret) => secret.name));
+    const copy = (container) => {
+        if (container.name !== ALGORITHM_CONTAINER)
+            return container;
+        const environment = (container.environment ?? []).filter((entry) => !secretNames.has(entry.name ?? ''));
+        const kept = (container.secrets ?? []).filter((entry) => !secretNames.has(entry.name ?? ''));
+        const allSecrets = [...kept, ...secrets];
         return {
-            runId: state.runId,
-            purged: 0,
-            inFlight: counts.inFlight,
-            queueFound: true,
-            purgeInProgress: true,
+            ...container,
+            environment,
+            ...(allSecrets.length > 0 ? { secrets: allSecrets } : {}),
+            logConfiguration: runLogConfiguration(run.runId, run.region),
         };
+    };
+    const tags = new Map();
+    for (const tag of algorithm.tags)
+        if (tag.key !== undefined)
+            tags.set(tag.key, tag.value ?? '');
+    for (const [key, value] of Object.entries(runTags(run.runId)))
+        tags.set(key, value);
+    return {
+        family: ecs_workers_runTaskDefinitionFamily(run.runId),
+        containerDefinitions: containers.map(copy),
+        executionRoleArn: run.executionRoleArn,
+        taskRoleArn: run.taskRoleArn,
+        ...(definition.networkMode !== undefined && { networkMode: definition.networkMode }),
+        ...(definition.volumes !== undefined && { volumes: definition.volumes }),
+        ...(definition.placementConstraints !== undefined && {
+            placementConstraints: definition.placementConstraints,
+        }),
+        ...(definition.requiresCompatibilities !== undefined && {
+            requiresCompatibilities: definition.requiresCompatibilities,
+        }),
+        ...(definition.cpu !== undefined && { cpu: definition.cpu }),
+        ...(definition.memory !== undefined && { memory: definition.memory }),
+        ...(definition.pidMode !== undefined && { pidMode: definition.pidMode }),
+        ...(definition.ipcMode !== undefined && { ipcMode: definition.ipcMode }),
+        ...(definition.proxyConfiguration !== undefined && { proxyConfiguration: definition.proxyConfiguration }),
+        ...(definition.ephemeralStorage !== undefined && { ephemeralStorage: definition.ephemeralStorage }),
+        ...(definition.runtimePlatform !== undefined && { runtimePlatform: definition.runtimePlatform }),
+        tags: [...tags].map(([key, value]) => ({ key, value })).sort((a, b) => (a.key < b.key ? -1 : 1)),
+    };
+}
+function sortedEnvironment(env) {
+    return Object.keys(env)
+        .sort()
+        .map((name) => ({ name, value: env[name] ?? '' }));
+}
+/**
+ * The RunTask request of a run, without `count`: the run's task definition on its cluster;
+ * `startedBy` `sluice-<run-id>` and group `sluice:<run-id>` (ListTasks finds a run's tasks by them);
+ * FARGATE or EC2, or the FARGATE_SPOT capacity provider when `spot` (Fargate only); awsvpc networking in
+ * the given subnets and security groups, with a public IP when `assignPublicIp` (Fargate only: awsvpc
+ * tasks on EC2 never get one); the `algorithm` container's environment overridden with SLUICE_RUN (the
+ * job's literal values travel inside it, `config.env`) and `environment`; the roles and cpu/memory
+ * overrides when given; tags `sluice:run-id` and `sluice:managed` plus the task definition's
+ * (`propagateTags`); execute-command off. `workerId` is dropped from the config: one request starts up
+ * to ten tasks with the same overrides, and each runner names itself.
+ *
+ * @example
+ * const template = ecsLaunchTemplate({ runId, cluster: 'sluice', taskDefinition: arn, config, compute: job.compute, subnets, securityGroups });
+ * const { started, failures } = await workers.start(template, 25);
+ * @throws {ConfigurationError} with no subnets, too many subnets or security groups, Spot on EC2, or
+ *   overrides above ECS's 8,192 characters (the message says what makes them large).
+ */
+function ecs_workers_ecsLaunchTemplate(options) {
+    const { compute } = options;
+    if (options.subnets.length === 0) {
+        throw new ConfigurationError(`run ${options.runId}: ECS tasks need subnets; set "compute": {"subnets": [...]} in job.json, or keep a default VPC in the region.`);
+    }
+    if (options.subnets.length > MAX_SUBNETS) {
+        throw new ConfigurationError(`job.json $.compute.subnets: ECS takes at most ${MAX_SUBNETS} subnets per task; found ${options.subnets.length}.`);
+    }
+    if (options.securityGroups.length > MAX_SECURITY_GROUPS) {
+        throw new ConfigurationError(`job.json $.compute.securityGroups: ECS takes at most ${MAX_SECURITY_GROUPS} security groups per task; found ${options.securityGroups.length}.`);
+    }
+    const fargate = compute.launchType === 'FARGATE';
+    if (compute.spot && !fargate) {
+        throw new ConfigurationError('job.json $.compute.spot: Spot is supported on Fargate only (capacity provider FARGATE_SPOT); EC2 Spot needs a capacity provider backed by a Spot Auto Scaling group, which sluice does not manage. Set "launchType": "FARGATE" or "spot": false.');
+    }
+    const { workerId: _dropped, ...config } = options.config;
+    const environment = sortedEnvironment({
+        ...options.environment,
+        [RUNNER_CONFIG_VARIABLE]: JSON.stringify(config),
+    });
+    const overrides = {
+        containerOverrides: [
+            {
+                name: ALGORITHM_CONTAINER,
+                environment,
+                ...(options.memoryMiB !== undefined && { memory: options.memoryMiB }),
+            },
+        ],
+        ...(options.taskRoleArn !== undefined && { taskRoleArn: options.taskRoleArn }),
+        ...(options.executionRoleArn !== undefined && { executionRoleArn: options.executionRoleArn }),
+        ...(options.cpuUnits !== undefined && { cpu: String(options.cpuUnits) }),
+        ...(options.memoryMiB !== undefined && { memory: String(options.memoryMiB) }),
+    };
+    const size = JSON.stringify(overrides).length;
+    if (size > MAX_OVERRIDES_CHARS) {
+        throw new ConfigurationError(`run ${options.runId}: the RunTask overrides would be ${size} characters; ECS allows ${MAX_OVERRIDES_CHARS}. ` +
+            `They carry SLUICE_RUN: shorten the job's literal env values and include globs, or move long values into Secrets Manager ({"fromSecret": …}).`);
     }
     return {
-        runId: state.runId,
-        purged: counts.visible + counts.delayed,
-        inFlight: counts.inFlight,
-        queueFound: true,
-        purgeInProgress: false,
+        cluster: options.cluster,
+        taskDefinition: options.taskDefinition,
+        startedBy: runStartedBy(options.runId),
+        group: runTaskGroup(options.runId),
+        ...(compute.spot
+            ? { capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] }
+            : { launchType: compute.launchType }),
+        networkConfiguration: {
+            awsvpcConfiguration: {
+                subnets: [...options.subnets],
+                securityGroups: [...options.securityGroups],
+                assignPublicIp: fargate && compute.assignPublicIp ? 'ENABLED' : 'DISABLED',
+            },
+        },
+        overrides,
+        propagateTags: 'TASK_DEFINITION',
+        tags: runTaskTags(options.runId),
+        enableExecuteCommand: false,
     };
+}
+/**
+ * The tags every task of a run carries: `sluice:run-id` and `sluice:managed`.
+ *
+ * @example
+ * runTaskTags('thumbs-3f9a0c12'); // [{ key: 'sluice:run-id', value: 'thumbs-3f9a0c12' }, { key: 'sluice:managed', value: 'true' }]
+ * @throws never.
+ */
+function runTaskTags(runId) {
+    return Object.entries(runTags(runId)).map(([key, value]) => ({ key, value }));
+}
+const whole = (n) => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
+/**
+ * How many workers to start now: enough for one per task not yet done, up to `maxWorkers`, and at least
+ * `minWorkers` running; never negative (runners exit by themselves when idle, so nothing is stopped
+ * here). A runner works on one task at a time, so in-flight messages count: their runners are busy.
+ * The watcher Lambda and dispatch-tasks both use it.
+ *
+ * @example
+ * workersToStart({ backlog: 25, running: 3, maxWorkers: 10, minWorkers: 0 }); // 7
+ * workersToStart({ backlog: 0, running: 0, maxWorkers: 10, minWorkers: 2 });  // 2
+ * @throws never; negative or non-finite inputs count as 0.
+ */
+function ecs_workers_workersToStart(demand) {
+    const max = whole(demand.maxWorkers);
+    const target = Math.min(max, Math.max(whole(demand.minWorkers), whole(demand.backlog)));
+    return Math.max(0, target - whole(demand.running));
+}
+/**
+ * The wait before retry `attempt` (1 for the first retry): exponential from `baseMs`, capped at `maxMs`,
+ * with "equal jitter" (half fixed, half random) so many callers throttled together spread out.
+ *
+ * @example
+ * backoffDelayMs(3, { baseMs: 1000, maxMs: 20000, random: () => 0.5 }); // 3000
+ * @throws never.
+ */
+function backoffDelayMs(attempt, options) {
+    const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** Math.max(0, attempt - 1));
+    return Math.round(ceiling / 2 + (ceiling / 2) * options.random());
+}
+const ecs_workers_defaultSleep = (ms) => new Promise((resolve) => {
+    setTimeout(resolve, ms);
+});
+/** ECS's failure reasons that go away by themselves: Fargate (Spot) capacity. */
+function capacityUnavailable(reason) {
+    return /capacity is unavailable|capacity unavailable|insufficient capacity/i.test(reason ?? '');
+}
+/** Errors of ECS that the user fixes: the request named something wrong. */
+const ECS_CONFIGURATION_CODES = {
+    ClusterNotFoundException: 'The cluster does not exist: provision the run again.',
+    InvalidParameterException: 'ECS refused a parameter: check job.json compute (subnets, securityGroups, launchType) and the task definition.',
+    ClientException: 'ECS refused the request: check job.json compute and the task definition.',
+    PlatformUnknownException: 'The Fargate platform version is unknown.',
+    PlatformTaskDefinitionIncompatibilityException: 'The task definition does not fit the launch type: check job.json compute.launchType.',
+    UnsupportedFeatureException: 'The feature asked for is not available in this region.',
+    BlockedException: 'The account is blocked from running ECS tasks: contact AWS support.',
+};
+function classifyEcsError(thrown, operation, target) {
+    const { code } = describeAwsError(thrown);
+    const hint = ECS_CONFIGURATION_CODES[code];
+    if (hint !== undefined) {
+        return new ConfigurationError(`${operation} on ${target} failed: ${code}: ${toError(thrown).message}. ${hint}`, {
+            cause: thrown,
+        });
+    }
+    return classifyAwsError(thrown, operation, target);
+}
+/**
+ * A run's runner tasks on Amazon ECS (or anything speaking its API): start (RunTask, batched and
+ * retried), count and stop them by `startedBy`, and the cluster and run task definition they need.
+ *
+ * @example
+ * const workers = new EcsWorkers(new ECSClient({ region }), { logger });
+ * await workers.ensureCluster(DEFAULT_ECS_CLUSTER, { spot: job.compute.spot });
+ * const running = await workers.count(runId, DEFAULT_ECS_CLUSTER);
+ * const wanted = workersToStart({ backlog, running, maxWorkers, minWorkers });
+ * const { started, failures } = await workers.start(template, wanted);
+ * @throws {ConfigurationError} for requests ECS refuses (bad subnets, missing cluster, denied);
+ *   AwsRequestError for faults that outlast the retries.
+ */
+class ecs_workers_EcsWorkers {
+    client;
+    logger;
+    sleep;
+    random;
+    maxAttempts;
+    baseDelayMs;
+    maxDelayMs;
+    constructor(client, options = {}) {
+        this.client = client;
+        this.logger = options.logger ?? silentLogger;
+        this.sleep = options.sleep ?? ecs_workers_defaultSleep;
+        this.random = options.random ?? Math.random;
+        this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
+        this.baseDelayMs = options.baseDelayMs ?? 1000;
+        this.maxDelayMs = options.maxDelayMs ?? 20_000;
+    }
+    /**
+     * Starts `count` tasks from the template, at most {@link RUN_TASK_BATCH_SIZE} per RunTask call.
+     * Throttling and failures saying capacity is unavailable are retried with backoff and jitter, up to
+     * `maxAttempts` calls per batch; other failures (e.g. `RESOURCE:MEMORY` on EC2) are reported at
+     * once. Each batch carries a client token, so a retried call ECS did receive starts nothing twice.
+     *
+     * @example
+     * const { started, notStarted, failures } = await workers.start(template, 25); // 10 + 10 + 5
+     * @throws {ConfigurationError} when ECS refuses the request itself; AwsRequestError for other faults.
+     */
+    async start(template, count) {
+        const started = [];
+        const failures = [];
+        let notStarted = 0;
+        for (let remaining = whole(count); remaining > 0;) {
+            const batch = Math.min(RUN_TASK_BATCH_SIZE, remaining);
+            remaining -= batch;
+            const result = await this.startBatch(template, batch);
+            started.push(...result.started);
+            failures.push(...result.failures);
+            notStarted += batch - result.started.length;
+        }
+        if (started.length > 0) {
+            this.logger.info(`run tasks: started ${started.length} on ${template.cluster} (${template.startedBy})`);
+        }
+        if (notStarted > 0) {
+            this.logger.warning(`run tasks: ${notStarted} not started on ${template.cluster}: ${failures
+                .map((failure) => `${failure.reason}${failure.detail !== '' ? ` (${failure.detail})` : ''}`)
+                .join('; ')}`);
+        }
+        return { started, notStarted, failures };
+    }
+    async startBatch(template, size) {
+        const started = [];
+        let wanted = size;
+        let token = randomUUID();
+        let lastFailures = [];
+        for (let attempt = 1;; attempt += 1) {
+            let retryable = [];
+            try {
+                const output = await this.client.send(new RunTaskCommand({ ...template, count: wanted, clientToken: token }));
+                const arns = (output.tasks ?? []).flatMap((task) => task.taskArn !== undefined ? [task.taskArn] : []);
+                started.push(...arns);
+                const failures = (output.failures ?? []).map((failure) => ({
+                    reason: failure.reason ?? 'unknown',
+                    detail: failure.detail ?? '',
+                    ...(failure.arn !== undefined && { arn: failure.arn }),
+                }));
+                const missing = wanted - arns.length;
+                if (missing <= 0)
+                    return { started, failures: [] };
+                if (failures.length === 0) {
+                    failures.push({
+                        reason: 'unknown',
+                        detail: `ECS started ${arns.length} of ${wanted} and named no failure`,
+                    });
+                }
+                if (!failures.every((failure) => capacityUnavailable(failure.reason)))
+                    return { started, failures };
+                retryable = failures;
+                wanted = missing;
+                // Another count is another request: a token is tied to its parameters.
+                token = randomUUID();
+            }
+            catch (thrown) {
+                if (!isTransientAwsError(thrown))
+                    throw classifyEcsError(thrown, 'ECS.RunTask', template.cluster);
+                const { code } = describeAwsError(thrown);
+                retryable = [{ reason: code, detail: toError(thrown).message }];
+            }
+            lastFailures = retryable;
+            if (attempt >= this.maxAttempts)
+                return { started, failures: lastFailures };
+            const delay = backoffDelayMs(attempt, {
+                baseMs: this.baseDelayMs,
+                maxMs: this.maxDelayMs,
+                random: this.random,
+            });
+            this.logger.debug(`ECS.RunTask: ${wanted} task(s) not started (${retryable[0]?.reason ?? ''}); retrying in ${delay} ms`);
+            await this.sleep(delay);
+        }
+    }
+    /**
+     * ARNs of the run's tasks that are wanted running (ECS's desired status RUNNING: pending and
+     * running ones), by `startedBy`. A missing cluster has none.
+     *
+     * @example
+     * const arns = await workers.list('thumbs-3f9a0c12', 'sluice');
+     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
+     */
+    async list(runId, cluster) {
+        const arns = [];
+        try {
+            for await (const page of paginateListTasks({ client: this.client }, { cluster, startedBy: runStartedBy(runId), desiredStatus: 'RUNNING' })) {
+                arns.push(...(page.taskArns ?? []));
+            }
+        }
+        catch (thrown) {
+            if (describeAwsError(thrown).code === 'ClusterNotFoundException')
+                return [];
+            throw classifyEcsError(thrown, 'ECS.ListTasks', cluster);
+        }
+        return arns;
+    }
+    /**
+     * How many of the run's tasks are pending or running.
+     *
+     * @example
+     * const running = await workers.count('thumbs-3f9a0c12', 'sluice');
+     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
+     */
+    async count(runId, cluster) {
+        return (await this.list(runId, cluster)).length;
+    }
+    /**
+     * Stops every pending or running task of the run (ECS sends SIGTERM, then SIGKILL after the
+     * container's stopTimeout, so runners hand their tasks back). Idempotent: returns how many were
+     * asked to stop.
+     *
+     * @example
+     * await workers.stopAll('thumbs-3f9a0c12', 'sluice', 'sluice teardown');
+     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
+     */
+    async stopAll(runId, cluster, reason) {
+        const arns = await this.list(runId, cluster);
+        let stopped = 0;
+        for (const task of arns) {
+            try {
+                await this.client.send(new StopTaskCommand({ cluster, task, reason: reason.slice(0, MAX_STOP_REASON) }));
+                stopped += 1;
+            }
+            catch (thrown) {
+                // Gone between the listing and the stop: what was wanted.
+                const { code } = describeAwsError(thrown);
+                if (code === 'ClusterNotFoundException' || /not found|stopped/i.test(toError(thrown).message))
+                    continue;
+                throw classifyEcsError(thrown, 'ECS.StopTask', task);
+            }
+        }
+        if (stopped > 0)
+            this.logger.info(`run ${runId}: stopped ${stopped} ECS task(s) on ${cluster}`);
+        return stopped;
+    }
+    /**
+     * The cluster, created when missing (or INACTIVE) with the FARGATE and FARGATE_SPOT capacity
+     * providers and the `sluice:managed` tag. The default, {@link DEFAULT_ECS_CLUSTER}, is shared by
+     * runs: clusters cost nothing, and teardown leaves it.
+     *
+     * @example
+     * const { arn, created } = await workers.ensureCluster('sluice', { spot: true });
+     * @throws {ConfigurationError} when `spot` is asked of an existing cluster without FARGATE_SPOT (the
+     *   message gives the command that adds it), or when denied; AwsRequestError for faults.
+     */
+    async ensureCluster(name = ecs_workers_DEFAULT_ECS_CLUSTER, options = {}) {
+        try {
+            const described = await this.client.send(new DescribeClustersCommand({ clusters: [name] }));
+            const existing = (described.clusters ?? []).find((cluster) => cluster.status === 'ACTIVE');
+            if (existing?.clusterArn !== undefined) {
+                if (options.spot === true && !(existing.capacityProviders ?? []).includes('FARGATE_SPOT')) {
+                    throw new ConfigurationError(`ECS cluster ${name} has no FARGATE_SPOT capacity provider, which "spot": true needs. Add it: aws ecs put-cluster-capacity-providers --cluster ${name} --capacity-providers FARGATE FARGATE_SPOT --default-capacity-provider-strategy capacityProvider=FARGATE,weight=1`);
+                }
+                return { name, arn: existing.clusterArn, created: false };
+            }
+            const created = await this.client.send(new CreateClusterCommand({
+                clusterName: name,
+                capacityProviders: ['FARGATE', 'FARGATE_SPOT'],
+                tags: [{ key: MANAGED_TAG, value: 'true' }],
+            }));
+            const arn = created.cluster?.clusterArn;
+            if (arn === undefined)
+                throw new ConfigurationError(`ECS.CreateCluster ${name} returned no cluster ARN`);
+            this.logger.info(`created ECS cluster ${name}`);
+            return { name, arn, created: true };
+        }
+        catch (thrown) {
+            throw classifyEcsError(thrown, 'ECS.CreateCluster', name);
+        }
+    }
+    /**
+     * Registers the run's task definition ({@link runTaskDefinitionInput}), or reuses the newest ACTIVE
+     * revision of `sluice-run-<run-id>` that is exactly the same.
+     *
+     * @example
+     * const { arn } = await workers.registerRunTaskDefinition(runTaskDefinitionInput(algorithm, run));
+     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
+     */
+    async registerRunTaskDefinition(input) {
+        return registerTaskDefinition(new EcsTaskDefinitions(this.client), input, this.logger);
+    }
+    /**
+     * Deregisters every ACTIVE revision of the run's task definition family (at teardown). Idempotent:
+     * returns how many were deregistered. Deregistered revisions stay readable (ECS keeps INACTIVE ones).
+     *
+     * @example
+     * await workers.deregisterRunTaskDefinitions('thumbs-3f9a0c12');
+     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
+     */
+    async deregisterRunTaskDefinitions(runId) {
+        const family = ecs_workers_runTaskDefinitionFamily(runId);
+        let count = 0;
+        for await (const arn of new EcsTaskDefinitions(this.client).listActive(family)) {
+            try {
+                await this.client.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn }));
+                count += 1;
+            }
+            catch (thrown) {
+                if (/not found|inactive|unable to describe/i.test(toError(thrown).message))
+                    continue;
+                throw classifyEcsError(thrown, 'ECS.DeregisterTaskDefinition', arn);
+            }
+        }
+        if (count > 0)
+            this.logger.info(`run ${runId}: deregistered ${count} task definition revision(s) of ${family}`);
+        return count;
+    }
+}
+
+;// CONCATENATED MODULE: ../core/src/iam/policies.ts
+// The IAM policy documents of a run, as pure functions of what the run touches: the runner's task
+// role, the ECS execution role and the watcher Lambda's role, each with its trust policy. They are
+// published in docs/iam.md (generated from these functions) for users who create the roles
+// themselves, and asserted exactly, and by an offline policy simulator, in the tests beside this file.
+//
+// Nothing here checks its input: docs/iam.md renders the documents with placeholders such as
+// `<input-bucket>`. The adapter that creates the roles (iam-run-roles.ts) checks the run id.
+
+
+
+/** The only policy language version there is worth writing. */
+const POLICY_VERSION = '2012-10-17';
+/** IAM's limit on a role name. */
+const IAM_ROLE_NAME_MAX = 64;
+/** The inline policy every run role carries (PutRolePolicy replaces it on a re-provision). */
+const policies_RUN_ROLE_POLICY_NAME = 'sluice-run';
+/** Every {@link RunRoleKind}, in the order they are created. */
+const RUN_ROLE_KINDS = ['task', 'execution', 'watcher'];
+/**
+ * The IAM path of a run's roles: `/sluice/<run-id>/`, so ListRoles with it as the path prefix finds
+ * the run's roles and nothing else, in one call.
+ *
+ * @example
+ * runRolePath('thumbs-3f9a0c12'); // '/sluice/thumbs-3f9a0c12/'
+ * @throws never.
+ */
+function policies_runRolePath(runId) {
+    return `/sluice/${runId}/`;
+}
+const RUN_ID_SHAPE = /^[a-z0-9-]{1,64}$/;
+// The longest suffix decides for all three roles, so a run's roles always share one stem.
+const LONGEST_KIND = Math.max(...RUN_ROLE_KINDS.map((kind) => kind.length));
+const HASH_LENGTH = 8;
+/**
+ * The stem of a run's role names: the run id when `sluice-<run-id>-execution` fits IAM's 64
+ * characters (every run id {@link runId} makes does), else the run id cut short and followed by the
+ * first 8 hex of its sha256, so two long run ids sharing a start still get different names.
+ */
+function roleStem(runId) {
+    if (!RUN_ID_SHAPE.test(runId)) {
+        throw new SluiceError(`not a run id (lower-case letters, digits, "-"; at most 64): ${JSON.stringify(runId)}`);
+    }
+    const fixed = 'sluice-'.length + 1 + LONGEST_KIND;
+    if (fixed + runId.length <= IAM_ROLE_NAME_MAX)
+        return runId;
+    const digest = createHash('sha256').update(runId).digest('hex').slice(0, HASH_LENGTH);
+    const head = runId.slice(0, IAM_ROLE_NAME_MAX - fixed - HASH_LENGTH - 1).replace(/-+$/, '');
+    return `${head}-${digest}`;
+}
+/**
+ * The name of one of a run's roles: `sluice-<run-id>-<kind>`, at most 64 characters (a run id too
+ * long for that is shortened with a hash of it, deterministically).
+ *
+ * @example
+ * runRoleName('thumbs-3f9a0c12', 'task'); // 'sluice-thumbs-3f9a0c12-task'
+ * @throws {SluiceError} when the run id is not lower-case letters, digits and `-` (at most 64).
+ */
+function policies_runRoleName(runId, kind) {
+    return `sluice-${roleStem(runId)}-${kind}`;
+}
+/**
+ * The ARNs the run's roles get when sluice creates them (path {@link runRolePath}).
+ *
+ * @example
+ * runRoleArns('aws', '123456789012', 'thumbs-3f9a0c12').task;
+ * // 'arn:aws:iam::123456789012:role/sluice/thumbs-3f9a0c12/sluice-thumbs-3f9a0c12-task'
+ * @throws {SluiceError} when the run id is malformed.
+ */
+function policies_runRoleArns(partition, accountId, runId) {
+    const arn = (kind) => `arn:${partition}:iam::${accountId}:role${policies_runRolePath(runId)}${policies_runRoleName(runId, kind)}`;
+    return { task: arn('task'), execution: arn('execution'), watcher: arn('watcher') };
+}
+/**
+ * The Secrets Manager ARN to grant for a job's `fromSecret` value. A name becomes the ARN pattern
+ * `…:secret:<name>-??????` (AWS appends six random characters to every secret's ARN); an ARN is
+ * kept, without the `:json-key:version-stage:version-id` an ECS `valueFrom` may add.
+ *
+ * @example
+ * secretArn('watermark-token', { partition: 'aws', region: 'eu-west-1', accountId: '123456789012' });
+ * // 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:watermark-token-??????'
+ * @throws never.
+ */
+function policies_secretArn(nameOrArn, where) {
+    if (nameOrArn.startsWith('arn:'))
+        return nameOrArn.split(':').slice(0, 7).join(':');
+    return `arn:${where.partition}:secretsmanager:${where.region}:${where.accountId}:secret:${nameOrArn}-??????`;
+}
+function s3Arn(access, path) {
+    return `arn:${access.partition}:s3:::${path}`;
+}
+function logGroupArn(access, name) {
+    return `arn:${access.partition}:logs:${access.region}:${access.accountId}:log-group:${name}`;
+}
+/** The cluster's name, for the task ARNs under it (`…:task/<cluster-name>/<task-id>`). */
+function clusterName(clusterArn) {
+    return clusterArn.slice(clusterArn.lastIndexOf('/') + 1);
+}
+/**
+ * The runner's task role: exactly what the runner (packages/runner) sends, for this run only.
+ *
+ * SQS, the task queue: ReceiveMessage; DeleteMessage; ChangeMessageVisibility (heartbeat, retry
+ * back-off); SendMessage(Batch) (a task handed back on SIGTERM or while another worker commits; an
+ * S3 event with several records split into one message per task). The dead-letter queue:
+ * SendMessage(Batch) (a task whose last attempt failed). No GetQueueAttributes: the runner never asks.
+ *
+ * S3, the input: GetObject with If-Match, and with VersionId when the event named one
+ * (s3:GetObjectVersion). ListBucket on the input prefix only: without it S3 answers a missing input
+ * with 403 instead of 404, and the runner could not tell "gone" from "denied" (S3 evaluates that
+ * check with the object's key as `s3:prefix`).
+ *
+ * S3, the output bucket's ledger `_sluice/<run-id>/`:
+ * - GetObject: done/ (marker), tasks/ (record, read-modify-write), claims/ (commit claim),
+ *   staging/ (CopyObject's source);
+ * - PutObject: tasks/, rejected/, done/ and claims/ (conditional, If-None-Match), staging/ and logs/
+ *   (multipart above 16 MiB, hence AbortMultipartUpload there);
+ * - DeleteObject (DeleteObjects): staging/ after commit, claims/ given up;
+ * - ListBucket on the ledger prefix only, so a missing marker or record is a 404.
+ * Not run.json, results.json or anything of another run.
+ *
+ * S3, the results: PutObject under the output prefix (CopyObject's destination). Nothing is read,
+ * listed or deleted there.
+ *
+ * Nothing else: no wildcard resource, no IAM, no ECS, no KMS (an SSE-KMS bucket or queue with a
+ * customer managed key needs kms:Decrypt/GenerateDataKey added by the user, on that key).
+ *
+ * @example
+ * const policy = JSON.stringify(taskRolePolicy(access));
+ * @throws never.
+ */
+function taskRolePolicy(access) {
+    const ledger = `${access.output.bucket}/${LEDGER_ROOT}${access.runId}/`;
+    const under = (...folders) => folders.map((folder) => s3Arn(access, `${ledger}${folder}/*`));
+    return {
+        Version: POLICY_VERSION,
+        Statement: [
+            {
+                Sid: 'WorkTaskQueue',
+                Effect: 'Allow',
+                Action: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage'],
+                Resource: [access.taskQueueArn],
+            },
+            {
+                Sid: 'MoveToDeadLetterQueue',
+                Effect: 'Allow',
+                Action: ['sqs:SendMessage'],
+                Resource: [access.deadLetterQueueArn],
+            },
+            {
+                Sid: 'ReadInputs',
+                Effect: 'Allow',
+                Action: ['s3:GetObject', 's3:GetObjectVersion'],
+                Resource: [s3Arn(access, `${access.input.bucket}/${access.input.prefix}*`)],
+            },
+            {
+                Sid: 'ListInputPrefix',
+                Effect: 'Allow',
+                Action: ['s3:ListBucket'],
+                Resource: [s3Arn(access, access.input.bucket)],
+                Condition: { StringLike: { 's3:prefix': [`${access.input.prefix}*`] } },
+            },
+            {
+                Sid: 'ReadLedger',
+                Effect: 'Allow',
+                Action: ['s3:GetObject'],
+                Resource: under('claims', 'done', 'staging', 'tasks'),
+            },
+            {
+                Sid: 'WriteLedger',
+                Effect: 'Allow',
+                Action: ['s3:PutObject'],
+                Resource: under('claims', 'done', 'logs', 'rejected', 'staging', 'tasks'),
+            },
+            {
+                Sid: 'AbortLargeUploads',
+                Effect: 'Allow',
+                Action: ['s3:AbortMultipartUpload'],
+                Resource: under('logs', 'staging'),
+            },
+            {
+                Sid: 'DeleteStagingAndClaims',
+                Effect: 'Allow',
+                Action: ['s3:DeleteObject'],
+                Resource: under('claims', 'staging'),
+            },
+            {
+                Sid: 'ListLedgerPrefix',
+                Effect: 'Allow',
+                Action: ['s3:ListBucket'],
+                Resource: [s3Arn(access, access.output.bucket)],
+                Condition: { StringLike: { 's3:prefix': [`${LEDGER_ROOT}${access.runId}/*`] } },
+            },
+            {
+                Sid: 'WriteResults',
+                Effect: 'Allow',
+                Action: ['s3:PutObject'],
+                Resource: [s3Arn(access, `${access.output.bucket}/${access.output.prefix}*`)],
+            },
+        ],
+    };
+}
+/**
+ * The ECS execution role (used by the ECS agent, not by the runner): pull the wrapped image from
+ * its ECR repository, create the runner's log streams and write to them, and read the secrets the
+ * job names so ECS can put them in the container's environment.
+ *
+ * ecr:GetAuthorizationToken cannot be scoped to a repository (it returns a token for the whole
+ * registry), so it is the one `*` resource, granted only when the image is in ECR. A secret
+ * encrypted with a customer managed KMS key also needs kms:Decrypt on that key, added by the user.
+ *
+ * @example
+ * const policy = JSON.stringify(executionRolePolicy(access));
+ * @throws never.
+ */
+function executionRolePolicy(access) {
+    const statements = [];
+    if (access.imageRepositoryArn !== undefined) {
+        statements.push({
+            Sid: 'LogInToEcr',
+            Effect: 'Allow',
+            Action: ['ecr:GetAuthorizationToken'],
+            Resource: ['*'],
+        }, {
+            Sid: 'PullWrappedImage',
+            Effect: 'Allow',
+            Action: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+            Resource: [access.imageRepositoryArn],
+        });
+    }
+    statements.push({
+        Sid: 'WriteRunnerLogs',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: [`${logGroupArn(access, access.logGroupName)}:*`],
+    });
+    if (access.secretArns !== undefined && access.secretArns.length > 0) {
+        statements.push({
+            Sid: 'ReadJobSecrets',
+            Effect: 'Allow',
+            Action: ['secretsmanager:GetSecretValue'],
+            Resource: [...access.secretArns],
+        });
+    }
+    if (access.parameterArns !== undefined && access.parameterArns.length > 0) {
+        statements.push({
+            Sid: 'ReadJobParameters',
+            Effect: 'Allow',
+            Action: ['ssm:GetParameters'],
+            Resource: [...access.parameterArns],
+        });
+    }
+    return { Version: POLICY_VERSION, Statement: statements };
+}
+/**
+ * The watcher Lambda's role: read the task queue's backlog, start runners (RunTask of the run's
+ * task definition family, in the run's cluster only, tagged on creation), see the runners it
+ * started, pass exactly the run's task and execution roles to ECS, and write its own logs.
+ *
+ * ecs:ListTasks is authorized against container instances, which a Fargate listing has none of:
+ * it is granted on `*` and held to the cluster by the `ecs:cluster` condition, as AWS documents.
+ *
+ * @example
+ * const policy = JSON.stringify(watcherRolePolicy(access));
+ * @throws never.
+ */
+function watcherRolePolicy(access) {
+    const ecsArn = `arn:${access.partition}:ecs:${access.region}:${access.accountId}`;
+    const inCluster = { ArnEquals: { 'ecs:cluster': access.clusterArn } };
+    const tasks = `${ecsArn}:task/${clusterName(access.clusterArn)}/*`;
+    const logGroup = logGroupArn(access, access.watcherLogGroupName);
+    return {
+        Version: POLICY_VERSION,
+        Statement: [
+            {
+                Sid: 'ReadBacklog',
+                Effect: 'Allow',
+                Action: ['sqs:GetQueueAttributes'],
+                Resource: [access.taskQueueArn],
+            },
+            {
+                Sid: 'StartRunners',
+                Effect: 'Allow',
+                Action: ['ecs:RunTask'],
+                Resource: [`${ecsArn}:task-definition/${access.taskDefinitionFamily}:*`],
+                Condition: inCluster,
+            },
+            {
+                Sid: 'TagRunnersOnStart',
+                Effect: 'Allow',
+                Action: ['ecs:TagResource'],
+                Resource: [tasks],
+                Condition: { StringEquals: { 'ecs:CreateAction': 'RunTask' } },
+            },
+            {
+                Sid: 'ListRunners',
+                Effect: 'Allow',
+                Action: ['ecs:ListTasks'],
+                Resource: ['*'],
+                Condition: inCluster,
+            },
+            {
+                Sid: 'DescribeRunners',
+                Effect: 'Allow',
+                Action: ['ecs:DescribeTasks'],
+                Resource: [tasks],
+                Condition: inCluster,
+            },
+            {
+                Sid: 'PassRunnerRoles',
+                Effect: 'Allow',
+                Action: ['iam:PassRole'],
+                Resource: [access.roleArns.task, access.roleArns.execution],
+                Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+            },
+            {
+                Sid: 'WriteOwnLogs',
+                Effect: 'Allow',
+                Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+                Resource: [logGroup, `${logGroup}:*`],
+            },
+        ],
+    };
+}
+/**
+ * Trust policy of the task and execution roles: ECS tasks may assume them, on behalf of this
+ * account only (`aws:SourceAccount`, against the confused deputy).
+ *
+ * @example
+ * ecsTasksTrustPolicy('123456789012').Statement[0]?.Principal; // { Service: 'ecs-tasks.amazonaws.com' }
+ * @throws never.
+ */
+function ecsTasksTrustPolicy(accountId) {
+    return {
+        Version: POLICY_VERSION,
+        Statement: [
+            {
+                Sid: 'EcsTasksAssumeRole',
+                Effect: 'Allow',
+                Principal: { Service: 'ecs-tasks.amazonaws.com' },
+                Action: ['sts:AssumeRole'],
+                Condition: { StringEquals: { 'aws:SourceAccount': accountId } },
+            },
+        ],
+    };
+}
+/**
+ * Trust policy of the watcher's role: the Lambda service may assume it.
+ *
+ * @example
+ * lambdaTrustPolicy().Statement[0]?.Principal; // { Service: 'lambda.amazonaws.com' }
+ * @throws never.
+ */
+function lambdaTrustPolicy() {
+    return {
+        Version: POLICY_VERSION,
+        Statement: [
+            {
+                Sid: 'LambdaAssumeRole',
+                Effect: 'Allow',
+                Principal: { Service: 'lambda.amazonaws.com' },
+                Action: ['sts:AssumeRole'],
+            },
+        ],
+    };
+}
+/**
+ * All three roles' documents for a run.
+ *
+ * @example
+ * const { task } = runRoleDocuments(access);
+ * await iam.send(new PutRolePolicyCommand({ RoleName, PolicyName, PolicyDocument: JSON.stringify(task.policy) }));
+ * @throws never.
+ */
+function policies_runRoleDocuments(access) {
+    const ecsTrust = ecsTasksTrustPolicy(access.accountId);
+    return {
+        task: { trust: ecsTrust, policy: taskRolePolicy(access) },
+        execution: { trust: ecsTrust, policy: executionRolePolicy(access) },
+        watcher: { trust: lambdaTrustPolicy(), policy: watcherRolePolicy(access) },
+    };
+}
+
+;// CONCATENATED MODULE: ../core/src/iam/iam-run-roles.ts
+// The run's three IAM roles on AWS (or moto): created or reused idempotently by provision-run, each
+// with its trust policy and one inline policy (policies.ts), tagged with the run id, and deleted by
+// teardown, which finds them by their path and tags.
+//
+// IAM is eventually consistent: a role just created (or a policy just put) may not be assumable by
+// ECS or Lambda for about ten seconds, and CreateFunction / RunTask then fail with "cannot be
+// assumed" / "not authorized". Nothing here waits; the caller that starts a task or creates the
+// function right after ensureRunRoles retries those errors with backoff.
+
+
+
+
+
+const NO_SUCH_ENTITY = new Set(['NoSuchEntity', 'NoSuchEntityException']);
+const ALREADY_EXISTS = new Set(['EntityAlreadyExists', 'EntityAlreadyExistsException']);
+/**
+ * The run's IAM roles: task (the runner), execution (the ECS agent) and watcher (the Lambda).
+ *
+ * @example
+ * const roles = new IamRunRoles(new IAMClient({}));
+ * const { arns } = await roles.ensureRunRoles(access);
+ * // … at teardown:
+ * await roles.deleteRunRoles(access.runId);
+ * @throws ConfigurationError from any method when access is denied; AwsRequestError for faults.
+ */
+class iam_run_roles_IamRunRoles {
+    client;
+    constructor(client) {
+        this.client = client;
+    }
+    /**
+     * Creates the three roles, or reuses them when they exist and carry this run's tag: the trust
+     * policy is set again (UpdateAssumeRolePolicy) and the inline policy put again (PutRolePolicy),
+     * so a re-provision with other buckets or secrets updates what the roles may do. Roles live under
+     * the path `/sluice/<run-id>/`. The watcher's policy names the task and execution roles, so
+     * `access.roleArns` must be {@link runRoleArns} of the run.
+     *
+     * @example
+     * const access = { ...known, roleArns: runRoleArns('aws', accountId, runId) };
+     * const { arns, created } = await roles.ensureRunRoles(access, { tags: { [OUTPUT_BUCKET_TAG]: bucket } });
+     * @throws {ConfigurationError} when a role of the same name exists but belongs to another run (or
+     *   to nobody sluice knows), or access is denied. {@link SluiceError} when `access.roleArns` are
+     *   not the roles this creates, or the run id is malformed. AwsRequestError for faults.
+     */
+    async ensureRunRoles(access, options = {}) {
+        const { runId } = access;
+        const expected = runRoleArns(access.partition, access.accountId, runId);
+        for (const kind of ['task', 'execution']) {
+            if (access.roleArns[kind] !== expected[kind]) {
+                throw new SluiceError(`the watcher policy would pass ${access.roleArns[kind]} as the ${kind} role, but the run's ${kind} role is ${expected[kind]}`);
+            }
+        }
+        const documents = runRoleDocuments(access);
+        const tags = { ...options.tags, ...runTags(runId) };
+        const created = [];
+        const ensure = async (kind) => {
+            const name = runRoleName(runId, kind);
+            const role = await this.ensureRole(runId, kind, name, documents[kind].trust, tags, options);
+            await this.send('IAM.PutRolePolicy', name, () => this.client.send(new PutRolePolicyCommand({
+                RoleName: name,
+                PolicyName: RUN_ROLE_POLICY_NAME,
+                PolicyDocument: JSON.stringify(documents[kind].policy),
+            })));
+            if (role.created)
+                created.push(kind);
+            return role.arn;
+        };
+        // In RUN_ROLE_KINDS order, one after the other: the watcher's policy names the other two.
+        const task = await ensure('task');
+        const execution = await ensure('execution');
+        const watcher = await ensure('watcher');
+        return { arns: { task, execution, watcher }, created };
+    }
+    /**
+     * The roles under the run's path that carry its run id tag (ListRoles with the path prefix, then
+     * ListRoleTags for each: a handful of calls whatever the account holds).
+     *
+     * @example
+     * for (const role of await roles.findRunRoles('thumbs-3f9a0c12')) console.log(role.arn);
+     * @throws {ConfigurationError} when access is denied; AwsRequestError for faults.
+     */
+    async findRunRoles(runId) {
+        const path = runRolePath(runId);
+        const listed = [];
+        try {
+            for await (const page of paginateListRoles({ client: this.client }, { PathPrefix: path })) {
+                // AWS matches the path as a prefix; the trailing `/` keeps `run-1` from finding `run-10`.
+                listed.push(...(page.Roles ?? []).filter((role) => role.Path === path));
+            }
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, 'IAM.ListRoles', path);
+        }
+        const found = [];
+        for (const role of listed) {
+            if (role.RoleName === undefined || role.Arn === undefined)
+                continue;
+            const tags = await this.roleTags(role.RoleName);
+            if (tags?.[RUN_ID_TAG] === runId)
+                found.push({ name: role.RoleName, arn: role.Arn, tags });
+        }
+        return found;
+    }
+    /**
+     * Deletes the run's roles ({@link findRunRoles}): inline policies, then any managed policy someone
+     * attached, then the role. Idempotent: a role or policy already gone counts as deleted.
+     *
+     * @example
+     * const deleted = await roles.deleteRunRoles('thumbs-3f9a0c12'); // ['sluice-thumbs-3f9a0c12-task', …]
+     * @returns the names of the roles deleted (empty when none was left).
+     * @throws {ConfigurationError} when access is denied; AwsRequestError for faults (e.g. a role that
+     *   someone added to an instance profile: DeleteConflict).
+     */
+    async deleteRunRoles(runId) {
+        const deleted = [];
+        for (const role of await this.findRunRoles(runId)) {
+            if (await this.deleteRole(role.name))
+                deleted.push(role.name);
+        }
+        return deleted;
+    }
+    async ensureRole(runId, kind, name, trust, tags, options) {
+        const path = runRolePath(runId);
+        let existing = await this.getRole(name);
+        if (existing === undefined) {
+            try {
+                const output = await this.client.send(new CreateRoleCommand({
+                    RoleName: name,
+                    Path: path,
+                    AssumeRolePolicyDocument: JSON.stringify(trust),
+                    Description: `sluice run ${runId}: ${kind} role`,
+                    Tags: toTagList(tags),
+                    ...(options.permissionsBoundaryArn !== undefined && {
+                        PermissionsBoundary: options.permissionsBoundaryArn,
+                    }),
+                }));
+                const arn = output.Role?.Arn;
+                if (arn === undefined)
+                    throw new SluiceError(`IAM.CreateRole ${name} returned no ARN`);
+                return { arn, created: true };
+            }
+            catch (thrown) {
+                // Another provision of the same run created it meanwhile: reuse it like any existing role.
+                if (!ALREADY_EXISTS.has(describeAwsError(thrown).code)) {
+                    throw classifyAwsError(thrown, 'IAM.CreateRole', name);
+                }
+                existing = await this.getRole(name);
+                if (existing === undefined)
+                    throw classifyAwsError(thrown, 'IAM.CreateRole', name);
+            }
+        }
+        const owner = (await this.roleTags(name))?.[RUN_ID_TAG];
+        if (owner !== runId || existing.Path !== path) {
+            throw new ConfigurationError(`IAM role ${name} already exists (${existing.Arn ?? '?'}) but is not run ${runId}'s: ${owner === undefined ? `it has no ${RUN_ID_TAG} tag` : `its ${RUN_ID_TAG} tag is ${owner}`}${existing.Path !== path ? ` and its path is ${existing.Path ?? '?'}, not ${path}` : ''}. Delete or rename that role, or change the job's name so the run gets another id.`);
+        }
+        await this.send('IAM.UpdateAssumeRolePolicy', name, () => this.client.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(trust) })));
+        await this.send('IAM.TagRole', name, () => this.client.send(new TagRoleCommand({ RoleName: name, Tags: toTagList(tags) })));
+        if (options.permissionsBoundaryArn !== undefined) {
+            const boundary = options.permissionsBoundaryArn;
+            await this.send('IAM.PutRolePermissionsBoundary', name, () => this.client.send(new PutRolePermissionsBoundaryCommand({ RoleName: name, PermissionsBoundary: boundary })));
+        }
+        const arn = existing.Arn;
+        if (arn === undefined)
+            throw new SluiceError(`IAM.GetRole ${name} returned no ARN`);
+        return { arn, created: false };
+    }
+    /** The role, or undefined when there is none of that name. */
+    async getRole(name) {
+        try {
+            return (await this.client.send(new GetRoleCommand({ RoleName: name }))).Role;
+        }
+        catch (thrown) {
+            if (NO_SUCH_ENTITY.has(describeAwsError(thrown).code))
+                return undefined;
+            throw classifyAwsError(thrown, 'IAM.GetRole', name);
+        }
+    }
+    /** The role's tags, or undefined when the role is gone. */
+    async roleTags(name) {
+        const tags = {};
+        try {
+            for await (const page of paginateListRoleTags({ client: this.client }, { RoleName: name })) {
+                for (const tag of page.Tags ?? []) {
+                    if (tag.Key !== undefined)
+                        tags[tag.Key] = tag.Value ?? '';
+                }
+            }
+        }
+        catch (thrown) {
+            if (NO_SUCH_ENTITY.has(describeAwsError(thrown).code))
+                return undefined;
+            throw classifyAwsError(thrown, 'IAM.ListRoleTags', name);
+        }
+        return tags;
+    }
+    /** Deletes one role and what keeps IAM from deleting it; false when it was already gone. */
+    async deleteRole(name) {
+        try {
+            const inline = [];
+            for await (const page of paginateListRolePolicies({ client: this.client }, { RoleName: name })) {
+                inline.push(...(page.PolicyNames ?? []));
+            }
+            for (const policy of inline) {
+                await this.client.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policy }));
+            }
+            const attached = [];
+            for await (const page of paginateListAttachedRolePolicies({ client: this.client }, { RoleName: name })) {
+                for (const policy of page.AttachedPolicies ?? []) {
+                    if (policy.PolicyArn !== undefined)
+                        attached.push(policy.PolicyArn);
+                }
+            }
+            for (const policyArn of attached) {
+                await this.client.send(new DetachRolePolicyCommand({ RoleName: name, PolicyArn: policyArn }));
+            }
+            await this.client.send(new DeleteRoleCommand({ RoleName: name }));
+            return true;
+        }
+        catch (thrown) {
+            // Gone at any step (a concurrent teardown): what this call wanted.
+            if (NO_SUCH_ENTITY.has(describeAwsError(thrown).code))
+                return false;
+            throw classifyAwsError(thrown, 'IAM.DeleteRole', name);
+        }
+    }
+    async send(operation, name, call) {
+        try {
+            return await call();
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, operation, name);
+        }
+    }
+}
+function toTagList(tags) {
+    return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 }
 
 ;// CONCATENATED MODULE: ../core/src/schemas/describe.ts
@@ -61033,7 +61914,7 @@ function translateOne(error, context) {
 
 
 /** The version marker of the watcher event. */
-const WATCHER_EVENT_VERSION = 'watcher/1';
+const watcher_event_WATCHER_EVENT_VERSION = 'watcher/1';
 /** Most workers one run may have: the job's `compute.maxWorkers` limit. */
 const MAX_WORKERS = 1000;
 const watcher_event_NAME = { type: 'string', minLength: 1, maxLength: 255 };
@@ -61049,7 +61930,7 @@ const watcherEventSchemaTyped = {
     title: 'sluice watcher event (EventBridge target input)',
     type: 'object',
     properties: {
-        sluice: { type: 'string', const: WATCHER_EVENT_VERSION },
+        sluice: { type: 'string', const: watcher_event_WATCHER_EVENT_VERSION },
         runId: {
             type: 'string',
             pattern: run_id_RUN_ID_PATTERN.source,
@@ -61347,7 +62228,7 @@ function locateWatcherBundle(base = import.meta.url) {
  * const zip = await loadWatcherZip();
  * @throws {SluiceError} when the bundle is missing; Node's error when it cannot be read.
  */
-async function loadWatcherZip(bundlePath = locateWatcherBundle()) {
+async function watcher_function_loadWatcherZip(bundlePath = locateWatcherBundle()) {
     const packagePath = join(dirname(bundlePath), 'package.json');
     const packageJson = existsSync(packagePath) ? await readFile(packagePath) : WATCHER_PACKAGE_JSON;
     return watcherZip(await readFile(bundlePath), packageJson);
@@ -61369,7 +62250,7 @@ async function loadWatcherZip(bundlePath = locateWatcherBundle()) {
  *   waiting `roleWaitSeconds` for IAM to propagate a new one), or access is denied.
  * @throws AwsRequestError for AWS faults (ensure again to resume).
  */
-async function ensureWatcher(clients, options) {
+async function watcher_function_ensureWatcher(clients, options) {
     const logger = options.logger ?? silentLogger;
     const event = parseWatcherEvent(options.event, 'the watcher event');
     const input = canonicalJson(event);
@@ -61615,7 +62496,7 @@ async function ensureTarget(events, ruleName, functionArn, input, changed) {
  * const { deleted } = await removeWatcher({ lambda, events }, 'thumbs-3f9a0c12');
  * @throws {ConfigurationError} when access is denied; AwsRequestError for faults (remove again).
  */
-async function removeWatcher(clients, runId) {
+async function watcher_function_removeWatcher(clients, runId) {
     const { lambda, events } = clients;
     const ruleName = watcherRuleName(runId);
     const functionName = watcherFunctionName(runId);
@@ -61691,790 +62572,329 @@ function fail(operation, target, what) {
     throw new InfrastructureError(`${operation} on ${target} returned ${what}`);
 }
 
-;// CONCATENATED MODULE: ../core/src/iam/policies.ts
-// The IAM policy documents of a run, as pure functions of what the run touches: the runner's task
-// role, the ECS execution role and the watcher Lambda's role, each with its trust policy. They are
-// published in docs/iam.md (generated from these functions) for users who create the roles
-// themselves, and asserted exactly, and by an offline policy simulator, in the tests beside this file.
-//
-// Nothing here checks its input: docs/iam.md renders the documents with placeholders such as
-// `<input-bucket>`. The adapter that creates the roles (iam-run-roles.ts) checks the run id.
+;// CONCATENATED MODULE: ../core/src/run/ecs-backend.ts
+// The ECS backend of a run: what provision-run adds for `compute.backend: ecs` (the run's roles,
+// log group, network, task definition and the watcher Lambda), how dispatch and collect top up the
+// run's ECS workers, and what teardown removes. Every resource is named after the run id and tagged
+// with it, so teardown finds it even after a provision that stopped half-way.
 
 
 
-/** The only policy language version there is worth writing. */
-const POLICY_VERSION = '2012-10-17';
-/** IAM's limit on a role name. */
-const IAM_ROLE_NAME_MAX = 64;
-/** The inline policy every run role carries (PutRolePolicy replaces it on a re-provision). */
-const policies_RUN_ROLE_POLICY_NAME = 'sluice-run';
-/** Every {@link RunRoleKind}, in the order they are created. */
-const RUN_ROLE_KINDS = ['task', 'execution', 'watcher'];
+
+
+
+
+
+
+
+
+
+
+
+
+
 /**
- * The IAM path of a run's roles: `/sluice/<run-id>/`, so ListRoles with it as the path prefix finds
- * the run's roles and nothing else, in one call.
+ * The ECS backend's clients for one step.
  *
  * @example
- * runRolePath('thumbs-3f9a0c12'); // '/sluice/thumbs-3f9a0c12/'
+ * const clients = ecsClients(runClientConfig(env, job).base); try { … } finally { destroyEcsClients(clients); }
  * @throws never.
  */
-function policies_runRolePath(runId) {
-    return `/sluice/${runId}/`;
-}
-const RUN_ID_SHAPE = /^[a-z0-9-]{1,64}$/;
-// The longest suffix decides for all three roles, so a run's roles always share one stem.
-const LONGEST_KIND = Math.max(...RUN_ROLE_KINDS.map((kind) => kind.length));
-const HASH_LENGTH = 8;
-/**
- * The stem of a run's role names: the run id when `sluice-<run-id>-execution` fits IAM's 64
- * characters (every run id {@link runId} makes does), else the run id cut short and followed by the
- * first 8 hex of its sha256, so two long run ids sharing a start still get different names.
- */
-function roleStem(runId) {
-    if (!RUN_ID_SHAPE.test(runId)) {
-        throw new SluiceError(`not a run id (lower-case letters, digits, "-"; at most 64): ${JSON.stringify(runId)}`);
-    }
-    const fixed = 'sluice-'.length + 1 + LONGEST_KIND;
-    if (fixed + runId.length <= IAM_ROLE_NAME_MAX)
-        return runId;
-    const digest = createHash('sha256').update(runId).digest('hex').slice(0, HASH_LENGTH);
-    const head = runId.slice(0, IAM_ROLE_NAME_MAX - fixed - HASH_LENGTH - 1).replace(/-+$/, '');
-    return `${head}-${digest}`;
-}
-/**
- * The name of one of a run's roles: `sluice-<run-id>-<kind>`, at most 64 characters (a run id too
- * long for that is shortened with a hash of it, deterministically).
- *
- * @example
- * runRoleName('thumbs-3f9a0c12', 'task'); // 'sluice-thumbs-3f9a0c12-task'
- * @throws {SluiceError} when the run id is not lower-case letters, digits and `-` (at most 64).
- */
-function policies_runRoleName(runId, kind) {
-    return `sluice-${roleStem(runId)}-${kind}`;
-}
-/**
- * The ARNs the run's roles get when sluice creates them (path {@link runRolePath}).
- *
- * @example
- * runRoleArns('aws', '123456789012', 'thumbs-3f9a0c12').task;
- * // 'arn:aws:iam::123456789012:role/sluice/thumbs-3f9a0c12/sluice-thumbs-3f9a0c12-task'
- * @throws {SluiceError} when the run id is malformed.
- */
-function policies_runRoleArns(partition, accountId, runId) {
-    const arn = (kind) => `arn:${partition}:iam::${accountId}:role${policies_runRolePath(runId)}${policies_runRoleName(runId, kind)}`;
-    return { task: arn('task'), execution: arn('execution'), watcher: arn('watcher') };
-}
-/**
- * The Secrets Manager ARN to grant for a job's `fromSecret` value. A name becomes the ARN pattern
- * `…:secret:<name>-??????` (AWS appends six random characters to every secret's ARN); an ARN is
- * kept, without the `:json-key:version-stage:version-id` an ECS `valueFrom` may add.
- *
- * @example
- * secretArn('watermark-token', { partition: 'aws', region: 'eu-west-1', accountId: '123456789012' });
- * // 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:watermark-token-??????'
- * @throws never.
- */
-function secretArn(nameOrArn, where) {
-    if (nameOrArn.startsWith('arn:'))
-        return nameOrArn.split(':').slice(0, 7).join(':');
-    return `arn:${where.partition}:secretsmanager:${where.region}:${where.accountId}:secret:${nameOrArn}-??????`;
-}
-function s3Arn(access, path) {
-    return `arn:${access.partition}:s3:::${path}`;
-}
-function logGroupArn(access, name) {
-    return `arn:${access.partition}:logs:${access.region}:${access.accountId}:log-group:${name}`;
-}
-/** The cluster's name, for the task ARNs under it (`…:task/<cluster-name>/<task-id>`). */
-function clusterName(clusterArn) {
-    return clusterArn.slice(clusterArn.lastIndexOf('/') + 1);
-}
-/**
- * The runner's task role: exactly what the runner (packages/runner) sends, for this run only.
- *
- * SQS, the task queue: ReceiveMessage; DeleteMessage; ChangeMessageVisibility (heartbeat, retry
- * back-off); SendMessage(Batch) (a task handed back on SIGTERM or while another worker commits; an
- * S3 event with several records split into one message per task). The dead-letter queue:
- * SendMessage(Batch) (a task whose last attempt failed). No GetQueueAttributes: the runner never asks.
- *
- * S3, the input: GetObject with If-Match, and with VersionId when the event named one
- * (s3:GetObjectVersion). ListBucket on the input prefix only: without it S3 answers a missing input
- * with 403 instead of 404, and the runner could not tell "gone" from "denied" (S3 evaluates that
- * check with the object's key as `s3:prefix`).
- *
- * S3, the output bucket's ledger `_sluice/<run-id>/`:
- * - GetObject: done/ (marker), tasks/ (record, read-modify-write), claims/ (commit claim),
- *   staging/ (CopyObject's source);
- * - PutObject: tasks/, rejected/, done/ and claims/ (conditional, If-None-Match), staging/ and logs/
- *   (multipart above 16 MiB, hence AbortMultipartUpload there);
- * - DeleteObject (DeleteObjects): staging/ after commit, claims/ given up;
- * - ListBucket on the ledger prefix only, so a missing marker or record is a 404.
- * Not run.json, results.json or anything of another run.
- *
- * S3, the results: PutObject under the output prefix (CopyObject's destination). Nothing is read,
- * listed or deleted there.
- *
- * Nothing else: no wildcard resource, no IAM, no ECS, no KMS (an SSE-KMS bucket or queue with a
- * customer managed key needs kms:Decrypt/GenerateDataKey added by the user, on that key).
- *
- * @example
- * const policy = JSON.stringify(taskRolePolicy(access));
- * @throws never.
- */
-function taskRolePolicy(access) {
-    const ledger = `${access.output.bucket}/${LEDGER_ROOT}${access.runId}/`;
-    const under = (...folders) => folders.map((folder) => s3Arn(access, `${ledger}${folder}/*`));
+function ecs_backend_ecsClients(config) {
+    const settings = {
+        ...optional('region', config.region),
+        ...optional('endpoint', config.endpoint),
+        ...optional('profile', config.profile),
+        ...optional('credentials', config.credentials),
+    };
     return {
-        Version: POLICY_VERSION,
-        Statement: [
-            {
-                Sid: 'WorkTaskQueue',
-                Effect: 'Allow',
-                Action: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage'],
-                Resource: [access.taskQueueArn],
-            },
-            {
-                Sid: 'MoveToDeadLetterQueue',
-                Effect: 'Allow',
-                Action: ['sqs:SendMessage'],
-                Resource: [access.deadLetterQueueArn],
-            },
-            {
-                Sid: 'ReadInputs',
-                Effect: 'Allow',
-                Action: ['s3:GetObject', 's3:GetObjectVersion'],
-                Resource: [s3Arn(access, `${access.input.bucket}/${access.input.prefix}*`)],
-            },
-            {
-                Sid: 'ListInputPrefix',
-                Effect: 'Allow',
-                Action: ['s3:ListBucket'],
-                Resource: [s3Arn(access, access.input.bucket)],
-                Condition: { StringLike: { 's3:prefix': [`${access.input.prefix}*`] } },
-            },
-            {
-                Sid: 'ReadLedger',
-                Effect: 'Allow',
-                Action: ['s3:GetObject'],
-                Resource: under('claims', 'done', 'staging', 'tasks'),
-            },
-            {
-                Sid: 'WriteLedger',
-                Effect: 'Allow',
-                Action: ['s3:PutObject'],
-                Resource: under('claims', 'done', 'logs', 'rejected', 'staging', 'tasks'),
-            },
-            {
-                Sid: 'AbortLargeUploads',
-                Effect: 'Allow',
-                Action: ['s3:AbortMultipartUpload'],
-                Resource: under('logs', 'staging'),
-            },
-            {
-                Sid: 'DeleteStagingAndClaims',
-                Effect: 'Allow',
-                Action: ['s3:DeleteObject'],
-                Resource: under('claims', 'staging'),
-            },
-            {
-                Sid: 'ListLedgerPrefix',
-                Effect: 'Allow',
-                Action: ['s3:ListBucket'],
-                Resource: [s3Arn(access, access.output.bucket)],
-                Condition: { StringLike: { 's3:prefix': [`${LEDGER_ROOT}${access.runId}/*`] } },
-            },
-            {
-                Sid: 'WriteResults',
-                Effect: 'Allow',
-                Action: ['s3:PutObject'],
-                Resource: [s3Arn(access, `${access.output.bucket}/${access.output.prefix}*`)],
-            },
-        ],
+        ecs: new ECSClient(settings),
+        iam: new IAMClient(settings),
+        ec2: new EC2Client(settings),
+        logs: new CloudWatchLogsClient(settings),
+        lambda: new LambdaClient(settings),
+        events: new EventBridgeClient(settings),
     };
 }
+function ecs_backend_destroyEcsClients(clients) {
+    for (const client of Object.values(clients))
+        client.destroy();
+}
 /**
- * The ECS execution role (used by the ECS agent, not by the runner): pull the wrapped image from
- * its ECR repository, create the runner's log streams and write to them, and read the secrets the
- * job names so ECS can put them in the container's environment.
- *
- * ecr:GetAuthorizationToken cannot be scoped to a repository (it returns a token for the whole
- * registry), so it is the one `*` resource, granted only when the image is in ECR. A secret
- * encrypted with a customer managed KMS key also needs kms:Decrypt on that key, added by the user.
+ * The runner's `SLUICE_RUN` for a run: where its queues and buckets are, its limits, and the job's
+ * literal env values (`secretEnv` names the variables the runner reads from its own environment).
  *
  * @example
- * const policy = JSON.stringify(executionRolePolicy(access));
+ * const config = runnerConfigFor(state, job, { literals: { MODE: 'fast' }, secretEnv: ['API_KEY'] });
  * @throws never.
  */
-function executionRolePolicy(access) {
-    const statements = [];
-    if (access.imageRepositoryArn !== undefined) {
-        statements.push({
-            Sid: 'LogInToEcr',
-            Effect: 'Allow',
-            Action: ['ecr:GetAuthorizationToken'],
-            Resource: ['*'],
-        }, {
-            Sid: 'PullWrappedImage',
-            Effect: 'Allow',
-            Action: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
-            Resource: [access.imageRepositoryArn],
-        });
+function ecs_backend_runnerConfigFor(state, job, env) {
+    return {
+        runId: state.runId,
+        queueUrl: state.queue.url ?? '',
+        deadLetterQueueUrl: state.deadLetterQueue.url ?? '',
+        input: { bucket: state.input.bucket, prefix: state.input.prefix, include: [...state.input.include] },
+        output: { bucket: state.output.bucket, prefix: state.output.prefix },
+        maxAttempts: job.retries + 1,
+        idleSeconds: job.compute.idleSeconds,
+        env: env.literals,
+        secretEnv: [...env.secretEnv],
+        ...(job.timeoutSeconds !== undefined && { timeoutSeconds: job.timeoutSeconds }),
+        ...(state.algorithm.digest !== undefined &&
+            /^sha256:[a-f0-9]{64}$/.test(state.algorithm.digest) && { algorithmDigest: state.algorithm.digest }),
+    };
+}
+/** The job's ECS algorithm: the catalogue's task definition and manifest (an image cannot run on ECS). */
+async function ecs_backend_ecsAlgorithm(job, clients, settings) {
+    if (job.algorithm.kind !== 'catalogue') {
+        throw new ConfigurationError(`job.json $.algorithm: the ECS backend runs a wrapped algorithm registered by wrap-algorithm (name@version), ` +
+            `not an image reference (${job.algorithm.reference}). Wrap it with push and task definition registration, then name it as name@version.`);
     }
-    statements.push({
-        Sid: 'WriteRunnerLogs',
-        Effect: 'Allow',
-        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        Resource: [`${logGroupArn(access, access.logGroupName)}:*`],
+    const entry = await new EcsCatalogue({
+        taskDefinitions: new EcsTaskDefinitions(clients.ecs),
+        region: settings.region,
+        logger: settings.logger,
+    }).resolve(job.algorithm);
+    if (entry.taskDefinitionArn === undefined) {
+        throw new ConfigurationError(`${job.algorithm.name}@${job.algorithm.version} has no ECS task definition.`);
+    }
+    return { taskDefinitionArn: entry.taskDefinitionArn, image: entry.image, manifest: entry.manifest };
+}
+/** The ECR repository ARN of an ECR image reference (for the execution role's pull permission). */
+function ecrRepositoryArn(image, partition) {
+    const match = /^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com[^/]*\/([^:@]+)/.exec(image);
+    if (match === null)
+        return undefined;
+    const [, account = '', region = '', repository = ''] = match;
+    return `arn:${partition}:ecr:${region}:${account}:repository/${repository}`;
+}
+/**
+ * Creates or reuses the ECS side of a run: cluster, log group, network, the three roles, the run's
+ * task definition (the algorithm's, with the run's roles, `fromSecret` values as container secrets
+ * and awslogs to the run's group) and the watcher Lambda on a one-minute schedule. Returns what the
+ * run state keeps and what this call created.
+ *
+ * @example
+ * const { ecs, created } = await provisionEcs(state, job, clients, { region, endpoint, logger });
+ * @throws {ConfigurationError} for an unknown algorithm, an image reference, `fromEnv` values (they
+ *   would be plain task environment), bad networking; AwsRequestError for faults (provision again).
+ */
+async function ecs_backend_provisionEcs(state, job, clients, settings) {
+    const { runId } = state;
+    const { logger, region } = settings;
+    const variables = ecsRunnerVariables(job.env);
+    const algorithm = await ecs_backend_ecsAlgorithm(job, clients, settings);
+    if (state.queue.arn === undefined || state.deadLetterQueue.arn === undefined) {
+        throw new ConfigurationError(`run ${runId}: its queues are not provisioned; provision it again.`);
+    }
+    const where = arnContext(state.queue.arn, region);
+    const created = [];
+    const workers = new EcsWorkers(clients.ecs, { logger });
+    const cluster = await workers.ensureCluster(DEFAULT_ECS_CLUSTER, { spot: job.compute.spot });
+    if (cluster.created)
+        created.push(`ECS cluster ${cluster.name}`);
+    const logGroup = await new RunLogGroups(clients.logs, logger).ensure(runId);
+    if (logGroup.created)
+        created.push(`log group ${logGroup.name}`);
+    const network = await new EcsNetwork(clients.ec2, { logger }).resolve(runId, job.compute);
+    if (network.createdSecurityGroup !== undefined)
+        created.push(`security group ${network.createdSecurityGroup}`);
+    const secretReferences = Object.values(variables.secrets);
+    const roleArns = runRoleArns(where.partition, where.account, runId);
+    const access = {
+        partition: where.partition,
+        region,
+        accountId: where.account,
+        runId,
+        input: { bucket: state.input.bucket, prefix: state.input.prefix },
+        output: { bucket: state.output.bucket, prefix: state.output.prefix },
+        taskQueueArn: state.queue.arn,
+        deadLetterQueueArn: state.deadLetterQueue.arn,
+        logGroupName: logGroup.name,
+        watcherLogGroupName: `/aws/lambda/${watcherName(runId)}`,
+        clusterArn: cluster.arn,
+        taskDefinitionFamily: runTaskDefinitionFamily(runId),
+        ...optional('imageRepositoryArn', ecrRepositoryArn(algorithm.image, where.partition)),
+        secretArns: secretReferences
+            .filter((reference) => !reference.includes(':ssm:'))
+            .map((reference) => secretArn(reference, { ...where, accountId: where.account })),
+        parameterArns: secretReferences.filter((reference) => reference.includes(':ssm:')),
+        roleArns: { task: roleArns.task, execution: roleArns.execution },
+    };
+    const roles = await new IamRunRoles(clients.iam).ensureRunRoles(access);
+    created.push(...roles.created.map((kind) => `IAM role ${roles.arns[kind]}`));
+    const described = await new EcsTaskDefinitions(clients.ecs).describe(algorithm.taskDefinitionArn);
+    if (described === undefined) {
+        throw new ConfigurationError(`task definition ${algorithm.taskDefinitionArn} is gone: wrap the algorithm again.`);
+    }
+    const taskDefinition = await workers.registerRunTaskDefinition(runTaskDefinitionInput(described, {
+        runId,
+        region,
+        executionRoleArn: roles.arns.execution,
+        taskRoleArn: roles.arns.task,
+        secrets: variables.secrets,
+    }));
+    if (!taskDefinition.reused)
+        created.push(`task definition ${taskDefinition.arn}`);
+    const ecs = {
+        cluster: cluster.name,
+        taskDefinitionArn: taskDefinition.arn,
+        roles: { task: roles.arns.task, execution: roles.arns.execution, watcher: roles.arns.watcher },
+        subnets: network.subnets,
+        securityGroups: network.securityGroups,
+        assignPublicIp: network.assignPublicIp,
+        logGroup: logGroup.name,
+        watcher: { functionName: watcherName(runId), ruleName: watcherName(runId) },
+    };
+    const watcher = await ensureWatcher({ lambda: clients.lambda, events: clients.events }, {
+        event: watcherEvent(state, job, ecs, settings),
+        roleArn: roles.arns.watcher,
+        zip: await loadWatcherZip(),
+        logger,
+        ...optional('endpoint', settings.endpoint),
     });
-    if (access.secretArns !== undefined && access.secretArns.length > 0) {
-        statements.push({
-            Sid: 'ReadJobSecrets',
-            Effect: 'Allow',
-            Action: ['secretsmanager:GetSecretValue'],
-            Resource: [...access.secretArns],
-        });
-    }
-    if (access.parameterArns !== undefined && access.parameterArns.length > 0) {
-        statements.push({
-            Sid: 'ReadJobParameters',
-            Effect: 'Allow',
-            Action: ['ssm:GetParameters'],
-            Resource: [...access.parameterArns],
-        });
-    }
-    return { Version: POLICY_VERSION, Statement: statements };
+    created.push(...watcher.changed.map((what) => `watcher ${what}`));
+    return {
+        ecs: { ...ecs, watcher: { functionName: watcher.functionName, ruleName: watcher.ruleName } },
+        created,
+    };
+}
+function watcherName(runId) {
+    return `sluice-${runId}-watch`;
+}
+function optional(key, value) {
+    return (value === undefined ? {} : { [key]: value });
 }
 /**
- * The watcher Lambda's role: read the task queue's backlog, start runners (RunTask of the run's
- * task definition family, in the run's cluster only, tagged on creation), see the runners it
- * started, pass exactly the run's task and execution roles to ECS, and write its own logs.
- *
- * ecs:ListTasks is authorized against container instances, which a Fargate listing has none of:
- * it is granted on `*` and held to the cluster by the `ecs:cluster` condition, as AWS documents.
+ * The RunTask request (without count) that starts one of the run's workers: the run's task
+ * definition, network and roles, and `SLUICE_RUN` in the environment overrides.
  *
  * @example
- * const policy = JSON.stringify(watcherRolePolicy(access));
- * @throws never.
+ * await new EcsWorkers(ecs).start(ecsLaunch(state, job, state.ecs, settings), 3);
+ * @throws {ConfigurationError} when the overrides are over ECS's limit, or for `fromEnv` values.
  */
-function watcherRolePolicy(access) {
-    const ecsArn = `arn:${access.partition}:ecs:${access.region}:${access.accountId}`;
-    const inCluster = { ArnEquals: { 'ecs:cluster': access.clusterArn } };
-    const tasks = `${ecsArn}:task/${clusterName(access.clusterArn)}/*`;
-    const logGroup = logGroupArn(access, access.watcherLogGroupName);
+function ecsLaunch(state, job, ecs, settings) {
+    const variables = ecsRunnerVariables(job.env);
+    return ecsLaunchTemplate({
+        runId: state.runId,
+        cluster: ecs.cluster,
+        taskDefinition: ecs.taskDefinitionArn,
+        config: ecs_backend_runnerConfigFor(state, job, { literals: variables.env, secretEnv: variables.secretEnv }),
+        compute: {
+            launchType: job.compute.launchType,
+            spot: job.compute.spot,
+            assignPublicIp: ecs.assignPublicIp,
+        },
+        subnets: ecs.subnets,
+        securityGroups: ecs.securityGroups,
+        taskRoleArn: ecs.roles.task,
+        executionRoleArn: ecs.roles.execution,
+        environment: {
+            AWS_REGION: settings.region,
+            // Only a custom endpoint (moto, LocalStack) is passed on; on AWS the SDK finds its own.
+            ...(settings.endpoint !== undefined && { AWS_ENDPOINT_URL: settings.endpoint }),
+        },
+    });
+}
+function watcherEvent(state, job, ecs, settings) {
+    // The watcher event's launch is the RunTask request minus what RunTask defaults anyway.
+    const { enableExecuteCommand: _default, ...launch } = ecsLaunch(state, job, ecs, settings);
     return {
-        Version: POLICY_VERSION,
-        Statement: [
-            {
-                Sid: 'ReadBacklog',
-                Effect: 'Allow',
-                Action: ['sqs:GetQueueAttributes'],
-                Resource: [access.taskQueueArn],
-            },
-            {
-                Sid: 'StartRunners',
-                Effect: 'Allow',
-                Action: ['ecs:RunTask'],
-                Resource: [`${ecsArn}:task-definition/${access.taskDefinitionFamily}:*`],
-                Condition: inCluster,
-            },
-            {
-                Sid: 'TagRunnersOnStart',
-                Effect: 'Allow',
-                Action: ['ecs:TagResource'],
-                Resource: [tasks],
-                Condition: { StringEquals: { 'ecs:CreateAction': 'RunTask' } },
-            },
-            {
-                Sid: 'ListRunners',
-                Effect: 'Allow',
-                Action: ['ecs:ListTasks'],
-                Resource: ['*'],
-                Condition: inCluster,
-            },
-            {
-                Sid: 'DescribeRunners',
-                Effect: 'Allow',
-                Action: ['ecs:DescribeTasks'],
-                Resource: [tasks],
-                Condition: inCluster,
-            },
-            {
-                Sid: 'PassRunnerRoles',
-                Effect: 'Allow',
-                Action: ['iam:PassRole'],
-                Resource: [access.roleArns.task, access.roleArns.execution],
-                Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
-            },
-            {
-                Sid: 'WriteOwnLogs',
-                Effect: 'Allow',
-                Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
-                Resource: [logGroup, `${logGroup}:*`],
-            },
-        ],
+        sluice: WATCHER_EVENT_VERSION,
+        runId: state.runId,
+        queueUrl: state.queue.url ?? '',
+        maxWorkers: job.compute.maxWorkers,
+        minWorkers: job.compute.minWorkers,
+        launch: launch,
     };
 }
 /**
- * Trust policy of the task and execution roles: ECS tasks may assume them, on behalf of this
- * account only (`aws:SourceAccount`, against the confused deputy).
+ * The run's ECS workers as dispatch and collect see them: counted by `startedBy`, started in
+ * batches of 10 when the queue's backlog exceeds them, never beyond `compute.maxWorkers`.
  *
  * @example
- * ecsTasksTrustPolicy('123456789012').Statement[0]?.Principal; // { Service: 'ecs-tasks.amazonaws.com' }
- * @throws never.
+ * const pool = ecsWorkerPool(state, job, clients, settings); await pool.ensure(await queue.counts());
+ * @throws {ConfigurationError} when the run has no ECS resources (provision it with backend ecs).
  */
-function ecsTasksTrustPolicy(accountId) {
+function ecs_backend_ecsWorkerPool(state, job, clients, settings) {
+    const ecs = state.ecs;
+    if (ecs === undefined) {
+        throw new ConfigurationError(`run ${state.runId} was provisioned for the ${state.backend} backend, without ECS resources: provision it again with backend ecs.`);
+    }
+    const workers = new EcsWorkers(clients.ecs, { logger: settings.logger });
+    const launch = ecsLaunch(state, job, ecs, settings);
     return {
-        Version: POLICY_VERSION,
-        Statement: [
-            {
-                Sid: 'EcsTasksAssumeRole',
-                Effect: 'Allow',
-                Principal: { Service: 'ecs-tasks.amazonaws.com' },
-                Action: ['sts:AssumeRole'],
-                Condition: { StringEquals: { 'aws:SourceAccount': accountId } },
-            },
-        ],
-    };
-}
-/**
- * Trust policy of the watcher's role: the Lambda service may assume it.
- *
- * @example
- * lambdaTrustPolicy().Statement[0]?.Principal; // { Service: 'lambda.amazonaws.com' }
- * @throws never.
- */
-function lambdaTrustPolicy() {
-    return {
-        Version: POLICY_VERSION,
-        Statement: [
-            {
-                Sid: 'LambdaAssumeRole',
-                Effect: 'Allow',
-                Principal: { Service: 'lambda.amazonaws.com' },
-                Action: ['sts:AssumeRole'],
-            },
-        ],
-    };
-}
-/**
- * All three roles' documents for a run.
- *
- * @example
- * const { task } = runRoleDocuments(access);
- * await iam.send(new PutRolePolicyCommand({ RoleName, PolicyName, PolicyDocument: JSON.stringify(task.policy) }));
- * @throws never.
- */
-function policies_runRoleDocuments(access) {
-    const ecsTrust = ecsTasksTrustPolicy(access.accountId);
-    return {
-        task: { trust: ecsTrust, policy: taskRolePolicy(access) },
-        execution: { trust: ecsTrust, policy: executionRolePolicy(access) },
-        watcher: { trust: lambdaTrustPolicy(), policy: watcherRolePolicy(access) },
-    };
-}
-
-;// CONCATENATED MODULE: ../core/src/iam/iam-run-roles.ts
-// The run's three IAM roles on AWS (or moto): created or reused idempotently by provision-run, each
-// with its trust policy and one inline policy (policies.ts), tagged with the run id, and deleted by
-// teardown, which finds them by their path and tags.
-//
-// IAM is eventually consistent: a role just created (or a policy just put) may not be assumable by
-// ECS or Lambda for about ten seconds, and CreateFunction / RunTask then fail with "cannot be
-// assumed" / "not authorized". Nothing here waits; the caller that starts a task or creates the
-// function right after ensureRunRoles retries those errors with backoff.
-
-
-
-
-
-const NO_SUCH_ENTITY = new Set(['NoSuchEntity', 'NoSuchEntityException']);
-const ALREADY_EXISTS = new Set(['EntityAlreadyExists', 'EntityAlreadyExistsException']);
-/**
- * The run's IAM roles: task (the runner), execution (the ECS agent) and watcher (the Lambda).
- *
- * @example
- * const roles = new IamRunRoles(new IAMClient({}));
- * const { arns } = await roles.ensureRunRoles(access);
- * // … at teardown:
- * await roles.deleteRunRoles(access.runId);
- * @throws ConfigurationError from any method when access is denied; AwsRequestError for faults.
- */
-class IamRunRoles {
-    client;
-    constructor(client) {
-        this.client = client;
-    }
-    /**
-     * Creates the three roles, or reuses them when they exist and carry this run's tag: the trust
-     * policy is set again (UpdateAssumeRolePolicy) and the inline policy put again (PutRolePolicy),
-     * so a re-provision with other buckets or secrets updates what the roles may do. Roles live under
-     * the path `/sluice/<run-id>/`. The watcher's policy names the task and execution roles, so
-     * `access.roleArns` must be {@link runRoleArns} of the run.
-     *
-     * @example
-     * const access = { ...known, roleArns: runRoleArns('aws', accountId, runId) };
-     * const { arns, created } = await roles.ensureRunRoles(access, { tags: { [OUTPUT_BUCKET_TAG]: bucket } });
-     * @throws {ConfigurationError} when a role of the same name exists but belongs to another run (or
-     *   to nobody sluice knows), or access is denied. {@link SluiceError} when `access.roleArns` are
-     *   not the roles this creates, or the run id is malformed. AwsRequestError for faults.
-     */
-    async ensureRunRoles(access, options = {}) {
-        const { runId } = access;
-        const expected = runRoleArns(access.partition, access.accountId, runId);
-        for (const kind of ['task', 'execution']) {
-            if (access.roleArns[kind] !== expected[kind]) {
-                throw new SluiceError(`the watcher policy would pass ${access.roleArns[kind]} as the ${kind} role, but the run's ${kind} role is ${expected[kind]}`);
+        count: () => workers.count(state.runId, ecs.cluster),
+        async ensure(counts) {
+            const running = await workers.count(state.runId, ecs.cluster);
+            const backlog = counts === undefined ? 0 : counts.visible + counts.inFlight + counts.delayed;
+            const wanted = workersToStart({
+                backlog,
+                running,
+                maxWorkers: job.compute.maxWorkers,
+                minWorkers: job.compute.minWorkers,
+            });
+            if (wanted === 0)
+                return running;
+            const report = await workers.start(launch, wanted);
+            if (report.started.length > 0)
+                settings.logger.info(`run ${state.runId}: started ${report.started.length} ECS worker(s)`);
+            for (const failure of report.failures) {
+                settings.logger.warning(`run ${state.runId}: ECS could not start a worker: ${failure.reason}${failure.detail === '' ? '' : ` (${failure.detail})`}`);
             }
-        }
-        const documents = runRoleDocuments(access);
-        const tags = { ...options.tags, ...runTags(runId) };
-        const created = [];
-        const ensure = async (kind) => {
-            const name = runRoleName(runId, kind);
-            const role = await this.ensureRole(runId, kind, name, documents[kind].trust, tags, options);
-            await this.send('IAM.PutRolePolicy', name, () => this.client.send(new PutRolePolicyCommand({
-                RoleName: name,
-                PolicyName: RUN_ROLE_POLICY_NAME,
-                PolicyDocument: JSON.stringify(documents[kind].policy),
-            })));
-            if (role.created)
-                created.push(kind);
-            return role.arn;
-        };
-        // In RUN_ROLE_KINDS order, one after the other: the watcher's policy names the other two.
-        const task = await ensure('task');
-        const execution = await ensure('execution');
-        const watcher = await ensure('watcher');
-        return { arns: { task, execution, watcher }, created };
-    }
-    /**
-     * The roles under the run's path that carry its run id tag (ListRoles with the path prefix, then
-     * ListRoleTags for each: a handful of calls whatever the account holds).
-     *
-     * @example
-     * for (const role of await roles.findRunRoles('thumbs-3f9a0c12')) console.log(role.arn);
-     * @throws {ConfigurationError} when access is denied; AwsRequestError for faults.
-     */
-    async findRunRoles(runId) {
-        const path = runRolePath(runId);
-        const listed = [];
-        try {
-            for await (const page of paginateListRoles({ client: this.client }, { PathPrefix: path })) {
-                // AWS matches the path as a prefix; the trailing `/` keeps `run-1` from finding `run-10`.
-                listed.push(...(page.Roles ?? []).filter((role) => role.Path === path));
-            }
-        }
-        catch (thrown) {
-            throw classifyAwsError(thrown, 'IAM.ListRoles', path);
-        }
-        const found = [];
-        for (const role of listed) {
-            if (role.RoleName === undefined || role.Arn === undefined)
-                continue;
-            const tags = await this.roleTags(role.RoleName);
-            if (tags?.[RUN_ID_TAG] === runId)
-                found.push({ name: role.RoleName, arn: role.Arn, tags });
-        }
-        return found;
-    }
-    /**
-     * Deletes the run's roles ({@link findRunRoles}): inline policies, then any managed policy someone
-     * attached, then the role. Idempotent: a role or policy already gone counts as deleted.
-     *
-     * @example
-     * const deleted = await roles.deleteRunRoles('thumbs-3f9a0c12'); // ['sluice-thumbs-3f9a0c12-task', …]
-     * @returns the names of the roles deleted (empty when none was left).
-     * @throws {ConfigurationError} when access is denied; AwsRequestError for faults (e.g. a role that
-     *   someone added to an instance profile: DeleteConflict).
-     */
-    async deleteRunRoles(runId) {
-        const deleted = [];
-        for (const role of await this.findRunRoles(runId)) {
-            if (await this.deleteRole(role.name))
-                deleted.push(role.name);
-        }
-        return deleted;
-    }
-    async ensureRole(runId, kind, name, trust, tags, options) {
-        const path = runRolePath(runId);
-        let existing = await this.getRole(name);
-        if (existing === undefined) {
-            try {
-                const output = await this.client.send(new CreateRoleCommand({
-                    RoleName: name,
-                    Path: path,
-                    AssumeRolePolicyDocument: JSON.stringify(trust),
-                    Description: `sluice run ${runId}: ${kind} role`,
-                    Tags: toTagList(tags),
-                    ...(options.permissionsBoundaryArn !== undefined && {
-                        PermissionsBoundary: options.permissionsBoundaryArn,
-                    }),
-                }));
-                const arn = output.Role?.Arn;
-                if (arn === undefined)
-                    throw new SluiceError(`IAM.CreateRole ${name} returned no ARN`);
-                return { arn, created: true };
-            }
-            catch (thrown) {
-                // Another provision of the same run created it meanwhile: reuse it like any existing role.
-                if (!ALREADY_EXISTS.has(describeAwsError(thrown).code)) {
-                    throw classifyAwsError(thrown, 'IAM.CreateRole', name);
-                }
-                existing = await this.getRole(name);
-                if (existing === undefined)
-                    throw classifyAwsError(thrown, 'IAM.CreateRole', name);
-            }
-        }
-        const owner = (await this.roleTags(name))?.[RUN_ID_TAG];
-        if (owner !== runId || existing.Path !== path) {
-            throw new ConfigurationError(`IAM role ${name} already exists (${existing.Arn ?? '?'}) but is not run ${runId}'s: ${owner === undefined ? `it has no ${RUN_ID_TAG} tag` : `its ${RUN_ID_TAG} tag is ${owner}`}${existing.Path !== path ? ` and its path is ${existing.Path ?? '?'}, not ${path}` : ''}. Delete or rename that role, or change the job's name so the run gets another id.`);
-        }
-        await this.send('IAM.UpdateAssumeRolePolicy', name, () => this.client.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(trust) })));
-        await this.send('IAM.TagRole', name, () => this.client.send(new TagRoleCommand({ RoleName: name, Tags: toTagList(tags) })));
-        if (options.permissionsBoundaryArn !== undefined) {
-            const boundary = options.permissionsBoundaryArn;
-            await this.send('IAM.PutRolePermissionsBoundary', name, () => this.client.send(new PutRolePermissionsBoundaryCommand({ RoleName: name, PermissionsBoundary: boundary })));
-        }
-        const arn = existing.Arn;
-        if (arn === undefined)
-            throw new SluiceError(`IAM.GetRole ${name} returned no ARN`);
-        return { arn, created: false };
-    }
-    /** The role, or undefined when there is none of that name. */
-    async getRole(name) {
-        try {
-            return (await this.client.send(new GetRoleCommand({ RoleName: name }))).Role;
-        }
-        catch (thrown) {
-            if (NO_SUCH_ENTITY.has(describeAwsError(thrown).code))
-                return undefined;
-            throw classifyAwsError(thrown, 'IAM.GetRole', name);
-        }
-    }
-    /** The role's tags, or undefined when the role is gone. */
-    async roleTags(name) {
-        const tags = {};
-        try {
-            for await (const page of paginateListRoleTags({ client: this.client }, { RoleName: name })) {
-                for (const tag of page.Tags ?? []) {
-                    if (tag.Key !== undefined)
-                        tags[tag.Key] = tag.Value ?? '';
-                }
-            }
-        }
-        catch (thrown) {
-            if (NO_SUCH_ENTITY.has(describeAwsError(thrown).code))
-                return undefined;
-            throw classifyAwsError(thrown, 'IAM.ListRoleTags', name);
-        }
-        return tags;
-    }
-    /** Deletes one role and what keeps IAM from deleting it; false when it was already gone. */
-    async deleteRole(name) {
-        try {
-            const inline = [];
-            for await (const page of paginateListRolePolicies({ client: this.client }, { RoleName: name })) {
-                inline.push(...(page.PolicyNames ?? []));
-            }
-            for (const policy of inline) {
-                await this.client.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policy }));
-            }
-            const attached = [];
-            for await (const page of paginateListAttachedRolePolicies({ client: this.client }, { RoleName: name })) {
-                for (const policy of page.AttachedPolicies ?? []) {
-                    if (policy.PolicyArn !== undefined)
-                        attached.push(policy.PolicyArn);
-                }
-            }
-            for (const policyArn of attached) {
-                await this.client.send(new DetachRolePolicyCommand({ RoleName: name, PolicyArn: policyArn }));
-            }
-            await this.client.send(new DeleteRoleCommand({ RoleName: name }));
-            return true;
-        }
-        catch (thrown) {
-            // Gone at any step (a concurrent teardown): what this call wanted.
-            if (NO_SUCH_ENTITY.has(describeAwsError(thrown).code))
-                return false;
-            throw classifyAwsError(thrown, 'IAM.DeleteRole', name);
-        }
-    }
-    async send(operation, name, call) {
-        try {
-            return await call();
-        }
-        catch (thrown) {
-            throw classifyAwsError(thrown, operation, name);
-        }
-    }
-}
-function toTagList(tags) {
-    return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
-}
-
-;// CONCATENATED MODULE: ../core/src/compute/run-log-group.ts
-// A run's CloudWatch Logs group: where its runner tasks' awslogs streams go, one group per run so
-// retention and teardown are per run, and so a task's log can be linked from records and summaries.
-
-
-
-
-
-/** Days a run's logs are kept unless asked otherwise (a value CloudWatch Logs accepts). */
-const RUN_LOG_RETENTION_DAYS = 30;
-/**
- * The log group of a run's tasks: `/sluice/runs/<run-id>`.
- *
- * @example
- * runLogGroupName('thumbs-3f9a0c12'); // '/sluice/runs/thumbs-3f9a0c12'
- * @throws never.
- */
-function runLogGroupName(runId) {
-    return `/sluice/runs/${runId}`;
-}
-/**
- * The awslogs configuration of a run's `algorithm` container: the run's group, its region, and the run
- * id as stream prefix, so a task's stream is `<run-id>/algorithm/<task-id>`.
- *
- * @example
- * runLogConfiguration('thumbs-3f9a0c12', 'eu-west-1').options?.['awslogs-group']; // '/sluice/runs/thumbs-3f9a0c12'
- * @throws never.
- */
-function run_log_group_runLogConfiguration(runId, region) {
-    return {
-        logDriver: 'awslogs',
-        options: {
-            'awslogs-group': runLogGroupName(runId),
-            'awslogs-region': region,
-            'awslogs-stream-prefix': runId,
+            return running + report.started.length;
         },
     };
 }
-/** The task id of a task ARN (`…:task/<cluster>/<id>` or `…:task/<id>`), or the id itself. */
-function taskIdOf(task) {
-    return task.slice(task.lastIndexOf('/') + 1);
-}
 /**
- * The awslogs stream of one task's container: `<prefix>/<container>/<task-id>` (how the awslogs
- * driver names it on ECS).
+ * Removes a run's ECS side: stops its tasks, removes the watcher and its schedule, deregisters the
+ * run's task definition, deletes its roles and security group; the log group goes only with
+ * `deleteData` (it holds the runners' logs). Idempotent; each part is found by the run's names and
+ * tags, so it works after a provision that stopped half-way.
  *
  * @example
- * taskLogStreamName('thumbs-3f9a0c12', 'arn:aws:ecs:eu-west-1:123456789012:task/sluice/0f1e2d'); // 'thumbs-3f9a0c12/algorithm/0f1e2d'
- * @throws never.
+ * const { deleted, kept } = await teardownEcs('thumbs-3f9a0c12', state.ecs?.cluster, clients, { deleteData: false, logger });
+ * @throws AwsRequestError for faults (tear down again).
  */
-function taskLogStreamName(streamPrefix, task, container = ALGORITHM_CONTAINER) {
-    return `${streamPrefix}/${container}/${taskIdOf(task)}`;
-}
-/** The console's host for a region's partition. */
-function consoleHost(region) {
-    if (region.startsWith('cn-'))
-        return `${region}.console.amazonaws.cn`;
-    if (region.startsWith('us-gov-'))
-        return `${region}.console.amazonaws-us-gov.com`;
-    return `${region}.console.aws.amazon.com`;
-}
-/** The console's encoding of a path part in its `#logsV2:` fragment: URL-encoded twice, `%` as `$`. */
-function consoleEncode(text) {
-    return encodeURIComponent(encodeURIComponent(text)).replace(/%/g, '$');
-}
-/**
- * Where to read the log of a run's task: the CloudWatch console page of its stream and the `aws logs`
- * command that prints it, for records and summaries to link to.
- *
- * @example
- * taskLogLink({ region: 'eu-west-1', runId: 'thumbs-3f9a0c12', task: 'arn:aws:ecs:eu-west-1:123456789012:task/sluice/0f1e2d' }).consoleUrl;
- * // 'https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/$252Fsluice$252Fruns$252Fthumbs-3f9a0c12/log-events/thumbs-3f9a0c12$252Falgorithm$252F0f1e2d'
- * @throws never.
- */
-function taskLogLink(options) {
-    const logGroup = runLogGroupName(options.runId);
-    const logStream = taskLogStreamName(options.runId, options.task, options.container);
-    const { region } = options;
-    return {
-        logGroup,
-        logStream,
-        consoleUrl: `https://${consoleHost(region)}/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/` +
-            `${consoleEncode(logGroup)}/log-events/${consoleEncode(logStream)}`,
-        command: `aws logs get-log-events --region ${region} --log-group-name '${logGroup}' --log-stream-name '${logStream}'`,
-    };
-}
-/**
- * A run's log group on CloudWatch Logs: created (tagged with the run, with a retention) at provisioning,
- * deleted at teardown.
- *
- * @example
- * const logs = new RunLogGroups(new CloudWatchLogsClient({ region }), logger);
- * await logs.ensure('thumbs-3f9a0c12');   // { name: '/sluice/runs/thumbs-3f9a0c12', created: true }
- * await logs.delete('thumbs-3f9a0c12');   // true
- * @throws {ConfigurationError} when denied; AwsRequestError for faults.
- */
-class RunLogGroups {
-    client;
-    logger;
-    constructor(client, logger = silentLogger) {
-        this.client = client;
-        this.logger = logger;
+async function ecs_backend_teardownEcs(runId, cluster, clients, options) {
+    const deleted = [];
+    const kept = [];
+    // The watcher first, so it starts nothing while the rest goes.
+    const watcher = await removeWatcher({ lambda: clients.lambda, events: clients.events }, runId);
+    deleted.push(...watcher.deleted);
+    kept.push(...watcher.kept);
+    const workers = new EcsWorkers(clients.ecs, { logger: options.logger });
+    const stopped = await workers.stopAll(runId, cluster ?? DEFAULT_ECS_CLUSTER, `sluice teardown of run ${runId}`);
+    if (stopped > 0)
+        deleted.push(`${stopped} ECS task(s) stopped`);
+    const deregistered = await workers.deregisterRunTaskDefinitions(runId);
+    if (deregistered > 0)
+        deleted.push(`${deregistered} revision(s) of task definition ${runTaskDefinitionFamily(runId)}`);
+    deleted.push(...(await new IamRunRoles(clients.iam).deleteRunRoles(runId)).map((name) => `IAM role ${name}`));
+    try {
+        const groups = await new EcsNetwork(clients.ec2, { logger: options.logger }).deleteRunSecurityGroups(runId);
+        deleted.push(...groups.map((group) => `security group ${group}`));
     }
-    /**
-     * Creates the run's log group, or reuses it, and sets its retention (also on a reused group).
-     *
-     * @example
-     * await logs.ensure('thumbs-3f9a0c12', { retentionDays: 7 });
-     * @throws {ConfigurationError} when denied or the retention is not one CloudWatch accepts; AwsRequestError for faults.
-     */
-    async ensure(runId, options = {}) {
-        const name = runLogGroupName(runId);
-        let created = true;
-        try {
-            await this.client.send(new CreateLogGroupCommand({ logGroupName: name, tags: runTags(runId) }));
-        }
-        catch (thrown) {
-            if (describeAwsError(thrown).code !== 'ResourceAlreadyExistsException') {
-                throw classifyAwsError(thrown, 'Logs.CreateLogGroup', name);
-            }
-            created = false;
-        }
-        try {
-            await this.client.send(new PutRetentionPolicyCommand({
-                logGroupName: name,
-                retentionInDays: options.retentionDays ?? RUN_LOG_RETENTION_DAYS,
-            }));
-        }
-        catch (thrown) {
-            throw classifyAwsError(thrown, 'Logs.PutRetentionPolicy', name);
-        }
-        if (created)
-            this.logger.info(`created log group ${name}`);
-        return { name, created };
+    catch (thrown) {
+        // A group still held by a stopping task's network interface: the next teardown removes it.
+        kept.push(`the run's security group (${toError(thrown).message}); tear down again in a few minutes`);
     }
-    /**
-     * Deletes the run's log group and its streams. Idempotent: false when there was none.
-     *
-     * @example
-     * const deleted = await logs.delete('thumbs-3f9a0c12');
-     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
-     */
-    async delete(runId) {
-        const name = runLogGroupName(runId);
-        try {
-            await this.client.send(new DeleteLogGroupCommand({ logGroupName: name }));
-        }
-        catch (thrown) {
-            if (describeAwsError(thrown).code === 'ResourceNotFoundException')
-                return false;
-            throw classifyAwsError(thrown, 'Logs.DeleteLogGroup', name);
-        }
-        this.logger.info(`deleted log group ${name}`);
-        return true;
+    const logGroup = runLogGroupName(runId);
+    if (options.deleteData) {
+        if (await new RunLogGroups(clients.logs, options.logger).delete(runId))
+            deleted.push(`log group ${logGroup}`);
     }
+    else {
+        kept.push(`log group ${logGroup} (the runners' logs; removed with delete-data)`);
+    }
+    return { deleted, kept };
 }
 
-;// CONCATENATED MODULE: ../core/src/compute/ecs-workers.ts
-// The ECS backend's workers: a run's runner tasks, started with RunTask from a per-run task definition,
-// counted and stopped by `startedBy`. The per-run task definition exists because RunTask overrides
-// cannot add `secrets`: the job's `{"fromSecret": …}` values must reach the container through ECS's
-// secret references, never as plain environment that DescribeTasks would show. Everything else per
-// run (SLUICE_RUN, roles, cpu/memory) travels in the RunTask overrides.
+;// CONCATENATED MODULE: ../core/src/run/steps.ts
+// The steps of a run as the actions and the CLI call them: a job file or a run id in, the AWS
+// clients and the container engine made from the caller's environment, the lifecycle functions
+// (provision, dispatch, collect, teardown) called, and — with the local backend — the runner
+// containers started, watched and removed.
 
 
 
@@ -62484,817 +62904,829 @@ class RunLogGroups {
 
 
 
-/** The cluster sluice runs its tasks in when the job names none; shared by runs, never deleted by teardown. */
-const DEFAULT_ECS_CLUSTER = 'sluice';
-/** RunTask starts at most this many tasks per call (an AWS limit). */
-const RUN_TASK_BATCH_SIZE = 10;
-/** RunTask's `overrides`, as JSON, may hold at most this many characters (an AWS limit). */
-const MAX_OVERRIDES_CHARS = 8192;
-/** awsvpc limits: subnets and security groups per task. */
-const MAX_SUBNETS = 16;
-const MAX_SECURITY_GROUPS = 5;
-/** StopTask's `reason` holds at most 255 characters. */
-const MAX_STOP_REASON = 255;
-/**
- * `startedBy` of a run's tasks: `sluice-<run-id>` (at most 46 characters of the 128 allowed). ListTasks
- * filters on it, so a run's tasks are counted and stopped from any process.
- *
- * @example
- * runStartedBy('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12'
- * @throws never.
- */
-function runStartedBy(runId) {
-    return `sluice-${runId}`;
-}
-/**
- * The task group of a run's tasks, `sluice:<run-id>`: what the ECS console groups tasks by.
- *
- * @example
- * runTaskGroup('thumbs-3f9a0c12'); // 'sluice:thumbs-3f9a0c12'
- * @throws never.
- */
-function runTaskGroup(runId) {
-    return `sluice:${runId}`;
-}
-/**
- * The family of a run's own task definition: `sluice-run-<run-id>` (a run id is at most 39
- * characters, far below ECS's 255).
- *
- * @example
- * runTaskDefinitionFamily('thumbs-3f9a0c12'); // 'sluice-run-thumbs-3f9a0c12'
- * @throws never.
- */
-function runTaskDefinitionFamily(runId) {
-    return `sluice-run-${runId}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 255);
-}
-/**
- * The partition, region and account of an ARN; an IAM role's ARN has no region, so `region` is
- * taken from the argument.
- *
- * @example
- * arnContext('arn:aws:iam::123456789012:role/sluice-x-execution', 'eu-west-1'); // { partition: 'aws', region: 'eu-west-1', account: '123456789012' }
- * @throws {ConfigurationError} when it is not an ARN with an account.
- */
-function arnContext(arn, region) {
-    const match = /^arn:([a-z-]+):[a-z0-9-]+:([a-z0-9-]*):([0-9]{12}):/.exec(arn);
-    if (match === null) {
-        throw new ConfigurationError(`"${arn}" is not an ARN with an account id (arn:aws:iam::123456789012:role/…)`);
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** A poll's wait, cut short when the user interrupts. */
+async function sleepUnlessAborted(ms, signal) {
+    if (signal === undefined) {
+        await defaultSleep(ms);
+        return;
     }
-    return { partition: match[1] ?? 'aws', region: match[2] || region, account: match[3] ?? '' };
-}
-const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
-const SECRET_ARN = /^arn:[a-z-]+:(secretsmanager|ssm):[a-z0-9-]+:[0-9]{12}:(secret:|parameter\/)/;
-/**
- * The `valueFrom` of a container secret for a job's `{"fromSecret": reference}`: a Secrets Manager
- * or SSM Parameter Store ARN is used as it is (with a Secrets Manager JSON key or version suffix, if
- * any); a name is a Secrets Manager secret in the run's account and region, written as the partial
- * ARN `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>` — Secrets Manager resolves an
- * ARN without its random 6-character suffix, and ECS wants an ARN for Secrets Manager (a bare name only
- * works for SSM parameters). An SSM parameter is therefore always given by its ARN.
- *
- * @example
- * secretValueFrom('watermark/token', { partition: 'aws', region: 'eu-west-1', account: '123456789012' });
- * // 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:watermark/token'
- * @throws {ConfigurationError} when the reference is neither such an ARN nor a valid secret name.
- */
-function secretValueFrom(reference, context) {
-    if (reference.startsWith('arn:')) {
-        if (!SECRET_ARN.test(reference)) {
-            throw new ConfigurationError(`job.json: {"fromSecret": "${reference}"} is an ARN of neither a Secrets Manager secret (arn:aws:secretsmanager:…:secret:NAME) nor an SSM parameter (arn:aws:ssm:…:parameter/NAME)`);
-        }
-        return reference;
-    }
-    if (!SECRET_NAME.test(reference)) {
-        throw new ConfigurationError(`job.json: {"fromSecret": "${reference}"} is not a Secrets Manager secret name (letters, digits and /_+=.@-, at most 512): write the name or the secret's ARN`);
-    }
-    return `arn:${context.partition}:secretsmanager:${context.region}:${context.account}:secret:${reference}`;
-}
-/**
- * Splits a job's `env` for ECS: literals go into SLUICE_RUN, `fromSecret` references into the run task
- * definition's `secrets` (ECS reads them with the execution role when the task starts).
- *
- * @example
- * ecsRunnerVariables({ SIZE: '256', TOKEN: { fromSecret: 'watermark/token' } });
- * // { env: { SIZE: '256' }, secretEnv: ['TOKEN'], secrets: { TOKEN: 'watermark/token' } }
- * @throws {ConfigurationError} for a `{"fromEnv": …}` value: on ECS the value would have to travel as
- *   plain environment in the RunTask request (visible to anyone who may DescribeTasks); the message
- *   says to store it in Secrets Manager and use `fromSecret`.
- */
-function ecsRunnerVariables(env) {
-    const literals = {};
-    const secretEnv = [];
-    const secrets = {};
-    for (const [name, value] of Object.entries(env)) {
-        if (typeof value === 'string')
-            literals[name] = value;
-        else if ('fromSecret' in value) {
-            secretEnv.push(name);
-            secrets[name] = value.fromSecret;
-        }
-        else {
-            throw new ConfigurationError(`job.json $.env.${name}: {"fromEnv": "${value.fromEnv}"} cannot be handed to ECS workers without putting the value in plain task environment. ` +
-                `Store it in AWS Secrets Manager (aws secretsmanager create-secret --name NAME --secret-string …) and write {"fromSecret": "NAME"}.`);
-        }
-    }
-    return { env: literals, secretEnv: secretEnv.sort(), secrets };
-}
-/**
- * The RegisterTaskDefinition input of a run's own task definition: a copy of the algorithm's registered
- * revision (DescribeTaskDefinition with its tags; the read-only fields — ARN, revision, status,
- * compatibilities, requiresAttributes, registeredAt/By — are left out) in family
- * `sluice-run-<run-id>`, with the job's secrets as the `algorithm` container's `secrets` (a variable
- * with a default in the algorithm's `environment` loses it there), awslogs to the run's log group
- * (`/sluice/runs/<run-id>`, stream prefix = the run id), the run's roles, and the algorithm's tags plus
- * the run's. Registering it with {@link registerTaskDefinition} reuses an identical revision, so
- * provisioning twice adds nothing.
- *
- * @example
- * const algorithm = await new EcsTaskDefinitions(ecs).describe(entry.taskDefinitionArn);
- * const input = runTaskDefinitionInput(algorithm, { runId, region, executionRoleArn, taskRoleArn, secrets });
- * @throws {ConfigurationError} when the definition has no `algorithm` container, or a secret reference
- *   or the execution role's ARN is malformed.
- */
-function runTaskDefinitionInput(algorithm, run) {
-    const definition = algorithm.taskDefinition;
-    const containers = definition.containerDefinitions ?? [];
-    if (!containers.some((container) => container.name === ALGORITHM_CONTAINER)) {
-        throw new ConfigurationError(`task definition ${definition.taskDefinitionArn ?? definition.family ?? ''} has no "${ALGORITHM_CONTAINER}" container: it was not registered by sluice wrap. Wrap the algorithm again.`);
-    }
-    const context = arnContext(run.executionRoleArn, run.region);
-    const secrets = Object.entries(run.secrets ?? {})
-        .map(([name, reference]) => ({ name, valueFrom: secretValueFrom(reference, context) }))
-        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const secretNames = new Set(secrets.map((secret) => secret.name));
-    const copy = (container) => {
-        if (container.name !== ALGORITHM_CONTAINER)
-            return container;
-        const environment = (container.environment ?? []).filter((entry) => !secretNames.has(entry.name ?? ''));
-        const kept = (container.secrets ?? []).filter((entry) => !secretNames.has(entry.name ?? ''));
-        const allSecrets = [...kept, ...secrets];
-        return {
-            ...container,
-            environment,
-            ...(allSecrets.length > 0 ? { secrets: allSecrets } : {}),
-            logConfiguration: runLogConfiguration(run.runId, run.region),
+    await new Promise((resolve) => {
+        const done = () => {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', done);
+            resolve();
         };
-    };
-    const tags = new Map();
-    for (const tag of algorithm.tags)
-        if (tag.key !== undefined)
-            tags.set(tag.key, tag.value ?? '');
-    for (const [key, value] of Object.entries(runTags(run.runId)))
-        tags.set(key, value);
-    return {
-        family: runTaskDefinitionFamily(run.runId),
-        containerDefinitions: containers.map(copy),
-        executionRoleArn: run.executionRoleArn,
-        taskRoleArn: run.taskRoleArn,
-        ...(definition.networkMode !== undefined && { networkMode: definition.networkMode }),
-        ...(definition.volumes !== undefined && { volumes: definition.volumes }),
-        ...(definition.placementConstraints !== undefined && {
-            placementConstraints: definition.placementConstraints,
-        }),
-        ...(definition.requiresCompatibilities !== undefined && {
-            requiresCompatibilities: definition.requiresCompatibilities,
-        }),
-        ...(definition.cpu !== undefined && { cpu: definition.cpu }),
-        ...(definition.memory !== undefined && { memory: definition.memory }),
-        ...(definition.pidMode !== undefined && { pidMode: definition.pidMode }),
-        ...(definition.ipcMode !== undefined && { ipcMode: definition.ipcMode }),
-        ...(definition.proxyConfiguration !== undefined && { proxyConfiguration: definition.proxyConfiguration }),
-        ...(definition.ephemeralStorage !== undefined && { ephemeralStorage: definition.ephemeralStorage }),
-        ...(definition.runtimePlatform !== undefined && { runtimePlatform: definition.runtimePlatform }),
-        tags: [...tags].map(([key, value]) => ({ key, value })).sort((a, b) => (a.key < b.key ? -1 : 1)),
-    };
-}
-function sortedEnvironment(env) {
-    return Object.keys(env)
-        .sort()
-        .map((name) => ({ name, value: env[name] ?? '' }));
-}
-/**
- * The RunTask request of a run, without `count`: the run's task definition on its cluster;
- * `startedBy` `sluice-<run-id>` and group `sluice:<run-id>` (ListTasks finds a run's tasks by them);
- * FARGATE or EC2, or the FARGATE_SPOT capacity provider when `spot` (Fargate only); awsvpc networking in
- * the given subnets and security groups, with a public IP when `assignPublicIp` (Fargate only: awsvpc
- * tasks on EC2 never get one); the `algorithm` container's environment overridden with SLUICE_RUN (the
- * job's literal values travel inside it, `config.env`) and `environment`; the roles and cpu/memory
- * overrides when given; tags `sluice:run-id` and `sluice:managed` plus the task definition's
- * (`propagateTags`); execute-command off. `workerId` is dropped from the config: one request starts up
- * to ten tasks with the same overrides, and each runner names itself.
- *
- * @example
- * const template = ecsLaunchTemplate({ runId, cluster: 'sluice', taskDefinition: arn, config, compute: job.compute, subnets, securityGroups });
- * const { started, failures } = await workers.start(template, 25);
- * @throws {ConfigurationError} with no subnets, too many subnets or security groups, Spot on EC2, or
- *   overrides above ECS's 8,192 characters (the message says what makes them large).
- */
-function ecsLaunchTemplate(options) {
-    const { compute } = options;
-    if (options.subnets.length === 0) {
-        throw new ConfigurationError(`run ${options.runId}: ECS tasks need subnets; set "compute": {"subnets": [...]} in job.json, or keep a default VPC in the region.`);
-    }
-    if (options.subnets.length > MAX_SUBNETS) {
-        throw new ConfigurationError(`job.json $.compute.subnets: ECS takes at most ${MAX_SUBNETS} subnets per task; found ${options.subnets.length}.`);
-    }
-    if (options.securityGroups.length > MAX_SECURITY_GROUPS) {
-        throw new ConfigurationError(`job.json $.compute.securityGroups: ECS takes at most ${MAX_SECURITY_GROUPS} security groups per task; found ${options.securityGroups.length}.`);
-    }
-    const fargate = compute.launchType === 'FARGATE';
-    if (compute.spot && !fargate) {
-        throw new ConfigurationError('job.json $.compute.spot: Spot is supported on Fargate only (capacity provider FARGATE_SPOT); EC2 Spot needs a capacity provider backed by a Spot Auto Scaling group, which sluice does not manage. Set "launchType": "FARGATE" or "spot": false.');
-    }
-    const { workerId: _dropped, ...config } = options.config;
-    const environment = sortedEnvironment({
-        ...options.environment,
-        [RUNNER_CONFIG_VARIABLE]: JSON.stringify(config),
+        const timer = setTimeout(done, ms);
+        signal.addEventListener('abort', done, { once: true });
     });
-    const overrides = {
-        containerOverrides: [
-            {
-                name: ALGORITHM_CONTAINER,
-                environment,
-                ...(options.memoryMiB !== undefined && { memory: options.memoryMiB }),
-            },
-        ],
-        ...(options.taskRoleArn !== undefined && { taskRoleArn: options.taskRoleArn }),
-        ...(options.executionRoleArn !== undefined && { executionRoleArn: options.executionRoleArn }),
-        ...(options.cpuUnits !== undefined && { cpu: String(options.cpuUnits) }),
-        ...(options.memoryMiB !== undefined && { memory: String(options.memoryMiB) }),
+}
+function throwIfInterrupted(context, during) {
+    if (context.signal?.aborted === true)
+        throw new InterruptedError(during);
+}
+/** S3 and SQS clients from the caller's environment and the job's `aws` settings (see runClientConfig). */
+function awsContext(context, job) {
+    const config = runClientConfig(context.env, job);
+    const s3 = new S3Client(config.s3);
+    const sqs = new SQSClient(config.base);
+    const deps = {
+        store: new S3ObjectStore(s3),
+        queues: new SqsRunQueues(sqs),
+        buckets: new S3BucketAdmin(s3),
+        logger: context.logger,
     };
-    const size = JSON.stringify(overrides).length;
-    if (size > MAX_OVERRIDES_CHARS) {
-        throw new ConfigurationError(`run ${options.runId}: the RunTask overrides would be ${size} characters; ECS allows ${MAX_OVERRIDES_CHARS}. ` +
-            `They carry SLUICE_RUN: shorten the job's literal env values and include globs, or move long values into Secrets Manager ({"fromSecret": …}).`);
-    }
+    let ecs;
     return {
-        cluster: options.cluster,
-        taskDefinition: options.taskDefinition,
-        startedBy: runStartedBy(options.runId),
-        group: runTaskGroup(options.runId),
-        ...(compute.spot
-            ? { capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] }
-            : { launchType: compute.launchType }),
-        networkConfiguration: {
-            awsvpcConfiguration: {
-                subnets: [...options.subnets],
-                securityGroups: [...options.securityGroups],
-                assignPublicIp: fargate && compute.assignPublicIp ? 'ENABLED' : 'DISABLED',
-            },
+        s3,
+        sqs,
+        deps,
+        region: config.region,
+        endpoint: config.endpoint,
+        // runClientConfig builds `base` from plain values only (no providers): the cast holds.
+        ecs: () => (ecs ??= ecsClients(config.base)),
+        destroyEcs: () => {
+            if (ecs !== undefined)
+                destroyEcsClients(ecs);
         },
-        overrides,
-        propagateTags: 'TASK_DEFINITION',
-        tags: runTaskTags(options.runId),
-        enableExecuteCommand: false,
     };
 }
-/**
- * The tags every task of a run carries: `sluice:run-id` and `sluice:managed`.
- *
- * @example
- * runTaskTags('thumbs-3f9a0c12'); // [{ key: 'sluice:run-id', value: 'thumbs-3f9a0c12' }, { key: 'sluice:managed', value: 'true' }]
- * @throws never.
- */
-function runTaskTags(runId) {
-    return Object.entries(runTags(runId)).map(([key, value]) => ({ key, value }));
+function destroy(aws) {
+    aws.s3.destroy();
+    aws.sqs.destroy();
+    aws.destroyEcs();
 }
-const whole = (n) => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
-/**
- * How many workers to start now: enough for one per task not yet done, up to `maxWorkers`, and at least
- * `minWorkers` running; never negative (runners exit by themselves when idle, so nothing is stopped
- * here). A runner works on one task at a time, so in-flight messages count: their runners are busy.
- * The watcher Lambda and dispatch-tasks both use it.
- *
- * @example
- * workersToStart({ backlog: 25, running: 3, maxWorkers: 10, minWorkers: 0 }); // 7
- * workersToStart({ backlog: 0, running: 0, maxWorkers: 10, minWorkers: 2 });  // 2
- * @throws never; negative or non-finite inputs count as 0.
- */
-function workersToStart(demand) {
-    const max = whole(demand.maxWorkers);
-    const target = Math.min(max, Math.max(whole(demand.minWorkers), whole(demand.backlog)));
-    return Math.max(0, target - whole(demand.running));
+/** The region and endpoint ECS resources are made in, and the logger. */
+async function ecsSettings(aws, context) {
+    return {
+        region: aws.region ?? (await aws.s3.config.region()),
+        endpoint: aws.endpoint,
+        logger: context.logger,
+    };
 }
-/**
- * The wait before retry `attempt` (1 for the first retry): exponential from `baseMs`, capped at `maxMs`,
- * with "equal jitter" (half fixed, half random) so many callers throttled together spread out.
- *
- * @example
- * backoffDelayMs(3, { baseMs: 1000, maxMs: 20000, random: () => 0.5 }); // 3000
- * @throws never.
- */
-function backoffDelayMs(attempt, options) {
-    const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** Math.max(0, attempt - 1));
-    return Math.round(ceiling / 2 + (ceiling / 2) * options.random());
-}
-const ecs_workers_defaultSleep = (ms) => new Promise((resolve) => {
-    setTimeout(resolve, ms);
-});
-/** ECS's failure reasons that go away by themselves: Fargate (Spot) capacity. */
-function capacityUnavailable(reason) {
-    return /capacity is unavailable|capacity unavailable|insufficient capacity/i.test(reason ?? '');
-}
-/** Errors of ECS that the user fixes: the request named something wrong. */
-const ECS_CONFIGURATION_CODES = {
-    ClusterNotFoundException: 'The cluster does not exist: provision the run again.',
-    InvalidParameterException: 'ECS refused a parameter: check job.json compute (subnets, securityGroups, launchType) and the task definition.',
-    ClientException: 'ECS refused the request: check job.json compute and the task definition.',
-    PlatformUnknownException: 'The Fargate platform version is unknown.',
-    PlatformTaskDefinitionIncompatibilityException: 'The task definition does not fit the launch type: check job.json compute.launchType.',
-    UnsupportedFeatureException: 'The feature asked for is not available in this region.',
-    BlockedException: 'The account is blocked from running ECS tasks: contact AWS support.',
-};
-function classifyEcsError(thrown, operation, target) {
-    const { code } = describeAwsError(thrown);
-    const hint = ECS_CONFIGURATION_CODES[code];
-    if (hint !== undefined) {
-        return new ConfigurationError(`${operation} on ${target} failed: ${code}: ${toError(thrown).message}. ${hint}`, {
+async function readJobFile(jobPath) {
+    let text;
+    try {
+        text = await readFile(jobPath, 'utf8');
+    }
+    catch (thrown) {
+        throw new ConfigurationError(`cannot read the job file ${jobPath}: ${toError(thrown).message}`, {
             cause: thrown,
         });
     }
-    return classifyAwsError(thrown, operation, target);
+    return parseJob(text, jobPath);
 }
 /**
- * A run's runner tasks on Amazon ECS (or anything speaking its API): start (RunTask, batched and
- * retried), count and stop them by `startedBy`, and the cluster and run task definition they need.
+ * Messages about the job name it `job.json`; the user's file may be called anything: name it.
+ * Only the leading file name changes, so the JSON path and the hint stay as written.
+ */
+async function namingJobFile(jobPath, step) {
+    try {
+        return await step();
+    }
+    catch (thrown) {
+        if (jobPath === undefined ||
+            jobPath === 'job.json' ||
+            !(thrown instanceof ConfigurationError) ||
+            thrown instanceof ValidationError ||
+            !thrown.message.startsWith('job.json $'))
+            throw thrown;
+        throw new ConfigurationError(`${jobPath}${thrown.message.slice('job.json'.length)}`, { cause: thrown });
+    }
+}
+/** The job (when a file is given), the run id, and the clients. */
+async function resolveTarget(target, context) {
+    if (target.jobPath !== undefined) {
+        const job = await readJobFile(target.jobPath);
+        return { job, runId: makeRunId(job), bucket: job.output.bucket, aws: awsContext(context, job) };
+    }
+    return {
+        job: undefined,
+        runId: target.runId,
+        bucket: context.outputBucket,
+        aws: awsContext(context, undefined),
+    };
+}
+/** Variables handed to the engine CLI: its own settings (podman's CONTAINERS_*, docker's DOCKER_*). */
+function engineVariables(env) {
+    const picked = {};
+    for (const [name, value] of Object.entries(env)) {
+        if (value !== undefined && /^(CONTAINERS_|DOCKER_|SLUICE_CONTAINER_ENGINE$)/.test(name))
+            picked[name] = value;
+    }
+    return picked;
+}
+async function engineOf(context) {
+    return (context.engine ??
+        detectContainerEngine({
+            environment: context.env,
+            env: engineVariables(context.env),
+            logger: context.logger,
+        }));
+}
+function hasImageLister(engine) {
+    return typeof engine.listImages === 'function';
+}
+/** The wrapped image of a job's algorithm in the local image store, with its manifest. */
+async function localAlgorithm(algorithm, engine) {
+    if (algorithm.kind === 'catalogue') {
+        if (!hasImageLister(engine)) {
+            throw new ConfigurationError(`the ${engine.kind} engine given cannot list images, so the local catalogue cannot be read`);
+        }
+        const entry = await new LocalCatalogue(engine).resolve(algorithm);
+        return { image: entry.image, manifest: entry.manifest };
+    }
+    return wrappedImageByReference(algorithm.reference, engine);
+}
+async function wrappedImageByReference(reference, engine) {
+    if (!(await engine.imageExists(reference)))
+        await engine.pull(reference);
+    const details = await engine.inspectImage(reference);
+    const text = details.labels[WRAPPED_LABELS.manifestJson];
+    if (text === undefined || text === '') {
+        throw new ConfigurationError(`image ${reference} was not made by sluice wrap (no ${WRAPPED_LABELS.manifestJson} label): wrap the algorithm (sluice wrap algorithm.json) and name it as name@version or by the wrapped image.`);
+    }
+    return { image: details.id, manifest: parseManifest(text, `image ${reference}`) };
+}
+function checkJobAgainstManifest(job, manifest, jobFile) {
+    const problems = crossCheckJob(job, manifest, {
+        job: jobFile,
+        manifest: `${manifest.name}@${manifest.version}`,
+    });
+    if (problems.length > 0)
+        throw new ValidationError(problems);
+}
+function secretVariablesOf(manifest) {
+    return Object.entries(manifest.env)
+        .filter(([, spec]) => spec.secret)
+        .map(([name]) => name);
+}
+/** `SLUICE_RUN` values and secret values for the job's `env`. */
+function runnerVariables(job, env, logger) {
+    const literals = {};
+    const secretEnv = [];
+    const secretValues = {};
+    const redacted = [];
+    for (const [name, value] of Object.entries(job.env)) {
+        if (typeof value === 'string') {
+            if (value === REDACTED)
+                redacted.push(name);
+            literals[name] = value;
+        }
+        else if ('fromEnv' in value) {
+            const found = env[value.fromEnv];
+            if (found === undefined) {
+                throw new ConfigurationError(`job.json $.env.${name}: it is read from the environment variable ${value.fromEnv}, which is not set. ` +
+                    `Set it for this step (in a workflow: env: { ${value.fromEnv}: \${{ secrets.${value.fromEnv} }} }).`);
+            }
+            if (found !== '')
+                logger.setSecret(found);
+            secretEnv.push(name);
+            secretValues[name] = found;
+        }
+        else {
+            throw new ConfigurationError(`job.json $.env.${name}: {"fromSecret": …} is resolved by AWS for the ECS backend; the local backend cannot read Secrets Manager. ` +
+                `For a local run use {"fromEnv": "NAME"} and set NAME in the environment.`);
+        }
+    }
+    return { literals, secretEnv, secretValues, redacted };
+}
+/** The AWS settings a runner container needs: endpoint, region and the caller's resolved credentials. */
+async function containerAwsEnv(aws, logger) {
+    const env = {};
+    if (aws.endpoint !== undefined)
+        env.AWS_ENDPOINT_URL = aws.endpoint;
+    const region = aws.region ?? (await aws.s3.config.region());
+    env.AWS_REGION = region;
+    // Whatever the source (environment, profile, an assumed role), the container gets the session the
+    // caller has now: it has no ~/.aws and no OIDC token of its own.
+    const credentials = await aws.s3.config.credentials();
+    logger.setSecret(credentials.secretAccessKey);
+    env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
+    env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
+    if (credentials.sessionToken !== undefined) {
+        logger.setSecret(credentials.sessionToken);
+        env.AWS_SESSION_TOKEN = credentials.sessionToken;
+    }
+    return env;
+}
+async function localBackend(state, job, aws, context) {
+    const engine = await engineOf(context);
+    const runJobValue = job ?? runJob(state);
+    const { image, manifest } = state.algorithm.image !== undefined
+        ? await wrappedImageByReference(state.algorithm.image, engine)
+        : await localAlgorithm(runJobValue.algorithm, engine);
+    const variables = runnerVariables(runJobValue, context.env, context.logger);
+    const config = runnerConfigFor(state, runJobValue, variables);
+    const spec = {
+        runId: state.runId,
+        image,
+        manifest,
+        config,
+        env: { ...(await containerAwsEnv(aws, context.logger)), ...variables.secretValues },
+        workers: runJobValue.compute.maxWorkers,
+        minWorkers: runJobValue.compute.minWorkers,
+    };
+    return {
+        workers: new LocalWorkers(engine, context.logger),
+        spec,
+        secrets: Object.values(variables.secretValues).filter((value) => value !== ''),
+        ...(variables.redacted.length > 0 && {
+            restartBlocked: `run.json does not keep the values of ${variables.redacted.join(', ')}: pass the job file to start runners`,
+        }),
+    };
+}
+async function ensureWorkers(local, state, aws) {
+    const url = state.queue.url;
+    const counts = url === undefined ? undefined : await aws.deps.queues.taskQueue(url).counts();
+    const workRemains = counts === undefined || counts.visible + counts.inFlight + counts.delayed > 0;
+    if (local.restartBlocked !== undefined) {
+        const current = await local.workers.count(state.runId);
+        if (workRemains && current.running === 0)
+            aws.deps.logger?.warning(`run ${state.runId}: ${local.restartBlocked}`);
+        return current.running;
+    }
+    return (await local.workers.ensure(local.spec, { workRemains })).running;
+}
+/**
+ * The run's workers: local runner containers, or ECS tasks. Everything they need is checked here,
+ * before a step enqueues or waits for anything.
+ */
+async function runWorkers(state, job, aws, context) {
+    if (backendOf(state, context) === 'local') {
+        const local = await localBackend(state, job, aws, context);
+        return { ensure: () => ensureWorkers(local, state, aws), secrets: local.secrets };
+    }
+    const pool = ecsWorkerPool(state, job ?? runJob(state), aws.ecs(), await ecsSettings(aws, context));
+    const url = state.queue.url;
+    return {
+        ensure: async () => pool.ensure(url === undefined ? undefined : await aws.deps.queues.taskQueue(url).counts()),
+        // ECS resolves secrets itself: their values never reach sluice.
+        secrets: [],
+    };
+}
+function backendOf(state, context) {
+    return context.backend ?? state.backend;
+}
+// ---------------------------------------------------------------------------------------------
+// The steps.
+/**
+ * Provisions the run of a job file (idempotent): resolves the job's algorithm (the local image store
+ * for the local backend), checks the job against its manifest, then creates or reuses the buckets,
+ * queues, queue policy and S3 notification ({@link provisionRun}).
  *
  * @example
- * const workers = new EcsWorkers(new ECSClient({ region }), { logger });
- * await workers.ensureCluster(DEFAULT_ECS_CLUSTER, { spot: job.compute.spot });
- * const running = await workers.count(runId, DEFAULT_ECS_CLUSTER);
- * const wanted = workersToStart({ backlog, running, maxWorkers, minWorkers });
- * const { started, failures } = await workers.start(template, wanted);
- * @throws {ConfigurationError} for requests ECS refuses (bad subnets, missing cluster, denied);
- *   AwsRequestError for faults that outlast the retries.
+ * const { runId, uploadTo } = await provisionStep('job.json', { logger, env: process.env });
+ * @throws {ConfigurationError} for a job that does not validate, an unknown algorithm, a missing
+ *   input bucket; {@link ValidationError} when the job does not fit the manifest; AwsRequestError
+ *   for AWS faults (provision again to resume).
  */
-class EcsWorkers {
-    client;
-    logger;
-    sleep;
-    random;
-    maxAttempts;
-    baseDelayMs;
-    maxDelayMs;
-    constructor(client, options = {}) {
-        this.client = client;
-        this.logger = options.logger ?? silentLogger;
-        this.sleep = options.sleep ?? ecs_workers_defaultSleep;
-        this.random = options.random ?? Math.random;
-        this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
-        this.baseDelayMs = options.baseDelayMs ?? 1000;
-        this.maxDelayMs = options.maxDelayMs ?? 20_000;
+async function provisionStep(jobPath, context) {
+    return namingJobFile(jobPath, () => provisionJob(jobPath, context));
+}
+async function provisionJob(jobPath, context) {
+    const job = await readJobFile(jobPath);
+    const backend = context.backend ?? job.compute.backend;
+    let algorithm = {};
+    let secretVariables = [];
+    if (backend === 'local') {
+        const found = await localAlgorithm(job.algorithm, await engineOf(context));
+        checkJobAgainstManifest(job, found.manifest, jobPath);
+        // The local image id is the config digest, `sha256:…`: recorded in every task record.
+        algorithm = { image: found.image, digest: found.image };
+        secretVariables = secretVariablesOf(found.manifest);
     }
-    /**
-     * Starts `count` tasks from the template, at most {@link RUN_TASK_BATCH_SIZE} per RunTask call.
-     * Throttling and failures saying capacity is unavailable are retried with backoff and jitter, up to
-     * `maxAttempts` calls per batch; other failures (e.g. `RESOURCE:MEMORY` on EC2) are reported at
-     * once. Each batch carries a client token, so a retried call ECS did receive starts nothing twice.
-     *
-     * @example
-     * const { started, notStarted, failures } = await workers.start(template, 25); // 10 + 10 + 5
-     * @throws {ConfigurationError} when ECS refuses the request itself; AwsRequestError for other faults.
-     */
-    async start(template, count) {
-        const started = [];
-        const failures = [];
-        let notStarted = 0;
-        for (let remaining = whole(count); remaining > 0;) {
-            const batch = Math.min(RUN_TASK_BATCH_SIZE, remaining);
-            remaining -= batch;
-            const result = await this.startBatch(template, batch);
-            started.push(...result.started);
-            failures.push(...result.failures);
-            notStarted += batch - result.started.length;
+    const aws = awsContext(context, job);
+    try {
+        if (backend === 'ecs') {
+            // Checked before anything is made: the algorithm in the catalogue, the job against its manifest,
+            // and env values ECS can take without plain-text secrets.
+            ecsRunnerVariables(job.env);
+            const found = await ecsAlgorithm(job, aws.ecs(), await ecsSettings(aws, context));
+            checkJobAgainstManifest(job, found.manifest, jobPath);
+            const digest = /@(sha256:[a-f0-9]{64})$/.exec(found.image)?.[1];
+            algorithm = { image: found.image, ...(digest !== undefined && { digest }) };
+            secretVariables = secretVariablesOf(found.manifest);
         }
-        if (started.length > 0) {
-            this.logger.info(`run tasks: started ${started.length} on ${template.cluster} (${template.startedBy})`);
-        }
-        if (notStarted > 0) {
-            this.logger.warning(`run tasks: ${notStarted} not started on ${template.cluster}: ${failures
-                .map((failure) => `${failure.reason}${failure.detail !== '' ? ` (${failure.detail})` : ''}`)
-                .join('; ')}`);
-        }
-        return { started, notStarted, failures };
-    }
-    async startBatch(template, size) {
-        const started = [];
-        let wanted = size;
-        let token = randomUUID();
-        let lastFailures = [];
-        for (let attempt = 1;; attempt += 1) {
-            let retryable = [];
-            try {
-                const output = await this.client.send(new RunTaskCommand({ ...template, count: wanted, clientToken: token }));
-                const arns = (output.tasks ?? []).flatMap((task) => task.taskArn !== undefined ? [task.taskArn] : []);
-                started.push(...arns);
-                const failures = (output.failures ?? []).map((failure) => ({
-                    reason: failure.reason ?? 'unknown',
-                    detail: failure.detail ?? '',
-                    ...(failure.arn !== undefined && { arn: failure.arn }),
-                }));
-                const missing = wanted - arns.length;
-                if (missing <= 0)
-                    return { started, failures: [] };
-                if (failures.length === 0) {
-                    failures.push({
-                        reason: 'unknown',
-                        detail: `ECS started ${arns.length} of ${wanted} and named no failure`,
-                    });
-                }
-                if (!failures.every((failure) => capacityUnavailable(failure.reason)))
-                    return { started, failures };
-                retryable = failures;
-                wanted = missing;
-                // Another count is another request: a token is tied to its parameters.
-                token = randomUUID();
-            }
-            catch (thrown) {
-                if (!isTransientAwsError(thrown))
-                    throw classifyEcsError(thrown, 'ECS.RunTask', template.cluster);
-                const { code } = describeAwsError(thrown);
-                retryable = [{ reason: code, detail: toError(thrown).message }];
-            }
-            lastFailures = retryable;
-            if (attempt >= this.maxAttempts)
-                return { started, failures: lastFailures };
-            const delay = backoffDelayMs(attempt, {
-                baseMs: this.baseDelayMs,
-                maxMs: this.maxDelayMs,
-                random: this.random,
+        const result = await provisionRun(job, aws.deps, { backend, algorithm, secretVariables });
+        const created = [...result.created];
+        if (backend === 'ecs') {
+            const provisioned = await provisionEcs(result.state, job, aws.ecs(), await ecsSettings(aws, context));
+            await writeRunState(aws.deps.store, {
+                ...result.state,
+                ecs: provisioned.ecs,
+                updatedAt: new Date().toISOString(),
             });
-            this.logger.debug(`ECS.RunTask: ${wanted} task(s) not started (${retryable[0]?.reason ?? ''}); retrying in ${delay} ms`);
-            await this.sleep(delay);
+            created.push(...provisioned.created);
+            context.logger.info(`run ${result.runId}: ECS workers on cluster ${provisioned.ecs.cluster}; the watcher ${provisioned.ecs.watcher.functionName} starts them as files arrive`);
         }
-    }
-    /**
-     * ARNs of the run's tasks that are wanted running (ECS's desired status RUNNING: pending and
-     * running ones), by `startedBy`. A missing cluster has none.
-     *
-     * @example
-     * const arns = await workers.list('thumbs-3f9a0c12', 'sluice');
-     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
-     */
-    async list(runId, cluster) {
-        const arns = [];
-        try {
-            for await (const page of paginateListTasks({ client: this.client }, { cluster, startedBy: runStartedBy(runId), desiredStatus: 'RUNNING' })) {
-                arns.push(...(page.taskArns ?? []));
-            }
-        }
-        catch (thrown) {
-            if (describeAwsError(thrown).code === 'ClusterNotFoundException')
-                return [];
-            throw classifyEcsError(thrown, 'ECS.ListTasks', cluster);
-        }
-        return arns;
-    }
-    /**
-     * How many of the run's tasks are pending or running.
-     *
-     * @example
-     * const running = await workers.count('thumbs-3f9a0c12', 'sluice');
-     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
-     */
-    async count(runId, cluster) {
-        return (await this.list(runId, cluster)).length;
-    }
-    /**
-     * Stops every pending or running task of the run (ECS sends SIGTERM, then SIGKILL after the
-     * container's stopTimeout, so runners hand their tasks back). Idempotent: returns how many were
-     * asked to stop.
-     *
-     * @example
-     * await workers.stopAll('thumbs-3f9a0c12', 'sluice', 'sluice teardown');
-     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
-     */
-    async stopAll(runId, cluster, reason) {
-        const arns = await this.list(runId, cluster);
-        let stopped = 0;
-        for (const task of arns) {
-            try {
-                await this.client.send(new StopTaskCommand({ cluster, task, reason: reason.slice(0, MAX_STOP_REASON) }));
-                stopped += 1;
-            }
-            catch (thrown) {
-                // Gone between the listing and the stop: what was wanted.
-                const { code } = describeAwsError(thrown);
-                if (code === 'ClusterNotFoundException' || /not found|stopped/i.test(toError(thrown).message))
-                    continue;
-                throw classifyEcsError(thrown, 'ECS.StopTask', task);
-            }
-        }
-        if (stopped > 0)
-            this.logger.info(`run ${runId}: stopped ${stopped} ECS task(s) on ${cluster}`);
-        return stopped;
-    }
-    /**
-     * The cluster, created when missing (or INACTIVE) with the FARGATE and FARGATE_SPOT capacity
-     * providers and the `sluice:managed` tag. The default, {@link DEFAULT_ECS_CLUSTER}, is shared by
-     * runs: clusters cost nothing, and teardown leaves it.
-     *
-     * @example
-     * const { arn, created } = await workers.ensureCluster('sluice', { spot: true });
-     * @throws {ConfigurationError} when `spot` is asked of an existing cluster without FARGATE_SPOT (the
-     *   message gives the command that adds it), or when denied; AwsRequestError for faults.
-     */
-    async ensureCluster(name = DEFAULT_ECS_CLUSTER, options = {}) {
-        try {
-            const described = await this.client.send(new DescribeClustersCommand({ clusters: [name] }));
-            const existing = (described.clusters ?? []).find((cluster) => cluster.status === 'ACTIVE');
-            if (existing?.clusterArn !== undefined) {
-                if (options.spot === true && !(existing.capacityProviders ?? []).includes('FARGATE_SPOT')) {
-                    throw new ConfigurationError(`ECS cluster ${name} has no FARGATE_SPOT capacity provider, which "spot": true needs. Add it: aws ecs put-cluster-capacity-providers --cluster ${name} --capacity-providers FARGATE FARGATE_SPOT --default-capacity-provider-strategy capacityProvider=FARGATE,weight=1`);
-                }
-                return { name, arn: existing.clusterArn, created: false };
-            }
-            const created = await this.client.send(new CreateClusterCommand({
-                clusterName: name,
-                capacityProviders: ['FARGATE', 'FARGATE_SPOT'],
-                tags: [{ key: MANAGED_TAG, value: 'true' }],
-            }));
-            const arn = created.cluster?.clusterArn;
-            if (arn === undefined)
-                throw new ConfigurationError(`ECS.CreateCluster ${name} returned no cluster ARN`);
-            this.logger.info(`created ECS cluster ${name}`);
-            return { name, arn, created: true };
-        }
-        catch (thrown) {
-            throw classifyEcsError(thrown, 'ECS.CreateCluster', name);
-        }
-    }
-    /**
-     * Registers the run's task definition ({@link runTaskDefinitionInput}), or reuses the newest ACTIVE
-     * revision of `sluice-run-<run-id>` that is exactly the same.
-     *
-     * @example
-     * const { arn } = await workers.registerRunTaskDefinition(runTaskDefinitionInput(algorithm, run));
-     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
-     */
-    async registerRunTaskDefinition(input) {
-        return registerTaskDefinition(new EcsTaskDefinitions(this.client), input, this.logger);
-    }
-    /**
-     * Deregisters every ACTIVE revision of the run's task definition family (at teardown). Idempotent:
-     * returns how many were deregistered. Deregistered revisions stay readable (ECS keeps INACTIVE ones).
-     *
-     * @example
-     * await workers.deregisterRunTaskDefinitions('thumbs-3f9a0c12');
-     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
-     */
-    async deregisterRunTaskDefinitions(runId) {
-        const family = runTaskDefinitionFamily(runId);
-        let count = 0;
-        for await (const arn of new EcsTaskDefinitions(this.client).listActive(family)) {
-            try {
-                await this.client.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn }));
-                count += 1;
-            }
-            catch (thrown) {
-                if (/not found|inactive|unable to describe/i.test(toError(thrown).message))
-                    continue;
-                throw classifyEcsError(thrown, 'ECS.DeregisterTaskDefinition', arn);
-            }
-        }
-        if (count > 0)
-            this.logger.info(`run ${runId}: deregistered ${count} task definition revision(s) of ${family}`);
-        return count;
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/compute/ecs-network.ts
-// Networking of a run's ECS tasks (awsvpc): the job's subnets and security groups, or defaults — the
-// default VPC's subnets, and a security group made for the run that allows egress only (runners pull
-// from SQS and S3; nothing connects to them). The run's group is tagged with the run id and deleted at
-// teardown.
-
-
-
-
-
-/**
- * The name of a run's own security group: `sluice-<run-id>`.
- *
- * @example
- * runSecurityGroupName('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12'
- * @throws never.
- */
-function runSecurityGroupName(runId) {
-    return `sluice-${runId}`;
-}
-const ecs_network_defaultSleep = (ms) => new Promise((resolve) => {
-    setTimeout(resolve, ms);
-});
-/**
- * The VPC side of a run's ECS tasks, over EC2.
- *
- * @example
- * const network = await new EcsNetwork(new EC2Client({ region })).resolve(runId, job.compute);
- * const template = ecsLaunchTemplate({ ...options, subnets: network.subnets, securityGroups: network.securityGroups });
- * @throws {ConfigurationError} when there is no default VPC and no subnets are given, or when denied;
- *   AwsRequestError for faults.
- */
-class EcsNetwork {
-    client;
-    logger;
-    sleep;
-    deleteAttempts;
-    deleteDelayMs;
-    constructor(client, options = {}) {
-        this.client = client;
-        this.logger = options.logger ?? silentLogger;
-        this.sleep = options.sleep ?? ecs_network_defaultSleep;
-        this.deleteAttempts = Math.max(1, options.deleteAttempts ?? 8);
-        this.deleteDelayMs = options.deleteDelayMs ?? 2000;
-    }
-    /**
-     * The job's subnets and security groups, with the defaults filled in: the default VPC's subnets
-     * when none are given; the run's own egress-only group (created or reused) when no security group
-     * is given, in the subnets' VPC. `assignPublicIp` is the job's (normalisation already made it true
-     * exactly when `subnets` was omitted).
-     *
-     * @example
-     * const { subnets, securityGroups, assignPublicIp } = await network.resolve('thumbs-3f9a0c12', job.compute);
-     * @throws {ConfigurationError} with no default VPC and no subnets, subnets in several VPCs, or when
-     *   denied; AwsRequestError for faults.
-     */
-    async resolve(runId, compute) {
-        let subnets = [...compute.subnets];
-        let vpcId;
-        if (subnets.length === 0) {
-            const found = await this.defaultVpc();
-            subnets = found.subnets;
-            vpcId = found.vpcId;
-        }
-        if (compute.securityGroups.length > 0) {
-            return {
-                subnets,
-                securityGroups: [...compute.securityGroups],
-                assignPublicIp: compute.assignPublicIp,
-                ...(vpcId !== undefined && { vpcId }),
-            };
-        }
-        vpcId ??= await this.vpcOfSubnets(subnets);
-        const group = await this.ensureRunSecurityGroup(runId, vpcId);
         return {
-            subnets,
-            securityGroups: [group.groupId],
-            assignPublicIp: compute.assignPublicIp,
-            vpcId,
-            ...(group.created && { createdSecurityGroup: group.groupId }),
+            runId: result.runId,
+            queueUrl: result.queueUrl,
+            deadLetterQueueUrl: result.deadLetterQueueUrl,
+            uploadTo: result.uploadTo,
+            endMarker: result.endMarker,
+            warnings: result.warnings,
+            created,
+            keep: result.state.keep,
         };
     }
-    /**
-     * The region's default VPC and its subnets (sorted by id).
-     *
-     * @example
-     * const { vpcId, subnets } = await network.defaultVpc();
-     * @throws {ConfigurationError} when the region has no default VPC or it has no subnets (the message
-     *   says to set `compute.subnets`); AwsRequestError for faults.
-     */
-    async defaultVpc() {
-        let vpcId;
-        try {
-            const vpcs = await this.client.send(new DescribeVpcsCommand({ Filters: [{ Name: 'isDefault', Values: ['true'] }] }));
-            vpcId = vpcs.Vpcs?.[0]?.VpcId;
-        }
-        catch (thrown) {
-            throw classifyAwsError(thrown, 'EC2.DescribeVpcs', 'isDefault=true');
-        }
-        if (vpcId === undefined) {
-            throw new ConfigurationError('job.json $.compute.subnets: the region has no default VPC, so sluice cannot choose subnets for the ECS tasks. List the subnets (and securityGroups) to use in "compute".');
-        }
-        const subnets = [];
-        try {
-            for await (const page of paginateDescribeSubnets({ client: this.client }, { Filters: [{ Name: 'vpc-id', Values: [vpcId] }] })) {
-                for (const subnet of page.Subnets ?? []) {
-                    if (subnet.SubnetId !== undefined && (subnet.State ?? 'available') === 'available')
-                        subnets.push(subnet.SubnetId);
-                }
+    finally {
+        destroy(aws);
+    }
+}
+/**
+ * Enqueues the files already in the input prefix ({@link dispatchTasks}) and, with the local
+ * backend, starts the run's runner containers (`compute.maxWorkers` of them while work remains;
+ * dispatching again starts none beyond that).
+ *
+ * @example
+ * const { enqueued, workers } = await dispatchStep({ jobPath: 'job.json' }, { logger, env: process.env });
+ * @throws {ConfigurationError} when the run is not provisioned, a `fromEnv` variable is unset, the
+ *   algorithm's image is gone, or the backend is `ecs` (its workers arrive with issue 6).
+ */
+async function dispatchStep(target, context, onProgress) {
+    return namingJobFile(target.jobPath, () => dispatchRun(target, context, onProgress));
+}
+async function dispatchRun(target, context, onProgress) {
+    const { job, runId, bucket, aws } = await resolveTarget(target, context);
+    try {
+        const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
+        // Everything the runners need is checked before anything is enqueued.
+        const workers = await runWorkers(state, job, aws, context);
+        const report = await dispatchTasks(state, aws.deps, {
+            ...(onProgress !== undefined && { onProgress }),
+            ...(state.algorithm.digest !== undefined && { algorithmDigest: state.algorithm.digest }),
+        });
+        throwIfInterrupted(context, 'dispatch');
+        warnWhenNothingListed(report, state, context.logger);
+        return {
+            runId,
+            listed: report.listed,
+            enqueued: report.enqueued,
+            skippedDone: report.skippedDone,
+            skippedFiltered: report.skippedFiltered,
+            failed: report.failed,
+            workers: await workers.ensure(),
+        };
+    }
+    finally {
+        destroy(aws);
+    }
+}
+/** An empty prefix is often a typo in input.prefix: say so, since the run would wait for nothing. */
+function warnWhenNothingListed(report, state, logger) {
+    const at = `s3://${state.input.bucket}/${state.input.prefix}`;
+    if (report.listed === 0) {
+        logger.warning(`run ${state.runId}: no files under ${at} yet. Files uploaded there from now on are enqueued as they ` +
+            'arrive; if files were expected already, check input.bucket and input.prefix in the job.');
+    }
+    else if (report.skippedFiltered === report.listed) {
+        logger.warning(`run ${state.runId}: none of the ${report.listed} file(s) under ${at} matches input.include ` +
+            `(${state.input.include.join(', ')}): nothing was enqueued. Check the globs in the job.`);
+    }
+}
+function inputCompletion(options) {
+    switch (options.until) {
+        case 'marker':
+            return { until: 'marker' };
+        case 'count':
+            if (options.expectedCount === undefined ||
+                !Number.isInteger(options.expectedCount) ||
+                options.expectedCount < 0) {
+                throw new ConfigurationError('collecting until a count needs the number of inputs to expect (action input expected-count, CLI --count N).');
             }
-        }
-        catch (thrown) {
-            throw classifyAwsError(thrown, 'EC2.DescribeSubnets', vpcId);
-        }
-        if (subnets.length === 0) {
-            throw new ConfigurationError(`job.json $.compute.subnets: the default VPC ${vpcId} has no subnets. List the subnets to use in "compute".`);
-        }
-        return { vpcId, subnets: subnets.sort() };
+            return { until: 'count', expected: options.expectedCount };
+        case 'idle':
+            return {
+                until: 'idle',
+                ...(options.idleSeconds !== undefined && { idleSeconds: options.idleSeconds }),
+            };
     }
-    /**
-     * The VPC of the given subnets.
-     *
-     * @example
-     * const vpcId = await network.vpcOfSubnets(['subnet-0abc1234']);
-     * @throws {ConfigurationError} when a subnet does not exist or they lie in several VPCs; AwsRequestError for faults.
-     */
-    async vpcOfSubnets(subnets) {
-        let vpcs;
+}
+/**
+ * Waits for the run to drain ({@link collectResults}) — with the local backend watching the runner
+ * containers between polls, restarting crashed ones and starting new ones while work remains —
+ * writes results.json and renders the summary (failures with their log tails, secrets masked).
+ *
+ * @example
+ * const { report, summaryMarkdown } = await collectStep({ runId }, { until: 'marker', timeoutSeconds: 1800 }, context);
+ * @throws {ConfigurationError} when the run is not provisioned, `until: 'count'` has no count, or a
+ *   runner stops on a configuration error; AwsRequestError for AWS faults.
+ */
+async function collectStep(target, options, context, onProgress) {
+    const until = inputCompletion(options);
+    const { job, runId, bucket, aws } = await resolveTarget(target, context);
+    try {
+        const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
+        const workers = await runWorkers(state, job, aws, context);
+        throwIfInterrupted(context, 'collect');
+        await workers.ensure();
+        const sleep = async (ms) => {
+            throwIfInterrupted(context, 'collect');
+            await sleepUnlessAborted(ms, context.signal);
+            // Checked again after the wait: no runner is restarted once the user has interrupted.
+            throwIfInterrupted(context, 'collect');
+            await workers.ensure();
+        };
+        const report = await collectResults(state, {
+            until,
+            ...(options.timeoutSeconds !== undefined && { timeoutSeconds: options.timeoutSeconds }),
+            ...(options.retryFailed !== undefined && { retryFailed: options.retryFailed }),
+            ...(context.pollSeconds !== undefined && { pollSeconds: context.pollSeconds }),
+            ...(onProgress !== undefined && { onProgress }),
+        }, { ...aws.deps, sleep });
+        const logTails = await fetchLogTails(report, aws.deps.store, state.output.bucket);
+        const summaryMarkdown = renderSummary(report, {
+            logTails,
+            secrets: workers.secrets,
+            ...(state.ecs !== undefined && {
+                runnerLogs: runLogGroupLink({ region: (await ecsSettings(aws, context)).region, runId }),
+            }),
+        });
+        return { report, summaryMarkdown };
+    }
+    finally {
+        destroy(aws);
+    }
+}
+/**
+ * Stops and removes the run's local runner containers (whatever the backend: any left behind go),
+ * then removes what provisioning created ({@link teardownRun}); data is kept unless `deleteData`.
+ * Idempotent.
+ *
+ * @example
+ * const { deleted } = await teardownStep({ jobPath: 'job.json' }, { deleteData: false }, context);
+ * @throws ContainerEngineError when the engine fails; AwsRequestError for AWS faults (tear down again).
+ */
+async function teardownStep(target, options, context) {
+    const { runId, bucket, aws } = await resolveTarget(target, context);
+    try {
+        const containers = [];
+        let engine;
         try {
-            const described = await this.client.send(new DescribeSubnetsCommand({ SubnetIds: [...subnets] }));
-            vpcs = new Set((described.Subnets ?? []).flatMap((subnet) => (subnet.VpcId !== undefined ? [subnet.VpcId] : [])));
+            engine = await engineOf(context);
         }
         catch (thrown) {
-            if (describeAwsError(thrown).code === 'InvalidSubnetID.NotFound') {
-                throw new ConfigurationError(`job.json $.compute.subnets: ${toError(thrown).message}. Check the subnet ids and the region.`, { cause: thrown });
-            }
-            throw classifyAwsError(thrown, 'EC2.DescribeSubnets', subnets.join(','));
+            // No engine on this machine: no local runner can exist here either.
+            if (context.backend === 'local')
+                throw thrown;
+            context.logger.debug(`no container engine, so no local runners to stop: ${toError(thrown).message}`);
         }
-        const [vpcId, ...others] = [...vpcs];
-        if (vpcId === undefined || others.length > 0) {
-            throw new ConfigurationError(`job.json $.compute.subnets: the subnets must all lie in one VPC; found ${vpcs.size === 0 ? 'none' : [...vpcs].join(', ')}.`);
+        if (engine !== undefined) {
+            const removed = await new LocalWorkers(engine, context.logger).stop(runId);
+            if (removed > 0)
+                containers.push(`${removed} runner container(s) labelled org.sluice.run=${runId}`);
         }
-        return vpcId;
+        const state = await findRunState(runId, aws.deps, bucket === undefined ? {} : { bucket });
+        const ecs = state?.backend === 'ecs' || state?.ecs !== undefined || context.backend === 'ecs'
+            ? await teardownEcs(runId, state?.ecs?.cluster, aws.ecs(), {
+                deleteData: options.deleteData === true,
+                logger: context.logger,
+            })
+            : { deleted: [], kept: [] };
+        const report = await teardownRun(runId, aws.deps, {
+            ...(options.deleteData !== undefined && { deleteData: options.deleteData }),
+            ...(bucket !== undefined && { bucket }),
+        });
+        return {
+            ...report,
+            deleted: [...containers, ...ecs.deleted, ...report.deleted],
+            kept: [...report.kept, ...ecs.kept],
+        };
     }
-    /**
-     * The run's own security group in the VPC, `sluice-<run-id>`: no inbound rule, all outbound (a new
-     * group's default), tagged with the run. Reused when it exists.
-     *
-     * @example
-     * const { groupId, created } = await network.ensureRunSecurityGroup('thumbs-3f9a0c12', 'vpc-0abc1234');
-     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
-     */
-    async ensureRunSecurityGroup(runId, vpcId) {
-        const name = runSecurityGroupName(runId);
-        const existing = await this.findRunSecurityGroups(runId, vpcId);
-        if (existing[0] !== undefined)
-            return { groupId: existing[0], created: false };
+    finally {
+        destroy(aws);
+    }
+}
+
+;// CONCATENATED MODULE: ../core/src/run/inspect.ts
+// Looking at a run from outside, for `sluice status`, `logs`, `runs` and `cancel`: where its queues
+// stand, what its task records say, the logs of its attempts, which runs exist, and stopping the
+// work that is queued. Records are streamed over listing pages, never held all at once.
+
+
+
+
+
+
+
+
+
+
+
+
+
+const inspect_READS_IN_FLIGHT = 16;
+/** Logs larger than this are not read whole. */
+const LOG_MAX_BYTES = (/* unused pure expression or super */ null && (1024 * 1024));
+/**
+ * S3 and SQS adapters from an environment (`AWS_ENDPOINT_URL`, `AWS_REGION`/`AWS_DEFAULT_REGION`,
+ * `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`, else the SDK's default chain),
+ * as the run steps make them for a run id without a job file. Call `close` when done.
+ *
+ * @example
+ * const { deps, close } = inspectClients(process.env);
+ * try { console.log(await listRuns(deps)); } finally { close(); }
+ * @throws never.
+ */
+function inspectClients(env) {
+    const config = runClientConfig(env);
+    const s3 = new S3Client(config.s3);
+    const sqs = new SQSClient(config.base);
+    return {
+        deps: { store: new S3ObjectStore(s3), queues: new SqsRunQueues(sqs) },
+        close: () => {
+            s3.destroy();
+            sqs.destroy();
+        },
+    };
+}
+async function inspect_readRecord(store, bucket, key) {
+    try {
+        const found = await store.getJson({ bucket, key });
+        if (found === undefined)
+            return undefined;
+        return { key, record: validateTaskRecord(found.value, `s3://${bucket}/${key}`) };
+    }
+    catch (thrown) {
+        return { key, problem: toError(thrown).message };
+    }
+}
+/**
+ * Reads every task record of a run, page by page (a listing page of keys at a time, 16 reads in
+ * flight), and hands each to `visit`. Records deleted meanwhile are skipped; unreadable or invalid
+ * ones are handed over with the problem.
+ *
+ * @example
+ * await forEachTaskRecord(state, store, (read) => { if (read.record?.status === 'failed') failed += 1; });
+ * @throws AwsRequestError when the listing fails.
+ */
+async function forEachTaskRecord(state, store, visit) {
+    const { bucket } = state.output;
+    for await (const page of store.list(bucket, `${ledgerPrefix(state.runId)}tasks/`)) {
+        const keys = page.map((object) => object.key).filter((key) => key.endsWith('.json'));
+        const reads = await mapBounded(keys, inspect_READS_IN_FLIGHT, (key) => inspect_readRecord(store, bucket, key));
+        for (const read of reads)
+            if (read !== undefined)
+                visit(read);
+    }
+}
+async function countsOf(queues, url) {
+    if (url === undefined)
+        return undefined;
+    try {
+        return await queues.taskQueue(url).counts();
+    }
+    catch (thrown) {
+        // A queue that no longer exists (deleted by hand, or a half-finished teardown) has no counts.
+        if (thrown instanceof ConfigurationError)
+            return undefined;
+        throw thrown;
+    }
+}
+/**
+ * The state of a run: its `run.json`, its queues' counts and its task records counted by status.
+ *
+ * @example
+ * const status = await runStatus(state, deps);
+ * console.log(`${status.records.succeeded} succeeded, ${status.queue?.visible ?? 0} queued`);
+ * @throws AwsRequestError for AWS faults.
+ */
+async function runStatus(state, deps) {
+    const tornDown = state.state === 'torn-down';
+    const [queue, deadLetter] = tornDown
+        ? [undefined, undefined]
+        : await Promise.all([
+            countsOf(deps.queues, state.queue.url),
+            countsOf(deps.queues, state.deadLetterQueue.url),
+        ]);
+    const counts = {
+        running: 0,
+        succeeded: 0,
+        failed: 0,
+        unreadable: 0,
+    };
+    let total = 0;
+    await forEachTaskRecord(state, deps.store, (read) => {
+        total += 1;
+        counts[read.record?.status ?? 'unreadable'] += 1;
+    });
+    return {
+        runId: state.runId,
+        jobName: state.jobName,
+        state: state.state,
+        backend: state.backend,
+        createdAt: state.createdAt,
+        updatedAt: state.updatedAt,
+        ...(state.tornDownAt !== undefined && { tornDownAt: state.tornDownAt }),
+        input: { bucket: state.input.bucket, prefix: state.input.prefix },
+        output: { bucket: state.output.bucket, prefix: state.output.prefix },
+        ...(queue !== undefined && { queue }),
+        ...(deadLetter !== undefined && { deadLetter }),
+        records: { total, ...counts },
+    };
+}
+/**
+ * Finds a task's record by task id, or by input key (the key relative to the run's input bucket,
+ * with or without the input prefix). For a key, the input object's current ETag names the task;
+ * when that has no record (the object changed or is gone), the records are searched for the key
+ * and the most recently updated one is returned.
+ *
+ * @example
+ * const record = await findTaskRecord(state, 'photos/cat.jpg', deps);
+ * @throws AwsRequestError for AWS faults; {@link ConfigurationError} when the record found is not valid.
+ */
+async function findTaskRecord(state, task, deps) {
+    const { store } = deps;
+    const bucket = state.output.bucket;
+    const byId = async (id) => {
+        const read = await inspect_readRecord(store, bucket, taskRecordKey(state.runId, id));
+        if (read?.problem !== undefined)
+            throw new ConfigurationError(`task record ${read.key}: ${read.problem}`);
+        return read?.record;
+    };
+    if (isTaskId(task)) {
+        const found = await byId(task);
+        if (found !== undefined)
+            return found;
+    }
+    const keys = task.startsWith(state.input.prefix) ? [task] : [`${state.input.prefix}${task}`, task];
+    for (const key of keys) {
+        const head = await store.head({ bucket: state.input.bucket, key });
+        if (head === undefined)
+            continue;
+        const found = await byId(taskId({ bucket: state.input.bucket, key, etag: head.etag }));
+        if (found !== undefined)
+            return found;
+    }
+    let latest;
+    await forEachTaskRecord(state, store, (read) => {
+        const { record } = read;
+        if (record === undefined || !keys.includes(record.input.key))
+            return;
+        if (latest === undefined || record.updatedAt > latest.updatedAt)
+            latest = record;
+    });
+    return latest;
+}
+/**
+ * Reads the log of each attempt of a task (logs over 1 MiB are reported, not read).
+ *
+ * @example
+ * for (const { attempt, log } of await attemptLogs(state, record, deps)) console.log(attempt.attempt, log);
+ * @throws never: a log that cannot be read is reported in `problem`.
+ */
+async function attemptLogs(state, record, deps) {
+    return mapBounded(record.attempts, 4, async (attempt) => {
+        if (attempt.logKey === undefined)
+            return { attempt };
         try {
-            const created = await this.client.send(new CreateSecurityGroupCommand({
-                GroupName: name,
-                Description: `sluice run ${runId}: runner tasks (egress only)`,
-                VpcId: vpcId,
-                TagSpecifications: [
-                    {
-                        ResourceType: 'security-group',
-                        Tags: Object.entries({ Name: name, ...runTags(runId) }).map(([Key, Value]) => ({ Key, Value })),
-                    },
-                ],
-            }));
-            if (created.GroupId === undefined)
-                throw new InfrastructureError(`EC2.CreateSecurityGroup ${name} returned no id`);
-            this.logger.info(`created security group ${name} (${created.GroupId}) in ${vpcId}`);
-            return { groupId: created.GroupId, created: true };
+            const found = await deps.store.getText({ bucket: state.output.bucket, key: attempt.logKey }, { maxBytes: LOG_MAX_BYTES });
+            return found === undefined ? { attempt, problem: 'the log is gone' } : { attempt, log: found.text };
         }
         catch (thrown) {
-            // Made meanwhile by another provision of the same run.
-            if (describeAwsError(thrown).code === 'InvalidGroup.Duplicate') {
-                const again = await this.findRunSecurityGroups(runId, vpcId);
-                if (again[0] !== undefined)
-                    return { groupId: again[0], created: false };
-            }
-            throw classifyAwsError(thrown, 'EC2.CreateSecurityGroup', name);
+            return { attempt, problem: toError(thrown).message };
         }
-    }
-    /** Ids of the security groups tagged with the run (in the VPC, when given). */
-    async findRunSecurityGroups(runId, vpcId) {
+    });
+}
+/**
+ * The last `lines` lines of `text` (without a trailing empty line).
+ *
+ * @example
+ * tailLines('a\nb\nc\n', 2); // 'b\nc'
+ * @throws never.
+ */
+function logTail(text, lines) {
+    const all = text.replace(/\n$/, '').split('\n');
+    return all.slice(Math.max(0, all.length - lines)).join('\n');
+}
+/**
+ * The failed tasks of a run (the first `limit`, default 50, in listing order) with their last
+ * attempt's log, and how many failed in all.
+ *
+ * @example
+ * const { failed, tasks } = await failedTasks(state, deps, { limit: 20 });
+ * @throws AwsRequestError when the listing fails.
+ */
+async function failedTasks(state, deps, options = {}) {
+    const limit = options.limit ?? 50;
+    const shown = [];
+    let failed = 0;
+    await forEachTaskRecord(state, deps.store, (read) => {
+        if (read.record?.status !== 'failed')
+            return;
+        failed += 1;
+        if (shown.length < limit)
+            shown.push(read.record);
+    });
+    const tasks = await mapBounded(shown, 8, async (record) => {
+        const lastAttempt = record.attempts.at(-1);
+        if (lastAttempt === undefined)
+            return { record };
+        const [last] = await attemptLogs(state, { ...record, attempts: [lastAttempt] }, deps);
+        return { record, ...(last !== undefined && { last }) };
+    });
+    return { failed, tasks };
+}
+/**
+ * The runs whose task queues exist (queues named `sluice-…-tasks` carrying the run id tag), with
+ * their output bucket (tag) and what their `run.json` says; newest first.
+ *
+ * @example
+ * for (const run of await listRuns(deps)) console.log(run.runId, run.outputBucket, run.createdAt);
+ * @throws AwsRequestError for AWS faults (listing or tags).
+ */
+async function listRuns(deps) {
+    const urls = (await deps.queues.listQueueUrls('sluice-')).filter((url) => /\/sluice-[^/]+-tasks$/.test(url));
+    const found = await mapBounded(urls, 8, async (queueUrl) => {
+        let tags;
         try {
-            const found = await this.client.send(new DescribeSecurityGroupsCommand({
-                Filters: [
-                    { Name: `tag:${RUN_ID_TAG}`, Values: [runId] },
-                    ...(vpcId !== undefined ? [{ Name: 'vpc-id', Values: [vpcId] }] : []),
-                ],
-            }));
-            return (found.SecurityGroups ?? []).flatMap((group) => group.GroupId !== undefined ? [group.GroupId] : []);
+            tags = await deps.queues.queueTags(queueUrl);
         }
         catch (thrown) {
-            throw classifyAwsError(thrown, 'EC2.DescribeSecurityGroups', `tag:${RUN_ID_TAG}=${runId}`);
+            // Deleted between the listing and now.
+            if (thrown instanceof ConfigurationError)
+                return undefined;
+            throw thrown;
         }
-    }
-    /**
-     * Deletes the security groups tagged with the run (at teardown, after its tasks stopped). A group
-     * still in use (`DependencyViolation`: a stopped task's network interface not yet released) is tried
-     * again with backoff. Idempotent: returns the ids deleted.
-     *
-     * @example
-     * const deleted = await network.deleteRunSecurityGroups('thumbs-3f9a0c12');
-     * @throws {InfrastructureError} when a group is still in use after the retries (tear down again a
-     *   little later); ConfigurationError when denied; AwsRequestError for faults.
-     */
-    async deleteRunSecurityGroups(runId) {
-        const deleted = [];
-        for (const groupId of await this.findRunSecurityGroups(runId)) {
-            for (let attempt = 1;; attempt += 1) {
-                try {
-                    await this.client.send(new DeleteSecurityGroupCommand({ GroupId: groupId }));
-                    deleted.push(groupId);
-                    this.logger.info(`deleted security group ${groupId} of run ${runId}`);
-                    break;
-                }
-                catch (thrown) {
-                    const { code } = describeAwsError(thrown);
-                    if (code === 'InvalidGroup.NotFound')
-                        break;
-                    if (code !== 'DependencyViolation')
-                        throw classifyAwsError(thrown, 'EC2.DeleteSecurityGroup', groupId);
-                    if (attempt >= this.deleteAttempts) {
-                        throw new InfrastructureError(`security group ${groupId} of run ${runId} is still in use (${toError(thrown).message}): its tasks' network interfaces have not been released yet. Tear the run down again in a few minutes.`, { cause: thrown });
-                    }
-                    await this.sleep(Math.min(60_000, this.deleteDelayMs * 2 ** (attempt - 1)));
-                }
-            }
+        const runId = tags[RUN_ID_TAG];
+        if (runId === undefined)
+            return undefined;
+        const outputBucket = tags[OUTPUT_BUCKET_TAG];
+        const listing = { runId, queueUrl, ...(outputBucket !== undefined && { outputBucket }) };
+        if (outputBucket === undefined)
+            return { ...listing, problem: 'the queue names no output bucket' };
+        try {
+            const state = await readRunState(deps.store, outputBucket, runId);
+            if (state === undefined)
+                return { ...listing, problem: `no run.json in s3://${outputBucket}` };
+            return {
+                ...listing,
+                createdAt: state.createdAt,
+                state: state.state,
+                jobName: state.jobName,
+                backend: state.backend,
+            };
         }
-        return deleted;
+        catch (thrown) {
+            return { ...listing, problem: toError(thrown).message };
+        }
+    });
+    return found
+        .filter((run) => run !== undefined)
+        .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || a.runId.localeCompare(b.runId));
+}
+/**
+ * Purges a run's task queue: no task still queued starts. Records, logs, outputs and the
+ * dead-letter queue are kept.
+ *
+ * @example
+ * const { purged } = await cancelRun(state, deps);
+ * @throws AwsRequestError for AWS faults. A purge refused because another began less than a minute
+ *   ago is reported (`purgeInProgress`), not thrown.
+ */
+async function cancelRun(state, deps) {
+    const url = state.state === 'torn-down' ? undefined : state.queue.url;
+    const counts = await countsOf(deps.queues, url);
+    if (url === undefined || counts === undefined)
+        return { runId: state.runId, purged: 0, inFlight: 0, queueFound: false, purgeInProgress: false };
+    try {
+        await deps.queues.taskQueue(url).purge();
     }
+    catch (thrown) {
+        if (!(thrown instanceof PurgeInProgressError))
+            throw thrown;
+        return {
+            runId: state.runId,
+            purged: 0,
+            inFlight: counts.inFlight,
+            queueFound: true,
+            purgeInProgress: true,
+        };
+    }
+    return {
+        runId: state.runId,
+        purged: counts.visible + counts.delayed,
+        inFlight: counts.inFlight,
+        queueFound: true,
+        purgeInProgress: false,
+    };
 }
 
 ;// CONCATENATED MODULE: ../core/src/index.ts
