@@ -60,6 +60,12 @@ function relativeKeys(): string[] {
   return Array.from({ length: FILES }, (_, i) => shapes[i % shapes.length]?.(i) ?? `x-${i}`);
 }
 
+/** The run's queues (task queue and dead-letter queue) in moto. */
+async function queuesOf(aws: TestAwsAccount, runId: string): Promise<string[]> {
+  const queues = await aws.sqs.send(new ListQueuesCommand({ QueueNamePrefix: `sluice-${runId}-` }));
+  return queues.QueueUrls ?? [];
+}
+
 async function bodyOf(aws: TestAwsAccount, bucket: string, key: string): Promise<string> {
   const got = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return (await got.Body?.transformToString('utf8')) ?? '';
@@ -310,6 +316,22 @@ describe('the five actions as a workflow runs them, with moto and podman', () =>
     // Data is kept: results.json is still there.
     expect(await bodyOf(aws, outputBucket, `_sluice/${runId}/results.json`)).toContain(runId);
   }, 150_000);
+
+  it("provision-run's post step, run after a failed job, tears down the run it provisioned", async () => {
+    // The job provisions again (same job, same run) and then "fails": GitHub runs the post step with
+    // the state main saved (post-if: failure() || cancelled()).
+    const provision = await runAction(workflow, 'provision-run', { job: 'job.json', backend: 'local' });
+    expect({ code: provision.code, log: describeStep(provision) }).toMatchObject({ code: 0 });
+    expect(await queuesOf(aws, runId)).toHaveLength(2);
+
+    const post = await runAction(workflow, 'provision-run', { job: 'job.json' }, 120_000, provision.state);
+
+    expect({ code: post.code, log: describeStep(post) }).toMatchObject({ code: 0 });
+    expect(post.stdout).toContain(
+      'the job did not finish: tearing down the run of job.json (its data is kept)',
+    );
+    expect(await queuesOf(aws, runId)).toEqual([]);
+  });
 
   it('ran every step of the reusable workflow, in its order', () => {
     expect(CHAIN.map((step) => step.action)).toEqual([

@@ -25,6 +25,8 @@ export interface StepRun {
   readonly stderr: string;
   readonly outputs: Record<string, string>;
   readonly summary: string;
+  /** What the step saved for its post step (GITHUB_STATE), by name. */
+  readonly state: Record<string, string>;
   readonly ms: number;
 }
 
@@ -72,6 +74,8 @@ export function runAction(
   action: ActionName,
   inputs: Readonly<Record<string, string>>,
   timeoutMs = 240_000,
+  /** The runner's STATE_<name> variables of a post step: the state its main step saved. */
+  savedState: Readonly<Record<string, string>> = {},
 ): Promise<StepRun> {
   const bundle = actionBundle(action);
   if (!existsSync(bundle)) throw new Error(`${bundle} is missing: build it (npm run build)`);
@@ -80,6 +84,9 @@ export function runAction(
   const summary = join(workflow.workspace, `.github-summary-${tag}`);
   writeFileSync(output, '');
   writeFileSync(summary, '');
+  // The runner creates the state file too: an action with a post step saves state into it.
+  const state = join(workflow.workspace, `.github-state-${tag}`);
+  writeFileSync(state, '');
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (!/^(INPUT_|STATE_|GITHUB_|RUNNER_|ACTIONS_|AWS_)/.test(key)) env[key] = value;
@@ -89,7 +96,7 @@ export function runAction(
     GITHUB_WORKSPACE: workflow.workspace,
     GITHUB_OUTPUT: output,
     GITHUB_STEP_SUMMARY: summary,
-    GITHUB_STATE: join(workflow.workspace, `.github-state-${tag}`),
+    GITHUB_STATE: state,
     GITHUB_EVENT_NAME: 'workflow_dispatch',
     RUNNER_TEMP: workflow.workspace,
     SLUICE_CONTAINER_ENGINE: 'podman',
@@ -100,6 +107,7 @@ export function runAction(
     AWS_SECRET_ACCESS_KEY: TESTBED_CREDENTIALS.secretAccessKey,
   });
   for (const [name, value] of Object.entries(inputs)) env[inputVariable(name)] = value;
+  for (const [name, value] of Object.entries(savedState)) env[`STATE_${name}`] = value;
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bundle], {
@@ -125,6 +133,7 @@ export function runAction(
         stderr,
         outputs: readOutputs(output),
         summary: readFileSync(summary, 'utf8'),
+        state: readOutputs(state),
         ms: Date.now() - started,
       });
     });
