@@ -251,8 +251,10 @@ describe('run steps with the local backend, on moto and podman', () => {
     expect(logger.secrets).toContain(TOKEN);
     expect(logger.lines.join('\n')).not.toContain(TOKEN);
 
-    // Refused with a clear message, before anything is enqueued or started.
-    await expect(dispatchStep({ jobPath }, { ...context, backend: 'ecs' })).rejects.toThrow(/issue 6/);
+    // A local run dispatched as ECS: refused with what to do, before anything is enqueued or started.
+    await expect(dispatchStep({ jobPath }, { ...context, backend: 'ecs' })).rejects.toThrow(
+      /was provisioned for the local backend, without ECS resources: provision it again with backend ecs/,
+    );
     const { RS_TOKEN: _token, ...withoutToken } = context.env;
     await expect(dispatchStep({ jobPath }, { ...context, env: withoutToken })).rejects.toThrow(
       /RS_TOKEN, which is not set/,

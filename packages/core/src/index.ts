@@ -433,7 +433,7 @@ export type {
 export { IamRunRoles } from './iam/iam-run-roles.js';
 export type { EnsureRunRolesOptions, EnsuredRunRoles, FoundRunRole } from './iam/iam-run-roles.js';
 
-// ECS workers: the run's task definition, RunTask launches, networking and log group (issue 6)
+// ECS workers: the run's task definition, RunTask launches, networking and log group
 export {
   DEFAULT_ECS_CLUSTER,
   EcsWorkers,

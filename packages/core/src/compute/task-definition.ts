@@ -89,7 +89,7 @@ export interface TaskDefinitionOptions {
   readonly image: string;
   /** The region the awslogs driver writes to. */
   readonly region: string;
-  /** Role ECS uses to pull the image and write logs; provisioning creates one (issue 6). */
+  /** Role ECS uses to pull the image and write logs; provisioning creates one. */
   readonly executionRoleArn?: string;
   /** Role the runner's AWS calls use (direct mode). */
   readonly taskRoleArn?: string;

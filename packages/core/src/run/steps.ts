@@ -548,7 +548,7 @@ async function provisionJob(jobPath: string, context: StepContext): Promise<Prov
  * @example
  * const { enqueued, workers } = await dispatchStep({ jobPath: 'job.json' }, { logger, env: process.env });
  * @throws {ConfigurationError} when the run is not provisioned, a `fromEnv` variable is unset, the
- *   algorithm's image is gone, or the backend is `ecs` (its workers arrive with issue 6).
+ *   algorithm's image is gone, or an ECS run has no ECS resources (provision it with backend ecs).
  */
 export async function dispatchStep(
   target: RunTarget,
