@@ -94743,7 +94743,7 @@ async function provisionJob(jobPath, context) {
  * @example
  * const { enqueued, workers } = await dispatchStep({ jobPath: 'job.json' }, { logger, env: process.env });
  * @throws {ConfigurationError} when the run is not provisioned, a `fromEnv` variable is unset, the
- *   algorithm's image is gone, or the backend is `ecs` (its workers arrive with issue 6).
+ *   algorithm's image is gone, or an ECS run has no ECS resources (provision it with backend ecs).
  */
 async function dispatchStep(target, context, onProgress) {
     return namingJobFile(target.jobPath, () => dispatchRun(target, context, onProgress));
@@ -95287,7 +95287,7 @@ async function cancelRun(state, deps) {
 // iam: the run's least-privilege roles (task, execution, watcher), their documents and the adapter
 
 
-// ECS workers: the run's task definition, RunTask launches, networking and log group (issue 6)
+// ECS workers: the run's task definition, RunTask launches, networking and log group
 
 
 
