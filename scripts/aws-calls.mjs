@@ -9,13 +9,14 @@
 // file's exports, or when it drives a bundle (CLI, action, runner, Lambda) or a step that imports the
 // file. It says which calls a test can reach, not that every branch ran.
 //
-// Usage: node scripts/aws-calls.mjs [--markdown]
+// Usage: node scripts/aws-calls.mjs [--markdown | --json]
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const markdown = process.argv.includes('--markdown');
+const asJson = process.argv.includes('--json');
 
 function files(dir, keep) {
   const found = [];
@@ -119,6 +120,11 @@ for (const path of sources) {
 rows.sort((a, b) => a.call.localeCompare(b.call) || a.file.localeCompare(b.file));
 
 const untested = rows.filter((row) => row.tests.length === 0);
+if (asJson) {
+  // For tests: every call, the file that sends it and the tests that reach it.
+  console.log(JSON.stringify(rows));
+  process.exit(0);
+}
 if (markdown) {
   console.log('| service | operation | sent from | tests against moto |');
   console.log('|---|---|---|---|');

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as prettier from 'prettier';
 import {
   RUN_ROLE_POLICY_NAME,
+  deployerPolicy,
   ecsTasksTrustPolicy,
   executionRolePolicy,
   lambdaTrustPolicy,
@@ -135,6 +136,19 @@ of, so it is granted on \`*\` and held to the cluster by the \`ecs:cluster\` con
 lets RunTask tag the runners it starts, and nothing else.
 
 ${json(watcherRolePolicy(placeholders))}
+
+## The identity that runs the steps
+
+The workflow's role (assumed through GitHub's OIDC provider, see [github.md](github.md)) or the user
+that runs wrap-algorithm, provision-run, dispatch-tasks, collect-results and teardown needs the policy
+below: every call those steps make, on resources named as sluice names them — \`sluice-*\` queues,
+roles under \`/sluice/\`, the \`sluice\` cluster, \`/sluice/runs/*\` log groups, \`sluice-*-watch\`
+functions and rules, \`sluice/*\` ECR repositories. Buckets are yours and differ by job, so the two
+S3 statements name every bucket: replace \`*\` by your input and output buckets to narrow them.
+test/docs/deployer-policy.test.ts checks it against every AWS operation the code sends (listed by
+\`node scripts/aws-calls.mjs\`). A run on the local backend needs only the S3 and SQS statements.
+
+${json(deployerPolicy({ partition: 'aws', region, accountId: account }))}
 `;
 }
 

@@ -430,6 +430,8 @@ export type {
   RunRoleDocuments,
   RunRoleKind,
 } from './iam/policies.js';
+export { deployerPolicy } from './iam/deployer-policy.js';
+export type { DeployerScope } from './iam/deployer-policy.js';
 export { IamRunRoles } from './iam/iam-run-roles.js';
 export type { EnsureRunRolesOptions, EnsuredRunRoles, FoundRunRole } from './iam/iam-run-roles.js';
 
