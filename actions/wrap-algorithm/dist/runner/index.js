@@ -56629,7 +56629,7 @@ class ecs_workers_EcsWorkers {
 
 
 /** The only policy language version there is worth writing. */
-const POLICY_VERSION = '2012-10-17';
+const policies_POLICY_VERSION = '2012-10-17';
 /** IAM's limit on a role name. */
 const IAM_ROLE_NAME_MAX = 64;
 /** The inline policy every run role carries (PutRolePolicy replaces it on a re-provision). */
@@ -56751,7 +56751,7 @@ function taskRolePolicy(access) {
     const ledger = `${access.output.bucket}/${LEDGER_ROOT}${access.runId}/`;
     const under = (...folders) => folders.map((folder) => s3Arn(access, `${ledger}${folder}/*`));
     return {
-        Version: POLICY_VERSION,
+        Version: policies_POLICY_VERSION,
         Statement: [
             {
                 Sid: 'WorkTaskQueue',
@@ -56868,7 +56868,7 @@ function executionRolePolicy(access) {
             Resource: [...access.parameterArns],
         });
     }
-    return { Version: POLICY_VERSION, Statement: statements };
+    return { Version: policies_POLICY_VERSION, Statement: statements };
 }
 /**
  * The watcher Lambda's role: read the task queue's backlog, start runners (RunTask of the run's
@@ -56888,7 +56888,7 @@ function watcherRolePolicy(access) {
     const tasks = `${ecsArn}:task/${clusterName(access.clusterArn)}/*`;
     const logGroup = logGroupArn(access, access.watcherLogGroupName);
     return {
-        Version: POLICY_VERSION,
+        Version: policies_POLICY_VERSION,
         Statement: [
             {
                 Sid: 'ReadBacklog',
@@ -56950,7 +56950,7 @@ function watcherRolePolicy(access) {
  */
 function ecsTasksTrustPolicy(accountId) {
     return {
-        Version: POLICY_VERSION,
+        Version: policies_POLICY_VERSION,
         Statement: [
             {
                 Sid: 'EcsTasksAssumeRole',
@@ -56971,7 +56971,7 @@ function ecsTasksTrustPolicy(accountId) {
  */
 function lambdaTrustPolicy() {
     return {
-        Version: POLICY_VERSION,
+        Version: policies_POLICY_VERSION,
         Statement: [
             {
                 Sid: 'LambdaAssumeRole',
@@ -59063,6 +59063,218 @@ async function cancelRun(state, deps) {
     };
 }
 
+;// CONCATENATED MODULE: ../core/src/iam/deployer-policy.ts
+// The policy of the identity that runs sluice's steps — a workflow's OIDC role, or a user — for users
+// who set that identity up themselves (docs/iam.md). It grants what wrap-algorithm, provision-run,
+// dispatch-tasks, collect-results and teardown call, on resources named as sluice names them
+// (`sluice-*` queues, roles under `/sluice/`, the `sluice` cluster, `/sluice/runs/*` log groups,
+// `sluice-*-watch` functions and rules, `sluice/*` ECR repositories). Buckets are the user's own and
+// vary by job: they are granted on every bucket here, and the docs say how to narrow them.
+// test/docs/deployer-policy.test.ts checks it against every AWS operation the code sends.
+
+/**
+ * The least-privilege policy of the identity that runs sluice's steps in one account and region.
+ *
+ * @example
+ * JSON.stringify(deployerPolicy({ partition: 'aws', region: 'eu-west-1', accountId: '123456789012' }));
+ * @throws never.
+ */
+function deployerPolicy(scope) {
+    const { partition, region, accountId } = scope;
+    const arn = (service, resource, global = false) => `arn:${partition}:${service}:${global ? '' : region}:${accountId}:${resource}`;
+    const runRoles = `arn:${partition}:iam::${accountId}:role/sluice/*`;
+    return {
+        Version: POLICY_VERSION,
+        Statement: [
+            {
+                Sid: 'RunBuckets',
+                Effect: 'Allow',
+                Action: [
+                    's3:CreateBucket',
+                    's3:DeleteBucket',
+                    's3:ListBucket',
+                    's3:ListBucketVersions',
+                    's3:GetBucketNotification',
+                    's3:PutBucketNotification',
+                    's3:GetBucketTagging',
+                    's3:PutBucketTagging',
+                ],
+                Resource: [`arn:${partition}:s3:::*`],
+            },
+            {
+                Sid: 'RunObjects',
+                Effect: 'Allow',
+                Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'],
+                Resource: [`arn:${partition}:s3:::*/*`],
+            },
+            {
+                Sid: 'RunQueues',
+                Effect: 'Allow',
+                Action: [
+                    'sqs:CreateQueue',
+                    'sqs:DeleteQueue',
+                    'sqs:GetQueueUrl',
+                    'sqs:GetQueueAttributes',
+                    'sqs:SetQueueAttributes',
+                    'sqs:TagQueue',
+                    'sqs:ListQueueTags',
+                    'sqs:SendMessage',
+                    'sqs:ReceiveMessage',
+                    'sqs:DeleteMessage',
+                    'sqs:ChangeMessageVisibility',
+                    'sqs:PurgeQueue',
+                ],
+                Resource: [arn('sqs', 'sluice-*')],
+            },
+            {
+                Sid: 'FindRunQueues',
+                Effect: 'Allow',
+                Action: ['sqs:ListQueues'],
+                Resource: ['*'],
+            },
+            {
+                Sid: 'RunRoles',
+                Effect: 'Allow',
+                Action: [
+                    'iam:CreateRole',
+                    'iam:DeleteRole',
+                    'iam:GetRole',
+                    'iam:TagRole',
+                    'iam:ListRoleTags',
+                    'iam:UpdateAssumeRolePolicy',
+                    'iam:PutRolePolicy',
+                    'iam:DeleteRolePolicy',
+                    'iam:ListRolePolicies',
+                    'iam:ListAttachedRolePolicies',
+                    'iam:DetachRolePolicy',
+                    'iam:PutRolePermissionsBoundary',
+                ],
+                Resource: [runRoles],
+            },
+            {
+                Sid: 'FindRunRoles',
+                Effect: 'Allow',
+                Action: ['iam:ListRoles'],
+                Resource: ['*'],
+            },
+            {
+                Sid: 'PassRunRoles',
+                Effect: 'Allow',
+                Action: ['iam:PassRole'],
+                Resource: [runRoles],
+                Condition: {
+                    StringEquals: { 'iam:PassedToService': ['ecs-tasks.amazonaws.com', 'lambda.amazonaws.com'] },
+                },
+            },
+            {
+                Sid: 'TaskDefinitions',
+                Effect: 'Allow',
+                // Task definitions cannot be scoped by family for these: AWS authorizes them on `*`.
+                Action: [
+                    'ecs:RegisterTaskDefinition',
+                    'ecs:DeregisterTaskDefinition',
+                    'ecs:DescribeTaskDefinition',
+                    'ecs:ListTaskDefinitions',
+                ],
+                Resource: ['*'],
+            },
+            {
+                Sid: 'Cluster',
+                Effect: 'Allow',
+                Action: ['ecs:CreateCluster', 'ecs:DescribeClusters'],
+                Resource: [arn('ecs', 'cluster/sluice')],
+            },
+            {
+                Sid: 'Runners',
+                Effect: 'Allow',
+                Action: ['ecs:RunTask', 'ecs:StopTask', 'ecs:ListTasks', 'ecs:TagResource'],
+                Resource: ['*'],
+                Condition: { ArnEquals: { 'ecs:cluster': arn('ecs', 'cluster/sluice') } },
+            },
+            {
+                Sid: 'RunNetwork',
+                Effect: 'Allow',
+                Action: ['ec2:DescribeVpcs', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'],
+                Resource: ['*'],
+            },
+            {
+                Sid: 'RunSecurityGroup',
+                Effect: 'Allow',
+                Action: ['ec2:CreateSecurityGroup', 'ec2:CreateTags'],
+                Resource: [arn('ec2', 'security-group/*'), arn('ec2', 'vpc/*')],
+            },
+            {
+                Sid: 'DeleteRunSecurityGroup',
+                Effect: 'Allow',
+                Action: ['ec2:DeleteSecurityGroup'],
+                Resource: [arn('ec2', 'security-group/*')],
+                Condition: { StringEquals: { 'aws:ResourceTag/sluice:managed': 'true' } },
+            },
+            {
+                Sid: 'RunnerLogs',
+                Effect: 'Allow',
+                Action: ['logs:CreateLogGroup', 'logs:PutRetentionPolicy', 'logs:DeleteLogGroup', 'logs:TagResource'],
+                Resource: [arn('logs', 'log-group:/sluice/runs/*')],
+            },
+            {
+                Sid: 'Watcher',
+                Effect: 'Allow',
+                Action: [
+                    'lambda:CreateFunction',
+                    'lambda:DeleteFunction',
+                    'lambda:GetFunction',
+                    'lambda:UpdateFunctionCode',
+                    'lambda:UpdateFunctionConfiguration',
+                    'lambda:AddPermission',
+                    'lambda:RemovePermission',
+                    'lambda:GetPolicy',
+                    'lambda:TagResource',
+                ],
+                Resource: [arn('lambda', 'function:sluice-*-watch')],
+            },
+            {
+                Sid: 'WatcherSchedule',
+                Effect: 'Allow',
+                Action: [
+                    'events:PutRule',
+                    'events:DescribeRule',
+                    'events:DeleteRule',
+                    'events:PutTargets',
+                    'events:RemoveTargets',
+                    'events:ListTargetsByRule',
+                    'events:ListTagsForResource',
+                    'events:TagResource',
+                ],
+                Resource: [arn('events', 'rule/sluice-*-watch')],
+            },
+            {
+                Sid: 'RegistryLogin',
+                Effect: 'Allow',
+                // wrap-algorithm's ECR login: the token covers the whole registry, so it cannot be scoped.
+                Action: ['ecr:GetAuthorizationToken'],
+                Resource: ['*'],
+            },
+            {
+                Sid: 'WrappedImages',
+                Effect: 'Allow',
+                // CreateRepository/DescribeRepositories from sluice; the rest is the engine's push.
+                Action: [
+                    'ecr:CreateRepository',
+                    'ecr:DescribeRepositories',
+                    'ecr:BatchCheckLayerAvailability',
+                    'ecr:InitiateLayerUpload',
+                    'ecr:UploadLayerPart',
+                    'ecr:CompleteLayerUpload',
+                    'ecr:PutImage',
+                    'ecr:BatchGetImage',
+                    'ecr:GetDownloadUrlForLayer',
+                ],
+                Resource: [arn('ecr', 'repository/sluice/*')],
+            },
+        ],
+    };
+}
+
 ;// CONCATENATED MODULE: ../core/src/index.ts
 // Every public export of @sluice/core, named (no `export *`): see STYLE.md rule 4.
 // errors
@@ -59134,6 +59346,7 @@ async function cancelRun(state, deps) {
 
 
 // iam: the run's least-privilege roles (task, execution, watcher), their documents and the adapter
+
 
 
 // ECS workers: the run's task definition, RunTask launches, networking and log group
