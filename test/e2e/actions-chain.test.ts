@@ -4,9 +4,11 @@
 // keys: spaces, `+`, `%`, unicode, deep nesting; 3 files the algorithm refuses), dispatch-tasks
 // (local backend: podman runner containers), collect-results (until a count) and teardown — with
 // inputs as INPUT_* variables, outputs from GITHUB_OUTPUT and the summary from GITHUB_STEP_SUMMARY,
-// against the test bed's moto server. Checks every output object, results.json, the outputs and the
-// summary of collect-results, the dead-letter queue before teardown, and that teardown leaves no
-// queue of the run and no runner container behind.
+// against the test bed's moto server. The run is a push's: provision-run and collect-results comment
+// on the pushed commit through a stand-in GitHub API (where to upload, then the outcome). Checks every
+// output object, results.json, the outputs and the summary of collect-results, the two comments, the
+// dead-letter queue before teardown, and that teardown leaves no queue of the run and no runner
+// container behind.
 //
 // After wrap-algorithm (which the reusable workflow does not run), the steps are those of
 // .github/workflows/sluice-run.yml, read from the file (workflow-chain.ts): each step must be the
@@ -22,7 +24,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ListQueuesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CliContainerEngine } from '@sluice/core';
-import { TestAwsAccount, containerEngineEnv } from '@sluice/testing';
+import { FakeGitHubApi, TestAwsAccount, containerEngineEnv } from '@sluice/testing';
 
 import {
   buildAlgorithmContext,
@@ -75,7 +77,10 @@ describe('the five actions as a workflow runs them, with moto and podman', () =>
   const aws = new TestAwsAccount({ label: 'e2e' });
   const id = aws.id.slice(0, 8);
   const workspace = mkdtempSync(join(tmpdir(), 'sluice-e2e-'));
-  const workflow: Workflow = { workspace, awsEndpoint: aws.endpoint, region: aws.region };
+  const githubApi = new FakeGitHubApi();
+  const SHA = 'c0ffee0123456789c0ffee0123456789c0ffee01';
+  const TOKEN = 'ghs_e2eTokenNeverPrinted';
+  let workflow: Workflow = { workspace, awsEndpoint: aws.endpoint, region: aws.region };
   const engine = new CliContainerEngine({ kind: 'podman', env: { ...containerEngineEnv() } });
   const algorithm = `e2e-chain-${id}`;
   const inputBucket = aws.bucketName('in');
@@ -108,6 +113,11 @@ describe('the five actions as a workflow runs them, with moto and podman', () =>
   beforeAll(async () => {
     expect(new Set(keys).size).toBe(FILES);
     expect(failing.size).toBe(FAILING);
+    const apiUrl = await githubApi.start();
+    workflow = {
+      ...workflow,
+      github: { event: 'push', apiUrl, repository: 'octo/photos', sha: SHA, runId: '7', token: TOKEN },
+    };
     await aws.createBucket('in');
     aws.trackBucket(outputBucket);
     await buildAlgorithmContext(join(workspace, 'algorithm'), algorithm);
@@ -139,6 +149,7 @@ describe('the five actions as a workflow runs them, with moto and podman', () =>
         console.warn(`could not remove the images: ${String(e)}`);
       });
     await aws.cleanup();
+    await githubApi.stop();
     rmSync(workspace, { recursive: true, force: true });
     const total = steps.reduce((sum, run) => sum + run.ms, 0);
     console.info(`the five actions: ${steps.map((s) => `${s.action} ${s.ms} ms`).join(', ')}; ${total} ms`);
@@ -167,6 +178,15 @@ describe('the five actions as a workflow runs them, with moto and podman', () =>
     const queues = await aws.sqs.send(new ListQueuesCommand({ QueueNamePrefix: `sluice-${runId}-` }));
     for (const url of queues.QueueUrls ?? []) aws.trackQueue(url);
     expect((queues.QueueUrls ?? []).length).toBe(2);
+
+    // The pusher is told on the commit, with the token from action.yml's default.
+    const comments = githubApi.commentsOn('octo/photos', SHA);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]?.body).toContain(`aws s3 cp --recursive ./input s3://${inputBucket}/${INPUT_PREFIX}`);
+    expect(githubApi.received.map((r) => r.headers.authorization)).toEqual([
+      `token ${TOKEN}`,
+      `token ${TOKEN}`,
+    ]);
   }, 60_000);
 
   it('uploads the input files with the AWS SDK', async () => {
@@ -222,6 +242,15 @@ describe('the five actions as a workflow runs them, with moto and podman', () =>
     // The summary: the outcome, and each failure with the tail of its log.
     expect(collect.summary).toContain(`completed, ${FAILING} failed`);
     expect(collect.summary).toContain('### Failures');
+
+    // The outcome, on the pushed commit beside the upload comment: counts and the failed inputs.
+    const comments = githubApi.commentsOn('octo/photos', SHA);
+    expect(comments).toHaveLength(2);
+    const outcome = comments[1]?.body ?? '';
+    expect(outcome).toContain(`sluice run \`${runId}\`: completed, ${FAILING} failed`);
+    expect(outcome).toContain(`s3://${outputBucket}/_sluice/${runId}/results.json`);
+    expect(outcome).toContain('https://github.example/octo/photos/actions/runs/7');
+    for (const step of steps) expect(`${step.stdout}${step.stderr}`).not.toContain(TOKEN);
     for (const key of failing) {
       expect(collect.summary).toContain(key);
       expect(collect.summary).toContain(`refusing ${key.split('/').pop() ?? ''}`);

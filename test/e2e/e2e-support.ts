@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, containerEngineEnv } from '@sluice/testing';
+import { parse } from 'yaml';
 
 const execFileAsync = promisify(execFile);
 
@@ -62,12 +63,48 @@ export interface Workflow {
   readonly workspace: string;
   readonly awsEndpoint: string;
   readonly region: string;
+  /** The event and the GitHub API the run sees; without it, a `workflow_dispatch` with no API. */
+  readonly github?: GitHubContext;
+}
+
+/** What GitHub's runner tells a step about the event and the API. */
+export interface GitHubContext {
+  readonly event: string;
+  /** GITHUB_API_URL: a stand-in API on a loopback port. */
+  readonly apiUrl: string;
+  readonly repository: string;
+  readonly sha: string;
+  readonly runId: string;
+  /** What `${{ github.token }}` evaluates to. */
+  readonly token: string;
 }
 
 /**
- * Runs one action's bundle as a process: `node dist/index.js` in the workspace with the inputs as
- * INPUT_* variables, fresh GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, the test bed's podman settings
- * and AWS endpoint with dummy credentials. Never throws for a failing step: the exit code is returned.
+ * The inputs a step gets from its action.yml defaults, as the runner applies them: plain values, and
+ * `${{ github.token }}` when the workflow has a GitHub context; other expressions are left out.
+ */
+function defaultInputs(action: ActionName, github: GitHubContext | undefined): Record<string, string> {
+  const yml = parse(readFileSync(join(REPOSITORY_ROOT, 'actions', action, 'action.yml'), 'utf8')) as {
+    inputs?: Record<string, { default?: string | number | boolean }>;
+  };
+  const defaults: Record<string, string> = {};
+  for (const [name, input] of Object.entries(yml.inputs ?? {})) {
+    if (input.default === undefined) continue;
+    const value = String(input.default);
+    if (value === '${{ github.token }}') {
+      if (github !== undefined) defaults[name] = github.token;
+    } else if (!value.includes('${{')) {
+      defaults[name] = value;
+    }
+  }
+  return defaults;
+}
+
+/**
+ * Runs one action's bundle as a process: `node dist/index.js` in the workspace with the inputs (over
+ * action.yml's defaults) as INPUT_* variables, fresh GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, the
+ * event and API of `workflow.github`, the test bed's podman settings and AWS endpoint with dummy
+ * credentials. Never throws for a failing step: the exit code is returned.
  */
 export function runAction(
   workflow: Workflow,
@@ -97,7 +134,7 @@ export function runAction(
     GITHUB_OUTPUT: output,
     GITHUB_STEP_SUMMARY: summary,
     GITHUB_STATE: state,
-    GITHUB_EVENT_NAME: 'workflow_dispatch',
+    GITHUB_EVENT_NAME: workflow.github?.event ?? 'workflow_dispatch',
     RUNNER_TEMP: workflow.workspace,
     SLUICE_CONTAINER_ENGINE: 'podman',
     SLUICE_CACHE_DIR: join(workflow.workspace, '.sluice-cache'),
@@ -106,7 +143,19 @@ export function runAction(
     AWS_ACCESS_KEY_ID: TESTBED_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: TESTBED_CREDENTIALS.secretAccessKey,
   });
-  for (const [name, value] of Object.entries(inputs)) env[inputVariable(name)] = value;
+  const { github } = workflow;
+  if (github !== undefined) {
+    Object.assign(env, {
+      GITHUB_API_URL: github.apiUrl,
+      GITHUB_SERVER_URL: 'https://github.example',
+      GITHUB_REPOSITORY: github.repository,
+      GITHUB_SHA: github.sha,
+      GITHUB_RUN_ID: github.runId,
+    });
+  }
+  for (const [name, value] of Object.entries({ ...defaultInputs(action, github), ...inputs })) {
+    env[inputVariable(name)] = value;
+  }
   for (const [name, value] of Object.entries(savedState)) env[`STATE_${name}`] = value;
   const started = Date.now();
   return new Promise((resolve, reject) => {

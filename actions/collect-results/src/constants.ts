@@ -1,5 +1,7 @@
 // Input and output names of this action, in one place; constants.test.ts checks them against action.yml.
 
+import { GITHUB_TOKEN_DEFAULT } from '@sluice/action-kit';
+
 export const Inputs = {
   job: 'job',
   runId: 'run-id',
@@ -9,6 +11,7 @@ export const Inputs = {
   timeoutSeconds: 'timeout-seconds',
   retryFailed: 'retry-failed',
   failOnError: 'fail-on-error',
+  githubToken: 'github-token',
 } as const;
 
 /** The values `until` accepts. */
@@ -20,6 +23,7 @@ export const InputDefaults = {
   idleSeconds: 120,
   retryFailed: false,
   failOnError: true,
+  githubToken: GITHUB_TOKEN_DEFAULT,
 } as const satisfies Partial<Record<keyof typeof Inputs, string | number | boolean>>;
 
 export const Outputs = {

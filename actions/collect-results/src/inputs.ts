@@ -1,6 +1,7 @@
 import {
   InputError,
   createInputReader,
+  readGitHubToken,
   readRunTarget,
   type InputReader,
   type RunTarget,
@@ -22,6 +23,8 @@ export interface CollectResultsInputs {
   readonly timeoutSeconds: number | undefined;
   readonly retryFailed: boolean;
   readonly failOnError: boolean;
+  /** For the outcome comment on a pushed commit; undefined (no comment) when not given. */
+  readonly githubToken: string | undefined;
 }
 
 /**
@@ -52,5 +55,6 @@ export function readInputs(input: InputReader = createInputReader()): CollectRes
     timeoutSeconds: input.integer(Inputs.timeoutSeconds, { min: 1 }),
     retryFailed: input.boolean(Inputs.retryFailed, InputDefaults.retryFailed),
     failOnError: input.boolean(Inputs.failOnError, InputDefaults.failOnError),
+    githubToken: readGitHubToken(input, Inputs.githubToken),
   };
 }

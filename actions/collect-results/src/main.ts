@@ -1,11 +1,14 @@
 import {
   actionsToolkit,
   checkDocumentFile,
+  commentOnPush,
   createActionsLogger,
   createInputReader,
   setOutputs,
   stepTarget,
+  upsertCommitComment,
   type ActionsToolkit,
+  type CommitCommenter,
 } from '@sluice/action-kit';
 import {
   SluiceError,
@@ -30,12 +33,18 @@ export interface CollectResultsDeps {
     context: StepContext,
     onProgress?: (progress: CollectProgress) => void,
   ) => Promise<CollectStepResult>;
+  readonly comment: CommitCommenter;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Milliseconds since some fixed point, for spacing progress lines. */
   readonly now: () => number;
 }
 
-const realDeps: CollectResultsDeps = { collect: collectStep, env: process.env, now: Date.now };
+const realDeps: CollectResultsDeps = {
+  collect: collectStep,
+  comment: upsertCommitComment,
+  env: process.env,
+  now: Date.now,
+};
 
 /** An unchanged progress line is repeated at most this often. */
 const QUIET_PROGRESS_MS = 60_000;
@@ -64,23 +73,28 @@ function describeCounts(report: CollectReport): string {
   return `${counts.succeeded} succeeded, ${counts.failed} failed of ${counts.inputs} inputs`;
 }
 
+/** Names the outcome comment of a run among the commit's comments (provision-run's is another). */
+export function outcomeCommentMarker(runId: string): string {
+  return `run=${runId}:outcome`;
+}
+
 /**
  * collect-results: waits until the run's input is complete and drained, writes results.json and the
- * job summary, sets succeeded, failed and results once; fails when the run did not finish, or when
+ * job summary (and, for a push, a comment on the pushed commit), sets succeeded, failed and results once; fails when the run did not finish, or when
  * tasks failed and `fail-on-error` is true; otherwise ends with the notice "completed, N failed".
  */
 export async function main(
   toolkit: ActionsToolkit = actionsToolkit,
   deps: Partial<CollectResultsDeps> = {},
 ): Promise<void> {
-  const { collect, env, now } = { ...realDeps, ...deps };
+  const { collect, comment, env, now } = { ...realDeps, ...deps };
   const inputs = readInputs(createInputReader(toolkit));
   const { target } = inputs;
   if ('job' in target) await checkDocumentFile({ path: target.job, input: Inputs.job, kind: 'job' });
   const context: StepContext = { logger: createActionsLogger(toolkit), env };
   let last = { line: '', at: Number.NEGATIVE_INFINITY };
 
-  const { report, summaryMarkdown } = await collect(
+  const { report, summaryMarkdown, commentMarkdown } = await collect(
     stepTarget(target),
     stepOptions(inputs),
     context,
@@ -98,6 +112,17 @@ export async function main(
   } catch (thrown: unknown) {
     toolkit.warning(`could not write the job summary: ${toError(thrown).message}`);
   }
+  // Before the outcome decides the step: a failed run is the one the pusher most needs to hear of.
+  await commentOnPush(
+    {
+      what: `the outcome of run ${report.runId}`,
+      marker: outcomeCommentMarker(report.runId),
+      body: commentMarkdown,
+      token: inputs.githubToken,
+      tokenInput: Inputs.githubToken,
+    },
+    { toolkit, comment, env },
+  );
   setOutputs(
     {
       [Outputs.succeeded]: report.counts.succeeded,

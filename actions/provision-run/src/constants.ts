@@ -1,5 +1,7 @@
 // Input and output names of this action, in one place; constants.test.ts checks them against action.yml.
 
+import { GITHUB_TOKEN_DEFAULT } from '@sluice/action-kit';
+
 export const Inputs = {
   job: 'job',
   backend: 'backend',
@@ -11,7 +13,7 @@ export const Inputs = {
 export const InputDefaults = {
   job: 'job.json',
   // An expression only the runner can evaluate: outside it, no token means no commit comment.
-  githubToken: '${{ github.token }}',
+  githubToken: GITHUB_TOKEN_DEFAULT,
   teardownOnFailure: true,
 } as const satisfies Partial<Record<keyof typeof Inputs, string | number | boolean>>;
 

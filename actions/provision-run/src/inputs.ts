@@ -1,4 +1,4 @@
-import { createInputReader, type InputReader } from '@sluice/action-kit';
+import { createInputReader, readGitHubToken, type InputReader } from '@sluice/action-kit';
 
 import { BACKENDS, InputDefaults, Inputs } from './constants.js';
 
@@ -18,12 +18,10 @@ export interface ProvisionRunInputs {
  * @throws {InputError} naming the first input that is wrong.
  */
 export function readInputs(input: InputReader = createInputReader()): ProvisionRunInputs {
-  const token = input.optionalString(Inputs.githubToken);
   return {
     job: input.optionalString(Inputs.job) ?? InputDefaults.job,
     backend: input.choice(Inputs.backend, BACKENDS),
-    // The declared default is an expression; unevaluated (outside a runner) it is no token at all.
-    githubToken: token === InputDefaults.githubToken ? undefined : token,
+    githubToken: readGitHubToken(input, Inputs.githubToken),
     teardownOnFailure: input.boolean(Inputs.teardownOnFailure, InputDefaults.teardownOnFailure),
   };
 }

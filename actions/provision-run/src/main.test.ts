@@ -1,10 +1,9 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createInputReader, createMemoryToolkit, runAction } from '@sluice/action-kit';
 import { ConfigurationError, type ProvisionStepResult, type StepContext } from '@sluice/core';
+import { FakeGitHubApi } from '@sluice/testing';
 
 import { readInputs } from './inputs.js';
 import { main } from './main.js';
@@ -32,54 +31,6 @@ function fakeProvision(result: ProvisionStepResult | Error = provisioned): {
       return result instanceof Error ? Promise.reject(result) : Promise.resolve(result);
     },
   };
-}
-
-interface Received {
-  readonly method: string | undefined;
-  readonly url: string | undefined;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: { body?: string };
-}
-
-/** A stand-in for the GitHub REST API on a loopback port (GitHub itself is not reachable here). */
-class FakeGitHubApi {
-  readonly received: Received[] = [];
-  status = 201;
-  private readonly server: Server = createServer((request, response) => {
-    let text = '';
-    request.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    request.on('end', () => {
-      this.received.push({
-        method: request.method,
-        url: request.url,
-        headers: request.headers,
-        body: JSON.parse(text === '' ? '{}' : text) as { body?: string },
-      });
-      response.writeHead(this.status, { 'content-type': 'application/json' });
-      response.end(
-        this.status === 201
-          ? JSON.stringify({
-              id: 1,
-              html_url: 'https://github.example/octo/photos/commit/abc#commitcomment-1',
-            })
-          : JSON.stringify({ message: 'Resource not accessible by integration' }),
-      );
-    });
-  });
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.close((error) => {
-        if (error === undefined) resolve();
-        else reject(error);
-      });
-    });
-  }
 }
 
 describe('provision-run inputs', () => {
@@ -182,8 +133,7 @@ describe('provision-run main', () => {
   });
 
   it('comments on the pushed commit through the GitHub API, with the token masked', async () => {
-    api.received.length = 0;
-    api.status = 201;
+    api.reset();
     const toolkit = createMemoryToolkit({ inputs: { job, 'github-token': 'ghs_secret' } });
 
     await runAction(
@@ -194,19 +144,42 @@ describe('provision-run main', () => {
 
     expect(toolkit.failure()).toBeUndefined();
     expect(toolkit.secrets).toContain('ghs_secret');
-    expect(api.received).toHaveLength(1);
-    const [request] = api.received;
-    expect(request?.method).toBe('POST');
-    expect(request?.url).toBe('/repos/octo/photos/commits/abc123def4567890abc123def4567890abc123de/comments');
-    expect(request?.headers.authorization).toBe('token ghs_secret');
-    expect(request?.body.body).toContain('s3://sluice-demo-in/photos/');
-    expect(request?.body.body).toContain('https://github.example/octo/photos/actions/runs/42');
+    expect(api.received.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /repos/octo/photos/commits/abc123def4567890abc123def4567890abc123de/comments',
+      'POST /repos/octo/photos/commits/abc123def4567890abc123def4567890abc123de/comments',
+    ]);
+    expect(api.received[1]?.headers.authorization).toBe('token ghs_secret');
+    const [comment] = api.commentsOn('octo/photos', 'abc123def4567890abc123def4567890abc123de');
+    expect(comment?.body).toContain('s3://sluice-demo-in/photos/');
+    expect(comment?.body).toContain('https://github.example/octo/photos/actions/runs/42');
     expect(toolkit.outputs.get('run-id')).toBe('thumbnails-3f9a0c12');
   });
 
+  it('edits its comment, rather than adding one, when the workflow is re-run', async () => {
+    api.reset();
+    for (const runId of ['42', '43']) {
+      const toolkit = createMemoryToolkit({ inputs: { job, 'github-token': 'ghs_secret' } });
+      await runAction(
+        () =>
+          main(toolkit, {
+            provision: fakeProvision().provision,
+            env: { ...pushEnv(), GITHUB_RUN_ID: runId },
+          }),
+        undefined,
+        toolkit,
+      );
+      expect(toolkit.failure()).toBeUndefined();
+    }
+
+    const comments = api.commentsOn('octo/photos', 'abc123def4567890abc123def4567890abc123de');
+    expect(comments).toHaveLength(1);
+    expect(comments[0]?.body).toContain('/actions/runs/43');
+    expect(api.received.map((r) => r.method)).toEqual(['GET', 'POST', 'GET', 'PATCH']);
+  });
+
   it('warns, and still succeeds, when GitHub refuses the comment', async () => {
-    api.received.length = 0;
-    api.status = 403;
+    api.reset();
+    api.refuseWith = 403;
     const toolkit = createMemoryToolkit({ inputs: { job, 'github-token': 'ghs_secret' } });
 
     await runAction(
@@ -219,12 +192,12 @@ describe('provision-run main', () => {
     expect(api.received).toHaveLength(1);
     const warnings = toolkit.messages.filter((m) => m.level === 'warning').map((m) => m.message);
     expect(warnings.some((w) => w.startsWith('could not comment on commit abc123def456'))).toBe(true);
+    expect(warnings.some((w) => w.includes('contents: write'))).toBe(true);
     expect(toolkit.outputs.get('upload-to')).toBe('s3://sluice-demo-in/photos/');
   });
 
   it('does not comment when the run was not triggered by a push', async () => {
-    api.received.length = 0;
-    api.status = 201;
+    api.reset();
     const toolkit = createMemoryToolkit({ inputs: { job, 'github-token': 'ghs_secret' } });
 
     await runAction(

@@ -2,9 +2,10 @@ import {
   actionsToolkit,
   checkDocumentFile,
   createActionsLogger,
-  createCommitComment,
+  commentOnPush,
   createInputReader,
   setOutputs,
+  upsertCommitComment,
   type ActionsToolkit,
   type CommitCommenter,
 } from '@sluice/action-kit';
@@ -23,13 +24,14 @@ export interface ProvisionRunDeps {
 
 const realDeps: ProvisionRunDeps = {
   provision: provisionStep,
-  comment: createCommitComment,
+  comment: upsertCommitComment,
   env: process.env,
 };
 
 /**
  * provision-run: checks the job, provisions its run (idempotent), tells the user where to upload —
- * in the job summary and, for a push, as a comment on the pushed commit — and sets run-id,
+ * in the job summary and, for a push, as a comment on the pushed commit (edited, not repeated, when
+ * the workflow is re-run) — and sets run-id,
  * queue-url and upload-to, once, at the end.
  */
 export async function main(
@@ -58,59 +60,25 @@ export async function main(
   } catch (thrown: unknown) {
     toolkit.warning(`could not write the job summary: ${toError(thrown).message}`);
   }
-  if (env.GITHUB_EVENT_NAME === 'push') {
-    await commentOnPush(run, message, inputs.githubToken, { toolkit, comment, env });
-  }
+  await commentOnPush(
+    {
+      what: `where to upload for run ${run.runId}`,
+      marker: uploadCommentMarker(run.runId),
+      body: message,
+      token: inputs.githubToken,
+      tokenInput: Inputs.githubToken,
+    },
+    { toolkit, comment, env },
+  );
   setOutputs(
     { [Outputs.runId]: run.runId, [Outputs.queueUrl]: run.queueUrl, [Outputs.uploadTo]: run.uploadTo },
     toolkit,
   );
 }
 
-/** A comment on the pushed commit; whatever goes wrong is a warning, the run is provisioned anyway. */
-async function commentOnPush(
-  run: ProvisionStepResult,
-  message: string,
-  token: string | undefined,
-  world: { toolkit: ActionsToolkit; comment: CommitCommenter; env: ProvisionRunDeps['env'] },
-): Promise<void> {
-  const { toolkit, comment, env } = world;
-  const repository = env.GITHUB_REPOSITORY;
-  const sha = env.GITHUB_SHA;
-  if (token === undefined) {
-    toolkit.warning(
-      `no commit comment for run ${run.runId}: input \`${Inputs.githubToken}\` is empty. ` +
-        `Leave it at its default (\${{ github.token }}) to be told where to upload on the commit.`,
-    );
-    return;
-  }
-  if (repository === undefined || repository === '' || sha === undefined || sha === '') {
-    toolkit.warning(`no commit comment for run ${run.runId}: GITHUB_REPOSITORY or GITHUB_SHA is not set.`);
-    return;
-  }
-  const apiUrl = env.GITHUB_API_URL;
-  const link = workflowRunLink(env);
-  try {
-    const url = await comment({
-      token,
-      repository,
-      sha,
-      body: link === undefined ? message : `${message}\n[The workflow run](${link})\n`,
-      ...(apiUrl !== undefined && apiUrl !== '' && { apiUrl }),
-    });
-    toolkit.info(`commented on ${sha.slice(0, 12)}: ${url}`);
-  } catch (thrown: unknown) {
-    toolkit.warning(
-      `could not comment on commit ${sha.slice(0, 12)} (${toError(thrown).message}); the run is provisioned ` +
-        `all the same. The workflow's token needs \`permissions: contents: write\` to comment.`,
-    );
-  }
-}
-
-function workflowRunLink(env: ProvisionRunDeps['env']): string | undefined {
-  const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repository, GITHUB_RUN_ID: runId } = env;
-  if (server === undefined || repository === undefined || runId === undefined) return undefined;
-  return `${server}/${repository}/actions/runs/${runId}`;
+/** Names the upload comment of a run among the commit's comments (collect-results' is another). */
+export function uploadCommentMarker(runId: string): string {
+  return `run=${runId}:upload`;
 }
 
 /** Inline code that survives backticks in the text. */

@@ -1,5 +1,23 @@
 import { getOctokit } from '@actions/github';
-import { ConfigurationError } from '@sluice/core';
+import { ConfigurationError, toError } from '@sluice/core';
+
+import type { InputReader } from './inputs.js';
+import type { ActionsToolkit } from './toolkit.js';
+
+/** The `default:` of a token input in action.yml: an expression only the runner evaluates. */
+export const GITHUB_TOKEN_DEFAULT = '${{ github.token }}';
+
+/**
+ * Reads a token input whose action.yml default is {@link GITHUB_TOKEN_DEFAULT}. Outside a runner the
+ * default arrives unevaluated, which is no token at all.
+ */
+export function readGitHubToken(input: InputReader, name: string): string | undefined {
+  const token = input.optionalString(name);
+  return token === GITHUB_TOKEN_DEFAULT ? undefined : token;
+}
+
+/** GitHub refuses comment bodies over 65,536 characters; callers keep theirs under this. */
+export const COMMIT_COMMENT_MAX_CHARS = 65_536;
 
 /** A comment on one commit, and where the GitHub API is. */
 export interface CommitCommentRequest {
@@ -9,6 +27,11 @@ export interface CommitCommentRequest {
   readonly repository: string;
   /** The commit, as in `GITHUB_SHA`. */
   readonly sha: string;
+  /**
+   * Names the comment among the commit's comments: a comment already carrying it is edited instead
+   * of a new one posted, so a re-run updates its comment rather than adding another.
+   */
+  readonly marker: string;
   /** Markdown. */
   readonly body: string;
   /**
@@ -18,20 +41,32 @@ export interface CommitCommentRequest {
   readonly apiUrl?: string;
 }
 
-/** Posts a comment on a commit and resolves to the comment's web address. */
-export type CommitCommenter = (request: CommitCommentRequest) => Promise<string>;
+/** What {@link CommitCommenter} did: the comment's web address, and whether it was new. */
+export interface CommitCommentResult {
+  readonly url: string;
+  readonly created: boolean;
+}
+
+/** Posts (or edits) a comment on a commit. */
+export type CommitCommenter = (request: CommitCommentRequest) => Promise<CommitCommentResult>;
+
+/** The hidden line that names a comment; GitHub renders nothing for it. */
+export function commentMarkerLine(marker: string): string {
+  return `<!-- sluice:${marker} -->`;
+}
 
 /**
- * Posts a commit comment through `@actions/github` (`POST /repos/{owner}/{repo}/commits/{sha}/comments`).
- * The base URL is passed explicitly rather than read when `@actions/github` is loaded, so the caller's
- * environment decides.
+ * Posts a commit comment through `@actions/github`, or edits the commit's comment that carries the
+ * same marker (`GET /repos/{owner}/{repo}/commits/{sha}/comments`, then `PATCH …/comments/{id}` or
+ * `POST …/commits/{sha}/comments`). The base URL is passed explicitly rather than read when
+ * `@actions/github` is loaded, so the caller's environment decides.
  *
  * @example
- * const url = await createCommitComment({ token, repository: 'octo/repo', sha, body: 'Upload to s3://in/photos/' });
+ * const { url } = await upsertCommitComment({ token, repository: 'octo/repo', sha, marker: 'run=a-1:upload', body });
  * @throws {ConfigurationError} when `repository` is not `owner/name`; the request's error (an Octokit
  *   `RequestError` with `status`) when GitHub refuses it.
  */
-export const createCommitComment: CommitCommenter = async (request) => {
+export const upsertCommitComment: CommitCommenter = async (request) => {
   const [owner, repo, ...rest] = request.repository.split('/');
   if (owner === undefined || owner === '' || repo === undefined || repo === '' || rest.length > 0) {
     throw new ConfigurationError(
@@ -42,11 +77,93 @@ export const createCommitComment: CommitCommenter = async (request) => {
     request.token,
     request.apiUrl === undefined ? {} : { baseUrl: request.apiUrl.replace(/\/+$/, '') },
   );
+  const markerLine = commentMarkerLine(request.marker);
+  const body = `${markerLine}\n${request.body}`;
+  const existing = await octokit.paginate(octokit.rest.repos.listCommentsForCommit, {
+    owner,
+    repo,
+    commit_sha: request.sha,
+    per_page: 100,
+  });
+  const mine = existing.find((comment) => comment.body.split('\n', 1)[0] === markerLine);
+  if (mine !== undefined) {
+    const response = await octokit.rest.repos.updateCommitComment({ owner, repo, comment_id: mine.id, body });
+    return { url: response.data.html_url, created: false };
+  }
   const response = await octokit.rest.repos.createCommitComment({
     owner,
     repo,
     commit_sha: request.sha,
-    body: request.body,
+    body,
   });
-  return response.data.html_url;
+  return { url: response.data.html_url, created: true };
 };
+
+/** A comment for the commit a push triggered the workflow for. */
+export interface PushCommentRequest {
+  /** Says what the comment is for in warnings: "the upload comment". */
+  readonly what: string;
+  readonly marker: string;
+  readonly body: string;
+  /** Undefined: no token was given (the warning says which input to set). */
+  readonly token: string | undefined;
+  /** The input that takes the token, for the warning. */
+  readonly tokenInput: string;
+}
+
+/** The world {@link commentOnPush} talks to. */
+export interface PushCommentWorld {
+  readonly toolkit: ActionsToolkit;
+  readonly comment: CommitCommenter;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * Comments on the pushed commit when a push triggered the workflow (other events have no pusher to
+ * tell), linking the workflow run. Whatever goes wrong is a warning: a step never fails for its
+ * comment.
+ *
+ * @example
+ * await commentOnPush({ what: 'the upload comment', marker, body, token, tokenInput: 'github-token' }, { toolkit, comment, env });
+ * @throws never.
+ */
+export async function commentOnPush(request: PushCommentRequest, world: PushCommentWorld): Promise<void> {
+  const { toolkit, comment, env } = world;
+  if (env.GITHUB_EVENT_NAME !== 'push') return;
+  const { GITHUB_REPOSITORY: repository, GITHUB_SHA: sha, GITHUB_API_URL: apiUrl } = env;
+  if (request.token === undefined) {
+    toolkit.warning(
+      `no commit comment (${request.what}): input \`${request.tokenInput}\` is empty. ` +
+        `Leave it at its default (\${{ github.token }}) to hear from sluice on the pushed commit.`,
+    );
+    return;
+  }
+  if (repository === undefined || repository === '' || sha === undefined || sha === '') {
+    toolkit.warning(`no commit comment (${request.what}): GITHUB_REPOSITORY or GITHUB_SHA is not set.`);
+    return;
+  }
+  const link = workflowRunLink(env);
+  try {
+    const { url, created } = await comment({
+      token: request.token,
+      repository,
+      sha,
+      marker: request.marker,
+      body: link === undefined ? request.body : `${request.body}\n[The workflow run](${link})\n`,
+      ...(apiUrl !== undefined && apiUrl !== '' && { apiUrl }),
+    });
+    toolkit.info(`${created ? 'commented on' : 'updated the comment on'} ${sha.slice(0, 12)}: ${url}`);
+  } catch (thrown: unknown) {
+    toolkit.warning(
+      `could not comment on commit ${sha.slice(0, 12)} (${request.what}: ${toError(thrown).message}). ` +
+        `The workflow's token needs \`permissions: contents: write\` to comment.`,
+    );
+  }
+}
+
+/** The web page of this workflow run, when the runner's variables say where it is. */
+export function workflowRunLink(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repository, GITHUB_RUN_ID: runId } = env;
+  if (server === undefined || repository === undefined || runId === undefined) return undefined;
+  return `${server}/${repository}/actions/runs/${runId}`;
+}

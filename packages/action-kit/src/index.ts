@@ -22,8 +22,22 @@ export { checkDocumentFile } from './documents.js';
 export type { DocumentFileRequest } from './documents.js';
 
 // the GitHub API
-export { createCommitComment } from './commit-comment.js';
-export type { CommitCommenter, CommitCommentRequest } from './commit-comment.js';
+export {
+  COMMIT_COMMENT_MAX_CHARS,
+  GITHUB_TOKEN_DEFAULT,
+  commentMarkerLine,
+  commentOnPush,
+  readGitHubToken,
+  upsertCommitComment,
+  workflowRunLink,
+} from './commit-comment.js';
+export type {
+  CommitCommenter,
+  CommitCommentRequest,
+  CommitCommentResult,
+  PushCommentRequest,
+  PushCommentWorld,
+} from './commit-comment.js';
 
 // logging and the @actions/core seam
 export { createActionsLogger } from './logger.js';

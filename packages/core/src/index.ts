@@ -472,6 +472,7 @@ export {
   RunLogGroups,
   runLogConfiguration,
   runLogGroupLink,
+  s3ObjectConsoleUrl,
   runLogGroupName,
   taskLogLink,
   taskLogStreamName,

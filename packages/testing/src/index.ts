@@ -47,3 +47,7 @@ export {
   type EcsPlayerOptions,
   type PlayedTask,
 } from './ecs-player.js';
+
+// GitHub's REST API (commit comments), on a loopback port
+export { FakeGitHubApi } from './fake-github-api.js';
+export type { FakeCommitComment, ReceivedGitHubRequest } from './fake-github-api.js';

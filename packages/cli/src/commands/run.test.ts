@@ -115,7 +115,7 @@ function fakeDeps(overrides: Partial<StepCommandDeps> = {}): {
       recorded.steps.push('collect');
       recorded.targets.push(target);
       recorded.collectOptions.push(options);
-      return Promise.resolve({ report: report(), summaryMarkdown: '## summary\n' });
+      return Promise.resolve({ report: report(), summaryMarkdown: '## summary\n', commentMarkdown: '' });
     },
     teardown: (target, options) => {
       recorded.steps.push(`teardown${options.deleteData === true ? ' --delete-data' : ''}`);
@@ -288,7 +288,7 @@ describe('sluice run', () => {
       counts: { inputs: 60, succeeded: 50, failed: 0, running: 2, pending: 8 },
     });
     const { deps, recorded } = fakeDeps({
-      collect: () => Promise.resolve({ report: late, summaryMarkdown: '' }),
+      collect: () => Promise.resolve({ report: late, summaryMarkdown: '', commentMarkdown: '' }),
     });
 
     const result = await sluice(['run', 'job.json', '--timeout', '60'], deps);

@@ -280,7 +280,8 @@ describe('sluice serve', () => {
       ...w.deps,
       collect: (target, options, context, onProgress) => {
         calls += 1;
-        if (calls < 3) return Promise.resolve({ report: {} as never, summaryMarkdown: '' });
+        if (calls < 3)
+          return Promise.resolve({ report: {} as never, summaryMarkdown: '', commentMarkdown: '' });
         setTimeout(w.interrupt, 10);
         return collectUntilStopped()(target, options, context, onProgress);
       },

@@ -139,6 +139,22 @@ export function runLogGroupLink(options: { readonly region: string; readonly run
 }
 
 /**
+ * The S3 console page of one object, for summaries.
+ *
+ * @example
+ * s3ObjectConsoleUrl({ region: 'eu-west-1', bucket: 'out', key: '_sluice/r-1/results.json' });
+ * // 'https://eu-west-1.console.aws.amazon.com/s3/object/out?region=eu-west-1&prefix=_sluice%2Fr-1%2Fresults.json'
+ */
+export function s3ObjectConsoleUrl(options: {
+  readonly region: string;
+  readonly bucket: string;
+  readonly key: string;
+}): string {
+  const { region, bucket, key } = options;
+  return `https://${consoleHost(region)}/s3/object/${encodeURIComponent(bucket)}?region=${region}&prefix=${encodeURIComponent(key)}`;
+}
+
+/**
  * A run's log group on CloudWatch Logs: created (tagged with the run, with a retention) at provisioning,
  * deleted at teardown.
  *

@@ -38,7 +38,7 @@ import {
   type EcsSettings,
 } from './ecs-backend.js';
 import { ecsRunnerVariables } from '../compute/ecs-workers.js';
-import { runLogGroupLink } from '../compute/run-log-group.js';
+import { runLogGroupLink, s3ObjectConsoleUrl } from '../compute/run-log-group.js';
 import type { CollectReport, CollectProgress, InputCompletion } from './collect.js';
 import { dispatchTasks } from './dispatch.js';
 import type { DispatchProgress } from './dispatch.js';
@@ -139,6 +139,11 @@ export interface CollectStepResult {
   readonly report: CollectReport;
   /** GitHub-flavoured Markdown, always under 1 MiB: counts, failures with log tails, slowest tasks. */
   readonly summaryMarkdown: string;
+  /**
+   * The same, shorter, for a commit comment (GitHub takes 65,536 characters): counts, the first
+   * failures without their logs, the slowest tasks.
+   */
+  readonly commentMarkdown: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -673,17 +678,39 @@ export async function collectStep(
       { ...aws.deps, sleep },
     );
     const logTails = await fetchLogTails(report, aws.deps.store, state.output.bucket);
-    const summaryMarkdown = renderSummary(report, {
-      logTails,
+    const links =
+      state.ecs === undefined ? {} : awsConsoleLinks((await ecsSettings(aws, context)).region, runId, report);
+    const summaryMarkdown = renderSummary(report, { logTails, secrets: workers.secrets, ...links });
+    const commentMarkdown = renderSummary(report, {
       secrets: workers.secrets,
-      ...(state.ecs !== undefined && {
-        runnerLogs: runLogGroupLink({ region: (await ecsSettings(aws, context)).region, runId }),
-      }),
+      maxBytes: COMMENT_MAX_BYTES,
+      maxFailures: COMMENT_MAX_FAILURES,
+      ...links,
     });
-    return { report, summaryMarkdown };
+    return { report, summaryMarkdown, commentMarkdown };
   } finally {
     destroy(aws);
   }
+}
+
+/** A commit comment holds at most 65,536 characters; the rendered comment stays well under. */
+const COMMENT_MAX_BYTES = 60_000;
+/** Failures a commit comment lists; the job summary and results.json have the rest. */
+const COMMENT_MAX_FAILURES = 20;
+
+/** Console links of an ECS run: its runners' log group and results.json in the S3 console. */
+function awsConsoleLinks(
+  region: string,
+  runId: string,
+  report: CollectReport,
+): { runnerLogs: ReturnType<typeof runLogGroupLink>; resultsConsoleUrl?: string } {
+  const results = /^s3:\/\/([^/]+)\/(.+)$/.exec(report.results);
+  return {
+    runnerLogs: runLogGroupLink({ region, runId }),
+    ...(results !== null && {
+      resultsConsoleUrl: s3ObjectConsoleUrl({ region, bucket: results[1] ?? '', key: results[2] ?? '' }),
+    }),
+  };
 }
 
 /**

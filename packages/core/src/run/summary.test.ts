@@ -93,3 +93,13 @@ describe('renderSummary runner logs', () => {
     expect(renderSummary(report([]))).not.toContain('Runner logs');
   });
 });
+
+describe('renderSummary results link', () => {
+  it('links results.json to its console page when one is given, and shows the S3 URI alone otherwise', () => {
+    const linked = renderSummary(report([]), { resultsConsoleUrl: 'https://console.example/s3/results' });
+    expect(linked).toContain(
+      'Results: [`s3://out/_sluice/r-0123abcd/results.json`](https://console.example/s3/results)',
+    );
+    expect(renderSummary(report([]))).toContain('Results: `s3://out/_sluice/r-0123abcd/results.json`\n');
+  });
+});

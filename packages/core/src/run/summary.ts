@@ -21,6 +21,8 @@ export interface SummaryOptions {
   readonly maxFailures?: number;
   /** Where the runners' own logs are (ECS: the run's CloudWatch Logs group). */
   readonly runnerLogs?: { readonly logGroup: string; readonly consoleUrl: string };
+  /** A web page of results.json (ECS: the S3 console); without it the S3 URI is shown alone. */
+  readonly resultsConsoleUrl?: string;
 }
 
 /**
@@ -51,7 +53,9 @@ export function renderSummary(report: CollectReport, options: SummaryOptions = {
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     `| ${counts.inputs} | ${counts.succeeded} | ${counts.failed} | ${counts.running} | ${counts.pending} | ${report.retried} | ${duration(report.elapsedMs)} |`,
     '',
-    `Results: \`${report.results}\``,
+    options.resultsConsoleUrl === undefined
+      ? `Results: \`${report.results}\``
+      : `Results: [\`${report.results}\`](${options.resultsConsoleUrl})`,
     '',
     ...(options.runnerLogs === undefined
       ? []
