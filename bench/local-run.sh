@@ -12,8 +12,8 @@
 # Usage (make bench does the test bed part):
 #   bash scripts/testbed.sh start && eval "$(bash scripts/testbed.sh env)"
 #   bash bench/local-run.sh [N]
-# Needs: GNU parallel and the aws CLI (installed here when missing: apt-get install parallel; pip
-# install awscli into .venv-bench), podman configured by the test bed's CONTAINERS_* variables.
+# Needs: GNU parallel and the aws CLI (installed here when missing: apt-get install parallel; the aws
+# CLI into .venv-aws by scripts/bootstrap.sh), podman configured by the test bed's CONTAINERS_* variables.
 set -Eeuo pipefail
 
 readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,10 +36,8 @@ if ! command -v parallel >/dev/null; then
 fi
 AWS=(aws)
 if ! command -v aws >/dev/null; then
-  [[ -x $ROOT/.venv-bench/bin/aws ]] || {
-    python3 -m venv "$ROOT/.venv-bench" && "$ROOT/.venv-bench/bin/pip" install -q awscli
-  }
-  AWS=("$ROOT/.venv-bench/bin/aws")
+  [[ -x $ROOT/.venv-aws/bin/aws ]] || bash "$ROOT/scripts/bootstrap.sh" >/dev/null
+  AWS=("$ROOT/.venv-aws/bin/aws")
 fi
 AWS+=(--endpoint-url "$AWS_ENDPOINT_URL" --region "${AWS_REGION:-us-east-1}")
 

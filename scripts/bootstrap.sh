@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what sluice's tests and demo need on a fresh machine of the kind described in
 # ../shared/TESTBED.md (Debian 12, root, no Docker daemon): Debian packages for podman and a local
-# registry, a Python venv at .venv/ with moto's server, and node_modules.
+# registry, a Python venv at .venv/ with moto's server, the aws CLI in .venv-aws/ (the docs' commands
+# are run with it against moto), and node_modules.
 #
 # Idempotent and quick when everything is present: apt-get runs only for missing packages, pip only
 # when .venv/bin/moto_server does not work, npm install only when node_modules is missing or older than
@@ -13,6 +14,7 @@ set -Eeuo pipefail
 readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly APT_PACKAGES=(podman runc buildah skopeo busybox-static docker-registry uidmap python3 python3-venv gcc libc6-dev)
 readonly MOTO_SPEC='moto[server]>=5,<6'
+readonly AWS_CLI_SPEC='awscli>=1.32,<2'
 readonly START_SECONDS=$SECONDS
 
 say() { printf 'bootstrap: %s\n' "$*"; }
@@ -77,6 +79,21 @@ ensure_moto() {
   say "moto: installed $("$venv/bin/pip" show moto 2>/dev/null | sed -n 's/^Version: /version /p')"
 }
 
+# A venv of its own: the aws CLI pins botocore exactly, which must not move moto's.
+ensure_aws_cli() {
+  local venv="$ROOT/.venv-aws"
+  if "$venv/bin/aws" --version >/dev/null 2>&1; then
+    say "aws CLI: present ($venv/bin/aws)"
+    return
+  fi
+  rm -rf "$venv"
+  say "aws CLI: creating $venv and installing '$AWS_CLI_SPEC' from PyPI"
+  python3 -m venv "$venv" || die "python3 -m venv failed (is python3-venv installed?)"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input "$AWS_CLI_SPEC" ||
+    die "pip install '$AWS_CLI_SPEC' failed; is PyPI reachable?"
+  say "aws CLI: installed $("$venv/bin/aws" --version 2>&1 | cut -d' ' -f1)"
+}
+
 ensure_node_modules() {
   command -v node >/dev/null 2>&1 || die "node is not installed (Node 20 or later is needed)"
   command -v npm >/dev/null 2>&1 || die "npm is not installed"
@@ -109,6 +126,7 @@ main() {
   ensure_apt_packages
   check_tools
   ensure_moto
+  ensure_aws_cli
   ensure_node_modules
   say "done in $((SECONDS - START_SECONDS))s"
 }

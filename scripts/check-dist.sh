@@ -2,7 +2,20 @@
 # Rebuilds every committed bundle (the runner, the five actions and the CLI) and fails, listing the
 # files, when a committed dist/ differs from a fresh build or a fresh build adds files that are not committed.
 # STYLE.md rule 10. Run from anywhere; it works on the repository it lives in.
+#
+# Usage: scripts/check-dist.sh           rebuild, fail when a bundle differs from the committed one
+#        scripts/check-dist.sh --write   rebuild and stage the bundles that changed (for a release)
 set -euo pipefail
+
+write=false
+case "${1:-}" in
+  '') ;;
+  --write) write=true ;;
+  *)
+    echo "check-dist: unknown argument '$1' (usage: scripts/check-dist.sh [--write])" >&2
+    exit 2
+    ;;
+esac
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -45,6 +58,12 @@ if [[ -n "$unresolved" ]]; then
   echo "check-dist: these bundles load packages at run time that were missing at build time (run npm install):" >&2
   sed 's/^/  /' <<<"$unresolved" >&2
   status=1
+fi
+if [[ $write == true && $status -eq 0 ]]; then
+  git add -A -- "${dist_dirs[@]}"
+  staged="$(git diff --cached --name-only -- "${dist_dirs[@]}")"
+  echo "check-dist: rebuilt; $(grep -c . <<<"$staged" || true) bundle file(s) changed and staged for commit."
+  exit 0
 fi
 changed="$(git diff --name-only -- "${dist_dirs[@]}")"
 untracked="$(git ls-files --others --exclude-standard -- "${dist_dirs[@]}")"

@@ -1,29 +1,38 @@
-// `make demo` in CI: runs scripts/demo.sh — the script `make demo` runs after bootstrap — as a new
-// user would, and checks that it ends as it promises: 22 thumbnails made, the 2 broken samples
-// reported as failed, the results copied to disk, and the timings printed. The script starts and
-// stops its own test bed (its own moto and registry) unless one already runs from scripts/testbed.sh.
+// The thumbnail example as its docs tell it, in one file so that nothing else runs the same job (and
+// so the same run id) at the same time:
+// - `make demo` (README.md's block readme-make) as a new user would: it ends as it promises — 22
+//   thumbnails made, the 2 broken samples reported as failed, the results copied to disk, timings
+//   printed. The script starts and stops its own test bed.
+// - README.md's CLI walkthrough (block readme-cli) and the example's README blocks (thumbnails-*), run
+//   as they stand in the docs against a moto server of this file's own and the test bed's registry.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { afterAll, describe, expect, it } from '@jest/globals';
-import { REPOSITORY_ROOT, containerEngineEnv } from '@sluice/testing';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, containerEngineEnv, testbedEndpoints } from '@sluice/testing';
+
+import { awsCliBin, docBlock, runDocCommands, type DocCommandsRun } from '../docs/doc-commands.js';
+import { startMoto, type StartedServer } from '../testbed/servers.js';
 
 const demoDir = mkdtempSync(join(tmpdir(), 'sluice-demo-'));
 
-function runDemo(): Promise<{ code: number | null; output: string; ms: number }> {
+/** A user's shell: no AWS or sluice settings of the test bed jest started. */
+function userEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  // A user's shell: no AWS settings of the test bed jest started (the demo brings its own).
   for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(AWS_|SLUICE_)/.test(key)) env[key] = value;
+    if (!/^(AWS_|SLUICE_|INPUT_|GITHUB_)/.test(key)) env[key] = value;
   }
-  Object.assign(env, containerEngineEnv(), { SLUICE_DEMO_DIR: demoDir });
+  return Object.assign(env, containerEngineEnv());
+}
+
+function runMakeDemo(): Promise<{ code: number | null; output: string; ms: number }> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['scripts/demo.sh'], {
+    const child = spawn('make', ['--no-print-directory', 'demo'], {
       cwd: REPOSITORY_ROOT,
-      env,
+      env: { ...userEnv(), SLUICE_DEMO_DIR: demoDir },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -36,14 +45,19 @@ function runDemo(): Promise<{ code: number | null; output: string; ms: number }>
   });
 }
 
+/** A failed block's output, for the assertion message. */
+function tail(run: DocCommandsRun): string {
+  return run.output.split('\n').slice(-40).join('\n');
+}
+
 afterAll(() => {
   rmSync(demoDir, { recursive: true, force: true });
 });
 
 describe('make demo', () => {
   it('builds, wraps and runs the thumbnail example, and reports 22 done and the 2 broken samples failed', async () => {
-    const demo = await runDemo();
-    console.info(`scripts/demo.sh: exit ${String(demo.code)} in ${demo.ms} ms`);
+    const demo = await runMakeDemo();
+    console.info(`make demo: exit ${String(demo.code)} in ${demo.ms} ms`);
 
     expect({ code: demo.code, tail: demo.output.split('\n').slice(-40).join('\n') }).toMatchObject({
       code: 0,
@@ -54,5 +68,96 @@ describe('make demo', () => {
     const stats = join(demoDir, 'results', 'thumbnails', 'patterns', 'rings-800x800.ppm', 'stats.json');
     expect(existsSync(stats)).toBe(true);
     expect(JSON.parse(readFileSync(stats, 'utf8'))).toMatchObject({ width: 800, height: 800 });
+  }, 600_000);
+});
+
+describe("the thumbnail example's commands, as the docs show them", () => {
+  let moto: StartedServer;
+  const home = mkdtempSync(join(tmpdir(), 'sluice-docs-home-'));
+  const scratch = ['tmp/samples', 'tmp/out'].map((dir) => join(REPOSITORY_ROOT, dir));
+
+  /** The shell the docs assume: the test bed's variables (`testbed.sh env`), the aws CLI on PATH. */
+  function docsEnv(): NodeJS.ProcessEnv {
+    return {
+      ...userEnv(),
+      HOME: home,
+      PATH: `${awsCliBin()}:${process.env.PATH ?? ''}`,
+      AWS_ENDPOINT_URL: moto.url,
+      AWS_REGION: 'us-east-1',
+      AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: TESTBED_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TESTBED_CREDENTIALS.secretAccessKey,
+      SLUICE_TEST_REGISTRY: testbedEndpoints().registry,
+    };
+  }
+
+  /** Each block starts from empty buckets: the same job's ledger would make a second run skip its files. */
+  async function resetMoto(): Promise<void> {
+    const response = await fetch(`${moto.url}/moto-api/reset`, { method: 'POST' });
+    expect(response.ok).toBe(true);
+  }
+
+  async function run(file: string, id: string, timeoutMs = 300_000): Promise<DocCommandsRun> {
+    const result = await runDocCommands(docBlock(file, id), {
+      cwd: REPOSITORY_ROOT,
+      env: docsEnv(),
+      timeoutMs,
+    });
+    console.info(`${file} ${id}: exit ${String(result.code)} in ${result.ms} ms`);
+    return result;
+  }
+
+  beforeAll(async () => {
+    moto = await startMoto(join(REPOSITORY_ROOT, '.venv'), join(home, 'moto.log'));
+  }, 90_000);
+
+  afterAll(async () => {
+    await moto.stop();
+    rmSync(home, { recursive: true, force: true });
+    // tmp/out holds files the container wrote as root: this process is root on the test machines.
+    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
   });
+
+  it('README.md readme-cli: validate, try, wrap, run, and the same step by step', async () => {
+    await resetMoto();
+    const walkthrough = await run('README.md', 'readme-cli', 480_000);
+
+    expect({ code: walkthrough.code, tail: tail(walkthrough) }).toMatchObject({ code: 0 });
+    expect(walkthrough.output).toContain('Usage: sluice');
+    expect(walkthrough.output).toMatch(/algorithm\.json: valid/);
+    // run, then collect: each completes with the two broken samples failed.
+    expect(walkthrough.output.match(/22 succeeded, 2 failed/g)?.length).toBeGreaterThanOrEqual(2);
+    expect(existsSync(join(home, 'thumbnails', 'bin', 'thumbnail'))).toBe(true);
+  }, 600_000);
+
+  it('examples/algorithms/thumbnails/README.md: build, run directly, try, wrap and run, podman run', async () => {
+    const file = 'examples/algorithms/thumbnails/README.md';
+    await resetMoto();
+
+    const build = await run(file, 'thumbnails-build');
+    expect({ code: build.code, tail: tail(build) }).toMatchObject({ code: 0 });
+
+    const direct = await run(file, 'thumbnails-direct');
+    expect({ code: direct.code, tail: tail(direct) }).toMatchObject({ code: 0 });
+    expect(JSON.parse(readFileSync(join(REPOSITORY_ROOT, 'tmp/out/stats.json'), 'utf8'))).toMatchObject({
+      width: 320,
+      height: 240,
+    });
+
+    const tried = await run(file, 'thumbnails-try');
+    expect({ code: tried.code, tail: tail(tried) }).toMatchObject({ code: 0 });
+
+    const broken = await run(file, 'thumbnails-try-broken');
+    expect({ code: broken.code, tail: tail(broken) }).toMatchObject({ code: 1 });
+    expect(broken.output).toContain('algorithm-exit');
+    expect(broken.output).toContain('exited with code 2 (permanent: not retried)');
+
+    const wrapped = await run(file, 'thumbnails-wrap-run', 480_000);
+    expect({ code: wrapped.code, tail: tail(wrapped) }).toMatchObject({ code: 0 });
+    expect(wrapped.output).toContain('22 succeeded, 2 failed');
+
+    const podman = await run(file, 'thumbnails-podman');
+    expect({ code: podman.code, tail: tail(podman) }).toMatchObject({ code: 0 });
+    expect(existsSync(join(REPOSITORY_ROOT, 'tmp/out/rings/stats.json'))).toBe(true);
+  }, 900_000);
 });

@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCancel } from './commands/cancel.js';
 import { registerCollect } from './commands/collect.js';
 import { registerDispatch } from './commands/dispatch.js';
+import { registerIam } from './commands/iam.js';
 import { registerLogs } from './commands/logs.js';
 import { registerProvision } from './commands/provision.js';
 import { registerRun } from './commands/run.js';
@@ -34,8 +35,7 @@ export function createProgram(context: CommandContext): Command {
   const program = new Command('sluice')
     .description(
       'Run a containerized algorithm over every file in an S3 bucket, locally or on AWS ECS.\n' +
-        'Validate, try, wrap, and run the whole chain with the local backend; ' +
-        'ECS workers arrive in the next release.',
+        'Validate, try, wrap, and run the whole chain on this machine (local backend) or on ECS.',
     )
     .version(VERSION, '-V, --version', 'print the version')
     .helpCommand('help [command]', 'show help for a command')
@@ -57,6 +57,7 @@ export function createProgram(context: CommandContext): Command {
   registerLogs(program, context);
   registerRuns(program, context);
   registerCancel(program, context);
+  registerIam(program, context);
   return program;
 }
 

@@ -430,8 +430,14 @@ export type {
   RunRoleDocuments,
   RunRoleKind,
 } from './iam/policies.js';
-export { deployerPolicy } from './iam/deployer-policy.js';
-export type { DeployerScope } from './iam/deployer-policy.js';
+export {
+  GITHUB_OIDC_AUDIENCE,
+  GITHUB_OIDC_HOST,
+  deployerPolicy,
+  githubOidcTrustPolicy,
+  partitionOfRegion,
+} from './iam/deployer-policy.js';
+export type { DeployerScope, GitHubTrustScope } from './iam/deployer-policy.js';
 export { IamRunRoles } from './iam/iam-run-roles.js';
 export type { EnsureRunRolesOptions, EnsuredRunRoles, FoundRunRole } from './iam/iam-run-roles.js';
 

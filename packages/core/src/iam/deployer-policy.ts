@@ -217,3 +217,63 @@ export function deployerPolicy(scope: DeployerScope): PolicyDocument {
     ],
   };
 }
+
+/** GitHub's OIDC identity provider: tokens are issued by this host, for this audience. */
+export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
+export const GITHUB_OIDC_AUDIENCE = 'sts.amazonaws.com';
+
+/** Whose workflows may assume the role: one repository, optionally one ref of it. */
+export interface GitHubTrustScope {
+  readonly partition: string;
+  readonly accountId: string;
+  /** `owner/name` of the repository whose workflows run sluice (with a reusable workflow: the caller). */
+  readonly repository: string;
+  /** A ref such as `refs/heads/main` or `refs/tags/v*`; undefined: any branch, tag or environment. */
+  readonly ref?: string;
+}
+
+/**
+ * The trust policy of a role that the workflows of one GitHub repository assume through GitHub's
+ * OIDC provider (no stored keys): audience `sts.amazonaws.com`, subject `repo:<owner>/<name>:*` or
+ * `repo:<owner>/<name>:ref:<ref>`.
+ *
+ * @example
+ * githubOidcTrustPolicy({ partition: 'aws', accountId: '123456789012', repository: 'octo/jobs', ref: 'refs/heads/main' });
+ * @throws never.
+ */
+export function githubOidcTrustPolicy(scope: GitHubTrustScope): PolicyDocument {
+  const audience = { [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE };
+  const subject = {
+    [`${GITHUB_OIDC_HOST}:sub`]: `repo:${scope.repository}:${scope.ref === undefined ? '*' : `ref:${scope.ref}`}`,
+  };
+  // A pattern needs StringLike; an exact ref is matched exactly, beside the audience.
+  const exact = scope.ref !== undefined && !scope.ref.includes('*');
+  return {
+    Version: POLICY_VERSION,
+    Statement: [
+      {
+        Sid: 'GitHubActionsOfOneRepository',
+        Effect: 'Allow',
+        Principal: {
+          Federated: `arn:${scope.partition}:iam::${scope.accountId}:oidc-provider/${GITHUB_OIDC_HOST}`,
+        },
+        Action: ['sts:AssumeRoleWithWebIdentity'],
+        Condition: exact
+          ? { StringEquals: { ...audience, ...subject } }
+          : { StringEquals: audience, StringLike: subject },
+      },
+    ],
+  };
+}
+
+/**
+ * The partition of a region's ARNs: `aws-cn` in China, `aws-us-gov` in GovCloud, `aws` elsewhere.
+ *
+ * @example
+ * partitionOfRegion('cn-north-1'); // 'aws-cn'
+ */
+export function partitionOfRegion(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}

@@ -32,8 +32,8 @@ export type PolicyCondition = Readonly<Record<string, Readonly<Record<string, st
 export interface PolicyStatement {
   readonly Sid: string;
   readonly Effect: 'Allow' | 'Deny';
-  /** Trust policies only: the service that may assume the role. */
-  readonly Principal?: { readonly Service: string };
+  /** Trust policies only: the service (or the identity provider's users) that may assume the role. */
+  readonly Principal?: { readonly Service: string } | { readonly Federated: string };
   readonly Action: readonly string[];
   /** Absent in trust policies. */
   readonly Resource?: readonly string[];

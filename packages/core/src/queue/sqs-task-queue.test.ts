@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { SQSClient, SendMessageBatchCommand, SendMessageBatchCommandOutput } from '@aws-sdk/client-sqs';
 
 import { ConfigurationError } from '../errors.js';
-import { SqsTaskQueue } from './sqs-task-queue.js';
+import { SqsQueues, SqsTaskQueue } from './sqs-task-queue.js';
 
 type Reply = (ids: string[]) => Partial<SendMessageBatchCommandOutput> | Error;
 
@@ -103,5 +103,49 @@ describe('SqsTaskQueue.sendBatch', () => {
       sent: 1,
       failed: [{ index: 1, code: 'MessageTooLong', senderFault: true }],
     });
+  });
+});
+
+describe('SqsQueues.ensureQueue after a deletion', () => {
+  /** A client that has no queue, refuses the name `refusals` times as recently deleted, then creates it. */
+  function recentlyDeleted(refusals: number): { client: SQSClient; calls: string[] } {
+    const calls: string[] = [];
+    const client = {
+      send: (command: { constructor: { name: string } }) => {
+        const name = command.constructor.name;
+        calls.push(name);
+        if (name === 'GetQueueUrlCommand') {
+          return Promise.reject(Object.assign(new Error('no queue'), { name: 'QueueDoesNotExist' }));
+        }
+        if (name === 'CreateQueueCommand' && refusals-- > 0) {
+          return Promise.reject(
+            Object.assign(new Error('You must wait 60 seconds after deleting a queue'), {
+              name: 'QueueDeletedRecently',
+              $metadata: { httpStatusCode: 400 },
+            }),
+          );
+        }
+        if (name === 'CreateQueueCommand') return Promise.resolve({ QueueUrl: 'https://sqs/1/q' });
+        return Promise.resolve({ Attributes: { QueueArn: 'arn:aws:sqs:r:1:q' } });
+      },
+    } as unknown as SQSClient;
+    return { client, calls };
+  }
+
+  it('waits out the 60 s SQS keeps a deleted queue name, then creates the queue', async () => {
+    const { client, calls } = recentlyDeleted(3);
+    const sleeps: number[] = [];
+    const queues = new SqsQueues(client, { sleep: (ms) => (sleeps.push(ms), Promise.resolve()) });
+
+    await expect(queues.ensureQueue('sluice-r-tasks')).resolves.toMatchObject({ url: 'https://sqs/1/q' });
+    expect(calls.filter((c) => c === 'CreateQueueCommand')).toHaveLength(4);
+    expect(sleeps).toEqual([10_000, 10_000, 10_000]);
+  });
+
+  it('gives up after 80 s with the error SQS gave', async () => {
+    const { client } = recentlyDeleted(100);
+    const queues = new SqsQueues(client, { sleep: () => Promise.resolve() });
+
+    await expect(queues.ensureQueue('sluice-r-tasks')).rejects.toThrow(/QueueDeletedRecently|60 seconds/);
   });
 });

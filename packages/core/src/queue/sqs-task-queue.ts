@@ -303,6 +303,10 @@ const notReturned = {
   retryable: false,
 };
 
+/** Tries, QUEUE_NAME_WAIT_MS apart, while SQS still holds a deleted queue's name (60 s). */
+const QUEUE_NAME_WAITS = 8;
+const QUEUE_NAME_WAIT_MS = 10_000;
+
 /** 14 days: the longest SQS keeps a message, so the dead-letter queue holds failures longest. */
 const MAX_RETENTION_SECONDS = 1_209_600;
 
@@ -316,7 +320,14 @@ const MAX_RETENTION_SECONDS = 1_209_600;
  * @throws ConfigurationError when access is denied; AwsRequestError for faults.
  */
 export class SqsQueues {
-  constructor(private readonly client: SQSClient) {}
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly client: SQSClient,
+    options: { readonly sleep?: (ms: number) => Promise<void> } = {},
+  ) {
+    this.sleep = options.sleep ?? defaultSleep;
+  }
 
   /**
    * The URL of a queue by name; `undefined` when there is none.
@@ -400,17 +411,26 @@ export class SqsQueues {
       return { url: existing, arn: await this.queueArn(existing), created: false };
     }
     let url: string | undefined;
-    try {
-      const output = await this.client.send(
-        new CreateQueueCommand({
-          QueueName: name,
-          Attributes: attributes,
-          ...(tags !== undefined && { tags: { ...tags } }),
-        }),
-      );
-      url = output.QueueUrl;
-    } catch (thrown: unknown) {
-      throw classifySqsError(thrown, 'SQS.CreateQueue', name);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const output = await this.client.send(
+          new CreateQueueCommand({
+            QueueName: name,
+            Attributes: attributes,
+            ...(tags !== undefined && { tags: { ...tags } }),
+          }),
+        );
+        url = output.QueueUrl;
+        break;
+      } catch (thrown: unknown) {
+        // SQS refuses a queue's name for 60 s after the queue was deleted (a run torn down and
+        // provisioned again): waiting it out beats failing the provision.
+        if (/QueueDeletedRecently/.test(describeAwsError(thrown).code) && attempt < QUEUE_NAME_WAITS) {
+          await this.sleep(QUEUE_NAME_WAIT_MS);
+          continue;
+        }
+        throw classifySqsError(thrown, 'SQS.CreateQueue', name);
+      }
     }
     if (url === undefined) {
       throw new AwsRequestError(`SQS.CreateQueue did not return the URL of ${name}`, {

@@ -1,0 +1,169 @@
+// docs/github.md's shell blocks, run as they stand in the doc (test/docs/doc-commands.ts):
+// - github-validate: `npx sluice validate` in a copy of the jobs repository example, with the
+//   algorithm repository's manifest beside it;
+// - github-oidc-setup: the OIDC provider, the role and its policies, made with the aws CLI and
+//   `sluice iam` against the moto server, then read back: exactly the documents core writes;
+// - github-release: a release in a clone of this repository — versions, rebuilt bundles, commit,
+//   tag and push to a bare repository standing in for GitHub — then `release.mjs check` on the tag.
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import {
+  DeleteOpenIDConnectProviderCommand,
+  DeleteRoleCommand,
+  DeleteRolePolicyCommand,
+  GetOpenIDConnectProviderCommand,
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  IAMClient,
+} from '@aws-sdk/client-iam';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { deployerPolicy, githubOidcTrustPolicy } from '@sluice/core';
+import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, TestAwsAccount, containerEngineEnv } from '@sluice/testing';
+
+import { awsCliBin, docBlock, runDocCommands, type DocCommandsRun } from '../docs/doc-commands.js';
+
+const DOC = 'docs/github.md';
+const scratchDirs: string[] = [];
+
+function scratch(label: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `sluice-docs-${label}-`));
+  scratchDirs.push(dir);
+  return dir;
+}
+
+/** A user's shell: PATH with the aws CLI, the given AWS settings, nothing of jest's. */
+function shellEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^(AWS_|SLUICE_|INPUT_|GITHUB_)/.test(key)) env[key] = value;
+  }
+  return { ...env, ...containerEngineEnv(), PATH: `${awsCliBin()}:${process.env.PATH ?? ''}`, ...extra };
+}
+
+function tail(run: DocCommandsRun): string {
+  return run.output.split('\n').slice(-40).join('\n');
+}
+
+afterAll(() => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('docs/github.md, the commands of a first run', () => {
+  it('github-validate: checks the jobs repository example against the algorithm repository manifest', async () => {
+    const repo = scratch('jobs-repo');
+    cpSync(join(REPOSITORY_ROOT, 'examples', 'jobs-repo'), repo, { recursive: true });
+    cpSync(
+      join(REPOSITORY_ROOT, 'examples', 'algorithm-repo', 'algorithm.json'),
+      join(repo, 'algorithm.json'),
+    );
+
+    const run = await runDocCommands(docBlock(DOC, 'github-validate'), { cwd: repo, env: shellEnv() });
+
+    expect({ code: run.code, tail: tail(run) }).toMatchObject({ code: 0 });
+    expect(run.output).toContain('algorithm.json: valid manifest');
+    expect(run.output).toContain('jobs/holiday-photos.json: valid job');
+  });
+});
+
+describe('docs/github.md, AWS access through OIDC', () => {
+  const aws = new TestAwsAccount({ label: 'docs-oidc' });
+  const iam = new IAMClient({
+    endpoint: aws.endpoint,
+    region: aws.region,
+    credentials: { ...TESTBED_CREDENTIALS },
+  });
+  const ROLE = 'sluice-jobs';
+  const PROVIDER = 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com';
+
+  /** The doc's role and provider, gone (before: a run cut short may have left them). */
+  async function removeWhatTheDocMakes(): Promise<void> {
+    await iam
+      .send(new DeleteRolePolicyCommand({ RoleName: ROLE, PolicyName: 'sluice' }))
+      .catch(() => undefined);
+    await iam.send(new DeleteRoleCommand({ RoleName: ROLE })).catch(() => undefined);
+    await iam
+      .send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: PROVIDER }))
+      .catch(() => undefined);
+  }
+
+  afterAll(async () => {
+    await removeWhatTheDocMakes();
+    iam.destroy();
+  });
+
+  it('github-oidc-setup: makes the provider and a role with exactly the trust and deployer policies', async () => {
+    await removeWhatTheDocMakes();
+    const dir = scratch('oidc');
+    const env = shellEnv({
+      AWS_ENDPOINT_URL: aws.endpoint,
+      AWS_DEFAULT_REGION: aws.region,
+      AWS_ACCESS_KEY_ID: TESTBED_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TESTBED_CREDENTIALS.secretAccessKey,
+    });
+
+    const run = await runDocCommands(docBlock(DOC, 'github-oidc-setup'), { cwd: dir, env });
+
+    expect({ code: run.code, tail: tail(run) }).toMatchObject({ code: 0 });
+    // The last command prints what goes into SLUICE_ROLE_ARN.
+    expect(run.output.trim().split('\n').pop()).toBe('arn:aws:iam::123456789012:role/sluice-jobs');
+
+    const provider = await iam.send(
+      new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: PROVIDER }),
+    );
+    expect(provider.ClientIDList).toEqual(['sts.amazonaws.com']);
+    const role = await iam.send(new GetRoleCommand({ RoleName: ROLE }));
+    expect(role.Role?.MaxSessionDuration).toBe(14_400);
+    expect(JSON.parse(decodeURIComponent(role.Role?.AssumeRolePolicyDocument ?? '{}'))).toEqual(
+      githubOidcTrustPolicy({ partition: 'aws', accountId: '123456789012', repository: 'my-org/my-jobs' }),
+    );
+    const policy = await iam.send(new GetRolePolicyCommand({ RoleName: ROLE, PolicyName: 'sluice' }));
+    expect(JSON.parse(decodeURIComponent(policy.PolicyDocument ?? '{}'))).toEqual(
+      deployerPolicy({ partition: 'aws', region: 'eu-west-1', accountId: '123456789012' }),
+    );
+  }, 120_000);
+});
+
+describe('docs/github.md, versions and releases', () => {
+  it('github-release: versions, bundles, commit, tag and push make a release the check accepts', async () => {
+    const clone = scratch('release');
+    const origin = join(clone, 'origin.git');
+    const work = join(clone, 'sluice');
+    const git = (cwd: string, ...args: string[]): string =>
+      execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    git(clone, 'init', '-q', '--bare', origin);
+    git(clone, 'clone', '-q', REPOSITORY_ROOT, work);
+    git(work, 'checkout', '-q', '-B', 'main');
+    git(work, 'remote', 'set-url', 'origin', origin);
+    // The bundles build with this checkout's installed packages.
+    symlinkSync(join(REPOSITORY_ROOT, 'node_modules'), join(work, 'node_modules'));
+    const env = shellEnv({
+      GIT_AUTHOR_NAME: 'Release Test',
+      GIT_AUTHOR_EMAIL: 'release@example.invalid',
+      GIT_COMMITTER_NAME: 'Release Test',
+      GIT_COMMITTER_EMAIL: 'release@example.invalid',
+    });
+
+    const run = await runDocCommands(docBlock(DOC, 'github-release'), { cwd: work, env, timeoutMs: 900_000 });
+
+    expect({ code: run.code, tail: tail(run) }).toMatchObject({ code: 0 });
+    expect(run.output).toMatch(/check-dist: rebuilt; [1-9]\d* bundle file\(s\) changed and staged/);
+    expect(git(origin, 'tag', '--list')).toBe('v1.2.3\n');
+    expect(git(origin, 'log', '-1', '--format=%s', 'main')).toBe('Release 1.2.3\n');
+    // The pushed release: one version everywhere, a CHANGELOG section, fresh bundles, a clean tree.
+    expect(git(work, 'status', '--porcelain', '--untracked-files=no')).toBe('');
+    const check = execFileSync(process.execPath, ['scripts/release.mjs', 'check', 'v1.2.3'], {
+      cwd: work,
+      encoding: 'utf8',
+    });
+    expect(check).toContain('1.2.3');
+    expect(existsSync(join(work, 'packages', 'cli', 'dist', 'index.js'))).toBe(true);
+    expect(
+      execFileSync(process.execPath, [join(work, 'packages', 'cli', 'dist', 'index.js'), '--version'], {
+        encoding: 'utf8',
+      }).trim(),
+    ).toBe('1.2.3');
+  }, 900_000);
+});
