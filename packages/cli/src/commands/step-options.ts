@@ -170,13 +170,16 @@ export function parseCollectOptions(
   };
 }
 
-/** A core Logger over a progress display: lines go above the live line, secrets are masked. */
-export function displayLogger(display: ProgressDisplay, verbose = false): Logger {
+/**
+ * A core Logger that writes each line through `writeLine`, prefixed by its level (warnings and
+ * errors), with every value given to setSecret masked; debug lines only when `verbose`.
+ */
+export function maskingLogger(writeLine: (line: string) => void, verbose = false): Logger {
   const secrets: string[] = [];
   const write = (prefix: string, message: string): void => {
     let text = message;
     for (const secret of secrets) text = text.split(secret).join('***');
-    display.log(`${prefix}${text}`);
+    writeLine(`${prefix}${text}`);
   };
   return {
     debug: (message) => {
@@ -195,6 +198,13 @@ export function displayLogger(display: ProgressDisplay, verbose = false): Logger
       if (value !== '') secrets.push(value);
     },
   };
+}
+
+/** A core Logger over a progress display: lines go above the live line, secrets are masked. */
+export function displayLogger(display: ProgressDisplay, verbose = false): Logger {
+  return maskingLogger((line) => {
+    display.log(line);
+  }, verbose);
 }
 
 /** The context every step gets from the CLI. */

@@ -1,10 +1,10 @@
 import { fileURLToPath } from 'node:url';
 
-import { ConfigurationError, detectContainerEngine, wrap, wrapDestinations, type Logger } from '@sluice/core';
+import { ConfigurationError, detectContainerEngine, wrap, wrapDestinations } from '@sluice/core';
 import type { Command } from 'commander';
 
 import type { CommandContext } from '../context.js';
-import type { CliIo } from '../io.js';
+import { maskingLogger } from './step-options.js';
 
 const EXAMPLES = `
 Examples:
@@ -36,33 +36,6 @@ export function cliRunnerDir(base: string = import.meta.url): string {
   return fileURLToPath(new URL('./runner/', base));
 }
 
-/** Progress on stderr, secrets masked. */
-function stderrLogger(io: CliIo, verbose: boolean): Logger {
-  const secrets: string[] = [];
-  const write = (prefix: string, message: string): void => {
-    let text = message;
-    for (const secret of secrets) text = text.split(secret).join('***');
-    io.err(`${prefix}${text}\n`);
-  };
-  return {
-    debug: (message) => {
-      if (verbose) write('', message);
-    },
-    info: (message) => {
-      write('', message);
-    },
-    warning: (message) => {
-      write('warning: ', message);
-    },
-    error: (message) => {
-      write('error: ', message);
-    },
-    setSecret: (value) => {
-      if (value !== '') secrets.push(value);
-    },
-  };
-}
-
 /** `sluice wrap MANIFEST`: the wrap-algorithm action's work, on this machine. */
 export function registerWrap(program: Command, context: CommandContext): void {
   program
@@ -88,7 +61,9 @@ export function registerWrap(program: Command, context: CommandContext): void {
     .option('--verbose', 'print the engine commands too')
     .addHelpText('after', EXAMPLES)
     .action(async (manifestPath: string, options: WrapCommandOptions) => {
-      const logger = stderrLogger(context.io, options.verbose === true);
+      const logger = maskingLogger((line) => {
+        context.io.err(`${line}\n`);
+      }, options.verbose === true);
       if (options.registry !== undefined && options.ecr === true) {
         throw new ConfigurationError('--registry and --ecr both name where to push: keep one.');
       }
