@@ -35,24 +35,9 @@ describe('sluice iam', () => {
   });
 
   it('prints a GitHub OIDC trust policy for one repository, any ref or one ref', async () => {
-    const any = await sluice(
-      'iam',
-      'github-trust',
-      '--account-id',
-      '123456789012',
-      '--repository',
-      'octo/jobs',
-    );
-    const main = await sluice(
-      'iam',
-      'github-trust',
-      '--account-id',
-      '123456789012',
-      '--repository',
-      'octo/jobs',
-      '--ref',
-      'refs/heads/main',
-    );
+    const trust = ['iam', 'github-trust', '--account-id', '123456789012', '--repository', 'octo/jobs'];
+    const any = await sluice(...trust);
+    const main = await sluice(...trust, '--ref', 'refs/heads/main');
 
     expect(any.code).toBe(0);
     expect(JSON.parse(any.out)).toEqual({
