@@ -12,57 +12,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { queuedTasks, stats, testbedClients } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tasks = Number(process.argv[2] ?? 200);
-const endpoint = process.env.AWS_ENDPOINT_URL;
-if (!endpoint) {
-  console.error('AWS_ENDPOINT_URL is not set: run `eval "$(bash scripts/testbed.sh env)"` first');
-  process.exit(2);
-}
-const region = process.env.AWS_REGION ?? 'us-east-1';
-const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
-const s3 = new S3Client({ endpoint, region, credentials, forcePathStyle: true });
-const sqs = new SQSClient({ endpoint, region, credentials });
-
-function stats(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-  return { n: sorted.length, median: at(0.5), p95: at(0.95) };
-}
+const clients = testbedClients();
 
 async function scenario(label, manifestFields) {
   const id = randomBytes(4).toString('hex');
-  const bucket = `bench-${id}`;
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `bench-${id}` }))).QueueUrl;
-  const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `bench-${id}-dlq` }))).QueueUrl;
-  const body = randomBytes(1024);
-  const messages = [];
-  for (let i = 0; i < tasks; i += 1) {
-    const key = `in/file-${i}.bin`;
-    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
-    messages.push(
-      JSON.stringify({
-        sluice: 1,
-        runId: `bench-${id}`,
-        bucket,
-        key,
-        etag: put.ETag.replaceAll('"', ''),
-        size: 1024,
-      }),
-    );
-  }
-  for (let i = 0; i < messages.length; i += 10) {
-    await sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: messages.slice(i, i + 10).map((MessageBody, j) => ({ Id: String(j), MessageBody })),
-      }),
-    );
-  }
+  const queued = await queuedTasks(clients, `bench-${id}`, `bench-${id}`, tasks);
   const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
   const manifestPath = join(dir, 'algorithm.json');
   await writeFile(
@@ -70,15 +28,7 @@ async function scenario(label, manifestFields) {
     JSON.stringify({ name: 'bench', version: '1', image: 'x.io/bench:1', memory: 256, ...manifestFields }),
   );
   const config = {
-    runId: `bench-${id}`,
-    queueUrl,
-    deadLetterQueueUrl: dlqUrl,
-    input: { bucket, prefix: 'in/', include: ['**'] },
-    output: { bucket, prefix: 'out/' },
-    maxAttempts: 1,
-    idleSeconds: 2,
-    env: {},
-    secretEnv: [],
+    ...queued,
     pathRoot: dir,
   };
   const child = spawn(process.execPath, [join(root, 'packages/runner/dist/index.js')], {
@@ -115,5 +65,5 @@ await scenario('port algorithm (node http server)', {
   port,
   command: [process.execPath, join(root, 'test/fixtures/algorithms/port-server.mjs'), String(port)],
 });
-s3.destroy();
-sqs.destroy();
+clients.s3.destroy();
+clients.sqs.destroy();

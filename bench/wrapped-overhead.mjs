@@ -23,8 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { TESTBED_CREDENTIALS, TESTBED_REGION, queuedTasks, stats, testbedClients } from './lib.mjs';
 
 const execFileAsync = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -39,10 +38,7 @@ if (!endpoint || !registry || !process.env.CONTAINERS_CONF) {
   );
   process.exit(2);
 }
-const region = process.env.AWS_REGION ?? 'us-east-1';
-const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
-const s3 = new S3Client({ endpoint, region, credentials, forcePathStyle: true });
-const sqs = new SQSClient({ endpoint, region, credentials });
+const clients = testbedClients();
 const id = randomBytes(4).toString('hex');
 const work = await mkdtemp(join(tmpdir(), 'sluice-bench-wrapped-'));
 const algorithmImage = `localhost/sluice-bench-${id}/algorithm:1`;
@@ -53,12 +49,6 @@ const images = [algorithmImage, wrappedImage];
 async function podman(args, options = {}) {
   const { stdout } = await execFileAsync('podman', args, { maxBuffer: 64 * 1024 * 1024, ...options });
   return stdout;
-}
-
-function stats(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-  return { n: sorted.length, median: at(0.5), p95: at(0.95) };
 }
 
 const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
@@ -140,45 +130,7 @@ try {
   );
 
   // 2a. The runner in a container, every task from one queue.
-  const bucket = `bench-wrapped-${id}`;
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `bench-wrapped-${id}` }))).QueueUrl;
-  const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `bench-wrapped-${id}-dlq` }))).QueueUrl;
-  const body = randomBytes(1024);
-  const messages = [];
-  for (let i = 0; i < tasks; i += 1) {
-    const key = `in/file-${i}.bin`;
-    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
-    messages.push(
-      JSON.stringify({
-        sluice: 1,
-        runId: `bench-${id}`,
-        bucket,
-        key,
-        etag: put.ETag.replaceAll('"', ''),
-        size: 1024,
-      }),
-    );
-  }
-  for (let i = 0; i < messages.length; i += 10) {
-    await sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: messages.slice(i, i + 10).map((MessageBody, j) => ({ Id: String(j), MessageBody })),
-      }),
-    );
-  }
-  const config = {
-    runId: `bench-${id}`,
-    queueUrl,
-    deadLetterQueueUrl: dlqUrl,
-    input: { bucket, prefix: 'in/', include: ['**'] },
-    output: { bucket, prefix: 'out/' },
-    maxAttempts: 1,
-    idleSeconds: 2,
-    env: {},
-    secretEnv: [],
-  };
+  const config = await queuedTasks(clients, `bench-wrapped-${id}`, `bench-${id}`, tasks);
   const memory = `${manifestFields.memory + 128}m`; // localMemoryLimitMiB: the manifest's + RUNNER_OVERHEAD_MIB
   const runnerStarted = Date.now();
   const child = spawn(
@@ -202,7 +154,12 @@ try {
       wrappedImage,
     ],
     {
-      env: { ...process.env, SLUICE_RUN: JSON.stringify(config), AWS_REGION: region, ...credentialsEnv() },
+      env: {
+        ...process.env,
+        SLUICE_RUN: JSON.stringify(config),
+        AWS_REGION: TESTBED_REGION,
+        ...credentialsEnv(),
+      },
       stdio: ['ignore', 'pipe', 'ignore'],
     },
   );
@@ -239,7 +196,7 @@ try {
     await rm(data, { recursive: true, force: true });
     await mkdir(join(data, 'in'), { recursive: true });
     await mkdir(join(data, 'out'), { recursive: true });
-    await writeFile(join(data, 'in', 'file.bin'), body);
+    await writeFile(join(data, 'in', 'file.bin'), randomBytes(1024));
     const started = Date.now();
     await podman([
       'run',
@@ -268,10 +225,13 @@ try {
     console.error(`cleanup: ${e.message}`),
   );
   await rm(work, { recursive: true, force: true });
-  s3.destroy();
-  sqs.destroy();
+  clients.s3.destroy();
+  clients.sqs.destroy();
 }
 
 function credentialsEnv() {
-  return { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey };
+  return {
+    AWS_ACCESS_KEY_ID: TESTBED_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TESTBED_CREDENTIALS.secretAccessKey,
+  };
 }
