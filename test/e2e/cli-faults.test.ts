@@ -9,22 +9,22 @@
 // - Ctrl-C during `sluice run` (runners stopped, run torn down, exit 130).
 // The interrupted provision is covered by packages/testing/src/run-lifecycle.test.ts, which can stop
 // a provision at an exact point.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { ListQueuesCommand } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CliContainerEngine } from '@sluice/core';
-import { TestAwsAccount, containerEngineEnv } from '@sluice/testing';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { describe, expect, it } from '@jest/globals';
+import { TestAwsAccount } from '@sluice/testing';
 
 import {
-  buildAlgorithmContext,
+  keysUnder,
+  queuesNamed,
   runCli,
   runIdIn,
   runnerContainers,
   startCli,
+  useWrappedAlgorithm,
   userShellEnv,
   type CliRun,
 } from './e2e-support.js';
@@ -32,7 +32,6 @@ import {
 const aws = new TestAwsAccount({ label: 'faults' });
 const id = aws.id.slice(0, 8);
 const workspace = mkdtempSync(join(tmpdir(), 'sluice-faults-'));
-const engine = new CliContainerEngine({ kind: 'podman', env: { ...containerEngineEnv() } });
 const algorithm = `faults-${id}`;
 
 /** A user's shell on the test bed; `overrides` set or (undefined) unset variables. */
@@ -69,34 +68,13 @@ function writeInputs(dir: string, files: Record<string, string>): string {
   return root;
 }
 
-/** Queue names of the test bed that belong to job `name` (sluice-<name>-<id>-<hash>-tasks…). */
-async function queuesOf(jobName: string): Promise<string[]> {
-  const listed = await aws.sqs.send(new ListQueuesCommand({ QueueNamePrefix: `sluice-${jobName}-${id}` }));
-  return listed.QueueUrls ?? [];
-}
-
-async function keysUnder(bucket: string, prefix: string): Promise<string[]> {
-  const listed = await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
-  return (listed.Contents ?? []).map((object) => object.Key ?? '').sort();
+function queuesOf(jobName: string): Promise<string[]> {
+  return queuesNamed(aws, `sluice-${jobName}-${id}`);
 }
 
 const NO_STACK = /^\s+at .+:\d+:\d+\)?$/m;
 
-beforeAll(async () => {
-  await buildAlgorithmContext(join(workspace, 'algorithm'), algorithm);
-  const wrapped = await sluice(['wrap', 'algorithm/algorithm.json']);
-  if (wrapped.code !== 0) throw new Error(`sluice wrap failed:\n${wrapped.stderr}`);
-}, 300_000);
-
-afterAll(async () => {
-  await engine
-    .removeImages([`localhost/sluice/${algorithm}:1.0`, `localhost/sluice/${algorithm}-algorithm:1.0`])
-    .catch((e: unknown) => {
-      console.warn(`could not remove the images: ${String(e)}`);
-    });
-  await aws.cleanup();
-  rmSync(workspace, { recursive: true, force: true });
-}, 120_000);
+useWrappedAlgorithm({ workspace, algorithm, aws, wrap: () => sluice(['wrap', 'algorithm/algorithm.json']) });
 
 describe('a job sluice cannot run: exit 2, what to fix, nothing made', () => {
   it('names an algorithm nobody wrapped', async () => {
@@ -221,7 +199,7 @@ describe('runs that are odd but valid', () => {
     expect(run.code).toBe(0);
     expect(run.stderr).toContain('every result fires an S3 event that the runner drops');
     expect(run.stdout).toContain('3 succeeded, 0 failed of 3 inputs');
-    expect(await keysUnder(bucket, 'data/results/')).toEqual([
+    expect(await keysUnder(aws, bucket, 'data/results/')).toEqual([
       'data/results/a.txt/result.txt',
       'data/results/b/c.txt/result.txt',
       'data/results/d e.txt/result.txt',

@@ -4,12 +4,21 @@
 // server and podman.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, containerEngineEnv } from '@sluice/testing';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListQueuesCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll } from '@jest/globals';
+import { CliContainerEngine } from '@sluice/core';
+import {
+  REPOSITORY_ROOT,
+  TESTBED_CREDENTIALS,
+  containerEngineEnv,
+  type TestAwsAccount,
+} from '@sluice/testing';
 import { parse } from 'yaml';
 
 const execFileAsync = promisify(execFile);
@@ -374,4 +383,46 @@ export function runIdIn(stderr: string): string {
   const match = /run ([a-z0-9-]+): provisioned/.exec(stderr);
   if (match?.[1] === undefined) throw new Error(`no run id in:\n${stderr}`);
   return match[1];
+}
+
+/**
+ * The setup of a CLI test file: before its tests, the test algorithm `algorithm` is written to
+ * `<workspace>/algorithm` and wrapped by `wrap` (`sluice wrap algorithm/algorithm.json` as the file
+ * runs the CLI); after them, its images, the account's resources and the workspace are removed.
+ */
+export function useWrappedAlgorithm(fixture: {
+  readonly workspace: string;
+  readonly algorithm: string;
+  readonly aws: TestAwsAccount;
+  readonly wrap: () => Promise<CliRun>;
+}): void {
+  const { workspace, algorithm, aws } = fixture;
+  beforeAll(async () => {
+    await buildAlgorithmContext(join(workspace, 'algorithm'), algorithm);
+    const wrapped = await fixture.wrap();
+    if (wrapped.code !== 0) throw new Error(`sluice wrap failed:\n${wrapped.stderr}`);
+  }, 300_000);
+
+  afterAll(async () => {
+    const engine = new CliContainerEngine({ kind: 'podman', env: { ...containerEngineEnv() } });
+    await engine
+      .removeImages([`localhost/sluice/${algorithm}:1.0`, `localhost/sluice/${algorithm}-algorithm:1.0`])
+      .catch((e: unknown) => {
+        console.warn(`could not remove the images: ${String(e)}`);
+      });
+    await aws.cleanup();
+    rmSync(workspace, { recursive: true, force: true });
+  }, 120_000);
+}
+
+/** The URLs of the account's queues whose names start with `prefix`. */
+export async function queuesNamed(aws: TestAwsAccount, prefix: string): Promise<string[]> {
+  const listed = await aws.sqs.send(new ListQueuesCommand({ QueueNamePrefix: prefix }));
+  return listed.QueueUrls ?? [];
+}
+
+/** The keys under `prefix` in `bucket`, sorted (one page: the tests keep to fewer than 1,000). */
+export async function keysUnder(aws: TestAwsAccount, bucket: string, prefix: string): Promise<string[]> {
+  const listed = await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  return (listed.Contents ?? []).map((object) => object.Key ?? '').sort();
 }

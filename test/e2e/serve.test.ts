@@ -2,20 +2,21 @@
 // a process against the test bed's moto server and podman) picks up files uploaded after it started,
 // through the S3 notification and the task queue, and on SIGTERM stops its runner containers and
 // exits 0 with the run still provisioned; `sluice teardown` then removes it.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CliContainerEngine } from '@sluice/core';
-import { TestAwsAccount, containerEngineEnv } from '@sluice/testing';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { describe, expect, it } from '@jest/globals';
+import { TestAwsAccount } from '@sluice/testing';
 
 import {
-  buildAlgorithmContext,
+  keysUnder,
+  queuesNamed,
   runnerContainers,
   startCli,
+  useWrappedAlgorithm,
   userShellEnv,
   type CliRun,
   type RunningCli,
@@ -24,7 +25,6 @@ import {
 const aws = new TestAwsAccount({ label: 'serve' });
 const id = aws.id.slice(0, 8);
 const workspace = mkdtempSync(join(tmpdir(), 'sluice-serve-'));
-const engine = new CliContainerEngine({ kind: 'podman', env: { ...containerEngineEnv() } });
 const algorithm = `serve-${id}`;
 
 function startSluice(args: string[], timeoutMs: number): RunningCli {
@@ -40,14 +40,8 @@ function sluice(args: string[], timeoutMs = 180_000): Promise<CliRun> {
   return startSluice(args, timeoutMs).exited;
 }
 
-async function queuesOf(jobName: string): Promise<string[]> {
-  const listed = await aws.sqs.send(new ListQueuesCommand({ QueueNamePrefix: `sluice-${jobName}-${id}` }));
-  return listed.QueueUrls ?? [];
-}
-
-async function keysUnder(bucket: string, prefix: string): Promise<string[]> {
-  const listed = await aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
-  return (listed.Contents ?? []).map((object) => object.Key ?? '').sort();
+function queuesOf(jobName: string): Promise<string[]> {
+  return queuesNamed(aws, `sluice-${jobName}-${id}`);
 }
 
 /** Polls until `bucket` holds `expected` under `prefix`, or gives up after `timeoutMs` with what it saw. */
@@ -58,29 +52,20 @@ async function waitForKeys(
   timeoutMs: number,
 ): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
-  let keys = await keysUnder(bucket, prefix);
+  let keys = await keysUnder(aws, bucket, prefix);
   while (expected.some((key) => !keys.includes(key)) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 2000));
-    keys = await keysUnder(bucket, prefix);
+    keys = await keysUnder(aws, bucket, prefix);
   }
   return keys;
 }
 
-beforeAll(async () => {
-  await buildAlgorithmContext(join(workspace, 'algorithm'), algorithm);
-  const wrapped = await sluice(['wrap', 'algorithm/algorithm.json'], 300_000);
-  if (wrapped.code !== 0) throw new Error(`sluice wrap failed:\n${wrapped.stderr}`);
-}, 300_000);
-
-afterAll(async () => {
-  await engine
-    .removeImages([`localhost/sluice/${algorithm}:1.0`, `localhost/sluice/${algorithm}-algorithm:1.0`])
-    .catch((e: unknown) => {
-      console.warn(`could not remove the images: ${String(e)}`);
-    });
-  await aws.cleanup();
-  rmSync(workspace, { recursive: true, force: true });
-}, 120_000);
+useWrappedAlgorithm({
+  workspace,
+  algorithm,
+  aws,
+  wrap: () => sluice(['wrap', 'algorithm/algorithm.json'], 300_000),
+});
 
 describe('sluice serve', () => {
   it('processes files uploaded after it started; SIGTERM stops the runners, keeps the run and exits 0', async () => {
