@@ -87099,6 +87099,9 @@ const notReturned = {
     requestId: undefined,
     retryable: false,
 };
+/** Tries, QUEUE_NAME_WAIT_MS apart, while SQS still holds a deleted queue's name (60 s). */
+const QUEUE_NAME_WAITS = 8;
+const QUEUE_NAME_WAIT_MS = 10_000;
 /** 14 days: the longest SQS keeps a message, so the dead-letter queue holds failures longest. */
 const MAX_RETENTION_SECONDS = 1_209_600;
 /**
@@ -87112,8 +87115,10 @@ const MAX_RETENTION_SECONDS = 1_209_600;
  */
 class sqs_task_queue_SqsQueues {
     client;
-    constructor(client) {
+    sleep;
+    constructor(client, options = {}) {
         this.client = client;
+        this.sleep = options.sleep ?? sqs_task_queue_defaultSleep;
     }
     /**
      * The URL of a queue by name; `undefined` when there is none.
@@ -87188,16 +87193,25 @@ class sqs_task_queue_SqsQueues {
             return { url: existing, arn: await this.queueArn(existing), created: false };
         }
         let url;
-        try {
-            const output = await this.client.send(new CreateQueueCommand({
-                QueueName: name,
-                Attributes: attributes,
-                ...(tags !== undefined && { tags: { ...tags } }),
-            }));
-            url = output.QueueUrl;
-        }
-        catch (thrown) {
-            throw classifySqsError(thrown, 'SQS.CreateQueue', name);
+        for (let attempt = 1;; attempt++) {
+            try {
+                const output = await this.client.send(new CreateQueueCommand({
+                    QueueName: name,
+                    Attributes: attributes,
+                    ...(tags !== undefined && { tags: { ...tags } }),
+                }));
+                url = output.QueueUrl;
+                break;
+            }
+            catch (thrown) {
+                // SQS refuses a queue's name for 60 s after the queue was deleted (a run torn down and
+                // provisioned again): waiting it out beats failing the provision.
+                if (/QueueDeletedRecently/.test(describeAwsError(thrown).code) && attempt < QUEUE_NAME_WAITS) {
+                    await this.sleep(QUEUE_NAME_WAIT_MS);
+                    continue;
+                }
+                throw classifySqsError(thrown, 'SQS.CreateQueue', name);
+            }
         }
         if (url === undefined) {
             throw new AwsRequestError(`SQS.CreateQueue did not return the URL of ${name}`, {
@@ -92106,6 +92120,17 @@ function run_log_group_runLogGroupLink(options) {
     };
 }
 /**
+ * The S3 console page of one object, for summaries.
+ *
+ * @example
+ * s3ObjectConsoleUrl({ region: 'eu-west-1', bucket: 'out', key: '_sluice/r-1/results.json' });
+ * // 'https://eu-west-1.console.aws.amazon.com/s3/object/out?region=eu-west-1&prefix=_sluice%2Fr-1%2Fresults.json'
+ */
+function run_log_group_s3ObjectConsoleUrl(options) {
+    const { region, bucket, key } = options;
+    return `https://${consoleHost(region)}/s3/object/${encodeURIComponent(bucket)}?region=${region}&prefix=${encodeURIComponent(key)}`;
+}
+/**
  * A run's log group on CloudWatch Logs: created (tagged with the run, with a retention) at provisioning,
  * deleted at teardown.
  *
@@ -94837,18 +94862,33 @@ async function collectStep(target, options, context, onProgress) {
             ...(onProgress !== undefined && { onProgress }),
         }, { ...aws.deps, sleep });
         const logTails = await fetchLogTails(report, aws.deps.store, state.output.bucket);
-        const summaryMarkdown = renderSummary(report, {
-            logTails,
+        const links = state.ecs === undefined ? {} : awsConsoleLinks((await ecsSettings(aws, context)).region, runId, report);
+        const summaryMarkdown = renderSummary(report, { logTails, secrets: workers.secrets, ...links });
+        const commentMarkdown = renderSummary(report, {
             secrets: workers.secrets,
-            ...(state.ecs !== undefined && {
-                runnerLogs: runLogGroupLink({ region: (await ecsSettings(aws, context)).region, runId }),
-            }),
+            maxBytes: COMMENT_MAX_BYTES,
+            maxFailures: COMMENT_MAX_FAILURES,
+            ...links,
         });
-        return { report, summaryMarkdown };
+        return { report, summaryMarkdown, commentMarkdown };
     }
     finally {
         destroy(aws);
     }
+}
+/** A commit comment holds at most 65,536 characters; the rendered comment stays well under. */
+const COMMENT_MAX_BYTES = 60_000;
+/** Failures a commit comment lists; the job summary and results.json have the rest. */
+const COMMENT_MAX_FAILURES = 20;
+/** Console links of an ECS run: its runners' log group and results.json in the S3 console. */
+function awsConsoleLinks(region, runId, report) {
+    const results = /^s3:\/\/([^/]+)\/(.+)$/.exec(report.results);
+    return {
+        runnerLogs: runLogGroupLink({ region, runId }),
+        ...(results !== null && {
+            resultsConsoleUrl: s3ObjectConsoleUrl({ region, bucket: results[1] ?? '', key: results[2] ?? '' }),
+        }),
+    };
 }
 /**
  * Stops and removes the run's local runner containers (whatever the backend: any left behind go),
@@ -95424,6 +95464,55 @@ function deployerPolicy(scope) {
             },
         ],
     };
+}
+/** GitHub's OIDC identity provider: tokens are issued by this host, for this audience. */
+const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
+const GITHUB_OIDC_AUDIENCE = 'sts.amazonaws.com';
+/**
+ * The trust policy of a role that the workflows of one GitHub repository assume through GitHub's
+ * OIDC provider (no stored keys): audience `sts.amazonaws.com`, subject `repo:<owner>/<name>:*` or
+ * `repo:<owner>/<name>:ref:<ref>`.
+ *
+ * @example
+ * githubOidcTrustPolicy({ partition: 'aws', accountId: '123456789012', repository: 'octo/jobs', ref: 'refs/heads/main' });
+ * @throws never.
+ */
+function githubOidcTrustPolicy(scope) {
+    const audience = { [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE };
+    const subject = {
+        [`${GITHUB_OIDC_HOST}:sub`]: `repo:${scope.repository}:${scope.ref === undefined ? '*' : `ref:${scope.ref}`}`,
+    };
+    // A pattern needs StringLike; an exact ref is matched exactly, beside the audience.
+    const exact = scope.ref !== undefined && !scope.ref.includes('*');
+    return {
+        Version: POLICY_VERSION,
+        Statement: [
+            {
+                Sid: 'GitHubActionsOfOneRepository',
+                Effect: 'Allow',
+                Principal: {
+                    Federated: `arn:${scope.partition}:iam::${scope.accountId}:oidc-provider/${GITHUB_OIDC_HOST}`,
+                },
+                Action: ['sts:AssumeRoleWithWebIdentity'],
+                Condition: exact
+                    ? { StringEquals: { ...audience, ...subject } }
+                    : { StringEquals: audience, StringLike: subject },
+            },
+        ],
+    };
+}
+/**
+ * The partition of a region's ARNs: `aws-cn` in China, `aws-us-gov` in GovCloud, `aws` elsewhere.
+ *
+ * @example
+ * partitionOfRegion('cn-north-1'); // 'aws-cn'
+ */
+function partitionOfRegion(region) {
+    if (region.startsWith('cn-'))
+        return 'aws-cn';
+    if (region.startsWith('us-gov-'))
+        return 'aws-us-gov';
+    return 'aws';
 }
 
 ;// CONCATENATED MODULE: ../../packages/core/src/index.ts
@@ -103878,30 +103967,107 @@ function github_getOctokit(token, options, ...additionalPlugins) {
 ;// CONCATENATED MODULE: ../../packages/action-kit/src/commit-comment.ts
 
 
+/** The `default:` of a token input in action.yml: an expression only the runner evaluates. */
+const GITHUB_TOKEN_DEFAULT = '${{ github.token }}';
 /**
- * Posts a commit comment through `@actions/github` (`POST /repos/{owner}/{repo}/commits/{sha}/comments`).
- * The base URL is passed explicitly rather than read when `@actions/github` is loaded, so the caller's
- * environment decides.
+ * Reads a token input whose action.yml default is {@link GITHUB_TOKEN_DEFAULT}. Outside a runner the
+ * default arrives unevaluated, which is no token at all.
+ */
+function readGitHubToken(input, name) {
+    const token = input.optionalString(name);
+    return token === GITHUB_TOKEN_DEFAULT ? undefined : token;
+}
+/** GitHub refuses comment bodies over 65,536 characters; callers keep theirs under this. */
+const COMMIT_COMMENT_MAX_CHARS = 65_536;
+/** The hidden line that names a comment; GitHub renders nothing for it. */
+function commentMarkerLine(marker) {
+    return `<!-- sluice:${marker} -->`;
+}
+/**
+ * Posts a commit comment through `@actions/github`, or edits the commit's comment that carries the
+ * same marker (`GET /repos/{owner}/{repo}/commits/{sha}/comments`, then `PATCH …/comments/{id}` or
+ * `POST …/commits/{sha}/comments`). The base URL is passed explicitly rather than read when
+ * `@actions/github` is loaded, so the caller's environment decides.
  *
  * @example
- * const url = await createCommitComment({ token, repository: 'octo/repo', sha, body: 'Upload to s3://in/photos/' });
+ * const { url } = await upsertCommitComment({ token, repository: 'octo/repo', sha, marker: 'run=a-1:upload', body });
  * @throws {ConfigurationError} when `repository` is not `owner/name`; the request's error (an Octokit
  *   `RequestError` with `status`) when GitHub refuses it.
  */
-const createCommitComment = async (request) => {
+const upsertCommitComment = async (request) => {
     const [owner, repo, ...rest] = request.repository.split('/');
     if (owner === undefined || owner === '' || repo === undefined || repo === '' || rest.length > 0) {
         throw new ConfigurationError(`the repository ${JSON.stringify(request.repository)} is not owner/name (GITHUB_REPOSITORY)`);
     }
     const octokit = getOctokit(request.token, request.apiUrl === undefined ? {} : { baseUrl: request.apiUrl.replace(/\/+$/, '') });
+    const markerLine = commentMarkerLine(request.marker);
+    const body = `${markerLine}\n${request.body}`;
+    const existing = await octokit.paginate(octokit.rest.repos.listCommentsForCommit, {
+        owner,
+        repo,
+        commit_sha: request.sha,
+        per_page: 100,
+    });
+    const mine = existing.find((comment) => comment.body.split('\n', 1)[0] === markerLine);
+    if (mine !== undefined) {
+        const response = await octokit.rest.repos.updateCommitComment({ owner, repo, comment_id: mine.id, body });
+        return { url: response.data.html_url, created: false };
+    }
     const response = await octokit.rest.repos.createCommitComment({
         owner,
         repo,
         commit_sha: request.sha,
-        body: request.body,
+        body,
     });
-    return response.data.html_url;
+    return { url: response.data.html_url, created: true };
 };
+/**
+ * Comments on the pushed commit when a push triggered the workflow (other events have no pusher to
+ * tell), linking the workflow run. Whatever goes wrong is a warning: a step never fails for its
+ * comment.
+ *
+ * @example
+ * await commentOnPush({ what: 'the upload comment', marker, body, token, tokenInput: 'github-token' }, { toolkit, comment, env });
+ * @throws never.
+ */
+async function commentOnPush(request, world) {
+    const { toolkit, comment, env } = world;
+    if (env.GITHUB_EVENT_NAME !== 'push')
+        return;
+    const { GITHUB_REPOSITORY: repository, GITHUB_SHA: sha, GITHUB_API_URL: apiUrl } = env;
+    if (request.token === undefined) {
+        toolkit.warning(`no commit comment (${request.what}): input \`${request.tokenInput}\` is empty. ` +
+            `Leave it at its default (\${{ github.token }}) to hear from sluice on the pushed commit.`);
+        return;
+    }
+    if (repository === undefined || repository === '' || sha === undefined || sha === '') {
+        toolkit.warning(`no commit comment (${request.what}): GITHUB_REPOSITORY or GITHUB_SHA is not set.`);
+        return;
+    }
+    const link = workflowRunLink(env);
+    try {
+        const { url, created } = await comment({
+            token: request.token,
+            repository,
+            sha,
+            marker: request.marker,
+            body: link === undefined ? request.body : `${request.body}\n[The workflow run](${link})\n`,
+            ...(apiUrl !== undefined && apiUrl !== '' && { apiUrl }),
+        });
+        toolkit.info(`${created ? 'commented on' : 'updated the comment on'} ${sha.slice(0, 12)}: ${url}`);
+    }
+    catch (thrown) {
+        toolkit.warning(`could not comment on commit ${sha.slice(0, 12)} (${request.what}: ${toError(thrown).message}). ` +
+            `The workflow's token needs \`permissions: contents: write\` to comment.`);
+    }
+}
+/** The web page of this workflow run, when the runner's variables say where it is. */
+function workflowRunLink(env) {
+    const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repository, GITHUB_RUN_ID: runId } = env;
+    if (server === undefined || repository === undefined || runId === undefined)
+        return undefined;
+    return `${server}/${repository}/actions/runs/${runId}`;
+}
 
 ;// CONCATENATED MODULE: ../../packages/action-kit/src/logger.ts
 

@@ -55152,6 +55152,9 @@ const notReturned = {
     requestId: undefined,
     retryable: false,
 };
+/** Tries, QUEUE_NAME_WAIT_MS apart, while SQS still holds a deleted queue's name (60 s). */
+const QUEUE_NAME_WAITS = 8;
+const QUEUE_NAME_WAIT_MS = 10_000;
 /** 14 days: the longest SQS keeps a message, so the dead-letter queue holds failures longest. */
 const MAX_RETENTION_SECONDS = 1_209_600;
 /**
@@ -55165,8 +55168,10 @@ const MAX_RETENTION_SECONDS = 1_209_600;
  */
 class sqs_task_queue_SqsQueues {
     client;
-    constructor(client) {
+    sleep;
+    constructor(client, options = {}) {
         this.client = client;
+        this.sleep = options.sleep ?? sqs_task_queue_defaultSleep;
     }
     /**
      * The URL of a queue by name; `undefined` when there is none.
@@ -55241,16 +55246,25 @@ class sqs_task_queue_SqsQueues {
             return { url: existing, arn: await this.queueArn(existing), created: false };
         }
         let url;
-        try {
-            const output = await this.client.send(new CreateQueueCommand({
-                QueueName: name,
-                Attributes: attributes,
-                ...(tags !== undefined && { tags: { ...tags } }),
-            }));
-            url = output.QueueUrl;
-        }
-        catch (thrown) {
-            throw classifySqsError(thrown, 'SQS.CreateQueue', name);
+        for (let attempt = 1;; attempt++) {
+            try {
+                const output = await this.client.send(new CreateQueueCommand({
+                    QueueName: name,
+                    Attributes: attributes,
+                    ...(tags !== undefined && { tags: { ...tags } }),
+                }));
+                url = output.QueueUrl;
+                break;
+            }
+            catch (thrown) {
+                // SQS refuses a queue's name for 60 s after the queue was deleted (a run torn down and
+                // provisioned again): waiting it out beats failing the provision.
+                if (/QueueDeletedRecently/.test(describeAwsError(thrown).code) && attempt < QUEUE_NAME_WAITS) {
+                    await this.sleep(QUEUE_NAME_WAIT_MS);
+                    continue;
+                }
+                throw classifySqsError(thrown, 'SQS.CreateQueue', name);
+            }
         }
         if (url === undefined) {
             throw new AwsRequestError(`SQS.CreateQueue did not return the URL of ${name}`, {
@@ -60127,6 +60141,17 @@ function run_log_group_runLogGroupLink(options) {
     };
 }
 /**
+ * The S3 console page of one object, for summaries.
+ *
+ * @example
+ * s3ObjectConsoleUrl({ region: 'eu-west-1', bucket: 'out', key: '_sluice/r-1/results.json' });
+ * // 'https://eu-west-1.console.aws.amazon.com/s3/object/out?region=eu-west-1&prefix=_sluice%2Fr-1%2Fresults.json'
+ */
+function run_log_group_s3ObjectConsoleUrl(options) {
+    const { region, bucket, key } = options;
+    return `https://${consoleHost(region)}/s3/object/${encodeURIComponent(bucket)}?region=${region}&prefix=${encodeURIComponent(key)}`;
+}
+/**
  * A run's log group on CloudWatch Logs: created (tagged with the run, with a retention) at provisioning,
  * deleted at teardown.
  *
@@ -63352,18 +63377,33 @@ async function collectStep(target, options, context, onProgress) {
             ...(onProgress !== undefined && { onProgress }),
         }, { ...aws.deps, sleep });
         const logTails = await fetchLogTails(report, aws.deps.store, state.output.bucket);
-        const summaryMarkdown = renderSummary(report, {
-            logTails,
+        const links = state.ecs === undefined ? {} : awsConsoleLinks((await ecsSettings(aws, context)).region, runId, report);
+        const summaryMarkdown = renderSummary(report, { logTails, secrets: workers.secrets, ...links });
+        const commentMarkdown = renderSummary(report, {
             secrets: workers.secrets,
-            ...(state.ecs !== undefined && {
-                runnerLogs: runLogGroupLink({ region: (await ecsSettings(aws, context)).region, runId }),
-            }),
+            maxBytes: COMMENT_MAX_BYTES,
+            maxFailures: COMMENT_MAX_FAILURES,
+            ...links,
         });
-        return { report, summaryMarkdown };
+        return { report, summaryMarkdown, commentMarkdown };
     }
     finally {
         destroy(aws);
     }
+}
+/** A commit comment holds at most 65,536 characters; the rendered comment stays well under. */
+const COMMENT_MAX_BYTES = 60_000;
+/** Failures a commit comment lists; the job summary and results.json have the rest. */
+const COMMENT_MAX_FAILURES = 20;
+/** Console links of an ECS run: its runners' log group and results.json in the S3 console. */
+function awsConsoleLinks(region, runId, report) {
+    const results = /^s3:\/\/([^/]+)\/(.+)$/.exec(report.results);
+    return {
+        runnerLogs: runLogGroupLink({ region, runId }),
+        ...(results !== null && {
+            resultsConsoleUrl: s3ObjectConsoleUrl({ region, bucket: results[1] ?? '', key: results[2] ?? '' }),
+        }),
+    };
 }
 /**
  * Stops and removes the run's local runner containers (whatever the backend: any left behind go),
@@ -63939,6 +63979,55 @@ function deployerPolicy(scope) {
             },
         ],
     };
+}
+/** GitHub's OIDC identity provider: tokens are issued by this host, for this audience. */
+const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
+const GITHUB_OIDC_AUDIENCE = 'sts.amazonaws.com';
+/**
+ * The trust policy of a role that the workflows of one GitHub repository assume through GitHub's
+ * OIDC provider (no stored keys): audience `sts.amazonaws.com`, subject `repo:<owner>/<name>:*` or
+ * `repo:<owner>/<name>:ref:<ref>`.
+ *
+ * @example
+ * githubOidcTrustPolicy({ partition: 'aws', accountId: '123456789012', repository: 'octo/jobs', ref: 'refs/heads/main' });
+ * @throws never.
+ */
+function githubOidcTrustPolicy(scope) {
+    const audience = { [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE };
+    const subject = {
+        [`${GITHUB_OIDC_HOST}:sub`]: `repo:${scope.repository}:${scope.ref === undefined ? '*' : `ref:${scope.ref}`}`,
+    };
+    // A pattern needs StringLike; an exact ref is matched exactly, beside the audience.
+    const exact = scope.ref !== undefined && !scope.ref.includes('*');
+    return {
+        Version: POLICY_VERSION,
+        Statement: [
+            {
+                Sid: 'GitHubActionsOfOneRepository',
+                Effect: 'Allow',
+                Principal: {
+                    Federated: `arn:${scope.partition}:iam::${scope.accountId}:oidc-provider/${GITHUB_OIDC_HOST}`,
+                },
+                Action: ['sts:AssumeRoleWithWebIdentity'],
+                Condition: exact
+                    ? { StringEquals: { ...audience, ...subject } }
+                    : { StringEquals: audience, StringLike: subject },
+            },
+        ],
+    };
+}
+/**
+ * The partition of a region's ARNs: `aws-cn` in China, `aws-us-gov` in GovCloud, `aws` elsewhere.
+ *
+ * @example
+ * partitionOfRegion('cn-north-1'); // 'aws-cn'
+ */
+function partitionOfRegion(region) {
+    if (region.startsWith('cn-'))
+        return 'aws-cn';
+    if (region.startsWith('us-gov-'))
+        return 'aws-us-gov';
+    return 'aws';
 }
 
 ;// CONCATENATED MODULE: ../core/src/index.ts
