@@ -70,8 +70,8 @@ the run is provisioned again, and teardown deletes them. A run id too long for I
 names is shortened with a hash of it; the run ids sluice makes always fit.
 
 IAM is eventually consistent: a role just created can take about ten seconds before ECS or Lambda can
-assume it, so a RunTask or CreateFunction that fails for that reason right after the roles are
-created succeeds when tried again a little later.
+assume it. sluice waits for that: a RunTask or CreateFunction refused because the new role cannot be
+assumed yet is tried again, with growing waits, for about a minute.
 
 ## Creating the roles yourself
 

@@ -288,6 +288,32 @@ describe('EcsWorkers.start', () => {
     });
   });
 
+  it('waits for a role IAM has just created until ECS can assume it', async () => {
+    const sleeps: number[] = [];
+    let call = 0;
+    const { client, calls } = fakeEcs((_command, input) => {
+      call += 1;
+      if (call <= 6) {
+        throw ecsError(
+          'InvalidParameterException',
+          `ECS was unable to assume the role 'arn:aws:iam::${ACCOUNT}:role/sluice/r/sluice-r-task' that was provided for this task.`,
+        );
+      }
+      return { tasks: Array.from({ length: Number(input.count) }, (_, i) => ({ taskArn: taskArn(i) })) };
+    });
+
+    const report = await new EcsWorkers(client, {
+      sleep: (ms) => Promise.resolve(void sleeps.push(ms)),
+      random: () => 1,
+    }).start(template, 2);
+
+    // More than the 5 attempts other faults get: the role needs its seconds.
+    expect(calls).toHaveLength(7);
+    expect(sleeps).toEqual([1000, 2000, 4000, 8000, 16_000, 20_000]);
+    expect(report).toMatchObject({ notStarted: 0, failures: [] });
+    expect(report.started).toHaveLength(2);
+  });
+
   it('throws a ConfigurationError for a request ECS refuses', async () => {
     const { client } = fakeEcs(() => {
       throw ecsError('InvalidParameterException', 'subnet-0aaa1111 does not exist');

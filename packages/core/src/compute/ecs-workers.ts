@@ -515,6 +515,20 @@ function capacityUnavailable(reason: string | undefined): boolean {
   return /capacity is unavailable|capacity unavailable|insufficient capacity/i.test(reason ?? '');
 }
 
+/**
+ * ECS cannot yet assume a role IAM created seconds ago (IAM is eventually consistent): RunTask says
+ * so as an InvalidParameterException, which a little patience cures.
+ */
+function roleNotYetAssumable(thrown: unknown): boolean {
+  return (
+    describeAwsError(thrown).code === 'InvalidParameterException' &&
+    /unable to assume the role/i.test(toError(thrown).message)
+  );
+}
+
+/** RunTask attempts while a new role propagates: about a minute with the default waits. */
+const ROLE_PROPAGATION_ATTEMPTS = 8;
+
 /** Errors of ECS that the user fixes: the request named something wrong. */
 const ECS_CONFIGURATION_CODES: Readonly<Record<string, string>> = {
   ClusterNotFoundException: 'The cluster does not exist: provision the run again.',
@@ -625,6 +639,7 @@ export class EcsWorkers {
     let wanted = size;
     let token = randomUUID();
     let lastFailures: WorkerStartFailure[] = [];
+    let attempts = this.maxAttempts;
     for (let attempt = 1; ; attempt += 1) {
       let retryable: WorkerStartFailure[] = [];
       try {
@@ -654,12 +669,16 @@ export class EcsWorkers {
         // Another count is another request: a token is tied to its parameters.
         token = randomUUID();
       } catch (thrown: unknown) {
-        if (!isTransientAwsError(thrown)) throw classifyEcsError(thrown, 'ECS.RunTask', template.cluster);
+        const propagating = roleNotYetAssumable(thrown);
+        if (!isTransientAwsError(thrown) && !propagating) {
+          throw classifyEcsError(thrown, 'ECS.RunTask', template.cluster);
+        }
+        if (propagating) attempts = Math.max(attempts, ROLE_PROPAGATION_ATTEMPTS);
         const { code } = describeAwsError(thrown);
         retryable = [{ reason: code, detail: toError(thrown).message }];
       }
       lastFailures = retryable;
-      if (attempt >= this.maxAttempts) return { started, failures: lastFailures };
+      if (attempt >= attempts) return { started, failures: lastFailures };
       const delay = backoffDelayMs(attempt, {
         baseMs: this.baseDelayMs,
         maxMs: this.maxDelayMs,
