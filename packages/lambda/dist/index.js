@@ -60547,6 +60547,16 @@ const ecs_workers_defaultSleep = (ms) => new Promise((resolve) => {
 function capacityUnavailable(reason) {
     return /capacity is unavailable|capacity unavailable|insufficient capacity/i.test(reason ?? '');
 }
+/**
+ * ECS cannot yet assume a role IAM created seconds ago (IAM is eventually consistent): RunTask says
+ * so as an InvalidParameterException, which a little patience cures.
+ */
+function roleNotYetAssumable(thrown) {
+    return (describeAwsError(thrown).code === 'InvalidParameterException' &&
+        /unable to assume the role/i.test(toError(thrown).message));
+}
+/** RunTask attempts while a new role propagates: about a minute with the default waits. */
+const ROLE_PROPAGATION_ATTEMPTS = 8;
 /** Errors of ECS that the user fixes: the request named something wrong. */
 const ECS_CONFIGURATION_CODES = {
     ClusterNotFoundException: 'The cluster does not exist: provision the run again.',
@@ -60634,6 +60644,7 @@ class ecs_workers_EcsWorkers {
         let wanted = size;
         let token = randomUUID();
         let lastFailures = [];
+        let attempts = this.maxAttempts;
         for (let attempt = 1;; attempt += 1) {
             let retryable = [];
             try {
@@ -60662,13 +60673,17 @@ class ecs_workers_EcsWorkers {
                 token = randomUUID();
             }
             catch (thrown) {
-                if (!isTransientAwsError(thrown))
+                const propagating = roleNotYetAssumable(thrown);
+                if (!isTransientAwsError(thrown) && !propagating) {
                     throw classifyEcsError(thrown, 'ECS.RunTask', template.cluster);
+                }
+                if (propagating)
+                    attempts = Math.max(attempts, ROLE_PROPAGATION_ATTEMPTS);
                 const { code } = describeAwsError(thrown);
                 retryable = [{ reason: code, detail: toError(thrown).message }];
             }
             lastFailures = retryable;
-            if (attempt >= this.maxAttempts)
+            if (attempt >= attempts)
                 return { started, failures: lastFailures };
             const delay = backoffDelayMs(attempt, {
                 baseMs: this.baseDelayMs,
