@@ -74,7 +74,8 @@ describe('make demo', () => {
 describe("the thumbnail example's commands, as the docs show them", () => {
   let moto: StartedServer;
   const home = mkdtempSync(join(tmpdir(), 'sluice-docs-home-'));
-  const scratch = ['tmp/samples', 'tmp/out'].map((dir) => join(REPOSITORY_ROOT, dir));
+  // What the blocks leave in the checkout: samples, outputs, `sluice try`'s default output folder.
+  const scratch = ['tmp/samples', 'tmp/out', 'sluice-try-out'].map((dir) => join(REPOSITORY_ROOT, dir));
 
   /** The shell the docs assume: the test bed's variables (`testbed.sh env`), the aws CLI on PATH. */
   function docsEnv(): NodeJS.ProcessEnv {
