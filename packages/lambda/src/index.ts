@@ -13,8 +13,8 @@ export const RUN_TASK_BATCH = 10;
 
 /**
  * The watcher's ports over real clients: SQS GetQueueAttributes for the backlog, ECS ListTasks
- * (by `startedBy`, desired status RUNNING, which includes tasks still starting) for the running
- * count, ECS RunTask in batches of {@link RUN_TASK_BATCH} for starting.
+ * (by the run's task definition family, desired status RUNNING, which includes tasks still
+ * starting) for the running count, ECS RunTask in batches of {@link RUN_TASK_BATCH} for starting.
  *
  * @example
  * const ports = awsWatcherPorts({ sqs: new SQSClient({}), ecs: new ECSClient({}) });
@@ -40,18 +40,20 @@ export function awsWatcherPorts(clients: { readonly sqs: SQSClient; readonly ecs
       }
     },
 
-    async running({ cluster, startedBy }) {
+    async running({ cluster, taskDefinition }) {
+      const family = familyOf(taskDefinition);
       let count = 0;
       try {
-        // desiredStatus RUNNING is AWS's default; moto lists stopped tasks too unless it is given.
+        // By family, not startedBy: ECS allows no other filter beside startedBy, and desiredStatus
+        // (RUNNING is AWS's default) must be given for moto, which lists stopped tasks too.
         for await (const page of paginateListTasks(
           { client: ecs },
-          { cluster, startedBy, desiredStatus: 'RUNNING' },
+          { cluster, family, desiredStatus: 'RUNNING' },
         )) {
           count += page.taskArns?.length ?? 0;
         }
       } catch (thrown: unknown) {
-        throw classifyAwsError(thrown, 'ECS.ListTasks', `${cluster} (startedBy ${startedBy})`);
+        throw classifyAwsError(thrown, 'ECS.ListTasks', `${cluster} (family ${family})`);
       }
       return count;
     },
@@ -60,6 +62,17 @@ export function awsWatcherPorts(clients: { readonly sqs: SQSClient; readonly ecs
       return startTasks(ecs, launch, count);
     },
   };
+}
+
+/**
+ * The family of a task definition given as an ARN, `family:revision` or a family.
+ *
+ * @example
+ * familyOf('arn:aws:ecs:eu-west-1:123456789012:task-definition/sluice-run-r-1:3'); // 'sluice-run-r-1'
+ */
+export function familyOf(taskDefinition: string): string {
+  const name = taskDefinition.slice(taskDefinition.lastIndexOf('/') + 1);
+  return name.replace(/:\d+$/, '');
 }
 
 /**

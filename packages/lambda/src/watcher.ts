@@ -25,8 +25,8 @@ export interface StartFailure {
 /** What the watcher needs from AWS: SQS counts, ECS task counts and ECS RunTask. */
 export interface WatcherPorts {
   backlog(queueUrl: string): Promise<QueueBacklog>;
-  /** Tasks of the run not yet stopped (pending ones too): ECS ListTasks by `startedBy`. */
-  running(launch: Pick<WatcherLaunch, 'cluster' | 'startedBy'>): Promise<number>;
+  /** Tasks of the run not yet stopped (pending ones too): ECS ListTasks by the run's task definition family. */
+  running(launch: Pick<WatcherLaunch, 'cluster' | 'taskDefinition'>): Promise<number>;
   /** Starts `count` tasks; capacity and throttling failures are returned, not thrown. */
   start(launch: WatcherLaunch, count: number): Promise<{ started: number; failures: StartFailure[] }>;
 }

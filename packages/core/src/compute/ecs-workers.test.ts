@@ -335,8 +335,8 @@ describe('EcsWorkers.count and stopAll', () => {
 
     expect(await new EcsWorkers(client).count(RUN, 'sluice')).toBe(3);
     expect(calls.map((c) => c.input)).toEqual([
-      { cluster: 'sluice', startedBy: `sluice-${RUN}`, desiredStatus: 'RUNNING' },
-      { cluster: 'sluice', startedBy: `sluice-${RUN}`, desiredStatus: 'RUNNING', nextToken: 'page-2' },
+      { cluster: 'sluice', family: `sluice-run-${RUN}`, desiredStatus: 'RUNNING' },
+      { cluster: 'sluice', family: `sluice-run-${RUN}`, desiredStatus: 'RUNNING', nextToken: 'page-2' },
     ]);
   });
 

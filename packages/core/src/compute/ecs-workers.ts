@@ -693,7 +693,9 @@ export class EcsWorkers {
 
   /**
    * ARNs of the run's tasks that are wanted running (ECS's desired status RUNNING: pending and
-   * running ones), by `startedBy`. A missing cluster has none.
+   * running ones), by the run's task definition family. (Not by `startedBy`: ECS allows no other
+   * filter beside it, and moto lists stopped tasks unless the desired status is given.) A missing
+   * cluster has none.
    *
    * @example
    * const arns = await workers.list('thumbs-3f9a0c12', 'sluice');
@@ -704,7 +706,7 @@ export class EcsWorkers {
     try {
       for await (const page of paginateListTasks(
         { client: this.client },
-        { cluster, startedBy: runStartedBy(runId), desiredStatus: 'RUNNING' },
+        { cluster, family: runTaskDefinitionFamily(runId), desiredStatus: 'RUNNING' },
       )) {
         arns.push(...(page.taskArns ?? []));
       }

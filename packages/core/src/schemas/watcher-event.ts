@@ -17,7 +17,9 @@ const MAX_WORKERS = 1000;
 /**
  * What the watcher passes to ECS RunTask, `count` aside (the watcher chooses it): the RunTask
  * parameters sluice uses, with the same names and shapes, so it goes to the SDK as is.
- * `startedBy` marks every task the watcher starts; counting tasks by it tells how many run.
+ * `startedBy` marks every task the watcher starts (it names them in the console); tasks are counted
+ * by the task definition's family, the run's own (ECS allows no other ListTasks filter beside
+ * `startedBy`, and the desired status must be given).
  */
 export interface WatcherLaunch {
   /** The cluster's short name or ARN; tasks are counted there too. */
