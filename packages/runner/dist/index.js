@@ -56524,7 +56524,9 @@ class ecs_workers_EcsWorkers {
     }
     /**
      * ARNs of the run's tasks that are wanted running (ECS's desired status RUNNING: pending and
-     * running ones), by `startedBy`. A missing cluster has none.
+     * running ones), by the run's task definition family. (Not by `startedBy`: ECS allows no other
+     * filter beside it, and moto lists stopped tasks unless the desired status is given.) A missing
+     * cluster has none.
      *
      * @example
      * const arns = await workers.list('thumbs-3f9a0c12', 'sluice');
@@ -56533,7 +56535,7 @@ class ecs_workers_EcsWorkers {
     async list(runId, cluster) {
         const arns = [];
         try {
-            for await (const page of paginateListTasks({ client: this.client }, { cluster, startedBy: runStartedBy(runId), desiredStatus: 'RUNNING' })) {
+            for await (const page of paginateListTasks({ client: this.client }, { cluster, family: ecs_workers_runTaskDefinitionFamily(runId), desiredStatus: 'RUNNING' })) {
                 arns.push(...(page.taskArns ?? []));
             }
         }

@@ -50998,6 +50998,7 @@ var __webpack_exports__ = {};
 __nccwpck_require__.d(__webpack_exports__, {
   Z_: () => (/* binding */ RUN_TASK_BATCH),
   wc: () => (/* binding */ awsWatcherPorts),
+  Ap: () => (/* binding */ familyOf),
   RL: () => (/* binding */ handler)
 });
 
@@ -60696,7 +60697,9 @@ class ecs_workers_EcsWorkers {
     }
     /**
      * ARNs of the run's tasks that are wanted running (ECS's desired status RUNNING: pending and
-     * running ones), by `startedBy`. A missing cluster has none.
+     * running ones), by the run's task definition family. (Not by `startedBy`: ECS allows no other
+     * filter beside it, and moto lists stopped tasks unless the desired status is given.) A missing
+     * cluster has none.
      *
      * @example
      * const arns = await workers.list('thumbs-3f9a0c12', 'sluice');
@@ -60705,7 +60708,7 @@ class ecs_workers_EcsWorkers {
     async list(runId, cluster) {
         const arns = [];
         try {
-            for await (const page of paginateListTasks({ client: this.client }, { cluster, startedBy: runStartedBy(runId), desiredStatus: 'RUNNING' })) {
+            for await (const page of paginateListTasks({ client: this.client }, { cluster, family: ecs_workers_runTaskDefinitionFamily(runId), desiredStatus: 'RUNNING' })) {
                 arns.push(...(page.taskArns ?? []));
             }
         }
@@ -64242,8 +64245,8 @@ async function startSafely(ports, launch, count) {
 const RUN_TASK_BATCH = 10;
 /**
  * The watcher's ports over real clients: SQS GetQueueAttributes for the backlog, ECS ListTasks
- * (by `startedBy`, desired status RUNNING, which includes tasks still starting) for the running
- * count, ECS RunTask in batches of {@link RUN_TASK_BATCH} for starting.
+ * (by the run's task definition family, desired status RUNNING, which includes tasks still
+ * starting) for the running count, ECS RunTask in batches of {@link RUN_TASK_BATCH} for starting.
  *
  * @example
  * const ports = awsWatcherPorts({ sqs: new SQSClient({}), ecs: new ECSClient({}) });
@@ -64267,16 +64270,18 @@ function awsWatcherPorts(clients) {
                 throw errors_classifyAwsError(thrown, 'SQS.GetQueueAttributes', queueUrl);
             }
         },
-        async running({ cluster, startedBy }) {
+        async running({ cluster, taskDefinition }) {
+            const family = familyOf(taskDefinition);
             let count = 0;
             try {
-                // desiredStatus RUNNING is AWS's default; moto lists stopped tasks too unless it is given.
-                for await (const page of (0,dist_cjs/* paginateListTasks */._rc)({ client: ecs }, { cluster, startedBy, desiredStatus: 'RUNNING' })) {
+                // By family, not startedBy: ECS allows no other filter beside startedBy, and desiredStatus
+                // (RUNNING is AWS's default) must be given for moto, which lists stopped tasks too.
+                for await (const page of (0,dist_cjs/* paginateListTasks */._rc)({ client: ecs }, { cluster, family, desiredStatus: 'RUNNING' })) {
                     count += page.taskArns?.length ?? 0;
                 }
             }
             catch (thrown) {
-                throw errors_classifyAwsError(thrown, 'ECS.ListTasks', `${cluster} (startedBy ${startedBy})`);
+                throw errors_classifyAwsError(thrown, 'ECS.ListTasks', `${cluster} (family ${family})`);
             }
             return count;
         },
@@ -64284,6 +64289,16 @@ function awsWatcherPorts(clients) {
             return startTasks(ecs, launch, count);
         },
     };
+}
+/**
+ * The family of a task definition given as an ARN, `family:revision` or a family.
+ *
+ * @example
+ * familyOf('arn:aws:ecs:eu-west-1:123456789012:task-definition/sluice-run-r-1:3'); // 'sluice-run-r-1'
+ */
+function familyOf(taskDefinition) {
+    const name = taskDefinition.slice(taskDefinition.lastIndexOf('/') + 1);
+    return name.replace(/:\d+$/, '');
 }
 /**
  * Starts `count` tasks in RunTask calls of at most 10, collecting ECS's failures (capacity, limits).
@@ -64337,5 +64352,6 @@ const handler = async (event) => {
 
 var __webpack_exports__RUN_TASK_BATCH = __webpack_exports__.Z_;
 var __webpack_exports__awsWatcherPorts = __webpack_exports__.wc;
+var __webpack_exports__familyOf = __webpack_exports__.Ap;
 var __webpack_exports__handler = __webpack_exports__.RL;
-export { __webpack_exports__RUN_TASK_BATCH as RUN_TASK_BATCH, __webpack_exports__awsWatcherPorts as awsWatcherPorts, __webpack_exports__handler as handler };
+export { __webpack_exports__RUN_TASK_BATCH as RUN_TASK_BATCH, __webpack_exports__awsWatcherPorts as awsWatcherPorts, __webpack_exports__familyOf as familyOf, __webpack_exports__handler as handler };
