@@ -52,7 +52,7 @@ describe('the shell commands in the docs', () => {
     const [validate] = shellBlocks('docs/github.md').filter((b) => b.id === 'github-validate');
     expect(validate).toMatchObject({
       runners: ['test/e2e/docs-commands.test.ts'],
-      text: 'npx sluice validate algorithm.json jobs/holiday-photos.json\n',
+      text: 'sluice validate algorithm.json jobs/holiday-photos.json\n',
     });
   });
 });

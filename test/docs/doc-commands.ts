@@ -90,6 +90,17 @@ export function docBlock(file: string, id: string): DocCommandBlock {
   return block;
 }
 
+/** Blocks run one after the other in one shell, as a reader goes through a page (`a+b` for an id). */
+export function joinBlocks(...blocks: DocCommandBlock[]): DocCommandBlock {
+  const [first] = blocks;
+  if (first === undefined) throw new Error('joinBlocks needs a block');
+  return {
+    ...first,
+    id: blocks.map((b) => b.id ?? '?').join('+'),
+    text: blocks.map((b) => b.text).join(''),
+  };
+}
+
 /** What running a block left. */
 export interface DocCommandsRun {
   readonly code: number | null;
@@ -99,21 +110,26 @@ export interface DocCommandsRun {
 
 /**
  * Runs a block as a user pastes it into bash — `set -euo pipefail`, so the first command that fails
- * stops it — in `cwd`, with `env`. `npx sluice` in a directory without sluice installed runs this
- * checkout's CLI bundle (the published package is not reachable here); everything else is real.
+ * stops it — in `cwd`, with `env`. `replace` swaps what cannot be reached from here for a stand-in
+ * (GitHub's URL for a local mirror), each pair applied to the block's text and required to match.
  */
 export function runDocCommands(
   block: DocCommandBlock,
-  options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv; readonly timeoutMs?: number },
+  options: {
+    readonly cwd: string;
+    readonly env: NodeJS.ProcessEnv;
+    readonly timeoutMs?: number;
+    readonly replace?: readonly (readonly [string, string])[];
+  },
 ): Promise<DocCommandsRun> {
-  const cli = join(REPOSITORY_ROOT, 'packages', 'cli', 'dist', 'index.js');
-  const prelude = [
-    'set -euo pipefail',
-    `npx() { if [[ \${1:-} == sluice && ! -e node_modules/.bin/sluice ]]; then shift; node ${JSON.stringify(cli)} "$@"; else command npx "$@"; fi; }`,
-  ].join('\n');
+  let text = block.text;
+  for (const [from, to] of options.replace ?? []) {
+    if (!text.includes(from)) throw new Error(`${block.file}#${block.id ?? '?'} no longer says ${from}`);
+    text = text.split(from).join(to);
+  }
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', `${prelude}\n${block.text}`], {
+    const child = spawn('bash', ['-c', `set -euo pipefail\n${text}`], {
       cwd: options.cwd,
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,12 +1,16 @@
-// docs/github.md's shell blocks, run as they stand in the doc (test/docs/doc-commands.ts):
-// - github-validate: `npx sluice validate` in a copy of the jobs repository example, with the
+// docs/github.md's shell blocks, run as they stand in the doc (test/docs/doc-commands.ts), in a
+// shell whose HOME is a scratch directory. GitHub cannot be reached from here: a local mirror of
+// this repository with a tag v1 stands in for https://github.com/sluice-dev/sluice.
+// - github-cli: the CLI, cloned at v1 and defined as a shell function; the blocks that use it run
+//   after it in the same shell, as a reader of the page does;
+// - github-validate: `sluice validate` in a copy of the jobs repository example, with the
 //   algorithm repository's manifest beside it;
 // - github-oidc-setup: the OIDC provider, the role and its policies, made with the aws CLI and
 //   `sluice iam` against the moto server, then read back: exactly the documents core writes;
 // - github-release: a release in a clone of this repository — versions, rebuilt bundles, commit,
 //   tag and push to a bare repository standing in for GitHub — then `release.mjs check` on the tag.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -23,7 +27,14 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { deployerPolicy, githubOidcTrustPolicy } from '@sluice/core';
 import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, TestAwsAccount, containerEngineEnv } from '@sluice/testing';
 
-import { awsCliBin, docBlock, runDocCommands, type DocCommandsRun } from '../docs/doc-commands.js';
+import {
+  awsCliBin,
+  docBlock,
+  joinBlocks,
+  runDocCommands,
+  type DocCommandBlock,
+  type DocCommandsRun,
+} from '../docs/doc-commands.js';
 
 const DOC = 'docs/github.md';
 const scratchDirs: string[] = [];
@@ -34,13 +45,46 @@ function scratch(label: string): string {
   return dir;
 }
 
-/** A user's shell: PATH with the aws CLI, the given AWS settings, nothing of jest's. */
+const git = (cwd: string, ...args: string[]): string =>
+  execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** A user's shell: a home of its own, PATH with the aws CLI, the given AWS settings, nothing of jest's. */
 function shellEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (!/^(AWS_|SLUICE_|INPUT_|GITHUB_)/.test(key)) env[key] = value;
   }
-  return { ...env, ...containerEngineEnv(), PATH: `${awsCliBin()}:${process.env.PATH ?? ''}`, ...extra };
+  return {
+    ...env,
+    ...containerEngineEnv(),
+    HOME: scratch('home'),
+    PATH: `${awsCliBin()}:${process.env.PATH ?? ''}`,
+    ...extra,
+  };
+}
+
+const GITHUB_REPOSITORY_URL = 'https://github.com/sluice-dev/sluice';
+let mirror: string | undefined;
+
+/** A bare mirror of this repository with the tag v1 at its HEAD: GitHub's sluice, as far as git can tell. */
+function sluiceMirror(): string {
+  if (mirror === undefined) {
+    mirror = join(scratch('mirror'), 'sluice.git');
+    git(REPOSITORY_ROOT, 'clone', '-q', '--bare', REPOSITORY_ROOT, mirror);
+    git(mirror, 'tag', '-f', 'v1', 'HEAD');
+  }
+  return mirror;
+}
+
+/** Runs the CLI block, then `block`, in one shell. */
+function withCli(
+  block: DocCommandBlock,
+  options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv },
+): Promise<DocCommandsRun> {
+  return runDocCommands(joinBlocks(docBlock(DOC, 'github-cli'), block), {
+    ...options,
+    replace: [[GITHUB_REPOSITORY_URL, `file://${sluiceMirror()}`]],
+  });
 }
 
 function tail(run: DocCommandsRun): string {
@@ -52,6 +96,20 @@ afterAll(() => {
 });
 
 describe('docs/github.md, the commands of a first run', () => {
+  it('github-cli: clones the CLI at v1 and runs it with no install', async () => {
+    const run = await runDocCommands(docBlock(DOC, 'github-cli'), {
+      cwd: scratch('cli'),
+      env: shellEnv(),
+      replace: [[GITHUB_REPOSITORY_URL, `file://${sluiceMirror()}`]],
+    });
+
+    expect({ code: run.code, tail: tail(run) }).toMatchObject({ code: 0 });
+    const { version } = JSON.parse(readFileSync(join(REPOSITORY_ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(run.output.trim().split('\n').pop()).toBe(version);
+  });
+
   it('github-validate: checks the jobs repository example against the algorithm repository manifest', async () => {
     const repo = scratch('jobs-repo');
     cpSync(join(REPOSITORY_ROOT, 'examples', 'jobs-repo'), repo, { recursive: true });
@@ -60,7 +118,7 @@ describe('docs/github.md, the commands of a first run', () => {
       join(repo, 'algorithm.json'),
     );
 
-    const run = await runDocCommands(docBlock(DOC, 'github-validate'), { cwd: repo, env: shellEnv() });
+    const run = await withCli(docBlock(DOC, 'github-validate'), { cwd: repo, env: shellEnv() });
 
     expect({ code: run.code, tail: tail(run) }).toMatchObject({ code: 0 });
     expect(run.output).toContain('algorithm.json: valid manifest');
@@ -104,7 +162,7 @@ describe('docs/github.md, AWS access through OIDC', () => {
       AWS_SECRET_ACCESS_KEY: TESTBED_CREDENTIALS.secretAccessKey,
     });
 
-    const run = await runDocCommands(docBlock(DOC, 'github-oidc-setup'), { cwd: dir, env });
+    const run = await withCli(docBlock(DOC, 'github-oidc-setup'), { cwd: dir, env });
 
     expect({ code: run.code, tail: tail(run) }).toMatchObject({ code: 0 });
     // The last command prints what goes into SLUICE_ROLE_ARN.
@@ -131,8 +189,6 @@ describe('docs/github.md, versions and releases', () => {
     const clone = scratch('release');
     const origin = join(clone, 'origin.git');
     const work = join(clone, 'sluice');
-    const git = (cwd: string, ...args: string[]): string =>
-      execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     git(clone, 'init', '-q', '--bare', origin);
     git(clone, 'clone', '-q', REPOSITORY_ROOT, work);
     git(work, 'checkout', '-q', '-B', 'main');
