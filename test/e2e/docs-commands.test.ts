@@ -96,18 +96,28 @@ afterAll(() => {
 });
 
 describe('docs/github.md, the commands of a first run', () => {
-  it('github-cli: clones the CLI at v1 and runs it with no install', async () => {
-    const run = await runDocCommands(docBlock(DOC, 'github-cli'), {
-      cwd: scratch('cli'),
-      env: shellEnv(),
-      replace: [[GITHUB_REPOSITORY_URL, `file://${sluiceMirror()}`]],
-    });
+  it('github-cli, github-cli-update: clones the CLI at v1, runs it with no install, follows v1 when it moves', async () => {
+    const env = shellEnv();
+    const replace = [[GITHUB_REPOSITORY_URL, `file://${sluiceMirror()}`]] as const;
+    const run = await runDocCommands(docBlock(DOC, 'github-cli'), { cwd: scratch('cli'), env, replace });
 
     expect({ code: run.code, tail: tail(run) }).toMatchObject({ code: 0 });
     const { version } = JSON.parse(readFileSync(join(REPOSITORY_ROOT, 'package.json'), 'utf8')) as {
       version: string;
     };
     expect(run.output.trim().split('\n').pop()).toBe(version);
+
+    // A release moves v1 (here: to the commit before); the update block follows it.
+    const clone = join(env.HOME ?? '', '.sluice');
+    const moved = git(sluiceMirror(), 'rev-parse', 'HEAD~1').trim();
+    git(sluiceMirror(), 'tag', '-f', 'v1', moved);
+    try {
+      const update = await runDocCommands(docBlock(DOC, 'github-cli-update'), { cwd: clone, env });
+      expect({ code: update.code, tail: tail(update) }).toMatchObject({ code: 0 });
+      expect(git(clone, 'rev-parse', 'HEAD').trim()).toBe(moved);
+    } finally {
+      git(sluiceMirror(), 'tag', '-f', 'v1', 'HEAD');
+    }
   });
 
   it('github-validate: checks the jobs repository example against the algorithm repository manifest', async () => {
