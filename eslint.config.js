@@ -14,7 +14,7 @@ export default tseslint.config(
       '**/dist/**',
       '.nx/**',
       '.testbed/**',
-      '.venv/**',
+      '.venv*/**',
       'coverage/**',
       'examples/**/*.js',
     ],
