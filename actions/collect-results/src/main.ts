@@ -89,6 +89,7 @@ export async function main(
 ): Promise<void> {
   const { collect, comment, env, now } = { ...realDeps, ...deps };
   const inputs = readInputs(createInputReader(toolkit));
+  if (inputs.githubToken !== undefined) toolkit.setSecret(inputs.githubToken);
   const { target } = inputs;
   if ('job' in target) await checkDocumentFile({ path: target.job, input: Inputs.job, kind: 'job' });
   const context: StepContext = { logger: createActionsLogger(toolkit), env };
