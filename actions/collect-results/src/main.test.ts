@@ -254,6 +254,7 @@ describe('collect-results outcome comment', () => {
     expect(comments[0]?.body).toContain(
       '[The workflow run](https://github.example/octo/photos/actions/runs/42)',
     );
+    expect(toolkit.secrets).toContain('ghs_secret');
   });
 
   it('edits the outcome comment on a re-run, beside the upload comment it leaves alone', async () => {
