@@ -197,7 +197,7 @@ describe('run steps with the local backend, on moto and podman', () => {
     expect(containers.length).toBeLessThanOrEqual(2);
 
     const progress: string[] = [];
-    const { report, summaryMarkdown } = await collectStep(
+    const { report, summaryMarkdown, commentMarkdown } = await collectStep(
       { runId },
       { until: 'count', expectedCount: 6, timeoutSeconds: 180 },
       context,
@@ -212,6 +212,10 @@ describe('run steps with the local backend, on moto and podman', () => {
     expect(summaryMarkdown).toContain(`completed, 1 failed`);
     expect(summaryMarkdown).toContain('fail-me.txt');
     expect(summaryMarkdown).toContain('refusing fail-me.txt');
+    // The commit comment's version: the same outcome and failure, without the logs.
+    expect(commentMarkdown).toContain(`completed, 1 failed`);
+    expect(commentMarkdown).toContain('fail-me.txt');
+    expect(commentMarkdown).not.toContain('refusing fail-me.txt');
 
     const results = await store.getJson({ bucket: output, key: resultsKey(runId) });
     const body = results?.value as {

@@ -16,9 +16,6 @@ export function readGitHubToken(input: InputReader, name: string): string | unde
   return token === GITHUB_TOKEN_DEFAULT ? undefined : token;
 }
 
-/** GitHub refuses comment bodies over 65,536 characters; callers keep theirs under this. */
-export const COMMIT_COMMENT_MAX_CHARS = 65_536;
-
 /** A comment on one commit, and where the GitHub API is. */
 export interface CommitCommentRequest {
   /** A token that may write to the repository (the workflow's `github.token` with `contents: write`). */

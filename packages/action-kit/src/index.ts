@@ -23,7 +23,6 @@ export type { DocumentFileRequest } from './documents.js';
 
 // the GitHub API
 export {
-  COMMIT_COMMENT_MAX_CHARS,
   GITHUB_TOKEN_DEFAULT,
   commentMarkerLine,
   commentOnPush,

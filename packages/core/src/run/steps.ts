@@ -679,7 +679,12 @@ export async function collectStep(
     );
     const logTails = await fetchLogTails(report, aws.deps.store, state.output.bucket);
     const links =
-      state.ecs === undefined ? {} : awsConsoleLinks((await ecsSettings(aws, context)).region, runId, report);
+      state.ecs === undefined
+        ? {}
+        : awsConsoleLinks((await ecsSettings(aws, context)).region, runId, {
+            bucket: state.output.bucket,
+            key: report.resultsKey,
+          });
     const summaryMarkdown = renderSummary(report, { logTails, secrets: workers.secrets, ...links });
     const commentMarkdown = renderSummary(report, {
       secrets: workers.secrets,
@@ -702,14 +707,11 @@ const COMMENT_MAX_FAILURES = 20;
 function awsConsoleLinks(
   region: string,
   runId: string,
-  report: CollectReport,
-): { runnerLogs: ReturnType<typeof runLogGroupLink>; resultsConsoleUrl?: string } {
-  const results = /^s3:\/\/([^/]+)\/(.+)$/.exec(report.results);
+  results: { readonly bucket: string; readonly key: string },
+): { runnerLogs: ReturnType<typeof runLogGroupLink>; resultsConsoleUrl: string } {
   return {
     runnerLogs: runLogGroupLink({ region, runId }),
-    ...(results !== null && {
-      resultsConsoleUrl: s3ObjectConsoleUrl({ region, bucket: results[1] ?? '', key: results[2] ?? '' }),
-    }),
+    resultsConsoleUrl: s3ObjectConsoleUrl({ region, ...results }),
   };
 }
 
