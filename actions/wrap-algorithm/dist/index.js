@@ -94879,7 +94879,12 @@ async function collectStep(target, options, context, onProgress) {
             ...(onProgress !== undefined && { onProgress }),
         }, { ...aws.deps, sleep });
         const logTails = await fetchLogTails(report, aws.deps.store, state.output.bucket);
-        const links = state.ecs === undefined ? {} : awsConsoleLinks((await ecsSettings(aws, context)).region, runId, report);
+        const links = state.ecs === undefined
+            ? {}
+            : awsConsoleLinks((await ecsSettings(aws, context)).region, runId, {
+                bucket: state.output.bucket,
+                key: report.resultsKey,
+            });
         const summaryMarkdown = renderSummary(report, { logTails, secrets: workers.secrets, ...links });
         const commentMarkdown = renderSummary(report, {
             secrets: workers.secrets,
@@ -94898,13 +94903,10 @@ const COMMENT_MAX_BYTES = 60_000;
 /** Failures a commit comment lists; the job summary and results.json have the rest. */
 const COMMENT_MAX_FAILURES = 20;
 /** Console links of an ECS run: its runners' log group and results.json in the S3 console. */
-function awsConsoleLinks(region, runId, report) {
-    const results = /^s3:\/\/([^/]+)\/(.+)$/.exec(report.results);
+function awsConsoleLinks(region, runId, results) {
     return {
         runnerLogs: runLogGroupLink({ region, runId }),
-        ...(results !== null && {
-            resultsConsoleUrl: s3ObjectConsoleUrl({ region, bucket: results[1] ?? '', key: results[2] ?? '' }),
-        }),
+        resultsConsoleUrl: s3ObjectConsoleUrl({ region, ...results }),
     };
 }
 /**
@@ -103994,8 +103996,6 @@ function readGitHubToken(input, name) {
     const token = input.optionalString(name);
     return token === GITHUB_TOKEN_DEFAULT ? undefined : token;
 }
-/** GitHub refuses comment bodies over 65,536 characters; callers keep theirs under this. */
-const COMMIT_COMMENT_MAX_CHARS = 65_536;
 /** The hidden line that names a comment; GitHub renders nothing for it. */
 function commentMarkerLine(marker) {
     return `<!-- sluice:${marker} -->`;

@@ -58728,7 +58728,12 @@ async function collectStep(target, options, context, onProgress) {
             ...(onProgress !== undefined && { onProgress }),
         }, { ...aws.deps, sleep });
         const logTails = await fetchLogTails(report, aws.deps.store, state.output.bucket);
-        const links = state.ecs === undefined ? {} : awsConsoleLinks((await ecsSettings(aws, context)).region, runId, report);
+        const links = state.ecs === undefined
+            ? {}
+            : awsConsoleLinks((await ecsSettings(aws, context)).region, runId, {
+                bucket: state.output.bucket,
+                key: report.resultsKey,
+            });
         const summaryMarkdown = renderSummary(report, { logTails, secrets: workers.secrets, ...links });
         const commentMarkdown = renderSummary(report, {
             secrets: workers.secrets,
@@ -58747,13 +58752,10 @@ const COMMENT_MAX_BYTES = 60_000;
 /** Failures a commit comment lists; the job summary and results.json have the rest. */
 const COMMENT_MAX_FAILURES = 20;
 /** Console links of an ECS run: its runners' log group and results.json in the S3 console. */
-function awsConsoleLinks(region, runId, report) {
-    const results = /^s3:\/\/([^/]+)\/(.+)$/.exec(report.results);
+function awsConsoleLinks(region, runId, results) {
     return {
         runnerLogs: runLogGroupLink({ region, runId }),
-        ...(results !== null && {
-            resultsConsoleUrl: s3ObjectConsoleUrl({ region, bucket: results[1] ?? '', key: results[2] ?? '' }),
-        }),
+        resultsConsoleUrl: s3ObjectConsoleUrl({ region, ...results }),
     };
 }
 /**
