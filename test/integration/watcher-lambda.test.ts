@@ -31,7 +31,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import type { WatcherEvent } from '@sluice/core';
+import { runTaskDefinitionFamily, type WatcherEvent } from '@sluice/core';
 import { TestAwsAccount } from '@sluice/testing';
 import type { TestQueue } from '@sluice/testing';
 
@@ -49,7 +49,8 @@ describe('watcher handler on moto', () => {
   const ecs = new ECSClient(config);
   const ec2 = new EC2Client(config);
   const cluster = `sl-watch-${aws.id}`;
-  const family = `sl-watch-${aws.id}`;
+  // The run's own task definition family, as provisioning names it: tasks are counted by it.
+  const family = runTaskDefinitionFamily(runId);
   let bucket: string;
   let queue: TestQueue;
   let event: WatcherEvent;
@@ -262,8 +263,7 @@ describe('watcher handler on moto', () => {
       () => undefined,
     );
 
-    // Tasks are counted by the launch's task definition family: none of this (missing) one run.
-    expect(refused).toMatchObject({ outcome: 'checked', running: 0, toStart: 8, started: 0 });
+    expect(refused).toMatchObject({ outcome: 'checked', running: 6, toStart: 2, started: 0 });
     expect(refused.outcome === 'checked' ? refused.failures : []).toEqual([
       { reason: 'ClientException', detail: expect.stringContaining('ECS.RunTask') },
     ]);

@@ -2,7 +2,7 @@
 // Clients are made once per execution environment and reused by every invocation it serves.
 import { ECSClient, RunTaskCommand, paginateListTasks } from '@aws-sdk/client-ecs';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { classifyAwsError, describeAwsError } from '@sluice/core';
+import { classifyAwsError, describeAwsError, runTaskDefinitionFamily } from '@sluice/core';
 import type { WatcherLaunch } from '@sluice/core';
 
 import { handleWatcherEvent } from './watcher.js';
@@ -40,8 +40,9 @@ export function awsWatcherPorts(clients: { readonly sqs: SQSClient; readonly ecs
       }
     },
 
-    async running({ cluster, taskDefinition }) {
-      const family = familyOf(taskDefinition);
+    async running({ cluster, runId }) {
+      // The family ecs-workers lists by too: the run's own task definition.
+      const family = runTaskDefinitionFamily(runId);
       let count = 0;
       try {
         // By family, not startedBy: ECS allows no other filter beside startedBy, and desiredStatus
@@ -62,17 +63,6 @@ export function awsWatcherPorts(clients: { readonly sqs: SQSClient; readonly ecs
       return startTasks(ecs, launch, count);
     },
   };
-}
-
-/**
- * The family of a task definition given as an ARN, `family:revision` or a family.
- *
- * @example
- * familyOf('arn:aws:ecs:eu-west-1:123456789012:task-definition/sluice-run-r-1:3'); // 'sluice-run-r-1'
- */
-export function familyOf(taskDefinition: string): string {
-  const name = taskDefinition.slice(taskDefinition.lastIndexOf('/') + 1);
-  return name.replace(/:\d+$/, '');
 }
 
 /**

@@ -1,7 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { WatcherEvent, WatcherLaunch } from '@sluice/core';
 
-import { familyOf } from './index.js';
 import { handleWatcherEvent, workersToAdd } from './watcher.js';
 import type { QueueBacklog, StartFailure, WatcherLogLine, WatcherPorts } from './watcher.js';
 
@@ -207,15 +206,5 @@ describe('handleWatcherEvent', () => {
       { level: 'error', message: 'watcher: could not read the run', run: RUN, error: 'SQS is down' },
     ]);
     expect(aws.starts).toEqual([]);
-  });
-});
-
-describe('familyOf', () => {
-  it.each([
-    ['arn:aws:ecs:eu-west-1:123456789012:task-definition/sluice-run-r-1:3', 'sluice-run-r-1'],
-    ['sluice-run-r-1:12', 'sluice-run-r-1'],
-    ['sluice-run-r-1', 'sluice-run-r-1'],
-  ])('reads the family of %s', (taskDefinition, family) => {
-    expect(familyOf(taskDefinition)).toBe(family);
   });
 });

@@ -26,7 +26,7 @@ export interface StartFailure {
 export interface WatcherPorts {
   backlog(queueUrl: string): Promise<QueueBacklog>;
   /** Tasks of the run not yet stopped (pending ones too): ECS ListTasks by the run's task definition family. */
-  running(launch: Pick<WatcherLaunch, 'cluster' | 'taskDefinition'>): Promise<number>;
+  running(run: { readonly cluster: string; readonly runId: string }): Promise<number>;
   /** Starts `count` tasks; capacity and throttling failures are returned, not thrown. */
   start(launch: WatcherLaunch, count: number): Promise<{ started: number; failures: StartFailure[] }>;
 }
@@ -124,7 +124,10 @@ export async function handleWatcherEvent(
   let backlog: QueueBacklog;
   let running: number;
   try {
-    [backlog, running] = await Promise.all([ports.backlog(queueUrl), ports.running(launch)]);
+    [backlog, running] = await Promise.all([
+      ports.backlog(queueUrl),
+      ports.running({ cluster: launch.cluster, runId }),
+    ]);
   } catch (thrown: unknown) {
     const error = toError(thrown);
     log({ level: 'error', message: 'watcher: could not read the run', run: runId, error: error.message });
