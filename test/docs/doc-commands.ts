@@ -108,6 +108,11 @@ export interface DocCommandsRun {
   readonly ms: number;
 }
 
+/** The end of a run's output, for an assertion's message. */
+export function outputTail(run: DocCommandsRun): string {
+  return run.output.split('\n').slice(-40).join('\n');
+}
+
 /**
  * Runs a block as a user pastes it into bash — `set -euo pipefail`, so the first command that fails
  * stops it — in `cwd`, with `env`. `replace` swaps what cannot be reached from here for a stand-in

@@ -11,28 +11,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, containerEngineEnv, testbedEndpoints } from '@sluice/testing';
+import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, testbedEndpoints } from '@sluice/testing';
 
-import { awsCliBin, docBlock, runDocCommands, type DocCommandsRun } from '../docs/doc-commands.js';
+import {
+  awsCliBin,
+  docBlock,
+  outputTail,
+  runDocCommands,
+  type DocCommandsRun,
+} from '../docs/doc-commands.js';
 import { startMoto, type StartedServer } from '../testbed/servers.js';
+import { plainShellEnv } from './e2e-support.js';
 
 const demoDir = mkdtempSync(join(tmpdir(), 'sluice-demo-'));
-
-/** A user's shell: no AWS or sluice settings of the test bed jest started. */
-function userEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(AWS_|SLUICE_|INPUT_|GITHUB_)/.test(key)) env[key] = value;
-  }
-  return Object.assign(env, containerEngineEnv());
-}
 
 function runMakeDemo(): Promise<{ code: number | null; output: string; ms: number }> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn('make', ['--no-print-directory', 'demo'], {
       cwd: REPOSITORY_ROOT,
-      env: { ...userEnv(), SLUICE_DEMO_DIR: demoDir },
+      env: { ...plainShellEnv(), SLUICE_DEMO_DIR: demoDir },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -43,11 +41,6 @@ function runMakeDemo(): Promise<{ code: number | null; output: string; ms: numbe
       resolve({ code, output, ms: Date.now() - started });
     });
   });
-}
-
-/** A failed block's output, for the assertion message. */
-function tail(run: DocCommandsRun): string {
-  return run.output.split('\n').slice(-40).join('\n');
 }
 
 afterAll(() => {
@@ -80,7 +73,7 @@ describe("the thumbnail example's commands, as the docs show them", () => {
   /** The shell the docs assume: the test bed's variables (`testbed.sh env`), the aws CLI on PATH. */
   function docsEnv(): NodeJS.ProcessEnv {
     return {
-      ...userEnv(),
+      ...plainShellEnv(),
       HOME: home,
       PATH: `${awsCliBin()}:${process.env.PATH ?? ''}`,
       AWS_ENDPOINT_URL: moto.url,
@@ -123,7 +116,7 @@ describe("the thumbnail example's commands, as the docs show them", () => {
     await resetMoto();
     const walkthrough = await run('README.md', 'readme-cli', 480_000);
 
-    expect({ code: walkthrough.code, tail: tail(walkthrough) }).toMatchObject({ code: 0 });
+    expect({ code: walkthrough.code, tail: outputTail(walkthrough) }).toMatchObject({ code: 0 });
     expect(walkthrough.output).toContain('Usage: sluice');
     expect(walkthrough.output).toMatch(/algorithm\.json: valid/);
     // run, then collect: each completes with the two broken samples failed.
@@ -136,29 +129,29 @@ describe("the thumbnail example's commands, as the docs show them", () => {
     await resetMoto();
 
     const build = await run(file, 'thumbnails-build');
-    expect({ code: build.code, tail: tail(build) }).toMatchObject({ code: 0 });
+    expect({ code: build.code, tail: outputTail(build) }).toMatchObject({ code: 0 });
 
     const direct = await run(file, 'thumbnails-direct');
-    expect({ code: direct.code, tail: tail(direct) }).toMatchObject({ code: 0 });
+    expect({ code: direct.code, tail: outputTail(direct) }).toMatchObject({ code: 0 });
     expect(JSON.parse(readFileSync(join(REPOSITORY_ROOT, 'tmp/out/stats.json'), 'utf8'))).toMatchObject({
       width: 320,
       height: 240,
     });
 
     const tried = await run(file, 'thumbnails-try');
-    expect({ code: tried.code, tail: tail(tried) }).toMatchObject({ code: 0 });
+    expect({ code: tried.code, tail: outputTail(tried) }).toMatchObject({ code: 0 });
 
     const broken = await run(file, 'thumbnails-try-broken');
-    expect({ code: broken.code, tail: tail(broken) }).toMatchObject({ code: 1 });
+    expect({ code: broken.code, tail: outputTail(broken) }).toMatchObject({ code: 1 });
     expect(broken.output).toContain('algorithm-exit');
     expect(broken.output).toContain('exited with code 2 (permanent: not retried)');
 
     const wrapped = await run(file, 'thumbnails-wrap-run', 480_000);
-    expect({ code: wrapped.code, tail: tail(wrapped) }).toMatchObject({ code: 0 });
+    expect({ code: wrapped.code, tail: outputTail(wrapped) }).toMatchObject({ code: 0 });
     expect(wrapped.output).toContain('22 succeeded, 2 failed');
 
     const podman = await run(file, 'thumbnails-podman');
-    expect({ code: podman.code, tail: tail(podman) }).toMatchObject({ code: 0 });
+    expect({ code: podman.code, tail: outputTail(podman) }).toMatchObject({ code: 0 });
     expect(existsSync(join(REPOSITORY_ROOT, 'tmp/out/rings/stats.json'))).toBe(true);
   }, 900_000);
 });

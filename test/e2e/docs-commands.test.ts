@@ -25,16 +25,18 @@ import {
 } from '@aws-sdk/client-iam';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { deployerPolicy, githubOidcTrustPolicy } from '@sluice/core';
-import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, TestAwsAccount, containerEngineEnv } from '@sluice/testing';
+import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, TestAwsAccount } from '@sluice/testing';
 
 import {
   awsCliBin,
+  outputTail,
   docBlock,
   joinBlocks,
   runDocCommands,
   type DocCommandBlock,
   type DocCommandsRun,
 } from '../docs/doc-commands.js';
+import { plainShellEnv } from './e2e-support.js';
 
 const DOC = 'docs/github.md';
 const scratchDirs: string[] = [];
@@ -50,13 +52,8 @@ const git = (cwd: string, ...args: string[]): string =>
 
 /** A user's shell: a home of its own, PATH with the aws CLI, the given AWS settings, nothing of jest's. */
 function shellEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(AWS_|SLUICE_|INPUT_|GITHUB_)/.test(key)) env[key] = value;
-  }
   return {
-    ...env,
-    ...containerEngineEnv(),
+    ...plainShellEnv(),
     HOME: scratch('home'),
     PATH: `${awsCliBin()}:${process.env.PATH ?? ''}`,
     ...extra,
@@ -87,10 +84,6 @@ function withCli(
   });
 }
 
-function tail(run: DocCommandsRun): string {
-  return run.output.split('\n').slice(-40).join('\n');
-}
-
 afterAll(() => {
   for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
 });
@@ -101,7 +94,7 @@ describe('docs/github.md, the commands of a first run', () => {
     const replace = [[GITHUB_REPOSITORY_URL, `file://${sluiceMirror()}`]] as const;
     const run = await runDocCommands(docBlock(DOC, 'github-cli'), { cwd: scratch('cli'), env, replace });
 
-    expect({ code: run.code, tail: tail(run) }).toMatchObject({ code: 0 });
+    expect({ code: run.code, tail: outputTail(run) }).toMatchObject({ code: 0 });
     const { version } = JSON.parse(readFileSync(join(REPOSITORY_ROOT, 'package.json'), 'utf8')) as {
       version: string;
     };
@@ -113,7 +106,7 @@ describe('docs/github.md, the commands of a first run', () => {
     git(sluiceMirror(), 'tag', '-f', 'v1', moved);
     try {
       const update = await runDocCommands(docBlock(DOC, 'github-cli-update'), { cwd: clone, env });
-      expect({ code: update.code, tail: tail(update) }).toMatchObject({ code: 0 });
+      expect({ code: update.code, tail: outputTail(update) }).toMatchObject({ code: 0 });
       expect(git(clone, 'rev-parse', 'HEAD').trim()).toBe(moved);
     } finally {
       git(sluiceMirror(), 'tag', '-f', 'v1', 'HEAD');
@@ -130,7 +123,7 @@ describe('docs/github.md, the commands of a first run', () => {
 
     const run = await withCli(docBlock(DOC, 'github-validate'), { cwd: repo, env: shellEnv() });
 
-    expect({ code: run.code, tail: tail(run) }).toMatchObject({ code: 0 });
+    expect({ code: run.code, tail: outputTail(run) }).toMatchObject({ code: 0 });
     expect(run.output).toContain('algorithm.json: valid manifest');
     expect(run.output).toContain('jobs/holiday-photos.json: valid job');
   });
@@ -174,7 +167,7 @@ describe('docs/github.md, AWS access through OIDC', () => {
 
     const run = await withCli(docBlock(DOC, 'github-oidc-setup'), { cwd: dir, env });
 
-    expect({ code: run.code, tail: tail(run) }).toMatchObject({ code: 0 });
+    expect({ code: run.code, tail: outputTail(run) }).toMatchObject({ code: 0 });
     // The last command prints what goes into SLUICE_ROLE_ARN.
     expect(run.output.trim().split('\n').pop()).toBe('arn:aws:iam::123456789012:role/sluice-jobs');
 
@@ -214,7 +207,7 @@ describe('docs/github.md, versions and releases', () => {
 
     const run = await runDocCommands(docBlock(DOC, 'github-release'), { cwd: work, env, timeoutMs: 900_000 });
 
-    expect({ code: run.code, tail: tail(run) }).toMatchObject({ code: 0 });
+    expect({ code: run.code, tail: outputTail(run) }).toMatchObject({ code: 0 });
     expect(run.output).toMatch(/check-dist: rebuilt; [1-9]\d* bundle file\(s\) changed and staged/);
     expect(git(origin, 'tag', '--list')).toBe('v1.2.3\n');
     expect(git(origin, 'log', '-1', '--format=%s', 'main')).toBe('Release 1.2.3\n');

@@ -284,6 +284,18 @@ export interface RunningCli {
 }
 
 /**
+ * A user's shell on this machine: jest's environment without its AWS, sluice, action-input and
+ * GitHub variables, with the test bed's podman settings.
+ */
+export function plainShellEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^(AWS_|SLUICE_|INPUT_|GITHUB_)/.test(key)) env[key] = value;
+  }
+  return Object.assign(env, containerEngineEnv());
+}
+
+/**
  * The environment of a user's shell on the test bed: this process's, without AWS or sluice settings,
  * plus the test bed's AWS endpoint and dummy credentials and podman's settings. `overrides` set or
  * (with undefined) unset variables.
@@ -292,11 +304,8 @@ export function userShellEnv(
   workflow: Pick<Workflow, 'workspace' | 'awsEndpoint' | 'region'>,
   overrides: Readonly<Record<string, string | undefined>> = {},
 ): NodeJS.ProcessEnv {
-  const env: Record<string, string | undefined> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(AWS_|SLUICE_)/.test(key)) env[key] = value;
-  }
-  Object.assign(env, containerEngineEnv(), {
+  const env: Record<string, string | undefined> = plainShellEnv();
+  Object.assign(env, {
     NODE_NO_WARNINGS: '1',
     SLUICE_CONTAINER_ENGINE: 'podman',
     SLUICE_CACHE_DIR: join(workflow.workspace, '.sluice-cache'),
