@@ -50998,7 +50998,6 @@ var __webpack_exports__ = {};
 __nccwpck_require__.d(__webpack_exports__, {
   Z_: () => (/* binding */ RUN_TASK_BATCH),
   wc: () => (/* binding */ awsWatcherPorts),
-  Ap: () => (/* binding */ familyOf),
   RL: () => (/* binding */ handler)
 });
 
@@ -64197,7 +64196,10 @@ async function handleWatcherEvent(received, ports, log = jsonLineLog) {
     let backlog;
     let running;
     try {
-        [backlog, running] = await Promise.all([ports.backlog(queueUrl), ports.running(launch)]);
+        [backlog, running] = await Promise.all([
+            ports.backlog(queueUrl),
+            ports.running({ cluster: launch.cluster, runId }),
+        ]);
     }
     catch (thrown) {
         const error = errors_toError(thrown);
@@ -64272,8 +64274,9 @@ function awsWatcherPorts(clients) {
                 throw errors_classifyAwsError(thrown, 'SQS.GetQueueAttributes', queueUrl);
             }
         },
-        async running({ cluster, taskDefinition }) {
-            const family = familyOf(taskDefinition);
+        async running({ cluster, runId }) {
+            // The family ecs-workers lists by too: the run's own task definition.
+            const family = ecs_workers_runTaskDefinitionFamily(runId);
             let count = 0;
             try {
                 // By family, not startedBy: ECS allows no other filter beside startedBy, and desiredStatus
@@ -64291,16 +64294,6 @@ function awsWatcherPorts(clients) {
             return startTasks(ecs, launch, count);
         },
     };
-}
-/**
- * The family of a task definition given as an ARN, `family:revision` or a family.
- *
- * @example
- * familyOf('arn:aws:ecs:eu-west-1:123456789012:task-definition/sluice-run-r-1:3'); // 'sluice-run-r-1'
- */
-function familyOf(taskDefinition) {
-    const name = taskDefinition.slice(taskDefinition.lastIndexOf('/') + 1);
-    return name.replace(/:\d+$/, '');
 }
 /**
  * Starts `count` tasks in RunTask calls of at most 10, collecting ECS's failures (capacity, limits).
@@ -64354,6 +64347,5 @@ const handler = async (event) => {
 
 var __webpack_exports__RUN_TASK_BATCH = __webpack_exports__.Z_;
 var __webpack_exports__awsWatcherPorts = __webpack_exports__.wc;
-var __webpack_exports__familyOf = __webpack_exports__.Ap;
 var __webpack_exports__handler = __webpack_exports__.RL;
-export { __webpack_exports__RUN_TASK_BATCH as RUN_TASK_BATCH, __webpack_exports__awsWatcherPorts as awsWatcherPorts, __webpack_exports__familyOf as familyOf, __webpack_exports__handler as handler };
+export { __webpack_exports__RUN_TASK_BATCH as RUN_TASK_BATCH, __webpack_exports__awsWatcherPorts as awsWatcherPorts, __webpack_exports__handler as handler };
