@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { taskId } from '@sluice/core';
 import { TestAwsAccount } from '@sluice/testing';
 
+import { freeListenPort } from '../testbed/servers.js';
+
 import {
   ALGORITHMS,
   createRun,
@@ -101,7 +103,7 @@ describe('runner process on moto', () => {
   });
 
   it('feeds a port algorithm 50 tasks, starting its server once and again after a task kills it', async () => {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freeListenPort();
     const keys = Array.from({ length: 50 }, (_, i) =>
       i === 20 ? `port/die-${i}.txt` : `port/file-${i}.txt`,
     );

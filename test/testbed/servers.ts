@@ -98,6 +98,34 @@ export async function freePort(): Promise<number> {
 }
 
 /**
+ * A loopback port for a server the test starts inside a container on the host network, free a
+ * moment ago. Drawn below the kernel's ephemeral range (32768 up): a port the kernel hands out to
+ * some other test's outgoing connection or `freePort` server meanwhile cannot collide with it.
+ */
+export async function freeListenPort(): Promise<number> {
+  for (let tries = 0; tries < 50; tries += 1) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+  }
+  throw new TestbedStartError('found no free loopback port in 20000-31999 after 50 tries');
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => {
+      resolve(false);
+    });
+    server.listen(port, '127.0.0.1', () => {
+      server.close(() => {
+        resolve(true);
+      });
+    });
+  });
+}
+
+/**
  * True when an HTTP server answers `url` at all (any status). A fresh connection each time, closed
  * after the answer: a kept-alive socket would hold jest's process open after the tests.
  */
