@@ -373,6 +373,13 @@ const CASES: readonly Case[] = [
   },
   { name: 'mode typo', kind: 'job', doc: jobWith({ mode: 'seal' }), path: '$.mode', words: ['one of'] },
   {
+    name: 'mode sealed (reserved, not built)',
+    kind: 'job',
+    doc: jobWith({ mode: 'sealed' }),
+    path: '$.mode',
+    words: ['"sealed"', 'does not provide yet'],
+  },
+  {
     name: 'keep not boolean',
     kind: 'job',
     doc: jobWith({ keep: 'yes' }),

@@ -374,7 +374,7 @@ const jobSchemaTyped: JSONSchemaType<RawJob> = {
       enum: ['direct', 'sealed'],
       default: JOB_DEFAULTS.mode,
       description:
-        '`direct`: workers hold a role scoped to this run. `sealed`: workers get presigned URLs only and never a credential.',
+        '`direct`: workers hold a role scoped to this run. `sealed` (workers get presigned URLs only and never a credential) is reserved: this version refuses it.',
     },
   },
   required: ['name', 'algorithm', 'input', 'output'],
