@@ -47656,7 +47656,7 @@ const jobSchemaTyped = {
             nullable: true,
             enum: ['direct', 'sealed'],
             default: JOB_DEFAULTS.mode,
-            description: '`direct`: workers hold a role scoped to this run. `sealed`: workers get presigned URLs only and never a credential.',
+            description: '`direct`: workers hold a role scoped to this run. `sealed` (workers get presigned URLs only and never a credential) is reserved: this version refuses it.',
         },
     },
     required: ['name', 'algorithm', 'input', 'output'],
@@ -48007,6 +48007,15 @@ function rules_jobRuleProblems(raw, file) {
         problems.push(problem(file, ['compute', 'minWorkers'], 'must not be more than maxWorkers', {
             expected: `at most ${compute.maxWorkers ?? 4}`,
             found: String(compute.minWorkers),
+        }));
+    }
+    if (raw.mode === 'sealed') {
+        // Refused rather than run as direct: a user asking for credential-free workers must not get
+        // workers holding the run's role without knowing.
+        problems.push(problem(file, ['mode'], 'is "sealed", which this version of sluice does not provide yet', {
+            expected: '"direct"',
+            found: '"sealed"',
+            hint: 'Remove "mode" (or set "direct"): workers then hold a role scoped to this run\'s queue and prefixes only',
         }));
     }
     const aws = raw.aws ?? {};
