@@ -18,7 +18,13 @@ import {
   PutRuleCommand,
 } from '@aws-sdk/client-eventbridge';
 import { CreateRoleCommand, DeleteRoleCommand, IAMClient } from '@aws-sdk/client-iam';
-import { GetFunctionCommand, GetPolicyCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  DeleteFunctionEventInvokeConfigCommand,
+  GetFunctionCommand,
+  GetFunctionEventInvokeConfigCommand,
+  GetPolicyCommand,
+  LambdaClient,
+} from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   ConfigurationError,
@@ -96,6 +102,7 @@ describe('ensureWatcher on moto', () => {
     const deployed = await ensureWatcher(clients, { event, roleArn, zip, endpoint: config.endpoint });
 
     const fn = await lambda.send(new GetFunctionCommand({ FunctionName: name }));
+    const invokeConfig = await lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: name }));
     const rule = await events.send(new DescribeRuleCommand({ Name: name }));
     const ruleTags = await events.send(new ListTagsForResourceCommand({ ResourceARN: deployed.ruleArn }));
     const targets = await events.send(new ListTargetsByRuleCommand({ Rule: name }));
@@ -106,6 +113,7 @@ describe('ensureWatcher on moto', () => {
     expect(deployed).toMatchObject({ functionName: name, ruleName: name, codeSha256: codeSha256(zip) });
     expect(deployed.changed).toEqual([
       `function ${name} (created)`,
+      `function ${name} (no retries of a failed run)`,
       `rule ${name} (created)`,
       `permission ${WATCHER_PERMISSION_ID} on ${name}`,
       `target ${WATCHER_TARGET_ID} on rule ${name} (created)`,
@@ -121,6 +129,7 @@ describe('ensureWatcher on moto', () => {
       Environment: { Variables: { AWS_ENDPOINT_URL: config.endpoint } },
     });
     expect(fn.Tags).toEqual({ 'sluice:run-id': runId, 'sluice:managed': 'true' });
+    expect(invokeConfig).toMatchObject({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
     expect(rule).toMatchObject({ Name: name, ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
     expect(ruleTags.Tags).toEqual(
       expect.arrayContaining([
@@ -164,7 +173,9 @@ describe('ensureWatcher on moto', () => {
   it('updates the code, the settings, the schedule and the Input when they change', async () => {
     const zip = watcherZip(bundle('2'));
     const changedEvent = { ...event, maxWorkers: 9 };
-    // Someone disabled the rule by hand.
+    // Someone disabled the rule and removed the asynchronous invocation settings by hand (moto
+    // appends on a second PutFunctionEventInvokeConfig where AWS replaces: a delete reads the same on both).
+    await lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: name }));
     await events.send(
       new PutRuleCommand({ Name: name, ScheduleExpression: 'rate(5 minutes)', State: 'DISABLED' }),
     );
@@ -177,6 +188,7 @@ describe('ensureWatcher on moto', () => {
     expect(updated.changed).toEqual([
       `function ${name} (code)`,
       `function ${name} (environment)`,
+      `function ${name} (no retries of a failed run)`,
       `rule ${name} (schedule)`,
       `target ${WATCHER_TARGET_ID} on rule ${name} (input)`,
     ]);
@@ -184,6 +196,10 @@ describe('ensureWatcher on moto', () => {
     expect(fn.Configuration?.Environment?.Variables ?? {}).toEqual({});
     expect(rule).toMatchObject({ ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
     expect(targets.Targets?.map((target) => target.Input)).toEqual([canonicalJson(changedEvent)]);
+    expect(await lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: name }))).toMatchObject({
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 60,
+    });
   });
 
   it('refuses an event that is not a watcher event, before making anything', async () => {

@@ -168,6 +168,8 @@ export function deployerPolicy(scope: DeployerScope): PolicyDocument {
           'lambda:GetFunction',
           'lambda:UpdateFunctionCode',
           'lambda:UpdateFunctionConfiguration',
+          'lambda:GetFunctionEventInvokeConfig',
+          'lambda:PutFunctionEventInvokeConfig',
           'lambda:AddPermission',
           'lambda:RemovePermission',
           'lambda:GetPolicy',

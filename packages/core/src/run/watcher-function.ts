@@ -23,15 +23,21 @@ import {
   CreateFunctionCommand,
   DeleteFunctionCommand,
   GetFunctionCommand,
+  GetFunctionEventInvokeConfigCommand,
   GetPolicyCommand,
   LambdaClient,
+  PutFunctionEventInvokeConfigCommand,
   RemovePermissionCommand,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
   waitUntilFunctionActiveV2,
   waitUntilFunctionUpdatedV2,
 } from '@aws-sdk/client-lambda';
-import type { CreateFunctionCommandInput, FunctionConfiguration } from '@aws-sdk/client-lambda';
+import type {
+  CreateFunctionCommandInput,
+  FunctionConfiguration,
+  GetFunctionEventInvokeConfigCommandOutput,
+} from '@aws-sdk/client-lambda';
 import { zipSync } from 'fflate';
 
 import { ConfigurationError, InfrastructureError, SluiceError, toError } from '../errors.js';
@@ -50,6 +56,10 @@ export const WATCHER_FUNCTION_SETTINGS = {
   handler: 'index.handler',
   memoryMiB: 128,
   timeoutSeconds: 60,
+  // The schedule invokes it again within a minute: Lambda's own retries of a failed invocation
+  // (2 by default, a minute or two later) would only overlap a later watcher and start tasks twice.
+  asyncRetries: 0,
+  maxEventAgeSeconds: 60,
 } as const;
 
 /** How often the schedule invokes the watcher (EventBridge's shortest rate). */
@@ -264,6 +274,7 @@ export async function ensureWatcher(
     roleWaitSeconds: options.roleWaitSeconds ?? 60,
     changed,
   });
+  await ensureInvokeConfig(clients.lambda, functionName, changed);
   const ruleArn = await ensureRule(clients.events, ruleName, runId, changed);
   await ensurePermission(clients.lambda, functionName, ruleArn, changed);
   await ensureTarget(clients.events, ruleName, fn, input, changed);
@@ -417,6 +428,41 @@ async function getFunction(
     if (isNotFound(thrown)) return undefined;
     throw classifyAwsError(thrown, 'Lambda.GetFunction', functionName);
   }
+}
+
+/** No retries of a failed scheduled invocation, and no stale ones: the next minute's run takes over. */
+async function ensureInvokeConfig(
+  lambda: LambdaClient,
+  functionName: string,
+  changed: string[],
+): Promise<void> {
+  const { asyncRetries, maxEventAgeSeconds } = WATCHER_FUNCTION_SETTINGS;
+  let current: GetFunctionEventInvokeConfigCommandOutput | undefined;
+  try {
+    current = await lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: functionName }));
+  } catch (thrown: unknown) {
+    if (!isNotFound(thrown))
+      throw classifyAwsError(thrown, 'Lambda.GetFunctionEventInvokeConfig', functionName);
+  }
+  if (
+    current?.MaximumRetryAttempts === asyncRetries &&
+    current.MaximumEventAgeInSeconds === maxEventAgeSeconds
+  ) {
+    return;
+  }
+  await send(
+    () =>
+      lambda.send(
+        new PutFunctionEventInvokeConfigCommand({
+          FunctionName: functionName,
+          MaximumRetryAttempts: asyncRetries,
+          MaximumEventAgeInSeconds: maxEventAgeSeconds,
+        }),
+      ),
+    'Lambda.PutFunctionEventInvokeConfig',
+    functionName,
+  );
+  changed.push(`function ${functionName} (no retries of a failed run)`);
 }
 
 /** Creates the schedule rule or brings it back to `rate(1 minute)`, enabled; returns its ARN. */
