@@ -66,6 +66,22 @@ describe('runAlgorithm', () => {
     expect(outcome).toMatchObject({ aborted: true, timedOut: false, signal: 'SIGTERM' });
   });
 
+  it('stops the algorithm at once when the abort came while it was being started', async () => {
+    const { log } = await newLog();
+    const controller = new AbortController();
+    controller.abort();
+    const outcome = await runAlgorithm({
+      command: ['/bin/sh', '-c', 'sleep 30'],
+      env: { PATH: '/usr/bin:/bin' },
+      timeoutMs: 60_000,
+      log,
+      signal: controller.signal,
+    });
+    await log.close();
+    expect(outcome).toMatchObject({ aborted: true, timedOut: false, signal: 'SIGTERM' });
+    expect(outcome.durationMs).toBeLessThan(10_000);
+  });
+
   it('calls a SIGKILL it did not send an out-of-memory kill', async () => {
     const { log } = await newLog();
     const outcome = await runAlgorithm({

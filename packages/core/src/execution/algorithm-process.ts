@@ -104,6 +104,8 @@ export async function runAlgorithm(invocation: AlgorithmInvocation): Promise<Alg
     stop('the runner is stopping: stopping the algorithm');
   };
   invocation.signal?.addEventListener('abort', onAbort, { once: true });
+  // An abort during the awaits above fired no listener: act on it now.
+  if (invocation.signal?.aborted === true) onAbort();
 
   const ended = await exited;
   clearTimeout(timeout);

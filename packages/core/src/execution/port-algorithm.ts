@@ -153,6 +153,8 @@ export class PortAlgorithm {
       controller.abort();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
+    // An abort while the server was being started again fired no listener: act on it now.
+    if (signal?.aborted === true) controller.abort();
     try {
       const answer = await Promise.race([
         fetch(`http://127.0.0.1:${this.options.port}/`, {
