@@ -145,6 +145,8 @@ export type {
 } from './storage/object-store.js';
 export { S3ObjectStore } from './storage/s3-object-store.js';
 export type { S3ObjectStoreOptions } from './storage/s3-object-store.js';
+export { UPDATE_JSON_TRIES, updateJson } from './storage/update-json.js';
+export type { JsonSnapshot } from './storage/update-json.js';
 export {
   AwsRequestError,
   ObjectNotFoundError,

@@ -11,8 +11,9 @@ import {
   ObjectNotFoundError,
   PreconditionFailedError,
   UnreadableObjectError,
+  updateJson,
 } from '@sluice/core';
-import type { ObjectStore, ObjectSummary } from '@sluice/core';
+import type { JsonSnapshot, ObjectStore, ObjectSummary } from '@sluice/core';
 
 /** What the contract needs from the store under test. */
 /** Per test: generous, since against a real server these move real bytes and wait real time. */
@@ -151,6 +152,60 @@ export function describeObjectStoreContract(
           PreconditionFailedError,
         );
         expect((await h.store.getText(ref(key)))?.text).toBe('first');
+      },
+      TIMEOUT_MS,
+    );
+
+    it(
+      'writes with ifMatch only over the version read: a stale ETag fails, a missing object is not found',
+      async () => {
+        const key = `${prefix()}record.json`;
+        const first = await h.store.putJson(ref(key), { n: 1 });
+        const second = await h.store.putJson(ref(key), { n: 2 }, { ifMatch: first.etag });
+        await expect(h.store.putJson(ref(key), { n: 3 }, { ifMatch: first.etag })).rejects.toMatchObject({
+          name: 'PreconditionFailedError',
+          condition: 'if-match',
+        });
+        expect((await h.store.getJson(ref(key)))?.value).toEqual({ n: 2 });
+        await h.store.put(ref(key), 'quoted ETags match too', { ifMatch: `"${second.etag}"` });
+        await expect(
+          h.store.put(ref(`${prefix()}absent.json`), '{}', { ifMatch: first.etag }),
+        ).rejects.toBeInstanceOf(ObjectNotFoundError);
+      },
+      TIMEOUT_MS,
+    );
+
+    it(
+      'updateJson re-applies its change on top of a write that landed between its read and its write',
+      async () => {
+        const key = `${prefix()}words.json`;
+        const wordsOf = (current: JsonSnapshot): string[] =>
+          (current?.value as { words?: string[] } | undefined)?.words ?? [];
+        /** Appends `word`; on its first call another writer appends `theirs` after the read. */
+        const appendAfterRace = (word: string, theirs: string) => {
+          let raced = false;
+          return async (current: JsonSnapshot) => {
+            if (!raced) {
+              raced = true;
+              await h.store.putJson(ref(key), { words: [...wordsOf(current), theirs] });
+            }
+            return { words: [...wordsOf(current), word] };
+          };
+        };
+
+        // Created by the other writer after this one read nothing there (If-None-Match fails).
+        const created = await updateJson(h.store, ref(key), appendAfterRace('mine', 'theirs'));
+        // Replaced by the other writer after this one read it (If-Match fails).
+        const updated = await updateJson(h.store, ref(key), appendAfterRace('mine again', 'theirs again'));
+
+        expect(created?.value).toEqual({ words: ['theirs', 'mine'] });
+        expect(updated?.value).toEqual({ words: ['theirs', 'mine', 'theirs again', 'mine again'] });
+        const stored = await h.store.getJson(ref(key));
+        expect(stored).toEqual({ value: updated?.value, etag: updated?.put.etag });
+        // Nothing to change: nothing written.
+        const untouched = `${prefix()}untouched.json`;
+        expect(await updateJson(h.store, ref(untouched), () => undefined)).toBeUndefined();
+        expect(await h.store.head(ref(untouched))).toBeUndefined();
       },
       TIMEOUT_MS,
     );

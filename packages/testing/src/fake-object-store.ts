@@ -345,6 +345,13 @@ export class FakeObjectStore implements ObjectStore, BucketAdmin {
     if (options.ifAbsent === true && bucket.objects.has(ref.key)) {
       throw new PreconditionFailedError(ref.bucket, ref.key, 'if-none-match');
     }
+    if (options.ifMatch !== undefined) {
+      const current = bucket.objects.get(ref.key);
+      if (current === undefined) throw new ObjectNotFoundError(ref.bucket, ref.key);
+      if (current.etag !== unquote(options.ifMatch)) {
+        throw new PreconditionFailedError(ref.bucket, ref.key, 'if-match');
+      }
+    }
     const object: StoredObject = {
       data: Buffer.from(data),
       etag: createHash('md5').update(data).digest('hex'),

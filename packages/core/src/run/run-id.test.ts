@@ -24,7 +24,7 @@ describe('runId', () => {
   test('ignores what only tunes a run', () => {
     const id = runId(job());
     expect(
-      runId(job({ compute: { backend: 'ecs', maxWorkers: 50 }, retries: 5, keep: true, mode: 'sealed' })),
+      runId(job({ compute: { backend: 'ecs', maxWorkers: 50 }, retries: 5, keep: true, mode: 'direct' })),
     ).toBe(id);
     expect(runId(job({ input: { ...base.input, include: ['*.png', '*.jpg'], create: true } }))).toBe(id);
   });

@@ -67,6 +67,12 @@ export interface PutOptions {
    * `PreconditionFailedError`. How a completion marker is written exactly once.
    */
   readonly ifAbsent?: boolean;
+  /**
+   * Write only if the object still has this ETag (`If-Match`); otherwise throw
+   * `PreconditionFailedError` (`ObjectNotFoundError` when it is gone). How a read-modify-write keeps
+   * another writer's change (see `updateJson`). For `put`/`putJson` only.
+   */
+  readonly ifMatch?: string;
 }
 
 /** Options of `download`. */
@@ -156,13 +162,15 @@ export interface ObjectStore {
 
   /**
    * Writes a small text or binary body.
-   * @throws PreconditionFailedError when `ifAbsent` is set and the object exists.
+   * @throws PreconditionFailedError when `ifAbsent` is set and the object exists, or `ifMatch` is
+   *   set and the ETag differs.
+   * @throws ObjectNotFoundError when `ifMatch` is set and the object does not exist.
    */
   put(ref: ObjectRef, body: string | Uint8Array, options?: PutOptions): Promise<PutResult>;
 
   /**
    * Writes `JSON.stringify(value)` with content type `application/json`.
-   * @throws PreconditionFailedError when `ifAbsent` is set and the object exists.
+   * @throws PreconditionFailedError or ObjectNotFoundError as `put` does.
    */
   putJson(ref: ObjectRef, value: unknown, options?: PutOptions): Promise<PutResult>;
 

@@ -145,7 +145,7 @@ export class S3ObjectStore implements ObjectStore {
       await rename(partial, filePath);
     } catch (thrown: unknown) {
       await rm(partial, { force: true });
-      throw this.convert(thrown, 'S3.GetObject', ref);
+      throw this.convert(thrown, 'S3.GetObject', ref, 'if-match');
     }
     return withVersion({ size, etag: unquote(response.ETag) }, response.VersionId);
   }
@@ -183,17 +183,23 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(ref: ObjectRef, body: string | Uint8Array, options: PutOptions = {}): Promise<PutResult> {
-    const result = await this.call('S3.PutObject', ref, () =>
-      this.client.send(
-        new PutObjectCommand({
-          Bucket: ref.bucket,
-          Key: ref.key,
-          Body: body,
-          // Given, so the SDK need not guess the length of an empty body (it warns when it cannot).
-          ContentLength: typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength,
-          ...putParams(options),
-        }),
-      ),
+    const condition = options.ifMatch !== undefined ? 'if-match' : 'if-none-match';
+    const result = await this.call(
+      'S3.PutObject',
+      ref,
+      () =>
+        this.client.send(
+          new PutObjectCommand({
+            Bucket: ref.bucket,
+            Key: ref.key,
+            Body: body,
+            // Given, so the SDK need not guess the length of an empty body (it warns when it cannot).
+            ContentLength: typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength,
+            ...putParams(options),
+            ...(options.ifMatch !== undefined && { IfMatch: quote(options.ifMatch) }),
+          }),
+        ),
+      condition,
     );
     return withVersion({ etag: unquote(result.ETag) }, result.VersionId);
   }
@@ -248,7 +254,7 @@ export class S3ObjectStore implements ObjectStore {
         chunks.push(chunk);
       }
     } catch (thrown: unknown) {
-      throw this.convert(thrown, 'S3.GetObject', ref);
+      throw this.convert(thrown, 'S3.GetObject', ref, 'if-match');
     }
     return withVersion(
       { text: Buffer.concat(chunks).toString('utf8'), etag: unquote(response.ETag) },
@@ -471,22 +477,34 @@ export class S3ObjectStore implements ObjectStore {
     );
   }
 
-  /** Runs one SDK call and converts what it throws. */
-  private async call<T>(operation: string, ref: ObjectRef, run: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one SDK call and converts what it throws. `condition` names the precondition a 412 means:
+   * reads are conditional on `If-Match`, writes on `If-None-Match` unless they say otherwise.
+   */
+  private async call<T>(
+    operation: string,
+    ref: ObjectRef,
+    run: () => Promise<T>,
+    condition: 'if-match' | 'if-none-match' = operation === 'S3.GetObject' ? 'if-match' : 'if-none-match',
+  ): Promise<T> {
     try {
       return await run();
     } catch (thrown: unknown) {
-      throw this.convert(thrown, operation, ref);
+      throw this.convert(thrown, operation, ref, condition);
     }
   }
 
-  private convert(thrown: unknown, operation: string, ref: ObjectRef): Error {
+  private convert(
+    thrown: unknown,
+    operation: string,
+    ref: ObjectRef,
+    condition: 'if-match' | 'if-none-match',
+  ): Error {
     if (thrown instanceof SluiceError) return thrown;
     if (isNotFound(thrown) && ref.key !== '')
       return new ObjectNotFoundError(ref.bucket, ref.key, { cause: thrown });
     const { code, httpStatus } = describeAwsError(thrown);
     if (code === 'PreconditionFailed' || httpStatus === 412) {
-      const condition = operation === 'S3.GetObject' ? 'if-match' : 'if-none-match';
       return new PreconditionFailedError(ref.bucket, ref.key, condition, { cause: thrown });
     }
     return classifyAwsError(thrown, operation, describeRef(ref));

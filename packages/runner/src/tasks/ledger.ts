@@ -1,6 +1,6 @@
 /**
  * The run's ledger in the output bucket, as the runner writes it: completion markers, task records
- * (read-modify-write, every attempt kept), commit claims and rejected messages. Every call retries
+ * (read-modify-write conditional on what was read, every attempt kept), commit claims and rejected messages. Every call retries
  * transient AWS faults.
  */
 import {
@@ -9,9 +9,11 @@ import {
   safeFileName,
   taskRecordKey,
   toError,
+  updateJson,
   validateCompletionMarker,
   validateTaskRecord,
   type CompletionMarker,
+  type JsonSnapshot,
   type ObjectStore,
   type TaskAttempt,
   type TaskOutput,
@@ -79,7 +81,8 @@ export class TaskLedger {
   /**
    * Records an attempt: reads the task record, puts this attempt in (replacing this worker's entry
    * with the same number: a released attempt is re-run under its number; a duplicate delivery run
-   * by another worker at the same time keeps its own entry), sets the status and writes it back.
+   * by another worker at the same time keeps its own entry), sets the status and writes it back —
+   * only if nobody wrote it in between, else it does all that again on their version.
    * When a marker is known the task is `succeeded` with the marker's outputs, whoever writes last.
    */
   async recordAttempt(
@@ -89,22 +92,42 @@ export class TaskLedger {
     status: TaskStatus,
     outputs?: readonly TaskOutput[],
   ): Promise<TaskRecord> {
-    const key = taskRecordKey(this.runId, taskId);
-    const existing = await withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
-    let previous: TaskRecord | undefined;
-    if (existing !== undefined) {
-      try {
-        previous = validateTaskRecord(existing.value, `s3://${this.bucket}/${key}`);
-      } catch (thrown) {
-        this.log.warning('task-record-unreadable', { taskId, message: toError(thrown).message });
-      }
+    const ref = { bucket: this.bucket, key: taskRecordKey(this.runId, taskId) };
+    const updated = await withRetries(() =>
+      updateJson(this.store, ref, (existing) =>
+        this.withAttempt(this.readable(existing, ref.key, taskId), task, taskId, attempt, status, outputs),
+      ),
+    );
+    // `withAttempt` always gives a record, so updateJson always writes.
+    if (updated === undefined) throw new Error(`task record ${ref.key} was not written`);
+    return updated.value;
+  }
+
+  /** The record as read, or undefined (with a warning) when it does not pass its schema. */
+  private readable(existing: JsonSnapshot, key: string, taskId: string): TaskRecord | undefined {
+    if (existing === undefined) return undefined;
+    try {
+      return validateTaskRecord(existing.value, `s3://${this.bucket}/${key}`);
+    } catch (thrown) {
+      this.log.warning('task-record-unreadable', { taskId, message: toError(thrown).message });
+      return undefined;
     }
+  }
+
+  private withAttempt(
+    previous: TaskRecord | undefined,
+    task: TaskRef,
+    taskId: string,
+    attempt: TaskAttempt,
+    status: TaskStatus,
+    outputs?: readonly TaskOutput[],
+  ): TaskRecord {
     const attempts = (previous?.attempts ?? []).filter(
       (a) => !(a.attempt === attempt.attempt && a.workerId === attempt.workerId),
     );
     attempts.push(attempt);
     attempts.sort((a, b) => a.attempt - b.attempt || a.startedAt.localeCompare(b.startedAt));
-    const record: TaskRecord = {
+    return {
       schemaVersion: 1,
       runId: this.runId,
       taskId,
@@ -122,8 +145,6 @@ export class TaskLedger {
       outputs: [...(outputs ?? previous?.outputs ?? [])],
       updatedAt: new Date().toISOString(),
     };
-    await withRetries(() => this.store.putJson({ bucket: this.bucket, key }, record));
-    return record;
   }
 
   /**

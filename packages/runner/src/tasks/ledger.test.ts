@@ -1,0 +1,45 @@
+// The task record when two workers write it at once (a message delivered again while its first
+// worker still runs): neither overwrites the other's attempt.
+import { describe, expect, it } from '@jest/globals';
+import { taskId, taskRecordKey, validateTaskRecord, type TaskAttempt } from '@sluice/core';
+import { FakeObjectStore } from '@sluice/testing';
+
+import { JsonLog } from '../logging/json-log.js';
+import type { TaskRef } from '../messages/decide.js';
+import { TaskLedger } from './ledger.js';
+
+const RUN = 'unit-0123abcd';
+const DIGEST = `sha256:${'0'.repeat(64)}`;
+
+describe('TaskLedger.recordAttempt', () => {
+  it('keeps both workers’ attempts when they record the same task at the same time', async () => {
+    const store = new FakeObjectStore();
+    await store.ensureBucket('output');
+    const log = new JsonLog({}, [], () => undefined);
+    const task: TaskRef = { sluice: 1, runId: RUN, bucket: 'input', key: 'in/a.txt', etag: 'e1', size: 3 };
+    const id = taskId(task);
+    const attempt = (workerId: string, exitCode: number): TaskAttempt => ({
+      attempt: 1,
+      workerId,
+      startedAt: '2026-11-24T10:00:00.000Z',
+      endedAt: '2026-11-24T10:00:05.000Z',
+      phases: {},
+      exitCode,
+    });
+    const workers = ['worker-a', 'worker-b', 'worker-c'].map(
+      (worker) => [worker, new TaskLedger(store, RUN, 'output', DIGEST, log)] as const,
+    );
+
+    await Promise.all(
+      workers.map(([worker, ledger], i) =>
+        ledger.recordAttempt(task, id, attempt(worker, i), i === 0 ? 'succeeded' : 'running'),
+      ),
+    );
+
+    const stored = await store.getJson({ bucket: 'output', key: taskRecordKey(RUN, id) });
+    const record = validateTaskRecord(stored?.value, 'the task record');
+    expect(record.attempts.map((a) => a.workerId).sort()).toEqual(['worker-a', 'worker-b', 'worker-c']);
+    // Whoever wrote last, the success stands.
+    expect(record.status).toBe('succeeded');
+  });
+});
