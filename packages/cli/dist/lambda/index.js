@@ -53388,6 +53388,9 @@ async function algorithm_process_runAlgorithm(invocation) {
         stop('the runner is stopping: stopping the algorithm');
     };
     invocation.signal?.addEventListener('abort', onAbort, { once: true });
+    // An abort during the awaits above fired no listener: act on it now.
+    if (invocation.signal?.aborted === true)
+        onAbort();
     const ended = await exited;
     clearTimeout(timeout);
     if (graceTimer !== undefined)
@@ -53561,6 +53564,9 @@ class PortAlgorithm {
             controller.abort();
         };
         signal?.addEventListener('abort', onAbort, { once: true });
+        // An abort while the server was being started again fired no listener: act on it now.
+        if (signal?.aborted === true)
+            controller.abort();
         try {
             const answer = await Promise.race([
                 fetch(`http://127.0.0.1:${this.options.port}/`, {
@@ -54484,7 +54490,7 @@ class s3_object_store_S3ObjectStore {
         }
         catch (thrown) {
             await rm(partial, { force: true });
-            throw this.convert(thrown, 'S3.GetObject', ref);
+            throw this.convert(thrown, 'S3.GetObject', ref, 'if-match');
         }
         return withVersion({ size, etag: unquote(response.ETag) }, response.VersionId);
     }
@@ -54519,6 +54525,7 @@ class s3_object_store_S3ObjectStore {
         return withVersion({ etag: unquote(result.ETag) }, result.VersionId);
     }
     async put(ref, body, options = {}) {
+        const condition = options.ifMatch !== undefined ? 'if-match' : 'if-none-match';
         const result = await this.call('S3.PutObject', ref, () => this.client.send(new PutObjectCommand({
             Bucket: ref.bucket,
             Key: ref.key,
@@ -54526,7 +54533,8 @@ class s3_object_store_S3ObjectStore {
             // Given, so the SDK need not guess the length of an empty body (it warns when it cannot).
             ContentLength: typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength,
             ...putParams(options),
-        })));
+            ...(options.ifMatch !== undefined && { IfMatch: quote(options.ifMatch) }),
+        })), condition);
         return withVersion({ etag: unquote(result.ETag) }, result.VersionId);
     }
     async putJson(ref, value, options = {}) {
@@ -54572,7 +54580,7 @@ class s3_object_store_S3ObjectStore {
             }
         }
         catch (thrown) {
-            throw this.convert(thrown, 'S3.GetObject', ref);
+            throw this.convert(thrown, 'S3.GetObject', ref, 'if-match');
         }
         return withVersion({ text: Buffer.concat(chunks).toString('utf8'), etag: unquote(response.ETag) }, response.VersionId);
     }
@@ -54755,23 +54763,25 @@ class s3_object_store_S3ObjectStore {
             },
         })));
     }
-    /** Runs one SDK call and converts what it throws. */
-    async call(operation, ref, run) {
+    /**
+     * Runs one SDK call and converts what it throws. `condition` names the precondition a 412 means:
+     * reads are conditional on `If-Match`, writes on `If-None-Match` unless they say otherwise.
+     */
+    async call(operation, ref, run, condition = operation === 'S3.GetObject' ? 'if-match' : 'if-none-match') {
         try {
             return await run();
         }
         catch (thrown) {
-            throw this.convert(thrown, operation, ref);
+            throw this.convert(thrown, operation, ref, condition);
         }
     }
-    convert(thrown, operation, ref) {
+    convert(thrown, operation, ref, condition) {
         if (thrown instanceof SluiceError)
             return thrown;
         if (isNotFound(thrown) && ref.key !== '')
             return new ObjectNotFoundError(ref.bucket, ref.key, { cause: thrown });
         const { code, httpStatus } = describeAwsError(thrown);
         if (code === 'PreconditionFailed' || httpStatus === 412) {
-            const condition = operation === 'S3.GetObject' ? 'if-match' : 'if-none-match';
             return new PreconditionFailedError(ref.bucket, ref.key, condition, { cause: thrown });
         }
         return classifyAwsError(thrown, operation, describeRef(ref));
@@ -54836,6 +54846,45 @@ function quote(etag) {
 }
 function describeRef(ref) {
     return ref.key === '' ? `s3://${ref.bucket}` : `s3://${ref.bucket}/${ref.key}`;
+}
+
+;// CONCATENATED MODULE: ../core/src/storage/update-json.ts
+/**
+ * Read-modify-write of a small JSON object that several writers may update at once (a task record
+ * that a re-delivered message's second worker updates too): the write is conditional on what was
+ * read, and a lost race is read again and re-applied instead of overwriting the other writer.
+ */
+
+/** How often a write that lost a race is tried again on a fresh read (the first try included). */
+const UPDATE_JSON_TRIES = 10;
+/**
+ * Reads the object, asks `next` for the new value and writes it only if the object is unchanged
+ * (`If-Match` its ETag, or `If-None-Match: *` when it did not exist). When another writer got in
+ * between, reads again and calls `next` on their version, up to {@link UPDATE_JSON_TRIES} tries.
+ * `next` returning `undefined` writes nothing.
+ *
+ * @example
+ * await updateJson(store, ref, (current) => ({ count: ((current?.value as { count?: number })?.count ?? 0) + 1 }));
+ * @returns the value written and the write's result, or `undefined` when `next` wrote nothing.
+ * @throws PreconditionFailedError when every try lost a race; whatever the store throws otherwise.
+ */
+async function updateJson(store, ref, next) {
+    for (let attempt = 1;; attempt += 1) {
+        const current = await store.getJson(ref);
+        const value = await next(current);
+        if (value === undefined)
+            return undefined;
+        try {
+            const put = await store.putJson(ref, value, current === undefined ? { ifAbsent: true } : { ifMatch: current.etag });
+            return { value, put };
+        }
+        catch (thrown) {
+            // Created, replaced or deleted since the read: apply the change to what is there now.
+            const lostRace = thrown instanceof PreconditionFailedError || thrown instanceof ObjectNotFoundError;
+            if (!lostRace || attempt >= UPDATE_JSON_TRIES)
+                throw thrown;
+        }
+    }
 }
 
 ;// CONCATENATED MODULE: ../core/src/queue/task-queue.ts
@@ -62174,6 +62223,10 @@ const WATCHER_FUNCTION_SETTINGS = {
     handler: 'index.handler',
     memoryMiB: 128,
     timeoutSeconds: 60,
+    // The schedule invokes it again within a minute: Lambda's own retries of a failed invocation
+    // (2 by default, a minute or two later) would only overlap a later watcher and start tasks twice.
+    asyncRetries: 0,
+    maxEventAgeSeconds: 60,
 };
 /** How often the schedule invokes the watcher (EventBridge's shortest rate). */
 const WATCHER_SCHEDULE = 'rate(1 minute)';
@@ -62326,6 +62379,7 @@ async function watcher_function_ensureWatcher(clients, options) {
         roleWaitSeconds: options.roleWaitSeconds ?? 60,
         changed,
     });
+    await ensureInvokeConfig(clients.lambda, functionName, changed);
     const ruleArn = await ensureRule(clients.events, ruleName, runId, changed);
     await ensurePermission(clients.lambda, functionName, ruleArn, changed);
     await ensureTarget(clients.events, ruleName, fn, input, changed);
@@ -62441,6 +62495,28 @@ async function getFunction(lambda, functionName) {
             return undefined;
         throw classifyAwsError(thrown, 'Lambda.GetFunction', functionName);
     }
+}
+/** No retries of a failed scheduled invocation, and no stale ones: the next minute's run takes over. */
+async function ensureInvokeConfig(lambda, functionName, changed) {
+    const { asyncRetries, maxEventAgeSeconds } = WATCHER_FUNCTION_SETTINGS;
+    let current;
+    try {
+        current = await lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: functionName }));
+    }
+    catch (thrown) {
+        if (!watcher_function_isNotFound(thrown))
+            throw classifyAwsError(thrown, 'Lambda.GetFunctionEventInvokeConfig', functionName);
+    }
+    if (current?.MaximumRetryAttempts === asyncRetries &&
+        current.MaximumEventAgeInSeconds === maxEventAgeSeconds) {
+        return;
+    }
+    await send(() => lambda.send(new PutFunctionEventInvokeConfigCommand({
+        FunctionName: functionName,
+        MaximumRetryAttempts: asyncRetries,
+        MaximumEventAgeInSeconds: maxEventAgeSeconds,
+    })), 'Lambda.PutFunctionEventInvokeConfig', functionName);
+    changed.push(`function ${functionName} (no retries of a failed run)`);
 }
 /** Creates the schedule rule or brings it back to `rate(1 minute)`, enabled; returns its ARN. */
 async function ensureRule(events, ruleName, runId, changed) {
@@ -63959,6 +64035,8 @@ function deployerPolicy(scope) {
                     'lambda:GetFunction',
                     'lambda:UpdateFunctionCode',
                     'lambda:UpdateFunctionConfiguration',
+                    'lambda:GetFunctionEventInvokeConfig',
+                    'lambda:PutFunctionEventInvokeConfig',
                     'lambda:AddPermission',
                     'lambda:RemovePermission',
                     'lambda:GetPolicy',
@@ -64089,6 +64167,7 @@ function partitionOfRegion(region) {
 
 
 // storage (S3) and queue (SQS) adapters
+
 
 
 
