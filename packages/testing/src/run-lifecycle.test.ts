@@ -378,6 +378,39 @@ describe('collectResults', () => {
     expect(await queues.fakeQueue(state.deadLetterQueue.url ?? '').counts()).toMatchObject({ visible: 1 });
   });
 
+  it('keeps the record of a worker that finishes while collect writes "worker lost" for its task', async () => {
+    const { store, queues, deps, state } = await provisioned();
+    const a = await putInput(store, 'photos/a.jpg');
+    await finish(store, state, a, 'running');
+    await dispatchTasks(state, { store, queues });
+    const queue = queues.fakeQueue(state.queue.url ?? '');
+    const [message] = await queue.receive();
+    await queues.fakeQueue(state.deadLetterQueue.url ?? '').sendBatch([{ body: message?.body ?? '' }]);
+    await queue.delete(message?.receiptHandle ?? '');
+    // The worker's success lands between collect's read of the record and its write.
+    const recordKey = taskRecordKey(state.runId, a.id);
+    const putJson = store.putJson.bind(store);
+    let late = true;
+    store.putJson = async (ref, value, options) => {
+      if (late && ref.key === recordKey && options?.ifMatch !== undefined) {
+        late = false;
+        await finish(store, state, a, 'succeeded');
+      }
+      return putJson(ref, value, options);
+    };
+
+    const report = await collectResults(state, { until: { until: 'count', expected: 1 } }, deps);
+
+    expect(late).toBe(false);
+    expect(report).toMatchObject({ complete: true, reconciled: 0, counts: { succeeded: 1, failed: 0 } });
+    const record = validateTaskRecord(
+      (await store.getJson({ bucket: 'out-bucket', key: recordKey }))?.value,
+      'record',
+    );
+    expect(record.status).toBe('succeeded');
+    expect(record.attempts.map((attempt) => attempt.message)).not.toContain('worker lost');
+  });
+
   it('retryFailed moves dead-letter messages back as fresh task messages and waits for them again', async () => {
     const { store, queues, deps, state } = await provisioned();
     const a = await putInput(store, 'photos/a.jpg');

@@ -17,7 +17,9 @@ import { validateCompletionMarker, validateTaskRecord } from '../schemas/records
 import type { FailureClass, PhaseTimings, TaskOutput, TaskRecord } from '../schemas/records.js';
 import type { RunState } from '../schemas/run-state.js';
 import { formatTaskMessage } from '../schemas/task-message.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import { UnreadableObjectError } from '../storage/errors.js';
+import type { ObjectStore, PutResult } from '../storage/object-store.js';
+import { updateJson, type JsonSnapshot } from '../storage/update-json.js';
 import { BoundedPool, mapBounded } from './concurrency.js';
 import { inputFilter } from './include.js';
 import { defaultSleep, isoTime } from './lifecycle-deps.js';
@@ -369,10 +371,18 @@ class Tracker {
   async record(id: string): Promise<TaskRecord | undefined> {
     const key = taskRecordKey(this.run.runId, id);
     try {
-      const found = await this.store.getJson({ bucket: this.run.output.bucket, key });
-      return found === undefined
-        ? undefined
-        : validateTaskRecord(found.value, `s3://${this.run.output.bucket}/${key}`);
+      return this.checked(await this.store.getJson({ bucket: this.run.output.bucket, key }), key);
+    } catch (thrown: unknown) {
+      this.logger.warning(`ignoring task record ${key}: ${toError(thrown).message}`);
+      return undefined;
+    }
+  }
+
+  /** A task record as read, checked; `undefined` when missing or not a record (logged). */
+  checked(found: JsonSnapshot, key: string): TaskRecord | undefined {
+    if (found === undefined) return undefined;
+    try {
+      return validateTaskRecord(found.value, `s3://${this.run.output.bucket}/${key}`);
     } catch (thrown: unknown) {
       this.logger.warning(`ignoring task record ${key}: ${toError(thrown).message}`);
       return undefined;
@@ -450,8 +460,9 @@ async function release(queue: TaskQueue, messages: readonly ReceivedMessage[]): 
 /**
  * Gives every task in the dead-letter queue that has no final record a failed one ("worker lost",
  * class `infrastructure`): its last worker vanished and SQS moved the message after the last
- * receive. Called only when nothing is queued or in flight, so no runner is writing the same record.
- * The messages stay in the dead-letter queue.
+ * receive. Called only when nothing is queued or in flight; a worker still writing the record late
+ * (its message moved while it ran) is not overwritten: the write is conditional, and a final record
+ * found then stands. The messages stay in the dead-letter queue.
  */
 async function reconcileDeadLetters(
   run: RunState,
@@ -461,7 +472,7 @@ async function reconcileDeadLetters(
   now: () => number,
 ): Promise<number> {
   const messages = await receiveAll(deadLetter);
-  let written = 0;
+  let lostWritten = 0;
   try {
     const lost = new Map<string, Tracked>();
     for (const message of messages) {
@@ -473,20 +484,22 @@ async function reconcileDeadLetters(
       }
     }
     await mapBounded([...lost], READS_IN_FLIGHT, async ([id, tracked]) => {
-      const existing = await tracker.record(id);
-      const record = workerLost(run, id, tracked, existing, isoTime(now()));
-      const put = await store.putJson(
-        { bucket: run.output.bucket, key: taskRecordKey(run.runId, id) },
-        record,
-      );
+      const key = taskRecordKey(run.runId, id);
+      const written = await writeLostRecord(store, { bucket: run.output.bucket, key }, (found) => {
+        const existing = tracker.checked(found, key);
+        // A late worker finished it after all: its final record stands.
+        if (existing !== undefined && existing.status !== 'running') return undefined;
+        return workerLost(run, id, tracked, existing, isoTime(now()));
+      });
+      if (written === undefined) return;
       tracked.status = 'failed';
-      tracked.recordEtag = put.etag;
-      written += 1;
+      tracked.recordEtag = written.etag;
+      lostWritten += 1;
     });
   } finally {
     await release(deadLetter, messages);
   }
-  return written;
+  return lostWritten;
 }
 
 /** The failed record of a task whose worker was lost. */
@@ -528,6 +541,25 @@ export function workerLost(
     outputs: [],
     updatedAt: at,
   };
+}
+
+/**
+ * Writes a "worker lost" record conditionally on the record read, so a late worker's write in
+ * between is read and kept; a record that is not JSON at all is replaced outright (as before a
+ * record that fails its schema). Resolves to the write, or `undefined` when nothing was written.
+ */
+async function writeLostRecord(
+  store: ObjectStore,
+  ref: { readonly bucket: string; readonly key: string },
+  next: (found: JsonSnapshot) => TaskRecord | undefined,
+): Promise<PutResult | undefined> {
+  try {
+    return (await updateJson(store, ref, next))?.put;
+  } catch (thrown: unknown) {
+    if (!(thrown instanceof UnreadableObjectError)) throw thrown;
+    const record = next(undefined);
+    return record === undefined ? undefined : store.putJson(ref, record);
+  }
 }
 
 /**
