@@ -11,7 +11,7 @@
 // What moto cannot do here: invoke the watcher Lambda (it runs functions in Docker, so the test calls
 // the handler in process), enforce the roles (iam-roles.test.ts and the simulator
 // tests do), or resolve secrets for a task (the player would, from a map).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -151,6 +151,28 @@ describe('sluice run with the ECS backend, ECS played by podman', () => {
       new GetObjectCommand({ Bucket: outputBucket, Key: 'out/batch 0/file+0.txt/result.txt' }),
     );
     expect(await output.Body?.transformToString()).toBe('processed\ncontent 0');
+  });
+
+  it("collect's summary links results.json in the S3 console and the runners' log group in CloudWatch", async () => {
+    const summaryFile = join(workspace, 'summary.md');
+    const collected = await sluice(['collect', 'job.json', '--summary', 'summary.md']);
+
+    expect({
+      code: collected.code,
+      stderr: collected.stderr.split('\n').slice(-20).join('\n'),
+    }).toMatchObject({
+      code: 0,
+    });
+    const summary = readFileSync(summaryFile, 'utf8');
+    const results = `s3://${outputBucket}/_sluice/${runId}/results.json`;
+    expect(summary).toContain(
+      `Results: [\`${results}\`](https://${aws.region}.console.aws.amazon.com/s3/object/${outputBucket}` +
+        `?region=${aws.region}&prefix=_sluice%2F${runId}%2Fresults.json)`,
+    );
+    expect(summary).toContain(
+      `Runner logs: [\`/sluice/runs/${runId}\`](https://${aws.region}.console.aws.amazon.com/cloudwatch/home` +
+        `?region=${aws.region}#logsV2:log-groups/log-group/$252Fsluice$252Fruns$252F${runId})`,
+    );
   });
 
   it('started the workers from the run task definition, with its roles and the run in SLUICE_RUN', async () => {
