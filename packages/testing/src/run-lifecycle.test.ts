@@ -354,8 +354,10 @@ describe('collectResults', () => {
     expect(clock.now() - start).toBeLessThan(60_000);
   });
 
-  it('gives a task lost in the dead-letter queue a failed "worker lost" record, and leaves the message there', async () => {
-    const { store, queues, deps, state } = await provisioned();
+  /** A run whose one task was running when SQS moved its message to the dead-letter queue. */
+  async function lostInDeadLetter() {
+    const provisionedRun = await provisioned();
+    const { store, queues, state } = provisionedRun;
     const a = await putInput(store, 'photos/a.jpg');
     await finish(store, state, a, 'running');
     await dispatchTasks(state, { store, queues });
@@ -363,6 +365,11 @@ describe('collectResults', () => {
     const [message] = await queue.receive();
     await queues.fakeQueue(state.deadLetterQueue.url ?? '').sendBatch([{ body: message?.body ?? '' }]);
     await queue.delete(message?.receiptHandle ?? '');
+    return { ...provisionedRun, a };
+  }
+
+  it('gives a task lost in the dead-letter queue a failed "worker lost" record, and leaves the message there', async () => {
+    const { store, queues, deps, state, a } = await lostInDeadLetter();
 
     const report = await collectResults(state, { until: { until: 'count', expected: 1 } }, deps);
 
@@ -379,14 +386,7 @@ describe('collectResults', () => {
   });
 
   it('keeps the record of a worker that finishes while collect writes "worker lost" for its task', async () => {
-    const { store, queues, deps, state } = await provisioned();
-    const a = await putInput(store, 'photos/a.jpg');
-    await finish(store, state, a, 'running');
-    await dispatchTasks(state, { store, queues });
-    const queue = queues.fakeQueue(state.queue.url ?? '');
-    const [message] = await queue.receive();
-    await queues.fakeQueue(state.deadLetterQueue.url ?? '').sendBatch([{ body: message?.body ?? '' }]);
-    await queue.delete(message?.receiptHandle ?? '');
+    const { store, deps, state, a } = await lostInDeadLetter();
     // The worker's success lands between collect's read of the record and its write.
     const recordKey = taskRecordKey(state.runId, a.id);
     const putJson = store.putJson.bind(store);

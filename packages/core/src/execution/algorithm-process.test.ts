@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runAlgorithm } from './algorithm-process.js';
+import { runAlgorithm, type AlgorithmOutcome } from './algorithm-process.js';
 import { TaskLog } from './task-log.js';
 
 async function newLog(): Promise<{ log: TaskLog; path: string }> {
@@ -49,12 +49,11 @@ describe('runAlgorithm', () => {
     expect(outcome.exitCode).toBeNull();
   });
 
-  it('stops the algorithm when aborted', async () => {
+  /** Runs `sleep 30` with a signal that `abort` aborts. */
+  async function sleepAborted(abort: (controller: AbortController) => void): Promise<AlgorithmOutcome> {
     const { log } = await newLog();
     const controller = new AbortController();
-    setTimeout(() => {
-      controller.abort();
-    }, 200);
+    abort(controller);
     const outcome = await runAlgorithm({
       command: ['/bin/sh', '-c', 'sleep 30'],
       env: { PATH: '/usr/bin:/bin' },
@@ -63,21 +62,22 @@ describe('runAlgorithm', () => {
       signal: controller.signal,
     });
     await log.close();
+    return outcome;
+  }
+
+  it('stops the algorithm when aborted', async () => {
+    const outcome = await sleepAborted((controller) => {
+      setTimeout(() => {
+        controller.abort();
+      }, 200);
+    });
     expect(outcome).toMatchObject({ aborted: true, timedOut: false, signal: 'SIGTERM' });
   });
 
   it('stops the algorithm at once when the abort came while it was being started', async () => {
-    const { log } = await newLog();
-    const controller = new AbortController();
-    controller.abort();
-    const outcome = await runAlgorithm({
-      command: ['/bin/sh', '-c', 'sleep 30'],
-      env: { PATH: '/usr/bin:/bin' },
-      timeoutMs: 60_000,
-      log,
-      signal: controller.signal,
+    const outcome = await sleepAborted((controller) => {
+      controller.abort();
     });
-    await log.close();
     expect(outcome).toMatchObject({ aborted: true, timedOut: false, signal: 'SIGTERM' });
     expect(outcome.durationMs).toBeLessThan(10_000);
   });
