@@ -50208,7 +50208,7 @@ function errors_classifyAwsError(thrown, operation, target) {
  * @example
  * try { await store.getJson(recordRef); } catch (e) { if (e instanceof UnreadableObjectError) logger.warning(e.message); }
  */
-class UnreadableObjectError extends errors_InfrastructureError {
+class errors_UnreadableObjectError extends errors_InfrastructureError {
     bucket;
     key;
     constructor(bucket, key, reason, options) {
@@ -50390,7 +50390,7 @@ class s3_object_store_S3ObjectStore {
         const stream = bodyStream(response, ref);
         if (response.ContentLength !== undefined && response.ContentLength > maxBytes) {
             stream.destroy();
-            throw new UnreadableObjectError(ref.bucket, ref.key, `${response.ContentLength} bytes is over the ${maxBytes}-byte limit`);
+            throw new errors_UnreadableObjectError(ref.bucket, ref.key, `${response.ContentLength} bytes is over the ${maxBytes}-byte limit`);
         }
         const chunks = [];
         let size = 0;
@@ -50400,7 +50400,7 @@ class s3_object_store_S3ObjectStore {
                 // Also checked while reading: ContentLength may be absent (chunked responses).
                 if (size > maxBytes) {
                     stream.destroy();
-                    throw new UnreadableObjectError(ref.bucket, ref.key, `more than the ${maxBytes}-byte limit`);
+                    throw new errors_UnreadableObjectError(ref.bucket, ref.key, `more than the ${maxBytes}-byte limit`);
                 }
                 chunks.push(chunk);
             }
@@ -50418,7 +50418,7 @@ class s3_object_store_S3ObjectStore {
             return { value: JSON.parse(object.text), etag: object.etag };
         }
         catch (thrown) {
-            throw new UnreadableObjectError(ref.bucket, ref.key, `not JSON (${errors_toError(thrown).message})`, {
+            throw new errors_UnreadableObjectError(ref.bucket, ref.key, `not JSON (${errors_toError(thrown).message})`, {
                 cause: thrown,
             });
         }
@@ -50694,7 +50694,7 @@ const UPDATE_JSON_TRIES = 10;
  * @returns the value written and the write's result, or `undefined` when `next` wrote nothing.
  * @throws PreconditionFailedError when every try lost a race; whatever the store throws otherwise.
  */
-async function updateJson(store, ref, next) {
+async function update_json_updateJson(store, ref, next) {
     for (let attempt = 1;; attempt += 1) {
         const current = await store.getJson(ref);
         const value = await next(current);
@@ -54872,6 +54872,8 @@ async function finishedInputs(store, run, inputs, done, digest, logger) {
 
 
 
+
+
 /** Failures kept in a {@link CollectReport} (results.json has them all). */
 const collect_MAX_REPORTED_FAILURES = 500;
 const SLOWEST = 10;
@@ -55091,10 +55093,19 @@ class Tracker {
     async record(id) {
         const key = taskRecordKey(this.run.runId, id);
         try {
-            const found = await this.store.getJson({ bucket: this.run.output.bucket, key });
-            return found === undefined
-                ? undefined
-                : validateTaskRecord(found.value, `s3://${this.run.output.bucket}/${key}`);
+            return this.checked(await this.store.getJson({ bucket: this.run.output.bucket, key }), key);
+        }
+        catch (thrown) {
+            this.logger.warning(`ignoring task record ${key}: ${toError(thrown).message}`);
+            return undefined;
+        }
+    }
+    /** A task record as read, checked; `undefined` when missing or not a record (logged). */
+    checked(found, key) {
+        if (found === undefined)
+            return undefined;
+        try {
+            return validateTaskRecord(found.value, `s3://${this.run.output.bucket}/${key}`);
         }
         catch (thrown) {
             this.logger.warning(`ignoring task record ${key}: ${toError(thrown).message}`);
@@ -55171,12 +55182,13 @@ async function release(queue, messages) {
 /**
  * Gives every task in the dead-letter queue that has no final record a failed one ("worker lost",
  * class `infrastructure`): its last worker vanished and SQS moved the message after the last
- * receive. Called only when nothing is queued or in flight, so no runner is writing the same record.
- * The messages stay in the dead-letter queue.
+ * receive. Called only when nothing is queued or in flight; a worker still writing the record late
+ * (its message moved while it ran) is not overwritten: the write is conditional, and a final record
+ * found then stands. The messages stay in the dead-letter queue.
  */
 async function reconcileDeadLetters(run, deadLetter, tracker, store, now) {
     const messages = await receiveAll(deadLetter);
-    let written = 0;
+    let lostWritten = 0;
     try {
         const lost = new Map();
         for (const message of messages) {
@@ -55188,18 +55200,25 @@ async function reconcileDeadLetters(run, deadLetter, tracker, store, now) {
             }
         }
         await mapBounded([...lost], READS_IN_FLIGHT, async ([id, tracked]) => {
-            const existing = await tracker.record(id);
-            const record = workerLost(run, id, tracked, existing, isoTime(now()));
-            const put = await store.putJson({ bucket: run.output.bucket, key: taskRecordKey(run.runId, id) }, record);
+            const key = taskRecordKey(run.runId, id);
+            const written = await writeLostRecord(store, { bucket: run.output.bucket, key }, (found) => {
+                const existing = tracker.checked(found, key);
+                // A late worker finished it after all: its final record stands.
+                if (existing !== undefined && existing.status !== 'running')
+                    return undefined;
+                return workerLost(run, id, tracked, existing, isoTime(now()));
+            });
+            if (written === undefined)
+                return;
             tracked.status = 'failed';
-            tracked.recordEtag = put.etag;
-            written += 1;
+            tracked.recordEtag = written.etag;
+            lostWritten += 1;
         });
     }
     finally {
         await release(deadLetter, messages);
     }
-    return written;
+    return lostWritten;
 }
 /** The failed record of a task whose worker was lost. */
 function workerLost(run, id, input, existing, at) {
@@ -55235,6 +55254,22 @@ function workerLost(run, id, input, existing, at) {
         outputs: [],
         updatedAt: at,
     };
+}
+/**
+ * Writes a "worker lost" record conditionally on the record read, so a late worker's write in
+ * between is read and kept; a record that is not JSON at all is replaced outright (as before a
+ * record that fails its schema). Resolves to the write, or `undefined` when nothing was written.
+ */
+async function writeLostRecord(store, ref, next) {
+    try {
+        return (await updateJson(store, ref, next))?.put;
+    }
+    catch (thrown) {
+        if (!(thrown instanceof UnreadableObjectError))
+            throw thrown;
+        const record = next(undefined);
+        return record === undefined ? undefined : store.putJson(ref, record);
+    }
 }
 /**
  * Moves every dead-letter message back to the task queue as fresh sluice task messages (attempts
@@ -59903,7 +59938,7 @@ class TaskLedger {
      */
     async recordAttempt(task, taskId, attempt, status, outputs) {
         const ref = { bucket: this.bucket, key: keys_taskRecordKey(this.runId, taskId) };
-        const updated = await withRetries(() => updateJson(this.store, ref, (existing) => this.withAttempt(this.readable(existing, ref.key, taskId), task, taskId, attempt, status, outputs)));
+        const updated = await withRetries(() => update_json_updateJson(this.store, ref, (existing) => this.withAttempt(this.readable(existing, ref.key, taskId), task, taskId, attempt, status, outputs)));
         // `withAttempt` always gives a record, so updateJson always writes.
         if (updated === undefined)
             throw new Error(`task record ${ref.key} was not written`);
