@@ -4,7 +4,8 @@
 // collectStep (until a count) → teardownStep. Provision, dispatch and teardown run twice: the
 // second call changes nothing. Checked: results.json, task records, outputs, the summary, that a
 // secret passed with fromEnv reaches the algorithm but no log, and that teardown leaves no queue
-// and no runner container behind.
+// and no runner container behind. A port algorithm's run keeps one runner (they share the host's
+// network, so their servers would fight over the port) and says so.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,7 +28,9 @@ import {
 import type { Logger, StepContext } from '@sluice/core';
 import { TESTBED_CREDENTIALS, TestAwsAccount, containerEngineEnv } from '@sluice/testing';
 
-import { buildBusyboxImage, testEngine, wrapManifest } from './wrapped-support.js';
+import { freeListenPort } from '../testbed/servers.js';
+
+import { PORT_ALGORITHM_CGI, buildBusyboxImage, testEngine, wrapManifest } from './wrapped-support.js';
 
 jest.setTimeout(300_000);
 
@@ -278,5 +281,71 @@ describe('run steps with the local backend, on moto and podman', () => {
     }
     // Data stays: the results are still there.
     expect(await store.head({ bucket: output, key: resultsKey(runId) })).toBeDefined();
+  });
+
+  it('runs a port algorithm with one runner on the local backend (one port on the host network), and says why', async () => {
+    const store = new S3ObjectStore(aws.s3);
+    const port = await freeListenPort();
+    const algorithmTag = `localhost/sluice-it-${id}/rs-port:1`;
+    images.push(algorithmTag);
+    await buildBusyboxImage(
+      engine,
+      join(work, 'port-algorithm'),
+      algorithmTag,
+      { 'www/cgi-bin/index.cgi': { text: PORT_ALGORITHM_CGI, mode: 0o755 } },
+      ['COPY www/ /www/'],
+    );
+    const name = `rs-port-${id}`;
+    const wrapped = await wrapManifest(
+      engine,
+      {
+        name,
+        version: '1.0',
+        image: algorithmTag,
+        memory: 64,
+        port,
+        input: '/data/in/',
+        output: '/data/out/',
+        command: ['/bin/httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', '/www'],
+      },
+      join(work, 'wrap-port'),
+      join(work, 'cache'),
+    );
+    images.push(wrapped.image);
+    const portJob = join(work, 'port-job.json');
+    await writeFile(
+      portJob,
+      JSON.stringify({
+        name: `steps port ${id}`,
+        algorithm: `${name}@1.0`,
+        input: { bucket: input, prefix: 'port/' },
+        output: { bucket: output, prefix: 'port-out/' },
+        compute: { backend: 'local', maxWorkers: 3, idleSeconds: 10 },
+        retries: 0,
+      }),
+    );
+    const portRun = await provisionStep(portJob, context);
+    runId = portRun.runId;
+    for (const url of [portRun.queueUrl, portRun.deadLetterQueueUrl ?? '']) aws.trackQueue(url);
+    const names = ['p1.txt', 'p2.txt', 'p3.txt', 'p4.txt', 'p5.txt', 'p6.txt'];
+    for (const file of names) await store.put({ bucket: input, key: `port/${file}` }, `content of ${file}`);
+
+    const dispatched = await dispatchStep({ jobPath: portJob }, context);
+    const { report } = await collectStep(
+      { jobPath: portJob },
+      { until: 'count', expectedCount: names.length, timeoutSeconds: 180 },
+      context,
+    );
+    await teardownStep({ jobPath: portJob }, {}, context);
+
+    expect(dispatched.workers).toBe(1);
+    expect(logger.lines).toContainEqual(
+      expect.stringMatching(new RegExp(`${name} is a server on port ${port}: .*maxWorkers 3 → 1`)),
+    );
+    expect(report.counts).toMatchObject({ inputs: 6, succeeded: 6, failed: 0 });
+    for (const file of names) {
+      const result = await store.getText({ bucket: output, key: `port-out/${file}/result.bin` });
+      expect(result?.text).toBe(`content of ${file}`);
+    }
   });
 });

@@ -27,7 +27,14 @@ import { TestAwsAccount } from '@sluice/testing';
 import { freeListenPort } from '../testbed/servers.js';
 
 import { createRun, listKeys, readRecord, runnerConfig, type TestRun } from './runner-support.js';
-import { buildBusyboxImage, containerEnv, startRunner, testEngine, wrapManifest } from './wrapped-support.js';
+import {
+  PORT_ALGORITHM_CGI,
+  buildBusyboxImage,
+  containerEnv,
+  startRunner,
+  testEngine,
+  wrapManifest,
+} from './wrapped-support.js';
 
 jest.setTimeout(180_000);
 
@@ -42,21 +49,6 @@ case "$(basename "$in")" in
 esac
 if [ "\${MODE:-ok}" = slow ]; then echo "sleeping"; sleep 60; fi
 cp "$in" "$out/result.bin"
-`;
-
-/** The port algorithm's request handler: busybox httpd runs it for POST / (cgi-bin/index.cgi). */
-const INDEX_CGI = `#!/bin/sh
-body=$(head -c "\${CONTENT_LENGTH:-0}")
-input=$(echo "$body" | sed -n 's/.*"input":"\\([^"]*\\)".*/\\1/p')
-output=$(echo "$body" | sed -n 's/.*"output":"\\([^"]*\\)".*/\\1/p')
-name=$(basename "$input")
-case "$name" in
-  bad*)
-    printf 'Status: 422 Unprocessable\\r\\nContent-Type: application/json\\r\\n\\r\\n{"message":"cannot use %s"}' "$name"
-    exit 0 ;;
-esac
-cp "$input" "$output/result.bin"
-printf 'Status: 200 OK\\r\\nContent-Type: application/json\\r\\n\\r\\n{"message":"served %s"}' "$name"
 `;
 
 describe('wrapped runners in containers: memory kill, port algorithm, podman stop', () => {
@@ -149,7 +141,7 @@ describe('wrapped runners in containers: memory kill, port algorithm, podman sto
         algorithmTag,
         {
           'run.sh': { text: RUN_SH, mode: 0o755 },
-          'www/cgi-bin/index.cgi': { text: INDEX_CGI, mode: 0o755 },
+          'www/cgi-bin/index.cgi': { text: PORT_ALGORITHM_CGI, mode: 0o755 },
         },
         ['COPY run.sh /app/run.sh', 'COPY www/ /www/'],
       ),

@@ -170,6 +170,25 @@ export function containerEnv(
   };
 }
 
+/**
+ * A port algorithm's request handler: busybox httpd (`/bin/httpd -f -p 127.0.0.1:<port> -h /www`)
+ * runs it for POST / as www/cgi-bin/index.cgi. It copies the input to result.bin; inputs named bad*
+ * are refused with a 422.
+ */
+export const PORT_ALGORITHM_CGI = `#!/bin/sh
+body=$(head -c "\${CONTENT_LENGTH:-0}")
+input=$(echo "$body" | sed -n 's/.*"input":"\\([^"]*\\)".*/\\1/p')
+output=$(echo "$body" | sed -n 's/.*"output":"\\([^"]*\\)".*/\\1/p')
+name=$(basename "$input")
+case "$name" in
+  bad*)
+    printf 'Status: 422 Unprocessable\\r\\nContent-Type: application/json\\r\\n\\r\\n{"message":"cannot use %s"}' "$name"
+    exit 0 ;;
+esac
+cp "$input" "$output/result.bin"
+printf 'Status: 200 OK\\r\\nContent-Type: application/json\\r\\n\\r\\n{"message":"served %s"}' "$name"
+`;
+
 /** A runner container started detached on the host network. */
 export interface RunnerContainer {
   readonly id: string;

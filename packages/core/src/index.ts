@@ -357,6 +357,7 @@ export {
   LOCAL_WORKER_LABEL,
   LOCAL_WORKER_ULIMITS,
   LocalWorkers,
+  localWorkerLimits,
   localWorkerName,
 } from './compute/local-workers.js';
 export type { EnsureReport, LocalWorkerCounts, LocalWorkerSpec } from './compute/local-workers.js';

@@ -4,7 +4,13 @@ import { ConfigurationError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { RunnerConfig } from '../schemas/runner-config.js';
 import type { ContainerDetails, ContainerEngine, RunContainerOptions } from './container-engine.js';
-import { LOCAL_RUN_LABEL, LOCAL_WORKER_LABEL, LocalWorkers, localWorkerName } from './local-workers.js';
+import {
+  LOCAL_RUN_LABEL,
+  LOCAL_WORKER_LABEL,
+  LocalWorkers,
+  localWorkerLimits,
+  localWorkerName,
+} from './local-workers.js';
 import type { LocalWorkerSpec } from './local-workers.js';
 
 const RUN = 'thumbs-3f9a0c12';
@@ -250,5 +256,27 @@ describe('LocalWorkers', () => {
     expect(await workers.count(RUN)).toEqual({ running: 0, finished: 0, failed: 0 });
     expect(await workers.count('other-00000000')).toEqual({ running: 2, finished: 0, failed: 0 });
     expect(await workers.stop(RUN)).toBe(0);
+  });
+});
+
+describe('localWorkerLimits', () => {
+  it('keeps maxWorkers and minWorkers for a process algorithm', () => {
+    expect(localWorkerLimits({ maxWorkers: 4, minWorkers: 2 }, { name: 'thumbs' })).toEqual({
+      workers: 4,
+      minWorkers: 2,
+    });
+  });
+
+  it('runs one runner at a time for a port algorithm, and says why', () => {
+    const limits = localWorkerLimits({ maxWorkers: 4, minWorkers: 2 }, { name: 'ocr', port: 8080 });
+    expect(limits).toMatchObject({ workers: 1, minWorkers: 1 });
+    expect(limits.note).toMatch(/ocr is a server on port 8080: .*share the host's network.*maxWorkers 4 → 1/);
+  });
+
+  it('says nothing when a port algorithm asks for one runner anyway', () => {
+    expect(localWorkerLimits({ maxWorkers: 1, minWorkers: 0 }, { name: 'ocr', port: 8080 })).toEqual({
+      workers: 1,
+      minWorkers: 0,
+    });
   });
 });

@@ -58,6 +58,32 @@ export interface LocalWorkerSpec {
   readonly network?: string;
 }
 
+/**
+ * How many runners the local backend keeps for a job. Its runners share the host's network (to
+ * reach an endpoint on loopback), so the servers of a port algorithm would all bind the same port:
+ * one runner serves at a time, and `note` says so. On ECS every runner has a network of its own.
+ *
+ * @example
+ * localWorkerLimits({ maxWorkers: 4, minWorkers: 0 }, { name: 'thumbs', port: 8080 });
+ * // { workers: 1, minWorkers: 0, note: 'thumbs is a server on port 8080: …' }
+ */
+export function localWorkerLimits(
+  compute: { readonly maxWorkers: number; readonly minWorkers: number },
+  manifest: Pick<Manifest, 'name' | 'port'>,
+): { readonly workers: number; readonly minWorkers: number; readonly note?: string } {
+  if (manifest.port === undefined || compute.maxWorkers <= 1) {
+    return { workers: compute.maxWorkers, minWorkers: compute.minWorkers };
+  }
+  return {
+    workers: 1,
+    minWorkers: Math.min(compute.minWorkers, 1),
+    note:
+      `${manifest.name} is a server on port ${manifest.port}: on the local backend the runners share the host's ` +
+      `network, so one runner serves at a time (compute.maxWorkers ${compute.maxWorkers} → 1). ` +
+      'On ECS each runner has a network of its own and maxWorkers applies.',
+  };
+}
+
 /** How a run's containers stand. */
 export interface LocalWorkerCounts {
   readonly running: number;

@@ -11,8 +11,7 @@ import { LocalCatalogue } from '../compute/catalogue.js';
 import { WRAPPED_LABELS } from '../compute/wrapped-image.js';
 import { detectContainerEngine } from '../compute/container-engine.js';
 import type { ContainerEngine, ImageLister } from '../compute/container-engine.js';
-import { LocalWorkers } from '../compute/local-workers.js';
-import type { LocalWorkerSpec } from '../compute/local-workers.js';
+import { LocalWorkers, localWorkerLimits, type LocalWorkerSpec } from '../compute/local-workers.js';
 import { ConfigurationError, InterruptedError, ValidationError, toError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { parseJob, parseManifest } from '../schemas/documents.js';
@@ -406,14 +405,16 @@ async function localBackend(
       : await localAlgorithm(runJobValue.algorithm, engine);
   const variables = runnerVariables(runJobValue, context.env, context.logger);
   const config = runnerConfigFor(state, runJobValue, variables);
+  const limits = localWorkerLimits(runJobValue.compute, manifest);
+  if (limits.note !== undefined) context.logger.warning(`run ${state.runId}: ${limits.note}`);
   const spec: LocalWorkerSpec = {
     runId: state.runId,
     image,
     manifest,
     config,
     env: { ...(await containerAwsEnv(aws, context.logger)), ...variables.secretValues },
-    workers: runJobValue.compute.maxWorkers,
-    minWorkers: runJobValue.compute.minWorkers,
+    workers: limits.workers,
+    minWorkers: limits.minWorkers,
   };
   return {
     workers: new LocalWorkers(engine, context.logger),

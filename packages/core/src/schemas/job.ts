@@ -284,7 +284,8 @@ const jobSchemaTyped: JSONSchemaType<RawJob> = {
           minimum: 1,
           maximum: 1000,
           default: JOB_DEFAULTS.maxWorkers,
-          description: 'Most workers (containers) running at once.',
+          description:
+            'Most workers (containers) running at once. A port algorithm on the local backend runs one: its servers would share the host network and port.',
         },
         minWorkers: {
           type: 'integer',
