@@ -83803,7 +83803,7 @@ const jobSchemaTyped = {
                     minimum: 1,
                     maximum: 1000,
                     default: JOB_DEFAULTS.maxWorkers,
-                    description: 'Most workers (containers) running at once.',
+                    description: 'Most workers (containers) running at once. A port algorithm on the local backend runs one: its servers would share the host network and port.',
                 },
                 minWorkers: {
                     type: 'integer',
@@ -91709,6 +91709,27 @@ const RUNNER_CONFIGURATION_EXIT = 2;
 /** Restarts one {@link LocalWorkers} allows per run, so a runner that always crashes ends the watch. */
 const DEFAULT_RESTART_BUDGET = 10;
 /**
+ * How many runners the local backend keeps for a job. Its runners share the host's network (to
+ * reach an endpoint on loopback), so the servers of a port algorithm would all bind the same port:
+ * one runner serves at a time, and `note` says so. On ECS every runner has a network of its own.
+ *
+ * @example
+ * localWorkerLimits({ maxWorkers: 4, minWorkers: 0 }, { name: 'thumbs', port: 8080 });
+ * // { workers: 1, minWorkers: 0, note: 'thumbs is a server on port 8080: …' }
+ */
+function local_workers_localWorkerLimits(compute, manifest) {
+    if (manifest.port === undefined || compute.maxWorkers <= 1) {
+        return { workers: compute.maxWorkers, minWorkers: compute.minWorkers };
+    }
+    return {
+        workers: 1,
+        minWorkers: Math.min(compute.minWorkers, 1),
+        note: `${manifest.name} is a server on port ${manifest.port}: on the local backend the runners share the host's ` +
+            `network, so one runner serves at a time (compute.maxWorkers ${compute.maxWorkers} → 1). ` +
+            'On ECS each runner has a network of its own and maxWorkers applies.',
+    };
+}
+/**
  * The runner containers of local runs.
  *
  * @example
@@ -94780,14 +94801,17 @@ async function localBackend(state, job, aws, context) {
         : await localAlgorithm(runJobValue.algorithm, engine);
     const variables = runnerVariables(runJobValue, context.env, context.logger);
     const config = runnerConfigFor(state, runJobValue, variables);
+    const limits = localWorkerLimits(runJobValue.compute, manifest);
+    if (limits.note !== undefined)
+        context.logger.warning(`run ${state.runId}: ${limits.note}`);
     const spec = {
         runId: state.runId,
         image,
         manifest,
         config,
         env: { ...(await containerAwsEnv(aws, context.logger)), ...variables.secretValues },
-        workers: runJobValue.compute.maxWorkers,
-        minWorkers: runJobValue.compute.minWorkers,
+        workers: limits.workers,
+        minWorkers: limits.minWorkers,
     };
     return {
         workers: new LocalWorkers(engine, context.logger),
