@@ -113,7 +113,7 @@ describe('ensureWatcher on moto', () => {
     expect(deployed).toMatchObject({ functionName: name, ruleName: name, codeSha256: codeSha256(zip) });
     expect(deployed.changed).toEqual([
       `function ${name} (created)`,
-      `function ${name} (no retries of a failed run)`,
+      `function ${name} (no retries of a failed invocation)`,
       `rule ${name} (created)`,
       `permission ${WATCHER_PERMISSION_ID} on ${name}`,
       `target ${WATCHER_TARGET_ID} on rule ${name} (created)`,
@@ -188,7 +188,7 @@ describe('ensureWatcher on moto', () => {
     expect(updated.changed).toEqual([
       `function ${name} (code)`,
       `function ${name} (environment)`,
-      `function ${name} (no retries of a failed run)`,
+      `function ${name} (no retries of a failed invocation)`,
       `rule ${name} (schedule)`,
       `target ${WATCHER_TARGET_ID} on rule ${name} (input)`,
     ]);

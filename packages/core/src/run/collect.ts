@@ -370,12 +370,14 @@ class Tracker {
   /** Reads and checks a task record; `undefined` when missing or unreadable (logged). */
   async record(id: string): Promise<TaskRecord | undefined> {
     const key = taskRecordKey(this.run.runId, id);
+    let found: JsonSnapshot;
     try {
-      return this.checked(await this.store.getJson({ bucket: this.run.output.bucket, key }), key);
+      found = await this.store.getJson({ bucket: this.run.output.bucket, key });
     } catch (thrown: unknown) {
       this.logger.warning(`ignoring task record ${key}: ${toError(thrown).message}`);
       return undefined;
     }
+    return this.checked(found, key);
   }
 
   /** A task record as read, checked; `undefined` when missing or not a record (logged). */

@@ -462,7 +462,7 @@ async function ensureInvokeConfig(
     'Lambda.PutFunctionEventInvokeConfig',
     functionName,
   );
-  changed.push(`function ${functionName} (no retries of a failed run)`);
+  changed.push(`function ${functionName} (no retries of a failed invocation)`);
 }
 
 /** Creates the schedule rule or brings it back to `rate(1 minute)`, enabled; returns its ARN. */
