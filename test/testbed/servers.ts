@@ -98,8 +98,8 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * A loopback port for a server the test starts inside a container on the host network, free a
- * moment ago. Drawn below the kernel's ephemeral range (32768 up): a port the kernel hands out to
+ * A loopback port for a server a test starts itself (a port algorithm, as a process or in a container
+ * on the host network), free a moment ago. Drawn below the kernel's ephemeral range (32768 up): a port the kernel hands out to
  * some other test's outgoing connection or `freePort` server meanwhile cannot collide with it.
  */
 export async function freeListenPort(): Promise<number> {
