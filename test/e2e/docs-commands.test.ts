@@ -7,6 +7,7 @@
 //   algorithm repository's manifest beside it;
 // - github-oidc-setup: the OIDC provider, the role and its policies, made with the aws CLI and
 //   `sluice iam` against the moto server, then read back: exactly the documents core writes;
+// - github-secret: the troubleshooting entry's Secrets Manager command against the moto server;
 // - github-release: a release in a clone of this repository — versions, rebuilt bundles, commit,
 //   tag and push to a bare repository standing in for GitHub — then `release.mjs check` on the tag.
 import { execFileSync } from 'node:child_process';
@@ -23,6 +24,11 @@ import {
   GetRolePolicyCommand,
   IAMClient,
 } from '@aws-sdk/client-iam';
+import {
+  DeleteSecretCommand,
+  GetSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { deployerPolicy, githubOidcTrustPolicy } from '@sluice/core';
 import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, TestAwsAccount } from '@sluice/testing';
@@ -184,6 +190,33 @@ describe('docs/github.md, AWS access through OIDC', () => {
     expect(JSON.parse(decodeURIComponent(policy.PolicyDocument ?? '{}'))).toEqual(
       deployerPolicy({ partition: 'aws', region: 'eu-west-1', accountId: '123456789012' }),
     );
+  }, 120_000);
+
+  it('github-secret: stores the value from the shell under the name the job then refers to', async () => {
+    const dir = scratch('secret');
+    const token = `docs-token-${Date.now()}`;
+    const env = shellEnv({
+      AWS_ENDPOINT_URL: aws.endpoint,
+      AWS_DEFAULT_REGION: aws.region,
+      AWS_ACCESS_KEY_ID: TESTBED_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TESTBED_CREDENTIALS.secretAccessKey,
+      TOKEN: token,
+    });
+    const secrets = new SecretsManagerClient(aws.clientConfig());
+    await secrets
+      .send(new DeleteSecretCommand({ SecretId: 'my-jobs/api-token', ForceDeleteWithoutRecovery: true }))
+      .catch(() => undefined);
+
+    const run = await withCli(docBlock(DOC, 'github-secret'), { cwd: dir, env });
+
+    expect({ code: run.code, tail: outputTail(run) }).toMatchObject({ code: 0 });
+    const stored = await secrets.send(new GetSecretValueCommand({ SecretId: 'my-jobs/api-token' }));
+    expect(stored.SecretString).toBe(token);
+    expect(run.output.trim().split('\n').pop()).toBe(stored.ARN);
+    await secrets.send(
+      new DeleteSecretCommand({ SecretId: 'my-jobs/api-token', ForceDeleteWithoutRecovery: true }),
+    );
+    secrets.destroy();
   }, 120_000);
 });
 
