@@ -91243,13 +91243,15 @@ class Tracker {
     /** Reads and checks a task record; `undefined` when missing or unreadable (logged). */
     async record(id) {
         const key = taskRecordKey(this.run.runId, id);
+        let found;
         try {
-            return this.checked(await this.store.getJson({ bucket: this.run.output.bucket, key }), key);
+            found = await this.store.getJson({ bucket: this.run.output.bucket, key });
         }
         catch (thrown) {
             this.logger.warning(`ignoring task record ${key}: ${toError(thrown).message}`);
             return undefined;
         }
+        return this.checked(found, key);
     }
     /** A task record as read, checked; `undefined` when missing or not a record (logged). */
     checked(found, key) {
@@ -94057,7 +94059,7 @@ async function ensureInvokeConfig(lambda, functionName, changed) {
         MaximumRetryAttempts: asyncRetries,
         MaximumEventAgeInSeconds: maxEventAgeSeconds,
     })), 'Lambda.PutFunctionEventInvokeConfig', functionName);
-    changed.push(`function ${functionName} (no retries of a failed run)`);
+    changed.push(`function ${functionName} (no retries of a failed invocation)`);
 }
 /** Creates the schedule rule or brings it back to `rate(1 minute)`, enabled; returns its ARN. */
 async function ensureRule(events, ruleName, runId, changed) {
