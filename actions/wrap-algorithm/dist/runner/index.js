@@ -59911,8 +59911,8 @@ async function withRetries(operation, options = {}) {
 ;// CONCATENATED MODULE: ./src/tasks/ledger.ts
 /**
  * The run's ledger in the output bucket, as the runner writes it: completion markers, task records
- * (read-modify-write conditional on what was read, every attempt kept), commit claims and rejected messages. Every call retries
- * transient AWS faults.
+ * (read-modify-write conditional on what was read, every attempt kept), commit claims and rejected
+ * messages. Every call retries transient AWS faults.
  */
 
 
