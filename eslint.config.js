@@ -1,11 +1,40 @@
-// ESLint flat config: type-aware TypeScript rules, no import cycles, and nx module boundaries that
-// encode who may import whom (STYLE.md rules 1-2). Formatting is Prettier's job (eslint-config-prettier).
+// ESLint flat config: type-aware TypeScript rules, no import cycles, nx module boundaries that encode
+// which package may import which, and import zones that keep core's folders layered (each imports only
+// the layers below it; see docs/architecture.md). Formatting is Prettier's job (eslint-config-prettier).
 import js from '@eslint/js';
 import nx from '@nx/eslint-plugin';
 import prettier from 'eslint-config-prettier';
-import importX from 'eslint-plugin-import-x';
+import importX, { createNodeResolver } from 'eslint-plugin-import-x';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+
+/**
+ * Core's folders, bottom first: a folder may import its own files and the layers below it, never a
+ * layer above (nor a sibling in the same layer). `errors.ts` and `logging/` are below them all.
+ */
+const CORE_LAYERS = [
+  ['ids'],
+  ['schemas'],
+  ['aws'],
+  ['storage', 'queue', 'execution', 'iam', 'compute'],
+  ['ecs'],
+  ['run'],
+];
+const coreDir = (folder) => `./packages/core/src/${folder}`;
+const coreLayerZones = CORE_LAYERS.flatMap((layer, level) =>
+  layer.map((folder) => ({
+    target: coreDir(folder),
+    from: [...CORE_LAYERS.slice(level + 1).flat(), ...layer.filter((sibling) => sibling !== folder)].map(
+      coreDir,
+    ),
+    message: `core/${folder} sits below these folders: move the shared piece down, or the caller up.`,
+  })),
+).filter((zone) => zone.from.length > 0);
+const foundationZone = {
+  target: ['./packages/core/src/errors.ts', './packages/core/src/logging'],
+  from: CORE_LAYERS.flat().map(coreDir),
+  message: 'errors.ts and logging/ are the foundation of core: they import nothing of it.',
+};
 
 export default tseslint.config(
   {
@@ -27,6 +56,16 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     plugins: { '@nx': nx, 'import-x': importX },
+    settings: {
+      // Sources import `./x.js` for `./x.ts` (as tsc and ncc resolve them): without this alias the
+      // import rules below would resolve nothing and check nothing.
+      'import-x/resolver-next': [
+        createNodeResolver({
+          extensions: ['.ts', '.js', '.mjs', '.json', '.node'],
+          extensionAlias: { '.js': ['.ts', '.js'] },
+        }),
+      ],
+    },
     rules: {
       'import-x/no-cycle': 'error',
       '@typescript-eslint/restrict-template-expressions': [
@@ -40,13 +79,25 @@ export default tseslint.config(
           allow: [],
           depConstraints: [
             { sourceTag: 'scope:core', onlyDependOnLibsWithTags: [] },
-            { sourceTag: 'scope:action-kit', onlyDependOnLibsWithTags: ['scope:core'] },
+            { sourceTag: 'scope:orchestrator', onlyDependOnLibsWithTags: ['scope:core', 'scope:testing'] },
+            {
+              sourceTag: 'scope:action-kit',
+              onlyDependOnLibsWithTags: ['scope:core', 'scope:orchestrator', 'scope:testing'],
+            },
             { sourceTag: 'scope:runner', onlyDependOnLibsWithTags: ['scope:core', 'scope:testing'] },
             { sourceTag: 'scope:lambda', onlyDependOnLibsWithTags: ['scope:core', 'scope:testing'] },
-            { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:core', 'scope:testing'] },
+            {
+              sourceTag: 'scope:cli',
+              onlyDependOnLibsWithTags: ['scope:core', 'scope:orchestrator', 'scope:testing'],
+            },
             {
               sourceTag: 'scope:action',
-              onlyDependOnLibsWithTags: ['scope:core', 'scope:action-kit', 'scope:testing'],
+              onlyDependOnLibsWithTags: [
+                'scope:core',
+                'scope:orchestrator',
+                'scope:action-kit',
+                'scope:testing',
+              ],
             },
             { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:core'] },
           ],
@@ -55,8 +106,15 @@ export default tseslint.config(
     },
   },
   {
-    // Core knows nothing of GitHub or Lambda (STYLE.md rule 1).
-    files: ['packages/core/**/*.ts'],
+    // Core's folders import downward only. Tests may use any layer to build their inputs.
+    files: ['packages/core/src/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/*.test-support.ts'],
+    rules: { 'import-x/no-restricted-paths': ['error', { zones: [...coreLayerZones, foundationZone] }] },
+  },
+  {
+    // Core knows nothing of GitHub or Lambda: it logs through its Logger (as github/codeql-action's
+    // logging.ts keeps the Actions toolkit at the edge).
+    files: ['packages/core/**/*.ts', 'packages/orchestrator/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -16,7 +16,8 @@ const transform = {
 
 /** Workspace packages resolve to their TypeScript sources, as ncc resolves them when bundling. */
 const moduleNameMapper = {
-  '^@sluice/(core|action-kit|testing|runner|lambda|cli)$': '<rootDir>/packages/$1/src/index.ts',
+  '^@sluice/(core|action-kit|testing|runner|lambda|cli|orchestrator)$': '<rootDir>/packages/$1/src/index.ts',
+  '^@sluice/core/(aws|compute|ecs|iam)$': '<rootDir>/packages/core/src/$1/index.ts',
   '^(\\.{1,2}/.*)\\.js$': '$1',
 };
 

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
 import { describe, expect, it } from '@jest/globals';
-import { deployerPolicy } from '@sluice/core';
+import { deployerPolicy } from '@sluice/core/iam';
 import { REPOSITORY_ROOT } from '@sluice/testing';
 
 /** IAM's service prefix for each SDK client. */

@@ -16,7 +16,7 @@ import {
   watcherRolePolicy,
   type PolicyDocument,
   type RunAccess,
-} from '@sluice/core';
+} from '@sluice/core/iam';
 
 const file = join(dirname(fileURLToPath(import.meta.url)), '../../docs/iam.md');
 

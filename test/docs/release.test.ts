@@ -53,7 +53,7 @@ describe('scripts/release.mjs', () => {
   it('finds one version across the repository as it is', () => {
     const result = release(REPOSITORY_ROOT, 'check');
     expect(result).toMatchObject({ code: 0 });
-    expect(result.out).toMatch(/every version is \d+\.\d+\.\d+ \(13 places\)/);
+    expect(result.out).toMatch(/every version is \d+\.\d+\.\d+ \(14 places\)/);
   });
 
   it('prepare sets every version and opens the CHANGELOG section; check then accepts the tag', () => {

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ListQueuesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CliContainerEngine } from '@sluice/core';
+import { CliContainerEngine } from '@sluice/core/compute';
 import { FakeGitHubApi, TestAwsAccount, containerEngineEnv } from '@sluice/testing';
 
 import {

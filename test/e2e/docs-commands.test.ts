@@ -30,7 +30,7 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { deployerPolicy, githubOidcTrustPolicy } from '@sluice/core';
+import { deployerPolicy, githubOidcTrustPolicy } from '@sluice/core/iam';
 import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, TestAwsAccount } from '@sluice/testing';
 
 import {

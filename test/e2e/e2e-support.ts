@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll } from '@jest/globals';
-import { CliContainerEngine } from '@sluice/core';
+import { CliContainerEngine } from '@sluice/core/compute';
 import {
   REPOSITORY_ROOT,
   TESTBED_CREDENTIALS,

@@ -22,7 +22,7 @@ import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CliContainerEngine } from '@sluice/core';
+import { CliContainerEngine } from '@sluice/core/compute';
 import {
   EcsPlayer,
   TestAwsAccount,

@@ -14,8 +14,8 @@ import {
   GetQueueUrlCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
+  type Message,
 } from '@aws-sdk/client-sqs';
-import type { Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { toError } from '@sluice/core';
 import { TestAwsAccount, testbedEndpoints } from '@sluice/testing';

@@ -3,8 +3,7 @@
 // system service`), which is the code path GitHub-hosted runners take with a real Docker daemon.
 // Images are FROM scratch with busybox (nothing can be pulled here), built once per describe block
 // and removed after it.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,13 +12,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   CliContainerEngine,
+  detectContainerEngine,
   ImageBuildError,
   ImageNotFoundError,
   ProcessCommandRunner,
-  detectContainerEngine,
   withDigest,
-} from '@sluice/core';
-import type { ContainerEngine } from '@sluice/core';
+  type ContainerEngine,
+} from '@sluice/core/compute';
 import { containerEngineEnv, testbedEndpoints } from '@sluice/testing';
 
 /** A FROM-scratch busybox image with two stages, a build argument, a user and a working dir. */

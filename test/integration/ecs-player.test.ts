@@ -19,15 +19,16 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import {
+  ecsLaunchTemplate,
   EcsNetwork,
   EcsTaskDefinitions,
   EcsWorkers,
-  ecsLaunchTemplate,
-  parseManifest,
   runTaskDefinitionInput,
   taskDefinitionInput,
-} from '@sluice/core';
-import type { EcsLaunchTemplate, RunNetwork } from '@sluice/core';
+  type EcsLaunchTemplate,
+  type RunNetwork,
+} from '@sluice/core/ecs';
+import { parseManifest } from '@sluice/core';
 import { EcsPlayer, TestAwsAccount, testbedAwsClientConfig } from '@sluice/testing';
 
 import { createRun, listKeys, runnerConfig, type TestRun } from './runner-support.js';

@@ -23,12 +23,11 @@ import {
   EcrRegistry,
   EcsCatalogue,
   EcsTaskDefinitions,
-  WRAPPED_LABELS,
-  parseManifest,
   registerTaskDefinition,
   taskDefinitionInput,
-} from '@sluice/core';
-import type { RegistryLogin } from '@sluice/core';
+} from '@sluice/core/ecs';
+import { WRAPPED_LABELS, type RegistryLogin } from '@sluice/core/compute';
+import { parseManifest } from '@sluice/core';
 import { testbedAwsClientConfig } from '@sluice/testing';
 
 const config = testbedAwsClientConfig();

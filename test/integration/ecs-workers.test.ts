@@ -43,19 +43,19 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   DEFAULT_ECS_CLUSTER,
+  ecsLaunchTemplate,
   EcsNetwork,
+  ecsRunnerVariables,
   EcsTaskDefinitions,
   EcsWorkers,
-  RunLogGroups,
-  ecsLaunchTemplate,
-  ecsRunnerVariables,
-  parseManifest,
   registerTaskDefinition,
   runLogGroupName,
+  RunLogGroups,
   runTaskDefinitionInput,
   taskDefinitionInput,
-} from '@sluice/core';
-import type { RunNetwork, RunnerConfig } from '@sluice/core';
+  type RunNetwork,
+} from '@sluice/core/ecs';
+import { parseManifest, type RunnerConfig } from '@sluice/core';
 import { testbedAwsClientConfig } from '@sluice/testing';
 
 const config = testbedAwsClientConfig();

@@ -46,10 +46,9 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ConfigurationError, RUN_ID_TAG } from '@sluice/core';
+import { IamRunRoles } from '@sluice/core/ecs';
 import {
-  ConfigurationError,
-  IamRunRoles,
-  RUN_ID_TAG,
   RUN_ROLE_POLICY_NAME,
   ecsTasksTrustPolicy,
   executionRolePolicy,
@@ -60,7 +59,7 @@ import {
   taskRolePolicy,
   watcherRolePolicy,
   type RunAccess,
-} from '@sluice/core';
+} from '@sluice/core/iam';
 import { REPOSITORY_ROOT, TESTBED_STATE_DIR, testbedAwsClientConfig } from '@sluice/testing';
 
 import { startMoto, type StartedServer } from '../testbed/servers.js';

@@ -6,14 +6,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
-  S3ObjectStore,
-  SqsQueues,
-  SqsTaskQueue,
   encodeS3EventKey,
   isObjectCreated,
   parseQueueMessage,
+  S3ObjectStore,
+  SqsQueues,
+  SqsTaskQueue,
+  type S3EventRecord,
 } from '@sluice/core';
-import type { S3EventRecord } from '@sluice/core';
 import { TestAwsAccount, describeTaskQueueContract } from '@sluice/testing';
 
 describeTaskQueueContract('SqsTaskQueue on moto', async () => {

@@ -3,12 +3,9 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
-  ConfigurationError,
-  S3BucketAdmin,
-  S3ObjectStore,
-  SqsRunQueues,
   collectResults,
   completionMarkerKey,
+  ConfigurationError,
   dispatchTasks,
   openRun,
   parseJob,
@@ -16,11 +13,18 @@ import {
   readRunState,
   resultsKey,
   runId,
+  S3BucketAdmin,
+  S3ObjectStore,
+  SqsRunQueues,
   taskId,
   taskRecordKey,
   teardownRun,
+  type CompletionMarker,
+  type Job,
+  type RunDeps,
+  type RunState,
+  type TaskRecord,
 } from '@sluice/core';
-import type { CompletionMarker, Job, RunDeps, RunState, TaskRecord } from '@sluice/core';
 import { TestAwsAccount } from '@sluice/testing';
 
 const DIGEST = `sha256:${'c'.repeat(64)}`;

@@ -12,20 +12,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { LOCAL_RUN_LABEL } from '@sluice/core/compute';
 import {
-  LOCAL_RUN_LABEL,
+  resultsKey,
   S3ObjectStore,
   SqsRunQueues,
+  taskId,
+  taskRecordKey,
+  validateTaskRecord,
+  type Logger,
+} from '@sluice/core';
+import {
   collectStep,
   dispatchStep,
   provisionStep,
-  resultsKey,
-  taskId,
-  taskRecordKey,
   teardownStep,
-  validateTaskRecord,
-} from '@sluice/core';
-import type { Logger, StepContext } from '@sluice/core';
+  type StepContext,
+} from '@sluice/orchestrator';
 import { TESTBED_CREDENTIALS, TestAwsAccount, containerEngineEnv } from '@sluice/testing';
 
 import { freeListenPort } from '../testbed/servers.js';

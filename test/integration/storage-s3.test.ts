@@ -11,13 +11,8 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  AwsRequestError,
-  ConfigurationError,
-  S3ObjectStore,
-  classifyAwsError,
-  isTransientAwsError,
-} from '@sluice/core';
+import { AwsRequestError, classifyAwsError, isTransientAwsError } from '@sluice/core/aws';
+import { ConfigurationError, S3ObjectStore } from '@sluice/core';
 import { TestAwsAccount, describeObjectStoreContract } from '@sluice/testing';
 
 const MiB = 1024 * 1024;

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CliContainerEngine, parseManifest, wrapAlgorithm } from '@sluice/core';
-import type { WrappedImage } from '@sluice/core';
+import { CliContainerEngine, wrapAlgorithm, type WrappedImage } from '@sluice/core/compute';
+import { parseManifest } from '@sluice/core';
 import { REPOSITORY_ROOT, containerEngineEnv } from '@sluice/testing';
 
 const execFileAsync = promisify(execFile);

@@ -26,17 +26,15 @@ import {
   LambdaClient,
 } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { canonicalJson, ConfigurationError, type WatcherEvent } from '@sluice/core';
 import {
-  ConfigurationError,
   WATCHER_PERMISSION_ID,
   WATCHER_TARGET_ID,
-  canonicalJson,
   codeSha256,
   ensureWatcher,
   removeWatcher,
   watcherZip,
-} from '@sluice/core';
-import type { WatcherEvent } from '@sluice/core';
+} from '@sluice/core/ecs';
 import { testbedAwsClientConfig } from '@sluice/testing';
 
 const config = testbedAwsClientConfig();

@@ -31,13 +31,12 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { runTaskDefinitionFamily, type WatcherEvent } from '@sluice/core';
-import { TestAwsAccount } from '@sluice/testing';
-import type { TestQueue } from '@sluice/testing';
+import { runTaskDefinitionFamily } from '@sluice/core/ecs';
+import type { WatcherEvent } from '@sluice/core';
+import { TestAwsAccount, type TestQueue } from '@sluice/testing';
 
 import { awsWatcherPorts, handler } from '../../packages/lambda/src/index.js';
-import { handleWatcherEvent } from '../../packages/lambda/src/watcher.js';
-import type { WatcherLogLine } from '../../packages/lambda/src/watcher.js';
+import { handleWatcherEvent, type WatcherLogLine } from '../../packages/lambda/src/watcher.js';
 
 jest.setTimeout(120_000);
 

@@ -19,7 +19,8 @@ import { join } from 'node:path';
 
 import { DescribeTaskDefinitionCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CliContainerEngine, EcsCatalogue, EcsTaskDefinitions, WRAPPED_LABELS } from '@sluice/core';
+import { CliContainerEngine, WRAPPED_LABELS } from '@sluice/core/compute';
+import { EcsCatalogue, EcsTaskDefinitions } from '@sluice/core/ecs';
 import {
   REPOSITORY_ROOT,
   TESTBED_CREDENTIALS,

@@ -14,14 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import {
-  checkTaskMessage,
-  formatTaskMessage,
-  localMemoryLimitMiB,
-  parseManifest,
-  taskId,
-  type RunnerConfig,
-} from '@sluice/core';
+import { checkTaskMessage, formatTaskMessage, parseManifest, taskId, type RunnerConfig } from '@sluice/core';
+import { localMemoryLimitMiB } from '@sluice/core/compute';
 import { TestAwsAccount } from '@sluice/testing';
 
 import { freeListenPort } from '../testbed/servers.js';

@@ -18,12 +18,12 @@ import {
   CliContainerEngine,
   WRAPPED_LABELS,
   parseLdd,
-  parseManifest,
   runtimeCommand,
   withDigest,
   wrapAlgorithm,
-} from '@sluice/core';
-import type { WrappedImage } from '@sluice/core';
+  type WrappedImage,
+} from '@sluice/core/compute';
+import { parseManifest } from '@sluice/core';
 import { containerEngineEnv, testbedEndpoints } from '@sluice/testing';
 
 const execFileAsync = promisify(execFile);

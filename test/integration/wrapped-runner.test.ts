@@ -14,7 +14,8 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { S3Client } from '@aws-sdk/client-s3';
-import { S3ObjectStore, localMemoryLimitMiB, taskId, validateCompletionMarker } from '@sluice/core';
+import { S3ObjectStore, taskId, validateCompletionMarker } from '@sluice/core';
+import { localMemoryLimitMiB } from '@sluice/core/compute';
 import { TestAwsAccount, testbedEndpoints } from '@sluice/testing';
 
 import {

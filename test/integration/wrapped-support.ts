@@ -10,12 +10,11 @@ import { promisify } from 'node:util';
 import {
   CliContainerEngine,
   parseLdd,
-  parseManifest,
   withDigest,
   wrapAlgorithm,
-  type RunnerConfig,
   type WrappedImage,
-} from '@sluice/core';
+} from '@sluice/core/compute';
+import { parseManifest, type RunnerConfig } from '@sluice/core';
 import {
   REPOSITORY_ROOT,
   TESTBED_CREDENTIALS,

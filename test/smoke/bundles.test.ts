@@ -1,6 +1,7 @@
 // Runs every committed bundle as a real process, as GitHub's runner and a user's shell would, under
 // the machine's Node and under Node 24 (`runs.using: node24`): bundling failures show only at run time.
-// STYLE.md rule 10. Node 24 comes from scripts/install-node24.sh; when it is missing this fails, loudly.
+// (actions/reusable-workflows checks dist the same way.) Node 24 comes from scripts/install-node24.sh; when
+// it is missing this fails, loudly.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

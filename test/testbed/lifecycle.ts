@@ -20,8 +20,7 @@ import {
   TESTBED_STATE_DIR,
 } from '../../packages/testing/src/testbed-endpoints.js';
 
-import { answers, startMoto, startRegistry } from './servers.js';
-import type { StartedServer } from './servers.js';
+import { answers, startMoto, startRegistry, type StartedServer } from './servers.js';
 import { releaseEndpointsFile, saveState, takeState, writeEndpointsFile } from './state.js';
 
 const execFileAsync = promisify(execFile);

@@ -1,8 +1,7 @@
 // Starts the test bed's servers (moto, the local registry) as child processes on free loopback
 // ports, waits until each answers, and stops them. Used by jest's global setup; scripts/testbed.sh
 // does the same for a shell.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import {
   accessSync,
   closeSync,

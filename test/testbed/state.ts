@@ -3,8 +3,11 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-import { TESTBED_ENDPOINTS_FILE, readEndpointsFile } from '../../packages/testing/src/testbed-endpoints.js';
-import type { TestbedEndpointsFile } from '../../packages/testing/src/testbed-endpoints.js';
+import {
+  readEndpointsFile,
+  TESTBED_ENDPOINTS_FILE,
+  type TestbedEndpointsFile,
+} from '../../packages/testing/src/testbed-endpoints.js';
 
 import type { StartedServer } from './servers.js';
 

@@ -1,13 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createInputReader, createMemoryToolkit, runAction } from '@sluice/action-kit';
-import type {
-  CollectProgress,
-  CollectReport,
-  CollectStepOptions,
-  CollectStepResult,
-  RunTarget,
-  StepContext,
-} from '@sluice/core';
+import type { CollectProgress, CollectReport } from '@sluice/core';
+import type { CollectStepOptions, CollectStepResult, RunTarget, StepContext } from '@sluice/orchestrator';
 import { FakeGitHubApi } from '@sluice/testing';
 
 import { readInputs } from './inputs.js';

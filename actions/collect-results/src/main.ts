@@ -10,17 +10,14 @@ import {
   type ActionsToolkit,
   type CommitCommenter,
 } from '@sluice/action-kit';
+import { SluiceError, toError, type CollectProgress, type CollectReport } from '@sluice/core';
 import {
-  SluiceError,
   collectStep,
-  toError,
-  type CollectProgress,
-  type CollectReport,
   type CollectStepOptions,
   type CollectStepResult,
   type RunTarget,
   type StepContext,
-} from '@sluice/core';
+} from '@sluice/orchestrator';
 
 import { Inputs, Outputs } from './constants.js';
 import { readInputs, type CollectResultsInputs } from './inputs.js';

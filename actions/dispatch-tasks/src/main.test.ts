@@ -2,13 +2,8 @@ import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from '@jest/globals';
 import { createInputReader, createMemoryToolkit, runAction } from '@sluice/action-kit';
-import {
-  ConfigurationError,
-  type DispatchProgress,
-  type DispatchStepResult,
-  type RunTarget,
-  type StepContext,
-} from '@sluice/core';
+import { ConfigurationError, type DispatchProgress } from '@sluice/core';
+import type { DispatchStepResult, RunTarget, StepContext } from '@sluice/orchestrator';
 
 import { readInputs } from './inputs.js';
 import { main, type DispatchTasksDeps } from './main.js';

@@ -9,11 +9,11 @@ import {
 } from '@sluice/action-kit';
 import {
   dispatchStep,
-  type DispatchProgress,
   type DispatchStepResult,
   type RunTarget,
   type StepContext,
-} from '@sluice/core';
+} from '@sluice/orchestrator';
+import type { DispatchProgress } from '@sluice/core';
 
 import { Inputs, Outputs } from './constants.js';
 import { readInputs } from './inputs.js';

@@ -2,7 +2,8 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createInputReader, createMemoryToolkit, runAction } from '@sluice/action-kit';
-import { ConfigurationError, type ProvisionStepResult, type StepContext } from '@sluice/core';
+import { ConfigurationError } from '@sluice/core';
+import type { ProvisionStepResult, StepContext } from '@sluice/orchestrator';
 import { FakeGitHubApi } from '@sluice/testing';
 
 import { readInputs } from './inputs.js';

@@ -9,7 +9,14 @@ import {
   type ActionsToolkit,
   type CommitCommenter,
 } from '@sluice/action-kit';
-import { provisionStep, toError, type ProvisionStepResult, type StepContext } from '@sluice/core';
+import {
+  loadWatcherZip,
+  locateWatcherBundle,
+  provisionStep,
+  type ProvisionStepResult,
+  type StepContext,
+} from '@sluice/orchestrator';
+import { toError } from '@sluice/core';
 
 import { Inputs, Outputs } from './constants.js';
 import { readInputs } from './inputs.js';
@@ -45,6 +52,8 @@ export async function main(
   const context: StepContext = {
     logger: createActionsLogger(toolkit),
     env,
+    // This action's bundle carries the watcher Lambda in dist/lambda/ (its build copies it there).
+    watcherZip: () => loadWatcherZip(locateWatcherBundle(import.meta.url)),
     ...(inputs.backend !== undefined && { backend: inputs.backend }),
   };
 

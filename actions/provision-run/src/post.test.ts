@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { createMemoryToolkit, runAction } from '@sluice/action-kit';
-import type { StepContext, TeardownReport } from '@sluice/core';
+import type { StepContext } from '@sluice/orchestrator';
+import type { TeardownReport } from '@sluice/core';
 
 import { main } from './main.js';
 import { post, type PostDeps } from './post.js';

@@ -11,7 +11,8 @@ import {
   type ActionsToolkit,
   type SavedState,
 } from '@sluice/action-kit';
-import { parseJob, teardownStep, toError, type StepContext, type TeardownReport } from '@sluice/core';
+import { parseJob, toError, type TeardownReport } from '@sluice/core';
+import { teardownStep, type StepContext } from '@sluice/orchestrator';
 
 import { readInputs } from './inputs.js';
 

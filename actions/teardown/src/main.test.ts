@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { createInputReader, createMemoryToolkit, runAction } from '@sluice/action-kit';
-import { AwsRequestError, type RunTarget, type TeardownReport } from '@sluice/core';
+import { AwsRequestError } from '@sluice/core/aws';
+import type { RunTarget } from '@sluice/orchestrator';
+import type { TeardownReport } from '@sluice/core';
 
 import { readInputs } from './inputs.js';
 import { main, type TeardownDeps } from './main.js';

@@ -7,7 +7,8 @@ import {
   stepTarget,
   type ActionsToolkit,
 } from '@sluice/action-kit';
-import { teardownStep, type RunTarget, type StepContext, type TeardownReport } from '@sluice/core';
+import { teardownStep, type RunTarget, type StepContext } from '@sluice/orchestrator';
+import type { TeardownReport } from '@sluice/core';
 
 import { Inputs, Outputs } from './constants.js';
 import { readInputs } from './inputs.js';

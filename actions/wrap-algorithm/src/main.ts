@@ -8,7 +8,8 @@ import {
   setOutputs,
   type ActionsToolkit,
 } from '@sluice/action-kit';
-import { detectContainerEngine, wrap, wrapDestinations } from '@sluice/core';
+import { detectContainerEngine } from '@sluice/core/compute';
+import { wrap, wrapDestinations } from '@sluice/orchestrator';
 
 import { Inputs, Outputs } from './constants.js';
 import { readInputs } from './inputs.js';

@@ -1,4 +1,5 @@
-// Every public export of @sluice/action-kit, named (no `export *`): see STYLE.md rule 4.
+// Every public export of @sluice/action-kit, named (no `export *`), as powertools-lambda-typescript's
+// package indexes do.
 
 // running a step
 export { runAction } from './run-action.js';

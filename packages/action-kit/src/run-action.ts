@@ -10,7 +10,7 @@ export type ActionStep = () => Promise<void>;
 
 /**
  * Runs an action's main step, or its post step when the runner starts the same bundle again for
- * `post:`, and turns whatever it throws into a failed step (STYLE.md rules 8, 12):
+ * `post:`, and turns whatever it throws into a failed step, telling user errors from faults (docker/actions-toolkit, github/codeql-action):
  * - a `ValidationError`: each problem becomes an error annotation on its file, then the step fails
  *   with a one-line summary;
  * - any other `ConfigurationError` (a user error): the step fails with its message, no stack;

@@ -1,4 +1,4 @@
-import type { RunTarget as StepTarget } from '@sluice/core';
+import type { RunTarget as StepTarget } from '@sluice/orchestrator';
 
 import { InputError } from './errors.js';
 import type { InputReader } from './inputs.js';

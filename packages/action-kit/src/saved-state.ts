@@ -14,7 +14,7 @@ export interface SavedState<T> {
 }
 
 /**
- * Defines typed state shared by an action's main and post steps (STYLE.md rule 9). `isValid` checks
+ * Defines typed state shared by an action's main and post steps (as aws-actions/configure-aws-credentials does). `isValid` checks
  * what comes back, because the state passes through the runner as text.
  *
  * @example

@@ -1,4 +1,5 @@
-// Every public export of @sluice/core, named (no `export *`): see STYLE.md rule 4.
+// Every public export of @sluice/core's main entry, named (no `export *`); adapters live on subpaths
+// (@sluice/core/aws, /compute, /ecs, /iam), as powertools keeps its DynamoDB adapter on one.
 
 // errors
 export {
@@ -61,11 +62,11 @@ export type { PublishedSchema } from './schemas/published.js';
 export { renderReference } from './schemas/reference.js';
 
 // ids and records (run id, task id, output keys, task record, completion marker)
-export { canonicalJson } from './run/canonical-json.js';
-export { MAX_RUN_ID_LENGTH, RUN_ID_PATTERN, isRunId, jobSlug, runId } from './run/run-id.js';
-export type { RunIdentity } from './run/run-id.js';
-export { TASK_ID_PATTERN, isTaskId, normalizeEtag, taskId } from './run/task-id.js';
-export type { ObjectIdentity } from './run/task-id.js';
+export { canonicalJson } from './ids/canonical-json.js';
+export { MAX_RUN_ID_LENGTH, RUN_ID_PATTERN, isRunId, jobSlug, runId } from './ids/run-id.js';
+export type { RunIdentity } from './ids/run-id.js';
+export { TASK_ID_PATTERN, isTaskId, normalizeEtag, taskId } from './ids/task-id.js';
+export type { ObjectIdentity } from './ids/task-id.js';
 export { inputFilter } from './run/include.js';
 export type { InputSelection, InputVerdict, SkipReason } from './run/include.js';
 export {
@@ -82,8 +83,8 @@ export {
   stagingPrefix,
   taskLogKey,
   taskRecordKey,
-} from './ledger/keys.js';
-export type { KeyPrefixes } from './ledger/keys.js';
+} from './ids/ledger-keys.js';
+export type { KeyPrefixes } from './ids/ledger-keys.js';
 export {
   FAILURE_CLASSES,
   TASK_STATUSES,
@@ -108,7 +109,8 @@ export { runAlgorithm } from './execution/algorithm-process.js';
 export type { AlgorithmInvocation, AlgorithmOutcome } from './execution/algorithm-process.js';
 export { PortAlgorithm } from './execution/port-algorithm.js';
 export type { PortAlgorithmOptions, PortTaskOutcome, PortTaskRequest } from './execution/port-algorithm.js';
-export { RUNNER_VARIABLE_PREFIX, algorithmEnvironment, isWithheldVariable } from './execution/environment.js';
+export { algorithmEnvironment } from './execution/environment.js';
+export { RUNNER_VARIABLE_PREFIX, isWithheldVariable } from './schemas/withheld-variables.js';
 export { relativePathSegments, safeFileName } from './execution/safe-name.js';
 export { DEFAULT_LOG_LIMIT_BYTES, TaskLog } from './execution/task-log.js';
 export { classifyAttempt } from './execution/failure.js';
@@ -145,17 +147,9 @@ export type {
 } from './storage/object-store.js';
 export { S3ObjectStore } from './storage/s3-object-store.js';
 export type { S3ObjectStoreOptions } from './storage/s3-object-store.js';
+export { ObjectNotFoundError, PreconditionFailedError, UnreadableObjectError } from './storage/errors.js';
 export { UPDATE_JSON_TRIES, updateJson } from './storage/update-json.js';
 export type { JsonSnapshot } from './storage/update-json.js';
-export {
-  AwsRequestError,
-  ObjectNotFoundError,
-  PreconditionFailedError,
-  UnreadableObjectError,
-  classifyAwsError,
-  describeAwsError,
-  isTransientAwsError,
-} from './storage/errors.js';
 export { SQS_LIMITS } from './queue/task-queue.js';
 export type {
   FailedSend,
@@ -186,94 +180,6 @@ export {
 export type { RunnerConfig } from './schemas/runner-config.js';
 
 // compute: container engine and wrapped images
-export {
-  CONTAINER_ENGINE_ENV,
-  CliContainerEngine,
-  ContainerEngineError,
-  ImageBuildError,
-  ImageNotFoundError,
-  detectContainerEngine,
-  digestFromPushOutput,
-  parseContainerInspect,
-  parseImageInspect,
-  repositoryOf,
-  tailLines,
-} from './compute/container-engine.js';
-export type {
-  BuildImageOptions,
-  CliContainerEngineOptions,
-  ContainerDetails,
-  ContainerEngine,
-  ContainerEngineKind,
-  DetectContainerEngineOptions,
-  ImageDetails,
-  ImageLister,
-  RegistryLogin,
-  RunContainerOptions,
-  Ulimit,
-} from './compute/container-engine.js';
-export { CommandNotFoundError, ProcessCommandRunner } from './compute/command-runner.js';
-export type { CommandOptions, CommandResult, CommandRunner } from './compute/command-runner.js';
-export { readElfDependencies } from './compute/elf.js';
-export type { ElfDependencies } from './compute/elf.js';
-export {
-  RUNTIME_DIR_IN_IMAGE,
-  defaultCacheDir,
-  hostPlatform,
-  parseLdd,
-  prepareNodeRuntime,
-  runtimeCommand,
-  runtimePlatform,
-} from './compute/node-runtime.js';
-export type { NodeRuntime, PrepareNodeRuntimeOptions } from './compute/node-runtime.js';
-export {
-  WRAPPED_ENV,
-  WRAPPED_LABELS,
-  WRAPPED_PATHS,
-  algorithmImageTag,
-  imageCommand,
-  localMemoryLimitMiB,
-  originalImageConfig,
-  renderWrappedContainerfile,
-  withDigest,
-  wrapAlgorithm,
-  wrappedImageLabels,
-  wrappedImageTag,
-} from './compute/wrapped-image.js';
-export type { OriginalImageConfig, WrapAlgorithmOptions, WrappedImage } from './compute/wrapped-image.js';
-export {
-  ALGORITHM_CONTAINER,
-  ALGORITHM_TAGS,
-  EcsTaskDefinitions,
-  MAX_MANIFEST_LABEL_BYTES,
-  STOP_TIMEOUT_SECONDS,
-  algorithmLogGroup,
-  findTaskDefinition,
-  normalizedTaskDefinition,
-  parseTaskDefinitionArn,
-  registerTaskDefinition,
-  sameTaskDefinition,
-  taskDefinitionFamily,
-  taskDefinitionInput,
-} from './compute/task-definition.js';
-export type {
-  RegisteredTaskDefinition,
-  TaskDefinitionOptions,
-  TaskDefinitionRegistration,
-  TaskDefinitionRegistry,
-} from './compute/task-definition.js';
-export { EcrRegistry, ecrRegistryHost, ecrRepositoryName } from './compute/ecr-registry.js';
-export type { EcrAuthorization, EcrRepository, EnsureRepositoryOptions } from './compute/ecr-registry.js';
-export { EcsCatalogue, LocalCatalogue, unknownAlgorithmError } from './compute/catalogue.js';
-export type {
-  AlgorithmCatalogue,
-  CatalogueEntry,
-  CatalogueRegistration,
-  EcsCatalogueOptions,
-  RegisteredAlgorithm,
-} from './compute/catalogue.js';
-export { wrap, wrapDestinations } from './compute/wrap.js';
-export type { PushRequest, PushTarget, WrapOptions, WrapResult } from './compute/wrap.js';
 
 // run lifecycle: provision, dispatch, collect, teardown (and what they need of S3 and SQS)
 export type { BucketAdmin } from './storage/bucket-admin.js';
@@ -281,7 +187,7 @@ export { S3BucketAdmin } from './storage/s3-bucket-admin.js';
 export type { RunQueues } from './queue/run-queues.js';
 export { SqsRunQueues } from './queue/sqs-run-queues.js';
 export { RUN_PHASES, runStateSchema, validateRunState } from './schemas/run-state.js';
-export type { RunBucket, RunPhase, RunQueueState, RunState } from './schemas/run-state.js';
+export type { RunBucket, RunEcsState, RunPhase, RunQueueState, RunState } from './schemas/run-state.js';
 export {
   MANAGED_TAG,
   OUTPUT_BUCKET_TAG,
@@ -292,8 +198,10 @@ export {
   runStateKey,
   runTags,
   taskQueueName,
-} from './run/run-names.js';
+} from './ids/run-names.js';
+export { defaultSleep } from './run/lifecycle-deps.js';
 export type { RunDeps } from './run/lifecycle-deps.js';
+export { mapBounded } from './run/concurrency.js';
 export {
   REDACTED,
   algorithmText,
@@ -339,151 +247,13 @@ export type {
 } from './run/collect.js';
 export { teardownRun } from './run/teardown.js';
 export type { TeardownOptions, TeardownReport } from './run/teardown.js';
-export { LOG_TAIL_BYTES, SUMMARY_MAX_BYTES, fetchLogTails, renderSummary } from './run/summary.js';
-export type { SummaryOptions } from './run/summary.js';
 
 // run steps: what the actions and the CLI call (job file or run id in, one step of a run out)
-export { collectStep, dispatchStep, provisionStep, teardownStep } from './run/steps.js';
-export type {
-  CollectStepOptions,
-  CollectStepResult,
-  DispatchStepResult,
-  ProvisionStepResult,
-  RunTarget,
-  StepContext,
-} from './run/steps.js';
-export {
-  LOCAL_RUN_LABEL,
-  LOCAL_WORKER_LABEL,
-  LOCAL_WORKER_ULIMITS,
-  LocalWorkers,
-  localWorkerLimits,
-  localWorkerName,
-} from './compute/local-workers.js';
-export type { EnsureReport, LocalWorkerCounts, LocalWorkerSpec } from './compute/local-workers.js';
-export {
-  attemptLogs,
-  cancelRun,
-  failedTasks,
-  findTaskRecord,
-  forEachTaskRecord,
-  inspectClients,
-  listRuns,
-  logTail,
-  runStatus,
-} from './run/inspect.js';
-export type {
-  AttemptLog,
-  CancelReport,
-  FailedTask,
-  InspectDeps,
-  RecordCounts,
-  RecordRead,
-  RunListing,
-  RunStatus,
-} from './run/inspect.js';
 
 // the watcher Lambda: its event (the schedule's Input) and its deployment
 export { WATCHER_EVENT_VERSION, parseWatcherEvent, watcherEventSchema } from './schemas/watcher-event.js';
 export type { WatcherEvent, WatcherLaunch } from './schemas/watcher-event.js';
-export {
-  WATCHER_FUNCTION_SETTINGS,
-  WATCHER_PACKAGE_JSON,
-  WATCHER_PERMISSION_ID,
-  WATCHER_SCHEDULE,
-  WATCHER_TARGET_ID,
-  codeSha256,
-  ensureWatcher,
-  loadWatcherZip,
-  locateWatcherBundle,
-  removeWatcher,
-  watcherFunctionName,
-  watcherRuleName,
-  watcherZip,
-} from './run/watcher-function.js';
-export type {
-  EnsureWatcherOptions,
-  WatcherClients,
-  WatcherDeployment,
-  WatcherRemoval,
-} from './run/watcher-function.js';
 
 // iam: the run's least-privilege roles (task, execution, watcher), their documents and the adapter
-export {
-  IAM_ROLE_NAME_MAX,
-  POLICY_VERSION,
-  RUN_ROLE_KINDS,
-  RUN_ROLE_POLICY_NAME,
-  ecsTasksTrustPolicy,
-  executionRolePolicy,
-  lambdaTrustPolicy,
-  runRoleArns,
-  runRoleDocuments,
-  runRoleName,
-  runRolePath,
-  secretArn,
-  taskRolePolicy,
-  watcherRolePolicy,
-} from './iam/policies.js';
-export type {
-  PolicyCondition,
-  PolicyDocument,
-  PolicyStatement,
-  RunAccess,
-  RunRoleDocuments,
-  RunRoleKind,
-} from './iam/policies.js';
-export {
-  GITHUB_OIDC_AUDIENCE,
-  GITHUB_OIDC_HOST,
-  deployerPolicy,
-  githubOidcTrustPolicy,
-  partitionOfRegion,
-} from './iam/deployer-policy.js';
-export type { DeployerScope, GitHubTrustScope } from './iam/deployer-policy.js';
-export { IamRunRoles } from './iam/iam-run-roles.js';
-export type { EnsureRunRolesOptions, EnsuredRunRoles, FoundRunRole } from './iam/iam-run-roles.js';
 
 // ECS workers: the run's task definition, RunTask launches, networking and log group
-export {
-  DEFAULT_ECS_CLUSTER,
-  EcsWorkers,
-  MAX_OVERRIDES_CHARS,
-  RUN_TASK_BATCH_SIZE,
-  arnContext,
-  backoffDelayMs,
-  ecsLaunchTemplate,
-  ecsRunnerVariables,
-  runStartedBy,
-  runTaskDefinitionFamily,
-  runTaskDefinitionInput,
-  runTaskGroup,
-  runTaskTags,
-  secretValueFrom,
-  workersToStart,
-} from './compute/ecs-workers.js';
-export type {
-  ArnContext,
-  EcsLaunchOptions,
-  EcsLaunchTemplate,
-  EcsRunnerVariables,
-  EcsWorkersOptions,
-  EnsuredCluster,
-  RunTaskDefinitionOptions,
-  WorkerDemand,
-  WorkerStartFailure,
-  WorkerStartReport,
-} from './compute/ecs-workers.js';
-export { EcsNetwork, runSecurityGroupName } from './compute/ecs-network.js';
-export type { EcsNetworkOptions, RunNetwork } from './compute/ecs-network.js';
-export {
-  RUN_LOG_RETENTION_DAYS,
-  RunLogGroups,
-  runLogConfiguration,
-  runLogGroupLink,
-  s3ObjectConsoleUrl,
-  runLogGroupName,
-  taskLogLink,
-  taskLogStreamName,
-} from './compute/run-log-group.js';
-export type { TaskLogLink } from './compute/run-log-group.js';

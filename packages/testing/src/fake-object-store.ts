@@ -4,37 +4,34 @@ import { dirname } from 'node:path';
 
 import {
   ConfigurationError,
+  encodeS3EventKey,
   LIST_PAGE_SIZE,
   ObjectNotFoundError,
   PreconditionFailedError,
-  SMALL_OBJECT_MAX_BYTES,
   SluiceError,
-  UnreadableObjectError,
-  encodeS3EventKey,
+  SMALL_OBJECT_MAX_BYTES,
   toError,
-} from '@sluice/core';
-import type {
-  BucketAdmin,
-  BucketNotifications,
-  DeleteManyResult,
-  DownloadOptions,
-  DownloadResult,
-  EnsureBucketOptions,
-  GetOptions,
-  ListOptions,
-  ObjectInfo,
-  ObjectRef,
-  ObjectStore,
-  ObjectSummary,
-  PutOptions,
-  PutResult,
-  QueueNotification,
-  TaskQueue,
-  TextObject,
+  UnreadableObjectError,
+  type BucketAdmin,
+  type BucketNotifications,
+  type DeleteManyResult,
+  type DownloadOptions,
+  type DownloadResult,
+  type EnsureBucketOptions,
+  type GetOptions,
+  type ListOptions,
+  type ObjectInfo,
+  type ObjectRef,
+  type ObjectStore,
+  type ObjectSummary,
+  type PutOptions,
+  type PutResult,
+  type QueueNotification,
+  type TaskQueue,
+  type TextObject,
 } from '@sluice/core';
 
-import { systemClock } from './fake-clock.js';
-import type { FakeClock } from './fake-clock.js';
+import { systemClock, type FakeClock } from './fake-clock.js';
 
 /** How the fake store behaves. */
 export interface FakeObjectStoreOptions {

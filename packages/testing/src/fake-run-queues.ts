@@ -1,8 +1,12 @@
-import { ConfigurationError } from '@sluice/core';
-import type { EnsureQueueOptions, EnsuredQueue, RunQueues, TaskQueue } from '@sluice/core';
+import {
+  ConfigurationError,
+  type EnsuredQueue,
+  type EnsureQueueOptions,
+  type RunQueues,
+  type TaskQueue,
+} from '@sluice/core';
 
-import { systemClock } from './fake-clock.js';
-import type { FakeClock } from './fake-clock.js';
+import { systemClock, type FakeClock } from './fake-clock.js';
 import { FakeTaskQueue } from './fake-task-queue.js';
 
 /** How the fake queues behave. */

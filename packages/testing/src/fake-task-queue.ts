@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
 
-import { MessageNotHeldError, PurgeInProgressError, SQS_LIMITS } from '@sluice/core';
-import type {
-  FailedSend,
-  QueueCounts,
-  ReceiveOptions,
-  ReceivedMessage,
-  SendBatchResult,
-  SendEntry,
-  TaskQueue,
+import {
+  MessageNotHeldError,
+  PurgeInProgressError,
+  SQS_LIMITS,
+  type FailedSend,
+  type QueueCounts,
+  type ReceivedMessage,
+  type ReceiveOptions,
+  type SendBatchResult,
+  type SendEntry,
+  type TaskQueue,
 } from '@sluice/core';
 
-import { systemClock } from './fake-clock.js';
-import type { FakeClock } from './fake-clock.js';
+import { systemClock, type FakeClock } from './fake-clock.js';
 
 /** How the fake queue behaves; defaults are SQS's. */
 export interface FakeTaskQueueOptions {

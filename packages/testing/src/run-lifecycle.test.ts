@@ -4,9 +4,9 @@
 // test/integration/run-lifecycle.test.ts.
 import { describe, expect, it } from '@jest/globals';
 import {
-  ConfigurationError,
   collectResults,
   completionMarkerKey,
+  ConfigurationError,
   dispatchTasks,
   endMarkerKey,
   parseJob,
@@ -18,8 +18,12 @@ import {
   taskRecordKey,
   teardownRun,
   validateTaskRecord,
+  type CompletionMarker,
+  type Job,
+  type RunDeps,
+  type RunState,
+  type TaskRecord,
 } from '@sluice/core';
-import type { CompletionMarker, Job, RunDeps, RunState, TaskRecord } from '@sluice/core';
 
 import { ManualClock } from './fake-clock.js';
 import { FakeObjectStore } from './fake-object-store.js';

@@ -11,20 +11,19 @@ import {
   ListObjectVersionsCommand,
   NoSuchBucket,
   S3Client,
+  type ObjectIdentifier,
 } from '@aws-sdk/client-s3';
-import type { ObjectIdentifier } from '@aws-sdk/client-s3';
 import {
   CreateQueueCommand,
   DeleteQueueCommand,
   GetQueueAttributesCommand,
   QueueDoesNotExist,
   SQSClient,
+  type QueueAttributeName,
 } from '@aws-sdk/client-sqs';
-import type { QueueAttributeName } from '@aws-sdk/client-sqs';
 import { toError } from '@sluice/core';
 
-import { testbedEndpoints } from './testbed-endpoints.js';
-import type { TestbedEndpoints } from './testbed-endpoints.js';
+import { testbedEndpoints, type TestbedEndpoints } from './testbed-endpoints.js';
 
 /** Dummy credentials: moto accepts any; real-looking ones would invite mistakes. */
 export const TESTBED_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' } as const;

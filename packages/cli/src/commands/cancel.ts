@@ -1,4 +1,4 @@
-import { cancelRun, type CancelReport } from '@sluice/core';
+import { cancelRun, type CancelReport } from '@sluice/orchestrator';
 import type { Command } from 'commander';
 
 import type { CommandContext } from '../context.js';

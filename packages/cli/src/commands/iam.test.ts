@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { deployerPolicy, type PolicyDocument } from '@sluice/core';
+import { deployerPolicy, type PolicyDocument } from '@sluice/core/iam';
 
 import type { CliIo } from '../io.js';
 import { runCli } from '../program.js';

@@ -1,4 +1,9 @@
-import { deployerPolicy, githubOidcTrustPolicy, partitionOfRegion, type PolicyDocument } from '@sluice/core';
+import {
+  deployerPolicy,
+  githubOidcTrustPolicy,
+  partitionOfRegion,
+  type PolicyDocument,
+} from '@sluice/core/iam';
 import { InvalidArgumentError, type Command } from 'commander';
 
 import type { CommandContext } from '../context.js';

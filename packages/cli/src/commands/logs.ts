@@ -1,12 +1,5 @@
-import {
-  ConfigurationError,
-  attemptLogs,
-  failedTasks,
-  findTaskRecord,
-  logTail,
-  type AttemptLog,
-  type TaskAttempt,
-} from '@sluice/core';
+import { ConfigurationError, type TaskAttempt } from '@sluice/core';
+import { attemptLogs, failedTasks, findTaskRecord, logTail, type AttemptLog } from '@sluice/orchestrator';
 import type { Command } from 'commander';
 
 import type { CommandContext } from '../context.js';

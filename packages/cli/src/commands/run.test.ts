@@ -3,14 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  ConfigurationError,
-  InterruptedError,
-  SluiceError,
-  type CollectReport,
-  type CollectStepOptions,
-  type RunTarget,
-} from '@sluice/core';
+import { ConfigurationError, InterruptedError, SluiceError, type CollectReport } from '@sluice/core';
+import type { CollectStepOptions, RunTarget } from '@sluice/orchestrator';
 import { Command } from 'commander';
 
 import type { CommandContext } from '../context.js';

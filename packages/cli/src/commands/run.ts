@@ -1,4 +1,5 @@
-import { InterruptedError, toError, type CollectStepResult, type StepContext } from '@sluice/core';
+import { InterruptedError, toError } from '@sluice/core';
+import type { CollectStepResult, StepContext } from '@sluice/orchestrator';
 import type { Command } from 'commander';
 
 import type { CommandContext } from '../context.js';

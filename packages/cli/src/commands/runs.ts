@@ -1,4 +1,4 @@
-import { listRuns, type RunListing } from '@sluice/core';
+import { listRuns, type RunListing } from '@sluice/orchestrator';
 import type { Command } from 'commander';
 
 import type { CommandContext } from '../context.js';

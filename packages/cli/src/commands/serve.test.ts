@@ -11,10 +11,9 @@ import {
   taskId,
   taskRecordKey,
   type CollectProgress,
-  type CollectStepOptions,
-  type StepContext,
   type TaskRecord,
 } from '@sluice/core';
+import type { CollectStepOptions, StepContext } from '@sluice/orchestrator';
 import { FakeObjectStore, FakeRunQueues } from '@sluice/testing';
 import { Command } from 'commander';
 

@@ -6,13 +6,11 @@ import {
   ConfigurationError,
   InterruptedError,
   parseJob,
-  runStatus,
   toError,
   type CollectProgress,
-  type CollectStepOptions,
   type Job,
-  type StepContext,
 } from '@sluice/core';
+import { runStatus, type CollectStepOptions, type StepContext } from '@sluice/orchestrator';
 import type { Command } from 'commander';
 
 import type { CommandContext } from '../context.js';

@@ -8,11 +8,11 @@ import {
   taskId,
   taskLogKey,
   taskRecordKey,
-  type LocalWorkerCounts,
   type RunState,
   type TaskRecord,
   type TaskStatus,
 } from '@sluice/core';
+import type { LocalWorkerCounts } from '@sluice/core/compute';
 import { FakeObjectStore, FakeRunQueues } from '@sluice/testing';
 import { Command } from 'commander';
 

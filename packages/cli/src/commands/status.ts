@@ -2,20 +2,15 @@
 // S3/SQS adapters and the local runner containers, made from the environment or given by tests.
 import {
   ConfigurationError,
-  LocalWorkers,
-  detectContainerEngine,
   findRunState,
-  inspectClients,
   isRunId,
-  runStatus,
   silentLogger,
   taskQueueName,
-  type InspectDeps,
-  type LocalWorkerCounts,
   type QueueCounts,
   type RunState,
-  type RunStatus,
 } from '@sluice/core';
+import { LocalWorkers, detectContainerEngine, type LocalWorkerCounts } from '@sluice/core/compute';
+import { inspectClients, runStatus, type InspectDeps, type RunStatus } from '@sluice/orchestrator';
 import type { Command } from 'commander';
 
 import type { CommandContext } from '../context.js';

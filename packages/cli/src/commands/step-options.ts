@@ -1,16 +1,17 @@
 // What the run commands (provision, dispatch, collect, teardown, run) share: the steps they call,
 // how a run is named on the command line, and how option values are checked.
+import { ConfigurationError, type Logger } from '@sluice/core';
 import {
-  ConfigurationError,
   collectStep,
   dispatchStep,
+  loadWatcherZip,
+  locateWatcherBundle,
   provisionStep,
   teardownStep,
   type CollectStepOptions,
-  type Logger,
   type RunTarget,
   type StepContext,
-} from '@sluice/core';
+} from '@sluice/orchestrator';
 
 import { ExitCode } from '../exit-codes.js';
 import type { ProgressDisplay, ProgressSink } from '../progress.js';
@@ -216,6 +217,8 @@ export function stepContext(
   return {
     logger,
     env,
+    // The CLI's bundle carries the watcher Lambda in dist/lambda/ (its build copies it there).
+    watcherZip: () => loadWatcherZip(locateWatcherBundle(import.meta.url)),
     ...(extra.backend !== undefined && { backend: extra.backend }),
     ...(extra.outputBucket !== undefined && { outputBucket: extra.outputBucket }),
   };

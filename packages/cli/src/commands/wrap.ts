@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 
-import { ConfigurationError, detectContainerEngine, wrap, wrapDestinations } from '@sluice/core';
+import { ConfigurationError } from '@sluice/core';
+import { detectContainerEngine } from '@sluice/core/compute';
+import { wrap, wrapDestinations } from '@sluice/orchestrator';
 import type { Command } from 'commander';
 
 import type { CommandContext } from '../context.js';

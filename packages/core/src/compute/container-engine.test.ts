@@ -3,8 +3,12 @@ import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 
 import { ConfigurationError } from '../errors.js';
-import { CommandNotFoundError } from './command-runner.js';
-import type { CommandOptions, CommandResult, CommandRunner } from './command-runner.js';
+import {
+  CommandNotFoundError,
+  type CommandOptions,
+  type CommandResult,
+  type CommandRunner,
+} from './command-runner.js';
 import {
   CliContainerEngine,
   ContainerEngineError,

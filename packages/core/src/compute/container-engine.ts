@@ -8,10 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { ConfigurationError, InfrastructureError } from '../errors.js';
-import { silentLogger } from '../logging/logger.js';
-import type { Logger } from '../logging/logger.js';
-import { CommandNotFoundError, ProcessCommandRunner } from './command-runner.js';
-import type { CommandOptions, CommandResult, CommandRunner } from './command-runner.js';
+import { silentLogger, type Logger } from '../logging/logger.js';
+import {
+  CommandNotFoundError,
+  ProcessCommandRunner,
+  type CommandOptions,
+  type CommandResult,
+  type CommandRunner,
+} from './command-runner.js';
 
 /** The engines sluice can drive. */
 export type ContainerEngineKind = 'docker' | 'podman';

@@ -7,11 +7,11 @@ import type { ContainerDetails, ContainerEngine, RunContainerOptions } from './c
 import {
   LOCAL_RUN_LABEL,
   LOCAL_WORKER_LABEL,
-  LocalWorkers,
   localWorkerLimits,
   localWorkerName,
+  LocalWorkers,
+  type LocalWorkerSpec,
 } from './local-workers.js';
-import type { LocalWorkerSpec } from './local-workers.js';
 
 const RUN = 'thumbs-3f9a0c12';
 

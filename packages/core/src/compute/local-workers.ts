@@ -4,13 +4,10 @@
 // carries the label `org.sluice.run=<run-id>`: that is how they are counted, watched and removed,
 // from any process (the dispatch-tasks, collect-results and teardown actions are separate ones).
 import { ConfigurationError, toError } from '../errors.js';
-import { silentLogger } from '../logging/logger.js';
-import type { Logger } from '../logging/logger.js';
+import { silentLogger, type Logger } from '../logging/logger.js';
 import type { Manifest } from '../schemas/manifest.js';
-import { RUNNER_CONFIG_VARIABLE } from '../schemas/runner-config.js';
-import type { RunnerConfig } from '../schemas/runner-config.js';
-import type { ContainerDetails, ContainerEngine, Ulimit } from './container-engine.js';
-import { tailLines } from './container-engine.js';
+import { RUNNER_CONFIG_VARIABLE, type RunnerConfig } from '../schemas/runner-config.js';
+import { tailLines, type ContainerDetails, type ContainerEngine, type Ulimit } from './container-engine.js';
 import { localMemoryLimitMiB } from './wrapped-image.js';
 
 /** The label naming a runner container's run. */

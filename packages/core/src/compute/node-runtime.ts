@@ -20,10 +20,8 @@ import { homedir, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 
 import { ConfigurationError, InfrastructureError } from '../errors.js';
-import { silentLogger } from '../logging/logger.js';
-import type { Logger } from '../logging/logger.js';
-import { CommandNotFoundError, ProcessCommandRunner } from './command-runner.js';
-import type { CommandRunner } from './command-runner.js';
+import { silentLogger, type Logger } from '../logging/logger.js';
+import { CommandNotFoundError, ProcessCommandRunner, type CommandRunner } from './command-runner.js';
 import { readElfDependencies } from './elf.js';
 
 /** Where the runtime lives inside a wrapped image. */

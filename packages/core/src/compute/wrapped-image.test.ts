@@ -15,12 +15,13 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { ConfigurationError } from '../errors.js';
 import { parseManifest } from '../schemas/documents.js';
 import type { CommandOptions, CommandResult, CommandRunner } from './command-runner.js';
-import { ImageNotFoundError, parseImageInspect } from './container-engine.js';
-import type {
-  BuildImageOptions,
-  ContainerDetails,
-  ContainerEngine,
-  ImageDetails,
+import {
+  ImageNotFoundError,
+  parseImageInspect,
+  type BuildImageOptions,
+  type ContainerDetails,
+  type ContainerEngine,
+  type ImageDetails,
 } from './container-engine.js';
 import { hostPlatform } from './node-runtime.js';
 import {

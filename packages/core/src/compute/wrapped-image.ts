@@ -8,13 +8,18 @@ import { copyFile, cp, link, mkdir, mkdtemp, readFile, readdir, rm, writeFile } 
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 
 import { ConfigurationError } from '../errors.js';
-import { silentLogger } from '../logging/logger.js';
-import type { Logger } from '../logging/logger.js';
+import { silentLogger, type Logger } from '../logging/logger.js';
 import type { Manifest } from '../schemas/manifest.js';
 import { RUNNER_OVERHEAD_MIB } from '../schemas/memory.js';
 import type { ContainerEngine, ImageDetails } from './container-engine.js';
-import { defaultCacheDir, prepareNodeRuntime, runtimeCommand, runtimePlatform } from './node-runtime.js';
-import type { NodeRuntime, PrepareNodeRuntimeOptions } from './node-runtime.js';
+import {
+  defaultCacheDir,
+  prepareNodeRuntime,
+  runtimeCommand,
+  runtimePlatform,
+  type NodeRuntime,
+  type PrepareNodeRuntimeOptions,
+} from './node-runtime.js';
 
 /** Fixed paths inside every wrapped image (a contract with the runner: docs/contracts.md). */
 export const WRAPPED_PATHS = {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { algorithmEnvironment, isWithheldVariable } from './environment.js';
+import { isWithheldVariable } from '../schemas/withheld-variables.js';
+import { algorithmEnvironment } from './environment.js';
 
 describe('algorithmEnvironment', () => {
   it('withholds credentials and runner settings, keeps the rest, and adds the job values', () => {

@@ -6,7 +6,7 @@ import { lstat, mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 
 import { ConfigurationError, toError } from '../errors.js';
-import { relativeOutputPath } from '../ledger/keys.js';
+import { relativeOutputPath } from '../ids/ledger-keys.js';
 import type { Manifest } from '../schemas/manifest.js';
 import { runAlgorithm } from './algorithm-process.js';
 import { classifyAttempt, type AttemptVerdict } from './failure.js';

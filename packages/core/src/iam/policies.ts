@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 
 import { SluiceError } from '../errors.js';
-import { LEDGER_ROOT } from '../ledger/keys.js';
+import { LEDGER_ROOT } from '../ids/ledger-keys.js';
 
 /** The only policy language version there is worth writing. */
 export const POLICY_VERSION = '2012-10-17';

@@ -3,7 +3,7 @@
  * them (transient faults vs what the user fixes), by the shared helpers in `storage/errors.ts`.
  */
 import { InfrastructureError } from '../errors.js';
-import { classifyAwsError, describeAwsError } from '../storage/errors.js';
+import { classifyAwsError, describeAwsError } from '../aws/errors.js';
 
 /**
  * The message is no longer held under this receipt handle: its visibility timeout ran out (and

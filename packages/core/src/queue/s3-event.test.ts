@@ -9,8 +9,14 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 
 import { formatTaskMessage } from '../schemas/task-message.js';
-import { decodeS3EventKey, encodeS3EventKey, isObjectCreated, parseQueueMessage } from './s3-event.js';
-import type { QueueMessage, S3EventRecord } from './s3-event.js';
+import {
+  decodeS3EventKey,
+  encodeS3EventKey,
+  isObjectCreated,
+  parseQueueMessage,
+  type QueueMessage,
+  type S3EventRecord,
+} from './s3-event.js';
 
 const fixture = (name: string): string =>
   readFileSync(fileURLToPath(new URL(`./fixtures/${name}.json`, import.meta.url)), 'utf8');

@@ -7,7 +7,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 
-import { describeAwsError } from '../storage/errors.js';
+import { describeAwsError } from '../aws/errors.js';
 import { classifySqsError } from './errors.js';
 import type { RunQueues } from './run-queues.js';
 import {

@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-sqs';
 
 import { toError } from '../errors.js';
-import { AwsRequestError, describeAwsError, isTransientAwsError } from '../storage/errors.js';
+import { AwsRequestError, describeAwsError, isTransientAwsError } from '../aws/errors.js';
 import { PurgeInProgressError, classifySqsError } from './errors.js';
 import {
   SQS_LIMITS,

@@ -8,13 +8,18 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 
 import { ConfigurationError, toError } from '../errors.js';
-import { completionMarkerKey, ledgerPrefix, resultsKey, taskRecordKey } from '../ledger/keys.js';
-import type { Logger } from '../logging/logger.js';
-import { silentLogger } from '../logging/logger.js';
+import { completionMarkerKey, ledgerPrefix, resultsKey, taskRecordKey } from '../ids/ledger-keys.js';
+import { silentLogger, type Logger } from '../logging/logger.js';
 import { isObjectCreated, parseQueueMessage } from '../queue/s3-event.js';
 import type { ReceivedMessage, TaskQueue } from '../queue/task-queue.js';
-import { validateCompletionMarker, validateTaskRecord } from '../schemas/records.js';
-import type { FailureClass, PhaseTimings, TaskOutput, TaskRecord } from '../schemas/records.js';
+import {
+  validateCompletionMarker,
+  validateTaskRecord,
+  type FailureClass,
+  type PhaseTimings,
+  type TaskOutput,
+  type TaskRecord,
+} from '../schemas/records.js';
 import type { RunState } from '../schemas/run-state.js';
 import { formatTaskMessage } from '../schemas/task-message.js';
 import { UnreadableObjectError } from '../storage/errors.js';
@@ -22,10 +27,9 @@ import type { ObjectStore, PutResult } from '../storage/object-store.js';
 import { updateJson, type JsonSnapshot } from '../storage/update-json.js';
 import { BoundedPool, mapBounded } from './concurrency.js';
 import { inputFilter } from './include.js';
-import { defaultSleep, isoTime } from './lifecycle-deps.js';
-import type { RunDeps } from './lifecycle-deps.js';
-import { endMarkerKey } from './run-names.js';
-import { taskId } from './task-id.js';
+import { defaultSleep, isoTime, type RunDeps } from './lifecycle-deps.js';
+import { endMarkerKey } from '../ids/run-names.js';
+import { taskId } from '../ids/task-id.js';
 
 /** How collect-results knows every input has been uploaded. */
 export type InputCompletion =

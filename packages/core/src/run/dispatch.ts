@@ -1,19 +1,17 @@
 // dispatch-tasks: enqueue the objects already in the input prefix, streamed page by page, skipping
 // what is not an input and what a completion marker says is done.
-import { silentLogger } from '../logging/logger.js';
-import { completionMarkerKey, ledgerPrefix } from '../ledger/keys.js';
-import { SQS_LIMITS } from '../queue/task-queue.js';
-import type { SendEntry } from '../queue/task-queue.js';
+import { silentLogger, type Logger } from '../logging/logger.js';
+import { completionMarkerKey, ledgerPrefix } from '../ids/ledger-keys.js';
+import { SQS_LIMITS, type SendEntry } from '../queue/task-queue.js';
 import { validateCompletionMarker } from '../schemas/records.js';
 import type { RunState } from '../schemas/run-state.js';
 import { formatTaskMessage } from '../schemas/task-message.js';
 import { ConfigurationError, toError } from '../errors.js';
-import type { Logger } from '../logging/logger.js';
 import type { ObjectStore, ObjectSummary } from '../storage/object-store.js';
 import { BoundedPool } from './concurrency.js';
 import { inputFilter } from './include.js';
 import type { RunDeps } from './lifecycle-deps.js';
-import { taskId } from './task-id.js';
+import { taskId } from '../ids/task-id.js';
 
 /** Up to this many completion markers are listed into memory; beyond, each input is checked alone. */
 export const DONE_SET_LIMIT = 10_000;

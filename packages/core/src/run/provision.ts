@@ -5,11 +5,10 @@ import { ConfigurationError, toError } from '../errors.js';
 import { silentLogger } from '../logging/logger.js';
 import type { Job } from '../schemas/job.js';
 import type { RunBucket, RunState } from '../schemas/run-state.js';
-import { isoTime } from './lifecycle-deps.js';
-import type { RunDeps } from './lifecycle-deps.js';
+import { isoTime, type RunDeps } from './lifecycle-deps.js';
 import { RUN_NOTIFICATION_EVENTS, mergeNotification, notificationSuffix } from './notifications.js';
 import { s3SendPolicy } from './queue-policy.js';
-import { runId as makeRunId } from './run-id.js';
+import { runId as makeRunId } from '../ids/run-id.js';
 import {
   OUTPUT_BUCKET_TAG,
   RUN_ID_TAG,
@@ -18,7 +17,7 @@ import {
   notificationId,
   runTags,
   taskQueueName,
-} from './run-names.js';
+} from '../ids/run-names.js';
 import { algorithmText, readRunState, storedJob, writeRunState } from './run-state.js';
 
 /** The task queue's visibility timeout: short, so a dead worker's task returns within a minute. */

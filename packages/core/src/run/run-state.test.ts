@@ -2,8 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 
 import { ValidationError } from '../errors.js';
 import { normalizeJob } from '../schemas/job.js';
-import { validateRunState } from '../schemas/run-state.js';
-import type { RunState } from '../schemas/run-state.js';
+import { validateRunState, type RunState } from '../schemas/run-state.js';
 import { checkNoLoop } from './provision.js';
 import { runJob, storedJob } from './run-state.js';
 

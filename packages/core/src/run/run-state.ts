@@ -1,13 +1,11 @@
 // Reading, writing and finding a run's state (`_sluice/<run-id>/run.json` in the output bucket).
 import { ConfigurationError } from '../errors.js';
 import type { RunQueues } from '../queue/run-queues.js';
-import type { EnvValue, Job, RawJob } from '../schemas/job.js';
-import { normalizeJob } from '../schemas/job.js';
+import { normalizeJob, type EnvValue, type Job, type RawJob } from '../schemas/job.js';
 import { SENSITIVE_NAME } from '../schemas/describe.js';
-import { validateRunState } from '../schemas/run-state.js';
-import type { RunState } from '../schemas/run-state.js';
+import { validateRunState, type RunState } from '../schemas/run-state.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { OUTPUT_BUCKET_TAG, RUN_ID_TAG, runStateKey, taskQueueName } from './run-names.js';
+import { OUTPUT_BUCKET_TAG, RUN_ID_TAG, runStateKey, taskQueueName } from '../ids/run-names.js';
 
 /** What stands in for a literal value that must not be written down. */
 export const REDACTED = '***';

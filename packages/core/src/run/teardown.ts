@@ -1,10 +1,9 @@
 // teardown: remove exactly what provision-run created for a run, found by its tags and run.json.
 import { silentLogger } from '../logging/logger.js';
 import type { RunState } from '../schemas/run-state.js';
-import { isoTime } from './lifecycle-deps.js';
-import type { RunDeps } from './lifecycle-deps.js';
+import { isoTime, type RunDeps } from './lifecycle-deps.js';
 import { withoutNotification } from './notifications.js';
-import { RUN_ID_TAG, deadLetterQueueName, notificationId, taskQueueName } from './run-names.js';
+import { RUN_ID_TAG, deadLetterQueueName, notificationId, taskQueueName } from '../ids/run-names.js';
 import { findRunState, writeRunState } from './run-state.js';
 
 /** Options of {@link teardownRun}. */

@@ -4,8 +4,7 @@
 import type { Problem } from '../errors.js';
 import type { ErrorObject, SchemaJson } from './ajv.js';
 import { closestName, describeFound, SENSITIVE_NAME, typeWords } from './describe.js';
-import { jsonPath, pointerSegments } from './json-path.js';
-import type { PathSegment } from './json-path.js';
+import { jsonPath, pointerSegments, type PathSegment } from './json-path.js';
 import { CREDENTIALS_HINT } from './literal-secrets.js';
 
 /** What a special field says instead of the generic sentence, e.g. `memory` with its unit rules. */

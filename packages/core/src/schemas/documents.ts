@@ -1,18 +1,14 @@
 // Reading and checking the two public documents, algorithm.json and job.json: JSON text →
 // literal-secret scan → schema → rules → normalised value, every problem collected, none thrown
 // except as one ValidationError.
-import { ValidationError } from '../errors.js';
-import type { Problem } from '../errors.js';
+import { ValidationError, type Problem } from '../errors.js';
 import { lazyValidator } from './ajv.js';
-import { problemsFromAjv } from './ajv-problems.js';
-import type { Explain } from './ajv-problems.js';
+import { problemsFromAjv, type Explain } from './ajv-problems.js';
 import { describeFound } from './describe.js';
-import { jobSchema, normalizeJob } from './job.js';
-import type { Job, RawJob } from './job.js';
+import { jobSchema, normalizeJob, type Job, type RawJob } from './job.js';
 import { parseJsonText } from './json-text.js';
 import { findLiteralSecrets, redactKeyIds } from './literal-secrets.js';
-import { manifestSchema, normalizeManifest } from './manifest.js';
-import type { Manifest, RawManifest } from './manifest.js';
+import { manifestSchema, normalizeManifest, type Manifest, type RawManifest } from './manifest.js';
 import { explainMemory } from './memory.js';
 import { crossCheckJob, jobRuleProblems, manifestRuleProblems } from './rules.js';
 

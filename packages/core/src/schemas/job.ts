@@ -1,8 +1,7 @@
 // The job (`job.json`): what a user commits or dispatches to run an algorithm over a bucket.
 // `RawJob` is the file as written; `Job` is the normalised form (defaults applied, the algorithm
 // reference parsed, credentials as a tagged union).
-import { toSchemaJson } from './ajv.js';
-import type { JSONSchemaType } from './ajv.js';
+import { toSchemaJson, type JSONSchemaType } from './ajv.js';
 import { ConfigurationError } from '../errors.js';
 import { ENV_NAME_PATTERN, IMAGE_REFERENCE_PATTERN, MAX_TIMEOUT_SECONDS } from './manifest.js';
 

@@ -3,8 +3,7 @@
 // "token", "password" or "credential", so a 40-hex git SHA in `algorithm` or `commit` passes.
 import type { Problem } from '../errors.js';
 import { SENSITIVE_NAME } from './describe.js';
-import { jsonPath } from './json-path.js';
-import type { PathSegment } from './json-path.js';
+import { jsonPath, type PathSegment } from './json-path.js';
 
 /** How to pass credentials instead of writing them into a file. */
 export const CREDENTIALS_HINT =

@@ -1,8 +1,7 @@
 // The algorithm manifest (`algorithm.json`): what an algorithm developer commits next to a
 // Dockerfile. `RawManifest` is the file as written; `Manifest` is the normalised form the rest of
 // sluice uses (defaults applied, memory in MiB, image-or-build as a tagged union).
-import { toSchemaJson } from './ajv.js';
-import type { JSONSchemaType } from './ajv.js';
+import { toSchemaJson, type JSONSchemaType } from './ajv.js';
 import { MAX_MEMORY_MIB, MEMORY_EXPECTED, MEMORY_STRING_PATTERN, MIN_MEMORY_MIB } from './memory.js';
 
 /** How the manifest's `build` section describes building the algorithm image. */

@@ -1,7 +1,11 @@
 import { describe, expect, test } from '@jest/globals';
 import { ValidationError } from '../errors.js';
-import { validateCompletionMarker, validateTaskRecord } from './records.js';
-import type { CompletionMarker, TaskRecord } from './records.js';
+import {
+  validateCompletionMarker,
+  validateTaskRecord,
+  type CompletionMarker,
+  type TaskRecord,
+} from './records.js';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const RECORD: TaskRecord = {

@@ -2,8 +2,7 @@
 // task record (one per input object, with every attempt) and the completion marker (written last,
 // when the task's outputs are committed). `schemaVersion` lets later releases add fields.
 import { ValidationError } from '../errors.js';
-import { lazyValidator, toSchemaJson } from './ajv.js';
-import type { JSONSchemaType } from './ajv.js';
+import { lazyValidator, toSchemaJson, type JSONSchemaType } from './ajv.js';
 import { problemsFromAjv } from './ajv-problems.js';
 
 /** Where a task stands. `running` while an attempt is under way or a retry is due. */

@@ -2,10 +2,8 @@
 // algorithm reference, worker counts, and a job against the manifest it runs.
 import type { Problem } from '../errors.js';
 import { closestName, describeFound } from './describe.js';
-import { jsonPath } from './json-path.js';
-import type { PathSegment } from './json-path.js';
-import { parseAlgorithmRef, RESERVED_PREFIX } from './job.js';
-import type { Job, RawJob } from './job.js';
+import { jsonPath, type PathSegment } from './json-path.js';
+import { parseAlgorithmRef, RESERVED_PREFIX, type Job, type RawJob } from './job.js';
 import type { Manifest, RawManifest } from './manifest.js';
 import { RUNNER_OVERHEAD_MIB, taskSize } from './memory.js';
 

@@ -2,11 +2,9 @@
 // reused for a run, so dispatch, collect, teardown and `sluice runs` can work from the run id alone.
 // Rewritten as provisioning goes, so an interrupted provision leaves a record teardown can follow.
 import { ValidationError } from '../errors.js';
-import { lazyValidator, toSchemaJson } from './ajv.js';
-import type { JSONSchemaType } from './ajv.js';
+import { lazyValidator, toSchemaJson, type JSONSchemaType } from './ajv.js';
 import { problemsFromAjv } from './ajv-problems.js';
-import { jobSchema } from './job.js';
-import type { RawJob } from './job.js';
+import { jobSchema, type RawJob } from './job.js';
 
 /**
  * Where a run stands: `provisioning` while provision-run is creating resources (or was interrupted

@@ -4,10 +4,9 @@
 // environment), and secret values do not either: `secretEnv` names variables the runner reads from
 // its own environment, set by ECS `secrets` or the local engine.
 import { ConfigurationError, ValidationError } from '../errors.js';
-import { isWithheldVariable } from '../execution/environment.js';
-import { RUN_ID_PATTERN } from '../run/run-id.js';
-import { lazyValidator, toSchemaJson } from './ajv.js';
-import type { JSONSchemaType } from './ajv.js';
+import { isWithheldVariable } from './withheld-variables.js';
+import { RUN_ID_PATTERN } from '../ids/run-id.js';
+import { lazyValidator, toSchemaJson, type JSONSchemaType } from './ajv.js';
 import { problemsFromAjv } from './ajv-problems.js';
 import { ENV_NAME_PATTERN, MAX_TIMEOUT_SECONDS } from './manifest.js';
 

@@ -81,7 +81,7 @@ export const taskMessageSchema: JSONSchemaType<TaskMessageShape> = {
   additionalProperties: false,
 };
 
-// Compiled once, at module load (STYLE.md rule 17).
+// Compiled once, at module load.
 const ajv = new Ajv2020({ allErrors: true, strict: true });
 const validate = ajv.compile(taskMessageSchema);
 

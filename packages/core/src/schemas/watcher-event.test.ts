@@ -1,8 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { ConfigurationError, ValidationError } from '../errors.js';
-import { parseWatcherEvent } from './watcher-event.js';
-import type { WatcherEvent } from './watcher-event.js';
+import { parseWatcherEvent, type WatcherEvent } from './watcher-event.js';
 
 const event: WatcherEvent = {
   sluice: 'watcher/1',

@@ -3,9 +3,8 @@
 // travels in it, so the function holds no state and one bundle serves every run. `sluice:
 // "watcher/1"` marks the version, so a later shape can be told apart and refused clearly.
 import { ConfigurationError, ValidationError } from '../errors.js';
-import { RUN_ID_PATTERN } from '../run/run-id.js';
-import { lazyValidator, toSchemaJson } from './ajv.js';
-import type { JSONSchemaType } from './ajv.js';
+import { RUN_ID_PATTERN } from '../ids/run-id.js';
+import { lazyValidator, toSchemaJson, type JSONSchemaType } from './ajv.js';
 import { problemsFromAjv } from './ajv-problems.js';
 
 /** The version marker of the watcher event. */

@@ -9,7 +9,7 @@ import {
 
 import { SluiceError } from '../errors.js';
 import type { BucketAdmin } from './bucket-admin.js';
-import { classifyAwsError, describeAwsError } from './errors.js';
+import { classifyAwsError, describeAwsError } from '../aws/errors.js';
 
 /**
  * {@link BucketAdmin} on Amazon S3 or any S3-compatible endpoint.

@@ -27,14 +27,8 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 
 import { SluiceError, toError } from '../errors.js';
-import {
-  AwsRequestError,
-  ObjectNotFoundError,
-  PreconditionFailedError,
-  UnreadableObjectError,
-  classifyAwsError,
-  describeAwsError,
-} from './errors.js';
+import { AwsRequestError, classifyAwsError, describeAwsError } from '../aws/errors.js';
+import { ObjectNotFoundError, PreconditionFailedError, UnreadableObjectError } from './errors.js';
 import {
   LIST_PAGE_SIZE,
   SMALL_OBJECT_MAX_BYTES,

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { isTransientAwsError } from '@sluice/core';
+import { isTransientAwsError } from '@sluice/core/aws';
 
 /** How transient AWS faults are retried inside the runner (on top of the SDK's own few retries). */
 export interface RetryOptions {

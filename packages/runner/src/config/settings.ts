@@ -13,8 +13,6 @@ import {
   RUNNER_CONFIG_DEFAULTS,
   RUNNER_CONFIG_VARIABLE,
   RUNNER_MANIFEST_VARIABLE,
-  WRAPPED_ENV,
-  imageCommand,
   parseManifest,
   parseRunnerConfig,
   toError,
@@ -22,6 +20,7 @@ import {
   type Manifest,
   type RunnerConfig,
 } from '@sluice/core';
+import { WRAPPED_ENV, imageCommand } from '@sluice/core/compute';
 
 /** Everything the runner needs, checked. */
 export interface RunnerSettings {

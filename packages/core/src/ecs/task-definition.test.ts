@@ -12,7 +12,7 @@ import {
   taskDefinitionFamily,
   taskDefinitionInput,
 } from './task-definition.js';
-import { WRAPPED_LABELS } from './wrapped-image.js';
+import { WRAPPED_LABELS } from '../compute/wrapped-image.js';
 
 const DIGEST = `sha256:${'d'.repeat(64)}`;
 const OTHER_DIGEST = `sha256:${'e'.repeat(64)}`;

@@ -9,10 +9,9 @@ import {
 } from '@aws-sdk/client-ecr';
 
 import { InfrastructureError } from '../errors.js';
-import { silentLogger } from '../logging/logger.js';
-import type { Logger } from '../logging/logger.js';
-import { classifyAwsError, describeAwsError } from '../storage/errors.js';
-import type { ContainerEngine, RegistryLogin } from './container-engine.js';
+import { silentLogger, type Logger } from '../logging/logger.js';
+import { classifyAwsError, describeAwsError } from '../aws/errors.js';
+import type { ContainerEngine, RegistryLogin } from '../compute/container-engine.js';
 
 /**
  * The host of an account's ECR registry in a region: `<account>.dkr.ecr.<region>.amazonaws.com`

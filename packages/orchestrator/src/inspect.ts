@@ -4,22 +4,31 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 
-import { ConfigurationError, toError } from '../errors.js';
-import { ledgerPrefix, taskRecordKey } from '../ledger/keys.js';
-import { PurgeInProgressError } from '../queue/errors.js';
-import type { RunQueues } from '../queue/run-queues.js';
-import type { QueueCounts } from '../queue/task-queue.js';
-import { SqsRunQueues } from '../queue/sqs-run-queues.js';
-import { validateTaskRecord } from '../schemas/records.js';
-import type { TaskAttempt, TaskRecord, TaskStatus } from '../schemas/records.js';
-import type { RunPhase, RunState } from '../schemas/run-state.js';
-import type { ObjectStore } from '../storage/object-store.js';
-import { S3ObjectStore } from '../storage/s3-object-store.js';
-import { runClientConfig } from './aws-clients.js';
-import { mapBounded } from './concurrency.js';
-import { OUTPUT_BUCKET_TAG, RUN_ID_TAG } from './run-names.js';
-import { readRunState } from './run-state.js';
-import { isTaskId, taskId } from './task-id.js';
+import {
+  ConfigurationError,
+  isTaskId,
+  ledgerPrefix,
+  mapBounded,
+  OUTPUT_BUCKET_TAG,
+  PurgeInProgressError,
+  readRunState,
+  RUN_ID_TAG,
+  S3ObjectStore,
+  SqsRunQueues,
+  taskId,
+  taskRecordKey,
+  toError,
+  validateTaskRecord,
+  type ObjectStore,
+  type QueueCounts,
+  type RunPhase,
+  type RunQueues,
+  type RunState,
+  type TaskAttempt,
+  type TaskRecord,
+  type TaskStatus,
+} from '@sluice/core';
+import { runClientConfig } from '@sluice/core/aws';
 
 /** The adapters the inspection functions read through. */
 export interface InspectDeps {

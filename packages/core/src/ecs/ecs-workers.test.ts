@@ -1,19 +1,18 @@
-import { ECSClient, ECSServiceException } from '@aws-sdk/client-ecs';
-import type { TaskDefinition } from '@aws-sdk/client-ecs';
+import { ECSClient, ECSServiceException, type TaskDefinition } from '@aws-sdk/client-ecs';
 import { describe, expect, it } from '@jest/globals';
 
 import { ConfigurationError } from '../errors.js';
 import type { RunnerConfig } from '../schemas/runner-config.js';
 import {
-  EcsWorkers,
   backoffDelayMs,
   ecsLaunchTemplate,
   ecsRunnerVariables,
+  EcsWorkers,
   runTaskDefinitionInput,
   secretValueFrom,
   workersToStart,
+  type EcsLaunchOptions,
 } from './ecs-workers.js';
-import type { EcsLaunchOptions } from './ecs-workers.js';
 import { s3ObjectConsoleUrl, taskLogLink, taskLogStreamName } from './run-log-group.js';
 
 const RUN = 'thumbs-3f9a0c12';

@@ -2,11 +2,11 @@ import { describe, expect, it } from '@jest/globals';
 
 import { ConfigurationError } from '../errors.js';
 import { parseManifest } from '../schemas/documents.js';
-import { EcsCatalogue, LocalCatalogue } from './catalogue.js';
-import { ImageNotFoundError, parseImageInspect } from './container-engine.js';
-import type { ImageDetails } from './container-engine.js';
+import { LocalCatalogue } from '../compute/catalogue.js';
+import { ImageNotFoundError, parseImageInspect, type ImageDetails } from '../compute/container-engine.js';
+import { WRAPPED_LABELS } from '../compute/wrapped-image.js';
+import { EcsCatalogue } from './ecs-catalogue.js';
 import { FakeTaskDefinitionRegistry } from './task-definition-fakes.test-support.js';
-import { WRAPPED_LABELS } from './wrapped-image.js';
 
 const DIGEST = `sha256:${'d'.repeat(64)}`;
 

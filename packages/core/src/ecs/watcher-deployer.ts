@@ -3,10 +3,6 @@
 // lets EventBridge do so. All named from the run id and tagged with it, created or brought up to date
 // idempotently, and removed idempotently.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import {
   DeleteRuleCommand,
@@ -32,23 +28,19 @@ import {
   UpdateFunctionConfigurationCommand,
   waitUntilFunctionActiveV2,
   waitUntilFunctionUpdatedV2,
-} from '@aws-sdk/client-lambda';
-import type {
-  CreateFunctionCommandInput,
-  FunctionConfiguration,
-  GetFunctionEventInvokeConfigCommandOutput,
+  type CreateFunctionCommandInput,
+  type FunctionConfiguration,
+  type GetFunctionEventInvokeConfigCommandOutput,
 } from '@aws-sdk/client-lambda';
 import { zipSync } from 'fflate';
 
 import { ConfigurationError, InfrastructureError, SluiceError, toError } from '../errors.js';
-import { silentLogger } from '../logging/logger.js';
-import type { Logger } from '../logging/logger.js';
-import { parseWatcherEvent } from '../schemas/watcher-event.js';
-import type { WatcherEvent } from '../schemas/watcher-event.js';
-import { classifyAwsError, describeAwsError } from '../storage/errors.js';
-import { canonicalJson } from './canonical-json.js';
-import { RUN_ID_PATTERN } from './run-id.js';
-import { RUN_ID_TAG, runTags } from './run-names.js';
+import { silentLogger, type Logger } from '../logging/logger.js';
+import { parseWatcherEvent, type WatcherEvent } from '../schemas/watcher-event.js';
+import { classifyAwsError, describeAwsError } from '../aws/errors.js';
+import { canonicalJson } from '../ids/canonical-json.js';
+import { RUN_ID_PATTERN } from '../ids/run-id.js';
+import { RUN_ID_TAG, runTags } from '../ids/run-names.js';
 
 /** The watcher's Lambda settings: small and short, it makes a handful of API calls a minute. */
 export const WATCHER_FUNCTION_SETTINGS = {
@@ -122,7 +114,7 @@ export function watcherRuleName(runId: string): string {
  * CodeSha256 — what {@link ensureWatcher} compares to skip an unchanged upload.
  *
  * @example
- * const zip = watcherZip(await readFile(locateWatcherBundle()));
+ * const zip = watcherZip(await readFile('dist/lambda/index.js'));
  * @throws never.
  */
 export function watcherZip(
@@ -151,45 +143,6 @@ export function watcherZip(
  */
 export function codeSha256(zip: Uint8Array): string {
   return createHash('sha256').update(zip).digest('base64');
-}
-
-/**
- * Where the watcher bundle is: `lambda/index.js` next to the running bundle (the CLI and action
- * bundles carry a copy, as they carry `runner/`), else, when running from sources, the Lambda
- * package's own build (`packages/lambda/dist/index.js`).
- *
- * @param base - the URL the search starts from; default this module's (the bundle's) URL.
- * @example
- * const zip = watcherZip(await readFile(locateWatcherBundle()));
- * @throws {SluiceError} when neither exists (build it: `npm run build -w @sluice/lambda`).
- */
-export function locateWatcherBundle(base: string = import.meta.url): string {
-  const candidates = [
-    fileURLToPath(new URL('./lambda/index.js', base)),
-    // From packages/core/src/run/ to packages/lambda/dist/.
-    fileURLToPath(new URL('../../../lambda/dist/index.js', base)),
-  ];
-  const found = candidates.find((candidate) => existsSync(candidate));
-  if (found === undefined) {
-    throw new SluiceError(
-      `the watcher Lambda bundle is missing: looked for ${candidates.join(' and ')}. ` +
-        'Build it with "npm run build -w @sluice/lambda" (bundles carry it as dist/lambda/).',
-    );
-  }
-  return found;
-}
-
-/**
- * Reads the watcher bundle and its `package.json` (when next to it) and zips them.
- *
- * @example
- * const zip = await loadWatcherZip();
- * @throws {SluiceError} when the bundle is missing; Node's error when it cannot be read.
- */
-export async function loadWatcherZip(bundlePath: string = locateWatcherBundle()): Promise<Uint8Array> {
-  const packagePath = join(dirname(bundlePath), 'package.json');
-  const packageJson = existsSync(packagePath) ? await readFile(packagePath) : WATCHER_PACKAGE_JSON;
-  return watcherZip(await readFile(bundlePath), packageJson);
 }
 
 /** The SDK clients the watcher's deployment uses. */

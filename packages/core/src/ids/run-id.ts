@@ -1,7 +1,6 @@
 // The run id: deterministic from the job, so provisioning the same job twice finds the same
 // resources (idempotent), and short and plain enough to sit in every AWS name sluice makes.
 import { createHash } from 'node:crypto';
-import type { Job } from '../schemas/job.js';
 import { canonicalJson } from './canonical-json.js';
 
 /** Longest slug taken from the job name. */
@@ -17,10 +16,21 @@ export const MAX_RUN_ID_LENGTH = MAX_SLUG_LENGTH + 9;
 /** What a run id looks like: a lower-case slug, `-`, 8 lower-case hex digits. */
 export const RUN_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?-[0-9a-f]{8}$/;
 
-/** The parts of a job that make a run what it is; everything else can change without a new run. */
-export type RunIdentity = Pick<Job, 'name' | 'algorithm' | 'input' | 'output' | 'env'> & {
-  readonly aws: Pick<Job['aws'], 'region'>;
-};
+/**
+ * The parts of a job that make a run what it is; everything else can change without a new run.
+ * Written out rather than picked from `Job`: ids sit below the schemas, and any job fits it.
+ */
+export interface RunIdentity {
+  readonly name: string;
+  readonly algorithm:
+    | { readonly kind: 'catalogue'; readonly name: string; readonly version: string }
+    | { readonly kind: 'image'; readonly reference: string };
+  readonly input: { readonly bucket: string; readonly prefix: string; readonly include: readonly string[] };
+  readonly output: { readonly bucket: string; readonly prefix: string };
+  /** Values, or their `fromEnv`/`fromSecret` references. */
+  readonly env: Readonly<Record<string, unknown>>;
+  readonly aws: { readonly region?: string | undefined };
+}
 
 /**
  * Turns a job name into a run id prefix: lower case, letters and digits, single `-` between words,

@@ -1,8 +1,6 @@
 // The job summary of a run: GitHub-flavoured Markdown, always under GitHub's 1 MiB step-summary
 // limit, with counts, the failures (with the tail of each log) and the slowest tasks.
-import type { ObjectStore } from '../storage/object-store.js';
-import type { CollectReport, TaskResult } from './collect.js';
-import { mapBounded } from './concurrency.js';
+import { mapBounded, type CollectReport, type ObjectStore, type TaskResult } from '@sluice/core';
 
 /** GitHub refuses step summaries over 1 MiB; the summary stays well below. */
 export const SUMMARY_MAX_BYTES = 1_000_000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import type { CollectReport, TaskResult } from './collect.js';
+import type { CollectReport, TaskResult } from '@sluice/core';
 import { renderSummary } from './summary.js';
 
 function failure(i: number, extra: Partial<TaskResult> = {}): TaskResult {

@@ -6,19 +6,31 @@ import { readFile } from 'node:fs/promises';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ECSClient } from '@aws-sdk/client-ecs';
 
-import { ConfigurationError, toError } from '../errors.js';
-import { silentLogger } from '../logging/logger.js';
-import type { Logger } from '../logging/logger.js';
-import { parseManifest } from '../schemas/documents.js';
-import type { Manifest } from '../schemas/manifest.js';
-import { EcsCatalogue, LocalCatalogue } from './catalogue.js';
-import type { AlgorithmCatalogue } from './catalogue.js';
-import { CliContainerEngine } from './container-engine.js';
-import type { ContainerEngine } from './container-engine.js';
-import { EcrRegistry, ecrRepositoryName } from './ecr-registry.js';
-import { ALGORITHM_TAGS, EcsTaskDefinitions } from './task-definition.js';
-import { withDigest, wrapAlgorithm } from './wrapped-image.js';
-import type { WrapAlgorithmOptions, WrappedImage } from './wrapped-image.js';
+import {
+  ConfigurationError,
+  parseManifest,
+  silentLogger,
+  toError,
+  type Logger,
+  type Manifest,
+} from '@sluice/core';
+import {
+  ALGORITHM_TAGS,
+  EcrRegistry,
+  ecrRepositoryName,
+  EcsCatalogue,
+  EcsTaskDefinitions,
+} from '@sluice/core/ecs';
+import {
+  CliContainerEngine,
+  LocalCatalogue,
+  withDigest,
+  wrapAlgorithm,
+  type AlgorithmCatalogue,
+  type ContainerEngine,
+  type WrapAlgorithmOptions,
+  type WrappedImage,
+} from '@sluice/core/compute';
 
 /** Where the wrapped image goes. */
 export type PushTarget =

@@ -26,8 +26,8 @@ import {
 } from '@aws-sdk/client-iam';
 
 import { ConfigurationError, SluiceError } from '../errors.js';
-import { RUN_ID_TAG, runTags } from '../run/run-names.js';
-import { classifyAwsError, describeAwsError } from '../storage/errors.js';
+import { RUN_ID_TAG, runTags } from '../ids/run-names.js';
+import { classifyAwsError, describeAwsError } from '../aws/errors.js';
 import {
   RUN_ROLE_POLICY_NAME,
   runRoleArns,
@@ -37,7 +37,7 @@ import {
   type PolicyDocument,
   type RunAccess,
   type RunRoleKind,
-} from './policies.js';
+} from '../iam/policies.js';
 
 const NO_SUCH_ENTITY: ReadonlySet<string> = new Set(['NoSuchEntity', 'NoSuchEntityException']);
 const ALREADY_EXISTS: ReadonlySet<string> = new Set(['EntityAlreadyExists', 'EntityAlreadyExistsException']);

@@ -23,13 +23,11 @@ import {
 } from '@aws-sdk/client-ecs';
 
 import { ConfigurationError, toError } from '../errors.js';
-import { silentLogger } from '../logging/logger.js';
-import type { Logger } from '../logging/logger.js';
-import { MANAGED_TAG, runTags } from '../run/run-names.js';
+import { silentLogger, type Logger } from '../logging/logger.js';
+import { MANAGED_TAG, runTags } from '../ids/run-names.js';
 import type { Job } from '../schemas/job.js';
-import { RUNNER_CONFIG_VARIABLE } from '../schemas/runner-config.js';
-import type { RunnerConfig } from '../schemas/runner-config.js';
-import { classifyAwsError, describeAwsError, isTransientAwsError } from '../storage/errors.js';
+import { RUNNER_CONFIG_VARIABLE, type RunnerConfig } from '../schemas/runner-config.js';
+import { classifyAwsError, describeAwsError, isTransientAwsError } from '../aws/errors.js';
 import { runLogConfiguration } from './run-log-group.js';
 import {
   ALGORITHM_CONTAINER,

@@ -14,14 +14,13 @@ import {
 } from '@aws-sdk/client-ecs';
 
 import { ConfigurationError, InfrastructureError, toError } from '../errors.js';
-import { silentLogger } from '../logging/logger.js';
-import type { Logger } from '../logging/logger.js';
-import { canonicalJson } from '../run/canonical-json.js';
+import { silentLogger, type Logger } from '../logging/logger.js';
+import { canonicalJson } from '../ids/canonical-json.js';
 import type { Manifest } from '../schemas/manifest.js';
 import { RUNNER_OVERHEAD_MIB, taskSize } from '../schemas/memory.js';
-import { classifyAwsError, describeAwsError } from '../storage/errors.js';
-import { runtimePlatform } from './node-runtime.js';
-import { WRAPPED_LABELS, wrappedImageLabels } from './wrapped-image.js';
+import { classifyAwsError, describeAwsError } from '../aws/errors.js';
+import { runtimePlatform } from '../compute/node-runtime.js';
+import { WRAPPED_LABELS, wrappedImageLabels } from '../compute/wrapped-image.js';
 
 /** The name of the one container in every sluice task definition. */
 export const ALGORITHM_CONTAINER = 'algorithm';

@@ -9,32 +9,41 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 
-import { EcsCatalogue } from '../compute/catalogue.js';
-import { EcsNetwork } from '../compute/ecs-network.js';
 import {
-  DEFAULT_ECS_CLUSTER,
-  EcsWorkers,
   arnContext,
+  DEFAULT_ECS_CLUSTER,
+  EcsCatalogue,
   ecsLaunchTemplate,
+  EcsNetwork,
   ecsRunnerVariables,
+  EcsTaskDefinitions,
+  EcsWorkers,
+  ensureWatcher,
+  IamRunRoles,
+  removeWatcher,
+  runLogGroupName,
+  RunLogGroups,
   runTaskDefinitionFamily,
   runTaskDefinitionInput,
   workersToStart,
   type EcsLaunchTemplate,
-} from '../compute/ecs-workers.js';
-import { RunLogGroups, runLogGroupName } from '../compute/run-log-group.js';
-import { EcsTaskDefinitions } from '../compute/task-definition.js';
-import { ConfigurationError, toError } from '../errors.js';
-import { IamRunRoles } from '../iam/iam-run-roles.js';
-import { runRoleArns, secretArn, type RunAccess } from '../iam/policies.js';
-import type { Logger } from '../logging/logger.js';
-import type { QueueCounts } from '../queue/task-queue.js';
-import type { Job } from '../schemas/job.js';
-import type { Manifest } from '../schemas/manifest.js';
-import type { RunEcsState, RunState } from '../schemas/run-state.js';
-import type { RunnerConfig } from '../schemas/runner-config.js';
-import { WATCHER_EVENT_VERSION, type WatcherEvent, type WatcherLaunch } from '../schemas/watcher-event.js';
-import { ensureWatcher, loadWatcherZip, removeWatcher } from './watcher-function.js';
+} from '@sluice/core/ecs';
+import {
+  ConfigurationError,
+  SluiceError,
+  toError,
+  WATCHER_EVENT_VERSION,
+  type Job,
+  type Logger,
+  type Manifest,
+  type QueueCounts,
+  type RunEcsState,
+  type RunnerConfig,
+  type RunState,
+  type WatcherEvent,
+  type WatcherLaunch,
+} from '@sluice/core';
+import { runRoleArns, secretArn, type RunAccess } from '@sluice/core/iam';
 
 /** The AWS clients of the ECS backend, made from the same settings as the run's S3 and SQS clients. */
 export interface EcsClients {
@@ -118,6 +127,8 @@ export interface EcsSettings {
   readonly region: string;
   readonly endpoint: string | undefined;
   readonly logger: Logger;
+  /** The watcher Lambda's deployment package, from the entry point ({@link StepContext.watcherZip}). */
+  readonly watcherZip?: () => Promise<Uint8Array>;
 }
 
 /** The job's ECS algorithm: the catalogue's task definition and manifest (an image cannot run on ECS). */
@@ -245,7 +256,7 @@ export async function provisionEcs(
     {
       event: watcherEvent(state, job, ecs, settings),
       roleArn: roles.arns.watcher,
-      zip: await loadWatcherZip(),
+      zip: await watcherZipOf(settings),
       logger,
       ...optional('endpoint', settings.endpoint),
     },
@@ -426,4 +437,14 @@ export async function teardownEcs(
     kept.push(`log group ${logGroup} (the runners' logs; removed with delete-data)`);
   }
   return { deleted, kept };
+}
+
+/** The watcher's zip, which only an entry point that carries the Lambda bundle can give. */
+async function watcherZipOf(settings: EcsSettings): Promise<Uint8Array> {
+  if (settings.watcherZip === undefined) {
+    throw new SluiceError(
+      'provisioning an ECS run deploys the watcher Lambda, but this caller gave no watcher bundle (StepContext.watcherZip): run it from the sluice CLI or the provision-run action, which carry it.',
+    );
+  }
+  return settings.watcherZip();
 }

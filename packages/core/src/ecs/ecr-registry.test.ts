@@ -8,7 +8,7 @@ import {
 import { describe, expect, it } from '@jest/globals';
 
 import type { Logger } from '../logging/logger.js';
-import type { RegistryLogin } from './container-engine.js';
+import type { RegistryLogin } from '../compute/container-engine.js';
 import { EcrRegistry, ecrRegistryHost, ecrRepositoryName } from './ecr-registry.js';
 
 const HOST = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';

@@ -13,11 +13,10 @@ import {
 } from '@aws-sdk/client-ec2';
 
 import { ConfigurationError, InfrastructureError, toError } from '../errors.js';
-import { silentLogger } from '../logging/logger.js';
-import type { Logger } from '../logging/logger.js';
-import { RUN_ID_TAG, runTags } from '../run/run-names.js';
+import { silentLogger, type Logger } from '../logging/logger.js';
+import { RUN_ID_TAG, runTags } from '../ids/run-names.js';
 import type { Job } from '../schemas/job.js';
-import { classifyAwsError, describeAwsError } from '../storage/errors.js';
+import { classifyAwsError, describeAwsError } from '../aws/errors.js';
 
 /**
  * The name of a run's own security group: `sluice-<run-id>`.

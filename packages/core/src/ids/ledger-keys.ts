@@ -1,9 +1,8 @@
 // The key scheme of the output bucket: where results go, and the reserved ledger prefix
 // `_sluice/<run-id>/` that holds task records, completion markers, logs and staged outputs.
 import { ConfigurationError, SluiceError } from '../errors.js';
-import { isRunId } from '../run/run-id.js';
-import { isTaskId } from '../run/task-id.js';
-import type { ContainerPath } from '../schemas/manifest.js';
+import { isRunId } from './run-id.js';
+import { isTaskId } from './task-id.js';
 
 /** The root of sluice's own objects in the output bucket. Input listing skips keys under it. */
 export const LEDGER_ROOT = '_sluice/';
@@ -187,7 +186,10 @@ export function outputKey(prefixes: KeyPrefixes, inputKey: string, relativeOutpu
  * relativeOutputPath({ path: '/data/out/result.json', kind: 'file' }, '/data/out/result.json'); // 'result.json'
  * @throws {ConfigurationError} when the file is not the output file or not under the output directory.
  */
-export function relativeOutputPath(output: ContainerPath, containerFile: string): string {
+export function relativeOutputPath(
+  output: { readonly path: string; readonly kind: 'file' | 'directory' },
+  containerFile: string,
+): string {
   if (output.kind === 'file') {
     if (containerFile !== output.path) {
       throw new ConfigurationError(`${containerFile} is not the manifest's output file ${output.path}`);

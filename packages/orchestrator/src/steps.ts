@@ -7,23 +7,50 @@ import { readFile } from 'node:fs/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 
-import { LocalCatalogue } from '../compute/catalogue.js';
-import { WRAPPED_LABELS } from '../compute/wrapped-image.js';
-import { detectContainerEngine } from '../compute/container-engine.js';
-import type { ContainerEngine, ImageLister } from '../compute/container-engine.js';
-import { LocalWorkers, localWorkerLimits, type LocalWorkerSpec } from '../compute/local-workers.js';
-import { ConfigurationError, InterruptedError, ValidationError, toError } from '../errors.js';
-import type { Logger } from '../logging/logger.js';
-import { parseJob, parseManifest } from '../schemas/documents.js';
-import type { Job } from '../schemas/job.js';
-import type { Manifest } from '../schemas/manifest.js';
-import type { RunState } from '../schemas/run-state.js';
-import { crossCheckJob } from '../schemas/rules.js';
-import { S3BucketAdmin } from '../storage/s3-bucket-admin.js';
-import { S3ObjectStore } from '../storage/s3-object-store.js';
-import { SqsRunQueues } from '../queue/sqs-run-queues.js';
-import { runClientConfig } from './aws-clients.js';
-import { collectResults } from './collect.js';
+import {
+  detectContainerEngine,
+  LocalCatalogue,
+  localWorkerLimits,
+  LocalWorkers,
+  WRAPPED_LABELS,
+  type ContainerEngine,
+  type ImageLister,
+  type LocalWorkerSpec,
+} from '@sluice/core/compute';
+import {
+  collectResults,
+  ConfigurationError,
+  crossCheckJob,
+  defaultSleep,
+  dispatchTasks,
+  findRunState,
+  InterruptedError,
+  openRun,
+  parseJob,
+  parseManifest,
+  provisionRun,
+  REDACTED,
+  runId as makeRunId,
+  runJob,
+  S3BucketAdmin,
+  S3ObjectStore,
+  SqsRunQueues,
+  teardownRun,
+  toError,
+  ValidationError,
+  writeRunState,
+  type CollectProgress,
+  type CollectReport,
+  type DispatchProgress,
+  type InputCompletion,
+  type Job,
+  type Logger,
+  type Manifest,
+  type RunDeps,
+  type RunState,
+  type TeardownReport,
+} from '@sluice/core';
+import { runClientConfig } from '@sluice/core/aws';
 import {
   destroyEcsClients,
   ecsAlgorithm,
@@ -35,20 +62,9 @@ import {
   type EcsClientSettings,
   type EcsClients,
   type EcsSettings,
-} from './ecs-backend.js';
-import { ecsRunnerVariables } from '../compute/ecs-workers.js';
-import { runLogGroupLink, s3ObjectConsoleUrl } from '../compute/run-log-group.js';
-import type { CollectReport, CollectProgress, InputCompletion } from './collect.js';
-import { dispatchTasks } from './dispatch.js';
-import type { DispatchProgress } from './dispatch.js';
-import { defaultSleep } from './lifecycle-deps.js';
-import type { RunDeps } from './lifecycle-deps.js';
-import { provisionRun } from './provision.js';
-import { runId as makeRunId } from './run-id.js';
-import { REDACTED, findRunState, openRun, runJob, writeRunState } from './run-state.js';
+} from './backends/ecs.js';
+import { ecsRunnerVariables, runLogGroupLink, s3ObjectConsoleUrl } from '@sluice/core/ecs';
 import { fetchLogTails, renderSummary } from './summary.js';
-import { teardownRun } from './teardown.js';
-import type { TeardownReport } from './teardown.js';
 
 /** Which run a step works on: a job file (the run id is derived from it) or a run id. */
 export type RunTarget =
@@ -76,6 +92,11 @@ export interface StepContext {
    * (and restarts no runner) with an {@link InterruptedError}, so a teardown can follow safely.
    */
   readonly signal?: AbortSignal;
+  /**
+   * The watcher Lambda's deployment package, which provisioning an ECS run deploys: entry points
+   * that carry the bundle give it (`loadWatcherZip(locateWatcherBundle(import.meta.url))`).
+   */
+  readonly watcherZip?: () => Promise<Uint8Array>;
 }
 
 /** A poll's wait, cut short when the user interrupts. */
@@ -197,6 +218,7 @@ async function ecsSettings(aws: AwsContext, context: StepContext): Promise<EcsSe
     region: aws.region ?? (await aws.s3.config.region()),
     endpoint: aws.endpoint,
     logger: context.logger,
+    ...(context.watcherZip !== undefined && { watcherZip: context.watcherZip }),
   };
 }
 

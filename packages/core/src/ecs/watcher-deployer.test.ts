@@ -1,22 +1,15 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { unzipSync } from 'fflate';
 
 import { SluiceError } from '../errors.js';
 import {
   WATCHER_PACKAGE_JSON,
   codeSha256,
-  loadWatcherZip,
-  locateWatcherBundle,
   watcherFunctionName,
   watcherRuleName,
   watcherZip,
-} from './watcher-function.js';
-import { MAX_RUN_ID_LENGTH } from './run-id.js';
+} from './watcher-deployer.js';
+import { MAX_RUN_ID_LENGTH } from '../ids/run-id.js';
 
 const bundle = new TextEncoder().encode('export const handler = async () => "ok";\n');
 const text = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes);
@@ -75,49 +68,5 @@ describe('watcher names', () => {
 
   it('refuses what is not a run id', () => {
     expect(() => watcherFunctionName('Not A Run')).toThrow(SluiceError);
-  });
-});
-
-describe('locateWatcherBundle', () => {
-  const dirs: string[] = [];
-  afterAll(async () => {
-    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-  });
-
-  async function layout(files: string[]): Promise<string> {
-    const root = await mkdtemp(join(tmpdir(), 'sluice-watcher-'));
-    dirs.push(root);
-    for (const file of files) {
-      await mkdir(join(root, file, '..'), { recursive: true });
-      await writeFile(join(root, file), file.endsWith('.json') ? WATCHER_PACKAGE_JSON : 'export {};\n');
-    }
-    return root;
-  }
-
-  it('finds lambda/index.js next to the running bundle (the CLI and action dist/)', async () => {
-    const root = await layout(['dist/index.js', 'dist/lambda/index.js', 'dist/lambda/package.json']);
-
-    const found = locateWatcherBundle(pathToFileURL(join(root, 'dist/index.js')).href);
-
-    expect(found).toBe(join(root, 'dist/lambda/index.js'));
-    expect(Object.keys(unzipSync(await loadWatcherZip(found)))).toEqual(['index.js', 'package.json']);
-  });
-
-  it("finds the Lambda package's build when running from sources", async () => {
-    const root = await layout(['packages/core/src/run/watcher-function.ts', 'packages/lambda/dist/index.js']);
-
-    const found = locateWatcherBundle(
-      pathToFileURL(join(root, 'packages/core/src/run/watcher-function.ts')).href,
-    );
-
-    expect(found).toBe(join(root, 'packages/lambda/dist/index.js'));
-  });
-
-  it('says how to build the bundle when there is none', async () => {
-    const root = await layout(['dist/index.js']);
-
-    expect(() => locateWatcherBundle(pathToFileURL(join(root, 'dist/index.js')).href)).toThrow(
-      /npm run build -w @sluice\/lambda/,
-    );
   });
 });

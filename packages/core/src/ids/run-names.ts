@@ -1,6 +1,6 @@
 // The names and tags of everything a run creates, all derived from the run id, so provision-run is
 // idempotent and teardown can find exactly what a run made.
-import { ledgerPrefix } from '../ledger/keys.js';
+import { ledgerPrefix } from './ledger-keys.js';
 
 /** Tag naming the run a resource belongs to; teardown deletes only what carries its run id. */
 export const RUN_ID_TAG = 'sluice:run-id';

@@ -8,10 +8,9 @@ import {
 } from '@aws-sdk/client-cloudwatch-logs';
 import type { LogConfiguration } from '@aws-sdk/client-ecs';
 
-import { silentLogger } from '../logging/logger.js';
-import type { Logger } from '../logging/logger.js';
-import { runTags } from '../run/run-names.js';
-import { classifyAwsError, describeAwsError } from '../storage/errors.js';
+import { silentLogger, type Logger } from '../logging/logger.js';
+import { runTags } from '../ids/run-names.js';
+import { classifyAwsError, describeAwsError } from '../aws/errors.js';
 import { ALGORITHM_CONTAINER } from './task-definition.js';
 
 /** Days a run's logs are kept unless asked otherwise (a value CloudWatch Logs accepts). */

@@ -12,7 +12,7 @@ import {
   stagingPrefix,
   taskLogKey,
   taskRecordKey,
-} from './keys.js';
+} from './ledger-keys.js';
 
 const RUN = 'thumbnails-3f9a0c12';
 const TASK = '0123456789abcdef01234567';

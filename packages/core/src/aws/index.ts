@@ -1,0 +1,5 @@
+// Every export of @sluice/core/aws: how sluice calls AWS (client configuration, error classification), named (no `export *`).
+
+export { runClientConfig } from './client-config.js';
+export type { RunClientConfig } from './client-config.js';
+export { AwsRequestError, classifyAwsError, describeAwsError, isTransientAwsError } from './errors.js';
