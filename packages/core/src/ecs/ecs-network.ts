@@ -17,6 +17,7 @@ import { silentLogger, type Logger } from '../logging/logger.js';
 import { RUN_ID_TAG, runTags } from '../ids/run-names.js';
 import type { Job } from '../schemas/job.js';
 import { classifyAwsError, describeAwsError } from '../aws/errors.js';
+import { withRetries } from '../aws/retry.js';
 
 /**
  * The name of a run's own security group: `sluice-<run-id>`.
@@ -53,11 +54,6 @@ export interface EcsNetworkOptions {
   readonly deleteDelayMs?: number;
 }
 
-const defaultSleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => {
-    setTimeout(resolve, ms);
-  });
-
 /**
  * The VPC side of a run's ECS tasks, over EC2.
  *
@@ -69,7 +65,7 @@ const defaultSleep = (ms: number): Promise<void> =>
  */
 export class EcsNetwork {
   private readonly logger: Logger;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly sleep: ((ms: number) => Promise<void>) | undefined;
   private readonly deleteAttempts: number;
   private readonly deleteDelayMs: number;
 
@@ -78,7 +74,7 @@ export class EcsNetwork {
     options: EcsNetworkOptions = {},
   ) {
     this.logger = options.logger ?? silentLogger;
-    this.sleep = options.sleep ?? defaultSleep;
+    this.sleep = options.sleep;
     this.deleteAttempts = Math.max(1, options.deleteAttempts ?? 8);
     this.deleteDelayMs = options.deleteDelayMs ?? 2000;
   }
@@ -273,26 +269,27 @@ export class EcsNetwork {
   async deleteRunSecurityGroups(runId: string): Promise<string[]> {
     const deleted: string[] = [];
     for (const groupId of await this.findRunSecurityGroups(runId)) {
-      for (let attempt = 1; ; attempt += 1) {
-        try {
-          await this.client.send(new DeleteSecurityGroupCommand({ GroupId: groupId }));
-          deleted.push(groupId);
-          this.logger.info(`deleted security group ${groupId} of run ${runId}`);
-          break;
-        } catch (thrown: unknown) {
-          const { code } = describeAwsError(thrown);
-          if (code === 'InvalidGroup.NotFound') break;
-          if (code !== 'DependencyViolation')
-            throw classifyAwsError(thrown, 'EC2.DeleteSecurityGroup', groupId);
-          if (attempt >= this.deleteAttempts) {
-            throw new InfrastructureError(
-              `security group ${groupId} of run ${runId} is still in use (${toError(thrown).message}): its tasks' network interfaces have not been released yet. Tear the run down again in a few minutes.`,
-              { cause: thrown },
-            );
-          }
-          await this.sleep(Math.min(60_000, this.deleteDelayMs * 2 ** (attempt - 1)));
-        }
+      try {
+        await withRetries(() => this.client.send(new DeleteSecurityGroupCommand({ GroupId: groupId })), {
+          retryOn: (thrown) => describeAwsError(thrown).code === 'DependencyViolation',
+          maxAttempts: this.deleteAttempts,
+          baseDelayMs: this.deleteDelayMs,
+          maxDelayMs: 60_000,
+          jitter: 'none',
+          ...(this.sleep !== undefined && { sleep: this.sleep }),
+        });
+      } catch (thrown: unknown) {
+        const { code } = describeAwsError(thrown);
+        if (code === 'InvalidGroup.NotFound') continue;
+        if (code !== 'DependencyViolation')
+          throw classifyAwsError(thrown, 'EC2.DeleteSecurityGroup', groupId);
+        throw new InfrastructureError(
+          `security group ${groupId} of run ${runId} is still in use (${toError(thrown).message}): its tasks' network interfaces have not been released yet. Tear the run down again in a few minutes.`,
+          { cause: thrown },
+        );
       }
+      deleted.push(groupId);
+      this.logger.info(`deleted security group ${groupId} of run ${runId}`);
     }
     return deleted;
   }

@@ -38,6 +38,7 @@ import { ConfigurationError, InfrastructureError, SluiceError, toError } from '.
 import { silentLogger, type Logger } from '../logging/logger.js';
 import { parseWatcherEvent, type WatcherEvent } from '../schemas/watcher-event.js';
 import { classifyAwsError, describeAwsError } from '../aws/errors.js';
+import { withRetries } from '../aws/retry.js';
 import { canonicalJson } from '../ids/canonical-json.js';
 import { RUN_ID_PATTERN } from '../ids/run-id.js';
 import { RUN_ID_TAG, runTags } from '../ids/run-names.js';
@@ -347,25 +348,27 @@ async function createFunction(
   input: CreateFunctionCommandInput,
   roleWaitSeconds: number,
 ): Promise<{ FunctionArn?: string | undefined }> {
-  const deadline = Date.now() + roleWaitSeconds * 1000;
-  for (let delay = 1000; ; delay = Math.min(delay * 2, 8000)) {
-    try {
-      return await lambda.send(new CreateFunctionCommand(input));
-    } catch (thrown: unknown) {
-      const roleRefused =
-        describeAwsError(thrown).code === 'InvalidParameterValueException' &&
-        /cannot be assumed/i.test(toError(thrown).message);
-      if (!roleRefused) throw classifyAwsError(thrown, 'Lambda.CreateFunction', input.FunctionName ?? '');
-      if (Date.now() + delay > deadline) {
-        throw new ConfigurationError(
-          `Lambda.CreateFunction on ${input.FunctionName ?? ''}: the role ${input.Role ?? ''} cannot be assumed by Lambda ` +
-            `(still refused after ${roleWaitSeconds} s). Check that it exists and that its trust policy lets ` +
-            'lambda.amazonaws.com assume it.',
-          { cause: thrown },
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
+  const roleRefused = (thrown: unknown): boolean =>
+    describeAwsError(thrown).code === 'InvalidParameterValueException' &&
+    /cannot be assumed/i.test(toError(thrown).message);
+  try {
+    return await withRetries(() => lambda.send(new CreateFunctionCommand(input)), {
+      retryOn: roleRefused,
+      maxAttempts: Infinity,
+      maxElapsedMs: roleWaitSeconds * 1000,
+      baseDelayMs: 1000,
+      maxDelayMs: 8000,
+      jitter: 'none',
+    });
+  } catch (thrown: unknown) {
+    if (!roleRefused(thrown))
+      throw classifyAwsError(thrown, 'Lambda.CreateFunction', input.FunctionName ?? '');
+    throw new ConfigurationError(
+      `Lambda.CreateFunction on ${input.FunctionName ?? ''}: the role ${input.Role ?? ''} cannot be assumed by Lambda ` +
+        `(still refused after ${roleWaitSeconds} s). Check that it exists and that its trust policy lets ` +
+        'lambda.amazonaws.com assume it.',
+      { cause: thrown },
+    );
   }
 }
 

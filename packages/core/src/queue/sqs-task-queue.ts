@@ -15,6 +15,7 @@ import {
 
 import { toError } from '../errors.js';
 import { AwsRequestError, describeAwsError, isTransientAwsError } from '../aws/errors.js';
+import { retryRounds, withRetries } from '../aws/retry.js';
 import { PurgeInProgressError, classifySqsError } from './errors.js';
 import {
   SQS_LIMITS,
@@ -37,8 +38,6 @@ export interface SqsTaskQueueOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * {@link TaskQueue} on Amazon SQS (standard queues) or the moto server. Takes a configured
  * `SQSClient` and the queue URL.
@@ -52,7 +51,7 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => set
 export class SqsTaskQueue implements TaskQueue {
   private readonly sendAttempts: number;
   private readonly backoffMs: number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly sleep: ((ms: number) => Promise<void>) | undefined;
 
   constructor(
     private readonly client: SQSClient,
@@ -62,7 +61,7 @@ export class SqsTaskQueue implements TaskQueue {
   ) {
     this.sendAttempts = Math.max(1, options.sendAttempts ?? 5);
     this.backoffMs = options.backoffMs ?? 200;
-    this.sleep = options.sleep ?? defaultSleep;
+    this.sleep = options.sleep;
   }
 
   async receive(options: ReceiveOptions = {}): Promise<readonly ReceivedMessage[]> {
@@ -214,59 +213,59 @@ export class SqsTaskQueue implements TaskQueue {
     let pending = [...indices];
     let sent = 0;
     const failed: FailedSend[] = [];
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      const last = attempt >= this.sendAttempts;
-      const retry: number[] = [];
-      let output;
-      try {
-        output = await this.client.send(
-          new SendMessageBatchCommand({
-            QueueUrl: this.url,
-            Entries: pending.map((index): SendMessageBatchRequestEntry => {
-              const entry = all[index] as SendEntry;
-              return {
-                Id: String(index),
-                MessageBody: entry.body,
-                ...(entry.delaySeconds !== undefined && { DelaySeconds: entry.delaySeconds }),
-              };
+    // Each round answers with what would be reported if it were the last: the entries still
+    // failing count as failed then.
+    return retryRounds<SendBatchResult>(
+      async () => {
+        let output;
+        try {
+          output = await this.client.send(
+            new SendMessageBatchCommand({
+              QueueUrl: this.url,
+              Entries: pending.map((index): SendMessageBatchRequestEntry => {
+                const entry = all[index] as SendEntry;
+                return {
+                  Id: String(index),
+                  MessageBody: entry.body,
+                  ...(entry.delaySeconds !== undefined && { DelaySeconds: entry.delaySeconds }),
+                };
+              }),
             }),
-          }),
-        );
-      } catch (thrown: unknown) {
-        // The SDK has already retried the call; one more round after a pause is still worth it
-        // for throttling, but the user's errors (denied, no such queue) are thrown at once.
-        if (!isTransientAwsError(thrown)) throw classifySqsError(thrown, 'SQS.SendMessageBatch', this.url);
-        if (last) {
+          );
+        } catch (thrown: unknown) {
+          // The SDK has already retried the call; one more round after a pause is still worth it
+          // for throttling, but the user's errors (denied, no such queue) are thrown at once.
+          if (!isTransientAwsError(thrown)) throw classifySqsError(thrown, 'SQS.SendMessageBatch', this.url);
           const { code } = describeAwsError(thrown);
           const { message } = toError(thrown);
-          for (const index of pending) failed.push({ index, code, message, senderFault: false });
-          return { sent, failed };
+          const unsent = pending.map((index) => ({ index, code, message, senderFault: false }));
+          return { retry: { sent, failed: [...failed, ...unsent] }, reason: code };
         }
-        await this.sleep(this.backoff(attempt));
-        continue;
-      }
-      sent += output.Successful?.length ?? 0;
-      for (const entry of output.Failed ?? []) {
-        const index = Number(entry.Id);
-        const failure = {
-          index,
-          code: entry.Code ?? 'Unknown',
-          message: entry.Message ?? '',
-          senderFault: entry.SenderFault === true,
-        };
-        // Sender faults (too large, invalid characters) fail again however often they are sent.
-        if (failure.senderFault || last) failed.push(failure);
-        else retry.push(index);
-      }
-      pending = retry;
-      if (pending.length > 0) await this.sleep(this.backoff(attempt));
-    }
-    return { sent, failed };
-  }
-
-  private backoff(attempt: number): number {
-    // "Full jitter": spreads retries of many senders so they do not throttle together again.
-    return Math.round(Math.random() * this.backoffMs * 2 ** (attempt - 1));
+        sent += output.Successful?.length ?? 0;
+        const retry: FailedSend[] = [];
+        for (const entry of output.Failed ?? []) {
+          const failure = {
+            index: Number(entry.Id),
+            code: entry.Code ?? 'Unknown',
+            message: entry.Message ?? '',
+            senderFault: entry.SenderFault === true,
+          };
+          // Sender faults (too large, invalid characters) fail again however often they are sent.
+          if (failure.senderFault) failed.push(failure);
+          else retry.push(failure);
+        }
+        if (retry.length === 0) return { done: { sent, failed } };
+        pending = retry.map((failure) => failure.index);
+        return { retry: { sent, failed: [...failed, ...retry] }, reason: retry[0]?.code ?? 'Unknown' };
+      },
+      {
+        maxAttempts: this.sendAttempts,
+        baseDelayMs: this.backoffMs,
+        // Full jitter spreads retries of many senders so they do not throttle together again.
+        jitter: 'full',
+        ...(this.sleep !== undefined && { sleep: this.sleep }),
+      },
+    );
   }
 }
 
@@ -320,13 +319,13 @@ const MAX_RETENTION_SECONDS = 1_209_600;
  * @throws ConfigurationError when access is denied; AwsRequestError for faults.
  */
 export class SqsQueues {
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly sleep: ((ms: number) => Promise<void>) | undefined;
 
   constructor(
     private readonly client: SQSClient,
     options: { readonly sleep?: (ms: number) => Promise<void> } = {},
   ) {
-    this.sleep = options.sleep ?? defaultSleep;
+    this.sleep = options.sleep;
   }
 
   /**
@@ -411,26 +410,30 @@ export class SqsQueues {
       return { url: existing, arn: await this.queueArn(existing), created: false };
     }
     let url: string | undefined;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const output = await this.client.send(
-          new CreateQueueCommand({
-            QueueName: name,
-            Attributes: attributes,
-            ...(tags !== undefined && { tags: { ...tags } }),
-          }),
-        );
-        url = output.QueueUrl;
-        break;
-      } catch (thrown: unknown) {
-        // SQS refuses a queue's name for 60 s after the queue was deleted (a run torn down and
-        // provisioned again): waiting it out beats failing the provision.
-        if (/QueueDeletedRecently/.test(describeAwsError(thrown).code) && attempt < QUEUE_NAME_WAITS) {
-          await this.sleep(QUEUE_NAME_WAIT_MS);
-          continue;
-        }
-        throw classifySqsError(thrown, 'SQS.CreateQueue', name);
-      }
+    try {
+      const output = await withRetries(
+        () =>
+          this.client.send(
+            new CreateQueueCommand({
+              QueueName: name,
+              Attributes: attributes,
+              ...(tags !== undefined && { tags: { ...tags } }),
+            }),
+          ),
+        {
+          // SQS refuses a queue's name for 60 s after the queue was deleted (a run torn down and
+          // provisioned again): waiting it out beats failing the provision.
+          retryOn: (thrown) => /QueueDeletedRecently/.test(describeAwsError(thrown).code),
+          maxAttempts: QUEUE_NAME_WAITS,
+          baseDelayMs: QUEUE_NAME_WAIT_MS,
+          maxDelayMs: QUEUE_NAME_WAIT_MS,
+          jitter: 'none',
+          ...(this.sleep !== undefined && { sleep: this.sleep }),
+        },
+      );
+      url = output.QueueUrl;
+    } catch (thrown: unknown) {
+      throw classifySqsError(thrown, 'SQS.CreateQueue', name);
     }
     if (url === undefined) {
       throw new AwsRequestError(`SQS.CreateQueue did not return the URL of ${name}`, {

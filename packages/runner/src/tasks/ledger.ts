@@ -20,8 +20,8 @@ import {
   type TaskRecord,
   type TaskStatus,
 } from '@sluice/core';
+import { withRetries } from '@sluice/core/aws';
 
-import { withRetries } from '../aws/retry.js';
 import type { JsonLog } from '../logging/json-log.js';
 import type { TaskRef } from '../messages/decide.js';
 

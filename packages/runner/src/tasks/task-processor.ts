@@ -36,8 +36,8 @@ import {
   type TaskQueue,
   type TaskWorkspace,
 } from '@sluice/core';
+import { withRetries } from '@sluice/core/aws';
 
-import { withRetries } from '../aws/retry.js';
 import type { RunnerSettings } from '../config/settings.js';
 import { MessageMoveError } from '../errors.js';
 import type { JsonLog } from '../logging/json-log.js';
