@@ -35,9 +35,17 @@ function sourceFiles(dir: string, out: string[] = []): string[] {
  * `a b`) and escaped quotes unescaped, so a message split over lines reads as printed.
  */
 function normalizedSource(path: string): string {
-  return readFileSync(path, 'utf8')
-    .replace(/(['"`])\s*\+\s*(['"`])/g, '')
-    .replace(/\\(["'`])/g, '$1');
+  return (
+    readFileSync(path, 'utf8')
+      .replace(/(['"`])\s*\+\s*(['"`])/g, '')
+      // A problem at a place in the job prints as `<file>: <path>: <message>. <hint>` (formatProblem).
+      .replace(
+        /jobProblem\(\s*(['"`])([^]*?)\1,\s*(['"`])([^]*?)\3(?:,\s*(['"`])([^]*?)\5)?,?\s*\)/g,
+        (_call, _q1, where: string, _q2, message: string, _q3, hint: string | undefined) =>
+          `'${where}: ${message}${hint === undefined ? '' : `. ${hint}`}'`,
+      )
+      .replace(/\\(["'`])/g, '$1')
+  );
 }
 
 /** The troubleshooting headings: the quoted message of each `**\`…\`**` entry. */
@@ -54,7 +62,7 @@ function headings(): string[] {
 function fragments(heading: string): string[] {
   return heading
     .split(/<[^>]+>|…|"/)
-    .map((part) => part.trim())
+    .map((part) => part.trim().replace(/^[:.,]\s*/, ''))
     .filter((part) => part.length >= 3);
 }
 

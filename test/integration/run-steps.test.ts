@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { outcomeCommentMarkdown } from '@sluice/action-kit';
 import { LOCAL_RUN_LABEL } from '@sluice/core/compute';
 import {
   resultsKey,
@@ -203,7 +204,7 @@ describe('run steps with the local backend, on moto and podman', () => {
     expect(containers.length).toBeLessThanOrEqual(2);
 
     const progress: string[] = [];
-    const { report, summaryMarkdown, commentMarkdown } = await collectStep(
+    const { report, summaryMarkdown, summaryOptions } = await collectStep(
       { runId },
       { until: 'count', expectedCount: 6, timeoutSeconds: 180 },
       context,
@@ -218,7 +219,8 @@ describe('run steps with the local backend, on moto and podman', () => {
     expect(summaryMarkdown).toContain(`completed, 1 failed`);
     expect(summaryMarkdown).toContain('fail-me.txt');
     expect(summaryMarkdown).toContain('refusing fail-me.txt');
-    // The commit comment's version: the same outcome and failure, without the logs.
+    // The commit comment's version (action-kit renders it): the same outcome and failure, without the logs.
+    const commentMarkdown = outcomeCommentMarkdown(report, summaryOptions);
     expect(commentMarkdown).toContain(`completed, 1 failed`);
     expect(commentMarkdown).toContain('fail-me.txt');
     expect(commentMarkdown).not.toContain('refusing fail-me.txt');

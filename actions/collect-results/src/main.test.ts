@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createInputReader, createMemoryToolkit, runAction } from '@sluice/action-kit';
+import { createInputReader, runAction } from '@sluice/action-kit';
 import type { CollectProgress, CollectReport } from '@sluice/core';
 import type { CollectStepOptions, CollectStepResult, RunTarget, StepContext } from '@sluice/orchestrator';
-import { FakeGitHubApi } from '@sluice/testing';
+import { createMemoryToolkit, FakeGitHubApi } from '@sluice/testing';
 
 import { readInputs } from './inputs.js';
 import { main, type CollectResultsDeps } from './main.js';
@@ -54,7 +54,7 @@ function fakeCollect(result: CollectReport): {
       const summary: CollectStepResult = {
         report: result,
         summaryMarkdown: '## sluice run thumbnails-3f9a0c12\n',
-        commentMarkdown: `## sluice run thumbnails-3f9a0c12: ${result.counts.failed} failed\n`,
+        summaryOptions: {},
       };
       return Promise.resolve(summary);
     },
@@ -244,7 +244,7 @@ describe('collect-results outcome comment', () => {
     expect(comments.map((c) => c.body.split('\n')[0])).toEqual([
       '<!-- sluice:run=thumbnails-3f9a0c12:outcome -->',
     ]);
-    expect(comments[0]?.body).toContain('## sluice run thumbnails-3f9a0c12: 3 failed');
+    expect(comments[0]?.body).toContain('## sluice run `thumbnails-3f9a0c12`: completed, 3 failed');
     expect(comments[0]?.body).toContain(
       '[The workflow run](https://github.example/octo/photos/actions/runs/42)',
     );
@@ -268,7 +268,7 @@ describe('collect-results outcome comment', () => {
     expect(comments[0]?.body).toBe(
       '<!-- sluice:run=thumbnails-3f9a0c12:upload -->\nupload to s3://in/photos/',
     );
-    expect(comments[1]?.body).toContain('0 failed');
+    expect(comments[1]?.body).toContain('completed, 0 failed');
   });
 
   it('posts nothing for a scheduled or dispatched run, and warns, not fails, when GitHub refuses', async () => {

@@ -4,6 +4,7 @@ import {
   commentOnPush,
   createActionsLogger,
   createInputReader,
+  outcomeCommentMarkdown,
   setOutputs,
   stepTarget,
   upsertCommitComment,
@@ -92,7 +93,7 @@ export async function main(
   const context: StepContext = { logger: createActionsLogger(toolkit), env };
   let last = { line: '', at: Number.NEGATIVE_INFINITY };
 
-  const { report, summaryMarkdown, commentMarkdown } = await collect(
+  const { report, summaryMarkdown, summaryOptions } = await collect(
     stepTarget(target),
     stepOptions(inputs),
     context,
@@ -115,7 +116,7 @@ export async function main(
     {
       what: `the outcome of run ${report.runId}`,
       marker: outcomeCommentMarker(report.runId),
-      body: commentMarkdown,
+      body: outcomeCommentMarkdown(report, summaryOptions),
       token: inputs.githubToken,
       tokenInput: Inputs.githubToken,
     },

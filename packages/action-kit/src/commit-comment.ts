@@ -1,5 +1,6 @@
 import { getOctokit } from '@actions/github';
-import { ConfigurationError, toError } from '@sluice/core';
+import { ConfigurationError, toError, type CollectReport } from '@sluice/core';
+import { renderSummary, type SummaryOptions } from '@sluice/orchestrator';
 
 import type { InputReader } from './inputs.js';
 import type { ActionsToolkit } from './toolkit.js';
@@ -163,4 +164,27 @@ export function workflowRunLink(env: Readonly<Record<string, string | undefined>
   const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repository, GITHUB_RUN_ID: runId } = env;
   if (server === undefined || repository === undefined || runId === undefined) return undefined;
   return `${server}/${repository}/actions/runs/${runId}`;
+}
+
+/** A commit comment holds at most 65,536 characters; the rendered comment stays well under. */
+const COMMENT_MAX_BYTES = 60_000;
+/** Failures a commit comment lists; the job summary and results.json have the rest. */
+const COMMENT_MAX_FAILURES = 20;
+
+/**
+ * A run's outcome as a commit comment: the job summary's counts, first failures (without their log
+ * tails) and slowest tasks, cut to what GitHub takes in a comment.
+ *
+ * @example
+ * const { report, summaryOptions } = await collectStep(target, options, context);
+ * await upsertCommitComment({ …, body: outcomeCommentMarkdown(report, summaryOptions) });
+ * @throws never.
+ */
+export function outcomeCommentMarkdown(report: CollectReport, summary: SummaryOptions): string {
+  const { logTails: _shownInTheJobSummary, ...options } = summary;
+  return renderSummary(report, {
+    ...options,
+    maxBytes: COMMENT_MAX_BYTES,
+    maxFailures: COMMENT_MAX_FAILURES,
+  });
 }

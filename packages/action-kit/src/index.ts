@@ -27,6 +27,7 @@ export {
   GITHUB_TOKEN_DEFAULT,
   commentMarkerLine,
   commentOnPush,
+  outcomeCommentMarkdown,
   readGitHubToken,
   upsertCommitComment,
   workflowRunLink,
@@ -41,5 +42,5 @@ export type {
 
 // logging and the @actions/core seam
 export { createActionsLogger } from './logger.js';
-export { actionsToolkit, createMemoryToolkit } from './toolkit.js';
-export type { ActionsToolkit, AnnotationProperties, MemoryToolkit, RecordedMessage } from './toolkit.js';
+export { actionsToolkit } from './toolkit.js';
+export type { ActionsToolkit, AnnotationProperties } from './toolkit.js';

@@ -67,6 +67,23 @@ export class ValidationError extends ConfigurationError {
   }
 }
 
+/**
+ * The file problems about the job name below the steps, where the user's file name is not known; the
+ * step that read the file puts its real name in (orchestrator `namingJobFile`).
+ */
+export const JOB_FILE = 'job.json';
+
+/**
+ * A user error at one place in the job: the location is data (`{file, path}`), rendered at the edge.
+ *
+ * @example
+ * throw jobProblem('$.compute.spot', 'Spot is supported on Fargate only', 'Set "launchType": "FARGATE" or "spot": false.');
+ * @throws never: it returns the error for the caller to throw.
+ */
+export function jobProblem(path: string, message: string, hint?: string): ValidationError {
+  return new ValidationError([{ file: JOB_FILE, path, message, ...(hint !== undefined && { hint }) }]);
+}
+
 /** A fault outside the user's control: an AWS call, the container engine, the network. */
 export class InfrastructureError extends SluiceError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -86,6 +103,42 @@ export class InterruptedError extends SluiceError {
   constructor(during: string, options?: { cause?: unknown }) {
     super(`interrupted during ${during}`, options);
     this.name = 'InterruptedError';
+  }
+}
+
+/**
+ * A run did not finish: input never complete, tasks still running or not started when the wait ended.
+ * Not a user error (collect again to keep waiting) and not a fault of sluice either: a CI step fails.
+ *
+ * @example
+ * if (!report.complete) throw new RunIncompleteError(report.runId, `run ${report.runId} did not finish: …`);
+ */
+export class RunIncompleteError extends SluiceError {
+  readonly runId: string;
+
+  constructor(runId: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RunIncompleteError';
+    this.runId = runId;
+  }
+}
+
+/**
+ * A run completed with failed tasks, and the caller asked to fail on them (collect-results'
+ * `fail-on-error`). Each failure is in results.json with its attempts and log.
+ *
+ * @example
+ * if (report.counts.failed > 0) throw new TasksFailedError(report.runId, report.counts.failed, `run …: 2 task(s) failed`);
+ */
+export class TasksFailedError extends SluiceError {
+  readonly runId: string;
+  readonly failed: number;
+
+  constructor(runId: string, failed: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TasksFailedError';
+    this.runId = runId;
+    this.failed = failed;
   }
 }
 

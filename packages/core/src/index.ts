@@ -6,10 +6,14 @@ export {
   ConfigurationError,
   InfrastructureError,
   InterruptedError,
+  JOB_FILE,
+  RunIncompleteError,
   SluiceError,
+  TasksFailedError,
   ValidationError,
   formatProblem,
   isConfigurationError,
+  jobProblem,
   toError,
 } from './errors.js';
 export type { Problem } from './errors.js';
@@ -180,6 +184,8 @@ export {
 export type { RunnerConfig } from './schemas/runner-config.js';
 
 // compute: container engine and wrapped images
+export { taskBacklog, workersToStart } from './compute/scaling.js';
+export type { BacklogCounts, WorkerDemand } from './compute/scaling.js';
 
 // run lifecycle: provision, dispatch, collect, teardown (and what they need of S3 and SQS)
 export type { BucketAdmin } from './storage/bucket-admin.js';

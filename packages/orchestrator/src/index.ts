@@ -1,18 +1,25 @@
-// Every export of @sluice/orchestrator: the steps of a run as the actions and the CLI call them, named (no `export *`).
+// Every export of @sluice/orchestrator, named (no `export *`): the steps of a run as the actions and
+// the CLI call them, with the clients, the container engine and the workers wired from the caller's
+// environment.
 
+// the steps
+export type { RunTarget, StepContext } from './context.js';
+export { provisionStep } from './steps/provision.js';
+export type { ProvisionStepResult } from './steps/provision.js';
+export { dispatchStep } from './steps/dispatch.js';
+export type { DispatchStepResult } from './steps/dispatch.js';
+export { collectStep } from './steps/collect.js';
+export type { CollectStepOptions, CollectStepResult } from './steps/collect.js';
+export { teardownStep } from './steps/teardown.js';
 export { wrap, wrapDestinations } from './wrap.js';
 export type { PushRequest, PushTarget, WrapOptions, WrapResult } from './wrap.js';
+export { loadWatcherZip, locateWatcherBundle } from './watcher-bundle.js';
+
+// the run's summary (job summary, `sluice collect --summary`)
 export { LOG_TAIL_BYTES, SUMMARY_MAX_BYTES, fetchLogTails, renderSummary } from './summary.js';
 export type { SummaryOptions } from './summary.js';
-export { collectStep, dispatchStep, provisionStep, teardownStep } from './steps.js';
-export type {
-  CollectStepOptions,
-  CollectStepResult,
-  DispatchStepResult,
-  ProvisionStepResult,
-  RunTarget,
-  StepContext,
-} from './steps.js';
+
+// looking into runs: status, logs, runs, cancel
 export {
   attemptLogs,
   cancelRun,
@@ -34,4 +41,3 @@ export type {
   RunListing,
   RunStatus,
 } from './inspect.js';
-export { loadWatcherZip, locateWatcherBundle } from './watcher-bundle.js';

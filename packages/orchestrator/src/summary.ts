@@ -1,6 +1,7 @@
 // The job summary of a run: GitHub-flavoured Markdown, always under GitHub's 1 MiB step-summary
 // limit, with counts, the failures (with the tail of each log) and the slowest tasks.
 import { mapBounded, type CollectReport, type ObjectStore, type TaskResult } from '@sluice/core';
+import { runLogGroupLink, s3ObjectConsoleUrl } from '@sluice/core/ecs';
 
 /** GitHub refuses step summaries over 1 MiB; the summary stays well below. */
 export const SUMMARY_MAX_BYTES = 1_000_000;
@@ -236,4 +237,16 @@ function duration(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   const minutes = Math.floor(ms / 60_000);
   return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** Console links of an ECS run: its runners' log group and results.json in the S3 console. */
+export function awsConsoleLinks(
+  region: string,
+  runId: string,
+  results: { readonly bucket: string; readonly key: string },
+): { runnerLogs: ReturnType<typeof runLogGroupLink>; resultsConsoleUrl: string } {
+  return {
+    runnerLogs: runLogGroupLink({ region, runId }),
+    resultsConsoleUrl: s3ObjectConsoleUrl({ region, ...results }),
+  };
 }

@@ -109,7 +109,7 @@ function fakeDeps(overrides: Partial<StepCommandDeps> = {}): {
       recorded.steps.push('collect');
       recorded.targets.push(target);
       recorded.collectOptions.push(options);
-      return Promise.resolve({ report: report(), summaryMarkdown: '## summary\n', commentMarkdown: '' });
+      return Promise.resolve({ report: report(), summaryMarkdown: '## summary\n', summaryOptions: {} });
     },
     teardown: (target, options) => {
       recorded.steps.push(`teardown${options.deleteData === true ? ' --delete-data' : ''}`);
@@ -282,7 +282,7 @@ describe('sluice run', () => {
       counts: { inputs: 60, succeeded: 50, failed: 0, running: 2, pending: 8 },
     });
     const { deps, recorded } = fakeDeps({
-      collect: () => Promise.resolve({ report: late, summaryMarkdown: '', commentMarkdown: '' }),
+      collect: () => Promise.resolve({ report: late, summaryMarkdown: '', summaryOptions: {} }),
     });
 
     const result = await sluice(['run', 'job.json', '--timeout', '60'], deps);

@@ -280,7 +280,7 @@ describe('sluice serve', () => {
       collect: (target, options, context, onProgress) => {
         calls += 1;
         if (calls < 3)
-          return Promise.resolve({ report: {} as never, summaryMarkdown: '', commentMarkdown: '' });
+          return Promise.resolve({ report: {} as never, summaryMarkdown: '', summaryOptions: {} });
         setTimeout(w.interrupt, 10);
         return collectUntilStopped()(target, options, context, onProgress);
       },

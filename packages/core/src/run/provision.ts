@@ -1,7 +1,7 @@
 // provision-run: create or reuse, idempotently, everything a run needs on S3 and SQS, tagged with
 // the run id, recording progress in run.json as it goes so an interrupted provision can be resumed
 // (provision again) or torn down.
-import { ConfigurationError, toError } from '../errors.js';
+import { ConfigurationError, jobProblem, toError } from '../errors.js';
 import { silentLogger } from '../logging/logger.js';
 import type { Job } from '../schemas/job.js';
 import type { RunBucket, RunState } from '../schemas/run-state.js';
@@ -63,16 +63,17 @@ export interface ProvisionResult {
  *
  * @example
  * const warnings = checkNoLoop(job); // [] for different buckets
- * @throws {ConfigurationError} naming `$.output.prefix` when results could loop back as inputs.
+ * @throws {ValidationError} at `$.output.prefix` when results could loop back as inputs.
  */
 export function checkNoLoop(job: Pick<Job, 'input' | 'output'>): string[] {
   const { input, output } = job;
   if (input.bucket !== output.bucket) return [];
   if (input.prefix.startsWith(output.prefix)) {
-    throw new ConfigurationError(
-      `job.json $.output.prefix: with input and output in the same bucket (${input.bucket}), the output prefix "${output.prefix}" ` +
-        `holds the input prefix "${input.prefix}", so results could become inputs again. Give them prefixes apart, ` +
-        'e.g. "input": {"prefix": "in/"} and "output": {"prefix": "out/"}, or use another output bucket.',
+    throw jobProblem(
+      '$.output.prefix',
+      `with input and output in the same bucket (${input.bucket}), the output prefix "${output.prefix}" ` +
+        `holds the input prefix "${input.prefix}", so results could become inputs again`,
+      'Give them prefixes apart, e.g. "input": {"prefix": "in/"} and "output": {"prefix": "out/"}, or use another output bucket.',
     );
   }
   if (output.prefix.startsWith(input.prefix)) {
@@ -125,9 +126,10 @@ export async function provisionRun(
   const sameBucket = job.input.bucket === job.output.bucket;
   const inputExists = await deps.store.bucketExists(job.input.bucket);
   if (!inputExists && !job.input.create) {
-    throw new ConfigurationError(
-      `job.json $.input.bucket: the input bucket "${job.input.bucket}" does not exist, or these credentials cannot ` +
-        'use it. Fix the name, create the bucket, or set "create": true under "input" to have sluice create it.',
+    throw jobProblem(
+      '$.input.bucket',
+      `the input bucket "${job.input.bucket}" does not exist, or these credentials cannot use it`,
+      'Fix the name, create the bucket, or set "create": true under "input" to have sluice create it.',
     );
   }
 

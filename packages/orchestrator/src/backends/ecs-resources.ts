@@ -1,7 +1,7 @@
-// The ECS backend of a run: what provision-run adds for `compute.backend: ecs` (the run's roles,
-// log group, network, task definition and the watcher Lambda), how dispatch and collect top up the
-// run's ECS workers, and what teardown removes. Every resource is named after the run id and tagged
-// with it, so teardown finds it even after a provision that stopped half-way.
+// The ECS side of a run: what provision-run adds for `compute.backend: ecs` (the run's roles, log
+// group, network, task definition and the watcher Lambda) and what teardown removes. Every resource is
+// named after the run id and tagged with it, so teardown finds it even after a provision that stopped
+// half-way. Only provision and teardown need these clients.
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
@@ -10,10 +10,23 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 
 import {
+  ConfigurationError,
+  jobProblem,
+  SluiceError,
+  toError,
+  WATCHER_EVENT_VERSION,
+  type Job,
+  type Logger,
+  type Manifest,
+  type RunEcsState,
+  type RunState,
+  type WatcherEvent,
+  type WatcherLaunch,
+} from '@sluice/core';
+import {
   arnContext,
   DEFAULT_ECS_CLUSTER,
   EcsCatalogue,
-  ecsLaunchTemplate,
   EcsNetwork,
   ecsRunnerVariables,
   EcsTaskDefinitions,
@@ -25,25 +38,10 @@ import {
   RunLogGroups,
   runTaskDefinitionFamily,
   runTaskDefinitionInput,
-  workersToStart,
-  type EcsLaunchTemplate,
 } from '@sluice/core/ecs';
-import {
-  ConfigurationError,
-  SluiceError,
-  toError,
-  WATCHER_EVENT_VERSION,
-  type Job,
-  type Logger,
-  type Manifest,
-  type QueueCounts,
-  type RunEcsState,
-  type RunnerConfig,
-  type RunState,
-  type WatcherEvent,
-  type WatcherLaunch,
-} from '@sluice/core';
 import { runRoleArns, secretArn, type RunAccess } from '@sluice/core/iam';
+
+import { ecsLaunch, type EcsSettings } from './ecs-pool.js';
 
 /** The AWS clients of the ECS backend, made from the same settings as the run's S3 and SQS clients. */
 export interface EcsClients {
@@ -93,41 +91,9 @@ export function destroyEcsClients(clients: EcsClients): void {
   for (const client of Object.values(clients) as { destroy: () => void }[]) client.destroy();
 }
 
-/**
- * The runner's `SLUICE_RUN` for a run: where its queues and buckets are, its limits, and the job's
- * literal env values (`secretEnv` names the variables the runner reads from its own environment).
- *
- * @example
- * const config = runnerConfigFor(state, job, { literals: { MODE: 'fast' }, secretEnv: ['API_KEY'] });
- * @throws never.
- */
-export function runnerConfigFor(
-  state: RunState,
-  job: Job,
-  env: { readonly literals: Record<string, string>; readonly secretEnv: readonly string[] },
-): RunnerConfig {
-  return {
-    runId: state.runId,
-    queueUrl: state.queue.url ?? '',
-    deadLetterQueueUrl: state.deadLetterQueue.url ?? '',
-    input: { bucket: state.input.bucket, prefix: state.input.prefix, include: [...state.input.include] },
-    output: { bucket: state.output.bucket, prefix: state.output.prefix },
-    maxAttempts: job.retries + 1,
-    idleSeconds: job.compute.idleSeconds,
-    env: env.literals,
-    secretEnv: [...env.secretEnv],
-    ...(job.timeoutSeconds !== undefined && { timeoutSeconds: job.timeoutSeconds }),
-    ...(state.algorithm.digest !== undefined &&
-      /^sha256:[a-f0-9]{64}$/.test(state.algorithm.digest) && { algorithmDigest: state.algorithm.digest }),
-  };
-}
-
-/** Where the run's AWS calls go: the region, and a custom endpoint (moto, LocalStack) if any. */
-export interface EcsSettings {
-  readonly region: string;
-  readonly endpoint: string | undefined;
-  readonly logger: Logger;
-  /** The watcher Lambda's deployment package, from the entry point ({@link StepContext.watcherZip}). */
+/** What provisioning the ECS side needs beyond the pool's settings. */
+export interface EcsResourceSettings extends EcsSettings {
+  /** The watcher Lambda's deployment package, from the entry point (`StepContext.watcherZip`). */
   readonly watcherZip?: () => Promise<Uint8Array>;
 }
 
@@ -135,12 +101,13 @@ export interface EcsSettings {
 export async function ecsAlgorithm(
   job: Job,
   clients: EcsClients,
-  settings: EcsSettings,
+  settings: EcsResourceSettings,
 ): Promise<{ taskDefinitionArn: string; image: string; manifest: Manifest }> {
   if (job.algorithm.kind !== 'catalogue') {
-    throw new ConfigurationError(
-      `job.json $.algorithm: the ECS backend runs a wrapped algorithm registered by wrap-algorithm (name@version), ` +
-        `not an image reference (${job.algorithm.reference}). Wrap it with push and task definition registration, then name it as name@version.`,
+    throw jobProblem(
+      '$.algorithm',
+      `the ECS backend runs a wrapped algorithm registered by wrap-algorithm (name@version), not an image reference (${job.algorithm.reference})`,
+      'Wrap it with push and task definition registration, then name it as name@version.',
     );
   }
   const entry = await new EcsCatalogue({
@@ -179,7 +146,7 @@ export async function provisionEcs(
   state: RunState,
   job: Job,
   clients: EcsClients,
-  settings: EcsSettings,
+  settings: EcsResourceSettings,
 ): Promise<{ ecs: RunEcsState; created: string[] }> {
   const { runId } = state;
   const { logger, region } = settings;
@@ -276,43 +243,6 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
-/**
- * The RunTask request (without count) that starts one of the run's workers: the run's task
- * definition, network and roles, and `SLUICE_RUN` in the environment overrides.
- *
- * @example
- * await new EcsWorkers(ecs).start(ecsLaunch(state, job, state.ecs, settings), 3);
- * @throws {ConfigurationError} when the overrides are over ECS's limit, or for `fromEnv` values.
- */
-export function ecsLaunch(
-  state: RunState,
-  job: Job,
-  ecs: RunEcsState,
-  settings: Pick<EcsSettings, 'region' | 'endpoint'>,
-): EcsLaunchTemplate {
-  const variables = ecsRunnerVariables(job.env);
-  return ecsLaunchTemplate({
-    runId: state.runId,
-    cluster: ecs.cluster,
-    taskDefinition: ecs.taskDefinitionArn,
-    config: runnerConfigFor(state, job, { literals: variables.env, secretEnv: variables.secretEnv }),
-    compute: {
-      launchType: job.compute.launchType,
-      spot: job.compute.spot,
-      assignPublicIp: ecs.assignPublicIp,
-    },
-    subnets: ecs.subnets,
-    securityGroups: ecs.securityGroups,
-    taskRoleArn: ecs.roles.task,
-    executionRoleArn: ecs.roles.execution,
-    environment: {
-      AWS_REGION: settings.region,
-      // Only a custom endpoint (moto, LocalStack) is passed on; on AWS the SDK finds its own.
-      ...(settings.endpoint !== undefined && { AWS_ENDPOINT_URL: settings.endpoint }),
-    },
-  });
-}
-
 function watcherEvent(
   state: RunState,
   job: Job,
@@ -328,60 +258,6 @@ function watcherEvent(
     maxWorkers: job.compute.maxWorkers,
     minWorkers: job.compute.minWorkers,
     launch: launch as WatcherLaunch,
-  };
-}
-
-/** Starts the run's ECS workers the backlog calls for (as the watcher does every minute). */
-export interface EcsWorkerPool {
-  /** Starts workers for the backlog, up to maxWorkers; returns how many are running or starting. */
-  ensure(counts: QueueCounts | undefined): Promise<number>;
-  count(): Promise<number>;
-}
-
-/**
- * The run's ECS workers as dispatch and collect see them: counted by `startedBy`, started in
- * batches of 10 when the queue's backlog exceeds them, never beyond `compute.maxWorkers`.
- *
- * @example
- * const pool = ecsWorkerPool(state, job, clients, settings); await pool.ensure(await queue.counts());
- * @throws {ConfigurationError} when the run has no ECS resources (provision it with backend ecs).
- */
-export function ecsWorkerPool(
-  state: RunState,
-  job: Job,
-  clients: EcsClients,
-  settings: EcsSettings,
-): EcsWorkerPool {
-  const ecs = state.ecs;
-  if (ecs === undefined) {
-    throw new ConfigurationError(
-      `run ${state.runId} was provisioned for the ${state.backend} backend, without ECS resources: provision it again with backend ecs.`,
-    );
-  }
-  const workers = new EcsWorkers(clients.ecs, { logger: settings.logger });
-  const launch = ecsLaunch(state, job, ecs, settings);
-  return {
-    count: () => workers.count(state.runId, ecs.cluster),
-    async ensure(counts) {
-      const running = await workers.count(state.runId, ecs.cluster);
-      const backlog = counts === undefined ? 0 : counts.visible + counts.inFlight + counts.delayed;
-      const wanted = workersToStart({
-        backlog,
-        running,
-        maxWorkers: job.compute.maxWorkers,
-        minWorkers: job.compute.minWorkers,
-      });
-      if (wanted === 0) return running;
-      const report = await workers.start(launch, wanted);
-      if (report.started.length > 0)
-        settings.logger.info(`run ${state.runId}: started ${report.started.length} ECS worker(s)`);
-      for (const failure of report.failures) {
-        settings.logger.warning(
-          `run ${state.runId}: ECS could not start a worker: ${failure.reason}${failure.detail === '' ? '' : ` (${failure.detail})`}`,
-        );
-      }
-      return running + report.started.length;
-    },
   };
 }
 
@@ -440,7 +316,7 @@ export async function teardownEcs(
 }
 
 /** The watcher's zip, which only an entry point that carries the Lambda bundle can give. */
-async function watcherZipOf(settings: EcsSettings): Promise<Uint8Array> {
+async function watcherZipOf(settings: EcsResourceSettings): Promise<Uint8Array> {
   if (settings.watcherZip === undefined) {
     throw new SluiceError(
       'provisioning an ECS run deploys the watcher Lambda, but this caller gave no watcher bundle (StepContext.watcherZip): run it from the sluice CLI or the provision-run action, which carry it.',

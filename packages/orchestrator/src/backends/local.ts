@@ -1,0 +1,221 @@
+// The local backend: a run's workers are runner containers of the wrapped image on this machine's
+// container engine (docker, or podman), holding the caller's AWS session for the run's endpoint.
+import {
+  ConfigurationError,
+  jobProblem,
+  parseManifest,
+  REDACTED,
+  runJob,
+  type Job,
+  type Logger,
+  type Manifest,
+  type RunState,
+} from '@sluice/core';
+import {
+  detectContainerEngine,
+  LocalCatalogue,
+  localWorkerLimits,
+  LocalWorkers,
+  WRAPPED_LABELS,
+  type ContainerEngine,
+  type ImageLister,
+  type LocalWorkerSpec,
+} from '@sluice/core/compute';
+
+import { regionOf, type AwsContext } from '../aws-context.js';
+import type { StepContext } from '../context.js';
+import { runnerConfigFor } from './runner-config.js';
+import type { WorkerBackend } from './worker-backend.js';
+
+/** Variables handed to the engine CLI: its own settings (podman's CONTAINERS_*, docker's DOCKER_*). */
+function engineVariables(env: StepContext['env']): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && /^(CONTAINERS_|DOCKER_|SLUICE_CONTAINER_ENGINE$)/.test(name))
+      picked[name] = value;
+  }
+  return picked;
+}
+
+export async function engineOf(context: StepContext): Promise<ContainerEngine> {
+  return (
+    context.engine ??
+    detectContainerEngine({
+      environment: context.env,
+      env: engineVariables(context.env),
+      logger: context.logger,
+    })
+  );
+}
+
+function hasImageLister(engine: ContainerEngine): engine is ContainerEngine & ImageLister {
+  return typeof (engine as Partial<ImageLister>).listImages === 'function';
+}
+
+/** The wrapped image of a job's algorithm in the local image store, with its manifest. */
+export async function localAlgorithm(
+  algorithm: Job['algorithm'],
+  engine: ContainerEngine,
+): Promise<{ image: string; manifest: Manifest }> {
+  if (algorithm.kind === 'catalogue') {
+    if (!hasImageLister(engine)) {
+      throw new ConfigurationError(
+        `the ${engine.kind} engine given cannot list images, so the local catalogue cannot be read`,
+      );
+    }
+    const entry = await new LocalCatalogue(engine).resolve(algorithm);
+    return { image: entry.image, manifest: entry.manifest };
+  }
+  return wrappedImageByReference(algorithm.reference, engine);
+}
+
+async function wrappedImageByReference(
+  reference: string,
+  engine: ContainerEngine,
+): Promise<{ image: string; manifest: Manifest }> {
+  if (!(await engine.imageExists(reference))) await engine.pull(reference);
+  const details = await engine.inspectImage(reference);
+  const text = details.labels[WRAPPED_LABELS.manifestJson];
+  if (text === undefined || text === '') {
+    throw new ConfigurationError(
+      `image ${reference} was not made by sluice wrap (no ${WRAPPED_LABELS.manifestJson} label): wrap the algorithm (sluice wrap algorithm.json) and name it as name@version or by the wrapped image.`,
+    );
+  }
+  return { image: details.id, manifest: parseManifest(text, `image ${reference}`) };
+}
+
+interface LocalBackend {
+  readonly workers: LocalWorkers;
+  readonly spec: LocalWorkerSpec;
+  /** Values to mask in summaries (the secret variables' values). */
+  readonly secrets: readonly string[];
+  /** Why runners cannot be restarted by this step (a value the run state does not keep). */
+  readonly restartBlocked?: string;
+}
+
+/** `SLUICE_RUN` values and secret values for the job's `env`. */
+function runnerVariables(
+  job: Job,
+  env: StepContext['env'],
+  logger: Logger,
+): {
+  literals: Record<string, string>;
+  secretEnv: string[];
+  secretValues: Record<string, string>;
+  redacted: string[];
+} {
+  const literals: Record<string, string> = {};
+  const secretEnv: string[] = [];
+  const secretValues: Record<string, string> = {};
+  const redacted: string[] = [];
+  for (const [name, value] of Object.entries(job.env)) {
+    if (typeof value === 'string') {
+      if (value === REDACTED) redacted.push(name);
+      literals[name] = value;
+    } else if ('fromEnv' in value) {
+      const found = env[value.fromEnv];
+      if (found === undefined) {
+        throw jobProblem(
+          `$.env.${name}`,
+          `it is read from the environment variable ${value.fromEnv}, which is not set`,
+          `Set it for this step (in a workflow: env: { ${value.fromEnv}: \${{ secrets.${value.fromEnv} }} }).`,
+        );
+      }
+      if (found !== '') logger.setSecret(found);
+      secretEnv.push(name);
+      secretValues[name] = found;
+    } else {
+      throw jobProblem(
+        `$.env.${name}`,
+        '{"fromSecret": …} is resolved by AWS for the ECS backend; the local backend cannot read Secrets Manager',
+        'For a local run use {"fromEnv": "NAME"} and set NAME in the environment.',
+      );
+    }
+  }
+  return { literals, secretEnv, secretValues, redacted };
+}
+
+/** The AWS settings a runner container needs: endpoint, region and the caller's resolved credentials. */
+async function containerAwsEnv(aws: AwsContext, logger: Logger): Promise<Record<string, string>> {
+  const env: Record<string, string> = {};
+  if (aws.endpoint !== undefined) env.AWS_ENDPOINT_URL = aws.endpoint;
+  env.AWS_REGION = await regionOf(aws);
+  // Whatever the source (environment, profile, an assumed role), the container gets the session the
+  // caller has now: it has no ~/.aws and no OIDC token of its own.
+  const credentials = await aws.s3.config.credentials();
+  logger.setSecret(credentials.secretAccessKey);
+  env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
+  env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
+  if (credentials.sessionToken !== undefined) {
+    logger.setSecret(credentials.sessionToken);
+    env.AWS_SESSION_TOKEN = credentials.sessionToken;
+  }
+  return env;
+}
+
+async function localWorkerSetup(
+  state: RunState,
+  job: Job | undefined,
+  aws: AwsContext,
+  context: StepContext,
+): Promise<LocalBackend> {
+  const engine = await engineOf(context);
+  const runJobValue = job ?? runJob(state);
+  const { image, manifest } =
+    state.algorithm.image !== undefined
+      ? await wrappedImageByReference(state.algorithm.image, engine)
+      : await localAlgorithm(runJobValue.algorithm, engine);
+  const variables = runnerVariables(runJobValue, context.env, context.logger);
+  const config = runnerConfigFor(state, runJobValue, variables);
+  const limits = localWorkerLimits(runJobValue.compute, manifest);
+  if (limits.note !== undefined) context.logger.warning(`run ${state.runId}: ${limits.note}`);
+  const spec: LocalWorkerSpec = {
+    runId: state.runId,
+    image,
+    manifest,
+    config,
+    env: { ...(await containerAwsEnv(aws, context.logger)), ...variables.secretValues },
+    workers: limits.workers,
+    minWorkers: limits.minWorkers,
+  };
+  return {
+    workers: new LocalWorkers(engine, context.logger),
+    spec,
+    secrets: Object.values(variables.secretValues).filter((value) => value !== ''),
+    ...(variables.redacted.length > 0 && {
+      restartBlocked: `run.json does not keep the values of ${variables.redacted.join(', ')}: pass the job file to start runners`,
+    }),
+  };
+}
+
+async function ensureWorkers(local: LocalBackend, state: RunState, aws: AwsContext): Promise<number> {
+  const url = state.queue.url;
+  const counts = url === undefined ? undefined : await aws.deps.queues.taskQueue(url).counts();
+  const workRemains = counts === undefined || counts.visible + counts.inFlight + counts.delayed > 0;
+  if (local.restartBlocked !== undefined) {
+    const current = await local.workers.count(state.runId);
+    if (workRemains && current.running === 0)
+      aws.deps.logger?.warning(`run ${state.runId}: ${local.restartBlocked}`);
+    return current.running;
+  }
+  return (await local.workers.ensure(local.spec, { workRemains })).running;
+}
+
+/**
+ * The run's local runner containers as a {@link WorkerBackend}: everything they need (the wrapped
+ * image, the `fromEnv` values, the engine) is checked here, before a step enqueues or waits.
+ *
+ * @example
+ * const workers = await localWorkerBackend(state, job, aws, context); await workers.ensure();
+ * @throws {ConfigurationError} when a `fromEnv` variable is unset, a value is `fromSecret`, or the
+ *   algorithm's image is gone; ContainerEngineError when no engine answers.
+ */
+export async function localWorkerBackend(
+  state: RunState,
+  job: Job | undefined,
+  aws: AwsContext,
+  context: StepContext,
+): Promise<WorkerBackend> {
+  const local = await localWorkerSetup(state, job, aws, context);
+  return { ensure: () => ensureWorkers(local, state, aws), secrets: local.secrets };
+}
