@@ -220,7 +220,7 @@ describe('watcher handler on moto', () => {
       level: 'info',
       message: 'watcher: checked',
       run: runId,
-      backlog: { visible: 2, inFlight: 0 },
+      backlog: { visible: 2, inFlight: 0, delayed: 0 },
       running: 0,
       minWorkers: 0,
       maxWorkers: 4,

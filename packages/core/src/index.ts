@@ -186,6 +186,8 @@ export type { RunnerConfig } from './schemas/runner-config.js';
 // compute: container engine and wrapped images
 export { taskBacklog, workersToStart } from './compute/scaling.js';
 export type { BacklogCounts, WorkerDemand } from './compute/scaling.js';
+export { taskBacklog, workersToStart } from './compute/scaling.js';
+export type { BacklogCounts, WorkerDemand } from './compute/scaling.js';
 
 // run lifecycle: provision, dispatch, collect, teardown (and what they need of S3 and SQS)
 export type { BucketAdmin } from './storage/bucket-admin.js';

@@ -28,12 +28,17 @@ export function awsWatcherPorts(clients: { readonly sqs: SQSClient; readonly ecs
         const { Attributes } = await sqs.send(
           new GetQueueAttributesCommand({
             QueueUrl: queueUrl,
-            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+            AttributeNames: [
+              'ApproximateNumberOfMessages',
+              'ApproximateNumberOfMessagesNotVisible',
+              'ApproximateNumberOfMessagesDelayed',
+            ],
           }),
         );
         return {
           visible: Number(Attributes?.ApproximateNumberOfMessages ?? '0'),
           inFlight: Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? '0'),
+          delayed: Number(Attributes?.ApproximateNumberOfMessagesDelayed ?? '0'),
         };
       } catch (thrown: unknown) {
         throw classifyAwsError(thrown, 'SQS.GetQueueAttributes', queueUrl);

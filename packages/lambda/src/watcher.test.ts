@@ -1,9 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import type { WatcherEvent, WatcherLaunch } from '@sluice/core';
+import { taskBacklog, workersToStart, type WatcherEvent, type WatcherLaunch } from '@sluice/core';
+import { workersToStart as computeWorkersToStart } from '@sluice/core/compute';
+import { workersToStart as ecsWorkersToStart } from '@sluice/core/ecs';
 
 import {
   handleWatcherEvent,
-  workersToAdd,
   type QueueBacklog,
   type StartFailure,
   type WatcherLogLine,
@@ -44,7 +45,12 @@ class FakeAws implements WatcherPorts {
   refuse: { count: number; reason: string } | undefined;
   failReads = false;
 
-  constructor(public queue: QueueBacklog) {}
+  queue: QueueBacklog;
+
+  /** `delayed` defaults to 0: most cases here have no retries waiting. */
+  constructor(queue: Omit<QueueBacklog, 'delayed'> & Partial<QueueBacklog>) {
+    this.queue = { delayed: 0, ...queue };
+  }
 
   backlog(): Promise<QueueBacklog> {
     if (this.failReads) return Promise.reject(new Error('SQS is down'));
@@ -72,25 +78,44 @@ function logs(): { lines: WatcherLogLine[]; log: (line: WatcherLogLine) => void 
   return { lines, log: (line) => lines.push(line) };
 }
 
-describe('workersToAdd', () => {
+describe('how many workers the watcher starts', () => {
   it.each([
-    // visible, inFlight, running, min, max, expected
-    [0, 0, 0, 0, 5, 0], // nothing to do: scale to zero
-    [3, 0, 0, 0, 5, 3], // one worker per waiting message
-    [7, 2, 2, 0, 5, 3], // capped at max, less those running
-    [50, 0, 0, 0, 5, 5], // never more than max
-    [9, 0, 5, 0, 5, 0], // at max already
-    [2, 2, 2, 0, 5, 2], // in-flight messages count: their workers are among the running
-    [1, 0, 4, 0, 5, 0], // more running than needed: the watcher never stops any
-    [0, 0, 0, 2, 5, 2], // minWorkers kept even with nothing queued
-    [0, 0, 1, 2, 5, 1],
-    [1, 0, 0, 3, 3, 3], // min = max
+    // visible, inFlight, delayed, running, min, max, expected
+    [0, 0, 0, 0, 0, 5, 0], // nothing to do: scale to zero
+    [3, 0, 0, 0, 0, 5, 3], // one worker per waiting message
+    [7, 2, 0, 2, 0, 5, 3], // capped at max, less those running
+    [50, 0, 0, 0, 0, 5, 5], // never more than max
+    [9, 0, 0, 5, 0, 5, 0], // at max already
+    [2, 2, 0, 2, 0, 5, 2], // in-flight messages count: their workers are among the running
+    [1, 0, 0, 4, 0, 5, 0], // more running than needed: the watcher never stops any
+    [0, 0, 0, 0, 2, 5, 2], // minWorkers kept even with nothing queued
+    [0, 0, 0, 1, 2, 5, 1],
+    [1, 0, 0, 0, 3, 3, 3], // min = max
+    [0, 0, 3, 0, 0, 5, 3], // delayed messages count: retries in backoff need a worker when they show
+    [1, 0, 2, 1, 0, 5, 2],
   ])(
-    'visible %i, in flight %i, running %i, min %i, max %i → start %i',
-    (visible, inFlight, running, min, max, expected) => {
-      expect(workersToAdd({ visible, inFlight, running, minWorkers: min, maxWorkers: max })).toBe(expected);
+    'visible %i, in flight %i, delayed %i, running %i, min %i, max %i → start %i',
+    async (visible, inFlight, delayed, running, min, max, expected) => {
+      const aws = new FakeAws({ visible, inFlight, delayed });
+      aws.tasks = running;
+
+      const outcome = await handleWatcherEvent(
+        watcherEvent({ minWorkers: min, maxWorkers: max }),
+        aws,
+        logs().log,
+      );
+
+      expect(outcome).toMatchObject({ outcome: 'checked', toStart: expected });
+      // The ECS worker pool sizes itself with this very function: one rule for both.
+      const backlog = taskBacklog({ visible, inFlight, delayed });
+      expect(workersToStart({ backlog, running, minWorkers: min, maxWorkers: max })).toBe(expected);
     },
   );
+
+  it('uses the function the ECS worker pool imports', () => {
+    expect(ecsWorkersToStart).toBe(workersToStart);
+    expect(computeWorkersToStart).toBe(workersToStart);
+  });
 });
 
 describe('handleWatcherEvent', () => {
@@ -99,9 +124,9 @@ describe('handleWatcherEvent', () => {
     const { lines, log } = logs();
 
     const first = await handleWatcherEvent(watcherEvent(), aws, log);
-    aws.queue = { visible: 4, inFlight: 2 };
+    aws.queue = { visible: 4, inFlight: 2, delayed: 0 };
     const second = await handleWatcherEvent(watcherEvent(), aws, log);
-    aws.queue = { visible: 40, inFlight: 5 };
+    aws.queue = { visible: 40, inFlight: 5, delayed: 0 };
     const third = await handleWatcherEvent(watcherEvent(), aws, log);
     const fourth = await handleWatcherEvent(watcherEvent(), aws, log);
 
@@ -113,7 +138,7 @@ describe('handleWatcherEvent', () => {
       level: 'info',
       message: 'watcher: checked',
       run: RUN,
-      backlog: { visible: 4, inFlight: 2 },
+      backlog: { visible: 4, inFlight: 2, delayed: 0 },
       running: 2,
       minWorkers: 0,
       maxWorkers: 5,

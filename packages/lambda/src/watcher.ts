@@ -9,18 +9,16 @@ import {
   ConfigurationError,
   isConfigurationError,
   parseWatcherEvent,
+  taskBacklog,
   toError,
+  workersToStart,
+  type BacklogCounts,
   type WatcherEvent,
   type WatcherLaunch,
 } from '@sluice/core';
 
-/** The task queue's approximate counts. */
-export interface QueueBacklog {
-  /** Messages waiting to be received. */
-  readonly visible: number;
-  /** Messages received and being worked on. */
-  readonly inFlight: number;
-}
+/** The task queue's approximate counts: visible, in flight, and delayed (retries in backoff). */
+export type QueueBacklog = BacklogCounts;
 
 /** Why one task (or a whole RunTask call) did not start, as ECS put it. */
 export interface StartFailure {
@@ -35,30 +33,6 @@ export interface WatcherPorts {
   running(run: { readonly cluster: string; readonly runId: string }): Promise<number>;
   /** Starts `count` tasks; capacity and throttling failures are returned, not thrown. */
   start(launch: WatcherLaunch, count: number): Promise<{ started: number; failures: StartFailure[] }>;
-}
-
-/** The inputs of {@link workersToAdd}. */
-export interface WatcherCounts {
-  readonly visible: number;
-  readonly inFlight: number;
-  readonly running: number;
-  readonly minWorkers: number;
-  readonly maxWorkers: number;
-}
-
-/**
- * How many workers to start: one worker per message waiting or in flight, at least `minWorkers` and
- * at most `maxWorkers`, less the workers already running; never negative (the watcher does not
- * stop workers: idle runners exit by themselves).
- *
- * @example
- * workersToAdd({ visible: 7, inFlight: 2, running: 2, minWorkers: 0, maxWorkers: 5 }); // 3
- * @throws never.
- */
-export function workersToAdd(counts: WatcherCounts): number {
-  const backlog = counts.visible + counts.inFlight;
-  const target = Math.max(counts.minWorkers, Math.min(backlog, counts.maxWorkers));
-  return Math.max(0, target - counts.running);
 }
 
 /** One structured log line, written per invocation. */
@@ -102,7 +76,8 @@ function foreignEvent(event: unknown): string | undefined {
 
 /**
  * Handles one invocation: checks the event, reads the backlog and the running count, starts what
- * {@link workersToAdd} says, and logs one JSON line (run, backlog, running, started, failures).
+ * core's `workersToStart` says (the rule the ECS worker pool follows too), and logs one JSON line
+ * (run, backlog, running, started, failures).
  * A bad event is logged and ignored (returns `ignored`): retrying it would fail the same way. A
  * fault reading the counts is logged and thrown, so Lambda records the error; the next minute's
  * invocation tries again.
@@ -140,14 +115,14 @@ export async function handleWatcherEvent(
     throw error;
   }
 
-  const toStart = workersToAdd({ ...backlog, running, minWorkers, maxWorkers });
+  const toStart = workersToStart({ backlog: taskBacklog(backlog), running, minWorkers, maxWorkers });
   const { started, failures } =
     toStart > 0 ? await startSafely(ports, launch, toStart) : { started: 0, failures: [] };
   log({
     level: failures.length > 0 ? 'warning' : 'info',
     message: 'watcher: checked',
     run: runId,
-    backlog: { visible: backlog.visible, inFlight: backlog.inFlight },
+    backlog: { visible: backlog.visible, inFlight: backlog.inFlight, delayed: backlog.delayed },
     running,
     minWorkers,
     maxWorkers,

@@ -71,3 +71,5 @@ export {
   localWorkerName,
 } from './local-workers.js';
 export type { EnsureReport, LocalWorkerCounts, LocalWorkerSpec } from './local-workers.js';
+export { taskBacklog, workersToStart } from './scaling.js';
+export type { BacklogCounts, WorkerDemand } from './scaling.js';

@@ -1,8 +1,6 @@
-// The ECS backend's workers: a run's runner tasks, started with RunTask from a per-run task definition,
-// counted and stopped by `startedBy`. The per-run task definition exists because RunTask overrides
-// cannot add `secrets`: the job's `{"fromSecret": …}` values must reach the container through ECS's
-// secret references, never as plain environment that DescribeTasks would show. Everything else per
-// run (SLUICE_RUN, roles, cpu/memory) travels in the RunTask overrides.
+// The ECS backend's workers: a run's runner tasks, started with RunTask from the run's own task
+// definition (run-task-definition.ts) and request (run-task-request.ts), counted and stopped by the
+// run's task definition family.
 import { randomUUID } from 'node:crypto';
 
 import {
@@ -12,462 +10,28 @@ import {
   RunTaskCommand,
   StopTaskCommand,
   paginateListTasks,
-  type ContainerDefinition,
   type ECSClient,
-  type KeyValuePair,
   type RegisterTaskDefinitionCommandInput,
-  type RunTaskCommandInput,
-  type Secret,
-  type Tag,
-  type TaskOverride,
 } from '@aws-sdk/client-ecs';
 
 import { ConfigurationError, toError } from '../errors.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
-import { MANAGED_TAG, runTags } from '../ids/run-names.js';
-import type { Job } from '../schemas/job.js';
-import { RUNNER_CONFIG_VARIABLE, type RunnerConfig } from '../schemas/runner-config.js';
+import { MANAGED_TAG } from '../ids/run-names.js';
 import { classifyAwsError, describeAwsError, isTransientAwsError } from '../aws/errors.js';
-import { runLogConfiguration } from './run-log-group.js';
+import { retryRounds } from '../aws/retry.js';
+import type { EcsLaunchTemplate } from './run-task-request.js';
+import { DEFAULT_ECS_CLUSTER, runTaskDefinitionFamily } from './run-task-names.js';
 import {
-  ALGORITHM_CONTAINER,
   EcsTaskDefinitions,
   registerTaskDefinition,
-  type RegisteredTaskDefinition,
   type TaskDefinitionRegistration,
 } from './task-definition.js';
-
-/** The cluster sluice runs its tasks in when the job names none; shared by runs, never deleted by teardown. */
-export const DEFAULT_ECS_CLUSTER = 'sluice';
 
 /** RunTask starts at most this many tasks per call (an AWS limit). */
 export const RUN_TASK_BATCH_SIZE = 10;
 
-/** RunTask's `overrides`, as JSON, may hold at most this many characters (an AWS limit). */
-export const MAX_OVERRIDES_CHARS = 8192;
-
-/** awsvpc limits: subnets and security groups per task. */
-const MAX_SUBNETS = 16;
-const MAX_SECURITY_GROUPS = 5;
-
 /** StopTask's `reason` holds at most 255 characters. */
 const MAX_STOP_REASON = 255;
-
-/**
- * `startedBy` of a run's tasks: `sluice-<run-id>` (at most 46 characters of the 128 allowed). ListTasks
- * filters on it, so a run's tasks are counted and stopped from any process.
- *
- * @example
- * runStartedBy('thumbs-3f9a0c12'); // 'sluice-thumbs-3f9a0c12'
- * @throws never.
- */
-export function runStartedBy(runId: string): string {
-  return `sluice-${runId}`;
-}
-
-/**
- * The task group of a run's tasks, `sluice:<run-id>`: what the ECS console groups tasks by.
- *
- * @example
- * runTaskGroup('thumbs-3f9a0c12'); // 'sluice:thumbs-3f9a0c12'
- * @throws never.
- */
-export function runTaskGroup(runId: string): string {
-  return `sluice:${runId}`;
-}
-
-/**
- * The family of a run's own task definition: `sluice-run-<run-id>` (a run id is at most 39
- * characters, far below ECS's 255).
- *
- * @example
- * runTaskDefinitionFamily('thumbs-3f9a0c12'); // 'sluice-run-thumbs-3f9a0c12'
- * @throws never.
- */
-export function runTaskDefinitionFamily(runId: string): string {
-  return `sluice-run-${runId}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 255);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Secrets: job values `{"fromSecret": …}` become the container's `secrets`.
-
-/** Where an ARN is: its partition, region and account (`arn:<partition>:<service>:<region>:<account>:…`). */
-export interface ArnContext {
-  readonly partition: string;
-  readonly region: string;
-  readonly account: string;
-}
-
-/**
- * The partition, region and account of an ARN; an IAM role's ARN has no region, so `region` is
- * taken from the argument.
- *
- * @example
- * arnContext('arn:aws:iam::123456789012:role/sluice-x-execution', 'eu-west-1'); // { partition: 'aws', region: 'eu-west-1', account: '123456789012' }
- * @throws {ConfigurationError} when it is not an ARN with an account.
- */
-export function arnContext(arn: string, region: string): ArnContext {
-  const match = /^arn:([a-z-]+):[a-z0-9-]+:([a-z0-9-]*):([0-9]{12}):/.exec(arn);
-  if (match === null) {
-    throw new ConfigurationError(
-      `"${arn}" is not an ARN with an account id (arn:aws:iam::123456789012:role/…)`,
-    );
-  }
-  return { partition: match[1] ?? 'aws', region: match[2] || region, account: match[3] ?? '' };
-}
-
-const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
-const SECRET_ARN = /^arn:[a-z-]+:(secretsmanager|ssm):[a-z0-9-]+:[0-9]{12}:(secret:|parameter\/)/;
-
-/**
- * The `valueFrom` of a container secret for a job's `{"fromSecret": reference}`: a Secrets Manager
- * or SSM Parameter Store ARN is used as it is (with a Secrets Manager JSON key or version suffix, if
- * any); a name is a Secrets Manager secret in the run's account and region, written as the partial
- * ARN `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>` — Secrets Manager resolves an
- * ARN without its random 6-character suffix, and ECS wants an ARN for Secrets Manager (a bare name only
- * works for SSM parameters). An SSM parameter is therefore always given by its ARN.
- *
- * @example
- * secretValueFrom('watermark/token', { partition: 'aws', region: 'eu-west-1', account: '123456789012' });
- * // 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:watermark/token'
- * @throws {ConfigurationError} when the reference is neither such an ARN nor a valid secret name.
- */
-export function secretValueFrom(reference: string, context: ArnContext): string {
-  if (reference.startsWith('arn:')) {
-    if (!SECRET_ARN.test(reference)) {
-      throw new ConfigurationError(
-        `job.json: {"fromSecret": "${reference}"} is an ARN of neither a Secrets Manager secret (arn:aws:secretsmanager:…:secret:NAME) nor an SSM parameter (arn:aws:ssm:…:parameter/NAME)`,
-      );
-    }
-    return reference;
-  }
-  if (!SECRET_NAME.test(reference)) {
-    throw new ConfigurationError(
-      `job.json: {"fromSecret": "${reference}"} is not a Secrets Manager secret name (letters, digits and /_+=.@-, at most 512): write the name or the secret's ARN`,
-    );
-  }
-  return `arn:${context.partition}:secretsmanager:${context.region}:${context.account}:secret:${reference}`;
-}
-
-/** A job's variables as the ECS backend hands them over. */
-export interface EcsRunnerVariables {
-  /** Literal values: `RunnerConfig.env`. */
-  readonly env: Record<string, string>;
-  /** Names of the `fromSecret` variables: `RunnerConfig.secretEnv`, so the runner masks them. */
-  readonly secretEnv: string[];
-  /** Variable name → the job's `fromSecret` reference (name or ARN): the run task definition's secrets. */
-  readonly secrets: Record<string, string>;
-}
-
-/**
- * Splits a job's `env` for ECS: literals go into SLUICE_RUN, `fromSecret` references into the run task
- * definition's `secrets` (ECS reads them with the execution role when the task starts).
- *
- * @example
- * ecsRunnerVariables({ SIZE: '256', TOKEN: { fromSecret: 'watermark/token' } });
- * // { env: { SIZE: '256' }, secretEnv: ['TOKEN'], secrets: { TOKEN: 'watermark/token' } }
- * @throws {ConfigurationError} for a `{"fromEnv": …}` value: on ECS the value would have to travel as
- *   plain environment in the RunTask request (visible to anyone who may DescribeTasks); the message
- *   says to store it in Secrets Manager and use `fromSecret`.
- */
-export function ecsRunnerVariables(env: Job['env']): EcsRunnerVariables {
-  const literals: Record<string, string> = {};
-  const secretEnv: string[] = [];
-  const secrets: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) {
-    if (typeof value === 'string') literals[name] = value;
-    else if ('fromSecret' in value) {
-      secretEnv.push(name);
-      secrets[name] = value.fromSecret;
-    } else {
-      throw new ConfigurationError(
-        `job.json $.env.${name}: {"fromEnv": "${value.fromEnv}"} cannot be handed to ECS workers without putting the value in plain task environment. ` +
-          `Store it in AWS Secrets Manager (aws secretsmanager create-secret --name NAME --secret-string …) and write {"fromSecret": "NAME"}.`,
-      );
-    }
-  }
-  return { env: literals, secretEnv: secretEnv.sort(), secrets };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The run's task definition: the algorithm's, with the run's secrets, logs, roles and tags.
-
-/** What makes a run's task definition out of the algorithm's. */
-export interface RunTaskDefinitionOptions {
-  readonly runId: string;
-  /** The region of the run (awslogs, and Secrets Manager ARNs built from names). */
-  readonly region: string;
-  /** Role ECS uses to pull the image, write logs and read the secrets; its ARN gives the account. */
-  readonly executionRoleArn: string;
-  /** Role the runner's AWS calls use. */
-  readonly taskRoleArn: string;
-  /** Variable name → `fromSecret` reference ({@link ecsRunnerVariables}). */
-  readonly secrets?: Readonly<Record<string, string>>;
-}
-
-/**
- * The RegisterTaskDefinition input of a run's own task definition: a copy of the algorithm's registered
- * revision (DescribeTaskDefinition with its tags; the read-only fields — ARN, revision, status,
- * compatibilities, requiresAttributes, registeredAt/By — are left out) in family
- * `sluice-run-<run-id>`, with the job's secrets as the `algorithm` container's `secrets` (a variable
- * with a default in the algorithm's `environment` loses it there), awslogs to the run's log group
- * (`/sluice/runs/<run-id>`, stream prefix = the run id), the run's roles, and the algorithm's tags plus
- * the run's. Registering it with {@link registerTaskDefinition} reuses an identical revision, so
- * provisioning twice adds nothing.
- *
- * @example
- * const algorithm = await new EcsTaskDefinitions(ecs).describe(entry.taskDefinitionArn);
- * const input = runTaskDefinitionInput(algorithm, { runId, region, executionRoleArn, taskRoleArn, secrets });
- * @throws {ConfigurationError} when the definition has no `algorithm` container, or a secret reference
- *   or the execution role's ARN is malformed.
- */
-export function runTaskDefinitionInput(
-  algorithm: Pick<RegisteredTaskDefinition, 'taskDefinition' | 'tags'>,
-  run: RunTaskDefinitionOptions,
-): RegisterTaskDefinitionCommandInput {
-  const definition = algorithm.taskDefinition;
-  const containers = definition.containerDefinitions ?? [];
-  if (!containers.some((container) => container.name === ALGORITHM_CONTAINER)) {
-    throw new ConfigurationError(
-      `task definition ${definition.taskDefinitionArn ?? definition.family ?? ''} has no "${ALGORITHM_CONTAINER}" container: it was not registered by sluice wrap. Wrap the algorithm again.`,
-    );
-  }
-  const context = arnContext(run.executionRoleArn, run.region);
-  const secrets: Secret[] = Object.entries(run.secrets ?? {})
-    .map(([name, reference]) => ({ name, valueFrom: secretValueFrom(reference, context) }))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const secretNames = new Set(secrets.map((secret) => secret.name));
-  const copy = (container: ContainerDefinition): ContainerDefinition => {
-    if (container.name !== ALGORITHM_CONTAINER) return container;
-    const environment = (container.environment ?? []).filter((entry) => !secretNames.has(entry.name ?? ''));
-    const kept = (container.secrets ?? []).filter((entry) => !secretNames.has(entry.name ?? ''));
-    const allSecrets = [...kept, ...secrets];
-    return {
-      ...container,
-      environment,
-      ...(allSecrets.length > 0 ? { secrets: allSecrets } : {}),
-      logConfiguration: runLogConfiguration(run.runId, run.region),
-    };
-  };
-  const tags = new Map<string, string>();
-  for (const tag of algorithm.tags) if (tag.key !== undefined) tags.set(tag.key, tag.value ?? '');
-  for (const [key, value] of Object.entries(runTags(run.runId))) tags.set(key, value);
-  return {
-    family: runTaskDefinitionFamily(run.runId),
-    containerDefinitions: containers.map(copy),
-    executionRoleArn: run.executionRoleArn,
-    taskRoleArn: run.taskRoleArn,
-    ...(definition.networkMode !== undefined && { networkMode: definition.networkMode }),
-    ...(definition.volumes !== undefined && { volumes: definition.volumes }),
-    ...(definition.placementConstraints !== undefined && {
-      placementConstraints: definition.placementConstraints,
-    }),
-    ...(definition.requiresCompatibilities !== undefined && {
-      requiresCompatibilities: definition.requiresCompatibilities,
-    }),
-    ...(definition.cpu !== undefined && { cpu: definition.cpu }),
-    ...(definition.memory !== undefined && { memory: definition.memory }),
-    ...(definition.pidMode !== undefined && { pidMode: definition.pidMode }),
-    ...(definition.ipcMode !== undefined && { ipcMode: definition.ipcMode }),
-    ...(definition.proxyConfiguration !== undefined && { proxyConfiguration: definition.proxyConfiguration }),
-    ...(definition.ephemeralStorage !== undefined && { ephemeralStorage: definition.ephemeralStorage }),
-    ...(definition.runtimePlatform !== undefined && { runtimePlatform: definition.runtimePlatform }),
-    tags: [...tags].map(([key, value]) => ({ key, value })).sort((a, b) => (a.key < b.key ? -1 : 1)),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The RunTask request.
-
-/** A run's RunTask request without `count`: what {@link EcsWorkers.start} sends, batch after batch. */
-export type EcsLaunchTemplate = Omit<RunTaskCommandInput, 'count' | 'clientToken'> & {
-  readonly cluster: string;
-  readonly taskDefinition: string;
-  readonly startedBy: string;
-};
-
-/** What a run's RunTask request is made of. */
-export interface EcsLaunchOptions {
-  readonly runId: string;
-  readonly cluster: string;
-  /** The run's task definition (ARN, or `family:revision`). */
-  readonly taskDefinition: string;
-  /** SLUICE_RUN; `workerId` is left out (the runner names itself), so all tasks share one request. */
-  readonly config: RunnerConfig;
-  /** The job's `compute` settings, normalised. */
-  readonly compute: Pick<Job['compute'], 'launchType' | 'spot' | 'assignPublicIp'>;
-  /** Subnets the tasks run in (the job's, or the default VPC's: see ecs-network.ts). */
-  readonly subnets: readonly string[];
-  /** Security groups of the tasks (the job's, or the run's own). */
-  readonly securityGroups: readonly string[];
-  /** Overrides the task role of the task definition (the run's task role). */
-  readonly taskRoleArn?: string;
-  /** Overrides the execution role of the task definition. */
-  readonly executionRoleArn?: string;
-  /** Task cpu units (1024 = 1 vCPU); the task definition's when absent. */
-  readonly cpuUnits?: number;
-  /** Task and container memory in MiB; the task definition's when absent. */
-  readonly memoryMiB?: number;
-  /** Further plain (non-secret) container variables, e.g. `AWS_ENDPOINT_URL` for a test bed. */
-  readonly environment?: Readonly<Record<string, string>>;
-}
-
-function sortedEnvironment(env: Readonly<Record<string, string>>): KeyValuePair[] {
-  return Object.keys(env)
-    .sort()
-    .map((name) => ({ name, value: env[name] ?? '' }));
-}
-
-/**
- * The RunTask request of a run, without `count`: the run's task definition on its cluster;
- * `startedBy` `sluice-<run-id>` and group `sluice:<run-id>` (ListTasks finds a run's tasks by them);
- * FARGATE or EC2, or the FARGATE_SPOT capacity provider when `spot` (Fargate only); awsvpc networking in
- * the given subnets and security groups, with a public IP when `assignPublicIp` (Fargate only: awsvpc
- * tasks on EC2 never get one); the `algorithm` container's environment overridden with SLUICE_RUN (the
- * job's literal values travel inside it, `config.env`) and `environment`; the roles and cpu/memory
- * overrides when given; tags `sluice:run-id` and `sluice:managed` plus the task definition's
- * (`propagateTags`); execute-command off. `workerId` is dropped from the config: one request starts up
- * to ten tasks with the same overrides, and each runner names itself.
- *
- * @example
- * const template = ecsLaunchTemplate({ runId, cluster: 'sluice', taskDefinition: arn, config, compute: job.compute, subnets, securityGroups });
- * const { started, failures } = await workers.start(template, 25);
- * @throws {ConfigurationError} with no subnets, too many subnets or security groups, Spot on EC2, or
- *   overrides above ECS's 8,192 characters (the message says what makes them large).
- */
-export function ecsLaunchTemplate(options: EcsLaunchOptions): EcsLaunchTemplate {
-  const { compute } = options;
-  if (options.subnets.length === 0) {
-    throw new ConfigurationError(
-      `run ${options.runId}: ECS tasks need subnets; set "compute": {"subnets": [...]} in job.json, or keep a default VPC in the region.`,
-    );
-  }
-  if (options.subnets.length > MAX_SUBNETS) {
-    throw new ConfigurationError(
-      `job.json $.compute.subnets: ECS takes at most ${MAX_SUBNETS} subnets per task; found ${options.subnets.length}.`,
-    );
-  }
-  if (options.securityGroups.length > MAX_SECURITY_GROUPS) {
-    throw new ConfigurationError(
-      `job.json $.compute.securityGroups: ECS takes at most ${MAX_SECURITY_GROUPS} security groups per task; found ${options.securityGroups.length}.`,
-    );
-  }
-  const fargate = compute.launchType === 'FARGATE';
-  if (compute.spot && !fargate) {
-    throw new ConfigurationError(
-      'job.json $.compute.spot: Spot is supported on Fargate only (capacity provider FARGATE_SPOT); EC2 Spot needs a capacity provider backed by a Spot Auto Scaling group, which sluice does not manage. Set "launchType": "FARGATE" or "spot": false.',
-    );
-  }
-  const { workerId: _dropped, ...config } = options.config;
-  const environment = sortedEnvironment({
-    ...options.environment,
-    [RUNNER_CONFIG_VARIABLE]: JSON.stringify(config),
-  });
-  const overrides: TaskOverride = {
-    containerOverrides: [
-      {
-        name: ALGORITHM_CONTAINER,
-        environment,
-        ...(options.memoryMiB !== undefined && { memory: options.memoryMiB }),
-      },
-    ],
-    ...(options.taskRoleArn !== undefined && { taskRoleArn: options.taskRoleArn }),
-    ...(options.executionRoleArn !== undefined && { executionRoleArn: options.executionRoleArn }),
-    ...(options.cpuUnits !== undefined && { cpu: String(options.cpuUnits) }),
-    ...(options.memoryMiB !== undefined && { memory: String(options.memoryMiB) }),
-  };
-  const size = JSON.stringify(overrides).length;
-  if (size > MAX_OVERRIDES_CHARS) {
-    throw new ConfigurationError(
-      `run ${options.runId}: the RunTask overrides would be ${size} characters; ECS allows ${MAX_OVERRIDES_CHARS}. ` +
-        `They carry SLUICE_RUN: shorten the job's literal env values and include globs, or move long values into Secrets Manager ({"fromSecret": …}).`,
-    );
-  }
-  return {
-    cluster: options.cluster,
-    taskDefinition: options.taskDefinition,
-    startedBy: runStartedBy(options.runId),
-    group: runTaskGroup(options.runId),
-    ...(compute.spot
-      ? { capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] }
-      : { launchType: compute.launchType }),
-    networkConfiguration: {
-      awsvpcConfiguration: {
-        subnets: [...options.subnets],
-        securityGroups: [...options.securityGroups],
-        assignPublicIp: fargate && compute.assignPublicIp ? 'ENABLED' : 'DISABLED',
-      },
-    },
-    overrides,
-    propagateTags: 'TASK_DEFINITION',
-    tags: runTaskTags(options.runId),
-    enableExecuteCommand: false,
-  };
-}
-
-/**
- * The tags every task of a run carries: `sluice:run-id` and `sluice:managed`.
- *
- * @example
- * runTaskTags('thumbs-3f9a0c12'); // [{ key: 'sluice:run-id', value: 'thumbs-3f9a0c12' }, { key: 'sluice:managed', value: 'true' }]
- * @throws never.
- */
-export function runTaskTags(runId: string): Tag[] {
-  return Object.entries(runTags(runId)).map(([key, value]) => ({ key, value }));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Scaling policy.
-
-/** What {@link workersToStart} weighs. */
-export interface WorkerDemand {
-  /** Tasks not yet done: messages visible, in flight and delayed on the run's queue. */
-  readonly backlog: number;
-  /** Workers running or pending now. */
-  readonly running: number;
-  /** The job's `compute.maxWorkers`. */
-  readonly maxWorkers: number;
-  /** The job's `compute.minWorkers`. */
-  readonly minWorkers: number;
-}
-
-const whole = (n: number): number => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
-
-/**
- * How many workers to start now: enough for one per task not yet done, up to `maxWorkers`, and at least
- * `minWorkers` running; never negative (runners exit by themselves when idle, so nothing is stopped
- * here). A runner works on one task at a time, so in-flight messages count: their runners are busy.
- * The watcher Lambda and dispatch-tasks both use it.
- *
- * @example
- * workersToStart({ backlog: 25, running: 3, maxWorkers: 10, minWorkers: 0 }); // 7
- * workersToStart({ backlog: 0, running: 0, maxWorkers: 10, minWorkers: 2 });  // 2
- * @throws never; negative or non-finite inputs count as 0.
- */
-export function workersToStart(demand: WorkerDemand): number {
-  const max = whole(demand.maxWorkers);
-  const target = Math.min(max, Math.max(whole(demand.minWorkers), whole(demand.backlog)));
-  return Math.max(0, target - whole(demand.running));
-}
-
-/**
- * The wait before retry `attempt` (1 for the first retry): exponential from `baseMs`, capped at `maxMs`,
- * with "equal jitter" (half fixed, half random) so many callers throttled together spread out.
- *
- * @example
- * backoffDelayMs(3, { baseMs: 1000, maxMs: 20000, random: () => 0.5 }); // 3000
- * @throws never.
- */
-export function backoffDelayMs(
-  attempt: number,
-  options: { readonly baseMs: number; readonly maxMs: number; readonly random: () => number },
-): number {
-  const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + (ceiling / 2) * options.random());
-}
-
-// ---------------------------------------------------------------------------------------------
-// The adapter.
 
 /** A task RunTask did not start, as ECS said. */
 export interface WorkerStartFailure {
@@ -502,11 +66,6 @@ export interface EcsWorkersOptions {
   /** Longest wait between retries (default 20 s). */
   readonly maxDelayMs?: number;
 }
-
-const defaultSleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => {
-    setTimeout(resolve, ms);
-  });
 
 /** ECS's failure reasons that go away by themselves: Fargate (Spot) capacity. */
 function capacityUnavailable(reason: string | undefined): boolean {
@@ -576,7 +135,7 @@ export interface EnsuredCluster {
  */
 export class EcsWorkers {
   private readonly logger: Logger;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly sleep: ((ms: number) => Promise<void>) | undefined;
   private readonly random: () => number;
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
@@ -587,7 +146,7 @@ export class EcsWorkers {
     options: EcsWorkersOptions = {},
   ) {
     this.logger = options.logger ?? silentLogger;
-    this.sleep = options.sleep ?? defaultSleep;
+    this.sleep = options.sleep;
     this.random = options.random ?? Math.random;
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
     this.baseDelayMs = options.baseDelayMs ?? 1000;
@@ -608,7 +167,7 @@ export class EcsWorkers {
     const started: string[] = [];
     const failures: WorkerStartFailure[] = [];
     let notStarted = 0;
-    for (let remaining = whole(count); remaining > 0;) {
+    for (let remaining = Number.isFinite(count) && count > 0 ? Math.floor(count) : 0; remaining > 0;) {
       const batch = Math.min(RUN_TASK_BATCH_SIZE, remaining);
       remaining -= batch;
       const result = await this.startBatch(template, batch);
@@ -636,57 +195,66 @@ export class EcsWorkers {
     const started: string[] = [];
     let wanted = size;
     let token = randomUUID();
-    let lastFailures: WorkerStartFailure[] = [];
-    let attempts = this.maxAttempts;
-    for (let attempt = 1; ; attempt += 1) {
-      let retryable: WorkerStartFailure[] = [];
-      try {
-        const output = await this.client.send(
-          new RunTaskCommand({ ...template, count: wanted, clientToken: token }),
-        );
-        const arns = (output.tasks ?? []).flatMap((task) =>
-          task.taskArn !== undefined ? [task.taskArn] : [],
-        );
-        started.push(...arns);
-        const failures: WorkerStartFailure[] = (output.failures ?? []).map((failure) => ({
-          reason: failure.reason ?? 'unknown',
-          detail: failure.detail ?? '',
-          ...(failure.arn !== undefined && { arn: failure.arn }),
-        }));
-        const missing = wanted - arns.length;
-        if (missing <= 0) return { started, failures: [] };
-        if (failures.length === 0) {
-          failures.push({
-            reason: 'unknown',
-            detail: `ECS started ${arns.length} of ${wanted} and named no failure`,
-          });
+    // Only the tasks that did not start are asked for again; a round that must stop here answers
+    // with what failed so far.
+    return retryRounds(
+      async () => {
+        try {
+          const output = await this.client.send(
+            new RunTaskCommand({ ...template, count: wanted, clientToken: token }),
+          );
+          const arns = (output.tasks ?? []).flatMap((task) =>
+            task.taskArn !== undefined ? [task.taskArn] : [],
+          );
+          started.push(...arns);
+          const failures: WorkerStartFailure[] = (output.failures ?? []).map((failure) => ({
+            reason: failure.reason ?? 'unknown',
+            detail: failure.detail ?? '',
+            ...(failure.arn !== undefined && { arn: failure.arn }),
+          }));
+          const missing = wanted - arns.length;
+          if (missing <= 0) return { done: { started, failures: [] } };
+          if (failures.length === 0) {
+            failures.push({
+              reason: 'unknown',
+              detail: `ECS started ${arns.length} of ${wanted} and named no failure`,
+            });
+          }
+          if (!failures.every((failure) => capacityUnavailable(failure.reason))) {
+            return { done: { started, failures } };
+          }
+          wanted = missing;
+          // Another count is another request: a token is tied to its parameters.
+          token = randomUUID();
+          return { retry: { started, failures }, reason: failures[0]?.reason ?? '' };
+        } catch (thrown: unknown) {
+          // Throttled: the same request again, with the same token, so ECS starts nothing twice.
+          const propagating = roleNotYetAssumable(thrown);
+          if (!isTransientAwsError(thrown) && !propagating) {
+            throw classifyEcsError(thrown, 'ECS.RunTask', template.cluster);
+          }
+          const { code } = describeAwsError(thrown);
+          return {
+            retry: { started, failures: [{ reason: code, detail: toError(thrown).message }] },
+            reason: code,
+            ...(propagating && { atLeastAttempts: ROLE_PROPAGATION_ATTEMPTS }),
+          };
         }
-        if (!failures.every((failure) => capacityUnavailable(failure.reason))) return { started, failures };
-        retryable = failures;
-        wanted = missing;
-        // Another count is another request: a token is tied to its parameters.
-        token = randomUUID();
-      } catch (thrown: unknown) {
-        const propagating = roleNotYetAssumable(thrown);
-        if (!isTransientAwsError(thrown) && !propagating) {
-          throw classifyEcsError(thrown, 'ECS.RunTask', template.cluster);
-        }
-        if (propagating) attempts = Math.max(attempts, ROLE_PROPAGATION_ATTEMPTS);
-        const { code } = describeAwsError(thrown);
-        retryable = [{ reason: code, detail: toError(thrown).message }];
-      }
-      lastFailures = retryable;
-      if (attempt >= attempts) return { started, failures: lastFailures };
-      const delay = backoffDelayMs(attempt, {
-        baseMs: this.baseDelayMs,
-        maxMs: this.maxDelayMs,
+      },
+      {
+        maxAttempts: this.maxAttempts,
+        baseDelayMs: this.baseDelayMs,
+        maxDelayMs: this.maxDelayMs,
+        jitter: 'equal',
         random: this.random,
-      });
-      this.logger.debug(
-        `ECS.RunTask: ${wanted} task(s) not started (${retryable[0]?.reason ?? ''}); retrying in ${delay} ms`,
-      );
-      await this.sleep(delay);
-    }
+        ...(this.sleep !== undefined && { sleep: this.sleep }),
+        onRetry: ({ delayMs, reason }) => {
+          this.logger.debug(
+            `ECS.RunTask: ${wanted} task(s) not started (${reason}); retrying in ${delayMs} ms`,
+          );
+        },
+      },
+    );
   }
 
   /**

@@ -46,33 +46,26 @@ export { IamRunRoles } from './iam-run-roles.js';
 export type { EnsureRunRolesOptions, EnsuredRunRoles, FoundRunRole } from './iam-run-roles.js';
 export {
   DEFAULT_ECS_CLUSTER,
-  EcsWorkers,
-  MAX_OVERRIDES_CHARS,
-  RUN_TASK_BATCH_SIZE,
-  arnContext,
-  backoffDelayMs,
-  ecsLaunchTemplate,
-  ecsRunnerVariables,
   runStartedBy,
   runTaskDefinitionFamily,
-  runTaskDefinitionInput,
   runTaskGroup,
-  runTaskTags,
-  secretValueFrom,
-  workersToStart,
-} from './ecs-workers.js';
+} from './run-task-names.js';
+export { arnContext, ecsRunnerVariables, secretValueFrom } from './run-secrets.js';
+export type { ArnContext, EcsRunnerVariables } from './run-secrets.js';
+export { runTaskDefinitionInput } from './run-task-definition.js';
+export type { RunTaskDefinitionOptions } from './run-task-definition.js';
+export { MAX_OVERRIDES_CHARS, ecsLaunchTemplate, runTaskTags } from './run-task-request.js';
+export type { EcsLaunchOptions, EcsLaunchTemplate } from './run-task-request.js';
+export { EcsWorkers, RUN_TASK_BATCH_SIZE } from './ecs-workers.js';
 export type {
-  ArnContext,
-  EcsLaunchOptions,
-  EcsLaunchTemplate,
-  EcsRunnerVariables,
   EcsWorkersOptions,
   EnsuredCluster,
-  RunTaskDefinitionOptions,
-  WorkerDemand,
   WorkerStartFailure,
   WorkerStartReport,
 } from './ecs-workers.js';
+// The scaling rule lives in compute/scaling.ts; named here too, beside the pool it sizes.
+export { workersToStart } from '../compute/scaling.js';
+export type { WorkerDemand } from '../compute/scaling.js';
 export { EcsNetwork, runSecurityGroupName } from './ecs-network.js';
 export type { EcsNetworkOptions, RunNetwork } from './ecs-network.js';
 export {
