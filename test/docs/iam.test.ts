@@ -145,7 +145,7 @@ below: every call those steps make, on resources named as sluice names them — 
 roles under \`/sluice/\`, the \`sluice\` cluster, \`/sluice/runs/*\` log groups, \`sluice-*-watch\`
 functions and rules, \`sluice/*\` ECR repositories. Buckets are yours and differ by job, so the two
 S3 statements name every bucket: replace \`*\` by your input and output buckets to narrow them.
-test/docs/deployer-policy.test.ts checks it against every AWS operation the code sends (listed by
+test/integration/docs/deployer-policy.test.ts checks it against every AWS operation the code sends (listed by
 \`node scripts/aws-calls.mjs\`). A run on the local backend needs only the S3 and SQS statements.
 
 ${json(deployerPolicy({ partition: 'aws', region, accountId: account }))}

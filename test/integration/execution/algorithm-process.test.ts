@@ -1,9 +1,10 @@
+// runAlgorithm with real commands (/bin/sh): the environment it is given, time limits, aborts, a
+// program that cannot start, a SIGKILL it did not send.
 import { describe, expect, it } from '@jest/globals';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runAlgorithm, type AlgorithmOutcome } from './algorithm-process.js';
-import { TaskLog } from './task-log.js';
+import { TaskLog, runAlgorithm, type AlgorithmOutcome } from '@sluice/core';
 
 async function newLog(): Promise<{ log: TaskLog; path: string }> {
   const path = join(await mkdtemp(join(tmpdir(), 'sluice-alg-')), 'task.log');

@@ -1,13 +1,14 @@
+// PortAlgorithm against a real server process (test/fixtures/algorithms/echo-server.mjs) on a loopback
+// port: started once, fed 50 tasks, started again after a task kills it, a hung task timed out.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PortAlgorithm } from './port-algorithm.js';
-import { TaskLog } from './task-log.js';
+import { PortAlgorithm, TaskLog } from '@sluice/core';
 
-const serverScript = fileURLToPath(new URL('./fixtures/echo-server.mjs', import.meta.url));
+const serverScript = fileURLToPath(new URL('../../fixtures/algorithms/echo-server.mjs', import.meta.url));
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -1,9 +1,10 @@
+// ecsTaskId against a stand-in for ECS's task metadata endpoint on a loopback port.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { ecsTaskId } from './settings.js';
+import { ecsTaskId } from '../../../packages/runner/src/config/settings.js';
 
 describe('ecsTaskId: the worker id of a runner on ECS', () => {
   let server: Server;

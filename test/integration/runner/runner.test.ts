@@ -1,6 +1,6 @@
 // The runner's decisions against the in-memory fakes: which events become tasks, poison messages,
 // the last attempt's move to the dead-letter queue, permanent exit codes, and a release on stop
-// that uses no attempt.
+// that uses no attempt. The algorithm is a real /bin/sh command, so this is not a unit test.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +16,9 @@ import {
 } from '@sluice/core';
 import { FakeObjectStore, FakeTaskQueue } from '@sluice/testing';
 
-import { assembleRunner } from './assemble.js';
-import type { RunnerSettings } from './config/settings.js';
-import { JsonLog } from './logging/json-log.js';
+import { assembleRunner } from '../../../packages/runner/src/assemble.js';
+import type { RunnerSettings } from '../../../packages/runner/src/config/settings.js';
+import { JsonLog } from '../../../packages/runner/src/logging/json-log.js';
 
 const RUN = 'unit-0123abcd';
 const ARN = 'arn:aws:sqs:us-east-1:000000000000:tasks';

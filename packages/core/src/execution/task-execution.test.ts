@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
@@ -6,14 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 
 import type { Manifest } from '../schemas/manifest.js';
-import { TaskLog } from './task-log.js';
-import {
-  TaskWorkspace,
-  executeTask,
-  hostPath,
-  substitutePlaceholders,
-  withManifestDefaults,
-} from './task-execution.js';
+import { TaskWorkspace, hostPath, substitutePlaceholders, withManifestDefaults } from './task-execution.js';
 
 function manifest(fields: Partial<Manifest> = {}): Manifest {
   return {
@@ -122,60 +115,5 @@ describe('task execution', () => {
     expect(await workspace.collectOutputs()).toEqual([
       { relativePath: 'result.json', file: workspace.outputPath, size: 2 },
     ]);
-  });
-
-  it('runs a process algorithm with placeholders and classifies its end', async () => {
-    const m = manifest({
-      command: ['/bin/sh', '-c', 'cp "$1" "$2/copy"; exit "$CODE"', 'sh', '{input}', '{output}'],
-    });
-    const workspace = new TaskWorkspace(m, root);
-    await workspace.prepare();
-    await writeFile(workspace.inputFileFor('in/a b.txt'), 'payload');
-    const run = async (code: string) => {
-      const log = new TaskLog(join(root, `log-${code}`));
-      const result = await executeTask({
-        manifest: m,
-        workspace,
-        taskId: 't',
-        key: 'in/a b.txt',
-        env: { CODE: code, PATH: '/usr/bin:/bin' },
-        timeoutMs: 5000,
-        log,
-      });
-      await log.close();
-      return result;
-    };
-    const ok = await run('0');
-    expect(ok.verdict).toEqual({ ok: true, exitCode: 0 });
-    expect(ok.outputs.map((o) => o.relativePath)).toEqual(['copy']);
-    expect(await readFile(join(workspace.outputPath, 'copy'), 'utf8')).toBe('payload');
-    const failed = await run('5');
-    expect(failed.verdict).toEqual(
-      expect.objectContaining({ ok: false, failureClass: 'algorithm-exit', exitCode: 5 }),
-    );
-    expect(failed.outputs).toEqual([]);
-  });
-
-  it('reports an aborted run as aborted, not as a failure class', async () => {
-    const m = manifest({ command: ['/bin/sh', '-c', 'sleep 20'] });
-    const workspace = new TaskWorkspace(m, root);
-    await workspace.prepare();
-    const controller = new AbortController();
-    const log = new TaskLog(join(root, 'log'));
-    setTimeout(() => {
-      controller.abort();
-    }, 200);
-    const result = await executeTask({
-      manifest: m,
-      workspace,
-      taskId: 't',
-      key: 'k',
-      env: {},
-      timeoutMs: 10_000,
-      log,
-      signal: controller.signal,
-    });
-    await log.close();
-    expect(result.aborted).toBe(true);
   });
 });
