@@ -2,7 +2,7 @@
 // Clients are made once per execution environment and reused by every invocation it serves.
 import { ECSClient, RunTaskCommand, paginateListTasks } from '@aws-sdk/client-ecs';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { classifyAwsError, describeAwsError } from '@sluice/core/aws';
+import { awsClientConfig, classifyAwsError, describeAwsError } from '@sluice/core/aws';
 import { runTaskDefinitionFamily } from '@sluice/core/ecs';
 import type { WatcherLaunch } from '@sluice/core';
 
@@ -102,12 +102,6 @@ async function startTasks(
   return { started, failures };
 }
 
-/** `AWS_ENDPOINT_URL` when set (moto, LocalStack); otherwise the SDK's own endpoint for the region. */
-function clientConfig(env: NodeJS.ProcessEnv): { endpoint?: string } {
-  const endpoint = env.AWS_ENDPOINT_URL?.trim();
-  return endpoint === undefined || endpoint === '' ? {} : { endpoint };
-}
-
 let ports: WatcherPorts | undefined;
 
 /**
@@ -119,9 +113,10 @@ let ports: WatcherPorts | undefined;
  * @throws the fault when the queue or the tasks cannot be read (Lambda records the error).
  */
 export const handler = async (event: unknown): Promise<WatcherOutcome> => {
-  ports ??= awsWatcherPorts({
-    sqs: new SQSClient(clientConfig(process.env)),
-    ecs: new ECSClient(clientConfig(process.env)),
-  });
+  if (ports === undefined) {
+    // The Lambda's region and role credentials are in its environment; AWS_ENDPOINT_URL for moto.
+    const config = awsClientConfig(process.env);
+    ports = awsWatcherPorts({ sqs: new SQSClient(config.sqs), ecs: new ECSClient(config.base) });
+  }
   return handleWatcherEvent(event, ports);
 };

@@ -5,6 +5,7 @@ import { join, relative, sep } from 'node:path';
 
 import { S3Client } from '@aws-sdk/client-s3';
 import { ConfigurationError, S3ObjectStore, parseJob, toError, type ObjectRef } from '@sluice/core';
+import { runClientConfig } from '@sluice/core/aws';
 
 /** Uploads every file under a directory to `s3://bucket/prefix/`, reporting progress. */
 export type UploadDirectory = (
@@ -44,23 +45,13 @@ export function parseS3Url(url: string): ObjectRef {
   return { bucket: match[1], key: match[2] ?? '' };
 }
 
-/** An S3 client configured as the steps configure theirs: the job's region, the environment's endpoint. */
+/** An S3 client configured as the steps configure theirs (core's `runClientConfig`). */
 async function s3Client(
   jobPath: string,
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<S3Client> {
   const job = parseJob(await readFile(jobPath, 'utf8'), jobPath);
-  const set = (value: string | undefined): string | undefined =>
-    value === undefined || value.trim() === '' ? undefined : value;
-  const region = job.aws.region ?? set(env.AWS_REGION) ?? set(env.AWS_DEFAULT_REGION);
-  const endpoint = set(env.AWS_ENDPOINT_URL);
-  const { credentials } = job.aws;
-  return new S3Client({
-    ...(region !== undefined && { region }),
-    // A local endpoint (moto, MinIO) serves every bucket on one host.
-    ...(endpoint !== undefined && { endpoint, forcePathStyle: true }),
-    ...(credentials.source === 'profile' && { profile: credentials.profile }),
-  });
+  return new S3Client(runClientConfig(env, job).s3);
 }
 
 /** Every regular file under `dir` (symbolic links to files included), depth first. */

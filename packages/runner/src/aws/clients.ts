@@ -1,10 +1,15 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { awsClientConfig } from '@sluice/core/aws';
 
 /**
- * SDK clients from the standard environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials chain).
- * With an endpoint set (the moto server, MinIO), S3 is addressed by path: such servers serve every
- * bucket on one host name.
+ * SDK clients from the standard environment (`AWS_REGION`, `AWS_ENDPOINT_URL[_S3|_SQS]`, credentials
+ * chain), resolved as every sluice client is (core's `awsClientConfig`). With no region set, the
+ * queue URL's region is used (the runner always knows its queue), else `us-east-1`.
+ *
+ * @example
+ * const { s3, sqs } = awsClients(process.env, config.queueUrl);
+ * @throws never.
  */
 export function awsClients(
   env: Readonly<Record<string, string | undefined>>,
@@ -13,23 +18,10 @@ export function awsClients(
   s3: S3Client;
   sqs: SQSClient;
 } {
-  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? regionOfQueue(queueUrl) ?? 'us-east-1';
-  const s3Endpoint = nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? nonEmpty(env.AWS_ENDPOINT_URL);
-  const sqsEndpoint = nonEmpty(env.AWS_ENDPOINT_URL_SQS) ?? nonEmpty(env.AWS_ENDPOINT_URL);
-  return {
-    s3: new S3Client({
-      region,
-      forcePathStyle: s3Endpoint !== undefined,
-      ...(s3Endpoint !== undefined && { endpoint: s3Endpoint }),
-    }),
-    sqs: new SQSClient({ region, ...(sqsEndpoint !== undefined && { endpoint: sqsEndpoint }) }),
-  };
+  const config = awsClientConfig(env, { defaultRegion: regionOfQueue(queueUrl) ?? 'us-east-1' });
+  return { s3: new S3Client(config.s3), sqs: new SQSClient(config.sqs) };
 }
 
 function regionOfQueue(queueUrl: string): string | undefined {
   return /^https:\/\/sqs\.([a-z0-9-]+)\.amazonaws\.com\//.exec(queueUrl)?.[1];
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value;
 }
