@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from '@jest/globals';
-import { createInputReader, createMemoryToolkit, runAction } from '@sluice/action-kit';
+import { createInputReader, runAction } from '@sluice/action-kit';
+import { createMemoryToolkit } from '@sluice/testing';
 import { ConfigurationError, type DispatchProgress } from '@sluice/core';
 import type { DispatchStepResult, RunTarget, StepContext } from '@sluice/orchestrator';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { createMemoryToolkit, runAction } from '@sluice/action-kit';
+import { runAction } from '@sluice/action-kit';
+import { createMemoryToolkit } from '@sluice/testing';
 import type { StepContext } from '@sluice/orchestrator';
 import type { TeardownReport } from '@sluice/core';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { createInputReader, createMemoryToolkit, runAction } from '@sluice/action-kit';
+import { createInputReader, runAction } from '@sluice/action-kit';
+import { createMemoryToolkit } from '@sluice/testing';
 import { AwsRequestError } from '@sluice/core/aws';
 import type { RunTarget } from '@sluice/orchestrator';
 import type { TeardownReport } from '@sluice/core';

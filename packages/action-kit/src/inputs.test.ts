@@ -4,7 +4,7 @@ import { isConfigurationError } from '@sluice/core';
 import { InputError } from './errors.js';
 import { createInputReader } from './inputs.js';
 import { readRunTarget } from './run-target.js';
-import { createMemoryToolkit } from './toolkit.js';
+import { createMemoryToolkit } from '@sluice/testing';
 
 function reader(inputs: Record<string, string>): ReturnType<typeof createInputReader> {
   return createInputReader(createMemoryToolkit({ inputs }));

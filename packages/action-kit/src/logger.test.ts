@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 
 import { createActionsLogger } from './logger.js';
 import { setOutputs } from './outputs.js';
-import { createMemoryToolkit } from './toolkit.js';
+import { createMemoryToolkit } from '@sluice/testing';
 
 describe('actions logger', () => {
   it('writes each level through the toolkit and masks secrets', () => {

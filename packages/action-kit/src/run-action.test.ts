@@ -3,7 +3,7 @@ import { ConfigurationError, InfrastructureError, ValidationError } from '@sluic
 
 import { StepNotAvailableError } from './errors.js';
 import { runAction } from './run-action.js';
-import { createMemoryToolkit } from './toolkit.js';
+import { createMemoryToolkit } from '@sluice/testing';
 
 describe('runAction', () => {
   it('leaves the step green when main succeeds', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { SluiceError } from '@sluice/core';
 
 import { defineSavedState } from './saved-state.js';
-import { createMemoryToolkit } from './toolkit.js';
+import { createMemoryToolkit } from '@sluice/testing';
 
 interface Created {
   readonly runId: string;

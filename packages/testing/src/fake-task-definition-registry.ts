@@ -1,12 +1,25 @@
 // A TaskDefinitionRegistry in memory that answers the way ECS does: revisions numbered per family,
 // ECS's defaults filled into every container (cpu 0, empty lists, the awsvpc host port), newest first.
+// The task definition registry contract runs against it and against ECS on moto.
 import type { RegisterTaskDefinitionCommandInput, TaskDefinition } from '@aws-sdk/client-ecs';
+import type { RegisteredTaskDefinition, TaskDefinitionRegistry } from '@sluice/core/ecs';
 
-import type { RegisteredTaskDefinition, TaskDefinitionRegistry } from './task-definition.js';
-
+/**
+ * A {@link TaskDefinitionRegistry} in memory. `revisions` holds every registration; an ARN in
+ * `inactive` is deregistered (listActive skips it, describe still finds it, as in ECS).
+ *
+ * @example
+ * const registry = new FakeTaskDefinitionRegistry();
+ * const { revision } = await registerTaskDefinition(registry, taskDefinitionInput(options));
+ */
 export class FakeTaskDefinitionRegistry implements TaskDefinitionRegistry {
   readonly revisions: RegisteredTaskDefinition[] = [];
   readonly inactive = new Set<string>();
+
+  /** Marks a revision INACTIVE, as DeregisterTaskDefinition does. */
+  deregister(arn: string): void {
+    this.inactive.add(arn);
+  }
 
   async *listActive(family: string): AsyncIterable<string> {
     const arns = this.revisions
@@ -17,7 +30,9 @@ export class FakeTaskDefinitionRegistry implements TaskDefinitionRegistry {
   }
 
   describe(taskDefinition: string): Promise<RegisteredTaskDefinition | undefined> {
-    return Promise.resolve(this.revisions.find((r) => r.arn === taskDefinition));
+    const found = this.revisions.find((r) => r.arn === taskDefinition);
+    if (found === undefined || !this.inactive.has(found.arn)) return Promise.resolve(found);
+    return Promise.resolve({ ...found, taskDefinition: { ...found.taskDefinition, status: 'INACTIVE' } });
   }
 
   register(input: RegisterTaskDefinitionCommandInput): Promise<RegisteredTaskDefinition> {

@@ -36,6 +36,30 @@ export { describeObjectStoreContract } from './contract-object-store.js';
 export type { ObjectStoreHarness } from './contract-object-store.js';
 export { describeTaskQueueContract } from './contract-task-queue.js';
 export type { TaskQueueHarness } from './contract-task-queue.js';
+export { FakeCommandRunner, fakeHostTools } from './fake-command-runner.js';
+export type { CommandCall, CommandScript } from './fake-command-runner.js';
+export { FakeContainerEngine } from './fake-container-engine.js';
+export type {
+  FakeContainer,
+  FakeContainerEngineOptions,
+  FakeExit,
+  FakeProgram,
+} from './fake-container-engine.js';
+export { FakeTaskDefinitionRegistry } from './fake-task-definition-registry.js';
+export { RecordingLogger } from './recording-logger.js';
+export type { LogLevel } from './recording-logger.js';
+export {
+  CONTAINER_CONTRACT_PROGRAM,
+  describeContainerEngineContract,
+  writeContractImageContext,
+} from './contract-container-engine.js';
+export type { ContainerEngineHarness } from './contract-container-engine.js';
+export { describeTaskDefinitionRegistryContract } from './contract-task-definition-registry.js';
+export type { TaskDefinitionRegistryHarness } from './contract-task-definition-registry.js';
+
+// an in-memory @actions/core for action-kit and the actions (typed by shape: see memory-toolkit.ts)
+export { createMemoryToolkit } from './memory-toolkit.js';
+export type { MemoryAnnotationProperties, MemoryToolkit, RecordedMessage } from './memory-toolkit.js';
 
 // action.yml against an action's constants.ts
 export { describeActionYaml } from './action-yaml-contract.js';

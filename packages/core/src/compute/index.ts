@@ -1,31 +1,33 @@
 // Every export of @sluice/core/compute: the container engine, wrapped images, local runner containers and the catalogue, named (no `export *`).
 
-export {
-  CONTAINER_ENGINE_ENV,
-  CliContainerEngine,
-  ContainerEngineError,
-  ImageBuildError,
-  ImageNotFoundError,
-  detectContainerEngine,
-  digestFromPushOutput,
-  parseContainerInspect,
-  parseImageInspect,
-  repositoryOf,
-  tailLines,
-} from './container-engine.js';
+export { CONTAINER_ENGINE_ENV } from './container-engine.js';
 export type {
   BuildImageOptions,
-  CliContainerEngineOptions,
   ContainerDetails,
   ContainerEngine,
   ContainerEngineKind,
-  DetectContainerEngineOptions,
   ImageDetails,
   ImageLister,
   RegistryLogin,
   RunContainerOptions,
   Ulimit,
 } from './container-engine.js';
+export {
+  ContainerEngineError,
+  ImageBuildError,
+  ImageNotFoundError,
+  tailLines,
+} from './container-engine-errors.js';
+export {
+  digestFromPushOutput,
+  parseContainerInspect,
+  parseImageInspect,
+  repositoryOf,
+} from './engine-inspect.js';
+export { CliContainerEngine } from './cli-container-engine.js';
+export type { CliContainerEngineOptions } from './cli-container-engine.js';
+export { detectContainerEngine } from './detect-engine.js';
+export type { DetectContainerEngineOptions } from './detect-engine.js';
 export { CommandNotFoundError, ProcessCommandRunner } from './command-runner.js';
 export type { CommandOptions, CommandResult, CommandRunner } from './command-runner.js';
 export { readElfDependencies } from './elf.js';

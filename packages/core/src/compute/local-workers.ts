@@ -7,7 +7,8 @@ import { ConfigurationError, toError } from '../errors.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import type { Manifest } from '../schemas/manifest.js';
 import { RUNNER_CONFIG_VARIABLE, type RunnerConfig } from '../schemas/runner-config.js';
-import { tailLines, type ContainerDetails, type ContainerEngine, type Ulimit } from './container-engine.js';
+import type { ContainerDetails, ContainerEngine, Ulimit } from './container-engine.js';
+import { tailLines } from './container-engine-errors.js';
 import { localMemoryLimitMiB } from './wrapped-image.js';
 
 /** The label naming a runner container's run. */

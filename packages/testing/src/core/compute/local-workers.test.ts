@@ -1,128 +1,20 @@
+// LocalWorkers against the fake container engine: how many runners it starts, with what, and what
+// it does when they exit. Here rather than in packages/core because a core test importing
+// @sluice/testing would make the two projects depend on each other (nx refuses the cycle).
 import { describe, expect, it } from '@jest/globals';
-
-import { ConfigurationError } from '../errors.js';
-import type { Logger } from '../logging/logger.js';
-import type { RunnerConfig } from '../schemas/runner-config.js';
-import type { ContainerDetails, ContainerEngine, RunContainerOptions } from './container-engine.js';
+import { ConfigurationError, type RunnerConfig } from '@sluice/core';
 import {
   LOCAL_RUN_LABEL,
   LOCAL_WORKER_LABEL,
-  localWorkerLimits,
   localWorkerName,
   LocalWorkers,
   type LocalWorkerSpec,
-} from './local-workers.js';
+} from '@sluice/core/compute';
+
+import { FakeContainerEngine } from '../../fake-container-engine.js';
+import { RecordingLogger } from '../../recording-logger.js';
 
 const RUN = 'thumbs-3f9a0c12';
-
-interface FakeContainer {
-  details: ContainerDetails;
-  options: RunContainerOptions;
-  log: string;
-}
-
-/** A container engine that keeps containers in a map; tests end them with `exit`. */
-class FakeEngine implements ContainerEngine {
-  readonly kind = 'podman' as const;
-  readonly containers = new Map<string, FakeContainer>();
-  readonly started: RunContainerOptions[] = [];
-  readonly stopped: string[] = [];
-  private next = 1;
-
-  exit(name: string, exitCode: number, log = ''): void {
-    const found = [...this.containers.values()].find((c) => c.details.name === name);
-    if (found === undefined) throw new Error(`no container ${name}`);
-    found.details = { ...found.details, running: false, status: 'exited', exitCode };
-    found.log = log;
-  }
-
-  running(): string[] {
-    return [...this.containers.values()].filter((c) => c.details.running).map((c) => c.details.name);
-  }
-
-  runDetached(options: RunContainerOptions): Promise<string> {
-    const name = options.name ?? `c${this.next}`;
-    if ([...this.containers.values()].some((c) => c.details.name === name)) {
-      return Promise.reject(new Error(`name ${name} is in use`));
-    }
-    const id = `id${this.next}`;
-    this.next += 1;
-    this.started.push(options);
-    this.containers.set(id, {
-      options,
-      log: '',
-      details: {
-        id,
-        name,
-        image: options.image,
-        status: 'running',
-        running: true,
-        exitCode: 0,
-        oomKilled: false,
-        labels: { ...options.labels },
-      },
-    });
-    return Promise.resolve(id);
-  }
-
-  listContainers(label: string): Promise<readonly ContainerDetails[]> {
-    const [key, value] = label.split('=');
-    return Promise.resolve(
-      [...this.containers.values()]
-        .map((c) => c.details)
-        .filter(
-          (d) => key !== undefined && (value === undefined ? key in d.labels : d.labels[key] === value),
-        ),
-    );
-  }
-
-  stop(container: string): Promise<void> {
-    this.stopped.push(container);
-    const found = this.containers.get(container);
-    if (found !== undefined) found.details = { ...found.details, running: false, exitCode: 0 };
-    return Promise.resolve();
-  }
-
-  remove(containers: readonly string[]): Promise<void> {
-    for (const id of containers) this.containers.delete(id);
-    return Promise.resolve();
-  }
-
-  logs(container: string): Promise<{ stdout: string; stderr: string }> {
-    return Promise.resolve({ stdout: this.containers.get(container)?.log ?? '', stderr: '' });
-  }
-
-  build = (): Promise<string> => Promise.reject(new Error('not used'));
-  inspectImage = (): Promise<never> => Promise.reject(new Error('not used'));
-  imageExists = (): Promise<boolean> => Promise.resolve(true);
-  push = (): Promise<string> => Promise.reject(new Error('not used'));
-  pull = (): Promise<void> => Promise.resolve();
-  tag = (): Promise<void> => Promise.resolve();
-  removeImages = (): Promise<void> => Promise.resolve();
-  run = (): Promise<never> => Promise.reject(new Error('not used'));
-  wait = (): Promise<number> => Promise.resolve(0);
-  inspectContainer = (): Promise<never> => Promise.reject(new Error('not used'));
-  login = (): Promise<void> => Promise.resolve();
-}
-
-class RecordingLogger implements Logger {
-  readonly lines: string[] = [];
-  debug(message: string): void {
-    this.lines.push(`debug ${message}`);
-  }
-  info(message: string): void {
-    this.lines.push(`info ${message}`);
-  }
-  warning(message: string): void {
-    this.lines.push(`warning ${message}`);
-  }
-  error(message: string): void {
-    this.lines.push(`error ${message}`);
-  }
-  setSecret(): void {
-    // Nothing printed here.
-  }
-}
 
 const CONFIG: RunnerConfig = {
   runId: RUN,
@@ -150,7 +42,7 @@ function spec(overrides: Partial<LocalWorkerSpec> = {}): LocalWorkerSpec {
 
 describe('LocalWorkers', () => {
   it('starts maxWorkers runners with the run label, host network, memory limit, ulimits and SLUICE_RUN', async () => {
-    const engine = new FakeEngine();
+    const engine = new FakeContainerEngine();
     const workers = new LocalWorkers(engine);
 
     const report = await workers.ensure(spec(), { workRemains: true });
@@ -170,7 +62,7 @@ describe('LocalWorkers', () => {
   });
 
   it('is idempotent: a second ensure starts nothing', async () => {
-    const engine = new FakeEngine();
+    const engine = new FakeContainerEngine();
     const workers = new LocalWorkers(engine);
     await workers.ensure(spec(), { workRemains: true });
 
@@ -182,14 +74,14 @@ describe('LocalWorkers', () => {
   });
 
   it('starts none without work, and keeps minWorkers', async () => {
-    const engine = new FakeEngine();
+    const engine = new FakeContainerEngine();
     const workers = new LocalWorkers(engine);
     expect((await workers.ensure(spec(), { workRemains: false })).started).toBe(0);
     expect((await workers.ensure(spec({ minWorkers: 1 }), { workRemains: false })).started).toBe(1);
   });
 
   it('replaces a crashed runner (logging its log tail) and reuses its name', async () => {
-    const engine = new FakeEngine();
+    const engine = new FakeContainerEngine();
     const logger = new RecordingLogger();
     const workers = new LocalWorkers(engine, logger);
     await workers.ensure(spec(), { workRemains: true });
@@ -203,7 +95,7 @@ describe('LocalWorkers', () => {
   });
 
   it('restarts runners that all exited idle when work arrives, and leaves them while there is none', async () => {
-    const engine = new FakeEngine();
+    const engine = new FakeContainerEngine();
     const workers = new LocalWorkers(engine);
     await workers.ensure(spec(), { workRemains: true });
     engine.exit(localWorkerName(RUN, 1), 0);
@@ -215,7 +107,7 @@ describe('LocalWorkers', () => {
   });
 
   it('stops on a runner configuration error instead of restarting it', async () => {
-    const engine = new FakeEngine();
+    const engine = new FakeContainerEngine();
     const workers = new LocalWorkers(engine);
     await workers.ensure(spec(), { workRemains: true });
     engine.exit(
@@ -231,7 +123,7 @@ describe('LocalWorkers', () => {
   });
 
   it('gives up when runners keep crashing beyond the restart budget', async () => {
-    const engine = new FakeEngine();
+    const engine = new FakeContainerEngine();
     const workers = new LocalWorkers(engine, undefined, { restartBudget: 2 });
     await workers.ensure(spec({ workers: 1 }), { workRemains: true });
     for (let i = 0; i < 2; i += 1) {
@@ -245,7 +137,7 @@ describe('LocalWorkers', () => {
   });
 
   it('stop removes every container of the run, running or not, and only those', async () => {
-    const engine = new FakeEngine();
+    const engine = new FakeContainerEngine();
     const workers = new LocalWorkers(engine);
     await workers.ensure(spec(), { workRemains: true });
     await workers.ensure(spec({ runId: 'other-00000000' }), { workRemains: true });
@@ -256,27 +148,5 @@ describe('LocalWorkers', () => {
     expect(await workers.count(RUN)).toEqual({ running: 0, finished: 0, failed: 0 });
     expect(await workers.count('other-00000000')).toEqual({ running: 2, finished: 0, failed: 0 });
     expect(await workers.stop(RUN)).toBe(0);
-  });
-});
-
-describe('localWorkerLimits', () => {
-  it('keeps maxWorkers and minWorkers for a process algorithm', () => {
-    expect(localWorkerLimits({ maxWorkers: 4, minWorkers: 2 }, { name: 'thumbs' })).toEqual({
-      workers: 4,
-      minWorkers: 2,
-    });
-  });
-
-  it('runs one runner at a time for a port algorithm, and says why', () => {
-    const limits = localWorkerLimits({ maxWorkers: 4, minWorkers: 2 }, { name: 'ocr', port: 8080 });
-    expect(limits).toMatchObject({ workers: 1, minWorkers: 1 });
-    expect(limits.note).toMatch(/ocr is a server on port 8080: .*share the host's network.*maxWorkers 4 → 1/);
-  });
-
-  it('says nothing when a port algorithm asks for one runner anyway', () => {
-    expect(localWorkerLimits({ maxWorkers: 1, minWorkers: 0 }, { name: 'ocr', port: 8080 })).toEqual({
-      workers: 1,
-      minWorkers: 0,
-    });
   });
 });

@@ -1,12 +1,13 @@
+// The ECS catalogue against the fake task definition registry, and the local catalogue against the
+// fake container engine's images. Here rather than in packages/core because a core test importing
+// @sluice/testing would make the two projects depend on each other (nx refuses the cycle).
 import { describe, expect, it } from '@jest/globals';
+import { ConfigurationError, parseManifest } from '@sluice/core';
+import { LocalCatalogue, WRAPPED_LABELS, parseImageInspect, type ImageDetails } from '@sluice/core/compute';
+import { EcsCatalogue } from '@sluice/core/ecs';
 
-import { ConfigurationError } from '../errors.js';
-import { parseManifest } from '../schemas/documents.js';
-import { LocalCatalogue } from '../compute/catalogue.js';
-import { ImageNotFoundError, parseImageInspect, type ImageDetails } from '../compute/container-engine.js';
-import { WRAPPED_LABELS } from '../compute/wrapped-image.js';
-import { EcsCatalogue } from './ecs-catalogue.js';
-import { FakeTaskDefinitionRegistry } from './task-definition-fakes.test-support.js';
+import { FakeContainerEngine } from '../../fake-container-engine.js';
+import { FakeTaskDefinitionRegistry } from '../../fake-task-definition-registry.js';
 
 const DIGEST = `sha256:${'d'.repeat(64)}`;
 
@@ -82,19 +83,11 @@ describe('EcsCatalogue', () => {
   });
 });
 
-/** The image side of a container engine, in memory. */
-class FakeImages {
-  constructor(readonly images: ImageDetails[]) {}
-
-  listImages(label: string): Promise<readonly ImageDetails[]> {
-    const [key, value] = label.split(/=(.*)/s);
-    return Promise.resolve(this.images.filter((image) => image.labels[key ?? ''] === value));
-  }
-
-  inspectImage(image: string): Promise<ImageDetails> {
-    const found = this.images.find((i) => i.id === image || i.repoTags.includes(image));
-    return found === undefined ? Promise.reject(new ImageNotFoundError(image)) : Promise.resolve(found);
-  }
+/** A fake engine holding these images. */
+function engineWith(images: ImageDetails[]): FakeContainerEngine {
+  const engine = new FakeContainerEngine();
+  for (const image of images) engine.addImage(image);
+  return engine;
 }
 
 function wrappedImage(id: string, tags: string[], version = '1.0.0'): ImageDetails {
@@ -115,7 +108,7 @@ function wrappedImage(id: string, tags: string[], version = '1.0.0'): ImageDetai
 
 describe('LocalCatalogue', () => {
   it("resolves to the image with wrap's own tag, by id, with its manifest", async () => {
-    const engine = new FakeImages([
+    const engine = engineWith([
       wrappedImage('1', []),
       wrappedImage('2', ['localhost/sluice/thumbnails:1.0.0']),
       wrappedImage('3', ['localhost/sluice/thumbnails:2.0.0'], '2.0.0'),
@@ -132,7 +125,7 @@ describe('LocalCatalogue', () => {
   });
 
   it('registers a wrapped image of the algorithm, and refuses another image', async () => {
-    const engine = new FakeImages([
+    const engine = engineWith([
       wrappedImage('2', ['localhost/sluice/thumbnails:1.0.0']),
       wrappedImage('3', ['localhost/sluice/thumbnails:2.0.0'], '2.0.0'),
     ]);
@@ -147,7 +140,7 @@ describe('LocalCatalogue', () => {
   });
 
   it('says the algorithm is unknown when no image carries its label', async () => {
-    const failure = new LocalCatalogue(new FakeImages([])).resolve('thumbnails@1.0.0');
+    const failure = new LocalCatalogue(engineWith([])).resolve('thumbnails@1.0.0');
 
     await expect(failure).rejects.toThrow(
       'no algorithm thumbnails@1.0.0 is registered in the local image store (no image is labelled org.sluice.algorithm=thumbnails@1.0.0): run wrap-algorithm (or `sluice wrap algorithm.json`) first',

@@ -1,3 +1,6 @@
+// EcrRegistry against a stand-in ECR client (the SDK's, not one of ours: it stays here) and the
+// recording logger. Here rather than in packages/core because a core test importing @sluice/testing
+// would make the two projects depend on each other (nx refuses the cycle).
 import {
   CreateRepositoryCommand,
   DescribeRepositoriesCommand,
@@ -6,10 +9,10 @@ import {
   type ECRClient,
 } from '@aws-sdk/client-ecr';
 import { describe, expect, it } from '@jest/globals';
+import type { RegistryLogin } from '@sluice/core/compute';
+import { EcrRegistry, ecrRegistryHost, ecrRepositoryName } from '@sluice/core/ecs';
 
-import type { Logger } from '../logging/logger.js';
-import type { RegistryLogin } from '../compute/container-engine.js';
-import { EcrRegistry, ecrRegistryHost, ecrRepositoryName } from './ecr-registry.js';
+import { RecordingLogger } from '../../recording-logger.js';
 
 const HOST = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
 
@@ -54,23 +57,9 @@ class FakeEcr {
   }
 }
 
-function recordingLogger(): Logger & { lines: string[]; secrets: string[] } {
-  const lines: string[] = [];
-  const secrets: string[] = [];
-  return {
-    lines,
-    secrets,
-    debug: (m) => lines.push(m),
-    info: (m) => lines.push(m),
-    warning: (m) => lines.push(m),
-    error: (m) => lines.push(m),
-    setSecret: (s) => secrets.push(s),
-  };
-}
-
 describe('EcrRegistry', () => {
   it('logs the engine in with the token as a secret, and never logs it', async () => {
-    const logger = recordingLogger();
+    const logger = new RecordingLogger();
     const logins: RegistryLogin[] = [];
     const registry = new EcrRegistry(new FakeEcr() as unknown as ECRClient, { logger });
 
