@@ -1,64 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { createInputReader, runAction } from '@sluice/action-kit';
-import type { CollectProgress, CollectReport } from '@sluice/core';
-import type { CollectStepOptions, CollectStepResult, RunTarget, StepContext } from '@sluice/orchestrator';
-import { createMemoryToolkit, FakeGitHubApi } from '@sluice/testing';
+import { createMemoryToolkit } from '@sluice/testing';
 
 import { readInputs } from './inputs.js';
-import { main, type CollectResultsDeps } from './main.js';
+import { main } from './main.js';
+import { RESULTS, fakeCollect, report } from './main.test-support.js';
 
 function read(inputs: Record<string, string>): ReturnType<typeof readInputs> {
   return readInputs(createInputReader(createMemoryToolkit({ inputs })));
-}
-
-const RESULTS = 's3://sluice-demo-out/_sluice/thumbnails-3f9a0c12/results.json';
-
-function report(counts: Partial<CollectReport['counts']>, rest: Partial<CollectReport> = {}): CollectReport {
-  return {
-    runId: 'thumbnails-3f9a0c12',
-    counts: { inputs: 60, succeeded: 57, failed: 3, running: 0, pending: 0, ...counts },
-    complete: true,
-    inputComplete: true,
-    timedOut: false,
-    results: RESULTS,
-    resultsKey: '_sluice/thumbnails-3f9a0c12/results.json',
-    failures: [],
-    slowest: [],
-    reconciled: 0,
-    retried: 0,
-    elapsedMs: 12_000,
-    ...rest,
-  };
-}
-
-function fakeCollect(result: CollectReport): {
-  calls: { target: RunTarget; options: CollectStepOptions; context: StepContext }[];
-  collect: CollectResultsDeps['collect'];
-} {
-  const calls: { target: RunTarget; options: CollectStepOptions; context: StepContext }[] = [];
-  return {
-    calls,
-    collect: (target, options, context, onProgress) => {
-      calls.push({ target, options, context });
-      const progress: CollectProgress = {
-        ...result.counts,
-        phase: 'draining',
-        queued: 4,
-        inFlight: 2,
-        deadLetter: 0,
-        elapsedMs: 1000,
-      };
-      // The same progress twice: logged once.
-      onProgress?.(progress);
-      onProgress?.(progress);
-      const summary: CollectStepResult = {
-        report: result,
-        summaryMarkdown: '## sluice run thumbnails-3f9a0c12\n',
-        summaryOptions: {},
-      };
-      return Promise.resolve(summary);
-    },
-  };
 }
 
 describe('collect-results inputs', () => {
@@ -197,95 +146,5 @@ describe('collect-results main', () => {
   });
 });
 
-describe('collect-results outcome comment', () => {
-  const api = new FakeGitHubApi();
-  const SHA = 'abc123def4567890abc123def4567890abc123de';
-  let apiUrl: string;
-
-  beforeAll(async () => {
-    apiUrl = await api.start();
-  });
-
-  afterAll(async () => {
-    await api.stop();
-  });
-
-  const pushEnv = (event = 'push'): Record<string, string> => ({
-    GITHUB_EVENT_NAME: event,
-    GITHUB_REPOSITORY: 'octo/photos',
-    GITHUB_SHA: SHA,
-    GITHUB_API_URL: apiUrl,
-    GITHUB_SERVER_URL: 'https://github.example',
-    GITHUB_RUN_ID: '42',
-  });
-
-  async function collectOnce(
-    env: Record<string, string>,
-    counts: Partial<CollectReport['counts']>,
-    inputs: Record<string, string> = {},
-  ): Promise<ReturnType<typeof createMemoryToolkit>> {
-    const toolkit = createMemoryToolkit({
-      inputs: { 'run-id': 'thumbnails-3f9a0c12', 'github-token': 'ghs_secret', ...inputs },
-    });
-    await runAction(
-      () => main(toolkit, { collect: fakeCollect(report(counts)).collect, env }),
-      undefined,
-      toolkit,
-    );
-    return toolkit;
-  }
-
-  it('tells the pusher the outcome on the pushed commit, even when the step then fails', async () => {
-    api.reset();
-    const toolkit = await collectOnce(pushEnv(), { failed: 3 });
-
-    expect(toolkit.failure()).toContain('3 task(s) failed');
-    const comments = api.commentsOn('octo/photos', SHA);
-    expect(comments.map((c) => c.body.split('\n')[0])).toEqual([
-      '<!-- sluice:run=thumbnails-3f9a0c12:outcome -->',
-    ]);
-    expect(comments[0]?.body).toContain('## sluice run `thumbnails-3f9a0c12`: completed, 3 failed');
-    expect(comments[0]?.body).toContain(
-      '[The workflow run](https://github.example/octo/photos/actions/runs/42)',
-    );
-    expect(toolkit.secrets).toContain('ghs_secret');
-  });
-
-  it('edits the outcome comment on a re-run, beside the upload comment it leaves alone', async () => {
-    api.reset();
-    api.comments.push({
-      id: 99,
-      repository: 'octo/photos',
-      sha: SHA,
-      body: '<!-- sluice:run=thumbnails-3f9a0c12:upload -->\nupload to s3://in/photos/',
-      html_url: 'https://github.example/c/99',
-    });
-    await collectOnce(pushEnv(), { failed: 3 }, { 'fail-on-error': 'false' });
-    await collectOnce(pushEnv(), { failed: 0, succeeded: 60 }, { 'fail-on-error': 'false' });
-
-    const comments = api.commentsOn('octo/photos', SHA);
-    expect(comments).toHaveLength(2);
-    expect(comments[0]?.body).toBe(
-      '<!-- sluice:run=thumbnails-3f9a0c12:upload -->\nupload to s3://in/photos/',
-    );
-    expect(comments[1]?.body).toContain('completed, 0 failed');
-  });
-
-  it('posts nothing for a scheduled or dispatched run, and warns, not fails, when GitHub refuses', async () => {
-    api.reset();
-    await collectOnce(pushEnv('schedule'), { failed: 0 });
-    await collectOnce(pushEnv('workflow_dispatch'), { failed: 0 });
-    expect(api.received).toEqual([]);
-
-    api.refuseWith = 403;
-    const toolkit = await collectOnce(pushEnv(), { failed: 0, succeeded: 60 });
-    expect(toolkit.failure()).toBeUndefined();
-    const warnings = toolkit.messages.filter((m) => m.level === 'warning').map((m) => m.message);
-    expect(warnings).toEqual([
-      expect.stringContaining(
-        'could not comment on commit abc123def456 (the outcome of run thumbnails-3f9a0c12',
-      ),
-    ]);
-    expect(toolkit.outputs.get('succeeded')).toBe('60');
-  });
-});
+// The outcome comment on the pushed commit (a stand-in GitHub API on a loopback port) is tested in
+// test/integration/actions/collect-results-comment.test.ts.
