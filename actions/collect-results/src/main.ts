@@ -11,7 +11,13 @@ import {
   type ActionsToolkit,
   type CommitCommenter,
 } from '@sluice/action-kit';
-import { SluiceError, toError, type CollectProgress, type CollectReport } from '@sluice/core';
+import {
+  RunIncompleteError,
+  TasksFailedError,
+  toError,
+  type CollectProgress,
+  type CollectReport,
+} from '@sluice/core';
 import {
   collectStep,
   type CollectStepOptions,
@@ -132,7 +138,8 @@ export async function main(
   );
   if (!report.complete) {
     const { counts } = report;
-    throw new SluiceError(
+    throw new RunIncompleteError(
+      report.runId,
       `run ${report.runId} did not finish${report.timedOut ? ' in time' : ''}: ${describeCounts(report)}, ` +
         `${counts.running} still running, ${counts.pending} not started` +
         `${report.inputComplete ? '' : `; the input was never complete (until: ${inputs.completion.until})`}. ` +
@@ -140,7 +147,9 @@ export async function main(
     );
   }
   if (report.counts.failed > 0 && inputs.failOnError) {
-    throw new SluiceError(
+    throw new TasksFailedError(
+      report.runId,
+      report.counts.failed,
       `run ${report.runId}: ${report.counts.failed} task(s) failed (${describeCounts(report)}); see the job ` +
         `summary and ${report.results}. Set \`${Inputs.failOnError}: false\` to only report failures.`,
     );

@@ -5,11 +5,22 @@ import { ValidationError } from '../errors.js';
 import { lazyValidator, toSchemaJson, type JSONSchemaType } from './ajv.js';
 import { problemsFromAjv } from './ajv-problems.js';
 
-/** Where a task stands. `running` while an attempt is under way or a retry is due. */
-export type TaskStatus = 'running' | 'succeeded' | 'failed';
+/** Every status, in the order a task passes through them: the schema's enum and the type are made of it. */
+const TASK_STATUSES = ['running', 'succeeded', 'failed'] as const;
 
-/** Every status, in the order a task passes through them. */
-export const TASK_STATUSES: readonly TaskStatus[] = ['running', 'succeeded', 'failed'];
+/** Where a task stands. `running` while an attempt is under way or a retry is due. */
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** Every failure class: the schema's enum and the type are made of it. */
+const FAILURE_CLASSES = [
+  'algorithm-exit',
+  'out-of-memory',
+  'timeout',
+  'no-output',
+  'input-unreadable',
+  'upload-failed',
+  'infrastructure',
+] as const;
 
 /**
  * Why an attempt failed:
@@ -21,25 +32,7 @@ export const TASK_STATUSES: readonly TaskStatus[] = ['running', 'succeeded', 'fa
  * - `upload-failed`: results could not be uploaded or committed.
  * - `infrastructure`: anything outside the algorithm (container engine, network, worker lost).
  */
-export type FailureClass =
-  | 'algorithm-exit'
-  | 'out-of-memory'
-  | 'timeout'
-  | 'no-output'
-  | 'input-unreadable'
-  | 'upload-failed'
-  | 'infrastructure';
-
-/** Every failure class. */
-export const FAILURE_CLASSES: readonly FailureClass[] = [
-  'algorithm-exit',
-  'out-of-memory',
-  'timeout',
-  'no-output',
-  'input-unreadable',
-  'upload-failed',
-  'infrastructure',
-];
+export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
 /** The input object a task processes, as it was when the task was created. */
 export interface TaskInput {
@@ -153,7 +146,7 @@ const taskRecordSchemaTyped: JSONSchemaType<TaskRecord> = {
       required: ['bucket', 'key', 'etag'],
       additionalProperties: false,
     },
-    status: { type: 'string', enum: ['running', 'succeeded', 'failed'] },
+    status: { type: 'string', enum: [...TASK_STATUSES] },
     algorithmDigest: DIGEST,
     attempts: {
       type: 'array',
@@ -173,15 +166,7 @@ const taskRecordSchemaTyped: JSONSchemaType<TaskRecord> = {
           failureClass: {
             type: 'string',
             nullable: true,
-            enum: [
-              'algorithm-exit',
-              'out-of-memory',
-              'timeout',
-              'no-output',
-              'input-unreadable',
-              'upload-failed',
-              'infrastructure',
-            ],
+            enum: [...FAILURE_CLASSES],
           },
           logKey: { type: 'string', nullable: true, minLength: 1 },
           message: { type: 'string', nullable: true, maxLength: 4096 },

@@ -11,10 +11,10 @@ import { jobSchema, type RawJob } from './job.js';
  * doing so), `provisioned` when everything exists, `tearing-down` while teardown runs (or was
  * interrupted), `torn-down` after it.
  */
-export type RunPhase = 'provisioning' | 'provisioned' | 'tearing-down' | 'torn-down';
+export type RunPhase = (typeof RUN_PHASES)[number];
 
-/** Every run phase, in order. */
-export const RUN_PHASES: readonly RunPhase[] = ['provisioning', 'provisioned', 'tearing-down', 'torn-down'];
+/** Every run phase, in order: the schema's enum and the type are made of it. */
+const RUN_PHASES = ['provisioning', 'provisioned', 'tearing-down', 'torn-down'] as const;
 
 /** A bucket the run uses, and whether this run created it (only those are ever deleted). */
 export interface RunBucket {
@@ -110,7 +110,7 @@ const runStateSchemaTyped: JSONSchemaType<RunState> = {
     schemaVersion: { type: 'integer', const: 1 },
     runId: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-z0-9-]+$' },
     jobName: { type: 'string', minLength: 1 },
-    state: { type: 'string', enum: ['provisioning', 'provisioned', 'tearing-down', 'torn-down'] },
+    state: { type: 'string', enum: [...RUN_PHASES] },
     createdAt: TIMESTAMP,
     updatedAt: TIMESTAMP,
     tornDownAt: { ...TIMESTAMP, nullable: true },
