@@ -19,7 +19,12 @@ import {
   withDigest,
   type ContainerEngine,
 } from '@sluice/core/compute';
-import { containerEngineEnv, testbedEndpoints } from '@sluice/testing';
+import {
+  containerEngineEnv,
+  describeContainerEngineContract,
+  testbedEndpoints,
+  writeContractImageContext,
+} from '@sluice/testing';
 
 /** A FROM-scratch busybox image with two stages, a build argument, a user and a working dir. */
 function writeBusyboxContext(dir: string): string {
@@ -47,6 +52,21 @@ function writeBusyboxContext(dir: string): string {
 }
 
 const randomId = (): string => randomBytes(4).toString('hex');
+
+// The contract FakeContainerEngine passes too (packages/testing/src/fake-container-engine.test.ts).
+describeContainerEngineContract('CliContainerEngine with podman', () => {
+  const work = mkdtempSync(join(tmpdir(), 'sluice-engine-contract-'));
+  return Promise.resolve({
+    engine: new CliContainerEngine({ kind: 'podman', env: { ...containerEngineEnv() } }),
+    context: writeContractImageContext(join(work, 'image'), '/bin/busybox'),
+    id: randomId(),
+    registry: testbedEndpoints().registry,
+    cleanup: () => {
+      rmSync(work, { recursive: true, force: true });
+      return Promise.resolve();
+    },
+  });
+});
 
 describe('CliContainerEngine with podman', () => {
   const id = randomId();

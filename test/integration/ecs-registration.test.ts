@@ -28,7 +28,7 @@ import {
 } from '@sluice/core/ecs';
 import { WRAPPED_LABELS, type RegistryLogin } from '@sluice/core/compute';
 import { parseManifest } from '@sluice/core';
-import { testbedAwsClientConfig } from '@sluice/testing';
+import { describeTaskDefinitionRegistryContract, testbedAwsClientConfig } from '@sluice/testing';
 
 const config = testbedAwsClientConfig();
 const ecs = new ECSClient(config);
@@ -54,6 +54,18 @@ afterAll(() => {
   ecs.destroy();
   ecr.destroy();
 });
+
+// The contract FakeTaskDefinitionRegistry passes too (packages/testing/src/fake-task-definition-registry.test.ts).
+describeTaskDefinitionRegistryContract('EcsTaskDefinitions on moto', () =>
+  Promise.resolve({
+    registry: new EcsTaskDefinitions(ecs),
+    id,
+    deregister: async (arn: string) => {
+      await ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn }));
+    },
+    cleanup: () => Promise.resolve(),
+  }),
+);
 
 describe('ECS task definitions on moto', () => {
   const registry = new EcsTaskDefinitions(ecs);

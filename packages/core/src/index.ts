@@ -237,13 +237,8 @@ export {
 export type { ProvisionOptions, ProvisionResult } from './run/provision.js';
 export { DONE_SET_LIMIT, dispatchTasks } from './run/dispatch.js';
 export type { DispatchOptions, DispatchProgress, DispatchReport } from './run/dispatch.js';
-export {
-  MAX_REPORTED_FAILURES,
-  UNKNOWN_DIGEST,
-  collectResults,
-  moveDeadLetters,
-  workerLost,
-} from './run/collect.js';
+export { collectResults } from './run/collect.js';
+export { MAX_REPORTED_FAILURES, UNKNOWN_DIGEST } from './run/collect-report.js';
 export type {
   CollectOptions,
   CollectProgress,
@@ -252,7 +247,8 @@ export type {
   ResultCounts,
   ResultStatus,
   TaskResult,
-} from './run/collect.js';
+} from './run/collect-report.js';
+export { moveDeadLetters, workerLost } from './run/dead-letters.js';
 export { teardownRun } from './run/teardown.js';
 export type { TeardownOptions, TeardownReport } from './run/teardown.js';
 

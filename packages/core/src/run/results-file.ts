@@ -1,0 +1,118 @@
+// results.json: one line per input, streamed through a temporary file so a run of millions of
+// inputs never holds them all in memory, then uploaded to the output bucket.
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+
+import { completionMarkerKey, resultsKey } from '../ids/ledger-keys.js';
+import { validateCompletionMarker, type TaskOutput } from '../schemas/records.js';
+import type { RunState } from '../schemas/run-state.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { MAX_REPORTED_FAILURES, type TaskResult } from './collect-report.js';
+import { READS_IN_FLIGHT, type Tracked, type Tracker } from './collect-tracker.js';
+import { mapBounded } from './concurrency.js';
+import { isoTime } from './lifecycle-deps.js';
+
+const SLOWEST = 10;
+const RESULTS_WINDOW = 256;
+
+/** Streams results.json through a temporary file (one line per input) and uploads it. */
+export async function writeResults(
+  run: RunState,
+  tracker: Tracker,
+  store: ObjectStore,
+  now: () => number,
+): Promise<{ uri: string; key: string; failures: TaskResult[]; slowest: TaskResult[] }> {
+  const directory = await mkdtemp(join(tmpdir(), 'sluice-results-'));
+  const file = join(directory, 'results.json');
+  const failures: TaskResult[] = [];
+  let slowest: TaskResult[] = [];
+  const key = resultsKey(run.runId);
+  try {
+    const out = createWriteStream(file, { encoding: 'utf8' });
+    const write = async (text: string): Promise<void> => {
+      if (!out.write(text)) await once(out, 'drain');
+    };
+    const counts = tracker.counts();
+    await write(
+      `{"schemaVersion":1,"runId":${JSON.stringify(run.runId)},"generatedAt":"${isoTime(now())}",` +
+        `"input":${JSON.stringify({ bucket: run.input.bucket, prefix: run.input.prefix })},` +
+        `"output":${JSON.stringify(run.output)},"counts":${JSON.stringify(counts)},"tasks":[`,
+    );
+    const entries = [...tracker.tasks];
+    let first = true;
+    for (let start = 0; start < entries.length; start += RESULTS_WINDOW) {
+      const window = entries.slice(start, start + RESULTS_WINDOW);
+      const results = await mapBounded(window, READS_IN_FLIGHT, ([id, tracked]) =>
+        resultOf(run, id, tracked, tracker, store),
+      );
+      for (const result of results) {
+        await write(`${first ? '\n' : ',\n'}${JSON.stringify(result)}`);
+        first = false;
+        if (result.status === 'failed' && failures.length < MAX_REPORTED_FAILURES) failures.push(result);
+        if (result.wallMs !== undefined) {
+          slowest.push(result);
+          if (slowest.length > SLOWEST * 4) slowest = topSlowest(slowest);
+        }
+      }
+    }
+    await write('\n]}\n');
+    out.end();
+    await once(out, 'finish');
+    await store.upload({ bucket: run.output.bucket, key }, file, { contentType: 'application/json' });
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+  return { uri: `s3://${run.output.bucket}/${key}`, key, failures, slowest: topSlowest(slowest) };
+}
+
+function topSlowest(results: TaskResult[]): TaskResult[] {
+  return [...results].sort((a, b) => (b.wallMs ?? 0) - (a.wallMs ?? 0)).slice(0, SLOWEST);
+}
+
+async function resultOf(
+  run: RunState,
+  id: string,
+  tracked: Tracked,
+  tracker: Tracker,
+  store: ObjectStore,
+): Promise<TaskResult> {
+  const base = { key: tracked.key, taskId: id, etag: tracked.etag, size: tracked.size };
+  const record = tracked.status === 'pending' ? undefined : await tracker.record(id);
+  let outputs: readonly TaskOutput[] = record?.outputs ?? [];
+  if (tracked.status === 'succeeded' && outputs.length === 0) {
+    const markerKey = completionMarkerKey(run.runId, id);
+    const found = await store.getJson({ bucket: run.output.bucket, key: markerKey }).catch(() => undefined);
+    if (found !== undefined) {
+      try {
+        outputs = validateCompletionMarker(found.value, `s3://${run.output.bucket}/${markerKey}`).outputs;
+      } catch {
+        // Counted as succeeded by its marker's presence; its outputs are simply not listed.
+      }
+    }
+  }
+  if (record === undefined) return { ...base, status: tracked.status, attempts: 0, outputs, phases: {} };
+  const last = record.attempts.at(-1);
+  let wallMs = 0;
+  let timed = false;
+  for (const attempt of record.attempts) {
+    if (attempt.endedAt === undefined) continue;
+    wallMs += Math.max(0, Date.parse(attempt.endedAt) - Date.parse(attempt.startedAt));
+    timed = true;
+  }
+  return {
+    ...base,
+    status: tracked.status,
+    attempts: record.attempts.length,
+    outputs,
+    phases: last?.phases ?? {},
+    ...(timed && { wallMs }),
+    ...(tracked.status === 'failed' &&
+      last?.failureClass !== undefined && { failureClass: last.failureClass }),
+    ...(tracked.status === 'failed' && last?.message !== undefined && { message: last.message }),
+    ...(last?.logKey !== undefined && { logKey: last.logKey }),
+    ...(last?.exitCode !== undefined && { exitCode: last.exitCode }),
+  };
+}
