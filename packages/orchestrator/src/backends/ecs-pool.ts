@@ -11,13 +11,8 @@ import {
   type RunEcsState,
   type RunState,
 } from '@sluice/core';
-import {
-  ecsLaunchTemplate,
-  ecsRunnerVariables,
-  EcsWorkers,
-  workersToStart,
-  type EcsLaunchTemplate,
-} from '@sluice/core/ecs';
+import { ecsLaunchTemplate, ecsRunnerVariables, EcsWorkers, type EcsLaunchTemplate } from '@sluice/core/ecs';
+import { taskBacklog, workersToStart } from '@sluice/core/compute';
 
 import { runnerConfigFor } from './runner-config.js';
 
@@ -98,7 +93,7 @@ export function ecsWorkerPool(
     count: () => workers.count(state.runId, resources.cluster),
     async ensure(counts) {
       const running = await workers.count(state.runId, resources.cluster);
-      const backlog = counts === undefined ? 0 : counts.visible + counts.inFlight + counts.delayed;
+      const backlog = counts === undefined ? 0 : taskBacklog(counts);
       const wanted = workersToStart({
         backlog,
         running,

@@ -19,6 +19,7 @@ import {
   WRAPPED_LABELS,
   type ContainerEngine,
   type ImageLister,
+  taskBacklog,
   type LocalWorkerSpec,
 } from '@sluice/core/compute';
 
@@ -191,7 +192,7 @@ async function localWorkerSetup(
 async function ensureWorkers(local: LocalBackend, state: RunState, aws: AwsContext): Promise<number> {
   const url = state.queue.url;
   const counts = url === undefined ? undefined : await aws.deps.queues.taskQueue(url).counts();
-  const workRemains = counts === undefined || counts.visible + counts.inFlight + counts.delayed > 0;
+  const workRemains = counts === undefined || taskBacklog(counts) > 0;
   if (local.restartBlocked !== undefined) {
     const current = await local.workers.count(state.runId);
     if (workRemains && current.running === 0)
