@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   ImageNotFoundError,
-  repositoryOf,
+  withDigest,
   type ContainerEngine,
   type ImageLister,
   type RunContainerOptions,
@@ -232,18 +232,20 @@ export function describeContainerEngineContract(
     );
 
     it(
-      'pushes a tag to a registry and returns the digest the image then carries',
+      'pushes a tag and returns the digest it can then be pulled by, as the same image',
       async () => {
         if (h.registry === undefined) return;
         const remote = `${h.registry}/sluice-contract-${h.id}/engine:1`;
         await h.engine.tag(image, remote);
 
         const digest = await h.engine.push(remote);
-        const details = await h.engine.inspectImage(remote);
+        const reference = withDigest(remote, digest);
+        await h.engine.pull(reference);
+        const pulled = await h.engine.inspectImage(reference);
         await h.engine.removeImages([remote]);
 
         expect(digest).toMatch(/^sha256:[a-f0-9]{64}$/);
-        expect(details.repoDigests).toContain(`${repositoryOf(remote)}@${digest}`);
+        expect(pulled.id).toBe(imageId);
       },
       TIMEOUT_MS,
     );

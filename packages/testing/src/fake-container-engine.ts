@@ -318,8 +318,13 @@ export class FakeContainerEngine implements ContainerEngine, ImageLister {
   private image(reference: string): ImageDetails | undefined {
     const byId = this.images.get(reference);
     if (byId !== undefined) return byId;
+    // `repo:tag@sha256:…` names the image by its repository and digest; the tag does not count.
+    const at = reference.indexOf('@');
+    const byDigest = at < 0 ? undefined : `${repositoryOf(reference)}${reference.slice(at)}`;
     return [...this.images.values()].find(
-      (image) => image.repoTags.includes(reference) || image.repoDigests.includes(reference),
+      (image) =>
+        image.repoTags.includes(reference) ||
+        (byDigest !== undefined && image.repoDigests.includes(byDigest)),
     );
   }
 
