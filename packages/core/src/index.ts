@@ -90,8 +90,6 @@ export {
 } from './ids/ledger-keys.js';
 export type { KeyPrefixes } from './ids/ledger-keys.js';
 export {
-  FAILURE_CLASSES,
-  TASK_STATUSES,
   completionMarkerSchema,
   taskRecordSchema,
   validateCompletionMarker,
@@ -184,17 +182,13 @@ export {
 export type { RunnerConfig } from './schemas/runner-config.js';
 
 // compute: container engine and wrapped images
-export { taskBacklog, workersToStart } from './compute/scaling.js';
-export type { BacklogCounts, WorkerDemand } from './compute/scaling.js';
-export { taskBacklog, workersToStart } from './compute/scaling.js';
-export type { BacklogCounts, WorkerDemand } from './compute/scaling.js';
 
 // run lifecycle: provision, dispatch, collect, teardown (and what they need of S3 and SQS)
 export type { BucketAdmin } from './storage/bucket-admin.js';
 export { S3BucketAdmin } from './storage/s3-bucket-admin.js';
 export type { RunQueues } from './queue/run-queues.js';
 export { SqsRunQueues } from './queue/sqs-run-queues.js';
-export { RUN_PHASES, runStateSchema, validateRunState } from './schemas/run-state.js';
+export { runStateSchema, validateRunState } from './schemas/run-state.js';
 export type { RunBucket, RunEcsState, RunPhase, RunQueueState, RunState } from './schemas/run-state.js';
 export {
   MANAGED_TAG,

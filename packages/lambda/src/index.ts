@@ -3,18 +3,15 @@
 import { ECSClient, RunTaskCommand, paginateListTasks } from '@aws-sdk/client-ecs';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientConfig, classifyAwsError, describeAwsError } from '@sluice/core/aws';
-import { runTaskDefinitionFamily } from '@sluice/core/ecs';
+import { RUN_TASK_BATCH_SIZE, runTaskDefinitionFamily } from '@sluice/core/ecs';
 import type { WatcherLaunch } from '@sluice/core';
 
 import { handleWatcherEvent, type StartFailure, type WatcherOutcome, type WatcherPorts } from './watcher.js';
 
-/** ECS RunTask starts at most 10 tasks per call. */
-export const RUN_TASK_BATCH = 10;
-
 /**
  * The watcher's ports over real clients: SQS GetQueueAttributes for the backlog, ECS ListTasks
  * (by the run's task definition family, desired status RUNNING, which includes tasks still
- * starting) for the running count, ECS RunTask in batches of {@link RUN_TASK_BATCH} for starting.
+ * starting) for the running count, ECS RunTask in batches of {@link RUN_TASK_BATCH_SIZE} for starting.
  *
  * @example
  * const ports = awsWatcherPorts({ sqs: new SQSClient({}), ecs: new ECSClient({}) });
@@ -82,8 +79,8 @@ async function startTasks(
 ): Promise<{ started: number; failures: StartFailure[] }> {
   let started = 0;
   const failures: StartFailure[] = [];
-  for (let remaining = count; remaining > 0; remaining -= RUN_TASK_BATCH) {
-    const batch = Math.min(RUN_TASK_BATCH, remaining);
+  for (let remaining = count; remaining > 0; remaining -= RUN_TASK_BATCH_SIZE) {
+    const batch = Math.min(RUN_TASK_BATCH_SIZE, remaining);
     try {
       const result = await ecs.send(new RunTaskCommand({ ...launch, count: batch }));
       started += result.tasks?.length ?? 0;

@@ -1,7 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { taskBacklog, workersToStart, type WatcherEvent, type WatcherLaunch } from '@sluice/core';
-import { workersToStart as computeWorkersToStart } from '@sluice/core/compute';
-import { workersToStart as ecsWorkersToStart } from '@sluice/core/ecs';
+import type { WatcherEvent, WatcherLaunch } from '@sluice/core';
+import { taskBacklog, workersToStart } from '@sluice/core/compute';
 
 import {
   handleWatcherEvent,
@@ -106,16 +105,12 @@ describe('how many workers the watcher starts', () => {
       );
 
       expect(outcome).toMatchObject({ outcome: 'checked', toStart: expected });
-      // The ECS worker pool sizes itself with this very function: one rule for both.
+      // The ECS worker pool (orchestrator backends/ecs-pool.ts) sizes itself with this very function,
+      // imported from the one place it is exported: one rule for both.
       const backlog = taskBacklog({ visible, inFlight, delayed });
       expect(workersToStart({ backlog, running, minWorkers: min, maxWorkers: max })).toBe(expected);
     },
   );
-
-  it('uses the function the ECS worker pool imports', () => {
-    expect(ecsWorkersToStart).toBe(workersToStart);
-    expect(computeWorkersToStart).toBe(workersToStart);
-  });
 });
 
 describe('handleWatcherEvent', () => {

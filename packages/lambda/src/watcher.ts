@@ -9,13 +9,11 @@ import {
   ConfigurationError,
   isConfigurationError,
   parseWatcherEvent,
-  taskBacklog,
   toError,
-  workersToStart,
-  type BacklogCounts,
   type WatcherEvent,
   type WatcherLaunch,
 } from '@sluice/core';
+import { taskBacklog, workersToStart, type BacklogCounts } from '@sluice/core/compute';
 
 /** The task queue's approximate counts: visible, in flight, and delayed (retries in backoff). */
 export type QueueBacklog = BacklogCounts;

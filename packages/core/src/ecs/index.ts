@@ -64,8 +64,6 @@ export type {
   WorkerStartReport,
 } from './ecs-workers.js';
 // The scaling rule lives in compute/scaling.ts; named here too, beside the pool it sizes.
-export { workersToStart } from '../compute/scaling.js';
-export type { WorkerDemand } from '../compute/scaling.js';
 export { EcsNetwork, runSecurityGroupName } from './ecs-network.js';
 export type { EcsNetworkOptions, RunNetwork } from './ecs-network.js';
 export {
