@@ -21,7 +21,6 @@ import {
   taskId,
   taskRecordKey,
   validateTaskRecord,
-  type Logger,
 } from '@sluice/core';
 import {
   collectStep,
@@ -30,7 +29,7 @@ import {
   teardownStep,
   type StepContext,
 } from '@sluice/orchestrator';
-import { TESTBED_CREDENTIALS, TestAwsAccount, containerEngineEnv } from '@sluice/testing';
+import { RecordingLogger, TESTBED_CREDENTIALS, TestAwsAccount, containerEngineEnv } from '@sluice/testing';
 
 import { freeListenPort } from '../testbed/servers.js';
 
@@ -61,26 +60,6 @@ const FILES: Record<string, string> = {
   'e.txt': '',
   'fail-me.txt': 'this one fails',
 };
-
-class RecordingLogger implements Logger {
-  readonly lines: string[] = [];
-  readonly secrets: string[] = [];
-  debug(message: string): void {
-    this.lines.push(message);
-  }
-  info(message: string): void {
-    this.lines.push(message);
-  }
-  warning(message: string): void {
-    this.lines.push(message);
-  }
-  error(message: string): void {
-    this.lines.push(message);
-  }
-  setSecret(value: string): void {
-    this.secrets.push(value);
-  }
-}
 
 describe('run steps with the local backend, on moto and podman', () => {
   const id = randomBytes(4).toString('hex');
