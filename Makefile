@@ -21,6 +21,7 @@ lint:
 	# Type-aware rules load the AWS SDK types (EC2 alone is large): the default heap is too small.
 	NODE_OPTIONS=--max-old-space-size=8192 npx eslint . --max-warnings=0
 	npx prettier --check .
+	npx knip  # unused exports, files and dependencies (knip.json): a public surface of what is used
 
 typecheck:
 	npx tsc -p tsconfig.json

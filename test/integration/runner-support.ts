@@ -257,17 +257,6 @@ export async function readRecord(run: TestRun, taskId: string): Promise<TaskReco
   return validateTaskRecord(found.value, key);
 }
 
-/** Polls until `check` returns a value (not undefined) or the time is up. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
 /** 30 keys: spaces, `+`, unicode, nesting, shell and URL metacharacters, a zero-byte and a 20 MB file. */
 export const AWKWARD_KEYS = [
   'plain.txt',

@@ -12,11 +12,10 @@ export { collectStep } from './steps/collect.js';
 export type { CollectStepOptions, CollectStepResult } from './steps/collect.js';
 export { teardownStep } from './steps/teardown.js';
 export { wrap, wrapDestinations } from './wrap.js';
-export type { PushRequest, PushTarget, WrapOptions, WrapResult } from './wrap.js';
 export { loadWatcherZip, locateWatcherBundle } from './watcher-bundle.js';
 
 // the run's summary (job summary, `sluice collect --summary`)
-export { LOG_TAIL_BYTES, SUMMARY_MAX_BYTES, fetchLogTails, renderSummary } from './summary.js';
+export { renderSummary } from './summary.js';
 export type { SummaryOptions } from './summary.js';
 
 // looking into runs: status, logs, runs, cancel
@@ -25,19 +24,9 @@ export {
   cancelRun,
   failedTasks,
   findTaskRecord,
-  forEachTaskRecord,
   inspectClients,
   listRuns,
   logTail,
   runStatus,
 } from './inspect.js';
-export type {
-  AttemptLog,
-  CancelReport,
-  FailedTask,
-  InspectDeps,
-  RecordCounts,
-  RecordRead,
-  RunListing,
-  RunStatus,
-} from './inspect.js';
+export type { AttemptLog, CancelReport, InspectDeps, RunListing, RunStatus } from './inspect.js';

@@ -31,7 +31,7 @@ import { silentLogger, toError, type Logger } from '@sluice/core';
 import { TESTBED_CREDENTIALS, testbedAwsClientConfig } from './testbed-aws.js';
 
 /** The label naming the ECS task a played container stands for. */
-export const ECS_PLAYER_TASK_LABEL = 'org.sluice.ecs-player.task';
+const ECS_PLAYER_TASK_LABEL = 'org.sluice.ecs-player.task';
 
 /** How an {@link EcsPlayer} plays. */
 export interface EcsPlayerOptions {
