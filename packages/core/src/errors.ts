@@ -80,8 +80,16 @@ export const JOB_FILE = 'job.json';
  * throw jobProblem('$.compute.spot', 'Spot is supported on Fargate only', 'Set "launchType": "FARGATE" or "spot": false.');
  * @throws never: it returns the error for the caller to throw.
  */
-export function jobProblem(path: string, message: string, hint?: string): ValidationError {
-  return new ValidationError([{ file: JOB_FILE, path, message, ...(hint !== undefined && { hint }) }]);
+export function jobProblem(
+  path: string,
+  message: string,
+  hint?: string,
+  options?: { cause?: unknown },
+): ValidationError {
+  return new ValidationError(
+    [{ file: JOB_FILE, path, message, ...(hint !== undefined && { hint }) }],
+    options,
+  );
 }
 
 /** A fault outside the user's control: an AWS call, the container engine, the network. */

@@ -12,7 +12,7 @@ import {
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 
-import { ConfigurationError, InfrastructureError, toError } from '../errors.js';
+import { InfrastructureError, jobProblem, toError } from '../errors.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import { RUN_ID_TAG, runTags } from '../ids/run-names.js';
 import type { Job } from '../schemas/job.js';
@@ -139,8 +139,10 @@ export class EcsNetwork {
       throw classifyAwsError(thrown, 'EC2.DescribeVpcs', 'isDefault=true');
     }
     if (vpcId === undefined) {
-      throw new ConfigurationError(
-        'job.json $.compute.subnets: the region has no default VPC, so sluice cannot choose subnets for the ECS tasks. List the subnets (and securityGroups) to use in "compute".',
+      throw jobProblem(
+        '$.compute.subnets',
+        'the region has no default VPC, so sluice cannot choose subnets for the ECS tasks',
+        'List the subnets (and securityGroups) to use in "compute".',
       );
     }
     const subnets: string[] = [];
@@ -158,8 +160,10 @@ export class EcsNetwork {
       throw classifyAwsError(thrown, 'EC2.DescribeSubnets', vpcId);
     }
     if (subnets.length === 0) {
-      throw new ConfigurationError(
-        `job.json $.compute.subnets: the default VPC ${vpcId} has no subnets. List the subnets to use in "compute".`,
+      throw jobProblem(
+        '$.compute.subnets',
+        `the default VPC ${vpcId} has no subnets`,
+        'List the subnets to use in "compute".',
       );
     }
     return { vpcId, subnets: subnets.sort() };
@@ -181,17 +185,22 @@ export class EcsNetwork {
       );
     } catch (thrown: unknown) {
       if (describeAwsError(thrown).code === 'InvalidSubnetID.NotFound') {
-        throw new ConfigurationError(
-          `job.json $.compute.subnets: ${toError(thrown).message}. Check the subnet ids and the region.`,
-          { cause: thrown },
+        throw jobProblem(
+          '$.compute.subnets',
+          toError(thrown).message,
+          'Check the subnet ids and the region.',
+          {
+            cause: thrown,
+          },
         );
       }
       throw classifyAwsError(thrown, 'EC2.DescribeSubnets', subnets.join(','));
     }
     const [vpcId, ...others] = [...vpcs];
     if (vpcId === undefined || others.length > 0) {
-      throw new ConfigurationError(
-        `job.json $.compute.subnets: the subnets must all lie in one VPC; found ${vpcs.size === 0 ? 'none' : [...vpcs].join(', ')}.`,
+      throw jobProblem(
+        '$.compute.subnets',
+        `the subnets must all lie in one VPC; found ${vpcs.size === 0 ? 'none' : [...vpcs].join(', ')}`,
       );
     }
     return vpcId;

@@ -1,6 +1,6 @@
 // A job's variables on ECS: `{"fromSecret": …}` values become the run task definition's container
 // `secrets` (ECS reads them when the task starts), literals travel in SLUICE_RUN.
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError, jobProblem } from '../errors.js';
 import type { Job } from '../schemas/job.js';
 
 /** Where an ARN is: its partition, region and account (`arn:<partition>:<service>:<region>:<account>:…`). */
@@ -92,9 +92,10 @@ export function ecsRunnerVariables(env: Job['env']): EcsRunnerVariables {
       secretEnv.push(name);
       secrets[name] = value.fromSecret;
     } else {
-      throw new ConfigurationError(
-        `job.json $.env.${name}: {"fromEnv": "${value.fromEnv}"} cannot be handed to ECS workers without putting the value in plain task environment. ` +
-          `Store it in AWS Secrets Manager (aws secretsmanager create-secret --name NAME --secret-string …) and write {"fromSecret": "NAME"}.`,
+      throw jobProblem(
+        `$.env.${name}`,
+        `{"fromEnv": "${value.fromEnv}"} cannot be handed to ECS workers without putting the value in plain task environment`,
+        'Store it in AWS Secrets Manager (aws secretsmanager create-secret --name NAME --secret-string …) and write {"fromSecret": "NAME"}.',
       );
     }
   }

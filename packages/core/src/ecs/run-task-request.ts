@@ -2,7 +2,7 @@
 // roles, cpu/memory — travels in its overrides, and `startedBy`/group name the run's tasks.
 import type { KeyValuePair, RunTaskCommandInput, Tag, TaskOverride } from '@aws-sdk/client-ecs';
 
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError, jobProblem } from '../errors.js';
 import { runTags } from '../ids/run-names.js';
 import type { Job } from '../schemas/job.js';
 import { RUNNER_CONFIG_VARIABLE, type RunnerConfig } from '../schemas/runner-config.js';
@@ -80,19 +80,25 @@ export function ecsLaunchTemplate(options: EcsLaunchOptions): EcsLaunchTemplate 
     );
   }
   if (options.subnets.length > MAX_SUBNETS) {
-    throw new ConfigurationError(
-      `job.json $.compute.subnets: ECS takes at most ${MAX_SUBNETS} subnets per task; found ${options.subnets.length}.`,
+    throw jobProblem(
+      '$.compute.subnets',
+      `ECS takes at most ${MAX_SUBNETS} subnets per task; found ${options.subnets.length}`,
+      `List at most ${MAX_SUBNETS}.`,
     );
   }
   if (options.securityGroups.length > MAX_SECURITY_GROUPS) {
-    throw new ConfigurationError(
-      `job.json $.compute.securityGroups: ECS takes at most ${MAX_SECURITY_GROUPS} security groups per task; found ${options.securityGroups.length}.`,
+    throw jobProblem(
+      '$.compute.securityGroups',
+      `ECS takes at most ${MAX_SECURITY_GROUPS} security groups per task; found ${options.securityGroups.length}`,
+      `List at most ${MAX_SECURITY_GROUPS}.`,
     );
   }
   const fargate = compute.launchType === 'FARGATE';
   if (compute.spot && !fargate) {
-    throw new ConfigurationError(
-      'job.json $.compute.spot: Spot is supported on Fargate only (capacity provider FARGATE_SPOT); EC2 Spot needs a capacity provider backed by a Spot Auto Scaling group, which sluice does not manage. Set "launchType": "FARGATE" or "spot": false.',
+    throw jobProblem(
+      '$.compute.spot',
+      'Spot is supported on Fargate only (capacity provider FARGATE_SPOT); EC2 Spot needs a capacity provider backed by a Spot Auto Scaling group, which sluice does not manage',
+      'Set "launchType": "FARGATE" or "spot": false.',
     );
   }
   const { workerId: _dropped, ...config } = options.config;
