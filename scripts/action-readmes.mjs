@@ -3,7 +3,7 @@
 // and description, the inputs table and the outputs table, each between `<!-- <part>:start -->` and
 // `<!-- <part>:end -->` markers. Everything outside the markers (the usage example) is written by hand
 // and kept. A README that does not exist yet is created with a usage stub to replace.
-// test/docs/action-readmes.test.ts runs this with --check and fails when a README has drifted.
+// test/integration/docs/action-readmes.test.ts runs this with --check and fails when a README has drifted.
 //
 // Usage: node scripts/action-readmes.mjs [--check] [--root DIR]
 //   --check  write nothing; list the READMEs that differ and exit 1 when any does
