@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds every committed bundle (the runner, the five actions and the CLI) and fails, listing the
 # files, when a committed dist/ differs from a fresh build or a fresh build adds files that are not committed.
-# STYLE.md rule 10. Run from anywhere; it works on the repository it lives in.
+# (actions/reusable-workflows checks dist the same way.) Run from anywhere; it works on the repository it lives in.
 #
 # Usage: scripts/check-dist.sh           rebuild, fail when a bundle differs from the committed one
 #        scripts/check-dist.sh --write   rebuild and stage the bundles that changed (for a release)
