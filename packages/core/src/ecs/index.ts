@@ -11,15 +11,10 @@ export {
 } from './task-definition.js';
 export type { RegisteredTaskDefinition, TaskDefinitionRegistry } from './task-definition.js';
 export { EcrRegistry, ecrRegistryHost, ecrRepositoryName } from './ecr-registry.js';
-export {
-  WATCHER_PACKAGE_JSON,
-  WATCHER_PERMISSION_ID,
-  WATCHER_TARGET_ID,
-  codeSha256,
-  ensureWatcher,
-  removeWatcher,
-  watcherZip,
-} from './watcher-deployer.js';
+export { ensureWatcher, removeWatcher } from './watcher-deployer.js';
+export { WATCHER_PACKAGE_JSON, codeSha256, watcherZip } from './watcher-package.js';
+export { WATCHER_PERMISSION_ID } from './watcher-function.js';
+export { WATCHER_TARGET_ID } from './watcher-schedule.js';
 export { IamRunRoles } from './iam-run-roles.js';
 export { DEFAULT_ECS_CLUSTER, runTaskDefinitionFamily } from './run-task-names.js';
 export { arnContext, ecsRunnerVariables } from './run-secrets.js';

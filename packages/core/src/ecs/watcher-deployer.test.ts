@@ -2,13 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { unzipSync } from 'fflate';
 
 import { SluiceError } from '../errors.js';
-import {
-  WATCHER_PACKAGE_JSON,
-  codeSha256,
-  watcherFunctionName,
-  watcherRuleName,
-  watcherZip,
-} from './watcher-deployer.js';
+import { watcherFunctionName, watcherRuleName } from './watcher-deployer.js';
+import { WATCHER_PACKAGE_JSON, codeSha256, watcherZip } from './watcher-package.js';
 import { MAX_RUN_ID_LENGTH } from '../ids/run-id.js';
 
 const bundle = new TextEncoder().encode('export const handler = async () => "ok";\n');
