@@ -2,32 +2,22 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 import {
   CopyObjectCommand,
-  CreateBucketCommand,
   DeleteObjectsCommand,
-  GetBucketNotificationConfigurationCommand,
   GetObjectCommand,
-  HeadBucketCommand,
   HeadObjectCommand,
-  PutBucketNotificationConfigurationCommand,
-  PutBucketTaggingCommand,
   PutObjectCommand,
   paginateListObjectsV2,
-  waitUntilBucketExists,
-  type BucketLocationConstraint,
-  type FilterRule,
   type GetObjectCommandOutput,
-  type QueueConfiguration,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
 import { SluiceError, toError } from '../errors.js';
-import { AwsRequestError, classifyAwsError, describeAwsError } from '../aws/errors.js';
+import { AwsRequestError, classifyAwsError } from '../aws/errors.js';
 import { ObjectNotFoundError, PreconditionFailedError, UnreadableObjectError } from './errors.js';
 import {
   LIST_PAGE_SIZE,
@@ -45,9 +35,25 @@ import {
   type ObjectSummary,
   type PutOptions,
   type PutResult,
-  type QueueNotification,
   type TextObject,
 } from './object-store.js';
+import {
+  ensureS3Bucket,
+  getS3QueueNotifications,
+  putS3QueueNotifications,
+  s3BucketExists,
+} from './s3-bucket-setup.js';
+import {
+  bodyStream,
+  callS3,
+  describeRef,
+  isNotFound,
+  putParams,
+  quote,
+  s3Error,
+  unquote,
+  withVersion,
+} from './s3-requests.js';
 
 /** Tuning of {@link S3ObjectStore}. */
 export interface S3ObjectStoreOptions {
@@ -97,7 +103,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async download(ref: ObjectRef, filePath: string, options: DownloadOptions = {}): Promise<DownloadResult> {
-    const response = await this.call('S3.GetObject', ref, () =>
+    const response = await callS3('S3.GetObject', ref, () =>
       this.client.send(
         new GetObjectCommand({
           Bucket: ref.bucket,
@@ -139,7 +145,7 @@ export class S3ObjectStore implements ObjectStore {
       await rename(partial, filePath);
     } catch (thrown: unknown) {
       await rm(partial, { force: true });
-      throw this.convert(thrown, 'S3.GetObject', ref, 'if-match');
+      throw s3Error(thrown, 'S3.GetObject', ref, 'if-match');
     }
     return withVersion({ size, etag: unquote(response.ETag) }, response.VersionId);
   }
@@ -158,7 +164,7 @@ export class S3ObjectStore implements ObjectStore {
       ...putParams(options),
     };
     if (size <= this.multipartThreshold) {
-      const result = await this.call('S3.PutObject', ref, () =>
+      const result = await callS3('S3.PutObject', ref, () =>
         this.client.send(new PutObjectCommand({ ...params, Body: createReadStream(filePath) })),
       );
       return withVersion({ etag: unquote(result.ETag) }, result.VersionId);
@@ -172,13 +178,13 @@ export class S3ObjectStore implements ObjectStore {
       // Abandoned parts cost money until a lifecycle rule removes them: abort on failure.
       leavePartsOnError: false,
     });
-    const result = await this.call('S3.Upload', ref, () => upload.done());
+    const result = await callS3('S3.Upload', ref, () => upload.done());
     return withVersion({ etag: unquote(result.ETag) }, result.VersionId);
   }
 
   async put(ref: ObjectRef, body: string | Uint8Array, options: PutOptions = {}): Promise<PutResult> {
     const condition = options.ifMatch !== undefined ? 'if-match' : 'if-none-match';
-    const result = await this.call(
+    const result = await callS3(
       'S3.PutObject',
       ref,
       () =>
@@ -219,7 +225,7 @@ export class S3ObjectStore implements ObjectStore {
     const maxBytes = options.maxBytes ?? SMALL_OBJECT_MAX_BYTES;
     let response: GetObjectCommandOutput;
     try {
-      response = await this.call('S3.GetObject', ref, () =>
+      response = await callS3('S3.GetObject', ref, () =>
         this.client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key })),
       );
     } catch (thrown: unknown) {
@@ -248,7 +254,7 @@ export class S3ObjectStore implements ObjectStore {
         chunks.push(chunk);
       }
     } catch (thrown: unknown) {
-      throw this.convert(thrown, 'S3.GetObject', ref, 'if-match');
+      throw s3Error(thrown, 'S3.GetObject', ref, 'if-match');
     }
     return withVersion(
       { text: Buffer.concat(chunks).toString('utf8'), etag: unquote(response.ETag) },
@@ -273,7 +279,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async head(ref: ObjectRef): Promise<ObjectInfo | undefined> {
     try {
-      const result = await this.call('S3.HeadObject', ref, () =>
+      const result = await callS3('S3.HeadObject', ref, () =>
         this.client.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key })),
       );
       return {
@@ -330,7 +336,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async copy(from: ObjectRef, to: ObjectRef, options: Pick<PutOptions, 'ifAbsent'> = {}): Promise<PutResult> {
-    const result = await this.call('S3.CopyObject', to, async () => {
+    const result = await callS3('S3.CopyObject', to, async () => {
       try {
         return await this.client.send(
           new CopyObjectCommand({
@@ -360,7 +366,7 @@ export class S3ObjectStore implements ObjectStore {
     const flush = async (): Promise<void> => {
       const current = batch;
       batch = [];
-      const result = await this.call('S3.DeleteObjects', { bucket, key: current[0] ?? '' }, () =>
+      const result = await callS3('S3.DeleteObjects', { bucket, key: current[0] ?? '' }, () =>
         this.client.send(
           new DeleteObjectsCommand({
             Bucket: bucket,
@@ -382,199 +388,22 @@ export class S3ObjectStore implements ObjectStore {
     if (batch.length > 0) await flush();
     return { deleted, failed };
   }
-
   async bucketExists(bucket: string): Promise<boolean> {
-    try {
-      await this.client.send(new HeadBucketCommand({ Bucket: bucket }));
-      return true;
-    } catch (thrown: unknown) {
-      if (isNotFound(thrown)) return false;
-      throw classifyAwsError(thrown, 'S3.HeadBucket', `s3://${bucket}`);
-    }
+    return s3BucketExists(this.client, bucket);
   }
 
   async ensureBucket(
     bucket: string,
     options: EnsureBucketOptions = {},
   ): Promise<{ readonly created: boolean }> {
-    if (await this.bucketExists(bucket)) return { created: false };
-    const region = await this.client.config.region();
-    try {
-      await this.client.send(
-        new CreateBucketCommand({
-          Bucket: bucket,
-          // us-east-1 is the one region that refuses an explicit location constraint.
-          ...(region !== 'us-east-1' && {
-            CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint },
-          }),
-        }),
-      );
-    } catch (thrown: unknown) {
-      // Another provision run created it between our HEAD and CREATE: that is success.
-      if (describeAwsError(thrown).code === 'BucketAlreadyOwnedByYou') return { created: false };
-      throw classifyAwsError(thrown, 'S3.CreateBucket', `s3://${bucket}`);
-    }
-    try {
-      // S3 is eventually consistent about new buckets: wait with the SDK's waiter, not a loop.
-      await waitUntilBucketExists(
-        { client: this.client, maxWaitTime: this.bucketWaitSeconds },
-        { Bucket: bucket },
-      );
-    } catch (thrown: unknown) {
-      throw classifyAwsError(thrown, 'S3.waitUntilBucketExists', `s3://${bucket}`);
-    }
-    const tags = Object.entries(options.tags ?? {});
-    if (tags.length > 0) {
-      await this.call('S3.PutBucketTagging', { bucket, key: '' }, () =>
-        this.client.send(
-          new PutBucketTaggingCommand({
-            Bucket: bucket,
-            Tagging: { TagSet: tags.map(([Key, Value]) => ({ Key, Value })) },
-          }),
-        ),
-      );
-    }
-    return { created: true };
+    return ensureS3Bucket(this.client, bucket, options, this.bucketWaitSeconds);
   }
 
   async getQueueNotifications(bucket: string): Promise<BucketNotifications> {
-    const result = await this.call('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () =>
-      this.client.send(new GetBucketNotificationConfigurationCommand({ Bucket: bucket })),
-    );
-    return { queues: (result.QueueConfigurations ?? []).map(fromQueueConfiguration) };
+    return getS3QueueNotifications(this.client, bucket);
   }
 
   async putQueueNotifications(bucket: string, notifications: BucketNotifications): Promise<void> {
-    // PutBucketNotificationConfiguration replaces the whole configuration: read it first so a
-    // user's own Lambda, SNS or EventBridge notifications on the bucket survive.
-    const current = await this.call('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () =>
-      this.client.send(new GetBucketNotificationConfigurationCommand({ Bucket: bucket })),
-    );
-    await this.call('S3.PutBucketNotificationConfiguration', { bucket, key: '' }, () =>
-      this.client.send(
-        new PutBucketNotificationConfigurationCommand({
-          Bucket: bucket,
-          NotificationConfiguration: {
-            ...(current.TopicConfigurations !== undefined && {
-              TopicConfigurations: current.TopicConfigurations,
-            }),
-            ...(current.LambdaFunctionConfigurations !== undefined && {
-              LambdaFunctionConfigurations: current.LambdaFunctionConfigurations,
-            }),
-            ...(current.EventBridgeConfiguration !== undefined && {
-              EventBridgeConfiguration: current.EventBridgeConfiguration,
-            }),
-            QueueConfigurations: notifications.queues.map(toQueueConfiguration),
-          },
-        }),
-      ),
-    );
+    return putS3QueueNotifications(this.client, bucket, notifications);
   }
-
-  /**
-   * Runs one SDK call and converts what it throws. `condition` names the precondition a 412 means:
-   * reads are conditional on `If-Match`, writes on `If-None-Match` unless they say otherwise.
-   */
-  private async call<T>(
-    operation: string,
-    ref: ObjectRef,
-    run: () => Promise<T>,
-    condition: 'if-match' | 'if-none-match' = operation === 'S3.GetObject' ? 'if-match' : 'if-none-match',
-  ): Promise<T> {
-    try {
-      return await run();
-    } catch (thrown: unknown) {
-      throw this.convert(thrown, operation, ref, condition);
-    }
-  }
-
-  private convert(
-    thrown: unknown,
-    operation: string,
-    ref: ObjectRef,
-    condition: 'if-match' | 'if-none-match',
-  ): Error {
-    if (thrown instanceof SluiceError) return thrown;
-    if (isNotFound(thrown) && ref.key !== '')
-      return new ObjectNotFoundError(ref.bucket, ref.key, { cause: thrown });
-    const { code, httpStatus } = describeAwsError(thrown);
-    if (code === 'PreconditionFailed' || httpStatus === 412) {
-      return new PreconditionFailedError(ref.bucket, ref.key, condition, { cause: thrown });
-    }
-    return classifyAwsError(thrown, operation, describeRef(ref));
-  }
-}
-
-/** True for "no such key/version" and for the bodiless 404 of a HEAD request. */
-function isNotFound(thrown: unknown): boolean {
-  const { code, httpStatus } = describeAwsError(thrown);
-  return (
-    code === 'NoSuchKey' ||
-    code === 'NoSuchVersion' ||
-    code === 'NotFound' ||
-    (httpStatus === 404 && code !== 'NoSuchBucket')
-  );
-}
-
-function bodyStream(response: GetObjectCommandOutput, ref: ObjectRef): Readable {
-  // In Node the SDK returns an http.IncomingMessage, a Readable; anything else is a bug.
-  if (response.Body instanceof Readable) return response.Body;
-  throw new SluiceError(`S3.GetObject on ${describeRef(ref)} returned no readable body`);
-}
-
-function putParams(options: PutOptions): {
-  ContentType?: string;
-  Metadata?: Record<string, string>;
-  IfNoneMatch?: string;
-} {
-  return {
-    ...(options.contentType !== undefined && { ContentType: options.contentType }),
-    ...(options.metadata !== undefined && { Metadata: { ...options.metadata } }),
-    ...(options.ifAbsent === true && { IfNoneMatch: '*' }),
-  };
-}
-
-function fromQueueConfiguration(configuration: QueueConfiguration): QueueNotification {
-  const rules = configuration.Filter?.Key?.FilterRules ?? [];
-  // AWS answers `Prefix`/`Suffix` though it is sent `prefix`/`suffix`.
-  const rule = (name: string): string | undefined => rules.find((r) => r.Name?.toLowerCase() === name)?.Value;
-  const prefix = rule('prefix');
-  const suffix = rule('suffix');
-  return {
-    queueArn: configuration.QueueArn ?? '',
-    events: configuration.Events ?? [],
-    ...(configuration.Id !== undefined && { id: configuration.Id }),
-    ...(prefix !== undefined && { prefix }),
-    ...(suffix !== undefined && { suffix }),
-  };
-}
-
-function toQueueConfiguration(notification: QueueNotification): QueueConfiguration {
-  const rules: FilterRule[] = [
-    ...(notification.prefix !== undefined ? [{ Name: 'prefix' as const, Value: notification.prefix }] : []),
-    ...(notification.suffix !== undefined ? [{ Name: 'suffix' as const, Value: notification.suffix }] : []),
-  ];
-  return {
-    QueueArn: notification.queueArn,
-    Events: [...notification.events] as QueueConfiguration['Events'],
-    ...(notification.id !== undefined && { Id: notification.id }),
-    ...(rules.length > 0 && { Filter: { Key: { FilterRules: rules } } }),
-  };
-}
-
-function withVersion<T extends object>(value: T, versionId: string | undefined): T & { versionId?: string } {
-  // moto and unversioned buckets answer `null` or nothing; only a real id is worth passing on.
-  return versionId !== undefined && versionId !== 'null' ? { ...value, versionId } : value;
-}
-
-function unquote(etag: string | undefined): string {
-  return (etag ?? '').replace(/^"(.*)"$/, '$1');
-}
-
-function quote(etag: string): string {
-  return etag.startsWith('"') ? etag : `"${etag}"`;
-}
-
-function describeRef(ref: ObjectRef): string {
-  return ref.key === '' ? `s3://${ref.bucket}` : `s3://${ref.bucket}/${ref.key}`;
 }
