@@ -1,7 +1,7 @@
 // The JSON Schema files published with core (packages/core/schemas/*.schema.json), generated from
 // the TypeScript schema objects; a test fails when a file drifts from its object.
 import type { SchemaJson } from './ajv.js';
-import { jobSchema } from './job.js';
+import { jobSchema } from './job-schema.js';
 import { manifestSchema } from './manifest.js';
 import { completionMarkerSchema, taskRecordSchema } from './records.js';
 

@@ -2,7 +2,7 @@
 // the reference cannot disagree with what the validator accepts.
 import { expectedFor } from './ajv-problems.js';
 import type { SchemaJson } from './ajv.js';
-import { jobSchema } from './job.js';
+import { jobSchema } from './job-schema.js';
 import { manifestSchema } from './manifest.js';
 
 interface Row {

@@ -4,7 +4,8 @@
 import { ValidationError } from '../errors.js';
 import { lazyValidator, toSchemaJson, type JSONSchemaType } from './ajv.js';
 import { problemsFromAjv } from './ajv-problems.js';
-import { jobSchema, type RawJob } from './job.js';
+import type { RawJob } from './job.js';
+import { jobSchema } from './job-schema.js';
 
 /**
  * Where a run stands: `provisioning` while provision-run is creating resources (or was interrupted
