@@ -200,62 +200,32 @@ function rangeWords(parent: Record<string, unknown>): string | undefined {
 
 const CREDENTIAL_FIELDS = /^(aws)?(access|secret|session)/i;
 
+/** One Ajv error with what every sentence about it needs: where, the schema around it, what was found. */
+interface Failure {
+  readonly error: ErrorObject;
+  readonly context: Context;
+  readonly segments: PathSegment[];
+  readonly parent: Record<string, unknown>;
+  readonly params: Record<string, unknown>;
+  readonly found: string;
+}
+
 function translateOne(error: ErrorObject, context: Context): Problem | undefined {
   const { file } = context;
   const segments = pointerSegments(error.instancePath, context.root);
   const parent = (error.parentSchema ?? {}) as Record<string, unknown>;
   const params = error.params as Record<string, unknown>;
   const found = describeFound(error.data, segments);
+  const failure: Failure = { error, context, segments, parent, params, found };
   if (['type', 'pattern', 'minimum', 'maximum'].includes(error.keyword)) {
     const special = context.explain?.(segments, error.data);
     if (special) return make(file, segments, special.message, { ...special, found });
   }
   switch (error.keyword) {
-    case 'required': {
-      const name = String(params.missingProperty);
-      const then = error.schemaPath.match(/^(.*)\/then\/required$/);
-      const condition =
-        then?.[1] !== undefined ? conditionWords(resolvePointer(context.schema, `${then[1]}/if`)) : '';
-      const objectSchema = (
-        then?.[1] !== undefined
-          ? resolvePointer(context.schema, then[1].replace(/\/allOf\/[0-9]+$/, ''))
-          : parent
-      ) as { properties?: Record<string, unknown> } | undefined;
-      const property = objectSchema?.properties?.[name];
-      const description = (property as { description?: unknown } | undefined)?.description;
-      return make(file, [...segments, name], `"${name}" is required${condition}`, {
-        expected: expectedFor(property),
-        found: 'nothing',
-        hint: typeof description === 'string' ? `Add "${name}": ${description}` : `Add "${name}"`,
-      });
-    }
-    case 'additionalProperties': {
-      const name = String(params.additionalProperty);
-      const known = Object.keys(parent.properties ?? {});
-      if (
-        segments.length === 1 &&
-        segments[0] === 'aws' &&
-        (CREDENTIAL_FIELDS.test(name) || SENSITIVE_NAME.test(name))
-      ) {
-        return make(
-          file,
-          [...segments, name],
-          `"${name}" is not a job field: a job file never holds AWS credentials`,
-          {
-            expected: `one of ${known.join(', ')}`,
-            hint: CREDENTIALS_HINT,
-          },
-        );
-      }
-      const suggestion = closestName(name, known);
-      return make(file, [...segments, name], `unknown property "${name}"`, {
-        expected: known.length > 0 ? `one of ${known.join(', ')}` : 'no properties',
-        hint:
-          suggestion !== undefined
-            ? `Did you mean "${suggestion}"?`
-            : `Remove it; known properties are ${known.join(', ')}`,
-      });
-    }
+    case 'required':
+      return missingProperty(failure);
+    case 'additionalProperties':
+      return unknownProperty(failure);
     case 'type': {
       const expected = String(params.type)
         .split(',')
@@ -263,22 +233,8 @@ function translateOne(error: ErrorObject, context: Context): Problem | undefined
         .join(' or ');
       return make(file, segments, `must be ${expected}`, { expected, found });
     }
-    case 'enum': {
-      const allowed = Array.isArray(params.allowedValues) ? params.allowedValues : [];
-      const expected = `one of ${allowed.map((value) => JSON.stringify(value)).join(', ')}`;
-      const suggestion =
-        typeof error.data === 'string'
-          ? closestName(
-              error.data,
-              allowed.map((value) => String(value)),
-            )
-          : undefined;
-      return make(file, segments, `must be ${expected}`, {
-        expected,
-        found,
-        hint: suggestion !== undefined ? `Did you mean "${suggestion}"?` : undefined,
-      });
-    }
+    case 'enum':
+      return notAllowed(failure);
     case 'const':
       return make(file, segments, `must be ${JSON.stringify(params.allowedValue)}`, {
         expected: JSON.stringify(params.allowedValue),
@@ -292,22 +248,8 @@ function translateOne(error: ErrorObject, context: Context): Problem | undefined
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
-    case 'exclusiveMaximum': {
-      const limit = String(params.limit);
-      const range = rangeWords(parent);
-      const words =
-        range ??
-        {
-          minimum: `at least ${limit}`,
-          maximum: `at most ${limit}`,
-          exclusiveMinimum: `greater than ${limit}`,
-          exclusiveMaximum: `less than ${limit}`,
-        }[error.keyword];
-      return make(file, segments, `must be ${words}`, {
-        expected: `${expectedFor({ type: parent.type })} ${words}`,
-        found,
-      });
-    }
+    case 'exclusiveMaximum':
+      return outOfRange(failure);
     case 'minLength':
       return Number(params.limit) === 1
         ? make(file, segments, 'must not be empty', { expected: 'a non-empty string', found: '""' })
@@ -352,4 +294,95 @@ function translateOne(error: ErrorObject, context: Context): Problem | undefined
     default:
       return make(file, segments, `does not meet the "${error.keyword}" rule of the schema`, { found });
   }
+}
+
+/** A required property is absent: say which, under what condition, and what it is for. */
+function missingProperty(failure: Failure): Problem {
+  const { error, context, segments, parent, params } = failure;
+  const { file } = context;
+  const name = String(params.missingProperty);
+  const then = error.schemaPath.match(/^(.*)\/then\/required$/);
+  const condition =
+    then?.[1] !== undefined ? conditionWords(resolvePointer(context.schema, `${then[1]}/if`)) : '';
+  const objectSchema = (
+    then?.[1] !== undefined ? resolvePointer(context.schema, then[1].replace(/\/allOf\/[0-9]+$/, '')) : parent
+  ) as { properties?: Record<string, unknown> } | undefined;
+  const property = objectSchema?.properties?.[name];
+  const description = (property as { description?: unknown } | undefined)?.description;
+  return make(file, [...segments, name], `"${name}" is required${condition}`, {
+    expected: expectedFor(property),
+    found: 'nothing',
+    hint: typeof description === 'string' ? `Add "${name}": ${description}` : `Add "${name}"`,
+  });
+}
+
+/** A property the schema does not know: a credential gets its own warning, a typo a suggestion. */
+function unknownProperty(failure: Failure): Problem {
+  const { context, segments, parent, params } = failure;
+  const { file } = context;
+  const name = String(params.additionalProperty);
+  const known = Object.keys(parent.properties ?? {});
+  if (
+    segments.length === 1 &&
+    segments[0] === 'aws' &&
+    (CREDENTIAL_FIELDS.test(name) || SENSITIVE_NAME.test(name))
+  ) {
+    return make(
+      file,
+      [...segments, name],
+      `"${name}" is not a job field: a job file never holds AWS credentials`,
+      {
+        expected: `one of ${known.join(', ')}`,
+        hint: CREDENTIALS_HINT,
+      },
+    );
+  }
+  const suggestion = closestName(name, known);
+  return make(file, [...segments, name], `unknown property "${name}"`, {
+    expected: known.length > 0 ? `one of ${known.join(', ')}` : 'no properties',
+    hint:
+      suggestion !== undefined
+        ? `Did you mean "${suggestion}"?`
+        : `Remove it; known properties are ${known.join(', ')}`,
+  });
+}
+
+/** A value outside an enum, with the nearest allowed one when it looks like a typo. */
+function notAllowed(failure: Failure): Problem {
+  const { error, context, segments, params, found } = failure;
+  const { file } = context;
+  const allowed = Array.isArray(params.allowedValues) ? params.allowedValues : [];
+  const expected = `one of ${allowed.map((value) => JSON.stringify(value)).join(', ')}`;
+  const suggestion =
+    typeof error.data === 'string'
+      ? closestName(
+          error.data,
+          allowed.map((value) => String(value)),
+        )
+      : undefined;
+  return make(file, segments, `must be ${expected}`, {
+    expected,
+    found,
+    hint: suggestion !== undefined ? `Did you mean "${suggestion}"?` : undefined,
+  });
+}
+
+/** A number past a bound, in words ("between 1 and 100" when the schema gives both). */
+function outOfRange(failure: Failure): Problem {
+  const { error, context, segments, parent, params, found } = failure;
+  const { file } = context;
+  const limit = String(params.limit);
+  const range = rangeWords(parent);
+  const words =
+    range ??
+    {
+      minimum: `at least ${limit}`,
+      maximum: `at most ${limit}`,
+      exclusiveMinimum: `greater than ${limit}`,
+      exclusiveMaximum: `less than ${limit}`,
+    }[error.keyword];
+  return make(file, segments, `must be ${words}`, {
+    expected: `${expectedFor({ type: parent.type })} ${words}`,
+    found,
+  });
 }

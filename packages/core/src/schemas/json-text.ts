@@ -51,106 +51,130 @@ class SyntaxAt extends Error {
 
 /** Scans text that JSON.parse refused and returns the offset and reason of the first error. */
 function locateSyntaxError(text: string): { offset: number; reason: string } {
-  let i = 0;
-  const describe = (at: number): string =>
-    at >= text.length ? 'the text ends too early' : `unexpected ${JSON.stringify(text[at])}`;
-  const ws = (): void => {
-    while (i < text.length && ' \t\n\r'.includes(text[i] ?? '')) i++;
-  };
-  const expect = (literal: string): void => {
-    if (text.startsWith(literal, i)) i += literal.length;
-    else throw new SyntaxAt(i, describe(i));
-  };
-  const string = (): void => {
-    i++; // opening quote
-    for (;;) {
-      const c = text[i];
-      if (c === undefined) throw new SyntaxAt(i, 'a string is not closed');
-      if (c === '"') {
-        i++;
-        return;
-      }
-      if (c < ' ') throw new SyntaxAt(i, 'a control character (such as a line break) inside a string');
-      if (c === '\\') {
-        const e = text[i + 1];
-        if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
-        else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) i += 6;
-        else throw new SyntaxAt(i, 'an invalid escape in a string');
-      } else i++;
-    }
-  };
-  const number = (): void => {
-    const match = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i));
-    if (!match) throw new SyntaxAt(i, describe(i));
-    i += match[0].length;
-  };
-  const value = (depth: number): void => {
-    if (depth > 512) throw new SyntaxAt(i, 'nesting too deep');
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"')
-          throw new SyntaxAt(i, `${describe(i)} where a property name in double quotes belongs`);
-        string();
-        ws();
-        if (text[i] !== ':') throw new SyntaxAt(i, `${describe(i)} where ":" belongs`);
-        i++;
-        value(depth + 1);
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return;
-        }
-        throw new SyntaxAt(i, `${describe(i)} where "," or "}" belongs`);
-      }
-    }
-    if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value(depth + 1);
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return;
-        }
-        throw new SyntaxAt(i, `${describe(i)} where "," or "]" belongs`);
-      }
-    }
-    if (c === '"') string();
-    else if (c === 't') expect('true');
-    else if (c === 'f') expect('false');
-    else if (c === 'n') expect('null');
-    else number();
-  };
+  const scanner = new JsonScanner(text);
   try {
-    value(0);
-    ws();
-    if (i < text.length) return { offset: i, reason: `${describe(i)} after the end of the document` };
+    scanner.value(0);
+    scanner.ws();
+    if (scanner.i < text.length) {
+      return { offset: scanner.i, reason: `${scanner.describe(scanner.i)} after the end of the document` };
+    }
     // JSON.parse refused what the scanner accepts: report the start rather than guess.
     return { offset: 0, reason: 'unreadable JSON' };
   } catch (thrown: unknown) {
     if (thrown instanceof SyntaxAt) return { offset: thrown.offset, reason: thrown.reason };
     return { offset: 0, reason: 'unreadable JSON' };
+  }
+}
+
+/** A recursive-descent reading of JSON that only checks, throwing {@link SyntaxAt} at the first fault. */
+class JsonScanner {
+  /** The offset read up to. */
+  i = 0;
+
+  constructor(private readonly text: string) {}
+
+  describe(at: number): string {
+    return at >= this.text.length ? 'the text ends too early' : `unexpected ${JSON.stringify(this.text[at])}`;
+  }
+
+  ws(): void {
+    while (this.i < this.text.length && ' \t\n\r'.includes(this.text[this.i] ?? '')) this.i++;
+  }
+
+  value(depth: number): void {
+    if (depth > 512) throw new SyntaxAt(this.i, 'nesting too deep');
+    this.ws();
+    const c = this.text[this.i];
+    if (c === '{') this.object(depth);
+    else if (c === '[') this.array(depth);
+    else if (c === '"') this.string();
+    else if (c === 't') this.expect('true');
+    else if (c === 'f') this.expect('false');
+    else if (c === 'n') this.expect('null');
+    else this.number();
+  }
+
+  private object(depth: number): void {
+    const { text } = this;
+    this.i++;
+    this.ws();
+    if (text[this.i] === '}') {
+      this.i++;
+      return;
+    }
+    for (;;) {
+      this.ws();
+      if (text[this.i] !== '"')
+        throw new SyntaxAt(this.i, `${this.describe(this.i)} where a property name in double quotes belongs`);
+      this.string();
+      this.ws();
+      if (text[this.i] !== ':') throw new SyntaxAt(this.i, `${this.describe(this.i)} where ":" belongs`);
+      this.i++;
+      this.value(depth + 1);
+      this.ws();
+      if (text[this.i] === ',') {
+        this.i++;
+        continue;
+      }
+      if (text[this.i] === '}') {
+        this.i++;
+        return;
+      }
+      throw new SyntaxAt(this.i, `${this.describe(this.i)} where "," or "}" belongs`);
+    }
+  }
+
+  private array(depth: number): void {
+    const { text } = this;
+    this.i++;
+    this.ws();
+    if (text[this.i] === ']') {
+      this.i++;
+      return;
+    }
+    for (;;) {
+      this.value(depth + 1);
+      this.ws();
+      if (text[this.i] === ',') {
+        this.i++;
+        continue;
+      }
+      if (text[this.i] === ']') {
+        this.i++;
+        return;
+      }
+      throw new SyntaxAt(this.i, `${this.describe(this.i)} where "," or "]" belongs`);
+    }
+  }
+
+  private string(): void {
+    const { text } = this;
+    this.i++; // opening quote
+    for (;;) {
+      const c = text[this.i];
+      if (c === undefined) throw new SyntaxAt(this.i, 'a string is not closed');
+      if (c === '"') {
+        this.i++;
+        return;
+      }
+      if (c < ' ') throw new SyntaxAt(this.i, 'a control character (such as a line break) inside a string');
+      if (c === '\\') {
+        const e = text[this.i + 1];
+        if (e !== undefined && '"\\/bfnrt'.includes(e)) this.i += 2;
+        else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(this.i + 2, this.i + 6))) this.i += 6;
+        else throw new SyntaxAt(this.i, 'an invalid escape in a string');
+      } else this.i++;
+    }
+  }
+
+  private number(): void {
+    const match = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(this.text.slice(this.i));
+    if (!match) throw new SyntaxAt(this.i, this.describe(this.i));
+    this.i += match[0].length;
+  }
+
+  private expect(literal: string): void {
+    if (this.text.startsWith(literal, this.i)) this.i += literal.length;
+    else throw new SyntaxAt(this.i, this.describe(this.i));
   }
 }
