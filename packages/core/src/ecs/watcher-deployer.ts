@@ -63,7 +63,7 @@ export interface EnsureWatcherOptions {
   readonly event: WatcherEvent;
   /** The role the function runs as (made by the caller: SQS attributes, ECS RunTask/ListTasks, PassRole). */
   readonly roleArn: string;
-  /** The deployment package, from `watcherZip` (watcher-package.ts) or the orchestrator's `loadWatcherZip`. */
+  /** The deployment package: `watcherZip` (watcher-package.ts), or the orchestrator's `loadWatcherZip`. */
   readonly zip: Uint8Array;
   /** `AWS_ENDPOINT_URL` for the function, only when the run uses a custom endpoint (moto, LocalStack). */
   readonly endpoint?: string;

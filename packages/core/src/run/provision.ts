@@ -148,7 +148,65 @@ export async function provisionRun(
 
   const suffix = notificationSuffix(job.input.include);
   const timestamp = isoTime(now());
-  let state: RunState = {
+  let state = provisioningState(job, { id, previous, input, output, suffix, timestamp }, options);
+  // Written before the rest is made: an interrupted provision leaves a state teardown can follow.
+  await writeRunState(deps.store, state);
+
+  if (input === undefined) {
+    const ensured = await deps.store.ensureBucket(job.input.bucket, { tags });
+    if (ensured.created) created.push(`bucket s3://${job.input.bucket}`);
+    state = { ...state, buckets: { ...state.buckets, input: { name: job.input.bucket, created: true } } };
+    await writeRunState(deps.store, state);
+  }
+
+  logger.info(
+    `run ${id}: task queue ${state.queue.name} with dead-letter queue ${state.deadLetterQueue.name}`,
+  );
+  const queues = await ensureRunQueues(job, state, deps, tags, created);
+  state = queues.state;
+  await writeRunState(deps.store, state);
+
+  await ensureRunNotification(job, state, queues.arn, suffix, deps, created);
+
+  state = {
+    ...state,
+    state: 'provisioned',
+    updatedAt: isoTime(now()),
+    notification: { ...state.notification, installed: true },
+  };
+  await writeRunState(deps.store, state);
+  const uploadTo = `s3://${job.input.bucket}/${job.input.prefix}`;
+  logger.info(`run ${id} is ready: upload inputs to ${uploadTo}`);
+  return {
+    runId: id,
+    queueUrl: queues.url,
+    deadLetterQueueUrl: queues.deadLetterUrl,
+    uploadTo,
+    endMarker: `s3://${job.input.bucket}/${endMarkerKey(id)}`,
+    state,
+    created,
+    warnings,
+  };
+}
+
+/**
+ * The run state before anything but the output bucket exists: names, settings, and what an earlier
+ * provision of the run made.
+ */
+function provisioningState(
+  job: Job,
+  made: {
+    readonly id: string;
+    readonly previous: RunState | undefined;
+    readonly input: RunBucket | undefined;
+    readonly output: RunBucket;
+    readonly suffix: string | undefined;
+    readonly timestamp: string;
+  },
+  options: ProvisionOptions,
+): RunState {
+  const { id, previous, input, output, suffix, timestamp } = made;
+  return {
     schemaVersion: 1,
     runId: id,
     jobName: job.name,
@@ -184,19 +242,19 @@ export async function provisionRun(
       installed: previous?.notification.installed ?? false,
     },
   };
-  // Written before the rest is made: an interrupted provision leaves a state teardown can follow.
-  await writeRunState(deps.store, state);
+}
 
-  if (input === undefined) {
-    const ensured = await deps.store.ensureBucket(job.input.bucket, { tags });
-    if (ensured.created) created.push(`bucket s3://${job.input.bucket}`);
-    state = { ...state, buckets: { ...state.buckets, input: { name: job.input.bucket, created: true } } };
-    await writeRunState(deps.store, state);
-  }
-
-  logger.info(
-    `run ${id}: task queue ${state.queue.name} with dead-letter queue ${state.deadLetterQueue.name}`,
-  );
+/**
+ * The task queue and its dead-letter queue, claimed for the run (tagged) and open to the input
+ * bucket's notifications; returns the state with their URLs and ARNs.
+ */
+async function ensureRunQueues(
+  job: Job,
+  state: RunState,
+  deps: RunDeps,
+  tags: Record<string, string>,
+  created: string[],
+): Promise<{ state: RunState; url: string; arn: string; deadLetterUrl: string }> {
   const queueTags = { ...tags, [OUTPUT_BUCKET_TAG]: job.output.bucket };
   const ensured = await deps.queues.ensureQueue(state.queue.name, {
     visibilityTimeoutSeconds: TASK_VISIBILITY_TIMEOUT_SECONDS,
@@ -207,12 +265,12 @@ export async function provisionRun(
   const deadLetter = ensured.deadLetter;
   if (deadLetter === undefined)
     throw new ConfigurationError(`SQS made no dead-letter queue for ${state.queue.name}`);
-  const queueOwned = await claimQueue(ensured.url, id, queueTags, deps);
-  const deadLetterOwned = await claimQueue(deadLetter.url, id, queueTags, deps);
+  const queueOwned = await claimQueue(ensured.url, state.runId, queueTags, deps);
+  const deadLetterOwned = await claimQueue(deadLetter.url, state.runId, queueTags, deps);
   if (ensured.created) created.push(`queue ${state.queue.name}`, `queue ${state.deadLetterQueue.name}`);
   // The policy needs the queue's ARN, known only once the queue exists.
   await deps.queues.setQueueAttributes(ensured.url, { Policy: s3SendPolicy(ensured.arn, job.input.bucket) });
-  state = {
+  const next: RunState = {
     ...state,
     queue: { ...state.queue, url: ensured.url, arn: ensured.arn, created: state.queue.created || queueOwned },
     deadLetterQueue: {
@@ -222,14 +280,27 @@ export async function provisionRun(
       created: state.deadLetterQueue.created || deadLetterOwned,
     },
   };
-  await writeRunState(deps.store, state);
+  return { state: next, url: ensured.url, arn: ensured.arn, deadLetterUrl: deadLetter.url };
+}
 
+/**
+ * The input bucket's notification to the task queue, merged with the bucket's others, and put only
+ * when it differs from what is there.
+ */
+async function ensureRunNotification(
+  job: Job,
+  state: RunState,
+  queueArn: string,
+  suffix: string | undefined,
+  deps: RunDeps,
+  created: string[],
+): Promise<void> {
   const current = await deps.store.getQueueNotifications(job.input.bucket);
   const merged = mergeNotification(
     current,
     {
       id: state.notification.id,
-      queueArn: ensured.arn,
+      queueArn,
       events: RUN_NOTIFICATION_EVENTS,
       ...(job.input.prefix !== '' && { prefix: job.input.prefix }),
       ...(suffix !== undefined && { suffix }),
@@ -242,26 +313,6 @@ export async function provisionRun(
     if (existing === undefined)
       created.push(`notification ${state.notification.id} on s3://${job.input.bucket}`);
   }
-
-  state = {
-    ...state,
-    state: 'provisioned',
-    updatedAt: isoTime(now()),
-    notification: { ...state.notification, installed: true },
-  };
-  await writeRunState(deps.store, state);
-  const uploadTo = `s3://${job.input.bucket}/${job.input.prefix}`;
-  logger.info(`run ${id} is ready: upload inputs to ${uploadTo}`);
-  return {
-    runId: id,
-    queueUrl: ensured.url,
-    deadLetterQueueUrl: deadLetter.url,
-    uploadTo,
-    endMarker: `s3://${job.input.bucket}/${endMarkerKey(id)}`,
-    state,
-    created,
-    warnings,
-  };
 }
 
 /** Creates the bucket when missing; `created` also when an earlier provision of this run made it. */
