@@ -324,30 +324,7 @@ export async function wrapAlgorithm(options: WrapAlgorithmOptions): Promise<Wrap
     );
   });
 
-  let algorithmImage: string;
-  let algorithmBuildMs: number | undefined;
-  const source = manifest.source;
-  if (source.kind === 'build') {
-    const buildStarted = Date.now();
-    const context = resolve(dirname(options.manifestPath), source.context);
-    algorithmImage = algorithmImageTag(manifest);
-    logger.info(`building the algorithm image ${algorithmImage} from ${context}`);
-    await engine.build({
-      context,
-      containerfile: isAbsolute(source.dockerfile) ? source.dockerfile : join(context, source.dockerfile),
-      buildArgs: source.args,
-      ...(source.target !== undefined ? { target: source.target } : {}),
-      platform: manifest.platform,
-      tags: [algorithmImage],
-    });
-    algorithmBuildMs = Date.now() - buildStarted;
-  } else {
-    algorithmImage = source.image;
-    if (!(await engine.imageExists(algorithmImage))) {
-      logger.info(`pulling ${algorithmImage}`);
-      await engine.pull(algorithmImage, { platform: manifest.platform });
-    }
-  }
+  const { algorithmImage, algorithmBuildMs } = await algorithmImageOf(options, logger);
 
   const details = await engine.inspectImage(algorithmImage);
   const imagePlatform = `${details.os}/${details.architecture}`;
@@ -403,9 +380,76 @@ export async function wrapAlgorithm(options: WrapAlgorithmOptions): Promise<Wrap
       };
     }
   }
-  const contexts = join(cacheDir, 'contexts');
+  const imageId = await buildWrappedImage(options, logger, {
+    cacheDir,
+    runtime,
+    original,
+    containerfileText,
+    image,
+    labels,
+  });
+  const wrapBuildMs = Date.now() - wrapStarted;
+  return {
+    image,
+    imageId,
+    algorithmImage,
+    original,
+    labels,
+    runtime,
+    reused: false,
+    timings: timings(wrapBuildMs),
+  };
+}
+
+/** The algorithm's own image: built from the manifest's `build` (timed), or pulled when not present. */
+async function algorithmImageOf(
+  options: WrapAlgorithmOptions,
+  logger: Logger,
+): Promise<{ algorithmImage: string; algorithmBuildMs?: number }> {
+  const { manifest, engine } = options;
+  const source = manifest.source;
+  if (source.kind !== 'build') {
+    if (!(await engine.imageExists(source.image))) {
+      logger.info(`pulling ${source.image}`);
+      await engine.pull(source.image, { platform: manifest.platform });
+    }
+    return { algorithmImage: source.image };
+  }
+  const buildStarted = Date.now();
+  const context = resolve(dirname(options.manifestPath), source.context);
+  const algorithmImage = algorithmImageTag(manifest);
+  logger.info(`building the algorithm image ${algorithmImage} from ${context}`);
+  await engine.build({
+    context,
+    containerfile: isAbsolute(source.dockerfile) ? source.dockerfile : join(context, source.dockerfile),
+    buildArgs: source.args,
+    ...(source.target !== undefined ? { target: source.target } : {}),
+    platform: manifest.platform,
+    tags: [algorithmImage],
+  });
+  return { algorithmImage, algorithmBuildMs: Date.now() - buildStarted };
+}
+
+/**
+ * Builds the wrapped image from a scratch context (the Node runtime, the runner, the manifest and the
+ * original image's configuration), removed afterwards; returns the image id.
+ */
+async function buildWrappedImage(
+  options: WrapAlgorithmOptions,
+  logger: Logger,
+  parts: {
+    readonly cacheDir: string;
+    readonly runtime: NodeRuntime;
+    readonly original: OriginalImageConfig;
+    readonly containerfileText: string;
+    readonly image: string;
+    readonly labels: Record<string, string>;
+  },
+): Promise<string> {
+  const { runtime, original } = parts;
+  const contexts = join(parts.cacheDir, 'contexts');
   await mkdir(contexts, { recursive: true });
-  const context = await mkdtemp(join(contexts, `${manifest.name}-`));
+  const context = await mkdtemp(join(contexts, `${options.manifest.name}-`));
   try {
     for (const file of runtime.files) {
       await mkdir(dirname(join(context, 'node', file)), { recursive: true });
@@ -415,26 +459,15 @@ export async function wrapAlgorithm(options: WrapAlgorithmOptions): Promise<Wrap
     await writeFile(join(context, 'sluice', 'algorithm.json'), options.manifestText);
     await writeFile(join(context, 'sluice', 'original-image.json'), `${JSON.stringify(original, null, 2)}\n`);
     const containerfile = join(context, 'Containerfile');
-    await writeFile(containerfile, containerfileText);
-    logger.info(`building the wrapped image ${image}`);
-    const imageId = await engine.build({
+    await writeFile(containerfile, parts.containerfileText);
+    logger.info(`building the wrapped image ${parts.image}`);
+    return await options.engine.build({
       context,
       containerfile,
-      platform: manifest.platform,
-      tags: [image],
-      labels,
+      platform: options.manifest.platform,
+      tags: [parts.image],
+      labels: parts.labels,
     });
-    const wrapBuildMs = Date.now() - wrapStarted;
-    return {
-      image,
-      imageId,
-      algorithmImage,
-      original,
-      labels,
-      runtime,
-      reused: false,
-      timings: timings(wrapBuildMs),
-    };
   } finally {
     await rm(context, { recursive: true, force: true });
   }
