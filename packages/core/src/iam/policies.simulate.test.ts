@@ -132,8 +132,8 @@ describe('the task role, simulated', () => {
         resource: s3('thumbs'),
         context: { 's3:prefix': `_sluice/${runId}/done/${task}.json` },
       },
-      // task-processor.ts: staging, commit (CopyObject = GetObject on the source, PutObject on the
-      // destination), logs, clean-up
+      // task-commit.ts and task-processor.ts: staging, commit (CopyObject = GetObject on the source,
+      // PutObject on the destination), logs, clean-up
       { action: 's3:PutObject', resource: s3(`${ledger}/staging/${task}/1/cat-256.png`) },
       { action: 's3:AbortMultipartUpload', resource: s3(`${ledger}/staging/${task}/1/big.bin`) },
       { action: 's3:GetObject', resource: s3(`${ledger}/staging/${task}/1/cat-256.png`) },

@@ -7,7 +7,6 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 import {
   ConfigurationError,
@@ -20,19 +19,14 @@ import {
   classifyAttempt,
   executeTask,
   formatTaskMessage,
-  outputKey,
   outputPrefixFor,
-  stagingPrefix,
   taskId as taskIdOf,
   taskLogKey,
   toError,
   type AttemptVerdict,
-  type CollectedOutput,
-  type CompletionMarker,
   type ObjectStore,
   type ReceivedMessage,
   type TaskAttempt,
-  type TaskOutput,
   type TaskQueue,
   type TaskWorkspace,
 } from '@sluice/core';
@@ -42,11 +36,10 @@ import type { RunnerSettings } from '../config/settings.js';
 import { MessageMoveError } from '../errors.js';
 import type { JsonLog } from '../logging/json-log.js';
 import type { TaskRef } from '../messages/decide.js';
-import { Heartbeat, TRANSFER_MARGIN_SECONDS } from './heartbeat.js';
+import { Heartbeat } from './heartbeat.js';
 import type { TaskLedger } from './ledger.js';
+import { commitResults, type Commit } from './task-commit.js';
 
-/** How long an attempt that lost the commit claim waits for the holder's completion marker. */
-const COMMIT_WAIT_SECONDS = 30;
 /** Delay before a task whose commit another live worker holds is offered again. */
 const HELD_RETRY_SECONDS = 60;
 /** SQS's longest message delay and the longest retry backoff. */
@@ -246,7 +239,7 @@ export class TaskProcessor {
     started = Date.now();
     let committed: Commit;
     try {
-      committed = await this.commit(state, result.outputs);
+      committed = await commitResults(this.deps, state, result.outputs);
     } catch (thrown) {
       const message = `the results could not be committed: ${toError(thrown).message}`;
       taskLog.note(message);
@@ -280,69 +273,6 @@ export class TaskProcessor {
       totalMs: Date.now() - Date.parse(entry.startedAt),
     });
     return 'succeeded';
-  }
-
-  /** Uploads results to staging, then claims the commit and copies them to their final keys. */
-  private async commit(state: AttemptState, outputs: readonly CollectedOutput[]): Promise<Commit> {
-    const { settings, store, ledger } = this.deps;
-    const { task, taskId, attempt } = state;
-    const bucket = settings.config.output.bucket;
-    const staging = stagingPrefix(settings.config.runId, taskId, attempt);
-    // Final keys first: a result whose key cannot be built fails before anything is written.
-    const planned = outputs.map((output) => ({
-      output,
-      staged: `${staging}${output.relativePath}`,
-      final: outputKey(settings.config, task.key, output.relativePath),
-    }));
-    const stagedKeys = planned.map((p) => p.staged);
-    for (const { output, staged } of planned) {
-      await withRetries(() => store.upload({ bucket, key: staged }, output.file));
-    }
-    const staleMs = (settings.timeoutSeconds + TRANSFER_MARGIN_SECONDS) * 1000;
-    let claim = await ledger.claim(taskId, attempt, settings.workerId, staleMs);
-    for (let waited = 0; claim.kind === 'held' && waited < COMMIT_WAIT_SECONDS; waited += 1) {
-      await sleep(1000);
-      const marker = await ledger.marker(taskId);
-      if (marker !== undefined) claim = { kind: 'done', marker };
-    }
-    if (claim.kind !== 'won') {
-      await this.discard(bucket, stagedKeys, state.log);
-      return claim.kind === 'done'
-        ? { kind: 'done', outputs: claim.marker.outputs }
-        : { kind: 'held', by: claim.by };
-    }
-    try {
-      const committed: TaskOutput[] = [];
-      for (const { output, staged, final } of planned) {
-        const put = await withRetries(() => store.copy({ bucket, key: staged }, { bucket, key: final }));
-        committed.push({ key: final, size: output.size, etag: put.etag });
-      }
-      const marker: CompletionMarker = {
-        schemaVersion: 1,
-        runId: settings.config.runId,
-        taskId,
-        input: {
-          bucket: task.bucket,
-          key: task.key,
-          etag: task.etag,
-          ...(task.versionId !== undefined && { versionId: task.versionId }),
-        },
-        algorithmDigest: settings.algorithmDigest,
-        outputs: committed,
-        committedAt: new Date().toISOString(),
-      };
-      // The marker last: its presence means every result above is in place.
-      if (!(await ledger.writeMarker(marker))) {
-        const existing = await ledger.marker(taskId);
-        await this.discard(bucket, stagedKeys, state.log);
-        return { kind: 'done', outputs: existing?.outputs ?? committed };
-      }
-      await this.discard(bucket, stagedKeys, state.log);
-      return { kind: 'committed', outputs: committed };
-    } catch (thrown) {
-      await ledger.releaseClaim(claim.key);
-      throw thrown;
-    }
   }
 
   /** Records a failed attempt; retries it later, or ends the task and moves it to the dead-letter queue. */
@@ -446,21 +376,4 @@ export class TaskProcessor {
       log.warning('message-delete-not-held', { message: thrown.message });
     }
   }
-
-  private async discard(bucket: string, keys: readonly string[], log: JsonLog): Promise<void> {
-    if (keys.length === 0) return;
-    const result = await this.deps.store.deleteMany(bucket, keys).catch((thrown: unknown) => {
-      log.warning('staging-cleanup-failed', { message: toError(thrown).message });
-      return undefined;
-    });
-    if (result !== undefined && result.failed.length > 0) {
-      log.warning('staging-cleanup-failed', { failed: result.failed.length });
-    }
-  }
 }
-
-/** How a commit ended. */
-type Commit =
-  | { readonly kind: 'committed'; readonly outputs: readonly TaskOutput[] }
-  | { readonly kind: 'done'; readonly outputs: readonly TaskOutput[] }
-  | { readonly kind: 'held'; readonly by: string };
