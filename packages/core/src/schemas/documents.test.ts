@@ -484,6 +484,28 @@ const CASES: readonly Case[] = [
     path: '$',
     words: ['not valid JSON', 'line 1, column 14'],
   },
+  {
+    // JSON.parse keeps the last: the first value would never reach the literal-secret scan.
+    name: 'a key given twice',
+    kind: 'job',
+    doc: `{"name": "x", "algorithm": "a@1", "input": {"bucket": "in-bucket"}, "output": {"bucket": "out-bucket"},\n "env": {"X": "${AKIA}",\n  "X": "ok"}}`,
+    path: '$.env.X',
+    words: ['given 2 times', 'line 2, column 10 and line 3, column 3'],
+  },
+  {
+    name: 'a key shaped like a credential given twice',
+    kind: 'manifest',
+    doc: `{"${AKIA}": 1, "${AKIA}": 2}`,
+    path: '$.<redacted>',
+    words: ['given 2 times', 'line 1, column 2 and line 1, column 29'],
+  },
+  {
+    name: 'nested too deep',
+    kind: 'job',
+    doc: `{"name": "x", "env": {"X": ${'['.repeat(5000)}${']'.repeat(5000)}}}`,
+    path: `$.env.X${'[0]'.repeat(62)}`,
+    words: ['nested more than 64 levels deep', 'line 1, column 90'],
+  },
   { name: 'not an object', kind: 'job', doc: '[1, 2]', path: '$', words: ['JSON object'] },
   // a job against its manifest
   {

@@ -1,6 +1,6 @@
-// Reading and checking the two public documents, algorithm.json and job.json: JSON text →
-// literal-secret scan → schema → rules → normalised value, every problem collected, none thrown
-// except as one ValidationError.
+// Reading and checking the two public documents, algorithm.json and job.json: JSON text (syntax,
+// keys given twice, nesting depth) → literal-secret scan → schema → rules → normalised value, every
+// problem collected, none thrown except as one ValidationError.
 import { ValidationError, type Problem } from '../errors.js';
 import { lazyValidator } from './ajv.js';
 import { problemsFromAjv, type Explain } from './ajv-problems.js';
@@ -130,7 +130,7 @@ function parseWith<T>(
   validate: (value: unknown, file: string) => Validated<T>,
 ): T {
   const parsed = parseJsonText(text, file);
-  if (!parsed.ok) throw new ValidationError([parsed.problem]);
+  if (!parsed.ok) throw new ValidationError(parsed.problems.map(redact));
   const result = validate(parsed.value, file);
   if ('value' in result) return result.value;
   throw new ValidationError(result.problems);
@@ -224,7 +224,7 @@ export function checkDocuments(sources: readonly DocumentSource[]): CheckReport 
   for (const { file, text } of sources) {
     const parsed = parseJsonText(text, file);
     if (!parsed.ok) {
-      documents.push({ file, kind: undefined, problems: [parsed.problem] });
+      documents.push({ file, kind: undefined, problems: parsed.problems.map(redact) });
       continue;
     }
     const kind = detectKind(parsed.value);

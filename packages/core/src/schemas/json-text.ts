@@ -1,34 +1,82 @@
-// JSON.parse on Node 20 does not say where a syntax error is, so a small scanner finds the first
-// offending character and the problem gives its line and column.
+// Reading a document's text as JSON, before anything else looks at it. JSON.parse on Node 20 does
+// not say where a syntax error is, keeps only the last of two equal keys, and the readers after it
+// (the literal-secret scan, Ajv) recurse once per level; so a small scanner reads the text first:
+// it finds the first offending character (line and column), every key given twice in one object
+// (the value dropped would never be checked), and nesting deeper than MAX_DEPTH, which it refuses
+// before any recursive reader runs.
 import type { Problem } from '../errors.js';
-
-/** The outcome of reading a document's text as JSON. */
-export type JsonTextResult = { ok: true; value: unknown } | { ok: false; problem: Problem };
+import { jsonPath, type PathSegment } from './json-path.js';
 
 /**
- * Parses JSON text (a leading byte-order mark is ignored), or explains where and why it is not JSON.
+ * The deepest nesting of objects and arrays a document may have. A manifest or a job needs four
+ * levels (`$.env.NAME.fromSecret`); 64 leaves room for anything written by hand, and keeps every
+ * recursive reader (this scanner, the literal-secret scan, Ajv, the explanations) thousands of
+ * frames away from the stack limit.
+ */
+const MAX_DEPTH = 64;
+
+/** The outcome of reading a document's text as JSON. */
+export type JsonTextResult = { ok: true; value: unknown } | { ok: false; problems: Problem[] };
+
+/**
+ * Parses JSON text (a leading byte-order mark is ignored), or explains where and why it is not
+ * JSON, which keys it gives twice, or where it is nested too deep.
  */
 export function parseJsonText(text: string, file: string): JsonTextResult {
   const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
+  const scan = scanJson(body);
+  if (scan.kind === 'syntax') return { ok: false, problems: [syntaxProblem(body, file, scan)] };
+  if (scan.kind === 'deep') return { ok: false, problems: [depthProblem(body, file, scan)] };
+  if (scan.duplicates.length > 0) {
+    return {
+      ok: false,
+      problems: scan.duplicates.map((duplicate) => duplicateProblem(body, file, duplicate)),
+    };
+  }
   try {
     return { ok: true, value: JSON.parse(body) as unknown };
   } catch {
-    const { offset, reason } = locateSyntaxError(body);
-    const { line, column } = lineAndColumn(body, offset);
-    return {
-      ok: false,
-      problem: {
-        file,
-        path: '$',
-        message: `is not valid JSON: ${reason} at line ${line}, column ${column}`,
-        expected: 'a JSON object',
-        hint: 'Check for a missing comma or quote, a trailing comma, or a comment (JSON allows none)',
-      },
-    };
+    // JSON.parse refused what the scanner accepts: report the start rather than guess.
+    return { ok: false, problems: [syntaxProblem(body, file, { offset: 0, reason: 'unreadable JSON' })] };
   }
 }
 
-function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+function syntaxProblem(body: string, file: string, at: { offset: number; reason: string }): Problem {
+  return {
+    file,
+    path: '$',
+    message: `is not valid JSON: ${at.reason} at ${place(body, at.offset)}`,
+    expected: 'a JSON object',
+    hint: 'Check for a missing comma or quote, a trailing comma, or a comment (JSON allows none)',
+  };
+}
+
+function depthProblem(body: string, file: string, at: { offset: number; segments: PathSegment[] }): Problem {
+  return {
+    file,
+    path: jsonPath(at.segments),
+    message: `is nested more than ${MAX_DEPTH} levels deep (the level past the limit opens at ${place(body, at.offset)}); sluice reads no deeper document`,
+    expected: `at most ${MAX_DEPTH} levels of objects and arrays (a manifest or a job needs four)`,
+    found: `more than ${MAX_DEPTH} levels`,
+    hint: 'Check the file is the manifest or job you meant, not generated or corrupted output',
+  };
+}
+
+function duplicateProblem(body: string, file: string, duplicate: Duplicate): Problem {
+  const places = duplicate.offsets.map((offset) => place(body, offset));
+  const listed = `${places.slice(0, -1).join(', ')} and ${places[places.length - 1] ?? ''}`;
+  return {
+    file,
+    path: jsonPath(duplicate.segments),
+    message: `is given ${places.length} times in the same object, at ${listed}: JSON would keep only the last, and the others would go unchecked`,
+    expected: 'each key once per object',
+    found: `${places.length} keys ${JSON.stringify(duplicate.segments[duplicate.segments.length - 1])}`,
+    hint: 'Keep the one you mean and delete the others; if a deleted one held a credential, rotate it',
+  };
+}
+
+/** `line L, column C` of an offset (both counted from 1). */
+function place(text: string, offset: number): string {
   let line = 1;
   let lineStart = 0;
   for (let i = 0; i < offset && i < text.length; i++) {
@@ -37,8 +85,19 @@ function lineAndColumn(text: string, offset: number): { line: number; column: nu
       lineStart = i + 1;
     }
   }
-  return { line, column: offset - lineStart + 1 };
+  return `line ${line}, column ${offset - lineStart + 1}`;
 }
+
+/** A key given more than once in one object: the path of the key and where each one starts. */
+interface Duplicate {
+  readonly segments: PathSegment[];
+  readonly offsets: number[];
+}
+
+type Scan =
+  | { kind: 'ok'; duplicates: Duplicate[] }
+  | { kind: 'syntax'; offset: number; reason: string }
+  | { kind: 'deep'; offset: number; segments: PathSegment[] };
 
 class SyntaxAt extends Error {
   constructor(
@@ -49,27 +108,45 @@ class SyntaxAt extends Error {
   }
 }
 
-/** Scans text that JSON.parse refused and returns the offset and reason of the first error. */
-function locateSyntaxError(text: string): { offset: number; reason: string } {
-  const scanner = new JsonScanner(text);
-  try {
-    scanner.value(0);
-    scanner.ws();
-    if (scanner.i < text.length) {
-      return { offset: scanner.i, reason: `${scanner.describe(scanner.i)} after the end of the document` };
-    }
-    // JSON.parse refused what the scanner accepts: report the start rather than guess.
-    return { offset: 0, reason: 'unreadable JSON' };
-  } catch (thrown: unknown) {
-    if (thrown instanceof SyntaxAt) return { offset: thrown.offset, reason: thrown.reason };
-    return { offset: 0, reason: 'unreadable JSON' };
+class TooDeep extends Error {
+  constructor(
+    readonly offset: number,
+    readonly segments: PathSegment[],
+  ) {
+    super('nesting too deep');
   }
 }
 
-/** A recursive-descent reading of JSON that only checks, throwing {@link SyntaxAt} at the first fault. */
+/** Scans the whole text: the first syntax error, the first level too deep, or the keys given twice. */
+function scanJson(text: string): Scan {
+  const scanner = new JsonScanner(text);
+  try {
+    scanner.value([]);
+    scanner.ws();
+    if (scanner.i < text.length) {
+      return {
+        kind: 'syntax',
+        offset: scanner.i,
+        reason: `${scanner.describe(scanner.i)} after the end of the document`,
+      };
+    }
+    return { kind: 'ok', duplicates: scanner.duplicates };
+  } catch (thrown: unknown) {
+    if (thrown instanceof SyntaxAt) return { kind: 'syntax', offset: thrown.offset, reason: thrown.reason };
+    if (thrown instanceof TooDeep) return { kind: 'deep', offset: thrown.offset, segments: thrown.segments };
+    throw thrown;
+  }
+}
+
+/**
+ * A recursive-descent reading of JSON that only checks, throwing {@link SyntaxAt} at the first
+ * fault and {@link TooDeep} at the first container past {@link MAX_DEPTH} (so it never recurses
+ * deeper than that), and collecting the keys given twice.
+ */
 class JsonScanner {
   /** The offset read up to. */
   i = 0;
+  readonly duplicates: Duplicate[] = [];
 
   constructor(private readonly text: string) {}
 
@@ -81,12 +158,13 @@ class JsonScanner {
     while (this.i < this.text.length && ' \t\n\r'.includes(this.text[this.i] ?? '')) this.i++;
   }
 
-  value(depth: number): void {
-    if (depth > 512) throw new SyntaxAt(this.i, 'nesting too deep');
+  /** Reads one value at `segments` (its path; its container depth is `segments.length`). */
+  value(segments: PathSegment[]): void {
     this.ws();
     const c = this.text[this.i];
-    if (c === '{') this.object(depth);
-    else if (c === '[') this.array(depth);
+    if ((c === '{' || c === '[') && segments.length >= MAX_DEPTH) throw new TooDeep(this.i, segments);
+    if (c === '{') this.object(segments);
+    else if (c === '[') this.array(segments);
     else if (c === '"') this.string();
     else if (c === 't') this.expect('true');
     else if (c === 'f') this.expect('false');
@@ -94,8 +172,9 @@ class JsonScanner {
     else this.number();
   }
 
-  private object(depth: number): void {
+  private object(segments: PathSegment[]): void {
     const { text } = this;
+    const keys = new Map<string, number[]>();
     this.i++;
     this.ws();
     if (text[this.i] === '}') {
@@ -106,11 +185,15 @@ class JsonScanner {
       this.ws();
       if (text[this.i] !== '"')
         throw new SyntaxAt(this.i, `${this.describe(this.i)} where a property name in double quotes belongs`);
+      const start = this.i;
       this.string();
+      // The scanner checked the string, so JSON.parse reads it (escapes decoded: "a" is "\u0061").
+      const key = JSON.parse(text.slice(start, this.i)) as string;
+      keys.set(key, [...(keys.get(key) ?? []), start]);
       this.ws();
       if (text[this.i] !== ':') throw new SyntaxAt(this.i, `${this.describe(this.i)} where ":" belongs`);
       this.i++;
-      this.value(depth + 1);
+      this.value([...segments, key]);
       this.ws();
       if (text[this.i] === ',') {
         this.i++;
@@ -118,13 +201,16 @@ class JsonScanner {
       }
       if (text[this.i] === '}') {
         this.i++;
-        return;
+        break;
       }
       throw new SyntaxAt(this.i, `${this.describe(this.i)} where "," or "}" belongs`);
     }
+    for (const [key, offsets] of keys) {
+      if (offsets.length > 1) this.duplicates.push({ segments: [...segments, key], offsets });
+    }
   }
 
-  private array(depth: number): void {
+  private array(segments: PathSegment[]): void {
     const { text } = this;
     this.i++;
     this.ws();
@@ -132,8 +218,8 @@ class JsonScanner {
       this.i++;
       return;
     }
-    for (;;) {
-      this.value(depth + 1);
+    for (let index = 0; ; index++) {
+      this.value([...segments, index]);
       this.ws();
       if (text[this.i] === ',') {
         this.i++;
@@ -168,7 +254,10 @@ class JsonScanner {
   }
 
   private number(): void {
-    const match = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(this.text.slice(this.i));
+    // Sticky: matched where the reading is, without copying the rest of the text each time.
+    const pattern = /-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
+    pattern.lastIndex = this.i;
+    const match = pattern.exec(this.text);
     if (!match) throw new SyntaxAt(this.i, this.describe(this.i));
     this.i += match[0].length;
   }
