@@ -21,6 +21,7 @@ export type { Problem } from './errors.js';
 // logging
 export { silentLogger } from './logging/logger.js';
 export type { Logger } from './logging/logger.js';
+export { SecretMask } from './logging/secret-mask.js';
 
 // schemas (the public contracts: algorithm.json, job.json)
 export { checkDocuments, parseJob, parseManifest } from './schemas/documents.js';

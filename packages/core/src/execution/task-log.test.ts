@@ -30,6 +30,38 @@ describe('TaskLog', () => {
     expect(log.tail()).toEqual(['[stdout] key=*** and ***']);
   });
 
+  it('masks a secret that straddles the cut of an over-long line', async () => {
+    const path = await tempLogPath();
+    const secret = 'hunter2-very-secret';
+    const log = new TaskLog(path, { secrets: [secret] });
+    // 64 KiB + 1 characters end with the secret's first 7: the partial line is cut right there.
+    const head = 'x'.repeat(64 * 1024 + 1 - 7);
+    log.write('stdout', `${head}${secret.slice(0, 7)}`);
+    log.write('stdout', `${secret.slice(7)} and more\n`);
+    await log.close();
+    const text = await readFile(path, 'utf8');
+    const lines = text.split('\n').filter((l) => l !== '');
+    expect(lines.length).toBeGreaterThan(1);
+    // Neither a line nor the lines read together give the secret away.
+    expect(lines.map((l) => l.replace(/^\[stdout\] /, '')).join('')).not.toContain(secret);
+    expect(lines.join('')).not.toContain(secret.slice(0, 7));
+    expect(text).toContain('*** and more');
+    expect(log.tail().join('\n')).not.toContain(secret.slice(7));
+  });
+
+  it('still cuts a line that never ends, holding back no more than a secret', async () => {
+    const path = await tempLogPath();
+    const log = new TaskLog(path, { secrets: ['abcdef'] });
+    for (let i = 0; i < 3; i += 1) log.write('stdout', 'y'.repeat(64 * 1024));
+    log.write('stdout', 'abc');
+    log.write('stdout', 'def\n');
+    await log.close();
+    const lines = (await readFile(path, 'utf8')).split('\n').filter((l) => l !== '');
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    expect(lines.every((l) => l.length <= 64 * 1024 + 20)).toBe(true);
+    expect(lines.at(-1)).toMatch(/\*\*\*$/);
+  });
+
   it('caps the size, notes the truncation and keeps the last lines', async () => {
     const path = await tempLogPath();
     const log = new TaskLog(path, { limitBytes: 1000 });

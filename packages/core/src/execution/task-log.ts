@@ -1,13 +1,19 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 
+import { SecretMask } from '../logging/secret-mask.js';
+
 /** Default cap on a task's log: enough for any useful diagnosis, small enough to upload per task. */
 export const DEFAULT_LOG_LIMIT_BYTES = 1024 * 1024;
 
 /** How many last lines are kept for summaries and after a truncation note. */
 const TAIL_LINES = 50;
 
-/** Lines longer than this are cut so masking never has to hold an unbounded line in memory. */
+/**
+ * Lines longer than this are cut so masking never has to hold an unbounded line in memory. The cut
+ * never falls inside a secret value, and the last (longest secret − 1) characters wait for the rest
+ * of the line, so a secret still arriving is masked whole.
+ */
 const MAX_LINE_BYTES = 64 * 1024;
 
 /**
@@ -23,7 +29,7 @@ const MAX_LINE_BYTES = 64 * 1024;
  */
 export class TaskLog {
   private readonly file: WriteStream;
-  private readonly secrets: readonly string[];
+  private readonly mask: SecretMask;
   private readonly limit: number;
   private readonly tailLines: string[] = [];
   /** The last lines past the cap: written after the truncation note. */
@@ -35,10 +41,7 @@ export class TaskLog {
 
   constructor(path: string, options: { secrets?: readonly string[]; limitBytes?: number } = {}) {
     this.file = createWriteStream(path);
-    // Longest first, so a secret containing another is masked whole.
-    this.secrets = [...(options.secrets ?? [])]
-      .filter((s) => s.length > 0)
-      .sort((a, b) => b.length - a.length);
+    this.mask = new SecretMask(options.secrets ?? []);
     this.limit = options.limitBytes ?? DEFAULT_LOG_LIMIT_BYTES;
   }
 
@@ -51,9 +54,11 @@ export class TaskLog {
       text = text.slice(newline + 1);
       newline = text.indexOf('\n');
     }
-    if (text.length > MAX_LINE_BYTES) {
-      this.emit(stream, text);
-      text = '';
+    while (text.length > MAX_LINE_BYTES) {
+      const cut = this.lineCut(text);
+      if (cut <= 0) break;
+      this.emit(stream, text.slice(0, cut));
+      text = text.slice(cut);
     }
     this.pending[stream] = text;
   }
@@ -86,7 +91,7 @@ export class TaskLog {
   }
 
   private emit(stream: string, rawLine: string): void {
-    const line = `[${stream}] ${this.mask(rawLine)}`;
+    const line = `[${stream}] ${this.mask.text(rawLine)}`;
     this.tailLines.push(line);
     if (this.tailLines.length > TAIL_LINES) this.tailLines.shift();
     const bytes = Buffer.byteLength(line) + 1;
@@ -101,9 +106,14 @@ export class TaskLog {
     }
   }
 
-  private mask(line: string): string {
-    let masked = line;
-    for (const secret of this.secrets) masked = masked.split(secret).join('***');
-    return masked;
+  /**
+   * Where an over-long partial line is cut: at the line limit, but before the last (longest secret
+   * − 1) characters, which may be the start of a secret, and never inside a secret already whole.
+   */
+  private lineCut(text: string): number {
+    return this.mask.safeCut(
+      text,
+      Math.min(MAX_LINE_BYTES, text.length - Math.max(0, this.mask.longest - 1)),
+    );
   }
 }
