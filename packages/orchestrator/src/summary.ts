@@ -1,6 +1,6 @@
 // The job summary of a run: GitHub-flavoured Markdown, always under GitHub's 1 MiB step-summary
 // limit, with counts, the failures (with the tail of each log) and the slowest tasks.
-import { mapBounded, type CollectReport, type ObjectStore, type TaskResult } from '@sluice/core';
+import { SecretMask, mapBounded, type CollectReport, type ObjectStore, type TaskResult } from '@sluice/core';
 import { runLogGroupLink, s3ObjectConsoleUrl } from '@sluice/core/ecs';
 
 /** GitHub refuses step summaries over 1 MiB; the summary stays well below. */
@@ -182,9 +182,13 @@ class Budget {
   }
 }
 
+/**
+ * Masks the secret values this machine knows (values under 3 characters would mask too much). On ECS
+ * it knows none: the runner masked records and task logs at the source.
+ */
 function masker(secrets: readonly string[]): (text: string) => string {
-  const values = secrets.filter((s) => s.length >= 3).sort((a, b) => b.length - a.length);
-  return (text) => values.reduce((out, value) => out.split(value).join('***'), text);
+  const mask = new SecretMask(secrets.filter((s) => s.length >= 3));
+  return (text) => mask.text(text);
 }
 
 function byteLength(text: string): number {

@@ -56,6 +56,9 @@ export async function assembleRunner(
   inherited: Readonly<Record<string, string | undefined>>,
 ): Promise<AssembledRunner> {
   const workDir = await makeWorkDir();
+  // The log holds the secret values the runner knows; its lines, the task records and the task logs
+  // all mask with them (JsonLog, TaskLedger, TaskProcessor's TaskLog).
+  for (const secret of settings.secrets) log.setSecret(secret);
   const ledger = new TaskLedger(
     adapters.store,
     settings.config.runId,

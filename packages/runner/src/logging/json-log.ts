@@ -3,34 +3,49 @@
  * and the run (and task, attempt) it concerns, so CloudWatch Logs Insights can filter on fields and
  * a person can still read it. Secret values are replaced by `***` in every string, at any depth.
  */
-import type { Logger } from '@sluice/core';
+import { SecretMask, type Logger } from '@sluice/core';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
 
 /** Fields of an event; values are JSON (undefined ones are left out). */
 export type LogFields = Readonly<Record<string, unknown>>;
 
-/** Writes the runner's events as JSON lines. */
+/**
+ * Writes the runner's events as JSON lines. It holds the secret values the runner knows (one
+ * {@link SecretMask}, shared by every log made from it), and everything else the runner writes —
+ * task records, rejected messages, task logs — masks with the same values (`mask`, `secrets`).
+ */
 export class JsonLog {
+  private readonly secretMask: SecretMask;
+
   constructor(
     private readonly context: LogFields,
-    private readonly secrets: string[] = [],
+    secrets: readonly string[] | SecretMask = [],
     private readonly write: (line: string) => void = (line) => {
       process.stdout.write(line);
     },
-  ) {}
+  ) {
+    this.secretMask = secrets instanceof SecretMask ? secrets : new SecretMask(secrets);
+  }
 
   /** A log whose events also carry `fields` (e.g. `taskId`, `attempt`). */
   with(fields: LogFields): JsonLog {
-    return new JsonLog({ ...this.context, ...fields }, this.secrets, this.write);
+    return new JsonLog({ ...this.context, ...fields }, this.secretMask, this.write);
   }
 
   /** Masks `value` from now on, in this log and every log made from it. */
   setSecret(value: string): void {
-    if (value.length > 0 && !this.secrets.includes(value)) {
-      this.secrets.push(value);
-      this.secrets.sort((a, b) => b.length - a.length);
-    }
+    this.secretMask.add(value);
+  }
+
+  /** The secret values masked, longest first. */
+  get secrets(): readonly string[] {
+    return this.secretMask.values;
+  }
+
+  /** A copy of `value` with every secret value replaced by `***` in every string, at any depth. */
+  mask<T>(value: T): T {
+    return this.secretMask.deep(value);
   }
 
   event(level: LogLevel, event: string, fields: LogFields = {}): void {
@@ -69,20 +84,5 @@ export class JsonLog {
         this.setSecret(value);
       },
     };
-  }
-
-  private mask(value: unknown): unknown {
-    if (typeof value === 'string') {
-      let masked = value;
-      for (const secret of this.secrets) masked = masked.split(secret).join('***');
-      return masked;
-    }
-    if (Array.isArray(value)) return value.map((item) => this.mask(item));
-    if (value !== null && typeof value === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [key, child] of Object.entries(value)) if (child !== undefined) out[key] = this.mask(child);
-      return out;
-    }
-    return value;
   }
 }

@@ -43,3 +43,49 @@ describe('TaskLedger.recordAttempt', () => {
     expect(record.status).toBe('succeeded');
   });
 });
+
+describe('TaskLedger masks what it writes', () => {
+  const SECRET = 'tok-3f9a-very-secret';
+  const task: TaskRef = { sluice: 1, runId: RUN, bucket: 'input', key: 'in/a.txt', etag: 'e1', size: 3 };
+
+  it('masks the secret values the runner knows in an attempt’s message', async () => {
+    const store = new FakeObjectStore();
+    await store.ensureBucket('output');
+    const log = new JsonLog({}, [SECRET], () => undefined);
+    const ledger = new TaskLedger(store, RUN, 'output', DIGEST, log);
+    const id = taskId(task);
+    await ledger.recordAttempt(
+      task,
+      id,
+      {
+        attempt: 1,
+        workerId: 'w',
+        startedAt: '2026-11-24T10:00:00.000Z',
+        phases: {},
+        failureClass: 'algorithm-exit',
+        message: `the algorithm server answered 500: bad token ${SECRET}`,
+      },
+      'failed',
+    );
+    const stored = await store.getText({ bucket: 'output', key: taskRecordKey(RUN, id) });
+    expect(stored?.text).not.toContain(SECRET);
+    expect(validateTaskRecord(JSON.parse(stored?.text ?? '{}'), 'record').attempts[0]?.message).toBe(
+      'the algorithm server answered 500: bad token ***',
+    );
+  });
+
+  it('masks them in a rejected message set aside', async () => {
+    const store = new FakeObjectStore();
+    await store.ensureBucket('output');
+    const ledger = new TaskLedger(store, RUN, 'output', DIGEST, new JsonLog({}, [SECRET], () => undefined));
+    const key = await ledger.reject(
+      'm-1',
+      `not JSON: {"token": "${SECRET}"`,
+      `{"token": "${SECRET}"`,
+      new Date(),
+    );
+    const stored = await store.getText({ bucket: 'output', key });
+    expect(stored?.text).toContain('***');
+    expect(stored?.text).not.toContain(SECRET);
+  });
+});

@@ -1,7 +1,8 @@
 /**
  * The run's ledger in the output bucket, as the runner writes it: completion markers, task records
  * (read-modify-write conditional on what was read, every attempt kept), commit claims and rejected
- * messages. Every call retries transient AWS faults.
+ * messages. Every call retries transient AWS faults. What it writes is masked with the secret values
+ * the runner's log holds: task records and rejected messages never carry them.
  */
 import {
   completionMarkerKey,
@@ -93,9 +94,14 @@ export class TaskLedger {
     outputs?: readonly TaskOutput[],
   ): Promise<TaskRecord> {
     const ref = { bucket: this.bucket, key: taskRecordKey(this.runId, taskId) };
+    // Every attempt's message is masked here, on its way into the record, whatever it came from: the
+    // algorithm's answer, a thrown error, the runner's own words. The other fields are the runner's
+    // own numbers, times and ids.
+    const entry: TaskAttempt =
+      attempt.message === undefined ? attempt : { ...attempt, message: this.log.mask(attempt.message) };
     const updated = await withRetries(() =>
       updateJson(this.store, ref, (existing) =>
-        this.withAttempt(this.readable(existing, ref.key, taskId), task, taskId, attempt, status, outputs),
+        this.withAttempt(this.readable(existing, ref.key, taskId), task, taskId, entry, status, outputs),
       ),
     );
     // `withAttempt` always gives a record, so updateJson always writes.
@@ -197,20 +203,23 @@ export class TaskLedger {
     return put !== undefined;
   }
 
-  /** Sets a malformed message aside: `_sluice/<run-id>/rejected/<message-id>.json` with the reason. */
+  /**
+   * Sets a malformed message aside: `_sluice/<run-id>/rejected/<message-id>.json` with the reason,
+   * secret values masked.
+   */
   async reject(messageId: string, reason: string, body: string, receivedAt: Date): Promise<string> {
     const key = `${ledgerPrefix(this.runId)}rejected/${safeFileName(messageId)}.json`;
     const truncated = body.length > REJECTED_BODY_LIMIT;
     await withRetries(() =>
       this.store.putJson(
         { bucket: this.bucket, key },
-        {
+        this.log.mask({
           messageId,
           reason,
           receivedAt: receivedAt.toISOString(),
           body: truncated ? body.slice(0, REJECTED_BODY_LIMIT) : body,
           ...(truncated && { bodyTruncated: true }),
-        },
+        }),
       ),
     );
     return key;

@@ -124,7 +124,7 @@ export class TaskProcessor {
       roundAttempt,
       entry: { attempt, workerId: settings.workerId, startedAt: new Date(begun).toISOString(), phases: {} },
       log,
-      taskLog: new TaskLog(logFile, { secrets: settings.secrets }),
+      taskLog: new TaskLog(logFile, { secrets: log.secrets }),
       logFile,
     };
     if (roundAttempt > settings.config.maxAttempts) {
