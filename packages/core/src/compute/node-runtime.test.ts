@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 
 import { ConfigurationError } from '../errors.js';
+import { SUPPORTED_PLATFORMS } from '../schemas/manifest.js';
 import { readElfDependencies } from './elf.js';
 import { defaultCacheDir, hostPlatform, parseLdd, runtimeCommand, runtimePlatform } from './node-runtime.js';
 
@@ -42,6 +43,10 @@ describe('platforms and commands', () => {
     expect(runtimePlatform('linux/arm64/v8')).toBe('linux/arm64');
     expect(() => runtimePlatform('windows/amd64')).toThrow(ConfigurationError);
     expect(() => runtimePlatform('linux/s390x')).toThrow(/linux\/amd64 and linux\/arm64 only/);
+  });
+
+  it('has a runtime for every platform a manifest may name', () => {
+    for (const platform of SUPPORTED_PLATFORMS) expect(() => runtimePlatform(platform)).not.toThrow();
   });
 
   it('starts node through the carried loader, or directly when the binary is static', () => {

@@ -217,7 +217,7 @@ function translateOne(error: ErrorObject, context: Context): Problem | undefined
   const params = error.params as Record<string, unknown>;
   const found = describeFound(error.data, segments);
   const failure: Failure = { error, context, segments, parent, params, found };
-  if (['type', 'pattern', 'minimum', 'maximum'].includes(error.keyword)) {
+  if (['type', 'pattern', 'minimum', 'maximum', 'enum'].includes(error.keyword)) {
     const special = context.explain?.(segments, error.data);
     if (special) return make(file, segments, special.message, { ...special, found });
   }

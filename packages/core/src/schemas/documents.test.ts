@@ -193,7 +193,14 @@ const CASES: readonly Case[] = [
     kind: 'manifest',
     doc: manifestWith({ platform: 'amd64' }),
     path: '$.platform',
-    words: ['OCI platform'],
+    words: ['a platform sluice can run', '"linux/amd64"'],
+  },
+  {
+    name: 'a platform no backend runs',
+    kind: 'manifest',
+    doc: manifestWith({ platform: 'linux/sparc64' }),
+    path: '$.platform',
+    words: ['a platform sluice can run', '"linux/amd64"', '"linux/arm64"'],
   },
   {
     name: 'bad name',
@@ -614,6 +621,23 @@ describe('problems', () => {
     ]);
     expect(report.problems).not.toEqual([]);
     expect(JSON.stringify(report)).not.toContain('hunter2');
+  });
+
+  test('a platform sluice cannot run is refused with the ones it can, as a hint', () => {
+    const report = checkDocuments([
+      { file: 'a.json', text: JSON.stringify(manifestWith({ platform: 'linux/sparc64' })) },
+    ]);
+    expect(report.problems).toEqual([
+      expect.objectContaining({
+        path: '$.platform',
+        found: '"linux/sparc64"',
+        hint: expect.stringContaining('"linux/amd64", "linux/arm64" or "linux/arm64/v8"') as unknown,
+      }),
+    ]);
+    for (const platform of ['linux/amd64', 'linux/arm64', 'linux/arm64/v8']) {
+      const ok = checkDocuments([{ file: 'a.json', text: JSON.stringify(manifestWith({ platform })) }]);
+      expect(ok.problems).toEqual([]);
+    }
   });
 
   test('unknown kind says how to tell', () => {

@@ -9,7 +9,13 @@ import { normalizeJob, type Job, type RawJob } from './job.js';
 import { jobSchema } from './job-schema.js';
 import { parseJsonText } from './json-text.js';
 import { findLiteralSecrets, redactKeyIds } from './literal-secrets.js';
-import { manifestSchema, normalizeManifest, type Manifest, type RawManifest } from './manifest.js';
+import {
+  manifestSchema,
+  normalizeManifest,
+  SUPPORTED_PLATFORMS,
+  type Manifest,
+  type RawManifest,
+} from './manifest.js';
 import { explainMemory } from './memory.js';
 import { crossCheckJob, jobRuleProblems, manifestRuleProblems } from './rules.js';
 
@@ -40,8 +46,20 @@ export interface CheckReport {
 const manifestValidator = lazyValidator<RawManifest>(manifestSchema);
 const jobValidator = lazyValidator<RawJob>(jobSchema);
 
+const PLATFORMS_WORDS = `${SUPPORTED_PLATFORMS.slice(0, -1)
+  .map((platform) => JSON.stringify(platform))
+  .join(', ')} or ${JSON.stringify(SUPPORTED_PLATFORMS[SUPPORTED_PLATFORMS.length - 1])}`;
+
 const explainManifest: Explain = (segments, value) => {
-  if (segments.length !== 1 || segments[0] !== 'memory') return undefined;
+  if (segments.length !== 1) return undefined;
+  if (segments[0] === 'platform' && typeof value === 'string') {
+    return {
+      message: 'must be a platform sluice can run: "linux/amd64" or "linux/arm64"',
+      expected: `one of ${PLATFORMS_WORDS}`,
+      hint: `sluice has a runner (a Node runtime in the wrapped image) for linux/amd64 and linux/arm64 only, the CPU architectures ECS offers too: set "platform" to ${PLATFORMS_WORDS}, and build or pull the image for it`,
+    };
+  }
+  if (segments[0] !== 'memory') return undefined;
   const result = explainMemory(value);
   return 'refusal' in result ? result.refusal : undefined;
 };

@@ -65,6 +65,14 @@ export const MANIFEST_DEFAULTS = {
   readOnlyRootFilesystem: false,
 } as const;
 
+/**
+ * The platforms sluice can run: the wrapped image carries a Node runtime for the runner, which
+ * sluice has for linux/amd64 and linux/arm64 only (`runtimePlatform`, compute/node-runtime.ts), the
+ * two CPU architectures ECS offers too (X86_64, ARM64). `linux/arm64/v8` is how arm64 images
+ * usually name themselves.
+ */
+export const SUPPORTED_PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/arm64/v8'];
+
 /** SQS keeps a message invisible for at most 12 hours, so no task can run longer. */
 export const MAX_TIMEOUT_SECONDS = 43200;
 
@@ -183,10 +191,10 @@ const manifestSchemaTyped: JSONSchemaType<RawManifest> = {
     platform: {
       type: 'string',
       nullable: true,
-      title: 'an OCI platform such as "linux/amd64" or "linux/arm64/v8"',
-      pattern: '^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$',
+      enum: SUPPORTED_PLATFORMS,
       default: MANIFEST_DEFAULTS.platform,
-      description: 'OCI platform the image runs on: `os/arch[/variant]`.',
+      description:
+        'OCI platform the image runs on: `linux/amd64` or `linux/arm64` (also written `linux/arm64/v8`), the ones sluice has a runner for.',
     },
     gpu: {
       type: 'integer',
