@@ -108,9 +108,20 @@ Permissions. Every S3 and SQS call the runner makes, and no other:
   prefix; \`ListBucket\` on that prefix only, because without it S3 answers a missing object with 403
   instead of 404;
 - the ledger \`_sluice/<run-id>/\` in the output bucket: records, completion markers, commit claims,
-  staged outputs, logs and rejected messages (not \`run.json\` or \`results.json\`); staged outputs and
-  claims are deleted after a commit;
+  staged outputs, logs and rejected messages (not \`run.json\`, \`results.json\` or the end marker);
+  staged outputs and claims are deleted after a commit;
 - the results: \`PutObject\` under the output prefix (the destination of the commit's copy).
+
+Nothing under \`_sluice/\` but those folders of this run, in either bucket, even when a prefix is
+empty (the default) or input and output share a bucket: an empty prefix would otherwise cover every
+run's ledger, and IAM cannot write "the prefix but not \`_sluice/\`" as one resource. So inputs and
+results are granted on every object outside the ledgers (\`ReadOutsideLedgers\`,
+\`WriteOutsideLedgers\`, with \`NotResource\`), and two \`Deny\` statements with \`NotResource\` hold
+reads to the input prefix and the run's ledger folders, and writes to the output prefix and the run's
+ledger folders (\`ReadOnlyInputsAndLedger\`, \`WriteOnlyResultsAndLedger\`). Those two also cap S3
+object reads and writes that another policy of this role grants: read reference data with another
+role. Listing is refused for \`_sluice/\` and each start of it. A \`*\`, \`?\` or \`$\` in a prefix is
+written as IAM's \`\${*}\`, \`\${?}\`, \`\${$}\`, so \`team?/\` means that folder, not \`teamB/\`.
 
 An SSE-KMS bucket or queue with a customer managed key also needs \`kms:Decrypt\` and
 \`kms:GenerateDataKey\` on that key.

@@ -350,3 +350,180 @@ describe('the trust policies, simulated', () => {
     expect(await mayAssume(trust, 'ecs-tasks.amazonaws.com')).not.toBe('Allowed');
   });
 });
+
+// The prefixes that made the task role reach past its run: an empty prefix (the default of
+// output.prefix) is `<bucket>/*`, which holds every run's ledger `_sluice/<run-id>/`, and a prefix
+// holding `*` or `?` was written into the ARN as an IAM wildcard.
+describe('the task role, simulated with empty, shared and wildcard prefixes', () => {
+  interface Layout {
+    readonly name: string;
+    readonly input: { readonly bucket: string; readonly prefix: string };
+    readonly output: { readonly bucket: string; readonly prefix: string };
+  }
+  const layouts: readonly Layout[] = [
+    {
+      name: 'two buckets, empty prefixes',
+      input: { bucket: 'photos', prefix: '' },
+      output: { bucket: 'thumbs', prefix: '' },
+    },
+    {
+      name: 'one bucket, empty prefixes',
+      input: { bucket: 'data', prefix: '' },
+      output: { bucket: 'data', prefix: '' },
+    },
+    {
+      name: 'one bucket, empty output prefix',
+      input: { bucket: 'data', prefix: 'incoming/' },
+      output: { bucket: 'data', prefix: '' },
+    },
+    {
+      name: 'one bucket, empty input prefix',
+      input: { bucket: 'data', prefix: '' },
+      output: { bucket: 'data', prefix: 'small/' },
+    },
+    // The simulator reads a requested key holding `*` or `?` as a pattern (a query over many keys),
+    // so for these layouts "allows every call" shows only that the grant overlaps the key; the
+    // escapes themselves are proved by the refusals below and by the `$` layout, whose keys it reads
+    // literally.
+    {
+      name: 'wildcard characters in prefixes',
+      input: { bucket: 'photos', prefix: 'team?/' },
+      output: { bucket: 'thumbs', prefix: 'out*/' },
+    },
+    {
+      name: 'a dollar sign in prefixes',
+      input: { bucket: 'photos', prefix: 'cost$/' },
+      output: { bucket: 'thumbs', prefix: 'a${b}/' },
+    },
+    {
+      name: 'one bucket, ledger-like input prefix',
+      input: { bucket: 'data', prefix: '_' },
+      output: { bucket: 'data', prefix: '' },
+    },
+  ];
+
+  /** Every call the runner makes for one input `2024/cat.jpg` of the run (as in the test above). */
+  function runnerCalls(layout: Layout): Call[] {
+    const { input, output } = layout;
+    const own = `${output.bucket}/_sluice/${runId}`;
+    const inputKey = `${input.prefix}2024/cat.jpg`;
+    return [
+      { action: 's3:GetObject', resource: s3(`${input.bucket}/${inputKey}`) },
+      { action: 's3:GetObjectVersion', resource: s3(`${input.bucket}/${inputKey}`) },
+      { action: 's3:ListBucket', resource: s3(input.bucket), context: { 's3:prefix': inputKey } },
+      ...['claims', 'done', 'staging', 'tasks'].map((folder) => ({
+        action: 's3:GetObject',
+        resource: s3(`${own}/${folder}/${task}.json`),
+      })),
+      ...['claims', 'done', 'logs', 'rejected', 'staging', 'tasks'].map((folder) => ({
+        action: 's3:PutObject',
+        resource: s3(`${own}/${folder}/${task}.json`),
+      })),
+      { action: 's3:AbortMultipartUpload', resource: s3(`${own}/staging/${task}/1/big.bin`) },
+      { action: 's3:AbortMultipartUpload', resource: s3(`${own}/logs/${task}/1.log`) },
+      { action: 's3:DeleteObject', resource: s3(`${own}/claims/${task}.json`) },
+      { action: 's3:DeleteObject', resource: s3(`${own}/staging/${task}/1/cat-256.png`) },
+      {
+        action: 's3:ListBucket',
+        resource: s3(output.bucket),
+        context: { 's3:prefix': `_sluice/${runId}/done/${task}.json` },
+      },
+      { action: 's3:PutObject', resource: s3(`${output.bucket}/${output.prefix}2024/cat.jpg/cat-256.png`) },
+    ];
+  }
+
+  /** Reading, writing, deleting or listing another run's ledger, or this run's state files. */
+  function forbiddenCalls(layout: Layout): Call[] {
+    const buckets = [...new Set([layout.input.bucket, layout.output.bucket])];
+    const keys = [
+      `_sluice/${otherRun}/done/${task}.json`,
+      `_sluice/${otherRun}/tasks/${task}.json`,
+      `_sluice/${otherRun}/logs/${task}/1.log`,
+      `_sluice/${otherRun}/staging/${task}/1/cat-256.png`,
+      `_sluice/${otherRun}/results.json`,
+      `_sluice/${otherRun}/run.json`,
+      `_sluice/${otherRun}/end`,
+      `_sluice/${runId}/run.json`,
+      `_sluice/${runId}/results.json`,
+      `_sluice/${runId}/end`,
+      `_sluice/${runId}/other/x`,
+      '_sluice/x',
+    ];
+    const objects = buckets.flatMap((bucket) =>
+      keys.flatMap((key) =>
+        [
+          's3:GetObject',
+          's3:GetObjectVersion',
+          's3:PutObject',
+          's3:DeleteObject',
+          's3:AbortMultipartUpload',
+        ].map((action) => ({ action, resource: s3(`${bucket}/${key}`) })),
+      ),
+    );
+    const listings = buckets.flatMap((bucket) =>
+      ['', '_', '_slu', '_sluice', '_sluice/', `_sluice/${otherRun}/`, `_sluice/${runId}`].map((prefix) => ({
+        action: 's3:ListBucket',
+        resource: s3(bucket),
+        context: { 's3:prefix': prefix },
+      })),
+    );
+    const ownLedger = `${layout.output.bucket}/_sluice/${runId}`;
+    return [
+      ...objects,
+      ...listings,
+      { action: 's3:GetObjectVersion', resource: s3(`${ownLedger}/tasks/${task}.json`) },
+      { action: 's3:GetObject', resource: s3(`${ownLedger}/logs/${task}/1.log`) },
+      { action: 's3:GetObject', resource: s3(`payroll/${layout.input.prefix}2024/cat.jpg`) },
+      { action: 's3:PutObject', resource: s3(`payroll/${layout.output.prefix}x`) },
+    ];
+  }
+
+  it.each(layouts)('$name: allows every call the runner makes', async (layout) => {
+    const policy = taskRolePolicy({ ...access, input: layout.input, output: layout.output });
+
+    expect(await refused(roles.task, policy, runnerCalls(layout))).toEqual([]);
+  });
+
+  it.each(layouts)("$name: denies other runs' ledgers and this run's state files", async (layout) => {
+    const policy = taskRolePolicy({ ...access, input: layout.input, output: layout.output });
+
+    expect(await allowed(roles.task, policy, forbiddenCalls(layout))).toEqual([]);
+  });
+
+  it('reads `team?/`, `out*/` and `$` literally: not teamB/, outside/ nor what a variable would make', async () => {
+    const wildcards = taskRolePolicy({
+      ...access,
+      input: { bucket: 'photos', prefix: 'team?/' },
+      output: { bucket: 'thumbs', prefix: 'out*/' },
+    });
+    const dollars = taskRolePolicy({
+      ...access,
+      input: { bucket: 'photos', prefix: 'cost$/' },
+      output: { bucket: 'thumbs', prefix: 'a${b}/' },
+    });
+
+    expect(
+      await allowed(roles.task, wildcards, [
+        { action: 's3:GetObject', resource: s3('photos/teamB/cat.jpg') },
+        { action: 's3:GetObjectVersion', resource: s3('photos/teamB/cat.jpg') },
+        { action: 's3:ListBucket', resource: s3('photos'), context: { 's3:prefix': 'teamB/cat.jpg' } },
+        { action: 's3:PutObject', resource: s3('thumbs/outside/cat.png') },
+        { action: 's3:PutObject', resource: s3('thumbs/out/cat.png') },
+      ]),
+    ).toEqual([]);
+    expect(
+      await allowed(roles.task, dollars, [
+        { action: 's3:GetObject', resource: s3('photos/cost/cat.jpg') },
+        { action: 's3:PutObject', resource: s3('thumbs/a/cat.png') },
+        { action: 's3:PutObject', resource: s3('thumbs/ab/cat.png') },
+      ]),
+    ).toEqual([]);
+    expect(
+      await refused(roles.task, dollars, [
+        { action: 's3:GetObject', resource: s3('photos/cost$/cat.jpg') },
+        { action: 's3:ListBucket', resource: s3('photos'), context: { 's3:prefix': 'cost$/cat.jpg' } },
+        { action: 's3:PutObject', resource: s3('thumbs/a${b}/cat.png') },
+      ]),
+    ).toEqual([]);
+  });
+});

@@ -58,17 +58,34 @@ describe('taskRolePolicy', () => {
           Resource: ['arn:aws:sqs:eu-west-1:123456789012:sluice-thumbs-3f9a0c12-tasks-dlq'],
         },
         {
-          Sid: 'ReadInputs',
+          Sid: 'ReadOutsideLedgers',
           Effect: 'Allow',
           Action: ['s3:GetObject', 's3:GetObjectVersion'],
-          Resource: ['arn:aws:s3:::photos/incoming/*'],
+          NotResource: ['arn:aws:s3:::photos/_sluice/*', 'arn:aws:s3:::thumbs/_sluice/*'],
+        },
+        {
+          Sid: 'ReadOnlyInputsAndLedger',
+          Effect: 'Deny',
+          Action: ['s3:GetObject', 's3:GetObjectVersion'],
+          NotResource: [
+            'arn:aws:s3:::photos/incoming/*',
+            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/claims/*',
+            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/done/*',
+            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/staging/*',
+            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/tasks/*',
+          ],
         },
         {
           Sid: 'ListInputPrefix',
           Effect: 'Allow',
           Action: ['s3:ListBucket'],
           Resource: ['arn:aws:s3:::photos'],
-          Condition: { StringLike: { 's3:prefix': ['incoming/*'] } },
+          Condition: {
+            StringLike: { 's3:prefix': ['incoming/*'] },
+            StringNotLike: {
+              's3:prefix': ['', '_', '_s', '_sl', '_slu', '_slui', '_sluic', '_sluice', '_sluice/*'],
+            },
+          },
         },
         {
           Sid: 'ReadLedger',
@@ -120,10 +137,24 @@ describe('taskRolePolicy', () => {
           Condition: { StringLike: { 's3:prefix': ['_sluice/thumbs-3f9a0c12/*'] } },
         },
         {
-          Sid: 'WriteResults',
+          Sid: 'WriteOutsideLedgers',
           Effect: 'Allow',
           Action: ['s3:PutObject'],
-          Resource: ['arn:aws:s3:::thumbs/small/*'],
+          NotResource: ['arn:aws:s3:::photos/_sluice/*', 'arn:aws:s3:::thumbs/_sluice/*'],
+        },
+        {
+          Sid: 'WriteOnlyResultsAndLedger',
+          Effect: 'Deny',
+          Action: ['s3:PutObject'],
+          NotResource: [
+            'arn:aws:s3:::thumbs/small/*',
+            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/claims/*',
+            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/done/*',
+            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/logs/*',
+            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/rejected/*',
+            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/staging/*',
+            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/tasks/*',
+          ],
         },
       ],
     });
@@ -132,26 +163,59 @@ describe('taskRolePolicy', () => {
   it('has no wildcard resource and no action outside SQS and S3', () => {
     const statements = taskRolePolicy(access).Statement;
 
-    const resources = statements.flatMap((s) => s.Resource ?? []);
+    const resources = statements.flatMap((s) => [...(s.Resource ?? []), ...(s.NotResource ?? [])]);
     const actions = statements.flatMap((s) => s.Action);
 
     expect(resources).not.toContain('*');
     expect(actions.filter((a) => !/^(sqs|s3):[A-Za-z]+$/.test(a))).toEqual([]);
   });
 
-  it('reads the whole input bucket when the job has no input prefix', () => {
+  it('reads the whole input bucket but the ledgers when the job has no input prefix', () => {
     const statements = taskRolePolicy({ ...access, input: { bucket: 'photos', prefix: '' } }).Statement;
 
-    expect(statements.find((s) => s.Sid === 'ReadInputs')?.Resource).toEqual(['arn:aws:s3:::photos/*']);
-    expect(statements.find((s) => s.Sid === 'ListInputPrefix')?.Condition).toEqual({
-      StringLike: { 's3:prefix': ['*'] },
+    expect(statements.find((s) => s.Sid === 'ReadOnlyInputsAndLedger')?.NotResource?.[0]).toBe(
+      'arn:aws:s3:::photos/*',
+    );
+    expect(statements.find((s) => s.Sid === 'ReadOutsideLedgers')?.NotResource).toEqual([
+      'arn:aws:s3:::photos/_sluice/*',
+      'arn:aws:s3:::thumbs/_sluice/*',
+    ]);
+    expect(statements.find((s) => s.Sid === 'ListInputPrefix')?.Condition?.StringLike).toEqual({
+      's3:prefix': ['*'],
     });
   });
 
-  it('uses the partition of the run', () => {
-    const resources = taskRolePolicy({ ...access, partition: 'aws-cn' }).Statement.flatMap(
-      (s) => s.Resource ?? [],
+  it('names one ledger root when input and output share a bucket', () => {
+    const statements = taskRolePolicy({ ...access, input: { bucket: 'thumbs', prefix: '' } }).Statement;
+
+    expect(statements.find((s) => s.Sid === 'WriteOutsideLedgers')?.NotResource).toEqual([
+      'arn:aws:s3:::thumbs/_sluice/*',
+    ]);
+  });
+
+  it('writes `*`, `?` and `$` of a prefix as IAM escapes, not wildcards or variables', () => {
+    const statements = taskRolePolicy({
+      ...access,
+      input: { bucket: 'photos', prefix: 'team?/' },
+      output: { bucket: 'thumbs', prefix: 'out*/$x/' },
+    }).Statement;
+
+    expect(statements.find((s) => s.Sid === 'ReadOnlyInputsAndLedger')?.NotResource?.[0]).toBe(
+      'arn:aws:s3:::photos/team${?}/*',
     );
+    expect(statements.find((s) => s.Sid === 'ListInputPrefix')?.Condition?.StringLike).toEqual({
+      's3:prefix': ['team${?}/*'],
+    });
+    expect(statements.find((s) => s.Sid === 'WriteOnlyResultsAndLedger')?.NotResource?.[0]).toBe(
+      'arn:aws:s3:::thumbs/out${*}/${$}x/*',
+    );
+  });
+
+  it('uses the partition of the run', () => {
+    const resources = taskRolePolicy({ ...access, partition: 'aws-cn' }).Statement.flatMap((s) => [
+      ...(s.Resource ?? []),
+      ...(s.NotResource ?? []),
+    ]);
 
     expect(resources.filter((r) => r.startsWith('arn:aws:s3:'))).toEqual([]);
     expect(resources).toContain('arn:aws-cn:s3:::thumbs/small/*');

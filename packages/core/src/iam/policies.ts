@@ -35,8 +35,10 @@ export interface PolicyStatement {
   /** Trust policies only: the service (or the identity provider's users) that may assume the role. */
   readonly Principal?: { readonly Service: string } | { readonly Federated: string };
   readonly Action: readonly string[];
-  /** Absent in trust policies. */
+  /** Absent in trust policies and where {@link NotResource} is given. */
   readonly Resource?: readonly string[];
+  /** Every resource but these (the task role's reads and writes outside every ledger). */
+  readonly NotResource?: readonly string[];
   readonly Condition?: PolicyCondition;
 }
 
@@ -174,6 +176,28 @@ function clusterName(clusterArn: string): string {
 }
 
 /**
+ * A key prefix as IAM reads it literally: `*`, `?` and `$` become the policy variables `${*}`, `${?}`
+ * and `${$}` (IAM's escapes, in policy version 2012-10-17), so a prefix `team?/` grants `team?/`
+ * and not `teamB/`. Used in resource ARNs and in `s3:prefix` condition values.
+ *
+ * @example
+ * iamLiteral('team?/'); // 'team${?}/'
+ * @throws never.
+ */
+function iamLiteral(text: string): string {
+  return text.replace(/[*?$]/g, (char) => `\${${char}}`);
+}
+
+/**
+ * What `ListBucket` may never be asked with, from the input prefix: `_sluice/*` and every shorter
+ * start of it (`""`, `_`, … `_sluice`), each of which would list the ledgers of every run.
+ */
+function ledgerListingPrefixes(): string[] {
+  const starts = Array.from({ length: LEDGER_ROOT.length }, (_, n) => LEDGER_ROOT.slice(0, n));
+  return [...starts, `${LEDGER_ROOT}*`];
+}
+
+/**
  * The runner's task role: exactly what the runner (packages/runner) sends, for this run only.
  *
  * SQS, the task queue: ReceiveMessage; DeleteMessage; ChangeMessageVisibility (heartbeat, retry
@@ -193,10 +217,18 @@ function clusterName(clusterArn: string): string {
  *   (multipart above 16 MiB, hence AbortMultipartUpload there);
  * - DeleteObject (DeleteObjects): staging/ after commit, claims/ given up;
  * - ListBucket on the ledger prefix only, so a missing marker or record is a 404.
- * Not run.json, results.json or anything of another run.
+ * Not run.json, results.json, the end marker or anything of another run.
  *
  * S3, the results: PutObject under the output prefix (CopyObject's destination). Nothing is read,
  * listed or deleted there.
+ *
+ * An empty prefix (the default) covers every run's ledger `_sluice/…` in its bucket, and IAM has no
+ * "all but" in a resource pattern. So inputs and results are granted as "every object outside the
+ * ledgers" (`NotResource`), and a `Deny` with `NotResource` caps reads to the input prefix and the
+ * run's ledger folders, writes to the output prefix and the run's ledger folders: what remains is
+ * (prefix minus `_sluice/…`) plus this run's folders, whatever the prefixes. The two Deny statements
+ * also cap S3 object reads and writes granted to this role by any other policy. Prefixes are written
+ * with {@link iamLiteral}.
  *
  * Nothing else: no wildcard resource, no IAM, no ECS, no KMS (an SSE-KMS bucket or queue with a
  * customer managed key needs kms:Decrypt/GenerateDataKey added by the user, on that key).
@@ -209,6 +241,13 @@ export function taskRolePolicy(access: RunAccess): PolicyDocument {
   const ledger = `${access.output.bucket}/${LEDGER_ROOT}${access.runId}/`;
   const under = (...folders: string[]): string[] =>
     folders.map((folder) => s3Arn(access, `${ledger}${folder}/*`));
+  const readFolders = under('claims', 'done', 'staging', 'tasks');
+  const writeFolders = under('claims', 'done', 'logs', 'rejected', 'staging', 'tasks');
+  const ledgers = [...new Set([access.input.bucket, access.output.bucket])].map((bucket) =>
+    s3Arn(access, `${bucket}/${LEDGER_ROOT}*`),
+  );
+  const inputs = s3Arn(access, `${access.input.bucket}/${iamLiteral(access.input.prefix)}*`);
+  const results = s3Arn(access, `${access.output.bucket}/${iamLiteral(access.output.prefix)}*`);
   return {
     Version: POLICY_VERSION,
     Statement: [
@@ -225,29 +264,38 @@ export function taskRolePolicy(access: RunAccess): PolicyDocument {
         Resource: [access.deadLetterQueueArn],
       },
       {
-        Sid: 'ReadInputs',
+        Sid: 'ReadOutsideLedgers',
         Effect: 'Allow',
         Action: ['s3:GetObject', 's3:GetObjectVersion'],
-        Resource: [s3Arn(access, `${access.input.bucket}/${access.input.prefix}*`)],
+        NotResource: ledgers,
+      },
+      {
+        Sid: 'ReadOnlyInputsAndLedger',
+        Effect: 'Deny',
+        Action: ['s3:GetObject', 's3:GetObjectVersion'],
+        NotResource: [inputs, ...readFolders],
       },
       {
         Sid: 'ListInputPrefix',
         Effect: 'Allow',
         Action: ['s3:ListBucket'],
         Resource: [s3Arn(access, access.input.bucket)],
-        Condition: { StringLike: { 's3:prefix': [`${access.input.prefix}*`] } },
+        Condition: {
+          StringLike: { 's3:prefix': [`${iamLiteral(access.input.prefix)}*`] },
+          StringNotLike: { 's3:prefix': ledgerListingPrefixes() },
+        },
       },
       {
         Sid: 'ReadLedger',
         Effect: 'Allow',
         Action: ['s3:GetObject'],
-        Resource: under('claims', 'done', 'staging', 'tasks'),
+        Resource: readFolders,
       },
       {
         Sid: 'WriteLedger',
         Effect: 'Allow',
         Action: ['s3:PutObject'],
-        Resource: under('claims', 'done', 'logs', 'rejected', 'staging', 'tasks'),
+        Resource: writeFolders,
       },
       {
         Sid: 'AbortLargeUploads',
@@ -269,10 +317,16 @@ export function taskRolePolicy(access: RunAccess): PolicyDocument {
         Condition: { StringLike: { 's3:prefix': [`${LEDGER_ROOT}${access.runId}/*`] } },
       },
       {
-        Sid: 'WriteResults',
+        Sid: 'WriteOutsideLedgers',
         Effect: 'Allow',
         Action: ['s3:PutObject'],
-        Resource: [s3Arn(access, `${access.output.bucket}/${access.output.prefix}*`)],
+        NotResource: ledgers,
+      },
+      {
+        Sid: 'WriteOnlyResultsAndLedger',
+        Effect: 'Deny',
+        Action: ['s3:PutObject'],
+        NotResource: [results, ...writeFolders],
       },
     ],
   };
