@@ -263,6 +263,23 @@ describe('dispatchTasks', () => {
     expect(bodies[0]).toMatchObject({ sluice: 1, runId: state.runId, key: 'photos/03.jpg' });
   });
 
+  it('skips an input whose results would land in the ledger (empty output prefix, `_sluice/` below the input prefix)', async () => {
+    const { store, queues, state } = await provisioned(
+      makeJob({ output: { bucket: 'out-bucket', prefix: '' } }),
+    );
+    await putInput(store, 'photos/a.jpg');
+    await putInput(store, 'photos/_sluice/thumbs-0badc0de/done/x.jpg');
+
+    const report = await dispatchTasks(state, { store, queues });
+
+    expect(report).toMatchObject({ listed: 2, enqueued: 1, skippedFiltered: 1 });
+    const keys = queues
+      .fakeQueue(state.queue.url ?? '')
+      .bodies()
+      .map((b) => (JSON.parse(b) as { key: string }).key);
+    expect(keys).toEqual(['photos/a.jpg']);
+  });
+
   it('dispatching twice enqueues unfinished inputs again (at least once) but never finished ones', async () => {
     const { store, queues, state } = await provisioned();
     const a = await putInput(store, 'photos/a.jpg');

@@ -28,6 +28,25 @@ describe('inputFilter', () => {
     expect(root('b', '.hidden/file')).toEqual({ input: true });
   });
 
+  it('refuses a key whose results would land under the ledger root `_sluice/`', () => {
+    const toRoot = inputFilter({
+      input: { bucket: 'b', prefix: 'photos/', include: ['**'] },
+      output: { bucket: 'b', prefix: '' },
+    });
+    expect(toRoot('b', 'photos/_sluice/thumbs-3f9a0c12/done/x.jpg')).toEqual({
+      input: false,
+      reason: 'result-in-ledger',
+    });
+    expect(toRoot('b', 'photos/_sluice/x')).toEqual({ input: false, reason: 'result-in-ledger' });
+    expect(toRoot('b', 'photos/a/_sluice/x')).toEqual({ input: true });
+    const underscore = inputFilter({
+      input: { bucket: 'in', prefix: 'photos/', include: ['**'] },
+      output: { bucket: 'out', prefix: '_' },
+    });
+    expect(underscore('in', 'photos/sluice/x.jpg')).toEqual({ input: false, reason: 'result-in-ledger' });
+    expect(underscore('in', 'photos/sluicer/x.jpg')).toEqual({ input: true });
+  });
+
   it("never takes the run's own results when input and output share a bucket", () => {
     const shared = inputFilter({
       input: { bucket: 'b', prefix: '', include: ['**'] },

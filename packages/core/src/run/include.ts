@@ -13,7 +13,13 @@ export interface InputSelection {
 
 /** Why an object is not an input of the run. */
 export type SkipReason =
-  'other-bucket' | 'outside-prefix' | 'folder' | 'ledger' | 'output-prefix' | 'not-included';
+  | 'other-bucket'
+  | 'outside-prefix'
+  | 'folder'
+  | 'ledger'
+  | 'result-in-ledger'
+  | 'output-prefix'
+  | 'not-included';
 
 /** The verdict on one object: an input, or the reason it is not one. */
 export type InputVerdict = { readonly input: true } | { readonly input: false; readonly reason: SkipReason };
@@ -21,7 +27,8 @@ export type InputVerdict = { readonly input: true } | { readonly input: false; r
 /**
  * Builds the run's input filter, compiling the globs once. A key is an input when it is in the input
  * bucket, under `input.prefix`, not a "folder" (ending in `/`), not under sluice's reserved
- * `_sluice/` prefix, not under `output.prefix` when input and output share a bucket (so results
+ * `_sluice/` prefix, not one whose results (`<output.prefix><relative key>/…`) would land under
+ * `_sluice/` (where collect would take them for ledger objects, and the task role may not write), not under `output.prefix` when input and output share a bucket (so results
  * never become inputs), and its key relative to `input.prefix` matches one of the `include` globs.
  * Globs follow picomatch with `dot: true`: `**` matches every key, dot-files included.
  *
@@ -43,6 +50,9 @@ export function inputFilter(selection: InputSelection): (bucket: string, key: st
     if (!key.startsWith(input.prefix)) return { input: false, reason: 'outside-prefix' };
     if (key.endsWith('/')) return { input: false, reason: 'folder' };
     if (isLedgerKey(key)) return { input: false, reason: 'ledger' };
+    if (isLedgerKey(`${output.prefix}${key.slice(input.prefix.length)}/`)) {
+      return { input: false, reason: 'result-in-ledger' };
+    }
     // When the output prefix holds the input prefix (or is empty) every input is "under" it, so it
     // cannot tell results apart; such a job is the validator's to refuse, not the filter's to guess.
     if (outputInsideInput && key.startsWith(output.prefix)) return { input: false, reason: 'output-prefix' };

@@ -84,4 +84,33 @@ describe('decideMessage on real S3 notification bodies', () => {
       dropped: [{ key: '_sluice/x', reason: 'ledger' }],
     });
   });
+
+  it('drops an event or a task message whose results would land in the ledger', () => {
+    const nested = inputFilter({
+      input: { bucket: 'bkt', prefix: 'photos/', include: ['**'] },
+      output: { bucket: 'bkt', prefix: '' },
+    });
+    const key = `photos/_sluice/${RUN}/done/x.json`;
+    const task = JSON.stringify({ sluice: 1, runId: RUN, bucket: 'bkt', key, etag: 'e', size: 1 });
+    const event = JSON.stringify({
+      Records: [
+        {
+          eventSource: 'aws:s3',
+          eventName: 'ObjectCreated:Put',
+          eventTime: '2024-01-01T00:00:00.000Z',
+          awsRegion: 'eu-west-1',
+          s3: { bucket: { name: 'bkt' }, object: { key: encodeURIComponent(key), size: 1, eTag: 'e' } },
+        },
+      ],
+    });
+
+    expect(decideMessage(task, RUN, nested)).toEqual({
+      action: 'drop',
+      dropped: [{ key, reason: 'result-in-ledger' }],
+    });
+    expect(decideMessage(event, RUN, nested)).toEqual({
+      action: 'drop',
+      dropped: [{ key, reason: 'result-in-ledger' }],
+    });
+  });
 });
