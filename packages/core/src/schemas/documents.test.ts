@@ -175,6 +175,63 @@ const CASES: readonly Case[] = [
     words: ['NUL'],
   },
   {
+    // The runner's work directory is under /tmp: an output of /tmp/ emptied it and the runner hung.
+    name: 'output is /tmp',
+    kind: 'manifest',
+    doc: manifestWith({ output: '/tmp/' }),
+    path: '$.output',
+    words: ['must not be /tmp', "the runner's temporary directory"],
+  },
+  {
+    name: "output inside the runner's work directory",
+    kind: 'manifest',
+    doc: manifestWith({ output: '/tmp/sluice-runner-x/out/' }),
+    path: '$.output',
+    words: ['/tmp/sluice-runner-', 'work directories'],
+  },
+  {
+    name: "input under the wrapped image's runner directory",
+    kind: 'manifest',
+    doc: manifestWith({ input: '/sluice/in/' }),
+    path: '$.input',
+    words: ['must not be /sluice or lie under it', 'runner'],
+  },
+  {
+    name: 'input under /proc',
+    kind: 'manifest',
+    doc: manifestWith({ input: '/proc/self/in' }),
+    path: '$.input',
+    words: ['/proc', 'kernel'],
+  },
+  {
+    name: 'output is /dev',
+    kind: 'manifest',
+    doc: manifestWith({ output: '//dev/' }),
+    path: '$.output',
+    words: ['/dev', 'kernel'],
+  },
+  {
+    name: 'output under /sys',
+    kind: 'manifest',
+    doc: manifestWith({ output: '/sys/fs/out.txt' }),
+    path: '$.output',
+    words: ['/sys', 'kernel'],
+  },
+  {
+    name: 'input holds output',
+    kind: 'manifest',
+    doc: manifestWith({ input: '/data/', output: '/data/out/' }),
+    path: '$.input',
+    words: ['must not hold the output'],
+  },
+  {
+    name: 'input directory holds the output file',
+    kind: 'manifest',
+    doc: manifestWith({ input: '/data/', output: '/data/result.json' }),
+    path: '$.input',
+    words: ['must not hold the output'],
+  },
+  {
     name: 'output holds input',
     kind: 'manifest',
     doc: manifestWith({ input: '/data/x', output: '/data/' }),
@@ -637,6 +694,21 @@ describe('problems', () => {
     for (const platform of ['linux/amd64', 'linux/arm64', 'linux/arm64/v8']) {
       const ok = checkDocuments([{ file: 'a.json', text: JSON.stringify(manifestWith({ platform })) }]);
       expect(ok.problems).toEqual([]);
+    }
+  });
+
+  test('container paths next to reserved ones, or sharing a parent, are fine', () => {
+    for (const [input, output] of [
+      ['/procs/in/', '/tmpdata/out/'],
+      ['/tmp/in/', '/tmp/out/'],
+      ['/data/in.csv', '/data/out/'],
+      ['/data/in/', '/data/in.out/'],
+      ['/sluicer/in/', '/developer/out.json'],
+    ]) {
+      const report = checkDocuments([
+        { file: 'a.json', text: JSON.stringify(manifestWith({ input, output })) },
+      ]);
+      expect({ input, output, problems: report.problems }).toEqual({ input, output, problems: [] });
     }
   });
 

@@ -1,10 +1,11 @@
 // Checks a schema cannot express (or cannot explain well): container paths, image-or-build, the
 // algorithm reference, worker counts, and a job against the manifest it runs.
 import type { Problem } from '../errors.js';
+import { containerPathProblem, holdsPath } from './container-paths.js';
 import { closestName, describeFound } from './describe.js';
 import { jsonPath, type PathSegment } from './json-path.js';
 import { parseAlgorithmRef, RESERVED_PREFIX, type Job, type RawJob } from './job.js';
-import type { Manifest, RawManifest } from './manifest.js';
+import { MANIFEST_DEFAULTS, type Manifest, type RawManifest } from './manifest.js';
 import { RUNNER_OVERHEAD_MIB, taskSize } from './memory.js';
 
 function problem(
@@ -14,17 +15,6 @@ function problem(
   extra: { expected?: string; found?: string; hint?: string } = {},
 ): Problem {
   return { file, path: jsonPath(segments), message, ...extra };
-}
-
-/** Why a container path is refused, or undefined when it is fine. */
-export function containerPathProblem(path: string): string | undefined {
-  if (path.includes('\u0000')) return 'must not contain a NUL character';
-  if (!path.startsWith('/')) return 'must be an absolute container path (starting with "/")';
-  if (path.split('/').some((segment) => segment === '..' || segment === '.')) {
-    return 'must not contain "." or ".." segments';
-  }
-  if (/^\/+$/.test(path)) return 'must not be the root directory';
-  return undefined;
 }
 
 /** Rules of a manifest that passed the schema. */
@@ -41,34 +31,18 @@ export function manifestRuleProblems(raw: RawManifest, file: string): Problem[] 
   }
   for (const field of ['input', 'output'] as const) {
     const value = raw[field];
-    const why = value === undefined ? undefined : containerPathProblem(value);
-    if (why !== undefined) {
+    const refusal = value === undefined ? undefined : containerPathProblem(value);
+    if (refusal !== undefined) {
       problems.push(
-        problem(file, [field], why, {
+        problem(file, [field], refusal.message, {
           expected: `an absolute container path such as "/data/${field === 'input' ? 'in' : 'out'}/"`,
           found: describeFound(value, [field]),
-          hint: 'End it with "/" for a directory; without "/" it names one file',
+          hint: refusal.hint,
         }),
       );
     }
   }
-  const input = raw.input ?? '/data/in/';
-  const output = raw.output ?? '/data/out/';
-  if (containerPathProblem(input) === undefined && containerPathProblem(output) === undefined) {
-    const outputDir = output.endsWith('/') ? output : undefined;
-    if (
-      input.replace(/\/+$/, '') === output.replace(/\/+$/, '') ||
-      (outputDir !== undefined && input.startsWith(outputDir))
-    ) {
-      problems.push(
-        problem(file, ['output'], 'must not hold the input: the input file would be uploaded as a result', {
-          expected: 'a path apart from "input"',
-          found: JSON.stringify(output),
-          hint: 'Use separate directories, e.g. "input": "/data/in/" and "output": "/data/out/"',
-        }),
-      );
-    }
-  }
+  problems.push(...nestedPathProblems(raw, file));
   for (const [name, spec] of Object.entries(raw.env ?? {})) {
     if (spec.secret === true && spec.default !== undefined) {
       problems.push(
@@ -84,6 +58,34 @@ export function manifestRuleProblems(raw: RawManifest, file: string): Problem[] 
     }
   }
   return problems;
+}
+
+/** The input and the output must not hold each other: each is emptied before every task. */
+function nestedPathProblems(raw: RawManifest, file: string): Problem[] {
+  const input = raw.input ?? MANIFEST_DEFAULTS.input;
+  const output = raw.output ?? MANIFEST_DEFAULTS.output;
+  if (containerPathProblem(input) !== undefined || containerPathProblem(output) !== undefined) return [];
+  const apart = 'Use separate directories, e.g. "input": "/data/in/" and "output": "/data/out/"';
+  if (holdsPath(output, input)) {
+    return [
+      problem(file, ['output'], 'must not hold the input: the input file would be uploaded as a result', {
+        expected: 'a path apart from "input"',
+        found: JSON.stringify(output),
+        hint: apart,
+      }),
+    ];
+  }
+  if (holdsPath(input, output)) {
+    return [
+      problem(
+        file,
+        ['input'],
+        'must not hold the output: emptying the input before each task would delete the output, and the results would sit among the inputs',
+        { expected: 'a path apart from "output"', found: JSON.stringify(input), hint: apart },
+      ),
+    ];
+  }
+  return [];
 }
 
 /** Rules of a job that passed the schema. */
