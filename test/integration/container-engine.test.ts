@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   CliContainerEngine,
   detectContainerEngine,
+  hardenedRunOptions,
   ImageBuildError,
   ImageNotFoundError,
   ProcessCommandRunner,
@@ -309,6 +310,23 @@ describe('CliContainerEngine with docker, through podman system service', () => 
       env: { WHO: 'docker' },
       command: ['cat /app/greeting; echo "$WHO"'],
     });
+    // The local runners' hardening, through the docker CLI: every flag accepted and enforced.
+    const hardened = await engine.run({
+      image,
+      remove: true,
+      network: 'none',
+      user: '0',
+      ...hardenedRunOptions({
+        input: { kind: 'directory', path: '/data/in' },
+        output: { kind: 'directory', path: '/data/out' },
+        readOnlyRootFilesystem: true,
+      }),
+      command: [
+        'touch /x 2>/dev/null || echo root-denied; touch /tmp/t /data/in/i && echo mounts-writable; ' +
+          'chown 1 /tmp/t 2>/dev/null || echo chown-denied; mknod /tmp/n c 1 3 2>/dev/null || echo mknod-denied; ' +
+          "grep -c '^NoNewPrivs:.1$' /proc/self/status",
+      ],
+    });
     const name = `sluice-it-${id}-docker`;
     await engine.runDetached({
       image,
@@ -333,6 +351,13 @@ describe('CliContainerEngine with docker, through podman system service', () => 
     });
     expect(details.labels['org.sluice.test']).toBe(id);
     expect(attached.stdout).toBe('hello through docker\ndocker\n');
+    expect(hardened.stdout.trim().split('\n')).toEqual([
+      'root-denied',
+      'mounts-writable',
+      'chown-denied',
+      'mknod-denied',
+      '1',
+    ]);
     expect(listed.map((c) => c.name)).toEqual([name]);
     // sleep ignores SIGTERM as PID 1 in a container: the stop timeout ends it with SIGKILL.
     expect(exitCode).toBe(137);

@@ -110,11 +110,13 @@ describe('wrapped runners in containers: memory kill, port algorithm, podman sto
   ): Promise<Awaited<ReturnType<typeof startRunner>>> {
     const name = `sluice-it-${id}-${config.workerId ?? 'runner'}`;
     containers.push(name);
+    const parsed = parseManifest(JSON.stringify(manifest), 'algorithm.json');
     return startRunner(engine, {
       image,
       name,
       env: containerEnv(aws, config),
-      memoryMiB: localMemoryLimitMiB(parseManifest(JSON.stringify(manifest), 'algorithm.json')),
+      memoryMiB: localMemoryLimitMiB(parsed),
+      manifest: parsed,
     });
   }
 

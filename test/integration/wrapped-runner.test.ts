@@ -14,7 +14,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { S3Client } from '@aws-sdk/client-s3';
-import { S3ObjectStore, taskId, validateCompletionMarker } from '@sluice/core';
+import { S3ObjectStore, parseManifest, taskId, validateCompletionMarker } from '@sluice/core';
 import { localMemoryLimitMiB } from '@sluice/core/compute';
 import { TestAwsAccount, testbedEndpoints } from '@sluice/testing';
 
@@ -174,7 +174,15 @@ describe('wrapped images as runners in containers, on moto, after a trip through
       },
       {
         label: 'glibc',
-        manifest: { ...common, name: `wr-glibc-${id}`, image: glibcTag, command: ['{input}', '{output}'] },
+        // Root in a FROM-scratch image (no /tmp, no /data) under a read-only root: only the
+        // hardened runner's mounts are writable, and it has no capability to create directories.
+        manifest: {
+          ...common,
+          name: `wr-glibc-${id}`,
+          image: glibcTag,
+          command: ['{input}', '{output}'],
+          readOnlyRootFilesystem: true,
+        },
         cwd: '/opt/copy',
         uid: 0,
         reference: '',
@@ -271,6 +279,7 @@ describe('wrapped images as runners in containers, on moto, after a trip through
             name: `sluice-it-${id}-wr-${layout.label}`,
             env: containerEnv(layout.aws, config),
             memoryMiB: localMemoryLimitMiB({ memoryMiB: 128 }),
+            manifest: parseManifest(JSON.stringify(layout.manifest), 'algorithm.json'),
           });
         }),
       ),

@@ -9,12 +9,13 @@ import { promisify } from 'node:util';
 
 import {
   CliContainerEngine,
+  hardenedRunOptions,
   parseLdd,
   withDigest,
   wrapAlgorithm,
   type WrappedImage,
 } from '@sluice/core/compute';
-import { parseManifest, type RunnerConfig } from '@sluice/core';
+import { parseManifest, type Manifest, type RunnerConfig } from '@sluice/core';
 import {
   REPOSITORY_ROOT,
   TESTBED_CREDENTIALS,
@@ -213,11 +214,19 @@ function parseLines(stdout: string): Record<string, unknown>[] {
 
 /**
  * Starts a wrapped image as a runner: `podman run --detach --network host` with the environment
- * given (values travel in podman's environment, never on its command line) and a memory limit.
+ * given (values travel in podman's environment, never on its command line), a memory limit, and
+ * the local backend's hardening for the manifest.
  */
 export async function startRunner(
   engine: CliContainerEngine,
-  options: { image: string; env: Record<string, string>; memoryMiB: number; name: string },
+  options: {
+    image: string;
+    env: Record<string, string>;
+    memoryMiB: number;
+    name: string;
+    /** Hardened as LocalWorkers hardens its runners (hardenedRunOptions). */
+    manifest: Pick<Manifest, 'input' | 'output' | 'readOnlyRootFilesystem'>;
+  },
 ): Promise<RunnerContainer> {
   const id = await engine.runDetached({
     image: options.image,
@@ -225,6 +234,7 @@ export async function startRunner(
     env: options.env,
     memoryMiB: options.memoryMiB,
     network: 'host',
+    ...hardenedRunOptions(options.manifest),
   });
   const lines = async (): Promise<Record<string, unknown>[]> => parseLines((await engine.logs(id)).stdout);
   return {

@@ -31,12 +31,24 @@ export interface ContainerEngineHarness {
   cleanup(): Promise<void>;
 }
 
+/** Processes the probe tries to start at once; a pids limit below it must refuse some. */
+const PROBE_FORKS = 40;
+
 /**
  * The contract image's entrypoint: it writes `$OUT` to stdout and `$ERR` to stderr, then either
- * exits with `$CODE` (default 0) or, with `STAY=1`, runs until SIGTERM and exits 0.
+ * exits with `$CODE` (default 0) or, with `STAY=1`, runs until SIGTERM and exits 0. With `PROBE=1`
+ * it prints first what the container allows (see {@link probeOutcome}).
  */
 const CONTRACT_SCRIPT = [
   '#!/bin/sh',
+  'if [ "$PROBE" = 1 ]; then',
+  '  touch /probe 2>/dev/null && echo root=writable || echo root=denied',
+  '  touch /tmp/probe 2>/dev/null && echo tmp=writable || echo tmp=denied',
+  '  touch /scratch/probe 2>/dev/null && echo scratch=writable || echo scratch=denied',
+  "  grep -q '^CapEff:.0000000000000000$' /proc/self/status && echo caps=none || echo caps=some",
+  "  grep -q '^NoNewPrivs:.1$' /proc/self/status && echo new-privileges=no || echo new-privileges=yes",
+  `  (for i in $(seq 1 ${PROBE_FORKS}); do sleep 1 >/dev/null 2>&1 & done) 2>&1 | grep -q "fork" && echo forks=refused || echo forks=allowed`,
+  'fi',
   'printf "%s" "$OUT"',
   'printf "%s" "$ERR" >&2',
   'if [ "$STAY" = 1 ]; then',
@@ -56,8 +68,30 @@ const CONTRACT_SCRIPT = [
 export const CONTAINER_CONTRACT_PROGRAM: FakeProgram = (options: RunContainerOptions) => {
   const env = options.env ?? {};
   if (env.STAY === '1') return 'running';
-  return { exitCode: Number(env.CODE ?? '0'), stdout: env.OUT ?? '', stderr: env.ERR ?? '' };
+  const probe = env.PROBE === '1' ? `${probeOutcome(options).join('\n')}\n` : '';
+  return { exitCode: Number(env.CODE ?? '0'), stdout: probe + (env.OUT ?? ''), stderr: env.ERR ?? '' };
 };
+
+/**
+ * What the contract image's probe prints in a container run with these options, as a real engine
+ * enforces them: a FROM-scratch `/` is mode 0555, so root writes it only while it keeps
+ * DAC_OVERRIDE; /tmp and /scratch are not in the image, so only a mount makes them writable.
+ */
+function probeOutcome(options: RunContainerOptions): string[] {
+  const dropped = options.capDrop?.includes('ALL') === true;
+  const added = options.capAdd ?? [];
+  const mounted = [...(options.tmpfs ?? []), ...(options.scratchVolumes ?? [])];
+  const rootWritable =
+    options.readOnlyRootFilesystem !== true && (!dropped || added.includes('DAC_OVERRIDE'));
+  return [
+    `root=${rootWritable ? 'writable' : 'denied'}`,
+    `tmp=${mounted.includes('/tmp') ? 'writable' : 'denied'}`,
+    `scratch=${mounted.includes('/scratch') ? 'writable' : 'denied'}`,
+    `caps=${dropped && added.length === 0 ? 'none' : 'some'}`,
+    `new-privileges=${options.noNewPrivileges === true ? 'no' : 'yes'}`,
+    `forks=${options.pidsLimit !== undefined && options.pidsLimit < PROBE_FORKS ? 'refused' : 'allowed'}`,
+  ];
+}
 
 /**
  * Writes the contract image's build context to `dir`: FROM scratch, busybox and the contract
@@ -180,6 +214,46 @@ export function describeContainerEngineContract(
         expect(result.exitCode).toBe(3);
         expect(result.stdout).toBe('hello out');
         expect(result.stderr).toContain('hello err');
+      },
+      TIMEOUT_MS,
+    );
+
+    it(
+      'hardens a container: no capabilities, no new privileges, a pids limit, a read-only root with writable mounts',
+      async () => {
+        const hardened = await h.engine.run(
+          run({
+            remove: true,
+            env: { PROBE: '1' },
+            capDrop: ['ALL'],
+            noNewPrivileges: true,
+            pidsLimit: 16,
+            readOnlyRootFilesystem: true,
+            tmpfs: ['/tmp'],
+            scratchVolumes: ['/scratch'],
+          }),
+        );
+        const plain = await h.engine.run(run({ remove: true, env: { PROBE: '1' } }));
+        const writable = await h.engine.run(run({ remove: true, env: { PROBE: '1' }, capDrop: ['ALL'] }));
+
+        expect(hardened.stdout.trim().split('\n')).toEqual([
+          'root=denied',
+          'tmp=writable',
+          'scratch=writable',
+          'caps=none',
+          'new-privileges=no',
+          'forks=refused',
+        ]);
+        expect(plain.stdout.trim().split('\n')).toEqual([
+          'root=writable',
+          'tmp=denied',
+          'scratch=denied',
+          'caps=some',
+          'new-privileges=yes',
+          'forks=allowed',
+        ]);
+        // Without DAC_OVERRIDE even root cannot write a FROM-scratch image's `/` (mode 0555).
+        expect(writable.stdout.split('\n')[0]).toBe('root=denied');
       },
       TIMEOUT_MS,
     );

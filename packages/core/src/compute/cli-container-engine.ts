@@ -259,7 +259,14 @@ export class CliContainerEngine implements ContainerEngine, ImageLister {
       args.push('--ulimit', `${limit.name}=${limit.soft}:${limit.hard}`);
     for (const [name, value] of Object.entries(options.labels ?? {}))
       args.push('--label', `${name}=${value}`);
+    for (const capability of options.capDrop ?? []) args.push(`--cap-drop=${capability}`);
+    for (const capability of options.capAdd ?? []) args.push(`--cap-add=${capability}`);
+    // docker and podman both take the bare form; docker also takes `no-new-privileges:true`.
+    if (options.noNewPrivileges === true) args.push('--security-opt', 'no-new-privileges');
     if (options.readOnlyRootFilesystem === true) args.push('--read-only');
+    // docker's tmpfs default is noexec and podman's mode differs: both are spelled out.
+    for (const path of options.tmpfs ?? []) args.push('--tmpfs', `${path}:rw,exec,nosuid,nodev,mode=1777`);
+    for (const path of options.scratchVolumes ?? []) args.push('--volume', path);
     if (options.user !== undefined) args.push('--user', options.user);
     const [program, ...entryArgs] = options.entrypoint ?? [];
     if (program !== undefined) args.push('--entrypoint', program);
@@ -290,7 +297,8 @@ export class CliContainerEngine implements ContainerEngine, ImageLister {
 
   async remove(containers: readonly string[]): Promise<void> {
     for (const container of containers) {
-      const result = await this.exec(['rm', '--force', container]);
+      // --volumes: a runner's anonymous scratch volumes go with it (docker and podman keep them otherwise).
+      const result = await this.exec(['rm', '--force', '--volumes', container]);
       if (result.exitCode !== 0 && !/no such container|no container with name or id/i.test(result.stderr)) {
         throw new ContainerEngineError(
           `${this.program} rm ${container} failed: ${tailLines(result.stderr, 5)}`,

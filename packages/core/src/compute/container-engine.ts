@@ -83,6 +83,21 @@ export interface RunContainerOptions {
   /** Remove the container when it exits. */
   readonly remove?: boolean;
   readonly readOnlyRootFilesystem?: boolean;
+  /** Capabilities to drop (`--cap-drop`; `ALL` for every one), then to add back (`--cap-add`), e.g. `DAC_OVERRIDE`. */
+  readonly capDrop?: readonly string[];
+  readonly capAdd?: readonly string[];
+  /** `--security-opt no-new-privileges`: no setuid program or file capability grants more than the process has. */
+  readonly noNewPrivileges?: boolean;
+  /**
+   * Writable in-memory directories (`--tmpfs`), mode 1777 like /tmp, exec allowed, no setuid, no
+   * devices. What is written there counts against the memory limit.
+   */
+  readonly tmpfs?: readonly string[];
+  /**
+   * Writable directories on disk (anonymous volumes, `--volume <path>`): seeded from the image's
+   * directory there, and removed with the container by {@link ContainerEngine.remove} (or `remove`).
+   */
+  readonly scratchVolumes?: readonly string[];
   readonly user?: string;
   /** Replaces the image's entrypoint (exec form: the first item is the program). */
   readonly entrypoint?: readonly string[];
@@ -147,7 +162,7 @@ export interface ContainerEngine {
   runDetached(options: RunContainerOptions): Promise<string>;
   /** Sends SIGTERM, then SIGKILL after `timeoutSeconds` (default 10). */
   stop(container: string, options?: { readonly timeoutSeconds?: number }): Promise<void>;
-  /** Removes containers (running ones too); missing ones are ignored. */
+  /** Removes containers (running ones too) with their scratch volumes; missing ones are ignored. */
   remove(containers: readonly string[]): Promise<void>;
   /** Everything the container wrote to stdout and stderr so far. */
   logs(container: string): Promise<{ readonly stdout: string; readonly stderr: string }>;

@@ -37,5 +37,6 @@ export {
   localWorkerName,
 } from './local-workers.js';
 export type { LocalWorkerCounts, LocalWorkerSpec } from './local-workers.js';
+export { RUNNER_PIDS_LIMIT, hardenedRunOptions } from './runner-hardening.js';
 export { taskBacklog, workersToStart } from './scaling.js';
 export type { BacklogCounts } from './scaling.js';

@@ -9,6 +9,7 @@ import type { Manifest } from '../schemas/manifest.js';
 import { RUNNER_CONFIG_VARIABLE, type RunnerConfig } from '../schemas/runner-config.js';
 import type { ContainerDetails, ContainerEngine, Ulimit } from './container-engine.js';
 import { tailLines } from './container-engine-errors.js';
+import { hardenedRunOptions } from './runner-hardening.js';
 import { localMemoryLimitMiB } from './wrapped-image.js';
 
 /** The label naming a runner container's run. */
@@ -36,8 +37,11 @@ export interface LocalWorkerSpec {
   readonly runId: string;
   /** The wrapped image: a local image id (`sha256:…`) or reference. */
   readonly image: string;
-  /** The algorithm's manifest (its memory sets the container limit). */
-  readonly manifest: Pick<Manifest, 'memoryMiB'>;
+  /**
+   * The algorithm's manifest: its memory sets the container limit; its input, output and
+   * `readOnlyRootFilesystem` where the hardened container may write ({@link hardenedRunOptions}).
+   */
+  readonly manifest: Pick<Manifest, 'memoryMiB' | 'input' | 'output' | 'readOnlyRootFilesystem'>;
   /** `SLUICE_RUN`; `workerId` is set per container. */
   readonly config: RunnerConfig;
   /**
@@ -242,6 +246,7 @@ export class LocalWorkers {
       memoryMiB: localMemoryLimitMiB(spec.manifest),
       network: spec.network ?? 'host',
       ulimits: spec.ulimits ?? LOCAL_WORKER_ULIMITS,
+      ...hardenedRunOptions(spec.manifest),
       labels: { [LOCAL_RUN_LABEL]: spec.runId, [LOCAL_WORKER_LABEL]: String(index) },
     });
   }

@@ -75,6 +75,25 @@ describe('taskDefinitionInput', () => {
     expect(container?.dockerLabels?.[WRAPPED_LABELS.algorithm]).toBe('thumbs@1.0');
   });
 
+  it('drops every capability, runs an init process, and mounts where the runner writes, read-only root or not', () => {
+    const [container] = input({}).containerDefinitions ?? [];
+
+    expect(container?.linuxParameters).toEqual({ capabilities: { drop: ['ALL'] }, initProcessEnabled: true });
+    expect(container?.readonlyRootFilesystem).toBe(false);
+    expect(container?.mountPoints?.map((m) => m.containerPath).sort()).toEqual([
+      '/data/in',
+      '/data/out',
+      '/tmp',
+    ]);
+  });
+
+  it('adds back DAC_OVERRIDE only when an input or output file lies directly in /', () => {
+    const [container] = input({ input: '/input.bin' }).containerDefinitions ?? [];
+
+    expect(container?.linuxParameters?.capabilities).toEqual({ drop: ['ALL'], add: ['DAC_OVERRIDE'] });
+    expect(container?.mountPoints?.map((m) => m.containerPath).sort()).toEqual(['/data/out', '/tmp']);
+  });
+
   it('picks a larger Fargate size when the runner overhead crosses a boundary, and sets the container cpu', () => {
     const result = input({ memory: '4GiB', cpu: 0.5 });
 

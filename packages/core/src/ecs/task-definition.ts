@@ -20,6 +20,7 @@ import type { Manifest } from '../schemas/manifest.js';
 import { RUNNER_OVERHEAD_MIB, taskSize } from '../schemas/memory.js';
 import { classifyAwsError, describeAwsError } from '../aws/errors.js';
 import { runtimePlatform } from '../compute/node-runtime.js';
+import { runnerCapabilities, runnerWritableDirectories } from '../compute/runner-hardening.js';
 import { WRAPPED_LABELS, wrappedImageLabels } from '../compute/wrapped-image.js';
 
 /** The name of the one container in every sluice task definition. */
@@ -104,30 +105,14 @@ function digestOf(image: string): string {
   return digest;
 }
 
-/** Directories that must stay writable under a read-only root: the input's and the output's, and /tmp. */
-function writableDirectories(manifest: Manifest): string[] {
-  const dirs = new Set<string>(['/tmp']);
-  for (const location of [manifest.input, manifest.output]) {
-    const dir =
-      location.kind === 'directory' ? location.path : location.path.slice(0, location.path.lastIndexOf('/'));
-    if (dir === '' || dir === '/') {
-      throw new ConfigurationError(
-        `algorithm.json: "readOnlyRootFilesystem": true needs the input and output in a directory below /, but ${location.path} is directly in /. Move it into a directory such as /data/.`,
-      );
-    }
-    dirs.add(dir);
-  }
-  // A directory inside another writable one needs no mount of its own.
-  return [...dirs].filter((dir) => ![...dirs].some((other) => other !== dir && dir.startsWith(`${other}/`)));
-}
-
 /**
  * The RegisterTaskDefinition input for a wrapped image: family `sluice-<name>`, one container
  * `algorithm` running the image by digest with the manifest's memory plus the runner's overhead as its
  * hard limit, the smallest Fargate size that fits at task level (EC2 only when the algorithm needs a
  * GPU, which Fargate has not, or more than Fargate's largest size), `runtimePlatform` from `platform`, the non-secret variables' defaults,
- * the port, awslogs to `/sluice/<name>`, no privileged mode, a read-only root filesystem when the
- * manifest allows it (with writable scratch mounts for the input, the output and /tmp), the manifest
+ * the port, awslogs to `/sluice/<name>`, no privileged mode, every capability dropped (see
+ * runnerCapabilities for the one exception) and an init process, writable scratch mounts for the input,
+ * the output and /tmp, a read-only root filesystem when the manifest allows it, the manifest
  * in the container's labels, and the `sluice:*` tags.
  *
  * @example
@@ -168,7 +153,10 @@ export function taskDefinitionInput(options: TaskDefinitionOptions): RegisterTas
     .map(([name, spec]) => ({ name, value: spec.default ?? '' }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const readOnly = manifest.readOnlyRootFilesystem;
-  const mounts = readOnly ? writableDirectories(manifest) : [];
+  // Mounted read-only root or not: with every capability dropped, root cannot create /tmp or
+  // /data/in in a FROM-scratch image's `/` (mode 0555).
+  const mounts = runnerWritableDirectories(manifest);
+  const capabilities = runnerCapabilities(manifest);
   const container: ContainerDefinition = {
     name: ALGORITHM_CONTAINER,
     image: options.image,
@@ -189,6 +177,11 @@ export function taskDefinitionInput(options: TaskDefinitionOptions): RegisterTas
       },
     },
     privileged: false,
+    // Node is PID 1 and reaps no zombies: ECS's init process does.
+    linuxParameters: {
+      capabilities: { drop: ['ALL'], ...(capabilities.length > 0 ? { add: capabilities } : {}) },
+      initProcessEnabled: true,
+    },
     readonlyRootFilesystem: readOnly,
     ...(mounts.length > 0
       ? {
@@ -257,6 +250,20 @@ function nonEmpty<T>(value: readonly T[] | undefined): readonly T[] | undefined 
   return value === undefined || value.length === 0 ? undefined : value;
 }
 
+/** ECS may return unset lists as `[]` and `initProcessEnabled: false` as missing: both mean unset. */
+function normalizeLinuxParameters(parameters: ContainerDefinition['linuxParameters']): unknown {
+  const sorted = (list: readonly string[] | undefined) => nonEmpty([...(list ?? [])].sort());
+  const normalized = {
+    add: sorted(parameters?.capabilities?.add),
+    drop: sorted(parameters?.capabilities?.drop),
+    init: parameters?.initProcessEnabled === true || undefined,
+    devices: nonEmpty(parameters?.devices),
+    tmpfs: nonEmpty(parameters?.tmpfs),
+    sharedMemorySize: parameters?.sharedMemorySize || undefined,
+  };
+  return canonicalJson(normalized) === '{}' ? undefined : normalized;
+}
+
 function normalizeContainer(container: ContainerDefinition): unknown {
   return {
     name: container.name,
@@ -312,6 +319,7 @@ function normalizeContainer(container: ContainerDefinition): unknown {
             options: container.logConfiguration.options ?? {},
           },
     privileged: container.privileged === true,
+    linuxParameters: normalizeLinuxParameters(container.linuxParameters),
     readonlyRootFilesystem: container.readonlyRootFilesystem === true,
     stopTimeout: container.stopTimeout,
     dockerLabels: container.dockerLabels ?? {},

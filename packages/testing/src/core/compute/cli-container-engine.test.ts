@@ -151,6 +151,53 @@ describe('CliContainerEngine', () => {
     expect(call?.options.env).toEqual({ DOCKER_HOST: 'unix:///x.sock', API_TOKEN: 's3cr3t-value' });
   });
 
+  it('hardens a run: capabilities dropped, no new privileges, a read-only root with tmpfs and scratch volumes', () => {
+    for (const kind of ['docker', 'podman'] as const) {
+      const engine = new CliContainerEngine({ kind, runner: new FakeCommandRunner(() => ({})) });
+
+      const { args } = engine.runArguments(
+        {
+          image: 'i',
+          capDrop: ['ALL'],
+          capAdd: ['DAC_OVERRIDE'],
+          noNewPrivileges: true,
+          pidsLimit: 2048,
+          readOnlyRootFilesystem: true,
+          tmpfs: ['/tmp'],
+          scratchVolumes: ['/data/in', '/data/out'],
+        },
+        true,
+      );
+
+      expect(args).toEqual([
+        'run',
+        '--detach',
+        '--pids-limit',
+        '2048',
+        '--cap-drop=ALL',
+        '--cap-add=DAC_OVERRIDE',
+        '--security-opt',
+        'no-new-privileges',
+        '--read-only',
+        '--tmpfs',
+        '/tmp:rw,exec,nosuid,nodev,mode=1777',
+        '--volume',
+        '/data/in',
+        '--volume',
+        '/data/out',
+        'i',
+      ]);
+    }
+  });
+
+  it('removes a container with its anonymous volumes', async () => {
+    const runner = new FakeCommandRunner(() => ({}));
+
+    await new CliContainerEngine({ kind: 'docker', runner }).remove(['w1']);
+
+    expect(runner.calls.map((call) => call.args)).toEqual([['rm', '--force', '--volumes', 'w1']]);
+  });
+
   it('runs an entrypoint override as --entrypoint plus arguments after the image', () => {
     const engine = new CliContainerEngine({ kind: 'podman', runner: new FakeCommandRunner(() => ({})) });
 

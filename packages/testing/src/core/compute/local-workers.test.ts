@@ -8,6 +8,7 @@ import {
   LOCAL_WORKER_LABEL,
   localWorkerName,
   LocalWorkers,
+  RUNNER_PIDS_LIMIT,
   type LocalWorkerSpec,
 } from '@sluice/core/compute';
 
@@ -32,7 +33,12 @@ function spec(overrides: Partial<LocalWorkerSpec> = {}): LocalWorkerSpec {
   return {
     runId: RUN,
     image: `sha256:${'a'.repeat(64)}`,
-    manifest: { memoryMiB: 512 },
+    manifest: {
+      memoryMiB: 512,
+      input: { kind: 'directory', path: '/data/in' },
+      output: { kind: 'directory', path: '/data/out' },
+      readOnlyRootFilesystem: false,
+    },
     config: CONFIG,
     env: { AWS_REGION: 'us-east-1', AWS_SECRET_ACCESS_KEY: 'very-secret', TOKEN: 'token-value' },
     workers: 2,
@@ -59,6 +65,37 @@ describe('LocalWorkers', () => {
     expect(config).toEqual({ ...CONFIG, workerId: localWorkerName(RUN, 1) });
     // Values travel in the engine's environment, never in a label or a name.
     expect(JSON.stringify([first?.labels, first?.name, first?.command])).not.toContain('secret');
+  });
+
+  it('hardens every runner: no capabilities, no new privileges, a pids limit, writable mounts where the runner writes', async () => {
+    const engine = new FakeContainerEngine();
+    const workers = new LocalWorkers(engine);
+    const readOnly = {
+      memoryMiB: 512,
+      input: { kind: 'directory', path: '/data/in' },
+      output: { kind: 'file', path: '/results/out.json' },
+      readOnlyRootFilesystem: true,
+    } as const;
+
+    await workers.ensure(spec({ workers: 1 }), { workRemains: true });
+    await workers.ensure(spec({ runId: 'other-run', workers: 1, manifest: readOnly }), { workRemains: true });
+
+    const [writable, locked] = engine.started;
+    expect(writable).toMatchObject({
+      capDrop: ['ALL'],
+      noNewPrivileges: true,
+      pidsLimit: RUNNER_PIDS_LIMIT,
+      readOnlyRootFilesystem: false,
+      tmpfs: ['/tmp'],
+      scratchVolumes: ['/data/in', '/data/out'],
+    });
+    expect(writable?.capAdd ?? []).toEqual([]);
+    expect(locked).toMatchObject({
+      capDrop: ['ALL'],
+      readOnlyRootFilesystem: true,
+      tmpfs: ['/tmp'],
+      scratchVolumes: ['/data/in', '/results'],
+    });
   });
 
   it('is idempotent: a second ensure starts nothing', async () => {

@@ -51,6 +51,38 @@ describe('the reuse comparison', () => {
     );
   });
 
+  it('reads linuxParameters with empty lists as unset, and tells apart other capabilities or no init process', async () => {
+    const registry = new FakeTaskDefinitionRegistry();
+    const wanted = input({});
+    const made = await registry.register(wanted);
+    const [container] = made.taskDefinition.containerDefinitions ?? [];
+    const described = (linuxParameters: object) => ({
+      ...made,
+      taskDefinition: { ...made.taskDefinition, containerDefinitions: [{ ...container, linuxParameters }] },
+    });
+
+    expect(wanted.containerDefinitions?.[0]?.linuxParameters).toBeDefined();
+    expect(
+      sameTaskDefinition(
+        wanted,
+        described({
+          capabilities: { add: [], drop: ['ALL'] },
+          devices: [],
+          tmpfs: [],
+          initProcessEnabled: true,
+        }),
+      ),
+    ).toBe(true);
+    expect(sameTaskDefinition(wanted, described({ capabilities: { drop: ['ALL'] } }))).toBe(false);
+    expect(
+      sameTaskDefinition(
+        wanted,
+        described({ capabilities: { add: ['SYS_ADMIN'], drop: ['ALL'] }, initProcessEnabled: true }),
+      ),
+    ).toBe(false);
+    expect(sameTaskDefinition(wanted, described({}))).toBe(false);
+  });
+
   it('ignores the order of tags, variables and labels', () => {
     const a = input({ env: { A: { default: '1' }, B: { default: '2' } } });
     const b = { ...a, tags: [...(a.tags ?? [])].reverse() };
