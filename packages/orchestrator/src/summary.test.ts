@@ -61,6 +61,20 @@ describe('renderSummary', () => {
     expect(text).toContain('### Slowest tasks');
   });
 
+  it('masks the values it is given in messages, keys and log tails, however they are escaped after', () => {
+    const secret = 'pa|ss<word`42';
+    const failures = [failure(1, { key: `in/${secret}.txt`, message: `refused ${secret} | retry` })];
+    const text = renderSummary(report(failures), {
+      logTails: new Map([[failures[0]?.taskId ?? '', `token ${secret}`]]),
+      secrets: [secret, 're'],
+    });
+    expect(text).toContain('refused *** \\| retry');
+    expect(text).toContain('token ***');
+    expect(text).not.toContain('pa|ss');
+    expect(text).not.toContain('pa\\|ss');
+    // Values under 3 characters would mask too much: "re" is left alone (the first expectation).
+  });
+
   it('stays under the limit with a huge number of failures, saying how many are not shown', () => {
     const failures = Array.from({ length: 500 }, (_, i) => failure(i, { message: 'x'.repeat(280) }));
     const tails = new Map(failures.map((f) => [f.taskId, 'y'.repeat(2048)]));

@@ -91,7 +91,7 @@ function renderFailures(
     shown += 1;
     const tail = options.logTails?.get(result.taskId);
     if (tail !== undefined) {
-      const block = logBlock(result, mask(tail));
+      const block = logBlock(mask(result.key), mask(tail), result.logKey);
       if (budget.take(byteLength(block))) details.push(block);
     }
   }
@@ -101,10 +101,11 @@ function renderFailures(
   return `${[...parts, '', ...details].join('\n')}\n`;
 }
 
-function logBlock(result: TaskResult, tail: string): string {
+/** A failure's log tail, folded; `key` and `tail` come masked. */
+function logBlock(key: string, tail: string, logKey: string | undefined): string {
   const fence = '`'.repeat(Math.max(3, longestRun(tail, '`') + 1));
   return [
-    `<details><summary>${html(result.key)}: end of ${html(result.logKey ?? 'the log')}</summary>`,
+    `<details><summary>${html(key)}: end of ${html(logKey ?? 'the log')}</summary>`,
     '',
     `${fence}text`,
     tail.replace(/\s+$/, ''),
