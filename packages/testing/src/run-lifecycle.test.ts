@@ -23,6 +23,7 @@ import {
   type RunDeps,
   type RunState,
   type TaskRecord,
+  writeRunState,
 } from '@sluice/core';
 
 import { ManualClock } from './fake-clock.js';
@@ -553,5 +554,51 @@ describe('teardownRun', () => {
     const report = await teardownRun(runId(job), deps);
     expect(report.deleted).toHaveLength(2);
     expect(queues.names()).toEqual([]);
+  });
+});
+
+describe('readRunState of an ECS run', () => {
+  const account = '123456789012';
+  async function ecsState(change: (ecs: NonNullable<RunState['ecs']>) => NonNullable<RunState['ecs']>) {
+    const { store, state } = await provisioned();
+    const id = state.runId;
+    const role = (kind: string): string => `arn:aws:iam::${account}:role/sluice/${id}/sluice-${id}-${kind}`;
+    const ecs: NonNullable<RunState['ecs']> = {
+      cluster: `arn:aws:ecs:eu-west-1:${account}:cluster/sluice`,
+      taskDefinitionArn: `arn:aws:ecs:eu-west-1:${account}:task-definition/sluice-run-${id}:3`,
+      roles: { task: role('task'), execution: role('execution'), watcher: role('watcher') },
+      subnets: ['subnet-1'],
+      securityGroups: ['sg-1'],
+      assignPublicIp: false,
+      logGroup: '/sluice/thumbnails',
+      watcher: { functionName: `sluice-${id}-watch`, ruleName: `sluice-${id}-watch` },
+    };
+    await writeRunState(store, { ...state, backend: 'ecs', ecs: change(ecs) });
+    return readRunState(store, 'out-bucket', id);
+  }
+
+  it("accepts the run's own task definition family and roles", async () => {
+    await expect(ecsState((ecs) => ecs)).resolves.toMatchObject({ backend: 'ecs' });
+  });
+
+  it("refuses a task definition or a role that is not the run's: run.json was changed", async () => {
+    const changes: ((ecs: NonNullable<RunState['ecs']>) => NonNullable<RunState['ecs']>)[] = [
+      (ecs) => ({
+        ...ecs,
+        taskDefinitionArn: `arn:aws:ecs:eu-west-1:${account}:task-definition/admin-tools:1`,
+      }),
+      (ecs) => ({ ...ecs, taskDefinitionArn: ecs.taskDefinitionArn.replace(account, '999999999999') }),
+      (ecs) => ({ ...ecs, roles: { ...ecs.roles, task: `arn:aws:iam::${account}:role/admin` } }),
+      (ecs) => ({ ...ecs, roles: { ...ecs.roles, execution: ecs.roles.task } }),
+      (ecs) => ({
+        ...ecs,
+        roles: { ...ecs.roles, watcher: ecs.roles.watcher.replace(account, '999999999999') },
+      }),
+    ];
+    for (const change of changes) {
+      const read = ecsState(change);
+      await expect(read).rejects.toThrow(ConfigurationError);
+      await expect(read).rejects.toThrow(/run\.json was changed.*provision/s);
+    }
   });
 });

@@ -1,5 +1,7 @@
 // Reading, writing and finding a run's state (`_sluice/<run-id>/run.json` in the output bucket).
 import { ConfigurationError } from '../errors.js';
+import { runTaskDefinitionFamily } from '../ecs/run-task-names.js';
+import { RUN_ROLE_KINDS, runRoleArns } from '../iam/policies.js';
 import type { RunQueues } from '../queue/run-queues.js';
 import { normalizeJob, type EnvValue, type Job, type RawJob } from '../schemas/job.js';
 import { SENSITIVE_NAME } from '../schemas/describe.js';
@@ -87,6 +89,7 @@ export function runJob(state: RunState): Job {
  * @example
  * const state = await readRunState(store, 'my-output', 'thumbs-3f9a0c12');
  * @throws {ValidationError} when `run.json` is not a valid run state.
+ * @throws {ConfigurationError} when an ECS run's task definition or roles are not the ones its run id names.
  */
 export async function readRunState(
   store: ObjectStore,
@@ -97,7 +100,38 @@ export async function readRunState(
   const key = runStateKey(runId);
   const found = await store.getJson({ bucket, key });
   if (found === undefined) return undefined;
-  return validateRunState(found.value, `s3://${bucket}/${key}`);
+  const file = `s3://${bucket}/${key}`;
+  return checkEcsNames(validateRunState(found.value, file), file);
+}
+
+const ECS_TASK_DEFINITION_ARN = /^arn:([a-z-]+):ecs:[a-z0-9-]+:(\d{12}):task-definition\/([^:/]+):\d+$/;
+
+/**
+ * The ECS fields of an ECS run's state, checked against the names its run id gives: later steps pass
+ * them to RunTask and PassRole with the deployer's credentials, so a run.json changed in the bucket
+ * must not start another task definition or hand out another role. The task definition is of the
+ * run's family; the roles are the run's three (`runRoleArns`), in the task definition's account.
+ */
+function checkEcsNames(state: RunState, file: string): RunState {
+  const ecs = state.ecs;
+  if (state.backend !== 'ecs' || ecs === undefined) return state;
+  const refuse = (field: string, value: string, expected: string): never => {
+    throw new ConfigurationError(
+      `${file}: ${field} is ${JSON.stringify(value)}, not this run's (${expected}): run.json was changed ` +
+        `after provision-run wrote it. Provision the run again to rewrite it`,
+    );
+  };
+  const family = runTaskDefinitionFamily(state.runId);
+  const match = ECS_TASK_DEFINITION_ARN.exec(ecs.taskDefinitionArn);
+  const [, partition, accountId] = match ?? [];
+  if (match?.[3] !== family || partition === undefined || accountId === undefined) {
+    return refuse('ecs.taskDefinitionArn', ecs.taskDefinitionArn, `a revision of the family ${family}`);
+  }
+  const roles = runRoleArns(partition, accountId, state.runId);
+  for (const kind of RUN_ROLE_KINDS) {
+    if (ecs.roles[kind] !== roles[kind]) refuse(`ecs.roles.${kind}`, ecs.roles[kind], roles[kind]);
+  }
+  return state;
 }
 
 /**
