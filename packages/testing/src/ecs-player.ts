@@ -264,12 +264,11 @@ export class EcsPlayer {
       played.envNames.push(...Object.keys(env).sort());
       const memory =
         override?.memory ?? container.memory ?? Number(task.overrides?.memory ?? definition.memory);
-      const extraArgs = [
-        ...(container.workingDirectory !== undefined ? ['--workdir', container.workingDirectory] : []),
-        ...(container.mountPoints ?? []).flatMap((mount) =>
-          mount.containerPath !== undefined ? ['--tmpfs', mount.containerPath] : [],
-        ),
-      ];
+      const extraArgs =
+        container.workingDirectory !== undefined ? ['--workdir', container.workingDirectory] : [];
+      // ECS's scratch volumes become what the local backend mounts: /tmp in memory, the rest on disk.
+      const mounts = (container.mountPoints ?? []).flatMap((mount) => mount.containerPath ?? []);
+      const capabilities = container.linuxParameters?.capabilities;
       const command = override?.command ?? container.command;
       const taskId = taskArn.slice(taskArn.lastIndexOf('/') + 1);
       const id = await this.options.engine.runDetached({
@@ -281,6 +280,10 @@ export class EcsPlayer {
         ulimits: LOCAL_WORKER_ULIMITS,
         labels: { [ECS_PLAYER_TASK_LABEL]: taskArn },
         ...(container.readonlyRootFilesystem === true ? { readOnlyRootFilesystem: true } : {}),
+        tmpfs: mounts.filter((path) => path === '/tmp'),
+        scratchVolumes: mounts.filter((path) => path !== '/tmp'),
+        capDrop: capabilities?.drop ?? [],
+        capAdd: capabilities?.add ?? [],
         ...(container.user !== undefined && container.user !== '' ? { user: container.user } : {}),
         ...(container.entryPoint !== undefined && container.entryPoint.length > 0
           ? { entrypoint: container.entryPoint }
