@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
@@ -102,6 +102,49 @@ describe('task execution', () => {
     await workspace.prepare();
     await symlink('/etc/passwd', join(workspace.outputPath, 'passwd'));
     await expect(workspace.collectOutputs()).rejects.toThrow(/outside the output/);
+  });
+
+  it('never follows an input or output directory the algorithm replaced by a symlink', async () => {
+    const workspace = new TaskWorkspace(manifest(), root);
+    await workspace.prepare();
+    const elsewhere = join(root, 'elsewhere');
+    await mkdir(elsewhere);
+    await writeFile(join(elsewhere, 'precious.txt'), 'keep');
+    // The "algorithm": replaces its output and input directories by links to another directory.
+    const algorithm = async (): Promise<void> => {
+      for (const path of [workspace.outputPath, workspace.inputPath]) {
+        await rm(path, { recursive: true, force: true });
+        await symlink(elsewhere, path);
+      }
+    };
+    await algorithm();
+
+    await expect(workspace.collectOutputs()).rejects.toThrow(/is not a directory.*link/);
+    await workspace.prepare();
+
+    expect(await readFile(join(elsewhere, 'precious.txt'), 'utf8')).toBe('keep');
+    for (const path of [workspace.outputPath, workspace.inputPath]) {
+      const info = await lstat(path);
+      expect([info.isDirectory(), info.isSymbolicLink()]).toEqual([true, false]);
+    }
+    expect(await workspace.collectOutputs()).toEqual([]);
+  });
+
+  it('removes an output file the algorithm replaced by a symlink, not its target', async () => {
+    const workspace = new TaskWorkspace(
+      manifest({ output: { path: '/data/result.json', kind: 'file' } }),
+      root,
+    );
+    await workspace.prepare();
+    const precious = join(root, 'precious.txt');
+    await writeFile(precious, 'keep');
+    await symlink(precious, workspace.outputPath);
+
+    await expect(workspace.collectOutputs()).rejects.toThrow(/not a regular file/);
+    await workspace.prepare();
+
+    expect(await readFile(precious, 'utf8')).toBe('keep');
+    await expect(lstat(workspace.outputPath)).rejects.toThrow(/ENOENT/);
   });
 
   it('collects a single output file under its base name', async () => {

@@ -143,7 +143,8 @@ export class TaskWorkspace {
 
   /**
    * Empties the input and output locations and creates the directories, before a task and after it.
-   * Directories are emptied, not removed: they may be mount points.
+   * Directories are emptied, not removed: they may be mount points. Nothing is followed: a link
+   * the algorithm left where a location or an entry in it was is removed, never its target.
    */
   async prepare(): Promise<void> {
     await clearLocation(this.inputPath, this.manifest.input.kind);
@@ -151,11 +152,14 @@ export class TaskWorkspace {
   }
 
   /**
-   * The result files, with checked relative paths. A symlink is followed only when its target is a
-   * file inside the output directory.
+   * The result files, with checked relative paths. The output location itself is never followed
+   * (read with `lstat`); a symlink inside the output directory is followed only when its target is
+   * a file inside the output directory. A missing output is no result.
    *
-   * @throws {ConfigurationError} when a result's path is unusable as a key (control characters,
-   *   over-long names), a symlink points outside the output, or an entry is not a regular file.
+   * @throws {ConfigurationError} when the output is not what the manifest says (a directory output
+   *   replaced by a link or a file, a file output that is a directory or a link), a result's path is
+   *   unusable as a key (control characters, over-long names), a symlink points outside the output,
+   *   or an entry is not a regular file.
    */
   async collectOutputs(): Promise<CollectedOutput[]> {
     const output = this.manifest.output;
@@ -171,6 +175,13 @@ export class TaskWorkspace {
         { relativePath: relativeOutputPath(output, output.path), file: this.outputPath, size: info.size },
       ];
     }
+    const info = await lstat(this.outputPath).catch(() => undefined);
+    if (info === undefined) return [];
+    if (!info.isDirectory()) {
+      throw new ConfigurationError(
+        `the output ${output.path}/ is not a directory (the algorithm replaced it by a link or a file): nothing is collected through it`,
+      );
+    }
     const root = await realpath(this.outputPath);
     const found: CollectedOutput[] = [];
     await walk(root, this.outputPath, [], found);
@@ -179,8 +190,12 @@ export class TaskWorkspace {
 }
 
 async function clearLocation(path: string, kind: 'file' | 'directory'): Promise<void> {
-  if (kind === 'file') {
+  // rm and lstat do not follow a link at the end of a path: a link is removed, not its target.
+  const info = await lstat(path).catch(() => undefined);
+  if (kind === 'file' || (info !== undefined && !info.isDirectory())) {
     await rm(path, { force: true, recursive: true });
+  }
+  if (kind === 'file') {
     await mkdir(dirname(path), { recursive: true });
     return;
   }
