@@ -5,6 +5,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import {
   ConfigurationError,
   PortAlgorithm,
+  SecretMask,
   TaskLog,
   TaskWorkspace,
   algorithmCommand,
@@ -113,7 +114,11 @@ async function tryFile(
       endedAt: new Date().toISOString(),
       phases: { runMs: result.runMs },
       ...(verdict.exitCode !== undefined && { exitCode: verdict.exitCode }),
-      ...(!verdict.ok && { failureClass: verdict.failureClass, message: verdict.message }),
+      // Masked as the runner's ledger masks it: a port server's error body may echo a secret value.
+      ...(!verdict.ok && {
+        failureClass: verdict.failureClass,
+        message: new SecretMask(secrets).text(verdict.message),
+      }),
     };
     const record = {
       status: verdict.ok ? 'succeeded' : 'failed',
