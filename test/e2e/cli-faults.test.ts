@@ -104,7 +104,9 @@ describe('a job sluice cannot run: exit 2, what to fix, nothing made', () => {
     const run = await sluice(['provision', job]);
 
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain(`${job}: $.input.bucket: the input bucket "${aws.bucketName('missing-in')}"`);
+    expect(run.stderr).toContain(
+      `${job}: $.input.bucket: the input bucket "${aws.bucketName('missing-in')}"`,
+    );
     expect(run.stderr).toContain('set "create": true under "input"');
     const teardown = await sluice(['teardown', job]);
     expect(teardown.code).toBe(0);
