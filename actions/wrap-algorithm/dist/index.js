@@ -72727,6 +72727,21 @@ class ValidationError extends errors_ConfigurationError {
         this.problems = problems;
     }
 }
+/**
+ * The file problems about the job name below the steps, where the user's file name is not known; the
+ * step that read the file puts its real name in (orchestrator `namingJobFile`).
+ */
+const JOB_FILE = 'job.json';
+/**
+ * A user error at one place in the job: the location is data (`{file, path}`), rendered at the edge.
+ *
+ * @example
+ * throw jobProblem('$.compute.spot', 'Spot is supported on Fargate only', 'Set "launchType": "FARGATE" or "spot": false.');
+ * @throws never: it returns the error for the caller to throw.
+ */
+function jobProblem(path, message, hint, options) {
+    return new ValidationError([{ file: JOB_FILE, path, message, ...(hint !== undefined && { hint }) }], options);
+}
 /** A fault outside the user's control: an AWS call, the container engine, the network. */
 class InfrastructureError extends errors_SluiceError {
     constructor(message, options) {
@@ -72745,6 +72760,38 @@ class InterruptedError extends errors_SluiceError {
     constructor(during, options) {
         super(`interrupted during ${during}`, options);
         this.name = 'InterruptedError';
+    }
+}
+/**
+ * A run did not finish: input never complete, tasks still running or not started when the wait ended.
+ * Not a user error (collect again to keep waiting) and not a fault of sluice either: a CI step fails.
+ *
+ * @example
+ * if (!report.complete) throw new RunIncompleteError(report.runId, `run ${report.runId} did not finish: …`);
+ */
+class RunIncompleteError extends errors_SluiceError {
+    runId;
+    constructor(runId, message, options) {
+        super(message, options);
+        this.name = 'RunIncompleteError';
+        this.runId = runId;
+    }
+}
+/**
+ * A run completed with failed tasks, and the caller asked to fail on them (collect-results'
+ * `fail-on-error`). Each failure is in results.json with its attempts and log.
+ *
+ * @example
+ * if (report.counts.failed > 0) throw new TasksFailedError(report.runId, report.counts.failed, `run …: 2 task(s) failed`);
+ */
+class TasksFailedError extends errors_SluiceError {
+    runId;
+    failed;
+    constructor(runId, failed, message, options) {
+        super(message, options);
+        this.name = 'TasksFailedError';
+        this.runId = runId;
+        this.failed = failed;
     }
 }
 /**
@@ -75778,63 +75825,6 @@ const toolkit_actionsToolkit = {
         await summary.addRaw(markdown, true).write();
     },
 };
-/**
- * Creates an in-memory {@link ActionsToolkit}. It lives here, not in `@sluice/testing`, because the
- * testing package may depend on core only; it is also what a local dry run of an action would use.
- *
- * @example
- * const toolkit = createMemoryToolkit({ inputs: { job: 'job.json' } });
- * await runAction(() => main(toolkit), undefined, toolkit);
- * expect(toolkit.failure()).toBeUndefined();
- */
-function createMemoryToolkit(seed = {}) {
-    const inputs = new Map(Object.entries(seed.inputs ?? {}));
-    const outputs = new Map();
-    const state = new Map(Object.entries(seed.state ?? {}));
-    const secrets = [];
-    const messages = [];
-    const summaries = [];
-    const record = (level, message, properties) => {
-        messages.push(properties === undefined ? { level, message } : { level, message, properties });
-    };
-    return {
-        outputs,
-        state,
-        secrets,
-        messages,
-        summaries,
-        failure: () => messages.find((m) => m.level === 'failed')?.message,
-        getInput: (name) => inputs.get(name) ?? '',
-        setOutput: (name, value) => outputs.set(name, value),
-        setFailed: (message) => {
-            record('failed', message);
-        },
-        error: (message, properties) => {
-            record('error', message, properties);
-        },
-        warning: (message, properties) => {
-            record('warning', message, properties);
-        },
-        notice: (message, properties) => {
-            record('notice', message, properties);
-        },
-        info: (message) => {
-            record('info', message);
-        },
-        debug: (message) => {
-            record('debug', message);
-        },
-        setSecret: (value) => {
-            secrets.push(value);
-        },
-        saveState: (name, value) => state.set(name, value),
-        getState: (name) => state.get(name) ?? '',
-        appendSummary: (markdown) => {
-            summaries.push(markdown);
-            return Promise.resolve();
-        },
-    };
-}
 
 ;// CONCATENATED MODULE: ../../packages/action-kit/src/run-action.ts
 
@@ -76541,46 +76531,17 @@ function translateOne(error, context) {
     const parent = (error.parentSchema ?? {});
     const params = error.params;
     const found = describeFound(error.data, segments);
-    if (['type', 'pattern', 'minimum', 'maximum'].includes(error.keyword)) {
+    const failure = { error, context, segments, parent, params, found };
+    if (['type', 'pattern', 'minimum', 'maximum', 'enum'].includes(error.keyword)) {
         const special = context.explain?.(segments, error.data);
         if (special)
             return make(file, segments, special.message, { ...special, found });
     }
     switch (error.keyword) {
-        case 'required': {
-            const name = String(params.missingProperty);
-            const then = error.schemaPath.match(/^(.*)\/then\/required$/);
-            const condition = then?.[1] !== undefined ? conditionWords(resolvePointer(context.schema, `${then[1]}/if`)) : '';
-            const objectSchema = (then?.[1] !== undefined
-                ? resolvePointer(context.schema, then[1].replace(/\/allOf\/[0-9]+$/, ''))
-                : parent);
-            const property = objectSchema?.properties?.[name];
-            const description = property?.description;
-            return make(file, [...segments, name], `"${name}" is required${condition}`, {
-                expected: expectedFor(property),
-                found: 'nothing',
-                hint: typeof description === 'string' ? `Add "${name}": ${description}` : `Add "${name}"`,
-            });
-        }
-        case 'additionalProperties': {
-            const name = String(params.additionalProperty);
-            const known = Object.keys(parent.properties ?? {});
-            if (segments.length === 1 &&
-                segments[0] === 'aws' &&
-                (CREDENTIAL_FIELDS.test(name) || SENSITIVE_NAME.test(name))) {
-                return make(file, [...segments, name], `"${name}" is not a job field: a job file never holds AWS credentials`, {
-                    expected: `one of ${known.join(', ')}`,
-                    hint: CREDENTIALS_HINT,
-                });
-            }
-            const suggestion = closestName(name, known);
-            return make(file, [...segments, name], `unknown property "${name}"`, {
-                expected: known.length > 0 ? `one of ${known.join(', ')}` : 'no properties',
-                hint: suggestion !== undefined
-                    ? `Did you mean "${suggestion}"?`
-                    : `Remove it; known properties are ${known.join(', ')}`,
-            });
-        }
+        case 'required':
+            return missingProperty(failure);
+        case 'additionalProperties':
+            return unknownProperty(failure);
         case 'type': {
             const expected = String(params.type)
                 .split(',')
@@ -76588,18 +76549,8 @@ function translateOne(error, context) {
                 .join(' or ');
             return make(file, segments, `must be ${expected}`, { expected, found });
         }
-        case 'enum': {
-            const allowed = Array.isArray(params.allowedValues) ? params.allowedValues : [];
-            const expected = `one of ${allowed.map((value) => JSON.stringify(value)).join(', ')}`;
-            const suggestion = typeof error.data === 'string'
-                ? closestName(error.data, allowed.map((value) => String(value)))
-                : undefined;
-            return make(file, segments, `must be ${expected}`, {
-                expected,
-                found,
-                hint: suggestion !== undefined ? `Did you mean "${suggestion}"?` : undefined,
-            });
-        }
+        case 'enum':
+            return notAllowed(failure);
         case 'const':
             return make(file, segments, `must be ${JSON.stringify(params.allowedValue)}`, {
                 expected: JSON.stringify(params.allowedValue),
@@ -76612,21 +76563,8 @@ function translateOne(error, context) {
         case 'minimum':
         case 'maximum':
         case 'exclusiveMinimum':
-        case 'exclusiveMaximum': {
-            const limit = String(params.limit);
-            const range = rangeWords(parent);
-            const words = range ??
-                {
-                    minimum: `at least ${limit}`,
-                    maximum: `at most ${limit}`,
-                    exclusiveMinimum: `greater than ${limit}`,
-                    exclusiveMaximum: `less than ${limit}`,
-                }[error.keyword];
-            return make(file, segments, `must be ${words}`, {
-                expected: `${expectedFor({ type: parent.type })} ${words}`,
-                found,
-            });
-        }
+        case 'exclusiveMaximum':
+            return outOfRange(failure);
         case 'minLength':
             return Number(params.limit) === 1
                 ? make(file, segments, 'must not be empty', { expected: 'a non-empty string', found: '""' })
@@ -76666,6 +76604,77 @@ function translateOne(error, context) {
         default:
             return make(file, segments, `does not meet the "${error.keyword}" rule of the schema`, { found });
     }
+}
+/** A required property is absent: say which, under what condition, and what it is for. */
+function missingProperty(failure) {
+    const { error, context, segments, parent, params } = failure;
+    const { file } = context;
+    const name = String(params.missingProperty);
+    const then = error.schemaPath.match(/^(.*)\/then\/required$/);
+    const condition = then?.[1] !== undefined ? conditionWords(resolvePointer(context.schema, `${then[1]}/if`)) : '';
+    const objectSchema = (then?.[1] !== undefined ? resolvePointer(context.schema, then[1].replace(/\/allOf\/[0-9]+$/, '')) : parent);
+    const property = objectSchema?.properties?.[name];
+    const description = property?.description;
+    return make(file, [...segments, name], `"${name}" is required${condition}`, {
+        expected: expectedFor(property),
+        found: 'nothing',
+        hint: typeof description === 'string' ? `Add "${name}": ${description}` : `Add "${name}"`,
+    });
+}
+/** A property the schema does not know: a credential gets its own warning, a typo a suggestion. */
+function unknownProperty(failure) {
+    const { context, segments, parent, params } = failure;
+    const { file } = context;
+    const name = String(params.additionalProperty);
+    const known = Object.keys(parent.properties ?? {});
+    if (segments.length === 1 &&
+        segments[0] === 'aws' &&
+        (CREDENTIAL_FIELDS.test(name) || SENSITIVE_NAME.test(name))) {
+        return make(file, [...segments, name], `"${name}" is not a job field: a job file never holds AWS credentials`, {
+            expected: `one of ${known.join(', ')}`,
+            hint: CREDENTIALS_HINT,
+        });
+    }
+    const suggestion = closestName(name, known);
+    return make(file, [...segments, name], `unknown property "${name}"`, {
+        expected: known.length > 0 ? `one of ${known.join(', ')}` : 'no properties',
+        hint: suggestion !== undefined
+            ? `Did you mean "${suggestion}"?`
+            : `Remove it; known properties are ${known.join(', ')}`,
+    });
+}
+/** A value outside an enum, with the nearest allowed one when it looks like a typo. */
+function notAllowed(failure) {
+    const { error, context, segments, params, found } = failure;
+    const { file } = context;
+    const allowed = Array.isArray(params.allowedValues) ? params.allowedValues : [];
+    const expected = `one of ${allowed.map((value) => JSON.stringify(value)).join(', ')}`;
+    const suggestion = typeof error.data === 'string'
+        ? closestName(error.data, allowed.map((value) => String(value)))
+        : undefined;
+    return make(file, segments, `must be ${expected}`, {
+        expected,
+        found,
+        hint: suggestion !== undefined ? `Did you mean "${suggestion}"?` : undefined,
+    });
+}
+/** A number past a bound, in words ("between 1 and 100" when the schema gives both). */
+function outOfRange(failure) {
+    const { error, context, segments, parent, params, found } = failure;
+    const { file } = context;
+    const limit = String(params.limit);
+    const range = rangeWords(parent);
+    const words = range ??
+        {
+            minimum: `at least ${limit}`,
+            maximum: `at most ${limit}`,
+            exclusiveMinimum: `greater than ${limit}`,
+            exclusiveMaximum: `less than ${limit}`,
+        }[error.keyword];
+    return make(file, segments, `must be ${words}`, {
+        expected: `${expectedFor({ type: parent.type })} ${words}`,
+        found,
+    });
 }
 
 ;// CONCATENATED MODULE: ../../packages/core/src/schemas/memory.ts
@@ -76829,6 +76838,13 @@ const MANIFEST_DEFAULTS = {
     allowEmptyOutput: false,
     readOnlyRootFilesystem: false,
 };
+/**
+ * The platforms sluice can run: the wrapped image carries a Node runtime for the runner, which
+ * sluice has for linux/amd64 and linux/arm64 only (`runtimePlatform`, compute/node-runtime.ts), the
+ * two CPU architectures ECS offers too (X86_64, ARM64). `linux/arm64/v8` is how arm64 images
+ * usually name themselves.
+ */
+const SUPPORTED_PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/arm64/v8'];
 /** SQS keeps a message invisible for at most 12 hours, so no task can run longer. */
 const MAX_TIMEOUT_SECONDS = 43200;
 /** Names of algorithms: lower-case words joined by `.`, `_` or `-` (they become image repository names). */
@@ -76939,10 +76955,9 @@ const manifestSchemaTyped = {
         platform: {
             type: 'string',
             nullable: true,
-            title: 'an OCI platform such as "linux/amd64" or "linux/arm64/v8"',
-            pattern: '^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$',
+            enum: SUPPORTED_PLATFORMS,
             default: MANIFEST_DEFAULTS.platform,
-            description: 'OCI platform the image runs on: `os/arch[/variant]`.',
+            description: 'OCI platform the image runs on: `linux/amd64` or `linux/arm64` (also written `linux/arm64/v8`), the ones sluice has a runner for.',
         },
         gpu: {
             type: 'integer',
@@ -77112,8 +77127,7 @@ function normalizeManifest(raw, memoryMiB) {
 ;// CONCATENATED MODULE: ../../packages/core/src/schemas/job.ts
 // The job (`job.json`): what a user commits or dispatches to run an algorithm over a bucket.
 // `RawJob` is the file as written; `Job` is the normalised form (defaults applied, the algorithm
-// reference parsed, credentials as a tagged union).
-
+// reference parsed, credentials as a tagged union). Its JSON Schema is job-schema.ts.
 
 
 /** Defaults applied to a job; the reference (docs/reference.md) lists them too. */
@@ -77136,6 +77150,94 @@ const JOB_DEFAULTS = {
 };
 /** The name of the reserved prefix sluice keeps its ledger under, in the output bucket. */
 const RESERVED_PREFIX = '_sluice/';
+const IMAGE_REFERENCE = new RegExp(IMAGE_REFERENCE_PATTERN);
+const NAME_AT_VERSION = /^([a-z0-9]+(?:[._-][a-z0-9]+)*)@([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/;
+/**
+ * Reads a job's `algorithm`: `name@version` names a catalogue entry; anything with a registry, a
+ * path, a tag or a `@sha256:` digest is an image reference. Undefined when it is neither.
+ *
+ * @example
+ * parseAlgorithmRef('thumbnails@1.0.0'); // { kind: 'catalogue', name: 'thumbnails', version: '1.0.0' }
+ * parseAlgorithmRef('ghcr.io/acme/thumbs:1'); // { kind: 'image', reference: 'ghcr.io/acme/thumbs:1' }
+ */
+function parseAlgorithmRef(text) {
+    const catalogue = NAME_AT_VERSION.exec(text);
+    if (catalogue && !text.includes('@sha256:')) {
+        return { kind: 'catalogue', name: catalogue[1] ?? '', version: catalogue[2] ?? '' };
+    }
+    if (IMAGE_REFERENCE.test(text) && (text.includes('/') || text.includes(':'))) {
+        return { kind: 'image', reference: text };
+    }
+    return undefined;
+}
+function folderPrefix(prefix) {
+    return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+/**
+ * Applies defaults to a job that passed the schema and the job rules.
+ *
+ * @example
+ * normalizeJob({ name: 'n', algorithm: 'a@1', input: { bucket: 'in-b' }, output: { bucket: 'out-b' } }).compute.backend; // 'local'
+ * @throws {ConfigurationError} when `algorithm` is neither `name@version` nor an image reference (the job rules report this first).
+ */
+function normalizeJob(raw) {
+    const algorithm = parseAlgorithmRef(raw.algorithm);
+    if (algorithm === undefined) {
+        throw new errors_ConfigurationError(`algorithm "${raw.algorithm}" is neither name@version nor an image reference`);
+    }
+    const aws = raw.aws ?? {};
+    const source = aws.credentials ?? JOB_DEFAULTS.credentials;
+    const roleSessionName = aws.roleSessionName ?? JOB_DEFAULTS.roleSessionName;
+    const credentials = source === 'profile'
+        ? { source, profile: aws.profile ?? '' }
+        : source === 'roleArn'
+            ? { source, roleArn: aws.roleArn ?? '', roleSessionName }
+            : source === 'oidc'
+                ? {
+                    source,
+                    roleArn: aws.roleArn ?? '',
+                    roleSessionName,
+                    audience: aws.audience ?? JOB_DEFAULTS.audience,
+                }
+                : { source: 'environment' };
+    const compute = raw.compute ?? {};
+    const subnets = [...(compute.subnets ?? [])];
+    return {
+        name: raw.name,
+        algorithm,
+        input: {
+            bucket: raw.input.bucket,
+            prefix: folderPrefix(raw.input.prefix ?? JOB_DEFAULTS.prefix),
+            include: [...(raw.input.include ?? JOB_DEFAULTS.include)],
+            create: raw.input.create ?? JOB_DEFAULTS.create,
+        },
+        output: { bucket: raw.output.bucket, prefix: folderPrefix(raw.output.prefix ?? JOB_DEFAULTS.prefix) },
+        env: { ...raw.env },
+        aws: { ...(aws.region !== undefined ? { region: aws.region } : {}), credentials },
+        compute: {
+            backend: compute.backend ?? JOB_DEFAULTS.backend,
+            maxWorkers: compute.maxWorkers ?? JOB_DEFAULTS.maxWorkers,
+            minWorkers: compute.minWorkers ?? JOB_DEFAULTS.minWorkers,
+            launchType: compute.launchType ?? JOB_DEFAULTS.launchType,
+            spot: compute.spot ?? JOB_DEFAULTS.spot,
+            subnets,
+            securityGroups: [...(compute.securityGroups ?? [])],
+            assignPublicIp: compute.assignPublicIp ?? subnets.length === 0,
+            idleSeconds: compute.idleSeconds ?? JOB_DEFAULTS.idleSeconds,
+        },
+        retries: raw.retries ?? JOB_DEFAULTS.retries,
+        ...(raw.timeoutSeconds !== undefined ? { timeoutSeconds: raw.timeoutSeconds } : {}),
+        keep: raw.keep ?? JOB_DEFAULTS.keep,
+        mode: raw.mode ?? JOB_DEFAULTS.mode,
+    };
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/schemas/job-schema.ts
+// The published JSON Schema of `job.json`: every field with its type, bounds, default and the
+// description editors show. The types it checks and the normalised `Job` are in job.ts.
+
+
+
 const BUCKET_PATTERN = '^(?!xn--)(?!.*\\.\\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$';
 const BUCKET_TITLE = 'an S3 bucket name: 3-63 lower-case letters, digits, "." and "-"';
 const PREFIX_PATTERN = '^(?!/)[^\\u0000]*$';
@@ -77440,113 +77542,74 @@ const jobSchemaTyped = {
  * writeFileSync('job.schema.json', JSON.stringify(jobSchema, null, 2));
  */
 const jobSchema = toSchemaJson(jobSchemaTyped);
-const IMAGE_REFERENCE = new RegExp(IMAGE_REFERENCE_PATTERN);
-const NAME_AT_VERSION = /^([a-z0-9]+(?:[._-][a-z0-9]+)*)@([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/;
-/**
- * Reads a job's `algorithm`: `name@version` names a catalogue entry; anything with a registry, a
- * path, a tag or a `@sha256:` digest is an image reference. Undefined when it is neither.
- *
- * @example
- * parseAlgorithmRef('thumbnails@1.0.0'); // { kind: 'catalogue', name: 'thumbnails', version: '1.0.0' }
- * parseAlgorithmRef('ghcr.io/acme/thumbs:1'); // { kind: 'image', reference: 'ghcr.io/acme/thumbs:1' }
- */
-function parseAlgorithmRef(text) {
-    const catalogue = NAME_AT_VERSION.exec(text);
-    if (catalogue && !text.includes('@sha256:')) {
-        return { kind: 'catalogue', name: catalogue[1] ?? '', version: catalogue[2] ?? '' };
-    }
-    if (IMAGE_REFERENCE.test(text) && (text.includes('/') || text.includes(':'))) {
-        return { kind: 'image', reference: text };
-    }
-    return undefined;
-}
-function folderPrefix(prefix) {
-    return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-}
-/**
- * Applies defaults to a job that passed the schema and the job rules.
- *
- * @example
- * normalizeJob({ name: 'n', algorithm: 'a@1', input: { bucket: 'in-b' }, output: { bucket: 'out-b' } }).compute.backend; // 'local'
- * @throws {ConfigurationError} when `algorithm` is neither `name@version` nor an image reference (the job rules report this first).
- */
-function normalizeJob(raw) {
-    const algorithm = parseAlgorithmRef(raw.algorithm);
-    if (algorithm === undefined) {
-        throw new errors_ConfigurationError(`algorithm "${raw.algorithm}" is neither name@version nor an image reference`);
-    }
-    const aws = raw.aws ?? {};
-    const source = aws.credentials ?? JOB_DEFAULTS.credentials;
-    const roleSessionName = aws.roleSessionName ?? JOB_DEFAULTS.roleSessionName;
-    const credentials = source === 'profile'
-        ? { source, profile: aws.profile ?? '' }
-        : source === 'roleArn'
-            ? { source, roleArn: aws.roleArn ?? '', roleSessionName }
-            : source === 'oidc'
-                ? {
-                    source,
-                    roleArn: aws.roleArn ?? '',
-                    roleSessionName,
-                    audience: aws.audience ?? JOB_DEFAULTS.audience,
-                }
-                : { source: 'environment' };
-    const compute = raw.compute ?? {};
-    const subnets = [...(compute.subnets ?? [])];
-    return {
-        name: raw.name,
-        algorithm,
-        input: {
-            bucket: raw.input.bucket,
-            prefix: folderPrefix(raw.input.prefix ?? JOB_DEFAULTS.prefix),
-            include: [...(raw.input.include ?? JOB_DEFAULTS.include)],
-            create: raw.input.create ?? JOB_DEFAULTS.create,
-        },
-        output: { bucket: raw.output.bucket, prefix: folderPrefix(raw.output.prefix ?? JOB_DEFAULTS.prefix) },
-        env: { ...raw.env },
-        aws: { ...(aws.region !== undefined ? { region: aws.region } : {}), credentials },
-        compute: {
-            backend: compute.backend ?? JOB_DEFAULTS.backend,
-            maxWorkers: compute.maxWorkers ?? JOB_DEFAULTS.maxWorkers,
-            minWorkers: compute.minWorkers ?? JOB_DEFAULTS.minWorkers,
-            launchType: compute.launchType ?? JOB_DEFAULTS.launchType,
-            spot: compute.spot ?? JOB_DEFAULTS.spot,
-            subnets,
-            securityGroups: [...(compute.securityGroups ?? [])],
-            assignPublicIp: compute.assignPublicIp ?? subnets.length === 0,
-            idleSeconds: compute.idleSeconds ?? JOB_DEFAULTS.idleSeconds,
-        },
-        retries: raw.retries ?? JOB_DEFAULTS.retries,
-        ...(raw.timeoutSeconds !== undefined ? { timeoutSeconds: raw.timeoutSeconds } : {}),
-        keep: raw.keep ?? JOB_DEFAULTS.keep,
-        mode: raw.mode ?? JOB_DEFAULTS.mode,
-    };
-}
 
 ;// CONCATENATED MODULE: ../../packages/core/src/schemas/json-text.ts
+
 /**
- * Parses JSON text (a leading byte-order mark is ignored), or explains where and why it is not JSON.
+ * The deepest nesting of objects and arrays a document may have. A manifest or a job needs four
+ * levels (`$.env.NAME.fromSecret`); 64 leaves room for anything written by hand, and keeps every
+ * recursive reader (this scanner, the literal-secret scan, Ajv, the explanations) thousands of
+ * frames away from the stack limit.
+ */
+const MAX_DEPTH = 64;
+/**
+ * Parses JSON text (a leading byte-order mark is ignored), or explains where and why it is not
+ * JSON, which keys it gives twice, or where it is nested too deep.
  */
 function parseJsonText(text, file) {
     const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
+    const scan = scanJson(body);
+    if (scan.kind === 'syntax')
+        return { ok: false, problems: [syntaxProblem(body, file, scan)] };
+    if (scan.kind === 'deep')
+        return { ok: false, problems: [depthProblem(body, file, scan)] };
+    if (scan.duplicates.length > 0) {
+        return {
+            ok: false,
+            problems: scan.duplicates.map((duplicate) => duplicateProblem(body, file, duplicate)),
+        };
+    }
     try {
         return { ok: true, value: JSON.parse(body) };
     }
     catch {
-        const { offset, reason } = locateSyntaxError(body);
-        const { line, column } = lineAndColumn(body, offset);
-        return {
-            ok: false,
-            problem: {
-                file,
-                path: '$',
-                message: `is not valid JSON: ${reason} at line ${line}, column ${column}`,
-                expected: 'a JSON object',
-                hint: 'Check for a missing comma or quote, a trailing comma, or a comment (JSON allows none)',
-            },
-        };
+        // JSON.parse refused what the scanner accepts: report the start rather than guess.
+        return { ok: false, problems: [syntaxProblem(body, file, { offset: 0, reason: 'unreadable JSON' })] };
     }
 }
-function lineAndColumn(text, offset) {
+function syntaxProblem(body, file, at) {
+    return {
+        file,
+        path: '$',
+        message: `is not valid JSON: ${at.reason} at ${place(body, at.offset)}`,
+        expected: 'a JSON object',
+        hint: 'Check for a missing comma or quote, a trailing comma, or a comment (JSON allows none)',
+    };
+}
+function depthProblem(body, file, at) {
+    return {
+        file,
+        path: jsonPath(at.segments),
+        message: `is nested more than ${MAX_DEPTH} levels deep (the level past the limit opens at ${place(body, at.offset)}); sluice reads no deeper document`,
+        expected: `at most ${MAX_DEPTH} levels of objects and arrays (a manifest or a job needs four)`,
+        found: `more than ${MAX_DEPTH} levels`,
+        hint: 'Check the file is the manifest or job you meant, not generated or corrupted output',
+    };
+}
+function duplicateProblem(body, file, duplicate) {
+    const places = duplicate.offsets.map((offset) => place(body, offset));
+    const listed = `${places.slice(0, -1).join(', ')} and ${places[places.length - 1] ?? ''}`;
+    return {
+        file,
+        path: jsonPath(duplicate.segments),
+        message: `is given ${places.length} times in the same object, at ${listed}: JSON would keep only the last, and the others would go unchecked`,
+        expected: 'each key once per object',
+        found: `${places.length} keys ${JSON.stringify(duplicate.segments[duplicate.segments.length - 1])}`,
+        hint: 'Keep the one you mean and delete the others; if a deleted one held a credential, rotate it',
+    };
+}
+/** `line L, column C` of an offset (both counted from 1). */
+function place(text, offset) {
     let line = 1;
     let lineStart = 0;
     for (let i = 0; i < offset && i < text.length; i++) {
@@ -77555,7 +77618,7 @@ function lineAndColumn(text, offset) {
             lineStart = i + 1;
         }
     }
-    return { line, column: offset - lineStart + 1 };
+    return `line ${line}, column ${offset - lineStart + 1}`;
 }
 class SyntaxAt extends Error {
     offset;
@@ -77566,130 +77629,244 @@ class SyntaxAt extends Error {
         this.reason = reason;
     }
 }
-/** Scans text that JSON.parse refused and returns the offset and reason of the first error. */
-function locateSyntaxError(text) {
-    let i = 0;
-    const describe = (at) => at >= text.length ? 'the text ends too early' : `unexpected ${JSON.stringify(text[at])}`;
-    const ws = () => {
-        while (i < text.length && ' \t\n\r'.includes(text[i] ?? ''))
-            i++;
-    };
-    const expect = (literal) => {
-        if (text.startsWith(literal, i))
-            i += literal.length;
-        else
-            throw new SyntaxAt(i, describe(i));
-    };
-    const string = () => {
-        i++; // opening quote
-        for (;;) {
-            const c = text[i];
-            if (c === undefined)
-                throw new SyntaxAt(i, 'a string is not closed');
-            if (c === '"') {
-                i++;
-                return;
-            }
-            if (c < ' ')
-                throw new SyntaxAt(i, 'a control character (such as a line break) inside a string');
-            if (c === '\\') {
-                const e = text[i + 1];
-                if (e !== undefined && '"\\/bfnrt'.includes(e))
-                    i += 2;
-                else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6)))
-                    i += 6;
-                else
-                    throw new SyntaxAt(i, 'an invalid escape in a string');
-            }
-            else
-                i++;
-        }
-    };
-    const number = () => {
-        const match = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i));
-        if (!match)
-            throw new SyntaxAt(i, describe(i));
-        i += match[0].length;
-    };
-    const value = (depth) => {
-        if (depth > 512)
-            throw new SyntaxAt(i, 'nesting too deep');
-        ws();
-        const c = text[i];
-        if (c === '{') {
-            i++;
-            ws();
-            if (text[i] === '}') {
-                i++;
-                return;
-            }
-            for (;;) {
-                ws();
-                if (text[i] !== '"')
-                    throw new SyntaxAt(i, `${describe(i)} where a property name in double quotes belongs`);
-                string();
-                ws();
-                if (text[i] !== ':')
-                    throw new SyntaxAt(i, `${describe(i)} where ":" belongs`);
-                i++;
-                value(depth + 1);
-                ws();
-                if (text[i] === ',') {
-                    i++;
-                    continue;
-                }
-                if (text[i] === '}') {
-                    i++;
-                    return;
-                }
-                throw new SyntaxAt(i, `${describe(i)} where "," or "}" belongs`);
-            }
-        }
-        if (c === '[') {
-            i++;
-            ws();
-            if (text[i] === ']') {
-                i++;
-                return;
-            }
-            for (;;) {
-                value(depth + 1);
-                ws();
-                if (text[i] === ',') {
-                    i++;
-                    continue;
-                }
-                if (text[i] === ']') {
-                    i++;
-                    return;
-                }
-                throw new SyntaxAt(i, `${describe(i)} where "," or "]" belongs`);
-            }
-        }
-        if (c === '"')
-            string();
-        else if (c === 't')
-            expect('true');
-        else if (c === 'f')
-            expect('false');
-        else if (c === 'n')
-            expect('null');
-        else
-            number();
-    };
+class TooDeep extends Error {
+    offset;
+    segments;
+    constructor(offset, segments) {
+        super('nesting too deep');
+        this.offset = offset;
+        this.segments = segments;
+    }
+}
+/** Scans the whole text: the first syntax error, the first level too deep, or the keys given twice. */
+function scanJson(text) {
+    const scanner = new JsonScanner(text);
     try {
-        value(0);
-        ws();
-        if (i < text.length)
-            return { offset: i, reason: `${describe(i)} after the end of the document` };
-        // JSON.parse refused what the scanner accepts: report the start rather than guess.
-        return { offset: 0, reason: 'unreadable JSON' };
+        scanner.value([]);
+        scanner.ws();
+        if (scanner.i < text.length) {
+            return {
+                kind: 'syntax',
+                offset: scanner.i,
+                reason: `${scanner.describe(scanner.i)} after the end of the document`,
+            };
+        }
+        return { kind: 'ok', duplicates: scanner.duplicates };
     }
     catch (thrown) {
         if (thrown instanceof SyntaxAt)
-            return { offset: thrown.offset, reason: thrown.reason };
-        return { offset: 0, reason: 'unreadable JSON' };
+            return { kind: 'syntax', offset: thrown.offset, reason: thrown.reason };
+        if (thrown instanceof TooDeep)
+            return { kind: 'deep', offset: thrown.offset, segments: thrown.segments };
+        throw thrown;
     }
+}
+/**
+ * A recursive-descent reading of JSON that only checks, throwing {@link SyntaxAt} at the first
+ * fault and {@link TooDeep} at the first container past {@link MAX_DEPTH} (so it never recurses
+ * deeper than that), and collecting the keys given twice.
+ */
+class JsonScanner {
+    text;
+    /** The offset read up to. */
+    i = 0;
+    duplicates = [];
+    constructor(text) {
+        this.text = text;
+    }
+    describe(at) {
+        return at >= this.text.length ? 'the text ends too early' : `unexpected ${JSON.stringify(this.text[at])}`;
+    }
+    ws() {
+        while (this.i < this.text.length && ' \t\n\r'.includes(this.text[this.i] ?? ''))
+            this.i++;
+    }
+    /** Reads one value at `segments` (its path; its container depth is `segments.length`). */
+    value(segments) {
+        this.ws();
+        const c = this.text[this.i];
+        if ((c === '{' || c === '[') && segments.length >= MAX_DEPTH)
+            throw new TooDeep(this.i, segments);
+        if (c === '{')
+            this.object(segments);
+        else if (c === '[')
+            this.array(segments);
+        else if (c === '"')
+            this.string();
+        else if (c === 't')
+            this.expect('true');
+        else if (c === 'f')
+            this.expect('false');
+        else if (c === 'n')
+            this.expect('null');
+        else
+            this.number();
+    }
+    object(segments) {
+        const { text } = this;
+        const keys = new Map();
+        this.i++;
+        this.ws();
+        if (text[this.i] === '}') {
+            this.i++;
+            return;
+        }
+        for (;;) {
+            this.ws();
+            if (text[this.i] !== '"')
+                throw new SyntaxAt(this.i, `${this.describe(this.i)} where a property name in double quotes belongs`);
+            const start = this.i;
+            this.string();
+            // The scanner checked the string, so JSON.parse reads it (escapes decoded: "a" is "\u0061").
+            const key = JSON.parse(text.slice(start, this.i));
+            keys.set(key, [...(keys.get(key) ?? []), start]);
+            this.ws();
+            if (text[this.i] !== ':')
+                throw new SyntaxAt(this.i, `${this.describe(this.i)} where ":" belongs`);
+            this.i++;
+            this.value([...segments, key]);
+            this.ws();
+            if (text[this.i] === ',') {
+                this.i++;
+                continue;
+            }
+            if (text[this.i] === '}') {
+                this.i++;
+                break;
+            }
+            throw new SyntaxAt(this.i, `${this.describe(this.i)} where "," or "}" belongs`);
+        }
+        for (const [key, offsets] of keys) {
+            if (offsets.length > 1)
+                this.duplicates.push({ segments: [...segments, key], offsets });
+        }
+    }
+    array(segments) {
+        const { text } = this;
+        this.i++;
+        this.ws();
+        if (text[this.i] === ']') {
+            this.i++;
+            return;
+        }
+        for (let index = 0;; index++) {
+            this.value([...segments, index]);
+            this.ws();
+            if (text[this.i] === ',') {
+                this.i++;
+                continue;
+            }
+            if (text[this.i] === ']') {
+                this.i++;
+                return;
+            }
+            throw new SyntaxAt(this.i, `${this.describe(this.i)} where "," or "]" belongs`);
+        }
+    }
+    string() {
+        const { text } = this;
+        this.i++; // opening quote
+        for (;;) {
+            const c = text[this.i];
+            if (c === undefined)
+                throw new SyntaxAt(this.i, 'a string is not closed');
+            if (c === '"') {
+                this.i++;
+                return;
+            }
+            if (c < ' ')
+                throw new SyntaxAt(this.i, 'a control character (such as a line break) inside a string');
+            if (c === '\\') {
+                const e = text[this.i + 1];
+                if (e !== undefined && '"\\/bfnrt'.includes(e))
+                    this.i += 2;
+                else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(this.i + 2, this.i + 6)))
+                    this.i += 6;
+                else
+                    throw new SyntaxAt(this.i, 'an invalid escape in a string');
+            }
+            else
+                this.i++;
+        }
+    }
+    number() {
+        // Sticky: matched where the reading is, without copying the rest of the text each time.
+        const pattern = /-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
+        pattern.lastIndex = this.i;
+        const match = pattern.exec(this.text);
+        if (!match)
+            throw new SyntaxAt(this.i, this.describe(this.i));
+        this.i += match[0].length;
+    }
+    expect(literal) {
+        if (this.text.startsWith(literal, this.i))
+            this.i += literal.length;
+        else
+            throw new SyntaxAt(this.i, this.describe(this.i));
+    }
+}
+
+;// CONCATENATED MODULE: ../../packages/core/src/schemas/container-paths.ts
+// The manifest's `input` and `output` are container paths the runner empties before and after every
+// task. So they must be clean absolute paths, must stay out of what the kernel and the runner own
+// (emptying /tmp deleted the runner's own work directory and it hung), and must not hold each other.
+/** The runner's temporary directory inside the wrapped image (`os.tmpdir()` there). */
+const RUNNER_TEMP = '/tmp';
+/** How the runner's work directory under {@link RUNNER_TEMP} starts (runner/src/assemble.ts). */
+const RUNNER_WORK_PREFIX = 'sluice-runner-';
+/** Top-level directories whose whole tree belongs to the kernel or the runner. */
+const RESERVED_TREES = {
+    proc: "the kernel's view of the processes",
+    sys: "the kernel's view of devices and drivers",
+    dev: "the kernel's device files",
+    sluice: 'the runner itself in the wrapped image (its code, its Node runtime, the manifest)',
+};
+/** The non-empty segments of an absolute path: `//data//in/` → `['data', 'in']`. */
+function segmentsOf(path) {
+    return path.split('/').filter((segment) => segment !== '');
+}
+const SHAPE_HINT = 'Write an absolute path; end it with "/" for a directory, without "/" it names one file';
+const OWN_HINT = 'Give the algorithm a directory of its own, such as "/data/in/" and "/data/out/"';
+/**
+ * Why a container path is refused on its own, or undefined when it is fine: not absolute, `.`/`..`
+ * segments, NUL, the root, or a place the kernel or the runner owns (`/proc`, `/sys`, `/dev`,
+ * `/sluice` and what lies under them; `/tmp` itself and the runner's work directories in it).
+ *
+ * @example
+ * containerPathProblem('/data/in/'); // undefined
+ * containerPathProblem('/tmp/')?.message; // 'must not be /tmp, the runner\'s temporary directory: …'
+ */
+function containerPathProblem(path) {
+    const shape = (message) => ({ message, hint: SHAPE_HINT });
+    const owned = (message) => ({ message, hint: OWN_HINT });
+    if (path.includes('\u0000'))
+        return shape('must not contain a NUL character');
+    if (!path.startsWith('/'))
+        return shape('must be an absolute container path (starting with "/")');
+    if (path.split('/').some((segment) => segment === '..' || segment === '.')) {
+        return shape('must not contain "." or ".." segments');
+    }
+    const [top, next] = segmentsOf(path);
+    if (top === undefined)
+        return owned('must not be the root directory');
+    const owner = RESERVED_TREES[top];
+    if (owner !== undefined) {
+        return owned(`must not be /${top} or lie under it: that is ${owner}, and the runner empties the input and output before every task`);
+    }
+    if (`/${top}` === RUNNER_TEMP && next === undefined) {
+        return owned(`must not be ${RUNNER_TEMP}, the runner's temporary directory: the runner empties the input and output before every task, which would delete its own work directory there`);
+    }
+    if (`/${top}` === RUNNER_TEMP && next?.startsWith(RUNNER_WORK_PREFIX) === true) {
+        return owned(`must not lie under ${RUNNER_TEMP}/${RUNNER_WORK_PREFIX}…, the runner's work directories (its task logs)`);
+    }
+    return undefined;
+}
+/** Whether the path `outer` is `inner` or one of its ancestors, segment by segment. */
+function holdsPath(outer, inner) {
+    const outerSegments = segmentsOf(outer);
+    const innerSegments = segmentsOf(inner);
+    return (outerSegments.length <= innerSegments.length &&
+        outerSegments.every((segment, index) => innerSegments[index] === segment));
 }
 
 ;// CONCATENATED MODULE: ../../packages/core/src/schemas/rules.ts
@@ -77697,21 +77874,10 @@ function locateSyntaxError(text) {
 
 
 
+
+
 function problem(file, segments, message, extra = {}) {
     return { file, path: jsonPath(segments), message, ...extra };
-}
-/** Why a container path is refused, or undefined when it is fine. */
-function containerPathProblem(path) {
-    if (path.includes('\u0000'))
-        return 'must not contain a NUL character';
-    if (!path.startsWith('/'))
-        return 'must be an absolute container path (starting with "/")';
-    if (path.split('/').some((segment) => segment === '..' || segment === '.')) {
-        return 'must not contain "." or ".." segments';
-    }
-    if (/^\/+$/.test(path))
-        return 'must not be the root directory';
-    return undefined;
 }
 /** Rules of a manifest that passed the schema. */
 function manifestRuleProblems(raw, file) {
@@ -77725,28 +77891,16 @@ function manifestRuleProblems(raw, file) {
     }
     for (const field of ['input', 'output']) {
         const value = raw[field];
-        const why = value === undefined ? undefined : containerPathProblem(value);
-        if (why !== undefined) {
-            problems.push(problem(file, [field], why, {
+        const refusal = value === undefined ? undefined : containerPathProblem(value);
+        if (refusal !== undefined) {
+            problems.push(problem(file, [field], refusal.message, {
                 expected: `an absolute container path such as "/data/${field === 'input' ? 'in' : 'out'}/"`,
                 found: describeFound(value, [field]),
-                hint: 'End it with "/" for a directory; without "/" it names one file',
+                hint: refusal.hint,
             }));
         }
     }
-    const input = raw.input ?? '/data/in/';
-    const output = raw.output ?? '/data/out/';
-    if (containerPathProblem(input) === undefined && containerPathProblem(output) === undefined) {
-        const outputDir = output.endsWith('/') ? output : undefined;
-        if (input.replace(/\/+$/, '') === output.replace(/\/+$/, '') ||
-            (outputDir !== undefined && input.startsWith(outputDir))) {
-            problems.push(problem(file, ['output'], 'must not hold the input: the input file would be uploaded as a result', {
-                expected: 'a path apart from "input"',
-                found: JSON.stringify(output),
-                hint: 'Use separate directories, e.g. "input": "/data/in/" and "output": "/data/out/"',
-            }));
-        }
-    }
+    problems.push(...nestedPathProblems(raw, file));
     for (const [name, spec] of Object.entries(raw.env ?? {})) {
         if (spec.secret === true && spec.default !== undefined) {
             problems.push(problem(file, ['env', name, 'default'], 'a secret variable cannot have a default: it would be a secret in the file', {
@@ -77755,6 +77909,29 @@ function manifestRuleProblems(raw, file) {
         }
     }
     return problems;
+}
+/** The input and the output must not hold each other: each is emptied before every task. */
+function nestedPathProblems(raw, file) {
+    const input = raw.input ?? MANIFEST_DEFAULTS.input;
+    const output = raw.output ?? MANIFEST_DEFAULTS.output;
+    if (containerPathProblem(input) !== undefined || containerPathProblem(output) !== undefined)
+        return [];
+    const apart = 'Use separate directories, e.g. "input": "/data/in/" and "output": "/data/out/"';
+    if (holdsPath(output, input)) {
+        return [
+            problem(file, ['output'], 'must not hold the input: the input file would be uploaded as a result', {
+                expected: 'a path apart from "input"',
+                found: JSON.stringify(output),
+                hint: apart,
+            }),
+        ];
+    }
+    if (holdsPath(input, output)) {
+        return [
+            problem(file, ['input'], 'must not hold the output: emptying the input before each task would delete the output, and the results would sit among the inputs', { expected: 'a path apart from "output"', found: JSON.stringify(input), hint: apart }),
+        ];
+    }
+    return [];
 }
 /** Rules of a job that passed the schema. */
 function jobRuleProblems(raw, file) {
@@ -77877,9 +78054,10 @@ function crossCheckJob(job, manifest, files) {
 }
 
 ;// CONCATENATED MODULE: ../../packages/core/src/schemas/documents.ts
-// Reading and checking the two public documents, algorithm.json and job.json: JSON text →
-// literal-secret scan → schema → rules → normalised value, every problem collected, none thrown
-// except as one ValidationError.
+// Reading and checking the two public documents, algorithm.json and job.json: JSON text (syntax,
+// keys given twice, nesting depth) → literal-secret scan → schema → rules → normalised value, every
+// problem collected, none thrown except as one ValidationError.
+
 
 
 
@@ -77892,8 +78070,20 @@ function crossCheckJob(job, manifest, files) {
 
 const manifestValidator = lazyValidator(manifestSchema);
 const jobValidator = lazyValidator(jobSchema);
+const PLATFORMS_WORDS = `${SUPPORTED_PLATFORMS.slice(0, -1)
+    .map((platform) => JSON.stringify(platform))
+    .join(', ')} or ${JSON.stringify(SUPPORTED_PLATFORMS[SUPPORTED_PLATFORMS.length - 1])}`;
 const explainManifest = (segments, value) => {
-    if (segments.length !== 1 || segments[0] !== 'memory')
+    if (segments.length !== 1)
+        return undefined;
+    if (segments[0] === 'platform' && typeof value === 'string') {
+        return {
+            message: 'must be a platform sluice can run: "linux/amd64" or "linux/arm64"',
+            expected: `one of ${PLATFORMS_WORDS}`,
+            hint: `sluice has a runner (a Node runtime in the wrapped image) for linux/amd64 and linux/arm64 only, the CPU architectures ECS offers too: set "platform" to ${PLATFORMS_WORDS}, and build or pull the image for it`,
+        };
+    }
+    if (segments[0] !== 'memory')
         return undefined;
     const result = explainMemory(value);
     return 'refusal' in result ? result.refusal : undefined;
@@ -77977,7 +78167,7 @@ function validateJob(value, file) {
 function parseWith(text, file, validate) {
     const parsed = parseJsonText(text, file);
     if (!parsed.ok)
-        throw new ValidationError([parsed.problem]);
+        throw new ValidationError(parsed.problems.map(redact));
     const result = validate(parsed.value, file);
     if ('value' in result)
         return result.value;
@@ -78072,7 +78262,7 @@ function checkDocuments(sources) {
     for (const { file, text } of sources) {
         const parsed = parseJsonText(text, file);
         if (!parsed.ok) {
-            documents.push({ file, kind: undefined, problems: [parsed.problem] });
+            documents.push({ file, kind: undefined, problems: parsed.problems.map(redact) });
             continue;
         }
         const kind = detectKind(parsed.value);
@@ -83162,6 +83352,7 @@ function github_getOctokit(token, options, ...additionalPlugins) {
 ;// CONCATENATED MODULE: ../../packages/action-kit/src/commit-comment.ts
 
 
+
 /** The `default:` of a token input in action.yml: an expression only the runner evaluates. */
 const GITHUB_TOKEN_DEFAULT = '${{ github.token }}';
 /**
@@ -83260,6 +83451,27 @@ function workflowRunLink(env) {
     if (server === undefined || repository === undefined || runId === undefined)
         return undefined;
     return `${server}/${repository}/actions/runs/${runId}`;
+}
+/** A commit comment holds at most 65,536 characters; the rendered comment stays well under. */
+const COMMENT_MAX_BYTES = 60_000;
+/** Failures a commit comment lists; the job summary and results.json have the rest. */
+const COMMENT_MAX_FAILURES = 20;
+/**
+ * A run's outcome as a commit comment: the job summary's counts, first failures (without their log
+ * tails) and slowest tasks, cut to what GitHub takes in a comment.
+ *
+ * @example
+ * const { report, summaryOptions } = await collectStep(target, options, context);
+ * await upsertCommitComment({ …, body: outcomeCommentMarkdown(report, summaryOptions) });
+ * @throws never.
+ */
+function outcomeCommentMarkdown(report, summary) {
+    const { logTails: _shownInTheJobSummary, ...options } = summary;
+    return renderSummary(report, {
+        ...options,
+        maxBytes: COMMENT_MAX_BYTES,
+        maxFailures: COMMENT_MAX_FAILURES,
+    });
 }
 
 ;// CONCATENATED MODULE: ../../packages/action-kit/src/logger.ts
@@ -83428,20 +83640,10 @@ class ProcessCommandRunner {
     }
 }
 
-;// CONCATENATED MODULE: ../../packages/core/src/compute/container-engine.ts
-// One interface over the two container engines sluice meets: docker (GitHub-hosted runners, most
-// users' machines; with buildx when it is there) and podman (machines without a Docker daemon, such
-// as the test bed). Both are driven through their CLIs with argument arrays and `{{json .}}` output:
-// the CLIs are what users already have configured (contexts, credential helpers, registries.conf),
-// and they are far more stable across versions than either engine's HTTP API.
+;// CONCATENATED MODULE: ../../packages/core/src/compute/container-engine-errors.ts
+// The errors the container engines raise, and the log tail their messages quote: kept apart from
+// the engine so the interface, the inspect parsers and the CLI engine can all throw them.
 
-
-
-
-
-
-/** The variable that picks the engine, overriding detection. */
-const CONTAINER_ENGINE_ENV = 'SLUICE_CONTAINER_ENGINE';
 /** An engine command failed for a reason outside the user's files (daemon down, disk full, …). */
 class ContainerEngineError extends InfrastructureError {
     exitCode;
@@ -83483,10 +83685,20 @@ function tailLines(text, lines = TAIL_LINES) {
     const all = text.replace(/\s+$/, '').split('\n');
     return all.slice(Math.max(0, all.length - lines)).join('\n');
 }
+/** What to do when no engine is there; shared by the CLI engine and detection. */
 const INSTALL_HINT = 'Install Docker (with its daemon running) or Podman, or set SLUICE_CONTAINER_ENGINE=docker|podman to choose one.';
+/**
+ * The error for an engine CLI that is not on PATH, saying what to install.
+ *
+ * @example
+ * throw notInstalled('podman', new CommandNotFoundError('podman'));
+ */
 function notInstalled(kind, cause) {
     return new errors_ConfigurationError(`the container engine ${kind} is not installed (no "${kind}" on PATH). ${INSTALL_HINT}`, { cause });
 }
+
+;// CONCATENATED MODULE: ../../packages/core/src/compute/engine-inspect.ts
+
 function isObject(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -83542,6 +83754,12 @@ function labelsOf(value) {
     }
     return labels;
 }
+/**
+ * An image id with the `sha256:` prefix docker sometimes leaves off.
+ *
+ * @example
+ * withSha256('ab12'); // 'sha256:ab12'
+ */
 function withSha256(id) {
     return id === '' || id.startsWith('sha256:') ? id : `sha256:${id}`;
 }
@@ -83619,6 +83837,19 @@ function repositoryOf(reference) {
     const lastColon = withoutDigest.lastIndexOf(':');
     return lastColon > lastSlash ? withoutDigest.slice(0, lastColon) : withoutDigest;
 }
+
+;// CONCATENATED MODULE: ../../packages/core/src/compute/cli-container-engine.ts
+// The ContainerEngine over the docker or podman CLI, driven with argument arrays and `{{json .}}`
+// output: the CLIs are what users already have configured (contexts, credential helpers,
+// registries.conf), and they are far more stable across versions than either engine's HTTP API.
+
+
+
+
+
+
+
+
 /**
  * The {@link ContainerEngine} over the docker or podman CLI. Their commands and `{{json .}}`
  * outputs agree on everything used here except building (buildx), the digest of a push
@@ -83807,8 +84038,20 @@ class CliContainerEngine {
             args.push('--ulimit', `${limit.name}=${limit.soft}:${limit.hard}`);
         for (const [name, value] of Object.entries(options.labels ?? {}))
             args.push('--label', `${name}=${value}`);
+        for (const capability of options.capDrop ?? [])
+            args.push(`--cap-drop=${capability}`);
+        for (const capability of options.capAdd ?? [])
+            args.push(`--cap-add=${capability}`);
+        // docker and podman both take the bare form; docker also takes `no-new-privileges:true`.
+        if (options.noNewPrivileges === true)
+            args.push('--security-opt', 'no-new-privileges');
         if (options.readOnlyRootFilesystem === true)
             args.push('--read-only');
+        // docker's tmpfs default is noexec and podman's mode differs: both are spelled out.
+        for (const path of options.tmpfs ?? [])
+            args.push('--tmpfs', `${path}:rw,exec,nosuid,nodev,mode=1777`);
+        for (const path of options.scratchVolumes ?? [])
+            args.push('--volume', path);
         if (options.user !== undefined)
             args.push('--user', options.user);
         const [program, ...entryArgs] = options.entrypoint ?? [];
@@ -83837,7 +84080,8 @@ class CliContainerEngine {
     }
     async remove(containers) {
         for (const container of containers) {
-            const result = await this.exec(['rm', '--force', container]);
+            // --volumes: a runner's anonymous scratch volumes go with it (docker and podman keep them otherwise).
+            const result = await this.exec(['rm', '--force', '--volumes', container]);
             if (result.exitCode !== 0 && !/no such container|no container with name or id/i.test(result.stderr)) {
                 throw new ContainerEngineError(`${this.program} rm ${container} failed: ${tailLines(result.stderr, 5)}`, result.exitCode, result.stderr);
             }
@@ -83899,6 +84143,18 @@ class CliContainerEngine {
         });
     }
 }
+
+;// CONCATENATED MODULE: ../../packages/core/src/compute/container-engine.ts
+/** The variable that picks the engine, overriding detection. */
+const CONTAINER_ENGINE_ENV = 'SLUICE_CONTAINER_ENGINE';
+
+;// CONCATENATED MODULE: ../../packages/core/src/compute/detect-engine.ts
+// Picking the engine this machine has: the user's choice, else a Docker daemon that answers, else podman.
+
+
+
+
+
 /**
  * Picks the container engine: `SLUICE_CONTAINER_ENGINE` (`docker` or `podman`) when set; otherwise
  * docker when a Docker daemon answers (`DOCKER_HOST` and contexts are honoured, so podman's
@@ -84849,31 +85105,7 @@ async function wrapAlgorithm(options) {
     await (0,promises_.readFile)(runnerEntry).catch((e) => {
         throw new errors_ConfigurationError(`the runner bundle ${runnerEntry} is missing: build it first (npx nx run runner:build).`, { cause: e });
     });
-    let algorithmImage;
-    let algorithmBuildMs;
-    const source = manifest.source;
-    if (source.kind === 'build') {
-        const buildStarted = Date.now();
-        const context = (0,external_node_path_.resolve)((0,external_node_path_.dirname)(options.manifestPath), source.context);
-        algorithmImage = algorithmImageTag(manifest);
-        logger.info(`building the algorithm image ${algorithmImage} from ${context}`);
-        await engine.build({
-            context,
-            containerfile: (0,external_node_path_.isAbsolute)(source.dockerfile) ? source.dockerfile : (0,external_node_path_.join)(context, source.dockerfile),
-            buildArgs: source.args,
-            ...(source.target !== undefined ? { target: source.target } : {}),
-            platform: manifest.platform,
-            tags: [algorithmImage],
-        });
-        algorithmBuildMs = Date.now() - buildStarted;
-    }
-    else {
-        algorithmImage = source.image;
-        if (!(await engine.imageExists(algorithmImage))) {
-            logger.info(`pulling ${algorithmImage}`);
-            await engine.pull(algorithmImage, { platform: manifest.platform });
-        }
-    }
+    const { algorithmImage, algorithmBuildMs } = await algorithmImageOf(options, logger);
     const details = await engine.inspectImage(algorithmImage);
     const imagePlatform = `${details.os}/${details.architecture}`;
     if (imagePlatform !== platform) {
@@ -84922,9 +85154,60 @@ async function wrapAlgorithm(options) {
             };
         }
     }
-    const contexts = (0,external_node_path_.join)(cacheDir, 'contexts');
+    const imageId = await buildWrappedImage(options, logger, {
+        cacheDir,
+        runtime,
+        original,
+        containerfileText,
+        image,
+        labels,
+    });
+    const wrapBuildMs = Date.now() - wrapStarted;
+    return {
+        image,
+        imageId,
+        algorithmImage,
+        original,
+        labels,
+        runtime,
+        reused: false,
+        timings: timings(wrapBuildMs),
+    };
+}
+/** The algorithm's own image: built from the manifest's `build` (timed), or pulled when not present. */
+async function algorithmImageOf(options, logger) {
+    const { manifest, engine } = options;
+    const source = manifest.source;
+    if (source.kind !== 'build') {
+        if (!(await engine.imageExists(source.image))) {
+            logger.info(`pulling ${source.image}`);
+            await engine.pull(source.image, { platform: manifest.platform });
+        }
+        return { algorithmImage: source.image };
+    }
+    const buildStarted = Date.now();
+    const context = (0,external_node_path_.resolve)((0,external_node_path_.dirname)(options.manifestPath), source.context);
+    const algorithmImage = algorithmImageTag(manifest);
+    logger.info(`building the algorithm image ${algorithmImage} from ${context}`);
+    await engine.build({
+        context,
+        containerfile: (0,external_node_path_.isAbsolute)(source.dockerfile) ? source.dockerfile : (0,external_node_path_.join)(context, source.dockerfile),
+        buildArgs: source.args,
+        ...(source.target !== undefined ? { target: source.target } : {}),
+        platform: manifest.platform,
+        tags: [algorithmImage],
+    });
+    return { algorithmImage, algorithmBuildMs: Date.now() - buildStarted };
+}
+/**
+ * Builds the wrapped image from a scratch context (the Node runtime, the runner, the manifest and the
+ * original image's configuration), removed afterwards; returns the image id.
+ */
+async function buildWrappedImage(options, logger, parts) {
+    const { runtime, original } = parts;
+    const contexts = (0,external_node_path_.join)(parts.cacheDir, 'contexts');
     await (0,promises_.mkdir)(contexts, { recursive: true });
-    const context = await (0,promises_.mkdtemp)((0,external_node_path_.join)(contexts, `${manifest.name}-`));
+    const context = await (0,promises_.mkdtemp)((0,external_node_path_.join)(contexts, `${options.manifest.name}-`));
     try {
         for (const file of runtime.files) {
             await (0,promises_.mkdir)((0,external_node_path_.dirname)((0,external_node_path_.join)(context, 'node', file)), { recursive: true });
@@ -84934,26 +85217,15 @@ async function wrapAlgorithm(options) {
         await (0,promises_.writeFile)((0,external_node_path_.join)(context, 'sluice', 'algorithm.json'), options.manifestText);
         await (0,promises_.writeFile)((0,external_node_path_.join)(context, 'sluice', 'original-image.json'), `${JSON.stringify(original, null, 2)}\n`);
         const containerfile = (0,external_node_path_.join)(context, 'Containerfile');
-        await (0,promises_.writeFile)(containerfile, containerfileText);
-        logger.info(`building the wrapped image ${image}`);
-        const imageId = await engine.build({
+        await (0,promises_.writeFile)(containerfile, parts.containerfileText);
+        logger.info(`building the wrapped image ${parts.image}`);
+        return await options.engine.build({
             context,
             containerfile,
-            platform: manifest.platform,
-            tags: [image],
-            labels,
+            platform: options.manifest.platform,
+            tags: [parts.image],
+            labels: parts.labels,
         });
-        const wrapBuildMs = Date.now() - wrapStarted;
-        return {
-            image,
-            imageId,
-            algorithmImage,
-            original,
-            labels,
-            runtime,
-            reused: false,
-            timings: timings(wrapBuildMs),
-        };
     }
     finally {
         await (0,promises_.rm)(context, { recursive: true, force: true });
@@ -85078,11 +85350,98 @@ function canonicalJson(value) {
     throw new TypeError(`canonicalJson: a ${typeof value} is not JSON`);
 }
 
+;// CONCATENATED MODULE: ../../packages/core/src/compute/runner-hardening.ts
+// How a runner container is locked down, locally (LocalWorkers) and on ECS (the task definition):
+// every capability dropped, no new privileges, a pids limit, and writable mounts exactly where the
+// runner and the algorithm write (the runner's work directory under /tmp, the manifest's input and
+// output), so the root filesystem can be read-only when the manifest allows it.
+//
+// Found by running the wrapped runner under podman with --cap-drop=ALL: the runner needs no
+// capability to download, run the algorithm (same user), signal its process group or raise its
+// oom_score_adj. It needs CAP_DAC_OVERRIDE only to create files in `/` itself: a FROM-scratch
+// image's `/` is mode 0555, which root passes only with that capability. Mounting /tmp and the
+// input/output directories removes that need, except for a location directly in `/`.
+
+/**
+ * The runner container's process limit (`--pids-limit`; threads count). High enough for a runner
+ * (Node: about a dozen threads) beside a multi-threaded algorithm on a large host (thread pools of
+ * one thread per core, several libraries each), low enough to stop a fork bomb before it takes the
+ * host's process table. podman's own default, so docker users get what podman users get.
+ */
+const RUNNER_PIDS_LIMIT = 2048;
+/** Where the runner's work directory (task logs) lives: `os.tmpdir()` inside the image. */
+const RUNNER_TEMP_DIRECTORY = '/tmp';
+/** The directory a location needs writable: itself for a directory, its parent for a file. */
+function directoryOf(location) {
+    return location.kind === 'directory'
+        ? location.path
+        : location.path.slice(0, location.path.lastIndexOf('/'));
+}
+/**
+ * The directories the runner and the algorithm write to, each mounted writable: /tmp and the
+ * directories of the input and the output. A location directly in `/` gets no mount (and the
+ * runner then needs {@link runnerCapabilities}' DAC_OVERRIDE); a directory inside another one needs
+ * no mount of its own.
+ *
+ * @example
+ * runnerWritableDirectories({ input: { kind: 'directory', path: '/data/in' }, output: { kind: 'file', path: '/out/r.json' }, readOnlyRootFilesystem: true });
+ * // ['/tmp', '/data/in', '/out']
+ * @throws {ConfigurationError} when the root is read-only and a location lies directly in `/`.
+ */
+function runnerWritableDirectories(manifest) {
+    const dirs = new Set([RUNNER_TEMP_DIRECTORY]);
+    for (const location of [manifest.input, manifest.output]) {
+        const dir = directoryOf(location);
+        if (dir !== '' && dir !== '/')
+            dirs.add(dir);
+        else if (manifest.readOnlyRootFilesystem) {
+            throw new errors_ConfigurationError(`algorithm.json: "readOnlyRootFilesystem": true needs the input and output in a directory below /, but ${location.path} is directly in /. Move it into a directory such as /data/.`);
+        }
+    }
+    return [...dirs].filter((dir) => ![...dirs].some((other) => other !== dir && dir.startsWith(`${other}/`)));
+}
+/**
+ * Capabilities the runner gets back after dropping all: none, unless a location lies directly in
+ * `/` (then DAC_OVERRIDE, to create it in a FROM-scratch image's read-only-mode `/`).
+ *
+ * @example
+ * runnerCapabilities(manifest); // [] for the default /data/in/ and /data/out/
+ * @throws never.
+ */
+function runnerCapabilities(manifest) {
+    const inRoot = [manifest.input, manifest.output].some((location) => ['', '/'].includes(directoryOf(location)));
+    return inRoot && !manifest.readOnlyRootFilesystem ? ['DAC_OVERRIDE'] : [];
+}
+/**
+ * The hardening part of a local runner container's options: all capabilities dropped (and
+ * {@link runnerCapabilities} added back), no new privileges, {@link RUNNER_PIDS_LIMIT}, the
+ * manifest's read-only root, /tmp as tmpfs and the input/output directories as scratch volumes
+ * (on disk, as on ECS: an input may be larger than the memory limit tmpfs counts against).
+ *
+ * @example
+ * engine.runDetached({ image, ...hardenedRunOptions(manifest) });
+ * @throws {ConfigurationError} when the root is read-only and a location lies directly in `/`.
+ */
+function hardenedRunOptions(manifest) {
+    const capAdd = runnerCapabilities(manifest);
+    const directories = runnerWritableDirectories(manifest);
+    return {
+        capDrop: ['ALL'],
+        ...(capAdd.length > 0 ? { capAdd } : {}),
+        noNewPrivileges: true,
+        pidsLimit: RUNNER_PIDS_LIMIT,
+        readOnlyRootFilesystem: manifest.readOnlyRootFilesystem,
+        tmpfs: directories.filter((dir) => dir === RUNNER_TEMP_DIRECTORY),
+        scratchVolumes: directories.filter((dir) => dir !== RUNNER_TEMP_DIRECTORY),
+    };
+}
+
 ;// CONCATENATED MODULE: ../../packages/core/src/ecs/task-definition.ts
 // The ECS task definition of a wrapped image: one container, `algorithm`, running the image by digest
 // with the manifest's resources plus the runner's overhead. Task definitions are immutable and every
 // RegisterTaskDefinition call adds a revision, so registering compares with what is there first: a
 // re-run with the same digest and settings reuses the revision instead of piling up copies.
+
 
 
 
@@ -85147,26 +85506,14 @@ function digestOf(image) {
     }
     return digest;
 }
-/** Directories that must stay writable under a read-only root: the input's and the output's, and /tmp. */
-function writableDirectories(manifest) {
-    const dirs = new Set(['/tmp']);
-    for (const location of [manifest.input, manifest.output]) {
-        const dir = location.kind === 'directory' ? location.path : location.path.slice(0, location.path.lastIndexOf('/'));
-        if (dir === '' || dir === '/') {
-            throw new errors_ConfigurationError(`algorithm.json: "readOnlyRootFilesystem": true needs the input and output in a directory below /, but ${location.path} is directly in /. Move it into a directory such as /data/.`);
-        }
-        dirs.add(dir);
-    }
-    // A directory inside another writable one needs no mount of its own.
-    return [...dirs].filter((dir) => ![...dirs].some((other) => other !== dir && dir.startsWith(`${other}/`)));
-}
 /**
  * The RegisterTaskDefinition input for a wrapped image: family `sluice-<name>`, one container
  * `algorithm` running the image by digest with the manifest's memory plus the runner's overhead as its
  * hard limit, the smallest Fargate size that fits at task level (EC2 only when the algorithm needs a
  * GPU, which Fargate has not, or more than Fargate's largest size), `runtimePlatform` from `platform`, the non-secret variables' defaults,
- * the port, awslogs to `/sluice/<name>`, no privileged mode, a read-only root filesystem when the
- * manifest allows it (with writable scratch mounts for the input, the output and /tmp), the manifest
+ * the port, awslogs to `/sluice/<name>`, no privileged mode, every capability dropped (see
+ * runnerCapabilities for the one exception) and an init process, writable scratch mounts for the input,
+ * the output and /tmp, a read-only root filesystem when the manifest allows it, the manifest
  * in the container's labels, and the `sluice:*` tags.
  *
  * @example
@@ -85205,7 +85552,10 @@ function taskDefinitionInput(options) {
         .map(([name, spec]) => ({ name, value: spec.default ?? '' }))
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const readOnly = manifest.readOnlyRootFilesystem;
-    const mounts = readOnly ? writableDirectories(manifest) : [];
+    // Mounted read-only root or not: with every capability dropped, root cannot create /tmp or
+    // /data/in in a FROM-scratch image's `/` (mode 0555).
+    const mounts = runnerWritableDirectories(manifest);
+    const capabilities = runnerCapabilities(manifest);
     const container = {
         name: ALGORITHM_CONTAINER,
         image: options.image,
@@ -85226,6 +85576,11 @@ function taskDefinitionInput(options) {
             },
         },
         privileged: false,
+        // Node is PID 1 and reaps no zombies: ECS's init process does.
+        linuxParameters: {
+            capabilities: { drop: ['ALL'], ...(capabilities.length > 0 ? { add: capabilities } : {}) },
+            initProcessEnabled: true,
+        },
         readonlyRootFilesystem: readOnly,
         ...(mounts.length > 0
             ? {
@@ -85269,6 +85624,19 @@ function byKey(key) {
 /** `[]`, `{}`, `''` and `undefined` all mean "not set" once ECS has filled in its defaults. */
 function nonEmpty(value) {
     return value === undefined || value.length === 0 ? undefined : value;
+}
+/** ECS may return unset lists as `[]` and `initProcessEnabled: false` as missing: both mean unset. */
+function normalizeLinuxParameters(parameters) {
+    const sorted = (list) => nonEmpty([...(list ?? [])].sort());
+    const normalized = {
+        add: sorted(parameters?.capabilities?.add),
+        drop: sorted(parameters?.capabilities?.drop),
+        init: parameters?.initProcessEnabled === true || undefined,
+        devices: nonEmpty(parameters?.devices),
+        tmpfs: nonEmpty(parameters?.tmpfs),
+        sharedMemorySize: parameters?.sharedMemorySize || undefined,
+    };
+    return canonicalJson(normalized) === '{}' ? undefined : normalized;
 }
 function normalizeContainer(container) {
     return {
@@ -85314,6 +85682,7 @@ function normalizeContainer(container) {
                 options: container.logConfiguration.options ?? {},
             },
         privileged: container.privileged === true,
+        linuxParameters: normalizeLinuxParameters(container.linuxParameters),
         readonlyRootFilesystem: container.readonlyRootFilesystem === true,
         stopTimeout: container.stopTimeout,
         dockerLabels: container.dockerLabels ?? {},

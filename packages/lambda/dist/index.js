@@ -41215,9 +41215,8 @@ var __webpack_exports__ = {};
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  Z_: () => (/* binding */ RUN_TASK_BATCH),
-  wc: () => (/* binding */ awsWatcherPorts),
-  RL: () => (/* binding */ handler)
+  w: () => (/* binding */ awsWatcherPorts),
+  R: () => (/* binding */ handler)
 });
 
 // EXTERNAL MODULE: ../../node_modules/@aws-sdk/client-ecs/dist-cjs/index.js
@@ -41267,6 +41266,21 @@ class ValidationError extends errors_ConfigurationError {
         this.problems = problems;
     }
 }
+/**
+ * The file problems about the job name below the steps, where the user's file name is not known; the
+ * step that read the file puts its real name in (orchestrator `namingJobFile`).
+ */
+const JOB_FILE = 'job.json';
+/**
+ * A user error at one place in the job: the location is data (`{file, path}`), rendered at the edge.
+ *
+ * @example
+ * throw jobProblem('$.compute.spot', 'Spot is supported on Fargate only', 'Set "launchType": "FARGATE" or "spot": false.');
+ * @throws never: it returns the error for the caller to throw.
+ */
+function jobProblem(path, message, hint, options) {
+    return new ValidationError([{ file: JOB_FILE, path, message, ...(hint !== undefined && { hint }) }], options);
+}
 /** A fault outside the user's control: an AWS call, the container engine, the network. */
 class InfrastructureError extends SluiceError {
     constructor(message, options) {
@@ -41285,6 +41299,38 @@ class InterruptedError extends SluiceError {
     constructor(during, options) {
         super(`interrupted during ${during}`, options);
         this.name = 'InterruptedError';
+    }
+}
+/**
+ * A run did not finish: input never complete, tasks still running or not started when the wait ended.
+ * Not a user error (collect again to keep waiting) and not a fault of sluice either: a CI step fails.
+ *
+ * @example
+ * if (!report.complete) throw new RunIncompleteError(report.runId, `run ${report.runId} did not finish: …`);
+ */
+class RunIncompleteError extends SluiceError {
+    runId;
+    constructor(runId, message, options) {
+        super(message, options);
+        this.name = 'RunIncompleteError';
+        this.runId = runId;
+    }
+}
+/**
+ * A run completed with failed tasks, and the caller asked to fail on them (collect-results'
+ * `fail-on-error`). Each failure is in results.json with its attempts and log.
+ *
+ * @example
+ * if (report.counts.failed > 0) throw new TasksFailedError(report.runId, report.counts.failed, `run …: 2 task(s) failed`);
+ */
+class TasksFailedError extends SluiceError {
+    runId;
+    failed;
+    constructor(runId, failed, message, options) {
+        super(message, options);
+        this.name = 'TasksFailedError';
+        this.runId = runId;
+        this.failed = failed;
     }
 }
 /**
@@ -41506,34 +41552,78 @@ function errors_classifyAwsError(thrown, operation, target) {
     return new AwsRequestError(`${operation} on ${target} failed: ${detail}${reach}`, { operation, code, httpStatus, requestId, retryable: errors_isTransientAwsError(thrown) }, { cause: thrown });
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ../core/src/ecs/ecs-workers.ts
-// The ECS backend's workers: a run's runner tasks, started with RunTask from a per-run task definition,
-// counted and stopped by `startedBy`. The per-run task definition exists because RunTask overrides
-// cannot add `secrets`: the job's `{"fromSecret": …}` values must reach the container through ECS's
-// secret references, never as plain environment that DescribeTasks would show. Everything else per
-// run (SLUICE_RUN, roles, cpu/memory) travels in the RunTask overrides.
+;// CONCATENATED MODULE: ../core/src/aws/client-config.ts
+function nonEmpty(value) {
+    return value === undefined || value.trim() === '' ? undefined : value;
+}
+/**
+ * The AWS client settings, from an environment and (optionally) the job's `aws` settings.
+ * Region: the job's, else `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `defaultRegion`. Endpoint:
+ * `AWS_ENDPOINT_URL`, or per service `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL_SQS`; S3 is addressed by
+ * path whenever its endpoint is a custom one, since such servers serve every bucket on one host.
+ * Credentials: `environment` (or no job) takes `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/
+ * `AWS_SESSION_TOKEN` from the environment when set, else the SDK's default chain (a task role, a
+ * Lambda's role); `profile` the named profile; `roleArn`/`oidc` the SDK's default chain, which holds
+ * the role's session when aws-actions/configure-aws-credentials ran before the step.
+ *
+ * @example
+ * const config = awsClientConfig(process.env, { defaultRegion: 'us-east-1' });
+ * const sqs = new SQSClient(config.sqs);
+ * const ecs = new ECSClient(config.base);
+ * @throws never.
+ */
+function awsClientConfig(env, options = {}) {
+    const { job } = options;
+    const region = job?.aws.region ??
+        nonEmpty(env.AWS_REGION) ??
+        nonEmpty(env.AWS_DEFAULT_REGION) ??
+        nonEmpty(options.defaultRegion);
+    const endpoint = nonEmpty(env.AWS_ENDPOINT_URL);
+    const s3Endpoint = nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? endpoint;
+    const sqsEndpoint = nonEmpty(env.AWS_ENDPOINT_URL_SQS) ?? endpoint;
+    const credentials = job?.aws.credentials ?? { source: 'environment' };
+    const keyId = nonEmpty(env.AWS_ACCESS_KEY_ID);
+    const secret = nonEmpty(env.AWS_SECRET_ACCESS_KEY);
+    const token = nonEmpty(env.AWS_SESSION_TOKEN);
+    const base = {
+        ...(region !== undefined && { region }),
+        ...(endpoint !== undefined && { endpoint }),
+        ...(credentials.source === 'profile' && { profile: credentials.profile }),
+        ...(credentials.source === 'environment' &&
+            keyId !== undefined &&
+            secret !== undefined && {
+            credentials: {
+                accessKeyId: keyId,
+                secretAccessKey: secret,
+                ...(token !== undefined && { sessionToken: token }),
+            },
+        }),
+    };
+    return {
+        base,
+        s3: { ...base, ...(s3Endpoint !== undefined && { endpoint: s3Endpoint, forcePathStyle: true }) },
+        sqs: { ...base, ...(sqsEndpoint !== undefined && { endpoint: sqsEndpoint }) },
+        region,
+        endpoint,
+    };
+}
+/**
+ * The client settings of a run's steps: {@link awsClientConfig} with the job's `aws` settings.
+ *
+ * @example
+ * const { s3, base } = runClientConfig(process.env, job);
+ * const store = new S3ObjectStore(new S3Client(s3));
+ * @throws never.
+ */
+function runClientConfig(env, job) {
+    return awsClientConfig(env, { job });
+}
 
-
-
-
-
-
-
-
-
+;// CONCATENATED MODULE: ../core/src/ecs/run-task-names.ts
+// The names of a run's ECS things: the default cluster, the tasks' `startedBy` and group, and the run's
+// task definition family. ListTasks finds a run's tasks by them, from any process (the watcher too).
 /** The cluster sluice runs its tasks in when the job names none; shared by runs, never deleted by teardown. */
-const DEFAULT_ECS_CLUSTER = 'sluice';
-/** RunTask starts at most this many tasks per call (an AWS limit). */
-const RUN_TASK_BATCH_SIZE = 10;
-/** RunTask's `overrides`, as JSON, may hold at most this many characters (an AWS limit). */
-const MAX_OVERRIDES_CHARS = 8192;
-/** awsvpc limits: subnets and security groups per task. */
-const MAX_SUBNETS = 16;
-const MAX_SECURITY_GROUPS = 5;
-/** StopTask's `reason` holds at most 255 characters. */
-const MAX_STOP_REASON = 255;
+const run_task_names_DEFAULT_ECS_CLUSTER = 'sluice';
 /**
  * `startedBy` of a run's tasks: `sluice-<run-id>` (at most 46 characters of the 128 allowed). ListTasks
  * filters on it, so a run's tasks are counted and stopped from any process.
@@ -41563,272 +41653,29 @@ function runTaskGroup(runId) {
  * runTaskDefinitionFamily('thumbs-3f9a0c12'); // 'sluice-run-thumbs-3f9a0c12'
  * @throws never.
  */
-function runTaskDefinitionFamily(runId) {
+function run_task_names_runTaskDefinitionFamily(runId) {
     return `sluice-run-${runId}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 255);
 }
-/**
- * The partition, region and account of an ARN; an IAM role's ARN has no region, so `region` is
- * taken from the argument.
- *
- * @example
- * arnContext('arn:aws:iam::123456789012:role/sluice-x-execution', 'eu-west-1'); // { partition: 'aws', region: 'eu-west-1', account: '123456789012' }
- * @throws {ConfigurationError} when it is not an ARN with an account.
- */
-function arnContext(arn, region) {
-    const match = /^arn:([a-z-]+):[a-z0-9-]+:([a-z0-9-]*):([0-9]{12}):/.exec(arn);
-    if (match === null) {
-        throw new ConfigurationError(`"${arn}" is not an ARN with an account id (arn:aws:iam::123456789012:role/…)`);
-    }
-    return { partition: match[1] ?? 'aws', region: match[2] || region, account: match[3] ?? '' };
-}
-const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
-const SECRET_ARN = /^arn:[a-z-]+:(secretsmanager|ssm):[a-z0-9-]+:[0-9]{12}:(secret:|parameter\/)/;
-/**
- * The `valueFrom` of a container secret for a job's `{"fromSecret": reference}`: a Secrets Manager
- * or SSM Parameter Store ARN is used as it is (with a Secrets Manager JSON key or version suffix, if
- * any); a name is a Secrets Manager secret in the run's account and region, written as the partial
- * ARN `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>` — Secrets Manager resolves an
- * ARN without its random 6-character suffix, and ECS wants an ARN for Secrets Manager (a bare name only
- * works for SSM parameters). An SSM parameter is therefore always given by its ARN.
- *
- * @example
- * secretValueFrom('watermark/token', { partition: 'aws', region: 'eu-west-1', account: '123456789012' });
- * // 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:watermark/token'
- * @throws {ConfigurationError} when the reference is neither such an ARN nor a valid secret name.
- */
-function secretValueFrom(reference, context) {
-    if (reference.startsWith('arn:')) {
-        if (!SECRET_ARN.test(reference)) {
-            throw new ConfigurationError(`job.json: {"fromSecret": "${reference}"} is an ARN of neither a Secrets Manager secret (arn:aws:secretsmanager:…:secret:NAME) nor an SSM parameter (arn:aws:ssm:…:parameter/NAME)`);
-        }
-        return reference;
-    }
-    if (!SECRET_NAME.test(reference)) {
-        throw new ConfigurationError(`job.json: {"fromSecret": "${reference}"} is not a Secrets Manager secret name (letters, digits and /_+=.@-, at most 512): write the name or the secret's ARN`);
-    }
-    return `arn:${context.partition}:secretsmanager:${context.region}:${context.account}:secret:${reference}`;
-}
-/**
- * Splits a job's `env` for ECS: literals go into SLUICE_RUN, `fromSecret` references into the run task
- * definition's `secrets` (ECS reads them with the execution role when the task starts).
- *
- * @example
- * ecsRunnerVariables({ SIZE: '256', TOKEN: { fromSecret: 'watermark/token' } });
- * // { env: { SIZE: '256' }, secretEnv: ['TOKEN'], secrets: { TOKEN: 'watermark/token' } }
- * @throws {ConfigurationError} for a `{"fromEnv": …}` value: on ECS the value would have to travel as
- *   plain environment in the RunTask request (visible to anyone who may DescribeTasks); the message
- *   says to store it in Secrets Manager and use `fromSecret`.
- */
-function ecsRunnerVariables(env) {
-    const literals = {};
-    const secretEnv = [];
-    const secrets = {};
-    for (const [name, value] of Object.entries(env)) {
-        if (typeof value === 'string')
-            literals[name] = value;
-        else if ('fromSecret' in value) {
-            secretEnv.push(name);
-            secrets[name] = value.fromSecret;
-        }
-        else {
-            throw new ConfigurationError(`job.json $.env.${name}: {"fromEnv": "${value.fromEnv}"} cannot be handed to ECS workers without putting the value in plain task environment. ` +
-                `Store it in AWS Secrets Manager (aws secretsmanager create-secret --name NAME --secret-string …) and write {"fromSecret": "NAME"}.`);
-        }
-    }
-    return { env: literals, secretEnv: secretEnv.sort(), secrets };
-}
-/**
- * The RegisterTaskDefinition input of a run's own task definition: a copy of the algorithm's registered
- * revision (DescribeTaskDefinition with its tags; the read-only fields — ARN, revision, status,
- * compatibilities, requiresAttributes, registeredAt/By — are left out) in family
- * `sluice-run-<run-id>`, with the job's secrets as the `algorithm` container's `secrets` (a variable
- * with a default in the algorithm's `environment` loses it there), awslogs to the run's log group
- * (`/sluice/runs/<run-id>`, stream prefix = the run id), the run's roles, and the algorithm's tags plus
- * the run's. Registering it with {@link registerTaskDefinition} reuses an identical revision, so
- * provisioning twice adds nothing.
- *
- * @example
- * const algorithm = await new EcsTaskDefinitions(ecs).describe(entry.taskDefinitionArn);
- * const input = runTaskDefinitionInput(algorithm, { runId, region, executionRoleArn, taskRoleArn, secrets });
- * @throws {ConfigurationError} when the definition has no `algorithm` container, or a secret reference
- *   or the execution role's ARN is malformed.
- */
-function runTaskDefinitionInput(algorithm, run) {
-    const definition = algorithm.taskDefinition;
-    const containers = definition.containerDefinitions ?? [];
-    if (!containers.some((container) => container.name === ALGORITHM_CONTAINER)) {
-        throw new ConfigurationError(`task definition ${definition.taskDefinitionArn ?? definition.family ?? ''} has no "${ALGORITHM_CONTAINER}" container: it was not registered by sluice wrap. Wrap the algorithm again.`);
-    }
-    const context = arnContext(run.executionRoleArn, run.region);
-    const secrets = Object.entries(run.secrets ?? {})
-        .map(([name, reference]) => ({ name, valueFrom: secretValueFrom(reference, context) }))
-        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const secretNames = new Set(secrets.map((secret) => secret.name));
-    const copy = (container) => {
-        if (container.name !== ALGORITHM_CONTAINER)
-            return container;
-        const environment = (container.environment ?? []).filter((entry) => !secretNames.has(entry.name ?? ''));
-        const kept = (container.secrets ?? []).filter((entry) => !secretNames.has(entry.name ?? ''));
-        const allSecrets = [...kept, ...secrets];
-        return {
-            ...container,
-            environment,
-            ...(allSecrets.length > 0 ? { secrets: allSecrets } : {}),
-            logConfiguration: runLogConfiguration(run.runId, run.region),
-        };
-    };
-    const tags = new Map();
-    for (const tag of algorithm.tags)
-        if (tag.key !== undefined)
-            tags.set(tag.key, tag.value ?? '');
-    for (const [key, value] of Object.entries(runTags(run.runId)))
-        tags.set(key, value);
-    return {
-        family: runTaskDefinitionFamily(run.runId),
-        containerDefinitions: containers.map(copy),
-        executionRoleArn: run.executionRoleArn,
-        taskRoleArn: run.taskRoleArn,
-        ...(definition.networkMode !== undefined && { networkMode: definition.networkMode }),
-        ...(definition.volumes !== undefined && { volumes: definition.volumes }),
-        ...(definition.placementConstraints !== undefined && {
-            placementConstraints: definition.placementConstraints,
-        }),
-        ...(definition.requiresCompatibilities !== undefined && {
-            requiresCompatibilities: definition.requiresCompatibilities,
-        }),
-        ...(definition.cpu !== undefined && { cpu: definition.cpu }),
-        ...(definition.memory !== undefined && { memory: definition.memory }),
-        ...(definition.pidMode !== undefined && { pidMode: definition.pidMode }),
-        ...(definition.ipcMode !== undefined && { ipcMode: definition.ipcMode }),
-        ...(definition.proxyConfiguration !== undefined && { proxyConfiguration: definition.proxyConfiguration }),
-        ...(definition.ephemeralStorage !== undefined && { ephemeralStorage: definition.ephemeralStorage }),
-        ...(definition.runtimePlatform !== undefined && { runtimePlatform: definition.runtimePlatform }),
-        tags: [...tags].map(([key, value]) => ({ key, value })).sort((a, b) => (a.key < b.key ? -1 : 1)),
-    };
-}
-function sortedEnvironment(env) {
-    return Object.keys(env)
-        .sort()
-        .map((name) => ({ name, value: env[name] ?? '' }));
-}
-/**
- * The RunTask request of a run, without `count`: the run's task definition on its cluster;
- * `startedBy` `sluice-<run-id>` and group `sluice:<run-id>` (ListTasks finds a run's tasks by them);
- * FARGATE or EC2, or the FARGATE_SPOT capacity provider when `spot` (Fargate only); awsvpc networking in
- * the given subnets and security groups, with a public IP when `assignPublicIp` (Fargate only: awsvpc
- * tasks on EC2 never get one); the `algorithm` container's environment overridden with SLUICE_RUN (the
- * job's literal values travel inside it, `config.env`) and `environment`; the roles and cpu/memory
- * overrides when given; tags `sluice:run-id` and `sluice:managed` plus the task definition's
- * (`propagateTags`); execute-command off. `workerId` is dropped from the config: one request starts up
- * to ten tasks with the same overrides, and each runner names itself.
- *
- * @example
- * const template = ecsLaunchTemplate({ runId, cluster: 'sluice', taskDefinition: arn, config, compute: job.compute, subnets, securityGroups });
- * const { started, failures } = await workers.start(template, 25);
- * @throws {ConfigurationError} with no subnets, too many subnets or security groups, Spot on EC2, or
- *   overrides above ECS's 8,192 characters (the message says what makes them large).
- */
-function ecsLaunchTemplate(options) {
-    const { compute } = options;
-    if (options.subnets.length === 0) {
-        throw new ConfigurationError(`run ${options.runId}: ECS tasks need subnets; set "compute": {"subnets": [...]} in job.json, or keep a default VPC in the region.`);
-    }
-    if (options.subnets.length > MAX_SUBNETS) {
-        throw new ConfigurationError(`job.json $.compute.subnets: ECS takes at most ${MAX_SUBNETS} subnets per task; found ${options.subnets.length}.`);
-    }
-    if (options.securityGroups.length > MAX_SECURITY_GROUPS) {
-        throw new ConfigurationError(`job.json $.compute.securityGroups: ECS takes at most ${MAX_SECURITY_GROUPS} security groups per task; found ${options.securityGroups.length}.`);
-    }
-    const fargate = compute.launchType === 'FARGATE';
-    if (compute.spot && !fargate) {
-        throw new ConfigurationError('job.json $.compute.spot: Spot is supported on Fargate only (capacity provider FARGATE_SPOT); EC2 Spot needs a capacity provider backed by a Spot Auto Scaling group, which sluice does not manage. Set "launchType": "FARGATE" or "spot": false.');
-    }
-    const { workerId: _dropped, ...config } = options.config;
-    const environment = sortedEnvironment({
-        ...options.environment,
-        [RUNNER_CONFIG_VARIABLE]: JSON.stringify(config),
-    });
-    const overrides = {
-        containerOverrides: [
-            {
-                name: ALGORITHM_CONTAINER,
-                environment,
-                ...(options.memoryMiB !== undefined && { memory: options.memoryMiB }),
-            },
-        ],
-        ...(options.taskRoleArn !== undefined && { taskRoleArn: options.taskRoleArn }),
-        ...(options.executionRoleArn !== undefined && { executionRoleArn: options.executionRoleArn }),
-        ...(options.cpuUnits !== undefined && { cpu: String(options.cpuUnits) }),
-        ...(options.memoryMiB !== undefined && { memory: String(options.memoryMiB) }),
-    };
-    const size = JSON.stringify(overrides).length;
-    if (size > MAX_OVERRIDES_CHARS) {
-        throw new ConfigurationError(`run ${options.runId}: the RunTask overrides would be ${size} characters; ECS allows ${MAX_OVERRIDES_CHARS}. ` +
-            `They carry SLUICE_RUN: shorten the job's literal env values and include globs, or move long values into Secrets Manager ({"fromSecret": …}).`);
-    }
-    return {
-        cluster: options.cluster,
-        taskDefinition: options.taskDefinition,
-        startedBy: runStartedBy(options.runId),
-        group: runTaskGroup(options.runId),
-        ...(compute.spot
-            ? { capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] }
-            : { launchType: compute.launchType }),
-        networkConfiguration: {
-            awsvpcConfiguration: {
-                subnets: [...options.subnets],
-                securityGroups: [...options.securityGroups],
-                assignPublicIp: fargate && compute.assignPublicIp ? 'ENABLED' : 'DISABLED',
-            },
-        },
-        overrides,
-        propagateTags: 'TASK_DEFINITION',
-        tags: runTaskTags(options.runId),
-        enableExecuteCommand: false,
-    };
-}
-/**
- * The tags every task of a run carries: `sluice:run-id` and `sluice:managed`.
- *
- * @example
- * runTaskTags('thumbs-3f9a0c12'); // [{ key: 'sluice:run-id', value: 'thumbs-3f9a0c12' }, { key: 'sluice:managed', value: 'true' }]
- * @throws never.
- */
-function runTaskTags(runId) {
-    return Object.entries(runTags(runId)).map(([key, value]) => ({ key, value }));
-}
-const whole = (n) => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
-/**
- * How many workers to start now: enough for one per task not yet done, up to `maxWorkers`, and at least
- * `minWorkers` running; never negative (runners exit by themselves when idle, so nothing is stopped
- * here). A runner works on one task at a time, so in-flight messages count: their runners are busy.
- * The watcher Lambda and dispatch-tasks both use it.
- *
- * @example
- * workersToStart({ backlog: 25, running: 3, maxWorkers: 10, minWorkers: 0 }); // 7
- * workersToStart({ backlog: 0, running: 0, maxWorkers: 10, minWorkers: 2 });  // 2
- * @throws never; negative or non-finite inputs count as 0.
- */
-function workersToStart(demand) {
-    const max = whole(demand.maxWorkers);
-    const target = Math.min(max, Math.max(whole(demand.minWorkers), whole(demand.backlog)));
-    return Math.max(0, target - whole(demand.running));
-}
-/**
- * The wait before retry `attempt` (1 for the first retry): exponential from `baseMs`, capped at `maxMs`,
- * with "equal jitter" (half fixed, half random) so many callers throttled together spread out.
- *
- * @example
- * backoffDelayMs(3, { baseMs: 1000, maxMs: 20000, random: () => 0.5 }); // 3000
- * @throws never.
- */
-function backoffDelayMs(attempt, options) {
-    const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** Math.max(0, attempt - 1));
-    return Math.round(ceiling / 2 + (ceiling / 2) * options.random());
-}
-const defaultSleep = (ms) => new Promise((resolve) => {
-    setTimeout(resolve, ms);
-});
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ../core/src/ecs/ecs-workers.ts
+// The ECS backend's workers: a run's runner tasks, started with RunTask from the run's own task
+// definition (run-task-definition.ts) and request (run-task-request.ts), counted and stopped by the
+// run's task definition family.
+
+
+
+
+
+
+
+
+
+/** RunTask starts at most this many tasks per call (an AWS limit). */
+const RUN_TASK_BATCH_SIZE = 10;
+/** StopTask's `reason` holds at most 255 characters. */
+const MAX_STOP_REASON = 255;
 /** ECS's failure reasons that go away by themselves: Fargate (Spot) capacity. */
 function capacityUnavailable(reason) {
     return /capacity is unavailable|capacity unavailable|insufficient capacity/i.test(reason ?? '');
@@ -41887,7 +41734,7 @@ class EcsWorkers {
     constructor(client, options = {}) {
         this.client = client;
         this.logger = options.logger ?? silentLogger;
-        this.sleep = options.sleep ?? defaultSleep;
+        this.sleep = options.sleep;
         this.random = options.random ?? Math.random;
         this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
         this.baseDelayMs = options.baseDelayMs ?? 1000;
@@ -41907,7 +41754,7 @@ class EcsWorkers {
         const started = [];
         const failures = [];
         let notStarted = 0;
-        for (let remaining = whole(count); remaining > 0;) {
+        for (let remaining = Number.isFinite(count) && count > 0 ? Math.floor(count) : 0; remaining > 0;) {
             const batch = Math.min(RUN_TASK_BATCH_SIZE, remaining);
             remaining -= batch;
             const result = await this.startBatch(template, batch);
@@ -41929,10 +41776,9 @@ class EcsWorkers {
         const started = [];
         let wanted = size;
         let token = randomUUID();
-        let lastFailures = [];
-        let attempts = this.maxAttempts;
-        for (let attempt = 1;; attempt += 1) {
-            let retryable = [];
+        // Only the tasks that did not start are asked for again; a round that must stop here answers
+        // with what failed so far.
+        return retryRounds(async () => {
             try {
                 const output = await this.client.send(new RunTaskCommand({ ...template, count: wanted, clientToken: token }));
                 const arns = (output.tasks ?? []).flatMap((task) => task.taskArn !== undefined ? [task.taskArn] : []);
@@ -41944,41 +41790,45 @@ class EcsWorkers {
                 }));
                 const missing = wanted - arns.length;
                 if (missing <= 0)
-                    return { started, failures: [] };
+                    return { done: { started, failures: [] } };
                 if (failures.length === 0) {
                     failures.push({
                         reason: 'unknown',
                         detail: `ECS started ${arns.length} of ${wanted} and named no failure`,
                     });
                 }
-                if (!failures.every((failure) => capacityUnavailable(failure.reason)))
-                    return { started, failures };
-                retryable = failures;
+                if (!failures.every((failure) => capacityUnavailable(failure.reason))) {
+                    return { done: { started, failures } };
+                }
                 wanted = missing;
                 // Another count is another request: a token is tied to its parameters.
                 token = randomUUID();
+                return { retry: { started, failures }, reason: failures[0]?.reason ?? '' };
             }
             catch (thrown) {
+                // Throttled: the same request again, with the same token, so ECS starts nothing twice.
                 const propagating = roleNotYetAssumable(thrown);
                 if (!isTransientAwsError(thrown) && !propagating) {
                     throw classifyEcsError(thrown, 'ECS.RunTask', template.cluster);
                 }
-                if (propagating)
-                    attempts = Math.max(attempts, ROLE_PROPAGATION_ATTEMPTS);
                 const { code } = describeAwsError(thrown);
-                retryable = [{ reason: code, detail: toError(thrown).message }];
+                return {
+                    retry: { started, failures: [{ reason: code, detail: toError(thrown).message }] },
+                    reason: code,
+                    ...(propagating && { atLeastAttempts: ROLE_PROPAGATION_ATTEMPTS }),
+                };
             }
-            lastFailures = retryable;
-            if (attempt >= attempts)
-                return { started, failures: lastFailures };
-            const delay = backoffDelayMs(attempt, {
-                baseMs: this.baseDelayMs,
-                maxMs: this.maxDelayMs,
-                random: this.random,
-            });
-            this.logger.debug(`ECS.RunTask: ${wanted} task(s) not started (${retryable[0]?.reason ?? ''}); retrying in ${delay} ms`);
-            await this.sleep(delay);
-        }
+        }, {
+            maxAttempts: this.maxAttempts,
+            baseDelayMs: this.baseDelayMs,
+            maxDelayMs: this.maxDelayMs,
+            jitter: 'equal',
+            random: this.random,
+            ...(this.sleep !== undefined && { sleep: this.sleep }),
+            onRetry: ({ delayMs, reason }) => {
+                this.logger.debug(`ECS.RunTask: ${wanted} task(s) not started (${reason}); retrying in ${delayMs} ms`);
+            },
+        });
     }
     /**
      * ARNs of the run's tasks that are wanted running (ECS's desired status RUNNING: pending and
@@ -42621,46 +42471,17 @@ function translateOne(error, context) {
     const parent = (error.parentSchema ?? {});
     const params = error.params;
     const found = describeFound(error.data, segments);
-    if (['type', 'pattern', 'minimum', 'maximum'].includes(error.keyword)) {
+    const failure = { error, context, segments, parent, params, found };
+    if (['type', 'pattern', 'minimum', 'maximum', 'enum'].includes(error.keyword)) {
         const special = context.explain?.(segments, error.data);
         if (special)
             return make(file, segments, special.message, { ...special, found });
     }
     switch (error.keyword) {
-        case 'required': {
-            const name = String(params.missingProperty);
-            const then = error.schemaPath.match(/^(.*)\/then\/required$/);
-            const condition = then?.[1] !== undefined ? conditionWords(resolvePointer(context.schema, `${then[1]}/if`)) : '';
-            const objectSchema = (then?.[1] !== undefined
-                ? resolvePointer(context.schema, then[1].replace(/\/allOf\/[0-9]+$/, ''))
-                : parent);
-            const property = objectSchema?.properties?.[name];
-            const description = property?.description;
-            return make(file, [...segments, name], `"${name}" is required${condition}`, {
-                expected: expectedFor(property),
-                found: 'nothing',
-                hint: typeof description === 'string' ? `Add "${name}": ${description}` : `Add "${name}"`,
-            });
-        }
-        case 'additionalProperties': {
-            const name = String(params.additionalProperty);
-            const known = Object.keys(parent.properties ?? {});
-            if (segments.length === 1 &&
-                segments[0] === 'aws' &&
-                (CREDENTIAL_FIELDS.test(name) || describe_SENSITIVE_NAME.test(name))) {
-                return make(file, [...segments, name], `"${name}" is not a job field: a job file never holds AWS credentials`, {
-                    expected: `one of ${known.join(', ')}`,
-                    hint: CREDENTIALS_HINT,
-                });
-            }
-            const suggestion = closestName(name, known);
-            return make(file, [...segments, name], `unknown property "${name}"`, {
-                expected: known.length > 0 ? `one of ${known.join(', ')}` : 'no properties',
-                hint: suggestion !== undefined
-                    ? `Did you mean "${suggestion}"?`
-                    : `Remove it; known properties are ${known.join(', ')}`,
-            });
-        }
+        case 'required':
+            return missingProperty(failure);
+        case 'additionalProperties':
+            return unknownProperty(failure);
         case 'type': {
             const expected = String(params.type)
                 .split(',')
@@ -42668,18 +42489,8 @@ function translateOne(error, context) {
                 .join(' or ');
             return make(file, segments, `must be ${expected}`, { expected, found });
         }
-        case 'enum': {
-            const allowed = Array.isArray(params.allowedValues) ? params.allowedValues : [];
-            const expected = `one of ${allowed.map((value) => JSON.stringify(value)).join(', ')}`;
-            const suggestion = typeof error.data === 'string'
-                ? closestName(error.data, allowed.map((value) => String(value)))
-                : undefined;
-            return make(file, segments, `must be ${expected}`, {
-                expected,
-                found,
-                hint: suggestion !== undefined ? `Did you mean "${suggestion}"?` : undefined,
-            });
-        }
+        case 'enum':
+            return notAllowed(failure);
         case 'const':
             return make(file, segments, `must be ${JSON.stringify(params.allowedValue)}`, {
                 expected: JSON.stringify(params.allowedValue),
@@ -42692,21 +42503,8 @@ function translateOne(error, context) {
         case 'minimum':
         case 'maximum':
         case 'exclusiveMinimum':
-        case 'exclusiveMaximum': {
-            const limit = String(params.limit);
-            const range = rangeWords(parent);
-            const words = range ??
-                {
-                    minimum: `at least ${limit}`,
-                    maximum: `at most ${limit}`,
-                    exclusiveMinimum: `greater than ${limit}`,
-                    exclusiveMaximum: `less than ${limit}`,
-                }[error.keyword];
-            return make(file, segments, `must be ${words}`, {
-                expected: `${expectedFor({ type: parent.type })} ${words}`,
-                found,
-            });
-        }
+        case 'exclusiveMaximum':
+            return outOfRange(failure);
         case 'minLength':
             return Number(params.limit) === 1
                 ? make(file, segments, 'must not be empty', { expected: 'a non-empty string', found: '""' })
@@ -42746,6 +42544,77 @@ function translateOne(error, context) {
         default:
             return make(file, segments, `does not meet the "${error.keyword}" rule of the schema`, { found });
     }
+}
+/** A required property is absent: say which, under what condition, and what it is for. */
+function missingProperty(failure) {
+    const { error, context, segments, parent, params } = failure;
+    const { file } = context;
+    const name = String(params.missingProperty);
+    const then = error.schemaPath.match(/^(.*)\/then\/required$/);
+    const condition = then?.[1] !== undefined ? conditionWords(resolvePointer(context.schema, `${then[1]}/if`)) : '';
+    const objectSchema = (then?.[1] !== undefined ? resolvePointer(context.schema, then[1].replace(/\/allOf\/[0-9]+$/, '')) : parent);
+    const property = objectSchema?.properties?.[name];
+    const description = property?.description;
+    return make(file, [...segments, name], `"${name}" is required${condition}`, {
+        expected: expectedFor(property),
+        found: 'nothing',
+        hint: typeof description === 'string' ? `Add "${name}": ${description}` : `Add "${name}"`,
+    });
+}
+/** A property the schema does not know: a credential gets its own warning, a typo a suggestion. */
+function unknownProperty(failure) {
+    const { context, segments, parent, params } = failure;
+    const { file } = context;
+    const name = String(params.additionalProperty);
+    const known = Object.keys(parent.properties ?? {});
+    if (segments.length === 1 &&
+        segments[0] === 'aws' &&
+        (CREDENTIAL_FIELDS.test(name) || describe_SENSITIVE_NAME.test(name))) {
+        return make(file, [...segments, name], `"${name}" is not a job field: a job file never holds AWS credentials`, {
+            expected: `one of ${known.join(', ')}`,
+            hint: CREDENTIALS_HINT,
+        });
+    }
+    const suggestion = closestName(name, known);
+    return make(file, [...segments, name], `unknown property "${name}"`, {
+        expected: known.length > 0 ? `one of ${known.join(', ')}` : 'no properties',
+        hint: suggestion !== undefined
+            ? `Did you mean "${suggestion}"?`
+            : `Remove it; known properties are ${known.join(', ')}`,
+    });
+}
+/** A value outside an enum, with the nearest allowed one when it looks like a typo. */
+function notAllowed(failure) {
+    const { error, context, segments, params, found } = failure;
+    const { file } = context;
+    const allowed = Array.isArray(params.allowedValues) ? params.allowedValues : [];
+    const expected = `one of ${allowed.map((value) => JSON.stringify(value)).join(', ')}`;
+    const suggestion = typeof error.data === 'string'
+        ? closestName(error.data, allowed.map((value) => String(value)))
+        : undefined;
+    return make(file, segments, `must be ${expected}`, {
+        expected,
+        found,
+        hint: suggestion !== undefined ? `Did you mean "${suggestion}"?` : undefined,
+    });
+}
+/** A number past a bound, in words ("between 1 and 100" when the schema gives both). */
+function outOfRange(failure) {
+    const { error, context, segments, parent, params, found } = failure;
+    const { file } = context;
+    const limit = String(params.limit);
+    const range = rangeWords(parent);
+    const words = range ??
+        {
+            minimum: `at least ${limit}`,
+            maximum: `at most ${limit}`,
+            exclusiveMinimum: `greater than ${limit}`,
+            exclusiveMaximum: `less than ${limit}`,
+        }[error.keyword];
+    return make(file, segments, `must be ${words}`, {
+        expected: `${expectedFor({ type: parent.type })} ${words}`,
+        found,
+    });
 }
 
 ;// CONCATENATED MODULE: ../core/src/schemas/watcher-event.ts
@@ -42939,6 +42808,38 @@ function parseWatcherEvent(value, source = 'watcher event') {
     return value;
 }
 
+;// CONCATENATED MODULE: ../core/src/compute/scaling.ts
+// The one scaling rule of a run's workers, shared by the ECS worker pool (dispatch and collect top
+// workers up) and the watcher Lambda (every minute): pure, so the Lambda imports it without any client.
+const whole = (n) => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
+/**
+ * The tasks not yet done on a run's queue: visible, in flight and delayed messages. Delayed ones
+ * count: they are retries waiting out their backoff, and a worker must be there when they show.
+ *
+ * @example
+ * taskBacklog({ visible: 3, inFlight: 2, delayed: 1 }); // 6
+ * @throws never; negative or non-finite counts count as 0.
+ */
+function taskBacklog(counts) {
+    return whole(counts.visible) + whole(counts.inFlight) + whole(counts.delayed);
+}
+/**
+ * How many workers to start now: enough for one per task not yet done, up to `maxWorkers`, and at least
+ * `minWorkers` running; never negative (runners exit by themselves when idle, so nothing is stopped
+ * here). A runner works on one task at a time, so in-flight messages count: their runners are busy.
+ * The watcher Lambda and the ECS worker pool (dispatch, collect) both use it.
+ *
+ * @example
+ * workersToStart({ backlog: 25, running: 3, maxWorkers: 10, minWorkers: 0 }); // 7
+ * workersToStart({ backlog: 0, running: 0, maxWorkers: 10, minWorkers: 2 });  // 2
+ * @throws never; negative or non-finite inputs count as 0.
+ */
+function workersToStart(demand) {
+    const max = whole(demand.maxWorkers);
+    const target = Math.min(max, Math.max(whole(demand.minWorkers), whole(demand.backlog)));
+    return Math.max(0, target - whole(demand.running));
+}
+
 ;// CONCATENATED MODULE: ./src/watcher.ts
 // The watcher's logic, pure over three ports: read the run's queue backlog, count its running
 // workers, start more while the backlog grows, up to maxWorkers. Runners exit when idle, so with no
@@ -42948,20 +42849,7 @@ function parseWatcherEvent(value, source = 'watcher event') {
 // as the target's Input. An S3 or SQS event fan-out is not accepted: the backlog it reads already
 // counts every notification, and a minute's lag is well within a worker's start time.
 
-/**
- * How many workers to start: one worker per message waiting or in flight, at least `minWorkers` and
- * at most `maxWorkers`, less the workers already running; never negative (the watcher does not
- * stop workers: idle runners exit by themselves).
- *
- * @example
- * workersToAdd({ visible: 7, inFlight: 2, running: 2, minWorkers: 0, maxWorkers: 5 }); // 3
- * @throws never.
- */
-function workersToAdd(counts) {
-    const backlog = counts.visible + counts.inFlight;
-    const target = Math.max(counts.minWorkers, Math.min(backlog, counts.maxWorkers));
-    return Math.max(0, target - counts.running);
-}
+
 /** Writes one JSON object per line on stdout, which Lambda sends to CloudWatch Logs. */
 function jsonLineLog(line) {
     process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
@@ -42982,7 +42870,8 @@ function foreignEvent(event) {
 }
 /**
  * Handles one invocation: checks the event, reads the backlog and the running count, starts what
- * {@link workersToAdd} says, and logs one JSON line (run, backlog, running, started, failures).
+ * core's `workersToStart` says (the rule the ECS worker pool follows too), and logs one JSON line
+ * (run, backlog, running, started, failures).
  * A bad event is logged and ignored (returns `ignored`): retrying it would fail the same way. A
  * fault reading the counts is logged and thrown, so Lambda records the error; the next minute's
  * invocation tries again.
@@ -43017,13 +42906,13 @@ async function handleWatcherEvent(received, ports, log = jsonLineLog) {
         log({ level: 'error', message: 'watcher: could not read the run', run: runId, error: error.message });
         throw error;
     }
-    const toStart = workersToAdd({ ...backlog, running, minWorkers, maxWorkers });
+    const toStart = workersToStart({ backlog: taskBacklog(backlog), running, minWorkers, maxWorkers });
     const { started, failures } = toStart > 0 ? await startSafely(ports, launch, toStart) : { started: 0, failures: [] };
     log({
         level: failures.length > 0 ? 'warning' : 'info',
         message: 'watcher: checked',
         run: runId,
-        backlog: { visible: backlog.visible, inFlight: backlog.inFlight },
+        backlog: { visible: backlog.visible, inFlight: backlog.inFlight, delayed: backlog.delayed },
         running,
         minWorkers,
         maxWorkers,
@@ -43057,12 +42946,10 @@ async function startSafely(ports, launch, count) {
 
 
 
-/** ECS RunTask starts at most 10 tasks per call. */
-const RUN_TASK_BATCH = 10;
 /**
  * The watcher's ports over real clients: SQS GetQueueAttributes for the backlog, ECS ListTasks
  * (by the run's task definition family, desired status RUNNING, which includes tasks still
- * starting) for the running count, ECS RunTask in batches of {@link RUN_TASK_BATCH} for starting.
+ * starting) for the running count, ECS RunTask in batches of {@link RUN_TASK_BATCH_SIZE} for starting.
  *
  * @example
  * const ports = awsWatcherPorts({ sqs: new SQSClient({}), ecs: new ECSClient({}) });
@@ -43075,11 +42962,16 @@ function awsWatcherPorts(clients) {
             try {
                 const { Attributes } = await sqs.send(new client_sqs_dist_cjs/* GetQueueAttributesCommand */.Ko({
                     QueueUrl: queueUrl,
-                    AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+                    AttributeNames: [
+                        'ApproximateNumberOfMessages',
+                        'ApproximateNumberOfMessagesNotVisible',
+                        'ApproximateNumberOfMessagesDelayed',
+                    ],
                 }));
                 return {
                     visible: Number(Attributes?.ApproximateNumberOfMessages ?? '0'),
                     inFlight: Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? '0'),
+                    delayed: Number(Attributes?.ApproximateNumberOfMessagesDelayed ?? '0'),
                 };
             }
             catch (thrown) {
@@ -43088,7 +42980,7 @@ function awsWatcherPorts(clients) {
         },
         async running({ cluster, runId }) {
             // The family ecs-workers lists by too: the run's own task definition.
-            const family = runTaskDefinitionFamily(runId);
+            const family = run_task_names_runTaskDefinitionFamily(runId);
             let count = 0;
             try {
                 // By family, not startedBy: ECS allows no other filter beside startedBy, and desiredStatus
@@ -43115,8 +43007,8 @@ function awsWatcherPorts(clients) {
 async function startTasks(ecs, launch, count) {
     let started = 0;
     const failures = [];
-    for (let remaining = count; remaining > 0; remaining -= RUN_TASK_BATCH) {
-        const batch = Math.min(RUN_TASK_BATCH, remaining);
+    for (let remaining = count; remaining > 0; remaining -= RUN_TASK_BATCH_SIZE) {
+        const batch = Math.min(RUN_TASK_BATCH_SIZE, remaining);
         try {
             const result = await ecs.send(new dist_cjs/* RunTaskCommand */._eD({ ...launch, count: batch }));
             started += result.tasks?.length ?? 0;
@@ -43135,11 +43027,6 @@ async function startTasks(ecs, launch, count) {
     }
     return { started, failures };
 }
-/** `AWS_ENDPOINT_URL` when set (moto, LocalStack); otherwise the SDK's own endpoint for the region. */
-function clientConfig(env) {
-    const endpoint = env.AWS_ENDPOINT_URL?.trim();
-    return endpoint === undefined || endpoint === '' ? {} : { endpoint };
-}
 let ports;
 /**
  * The Lambda handler: EventBridge invokes it every minute with the run's watcher event.
@@ -43150,14 +43037,14 @@ let ports;
  * @throws the fault when the queue or the tasks cannot be read (Lambda records the error).
  */
 const handler = async (event) => {
-    ports ??= awsWatcherPorts({
-        sqs: new client_sqs_dist_cjs/* SQSClient */.hW(clientConfig(process.env)),
-        ecs: new dist_cjs/* ECSClient */.Zgc(clientConfig(process.env)),
-    });
+    if (ports === undefined) {
+        // The Lambda's region and role credentials are in its environment; AWS_ENDPOINT_URL for moto.
+        const config = awsClientConfig(process.env);
+        ports = awsWatcherPorts({ sqs: new client_sqs_dist_cjs/* SQSClient */.hW(config.sqs), ecs: new dist_cjs/* ECSClient */.Zgc(config.base) });
+    }
     return handleWatcherEvent(event, ports);
 };
 
-var __webpack_exports__RUN_TASK_BATCH = __webpack_exports__.Z_;
-var __webpack_exports__awsWatcherPorts = __webpack_exports__.wc;
-var __webpack_exports__handler = __webpack_exports__.RL;
-export { __webpack_exports__RUN_TASK_BATCH as RUN_TASK_BATCH, __webpack_exports__awsWatcherPorts as awsWatcherPorts, __webpack_exports__handler as handler };
+var __webpack_exports__awsWatcherPorts = __webpack_exports__.w;
+var __webpack_exports__handler = __webpack_exports__.R;
+export { __webpack_exports__awsWatcherPorts as awsWatcherPorts, __webpack_exports__handler as handler };

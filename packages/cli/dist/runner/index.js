@@ -46232,8 +46232,6 @@ var external_node_fs_ = __nccwpck_require__(3024);
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 // EXTERNAL MODULE: ../../node_modules/@aws-sdk/client-s3/dist-cjs/index.js
@@ -46283,6 +46281,21 @@ class ValidationError extends errors_ConfigurationError {
         this.problems = problems;
     }
 }
+/**
+ * The file problems about the job name below the steps, where the user's file name is not known; the
+ * step that read the file puts its real name in (orchestrator `namingJobFile`).
+ */
+const JOB_FILE = 'job.json';
+/**
+ * A user error at one place in the job: the location is data (`{file, path}`), rendered at the edge.
+ *
+ * @example
+ * throw jobProblem('$.compute.spot', 'Spot is supported on Fargate only', 'Set "launchType": "FARGATE" or "spot": false.');
+ * @throws never: it returns the error for the caller to throw.
+ */
+function jobProblem(path, message, hint, options) {
+    return new ValidationError([{ file: JOB_FILE, path, message, ...(hint !== undefined && { hint }) }], options);
+}
 /** A fault outside the user's control: an AWS call, the container engine, the network. */
 class InfrastructureError extends SluiceError {
     constructor(message, options) {
@@ -46301,6 +46314,38 @@ class InterruptedError extends SluiceError {
     constructor(during, options) {
         super(`interrupted during ${during}`, options);
         this.name = 'InterruptedError';
+    }
+}
+/**
+ * A run did not finish: input never complete, tasks still running or not started when the wait ended.
+ * Not a user error (collect again to keep waiting) and not a fault of sluice either: a CI step fails.
+ *
+ * @example
+ * if (!report.complete) throw new RunIncompleteError(report.runId, `run ${report.runId} did not finish: …`);
+ */
+class RunIncompleteError extends SluiceError {
+    runId;
+    constructor(runId, message, options) {
+        super(message, options);
+        this.name = 'RunIncompleteError';
+        this.runId = runId;
+    }
+}
+/**
+ * A run completed with failed tasks, and the caller asked to fail on them (collect-results'
+ * `fail-on-error`). Each failure is in results.json with its attempts and log.
+ *
+ * @example
+ * if (report.counts.failed > 0) throw new TasksFailedError(report.runId, report.counts.failed, `run …: 2 task(s) failed`);
+ */
+class TasksFailedError extends SluiceError {
+    runId;
+    failed;
+    constructor(runId, failed, message, options) {
+        super(message, options);
+        this.name = 'TasksFailedError';
+        this.runId = runId;
+        this.failed = failed;
     }
 }
 /**
@@ -46606,7 +46651,267 @@ const LIST_PAGE_SIZE = 1000;
  */
 const SMALL_OBJECT_MAX_BYTES = 8 * 1024 * 1024;
 
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ../core/src/storage/s3-requests.ts
+// How the S3 store speaks S3: one conversion of what a call throws into sluice's errors, and the
+// small translations of its requests (ETags quoted, put options) and answers (version ids, bodies).
+
+
+
+
+/**
+ * Runs one SDK call and converts what it throws. `condition` names the precondition a 412 means:
+ * reads are conditional on `If-Match`, writes on `If-None-Match` unless they say otherwise.
+ *
+ * @example
+ * const head = await callS3('S3.HeadObject', ref, () => client.send(new HeadObjectCommand(input)));
+ * @throws ObjectNotFoundError, PreconditionFailedError, ConfigurationError or AwsRequestError.
+ */
+async function callS3(operation, ref, run, condition = operation === 'S3.GetObject' ? 'if-match' : 'if-none-match') {
+    try {
+        return await run();
+    }
+    catch (thrown) {
+        throw s3Error(thrown, operation, ref, condition);
+    }
+}
+/**
+ * What a failed S3 call means for `ref`: the object missing, a precondition failed, or an AWS
+ * error classified. A SluiceError passes through as it is.
+ *
+ * @example
+ * throw s3Error(thrown, 'S3.GetObject', ref, 'if-match');
+ * @throws never: it returns the error to throw.
+ */
+function s3Error(thrown, operation, ref, condition) {
+    if (thrown instanceof SluiceError)
+        return thrown;
+    if (isNotFound(thrown) && ref.key !== '')
+        return new ObjectNotFoundError(ref.bucket, ref.key, { cause: thrown });
+    const { code, httpStatus } = errors_describeAwsError(thrown);
+    if (code === 'PreconditionFailed' || httpStatus === 412) {
+        return new PreconditionFailedError(ref.bucket, ref.key, condition, { cause: thrown });
+    }
+    return classifyAwsError(thrown, operation, describeRef(ref));
+}
+/**
+ * True for "no such key/version" and for the bodiless 404 of a HEAD request.
+ *
+ * @example
+ * if (isNotFound(thrown)) throw new ObjectNotFoundError(from.bucket, from.key, { cause: thrown });
+ * @throws never.
+ */
+function isNotFound(thrown) {
+    const { code, httpStatus } = errors_describeAwsError(thrown);
+    return (code === 'NoSuchKey' ||
+        code === 'NoSuchVersion' ||
+        code === 'NotFound' ||
+        (httpStatus === 404 && code !== 'NoSuchBucket'));
+}
+/**
+ * The body of a GetObject answer as a stream.
+ *
+ * @example
+ * await pipeline(bodyStream(response, ref), createWriteStream(path));
+ * @throws {SluiceError} when the SDK returned no Node stream (a bug).
+ */
+function bodyStream(response, ref) {
+    // In Node the SDK returns an http.IncomingMessage, a Readable; anything else is a bug.
+    if (response.Body instanceof external_node_stream_.Readable)
+        return response.Body;
+    throw new SluiceError(`S3.GetObject on ${describeRef(ref)} returned no readable body`);
+}
+/**
+ * The PutObject parameters a {@link PutOptions} asks for: content type, metadata, If-None-Match.
+ *
+ * @example
+ * new PutObjectCommand({ Bucket, Key, Body, ...putParams({ ifAbsent: true }) });
+ * @throws never.
+ */
+function putParams(options) {
+    return {
+        ...(options.contentType !== undefined && { ContentType: options.contentType }),
+        ...(options.metadata !== undefined && { Metadata: { ...options.metadata } }),
+        ...(options.ifAbsent === true && { IfNoneMatch: '*' }),
+    };
+}
+/**
+ * `value` with the answer's version id, when the bucket gave a real one.
+ *
+ * @example
+ * withVersion({ etag }, result.VersionId); // { etag, versionId: '3HL4...' } or { etag }
+ * @throws never.
+ */
+function withVersion(value, versionId) {
+    // moto and unversioned buckets answer `null` or nothing; only a real id is worth passing on.
+    return versionId !== undefined && versionId !== 'null' ? { ...value, versionId } : value;
+}
+/**
+ * An ETag as sluice passes it on: without S3's quotes.
+ *
+ * @example
+ * unquote('"9b2cf535f27731c974343645a3985328"'); // '9b2cf535f27731c974343645a3985328'
+ * @throws never.
+ */
+function unquote(etag) {
+    return (etag ?? '').replace(/^"(.*)"$/, '$1');
+}
+/**
+ * An ETag as S3's If-Match wants it: quoted.
+ *
+ * @example
+ * quote('9b2cf535'); // '"9b2cf535"'
+ * @throws never.
+ */
+function quote(etag) {
+    return etag.startsWith('"') ? etag : `"${etag}"`;
+}
+/**
+ * `s3://bucket/key`, or `s3://bucket` for the bucket itself (an empty key).
+ *
+ * @example
+ * describeRef({ bucket: 'in', key: 'a.png' }); // 's3://in/a.png'
+ * @throws never.
+ */
+function describeRef(ref) {
+    return ref.key === '' ? `s3://${ref.bucket}` : `s3://${ref.bucket}/${ref.key}`;
+}
+
+;// CONCATENATED MODULE: ../core/src/storage/s3-bucket-setup.ts
+// The bucket itself, for the S3 store: made when missing (in the client's region, then waited for and
+// tagged), and its notifications to SQS read and replaced without touching the others it has.
+
+
+
+/**
+ * Whether the bucket exists and is visible to these credentials.
+ *
+ * @example
+ * if (!(await s3BucketExists(client, 'my-input'))) console.log('no bucket');
+ * @throws ConfigurationError when access is denied; AwsRequestError for faults.
+ */
+async function s3BucketExists(client, bucket) {
+    try {
+        await client.send(new dist_cjs.HeadBucketCommand({ Bucket: bucket }));
+        return true;
+    }
+    catch (thrown) {
+        if (isNotFound(thrown))
+            return false;
+        throw classifyAwsError(thrown, 'S3.HeadBucket', `s3://${bucket}`);
+    }
+}
+/**
+ * Creates the bucket in the client's region unless it exists, waits until S3 shows it, and tags it.
+ *
+ * @example
+ * const { created } = await ensureS3Bucket(client, 'my-output', { tags: runTags(runId) }, 60);
+ * @throws ConfigurationError when access is denied or the name is taken by another account;
+ *   AwsRequestError for faults, or when the bucket does not appear within `waitSeconds`.
+ */
+async function ensureS3Bucket(client, bucket, options, waitSeconds) {
+    if (await s3BucketExists(client, bucket))
+        return { created: false };
+    const region = await client.config.region();
+    try {
+        await client.send(new dist_cjs.CreateBucketCommand({
+            Bucket: bucket,
+            // us-east-1 is the one region that refuses an explicit location constraint.
+            ...(region !== 'us-east-1' && {
+                CreateBucketConfiguration: { LocationConstraint: region },
+            }),
+        }));
+    }
+    catch (thrown) {
+        // Another provision run created it between our HEAD and CREATE: that is success.
+        if (errors_describeAwsError(thrown).code === 'BucketAlreadyOwnedByYou')
+            return { created: false };
+        throw classifyAwsError(thrown, 'S3.CreateBucket', `s3://${bucket}`);
+    }
+    try {
+        // S3 is eventually consistent about new buckets: wait with the SDK's waiter, not a loop.
+        await (0,dist_cjs.waitUntilBucketExists)({ client, maxWaitTime: waitSeconds }, { Bucket: bucket });
+    }
+    catch (thrown) {
+        throw classifyAwsError(thrown, 'S3.waitUntilBucketExists', `s3://${bucket}`);
+    }
+    const tags = Object.entries(options.tags ?? {});
+    if (tags.length > 0) {
+        await callS3('S3.PutBucketTagging', { bucket, key: '' }, () => client.send(new dist_cjs.PutBucketTaggingCommand({
+            Bucket: bucket,
+            Tagging: { TagSet: tags.map(([Key, Value]) => ({ Key, Value })) },
+        })));
+    }
+    return { created: true };
+}
+/**
+ * The bucket's notifications to SQS queues.
+ *
+ * @example
+ * const { queues } = await getS3QueueNotifications(client, 'my-input');
+ * @throws ConfigurationError when access is denied; AwsRequestError for faults.
+ */
+async function getS3QueueNotifications(client, bucket) {
+    const result = await callS3('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () => client.send(new dist_cjs.GetBucketNotificationConfigurationCommand({ Bucket: bucket })));
+    return { queues: (result.QueueConfigurations ?? []).map(fromQueueConfiguration) };
+}
+/**
+ * Replaces the bucket's notifications to SQS queues, keeping its other notifications.
+ *
+ * @example
+ * await putS3QueueNotifications(client, 'my-input', { queues: [{ queueArn, events }] });
+ * @throws ConfigurationError when access is denied or S3 cannot reach the queue; AwsRequestError for faults.
+ */
+async function putS3QueueNotifications(client, bucket, notifications) {
+    // PutBucketNotificationConfiguration replaces the whole configuration: read it first so a
+    // user's own Lambda, SNS or EventBridge notifications on the bucket survive.
+    const current = await callS3('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () => client.send(new dist_cjs.GetBucketNotificationConfigurationCommand({ Bucket: bucket })));
+    await callS3('S3.PutBucketNotificationConfiguration', { bucket, key: '' }, () => client.send(new dist_cjs.PutBucketNotificationConfigurationCommand({
+        Bucket: bucket,
+        NotificationConfiguration: {
+            ...(current.TopicConfigurations !== undefined && {
+                TopicConfigurations: current.TopicConfigurations,
+            }),
+            ...(current.LambdaFunctionConfigurations !== undefined && {
+                LambdaFunctionConfigurations: current.LambdaFunctionConfigurations,
+            }),
+            ...(current.EventBridgeConfiguration !== undefined && {
+                EventBridgeConfiguration: current.EventBridgeConfiguration,
+            }),
+            QueueConfigurations: notifications.queues.map(toQueueConfiguration),
+        },
+    })));
+}
+function fromQueueConfiguration(configuration) {
+    const rules = configuration.Filter?.Key?.FilterRules ?? [];
+    // AWS answers `Prefix`/`Suffix` though it is sent `prefix`/`suffix`.
+    const rule = (name) => rules.find((r) => r.Name?.toLowerCase() === name)?.Value;
+    const prefix = rule('prefix');
+    const suffix = rule('suffix');
+    return {
+        queueArn: configuration.QueueArn ?? '',
+        events: configuration.Events ?? [],
+        ...(configuration.Id !== undefined && { id: configuration.Id }),
+        ...(prefix !== undefined && { prefix }),
+        ...(suffix !== undefined && { suffix }),
+    };
+}
+function toQueueConfiguration(notification) {
+    const rules = [
+        ...(notification.prefix !== undefined ? [{ Name: 'prefix', Value: notification.prefix }] : []),
+        ...(notification.suffix !== undefined ? [{ Name: 'suffix', Value: notification.suffix }] : []),
+    ];
+    return {
+        QueueArn: notification.queueArn,
+        Events: [...notification.events],
+        ...(notification.id !== undefined && { Id: notification.id }),
+        ...(rules.length > 0 && { Filter: { Key: { FilterRules: rules } } }),
+    };
+}
+
 ;// CONCATENATED MODULE: ../core/src/storage/s3-object-store.ts
+
 
 
 
@@ -46648,7 +46953,7 @@ class S3ObjectStore {
         this.bucketWaitSeconds = options.bucketWaitSeconds ?? 60;
     }
     async download(ref, filePath, options = {}) {
-        const response = await this.call('S3.GetObject', ref, () => this.client.send(new dist_cjs.GetObjectCommand({
+        const response = await callS3('S3.GetObject', ref, () => this.client.send(new dist_cjs.GetObjectCommand({
             Bucket: ref.bucket,
             Key: ref.key,
             ...(options.versionId !== undefined && { VersionId: options.versionId }),
@@ -46680,7 +46985,7 @@ class S3ObjectStore {
         }
         catch (thrown) {
             await (0,promises_.rm)(partial, { force: true });
-            throw this.convert(thrown, 'S3.GetObject', ref, 'if-match');
+            throw s3Error(thrown, 'S3.GetObject', ref, 'if-match');
         }
         return withVersion({ size, etag: unquote(response.ETag) }, response.VersionId);
     }
@@ -46699,7 +47004,7 @@ class S3ObjectStore {
             ...putParams(options),
         };
         if (size <= this.multipartThreshold) {
-            const result = await this.call('S3.PutObject', ref, () => this.client.send(new dist_cjs.PutObjectCommand({ ...params, Body: (0,external_node_fs_.createReadStream)(filePath) })));
+            const result = await callS3('S3.PutObject', ref, () => this.client.send(new dist_cjs.PutObjectCommand({ ...params, Body: (0,external_node_fs_.createReadStream)(filePath) })));
             return withVersion({ etag: unquote(result.ETag) }, result.VersionId);
         }
         const partSize = Math.max(this.partSize, Math.ceil(size / MAX_PARTS));
@@ -46711,12 +47016,12 @@ class S3ObjectStore {
             // Abandoned parts cost money until a lifecycle rule removes them: abort on failure.
             leavePartsOnError: false,
         });
-        const result = await this.call('S3.Upload', ref, () => upload.done());
+        const result = await callS3('S3.Upload', ref, () => upload.done());
         return withVersion({ etag: unquote(result.ETag) }, result.VersionId);
     }
     async put(ref, body, options = {}) {
         const condition = options.ifMatch !== undefined ? 'if-match' : 'if-none-match';
-        const result = await this.call('S3.PutObject', ref, () => this.client.send(new dist_cjs.PutObjectCommand({
+        const result = await callS3('S3.PutObject', ref, () => this.client.send(new dist_cjs.PutObjectCommand({
             Bucket: ref.bucket,
             Key: ref.key,
             Body: body,
@@ -46744,7 +47049,7 @@ class S3ObjectStore {
         const maxBytes = options.maxBytes ?? SMALL_OBJECT_MAX_BYTES;
         let response;
         try {
-            response = await this.call('S3.GetObject', ref, () => this.client.send(new dist_cjs.GetObjectCommand({ Bucket: ref.bucket, Key: ref.key })));
+            response = await callS3('S3.GetObject', ref, () => this.client.send(new dist_cjs.GetObjectCommand({ Bucket: ref.bucket, Key: ref.key })));
         }
         catch (thrown) {
             if (thrown instanceof ObjectNotFoundError)
@@ -46770,7 +47075,7 @@ class S3ObjectStore {
             }
         }
         catch (thrown) {
-            throw this.convert(thrown, 'S3.GetObject', ref, 'if-match');
+            throw s3Error(thrown, 'S3.GetObject', ref, 'if-match');
         }
         return withVersion({ text: Buffer.concat(chunks).toString('utf8'), etag: unquote(response.ETag) }, response.VersionId);
     }
@@ -46789,7 +47094,7 @@ class S3ObjectStore {
     }
     async head(ref) {
         try {
-            const result = await this.call('S3.HeadObject', ref, () => this.client.send(new dist_cjs.HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key })));
+            const result = await callS3('S3.HeadObject', ref, () => this.client.send(new dist_cjs.HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key })));
             return {
                 bucket: ref.bucket,
                 key: ref.key,
@@ -46837,7 +47142,7 @@ class S3ObjectStore {
         }
     }
     async copy(from, to, options = {}) {
-        const result = await this.call('S3.CopyObject', to, async () => {
+        const result = await callS3('S3.CopyObject', to, async () => {
             try {
                 return await this.client.send(new dist_cjs.CopyObjectCommand({
                     Bucket: to.bucket,
@@ -46863,7 +47168,7 @@ class S3ObjectStore {
         const flush = async () => {
             const current = batch;
             batch = [];
-            const result = await this.call('S3.DeleteObjects', { bucket, key: current[0] ?? '' }, () => this.client.send(new dist_cjs.DeleteObjectsCommand({
+            const result = await callS3('S3.DeleteObjects', { bucket, key: current[0] ?? '' }, () => this.client.send(new dist_cjs.DeleteObjectsCommand({
                 Bucket: bucket,
                 // Quiet: S3 then lists only the failures, keeping the response small.
                 Delete: { Objects: current.map((Key) => ({ Key })), Quiet: true },
@@ -46884,162 +47189,119 @@ class S3ObjectStore {
         return { deleted, failed };
     }
     async bucketExists(bucket) {
-        try {
-            await this.client.send(new dist_cjs.HeadBucketCommand({ Bucket: bucket }));
-            return true;
-        }
-        catch (thrown) {
-            if (isNotFound(thrown))
-                return false;
-            throw classifyAwsError(thrown, 'S3.HeadBucket', `s3://${bucket}`);
-        }
+        return s3BucketExists(this.client, bucket);
     }
     async ensureBucket(bucket, options = {}) {
-        if (await this.bucketExists(bucket))
-            return { created: false };
-        const region = await this.client.config.region();
-        try {
-            await this.client.send(new dist_cjs.CreateBucketCommand({
-                Bucket: bucket,
-                // us-east-1 is the one region that refuses an explicit location constraint.
-                ...(region !== 'us-east-1' && {
-                    CreateBucketConfiguration: { LocationConstraint: region },
-                }),
-            }));
-        }
-        catch (thrown) {
-            // Another provision run created it between our HEAD and CREATE: that is success.
-            if (errors_describeAwsError(thrown).code === 'BucketAlreadyOwnedByYou')
-                return { created: false };
-            throw classifyAwsError(thrown, 'S3.CreateBucket', `s3://${bucket}`);
-        }
-        try {
-            // S3 is eventually consistent about new buckets: wait with the SDK's waiter, not a loop.
-            await (0,dist_cjs.waitUntilBucketExists)({ client: this.client, maxWaitTime: this.bucketWaitSeconds }, { Bucket: bucket });
-        }
-        catch (thrown) {
-            throw classifyAwsError(thrown, 'S3.waitUntilBucketExists', `s3://${bucket}`);
-        }
-        const tags = Object.entries(options.tags ?? {});
-        if (tags.length > 0) {
-            await this.call('S3.PutBucketTagging', { bucket, key: '' }, () => this.client.send(new dist_cjs.PutBucketTaggingCommand({
-                Bucket: bucket,
-                Tagging: { TagSet: tags.map(([Key, Value]) => ({ Key, Value })) },
-            })));
-        }
-        return { created: true };
+        return ensureS3Bucket(this.client, bucket, options, this.bucketWaitSeconds);
     }
     async getQueueNotifications(bucket) {
-        const result = await this.call('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new dist_cjs.GetBucketNotificationConfigurationCommand({ Bucket: bucket })));
-        return { queues: (result.QueueConfigurations ?? []).map(fromQueueConfiguration) };
+        return getS3QueueNotifications(this.client, bucket);
     }
     async putQueueNotifications(bucket, notifications) {
-        // PutBucketNotificationConfiguration replaces the whole configuration: read it first so a
-        // user's own Lambda, SNS or EventBridge notifications on the bucket survive.
-        const current = await this.call('S3.GetBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new dist_cjs.GetBucketNotificationConfigurationCommand({ Bucket: bucket })));
-        await this.call('S3.PutBucketNotificationConfiguration', { bucket, key: '' }, () => this.client.send(new dist_cjs.PutBucketNotificationConfigurationCommand({
-            Bucket: bucket,
-            NotificationConfiguration: {
-                ...(current.TopicConfigurations !== undefined && {
-                    TopicConfigurations: current.TopicConfigurations,
-                }),
-                ...(current.LambdaFunctionConfigurations !== undefined && {
-                    LambdaFunctionConfigurations: current.LambdaFunctionConfigurations,
-                }),
-                ...(current.EventBridgeConfiguration !== undefined && {
-                    EventBridgeConfiguration: current.EventBridgeConfiguration,
-                }),
-                QueueConfigurations: notifications.queues.map(toQueueConfiguration),
-            },
-        })));
+        return putS3QueueNotifications(this.client, bucket, notifications);
     }
-    /**
-     * Runs one SDK call and converts what it throws. `condition` names the precondition a 412 means:
-     * reads are conditional on `If-Match`, writes on `If-None-Match` unless they say otherwise.
-     */
-    async call(operation, ref, run, condition = operation === 'S3.GetObject' ? 'if-match' : 'if-none-match') {
-        try {
-            return await run();
-        }
-        catch (thrown) {
-            throw this.convert(thrown, operation, ref, condition);
-        }
-    }
-    convert(thrown, operation, ref, condition) {
-        if (thrown instanceof SluiceError)
-            return thrown;
-        if (isNotFound(thrown) && ref.key !== '')
-            return new ObjectNotFoundError(ref.bucket, ref.key, { cause: thrown });
-        const { code, httpStatus } = errors_describeAwsError(thrown);
-        if (code === 'PreconditionFailed' || httpStatus === 412) {
-            return new PreconditionFailedError(ref.bucket, ref.key, condition, { cause: thrown });
-        }
-        return classifyAwsError(thrown, operation, describeRef(ref));
-    }
-}
-/** True for "no such key/version" and for the bodiless 404 of a HEAD request. */
-function isNotFound(thrown) {
-    const { code, httpStatus } = errors_describeAwsError(thrown);
-    return (code === 'NoSuchKey' ||
-        code === 'NoSuchVersion' ||
-        code === 'NotFound' ||
-        (httpStatus === 404 && code !== 'NoSuchBucket'));
-}
-function bodyStream(response, ref) {
-    // In Node the SDK returns an http.IncomingMessage, a Readable; anything else is a bug.
-    if (response.Body instanceof external_node_stream_.Readable)
-        return response.Body;
-    throw new SluiceError(`S3.GetObject on ${describeRef(ref)} returned no readable body`);
-}
-function putParams(options) {
-    return {
-        ...(options.contentType !== undefined && { ContentType: options.contentType }),
-        ...(options.metadata !== undefined && { Metadata: { ...options.metadata } }),
-        ...(options.ifAbsent === true && { IfNoneMatch: '*' }),
-    };
-}
-function fromQueueConfiguration(configuration) {
-    const rules = configuration.Filter?.Key?.FilterRules ?? [];
-    // AWS answers `Prefix`/`Suffix` though it is sent `prefix`/`suffix`.
-    const rule = (name) => rules.find((r) => r.Name?.toLowerCase() === name)?.Value;
-    const prefix = rule('prefix');
-    const suffix = rule('suffix');
-    return {
-        queueArn: configuration.QueueArn ?? '',
-        events: configuration.Events ?? [],
-        ...(configuration.Id !== undefined && { id: configuration.Id }),
-        ...(prefix !== undefined && { prefix }),
-        ...(suffix !== undefined && { suffix }),
-    };
-}
-function toQueueConfiguration(notification) {
-    const rules = [
-        ...(notification.prefix !== undefined ? [{ Name: 'prefix', Value: notification.prefix }] : []),
-        ...(notification.suffix !== undefined ? [{ Name: 'suffix', Value: notification.suffix }] : []),
-    ];
-    return {
-        QueueArn: notification.queueArn,
-        Events: [...notification.events],
-        ...(notification.id !== undefined && { Id: notification.id }),
-        ...(rules.length > 0 && { Filter: { Key: { FilterRules: rules } } }),
-    };
-}
-function withVersion(value, versionId) {
-    // moto and unversioned buckets answer `null` or nothing; only a real id is worth passing on.
-    return versionId !== undefined && versionId !== 'null' ? { ...value, versionId } : value;
-}
-function unquote(etag) {
-    return (etag ?? '').replace(/^"(.*)"$/, '$1');
-}
-function quote(etag) {
-    return etag.startsWith('"') ? etag : `"${etag}"`;
-}
-function describeRef(ref) {
-    return ref.key === '' ? `s3://${ref.bucket}` : `s3://${ref.bucket}/${ref.key}`;
 }
 
 // EXTERNAL MODULE: ../../node_modules/@aws-sdk/client-sqs/dist-cjs/index.js
 var client_sqs_dist_cjs = __nccwpck_require__(744);
+;// CONCATENATED MODULE: ../core/src/aws/retry.ts
+/**
+ * The one way sluice retries AWS calls beyond what the SDK already does: exponential backoff with
+ * jitter, a predicate for what is worth retrying, a budget of attempts (and optionally of time).
+ * Two shapes: {@link withRetries} for a call that either succeeds or throws, and
+ * {@link retryRounds} for a call that partly fails in its response (RunTask, SendMessageBatch),
+ * where only the part that failed is tried again.
+ */
+
+
+const DEFAULT_ATTEMPTS = 5;
+const DEFAULT_BASE_MS = 250;
+const DEFAULT_MAX_MS = 20_000;
+const defaultSleep = (ms) => new Promise((resolve) => {
+    setTimeout(resolve, ms);
+});
+/**
+ * The wait before retry `attempt` (1 for the first retry): a ceiling of `baseDelayMs` doubled per
+ * retry, capped at `maxDelayMs`, spread by `jitter` so many callers throttled together spread out.
+ *
+ * @example
+ * backoffDelayMs(3, { baseDelayMs: 1000, maxDelayMs: 20000, jitter: 'equal', random: () => 0.5 }); // 3000
+ * backoffDelayMs(2, { baseDelayMs: 1000, jitter: 'none' }); // 2000
+ * @throws never.
+ */
+function backoffDelayMs(attempt, options = {}) {
+    const base = options.baseDelayMs ?? DEFAULT_BASE_MS;
+    const ceiling = Math.min(options.maxDelayMs ?? DEFAULT_MAX_MS, base * 2 ** Math.max(0, attempt - 1));
+    const random = options.random ?? Math.random;
+    switch (options.jitter ?? 'full') {
+        case 'none':
+            return ceiling;
+        case 'equal':
+            return Math.round(ceiling / 2 + (ceiling / 2) * random());
+        case 'full':
+            return Math.round(ceiling * random());
+    }
+}
+/**
+ * Runs `round` until it says `done`, waiting with backoff between rounds; when the attempts (or
+ * the time) run out, returns the last round's `retry` value. A round that throws ends it all: the
+ * round decides what is worth another try, and keeps the state of what is left in its closure.
+ *
+ * @example
+ * let pending = entries;
+ * const report = await retryRounds(async () => {
+ *   const failed = await sendAll(pending);
+ *   if (failed.length === 0) return { done: { failed } };
+ *   pending = failed;
+ *   return { retry: { failed }, reason: `${failed.length} failed` };
+ * }, { maxAttempts: 5 });
+ * @throws whatever `round` throws.
+ */
+async function retryRounds(round, options = {}) {
+    const sleep = options.sleep ?? defaultSleep;
+    const now = options.now ?? Date.now;
+    const deadline = options.maxElapsedMs === undefined ? Infinity : now() + options.maxElapsedMs;
+    let attempts = Math.max(1, options.maxAttempts ?? DEFAULT_ATTEMPTS);
+    for (let attempt = 1;; attempt += 1) {
+        const outcome = await round(attempt);
+        if ('done' in outcome)
+            return outcome.done;
+        attempts = Math.max(attempts, outcome.atLeastAttempts ?? 0);
+        if (attempt >= attempts)
+            return outcome.retry;
+        const delayMs = backoffDelayMs(attempt, options);
+        if (now() + delayMs > deadline)
+            return outcome.retry;
+        options.onRetry?.({ attempt, delayMs, reason: outcome.reason });
+        await sleep(delayMs);
+    }
+}
+/**
+ * Runs `operation`, retrying it with backoff while it throws what `retryOn` accepts (by default a
+ * transient AWS error). Other errors, and the last retryable one, are thrown as they are.
+ *
+ * @example
+ * await withRetries(() => store.putJson(ref, record));
+ * await withRetries(() => ec2.send(deleteGroup), { retryOn: inUse, baseDelayMs: 2000, jitter: 'none' });
+ * @throws whatever `operation` throws last.
+ */
+async function retry_withRetries(operation, options = {}) {
+    const retryOn = options.retryOn ?? isTransientAwsError;
+    const outcome = await retryRounds(async (attempt) => {
+        try {
+            return { done: { value: await operation(attempt) } };
+        }
+        catch (thrown) {
+            if (!retryOn(thrown))
+                throw thrown;
+            return { retry: { thrown }, reason: toError(thrown).message };
+        }
+    }, options);
+    if ('value' in outcome)
+        return outcome.value;
+    throw outcome.thrown;
+}
+
 ;// CONCATENATED MODULE: ../core/src/queue/errors.ts
 /**
  * Errors of the queue adapters. AWS SDK errors are classified as the storage adapters classify
@@ -47139,7 +47401,7 @@ const SQS_LIMITS = {
 
 
 
-const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
  * {@link TaskQueue} on Amazon SQS (standard queues) or the moto server. Takes a configured
  * `SQSClient` and the queue URL.
@@ -47163,7 +47425,7 @@ class SqsTaskQueue {
         this.url = url;
         this.sendAttempts = Math.max(1, options.sendAttempts ?? 5);
         this.backoffMs = options.backoffMs ?? 200;
-        this.sleep = options.sleep ?? defaultSleep;
+        this.sleep = options.sleep;
     }
     async receive(options = {}) {
         const { signal } = options;
@@ -47298,9 +47560,9 @@ class SqsTaskQueue {
         let pending = [...indices];
         let sent = 0;
         const failed = [];
-        for (let attempt = 1; pending.length > 0; attempt++) {
-            const last = attempt >= this.sendAttempts;
-            const retry = [];
+        // Each round answers with what would be reported if it were the last: the entries still
+        // failing count as failed then.
+        return retryRounds(async () => {
             let output;
             try {
                 output = await this.client.send(new client_sqs_dist_cjs/* SendMessageBatchCommand */.vY({
@@ -47320,40 +47582,37 @@ class SqsTaskQueue {
                 // for throttling, but the user's errors (denied, no such queue) are thrown at once.
                 if (!isTransientAwsError(thrown))
                     throw errors_classifySqsError(thrown, 'SQS.SendMessageBatch', this.url);
-                if (last) {
-                    const { code } = errors_describeAwsError(thrown);
-                    const { message } = toError(thrown);
-                    for (const index of pending)
-                        failed.push({ index, code, message, senderFault: false });
-                    return { sent, failed };
-                }
-                await this.sleep(this.backoff(attempt));
-                continue;
+                const { code } = errors_describeAwsError(thrown);
+                const { message } = toError(thrown);
+                const unsent = pending.map((index) => ({ index, code, message, senderFault: false }));
+                return { retry: { sent, failed: [...failed, ...unsent] }, reason: code };
             }
             sent += output.Successful?.length ?? 0;
+            const retry = [];
             for (const entry of output.Failed ?? []) {
-                const index = Number(entry.Id);
                 const failure = {
-                    index,
+                    index: Number(entry.Id),
                     code: entry.Code ?? 'Unknown',
                     message: entry.Message ?? '',
                     senderFault: entry.SenderFault === true,
                 };
                 // Sender faults (too large, invalid characters) fail again however often they are sent.
-                if (failure.senderFault || last)
+                if (failure.senderFault)
                     failed.push(failure);
                 else
-                    retry.push(index);
+                    retry.push(failure);
             }
-            pending = retry;
-            if (pending.length > 0)
-                await this.sleep(this.backoff(attempt));
-        }
-        return { sent, failed };
-    }
-    backoff(attempt) {
-        // "Full jitter": spreads retries of many senders so they do not throttle together again.
-        return Math.round(Math.random() * this.backoffMs * 2 ** (attempt - 1));
+            if (retry.length === 0)
+                return { done: { sent, failed } };
+            pending = retry.map((failure) => failure.index);
+            return { retry: { sent, failed: [...failed, ...retry] }, reason: retry[0]?.code ?? 'Unknown' };
+        }, {
+            maxAttempts: this.sendAttempts,
+            baseDelayMs: this.backoffMs,
+            // Full jitter spreads retries of many senders so they do not throttle together again.
+            jitter: 'full',
+            ...(this.sleep !== undefined && { sleep: this.sleep }),
+        });
     }
 }
 const notReturned = {
@@ -47382,7 +47641,7 @@ class SqsQueues {
     sleep;
     constructor(client, options = {}) {
         this.client = client;
-        this.sleep = options.sleep ?? defaultSleep;
+        this.sleep = options.sleep;
     }
     /**
      * The URL of a queue by name; `undefined` when there is none.
@@ -47457,25 +47716,25 @@ class SqsQueues {
             return { url: existing, arn: await this.queueArn(existing), created: false };
         }
         let url;
-        for (let attempt = 1;; attempt++) {
-            try {
-                const output = await this.client.send(new CreateQueueCommand({
-                    QueueName: name,
-                    Attributes: attributes,
-                    ...(tags !== undefined && { tags: { ...tags } }),
-                }));
-                url = output.QueueUrl;
-                break;
-            }
-            catch (thrown) {
+        try {
+            const output = await withRetries(() => this.client.send(new CreateQueueCommand({
+                QueueName: name,
+                Attributes: attributes,
+                ...(tags !== undefined && { tags: { ...tags } }),
+            })), {
                 // SQS refuses a queue's name for 60 s after the queue was deleted (a run torn down and
                 // provisioned again): waiting it out beats failing the provision.
-                if (/QueueDeletedRecently/.test(describeAwsError(thrown).code) && attempt < QUEUE_NAME_WAITS) {
-                    await this.sleep(QUEUE_NAME_WAIT_MS);
-                    continue;
-                }
-                throw classifySqsError(thrown, 'SQS.CreateQueue', name);
-            }
+                retryOn: (thrown) => /QueueDeletedRecently/.test(describeAwsError(thrown).code),
+                maxAttempts: QUEUE_NAME_WAITS,
+                baseDelayMs: QUEUE_NAME_WAIT_MS,
+                maxDelayMs: QUEUE_NAME_WAIT_MS,
+                jitter: 'none',
+                ...(this.sleep !== undefined && { sleep: this.sleep }),
+            });
+            url = output.QueueUrl;
+        }
+        catch (thrown) {
+            throw classifySqsError(thrown, 'SQS.CreateQueue', name);
         }
         if (url === undefined) {
             throw new AwsRequestError(`SQS.CreateQueue did not return the URL of ${name}`, {
@@ -48275,18 +48534,22 @@ class TaskWorkspace {
     }
     /**
      * Empties the input and output locations and creates the directories, before a task and after it.
-     * Directories are emptied, not removed: they may be mount points.
+     * Directories are emptied, not removed: they may be mount points. Nothing is followed: a link
+     * the algorithm left where a location or an entry in it was is removed, never its target.
      */
     async prepare() {
         await clearLocation(this.inputPath, this.manifest.input.kind);
         await clearLocation(this.outputPath, this.manifest.output.kind);
     }
     /**
-     * The result files, with checked relative paths. A symlink is followed only when its target is a
-     * file inside the output directory.
+     * The result files, with checked relative paths. The output location itself is never followed
+     * (read with `lstat`); a symlink inside the output directory is followed only when its target is
+     * a file inside the output directory. A missing output is no result.
      *
-     * @throws {ConfigurationError} when a result's path is unusable as a key (control characters,
-     *   over-long names), a symlink points outside the output, or an entry is not a regular file.
+     * @throws {ConfigurationError} when the output is not what the manifest says (a directory output
+     *   replaced by a link or a file, a file output that is a directory or a link), a result's path is
+     *   unusable as a key (control characters, over-long names), a symlink points outside the output,
+     *   or an entry is not a regular file.
      */
     async collectOutputs() {
         const output = this.manifest.output;
@@ -48301,6 +48564,12 @@ class TaskWorkspace {
                 { relativePath: relativeOutputPath(output, output.path), file: this.outputPath, size: info.size },
             ];
         }
+        const info = await (0,promises_.lstat)(this.outputPath).catch(() => undefined);
+        if (info === undefined)
+            return [];
+        if (!info.isDirectory()) {
+            throw new errors_ConfigurationError(`the output ${output.path}/ is not a directory (the algorithm replaced it by a link or a file): nothing is collected through it`);
+        }
         const root = await (0,promises_.realpath)(this.outputPath);
         const found = [];
         await walk(root, this.outputPath, [], found);
@@ -48308,8 +48577,12 @@ class TaskWorkspace {
     }
 }
 async function clearLocation(path, kind) {
-    if (kind === 'file') {
+    // rm and lstat do not follow a link at the end of a path: a link is removed, not its target.
+    const info = await (0,promises_.lstat)(path).catch(() => undefined);
+    if (kind === 'file' || (info !== undefined && !info.isDirectory())) {
         await (0,promises_.rm)(path, { force: true, recursive: true });
+    }
+    if (kind === 'file') {
         await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
         return;
     }
@@ -48486,7 +48759,8 @@ var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
 /**
  * Builds the run's input filter, compiling the globs once. A key is an input when it is in the input
  * bucket, under `input.prefix`, not a "folder" (ending in `/`), not under sluice's reserved
- * `_sluice/` prefix, not under `output.prefix` when input and output share a bucket (so results
+ * `_sluice/` prefix, not one whose results (`<output.prefix><relative key>/…`) would land under
+ * `_sluice/` (where collect would take them for ledger objects, and the task role may not write), not under `output.prefix` when input and output share a bucket (so results
  * never become inputs), and its key relative to `input.prefix` matches one of the `include` globs.
  * Globs follow picomatch with `dot: true`: `**` matches every key, dot-files included.
  *
@@ -48511,6 +48785,9 @@ function inputFilter(selection) {
             return { input: false, reason: 'folder' };
         if (isLedgerKey(key))
             return { input: false, reason: 'ledger' };
+        if (isLedgerKey(`${output.prefix}${key.slice(input.prefix.length)}/`)) {
+            return { input: false, reason: 'result-in-ledger' };
+        }
         // When the output prefix holds the input prefix (or is empty) every input is "under" it, so it
         // cannot tell results apart; such a job is the validator's to refuse, not the filter's to guess.
         if (outputInsideInput && key.startsWith(output.prefix))
@@ -49494,46 +49771,17 @@ function translateOne(error, context) {
     const parent = (error.parentSchema ?? {});
     const params = error.params;
     const found = describe_describeFound(error.data, segments);
-    if (['type', 'pattern', 'minimum', 'maximum'].includes(error.keyword)) {
+    const failure = { error, context, segments, parent, params, found };
+    if (['type', 'pattern', 'minimum', 'maximum', 'enum'].includes(error.keyword)) {
         const special = context.explain?.(segments, error.data);
         if (special)
             return make(file, segments, special.message, { ...special, found });
     }
     switch (error.keyword) {
-        case 'required': {
-            const name = String(params.missingProperty);
-            const then = error.schemaPath.match(/^(.*)\/then\/required$/);
-            const condition = then?.[1] !== undefined ? conditionWords(resolvePointer(context.schema, `${then[1]}/if`)) : '';
-            const objectSchema = (then?.[1] !== undefined
-                ? resolvePointer(context.schema, then[1].replace(/\/allOf\/[0-9]+$/, ''))
-                : parent);
-            const property = objectSchema?.properties?.[name];
-            const description = property?.description;
-            return make(file, [...segments, name], `"${name}" is required${condition}`, {
-                expected: expectedFor(property),
-                found: 'nothing',
-                hint: typeof description === 'string' ? `Add "${name}": ${description}` : `Add "${name}"`,
-            });
-        }
-        case 'additionalProperties': {
-            const name = String(params.additionalProperty);
-            const known = Object.keys(parent.properties ?? {});
-            if (segments.length === 1 &&
-                segments[0] === 'aws' &&
-                (CREDENTIAL_FIELDS.test(name) || SENSITIVE_NAME.test(name))) {
-                return make(file, [...segments, name], `"${name}" is not a job field: a job file never holds AWS credentials`, {
-                    expected: `one of ${known.join(', ')}`,
-                    hint: CREDENTIALS_HINT,
-                });
-            }
-            const suggestion = describe_closestName(name, known);
-            return make(file, [...segments, name], `unknown property "${name}"`, {
-                expected: known.length > 0 ? `one of ${known.join(', ')}` : 'no properties',
-                hint: suggestion !== undefined
-                    ? `Did you mean "${suggestion}"?`
-                    : `Remove it; known properties are ${known.join(', ')}`,
-            });
-        }
+        case 'required':
+            return missingProperty(failure);
+        case 'additionalProperties':
+            return unknownProperty(failure);
         case 'type': {
             const expected = String(params.type)
                 .split(',')
@@ -49541,18 +49789,8 @@ function translateOne(error, context) {
                 .join(' or ');
             return make(file, segments, `must be ${expected}`, { expected, found });
         }
-        case 'enum': {
-            const allowed = Array.isArray(params.allowedValues) ? params.allowedValues : [];
-            const expected = `one of ${allowed.map((value) => JSON.stringify(value)).join(', ')}`;
-            const suggestion = typeof error.data === 'string'
-                ? describe_closestName(error.data, allowed.map((value) => String(value)))
-                : undefined;
-            return make(file, segments, `must be ${expected}`, {
-                expected,
-                found,
-                hint: suggestion !== undefined ? `Did you mean "${suggestion}"?` : undefined,
-            });
-        }
+        case 'enum':
+            return notAllowed(failure);
         case 'const':
             return make(file, segments, `must be ${JSON.stringify(params.allowedValue)}`, {
                 expected: JSON.stringify(params.allowedValue),
@@ -49565,21 +49803,8 @@ function translateOne(error, context) {
         case 'minimum':
         case 'maximum':
         case 'exclusiveMinimum':
-        case 'exclusiveMaximum': {
-            const limit = String(params.limit);
-            const range = rangeWords(parent);
-            const words = range ??
-                {
-                    minimum: `at least ${limit}`,
-                    maximum: `at most ${limit}`,
-                    exclusiveMinimum: `greater than ${limit}`,
-                    exclusiveMaximum: `less than ${limit}`,
-                }[error.keyword];
-            return make(file, segments, `must be ${words}`, {
-                expected: `${expectedFor({ type: parent.type })} ${words}`,
-                found,
-            });
-        }
+        case 'exclusiveMaximum':
+            return outOfRange(failure);
         case 'minLength':
             return Number(params.limit) === 1
                 ? make(file, segments, 'must not be empty', { expected: 'a non-empty string', found: '""' })
@@ -49620,6 +49845,77 @@ function translateOne(error, context) {
             return make(file, segments, `does not meet the "${error.keyword}" rule of the schema`, { found });
     }
 }
+/** A required property is absent: say which, under what condition, and what it is for. */
+function missingProperty(failure) {
+    const { error, context, segments, parent, params } = failure;
+    const { file } = context;
+    const name = String(params.missingProperty);
+    const then = error.schemaPath.match(/^(.*)\/then\/required$/);
+    const condition = then?.[1] !== undefined ? conditionWords(resolvePointer(context.schema, `${then[1]}/if`)) : '';
+    const objectSchema = (then?.[1] !== undefined ? resolvePointer(context.schema, then[1].replace(/\/allOf\/[0-9]+$/, '')) : parent);
+    const property = objectSchema?.properties?.[name];
+    const description = property?.description;
+    return make(file, [...segments, name], `"${name}" is required${condition}`, {
+        expected: expectedFor(property),
+        found: 'nothing',
+        hint: typeof description === 'string' ? `Add "${name}": ${description}` : `Add "${name}"`,
+    });
+}
+/** A property the schema does not know: a credential gets its own warning, a typo a suggestion. */
+function unknownProperty(failure) {
+    const { context, segments, parent, params } = failure;
+    const { file } = context;
+    const name = String(params.additionalProperty);
+    const known = Object.keys(parent.properties ?? {});
+    if (segments.length === 1 &&
+        segments[0] === 'aws' &&
+        (CREDENTIAL_FIELDS.test(name) || SENSITIVE_NAME.test(name))) {
+        return make(file, [...segments, name], `"${name}" is not a job field: a job file never holds AWS credentials`, {
+            expected: `one of ${known.join(', ')}`,
+            hint: CREDENTIALS_HINT,
+        });
+    }
+    const suggestion = describe_closestName(name, known);
+    return make(file, [...segments, name], `unknown property "${name}"`, {
+        expected: known.length > 0 ? `one of ${known.join(', ')}` : 'no properties',
+        hint: suggestion !== undefined
+            ? `Did you mean "${suggestion}"?`
+            : `Remove it; known properties are ${known.join(', ')}`,
+    });
+}
+/** A value outside an enum, with the nearest allowed one when it looks like a typo. */
+function notAllowed(failure) {
+    const { error, context, segments, params, found } = failure;
+    const { file } = context;
+    const allowed = Array.isArray(params.allowedValues) ? params.allowedValues : [];
+    const expected = `one of ${allowed.map((value) => JSON.stringify(value)).join(', ')}`;
+    const suggestion = typeof error.data === 'string'
+        ? describe_closestName(error.data, allowed.map((value) => String(value)))
+        : undefined;
+    return make(file, segments, `must be ${expected}`, {
+        expected,
+        found,
+        hint: suggestion !== undefined ? `Did you mean "${suggestion}"?` : undefined,
+    });
+}
+/** A number past a bound, in words ("between 1 and 100" when the schema gives both). */
+function outOfRange(failure) {
+    const { error, context, segments, parent, params, found } = failure;
+    const { file } = context;
+    const limit = String(params.limit);
+    const range = rangeWords(parent);
+    const words = range ??
+        {
+            minimum: `at least ${limit}`,
+            maximum: `at most ${limit}`,
+            exclusiveMinimum: `greater than ${limit}`,
+            exclusiveMaximum: `less than ${limit}`,
+        }[error.keyword];
+    return make(file, segments, `must be ${words}`, {
+        expected: `${expectedFor({ type: parent.type })} ${words}`,
+        found,
+    });
+}
 
 ;// CONCATENATED MODULE: ../core/src/schemas/records.ts
 // The objects every part of a run shares in the output bucket's ledger (`_sluice/<run-id>/`): the
@@ -49628,10 +49924,10 @@ function translateOne(error, context) {
 
 
 
-/** Every status, in the order a task passes through them. */
-const TASK_STATUSES = (/* unused pure expression or super */ null && (['running', 'succeeded', 'failed']));
-/** Every failure class. */
-const FAILURE_CLASSES = (/* unused pure expression or super */ null && ([
+/** Every status, in the order a task passes through them: the schema's enum and the type are made of it. */
+const TASK_STATUSES = ['running', 'succeeded', 'failed'];
+/** Every failure class: the schema's enum and the type are made of it. */
+const FAILURE_CLASSES = [
     'algorithm-exit',
     'out-of-memory',
     'timeout',
@@ -49639,7 +49935,7 @@ const FAILURE_CLASSES = (/* unused pure expression or super */ null && ([
     'input-unreadable',
     'upload-failed',
     'infrastructure',
-]));
+];
 const TIMESTAMP = {
     type: 'string',
     title: 'an ISO 8601 UTC timestamp such as "2025-01-31T12:00:00.000Z"',
@@ -49683,7 +49979,7 @@ const taskRecordSchemaTyped = {
             required: ['bucket', 'key', 'etag'],
             additionalProperties: false,
         },
-        status: { type: 'string', enum: ['running', 'succeeded', 'failed'] },
+        status: { type: 'string', enum: [...TASK_STATUSES] },
         algorithmDigest: DIGEST,
         attempts: {
             type: 'array',
@@ -49703,15 +49999,7 @@ const taskRecordSchemaTyped = {
                     failureClass: {
                         type: 'string',
                         nullable: true,
-                        enum: [
-                            'algorithm-exit',
-                            'out-of-memory',
-                            'timeout',
-                            'no-output',
-                            'input-unreadable',
-                            'upload-failed',
-                            'infrastructure',
-                        ],
+                        enum: [...FAILURE_CLASSES],
                     },
                     logKey: { type: 'string', nullable: true, minLength: 1 },
                     message: { type: 'string', nullable: true, maxLength: 4096 },
@@ -49845,38 +50133,12 @@ async function updateJson(store, ref, next) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/aws/retry.ts
-
-
-/**
- * Runs `operation`, retrying it with exponential backoff while it fails with a transient AWS error
- * (throttling, 5xx, a dropped connection). Other errors, and the last transient one, are thrown.
- *
- * @example
- * await withRetries(() => store.putJson(ref, record));
- * @throws whatever `operation` throws last.
- */
-async function withRetries(operation, options = {}) {
-    const attempts = Math.max(1, options.attempts ?? 5);
-    const baseMs = options.baseMs ?? 250;
-    const wait = options.sleep ?? ((ms) => (0,external_node_timers_promises_namespaceObject.setTimeout)(ms));
-    for (let attempt = 1;; attempt += 1) {
-        try {
-            return await operation();
-        }
-        catch (thrown) {
-            if (attempt >= attempts || !isTransientAwsError(thrown))
-                throw thrown;
-            await wait(Math.random() * baseMs * 2 ** (attempt - 1));
-        }
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/tasks/ledger.ts
 /**
  * The run's ledger in the output bucket, as the runner writes it: completion markers, task records
  * (read-modify-write conditional on what was read, every attempt kept), commit claims and rejected
- * messages. Every call retries transient AWS faults.
+ * messages. Every call retries transient AWS faults. What it writes is masked with the secret values
+ * the runner's log holds: task records and rejected messages never carry them.
  */
 
 
@@ -49898,7 +50160,7 @@ class TaskLedger {
     /** The completion marker, when the task is done. */
     async marker(taskId) {
         const key = completionMarkerKey(this.runId, taskId);
-        const found = await withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
+        const found = await retry_withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
         return found === undefined
             ? undefined
             : validateCompletionMarker(found.value, `s3://${this.bucket}/${key}`);
@@ -49909,7 +50171,7 @@ class TaskLedger {
      */
     async failedForGood(taskId) {
         const key = taskRecordKey(this.runId, taskId);
-        const found = await withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
+        const found = await retry_withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
         if (found === undefined)
             return false;
         try {
@@ -49928,7 +50190,11 @@ class TaskLedger {
      */
     async recordAttempt(task, taskId, attempt, status, outputs) {
         const ref = { bucket: this.bucket, key: taskRecordKey(this.runId, taskId) };
-        const updated = await withRetries(() => updateJson(this.store, ref, (existing) => this.withAttempt(this.readable(existing, ref.key, taskId), task, taskId, attempt, status, outputs)));
+        // Every attempt's message is masked here, on its way into the record, whatever it came from: the
+        // algorithm's answer, a thrown error, the runner's own words. The other fields are the runner's
+        // own numbers, times and ids.
+        const entry = attempt.message === undefined ? attempt : { ...attempt, message: this.log.mask(attempt.message) };
+        const updated = await retry_withRetries(() => updateJson(this.store, ref, (existing) => this.withAttempt(this.readable(existing, ref.key, taskId), task, taskId, entry, status, outputs)));
         // `withAttempt` always gives a record, so updateJson always writes.
         if (updated === undefined)
             throw new Error(`task record ${ref.key} was not written`);
@@ -49980,7 +50246,7 @@ class TaskLedger {
         const body = { workerId, attempt, claimedAt: new Date().toISOString() };
         for (let generation = 1; generation < 1000; generation += 1) {
             const key = this.claimKey(taskId, generation);
-            const put = await withRetries(() => this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(body), {
+            const put = await retry_withRetries(() => this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(body), {
                 contentType: 'application/json',
             }));
             if (put !== undefined)
@@ -49988,7 +50254,7 @@ class TaskLedger {
             const marker = await this.marker(taskId);
             if (marker !== undefined)
                 return { kind: 'done', marker };
-            const held = await withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
+            const held = await retry_withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
             const claim = held?.value;
             const claimedAt = typeof claim?.claimedAt === 'string' ? Date.parse(claim.claimedAt) : Number.NaN;
             // A claim deleted meanwhile (its holder gave up) or unreadable counts as stale.
@@ -50010,22 +50276,25 @@ class TaskLedger {
     /** Writes the completion marker; false when another commit wrote it first. */
     async writeMarker(marker) {
         const key = completionMarkerKey(this.runId, marker.taskId);
-        const put = await withRetries(() => this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(marker), {
+        const put = await retry_withRetries(() => this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(marker), {
             contentType: 'application/json',
         }));
         return put !== undefined;
     }
-    /** Sets a malformed message aside: `_sluice/<run-id>/rejected/<message-id>.json` with the reason. */
+    /**
+     * Sets a malformed message aside: `_sluice/<run-id>/rejected/<message-id>.json` with the reason,
+     * secret values masked.
+     */
     async reject(messageId, reason, body, receivedAt) {
         const key = `${ledgerPrefix(this.runId)}rejected/${safeFileName(messageId)}.json`;
         const truncated = body.length > REJECTED_BODY_LIMIT;
-        await withRetries(() => this.store.putJson({ bucket: this.bucket, key }, {
+        await retry_withRetries(() => this.store.putJson({ bucket: this.bucket, key }, this.log.mask({
             messageId,
             reason,
             receivedAt: receivedAt.toISOString(),
             body: truncated ? body.slice(0, REJECTED_BODY_LIMIT) : body,
             ...(truncated && { bodyTruncated: true }),
-        }));
+        })));
         return key;
     }
     claimKey(taskId, generation) {
@@ -50036,14 +50305,107 @@ class TaskLedger {
 
 ;// CONCATENATED MODULE: external "node:events"
 const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
+;// CONCATENATED MODULE: ../core/src/logging/secret-mask.ts
+/**
+ * The one way sluice hides secret values in text it writes: every occurrence of a value becomes
+ * `***`. The runner's log lines, task logs and task records, `sluice try`'s output and the run's
+ * summary all mask through it, so they agree on what is hidden.
+ */
+/** What a masked value is replaced by. */
+const MASK = '***';
+/**
+ * A set of secret values and the masking of text with them. Longer values are replaced first, so a
+ * secret that contains another is hidden whole. Values can be added later (`add`); whoever holds
+ * the mask sees them from then on.
+ *
+ * @example
+ * const mask = new SecretMask(['hunter2']);
+ * mask.text('password is hunter2'); // 'password is ***'
+ * mask.deep({ message: 'hunter2', n: 1 }); // { message: '***', n: 1 }
+ */
+class SecretMask {
+    secrets = [];
+    /** Empty values are ignored: they would mask nothing. */
+    constructor(values = []) {
+        for (const value of values)
+            this.add(value);
+    }
+    /** Masks `value` from now on. */
+    add(value) {
+        if (value.length === 0 || this.secrets.includes(value))
+            return;
+        this.secrets.push(value);
+        this.secrets.sort((a, b) => b.length - a.length);
+    }
+    /** The values masked, longest first. */
+    get values() {
+        return this.secrets;
+    }
+    /** Length of the longest value (0 without any): how much of a text can still be an unfinished secret. */
+    get longest() {
+        return this.secrets[0]?.length ?? 0;
+    }
+    /** `text` with every secret value replaced by `***`. */
+    text(text) {
+        let masked = text;
+        for (const secret of this.secrets)
+            masked = masked.split(secret).join(MASK);
+        return masked;
+    }
+    /** A copy of a JSON-like value with every string in it masked, at any depth (keys are kept). */
+    deep(value) {
+        return this.maskValue(value);
+    }
+    /**
+     * Where a text may be cut so that no secret lies across the cut: `at` or later. An occurrence
+     * across `at` moves the cut to its end (an occurrence is only found whole, so the end is within
+     * the text); what follows the cut keeps any secret whose start only has arrived.
+     */
+    safeCut(text, at) {
+        let cut = at;
+        let moved = true;
+        while (moved) {
+            moved = false;
+            for (const secret of this.secrets) {
+                const found = text.indexOf(secret, Math.max(0, cut - secret.length + 1));
+                if (found !== -1 && found < cut) {
+                    cut = found + secret.length;
+                    moved = true;
+                }
+            }
+        }
+        return cut;
+    }
+    maskValue(value) {
+        if (typeof value === 'string')
+            return this.text(value);
+        if (Array.isArray(value))
+            return value.map((item) => this.maskValue(item));
+        if (value !== null && typeof value === 'object') {
+            const out = {};
+            for (const [key, child] of Object.entries(value)) {
+                if (child !== undefined)
+                    out[key] = this.maskValue(child);
+            }
+            return out;
+        }
+        return value;
+    }
+}
+
 ;// CONCATENATED MODULE: ../core/src/execution/task-log.ts
+
 
 
 /** Default cap on a task's log: enough for any useful diagnosis, small enough to upload per task. */
 const DEFAULT_LOG_LIMIT_BYTES = 1024 * 1024;
 /** How many last lines are kept for summaries and after a truncation note. */
 const TAIL_LINES = 50;
-/** Lines longer than this are cut so masking never has to hold an unbounded line in memory. */
+/**
+ * Lines longer than this are cut so masking never has to hold an unbounded line in memory. The cut
+ * never falls inside a secret value, and the last (longest secret − 1) characters wait for the rest
+ * of the line, so a secret still arriving is masked whole.
+ */
 const MAX_LINE_BYTES = 64 * 1024;
 /**
  * The algorithm's stdout and stderr for one task, written to a file as it runs: each line prefixed
@@ -50058,7 +50420,7 @@ const MAX_LINE_BYTES = 64 * 1024;
  */
 class TaskLog {
     file;
-    secrets;
+    mask;
     limit;
     tailLines = [];
     /** The last lines past the cap: written after the truncation note. */
@@ -50069,10 +50431,7 @@ class TaskLog {
     droppedLines = 0;
     constructor(path, options = {}) {
         this.file = (0,external_node_fs_.createWriteStream)(path);
-        // Longest first, so a secret containing another is masked whole.
-        this.secrets = [...(options.secrets ?? [])]
-            .filter((s) => s.length > 0)
-            .sort((a, b) => b.length - a.length);
+        this.mask = new SecretMask(options.secrets ?? []);
         this.limit = options.limitBytes ?? DEFAULT_LOG_LIMIT_BYTES;
     }
     /** Adds output from the algorithm; complete lines are masked and written, a partial line waits. */
@@ -50084,9 +50443,12 @@ class TaskLog {
             text = text.slice(newline + 1);
             newline = text.indexOf('\n');
         }
-        if (text.length > MAX_LINE_BYTES) {
-            this.emit(stream, text);
-            text = '';
+        while (text.length > MAX_LINE_BYTES) {
+            const cut = this.lineCut(text);
+            if (cut <= 0)
+                break;
+            this.emit(stream, text.slice(0, cut));
+            text = text.slice(cut);
         }
         this.pending[stream] = text;
     }
@@ -50116,7 +50478,7 @@ class TaskLog {
         return { bytes: this.file.bytesWritten, truncated };
     }
     emit(stream, rawLine) {
-        const line = `[${stream}] ${this.mask(rawLine)}`;
+        const line = `[${stream}] ${this.mask.text(rawLine)}`;
         this.tailLines.push(line);
         if (this.tailLines.length > TAIL_LINES)
             this.tailLines.shift();
@@ -50133,11 +50495,12 @@ class TaskLog {
                 this.droppedTail.shift();
         }
     }
-    mask(line) {
-        let masked = line;
-        for (const secret of this.secrets)
-            masked = masked.split(secret).join('***');
-        return masked;
+    /**
+     * Where an over-long partial line is cut: at the line limit, but before the last (longest secret
+     * − 1) characters, which may be the start of a secret, and never inside a secret already whole.
+     */
+    lineCut(text) {
+        return this.mask.safeCut(text, Math.min(MAX_LINE_BYTES, text.length - Math.max(0, this.mask.longest - 1)));
     }
 }
 
@@ -50367,6 +50730,104 @@ function messageFrom(body) {
     return body.slice(0, 500);
 }
 
+;// CONCATENATED MODULE: ./src/tasks/task-commit.ts
+/**
+ * Committing a task's results exactly once: staged uploads, a claim in the ledger, copies to the final
+ * keys, then the completion marker. Any number of attempts may finish the same task; only the claim
+ * holder's copies become the results, and the others discard theirs.
+ */
+
+
+
+
+/** How long an attempt that lost the commit claim waits for the holder's completion marker. */
+const COMMIT_WAIT_SECONDS = 30;
+/**
+ * Uploads an attempt's results to staging, then claims the commit and copies them to their final
+ * keys, the completion marker last. An attempt that loses the claim waits briefly for the holder's
+ * marker and discards its staged copies.
+ *
+ * @example
+ * const committed = await commitResults(deps, { task, taskId, attempt, log }, result.outputs);
+ * @throws ConfigurationError when a result's key cannot be built; AWS errors once retries are spent
+ *   (the claim is released first, so another attempt can commit).
+ */
+async function commitResults(deps, state, outputs) {
+    const { settings, store, ledger } = deps;
+    const { task, taskId, attempt } = state;
+    const bucket = settings.config.output.bucket;
+    const staging = stagingPrefix(settings.config.runId, taskId, attempt);
+    // Final keys first: a result whose key cannot be built fails before anything is written.
+    const planned = outputs.map((output) => ({
+        output,
+        staged: `${staging}${output.relativePath}`,
+        final: outputKey(settings.config, task.key, output.relativePath),
+    }));
+    const stagedKeys = planned.map((p) => p.staged);
+    for (const { output, staged } of planned) {
+        await retry_withRetries(() => store.upload({ bucket, key: staged }, output.file));
+    }
+    const staleMs = (settings.timeoutSeconds + TRANSFER_MARGIN_SECONDS) * 1000;
+    let claim = await ledger.claim(taskId, attempt, settings.workerId, staleMs);
+    for (let waited = 0; claim.kind === 'held' && waited < COMMIT_WAIT_SECONDS; waited += 1) {
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(1000);
+        const marker = await ledger.marker(taskId);
+        if (marker !== undefined)
+            claim = { kind: 'done', marker };
+    }
+    if (claim.kind !== 'won') {
+        await discard(store, bucket, stagedKeys, state.log);
+        return claim.kind === 'done'
+            ? { kind: 'done', outputs: claim.marker.outputs }
+            : { kind: 'held', by: claim.by };
+    }
+    try {
+        const committed = [];
+        for (const { output, staged, final } of planned) {
+            const put = await retry_withRetries(() => store.copy({ bucket, key: staged }, { bucket, key: final }));
+            committed.push({ key: final, size: output.size, etag: put.etag });
+        }
+        const marker = {
+            schemaVersion: 1,
+            runId: settings.config.runId,
+            taskId,
+            input: {
+                bucket: task.bucket,
+                key: task.key,
+                etag: task.etag,
+                ...(task.versionId !== undefined && { versionId: task.versionId }),
+            },
+            algorithmDigest: settings.algorithmDigest,
+            outputs: committed,
+            committedAt: new Date().toISOString(),
+        };
+        // The marker last: its presence means every result above is in place.
+        if (!(await ledger.writeMarker(marker))) {
+            const existing = await ledger.marker(taskId);
+            await discard(store, bucket, stagedKeys, state.log);
+            return { kind: 'done', outputs: existing?.outputs ?? committed };
+        }
+        await discard(store, bucket, stagedKeys, state.log);
+        return { kind: 'committed', outputs: committed };
+    }
+    catch (thrown) {
+        await ledger.releaseClaim(claim.key);
+        throw thrown;
+    }
+}
+/** Deletes staged copies; a failure only leaves them to the run's teardown, so it is logged, not thrown. */
+async function discard(store, bucket, keys, log) {
+    if (keys.length === 0)
+        return;
+    const result = await store.deleteMany(bucket, keys).catch((thrown) => {
+        log.warning('staging-cleanup-failed', { message: toError(thrown).message });
+        return undefined;
+    });
+    if (result !== undefined && result.failed.length > 0) {
+        log.warning('staging-cleanup-failed', { failed: result.failed.length });
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/tasks/task-processor.ts
 /**
  * One task, end to end, as the runner does it: skip it when done; heartbeat; download the input;
@@ -50382,8 +50843,6 @@ function messageFrom(body) {
 
 
 
-/** How long an attempt that lost the commit claim waits for the holder's completion marker. */
-const COMMIT_WAIT_SECONDS = 30;
 /** Delay before a task whose commit another live worker holds is offered again. */
 const HELD_RETRY_SECONDS = 60;
 /** SQS's longest message delay and the longest retry backoff. */
@@ -50434,7 +50893,7 @@ class TaskProcessor {
             roundAttempt,
             entry: { attempt, workerId: settings.workerId, startedAt: new Date(begun).toISOString(), phases: {} },
             log,
-            taskLog: new TaskLog(logFile, { secrets: settings.secrets }),
+            taskLog: new TaskLog(logFile, { secrets: log.secrets }),
             logFile,
         };
         if (roundAttempt > settings.config.maxAttempts) {
@@ -50488,7 +50947,7 @@ class TaskProcessor {
         await workspace.prepare();
         let started = Date.now();
         try {
-            await withRetries(() => store.download({ bucket: task.bucket, key: task.key }, workspace.inputFileFor(task.key), {
+            await retry_withRetries(() => store.download({ bucket: task.bucket, key: task.key }, workspace.inputFileFor(task.key), {
                 ifMatch: task.etag,
                 ...(task.versionId !== undefined && { versionId: task.versionId }),
             }));
@@ -50537,7 +50996,7 @@ class TaskProcessor {
         started = Date.now();
         let committed;
         try {
-            committed = await this.commit(state, result.outputs);
+            committed = await commitResults(this.deps, state, result.outputs);
         }
         catch (thrown) {
             const message = `the results could not be committed: ${toError(thrown).message}`;
@@ -50567,70 +51026,6 @@ class TaskProcessor {
             totalMs: Date.now() - Date.parse(entry.startedAt),
         });
         return 'succeeded';
-    }
-    /** Uploads results to staging, then claims the commit and copies them to their final keys. */
-    async commit(state, outputs) {
-        const { settings, store, ledger } = this.deps;
-        const { task, taskId, attempt } = state;
-        const bucket = settings.config.output.bucket;
-        const staging = stagingPrefix(settings.config.runId, taskId, attempt);
-        // Final keys first: a result whose key cannot be built fails before anything is written.
-        const planned = outputs.map((output) => ({
-            output,
-            staged: `${staging}${output.relativePath}`,
-            final: outputKey(settings.config, task.key, output.relativePath),
-        }));
-        const stagedKeys = planned.map((p) => p.staged);
-        for (const { output, staged } of planned) {
-            await withRetries(() => store.upload({ bucket, key: staged }, output.file));
-        }
-        const staleMs = (settings.timeoutSeconds + TRANSFER_MARGIN_SECONDS) * 1000;
-        let claim = await ledger.claim(taskId, attempt, settings.workerId, staleMs);
-        for (let waited = 0; claim.kind === 'held' && waited < COMMIT_WAIT_SECONDS; waited += 1) {
-            await (0,external_node_timers_promises_namespaceObject.setTimeout)(1000);
-            const marker = await ledger.marker(taskId);
-            if (marker !== undefined)
-                claim = { kind: 'done', marker };
-        }
-        if (claim.kind !== 'won') {
-            await this.discard(bucket, stagedKeys, state.log);
-            return claim.kind === 'done'
-                ? { kind: 'done', outputs: claim.marker.outputs }
-                : { kind: 'held', by: claim.by };
-        }
-        try {
-            const committed = [];
-            for (const { output, staged, final } of planned) {
-                const put = await withRetries(() => store.copy({ bucket, key: staged }, { bucket, key: final }));
-                committed.push({ key: final, size: output.size, etag: put.etag });
-            }
-            const marker = {
-                schemaVersion: 1,
-                runId: settings.config.runId,
-                taskId,
-                input: {
-                    bucket: task.bucket,
-                    key: task.key,
-                    etag: task.etag,
-                    ...(task.versionId !== undefined && { versionId: task.versionId }),
-                },
-                algorithmDigest: settings.algorithmDigest,
-                outputs: committed,
-                committedAt: new Date().toISOString(),
-            };
-            // The marker last: its presence means every result above is in place.
-            if (!(await ledger.writeMarker(marker))) {
-                const existing = await ledger.marker(taskId);
-                await this.discard(bucket, stagedKeys, state.log);
-                return { kind: 'done', outputs: existing?.outputs ?? committed };
-            }
-            await this.discard(bucket, stagedKeys, state.log);
-            return { kind: 'committed', outputs: committed };
-        }
-        catch (thrown) {
-            await ledger.releaseClaim(claim.key);
-            throw thrown;
-        }
     }
     /** Records a failed attempt; retries it later, or ends the task and moves it to the dead-letter queue. */
     async failed(state, verdict) {
@@ -50705,7 +51100,7 @@ class TaskProcessor {
         const key = taskLogKey(settings.config.runId, state.taskId, state.attempt);
         const closed = await state.taskLog.close();
         try {
-            await withRetries(() => store.upload({ bucket: settings.config.output.bucket, key }, state.logFile, {
+            await retry_withRetries(() => store.upload({ bucket: settings.config.output.bucket, key }, state.logFile, {
                 contentType: 'text/plain; charset=utf-8',
             }));
             state.entry.logKey = key;
@@ -50718,24 +51113,13 @@ class TaskProcessor {
     }
     async deleteMessage(message, log) {
         try {
-            await withRetries(() => this.deps.queue.delete(message.receiptHandle));
+            await retry_withRetries(() => this.deps.queue.delete(message.receiptHandle));
         }
         catch (thrown) {
             // Lost the message meanwhile: whoever has it now finds the marker (or the record) and stops.
             if (!(thrown instanceof MessageNotHeldError))
                 throw thrown;
             log.warning('message-delete-not-held', { message: thrown.message });
-        }
-    }
-    async discard(bucket, keys, log) {
-        if (keys.length === 0)
-            return;
-        const result = await this.deps.store.deleteMany(bucket, keys).catch((thrown) => {
-            log.warning('staging-cleanup-failed', { message: toError(thrown).message });
-            return undefined;
-        });
-        if (result !== undefined && result.failed.length > 0) {
-            log.warning('staging-cleanup-failed', { failed: result.failed.length });
         }
     }
 }
@@ -50775,6 +51159,10 @@ async function makeWorkDir() {
  */
 async function assembleRunner(settings, adapters, log, inherited) {
     const workDir = await makeWorkDir();
+    // The log holds the secret values the runner knows; its lines, the task records and the task logs
+    // all mask with them (JsonLog, TaskLedger, TaskProcessor's TaskLog).
+    for (const secret of settings.secrets)
+        log.setSecret(secret);
     const ledger = new TaskLedger(adapters.store, settings.config.runId, settings.config.output.bucket, settings.algorithmDigest, log);
     const processor = new TaskProcessor({
         settings,
@@ -50796,32 +51184,92 @@ async function assembleRunner(settings, adapters, log, inherited) {
     };
 }
 
+;// CONCATENATED MODULE: ../core/src/aws/client-config.ts
+function nonEmpty(value) {
+    return value === undefined || value.trim() === '' ? undefined : value;
+}
+/**
+ * The AWS client settings, from an environment and (optionally) the job's `aws` settings.
+ * Region: the job's, else `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `defaultRegion`. Endpoint:
+ * `AWS_ENDPOINT_URL`, or per service `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL_SQS`; S3 is addressed by
+ * path whenever its endpoint is a custom one, since such servers serve every bucket on one host.
+ * Credentials: `environment` (or no job) takes `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/
+ * `AWS_SESSION_TOKEN` from the environment when set, else the SDK's default chain (a task role, a
+ * Lambda's role); `profile` the named profile; `roleArn`/`oidc` the SDK's default chain, which holds
+ * the role's session when aws-actions/configure-aws-credentials ran before the step.
+ *
+ * @example
+ * const config = awsClientConfig(process.env, { defaultRegion: 'us-east-1' });
+ * const sqs = new SQSClient(config.sqs);
+ * const ecs = new ECSClient(config.base);
+ * @throws never.
+ */
+function awsClientConfig(env, options = {}) {
+    const { job } = options;
+    const region = job?.aws.region ??
+        nonEmpty(env.AWS_REGION) ??
+        nonEmpty(env.AWS_DEFAULT_REGION) ??
+        nonEmpty(options.defaultRegion);
+    const endpoint = nonEmpty(env.AWS_ENDPOINT_URL);
+    const s3Endpoint = nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? endpoint;
+    const sqsEndpoint = nonEmpty(env.AWS_ENDPOINT_URL_SQS) ?? endpoint;
+    const credentials = job?.aws.credentials ?? { source: 'environment' };
+    const keyId = nonEmpty(env.AWS_ACCESS_KEY_ID);
+    const secret = nonEmpty(env.AWS_SECRET_ACCESS_KEY);
+    const token = nonEmpty(env.AWS_SESSION_TOKEN);
+    const base = {
+        ...(region !== undefined && { region }),
+        ...(endpoint !== undefined && { endpoint }),
+        ...(credentials.source === 'profile' && { profile: credentials.profile }),
+        ...(credentials.source === 'environment' &&
+            keyId !== undefined &&
+            secret !== undefined && {
+            credentials: {
+                accessKeyId: keyId,
+                secretAccessKey: secret,
+                ...(token !== undefined && { sessionToken: token }),
+            },
+        }),
+    };
+    return {
+        base,
+        s3: { ...base, ...(s3Endpoint !== undefined && { endpoint: s3Endpoint, forcePathStyle: true }) },
+        sqs: { ...base, ...(sqsEndpoint !== undefined && { endpoint: sqsEndpoint }) },
+        region,
+        endpoint,
+    };
+}
+/**
+ * The client settings of a run's steps: {@link awsClientConfig} with the job's `aws` settings.
+ *
+ * @example
+ * const { s3, base } = runClientConfig(process.env, job);
+ * const store = new S3ObjectStore(new S3Client(s3));
+ * @throws never.
+ */
+function runClientConfig(env, job) {
+    return awsClientConfig(env, { job });
+}
+
 ;// CONCATENATED MODULE: ./src/aws/clients.ts
 
 
+
 /**
- * SDK clients from the standard environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, credentials chain).
- * With an endpoint set (the moto server, MinIO), S3 is addressed by path: such servers serve every
- * bucket on one host name.
+ * SDK clients from the standard environment (`AWS_REGION`, `AWS_ENDPOINT_URL[_S3|_SQS]`, credentials
+ * chain), resolved as every sluice client is (core's `awsClientConfig`). With no region set, the
+ * queue URL's region is used (the runner always knows its queue), else `us-east-1`.
+ *
+ * @example
+ * const { s3, sqs } = awsClients(process.env, config.queueUrl);
+ * @throws never.
  */
 function awsClients(env, queueUrl) {
-    const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? regionOfQueue(queueUrl) ?? 'us-east-1';
-    const s3Endpoint = nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? nonEmpty(env.AWS_ENDPOINT_URL);
-    const sqsEndpoint = nonEmpty(env.AWS_ENDPOINT_URL_SQS) ?? nonEmpty(env.AWS_ENDPOINT_URL);
-    return {
-        s3: new dist_cjs.S3Client({
-            region,
-            forcePathStyle: s3Endpoint !== undefined,
-            ...(s3Endpoint !== undefined && { endpoint: s3Endpoint }),
-        }),
-        sqs: new client_sqs_dist_cjs/* SQSClient */.hW({ region, ...(sqsEndpoint !== undefined && { endpoint: sqsEndpoint }) }),
-    };
+    const config = awsClientConfig(env, { defaultRegion: regionOfQueue(queueUrl) ?? 'us-east-1' });
+    return { s3: new dist_cjs.S3Client(config.s3), sqs: new client_sqs_dist_cjs/* SQSClient */.hW(config.sqs) };
 }
 function regionOfQueue(queueUrl) {
     return /^https:\/\/sqs\.([a-z0-9-]+)\.amazonaws\.com\//.exec(queueUrl)?.[1];
-}
-function nonEmpty(value) {
-    return value === undefined || value === '' ? undefined : value;
 }
 
 ;// CONCATENATED MODULE: ../core/src/schemas/memory.ts
@@ -50985,6 +51433,13 @@ const MANIFEST_DEFAULTS = {
     allowEmptyOutput: false,
     readOnlyRootFilesystem: false,
 };
+/**
+ * The platforms sluice can run: the wrapped image carries a Node runtime for the runner, which
+ * sluice has for linux/amd64 and linux/arm64 only (`runtimePlatform`, compute/node-runtime.ts), the
+ * two CPU architectures ECS offers too (X86_64, ARM64). `linux/arm64/v8` is how arm64 images
+ * usually name themselves.
+ */
+const SUPPORTED_PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/arm64/v8'];
 /** SQS keeps a message invisible for at most 12 hours, so no task can run longer. */
 const MAX_TIMEOUT_SECONDS = 43200;
 /** Names of algorithms: lower-case words joined by `.`, `_` or `-` (they become image repository names). */
@@ -51095,10 +51550,9 @@ const manifestSchemaTyped = {
         platform: {
             type: 'string',
             nullable: true,
-            title: 'an OCI platform such as "linux/amd64" or "linux/arm64/v8"',
-            pattern: '^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$',
+            enum: SUPPORTED_PLATFORMS,
             default: MANIFEST_DEFAULTS.platform,
-            description: 'OCI platform the image runs on: `os/arch[/variant]`.',
+            description: 'OCI platform the image runs on: `linux/amd64` or `linux/arm64` (also written `linux/arm64/v8`), the ones sluice has a runner for.',
         },
         gpu: {
             type: 'integer',
@@ -51395,8 +51849,7 @@ function parseRunnerConfig(text, source = RUNNER_CONFIG_VARIABLE) {
 ;// CONCATENATED MODULE: ../core/src/schemas/job.ts
 // The job (`job.json`): what a user commits or dispatches to run an algorithm over a bucket.
 // `RawJob` is the file as written; `Job` is the normalised form (defaults applied, the algorithm
-// reference parsed, credentials as a tagged union).
-
+// reference parsed, credentials as a tagged union). Its JSON Schema is job-schema.ts.
 
 
 /** Defaults applied to a job; the reference (docs/reference.md) lists them too. */
@@ -51419,6 +51872,94 @@ const JOB_DEFAULTS = {
 };
 /** The name of the reserved prefix sluice keeps its ledger under, in the output bucket. */
 const job_RESERVED_PREFIX = '_sluice/';
+const IMAGE_REFERENCE = new RegExp(IMAGE_REFERENCE_PATTERN);
+const NAME_AT_VERSION = /^([a-z0-9]+(?:[._-][a-z0-9]+)*)@([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/;
+/**
+ * Reads a job's `algorithm`: `name@version` names a catalogue entry; anything with a registry, a
+ * path, a tag or a `@sha256:` digest is an image reference. Undefined when it is neither.
+ *
+ * @example
+ * parseAlgorithmRef('thumbnails@1.0.0'); // { kind: 'catalogue', name: 'thumbnails', version: '1.0.0' }
+ * parseAlgorithmRef('ghcr.io/acme/thumbs:1'); // { kind: 'image', reference: 'ghcr.io/acme/thumbs:1' }
+ */
+function job_parseAlgorithmRef(text) {
+    const catalogue = NAME_AT_VERSION.exec(text);
+    if (catalogue && !text.includes('@sha256:')) {
+        return { kind: 'catalogue', name: catalogue[1] ?? '', version: catalogue[2] ?? '' };
+    }
+    if (IMAGE_REFERENCE.test(text) && (text.includes('/') || text.includes(':'))) {
+        return { kind: 'image', reference: text };
+    }
+    return undefined;
+}
+function folderPrefix(prefix) {
+    return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+/**
+ * Applies defaults to a job that passed the schema and the job rules.
+ *
+ * @example
+ * normalizeJob({ name: 'n', algorithm: 'a@1', input: { bucket: 'in-b' }, output: { bucket: 'out-b' } }).compute.backend; // 'local'
+ * @throws {ConfigurationError} when `algorithm` is neither `name@version` nor an image reference (the job rules report this first).
+ */
+function job_normalizeJob(raw) {
+    const algorithm = job_parseAlgorithmRef(raw.algorithm);
+    if (algorithm === undefined) {
+        throw new ConfigurationError(`algorithm "${raw.algorithm}" is neither name@version nor an image reference`);
+    }
+    const aws = raw.aws ?? {};
+    const source = aws.credentials ?? JOB_DEFAULTS.credentials;
+    const roleSessionName = aws.roleSessionName ?? JOB_DEFAULTS.roleSessionName;
+    const credentials = source === 'profile'
+        ? { source, profile: aws.profile ?? '' }
+        : source === 'roleArn'
+            ? { source, roleArn: aws.roleArn ?? '', roleSessionName }
+            : source === 'oidc'
+                ? {
+                    source,
+                    roleArn: aws.roleArn ?? '',
+                    roleSessionName,
+                    audience: aws.audience ?? JOB_DEFAULTS.audience,
+                }
+                : { source: 'environment' };
+    const compute = raw.compute ?? {};
+    const subnets = [...(compute.subnets ?? [])];
+    return {
+        name: raw.name,
+        algorithm,
+        input: {
+            bucket: raw.input.bucket,
+            prefix: folderPrefix(raw.input.prefix ?? JOB_DEFAULTS.prefix),
+            include: [...(raw.input.include ?? JOB_DEFAULTS.include)],
+            create: raw.input.create ?? JOB_DEFAULTS.create,
+        },
+        output: { bucket: raw.output.bucket, prefix: folderPrefix(raw.output.prefix ?? JOB_DEFAULTS.prefix) },
+        env: { ...raw.env },
+        aws: { ...(aws.region !== undefined ? { region: aws.region } : {}), credentials },
+        compute: {
+            backend: compute.backend ?? JOB_DEFAULTS.backend,
+            maxWorkers: compute.maxWorkers ?? JOB_DEFAULTS.maxWorkers,
+            minWorkers: compute.minWorkers ?? JOB_DEFAULTS.minWorkers,
+            launchType: compute.launchType ?? JOB_DEFAULTS.launchType,
+            spot: compute.spot ?? JOB_DEFAULTS.spot,
+            subnets,
+            securityGroups: [...(compute.securityGroups ?? [])],
+            assignPublicIp: compute.assignPublicIp ?? subnets.length === 0,
+            idleSeconds: compute.idleSeconds ?? JOB_DEFAULTS.idleSeconds,
+        },
+        retries: raw.retries ?? JOB_DEFAULTS.retries,
+        ...(raw.timeoutSeconds !== undefined ? { timeoutSeconds: raw.timeoutSeconds } : {}),
+        keep: raw.keep ?? JOB_DEFAULTS.keep,
+        mode: raw.mode ?? JOB_DEFAULTS.mode,
+    };
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/job-schema.ts
+// The published JSON Schema of `job.json`: every field with its type, bounds, default and the
+// description editors show. The types it checks and the normalised `Job` are in job.ts.
+
+
+
 const BUCKET_PATTERN = '^(?!xn--)(?!.*\\.\\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$';
 const BUCKET_TITLE = 'an S3 bucket name: 3-63 lower-case letters, digits, "." and "-"';
 const PREFIX_PATTERN = '^(?!/)[^\\u0000]*$';
@@ -51722,114 +52263,75 @@ const jobSchemaTyped = {
  * @example
  * writeFileSync('job.schema.json', JSON.stringify(jobSchema, null, 2));
  */
-const job_jobSchema = toSchemaJson(jobSchemaTyped);
-const IMAGE_REFERENCE = new RegExp(IMAGE_REFERENCE_PATTERN);
-const NAME_AT_VERSION = /^([a-z0-9]+(?:[._-][a-z0-9]+)*)@([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/;
-/**
- * Reads a job's `algorithm`: `name@version` names a catalogue entry; anything with a registry, a
- * path, a tag or a `@sha256:` digest is an image reference. Undefined when it is neither.
- *
- * @example
- * parseAlgorithmRef('thumbnails@1.0.0'); // { kind: 'catalogue', name: 'thumbnails', version: '1.0.0' }
- * parseAlgorithmRef('ghcr.io/acme/thumbs:1'); // { kind: 'image', reference: 'ghcr.io/acme/thumbs:1' }
- */
-function job_parseAlgorithmRef(text) {
-    const catalogue = NAME_AT_VERSION.exec(text);
-    if (catalogue && !text.includes('@sha256:')) {
-        return { kind: 'catalogue', name: catalogue[1] ?? '', version: catalogue[2] ?? '' };
-    }
-    if (IMAGE_REFERENCE.test(text) && (text.includes('/') || text.includes(':'))) {
-        return { kind: 'image', reference: text };
-    }
-    return undefined;
-}
-function folderPrefix(prefix) {
-    return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-}
-/**
- * Applies defaults to a job that passed the schema and the job rules.
- *
- * @example
- * normalizeJob({ name: 'n', algorithm: 'a@1', input: { bucket: 'in-b' }, output: { bucket: 'out-b' } }).compute.backend; // 'local'
- * @throws {ConfigurationError} when `algorithm` is neither `name@version` nor an image reference (the job rules report this first).
- */
-function job_normalizeJob(raw) {
-    const algorithm = job_parseAlgorithmRef(raw.algorithm);
-    if (algorithm === undefined) {
-        throw new ConfigurationError(`algorithm "${raw.algorithm}" is neither name@version nor an image reference`);
-    }
-    const aws = raw.aws ?? {};
-    const source = aws.credentials ?? JOB_DEFAULTS.credentials;
-    const roleSessionName = aws.roleSessionName ?? JOB_DEFAULTS.roleSessionName;
-    const credentials = source === 'profile'
-        ? { source, profile: aws.profile ?? '' }
-        : source === 'roleArn'
-            ? { source, roleArn: aws.roleArn ?? '', roleSessionName }
-            : source === 'oidc'
-                ? {
-                    source,
-                    roleArn: aws.roleArn ?? '',
-                    roleSessionName,
-                    audience: aws.audience ?? JOB_DEFAULTS.audience,
-                }
-                : { source: 'environment' };
-    const compute = raw.compute ?? {};
-    const subnets = [...(compute.subnets ?? [])];
-    return {
-        name: raw.name,
-        algorithm,
-        input: {
-            bucket: raw.input.bucket,
-            prefix: folderPrefix(raw.input.prefix ?? JOB_DEFAULTS.prefix),
-            include: [...(raw.input.include ?? JOB_DEFAULTS.include)],
-            create: raw.input.create ?? JOB_DEFAULTS.create,
-        },
-        output: { bucket: raw.output.bucket, prefix: folderPrefix(raw.output.prefix ?? JOB_DEFAULTS.prefix) },
-        env: { ...raw.env },
-        aws: { ...(aws.region !== undefined ? { region: aws.region } : {}), credentials },
-        compute: {
-            backend: compute.backend ?? JOB_DEFAULTS.backend,
-            maxWorkers: compute.maxWorkers ?? JOB_DEFAULTS.maxWorkers,
-            minWorkers: compute.minWorkers ?? JOB_DEFAULTS.minWorkers,
-            launchType: compute.launchType ?? JOB_DEFAULTS.launchType,
-            spot: compute.spot ?? JOB_DEFAULTS.spot,
-            subnets,
-            securityGroups: [...(compute.securityGroups ?? [])],
-            assignPublicIp: compute.assignPublicIp ?? subnets.length === 0,
-            idleSeconds: compute.idleSeconds ?? JOB_DEFAULTS.idleSeconds,
-        },
-        retries: raw.retries ?? JOB_DEFAULTS.retries,
-        ...(raw.timeoutSeconds !== undefined ? { timeoutSeconds: raw.timeoutSeconds } : {}),
-        keep: raw.keep ?? JOB_DEFAULTS.keep,
-        mode: raw.mode ?? JOB_DEFAULTS.mode,
-    };
-}
+const job_schema_jobSchema = toSchemaJson(jobSchemaTyped);
 
 ;// CONCATENATED MODULE: ../core/src/schemas/json-text.ts
+
 /**
- * Parses JSON text (a leading byte-order mark is ignored), or explains where and why it is not JSON.
+ * The deepest nesting of objects and arrays a document may have. A manifest or a job needs four
+ * levels (`$.env.NAME.fromSecret`); 64 leaves room for anything written by hand, and keeps every
+ * recursive reader (this scanner, the literal-secret scan, Ajv, the explanations) thousands of
+ * frames away from the stack limit.
+ */
+const MAX_DEPTH = 64;
+/**
+ * Parses JSON text (a leading byte-order mark is ignored), or explains where and why it is not
+ * JSON, which keys it gives twice, or where it is nested too deep.
  */
 function json_text_parseJsonText(text, file) {
     const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
+    const scan = scanJson(body);
+    if (scan.kind === 'syntax')
+        return { ok: false, problems: [syntaxProblem(body, file, scan)] };
+    if (scan.kind === 'deep')
+        return { ok: false, problems: [depthProblem(body, file, scan)] };
+    if (scan.duplicates.length > 0) {
+        return {
+            ok: false,
+            problems: scan.duplicates.map((duplicate) => duplicateProblem(body, file, duplicate)),
+        };
+    }
     try {
         return { ok: true, value: JSON.parse(body) };
     }
     catch {
-        const { offset, reason } = locateSyntaxError(body);
-        const { line, column } = lineAndColumn(body, offset);
-        return {
-            ok: false,
-            problem: {
-                file,
-                path: '$',
-                message: `is not valid JSON: ${reason} at line ${line}, column ${column}`,
-                expected: 'a JSON object',
-                hint: 'Check for a missing comma or quote, a trailing comma, or a comment (JSON allows none)',
-            },
-        };
+        // JSON.parse refused what the scanner accepts: report the start rather than guess.
+        return { ok: false, problems: [syntaxProblem(body, file, { offset: 0, reason: 'unreadable JSON' })] };
     }
 }
-function lineAndColumn(text, offset) {
+function syntaxProblem(body, file, at) {
+    return {
+        file,
+        path: '$',
+        message: `is not valid JSON: ${at.reason} at ${place(body, at.offset)}`,
+        expected: 'a JSON object',
+        hint: 'Check for a missing comma or quote, a trailing comma, or a comment (JSON allows none)',
+    };
+}
+function depthProblem(body, file, at) {
+    return {
+        file,
+        path: jsonPath(at.segments),
+        message: `is nested more than ${MAX_DEPTH} levels deep (the level past the limit opens at ${place(body, at.offset)}); sluice reads no deeper document`,
+        expected: `at most ${MAX_DEPTH} levels of objects and arrays (a manifest or a job needs four)`,
+        found: `more than ${MAX_DEPTH} levels`,
+        hint: 'Check the file is the manifest or job you meant, not generated or corrupted output',
+    };
+}
+function duplicateProblem(body, file, duplicate) {
+    const places = duplicate.offsets.map((offset) => place(body, offset));
+    const listed = `${places.slice(0, -1).join(', ')} and ${places[places.length - 1] ?? ''}`;
+    return {
+        file,
+        path: jsonPath(duplicate.segments),
+        message: `is given ${places.length} times in the same object, at ${listed}: JSON would keep only the last, and the others would go unchecked`,
+        expected: 'each key once per object',
+        found: `${places.length} keys ${JSON.stringify(duplicate.segments[duplicate.segments.length - 1])}`,
+        hint: 'Keep the one you mean and delete the others; if a deleted one held a credential, rotate it',
+    };
+}
+/** `line L, column C` of an offset (both counted from 1). */
+function place(text, offset) {
     let line = 1;
     let lineStart = 0;
     for (let i = 0; i < offset && i < text.length; i++) {
@@ -51838,7 +52340,7 @@ function lineAndColumn(text, offset) {
             lineStart = i + 1;
         }
     }
-    return { line, column: offset - lineStart + 1 };
+    return `line ${line}, column ${offset - lineStart + 1}`;
 }
 class SyntaxAt extends Error {
     offset;
@@ -51849,130 +52351,244 @@ class SyntaxAt extends Error {
         this.reason = reason;
     }
 }
-/** Scans text that JSON.parse refused and returns the offset and reason of the first error. */
-function locateSyntaxError(text) {
-    let i = 0;
-    const describe = (at) => at >= text.length ? 'the text ends too early' : `unexpected ${JSON.stringify(text[at])}`;
-    const ws = () => {
-        while (i < text.length && ' \t\n\r'.includes(text[i] ?? ''))
-            i++;
-    };
-    const expect = (literal) => {
-        if (text.startsWith(literal, i))
-            i += literal.length;
-        else
-            throw new SyntaxAt(i, describe(i));
-    };
-    const string = () => {
-        i++; // opening quote
-        for (;;) {
-            const c = text[i];
-            if (c === undefined)
-                throw new SyntaxAt(i, 'a string is not closed');
-            if (c === '"') {
-                i++;
-                return;
-            }
-            if (c < ' ')
-                throw new SyntaxAt(i, 'a control character (such as a line break) inside a string');
-            if (c === '\\') {
-                const e = text[i + 1];
-                if (e !== undefined && '"\\/bfnrt'.includes(e))
-                    i += 2;
-                else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6)))
-                    i += 6;
-                else
-                    throw new SyntaxAt(i, 'an invalid escape in a string');
-            }
-            else
-                i++;
-        }
-    };
-    const number = () => {
-        const match = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i));
-        if (!match)
-            throw new SyntaxAt(i, describe(i));
-        i += match[0].length;
-    };
-    const value = (depth) => {
-        if (depth > 512)
-            throw new SyntaxAt(i, 'nesting too deep');
-        ws();
-        const c = text[i];
-        if (c === '{') {
-            i++;
-            ws();
-            if (text[i] === '}') {
-                i++;
-                return;
-            }
-            for (;;) {
-                ws();
-                if (text[i] !== '"')
-                    throw new SyntaxAt(i, `${describe(i)} where a property name in double quotes belongs`);
-                string();
-                ws();
-                if (text[i] !== ':')
-                    throw new SyntaxAt(i, `${describe(i)} where ":" belongs`);
-                i++;
-                value(depth + 1);
-                ws();
-                if (text[i] === ',') {
-                    i++;
-                    continue;
-                }
-                if (text[i] === '}') {
-                    i++;
-                    return;
-                }
-                throw new SyntaxAt(i, `${describe(i)} where "," or "}" belongs`);
-            }
-        }
-        if (c === '[') {
-            i++;
-            ws();
-            if (text[i] === ']') {
-                i++;
-                return;
-            }
-            for (;;) {
-                value(depth + 1);
-                ws();
-                if (text[i] === ',') {
-                    i++;
-                    continue;
-                }
-                if (text[i] === ']') {
-                    i++;
-                    return;
-                }
-                throw new SyntaxAt(i, `${describe(i)} where "," or "]" belongs`);
-            }
-        }
-        if (c === '"')
-            string();
-        else if (c === 't')
-            expect('true');
-        else if (c === 'f')
-            expect('false');
-        else if (c === 'n')
-            expect('null');
-        else
-            number();
-    };
+class TooDeep extends Error {
+    offset;
+    segments;
+    constructor(offset, segments) {
+        super('nesting too deep');
+        this.offset = offset;
+        this.segments = segments;
+    }
+}
+/** Scans the whole text: the first syntax error, the first level too deep, or the keys given twice. */
+function scanJson(text) {
+    const scanner = new JsonScanner(text);
     try {
-        value(0);
-        ws();
-        if (i < text.length)
-            return { offset: i, reason: `${describe(i)} after the end of the document` };
-        // JSON.parse refused what the scanner accepts: report the start rather than guess.
-        return { offset: 0, reason: 'unreadable JSON' };
+        scanner.value([]);
+        scanner.ws();
+        if (scanner.i < text.length) {
+            return {
+                kind: 'syntax',
+                offset: scanner.i,
+                reason: `${scanner.describe(scanner.i)} after the end of the document`,
+            };
+        }
+        return { kind: 'ok', duplicates: scanner.duplicates };
     }
     catch (thrown) {
         if (thrown instanceof SyntaxAt)
-            return { offset: thrown.offset, reason: thrown.reason };
-        return { offset: 0, reason: 'unreadable JSON' };
+            return { kind: 'syntax', offset: thrown.offset, reason: thrown.reason };
+        if (thrown instanceof TooDeep)
+            return { kind: 'deep', offset: thrown.offset, segments: thrown.segments };
+        throw thrown;
     }
+}
+/**
+ * A recursive-descent reading of JSON that only checks, throwing {@link SyntaxAt} at the first
+ * fault and {@link TooDeep} at the first container past {@link MAX_DEPTH} (so it never recurses
+ * deeper than that), and collecting the keys given twice.
+ */
+class JsonScanner {
+    text;
+    /** The offset read up to. */
+    i = 0;
+    duplicates = [];
+    constructor(text) {
+        this.text = text;
+    }
+    describe(at) {
+        return at >= this.text.length ? 'the text ends too early' : `unexpected ${JSON.stringify(this.text[at])}`;
+    }
+    ws() {
+        while (this.i < this.text.length && ' \t\n\r'.includes(this.text[this.i] ?? ''))
+            this.i++;
+    }
+    /** Reads one value at `segments` (its path; its container depth is `segments.length`). */
+    value(segments) {
+        this.ws();
+        const c = this.text[this.i];
+        if ((c === '{' || c === '[') && segments.length >= MAX_DEPTH)
+            throw new TooDeep(this.i, segments);
+        if (c === '{')
+            this.object(segments);
+        else if (c === '[')
+            this.array(segments);
+        else if (c === '"')
+            this.string();
+        else if (c === 't')
+            this.expect('true');
+        else if (c === 'f')
+            this.expect('false');
+        else if (c === 'n')
+            this.expect('null');
+        else
+            this.number();
+    }
+    object(segments) {
+        const { text } = this;
+        const keys = new Map();
+        this.i++;
+        this.ws();
+        if (text[this.i] === '}') {
+            this.i++;
+            return;
+        }
+        for (;;) {
+            this.ws();
+            if (text[this.i] !== '"')
+                throw new SyntaxAt(this.i, `${this.describe(this.i)} where a property name in double quotes belongs`);
+            const start = this.i;
+            this.string();
+            // The scanner checked the string, so JSON.parse reads it (escapes decoded: "a" is "\u0061").
+            const key = JSON.parse(text.slice(start, this.i));
+            keys.set(key, [...(keys.get(key) ?? []), start]);
+            this.ws();
+            if (text[this.i] !== ':')
+                throw new SyntaxAt(this.i, `${this.describe(this.i)} where ":" belongs`);
+            this.i++;
+            this.value([...segments, key]);
+            this.ws();
+            if (text[this.i] === ',') {
+                this.i++;
+                continue;
+            }
+            if (text[this.i] === '}') {
+                this.i++;
+                break;
+            }
+            throw new SyntaxAt(this.i, `${this.describe(this.i)} where "," or "}" belongs`);
+        }
+        for (const [key, offsets] of keys) {
+            if (offsets.length > 1)
+                this.duplicates.push({ segments: [...segments, key], offsets });
+        }
+    }
+    array(segments) {
+        const { text } = this;
+        this.i++;
+        this.ws();
+        if (text[this.i] === ']') {
+            this.i++;
+            return;
+        }
+        for (let index = 0;; index++) {
+            this.value([...segments, index]);
+            this.ws();
+            if (text[this.i] === ',') {
+                this.i++;
+                continue;
+            }
+            if (text[this.i] === ']') {
+                this.i++;
+                return;
+            }
+            throw new SyntaxAt(this.i, `${this.describe(this.i)} where "," or "]" belongs`);
+        }
+    }
+    string() {
+        const { text } = this;
+        this.i++; // opening quote
+        for (;;) {
+            const c = text[this.i];
+            if (c === undefined)
+                throw new SyntaxAt(this.i, 'a string is not closed');
+            if (c === '"') {
+                this.i++;
+                return;
+            }
+            if (c < ' ')
+                throw new SyntaxAt(this.i, 'a control character (such as a line break) inside a string');
+            if (c === '\\') {
+                const e = text[this.i + 1];
+                if (e !== undefined && '"\\/bfnrt'.includes(e))
+                    this.i += 2;
+                else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(this.i + 2, this.i + 6)))
+                    this.i += 6;
+                else
+                    throw new SyntaxAt(this.i, 'an invalid escape in a string');
+            }
+            else
+                this.i++;
+        }
+    }
+    number() {
+        // Sticky: matched where the reading is, without copying the rest of the text each time.
+        const pattern = /-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
+        pattern.lastIndex = this.i;
+        const match = pattern.exec(this.text);
+        if (!match)
+            throw new SyntaxAt(this.i, this.describe(this.i));
+        this.i += match[0].length;
+    }
+    expect(literal) {
+        if (this.text.startsWith(literal, this.i))
+            this.i += literal.length;
+        else
+            throw new SyntaxAt(this.i, this.describe(this.i));
+    }
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/container-paths.ts
+// The manifest's `input` and `output` are container paths the runner empties before and after every
+// task. So they must be clean absolute paths, must stay out of what the kernel and the runner own
+// (emptying /tmp deleted the runner's own work directory and it hung), and must not hold each other.
+/** The runner's temporary directory inside the wrapped image (`os.tmpdir()` there). */
+const RUNNER_TEMP = '/tmp';
+/** How the runner's work directory under {@link RUNNER_TEMP} starts (runner/src/assemble.ts). */
+const RUNNER_WORK_PREFIX = 'sluice-runner-';
+/** Top-level directories whose whole tree belongs to the kernel or the runner. */
+const RESERVED_TREES = {
+    proc: "the kernel's view of the processes",
+    sys: "the kernel's view of devices and drivers",
+    dev: "the kernel's device files",
+    sluice: 'the runner itself in the wrapped image (its code, its Node runtime, the manifest)',
+};
+/** The non-empty segments of an absolute path: `//data//in/` → `['data', 'in']`. */
+function segmentsOf(path) {
+    return path.split('/').filter((segment) => segment !== '');
+}
+const SHAPE_HINT = 'Write an absolute path; end it with "/" for a directory, without "/" it names one file';
+const OWN_HINT = 'Give the algorithm a directory of its own, such as "/data/in/" and "/data/out/"';
+/**
+ * Why a container path is refused on its own, or undefined when it is fine: not absolute, `.`/`..`
+ * segments, NUL, the root, or a place the kernel or the runner owns (`/proc`, `/sys`, `/dev`,
+ * `/sluice` and what lies under them; `/tmp` itself and the runner's work directories in it).
+ *
+ * @example
+ * containerPathProblem('/data/in/'); // undefined
+ * containerPathProblem('/tmp/')?.message; // 'must not be /tmp, the runner\'s temporary directory: …'
+ */
+function containerPathProblem(path) {
+    const shape = (message) => ({ message, hint: SHAPE_HINT });
+    const owned = (message) => ({ message, hint: OWN_HINT });
+    if (path.includes('\u0000'))
+        return shape('must not contain a NUL character');
+    if (!path.startsWith('/'))
+        return shape('must be an absolute container path (starting with "/")');
+    if (path.split('/').some((segment) => segment === '..' || segment === '.')) {
+        return shape('must not contain "." or ".." segments');
+    }
+    const [top, next] = segmentsOf(path);
+    if (top === undefined)
+        return owned('must not be the root directory');
+    const owner = RESERVED_TREES[top];
+    if (owner !== undefined) {
+        return owned(`must not be /${top} or lie under it: that is ${owner}, and the runner empties the input and output before every task`);
+    }
+    if (`/${top}` === RUNNER_TEMP && next === undefined) {
+        return owned(`must not be ${RUNNER_TEMP}, the runner's temporary directory: the runner empties the input and output before every task, which would delete its own work directory there`);
+    }
+    if (`/${top}` === RUNNER_TEMP && next?.startsWith(RUNNER_WORK_PREFIX) === true) {
+        return owned(`must not lie under ${RUNNER_TEMP}/${RUNNER_WORK_PREFIX}…, the runner's work directories (its task logs)`);
+    }
+    return undefined;
+}
+/** Whether the path `outer` is `inner` or one of its ancestors, segment by segment. */
+function holdsPath(outer, inner) {
+    const outerSegments = segmentsOf(outer);
+    const innerSegments = segmentsOf(inner);
+    return (outerSegments.length <= innerSegments.length &&
+        outerSegments.every((segment, index) => innerSegments[index] === segment));
 }
 
 ;// CONCATENATED MODULE: ../core/src/schemas/rules.ts
@@ -51980,21 +52596,10 @@ function locateSyntaxError(text) {
 
 
 
+
+
 function problem(file, segments, message, extra = {}) {
     return { file, path: jsonPath(segments), message, ...extra };
-}
-/** Why a container path is refused, or undefined when it is fine. */
-function containerPathProblem(path) {
-    if (path.includes('\u0000'))
-        return 'must not contain a NUL character';
-    if (!path.startsWith('/'))
-        return 'must be an absolute container path (starting with "/")';
-    if (path.split('/').some((segment) => segment === '..' || segment === '.')) {
-        return 'must not contain "." or ".." segments';
-    }
-    if (/^\/+$/.test(path))
-        return 'must not be the root directory';
-    return undefined;
 }
 /** Rules of a manifest that passed the schema. */
 function manifestRuleProblems(raw, file) {
@@ -52008,28 +52613,16 @@ function manifestRuleProblems(raw, file) {
     }
     for (const field of ['input', 'output']) {
         const value = raw[field];
-        const why = value === undefined ? undefined : containerPathProblem(value);
-        if (why !== undefined) {
-            problems.push(problem(file, [field], why, {
+        const refusal = value === undefined ? undefined : containerPathProblem(value);
+        if (refusal !== undefined) {
+            problems.push(problem(file, [field], refusal.message, {
                 expected: `an absolute container path such as "/data/${field === 'input' ? 'in' : 'out'}/"`,
                 found: describe_describeFound(value, [field]),
-                hint: 'End it with "/" for a directory; without "/" it names one file',
+                hint: refusal.hint,
             }));
         }
     }
-    const input = raw.input ?? '/data/in/';
-    const output = raw.output ?? '/data/out/';
-    if (containerPathProblem(input) === undefined && containerPathProblem(output) === undefined) {
-        const outputDir = output.endsWith('/') ? output : undefined;
-        if (input.replace(/\/+$/, '') === output.replace(/\/+$/, '') ||
-            (outputDir !== undefined && input.startsWith(outputDir))) {
-            problems.push(problem(file, ['output'], 'must not hold the input: the input file would be uploaded as a result', {
-                expected: 'a path apart from "input"',
-                found: JSON.stringify(output),
-                hint: 'Use separate directories, e.g. "input": "/data/in/" and "output": "/data/out/"',
-            }));
-        }
-    }
+    problems.push(...nestedPathProblems(raw, file));
     for (const [name, spec] of Object.entries(raw.env ?? {})) {
         if (spec.secret === true && spec.default !== undefined) {
             problems.push(problem(file, ['env', name, 'default'], 'a secret variable cannot have a default: it would be a secret in the file', {
@@ -52038,6 +52631,29 @@ function manifestRuleProblems(raw, file) {
         }
     }
     return problems;
+}
+/** The input and the output must not hold each other: each is emptied before every task. */
+function nestedPathProblems(raw, file) {
+    const input = raw.input ?? MANIFEST_DEFAULTS.input;
+    const output = raw.output ?? MANIFEST_DEFAULTS.output;
+    if (containerPathProblem(input) !== undefined || containerPathProblem(output) !== undefined)
+        return [];
+    const apart = 'Use separate directories, e.g. "input": "/data/in/" and "output": "/data/out/"';
+    if (holdsPath(output, input)) {
+        return [
+            problem(file, ['output'], 'must not hold the input: the input file would be uploaded as a result', {
+                expected: 'a path apart from "input"',
+                found: JSON.stringify(output),
+                hint: apart,
+            }),
+        ];
+    }
+    if (holdsPath(input, output)) {
+        return [
+            problem(file, ['input'], 'must not hold the output: emptying the input before each task would delete the output, and the results would sit among the inputs', { expected: 'a path apart from "output"', found: JSON.stringify(input), hint: apart }),
+        ];
+    }
+    return [];
 }
 /** Rules of a job that passed the schema. */
 function rules_jobRuleProblems(raw, file) {
@@ -52160,9 +52776,10 @@ function rules_crossCheckJob(job, manifest, files) {
 }
 
 ;// CONCATENATED MODULE: ../core/src/schemas/documents.ts
-// Reading and checking the two public documents, algorithm.json and job.json: JSON text →
-// literal-secret scan → schema → rules → normalised value, every problem collected, none thrown
-// except as one ValidationError.
+// Reading and checking the two public documents, algorithm.json and job.json: JSON text (syntax,
+// keys given twice, nesting depth) → literal-secret scan → schema → rules → normalised value, every
+// problem collected, none thrown except as one ValidationError.
+
 
 
 
@@ -52174,9 +52791,21 @@ function rules_crossCheckJob(job, manifest, files) {
 
 
 const manifestValidator = lazyValidator(manifestSchema);
-const jobValidator = lazyValidator(job_jobSchema);
+const jobValidator = lazyValidator(job_schema_jobSchema);
+const PLATFORMS_WORDS = `${SUPPORTED_PLATFORMS.slice(0, -1)
+    .map((platform) => JSON.stringify(platform))
+    .join(', ')} or ${JSON.stringify(SUPPORTED_PLATFORMS[SUPPORTED_PLATFORMS.length - 1])}`;
 const explainManifest = (segments, value) => {
-    if (segments.length !== 1 || segments[0] !== 'memory')
+    if (segments.length !== 1)
+        return undefined;
+    if (segments[0] === 'platform' && typeof value === 'string') {
+        return {
+            message: 'must be a platform sluice can run: "linux/amd64" or "linux/arm64"',
+            expected: `one of ${PLATFORMS_WORDS}`,
+            hint: `sluice has a runner (a Node runtime in the wrapped image) for linux/amd64 and linux/arm64 only, the CPU architectures ECS offers too: set "platform" to ${PLATFORMS_WORDS}, and build or pull the image for it`,
+        };
+    }
+    if (segments[0] !== 'memory')
         return undefined;
     const result = explainMemory(value);
     return 'refusal' in result ? result.refusal : undefined;
@@ -52260,7 +52889,7 @@ function validateJob(value, file) {
 function parseWith(text, file, validate) {
     const parsed = json_text_parseJsonText(text, file);
     if (!parsed.ok)
-        throw new ValidationError([parsed.problem]);
+        throw new ValidationError(parsed.problems.map(redact));
     const result = validate(parsed.value, file);
     if ('value' in result)
         return result.value;
@@ -52355,7 +52984,7 @@ function checkDocuments(sources) {
     for (const { file, text } of sources) {
         const parsed = parseJsonText(text, file);
         if (!parsed.ok) {
-            documents.push({ file, kind: undefined, problems: [parsed.problem] });
+            documents.push({ file, kind: undefined, problems: parsed.problems.map(redact) });
             continue;
         }
         const kind = detectKind(parsed.value);
@@ -52613,31 +53242,7 @@ async function wrapAlgorithm(options) {
     await readFile(runnerEntry).catch((e) => {
         throw new ConfigurationError(`the runner bundle ${runnerEntry} is missing: build it first (npx nx run runner:build).`, { cause: e });
     });
-    let algorithmImage;
-    let algorithmBuildMs;
-    const source = manifest.source;
-    if (source.kind === 'build') {
-        const buildStarted = Date.now();
-        const context = resolve(dirname(options.manifestPath), source.context);
-        algorithmImage = algorithmImageTag(manifest);
-        logger.info(`building the algorithm image ${algorithmImage} from ${context}`);
-        await engine.build({
-            context,
-            containerfile: isAbsolute(source.dockerfile) ? source.dockerfile : join(context, source.dockerfile),
-            buildArgs: source.args,
-            ...(source.target !== undefined ? { target: source.target } : {}),
-            platform: manifest.platform,
-            tags: [algorithmImage],
-        });
-        algorithmBuildMs = Date.now() - buildStarted;
-    }
-    else {
-        algorithmImage = source.image;
-        if (!(await engine.imageExists(algorithmImage))) {
-            logger.info(`pulling ${algorithmImage}`);
-            await engine.pull(algorithmImage, { platform: manifest.platform });
-        }
-    }
+    const { algorithmImage, algorithmBuildMs } = await algorithmImageOf(options, logger);
     const details = await engine.inspectImage(algorithmImage);
     const imagePlatform = `${details.os}/${details.architecture}`;
     if (imagePlatform !== platform) {
@@ -52686,9 +53291,60 @@ async function wrapAlgorithm(options) {
             };
         }
     }
-    const contexts = join(cacheDir, 'contexts');
+    const imageId = await buildWrappedImage(options, logger, {
+        cacheDir,
+        runtime,
+        original,
+        containerfileText,
+        image,
+        labels,
+    });
+    const wrapBuildMs = Date.now() - wrapStarted;
+    return {
+        image,
+        imageId,
+        algorithmImage,
+        original,
+        labels,
+        runtime,
+        reused: false,
+        timings: timings(wrapBuildMs),
+    };
+}
+/** The algorithm's own image: built from the manifest's `build` (timed), or pulled when not present. */
+async function algorithmImageOf(options, logger) {
+    const { manifest, engine } = options;
+    const source = manifest.source;
+    if (source.kind !== 'build') {
+        if (!(await engine.imageExists(source.image))) {
+            logger.info(`pulling ${source.image}`);
+            await engine.pull(source.image, { platform: manifest.platform });
+        }
+        return { algorithmImage: source.image };
+    }
+    const buildStarted = Date.now();
+    const context = resolve(dirname(options.manifestPath), source.context);
+    const algorithmImage = algorithmImageTag(manifest);
+    logger.info(`building the algorithm image ${algorithmImage} from ${context}`);
+    await engine.build({
+        context,
+        containerfile: isAbsolute(source.dockerfile) ? source.dockerfile : join(context, source.dockerfile),
+        buildArgs: source.args,
+        ...(source.target !== undefined ? { target: source.target } : {}),
+        platform: manifest.platform,
+        tags: [algorithmImage],
+    });
+    return { algorithmImage, algorithmBuildMs: Date.now() - buildStarted };
+}
+/**
+ * Builds the wrapped image from a scratch context (the Node runtime, the runner, the manifest and the
+ * original image's configuration), removed afterwards; returns the image id.
+ */
+async function buildWrappedImage(options, logger, parts) {
+    const { runtime, original } = parts;
+    const contexts = join(parts.cacheDir, 'contexts');
     await mkdir(contexts, { recursive: true });
-    const context = await mkdtemp(join(contexts, `${manifest.name}-`));
+    const context = await mkdtemp(join(contexts, `${options.manifest.name}-`));
     try {
         for (const file of runtime.files) {
             await mkdir(dirname(join(context, 'node', file)), { recursive: true });
@@ -52698,26 +53354,15 @@ async function wrapAlgorithm(options) {
         await writeFile(join(context, 'sluice', 'algorithm.json'), options.manifestText);
         await writeFile(join(context, 'sluice', 'original-image.json'), `${JSON.stringify(original, null, 2)}\n`);
         const containerfile = join(context, 'Containerfile');
-        await writeFile(containerfile, containerfileText);
-        logger.info(`building the wrapped image ${image}`);
-        const imageId = await engine.build({
+        await writeFile(containerfile, parts.containerfileText);
+        logger.info(`building the wrapped image ${parts.image}`);
+        return await options.engine.build({
             context,
             containerfile,
-            platform: manifest.platform,
-            tags: [image],
-            labels,
+            platform: options.manifest.platform,
+            tags: [parts.image],
+            labels: parts.labels,
         });
-        const wrapBuildMs = Date.now() - wrapStarted;
-        return {
-            image,
-            imageId,
-            algorithmImage,
-            original,
-            labels,
-            runtime,
-            reused: false,
-            timings: timings(wrapBuildMs),
-        };
     }
     finally {
         await rm(context, { recursive: true, force: true });
@@ -52845,28 +53490,43 @@ async function ecsTaskId(env) {
 }
 
 ;// CONCATENATED MODULE: ./src/logging/json-log.ts
-/** Writes the runner's events as JSON lines. */
+/**
+ * The runner's structured log: one JSON object per line on stdout, with `time`, `level`, `event`
+ * and the run (and task, attempt) it concerns, so CloudWatch Logs Insights can filter on fields and
+ * a person can still read it. Secret values are replaced by `***` in every string, at any depth.
+ */
+
+/**
+ * Writes the runner's events as JSON lines. It holds the secret values the runner knows (one
+ * {@link SecretMask}, shared by every log made from it), and everything else the runner writes —
+ * task records, rejected messages, task logs — masks with the same values (`mask`, `secrets`).
+ */
 class JsonLog {
     context;
-    secrets;
     write;
+    secretMask;
     constructor(context, secrets = [], write = (line) => {
         process.stdout.write(line);
     }) {
         this.context = context;
-        this.secrets = secrets;
         this.write = write;
+        this.secretMask = secrets instanceof SecretMask ? secrets : new SecretMask(secrets);
     }
     /** A log whose events also carry `fields` (e.g. `taskId`, `attempt`). */
     with(fields) {
-        return new JsonLog({ ...this.context, ...fields }, this.secrets, this.write);
+        return new JsonLog({ ...this.context, ...fields }, this.secretMask, this.write);
     }
     /** Masks `value` from now on, in this log and every log made from it. */
     setSecret(value) {
-        if (value.length > 0 && !this.secrets.includes(value)) {
-            this.secrets.push(value);
-            this.secrets.sort((a, b) => b.length - a.length);
-        }
+        this.secretMask.add(value);
+    }
+    /** The secret values masked, longest first. */
+    get secrets() {
+        return this.secretMask.values;
+    }
+    /** A copy of `value` with every secret value replaced by `***` in every string, at any depth. */
+    mask(value) {
+        return this.secretMask.deep(value);
     }
     event(level, event, fields = {}) {
         const entry = { time: new Date().toISOString(), level, event, ...this.context, ...fields };
@@ -52900,24 +53560,6 @@ class JsonLog {
                 this.setSecret(value);
             },
         };
-    }
-    mask(value) {
-        if (typeof value === 'string') {
-            let masked = value;
-            for (const secret of this.secrets)
-                masked = masked.split(secret).join('***');
-            return masked;
-        }
-        if (Array.isArray(value))
-            return value.map((item) => this.mask(item));
-        if (value !== null && typeof value === 'object') {
-            const out = {};
-            for (const [key, child] of Object.entries(value))
-                if (child !== undefined)
-                    out[key] = this.mask(child);
-            return out;
-        }
-        return value;
     }
 }
 
