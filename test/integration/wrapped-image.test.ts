@@ -176,6 +176,8 @@ describe('wrapping algorithm images with podman', () => {
     secondWrapMs = Date.now() - again;
     secondTimings = JSON.stringify(second.timings);
     expect(second.runtime.cached).toBe(true);
+    // Whatever Node runs the test (20 here), the image carries the current LTS.
+    expect(busybox.runtime.nodeVersion).toMatch(/^24\./);
     expect(second.reused).toBe(true);
     hello = await wrap(helloManifest, helloDir);
     images.push(hello.image);

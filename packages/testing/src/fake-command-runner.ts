@@ -53,6 +53,6 @@ export class FakeCommandRunner implements CommandRunner {
  * const runner = fakeHostTools(`\tlibc.so.6 => ${dir}/libc.so.6 (0x1)\n\t${dir}/ld-linux-x86-64.so.2 (0x1)\n`);
  * await prepareNodeRuntime({ platform: hostPlatform(), cacheDir, hostNode: `${dir}/node`, runner });
  */
-export function fakeHostTools(ldd: string, version = 'v20.99.1'): FakeCommandRunner {
+export function fakeHostTools(ldd: string, version = 'v24.99.1'): FakeCommandRunner {
   return new FakeCommandRunner((call) => ({ stdout: call.args[0] === '--version' ? `${version}\n` : ldd }));
 }

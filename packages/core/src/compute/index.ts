@@ -17,6 +17,7 @@ export { detectContainerEngine } from './detect-engine.js';
 export { CommandNotFoundError, ProcessCommandRunner } from './command-runner.js';
 export type { CommandOptions, CommandResult, CommandRunner } from './command-runner.js';
 export { hostPlatform, parseLdd, prepareNodeRuntime, runtimeCommand } from './node-runtime.js';
+export { RUNTIME_NODE_MAJOR } from './runtime-version.js';
 export {
   WRAPPED_ENV,
   WRAPPED_LABELS,

@@ -23,6 +23,7 @@ import { ConfigurationError, InfrastructureError } from '../errors.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import { CommandNotFoundError, ProcessCommandRunner, type CommandRunner } from './command-runner.js';
 import { readElfDependencies } from './elf.js';
+import { cachedRuntimeNames, isRuntimeVersion, latestRuntimeVersion } from './runtime-version.js';
 
 /** Where the runtime lives inside a wrapped image. */
 export const RUNTIME_DIR_IN_IMAGE = '/sluice/node';
@@ -53,9 +54,12 @@ export interface PrepareNodeRuntimeOptions {
   readonly platform: string;
   /** Cache root; default {@link defaultCacheDir}. */
   readonly cacheDir?: string;
-  /** Node binary for the host's own platform; default `process.execPath` (the Node running sluice). */
+  /**
+   * Node binary for the host's own platform; default `process.execPath` (the Node running sluice).
+   * Used only when it is the runtime major ({@link RUNTIME_NODE_MAJOR}).
+   */
   readonly hostNode?: string;
-  /** Node version for another platform's binary; default the version running sluice. */
+  /** Node version to carry; default the host's when it is the runtime major, else npm's newest of it. */
   readonly nodeVersion?: string;
   /**
    * Directories holding the target platform's libraries, for another platform than the host's;
@@ -169,27 +173,25 @@ const RECORD_FILE = 'runtime.json';
 
 /**
  * Returns the Node runtime for a platform, building it into the cache the first time (keyed by Node
- * version and platform, so a second wrap copies nothing and runs nothing). For the host's own
- * platform the binary is the Node running sluice and its libraries are what `ldd` lists; for the
- * other platform it is npm's `node-linux-<arch>` package at the same version, with libraries found
- * from its ELF headers in that platform's library directories.
+ * version and platform, so a second wrap copies nothing). Every image carries the runtime major
+ * (Node 24, the current LTS) whatever Node runs sluice: on the host's own platform, when the Node
+ * running sluice is that major, its binary with the libraries `ldd` lists; otherwise npm's
+ * `node-linux-<arch>` package of that major, with libraries found from its ELF headers in the
+ * platform's library directories (the host's own on its platform).
  *
  * @example
  * const runtime = await prepareNodeRuntime({ platform: manifest.platform, logger });
- * runtime.dir; // ~/.cache/sluice/node-runtime/node-20.20.2-linux-amd64
+ * runtime.dir; // ~/.cache/sluice/node-runtime/node-24.22.3-linux-amd64
  * @throws {ConfigurationError} for an unsupported platform, a missing `ldd`/`npm`, or missing
- *   libraries for another platform (the message says which package to install).
+ *   libraries for another platform (the message says which package to install), or no way to get
+ *   Node 24 (neither the host's Node, nor the npm registry, nor the cache).
  */
 export async function prepareNodeRuntime(options: PrepareNodeRuntimeOptions): Promise<NodeRuntime> {
   const platform = runtimePlatform(options.platform);
   const logger = options.logger ?? silentLogger;
   const runner = options.runner ?? new ProcessCommandRunner();
-  const native = platform === hostPlatform();
-  const nodeVersion = native
-    ? (options.nodeVersion ??
-      (options.hostNode === undefined ? process.versions.node : await versionOf(runner, options.hostNode)))
-    : (options.nodeVersion ?? process.versions.node);
   const root = join(options.cacheDir ?? defaultCacheDir(), 'node-runtime');
+  const { nodeVersion, fromHostBinary } = await runtimeChoice(platform, root, runner, options);
   const dir = join(root, `node-${nodeVersion}-${platform.replace('/', '-')}`);
   const existing = await readRecord(dir);
   if (existing !== undefined) return { dir, ...existing, cached: true };
@@ -199,7 +201,7 @@ export async function prepareNodeRuntime(options: PrepareNodeRuntimeOptions): Pr
   try {
     await mkdir(join(staging, 'bin'));
     await mkdir(join(staging, 'lib'));
-    const built = native
+    const built = fromHostBinary
       ? await fromHost(runner, options.hostNode ?? process.execPath, staging)
       : await fromNpm(runner, platform, nodeVersion, staging, options.libraryDirs, logger);
     const files = ['bin/node', ...(await readdir(join(staging, 'lib'))).sort().map((name) => `lib/${name}`)];
@@ -238,6 +240,34 @@ async function readRecord(dir: string): Promise<RuntimeRecord | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The Node version the image gets, and whether the host's own binary is it: only on the host's
+ * platform, and only when that Node is the runtime major ({@link RUNTIME_NODE_MAJOR}); otherwise npm's
+ * package of that major (or the version asked for).
+ */
+async function runtimeChoice(
+  platform: string,
+  root: string,
+  runner: CommandRunner,
+  options: PrepareNodeRuntimeOptions,
+): Promise<{ nodeVersion: string; fromHostBinary: boolean }> {
+  if (platform === hostPlatform()) {
+    const hostVersion =
+      options.hostNode === undefined ? process.versions.node : await versionOf(runner, options.hostNode);
+    const wanted = options.nodeVersion ?? hostVersion;
+    if (wanted === hostVersion && isRuntimeVersion(hostVersion))
+      return { nodeVersion: hostVersion, fromHostBinary: true };
+  }
+  if (options.nodeVersion !== undefined) return { nodeVersion: options.nodeVersion, fromHostBinary: false };
+  const target = TARGETS[platform.split('/')[1] ?? ''];
+  if (target === undefined) throw new ConfigurationError(`no Node package for ${platform}`);
+  const slug = platform.replace('/', '-');
+  return {
+    nodeVersion: await latestRuntimeVersion(runner, target.npm, slug, await cachedRuntimeNames(root)),
+    fromHostBinary: false,
+  };
 }
 
 async function versionOf(runner: CommandRunner, node: string): Promise<string> {
