@@ -2,13 +2,13 @@
 // input with its secret token in the answer must not put the token on the developer's terminal.
 // Runs a real server process (hence the integration tier).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 
 import { runCli } from '../../../packages/cli/src/program.js';
+import { freeListenPort } from '../../testbed/servers.js';
 
 const SECRET = 'tok-9Zr4-keep-me-off-screens';
 
@@ -23,19 +23,6 @@ createServer((request, response) => {
 }).listen(Number(process.argv[2]), '127.0.0.1');
 `;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (typeof address === 'object' && address !== null) resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
-}
-
 describe('sluice try with a secret variable', () => {
   let dir: string;
 
@@ -49,7 +36,7 @@ describe('sluice try with a secret variable', () => {
   it("masks the value in the record's message when the server echoes it", async () => {
     const script = join(dir, 'server.mjs');
     await writeFile(script, SERVER);
-    const port = await freePort();
+    const port = await freeListenPort();
     const manifest = join(dir, 'algorithm.json');
     await writeFile(
       manifest,

@@ -2,26 +2,13 @@
 // port: started once, fed 50 tasks, started again after a task kills it, a hung task timed out.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PortAlgorithm, TaskLog } from '@sluice/core';
+import { freeListenPort } from '../../testbed/servers.js';
 
 const serverScript = fileURLToPath(new URL('../../fixtures/algorithms/echo-server.mjs', import.meta.url));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (typeof address === 'object' && address !== null) resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
-}
 
 describe('PortAlgorithm', () => {
   let dir: string;
@@ -29,7 +16,7 @@ describe('PortAlgorithm', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sluice-port-'));
-    const port = await freePort();
+    const port = await freeListenPort();
     server = new PortAlgorithm({
       command: [process.execPath, serverScript],
       env: { PORT: String(port), PATH: process.env.PATH ?? '' },

@@ -5,7 +5,6 @@
 // after it; then collect writes results.json and renders the summary and the commit comment as on
 // ECS (`secrets: []`). The token must appear in none of it. Runs a node server: not a unit test.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -25,6 +24,7 @@ import { fetchLogTails, renderSummary } from '../../../packages/orchestrator/src
 import { assembleRunner } from '../../../packages/runner/src/assemble.js';
 import { loadSettings } from '../../../packages/runner/src/config/settings.js';
 import { JsonLog } from '../../../packages/runner/src/logging/json-log.js';
+import { freeListenPort } from '../../testbed/servers.js';
 
 const SECRET = 'tok-7Hq2-never-print-me';
 
@@ -58,19 +58,6 @@ createServer((request, response) => {
 }).listen(Number(process.argv[2]), '127.0.0.1');
 `;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (typeof address === 'object' && address !== null) resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
-}
-
 describe('a secret on ECS: masked by the runner, since collect knows no values', () => {
   let dir: string;
 
@@ -102,7 +89,7 @@ describe('a secret on ECS: masked by the runner, since collect knows no values',
     const script = join(dir, 'server.mjs');
     await writeFile(script, SERVER);
     const manifestPath = join(dir, 'algorithm.json');
-    const port = await freePort();
+    const port = await freeListenPort();
     await writeFile(
       manifestPath,
       JSON.stringify({
