@@ -1,41 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { ConfigurationError } from '../errors.js';
-import type { RunnerConfig } from '../schemas/runner-config.js';
-import { ecsLaunchTemplate, type EcsLaunchOptions } from './run-task-request.js';
-
-const RUN = 'thumbs-3f9a0c12';
-const ACCOUNT = '123456789012';
-const TASK_ROLE = `arn:aws:iam::${ACCOUNT}:role/sluice-${RUN}-task`;
-const EXECUTION_ROLE = `arn:aws:iam::${ACCOUNT}:role/sluice-${RUN}-execution`;
-const RUN_TD = `arn:aws:ecs:eu-west-1:${ACCOUNT}:task-definition/sluice-run-${RUN}:1`;
-
-const config: RunnerConfig = {
-  runId: RUN,
-  queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/sluice-thumbs-3f9a0c12-tasks',
-  deadLetterQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/sluice-thumbs-3f9a0c12-tasks-dlq',
-  input: { bucket: 'photos', prefix: 'in/', include: ['**/*.jpg'] },
-  output: { bucket: 'thumbs', prefix: 'out/' },
-  maxAttempts: 3,
-  idleSeconds: 60,
-  env: { SIZE: '256' },
-  secretEnv: ['TOKEN'],
-};
-
-function launch(overrides: Partial<EcsLaunchOptions> = {}): EcsLaunchOptions {
-  return {
-    runId: RUN,
-    cluster: 'sluice',
-    taskDefinition: RUN_TD,
-    config,
-    compute: { launchType: 'FARGATE', spot: false, assignPublicIp: true },
-    subnets: ['subnet-0aaa1111', 'subnet-0bbb2222'],
-    securityGroups: ['sg-0ccc3333'],
-    taskRoleArn: TASK_ROLE,
-    executionRoleArn: EXECUTION_ROLE,
-    ...overrides,
-  };
-}
+import { ecsLaunchTemplate } from './run-task-request.js';
+import { RUN, TASK_ROLE, EXECUTION_ROLE, RUN_TD, config, launch } from './run-task-fixture.test-support.js';
 
 describe('ecsLaunchTemplate', () => {
   it('builds the RunTask request of a Fargate run', () => {
