@@ -5,7 +5,7 @@
 # are run with it against moto), and node_modules.
 #
 # Idempotent and quick when everything is present: apt-get runs only for missing packages, pip only
-# when .venv/bin/moto_server does not work, npm install only when node_modules is missing or older than
+# when .venv/bin/moto_server does not work, npm ci only when node_modules is missing or older than
 # package-lock.json. Safe with no TTY (CI) and when two runs start at once (they take a lock).
 #
 # Usage: scripts/bootstrap.sh
@@ -107,12 +107,12 @@ ensure_node_modules() {
     say "node_modules: up to date with package-lock.json"
     return
   fi
-  # `npm install`, not `npm ci`: the registry mirror these machines reach lacks other platforms'
-  # optional binaries (@swc/core-darwin-*, @nx/nx-win32-*, ...), so npm cannot write them into the
-  # lock file and `npm ci` refuses it as out of sync. `npm install` installs exactly the locked
-  # versions all the same and leaves package-lock.json unchanged (checked on a fresh clone).
-  say "node_modules: missing or older than package-lock.json; running npm install"
-  (cd "$ROOT" && npm install --no-audit --no-fund) || die "npm install failed"
+  # `npm ci`: exactly the lock file, never a rewrite of it, so every machine and CI install the same
+  # tree. (The lock holds the other platforms' optional binaries, @swc/core-darwin-* and the like, now
+  # that the registry serves them; a lock without them would make npm ci refuse it as out of sync.)
+  say "node_modules: missing or older than package-lock.json; running npm ci"
+  (cd "$ROOT" && npm ci --no-audit --no-fund) ||
+    die "npm ci failed: package-lock.json must match package.json (after changing dependencies, run npm install and commit the lock)"
 }
 
 main() {
