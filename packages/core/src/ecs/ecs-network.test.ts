@@ -3,27 +3,14 @@ import { describe, expect, it } from '@jest/globals';
 
 import { ConfigurationError, InfrastructureError } from '../errors.js';
 import { EcsNetwork } from './ecs-network.js';
+import { answeringLocally, FAKE_CLIENT_CONFIG, type SentCommand } from './local-sdk-client.test-support.js';
 
 /** An EC2Client whose requests never leave the process: `respond` answers each command by name. */
 function fakeEc2(respond: (command: string, input: Record<string, unknown>) => unknown): {
   client: EC2Client;
-  calls: { command: string; input: Record<string, unknown> }[];
+  calls: SentCommand[];
 } {
-  const calls: { command: string; input: Record<string, unknown> }[] = [];
-  const client = new EC2Client({
-    region: 'eu-west-1',
-    credentials: { accessKeyId: 'fake', secretAccessKey: 'fake' },
-  });
-  client.middlewareStack.add(
-    (_next, context) => async (args) => {
-      const input = { ...(args.input as Record<string, unknown>) };
-      calls.push({ command: context.commandName ?? '', input });
-      const output = await Promise.resolve(respond(context.commandName ?? '', input));
-      return { output: output as never, response: {} };
-    },
-    { step: 'initialize', name: 'fakeEc2' },
-  );
-  return { client, calls };
+  return answeringLocally(new EC2Client(FAKE_CLIENT_CONFIG), respond);
 }
 
 const inUse = (): EC2ServiceException =>

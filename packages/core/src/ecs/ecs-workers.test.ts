@@ -5,27 +5,14 @@ import { ConfigurationError } from '../errors.js';
 import { EcsWorkers } from './ecs-workers.js';
 import { ecsLaunchTemplate } from './run-task-request.js';
 import { ACCOUNT, RUN, launch } from './run-task-fixture.test-support.js';
+import { answeringLocally, FAKE_CLIENT_CONFIG, type SentCommand } from './local-sdk-client.test-support.js';
 
 /** An ECSClient whose requests never leave the process: `respond` answers each command by name. */
 function fakeEcs(respond: (command: string, input: Record<string, unknown>) => unknown): {
   client: ECSClient;
-  calls: { command: string; input: Record<string, unknown> }[];
+  calls: SentCommand[];
 } {
-  const calls: { command: string; input: Record<string, unknown> }[] = [];
-  const client = new ECSClient({
-    region: 'eu-west-1',
-    credentials: { accessKeyId: 'fake', secretAccessKey: 'fake' },
-  });
-  client.middlewareStack.add(
-    (_next, context) => async (args) => {
-      const input = { ...(args.input as Record<string, unknown>) };
-      calls.push({ command: context.commandName ?? '', input });
-      const output = await Promise.resolve(respond(context.commandName ?? '', input));
-      return { output: output as never, response: {} };
-    },
-    { step: 'initialize', name: 'fakeEcs' },
-  );
-  return { client, calls };
+  return answeringLocally(new ECSClient(FAKE_CLIENT_CONFIG), respond);
 }
 
 function ecsError(name: string, message: string, status = 400): ECSServiceException {
