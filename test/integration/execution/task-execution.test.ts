@@ -5,26 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { TaskLog, TaskWorkspace, executeTask, type Manifest } from '@sluice/core';
-
-function manifest(fields: Partial<Manifest> = {}): Manifest {
-  return {
-    name: 'fixture',
-    version: '1',
-    source: { kind: 'image', image: 'x.io/a:1' },
-    memoryMiB: 256,
-    platform: 'linux/amd64',
-    gpu: 0,
-    input: { path: '/data/in', kind: 'directory' },
-    output: { path: '/data/out', kind: 'directory' },
-    env: {},
-    timeoutSeconds: 10,
-    retry: { permanentExitCodes: [], retryOnTimeout: true, retryOnOutOfMemory: false },
-    allowEmptyOutput: false,
-    readOnlyRootFilesystem: false,
-    ...fields,
-  };
-}
+import { TaskLog, TaskWorkspace, executeTask } from '@sluice/core';
+import { manifest } from '../../../packages/core/src/execution/manifest-fixture.test-support.js';
 
 describe('task execution with a process algorithm', () => {
   let root: string;

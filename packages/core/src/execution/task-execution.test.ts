@@ -5,27 +5,8 @@ import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 
-import type { Manifest } from '../schemas/manifest.js';
 import { TaskWorkspace, hostPath, substitutePlaceholders, withManifestDefaults } from './task-execution.js';
-
-function manifest(fields: Partial<Manifest> = {}): Manifest {
-  return {
-    name: 'fixture',
-    version: '1',
-    source: { kind: 'image', image: 'x.io/a:1' },
-    memoryMiB: 256,
-    platform: 'linux/amd64',
-    gpu: 0,
-    input: { path: '/data/in', kind: 'directory' },
-    output: { path: '/data/out', kind: 'directory' },
-    env: {},
-    timeoutSeconds: 10,
-    retry: { permanentExitCodes: [], retryOnTimeout: true, retryOnOutOfMemory: false },
-    allowEmptyOutput: false,
-    readOnlyRootFilesystem: false,
-    ...fields,
-  };
-}
+import { manifest } from './manifest-fixture.test-support.js';
 
 describe('task execution', () => {
   let root: string;
