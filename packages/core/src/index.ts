@@ -96,6 +96,15 @@ export type {
 export { S3ObjectStore } from './storage/s3-object-store.js';
 export { ObjectNotFoundError, PreconditionFailedError, UnreadableObjectError } from './storage/errors.js';
 export { updateJson } from './storage/update-json.js';
+export { PRESIGN_MAX_EXPIRY_SECONDS, S3_POST_MAX_BYTES, S3Presigner } from './storage/presign.js';
+export type { PresignedGet, PresignedPost, Presigner } from './storage/presign.js';
+export {
+  downloadPresigned,
+  PresignedRequestRefusedError,
+  PresignedScopeError,
+  uploadPresignedPost,
+} from './storage/presigned-transfer.js';
+export type { PresignedRequestKind, PresignedUploadResult } from './storage/presigned-transfer.js';
 export type { JsonSnapshot } from './storage/update-json.js';
 export { SQS_LIMITS } from './queue/task-queue.js';
 export type {
