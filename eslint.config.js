@@ -17,6 +17,7 @@ const CORE_LAYERS = [
   ['schemas'],
   ['aws'],
   ['storage', 'queue', 'execution', 'iam', 'compute'],
+  ['broker'],
   ['ecs'],
   ['run'],
 ];

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 
 import {
+  JsonLog,
   S3ObjectStore,
   SqsQueues,
   SqsTaskQueue,
@@ -18,9 +19,8 @@ import {
 } from '@sluice/core';
 import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, type TestAwsAccount } from '@sluice/testing';
 
-import { assembleRunner, type AssembledRunner } from '../../packages/runner/src/assemble.js';
+import { assembleRunner, directSource, type AssembledRunner } from '../../packages/runner/src/assemble.js';
 import { loadSettings, type RunnerSettings } from '../../packages/runner/src/config/settings.js';
-import { JsonLog } from '../../packages/runner/src/logging/json-log.js';
 
 export const ALGORITHMS = join(REPOSITORY_ROOT, 'test/fixtures/algorithms');
 export const RUNNER_BUNDLE = join(REPOSITORY_ROOT, 'packages/runner/dist/index.js');
@@ -155,7 +155,7 @@ export async function inProcessRunner(
   );
   const assembled = await assembleRunner(
     settings,
-    { store: run.store, queue: run.queue, deadLetter: run.deadLetter },
+    directSource(settings, { store: run.store, queue: run.queue, deadLetter: run.deadLetter }, log),
     log,
     env,
   );

@@ -22,6 +22,8 @@ export type { Problem } from './errors.js';
 export { silentLogger } from './logging/logger.js';
 export type { Logger } from './logging/logger.js';
 export { SecretMask } from './logging/secret-mask.js';
+export { JsonLog } from './logging/json-log.js';
+export type { LogFields, LogLevel } from './logging/json-log.js';
 
 // schemas (the public contracts: algorithm.json, job.json)
 export { checkDocuments, parseJob, parseManifest } from './schemas/documents.js';
@@ -35,14 +37,17 @@ export { renderReference } from './schemas/reference.js';
 export { canonicalJson } from './ids/canonical-json.js';
 export { isRunId, runId } from './ids/run-id.js';
 export { isTaskId, taskId } from './ids/task-id.js';
-export { inputFilter } from './run/include.js';
-export type { InputVerdict } from './run/include.js';
+export { inputFilter } from './ids/input-selection.js';
+export type { InputVerdict } from './ids/input-selection.js';
 export {
   completionMarkerKey,
   ledgerPrefix,
   outputKey,
   outputPrefixFor,
   resultsKey,
+  leaseStagingPrefix,
+  stagedLogKey,
+  stagedOutputKey,
   stagingPrefix,
   taskLogKey,
   taskRecordKey,
@@ -104,7 +109,7 @@ export {
   PresignedScopeError,
   uploadPresignedPost,
 } from './storage/presigned-transfer.js';
-export type { PresignedRequestKind, PresignedUploadResult } from './storage/presigned-transfer.js';
+export type { PresignedUploadResult } from './storage/presigned-transfer.js';
 export type { JsonSnapshot } from './storage/update-json.js';
 export { SQS_LIMITS } from './queue/task-queue.js';
 export type {

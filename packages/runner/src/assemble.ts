@@ -1,20 +1,28 @@
 /**
- * Puts a runner together from its settings and its S3/SQS adapters: what main does with the real
- * clients, and what tests do with the test bed's or with fakes.
+ * Puts a runner together from its settings and its task source: what main does with the real
+ * source (direct: S3/SQS clients; sealed: the broker), and what tests do with the test bed's or
+ * with fakes.
  */
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { TaskWorkspace, algorithmEnvironment, type ObjectStore, type TaskQueue } from '@sluice/core';
+import {
+  TaskWorkspace,
+  algorithmEnvironment,
+  type JsonLog,
+  type ObjectStore,
+  type TaskQueue,
+} from '@sluice/core';
+import { TaskControl } from '@sluice/core/broker';
 
 import type { RunnerSettings } from './config/settings.js';
-import type { JsonLog } from './logging/json-log.js';
 import { Runner } from './runner.js';
-import { TaskLedger } from './tasks/ledger.js';
+import { DirectTaskSource } from './sources/direct-source.js';
+import type { TaskSource } from './sources/task-source.js';
 import { TaskProcessor } from './tasks/task-processor.js';
 
-/** The adapters a runner talks to. */
+/** The adapters a direct-mode runner talks to. */
 export interface RunnerAdapters {
   readonly store: ObjectStore;
   readonly queue: TaskQueue;
@@ -25,6 +33,7 @@ export interface RunnerAdapters {
 export interface AssembledRunner {
   readonly runner: Runner;
   readonly processor: TaskProcessor;
+  readonly source: TaskSource;
   /** Stops the port server and removes the runner's private directory. */
   close(): Promise<void>;
 }
@@ -46,12 +55,28 @@ async function makeWorkDir(): Promise<string> {
 }
 
 /**
+ * The direct-mode task source: the run's task control in this process, over the given adapters.
+ *
+ * @example
+ * const source = directSource(settings, { store, queue, deadLetter }, log);
+ * @throws never.
+ */
+export function directSource(
+  settings: RunnerSettings,
+  adapters: RunnerAdapters,
+  log: JsonLog,
+): DirectTaskSource {
+  const control = new TaskControl({ settings, ...adapters, log });
+  return new DirectTaskSource(control, adapters.store, settings.config.output.bucket, settings.workerId);
+}
+
+/**
  * Builds a runner. `inherited` is the environment the algorithm's is derived from (credentials and
  * SLUICE_* removed, the job's values added).
  */
 export async function assembleRunner(
   settings: RunnerSettings,
-  adapters: RunnerAdapters,
+  source: TaskSource,
   log: JsonLog,
   inherited: Readonly<Record<string, string | undefined>>,
 ): Promise<AssembledRunner> {
@@ -59,26 +84,19 @@ export async function assembleRunner(
   // The log holds the secret values the runner knows; its lines, the task records and the task logs
   // all mask with them (JsonLog, TaskLedger, TaskProcessor's TaskLog).
   for (const secret of settings.secrets) log.setSecret(secret);
-  const ledger = new TaskLedger(
-    adapters.store,
-    settings.config.runId,
-    settings.config.output.bucket,
-    settings.algorithmDigest,
-    log,
-  );
   const processor = new TaskProcessor({
     settings,
-    ...adapters,
-    ledger,
+    source,
     log,
     workspace: new TaskWorkspace(settings.manifest, settings.pathRoot),
     workDir,
     env: algorithmEnvironment(inherited, settings.algorithmValues),
   });
-  const runner = new Runner({ settings, queue: adapters.queue, ledger, processor, log });
+  const runner = new Runner({ settings, source, processor, log });
   return {
     runner,
     processor,
+    source,
     close: async () => {
       await processor.shutdown();
       await rm(workDir, { recursive: true, force: true });

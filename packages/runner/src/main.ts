@@ -1,16 +1,74 @@
 /**
- * The runner process: read the settings, connect to S3 and SQS, run the loop, and exit 0 when idle
- * or stopped (SIGTERM, SIGINT), 2 when the configuration is wrong, 1 on a fault.
+ * The runner process: read the settings, connect to its task source (S3 and SQS in direct mode, the
+ * run's broker in sealed mode), run the loop, and exit 0 when idle or stopped (SIGTERM, SIGINT), 2
+ * when the configuration is wrong, 1 on a fault.
  */
-import { S3ObjectStore, SqsTaskQueue, isConfigurationError, toError } from '@sluice/core';
+import {
+  ConfigurationError,
+  JsonLog,
+  S3ObjectStore,
+  SqsTaskQueue,
+  isConfigurationError,
+  toError,
+} from '@sluice/core';
 
-import { assembleRunner, type AssembledRunner } from './assemble.js';
-import { awsClients } from './aws/clients.js';
-import { loadSettings } from './config/settings.js';
-import { JsonLog } from './logging/json-log.js';
+import { assembleRunner, directSource, type AssembledRunner } from './assemble.js';
+import { awsClients, iamBrokerAuthorizer } from './aws/clients.js';
+import { loadSettings, type RunnerSettings } from './config/settings.js';
+import { BrokerTaskSource, bearerToken } from './sources/broker-source.js';
+import type { TaskSource } from './sources/task-source.js';
 
 /** Exit codes: a user's mistake (2) apart from a fault (1), as the CLI does. */
 export const RUNNER_EXIT = { ok: 0, fault: 1, configuration: 2 } as const;
+
+/** The variable that carries the local broker's bearer token (sealed mode, `auth: token`). */
+export const BROKER_TOKEN_VARIABLE = 'SLUICE_BROKER_TOKEN';
+
+/** The task source the settings ask for, and what to close when the runner ends. */
+function taskSource(
+  settings: RunnerSettings,
+  env: Readonly<Record<string, string | undefined>>,
+  log: JsonLog,
+): { source: TaskSource; close: () => void } {
+  const { broker } = settings.config;
+  if (broker !== undefined) {
+    if (broker.auth === 'iam') {
+      return {
+        source: new BrokerTaskSource(broker.url, iamBrokerAuthorizer(env, broker.url), settings.workerId),
+        close: () => undefined,
+      };
+    }
+    const token = env[BROKER_TOKEN_VARIABLE];
+    if (token === undefined || token === '') {
+      throw new ConfigurationError(
+        `SLUICE_RUN names a broker with token auth, but ${BROKER_TOKEN_VARIABLE} is not set: start runners with sluice run (it passes the run's token)`,
+      );
+    }
+    log.setSecret(token);
+    return {
+      source: new BrokerTaskSource(broker.url, bearerToken(token), settings.workerId),
+      close: () => undefined,
+    };
+  }
+  const { s3, sqs } = awsClients(env, settings.config.queueUrl);
+  const source = directSource(
+    settings,
+    {
+      store: new S3ObjectStore(s3),
+      queue: new SqsTaskQueue(sqs, settings.config.queueUrl),
+      deadLetter: new SqsTaskQueue(sqs, settings.config.deadLetterQueueUrl),
+    },
+    log,
+  );
+  // Keep-alive sockets would hold the process open after the loop ends.
+  return {
+    source,
+    close: () => {
+      s3.destroy();
+      sqs.destroy();
+    },
+  };
+}
 
 /** Runs the runner in this process and resolves to its exit code. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -23,29 +81,23 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   let assembled: AssembledRunner | undefined;
-  let clients: ReturnType<typeof awsClients> | undefined;
+  let closeSource: (() => void) | undefined;
   try {
     const settings = await loadSettings(env);
     log = new JsonLog({ runId: settings.config.runId, workerId: settings.workerId }, [...settings.secrets]);
-    clients = awsClients(env, settings.config.queueUrl);
-    const { s3, sqs } = clients;
-    assembled = await assembleRunner(
-      settings,
-      {
-        store: new S3ObjectStore(s3),
-        queue: new SqsTaskQueue(sqs, settings.config.queueUrl),
-        deadLetter: new SqsTaskQueue(sqs, settings.config.deadLetterQueueUrl),
-      },
-      log,
-      env,
-    );
+    const { source, close } = taskSource(settings, env, log);
+    closeSource = close;
+    assembled = await assembleRunner(settings, source, log, env);
     log.info('runner-started', {
       algorithm: `${settings.manifest.name}@${settings.manifest.version}`,
-      queueUrl: settings.config.queueUrl,
+      mode: settings.config.broker === undefined ? 'direct' : 'sealed',
+      ...(settings.config.broker === undefined
+        ? { queueUrl: settings.config.queueUrl }
+        : { brokerUrl: settings.config.broker.url }),
       idleSeconds: settings.config.idleSeconds,
     });
     const exit = await assembled.runner.run(stop.signal);
-    log.info('runner-exiting', { reason: exit, ...assembled.runner.stats });
+    log.info('runner-exiting', { reason: exit, ...assembled.runner.stats, control: source.stats });
     return RUNNER_EXIT.ok;
   } catch (thrown) {
     const error = toError(thrown);
@@ -57,9 +109,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
     return RUNNER_EXIT.fault;
   } finally {
     await assembled?.close();
-    // Keep-alive sockets would hold the process open after the loop ends.
-    clients?.s3.destroy();
-    clients?.sqs.destroy();
+    closeSource?.();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }

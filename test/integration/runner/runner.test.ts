@@ -7,6 +7,7 @@ import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import {
+  JsonLog,
   checkTaskMessage,
   formatTaskMessage,
   parseManifest,
@@ -16,9 +17,8 @@ import {
 } from '@sluice/core';
 import { FakeObjectStore, FakeTaskQueue } from '@sluice/testing';
 
-import { assembleRunner } from '../../../packages/runner/src/assemble.js';
+import { assembleRunner, directSource } from '../../../packages/runner/src/assemble.js';
 import type { RunnerSettings } from '../../../packages/runner/src/config/settings.js';
-import { JsonLog } from '../../../packages/runner/src/logging/json-log.js';
 
 const RUN = 'unit-0123abcd';
 const ARN = 'arn:aws:sqs:us-east-1:000000000000:tasks';
@@ -90,13 +90,14 @@ describe('runner with fakes', () => {
 
   async function runOnce(s: RunnerSettings, stop = new AbortController()) {
     const log = new JsonLog({}, [], (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
-    const assembled = await assembleRunner(s, { store, queue, deadLetter }, log, { PATH: '/usr/bin:/bin' });
+    const source = directSource(s, { store, queue, deadLetter }, log);
+    const assembled = await assembleRunner(s, source, log, { PATH: '/usr/bin:/bin' });
     try {
       await assembled.runner.run(stop.signal);
     } finally {
       await assembled.close();
     }
-    return assembled.runner.stats;
+    return { ...assembled.runner.stats, ...source.stats };
   }
 
   async function record(key: string) {

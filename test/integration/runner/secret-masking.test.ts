@@ -10,6 +10,7 @@ import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import {
+  JsonLog,
   collectResults,
   formatTaskMessage,
   parseJob,
@@ -21,9 +22,8 @@ import { outcomeCommentMarkdown } from '@sluice/action-kit';
 import { FakeObjectStore, FakeRunQueues } from '@sluice/testing';
 
 import { fetchLogTails, renderSummary } from '../../../packages/orchestrator/src/summary.js';
-import { assembleRunner } from '../../../packages/runner/src/assemble.js';
+import { assembleRunner, directSource } from '../../../packages/runner/src/assemble.js';
 import { loadSettings } from '../../../packages/runner/src/config/settings.js';
-import { JsonLog } from '../../../packages/runner/src/logging/json-log.js';
 import { freeListenPort } from '../../testbed/servers.js';
 
 const SECRET = 'tok-7Hq2-never-print-me';
@@ -142,7 +142,11 @@ describe('a secret on ECS: masked by the runner, since collect knows no values',
     const log = new JsonLog({ runId: state.runId }, [], (line) => lines.push(line));
     const assembled = await assembleRunner(
       settings,
-      { store, queue: queues.taskQueue(queueUrl), deadLetter: queues.taskQueue(deadLetterUrl) },
+      directSource(
+        settings,
+        { store, queue: queues.taskQueue(queueUrl), deadLetter: queues.taskQueue(deadLetterUrl) },
+        log,
+      ),
       log,
       { PATH: process.env.PATH ?? '/usr/bin:/bin', API_TOKEN: SECRET },
     );

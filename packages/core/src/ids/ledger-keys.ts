@@ -1,5 +1,7 @@
 // The key scheme of the output bucket: where results go, and the reserved ledger prefix
 // `_sluice/<run-id>/` that holds task records, completion markers, logs and staged outputs.
+import { createHash } from 'node:crypto';
+
 import { ConfigurationError, SluiceError } from '../errors.js';
 import { isRunId } from './run-id.js';
 import { isTaskId } from './task-id.js';
@@ -78,6 +80,48 @@ export function taskLogKey(runId: string, taskId: string, attempt: number): stri
 export function stagingPrefix(runId: string, taskId: string, attempt: number): string {
   checkIds(runId, taskId, attempt);
   return `${ledgerPrefix(runId)}staging/${taskId}/${attempt}/`;
+}
+
+/**
+ * Where one lease of an attempt stages its outputs and log: `<staging prefix><lease tag>/`, the tag
+ * a hash of the message id, so two workers running the same attempt from duplicate deliveries never
+ * touch each other's staged objects.
+ *
+ * @example
+ * leaseStagingPrefix('thumbs-3f9a0c12', 'a1b2…', 1, 'f3c1…'); // '_sluice/thumbs-3f9a0c12/staging/a1b2…/1/5e0c9a1b2d3f/'
+ * @throws {Error} when an id is malformed.
+ */
+export function leaseStagingPrefix(
+  runId: string,
+  taskId: string,
+  attempt: number,
+  messageId: string,
+): string {
+  const tag = createHash('sha256').update(messageId).digest('hex').slice(0, 12);
+  return `${stagingPrefix(runId, taskId, attempt)}${tag}/`;
+}
+
+/**
+ * Where a lease stages one output before the commit copies it to its final key:
+ * `<lease staging prefix>out/<relative path>`.
+ *
+ * @example
+ * stagedOutputKey('_sluice/r/staging/t/1/5e0c9a1b2d3f/', 'small/a.png'); // '…/5e0c9a1b2d3f/out/small/a.png'
+ * @throws never.
+ */
+export function stagedOutputKey(leaseStaging: string, relativePath: string): string {
+  return `${leaseStaging}out/${relativePath}`;
+}
+
+/**
+ * Where a lease stages its task log: `<lease staging prefix>task.log`.
+ *
+ * @example
+ * stagedLogKey('_sluice/r/staging/t/1/5e0c9a1b2d3f/'); // '…/5e0c9a1b2d3f/task.log'
+ * @throws never.
+ */
+export function stagedLogKey(leaseStaging: string): string {
+  return `${leaseStaging}task.log`;
 }
 
 /**

@@ -10,7 +10,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import type { JsonSnapshot } from '../storage/update-json.js';
 import type { ResultCounts, ResultStatus } from './collect-report.js';
 import { BoundedPool } from './concurrency.js';
-import { inputFilter } from './include.js';
+import { inputFilter } from '../ids/input-selection.js';
 
 /** Reads (records, dead-letter messages) collect keeps in flight at once. */
 export const READS_IN_FLIGHT = 16;

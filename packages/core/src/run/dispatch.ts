@@ -9,7 +9,7 @@ import { formatTaskMessage } from '../schemas/task-message.js';
 import { ConfigurationError, toError } from '../errors.js';
 import type { ObjectStore, ObjectSummary } from '../storage/object-store.js';
 import { BoundedPool } from './concurrency.js';
-import { inputFilter } from './include.js';
+import { inputFilter } from '../ids/input-selection.js';
 import type { RunDeps } from './lifecycle-deps.js';
 import { taskId } from '../ids/task-id.js';
 

@@ -12,7 +12,7 @@ const TASK_STATUSES = ['running', 'succeeded', 'failed'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 /** Every failure class: the schema's enum and the type are made of it. */
-const FAILURE_CLASSES = [
+export const FAILURE_CLASSES = [
   'algorithm-exit',
   'out-of-memory',
   'timeout',

@@ -53,6 +53,12 @@ export interface RunnerConfig {
   workerId?: string;
   /** Root under which the manifest's container paths are placed (default `/`; tests use a temp dir). */
   pathRoot?: string;
+  /**
+   * Sealed mode: the run's broker, which this runner asks for tasks instead of reading the queue and
+   * the buckets itself. `token`: the runner authenticates with `SLUICE_BROKER_TOKEN` (the local
+   * broker); `iam`: it signs its requests with its AWS role (a Lambda function URL with IAM auth).
+   */
+  broker?: { url: string; auth: 'token' | 'iam' };
 }
 
 const NAME = { type: 'string', pattern: ENV_NAME_PATTERN } as const;
@@ -103,6 +109,16 @@ const runnerConfigSchemaTyped: JSONSchemaType<RunnerConfig> = {
     algorithmDigest: { type: 'string', pattern: '^sha256:[a-f0-9]{64}$', nullable: true },
     workerId: { type: 'string', minLength: 1, maxLength: 128, nullable: true },
     pathRoot: { type: 'string', pattern: '^/', nullable: true, title: 'an absolute directory' },
+    broker: {
+      type: 'object',
+      nullable: true,
+      properties: {
+        url: { type: 'string', pattern: '^https?://' },
+        auth: { type: 'string', enum: ['token', 'iam'] },
+      },
+      required: ['url', 'auth'],
+      additionalProperties: false,
+    },
   },
   required: [
     'runId',

@@ -1,6 +1,9 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientConfig } from '@sluice/core/aws';
+import { ConfigurationError } from '@sluice/core';
+
+import type { BrokerAuthorizer } from '../sources/broker-source.js';
 
 /**
  * SDK clients from the standard environment (`AWS_REGION`, `AWS_ENDPOINT_URL[_S3|_SQS]`, credentials
@@ -24,4 +27,16 @@ export function awsClients(
 
 function regionOfQueue(queueUrl: string): string | undefined {
   return /^https:\/\/sqs\.([a-z0-9-]+)\.amazonaws\.com\//.exec(queueUrl)?.[1];
+}
+
+/**
+ * Signs broker requests with the runner's AWS role (SigV4 for a Lambda function URL with IAM auth).
+ *
+ * @throws {ConfigurationError} always, until the ECS broker lands.
+ */
+export function iamBrokerAuthorizer(
+  _env: Readonly<Record<string, string | undefined>>,
+  url: string,
+): BrokerAuthorizer {
+  throw new ConfigurationError(`IAM-authenticated brokers (${url}) are not wired yet`);
 }

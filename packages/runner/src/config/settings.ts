@@ -20,7 +20,7 @@ import {
   type Manifest,
   type RunnerConfig,
 } from '@sluice/core';
-import { WRAPPED_ENV, imageCommand } from '@sluice/core/compute';
+import { WRAPPED_ENV, algorithmUser, imageCommand, type AlgorithmUser } from '@sluice/core/compute';
 
 /** Everything the runner needs, checked. */
 export interface RunnerSettings {
@@ -40,7 +40,17 @@ export interface RunnerSettings {
   readonly heartbeatSeconds: number;
   readonly retryDelaySeconds: number;
   readonly pathRoot: string;
+  /**
+   * Who the algorithm runs as: set only inside a wrapped image and when the runner is root (its
+   * image's non-root USER, else an unprivileged uid; see `algorithmUser`). A runner started as a
+   * host process (tests, `sluice try` on the host) leaves it unset: the algorithm then runs as the
+   * runner's own user, as before. Pass it to `executeTask` and `PortAlgorithm` as `runAs`.
+   */
+  readonly runAs?: AlgorithmUser;
 }
+
+/** Where the runner reads the image's users (the image's own /etc, inside the container). */
+const IMAGE_ETC = '/etc';
 
 /**
  * Reads and checks the settings.
@@ -50,6 +60,7 @@ export interface RunnerSettings {
  */
 export async function loadSettings(
   env: Readonly<Record<string, string | undefined>>,
+  host: { readonly uid?: number; readonly etc?: string } = {},
 ): Promise<RunnerSettings> {
   const config = parseRunnerConfig(env[RUNNER_CONFIG_VARIABLE] ?? '', RUNNER_CONFIG_VARIABLE);
   const manifestPath = env[RUNNER_MANIFEST_VARIABLE] ?? DEFAULT_RUNNER_MANIFEST_PATH;
@@ -67,10 +78,21 @@ export async function loadSettings(
   const originalPath = env.SLUICE_ORIGINAL_IMAGE;
   let manifest = declared;
   let workingDir: string | undefined;
+  let runAs: AlgorithmUser | undefined;
   if (originalPath !== undefined && originalPath !== '') {
-    const resolved = imageCommand(await readOriginalImage(originalPath), declared.command);
+    const original = await readOriginalImage(originalPath);
+    const resolved = imageCommand(original, declared.command);
     manifest = { ...declared, command: resolved.command };
     workingDir = resolved.workingDir;
+    // Only root can switch users; a runner that is not root (an old wrapped image) runs it as itself.
+    if ((host.uid ?? process.getuid?.()) === 0) {
+      const etc = host.etc ?? IMAGE_ETC;
+      runAs = algorithmUser(original.user, {
+        ...(await optionalText(`${etc}/passwd`, 'passwd')),
+        ...(await optionalText(`${etc}/group`, 'group')),
+        env: original.env,
+      });
+    }
   }
 
   const secrets: string[] = [];
@@ -120,13 +142,27 @@ export async function loadSettings(
     heartbeatSeconds: config.heartbeatSeconds ?? RUNNER_CONFIG_DEFAULTS.heartbeatSeconds,
     retryDelaySeconds: config.retryDelaySeconds ?? RUNNER_CONFIG_DEFAULTS.retryDelaySeconds,
     pathRoot: config.pathRoot ?? RUNNER_CONFIG_DEFAULTS.pathRoot,
+    ...(runAs !== undefined && { runAs }),
   };
 }
 
+/** `{ [key]: text }` of a file, or nothing when the image has no such file. */
+async function optionalText<K extends string>(path: string, key: K): Promise<Partial<Record<K, string>>> {
+  try {
+    return { [key]: await readFile(path, 'utf8') } as Partial<Record<K, string>>;
+  } catch {
+    return {};
+  }
+}
+
 /** Reads what the algorithm image would have run, recorded by wrap-algorithm (`SLUICE_ORIGINAL_IMAGE`). */
-async function readOriginalImage(
-  path: string,
-): Promise<{ entrypoint: string[] | null; cmd: string[] | null; workingDir: string }> {
+async function readOriginalImage(path: string): Promise<{
+  entrypoint: string[] | null;
+  cmd: string[] | null;
+  workingDir: string;
+  user: string;
+  env: string[];
+}> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(await readFile(path, 'utf8'));
@@ -143,6 +179,8 @@ async function readOriginalImage(
     entrypoint: strings(record.entrypoint),
     cmd: strings(record.cmd),
     workingDir: typeof record.workingDir === 'string' ? record.workingDir : '',
+    user: typeof record.user === 'string' ? record.user : '',
+    env: strings(record.env) ?? [],
   };
 }
 

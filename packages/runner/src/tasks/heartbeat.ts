@@ -1,34 +1,23 @@
 /**
- * Keeps a received message invisible while its task runs. The queue's window is short (three
- * heartbeat periods), so a dead worker's task returns within about a minute; the heartbeat extends
- * it every period, but never past the task's time limit plus a margin for download and upload (a
- * stuck runner must not hold a task for ever), nor past SQS's 12 hours from the receive.
+ * Keeps a leased task while it runs: every period, the source extends the lease by one window (three
+ * periods, so one missed beat does not lose it). The control caps the extensions at the task's time
+ * limit plus a margin for transfers; a lease another worker took is noted as lost.
  */
-import { MessageNotHeldError, SQS_LIMITS, toError, type TaskQueue } from '@sluice/core';
+import { toError, type JsonLog } from '@sluice/core';
 
-import type { JsonLog } from '../logging/json-log.js';
-
-/** Time allowed beyond the algorithm's limit for download, upload and commit. */
-export const TRANSFER_MARGIN_SECONDS = 15 * 60;
+import type { TaskSource, WorkerLease } from '../sources/task-source.js';
 
 export class Heartbeat {
   private timer: NodeJS.Timeout | undefined;
-  private readonly receivedAt = Date.now();
-  /** True once the message is no longer ours (its visibility ran out, or someone deleted it). */
+  /** True once the lease is no longer ours (its visibility ran out, or someone deleted the message). */
   lost = false;
 
   constructor(
-    private readonly queue: TaskQueue,
-    private readonly receiptHandle: string,
+    private readonly source: TaskSource,
+    private readonly lease: WorkerLease,
     private readonly periodSeconds: number,
-    private readonly timeLimitSeconds: number,
     private readonly log: JsonLog,
   ) {}
-
-  /** The visibility window: three periods, so one missed beat does not lose the task. */
-  static windowSeconds(periodSeconds: number): number {
-    return Math.min(periodSeconds * 3, SQS_LIMITS.maxVisibilityTimeoutSeconds);
-  }
 
   start(): void {
     this.timer = setInterval(() => {
@@ -42,26 +31,20 @@ export class Heartbeat {
   }
 
   private async beat(): Promise<void> {
-    const elapsed = (Date.now() - this.receivedAt) / 1000;
-    const untilLimit = this.timeLimitSeconds + TRANSFER_MARGIN_SECONDS - elapsed;
-    // Keep a few seconds between us and SQS's hard cap, which it enforces with an error.
-    const untilCap = SQS_LIMITS.maxVisibilityTimeoutSeconds - elapsed - 5;
-    const seconds = Math.floor(Math.min(Heartbeat.windowSeconds(this.periodSeconds), untilLimit, untilCap));
-    if (seconds <= 0) {
-      this.log.warning('heartbeat-stopped', { reason: 'the task is past its time limit or SQS 12-hour cap' });
-      this.stop();
-      return;
-    }
     try {
-      await this.queue.changeVisibility(this.receiptHandle, seconds);
-    } catch (thrown) {
-      if (thrown instanceof MessageNotHeldError) {
+      const state = await this.source.heartbeat(this.lease);
+      if (state === 'held') return;
+      this.stop();
+      if (state === 'lost') {
         this.lost = true;
-        this.stop();
-        this.log.warning('message-lost', { message: thrown.message });
+        this.log.warning('message-lost', { message: 'the lease was lost: another worker may run this task' });
       } else {
-        this.log.warning('heartbeat-failed', { message: toError(thrown).message });
+        this.log.warning('heartbeat-stopped', {
+          reason: 'the task is past its time limit or SQS 12-hour cap',
+        });
       }
+    } catch (thrown) {
+      this.log.warning('heartbeat-failed', { message: toError(thrown).message });
     }
   }
 }

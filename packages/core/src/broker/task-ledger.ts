@@ -1,30 +1,27 @@
 /**
- * The run's ledger in the output bucket, as the runner writes it: completion markers, task records
+ * The run's ledger in the output bucket, as the task control writes it (in the runner in direct mode,
+ * in the broker in sealed mode): completion markers, task records
  * (read-modify-write conditional on what was read, every attempt kept), commit claims and rejected
  * messages. Every call retries transient AWS faults. What it writes is masked with the secret values
  * the runner's log holds: task records and rejected messages never carry them.
  */
+import { withRetries } from '../aws/retry.js';
+import { safeFileName } from '../execution/safe-name.js';
+import { completionMarkerKey, ledgerPrefix, taskRecordKey } from '../ids/ledger-keys.js';
+import type { JsonLog } from '../logging/json-log.js';
 import {
-  completionMarkerKey,
-  ledgerPrefix,
-  safeFileName,
-  taskRecordKey,
-  toError,
-  updateJson,
   validateCompletionMarker,
   validateTaskRecord,
   type CompletionMarker,
-  type JsonSnapshot,
-  type ObjectStore,
   type TaskAttempt,
   type TaskOutput,
   type TaskRecord,
   type TaskStatus,
-} from '@sluice/core';
-import { withRetries } from '@sluice/core/aws';
-
-import type { JsonLog } from '../logging/json-log.js';
-import type { TaskRef } from '../messages/decide.js';
+} from '../schemas/records.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { updateJson, type JsonSnapshot } from '../storage/update-json.js';
+import { toError } from '../errors.js';
+import type { TaskRef } from './message-decision.js';
 
 /** The body of a commit claim: who claimed, when. */
 interface Claim {

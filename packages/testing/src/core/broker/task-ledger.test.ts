@@ -1,12 +1,10 @@
 // The task record when two workers write it at once (a message delivered again while its first
 // worker still runs): neither overwrites the other's attempt.
 import { describe, expect, it } from '@jest/globals';
-import { taskId, taskRecordKey, validateTaskRecord, type TaskAttempt } from '@sluice/core';
-import { FakeObjectStore } from '@sluice/testing';
+import { JsonLog, taskId, taskRecordKey, validateTaskRecord, type TaskAttempt } from '@sluice/core';
+import { TaskLedger, type TaskRef } from '@sluice/core/broker';
 
-import { JsonLog } from '../logging/json-log.js';
-import type { TaskRef } from '../messages/decide.js';
-import { TaskLedger } from './ledger.js';
+import { FakeObjectStore } from '../../fake-object-store.js';
 
 const RUN = 'unit-0123abcd';
 const DIGEST = `sha256:${'0'.repeat(64)}`;

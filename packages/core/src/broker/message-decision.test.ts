@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { inputFilter } from '@sluice/core';
 
-import { decideMessage } from './decide.js';
+import { decideMessage } from './message-decision.js';
 
 const fixture = (name: string): string =>
-  readFileSync(new URL(`../../../core/src/queue/fixtures/${name}`, import.meta.url), 'utf8');
+  readFileSync(new URL(`../queue/fixtures/${name}`, import.meta.url), 'utf8');
 
 const RUN = 'thumbs-0123abcd';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { inputFilter } from './include.js';
+import { inputFilter } from './input-selection.js';
 
 describe('inputFilter', () => {
   const separate = inputFilter({

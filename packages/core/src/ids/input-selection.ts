@@ -3,7 +3,7 @@
 // dispatch-tasks), with this one function, so both agree on every key.
 import picomatch from 'picomatch';
 
-import { isLedgerKey } from '../ids/ledger-keys.js';
+import { isLedgerKey } from './ledger-keys.js';
 
 /** Where a run's inputs are and where its results go: the parts of a job the selection needs. */
 export interface InputSelection {

@@ -3,7 +3,9 @@
  * event out into one message per task, drop it (test event, not an input), or set it aside as
  * malformed. Kept pure so every case is a unit test.
  */
-import { isObjectCreated, parseQueueMessage, type InputVerdict, type TaskMessage } from '@sluice/core';
+import type { InputVerdict } from '../ids/input-selection.js';
+import { isObjectCreated, parseQueueMessage } from '../queue/s3-event.js';
+import type { TaskMessage } from '../schemas/task-message.js';
 
 /** One input object to process, as a task message describes it (S3 events are normalised to it). */
 export type TaskRef = TaskMessage;

@@ -1,0 +1,513 @@
+/**
+ * The control side of a task's life, apart from running it: lease a task from the run's queue (after
+ * settling messages that are not tasks, tasks already done, and tasks with no attempts left), keep it
+ * leased, and end each attempt — commit its staged results exactly once, record a failure and retry
+ * it after a backoff or move it to the dead-letter queue, or hand it back without using an attempt.
+ *
+ * In direct mode the runner holds this object itself; in sealed mode the broker does, and the runner
+ * reaches it through the broker protocol (broker-service.ts). Either way the same code writes the
+ * same records, so both modes keep the same guarantees.
+ */
+import { withRetries } from '../aws/retry.js';
+import { ConfigurationError, InfrastructureError, toError } from '../errors.js';
+import { inputFilter, type InputVerdict } from '../ids/input-selection.js';
+import { leaseStagingPrefix, outputPrefixFor, stagedLogKey, taskLogKey } from '../ids/ledger-keys.js';
+import { taskId as taskIdOf } from '../ids/task-id.js';
+import type { JsonLog } from '../logging/json-log.js';
+import { classifyAttempt, type AttemptVerdict } from '../execution/failure.js';
+import { MessageNotHeldError } from '../queue/errors.js';
+import { SQS_LIMITS, type ReceivedMessage, type TaskQueue } from '../queue/task-queue.js';
+import type { TaskAttempt } from '../schemas/records.js';
+import { formatTaskMessage } from '../schemas/task-message.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { ControlSettings } from './control-settings.js';
+import { decideMessage, type TaskRef } from './message-decision.js';
+import {
+  TRANSFER_MARGIN_SECONDS,
+  commitResults,
+  discard,
+  type Commit,
+  type StagedOutput,
+} from './task-commit.js';
+import { TaskLedger } from './task-ledger.js';
+
+/** Delay before a task whose commit another live worker holds is offered again. */
+const HELD_RETRY_SECONDS = 60;
+/** How long a lease goes on settling messages past its wait (a queue full of duplicates). */
+const SETTLE_LIMIT_MS = 30_000;
+/** SQS's longest message delay and the longest retry backoff. */
+const MAX_BACKOFF_SECONDS = 900;
+
+/** One leased attempt of one task: what the worker runs, and what the control needs to end it. */
+export interface Lease {
+  readonly task: TaskRef;
+  readonly taskId: string;
+  /** The attempt's number, counted across re-drives (names its log and record entry). */
+  readonly attempt: number;
+  /** Attempts of this round (since the last re-drive): what the retry budget counts. */
+  readonly roundAttempt: number;
+  readonly workerId: string;
+  readonly messageId: string;
+  /** Where this lease stages its outputs and log (leaseStagingPrefix). */
+  readonly staging: string;
+  readonly receiptHandle: string;
+  /** When the message was received (ms since the epoch): the time limit counts from here. */
+  readonly receivedAt: number;
+  readonly startedAt: string;
+  /** When the message's visibility runs out unless extended (ms since the epoch). */
+  readonly visibleAt: number;
+}
+
+/** What the worker tells the control about an attempt it ends. */
+export interface AttemptReport {
+  readonly phases: TaskAttempt['phases'];
+  readonly exitCode?: number;
+  /** True when the worker staged its task log (at the attempt's staged log key). */
+  readonly logStaged: boolean;
+}
+
+/** A failed attempt, classified by the worker. */
+export interface FailureReport extends AttemptReport {
+  readonly failureClass: NonNullable<TaskAttempt['failureClass']>;
+  readonly retryable: boolean;
+  readonly message: string;
+}
+
+/** A finished attempt whose outputs are staged. */
+export interface CompletionReport extends AttemptReport {
+  readonly outputs: readonly StagedOutput[];
+}
+
+/** How an attempt ended, as the control settled it. */
+export type ControlOutcome = 'succeeded' | 'retry' | 'failed' | 'released';
+
+/** What a completion did: the outcome, and the committed outputs when it succeeded. */
+export interface CompletionResult {
+  readonly outcome: ControlOutcome;
+  readonly committedHere?: boolean;
+  readonly outputs?: readonly { readonly key: string; readonly size: number }[];
+  /** Why, when the completion did not succeed. */
+  readonly message?: string;
+}
+
+/** The answer to a heartbeat: the lease with its new end, or why it cannot be extended. */
+export type HeartbeatResult =
+  | { readonly kind: 'extended'; readonly lease: Lease }
+  | { readonly kind: 'capped' }
+  | { readonly kind: 'lost'; readonly message: string };
+
+/** Counts of what the control did with messages that were not leased out, for logs and tests. */
+export interface ControlStats {
+  messages: number;
+  rejected: number;
+  dropped: number;
+  split: number;
+  alreadyDone: number;
+  exhausted: number;
+}
+
+export interface TaskControlDeps {
+  readonly settings: ControlSettings;
+  readonly store: ObjectStore;
+  readonly queue: TaskQueue;
+  readonly deadLetter: TaskQueue;
+  readonly log: JsonLog;
+}
+
+export class TaskControl {
+  readonly stats: ControlStats = {
+    messages: 0,
+    rejected: 0,
+    dropped: 0,
+    split: 0,
+    alreadyDone: 0,
+    exhausted: 0,
+  };
+  readonly ledger: TaskLedger;
+  private readonly isInput: (bucket: string, key: string) => InputVerdict;
+
+  constructor(private readonly deps: TaskControlDeps) {
+    const { settings, store, log } = deps;
+    this.ledger = new TaskLedger(
+      store,
+      settings.config.runId,
+      settings.config.output.bucket,
+      settings.algorithmDigest,
+      log,
+    );
+    this.isInput = inputFilter(settings.config);
+  }
+
+  /** The visibility window of a leased message: three heartbeat periods, so one missed beat does not lose it. */
+  get leaseSeconds(): number {
+    return Math.min(this.deps.settings.heartbeatSeconds * 3, SQS_LIMITS.maxVisibilityTimeoutSeconds);
+  }
+
+  /**
+   * Leases the next task for `workerId`, waiting up to `waitSeconds` for one. Messages that are not
+   * a task to run now are settled on the way (rejected, dropped, split, already done, out of
+   * attempts), and the wait starts again after each. Undefined when no message came in time.
+   *
+   * @throws ConfigurationError when AWS says the configuration is wrong; other AWS errors once retries are spent.
+   */
+  async lease(
+    workerId: string,
+    options: { readonly waitSeconds: number; readonly signal?: AbortSignal },
+  ): Promise<Lease | undefined> {
+    const deadline = Date.now() + options.waitSeconds * 1000;
+    for (;;) {
+      const waitSeconds = Math.max(
+        0,
+        Math.min(SQS_LIMITS.maxWaitSeconds, Math.ceil((deadline - Date.now()) / 1000)),
+      );
+      const [message] = await this.deps.queue.receive({
+        maxMessages: 1,
+        waitSeconds,
+        visibilityTimeoutSeconds: this.leaseSeconds,
+        ...(options.signal !== undefined && { signal: options.signal }),
+      });
+      if (options.signal?.aborted === true) return undefined;
+      if (message === undefined) {
+        if (Date.now() >= deadline) return undefined;
+        continue;
+      }
+      this.stats.messages += 1;
+      const lease = await this.settle(message, workerId).catch((thrown: unknown) => {
+        if (thrown instanceof ConfigurationError) throw thrown;
+        // The message returns when its visibility runs out, and is tried again.
+        this.deps.log.error('message-failed', {
+          messageId: message.messageId,
+          message: toError(thrown).message,
+        });
+        return undefined;
+      });
+      if (lease !== undefined) return lease;
+      // Settling messages is work: go on while they come, but answer a long-poll in bounded time.
+      if (Date.now() >= deadline + SETTLE_LIMIT_MS) return undefined;
+    }
+  }
+
+  /** Decides what a received message is; a lease when it is a task to run now. */
+  private async settle(message: ReceivedMessage, workerId: string): Promise<Lease | undefined> {
+    const { settings, queue } = this.deps;
+    const log = this.deps.log.with({ messageId: message.messageId, receiveCount: message.receiveCount });
+    const decision = decideMessage(message.body, settings.config.runId, this.isInput);
+    switch (decision.action) {
+      case 'reject': {
+        const key = await this.ledger.reject(message.messageId, decision.reason, message.body, new Date());
+        log.warning('message-rejected', { reason: decision.reason, recordedAt: key });
+        this.stats.rejected += 1;
+        await this.deleteMessage(message.receiptHandle, log);
+        return undefined;
+      }
+      case 'drop':
+        log.info('message-dropped', { dropped: decision.dropped });
+        this.stats.dropped += 1;
+        await this.deleteMessage(message.receiptHandle, log);
+        return undefined;
+      case 'fan-out': {
+        // Attempts and visibility belong to a message: one message per task keeps one task's
+        // retries from re-running another's.
+        const sent = await queue.sendBatch(
+          decision.tasks.map((task) => ({
+            body: formatTaskMessage({ ...task, attemptsUsed: message.receiveCount - 1 }),
+          })),
+        );
+        if (sent.failed.length > 0) {
+          throw new InfrastructureError(
+            `could not split an S3 event into task messages: ${sent.failed.length} failed`,
+          );
+        }
+        log.info('message-split', { tasks: decision.tasks.length, dropped: decision.dropped });
+        this.stats.split += 1;
+        await this.deleteMessage(message.receiptHandle, log);
+        return undefined;
+      }
+      case 'run':
+        return this.leaseTask(message, decision.task, workerId, log);
+    }
+  }
+
+  private async leaseTask(
+    message: ReceivedMessage,
+    task: TaskRef,
+    workerId: string,
+    messageLog: JsonLog,
+  ): Promise<Lease | undefined> {
+    const { settings } = this.deps;
+    const receivedAt = Date.now();
+    // Attempt numbers run on across re-drives (they name log keys and record entries); the retry
+    // budget counts from the last re-drive (`retryFrom`).
+    const attempt = (task.attemptsUsed ?? 0) + message.receiveCount;
+    const taskId = taskIdOf(task);
+    const lease: Lease = {
+      task,
+      taskId,
+      attempt,
+      roundAttempt: attempt - (task.retryFrom ?? 0),
+      workerId,
+      messageId: message.messageId,
+      staging: leaseStagingPrefix(task.runId, taskId, attempt, message.messageId),
+      receiptHandle: message.receiptHandle,
+      receivedAt,
+      startedAt: new Date(receivedAt).toISOString(),
+      visibleAt: receivedAt + this.leaseSeconds * 1000,
+    };
+    const log = messageLog.with({ taskId, attempt, key: task.key });
+    if ((await this.ledger.marker(taskId)) !== undefined) {
+      log.info('task-already-done');
+      this.stats.alreadyDone += 1;
+      await this.deleteMessage(message.receiptHandle, log);
+      return undefined;
+    }
+    if (task.retryFrom === undefined && (await this.ledger.failedForGood(taskId))) {
+      log.info('task-already-failed', { hint: 'collect-results with retry-failed runs it again' });
+      this.stats.alreadyDone += 1;
+      await this.deleteMessage(message.receiptHandle, log);
+      return undefined;
+    }
+    if (lease.roundAttempt > settings.config.maxAttempts) {
+      // The last attempt's worker was lost (the message came back with no attempts left).
+      this.stats.exhausted += 1;
+      await this.fail(lease, {
+        failureClass: 'infrastructure',
+        retryable: false,
+        message: `not run: the worker of an earlier attempt was lost and all ${settings.config.maxAttempts} attempts are used`,
+        phases: {},
+        logStaged: false,
+      });
+      return undefined;
+    }
+    try {
+      // A key that cannot become output keys (`a//b`, `x/../y`, too long) never will.
+      outputPrefixFor(settings.config, task.key);
+    } catch (thrown) {
+      await this.fail(lease, {
+        ...verdictReport(
+          classifyAttempt({ kind: 'input', gone: true, message: toError(thrown).message }, settings.manifest),
+        ),
+        phases: {},
+        logStaged: false,
+      });
+      return undefined;
+    }
+    await this.ledger.recordAttempt(
+      task,
+      taskId,
+      this.entry(lease, { phases: {}, logStaged: false }),
+      'running',
+    );
+    log.info('task-leased', { workerId, bucket: task.bucket, size: task.size });
+    return lease;
+  }
+
+  /**
+   * Extends a lease by one window, never past the task's time limit plus a margin for transfers (a
+   * stuck worker must not hold a task for ever) nor past SQS's 12 hours from the receive.
+   *
+   * @throws AWS errors other than "message not held" (the caller logs them and beats again).
+   */
+  async heartbeat(lease: Lease): Promise<HeartbeatResult> {
+    const { settings, queue } = this.deps;
+    const elapsed = (Date.now() - lease.receivedAt) / 1000;
+    const untilLimit = settings.timeoutSeconds + TRANSFER_MARGIN_SECONDS - elapsed;
+    // Keep a few seconds between us and SQS's hard cap, which it enforces with an error.
+    const untilCap = SQS_LIMITS.maxVisibilityTimeoutSeconds - elapsed - 5;
+    const seconds = Math.floor(Math.min(this.leaseSeconds, untilLimit, untilCap));
+    if (seconds <= 0) return { kind: 'capped' };
+    try {
+      await queue.changeVisibility(lease.receiptHandle, seconds);
+    } catch (thrown) {
+      if (thrown instanceof MessageNotHeldError) return { kind: 'lost', message: thrown.message };
+      throw thrown;
+    }
+    return { kind: 'extended', lease: { ...lease, visibleAt: Date.now() + seconds * 1000 } };
+  }
+
+  /**
+   * Commits a finished attempt's staged outputs exactly once, records it and deletes its message.
+   * A commit that fails is recorded as an `upload-failed` attempt (retried); a commit another live
+   * worker holds hands the task back for later.
+   *
+   * @throws AWS errors only when even recording failed (the message then returns by itself).
+   */
+  async complete(lease: Lease, report: CompletionReport): Promise<CompletionResult> {
+    const { settings, store, log: baseLog } = this.deps;
+    const log = baseLog.with({ taskId: lease.taskId, attempt: lease.attempt, key: lease.task.key });
+    const started = Date.now();
+    let committed: Commit;
+    try {
+      committed = await commitResults(
+        { settings, store, ledger: this.ledger },
+        {
+          task: lease.task,
+          taskId: lease.taskId,
+          attempt: lease.attempt,
+          workerId: lease.workerId,
+          staging: lease.staging,
+          log,
+        },
+        report.outputs,
+      );
+    } catch (thrown) {
+      const message = `the results could not be committed: ${toError(thrown).message}`;
+      const evidence =
+        thrown instanceof ConfigurationError
+          ? ({ kind: 'outputs', count: report.outputs.length, unsafe: message } as const)
+          : ({ kind: 'upload', message } as const);
+      const outcome = await this.fail(lease, {
+        ...report,
+        ...verdictReport(classifyAttempt(evidence, settings.manifest)),
+      });
+      return { outcome, message };
+    }
+    const phases = { ...report.phases, uploadMs: (report.phases.uploadMs ?? 0) + (Date.now() - started) };
+    if (committed.kind === 'held') {
+      log.info('commit-held-elsewhere', { by: committed.by });
+      await this.release(
+        lease,
+        `another worker (${committed.by}) is committing this task`,
+        HELD_RETRY_SECONDS,
+      );
+      return { outcome: 'released', message: `another worker (${committed.by}) is committing this task` };
+    }
+    const entry: TaskAttempt = {
+      ...this.entry(lease, { ...report, phases }),
+      endedAt: new Date().toISOString(),
+      ...(committed.kind === 'done' && {
+        message: 'another attempt committed this task first; these results were discarded',
+      }),
+    };
+    await this.publishLog(lease, report, entry);
+    await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'succeeded', committed.outputs);
+    await this.deleteMessage(lease.receiptHandle, log);
+    return {
+      outcome: 'succeeded',
+      committedHere: committed.kind === 'committed',
+      outputs: committed.outputs.map(({ key, size }) => ({ key, size })),
+    };
+  }
+
+  /**
+   * Records a failed attempt; retries it after a backoff, or ends the task and moves it to the
+   * dead-letter queue when it is not retryable or its attempts are used.
+   *
+   * @throws AWS errors only when even recording failed.
+   */
+  async fail(lease: Lease, report: FailureReport): Promise<'retry' | 'failed'> {
+    const { settings, log: baseLog } = this.deps;
+    const log = baseLog.with({ taskId: lease.taskId, attempt: lease.attempt, key: lease.task.key });
+    const entry: TaskAttempt = {
+      ...this.entry(lease, report),
+      endedAt: new Date().toISOString(),
+      failureClass: report.failureClass,
+      message: report.message,
+    };
+    const final = !report.retryable || lease.roundAttempt >= settings.config.maxAttempts;
+    await this.publishLog(lease, report, entry);
+    await this.ledger.recordAttempt(lease.task, lease.taskId, entry, final ? 'failed' : 'running');
+    if (final) {
+      const sent = await this.deps.deadLetter.sendBatch([
+        { body: formatTaskMessage({ ...lease.task, attemptsUsed: lease.attempt }) },
+      ]);
+      const failed = sent.failed[0];
+      if (failed !== undefined) {
+        throw new InfrastructureError(
+          `could not move the task to the dead-letter queue: ${failed.code} ${failed.message}`,
+        );
+      }
+      await this.deleteMessage(lease.receiptHandle, log);
+      return 'failed';
+    }
+    const delay = Math.min(MAX_BACKOFF_SECONDS, settings.retryDelaySeconds * 2 ** (lease.roundAttempt - 1));
+    try {
+      await this.deps.queue.changeVisibility(lease.receiptHandle, delay);
+    } catch (thrown) {
+      if (!(thrown instanceof MessageNotHeldError)) throw thrown;
+    }
+    return 'retry';
+  }
+
+  /**
+   * Hands the task back without using up an attempt: a fresh task message carrying the attempts
+   * used before this receive (so the next receive gets this attempt's number again), then the old
+   * message deleted. Used when a worker stops mid-task and when another worker holds the commit.
+   *
+   * @throws Error when the task could not be handed back (the message then returns by itself).
+   */
+  async release(lease: Lease, reason: string, delaySeconds = 0): Promise<'released'> {
+    const log = this.deps.log.with({ taskId: lease.taskId, attempt: lease.attempt, key: lease.task.key });
+    const entry: TaskAttempt = {
+      ...this.entry(lease, { phases: {}, logStaged: false }),
+      endedAt: new Date().toISOString(),
+      message: `released: ${reason}; this attempt does not count`,
+    };
+    await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'running');
+    const sent = await this.deps.queue.sendBatch([
+      { body: formatTaskMessage({ ...lease.task, attemptsUsed: lease.attempt - 1 }), delaySeconds },
+    ]);
+    const failed = sent.failed[0];
+    if (failed !== undefined) {
+      throw new InfrastructureError(
+        `could not hand the task back to the queue: ${failed.code} ${failed.message}`,
+      );
+    }
+    await this.deleteMessage(lease.receiptHandle, log);
+    return 'released';
+  }
+
+  /** The record entry of an attempt, from the lease and the worker's report. */
+  private entry(lease: Lease, report: AttemptReport): TaskAttempt {
+    return {
+      attempt: lease.attempt,
+      workerId: lease.workerId,
+      startedAt: lease.startedAt,
+      phases: { ...report.phases },
+      ...(report.exitCode !== undefined && { exitCode: report.exitCode }),
+    };
+  }
+
+  /**
+   * Moves a staged task log to the attempt's log key and names it in the entry. A failure only loses
+   * the log (the staged copy is left to teardown).
+   */
+  private async publishLog(lease: Lease, report: AttemptReport, entry: TaskAttempt): Promise<void> {
+    if (!report.logStaged) return;
+    const { store, settings } = this.deps;
+    const log = this.deps.log.with({ taskId: lease.taskId, attempt: lease.attempt });
+    const bucket = settings.config.output.bucket;
+    const staged = stagedLogKey(lease.staging);
+    const logKey = taskLogKey(settings.config.runId, lease.taskId, lease.attempt);
+    try {
+      await withRetries(() => store.copy({ bucket, key: staged }, { bucket, key: logKey }));
+      entry.logKey = logKey;
+    } catch (thrown) {
+      log.warning('task-log-publish-failed', { message: toError(thrown).message });
+      return;
+    }
+    await discard(store, bucket, [staged], log);
+  }
+
+  private async deleteMessage(receiptHandle: string, log: JsonLog): Promise<void> {
+    try {
+      await withRetries(() => this.deps.queue.delete(receiptHandle));
+    } catch (thrown) {
+      // Lost the message meanwhile: whoever has it now finds the marker (or the record) and stops.
+      if (!(thrown instanceof MessageNotHeldError)) throw thrown;
+      log.warning('message-delete-not-held', { message: thrown.message });
+    }
+  }
+}
+
+/** A failure verdict as a report's fields. */
+function verdictReport(
+  verdict: AttemptVerdict,
+): Pick<FailureReport, 'failureClass' | 'retryable' | 'message' | 'exitCode'> {
+  if (verdict.ok) throw new Error('a failure report was made from a success');
+  return {
+    failureClass: verdict.failureClass,
+    retryable: verdict.retryable,
+    message: verdict.message,
+    ...(verdict.exitCode !== undefined && { exitCode: verdict.exitCode }),
+  };
+}
