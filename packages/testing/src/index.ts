@@ -1,7 +1,12 @@
 // Every public export of @sluice/testing, named (no `export *`).
 
 // test bed: endpoints and isolated AWS "accounts" (owned by the test-bed work)
-export { TestAwsAccount, TESTBED_CREDENTIALS, testbedAwsClientConfig } from './testbed-aws.js';
+export {
+  TestAwsAccount,
+  TESTBED_CREDENTIALS,
+  seaweedAccount,
+  testbedAwsClientConfig,
+} from './testbed-aws.js';
 export type { TestQueue } from './testbed-aws.js';
 export { containerEngineEnv } from './testbed-containers.js';
 export { REPOSITORY_ROOT, TESTBED_STATE_DIR, testbedEndpoints } from './testbed-endpoints.js';

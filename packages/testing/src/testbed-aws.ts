@@ -24,6 +24,7 @@ import {
 import { toError } from '@sluice/core';
 
 import { testbedEndpoints, type TestbedEndpoints } from './testbed-endpoints.js';
+import { SEAWEED_CREDENTIALS, SEAWEED_REGION, seaweedEndpoint } from './testbed-seaweed.js';
 
 /** Dummy credentials: moto accepts any; real-looking ones would invite mistakes. */
 export const TESTBED_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' } as const;
@@ -68,6 +69,8 @@ export interface TestAwsAccountOptions {
   readonly label?: string;
   /** Where moto runs; default {@link testbedEndpoints}. */
   readonly endpoints?: TestbedEndpoints;
+  /** Default {@link TESTBED_CREDENTIALS} (moto takes any); SeaweedFS checks them ({@link seaweedAccount}). */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
 }
 
 const BUCKET_NAME_MAX = 63;
@@ -105,13 +108,18 @@ export class TestAwsAccount {
   readonly s3: S3Client;
   readonly sqs: SQSClient;
   private readonly prefix: string;
+  private readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
   private readonly buckets = new Set<string>();
   private readonly queueUrls = new Set<string>();
 
   /** @throws TestbedNotRunningError when the test bed is not running. */
   constructor(options: TestAwsAccountOptions = {}) {
     const endpoints = options.endpoints ?? testbedEndpoints();
-    const config = testbedAwsClientConfig(endpoints);
+    const config = {
+      ...testbedAwsClientConfig(endpoints),
+      ...(options.credentials !== undefined && { credentials: { ...options.credentials } }),
+    };
+    this.credentials = config.credentials;
     this.id = randomBytes(5).toString('hex');
     const label = slug(options.label ?? 't').slice(0, 20) || 't';
     this.prefix = `sl-${label}-${this.id}`;
@@ -127,7 +135,10 @@ export class TestAwsAccount {
 
   /** Client settings for other SDK clients (ECS, Lambda, ...) against the same moto server. */
   clientConfig(): TestbedAwsClientConfig {
-    return testbedAwsClientConfig({ awsEndpoint: this.endpoint, registry: '', region: this.region });
+    return {
+      ...testbedAwsClientConfig({ awsEndpoint: this.endpoint, registry: '', region: this.region }),
+      credentials: { ...this.credentials },
+    };
   }
 
   /**
@@ -268,4 +279,22 @@ export class TestAwsAccount {
       throw e;
     }
   }
+}
+
+/**
+ * A {@link TestAwsAccount} on the test bed's SeaweedFS instead of moto: S3 only (its `sqs` client
+ * has no server to talk to), with the identity SeaweedFS checks signatures against.
+ *
+ * @example
+ * const store = seaweedAccount({ label: 'presign' });
+ * afterAll(() => store.cleanup());
+ * const bucket = await store.createBucket('in');
+ * @throws TestbedNotRunningError when the test bed (or its SeaweedFS) is not running.
+ */
+export function seaweedAccount(options: Pick<TestAwsAccountOptions, 'label'> = {}): TestAwsAccount {
+  return new TestAwsAccount({
+    ...options,
+    endpoints: { awsEndpoint: seaweedEndpoint(), registry: '', region: SEAWEED_REGION },
+    credentials: SEAWEED_CREDENTIALS,
+  });
 }

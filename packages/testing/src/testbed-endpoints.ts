@@ -34,6 +34,8 @@ export interface TestbedEndpointsFile {
   readonly pid: number;
   /** Environment for podman/buildah (CONTAINERS_CONF and friends). */
   readonly containerEnv: Readonly<Record<string, string>>;
+  /** SeaweedFS S3 base URL (testbed-seaweed.ts); absent in files written before it was added. */
+  readonly seaweedEndpoint?: string;
 }
 
 /** The servers a test talks to. */
@@ -101,6 +103,7 @@ export function readEndpointsFile(file: string = TESTBED_ENDPOINTS_FILE): Testbe
     owner: parsed.owner,
     pid: parsed.pid,
     containerEnv,
+    ...(typeof parsed.seaweedEndpoint === 'string' && { seaweedEndpoint: parsed.seaweedEndpoint }),
   };
 }
 
