@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { toError } from '../errors.js';
 import { preferForOomKill, signalProcessGroup } from './process-group.js';
+import { environmentFor, killProcessesOf, prepareHome, spawnIdentity, type RunAs } from './run-as.js';
 import type { TaskLog } from './task-log.js';
 
 /** How long a timed-out algorithm gets between SIGTERM and SIGKILL. */
@@ -19,6 +20,11 @@ export interface AlgorithmInvocation {
   readonly log: TaskLog;
   /** Aborting (e.g. on SIGTERM) stops the algorithm the same way a time-out does. */
   readonly signal?: AbortSignal;
+  /**
+   * Run it as this user (a root runner inside a wrapped image); `HOME` is then the user's home.
+   * When it ends, every process left of that user is killed, so nothing of it outlives its task.
+   */
+  readonly runAs?: RunAs;
 }
 
 /** How the algorithm process ended. */
@@ -59,9 +65,11 @@ export async function runAlgorithm(invocation: AlgorithmInvocation): Promise<Alg
     };
   }
   const oomKillsBefore = await cgroupOomKills();
+  await prepareHome(invocation.runAs);
   const child = spawn(program, args, {
     cwd: invocation.cwd,
-    env: { ...invocation.env },
+    env: environmentFor(invocation.env, invocation.runAs),
+    ...spawnIdentity(invocation.runAs),
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -111,6 +119,8 @@ export async function runAlgorithm(invocation: AlgorithmInvocation): Promise<Alg
   clearTimeout(timeout);
   if (graceTimer !== undefined) clearTimeout(graceTimer);
   invocation.signal?.removeEventListener('abort', onAbort);
+  // A process that left the group (setsid) would otherwise live on into the next task.
+  if (invocation.runAs !== undefined) await killProcessesOf(invocation.runAs.uid);
 
   const durationMs = Date.now() - started;
   if (ended.error !== undefined) {

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InfrastructureError, toError } from '../errors.js';
 import { preferForOomKill, signalProcessGroup } from './process-group.js';
+import { environmentFor, prepareHome, spawnIdentity, type RunAs } from './run-as.js';
 import type { TaskLog } from './task-log.js';
 
 /** The request the runner sends a port algorithm for each task (see docs/contracts.md). */
@@ -34,6 +35,8 @@ export interface PortAlgorithmOptions {
   readonly port: number;
   /** How long the server may take to accept connections after it starts. */
   readonly startTimeoutMs?: number;
+  /** Run the server as this user (a root runner inside a wrapped image); `HOME` is then its home. */
+  readonly runAs?: RunAs;
 }
 
 const DEFAULT_START_TIMEOUT_MS = 60_000;
@@ -68,6 +71,11 @@ export class PortAlgorithm {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** The user the server runs as, if not the runner's. */
+  get runAs(): RunAs | undefined {
+    return this.options.runAs;
+  }
+
   /** How many times the server was started again after dying. */
   get restartCount(): number {
     return this.restarts;
@@ -82,9 +90,11 @@ export class PortAlgorithm {
     this.currentLog = log;
     const [program, ...args] = this.options.command;
     if (program === undefined) throw new InfrastructureError('the port algorithm has no command to start');
+    await prepareHome(this.options.runAs);
     const child = spawn(program, args, {
       cwd: this.options.cwd,
-      env: { ...this.options.env },
+      env: environmentFor(this.options.env, this.options.runAs),
+      ...spawnIdentity(this.options.runAs),
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

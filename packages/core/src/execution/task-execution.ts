@@ -11,6 +11,7 @@ import type { Manifest } from '../schemas/manifest.js';
 import { runAlgorithm } from './algorithm-process.js';
 import { classifyAttempt, type AttemptVerdict } from './failure.js';
 import type { PortAlgorithm } from './port-algorithm.js';
+import { handOverPath, reclaimTree, runnerIsRoot, type RunAs } from './run-as.js';
 import { relativePathSegments, safeFileName } from './safe-name.js';
 import type { TaskLog } from './task-log.js';
 
@@ -144,11 +145,60 @@ export class TaskWorkspace {
   /**
    * Empties the input and output locations and creates the directories, before a task and after it.
    * Directories are emptied, not removed: they may be mount points. Nothing is followed: a link
-   * the algorithm left where a location or an entry in it was is removed, never its target.
+   * the algorithm left where a location or an entry in it was is removed, never its target. A root
+   * runner first takes back what {@link handOver} gave the algorithm's user ({@link reclaim}).
    */
   async prepare(): Promise<void> {
+    await this.reclaim();
     await clearLocation(this.inputPath, this.manifest.input.kind);
     await clearLocation(this.outputPath, this.manifest.output.kind);
+  }
+
+  /**
+   * Gives the input and output locations to the user the algorithm runs as: a directory location
+   * and what is in it (the input file), or a file location and the directory it is in. A location
+   * directly in `/` (or the path root) leaves that directory root's: such an output file cannot be
+   * created by another user, so keep outputs in a directory.
+   */
+  async handOver(runAs: RunAs): Promise<void> {
+    for (const path of this.ownedDirectories()) await handOverPath(path, runAs);
+    if (this.manifest.input.kind === 'directory') {
+      for (const entry of await readdir(this.inputPath))
+        await handOverPath(join(this.inputPath, entry), runAs);
+    } else if (await lstat(this.inputPath).catch(() => undefined)) {
+      await handOverPath(this.inputPath, runAs);
+    }
+  }
+
+  /**
+   * Takes the locations back for root (a root runner only: elsewhere nothing was handed over), top
+   * down, so that from here on the algorithm's processes can no longer add, rename or replace
+   * anything in them while the runner reads the results or empties them. Modes of directories
+   * become 0755; outputs the algorithm made 0600 stay readable for root (CAP_DAC_OVERRIDE).
+   */
+  async reclaim(): Promise<void> {
+    if (!runnerIsRoot()) return;
+    for (const path of this.ownedDirectories()) await reclaimTree(path);
+    for (const [location, path] of [
+      [this.manifest.input, this.inputPath],
+      [this.manifest.output, this.outputPath],
+    ] as const) {
+      if (location.kind === 'file') await reclaimTree(path);
+    }
+  }
+
+  /** The directories handed over: directory locations, and the directories of file locations below the root. */
+  private ownedDirectories(): string[] {
+    const rootDir = this.pathRoot === '/' ? '/' : join(this.pathRoot, '/');
+    const dirs: string[] = [];
+    for (const [location, path] of [
+      [this.manifest.input, this.inputPath],
+      [this.manifest.output, this.outputPath],
+    ] as const) {
+      const dir = location.kind === 'directory' ? path : dirname(path);
+      if (join(dir, '/') !== rootDir && !dirs.includes(dir)) dirs.push(dir);
+    }
+    return dirs;
   }
 
   /**
@@ -255,6 +305,12 @@ export interface TaskExecution {
   readonly server?: PortAlgorithm;
   /** The algorithm's working directory (a wrapped image's WORKDIR); the runner's own otherwise. */
   readonly cwd?: string;
+  /**
+   * Run the algorithm as this user (a root runner inside a wrapped image): the workspace is handed
+   * to it for the run and taken back before the results are read. A port algorithm's server has
+   * its own (`PortAlgorithmOptions.runAs`), used when this is not given.
+   */
+  readonly runAs?: RunAs;
 }
 
 /** How a task's local part ended. */
@@ -284,6 +340,8 @@ export async function executeTask(task: TaskExecution): Promise<TaskExecutionRes
   const started = Date.now();
   let verdict: AttemptVerdict;
   let aborted = false;
+  const runAs = task.runAs ?? task.server?.runAs;
+  if (runAs !== undefined) await task.workspace.handOver(runAs);
   if (task.manifest.port !== undefined) {
     if (task.server === undefined)
       throw new ConfigurationError('a port algorithm needs its server started first');
@@ -303,6 +361,7 @@ export async function executeTask(task: TaskExecution): Promise<TaskExecutionRes
       timeoutMs: task.timeoutMs,
       log: task.log,
       ...(task.signal !== undefined && { signal: task.signal }),
+      ...(runAs !== undefined && { runAs }),
     });
     aborted = outcome.aborted;
     verdict = classifyAttempt({ kind: 'process', ...outcome }, task.manifest);
@@ -311,6 +370,7 @@ export async function executeTask(task: TaskExecution): Promise<TaskExecutionRes
   if (aborted || !verdict.ok) return { verdict, aborted, runMs, outputs: [] };
   let outputs: CollectedOutput[];
   try {
+    if (runAs !== undefined) await task.workspace.reclaim();
     outputs = await task.workspace.collectOutputs();
   } catch (thrown) {
     const message = toError(thrown).message;
