@@ -6,7 +6,9 @@ import type { ImageDetails } from './container-engine.js';
 import { parseImageInspect } from './engine-inspect.js';
 import { hostPlatform } from './node-runtime.js';
 import {
+  ALGORITHM_HOME,
   WRAPPED_LABELS,
+  algorithmUser,
   imageCommand,
   localMemoryLimitMiB,
   originalImageConfig,
@@ -45,17 +47,58 @@ describe('renderWrappedContainerfile', () => {
       'COPY sluice/ /sluice/',
       'ENV SLUICE_MANIFEST=/sluice/algorithm.json',
       'ENV SLUICE_ORIGINAL_IMAGE=/sluice/original-image.json',
+      'USER 0:0',
       'ENTRYPOINT ["/sluice/node/lib/ld-linux-x86-64.so.2","--library-path","/sluice/node/lib","/sluice/node/bin/node","/sluice/runner/index.js"]',
       'CMD []',
       '',
     ]);
   });
 
-  it('restates neither USER nor WORKDIR: the wrapped image inherits the original ones', () => {
+  it('inherits WORKDIR and runs the runner as root: the algorithm gets its own user from original-image.json', () => {
     const text = renderWrappedContainerfile({ baseImage: 'x:1', runtime: {} });
 
-    expect(text).not.toMatch(/^(USER|WORKDIR)/m);
+    expect(text).not.toMatch(/^WORKDIR/m);
+    expect(text.match(/^USER .*$/gm)).toEqual(['USER 0:0']);
     expect(text).toContain('ENTRYPOINT ["/sluice/node/bin/node","/sluice/runner/index.js"]');
+  });
+});
+
+describe('algorithmUser', () => {
+  const passwd = 'root:x:0:0:root:/root:/bin/sh\napp:x:1001:1002::/home/app:/bin/sh\ntoor:x:0:0::/:/bin/sh\n';
+  const group = 'root:x:0:\nstaff:x:50:app\n';
+
+  it.each([
+    ['', {}],
+    ['root', { passwd }],
+    ['0', {}],
+    ['0:1000', {}],
+    ['toor', { passwd }],
+  ])(
+    'gives an image running as root (USER %j) the unprivileged user and a home under /tmp',
+    (user, files) => {
+      expect(algorithmUser(user, files)).toEqual({ uid: 65532, gid: 65532, home: ALGORITHM_HOME });
+    },
+  );
+
+  it.each([
+    ['1000:1000', {}, { uid: 1000, gid: 1000, home: ALGORITHM_HOME }],
+    // As docker and podman: a numeric user with no passwd entry gets group 0.
+    ['1000', {}, { uid: 1000, gid: 0, home: ALGORITHM_HOME }],
+    ['1001', { passwd }, { uid: 1001, gid: 1002, home: '/home/app' }],
+    ['app', { passwd }, { uid: 1001, gid: 1002, home: '/home/app' }],
+    ['app:staff', { passwd, group }, { uid: 1001, gid: 50, home: '/home/app' }],
+    ['app:7', { passwd, env: ['HOME=/srv/app'] }, { uid: 1001, gid: 7, home: '/srv/app' }],
+  ])('keeps a non-root USER %j', (user, files, expected) => {
+    expect(algorithmUser(user, files)).toEqual(expected);
+  });
+
+  it('refuses names the image does not define, and says to use numbers', () => {
+    expect(() => algorithmUser('app', {})).toThrow(ConfigurationError);
+    expect(() => algorithmUser('app', {})).toThrow(/no \/etc\/passwd.*numeric USER such as 1000:1000/);
+    expect(() => algorithmUser('nobody', { passwd })).toThrow(/does not have/);
+    expect(() => algorithmUser('app:wheel', { passwd, group })).toThrow(
+      /group its \/etc\/group does not have/,
+    );
   });
 });
 

@@ -66,7 +66,8 @@ export const WRAPPED_ENV = {
  * What the algorithm image would have run, recorded at `/sluice/original-image.json`. The runner
  * starts the algorithm as `[...(entrypoint ?? []), ...(manifest.command ?? cmd ?? [])]` (the OCI
  * rule: a manifest `command` replaces `cmd` and keeps the entrypoint), in `workingDir` (`/` when
- * empty), as `user` (the container already runs as that user: USER is inherited).
+ * empty), as {@link algorithmUser} of `user`: the wrapped image itself runs as root (the runner),
+ * and the algorithm under its own unprivileged uid.
  */
 export interface OriginalImageConfig {
   readonly schemaVersion: 1;
@@ -80,12 +81,82 @@ export interface OriginalImageConfig {
   readonly cmd: readonly string[] | null;
   /** `''` when unset. */
   readonly workingDir: string;
-  /** `''` when unset (root). */
+  /** The image's USER: `''` when unset (root). The algorithm runs as {@link algorithmUser} of it. */
   readonly user: string;
   /** The image's own `NAME=value` variables (they stay set in the wrapped image too). */
   readonly env: readonly string[];
   /** How to start the carried Node: prefix a script path with `command` (loader, library path, binary). */
   readonly runtime: { readonly nodeVersion: string; readonly command: readonly string[] };
+}
+
+/** The uid and gid an algorithm runs as when its image's USER is root or unset. */
+export const UNPRIVILEGED_ALGORITHM_USER = { uid: 65532, gid: 65532 } as const;
+
+/** HOME of an algorithm whose user has none of its own: created under /tmp, which is always writable. */
+export const ALGORITHM_HOME = '/tmp/sluice-home';
+
+/** Who the algorithm runs as inside a wrapped image (the runner itself is root). */
+export interface AlgorithmUser {
+  readonly uid: number;
+  readonly gid: number;
+  readonly home: string;
+}
+
+/** `name:x:uid:gid:gecos:home:shell` lines (or `name:x:gid:members` for /etc/group) by name. */
+function colonFile(text: string | undefined): string[][] {
+  return (text ?? '')
+    .split('\n')
+    .map((line) => line.split(':'))
+    .filter((fields) => fields.length >= 3 && !(fields[0] ?? '').startsWith('#'));
+}
+
+const NUMERIC = /^\d+$/;
+
+/**
+ * The user an algorithm runs as, from its image's USER: the image's own user when it is not root
+ * (names resolved through the image's /etc/passwd and /etc/group, as docker and podman resolve
+ * them; without an entry, a numeric USER's group is 0, as the engines make it), else
+ * {@link UNPRIVILEGED_ALGORITHM_USER}. HOME: the image's own `HOME` variable or the passwd entry's
+ * home for a non-root user; {@link ALGORITHM_HOME} otherwise. Supplementary groups are not given
+ * (Node's spawn drops them).
+ *
+ * @example
+ * algorithmUser('', {});                                             // { uid: 65532, gid: 65532, home: '/tmp/sluice-home' }
+ * algorithmUser('1000:1000', {});                                    // { uid: 1000, gid: 1000, home: '/tmp/sluice-home' }
+ * algorithmUser('app', { passwd: 'app:x:1001:1001::/home/app:/bin/sh' }); // { uid: 1001, gid: 1001, home: '/home/app' }
+ * @throws {ConfigurationError} when a user or group name is not in the image's files.
+ */
+export function algorithmUser(
+  user: string,
+  image: { readonly passwd?: string; readonly group?: string; readonly env?: readonly string[] },
+): AlgorithmUser {
+  const [name = '', group] = user.split(/:(.*)/s, 2);
+  const passwd = colonFile(image.passwd);
+  const entry = NUMERIC.test(name)
+    ? passwd.find((fields) => fields[2] === name)
+    : passwd.find((fields) => fields[0] === name);
+  if (name !== '' && !NUMERIC.test(name) && entry === undefined) {
+    throw new ConfigurationError(
+      `the algorithm image's USER ${JSON.stringify(user)} names a user its /etc/passwd does not have${image.passwd === undefined ? ' (it has no /etc/passwd)' : ''}: use a numeric USER such as 1000:1000`,
+    );
+  }
+  const uid = name === '' ? 0 : Number(NUMERIC.test(name) ? name : entry?.[2]);
+  if (uid === 0) return { ...UNPRIVILEGED_ALGORITHM_USER, home: ALGORITHM_HOME };
+  let gid: number;
+  if (group === undefined || group === '') gid = Number(entry?.[3] ?? 0);
+  else if (NUMERIC.test(group)) gid = Number(group);
+  else {
+    const found = colonFile(image.group).find((fields) => fields[0] === group);
+    if (found === undefined) {
+      throw new ConfigurationError(
+        `the algorithm image's USER ${JSON.stringify(user)} names a group its /etc/group does not have: use a numeric group such as 1000:1000`,
+      );
+    }
+    gid = Number(found[2]);
+  }
+  const imageHome = image.env?.find((variable) => variable.startsWith('HOME='))?.slice('HOME='.length);
+  const home = imageHome ?? (entry?.[5] !== undefined && entry[5] !== '' ? entry[5] : ALGORITHM_HOME);
+  return { uid, gid, home };
 }
 
 /**
@@ -166,7 +237,9 @@ export function originalImageConfig(
 /**
  * The Containerfile of the wrapped image. The runtime is copied in its own layer first: it is the
  * same for every algorithm of a platform, so a rebuild finds it in the layer cache and a registry
- * already holding it skips the upload. USER and WORKDIR are not restated: the image inherits them.
+ * already holding it skips the upload. WORKDIR is inherited; USER becomes root (numeric, so no
+ * /etc/passwd is needed): the runner starts the algorithm as the image's own user, recorded in
+ * original-image.json, or an unprivileged one ({@link algorithmUser}).
  *
  * @example
  * renderWrappedContainerfile({ baseImage: 'algo:1', runtime: { loader: 'ld-linux-x86-64.so.2' } });
@@ -183,6 +256,8 @@ export function renderWrappedContainerfile(options: {
     `COPY node/ ${WRAPPED_PATHS.runtime}/`,
     `COPY sluice/ ${WRAPPED_PATHS.root}/`,
     ...Object.entries(WRAPPED_ENV).map(([name, value]) => `ENV ${name}=${value}`),
+    // The runner is root (with a few capabilities: runner-hardening.ts); the algorithm is not.
+    'USER 0:0',
     // Exec form through the carried loader: no shell and no libc of the image is needed.
     `ENTRYPOINT ${JSON.stringify(entrypoint)}`,
     // Without this the image's CMD would be appended to the runner's arguments.
