@@ -8,6 +8,7 @@ import {
   taskDefinitionFamily,
   taskDefinitionInput,
 } from './task-definition.js';
+import { runnerCapabilities } from '../compute/runner-hardening.js';
 import { WRAPPED_LABELS } from '../compute/wrapped-image.js';
 
 const DIGEST = `sha256:${'d'.repeat(64)}`;
@@ -75,10 +76,17 @@ describe('taskDefinitionInput', () => {
     expect(container?.dockerLabels?.[WRAPPED_LABELS.algorithm]).toBe('thumbs@1.0');
   });
 
-  it('drops every capability, runs an init process, and mounts where the runner writes, read-only root or not', () => {
+  it("drops every capability but the runner's (adding none: Fargate refuses), runs an init process, and mounts where the runner writes", () => {
     const [container] = input({}).containerDefinitions ?? [];
 
-    expect(container?.linuxParameters).toEqual({ capabilities: { drop: ['ALL'] }, initProcessEnabled: true });
+    const capabilities = container?.linuxParameters?.capabilities;
+    expect(capabilities?.add).toBeUndefined();
+    expect(capabilities?.drop).toEqual(
+      expect.arrayContaining(['SYS_PTRACE', 'NET_RAW', 'MKNOD', 'SYS_ADMIN']),
+    );
+    for (const kept of runnerCapabilities()) expect(capabilities?.drop).not.toContain(kept);
+    expect(capabilities?.drop).toHaveLength(37 - runnerCapabilities().length);
+    expect(container?.linuxParameters?.initProcessEnabled).toBe(true);
     expect(container?.readonlyRootFilesystem).toBe(false);
     expect(container?.mountPoints?.map((m) => m.containerPath).sort()).toEqual([
       '/data/in',
@@ -87,10 +95,9 @@ describe('taskDefinitionInput', () => {
     ]);
   });
 
-  it('adds back DAC_OVERRIDE only when an input or output file lies directly in /', () => {
+  it('mounts no directory for an input file directly in /', () => {
     const [container] = input({ input: '/input.bin' }).containerDefinitions ?? [];
 
-    expect(container?.linuxParameters?.capabilities).toEqual({ drop: ['ALL'], add: ['DAC_OVERRIDE'] });
     expect(container?.mountPoints?.map((m) => m.containerPath).sort()).toEqual(['/data/out', '/tmp']);
   });
 

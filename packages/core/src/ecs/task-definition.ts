@@ -20,7 +20,7 @@ import type { Manifest } from '../schemas/manifest.js';
 import { RUNNER_OVERHEAD_MIB, taskSize } from '../schemas/memory.js';
 import { classifyAwsError, describeAwsError } from '../aws/errors.js';
 import { runtimePlatform } from '../compute/node-runtime.js';
-import { runnerCapabilities, runnerWritableDirectories } from '../compute/runner-hardening.js';
+import { ecsRunnerCapabilities, runnerWritableDirectories } from '../compute/runner-hardening.js';
 import { WRAPPED_LABELS, wrappedImageLabels } from '../compute/wrapped-image.js';
 
 /** The name of the one container in every sluice task definition. */
@@ -110,8 +110,8 @@ function digestOf(image: string): string {
  * `algorithm` running the image by digest with the manifest's memory plus the runner's overhead as its
  * hard limit, the smallest Fargate size that fits at task level (EC2 only when the algorithm needs a
  * GPU, which Fargate has not, or more than Fargate's largest size), `runtimePlatform` from `platform`, the non-secret variables' defaults,
- * the port, awslogs to `/sluice/<name>`, no privileged mode, every capability dropped (see
- * runnerCapabilities for the one exception) and an init process, writable scratch mounts for the input,
+ * the port, awslogs to `/sluice/<name>`, no privileged mode, every capability dropped but the
+ * runner's few (ecsRunnerCapabilities: by dropping the others, as Fargate allows) and an init process, writable scratch mounts for the input,
  * the output and /tmp, a read-only root filesystem when the manifest allows it, the manifest
  * in the container's labels, and the `sluice:*` tags.
  *
@@ -156,7 +156,6 @@ export function taskDefinitionInput(options: TaskDefinitionOptions): RegisterTas
   // Mounted read-only root or not: with every capability dropped, root cannot create /tmp or
   // /data/in in a FROM-scratch image's `/` (mode 0555).
   const mounts = runnerWritableDirectories(manifest);
-  const capabilities = runnerCapabilities(manifest);
   const container: ContainerDefinition = {
     name: ALGORITHM_CONTAINER,
     image: options.image,
@@ -179,7 +178,7 @@ export function taskDefinitionInput(options: TaskDefinitionOptions): RegisterTas
     privileged: false,
     // Node is PID 1 and reaps no zombies: ECS's init process does.
     linuxParameters: {
-      capabilities: { drop: ['ALL'], ...(capabilities.length > 0 ? { add: capabilities } : {}) },
+      capabilities: ecsRunnerCapabilities(),
       initProcessEnabled: true,
     },
     readonlyRootFilesystem: readOnly,
