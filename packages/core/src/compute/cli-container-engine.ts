@@ -255,6 +255,7 @@ export class CliContainerEngine implements ContainerEngine, ImageLister {
     }
     if (options.pidsLimit !== undefined) args.push('--pids-limit', String(options.pidsLimit));
     if (options.network !== undefined) args.push('--network', options.network);
+    for (const host of options.addHosts ?? []) args.push(`--add-host=${host}`);
     for (const limit of options.ulimits ?? [])
       args.push('--ulimit', `${limit.name}=${limit.soft}:${limit.hard}`);
     for (const [name, value] of Object.entries(options.labels ?? {}))

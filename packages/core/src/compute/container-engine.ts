@@ -76,8 +76,10 @@ export interface RunContainerOptions {
   /** Hard memory limit in MiB; swap is disabled so the limit is a real one. */
   readonly memoryMiB?: number;
   readonly pidsLimit?: number;
-  /** `none`, `host`, `bridge` or a network name. */
+  /** `none`, `host`, `bridge`, podman's `slirp4netns:<options>`, or a network name. */
   readonly network?: string;
+  /** Extra `/etc/hosts` entries (`--add-host name:address`; docker's `host-gateway` is an address). */
+  readonly addHosts?: readonly string[];
   readonly ulimits?: readonly Ulimit[];
   readonly labels?: Readonly<Record<string, string>>;
   /** Remove the container when it exits. */

@@ -19,14 +19,17 @@ export type { CommandOptions, CommandResult, CommandRunner } from './command-run
 export { hostPlatform, parseLdd, prepareNodeRuntime, runtimeCommand } from './node-runtime.js';
 export { RUNTIME_NODE_MAJOR } from './runtime-version.js';
 export {
+  ALGORITHM_HOME,
+  UNPRIVILEGED_ALGORITHM_USER,
   WRAPPED_ENV,
   WRAPPED_LABELS,
+  algorithmUser,
   imageCommand,
   localMemoryLimitMiB,
   withDigest,
   wrapAlgorithm,
 } from './wrapped-image.js';
-export type { WrapAlgorithmOptions, WrappedImage } from './wrapped-image.js';
+export type { AlgorithmUser, WrapAlgorithmOptions, WrappedImage } from './wrapped-image.js';
 export { LocalCatalogue } from './catalogue.js';
 export type { AlgorithmCatalogue } from './catalogue.js';
 export {
@@ -34,10 +37,13 @@ export {
   LOCAL_WORKER_LABEL,
   LOCAL_WORKER_ULIMITS,
   LocalWorkers,
+  RUNNER_NETWORKS,
+  containerReachableUrl,
   localWorkerLimits,
   localWorkerName,
+  runnerNetworkOptions,
 } from './local-workers.js';
 export type { LocalWorkerCounts, LocalWorkerSpec } from './local-workers.js';
-export { RUNNER_PIDS_LIMIT, hardenedRunOptions } from './runner-hardening.js';
+export { RUNNER_CAPABILITIES, RUNNER_PIDS_LIMIT, hardenedRunOptions } from './runner-hardening.js';
 export { taskBacklog, workersToStart } from './scaling.js';
 export type { BacklogCounts } from './scaling.js';

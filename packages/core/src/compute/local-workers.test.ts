@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { localWorkerLimits } from './local-workers.js';
+import { containerReachableUrl, localWorkerLimits } from './local-workers.js';
 
 describe('localWorkerLimits', () => {
   it('keeps maxWorkers and minWorkers for a process algorithm', () => {
@@ -10,16 +10,33 @@ describe('localWorkerLimits', () => {
     });
   });
 
-  it('runs one runner at a time for a port algorithm, and says why', () => {
-    const limits = localWorkerLimits({ maxWorkers: 4, minWorkers: 2 }, { name: 'ocr', port: 8080 });
-    expect(limits).toMatchObject({ workers: 1, minWorkers: 1 });
-    expect(limits.note).toMatch(/ocr is a server on port 8080: .*share the host's network.*maxWorkers 4 → 1/);
+  it('keeps them for a port algorithm too: each runner has a network of its own', () => {
+    expect(localWorkerLimits({ maxWorkers: 4, minWorkers: 2 }, { name: 'ocr', port: 8080 })).toEqual({
+      workers: 4,
+      minWorkers: 2,
+    });
+  });
+});
+
+describe('containerReachableUrl', () => {
+  it.each([
+    ['http://127.0.0.1:4566', 'podman', 'http://10.0.2.2:4566'],
+    ['http://localhost:4566/', 'podman', 'http://10.0.2.2:4566/'],
+    ['http://LOCALHOST', 'podman', 'http://10.0.2.2'],
+    ['http://[::1]:7000/broker?x=1', 'podman', 'http://10.0.2.2:7000/broker?x=1'],
+    ['https://user:pw@127.0.0.1:8443/p', 'docker', 'https://user:pw@host.docker.internal:8443/p'],
+    ['http://127.0.0.1:4566', 'docker', 'http://host.docker.internal:4566'],
+  ] as const)('%s on %s becomes %s', (url, engine, expected) => {
+    expect(containerReachableUrl(url, engine)).toBe(expected);
   });
 
-  it('says nothing when a port algorithm asks for one runner anyway', () => {
-    expect(localWorkerLimits({ maxWorkers: 1, minWorkers: 0 }, { name: 'ocr', port: 8080 })).toEqual({
-      workers: 1,
-      minWorkers: 0,
-    });
+  it.each([
+    'https://s3.eu-west-1.amazonaws.com',
+    'http://127.0.0.10:4566',
+    'http://localhost.example.com:80',
+    'http://10.0.0.5:4566/127.0.0.1',
+    'not a url',
+  ])('leaves %s alone', (url) => {
+    expect(containerReachableUrl(url, 'podman')).toBe(url);
   });
 });

@@ -1,13 +1,20 @@
 // The local backend's workers: N runner containers of a run's wrapped image, started with the local
-// container engine (docker, or podman where there is no Docker daemon) on the host network, so they
-// reach an S3/SQS endpoint on loopback (the moto server) as well as AWS itself. Every container
+// container engine (docker, or podman where there is no Docker daemon), each on a network of its own
+// (never the host's), yet able to reach an endpoint on the host's loopback (the moto server, a
+// broker) through the engine's alias for the host: RUNNER_NETWORKS below. Every container
 // carries the label `org.sluice.run=<run-id>`: that is how they are counted, watched and removed,
 // from any process (the dispatch-tasks, collect-results and teardown actions are separate ones).
 import { ConfigurationError, toError } from '../errors.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import type { Manifest } from '../schemas/manifest.js';
 import { RUNNER_CONFIG_VARIABLE, type RunnerConfig } from '../schemas/runner-config.js';
-import type { ContainerDetails, ContainerEngine, Ulimit } from './container-engine.js';
+import type {
+  ContainerDetails,
+  ContainerEngine,
+  ContainerEngineKind,
+  RunContainerOptions,
+  Ulimit,
+} from './container-engine.js';
 import { tailLines } from './container-engine-errors.js';
 import { hardenedRunOptions } from './runner-hardening.js';
 import { localMemoryLimitMiB } from './wrapped-image.js';
@@ -56,34 +63,106 @@ export interface LocalWorkerSpec {
   readonly minWorkers?: number;
   /** Default {@link LOCAL_WORKER_ULIMITS}. */
   readonly ulimits?: readonly Ulimit[];
-  /** Default `host`. */
+  /** Default: the engine's {@link RUNNER_NETWORKS} entry (never the host's network). */
   readonly network?: string;
 }
 
 /**
- * How many runners the local backend keeps for a job. Its runners share the host's network (to
- * reach an endpoint on loopback), so the servers of a port algorithm would all bind the same port:
- * one runner serves at a time, and `note` says so. On ECS every runner has a network of its own.
+ * How a runner container gets a network of its own and still reaches a server on the host's
+ * loopback (the moto server in tests, a broker), per engine:
+ *
+ * | engine | network                                 | the host's loopback is | the listener                 |
+ * | ------ | --------------------------------------- | ---------------------- | ---------------------------- |
+ * | podman | `slirp4netns:allow_host_loopback=true`  | `10.0.2.2`             | may stay on 127.0.0.1        |
+ * | docker | `bridge` + `--add-host host.docker.internal:host-gateway` | `host.docker.internal` | must listen on the bridge's gateway (e.g. 0.0.0.0 or 172.17.0.1), not only 127.0.0.1 |
+ *
+ * podman 4.3 (rootful, this test bed): slirp4netns forwards 10.0.2.2 to the host's 127.0.0.1 only
+ * with `allow_host_loopback=true`; its `host.containers.internal` names the host's outside address,
+ * where a loopback listener is not, and its default bridge cannot reach loopback at all. docker's
+ * bridge never reaches the host's loopback: `host-gateway` is the bridge's gateway address. Each
+ * runner has its own network namespace, so the servers of a port algorithm do not meet.
+ */
+export const RUNNER_NETWORKS: Readonly<
+  Record<
+    ContainerEngineKind,
+    { readonly network: string; readonly hostAlias: string; readonly addHost?: string }
+  >
+> = {
+  podman: { network: 'slirp4netns:allow_host_loopback=true', hostAlias: '10.0.2.2' },
+  docker: {
+    network: 'bridge',
+    hostAlias: 'host.docker.internal',
+    addHost: 'host.docker.internal:host-gateway',
+  },
+};
+
+/** Container variables holding URLs of endpoints that may be on the host's loopback. */
+const ENDPOINT_VARIABLE = /^(AWS_ENDPOINT_URL(_[A-Z0-9_]+)?|SLUICE_BROKER_URL)$/;
+
+const LOOPBACK_URL = /^([a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?)(127\.0\.0\.1|localhost|\[::1\])(?=[:/?#]|$)/i;
+
+/**
+ * The URL a runner container of `engine` uses for `url`: a loopback host (127.0.0.1, localhost,
+ * [::1]) becomes the engine's alias for the host ({@link RUNNER_NETWORKS}); anything else, and the
+ * rest of the URL (port, path, no trailing slash added), is unchanged. The host side is reached
+ * over IPv4: a server listening only on ::1 is not reachable.
+ *
+ * @example
+ * containerReachableUrl('http://127.0.0.1:4566', 'podman');      // 'http://10.0.2.2:4566'
+ * containerReachableUrl('http://localhost:8080/x', 'docker');    // 'http://host.docker.internal:8080/x'
+ * containerReachableUrl('https://s3.eu-west-1.amazonaws.com', 'podman'); // unchanged
+ * @throws never.
+ */
+export function containerReachableUrl(url: string, engine: ContainerEngineKind): string {
+  return url.replace(
+    LOOPBACK_URL,
+    (_match, prefix: string) => `${prefix}${RUNNER_NETWORKS[engine].hostAlias}`,
+  );
+}
+
+/**
+ * A runner container's network options and variables for `engine`: its own network, and endpoint
+ * variables (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`, `SLUICE_BROKER_URL`) rewritten with
+ * {@link containerReachableUrl}. With an explicit `network` (e.g. `host`) nothing is rewritten.
+ *
+ * @example
+ * runnerNetworkOptions('podman', { AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' });
+ * // { network: 'slirp4netns:allow_host_loopback=true', env: { AWS_ENDPOINT_URL: 'http://10.0.2.2:4566' } }
+ * @throws never.
+ */
+export function runnerNetworkOptions(
+  engine: ContainerEngineKind,
+  env: Readonly<Record<string, string>>,
+  network?: string,
+): Pick<RunContainerOptions, 'network' | 'addHosts'> & { readonly env: Record<string, string> } {
+  if (network !== undefined) return { network, env: { ...env } };
+  const table = RUNNER_NETWORKS[engine];
+  const rewritten: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    rewritten[name] = ENDPOINT_VARIABLE.test(name) ? containerReachableUrl(value, engine) : value;
+  }
+  return {
+    network: table.network,
+    ...(table.addHost !== undefined && { addHosts: [table.addHost] }),
+    env: rewritten,
+  };
+}
+
+/**
+ * How many runners the local backend keeps for a job: the job's `maxWorkers` and `minWorkers`, port
+ * algorithm or not. Each runner container has a network of its own ({@link RUNNER_NETWORKS}), as on
+ * ECS, so the servers of a port algorithm never bind the same port; `note` is never set now (it said
+ * why a port algorithm ran one runner when runners shared the host's network).
  *
  * @example
  * localWorkerLimits({ maxWorkers: 4, minWorkers: 0 }, { name: 'thumbs', port: 8080 });
- * // { workers: 1, minWorkers: 0, note: 'thumbs is a server on port 8080: …' }
+ * // { workers: 4, minWorkers: 0 }
  */
 export function localWorkerLimits(
   compute: { readonly maxWorkers: number; readonly minWorkers: number },
-  manifest: Pick<Manifest, 'name' | 'port'>,
+  _manifest: Pick<Manifest, 'name' | 'port'>,
 ): { readonly workers: number; readonly minWorkers: number; readonly note?: string } {
-  if (manifest.port === undefined || compute.maxWorkers <= 1) {
-    return { workers: compute.maxWorkers, minWorkers: compute.minWorkers };
-  }
-  return {
-    workers: 1,
-    minWorkers: Math.min(compute.minWorkers, 1),
-    note:
-      `${manifest.name} is a server on port ${manifest.port}: on the local backend the runners share the host's ` +
-      `network, so one runner serves at a time (compute.maxWorkers ${compute.maxWorkers} → 1). ` +
-      'On ECS each runner has a network of its own and maxWorkers applies.',
-  };
+  return { workers: compute.maxWorkers, minWorkers: compute.minWorkers };
 }
 
 /** How a run's containers stand. */
@@ -239,12 +318,13 @@ export class LocalWorkers {
   private async startOne(spec: LocalWorkerSpec, index: number): Promise<string> {
     const name = localWorkerName(spec.runId, index);
     const config: RunnerConfig = { ...spec.config, workerId: name };
+    const { env, ...network } = runnerNetworkOptions(this.engine.kind, spec.env, spec.network);
     return this.engine.runDetached({
       image: spec.image,
       name,
-      env: { ...spec.env, [RUNNER_CONFIG_VARIABLE]: JSON.stringify(config) },
+      env: { ...env, [RUNNER_CONFIG_VARIABLE]: JSON.stringify(config) },
       memoryMiB: localMemoryLimitMiB(spec.manifest),
-      network: spec.network ?? 'host',
+      ...network,
       ulimits: spec.ulimits ?? LOCAL_WORKER_ULIMITS,
       ...hardenedRunOptions(spec.manifest),
       labels: { [LOCAL_RUN_LABEL]: spec.runId, [LOCAL_WORKER_LABEL]: String(index) },

@@ -8,6 +8,7 @@ import {
   LOCAL_WORKER_LABEL,
   localWorkerName,
   LocalWorkers,
+  RUNNER_CAPABILITIES,
   RUNNER_PIDS_LIMIT,
   type LocalWorkerSpec,
 } from '@sluice/core/compute';
@@ -47,7 +48,7 @@ function spec(overrides: Partial<LocalWorkerSpec> = {}): LocalWorkerSpec {
 }
 
 describe('LocalWorkers', () => {
-  it('starts maxWorkers runners with the run label, host network, memory limit, ulimits and SLUICE_RUN', async () => {
+  it('starts maxWorkers runners with the run label, a network of their own, memory limit, ulimits and SLUICE_RUN', async () => {
     const engine = new FakeContainerEngine();
     const workers = new LocalWorkers(engine);
 
@@ -56,7 +57,7 @@ describe('LocalWorkers', () => {
     expect(report).toMatchObject({ running: 2, started: 2, removed: 0 });
     expect(engine.running()).toEqual([localWorkerName(RUN, 1), localWorkerName(RUN, 2)]);
     const [first] = engine.started;
-    expect(first?.network).toBe('host');
+    expect(first?.network).toBe('slirp4netns:allow_host_loopback=true');
     expect(first?.memoryMiB).toBe(512 + 128);
     expect(first?.labels).toEqual({ [LOCAL_RUN_LABEL]: RUN, [LOCAL_WORKER_LABEL]: '1' });
     expect(first?.ulimits?.map((u) => u.name)).toEqual(['nofile', 'nproc']);
@@ -67,7 +68,49 @@ describe('LocalWorkers', () => {
     expect(JSON.stringify([first?.labels, first?.name, first?.command])).not.toContain('secret');
   });
 
-  it('hardens every runner: no capabilities, no new privileges, a pids limit, writable mounts where the runner writes', async () => {
+  it("points endpoints on the host loopback at the engine's alias for the host, and leaves others alone", async () => {
+    const env = {
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:5000',
+      AWS_ENDPOINT_URL_S3: 'http://localhost:9000/base',
+      SLUICE_BROKER_URL: 'http://[::1]:7000/broker',
+      AWS_REGION: 'us-east-1',
+      OTHER_URL: 'http://127.0.0.1:1',
+    };
+    const podman = new FakeContainerEngine();
+    const docker = new FakeContainerEngine({ kind: 'docker' });
+
+    await new LocalWorkers(podman).ensure(spec({ workers: 1, env }), { workRemains: true });
+    await new LocalWorkers(docker).ensure(spec({ workers: 1, env }), { workRemains: true });
+
+    expect(podman.started[0]?.env).toMatchObject({
+      AWS_ENDPOINT_URL: 'http://10.0.2.2:5000',
+      AWS_ENDPOINT_URL_S3: 'http://10.0.2.2:9000/base',
+      SLUICE_BROKER_URL: 'http://10.0.2.2:7000/broker',
+      OTHER_URL: 'http://127.0.0.1:1',
+    });
+    expect(docker.started[0]).toMatchObject({
+      network: 'bridge',
+      addHosts: ['host.docker.internal:host-gateway'],
+      env: { AWS_ENDPOINT_URL: 'http://host.docker.internal:5000' },
+    });
+  });
+
+  it('keeps a network it is given (e.g. host) and the endpoints as they are', async () => {
+    const engine = new FakeContainerEngine();
+
+    await new LocalWorkers(engine).ensure(
+      spec({ workers: 1, network: 'host', env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:5000' } }),
+      { workRemains: true },
+    );
+
+    expect(engine.started[0]).toMatchObject({
+      network: 'host',
+      env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:5000' },
+    });
+    expect(engine.started[0]?.addHosts).toBeUndefined();
+  });
+
+  it("hardens every runner: only the runner's capabilities, no new privileges, a pids limit, writable mounts where the runner writes", async () => {
     const engine = new FakeContainerEngine();
     const workers = new LocalWorkers(engine);
     const readOnly = {
@@ -89,7 +132,7 @@ describe('LocalWorkers', () => {
       tmpfs: ['/tmp'],
       scratchVolumes: ['/data/in', '/data/out'],
     });
-    expect(writable?.capAdd ?? []).toEqual([]);
+    expect(writable?.capAdd).toEqual(Object.keys(RUNNER_CAPABILITIES).sort());
     expect(locked).toMatchObject({
       capDrop: ['ALL'],
       readOnlyRootFilesystem: true,
