@@ -8,10 +8,12 @@ import { fileURLToPath } from 'node:url';
 import * as prettier from 'prettier';
 import {
   RUN_ROLE_POLICY_NAME,
+  brokerRolePolicy,
   deployerPolicy,
   ecsTasksTrustPolicy,
   executionRolePolicy,
   lambdaTrustPolicy,
+  sealedTaskRolePolicy,
   taskRolePolicy,
   watcherRolePolicy,
   type PolicyDocument,
@@ -44,6 +46,15 @@ const placeholders: RunAccess = {
   roleArns: { task: role('task'), execution: role('execution') },
 };
 
+/** The same run in sealed mode: its broker function too. */
+const sealed: RunAccess = {
+  ...placeholders,
+  broker: {
+    functionArn: `arn:aws:lambda:${region}:${account}:function:sluice-<run-id>-broker`,
+    logGroupName: '/aws/lambda/sluice-<run-id>-broker',
+  },
+};
+
 function json(document: PolicyDocument): string {
   return ['```json', JSON.stringify(document, null, 2), '```'].join('\n');
 }
@@ -55,14 +66,16 @@ function renderIamDoc(): string {
 <!-- Generated from packages/core/src/iam/policies.ts by test/docs/iam.test.ts; run
      \`UPDATE_IAM_DOC=1 npm run test:unit -- test/docs/iam.test.ts\` to rewrite it. Do not edit by hand. -->
 
-A run on AWS (\`compute.backend: "ecs"\`) uses three roles, each allowed only what its holder does for
-that one run:
+A run on AWS (\`compute.backend: "ecs"\`) uses three roles, and a fourth in sealed mode (\`"mode": "sealed"\`),
+each allowed only what its holder does for that one run:
 
 | role | name | held by | may |
 | --- | --- | --- | --- |
-| task | \`sluice-<run-id>-task\` | the runner inside each ECS task | work the run's task queue, read the input prefix, write the output prefix and the run's ledger |
+| task, direct mode | \`sluice-<run-id>-task\` | the runner inside each ECS task | work the run's task queue, read the input prefix, write the output prefix and the run's ledger |
+| task, sealed mode | \`sluice-<run-id>-task\` | the runner inside each ECS task | call the run's broker through its function URL (IAM auth); nothing else: no S3, no SQS |
 | execution | \`sluice-<run-id>-execution\` | the ECS agent starting a task | pull the wrapped image, write the runners' logs, read the job's secrets |
-| watcher | \`sluice-<run-id>-watcher\` | the watcher Lambda | read the queue's backlog, start runners of the run's task definition in its cluster, pass the two roles above |
+| watcher | \`sluice-<run-id>-watcher\` | the watcher Lambda | read the queue's backlog, start runners of the run's task definition in its cluster, pass the task and execution roles |
+| broker (sealed mode) | \`sluice-<run-id>-broker\` | the broker Lambda \`sluice-<run-id>-broker\` | what the direct-mode task role may (the task control runs here), and write its own logs |
 
 provision-run creates them (under the path \`/sluice/<run-id>/\`, tagged \`sluice:run-id=<run-id>\` and
 \`sluice:managed=true\`, with one inline policy, \`${RUN_ROLE_POLICY_NAME}\`), updates their policies when
@@ -75,7 +88,7 @@ assumed yet is tried again, with growing waits, for about a minute.
 
 ## Creating the roles yourself
 
-When the credentials that provision a run may not create IAM roles, create these three yourself with
+When the credentials that provision a run may not create IAM roles, create these yourself with
 the documents below, replacing the placeholders:
 
 | placeholder | value |
@@ -95,7 +108,17 @@ writes them; each has a \`Sid\` that says what it is for.
 
 ## Task role
 
-Trust policy (the same for the execution role):
+The runner's role has one of two policies, by the job's \`mode\`:
+
+| | direct mode | sealed mode |
+| --- | --- | --- |
+| task queue, dead-letter queue | receive, delete, change visibility, send | nothing |
+| input prefix | read, list | nothing: a presigned GET per lease, from the broker |
+| the run's ledger, output prefix | read and write its folders, write results | nothing: one presigned POST per attempt for its staging prefix, from the broker |
+| the run's broker | — | \`lambda:InvokeFunctionUrl\` (IAM auth only) and \`lambda:InvokeFunction\` through the URL only |
+| anything else | nothing | nothing |
+
+Trust policy (the same in both modes, and for the execution role):
 
 ${json(ecsTasksTrustPolicy(account))}
 
@@ -128,6 +151,18 @@ An SSE-KMS bucket or queue with a customer managed key also needs \`kms:Decrypt\
 
 ${json(taskRolePolicy(placeholders))}
 
+### Sealed mode
+
+The runner signs its broker requests (SigV4, service \`lambda\`) with this role's credentials, which
+ECS gives it through the container credentials endpoint. Lambda authorizes a call to a function URL
+with IAM auth against both \`lambda:InvokeFunctionUrl\` and, for URLs created since October 2025,
+\`lambda:InvokeFunction\`: the second is held to calls made through a function URL
+(\`lambda:InvokedViaFunctionUrl\`), so the role cannot invoke the broker through the Lambda API with a
+payload of its own making. No resource policy on the function is needed: the caller is in the same
+account.
+
+${json(sealedTaskRolePolicy(sealed))}
+
 ## Execution role
 
 Trust policy: as the task role's. Permissions: \`ecr:GetAuthorizationToken\` is granted on \`*\` because
@@ -148,13 +183,22 @@ lets RunTask tag the runners it starts, and nothing else.
 
 ${json(watcherRolePolicy(placeholders))}
 
+## Broker role
+
+Sealed mode only. Trust policy: as the watcher's. Permissions: the direct-mode task role's statements
+(the broker now leases, heartbeats, commits and fails tasks, and signs the presigned transfers it
+hands out with these credentials, so a transfer can do no more than they can), and its own logs.
+
+${json(brokerRolePolicy(sealed))}
+
 ## The identity that runs the steps
 
 The workflow's role (assumed through GitHub's OIDC provider, see [github.md](github.md)) or the user
 that runs wrap-algorithm, provision-run, dispatch-tasks, collect-results and teardown needs the policy
 below: every call those steps make, on resources named as sluice names them — \`sluice-*\` queues,
 roles under \`/sluice/\`, the \`sluice\` cluster, \`/sluice/runs/*\` log groups, \`sluice-*-watch\`
-functions and rules, \`sluice/*\` ECR repositories. Buckets are yours and differ by job, so the two
+functions and rules, \`sluice-*-broker\` functions and their URLs (IAM auth only), \`sluice/*\` ECR
+repositories. Buckets are yours and differ by job, so the two
 S3 statements name every bucket: replace \`*\` by your input and output buckets to narrow them.
 test/integration/docs/deployer-policy.test.ts checks it against every AWS operation the code sends (listed by
 \`node scripts/aws-calls.mjs\`). A run on the local backend needs only the S3 and SQS statements.

@@ -1,4 +1,4 @@
-// The run's three IAM roles on AWS (or moto): created or reused idempotently by provision-run, each
+// The run's IAM roles on AWS (or moto): three, and the broker's in sealed mode,: created or reused idempotently by provision-run, each
 // with its trust policy and one inline policy (policies.ts), tagged with the run id, and deleted by
 // teardown, which finds them by their path and tags.
 //
@@ -52,8 +52,8 @@ export interface EnsureRunRolesOptions {
 
 /** What {@link IamRunRoles.ensureRunRoles} left in place. */
 export interface EnsuredRunRoles {
-  /** The roles' ARNs, as IAM reports them. */
-  readonly arns: Readonly<Record<RunRoleKind, string>>;
+  /** The roles' ARNs, as IAM reports them (`broker` only in sealed mode). */
+  readonly arns: Readonly<Record<Exclude<RunRoleKind, 'broker'>, string>> & { readonly broker?: string };
   /** The roles this call created (empty on a repeat). */
   readonly created: readonly RunRoleKind[];
 }
@@ -107,13 +107,15 @@ export class IamRunRoles {
     const created: RunRoleKind[] = [];
     const ensure = async (kind: RunRoleKind): Promise<string> => {
       const name = runRoleName(runId, kind);
-      const role = await this.ensureRole(runId, kind, name, documents[kind].trust, tags, options);
+      const document = documents[kind];
+      if (document === undefined) throw new SluiceError(`run ${runId} has no ${kind} role`);
+      const role = await this.ensureRole(runId, kind, name, document.trust, tags, options);
       await this.send('IAM.PutRolePolicy', name, () =>
         this.client.send(
           new PutRolePolicyCommand({
             RoleName: name,
             PolicyName: RUN_ROLE_POLICY_NAME,
-            PolicyDocument: JSON.stringify(documents[kind].policy),
+            PolicyDocument: JSON.stringify(document.policy),
           }),
         ),
       );
@@ -124,6 +126,11 @@ export class IamRunRoles {
     const task = await ensure('task');
     const execution = await ensure('execution');
     const watcher = await ensure('watcher');
+    // Sealed mode: the broker Lambda's role, with the run's S3 and SQS access the task role lacks.
+    if (documents.broker !== undefined) {
+      const broker = await ensure('broker');
+      return { arns: { task, execution, watcher, broker }, created };
+    }
     return { arns: { task, execution, watcher }, created };
   }
 

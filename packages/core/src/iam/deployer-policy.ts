@@ -2,8 +2,9 @@
 // who set that identity up themselves (docs/iam.md). It grants what wrap-algorithm, provision-run,
 // dispatch-tasks, collect-results and teardown call, on resources named as sluice names them
 // (`sluice-*` queues, roles under `/sluice/`, the `sluice` cluster, `/sluice/runs/*` log groups,
-// `sluice-*-watch` functions and rules, `sluice/*` ECR repositories). Buckets are the user's own and
-// vary by job: they are granted on every bucket here, and the docs say how to narrow them.
+// `sluice-*-watch` functions and rules, `sluice-*-broker` functions and their URLs, `sluice/*` ECR
+// repositories). Buckets are the user's own and vary by job: they are granted on every bucket here,
+// and the docs say how to narrow them.
 // test/docs/deployer-policy.test.ts checks it against every AWS operation the code sends.
 import { POLICY_VERSION, type PolicyDocument, type PolicyStatement } from './policies.js';
 
@@ -33,6 +34,7 @@ export function deployerPolicy(scope: DeployerScope): PolicyDocument {
       ...ecsStatements(arn),
       ...networkStatements(arn),
       ...watcherStatements(arn),
+      ...brokerStatements(arn),
       ...registryStatements(arn),
     ],
   };
@@ -243,6 +245,38 @@ function watcherStatements(arn: ArnOf): PolicyStatement[] {
         'events:TagResource',
       ],
       Resource: [arn('events', 'rule/sluice-*-watch')],
+    },
+  ];
+}
+
+/**
+ * Sealed mode's broker: its `sluice-*-broker` function and that function's URL, which may only be
+ * made or changed with IAM auth (`lambda:FunctionUrlAuthType`): a public broker URL is refused.
+ */
+function brokerStatements(arn: ArnOf): PolicyStatement[] {
+  const fn = [arn('lambda', 'function:sluice-*-broker')];
+  return [
+    {
+      Sid: 'Broker',
+      Effect: 'Allow',
+      Action: [
+        'lambda:CreateFunction',
+        'lambda:DeleteFunction',
+        'lambda:GetFunction',
+        'lambda:UpdateFunctionCode',
+        'lambda:UpdateFunctionConfiguration',
+        'lambda:TagResource',
+        'lambda:GetFunctionUrlConfig',
+        'lambda:DeleteFunctionUrlConfig',
+      ],
+      Resource: fn,
+    },
+    {
+      Sid: 'BrokerUrlWithIamAuth',
+      Effect: 'Allow',
+      Action: ['lambda:CreateFunctionUrlConfig', 'lambda:UpdateFunctionUrlConfig'],
+      Resource: fn,
+      Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
     },
   ];
 }

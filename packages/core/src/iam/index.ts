@@ -2,11 +2,13 @@
 
 export {
   RUN_ROLE_POLICY_NAME,
+  brokerRolePolicy,
   ecsTasksTrustPolicy,
   executionRolePolicy,
   lambdaTrustPolicy,
   runRoleArns,
   runRoleName,
+  sealedTaskRolePolicy,
   secretArn,
   taskRolePolicy,
   watcherRolePolicy,

@@ -6,10 +6,12 @@ import { describe, expect, it } from '@jest/globals';
 import { runSimulation, type EvaluationResult } from '@cloud-copilot/iam-simulate';
 
 import {
+  brokerRolePolicy,
   ecsTasksTrustPolicy,
   executionRolePolicy,
   lambdaTrustPolicy,
   runRoleArns,
+  sealedTaskRolePolicy,
   secretArn,
   taskRolePolicy,
   watcherRolePolicy,
@@ -95,54 +97,57 @@ function show(call: Call): string {
 }
 
 const s3 = (path: string): string => `arn:aws:s3:::${path}`;
+const brokerFunction = (run: string): string =>
+  `arn:aws:lambda:eu-west-1:${account}:function:sluice-${run}-broker`;
 const task = '0123456789abcdef01234567';
 const ledger = `thumbs/_sluice/${runId}`;
+
+/** Every S3 and SQS call a direct-mode runner makes (the broker makes them in sealed mode). */
+const runnerCalls: readonly Call[] = [
+  // runner.ts, task-processor.ts, heartbeat.ts: the task queue and the dead-letter queue
+  { action: 'sqs:ReceiveMessage', resource: access.taskQueueArn },
+  { action: 'sqs:DeleteMessage', resource: access.taskQueueArn },
+  { action: 'sqs:ChangeMessageVisibility', resource: access.taskQueueArn },
+  { action: 'sqs:SendMessage', resource: access.taskQueueArn },
+  { action: 'sqs:SendMessage', resource: access.deadLetterQueueArn },
+  // the input download (GetObject with If-Match, with VersionId when the event has one)
+  { action: 's3:GetObject', resource: s3('photos/incoming/2024/cat.jpg') },
+  { action: 's3:GetObjectVersion', resource: s3('photos/incoming/2024/cat.jpg') },
+  // S3's 404-or-403 check for a missing input: ListBucket with the key as s3:prefix
+  {
+    action: 's3:ListBucket',
+    resource: s3('photos'),
+    context: { 's3:prefix': 'incoming/2024/cat.jpg' },
+  },
+  // ledger.ts: marker, record, claims, rejected messages
+  { action: 's3:GetObject', resource: s3(`${ledger}/done/${task}.json`) },
+  { action: 's3:PutObject', resource: s3(`${ledger}/done/${task}.json`) },
+  { action: 's3:GetObject', resource: s3(`${ledger}/tasks/${task}.json`) },
+  { action: 's3:PutObject', resource: s3(`${ledger}/tasks/${task}.json`) },
+  { action: 's3:GetObject', resource: s3(`${ledger}/claims/${task}.2.json`) },
+  { action: 's3:PutObject', resource: s3(`${ledger}/claims/${task}.json`) },
+  { action: 's3:DeleteObject', resource: s3(`${ledger}/claims/${task}.json`) },
+  { action: 's3:PutObject', resource: s3(`${ledger}/rejected/msg-1.json`) },
+  {
+    action: 's3:ListBucket',
+    resource: s3('thumbs'),
+    context: { 's3:prefix': `_sluice/${runId}/done/${task}.json` },
+  },
+  // task-commit.ts and task-processor.ts: staging, commit (CopyObject = GetObject on the source,
+  // PutObject on the destination), logs, clean-up
+  { action: 's3:PutObject', resource: s3(`${ledger}/staging/${task}/1/cat-256.png`) },
+  { action: 's3:AbortMultipartUpload', resource: s3(`${ledger}/staging/${task}/1/big.bin`) },
+  { action: 's3:GetObject', resource: s3(`${ledger}/staging/${task}/1/cat-256.png`) },
+  { action: 's3:PutObject', resource: s3('thumbs/small/2024/cat.jpg/cat-256.png') },
+  { action: 's3:DeleteObject', resource: s3(`${ledger}/staging/${task}/1/cat-256.png`) },
+  { action: 's3:PutObject', resource: s3(`${ledger}/logs/${task}/1.log`) },
+  { action: 's3:AbortMultipartUpload', resource: s3(`${ledger}/logs/${task}/1.log`) },
+];
 
 describe('the task role, simulated', () => {
   const policy = taskRolePolicy(access);
 
   it('allows every call the runner makes for its run', async () => {
-    const runnerCalls: Call[] = [
-      // runner.ts, task-processor.ts, heartbeat.ts: the task queue and the dead-letter queue
-      { action: 'sqs:ReceiveMessage', resource: access.taskQueueArn },
-      { action: 'sqs:DeleteMessage', resource: access.taskQueueArn },
-      { action: 'sqs:ChangeMessageVisibility', resource: access.taskQueueArn },
-      { action: 'sqs:SendMessage', resource: access.taskQueueArn },
-      { action: 'sqs:SendMessage', resource: access.deadLetterQueueArn },
-      // the input download (GetObject with If-Match, with VersionId when the event has one)
-      { action: 's3:GetObject', resource: s3('photos/incoming/2024/cat.jpg') },
-      { action: 's3:GetObjectVersion', resource: s3('photos/incoming/2024/cat.jpg') },
-      // S3's 404-or-403 check for a missing input: ListBucket with the key as s3:prefix
-      {
-        action: 's3:ListBucket',
-        resource: s3('photos'),
-        context: { 's3:prefix': 'incoming/2024/cat.jpg' },
-      },
-      // ledger.ts: marker, record, claims, rejected messages
-      { action: 's3:GetObject', resource: s3(`${ledger}/done/${task}.json`) },
-      { action: 's3:PutObject', resource: s3(`${ledger}/done/${task}.json`) },
-      { action: 's3:GetObject', resource: s3(`${ledger}/tasks/${task}.json`) },
-      { action: 's3:PutObject', resource: s3(`${ledger}/tasks/${task}.json`) },
-      { action: 's3:GetObject', resource: s3(`${ledger}/claims/${task}.2.json`) },
-      { action: 's3:PutObject', resource: s3(`${ledger}/claims/${task}.json`) },
-      { action: 's3:DeleteObject', resource: s3(`${ledger}/claims/${task}.json`) },
-      { action: 's3:PutObject', resource: s3(`${ledger}/rejected/msg-1.json`) },
-      {
-        action: 's3:ListBucket',
-        resource: s3('thumbs'),
-        context: { 's3:prefix': `_sluice/${runId}/done/${task}.json` },
-      },
-      // task-commit.ts and task-processor.ts: staging, commit (CopyObject = GetObject on the source,
-      // PutObject on the destination), logs, clean-up
-      { action: 's3:PutObject', resource: s3(`${ledger}/staging/${task}/1/cat-256.png`) },
-      { action: 's3:AbortMultipartUpload', resource: s3(`${ledger}/staging/${task}/1/big.bin`) },
-      { action: 's3:GetObject', resource: s3(`${ledger}/staging/${task}/1/cat-256.png`) },
-      { action: 's3:PutObject', resource: s3('thumbs/small/2024/cat.jpg/cat-256.png') },
-      { action: 's3:DeleteObject', resource: s3(`${ledger}/staging/${task}/1/cat-256.png`) },
-      { action: 's3:PutObject', resource: s3(`${ledger}/logs/${task}/1.log`) },
-      { action: 's3:AbortMultipartUpload', resource: s3(`${ledger}/logs/${task}/1.log`) },
-    ];
-
     expect(await refused(roles.task, policy, runnerCalls)).toEqual([]);
   });
 
@@ -309,6 +314,104 @@ describe('the watcher role, simulated', () => {
   });
 });
 
+const sealedAccess: RunAccess = {
+  ...access,
+  broker: { functionArn: brokerFunction(runId), logGroupName: `/aws/lambda/sluice-${runId}-broker` },
+};
+const viaUrl = { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } as const;
+
+describe('the sealed task role, simulated', () => {
+  const policy = sealedTaskRolePolicy(sealedAccess);
+
+  it("allows calling its own run's broker through the function URL (IAM auth), as Lambda checks it", async () => {
+    const calls: Call[] = [
+      { action: 'lambda:InvokeFunctionUrl', resource: brokerFunction(runId), context: viaUrl },
+      {
+        action: 'lambda:InvokeFunction',
+        resource: brokerFunction(runId),
+        context: { 'lambda:InvokedViaFunctionUrl': 'true' },
+      },
+    ];
+
+    expect(await refused(roles.task, policy, calls)).toEqual([]);
+  });
+
+  it("denies every S3 and SQS call on its own run's resources: the broker makes them", async () => {
+    const own: Call[] = [
+      { action: 's3:GetObject', resource: s3('photos/incoming/2024/cat.jpg') },
+      { action: 's3:PutObject', resource: s3('thumbs/small/2024/cat.jpg/cat-256.png') },
+      { action: 's3:ListBucket', resource: s3('photos'), context: { 's3:prefix': 'incoming/' } },
+      { action: 'sqs:ReceiveMessage', resource: access.taskQueueArn },
+      { action: 'sqs:SendMessage', resource: access.taskQueueArn },
+      { action: 'sqs:DeleteMessage', resource: access.taskQueueArn },
+      ...runnerCalls,
+    ];
+
+    expect(await allowed(roles.task, policy, own)).toEqual([]);
+  });
+
+  it("denies another run's broker, a public (NONE) URL, invoking through the API, and everything else", async () => {
+    const outside: Call[] = [
+      { action: 'lambda:InvokeFunctionUrl', resource: brokerFunction(otherRun), context: viaUrl },
+      {
+        action: 'lambda:InvokeFunction',
+        resource: brokerFunction(otherRun),
+        context: { 'lambda:InvokedViaFunctionUrl': 'true' },
+      },
+      {
+        action: 'lambda:InvokeFunctionUrl',
+        resource: brokerFunction(runId),
+        context: { 'lambda:FunctionUrlAuthType': 'NONE' },
+      },
+      { action: 'lambda:InvokeFunctionUrl', resource: brokerFunction(runId) },
+      { action: 'lambda:InvokeFunction', resource: brokerFunction(runId) },
+      {
+        action: 'lambda:InvokeFunctionUrl',
+        resource: `arn:aws:lambda:eu-west-1:${account}:function:sluice-${runId}-watch`,
+        context: viaUrl,
+      },
+      { action: 'lambda:GetFunctionConfiguration', resource: brokerFunction(runId) },
+      { action: 'lambda:UpdateFunctionCode', resource: brokerFunction(runId) },
+      { action: 'ecs:RunTask', resource: `arn:aws:ecs:eu-west-1:${account}:task-definition/sluice-thumbs:1` },
+      { action: 'iam:PassRole', resource: roles.broker },
+      { action: 'sts:AssumeRole', resource: roles.broker },
+    ];
+
+    expect(await allowed(roles.task, policy, outside)).toEqual([]);
+  });
+});
+
+describe('the broker role, simulated', () => {
+  const policy = brokerRolePolicy(sealedAccess);
+  const logGroup = `arn:aws:logs:eu-west-1:${account}:log-group:/aws/lambda/sluice-${runId}-broker`;
+
+  it('allows every call the direct runner made (the task control moved here), and its own logs', async () => {
+    const calls: Call[] = [
+      ...runnerCalls,
+      { action: 'logs:CreateLogStream', resource: `${logGroup}:log-stream:2024/01/01/x` },
+      { action: 'logs:PutLogEvents', resource: `${logGroup}:log-stream:2024/01/01/x` },
+    ];
+
+    expect(await refused(roles.broker, policy, calls)).toEqual([]);
+  });
+
+  it("denies another run's queue and ledger, and the watcher's logs", async () => {
+    const outside: Call[] = [
+      { action: 'sqs:ReceiveMessage', resource: queue(`sluice-${otherRun}-tasks`) },
+      { action: 's3:GetObject', resource: s3(`thumbs/_sluice/${otherRun}/done/${task}.json`) },
+      { action: 's3:PutObject', resource: s3(`${ledger}/run.json`) },
+      { action: 's3:GetObject', resource: s3('photos/private/passport.jpg') },
+      {
+        action: 'logs:PutLogEvents',
+        resource: `arn:aws:logs:eu-west-1:${account}:log-group:/aws/lambda/sluice-${runId}-watch:log-stream:x`,
+      },
+      { action: 'lambda:InvokeFunctionUrl', resource: brokerFunction(runId), context: viaUrl },
+    ];
+
+    expect(await allowed(roles.broker, policy, outside)).toEqual([]);
+  });
+});
+
 describe('the trust policies, simulated', () => {
   /** Whether `service` may assume `role` under `trust`, asked with the given source account. */
   async function mayAssume(
@@ -343,7 +446,7 @@ describe('the trust policies, simulated', () => {
     expect(await mayAssume(trust, 'lambda.amazonaws.com', account)).not.toBe('Allowed');
   });
 
-  it('lets Lambda, and nobody else, assume the watcher role', async () => {
+  it('lets Lambda, and nobody else, assume the watcher and broker roles', async () => {
     const trust = lambdaTrustPolicy();
 
     expect(await mayAssume(trust, 'lambda.amazonaws.com')).toBe('Allowed');

@@ -8,6 +8,7 @@ import {
   lambdaTrustPolicy,
   runRoleArns,
   runRoleDocuments,
+  sealedTaskRolePolicy,
   runRoleName,
   secretArn,
   taskRolePolicy,
@@ -388,6 +389,26 @@ describe('trust policies', () => {
       policy: executionRolePolicy(access),
     });
     expect(documents.watcher).toEqual({ trust: lambdaTrustPolicy(), policy: watcherRolePolicy(access) });
+    expect(documents.broker).toBeUndefined();
+  });
+
+  it('in sealed mode, gives the task role only its broker and the broker role what the direct task role had', () => {
+    const functionArn = `arn:aws:lambda:eu-west-1:123456789012:function:sluice-${runId}-broker`;
+    const sealed = { ...access, broker: { functionArn, logGroupName: `/aws/lambda/sluice-${runId}-broker` } };
+    const documents = runRoleDocuments(sealed);
+
+    expect(documents.task.policy.Statement.flatMap((statement) => statement.Action)).toEqual([
+      'lambda:InvokeFunctionUrl',
+      'lambda:InvokeFunction',
+    ]);
+    expect(documents.task.policy.Statement.flatMap((statement) => statement.Resource)).toEqual([
+      functionArn,
+      functionArn,
+    ]);
+    expect(documents.broker?.trust).toEqual(lambdaTrustPolicy());
+    expect(documents.broker?.policy.Statement.slice(0, -1)).toEqual(taskRolePolicy(access).Statement);
+    expect(documents.broker?.policy.Statement.at(-1)?.Sid).toBe('WriteOwnLogs');
+    expect(() => sealedTaskRolePolicy(access)).toThrow('has no broker');
   });
 });
 
@@ -450,6 +471,7 @@ describe('runRoleArns', () => {
       execution:
         'arn:aws-us-gov:iam::123456789012:role/sluice/thumbs-3f9a0c12/sluice-thumbs-3f9a0c12-execution',
       watcher: 'arn:aws-us-gov:iam::123456789012:role/sluice/thumbs-3f9a0c12/sluice-thumbs-3f9a0c12-watcher',
+      broker: 'arn:aws-us-gov:iam::123456789012:role/sluice/thumbs-3f9a0c12/sluice-thumbs-3f9a0c12-broker',
     });
   });
 });

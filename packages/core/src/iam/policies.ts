@@ -1,5 +1,7 @@
 // The IAM policy documents of a run, as pure functions of what the run touches: the runner's task
-// role, the ECS execution role and the watcher Lambda's role, each with its trust policy. They are
+// role (direct mode: the run's queue and buckets; sealed mode: its broker's function URL only), the
+// ECS execution role, the watcher Lambda's role and, in sealed mode, the broker Lambda's role, each
+// with its trust policy. They are
 // published in docs/iam.md (generated from these functions) for users who create the roles
 // themselves, and asserted exactly, and by an offline policy simulator, in the tests beside this file.
 //
@@ -19,11 +21,14 @@ export const IAM_ROLE_NAME_MAX = 64;
 /** The inline policy every run role carries (PutRolePolicy replaces it on a re-provision). */
 export const RUN_ROLE_POLICY_NAME = 'sluice-run';
 
-/** The three roles of a run on AWS. */
-export type RunRoleKind = 'task' | 'execution' | 'watcher';
+/** The roles of a run on AWS: three in every run, and the broker's in sealed mode. */
+export type RunRoleKind = 'task' | 'execution' | 'watcher' | 'broker';
 
-/** Every {@link RunRoleKind}, in the order they are created. */
+/** The roles every ECS run has, in the order they are created (the broker's comes last, in sealed mode). */
 export const RUN_ROLE_KINDS: readonly RunRoleKind[] = ['task', 'execution', 'watcher'];
+
+/** Every {@link RunRoleKind}: what role names are sized for. */
+const ALL_ROLE_KINDS: readonly RunRoleKind[] = [...RUN_ROLE_KINDS, 'broker'];
 
 /** A condition block: operator → context key → value(s). */
 export type PolicyCondition = Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>;
@@ -77,6 +82,16 @@ export interface RunAccess {
   readonly parameterArns?: readonly string[];
   /** The task and execution roles, which the watcher passes to RunTask (see {@link runRoleArns}). */
   readonly roleArns: { readonly task: string; readonly execution: string };
+  /**
+   * Sealed mode: the run's broker Lambda. The task role may then invoke its function URL and nothing
+   * else, and the broker's role gets what the task role has in direct mode (see {@link runRoleDocuments}).
+   */
+  readonly broker?: {
+    /** `arn:…:lambda:<region>:<account>:function:sluice-<run-id>-broker` (`brokerFunctionName`). */
+    readonly functionArn: string;
+    /** Its own log group, `/aws/lambda/<function-name>`. */
+    readonly logGroupName: string;
+  };
 }
 
 /**
@@ -93,7 +108,7 @@ export function runRolePath(runId: string): string {
 
 const RUN_ID_SHAPE = /^[a-z0-9-]{1,64}$/;
 // The longest suffix decides for all three roles, so a run's roles always share one stem.
-const LONGEST_KIND = Math.max(...RUN_ROLE_KINDS.map((kind) => kind.length));
+const LONGEST_KIND = Math.max(...ALL_ROLE_KINDS.map((kind) => kind.length));
 const HASH_LENGTH = 8;
 
 /**
@@ -141,7 +156,7 @@ export function runRoleArns(
 ): Readonly<Record<RunRoleKind, string>> {
   const arn = (kind: RunRoleKind): string =>
     `arn:${partition}:iam::${accountId}:role${runRolePath(runId)}${runRoleName(runId, kind)}`;
-  return { task: arn('task'), execution: arn('execution'), watcher: arn('watcher') };
+  return { task: arn('task'), execution: arn('execution'), watcher: arn('watcher'), broker: arn('broker') };
 }
 
 /**
@@ -333,6 +348,77 @@ export function taskRolePolicy(access: RunAccess): PolicyDocument {
 }
 
 /**
+ * The runner's task role in sealed mode: it may call its run's broker through the broker's function
+ * URL (IAM auth, SigV4 signed with this role) and nothing else — no S3, no SQS. Inputs and outputs
+ * move through the presigned GET and POST the broker hands out, which carry the broker's authority,
+ * not this role's.
+ *
+ * Two statements, both on the run's broker function only: `lambda:InvokeFunctionUrl`, held to URLs
+ * with `AWS_IAM` auth (`lambda:FunctionUrlAuthType`); and `lambda:InvokeFunction`, which Lambda
+ * requires as well for function URLs created since October 2025, held to invocations through the
+ * function URL (`lambda:InvokedViaFunctionUrl`), so the role cannot call Invoke on the API itself.
+ *
+ * @example
+ * const policy = JSON.stringify(sealedTaskRolePolicy({ ...access, broker }));
+ * @throws {SluiceError} when `access.broker` is absent (a direct-mode run has no broker).
+ */
+export function sealedTaskRolePolicy(access: RunAccess): PolicyDocument {
+  if (access.broker === undefined) {
+    throw new SluiceError(
+      `run ${access.runId} has no broker: its task role is the direct one (taskRolePolicy)`,
+    );
+  }
+  return {
+    Version: POLICY_VERSION,
+    Statement: [
+      {
+        Sid: 'CallRunBroker',
+        Effect: 'Allow',
+        Action: ['lambda:InvokeFunctionUrl'],
+        Resource: [access.broker.functionArn],
+        Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
+      },
+      {
+        Sid: 'CallRunBrokerThroughItsUrl',
+        Effect: 'Allow',
+        Action: ['lambda:InvokeFunction'],
+        Resource: [access.broker.functionArn],
+        Condition: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } },
+      },
+    ],
+  };
+}
+
+/**
+ * The broker Lambda's role (sealed mode): the run's task control moves from the runner to the
+ * broker, so the broker gets exactly what the direct-mode task role has ({@link taskRolePolicy}: the
+ * run's queues, input prefix, ledger and results; presigned transfers are signed with these
+ * credentials and can do no more than they can), plus writing its own logs.
+ *
+ * @example
+ * const policy = JSON.stringify(brokerRolePolicy({ ...access, broker }));
+ * @throws {SluiceError} when `access.broker` is absent.
+ */
+export function brokerRolePolicy(access: RunAccess): PolicyDocument {
+  if (access.broker === undefined) {
+    throw new SluiceError(`run ${access.runId} has no broker`);
+  }
+  const logGroup = logGroupArn(access, access.broker.logGroupName);
+  return {
+    Version: POLICY_VERSION,
+    Statement: [
+      ...taskRolePolicy(access).Statement,
+      {
+        Sid: 'WriteOwnLogs',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: [logGroup, `${logGroup}:*`],
+      },
+    ],
+  };
+}
+
+/**
  * The ECS execution role (used by the ECS agent, not by the runner): pull the wrapped image from
  * its ECR repository, create the runner's log streams and write to them, and read the secrets the
  * job names so ECS can put them in the container's environment.
@@ -510,18 +596,30 @@ export interface RunRoleDocuments {
 }
 
 /**
- * All three roles' documents for a run.
+ * The roles' documents for a run: task, execution and watcher; with `access.broker` (sealed mode)
+ * the task role is {@link sealedTaskRolePolicy} and a fourth role, the broker's, holds what the
+ * direct task role would.
  *
  * @example
  * const { task } = runRoleDocuments(access);
  * await iam.send(new PutRolePolicyCommand({ RoleName, PolicyName, PolicyDocument: JSON.stringify(task.policy) }));
  * @throws never.
  */
-export function runRoleDocuments(access: RunAccess): Readonly<Record<RunRoleKind, RunRoleDocuments>> {
+export function runRoleDocuments(
+  access: RunAccess,
+): Readonly<Partial<Record<RunRoleKind, RunRoleDocuments>>> &
+  Readonly<Record<'task' | 'execution' | 'watcher', RunRoleDocuments>> {
   const ecsTrust = ecsTasksTrustPolicy(access.accountId);
-  return {
-    task: { trust: ecsTrust, policy: taskRolePolicy(access) },
+  const common = {
     execution: { trust: ecsTrust, policy: executionRolePolicy(access) },
     watcher: { trust: lambdaTrustPolicy(), policy: watcherRolePolicy(access) },
+  };
+  if (access.broker === undefined) {
+    return { task: { trust: ecsTrust, policy: taskRolePolicy(access) }, ...common };
+  }
+  return {
+    task: { trust: ecsTrust, policy: sealedTaskRolePolicy(access) },
+    ...common,
+    broker: { trust: lambdaTrustPolicy(), policy: brokerRolePolicy(access) },
   };
 }

@@ -110,7 +110,8 @@ const ECS_TASK_DEFINITION_ARN = /^arn:([a-z-]+):ecs:[a-z0-9-]+:(\d{12}):task-def
  * The ECS fields of an ECS run's state, checked against the names its run id gives: later steps pass
  * them to RunTask and PassRole with the deployer's credentials, so a run.json changed in the bucket
  * must not start another task definition or hand out another role. The task definition is of the
- * run's family; the roles are the run's three (`runRoleArns`), in the task definition's account.
+ * run's family; the roles are the run's (`runRoleArns`: three, and the broker's in sealed mode), in
+ * the task definition's account.
  */
 function checkEcsNames(state: RunState, file: string): RunState {
   const ecs = state.ecs;
@@ -129,7 +130,10 @@ function checkEcsNames(state: RunState, file: string): RunState {
   }
   const roles = runRoleArns(partition, accountId, state.runId);
   for (const kind of RUN_ROLE_KINDS) {
-    if (ecs.roles[kind] !== roles[kind]) refuse(`ecs.roles.${kind}`, ecs.roles[kind], roles[kind]);
+    if (ecs.roles[kind] !== roles[kind]) refuse(`ecs.roles.${kind}`, ecs.roles[kind] ?? '', roles[kind]);
+  }
+  if (ecs.roles.broker !== undefined && ecs.roles.broker !== roles.broker) {
+    refuse('ecs.roles.broker', ecs.roles.broker, roles.broker);
   }
   return state;
 }

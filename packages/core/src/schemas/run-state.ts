@@ -68,8 +68,8 @@ export interface RunEcsState {
   cluster: string;
   /** The run's task definition revision (the algorithm's, with the run's roles, secrets and logs). */
   taskDefinitionArn: string;
-  /** The run's roles. */
-  roles: { task: string; execution: string; watcher: string };
+  /** The run's roles (the broker's in sealed mode only). */
+  roles: { task: string; execution: string; watcher: string; broker?: string };
   subnets: string[];
   securityGroups: string[];
   assignPublicIp: boolean;
@@ -77,6 +77,8 @@ export interface RunEcsState {
   logGroup: string;
   /** The watcher Lambda and its schedule rule. */
   watcher: { functionName: string; ruleName: string };
+  /** Sealed mode: the run's broker Lambda and its function URL (IAM auth), which the runners call. */
+  broker?: { functionName: string; url: string };
 }
 
 const TIMESTAMP = {
@@ -190,6 +192,7 @@ const runStateSchemaTyped: JSONSchemaType<RunState> = {
             task: { type: 'string', minLength: 1 },
             execution: { type: 'string', minLength: 1 },
             watcher: { type: 'string', minLength: 1 },
+            broker: { type: 'string', minLength: 1, nullable: true },
           },
           required: ['task', 'execution', 'watcher'],
           additionalProperties: false,
@@ -205,6 +208,16 @@ const runStateSchemaTyped: JSONSchemaType<RunState> = {
             ruleName: { type: 'string', minLength: 1 },
           },
           required: ['functionName', 'ruleName'],
+          additionalProperties: false,
+        },
+        broker: {
+          type: 'object',
+          nullable: true,
+          properties: {
+            functionName: { type: 'string', minLength: 1 },
+            url: { type: 'string', pattern: '^https?://' },
+          },
+          required: ['functionName', 'url'],
           additionalProperties: false,
         },
       },
