@@ -7,9 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 
+import type { S3Client } from '@aws-sdk/client-s3';
 import {
   JsonLog,
   S3ObjectStore,
+  S3Presigner,
   SqsQueues,
   SqsTaskQueue,
   validateTaskRecord,
@@ -17,10 +19,12 @@ import {
   type RunnerConfig,
   type TaskRecord,
 } from '@sluice/core';
+import { BrokerService, TaskControl, listenBroker, newBrokerKey, newBrokerToken } from '@sluice/core/broker';
 import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, type TestAwsAccount } from '@sluice/testing';
 
 import { assembleRunner, directSource, type AssembledRunner } from '../../packages/runner/src/assemble.js';
 import { loadSettings, type RunnerSettings } from '../../packages/runner/src/config/settings.js';
+import { BrokerTaskSource, bearerToken } from '../../packages/runner/src/sources/broker-source.js';
 
 export const ALGORITHMS = join(REPOSITORY_ROOT, 'test/fixtures/algorithms');
 export const RUNNER_BUNDLE = join(REPOSITORY_ROOT, 'packages/runner/dist/index.js');
@@ -139,10 +143,57 @@ export async function runnerEnv(
   };
 }
 
-/** A runner in this process, on the test account's clients; `lines` collects its JSON log. */
+/** The two ways a runner reaches its run; the runner tests run in both. */
+export const MODES = ['direct', 'sealed'] as const;
+export type Mode = (typeof MODES)[number];
+
+/** A run's broker in this process on loopback (sealed mode), over the run's store and queues. */
+export interface TestBroker {
+  readonly url: string;
+  readonly token: string;
+  readonly key: string;
+  /** The broker's JSON log (the control's events: dropped, rejected, already done). */
+  readonly lines: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a broker for the run the runner environment `env` describes, presigning with `s3` (the
+ * store's own client: moto's or SeaweedFS's).
+ */
+export async function startTestBroker(
+  run: Pick<TestRun, 'store' | 'queue' | 'deadLetter'>,
+  s3: S3Client,
+  env: Record<string, string>,
+  options: { key?: string; port?: number } = {},
+): Promise<TestBroker> {
+  const settings = await loadSettings(env);
+  const lines: Record<string, unknown>[] = [];
+  const log = new JsonLog({ runId: settings.config.runId, role: 'broker' }, [], (line) => {
+    lines.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  const token = newBrokerToken();
+  const key = options.key ?? newBrokerKey();
+  const control = new TaskControl({
+    settings,
+    store: run.store,
+    queue: run.queue,
+    deadLetter: run.deadLetter,
+    log,
+  });
+  const service = new BrokerService({ settings, control, presigner: new S3Presigner(s3), key, log });
+  const listener = await listenBroker(service, { token, host: '127.0.0.1', port: options.port ?? 0, log });
+  return { url: listener.url, token, key, lines, close: () => listener.close() };
+}
+
+/**
+ * A runner in this process, on the test account's clients (direct) or asking `broker` for its
+ * tasks (sealed); `lines` collects its JSON log.
+ */
 export async function inProcessRunner(
   run: TestRun,
   env: Record<string, string>,
+  broker?: TestBroker,
 ): Promise<{ assembled: AssembledRunner; settings: RunnerSettings; lines: Record<string, unknown>[] }> {
   const settings = await loadSettings(env);
   const lines: Record<string, unknown>[] = [];
@@ -153,12 +204,11 @@ export async function inProcessRunner(
       lines.push(JSON.parse(line) as Record<string, unknown>);
     },
   );
-  const assembled = await assembleRunner(
-    settings,
-    directSource(settings, { store: run.store, queue: run.queue, deadLetter: run.deadLetter }, log),
-    log,
-    env,
-  );
+  const source =
+    broker === undefined
+      ? directSource(settings, { store: run.store, queue: run.queue, deadLetter: run.deadLetter }, log)
+      : new BrokerTaskSource(broker.url, bearerToken(broker.token), settings.workerId);
+  const assembled = await assembleRunner(settings, source, log, env);
   return { assembled, settings, lines };
 }
 
@@ -166,8 +216,9 @@ export async function inProcessRunner(
 export async function runUntilIdle(
   run: TestRun,
   env: Record<string, string>,
+  broker?: TestBroker,
 ): Promise<Record<string, unknown>[]> {
-  const { assembled, lines } = await inProcessRunner(run, env);
+  const { assembled, lines } = await inProcessRunner(run, env, broker);
   try {
     await assembled.runner.run(new AbortController().signal);
   } finally {

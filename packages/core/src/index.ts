@@ -132,6 +132,7 @@ export type { TaskMessage } from './schemas/task-message.js';
 // runner configuration (SLUICE_RUN)
 export {
   DEFAULT_RUNNER_MANIFEST_PATH,
+  RUNNER_BROKER_TOKEN_VARIABLE,
   RUNNER_CONFIG_DEFAULTS,
   RUNNER_CONFIG_VARIABLE,
   RUNNER_MANIFEST_VARIABLE,

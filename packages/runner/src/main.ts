@@ -6,6 +6,7 @@
 import {
   ConfigurationError,
   JsonLog,
+  RUNNER_BROKER_TOKEN_VARIABLE,
   S3ObjectStore,
   SqsTaskQueue,
   isConfigurationError,
@@ -21,8 +22,6 @@ import type { TaskSource } from './sources/task-source.js';
 /** Exit codes: a user's mistake (2) apart from a fault (1), as the CLI does. */
 export const RUNNER_EXIT = { ok: 0, fault: 1, configuration: 2 } as const;
 
-/** The variable that carries the local broker's bearer token (sealed mode, `auth: token`). */
-export const BROKER_TOKEN_VARIABLE = 'SLUICE_BROKER_TOKEN';
 
 /** The task source the settings ask for, and what to close when the runner ends. */
 function taskSource(
@@ -38,10 +37,10 @@ function taskSource(
         close: () => undefined,
       };
     }
-    const token = env[BROKER_TOKEN_VARIABLE];
+    const token = env[RUNNER_BROKER_TOKEN_VARIABLE];
     if (token === undefined || token === '') {
       throw new ConfigurationError(
-        `SLUICE_RUN names a broker with token auth, but ${BROKER_TOKEN_VARIABLE} is not set: start runners with sluice run (it passes the run's token)`,
+        `SLUICE_RUN names a broker with token auth, but ${RUNNER_BROKER_TOKEN_VARIABLE} is not set: start runners with sluice run (it passes the run's token)`,
       );
     }
     log.setSecret(token);

@@ -43,7 +43,14 @@ export function newBrokerToken(): string {
  */
 export async function listenBroker(
   service: BrokerService,
-  options: { readonly token: string; readonly host: string; readonly port: number; readonly log: JsonLog },
+  options: {
+    readonly token: string;
+    readonly host: string;
+    readonly port: number;
+    readonly log: JsonLog;
+    /** Let the process exit while it listens (a CLI serving its runners while it works). */
+    readonly unref?: boolean;
+  },
 ): Promise<BrokerListener> {
   const expected = Buffer.from(`Bearer ${options.token}`);
   const inFlight = new Set<AbortController>();
@@ -110,6 +117,7 @@ export async function listenBroker(
       resolve();
     });
   });
+  if (options.unref === true) server.unref();
   const { port } = server.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {

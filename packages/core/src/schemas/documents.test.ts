@@ -437,13 +437,6 @@ const CASES: readonly Case[] = [
   },
   { name: 'mode typo', kind: 'job', doc: jobWith({ mode: 'seal' }), path: '$.mode', words: ['one of'] },
   {
-    name: 'mode sealed (reserved, not built)',
-    kind: 'job',
-    doc: jobWith({ mode: 'sealed' }),
-    path: '$.mode',
-    words: ['"sealed"', 'does not provide yet'],
-  },
-  {
     name: 'keep not boolean',
     kind: 'job',
     doc: jobWith({ keep: 'yes' }),
@@ -772,7 +765,7 @@ describe('parseJob', () => {
       expect.objectContaining({
         retries: 2,
         keep: false,
-        mode: 'direct',
+        mode: 'sealed',
         input: { bucket: 'in-bucket', prefix: 'photos/', include: ['**'], create: false },
         output: { bucket: 'out-bucket', prefix: '' },
         aws: { credentials: { source: 'environment' } },

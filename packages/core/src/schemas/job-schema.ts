@@ -308,7 +308,7 @@ const jobSchemaTyped: JSONSchemaType<RawJob> = {
       enum: ['direct', 'sealed'],
       default: JOB_DEFAULTS.mode,
       description:
-        '`direct`: workers hold a role scoped to this run. `sealed` (workers get presigned URLs only and never a credential) is reserved: this version refuses it.',
+        '`sealed` (default): only the run\'s broker holds storage and queue access; workers get presigned URLs for their task and never a credential. `direct`: workers hold a role (or session) scoped to this run: faster, but every worker holds storage access.',
     },
   },
   required: ['name', 'algorithm', 'input', 'output'],

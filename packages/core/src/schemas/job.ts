@@ -63,7 +63,7 @@ export const JOB_DEFAULTS = {
   idleSeconds: 60,
   retries: 2,
   keep: false,
-  mode: 'direct' as 'direct' | 'sealed',
+  mode: 'sealed' as 'direct' | 'sealed',
 } as const;
 
 /** The name of the reserved prefix sluice keeps its ledger under, in the output bucket. */

@@ -124,17 +124,6 @@ export function jobRuleProblems(raw: RawJob, file: string): Problem[] {
       }),
     );
   }
-  if (raw.mode === 'sealed') {
-    // Refused rather than run as direct: a user asking for credential-free workers must not get
-    // workers holding the run's role without knowing.
-    problems.push(
-      problem(file, ['mode'], 'is "sealed", which this version of sluice does not provide yet', {
-        expected: '"direct"',
-        found: '"sealed"',
-        hint: 'Remove "mode" (or set "direct"): workers then hold a role scoped to this run\'s queue and prefixes only',
-      }),
-    );
-  }
   const aws = raw.aws ?? {};
   const source = aws.credentials ?? 'environment';
   const unused: [keyof typeof aws, readonly string[]][] = [

@@ -13,6 +13,9 @@ import { ENV_NAME_PATTERN, MAX_TIMEOUT_SECONDS } from './manifest.js';
 /** The environment variable holding the runner's configuration (JSON). */
 export const RUNNER_CONFIG_VARIABLE = 'SLUICE_RUN';
 
+/** The environment variable that carries a local broker's bearer token to a sealed-mode runner. */
+export const RUNNER_BROKER_TOKEN_VARIABLE = 'SLUICE_BROKER_TOKEN';
+
 /** The environment variable naming the manifest file, and its default (baked into wrapped images). */
 export const RUNNER_MANIFEST_VARIABLE = 'SLUICE_MANIFEST';
 export const DEFAULT_RUNNER_MANIFEST_PATH = '/sluice/algorithm.json';

@@ -1,17 +1,21 @@
 // The local backend: a run's workers are runner containers of the wrapped image on this machine's
-// container engine (docker, or podman), holding the caller's AWS session for the run's endpoint.
+// container engine (docker, or podman), holding the address and token of the run's local broker
+// (sealed mode) or an AWS session for the run's endpoint (direct mode).
 import {
   ConfigurationError,
   jobProblem,
   parseManifest,
   REDACTED,
+  RUNNER_BROKER_TOKEN_VARIABLE,
   runJob,
   type Job,
   type Logger,
   type Manifest,
+  type RunnerConfig,
   type RunState,
 } from '@sluice/core';
 import {
+  containerReachableUrl,
   detectContainerEngine,
   LocalCatalogue,
   localWorkerLimits,
@@ -25,6 +29,7 @@ import {
 
 import { regionOf, type AwsContext } from '../aws-context.js';
 import type { StepContext } from '../context.js';
+import { localBroker } from './local-broker.js';
 import { runnerConfigFor } from './runner-config.js';
 import type { WorkerBackend } from './worker-backend.js';
 
@@ -154,6 +159,26 @@ async function containerAwsEnv(aws: AwsContext, logger: Logger): Promise<Record<
   return env;
 }
 
+/**
+ * What a runner container holds to reach its run: in sealed mode the run's broker address and token
+ * and nothing else; in direct mode the AWS endpoint, region and a session.
+ */
+async function runnerAccess(
+  job: Job,
+  config: RunnerConfig,
+  manifest: Manifest,
+  engine: ContainerEngine,
+  aws: AwsContext,
+  context: StepContext,
+): Promise<{ config: RunnerConfig; env: Record<string, string> }> {
+  if (job.mode === 'direct') return { config, env: await containerAwsEnv(aws, context.logger) };
+  const broker = await localBroker(config, manifest, aws, context);
+  return {
+    config: { ...config, broker: { url: containerReachableUrl(broker.url, engine.kind), auth: 'token' } },
+    env: { [RUNNER_BROKER_TOKEN_VARIABLE]: broker.token },
+  };
+}
+
 async function localWorkerSetup(
   state: RunState,
   job: Job | undefined,
@@ -170,12 +195,13 @@ async function localWorkerSetup(
   const config = runnerConfigFor(state, runJobValue, variables);
   const limits = localWorkerLimits(runJobValue.compute, manifest);
   if (limits.note !== undefined) context.logger.warning(`run ${state.runId}: ${limits.note}`);
+  const access = await runnerAccess(runJobValue, config, manifest, engine, aws, context);
   const spec: LocalWorkerSpec = {
     runId: state.runId,
     image,
     manifest,
-    config,
-    env: { ...(await containerAwsEnv(aws, context.logger)), ...variables.secretValues },
+    config: access.config,
+    env: { ...access.env, ...variables.secretValues },
     workers: limits.workers,
     minWorkers: limits.minWorkers,
   };
