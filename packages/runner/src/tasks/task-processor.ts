@@ -141,6 +141,7 @@ export class TaskProcessor {
         env: this.deps.env,
         port: settings.manifest.port,
         ...(settings.workingDir !== undefined && { cwd: settings.workingDir }),
+        ...(settings.runAs !== undefined && { runAs: settings.runAs }),
       });
       await this.server.start(taskLog);
     }
@@ -155,6 +156,7 @@ export class TaskProcessor {
       signal: stop,
       ...(this.server !== undefined && { server: this.server }),
       ...(settings.workingDir !== undefined && { cwd: settings.workingDir }),
+      ...(settings.runAs !== undefined && { runAs: settings.runAs }),
     });
     phases.runMs = result.runMs;
     if (result.aborted) return this.release(state);
