@@ -176,7 +176,8 @@ describe('presigned transfers against a stand-in S3', () => {
     }, 10);
     try {
       const result = await uploadPresignedPost(post(size), 'staging/a/big.bin', file);
-      expect(result).toEqual<PresignedUploadResult>({ key: 'staging/a/big.bin', size, etag: 'big' });
+      const expected: PresignedUploadResult = { key: 'staging/a/big.bin', size, etag: 'big' };
+      expect(result).toEqual(expected);
     } finally {
       clearInterval(sampler);
     }
