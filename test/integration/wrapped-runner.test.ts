@@ -95,7 +95,7 @@ int main(int argc, char **argv) {
 interface Layout {
   readonly label: 'busybox' | 'glibc';
   readonly manifest: Record<string, unknown>;
-  /** What the algorithm prints: its working directory and user. */
+  /** What the algorithm prints: its working directory and the uid it runs as. */
   readonly cwd: string;
   readonly uid: number;
   reference: string;
@@ -184,7 +184,8 @@ describe('wrapped images as runners in containers, on moto, after a trip through
           readOnlyRootFilesystem: true,
         },
         cwd: '/opt/copy',
-        uid: 0,
+        // The image sets no USER (root): the runner starts the algorithm as the unprivileged 65532.
+        uid: 65532,
         reference: '',
         digest: '',
         removedLocally: false,
