@@ -19,7 +19,7 @@ import { REPOSITORY_ROOT, TestAwsAccount, containerEngineEnv } from '@sluice/tes
 import { keysUnder, runCli, userShellEnv, type CliRun } from './e2e-support.js';
 
 /** The job modes the hostile algorithm runs under (the job's `"mode"`). */
-const MODES = ['direct'] as const;
+const MODES = ['direct', 'sealed'] as const;
 type Mode = (typeof MODES)[number];
 
 /** The algorithm images: USER unset (root), and a named non-root user from the image's /etc/passwd. */

@@ -12,6 +12,7 @@ import {
   ObjectNotFoundError,
   PortAlgorithm,
   PreconditionFailedError,
+  PresignedScopeError,
   TaskLog,
   algorithmCommand,
   classifyAttempt,
@@ -170,8 +171,9 @@ export class TaskProcessor {
     } catch (thrown) {
       const message = `the results could not be uploaded: ${toError(thrown).message}`;
       taskLog.note(message);
+      // A result the upload policy can never take (over 5 GiB in sealed mode) is not worth a retry.
       const evidence =
-        thrown instanceof ConfigurationError
+        thrown instanceof ConfigurationError || thrown instanceof PresignedScopeError
           ? ({ kind: 'outputs', count: result.outputs.length, unsafe: message } as const)
           : ({ kind: 'upload', message } as const);
       return this.failed(state, classifyAttempt(evidence, settings.manifest));
