@@ -165,14 +165,14 @@ export async function startTestBroker(
   run: Pick<TestRun, 'store' | 'queue' | 'deadLetter'>,
   s3: S3Client,
   env: Record<string, string>,
-  options: { key?: string; port?: number } = {},
+  options: { key?: string; port?: number; token?: string } = {},
 ): Promise<TestBroker> {
   const settings = await loadSettings(env);
   const lines: Record<string, unknown>[] = [];
   const log = new JsonLog({ runId: settings.config.runId, role: 'broker' }, [], (line) => {
     lines.push(JSON.parse(line) as Record<string, unknown>);
   });
-  const token = newBrokerToken();
+  const token = options.token ?? newBrokerToken();
   const key = options.key ?? newBrokerKey();
   const control = new TaskControl({
     settings,
@@ -207,7 +207,7 @@ export async function inProcessRunner(
   const source =
     broker === undefined
       ? directSource(settings, { store: run.store, queue: run.queue, deadLetter: run.deadLetter }, log)
-      : new BrokerTaskSource(broker.url, bearerToken(broker.token), settings.workerId);
+      : new BrokerTaskSource(broker.url, bearerToken(broker.token), settings.workerId, log);
   const assembled = await assembleRunner(settings, source, log, env);
   return { assembled, settings, lines };
 }

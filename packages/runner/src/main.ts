@@ -22,7 +22,6 @@ import type { TaskSource } from './sources/task-source.js';
 /** Exit codes: a user's mistake (2) apart from a fault (1), as the CLI does. */
 export const RUNNER_EXIT = { ok: 0, fault: 1, configuration: 2 } as const;
 
-
 /** The task source the settings ask for, and what to close when the runner ends. */
 function taskSource(
   settings: RunnerSettings,
@@ -33,7 +32,12 @@ function taskSource(
   if (broker !== undefined) {
     if (broker.auth === 'iam') {
       return {
-        source: new BrokerTaskSource(broker.url, iamBrokerAuthorizer(env, broker.url), settings.workerId),
+        source: new BrokerTaskSource(
+          broker.url,
+          iamBrokerAuthorizer(env, broker.url),
+          settings.workerId,
+          log,
+        ),
         close: () => undefined,
       };
     }
@@ -45,7 +49,7 @@ function taskSource(
     }
     log.setSecret(token);
     return {
-      source: new BrokerTaskSource(broker.url, bearerToken(token), settings.workerId),
+      source: new BrokerTaskSource(broker.url, bearerToken(token), settings.workerId, log),
       close: () => undefined,
     };
   }

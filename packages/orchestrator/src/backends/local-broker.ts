@@ -59,11 +59,17 @@ const serving = new Map<string, Promise<LocalBrokerAddress>>();
 function stateDirectory(env: StepContext['env']): string {
   if (env.SLUICE_STATE_DIR !== undefined && env.SLUICE_STATE_DIR !== '') return env.SLUICE_STATE_DIR;
   const xdg = env.XDG_STATE_HOME;
-  return join(xdg !== undefined && xdg !== '' ? xdg : join(env.HOME ?? homedir(), '.local', 'state'), 'sluice');
+  return join(
+    xdg !== undefined && xdg !== '' ? xdg : join(env.HOME ?? homedir(), '.local', 'state'),
+    'sluice',
+  );
 }
 
 /** The run's broker file, made on first use with a fresh token and key. */
-async function brokerFile(runId: string, env: StepContext['env']): Promise<{ path: string; file: BrokerFile }> {
+async function brokerFile(
+  runId: string,
+  env: StepContext['env'],
+): Promise<{ path: string; file: BrokerFile }> {
   const dir = join(stateDirectory(env), 'brokers');
   const path = join(dir, `${runId}.json`);
   try {
@@ -99,6 +105,7 @@ async function startBroker(
   manifest: Manifest,
   aws: AwsContext,
   context: StepContext,
+  reachable: (url: string) => string,
 ): Promise<LocalBrokerAddress> {
   const { path, file } = await brokerFile(config.runId, context.env);
   const logger: Logger = context.logger;
@@ -106,6 +113,10 @@ async function startBroker(
   // Clients of its own: the broker outlives the step whose context started it (`sluice run`).
   const s3 = new S3Client(aws.config.s3);
   const sqs = new SQSClient(aws.config.base);
+  // A presigned request is signed for its host: on a loopback endpoint (the test bed), sign for the
+  // address the runner containers use (the engine's host alias), which forwards to the same server.
+  const presignS3 =
+    aws.endpoint === undefined ? s3 : new S3Client({ ...aws.config.s3, endpoint: reachable(aws.endpoint) });
   const log = new JsonLog({ runId: config.runId, role: 'broker' }, [file.token], (line) => {
     logger.debug(line.trimEnd());
   });
@@ -119,7 +130,7 @@ async function startBroker(
       deadLetter: new SqsTaskQueue(sqs, config.deadLetterQueueUrl),
       log,
     }),
-    presigner: new S3Presigner(s3),
+    presigner: new S3Presigner(presignS3),
     key: file.key,
     log,
   });
@@ -140,9 +151,12 @@ async function startBroker(
   } catch (thrown) {
     s3.destroy();
     sqs.destroy();
+    presignS3.destroy();
     if ((thrown as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       // Another sluice process of this run serves it (e.g. `sluice dispatch` still running).
-      logger.debug(`run ${config.runId}: broker port ${file.port} is in use: another sluice process serves it`);
+      logger.debug(
+        `run ${config.runId}: broker port ${file.port} is in use: another sluice process serves it`,
+      );
       return { url: `http://127.0.0.1:${file.port}`, token: file.token };
     }
     throw new Error(`could not start the run's broker: ${toError(thrown).message}`, { cause: thrown });
@@ -151,9 +165,11 @@ async function startBroker(
 
 /**
  * The run's local broker, started in this process on first use (later calls get the same one).
+ * `reachable` turns a loopback URL into the one runner containers use (presigned requests are
+ * signed for that host).
  *
  * @example
- * const broker = await localBroker(config, manifest, aws, context);
+ * const broker = await localBroker(config, manifest, aws, context, (url) => containerReachableUrl(url, 'podman'));
  * @throws Error when the broker cannot listen (other than its port being served by another sluice process).
  */
 export function localBroker(
@@ -161,10 +177,11 @@ export function localBroker(
   manifest: Manifest,
   aws: AwsContext,
   context: StepContext,
+  reachable: (url: string) => string,
 ): Promise<LocalBrokerAddress> {
   let started = serving.get(config.runId);
   if (started === undefined) {
-    started = startBroker(config, manifest, aws, context);
+    started = startBroker(config, manifest, aws, context, reachable);
     started.catch(() => serving.delete(config.runId));
     serving.set(config.runId, started);
   }

@@ -29,7 +29,9 @@ import {
 
 import { regionOf, type AwsContext } from '../aws-context.js';
 import type { StepContext } from '../context.js';
+import type { EcsClientSettings } from './ecs-resources.js';
 import { localBroker } from './local-broker.js';
+import { LocalRunnerSessions, localSessionClients } from './local-session.js';
 import { runnerConfigFor } from './runner-config.js';
 import type { WorkerBackend } from './worker-backend.js';
 
@@ -92,7 +94,11 @@ async function wrappedImageByReference(
 
 interface LocalBackend {
   readonly workers: LocalWorkers;
-  readonly spec: LocalWorkerSpec;
+  /**
+   * The spec runners are started with now: in direct mode with a session fresh enough for a whole
+   * task (re-resolved at every ensure(), as sessions expire), else always the same.
+   */
+  currentSpec(): Promise<LocalWorkerSpec>;
   /** Values to mask in summaries (the secret variables' values). */
   readonly secrets: readonly string[];
   /** Why runners cannot be restarted by this step (a value the run state does not keep). */
@@ -141,38 +147,49 @@ function runnerVariables(
   return { literals, secretEnv, secretValues, redacted };
 }
 
-/** The AWS settings a runner container needs: endpoint, region and the caller's resolved credentials. */
-async function containerAwsEnv(aws: AwsContext, logger: Logger): Promise<Record<string, string>> {
+/**
+ * The AWS settings a direct-mode runner container needs besides its session: endpoint and region.
+ * Its credentials are a session of the run's local runner role, never the caller's own
+ * (local-session.ts), and are added by {@link LocalBackend.currentSpec} at every ensure().
+ */
+async function containerAwsEnv(aws: AwsContext): Promise<Record<string, string>> {
   const env: Record<string, string> = {};
   if (aws.endpoint !== undefined) env.AWS_ENDPOINT_URL = aws.endpoint;
   env.AWS_REGION = await regionOf(aws);
-  // Whatever the source (environment, profile, an assumed role), the container gets the session the
-  // caller has now: it has no ~/.aws and no OIDC token of its own.
-  const credentials = await aws.s3.config.credentials();
-  logger.setSecret(credentials.secretAccessKey);
-  env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
-  env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
-  if (credentials.sessionToken !== undefined) {
-    logger.setSecret(credentials.sessionToken);
-    env.AWS_SESSION_TOKEN = credentials.sessionToken;
-  }
   return env;
+}
+
+/** What {@link runnerAccess} gives: the runner's config and environment, and a direct run's sessions. */
+interface RunnerAccess {
+  readonly config: RunnerConfig;
+  readonly env: Record<string, string>;
+  /** Direct mode: where each ensure() gets a session fresh enough for the runners it starts. */
+  readonly sessions?: LocalRunnerSessions;
 }
 
 /**
  * What a runner container holds to reach its run: in sealed mode the run's broker address and token
- * and nothing else; in direct mode the AWS endpoint, region and a session.
+ * and nothing else; in direct mode the AWS endpoint, region and a session scoped to the run.
  */
 async function runnerAccess(
+  state: RunState,
   job: Job,
   config: RunnerConfig,
   manifest: Manifest,
   engine: ContainerEngine,
   aws: AwsContext,
   context: StepContext,
-): Promise<{ config: RunnerConfig; env: Record<string, string> }> {
-  if (job.mode === 'direct') return { config, env: await containerAwsEnv(aws, context.logger) };
-  const broker = await localBroker(config, manifest, aws, context);
+): Promise<RunnerAccess> {
+  if (job.mode === 'direct') {
+    const sessions = new LocalRunnerSessions(state, config.timeoutSeconds ?? manifest.timeoutSeconds, {
+      clients: () => localSessionClients(aws.config.base as EcsClientSettings),
+      logger: context.logger,
+    });
+    return { config, env: await containerAwsEnv(aws), sessions };
+  }
+  const broker = await localBroker(config, manifest, aws, context, (url) =>
+    containerReachableUrl(url, engine.kind),
+  );
   return {
     config: { ...config, broker: { url: containerReachableUrl(broker.url, engine.kind), auth: 'token' } },
     env: { [RUNNER_BROKER_TOKEN_VARIABLE]: broker.token },
@@ -195,7 +212,7 @@ async function localWorkerSetup(
   const config = runnerConfigFor(state, runJobValue, variables);
   const limits = localWorkerLimits(runJobValue.compute, manifest);
   if (limits.note !== undefined) context.logger.warning(`run ${state.runId}: ${limits.note}`);
-  const access = await runnerAccess(runJobValue, config, manifest, engine, aws, context);
+  const access = await runnerAccess(state, runJobValue, config, manifest, engine, aws, context);
   const spec: LocalWorkerSpec = {
     runId: state.runId,
     image,
@@ -205,9 +222,21 @@ async function localWorkerSetup(
     workers: limits.workers,
     minWorkers: limits.minWorkers,
   };
+  const { sessions } = access;
+  const currentSpec =
+    sessions === undefined
+      ? () => Promise.resolve(spec)
+      : async (): Promise<LocalWorkerSpec> => {
+          const session = await sessions.current();
+          return {
+            ...spec,
+            config: { ...spec.config, credentialsExpireAt: session.expiresAt.toISOString() },
+            env: { ...spec.env, ...session.env },
+          };
+        };
   return {
     workers: new LocalWorkers(engine, context.logger),
-    spec,
+    currentSpec,
     secrets: Object.values(variables.secretValues).filter((value) => value !== ''),
     ...(variables.redacted.length > 0 && {
       restartBlocked: `run.json does not keep the values of ${variables.redacted.join(', ')}: pass the job file to start runners`,
@@ -225,7 +254,7 @@ async function ensureWorkers(local: LocalBackend, state: RunState, aws: AwsConte
       aws.deps.logger?.warning(`run ${state.runId}: ${local.restartBlocked}`);
     return current.running;
   }
-  return (await local.workers.ensure(local.spec, { workRemains })).running;
+  return (await local.workers.ensure(await local.currentSpec(), { workRemains })).running;
 }
 
 /**

@@ -7,6 +7,7 @@
 import {
   ConfigurationError,
   downloadPresigned,
+  type JsonLog,
   stagedLogKey,
   stagedOutputKey,
   toError,
@@ -75,6 +76,7 @@ export class BrokerTaskSource implements TaskSource {
     url: string,
     private readonly authorize: BrokerAuthorizer,
     private readonly workerId: string,
+    private readonly log?: JsonLog,
   ) {
     this.url = url.replace(/\/+$/, '');
   }
@@ -178,7 +180,14 @@ export class BrokerTaskSource implements TaskSource {
       }
       return JSON.parse(text) as T;
     };
-    return operation === 'lease' ? send() : withRetries(send, { retryOn });
+    return operation === 'lease'
+      ? send()
+      : withRetries(send, {
+          retryOn,
+          onRetry: ({ attempt, delayMs, reason }) => {
+            this.log?.warning('broker-request-retried', { operation, attempt, delayMs, reason });
+          },
+        });
   }
 }
 
