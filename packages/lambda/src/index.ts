@@ -1,11 +1,22 @@
-// The watcher Lambda's entry (handler `index.handler`): wires the watcher's ports to SQS and ECS.
-// Clients are made once per execution environment and reused by every invocation it serves.
+// The Lambda bundle's entry, one bundle for two functions of a run: the watcher (handler
+// `index.handler`), whose ports are wired to SQS and ECS here, and sealed mode's broker (handler
+// `index.brokerHandler`), core's BrokerService behind a function URL. Clients are made once per
+// execution environment and reused by every invocation it serves.
 import { ECSClient, RunTaskCommand, paginateListTasks } from '@aws-sdk/client-ecs';
+import { S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientConfig, classifyAwsError, describeAwsError } from '@sluice/core/aws';
 import { RUN_TASK_BATCH_SIZE, runTaskDefinitionFamily } from '@sluice/core/ecs';
-import type { WatcherLaunch } from '@sluice/core';
+import { JsonLog, type WatcherLaunch } from '@sluice/core';
 
+import {
+  brokerEnvironment,
+  brokerService,
+  handleBrokerEvent,
+  type BrokerHandlerDeps,
+  type FunctionUrlEvent,
+  type FunctionUrlResult,
+} from './broker.js';
 import { handleWatcherEvent, type StartFailure, type WatcherOutcome, type WatcherPorts } from './watcher.js';
 
 /**
@@ -116,4 +127,41 @@ export const handler = async (event: unknown): Promise<WatcherOutcome> => {
     ports = awsWatcherPorts({ sqs: new SQSClient(config.sqs), ecs: new ECSClient(config.base) });
   }
   return handleWatcherEvent(event, ports);
+};
+
+let broker: BrokerHandlerDeps | undefined;
+
+/** Leaves this much of the invocation's time to answer after the service gives up waiting. */
+const ANSWER_MARGIN_MS = 3000;
+
+/**
+ * The broker's Lambda handler: its function URL (IAM auth) invokes it with each runner request.
+ *
+ * @example
+ * // Lambda: handler "index.brokerHandler", SLUICE_BROKER and SLUICE_BROKER_KEY in its environment
+ * await brokerHandler({ rawPath: '/v1/lease', body: '{"workerId":"w","waitSeconds":20}', requestContext: { http: { method: 'POST' } } });
+ * @throws {ConfigurationError} when its environment lacks the run's settings (Lambda records the error).
+ */
+export const brokerHandler = async (
+  event: FunctionUrlEvent,
+  context?: { getRemainingTimeInMillis?: () => number },
+): Promise<FunctionUrlResult> => {
+  if (broker === undefined) {
+    const environment = brokerEnvironment(process.env);
+    // The function's region, role credentials and (moto) AWS_ENDPOINT_URL are in its environment.
+    const config = awsClientConfig(process.env);
+    const log = new JsonLog({ runId: environment.settings.config.runId, component: 'broker' });
+    broker = {
+      service: brokerService(
+        environment,
+        { s3: new S3Client(config.s3), sqs: new SQSClient(config.sqs) },
+        log,
+      ),
+      log,
+    };
+  }
+  const remaining = context?.getRemainingTimeInMillis?.();
+  const signal =
+    remaining === undefined ? undefined : AbortSignal.timeout(Math.max(1000, remaining - ANSWER_MARGIN_MS));
+  return handleBrokerEvent(event, broker, signal);
 };

@@ -1,4 +1,4 @@
-// Every export of @sluice/core/ecs: the ECS backend's adapters (task definitions, RunTask workers, network, log group, ECR, run roles, the watcher's deployment), named (no `export *`).
+// Every export of @sluice/core/ecs: the ECS backend's adapters (task definitions, RunTask workers, network, log group, ECR, run roles, the watcher's and the broker's deployment), named (no `export *`).
 
 export {
   ALGORITHM_CONTAINER,
@@ -12,6 +12,15 @@ export {
 export type { RegisteredTaskDefinition, TaskDefinitionRegistry } from './task-definition.js';
 export { EcrRegistry, ecrRegistryHost, ecrRepositoryName } from './ecr-registry.js';
 export { ensureWatcher, removeWatcher } from './watcher-deployer.js';
+export {
+  BROKER_FUNCTION_SETTINGS,
+  BROKER_KEY_VARIABLE,
+  BROKER_SETTINGS_VARIABLE,
+  brokerFunctionName,
+  ensureBroker,
+  removeBroker,
+} from './broker-function.js';
+export type { BrokerDeployment, BrokerFunctionSettings } from './broker-function.js';
 export { WATCHER_PACKAGE_JSON, codeSha256, watcherZip } from './watcher-package.js';
 export { WATCHER_PERMISSION_ID } from './watcher-function.js';
 export { WATCHER_TARGET_ID } from './watcher-schedule.js';

@@ -52,20 +52,29 @@ export interface FunctionSpec {
   readonly waitSeconds: number;
   readonly roleWaitSeconds: number;
   readonly changed: string[];
+  /** Another function of the run from the same bundle (the broker): its handler, size, limit and variables. */
+  readonly settings?: {
+    readonly description: string;
+    readonly handler: string;
+    readonly memoryMiB: number;
+    readonly timeoutSeconds: number;
+    readonly variables: Readonly<Record<string, string>>;
+  };
 }
 
 function desiredConfiguration(spec: FunctionSpec) {
+  const endpoint = spec.endpoint === undefined ? {} : { AWS_ENDPOINT_URL: spec.endpoint };
   return {
     FunctionName: spec.functionName,
-    Description: `sluice watcher of run ${spec.runId}: starts runner tasks while its queue has work`,
+    Description:
+      spec.settings?.description ??
+      `sluice watcher of run ${spec.runId}: starts runner tasks while its queue has work`,
     Runtime: WATCHER_FUNCTION_SETTINGS.runtime,
-    Handler: WATCHER_FUNCTION_SETTINGS.handler,
+    Handler: spec.settings?.handler ?? WATCHER_FUNCTION_SETTINGS.handler,
     Role: spec.roleArn,
-    MemorySize: WATCHER_FUNCTION_SETTINGS.memoryMiB,
-    Timeout: WATCHER_FUNCTION_SETTINGS.timeoutSeconds,
-    Environment: {
-      Variables: spec.endpoint === undefined ? {} : { AWS_ENDPOINT_URL: spec.endpoint },
-    },
+    MemorySize: spec.settings?.memoryMiB ?? WATCHER_FUNCTION_SETTINGS.memoryMiB,
+    Timeout: spec.settings?.timeoutSeconds ?? WATCHER_FUNCTION_SETTINGS.timeoutSeconds,
+    Environment: { Variables: { ...spec.settings?.variables, ...endpoint } },
   };
 }
 

@@ -266,8 +266,8 @@ function brokerStatements(arn: ArnOf): PolicyStatement[] {
         'lambda:UpdateFunctionCode',
         'lambda:UpdateFunctionConfiguration',
         'lambda:TagResource',
+        // The URL goes with DeleteFunction: no DeleteFunctionUrlConfig.
         'lambda:GetFunctionUrlConfig',
-        'lambda:DeleteFunctionUrlConfig',
       ],
       Resource: fn,
     },

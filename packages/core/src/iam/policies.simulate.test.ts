@@ -10,6 +10,7 @@ import {
   ecsTasksTrustPolicy,
   executionRolePolicy,
   lambdaTrustPolicy,
+  runRoleArn,
   runRoleArns,
   sealedTaskRolePolicy,
   secretArn,
@@ -23,7 +24,7 @@ const account = '123456789012';
 const where = { partition: 'aws', region: 'eu-west-1', accountId: account } as const;
 const runId = 'thumbs-3f9a0c12';
 const otherRun = 'thumbs-0badc0de';
-const roles = runRoleArns('aws', account, runId);
+const roles = { ...runRoleArns('aws', account, runId), broker: runRoleArn('aws', account, runId, 'broker') };
 const cluster = `arn:aws:ecs:eu-west-1:${account}:cluster/sluice`;
 const queue = (name: string): string => `arn:aws:sqs:eu-west-1:${account}:${name}`;
 

@@ -6,6 +6,7 @@ import {
   ecsTasksTrustPolicy,
   executionRolePolicy,
   lambdaTrustPolicy,
+  runRoleArn,
   runRoleArns,
   runRoleDocuments,
   sealedTaskRolePolicy,
@@ -471,8 +472,10 @@ describe('runRoleArns', () => {
       execution:
         'arn:aws-us-gov:iam::123456789012:role/sluice/thumbs-3f9a0c12/sluice-thumbs-3f9a0c12-execution',
       watcher: 'arn:aws-us-gov:iam::123456789012:role/sluice/thumbs-3f9a0c12/sluice-thumbs-3f9a0c12-watcher',
-      broker: 'arn:aws-us-gov:iam::123456789012:role/sluice/thumbs-3f9a0c12/sluice-thumbs-3f9a0c12-broker',
     });
+    expect(runRoleArn('aws', '123456789012', runId, 'broker')).toBe(
+      'arn:aws:iam::123456789012:role/sluice/thumbs-3f9a0c12/sluice-thumbs-3f9a0c12-broker',
+    );
   });
 });
 

@@ -142,7 +142,20 @@ export function runRoleName(runId: string, kind: RunRoleKind): string {
 }
 
 /**
- * The ARNs the run's roles get when sluice creates them (path {@link runRolePath}).
+ * The ARN one of a run's roles gets when sluice creates it (path {@link runRolePath}).
+ *
+ * @example
+ * runRoleArn('aws', '123456789012', 'thumbs-3f9a0c12', 'broker');
+ * // 'arn:aws:iam::123456789012:role/sluice/thumbs-3f9a0c12/sluice-thumbs-3f9a0c12-broker'
+ * @throws {SluiceError} when the run id is malformed.
+ */
+export function runRoleArn(partition: string, accountId: string, runId: string, kind: RunRoleKind): string {
+  return `arn:${partition}:iam::${accountId}:role${runRolePath(runId)}${runRoleName(runId, kind)}`;
+}
+
+/**
+ * The ARNs the three roles of every run get when sluice creates them (path {@link runRolePath}); the
+ * broker's, in sealed mode, is {@link runRoleArn} of `broker`.
  *
  * @example
  * runRoleArns('aws', '123456789012', 'thumbs-3f9a0c12').task;
@@ -153,10 +166,9 @@ export function runRoleArns(
   partition: string,
   accountId: string,
   runId: string,
-): Readonly<Record<RunRoleKind, string>> {
-  const arn = (kind: RunRoleKind): string =>
-    `arn:${partition}:iam::${accountId}:role${runRolePath(runId)}${runRoleName(runId, kind)}`;
-  return { task: arn('task'), execution: arn('execution'), watcher: arn('watcher'), broker: arn('broker') };
+): Readonly<Record<'task' | 'execution' | 'watcher', string>> {
+  const arn = (kind: RunRoleKind): string => runRoleArn(partition, accountId, runId, kind);
+  return { task: arn('task'), execution: arn('execution'), watcher: arn('watcher') };
 }
 
 /**

@@ -1,7 +1,7 @@
 // Reading, writing and finding a run's state (`_sluice/<run-id>/run.json` in the output bucket).
 import { ConfigurationError } from '../errors.js';
 import { runTaskDefinitionFamily } from '../ecs/run-task-names.js';
-import { RUN_ROLE_KINDS, runRoleArns } from '../iam/policies.js';
+import { RUN_ROLE_KINDS, runRoleArn, type RunRoleKind } from '../iam/policies.js';
 import type { RunQueues } from '../queue/run-queues.js';
 import { normalizeJob, type EnvValue, type Job, type RawJob } from '../schemas/job.js';
 import { SENSITIVE_NAME } from '../schemas/describe.js';
@@ -128,12 +128,13 @@ function checkEcsNames(state: RunState, file: string): RunState {
   if (match?.[3] !== family || partition === undefined || accountId === undefined) {
     return refuse('ecs.taskDefinitionArn', ecs.taskDefinitionArn, `a revision of the family ${family}`);
   }
-  const roles = runRoleArns(partition, accountId, state.runId);
+  const expected = (kind: RunRoleKind): string => runRoleArn(partition, accountId, state.runId, kind);
   for (const kind of RUN_ROLE_KINDS) {
-    if (ecs.roles[kind] !== roles[kind]) refuse(`ecs.roles.${kind}`, ecs.roles[kind] ?? '', roles[kind]);
+    if (ecs.roles[kind] !== expected(kind))
+      refuse(`ecs.roles.${kind}`, ecs.roles[kind] ?? '', expected(kind));
   }
-  if (ecs.roles.broker !== undefined && ecs.roles.broker !== roles.broker) {
-    refuse('ecs.roles.broker', ecs.roles.broker, roles.broker);
+  if (ecs.roles.broker !== undefined && ecs.roles.broker !== expected('broker')) {
+    refuse('ecs.roles.broker', ecs.roles.broker, expected('broker'));
   }
   return state;
 }

@@ -38,11 +38,13 @@ export function ecsLaunch(
   settings: Pick<EcsSettings, 'region' | 'endpoint'>,
 ): EcsLaunchTemplate {
   const variables = ecsRunnerVariables(job.env);
+  const config = runnerConfigFor(state, job, { literals: variables.env, secretEnv: variables.secretEnv });
   return ecsLaunchTemplate({
     runId: state.runId,
     cluster: ecs.cluster,
     taskDefinition: ecs.taskDefinitionArn,
-    config: runnerConfigFor(state, job, { literals: variables.env, secretEnv: variables.secretEnv }),
+    // Sealed mode: the runner asks the broker's function URL, signing with its task role.
+    config: ecs.broker === undefined ? config : { ...config, broker: { url: ecs.broker.url, auth: 'iam' } },
     compute: {
       launchType: job.compute.launchType,
       spot: job.compute.spot,
@@ -54,8 +56,10 @@ export function ecsLaunch(
     executionRoleArn: ecs.roles.execution,
     environment: {
       AWS_REGION: settings.region,
-      // Only a custom endpoint (moto, LocalStack) is passed on; on AWS the SDK finds its own.
-      ...(settings.endpoint !== undefined && { AWS_ENDPOINT_URL: settings.endpoint }),
+      // Only a custom endpoint (moto, LocalStack) is passed on; on AWS the SDK finds its own. A sealed
+      // runner calls no AWS service but its broker: the presigned transfers name their endpoint.
+      ...(settings.endpoint !== undefined &&
+        ecs.broker === undefined && { AWS_ENDPOINT_URL: settings.endpoint }),
     },
   });
 }

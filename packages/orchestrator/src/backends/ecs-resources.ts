@@ -1,5 +1,6 @@
 // The ECS side of a run: what provision-run adds for `compute.backend: ecs` (the run's roles, log
-// group, network, task definition and the watcher Lambda) and what teardown removes. Every resource is
+// group, network, task definition, the watcher Lambda and, in sealed mode, the broker Lambda) and what
+// teardown removes. Every resource is
 // named after the run id and tagged with it, so teardown finds it even after a provision that stopped
 // half-way. Only provision and teardown need these clients.
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
@@ -9,9 +10,13 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 
+import { createHash } from 'node:crypto';
+
 import {
+  canonicalJson,
   ConfigurationError,
   jobProblem,
+  RUNNER_CONFIG_DEFAULTS,
   SluiceError,
   toError,
   WATCHER_EVENT_VERSION,
@@ -25,14 +30,17 @@ import {
 } from '@sluice/core';
 import {
   arnContext,
+  brokerFunctionName,
   DEFAULT_ECS_CLUSTER,
   EcsCatalogue,
   EcsNetwork,
   ecsRunnerVariables,
   EcsTaskDefinitions,
   EcsWorkers,
+  ensureBroker,
   ensureWatcher,
   IamRunRoles,
+  removeBroker,
   removeWatcher,
   runLogGroupName,
   RunLogGroups,
@@ -42,6 +50,7 @@ import {
 import { runRoleArns, secretArn, type RunAccess } from '@sluice/core/iam';
 
 import { ecsLaunch, type EcsSettings } from './ecs-pool.js';
+import { runnerConfigFor } from './runner-config.js';
 
 /** The AWS clients of the ECS backend, made from the same settings as the run's S3 and SQS clients. */
 export interface EcsClients {
@@ -187,9 +196,16 @@ export async function provisionEcs(
       .map((reference) => secretArn(reference, { ...where, accountId: where.account })),
     parameterArns: secretReferences.filter((reference) => reference.includes(':ssm:')),
     roleArns: { task: roleArns.task, execution: roleArns.execution },
+    // Sealed mode: the runners' role may call the broker and nothing else; the broker's role does the rest.
+    ...(job.mode === 'sealed' && { broker: brokerAccess(runId, region, where) }),
   };
   const roles = await new IamRunRoles(clients.iam).ensureRunRoles(access);
-  created.push(...roles.created.map((kind) => `IAM role ${roles.arns[kind]}`));
+  created.push(...roles.created.map((kind) => `IAM role ${roles.arns[kind] ?? kind}`));
+
+  const broker =
+    roles.arns.broker === undefined
+      ? undefined
+      : await deployBroker(state, job, algorithm.manifest, roles.arns.broker, clients, settings, created);
 
   const described = await new EcsTaskDefinitions(clients.ecs).describe(algorithm.taskDefinitionArn);
   if (described === undefined) {
@@ -211,12 +227,18 @@ export async function provisionEcs(
   const ecs: RunEcsState = {
     cluster: cluster.name,
     taskDefinitionArn: taskDefinition.arn,
-    roles: { task: roles.arns.task, execution: roles.arns.execution, watcher: roles.arns.watcher },
+    roles: {
+      task: roles.arns.task,
+      execution: roles.arns.execution,
+      watcher: roles.arns.watcher,
+      ...optional('broker', roles.arns.broker),
+    },
     subnets: network.subnets,
     securityGroups: network.securityGroups,
     assignPublicIp: network.assignPublicIp,
     logGroup: logGroup.name,
     watcher: { functionName: watcherName(runId), ruleName: watcherName(runId) },
+    ...optional('broker', broker),
   };
   const watcher = await ensureWatcher(
     { lambda: clients.lambda, events: clients.events },
@@ -232,6 +254,60 @@ export async function provisionEcs(
   return {
     ecs: { ...ecs, watcher: { functionName: watcher.functionName, ruleName: watcher.ruleName } },
     created,
+  };
+}
+
+/** The broker function's ARN and log group, as the run's roles name them. */
+function brokerAccess(
+  runId: string,
+  region: string,
+  where: { readonly partition: string; readonly account: string },
+): NonNullable<RunAccess['broker']> {
+  const name = brokerFunctionName(runId);
+  return {
+    functionArn: `arn:${where.partition}:lambda:${region}:${where.account}:function:${name}`,
+    logGroupName: `/aws/lambda/${name}`,
+  };
+}
+
+/** Sealed mode: the run's broker function and its IAM-auth URL, which the runners are given. */
+async function deployBroker(
+  state: RunState,
+  job: Job,
+  manifest: Manifest,
+  roleArn: string,
+  clients: EcsClients,
+  settings: EcsResourceSettings,
+  created: string[],
+): Promise<NonNullable<RunEcsState['broker']>> {
+  const deployed = await ensureBroker(clients.lambda, {
+    runId: state.runId,
+    settings: brokerSettings(state, job, manifest),
+    roleArn,
+    zip: await watcherZipOf(settings),
+    logger: settings.logger,
+    ...optional('endpoint', settings.endpoint),
+  });
+  created.push(...deployed.changed.map((what) => `broker ${what}`));
+  return { functionName: deployed.functionName, url: deployed.url };
+}
+
+/**
+ * The broker's control settings: the run's `SLUICE_RUN` without the algorithm's variables (the
+ * broker never runs it), and what the runner would take from the manifest and its own defaults.
+ */
+function brokerSettings(state: RunState, job: Job, manifest: Manifest) {
+  const config = runnerConfigFor(state, job, { literals: {}, secretEnv: [] });
+  return {
+    config,
+    manifest: { retry: manifest.retry, allowEmptyOutput: manifest.allowEmptyOutput },
+    timeoutSeconds: job.timeoutSeconds ?? manifest.timeoutSeconds,
+    heartbeatSeconds: RUNNER_CONFIG_DEFAULTS.heartbeatSeconds,
+    retryDelaySeconds: RUNNER_CONFIG_DEFAULTS.retryDelaySeconds,
+    // As a runner without an image digest records: the manifest's own hash.
+    algorithmDigest:
+      config.algorithmDigest ??
+      `sha256:${createHash('sha256').update(canonicalJson(manifest)).digest('hex')}`,
   };
 }
 
@@ -262,7 +338,7 @@ function watcherEvent(
 }
 
 /**
- * Removes a run's ECS side: stops its tasks, removes the watcher and its schedule, deregisters the
+ * Removes a run's ECS side: stops its tasks, removes the watcher and its schedule and the broker, deregisters the
  * run's task definition, deletes its roles and security group; the log group goes only with
  * `deleteData` (it holds the runners' logs). Idempotent; each part is found by the run's names and
  * tags, so it works after a provision that stopped half-way.
@@ -283,6 +359,10 @@ export async function teardownEcs(
   const watcher = await removeWatcher({ lambda: clients.lambda, events: clients.events }, runId);
   deleted.push(...watcher.deleted);
   kept.push(...watcher.kept);
+  // Sealed mode's broker: a runner still working loses it and hands its task back to the queue.
+  const broker = await removeBroker(clients.lambda, runId);
+  deleted.push(...broker.deleted);
+  kept.push(...broker.kept);
   const workers = new EcsWorkers(clients.ecs, { logger: options.logger });
   const stopped = await workers.stopAll(
     runId,
