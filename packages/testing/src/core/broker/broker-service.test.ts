@@ -1,0 +1,193 @@
+// The broker's decisions with fakes of our own interfaces: what a lease grants (a GET of the input, a
+// POST policy bound to the lease's staging prefix, a token), that a heartbeat hands out a new token
+// and fresh transfers, that the run's records come out as a direct runner's would, and what is
+// refused. The same broker against moto and SeaweedFS: test/integration/broker/.
+import { describe, expect, it } from '@jest/globals';
+import {
+  JsonLog,
+  completionMarkerKey,
+  formatTaskMessage,
+  taskId,
+  taskRecordKey,
+  validateTaskRecord,
+  type Presigner,
+} from '@sluice/core';
+import {
+  BrokerService,
+  TaskControl,
+  newBrokerKey,
+  type ControlSettings,
+  type GrantedLease,
+} from '@sluice/core/broker';
+
+import { FakeObjectStore } from '../../fake-object-store.js';
+import { FakeTaskQueue } from '../../fake-task-queue.js';
+
+const RUN = 'unit-0123abcd';
+
+/** Presigns nothing: records what it was asked, so the test can check the scope of each grant. */
+class RecordingPresigner implements Presigner {
+  readonly posts: { bucket: string; keyPrefix: string; maxBytes: number; expiresInSeconds: number }[] = [];
+  presignGet(ref: { bucket: string; key: string }, expiresInSeconds: number) {
+    return Promise.resolve({
+      url: `https://get/${ref.bucket}/${ref.key}`,
+      bucket: ref.bucket,
+      key: ref.key,
+      expiresAt: new Date(Date.now() + expiresInSeconds * 1000).toISOString(),
+    });
+  }
+  presignPost(scope: { bucket: string; keyPrefix: string; maxBytes: number; expiresInSeconds: number }) {
+    this.posts.push(scope);
+    return Promise.resolve({
+      url: `https://post/${scope.bucket}`,
+      fields: { key: `${scope.keyPrefix}\${filename}` },
+      keyPrefix: scope.keyPrefix,
+      maxBytes: scope.maxBytes,
+      expiresAt: new Date(Date.now() + scope.expiresInSeconds * 1000).toISOString(),
+    });
+  }
+}
+
+async function setUp() {
+  const store = new FakeObjectStore();
+  await store.ensureBucket('input');
+  await store.ensureBucket('output');
+  const queue = new FakeTaskQueue({ visibilityTimeoutSeconds: 30 });
+  const deadLetter = new FakeTaskQueue();
+  const settings: ControlSettings = {
+    config: {
+      runId: RUN,
+      queueUrl: 'http://fake/tasks',
+      deadLetterQueueUrl: 'http://fake/dlq',
+      input: { bucket: 'input', prefix: '', include: ['**'] },
+      output: { bucket: 'output', prefix: 'out/' },
+      maxAttempts: 2,
+      idleSeconds: 0,
+      env: {},
+      secretEnv: [],
+    },
+    manifest: {
+      retry: { permanentExitCodes: [], retryOnTimeout: true, retryOnOutOfMemory: false },
+      allowEmptyOutput: false,
+    },
+    timeoutSeconds: 60,
+    heartbeatSeconds: 10,
+    retryDelaySeconds: 0,
+    algorithmDigest: `sha256:${'0'.repeat(64)}`,
+  };
+  const log = new JsonLog({}, [], () => undefined);
+  const presigner = new RecordingPresigner();
+  const control = new TaskControl({ settings, store, queue, deadLetter, log });
+  const service = new BrokerService({ settings, control, presigner, key: newBrokerKey(), log });
+  const put = await store.put({ bucket: 'input', key: 'a.txt' }, 'hello');
+  await queue.sendBatch([
+    {
+      body: formatTaskMessage({
+        sluice: 1,
+        runId: RUN,
+        bucket: 'input',
+        key: 'a.txt',
+        etag: put.etag,
+        size: 5,
+      }),
+    },
+  ]);
+  const id = taskId({ bucket: 'input', key: 'a.txt', etag: put.etag });
+  return { store, queue, deadLetter, presigner, service, id };
+}
+
+async function lease(service: BrokerService): Promise<GrantedLease> {
+  const answer = await service.handle('lease', { workerId: 'w-1', waitSeconds: 0 });
+  expect(answer.status).toBe(200);
+  const granted = (answer.body as { lease: GrantedLease | null }).lease;
+  if (granted === null) throw new Error('no lease');
+  return granted;
+}
+
+describe('BrokerService', () => {
+  it('grants a task with a GET of its input and a POST bound to the lease’s staging prefix only', async () => {
+    const { service, presigner, id } = await setUp();
+    const granted = await lease(service);
+    expect(granted.taskId).toBe(id);
+    expect(granted.input.url).toBe('https://get/input/a.txt');
+    expect(granted.staging).toMatch(new RegExp(`^_sluice/${RUN}/staging/${id}/1/[0-9a-f]{12}/$`));
+    expect(presigner.posts).toEqual([
+      expect.objectContaining({ bucket: 'output', keyPrefix: granted.staging, maxBytes: 5 * 1024 ** 3 }),
+    ]);
+    // Expiring with the lease (three heartbeats plus the grace), not days later.
+    expect(presigner.posts[0]?.expiresInSeconds).toBeLessThanOrEqual(30 + 60 + 1);
+  });
+
+  it('extends a lease with a new token and fresh transfers', async () => {
+    const { service, presigner } = await setUp();
+    const granted = await lease(service);
+    const beat = await service.handle('heartbeat', { token: granted.token });
+    expect(beat.body).toMatchObject({ status: 'extended', upload: { keyPrefix: granted.staging } });
+    expect(presigner.posts).toHaveLength(2);
+  });
+
+  it('commits staged outputs once and records the attempt as a direct runner would', async () => {
+    const { service, store, queue, id } = await setUp();
+    const granted = await lease(service);
+    await store.put({ bucket: 'output', key: `${granted.staging}out/result.txt` }, 'HELLO');
+    await store.put({ bucket: 'output', key: `${granted.staging}task.log` }, 'log line');
+    const done = await service.handle('complete', {
+      token: granted.token,
+      outputs: [{ relativePath: 'result.txt', size: 5 }],
+      phases: { downloadMs: 1, runMs: 2, uploadMs: 3 },
+      exitCode: 0,
+      logStaged: true,
+    });
+    expect(done).toMatchObject({ status: 200, body: { outcome: 'succeeded', committedHere: true } });
+    expect((await store.getText({ bucket: 'output', key: 'out/a.txt/result.txt' }))?.text).toBe('HELLO');
+    expect(await store.getJson({ bucket: 'output', key: completionMarkerKey(RUN, id) })).toBeDefined();
+    const record = validateTaskRecord(
+      (await store.getJson({ bucket: 'output', key: taskRecordKey(RUN, id) }))?.value,
+      'record',
+    );
+    expect(record).toMatchObject({
+      status: 'succeeded',
+      attempts: [{ attempt: 1, workerId: 'w-1', exitCode: 0 }],
+    });
+    expect(record.attempts[0]?.logKey).toBe(`_sluice/${RUN}/logs/${id}/1.log`);
+    expect((await queue.counts()).inFlight).toBe(0);
+    // Nothing staged is left behind.
+    const staged: string[] = [];
+    for await (const page of store.list('output', `_sluice/${RUN}/staging/`))
+      staged.push(...page.map((o) => o.key));
+    expect(staged).toEqual([]);
+  });
+
+  it('records a final failure and moves the task to the dead-letter queue', async () => {
+    const { service, store, deadLetter, id } = await setUp();
+    const granted = await lease(service);
+    const failed = await service.handle('fail', {
+      token: granted.token,
+      failureClass: 'algorithm-exit',
+      retryable: false,
+      message: 'the algorithm exited with code 3',
+      exitCode: 3,
+      phases: { runMs: 5 },
+      logStaged: false,
+    });
+    expect(failed.body).toEqual({ outcome: 'failed' });
+    const record = validateTaskRecord(
+      (await store.getJson({ bucket: 'output', key: taskRecordKey(RUN, id) }))?.value,
+      'record',
+    );
+    expect(record).toMatchObject({
+      status: 'failed',
+      attempts: [{ failureClass: 'algorithm-exit', exitCode: 3 }],
+    });
+    expect((await deadLetter.counts()).visible).toBe(1);
+  });
+
+  it('refuses an unknown operation, a malformed body and a token it did not sign', async () => {
+    const { service } = await setUp();
+    expect((await service.handle('steal', {})).status).toBe(404);
+    const bad = await service.handle('lease', { workerId: '', waitSeconds: 99 });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toMatch(/waitSeconds/);
+    expect((await service.handle('heartbeat', { token: 'x.y' })).status).toBe(403);
+  });
+});
