@@ -135,8 +135,10 @@ export {
   RUNNER_BROKER_TOKEN_VARIABLE,
   RUNNER_CONFIG_DEFAULTS,
   RUNNER_CONFIG_VARIABLE,
+  RUNNER_CREDENTIALS_MARGIN_SECONDS,
   RUNNER_MANIFEST_VARIABLE,
   parseRunnerConfig,
+  sessionOutlastsTask,
 } from './schemas/runner-config.js';
 export type { RunnerConfig } from './schemas/runner-config.js';
 
@@ -148,7 +150,7 @@ export { S3BucketAdmin } from './storage/s3-bucket-admin.js';
 export type { RunQueues } from './queue/run-queues.js';
 export { SqsRunQueues } from './queue/sqs-run-queues.js';
 export type { RunEcsState, RunPhase, RunState } from './schemas/run-state.js';
-export { OUTPUT_BUCKET_TAG, RUN_ID_TAG, endMarkerKey, taskQueueName } from './ids/run-names.js';
+export { OUTPUT_BUCKET_TAG, RUN_ID_TAG, endMarkerKey, runTags, taskQueueName } from './ids/run-names.js';
 export { defaultSleep } from './run/lifecycle-deps.js';
 export type { RunDeps } from './run/lifecycle-deps.js';
 export { mapBounded } from './run/concurrency.js';

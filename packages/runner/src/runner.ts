@@ -1,25 +1,37 @@
 /**
  * The runner's loop: lease one task at a time from its task source (the run's queue through its own
  * task control in direct mode, the broker in sealed mode) and hand it to the processor; exit when
- * idle for `idleSeconds` or when asked to stop.
+ * idle for `idleSeconds`, when asked to stop, or when its AWS session (SLUICE_RUN
+ * `credentialsExpireAt`) would end before one more task could finish.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { ConfigurationError, isConfigurationError, toError, type JsonLog } from '@sluice/core';
+import {
+  ConfigurationError,
+  isConfigurationError,
+  sessionOutlastsTask,
+  toError,
+  type JsonLog,
+} from '@sluice/core';
 import { MAX_LEASE_WAIT_SECONDS } from '@sluice/core/broker';
 
 import type { RunnerSettings } from './config/settings.js';
 import type { TaskSource, WorkerLease } from './sources/task-source.js';
 import type { TaskOutcome, TaskProcessor } from './tasks/task-processor.js';
 
-/** Why the loop ended. */
-export type RunnerExit = 'idle' | 'stopped';
+/**
+ * Why the loop ended. `credentials-expiring`: the session it was started with would end before a
+ * task leased now could finish; whoever started it starts another with a fresh one (the local backend).
+ */
+export type RunnerExit = 'idle' | 'stopped' | 'credentials-expiring';
 
 export interface RunnerDeps {
   readonly settings: RunnerSettings;
   readonly source: TaskSource;
   readonly processor: TaskProcessor;
   readonly log: JsonLog;
+  /** The clock the session's end is judged on (default `Date.now`; tests pass their own). */
+  readonly now?: () => number;
 }
 
 /** Counts of what a runner did, for its last log line and for tests. */
@@ -46,7 +58,16 @@ export class Runner {
     const idleMs = settings.config.idleSeconds * 1000;
     let lastActivity = Date.now();
     let leaseFailures = 0;
+    const now = this.deps.now ?? Date.now;
     while (!stop.aborted) {
+      // Before every lease, never during a task: a task leased is one the session can finish.
+      if (!sessionOutlastsTask(settings.config.credentialsExpireAt, settings.timeoutSeconds, now())) {
+        log.info('credentials-expiring', {
+          expiresAt: settings.config.credentialsExpireAt,
+          timeoutSeconds: settings.timeoutSeconds,
+        });
+        return 'credentials-expiring';
+      }
       const remainingMs = Math.max(0, idleMs - (Date.now() - lastActivity));
       let lease: WorkerLease | undefined;
       try {
@@ -54,7 +75,7 @@ export class Runner {
         leaseFailures = 0;
       } catch (thrown) {
         if (isConfigurationError(thrown)) throw thrown;
-        if (stop.aborted) break;
+        if (aborted(stop)) break;
         leaseFailures += 1;
         log.warning('lease-failed', { message: toError(thrown).message, failures: leaseFailures });
         await sleep(Math.min(30_000, 500 * 2 ** leaseFailures));
@@ -86,4 +107,9 @@ export class Runner {
       });
     }
   }
+}
+
+/** The signal's state read afresh (an await may have aborted it since the loop's test). */
+function aborted(signal: AbortSignal): boolean {
+  return signal.aborted;
 }

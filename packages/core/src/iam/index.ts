@@ -8,10 +8,20 @@ export {
   lambdaTrustPolicy,
   runRoleArns,
   runRoleName,
+  runRolePath,
   sealedTaskRolePolicy,
   secretArn,
   taskRolePolicy,
   watcherRolePolicy,
 } from './policies.js';
 export type { PolicyDocument, RunAccess } from './policies.js';
+export {
+  LOCAL_RUNNER_MAX_SESSION_SECONDS,
+  ROLE_CHAINING_MAX_SESSION_SECONDS,
+  callerKind,
+  localRunnerPolicy,
+  localRunnerRoleName,
+  localRunnerTrustPolicy,
+} from './local-runner-role.js';
+export type { CallerKind, LocalRunnerAccess, LocalRunnerTrustPolicy } from './local-runner-role.js';
 export { deployerPolicy, githubOidcTrustPolicy, partitionOfRegion } from './deployer-policy.js';

@@ -29,6 +29,31 @@ export const RUNNER_CONFIG_DEFAULTS = {
   pathRoot: '/',
 } as const;
 
+/**
+ * How long before its AWS session expires a runner stops leasing, beyond one task's time limit: the
+ * lease's long poll, the input's download, the outputs' upload and the commit.
+ */
+export const RUNNER_CREDENTIALS_MARGIN_SECONDS = 300;
+
+/**
+ * Whether a runner whose AWS session ends at `expiresAt` may lease one more task at `now`: only when
+ * the task could run its whole time limit, plus {@link RUNNER_CREDENTIALS_MARGIN_SECONDS}, first.
+ * Always true without an end (a role the SDK refreshes by itself, or no AWS credential at all).
+ *
+ * @example
+ * sessionOutlastsTask('2030-01-01T00:00:00Z', 900, Date.parse('2030-01-01T00:00:00Z') - 1_200_000); // true
+ * @throws never: an unreadable date counts as no end (the schema refuses one first).
+ */
+export function sessionOutlastsTask(
+  expiresAt: string | undefined,
+  timeoutSeconds: number,
+  now: number,
+): boolean {
+  const end = expiresAt === undefined ? Number.NaN : Date.parse(expiresAt);
+  if (Number.isNaN(end)) return true;
+  return end - now >= (timeoutSeconds + RUNNER_CREDENTIALS_MARGIN_SECONDS) * 1000;
+}
+
 /** `SLUICE_RUN`: what one runner needs to know about its run. */
 export interface RunnerConfig {
   runId: string;
@@ -62,6 +87,13 @@ export interface RunnerConfig {
    * broker); `iam`: it signs its requests with its AWS role (a Lambda function URL with IAM auth).
    */
   broker?: { url: string; auth: 'token' | 'iam' };
+  /**
+   * When the AWS session in the runner's environment expires (ISO 8601, UTC), for a session nothing
+   * refreshes (direct mode on the local backend). The runner stops leasing when a task could not
+   * finish before it ({@link sessionOutlastsTask}) and exits 0; whoever started it starts another
+   * with a fresh session.
+   */
+  credentialsExpireAt?: string;
 }
 
 const NAME = { type: 'string', pattern: ENV_NAME_PATTERN } as const;
@@ -121,6 +153,12 @@ const runnerConfigSchemaTyped: JSONSchemaType<RunnerConfig> = {
       },
       required: ['url', 'auth'],
       additionalProperties: false,
+    },
+    credentialsExpireAt: {
+      type: 'string',
+      nullable: true,
+      pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$',
+      title: 'an ISO 8601 time in UTC, e.g. "2030-01-01T12:00:00Z"',
     },
   },
   required: [

@@ -11,6 +11,7 @@ import {
   type EcsClientSettings,
 } from '../backends/ecs-resources.js';
 import { engineOf } from '../backends/local.js';
+import { deleteLocalRunnerRole } from '../backends/local-session.js';
 import { resolveTarget } from './target.js';
 
 /**
@@ -56,13 +57,20 @@ export async function teardownStep(
             },
           )
         : { deleted: [], kept: [] };
+    // Direct mode on the local backend: the role whose sessions the runners held.
+    const localRole =
+      state !== undefined && state.backend === 'local' && state.job.mode === 'direct'
+        ? (await deleteLocalRunnerRole(runId, aws.config.base as EcsClientSettings)).map(
+            (name) => `IAM role ${name}`,
+          )
+        : [];
     const report = await teardownRun(runId, aws.deps, {
       ...(options.deleteData !== undefined && { deleteData: options.deleteData }),
       ...(bucket !== undefined && { bucket }),
     });
     return {
       ...report,
-      deleted: [...containers, ...ecs.deleted, ...report.deleted],
+      deleted: [...containers, ...ecs.deleted, ...localRole, ...report.deleted],
       kept: [...report.kept, ...ecs.kept],
     };
   } finally {
