@@ -11,11 +11,13 @@ import {
   brokerRolePolicy,
   deployerPolicy,
   ecsTasksTrustPolicy,
+  localRunnerTrustPolicy,
   executionRolePolicy,
   lambdaTrustPolicy,
   sealedTaskRolePolicy,
   taskRolePolicy,
   watcherRolePolicy,
+  type LocalRunnerTrustPolicy,
   type PolicyDocument,
   type RunAccess,
 } from '@sluice/core/iam';
@@ -55,7 +57,7 @@ const sealed: RunAccess = {
   },
 };
 
-function json(document: PolicyDocument): string {
+function json(document: PolicyDocument | LocalRunnerTrustPolicy): string {
   return ['```json', JSON.stringify(document, null, 2), '```'].join('\n');
 }
 
@@ -191,6 +193,26 @@ hands out with these credentials, so a transfer can do no more than they can), a
 
 ${json(brokerRolePolicy(sealed))}
 
+## Direct mode on the local backend
+
+A local run in direct mode (\`compute.backend: "local"\`, \`"mode": "direct"\`) has one role,
+\`sluice-<run-id>-local\` (same path and tags), whose sessions its runner containers hold: the caller's
+own session never reaches a container. Its policy is the task role's, direct mode (above); its trust
+policy names the one identity that runs the step — an IAM user by its ARN, or an assumed role by its
+session's ARN, such as a workflow's \`arn:aws:sts::<account-id>:assumed-role/<role>/GitHubActions\` — so
+that identity needs no \`sts:AssumeRole\` permission of its own, and another session of the same role
+cannot assume it. A step run by another identity rewrites the trust policy for itself.
+
+${json(localRunnerTrustPolicy('arn:aws:iam::<account-id>:user/<user>'))}
+
+Sessions end: an IAM user's last up to 12 hours (the role's \`MaxSessionDuration\`), an assumed role's 1
+hour (AWS caps a session assumed with another role's session: "role chaining"). Each runner is told
+when its session ends, leases a task only while the task's whole time limit plus 5 minutes still fits,
+and then exits; \`sluice run\`, \`serve\` and \`collect\` start its replacements with a fresh session. A
+task time limit that no session could cover (over 50 minutes under role chaining) is refused before
+any runner starts. The root user and federated users cannot assume a role: use an IAM user or role,
+or sealed mode. Sealed mode needs none of this: its runners hold no AWS credential.
+
 ## The identity that runs the steps
 
 The workflow's role (assumed through GitHub's OIDC provider, see [github.md](github.md)) or the user
@@ -201,7 +223,8 @@ functions and rules, \`sluice-*-broker\` functions and their URLs (IAM auth only
 repositories. Buckets are yours and differ by job, so the two
 S3 statements name every bucket: replace \`*\` by your input and output buckets to narrow them.
 test/integration/docs/deployer-policy.test.ts checks it against every AWS operation the code sends (listed by
-\`node scripts/aws-calls.mjs\`). A run on the local backend needs only the S3 and SQS statements.
+\`node scripts/aws-calls.mjs\`). A run on the local backend needs only the S3 and SQS statements, and in direct mode the
+RunRoles statement too (its runners' role, above).
 
 ${json(deployerPolicy({ partition: 'aws', region, accountId: account }))}
 `;

@@ -19,6 +19,7 @@ const SERVICE_PREFIX: Readonly<Record<string, string>> = {
   'cloudwatch-logs': 'logs',
   lambda: 'lambda',
   eventbridge: 'events',
+  sts: 'sts',
 };
 
 /** Operations AWS authorizes under other action names (the rest are `<prefix>:<Operation>`). */
@@ -33,6 +34,10 @@ const AUTHORIZED_AS: Readonly<Record<string, readonly string[]>> = {
   's3 PutBucketNotificationConfiguration': ['s3:PutBucketNotification'],
   's3 ListObjectVersions': ['s3:ListBucketVersions'],
   'sqs SendMessageBatch': ['sqs:SendMessage'],
+  // Allowed to every identity; no policy can deny it.
+  'sts GetCallerIdentity': [],
+  // Of the local runner role only, whose trust policy names the caller: no permission of its own needed.
+  'sts AssumeRole': [],
 };
 
 /** Actions a call needs besides its own: tags on create, roles handed over, the engine's ECR push. */
