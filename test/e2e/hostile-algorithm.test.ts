@@ -7,7 +7,7 @@
 // Once with an image whose USER is unset (root: the algorithm gets uid 65532) and once with a named
 // non-root USER (resolved through the image's /etc/passwd); for each job mode in MODES.
 import { randomBytes } from 'node:crypto';
-import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -48,9 +48,24 @@ function sluice(args: string[]): Promise<CliRun> {
   return runCli(
     args,
     workspace,
-    userShellEnv({ workspace, awsEndpoint: aws.endpoint, region: aws.region }, SECRETS),
+    userShellEnv(
+      { workspace, awsEndpoint: aws.endpoint, region: aws.region },
+      { ...SECRETS, SLUICE_STATE_DIR: join(workspace, 'state') },
+    ),
     300_000,
   );
+}
+
+/** The token and lease key of every local broker the runs so far made (sluice's state directory). */
+async function brokerSecrets(): Promise<[string, string][]> {
+  const dir = join(workspace, 'state', 'brokers');
+  const names = await readdir(dir).catch(() => []);
+  const found: [string, string][] = [];
+  for (const name of names) {
+    const file = JSON.parse(await readFile(join(dir, name), 'utf8')) as { token: string; key: string };
+    found.push([`${name} token`, file.token], [`${name} key`, file.key]);
+  }
+  return found;
 }
 
 /** Writes an algorithm directory (manifest, busybox image context with hostile.sh) for `sluice wrap`. */
@@ -160,6 +175,13 @@ describe.each(MODES.map((mode) => [mode]))('a hostile algorithm in %s mode', (mo
         Number(new RegExp(`^# ${label}: (\\d+)$`, 'm').exec(report)?.[1] ?? Number.NaN);
       // It found nothing of the runner's...
       for (const [variable, value] of Object.entries(SECRETS)) {
+        expect({ variable, found: report.includes(value) }).toEqual({ variable, found: false });
+      }
+      // Sealed mode: the runner holds the run's broker token (the broker's lease key stays in the
+      // sluice process); neither may reach the algorithm.
+      const brokers = await brokerSecrets();
+      expect(brokers.length > 0).toBe(mode === 'sealed');
+      for (const [variable, value] of brokers) {
         expect({ variable, found: report.includes(value) }).toEqual({ variable, found: false });
       }
       expect(report).not.toContain('root-only');
