@@ -23,5 +23,5 @@ export {
   localRunnerRoleName,
   localRunnerTrustPolicy,
 } from './local-runner-role.js';
-export type { CallerKind, LocalRunnerAccess, LocalRunnerTrustPolicy } from './local-runner-role.js';
+export type { LocalRunnerTrustPolicy } from './local-runner-role.js';
 export { deployerPolicy, githubOidcTrustPolicy, partitionOfRegion } from './deployer-policy.js';
