@@ -78,7 +78,11 @@ export class Runner {
         if (aborted(stop)) break;
         leaseFailures += 1;
         log.warning('lease-failed', { message: toError(thrown).message, failures: leaseFailures });
-        await sleep(Math.min(30_000, 500 * 2 ** leaseFailures));
+        // No task source for the idle time (a local run's broker gone with its sluice process): go,
+        // as an idle runner does; the next sluice process of the run starts runners again.
+        if (Date.now() - lastActivity >= idleMs) return 'idle';
+        // Short waits: a restarted broker (or queue) should find its runners back within seconds.
+        await sleep(Math.min(LEASE_RETRY_MAX_MS, 500 * 2 ** leaseFailures));
         continue;
       }
       if (lease === undefined) {
