@@ -19,6 +19,9 @@ import type { RunnerSettings } from './config/settings.js';
 import type { TaskSource, WorkerLease } from './sources/task-source.js';
 import type { TaskOutcome, TaskProcessor } from './tasks/task-processor.js';
 
+/** The longest wait between failed leases. */
+const LEASE_RETRY_MAX_MS = 5000;
+
 /**
  * Why the loop ended. `credentials-expiring`: the session it was started with would end before a
  * task leased now could finish; whoever started it starts another with a fresh one (the local backend).
