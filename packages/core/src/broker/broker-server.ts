@@ -126,7 +126,11 @@ export async function listenBroker(
     close: async () => {
       for (const abort of inFlight) abort.abort();
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
     },
   };
 }

@@ -18,7 +18,8 @@ import {
   type GrantedLease,
   type HeartbeatResponse,
 } from './protocol.js';
-import type { Lease, TaskControl } from './task-control.js';
+import type { Lease } from './control-types.js';
+import type { TaskControl } from './task-control.js';
 
 /** What one request got: an HTTP status and a JSON body. */
 export interface BrokerAnswer {
@@ -64,8 +65,8 @@ export class BrokerService {
     }
   }
 
-  private async dispatch<O extends BrokerOperation>(
-    operation: O,
+  private async dispatch(
+    operation: BrokerOperation,
     request: BrokerRequests[BrokerOperation],
     signal?: AbortSignal,
   ): Promise<unknown> {

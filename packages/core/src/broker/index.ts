@@ -32,6 +32,7 @@ export type {
 export { TRANSFER_MARGIN_SECONDS } from './task-commit.js';
 export type { StagedOutput } from './task-commit.js';
 export { TaskControl } from './task-control.js';
+export type { TaskControlDeps } from './task-control.js';
 export type {
   AttemptReport,
   CompletionReport,
@@ -41,6 +42,5 @@ export type {
   FailureReport,
   HeartbeatResult,
   Lease,
-  TaskControlDeps,
-} from './task-control.js';
+} from './control-types.js';
 export { TaskLedger } from './task-ledger.js';

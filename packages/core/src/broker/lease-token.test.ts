@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { BrokerRefusal, LEASE_GRACE_SECONDS, LeaseSigner, newBrokerKey } from './lease-token.js';
-import type { Lease } from './task-control.js';
+import type { Lease } from './control-types.js';
 
 const RUN = 'thumbs-0123abcd';
 const lease: Lease = {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from '@jest/globals';
-import { inputFilter } from '@sluice/core';
+import { inputFilter } from '../ids/input-selection.js';
 
 import { decideMessage } from './message-decision.js';
 

@@ -13,7 +13,7 @@ import { problemsFromAjv } from '../schemas/ajv-problems.js';
 import { FAILURE_CLASSES, type FailureClass, type TaskAttempt } from '../schemas/records.js';
 import type { PresignedGet, PresignedPost } from '../storage/presign.js';
 import type { TaskRef } from './message-decision.js';
-import type { CompletionResult } from './task-control.js';
+import type { CompletionResult } from './control-types.js';
 
 /** The protocol's name and version, sent by the worker and answered by the broker. */
 export const BROKER_PROTOCOL = 'sluice-broker/1';

@@ -22,13 +22,16 @@ import { formatTaskMessage } from '../schemas/task-message.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { ControlSettings } from './control-settings.js';
 import { decideMessage, type TaskRef } from './message-decision.js';
-import {
-  TRANSFER_MARGIN_SECONDS,
-  commitResults,
-  discard,
-  type Commit,
-  type StagedOutput,
-} from './task-commit.js';
+import { TRANSFER_MARGIN_SECONDS, commitResults, discard, type Commit } from './task-commit.js';
+import type {
+  AttemptReport,
+  CompletionReport,
+  CompletionResult,
+  ControlStats,
+  FailureReport,
+  HeartbeatResult,
+  Lease,
+} from './control-types.js';
 import { TaskLedger } from './task-ledger.js';
 
 /** Delay before a task whose commit another live worker holds is offered again. */
@@ -37,74 +40,6 @@ const HELD_RETRY_SECONDS = 60;
 const SETTLE_LIMIT_MS = 30_000;
 /** SQS's longest message delay and the longest retry backoff. */
 const MAX_BACKOFF_SECONDS = 900;
-
-/** One leased attempt of one task: what the worker runs, and what the control needs to end it. */
-export interface Lease {
-  readonly task: TaskRef;
-  readonly taskId: string;
-  /** The attempt's number, counted across re-drives (names its log and record entry). */
-  readonly attempt: number;
-  /** Attempts of this round (since the last re-drive): what the retry budget counts. */
-  readonly roundAttempt: number;
-  readonly workerId: string;
-  readonly messageId: string;
-  /** Where this lease stages its outputs and log (leaseStagingPrefix). */
-  readonly staging: string;
-  readonly receiptHandle: string;
-  /** When the message was received (ms since the epoch): the time limit counts from here. */
-  readonly receivedAt: number;
-  readonly startedAt: string;
-  /** When the message's visibility runs out unless extended (ms since the epoch). */
-  readonly visibleAt: number;
-}
-
-/** What the worker tells the control about an attempt it ends. */
-export interface AttemptReport {
-  readonly phases: TaskAttempt['phases'];
-  readonly exitCode?: number;
-  /** True when the worker staged its task log (at the attempt's staged log key). */
-  readonly logStaged: boolean;
-}
-
-/** A failed attempt, classified by the worker. */
-export interface FailureReport extends AttemptReport {
-  readonly failureClass: NonNullable<TaskAttempt['failureClass']>;
-  readonly retryable: boolean;
-  readonly message: string;
-}
-
-/** A finished attempt whose outputs are staged. */
-export interface CompletionReport extends AttemptReport {
-  readonly outputs: readonly StagedOutput[];
-}
-
-/** How an attempt ended, as the control settled it. */
-export type ControlOutcome = 'succeeded' | 'retry' | 'failed' | 'released';
-
-/** What a completion did: the outcome, and the committed outputs when it succeeded. */
-export interface CompletionResult {
-  readonly outcome: ControlOutcome;
-  readonly committedHere?: boolean;
-  readonly outputs?: readonly { readonly key: string; readonly size: number }[];
-  /** Why, when the completion did not succeed. */
-  readonly message?: string;
-}
-
-/** The answer to a heartbeat: the lease with its new end, or why it cannot be extended. */
-export type HeartbeatResult =
-  | { readonly kind: 'extended'; readonly lease: Lease }
-  | { readonly kind: 'capped' }
-  | { readonly kind: 'lost'; readonly message: string };
-
-/** Counts of what the control did with messages that were not leased out, for logs and tests. */
-export interface ControlStats {
-  messages: number;
-  rejected: number;
-  dropped: number;
-  split: number;
-  alreadyDone: number;
-  exhausted: number;
-}
 
 export interface TaskControlDeps {
   readonly settings: ControlSettings;

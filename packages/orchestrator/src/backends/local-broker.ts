@@ -79,7 +79,7 @@ async function brokerFile(
   }
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file: BrokerFile = { port: 0, token: newBrokerToken(), key: newBrokerKey() };
-  await writeFile(path, JSON.stringify(file), { mode: 0o600, flag: 'wx' }).catch(async (thrown: unknown) => {
+  await writeFile(path, JSON.stringify(file), { mode: 0o600, flag: 'wx' }).catch((thrown: unknown) => {
     // Another process of the run made it first: use theirs.
     if ((thrown as NodeJS.ErrnoException).code !== 'EEXIST') throw thrown;
   });
