@@ -13,7 +13,11 @@
 //   one stops the task without running it, with ECS's ResourceInitializationError reason;
 // - networking: containers share the host's network (to reach moto on loopback); subnets, security
 //   groups and public IPs are not played. Mount points become tmpfs mounts;
-// - only the `algorithm` container (or a task definition's only container) is played.
+// - only the `algorithm` container (or a task definition's only container) is played;
+// - sealed mode (test-only `brokerStandIns`): moto cannot run the run's broker Lambda nor serve its
+//   function URL, so the player serves a stand-in on loopback (ecs-broker-stand-in.ts: the bundle's
+//   real handler, SigV4 verified) and points the runner's `SLUICE_RUN` at it; the task role's
+//   credentials come from a credentials endpoint the player serves, as ECS's agent does.
 import {
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
@@ -24,10 +28,12 @@ import {
   type Task,
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
-import { ALGORITHM_CONTAINER } from '@sluice/core/ecs';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { ALGORITHM_CONTAINER, brokerFunctionName } from '@sluice/core/ecs';
 import { LOCAL_WORKER_ULIMITS, type ContainerEngine } from '@sluice/core/compute';
-import { silentLogger, toError, type Logger } from '@sluice/core';
+import { RUNNER_CONFIG_VARIABLE, silentLogger, toError, type Logger } from '@sluice/core';
 
+import { BrokerStandIn, TaskCredentialsEndpoint, type TaskRoleCredentials } from './ecs-broker-stand-in.js';
 import { TESTBED_CREDENTIALS, testbedAwsClientConfig } from './testbed-aws.js';
 
 /** The label naming the ECS task a played container stands for. */
@@ -54,6 +60,20 @@ export interface EcsPlayerOptions {
   readonly network?: string;
   /** Keep exited containers (and their logs) after {@link EcsPlayer.stop}; default false. */
   readonly keepContainers?: boolean;
+  /**
+   * TEST-ONLY: play sealed mode's AWS side, which moto cannot. For a task whose runner config
+   * (`SLUICE_RUN`) names a broker with `auth: "iam"` — the run's broker Lambda's function URL — the
+   * player serves a stand-in for that function on 127.0.0.1 ({@link BrokerStandIn}: the Lambda
+   * bundle's real `brokerHandler` with the environment moto stored for the function, behind a
+   * listener that verifies each request's SigV4 signature and answers 403 otherwise) and rewrites
+   * `broker.url` to it. Such a task gets no `awsEnv`: only `AWS_REGION` and its role's credentials
+   * from a credentials endpoint the player serves (`AWS_CONTAINER_CREDENTIALS_FULL_URI`), as ECS's
+   * agent gives them, so no key is in its environment. Needs the host network (the default). Other
+   * tasks are played as without it. Default false.
+   */
+  readonly brokerStandIns?: boolean;
+  /** moto's Lambda client, for {@link brokerStandIns}; default: one for the test bed. */
+  readonly lambda?: LambdaClient;
   readonly logger?: Logger;
 }
 
@@ -107,6 +127,15 @@ export class EcsPlayer {
   private running = false;
   private loop: Promise<void> | undefined;
   private polling: Promise<number> = Promise.resolve(0);
+  /** Sealed mode's stand-ins, by broker function name ({@link EcsPlayerOptions.brokerStandIns}). */
+  private readonly standIns = new Map<string, Promise<BrokerStandIn>>();
+  private credentialsEndpoint: Promise<TaskCredentialsEndpoint> | undefined;
+  private lambda: LambdaClient | undefined;
+  /** The played task role's credentials (the test bed's keys and a session token of this player). */
+  private readonly taskRole: TaskRoleCredentials = {
+    ...TESTBED_CREDENTIALS,
+    sessionToken: `ecs-player-${Math.random().toString(36).slice(2)}`,
+  };
 
   constructor(private readonly options: EcsPlayerOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -116,6 +145,14 @@ export class EcsPlayer {
   /** Every task seen so far. */
   tasks(): readonly PlayedTask[] {
     return [...this.played.values()];
+  }
+
+  /**
+   * The stand-in serving a broker function ({@link EcsPlayerOptions.brokerStandIns}), once a task
+   * of its run was played.
+   */
+  async brokerStandIn(functionName: string): Promise<BrokerStandIn | undefined> {
+    return this.standIns.get(functionName);
   }
 
   /** Starts polling in the background until {@link stop}. */
@@ -186,6 +223,12 @@ export class EcsPlayer {
       const ids = this.tasks().flatMap((task) => (task.containerId !== undefined ? [task.containerId] : []));
       if (ids.length > 0) await this.options.engine.remove(ids);
     }
+    const servers = [
+      ...this.standIns.values(),
+      ...(this.credentialsEndpoint ? [this.credentialsEndpoint] : []),
+    ];
+    await Promise.allSettled(servers.map(async (server) => (await server).close()));
+    if (this.options.lambda === undefined) this.lambda?.destroy();
   }
 
   private async round(): Promise<number> {
@@ -255,12 +298,9 @@ export class EcsPlayer {
         }
         secrets[secret.name ?? ''] = value;
       }
-      const env = {
-        ...byName(container.environment),
-        ...secrets,
-        ...byName(override?.environment),
-        ...(this.options.awsEnv ?? testbedTaskEnv()),
-      };
+      const taskEnv = { ...byName(container.environment), ...secrets, ...byName(override?.environment) };
+      const sealed = this.options.brokerStandIns === true ? await this.sealedEnv(taskEnv) : undefined;
+      const env = sealed ?? { ...taskEnv, ...(this.options.awsEnv ?? testbedTaskEnv()) };
       played.envNames.push(...Object.keys(env).sort());
       const memory =
         override?.memory ?? container.memory ?? Number(task.overrides?.memory ?? definition.memory);
@@ -300,6 +340,45 @@ export class EcsPlayer {
       this.fail(thrown, `playing ${taskArn}`);
       await this.stopTask(played, `CannotStartContainerError: ${toError(thrown).message}`.slice(0, 255));
     }
+  }
+
+  /**
+   * A sealed task's environment ({@link EcsPlayerOptions.brokerStandIns}): its runner config pointed
+   * at its broker's stand-in, `AWS_REGION`, and the task role's credentials endpoint instead of
+   * `awsEnv`. Undefined for a task whose runner has no IAM-auth broker.
+   */
+  private async sealedEnv(taskEnv: Record<string, string>): Promise<Record<string, string> | undefined> {
+    const text = taskEnv[RUNNER_CONFIG_VARIABLE];
+    if (text === undefined) return undefined;
+    const config = JSON.parse(text) as { runId?: string; broker?: { url?: string; auth?: string } };
+    if (config.broker?.auth !== 'iam' || config.broker.url === undefined) return undefined;
+    if ((this.options.network ?? 'host') !== 'host') {
+      throw new Error(
+        'brokerStandIns needs the host network: the stand-ins and the credentials endpoint listen on 127.0.0.1',
+      );
+    }
+    const functionName = brokerFunctionName(config.runId ?? '');
+    const functionUrl = config.broker.url;
+    let standIn = this.standIns.get(functionName);
+    if (standIn === undefined) {
+      standIn = BrokerStandIn.start({
+        lambda: (this.lambda ??= this.options.lambda ?? new LambdaClient(testbedAwsClientConfig())),
+        functionName,
+        functionUrl,
+        caller: this.taskRole,
+        functionCredentials: TESTBED_CREDENTIALS,
+        logger: this.logger,
+      });
+      this.standIns.set(functionName, standIn);
+    }
+    this.credentialsEndpoint ??= TaskCredentialsEndpoint.start(this.taskRole);
+    const [{ url }, credentials] = await Promise.all([standIn, this.credentialsEndpoint]);
+    return {
+      ...taskEnv,
+      [RUNNER_CONFIG_VARIABLE]: JSON.stringify({ ...config, broker: { ...config.broker, url } }),
+      AWS_REGION: this.options.awsEnv?.AWS_REGION ?? testbedAwsClientConfig().region,
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: credentials.url,
+    };
   }
 
   private async watch(played: PlayedTask, containerId: string): Promise<void> {
