@@ -23,7 +23,6 @@ export { silentLogger } from './logging/logger.js';
 export type { Logger } from './logging/logger.js';
 export { SecretMask } from './logging/secret-mask.js';
 export { JsonLog } from './logging/json-log.js';
-export type { LogFields, LogLevel } from './logging/json-log.js';
 
 // schemas (the public contracts: algorithm.json, job.json)
 export { checkDocuments, parseJob, parseManifest } from './schemas/documents.js';
@@ -37,18 +36,12 @@ export { renderReference } from './schemas/reference.js';
 export { canonicalJson } from './ids/canonical-json.js';
 export { isRunId, runId } from './ids/run-id.js';
 export { isTaskId, taskId } from './ids/task-id.js';
-export { inputFilter } from './ids/input-selection.js';
-export type { InputVerdict } from './ids/input-selection.js';
 export {
   completionMarkerKey,
   ledgerPrefix,
-  outputKey,
-  outputPrefixFor,
   resultsKey,
-  leaseStagingPrefix,
   stagedLogKey,
   stagedOutputKey,
-  stagingPrefix,
   taskLogKey,
   taskRecordKey,
 } from './ids/ledger-keys.js';
@@ -57,7 +50,6 @@ export type {
   CompletionMarker,
   FailureClass,
   TaskAttempt,
-  TaskOutput,
   TaskRecord,
   TaskStatus,
 } from './schemas/records.js';
@@ -67,7 +59,6 @@ export { runAlgorithm } from './execution/algorithm-process.js';
 export type { AlgorithmOutcome } from './execution/algorithm-process.js';
 export { PortAlgorithm } from './execution/port-algorithm.js';
 export { algorithmEnvironment } from './execution/environment.js';
-export { safeFileName } from './execution/safe-name.js';
 export { TaskLog } from './execution/task-log.js';
 export { classifyAttempt } from './execution/failure.js';
 export type { AttemptVerdict } from './execution/failure.js';
@@ -101,7 +92,7 @@ export type {
 export { S3ObjectStore } from './storage/s3-object-store.js';
 export { ObjectNotFoundError, PreconditionFailedError, UnreadableObjectError } from './storage/errors.js';
 export { updateJson } from './storage/update-json.js';
-export { PRESIGN_MAX_EXPIRY_SECONDS, S3_POST_MAX_BYTES, S3Presigner } from './storage/presign.js';
+export { S3Presigner } from './storage/presign.js';
 export type { PresignedGet, PresignedPost, Presigner } from './storage/presign.js';
 export {
   downloadPresigned,
@@ -127,7 +118,6 @@ export { MessageNotHeldError, PurgeInProgressError } from './queue/errors.js';
 export { encodeS3EventKey, isObjectCreated, parseQueueMessage } from './queue/s3-event.js';
 export type { S3EventRecord } from './queue/s3-event.js';
 export { checkTaskMessage, formatTaskMessage } from './schemas/task-message.js';
-export type { TaskMessage } from './schemas/task-message.js';
 
 // runner configuration (SLUICE_RUN)
 export {

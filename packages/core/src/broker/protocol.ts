@@ -89,9 +89,6 @@ export type CompleteResponse = CompletionResult;
 export interface FailResponse {
   readonly outcome: 'retry' | 'failed';
 }
-export interface ReleaseResponse {
-  readonly outcome: 'released';
-}
 /** Every refusal and fault: a stable code and a sentence for people. */
 export interface BrokerErrorBody {
   readonly error: { readonly code: string; readonly message: string };

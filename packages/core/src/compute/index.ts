@@ -19,8 +19,6 @@ export type { CommandOptions, CommandResult, CommandRunner } from './command-run
 export { hostPlatform, parseLdd, prepareNodeRuntime, runtimeCommand } from './node-runtime.js';
 export { RUNTIME_NODE_MAJOR } from './runtime-version.js';
 export {
-  ALGORITHM_HOME,
-  UNPRIVILEGED_ALGORITHM_USER,
   WRAPPED_ENV,
   WRAPPED_LABELS,
   algorithmUser,
@@ -37,11 +35,9 @@ export {
   LOCAL_WORKER_LABEL,
   LOCAL_WORKER_ULIMITS,
   LocalWorkers,
-  RUNNER_NETWORKS,
   containerReachableUrl,
   localWorkerLimits,
   localWorkerName,
-  runnerNetworkOptions,
 } from './local-workers.js';
 export type { LocalWorkerCounts, LocalWorkerSpec } from './local-workers.js';
 export { RUNNER_CAPABILITIES, RUNNER_PIDS_LIMIT, hardenedRunOptions } from './runner-hardening.js';

@@ -20,7 +20,7 @@ export {
   ensureBroker,
   removeBroker,
 } from './broker-function.js';
-export type { BrokerDeployment, BrokerFunctionSettings } from './broker-function.js';
+export type { BrokerFunctionSettings } from './broker-function.js';
 export { WATCHER_PACKAGE_JSON, codeSha256, watcherZip } from './watcher-package.js';
 export { WATCHER_PERMISSION_ID } from './watcher-function.js';
 export { WATCHER_TARGET_ID } from './watcher-schedule.js';
