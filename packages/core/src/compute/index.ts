@@ -36,7 +36,6 @@ export {
   LOCAL_WORKER_ULIMITS,
   LocalWorkers,
   containerReachableUrl,
-  localWorkerLimits,
   localWorkerName,
 } from './local-workers.js';
 export type { LocalWorkerCounts, LocalWorkerSpec } from './local-workers.js';

@@ -1,22 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { containerReachableUrl, localWorkerLimits } from './local-workers.js';
-
-describe('localWorkerLimits', () => {
-  it('keeps maxWorkers and minWorkers for a process algorithm', () => {
-    expect(localWorkerLimits({ maxWorkers: 4, minWorkers: 2 }, { name: 'thumbs' })).toEqual({
-      workers: 4,
-      minWorkers: 2,
-    });
-  });
-
-  it('keeps them for a port algorithm too: each runner has a network of its own', () => {
-    expect(localWorkerLimits({ maxWorkers: 4, minWorkers: 2 }, { name: 'ocr', port: 8080 })).toEqual({
-      workers: 4,
-      minWorkers: 2,
-    });
-  });
-});
+import { containerReachableUrl } from './local-workers.js';
 
 describe('containerReachableUrl', () => {
   it.each([

@@ -148,23 +148,6 @@ export function runnerNetworkOptions(
   };
 }
 
-/**
- * How many runners the local backend keeps for a job: the job's `maxWorkers` and `minWorkers`, port
- * algorithm or not. Each runner container has a network of its own ({@link RUNNER_NETWORKS}), as on
- * ECS, so the servers of a port algorithm never bind the same port; `note` is never set now (it said
- * why a port algorithm ran one runner when runners shared the host's network).
- *
- * @example
- * localWorkerLimits({ maxWorkers: 4, minWorkers: 0 }, { name: 'thumbs', port: 8080 });
- * // { workers: 4, minWorkers: 0 }
- */
-export function localWorkerLimits(
-  compute: { readonly maxWorkers: number; readonly minWorkers: number },
-  _manifest: Pick<Manifest, 'name' | 'port'>,
-): { readonly workers: number; readonly minWorkers: number; readonly note?: string } {
-  return { workers: compute.maxWorkers, minWorkers: compute.minWorkers };
-}
-
 /** How a run's containers stand. */
 export interface LocalWorkerCounts {
   readonly running: number;

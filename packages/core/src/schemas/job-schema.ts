@@ -218,7 +218,7 @@ const jobSchemaTyped: JSONSchemaType<RawJob> = {
           maximum: 1000,
           default: JOB_DEFAULTS.maxWorkers,
           description:
-            'Most workers (containers) running at once. A port algorithm on the local backend runs one: its servers would share the host network and port.',
+            'Most workers (containers) running at once.',
         },
         minWorkers: {
           type: 'integer',

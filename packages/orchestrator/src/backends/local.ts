@@ -18,7 +18,6 @@ import {
   containerReachableUrl,
   detectContainerEngine,
   LocalCatalogue,
-  localWorkerLimits,
   LocalWorkers,
   WRAPPED_LABELS,
   type ContainerEngine,
@@ -210,8 +209,6 @@ async function localWorkerSetup(
       : await localAlgorithm(runJobValue.algorithm, engine);
   const variables = runnerVariables(runJobValue, context.env, context.logger);
   const config = runnerConfigFor(state, runJobValue, variables);
-  const limits = localWorkerLimits(runJobValue.compute, manifest);
-  if (limits.note !== undefined) context.logger.warning(`run ${state.runId}: ${limits.note}`);
   const access = await runnerAccess(state, runJobValue, config, manifest, engine, aws, context);
   const spec: LocalWorkerSpec = {
     runId: state.runId,
@@ -219,8 +216,9 @@ async function localWorkerSetup(
     manifest,
     config: access.config,
     env: { ...access.env, ...variables.secretValues },
-    workers: limits.workers,
-    minWorkers: limits.minWorkers,
+    // Each runner has a network of its own, so a port algorithm's servers never meet: maxWorkers holds.
+    workers: runJobValue.compute.maxWorkers,
+    minWorkers: runJobValue.compute.minWorkers,
   };
   const { sessions } = access;
   const currentSpec =
