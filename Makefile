@@ -53,4 +53,5 @@ demo: bootstrap
 bench: bootstrap
 	bash scripts/testbed.sh start
 	trap 'bash scripts/testbed.sh stop' EXIT; eval "$$(bash scripts/testbed.sh env)"; \
-	  node bench/runner-overhead.mjs 200 && node bench/wrapped-overhead.mjs 200 50 && bash bench/local-run.sh 500
+	  node bench/runner-overhead.mjs 200 && node bench/wrapped-overhead.mjs 200 50 && bash bench/local-run.sh 500 && \
+	  node bench/modes.mjs 500

@@ -69,3 +69,108 @@ export async function queuedTasks({ s3, sqs }, name, runId, tasks) {
     secretEnv: [],
   };
 }
+
+/**
+ * The S3 or SQS operation a request to the test bed's endpoint is, by what its client sends: SQS by
+ * `X-Amz-Target` (JSON protocol) or the `Action` form field (query protocol), anything else signed
+ * for another service by the credential scope's service, the rest S3 by method, path and query (a
+ * copy by `x-amz-copy-source`, a browser-form upload by a multipart POST to the bucket).
+ */
+function classifyRequest(method, url, headers, body) {
+  const target = headers['x-amz-target'];
+  const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\//.exec(
+    `${headers.authorization ?? ''} ${decodeURIComponent(url.search)}`,
+  );
+  const service = scope?.[1] ?? (target ? target.split('.')[0] : 's3');
+  if (target) return `sqs ${target.split('.').pop()}`;
+  const type = String(headers['content-type'] ?? '');
+  if (type.startsWith('application/x-www-form-urlencoded') && service !== 's3') {
+    const action = new URLSearchParams(body.toString('utf8')).get('Action') ?? '?';
+    return `${service === 'AmazonSQS' ? 'sqs' : service} ${action}`;
+  }
+  if (service !== 's3') return `${service} ${method}`;
+  const segments = url.pathname.split('/').filter((s) => s !== '');
+  const onBucket = segments.length <= 1;
+  const sub = [...url.searchParams.keys()].filter((k) => !/^(x-amz-|x-id$)/i.test(k));
+  const conditional = headers['if-none-match'] || headers['if-match'] ? ' (conditional)' : '';
+  if (segments.length === 0) return `s3 ${method} /`;
+  if (method === 'POST' && url.searchParams.has('delete')) return 's3 DeleteObjects';
+  if (method === 'POST' && type.startsWith('multipart/form-data')) return 's3 PostObject (presigned form)';
+  if (method === 'PUT' && headers['x-amz-copy-source']) return `s3 CopyObject${conditional}`;
+  if (onBucket) {
+    if (
+      method === 'GET' &&
+      (url.searchParams.has('list-type') || sub.length === 0 || url.searchParams.has('prefix'))
+    )
+      return 's3 ListObjects';
+    if (method === 'GET' && url.searchParams.has('versions')) return 's3 ListObjectVersions';
+    const name = { GET: 'GetBucket', PUT: 'PutBucket', HEAD: 'HeadBucket', DELETE: 'DeleteBucket' }[method];
+    return `s3 ${name ?? method}${sub.length > 0 && method !== 'HEAD' ? ` ?${sub.join('&')}` : ''}`;
+  }
+  if (url.searchParams.has('uploads') || url.searchParams.has('uploadId')) return `s3 Multipart ${method}`;
+  const presigned = url.searchParams.has('X-Amz-Signature') ? ' (presigned)' : '';
+  const name = { GET: 'GetObject', PUT: 'PutObject', HEAD: 'HeadObject', DELETE: 'DeleteObject' }[method];
+  return `s3 ${name ?? method}${sub.length > 0 ? ` ?${sub.join('&')}` : ''}${conditional}${presigned}`;
+}
+
+/**
+ * A counting HTTP proxy on 127.0.0.1 in front of `target` (the test bed's moto): every request is
+ * forwarded as is (Host header included, so signatures still match) and counted under the current
+ * `phase`, its operation ({@link classifyRequest}) and where it came from (`container` when its Host
+ * is the engine's alias for the host's loopback, 10.0.2.2 or host.*.internal; else `host`).
+ * `counts` maps `phase\torigin\toperation` to `{n, ms}` (ms: summed time to the answer's end).
+ */
+export async function countingProxy(target) {
+  const http = await import('node:http');
+  const upstream = new URL(target);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const proxy = { phase: 'start', counts: new Map(), url: '', close: () => {} };
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const url = new URL(req.url, 'http://proxy');
+      const host = String(req.headers.host ?? '');
+      const origin = /^(10\.0\.2\.2|host\.[a-z]+\.internal)(:|$)/.test(host) ? 'container' : 'host';
+      const key = `${proxy.phase}\t${origin}\t${classifyRequest(req.method, url, req.headers, body)}`;
+      proxy.trace?.(`${key}\t${req.method} ${url.pathname}`);
+      const started = performance.now();
+      const forward = http.request(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+          agent,
+        },
+        (answer) => {
+          res.writeHead(answer.statusCode, answer.statusMessage, answer.rawHeaders);
+          answer.pipe(res);
+          answer.on('end', () => {
+            const entry = proxy.counts.get(key) ?? { n: 0, ms: 0 };
+            entry.n += 1;
+            entry.ms += performance.now() - started;
+            proxy.counts.set(key, entry);
+          });
+        },
+      );
+      forward.on('error', (error) => {
+        res.writeHead(502);
+        res.end(String(error.message));
+      });
+      forward.end(body);
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  proxy.url = `http://127.0.0.1:${server.address().port}`;
+  proxy.close = () =>
+    new Promise((resolve) => {
+      server.closeAllConnections?.();
+      server.close(resolve);
+      agent.destroy();
+    });
+  return proxy;
+}
