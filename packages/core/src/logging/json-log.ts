@@ -1,9 +1,10 @@
 /**
- * The runner's structured log: one JSON object per line on stdout, with `time`, `level`, `event`
+ * The structured log of the runner and the broker: one JSON object per line on stdout, with `time`, `level`, `event`
  * and the run (and task, attempt) it concerns, so CloudWatch Logs Insights can filter on fields and
  * a person can still read it. Secret values are replaced by `***` in every string, at any depth.
  */
-import { SecretMask, type Logger } from '@sluice/core';
+import type { Logger } from './logger.js';
+import { SecretMask } from './secret-mask.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
 

@@ -217,8 +217,7 @@ const jobSchemaTyped: JSONSchemaType<RawJob> = {
           minimum: 1,
           maximum: 1000,
           default: JOB_DEFAULTS.maxWorkers,
-          description:
-            'Most workers (containers) running at once.',
+          description: 'Most workers (containers) running at once.',
         },
         minWorkers: {
           type: 'integer',
@@ -308,7 +307,7 @@ const jobSchemaTyped: JSONSchemaType<RawJob> = {
       enum: ['direct', 'sealed'],
       default: JOB_DEFAULTS.mode,
       description:
-        '`sealed` (default): only the run\'s broker holds storage and queue access; workers get presigned URLs for their task and never a credential. `direct`: workers hold a role (or session) scoped to this run: faster, but every worker holds storage access.',
+        "`sealed` (default): only the run's broker holds storage and queue access; workers get presigned URLs for their task and never a credential. `direct`: workers hold a role (or session) scoped to this run: faster, but every worker holds storage access.",
     },
   },
   required: ['name', 'algorithm', 'input', 'output'],
