@@ -77146,7 +77146,7 @@ const JOB_DEFAULTS = {
     idleSeconds: 60,
     retries: 2,
     keep: false,
-    mode: 'direct',
+    mode: 'sealed',
 };
 /** The name of the reserved prefix sluice keeps its ledger under, in the output bucket. */
 const RESERVED_PREFIX = '_sluice/';
@@ -77442,7 +77442,7 @@ const jobSchemaTyped = {
                     minimum: 1,
                     maximum: 1000,
                     default: JOB_DEFAULTS.maxWorkers,
-                    description: 'Most workers (containers) running at once. A port algorithm on the local backend runs one: its servers would share the host network and port.',
+                    description: 'Most workers (containers) running at once.',
                 },
                 minWorkers: {
                     type: 'integer',
@@ -77529,7 +77529,7 @@ const jobSchemaTyped = {
             nullable: true,
             enum: ['direct', 'sealed'],
             default: JOB_DEFAULTS.mode,
-            description: '`direct`: workers hold a role scoped to this run. `sealed` (workers get presigned URLs only and never a credential) is reserved: this version refuses it.',
+            description: "`sealed` (default): only the run's broker holds storage and queue access; workers get presigned URLs for their task and never a credential. `direct`: workers hold a role (or session) scoped to this run: faster, but every worker holds storage access.",
         },
     },
     required: ['name', 'algorithm', 'input', 'output'],
@@ -77955,15 +77955,6 @@ function jobRuleProblems(raw, file) {
         problems.push(problem(file, ['compute', 'minWorkers'], 'must not be more than maxWorkers', {
             expected: `at most ${compute.maxWorkers ?? 4}`,
             found: String(compute.minWorkers),
-        }));
-    }
-    if (raw.mode === 'sealed') {
-        // Refused rather than run as direct: a user asking for credential-free workers must not get
-        // workers holding the run's role without knowing.
-        problems.push(problem(file, ['mode'], 'is "sealed", which this version of sluice does not provide yet', {
-            expected: '"direct"',
-            found: '"sealed"',
-            hint: 'Remove "mode" (or set "direct"): workers then hold a role scoped to this run\'s queue and prefixes only',
         }));
     }
     const aws = raw.aws ?? {};
@@ -84034,6 +84025,8 @@ class CliContainerEngine {
             args.push('--pids-limit', String(options.pidsLimit));
         if (options.network !== undefined)
             args.push('--network', options.network);
+        for (const host of options.addHosts ?? [])
+            args.push(`--add-host=${host}`);
         for (const limit of options.ulimits ?? [])
             args.push('--ulimit', `${limit.name}=${limit.soft}:${limit.hard}`);
         for (const [name, value] of Object.entries(options.labels ?? {}))
@@ -85044,6 +85037,60 @@ const WRAPPED_ENV = {
     SLUICE_MANIFEST: WRAPPED_PATHS.manifest,
     SLUICE_ORIGINAL_IMAGE: WRAPPED_PATHS.originalImage,
 };
+/** The uid and gid an algorithm runs as when its image's USER is root or unset. */
+const UNPRIVILEGED_ALGORITHM_USER = { uid: 65532, gid: 65532 };
+/** HOME of an algorithm whose user has none of its own: created under /tmp, which is always writable. */
+const ALGORITHM_HOME = '/tmp/sluice-home';
+/** `name:x:uid:gid:gecos:home:shell` lines (or `name:x:gid:members` for /etc/group) by name. */
+function colonFile(text) {
+    return (text ?? '')
+        .split('\n')
+        .map((line) => line.split(':'))
+        .filter((fields) => fields.length >= 3 && !(fields[0] ?? '').startsWith('#'));
+}
+const NUMERIC = /^\d+$/;
+/**
+ * The user an algorithm runs as, from its image's USER: the image's own user when it is not root
+ * (names resolved through the image's /etc/passwd and /etc/group, as docker and podman resolve
+ * them; without an entry, a numeric USER's group is 0, as the engines make it), else
+ * {@link UNPRIVILEGED_ALGORITHM_USER}. HOME: the image's own `HOME` variable or the passwd entry's
+ * home for a non-root user; {@link ALGORITHM_HOME} otherwise. Supplementary groups are not given
+ * (Node's spawn drops them).
+ *
+ * @example
+ * algorithmUser('', {});                                             // { uid: 65532, gid: 65532, home: '/tmp/sluice-home' }
+ * algorithmUser('1000:1000', {});                                    // { uid: 1000, gid: 1000, home: '/tmp/sluice-home' }
+ * algorithmUser('app', { passwd: 'app:x:1001:1001::/home/app:/bin/sh' }); // { uid: 1001, gid: 1001, home: '/home/app' }
+ * @throws {ConfigurationError} when a user or group name is not in the image's files.
+ */
+function algorithmUser(user, image) {
+    const [name = '', group] = user.split(/:(.*)/s, 2);
+    const passwd = colonFile(image.passwd);
+    const entry = NUMERIC.test(name)
+        ? passwd.find((fields) => fields[2] === name)
+        : passwd.find((fields) => fields[0] === name);
+    if (name !== '' && !NUMERIC.test(name) && entry === undefined) {
+        throw new ConfigurationError(`the algorithm image's USER ${JSON.stringify(user)} names a user its /etc/passwd does not have${image.passwd === undefined ? ' (it has no /etc/passwd)' : ''}: use a numeric USER such as 1000:1000`);
+    }
+    const uid = name === '' ? 0 : Number(NUMERIC.test(name) ? name : entry?.[2]);
+    if (uid === 0)
+        return { ...UNPRIVILEGED_ALGORITHM_USER, home: ALGORITHM_HOME };
+    let gid;
+    if (group === undefined || group === '')
+        gid = Number(entry?.[3] ?? 0);
+    else if (NUMERIC.test(group))
+        gid = Number(group);
+    else {
+        const found = colonFile(image.group).find((fields) => fields[0] === group);
+        if (found === undefined) {
+            throw new ConfigurationError(`the algorithm image's USER ${JSON.stringify(user)} names a group its /etc/group does not have: use a numeric group such as 1000:1000`);
+        }
+        gid = Number(found[2]);
+    }
+    const imageHome = image.env?.find((variable) => variable.startsWith('HOME='))?.slice('HOME='.length);
+    const home = imageHome ?? (entry?.[5] !== undefined && entry[5] !== '' ? entry[5] : ALGORITHM_HOME);
+    return { uid, gid, home };
+}
 /**
  * What the runner starts inside a wrapped image, by the OCI rule: the image's entrypoint, then the
  * manifest's `command` when it has one (it replaces the image's cmd), else the image's cmd; in the
@@ -85109,7 +85156,9 @@ function originalImageConfig(image, details, runtime) {
 /**
  * The Containerfile of the wrapped image. The runtime is copied in its own layer first: it is the
  * same for every algorithm of a platform, so a rebuild finds it in the layer cache and a registry
- * already holding it skips the upload. USER and WORKDIR are not restated: the image inherits them.
+ * already holding it skips the upload. WORKDIR is inherited; USER becomes root (numeric, so no
+ * /etc/passwd is needed): the runner starts the algorithm as the image's own user, recorded in
+ * original-image.json, or an unprivileged one ({@link algorithmUser}).
  *
  * @example
  * renderWrappedContainerfile({ baseImage: 'algo:1', runtime: { loader: 'ld-linux-x86-64.so.2' } });
@@ -85123,6 +85172,8 @@ function renderWrappedContainerfile(options) {
         `COPY node/ ${WRAPPED_PATHS.runtime}/`,
         `COPY sluice/ ${WRAPPED_PATHS.root}/`,
         ...Object.entries(WRAPPED_ENV).map(([name, value]) => `ENV ${name}=${value}`),
+        // The runner is root (with a few capabilities: runner-hardening.ts); the algorithm is not.
+        'USER 0:0',
         // Exec form through the carried loader: no shell and no libc of the image is needed.
         `ENTRYPOINT ${JSON.stringify(entrypoint)}`,
         // Without this the image's CMD would be appended to the runner's arguments.
@@ -85457,15 +85508,22 @@ function canonicalJson(value) {
 
 ;// CONCATENATED MODULE: ../../packages/core/src/compute/runner-hardening.ts
 // How a runner container is locked down, locally (LocalWorkers) and on ECS (the task definition):
-// every capability dropped, no new privileges, a pids limit, and writable mounts exactly where the
-// runner and the algorithm write (the runner's work directory under /tmp, the manifest's input and
-// output), so the root filesystem can be read-only when the manifest allows it.
+// every capability dropped but the few the runner needs, no new privileges, a pids limit, and
+// writable mounts exactly where the runner and the algorithm write (the runner's work directory
+// under /tmp, the manifest's input and output), so the root filesystem can be read-only when the
+// manifest allows it.
 //
-// Found by running the wrapped runner under podman with --cap-drop=ALL: the runner needs no
-// capability to download, run the algorithm (same user), signal its process group or raise its
-// oom_score_adj. It needs CAP_DAC_OVERRIDE only to create files in `/` itself: a FROM-scratch
-// image's `/` is mode 0555, which root passes only with that capability. Mounting /tmp and the
-// input/output directories removes that need, except for a location directly in `/`.
+// The runner is root and holds credentials; the algorithm runs under another uid/gid (its image's
+// non-root USER, else 65532) and so has no capability at all: the kernel clears the permitted and
+// effective sets when a process's uids all become non-zero (capabilities(7)), and no-new-privileges
+// keeps a setuid program or file capability from giving any back. Without CAP_SYS_PTRACE and as
+// another uid it cannot read the runner's /proc/<pid>/environ, nor signal or trace the runner.
+//
+// What the runner needs back, found by running the wrapped runner under podman with
+// --cap-drop=ALL and each one removed in turn (RUNNER_CAPABILITIES below says why each): without
+// SETUID, SETGID or CHOWN no task runs; KILL is needed only to stop another uid's processes (time-out,
+// abort, leftovers) and DAC_OVERRIDE only for what an algorithm made private, so a plain task runs
+// without either, but neither stop nor clean-up would then work.
 
 /**
  * The runner container's process limit (`--pids-limit`; threads count). High enough for a runner
@@ -85484,9 +85542,8 @@ function directoryOf(location) {
 }
 /**
  * The directories the runner and the algorithm write to, each mounted writable: /tmp and the
- * directories of the input and the output. A location directly in `/` gets no mount (and the
- * runner then needs {@link runnerCapabilities}' DAC_OVERRIDE); a directory inside another one needs
- * no mount of its own.
+ * directories of the input and the output. A location directly in `/` gets no mount (the runner
+ * creates it with DAC_OVERRIDE); a directory inside another one needs no mount of its own.
  *
  * @example
  * runnerWritableDirectories({ input: { kind: 'directory', path: '/data/in' }, output: { kind: 'file', path: '/out/r.json' }, readOnlyRootFilesystem: true });
@@ -85506,16 +85563,94 @@ function runnerWritableDirectories(manifest) {
     return [...dirs].filter((dir) => ![...dirs].some((other) => other !== dir && dir.startsWith(`${other}/`)));
 }
 /**
- * Capabilities the runner gets back after dropping all: none, unless a location lies directly in
- * `/` (then DAC_OVERRIDE, to create it in a FROM-scratch image's read-only-mode `/`).
+ * The capabilities the runner (root) keeps, each for one reason. The algorithm, started under
+ * another uid, has none of them.
+ */
+const RUNNER_CAPABILITIES = {
+    /** spawn with `gid` (setgid, and setgroups to drop root's supplementary groups). */
+    SETGID: 'start the algorithm under its own gid',
+    /** spawn with `uid`. */
+    SETUID: 'start the algorithm under its own uid',
+    /** process.kill(-pgid) and the sweep after a task reach processes of another uid only with it. */
+    KILL: "stop the algorithm's process group (time-out, abort) and whatever it left after its task",
+    /**
+     * lchown/fchown of the input and output locations, to the algorithm's user and back to root (its
+     * HOME too). Once root owns a directory again, changing its mode needs no CAP_FOWNER: not kept.
+     */
+    CHOWN: 'hand the workspace to the algorithm and take it back',
+    /**
+     * Open directories the algorithm made private (0700, 0500: umask 077) to take them back, read and
+     * remove what it left whatever the modes, write its /proc/<pid>/oom_score_adj (owned by its uid;
+     * without it the kernel's OOM killer no longer prefers the algorithm, silently), and create a
+     * location in a FROM-scratch image's `/` (mode 0555).
+     */
+    DAC_OVERRIDE: "read and remove what the algorithm left, whatever its modes, and create the runner's directories",
+};
+/**
+ * Capabilities the runner gets back after dropping all: {@link RUNNER_CAPABILITIES}, sorted.
  *
  * @example
- * runnerCapabilities(manifest); // [] for the default /data/in/ and /data/out/
+ * runnerCapabilities(); // ['CHOWN', 'DAC_OVERRIDE', 'KILL', 'SETGID', 'SETUID']
  * @throws never.
  */
-function runnerCapabilities(manifest) {
-    const inRoot = [manifest.input, manifest.output].some((location) => ['', '/'].includes(directoryOf(location)));
-    return inRoot && !manifest.readOnlyRootFilesystem ? ['DAC_OVERRIDE'] : [];
+function runnerCapabilities() {
+    return Object.keys(RUNNER_CAPABILITIES).sort();
+}
+/**
+ * Every capability name ECS's KernelCapabilities accepts. Fargate accepts no `add` but SYS_PTRACE,
+ * so on ECS the runner's set is reached by dropping every other capability instead of dropping
+ * ALL and adding some back: the result is the same set on Fargate and on EC2.
+ */
+const ECS_CAPABILITY_NAMES = [
+    'AUDIT_CONTROL',
+    'AUDIT_WRITE',
+    'BLOCK_SUSPEND',
+    'CHOWN',
+    'DAC_OVERRIDE',
+    'DAC_READ_SEARCH',
+    'FOWNER',
+    'FSETID',
+    'IPC_LOCK',
+    'IPC_OWNER',
+    'KILL',
+    'LEASE',
+    'LINUX_IMMUTABLE',
+    'MAC_ADMIN',
+    'MAC_OVERRIDE',
+    'MKNOD',
+    'NET_ADMIN',
+    'NET_BIND_SERVICE',
+    'NET_BROADCAST',
+    'NET_RAW',
+    'SETFCAP',
+    'SETGID',
+    'SETPCAP',
+    'SETUID',
+    'SYS_ADMIN',
+    'SYS_BOOT',
+    'SYS_CHROOT',
+    'SYS_MODULE',
+    'SYS_NICE',
+    'SYS_PACCT',
+    'SYS_PTRACE',
+    'SYS_RAWIO',
+    'SYS_RESOURCE',
+    'SYS_TIME',
+    'SYS_TTY_CONFIG',
+    'SYSLOG',
+    'WAKE_ALARM',
+];
+/**
+ * The ECS task definition's `linuxParameters.capabilities`: every capability ECS names dropped
+ * except {@link RUNNER_CAPABILITIES}, and none added (Fargate refuses adding any but SYS_PTRACE).
+ *
+ * @example
+ * ecsRunnerCapabilities().drop?.includes('SYS_PTRACE'); // true
+ * @throws never.
+ */
+function ecsRunnerCapabilities() {
+    const keep = new Set(runnerCapabilities());
+    return { drop: ECS_CAPABILITY_NAMES.filter((name) => !keep.has(name)) };
 }
 /**
  * The hardening part of a local runner container's options: all capabilities dropped (and
@@ -85528,11 +85663,11 @@ function runnerCapabilities(manifest) {
  * @throws {ConfigurationError} when the root is read-only and a location lies directly in `/`.
  */
 function hardenedRunOptions(manifest) {
-    const capAdd = runnerCapabilities(manifest);
+    const capAdd = runnerCapabilities();
     const directories = runnerWritableDirectories(manifest);
     return {
         capDrop: ['ALL'],
-        ...(capAdd.length > 0 ? { capAdd } : {}),
+        capAdd,
         noNewPrivileges: true,
         pidsLimit: RUNNER_PIDS_LIMIT,
         readOnlyRootFilesystem: manifest.readOnlyRootFilesystem,
@@ -85616,8 +85751,8 @@ function digestOf(image) {
  * `algorithm` running the image by digest with the manifest's memory plus the runner's overhead as its
  * hard limit, the smallest Fargate size that fits at task level (EC2 only when the algorithm needs a
  * GPU, which Fargate has not, or more than Fargate's largest size), `runtimePlatform` from `platform`, the non-secret variables' defaults,
- * the port, awslogs to `/sluice/<name>`, no privileged mode, every capability dropped (see
- * runnerCapabilities for the one exception) and an init process, writable scratch mounts for the input,
+ * the port, awslogs to `/sluice/<name>`, no privileged mode, every capability dropped but the
+ * runner's few (ecsRunnerCapabilities: by dropping the others, as Fargate allows) and an init process, writable scratch mounts for the input,
  * the output and /tmp, a read-only root filesystem when the manifest allows it, the manifest
  * in the container's labels, and the `sluice:*` tags.
  *
@@ -85660,7 +85795,6 @@ function taskDefinitionInput(options) {
     // Mounted read-only root or not: with every capability dropped, root cannot create /tmp or
     // /data/in in a FROM-scratch image's `/` (mode 0555).
     const mounts = runnerWritableDirectories(manifest);
-    const capabilities = runnerCapabilities(manifest);
     const container = {
         name: ALGORITHM_CONTAINER,
         image: options.image,
@@ -85683,7 +85817,7 @@ function taskDefinitionInput(options) {
         privileged: false,
         // Node is PID 1 and reaps no zombies: ECS's init process does.
         linuxParameters: {
-            capabilities: { drop: ['ALL'], ...(capabilities.length > 0 ? { add: capabilities } : {}) },
+            capabilities: ecsRunnerCapabilities(),
             initProcessEnabled: true,
         },
         readonlyRootFilesystem: readOnly,

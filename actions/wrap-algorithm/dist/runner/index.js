@@ -46224,20 +46224,6 @@ module.exports = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/dr
 /************************************************************************/
 var __webpack_exports__ = {};
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(1455);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
-// EXTERNAL MODULE: ../../node_modules/@aws-sdk/client-s3/dist-cjs/index.js
-var dist_cjs = __nccwpck_require__(8299);
-// EXTERNAL MODULE: ../../node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
-var lib_storage_dist_cjs = __nccwpck_require__(746);
 ;// CONCATENATED MODULE: ../core/src/errors.ts
 /**
  * Errors of the core package. Two families matter to every caller:
@@ -46271,7 +46257,7 @@ class errors_ConfigurationError extends SluiceError {
  * @example
  * try { loadJob('job.json'); } catch (e) { if (e instanceof ValidationError) e.problems.forEach(p => console.log(formatProblem(p))); }
  */
-class ValidationError extends errors_ConfigurationError {
+class errors_ValidationError extends errors_ConfigurationError {
     problems;
     constructor(problems, options) {
         super(problems.length === 1 && problems[0]
@@ -46294,7 +46280,7 @@ const JOB_FILE = 'job.json';
  * @throws never: it returns the error for the caller to throw.
  */
 function jobProblem(path, message, hint, options) {
-    return new ValidationError([{ file: JOB_FILE, path, message, ...(hint !== undefined && { hint }) }], options);
+    return new errors_ValidationError([{ file: JOB_FILE, path, message, ...(hint !== undefined && { hint }) }], options);
 }
 /** A fault outside the user's control: an AWS call, the container engine, the network. */
 class InfrastructureError extends SluiceError {
@@ -46396,6 +46382,1329 @@ function isConfigurationError(thrown) {
     return thrown instanceof errors_ConfigurationError;
 }
 
+;// CONCATENATED MODULE: ../core/src/schemas/withheld-variables.ts
+// Which variables the algorithm never inherits: a rule the runner configuration's schema checks
+// (a job may not set them) and the runner applies (execution/environment.ts).
+/**
+ * Variables that carry or locate AWS credentials. The algorithm never receives them: in direct mode
+ * the runner holds the task role; in sealed mode nobody in the container does.
+ */
+const CREDENTIAL_VARIABLES = new Set([
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_SESSION_TOKEN',
+    'AWS_SECURITY_TOKEN',
+    'AWS_CREDENTIAL_EXPIRATION',
+    'AWS_PROFILE',
+    'AWS_DEFAULT_PROFILE',
+    'AWS_SHARED_CREDENTIALS_FILE',
+    'AWS_CONFIG_FILE',
+    'AWS_ROLE_ARN',
+    'AWS_ROLE_SESSION_NAME',
+    'AWS_WEB_IDENTITY_TOKEN_FILE',
+    'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+    'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+    'AWS_CONTAINER_AUTHORIZATION_TOKEN',
+    'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
+    'AWS_EC2_METADATA_SERVICE_ENDPOINT',
+    'ECS_CONTAINER_METADATA_URI',
+    'ECS_CONTAINER_METADATA_URI_V4',
+]);
+/** `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`: where the runner's AWS is, none of the algorithm's business. */
+const ENDPOINT_VARIABLE_PREFIX = 'AWS_ENDPOINT_URL';
+/** Prefix of the runner's own settings, which the algorithm has no business reading. */
+const RUNNER_VARIABLE_PREFIX = 'SLUICE_';
+/**
+ * True for a variable the algorithm must not inherit: AWS credentials and where to find them, AWS
+ * endpoint overrides, and the runner's own `SLUICE_*` settings (queue URL, run id).
+ *
+ * @example
+ * isWithheldVariable('AWS_SECRET_ACCESS_KEY'); // true
+ * isWithheldVariable('PATH');                  // false
+ */
+function isWithheldVariable(name) {
+    const upper = name.toUpperCase();
+    return (CREDENTIAL_VARIABLES.has(upper) ||
+        upper.startsWith(ENDPOINT_VARIABLE_PREFIX) ||
+        name.startsWith(RUNNER_VARIABLE_PREFIX));
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ../core/src/ids/run-id.ts
+// The run id: deterministic from the job, so provisioning the same job twice finds the same
+// resources (idempotent), and short and plain enough to sit in every AWS name sluice makes.
+
+
+/** Longest slug taken from the job name. */
+const MAX_SLUG_LENGTH = 30;
+/**
+ * Longest run id: 30-character slug, `-`, 8 hex. It leaves room in the tightest names sluice builds
+ * from it: IAM role names (64) such as `sluice-<run-id>-execution`, SQS queue names (80) such as
+ * `sluice-<run-id>-tasks-dlq`, Lambda function names (64).
+ */
+const MAX_RUN_ID_LENGTH = MAX_SLUG_LENGTH + 9;
+/** What a run id looks like: a lower-case slug, `-`, 8 lower-case hex digits. */
+const RUN_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?-[0-9a-f]{8}$/;
+/**
+ * Turns a job name into a run id prefix: lower case, letters and digits, single `-` between words,
+ * at most 30 characters; `run` when nothing is left.
+ *
+ * @example
+ * jobSlug('Thumbnails: Holiday 2024!'); // 'thumbnails-holiday-2024'
+ */
+function jobSlug(name) {
+    const slug = name
+        .normalize('NFKD')
+        .replace(/[\u0300-\u036f]/g, '')
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-+|-+$/g, '')
+        .slice(0, MAX_SLUG_LENGTH)
+        .replace(/-+$/, '');
+    return slug === '' ? 'run' : slug;
+}
+/**
+ * The fields hashed into the run id. In: name, algorithm, input bucket/prefix/include (include
+ * sorted: order does not change which keys match), output bucket/prefix, env (values or their
+ * `fromEnv`/`fromSecret` references; a new value means new results), region. Out, because they
+ * tune a run rather than define it: compute (including the backend, which a flag can override, so
+ * one job file runs locally and on AWS as the same run), retries, timeoutSeconds, keep, mode,
+ * credentials, `input.create`, `$schema`.
+ */
+function identity(job) {
+    const algorithm = job.algorithm.kind === 'catalogue'
+        ? `${job.algorithm.name}@${job.algorithm.version}`
+        : job.algorithm.reference;
+    return {
+        v: 1,
+        name: job.name,
+        algorithm,
+        input: {
+            bucket: job.input.bucket,
+            prefix: job.input.prefix,
+            include: [...new Set(job.input.include)].sort(),
+        },
+        output: { bucket: job.output.bucket, prefix: job.output.prefix },
+        env: job.env,
+        region: job.aws.region ?? null,
+    };
+}
+/**
+ * The run id of a job: `<job-name-slug>-<first 8 hex of sha256 of the job's identity fields>`.
+ * Valid as an S3 key segment and inside ECS, IAM, SQS and Lambda names (lower-case letters,
+ * digits and `-`, at most 39 characters).
+ *
+ * @example
+ * runId(parseJob(text, 'job.json')); // 'thumbnails-3f9a0c12'
+ */
+function runId(job) {
+    const digest = createHash('sha256')
+        .update(canonicalJson(identity(job)))
+        .digest('hex');
+    return `${jobSlug(job.name)}-${digest.slice(0, 8)}`;
+}
+/**
+ * True when the text is shaped like a run id.
+ *
+ * @example
+ * isRunId('thumbnails-3f9a0c12'); // true
+ * isRunId('../etc'); // false
+ */
+function isRunId(text) {
+    return text.length <= MAX_RUN_ID_LENGTH && RUN_ID_PATTERN.test(text);
+}
+
+// EXTERNAL MODULE: ../core/node_modules/ajv/dist/2020.js
+var _2020 = __nccwpck_require__(7331);
+var _2020_default = /*#__PURE__*/__nccwpck_require__.n(_2020);
+;// CONCATENATED MODULE: ../core/src/schemas/ajv.ts
+// One Ajv instance for every contract, so each schema is compiled once per process.
+
+const ajv = new (_2020_default())({
+    // Report every problem at once, not only the first: users fix a file in one go.
+    allErrors: true,
+    // `verbose` keeps `parentSchema` and `data` on each error, which the translator needs to name the
+    // expected value and describe what was found.
+    verbose: true,
+    strict: true,
+    // `required` inside `anyOf`/`then` names properties declared by the enclosing object, which this
+    // strict check cannot see.
+    strictRequired: false,
+    // `memory` accepts an integer or a string; the union is deliberate.
+    allowUnionTypes: true,
+});
+/**
+ * Removes Ajv's `nullable` keyword from a schema typed with `JSONSchemaType<T>`.
+ *
+ * Why: with `exactOptionalPropertyTypes`, `JSONSchemaType<T>` insists on `nullable: true` for every
+ * optional property (it reads `T[K]` as `X | undefined`), which would let `null` through at run time
+ * and is not a draft 2020-12 keyword that editors understand. The TS types never allow `null`, so
+ * dropping it makes the run-time check match the type exactly.
+ */
+function toSchemaJson(schema) {
+    return strip(schema);
+}
+function strip(value) {
+    if (Array.isArray(value))
+        return value.map(strip);
+    if (value !== null && typeof value === 'object') {
+        const out = {};
+        for (const [key, child] of Object.entries(value)) {
+            if (key === 'nullable')
+                continue;
+            out[key] = strip(child);
+        }
+        return out;
+    }
+    return value;
+}
+/**
+ * A validator compiled on first use and kept: importing core stays cheap for callers that never
+ * validate, and the schema is still compiled once per process.
+ */
+function lazyValidator(schema) {
+    let compiled;
+    return () => (compiled ??= ajv.compile(schema));
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/describe.ts
+/** Names that say their value is a credential. */
+const SENSITIVE_NAME = /secret|key|token|passw(or)?d|credential/i;
+const ACCESS_KEY_ID = /(?:AKIA|ASIA)[A-Z0-9]{16}/;
+/**
+ * Describes a found value in a few words. Strings are quoted only when nothing suggests a secret:
+ * a value under `env` (job variables may be secret), under a sensitive name, or shaped like a key.
+ */
+function describe_describeFound(value, segments) {
+    if (value === undefined)
+        return 'nothing';
+    if (value === null)
+        return 'null';
+    if (typeof value === 'boolean')
+        return String(value);
+    if (typeof value === 'number')
+        return String(value);
+    if (Array.isArray(value))
+        return `an array of ${value.length} item${value.length === 1 ? '' : 's'}`;
+    if (typeof value === 'object')
+        return 'an object';
+    if (typeof value !== 'string')
+        return typeof value;
+    const sensitive = segments[0] === 'env' ||
+        segments.some((segment) => typeof segment === 'string' && SENSITIVE_NAME.test(segment)) ||
+        ACCESS_KEY_ID.test(value) ||
+        /[A-Za-z0-9/+=]{40}/.test(value);
+    if (sensitive)
+        return `a string of ${value.length} character${value.length === 1 ? '' : 's'}`;
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+}
+/** What a JSON type is called in a sentence. */
+function typeWords(type) {
+    switch (type) {
+        case 'integer':
+            return 'a whole number';
+        case 'number':
+            return 'a number';
+        case 'string':
+            return 'a string';
+        case 'boolean':
+            return 'true or false';
+        case 'array':
+            return 'an array';
+        case 'object':
+            return 'an object';
+        case 'null':
+            return 'null';
+        default:
+            return type;
+    }
+}
+function distance(a, b) {
+    const previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+        let diagonal = previous[0] ?? 0;
+        previous[0] = i;
+        for (let j = 1; j <= b.length; j++) {
+            const above = previous[j] ?? 0;
+            const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+            previous[j] = Math.min(above + 1, (previous[j - 1] ?? 0) + 1, diagonal + cost);
+            diagonal = above;
+        }
+    }
+    return previous[b.length] ?? 0;
+}
+/**
+ * The known name closest to `given`, when it is close enough to be a typo: same letters in another
+ * case or spelling, or within a third of its length in edits.
+ */
+function describe_closestName(given, known) {
+    let best;
+    const lower = given.toLowerCase().replace(/[-_]/g, '');
+    for (const name of known) {
+        const score = name.toLowerCase().replace(/[-_]/g, '') === lower
+            ? 0
+            : distance(given.toLowerCase(), name.toLowerCase());
+        if (best === undefined || score < best.score)
+            best = { name, score };
+    }
+    if (best === undefined)
+        return undefined;
+    const allowed = Math.max(1, Math.floor(Math.max(given.length, best.name.length) / 3));
+    return best.score <= allowed ? best.name : undefined;
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/json-path.ts
+// JSONPath rendering for problems: `$` is the root, `.name` for plain names, `[3]` for array
+// items and `['odd key']` for everything else, so a user can paste it into jq-like tools.
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+/** Renders path segments as JSONPath, e.g. `['env', 'API_KEY']` → `$.env.API_KEY`. */
+function jsonPath(segments) {
+    let out = '$';
+    for (const segment of segments) {
+        if (typeof segment === 'number')
+            out += `[${segment}]`;
+        else if (IDENTIFIER.test(segment))
+            out += `.${segment}`;
+        else
+            out += `['${segment.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}']`;
+    }
+    return out;
+}
+/**
+ * Splits an Ajv instance path (a JSON Pointer such as `/input/include/1`) into segments, using the
+ * data to tell array indexes from object keys that happen to be digits.
+ */
+function pointerSegments(pointer, root) {
+    if (pointer === '')
+        return [];
+    const segments = [];
+    let node = root;
+    for (const raw of pointer.slice(1).split('/')) {
+        const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+        if (Array.isArray(node) && /^(0|[1-9][0-9]*)$/.test(key)) {
+            const index = Number(key);
+            segments.push(index);
+            node = node[index];
+        }
+        else {
+            segments.push(key);
+            node = node !== null && typeof node === 'object' ? node[key] : undefined;
+        }
+    }
+    return segments;
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/literal-secrets.ts
+
+
+/** How to pass credentials instead of writing them into a file. */
+const CREDENTIALS_HINT = 'Remove it and rotate the key. Pass credentials instead: as environment variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN set from GitHub secrets) with "aws": {"credentials": "environment"}, a named profile ("credentials": "profile"), a role to assume ("credentials": "roleArn" with "roleArn"), or OIDC ("credentials": "oidc", or aws-actions/configure-aws-credentials before this step)';
+const literal_secrets_ACCESS_KEY_ID = /(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])/;
+/** Runs of the characters a secret access key is made of (base64). */
+const TOKEN = /[A-Za-z0-9/+=]+/g;
+/**
+ * Finds literal AWS credentials anywhere in a parsed document: access key ids (`AKIA…`/`ASIA…` and
+ * 16 upper-case letters or digits) in any string or property name, and 40-character secrets in a
+ * property whose name (or an enclosing property's name, or the text just before them in the same
+ * string) says secret, key, token, password or credential. Each problem gives the path and never the value, not even in part.
+ *
+ * @example
+ * findLiteralSecrets({ aws: { secret: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' } }, 'job.json');
+ * // [{ file: 'job.json', path: '$.aws.secret', message: 'holds a literal AWS secret key', ... }]
+ * findLiteralSecrets({ algorithm: 'x@0123456789abcdef0123456789abcdef01234567' }, 'job.json'); // []
+ */
+function literal_secrets_findLiteralSecrets(value, file) {
+    const problems = [];
+    const visit = (node, segments, named) => {
+        if (typeof node === 'string') {
+            const kind = secretKind(node, named);
+            if (kind !== undefined)
+                problems.push(secretProblem(file, segments, kind));
+            return;
+        }
+        if (Array.isArray(node)) {
+            node.forEach((item, index) => {
+                visit(item, [...segments, index], named);
+            });
+            return;
+        }
+        if (node === null || typeof node !== 'object')
+            return;
+        for (const [key, child] of Object.entries(node)) {
+            if (literal_secrets_ACCESS_KEY_ID.test(key)) {
+                // The path would repeat the key, so the problem points at the object holding it.
+                problems.push(secretProblem(file, segments, 'a property name that is an access key id'));
+                continue;
+            }
+            visit(child, [...segments, key], named || SENSITIVE_NAME.test(key));
+        }
+    };
+    visit(value, [], false);
+    return problems;
+}
+function secretKind(text, named) {
+    if (literal_secrets_ACCESS_KEY_ID.test(text))
+        return 'a literal AWS access key id';
+    for (const match of text.matchAll(TOKEN)) {
+        const token = match[0];
+        // "aws_secret_access_key=…" inside one string: the value follows the first "=".
+        const equals = token.indexOf('=');
+        const value = token.length === 40 ? token : equals > 0 ? token.slice(equals + 1) : '';
+        if (value.length !== 40)
+            continue;
+        const before = text.slice(Math.max(0, match.index - 40), match.index + token.length - value.length);
+        if (named || SENSITIVE_NAME.test(before))
+            return 'a literal secret (a 40-character key)';
+    }
+    return undefined;
+}
+function secretProblem(file, segments, kind) {
+    return {
+        file,
+        path: jsonPath(segments),
+        message: `holds ${kind}; a literal credential was found, and files must not contain credentials`,
+        expected: 'no credentials in the file',
+        found: 'a literal credential (not shown)',
+        hint: CREDENTIALS_HINT,
+    };
+}
+/**
+ * Replaces anything shaped like an access key id in a text with `<redacted>`: a last guard so no
+ * problem ever repeats one, whatever produced it.
+ */
+function redactKeyIds(text) {
+    return text.replace(new RegExp(literal_secrets_ACCESS_KEY_ID.source, 'g'), '<redacted>');
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/ajv-problems.ts
+
+
+
+/**
+ * Translates the errors of one Ajv validation of `root` (against `schema`) into problems.
+ */
+function ajv_problems_problemsFromAjv(errors, file, root, schema, explain) {
+    const context = explain === undefined ? { file, root, schema } : { file, root, schema, explain };
+    const seen = new Set();
+    return translateSet(errors, context).filter((problem) => {
+        const key = `${problem.path}\u0000${problem.message}`;
+        if (seen.has(key))
+            return false;
+        seen.add(key);
+        return true;
+    });
+}
+function isUnion(error) {
+    return error.keyword === 'anyOf' || error.keyword === 'oneOf';
+}
+/** True when `error` comes from a subschema of `parent` applied to the same value or one inside it. */
+function within(error, parent) {
+    // One schema location (e.g. each `env` entry's `anyOf`) applies to many values: the instance
+    // path tells whose error this is.
+    const sameValue = error.instancePath === parent.instancePath || error.instancePath.startsWith(`${parent.instancePath}/`);
+    return error !== parent && sameValue && error.schemaPath.startsWith(`${parent.schemaPath}/`);
+}
+function translateSet(errors, context) {
+    // Errors nested in a union or in `propertyNames` are explained by that outer error alone.
+    const owners = errors.filter((error) => (isUnion(error) || error.keyword === 'propertyNames') &&
+        !errors.some((other) => isUnion(other) && within(error, other)));
+    const problems = [];
+    const done = new Set();
+    for (const error of errors) {
+        if (done.has(error))
+            continue;
+        const owner = owners.find((candidate) => candidate === error || within(error, candidate));
+        if (owner === undefined) {
+            done.add(error);
+            const problem = translateOne(error, context);
+            if (problem)
+                problems.push(problem);
+            continue;
+        }
+        const inside = errors.filter((candidate) => within(candidate, owner));
+        for (const member of [owner, ...inside])
+            done.add(member);
+        if (isUnion(owner))
+            problems.push(...translateUnion(owner, inside, context));
+        else {
+            const problem = translateOne(owner, context);
+            if (problem)
+                problems.push(problem);
+        }
+    }
+    return problems;
+}
+function depth(error) {
+    const steps = error.instancePath === '' ? 0 : error.instancePath.split('/').length - 1;
+    return error.keyword === 'required' || error.keyword === 'additionalProperties' ? steps + 1 : steps;
+}
+function translateUnion(union, inside, context) {
+    const branches = Array.isArray(union.schema) ? union.schema : [];
+    const byBranch = branches.map((_, index) => inside.filter((error) => error.schemaPath.startsWith(`${union.schemaPath}/${index}/`)));
+    const segments = pointerSegments(union.instancePath, context.root);
+    // Every branch only misses a property: "give one of these".
+    if (byBranch.every((errors) => errors.length > 0 &&
+        errors.every((e) => e.keyword === 'required' && e.instancePath === union.instancePath))) {
+        const names = byBranch.map((errors) => String((errors[0]?.params).missingProperty));
+        const quoted = names.map((name) => `"${name}"`).join(' or ');
+        return [
+            make(context.file, [...segments, names[0] ?? ''], `${quoted} is required`, {
+                expected: `one of ${quoted}`,
+                found: 'neither',
+                hint: `Add ${quoted}`,
+            }),
+        ];
+    }
+    const typeMismatch = (errors) => errors.some((error) => error.keyword === 'type' && error.instancePath === union.instancePath);
+    const candidates = byBranch
+        .map((errors, index) => ({ errors, index }))
+        .filter(({ errors }) => errors.length > 0 && !typeMismatch(errors));
+    // No form fits the value's shape (only missing or unknown properties on the value itself): say
+    // which forms exist rather than pick one and list its differences.
+    const shapeOnly = candidates.every(({ errors }) => errors.every((error) => (error.keyword === 'required' || error.keyword === 'additionalProperties') &&
+        error.instancePath === union.instancePath));
+    if (candidates.length === 0 || shapeOnly) {
+        const expected = branches.map((branch) => expectedFor(branch)).join(', or ');
+        return [
+            make(context.file, segments, `must be ${expected}`, {
+                expected,
+                found: describe_describeFound(union.data, segments),
+            }),
+        ];
+    }
+    const score = (errors) => Math.max(...errors.map(depth));
+    candidates.sort((a, b) => score(b.errors) - score(a.errors) || a.errors.length - b.errors.length || a.index - b.index);
+    return translateSet(candidates[0]?.errors ?? [], context);
+}
+/** A few words for what a schema accepts: its title, its enum, or its type. */
+function expectedFor(schema) {
+    if (schema === null || typeof schema !== 'object')
+        return 'a valid value';
+    const s = schema;
+    if (typeof s.title === 'string')
+        return s.title;
+    if (Array.isArray(s.enum))
+        return `one of ${s.enum.map((value) => JSON.stringify(value)).join(', ')}`;
+    if (Array.isArray(s.type))
+        return s.type.map((type) => typeWords(String(type))).join(' or ');
+    if (typeof s.type === 'string')
+        return typeWords(s.type);
+    if (Array.isArray(s.anyOf))
+        return s.anyOf.map(expectedFor).join(', or ');
+    return 'a valid value';
+}
+function resolvePointer(schema, pointer) {
+    let node = schema;
+    for (const raw of pointer.replace(/^#/, '').split('/').slice(1)) {
+        const key = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
+        node = node !== null && typeof node === 'object' ? node[key] : undefined;
+    }
+    return node;
+}
+/** "when credentials is "profile"" for an `if` that tests one property's value. */
+function conditionWords(ifSchema) {
+    const properties = ifSchema?.properties;
+    const [name, test] = Object.entries(properties ?? {})[0] ?? [];
+    if (name === undefined || test === undefined)
+        return '';
+    const values = test.enum ?? (test.const !== undefined ? [test.const] : []);
+    return ` when ${name} is ${values.map((value) => JSON.stringify(value)).join(' or ')}`;
+}
+function make(file, segments, message, extra = {}) {
+    return {
+        file,
+        path: jsonPath(segments),
+        message,
+        ...(extra.expected !== undefined ? { expected: extra.expected } : {}),
+        ...(extra.found !== undefined ? { found: extra.found } : {}),
+        ...(extra.hint !== undefined ? { hint: extra.hint } : {}),
+    };
+}
+function rangeWords(parent) {
+    const min = typeof parent.minimum === 'number' ? parent.minimum : undefined;
+    const max = typeof parent.maximum === 'number' ? parent.maximum : undefined;
+    if (min !== undefined && max !== undefined)
+        return `between ${min} and ${max}`;
+    return undefined;
+}
+const CREDENTIAL_FIELDS = /^(aws)?(access|secret|session)/i;
+function translateOne(error, context) {
+    const { file } = context;
+    const segments = pointerSegments(error.instancePath, context.root);
+    const parent = (error.parentSchema ?? {});
+    const params = error.params;
+    const found = describe_describeFound(error.data, segments);
+    const failure = { error, context, segments, parent, params, found };
+    if (['type', 'pattern', 'minimum', 'maximum', 'enum'].includes(error.keyword)) {
+        const special = context.explain?.(segments, error.data);
+        if (special)
+            return make(file, segments, special.message, { ...special, found });
+    }
+    switch (error.keyword) {
+        case 'required':
+            return missingProperty(failure);
+        case 'additionalProperties':
+            return unknownProperty(failure);
+        case 'type': {
+            const expected = String(params.type)
+                .split(',')
+                .map((type) => typeWords(type))
+                .join(' or ');
+            return make(file, segments, `must be ${expected}`, { expected, found });
+        }
+        case 'enum':
+            return notAllowed(failure);
+        case 'const':
+            return make(file, segments, `must be ${JSON.stringify(params.allowedValue)}`, {
+                expected: JSON.stringify(params.allowedValue),
+                found,
+            });
+        case 'pattern': {
+            const expected = typeof parent.title === 'string' ? parent.title : `a string matching ${String(params.pattern)}`;
+            return make(file, segments, `must be ${expected}`, { expected, found });
+        }
+        case 'minimum':
+        case 'maximum':
+        case 'exclusiveMinimum':
+        case 'exclusiveMaximum':
+            return outOfRange(failure);
+        case 'minLength':
+            return Number(params.limit) === 1
+                ? make(file, segments, 'must not be empty', { expected: 'a non-empty string', found: '""' })
+                : make(file, segments, `must be at least ${String(params.limit)} characters long`, { found });
+        case 'maxLength':
+            return make(file, segments, `must be at most ${String(params.limit)} characters long`, {
+                found: typeof error.data === 'string' ? `${error.data.length} characters` : found,
+            });
+        case 'minItems':
+            return make(file, segments, `must have at least ${String(params.limit)} item${Number(params.limit) === 1 ? '' : 's'}`, {
+                found,
+            });
+        case 'maxItems':
+            return make(file, segments, `must have at most ${String(params.limit)} items`, { found });
+        case 'uniqueItems': {
+            // Ajv scans from the end, so `i` is the earlier item and `j` the later duplicate.
+            const first = Number(params.i);
+            const second = Number(params.j);
+            return make(file, [...segments, second], `repeats item [${first}]`, {
+                expected: 'each item once',
+                hint: `Remove one of items [${first}] and [${second}]`,
+            });
+        }
+        case 'propertyNames': {
+            const name = String(params.propertyName);
+            const rules = parent.propertyNames;
+            return make(file, [...segments, name], `"${name}" is not a valid name here`, {
+                expected: expectedFor(rules),
+                hint: name.startsWith('SLUICE_')
+                    ? 'Names starting with SLUICE_ are reserved for the runner; rename it'
+                    : undefined,
+            });
+        }
+        case 'if':
+            // The failing `then` already produced its own, clearer error.
+            return undefined;
+        default:
+            return make(file, segments, `does not meet the "${error.keyword}" rule of the schema`, { found });
+    }
+}
+/** A required property is absent: say which, under what condition, and what it is for. */
+function missingProperty(failure) {
+    const { error, context, segments, parent, params } = failure;
+    const { file } = context;
+    const name = String(params.missingProperty);
+    const then = error.schemaPath.match(/^(.*)\/then\/required$/);
+    const condition = then?.[1] !== undefined ? conditionWords(resolvePointer(context.schema, `${then[1]}/if`)) : '';
+    const objectSchema = (then?.[1] !== undefined ? resolvePointer(context.schema, then[1].replace(/\/allOf\/[0-9]+$/, '')) : parent);
+    const property = objectSchema?.properties?.[name];
+    const description = property?.description;
+    return make(file, [...segments, name], `"${name}" is required${condition}`, {
+        expected: expectedFor(property),
+        found: 'nothing',
+        hint: typeof description === 'string' ? `Add "${name}": ${description}` : `Add "${name}"`,
+    });
+}
+/** A property the schema does not know: a credential gets its own warning, a typo a suggestion. */
+function unknownProperty(failure) {
+    const { context, segments, parent, params } = failure;
+    const { file } = context;
+    const name = String(params.additionalProperty);
+    const known = Object.keys(parent.properties ?? {});
+    if (segments.length === 1 &&
+        segments[0] === 'aws' &&
+        (CREDENTIAL_FIELDS.test(name) || SENSITIVE_NAME.test(name))) {
+        return make(file, [...segments, name], `"${name}" is not a job field: a job file never holds AWS credentials`, {
+            expected: `one of ${known.join(', ')}`,
+            hint: CREDENTIALS_HINT,
+        });
+    }
+    const suggestion = describe_closestName(name, known);
+    return make(file, [...segments, name], `unknown property "${name}"`, {
+        expected: known.length > 0 ? `one of ${known.join(', ')}` : 'no properties',
+        hint: suggestion !== undefined
+            ? `Did you mean "${suggestion}"?`
+            : `Remove it; known properties are ${known.join(', ')}`,
+    });
+}
+/** A value outside an enum, with the nearest allowed one when it looks like a typo. */
+function notAllowed(failure) {
+    const { error, context, segments, params, found } = failure;
+    const { file } = context;
+    const allowed = Array.isArray(params.allowedValues) ? params.allowedValues : [];
+    const expected = `one of ${allowed.map((value) => JSON.stringify(value)).join(', ')}`;
+    const suggestion = typeof error.data === 'string'
+        ? describe_closestName(error.data, allowed.map((value) => String(value)))
+        : undefined;
+    return make(file, segments, `must be ${expected}`, {
+        expected,
+        found,
+        hint: suggestion !== undefined ? `Did you mean "${suggestion}"?` : undefined,
+    });
+}
+/** A number past a bound, in words ("between 1 and 100" when the schema gives both). */
+function outOfRange(failure) {
+    const { error, context, segments, parent, params, found } = failure;
+    const { file } = context;
+    const limit = String(params.limit);
+    const range = rangeWords(parent);
+    const words = range ??
+        {
+            minimum: `at least ${limit}`,
+            maximum: `at most ${limit}`,
+            exclusiveMinimum: `greater than ${limit}`,
+            exclusiveMaximum: `less than ${limit}`,
+        }[error.keyword];
+    return make(file, segments, `must be ${words}`, {
+        expected: `${expectedFor({ type: parent.type })} ${words}`,
+        found,
+    });
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/memory.ts
+// Memory sizes and the Fargate task-size table. Memory is MiB everywhere inside sluice because ECS
+// task definitions and `docker run --memory` limits are set in MiB.
+
+/** Docker refuses memory limits below 6 MiB. */
+const MIN_MEMORY_MIB = 6;
+/** 1 TiB: far above any ECS instance, so a larger value is a typo. */
+const MAX_MEMORY_MIB = 1024 * 1024;
+/**
+ * Memory the runner itself needs next to the algorithm (Node.js, transfer buffers). It is added to
+ * the manifest's `memory` wherever a limit is set: the ECS task definition and the local engine.
+ */
+const memory_RUNNER_OVERHEAD_MIB = 128;
+/** The pattern the schema publishes for memory strings: a whole number followed by `MiB` or `GiB`. */
+const MEMORY_STRING_PATTERN = '^[1-9][0-9]{0,7}(MiB|GiB)$';
+/** The phrase every memory problem uses for what is accepted. */
+const MEMORY_EXPECTED = 'MiB as a whole number (e.g. 2048), or a string "<n>MiB" or "<n>GiB"';
+/**
+ * Reads a memory size as MiB, or says why it cannot. Exactly these forms are accepted: a whole
+ * number of MiB (`2048`), `"<n>MiB"` and `"<n>GiB"` (binary units, case as written). `MB`, `GB`, `M`,
+ * `G` and lower-case units are refused because they are ambiguous (decimal or binary? Docker reads
+ * `m` as MiB, most people read `MB` as 10^6 bytes); the refusal says what to write instead.
+ */
+function explainMemory(value) {
+    const refuse = (message, hint) => ({
+        refusal: hint === undefined
+            ? { message, expected: MEMORY_EXPECTED }
+            : { message, expected: MEMORY_EXPECTED, hint },
+    });
+    if (typeof value === 'number') {
+        if (!Number.isInteger(value)) {
+            return refuse('memory must be a whole number of MiB', `Write ${Math.ceil(value)} (MiB)`);
+        }
+        return checkRange(value, refuse);
+    }
+    if (typeof value !== 'string')
+        return refuse('memory must be a number of MiB or a string with units');
+    const exact = /^([1-9][0-9]{0,7})(MiB|GiB)$/.exec(value);
+    if (exact) {
+        const amount = Number(exact[1]);
+        return checkRange(exact[2] === 'GiB' ? amount * 1024 : amount, refuse);
+    }
+    const loose = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$/.exec(value);
+    if (!loose)
+        return refuse(`memory "${value}" is not a size`, 'Write a whole number of MiB such as 2048, or "2GiB"');
+    const amount = Number(loose[1]);
+    const unit = (loose[2] ?? '').toLowerCase();
+    const mib = unit === '' || unit.startsWith('m') ? amount : unit.startsWith('g') ? amount * 1024 : undefined;
+    if (mib === undefined) {
+        return refuse(`memory unit "${loose[2] ?? ''}" is not known`, 'Use MiB or GiB, e.g. "512MiB" or "2GiB"');
+    }
+    const suggestion = suggestMemory(mib, unit.startsWith('g') ? amount : undefined);
+    if (unit === '') {
+        return refuse(`memory "${value}" is a number written as a string`, `Write ${suggestion}`);
+    }
+    if (!Number.isInteger(amount)) {
+        return refuse(`memory "${value}" is not a whole number of ${unit.startsWith('g') ? 'GiB' : 'MiB'}`, `Write ${suggestion}`);
+    }
+    return refuse(`memory unit "${loose[2] ?? ''}" is ambiguous (decimal or binary?), so it is not accepted`, `Write ${suggestion}`);
+}
+function suggestMemory(mib, gib) {
+    const whole = Math.ceil(mib);
+    if (gib !== undefined && Number.isInteger(gib))
+        return `${gib}GiB or ${whole}`;
+    return `${whole}MiB or ${whole}`;
+}
+function checkRange(mib, refuse) {
+    if (mib < MIN_MEMORY_MIB)
+        return refuse(`memory must be at least ${MIN_MEMORY_MIB} MiB`, 'Container engines refuse smaller limits');
+    if (mib > MAX_MEMORY_MIB)
+        return refuse(`memory must be at most ${MAX_MEMORY_MIB} MiB (1 TiB)`);
+    return { mib };
+}
+/**
+ * Reads a memory size as MiB: a whole number of MiB, `"<n>MiB"` or `"<n>GiB"`.
+ *
+ * @example
+ * parseMemory(512); // 512
+ * parseMemory('512MiB'); // 512
+ * parseMemory('2GiB'); // 2048
+ * parseMemory('2GB'); // throws: ambiguous unit. Write 2GiB or 2048
+ * @throws {ConfigurationError} when the value is not one of the accepted forms; the message says what to write.
+ */
+function parseMemory(value) {
+    const result = explainMemory(value);
+    if ('mib' in result)
+        return result.mib;
+    const { message, hint } = result.refusal;
+    throw new ConfigurationError(hint === undefined ? message : `${message}. ${hint}`);
+}
+/** Fargate's memory choices for each vCPU count: [vCPU, first MiB, last MiB, step MiB]. */
+const FARGATE_TABLE = (/* unused pure expression or super */ null && ([
+    [0.25, 512, 512, 512],
+    [0.25, 1024, 2048, 1024],
+    [0.5, 1024, 4096, 1024],
+    [1, 2048, 8192, 1024],
+    [2, 4096, 16384, 1024],
+    [4, 8192, 30720, 1024],
+    [8, 16384, 61440, 4096],
+    [16, 32768, 122880, 8192],
+]));
+/**
+ * Every (vCPU, memory) pair Fargate accepts, smallest first.
+ *
+ * @example
+ * fargateSizes().find((size) => size.cpu === 1)?.memoryMiB; // 2048
+ */
+function fargateSizes() {
+    const sizes = [];
+    for (const [cpu, first, last, step] of FARGATE_TABLE) {
+        for (let memoryMiB = first; memoryMiB <= last; memoryMiB += step) {
+            sizes.push({ cpu, cpuUnits: cpu * 1024, memoryMiB });
+        }
+    }
+    return sizes;
+}
+/**
+ * True when Fargate can run exactly this vCPU/memory pair.
+ *
+ * @example
+ * isFargateSize(0.25, 2048); // true
+ * isFargateSize(0.25, 4096); // false
+ */
+function isFargateSize(cpu, memoryMiB) {
+    return fargateSizes().some((size) => size.cpu === cpu && size.memoryMiB === memoryMiB);
+}
+/**
+ * The smallest Fargate size that gives the algorithm what its manifest asks for plus the runner's
+ * overhead: the fewest vCPUs at or above `cpu` (0.25 when not given), then the least memory at or
+ * above `memoryMiB + runnerOverheadMiB`. Undefined when no Fargate size is large enough (use EC2).
+ *
+ * @example
+ * taskSize({ memoryMiB: 512 }, 128); // { cpu: 0.25, cpuUnits: 256, memoryMiB: 1024 }
+ * taskSize({ memoryMiB: 4096, cpu: 0.25 }, 128); // { cpu: 1, cpuUnits: 1024, memoryMiB: 5120 }
+ */
+function memory_taskSize(manifest, runnerOverheadMiB = memory_RUNNER_OVERHEAD_MIB) {
+    const need = manifest.memoryMiB + runnerOverheadMiB;
+    const cpu = manifest.cpu ?? 0.25;
+    return fargateSizes().find((size) => size.cpu >= cpu && size.memoryMiB >= need);
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/manifest.ts
+// The algorithm manifest (`algorithm.json`): what an algorithm developer commits next to a
+// Dockerfile. `RawManifest` is the file as written; `Manifest` is the normalised form the rest of
+// sluice uses (defaults applied, memory in MiB, image-or-build as a tagged union).
+
+
+/** Defaults applied to an algorithm manifest; the reference (docs/reference.md) lists them too. */
+const MANIFEST_DEFAULTS = {
+    dockerfile: 'Dockerfile',
+    platform: 'linux/amd64',
+    gpu: 0,
+    input: '/data/in/',
+    output: '/data/out/',
+    timeoutSeconds: 3600,
+    permanentExitCodes: [],
+    retryOnTimeout: true,
+    retryOnOutOfMemory: false,
+    allowEmptyOutput: false,
+    readOnlyRootFilesystem: false,
+};
+/**
+ * The platforms sluice can run: the wrapped image carries a Node runtime for the runner, which
+ * sluice has for linux/amd64 and linux/arm64 only (`runtimePlatform`, compute/node-runtime.ts), the
+ * two CPU architectures ECS offers too (X86_64, ARM64). `linux/arm64/v8` is how arm64 images
+ * usually name themselves.
+ */
+const SUPPORTED_PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/arm64/v8'];
+/** SQS keeps a message invisible for at most 12 hours, so no task can run longer. */
+const MAX_TIMEOUT_SECONDS = 43200;
+/** Names of algorithms: lower-case words joined by `.`, `_` or `-` (they become image repository names). */
+const ALGORITHM_NAME_PATTERN = '^[a-z0-9]+(?:[._-][a-z0-9]+)*$';
+/** Versions become image tags, so they follow the tag rules. */
+const ALGORITHM_VERSION_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$';
+/** An OCI image reference: optional registry, repository path, optional tag and/or sha256 digest. */
+const IMAGE_REFERENCE_PATTERN = '^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$';
+/** Variable names: shell-style, and not `SLUICE_*`, which the runner reserves for itself. */
+const ENV_NAME_PATTERN = '^(?!SLUICE_)[A-Za-z_][A-Za-z0-9_]*$';
+const envVarSchema = {
+    type: 'object',
+    description: 'A variable the algorithm reads.',
+    properties: {
+        required: {
+            type: 'boolean',
+            nullable: true,
+            default: false,
+            description: 'The job must give a value (unless `default` is set).',
+        },
+        default: {
+            type: 'string',
+            nullable: true,
+            description: 'Value used when the job gives none. Not allowed for secret variables.',
+        },
+        description: { type: 'string', nullable: true, description: 'What the variable does, for users.' },
+        secret: {
+            type: 'boolean',
+            nullable: true,
+            default: false,
+            description: 'The value is a secret: the job must pass it with `fromEnv` or `fromSecret`, never literally, and it is masked in logs.',
+        },
+    },
+    additionalProperties: false,
+};
+const manifestSchemaTyped = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: 'sluice algorithm manifest (algorithm.json)',
+    description: 'Describes an algorithm container: its image, resources, where it reads input and leaves output.',
+    type: 'object',
+    properties: {
+        $schema: { type: 'string', nullable: true, description: 'Path or URL of this schema, for editors.' },
+        name: {
+            type: 'string',
+            title: 'a lower-case name such as "thumbnails" (letters, digits, ".", "_", "-")',
+            pattern: ALGORITHM_NAME_PATTERN,
+            maxLength: 64,
+            description: 'Algorithm name; jobs refer to it as `name@version`. Becomes the image repository name.',
+        },
+        version: {
+            type: 'string',
+            title: 'a version such as "1.2.0" (letters, digits, "_", ".", "-"; it becomes an image tag)',
+            pattern: ALGORITHM_VERSION_PATTERN,
+            description: 'Algorithm version; becomes the image tag.',
+        },
+        description: { type: 'string', nullable: true, description: 'One line for people.' },
+        image: {
+            type: 'string',
+            nullable: true,
+            title: 'an image reference such as "registry.example.com/team/algo:1.2" or "algo@sha256:<digest>"',
+            pattern: IMAGE_REFERENCE_PATTERN,
+            description: 'An existing image to wrap. Give `image` or `build`, not both.',
+        },
+        build: {
+            type: 'object',
+            nullable: true,
+            description: 'Build the algorithm image from a Dockerfile. Give `image` or `build`, not both.',
+            properties: {
+                context: {
+                    type: 'string',
+                    minLength: 1,
+                    description: 'Build context directory, relative to the manifest.',
+                },
+                dockerfile: {
+                    type: 'string',
+                    nullable: true,
+                    minLength: 1,
+                    default: MANIFEST_DEFAULTS.dockerfile,
+                    description: 'Dockerfile path, relative to the context.',
+                },
+                args: {
+                    type: 'object',
+                    nullable: true,
+                    required: [],
+                    additionalProperties: { type: 'string' },
+                    description: 'Build arguments (`--build-arg`). Not for secrets: they end up in the image history.',
+                },
+                target: { type: 'string', nullable: true, minLength: 1, description: 'Multi-stage build target.' },
+            },
+            required: ['context'],
+            additionalProperties: false,
+        },
+        memory: {
+            type: ['integer', 'string'],
+            title: MEMORY_EXPECTED,
+            minimum: MIN_MEMORY_MIB,
+            maximum: MAX_MEMORY_MIB,
+            pattern: MEMORY_STRING_PATTERN,
+            description: 'Memory the algorithm needs: MiB as a whole number (`2048`), or `"<n>MiB"` / `"<n>GiB"`. `MB`, `GB`, `M`, `G` are refused as ambiguous. The runner overhead (128 MiB) is added where a limit is set.',
+        },
+        cpu: {
+            type: 'number',
+            nullable: true,
+            exclusiveMinimum: 0,
+            maximum: 192,
+            description: 'vCPUs the algorithm needs (e.g. 0.25, 1, 4). On Fargate the smallest task size that fits is used.',
+        },
+        platform: {
+            type: 'string',
+            nullable: true,
+            enum: SUPPORTED_PLATFORMS,
+            default: MANIFEST_DEFAULTS.platform,
+            description: 'OCI platform the image runs on: `linux/amd64` or `linux/arm64` (also written `linux/arm64/v8`), the ones sluice has a runner for.',
+        },
+        gpu: {
+            type: 'integer',
+            nullable: true,
+            minimum: 0,
+            maximum: 8,
+            default: MANIFEST_DEFAULTS.gpu,
+            description: 'GPUs the algorithm needs (EC2 launch type only; Fargate has none).',
+        },
+        input: {
+            type: 'string',
+            nullable: true,
+            minLength: 1,
+            default: MANIFEST_DEFAULTS.input,
+            description: 'Absolute container path where the input file is put. Ending in `/`: a directory, the file keeps its base name inside it. Otherwise: the exact file path.',
+        },
+        output: {
+            type: 'string',
+            nullable: true,
+            minLength: 1,
+            default: MANIFEST_DEFAULTS.output,
+            description: 'Absolute container path where the algorithm leaves results. Ending in `/`: a directory, everything under it is uploaded. Otherwise: that one file.',
+        },
+        env: {
+            type: 'object',
+            nullable: true,
+            required: [],
+            propertyNames: {
+                title: 'a variable name (letters, digits, "_", not starting with a digit or "SLUICE_")',
+                pattern: ENV_NAME_PATTERN,
+            },
+            additionalProperties: envVarSchema,
+            description: 'Variables the algorithm reads, by name.',
+        },
+        port: {
+            type: 'integer',
+            nullable: true,
+            minimum: 1,
+            maximum: 65535,
+            description: 'Port the algorithm listens on; present means a server algorithm fed one task after another.',
+        },
+        command: {
+            type: 'array',
+            nullable: true,
+            minItems: 1,
+            items: { type: 'string' },
+            description: "Command to run (exec form); default: the image's entrypoint and command.",
+        },
+        timeoutSeconds: {
+            type: 'integer',
+            nullable: true,
+            minimum: 1,
+            maximum: MAX_TIMEOUT_SECONDS,
+            default: MANIFEST_DEFAULTS.timeoutSeconds,
+            description: 'Default time limit for one task, in seconds (at most 12 hours, the SQS limit).',
+        },
+        retry: {
+            type: 'object',
+            nullable: true,
+            description: 'Which failures are worth another attempt.',
+            properties: {
+                permanentExitCodes: {
+                    type: 'array',
+                    nullable: true,
+                    uniqueItems: true,
+                    items: { type: 'integer', minimum: 0, maximum: 255 },
+                    default: [],
+                    description: 'Exit codes that mean "this input will never work": the task fails without retrying.',
+                },
+                retryOnTimeout: {
+                    type: 'boolean',
+                    nullable: true,
+                    default: MANIFEST_DEFAULTS.retryOnTimeout,
+                    description: 'Retry a task that ran out of time.',
+                },
+                retryOnOutOfMemory: {
+                    type: 'boolean',
+                    nullable: true,
+                    default: MANIFEST_DEFAULTS.retryOnOutOfMemory,
+                    description: 'Retry a task killed for using too much memory (it usually fails again).',
+                },
+            },
+            additionalProperties: false,
+        },
+        allowEmptyOutput: {
+            type: 'boolean',
+            nullable: true,
+            default: MANIFEST_DEFAULTS.allowEmptyOutput,
+            description: 'Succeed when the algorithm leaves no output (otherwise the task fails as `no-output`).',
+        },
+        readOnlyRootFilesystem: {
+            type: 'boolean',
+            nullable: true,
+            default: MANIFEST_DEFAULTS.readOnlyRootFilesystem,
+            description: 'Run with a read-only root filesystem; `input` and `output` stay writable.',
+        },
+    },
+    required: ['name', 'version', 'memory'],
+    // Image or build: editors flag a manifest with neither; "both" is refused by a cross-check with a
+    // clearer message than a `not` keyword could give.
+    anyOf: [{ required: ['image'] }, { required: ['build'] }],
+    additionalProperties: false,
+};
+/**
+ * The published JSON Schema of `algorithm.json` (draft 2020-12).
+ *
+ * @example
+ * writeFileSync('algorithm.schema.json', JSON.stringify(manifestSchema, null, 2));
+ */
+const manifestSchema = toSchemaJson(manifestSchemaTyped);
+function containerPath(path) {
+    return path.endsWith('/') && path.length > 1
+        ? { path: path.replace(/\/+$/, ''), kind: 'directory' }
+        : { path, kind: 'file' };
+}
+/**
+ * Applies defaults to a manifest that passed the schema and the manifest rules; `memoryMiB` is
+ * `memory` already read by `parseMemory`.
+ *
+ * @example
+ * normalizeManifest({ name: 'x', version: '1', image: 'x:1', memory: '1GiB' }, 1024).platform; // 'linux/amd64'
+ */
+function normalizeManifest(raw, memoryMiB) {
+    const source = raw.image !== undefined
+        ? { kind: 'image', image: raw.image }
+        : {
+            kind: 'build',
+            context: raw.build?.context ?? '.',
+            dockerfile: raw.build?.dockerfile ?? MANIFEST_DEFAULTS.dockerfile,
+            args: { ...raw.build?.args },
+            ...(raw.build?.target !== undefined ? { target: raw.build.target } : {}),
+        };
+    const env = {};
+    for (const [name, spec] of Object.entries(raw.env ?? {})) {
+        env[name] = {
+            required: spec.required ?? false,
+            description: spec.description ?? '',
+            secret: spec.secret ?? false,
+            ...(spec.default !== undefined ? { default: spec.default } : {}),
+        };
+    }
+    return {
+        name: raw.name,
+        version: raw.version,
+        ...(raw.description !== undefined ? { description: raw.description } : {}),
+        source,
+        memoryMiB,
+        ...(raw.cpu !== undefined ? { cpu: raw.cpu } : {}),
+        platform: raw.platform ?? MANIFEST_DEFAULTS.platform,
+        gpu: raw.gpu ?? MANIFEST_DEFAULTS.gpu,
+        input: containerPath(raw.input ?? MANIFEST_DEFAULTS.input),
+        output: containerPath(raw.output ?? MANIFEST_DEFAULTS.output),
+        env,
+        ...(raw.port !== undefined ? { port: raw.port } : {}),
+        ...(raw.command !== undefined ? { command: [...raw.command] } : {}),
+        timeoutSeconds: raw.timeoutSeconds ?? MANIFEST_DEFAULTS.timeoutSeconds,
+        retry: {
+            permanentExitCodes: [...(raw.retry?.permanentExitCodes ?? MANIFEST_DEFAULTS.permanentExitCodes)],
+            retryOnTimeout: raw.retry?.retryOnTimeout ?? MANIFEST_DEFAULTS.retryOnTimeout,
+            retryOnOutOfMemory: raw.retry?.retryOnOutOfMemory ?? MANIFEST_DEFAULTS.retryOnOutOfMemory,
+        },
+        allowEmptyOutput: raw.allowEmptyOutput ?? MANIFEST_DEFAULTS.allowEmptyOutput,
+        readOnlyRootFilesystem: raw.readOnlyRootFilesystem ?? MANIFEST_DEFAULTS.readOnlyRootFilesystem,
+    };
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/runner-config.ts
+// The runner's configuration: one JSON document in the `SLUICE_RUN` environment variable, written
+// by whoever launches runners (provision-run's task definition overrides, the local backend, tests).
+// Everything per run travels in it; AWS credentials and endpoints do not (the SDK reads its own
+// environment), and secret values do not either: `secretEnv` names variables the runner reads from
+// its own environment, set by ECS `secrets` or the local engine.
+
+
+
+
+
+
+/** The environment variable holding the runner's configuration (JSON). */
+const RUNNER_CONFIG_VARIABLE = 'SLUICE_RUN';
+/** The environment variable that carries a local broker's bearer token to a sealed-mode runner. */
+const RUNNER_BROKER_TOKEN_VARIABLE = 'SLUICE_BROKER_TOKEN';
+/** The environment variable naming the manifest file, and its default (baked into wrapped images). */
+const RUNNER_MANIFEST_VARIABLE = 'SLUICE_MANIFEST';
+const DEFAULT_RUNNER_MANIFEST_PATH = '/sluice/algorithm.json';
+/** Defaults of the optional settings. */
+const RUNNER_CONFIG_DEFAULTS = {
+    /** Heartbeat period; the visibility window is three periods, so a lost task returns in about a minute. */
+    heartbeatSeconds: 20,
+    /** First delay before a failed attempt is retried; doubled per attempt, at most 15 minutes. */
+    retryDelaySeconds: 10,
+    pathRoot: '/',
+};
+/**
+ * How long before its AWS session expires a runner stops leasing, beyond one task's time limit: the
+ * lease's long poll, the input's download, the outputs' upload and the commit.
+ */
+const RUNNER_CREDENTIALS_MARGIN_SECONDS = 300;
+/**
+ * Whether a runner whose AWS session ends at `expiresAt` may lease one more task at `now`: only when
+ * the task could run its whole time limit, plus {@link RUNNER_CREDENTIALS_MARGIN_SECONDS}, first.
+ * Always true without an end (a role the SDK refreshes by itself, or no AWS credential at all).
+ *
+ * @example
+ * sessionOutlastsTask('2030-01-01T00:00:00Z', 900, Date.parse('2030-01-01T00:00:00Z') - 1_200_000); // true
+ * @throws never: an unreadable date counts as no end (the schema refuses one first).
+ */
+function sessionOutlastsTask(expiresAt, timeoutSeconds, now) {
+    const end = expiresAt === undefined ? Number.NaN : Date.parse(expiresAt);
+    if (Number.isNaN(end))
+        return true;
+    return end - now >= (timeoutSeconds + RUNNER_CREDENTIALS_MARGIN_SECONDS) * 1000;
+}
+const NAME = { type: 'string', pattern: ENV_NAME_PATTERN };
+const SECONDS = { type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_SECONDS };
+const runnerConfigSchemaTyped = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: 'sluice runner configuration (SLUICE_RUN)',
+    type: 'object',
+    properties: {
+        runId: {
+            type: 'string',
+            pattern: RUN_ID_PATTERN.source,
+            title: 'a run id such as "thumbnails-3f9a0c12"',
+        },
+        queueUrl: { type: 'string', minLength: 1, pattern: '^https?://' },
+        deadLetterQueueUrl: { type: 'string', minLength: 1, pattern: '^https?://' },
+        input: {
+            type: 'object',
+            properties: {
+                bucket: { type: 'string', minLength: 3, maxLength: 63 },
+                prefix: { type: 'string', pattern: '^$|/$', title: 'empty or a prefix ending in "/"' },
+                include: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+            },
+            required: ['bucket', 'prefix', 'include'],
+            additionalProperties: false,
+        },
+        output: {
+            type: 'object',
+            properties: {
+                bucket: { type: 'string', minLength: 3, maxLength: 63 },
+                prefix: {
+                    type: 'string',
+                    pattern: '^(?!_sluice/)(?:$|.*/$)',
+                    title: 'empty or a prefix ending in "/"',
+                },
+            },
+            required: ['bucket', 'prefix'],
+            additionalProperties: false,
+        },
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 100 },
+        timeoutSeconds: { ...SECONDS, nullable: true },
+        idleSeconds: { type: 'integer', minimum: 0, maximum: 86400 },
+        heartbeatSeconds: { type: 'integer', minimum: 1, maximum: 3600, nullable: true },
+        retryDelaySeconds: { type: 'integer', minimum: 0, maximum: 900, nullable: true },
+        env: { type: 'object', required: [], propertyNames: NAME, additionalProperties: { type: 'string' } },
+        secretEnv: { type: 'array', uniqueItems: true, items: NAME },
+        algorithmDigest: { type: 'string', pattern: '^sha256:[a-f0-9]{64}$', nullable: true },
+        workerId: { type: 'string', minLength: 1, maxLength: 128, nullable: true },
+        pathRoot: { type: 'string', pattern: '^/', nullable: true, title: 'an absolute directory' },
+        broker: {
+            type: 'object',
+            nullable: true,
+            properties: {
+                url: { type: 'string', pattern: '^https?://' },
+                auth: { type: 'string', enum: ['token', 'iam'] },
+            },
+            required: ['url', 'auth'],
+            additionalProperties: false,
+        },
+        credentialsExpireAt: {
+            type: 'string',
+            nullable: true,
+            pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$',
+            title: 'an ISO 8601 time in UTC, e.g. "2030-01-01T12:00:00Z"',
+        },
+    },
+    required: [
+        'runId',
+        'queueUrl',
+        'deadLetterQueueUrl',
+        'input',
+        'output',
+        'maxAttempts',
+        'idleSeconds',
+        'env',
+        'secretEnv',
+    ],
+    additionalProperties: false,
+};
+/**
+ * The JSON Schema of `SLUICE_RUN`.
+ *
+ * @example
+ * writeFileSync('runner-config.schema.json', JSON.stringify(runnerConfigSchema, null, 2));
+ */
+const runnerConfigSchema = toSchemaJson(runnerConfigSchemaTyped);
+const validator = lazyValidator(runnerConfigSchema);
+/**
+ * Parses and checks the runner's configuration (the text of `SLUICE_RUN`).
+ *
+ * @example
+ * const config = parseRunnerConfig(process.env.SLUICE_RUN ?? '', 'SLUICE_RUN');
+ * @throws {ValidationError} listing every problem (JSON path, expected, found) when it does not fit.
+ * @throws {ConfigurationError} when it is not JSON, or a variable would hand the algorithm a
+ *   credential or a runner setting.
+ */
+function parseRunnerConfig(text, source = RUNNER_CONFIG_VARIABLE) {
+    if (text.trim() === '') {
+        throw new errors_ConfigurationError(`${source} is not set: the runner needs its run configuration as JSON (runId, queueUrl, input, output, ...). See docs/contracts.md, "The runner".`);
+    }
+    let value;
+    try {
+        value = JSON.parse(text);
+    }
+    catch (thrown) {
+        throw new errors_ConfigurationError(`${source} is not JSON: ${thrown instanceof Error ? thrown.message : ''}`, {
+            cause: thrown,
+        });
+    }
+    const validate = validator();
+    if (!validate(value)) {
+        throw new errors_ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], source, value, runnerConfigSchema));
+    }
+    const withheld = [...Object.keys(value.env), ...value.secretEnv].filter(isWithheldVariable);
+    if (withheld.length > 0) {
+        throw new errors_ConfigurationError(`${source}: ${withheld.join(', ')} cannot be passed to the algorithm: AWS credentials and SLUICE_* settings are withheld from it by design`);
+    }
+    return value;
+}
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: ../../node_modules/@aws-sdk/client-s3/dist-cjs/index.js
+var dist_cjs = __nccwpck_require__(8299);
+// EXTERNAL MODULE: ../../node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
+var lib_storage_dist_cjs = __nccwpck_require__(746);
 ;// CONCATENATED MODULE: ../core/src/aws/errors.ts
 /**
  * The classification of AWS SDK errors that every adapter shares: a throttled or failed call is a
@@ -47775,92 +49084,165 @@ function* chunkEntries(entries, indices) {
         yield chunk;
 }
 
+;// CONCATENATED MODULE: ../core/src/logging/secret-mask.ts
+/**
+ * The one way sluice hides secret values in text it writes: every occurrence of a value becomes
+ * `***`. The runner's log lines, task logs and task records, `sluice try`'s output and the run's
+ * summary all mask through it, so they agree on what is hidden.
+ */
+/** What a masked value is replaced by. */
+const MASK = '***';
+/**
+ * A set of secret values and the masking of text with them. Longer values are replaced first, so a
+ * secret that contains another is hidden whole. Values can be added later (`add`); whoever holds
+ * the mask sees them from then on.
+ *
+ * @example
+ * const mask = new SecretMask(['hunter2']);
+ * mask.text('password is hunter2'); // 'password is ***'
+ * mask.deep({ message: 'hunter2', n: 1 }); // { message: '***', n: 1 }
+ */
+class SecretMask {
+    secrets = [];
+    /** Empty values are ignored: they would mask nothing. */
+    constructor(values = []) {
+        for (const value of values)
+            this.add(value);
+    }
+    /** Masks `value` from now on. */
+    add(value) {
+        if (value.length === 0 || this.secrets.includes(value))
+            return;
+        this.secrets.push(value);
+        this.secrets.sort((a, b) => b.length - a.length);
+    }
+    /** The values masked, longest first. */
+    get values() {
+        return this.secrets;
+    }
+    /** Length of the longest value (0 without any): how much of a text can still be an unfinished secret. */
+    get longest() {
+        return this.secrets[0]?.length ?? 0;
+    }
+    /** `text` with every secret value replaced by `***`. */
+    text(text) {
+        let masked = text;
+        for (const secret of this.secrets)
+            masked = masked.split(secret).join(MASK);
+        return masked;
+    }
+    /** A copy of a JSON-like value with every string in it masked, at any depth (keys are kept). */
+    deep(value) {
+        return this.maskValue(value);
+    }
+    /**
+     * Where a text may be cut so that no secret lies across the cut: `at` or later. An occurrence
+     * across `at` moves the cut to its end (an occurrence is only found whole, so the end is within
+     * the text); what follows the cut keeps any secret whose start only has arrived.
+     */
+    safeCut(text, at) {
+        let cut = at;
+        let moved = true;
+        while (moved) {
+            moved = false;
+            for (const secret of this.secrets) {
+                const found = text.indexOf(secret, Math.max(0, cut - secret.length + 1));
+                if (found !== -1 && found < cut) {
+                    cut = found + secret.length;
+                    moved = true;
+                }
+            }
+        }
+        return cut;
+    }
+    maskValue(value) {
+        if (typeof value === 'string')
+            return this.text(value);
+        if (Array.isArray(value))
+            return value.map((item) => this.maskValue(item));
+        if (value !== null && typeof value === 'object') {
+            const out = {};
+            for (const [key, child] of Object.entries(value)) {
+                if (child !== undefined)
+                    out[key] = this.maskValue(child);
+            }
+            return out;
+        }
+        return value;
+    }
+}
+
+;// CONCATENATED MODULE: ../core/src/logging/json-log.ts
+
+/**
+ * Writes the runner's events as JSON lines. It holds the secret values the runner knows (one
+ * {@link SecretMask}, shared by every log made from it), and everything else the runner writes —
+ * task records, rejected messages, task logs — masks with the same values (`mask`, `secrets`).
+ */
+class JsonLog {
+    context;
+    write;
+    secretMask;
+    constructor(context, secrets = [], write = (line) => {
+        process.stdout.write(line);
+    }) {
+        this.context = context;
+        this.write = write;
+        this.secretMask = secrets instanceof SecretMask ? secrets : new SecretMask(secrets);
+    }
+    /** A log whose events also carry `fields` (e.g. `taskId`, `attempt`). */
+    with(fields) {
+        return new JsonLog({ ...this.context, ...fields }, this.secretMask, this.write);
+    }
+    /** Masks `value` from now on, in this log and every log made from it. */
+    setSecret(value) {
+        this.secretMask.add(value);
+    }
+    /** The secret values masked, longest first. */
+    get secrets() {
+        return this.secretMask.values;
+    }
+    /** A copy of `value` with every secret value replaced by `***` in every string, at any depth. */
+    mask(value) {
+        return this.secretMask.deep(value);
+    }
+    event(level, event, fields = {}) {
+        const entry = { time: new Date().toISOString(), level, event, ...this.context, ...fields };
+        this.write(`${JSON.stringify(this.mask(entry))}\n`);
+    }
+    info(event, fields) {
+        this.event('info', event, fields);
+    }
+    warning(event, fields) {
+        this.event('warning', event, fields);
+    }
+    error(event, fields) {
+        this.event('error', event, fields);
+    }
+    /** Core's Logger over this log: core's messages become `message` events. */
+    asLogger() {
+        return {
+            debug: (message) => {
+                this.event('debug', 'message', { message });
+            },
+            info: (message) => {
+                this.event('info', 'message', { message });
+            },
+            warning: (message) => {
+                this.event('warning', 'message', { message });
+            },
+            error: (message) => {
+                this.event('error', 'message', { message });
+            },
+            setSecret: (value) => {
+                this.setSecret(value);
+            },
+        };
+    }
+}
+
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
-;// CONCATENATED MODULE: ../core/src/ids/run-id.ts
-// The run id: deterministic from the job, so provisioning the same job twice finds the same
-// resources (idempotent), and short and plain enough to sit in every AWS name sluice makes.
-
-
-/** Longest slug taken from the job name. */
-const MAX_SLUG_LENGTH = 30;
-/**
- * Longest run id: 30-character slug, `-`, 8 hex. It leaves room in the tightest names sluice builds
- * from it: IAM role names (64) such as `sluice-<run-id>-execution`, SQS queue names (80) such as
- * `sluice-<run-id>-tasks-dlq`, Lambda function names (64).
- */
-const MAX_RUN_ID_LENGTH = MAX_SLUG_LENGTH + 9;
-/** What a run id looks like: a lower-case slug, `-`, 8 lower-case hex digits. */
-const RUN_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?-[0-9a-f]{8}$/;
-/**
- * Turns a job name into a run id prefix: lower case, letters and digits, single `-` between words,
- * at most 30 characters; `run` when nothing is left.
- *
- * @example
- * jobSlug('Thumbnails: Holiday 2024!'); // 'thumbnails-holiday-2024'
- */
-function jobSlug(name) {
-    const slug = name
-        .normalize('NFKD')
-        .replace(/[\u0300-\u036f]/g, '')
-        .toLowerCase()
-        .replace(/[^a-z0-9]+/g, '-')
-        .replace(/^-+|-+$/g, '')
-        .slice(0, MAX_SLUG_LENGTH)
-        .replace(/-+$/, '');
-    return slug === '' ? 'run' : slug;
-}
-/**
- * The fields hashed into the run id. In: name, algorithm, input bucket/prefix/include (include
- * sorted: order does not change which keys match), output bucket/prefix, env (values or their
- * `fromEnv`/`fromSecret` references; a new value means new results), region. Out, because they
- * tune a run rather than define it: compute (including the backend, which a flag can override, so
- * one job file runs locally and on AWS as the same run), retries, timeoutSeconds, keep, mode,
- * credentials, `input.create`, `$schema`.
- */
-function identity(job) {
-    const algorithm = job.algorithm.kind === 'catalogue'
-        ? `${job.algorithm.name}@${job.algorithm.version}`
-        : job.algorithm.reference;
-    return {
-        v: 1,
-        name: job.name,
-        algorithm,
-        input: {
-            bucket: job.input.bucket,
-            prefix: job.input.prefix,
-            include: [...new Set(job.input.include)].sort(),
-        },
-        output: { bucket: job.output.bucket, prefix: job.output.prefix },
-        env: job.env,
-        region: job.aws.region ?? null,
-    };
-}
-/**
- * The run id of a job: `<job-name-slug>-<first 8 hex of sha256 of the job's identity fields>`.
- * Valid as an S3 key segment and inside ECS, IAM, SQS and Lambda names (lower-case letters,
- * digits and `-`, at most 39 characters).
- *
- * @example
- * runId(parseJob(text, 'job.json')); // 'thumbnails-3f9a0c12'
- */
-function runId(job) {
-    const digest = createHash('sha256')
-        .update(canonicalJson(identity(job)))
-        .digest('hex');
-    return `${jobSlug(job.name)}-${digest.slice(0, 8)}`;
-}
-/**
- * True when the text is shaped like a run id.
- *
- * @example
- * isRunId('thumbnails-3f9a0c12'); // true
- * isRunId('../etc'); // false
- */
-function isRunId(text) {
-    return text.length <= MAX_RUN_ID_LENGTH && RUN_ID_PATTERN.test(text);
-}
-
 ;// CONCATENATED MODULE: ../core/src/ids/task-id.ts
 // The task id: one per input object version, the same whoever computes it (the dispatcher listing
 // the bucket, the watcher reading an S3 event, the runner), so a re-delivered or re-enqueued task
@@ -47914,6 +49296,7 @@ function isTaskId(text) {
 ;// CONCATENATED MODULE: ../core/src/ids/ledger-keys.ts
 // The key scheme of the output bucket: where results go, and the reserved ledger prefix
 // `_sluice/<run-id>/` that holds task records, completion markers, logs and staged outputs.
+
 
 
 
@@ -47985,6 +49368,40 @@ function taskLogKey(runId, taskId, attempt) {
 function stagingPrefix(runId, taskId, attempt) {
     checkIds(runId, taskId, attempt);
     return `${ledgerPrefix(runId)}staging/${taskId}/${attempt}/`;
+}
+/**
+ * Where one lease of an attempt stages its outputs and log: `<staging prefix><lease tag>/`, the tag
+ * a hash of the message id, so two workers running the same attempt from duplicate deliveries never
+ * touch each other's staged objects.
+ *
+ * @example
+ * leaseStagingPrefix('thumbs-3f9a0c12', 'a1b2…', 1, 'f3c1…'); // '_sluice/thumbs-3f9a0c12/staging/a1b2…/1/5e0c9a1b2d3f/'
+ * @throws {Error} when an id is malformed.
+ */
+function leaseStagingPrefix(runId, taskId, attempt, messageId) {
+    const tag = (0,external_node_crypto_.createHash)('sha256').update(messageId).digest('hex').slice(0, 12);
+    return `${stagingPrefix(runId, taskId, attempt)}${tag}/`;
+}
+/**
+ * Where a lease stages one output before the commit copies it to its final key:
+ * `<lease staging prefix>out/<relative path>`.
+ *
+ * @example
+ * stagedOutputKey('_sluice/r/staging/t/1/5e0c9a1b2d3f/', 'small/a.png'); // '…/5e0c9a1b2d3f/out/small/a.png'
+ * @throws never.
+ */
+function stagedOutputKey(leaseStaging, relativePath) {
+    return `${leaseStaging}out/${relativePath}`;
+}
+/**
+ * Where a lease stages its task log: `<lease staging prefix>task.log`.
+ *
+ * @example
+ * stagedLogKey('_sluice/r/staging/t/1/5e0c9a1b2d3f/'); // '…/5e0c9a1b2d3f/task.log'
+ * @throws never.
+ */
+function stagedLogKey(leaseStaging) {
+    return `${leaseStaging}task.log`;
 }
 /**
  * The run's results manifest, written by collect-results: `_sluice/<run-id>/results.json`.
@@ -48112,7 +49529,114 @@ async function preferForOomKill(pid) {
     }
 }
 
+;// CONCATENATED MODULE: ../core/src/execution/run-as.ts
+// Running the algorithm as another user than the runner. Inside a wrapped image the runner is root
+// and holds credentials in its environment; the algorithm runs under an unprivileged uid/gid, so it
+// cannot read the runner's /proc/<pid>/environ (owned by root, mode 0400, and guarded by the
+// kernel's ptrace access check), signal or trace the runner. A process that changes its uid away
+// from 0 loses every capability (capabilities(7): permitted and effective sets are cleared when all
+// of the real, effective and saved uids become non-zero), and no-new-privileges keeps a setuid
+// program or file capability from giving any back.
+//
+// The workspace moves between the two: before a task the runner hands the input and output
+// locations to the algorithm's user; before it reads results or empties the workspace it takes
+// them back, top-down, so a process the algorithm left behind cannot swap an entry for a link
+// while root works on it.
+
+
+
+/** The spawn options that switch the child to the user (none without one). */
+function spawnIdentity(runAs) {
+    return runAs === undefined ? {} : { uid: runAs.uid, gid: runAs.gid };
+}
+/** The algorithm's environment with `HOME` set to the user's home (unchanged without a user). */
+function environmentFor(env, runAs) {
+    return runAs === undefined ? { ...env } : { ...env, HOME: runAs.home };
+}
+/**
+ * Creates the user's home when it is missing, owned by the user and private to it. Best effort: a
+ * home the image names where nothing can be created (a read-only root) stays missing, as it would
+ * when the image ran by itself; sluice's own default home is under /tmp, which is always writable.
+ */
+async function prepareHome(runAs) {
+    if (runAs === undefined)
+        return;
+    if ((await (0,promises_.lstat)(runAs.home).catch(() => undefined)) !== undefined)
+        return;
+    try {
+        // Only the home itself is private: the directories above it must stay traversable.
+        await (0,promises_.mkdir)((0,external_node_path_.dirname)(runAs.home), { recursive: true });
+        await (0,promises_.mkdir)(runAs.home, { mode: 0o700 });
+        await (0,promises_.chown)(runAs.home, runAs.uid, runAs.gid);
+    }
+    catch {
+        // See above: the algorithm then meets the same missing home it would meet without sluice.
+    }
+}
+/** True when this process is root, the only case in which it switches users and owns the workspace. */
+function runnerIsRoot() {
+    return process.getuid?.() === 0;
+}
+/**
+ * Takes a directory tree back for root, top-down: each directory is opened without following a
+ * link, made root's and mode 0755 before its entries are visited, so once a directory is locked
+ * nothing but root can add, rename or replace what is in it. Files and links are `lchown`ed (never
+ * followed). A missing path is fine.
+ */
+async function reclaimTree(path) {
+    const info = await (0,promises_.lstat)(path).catch(() => undefined);
+    if (info === undefined)
+        return;
+    if (!info.isDirectory()) {
+        await (0,promises_.lchown)(path, 0, 0);
+        return;
+    }
+    const handle = await (0,promises_.open)(path, external_node_fs_.constants.O_RDONLY | external_node_fs_.constants.O_DIRECTORY | external_node_fs_.constants.O_NOFOLLOW);
+    try {
+        await handle.chown(0, 0);
+        await handle.chmod(0o755);
+    }
+    finally {
+        await handle.close();
+    }
+    for (const entry of await (0,promises_.readdir)(path))
+        await reclaimTree((0,external_node_path_.join)(path, entry));
+}
+/** Gives one path (not what is below it) to the user, without following a link. */
+async function handOverPath(path, runAs) {
+    await (0,promises_.lchown)(path, runAs.uid, runAs.gid);
+}
+/**
+ * Kills every process of `uid` this process can see (a container's own pid namespace: the
+ * algorithm's processes, including any that left its process group). Needs CAP_KILL for another
+ * uid's processes, which the runner has.
+ */
+async function killProcessesOf(uid) {
+    let killed = 0;
+    for (const name of await (0,promises_.readdir)('/proc').catch(() => [])) {
+        if (!/^\d+$/.test(name))
+            continue;
+        const pid = Number(name);
+        if (pid === process.pid)
+            continue;
+        const status = await (0,promises_.readFile)(`/proc/${name}/status`, 'utf8').catch(() => '');
+        const real = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+        // A zombie is dead already: only its parent's wait removes it.
+        if (real === undefined || Number(real) !== uid || /^State:\s+Z/m.test(status))
+            continue;
+        try {
+            process.kill(pid, 'SIGKILL');
+            killed += 1;
+        }
+        catch {
+            // Gone meanwhile.
+        }
+    }
+    return killed;
+}
+
 ;// CONCATENATED MODULE: ../core/src/execution/algorithm-process.ts
+
 
 
 
@@ -48144,9 +49668,11 @@ async function runAlgorithm(invocation) {
         };
     }
     const oomKillsBefore = await cgroupOomKills();
+    await prepareHome(invocation.runAs);
     const child = (0,external_node_child_process_.spawn)(program, args, {
         cwd: invocation.cwd,
-        env: { ...invocation.env },
+        env: environmentFor(invocation.env, invocation.runAs),
+        ...spawnIdentity(invocation.runAs),
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -48194,6 +49720,9 @@ async function runAlgorithm(invocation) {
     if (graceTimer !== undefined)
         clearTimeout(graceTimer);
     invocation.signal?.removeEventListener('abort', onAbort);
+    // A process that left the group (setsid) would otherwise live on into the next task.
+    if (invocation.runAs !== undefined)
+        await killProcessesOf(invocation.runAs.uid);
     const durationMs = Date.now() - started;
     if (ended.error !== undefined) {
         const message = `could not start ${program}: ${toError(ended.error).message}`;
@@ -48436,6 +49965,7 @@ function printable(text) {
 
 
 
+
 /** Placeholders a manifest's `command` arguments may hold, replaced by the resolved paths. */
 const COMMAND_PLACEHOLDERS = { input: '{input}', output: '{output}' };
 /**
@@ -48535,11 +50065,63 @@ class TaskWorkspace {
     /**
      * Empties the input and output locations and creates the directories, before a task and after it.
      * Directories are emptied, not removed: they may be mount points. Nothing is followed: a link
-     * the algorithm left where a location or an entry in it was is removed, never its target.
+     * the algorithm left where a location or an entry in it was is removed, never its target. A root
+     * runner first takes back what {@link handOver} gave the algorithm's user ({@link reclaim}).
      */
     async prepare() {
+        await this.reclaim();
         await clearLocation(this.inputPath, this.manifest.input.kind);
         await clearLocation(this.outputPath, this.manifest.output.kind);
+    }
+    /**
+     * Gives the input and output locations to the user the algorithm runs as: a directory location
+     * and what is in it (the input file), or a file location and the directory it is in. A location
+     * directly in `/` (or the path root) leaves that directory root's: such an output file cannot be
+     * created by another user, so keep outputs in a directory.
+     */
+    async handOver(runAs) {
+        for (const path of this.ownedDirectories())
+            await handOverPath(path, runAs);
+        if (this.manifest.input.kind === 'directory') {
+            for (const entry of await (0,promises_.readdir)(this.inputPath))
+                await handOverPath((0,external_node_path_.join)(this.inputPath, entry), runAs);
+        }
+        else if (await (0,promises_.lstat)(this.inputPath).catch(() => undefined)) {
+            await handOverPath(this.inputPath, runAs);
+        }
+    }
+    /**
+     * Takes the locations back for root (a root runner only: elsewhere nothing was handed over), top
+     * down, so that from here on the algorithm's processes can no longer add, rename or replace
+     * anything in them while the runner reads the results or empties them. Modes of directories
+     * become 0755; outputs the algorithm made 0600 stay readable for root (CAP_DAC_OVERRIDE).
+     */
+    async reclaim() {
+        if (!runnerIsRoot())
+            return;
+        for (const path of this.ownedDirectories())
+            await reclaimTree(path);
+        for (const [location, path] of [
+            [this.manifest.input, this.inputPath],
+            [this.manifest.output, this.outputPath],
+        ]) {
+            if (location.kind === 'file')
+                await reclaimTree(path);
+        }
+    }
+    /** The directories handed over: directory locations, and the directories of file locations below the root. */
+    ownedDirectories() {
+        const rootDir = this.pathRoot === '/' ? '/' : (0,external_node_path_.join)(this.pathRoot, '/');
+        const dirs = [];
+        for (const [location, path] of [
+            [this.manifest.input, this.inputPath],
+            [this.manifest.output, this.outputPath],
+        ]) {
+            const dir = location.kind === 'directory' ? path : (0,external_node_path_.dirname)(path);
+            if ((0,external_node_path_.join)(dir, '/') !== rootDir && !dirs.includes(dir))
+                dirs.push(dir);
+        }
+        return dirs;
     }
     /**
      * The result files, with checked relative paths. The output location itself is never followed
@@ -48637,6 +50219,9 @@ async function executeTask(task) {
     const started = Date.now();
     let verdict;
     let aborted = false;
+    const runAs = task.runAs ?? task.server?.runAs;
+    if (runAs !== undefined)
+        await task.workspace.handOver(runAs);
     if (task.manifest.port !== undefined) {
         if (task.server === undefined)
             throw new errors_ConfigurationError('a port algorithm needs its server started first');
@@ -48652,6 +50237,7 @@ async function executeTask(task) {
             timeoutMs: task.timeoutMs,
             log: task.log,
             ...(task.signal !== undefined && { signal: task.signal }),
+            ...(runAs !== undefined && { runAs }),
         });
         aborted = outcome.aborted;
         verdict = classifyAttempt({ kind: 'process', ...outcome }, task.manifest);
@@ -48661,6 +50247,8 @@ async function executeTask(task) {
         return { verdict, aborted, runMs, outputs: [] };
     let outputs;
     try {
+        if (runAs !== undefined)
+            await task.workspace.reclaim();
         outputs = await task.workspace.collectOutputs();
     }
     catch (thrown) {
@@ -48677,53 +50265,6 @@ async function executeTask(task) {
     if (!checked.ok)
         task.log.note(checked.message);
     return { verdict: checked.ok ? verdict : checked, aborted, runMs, outputs: checked.ok ? outputs : [] };
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/withheld-variables.ts
-// Which variables the algorithm never inherits: a rule the runner configuration's schema checks
-// (a job may not set them) and the runner applies (execution/environment.ts).
-/**
- * Variables that carry or locate AWS credentials. The algorithm never receives them: in direct mode
- * the runner holds the task role; in sealed mode nobody in the container does.
- */
-const CREDENTIAL_VARIABLES = new Set([
-    'AWS_ACCESS_KEY_ID',
-    'AWS_SECRET_ACCESS_KEY',
-    'AWS_SESSION_TOKEN',
-    'AWS_SECURITY_TOKEN',
-    'AWS_CREDENTIAL_EXPIRATION',
-    'AWS_PROFILE',
-    'AWS_DEFAULT_PROFILE',
-    'AWS_SHARED_CREDENTIALS_FILE',
-    'AWS_CONFIG_FILE',
-    'AWS_ROLE_ARN',
-    'AWS_ROLE_SESSION_NAME',
-    'AWS_WEB_IDENTITY_TOKEN_FILE',
-    'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
-    'AWS_CONTAINER_CREDENTIALS_FULL_URI',
-    'AWS_CONTAINER_AUTHORIZATION_TOKEN',
-    'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
-    'AWS_EC2_METADATA_SERVICE_ENDPOINT',
-    'ECS_CONTAINER_METADATA_URI',
-    'ECS_CONTAINER_METADATA_URI_V4',
-]);
-/** `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`: where the runner's AWS is, none of the algorithm's business. */
-const ENDPOINT_VARIABLE_PREFIX = 'AWS_ENDPOINT_URL';
-/** Prefix of the runner's own settings, which the algorithm has no business reading. */
-const RUNNER_VARIABLE_PREFIX = 'SLUICE_';
-/**
- * True for a variable the algorithm must not inherit: AWS credentials and where to find them, AWS
- * endpoint overrides, and the runner's own `SLUICE_*` settings (queue URL, run id).
- *
- * @example
- * isWithheldVariable('AWS_SECRET_ACCESS_KEY'); // true
- * isWithheldVariable('PATH');                  // false
- */
-function isWithheldVariable(name) {
-    const upper = name.toUpperCase();
-    return (CREDENTIAL_VARIABLES.has(upper) ||
-        upper.startsWith(ENDPOINT_VARIABLE_PREFIX) ||
-        name.startsWith(RUNNER_VARIABLE_PREFIX));
 }
 
 ;// CONCATENATED MODULE: ../core/src/execution/environment.ts
@@ -48745,12 +50286,10 @@ function algorithmEnvironment(inherited, jobValues) {
     return { ...env, ...jobValues };
 }
 
-;// CONCATENATED MODULE: external "node:timers/promises"
-const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 // EXTERNAL MODULE: ../../node_modules/picomatch/index.js
 var picomatch = __nccwpck_require__(1026);
 var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
-;// CONCATENATED MODULE: ../core/src/run/include.ts
+;// CONCATENATED MODULE: ../core/src/ids/input-selection.ts
 // Which objects are inputs of a run. S3 notification filters allow one prefix and one suffix only,
 // so the job's `include` globs are applied by whoever reads an event or a listing (the runner,
 // dispatch-tasks), with this one function, so both agree on every key.
@@ -48798,9 +50337,6 @@ function inputFilter(selection) {
     };
 }
 
-// EXTERNAL MODULE: ../core/node_modules/ajv/dist/2020.js
-var _2020 = __nccwpck_require__(7331);
-var _2020_default = /*#__PURE__*/__nccwpck_require__.n(_2020);
 ;// CONCATENATED MODULE: ../core/src/schemas/task-message.ts
 /**
  * sluice's own task message: what dispatch-tasks enqueues for an object already in the bucket (the
@@ -48838,8 +50374,8 @@ const taskMessageSchema = {
     additionalProperties: false,
 };
 // Compiled once, at module load.
-const ajv = new (_2020_default())({ allErrors: true, strict: true });
-const validate = ajv.compile(taskMessageSchema);
+const task_message_ajv = new (_2020_default())({ allErrors: true, strict: true });
+const validate = task_message_ajv.compile(taskMessageSchema);
 /**
  * Checks a parsed JSON value against {@link taskMessageSchema}. Never throws; the reason names the
  * JSON path, what was expected and what was found.
@@ -49084,12 +50620,7 @@ function describeStart(body) {
     return `starts with ${JSON.stringify(body.slice(0, 40))}`;
 }
 
-;// CONCATENATED MODULE: ./src/messages/decide.ts
-/**
- * What to do with one queue message, decided without touching AWS: run a task, fan a multi-record
- * event out into one message per task, drop it (test event, not an input), or set it aside as
- * malformed. Kept pure so every case is a unit test.
- */
+;// CONCATENATED MODULE: ../core/src/broker/message-decision.ts
 
 /**
  * Decides what to do with a message body.
@@ -49150,771 +50681,103 @@ function decideMessage(body, runId, isInput) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/errors.ts
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ../core/src/broker/task-commit.ts
 /**
- * Errors of the runner. User errors (a bad `SLUICE_RUN`, a manifest that cannot run) are core's
- * `ConfigurationError` and end the process with exit code 2; everything else is a fault (exit 1).
+ * Committing a task's results exactly once: the outputs are already staged (uploaded by the worker
+ * under its attempt's staging prefix); a claim in the ledger, copies to the final keys, then the
+ * completion marker. Any number of attempts may finish the same task; only the claim holder's copies
+ * become the results, and the others discard theirs.
  */
 
-/** Base class of the runner's own errors. */
-class RunnerError extends SluiceError {
-    constructor(message, options) {
-        super(message, options);
-        this.name = 'RunnerError';
-    }
-}
-/** A task could not be handed back to the queue or moved to the dead-letter queue. */
-class MessageMoveError extends RunnerError {
-    constructor(message, options) {
-        super(message, options);
-        this.name = 'MessageMoveError';
-    }
-}
 
-;// CONCATENATED MODULE: ./src/tasks/heartbeat.ts
-/**
- * Keeps a received message invisible while its task runs. The queue's window is short (three
- * heartbeat periods), so a dead worker's task returns within about a minute; the heartbeat extends
- * it every period, but never past the task's time limit plus a margin for download and upload (a
- * stuck runner must not hold a task for ever), nor past SQS's 12 hours from the receive.
- */
+
 
 /** Time allowed beyond the algorithm's limit for download, upload and commit. */
 const TRANSFER_MARGIN_SECONDS = 15 * 60;
-class Heartbeat {
-    queue;
-    receiptHandle;
-    periodSeconds;
-    timeLimitSeconds;
-    log;
-    timer;
-    receivedAt = Date.now();
-    /** True once the message is no longer ours (its visibility ran out, or someone deleted it). */
-    lost = false;
-    constructor(queue, receiptHandle, periodSeconds, timeLimitSeconds, log) {
-        this.queue = queue;
-        this.receiptHandle = receiptHandle;
-        this.periodSeconds = periodSeconds;
-        this.timeLimitSeconds = timeLimitSeconds;
-        this.log = log;
-    }
-    /** The visibility window: three periods, so one missed beat does not lose the task. */
-    static windowSeconds(periodSeconds) {
-        return Math.min(periodSeconds * 3, SQS_LIMITS.maxVisibilityTimeoutSeconds);
-    }
-    start() {
-        this.timer = setInterval(() => {
-            void this.beat();
-        }, this.periodSeconds * 1000);
-    }
-    stop() {
-        if (this.timer !== undefined)
-            clearInterval(this.timer);
-        this.timer = undefined;
-    }
-    async beat() {
-        const elapsed = (Date.now() - this.receivedAt) / 1000;
-        const untilLimit = this.timeLimitSeconds + TRANSFER_MARGIN_SECONDS - elapsed;
-        // Keep a few seconds between us and SQS's hard cap, which it enforces with an error.
-        const untilCap = SQS_LIMITS.maxVisibilityTimeoutSeconds - elapsed - 5;
-        const seconds = Math.floor(Math.min(Heartbeat.windowSeconds(this.periodSeconds), untilLimit, untilCap));
-        if (seconds <= 0) {
-            this.log.warning('heartbeat-stopped', { reason: 'the task is past its time limit or SQS 12-hour cap' });
-            this.stop();
-            return;
-        }
-        try {
-            await this.queue.changeVisibility(this.receiptHandle, seconds);
-        }
-        catch (thrown) {
-            if (thrown instanceof MessageNotHeldError) {
-                this.lost = true;
-                this.stop();
-                this.log.warning('message-lost', { message: thrown.message });
-            }
-            else {
-                this.log.warning('heartbeat-failed', { message: toError(thrown).message });
-            }
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/runner.ts
+/** How long an attempt that lost the commit claim waits for the holder's completion marker. */
+const COMMIT_WAIT_SECONDS = 30;
 /**
- * The runner's loop: long-poll the task queue one message at a time, decide what each message is,
- * and hand tasks to the processor; exit when idle for `idleSeconds` or when asked to stop.
- */
-
-
-
-
-
-class Runner {
-    deps;
-    stats = {
-        messages: 0,
-        rejected: 0,
-        dropped: 0,
-        tasks: { succeeded: 0, 'already-done': 0, retry: 0, failed: 0, released: 0 },
-    };
-    isInput;
-    constructor(deps) {
-        this.deps = deps;
-        this.isInput = inputFilter(deps.settings.config);
-    }
-    /**
-     * Runs until idle or stopped. Never throws for a task's or a message's trouble (they are logged
-     * and recorded); throws a ConfigurationError when AWS says the configuration is wrong (a missing
-     * queue or bucket, denied access), which no retry fixes.
-     */
-    async run(stop) {
-        const { settings, queue, log } = this.deps;
-        const idleMs = settings.config.idleSeconds * 1000;
-        const visibility = Heartbeat.windowSeconds(settings.heartbeatSeconds);
-        let lastActivity = Date.now();
-        let receiveFailures = 0;
-        while (!stop.aborted) {
-            const remainingMs = Math.max(0, idleMs - (Date.now() - lastActivity));
-            let messages;
-            try {
-                messages = await queue.receive({
-                    maxMessages: 1,
-                    waitSeconds: Math.min(SQS_LIMITS.maxWaitSeconds, Math.ceil(remainingMs / 1000)),
-                    visibilityTimeoutSeconds: visibility,
-                    signal: stop,
-                });
-                receiveFailures = 0;
-            }
-            catch (thrown) {
-                if (isConfigurationError(thrown))
-                    throw thrown;
-                receiveFailures += 1;
-                log.warning('receive-failed', { message: toError(thrown).message, failures: receiveFailures });
-                await (0,external_node_timers_promises_namespaceObject.setTimeout)(Math.min(30_000, 500 * 2 ** receiveFailures));
-                continue;
-            }
-            if (messages.length === 0) {
-                if (Date.now() - lastActivity >= idleMs)
-                    return 'idle';
-                continue;
-            }
-            for (const message of messages) {
-                await this.handle(message, stop);
-                lastActivity = Date.now();
-            }
-        }
-        return 'stopped';
-    }
-    /** Handles one message; logs instead of throwing, except for configuration errors. */
-    async handle(message, stop) {
-        const { settings, queue, ledger, processor } = this.deps;
-        const log = this.deps.log.with({ messageId: message.messageId, receiveCount: message.receiveCount });
-        this.stats.messages += 1;
-        try {
-            const decision = decideMessage(message.body, settings.config.runId, this.isInput);
-            switch (decision.action) {
-                case 'reject': {
-                    const key = await ledger.reject(message.messageId, decision.reason, message.body, new Date());
-                    log.warning('message-rejected', { reason: decision.reason, recordedAt: key });
-                    this.stats.rejected += 1;
-                    await queue.delete(message.receiptHandle);
-                    return;
-                }
-                case 'drop':
-                    log.info('message-dropped', { dropped: decision.dropped });
-                    this.stats.dropped += 1;
-                    await queue.delete(message.receiptHandle);
-                    return;
-                case 'fan-out': {
-                    // Attempts and visibility belong to a message: one message per task keeps one task's
-                    // retries from re-running another's.
-                    const sent = await queue.sendBatch(decision.tasks.map((task) => ({
-                        body: formatTaskMessage({ ...task, attemptsUsed: message.receiveCount - 1 }),
-                    })));
-                    if (sent.failed.length > 0) {
-                        throw new MessageMoveError(`could not split an S3 event into task messages: ${sent.failed.length} failed`);
-                    }
-                    log.info('message-split', { tasks: decision.tasks.length, dropped: decision.dropped });
-                    await queue.delete(message.receiptHandle);
-                    return;
-                }
-                case 'run': {
-                    const outcome = await processor.process(message, decision.task, stop);
-                    this.stats.tasks[outcome] += 1;
-                    return;
-                }
-            }
-        }
-        catch (thrown) {
-            if (thrown instanceof errors_ConfigurationError)
-                throw thrown;
-            // The message returns when its visibility runs out, and is tried again.
-            log.error('message-failed', { message: toError(thrown).message });
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/ajv.ts
-// One Ajv instance for every contract, so each schema is compiled once per process.
-
-const ajv_ajv = new (_2020_default())({
-    // Report every problem at once, not only the first: users fix a file in one go.
-    allErrors: true,
-    // `verbose` keeps `parentSchema` and `data` on each error, which the translator needs to name the
-    // expected value and describe what was found.
-    verbose: true,
-    strict: true,
-    // `required` inside `anyOf`/`then` names properties declared by the enclosing object, which this
-    // strict check cannot see.
-    strictRequired: false,
-    // `memory` accepts an integer or a string; the union is deliberate.
-    allowUnionTypes: true,
-});
-/**
- * Removes Ajv's `nullable` keyword from a schema typed with `JSONSchemaType<T>`.
- *
- * Why: with `exactOptionalPropertyTypes`, `JSONSchemaType<T>` insists on `nullable: true` for every
- * optional property (it reads `T[K]` as `X | undefined`), which would let `null` through at run time
- * and is not a draft 2020-12 keyword that editors understand. The TS types never allow `null`, so
- * dropping it makes the run-time check match the type exactly.
- */
-function toSchemaJson(schema) {
-    return strip(schema);
-}
-function strip(value) {
-    if (Array.isArray(value))
-        return value.map(strip);
-    if (value !== null && typeof value === 'object') {
-        const out = {};
-        for (const [key, child] of Object.entries(value)) {
-            if (key === 'nullable')
-                continue;
-            out[key] = strip(child);
-        }
-        return out;
-    }
-    return value;
-}
-/**
- * A validator compiled on first use and kept: importing core stays cheap for callers that never
- * validate, and the schema is still compiled once per process.
- */
-function lazyValidator(schema) {
-    let compiled;
-    return () => (compiled ??= ajv_ajv.compile(schema));
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/describe.ts
-/** Names that say their value is a credential. */
-const SENSITIVE_NAME = /secret|key|token|passw(or)?d|credential/i;
-const ACCESS_KEY_ID = /(?:AKIA|ASIA)[A-Z0-9]{16}/;
-/**
- * Describes a found value in a few words. Strings are quoted only when nothing suggests a secret:
- * a value under `env` (job variables may be secret), under a sensitive name, or shaped like a key.
- */
-function describe_describeFound(value, segments) {
-    if (value === undefined)
-        return 'nothing';
-    if (value === null)
-        return 'null';
-    if (typeof value === 'boolean')
-        return String(value);
-    if (typeof value === 'number')
-        return String(value);
-    if (Array.isArray(value))
-        return `an array of ${value.length} item${value.length === 1 ? '' : 's'}`;
-    if (typeof value === 'object')
-        return 'an object';
-    if (typeof value !== 'string')
-        return typeof value;
-    const sensitive = segments[0] === 'env' ||
-        segments.some((segment) => typeof segment === 'string' && SENSITIVE_NAME.test(segment)) ||
-        ACCESS_KEY_ID.test(value) ||
-        /[A-Za-z0-9/+=]{40}/.test(value);
-    if (sensitive)
-        return `a string of ${value.length} character${value.length === 1 ? '' : 's'}`;
-    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
-}
-/** What a JSON type is called in a sentence. */
-function typeWords(type) {
-    switch (type) {
-        case 'integer':
-            return 'a whole number';
-        case 'number':
-            return 'a number';
-        case 'string':
-            return 'a string';
-        case 'boolean':
-            return 'true or false';
-        case 'array':
-            return 'an array';
-        case 'object':
-            return 'an object';
-        case 'null':
-            return 'null';
-        default:
-            return type;
-    }
-}
-function distance(a, b) {
-    const previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-        let diagonal = previous[0] ?? 0;
-        previous[0] = i;
-        for (let j = 1; j <= b.length; j++) {
-            const above = previous[j] ?? 0;
-            const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-            previous[j] = Math.min(above + 1, (previous[j - 1] ?? 0) + 1, diagonal + cost);
-            diagonal = above;
-        }
-    }
-    return previous[b.length] ?? 0;
-}
-/**
- * The known name closest to `given`, when it is close enough to be a typo: same letters in another
- * case or spelling, or within a third of its length in edits.
- */
-function describe_closestName(given, known) {
-    let best;
-    const lower = given.toLowerCase().replace(/[-_]/g, '');
-    for (const name of known) {
-        const score = name.toLowerCase().replace(/[-_]/g, '') === lower
-            ? 0
-            : distance(given.toLowerCase(), name.toLowerCase());
-        if (best === undefined || score < best.score)
-            best = { name, score };
-    }
-    if (best === undefined)
-        return undefined;
-    const allowed = Math.max(1, Math.floor(Math.max(given.length, best.name.length) / 3));
-    return best.score <= allowed ? best.name : undefined;
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/json-path.ts
-// JSONPath rendering for problems: `$` is the root, `.name` for plain names, `[3]` for array
-// items and `['odd key']` for everything else, so a user can paste it into jq-like tools.
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-/** Renders path segments as JSONPath, e.g. `['env', 'API_KEY']` → `$.env.API_KEY`. */
-function jsonPath(segments) {
-    let out = '$';
-    for (const segment of segments) {
-        if (typeof segment === 'number')
-            out += `[${segment}]`;
-        else if (IDENTIFIER.test(segment))
-            out += `.${segment}`;
-        else
-            out += `['${segment.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}']`;
-    }
-    return out;
-}
-/**
- * Splits an Ajv instance path (a JSON Pointer such as `/input/include/1`) into segments, using the
- * data to tell array indexes from object keys that happen to be digits.
- */
-function pointerSegments(pointer, root) {
-    if (pointer === '')
-        return [];
-    const segments = [];
-    let node = root;
-    for (const raw of pointer.slice(1).split('/')) {
-        const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-        if (Array.isArray(node) && /^(0|[1-9][0-9]*)$/.test(key)) {
-            const index = Number(key);
-            segments.push(index);
-            node = node[index];
-        }
-        else {
-            segments.push(key);
-            node = node !== null && typeof node === 'object' ? node[key] : undefined;
-        }
-    }
-    return segments;
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/literal-secrets.ts
-
-
-/** How to pass credentials instead of writing them into a file. */
-const CREDENTIALS_HINT = 'Remove it and rotate the key. Pass credentials instead: as environment variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN set from GitHub secrets) with "aws": {"credentials": "environment"}, a named profile ("credentials": "profile"), a role to assume ("credentials": "roleArn" with "roleArn"), or OIDC ("credentials": "oidc", or aws-actions/configure-aws-credentials before this step)';
-const literal_secrets_ACCESS_KEY_ID = /(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])/;
-/** Runs of the characters a secret access key is made of (base64). */
-const TOKEN = /[A-Za-z0-9/+=]+/g;
-/**
- * Finds literal AWS credentials anywhere in a parsed document: access key ids (`AKIA…`/`ASIA…` and
- * 16 upper-case letters or digits) in any string or property name, and 40-character secrets in a
- * property whose name (or an enclosing property's name, or the text just before them in the same
- * string) says secret, key, token, password or credential. Each problem gives the path and never the value, not even in part.
+ * Claims the commit of an attempt's staged results and copies them to their final keys, the
+ * completion marker last. An attempt that loses the claim waits briefly for the holder's marker and
+ * discards its staged copies.
  *
  * @example
- * findLiteralSecrets({ aws: { secret: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' } }, 'job.json');
- * // [{ file: 'job.json', path: '$.aws.secret', message: 'holds a literal AWS secret key', ... }]
- * findLiteralSecrets({ algorithm: 'x@0123456789abcdef0123456789abcdef01234567' }, 'job.json'); // []
+ * const committed = await commitResults(deps, { task, taskId, attempt, workerId, log }, staged);
+ * @throws ConfigurationError when a result's key cannot be built; AWS errors once retries are spent
+ *   (the claim is released first, so another attempt can commit).
  */
-function literal_secrets_findLiteralSecrets(value, file) {
-    const problems = [];
-    const visit = (node, segments, named) => {
-        if (typeof node === 'string') {
-            const kind = secretKind(node, named);
-            if (kind !== undefined)
-                problems.push(secretProblem(file, segments, kind));
-            return;
-        }
-        if (Array.isArray(node)) {
-            node.forEach((item, index) => {
-                visit(item, [...segments, index], named);
-            });
-            return;
-        }
-        if (node === null || typeof node !== 'object')
-            return;
-        for (const [key, child] of Object.entries(node)) {
-            if (literal_secrets_ACCESS_KEY_ID.test(key)) {
-                // The path would repeat the key, so the problem points at the object holding it.
-                problems.push(secretProblem(file, segments, 'a property name that is an access key id'));
-                continue;
-            }
-            visit(child, [...segments, key], named || SENSITIVE_NAME.test(key));
-        }
-    };
-    visit(value, [], false);
-    return problems;
-}
-function secretKind(text, named) {
-    if (literal_secrets_ACCESS_KEY_ID.test(text))
-        return 'a literal AWS access key id';
-    for (const match of text.matchAll(TOKEN)) {
-        const token = match[0];
-        // "aws_secret_access_key=…" inside one string: the value follows the first "=".
-        const equals = token.indexOf('=');
-        const value = token.length === 40 ? token : equals > 0 ? token.slice(equals + 1) : '';
-        if (value.length !== 40)
-            continue;
-        const before = text.slice(Math.max(0, match.index - 40), match.index + token.length - value.length);
-        if (named || SENSITIVE_NAME.test(before))
-            return 'a literal secret (a 40-character key)';
+async function commitResults(deps, state, outputs) {
+    const { settings, store, ledger } = deps;
+    const { task, taskId, attempt } = state;
+    const bucket = settings.config.output.bucket;
+    // Final keys first: a result whose key cannot be built fails before anything is copied.
+    const planned = outputs.map((output) => ({
+        output,
+        staged: stagedOutputKey(state.staging, output.relativePath),
+        final: outputKey(settings.config, task.key, output.relativePath),
+    }));
+    const stagedKeys = planned.map((p) => p.staged);
+    const staleMs = (settings.timeoutSeconds + TRANSFER_MARGIN_SECONDS) * 1000;
+    let claim = await ledger.claim(taskId, attempt, state.workerId, staleMs);
+    for (let waited = 0; claim.kind === 'held' && waited < COMMIT_WAIT_SECONDS; waited += 1) {
+        await (0,external_node_timers_promises_namespaceObject.setTimeout)(1000);
+        const marker = await ledger.marker(taskId);
+        if (marker !== undefined)
+            claim = { kind: 'done', marker };
     }
-    return undefined;
+    if (claim.kind !== 'won') {
+        await discard(store, bucket, stagedKeys, state.log);
+        return claim.kind === 'done'
+            ? { kind: 'done', outputs: claim.marker.outputs }
+            : { kind: 'held', by: claim.by };
+    }
+    try {
+        const committed = [];
+        for (const { output, staged, final } of planned) {
+            const put = await retry_withRetries(() => store.copy({ bucket, key: staged }, { bucket, key: final }));
+            committed.push({ key: final, size: output.size, etag: put.etag });
+        }
+        const marker = {
+            schemaVersion: 1,
+            runId: settings.config.runId,
+            taskId,
+            input: {
+                bucket: task.bucket,
+                key: task.key,
+                etag: task.etag,
+                ...(task.versionId !== undefined && { versionId: task.versionId }),
+            },
+            algorithmDigest: settings.algorithmDigest,
+            outputs: committed,
+            committedAt: new Date().toISOString(),
+        };
+        // The marker last: its presence means every result above is in place.
+        if (!(await ledger.writeMarker(marker))) {
+            const existing = await ledger.marker(taskId);
+            await discard(store, bucket, stagedKeys, state.log);
+            return { kind: 'done', outputs: existing?.outputs ?? committed };
+        }
+        await discard(store, bucket, stagedKeys, state.log);
+        return { kind: 'committed', outputs: committed };
+    }
+    catch (thrown) {
+        await ledger.releaseClaim(claim.key);
+        throw thrown;
+    }
 }
-function secretProblem(file, segments, kind) {
-    return {
-        file,
-        path: jsonPath(segments),
-        message: `holds ${kind}; a literal credential was found, and files must not contain credentials`,
-        expected: 'no credentials in the file',
-        found: 'a literal credential (not shown)',
-        hint: CREDENTIALS_HINT,
-    };
-}
-/**
- * Replaces anything shaped like an access key id in a text with `<redacted>`: a last guard so no
- * problem ever repeats one, whatever produced it.
- */
-function redactKeyIds(text) {
-    return text.replace(new RegExp(literal_secrets_ACCESS_KEY_ID.source, 'g'), '<redacted>');
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/ajv-problems.ts
-
-
-
-/**
- * Translates the errors of one Ajv validation of `root` (against `schema`) into problems.
- */
-function ajv_problems_problemsFromAjv(errors, file, root, schema, explain) {
-    const context = explain === undefined ? { file, root, schema } : { file, root, schema, explain };
-    const seen = new Set();
-    return translateSet(errors, context).filter((problem) => {
-        const key = `${problem.path}\u0000${problem.message}`;
-        if (seen.has(key))
-            return false;
-        seen.add(key);
-        return true;
+/** Deletes staged copies; a failure only leaves them to the run's teardown, so it is logged, not thrown. */
+async function discard(store, bucket, keys, log) {
+    if (keys.length === 0)
+        return;
+    const result = await store.deleteMany(bucket, keys).catch((thrown) => {
+        log.warning('staging-cleanup-failed', { message: toError(thrown).message });
+        return undefined;
     });
-}
-function isUnion(error) {
-    return error.keyword === 'anyOf' || error.keyword === 'oneOf';
-}
-/** True when `error` comes from a subschema of `parent` applied to the same value or one inside it. */
-function within(error, parent) {
-    // One schema location (e.g. each `env` entry's `anyOf`) applies to many values: the instance
-    // path tells whose error this is.
-    const sameValue = error.instancePath === parent.instancePath || error.instancePath.startsWith(`${parent.instancePath}/`);
-    return error !== parent && sameValue && error.schemaPath.startsWith(`${parent.schemaPath}/`);
-}
-function translateSet(errors, context) {
-    // Errors nested in a union or in `propertyNames` are explained by that outer error alone.
-    const owners = errors.filter((error) => (isUnion(error) || error.keyword === 'propertyNames') &&
-        !errors.some((other) => isUnion(other) && within(error, other)));
-    const problems = [];
-    const done = new Set();
-    for (const error of errors) {
-        if (done.has(error))
-            continue;
-        const owner = owners.find((candidate) => candidate === error || within(error, candidate));
-        if (owner === undefined) {
-            done.add(error);
-            const problem = translateOne(error, context);
-            if (problem)
-                problems.push(problem);
-            continue;
-        }
-        const inside = errors.filter((candidate) => within(candidate, owner));
-        for (const member of [owner, ...inside])
-            done.add(member);
-        if (isUnion(owner))
-            problems.push(...translateUnion(owner, inside, context));
-        else {
-            const problem = translateOne(owner, context);
-            if (problem)
-                problems.push(problem);
-        }
+    if (result !== undefined && result.failed.length > 0) {
+        log.warning('staging-cleanup-failed', { failed: result.failed.length });
     }
-    return problems;
-}
-function depth(error) {
-    const steps = error.instancePath === '' ? 0 : error.instancePath.split('/').length - 1;
-    return error.keyword === 'required' || error.keyword === 'additionalProperties' ? steps + 1 : steps;
-}
-function translateUnion(union, inside, context) {
-    const branches = Array.isArray(union.schema) ? union.schema : [];
-    const byBranch = branches.map((_, index) => inside.filter((error) => error.schemaPath.startsWith(`${union.schemaPath}/${index}/`)));
-    const segments = pointerSegments(union.instancePath, context.root);
-    // Every branch only misses a property: "give one of these".
-    if (byBranch.every((errors) => errors.length > 0 &&
-        errors.every((e) => e.keyword === 'required' && e.instancePath === union.instancePath))) {
-        const names = byBranch.map((errors) => String((errors[0]?.params).missingProperty));
-        const quoted = names.map((name) => `"${name}"`).join(' or ');
-        return [
-            make(context.file, [...segments, names[0] ?? ''], `${quoted} is required`, {
-                expected: `one of ${quoted}`,
-                found: 'neither',
-                hint: `Add ${quoted}`,
-            }),
-        ];
-    }
-    const typeMismatch = (errors) => errors.some((error) => error.keyword === 'type' && error.instancePath === union.instancePath);
-    const candidates = byBranch
-        .map((errors, index) => ({ errors, index }))
-        .filter(({ errors }) => errors.length > 0 && !typeMismatch(errors));
-    // No form fits the value's shape (only missing or unknown properties on the value itself): say
-    // which forms exist rather than pick one and list its differences.
-    const shapeOnly = candidates.every(({ errors }) => errors.every((error) => (error.keyword === 'required' || error.keyword === 'additionalProperties') &&
-        error.instancePath === union.instancePath));
-    if (candidates.length === 0 || shapeOnly) {
-        const expected = branches.map((branch) => expectedFor(branch)).join(', or ');
-        return [
-            make(context.file, segments, `must be ${expected}`, {
-                expected,
-                found: describe_describeFound(union.data, segments),
-            }),
-        ];
-    }
-    const score = (errors) => Math.max(...errors.map(depth));
-    candidates.sort((a, b) => score(b.errors) - score(a.errors) || a.errors.length - b.errors.length || a.index - b.index);
-    return translateSet(candidates[0]?.errors ?? [], context);
-}
-/** A few words for what a schema accepts: its title, its enum, or its type. */
-function expectedFor(schema) {
-    if (schema === null || typeof schema !== 'object')
-        return 'a valid value';
-    const s = schema;
-    if (typeof s.title === 'string')
-        return s.title;
-    if (Array.isArray(s.enum))
-        return `one of ${s.enum.map((value) => JSON.stringify(value)).join(', ')}`;
-    if (Array.isArray(s.type))
-        return s.type.map((type) => typeWords(String(type))).join(' or ');
-    if (typeof s.type === 'string')
-        return typeWords(s.type);
-    if (Array.isArray(s.anyOf))
-        return s.anyOf.map(expectedFor).join(', or ');
-    return 'a valid value';
-}
-function resolvePointer(schema, pointer) {
-    let node = schema;
-    for (const raw of pointer.replace(/^#/, '').split('/').slice(1)) {
-        const key = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
-        node = node !== null && typeof node === 'object' ? node[key] : undefined;
-    }
-    return node;
-}
-/** "when credentials is "profile"" for an `if` that tests one property's value. */
-function conditionWords(ifSchema) {
-    const properties = ifSchema?.properties;
-    const [name, test] = Object.entries(properties ?? {})[0] ?? [];
-    if (name === undefined || test === undefined)
-        return '';
-    const values = test.enum ?? (test.const !== undefined ? [test.const] : []);
-    return ` when ${name} is ${values.map((value) => JSON.stringify(value)).join(' or ')}`;
-}
-function make(file, segments, message, extra = {}) {
-    return {
-        file,
-        path: jsonPath(segments),
-        message,
-        ...(extra.expected !== undefined ? { expected: extra.expected } : {}),
-        ...(extra.found !== undefined ? { found: extra.found } : {}),
-        ...(extra.hint !== undefined ? { hint: extra.hint } : {}),
-    };
-}
-function rangeWords(parent) {
-    const min = typeof parent.minimum === 'number' ? parent.minimum : undefined;
-    const max = typeof parent.maximum === 'number' ? parent.maximum : undefined;
-    if (min !== undefined && max !== undefined)
-        return `between ${min} and ${max}`;
-    return undefined;
-}
-const CREDENTIAL_FIELDS = /^(aws)?(access|secret|session)/i;
-function translateOne(error, context) {
-    const { file } = context;
-    const segments = pointerSegments(error.instancePath, context.root);
-    const parent = (error.parentSchema ?? {});
-    const params = error.params;
-    const found = describe_describeFound(error.data, segments);
-    const failure = { error, context, segments, parent, params, found };
-    if (['type', 'pattern', 'minimum', 'maximum', 'enum'].includes(error.keyword)) {
-        const special = context.explain?.(segments, error.data);
-        if (special)
-            return make(file, segments, special.message, { ...special, found });
-    }
-    switch (error.keyword) {
-        case 'required':
-            return missingProperty(failure);
-        case 'additionalProperties':
-            return unknownProperty(failure);
-        case 'type': {
-            const expected = String(params.type)
-                .split(',')
-                .map((type) => typeWords(type))
-                .join(' or ');
-            return make(file, segments, `must be ${expected}`, { expected, found });
-        }
-        case 'enum':
-            return notAllowed(failure);
-        case 'const':
-            return make(file, segments, `must be ${JSON.stringify(params.allowedValue)}`, {
-                expected: JSON.stringify(params.allowedValue),
-                found,
-            });
-        case 'pattern': {
-            const expected = typeof parent.title === 'string' ? parent.title : `a string matching ${String(params.pattern)}`;
-            return make(file, segments, `must be ${expected}`, { expected, found });
-        }
-        case 'minimum':
-        case 'maximum':
-        case 'exclusiveMinimum':
-        case 'exclusiveMaximum':
-            return outOfRange(failure);
-        case 'minLength':
-            return Number(params.limit) === 1
-                ? make(file, segments, 'must not be empty', { expected: 'a non-empty string', found: '""' })
-                : make(file, segments, `must be at least ${String(params.limit)} characters long`, { found });
-        case 'maxLength':
-            return make(file, segments, `must be at most ${String(params.limit)} characters long`, {
-                found: typeof error.data === 'string' ? `${error.data.length} characters` : found,
-            });
-        case 'minItems':
-            return make(file, segments, `must have at least ${String(params.limit)} item${Number(params.limit) === 1 ? '' : 's'}`, {
-                found,
-            });
-        case 'maxItems':
-            return make(file, segments, `must have at most ${String(params.limit)} items`, { found });
-        case 'uniqueItems': {
-            // Ajv scans from the end, so `i` is the earlier item and `j` the later duplicate.
-            const first = Number(params.i);
-            const second = Number(params.j);
-            return make(file, [...segments, second], `repeats item [${first}]`, {
-                expected: 'each item once',
-                hint: `Remove one of items [${first}] and [${second}]`,
-            });
-        }
-        case 'propertyNames': {
-            const name = String(params.propertyName);
-            const rules = parent.propertyNames;
-            return make(file, [...segments, name], `"${name}" is not a valid name here`, {
-                expected: expectedFor(rules),
-                hint: name.startsWith('SLUICE_')
-                    ? 'Names starting with SLUICE_ are reserved for the runner; rename it'
-                    : undefined,
-            });
-        }
-        case 'if':
-            // The failing `then` already produced its own, clearer error.
-            return undefined;
-        default:
-            return make(file, segments, `does not meet the "${error.keyword}" rule of the schema`, { found });
-    }
-}
-/** A required property is absent: say which, under what condition, and what it is for. */
-function missingProperty(failure) {
-    const { error, context, segments, parent, params } = failure;
-    const { file } = context;
-    const name = String(params.missingProperty);
-    const then = error.schemaPath.match(/^(.*)\/then\/required$/);
-    const condition = then?.[1] !== undefined ? conditionWords(resolvePointer(context.schema, `${then[1]}/if`)) : '';
-    const objectSchema = (then?.[1] !== undefined ? resolvePointer(context.schema, then[1].replace(/\/allOf\/[0-9]+$/, '')) : parent);
-    const property = objectSchema?.properties?.[name];
-    const description = property?.description;
-    return make(file, [...segments, name], `"${name}" is required${condition}`, {
-        expected: expectedFor(property),
-        found: 'nothing',
-        hint: typeof description === 'string' ? `Add "${name}": ${description}` : `Add "${name}"`,
-    });
-}
-/** A property the schema does not know: a credential gets its own warning, a typo a suggestion. */
-function unknownProperty(failure) {
-    const { context, segments, parent, params } = failure;
-    const { file } = context;
-    const name = String(params.additionalProperty);
-    const known = Object.keys(parent.properties ?? {});
-    if (segments.length === 1 &&
-        segments[0] === 'aws' &&
-        (CREDENTIAL_FIELDS.test(name) || SENSITIVE_NAME.test(name))) {
-        return make(file, [...segments, name], `"${name}" is not a job field: a job file never holds AWS credentials`, {
-            expected: `one of ${known.join(', ')}`,
-            hint: CREDENTIALS_HINT,
-        });
-    }
-    const suggestion = describe_closestName(name, known);
-    return make(file, [...segments, name], `unknown property "${name}"`, {
-        expected: known.length > 0 ? `one of ${known.join(', ')}` : 'no properties',
-        hint: suggestion !== undefined
-            ? `Did you mean "${suggestion}"?`
-            : `Remove it; known properties are ${known.join(', ')}`,
-    });
-}
-/** A value outside an enum, with the nearest allowed one when it looks like a typo. */
-function notAllowed(failure) {
-    const { error, context, segments, params, found } = failure;
-    const { file } = context;
-    const allowed = Array.isArray(params.allowedValues) ? params.allowedValues : [];
-    const expected = `one of ${allowed.map((value) => JSON.stringify(value)).join(', ')}`;
-    const suggestion = typeof error.data === 'string'
-        ? describe_closestName(error.data, allowed.map((value) => String(value)))
-        : undefined;
-    return make(file, segments, `must be ${expected}`, {
-        expected,
-        found,
-        hint: suggestion !== undefined ? `Did you mean "${suggestion}"?` : undefined,
-    });
-}
-/** A number past a bound, in words ("between 1 and 100" when the schema gives both). */
-function outOfRange(failure) {
-    const { error, context, segments, parent, params, found } = failure;
-    const { file } = context;
-    const limit = String(params.limit);
-    const range = rangeWords(parent);
-    const words = range ??
-        {
-            minimum: `at least ${limit}`,
-            maximum: `at most ${limit}`,
-            exclusiveMinimum: `greater than ${limit}`,
-            exclusiveMaximum: `less than ${limit}`,
-        }[error.keyword];
-    return make(file, segments, `must be ${words}`, {
-        expected: `${expectedFor({ type: parent.type })} ${words}`,
-        found,
-    });
 }
 
 ;// CONCATENATED MODULE: ../core/src/schemas/records.ts
@@ -50078,7 +50941,7 @@ function validateTaskRecord(value, file) {
     const validate = taskRecordValidator();
     if (validate(value))
         return value;
-    throw new ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, taskRecordSchema));
+    throw new errors_ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, taskRecordSchema));
 }
 /**
  * Checks a parsed completion marker and returns it typed.
@@ -50091,7 +50954,7 @@ function validateCompletionMarker(value, file) {
     const validate = completionMarkerValidator();
     if (validate(value))
         return value;
-    throw new ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, completionMarkerSchema));
+    throw new errors_ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, completionMarkerSchema));
 }
 
 ;// CONCATENATED MODULE: ../core/src/storage/update-json.ts
@@ -50133,13 +50996,18 @@ async function updateJson(store, ref, next) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/tasks/ledger.ts
+;// CONCATENATED MODULE: ../core/src/broker/task-ledger.ts
 /**
- * The run's ledger in the output bucket, as the runner writes it: completion markers, task records
+ * The run's ledger in the output bucket, as the task control writes it (in the runner in direct mode,
+ * in the broker in sealed mode): completion markers, task records
  * (read-modify-write conditional on what was read, every attempt kept), commit claims and rejected
  * messages. Every call retries transient AWS faults. What it writes is masked with the secret values
  * the runner's log holds: task records and rejected messages never carry them.
  */
+
+
+
+
 
 
 /** Largest message body kept in a rejected-message object. */
@@ -50303,96 +51171,693 @@ class TaskLedger {
     }
 }
 
-;// CONCATENATED MODULE: external "node:events"
-const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
-;// CONCATENATED MODULE: ../core/src/logging/secret-mask.ts
+;// CONCATENATED MODULE: ../core/src/broker/task-control.ts
 /**
- * The one way sluice hides secret values in text it writes: every occurrence of a value becomes
- * `***`. The runner's log lines, task logs and task records, `sluice try`'s output and the run's
- * summary all mask through it, so they agree on what is hidden.
- */
-/** What a masked value is replaced by. */
-const MASK = '***';
-/**
- * A set of secret values and the masking of text with them. Longer values are replaced first, so a
- * secret that contains another is hidden whole. Values can be added later (`add`); whoever holds
- * the mask sees them from then on.
+ * The control side of a task's life, apart from running it: lease a task from the run's queue (after
+ * settling messages that are not tasks, tasks already done, and tasks with no attempts left), keep it
+ * leased, and end each attempt — commit its staged results exactly once, record a failure and retry
+ * it after a backoff or move it to the dead-letter queue, or hand it back without using an attempt.
  *
- * @example
- * const mask = new SecretMask(['hunter2']);
- * mask.text('password is hunter2'); // 'password is ***'
- * mask.deep({ message: 'hunter2', n: 1 }); // { message: '***', n: 1 }
+ * In direct mode the runner holds this object itself; in sealed mode the broker does, and the runner
+ * reaches it through the broker protocol (broker-service.ts). Either way the same code writes the
+ * same records, so both modes keep the same guarantees.
  */
-class SecretMask {
-    secrets = [];
-    /** Empty values are ignored: they would mask nothing. */
-    constructor(values = []) {
-        for (const value of values)
-            this.add(value);
+
+
+
+
+
+
+
+
+
+
+
+
+/** Delay before a task whose commit another live worker holds is offered again. */
+const HELD_RETRY_SECONDS = 60;
+/** How long a lease goes on settling messages past its wait (a queue full of duplicates). */
+const SETTLE_LIMIT_MS = 30_000;
+/** SQS's longest message delay and the longest retry backoff. */
+const MAX_BACKOFF_SECONDS = 900;
+class TaskControl {
+    deps;
+    stats = {
+        messages: 0,
+        rejected: 0,
+        dropped: 0,
+        split: 0,
+        alreadyDone: 0,
+        exhausted: 0,
+    };
+    ledger;
+    isInput;
+    constructor(deps) {
+        this.deps = deps;
+        const { settings, store, log } = deps;
+        this.ledger = new TaskLedger(store, settings.config.runId, settings.config.output.bucket, settings.algorithmDigest, log);
+        this.isInput = inputFilter(settings.config);
     }
-    /** Masks `value` from now on. */
-    add(value) {
-        if (value.length === 0 || this.secrets.includes(value))
-            return;
-        this.secrets.push(value);
-        this.secrets.sort((a, b) => b.length - a.length);
-    }
-    /** The values masked, longest first. */
-    get values() {
-        return this.secrets;
-    }
-    /** Length of the longest value (0 without any): how much of a text can still be an unfinished secret. */
-    get longest() {
-        return this.secrets[0]?.length ?? 0;
-    }
-    /** `text` with every secret value replaced by `***`. */
-    text(text) {
-        let masked = text;
-        for (const secret of this.secrets)
-            masked = masked.split(secret).join(MASK);
-        return masked;
-    }
-    /** A copy of a JSON-like value with every string in it masked, at any depth (keys are kept). */
-    deep(value) {
-        return this.maskValue(value);
+    /** The visibility window of a leased message: three heartbeat periods, so one missed beat does not lose it. */
+    get leaseSeconds() {
+        return Math.min(this.deps.settings.heartbeatSeconds * 3, SQS_LIMITS.maxVisibilityTimeoutSeconds);
     }
     /**
-     * Where a text may be cut so that no secret lies across the cut: `at` or later. An occurrence
-     * across `at` moves the cut to its end (an occurrence is only found whole, so the end is within
-     * the text); what follows the cut keeps any secret whose start only has arrived.
+     * Leases the next task for `workerId`, waiting up to `waitSeconds` for one. Messages that are not
+     * a task to run now are settled on the way (rejected, dropped, split, already done, out of
+     * attempts), and the wait starts again after each. Undefined when no message came in time.
+     *
+     * @throws ConfigurationError when AWS says the configuration is wrong; other AWS errors once retries are spent.
      */
-    safeCut(text, at) {
-        let cut = at;
-        let moved = true;
-        while (moved) {
-            moved = false;
-            for (const secret of this.secrets) {
-                const found = text.indexOf(secret, Math.max(0, cut - secret.length + 1));
-                if (found !== -1 && found < cut) {
-                    cut = found + secret.length;
-                    moved = true;
-                }
+    async lease(workerId, options) {
+        const deadline = Date.now() + options.waitSeconds * 1000;
+        for (;;) {
+            const waitSeconds = Math.max(0, Math.min(SQS_LIMITS.maxWaitSeconds, Math.ceil((deadline - Date.now()) / 1000)));
+            const [message] = await this.deps.queue.receive({
+                maxMessages: 1,
+                waitSeconds,
+                visibilityTimeoutSeconds: this.leaseSeconds,
+                ...(options.signal !== undefined && { signal: options.signal }),
+            });
+            if (options.signal?.aborted === true)
+                return undefined;
+            if (message === undefined) {
+                if (Date.now() >= deadline)
+                    return undefined;
+                continue;
             }
+            this.stats.messages += 1;
+            const lease = await this.settle(message, workerId).catch((thrown) => {
+                if (thrown instanceof errors_ConfigurationError)
+                    throw thrown;
+                // The message returns when its visibility runs out, and is tried again.
+                this.deps.log.error('message-failed', {
+                    messageId: message.messageId,
+                    message: toError(thrown).message,
+                });
+                return undefined;
+            });
+            if (lease !== undefined)
+                return lease;
+            // Settling messages is work: go on while they come, but answer a long-poll in bounded time.
+            if (Date.now() >= deadline + SETTLE_LIMIT_MS)
+                return undefined;
         }
-        return cut;
     }
-    maskValue(value) {
-        if (typeof value === 'string')
-            return this.text(value);
-        if (Array.isArray(value))
-            return value.map((item) => this.maskValue(item));
-        if (value !== null && typeof value === 'object') {
-            const out = {};
-            for (const [key, child] of Object.entries(value)) {
-                if (child !== undefined)
-                    out[key] = this.maskValue(child);
+    /** Decides what a received message is; a lease when it is a task to run now. */
+    async settle(message, workerId) {
+        const { settings, queue } = this.deps;
+        const log = this.deps.log.with({ messageId: message.messageId, receiveCount: message.receiveCount });
+        const decision = decideMessage(message.body, settings.config.runId, this.isInput);
+        switch (decision.action) {
+            case 'reject': {
+                const key = await this.ledger.reject(message.messageId, decision.reason, message.body, new Date());
+                log.warning('message-rejected', { reason: decision.reason, recordedAt: key });
+                this.stats.rejected += 1;
+                await this.deleteMessage(message.receiptHandle, log);
+                return undefined;
             }
-            return out;
+            case 'drop':
+                log.info('message-dropped', { dropped: decision.dropped });
+                this.stats.dropped += 1;
+                await this.deleteMessage(message.receiptHandle, log);
+                return undefined;
+            case 'fan-out': {
+                // Attempts and visibility belong to a message: one message per task keeps one task's
+                // retries from re-running another's.
+                const sent = await queue.sendBatch(decision.tasks.map((task) => ({
+                    body: formatTaskMessage({ ...task, attemptsUsed: message.receiveCount - 1 }),
+                })));
+                if (sent.failed.length > 0) {
+                    throw new InfrastructureError(`could not split an S3 event into task messages: ${sent.failed.length} failed`);
+                }
+                log.info('message-split', { tasks: decision.tasks.length, dropped: decision.dropped });
+                this.stats.split += 1;
+                await this.deleteMessage(message.receiptHandle, log);
+                return undefined;
+            }
+            case 'run':
+                return this.leaseTask(message, decision.task, workerId, log);
         }
-        return value;
+    }
+    async leaseTask(message, task, workerId, messageLog) {
+        const { settings } = this.deps;
+        const receivedAt = Date.now();
+        // Attempt numbers run on across re-drives (they name log keys and record entries); the retry
+        // budget counts from the last re-drive (`retryFrom`).
+        const attempt = (task.attemptsUsed ?? 0) + message.receiveCount;
+        const taskId = task_id_taskId(task);
+        const lease = {
+            task,
+            taskId,
+            attempt,
+            roundAttempt: attempt - (task.retryFrom ?? 0),
+            workerId,
+            messageId: message.messageId,
+            staging: leaseStagingPrefix(task.runId, taskId, attempt, message.messageId),
+            receiptHandle: message.receiptHandle,
+            receivedAt,
+            startedAt: new Date(receivedAt).toISOString(),
+            visibleAt: receivedAt + this.leaseSeconds * 1000,
+        };
+        const log = messageLog.with({ taskId, attempt, key: task.key });
+        if ((await this.ledger.marker(taskId)) !== undefined) {
+            log.info('task-already-done');
+            this.stats.alreadyDone += 1;
+            await this.deleteMessage(message.receiptHandle, log);
+            return undefined;
+        }
+        if (task.retryFrom === undefined && (await this.ledger.failedForGood(taskId))) {
+            log.info('task-already-failed', { hint: 'collect-results with retry-failed runs it again' });
+            this.stats.alreadyDone += 1;
+            await this.deleteMessage(message.receiptHandle, log);
+            return undefined;
+        }
+        if (lease.roundAttempt > settings.config.maxAttempts) {
+            // The last attempt's worker was lost (the message came back with no attempts left).
+            this.stats.exhausted += 1;
+            await this.fail(lease, {
+                failureClass: 'infrastructure',
+                retryable: false,
+                message: `not run: the worker of an earlier attempt was lost and all ${settings.config.maxAttempts} attempts are used`,
+                phases: {},
+                logStaged: false,
+            });
+            return undefined;
+        }
+        try {
+            // A key that cannot become output keys (`a//b`, `x/../y`, too long) never will.
+            outputPrefixFor(settings.config, task.key);
+        }
+        catch (thrown) {
+            await this.fail(lease, {
+                ...verdictReport(classifyAttempt({ kind: 'input', gone: true, message: toError(thrown).message }, settings.manifest)),
+                phases: {},
+                logStaged: false,
+            });
+            return undefined;
+        }
+        await this.ledger.recordAttempt(task, taskId, this.entry(lease, { phases: {}, logStaged: false }), 'running');
+        log.info('task-leased', { workerId, bucket: task.bucket, size: task.size });
+        return lease;
+    }
+    /**
+     * Extends a lease by one window, never past the task's time limit plus a margin for transfers (a
+     * stuck worker must not hold a task for ever) nor past SQS's 12 hours from the receive.
+     *
+     * @throws AWS errors other than "message not held" (the caller logs them and beats again).
+     */
+    async heartbeat(lease) {
+        const { settings, queue } = this.deps;
+        const elapsed = (Date.now() - lease.receivedAt) / 1000;
+        const untilLimit = settings.timeoutSeconds + TRANSFER_MARGIN_SECONDS - elapsed;
+        // Keep a few seconds between us and SQS's hard cap, which it enforces with an error.
+        const untilCap = SQS_LIMITS.maxVisibilityTimeoutSeconds - elapsed - 5;
+        const seconds = Math.floor(Math.min(this.leaseSeconds, untilLimit, untilCap));
+        if (seconds <= 0)
+            return { kind: 'capped' };
+        try {
+            await queue.changeVisibility(lease.receiptHandle, seconds);
+        }
+        catch (thrown) {
+            if (thrown instanceof MessageNotHeldError)
+                return { kind: 'lost', message: thrown.message };
+            throw thrown;
+        }
+        return { kind: 'extended', lease: { ...lease, visibleAt: Date.now() + seconds * 1000 } };
+    }
+    /**
+     * Commits a finished attempt's staged outputs exactly once, records it and deletes its message.
+     * A commit that fails is recorded as an `upload-failed` attempt (retried); a commit another live
+     * worker holds hands the task back for later.
+     *
+     * @throws AWS errors only when even recording failed (the message then returns by itself).
+     */
+    async complete(lease, report) {
+        const { settings, store, log: baseLog } = this.deps;
+        const log = baseLog.with({ taskId: lease.taskId, attempt: lease.attempt, key: lease.task.key });
+        const started = Date.now();
+        let committed;
+        try {
+            committed = await commitResults({ settings, store, ledger: this.ledger }, {
+                task: lease.task,
+                taskId: lease.taskId,
+                attempt: lease.attempt,
+                workerId: lease.workerId,
+                staging: lease.staging,
+                log,
+            }, report.outputs);
+        }
+        catch (thrown) {
+            const message = `the results could not be committed: ${toError(thrown).message}`;
+            const evidence = thrown instanceof errors_ConfigurationError
+                ? { kind: 'outputs', count: report.outputs.length, unsafe: message }
+                : { kind: 'upload', message };
+            const outcome = await this.fail(lease, {
+                ...report,
+                ...verdictReport(classifyAttempt(evidence, settings.manifest)),
+            });
+            return { outcome, message };
+        }
+        const phases = { ...report.phases, uploadMs: (report.phases.uploadMs ?? 0) + (Date.now() - started) };
+        if (committed.kind === 'held') {
+            log.info('commit-held-elsewhere', { by: committed.by });
+            await this.release(lease, `another worker (${committed.by}) is committing this task`, HELD_RETRY_SECONDS);
+            return { outcome: 'released', message: `another worker (${committed.by}) is committing this task` };
+        }
+        const entry = {
+            ...this.entry(lease, { ...report, phases }),
+            endedAt: new Date().toISOString(),
+            ...(committed.kind === 'done' && {
+                message: 'another attempt committed this task first; these results were discarded',
+            }),
+        };
+        await this.publishLog(lease, report, entry);
+        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'succeeded', committed.outputs);
+        await this.deleteMessage(lease.receiptHandle, log);
+        return {
+            outcome: 'succeeded',
+            committedHere: committed.kind === 'committed',
+            outputs: committed.outputs.map(({ key, size }) => ({ key, size })),
+        };
+    }
+    /**
+     * Records a failed attempt; retries it after a backoff, or ends the task and moves it to the
+     * dead-letter queue when it is not retryable or its attempts are used.
+     *
+     * @throws AWS errors only when even recording failed.
+     */
+    async fail(lease, report) {
+        const { settings, log: baseLog } = this.deps;
+        const log = baseLog.with({ taskId: lease.taskId, attempt: lease.attempt, key: lease.task.key });
+        const entry = {
+            ...this.entry(lease, report),
+            endedAt: new Date().toISOString(),
+            failureClass: report.failureClass,
+            message: report.message,
+        };
+        const final = !report.retryable || lease.roundAttempt >= settings.config.maxAttempts;
+        await this.publishLog(lease, report, entry);
+        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, final ? 'failed' : 'running');
+        if (final) {
+            const sent = await this.deps.deadLetter.sendBatch([
+                { body: formatTaskMessage({ ...lease.task, attemptsUsed: lease.attempt }) },
+            ]);
+            const failed = sent.failed[0];
+            if (failed !== undefined) {
+                throw new InfrastructureError(`could not move the task to the dead-letter queue: ${failed.code} ${failed.message}`);
+            }
+            await this.deleteMessage(lease.receiptHandle, log);
+            return 'failed';
+        }
+        const delay = Math.min(MAX_BACKOFF_SECONDS, settings.retryDelaySeconds * 2 ** (lease.roundAttempt - 1));
+        try {
+            await this.deps.queue.changeVisibility(lease.receiptHandle, delay);
+        }
+        catch (thrown) {
+            if (!(thrown instanceof MessageNotHeldError))
+                throw thrown;
+        }
+        return 'retry';
+    }
+    /**
+     * Hands the task back without using up an attempt: a fresh task message carrying the attempts
+     * used before this receive (so the next receive gets this attempt's number again), then the old
+     * message deleted. Used when a worker stops mid-task and when another worker holds the commit.
+     *
+     * @throws Error when the task could not be handed back (the message then returns by itself).
+     */
+    async release(lease, reason, delaySeconds = 0) {
+        const log = this.deps.log.with({ taskId: lease.taskId, attempt: lease.attempt, key: lease.task.key });
+        const entry = {
+            ...this.entry(lease, { phases: {}, logStaged: false }),
+            endedAt: new Date().toISOString(),
+            message: `released: ${reason}; this attempt does not count`,
+        };
+        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'running');
+        const sent = await this.deps.queue.sendBatch([
+            { body: formatTaskMessage({ ...lease.task, attemptsUsed: lease.attempt - 1 }), delaySeconds },
+        ]);
+        const failed = sent.failed[0];
+        if (failed !== undefined) {
+            throw new InfrastructureError(`could not hand the task back to the queue: ${failed.code} ${failed.message}`);
+        }
+        await this.deleteMessage(lease.receiptHandle, log);
+        return 'released';
+    }
+    /** The record entry of an attempt, from the lease and the worker's report. */
+    entry(lease, report) {
+        return {
+            attempt: lease.attempt,
+            workerId: lease.workerId,
+            startedAt: lease.startedAt,
+            phases: { ...report.phases },
+            ...(report.exitCode !== undefined && { exitCode: report.exitCode }),
+        };
+    }
+    /**
+     * Moves a staged task log to the attempt's log key and names it in the entry. A failure only loses
+     * the log (the staged copy is left to teardown).
+     */
+    async publishLog(lease, report, entry) {
+        if (!report.logStaged)
+            return;
+        const { store, settings } = this.deps;
+        const log = this.deps.log.with({ taskId: lease.taskId, attempt: lease.attempt });
+        const bucket = settings.config.output.bucket;
+        const staged = stagedLogKey(lease.staging);
+        const logKey = taskLogKey(settings.config.runId, lease.taskId, lease.attempt);
+        try {
+            await retry_withRetries(() => store.copy({ bucket, key: staged }, { bucket, key: logKey }));
+            entry.logKey = logKey;
+        }
+        catch (thrown) {
+            log.warning('task-log-publish-failed', { message: toError(thrown).message });
+            return;
+        }
+        await discard(store, bucket, [staged], log);
+    }
+    async deleteMessage(receiptHandle, log) {
+        try {
+            await retry_withRetries(() => this.deps.queue.delete(receiptHandle));
+        }
+        catch (thrown) {
+            // Lost the message meanwhile: whoever has it now finds the marker (or the record) and stops.
+            if (!(thrown instanceof MessageNotHeldError))
+                throw thrown;
+            log.warning('message-delete-not-held', { message: thrown.message });
+        }
+    }
+}
+/** A failure verdict as a report's fields. */
+function verdictReport(verdict) {
+    if (verdict.ok)
+        throw new Error('a failure report was made from a success');
+    return {
+        failureClass: verdict.failureClass,
+        retryable: verdict.retryable,
+        message: verdict.message,
+        ...(verdict.exitCode !== undefined && { exitCode: verdict.exitCode }),
+    };
+}
+
+;// CONCATENATED MODULE: ../core/src/broker/protocol.ts
+
+
+
+
+/** The protocol's name and version, sent by the worker and answered by the broker. */
+const BROKER_PROTOCOL = 'sluice-broker/1';
+/** The header that carries it. */
+const BROKER_PROTOCOL_HEADER = 'x-sluice-protocol';
+const BROKER_OPERATIONS = (/* unused pure expression or super */ null && (['lease', 'heartbeat', 'complete', 'fail', 'release']));
+/** Longest lease long-poll, as SQS's. */
+const MAX_LEASE_WAIT_SECONDS = 20;
+const protocol_TOKEN = { type: 'string', minLength: 1, maxLength: 16384 };
+const protocol_MS = { type: 'integer', minimum: 0, nullable: true };
+const PHASES = {
+    type: 'object',
+    properties: { downloadMs: protocol_MS, runMs: protocol_MS, uploadMs: protocol_MS },
+    additionalProperties: false,
+};
+const EXIT_CODE = { type: 'integer', minimum: -255, maximum: 255, nullable: true };
+// A path below the output directory as the runner collects it: no empty, `.` or `..` segment.
+const RELATIVE_PATH = {
+    type: 'string',
+    minLength: 1,
+    maxLength: 1024,
+    pattern: '^(?!/)(?!.*//)(?!(?:.*/)?\\.\\.?(?:/|$)).+$',
+};
+const leaseSchema = {
+    type: 'object',
+    properties: {
+        workerId: { type: 'string', minLength: 1, maxLength: 128 },
+        waitSeconds: { type: 'integer', minimum: 0, maximum: MAX_LEASE_WAIT_SECONDS },
+    },
+    required: ['workerId', 'waitSeconds'],
+    additionalProperties: false,
+};
+const heartbeatSchema = {
+    type: 'object',
+    properties: { token: protocol_TOKEN },
+    required: ['token'],
+    additionalProperties: false,
+};
+const completeSchema = {
+    type: 'object',
+    properties: {
+        token: protocol_TOKEN,
+        outputs: {
+            type: 'array',
+            maxItems: 100_000,
+            items: {
+                type: 'object',
+                properties: { relativePath: RELATIVE_PATH, size: { type: 'integer', minimum: 0 } },
+                required: ['relativePath', 'size'],
+                additionalProperties: false,
+            },
+        },
+        phases: PHASES,
+        exitCode: EXIT_CODE,
+        logStaged: { type: 'boolean' },
+    },
+    required: ['token', 'outputs', 'phases', 'logStaged'],
+    additionalProperties: false,
+};
+const failSchema = {
+    type: 'object',
+    properties: {
+        token: protocol_TOKEN,
+        failureClass: { type: 'string', enum: [...FAILURE_CLASSES] },
+        retryable: { type: 'boolean' },
+        message: { type: 'string', maxLength: 4096 },
+        phases: PHASES,
+        exitCode: EXIT_CODE,
+        logStaged: { type: 'boolean' },
+    },
+    required: ['token', 'failureClass', 'retryable', 'message', 'phases', 'logStaged'],
+    additionalProperties: false,
+};
+const releaseSchema = {
+    type: 'object',
+    properties: { token: protocol_TOKEN, reason: { type: 'string', maxLength: 1024 } },
+    required: ['token', 'reason'],
+    additionalProperties: false,
+};
+const SCHEMAS = {
+    lease: toSchemaJson(leaseSchema),
+    heartbeat: toSchemaJson(heartbeatSchema),
+    complete: toSchemaJson(completeSchema),
+    fail: toSchemaJson(failSchema),
+    release: toSchemaJson(releaseSchema),
+};
+const VALIDATORS = {
+    lease: lazyValidator(SCHEMAS.lease),
+    heartbeat: lazyValidator(SCHEMAS.heartbeat),
+    complete: lazyValidator(SCHEMAS.complete),
+    fail: lazyValidator(SCHEMAS.fail),
+    release: lazyValidator(SCHEMAS.release),
+};
+/**
+ * True when `name` is an operation of the protocol.
+ *
+ * @example
+ * isBrokerOperation('lease'); // true
+ * @throws never.
+ */
+function isBrokerOperation(name) {
+    return BROKER_OPERATIONS.includes(name);
+}
+/**
+ * Checks a request body against its operation's schema.
+ *
+ * @example
+ * const request = parseBrokerRequest('heartbeat', JSON.parse(body));
+ * @throws {ValidationError} naming each problem's JSON path.
+ */
+function parseBrokerRequest(operation, body) {
+    const validate = VALIDATORS[operation]();
+    if (!validate(body)) {
+        throw new ValidationError(problemsFromAjv(validate.errors ?? [], `broker ${operation} request`, body, SCHEMAS[operation]));
+    }
+    return body;
+}
+
+;// CONCATENATED MODULE: ./src/runner.ts
+/**
+ * The runner's loop: lease one task at a time from its task source (the run's queue through its own
+ * task control in direct mode, the broker in sealed mode) and hand it to the processor; exit when
+ * idle for `idleSeconds`, when asked to stop, or when its AWS session (SLUICE_RUN
+ * `credentialsExpireAt`) would end before one more task could finish.
+ */
+
+
+
+/** The longest wait between failed leases. */
+const LEASE_RETRY_MAX_MS = 5000;
+class Runner {
+    deps;
+    stats = {
+        leases: 0,
+        tasks: { succeeded: 0, retry: 0, failed: 0, released: 0 },
+    };
+    constructor(deps) {
+        this.deps = deps;
+    }
+    /**
+     * Runs until idle or stopped. Never throws for a task's trouble (it is logged and recorded);
+     * throws a ConfigurationError when the configuration is wrong (a missing queue or bucket, denied
+     * access, a broker that refuses this runner), which no retry fixes.
+     */
+    async run(stop) {
+        const { settings, source, log } = this.deps;
+        const idleMs = settings.config.idleSeconds * 1000;
+        let lastActivity = Date.now();
+        let leaseFailures = 0;
+        const now = this.deps.now ?? Date.now;
+        while (!stop.aborted) {
+            // Before every lease, never during a task: a task leased is one the session can finish.
+            if (!sessionOutlastsTask(settings.config.credentialsExpireAt, settings.timeoutSeconds, now())) {
+                log.info('credentials-expiring', {
+                    expiresAt: settings.config.credentialsExpireAt,
+                    timeoutSeconds: settings.timeoutSeconds,
+                });
+                return 'credentials-expiring';
+            }
+            const remainingMs = Math.max(0, idleMs - (Date.now() - lastActivity));
+            let lease;
+            try {
+                lease = await source.lease(Math.min(MAX_LEASE_WAIT_SECONDS, Math.ceil(remainingMs / 1000)), stop);
+                leaseFailures = 0;
+            }
+            catch (thrown) {
+                if (isConfigurationError(thrown))
+                    throw thrown;
+                if (aborted(stop))
+                    break;
+                leaseFailures += 1;
+                log.warning('lease-failed', { message: toError(thrown).message, failures: leaseFailures });
+                // No task source for the idle time (a local run's broker gone with its sluice process): go,
+                // as an idle runner does; the next sluice process of the run starts runners again.
+                if (Date.now() - lastActivity >= idleMs)
+                    return 'idle';
+                // Short waits: a restarted broker (or queue) should find its runners back within seconds.
+                await (0,external_node_timers_promises_namespaceObject.setTimeout)(Math.min(LEASE_RETRY_MAX_MS, 500 * 2 ** leaseFailures));
+                continue;
+            }
+            if (lease === undefined) {
+                if (Date.now() - lastActivity >= idleMs)
+                    return 'idle';
+                continue;
+            }
+            this.stats.leases += 1;
+            await this.handle(lease, stop);
+            lastActivity = Date.now();
+        }
+        return 'stopped';
+    }
+    /** Runs one leased task; logs instead of throwing, except for configuration errors. */
+    async handle(lease, stop) {
+        try {
+            const outcome = await this.deps.processor.process(lease, stop);
+            this.stats.tasks[outcome] += 1;
+        }
+        catch (thrown) {
+            if (thrown instanceof errors_ConfigurationError)
+                throw thrown;
+            // The lease runs out by itself, and the task is tried again.
+            this.deps.log.error('task-report-failed', {
+                taskId: lease.taskId,
+                attempt: lease.attempt,
+                message: toError(thrown).message,
+            });
+        }
+    }
+}
+/** The signal's state read afresh (an await may have aborted it since the loop's test). */
+function aborted(signal) {
+    return signal.aborted;
+}
+
+;// CONCATENATED MODULE: ./src/sources/direct-source.ts
+/**
+ * Direct mode: the runner holds the run's task control and its S3 and SQS access itself. Fastest
+ * (no hop through a broker), but the runner's container holds storage credentials.
+ */
+
+
+class DirectTaskSource {
+    control;
+    store;
+    outputBucket;
+    workerId;
+    leases = new WeakMap();
+    constructor(control, store, outputBucket, workerId) {
+        this.control = control;
+        this.store = store;
+        this.outputBucket = outputBucket;
+        this.workerId = workerId;
+    }
+    get stats() {
+        return this.control.stats;
+    }
+    async lease(waitSeconds, signal) {
+        const lease = await this.control.lease(this.workerId, { waitSeconds, signal });
+        if (lease === undefined)
+            return undefined;
+        const worker = {
+            task: lease.task,
+            taskId: lease.taskId,
+            attempt: lease.attempt,
+            staging: lease.staging,
+        };
+        this.leases.set(worker, lease);
+        return worker;
+    }
+    async heartbeat(worker) {
+        const beat = await this.control.heartbeat(this.inner(worker));
+        if (beat.kind === 'extended') {
+            this.leases.set(worker, beat.lease);
+            return 'held';
+        }
+        return beat.kind === 'capped' ? 'capped' : 'lost';
+    }
+    async download(worker, file) {
+        const { task } = worker;
+        await retry_withRetries(() => this.store.download({ bucket: task.bucket, key: task.key }, file, {
+            ifMatch: task.etag,
+            ...(task.versionId !== undefined && { versionId: task.versionId }),
+        }));
+    }
+    async stageOutput(worker, relativePath, file) {
+        const key = stagedOutputKey(worker.staging, relativePath);
+        await retry_withRetries(() => this.store.upload({ bucket: this.outputBucket, key }, file));
+    }
+    async stageLog(worker, file) {
+        const key = stagedLogKey(worker.staging);
+        await retry_withRetries(() => this.store.upload({ bucket: this.outputBucket, key }, file, {
+            contentType: 'text/plain; charset=utf-8',
+        }));
+    }
+    complete(worker, report) {
+        return this.control.complete(this.inner(worker), report);
+    }
+    fail(worker, report) {
+        return this.control.fail(this.inner(worker), report);
+    }
+    async release(worker, reason) {
+        await this.control.release(this.inner(worker), reason);
+    }
+    inner(worker) {
+        const lease = this.leases.get(worker);
+        if (lease === undefined)
+            throw new Error(`task ${worker.taskId} was not leased from this source`);
+        return lease;
     }
 }
 
+;// CONCATENATED MODULE: external "node:events"
+const external_node_events_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
 ;// CONCATENATED MODULE: ../core/src/execution/task-log.ts
 
 
@@ -50512,6 +51977,7 @@ const external_node_net_namespaceObject = __WEBPACK_EXTERNAL_createRequire(impor
 
 
 
+
 const DEFAULT_START_TIMEOUT_MS = 60_000;
 /**
  * A port algorithm: a server started once per container and fed one task after another over HTTP
@@ -50543,6 +52009,10 @@ class PortAlgorithm {
     get running() {
         return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
     }
+    /** The user the server runs as, if not the runner's. */
+    get runAs() {
+        return this.options.runAs;
+    }
     /** How many times the server was started again after dying. */
     get restartCount() {
         return this.restarts;
@@ -50557,9 +52027,11 @@ class PortAlgorithm {
         const [program, ...args] = this.options.command;
         if (program === undefined)
             throw new InfrastructureError('the port algorithm has no command to start');
+        await prepareHome(this.options.runAs);
         const child = (0,external_node_child_process_.spawn)(program, args, {
             cwd: this.options.cwd,
-            env: { ...this.options.env },
+            env: environmentFor(this.options.env, this.options.runAs),
+            ...spawnIdentity(this.options.runAs),
             detached: true,
             stdio: ['ignore', 'pipe', 'pipe'],
         });
@@ -50730,123 +52202,377 @@ function messageFrom(body) {
     return body.slice(0, 500);
 }
 
-;// CONCATENATED MODULE: ./src/tasks/task-commit.ts
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(7067);
+// EXTERNAL MODULE: external "node:https"
+var external_node_https_ = __nccwpck_require__(4708);
+;// CONCATENATED MODULE: ../core/src/storage/presigned-transfer.ts
+// What a worker with no credentials does with what the broker gave it (presign.ts): download its
+// input through a presigned GET and upload its outputs through one presigned POST policy, streaming
+// from and to disk (inputs and outputs can be many GiB), with answers mapped to the storage errors
+// the rest of sluice acts on. The URL's query and the POST's fields are bearer secrets: no message
+// here ever carries them.
+//
+// The POST is written with node:http, not fetch: Node 20's fetch (undici) held a whole 256 MiB
+// file in memory while sending it (RSS +285 MiB, whether the body was FormData over
+// fs.openAsBlob or an async iterable), where http.request piped from a file stream added ~40 MiB.
+
+
+
+
+
+
+
+
+
+
+
+
+/** How much of an error answer is read to find S3's `<Code>`; error bodies are small. */
+const ERROR_BODY_MAX_BYTES = 16 * 1024;
 /**
- * Committing a task's results exactly once: staged uploads, a claim in the ledger, copies to the final
- * keys, then the completion marker. Any number of attempts may finish the same task; only the claim
- * holder's copies become the results, and the others discard theirs.
- */
-
-
-
-
-/** How long an attempt that lost the commit claim waits for the holder's completion marker. */
-const COMMIT_WAIT_SECONDS = 30;
-/**
- * Uploads an attempt's results to staging, then claims the commit and copies them to their final
- * keys, the completion marker last. An attempt that loses the claim waits briefly for the holder's
- * marker and discards its staged copies.
+ * S3 refused a presigned request (HTTP 400 or 403): it expired, its signature or policy was
+ * altered, or it asked for what the policy does not allow (another key, too many bytes). Trying
+ * the same request again cannot help; the broker must issue a new one (or the worker must stay in
+ * its scope), so {@link isTransientAwsError} (and so `withRetries`) does not retry it.
  *
  * @example
- * const committed = await commitResults(deps, { task, taskId, attempt, log }, result.outputs);
- * @throws ConfigurationError when a result's key cannot be built; AWS errors once retries are spent
- *   (the claim is released first, so another attempt can commit).
+ * try { await uploadPresignedPost(post, key, file); } catch (e) { if (e instanceof PresignedRequestRefusedError) askBrokerAgain(e.code); }
  */
-async function commitResults(deps, state, outputs) {
-    const { settings, store, ledger } = deps;
-    const { task, taskId, attempt } = state;
-    const bucket = settings.config.output.bucket;
-    const staging = stagingPrefix(settings.config.runId, taskId, attempt);
-    // Final keys first: a result whose key cannot be built fails before anything is written.
-    const planned = outputs.map((output) => ({
-        output,
-        staged: `${staging}${output.relativePath}`,
-        final: outputKey(settings.config, task.key, output.relativePath),
-    }));
-    const stagedKeys = planned.map((p) => p.staged);
-    for (const { output, staged } of planned) {
-        await retry_withRetries(() => store.upload({ bucket, key: staged }, output.file));
-    }
-    const staleMs = (settings.timeoutSeconds + TRANSFER_MARGIN_SECONDS) * 1000;
-    let claim = await ledger.claim(taskId, attempt, settings.workerId, staleMs);
-    for (let waited = 0; claim.kind === 'held' && waited < COMMIT_WAIT_SECONDS; waited += 1) {
-        await (0,external_node_timers_promises_namespaceObject.setTimeout)(1000);
-        const marker = await ledger.marker(taskId);
-        if (marker !== undefined)
-            claim = { kind: 'done', marker };
-    }
-    if (claim.kind !== 'won') {
-        await discard(store, bucket, stagedKeys, state.log);
-        return claim.kind === 'done'
-            ? { kind: 'done', outputs: claim.marker.outputs }
-            : { kind: 'held', by: claim.by };
-    }
-    try {
-        const committed = [];
-        for (const { output, staged, final } of planned) {
-            const put = await retry_withRetries(() => store.copy({ bucket, key: staged }, { bucket, key: final }));
-            committed.push({ key: final, size: output.size, etag: put.etag });
-        }
-        const marker = {
-            schemaVersion: 1,
-            runId: settings.config.runId,
-            taskId,
-            input: {
-                bucket: task.bucket,
-                key: task.key,
-                etag: task.etag,
-                ...(task.versionId !== undefined && { versionId: task.versionId }),
-            },
-            algorithmDigest: settings.algorithmDigest,
-            outputs: committed,
-            committedAt: new Date().toISOString(),
-        };
-        // The marker last: its presence means every result above is in place.
-        if (!(await ledger.writeMarker(marker))) {
-            const existing = await ledger.marker(taskId);
-            await discard(store, bucket, stagedKeys, state.log);
-            return { kind: 'done', outputs: existing?.outputs ?? committed };
-        }
-        await discard(store, bucket, stagedKeys, state.log);
-        return { kind: 'committed', outputs: committed };
-    }
-    catch (thrown) {
-        await ledger.releaseClaim(claim.key);
-        throw thrown;
+class PresignedRequestRefusedError extends InfrastructureError {
+    request;
+    /** The URL without its query (the query is the secret). */
+    target;
+    httpStatus;
+    /** S3's error code from the XML body (`AccessDenied`, `SignatureDoesNotMatch`, `EntityTooLarge`), or `Unknown`. */
+    code;
+    constructor(details, options) {
+        super(`S3 refused the presigned ${details.request} of ${details.target}: HTTP ${details.httpStatus} ${details.code}` +
+            `${details.detail === '' ? '' : ` (${details.detail})`}. The request expired, was altered, or ` +
+            'asked for more than its policy allows; ask for a new one rather than retrying it.', options);
+        this.name = 'PresignedRequestRefusedError';
+        this.request = details.request;
+        this.target = details.target;
+        this.httpStatus = details.httpStatus;
+        this.code = details.code;
     }
 }
-/** Deletes staged copies; a failure only leaves them to the run's teardown, so it is logged, not thrown. */
-async function discard(store, bucket, keys, log) {
-    if (keys.length === 0)
-        return;
-    const result = await store.deleteMany(bucket, keys).catch((thrown) => {
-        log.warning('staging-cleanup-failed', { message: toError(thrown).message });
-        return undefined;
-    });
-    if (result !== undefined && result.failed.length > 0) {
-        log.warning('staging-cleanup-failed', { failed: result.failed.length });
+/**
+ * An upload that a presigned POST does not cover, refused before sending a byte: a key outside
+ * its prefix, or a file larger than its limit. S3 would refuse it too, after the upload.
+ *
+ * @example
+ * try { await uploadPresignedPost(post, key, file); } catch (e) { if (e instanceof PresignedScopeError) recordOutputTooLarge(e.message); }
+ */
+class PresignedScopeError extends SluiceError {
+    key;
+    reason;
+    constructor(key, reason, message) {
+        super(message);
+        this.name = 'PresignedScopeError';
+        this.key = key;
+        this.reason = reason;
+    }
+}
+/** A URL without its query or fragment: what may appear in a message or a log. */
+function withoutQuery(url) {
+    try {
+        const parsed = new URL(url);
+        return `${parsed.origin}${parsed.pathname}`;
+    }
+    catch {
+        return '(an invalid URL)';
+    }
+}
+/** SigV4 parameters that may show up in an S3 message; never repeated. */
+const SECRET_PARAMS = /X-Amz-(Signature|Credential|Security-Token)=[^&\s"<]*/gi;
+function between(text, tag) {
+    const match = new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(text);
+    return match?.[1];
+}
+/** The start of an error answer's body (error bodies are small; the rest is dropped). */
+async function bodyStart(body) {
+    let text = '';
+    if (body === null)
+        return text;
+    const decoder = new TextDecoder();
+    try {
+        for await (const chunk of body) {
+            text += decoder.decode(chunk, { stream: true });
+            if (text.length >= ERROR_BODY_MAX_BYTES)
+                break;
+        }
+    }
+    catch {
+        // The status says enough without the body.
+    }
+    return text;
+}
+/** Reads S3's `<Code>` and `<Message>` (never `<StringToSign>` or `<SignatureProvided>`). */
+function errorBody(text) {
+    const code = between(text, 'Code') ?? 'Unknown';
+    const message = (between(text, 'Message') ?? '').replace(SECRET_PARAMS, '$1=…').slice(0, 300);
+    return { code, detail: message };
+}
+/** An HTTP answer other than success, as the error the rest of sluice acts on. */
+function httpError(status, body, request, target, object, condition) {
+    const { code, detail } = errorBody(body);
+    if (status === 404)
+        return new ObjectNotFoundError(object.bucket, object.key);
+    if (status === 412 && condition !== undefined) {
+        return new PreconditionFailedError(object.bucket, object.key, condition);
+    }
+    if (status === 400 || status === 403) {
+        return new PresignedRequestRefusedError({ request, target, httpStatus: status, code, detail });
+    }
+    const retryable = status >= 500 || status === 429 || code === 'SlowDown' || code === 'RequestTimeout';
+    return new errors_AwsRequestError(`the presigned ${request} of ${target} failed: HTTP ${status} ${code}${detail === '' ? '' : ` (${detail})`}`, { operation: `S3.Presigned${request}`, code, httpStatus: status, requestId: undefined, retryable });
+}
+/**
+ * A request that got no (complete) answer: a dropped connection is worth another try, an abort is
+ * passed on as it is.
+ */
+function transportError(thrown, request, target, signal) {
+    if (signal?.aborted === true)
+        return thrown;
+    if (thrown instanceof SluiceError)
+        return thrown;
+    // fetch wraps the socket's error: TypeError('fetch failed' | 'terminated') → its cause (→ its
+    // cause). Read by shape: an error made in another realm (a jest VM context) fails instanceof.
+    let socketError = thrown;
+    let code;
+    for (let depth = 0, at = thrown; depth < 4 && typeof at === 'object' && at !== null; depth += 1) {
+        const found = at.code;
+        if (typeof found === 'string') {
+            socketError = at;
+            code = found;
+            break;
+        }
+        at = at.cause;
+    }
+    return new errors_AwsRequestError(`the presigned ${request} of ${target} failed: ${code ?? 'NetworkError'}: ${toError(socketError).message}`, {
+        operation: `S3.Presigned${request}`,
+        code: code ?? 'NetworkError',
+        httpStatus: undefined,
+        requestId: undefined,
+        // Any dropped or refused connection may work next time (isTransientAwsError knows the codes).
+        retryable: isTransientAwsError(socketError),
+    }, { cause: thrown });
+}
+/**
+ * Downloads the object of a presigned GET into `file`, streaming (never the whole object in
+ * memory), through a temporary file beside it renamed when complete, so a half-written file never
+ * sits at `file`. With `ifMatch`, only that version of the object (S3's `If-Match`).
+ *
+ * @example
+ * const { size, etag } = await downloadPresigned(task.input, '/data/in/input.csv', { ifMatch: task.etag });
+ * @throws ObjectNotFoundError (404), PreconditionFailedError (412, `ifMatch` no longer holds),
+ * PresignedRequestRefusedError (400/403: expired, altered), AwsRequestError (5xx, a dropped or
+ * short connection: `retryable`, so `withRetries` tries again), or the abort reason.
+ */
+async function downloadPresigned(get, file, options = {}) {
+    const target = withoutQuery(get.url);
+    const { signal } = options;
+    let response;
+    try {
+        response = await fetch(get.url, {
+            headers: options.ifMatch === undefined ? {} : { 'If-Match': quote(options.ifMatch) },
+            ...(signal !== undefined && { signal }),
+        });
+    }
+    catch (thrown) {
+        throw transportError(thrown, 'GET', target, signal);
+    }
+    if (!response.ok) {
+        const body = await bodyStart(response.body);
+        throw httpError(response.status, body, 'GET', target, get, options.ifMatch === undefined ? undefined : 'if-match');
+    }
+    await (0,promises_.mkdir)((0,external_node_path_.dirname)(file), { recursive: true });
+    const partial = `${file}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.part`;
+    const expected = Number(response.headers.get('content-length') ?? Number.NaN);
+    let size = 0;
+    try {
+        if (response.body === null)
+            throw new SluiceError(`the presigned GET of ${target} answered without a body`);
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_.Readable.fromWeb(response.body), async function* count(source) {
+            for await (const chunk of source) {
+                size += chunk.length;
+                yield chunk;
+            }
+        }, (0,external_node_fs_.createWriteStream)(partial), ...(signal !== undefined ? [{ signal }] : []));
+        // A connection closed early can end the stream without an error; the length tells.
+        if (Number.isFinite(expected) && expected !== size) {
+            throw new errors_AwsRequestError(`the presigned GET of ${target} ended after ${size} of ${expected} bytes`, {
+                operation: 'S3.PresignedGET',
+                code: 'IncompleteBody',
+                httpStatus: undefined,
+                requestId: undefined,
+                retryable: true,
+            });
+        }
+        await (0,promises_.rename)(partial, file);
+    }
+    catch (thrown) {
+        await (0,promises_.rm)(partial, { force: true });
+        throw transportError(thrown, 'GET', target, signal);
+    }
+    return withVersion({ size, etag: unquote(response.headers.get('etag') ?? undefined) }, response.headers.get('x-amz-version-id') ?? undefined);
+}
+/** A form field's value as multipart/form-data carries it (no CR, LF or quote in a name). */
+function formField(boundary, name, value) {
+    return `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+}
+/** `"`, CR and LF would end the quoted filename early; the filename is only a label to S3. */
+const quotedSafe = (text) => text.replace(/["\r\n]/g, '_');
+/**
+ * Uploads `file` as `key` through a presigned POST policy, streaming the file from disk inside a
+ * multipart/form-data body of known length (S3 refuses a chunked POST). A key outside the
+ * policy's prefix or a file above its limit is refused before anything is sent.
+ *
+ * @example
+ * await uploadPresignedPost(task.output, `${task.output.keyPrefix}result.json`, '/data/out/result.json', { contentType: 'application/json' });
+ * @throws PresignedScopeError (outside the policy, nothing sent), PresignedRequestRefusedError
+ * (400/403: expired, altered, out of policy), AwsRequestError (5xx or a dropped connection:
+ * `retryable`), SluiceError (the file cannot be read), or the abort reason.
+ */
+async function uploadPresignedPost(post, key, file, options = {}) {
+    const target = `${withoutQuery(post.url)} (key ${key})`;
+    if (!key.startsWith(post.keyPrefix) || key === post.keyPrefix) {
+        throw new PresignedScopeError(key, 'key-outside-prefix', `cannot upload ${key}: the presigned POST allows only keys under ${post.keyPrefix}`);
+    }
+    let size;
+    try {
+        size = (await (0,promises_.stat)(file)).size;
+    }
+    catch (thrown) {
+        throw new SluiceError(`cannot upload ${file}: ${toError(thrown).message}`, { cause: thrown });
+    }
+    if (size > post.maxBytes) {
+        throw new PresignedScopeError(key, 'too-large', `cannot upload ${file} as ${key}: it has ${size} bytes and the presigned POST allows at most ${post.maxBytes}`);
+    }
+    const boundary = `sluice-${(0,external_node_crypto_.randomBytes)(16).toString('hex')}`;
+    const fields = [
+        formField(boundary, 'key', key),
+        ...Object.entries(post.fields)
+            .filter(([name]) => name !== 'key')
+            .map(([name, value]) => formField(boundary, name, value)),
+        ...(options.contentType === undefined ? [] : [formField(boundary, 'Content-Type', options.contentType)]),
+        // S3 ignores every field after the file, so it goes last.
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${quotedSafe((0,external_node_path_.basename)(key))}"\r\n` +
+            'Content-Type: application/octet-stream\r\n\r\n',
+    ].join('');
+    const head = Buffer.from(fields, 'utf8');
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`, 'utf8');
+    const { signal } = options;
+    const url = new URL(post.url);
+    const send = url.protocol === 'https:' ? external_node_https_.request : external_node_http_.request;
+    let response;
+    let sent;
+    let request;
+    try {
+        request = send(url, {
+            method: 'POST',
+            headers: {
+                'content-type': `multipart/form-data; boundary=${boundary}`,
+                'content-length': String(head.length + size + tail.length),
+            },
+            ...(signal !== undefined && { signal }),
+        });
+        const answered = new Promise((resolve, reject) => {
+            request.once('response', resolve);
+            request.once('error', reject);
+        });
+        // Settles with the error, if any: S3 may refuse (and close) before the body is all sent, and
+        // then the answer is what matters.
+        sent = (0,external_node_stream_promises_namespaceObject.pipeline)(async function* body() {
+            yield head;
+            yield* (0,external_node_fs_.createReadStream)(file);
+            yield tail;
+        }, request).then(() => undefined, (thrown) => thrown);
+        response = await answered;
+    }
+    catch (thrown) {
+        throw transportError(thrown, 'POST', target, signal);
+    }
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
+        const body = await bodyStart(response);
+        request.destroy(); // stop sending what S3 has refused
+        await sent;
+        throw httpError(status, body, 'POST', target, { bucket: post.fields.bucket ?? '', key }, undefined);
+    }
+    response.resume();
+    const failed = await sent;
+    if (failed !== undefined)
+        throw transportError(failed, 'POST', target, signal);
+    const etag = response.headers.etag;
+    return etag === undefined ? { key, size } : { key, size, etag: unquote(etag) };
+}
+
+;// CONCATENATED MODULE: ./src/tasks/heartbeat.ts
+/**
+ * Keeps a leased task while it runs: every period, the source extends the lease by one window (three
+ * periods, so one missed beat does not lose it). The control caps the extensions at the task's time
+ * limit plus a margin for transfers; a lease another worker took is noted as lost.
+ */
+
+class Heartbeat {
+    source;
+    lease;
+    periodSeconds;
+    log;
+    timer;
+    /** True once the lease is no longer ours (its visibility ran out, or someone deleted the message). */
+    lost = false;
+    constructor(source, lease, periodSeconds, log) {
+        this.source = source;
+        this.lease = lease;
+        this.periodSeconds = periodSeconds;
+        this.log = log;
+    }
+    start() {
+        this.timer = setInterval(() => {
+            void this.beat();
+        }, this.periodSeconds * 1000);
+    }
+    stop() {
+        if (this.timer !== undefined)
+            clearInterval(this.timer);
+        this.timer = undefined;
+    }
+    async beat() {
+        try {
+            const state = await this.source.heartbeat(this.lease);
+            if (state === 'held')
+                return;
+            this.stop();
+            if (state === 'lost') {
+                this.lost = true;
+                this.log.warning('message-lost', { message: 'the lease was lost: another worker may run this task' });
+            }
+            else {
+                this.log.warning('heartbeat-stopped', {
+                    reason: 'the task is past its time limit or SQS 12-hour cap',
+                });
+            }
+        }
+        catch (thrown) {
+            this.log.warning('heartbeat-failed', { message: toError(thrown).message });
+        }
     }
 }
 
 ;// CONCATENATED MODULE: ./src/tasks/task-processor.ts
 /**
- * One task, end to end, as the runner does it: skip it when done; heartbeat; download the input;
- * run the algorithm (core's task execution); upload the results to staging and commit them exactly
- * once; record the attempt and upload its log; then delete the message, hand it back for another
- * attempt after a backoff, move it to the dead-letter queue after the last attempt, or release it
- * without using an attempt when the runner is stopping.
+ * One leased attempt, as the worker side does it in either mode: download the input, run the
+ * algorithm (core's task execution), stage the outputs and the log, and end the attempt through the
+ * task source — which commits exactly once, records a failure and retries or ends the task, or
+ * takes the task back when the runner is stopping. The heartbeat keeps the lease meanwhile.
  */
 
 
 
 
-
-
-
-/** Delay before a task whose commit another live worker holds is offered again. */
-const HELD_RETRY_SECONDS = 60;
-/** SQS's longest message delay and the longest retry backoff. */
-const MAX_BACKOFF_SECONDS = 900;
 class TaskProcessor {
     deps;
     server;
@@ -50862,53 +52588,22 @@ class TaskProcessor {
         return this.server?.restartCount ?? 0;
     }
     /**
-     * Handles one task from a received message. Never throws for the task's own failures (they are
-     * recorded); throws only when even recording failed, leaving the message to return by itself.
+     * Runs one leased attempt to its end. Never throws for the task's own failures (they are
+     * recorded); throws only when even reporting failed, leaving the lease to run out by itself.
      */
-    async process(message, task, stop) {
-        const { settings, ledger, workDir } = this.deps;
-        const begun = Date.now();
-        // Attempt numbers run on across re-drives (they name log keys and record entries); the retry
-        // budget counts from the last re-drive (`retryFrom`).
-        const attempt = (task.attemptsUsed ?? 0) + message.receiveCount;
-        const roundAttempt = attempt - (task.retryFrom ?? 0);
-        const taskId = task_id_taskId(task);
-        const log = this.deps.log.with({ taskId, attempt, key: task.key });
-        if ((await ledger.marker(taskId)) !== undefined) {
-            log.info('task-already-done');
-            await this.deleteMessage(message, log);
-            return 'already-done';
-        }
-        if (task.retryFrom === undefined && (await ledger.failedForGood(taskId))) {
-            log.info('task-already-failed', { hint: 'collect-results with retry-failed runs it again' });
-            await this.deleteMessage(message, log);
-            return 'already-done';
-        }
-        const logFile = (0,external_node_path_.join)(workDir, `${taskId}-${attempt}.log`);
+    async process(lease, stop) {
+        const { settings, workDir, source } = this.deps;
+        const log = this.deps.log.with({ taskId: lease.taskId, attempt: lease.attempt, key: lease.task.key });
+        const logFile = (0,external_node_path_.join)(workDir, `${lease.taskId}-${lease.attempt}.log`);
         const state = {
-            message,
-            task,
-            taskId,
-            attempt,
-            roundAttempt,
-            entry: { attempt, workerId: settings.workerId, startedAt: new Date(begun).toISOString(), phases: {} },
+            lease,
+            phases: {},
             log,
             taskLog: new TaskLog(logFile, { secrets: log.secrets }),
             logFile,
+            begun: Date.now(),
         };
-        if (roundAttempt > settings.config.maxAttempts) {
-            // The last attempt's worker was lost (the message came back with no attempts left).
-            state.taskLog.note(`no attempts left: attempt ${roundAttempt} of at most ${settings.config.maxAttempts} in this round`);
-            const outcome = await this.failed(state, {
-                ok: false,
-                failureClass: 'infrastructure',
-                retryable: false,
-                message: `not run: the worker of an earlier attempt was lost and all ${settings.config.maxAttempts} attempts are used`,
-            });
-            await (0,promises_.rm)(logFile, { force: true });
-            return outcome;
-        }
-        const heartbeat = new Heartbeat(this.deps.queue, message.receiptHandle, settings.heartbeatSeconds, settings.timeoutSeconds, log);
+        const heartbeat = new Heartbeat(source, lease, settings.heartbeatSeconds, log);
         heartbeat.start();
         try {
             return await this.attempt(state, stop);
@@ -50916,13 +52611,13 @@ class TaskProcessor {
         catch (thrown) {
             const error = toError(thrown);
             log.error('task-error', { message: error.message });
-            state.taskLog.note(`the runner failed: ${error.message}`);
-            const verdict = classifyAttempt({
+            if (state.logStaged === undefined)
+                state.taskLog.note(`the runner failed: ${error.message}`);
+            return await this.failed(state, classifyAttempt({
                 kind: 'infrastructure',
                 message: error.message,
                 retryable: !(thrown instanceof errors_ConfigurationError),
-            }, settings.manifest);
-            return await this.failed(state, verdict);
+            }, settings.manifest));
         }
         finally {
             heartbeat.stop();
@@ -50933,24 +52628,13 @@ class TaskProcessor {
         }
     }
     async attempt(state, stop) {
-        const { settings, store, ledger, workspace } = this.deps;
-        const { task, taskId, entry, log, taskLog } = state;
-        await ledger.recordAttempt(task, taskId, entry, 'running');
-        log.info('task-started', { bucket: task.bucket, size: task.size });
-        try {
-            // A key that cannot become output keys (`a//b`, `x/../y`, too long) never will.
-            outputPrefixFor(settings.config, task.key);
-        }
-        catch (thrown) {
-            return this.failed(state, classifyAttempt({ kind: 'input', gone: true, message: toError(thrown).message }, settings.manifest));
-        }
+        const { settings, source, workspace } = this.deps;
+        const { lease, phases, log, taskLog } = state;
+        log.info('task-started', { bucket: lease.task.bucket, size: lease.task.size });
         await workspace.prepare();
         let started = Date.now();
         try {
-            await retry_withRetries(() => store.download({ bucket: task.bucket, key: task.key }, workspace.inputFileFor(task.key), {
-                ifMatch: task.etag,
-                ...(task.versionId !== undefined && { versionId: task.versionId }),
-            }));
+            await source.download(lease, workspace.inputFileFor(lease.task.key));
         }
         catch (thrown) {
             const gone = thrown instanceof ObjectNotFoundError || thrown instanceof PreconditionFailedError;
@@ -50958,7 +52642,7 @@ class TaskProcessor {
             taskLog.note(message);
             return this.failed(state, classifyAttempt({ kind: 'input', gone, message }, settings.manifest));
         }
-        entry.phases.downloadMs = Date.now() - started;
+        phases.downloadMs = Date.now() - started;
         if (stop.aborted)
             return this.release(state);
         if (settings.manifest.port !== undefined && this.server === undefined) {
@@ -50970,165 +52654,131 @@ class TaskProcessor {
                 env: this.deps.env,
                 port: settings.manifest.port,
                 ...(settings.workingDir !== undefined && { cwd: settings.workingDir }),
+                ...(settings.runAs !== undefined && { runAs: settings.runAs }),
             });
             await this.server.start(taskLog);
         }
         const result = await executeTask({
             manifest: settings.manifest,
             workspace,
-            taskId,
-            key: task.key,
+            taskId: lease.taskId,
+            key: lease.task.key,
             env: this.deps.env,
             timeoutMs: settings.timeoutSeconds * 1000,
             log: taskLog,
             signal: stop,
             ...(this.server !== undefined && { server: this.server }),
             ...(settings.workingDir !== undefined && { cwd: settings.workingDir }),
+            ...(settings.runAs !== undefined && { runAs: settings.runAs }),
         });
-        entry.phases.runMs = result.runMs;
+        phases.runMs = result.runMs;
         if (result.aborted)
             return this.release(state);
         if (!result.verdict.ok)
             return this.failed(state, result.verdict);
-        if (result.verdict.exitCode !== undefined)
-            entry.exitCode = result.verdict.exitCode;
+        const exitCode = result.verdict.exitCode;
         // From here on the task is finished even when the runner is asked to stop: committing is short.
         started = Date.now();
-        let committed;
         try {
-            committed = await commitResults(this.deps, state, result.outputs);
+            await this.stageOutputs(lease, result.outputs);
         }
         catch (thrown) {
-            const message = `the results could not be committed: ${toError(thrown).message}`;
+            const message = `the results could not be uploaded: ${toError(thrown).message}`;
             taskLog.note(message);
-            const evidence = thrown instanceof errors_ConfigurationError
+            // A result the upload policy can never take (over 5 GiB in sealed mode) is not worth a retry.
+            const evidence = thrown instanceof errors_ConfigurationError || thrown instanceof PresignedScopeError
                 ? { kind: 'outputs', count: result.outputs.length, unsafe: message }
                 : { kind: 'upload', message };
             return this.failed(state, classifyAttempt(evidence, settings.manifest));
         }
-        entry.phases.uploadMs = Date.now() - started;
-        if (committed.kind === 'held') {
-            log.info('commit-held-elsewhere', { by: committed.by });
-            return this.release(state, `another worker (${committed.by}) is committing this task`, HELD_RETRY_SECONDS);
-        }
-        entry.endedAt = new Date().toISOString();
-        if (committed.kind === 'done') {
-            entry.message = 'another attempt committed this task first; these results were discarded';
-        }
-        taskLog.note(`committed ${committed.outputs.length} result(s)`);
-        await this.uploadLog(state);
-        await ledger.recordAttempt(task, taskId, entry, 'succeeded', committed.outputs);
-        await this.deleteMessage(state.message, log);
-        log.info('task-succeeded', {
-            outputs: committed.outputs.length,
-            committedHere: committed.kind === 'committed',
-            ...entry.phases,
-            totalMs: Date.now() - Date.parse(entry.startedAt),
+        phases.uploadMs = Date.now() - started;
+        taskLog.note(`staged ${result.outputs.length} result(s) for the commit`);
+        const logStaged = await this.stageLog(state);
+        const completed = await source.complete(lease, {
+            phases,
+            ...(exitCode !== undefined && { exitCode }),
+            logStaged,
+            outputs: result.outputs.map(({ relativePath, size }) => ({ relativePath, size })),
         });
-        return 'succeeded';
+        const fields = {
+            outputs: completed.outputs?.length,
+            committedHere: completed.committedHere,
+            ...phases,
+            totalMs: Date.now() - state.begun,
+        };
+        if (completed.outcome === 'succeeded')
+            log.info('task-succeeded', fields);
+        else
+            log.warning('task-not-committed', { outcome: completed.outcome, reason: completed.message, ...phases });
+        return completed.outcome;
     }
-    /** Records a failed attempt; retries it later, or ends the task and moves it to the dead-letter queue. */
+    /** Stages every output, one after the other. */
+    async stageOutputs(lease, outputs) {
+        for (const output of outputs) {
+            await this.deps.source.stageOutput(lease, output.relativePath, output.file);
+        }
+    }
+    /** Reports a failed attempt; the control retries it later or ends the task. */
     async failed(state, verdict) {
         if (verdict.ok)
             throw new Error('failed() called with a success');
-        const { settings, ledger } = this.deps;
-        const { entry, log, attempt, roundAttempt } = state;
-        entry.endedAt = new Date().toISOString();
-        entry.failureClass = verdict.failureClass;
-        entry.message = verdict.message;
-        if (verdict.exitCode !== undefined)
-            entry.exitCode = verdict.exitCode;
-        const final = !verdict.retryable || roundAttempt >= settings.config.maxAttempts;
-        state.taskLog.note(`attempt ${attempt} failed (${verdict.failureClass}): ${verdict.message}`);
-        await this.uploadLog(state);
-        await ledger.recordAttempt(state.task, state.taskId, entry, final ? 'failed' : 'running');
+        if (state.logStaged === undefined)
+            state.taskLog.note(`attempt ${state.lease.attempt} failed (${verdict.failureClass}): ${verdict.message}`);
+        const logStaged = await this.stageLog(state);
+        const outcome = await this.deps.source.fail(state.lease, {
+            failureClass: verdict.failureClass,
+            retryable: verdict.retryable,
+            message: verdict.message,
+            phases: state.phases,
+            ...(verdict.exitCode !== undefined && { exitCode: verdict.exitCode }),
+            logStaged,
+        });
         const fields = {
             failureClass: verdict.failureClass,
             exitCode: verdict.exitCode,
             reason: verdict.message,
         };
-        if (final) {
-            await this.moveToDeadLetter(state);
-            log.error('task-failed', { ...fields, final: true, retryable: verdict.retryable, ...entry.phases });
-            return 'failed';
-        }
-        const delay = Math.min(MAX_BACKOFF_SECONDS, settings.retryDelaySeconds * 2 ** (roundAttempt - 1));
-        try {
-            await this.deps.queue.changeVisibility(state.message.receiptHandle, delay);
-        }
-        catch (thrown) {
-            if (!(thrown instanceof MessageNotHeldError))
-                throw thrown;
-        }
-        log.warning('task-attempt-failed', { ...fields, retryInSeconds: delay, ...entry.phases });
-        return 'retry';
+        if (outcome === 'failed')
+            state.log.error('task-failed', { ...fields, final: true, ...state.phases });
+        else
+            state.log.warning('task-attempt-failed', { ...fields, ...state.phases });
+        return outcome;
     }
-    /**
-     * Hands the task back without using up an attempt: a fresh task message carrying the attempts
-     * used before this receive (so the next receive gets this attempt's number again), then the old
-     * message deleted. Used when the runner stops mid-task and when another worker holds the commit.
-     */
-    async release(state, reason = 'the runner is stopping', delaySeconds = 0) {
-        const { entry, log, attempt } = state;
-        entry.endedAt = new Date().toISOString();
-        entry.message = `released: ${reason}; this attempt does not count`;
-        await this.deps.ledger.recordAttempt(state.task, state.taskId, entry, 'running');
-        const sent = await this.deps.queue.sendBatch([
-            { body: formatTaskMessage({ ...state.task, attemptsUsed: attempt - 1 }), delaySeconds },
-        ]);
-        const failed = sent.failed[0];
-        if (failed !== undefined) {
-            throw new MessageMoveError(`could not hand the task back to the queue: ${failed.code} ${failed.message}`);
-        }
-        await this.deleteMessage(state.message, log);
-        log.info('task-released', { reason, attemptsUsed: attempt - 1 });
+    /** Hands the task back without using up an attempt (the runner is stopping). */
+    async release(state) {
+        await this.deps.source.release(state.lease, 'the runner is stopping');
+        state.log.info('task-released', {
+            reason: 'the runner is stopping',
+            attemptsUsed: state.lease.attempt - 1,
+        });
         return 'released';
     }
-    /** Sends the task to the dead-letter queue with every attempt counted, then deletes the message. */
-    async moveToDeadLetter(state) {
-        const sent = await this.deps.deadLetter.sendBatch([
-            { body: formatTaskMessage({ ...state.task, attemptsUsed: state.attempt }) },
-        ]);
-        const failed = sent.failed[0];
-        if (failed !== undefined) {
-            throw new MessageMoveError(`could not move the task to the dead-letter queue: ${failed.code} ${failed.message}`);
-        }
-        await this.deleteMessage(state.message, state.log);
-    }
-    async uploadLog(state) {
-        const { settings, store } = this.deps;
-        const key = taskLogKey(settings.config.runId, state.taskId, state.attempt);
+    /** Closes the task log and stages it; false (with a warning) when it could not be. */
+    async stageLog(state) {
+        if (state.logStaged !== undefined)
+            return state.logStaged;
         const closed = await state.taskLog.close();
         try {
-            await retry_withRetries(() => store.upload({ bucket: settings.config.output.bucket, key }, state.logFile, {
-                contentType: 'text/plain; charset=utf-8',
-            }));
-            state.entry.logKey = key;
+            await this.deps.source.stageLog(state.lease, state.logFile);
             if (closed.truncated)
                 state.log.info('task-log-truncated', { bytes: closed.bytes });
+            state.logStaged = true;
         }
         catch (thrown) {
             state.log.warning('task-log-upload-failed', { message: toError(thrown).message });
+            state.logStaged = false;
         }
-    }
-    async deleteMessage(message, log) {
-        try {
-            await retry_withRetries(() => this.deps.queue.delete(message.receiptHandle));
-        }
-        catch (thrown) {
-            // Lost the message meanwhile: whoever has it now finds the marker (or the record) and stops.
-            if (!(thrown instanceof MessageNotHeldError))
-                throw thrown;
-            log.warning('message-delete-not-held', { message: thrown.message });
-        }
+        return state.logStaged;
     }
 }
 
 ;// CONCATENATED MODULE: ./src/assemble.ts
 /**
- * Puts a runner together from its settings and its S3/SQS adapters: what main does with the real
- * clients, and what tests do with the test bed's or with fakes.
+ * Puts a runner together from its settings and its task source: what main does with the real
+ * source (direct: S3/SQS clients; sealed: the broker), and what tests do with the test bed's or
+ * with fakes.
  */
+
 
 
 
@@ -51154,29 +52804,39 @@ async function makeWorkDir() {
     }
 }
 /**
+ * The direct-mode task source: the run's task control in this process, over the given adapters.
+ *
+ * @example
+ * const source = directSource(settings, { store, queue, deadLetter }, log);
+ * @throws never.
+ */
+function directSource(settings, adapters, log) {
+    const control = new TaskControl({ settings, ...adapters, log });
+    return new DirectTaskSource(control, adapters.store, settings.config.output.bucket, settings.workerId);
+}
+/**
  * Builds a runner. `inherited` is the environment the algorithm's is derived from (credentials and
  * SLUICE_* removed, the job's values added).
  */
-async function assembleRunner(settings, adapters, log, inherited) {
+async function assembleRunner(settings, source, log, inherited) {
     const workDir = await makeWorkDir();
     // The log holds the secret values the runner knows; its lines, the task records and the task logs
     // all mask with them (JsonLog, TaskLedger, TaskProcessor's TaskLog).
     for (const secret of settings.secrets)
         log.setSecret(secret);
-    const ledger = new TaskLedger(adapters.store, settings.config.runId, settings.config.output.bucket, settings.algorithmDigest, log);
     const processor = new TaskProcessor({
         settings,
-        ...adapters,
-        ledger,
+        source,
         log,
         workspace: new TaskWorkspace(settings.manifest, settings.pathRoot),
         workDir,
         env: algorithmEnvironment(inherited, settings.algorithmValues),
     });
-    const runner = new Runner({ settings, queue: adapters.queue, ledger, processor, log });
+    const runner = new Runner({ settings, source, processor, log });
     return {
         runner,
         processor,
+        source,
         close: async () => {
             await processor.shutdown();
             await (0,promises_.rm)(workDir, { recursive: true, force: true });
@@ -51184,6 +52844,10 @@ async function assembleRunner(settings, adapters, log, inherited) {
     };
 }
 
+// EXTERNAL MODULE: ../../node_modules/@aws-sdk/credential-provider-node/dist-cjs/index.js
+var credential_provider_node_dist_cjs = __nccwpck_require__(7777);
+// EXTERNAL MODULE: ../../node_modules/@smithy/signature-v4/dist-cjs/index.js
+var signature_v4_dist_cjs = __nccwpck_require__(9994);
 ;// CONCATENATED MODULE: ../core/src/aws/client-config.ts
 function nonEmpty(value) {
     return value === undefined || value.trim() === '' ? undefined : value;
@@ -51255,6 +52919,10 @@ function runClientConfig(env, job) {
 
 
 
+
+
+
+
 /**
  * SDK clients from the standard environment (`AWS_REGION`, `AWS_ENDPOINT_URL[_S3|_SQS]`, credentials
  * chain), resolved as every sluice client is (core's `awsClientConfig`). With no region set, the
@@ -51271,579 +52939,91 @@ function awsClients(env, queueUrl) {
 function regionOfQueue(queueUrl) {
     return /^https:\/\/sqs\.([a-z0-9-]+)\.amazonaws\.com\//.exec(queueUrl)?.[1];
 }
-
-;// CONCATENATED MODULE: ../core/src/schemas/memory.ts
-// Memory sizes and the Fargate task-size table. Memory is MiB everywhere inside sluice because ECS
-// task definitions and `docker run --memory` limits are set in MiB.
-
-/** Docker refuses memory limits below 6 MiB. */
-const MIN_MEMORY_MIB = 6;
-/** 1 TiB: far above any ECS instance, so a larger value is a typo. */
-const MAX_MEMORY_MIB = 1024 * 1024;
+/** The signing name of Lambda function URLs. */
+const FUNCTION_URL_SERVICE = 'lambda';
 /**
- * Memory the runner itself needs next to the algorithm (Node.js, transfer buffers). It is added to
- * the manifest's `memory` wherever a limit is set: the ECS task definition and the local engine.
+ * The region of a broker URL: a Lambda function URL names it (`https://<id>.lambda-url.<region>.on.aws/`);
+ * any other (a stand-in in tests) takes `AWS_REGION`, else `AWS_DEFAULT_REGION`.
+ *
+ * @example
+ * brokerRegion('https://abc.lambda-url.eu-west-1.on.aws/', {}); // 'eu-west-1'
+ * @throws {ConfigurationError} when neither the URL nor the environment names a region.
  */
-const memory_RUNNER_OVERHEAD_MIB = 128;
-/** The pattern the schema publishes for memory strings: a whole number followed by `MiB` or `GiB`. */
-const MEMORY_STRING_PATTERN = '^[1-9][0-9]{0,7}(MiB|GiB)$';
-/** The phrase every memory problem uses for what is accepted. */
-const MEMORY_EXPECTED = 'MiB as a whole number (e.g. 2048), or a string "<n>MiB" or "<n>GiB"';
+function brokerRegion(url, env) {
+    const named = /^https:\/\/[^./]+\.lambda-url\.([a-z0-9-]+)\.on\.aws(?::\d+)?(?:\/|$)/.exec(url)?.[1];
+    const region = named ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+    if (region === undefined || region === '') {
+        throw new errors_ConfigurationError(`the broker URL ${url} is not a Lambda function URL and neither AWS_REGION nor AWS_DEFAULT_REGION is set: the runner cannot tell which region to sign its requests for`);
+    }
+    return region;
+}
+function bytesOf(data) {
+    if (typeof data === 'string')
+        return Buffer.from(data, 'utf8');
+    if (data instanceof ArrayBuffer)
+        return Buffer.from(data);
+    return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+/** SHA-256 (or HMAC-SHA256 with a secret) as the signer's Hash interface, over node:crypto. */
+class NodeSha256 {
+    secret;
+    hash;
+    constructor(secret) {
+        this.secret = secret;
+        this.hash = this.fresh();
+    }
+    update(data) {
+        this.hash.update(bytesOf(data));
+    }
+    digest() {
+        return Promise.resolve(new Uint8Array(this.hash.digest()));
+    }
+    reset() {
+        this.hash = this.fresh();
+    }
+    fresh() {
+        return this.secret === undefined ? (0,external_node_crypto_.createHash)('sha256') : (0,external_node_crypto_.createHmac)('sha256', bytesOf(this.secret));
+    }
+}
 /**
- * Reads a memory size as MiB, or says why it cannot. Exactly these forms are accepted: a whole
- * number of MiB (`2048`), `"<n>MiB"` and `"<n>GiB"` (binary units, case as written). `MB`, `GB`, `M`,
- * `G` and lower-case units are refused because they are ambiguous (decimal or binary? Docker reads
- * `m` as MiB, most people read `MB` as 10^6 bytes); the refusal says what to write instead.
+ * Signs broker requests with the runner's AWS role: SigV4 for a Lambda function URL with IAM auth
+ * (service `lambda`, the URL's region), the credentials from the SDK's default provider chain — on
+ * ECS the task role's, from the container credentials endpoint; refreshed before they expire. The
+ * body is hashed into the signature (`x-amz-content-sha256`), so a signed request cannot be replayed
+ * with another body.
+ *
+ * @example
+ * const authorize = iamBrokerAuthorizer(process.env, 'https://abc.lambda-url.eu-west-1.on.aws');
+ * const headers = await authorize({ url: `${base}/v1/lease`, body, headers: { 'content-type': 'application/json' } });
+ * @throws {ConfigurationError} when no region can be found (see {@link brokerRegion}); a request's
+ *   promise rejects when no credentials can be found.
  */
-function explainMemory(value) {
-    const refuse = (message, hint) => ({
-        refusal: hint === undefined
-            ? { message, expected: MEMORY_EXPECTED }
-            : { message, expected: MEMORY_EXPECTED, hint },
+function iamBrokerAuthorizer(env, url, options = {}) {
+    const signer = new signature_v4_dist_cjs.SignatureV4({
+        service: FUNCTION_URL_SERVICE,
+        region: brokerRegion(url, env),
+        credentials: options.credentials ?? (0,credential_provider_node_dist_cjs.defaultProvider)(),
+        sha256: NodeSha256,
     });
-    if (typeof value === 'number') {
-        if (!Number.isInteger(value)) {
-            return refuse('memory must be a whole number of MiB', `Write ${Math.ceil(value)} (MiB)`);
-        }
-        return checkRange(value, refuse);
-    }
-    if (typeof value !== 'string')
-        return refuse('memory must be a number of MiB or a string with units');
-    const exact = /^([1-9][0-9]{0,7})(MiB|GiB)$/.exec(value);
-    if (exact) {
-        const amount = Number(exact[1]);
-        return checkRange(exact[2] === 'GiB' ? amount * 1024 : amount, refuse);
-    }
-    const loose = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$/.exec(value);
-    if (!loose)
-        return refuse(`memory "${value}" is not a size`, 'Write a whole number of MiB such as 2048, or "2GiB"');
-    const amount = Number(loose[1]);
-    const unit = (loose[2] ?? '').toLowerCase();
-    const mib = unit === '' || unit.startsWith('m') ? amount : unit.startsWith('g') ? amount * 1024 : undefined;
-    if (mib === undefined) {
-        return refuse(`memory unit "${loose[2] ?? ''}" is not known`, 'Use MiB or GiB, e.g. "512MiB" or "2GiB"');
-    }
-    const suggestion = suggestMemory(mib, unit.startsWith('g') ? amount : undefined);
-    if (unit === '') {
-        return refuse(`memory "${value}" is a number written as a string`, `Write ${suggestion}`);
-    }
-    if (!Number.isInteger(amount)) {
-        return refuse(`memory "${value}" is not a whole number of ${unit.startsWith('g') ? 'GiB' : 'MiB'}`, `Write ${suggestion}`);
-    }
-    return refuse(`memory unit "${loose[2] ?? ''}" is ambiguous (decimal or binary?), so it is not accepted`, `Write ${suggestion}`);
-}
-function suggestMemory(mib, gib) {
-    const whole = Math.ceil(mib);
-    if (gib !== undefined && Number.isInteger(gib))
-        return `${gib}GiB or ${whole}`;
-    return `${whole}MiB or ${whole}`;
-}
-function checkRange(mib, refuse) {
-    if (mib < MIN_MEMORY_MIB)
-        return refuse(`memory must be at least ${MIN_MEMORY_MIB} MiB`, 'Container engines refuse smaller limits');
-    if (mib > MAX_MEMORY_MIB)
-        return refuse(`memory must be at most ${MAX_MEMORY_MIB} MiB (1 TiB)`);
-    return { mib };
-}
-/**
- * Reads a memory size as MiB: a whole number of MiB, `"<n>MiB"` or `"<n>GiB"`.
- *
- * @example
- * parseMemory(512); // 512
- * parseMemory('512MiB'); // 512
- * parseMemory('2GiB'); // 2048
- * parseMemory('2GB'); // throws: ambiguous unit. Write 2GiB or 2048
- * @throws {ConfigurationError} when the value is not one of the accepted forms; the message says what to write.
- */
-function parseMemory(value) {
-    const result = explainMemory(value);
-    if ('mib' in result)
-        return result.mib;
-    const { message, hint } = result.refusal;
-    throw new ConfigurationError(hint === undefined ? message : `${message}. ${hint}`);
-}
-/** Fargate's memory choices for each vCPU count: [vCPU, first MiB, last MiB, step MiB]. */
-const FARGATE_TABLE = (/* unused pure expression or super */ null && ([
-    [0.25, 512, 512, 512],
-    [0.25, 1024, 2048, 1024],
-    [0.5, 1024, 4096, 1024],
-    [1, 2048, 8192, 1024],
-    [2, 4096, 16384, 1024],
-    [4, 8192, 30720, 1024],
-    [8, 16384, 61440, 4096],
-    [16, 32768, 122880, 8192],
-]));
-/**
- * Every (vCPU, memory) pair Fargate accepts, smallest first.
- *
- * @example
- * fargateSizes().find((size) => size.cpu === 1)?.memoryMiB; // 2048
- */
-function fargateSizes() {
-    const sizes = [];
-    for (const [cpu, first, last, step] of FARGATE_TABLE) {
-        for (let memoryMiB = first; memoryMiB <= last; memoryMiB += step) {
-            sizes.push({ cpu, cpuUnits: cpu * 1024, memoryMiB });
-        }
-    }
-    return sizes;
-}
-/**
- * True when Fargate can run exactly this vCPU/memory pair.
- *
- * @example
- * isFargateSize(0.25, 2048); // true
- * isFargateSize(0.25, 4096); // false
- */
-function isFargateSize(cpu, memoryMiB) {
-    return fargateSizes().some((size) => size.cpu === cpu && size.memoryMiB === memoryMiB);
-}
-/**
- * The smallest Fargate size that gives the algorithm what its manifest asks for plus the runner's
- * overhead: the fewest vCPUs at or above `cpu` (0.25 when not given), then the least memory at or
- * above `memoryMiB + runnerOverheadMiB`. Undefined when no Fargate size is large enough (use EC2).
- *
- * @example
- * taskSize({ memoryMiB: 512 }, 128); // { cpu: 0.25, cpuUnits: 256, memoryMiB: 1024 }
- * taskSize({ memoryMiB: 4096, cpu: 0.25 }, 128); // { cpu: 1, cpuUnits: 1024, memoryMiB: 5120 }
- */
-function memory_taskSize(manifest, runnerOverheadMiB = memory_RUNNER_OVERHEAD_MIB) {
-    const need = manifest.memoryMiB + runnerOverheadMiB;
-    const cpu = manifest.cpu ?? 0.25;
-    return fargateSizes().find((size) => size.cpu >= cpu && size.memoryMiB >= need);
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/manifest.ts
-// The algorithm manifest (`algorithm.json`): what an algorithm developer commits next to a
-// Dockerfile. `RawManifest` is the file as written; `Manifest` is the normalised form the rest of
-// sluice uses (defaults applied, memory in MiB, image-or-build as a tagged union).
-
-
-/** Defaults applied to an algorithm manifest; the reference (docs/reference.md) lists them too. */
-const MANIFEST_DEFAULTS = {
-    dockerfile: 'Dockerfile',
-    platform: 'linux/amd64',
-    gpu: 0,
-    input: '/data/in/',
-    output: '/data/out/',
-    timeoutSeconds: 3600,
-    permanentExitCodes: [],
-    retryOnTimeout: true,
-    retryOnOutOfMemory: false,
-    allowEmptyOutput: false,
-    readOnlyRootFilesystem: false,
-};
-/**
- * The platforms sluice can run: the wrapped image carries a Node runtime for the runner, which
- * sluice has for linux/amd64 and linux/arm64 only (`runtimePlatform`, compute/node-runtime.ts), the
- * two CPU architectures ECS offers too (X86_64, ARM64). `linux/arm64/v8` is how arm64 images
- * usually name themselves.
- */
-const SUPPORTED_PLATFORMS = ['linux/amd64', 'linux/arm64', 'linux/arm64/v8'];
-/** SQS keeps a message invisible for at most 12 hours, so no task can run longer. */
-const MAX_TIMEOUT_SECONDS = 43200;
-/** Names of algorithms: lower-case words joined by `.`, `_` or `-` (they become image repository names). */
-const ALGORITHM_NAME_PATTERN = '^[a-z0-9]+(?:[._-][a-z0-9]+)*$';
-/** Versions become image tags, so they follow the tag rules. */
-const ALGORITHM_VERSION_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$';
-/** An OCI image reference: optional registry, repository path, optional tag and/or sha256 digest. */
-const IMAGE_REFERENCE_PATTERN = '^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$';
-/** Variable names: shell-style, and not `SLUICE_*`, which the runner reserves for itself. */
-const ENV_NAME_PATTERN = '^(?!SLUICE_)[A-Za-z_][A-Za-z0-9_]*$';
-const envVarSchema = {
-    type: 'object',
-    description: 'A variable the algorithm reads.',
-    properties: {
-        required: {
-            type: 'boolean',
-            nullable: true,
-            default: false,
-            description: 'The job must give a value (unless `default` is set).',
-        },
-        default: {
-            type: 'string',
-            nullable: true,
-            description: 'Value used when the job gives none. Not allowed for secret variables.',
-        },
-        description: { type: 'string', nullable: true, description: 'What the variable does, for users.' },
-        secret: {
-            type: 'boolean',
-            nullable: true,
-            default: false,
-            description: 'The value is a secret: the job must pass it with `fromEnv` or `fromSecret`, never literally, and it is masked in logs.',
-        },
-    },
-    additionalProperties: false,
-};
-const manifestSchemaTyped = {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    title: 'sluice algorithm manifest (algorithm.json)',
-    description: 'Describes an algorithm container: its image, resources, where it reads input and leaves output.',
-    type: 'object',
-    properties: {
-        $schema: { type: 'string', nullable: true, description: 'Path or URL of this schema, for editors.' },
-        name: {
-            type: 'string',
-            title: 'a lower-case name such as "thumbnails" (letters, digits, ".", "_", "-")',
-            pattern: ALGORITHM_NAME_PATTERN,
-            maxLength: 64,
-            description: 'Algorithm name; jobs refer to it as `name@version`. Becomes the image repository name.',
-        },
-        version: {
-            type: 'string',
-            title: 'a version such as "1.2.0" (letters, digits, "_", ".", "-"; it becomes an image tag)',
-            pattern: ALGORITHM_VERSION_PATTERN,
-            description: 'Algorithm version; becomes the image tag.',
-        },
-        description: { type: 'string', nullable: true, description: 'One line for people.' },
-        image: {
-            type: 'string',
-            nullable: true,
-            title: 'an image reference such as "registry.example.com/team/algo:1.2" or "algo@sha256:<digest>"',
-            pattern: IMAGE_REFERENCE_PATTERN,
-            description: 'An existing image to wrap. Give `image` or `build`, not both.',
-        },
-        build: {
-            type: 'object',
-            nullable: true,
-            description: 'Build the algorithm image from a Dockerfile. Give `image` or `build`, not both.',
-            properties: {
-                context: {
-                    type: 'string',
-                    minLength: 1,
-                    description: 'Build context directory, relative to the manifest.',
-                },
-                dockerfile: {
-                    type: 'string',
-                    nullable: true,
-                    minLength: 1,
-                    default: MANIFEST_DEFAULTS.dockerfile,
-                    description: 'Dockerfile path, relative to the context.',
-                },
-                args: {
-                    type: 'object',
-                    nullable: true,
-                    required: [],
-                    additionalProperties: { type: 'string' },
-                    description: 'Build arguments (`--build-arg`). Not for secrets: they end up in the image history.',
-                },
-                target: { type: 'string', nullable: true, minLength: 1, description: 'Multi-stage build target.' },
-            },
-            required: ['context'],
-            additionalProperties: false,
-        },
-        memory: {
-            type: ['integer', 'string'],
-            title: MEMORY_EXPECTED,
-            minimum: MIN_MEMORY_MIB,
-            maximum: MAX_MEMORY_MIB,
-            pattern: MEMORY_STRING_PATTERN,
-            description: 'Memory the algorithm needs: MiB as a whole number (`2048`), or `"<n>MiB"` / `"<n>GiB"`. `MB`, `GB`, `M`, `G` are refused as ambiguous. The runner overhead (128 MiB) is added where a limit is set.',
-        },
-        cpu: {
-            type: 'number',
-            nullable: true,
-            exclusiveMinimum: 0,
-            maximum: 192,
-            description: 'vCPUs the algorithm needs (e.g. 0.25, 1, 4). On Fargate the smallest task size that fits is used.',
-        },
-        platform: {
-            type: 'string',
-            nullable: true,
-            enum: SUPPORTED_PLATFORMS,
-            default: MANIFEST_DEFAULTS.platform,
-            description: 'OCI platform the image runs on: `linux/amd64` or `linux/arm64` (also written `linux/arm64/v8`), the ones sluice has a runner for.',
-        },
-        gpu: {
-            type: 'integer',
-            nullable: true,
-            minimum: 0,
-            maximum: 8,
-            default: MANIFEST_DEFAULTS.gpu,
-            description: 'GPUs the algorithm needs (EC2 launch type only; Fargate has none).',
-        },
-        input: {
-            type: 'string',
-            nullable: true,
-            minLength: 1,
-            default: MANIFEST_DEFAULTS.input,
-            description: 'Absolute container path where the input file is put. Ending in `/`: a directory, the file keeps its base name inside it. Otherwise: the exact file path.',
-        },
-        output: {
-            type: 'string',
-            nullable: true,
-            minLength: 1,
-            default: MANIFEST_DEFAULTS.output,
-            description: 'Absolute container path where the algorithm leaves results. Ending in `/`: a directory, everything under it is uploaded. Otherwise: that one file.',
-        },
-        env: {
-            type: 'object',
-            nullable: true,
-            required: [],
-            propertyNames: {
-                title: 'a variable name (letters, digits, "_", not starting with a digit or "SLUICE_")',
-                pattern: ENV_NAME_PATTERN,
-            },
-            additionalProperties: envVarSchema,
-            description: 'Variables the algorithm reads, by name.',
-        },
-        port: {
-            type: 'integer',
-            nullable: true,
-            minimum: 1,
-            maximum: 65535,
-            description: 'Port the algorithm listens on; present means a server algorithm fed one task after another.',
-        },
-        command: {
-            type: 'array',
-            nullable: true,
-            minItems: 1,
-            items: { type: 'string' },
-            description: "Command to run (exec form); default: the image's entrypoint and command.",
-        },
-        timeoutSeconds: {
-            type: 'integer',
-            nullable: true,
-            minimum: 1,
-            maximum: MAX_TIMEOUT_SECONDS,
-            default: MANIFEST_DEFAULTS.timeoutSeconds,
-            description: 'Default time limit for one task, in seconds (at most 12 hours, the SQS limit).',
-        },
-        retry: {
-            type: 'object',
-            nullable: true,
-            description: 'Which failures are worth another attempt.',
-            properties: {
-                permanentExitCodes: {
-                    type: 'array',
-                    nullable: true,
-                    uniqueItems: true,
-                    items: { type: 'integer', minimum: 0, maximum: 255 },
-                    default: [],
-                    description: 'Exit codes that mean "this input will never work": the task fails without retrying.',
-                },
-                retryOnTimeout: {
-                    type: 'boolean',
-                    nullable: true,
-                    default: MANIFEST_DEFAULTS.retryOnTimeout,
-                    description: 'Retry a task that ran out of time.',
-                },
-                retryOnOutOfMemory: {
-                    type: 'boolean',
-                    nullable: true,
-                    default: MANIFEST_DEFAULTS.retryOnOutOfMemory,
-                    description: 'Retry a task killed for using too much memory (it usually fails again).',
-                },
-            },
-            additionalProperties: false,
-        },
-        allowEmptyOutput: {
-            type: 'boolean',
-            nullable: true,
-            default: MANIFEST_DEFAULTS.allowEmptyOutput,
-            description: 'Succeed when the algorithm leaves no output (otherwise the task fails as `no-output`).',
-        },
-        readOnlyRootFilesystem: {
-            type: 'boolean',
-            nullable: true,
-            default: MANIFEST_DEFAULTS.readOnlyRootFilesystem,
-            description: 'Run with a read-only root filesystem; `input` and `output` stay writable.',
-        },
-    },
-    required: ['name', 'version', 'memory'],
-    // Image or build: editors flag a manifest with neither; "both" is refused by a cross-check with a
-    // clearer message than a `not` keyword could give.
-    anyOf: [{ required: ['image'] }, { required: ['build'] }],
-    additionalProperties: false,
-};
-/**
- * The published JSON Schema of `algorithm.json` (draft 2020-12).
- *
- * @example
- * writeFileSync('algorithm.schema.json', JSON.stringify(manifestSchema, null, 2));
- */
-const manifestSchema = toSchemaJson(manifestSchemaTyped);
-function containerPath(path) {
-    return path.endsWith('/') && path.length > 1
-        ? { path: path.replace(/\/+$/, ''), kind: 'directory' }
-        : { path, kind: 'file' };
-}
-/**
- * Applies defaults to a manifest that passed the schema and the manifest rules; `memoryMiB` is
- * `memory` already read by `parseMemory`.
- *
- * @example
- * normalizeManifest({ name: 'x', version: '1', image: 'x:1', memory: '1GiB' }, 1024).platform; // 'linux/amd64'
- */
-function normalizeManifest(raw, memoryMiB) {
-    const source = raw.image !== undefined
-        ? { kind: 'image', image: raw.image }
-        : {
-            kind: 'build',
-            context: raw.build?.context ?? '.',
-            dockerfile: raw.build?.dockerfile ?? MANIFEST_DEFAULTS.dockerfile,
-            args: { ...raw.build?.args },
-            ...(raw.build?.target !== undefined ? { target: raw.build.target } : {}),
-        };
-    const env = {};
-    for (const [name, spec] of Object.entries(raw.env ?? {})) {
-        env[name] = {
-            required: spec.required ?? false,
-            description: spec.description ?? '',
-            secret: spec.secret ?? false,
-            ...(spec.default !== undefined ? { default: spec.default } : {}),
-        };
-    }
-    return {
-        name: raw.name,
-        version: raw.version,
-        ...(raw.description !== undefined ? { description: raw.description } : {}),
-        source,
-        memoryMiB,
-        ...(raw.cpu !== undefined ? { cpu: raw.cpu } : {}),
-        platform: raw.platform ?? MANIFEST_DEFAULTS.platform,
-        gpu: raw.gpu ?? MANIFEST_DEFAULTS.gpu,
-        input: containerPath(raw.input ?? MANIFEST_DEFAULTS.input),
-        output: containerPath(raw.output ?? MANIFEST_DEFAULTS.output),
-        env,
-        ...(raw.port !== undefined ? { port: raw.port } : {}),
-        ...(raw.command !== undefined ? { command: [...raw.command] } : {}),
-        timeoutSeconds: raw.timeoutSeconds ?? MANIFEST_DEFAULTS.timeoutSeconds,
-        retry: {
-            permanentExitCodes: [...(raw.retry?.permanentExitCodes ?? MANIFEST_DEFAULTS.permanentExitCodes)],
-            retryOnTimeout: raw.retry?.retryOnTimeout ?? MANIFEST_DEFAULTS.retryOnTimeout,
-            retryOnOutOfMemory: raw.retry?.retryOnOutOfMemory ?? MANIFEST_DEFAULTS.retryOnOutOfMemory,
-        },
-        allowEmptyOutput: raw.allowEmptyOutput ?? MANIFEST_DEFAULTS.allowEmptyOutput,
-        readOnlyRootFilesystem: raw.readOnlyRootFilesystem ?? MANIFEST_DEFAULTS.readOnlyRootFilesystem,
+    return async ({ url: target, body, headers }) => {
+        const parsed = new URL(target);
+        const query = {};
+        for (const [name, value] of parsed.searchParams)
+            query[name] = value;
+        const signed = await signer.sign({
+            method: 'POST',
+            protocol: parsed.protocol,
+            hostname: parsed.hostname,
+            ...(parsed.port !== '' && { port: Number(parsed.port) }),
+            path: parsed.pathname,
+            query,
+            // `host` is signed as fetch will send it (with the port when it is not the default one).
+            headers: { ...headers, host: parsed.host },
+            body,
+        }, ...(options.now === undefined ? [] : [{ signingDate: options.now() }]));
+        const { host: _sentByFetch, ...out } = signed.headers;
+        return out;
     };
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/runner-config.ts
-// The runner's configuration: one JSON document in the `SLUICE_RUN` environment variable, written
-// by whoever launches runners (provision-run's task definition overrides, the local backend, tests).
-// Everything per run travels in it; AWS credentials and endpoints do not (the SDK reads its own
-// environment), and secret values do not either: `secretEnv` names variables the runner reads from
-// its own environment, set by ECS `secrets` or the local engine.
-
-
-
-
-
-
-/** The environment variable holding the runner's configuration (JSON). */
-const RUNNER_CONFIG_VARIABLE = 'SLUICE_RUN';
-/** The environment variable naming the manifest file, and its default (baked into wrapped images). */
-const RUNNER_MANIFEST_VARIABLE = 'SLUICE_MANIFEST';
-const DEFAULT_RUNNER_MANIFEST_PATH = '/sluice/algorithm.json';
-/** Defaults of the optional settings. */
-const RUNNER_CONFIG_DEFAULTS = {
-    /** Heartbeat period; the visibility window is three periods, so a lost task returns in about a minute. */
-    heartbeatSeconds: 20,
-    /** First delay before a failed attempt is retried; doubled per attempt, at most 15 minutes. */
-    retryDelaySeconds: 10,
-    pathRoot: '/',
-};
-const NAME = { type: 'string', pattern: ENV_NAME_PATTERN };
-const SECONDS = { type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_SECONDS };
-const runnerConfigSchemaTyped = {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    title: 'sluice runner configuration (SLUICE_RUN)',
-    type: 'object',
-    properties: {
-        runId: {
-            type: 'string',
-            pattern: RUN_ID_PATTERN.source,
-            title: 'a run id such as "thumbnails-3f9a0c12"',
-        },
-        queueUrl: { type: 'string', minLength: 1, pattern: '^https?://' },
-        deadLetterQueueUrl: { type: 'string', minLength: 1, pattern: '^https?://' },
-        input: {
-            type: 'object',
-            properties: {
-                bucket: { type: 'string', minLength: 3, maxLength: 63 },
-                prefix: { type: 'string', pattern: '^$|/$', title: 'empty or a prefix ending in "/"' },
-                include: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
-            },
-            required: ['bucket', 'prefix', 'include'],
-            additionalProperties: false,
-        },
-        output: {
-            type: 'object',
-            properties: {
-                bucket: { type: 'string', minLength: 3, maxLength: 63 },
-                prefix: {
-                    type: 'string',
-                    pattern: '^(?!_sluice/)(?:$|.*/$)',
-                    title: 'empty or a prefix ending in "/"',
-                },
-            },
-            required: ['bucket', 'prefix'],
-            additionalProperties: false,
-        },
-        maxAttempts: { type: 'integer', minimum: 1, maximum: 100 },
-        timeoutSeconds: { ...SECONDS, nullable: true },
-        idleSeconds: { type: 'integer', minimum: 0, maximum: 86400 },
-        heartbeatSeconds: { type: 'integer', minimum: 1, maximum: 3600, nullable: true },
-        retryDelaySeconds: { type: 'integer', minimum: 0, maximum: 900, nullable: true },
-        env: { type: 'object', required: [], propertyNames: NAME, additionalProperties: { type: 'string' } },
-        secretEnv: { type: 'array', uniqueItems: true, items: NAME },
-        algorithmDigest: { type: 'string', pattern: '^sha256:[a-f0-9]{64}$', nullable: true },
-        workerId: { type: 'string', minLength: 1, maxLength: 128, nullable: true },
-        pathRoot: { type: 'string', pattern: '^/', nullable: true, title: 'an absolute directory' },
-    },
-    required: [
-        'runId',
-        'queueUrl',
-        'deadLetterQueueUrl',
-        'input',
-        'output',
-        'maxAttempts',
-        'idleSeconds',
-        'env',
-        'secretEnv',
-    ],
-    additionalProperties: false,
-};
-/**
- * The JSON Schema of `SLUICE_RUN`.
- *
- * @example
- * writeFileSync('runner-config.schema.json', JSON.stringify(runnerConfigSchema, null, 2));
- */
-const runnerConfigSchema = toSchemaJson(runnerConfigSchemaTyped);
-const validator = lazyValidator(runnerConfigSchema);
-/**
- * Parses and checks the runner's configuration (the text of `SLUICE_RUN`).
- *
- * @example
- * const config = parseRunnerConfig(process.env.SLUICE_RUN ?? '', 'SLUICE_RUN');
- * @throws {ValidationError} listing every problem (JSON path, expected, found) when it does not fit.
- * @throws {ConfigurationError} when it is not JSON, or a variable would hand the algorithm a
- *   credential or a runner setting.
- */
-function parseRunnerConfig(text, source = RUNNER_CONFIG_VARIABLE) {
-    if (text.trim() === '') {
-        throw new errors_ConfigurationError(`${source} is not set: the runner needs its run configuration as JSON (runId, queueUrl, input, output, ...). See docs/contracts.md, "The runner".`);
-    }
-    let value;
-    try {
-        value = JSON.parse(text);
-    }
-    catch (thrown) {
-        throw new errors_ConfigurationError(`${source} is not JSON: ${thrown instanceof Error ? thrown.message : ''}`, {
-            cause: thrown,
-        });
-    }
-    const validate = validator();
-    if (!validate(value)) {
-        throw new ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], source, value, runnerConfigSchema));
-    }
-    const withheld = [...Object.keys(value.env), ...value.secretEnv].filter(isWithheldVariable);
-    if (withheld.length > 0) {
-        throw new errors_ConfigurationError(`${source}: ${withheld.join(', ')} cannot be passed to the algorithm: AWS credentials and SLUICE_* settings are withheld from it by design`);
-    }
-    return value;
 }
 
 ;// CONCATENATED MODULE: ../core/src/schemas/job.ts
@@ -51868,7 +53048,7 @@ const JOB_DEFAULTS = {
     idleSeconds: 60,
     retries: 2,
     keep: false,
-    mode: 'direct',
+    mode: 'sealed',
 };
 /** The name of the reserved prefix sluice keeps its ledger under, in the output bucket. */
 const job_RESERVED_PREFIX = '_sluice/';
@@ -52164,7 +53344,7 @@ const jobSchemaTyped = {
                     minimum: 1,
                     maximum: 1000,
                     default: JOB_DEFAULTS.maxWorkers,
-                    description: 'Most workers (containers) running at once. A port algorithm on the local backend runs one: its servers would share the host network and port.',
+                    description: 'Most workers (containers) running at once.',
                 },
                 minWorkers: {
                     type: 'integer',
@@ -52251,7 +53431,7 @@ const jobSchemaTyped = {
             nullable: true,
             enum: ['direct', 'sealed'],
             default: JOB_DEFAULTS.mode,
-            description: '`direct`: workers hold a role scoped to this run. `sealed` (workers get presigned URLs only and never a credential) is reserved: this version refuses it.',
+            description: "`sealed` (default): only the run's broker holds storage and queue access; workers get presigned URLs for their task and never a credential. `direct`: workers hold a role (or session) scoped to this run: faster, but every worker holds storage access.",
         },
     },
     required: ['name', 'algorithm', 'input', 'output'],
@@ -52679,15 +53859,6 @@ function rules_jobRuleProblems(raw, file) {
             found: String(compute.minWorkers),
         }));
     }
-    if (raw.mode === 'sealed') {
-        // Refused rather than run as direct: a user asking for credential-free workers must not get
-        // workers holding the run's role without knowing.
-        problems.push(problem(file, ['mode'], 'is "sealed", which this version of sluice does not provide yet', {
-            expected: '"direct"',
-            found: '"sealed"',
-            hint: 'Remove "mode" (or set "direct"): workers then hold a role scoped to this run\'s queue and prefixes only',
-        }));
-    }
     const aws = raw.aws ?? {};
     const source = aws.credentials ?? 'environment';
     const unused = [
@@ -52889,11 +54060,11 @@ function validateJob(value, file) {
 function parseWith(text, file, validate) {
     const parsed = json_text_parseJsonText(text, file);
     if (!parsed.ok)
-        throw new ValidationError(parsed.problems.map(redact));
+        throw new errors_ValidationError(parsed.problems.map(redact));
     const result = validate(parsed.value, file);
     if ('value' in result)
         return result.value;
-    throw new ValidationError(result.problems);
+    throw new errors_ValidationError(result.problems);
 }
 /**
  * Reads the text of an `algorithm.json`: parses, validates and normalises it.
@@ -53076,6 +54247,60 @@ const WRAPPED_ENV = {
     SLUICE_MANIFEST: WRAPPED_PATHS.manifest,
     SLUICE_ORIGINAL_IMAGE: WRAPPED_PATHS.originalImage,
 };
+/** The uid and gid an algorithm runs as when its image's USER is root or unset. */
+const UNPRIVILEGED_ALGORITHM_USER = { uid: 65532, gid: 65532 };
+/** HOME of an algorithm whose user has none of its own: created under /tmp, which is always writable. */
+const ALGORITHM_HOME = '/tmp/sluice-home';
+/** `name:x:uid:gid:gecos:home:shell` lines (or `name:x:gid:members` for /etc/group) by name. */
+function colonFile(text) {
+    return (text ?? '')
+        .split('\n')
+        .map((line) => line.split(':'))
+        .filter((fields) => fields.length >= 3 && !(fields[0] ?? '').startsWith('#'));
+}
+const NUMERIC = /^\d+$/;
+/**
+ * The user an algorithm runs as, from its image's USER: the image's own user when it is not root
+ * (names resolved through the image's /etc/passwd and /etc/group, as docker and podman resolve
+ * them; without an entry, a numeric USER's group is 0, as the engines make it), else
+ * {@link UNPRIVILEGED_ALGORITHM_USER}. HOME: the image's own `HOME` variable or the passwd entry's
+ * home for a non-root user; {@link ALGORITHM_HOME} otherwise. Supplementary groups are not given
+ * (Node's spawn drops them).
+ *
+ * @example
+ * algorithmUser('', {});                                             // { uid: 65532, gid: 65532, home: '/tmp/sluice-home' }
+ * algorithmUser('1000:1000', {});                                    // { uid: 1000, gid: 1000, home: '/tmp/sluice-home' }
+ * algorithmUser('app', { passwd: 'app:x:1001:1001::/home/app:/bin/sh' }); // { uid: 1001, gid: 1001, home: '/home/app' }
+ * @throws {ConfigurationError} when a user or group name is not in the image's files.
+ */
+function algorithmUser(user, image) {
+    const [name = '', group] = user.split(/:(.*)/s, 2);
+    const passwd = colonFile(image.passwd);
+    const entry = NUMERIC.test(name)
+        ? passwd.find((fields) => fields[2] === name)
+        : passwd.find((fields) => fields[0] === name);
+    if (name !== '' && !NUMERIC.test(name) && entry === undefined) {
+        throw new errors_ConfigurationError(`the algorithm image's USER ${JSON.stringify(user)} names a user its /etc/passwd does not have${image.passwd === undefined ? ' (it has no /etc/passwd)' : ''}: use a numeric USER such as 1000:1000`);
+    }
+    const uid = name === '' ? 0 : Number(NUMERIC.test(name) ? name : entry?.[2]);
+    if (uid === 0)
+        return { ...UNPRIVILEGED_ALGORITHM_USER, home: ALGORITHM_HOME };
+    let gid;
+    if (group === undefined || group === '')
+        gid = Number(entry?.[3] ?? 0);
+    else if (NUMERIC.test(group))
+        gid = Number(group);
+    else {
+        const found = colonFile(image.group).find((fields) => fields[0] === group);
+        if (found === undefined) {
+            throw new errors_ConfigurationError(`the algorithm image's USER ${JSON.stringify(user)} names a group its /etc/group does not have: use a numeric group such as 1000:1000`);
+        }
+        gid = Number(found[2]);
+    }
+    const imageHome = image.env?.find((variable) => variable.startsWith('HOME='))?.slice('HOME='.length);
+    const home = imageHome ?? (entry?.[5] !== undefined && entry[5] !== '' ? entry[5] : ALGORITHM_HOME);
+    return { uid, gid, home };
+}
 /**
  * What the runner starts inside a wrapped image, by the OCI rule: the image's entrypoint, then the
  * manifest's `command` when it has one (it replaces the image's cmd), else the image's cmd; in the
@@ -53141,7 +54366,9 @@ function originalImageConfig(image, details, runtime) {
 /**
  * The Containerfile of the wrapped image. The runtime is copied in its own layer first: it is the
  * same for every algorithm of a platform, so a rebuild finds it in the layer cache and a registry
- * already holding it skips the upload. USER and WORKDIR are not restated: the image inherits them.
+ * already holding it skips the upload. WORKDIR is inherited; USER becomes root (numeric, so no
+ * /etc/passwd is needed): the runner starts the algorithm as the image's own user, recorded in
+ * original-image.json, or an unprivileged one ({@link algorithmUser}).
  *
  * @example
  * renderWrappedContainerfile({ baseImage: 'algo:1', runtime: { loader: 'ld-linux-x86-64.so.2' } });
@@ -53155,6 +54382,8 @@ function renderWrappedContainerfile(options) {
         `COPY node/ ${WRAPPED_PATHS.runtime}/`,
         `COPY sluice/ ${WRAPPED_PATHS.root}/`,
         ...Object.entries(WRAPPED_ENV).map(([name, value]) => `ENV ${name}=${value}`),
+        // The runner is root (with a few capabilities: runner-hardening.ts); the algorithm is not.
+        'USER 0:0',
         // Exec form through the carried loader: no shell and no libc of the image is needed.
         `ENTRYPOINT ${JSON.stringify(entrypoint)}`,
         // Without this the image's CMD would be appended to the runner's arguments.
@@ -53380,13 +54609,15 @@ async function buildWrappedImage(options, logger, parts) {
 
 
 
+/** Where the runner reads the image's users (the image's own /etc, inside the container). */
+const IMAGE_ETC = '/etc';
 /**
  * Reads and checks the settings.
  *
  * @throws {ConfigurationError} when `SLUICE_RUN` or the manifest is missing or invalid, a secret
  *   variable is not set, or a required variable has no value: the runner then exits with code 2.
  */
-async function loadSettings(env) {
+async function loadSettings(env, host = {}) {
     const config = parseRunnerConfig(env[RUNNER_CONFIG_VARIABLE] ?? '', RUNNER_CONFIG_VARIABLE);
     const manifestPath = env[RUNNER_MANIFEST_VARIABLE] ?? DEFAULT_RUNNER_MANIFEST_PATH;
     let text;
@@ -53401,10 +54632,21 @@ async function loadSettings(env) {
     const originalPath = env.SLUICE_ORIGINAL_IMAGE;
     let manifest = declared;
     let workingDir;
+    let runAs;
     if (originalPath !== undefined && originalPath !== '') {
-        const resolved = imageCommand(await readOriginalImage(originalPath), declared.command);
+        const original = await readOriginalImage(originalPath);
+        const resolved = imageCommand(original, declared.command);
         manifest = { ...declared, command: resolved.command };
         workingDir = resolved.workingDir;
+        // Only root can switch users; a runner that is not root (an old wrapped image) runs it as itself.
+        if ((host.uid ?? process.getuid?.()) === 0) {
+            const etc = host.etc ?? IMAGE_ETC;
+            runAs = algorithmUser(original.user, {
+                ...(await optionalText(`${etc}/passwd`, 'passwd')),
+                ...(await optionalText(`${etc}/group`, 'group')),
+                env: original.env,
+            });
+        }
     }
     const secrets = [];
     const secretValues = {};
@@ -53449,7 +54691,17 @@ async function loadSettings(env) {
         heartbeatSeconds: config.heartbeatSeconds ?? RUNNER_CONFIG_DEFAULTS.heartbeatSeconds,
         retryDelaySeconds: config.retryDelaySeconds ?? RUNNER_CONFIG_DEFAULTS.retryDelaySeconds,
         pathRoot: config.pathRoot ?? RUNNER_CONFIG_DEFAULTS.pathRoot,
+        ...(runAs !== undefined && { runAs }),
     };
+}
+/** `{ [key]: text }` of a file, or nothing when the image has no such file. */
+async function optionalText(path, key) {
+    try {
+        return { [key]: await (0,promises_.readFile)(path, 'utf8') };
+    }
+    catch {
+        return {};
+    }
 }
 /** Reads what the algorithm image would have run, recorded by wrap-algorithm (`SLUICE_ORIGINAL_IMAGE`). */
 async function readOriginalImage(path) {
@@ -53466,6 +54718,8 @@ async function readOriginalImage(path) {
         entrypoint: strings(record.entrypoint),
         cmd: strings(record.cmd),
         workingDir: typeof record.workingDir === 'string' ? record.workingDir : '',
+        user: typeof record.user === 'string' ? record.user : '',
+        env: strings(record.env) ?? [],
     };
 }
 /**
@@ -53489,84 +54743,165 @@ async function ecsTaskId(env) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/logging/json-log.ts
+;// CONCATENATED MODULE: ./src/sources/broker-source.ts
 /**
- * The runner's structured log: one JSON object per line on stdout, with `time`, `level`, `event`
- * and the run (and task, attempt) it concerns, so CloudWatch Logs Insights can filter on fields and
- * a person can still read it. Secret values are replaced by `***` in every string, at any depth.
+ * Sealed mode: the runner holds no storage or queue credential, only its broker's address and a way
+ * to authenticate to it (the run's bearer token locally, the task role's SigV4 signature for a
+ * Lambda function URL on AWS). The broker leases tasks and commits; the data moves straight between
+ * S3 and this runner through the presigned GET and POST the lease carries.
  */
 
+
+
 /**
- * Writes the runner's events as JSON lines. It holds the secret values the runner knows (one
- * {@link SecretMask}, shared by every log made from it), and everything else the runner writes —
- * task records, rejected messages, task logs — masks with the same values (`mask`, `secrets`).
+ * A bearer-token authorizer (the local broker).
+ *
+ * @example
+ * const authorize = bearerToken(process.env.SLUICE_BROKER_TOKEN);
+ * @throws never.
  */
-class JsonLog {
-    context;
-    write;
-    secretMask;
-    constructor(context, secrets = [], write = (line) => {
-        process.stdout.write(line);
-    }) {
-        this.context = context;
-        this.write = write;
-        this.secretMask = secrets instanceof SecretMask ? secrets : new SecretMask(secrets);
+function bearerToken(token) {
+    return ({ headers }) => Promise.resolve({ ...headers, authorization: `Bearer ${token}` });
+}
+/** A broker answer other than 2xx, or no answer. */
+class BrokerRequestError extends Error {
+    status;
+    code;
+    constructor(message, status, code) {
+        super(message);
+        this.status = status;
+        this.code = code;
+        this.name = 'BrokerRequestError';
     }
-    /** A log whose events also carry `fields` (e.g. `taskId`, `attempt`). */
-    with(fields) {
-        return new JsonLog({ ...this.context, ...fields }, this.secretMask, this.write);
+    /** No answer, a fault, or throttling: worth trying again. */
+    get retryable() {
+        return this.status === undefined || this.status >= 500 || this.status === 429;
     }
-    /** Masks `value` from now on, in this log and every log made from it. */
-    setSecret(value) {
-        this.secretMask.add(value);
+}
+const retryOn = (thrown) => thrown instanceof BrokerRequestError ? thrown.retryable : isTransientAwsError(thrown);
+class BrokerTaskSource {
+    authorize;
+    workerId;
+    log;
+    granted = new WeakMap();
+    url;
+    constructor(url, authorize, workerId, log) {
+        this.authorize = authorize;
+        this.workerId = workerId;
+        this.log = log;
+        this.url = url.replace(/\/+$/, '');
     }
-    /** The secret values masked, longest first. */
-    get secrets() {
-        return this.secretMask.values;
+    async lease(waitSeconds, signal) {
+        let answer;
+        try {
+            answer = await this.post('lease', { workerId: this.workerId, waitSeconds }, signal);
+        }
+        catch (thrown) {
+            if (thrown instanceof BrokerRequestError && (thrown.status === 401 || thrown.status === 403)) {
+                throw new errors_ConfigurationError(`the broker at ${this.url} refused this runner (${thrown.message}): its token or role is not of this run`);
+            }
+            throw thrown;
+        }
+        if (answer.lease === null)
+            return undefined;
+        const { task, taskId, attempt, staging } = answer.lease;
+        const worker = { task, taskId, attempt, staging };
+        this.granted.set(worker, answer.lease);
+        return worker;
     }
-    /** A copy of `value` with every secret value replaced by `***` in every string, at any depth. */
-    mask(value) {
-        return this.secretMask.deep(value);
+    async heartbeat(worker) {
+        const answer = await this.post('heartbeat', { token: this.grant(worker).token });
+        if (answer.status !== 'extended')
+            return answer.status;
+        this.granted.set(worker, { ...this.grant(worker), ...answer });
+        return 'held';
     }
-    event(level, event, fields = {}) {
-        const entry = { time: new Date().toISOString(), level, event, ...this.context, ...fields };
-        this.write(`${JSON.stringify(this.mask(entry))}\n`);
+    async download(worker, file) {
+        await retry_withRetries(() => downloadPresigned(this.grant(worker).input, file, { ifMatch: worker.task.etag }));
     }
-    info(event, fields) {
-        this.event('info', event, fields);
+    async stageOutput(worker, relativePath, file) {
+        const key = stagedOutputKey(worker.staging, relativePath);
+        await retry_withRetries(() => uploadPresignedPost(this.grant(worker).upload, key, file));
     }
-    warning(event, fields) {
-        this.event('warning', event, fields);
+    async stageLog(worker, file) {
+        const key = stagedLogKey(worker.staging);
+        await retry_withRetries(() => uploadPresignedPost(this.grant(worker).upload, key, file, { contentType: 'text/plain; charset=utf-8' }));
     }
-    error(event, fields) {
-        this.event('error', event, fields);
+    complete(worker, report) {
+        return this.post('complete', { token: this.grant(worker).token, ...report });
     }
-    /** Core's Logger over this log: core's messages become `message` events. */
-    asLogger() {
-        return {
-            debug: (message) => {
-                this.event('debug', 'message', { message });
-            },
-            info: (message) => {
-                this.event('info', 'message', { message });
-            },
-            warning: (message) => {
-                this.event('warning', 'message', { message });
-            },
-            error: (message) => {
-                this.event('error', 'message', { message });
-            },
-            setSecret: (value) => {
-                this.setSecret(value);
-            },
+    async fail(worker, report) {
+        const answer = await this.post('fail', { token: this.grant(worker).token, ...report });
+        return answer.outcome;
+    }
+    async release(worker, reason) {
+        await this.post('release', { token: this.grant(worker).token, reason });
+    }
+    grant(worker) {
+        const granted = this.granted.get(worker);
+        if (granted === undefined)
+            throw new Error(`task ${worker.taskId} was not leased from this broker`);
+        return granted;
+    }
+    /** One request, retried on faults; the lease long-poll is not retried (the loop asks again). */
+    async post(operation, request, signal) {
+        const send = async () => {
+            const body = JSON.stringify(request);
+            const url = `${this.url}/v1/${operation}`;
+            const headers = await this.authorize({
+                url,
+                body,
+                headers: { 'content-type': 'application/json', [BROKER_PROTOCOL_HEADER]: BROKER_PROTOCOL },
+            });
+            let response;
+            try {
+                response = await fetch(url, {
+                    method: 'POST',
+                    headers,
+                    body,
+                    ...(signal !== undefined && { signal }),
+                });
+            }
+            catch (thrown) {
+                if (signal?.aborted === true)
+                    throw thrown;
+                const cause = toError(toError(thrown).cause ?? thrown).message;
+                throw new BrokerRequestError(`the broker at ${this.url} did not answer ${operation}: ${cause}`, undefined, 'no-answer');
+            }
+            const text = await response.text();
+            if (!response.ok) {
+                const error = parseError(text);
+                throw new BrokerRequestError(`the broker refused ${operation} (HTTP ${response.status} ${error.code}): ${error.message}`, response.status, error.code);
+            }
+            return JSON.parse(text);
         };
+        return operation === 'lease'
+            ? send()
+            : retry_withRetries(send, {
+                retryOn,
+                onRetry: ({ attempt, delayMs, reason }) => {
+                    this.log?.warning('broker-request-retried', { operation, attempt, delayMs, reason });
+                },
+            });
     }
+}
+function parseError(text) {
+    try {
+        const parsed = JSON.parse(text);
+        if (typeof parsed.error?.code === 'string' && typeof parsed.error.message === 'string')
+            return parsed.error;
+    }
+    catch {
+        // Not the broker's JSON: a proxy's or Lambda's own error page.
+    }
+    return { code: 'unknown', message: text.slice(0, 300) };
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
 /**
- * The runner process: read the settings, connect to S3 and SQS, run the loop, and exit 0 when idle
- * or stopped (SIGTERM, SIGINT), 2 when the configuration is wrong, 1 on a fault.
+ * The runner process: read the settings, connect to its task source (S3 and SQS in direct mode, the
+ * run's broker in sealed mode), run the loop, and exit 0 when idle or stopped (SIGTERM, SIGINT), 2
+ * when the configuration is wrong, 1 on a fault.
  */
 
 
@@ -53575,6 +54910,41 @@ class JsonLog {
 
 /** Exit codes: a user's mistake (2) apart from a fault (1), as the CLI does. */
 const RUNNER_EXIT = { ok: 0, fault: 1, configuration: 2 };
+/** The task source the settings ask for, and what to close when the runner ends. */
+function taskSource(settings, env, log) {
+    const { broker } = settings.config;
+    if (broker !== undefined) {
+        if (broker.auth === 'iam') {
+            return {
+                source: new BrokerTaskSource(broker.url, iamBrokerAuthorizer(env, broker.url), settings.workerId, log),
+                close: () => undefined,
+            };
+        }
+        const token = env[RUNNER_BROKER_TOKEN_VARIABLE];
+        if (token === undefined || token === '') {
+            throw new errors_ConfigurationError(`SLUICE_RUN names a broker with token auth, but ${RUNNER_BROKER_TOKEN_VARIABLE} is not set: start runners with sluice run (it passes the run's token)`);
+        }
+        log.setSecret(token);
+        return {
+            source: new BrokerTaskSource(broker.url, bearerToken(token), settings.workerId, log),
+            close: () => undefined,
+        };
+    }
+    const { s3, sqs } = awsClients(env, settings.config.queueUrl);
+    const source = directSource(settings, {
+        store: new S3ObjectStore(s3),
+        queue: new SqsTaskQueue(sqs, settings.config.queueUrl),
+        deadLetter: new SqsTaskQueue(sqs, settings.config.deadLetterQueueUrl),
+    }, log);
+    // Keep-alive sockets would hold the process open after the loop ends.
+    return {
+        source,
+        close: () => {
+            s3.destroy();
+            sqs.destroy();
+        },
+    };
+}
 /** Runs the runner in this process and resolves to its exit code. */
 async function main(env = process.env) {
     let log = new JsonLog({});
@@ -53586,24 +54956,23 @@ async function main(env = process.env) {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     let assembled;
-    let clients;
+    let closeSource;
     try {
         const settings = await loadSettings(env);
         log = new JsonLog({ runId: settings.config.runId, workerId: settings.workerId }, [...settings.secrets]);
-        clients = awsClients(env, settings.config.queueUrl);
-        const { s3, sqs } = clients;
-        assembled = await assembleRunner(settings, {
-            store: new S3ObjectStore(s3),
-            queue: new SqsTaskQueue(sqs, settings.config.queueUrl),
-            deadLetter: new SqsTaskQueue(sqs, settings.config.deadLetterQueueUrl),
-        }, log, env);
+        const { source, close } = taskSource(settings, env, log);
+        closeSource = close;
+        assembled = await assembleRunner(settings, source, log, env);
         log.info('runner-started', {
             algorithm: `${settings.manifest.name}@${settings.manifest.version}`,
-            queueUrl: settings.config.queueUrl,
+            mode: settings.config.broker === undefined ? 'direct' : 'sealed',
+            ...(settings.config.broker === undefined
+                ? { queueUrl: settings.config.queueUrl }
+                : { brokerUrl: settings.config.broker.url }),
             idleSeconds: settings.config.idleSeconds,
         });
         const exit = await assembled.runner.run(stop.signal);
-        log.info('runner-exiting', { reason: exit, ...assembled.runner.stats });
+        log.info('runner-exiting', { reason: exit, ...assembled.runner.stats, control: source.stats });
         return RUNNER_EXIT.ok;
     }
     catch (thrown) {
@@ -53617,9 +54986,7 @@ async function main(env = process.env) {
     }
     finally {
         await assembled?.close();
-        // Keep-alive sockets would hold the process open after the loop ends.
-        clients?.s3.destroy();
-        clients?.sqs.destroy();
+        closeSource?.();
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
     }
