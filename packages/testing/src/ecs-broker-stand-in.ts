@@ -9,7 +9,7 @@
 // SigV4 signature (service `lambda`, the function's region, the task role's credentials) it cannot
 // recompute — so the runner's signing is proven; IAM's policy evaluation is not played (docs/iam.md's
 // simulator tests cover the policies).
-import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
@@ -21,6 +21,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { silentLogger, toError, type Logger } from '@sluice/core';
+import { NodeSha256 } from '@sluice/core/aws';
 
 import { REPOSITORY_ROOT } from './testbed-endpoints.js';
 
@@ -368,39 +369,6 @@ async function verifySignature(
 function header(request: IncomingMessage, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value.join(',') : value;
-}
-
-type HashInput = string | ArrayBuffer | ArrayBufferView;
-
-function bytesOf(data: HashInput): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (data instanceof ArrayBuffer) return Buffer.from(data);
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
-
-/** SHA-256 (HMAC with a secret) as the signer's Hash interface, over node:crypto. */
-class NodeSha256 {
-  private hash: { update(data: Buffer): unknown; digest(): Buffer };
-
-  constructor(private readonly secret?: HashInput) {
-    this.hash = this.fresh();
-  }
-
-  update(data: HashInput): void {
-    this.hash.update(bytesOf(data));
-  }
-
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.hash.digest()));
-  }
-
-  reset(): void {
-    this.hash = this.fresh();
-  }
-
-  private fresh(): { update(data: Buffer): unknown; digest(): Buffer } {
-    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', bytesOf(this.secret));
-  }
 }
 
 async function readBody(request: IncomingMessage): Promise<Buffer> {

@@ -1,10 +1,8 @@
-import { createHash, createHmac } from 'node:crypto';
-
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { awsClientConfig } from '@sluice/core/aws';
+import { NodeSha256, awsClientConfig } from '@sluice/core/aws';
 import { ConfigurationError } from '@sluice/core';
 
 import type { BrokerAuthorizer } from '../sources/broker-source.js';
@@ -53,45 +51,6 @@ export function brokerRegion(url: string, env: Readonly<Record<string, string | 
     );
   }
   return region;
-}
-
-type HashInput = string | ArrayBuffer | ArrayBufferView;
-
-function bytesOf(data: HashInput): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (data instanceof ArrayBuffer) return Buffer.from(data);
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
-
-/** What createHash and createHmac return, as far as the signer needs it. */
-interface Digester {
-  update(data: Buffer): unknown;
-  digest(): Buffer;
-}
-
-/** SHA-256 (or HMAC-SHA256 with a secret) as the signer's Hash interface, over node:crypto. */
-class NodeSha256 {
-  private hash: Digester;
-
-  constructor(private readonly secret?: HashInput) {
-    this.hash = this.fresh();
-  }
-
-  update(data: HashInput): void {
-    this.hash.update(bytesOf(data));
-  }
-
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.hash.digest()));
-  }
-
-  reset(): void {
-    this.hash = this.fresh();
-  }
-
-  private fresh(): Digester {
-    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', bytesOf(this.secret));
-  }
 }
 
 /** AWS credentials, as the SDK's providers give them. */
