@@ -12,9 +12,8 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 test: bootstrap lint typecheck check-dist
 	$(JEST) --ci
 
-bootstrap:
+bootstrap:  # SLUICE_VERBOSE=1 shows every installer's output (apt-get, pip, npm)
 	bash scripts/bootstrap.sh
-	bash scripts/install-node24.sh
 
 lint:
 	npx nx show projects >/dev/null  # the module-boundary rule reads nx's project graph

