@@ -6,17 +6,23 @@
 // read, the runner's process seen), so the test fails when the algorithm can reach the runner.
 // Once with an image whose USER is unset (root: the algorithm gets uid 65532) and once with a named
 // non-root USER (resolved through the image's /etc/passwd); for each job mode in MODES.
+// The runners' own credentials (the broker token, the run's AWS session) are in files mounted
+// read-only and private to root: no runner container's variables (`podman inspect`) may hold them.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CliContainerEngine } from '@sluice/core/compute';
 import { REPOSITORY_ROOT, TestAwsAccount, containerEngineEnv } from '@sluice/testing';
 
-import { keysUnder, runCli, userShellEnv, type CliRun } from './e2e-support.js';
+import { keysUnder, runCli, runIdIn, runnerContainers, userShellEnv, type CliRun } from './e2e-support.js';
+
+const execFileAsync = promisify(execFile);
 
 /** The job modes the hostile algorithm runs under (the job's `"mode"`). */
 const MODES = ['direct', 'sealed'] as const;
@@ -66,6 +72,38 @@ async function brokerSecrets(): Promise<[string, string][]> {
     found.push([`${name} token`, file.token], [`${name} key`, file.key]);
   }
   return found;
+}
+
+/**
+ * The secret values of the run's runner credential files (sluice's state directory): the broker
+ * token, or each AWS session's secret key and session token.
+ */
+async function runnerCredentialSecrets(runId: string): Promise<[string, string][]> {
+  const dir = join(workspace, 'state', 'runners', runId);
+  const found: [string, string][] = [];
+  for (const set of await readdir(dir)) {
+    for (const file of await readdir(join(dir, set))) {
+      const text = await readFile(join(dir, set, file), 'utf8');
+      if (file === 'broker-token') found.push([`${set}/${file}`, text.trim()]);
+      for (const match of text.matchAll(/^(aws_secret_access_key|aws_session_token) = (.+)$/gm)) {
+        found.push([`${set}/${file} ${match[1]}`, match[2] ?? '']);
+      }
+    }
+  }
+  return found;
+}
+
+/** Every variable (`NAME=value`) of every runner container of the run, as `podman inspect` shows them. */
+async function runnerVariables(runId: string): Promise<string[]> {
+  const ids = await runnerContainers(runId);
+  if (ids.length === 0) return [];
+  const { stdout } = await execFileAsync('podman', ['inspect', '--format', '{{json .Config.Env}}', ...ids], {
+    env: { ...process.env, ...containerEngineEnv() },
+  });
+  return stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .flatMap((line) => JSON.parse(line) as string[]);
 }
 
 /** Writes an algorithm directory (manifest, busybox image context with hostile.sh) for `sluice wrap`. */
@@ -164,9 +202,15 @@ describe.each(MODES.map((mode) => [mode]))('a hostile algorithm in %s mode', (mo
       await mkdir(files, { recursive: true });
       await writeFile(join(files, 'bait.txt'), 'an input\n');
 
-      const run = await sluice(['run', job, '--upload', files]);
+      // --keep: the runner containers stay to be inspected, then teardown removes them.
+      const run = await sluice(['run', job, '--upload', files, '--keep']);
+      const runId = runIdIn(run.stderr);
+      const variables = await runnerVariables(runId);
+      const credentials = await runnerCredentialSecrets(runId);
+      const tornDown = await sluice(['teardown', job]);
 
       if (run.code !== 0) throw new Error(`sluice run failed:\n${run.stderr}`);
+      expect(tornDown.code).toBe(0);
       expect(run.stdout).toContain('1 succeeded, 0 failed of 1 inputs');
       expect(await keysUnder(aws, output, 'bait.txt/')).toEqual(['bait.txt/report.txt']);
       const object = await aws.s3.send(new GetObjectCommand({ Bucket: output, Key: 'bait.txt/report.txt' }));
@@ -184,6 +228,23 @@ describe.each(MODES.map((mode) => [mode]))('a hostile algorithm in %s mode', (mo
       for (const [variable, value] of brokers) {
         expect({ variable, found: report.includes(value) }).toEqual({ variable, found: false });
       }
+      // The runners' own credentials: in files, not in the containers' variables, and out of reach.
+      expect(variables.length).toBeGreaterThan(0);
+      expect(variables.map((variable) => variable.split('=')[0])).toContain(
+        mode === 'sealed' ? 'SLUICE_BROKER_TOKEN_FILE' : 'AWS_SHARED_CREDENTIALS_FILE',
+      );
+      expect(credentials.length).toBeGreaterThan(0);
+      for (const [variable, value] of [...credentials, ...brokers, ...Object.entries(SECRETS)]) {
+        const inVariables = variables.some((entry) => entry.includes(value));
+        expect({ variable, inVariables, inReport: report.includes(value) }).toEqual({
+          variable,
+          inVariables: false,
+          inReport: false,
+        });
+      }
+      expect(report).toContain('# unlistable: /run/sluice/credentials');
+      // teardown removed the files with the containers.
+      expect(await readdir(join(workspace, 'state', 'runners')).catch(() => [])).not.toContain(runId);
       expect(report).not.toContain('root-only');
       expect(report).not.toMatch(/^SLUICE_RUN=/m);
       // ...though it searched: its own environment read, the runner's process (and its own) seen, files read.

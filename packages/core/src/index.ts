@@ -122,6 +122,7 @@ export { checkTaskMessage, formatTaskMessage } from './schemas/task-message.js';
 // runner configuration (SLUICE_RUN)
 export {
   DEFAULT_RUNNER_MANIFEST_PATH,
+  RUNNER_BROKER_TOKEN_FILE_VARIABLE,
   RUNNER_BROKER_TOKEN_VARIABLE,
   RUNNER_CONFIG_DEFAULTS,
   RUNNER_CONFIG_VARIABLE,

@@ -3,9 +3,12 @@
  * run's broker in sealed mode), run the loop, and exit 0 when idle or stopped (SIGTERM, SIGINT), 2
  * when the configuration is wrong, 1 on a fault.
  */
+import { readFileSync } from 'node:fs';
+
 import {
   ConfigurationError,
   JsonLog,
+  RUNNER_BROKER_TOKEN_FILE_VARIABLE,
   RUNNER_BROKER_TOKEN_VARIABLE,
   S3ObjectStore,
   SqsTaskQueue,
@@ -21,6 +24,32 @@ import type { TaskSource } from './sources/task-source.js';
 
 /** Exit codes: a user's mistake (2) apart from a fault (1), as the CLI does. */
 export const RUNNER_EXIT = { ok: 0, fault: 1, configuration: 2 } as const;
+
+/**
+ * The run's bearer token for a local broker: read from the file `SLUICE_BROKER_TOKEN_FILE` names
+ * (how the local backend passes it: mounted read-only and private to root, never in the container's
+ * variables), else from `SLUICE_BROKER_TOKEN`.
+ */
+function brokerToken(env: Readonly<Record<string, string | undefined>>): string {
+  const file = env[RUNNER_BROKER_TOKEN_FILE_VARIABLE];
+  let token = env[RUNNER_BROKER_TOKEN_VARIABLE];
+  if (file !== undefined && file !== '') {
+    try {
+      token = readFileSync(file, 'utf8').trim();
+    } catch (thrown) {
+      throw new ConfigurationError(
+        `${RUNNER_BROKER_TOKEN_FILE_VARIABLE} names ${file}, which cannot be read (${toError(thrown).message}): start runners with sluice run (it mounts the run's token there)`,
+        { cause: thrown },
+      );
+    }
+  }
+  if (token === undefined || token === '') {
+    throw new ConfigurationError(
+      `SLUICE_RUN names a broker with token auth, but neither ${RUNNER_BROKER_TOKEN_FILE_VARIABLE} nor ${RUNNER_BROKER_TOKEN_VARIABLE} gives a token: start runners with sluice run (it passes the run's token)`,
+    );
+  }
+  return token;
+}
 
 /** The task source the settings ask for, and what to close when the runner ends. */
 function taskSource(
@@ -41,12 +70,7 @@ function taskSource(
         close: () => undefined,
       };
     }
-    const token = env[RUNNER_BROKER_TOKEN_VARIABLE];
-    if (token === undefined || token === '') {
-      throw new ConfigurationError(
-        `SLUICE_RUN names a broker with token auth, but ${RUNNER_BROKER_TOKEN_VARIABLE} is not set: start runners with sluice run (it passes the run's token)`,
-      );
-    }
+    const token = brokerToken(env);
     log.setSecret(token);
     return {
       source: new BrokerTaskSource(broker.url, bearerToken(token), settings.workerId, log),

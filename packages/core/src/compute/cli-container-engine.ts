@@ -15,6 +15,7 @@ import {
   type CommandRunner,
 } from './command-runner.js';
 import type {
+  BindMount,
   BuildImageOptions,
   ContainerDetails,
   ContainerEngine,
@@ -268,6 +269,7 @@ export class CliContainerEngine implements ContainerEngine, ImageLister {
     // docker's tmpfs default is noexec and podman's mode differs: both are spelled out.
     for (const path of options.tmpfs ?? []) args.push('--tmpfs', `${path}:rw,exec,nosuid,nodev,mode=1777`);
     for (const path of options.scratchVolumes ?? []) args.push('--volume', path);
+    for (const mount of options.readOnlyMounts ?? []) args.push('--volume', readOnlyVolume(mount));
     if (options.user !== undefined) args.push('--user', options.user);
     const [program, ...entryArgs] = options.entrypoint ?? [];
     if (program !== undefined) args.push('--entrypoint', program);
@@ -377,4 +379,20 @@ export class CliContainerEngine implements ContainerEngine, ImageLister {
       },
     );
   }
+}
+
+/**
+ * `--volume`'s spelling of a read-only bind mount, the same for docker and podman. `z` relabels the
+ * source for containers when SELinux is on (shared: several runners mount one directory) and is
+ * ignored elsewhere. The short syntax splits on `:` and `,`, and a relative source names a volume.
+ */
+function readOnlyVolume(mount: BindMount): string {
+  for (const path of [mount.source, mount.target]) {
+    if (!path.startsWith('/') || /[:,]/.test(path)) {
+      throw new ConfigurationError(
+        `cannot mount ${path} into a container: it must be an absolute path without ':' or ','. If it is under sluice's state directory, set SLUICE_STATE_DIR to such a path.`,
+      );
+    }
+  }
+  return `${mount.source}:${mount.target}:ro,z`;
 }

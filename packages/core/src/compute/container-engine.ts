@@ -64,6 +64,14 @@ export interface Ulimit {
   readonly hard: number;
 }
 
+/** A host directory seen inside a container. */
+export interface BindMount {
+  /** Absolute host path. */
+  readonly source: string;
+  /** Absolute path inside the container. */
+  readonly target: string;
+}
+
 /** How to run a container. */
 export interface RunContainerOptions {
   readonly image: string;
@@ -100,6 +108,13 @@ export interface RunContainerOptions {
    * directory there, and removed with the container by {@link ContainerEngine.remove} (or `remove`).
    */
   readonly scratchVolumes?: readonly string[];
+  /**
+   * Host directories bind-mounted read-only (`--volume <source>:<target>:ro,z`; `z` relabels the
+   * source for containers where SELinux is on, and does nothing elsewhere). Owners and modes are the
+   * host's: a file of the host's root is uid 0 inside under rootful engines (and under rootless podman,
+   * whose user maps to root in the container). Neither path may hold `:` or `,`.
+   */
+  readonly readOnlyMounts?: readonly BindMount[];
   readonly user?: string;
   /** Replaces the image's entrypoint (exec form: the first item is the program). */
   readonly entrypoint?: readonly string[];

@@ -35,6 +35,8 @@ export {
   LOCAL_WORKER_LABEL,
   LOCAL_WORKER_ULIMITS,
   LocalWorkers,
+  RUNNER_CREDENTIAL_FILES,
+  RUNNER_CREDENTIALS_DIRECTORY,
   containerReachableUrl,
   localWorkerName,
 } from './local-workers.js';

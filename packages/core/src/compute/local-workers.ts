@@ -34,6 +34,26 @@ export const LOCAL_WORKER_ULIMITS: readonly Ulimit[] = [
   { name: 'nproc', soft: 4096, hard: 4096 },
 ];
 
+/**
+ * Where a runner container finds its credentials: a host directory of the run's private state,
+ * mounted read-only, owned by root and private to it (0700, files 0400), so the algorithm, under
+ * another uid, cannot read it. They are kept out of the container's variables, which
+ * `docker inspect`/`podman inspect` show to whoever may inspect it and which child processes and
+ * crash dumps carry.
+ */
+export const RUNNER_CREDENTIALS_DIRECTORY = '/run/sluice/credentials';
+
+/**
+ * The files of {@link RUNNER_CREDENTIALS_DIRECTORY}: the run's broker token (sealed mode; its path is
+ * `SLUICE_BROKER_TOKEN_FILE`) and an AWS shared credentials file with the run's session in its
+ * `[default]` profile (direct mode; its path is `AWS_SHARED_CREDENTIALS_FILE`, which the SDK's
+ * default credential chain reads).
+ */
+export const RUNNER_CREDENTIAL_FILES = {
+  brokerToken: 'broker-token',
+  awsCredentials: 'aws-credentials',
+} as const;
+
 /** The runner's exit code for a configuration error (a restart would fail the same way). */
 const RUNNER_CONFIGURATION_EXIT = 2;
 /** Restarts one {@link LocalWorkers} allows per run, so a runner that always crashes ends the watch. */
@@ -52,11 +72,16 @@ export interface LocalWorkerSpec {
   /** `SLUICE_RUN`; `workerId` is set per container. */
   readonly config: RunnerConfig;
   /**
-   * Further container variables: AWS settings (`AWS_ENDPOINT_URL`, `AWS_REGION`, credentials) and the
-   * values of `config.secretEnv`. Handed to the engine through its environment, never its command
+   * Further container variables: AWS settings (`AWS_ENDPOINT_URL`, `AWS_REGION`, the paths of the
+   * credential files) and the values of `config.secretEnv`. Handed to the engine through its environment, never its command
    * line, and never logged.
    */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * A host directory (absolute, private: 0700, its files 0400) mounted read-only at
+   * {@link RUNNER_CREDENTIALS_DIRECTORY}: the runner's credential files, named in `env` by path.
+   */
+  readonly credentials?: string;
   /** Containers to keep running while work remains (the job's `compute.maxWorkers`). */
   readonly workers: number;
   /** Containers kept even without work (the job's `compute.minWorkers`; default 0). */
@@ -310,6 +335,9 @@ export class LocalWorkers {
       ...network,
       ulimits: spec.ulimits ?? LOCAL_WORKER_ULIMITS,
       ...hardenedRunOptions(spec.manifest),
+      ...(spec.credentials !== undefined && {
+        readOnlyMounts: [{ source: spec.credentials, target: RUNNER_CREDENTIALS_DIRECTORY }],
+      }),
       labels: { [LOCAL_RUN_LABEL]: spec.runId, [LOCAL_WORKER_LABEL]: String(index) },
     });
   }

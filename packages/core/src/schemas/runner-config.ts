@@ -16,6 +16,13 @@ export const RUNNER_CONFIG_VARIABLE = 'SLUICE_RUN';
 /** The environment variable that carries a local broker's bearer token to a sealed-mode runner. */
 export const RUNNER_BROKER_TOKEN_VARIABLE = 'SLUICE_BROKER_TOKEN';
 
+/**
+ * The environment variable naming a file that holds a local broker's bearer token (read before
+ * {@link RUNNER_BROKER_TOKEN_VARIABLE}): the local backend mounts it read-only and private to root,
+ * so the token is in neither the container's variables nor the algorithm's reach.
+ */
+export const RUNNER_BROKER_TOKEN_FILE_VARIABLE = 'SLUICE_BROKER_TOKEN_FILE';
+
 /** The environment variable naming the manifest file, and its default (baked into wrapped images). */
 export const RUNNER_MANIFEST_VARIABLE = 'SLUICE_MANIFEST';
 export const DEFAULT_RUNNER_MANIFEST_PATH = '/sluice/algorithm.json';
@@ -83,12 +90,13 @@ export interface RunnerConfig {
   pathRoot?: string;
   /**
    * Sealed mode: the run's broker, which this runner asks for tasks instead of reading the queue and
-   * the buckets itself. `token`: the runner authenticates with `SLUICE_BROKER_TOKEN` (the local
-   * broker); `iam`: it signs its requests with its AWS role (a Lambda function URL with IAM auth).
+   * the buckets itself. `token`: the runner authenticates with the token in the file
+   * `SLUICE_BROKER_TOKEN_FILE` names, else in `SLUICE_BROKER_TOKEN` (the local broker); `iam`: it signs its requests with its AWS role (a Lambda function URL with IAM auth).
    */
   broker?: { url: string; auth: 'token' | 'iam' };
   /**
-   * When the AWS session in the runner's environment expires (ISO 8601, UTC), for a session nothing
+   * When the AWS session the runner was given (its environment, or the shared credentials file
+   * `AWS_SHARED_CREDENTIALS_FILE` names) expires (ISO 8601, UTC), for a session nothing
    * refreshes (direct mode on the local backend). The runner stops leasing when a task could not
    * finish before it ({@link sessionOutlastsTask}) and exits 0; whoever started it starts another
    * with a fresh session.

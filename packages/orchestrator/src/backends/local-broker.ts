@@ -56,7 +56,7 @@ const serving = new Map<string, Promise<LocalBrokerAddress>>();
  * sluice's state directory on this machine: `SLUICE_STATE_DIR`, else `$XDG_STATE_HOME/sluice`,
  * else `~/.local/state/sluice`.
  */
-function stateDirectory(env: StepContext['env']): string {
+export function stateDirectory(env: StepContext['env']): string {
   if (env.SLUICE_STATE_DIR !== undefined && env.SLUICE_STATE_DIR !== '') return env.SLUICE_STATE_DIR;
   const xdg = env.XDG_STATE_HOME;
   return join(

@@ -1,12 +1,13 @@
 // The local backend: a run's workers are runner containers of the wrapped image on this machine's
 // container engine (docker, or podman), holding the address and token of the run's local broker
-// (sealed mode) or an AWS session for the run's endpoint (direct mode).
+// (sealed mode) or an AWS session for the run's endpoint (direct mode). The token or session is in a
+// file mounted read-only and private to root (runner-credentials.ts), never in a container variable.
 import {
   ConfigurationError,
   jobProblem,
   parseManifest,
   REDACTED,
-  RUNNER_BROKER_TOKEN_VARIABLE,
+  RUNNER_BROKER_TOKEN_FILE_VARIABLE,
   runJob,
   type Job,
   type Logger,
@@ -19,6 +20,8 @@ import {
   detectContainerEngine,
   LocalCatalogue,
   LocalWorkers,
+  RUNNER_CREDENTIAL_FILES,
+  RUNNER_CREDENTIALS_DIRECTORY,
   WRAPPED_LABELS,
   type ContainerEngine,
   type ImageLister,
@@ -32,6 +35,7 @@ import type { EcsClientSettings } from './ecs-resources.js';
 import { localBroker } from './local-broker.js';
 import { LocalRunnerSessions, localSessionClients } from './local-session.js';
 import { runnerConfigFor } from './runner-config.js';
+import { brokerTokenCredentials, sessionCredentials } from './runner-credentials.js';
 import type { WorkerBackend } from './worker-backend.js';
 
 /** Variables handed to the engine CLI: its own settings (podman's CONTAINERS_*, docker's DOCKER_*). */
@@ -162,13 +166,21 @@ async function containerAwsEnv(aws: AwsContext): Promise<Record<string, string>>
 interface RunnerAccess {
   readonly config: RunnerConfig;
   readonly env: Record<string, string>;
+  /** Sealed mode: the host directory holding the broker token, mounted into every runner. */
+  readonly credentials?: string;
   /** Direct mode: where each ensure() gets a session fresh enough for the runners it starts. */
   readonly sessions?: LocalRunnerSessions;
 }
 
+/** The path inside a runner container of one of its credential files. */
+function containerCredentialFile(file: keyof typeof RUNNER_CREDENTIAL_FILES): string {
+  return `${RUNNER_CREDENTIALS_DIRECTORY}/${RUNNER_CREDENTIAL_FILES[file]}`;
+}
+
 /**
  * What a runner container holds to reach its run: in sealed mode the run's broker address and token
- * and nothing else; in direct mode the AWS endpoint, region and a session scoped to the run.
+ * (in a mounted file) and nothing else; in direct mode the AWS endpoint, region and a session scoped
+ * to the run (in a mounted shared credentials file, added at every ensure()).
  */
 async function runnerAccess(
   state: RunState,
@@ -191,7 +203,8 @@ async function runnerAccess(
   );
   return {
     config: { ...config, broker: { url: containerReachableUrl(broker.url, engine.kind), auth: 'token' } },
-    env: { [RUNNER_BROKER_TOKEN_VARIABLE]: broker.token },
+    env: { [RUNNER_BROKER_TOKEN_FILE_VARIABLE]: containerCredentialFile('brokerToken') },
+    credentials: await brokerTokenCredentials(state.runId, broker.token, context.env),
   };
 }
 
@@ -216,6 +229,7 @@ async function localWorkerSetup(
     manifest,
     config: access.config,
     env: { ...access.env, ...variables.secretValues },
+    ...(access.credentials !== undefined && { credentials: access.credentials }),
     // Each runner has a network of its own, so a port algorithm's servers never meet: maxWorkers holds.
     workers: runJobValue.compute.maxWorkers,
     minWorkers: runJobValue.compute.minWorkers,
@@ -226,10 +240,12 @@ async function localWorkerSetup(
       ? () => Promise.resolve(spec)
       : async (): Promise<LocalWorkerSpec> => {
           const session = await sessions.current();
+          // A directory per session: runners started earlier keep the session they were given.
           return {
             ...spec,
             config: { ...spec.config, credentialsExpireAt: session.expiresAt.toISOString() },
-            env: { ...spec.env, ...session.env },
+            env: { ...spec.env, AWS_SHARED_CREDENTIALS_FILE: containerCredentialFile('awsCredentials') },
+            credentials: await sessionCredentials(state.runId, session.env, context.env),
           };
         };
   return {

@@ -1,4 +1,4 @@
-// teardown: the run's local runner containers stopped, its ECS side and what provisioning made removed.
+// teardown: the run's local runner containers stopped (and their credential files removed), its ECS side and what provisioning made removed.
 import { findRunState, teardownRun, toError, type TeardownReport } from '@sluice/core';
 import { LocalWorkers, type ContainerEngine } from '@sluice/core/compute';
 
@@ -12,6 +12,7 @@ import {
 } from '../backends/ecs-resources.js';
 import { engineOf } from '../backends/local.js';
 import { deleteLocalRunnerRole } from '../backends/local-session.js';
+import { removeRunnerCredentials } from '../backends/runner-credentials.js';
 import { resolveTarget } from './target.js';
 
 /**
@@ -44,6 +45,8 @@ export async function teardownStep(
       const removed = await new LocalWorkers(engine, context.logger).stop(runId);
       if (removed > 0) containers.push(`${removed} runner container(s) labelled org.sluice.run=${runId}`);
     }
+    // The files their credentials were mounted from (this machine's state directory).
+    if (await removeRunnerCredentials(runId, context.env)) containers.push('runner credential files');
     const state = await findRunState(runId, aws.deps, bucket === undefined ? {} : { bucket });
     const ecs =
       state?.backend === 'ecs' || state?.ecs !== undefined || context.backend === 'ecs'

@@ -192,6 +192,30 @@ describe('CliContainerEngine', () => {
     }
   });
 
+  it('bind-mounts a host directory read-only (relabelled for SELinux), and refuses paths the short syntax would misread', () => {
+    for (const kind of ['docker', 'podman'] as const) {
+      const engine = new CliContainerEngine({ kind, runner: new FakeCommandRunner(() => ({})) });
+
+      const { args } = engine.runArguments(
+        { image: 'i', readOnlyMounts: [{ source: '/state/run/broker', target: '/run/sluice/credentials' }] },
+        true,
+      );
+
+      expect(args).toEqual([
+        'run',
+        '--detach',
+        '--volume',
+        '/state/run/broker:/run/sluice/credentials:ro,z',
+        'i',
+      ]);
+      for (const source of ['relative/dir', '/a:b', '/a,b']) {
+        expect(() =>
+          engine.runArguments({ image: 'i', readOnlyMounts: [{ source, target: '/run/x' }] }, true),
+        ).toThrow(ConfigurationError);
+      }
+    }
+  });
+
   it('removes a container with its anonymous volumes', async () => {
     const runner = new FakeCommandRunner(() => ({}));
 

@@ -9,6 +9,7 @@ import {
   localWorkerName,
   LocalWorkers,
   RUNNER_CAPABILITIES,
+  RUNNER_CREDENTIALS_DIRECTORY,
   RUNNER_PIDS_LIMIT,
   type LocalWorkerSpec,
 } from '@sluice/core/compute';
@@ -139,6 +140,20 @@ describe('LocalWorkers', () => {
       tmpfs: ['/tmp'],
       scratchVolumes: ['/data/in', '/results'],
     });
+  });
+
+  it('mounts the credentials directory read-only at the fixed path, and mounts nothing without one', async () => {
+    const engine = new FakeContainerEngine();
+    const workers = new LocalWorkers(engine);
+    const credentials = '/var/state/sluice/runners/thumbs-3f9a0c12/broker';
+
+    await workers.ensure(spec({ workers: 1, credentials }), { workRemains: true });
+    await workers.ensure(spec({ runId: 'other-run', workers: 1 }), { workRemains: true });
+
+    const [mounted, plain] = engine.started;
+    expect(RUNNER_CREDENTIALS_DIRECTORY).toBe('/run/sluice/credentials');
+    expect(mounted?.readOnlyMounts).toEqual([{ source: credentials, target: RUNNER_CREDENTIALS_DIRECTORY }]);
+    expect(plain?.readOnlyMounts).toBeUndefined();
   });
 
   it('is idempotent: a second ensure starts nothing', async () => {
