@@ -18,6 +18,7 @@ import {
 import {
   containerReachableUrl,
   detectContainerEngine,
+  detectLocalGpus,
   LocalCatalogue,
   LocalWorkers,
   RUNNER_CREDENTIAL_FILES,
@@ -208,6 +209,18 @@ async function runnerAccess(
   };
 }
 
+/**
+ * Credential variables an algorithm image's ENV may set, set empty for a direct-mode runner: the
+ * SDK takes environment credentials (and a profile) ahead of the mounted credentials file, and an
+ * empty value counts as unset.
+ */
+const IMAGE_CREDENTIAL_VARIABLES_BLANKED: Readonly<Record<string, string>> = {
+  AWS_ACCESS_KEY_ID: '',
+  AWS_SECRET_ACCESS_KEY: '',
+  AWS_SESSION_TOKEN: '',
+  AWS_PROFILE: '',
+};
+
 async function localWorkerSetup(
   state: RunState,
   job: Job | undefined,
@@ -220,6 +233,16 @@ async function localWorkerSetup(
     state.algorithm.image !== undefined
       ? await wrappedImageByReference(state.algorithm.image, engine)
       : await localAlgorithm(runJobValue.algorithm, engine);
+  // Before anything is started: a GPU algorithm on a machine without GPUs fails here, saying why.
+  const gpus =
+    manifest.gpu > 0
+      ? await detectLocalGpus({
+          kind: engine.kind,
+          gpu: manifest.gpu,
+          env: engineVariables(context.env),
+          logger: context.logger,
+        })
+      : undefined;
   const variables = runnerVariables(runJobValue, context.env, context.logger);
   const config = runnerConfigFor(state, runJobValue, variables);
   const access = await runnerAccess(state, runJobValue, config, manifest, engine, aws, context);
@@ -230,6 +253,7 @@ async function localWorkerSetup(
     config: access.config,
     env: { ...access.env, ...variables.secretValues },
     ...(access.credentials !== undefined && { credentials: access.credentials }),
+    ...(gpus !== undefined && { gpus }),
     // Each runner has a network of its own, so a port algorithm's servers never meet: maxWorkers holds.
     workers: runJobValue.compute.maxWorkers,
     minWorkers: runJobValue.compute.minWorkers,
@@ -244,7 +268,12 @@ async function localWorkerSetup(
           return {
             ...spec,
             config: { ...spec.config, credentialsExpireAt: session.expiresAt.toISOString() },
-            env: { ...spec.env, AWS_SHARED_CREDENTIALS_FILE: containerCredentialFile('awsCredentials') },
+            env: {
+              ...spec.env,
+              // Blank what an image's ENV could set ahead of the file in the SDK's chain.
+              ...IMAGE_CREDENTIAL_VARIABLES_BLANKED,
+              AWS_SHARED_CREDENTIALS_FILE: containerCredentialFile('awsCredentials'),
+            },
             credentials: await sessionCredentials(state.runId, session.env, context.env),
           };
         };
@@ -277,8 +306,8 @@ async function ensureWorkers(local: LocalBackend, state: RunState, aws: AwsConte
  *
  * @example
  * const workers = await localWorkerBackend(state, job, aws, context); await workers.ensure();
- * @throws {ConfigurationError} when a `fromEnv` variable is unset, a value is `fromSecret`, or the
- *   algorithm's image is gone; ContainerEngineError when no engine answers.
+ * @throws {ConfigurationError} when a `fromEnv` variable is unset, a value is `fromSecret`, the
+ *   algorithm's image is gone, or it needs GPUs the engine does not have; ContainerEngineError when no engine answers.
  */
 export async function localWorkerBackend(
   state: RunState,
