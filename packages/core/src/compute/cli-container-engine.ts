@@ -39,6 +39,7 @@ import {
   repositoryOf,
   withSha256,
 } from './engine-inspect.js';
+import { gpuRunArguments } from './local-gpus.js';
 
 /** How to make a {@link CliContainerEngine}. */
 export interface CliContainerEngineOptions {
@@ -271,6 +272,7 @@ export class CliContainerEngine implements ContainerEngine, ImageLister {
     for (const path of options.scratchVolumes ?? []) args.push('--volume', path);
     for (const mount of options.readOnlyMounts ?? []) args.push('--volume', readOnlyVolume(mount));
     if (options.user !== undefined) args.push('--user', options.user);
+    if (options.gpus !== undefined) args.push(...gpuRunArguments(this.kind, options.gpus));
     const [program, ...entryArgs] = options.entrypoint ?? [];
     if (program !== undefined) args.push('--entrypoint', program);
     args.push(...(options.extraArgs ?? []), options.image, ...entryArgs, ...(options.command ?? []));

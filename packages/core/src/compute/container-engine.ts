@@ -47,6 +47,11 @@ export interface ImageDetails {
   readonly user: string;
   /** `NAME=value` entries. */
   readonly env: readonly string[];
+  /**
+   * The image's `EXPOSE`d ports as the engine writes them (`8080/tcp`, `53/udp`), sorted; absent when
+   * the adapter does not report them (fakes written before the field existed).
+   */
+  readonly exposedPorts?: readonly string[];
   readonly labels: Readonly<Record<string, string>>;
   readonly os: string;
   readonly architecture: string;
@@ -71,6 +76,12 @@ export interface BindMount {
   /** Absolute path inside the container. */
   readonly target: string;
 }
+
+/**
+ * NVIDIA GPUs for a container: devices by name (podman's CDI names, e.g. `0`; docker's GPU indices)
+ * or a count (docker's `--gpus <n>`: the first n).
+ */
+export type GpuRequest = { readonly devices: readonly string[] } | { readonly count: number };
 
 /** How to run a container. */
 export interface RunContainerOptions {
@@ -116,6 +127,8 @@ export interface RunContainerOptions {
    */
   readonly readOnlyMounts?: readonly BindMount[];
   readonly user?: string;
+  /** GPUs (docker `--gpus`, podman CDI `--device nvidia.com/gpu=<name>`). */
+  readonly gpus?: GpuRequest;
   /** Replaces the image's entrypoint (exec form: the first item is the program). */
   readonly entrypoint?: readonly string[];
   /** Arguments after the image (the command). */

@@ -41,6 +41,7 @@ export {
   localWorkerName,
 } from './local-workers.js';
 export type { LocalWorkerCounts, LocalWorkerSpec } from './local-workers.js';
+export { cdiGpuDevices, detectLocalGpus, dockerGpuInfo, gpuRunArguments } from './local-gpus.js';
 export { RUNNER_CAPABILITIES, RUNNER_PIDS_LIMIT, hardenedRunOptions } from './runner-hardening.js';
 export { taskBacklog, workersToStart } from './scaling.js';
 export type { BacklogCounts } from './scaling.js';

@@ -16,6 +16,7 @@ import type {
   Ulimit,
 } from './container-engine.js';
 import { tailLines } from './container-engine-errors.js';
+import { gpuRequestFor, gpuWorkerLimit, type LocalGpus } from './local-gpus.js';
 import { hardenedRunOptions } from './runner-hardening.js';
 import { localMemoryLimitMiB } from './wrapped-image.js';
 
@@ -66,9 +67,16 @@ export interface LocalWorkerSpec {
   readonly image: string;
   /**
    * The algorithm's manifest: its memory sets the container limit; its input, output and
-   * `readOnlyRootFilesystem` where the hardened container may write ({@link hardenedRunOptions}).
+   * `readOnlyRootFilesystem` where the hardened container may write ({@link hardenedRunOptions}); its
+   * `gpu` (default 0) how many of `gpus` each runner gets.
    */
-  readonly manifest: Pick<Manifest, 'memoryMiB' | 'input' | 'output' | 'readOnlyRootFilesystem'>;
+  readonly manifest: Pick<Manifest, 'memoryMiB' | 'input' | 'output' | 'readOnlyRootFilesystem'> &
+    Partial<Pick<Manifest, 'gpu'>>;
+  /**
+   * The GPUs the engine has (`detectLocalGpus`), needed when the manifest's `gpu` is above 0:
+   * each runner gets `gpu` devices of its own, and there are no more runners than the devices allow.
+   */
+  readonly gpus?: LocalGpus;
   /** `SLUICE_RUN`; `workerId` is set per container. */
   readonly config: RunnerConfig;
   /**
@@ -202,6 +210,7 @@ export class LocalWorkers {
   private readonly logger: Logger;
   private readonly restartBudget: number;
   private restarts = 0;
+  private warnedGpuLimit = false;
 
   constructor(
     private readonly engine: ContainerEngine,
@@ -256,9 +265,10 @@ export class LocalWorkers {
           `${container.oomKilled || container.exitCode === 137 ? ' (killed: out of memory?)' : ''}; its log ends:\n${tail}`,
       );
     }
+    const workers = this.workerLimit(spec);
     const target = options.workRemains
-      ? spec.workers
-      : Math.min(spec.workers, Math.max(spec.minWorkers ?? 0, counts.running + failed.length));
+      ? workers
+      : Math.min(workers, Math.max(spec.minWorkers ?? 0, counts.running + failed.length));
     const exited = containers.filter((c) => !c.running);
     // Exited runners go when they are replaced (or crashed): their names are reused.
     const toRemove = counts.running < target || failed.length > 0 ? exited : [];
@@ -323,6 +333,25 @@ export class LocalWorkers {
     return containers.length;
   }
 
+  /** `spec.workers`, or fewer when the GPUs do not stretch to `gpu` each (warned once). */
+  private workerLimit(spec: LocalWorkerSpec): number {
+    const gpu = spec.manifest.gpu ?? 0;
+    if (gpu === 0) return spec.workers;
+    if (spec.gpus === undefined) {
+      throw new ConfigurationError(
+        `run ${spec.runId}: the algorithm needs ${gpu} GPU(s) ("gpu" in algorithm.json), but its runners were given none: the local backend looks for them before starting runners.`,
+      );
+    }
+    const limit = gpuWorkerLimit(spec.workers, gpu, spec.gpus);
+    if (limit < spec.workers && !this.warnedGpuLimit) {
+      this.warnedGpuLimit = true;
+      this.logger.warning(
+        `run ${spec.runId}: ${spec.gpus.devices?.length ?? 0} GPU(s) at ${gpu} per runner allow ${limit} runner(s), not the ${spec.workers} asked for ("compute.maxWorkers"): running ${limit}.`,
+      );
+    }
+    return limit;
+  }
+
   private async startOne(spec: LocalWorkerSpec, index: number): Promise<string> {
     const name = localWorkerName(spec.runId, index);
     const config: RunnerConfig = { ...spec.config, workerId: name };
@@ -335,6 +364,8 @@ export class LocalWorkers {
       ...network,
       ulimits: spec.ulimits ?? LOCAL_WORKER_ULIMITS,
       ...hardenedRunOptions(spec.manifest),
+      ...(spec.gpus !== undefined &&
+        (spec.manifest.gpu ?? 0) > 0 && { gpus: gpuRequestFor(index, spec.manifest.gpu ?? 0, spec.gpus) }),
       ...(spec.credentials !== undefined && {
         readOnlyMounts: [{ source: spec.credentials, target: RUNNER_CREDENTIALS_DIRECTORY }],
       }),

@@ -202,7 +202,8 @@ const manifestSchemaTyped: JSONSchemaType<RawManifest> = {
       minimum: 0,
       maximum: 8,
       default: MANIFEST_DEFAULTS.gpu,
-      description: 'GPUs the algorithm needs (EC2 launch type only; Fargate has none).',
+      description:
+        'GPUs the algorithm needs, per runner: on ECS the EC2 launch type only (Fargate has none); locally NVIDIA GPUs through docker `--gpus` or podman CDI devices (see architecture.md, GPUs).',
     },
     input: {
       type: 'string',
