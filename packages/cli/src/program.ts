@@ -5,6 +5,7 @@ import { registerCancel } from './commands/cancel.js';
 import { registerCollect } from './commands/collect.js';
 import { registerDispatch } from './commands/dispatch.js';
 import { registerIam } from './commands/iam.js';
+import { registerInit } from './commands/init.js';
 import { registerLogs } from './commands/logs.js';
 import { registerProvision } from './commands/provision.js';
 import { registerRun } from './commands/run.js';
@@ -44,6 +45,7 @@ export function createProgram(context: CommandContext): Command {
     .configureOutput({ writeOut: context.io.out, writeErr: context.io.err })
     .showHelpAfterError('(run `sluice help` for usage)')
     .addHelpText('after', EXAMPLES);
+  registerInit(program, context);
   registerValidate(program, context);
   registerTry(program, context);
   registerWrap(program, context);

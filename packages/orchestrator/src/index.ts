@@ -12,6 +12,7 @@ export { collectStep } from './steps/collect.js';
 export type { CollectStepOptions, CollectStepResult } from './steps/collect.js';
 export { teardownStep } from './steps/teardown.js';
 export { wrap, wrapDestinations } from './wrap.js';
+export { initAlgorithm } from './init.js';
 export { loadWatcherZip, locateWatcherBundle } from './watcher-bundle.js';
 
 // the run's summary (job summary, `sluice collect --summary`)

@@ -22,6 +22,7 @@ const PODMAN_INSPECT = `[
       "Entrypoint": ["/bin/sh", "-c"],
       "Cmd": ["echo hi"],
       "WorkingDir": "/work",
+      "ExposedPorts": {"9090/tcp": {}, "8080/tcp": {}},
       "Labels": {"io.buildah.version": "1.28.2"}
     },
     "Architecture": "amd64",
@@ -45,6 +46,7 @@ describe('parseImageInspect', () => {
       cmd: ['echo hi'],
       workingDir: '/work',
       user: '1000:1000',
+      exposedPorts: ['8080/tcp', '9090/tcp'],
       labels: { 'io.buildah.version': '1.28.2' },
       platform: 'linux/amd64',
       sizeBytes: 2130204,
@@ -58,6 +60,7 @@ describe('parseImageInspect', () => {
     expect(details.entrypoint).toBeNull();
     expect(details.cmd).toEqual(['/app']);
     expect(details.env).toEqual([]);
+    expect(details.exposedPorts).toEqual([]);
     expect(details.labels).toEqual({});
     expect(details.platform).toBe('linux/arm64/v8');
   });

@@ -92,6 +92,8 @@ export function parseImageInspect(stdout: string): ImageDetails {
     workingDir: stringField(config, 'WorkingDir'),
     user: stringField(config, 'User'),
     env: stringList(config.Env) ?? [],
+    // `{"8080/tcp": {}}` in both engines; only the keys carry anything.
+    exposedPorts: isObject(config.ExposedPorts) ? Object.keys(config.ExposedPorts).sort() : [],
     labels: labelsOf(config.Labels),
     os,
     architecture,

@@ -13,6 +13,8 @@ export type {
 export { ContainerEngineError, ImageBuildError, ImageNotFoundError } from './container-engine-errors.js';
 export { parseImageInspect, repositoryOf } from './engine-inspect.js';
 export { CliContainerEngine } from './cli-container-engine.js';
+export { manifestFromImage } from './manifest-from-image.js';
+export type { ImageSource, ManifestDraft } from './manifest-from-image.js';
 export { detectContainerEngine } from './detect-engine.js';
 export { CommandNotFoundError, ProcessCommandRunner } from './command-runner.js';
 export type { CommandOptions, CommandResult, CommandRunner } from './command-runner.js';
