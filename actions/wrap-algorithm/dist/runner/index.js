@@ -46224,6 +46224,8 @@ module.exports = /*#__PURE__*/JSON.parse('{"$schema":"https://json-schema.org/dr
 /************************************************************************/
 var __webpack_exports__ = {};
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: ../core/src/errors.ts
 /**
  * Errors of the core package. Two families matter to every caller:
@@ -47369,7 +47371,7 @@ const manifestSchemaTyped = {
             minimum: 0,
             maximum: 8,
             default: MANIFEST_DEFAULTS.gpu,
-            description: 'GPUs the algorithm needs (EC2 launch type only; Fargate has none).',
+            description: 'GPUs the algorithm needs, per runner: on ECS the EC2 launch type only (Fargate has none); locally NVIDIA GPUs through docker `--gpus` or podman CDI devices (see architecture.md, GPUs).',
         },
         input: {
             type: 'string',
@@ -47544,6 +47546,12 @@ function normalizeManifest(raw, memoryMiB) {
 const RUNNER_CONFIG_VARIABLE = 'SLUICE_RUN';
 /** The environment variable that carries a local broker's bearer token to a sealed-mode runner. */
 const RUNNER_BROKER_TOKEN_VARIABLE = 'SLUICE_BROKER_TOKEN';
+/**
+ * The environment variable naming a file that holds a local broker's bearer token (read before
+ * {@link RUNNER_BROKER_TOKEN_VARIABLE}): the local backend mounts it read-only and private to root,
+ * so the token is in neither the container's variables nor the algorithm's reach.
+ */
+const RUNNER_BROKER_TOKEN_FILE_VARIABLE = 'SLUICE_BROKER_TOKEN_FILE';
 /** The environment variable naming the manifest file, and its default (baked into wrapped images). */
 const RUNNER_MANIFEST_VARIABLE = 'SLUICE_MANIFEST';
 const DEFAULT_RUNNER_MANIFEST_PATH = '/sluice/algorithm.json';
@@ -47693,8 +47701,6 @@ function parseRunnerConfig(text, source = RUNNER_CONFIG_VARIABLE) {
     return value;
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:path"
@@ -52915,8 +52921,40 @@ function runClientConfig(env, job) {
     return awsClientConfig(env, { job });
 }
 
-;// CONCATENATED MODULE: ./src/aws/clients.ts
+;// CONCATENATED MODULE: ../core/src/aws/node-sha256.ts
+// SHA-256 for the SDK's SigV4 signer (`@smithy/signature-v4` wants a Hash class), over node:crypto:
+// the runner signs its broker requests with it, and the test bed's ECS broker stand-in checks them.
 
+function bytesOf(data) {
+    if (typeof data === 'string')
+        return Buffer.from(data, 'utf8');
+    if (data instanceof ArrayBuffer)
+        return Buffer.from(data);
+    return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+/** SHA-256 (or HMAC-SHA256 with a secret) as the signer's Hash interface, over node:crypto. */
+class NodeSha256 {
+    secret;
+    hash;
+    constructor(secret) {
+        this.secret = secret;
+        this.hash = this.fresh();
+    }
+    update(data) {
+        this.hash.update(bytesOf(data));
+    }
+    digest() {
+        return Promise.resolve(new Uint8Array(this.hash.digest()));
+    }
+    reset() {
+        this.hash = this.fresh();
+    }
+    fresh() {
+        return this.secret === undefined ? (0,external_node_crypto_.createHash)('sha256') : (0,external_node_crypto_.createHmac)('sha256', bytesOf(this.secret));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/aws/clients.ts
 
 
 
@@ -52956,34 +52994,6 @@ function brokerRegion(url, env) {
         throw new errors_ConfigurationError(`the broker URL ${url} is not a Lambda function URL and neither AWS_REGION nor AWS_DEFAULT_REGION is set: the runner cannot tell which region to sign its requests for`);
     }
     return region;
-}
-function bytesOf(data) {
-    if (typeof data === 'string')
-        return Buffer.from(data, 'utf8');
-    if (data instanceof ArrayBuffer)
-        return Buffer.from(data);
-    return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
-/** SHA-256 (or HMAC-SHA256 with a secret) as the signer's Hash interface, over node:crypto. */
-class NodeSha256 {
-    secret;
-    hash;
-    constructor(secret) {
-        this.secret = secret;
-        this.hash = this.fresh();
-    }
-    update(data) {
-        this.hash.update(bytesOf(data));
-    }
-    digest() {
-        return Promise.resolve(new Uint8Array(this.hash.digest()));
-    }
-    reset() {
-        this.hash = this.fresh();
-    }
-    fresh() {
-        return this.secret === undefined ? (0,external_node_crypto_.createHash)('sha256') : (0,external_node_crypto_.createHmac)('sha256', bytesOf(this.secret));
-    }
 }
 /**
  * Signs broker requests with the runner's AWS role: SigV4 for a Lambda function URL with IAM auth
@@ -54908,8 +54918,30 @@ function parseError(text) {
 
 
 
+
 /** Exit codes: a user's mistake (2) apart from a fault (1), as the CLI does. */
 const RUNNER_EXIT = { ok: 0, fault: 1, configuration: 2 };
+/**
+ * The run's bearer token for a local broker: read from the file `SLUICE_BROKER_TOKEN_FILE` names
+ * (how the local backend passes it: mounted read-only and private to root, never in the container's
+ * variables), else from `SLUICE_BROKER_TOKEN`.
+ */
+function brokerToken(env) {
+    const file = env[RUNNER_BROKER_TOKEN_FILE_VARIABLE];
+    let token = env[RUNNER_BROKER_TOKEN_VARIABLE];
+    if (file !== undefined && file !== '') {
+        try {
+            token = (0,external_node_fs_.readFileSync)(file, 'utf8').trim();
+        }
+        catch (thrown) {
+            throw new errors_ConfigurationError(`${RUNNER_BROKER_TOKEN_FILE_VARIABLE} names ${file}, which cannot be read (${toError(thrown).message}): start runners with sluice run (it mounts the run's token there)`, { cause: thrown });
+        }
+    }
+    if (token === undefined || token === '') {
+        throw new errors_ConfigurationError(`SLUICE_RUN names a broker with token auth, but neither ${RUNNER_BROKER_TOKEN_FILE_VARIABLE} nor ${RUNNER_BROKER_TOKEN_VARIABLE} gives a token: start runners with sluice run (it passes the run's token)`);
+    }
+    return token;
+}
 /** The task source the settings ask for, and what to close when the runner ends. */
 function taskSource(settings, env, log) {
     const { broker } = settings.config;
@@ -54920,10 +54952,7 @@ function taskSource(settings, env, log) {
                 close: () => undefined,
             };
         }
-        const token = env[RUNNER_BROKER_TOKEN_VARIABLE];
-        if (token === undefined || token === '') {
-            throw new errors_ConfigurationError(`SLUICE_RUN names a broker with token auth, but ${RUNNER_BROKER_TOKEN_VARIABLE} is not set: start runners with sluice run (it passes the run's token)`);
-        }
+        const token = brokerToken(env);
         log.setSecret(token);
         return {
             source: new BrokerTaskSource(broker.url, bearerToken(token), settings.workerId, log),

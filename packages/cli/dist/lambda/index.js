@@ -62237,7 +62237,7 @@ const manifestSchemaTyped = {
             minimum: 0,
             maximum: 8,
             default: MANIFEST_DEFAULTS.gpu,
-            description: 'GPUs the algorithm needs (EC2 launch type only; Fargate has none).',
+            description: 'GPUs the algorithm needs, per runner: on ECS the EC2 launch type only (Fargate has none); locally NVIDIA GPUs through docker `--gpus` or podman CDI devices (see architecture.md, GPUs).',
         },
         input: {
             type: 'string',
@@ -62412,6 +62412,12 @@ function normalizeManifest(raw, memoryMiB) {
 const RUNNER_CONFIG_VARIABLE = 'SLUICE_RUN';
 /** The environment variable that carries a local broker's bearer token to a sealed-mode runner. */
 const RUNNER_BROKER_TOKEN_VARIABLE = 'SLUICE_BROKER_TOKEN';
+/**
+ * The environment variable naming a file that holds a local broker's bearer token (read before
+ * {@link RUNNER_BROKER_TOKEN_VARIABLE}): the local backend mounts it read-only and private to root,
+ * so the token is in neither the container's variables nor the algorithm's reach.
+ */
+const RUNNER_BROKER_TOKEN_FILE_VARIABLE = 'SLUICE_BROKER_TOKEN_FILE';
 /** The environment variable naming the manifest file, and its default (baked into wrapped images). */
 const RUNNER_MANIFEST_VARIABLE = 'SLUICE_MANIFEST';
 const DEFAULT_RUNNER_MANIFEST_PATH = '/sluice/algorithm.json';
