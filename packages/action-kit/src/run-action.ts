@@ -1,4 +1,5 @@
 import { ValidationError, formatProblem, isConfigurationError, toError, type Problem } from '@sluice/core';
+import { closeLocalBrokers } from '@sluice/orchestrator';
 
 import { actionsToolkit, type ActionsToolkit } from './toolkit.js';
 
@@ -39,6 +40,9 @@ export async function runAction(
     await main();
   } catch (thrown) {
     reportFailure(thrown, toolkit);
+  } finally {
+    // A step that started a sealed run's broker stops serving it as it ends (see closeLocalBrokers).
+    await closeLocalBrokers();
   }
 }
 

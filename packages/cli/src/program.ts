@@ -1,5 +1,6 @@
 import { InterruptedError, SluiceError, isConfigurationError, toError } from '@sluice/core';
 import { Command, CommanderError } from 'commander';
+import { closeLocalBrokers } from '@sluice/orchestrator';
 
 import { registerCancel } from './commands/cancel.js';
 import { registerCollect } from './commands/collect.js';
@@ -91,5 +92,9 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<ExitCo
       io.err(`sluice: internal error: ${error.message}\n${error.stack ?? ''}\n`);
     }
     return ExitCode.fault;
+  } finally {
+    // A command that started a sealed run's broker stops serving it as it ends (else the runners'
+    // long polls would keep this process alive).
+    await closeLocalBrokers();
   }
 }

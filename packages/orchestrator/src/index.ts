@@ -13,6 +13,7 @@ export type { CollectStepOptions, CollectStepResult } from './steps/collect.js';
 export { teardownStep } from './steps/teardown.js';
 export { wrap, wrapDestinations } from './wrap.js';
 export { initAlgorithm } from './init.js';
+export { closeLocalBrokers } from './backends/local-broker.js';
 export { loadWatcherZip, locateWatcherBundle } from './watcher-bundle.js';
 
 // the run's summary (job summary, `sluice collect --summary`)

@@ -49,8 +49,13 @@ interface BrokerFile {
   readonly key: string;
 }
 
+/** A broker this process started: its address, and how to stop serving (nothing when another process serves it). */
+interface ServedBroker extends LocalBrokerAddress {
+  close(): Promise<void>;
+}
+
 /** This process's brokers, by run id: one listener per run per process. */
-const serving = new Map<string, Promise<LocalBrokerAddress>>();
+const serving = new Map<string, Promise<ServedBroker>>();
 
 /**
  * sluice's state directory on this machine: `SLUICE_STATE_DIR`, else `$XDG_STATE_HOME/sluice`,
@@ -106,7 +111,7 @@ async function startBroker(
   aws: AwsContext,
   context: StepContext,
   reachable: (url: string) => string,
-): Promise<LocalBrokerAddress> {
+): Promise<ServedBroker> {
   const { path, file } = await brokerFile(config.runId, context.env);
   const logger: Logger = context.logger;
   logger.setSecret(file.token);
@@ -147,7 +152,16 @@ async function startBroker(
       await chmod(path, 0o600);
     }
     logger.info(`run ${config.runId}: broker listening on ${listener.url} (sealed mode)`);
-    return { url: listener.url, token: file.token };
+    return {
+      url: listener.url,
+      token: file.token,
+      close: async () => {
+        await listener.close();
+        s3.destroy();
+        sqs.destroy();
+        presignS3.destroy();
+      },
+    };
   } catch (thrown) {
     s3.destroy();
     sqs.destroy();
@@ -157,7 +171,7 @@ async function startBroker(
       logger.debug(
         `run ${config.runId}: broker port ${file.port} is in use: another sluice process serves it`,
       );
-      return { url: `http://127.0.0.1:${file.port}`, token: file.token };
+      return { url: `http://127.0.0.1:${file.port}`, token: file.token, close: () => Promise.resolve() };
     }
     throw new Error(`could not start the run's broker: ${toError(thrown).message}`, { cause: thrown });
   }
@@ -185,5 +199,25 @@ export function localBroker(
     started.catch(() => serving.delete(config.runId));
     serving.set(config.runId, started);
   }
-  return started;
+  return started.then(({ url, token }) => ({ url, token }));
+}
+
+/**
+ * Stops serving every broker this process started, when its command or action ends: the runners'
+ * long polls would otherwise keep the process alive for as long as they run. The runners wait for
+ * the next sluice process of their run (it serves the same broker from the run's broker file), or
+ * go idle.
+ *
+ * @example
+ * try { await dispatchStep(job, context); } finally { await closeLocalBrokers(); }
+ * @throws never.
+ */
+export async function closeLocalBrokers(): Promise<void> {
+  const started = [...serving.values()];
+  serving.clear();
+  await Promise.all(
+    started.map(async (broker) => {
+      await (await broker.catch(() => undefined))?.close();
+    }),
+  );
 }
