@@ -81423,6 +81423,174 @@ function isConfigurationError(thrown) {
     return thrown instanceof errors_ConfigurationError;
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(4379);
+;// CONCATENATED MODULE: ../../packages/orchestrator/src/backends/local-broker.ts
+// The broker of a sealed local run: the run's task control behind a loopback HTTP listener, served
+// by whichever sluice process tops up the run's runners (`sluice run`, `serve`, `dispatch`,
+// `collect`). Runner containers hold only its address and the run's bearer token.
+//
+// The port, token and lease key are kept per run in a private file (mode 0600) of this machine's
+// sluice state directory, so every process of the run serves the same broker: runners started by
+// `sluice dispatch` keep working when `sluice collect` takes over, and leases granted before a
+// broker restart stay valid. Nothing of it goes to run.json (a record in the output bucket).
+
+
+
+
+
+
+
+
+/** This process's brokers, by run id: one listener per run per process. */
+const serving = new Map();
+/**
+ * sluice's state directory on this machine: `SLUICE_STATE_DIR`, else `$XDG_STATE_HOME/sluice`,
+ * else `~/.local/state/sluice`.
+ */
+function stateDirectory(env) {
+    if (env.SLUICE_STATE_DIR !== undefined && env.SLUICE_STATE_DIR !== '')
+        return env.SLUICE_STATE_DIR;
+    const xdg = env.XDG_STATE_HOME;
+    return join(xdg !== undefined && xdg !== '' ? xdg : join(env.HOME ?? homedir(), '.local', 'state'), 'sluice');
+}
+/** The run's broker file, made on first use with a fresh token and key. */
+async function brokerFile(runId, env) {
+    const dir = join(stateDirectory(env), 'brokers');
+    const path = join(dir, `${runId}.json`);
+    try {
+        return { path, file: JSON.parse(await readFile(path, 'utf8')) };
+    }
+    catch (thrown) {
+        if (thrown.code !== 'ENOENT')
+            throw thrown;
+    }
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const file = { port: 0, token: newBrokerToken(), key: newBrokerKey() };
+    await writeFile(path, JSON.stringify(file), { mode: 0o600, flag: 'wx' }).catch((thrown) => {
+        // Another process of the run made it first: use theirs.
+        if (thrown.code !== 'EEXIST')
+            throw thrown;
+    });
+    return { path, file: JSON.parse(await readFile(path, 'utf8')) };
+}
+/** What the broker's control needs, from the runners' `SLUICE_RUN` and the manifest. */
+function controlSettings(config, manifest) {
+    return {
+        config,
+        manifest,
+        timeoutSeconds: config.timeoutSeconds ?? manifest.timeoutSeconds,
+        heartbeatSeconds: config.heartbeatSeconds ?? RUNNER_CONFIG_DEFAULTS.heartbeatSeconds,
+        retryDelaySeconds: config.retryDelaySeconds ?? RUNNER_CONFIG_DEFAULTS.retryDelaySeconds,
+        algorithmDigest: config.algorithmDigest ??
+            `sha256:${createHash('sha256').update(JSON.stringify(manifest)).digest('hex')}`,
+    };
+}
+async function startBroker(config, manifest, aws, context, reachable) {
+    const { path, file } = await brokerFile(config.runId, context.env);
+    const logger = context.logger;
+    logger.setSecret(file.token);
+    // Clients of its own: the broker outlives the step whose context started it (`sluice run`).
+    const s3 = new S3Client(aws.config.s3);
+    const sqs = new SQSClient(aws.config.base);
+    // A presigned request is signed for its host: on a loopback endpoint (the test bed), sign for the
+    // address the runner containers use (the engine's host alias), which forwards to the same server.
+    const presignS3 = aws.endpoint === undefined ? s3 : new S3Client({ ...aws.config.s3, endpoint: reachable(aws.endpoint) });
+    const log = new JsonLog({ runId: config.runId, role: 'broker' }, [file.token], (line) => {
+        logger.debug(line.trimEnd());
+    });
+    const settings = controlSettings(config, manifest);
+    const service = new BrokerService({
+        settings,
+        control: new TaskControl({
+            settings,
+            store: new S3ObjectStore(s3),
+            queue: new SqsTaskQueue(sqs, config.queueUrl),
+            deadLetter: new SqsTaskQueue(sqs, config.deadLetterQueueUrl),
+            log,
+        }),
+        presigner: new S3Presigner(presignS3),
+        key: file.key,
+        log,
+    });
+    try {
+        const listener = await listenBroker(service, {
+            token: file.token,
+            host: '127.0.0.1',
+            port: file.port,
+            log,
+            unref: true,
+        });
+        if (listener.port !== file.port) {
+            await writeFile(path, JSON.stringify({ ...file, port: listener.port }), { mode: 0o600 });
+            await chmod(path, 0o600);
+        }
+        logger.info(`run ${config.runId}: broker listening on ${listener.url} (sealed mode)`);
+        return {
+            url: listener.url,
+            token: file.token,
+            close: async () => {
+                await listener.close();
+                s3.destroy();
+                sqs.destroy();
+                presignS3.destroy();
+            },
+        };
+    }
+    catch (thrown) {
+        s3.destroy();
+        sqs.destroy();
+        presignS3.destroy();
+        if (thrown.code === 'EADDRINUSE') {
+            // Another sluice process of this run serves it (e.g. `sluice dispatch` still running).
+            logger.debug(`run ${config.runId}: broker port ${file.port} is in use: another sluice process serves it`);
+            return { url: `http://127.0.0.1:${file.port}`, token: file.token, close: () => Promise.resolve() };
+        }
+        throw new Error(`could not start the run's broker: ${toError(thrown).message}`, { cause: thrown });
+    }
+}
+/**
+ * The run's local broker, started in this process on first use (later calls get the same one).
+ * `reachable` turns a loopback URL into the one runner containers use (presigned requests are
+ * signed for that host).
+ *
+ * @example
+ * const broker = await localBroker(config, manifest, aws, context, (url) => containerReachableUrl(url, 'podman'));
+ * @throws Error when the broker cannot listen (other than its port being served by another sluice process).
+ */
+function localBroker(config, manifest, aws, context, reachable) {
+    let started = serving.get(config.runId);
+    if (started === undefined) {
+        started = startBroker(config, manifest, aws, context, reachable);
+        started.catch(() => serving.delete(config.runId));
+        serving.set(config.runId, started);
+    }
+    return started.then(({ url, token }) => ({ url, token }));
+}
+/**
+ * Stops serving every broker this process started, when its command or action ends: the runners'
+ * long polls would otherwise keep the process alive for as long as they run. The runners wait for
+ * the next sluice process of their run (it serves the same broker from the run's broker file), or
+ * go idle.
+ *
+ * @example
+ * try { await dispatchStep(job, context); } finally { await closeLocalBrokers(); }
+ * @throws never.
+ */
+async function closeLocalBrokers() {
+    const started = [...serving.values()];
+    serving.clear();
+    await Promise.all(started.map(async (broker) => {
+        await (await broker.catch(() => undefined))?.close();
+    }));
+}
+
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ../../node_modules/@actions/core/lib/utils.js
@@ -82552,7 +82720,7 @@ var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { access, appendFile, writeFile } = external_fs_namespaceObject.promises;
+const { access, appendFile, writeFile: summary_writeFile } = external_fs_namespaceObject.promises;
 const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
 const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
 class Summary {
@@ -82613,7 +82781,7 @@ class Summary {
         return summary_awaiter(this, void 0, void 0, function* () {
             const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
             const filePath = yield this.filePath();
-            const writeFunc = overwrite ? writeFile : appendFile;
+            const writeFunc = overwrite ? summary_writeFile : appendFile;
             yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
             return this.emptyBuffer();
         });
@@ -82875,7 +83043,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir: io_util_readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod: io_util_chmod, copyFile, lstat, mkdir: io_util_mkdir, open: io_util_open, readdir: io_util_readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -84410,6 +84578,7 @@ const toolkit_actionsToolkit = {
 ;// CONCATENATED MODULE: ../../packages/action-kit/src/run-action.ts
 
 
+
 /** Set by main when the action has a post step, so the second run of the same bundle is the post step. */
 const IS_POST_STATE = 'sluice-is-post';
 /**
@@ -84441,6 +84610,10 @@ async function runAction(main, post, toolkit = toolkit_actionsToolkit) {
     }
     catch (thrown) {
         reportFailure(thrown, toolkit);
+    }
+    finally {
+        // A step that started a sealed run's broker stops serving it as it ends (see closeLocalBrokers).
+        await closeLocalBrokers();
     }
 }
 function reportFailure(thrown, toolkit) {
@@ -84690,8 +84863,6 @@ function defineSavedState(name, isValid, toolkit = actionsToolkit) {
     };
 }
 
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: ../../packages/core/node_modules/ajv/dist/2020.js
 var _2020 = __nccwpck_require__(9060);
 var _2020_default = /*#__PURE__*/__nccwpck_require__.n(_2020);
@@ -92101,10 +92272,6 @@ function createActionsLogger(toolkit = toolkit_actionsToolkit) {
 
 // EXTERNAL MODULE: external "node:url"
 var external_node_url_ = __nccwpck_require__(3136);
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(4379);
 ;// CONCATENATED MODULE: ../../packages/core/src/logging/logger.ts
 /**
  * A logger that drops everything, for callers that want silence.
@@ -93321,8 +93488,6 @@ class EcrRegistry {
     }
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ../../packages/core/src/compute/elf.ts
 // Just enough of ELF to find what a dynamically linked program needs: its interpreter (the dynamic
 // loader) and its DT_NEEDED libraries. `ldd` answers that for the host's own binaries, but it works
