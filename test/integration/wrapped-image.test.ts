@@ -192,10 +192,12 @@ describe('wrapping algorithm images with podman', () => {
     rmSync(work, { recursive: true, force: true });
   }, 120000);
 
-  it('keeps the original user and working dir, makes the runner the entrypoint and labels the image', async () => {
+  it('runs the runner as root, keeps the working dir, makes the runner the entrypoint and labels the image', async () => {
     const details = await engine.inspectImage(busybox.image);
 
-    expect(details.user).toBe('1000:1000');
+    // The runner is root (it hands each task to the algorithm's own uid, the image's USER 1000,
+    // recorded for it: test/integration/execution/run-as.test.ts and the hostile e2e test).
+    expect(details.user).toBe('0:0');
     expect(details.workingDir).toBe('/work');
     expect(details.entrypoint).toEqual(runtimeCommand(busybox.runtime, '/sluice/runner/index.js'));
     expect(details.cmd ?? []).toEqual([]);
@@ -238,8 +240,9 @@ describe('wrapping algorithm images with podman', () => {
       args: ['--flag'],
       name: `it-busybox-${id}`,
       cwd: '/work',
-      uid: 1000,
-      algorithm: { status: 0, stdout: 'busybox says hi from /work as 1000\n' },
+      // The stand-in runs the algorithm as itself, root; the real runner switches to USER 1000.
+      uid: 0,
+      algorithm: { status: 0, stdout: 'busybox says hi from /work as 0\n' },
     });
     expect(report(fromHello.stdout)).toMatchObject({
       args: [],
@@ -289,7 +292,7 @@ describe('wrapping algorithm images with podman', () => {
     }
 
     expect(outputs).toEqual([
-      'busybox says hi from /work as 1000\n',
+      'busybox says hi from /work as 0\n',
       'hello from C in /opt/hello as 0: --greet world\n',
     ]);
   }, 180000);
