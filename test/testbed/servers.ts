@@ -370,10 +370,18 @@ export async function startSeaweed(venvDir: string, logFile: string): Promise<St
       mkdirSync(join(dir, 'data'));
       ports.clear();
       ports.set('-s3.port', s3Port);
-      ports.set('-s3.port.grpc', await freePort());
+      // freePort can give a port twice (it is free again until weed binds it): a part listening on
+      // the S3 port would answer the readiness probe while S3 itself fails to bind.
+      const distinctPort = async (): Promise<number> => {
+        for (;;) {
+          const port = await freePort();
+          if (![...ports.values()].includes(port)) return port;
+        }
+      };
+      ports.set('-s3.port.grpc', await distinctPort());
       for (const part of SEAWEED_PARTS) {
-        ports.set(`-${part}.port`, await freePort());
-        ports.set(`-${part}.port.grpc`, await freePort());
+        ports.set(`-${part}.port`, await distinctPort());
+        ports.set(`-${part}.port.grpc`, await distinctPort());
       }
     },
     args: () => [
