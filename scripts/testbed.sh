@@ -44,8 +44,18 @@ running() {
   alive "${moto_pid:-}" && alive "${registry_pid:-}" && alive "${weed_pid:-}"
 }
 
+# A free loopback port not given before in this script: the kernel may hand out a just-freed port
+# again, and two SeaweedFS parts on one port leave S3 unbound behind a probe that answers.
+# Sets the variable named $1 (not a subshell: the ports given are remembered here).
+GIVEN_PORTS=" "
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+  local candidate
+  while :; do
+    candidate=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+    [[ $GIVEN_PORTS == *" $candidate "* ]] || break
+  done
+  GIVEN_PORTS+="$candidate "
+  printf -v "$1" '%s' "$candidate"
 }
 
 # True when an HTTP server answers the URL (any status).
@@ -108,19 +118,24 @@ start() {
   stop_quietly
   mkdir -p "$STATE/logs" "$REGISTRY_DIR/data"
 
-  local moto_port registry_port moto_pid registry_pid weed_pid weed_port part
-  moto_port=$(free_port)
-  registry_port=$(free_port)
-  weed_port=$(free_port)
+  local moto_port registry_port moto_pid registry_pid weed_pid weed_port part port grpc_port
+  free_port moto_port
+  free_port registry_port
+  free_port weed_port
+  free_port grpc_port
   # The same SeaweedFS as test/testbed/servers.ts (startSeaweed): every port free and on loopback,
   # the identity of packages/testing/src/testbed-seaweed.ts, no bucket made by a put.
   rm -rf "$SEAWEED_DIR"
   mkdir -p "$SEAWEED_DIR/data"
   printf '%s\n' '{"identities":[{"name":"sluice-testbed","credentials":[{"accessKey":"sluice-seaweed","secretKey":"sluice-seaweed-secret"}],"actions":["Admin","Read","Write","List","Tagging"]}]}' >"$SEAWEED_DIR/s3.json"
   local weed_args=(server -ip=127.0.0.1 -ip.bind=127.0.0.1 "-dir=$SEAWEED_DIR/data" -s3 "-s3.config=$SEAWEED_DIR/s3.json"
-    "-s3.port=$weed_port" "-s3.port.grpc=$(free_port)" -s3.autoCreateBucket=false -s3.port.iceberg=0 -s3.port.lance=0
+    "-s3.port=$weed_port" "-s3.port.grpc=$grpc_port" -s3.autoCreateBucket=false -s3.port.iceberg=0 -s3.port.lance=0
     "-filer.localSocket=$SEAWEED_DIR/filer.sock" -master.volumeSizeLimitMB=64 -volume.max=0 -volume.preStopSeconds=0)
-  for part in master volume filer; do weed_args+=("-$part.port=$(free_port)" "-$part.port.grpc=$(free_port)"); done
+  for part in master volume filer; do
+    free_port port
+    free_port grpc_port
+    weed_args+=("-$part.port=$port" "-$part.port.grpc=$grpc_port")
+  done
   cat >"$REGISTRY_DIR/config.yml" <<EOF
 version: 0.1
 log:
