@@ -3,6 +3,7 @@
 export { BrokerService } from './broker-service.js';
 export type { BrokerAnswer } from './broker-service.js';
 export { listenBroker, newBrokerToken } from './broker-server.js';
+export { brokerControlSettings } from './control-settings.js';
 export type { ControlSettings } from './control-settings.js';
 export { LeaseSigner, newBrokerKey } from './lease-token.js';
 export type { TaskRef } from './message-decision.js';

@@ -10,13 +10,9 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 
-import { createHash } from 'node:crypto';
-
 import {
-  canonicalJson,
   ConfigurationError,
   jobProblem,
-  RUNNER_CONFIG_DEFAULTS,
   SluiceError,
   toError,
   WATCHER_EVENT_VERSION,
@@ -28,6 +24,7 @@ import {
   type WatcherEvent,
   type WatcherLaunch,
 } from '@sluice/core';
+import { brokerControlSettings } from '@sluice/core/broker';
 import {
   arnContext,
   brokerFunctionName,
@@ -282,7 +279,7 @@ async function deployBroker(
 ): Promise<NonNullable<RunEcsState['broker']>> {
   const deployed = await ensureBroker(clients.lambda, {
     runId: state.runId,
-    settings: brokerSettings(state, job, manifest),
+    settings: brokerControlSettings(runnerConfigFor(state, job, { literals: {}, secretEnv: [] }), manifest),
     roleArn,
     zip: await watcherZipOf(settings),
     logger: settings.logger,
@@ -290,25 +287,6 @@ async function deployBroker(
   });
   created.push(...deployed.changed.map((what) => `broker ${what}`));
   return { functionName: deployed.functionName, url: deployed.url };
-}
-
-/**
- * The broker's control settings: the run's `SLUICE_RUN` without the algorithm's variables (the
- * broker never runs it), and what the runner would take from the manifest and its own defaults.
- */
-function brokerSettings(state: RunState, job: Job, manifest: Manifest) {
-  const config = runnerConfigFor(state, job, { literals: {}, secretEnv: [] });
-  return {
-    config,
-    manifest: { retry: manifest.retry, allowEmptyOutput: manifest.allowEmptyOutput },
-    timeoutSeconds: job.timeoutSeconds ?? manifest.timeoutSeconds,
-    heartbeatSeconds: RUNNER_CONFIG_DEFAULTS.heartbeatSeconds,
-    retryDelaySeconds: RUNNER_CONFIG_DEFAULTS.retryDelaySeconds,
-    // As a runner without an image digest records: the manifest's own hash.
-    algorithmDigest:
-      config.algorithmDigest ??
-      `sha256:${createHash('sha256').update(canonicalJson(manifest)).digest('hex')}`,
-  };
 }
 
 function watcherName(runId: string): string {

@@ -6,7 +6,6 @@
 // sluice state directory, so every process of the run serves the same broker: runners started by
 // `sluice dispatch` keep working when `sluice collect` takes over, and leases granted before a
 // broker restart stay valid. Nothing of it goes to run.json (a record in the output bucket).
-import { createHash } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,6 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import {
   JsonLog,
-  RUNNER_CONFIG_DEFAULTS,
   S3ObjectStore,
   S3Presigner,
   SqsTaskQueue,
@@ -27,10 +25,10 @@ import {
 import {
   BrokerService,
   TaskControl,
+  brokerControlSettings,
   listenBroker,
   newBrokerKey,
   newBrokerToken,
-  type ControlSettings,
 } from '@sluice/core/broker';
 
 import type { AwsContext } from '../aws-context.js';
@@ -91,20 +89,6 @@ async function brokerFile(
   return { path, file: JSON.parse(await readFile(path, 'utf8')) as BrokerFile };
 }
 
-/** What the broker's control needs, from the runners' `SLUICE_RUN` and the manifest. */
-function controlSettings(config: RunnerConfig, manifest: Manifest): ControlSettings {
-  return {
-    config,
-    manifest,
-    timeoutSeconds: config.timeoutSeconds ?? manifest.timeoutSeconds,
-    heartbeatSeconds: config.heartbeatSeconds ?? RUNNER_CONFIG_DEFAULTS.heartbeatSeconds,
-    retryDelaySeconds: config.retryDelaySeconds ?? RUNNER_CONFIG_DEFAULTS.retryDelaySeconds,
-    algorithmDigest:
-      config.algorithmDigest ??
-      `sha256:${createHash('sha256').update(JSON.stringify(manifest)).digest('hex')}`,
-  };
-}
-
 async function startBroker(
   config: RunnerConfig,
   manifest: Manifest,
@@ -125,7 +109,7 @@ async function startBroker(
   const log = new JsonLog({ runId: config.runId, role: 'broker' }, [file.token], (line) => {
     logger.debug(line.trimEnd());
   });
-  const settings = controlSettings(config, manifest);
+  const settings = brokerControlSettings(config, manifest);
   const service = new BrokerService({
     settings,
     control: new TaskControl({
