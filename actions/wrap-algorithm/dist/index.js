@@ -81423,8 +81423,6 @@ function isConfigurationError(thrown) {
     return thrown instanceof errors_ConfigurationError;
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:os"
@@ -81440,7 +81438,6 @@ var external_node_path_ = __nccwpck_require__(4379);
 // sluice state directory, so every process of the run serves the same broker: runners started by
 // `sluice dispatch` keep working when `sluice collect` takes over, and leases granted before a
 // broker restart stay valid. Nothing of it goes to run.json (a record in the output bucket).
-
 
 
 
@@ -81480,18 +81477,6 @@ async function brokerFile(runId, env) {
     });
     return { path, file: JSON.parse(await readFile(path, 'utf8')) };
 }
-/** What the broker's control needs, from the runners' `SLUICE_RUN` and the manifest. */
-function controlSettings(config, manifest) {
-    return {
-        config,
-        manifest,
-        timeoutSeconds: config.timeoutSeconds ?? manifest.timeoutSeconds,
-        heartbeatSeconds: config.heartbeatSeconds ?? RUNNER_CONFIG_DEFAULTS.heartbeatSeconds,
-        retryDelaySeconds: config.retryDelaySeconds ?? RUNNER_CONFIG_DEFAULTS.retryDelaySeconds,
-        algorithmDigest: config.algorithmDigest ??
-            `sha256:${createHash('sha256').update(JSON.stringify(manifest)).digest('hex')}`,
-    };
-}
 async function startBroker(config, manifest, aws, context, reachable) {
     const { path, file } = await brokerFile(config.runId, context.env);
     const logger = context.logger;
@@ -81505,7 +81490,7 @@ async function startBroker(config, manifest, aws, context, reachable) {
     const log = new JsonLog({ runId: config.runId, role: 'broker' }, [file.token], (line) => {
         logger.debug(line.trimEnd());
     });
-    const settings = controlSettings(config, manifest);
+    const settings = brokerControlSettings(config, manifest);
     const service = new BrokerService({
         settings,
         control: new TaskControl({
@@ -93488,6 +93473,8 @@ class EcrRegistry {
     }
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ../../packages/core/src/compute/elf.ts
 // Just enough of ELF to find what a dynamically linked program needs: its interpreter (the dynamic
 // loader) and its DT_NEEDED libraries. `ldd` answers that for the host's own binaries, but it works
