@@ -40,7 +40,6 @@ export {
   completionMarkerKey,
   ledgerPrefix,
   resultsKey,
-  stagedLogKey,
   stagedOutputKey,
   taskLogKey,
   taskRecordKey,
@@ -104,6 +103,7 @@ export type { PresignedUploadResult } from './storage/presigned-transfer.js';
 export type { JsonSnapshot } from './storage/update-json.js';
 export { SQS_LIMITS } from './queue/task-queue.js';
 export type {
+  DeleteBatchResult,
   FailedSend,
   QueueCounts,
   ReceiveOptions,

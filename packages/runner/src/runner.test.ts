@@ -28,6 +28,7 @@ function lease(n: number): WorkerLease {
     taskId: `t${n}`,
     attempt: 1,
     staging: `s${n}/`,
+    logKey: `l${n}.log`,
   };
 }
 

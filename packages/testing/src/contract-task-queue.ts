@@ -201,6 +201,22 @@ export function describeTaskQueueContract(name: string, makeHarness: () => Promi
     );
 
     it(
+      'deletes several messages in one batch and reports a handle it does not know as not held',
+      async () => {
+        await h.queue.sendBatch([{ body: 'a' }, { body: 'b' }, { body: 'c' }]);
+        const received = await receiveAll(h.queue, 3);
+        const result = await h.queue.deleteBatch([
+          ...received.map((m) => m.receiptHandle),
+          'not-a-receipt-handle',
+        ]);
+        expect(result.notHeld.map((n) => n.receiptHandle)).toEqual(['not-a-receipt-handle']);
+        expect(await h.queue.receive({ waitSeconds: 1, visibilityTimeoutSeconds: 0 })).toEqual([]);
+        expect(await h.queue.counts()).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+      },
+      TIMEOUT_MS,
+    );
+
+    it(
       'returns nothing at once from a receive whose signal is aborted',
       async () => {
         await h.queue.sendBatch([{ body: 'stays' }]);

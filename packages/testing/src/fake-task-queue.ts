@@ -4,6 +4,7 @@ import {
   MessageNotHeldError,
   PurgeInProgressError,
   SQS_LIMITS,
+  type DeleteBatchResult,
   type FailedSend,
   type QueueCounts,
   type ReceivedMessage,
@@ -110,6 +111,20 @@ export class FakeTaskQueue implements TaskQueue {
     return Promise.reject(
       new MessageNotHeldError(receiptHandle, 'ReceiptHandleIsInvalid: never issued by this queue'),
     );
+  }
+
+  async deleteBatch(receiptHandles: readonly string[]): Promise<DeleteBatchResult> {
+    if (receiptHandles.length > SQS_LIMITS.maxBatchEntries) {
+      throw new Error(`deleteBatch takes at most ${SQS_LIMITS.maxBatchEntries} handles`);
+    }
+    const notHeld: { receiptHandle: string; message: string }[] = [];
+    for (const receiptHandle of receiptHandles) {
+      await this.delete(receiptHandle).catch((thrown: unknown) => {
+        if (!(thrown instanceof MessageNotHeldError)) throw thrown;
+        notHeld.push({ receiptHandle, message: thrown.message });
+      });
+    }
+    return { notHeld };
   }
 
   changeVisibility(receiptHandle: string, timeoutSeconds: number): Promise<void> {

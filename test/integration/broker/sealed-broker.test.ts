@@ -141,6 +141,7 @@ describe('sealed mode on SeaweedFS (S3) and moto (SQS)', () => {
       workerId: 'intruder',
       messageId: 'm-1',
       staging: `_sluice/${run.runId}/staging/${'a'.repeat(24)}/1/000000000000/`,
+      logKey: `_sluice/${run.runId}/logs/${'a'.repeat(24)}/1.log`,
       receiptHandle: 'not-a-receipt',
       receivedAt: now,
       startedAt: new Date(now).toISOString(),

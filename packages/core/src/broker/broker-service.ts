@@ -89,6 +89,7 @@ export class BrokerService {
           expiresAt: granted.expiresAt,
           input: granted.input,
           upload: granted.upload,
+          logUpload: granted.logUpload,
         };
         return answer;
       }
@@ -113,7 +114,7 @@ export class BrokerService {
     const { presigner, settings } = this.deps;
     const expiresAt = LeaseSigner.expiryOf(lease);
     const expiresInSeconds = Math.max(60, Math.ceil((expiresAt - Date.now()) / 1000));
-    const [input, upload] = await Promise.all([
+    const [input, upload, logUpload] = await Promise.all([
       presigner.presignGet(
         {
           bucket: lease.task.bucket,
@@ -128,6 +129,12 @@ export class BrokerService {
         maxBytes: S3_POST_MAX_BYTES,
         expiresInSeconds,
       }),
+      presigner.presignPost({
+        bucket: settings.config.output.bucket,
+        keyPrefix: lease.logKey,
+        maxBytes: S3_POST_MAX_BYTES,
+        expiresInSeconds,
+      }),
     ]);
     return {
       token: this.signer.sign(lease),
@@ -135,9 +142,11 @@ export class BrokerService {
       taskId: lease.taskId,
       attempt: lease.attempt,
       staging: lease.staging,
+      logKey: lease.logKey,
       expiresAt: new Date(expiresAt).toISOString(),
       input,
       upload,
+      logUpload,
     };
   }
 

@@ -16,8 +16,15 @@ export interface Lease {
   readonly roundAttempt: number;
   readonly workerId: string;
   readonly messageId: string;
-  /** Where this lease stages its outputs and log (leaseStagingPrefix). */
+  /** Where this lease stages its outputs (leaseStagingPrefix). */
   readonly staging: string;
+  /** Where the worker writes the attempt's log: its final key (taskLogKey), no staging or copy. */
+  readonly logKey: string;
+  /**
+   * The ETag of the task record this lease created (holding only this attempt), when it did: the
+   * attempt's end then rewrites it conditionally without reading it first.
+   */
+  readonly recordEtag?: string;
   readonly receiptHandle: string;
   /** When the message was received (ms since the epoch): the time limit counts from here. */
   readonly receivedAt: number;
@@ -30,7 +37,7 @@ export interface Lease {
 export interface AttemptReport {
   readonly phases: TaskAttempt['phases'];
   readonly exitCode?: number;
-  /** True when the worker staged its task log (at the attempt's staged log key). */
+  /** True when the worker wrote its task log (at the lease's `logKey`). */
   readonly logStaged: boolean;
 }
 

@@ -12,6 +12,7 @@ const lease: Lease = {
   workerId: 'w-1',
   messageId: 'm-1',
   staging: `_sluice/${RUN}/staging/${'f'.repeat(24)}/2/0123456789ab/`,
+  logKey: `_sluice/${RUN}/logs/${'f'.repeat(24)}/2.log`,
   receiptHandle: 'rh',
   receivedAt: 1_000_000,
   startedAt: new Date(1_000_000).toISOString(),

@@ -62,13 +62,17 @@ export interface GrantedLease {
   readonly task: TaskRef;
   readonly taskId: string;
   readonly attempt: number;
-  /** The key prefix the upload policy allows: outputs go to `<staging>out/<path>`, the log to `<staging>task.log`. */
+  /** The key prefix the upload policy allows: outputs go to `<staging>out/<path>`. */
   readonly staging: string;
+  /** The attempt's log key, which `logUpload` allows. */
+  readonly logKey: string;
   /** When the lease ends unless a heartbeat extends it. */
   readonly expiresAt: string;
   readonly input: PresignedGet;
-  /** One POST policy for the attempt's staging prefix: every output and the log. */
+  /** One POST policy for the attempt's staging prefix: every output. */
   readonly upload: PresignedPost;
+  /** A POST policy for the attempt's log, straight to its final key. */
+  readonly logUpload: PresignedPost;
 }
 
 export interface LeaseResponse {
@@ -82,6 +86,7 @@ export type HeartbeatResponse =
       readonly expiresAt: string;
       readonly input: PresignedGet;
       readonly upload: PresignedPost;
+      readonly logUpload: PresignedPost;
     }
   | { readonly status: 'capped' }
   | { readonly status: 'lost'; readonly message: string };

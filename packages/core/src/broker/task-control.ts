@@ -8,13 +8,12 @@
  * reaches it through the broker protocol (broker-service.ts). Either way the same code writes the
  * same records, so both modes keep the same guarantees.
  */
-import { withRetries } from '../aws/retry.js';
 import { ConfigurationError, InfrastructureError, toError } from '../errors.js';
 import { inputFilter, type InputVerdict } from '../ids/input-selection.js';
-import { leaseStagingPrefix, outputPrefixFor, stagedLogKey, taskLogKey } from '../ids/ledger-keys.js';
+import { leaseStagingPrefix, taskLogKey } from '../ids/ledger-keys.js';
 import { taskId as taskIdOf } from '../ids/task-id.js';
 import type { JsonLog } from '../logging/json-log.js';
-import { classifyAttempt, type AttemptVerdict } from '../execution/failure.js';
+import { classifyAttempt } from '../execution/failure.js';
 import { MessageNotHeldError } from '../queue/errors.js';
 import { SQS_LIMITS, type ReceivedMessage, type TaskQueue } from '../queue/task-queue.js';
 import type { TaskAttempt } from '../schemas/records.js';
@@ -22,7 +21,7 @@ import { formatTaskMessage } from '../schemas/task-message.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { ControlSettings } from './control-settings.js';
 import { decideMessage, type TaskRef } from './message-decision.js';
-import { TRANSFER_MARGIN_SECONDS, commitResults, discard, type Commit } from './task-commit.js';
+import { TRANSFER_MARGIN_SECONDS, commitResults, type Commit } from './task-commit.js';
 import type {
   AttemptReport,
   CompletionReport,
@@ -32,6 +31,8 @@ import type {
   HeartbeatResult,
   Lease,
 } from './control-types.js';
+import { createdRecord, outputKeysProblem, verdictReport } from './control-reports.js';
+import { MessageDeletes } from './message-deletes.js';
 import { TaskLedger } from './task-ledger.js';
 
 /** Delay before a task whose commit another live worker holds is offered again. */
@@ -47,6 +48,12 @@ export interface TaskControlDeps {
   readonly queue: TaskQueue;
   readonly deadLetter: TaskQueue;
   readonly log: JsonLog;
+  /**
+   * How long a finished task's message delete may wait to go in one DeleteMessageBatch with others
+   * (ms; default 0: at once). Only for a control that lives on and calls {@link TaskControl.flush}
+   * before it ends; the message stays invisible meanwhile, and a redelivery would find the marker.
+   */
+  readonly deleteDelayMs?: number;
 }
 
 export class TaskControl {
@@ -60,6 +67,7 @@ export class TaskControl {
   };
   readonly ledger: TaskLedger;
   private readonly isInput: (bucket: string, key: string) => InputVerdict;
+  private readonly deletes: MessageDeletes;
 
   constructor(private readonly deps: TaskControlDeps) {
     const { settings, store, log } = deps;
@@ -71,6 +79,12 @@ export class TaskControl {
       log,
     );
     this.isInput = inputFilter(settings.config);
+    this.deletes = new MessageDeletes(deps.queue, deps.deleteDelayMs ?? 0, log);
+  }
+
+  /** Sends the message deletes still waiting for a batch; call before the control is dropped. */
+  async flush(): Promise<void> {
+    await this.deletes.flush();
   }
 
   /** The visibility window of a leased message: three heartbeat periods, so one missed beat does not lose it. */
@@ -95,19 +109,15 @@ export class TaskControl {
         0,
         Math.min(SQS_LIMITS.maxWaitSeconds, Math.ceil((deadline - Date.now()) / 1000)),
       );
-      const [message] = await this.deps.queue.receive({
-        maxMessages: 1,
-        waitSeconds,
-        visibilityTimeoutSeconds: this.leaseSeconds,
-        ...(options.signal !== undefined && { signal: options.signal }),
-      });
+      const next = await this.nextMessage(waitSeconds, options.signal);
       if (options.signal?.aborted === true) return undefined;
-      if (message === undefined) {
+      if (next === undefined) {
         if (Date.now() >= deadline) return undefined;
         continue;
       }
+      const { message } = next;
       this.stats.messages += 1;
-      const lease = await this.settle(message, workerId).catch((thrown: unknown) => {
+      const lease = await this.settle(message, workerId, next.at).catch((thrown: unknown) => {
         if (thrown instanceof ConfigurationError) throw thrown;
         // The message returns when its visibility runs out, and is tried again.
         this.deps.log.error('message-failed', {
@@ -122,8 +132,29 @@ export class TaskControl {
     }
   }
 
+  /**
+   * One message, waiting up to `waitSeconds`. One at a time: a message received and not run at once
+   * would count a receive (an attempt) when it came back to another worker.
+   */
+  private async nextMessage(
+    waitSeconds: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ message: ReceivedMessage; at: number } | undefined> {
+    const [message] = await this.deps.queue.receive({
+      maxMessages: 1,
+      waitSeconds,
+      visibilityTimeoutSeconds: this.leaseSeconds,
+      ...(signal !== undefined && { signal }),
+    });
+    return message === undefined ? undefined : { message, at: Date.now() };
+  }
+
   /** Decides what a received message is; a lease when it is a task to run now. */
-  private async settle(message: ReceivedMessage, workerId: string): Promise<Lease | undefined> {
+  private async settle(
+    message: ReceivedMessage,
+    workerId: string,
+    receivedAt: number,
+  ): Promise<Lease | undefined> {
     const { settings, queue } = this.deps;
     const log = this.deps.log.with({ messageId: message.messageId, receiveCount: message.receiveCount });
     const decision = decideMessage(message.body, settings.config.runId, this.isInput);
@@ -159,7 +190,7 @@ export class TaskControl {
         return undefined;
       }
       case 'run':
-        return this.leaseTask(message, decision.task, workerId, log);
+        return this.leaseTask(message, decision.task, workerId, receivedAt, log);
     }
   }
 
@@ -167,10 +198,10 @@ export class TaskControl {
     message: ReceivedMessage,
     task: TaskRef,
     workerId: string,
+    receivedAt: number,
     messageLog: JsonLog,
   ): Promise<Lease | undefined> {
     const { settings } = this.deps;
-    const receivedAt = Date.now();
     // Attempt numbers run on across re-drives (they name log keys and record entries); the retry
     // budget counts from the last re-drive (`retryFrom`).
     const attempt = (task.attemptsUsed ?? 0) + message.receiveCount;
@@ -183,12 +214,28 @@ export class TaskControl {
       workerId,
       messageId: message.messageId,
       staging: leaseStagingPrefix(task.runId, taskId, attempt, message.messageId),
+      logKey: taskLogKey(task.runId, taskId, attempt),
       receiptHandle: message.receiptHandle,
       receivedAt,
-      startedAt: new Date(receivedAt).toISOString(),
+      startedAt: new Date().toISOString(),
       visibleAt: receivedAt + this.leaseSeconds * 1000,
     };
     const log = messageLog.with({ taskId, attempt, key: task.key });
+    const fresh = attempt === 1 && task.retryFrom === undefined;
+    if (fresh && this.outputKeysPossible(task)) {
+      // The first receive of a first attempt: no record means no marker and no earlier failure, so
+      // creating the record (conditionally) is the whole check. A record found means it was leased
+      // before: the checks below read what it says.
+      const recordEtag = await this.ledger.createRecord(
+        task,
+        taskId,
+        this.entry(lease, { phases: {}, logStaged: false }),
+      );
+      if (recordEtag !== undefined) {
+        log.info('task-leased', { workerId, bucket: task.bucket, size: task.size });
+        return { ...lease, recordEtag };
+      }
+    }
     if ((await this.ledger.marker(taskId)) !== undefined) {
       log.info('task-already-done');
       this.stats.alreadyDone += 1;
@@ -213,13 +260,13 @@ export class TaskControl {
       });
       return undefined;
     }
-    try {
-      // A key that cannot become output keys (`a//b`, `x/../y`, too long) never will.
-      outputPrefixFor(settings.config, task.key);
-    } catch (thrown) {
+    if (!this.outputKeysPossible(task)) {
       await this.fail(lease, {
         ...verdictReport(
-          classifyAttempt({ kind: 'input', gone: true, message: toError(thrown).message }, settings.manifest),
+          classifyAttempt(
+            { kind: 'input', gone: true, message: outputKeysProblem(settings.config, task.key) ?? '' },
+            settings.manifest,
+          ),
         ),
         phases: {},
         logStaged: false,
@@ -234,6 +281,11 @@ export class TaskControl {
     );
     log.info('task-leased', { workerId, bucket: task.bucket, size: task.size });
     return lease;
+  }
+
+  /** False for a key that cannot become output keys (`a//b`, `x/../y`, too long): it never will. */
+  private outputKeysPossible(task: TaskRef): boolean {
+    return outputKeysProblem(this.deps.settings.config, task.key) === undefined;
   }
 
   /**
@@ -313,8 +365,15 @@ export class TaskControl {
         message: 'another attempt committed this task first; these results were discarded',
       }),
     };
-    await this.publishLog(lease, report, entry);
-    await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'succeeded', committed.outputs);
+    this.publishLog(lease, report, entry);
+    await this.ledger.recordAttempt(
+      lease.task,
+      lease.taskId,
+      entry,
+      'succeeded',
+      committed.outputs,
+      createdRecord(lease),
+    );
     await this.deleteMessage(lease.receiptHandle, log);
     return {
       outcome: 'succeeded',
@@ -339,8 +398,15 @@ export class TaskControl {
       message: report.message,
     };
     const final = !report.retryable || lease.roundAttempt >= settings.config.maxAttempts;
-    await this.publishLog(lease, report, entry);
-    await this.ledger.recordAttempt(lease.task, lease.taskId, entry, final ? 'failed' : 'running');
+    this.publishLog(lease, report, entry);
+    await this.ledger.recordAttempt(
+      lease.task,
+      lease.taskId,
+      entry,
+      final ? 'failed' : 'running',
+      undefined,
+      createdRecord(lease),
+    );
     if (final) {
       const sent = await this.deps.deadLetter.sendBatch([
         { body: formatTaskMessage({ ...lease.task, attemptsUsed: lease.attempt }) },
@@ -377,7 +443,14 @@ export class TaskControl {
       endedAt: new Date().toISOString(),
       message: `released: ${reason}; this attempt does not count`,
     };
-    await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'running');
+    await this.ledger.recordAttempt(
+      lease.task,
+      lease.taskId,
+      entry,
+      'running',
+      undefined,
+      createdRecord(lease),
+    );
     const sent = await this.deps.queue.sendBatch([
       { body: formatTaskMessage({ ...lease.task, attemptsUsed: lease.attempt - 1 }), delaySeconds },
     ]);
@@ -402,47 +475,12 @@ export class TaskControl {
     };
   }
 
-  /**
-   * Moves a staged task log to the attempt's log key and names it in the entry. A failure only loses
-   * the log (the staged copy is left to teardown).
-   */
-  private async publishLog(lease: Lease, report: AttemptReport, entry: TaskAttempt): Promise<void> {
-    if (!report.logStaged) return;
-    const { store, settings } = this.deps;
-    const log = this.deps.log.with({ taskId: lease.taskId, attempt: lease.attempt });
-    const bucket = settings.config.output.bucket;
-    const staged = stagedLogKey(lease.staging);
-    const logKey = taskLogKey(settings.config.runId, lease.taskId, lease.attempt);
-    try {
-      await withRetries(() => store.copy({ bucket, key: staged }, { bucket, key: logKey }));
-      entry.logKey = logKey;
-    } catch (thrown) {
-      log.warning('task-log-publish-failed', { message: toError(thrown).message });
-      return;
-    }
-    await discard(store, bucket, [staged], log);
+  /** Names the attempt's log in its entry when the worker wrote it (straight to its final key). */
+  private publishLog(lease: Lease, report: AttemptReport, entry: TaskAttempt): void {
+    if (report.logStaged) entry.logKey = lease.logKey;
   }
 
   private async deleteMessage(receiptHandle: string, log: JsonLog): Promise<void> {
-    try {
-      await withRetries(() => this.deps.queue.delete(receiptHandle));
-    } catch (thrown) {
-      // Lost the message meanwhile: whoever has it now finds the marker (or the record) and stops.
-      if (!(thrown instanceof MessageNotHeldError)) throw thrown;
-      log.warning('message-delete-not-held', { message: thrown.message });
-    }
+    await this.deletes.delete(receiptHandle, log);
   }
-}
-
-/** A failure verdict as a report's fields. */
-function verdictReport(
-  verdict: AttemptVerdict,
-): Pick<FailureReport, 'failureClass' | 'retryable' | 'message' | 'exitCode'> {
-  if (verdict.ok) throw new Error('a failure report was made from a success');
-  return {
-    failureClass: verdict.failureClass,
-    retryable: verdict.retryable,
-    message: verdict.message,
-    ...(verdict.exitCode !== undefined && { exitCode: verdict.exitCode }),
-  };
 }

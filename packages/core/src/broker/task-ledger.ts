@@ -19,6 +19,7 @@ import {
   type TaskStatus,
 } from '../schemas/records.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { ObjectNotFoundError, PreconditionFailedError } from '../storage/errors.js';
 import { updateJson, type JsonSnapshot } from '../storage/update-json.js';
 import { toError } from '../errors.js';
 import type { TaskRef } from './message-decision.js';
@@ -77,6 +78,22 @@ export class TaskLedger {
   }
 
   /**
+   * Creates the task's record with its first lease's attempt (`running`), only if there is none
+   * (`If-None-Match: *`): the ETag written, or undefined when a record exists — the task was leased
+   * before (a retry, a duplicate message, a re-dispatch), and the caller reads what it says. How a
+   * fresh task's lease costs one request instead of reading the marker and the record first: a
+   * marker is only ever written after its task's record.
+   */
+  async createRecord(task: TaskRef, taskId: string, attempt: TaskAttempt): Promise<string | undefined> {
+    const ref = { bucket: this.bucket, key: taskRecordKey(this.runId, taskId) };
+    const record = this.withAttempt(undefined, task, taskId, this.masked(attempt), 'running');
+    const put = await withRetries(() =>
+      this.store.putIfAbsent(ref, JSON.stringify(record), { contentType: 'application/json' }),
+    );
+    return put?.etag;
+  }
+
+  /**
    * Records an attempt: reads the task record, puts this attempt in (replacing this worker's entry
    * with the same number: a released attempt is re-run under its number; a duplicate delivery run
    * by another worker at the same time keeps its own entry), sets the status and writes it back —
@@ -89,13 +106,23 @@ export class TaskLedger {
     attempt: TaskAttempt,
     status: TaskStatus,
     outputs?: readonly TaskOutput[],
+    created?: { readonly etag: string },
   ): Promise<TaskRecord> {
     const ref = { bucket: this.bucket, key: taskRecordKey(this.runId, taskId) };
-    // Every attempt's message is masked here, on its way into the record, whatever it came from: the
-    // algorithm's answer, a thrown error, the runner's own words. The other fields are the runner's
-    // own numbers, times and ids.
-    const entry: TaskAttempt =
-      attempt.message === undefined ? attempt : { ...attempt, message: this.log.mask(attempt.message) };
+    const entry = this.masked(attempt);
+    if (created !== undefined) {
+      // The record as this lease created it holds only this attempt (same number, same worker), so
+      // the new one is known without reading it; anyone's write since makes the put fail, and then
+      // the read-modify-write below keeps their change.
+      const record = this.withAttempt(undefined, task, taskId, entry, status, outputs);
+      try {
+        await withRetries(() => this.store.putJson(ref, record, { ifMatch: created.etag }));
+        return record;
+      } catch (thrown) {
+        if (!(thrown instanceof PreconditionFailedError || thrown instanceof ObjectNotFoundError))
+          throw thrown;
+      }
+    }
     const updated = await withRetries(() =>
       updateJson(this.store, ref, (existing) =>
         this.withAttempt(this.readable(existing, ref.key, taskId), task, taskId, entry, status, outputs),
@@ -104,6 +131,15 @@ export class TaskLedger {
     // `withAttempt` always gives a record, so updateJson always writes.
     if (updated === undefined) throw new Error(`task record ${ref.key} was not written`);
     return updated.value;
+  }
+
+  /**
+   * Every attempt's message is masked here, on its way into the record, whatever it came from: the
+   * algorithm's answer, a thrown error, the runner's own words. The other fields are the runner's
+   * own numbers, times and ids.
+   */
+  private masked(attempt: TaskAttempt): TaskAttempt {
+    return attempt.message === undefined ? attempt : { ...attempt, message: this.log.mask(attempt.message) };
   }
 
   /** The record as read, or undefined (with a warning) when it does not pass its schema. */

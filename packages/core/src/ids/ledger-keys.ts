@@ -114,17 +114,6 @@ export function stagedOutputKey(leaseStaging: string, relativePath: string): str
 }
 
 /**
- * Where a lease stages its task log: `<lease staging prefix>task.log`.
- *
- * @example
- * stagedLogKey('_sluice/r/staging/t/1/5e0c9a1b2d3f/'); // '…/5e0c9a1b2d3f/task.log'
- * @throws never.
- */
-export function stagedLogKey(leaseStaging: string): string {
-  return `${leaseStaging}task.log`;
-}
-
-/**
  * The run's results manifest, written by collect-results: `_sluice/<run-id>/results.json`.
  *
  * @example

@@ -45,6 +45,12 @@ const NOT_HELD_CODES: ReadonlySet<string> = new Set([
   'InvalidReceiptHandle',
 ]);
 
+/** True when SQS's code (and message) say a receipt handle is no longer held. */
+export function isNotHeldCode(code: string, message: string): boolean {
+  // An expired handle comes back as InvalidParameterValue naming the ReceiptHandle parameter.
+  return NOT_HELD_CODES.has(code) || (code === 'InvalidParameterValue' && /receipt ?handle/i.test(message));
+}
+
 /**
  * Converts an error thrown by an SQS call: receipt-handle errors become {@link MessageNotHeldError},
  * the rest go through `classifyAwsError`.
@@ -61,8 +67,7 @@ export function classifySqsError(
   if (receiptHandle !== undefined) {
     const { code } = describeAwsError(thrown);
     const message = thrown instanceof Error ? thrown.message : '';
-    // An expired handle comes back as InvalidParameterValue naming the ReceiptHandle parameter.
-    if (NOT_HELD_CODES.has(code) || (code === 'InvalidParameterValue' && /receipt ?handle/i.test(message))) {
+    if (isNotHeldCode(code, message)) {
       return new MessageNotHeldError(receiptHandle, `${code}: ${message}`, { cause: thrown });
     }
   }

@@ -1,6 +1,7 @@
 import {
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
+  DeleteMessageBatchCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
@@ -16,9 +17,10 @@ import {
 import { toError } from '../errors.js';
 import { AwsRequestError, describeAwsError, isTransientAwsError } from '../aws/errors.js';
 import { retryRounds, withRetries } from '../aws/retry.js';
-import { PurgeInProgressError, classifySqsError } from './errors.js';
+import { MessageNotHeldError, PurgeInProgressError, classifySqsError, isNotHeldCode } from './errors.js';
 import {
   SQS_LIMITS,
+  type DeleteBatchResult,
   type FailedSend,
   type QueueCounts,
   type ReceiveOptions,
@@ -115,6 +117,37 @@ export class SqsTaskQueue implements TaskQueue {
     } catch (thrown: unknown) {
       throw classifySqsError(thrown, 'SQS.DeleteMessage', this.url, receiptHandle);
     }
+  }
+
+  async deleteBatch(receiptHandles: readonly string[]): Promise<DeleteBatchResult> {
+    if (receiptHandles.length === 0) return { notHeld: [] };
+    if (receiptHandles.length > SQS_LIMITS.maxBatchEntries) {
+      throw new Error(`deleteBatch takes at most ${SQS_LIMITS.maxBatchEntries} handles`);
+    }
+    let output;
+    try {
+      output = await withRetries(() =>
+        this.client.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: this.url,
+            Entries: receiptHandles.map((handle, index) => ({ Id: String(index), ReceiptHandle: handle })),
+          }),
+        ),
+      );
+    } catch (thrown: unknown) {
+      throw classifySqsError(thrown, 'SQS.DeleteMessageBatch', this.url);
+    }
+    const notHeld: { receiptHandle: string; message: string }[] = [];
+    for (const failed of output.Failed ?? []) {
+      const receiptHandle = receiptHandles[Number(failed.Id)] ?? '';
+      // Another fault than "not held" (throttled, internal) goes again on its own, with retries.
+      if (!isNotHeldCode(failed.Code ?? '', failed.Message ?? '')) {
+        await withRetries(() => this.delete(receiptHandle)).catch((thrown: unknown) => {
+          if (!(thrown instanceof MessageNotHeldError)) throw thrown;
+        });
+      } else notHeld.push({ receiptHandle, message: `${failed.Code ?? ''}: ${failed.Message ?? ''}` });
+    }
+    return { notHeld };
   }
 
   async changeVisibility(receiptHandle: string, timeoutSeconds: number): Promise<void> {

@@ -52,6 +52,11 @@ export interface SendBatchResult {
   readonly failed: readonly FailedSend[];
 }
 
+/** The outcome of `deleteBatch`: the handles SQS refused as no longer held, with its reasons. */
+export interface DeleteBatchResult {
+  readonly notHeld: readonly { readonly receiptHandle: string; readonly message: string }[];
+}
+
 /** Approximate message counts (SQS's own numbers lag by up to a minute). */
 export interface QueueCounts {
   /** Waiting to be received. */
@@ -80,6 +85,13 @@ export interface TaskQueue {
    * @throws MessageNotHeldError when the receipt handle is no longer valid.
    */
   delete(receiptHandle: string): Promise<void>;
+
+  /**
+   * Deletes up to 10 received messages in one request (SQS's DeleteMessageBatch). A handle that is
+   * no longer valid is reported in `notHeld`, not thrown: its message is someone else's now.
+   * @throws AWS errors other than per-entry ones, once retries are spent.
+   */
+  deleteBatch(receiptHandles: readonly string[]): Promise<DeleteBatchResult>;
 
   /**
    * Sets the message's visibility timeout, counted from now (the heartbeat; 0 releases it at once).

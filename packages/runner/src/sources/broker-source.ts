@@ -8,7 +8,6 @@ import {
   ConfigurationError,
   downloadPresigned,
   type JsonLog,
-  stagedLogKey,
   stagedOutputKey,
   toError,
   uploadPresignedPost,
@@ -94,8 +93,8 @@ export class BrokerTaskSource implements TaskSource {
       throw thrown;
     }
     if (answer.lease === null) return undefined;
-    const { task, taskId, attempt, staging } = answer.lease;
-    const worker: WorkerLease = { task, taskId, attempt, staging };
+    const { task, taskId, attempt, staging, logKey } = answer.lease;
+    const worker: WorkerLease = { task, taskId, attempt, staging, logKey };
     this.granted.set(worker, answer.lease);
     return worker;
   }
@@ -117,9 +116,10 @@ export class BrokerTaskSource implements TaskSource {
   }
 
   async stageLog(worker: WorkerLease, file: string): Promise<void> {
-    const key = stagedLogKey(worker.staging);
     await withRetries(() =>
-      uploadPresignedPost(this.grant(worker).upload, key, file, { contentType: 'text/plain; charset=utf-8' }),
+      uploadPresignedPost(this.grant(worker).logUpload, worker.logKey, file, {
+        contentType: 'text/plain; charset=utf-8',
+      }),
     );
   }
 

@@ -2,7 +2,7 @@
  * Direct mode: the runner holds the run's task control and its S3 and SQS access itself. Fastest
  * (no hop through a broker), but the runner's container holds storage credentials.
  */
-import { stagedLogKey, stagedOutputKey, type ObjectStore } from '@sluice/core';
+import { stagedOutputKey, type ObjectStore } from '@sluice/core';
 import { withRetries } from '@sluice/core/aws';
 import type {
   CompletionReport,
@@ -37,6 +37,7 @@ export class DirectTaskSource implements TaskSource {
       taskId: lease.taskId,
       attempt: lease.attempt,
       staging: lease.staging,
+      logKey: lease.logKey,
     };
     this.leases.set(worker, lease);
     return worker;
@@ -67,9 +68,8 @@ export class DirectTaskSource implements TaskSource {
   }
 
   async stageLog(worker: WorkerLease, file: string): Promise<void> {
-    const key = stagedLogKey(worker.staging);
     await withRetries(() =>
-      this.store.upload({ bucket: this.outputBucket, key }, file, {
+      this.store.upload({ bucket: this.outputBucket, key: worker.logKey }, file, {
         contentType: 'text/plain; charset=utf-8',
       }),
     );
@@ -85,6 +85,10 @@ export class DirectTaskSource implements TaskSource {
 
   async release(worker: WorkerLease, reason: string): Promise<void> {
     await this.control.release(this.inner(worker), reason);
+  }
+
+  async close(): Promise<void> {
+    await this.control.flush();
   }
 
   private inner(worker: WorkerLease): Lease {

@@ -17,8 +17,10 @@ export interface WorkerLease {
   readonly task: TaskRef;
   readonly taskId: string;
   readonly attempt: number;
-  /** Where this lease stages its outputs and log. */
+  /** Where this lease stages its outputs. */
   readonly staging: string;
+  /** Where the attempt's log goes (its final key). */
+  readonly logKey: string;
 }
 
 /** What a heartbeat found: still held, no longer extended (past the time limit), or lost to another worker. */
@@ -33,7 +35,7 @@ export interface TaskSource {
   download(lease: WorkerLease, file: string): Promise<void>;
   /** Stages one output for the commit. */
   stageOutput(lease: WorkerLease, relativePath: string, file: string): Promise<void>;
-  /** Stages the attempt's log. */
+  /** Writes the attempt's log to its key. */
   stageLog(lease: WorkerLease, file: string): Promise<void>;
   /** Ends the attempt with its staged outputs: the control commits them exactly once. */
   complete(lease: WorkerLease, report: CompletionReport): Promise<CompletionResult>;
@@ -41,6 +43,8 @@ export interface TaskSource {
   fail(lease: WorkerLease, report: FailureReport): Promise<'retry' | 'failed'>;
   /** Hands the task back without using an attempt (the runner is stopping). */
   release(lease: WorkerLease, reason: string): Promise<void>;
+  /** Sends what the source still holds (batched message deletes); the runner calls it at its end. */
+  close?(): Promise<void>;
   /** What the control did with messages that were not leased out, when it runs in this process. */
   readonly stats?: ControlStats;
 }

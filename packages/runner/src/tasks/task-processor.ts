@@ -17,6 +17,7 @@ import {
   algorithmCommand,
   classifyAttempt,
   executeTask,
+  mapBounded,
   toError,
   type AttemptVerdict,
   type CollectedOutput,
@@ -28,6 +29,9 @@ import {
 import type { RunnerSettings } from '../config/settings.js';
 import type { TaskSource, WorkerLease } from '../sources/task-source.js';
 import { Heartbeat } from './heartbeat.js';
+
+/** Output uploads of one task in flight at once. */
+const UPLOADS_IN_FLIGHT = 8;
 
 /** What the processor works with. */
 export interface TaskProcessorDeps {
@@ -199,11 +203,11 @@ export class TaskProcessor {
     return completed.outcome;
   }
 
-  /** Stages every output, one after the other. */
+  /** Stages every output, a few at a time: each is its own request, so they need not wait in line. */
   private async stageOutputs(lease: WorkerLease, outputs: readonly CollectedOutput[]): Promise<void> {
-    for (const output of outputs) {
-      await this.deps.source.stageOutput(lease, output.relativePath, output.file);
-    }
+    await mapBounded(outputs, UPLOADS_IN_FLIGHT, (output) =>
+      this.deps.source.stageOutput(lease, output.relativePath, output.file),
+    );
   }
 
   /** Reports a failed attempt; the control retries it later or ends the task. */

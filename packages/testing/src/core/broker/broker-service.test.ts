@@ -105,14 +105,16 @@ async function lease(service: BrokerService): Promise<GrantedLease> {
 }
 
 describe('BrokerService', () => {
-  it('grants a task with a GET of its input and a POST bound to the lease’s staging prefix only', async () => {
+  it('grants a task with a GET of its input, a POST bound to the lease’s staging prefix and one for its log', async () => {
     const { service, presigner, id } = await setUp();
     const granted = await lease(service);
     expect(granted.taskId).toBe(id);
     expect(granted.input.url).toBe('https://get/input/a.txt');
     expect(granted.staging).toMatch(new RegExp(`^_sluice/${RUN}/staging/${id}/1/[0-9a-f]{12}/$`));
+    expect(granted.logKey).toBe(`_sluice/${RUN}/logs/${id}/1.log`);
     expect(presigner.posts).toEqual([
       expect.objectContaining({ bucket: 'output', keyPrefix: granted.staging, maxBytes: 5 * 1024 ** 3 }),
+      expect.objectContaining({ bucket: 'output', keyPrefix: granted.logKey }),
     ]);
     // Expiring with the lease (three heartbeats plus the grace), not days later.
     expect(presigner.posts[0]?.expiresInSeconds).toBeLessThanOrEqual(30 + 60 + 1);
@@ -122,15 +124,19 @@ describe('BrokerService', () => {
     const { service, presigner } = await setUp();
     const granted = await lease(service);
     const beat = await service.handle('heartbeat', { token: granted.token });
-    expect(beat.body).toMatchObject({ status: 'extended', upload: { keyPrefix: granted.staging } });
-    expect(presigner.posts).toHaveLength(2);
+    expect(beat.body).toMatchObject({
+      status: 'extended',
+      upload: { keyPrefix: granted.staging },
+      logUpload: { keyPrefix: granted.logKey },
+    });
+    expect(presigner.posts).toHaveLength(4);
   });
 
   it('commits staged outputs once and records the attempt as a direct runner would', async () => {
     const { service, store, queue, id } = await setUp();
     const granted = await lease(service);
     await store.put({ bucket: 'output', key: `${granted.staging}out/result.txt` }, 'HELLO');
-    await store.put({ bucket: 'output', key: `${granted.staging}task.log` }, 'log line');
+    await store.put({ bucket: 'output', key: granted.logKey }, 'log line');
     const done = await service.handle('complete', {
       token: granted.token,
       outputs: [{ relativePath: 'result.txt', size: 5 }],
