@@ -131,7 +131,8 @@ export class BrokerService {
       }),
       presigner.presignPost({
         bucket: settings.config.output.bucket,
-        keyPrefix: lease.logKey,
+        // `…/logs/<task>/<attempt>.`: this attempt's log and nothing of another attempt's.
+        keyPrefix: lease.logKey.slice(0, lease.logKey.lastIndexOf('.') + 1),
         maxBytes: S3_POST_MAX_BYTES,
         expiresInSeconds,
       }),

@@ -71,7 +71,7 @@ export interface GrantedLease {
   readonly input: PresignedGet;
   /** One POST policy for the attempt's staging prefix: every output. */
   readonly upload: PresignedPost;
-  /** A POST policy for the attempt's log, straight to its final key. */
+  /** A POST policy for the attempt's log, straight to its final key (prefix `…/logs/<task>/<attempt>.`). */
   readonly logUpload: PresignedPost;
 }
 

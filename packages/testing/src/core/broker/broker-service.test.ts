@@ -114,7 +114,7 @@ describe('BrokerService', () => {
     expect(granted.logKey).toBe(`_sluice/${RUN}/logs/${id}/1.log`);
     expect(presigner.posts).toEqual([
       expect.objectContaining({ bucket: 'output', keyPrefix: granted.staging, maxBytes: 5 * 1024 ** 3 }),
-      expect.objectContaining({ bucket: 'output', keyPrefix: granted.logKey }),
+      expect.objectContaining({ bucket: 'output', keyPrefix: `_sluice/${RUN}/logs/${id}/1.` }),
     ]);
     // Expiring with the lease (three heartbeats plus the grace), not days later.
     expect(presigner.posts[0]?.expiresInSeconds).toBeLessThanOrEqual(30 + 60 + 1);
@@ -127,7 +127,7 @@ describe('BrokerService', () => {
     expect(beat.body).toMatchObject({
       status: 'extended',
       upload: { keyPrefix: granted.staging },
-      logUpload: { keyPrefix: granted.logKey },
+      logUpload: { keyPrefix: granted.logKey.replace(/log$/, '') },
     });
     expect(presigner.posts).toHaveLength(4);
   });
