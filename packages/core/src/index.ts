@@ -39,8 +39,8 @@ export { isTaskId, taskId } from './ids/task-id.js';
 export {
   completionMarkerKey,
   ledgerPrefix,
+  outputKeyUnder,
   resultsKey,
-  stagedOutputKey,
   taskLogKey,
   taskRecordKey,
 } from './ids/ledger-keys.js';

@@ -9682,7 +9682,7 @@ __webpack_unused_export__ = CreateQueueRequest$;
 __webpack_unused_export__ = CreateQueueResult$;
 __webpack_unused_export__ = DeleteMessage$;
 __webpack_unused_export__ = DeleteMessageBatch$;
-__webpack_unused_export__ = DeleteMessageBatchCommand;
+exports.QB = DeleteMessageBatchCommand;
 __webpack_unused_export__ = DeleteMessageBatchRequest$;
 __webpack_unused_export__ = DeleteMessageBatchRequestEntry$;
 __webpack_unused_export__ = DeleteMessageBatchResult$;
@@ -48660,6 +48660,11 @@ const NOT_HELD_CODES = new Set([
     'AWS.SimpleQueueService.MessageNotInflight',
     'InvalidReceiptHandle',
 ]);
+/** True when SQS's code (and message) say a receipt handle is no longer held. */
+function isNotHeldCode(code, message) {
+    // An expired handle comes back as InvalidParameterValue naming the ReceiptHandle parameter.
+    return NOT_HELD_CODES.has(code) || (code === 'InvalidParameterValue' && /receipt ?handle/i.test(message));
+}
 /**
  * Converts an error thrown by an SQS call: receipt-handle errors become {@link MessageNotHeldError},
  * the rest go through `classifyAwsError`.
@@ -48671,8 +48676,7 @@ function errors_classifySqsError(thrown, operation, queueUrl, receiptHandle) {
     if (receiptHandle !== undefined) {
         const { code } = errors_describeAwsError(thrown);
         const message = thrown instanceof Error ? thrown.message : '';
-        // An expired handle comes back as InvalidParameterValue naming the ReceiptHandle parameter.
-        if (NOT_HELD_CODES.has(code) || (code === 'InvalidParameterValue' && /receipt ?handle/i.test(message))) {
+        if (isNotHeldCode(code, message)) {
             return new MessageNotHeldError(receiptHandle, `${code}: ${message}`, { cause: thrown });
         }
     }
@@ -48786,6 +48790,37 @@ class SqsTaskQueue {
         catch (thrown) {
             throw errors_classifySqsError(thrown, 'SQS.DeleteMessage', this.url, receiptHandle);
         }
+    }
+    async deleteBatch(receiptHandles) {
+        if (receiptHandles.length === 0)
+            return { notHeld: [] };
+        if (receiptHandles.length > SQS_LIMITS.maxBatchEntries) {
+            throw new Error(`deleteBatch takes at most ${SQS_LIMITS.maxBatchEntries} handles`);
+        }
+        let output;
+        try {
+            output = await retry_withRetries(() => this.client.send(new client_sqs_dist_cjs/* DeleteMessageBatchCommand */.QB({
+                QueueUrl: this.url,
+                Entries: receiptHandles.map((handle, index) => ({ Id: String(index), ReceiptHandle: handle })),
+            })));
+        }
+        catch (thrown) {
+            throw errors_classifySqsError(thrown, 'SQS.DeleteMessageBatch', this.url);
+        }
+        const notHeld = [];
+        for (const failed of output.Failed ?? []) {
+            const receiptHandle = receiptHandles[Number(failed.Id)] ?? '';
+            // Another fault than "not held" (throttled, internal) goes again on its own, with retries.
+            if (!isNotHeldCode(failed.Code ?? '', failed.Message ?? '')) {
+                await retry_withRetries(() => this.delete(receiptHandle)).catch((thrown) => {
+                    if (!(thrown instanceof MessageNotHeldError))
+                        throw thrown;
+                });
+            }
+            else
+                notHeld.push({ receiptHandle, message: `${failed.Code ?? ''}: ${failed.Message ?? ''}` });
+        }
+        return { notHeld };
     }
     async changeVisibility(receiptHandle, timeoutSeconds) {
         try {
@@ -49398,16 +49433,6 @@ function leaseStagingPrefix(runId, taskId, attempt, messageId) {
  */
 function stagedOutputKey(leaseStaging, relativePath) {
     return `${leaseStaging}out/${relativePath}`;
-}
-/**
- * Where a lease stages its task log: `<lease staging prefix>task.log`.
- *
- * @example
- * stagedLogKey('_sluice/r/staging/t/1/5e0c9a1b2d3f/'); // '…/5e0c9a1b2d3f/task.log'
- * @throws never.
- */
-function stagedLogKey(leaseStaging) {
-    return `${leaseStaging}task.log`;
 }
 /**
  * The run's results manifest, written by collect-results: `_sluice/<run-id>/results.json`.
@@ -50786,6 +50811,117 @@ async function discard(store, bucket, keys, log) {
     }
 }
 
+;// CONCATENATED MODULE: ../core/src/broker/control-reports.ts
+/** Small pure helpers of the task control: what a lease carries on, and reports made of verdicts. */
+
+
+/** The record a lease created, for a conditional rewrite without reading it. */
+function createdRecord(lease) {
+    return lease.recordEtag === undefined ? undefined : { etag: lease.recordEtag };
+}
+/** Why a key cannot become output keys, or undefined when it can. */
+function outputKeysProblem(config, key) {
+    try {
+        outputPrefixFor(config, key);
+        return undefined;
+    }
+    catch (thrown) {
+        return toError(thrown).message;
+    }
+}
+/** A failure verdict as a report's fields. */
+function verdictReport(verdict) {
+    if (verdict.ok)
+        throw new Error('a failure report was made from a success');
+    return {
+        failureClass: verdict.failureClass,
+        retryable: verdict.retryable,
+        message: verdict.message,
+        ...(verdict.exitCode !== undefined && { exitCode: verdict.exitCode }),
+    };
+}
+
+;// CONCATENATED MODULE: ../core/src/broker/message-deletes.ts
+/**
+ * Deletes of finished tasks' messages, sent in batches of up to 10 (one DeleteMessageBatch) when
+ * the control lives on to send them. A delete waits at most `delayMs`; the message stays invisible
+ * meanwhile, and if it came back anyway its task's marker (or final record) settles it at once.
+ */
+
+
+
+
+class MessageDeletes {
+    queue;
+    delayMs;
+    log;
+    pending = [];
+    timer;
+    sending = Promise.resolve();
+    /** `delayMs` 0 deletes each message at once, with DeleteMessage. */
+    constructor(queue, delayMs, log) {
+        this.queue = queue;
+        this.delayMs = delayMs;
+        this.log = log;
+    }
+    /**
+     * Deletes a finished task's message, now or with the next batch.
+     *
+     * @throws AWS errors when an immediate delete failed after its retries (a batched one is logged).
+     */
+    async delete(receiptHandle, log) {
+        if (this.delayMs <= 0) {
+            try {
+                await retry_withRetries(() => this.queue.delete(receiptHandle));
+            }
+            catch (thrown) {
+                // Lost the message meanwhile: whoever has it now finds the marker (or the record) and stops.
+                if (!(thrown instanceof MessageNotHeldError))
+                    throw thrown;
+                log.warning('message-delete-not-held', { message: thrown.message });
+            }
+            return;
+        }
+        this.pending.push({ receiptHandle, log });
+        if (this.pending.length >= SQS_LIMITS.maxBatchEntries)
+            this.send();
+        else
+            this.timer ??= setTimeout(() => {
+                this.send();
+            }, this.delayMs).unref();
+    }
+    /** Sends every waiting delete and waits for them. */
+    async flush() {
+        this.send();
+        await this.sending;
+    }
+    send() {
+        if (this.timer !== undefined)
+            clearTimeout(this.timer);
+        this.timer = undefined;
+        while (this.pending.length > 0) {
+            const batch = this.pending.splice(0, SQS_LIMITS.maxBatchEntries);
+            this.sending = this.sending.then(() => this.sendBatch(batch));
+        }
+    }
+    async sendBatch(batch) {
+        try {
+            const { notHeld } = await this.queue.deleteBatch(batch.map((d) => d.receiptHandle));
+            for (const { receiptHandle, message } of notHeld) {
+                const log = batch.find((d) => d.receiptHandle === receiptHandle)?.log ?? this.log;
+                log.warning('message-delete-not-held', { message });
+            }
+        }
+        catch (thrown) {
+            // The messages come back when their visibility runs out, and their markers settle them.
+            this.log.warning('message-delete-failed', {
+                messages: batch.length,
+                message: toError(thrown).message,
+            });
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ../core/src/schemas/records.ts
 // The objects every part of a run shares in the output bucket's ledger (`_sluice/<run-id>/`): the
 // task record (one per input object, with every attempt) and the completion marker (written last,
@@ -51016,6 +51152,7 @@ async function updateJson(store, ref, next) {
 
 
 
+
 /** Largest message body kept in a rejected-message object. */
 const REJECTED_BODY_LIMIT = 256 * 1024;
 class TaskLedger {
@@ -51056,23 +51193,55 @@ class TaskLedger {
         }
     }
     /**
+     * Creates the task's record with its first lease's attempt (`running`), only if there is none
+     * (`If-None-Match: *`): the ETag written, or undefined when a record exists — the task was leased
+     * before (a retry, a duplicate message, a re-dispatch), and the caller reads what it says. How a
+     * fresh task's lease costs one request instead of reading the marker and the record first: a
+     * marker is only ever written after its task's record.
+     */
+    async createRecord(task, taskId, attempt) {
+        const ref = { bucket: this.bucket, key: taskRecordKey(this.runId, taskId) };
+        const record = this.withAttempt(undefined, task, taskId, this.masked(attempt), 'running');
+        const put = await retry_withRetries(() => this.store.putIfAbsent(ref, JSON.stringify(record), { contentType: 'application/json' }));
+        return put?.etag;
+    }
+    /**
      * Records an attempt: reads the task record, puts this attempt in (replacing this worker's entry
      * with the same number: a released attempt is re-run under its number; a duplicate delivery run
      * by another worker at the same time keeps its own entry), sets the status and writes it back —
      * only if nobody wrote it in between, else it does all that again on their version.
      * When a marker is known the task is `succeeded` with the marker's outputs, whoever writes last.
      */
-    async recordAttempt(task, taskId, attempt, status, outputs) {
+    async recordAttempt(task, taskId, attempt, status, outputs, created) {
         const ref = { bucket: this.bucket, key: taskRecordKey(this.runId, taskId) };
-        // Every attempt's message is masked here, on its way into the record, whatever it came from: the
-        // algorithm's answer, a thrown error, the runner's own words. The other fields are the runner's
-        // own numbers, times and ids.
-        const entry = attempt.message === undefined ? attempt : { ...attempt, message: this.log.mask(attempt.message) };
+        const entry = this.masked(attempt);
+        if (created !== undefined) {
+            // The record as this lease created it holds only this attempt (same number, same worker), so
+            // the new one is known without reading it; anyone's write since makes the put fail, and then
+            // the read-modify-write below keeps their change.
+            const record = this.withAttempt(undefined, task, taskId, entry, status, outputs);
+            try {
+                await retry_withRetries(() => this.store.putJson(ref, record, { ifMatch: created.etag }));
+                return record;
+            }
+            catch (thrown) {
+                if (!(thrown instanceof PreconditionFailedError || thrown instanceof ObjectNotFoundError))
+                    throw thrown;
+            }
+        }
         const updated = await retry_withRetries(() => updateJson(this.store, ref, (existing) => this.withAttempt(this.readable(existing, ref.key, taskId), task, taskId, entry, status, outputs)));
         // `withAttempt` always gives a record, so updateJson always writes.
         if (updated === undefined)
             throw new Error(`task record ${ref.key} was not written`);
         return updated.value;
+    }
+    /**
+     * Every attempt's message is masked here, on its way into the record, whatever it came from: the
+     * algorithm's answer, a thrown error, the runner's own words. The other fields are the runner's
+     * own numbers, times and ids.
+     */
+    masked(attempt) {
+        return attempt.message === undefined ? attempt : { ...attempt, message: this.log.mask(attempt.message) };
     }
     /** The record as read, or undefined (with a warning) when it does not pass its schema. */
     readable(existing, key, taskId) {
@@ -51200,6 +51369,7 @@ class TaskLedger {
 
 
 
+
 /** Delay before a task whose commit another live worker holds is offered again. */
 const HELD_RETRY_SECONDS = 60;
 /** How long a lease goes on settling messages past its wait (a queue full of duplicates). */
@@ -51218,11 +51388,17 @@ class TaskControl {
     };
     ledger;
     isInput;
+    deletes;
     constructor(deps) {
         this.deps = deps;
         const { settings, store, log } = deps;
         this.ledger = new TaskLedger(store, settings.config.runId, settings.config.output.bucket, settings.algorithmDigest, log);
         this.isInput = inputFilter(settings.config);
+        this.deletes = new MessageDeletes(deps.queue, deps.deleteDelayMs ?? 0, log);
+    }
+    /** Sends the message deletes still waiting for a batch; call before the control is dropped. */
+    async flush() {
+        await this.deletes.flush();
     }
     /** The visibility window of a leased message: three heartbeat periods, so one missed beat does not lose it. */
     get leaseSeconds() {
@@ -51239,21 +51415,17 @@ class TaskControl {
         const deadline = Date.now() + options.waitSeconds * 1000;
         for (;;) {
             const waitSeconds = Math.max(0, Math.min(SQS_LIMITS.maxWaitSeconds, Math.ceil((deadline - Date.now()) / 1000)));
-            const [message] = await this.deps.queue.receive({
-                maxMessages: 1,
-                waitSeconds,
-                visibilityTimeoutSeconds: this.leaseSeconds,
-                ...(options.signal !== undefined && { signal: options.signal }),
-            });
+            const next = await this.nextMessage(waitSeconds, options.signal);
             if (options.signal?.aborted === true)
                 return undefined;
-            if (message === undefined) {
+            if (next === undefined) {
                 if (Date.now() >= deadline)
                     return undefined;
                 continue;
             }
+            const { message } = next;
             this.stats.messages += 1;
-            const lease = await this.settle(message, workerId).catch((thrown) => {
+            const lease = await this.settle(message, workerId, next.at).catch((thrown) => {
                 if (thrown instanceof errors_ConfigurationError)
                     throw thrown;
                 // The message returns when its visibility runs out, and is tried again.
@@ -51270,8 +51442,21 @@ class TaskControl {
                 return undefined;
         }
     }
+    /**
+     * One message, waiting up to `waitSeconds`. One at a time: a message received and not run at once
+     * would count a receive (an attempt) when it came back to another worker.
+     */
+    async nextMessage(waitSeconds, signal) {
+        const [message] = await this.deps.queue.receive({
+            maxMessages: 1,
+            waitSeconds,
+            visibilityTimeoutSeconds: this.leaseSeconds,
+            ...(signal !== undefined && { signal }),
+        });
+        return message === undefined ? undefined : { message, at: Date.now() };
+    }
     /** Decides what a received message is; a lease when it is a task to run now. */
-    async settle(message, workerId) {
+    async settle(message, workerId, receivedAt) {
         const { settings, queue } = this.deps;
         const log = this.deps.log.with({ messageId: message.messageId, receiveCount: message.receiveCount });
         const decision = decideMessage(message.body, settings.config.runId, this.isInput);
@@ -51303,12 +51488,11 @@ class TaskControl {
                 return undefined;
             }
             case 'run':
-                return this.leaseTask(message, decision.task, workerId, log);
+                return this.leaseTask(message, decision.task, workerId, receivedAt, log);
         }
     }
-    async leaseTask(message, task, workerId, messageLog) {
+    async leaseTask(message, task, workerId, receivedAt, messageLog) {
         const { settings } = this.deps;
-        const receivedAt = Date.now();
         // Attempt numbers run on across re-drives (they name log keys and record entries); the retry
         // budget counts from the last re-drive (`retryFrom`).
         const attempt = (task.attemptsUsed ?? 0) + message.receiveCount;
@@ -51321,12 +51505,24 @@ class TaskControl {
             workerId,
             messageId: message.messageId,
             staging: leaseStagingPrefix(task.runId, taskId, attempt, message.messageId),
+            logKey: taskLogKey(task.runId, taskId, attempt),
             receiptHandle: message.receiptHandle,
             receivedAt,
-            startedAt: new Date(receivedAt).toISOString(),
+            startedAt: new Date().toISOString(),
             visibleAt: receivedAt + this.leaseSeconds * 1000,
         };
         const log = messageLog.with({ taskId, attempt, key: task.key });
+        const fresh = attempt === 1 && task.retryFrom === undefined;
+        if (fresh && this.outputKeysPossible(task)) {
+            // The first receive of a first attempt: no record means no marker and no earlier failure, so
+            // creating the record (conditionally) is the whole check. A record found means it was leased
+            // before: the checks below read what it says.
+            const recordEtag = await this.ledger.createRecord(task, taskId, this.entry(lease, { phases: {}, logStaged: false }));
+            if (recordEtag !== undefined) {
+                log.info('task-leased', { workerId, bucket: task.bucket, size: task.size });
+                return { ...lease, recordEtag };
+            }
+        }
         if ((await this.ledger.marker(taskId)) !== undefined) {
             log.info('task-already-done');
             this.stats.alreadyDone += 1;
@@ -51351,13 +51547,9 @@ class TaskControl {
             });
             return undefined;
         }
-        try {
-            // A key that cannot become output keys (`a//b`, `x/../y`, too long) never will.
-            outputPrefixFor(settings.config, task.key);
-        }
-        catch (thrown) {
+        if (!this.outputKeysPossible(task)) {
             await this.fail(lease, {
-                ...verdictReport(classifyAttempt({ kind: 'input', gone: true, message: toError(thrown).message }, settings.manifest)),
+                ...verdictReport(classifyAttempt({ kind: 'input', gone: true, message: outputKeysProblem(settings.config, task.key) ?? '' }, settings.manifest)),
                 phases: {},
                 logStaged: false,
             });
@@ -51366,6 +51558,10 @@ class TaskControl {
         await this.ledger.recordAttempt(task, taskId, this.entry(lease, { phases: {}, logStaged: false }), 'running');
         log.info('task-leased', { workerId, bucket: task.bucket, size: task.size });
         return lease;
+    }
+    /** False for a key that cannot become output keys (`a//b`, `x/../y`, too long): it never will. */
+    outputKeysPossible(task) {
+        return outputKeysProblem(this.deps.settings.config, task.key) === undefined;
     }
     /**
      * Extends a lease by one window, never past the task's time limit plus a margin for transfers (a
@@ -51438,8 +51634,8 @@ class TaskControl {
                 message: 'another attempt committed this task first; these results were discarded',
             }),
         };
-        await this.publishLog(lease, report, entry);
-        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'succeeded', committed.outputs);
+        this.publishLog(lease, report, entry);
+        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'succeeded', committed.outputs, createdRecord(lease));
         await this.deleteMessage(lease.receiptHandle, log);
         return {
             outcome: 'succeeded',
@@ -51463,8 +51659,8 @@ class TaskControl {
             message: report.message,
         };
         const final = !report.retryable || lease.roundAttempt >= settings.config.maxAttempts;
-        await this.publishLog(lease, report, entry);
-        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, final ? 'failed' : 'running');
+        this.publishLog(lease, report, entry);
+        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, final ? 'failed' : 'running', undefined, createdRecord(lease));
         if (final) {
             const sent = await this.deps.deadLetter.sendBatch([
                 { body: formatTaskMessage({ ...lease.task, attemptsUsed: lease.attempt }) },
@@ -51500,7 +51696,7 @@ class TaskControl {
             endedAt: new Date().toISOString(),
             message: `released: ${reason}; this attempt does not count`,
         };
-        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'running');
+        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'running', undefined, createdRecord(lease));
         const sent = await this.deps.queue.sendBatch([
             { body: formatTaskMessage({ ...lease.task, attemptsUsed: lease.attempt - 1 }), delaySeconds },
         ]);
@@ -51521,50 +51717,14 @@ class TaskControl {
             ...(report.exitCode !== undefined && { exitCode: report.exitCode }),
         };
     }
-    /**
-     * Moves a staged task log to the attempt's log key and names it in the entry. A failure only loses
-     * the log (the staged copy is left to teardown).
-     */
-    async publishLog(lease, report, entry) {
-        if (!report.logStaged)
-            return;
-        const { store, settings } = this.deps;
-        const log = this.deps.log.with({ taskId: lease.taskId, attempt: lease.attempt });
-        const bucket = settings.config.output.bucket;
-        const staged = stagedLogKey(lease.staging);
-        const logKey = taskLogKey(settings.config.runId, lease.taskId, lease.attempt);
-        try {
-            await retry_withRetries(() => store.copy({ bucket, key: staged }, { bucket, key: logKey }));
-            entry.logKey = logKey;
-        }
-        catch (thrown) {
-            log.warning('task-log-publish-failed', { message: toError(thrown).message });
-            return;
-        }
-        await discard(store, bucket, [staged], log);
+    /** Names the attempt's log in its entry when the worker wrote it (straight to its final key). */
+    publishLog(lease, report, entry) {
+        if (report.logStaged)
+            entry.logKey = lease.logKey;
     }
     async deleteMessage(receiptHandle, log) {
-        try {
-            await retry_withRetries(() => this.deps.queue.delete(receiptHandle));
-        }
-        catch (thrown) {
-            // Lost the message meanwhile: whoever has it now finds the marker (or the record) and stops.
-            if (!(thrown instanceof MessageNotHeldError))
-                throw thrown;
-            log.warning('message-delete-not-held', { message: thrown.message });
-        }
+        await this.deletes.delete(receiptHandle, log);
     }
-}
-/** A failure verdict as a report's fields. */
-function verdictReport(verdict) {
-    if (verdict.ok)
-        throw new Error('a failure report was made from a success');
-    return {
-        failureClass: verdict.failureClass,
-        retryable: verdict.retryable,
-        message: verdict.message,
-        ...(verdict.exitCode !== undefined && { exitCode: verdict.exitCode }),
-    };
 }
 
 ;// CONCATENATED MODULE: ../core/src/broker/protocol.ts
@@ -51816,6 +51976,7 @@ class DirectTaskSource {
             taskId: lease.taskId,
             attempt: lease.attempt,
             staging: lease.staging,
+            logKey: lease.logKey,
         };
         this.leases.set(worker, lease);
         return worker;
@@ -51840,8 +52001,7 @@ class DirectTaskSource {
         await retry_withRetries(() => this.store.upload({ bucket: this.outputBucket, key }, file));
     }
     async stageLog(worker, file) {
-        const key = stagedLogKey(worker.staging);
-        await retry_withRetries(() => this.store.upload({ bucket: this.outputBucket, key }, file, {
+        await retry_withRetries(() => this.store.upload({ bucket: this.outputBucket, key: worker.logKey }, file, {
             contentType: 'text/plain; charset=utf-8',
         }));
     }
@@ -51853,6 +52013,9 @@ class DirectTaskSource {
     }
     async release(worker, reason) {
         await this.control.release(this.inner(worker), reason);
+    }
+    async close() {
+        await this.control.flush();
     }
     inner(worker) {
         const lease = this.leases.get(worker);
@@ -52515,6 +52678,70 @@ async function uploadPresignedPost(post, key, file, options = {}) {
     return etag === undefined ? { key, size } : { key, size, etag: unquote(etag) };
 }
 
+;// CONCATENATED MODULE: ../core/src/run/concurrency.ts
+// Bounded concurrency for the lifecycle's many small requests (enqueue batches, record reads).
+/**
+ * Runs at most `limit` of the started tasks at once: `run` waits for a free slot before starting the
+ * task, so a producer that awaits it is held back (bounded memory). `drain` waits for the rest and
+ * throws the first error any task threw.
+ *
+ * @example
+ * const pool = new BoundedPool(4);
+ * for (const batch of batches) await pool.run(() => queue.sendBatch(batch));
+ * await pool.drain();
+ * @throws the first error of a task, from `run` (once seen) or `drain`.
+ */
+class BoundedPool {
+    limit;
+    running = new Set();
+    failure;
+    constructor(limit) {
+        this.limit = limit;
+    }
+    /** Starts `task` as soon as fewer than `limit` are running. */
+    async run(task) {
+        while (this.running.size >= Math.max(1, this.limit))
+            await Promise.race(this.running);
+        this.rethrow();
+        const promise = task()
+            .catch((error) => {
+            this.failure ??= { error };
+        })
+            .finally(() => {
+            this.running.delete(promise);
+        });
+        this.running.add(promise);
+    }
+    /** Waits for every started task. */
+    async drain() {
+        await Promise.all(this.running);
+        this.rethrow();
+    }
+    rethrow() {
+        if (this.failure !== undefined)
+            throw this.failure.error;
+    }
+}
+/**
+ * Maps `items` through `fn` with at most `limit` calls at once, keeping the order.
+ *
+ * @example
+ * const records = await mapBounded(keys, 16, (key) => store.getJson({ bucket, key }));
+ * @throws the first error `fn` throws.
+ */
+async function mapBounded(items, limit, fn) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await fn(items[index], index);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+    return results;
+}
+
 ;// CONCATENATED MODULE: ./src/tasks/heartbeat.ts
 /**
  * Keeps a leased task while it runs: every period, the source extends the lease by one window (three
@@ -52579,6 +52806,8 @@ class Heartbeat {
 
 
 
+/** Output uploads of one task in flight at once. */
+const UPLOADS_IN_FLIGHT = 8;
 class TaskProcessor {
     deps;
     server;
@@ -52718,11 +52947,9 @@ class TaskProcessor {
             log.warning('task-not-committed', { outcome: completed.outcome, reason: completed.message, ...phases });
         return completed.outcome;
     }
-    /** Stages every output, one after the other. */
+    /** Stages every output, a few at a time: each is its own request, so they need not wait in line. */
     async stageOutputs(lease, outputs) {
-        for (const output of outputs) {
-            await this.deps.source.stageOutput(lease, output.relativePath, output.file);
-        }
+        await mapBounded(outputs, UPLOADS_IN_FLIGHT, (output) => this.deps.source.stageOutput(lease, output.relativePath, output.file));
     }
     /** Reports a failed attempt; the control retries it later or ends the task. */
     async failed(state, verdict) {
@@ -52793,6 +53020,11 @@ class TaskProcessor {
 
 
 /**
+ * How long a finished task's message delete waits for others to share a DeleteMessageBatch: a
+ * runner finishing several short tasks a second pays one delete for up to 10 of them.
+ */
+const DELETE_DELAY_MS = 1000;
+/**
  * The runner's private directory (task logs) under the temp directory. A FROM-scratch image has no
  * `/tmp`: the runner then makes it, world-writable with the sticky bit as usual.
  */
@@ -52817,7 +53049,7 @@ async function makeWorkDir() {
  * @throws never.
  */
 function directSource(settings, adapters, log) {
-    const control = new TaskControl({ settings, ...adapters, log });
+    const control = new TaskControl({ settings, ...adapters, log, deleteDelayMs: DELETE_DELAY_MS });
     return new DirectTaskSource(control, adapters.store, settings.config.output.bucket, settings.workerId);
 }
 /**
@@ -52845,6 +53077,7 @@ async function assembleRunner(settings, source, log, inherited) {
         source,
         close: async () => {
             await processor.shutdown();
+            await source.close?.();
             await (0,promises_.rm)(workDir, { recursive: true, force: true });
         },
     };
@@ -54814,8 +55047,8 @@ class BrokerTaskSource {
         }
         if (answer.lease === null)
             return undefined;
-        const { task, taskId, attempt, staging } = answer.lease;
-        const worker = { task, taskId, attempt, staging };
+        const { task, taskId, attempt, staging, logKey } = answer.lease;
+        const worker = { task, taskId, attempt, staging, logKey };
         this.granted.set(worker, answer.lease);
         return worker;
     }
@@ -54834,8 +55067,9 @@ class BrokerTaskSource {
         await retry_withRetries(() => uploadPresignedPost(this.grant(worker).upload, key, file));
     }
     async stageLog(worker, file) {
-        const key = stagedLogKey(worker.staging);
-        await retry_withRetries(() => uploadPresignedPost(this.grant(worker).upload, key, file, { contentType: 'text/plain; charset=utf-8' }));
+        await retry_withRetries(() => uploadPresignedPost(this.grant(worker).logUpload, worker.logKey, file, {
+            contentType: 'text/plain; charset=utf-8',
+        }));
     }
     complete(worker, report) {
         return this.post('complete', { token: this.grant(worker).token, ...report });

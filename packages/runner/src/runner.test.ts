@@ -27,7 +27,7 @@ function lease(n: number): WorkerLease {
     task: { bucket: 'in', key: `k${n}` } as WorkerLease['task'],
     taskId: `t${n}`,
     attempt: 1,
-    staging: `s${n}/`,
+    outputPrefix: `o${n}/`,
     logKey: `l${n}.log`,
   };
 }

@@ -19,6 +19,7 @@ import {
   type HeartbeatResponse,
 } from './protocol.js';
 import type { Lease } from './control-types.js';
+import { OUTPUT_WRITER_METADATA } from './task-commit.js';
 import type { TaskControl } from './task-control.js';
 
 /** What one request got: an HTTP status and a JSON body. */
@@ -125,9 +126,11 @@ export class BrokerService {
       ),
       presigner.presignPost({
         bucket: settings.config.output.bucket,
-        keyPrefix: lease.staging,
+        keyPrefix: lease.outputPrefix,
         maxBytes: S3_POST_MAX_BYTES,
         expiresInSeconds,
+        // The commit of a later attempt tells its leftovers from what others wrote by this.
+        metadata: { [OUTPUT_WRITER_METADATA]: `${settings.config.runId}/${lease.taskId}` },
       }),
       presigner.presignPost({
         bucket: settings.config.output.bucket,
@@ -142,7 +145,7 @@ export class BrokerService {
       task: lease.task,
       taskId: lease.taskId,
       attempt: lease.attempt,
-      staging: lease.staging,
+      outputPrefix: lease.outputPrefix,
       logKey: lease.logKey,
       expiresAt: new Date(expiresAt).toISOString(),
       input,

@@ -6,8 +6,8 @@ import type { ControlSettings } from './control-settings.js';
 import type { FailureReport, Lease } from './control-types.js';
 
 /** The record a lease created, for a conditional rewrite without reading it. */
-export function createdRecord(lease: Lease): { etag: string } | undefined {
-  return lease.recordEtag === undefined ? undefined : { etag: lease.recordEtag };
+export function createdRecord(lease: Lease): { created?: { etag: string } } {
+  return lease.recordEtag === undefined ? {} : { created: { etag: lease.recordEtag } };
 }
 
 /** Why a key cannot become output keys, or undefined when it can. */

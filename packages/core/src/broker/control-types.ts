@@ -4,7 +4,7 @@
  */
 import type { TaskAttempt } from '../schemas/records.js';
 import type { TaskRef } from './message-decision.js';
-import type { StagedOutput } from './task-commit.js';
+import type { WrittenOutput } from './task-commit.js';
 
 /** One leased attempt of one task: what the worker runs, and what the control needs to end it. */
 export interface Lease {
@@ -16,8 +16,12 @@ export interface Lease {
   readonly roundAttempt: number;
   readonly workerId: string;
   readonly messageId: string;
-  /** Where this lease stages its outputs (leaseStagingPrefix). */
-  readonly staging: string;
+  /** The message's tag (messageTag), which the task record names as its holder. */
+  readonly holder: string;
+  /** The input's output prefix (outputPrefixFor): the worker writes its outputs under it. */
+  readonly outputPrefix: string;
+  /** True when an earlier attempt may have left outputs there: the commit removes them first. */
+  readonly cleanup: boolean;
   /** Where the worker writes the attempt's log: its final key (taskLogKey), no staging or copy. */
   readonly logKey: string;
   /**
@@ -48,9 +52,9 @@ export interface FailureReport extends AttemptReport {
   readonly message: string;
 }
 
-/** A finished attempt whose outputs are staged. */
+/** A finished attempt whose outputs are written to their final keys. */
 export interface CompletionReport extends AttemptReport {
-  readonly outputs: readonly StagedOutput[];
+  readonly outputs: readonly WrittenOutput[];
 }
 
 /** How an attempt ended, as the control settled it. */
@@ -78,5 +82,7 @@ export interface ControlStats {
   dropped: number;
   split: number;
   alreadyDone: number;
+  /** Messages for a task another message holds (duplicate deliveries): dropped without running. */
+  duplicates: number;
   exhausted: number;
 }

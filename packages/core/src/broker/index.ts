@@ -17,6 +17,7 @@ export type {
   HeartbeatResponse,
   LeaseResponse,
 } from './protocol.js';
+export { OUTPUT_WRITER_METADATA } from './task-commit.js';
 export { TaskControl } from './task-control.js';
 export type {
   CompletionReport,

@@ -3,7 +3,7 @@
  * over HTTPS POST to `<broker url>/v1/<operation>`. A worker leases a task, keeps the lease with
  * heartbeats, and ends it with complete, fail or release; the lease token it carries names the
  * attempt. Data never passes through the broker: the lease carries a presigned GET for the input and
- * a presigned POST policy for the attempt's staging prefix.
+ * a presigned POST policy for the input's output prefix and one for the attempt's log.
  */
 import type { JSONSchemaType } from 'ajv';
 
@@ -37,7 +37,12 @@ export interface HeartbeatRequest {
 }
 export interface CompleteRequest {
   readonly token: string;
-  readonly outputs: readonly { readonly relativePath: string; readonly size: number }[];
+  /** What the worker wrote under the lease's output prefix (with S3's ETag of each upload). */
+  readonly outputs: readonly {
+    readonly relativePath: string;
+    readonly size: number;
+    readonly etag?: string;
+  }[];
   readonly phases: Phases;
   readonly exitCode?: number;
   readonly logStaged: boolean;
@@ -62,14 +67,14 @@ export interface GrantedLease {
   readonly task: TaskRef;
   readonly taskId: string;
   readonly attempt: number;
-  /** The key prefix the upload policy allows: outputs go to `<staging>out/<path>`. */
-  readonly staging: string;
+  /** The input's output prefix, which the upload policy allows: each output goes to `<outputPrefix><path>`. */
+  readonly outputPrefix: string;
   /** The attempt's log key, which `logUpload` allows. */
   readonly logKey: string;
   /** When the lease ends unless a heartbeat extends it. */
   readonly expiresAt: string;
   readonly input: PresignedGet;
-  /** One POST policy for the attempt's staging prefix: every output. */
+  /** One POST policy for the output prefix: every output (tagged with the writing run and task). */
   readonly upload: PresignedPost;
   /** A POST policy for the attempt's log, straight to its final key (prefix `…/logs/<task>/<attempt>.`). */
   readonly logUpload: PresignedPost;
@@ -139,7 +144,11 @@ const completeSchema: JSONSchemaType<CompleteRequest> = {
       maxItems: 100_000,
       items: {
         type: 'object',
-        properties: { relativePath: RELATIVE_PATH, size: { type: 'integer', minimum: 0 } },
+        properties: {
+          relativePath: RELATIVE_PATH,
+          size: { type: 'integer', minimum: 0 },
+          etag: { type: 'string', minLength: 1, maxLength: 1024, nullable: true },
+        },
         required: ['relativePath', 'size'],
         additionalProperties: false,
       },

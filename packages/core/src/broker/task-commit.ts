@@ -1,14 +1,13 @@
 /**
- * Committing a task's results exactly once: the outputs are already staged (uploaded by the worker
- * under its attempt's staging prefix); a claim in the ledger, copies to the final keys, then the
- * completion marker. Any number of attempts may finish the same task; only the claim holder's copies
- * become the results, and the others discard theirs.
+ * Committing a task's results exactly once. The task's lease holds its record (see TaskLedger:
+ * a second message for the task is dropped while another holds it), so one attempt at a time writes
+ * under the input's output prefix: the worker uploads each output straight to its final key, and
+ * the commit writes the completion marker naming them. An attempt after one that may have left
+ * outputs behind (a lost worker, a failed upload) first removes what it did not write itself.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-
 import { withRetries } from '../aws/retry.js';
 import { toError } from '../errors.js';
-import { outputKey, stagedOutputKey } from '../ids/ledger-keys.js';
+import { outputKeyUnder } from '../ids/ledger-keys.js';
 import type { JsonLog } from '../logging/json-log.js';
 import type { CompletionMarker, TaskOutput } from '../schemas/records.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -19,8 +18,8 @@ import type { TaskLedger } from './task-ledger.js';
 /** Time allowed beyond the algorithm's limit for download, upload and commit. */
 export const TRANSFER_MARGIN_SECONDS = 15 * 60;
 
-/** How long an attempt that lost the commit claim waits for the holder's completion marker. */
-const COMMIT_WAIT_SECONDS = 30;
+/** The user metadata every output carries: which run and task wrote it (`<run-id>/<task-id>`). */
+export const OUTPUT_WRITER_METADATA = 'sluice-task';
 
 /** What a commit works with: the run's settings, the output store and the ledger. */
 export interface CommitDeps {
@@ -33,110 +32,95 @@ export interface CommitDeps {
 export interface CommittingAttempt {
   readonly task: TaskRef;
   readonly taskId: string;
-  readonly attempt: number;
-  readonly workerId: string;
-  /** The lease's staging prefix, where its outputs are. */
-  readonly staging: string;
+  /** The input's output prefix, where the worker wrote the outputs. */
+  readonly outputPrefix: string;
+  /** True when an earlier attempt may have left outputs under the prefix. */
+  readonly cleanup: boolean;
   readonly log: JsonLog;
 }
 
-/** One output the worker staged: its path under the output directory, and its size. */
-export interface StagedOutput {
+/** One output the worker wrote: its path under the output directory, its size and ETag. */
+export interface WrittenOutput {
   readonly relativePath: string;
   readonly size: number;
+  /** The ETag S3 answered (absent when the upload's answer had none: then it is read back). */
+  readonly etag?: string;
 }
 
-/** How a commit ended: committed here, committed by another attempt first, or held by a live worker. */
+/** How a commit ended: committed here, or by another attempt first (its outputs are the results). */
 export type Commit =
   | { readonly kind: 'committed'; readonly outputs: readonly TaskOutput[] }
-  | { readonly kind: 'done'; readonly outputs: readonly TaskOutput[] }
-  | { readonly kind: 'held'; readonly by: string };
+  | { readonly kind: 'done'; readonly outputs: readonly TaskOutput[] };
 
 /**
- * Claims the commit of an attempt's staged results and copies them to their final keys, the
- * completion marker last. An attempt that loses the claim waits briefly for the holder's marker and
- * discards its staged copies.
+ * Commits the outputs a worker wrote to their final keys: removes an earlier attempt's leftovers
+ * when there may be some, then writes the completion marker (conditionally: one marker per task).
  *
  * @example
- * const committed = await commitResults(deps, { task, taskId, attempt, workerId, log }, staged);
- * @throws ConfigurationError when a result's key cannot be built; AWS errors once retries are spent
- *   (the claim is released first, so another attempt can commit).
+ * const committed = await commitOutputs(deps, { task, taskId, outputPrefix, cleanup, log }, written);
+ * @throws ConfigurationError when a result's key cannot be built; AWS errors once retries are spent.
  */
-export async function commitResults(
+export async function commitOutputs(
   deps: CommitDeps,
   state: CommittingAttempt,
-  outputs: readonly StagedOutput[],
+  outputs: readonly WrittenOutput[],
 ): Promise<Commit> {
   const { settings, store, ledger } = deps;
-  const { task, taskId, attempt } = state;
+  const { task, taskId } = state;
   const bucket = settings.config.output.bucket;
-  // Final keys first: a result whose key cannot be built fails before anything is copied.
-  const planned = outputs.map((output) => ({
-    output,
-    staged: stagedOutputKey(state.staging, output.relativePath),
-    final: outputKey(settings.config, task.key, output.relativePath),
-  }));
-  const stagedKeys = planned.map((p) => p.staged);
-  const staleMs = (settings.timeoutSeconds + TRANSFER_MARGIN_SECONDS) * 1000;
-  let claim = await ledger.claim(taskId, attempt, state.workerId, staleMs);
-  for (let waited = 0; claim.kind === 'held' && waited < COMMIT_WAIT_SECONDS; waited += 1) {
-    await sleep(1000);
-    const marker = await ledger.marker(taskId);
-    if (marker !== undefined) claim = { kind: 'done', marker };
+  const committed: TaskOutput[] = [];
+  for (const output of outputs) {
+    const key = outputKeyUnder(state.outputPrefix, output.relativePath);
+    const etag = output.etag ?? (await withRetries(() => store.head({ bucket, key })))?.etag;
+    if (etag === undefined) throw new Error(`the output ${key} is not in the bucket`);
+    committed.push({ key, size: output.size, etag });
   }
-  if (claim.kind !== 'won') {
-    await discard(store, bucket, stagedKeys, state.log);
-    return claim.kind === 'done'
-      ? { kind: 'done', outputs: claim.marker.outputs }
-      : { kind: 'held', by: claim.by };
-  }
-  try {
-    const committed: TaskOutput[] = [];
-    for (const { output, staged, final } of planned) {
-      const put = await withRetries(() => store.copy({ bucket, key: staged }, { bucket, key: final }));
-      committed.push({ key: final, size: output.size, etag: put.etag });
-    }
-    const marker: CompletionMarker = {
-      schemaVersion: 1,
-      runId: settings.config.runId,
-      taskId,
-      input: {
-        bucket: task.bucket,
-        key: task.key,
-        etag: task.etag,
-        ...(task.versionId !== undefined && { versionId: task.versionId }),
-      },
-      algorithmDigest: settings.algorithmDigest,
-      outputs: committed,
-      committedAt: new Date().toISOString(),
-    };
-    // The marker last: its presence means every result above is in place.
-    if (!(await ledger.writeMarker(marker))) {
-      const existing = await ledger.marker(taskId);
-      await discard(store, bucket, stagedKeys, state.log);
-      return { kind: 'done', outputs: existing?.outputs ?? committed };
-    }
-    await discard(store, bucket, stagedKeys, state.log);
-    return { kind: 'committed', outputs: committed };
-  } catch (thrown) {
-    await ledger.releaseClaim(claim.key);
-    throw thrown;
-  }
+  if (state.cleanup) await removeLeftoverOutputs(deps, state, new Set(committed.map((o) => o.key)));
+  const marker: CompletionMarker = {
+    schemaVersion: 1,
+    runId: settings.config.runId,
+    taskId,
+    input: {
+      bucket: task.bucket,
+      key: task.key,
+      etag: task.etag,
+      ...(task.versionId !== undefined && { versionId: task.versionId }),
+    },
+    algorithmDigest: settings.algorithmDigest,
+    outputs: committed,
+    committedAt: new Date().toISOString(),
+  };
+  if (await ledger.writeMarker(marker)) return { kind: 'committed', outputs: committed };
+  const existing = await ledger.marker(taskId);
+  return { kind: 'done', outputs: existing?.outputs ?? committed };
 }
 
-/** Deletes staged copies; a failure only leaves them to the run's teardown, so it is logged, not thrown. */
-export async function discard(
-  store: ObjectStore,
-  bucket: string,
-  keys: readonly string[],
-  log: JsonLog,
+/**
+ * Deletes objects under the output prefix that this run's task wrote before (their metadata names
+ * it) and this attempt did not: an earlier attempt's partial outputs. Objects another input or
+ * another run wrote there are left alone. A failure only leaves them (logged).
+ */
+export async function removeLeftoverOutputs(
+  deps: CommitDeps,
+  state: CommittingAttempt,
+  keep: ReadonlySet<string>,
 ): Promise<void> {
-  if (keys.length === 0) return;
-  const result = await store.deleteMany(bucket, keys).catch((thrown: unknown) => {
-    log.warning('staging-cleanup-failed', { message: toError(thrown).message });
-    return undefined;
-  });
-  if (result !== undefined && result.failed.length > 0) {
-    log.warning('staging-cleanup-failed', { failed: result.failed.length });
+  const { store, settings } = deps;
+  const bucket = settings.config.output.bucket;
+  const writer = `${settings.config.runId}/${state.taskId}`;
+  try {
+    const leftovers: string[] = [];
+    for await (const page of store.list(bucket, state.outputPrefix)) {
+      for (const { key } of page) {
+        if (keep.has(key)) continue;
+        const info = await withRetries(() => store.head({ bucket, key }));
+        if (info?.metadata[OUTPUT_WRITER_METADATA] === writer) leftovers.push(key);
+      }
+    }
+    if (leftovers.length === 0) return;
+    const deleted = await store.deleteMany(bucket, leftovers);
+    state.log.info('earlier-outputs-removed', { removed: leftovers.length - deleted.failed.length });
+  } catch (thrown) {
+    state.log.warning('earlier-outputs-not-removed', { message: toError(thrown).message });
   }
 }

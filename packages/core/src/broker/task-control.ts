@@ -10,7 +10,7 @@
  */
 import { ConfigurationError, InfrastructureError, toError } from '../errors.js';
 import { inputFilter, type InputVerdict } from '../ids/input-selection.js';
-import { leaseStagingPrefix, taskLogKey } from '../ids/ledger-keys.js';
+import { messageTag, outputPrefixFor, taskLogKey } from '../ids/ledger-keys.js';
 import { taskId as taskIdOf } from '../ids/task-id.js';
 import type { JsonLog } from '../logging/json-log.js';
 import { classifyAttempt } from '../execution/failure.js';
@@ -21,7 +21,7 @@ import { formatTaskMessage } from '../schemas/task-message.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { ControlSettings } from './control-settings.js';
 import { decideMessage, type TaskRef } from './message-decision.js';
-import { TRANSFER_MARGIN_SECONDS, commitResults, type Commit } from './task-commit.js';
+import { TRANSFER_MARGIN_SECONDS, commitOutputs, removeLeftoverOutputs, type Commit } from './task-commit.js';
 import type {
   AttemptReport,
   CompletionReport,
@@ -35,8 +35,6 @@ import { createdRecord, outputKeysProblem, verdictReport } from './control-repor
 import { MessageDeletes } from './message-deletes.js';
 import { TaskLedger } from './task-ledger.js';
 
-/** Delay before a task whose commit another live worker holds is offered again. */
-const HELD_RETRY_SECONDS = 60;
 /** How long a lease goes on settling messages past its wait (a queue full of duplicates). */
 const SETTLE_LIMIT_MS = 30_000;
 /** SQS's longest message delay and the longest retry backoff. */
@@ -63,6 +61,7 @@ export class TaskControl {
     dropped: 0,
     split: 0,
     alreadyDone: 0,
+    duplicates: 0,
     exhausted: 0,
   };
   readonly ledger: TaskLedger;
@@ -206,6 +205,7 @@ export class TaskControl {
     // budget counts from the last re-drive (`retryFrom`).
     const attempt = (task.attemptsUsed ?? 0) + message.receiveCount;
     const taskId = taskIdOf(task);
+    const problem = outputKeysProblem(settings.config, task.key);
     const lease: Lease = {
       task,
       taskId,
@@ -213,7 +213,9 @@ export class TaskControl {
       roundAttempt: attempt - (task.retryFrom ?? 0),
       workerId,
       messageId: message.messageId,
-      staging: leaseStagingPrefix(task.runId, taskId, attempt, message.messageId),
+      holder: messageTag(message.messageId),
+      outputPrefix: problem === undefined ? outputPrefixFor(settings.config, task.key) : '',
+      cleanup: false,
       logKey: taskLogKey(task.runId, taskId, attempt),
       receiptHandle: message.receiptHandle,
       receivedAt,
@@ -221,16 +223,13 @@ export class TaskControl {
       visibleAt: receivedAt + this.leaseSeconds * 1000,
     };
     const log = messageLog.with({ taskId, attempt, key: task.key });
-    const fresh = attempt === 1 && task.retryFrom === undefined;
-    if (fresh && this.outputKeysPossible(task)) {
+    const entry = this.entry(lease, { phases: {}, logStaged: false });
+    const holder = { message: lease.holder, attempt, workerId };
+    if (attempt === 1 && task.retryFrom === undefined && problem === undefined) {
       // The first receive of a first attempt: no record means no marker and no earlier failure, so
       // creating the record (conditionally) is the whole check. A record found means it was leased
       // before: the checks below read what it says.
-      const recordEtag = await this.ledger.createRecord(
-        task,
-        taskId,
-        this.entry(lease, { phases: {}, logStaged: false }),
-      );
+      const recordEtag = await this.ledger.createRecord(task, taskId, entry, holder);
       if (recordEtag !== undefined) {
         log.info('task-leased', { workerId, bucket: task.bucket, size: task.size });
         return { ...lease, recordEtag };
@@ -242,50 +241,50 @@ export class TaskControl {
       await this.deleteMessage(message.receiptHandle, log);
       return undefined;
     }
-    if (task.retryFrom === undefined && (await this.ledger.failedForGood(taskId))) {
-      log.info('task-already-failed', { hint: 'collect-results with retry-failed runs it again' });
-      this.stats.alreadyDone += 1;
-      await this.deleteMessage(message.receiptHandle, log);
-      return undefined;
-    }
-    if (lease.roundAttempt > settings.config.maxAttempts) {
-      // The last attempt's worker was lost (the message came back with no attempts left).
-      this.stats.exhausted += 1;
+    if (problem !== undefined) {
+      // A key that cannot become output keys (`a//b`, `x/../y`, too long) never will.
       await this.fail(lease, {
-        failureClass: 'infrastructure',
-        retryable: false,
-        message: `not run: the worker of an earlier attempt was lost and all ${settings.config.maxAttempts} attempts are used`,
+        ...verdictReport(classifyAttempt({ kind: 'input', gone: true, message: problem }, settings.manifest)),
         phases: {},
         logStaged: false,
       });
       return undefined;
     }
-    if (!this.outputKeysPossible(task)) {
-      await this.fail(lease, {
-        ...verdictReport(
-          classifyAttempt(
-            { kind: 'input', gone: true, message: outputKeysProblem(settings.config, task.key) ?? '' },
-            settings.manifest,
-          ),
-        ),
-        phases: {},
-        logStaged: false,
-      });
-      return undefined;
+    const leased = await this.ledger.leaseRecord(task, taskId, entry, holder, {
+      redrive: task.retryFrom !== undefined,
+      exhausted: lease.roundAttempt > settings.config.maxAttempts,
+    });
+    switch (leased.kind) {
+      case 'leased':
+        log.info('task-leased', { workerId, bucket: task.bucket, size: task.size });
+        return { ...lease, cleanup: leased.earlier };
+      case 'succeeded':
+      case 'failed':
+        log.info(leased.kind === 'succeeded' ? 'task-already-done' : 'task-already-failed', {
+          hint: 'collect-results with retry-failed runs a failed task again',
+        });
+        this.stats.alreadyDone += 1;
+        await this.deleteMessage(message.receiptHandle, log);
+        return undefined;
+      case 'held':
+        // Another message holds the task (a duplicate delivery, a second dispatch): it carries the
+        // task to its end, so this one goes without running it or counting an attempt.
+        log.info('task-held-elsewhere', { by: leased.by.workerId, attempt: leased.by.attempt });
+        this.stats.duplicates += 1;
+        await this.deleteMessage(message.receiptHandle, log);
+        return undefined;
+      case 'exhausted':
+        // The last attempt's worker was lost (the message came back with no attempts left).
+        this.stats.exhausted += 1;
+        await this.fail(lease, {
+          failureClass: 'infrastructure',
+          retryable: false,
+          message: `not run: the worker of an earlier attempt was lost and all ${settings.config.maxAttempts} attempts are used`,
+          phases: {},
+          logStaged: false,
+        });
+        return undefined;
     }
-    await this.ledger.recordAttempt(
-      task,
-      taskId,
-      this.entry(lease, { phases: {}, logStaged: false }),
-      'running',
-    );
-    log.info('task-leased', { workerId, bucket: task.bucket, size: task.size });
-    return lease;
-  }
-
-  /** False for a key that cannot become output keys (`a//b`, `x/../y`, too long): it never will. */
-  private outputKeysPossible(task: TaskRef): boolean {
-    return outputKeysProblem(this.deps.settings.config, task.key) === undefined;
   }
 
   /**
@@ -312,9 +311,8 @@ export class TaskControl {
   }
 
   /**
-   * Commits a finished attempt's staged outputs exactly once, records it and deletes its message.
-   * A commit that fails is recorded as an `upload-failed` attempt (retried); a commit another live
-   * worker holds hands the task back for later.
+   * Commits a finished attempt's outputs (already at their final keys) exactly once, records it and
+   * deletes its message. A commit that fails is recorded as an `upload-failed` attempt (retried).
    *
    * @throws AWS errors only when even recording failed (the message then returns by itself).
    */
@@ -324,14 +322,13 @@ export class TaskControl {
     const started = Date.now();
     let committed: Commit;
     try {
-      committed = await commitResults(
+      committed = await commitOutputs(
         { settings, store, ledger: this.ledger },
         {
           task: lease.task,
           taskId: lease.taskId,
-          attempt: lease.attempt,
-          workerId: lease.workerId,
-          staging: lease.staging,
+          outputPrefix: lease.outputPrefix,
+          cleanup: lease.cleanup,
           log,
         },
         report.outputs,
@@ -349,15 +346,6 @@ export class TaskControl {
       return { outcome, message };
     }
     const phases = { ...report.phases, uploadMs: (report.phases.uploadMs ?? 0) + (Date.now() - started) };
-    if (committed.kind === 'held') {
-      log.info('commit-held-elsewhere', { by: committed.by });
-      await this.release(
-        lease,
-        `another worker (${committed.by}) is committing this task`,
-        HELD_RETRY_SECONDS,
-      );
-      return { outcome: 'released', message: `another worker (${committed.by}) is committing this task` };
-    }
     const entry: TaskAttempt = {
       ...this.entry(lease, { ...report, phases }),
       endedAt: new Date().toISOString(),
@@ -366,14 +354,11 @@ export class TaskControl {
       }),
     };
     this.publishLog(lease, report, entry);
-    await this.ledger.recordAttempt(
-      lease.task,
-      lease.taskId,
-      entry,
-      'succeeded',
-      committed.outputs,
-      createdRecord(lease),
-    );
+    await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'succeeded', {
+      outputs: committed.outputs,
+      ...createdRecord(lease),
+      holder: 'clear',
+    });
     await this.deleteMessage(lease.receiptHandle, log);
     return {
       outcome: 'succeeded',
@@ -399,14 +384,20 @@ export class TaskControl {
     };
     const final = !report.retryable || lease.roundAttempt >= settings.config.maxAttempts;
     this.publishLog(lease, report, entry);
-    await this.ledger.recordAttempt(
-      lease.task,
-      lease.taskId,
-      entry,
-      final ? 'failed' : 'running',
-      undefined,
-      createdRecord(lease),
-    );
+    await this.ledger.recordAttempt(lease.task, lease.taskId, entry, final ? 'failed' : 'running', {
+      ...createdRecord(lease),
+      // A retry comes back as the same message, which keeps the task; a final failure frees it.
+      holder: final ? 'clear' : { message: lease.holder, attempt: lease.attempt, workerId: lease.workerId },
+    });
+    if (final && report.failureClass === 'upload-failed' && lease.outputPrefix !== '') {
+      // Outputs written before the upload failed are no results: nothing will commit them now.
+      const { settings, store } = this.deps;
+      await removeLeftoverOutputs(
+        { settings, store, ledger: this.ledger },
+        { task: lease.task, taskId: lease.taskId, outputPrefix: lease.outputPrefix, cleanup: true, log },
+        new Set(),
+      );
+    }
     if (final) {
       const sent = await this.deps.deadLetter.sendBatch([
         { body: formatTaskMessage({ ...lease.task, attemptsUsed: lease.attempt }) },
@@ -443,14 +434,11 @@ export class TaskControl {
       endedAt: new Date().toISOString(),
       message: `released: ${reason}; this attempt does not count`,
     };
-    await this.ledger.recordAttempt(
-      lease.task,
-      lease.taskId,
-      entry,
-      'running',
-      undefined,
-      createdRecord(lease),
-    );
+    // Freed: the fresh message takes the task again (the old one is deleted next).
+    await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'running', {
+      ...createdRecord(lease),
+      holder: 'clear',
+    });
     const sent = await this.deps.queue.sendBatch([
       { body: formatTaskMessage({ ...lease.task, attemptsUsed: lease.attempt - 1 }), delaySeconds },
     ]);

@@ -14,6 +14,7 @@ import {
   validateTaskRecord,
   type CompletionMarker,
   type TaskAttempt,
+  type TaskHolder,
   type TaskOutput,
   type TaskRecord,
   type TaskStatus,
@@ -24,18 +25,19 @@ import { updateJson, type JsonSnapshot } from '../storage/update-json.js';
 import { toError } from '../errors.js';
 import type { TaskRef } from './message-decision.js';
 
-/** The body of a commit claim: who claimed, when. */
-interface Claim {
-  readonly workerId: string;
-  readonly attempt: number;
-  readonly claimedAt: string;
-}
+/** What the record said when a lease asked for the task (see {@link TaskLedger.leaseRecord}). */
+export type RecordLease =
+  /** Leased: the record now holds this attempt; `earlier` when attempts before it are recorded. */
+  | { readonly kind: 'leased'; readonly earlier: boolean }
+  | { readonly kind: 'succeeded' }
+  | { readonly kind: 'failed' }
+  /** Another message holds the task: this one is a duplicate. */
+  | { readonly kind: 'held'; readonly by: TaskHolder }
+  /** No attempts left (the last one's worker was lost): nothing written, the caller ends the task. */
+  | { readonly kind: 'exhausted' };
 
-/** The outcome of {@link TaskLedger.claim}. */
-export type ClaimOutcome =
-  | { readonly kind: 'won'; readonly key: string }
-  | { readonly kind: 'done'; readonly marker: CompletionMarker }
-  | { readonly kind: 'held'; readonly by: string };
+/** How a record's writer treats its holder: set it, clear it (the task ended or was handed back), keep it. */
+type HolderChange = TaskHolder | 'clear' | 'keep';
 
 /** Largest message body kept in a rejected-message object. */
 const REJECTED_BODY_LIMIT = 256 * 1024;
@@ -84,13 +86,54 @@ export class TaskLedger {
    * fresh task's lease costs one request instead of reading the marker and the record first: a
    * marker is only ever written after its task's record.
    */
-  async createRecord(task: TaskRef, taskId: string, attempt: TaskAttempt): Promise<string | undefined> {
+  async createRecord(
+    task: TaskRef,
+    taskId: string,
+    attempt: TaskAttempt,
+    holder: TaskHolder,
+  ): Promise<string | undefined> {
     const ref = { bucket: this.bucket, key: taskRecordKey(this.runId, taskId) };
-    const record = this.withAttempt(undefined, task, taskId, this.masked(attempt), 'running');
+    const record = this.withAttempt(undefined, task, taskId, this.masked(attempt), 'running', [], holder);
     const put = await withRetries(() =>
       this.store.putIfAbsent(ref, JSON.stringify(record), { contentType: 'application/json' }),
     );
     return put?.etag;
+  }
+
+  /**
+   * Leases a task whose record may exist: reads it and, unless it says the task succeeded, failed
+   * for good (and this is no re-drive), is held by another message (and this is no re-drive) or has
+   * no attempts left, puts this attempt in as the holder — conditionally on what was read, again on a
+   * lost race. A re-drive (`redrive`) takes the task whatever an earlier round said.
+   */
+  async leaseRecord(
+    task: TaskRef,
+    taskId: string,
+    attempt: TaskAttempt,
+    holder: TaskHolder,
+    options: { readonly redrive: boolean; readonly exhausted: boolean },
+  ): Promise<RecordLease> {
+    const ref = { bucket: this.bucket, key: taskRecordKey(this.runId, taskId) };
+    const entry = this.masked(attempt);
+    let decision: RecordLease = { kind: 'leased', earlier: false };
+    await withRetries(() =>
+      updateJson(this.store, ref, (existing) => {
+        const previous = this.readable(existing, ref.key, taskId);
+        const by = previous?.heldBy;
+        if (previous?.status === 'succeeded') decision = { kind: 'succeeded' };
+        else if (previous?.status === 'failed' && !options.redrive) decision = { kind: 'failed' };
+        else if (by !== undefined && by.message !== holder.message && !options.redrive)
+          decision = { kind: 'held', by };
+        else if (options.exhausted) decision = { kind: 'exhausted' };
+        else {
+          const earlier = (previous?.attempts ?? []).some((a) => a.attempt !== entry.attempt);
+          decision = { kind: 'leased', earlier };
+          return this.withAttempt(previous, task, taskId, entry, 'running', undefined, holder);
+        }
+        return undefined;
+      }),
+    );
+    return decision;
   }
 
   /**
@@ -105,16 +148,22 @@ export class TaskLedger {
     taskId: string,
     attempt: TaskAttempt,
     status: TaskStatus,
-    outputs?: readonly TaskOutput[],
-    created?: { readonly etag: string },
+    options: {
+      readonly outputs?: readonly TaskOutput[];
+      /** The record this attempt's lease created (only this attempt in it), to rewrite without reading. */
+      readonly created?: { readonly etag: string };
+      /** The holder after this write: cleared when the task ends or is handed back, else set (or kept). */
+      readonly holder: HolderChange;
+    },
   ): Promise<TaskRecord> {
+    const { outputs, created, holder } = options;
     const ref = { bucket: this.bucket, key: taskRecordKey(this.runId, taskId) };
     const entry = this.masked(attempt);
     if (created !== undefined) {
       // The record as this lease created it holds only this attempt (same number, same worker), so
       // the new one is known without reading it; anyone's write since makes the put fail, and then
       // the read-modify-write below keeps their change.
-      const record = this.withAttempt(undefined, task, taskId, entry, status, outputs);
+      const record = this.withAttempt(undefined, task, taskId, entry, status, outputs, holder);
       try {
         await withRetries(() => this.store.putJson(ref, record, { ifMatch: created.etag }));
         return record;
@@ -125,7 +174,15 @@ export class TaskLedger {
     }
     const updated = await withRetries(() =>
       updateJson(this.store, ref, (existing) =>
-        this.withAttempt(this.readable(existing, ref.key, taskId), task, taskId, entry, status, outputs),
+        this.withAttempt(
+          this.readable(existing, ref.key, taskId),
+          task,
+          taskId,
+          entry,
+          status,
+          outputs,
+          holder,
+        ),
       ),
     );
     // `withAttempt` always gives a record, so updateJson always writes.
@@ -159,8 +216,10 @@ export class TaskLedger {
     taskId: string,
     attempt: TaskAttempt,
     status: TaskStatus,
-    outputs?: readonly TaskOutput[],
+    outputs: readonly TaskOutput[] | undefined,
+    holder: HolderChange,
   ): TaskRecord {
+    const heldBy = holder === 'keep' ? previous?.heldBy : holder === 'clear' ? undefined : holder;
     const attempts = (previous?.attempts ?? []).filter(
       (a) => !(a.attempt === attempt.attempt && a.workerId === attempt.workerId),
     );
@@ -182,47 +241,9 @@ export class TaskLedger {
       algorithmDigest: this.algorithmDigest,
       attempts,
       outputs: [...(outputs ?? previous?.outputs ?? [])],
+      ...(heldBy !== undefined && { heldBy }),
       updatedAt: new Date().toISOString(),
     };
-  }
-
-  /**
-   * Claims the right to commit a task's outputs with a conditional put, so exactly one attempt
-   * commits even when two workers finish the same task. The first claim is
-   * `claims/<task-id>.json`; a claim older than `staleMs` (its holder presumably died mid-commit)
-   * is taken over by claiming the next generation, `claims/<task-id>.<n>.json`, again conditionally.
-   * When the marker exists the task is done; otherwise a live claim holds it.
-   */
-  async claim(taskId: string, attempt: number, workerId: string, staleMs: number): Promise<ClaimOutcome> {
-    const body: Claim = { workerId, attempt, claimedAt: new Date().toISOString() };
-    for (let generation = 1; generation < 1000; generation += 1) {
-      const key = this.claimKey(taskId, generation);
-      const put = await withRetries(() =>
-        this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(body), {
-          contentType: 'application/json',
-        }),
-      );
-      if (put !== undefined) return { kind: 'won', key };
-      const marker = await this.marker(taskId);
-      if (marker !== undefined) return { kind: 'done', marker };
-      const held = await withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
-      const claim = held?.value as Partial<Claim> | undefined;
-      const claimedAt = typeof claim?.claimedAt === 'string' ? Date.parse(claim.claimedAt) : Number.NaN;
-      // A claim deleted meanwhile (its holder gave up) or unreadable counts as stale.
-      if (held !== undefined && !Number.isNaN(claimedAt) && Date.now() - claimedAt < staleMs) {
-        return { kind: 'held', by: `${String(claim?.workerId)} (attempt ${String(claim?.attempt)})` };
-      }
-      if (held === undefined) generation -= 1; // the same generation is free again: claim it
-      this.log.warning('commit-claim-taken-over', { taskId, stale: key });
-    }
-    return { kind: 'held', by: 'too many claim generations' };
-  }
-
-  /** Gives a claim up, so a later attempt can commit (after this one failed to). Best effort. */
-  async releaseClaim(key: string): Promise<void> {
-    await this.store.deleteMany(this.bucket, [key]).catch((thrown: unknown) => {
-      this.log.warning('commit-claim-release-failed', { key, message: toError(thrown).message });
-    });
   }
 
   /** Writes the completion marker; false when another commit wrote it first. */
@@ -256,10 +277,5 @@ export class TaskLedger {
       ),
     );
     return key;
-  }
-
-  private claimKey(taskId: string, generation: number): string {
-    const base = `${ledgerPrefix(this.runId)}claims/${taskId}`;
-    return generation === 1 ? `${base}.json` : `${base}.${generation}.json`;
   }
 }

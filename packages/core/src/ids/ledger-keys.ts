@@ -83,34 +83,15 @@ export function stagingPrefix(runId: string, taskId: string, attempt: number): s
 }
 
 /**
- * Where one lease of an attempt stages its outputs and log: `<staging prefix><lease tag>/`, the tag
- * a hash of the message id, so two workers running the same attempt from duplicate deliveries never
- * touch each other's staged objects.
+ * A short tag of a message id (12 hex of its sha256): names the message that holds a task in its
+ * record without keeping the id itself.
  *
  * @example
- * leaseStagingPrefix('thumbs-3f9a0c12', 'a1b2…', 1, 'f3c1…'); // '_sluice/thumbs-3f9a0c12/staging/a1b2…/1/5e0c9a1b2d3f/'
- * @throws {Error} when an id is malformed.
- */
-export function leaseStagingPrefix(
-  runId: string,
-  taskId: string,
-  attempt: number,
-  messageId: string,
-): string {
-  const tag = createHash('sha256').update(messageId).digest('hex').slice(0, 12);
-  return `${stagingPrefix(runId, taskId, attempt)}${tag}/`;
-}
-
-/**
- * Where a lease stages one output before the commit copies it to its final key:
- * `<lease staging prefix>out/<relative path>`.
- *
- * @example
- * stagedOutputKey('_sluice/r/staging/t/1/5e0c9a1b2d3f/', 'small/a.png'); // '…/5e0c9a1b2d3f/out/small/a.png'
+ * messageTag('f3c1…'); // '5e0c9a1b2d3f'
  * @throws never.
  */
-export function stagedOutputKey(leaseStaging: string, relativePath: string): string {
-  return `${leaseStaging}out/${relativePath}`;
+export function messageTag(messageId: string): string {
+  return createHash('sha256').update(messageId).digest('hex').slice(0, 12);
 }
 
 /**
@@ -204,9 +185,19 @@ export function outputPrefixFor(prefixes: KeyPrefixes, inputKey: string): string
  * @throws {ConfigurationError} when a part is not a safe relative path or the key is too long.
  */
 export function outputKey(prefixes: KeyPrefixes, inputKey: string, relativeOutputPath: string): string {
-  return checkLength(
-    `${outputPrefixFor(prefixes, inputKey)}${safeRelative(relativeOutputPath, 'output path')}`,
-  );
+  return checkLength(outputKeyUnder(outputPrefixFor(prefixes, inputKey), relativeOutputPath));
+}
+
+/**
+ * The key of one result under its input's output prefix (from {@link outputPrefixFor}): what a
+ * worker that knows only the prefix (sealed mode) builds, with the same checks as {@link outputKey}.
+ *
+ * @example
+ * outputKeyUnder('thumbs/cat.jpg/', 'small/cat.png'); // 'thumbs/cat.jpg/small/cat.png'
+ * @throws {ConfigurationError} when the path is not a safe relative path or the key is too long.
+ */
+export function outputKeyUnder(outputPrefix: string, relativeOutputPath: string): string {
+  return checkLength(`${outputPrefix}${safeRelative(relativeOutputPath, 'output path')}`);
 }
 
 /**

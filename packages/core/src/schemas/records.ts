@@ -87,7 +87,20 @@ export interface TaskRecord {
   attempts: TaskAttempt[];
   /** The committed outputs (empty until the task succeeds). */
   outputs: TaskOutput[];
+  /**
+   * The message whose lease holds the task while it is not done: another message for the same task
+   * (a duplicate delivery, a second dispatch) is dropped instead of running it a second time.
+   * Cleared when the task ends or is handed back.
+   */
+  heldBy?: TaskHolder;
   updatedAt: string;
+}
+
+/** Which message holds a task: a hash of its message id, and the attempt and worker it is on. */
+export interface TaskHolder {
+  message: string;
+  attempt: number;
+  workerId: string;
 }
 
 /** `_sluice/<run-id>/done/<task-id>.json`: written last, once the outputs are committed. */
@@ -176,6 +189,17 @@ const taskRecordSchemaTyped: JSONSchemaType<TaskRecord> = {
       },
     },
     outputs: { type: 'array', items: outputSchema },
+    heldBy: {
+      type: 'object',
+      nullable: true,
+      properties: {
+        message: { type: 'string', pattern: '^[a-f0-9]{12}$' },
+        attempt: { type: 'integer', minimum: 1 },
+        workerId: { type: 'string', minLength: 1 },
+      },
+      required: ['message', 'attempt', 'workerId'],
+      additionalProperties: false,
+    },
     updatedAt: TIMESTAMP,
   },
   required: [

@@ -55,6 +55,8 @@ export interface Presigner {
     readonly keyPrefix: string;
     readonly maxBytes: number;
     readonly expiresInSeconds: number;
+    /** User metadata every upload must carry (`x-amz-meta-<name>`, pinned by the policy). */
+    readonly metadata?: Readonly<Record<string, string>>;
   }): Promise<PresignedPost>;
 }
 
@@ -129,8 +131,13 @@ export class S3Presigner implements Presigner {
     readonly keyPrefix: string;
     readonly maxBytes: number;
     readonly expiresInSeconds: number;
+    readonly metadata?: Readonly<Record<string, string>>;
   }): Promise<PresignedPost> {
     const { bucket, keyPrefix, maxBytes, expiresInSeconds } = scope;
+    // Fields go into the form and, each as an exact match, into the policy's conditions.
+    const metadata = Object.fromEntries(
+      Object.entries(scope.metadata ?? {}).map(([name, value]) => [`x-amz-meta-${name}`, value]),
+    );
     checkExpiry(expiresInSeconds);
     if (keyPrefix === '') {
       throw new SluiceError(
@@ -152,6 +159,7 @@ export class S3Presigner implements Presigner {
       // A key ending in ${filename} makes createPresignedPost add ["starts-with", "$key", prefix]
       // instead of pinning one key; the worker sends its real key in the `key` field.
       Key: `${keyPrefix}\${filename}`,
+      Fields: metadata,
       Conditions: [
         ['starts-with', '$key', keyPrefix],
         ['content-length-range', 0, maxBytes],

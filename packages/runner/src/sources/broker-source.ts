@@ -8,7 +8,7 @@ import {
   ConfigurationError,
   downloadPresigned,
   type JsonLog,
-  stagedOutputKey,
+  outputKeyUnder,
   toError,
   uploadPresignedPost,
 } from '@sluice/core';
@@ -93,8 +93,8 @@ export class BrokerTaskSource implements TaskSource {
       throw thrown;
     }
     if (answer.lease === null) return undefined;
-    const { task, taskId, attempt, staging, logKey } = answer.lease;
-    const worker: WorkerLease = { task, taskId, attempt, staging, logKey };
+    const { task, taskId, attempt, outputPrefix, logKey } = answer.lease;
+    const worker: WorkerLease = { task, taskId, attempt, outputPrefix, logKey };
     this.granted.set(worker, answer.lease);
     return worker;
   }
@@ -110,9 +110,10 @@ export class BrokerTaskSource implements TaskSource {
     await withRetries(() => downloadPresigned(this.grant(worker).input, file, { ifMatch: worker.task.etag }));
   }
 
-  async stageOutput(worker: WorkerLease, relativePath: string, file: string): Promise<void> {
-    const key = stagedOutputKey(worker.staging, relativePath);
-    await withRetries(() => uploadPresignedPost(this.grant(worker).upload, key, file));
+  async uploadOutput(worker: WorkerLease, relativePath: string, file: string): Promise<string | undefined> {
+    const key = outputKeyUnder(worker.outputPrefix, relativePath);
+    const uploaded = await withRetries(() => uploadPresignedPost(this.grant(worker).upload, key, file));
+    return uploaded.etag;
   }
 
   async stageLog(worker: WorkerLease, file: string): Promise<void> {

@@ -2,15 +2,16 @@
  * Direct mode: the runner holds the run's task control and its S3 and SQS access itself. Fastest
  * (no hop through a broker), but the runner's container holds storage credentials.
  */
-import { stagedOutputKey, type ObjectStore } from '@sluice/core';
+import { outputKeyUnder, type ObjectStore } from '@sluice/core';
 import { withRetries } from '@sluice/core/aws';
-import type {
-  CompletionReport,
-  CompletionResult,
-  ControlStats,
-  FailureReport,
-  Lease,
-  TaskControl,
+import {
+  OUTPUT_WRITER_METADATA,
+  type CompletionReport,
+  type CompletionResult,
+  type ControlStats,
+  type FailureReport,
+  type Lease,
+  type TaskControl,
 } from '@sluice/core/broker';
 
 import type { LeaseState, TaskSource, WorkerLease } from './task-source.js';
@@ -36,7 +37,7 @@ export class DirectTaskSource implements TaskSource {
       task: lease.task,
       taskId: lease.taskId,
       attempt: lease.attempt,
-      staging: lease.staging,
+      outputPrefix: lease.outputPrefix,
       logKey: lease.logKey,
     };
     this.leases.set(worker, lease);
@@ -62,9 +63,14 @@ export class DirectTaskSource implements TaskSource {
     );
   }
 
-  async stageOutput(worker: WorkerLease, relativePath: string, file: string): Promise<void> {
-    const key = stagedOutputKey(worker.staging, relativePath);
-    await withRetries(() => this.store.upload({ bucket: this.outputBucket, key }, file));
+  async uploadOutput(worker: WorkerLease, relativePath: string, file: string): Promise<string> {
+    const key = outputKeyUnder(worker.outputPrefix, relativePath);
+    const put = await withRetries(() =>
+      this.store.upload({ bucket: this.outputBucket, key }, file, {
+        metadata: { [OUTPUT_WRITER_METADATA]: `${worker.task.runId}/${worker.taskId}` },
+      }),
+    );
+    return put.etag;
   }
 
   async stageLog(worker: WorkerLease, file: string): Promise<void> {

@@ -17,8 +17,8 @@ export interface WorkerLease {
   readonly task: TaskRef;
   readonly taskId: string;
   readonly attempt: number;
-  /** Where this lease stages its outputs. */
-  readonly staging: string;
+  /** The input's output prefix: each output goes straight to `<outputPrefix><relative path>`. */
+  readonly outputPrefix: string;
   /** Where the attempt's log goes (its final key). */
   readonly logKey: string;
 }
@@ -33,11 +33,11 @@ export interface TaskSource {
   heartbeat(lease: WorkerLease): Promise<LeaseState>;
   /** Downloads the attempt's input to `file` (refused when the object changed since it was enqueued). */
   download(lease: WorkerLease, file: string): Promise<void>;
-  /** Stages one output for the commit. */
-  stageOutput(lease: WorkerLease, relativePath: string, file: string): Promise<void>;
+  /** Uploads one output to its final key (committed by `complete`); resolves to S3's ETag, when it gave one. */
+  uploadOutput(lease: WorkerLease, relativePath: string, file: string): Promise<string | undefined>;
   /** Writes the attempt's log to its key. */
   stageLog(lease: WorkerLease, file: string): Promise<void>;
-  /** Ends the attempt with its staged outputs: the control commits them exactly once. */
+  /** Ends the attempt with its uploaded outputs: the control commits them exactly once. */
   complete(lease: WorkerLease, report: CompletionReport): Promise<CompletionResult>;
   /** Ends the attempt as failed: the control records it and retries or ends the task. */
   fail(lease: WorkerLease, report: FailureReport): Promise<'retry' | 'failed'>;

@@ -170,8 +170,9 @@ export class TaskProcessor {
 
     // From here on the task is finished even when the runner is asked to stop: committing is short.
     started = Date.now();
+    let etags: (string | undefined)[];
     try {
-      await this.stageOutputs(lease, result.outputs);
+      etags = await this.uploadOutputs(lease, result.outputs);
     } catch (thrown) {
       const message = `the results could not be uploaded: ${toError(thrown).message}`;
       taskLog.note(message);
@@ -183,13 +184,16 @@ export class TaskProcessor {
       return this.failed(state, classifyAttempt(evidence, settings.manifest));
     }
     phases.uploadMs = Date.now() - started;
-    taskLog.note(`staged ${result.outputs.length} result(s) for the commit`);
+    taskLog.note(`uploaded ${result.outputs.length} result(s) for the commit`);
     const logStaged = await this.stageLog(state);
     const completed = await source.complete(lease, {
       phases,
       ...(exitCode !== undefined && { exitCode }),
       logStaged,
-      outputs: result.outputs.map(({ relativePath, size }) => ({ relativePath, size })),
+      outputs: result.outputs.map(({ relativePath, size }, index) => {
+        const etag = etags[index];
+        return etag === undefined ? { relativePath, size } : { relativePath, size, etag };
+      }),
     });
     const fields = {
       outputs: completed.outputs?.length,
@@ -203,10 +207,13 @@ export class TaskProcessor {
     return completed.outcome;
   }
 
-  /** Stages every output, a few at a time: each is its own request, so they need not wait in line. */
-  private async stageOutputs(lease: WorkerLease, outputs: readonly CollectedOutput[]): Promise<void> {
-    await mapBounded(outputs, UPLOADS_IN_FLIGHT, (output) =>
-      this.deps.source.stageOutput(lease, output.relativePath, output.file),
+  /** Uploads every output, a few at a time: each is its own request, so they need not wait in line. */
+  private async uploadOutputs(
+    lease: WorkerLease,
+    outputs: readonly CollectedOutput[],
+  ): Promise<(string | undefined)[]> {
+    return mapBounded(outputs, UPLOADS_IN_FLIGHT, (output) =>
+      this.deps.source.uploadOutput(lease, output.relativePath, output.file),
     );
   }
 

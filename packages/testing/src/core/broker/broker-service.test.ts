@@ -25,9 +25,11 @@ import { FakeTaskQueue } from '../../fake-task-queue.js';
 
 const RUN = 'unit-0123abcd';
 
+type PostScope = Parameters<Presigner['presignPost']>[0];
+
 /** Presigns nothing: records what it was asked, so the test can check the scope of each grant. */
 class RecordingPresigner implements Presigner {
-  readonly posts: { bucket: string; keyPrefix: string; maxBytes: number; expiresInSeconds: number }[] = [];
+  readonly posts: PostScope[] = [];
   presignGet(ref: { bucket: string; key: string }, expiresInSeconds: number) {
     return Promise.resolve({
       url: `https://get/${ref.bucket}/${ref.key}`,
@@ -36,7 +38,7 @@ class RecordingPresigner implements Presigner {
       expiresAt: new Date(Date.now() + expiresInSeconds * 1000).toISOString(),
     });
   }
-  presignPost(scope: { bucket: string; keyPrefix: string; maxBytes: number; expiresInSeconds: number }) {
+  presignPost(scope: PostScope) {
     this.posts.push(scope);
     return Promise.resolve({
       url: `https://post/${scope.bucket}`,
@@ -105,15 +107,20 @@ async function lease(service: BrokerService): Promise<GrantedLease> {
 }
 
 describe('BrokerService', () => {
-  it('grants a task with a GET of its input, a POST bound to the lease’s staging prefix and one for its log', async () => {
+  it('grants a task with a GET of its input, a POST bound to its output prefix and one for its log', async () => {
     const { service, presigner, id } = await setUp();
     const granted = await lease(service);
     expect(granted.taskId).toBe(id);
     expect(granted.input.url).toBe('https://get/input/a.txt');
-    expect(granted.staging).toMatch(new RegExp(`^_sluice/${RUN}/staging/${id}/1/[0-9a-f]{12}/$`));
+    expect(granted.outputPrefix).toBe('out/a.txt/');
     expect(granted.logKey).toBe(`_sluice/${RUN}/logs/${id}/1.log`);
     expect(presigner.posts).toEqual([
-      expect.objectContaining({ bucket: 'output', keyPrefix: granted.staging, maxBytes: 5 * 1024 ** 3 }),
+      expect.objectContaining({
+        bucket: 'output',
+        keyPrefix: granted.outputPrefix,
+        maxBytes: 5 * 1024 ** 3,
+        metadata: { 'sluice-task': `${RUN}/${id}` },
+      }),
       expect.objectContaining({ bucket: 'output', keyPrefix: `_sluice/${RUN}/logs/${id}/1.` }),
     ]);
     // Expiring with the lease (three heartbeats plus the grace), not days later.
@@ -126,16 +133,16 @@ describe('BrokerService', () => {
     const beat = await service.handle('heartbeat', { token: granted.token });
     expect(beat.body).toMatchObject({
       status: 'extended',
-      upload: { keyPrefix: granted.staging },
+      upload: { keyPrefix: granted.outputPrefix },
       logUpload: { keyPrefix: granted.logKey.replace(/log$/, '') },
     });
     expect(presigner.posts).toHaveLength(4);
   });
 
-  it('commits staged outputs once and records the attempt as a direct runner would', async () => {
+  it('commits the uploaded outputs once and records the attempt as a direct runner would', async () => {
     const { service, store, queue, id } = await setUp();
     const granted = await lease(service);
-    await store.put({ bucket: 'output', key: `${granted.staging}out/result.txt` }, 'HELLO');
+    await store.put({ bucket: 'output', key: `${granted.outputPrefix}result.txt` }, 'HELLO');
     await store.put({ bucket: 'output', key: granted.logKey }, 'log line');
     const done = await service.handle('complete', {
       token: granted.token,
@@ -157,11 +164,12 @@ describe('BrokerService', () => {
     });
     expect(record.attempts[0]?.logKey).toBe(`_sluice/${RUN}/logs/${id}/1.log`);
     expect((await queue.counts()).inFlight).toBe(0);
-    // Nothing staged is left behind.
+    // Nothing is staged: no copies to make or remove.
     const staged: string[] = [];
     for await (const page of store.list('output', `_sluice/${RUN}/staging/`))
       staged.push(...page.map((o) => o.key));
     expect(staged).toEqual([]);
+    expect(record.heldBy).toBeUndefined();
   });
 
   it('records a final failure and moves the task to the dead-letter queue', async () => {

@@ -30,7 +30,9 @@ describe('TaskLedger.recordAttempt', () => {
 
     await Promise.all(
       workers.map(([worker, ledger], i) =>
-        ledger.recordAttempt(task, id, attempt(worker, i), i === 0 ? 'succeeded' : 'running'),
+        ledger.recordAttempt(task, id, attempt(worker, i), i === 0 ? 'succeeded' : 'running', {
+          holder: 'keep',
+        }),
       ),
     );
 
@@ -64,6 +66,7 @@ describe('TaskLedger masks what it writes', () => {
         message: `the algorithm server answered 500: bad token ${SECRET}`,
       },
       'failed',
+      { holder: 'clear' },
     );
     const stored = await store.getText({ bucket: 'output', key: taskRecordKey(RUN, id) });
     expect(stored?.text).not.toContain(SECRET);
