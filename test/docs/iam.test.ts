@@ -116,7 +116,7 @@ The runner's role has one of two policies, by the job's \`mode\`:
 | --- | --- | --- |
 | task queue, dead-letter queue | receive, delete, change visibility, send | nothing |
 | input prefix | read, list | nothing: a presigned GET per lease, from the broker |
-| the run's ledger, output prefix | read and write its folders, write results | nothing: one presigned POST per attempt for its staging prefix, from the broker |
+| the run's ledger, output prefix | read and write its folders; write, read, list and delete results | nothing: a presigned POST per lease for its input's output prefix and one for its log, from the broker |
 | the run's broker | — | \`lambda:InvokeFunctionUrl\` (IAM auth only) and \`lambda:InvokeFunction\` through the URL only |
 | anything else | nothing | nothing |
 
@@ -132,18 +132,20 @@ Permissions. Every S3 and SQS call the runner makes, and no other:
 - the input: \`GetObject\` (and \`GetObjectVersion\` when the event names a version) under the input
   prefix; \`ListBucket\` on that prefix only, because without it S3 answers a missing object with 403
   instead of 404;
-- the ledger \`_sluice/<run-id>/\` in the output bucket: records, completion markers, commit claims,
-  staged outputs, logs and rejected messages (not \`run.json\`, \`results.json\` or the end marker);
-  staged outputs and claims are deleted after a commit;
-- the results: \`PutObject\` under the output prefix (the destination of the commit's copy).
+- the ledger \`_sluice/<run-id>/\` in the output bucket: records, completion markers, logs and
+  rejected messages (not \`run.json\`, \`results.json\` or the end marker); nothing there is deleted;
+- the results under the output prefix: \`PutObject\` (each output straight to its final key), and
+  for an attempt after one that may have left outputs behind \`ListBucket\` on the input's output
+  folder, \`GetObject\` (whose an object is, by its metadata) and \`DeleteObject\` (the leftovers).
 
 Nothing under \`_sluice/\` but those folders of this run, in either bucket, even when a prefix is
 empty (the default) or input and output share a bucket: an empty prefix would otherwise cover every
 run's ledger, and IAM cannot write "the prefix but not \`_sluice/\`" as one resource. So inputs and
 results are granted on every object outside the ledgers (\`ReadOutsideLedgers\`,
 \`WriteOutsideLedgers\`, with \`NotResource\`), and two \`Deny\` statements with \`NotResource\` hold
-reads to the input prefix and the run's ledger folders, and writes to the output prefix and the run's
-ledger folders (\`ReadOnlyInputsAndLedger\`, \`WriteOnlyResultsAndLedger\`). Those two also cap S3
+reads to the input prefix, the output prefix and the run's ledger folders, and writes and deletes to
+the output prefix and the run's ledger folders (\`ReadOnlyInputsAndLedger\`,
+\`WriteOnlyResultsAndLedger\`). Those two also cap S3
 object reads and writes that another policy of this role grants: read reference data with another
 role. Listing is refused for \`_sluice/\` and each start of it. A \`*\`, \`?\` or \`$\` in a prefix is
 written as IAM's \`\${*}\`, \`\${?}\`, \`\${$}\`, so \`team?/\` means that folder, not \`teamB/\`.

@@ -49411,28 +49411,15 @@ function stagingPrefix(runId, taskId, attempt) {
     return `${ledgerPrefix(runId)}staging/${taskId}/${attempt}/`;
 }
 /**
- * Where one lease of an attempt stages its outputs and log: `<staging prefix><lease tag>/`, the tag
- * a hash of the message id, so two workers running the same attempt from duplicate deliveries never
- * touch each other's staged objects.
+ * A short tag of a message id (12 hex of its sha256): names the message that holds a task in its
+ * record without keeping the id itself.
  *
  * @example
- * leaseStagingPrefix('thumbs-3f9a0c12', 'a1b2…', 1, 'f3c1…'); // '_sluice/thumbs-3f9a0c12/staging/a1b2…/1/5e0c9a1b2d3f/'
- * @throws {Error} when an id is malformed.
- */
-function leaseStagingPrefix(runId, taskId, attempt, messageId) {
-    const tag = (0,external_node_crypto_.createHash)('sha256').update(messageId).digest('hex').slice(0, 12);
-    return `${stagingPrefix(runId, taskId, attempt)}${tag}/`;
-}
-/**
- * Where a lease stages one output before the commit copies it to its final key:
- * `<lease staging prefix>out/<relative path>`.
- *
- * @example
- * stagedOutputKey('_sluice/r/staging/t/1/5e0c9a1b2d3f/', 'small/a.png'); // '…/5e0c9a1b2d3f/out/small/a.png'
+ * messageTag('f3c1…'); // '5e0c9a1b2d3f'
  * @throws never.
  */
-function stagedOutputKey(leaseStaging, relativePath) {
-    return `${leaseStaging}out/${relativePath}`;
+function messageTag(messageId) {
+    return (0,external_node_crypto_.createHash)('sha256').update(messageId).digest('hex').slice(0, 12);
 }
 /**
  * The run's results manifest, written by collect-results: `_sluice/<run-id>/results.json`.
@@ -49507,7 +49494,18 @@ function outputPrefixFor(prefixes, inputKey) {
  * @throws {ConfigurationError} when a part is not a safe relative path or the key is too long.
  */
 function outputKey(prefixes, inputKey, relativeOutputPath) {
-    return checkLength(`${outputPrefixFor(prefixes, inputKey)}${safeRelative(relativeOutputPath, 'output path')}`);
+    return checkLength(outputKeyUnder(outputPrefixFor(prefixes, inputKey), relativeOutputPath));
+}
+/**
+ * The key of one result under its input's output prefix (from {@link outputPrefixFor}): what a
+ * worker that knows only the prefix (sealed mode) builds, with the same checks as {@link outputKey}.
+ *
+ * @example
+ * outputKeyUnder('thumbs/cat.jpg/', 'small/cat.png'); // 'thumbs/cat.jpg/small/cat.png'
+ * @throws {ConfigurationError} when the path is not a safe relative path or the key is too long.
+ */
+function outputKeyUnder(outputPrefix, relativeOutputPath) {
+    return checkLength(`${outputPrefix}${safeRelative(relativeOutputPath, 'output path')}`);
 }
 /**
  * The relative output path of a file the algorithm left, given the manifest's `output`: for a
@@ -50712,102 +50710,89 @@ function decideMessage(body, runId, isInput) {
     }
 }
 
-;// CONCATENATED MODULE: external "node:timers/promises"
-const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ../core/src/broker/task-commit.ts
 /**
- * Committing a task's results exactly once: the outputs are already staged (uploaded by the worker
- * under its attempt's staging prefix); a claim in the ledger, copies to the final keys, then the
- * completion marker. Any number of attempts may finish the same task; only the claim holder's copies
- * become the results, and the others discard theirs.
+ * Committing a task's results exactly once. The task's lease holds its record (see TaskLedger:
+ * a second message for the task is dropped while another holds it), so one attempt at a time writes
+ * under the input's output prefix: the worker uploads each output straight to its final key, and
+ * the commit writes the completion marker naming them. An attempt after one that may have left
+ * outputs behind (a lost worker, a failed upload) first removes what it did not write itself.
  */
-
 
 
 
 /** Time allowed beyond the algorithm's limit for download, upload and commit. */
 const TRANSFER_MARGIN_SECONDS = 15 * 60;
-/** How long an attempt that lost the commit claim waits for the holder's completion marker. */
-const COMMIT_WAIT_SECONDS = 30;
+/** The user metadata every output carries: which run and task wrote it (`<run-id>/<task-id>`). */
+const OUTPUT_WRITER_METADATA = 'sluice-task';
 /**
- * Claims the commit of an attempt's staged results and copies them to their final keys, the
- * completion marker last. An attempt that loses the claim waits briefly for the holder's marker and
- * discards its staged copies.
+ * Commits the outputs a worker wrote to their final keys: removes an earlier attempt's leftovers
+ * when there may be some, then writes the completion marker (conditionally: one marker per task).
  *
  * @example
- * const committed = await commitResults(deps, { task, taskId, attempt, workerId, log }, staged);
- * @throws ConfigurationError when a result's key cannot be built; AWS errors once retries are spent
- *   (the claim is released first, so another attempt can commit).
+ * const committed = await commitOutputs(deps, { task, taskId, outputPrefix, cleanup, log }, written);
+ * @throws ConfigurationError when a result's key cannot be built; AWS errors once retries are spent.
  */
-async function commitResults(deps, state, outputs) {
+async function commitOutputs(deps, state, outputs) {
     const { settings, store, ledger } = deps;
-    const { task, taskId, attempt } = state;
+    const { task, taskId } = state;
     const bucket = settings.config.output.bucket;
-    // Final keys first: a result whose key cannot be built fails before anything is copied.
-    const planned = outputs.map((output) => ({
-        output,
-        staged: stagedOutputKey(state.staging, output.relativePath),
-        final: outputKey(settings.config, task.key, output.relativePath),
-    }));
-    const stagedKeys = planned.map((p) => p.staged);
-    const staleMs = (settings.timeoutSeconds + TRANSFER_MARGIN_SECONDS) * 1000;
-    let claim = await ledger.claim(taskId, attempt, state.workerId, staleMs);
-    for (let waited = 0; claim.kind === 'held' && waited < COMMIT_WAIT_SECONDS; waited += 1) {
-        await (0,external_node_timers_promises_namespaceObject.setTimeout)(1000);
-        const marker = await ledger.marker(taskId);
-        if (marker !== undefined)
-            claim = { kind: 'done', marker };
+    const committed = [];
+    for (const output of outputs) {
+        const key = outputKeyUnder(state.outputPrefix, output.relativePath);
+        const etag = output.etag ?? (await retry_withRetries(() => store.head({ bucket, key })))?.etag;
+        if (etag === undefined)
+            throw new Error(`the output ${key} is not in the bucket`);
+        committed.push({ key, size: output.size, etag });
     }
-    if (claim.kind !== 'won') {
-        await discard(store, bucket, stagedKeys, state.log);
-        return claim.kind === 'done'
-            ? { kind: 'done', outputs: claim.marker.outputs }
-            : { kind: 'held', by: claim.by };
-    }
-    try {
-        const committed = [];
-        for (const { output, staged, final } of planned) {
-            const put = await retry_withRetries(() => store.copy({ bucket, key: staged }, { bucket, key: final }));
-            committed.push({ key: final, size: output.size, etag: put.etag });
-        }
-        const marker = {
-            schemaVersion: 1,
-            runId: settings.config.runId,
-            taskId,
-            input: {
-                bucket: task.bucket,
-                key: task.key,
-                etag: task.etag,
-                ...(task.versionId !== undefined && { versionId: task.versionId }),
-            },
-            algorithmDigest: settings.algorithmDigest,
-            outputs: committed,
-            committedAt: new Date().toISOString(),
-        };
-        // The marker last: its presence means every result above is in place.
-        if (!(await ledger.writeMarker(marker))) {
-            const existing = await ledger.marker(taskId);
-            await discard(store, bucket, stagedKeys, state.log);
-            return { kind: 'done', outputs: existing?.outputs ?? committed };
-        }
-        await discard(store, bucket, stagedKeys, state.log);
+    if (state.cleanup)
+        await removeLeftoverOutputs(deps, state, new Set(committed.map((o) => o.key)));
+    const marker = {
+        schemaVersion: 1,
+        runId: settings.config.runId,
+        taskId,
+        input: {
+            bucket: task.bucket,
+            key: task.key,
+            etag: task.etag,
+            ...(task.versionId !== undefined && { versionId: task.versionId }),
+        },
+        algorithmDigest: settings.algorithmDigest,
+        outputs: committed,
+        committedAt: new Date().toISOString(),
+    };
+    if (await ledger.writeMarker(marker))
         return { kind: 'committed', outputs: committed };
+    const existing = await ledger.marker(taskId);
+    return { kind: 'done', outputs: existing?.outputs ?? committed };
+}
+/**
+ * Deletes objects under the output prefix that this run's task wrote before (their metadata names
+ * it) and this attempt did not: an earlier attempt's partial outputs. Objects another input or
+ * another run wrote there are left alone. A failure only leaves them (logged).
+ */
+async function removeLeftoverOutputs(deps, state, keep) {
+    const { store, settings } = deps;
+    const bucket = settings.config.output.bucket;
+    const writer = `${settings.config.runId}/${state.taskId}`;
+    try {
+        const leftovers = [];
+        for await (const page of store.list(bucket, state.outputPrefix)) {
+            for (const { key } of page) {
+                if (keep.has(key))
+                    continue;
+                const info = await retry_withRetries(() => store.head({ bucket, key }));
+                if (info?.metadata[OUTPUT_WRITER_METADATA] === writer)
+                    leftovers.push(key);
+            }
+        }
+        if (leftovers.length === 0)
+            return;
+        const deleted = await store.deleteMany(bucket, leftovers);
+        state.log.info('earlier-outputs-removed', { removed: leftovers.length - deleted.failed.length });
     }
     catch (thrown) {
-        await ledger.releaseClaim(claim.key);
-        throw thrown;
-    }
-}
-/** Deletes staged copies; a failure only leaves them to the run's teardown, so it is logged, not thrown. */
-async function discard(store, bucket, keys, log) {
-    if (keys.length === 0)
-        return;
-    const result = await store.deleteMany(bucket, keys).catch((thrown) => {
-        log.warning('staging-cleanup-failed', { message: toError(thrown).message });
-        return undefined;
-    });
-    if (result !== undefined && result.failed.length > 0) {
-        log.warning('staging-cleanup-failed', { failed: result.failed.length });
+        state.log.warning('earlier-outputs-not-removed', { message: toError(thrown).message });
     }
 }
 
@@ -50817,7 +50802,7 @@ async function discard(store, bucket, keys, log) {
 
 /** The record a lease created, for a conditional rewrite without reading it. */
 function createdRecord(lease) {
-    return lease.recordEtag === undefined ? undefined : { etag: lease.recordEtag };
+    return lease.recordEtag === undefined ? {} : { created: { etag: lease.recordEtag } };
 }
 /** Why a key cannot become output keys, or undefined when it can. */
 function outputKeysProblem(config, key) {
@@ -51014,6 +50999,17 @@ const taskRecordSchemaTyped = {
             },
         },
         outputs: { type: 'array', items: outputSchema },
+        heldBy: {
+            type: 'object',
+            nullable: true,
+            properties: {
+                message: { type: 'string', pattern: '^[a-f0-9]{12}$' },
+                attempt: { type: 'integer', minimum: 1 },
+                workerId: { type: 'string', minLength: 1 },
+            },
+            required: ['message', 'attempt', 'workerId'],
+            additionalProperties: false,
+        },
         updatedAt: TIMESTAMP,
     },
     required: [
@@ -51199,11 +51195,41 @@ class TaskLedger {
      * fresh task's lease costs one request instead of reading the marker and the record first: a
      * marker is only ever written after its task's record.
      */
-    async createRecord(task, taskId, attempt) {
+    async createRecord(task, taskId, attempt, holder) {
         const ref = { bucket: this.bucket, key: taskRecordKey(this.runId, taskId) };
-        const record = this.withAttempt(undefined, task, taskId, this.masked(attempt), 'running');
+        const record = this.withAttempt(undefined, task, taskId, this.masked(attempt), 'running', [], holder);
         const put = await retry_withRetries(() => this.store.putIfAbsent(ref, JSON.stringify(record), { contentType: 'application/json' }));
         return put?.etag;
+    }
+    /**
+     * Leases a task whose record may exist: reads it and, unless it says the task succeeded, failed
+     * for good (and this is no re-drive), is held by another message (and this is no re-drive) or has
+     * no attempts left, puts this attempt in as the holder — conditionally on what was read, again on a
+     * lost race. A re-drive (`redrive`) takes the task whatever an earlier round said.
+     */
+    async leaseRecord(task, taskId, attempt, holder, options) {
+        const ref = { bucket: this.bucket, key: taskRecordKey(this.runId, taskId) };
+        const entry = this.masked(attempt);
+        let decision = { kind: 'leased', earlier: false };
+        await retry_withRetries(() => updateJson(this.store, ref, (existing) => {
+            const previous = this.readable(existing, ref.key, taskId);
+            const by = previous?.heldBy;
+            if (previous?.status === 'succeeded')
+                decision = { kind: 'succeeded' };
+            else if (previous?.status === 'failed' && !options.redrive)
+                decision = { kind: 'failed' };
+            else if (by !== undefined && by.message !== holder.message && !options.redrive)
+                decision = { kind: 'held', by };
+            else if (options.exhausted)
+                decision = { kind: 'exhausted' };
+            else {
+                const earlier = (previous?.attempts ?? []).some((a) => a.attempt !== entry.attempt);
+                decision = { kind: 'leased', earlier };
+                return this.withAttempt(previous, task, taskId, entry, 'running', undefined, holder);
+            }
+            return undefined;
+        }));
+        return decision;
     }
     /**
      * Records an attempt: reads the task record, puts this attempt in (replacing this worker's entry
@@ -51212,14 +51238,15 @@ class TaskLedger {
      * only if nobody wrote it in between, else it does all that again on their version.
      * When a marker is known the task is `succeeded` with the marker's outputs, whoever writes last.
      */
-    async recordAttempt(task, taskId, attempt, status, outputs, created) {
+    async recordAttempt(task, taskId, attempt, status, options) {
+        const { outputs, created, holder } = options;
         const ref = { bucket: this.bucket, key: taskRecordKey(this.runId, taskId) };
         const entry = this.masked(attempt);
         if (created !== undefined) {
             // The record as this lease created it holds only this attempt (same number, same worker), so
             // the new one is known without reading it; anyone's write since makes the put fail, and then
             // the read-modify-write below keeps their change.
-            const record = this.withAttempt(undefined, task, taskId, entry, status, outputs);
+            const record = this.withAttempt(undefined, task, taskId, entry, status, outputs, holder);
             try {
                 await retry_withRetries(() => this.store.putJson(ref, record, { ifMatch: created.etag }));
                 return record;
@@ -51229,7 +51256,7 @@ class TaskLedger {
                     throw thrown;
             }
         }
-        const updated = await retry_withRetries(() => updateJson(this.store, ref, (existing) => this.withAttempt(this.readable(existing, ref.key, taskId), task, taskId, entry, status, outputs)));
+        const updated = await retry_withRetries(() => updateJson(this.store, ref, (existing) => this.withAttempt(this.readable(existing, ref.key, taskId), task, taskId, entry, status, outputs, holder)));
         // `withAttempt` always gives a record, so updateJson always writes.
         if (updated === undefined)
             throw new Error(`task record ${ref.key} was not written`);
@@ -51255,7 +51282,8 @@ class TaskLedger {
             return undefined;
         }
     }
-    withAttempt(previous, task, taskId, attempt, status, outputs) {
+    withAttempt(previous, task, taskId, attempt, status, outputs, holder) {
+        const heldBy = holder === 'keep' ? previous?.heldBy : holder === 'clear' ? undefined : holder;
         const attempts = (previous?.attempts ?? []).filter((a) => !(a.attempt === attempt.attempt && a.workerId === attempt.workerId));
         attempts.push(attempt);
         attempts.sort((a, b) => a.attempt - b.attempt || a.startedAt.localeCompare(b.startedAt));
@@ -51275,46 +51303,9 @@ class TaskLedger {
             algorithmDigest: this.algorithmDigest,
             attempts,
             outputs: [...(outputs ?? previous?.outputs ?? [])],
+            ...(heldBy !== undefined && { heldBy }),
             updatedAt: new Date().toISOString(),
         };
-    }
-    /**
-     * Claims the right to commit a task's outputs with a conditional put, so exactly one attempt
-     * commits even when two workers finish the same task. The first claim is
-     * `claims/<task-id>.json`; a claim older than `staleMs` (its holder presumably died mid-commit)
-     * is taken over by claiming the next generation, `claims/<task-id>.<n>.json`, again conditionally.
-     * When the marker exists the task is done; otherwise a live claim holds it.
-     */
-    async claim(taskId, attempt, workerId, staleMs) {
-        const body = { workerId, attempt, claimedAt: new Date().toISOString() };
-        for (let generation = 1; generation < 1000; generation += 1) {
-            const key = this.claimKey(taskId, generation);
-            const put = await retry_withRetries(() => this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(body), {
-                contentType: 'application/json',
-            }));
-            if (put !== undefined)
-                return { kind: 'won', key };
-            const marker = await this.marker(taskId);
-            if (marker !== undefined)
-                return { kind: 'done', marker };
-            const held = await retry_withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
-            const claim = held?.value;
-            const claimedAt = typeof claim?.claimedAt === 'string' ? Date.parse(claim.claimedAt) : Number.NaN;
-            // A claim deleted meanwhile (its holder gave up) or unreadable counts as stale.
-            if (held !== undefined && !Number.isNaN(claimedAt) && Date.now() - claimedAt < staleMs) {
-                return { kind: 'held', by: `${String(claim?.workerId)} (attempt ${String(claim?.attempt)})` };
-            }
-            if (held === undefined)
-                generation -= 1; // the same generation is free again: claim it
-            this.log.warning('commit-claim-taken-over', { taskId, stale: key });
-        }
-        return { kind: 'held', by: 'too many claim generations' };
-    }
-    /** Gives a claim up, so a later attempt can commit (after this one failed to). Best effort. */
-    async releaseClaim(key) {
-        await this.store.deleteMany(this.bucket, [key]).catch((thrown) => {
-            this.log.warning('commit-claim-release-failed', { key, message: toError(thrown).message });
-        });
     }
     /** Writes the completion marker; false when another commit wrote it first. */
     async writeMarker(marker) {
@@ -51339,10 +51330,6 @@ class TaskLedger {
             ...(truncated && { bodyTruncated: true }),
         })));
         return key;
-    }
-    claimKey(taskId, generation) {
-        const base = `${ledgerPrefix(this.runId)}claims/${taskId}`;
-        return generation === 1 ? `${base}.json` : `${base}.${generation}.json`;
     }
 }
 
@@ -51370,8 +51357,6 @@ class TaskLedger {
 
 
 
-/** Delay before a task whose commit another live worker holds is offered again. */
-const HELD_RETRY_SECONDS = 60;
 /** How long a lease goes on settling messages past its wait (a queue full of duplicates). */
 const SETTLE_LIMIT_MS = 30_000;
 /** SQS's longest message delay and the longest retry backoff. */
@@ -51384,6 +51369,7 @@ class TaskControl {
         dropped: 0,
         split: 0,
         alreadyDone: 0,
+        duplicates: 0,
         exhausted: 0,
     };
     ledger;
@@ -51497,6 +51483,7 @@ class TaskControl {
         // budget counts from the last re-drive (`retryFrom`).
         const attempt = (task.attemptsUsed ?? 0) + message.receiveCount;
         const taskId = task_id_taskId(task);
+        const problem = outputKeysProblem(settings.config, task.key);
         const lease = {
             task,
             taskId,
@@ -51504,7 +51491,9 @@ class TaskControl {
             roundAttempt: attempt - (task.retryFrom ?? 0),
             workerId,
             messageId: message.messageId,
-            staging: leaseStagingPrefix(task.runId, taskId, attempt, message.messageId),
+            holder: messageTag(message.messageId),
+            outputPrefix: problem === undefined ? outputPrefixFor(settings.config, task.key) : '',
+            cleanup: false,
             logKey: taskLogKey(task.runId, taskId, attempt),
             receiptHandle: message.receiptHandle,
             receivedAt,
@@ -51512,12 +51501,13 @@ class TaskControl {
             visibleAt: receivedAt + this.leaseSeconds * 1000,
         };
         const log = messageLog.with({ taskId, attempt, key: task.key });
-        const fresh = attempt === 1 && task.retryFrom === undefined;
-        if (fresh && this.outputKeysPossible(task)) {
+        const entry = this.entry(lease, { phases: {}, logStaged: false });
+        const holder = { message: lease.holder, attempt, workerId };
+        if (attempt === 1 && task.retryFrom === undefined && problem === undefined) {
             // The first receive of a first attempt: no record means no marker and no earlier failure, so
             // creating the record (conditionally) is the whole check. A record found means it was leased
             // before: the checks below read what it says.
-            const recordEtag = await this.ledger.createRecord(task, taskId, this.entry(lease, { phases: {}, logStaged: false }));
+            const recordEtag = await this.ledger.createRecord(task, taskId, entry, holder);
             if (recordEtag !== undefined) {
                 log.info('task-leased', { workerId, bucket: task.bucket, size: task.size });
                 return { ...lease, recordEtag };
@@ -51529,39 +51519,50 @@ class TaskControl {
             await this.deleteMessage(message.receiptHandle, log);
             return undefined;
         }
-        if (task.retryFrom === undefined && (await this.ledger.failedForGood(taskId))) {
-            log.info('task-already-failed', { hint: 'collect-results with retry-failed runs it again' });
-            this.stats.alreadyDone += 1;
-            await this.deleteMessage(message.receiptHandle, log);
-            return undefined;
-        }
-        if (lease.roundAttempt > settings.config.maxAttempts) {
-            // The last attempt's worker was lost (the message came back with no attempts left).
-            this.stats.exhausted += 1;
+        if (problem !== undefined) {
+            // A key that cannot become output keys (`a//b`, `x/../y`, too long) never will.
             await this.fail(lease, {
-                failureClass: 'infrastructure',
-                retryable: false,
-                message: `not run: the worker of an earlier attempt was lost and all ${settings.config.maxAttempts} attempts are used`,
+                ...verdictReport(classifyAttempt({ kind: 'input', gone: true, message: problem }, settings.manifest)),
                 phases: {},
                 logStaged: false,
             });
             return undefined;
         }
-        if (!this.outputKeysPossible(task)) {
-            await this.fail(lease, {
-                ...verdictReport(classifyAttempt({ kind: 'input', gone: true, message: outputKeysProblem(settings.config, task.key) ?? '' }, settings.manifest)),
-                phases: {},
-                logStaged: false,
-            });
-            return undefined;
+        const leased = await this.ledger.leaseRecord(task, taskId, entry, holder, {
+            redrive: task.retryFrom !== undefined,
+            exhausted: lease.roundAttempt > settings.config.maxAttempts,
+        });
+        switch (leased.kind) {
+            case 'leased':
+                log.info('task-leased', { workerId, bucket: task.bucket, size: task.size });
+                return { ...lease, cleanup: leased.earlier };
+            case 'succeeded':
+            case 'failed':
+                log.info(leased.kind === 'succeeded' ? 'task-already-done' : 'task-already-failed', {
+                    hint: 'collect-results with retry-failed runs a failed task again',
+                });
+                this.stats.alreadyDone += 1;
+                await this.deleteMessage(message.receiptHandle, log);
+                return undefined;
+            case 'held':
+                // Another message holds the task (a duplicate delivery, a second dispatch): it carries the
+                // task to its end, so this one goes without running it or counting an attempt.
+                log.info('task-held-elsewhere', { by: leased.by.workerId, attempt: leased.by.attempt });
+                this.stats.duplicates += 1;
+                await this.deleteMessage(message.receiptHandle, log);
+                return undefined;
+            case 'exhausted':
+                // The last attempt's worker was lost (the message came back with no attempts left).
+                this.stats.exhausted += 1;
+                await this.fail(lease, {
+                    failureClass: 'infrastructure',
+                    retryable: false,
+                    message: `not run: the worker of an earlier attempt was lost and all ${settings.config.maxAttempts} attempts are used`,
+                    phases: {},
+                    logStaged: false,
+                });
+                return undefined;
         }
-        await this.ledger.recordAttempt(task, taskId, this.entry(lease, { phases: {}, logStaged: false }), 'running');
-        log.info('task-leased', { workerId, bucket: task.bucket, size: task.size });
-        return lease;
-    }
-    /** False for a key that cannot become output keys (`a//b`, `x/../y`, too long): it never will. */
-    outputKeysPossible(task) {
-        return outputKeysProblem(this.deps.settings.config, task.key) === undefined;
     }
     /**
      * Extends a lease by one window, never past the task's time limit plus a margin for transfers (a
@@ -51589,9 +51590,8 @@ class TaskControl {
         return { kind: 'extended', lease: { ...lease, visibleAt: Date.now() + seconds * 1000 } };
     }
     /**
-     * Commits a finished attempt's staged outputs exactly once, records it and deletes its message.
-     * A commit that fails is recorded as an `upload-failed` attempt (retried); a commit another live
-     * worker holds hands the task back for later.
+     * Commits a finished attempt's outputs (already at their final keys) exactly once, records it and
+     * deletes its message. A commit that fails is recorded as an `upload-failed` attempt (retried).
      *
      * @throws AWS errors only when even recording failed (the message then returns by itself).
      */
@@ -51601,12 +51601,11 @@ class TaskControl {
         const started = Date.now();
         let committed;
         try {
-            committed = await commitResults({ settings, store, ledger: this.ledger }, {
+            committed = await commitOutputs({ settings, store, ledger: this.ledger }, {
                 task: lease.task,
                 taskId: lease.taskId,
-                attempt: lease.attempt,
-                workerId: lease.workerId,
-                staging: lease.staging,
+                outputPrefix: lease.outputPrefix,
+                cleanup: lease.cleanup,
                 log,
             }, report.outputs);
         }
@@ -51622,11 +51621,6 @@ class TaskControl {
             return { outcome, message };
         }
         const phases = { ...report.phases, uploadMs: (report.phases.uploadMs ?? 0) + (Date.now() - started) };
-        if (committed.kind === 'held') {
-            log.info('commit-held-elsewhere', { by: committed.by });
-            await this.release(lease, `another worker (${committed.by}) is committing this task`, HELD_RETRY_SECONDS);
-            return { outcome: 'released', message: `another worker (${committed.by}) is committing this task` };
-        }
         const entry = {
             ...this.entry(lease, { ...report, phases }),
             endedAt: new Date().toISOString(),
@@ -51635,7 +51629,11 @@ class TaskControl {
             }),
         };
         this.publishLog(lease, report, entry);
-        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'succeeded', committed.outputs, createdRecord(lease));
+        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'succeeded', {
+            outputs: committed.outputs,
+            ...createdRecord(lease),
+            holder: 'clear',
+        });
         await this.deleteMessage(lease.receiptHandle, log);
         return {
             outcome: 'succeeded',
@@ -51660,7 +51658,16 @@ class TaskControl {
         };
         const final = !report.retryable || lease.roundAttempt >= settings.config.maxAttempts;
         this.publishLog(lease, report, entry);
-        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, final ? 'failed' : 'running', undefined, createdRecord(lease));
+        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, final ? 'failed' : 'running', {
+            ...createdRecord(lease),
+            // A retry comes back as the same message, which keeps the task; a final failure frees it.
+            holder: final ? 'clear' : { message: lease.holder, attempt: lease.attempt, workerId: lease.workerId },
+        });
+        if (final && report.failureClass === 'upload-failed' && lease.outputPrefix !== '') {
+            // Outputs written before the upload failed are no results: nothing will commit them now.
+            const { settings, store } = this.deps;
+            await removeLeftoverOutputs({ settings, store, ledger: this.ledger }, { task: lease.task, taskId: lease.taskId, outputPrefix: lease.outputPrefix, cleanup: true, log }, new Set());
+        }
         if (final) {
             const sent = await this.deps.deadLetter.sendBatch([
                 { body: formatTaskMessage({ ...lease.task, attemptsUsed: lease.attempt }) },
@@ -51696,7 +51703,11 @@ class TaskControl {
             endedAt: new Date().toISOString(),
             message: `released: ${reason}; this attempt does not count`,
         };
-        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'running', undefined, createdRecord(lease));
+        // Freed: the fresh message takes the task again (the old one is deleted next).
+        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'running', {
+            ...createdRecord(lease),
+            holder: 'clear',
+        });
         const sent = await this.deps.queue.sendBatch([
             { body: formatTaskMessage({ ...lease.task, attemptsUsed: lease.attempt - 1 }), delaySeconds },
         ]);
@@ -51727,6 +51738,8 @@ class TaskControl {
     }
 }
 
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ../core/src/broker/protocol.ts
 
 
@@ -51778,7 +51791,11 @@ const completeSchema = {
             maxItems: 100_000,
             items: {
                 type: 'object',
-                properties: { relativePath: RELATIVE_PATH, size: { type: 'integer', minimum: 0 } },
+                properties: {
+                    relativePath: RELATIVE_PATH,
+                    size: { type: 'integer', minimum: 0 },
+                    etag: { type: 'string', minLength: 1, maxLength: 1024, nullable: true },
+                },
                 required: ['relativePath', 'size'],
                 additionalProperties: false,
             },
@@ -51952,6 +51969,7 @@ function aborted(signal) {
  */
 
 
+
 class DirectTaskSource {
     control;
     store;
@@ -51975,7 +51993,7 @@ class DirectTaskSource {
             task: lease.task,
             taskId: lease.taskId,
             attempt: lease.attempt,
-            staging: lease.staging,
+            outputPrefix: lease.outputPrefix,
             logKey: lease.logKey,
         };
         this.leases.set(worker, lease);
@@ -51996,9 +52014,12 @@ class DirectTaskSource {
             ...(task.versionId !== undefined && { versionId: task.versionId }),
         }));
     }
-    async stageOutput(worker, relativePath, file) {
-        const key = stagedOutputKey(worker.staging, relativePath);
-        await retry_withRetries(() => this.store.upload({ bucket: this.outputBucket, key }, file));
+    async uploadOutput(worker, relativePath, file) {
+        const key = outputKeyUnder(worker.outputPrefix, relativePath);
+        const put = await retry_withRetries(() => this.store.upload({ bucket: this.outputBucket, key }, file, {
+            metadata: { [OUTPUT_WRITER_METADATA]: `${worker.task.runId}/${worker.taskId}` },
+        }));
+        return put.etag;
     }
     async stageLog(worker, file) {
         await retry_withRetries(() => this.store.upload({ bucket: this.outputBucket, key: worker.logKey }, file, {
@@ -52914,8 +52935,9 @@ class TaskProcessor {
         const exitCode = result.verdict.exitCode;
         // From here on the task is finished even when the runner is asked to stop: committing is short.
         started = Date.now();
+        let etags;
         try {
-            await this.stageOutputs(lease, result.outputs);
+            etags = await this.uploadOutputs(lease, result.outputs);
         }
         catch (thrown) {
             const message = `the results could not be uploaded: ${toError(thrown).message}`;
@@ -52927,13 +52949,16 @@ class TaskProcessor {
             return this.failed(state, classifyAttempt(evidence, settings.manifest));
         }
         phases.uploadMs = Date.now() - started;
-        taskLog.note(`staged ${result.outputs.length} result(s) for the commit`);
+        taskLog.note(`uploaded ${result.outputs.length} result(s) for the commit`);
         const logStaged = await this.stageLog(state);
         const completed = await source.complete(lease, {
             phases,
             ...(exitCode !== undefined && { exitCode }),
             logStaged,
-            outputs: result.outputs.map(({ relativePath, size }) => ({ relativePath, size })),
+            outputs: result.outputs.map(({ relativePath, size }, index) => {
+                const etag = etags[index];
+                return etag === undefined ? { relativePath, size } : { relativePath, size, etag };
+            }),
         });
         const fields = {
             outputs: completed.outputs?.length,
@@ -52947,9 +52972,9 @@ class TaskProcessor {
             log.warning('task-not-committed', { outcome: completed.outcome, reason: completed.message, ...phases });
         return completed.outcome;
     }
-    /** Stages every output, a few at a time: each is its own request, so they need not wait in line. */
-    async stageOutputs(lease, outputs) {
-        await mapBounded(outputs, UPLOADS_IN_FLIGHT, (output) => this.deps.source.stageOutput(lease, output.relativePath, output.file));
+    /** Uploads every output, a few at a time: each is its own request, so they need not wait in line. */
+    async uploadOutputs(lease, outputs) {
+        return mapBounded(outputs, UPLOADS_IN_FLIGHT, (output) => this.deps.source.uploadOutput(lease, output.relativePath, output.file));
     }
     /** Reports a failed attempt; the control retries it later or ends the task. */
     async failed(state, verdict) {
@@ -55047,8 +55072,8 @@ class BrokerTaskSource {
         }
         if (answer.lease === null)
             return undefined;
-        const { task, taskId, attempt, staging, logKey } = answer.lease;
-        const worker = { task, taskId, attempt, staging, logKey };
+        const { task, taskId, attempt, outputPrefix, logKey } = answer.lease;
+        const worker = { task, taskId, attempt, outputPrefix, logKey };
         this.granted.set(worker, answer.lease);
         return worker;
     }
@@ -55062,9 +55087,10 @@ class BrokerTaskSource {
     async download(worker, file) {
         await retry_withRetries(() => downloadPresigned(this.grant(worker).input, file, { ifMatch: worker.task.etag }));
     }
-    async stageOutput(worker, relativePath, file) {
-        const key = stagedOutputKey(worker.staging, relativePath);
-        await retry_withRetries(() => uploadPresignedPost(this.grant(worker).upload, key, file));
+    async uploadOutput(worker, relativePath, file) {
+        const key = outputKeyUnder(worker.outputPrefix, relativePath);
+        const uploaded = await retry_withRetries(() => uploadPresignedPost(this.grant(worker).upload, key, file));
+        return uploaded.etag;
     }
     async stageLog(worker, file) {
         await retry_withRetries(() => uploadPresignedPost(this.grant(worker).logUpload, worker.logKey, file, {

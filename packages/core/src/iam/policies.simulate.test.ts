@@ -120,27 +120,28 @@ const runnerCalls: readonly Call[] = [
     resource: s3('photos'),
     context: { 's3:prefix': 'incoming/2024/cat.jpg' },
   },
-  // ledger.ts: marker, record, claims, rejected messages
+  // ledger.ts: marker, record, rejected messages
   { action: 's3:GetObject', resource: s3(`${ledger}/done/${task}.json`) },
   { action: 's3:PutObject', resource: s3(`${ledger}/done/${task}.json`) },
   { action: 's3:GetObject', resource: s3(`${ledger}/tasks/${task}.json`) },
   { action: 's3:PutObject', resource: s3(`${ledger}/tasks/${task}.json`) },
-  { action: 's3:GetObject', resource: s3(`${ledger}/claims/${task}.2.json`) },
-  { action: 's3:PutObject', resource: s3(`${ledger}/claims/${task}.json`) },
-  { action: 's3:DeleteObject', resource: s3(`${ledger}/claims/${task}.json`) },
   { action: 's3:PutObject', resource: s3(`${ledger}/rejected/msg-1.json`) },
   {
     action: 's3:ListBucket',
     resource: s3('thumbs'),
     context: { 's3:prefix': `_sluice/${runId}/done/${task}.json` },
   },
-  // task-commit.ts and task-processor.ts: staging, commit (CopyObject = GetObject on the source,
-  // PutObject on the destination), logs, clean-up
-  { action: 's3:PutObject', resource: s3(`${ledger}/staging/${task}/1/cat-256.png`) },
-  { action: 's3:AbortMultipartUpload', resource: s3(`${ledger}/staging/${task}/1/big.bin`) },
-  { action: 's3:GetObject', resource: s3(`${ledger}/staging/${task}/1/cat-256.png`) },
+  // task-processor.ts and task-commit.ts: outputs straight to their final keys (multipart when
+  // large), an earlier attempt's leftovers found (listing, HeadObject) and removed, the log
   { action: 's3:PutObject', resource: s3('thumbs/small/2024/cat.jpg/cat-256.png') },
-  { action: 's3:DeleteObject', resource: s3(`${ledger}/staging/${task}/1/cat-256.png`) },
+  { action: 's3:AbortMultipartUpload', resource: s3('thumbs/small/2024/cat.jpg/big.bin') },
+  { action: 's3:GetObject', resource: s3('thumbs/small/2024/cat.jpg/cat-256.png') },
+  { action: 's3:DeleteObject', resource: s3('thumbs/small/2024/cat.jpg/cat-256.png') },
+  {
+    action: 's3:ListBucket',
+    resource: s3('thumbs'),
+    context: { 's3:prefix': 'small/2024/cat.jpg/' },
+  },
   { action: 's3:PutObject', resource: s3(`${ledger}/logs/${task}/1.log`) },
   { action: 's3:AbortMultipartUpload', resource: s3(`${ledger}/logs/${task}/1.log`) },
 ];
@@ -177,13 +178,15 @@ describe('the task role, simulated', () => {
       { action: 's3:ListBucket', resource: s3('photos'), context: { 's3:prefix': '' } },
       { action: 's3:ListBucket', resource: s3('thumbs') },
       { action: 's3:ListBucket', resource: s3('thumbs'), context: { 's3:prefix': '_sluice/' } },
-      { action: 's3:ListBucket', resource: s3('thumbs'), context: { 's3:prefix': 'small/' } },
+      { action: 's3:ListBucket', resource: s3('thumbs'), context: { 's3:prefix': 'large/' } },
       { action: 's3:ListBucket', resource: s3('payroll'), context: { 's3:prefix': 'incoming/' } },
-      // results: written only under the output prefix, never read or deleted
+      // results: written, read and removed only under the output prefix
       { action: 's3:PutObject', resource: s3('thumbs/large/cat.png') },
-      { action: 's3:GetObject', resource: s3('thumbs/small/2024/cat.jpg/cat-256.png') },
-      { action: 's3:DeleteObject', resource: s3('thumbs/small/2024/cat.jpg/cat-256.png') },
+      { action: 's3:GetObject', resource: s3('thumbs/large/cat.png') },
+      { action: 's3:DeleteObject', resource: s3('thumbs/large/cat.png') },
+      { action: 's3:AbortMultipartUpload', resource: s3('thumbs/large/cat.png') },
       { action: 's3:PutObject', resource: s3('payroll/small/x') },
+      { action: 's3:DeleteObject', resource: s3('payroll/small/x') },
       // the ledger: run state, results, the records of another run, deleting records or markers
       { action: 's3:PutObject', resource: s3(`${ledger}/run.json`) },
       { action: 's3:GetObject', resource: s3(`${ledger}/run.json`) },
@@ -515,24 +518,29 @@ describe('the task role, simulated with empty, shared and wildcard prefixes', ()
       { action: 's3:GetObject', resource: s3(`${input.bucket}/${inputKey}`) },
       { action: 's3:GetObjectVersion', resource: s3(`${input.bucket}/${inputKey}`) },
       { action: 's3:ListBucket', resource: s3(input.bucket), context: { 's3:prefix': inputKey } },
-      ...['claims', 'done', 'staging', 'tasks'].map((folder) => ({
+      ...['done', 'tasks'].map((folder) => ({
         action: 's3:GetObject',
         resource: s3(`${own}/${folder}/${task}.json`),
       })),
-      ...['claims', 'done', 'logs', 'rejected', 'staging', 'tasks'].map((folder) => ({
+      ...['done', 'logs', 'rejected', 'tasks'].map((folder) => ({
         action: 's3:PutObject',
         resource: s3(`${own}/${folder}/${task}.json`),
       })),
-      { action: 's3:AbortMultipartUpload', resource: s3(`${own}/staging/${task}/1/big.bin`) },
       { action: 's3:AbortMultipartUpload', resource: s3(`${own}/logs/${task}/1.log`) },
-      { action: 's3:DeleteObject', resource: s3(`${own}/claims/${task}.json`) },
-      { action: 's3:DeleteObject', resource: s3(`${own}/staging/${task}/1/cat-256.png`) },
       {
         action: 's3:ListBucket',
         resource: s3(output.bucket),
         context: { 's3:prefix': `_sluice/${runId}/done/${task}.json` },
       },
-      { action: 's3:PutObject', resource: s3(`${output.bucket}/${output.prefix}2024/cat.jpg/cat-256.png`) },
+      ...['s3:PutObject', 's3:AbortMultipartUpload', 's3:GetObject', 's3:DeleteObject'].map((action) => ({
+        action,
+        resource: s3(`${output.bucket}/${output.prefix}2024/cat.jpg/cat-256.png`),
+      })),
+      {
+        action: 's3:ListBucket',
+        resource: s3(output.bucket),
+        context: { 's3:prefix': `${output.prefix}2024/cat.jpg/` },
+      },
     ];
   }
 

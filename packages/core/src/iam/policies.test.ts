@@ -71,9 +71,8 @@ describe('taskRolePolicy', () => {
           Action: ['s3:GetObject', 's3:GetObjectVersion'],
           NotResource: [
             'arn:aws:s3:::photos/incoming/*',
-            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/claims/*',
+            'arn:aws:s3:::thumbs/small/*',
             'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/done/*',
-            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/staging/*',
             'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/tasks/*',
           ],
         },
@@ -94,9 +93,7 @@ describe('taskRolePolicy', () => {
           Effect: 'Allow',
           Action: ['s3:GetObject'],
           Resource: [
-            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/claims/*',
             'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/done/*',
-            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/staging/*',
             'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/tasks/*',
           ],
         },
@@ -105,11 +102,9 @@ describe('taskRolePolicy', () => {
           Effect: 'Allow',
           Action: ['s3:PutObject'],
           Resource: [
-            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/claims/*',
             'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/done/*',
             'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/logs/*',
             'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/rejected/*',
-            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/staging/*',
             'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/tasks/*',
           ],
         },
@@ -117,19 +112,19 @@ describe('taskRolePolicy', () => {
           Sid: 'AbortLargeUploads',
           Effect: 'Allow',
           Action: ['s3:AbortMultipartUpload'],
-          Resource: [
-            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/logs/*',
-            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/staging/*',
-          ],
+          Resource: ['arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/logs/*'],
         },
         {
-          Sid: 'DeleteStagingAndClaims',
+          Sid: 'ListResultsPrefix',
           Effect: 'Allow',
-          Action: ['s3:DeleteObject'],
-          Resource: [
-            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/claims/*',
-            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/staging/*',
-          ],
+          Action: ['s3:ListBucket'],
+          Resource: ['arn:aws:s3:::thumbs'],
+          Condition: {
+            StringLike: { 's3:prefix': ['small/*'] },
+            StringNotLike: {
+              's3:prefix': ['', '_', '_s', '_sl', '_slu', '_slui', '_sluic', '_sluice', '_sluice/*'],
+            },
+          },
         },
         {
           Sid: 'ListLedgerPrefix',
@@ -141,20 +136,18 @@ describe('taskRolePolicy', () => {
         {
           Sid: 'WriteOutsideLedgers',
           Effect: 'Allow',
-          Action: ['s3:PutObject'],
+          Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:PutObject'],
           NotResource: ['arn:aws:s3:::photos/_sluice/*', 'arn:aws:s3:::thumbs/_sluice/*'],
         },
         {
           Sid: 'WriteOnlyResultsAndLedger',
           Effect: 'Deny',
-          Action: ['s3:PutObject'],
+          Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:PutObject'],
           NotResource: [
             'arn:aws:s3:::thumbs/small/*',
-            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/claims/*',
             'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/done/*',
             'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/logs/*',
             'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/rejected/*',
-            'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/staging/*',
             'arn:aws:s3:::thumbs/_sluice/thumbs-3f9a0c12/tasks/*',
           ],
         },

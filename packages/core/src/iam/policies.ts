@@ -238,16 +238,16 @@ function ledgerListingPrefixes(): string[] {
  * check with the object's key as `s3:prefix`).
  *
  * S3, the output bucket's ledger `_sluice/<run-id>/`:
- * - GetObject: done/ (marker), tasks/ (record, read-modify-write), claims/ (commit claim),
- *   staging/ (CopyObject's source);
- * - PutObject: tasks/, rejected/, done/ and claims/ (conditional, If-None-Match), staging/ and logs/
- *   (multipart above 16 MiB, hence AbortMultipartUpload there);
- * - DeleteObject (DeleteObjects): staging/ after commit, claims/ given up;
+ * - GetObject: done/ (marker), tasks/ (record, read-modify-write);
+ * - PutObject: tasks/, rejected/ and done/ (conditional, If-None-Match), logs/ (multipart above
+ *   16 MiB, hence AbortMultipartUpload there);
  * - ListBucket on the ledger prefix only, so a missing marker or record is a 404.
  * Not run.json, results.json, the end marker or anything of another run.
  *
- * S3, the results: PutObject under the output prefix (CopyObject's destination). Nothing is read,
- * listed or deleted there.
+ * S3, the results under the output prefix: PutObject (each output straight to its final key,
+ * multipart above 16 MiB: AbortMultipartUpload), and for an attempt after one that may have left
+ * outputs behind: ListBucket on the output prefix, GetObject (HeadObject: whose an object is, by
+ * its metadata) and DeleteObject (the earlier attempt's leftovers).
  *
  * An empty prefix (the default) covers every run's ledger `_sluice/…` in its bucket, and IAM has no
  * "all but" in a resource pattern. So inputs and results are granted as "every object outside the
@@ -268,8 +268,8 @@ export function taskRolePolicy(access: RunAccess): PolicyDocument {
   const ledger = `${access.output.bucket}/${LEDGER_ROOT}${access.runId}/`;
   const under = (...folders: string[]): string[] =>
     folders.map((folder) => s3Arn(access, `${ledger}${folder}/*`));
-  const readFolders = under('claims', 'done', 'staging', 'tasks');
-  const writeFolders = under('claims', 'done', 'logs', 'rejected', 'staging', 'tasks');
+  const readFolders = under('done', 'tasks');
+  const writeFolders = under('done', 'logs', 'rejected', 'tasks');
   const ledgers = [...new Set([access.input.bucket, access.output.bucket])].map((bucket) =>
     s3Arn(access, `${bucket}/${LEDGER_ROOT}*`),
   );
@@ -300,7 +300,7 @@ export function taskRolePolicy(access: RunAccess): PolicyDocument {
         Sid: 'ReadOnlyInputsAndLedger',
         Effect: 'Deny',
         Action: ['s3:GetObject', 's3:GetObjectVersion'],
-        NotResource: [inputs, ...readFolders],
+        NotResource: [inputs, results, ...readFolders],
       },
       {
         Sid: 'ListInputPrefix',
@@ -328,13 +328,17 @@ export function taskRolePolicy(access: RunAccess): PolicyDocument {
         Sid: 'AbortLargeUploads',
         Effect: 'Allow',
         Action: ['s3:AbortMultipartUpload'],
-        Resource: under('logs', 'staging'),
+        Resource: under('logs'),
       },
       {
-        Sid: 'DeleteStagingAndClaims',
+        Sid: 'ListResultsPrefix',
         Effect: 'Allow',
-        Action: ['s3:DeleteObject'],
-        Resource: under('claims', 'staging'),
+        Action: ['s3:ListBucket'],
+        Resource: [s3Arn(access, access.output.bucket)],
+        Condition: {
+          StringLike: { 's3:prefix': [`${iamLiteral(access.output.prefix)}*`] },
+          StringNotLike: { 's3:prefix': ledgerListingPrefixes() },
+        },
       },
       {
         Sid: 'ListLedgerPrefix',
@@ -346,13 +350,13 @@ export function taskRolePolicy(access: RunAccess): PolicyDocument {
       {
         Sid: 'WriteOutsideLedgers',
         Effect: 'Allow',
-        Action: ['s3:PutObject'],
+        Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:PutObject'],
         NotResource: ledgers,
       },
       {
         Sid: 'WriteOnlyResultsAndLedger',
         Effect: 'Deny',
-        Action: ['s3:PutObject'],
+        Action: ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:PutObject'],
         NotResource: [results, ...writeFolders],
       },
     ],
