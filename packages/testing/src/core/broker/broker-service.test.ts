@@ -1,7 +1,9 @@
 // The broker's decisions with fakes of our own interfaces: what a lease grants (a GET of the input, a
-// POST policy bound to the lease's staging prefix, a token), that a heartbeat hands out a new token
+// POST policy bound to the input's output prefix, a token), that a heartbeat hands out a new token
 // and fresh transfers, that the run's records come out as a direct runner's would, and what is
-// refused. The same broker against moto and SeaweedFS: test/integration/broker/.
+// refused; and the task control under it: the requests a fresh task costs, duplicates dropped, an
+// earlier attempt's leftovers removed. The same broker against moto and SeaweedFS:
+// test/integration/broker/.
 import { describe, expect, it } from '@jest/globals';
 import {
   JsonLog,
@@ -50,8 +52,10 @@ class RecordingPresigner implements Presigner {
   }
 }
 
+/** A run with one queued task for `a.txt`; `calls` lists the control's store calls by method. */
 async function setUp() {
   const store = new FakeObjectStore();
+  const { store: controlStore, calls } = counted(store);
   await store.ensureBucket('input');
   await store.ensureBucket('output');
   const queue = new FakeTaskQueue({ visibilityTimeoutSeconds: 30 });
@@ -79,7 +83,7 @@ async function setUp() {
   };
   const log = new JsonLog({}, [], () => undefined);
   const presigner = new RecordingPresigner();
-  const control = new TaskControl({ settings, store, queue, deadLetter, log });
+  const control = new TaskControl({ settings, store: controlStore, queue, deadLetter, log });
   const service = new BrokerService({ settings, control, presigner, key: newBrokerKey(), log });
   const put = await store.put({ bucket: 'input', key: 'a.txt' }, 'hello');
   await queue.sendBatch([
@@ -95,7 +99,7 @@ async function setUp() {
     },
   ]);
   const id = taskId({ bucket: 'input', key: 'a.txt', etag: put.etag });
-  return { store, queue, deadLetter, presigner, service, id };
+  return { store, queue, deadLetter, presigner, service, control, calls, id, etag: put.etag };
 }
 
 async function lease(service: BrokerService): Promise<GrantedLease> {
@@ -203,5 +207,97 @@ describe('BrokerService', () => {
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.body)).toMatch(/waitSeconds/);
     expect((await service.handle('heartbeat', { token: 'x.y' })).status).toBe(403);
+  });
+});
+
+/** The store's calls by method, counted: what a task costs in requests. */
+function counted(store: FakeObjectStore): { store: FakeObjectStore; calls: string[] } {
+  const calls: string[] = [];
+  const proxy = new Proxy(store, {
+    get(target, name, receiver) {
+      const value: unknown = Reflect.get(target, name, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.push(String(name));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { store: proxy, calls };
+}
+
+describe('TaskControl', () => {
+  const message = (etag: string) => ({
+    body: formatTaskMessage({ sluice: 1, runId: RUN, bucket: 'input', key: 'a.txt', etag, size: 5 }),
+  });
+
+  it('leases a fresh task with one request and commits it with two, reading nothing', async () => {
+    const { store, control, calls } = await setUp();
+    const lease = await control.lease('w-1', { waitSeconds: 0 });
+    if (lease === undefined) throw new Error('no lease');
+    expect(calls).toEqual(['putIfAbsent']);
+    const put = await store.put({ bucket: 'output', key: `${lease.outputPrefix}result.txt` }, 'HELLO');
+    calls.length = 0;
+    const done = await control.complete(lease, {
+      outputs: [{ relativePath: 'result.txt', size: 5, etag: put.etag }],
+      phases: {},
+      logStaged: false,
+    });
+    expect(done).toMatchObject({ outcome: 'succeeded', committedHere: true });
+    expect(calls).toEqual(['putIfAbsent', 'putJson']);
+  });
+
+  it('drops a second message for a task another message holds, without running it or using an attempt', async () => {
+    const { store, queue, control, id, etag } = await setUp();
+    await queue.sendBatch([message(etag)]);
+    const first = await control.lease('w-1', { waitSeconds: 0 });
+    expect(await control.lease('w-2', { waitSeconds: 0 })).toBeUndefined();
+    expect(control.stats.duplicates).toBe(1);
+    if (first === undefined) throw new Error('no lease');
+    await control.complete(first, { outputs: [], phases: {}, logStaged: false });
+    const record = validateTaskRecord(
+      (await store.getJson({ bucket: 'output', key: taskRecordKey(RUN, id) }))?.value,
+      'record',
+    );
+    expect(record.attempts.map((a) => [a.attempt, a.workerId])).toEqual([[1, 'w-1']]);
+    expect(await queue.counts()).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+  });
+
+  it("removes an earlier attempt's leftovers before the commit, and nothing another run or input wrote", async () => {
+    const { store, control, id } = await setUp();
+    const first = await control.lease('w-1', { waitSeconds: 0 });
+    if (first === undefined) throw new Error('no lease');
+    const mine = { metadata: { 'sluice-task': `${RUN}/${id}` } };
+    await store.put({ bucket: 'output', key: 'out/a.txt/partial.bin' }, 'x', mine);
+    await store.put({ bucket: 'output', key: 'out/a.txt/old-run.bin' }, 'x', {
+      metadata: { 'sluice-task': `other-0123abcd/${id}` },
+    });
+    await store.put({ bucket: 'output', key: 'out/a.txt/b/of-input-a.txt-b.bin' }, 'x');
+    expect(
+      await control.fail(first, {
+        failureClass: 'upload-failed',
+        retryable: true,
+        message: 'the results could not be uploaded',
+        phases: {},
+        logStaged: false,
+      }),
+    ).toBe('retry');
+    const second = await control.lease('w-2', { waitSeconds: 0 });
+    expect(second).toMatchObject({ attempt: 2, cleanup: true });
+    if (second === undefined) throw new Error('no second lease');
+    const put = await store.put({ bucket: 'output', key: 'out/a.txt/result.bin' }, 'y', mine);
+    const done = await control.complete(second, {
+      outputs: [{ relativePath: 'result.bin', size: 1, etag: put.etag }],
+      phases: {},
+      logStaged: false,
+    });
+    expect(done.outputs).toEqual([{ key: 'out/a.txt/result.bin', size: 1 }]);
+    const left: string[] = [];
+    for await (const page of store.list('output', 'out/')) left.push(...page.map((o) => o.key));
+    expect(left.sort()).toEqual([
+      'out/a.txt/b/of-input-a.txt-b.bin',
+      'out/a.txt/old-run.bin',
+      'out/a.txt/result.bin',
+    ]);
   });
 });
