@@ -4,7 +4,7 @@
 // tables. Not a benchmark itself.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -151,6 +151,27 @@ export async function wrappedBusyboxAlgorithm(work, name, script) {
       `localhost/sluice/${name}:1.0`,
       `localhost/sluice/${name}-algorithm:1.0`,
     ]).catch(() => {});
+}
+
+/**
+ * Watches the peak resident set of process `pid` (VmHWM in /proc, read every 100 ms: the kernel keeps
+ * the peak, so the last read before the process ends misses at most its last 100 ms). Children are
+ * not counted. `stop()` resolves to the peak in MB.
+ */
+export function watchPeakRss(pid) {
+  let peakKb = 0;
+  const read = () =>
+    readFile(`/proc/${pid}/status`, 'utf8').then(
+      (status) => (peakKb = Math.max(peakKb, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0))),
+      () => {},
+    );
+  const timer = setInterval(read, 100);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return peakKb / 1024;
+    },
+  };
 }
 
 /** A local-backend job.json in `work` (fields merged over a direct-mode default), resolving to its path. */
@@ -340,7 +361,8 @@ function classifyRequest(method, url, headers, body) {
  * forwarded as is (Host header included, so signatures still match) and counted under the current
  * `phase`, its operation ({@link classifyRequest}) and where it came from (`container` when its Host
  * is the engine's alias for the host's loopback, 10.0.2.2 or host.*.internal; else `host`).
- * `counts` maps `phase\torigin\toperation` to `{n, ms}` (ms: summed time to the answer's end).
+ * `counts` maps `phase\torigin\toperation` to `{n, ms, first, last}` (ms: summed time to the answer's
+ * end; first: when the first was sent, last: when the last was answered, by `performance.now()`).
  */
 export async function countingProxy(target) {
   const http = await import('node:http');
@@ -371,9 +393,11 @@ export async function countingProxy(target) {
           res.writeHead(answer.statusCode, answer.statusMessage, answer.rawHeaders);
           answer.pipe(res);
           answer.on('end', () => {
-            const entry = proxy.counts.get(key) ?? { n: 0, ms: 0 };
+            const now = performance.now();
+            const entry = proxy.counts.get(key) ?? { n: 0, ms: 0, first: started, last: now };
             entry.n += 1;
-            entry.ms += performance.now() - started;
+            entry.ms += now - started;
+            entry.last = now;
             proxy.counts.set(key, entry);
           });
         },
