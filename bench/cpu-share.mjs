@@ -101,15 +101,13 @@ try {
   console.log(
     `${tasks} CPU-bound tasks of ${seconds.toFixed(2)} s, ${CORES} cores: ideal ${((tasks * seconds) / CORES).toFixed(1)} s`,
   );
-  console.log(
-    `  plain processes, ${CORES} at a time:          ${(plainMs / 1000).toFixed(1)} s, ${pct(plain)} of ideal`,
-  );
-  console.log(
-    `  sluice, first start to last end:        ${(span.ms / 1000).toFixed(1)} s, ${pct(processing)} of ideal`,
-  );
-  console.log(
-    `  sluice run, whole (provision→teardown): ${(wallMs / 1000).toFixed(1)} s, ${pct(share(seconds, wallMs))} of ideal`,
-  );
+  const line = (label, ms) =>
+    console.log(
+      `  ${label.padEnd(42)} ${(ms / 1000).toFixed(1).padStart(6)} s, ${pct(share(seconds, ms))} of ideal`,
+    );
+  line(`plain processes, ${CORES} at a time:`, plainMs);
+  line('sluice, first start to last end:', span.ms);
+  line('sluice run, whole (provision→teardown):', wallMs);
   console.log(
     `share of the ideal while processing: ${pct(processing)} (issue 17's target ≥ ${pct(TARGET)}: ` +
       `${processing >= TARGET ? 'met' : 'not met'}); ratio to the plain processes' share: ${(processing / plain).toFixed(2)}`,

@@ -100,7 +100,7 @@ export function run(command, args, options = {}) {
 }
 
 /** The sluice CLI's command line (SLUICE_CLI, else the committed bundle), as [command, ...args]. */
-export function sluiceCommand() {
+function sluiceCommand() {
   return (process.env.SLUICE_CLI ?? `${process.execPath} ${join(ROOT, 'packages/cli/dist/index.js')}`).split(
     ' ',
   );
@@ -220,7 +220,7 @@ export async function seedObjects(s3, bucket, prefix, count, onProgress) {
 }
 
 /** Every key under `prefix` of `bucket`. */
-export async function listKeys(s3, bucket, prefix = '') {
+async function listKeys(s3, bucket, prefix = '') {
   const keys = [];
   let token;
   do {

@@ -14,14 +14,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 
-import { queuedTasks, stats, testbedClients } from './lib.mjs';
+import { ROOT, queuedTasks, stats, testbedClients } from './lib.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const tasks = Number(process.argv[2] ?? 200);
 const TARGET_MS = 25;
 const clients = testbedClients();
@@ -64,7 +62,7 @@ async function scenario(label, manifestFields) {
     ...queued,
     pathRoot: dir,
   };
-  const child = spawn(process.execPath, [join(root, 'packages/runner/dist/index.js')], {
+  const child = spawn(process.execPath, [join(ROOT, 'packages/runner/dist/index.js')], {
     env: { ...process.env, SLUICE_RUN: JSON.stringify(config), SLUICE_MANIFEST: manifestPath },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -101,7 +99,7 @@ const processOverhead = await scenario('process algorithm (/bin/sh cp)', {
 });
 await scenario('port algorithm (node http server)', {
   port,
-  command: [process.execPath, join(root, 'test/fixtures/algorithms/port-server.mjs'), String(port)],
+  command: [process.execPath, join(ROOT, 'test/fixtures/algorithms/port-server.mjs'), String(port)],
 });
 console.log(
   `ratio runner overhead / floor (process algorithm): median ${(processOverhead.median / base.median).toFixed(2)}, ` +
