@@ -16,6 +16,7 @@ import { CliContainerEngine, TRY_CONTAINER_LABEL } from '@sluice/core/compute';
 import { TestAwsAccount, containerEngineEnv } from '@sluice/testing';
 
 import { runCli as runSluiceInProcess } from '../../packages/cli/src/program.js';
+import { freeListenPort } from '../testbed/servers.js';
 import { keysUnder, runCli, userShellEnv } from './e2e-support.js';
 
 /**
@@ -33,10 +34,33 @@ tr a-z A-Z < "$input" > /data/out/upper.txt
 { echo "$GREETING"; wc -c < "$input"; id -u; } > /data/out/info/summary.txt
 `;
 
+/** A port algorithm: busybox nc serves the runner's protocol, one connection at a time. */
+const SERVE = `#!/bin/sh
+exec nc -ll -p "$1" -e /app/handle.sh
+`;
+
+/** One request: headers, then a JSON body naming the input file and the output directory. */
+const HANDLE = `#!/bin/sh
+len=0
+while IFS= read -r line; do
+  line=$(printf '%s' "$line" | tr -d '\\r')
+  [ -z "$line" ] && break
+  case "$line" in [Cc]ontent-[Ll]ength:*) len=$(echo "\${line#*:}" | tr -d ' ') ;; esac
+done
+body=$(head -c "$len")
+input=$(echo "$body" | sed 's/.*"input":"\\([^"]*\\)".*/\\1/')
+output=$(echo "$body" | sed 's/.*"output":"\\([^"]*\\)".*/\\1/')
+echo "serving $input as $(id -u)" >&2
+tr a-z A-Z < "$input" > "$output/upper.txt"
+message='{"message":"done"}'
+printf 'HTTP/1.0 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: %s\\r\\nConnection: close\\r\\n\\r\\n%s' "\${#message}" "$message"
+`;
+
 const aws = new TestAwsAccount({ label: 'try-image' });
 const id = aws.id.slice(0, 8);
 const name = `try-image-${id}`;
 const image = `localhost/sluice-test/${name}:1.0`;
+const serverImage = `localhost/sluice-test/${name}-server:1.0`;
 const engine = new CliContainerEngine({ kind: 'podman', env: { ...containerEngineEnv() } });
 let workspace = '';
 
@@ -128,13 +152,29 @@ beforeAll(async () => {
     ].join('\n'),
   );
   await engine.build({ context, tags: [image] });
+  await writeFile(join(context, 'serve.sh'), SERVE);
+  await writeFile(join(context, 'handle.sh'), HANDLE);
+  await chmod(join(context, 'serve.sh'), 0o755);
+  await chmod(join(context, 'handle.sh'), 0o755);
+  await writeFile(
+    join(context, 'Containerfile.server'),
+    [
+      'FROM scratch',
+      'COPY busybox /bin/busybox',
+      'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+      'COPY serve.sh handle.sh /app/',
+      'ENTRYPOINT ["/app/serve.sh"]',
+      '',
+    ].join('\n'),
+  );
+  await engine.build({ context, containerfile: join(context, 'Containerfile.server'), tags: [serverImage] });
   await writeFile(join(workspace, 'words.txt'), 'the quick brown fox\n');
   await writeFile(join(workspace, 'fail.txt'), 'please fail\n');
   await writeFile(join(workspace, 'sleep.txt'), 'sleep forever\n');
 }, 300_000);
 
 afterAll(async () => {
-  await engine.removeImages([image, `localhost/sluice/${name}:1.0`]).catch((e: unknown) => {
+  await engine.removeImages([image, serverImage, `localhost/sluice/${name}:1.0`]).catch((e: unknown) => {
     console.warn(`could not remove the images: ${String(e)}`);
   });
   await aws.cleanup();
@@ -264,6 +304,27 @@ describe('sluice try in the image', () => {
     expect(tried.code).toBe(2);
     expect(tried.err).toContain('the container engine docker is not installed');
   }, 120_000);
+});
+
+describe('sluice try in the image, a port algorithm', () => {
+  it("starts the server in its image and sends it the runner's request", async () => {
+    const port = await freeListenPort();
+    const manifest = await writeManifest('server.json', {
+      image: serverImage,
+      port,
+      command: [String(port)],
+    });
+    const out = join(workspace, 'server-out');
+
+    const tried = await sluiceTry([manifest, join(workspace, 'words.txt'), '--out', out]);
+
+    expect({ code: tried.code, err: tried.err }).toMatchObject({ code: 0 });
+    expect(tried.out).toContain('[stderr] serving /data/in/words.txt as 65532');
+    expect(tried.out).toContain('algorithm answered 200: done');
+    expect(recordOf(tried.out)).toMatchObject({ status: 'succeeded' });
+    expect(await readFile(join(out, 'upper.txt'), 'utf8')).toBe('THE QUICK BROWN FOX\n');
+    expect(await engine.listContainers(TRY_CONTAINER_LABEL)).toEqual([]);
+  }, 300_000);
 });
 
 describe('sluice try --host', () => {
