@@ -55,10 +55,5 @@ export {
   localAlgorithmImage,
   runAlgorithmContainer,
 } from './algorithm-container.js';
-export type {
-  AlgorithmContainerOutcome,
-  AlgorithmContainerSpec,
-  ServerTaskOutcome,
-} from './algorithm-container.js';
 export { taskBacklog, workersToStart } from './scaling.js';
 export type { BacklogCounts } from './scaling.js';
