@@ -5,7 +5,7 @@
 // the steps
 export type { RunTarget, StepContext } from './context.js';
 export { provisionStep } from './steps/provision.js';
-export type { ProvisionStepOptions, ProvisionStepResult } from './steps/provision.js';
+export type { ProvisionStepResult } from './steps/provision.js';
 export { dispatchStep } from './steps/dispatch.js';
 export type { DispatchStepResult } from './steps/dispatch.js';
 export { collectStep } from './steps/collect.js';
