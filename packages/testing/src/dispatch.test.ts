@@ -151,7 +151,7 @@ function enqueuedKeys(bodies: readonly string[]): string[] {
 }
 
 describe('dispatchTasks at scale', () => {
-  it('streams the listing a page ahead at most and keeps several batches, never more than 8, in flight', async () => {
+  it('streams the listing a page ahead at most and keeps several batches, never more than 16, in flight', async () => {
     const { store, queues, state } = await provisionedWith(500);
     const progress: DispatchProgress[] = [];
 
@@ -163,7 +163,7 @@ describe('dispatchTasks at scale', () => {
 
     expect(report).toMatchObject({ listed: 500, enqueued: 500, failed: 0 });
     const slow = queues.slow;
-    expect(slow?.maxInFlight).toBe(8);
+    expect(slow?.maxInFlight).toBe(16);
     // Each batch went out while at most its own page and the next one had been listed.
     for (const send of slow?.sends ?? []) {
       const page = Math.floor(Number(/(\d+)\.jpg$/.exec(send.firstKey)?.[1]) / 20) + 1;

@@ -51,10 +51,11 @@ export interface DispatchOptions {
 
 /**
  * SendMessageBatch calls dispatch keeps in flight. Each call is a round trip of tens of ms to SQS,
- * so throughput grows with the calls in flight; 8 reach a plain client's rate on moto and keep a
- * standard queue far below its throttling, while memory stays bounded (8 × 10 messages).
+ * so throughput grows with the calls in flight (on moto: 15 messages/s with 4, 20 with 8, 25 with
+ * 16 for a plain client); a standard queue takes far more, and memory stays bounded (16 × 10
+ * messages).
  */
-const DISPATCH_BATCHES_IN_FLIGHT = 8;
+const DISPATCH_BATCHES_IN_FLIGHT = 16;
 
 const MAX_REPORTED_FAILURES = 100;
 const MARKER_CHECKS_IN_FLIGHT = 16;
