@@ -18,6 +18,7 @@ import {
   type AttemptVerdict,
   type CollectedOutput,
   type Manifest,
+  type Logger,
   type TaskAttempt,
 } from '@sluice/core';
 import {
@@ -30,6 +31,7 @@ import {
   imageCommand,
   localAlgorithmImage,
   runAlgorithmContainer,
+  type ContainerEngine,
 } from '@sluice/core/compute';
 import type { Command } from 'commander';
 
@@ -95,8 +97,19 @@ interface TryRun {
   readonly log: TaskLog;
 }
 
+/** What `try` takes from the machine: the container engine (a fake in unit tests). */
+export interface TryDependencies {
+  readonly engine: (logger: Logger) => Promise<ContainerEngine>;
+}
+
+const MACHINE: TryDependencies = { engine: (logger) => detectContainerEngine({ logger }) };
+
 /** `sluice try MANIFEST FILE`: one local file through the algorithm, the way the runner would. */
-export function registerTry(program: Command, context: CommandContext): void {
+export function registerTry(
+  program: Command,
+  context: CommandContext,
+  dependencies: TryDependencies = MACHINE,
+): void {
   program
     .command('try')
     .summary('run one local file through an algorithm, as a runner would')
@@ -113,13 +126,14 @@ export function registerTry(program: Command, context: CommandContext): void {
     .option('--host', 'run the algorithm as a process on this machine instead of in its image')
     .addHelpText('after', EXAMPLES)
     .action((manifestPath: string, file: string, options: TryOptions) =>
-      tryFile(context, manifestPath, file, options),
+      tryFile(context, dependencies, manifestPath, file, options),
     );
 }
 
 /** Runs FILE through the algorithm of MANIFEST in a temporary workspace and prints what came of it. */
 async function tryFile(
   context: CommandContext,
+  dependencies: TryDependencies,
   manifestPath: string,
   file: string,
   options: TryOptions,
@@ -133,7 +147,8 @@ async function tryFile(
     const log = new TaskLog(logFile, { secrets });
     const run: TryRun = { manifest, manifestPath, file, values, timeoutSeconds, root, log };
     const startedAt = new Date().toISOString();
-    const result = options.host === true ? await tryOnHost(run) : await tryInImage(context, run);
+    const result =
+      options.host === true ? await tryOnHost(run) : await tryInImage(context, dependencies, run);
     await log.close();
     const copied = await copyOutputs(result.outputs, outDir);
     const { verdict } = result;
@@ -219,12 +234,16 @@ async function tryOnHost(run: TryRun): Promise<TryAttempt> {
  * algorithm (core/compute's algorithmContainerOptions), the workspace's host directories mounted at
  * the manifest's locations, and the end classified by core's classifyAttempt.
  */
-async function tryInImage(context: CommandContext, run: TryRun): Promise<TryAttempt> {
+async function tryInImage(
+  context: CommandContext,
+  dependencies: TryDependencies,
+  run: TryRun,
+): Promise<TryAttempt> {
   const { manifest, root, log } = run;
   const logger = maskingLogger((line) => {
     context.io.err(`${line}\n`);
   });
-  const engine = await detectContainerEngine({ logger });
+  const engine = await dependencies.engine(logger);
   const image = await localAlgorithmImage(engine, manifest, run.manifestPath, logger);
   const details = await engine.inspectImage(image);
   checkImagePlatform(details, manifest, hostPlatform(), image);
