@@ -11,6 +11,7 @@ import {
   parseJob,
   provisionRun,
   readRunState,
+  teardownRun,
   type DispatchProgress,
   type Job,
   type ListOptions,
@@ -248,5 +249,19 @@ describe('intake of `sluice run --upload` (provision with deferIntake, upload, d
     const again = await provisionRun(makeJob(), deps, { deferIntake: true });
     expect(again.state.notification.installed).toBe(true);
     expect((await store.getQueueNotifications(INPUT)).queues).toHaveLength(1);
+  });
+
+  it('defers again when a torn-down run is provisioned anew (its run.json still says installed)', async () => {
+    const store = new FakeObjectStore();
+    const queues = new FakeRunQueues();
+    const deps = { store, queues, buckets: store };
+    await store.ensureBucket(INPUT);
+    const first = await provisionRun(makeJob(), deps);
+    await teardownRun(first.runId, deps);
+
+    const again = await provisionRun(makeJob(), deps, { deferIntake: true });
+
+    expect(again.state.notification.installed).toBe(false);
+    expect((await store.getQueueNotifications(INPUT)).queues).toEqual([]);
   });
 });

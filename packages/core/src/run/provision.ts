@@ -37,7 +37,7 @@ export interface ProvisionOptions {
    * Leave the S3 notification out for now: the caller uploads a first batch of files, then
    * dispatches, and dispatch installs it ({@link openIntake}) before it lists. Every file of the
    * batch is then enqueued once (by the listing), not twice (by its event too). A run whose
-   * notification is already installed keeps it.
+   * notification is on the bucket already (provisioned before and not torn down) keeps it.
    */
   readonly deferIntake?: boolean;
 }
@@ -173,8 +173,11 @@ export async function provisionRun(
   state = queues.state;
   await writeRunState(deps.store, state);
 
-  // A deferred notification is installed by dispatch, before its listing (openIntake).
-  const deferred = options.deferIntake === true && !state.notification.installed;
+  // A deferred notification is installed by dispatch, before its listing (openIntake). One already
+  // on the bucket (a live run provisioned again) stays; run.json's word is not enough, since a
+  // torn-down run's state still says installed.
+  const deferred =
+    options.deferIntake === true && !(await notificationInPlace(job.input.bucket, state, deps));
   if (!deferred) await ensureRunNotification(state, queues.arn, deps, created);
 
   state = {
@@ -325,6 +328,16 @@ export async function openIntake(
       `s3://${state.notification.bucket}/${state.notification.prefix} from now on are enqueued as they arrive`,
   );
   return next;
+}
+
+/** Whether the bucket has the run's notification entry now. */
+async function notificationInPlace(
+  bucket: string,
+  state: RunState,
+  deps: Pick<RunDeps, 'store'>,
+): Promise<boolean> {
+  const current = await deps.store.getQueueNotifications(bucket);
+  return current.queues.some((entry) => entry.id === state.notification.id);
 }
 
 /**
