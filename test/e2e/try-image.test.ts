@@ -36,6 +36,7 @@ tr a-z A-Z < "$input" > /data/out/upper.txt
 
 /** A port algorithm: busybox nc serves the runner's protocol, one connection at a time. */
 const SERVE = `#!/bin/sh
+echo "starting on port $1 with token $TOKEN" >&2
 exec nc -ll -p "$1" -e /app/handle.sh
 `;
 
@@ -323,6 +324,24 @@ describe('sluice try in the image, a port algorithm', () => {
     expect(tried.out).toContain('algorithm answered 200: done');
     expect(recordOf(tried.out)).toMatchObject({ status: 'succeeded' });
     expect(await readFile(join(out, 'upper.txt'), 'utf8')).toBe('THE QUICK BROWN FOX\n');
+    expect(await engine.listContainers(TRY_CONTAINER_LABEL)).toEqual([]);
+  }, 300_000);
+
+  it('masks secret values in what a server that would not start printed', async () => {
+    const secret = `tok-${id}-not-on-screens`;
+    const manifest = await writeManifest('broken-server.json', {
+      image: serverImage,
+      port: await freeListenPort(),
+      command: ['not-a-port'],
+      env: { TOKEN: { secret: true, required: true } },
+    });
+
+    const tried = await sluiceTry([manifest, join(workspace, 'words.txt'), '--env', `TOKEN=${secret}`]);
+
+    expect(tried.code).toBe(1);
+    expect(tried.err).toContain('the port algorithm exited before accepting connections');
+    expect(tried.err).toContain('starting on port not-a-port with token ***');
+    expect(tried.err).not.toContain(secret);
     expect(await engine.listContainers(TRY_CONTAINER_LABEL)).toEqual([]);
   }, 300_000);
 });

@@ -4,6 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 
 import {
   ConfigurationError,
+  InfrastructureError,
   PortAlgorithm,
   SecretMask,
   TaskLog,
@@ -92,6 +93,8 @@ interface TryRun {
   readonly file: string;
   readonly values: Record<string, string>;
   readonly timeoutSeconds: number;
+  /** Values the log and any message printed must mask. */
+  readonly secrets: readonly string[];
   /** The temporary directory of this try (removed afterwards). */
   readonly root: string;
   readonly log: TaskLog;
@@ -145,7 +148,7 @@ async function tryFile(
   try {
     const logFile = join(root, 'task.log');
     const log = new TaskLog(logFile, { secrets });
-    const run: TryRun = { manifest, manifestPath, file, values, timeoutSeconds, root, log };
+    const run: TryRun = { manifest, manifestPath, file, values, timeoutSeconds, secrets, root, log };
     const startedAt = new Date().toISOString();
     const result =
       options.host === true ? await tryOnHost(run) : await tryInImage(context, dependencies, run);
@@ -282,7 +285,13 @@ async function tryInImage(
     for (const note of notes) log.note(note);
     verdict = classifyAttempt({ kind: 'process', ...outcome }, manifest);
   } else {
-    const server = await AlgorithmServerContainer.start(engine, options, port);
+    const server = await AlgorithmServerContainer.start(engine, options, port).catch((thrown: unknown) => {
+      // Its message ends with what the server printed, which may hold a secret value.
+      if (thrown instanceof ConfigurationError) throw thrown;
+      throw new InfrastructureError(new SecretMask(run.secrets).text(toError(thrown).message), {
+        cause: thrown,
+      });
+    });
     let outcome;
     try {
       outcome = await server.runTask({ taskId: 'try', ...inside.pathsFor(key) }, timeoutMs);
