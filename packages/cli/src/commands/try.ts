@@ -249,7 +249,8 @@ async function tryInImage(
   const engine = await dependencies.engine(logger);
   const image = await localAlgorithmImage(engine, manifest, run.manifestPath, logger);
   const details = await engine.inspectImage(image);
-  checkImagePlatform(details, manifest, hostPlatform(), image);
+  const emulated = checkImagePlatform(details, manifest, hostPlatform(), image);
+  if (emulated !== undefined) logger.warning(emulated);
   const workspace = new TaskWorkspace(manifest, root);
   const key = await placeInput(workspace, run.file);
   await openToAlgorithm(manifest, root, workspace.inputFileFor(key));

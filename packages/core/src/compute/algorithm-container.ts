@@ -72,33 +72,36 @@ export async function localAlgorithmImage(
 }
 
 /**
- * Checks that an image can run here for this manifest: built for the manifest's platform (as wrap
- * checks), and for this machine's (`os/arch`, variants aside), since a try runs it here.
+ * Checks an image against the manifest's platform (as wrap does), and tells when this machine's
+ * processor is another one: the engine then runs the image only under emulation (Docker Desktop's,
+ * or binfmt with qemu on Linux), slowly, and without it the container fails with "exec format
+ * error". The machine's operating system does not count: docker on macOS and Windows runs Linux
+ * images in a VM of the same processor.
  *
  * @example
- * checkImagePlatform(details, manifest, 'linux/amd64');
- * @throws {ConfigurationError} on either mismatch, saying which.
+ * const warning = checkImagePlatform(details, manifest, hostPlatform());
+ * if (warning !== undefined) logger.warning(warning);
+ * @throws {ConfigurationError} when the image is not for the manifest's platform.
  */
 export function checkImagePlatform(
   image: Pick<ImageDetails, 'os' | 'architecture' | 'platform'>,
   manifest: Pick<Manifest, 'platform'>,
   hostPlatform: string,
   reference = 'the algorithm image',
-): void {
-  const imagePlatform = `${image.os}/${image.architecture}`;
+): string | undefined {
   const [os = '', arch = ''] = manifest.platform.split('/');
-  if (imagePlatform !== `${os}/${arch}`) {
+  if (image.os !== os || image.architecture !== arch) {
     throw new ConfigurationError(
       `${reference} is for ${image.platform}, but algorithm.json says "platform": "${manifest.platform}". ` +
         'Set "platform" to the image\'s platform, or build the image for the manifest\'s.',
     );
   }
-  if (imagePlatform !== hostPlatform.split('/').slice(0, 2).join('/')) {
-    throw new ConfigurationError(
-      `${reference} is for ${image.platform} and this machine is ${hostPlatform}: sluice try runs it here. ` +
-        `Try it on a ${imagePlatform} machine, or with --host when the algorithm also runs there.`,
-    );
-  }
+  const hostArch = hostPlatform.split('/')[1] ?? '';
+  if (image.architecture === hostArch) return undefined;
+  return (
+    `${reference} is for ${image.platform} and this machine's processor is ${hostArch}: the engine can run it only under emulation ` +
+    '(slow; without it the container fails with "exec format error"). Try it on a machine of its platform for real timings.'
+  );
 }
 
 /**
