@@ -50,8 +50,8 @@ demo: bootstrap
 
 ## make bench: benchmarks that print figures, each as a ratio against a baseline measured in the same
 ## script (not part of make test; described in the README beside `make bench`). Uses the running test
-## bed, or starts one and stops it after. About 25 min on 2 cores. Knobs (make bench VAR=...):
-## BENCH_LARGE=2000 adds the 2,000-file local run (about +35 min); BENCH_DISPATCH=20000 dispatches
+## bed, or starts one and stops it after. About 25 min on a quiet 2-core machine. Knobs (make bench
+## VAR=...): BENCH_LARGE=2000 adds the 2,000-file local run (about +35 min); BENCH_DISPATCH=20000 dispatches
 ## issue 17's 20,000 objects instead of 3,000 (moto's queue slows as it grows: an hour or more).
 bench: bootstrap
 	if bash scripts/testbed.sh status 2>/dev/null; then started=; else bash scripts/testbed.sh start; started=1; fi; \
