@@ -353,7 +353,11 @@ export class AlgorithmServerContainer {
     port: number,
     startTimeoutMs = SERVER_START_TIMEOUT_MS,
   ): Promise<AlgorithmServerContainer> {
-    const id = await engine.runDetached(options);
+    const id = await engine.runDetached(options).catch(async (thrown: unknown) => {
+      // A container that was created but could not start stays behind unless removed by its name.
+      if (options.name !== undefined) await engine.remove([options.name]).catch(() => undefined);
+      throw thrown;
+    });
     const server = new AlgorithmServerContainer(engine, id, port, engine.wait(id));
     const deadline = Date.now() + startTimeoutMs;
     let wait = 20;
@@ -374,7 +378,11 @@ export class AlgorithmServerContainer {
     );
   }
 
-  /** Sends one task and waits for the answer, the server's end, or the time limit. */
+  /**
+   * Sends one task and waits for the answer, the server's end, or the time limit.
+   *
+   * @throws never: a failure is in the outcome.
+   */
   async runTask(
     request: { readonly taskId: string; readonly input: string; readonly output: string },
     timeoutMs: number,
