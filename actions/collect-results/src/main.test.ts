@@ -4,7 +4,7 @@ import { createMemoryToolkit } from '@sluice/testing';
 
 import { readInputs } from './inputs.js';
 import { main } from './main.js';
-import { RESULTS, fakeCollect, report } from './main.test-support.js';
+import { REPORT, RESULTS, fakeCollect, report } from './main.test-support.js';
 
 function read(inputs: Record<string, string>): ReturnType<typeof readInputs> {
   return readInputs(createInputReader(createMemoryToolkit({ inputs })));
@@ -78,7 +78,12 @@ describe('collect-results main', () => {
       [{ runId: 'thumbnails-3f9a0c12' }, { until: 'count', expectedCount: 60, retryFailed: true }],
     ]);
     expect(toolkit.summaries).toEqual(['## sluice run thumbnails-3f9a0c12\n']);
-    expect(Object.fromEntries(toolkit.outputs)).toEqual({ succeeded: '57', failed: '3', results: RESULTS });
+    expect(Object.fromEntries(toolkit.outputs)).toEqual({
+      succeeded: '57',
+      failed: '3',
+      results: RESULTS,
+      report: REPORT,
+    });
     expect(
       toolkit.messages.filter((m) => m.level === 'info' && m.message.startsWith('draining')),
     ).toHaveLength(1);

@@ -133,6 +133,7 @@ export async function main(
       [Outputs.succeeded]: report.counts.succeeded,
       [Outputs.failed]: report.counts.failed,
       [Outputs.results]: report.results,
+      ...(report.report !== undefined && { [Outputs.report]: report.report }),
     },
     toolkit,
   );

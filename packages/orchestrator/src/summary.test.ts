@@ -116,4 +116,19 @@ describe('renderSummary results link', () => {
     );
     expect(renderSummary(report([]))).toContain('Results: `s3://out/_sluice/r-0123abcd/results.json`\n');
   });
+
+  it('links report.html beside results.json, to its console page when one is given', () => {
+    const withReport = report([], {
+      report: 's3://out/_sluice/r-0123abcd/report.html',
+      reportKey: '_sluice/r-0123abcd/report.html',
+    });
+    expect(renderSummary(withReport)).toContain(
+      'Report (charts of the run, to open in a browser): `s3://out/_sluice/r-0123abcd/report.html` — ' +
+        '`aws s3 cp s3://out/_sluice/r-0123abcd/report.html report.html`',
+    );
+    expect(renderSummary(withReport, { reportConsoleUrl: 'https://console.example/s3/report' })).toContain(
+      '[`s3://out/_sluice/r-0123abcd/report.html`](https://console.example/s3/report)',
+    );
+    expect(renderSummary(report([]))).not.toContain('Report');
+  });
 });

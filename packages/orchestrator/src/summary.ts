@@ -22,6 +22,8 @@ export interface SummaryOptions {
   readonly runnerLogs?: { readonly logGroup: string; readonly consoleUrl: string };
   /** A web page of results.json (ECS: the S3 console); without it the S3 URI is shown alone. */
   readonly resultsConsoleUrl?: string;
+  /** A web page of report.html (ECS: the S3 console); without it the S3 URI is shown alone. */
+  readonly reportConsoleUrl?: string;
 }
 
 /**
@@ -56,6 +58,16 @@ export function renderSummary(report: CollectReport, options: SummaryOptions = {
       ? `Results: \`${report.results}\``
       : `Results: [\`${report.results}\`](${options.resultsConsoleUrl})`,
     '',
+    ...(report.report === undefined
+      ? []
+      : [
+          `Report (charts of the run, to open in a browser): ${
+            options.reportConsoleUrl === undefined
+              ? `\`${report.report}\``
+              : `[\`${report.report}\`](${options.reportConsoleUrl})`
+          } — \`aws s3 cp ${report.report} report.html\`, or \`sluice collect … --report report.html\`.`,
+          '',
+        ]),
     ...(options.runnerLogs === undefined
       ? []
       : [
@@ -244,14 +256,18 @@ function duration(ms: number): string {
   return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
-/** Console links of an ECS run: its runners' log group and results.json in the S3 console. */
+/** Console links of an ECS run: its runners' log group, results.json and report.html in the S3 console. */
 export function awsConsoleLinks(
   region: string,
   runId: string,
   results: { readonly bucket: string; readonly key: string },
-): { runnerLogs: ReturnType<typeof runLogGroupLink>; resultsConsoleUrl: string } {
+  reportKey?: string,
+): { runnerLogs: ReturnType<typeof runLogGroupLink>; resultsConsoleUrl: string; reportConsoleUrl?: string } {
   return {
     runnerLogs: runLogGroupLink({ region, runId }),
     resultsConsoleUrl: s3ObjectConsoleUrl({ region, ...results }),
+    ...(reportKey !== undefined && {
+      reportConsoleUrl: s3ObjectConsoleUrl({ region, bucket: results.bucket, key: reportKey }),
+    }),
   };
 }

@@ -1,6 +1,6 @@
 // `sluice try` prints the attempt's record as a runner would write it: a port server that refuses the
 // input with its secret token in the answer must not put the token on the developer's terminal.
-// Runs a real server process (hence the integration tier).
+// Runs a real server process on this machine (`--host`; hence the integration tier).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,7 +61,10 @@ describe('sluice try with a secret variable', () => {
       readFile: (path: string) => import('node:fs/promises').then((fs) => fs.readFile(path, 'utf8')),
     };
 
-    await runCli(['try', manifest, input, '--env', `API_TOKEN=${SECRET}`, '--out', join(dir, 'out')], io);
+    await runCli(
+      ['try', manifest, input, '--host', '--env', `API_TOKEN=${SECRET}`, '--out', join(dir, 'out')],
+      io,
+    );
 
     const printed = out.join('');
     expect(printed).toContain('the API refused token ***');

@@ -21,10 +21,13 @@ Examples:
   $ sluice collect job.json --until marker --timeout 1800
   $ sluice collect --run thumbnails-3f9a0c12 --until count --expected 60 --summary summary.md
   $ sluice collect job.json --retry-failed
+  $ sluice collect job.json --report report.html && xdg-open report.html
 
 Waits until the input is complete (--until: idle, the default; marker: an object at the end-marker
 address provision printed; count: --expected inputs) and every input is finished, writes results.json
-to the output bucket and prints the counts and where the results are. Failed tasks do not make it fail.
+and report.html (the run in charts: tasks over time, time per phase, the slowest tasks, failures by
+class with the ends of their logs; one self-contained page) to the output bucket and prints the counts
+and where they are. --report FILE copies report.html here too. Failed tasks do not make it fail.
 
 Exit status: 0 the run completed (also with failed tasks: "completed, N failed"), 1 it did not finish
 in time or sluice/AWS failed, 2 the run or the command line is wrong.
@@ -34,6 +37,7 @@ interface CollectOptions extends CollectCommandOptions {
   readonly run?: string;
   readonly outputBucket?: string;
   readonly summary?: string;
+  readonly report?: string;
   readonly verbose?: boolean;
 }
 
@@ -69,6 +73,7 @@ export function describeReport(report: CollectReport): string {
   const lines = [
     `run ${report.runId}: ${status} — ${counts.succeeded} succeeded, ${counts.failed} failed of ${counts.inputs} inputs in ${formatDuration(report.elapsedMs)}`,
     `results: ${report.results}`,
+    ...(report.report === undefined ? [] : [`report:  ${report.report}`]),
   ];
   if (report.retried > 0)
     lines.push(`retried: ${report.retried} dead-lettered task(s) moved back to the queue`);
@@ -115,12 +120,19 @@ export function registerCollect(
       '--summary <file>',
       'also write the Markdown summary (counts, failures with log tails) to this file',
     )
+    .option(
+      '--report <file>',
+      'also copy report.html (charts of the run, one self-contained page) to this file',
+    )
     .option('--verbose', 'print debug messages too')
     .addHelpText('after', EXAMPLES)
     .action(async (jobPath: string | undefined, options: CollectOptions) => {
       const { collect, env, progress, now } = { ...defaultStepDeps(), ...deps };
       const target = parseTarget(jobPath, options.run);
-      const collectOptions = parseCollectOptions(options, 'idle');
+      const collectOptions = {
+        ...parseCollectOptions(options, 'idle'),
+        ...(options.report !== undefined && { reportFile: options.report }),
+      };
       const display = new ProgressDisplay(progress, { now });
       const { report, summaryMarkdown } = await collect(
         target,
@@ -135,6 +147,7 @@ export function registerCollect(
       display.done();
       if (options.summary !== undefined) await writeFile(options.summary, summaryMarkdown);
       context.io.out(describeReport(report));
+      if (options.report !== undefined) context.io.out(`report copied to ${options.report}\n`);
       if (!report.complete) context.exitCode = ExitCode.fault;
     });
 }

@@ -61,6 +61,8 @@ interface Recorded {
   readonly targets: RunTarget[];
   readonly collectOptions: CollectStepOptions[];
   readonly backends: (string | undefined)[];
+  /** Per provision: whether the S3 notification was left to dispatch. */
+  readonly deferIntake: boolean[];
 }
 
 /** Fake steps that record the order they ran in. */
@@ -69,12 +71,13 @@ function fakeDeps(overrides: Partial<StepCommandDeps> = {}): {
   recorded: Recorded;
   stderr: string[];
 } {
-  const recorded: Recorded = { steps: [], targets: [], collectOptions: [], backends: [] };
+  const recorded: Recorded = { steps: [], targets: [], collectOptions: [], backends: [], deferIntake: [] };
   const stderr: string[] = [];
   const deps: StepCommandDeps = {
-    provision: (jobPath, context) => {
+    provision: (jobPath, context, options) => {
       recorded.steps.push(`provision ${jobPath}`);
       recorded.backends.push(context.backend);
+      recorded.deferIntake.push(options?.deferIntake === true);
       return Promise.resolve({
         runId: 'thumbnails-3f9a0c12',
         queueUrl: 'http://q/sluice-thumbnails-3f9a0c12-tasks',
@@ -226,6 +229,8 @@ describe('sluice run', () => {
       'teardown',
     ]);
     expect(recorded.backends).toEqual(['local']);
+    // The uploaded batch reaches the queue through dispatch's listing only: no S3 event meanwhile.
+    expect(recorded.deferIntake).toEqual([true]);
     expect(recorded.collectOptions).toEqual([{ until: 'marker' }]);
     expect(recorded.targets).toEqual([
       { jobPath: 'job.json' },
@@ -246,6 +251,8 @@ describe('sluice run', () => {
     const result = await sluice(['run', 'job.json', '--keep', '--until', 'count', '--expected', '60'], deps);
 
     expect(recorded.steps).toEqual(['provision job.json', 'dispatch', 'collect']);
+    // Files come from elsewhere: the notification is installed at once.
+    expect(recorded.deferIntake).toEqual([false]);
     expect(recorded.collectOptions).toEqual([{ until: 'count', expectedCount: 60 }]);
     expect(result.code).toBe(0);
   });

@@ -117,7 +117,9 @@ async function runChain(
   });
   const context: StepContext = { ...stepsContext, signal: interrupt.signal };
   try {
-    const run = await deps.provision(jobPath, context);
+    // With --upload the notification waits for dispatch, which installs it before listing: the
+    // uploaded batch is enqueued once (by the listing), files uploaded later by their events.
+    const run = await deps.provision(jobPath, context, { deferIntake: options.upload !== undefined });
     for (const warning of run.warnings) display.log(`warning: ${warning}`);
     display.log(`run ${run.runId}: provisioned; input goes to ${run.uploadTo}`);
     let outcome: CollectStepResult | undefined;

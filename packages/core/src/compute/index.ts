@@ -45,5 +45,15 @@ export {
 export type { LocalWorkerCounts, LocalWorkerSpec } from './local-workers.js';
 export { cdiGpuDevices, detectLocalGpus, dockerGpuInfo, gpuRunArguments } from './local-gpus.js';
 export { RUNNER_CAPABILITIES, RUNNER_PIDS_LIMIT, hardenedRunOptions } from './runner-hardening.js';
+export {
+  AlgorithmServerContainer,
+  TRY_CONTAINER_LABEL,
+  algorithmContainerOptions,
+  algorithmContainerUser,
+  algorithmMountDirectories,
+  checkImagePlatform,
+  localAlgorithmImage,
+  runAlgorithmContainer,
+} from './algorithm-container.js';
 export { taskBacklog, workersToStart } from './scaling.js';
 export type { BacklogCounts } from './scaling.js';

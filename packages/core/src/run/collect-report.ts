@@ -28,6 +28,10 @@ export interface TaskResult {
   readonly phases: PhaseTimings;
   /** Wall time of every attempt together, in ms. */
   readonly wallMs?: number;
+  /** When the first attempt started (ISO 8601). */
+  readonly startedAt?: string;
+  /** When the last attempt ended (ISO 8601); absent while it runs. */
+  readonly endedAt?: string;
   readonly failureClass?: FailureClass;
   readonly message?: string;
   /** The last attempt's log, in the output bucket. */
@@ -64,6 +68,11 @@ export interface CollectOptions {
   readonly maxPollSeconds?: number;
   /** Move dead-letter messages back to the task queue once, and wait again. */
   readonly retryFailed?: boolean;
+  /**
+   * Values masked wherever they appear in report.html (keys, messages, log tails), on top of what
+   * the runner masked at the source: the secret values this machine knows.
+   */
+  readonly secrets?: readonly string[];
   readonly onProgress?: (progress: CollectProgress) => void;
 }
 
@@ -79,6 +88,12 @@ export interface CollectReport {
   /** `s3://<output bucket>/_sluice/<run-id>/results.json`. */
   readonly results: string;
   readonly resultsKey: string;
+  /**
+   * `s3://<output bucket>/_sluice/<run-id>/report.html`: the run in charts and tables. Always set
+   * by {@link collectResults}; optional so reports made before it (and by hand) still type-check.
+   */
+  readonly report?: string;
+  readonly reportKey?: string;
   /** The first failures (at most {@link MAX_REPORTED_FAILURES}), for the summary. */
   readonly failures: readonly TaskResult[];
   /** The slowest tasks by wall time (at most 10). */

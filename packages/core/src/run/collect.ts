@@ -17,7 +17,9 @@ import type {
 import { Tracker } from './collect-tracker.js';
 import { moveDeadLetters, reconcileDeadLetters } from './dead-letters.js';
 import { defaultSleep, type RunDeps } from './lifecycle-deps.js';
+import { renderReportHtml } from './report-html.js';
 import { writeResults } from './results-file.js';
+import { readLogTails, reportKey, RunReportBuilder, type RunReportData } from './run-report.js';
 
 /**
  * Waits for a run to finish and writes its results. First it waits until the input is complete
@@ -28,7 +30,9 @@ import { writeResults } from './results-file.js';
  * dead-letter queue itself is left as it is, unless `retryFailed` moves its messages back to the
  * task queue (once, as fresh task messages) and collect waits again. Finally `results.json` is
  * streamed to `_sluice/<run-id>/results.json` in the output bucket — also after a timeout, with
- * unfinished inputs as `running`/`pending`.
+ * unfinished inputs as `running`/`pending` — and beside it `report.html`, the run in charts and
+ * tables (completions over time, time per phase, the slowest tasks, failures by class with the ends
+ * of their logs), self-contained and with `options.secrets` masked.
  *
  * @example
  * const report = await collectResults(state, { until: { until: 'marker' }, timeoutSeconds: 1800 }, deps);
@@ -73,9 +77,16 @@ export async function collectResults(
     deadLetter: 0,
     elapsedMs: now() - wait.started,
   });
-  const written = await writeResults(run, wait.tracker, store, now);
+  const builder = new RunReportBuilder();
+  const written = await writeResults(run, wait.tracker, store, now, builder);
   const counts = wait.tracker.counts();
   const complete = inputComplete && !timedOut && counts.running + counts.pending === 0;
+  const report = await writeReport(
+    run,
+    builder.data({ runId: run.runId, generatedAt: now(), counts, complete, timedOut, results: written.uri }),
+    store,
+    options.secrets ?? [],
+  );
   logger.info(
     `run ${run.runId}: ${complete ? 'completed' : 'incomplete'}, ${counts.succeeded} succeeded, ${counts.failed} failed` +
       `${counts.running + counts.pending > 0 ? `, ${counts.running + counts.pending} unfinished` : ''}: ${written.uri}`,
@@ -88,12 +99,27 @@ export async function collectResults(
     timedOut,
     results: written.uri,
     resultsKey: written.key,
+    report: report.uri,
+    reportKey: report.key,
     failures: written.failures,
     slowest: written.slowest,
     reconciled,
     retried,
     elapsedMs: now() - wait.started,
   };
+}
+
+/** Renders report.html (with the ends of the shown failures' logs) and puts it beside results.json. */
+async function writeReport(
+  run: RunState,
+  data: RunReportData,
+  store: ObjectStore,
+  secrets: readonly string[],
+): Promise<{ uri: string; key: string }> {
+  const key = reportKey(run.runId);
+  const html = renderReportHtml(await readLogTails(data, store, run.output.bucket), { secrets });
+  await store.put({ bucket: run.output.bucket, key }, html, { contentType: 'text/html; charset=utf-8' });
+  return { uri: `s3://${run.output.bucket}/${key}`, key };
 }
 
 /** What the wait for a run works with. */
@@ -160,7 +186,10 @@ async function waitForRun(wait: Wait): Promise<WaitOutcome> {
         quietMs,
         idleMs,
       );
-      if (inputComplete) logger.info(`run ${run.runId}: input complete (${summary.inputs} inputs)`);
+      if (inputComplete) {
+        logger.info(`run ${run.runId}: input complete (${summary.inputs} inputs)`);
+        tracker.inputsComplete();
+      }
     }
     const progress = (phase: CollectProgress['phase']): void => {
       options.onProgress?.({

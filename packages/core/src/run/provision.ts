@@ -33,6 +33,13 @@ export interface ProvisionOptions {
   readonly algorithm?: { readonly image?: string; readonly digest?: string };
   /** Variables the manifest marks `secret`: their literal values are never written to run.json. */
   readonly secretVariables?: readonly string[];
+  /**
+   * Leave the S3 notification out for now: the caller uploads a first batch of files, then
+   * dispatches, and dispatch installs it ({@link openIntake}) before it lists. Every file of the
+   * batch is then enqueued once (by the listing), not twice (by its event too). A run whose
+   * notification is on the bucket already (provisioned before and not torn down) keeps it.
+   */
+  readonly deferIntake?: boolean;
 }
 
 /** What {@link provisionRun} made. */
@@ -166,13 +173,18 @@ export async function provisionRun(
   state = queues.state;
   await writeRunState(deps.store, state);
 
-  await ensureRunNotification(job, state, queues.arn, suffix, deps, created);
+  // A deferred notification is installed by dispatch, before its listing (openIntake). One already
+  // on the bucket (a live run provisioned again) stays; run.json's word is not enough, since a
+  // torn-down run's state still says installed.
+  const deferred =
+    options.deferIntake === true && !(await notificationInPlace(job.input.bucket, state, deps));
+  if (!deferred) await ensureRunNotification(state, queues.arn, deps, created);
 
   state = {
     ...state,
     state: 'provisioned',
     updatedAt: isoTime(now()),
-    notification: { ...state.notification, installed: true },
+    notification: { ...state.notification, installed: !deferred },
   };
   await writeRunState(deps.store, state);
   const uploadTo = `s3://${job.input.bucket}/${job.input.prefix}`;
@@ -284,34 +296,77 @@ async function ensureRunQueues(
 }
 
 /**
+ * Installs a provisioned run's S3 notification when provisioning left it out (`deferIntake`), and
+ * records it in run.json; from then on every file uploaded to the input prefix fires an event.
+ * Dispatch calls it before it lists, so a file is either in the listing or fires an event: none
+ * is missed. Does nothing when the notification is installed or the run is not provisioned.
+ *
+ * @example
+ * const state = await openIntake(await openRun(runId, deps), deps);
+ * @throws {ConfigurationError} when another notification of the bucket overlaps, or access is denied.
+ * @throws AwsRequestError for AWS faults.
+ */
+export async function openIntake(
+  state: RunState,
+  deps: Pick<RunDeps, 'store' | 'logger' | 'now'>,
+): Promise<RunState> {
+  if (state.notification.installed || state.state !== 'provisioned') return state;
+  if (state.queue.arn === undefined) {
+    throw new ConfigurationError(
+      `run ${state.runId} has no task queue ARN in run.json; provision it again (sluice provision JOB).`,
+    );
+  }
+  await ensureRunNotification(state, state.queue.arn, deps, []);
+  const next: RunState = {
+    ...state,
+    updatedAt: isoTime((deps.now ?? Date.now)()),
+    notification: { ...state.notification, installed: true },
+  };
+  await writeRunState(deps.store, next);
+  (deps.logger ?? silentLogger).info(
+    `run ${state.runId}: notification ${state.notification.id} installed: files uploaded to ` +
+      `s3://${state.notification.bucket}/${state.notification.prefix} from now on are enqueued as they arrive`,
+  );
+  return next;
+}
+
+/** Whether the bucket has the run's notification entry now. */
+async function notificationInPlace(
+  bucket: string,
+  state: RunState,
+  deps: Pick<RunDeps, 'store'>,
+): Promise<boolean> {
+  const current = await deps.store.getQueueNotifications(bucket);
+  return current.queues.some((entry) => entry.id === state.notification.id);
+}
+
+/**
  * The input bucket's notification to the task queue, merged with the bucket's others, and put only
  * when it differs from what is there.
  */
 async function ensureRunNotification(
-  job: Job,
   state: RunState,
   queueArn: string,
-  suffix: string | undefined,
-  deps: RunDeps,
+  deps: Pick<RunDeps, 'store'>,
   created: string[],
 ): Promise<void> {
-  const current = await deps.store.getQueueNotifications(job.input.bucket);
+  const { id, bucket, prefix, suffix } = state.notification;
+  const current = await deps.store.getQueueNotifications(bucket);
   const merged = mergeNotification(
     current,
     {
-      id: state.notification.id,
+      id,
       queueArn,
       events: RUN_NOTIFICATION_EVENTS,
-      ...(job.input.prefix !== '' && { prefix: job.input.prefix }),
+      ...(prefix !== '' && { prefix }),
       ...(suffix !== undefined && { suffix }),
     },
-    job.input.bucket,
+    bucket,
   );
-  const existing = current.queues.find((entry) => entry.id === state.notification.id);
+  const existing = current.queues.find((entry) => entry.id === id);
   if (existing === undefined || !sameNotification(existing, merged.queues.at(-1))) {
-    await deps.store.putQueueNotifications(job.input.bucket, merged);
-    if (existing === undefined)
-      created.push(`notification ${state.notification.id} on s3://${job.input.bucket}`);
+    await deps.store.putQueueNotifications(bucket, merged);
+    if (existing === undefined) created.push(`notification ${id} on s3://${bucket}`);
   }
 }
 

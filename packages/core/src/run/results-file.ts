@@ -14,16 +14,24 @@ import { MAX_REPORTED_FAILURES, type TaskResult } from './collect-report.js';
 import { READS_IN_FLIGHT, type Tracked, type Tracker } from './collect-tracker.js';
 import { mapBounded } from './concurrency.js';
 import { isoTime } from './lifecycle-deps.js';
+import type { RunReportBuilder } from './run-report.js';
 
 const SLOWEST = 10;
+/** Entries made (their records read) and written at a time. */
 const RESULTS_WINDOW = 256;
 
-/** Streams results.json through a temporary file (one line per input) and uploads it. */
+/**
+ * Streams results.json through a temporary file (one line per input) and uploads it; `report` sees
+ * every entry on the way (report.html's aggregates). Memory stays bounded whatever the number of
+ * inputs: entries are made and written {@link RESULTS_WINDOW} at a time, and only the first failures
+ * and the slowest tasks are kept.
+ */
 export async function writeResults(
   run: RunState,
   tracker: Tracker,
   store: ObjectStore,
   now: () => number,
+  report?: RunReportBuilder,
 ): Promise<{ uri: string; key: string; failures: TaskResult[]; slowest: TaskResult[] }> {
   const directory = await mkdtemp(join(tmpdir(), 'sluice-results-'));
   const file = join(directory, 'results.json');
@@ -41,16 +49,15 @@ export async function writeResults(
         `"input":${JSON.stringify({ bucket: run.input.bucket, prefix: run.input.prefix })},` +
         `"output":${JSON.stringify(run.output)},"counts":${JSON.stringify(counts)},"tasks":[`,
     );
-    const entries = [...tracker.tasks];
     let first = true;
-    for (let start = 0; start < entries.length; start += RESULTS_WINDOW) {
-      const window = entries.slice(start, start + RESULTS_WINDOW);
+    for (const window of windows(tracker.tasks, RESULTS_WINDOW)) {
       const results = await mapBounded(window, READS_IN_FLIGHT, ([id, tracked]) =>
         resultOf(run, id, tracked, tracker, store),
       );
       for (const result of results) {
         await write(`${first ? '\n' : ',\n'}${JSON.stringify(result)}`);
         first = false;
+        report?.add(result);
         if (result.status === 'failed' && failures.length < MAX_REPORTED_FAILURES) failures.push(result);
         if (result.wallMs !== undefined) {
           slowest.push(result);
@@ -66,6 +73,19 @@ export async function writeResults(
     await rm(directory, { recursive: true, force: true });
   }
   return { uri: `s3://${run.output.bucket}/${key}`, key, failures, slowest: topSlowest(slowest) };
+}
+
+/** The map's entries, `size` at a time, without copying the map. */
+function* windows<K, V>(map: ReadonlyMap<K, V>, size: number): Iterable<[K, V][]> {
+  let window: [K, V][] = [];
+  for (const entry of map) {
+    window.push(entry);
+    if (window.length >= size) {
+      yield window;
+      window = [];
+    }
+  }
+  if (window.length > 0) yield window;
 }
 
 function topSlowest(results: TaskResult[]): TaskResult[] {
@@ -102,6 +122,7 @@ async function resultOf(
     wallMs += Math.max(0, Date.parse(attempt.endedAt) - Date.parse(attempt.startedAt));
     timed = true;
   }
+  const startedAt = record.attempts[0]?.startedAt;
   return {
     ...base,
     status: tracked.status,
@@ -109,6 +130,8 @@ async function resultOf(
     outputs,
     phases: last?.phases ?? {},
     ...(timed && { wallMs }),
+    ...(startedAt !== undefined && { startedAt }),
+    ...(last?.endedAt !== undefined && { endedAt: last.endedAt }),
     ...(tracked.status === 'failed' &&
       last?.failureClass !== undefined && { failureClass: last.failureClass }),
     ...(tracked.status === 'failed' && last?.message !== undefined && { message: last.message }),

@@ -27,6 +27,8 @@ export interface CollectStepOptions {
   readonly idleSeconds?: number;
   readonly timeoutSeconds?: number;
   readonly retryFailed?: boolean;
+  /** Also copy report.html to this local file (it is always written beside results.json). */
+  readonly reportFile?: string;
 }
 
 export interface CollectStepResult {
@@ -66,7 +68,8 @@ function inputCompletion(options: CollectStepOptions): InputCompletion {
 /**
  * Waits for the run to drain ({@link collectResults}) — with the local backend watching the runner
  * containers between polls, restarting crashed ones and starting new ones while work remains —
- * writes results.json and renders the summary (failures with their log tails, secrets masked).
+ * writes results.json and report.html (the secret values this machine knows masked in it; a local
+ * copy too with `reportFile`) and renders the summary (failures with their log tails, secrets masked).
  *
  * @example
  * const { report, summaryMarkdown } = await collectStep({ runId }, { until: 'marker', timeoutSeconds: 1800 }, context);
@@ -110,17 +113,26 @@ async function collectRun(
         ...(options.retryFailed !== undefined && { retryFailed: options.retryFailed }),
         ...(context.pollSeconds !== undefined && { pollSeconds: context.pollSeconds }),
         ...(onProgress !== undefined && { onProgress }),
+        secrets: workers.secrets,
       },
       { ...aws.deps, sleep },
     );
+    if (options.reportFile !== undefined && report.reportKey !== undefined) {
+      await aws.deps.store.download(
+        { bucket: state.output.bucket, key: report.reportKey },
+        options.reportFile,
+      );
+    }
     const logTails = await fetchLogTails(report, aws.deps.store, state.output.bucket);
     const links =
       state.ecs === undefined
         ? {}
-        : awsConsoleLinks(await regionOf(aws), runId, {
-            bucket: state.output.bucket,
-            key: report.resultsKey,
-          });
+        : awsConsoleLinks(
+            await regionOf(aws),
+            runId,
+            { bucket: state.output.bucket, key: report.resultsKey },
+            report.reportKey,
+          );
     const summaryOptions: SummaryOptions = { logTails, secrets: workers.secrets, ...links };
     return { report, summaryMarkdown: renderSummary(report, summaryOptions), summaryOptions };
   } finally {

@@ -63,11 +63,28 @@ function secretVariablesOf(manifest: Manifest): string[] {
  *   input bucket; {@link ValidationError} when the job does not fit the manifest; AwsRequestError
  *   for AWS faults (provision again to resume).
  */
-export async function provisionStep(jobPath: string, context: StepContext): Promise<ProvisionStepResult> {
-  return namingJobFile(jobPath, () => provisionJob(jobPath, context));
+export async function provisionStep(
+  jobPath: string,
+  context: StepContext,
+  options: ProvisionStepOptions = {},
+): Promise<ProvisionStepResult> {
+  return namingJobFile(jobPath, () => provisionJob(jobPath, context, options));
 }
 
-async function provisionJob(jobPath: string, context: StepContext): Promise<ProvisionStepResult> {
+/** Options of {@link provisionStep}. */
+export interface ProvisionStepOptions {
+  /**
+   * Leave the S3 notification to the dispatch step (`sluice run --upload`: the batch uploaded in
+   * between is enqueued once, by dispatch's listing); see core's `ProvisionOptions.deferIntake`.
+   */
+  readonly deferIntake?: boolean;
+}
+
+async function provisionJob(
+  jobPath: string,
+  context: StepContext,
+  options: ProvisionStepOptions,
+): Promise<ProvisionStepResult> {
   const job = await readJobFile(jobPath);
   const backend = context.backend ?? job.compute.backend;
   let algorithm: { image?: string; digest?: string } = {};
@@ -94,7 +111,12 @@ async function provisionJob(jobPath: string, context: StepContext): Promise<Prov
       algorithm = { image: found.image, ...(digest !== undefined && { digest }) };
       secretVariables = secretVariablesOf(found.manifest);
     }
-    const result = await provisionRun(job, aws.deps, { backend, algorithm, secretVariables });
+    const result = await provisionRun(job, aws.deps, {
+      backend,
+      algorithm,
+      secretVariables,
+      ...(options.deferIntake === true && { deferIntake: true }),
+    });
     const created = [...result.created];
     if (backend === 'ecs') {
       const provisioned = await provisionEcs(result.state, job, ecs(), await ecsSettingsOf(aws, context));
