@@ -12,6 +12,7 @@ import {
   provisionRun,
   readRunState,
   teardownRun,
+  type DeleteBatchResult,
   type DispatchProgress,
   type Job,
   type ListOptions,
@@ -94,6 +95,9 @@ class SlowQueue implements TaskQueue {
   }
   delete(receiptHandle: string): Promise<void> {
     return this.inner.delete(receiptHandle);
+  }
+  deleteBatch(receiptHandles: readonly string[]): Promise<DeleteBatchResult> {
+    return this.inner.deleteBatch(receiptHandles);
   }
   changeVisibility(receiptHandle: string, timeoutSeconds: number): Promise<void> {
     return this.inner.changeVisibility(receiptHandle, timeoutSeconds);
