@@ -99,8 +99,9 @@ export function registerCollect(
     .summary('wait for a run to finish and write its results')
     .description(
       "Wait (bounded, with backoff) until the run's input is complete and every input has a final " +
-        'record, then write results.json to the output bucket and print the counts. With the local ' +
-        'backend the runner containers are watched and restarted while work remains.',
+        'record, then write results.json and report.html (the run in charts) to the output bucket and ' +
+        'print the counts. With the local backend the runner containers are watched and restarted ' +
+        'while work remains.',
     )
     .argument('[job]', 'the job file (or give --run)')
     .option('--run <run-id>', 'the run id printed by sluice provision (instead of the job file)')

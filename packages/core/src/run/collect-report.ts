@@ -89,8 +89,8 @@ export interface CollectReport {
   readonly results: string;
   readonly resultsKey: string;
   /**
-   * `s3://<output bucket>/_sluice/<run-id>/report.html`: the run in charts and tables. Always set
-   * by {@link collectResults}; optional so reports made before it (and by hand) still type-check.
+   * `s3://<output bucket>/_sluice/<run-id>/report.html`: the run in charts and tables. Absent when
+   * it could not be written (a warning: results.json was) and in reports made by hand.
    */
   readonly report?: string;
   readonly reportKey?: string;

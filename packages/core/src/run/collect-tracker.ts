@@ -26,10 +26,11 @@ export interface Tracked {
 }
 
 /**
- * Ledger listing pages a poll reads per prefix (`done/`, `tasks/`), at most: 10,000 keys. A run of
- * up to that many tasks is listed whole on every poll; a larger one in a window that goes on where
- * the last poll stopped (S3's `StartAfter`) and starts again from the beginning after the end, so a
- * poll's cost stays the same as the run grows, and every key is seen within one pass.
+ * Pages of `tasks/` a poll lists at most (10,000 records), with the `done/` markers of the same task
+ * ids (no more pages: a task has its record before its marker). A run of up to that many tasks is
+ * listed whole on every poll; a larger one in a window that goes on where the last poll stopped
+ * (S3's `StartAfter`) and starts again from the beginning after the end, so a poll's cost stays the
+ * same as the run grows, and every key is seen within one pass.
  */
 export const LEDGER_PAGES_PER_POLL = 10;
 
@@ -90,8 +91,8 @@ export class Tracker {
       if (tracked !== undefined) tracked.status = 'succeeded';
       return true;
     });
-    if (end === undefined) this.cursor = undefined;
-    else this.cursor = end;
+    // At the end of the listing (`undefined`) the next poll starts again from the beginning.
+    this.cursor = end;
     const changed = seen.flatMap(({ id, etag }) => {
       const tracked = this.tasks.get(id);
       if (tracked === undefined || tracked.status === 'succeeded' || tracked.recordEtag === etag) return [];

@@ -1,7 +1,7 @@
 // collect-results: know when input is complete, wait (bounded, with backoff) until every input has
 // a final record and the queue is drained, reconcile the dead-letter queue, optionally re-drive it,
 // and write results.json.
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError, toError } from '../errors.js';
 import { endMarkerKey } from '../ids/run-names.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import type { TaskQueue } from '../queue/task-queue.js';
@@ -32,7 +32,8 @@ import { readLogTails, reportKey, RunReportBuilder, type RunReportData } from '.
  * streamed to `_sluice/<run-id>/results.json` in the output bucket — also after a timeout, with
  * unfinished inputs as `running`/`pending` — and beside it `report.html`, the run in charts and
  * tables (completions over time, time per phase, the slowest tasks, failures by class with the ends
- * of their logs), self-contained and with `options.secrets` masked.
+ * of their logs), self-contained and with `options.secrets` masked; a report that cannot be written
+ * is a warning, and `report` is then absent.
  *
  * @example
  * const report = await collectResults(state, { until: { until: 'marker' }, timeoutSeconds: 1800 }, deps);
@@ -81,12 +82,16 @@ export async function collectResults(
   const written = await writeResults(run, wait.tracker, store, now, builder);
   const counts = wait.tracker.counts();
   const complete = inputComplete && !timedOut && counts.running + counts.pending === 0;
+  // A view of results.json, which is written: a report that cannot be written is a warning only.
   const report = await writeReport(
     run,
     builder.data({ runId: run.runId, generatedAt: now(), counts, complete, timedOut, results: written.uri }),
     store,
     options.secrets ?? [],
-  );
+  ).catch((thrown: unknown) => {
+    logger.warning(`run ${run.runId}: could not write report.html: ${toError(thrown).message}`);
+    return undefined;
+  });
   logger.info(
     `run ${run.runId}: ${complete ? 'completed' : 'incomplete'}, ${counts.succeeded} succeeded, ${counts.failed} failed` +
       `${counts.running + counts.pending > 0 ? `, ${counts.running + counts.pending} unfinished` : ''}: ${written.uri}`,
@@ -99,8 +104,7 @@ export async function collectResults(
     timedOut,
     results: written.uri,
     resultsKey: written.key,
-    report: report.uri,
-    reportKey: report.key,
+    ...(report !== undefined && { report: report.uri, reportKey: report.key }),
     failures: written.failures,
     slowest: written.slowest,
     reconciled,

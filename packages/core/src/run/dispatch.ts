@@ -100,6 +100,10 @@ export async function dispatchTasks(
   const digest = options.algorithmDigest ?? run.algorithm.digest;
   // The notification before the listing: whatever the listing misses fires an event.
   await openIntake(run, deps);
+  // The first page is requested now, while the completion markers are listed.
+  const pages = prefetched(
+    deps.store.list(run.input.bucket, run.input.prefix, { pageSize: options.pageSize ?? 1000 }),
+  );
   const done = await doneTaskIds(deps.store, run);
   const counts = { listed: 0, enqueued: 0, skippedDone: 0, skippedFiltered: 0, failed: 0 };
   const failures: { key: string; code: string; message: string }[] = [];
@@ -122,9 +126,7 @@ export async function dispatchTasks(
     });
 
   try {
-    for await (const page of prefetched(
-      deps.store.list(run.input.bucket, run.input.prefix, { pageSize: options.pageSize ?? 1000 }),
-    )) {
+    for await (const page of pages) {
       counts.listed += page.length;
       const inputs = page.filter((object) => {
         const verdict = isInput(run.input.bucket, object.key);
@@ -166,25 +168,32 @@ export async function dispatchTasks(
 }
 
 /**
- * The pages of `pages`, the next one requested while the caller works on the current one, so a
- * listing round trip overlaps the sends instead of pausing them. At most two pages are held.
+ * The pages of `pages`, the first requested at once and each next one while the caller works on
+ * the current one, so a listing round trip overlaps other work instead of pausing it. At most two
+ * pages are held.
  */
-async function* prefetched<T>(pages: AsyncIterable<T>): AsyncGenerator<T> {
+function prefetched<T>(pages: AsyncIterable<T>): AsyncGenerator<T> {
   const iterator = pages[Symbol.asyncIterator]();
-  let next = iterator.next();
-  try {
-    for (;;) {
-      const current = await next;
-      if (current.done === true) return;
-      next = iterator.next();
-      // A failed prefetch is thrown when it is awaited, not as an unhandled rejection meanwhile.
-      next.catch(() => undefined);
-      yield current.value;
+  const request = (): Promise<IteratorResult<T>> => {
+    const next = iterator.next();
+    // A failed request is thrown when it is awaited, not as an unhandled rejection meanwhile.
+    next.catch(() => undefined);
+    return next;
+  };
+  let next = request();
+  return (async function* pagesAhead(): AsyncGenerator<T> {
+    try {
+      for (;;) {
+        const current = await next;
+        if (current.done === true) return;
+        next = request();
+        yield current.value;
+      }
+    } finally {
+      // Stopped early (an error while sending): close the listing.
+      await iterator.return?.();
     }
-  } finally {
-    // Stopped early (an error while sending): close the listing.
-    await iterator.return?.();
-  }
+  })();
 }
 
 function taskBody(run: RunState, object: ObjectSummary): string {
