@@ -81491,15 +81491,18 @@ async function startBroker(config, manifest, aws, context, reachable) {
         logger.debug(line.trimEnd());
     });
     const settings = brokerControlSettings(config, manifest);
+    const control = new TaskControl({
+        settings,
+        store: new S3ObjectStore(s3),
+        queue: new SqsTaskQueue(sqs, config.queueUrl),
+        deadLetter: new SqsTaskQueue(sqs, config.deadLetterQueueUrl),
+        log,
+        // This process lives on and flushes at its end: deletes of several runners share a batch.
+        deleteDelayMs: 1000,
+    });
     const service = new BrokerService({
         settings,
-        control: new TaskControl({
-            settings,
-            store: new S3ObjectStore(s3),
-            queue: new SqsTaskQueue(sqs, config.queueUrl),
-            deadLetter: new SqsTaskQueue(sqs, config.deadLetterQueueUrl),
-            log,
-        }),
+        control,
         presigner: new S3Presigner(presignS3),
         key: file.key,
         log,
@@ -81522,6 +81525,7 @@ async function startBroker(config, manifest, aws, context, reachable) {
             token: file.token,
             close: async () => {
                 await listener.close();
+                await control.flush();
                 s3.destroy();
                 sqs.destroy();
                 presignS3.destroy();

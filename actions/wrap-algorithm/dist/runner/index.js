@@ -9682,7 +9682,7 @@ __webpack_unused_export__ = CreateQueueRequest$;
 __webpack_unused_export__ = CreateQueueResult$;
 __webpack_unused_export__ = DeleteMessage$;
 __webpack_unused_export__ = DeleteMessageBatch$;
-__webpack_unused_export__ = DeleteMessageBatchCommand;
+exports.QB = DeleteMessageBatchCommand;
 __webpack_unused_export__ = DeleteMessageBatchRequest$;
 __webpack_unused_export__ = DeleteMessageBatchRequestEntry$;
 __webpack_unused_export__ = DeleteMessageBatchResult$;
@@ -48660,6 +48660,11 @@ const NOT_HELD_CODES = new Set([
     'AWS.SimpleQueueService.MessageNotInflight',
     'InvalidReceiptHandle',
 ]);
+/** True when SQS's code (and message) say a receipt handle is no longer held. */
+function isNotHeldCode(code, message) {
+    // An expired handle comes back as InvalidParameterValue naming the ReceiptHandle parameter.
+    return NOT_HELD_CODES.has(code) || (code === 'InvalidParameterValue' && /receipt ?handle/i.test(message));
+}
 /**
  * Converts an error thrown by an SQS call: receipt-handle errors become {@link MessageNotHeldError},
  * the rest go through `classifyAwsError`.
@@ -48671,8 +48676,7 @@ function errors_classifySqsError(thrown, operation, queueUrl, receiptHandle) {
     if (receiptHandle !== undefined) {
         const { code } = errors_describeAwsError(thrown);
         const message = thrown instanceof Error ? thrown.message : '';
-        // An expired handle comes back as InvalidParameterValue naming the ReceiptHandle parameter.
-        if (NOT_HELD_CODES.has(code) || (code === 'InvalidParameterValue' && /receipt ?handle/i.test(message))) {
+        if (isNotHeldCode(code, message)) {
             return new MessageNotHeldError(receiptHandle, `${code}: ${message}`, { cause: thrown });
         }
     }
@@ -48786,6 +48790,37 @@ class SqsTaskQueue {
         catch (thrown) {
             throw errors_classifySqsError(thrown, 'SQS.DeleteMessage', this.url, receiptHandle);
         }
+    }
+    async deleteBatch(receiptHandles) {
+        if (receiptHandles.length === 0)
+            return { notHeld: [] };
+        if (receiptHandles.length > SQS_LIMITS.maxBatchEntries) {
+            throw new Error(`deleteBatch takes at most ${SQS_LIMITS.maxBatchEntries} handles`);
+        }
+        let output;
+        try {
+            output = await retry_withRetries(() => this.client.send(new client_sqs_dist_cjs/* DeleteMessageBatchCommand */.QB({
+                QueueUrl: this.url,
+                Entries: receiptHandles.map((handle, index) => ({ Id: String(index), ReceiptHandle: handle })),
+            })));
+        }
+        catch (thrown) {
+            throw errors_classifySqsError(thrown, 'SQS.DeleteMessageBatch', this.url);
+        }
+        const notHeld = [];
+        for (const failed of output.Failed ?? []) {
+            const receiptHandle = receiptHandles[Number(failed.Id)] ?? '';
+            // Another fault than "not held" (throttled, internal) goes again on its own, with retries.
+            if (!isNotHeldCode(failed.Code ?? '', failed.Message ?? '')) {
+                await retry_withRetries(() => this.delete(receiptHandle)).catch((thrown) => {
+                    if (!(thrown instanceof MessageNotHeldError))
+                        throw thrown;
+                });
+            }
+            else
+                notHeld.push({ receiptHandle, message: `${failed.Code ?? ''}: ${failed.Message ?? ''}` });
+        }
+        return { notHeld };
     }
     async changeVisibility(receiptHandle, timeoutSeconds) {
         try {
@@ -49376,38 +49411,15 @@ function stagingPrefix(runId, taskId, attempt) {
     return `${ledgerPrefix(runId)}staging/${taskId}/${attempt}/`;
 }
 /**
- * Where one lease of an attempt stages its outputs and log: `<staging prefix><lease tag>/`, the tag
- * a hash of the message id, so two workers running the same attempt from duplicate deliveries never
- * touch each other's staged objects.
+ * A short tag of a message id (12 hex of its sha256): names the message that holds a task in its
+ * record without keeping the id itself.
  *
  * @example
- * leaseStagingPrefix('thumbs-3f9a0c12', 'a1b2…', 1, 'f3c1…'); // '_sluice/thumbs-3f9a0c12/staging/a1b2…/1/5e0c9a1b2d3f/'
- * @throws {Error} when an id is malformed.
- */
-function leaseStagingPrefix(runId, taskId, attempt, messageId) {
-    const tag = (0,external_node_crypto_.createHash)('sha256').update(messageId).digest('hex').slice(0, 12);
-    return `${stagingPrefix(runId, taskId, attempt)}${tag}/`;
-}
-/**
- * Where a lease stages one output before the commit copies it to its final key:
- * `<lease staging prefix>out/<relative path>`.
- *
- * @example
- * stagedOutputKey('_sluice/r/staging/t/1/5e0c9a1b2d3f/', 'small/a.png'); // '…/5e0c9a1b2d3f/out/small/a.png'
+ * messageTag('f3c1…'); // '5e0c9a1b2d3f'
  * @throws never.
  */
-function stagedOutputKey(leaseStaging, relativePath) {
-    return `${leaseStaging}out/${relativePath}`;
-}
-/**
- * Where a lease stages its task log: `<lease staging prefix>task.log`.
- *
- * @example
- * stagedLogKey('_sluice/r/staging/t/1/5e0c9a1b2d3f/'); // '…/5e0c9a1b2d3f/task.log'
- * @throws never.
- */
-function stagedLogKey(leaseStaging) {
-    return `${leaseStaging}task.log`;
+function messageTag(messageId) {
+    return (0,external_node_crypto_.createHash)('sha256').update(messageId).digest('hex').slice(0, 12);
 }
 /**
  * The run's results manifest, written by collect-results: `_sluice/<run-id>/results.json`.
@@ -49482,7 +49494,18 @@ function outputPrefixFor(prefixes, inputKey) {
  * @throws {ConfigurationError} when a part is not a safe relative path or the key is too long.
  */
 function outputKey(prefixes, inputKey, relativeOutputPath) {
-    return checkLength(`${outputPrefixFor(prefixes, inputKey)}${safeRelative(relativeOutputPath, 'output path')}`);
+    return checkLength(outputKeyUnder(outputPrefixFor(prefixes, inputKey), relativeOutputPath));
+}
+/**
+ * The key of one result under its input's output prefix (from {@link outputPrefixFor}): what a
+ * worker that knows only the prefix (sealed mode) builds, with the same checks as {@link outputKey}.
+ *
+ * @example
+ * outputKeyUnder('thumbs/cat.jpg/', 'small/cat.png'); // 'thumbs/cat.jpg/small/cat.png'
+ * @throws {ConfigurationError} when the path is not a safe relative path or the key is too long.
+ */
+function outputKeyUnder(outputPrefix, relativeOutputPath) {
+    return checkLength(`${outputPrefix}${safeRelative(relativeOutputPath, 'output path')}`);
 }
 /**
  * The relative output path of a file the algorithm left, given the manifest's `output`: for a
@@ -50687,102 +50710,200 @@ function decideMessage(body, runId, isInput) {
     }
 }
 
-;// CONCATENATED MODULE: external "node:timers/promises"
-const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ../core/src/broker/task-commit.ts
 /**
- * Committing a task's results exactly once: the outputs are already staged (uploaded by the worker
- * under its attempt's staging prefix); a claim in the ledger, copies to the final keys, then the
- * completion marker. Any number of attempts may finish the same task; only the claim holder's copies
- * become the results, and the others discard theirs.
+ * Committing a task's results exactly once. The task's lease holds its record (see TaskLedger:
+ * a second message for the task is dropped while another holds it), so one attempt at a time writes
+ * under the input's output prefix: the worker uploads each output straight to its final key, and
+ * the commit writes the completion marker naming them. An attempt after one that may have left
+ * outputs behind (a lost worker, a failed upload) first removes what it did not write itself.
  */
-
 
 
 
 /** Time allowed beyond the algorithm's limit for download, upload and commit. */
 const TRANSFER_MARGIN_SECONDS = 15 * 60;
-/** How long an attempt that lost the commit claim waits for the holder's completion marker. */
-const COMMIT_WAIT_SECONDS = 30;
+/** The user metadata every output carries: which run and task wrote it (`<run-id>/<task-id>`). */
+const OUTPUT_WRITER_METADATA = 'sluice-task';
 /**
- * Claims the commit of an attempt's staged results and copies them to their final keys, the
- * completion marker last. An attempt that loses the claim waits briefly for the holder's marker and
- * discards its staged copies.
+ * Commits the outputs a worker wrote to their final keys: removes an earlier attempt's leftovers
+ * when there may be some, then writes the completion marker (conditionally: one marker per task).
  *
  * @example
- * const committed = await commitResults(deps, { task, taskId, attempt, workerId, log }, staged);
- * @throws ConfigurationError when a result's key cannot be built; AWS errors once retries are spent
- *   (the claim is released first, so another attempt can commit).
+ * const committed = await commitOutputs(deps, { task, taskId, outputPrefix, cleanup, log }, written);
+ * @throws ConfigurationError when a result's key cannot be built; AWS errors once retries are spent.
  */
-async function commitResults(deps, state, outputs) {
+async function commitOutputs(deps, state, outputs) {
     const { settings, store, ledger } = deps;
-    const { task, taskId, attempt } = state;
+    const { task, taskId } = state;
     const bucket = settings.config.output.bucket;
-    // Final keys first: a result whose key cannot be built fails before anything is copied.
-    const planned = outputs.map((output) => ({
-        output,
-        staged: stagedOutputKey(state.staging, output.relativePath),
-        final: outputKey(settings.config, task.key, output.relativePath),
-    }));
-    const stagedKeys = planned.map((p) => p.staged);
-    const staleMs = (settings.timeoutSeconds + TRANSFER_MARGIN_SECONDS) * 1000;
-    let claim = await ledger.claim(taskId, attempt, state.workerId, staleMs);
-    for (let waited = 0; claim.kind === 'held' && waited < COMMIT_WAIT_SECONDS; waited += 1) {
-        await (0,external_node_timers_promises_namespaceObject.setTimeout)(1000);
-        const marker = await ledger.marker(taskId);
-        if (marker !== undefined)
-            claim = { kind: 'done', marker };
+    const committed = [];
+    for (const output of outputs) {
+        const key = outputKeyUnder(state.outputPrefix, output.relativePath);
+        const etag = output.etag ?? (await retry_withRetries(() => store.head({ bucket, key })))?.etag;
+        if (etag === undefined)
+            throw new Error(`the output ${key} is not in the bucket`);
+        committed.push({ key, size: output.size, etag });
     }
-    if (claim.kind !== 'won') {
-        await discard(store, bucket, stagedKeys, state.log);
-        return claim.kind === 'done'
-            ? { kind: 'done', outputs: claim.marker.outputs }
-            : { kind: 'held', by: claim.by };
-    }
-    try {
-        const committed = [];
-        for (const { output, staged, final } of planned) {
-            const put = await retry_withRetries(() => store.copy({ bucket, key: staged }, { bucket, key: final }));
-            committed.push({ key: final, size: output.size, etag: put.etag });
-        }
-        const marker = {
-            schemaVersion: 1,
-            runId: settings.config.runId,
-            taskId,
-            input: {
-                bucket: task.bucket,
-                key: task.key,
-                etag: task.etag,
-                ...(task.versionId !== undefined && { versionId: task.versionId }),
-            },
-            algorithmDigest: settings.algorithmDigest,
-            outputs: committed,
-            committedAt: new Date().toISOString(),
-        };
-        // The marker last: its presence means every result above is in place.
-        if (!(await ledger.writeMarker(marker))) {
-            const existing = await ledger.marker(taskId);
-            await discard(store, bucket, stagedKeys, state.log);
-            return { kind: 'done', outputs: existing?.outputs ?? committed };
-        }
-        await discard(store, bucket, stagedKeys, state.log);
+    if (state.cleanup)
+        await removeLeftoverOutputs(deps, state, new Set(committed.map((o) => o.key)));
+    const marker = {
+        schemaVersion: 1,
+        runId: settings.config.runId,
+        taskId,
+        input: {
+            bucket: task.bucket,
+            key: task.key,
+            etag: task.etag,
+            ...(task.versionId !== undefined && { versionId: task.versionId }),
+        },
+        algorithmDigest: settings.algorithmDigest,
+        outputs: committed,
+        committedAt: new Date().toISOString(),
+    };
+    if (await ledger.writeMarker(marker))
         return { kind: 'committed', outputs: committed };
+    const existing = await ledger.marker(taskId);
+    return { kind: 'done', outputs: existing?.outputs ?? committed };
+}
+/**
+ * Deletes objects under the output prefix that this run's task wrote before (their metadata names
+ * it) and this attempt did not: an earlier attempt's partial outputs. Objects another input or
+ * another run wrote there are left alone. A failure only leaves them (logged).
+ */
+async function removeLeftoverOutputs(deps, state, keep) {
+    const { store, settings } = deps;
+    const bucket = settings.config.output.bucket;
+    const writer = `${settings.config.runId}/${state.taskId}`;
+    try {
+        const leftovers = [];
+        for await (const page of store.list(bucket, state.outputPrefix)) {
+            for (const { key } of page) {
+                if (keep.has(key))
+                    continue;
+                const info = await retry_withRetries(() => store.head({ bucket, key }));
+                if (info?.metadata[OUTPUT_WRITER_METADATA] === writer)
+                    leftovers.push(key);
+            }
+        }
+        if (leftovers.length === 0)
+            return;
+        const deleted = await store.deleteMany(bucket, leftovers);
+        state.log.info('earlier-outputs-removed', { removed: leftovers.length - deleted.failed.length });
     }
     catch (thrown) {
-        await ledger.releaseClaim(claim.key);
-        throw thrown;
+        state.log.warning('earlier-outputs-not-removed', { message: toError(thrown).message });
     }
 }
-/** Deletes staged copies; a failure only leaves them to the run's teardown, so it is logged, not thrown. */
-async function discard(store, bucket, keys, log) {
-    if (keys.length === 0)
-        return;
-    const result = await store.deleteMany(bucket, keys).catch((thrown) => {
-        log.warning('staging-cleanup-failed', { message: toError(thrown).message });
+
+;// CONCATENATED MODULE: ../core/src/broker/control-reports.ts
+/** Small pure helpers of the task control: what a lease carries on, and reports made of verdicts. */
+
+
+/** The record a lease created, for a conditional rewrite without reading it. */
+function createdRecord(lease) {
+    return lease.recordEtag === undefined ? {} : { created: { etag: lease.recordEtag } };
+}
+/** Why a key cannot become output keys, or undefined when it can. */
+function outputKeysProblem(config, key) {
+    try {
+        outputPrefixFor(config, key);
         return undefined;
-    });
-    if (result !== undefined && result.failed.length > 0) {
-        log.warning('staging-cleanup-failed', { failed: result.failed.length });
+    }
+    catch (thrown) {
+        return toError(thrown).message;
+    }
+}
+/** A failure verdict as a report's fields. */
+function verdictReport(verdict) {
+    if (verdict.ok)
+        throw new Error('a failure report was made from a success');
+    return {
+        failureClass: verdict.failureClass,
+        retryable: verdict.retryable,
+        message: verdict.message,
+        ...(verdict.exitCode !== undefined && { exitCode: verdict.exitCode }),
+    };
+}
+
+;// CONCATENATED MODULE: ../core/src/broker/message-deletes.ts
+/**
+ * Deletes of finished tasks' messages, sent in batches of up to 10 (one DeleteMessageBatch) when
+ * the control lives on to send them. A delete waits at most `delayMs`; the message stays invisible
+ * meanwhile, and if it came back anyway its task's marker (or final record) settles it at once.
+ */
+
+
+
+
+class MessageDeletes {
+    queue;
+    delayMs;
+    log;
+    pending = [];
+    timer;
+    sending = Promise.resolve();
+    /** `delayMs` 0 deletes each message at once, with DeleteMessage. */
+    constructor(queue, delayMs, log) {
+        this.queue = queue;
+        this.delayMs = delayMs;
+        this.log = log;
+    }
+    /**
+     * Deletes a finished task's message, now or with the next batch.
+     *
+     * @throws AWS errors when an immediate delete failed after its retries (a batched one is logged).
+     */
+    async delete(receiptHandle, log) {
+        if (this.delayMs <= 0) {
+            try {
+                await retry_withRetries(() => this.queue.delete(receiptHandle));
+            }
+            catch (thrown) {
+                // Lost the message meanwhile: whoever has it now finds the marker (or the record) and stops.
+                if (!(thrown instanceof MessageNotHeldError))
+                    throw thrown;
+                log.warning('message-delete-not-held', { message: thrown.message });
+            }
+            return;
+        }
+        this.pending.push({ receiptHandle, log });
+        if (this.pending.length >= SQS_LIMITS.maxBatchEntries)
+            this.send();
+        else
+            this.timer ??= setTimeout(() => {
+                this.send();
+            }, this.delayMs).unref();
+    }
+    /** Sends every waiting delete and waits for them. */
+    async flush() {
+        this.send();
+        await this.sending;
+    }
+    send() {
+        if (this.timer !== undefined)
+            clearTimeout(this.timer);
+        this.timer = undefined;
+        while (this.pending.length > 0) {
+            const batch = this.pending.splice(0, SQS_LIMITS.maxBatchEntries);
+            this.sending = this.sending.then(() => this.sendBatch(batch));
+        }
+    }
+    async sendBatch(batch) {
+        try {
+            const { notHeld } = await this.queue.deleteBatch(batch.map((d) => d.receiptHandle));
+            for (const { receiptHandle, message } of notHeld) {
+                const log = batch.find((d) => d.receiptHandle === receiptHandle)?.log ?? this.log;
+                log.warning('message-delete-not-held', { message });
+            }
+        }
+        catch (thrown) {
+            // The messages come back when their visibility runs out, and their markers settle them.
+            this.log.warning('message-delete-failed', {
+                messages: batch.length,
+                message: toError(thrown).message,
+            });
+        }
     }
 }
 
@@ -50878,6 +50999,17 @@ const taskRecordSchemaTyped = {
             },
         },
         outputs: { type: 'array', items: outputSchema },
+        heldBy: {
+            type: 'object',
+            nullable: true,
+            properties: {
+                message: { type: 'string', pattern: '^[a-f0-9]{12}$' },
+                attempt: { type: 'integer', minimum: 1 },
+                workerId: { type: 'string', minLength: 1 },
+            },
+            required: ['message', 'attempt', 'workerId'],
+            additionalProperties: false,
+        },
         updatedAt: TIMESTAMP,
     },
     required: [
@@ -51016,6 +51148,7 @@ async function updateJson(store, ref, next) {
 
 
 
+
 /** Largest message body kept in a rejected-message object. */
 const REJECTED_BODY_LIMIT = 256 * 1024;
 class TaskLedger {
@@ -51056,23 +51189,86 @@ class TaskLedger {
         }
     }
     /**
+     * Creates the task's record with its first lease's attempt (`running`), only if there is none
+     * (`If-None-Match: *`): the ETag written, or undefined when a record exists — the task was leased
+     * before (a retry, a duplicate message, a re-dispatch), and the caller reads what it says. How a
+     * fresh task's lease costs one request instead of reading the marker and the record first: a
+     * marker is only ever written after its task's record.
+     */
+    async createRecord(task, taskId, attempt, holder) {
+        const ref = { bucket: this.bucket, key: taskRecordKey(this.runId, taskId) };
+        const record = this.withAttempt(undefined, task, taskId, this.masked(attempt), 'running', [], holder);
+        const put = await retry_withRetries(() => this.store.putIfAbsent(ref, JSON.stringify(record), { contentType: 'application/json' }));
+        return put?.etag;
+    }
+    /**
+     * Leases a task whose record may exist: reads it and, unless it says the task succeeded, failed
+     * for good (and this is no re-drive), is held by another message (and this is no re-drive) or has
+     * no attempts left, puts this attempt in as the holder — conditionally on what was read, again on a
+     * lost race. A re-drive (`redrive`) takes the task whatever an earlier round said.
+     */
+    async leaseRecord(task, taskId, attempt, holder, options) {
+        const ref = { bucket: this.bucket, key: taskRecordKey(this.runId, taskId) };
+        const entry = this.masked(attempt);
+        let decision = { kind: 'leased', earlier: false };
+        await retry_withRetries(() => updateJson(this.store, ref, (existing) => {
+            const previous = this.readable(existing, ref.key, taskId);
+            const by = previous?.heldBy;
+            if (previous?.status === 'succeeded')
+                decision = { kind: 'succeeded' };
+            else if (previous?.status === 'failed' && !options.redrive)
+                decision = { kind: 'failed' };
+            else if (by !== undefined && by.message !== holder.message && !options.redrive)
+                decision = { kind: 'held', by };
+            else if (options.exhausted)
+                decision = { kind: 'exhausted' };
+            else {
+                const earlier = (previous?.attempts ?? []).some((a) => a.attempt !== entry.attempt);
+                decision = { kind: 'leased', earlier };
+                return this.withAttempt(previous, task, taskId, entry, 'running', undefined, holder);
+            }
+            return undefined;
+        }));
+        return decision;
+    }
+    /**
      * Records an attempt: reads the task record, puts this attempt in (replacing this worker's entry
      * with the same number: a released attempt is re-run under its number; a duplicate delivery run
      * by another worker at the same time keeps its own entry), sets the status and writes it back —
      * only if nobody wrote it in between, else it does all that again on their version.
      * When a marker is known the task is `succeeded` with the marker's outputs, whoever writes last.
      */
-    async recordAttempt(task, taskId, attempt, status, outputs) {
+    async recordAttempt(task, taskId, attempt, status, options) {
+        const { outputs, created, holder } = options;
         const ref = { bucket: this.bucket, key: taskRecordKey(this.runId, taskId) };
-        // Every attempt's message is masked here, on its way into the record, whatever it came from: the
-        // algorithm's answer, a thrown error, the runner's own words. The other fields are the runner's
-        // own numbers, times and ids.
-        const entry = attempt.message === undefined ? attempt : { ...attempt, message: this.log.mask(attempt.message) };
-        const updated = await retry_withRetries(() => updateJson(this.store, ref, (existing) => this.withAttempt(this.readable(existing, ref.key, taskId), task, taskId, entry, status, outputs)));
+        const entry = this.masked(attempt);
+        if (created !== undefined) {
+            // The record as this lease created it holds only this attempt (same number, same worker), so
+            // the new one is known without reading it; anyone's write since makes the put fail, and then
+            // the read-modify-write below keeps their change.
+            const record = this.withAttempt(undefined, task, taskId, entry, status, outputs, holder);
+            try {
+                await retry_withRetries(() => this.store.putJson(ref, record, { ifMatch: created.etag }));
+                return record;
+            }
+            catch (thrown) {
+                if (!(thrown instanceof PreconditionFailedError || thrown instanceof ObjectNotFoundError))
+                    throw thrown;
+            }
+        }
+        const updated = await retry_withRetries(() => updateJson(this.store, ref, (existing) => this.withAttempt(this.readable(existing, ref.key, taskId), task, taskId, entry, status, outputs, holder)));
         // `withAttempt` always gives a record, so updateJson always writes.
         if (updated === undefined)
             throw new Error(`task record ${ref.key} was not written`);
         return updated.value;
+    }
+    /**
+     * Every attempt's message is masked here, on its way into the record, whatever it came from: the
+     * algorithm's answer, a thrown error, the runner's own words. The other fields are the runner's
+     * own numbers, times and ids.
+     */
+    masked(attempt) {
+        return attempt.message === undefined ? attempt : { ...attempt, message: this.log.mask(attempt.message) };
     }
     /** The record as read, or undefined (with a warning) when it does not pass its schema. */
     readable(existing, key, taskId) {
@@ -51086,7 +51282,8 @@ class TaskLedger {
             return undefined;
         }
     }
-    withAttempt(previous, task, taskId, attempt, status, outputs) {
+    withAttempt(previous, task, taskId, attempt, status, outputs, holder) {
+        const heldBy = holder === 'keep' ? previous?.heldBy : holder === 'clear' ? undefined : holder;
         const attempts = (previous?.attempts ?? []).filter((a) => !(a.attempt === attempt.attempt && a.workerId === attempt.workerId));
         attempts.push(attempt);
         attempts.sort((a, b) => a.attempt - b.attempt || a.startedAt.localeCompare(b.startedAt));
@@ -51106,46 +51303,9 @@ class TaskLedger {
             algorithmDigest: this.algorithmDigest,
             attempts,
             outputs: [...(outputs ?? previous?.outputs ?? [])],
+            ...(heldBy !== undefined && { heldBy }),
             updatedAt: new Date().toISOString(),
         };
-    }
-    /**
-     * Claims the right to commit a task's outputs with a conditional put, so exactly one attempt
-     * commits even when two workers finish the same task. The first claim is
-     * `claims/<task-id>.json`; a claim older than `staleMs` (its holder presumably died mid-commit)
-     * is taken over by claiming the next generation, `claims/<task-id>.<n>.json`, again conditionally.
-     * When the marker exists the task is done; otherwise a live claim holds it.
-     */
-    async claim(taskId, attempt, workerId, staleMs) {
-        const body = { workerId, attempt, claimedAt: new Date().toISOString() };
-        for (let generation = 1; generation < 1000; generation += 1) {
-            const key = this.claimKey(taskId, generation);
-            const put = await retry_withRetries(() => this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(body), {
-                contentType: 'application/json',
-            }));
-            if (put !== undefined)
-                return { kind: 'won', key };
-            const marker = await this.marker(taskId);
-            if (marker !== undefined)
-                return { kind: 'done', marker };
-            const held = await retry_withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
-            const claim = held?.value;
-            const claimedAt = typeof claim?.claimedAt === 'string' ? Date.parse(claim.claimedAt) : Number.NaN;
-            // A claim deleted meanwhile (its holder gave up) or unreadable counts as stale.
-            if (held !== undefined && !Number.isNaN(claimedAt) && Date.now() - claimedAt < staleMs) {
-                return { kind: 'held', by: `${String(claim?.workerId)} (attempt ${String(claim?.attempt)})` };
-            }
-            if (held === undefined)
-                generation -= 1; // the same generation is free again: claim it
-            this.log.warning('commit-claim-taken-over', { taskId, stale: key });
-        }
-        return { kind: 'held', by: 'too many claim generations' };
-    }
-    /** Gives a claim up, so a later attempt can commit (after this one failed to). Best effort. */
-    async releaseClaim(key) {
-        await this.store.deleteMany(this.bucket, [key]).catch((thrown) => {
-            this.log.warning('commit-claim-release-failed', { key, message: toError(thrown).message });
-        });
     }
     /** Writes the completion marker; false when another commit wrote it first. */
     async writeMarker(marker) {
@@ -51170,10 +51330,6 @@ class TaskLedger {
             ...(truncated && { bodyTruncated: true }),
         })));
         return key;
-    }
-    claimKey(taskId, generation) {
-        const base = `${ledgerPrefix(this.runId)}claims/${taskId}`;
-        return generation === 1 ? `${base}.json` : `${base}.${generation}.json`;
     }
 }
 
@@ -51200,8 +51356,7 @@ class TaskLedger {
 
 
 
-/** Delay before a task whose commit another live worker holds is offered again. */
-const HELD_RETRY_SECONDS = 60;
+
 /** How long a lease goes on settling messages past its wait (a queue full of duplicates). */
 const SETTLE_LIMIT_MS = 30_000;
 /** SQS's longest message delay and the longest retry backoff. */
@@ -51214,15 +51369,22 @@ class TaskControl {
         dropped: 0,
         split: 0,
         alreadyDone: 0,
+        duplicates: 0,
         exhausted: 0,
     };
     ledger;
     isInput;
+    deletes;
     constructor(deps) {
         this.deps = deps;
         const { settings, store, log } = deps;
         this.ledger = new TaskLedger(store, settings.config.runId, settings.config.output.bucket, settings.algorithmDigest, log);
         this.isInput = inputFilter(settings.config);
+        this.deletes = new MessageDeletes(deps.queue, deps.deleteDelayMs ?? 0, log);
+    }
+    /** Sends the message deletes still waiting for a batch; call before the control is dropped. */
+    async flush() {
+        await this.deletes.flush();
     }
     /** The visibility window of a leased message: three heartbeat periods, so one missed beat does not lose it. */
     get leaseSeconds() {
@@ -51239,21 +51401,17 @@ class TaskControl {
         const deadline = Date.now() + options.waitSeconds * 1000;
         for (;;) {
             const waitSeconds = Math.max(0, Math.min(SQS_LIMITS.maxWaitSeconds, Math.ceil((deadline - Date.now()) / 1000)));
-            const [message] = await this.deps.queue.receive({
-                maxMessages: 1,
-                waitSeconds,
-                visibilityTimeoutSeconds: this.leaseSeconds,
-                ...(options.signal !== undefined && { signal: options.signal }),
-            });
+            const next = await this.nextMessage(waitSeconds, options.signal);
             if (options.signal?.aborted === true)
                 return undefined;
-            if (message === undefined) {
+            if (next === undefined) {
                 if (Date.now() >= deadline)
                     return undefined;
                 continue;
             }
+            const { message } = next;
             this.stats.messages += 1;
-            const lease = await this.settle(message, workerId).catch((thrown) => {
+            const lease = await this.settle(message, workerId, next.at).catch((thrown) => {
                 if (thrown instanceof errors_ConfigurationError)
                     throw thrown;
                 // The message returns when its visibility runs out, and is tried again.
@@ -51270,8 +51428,21 @@ class TaskControl {
                 return undefined;
         }
     }
+    /**
+     * One message, waiting up to `waitSeconds`. One at a time: a message received and not run at once
+     * would count a receive (an attempt) when it came back to another worker.
+     */
+    async nextMessage(waitSeconds, signal) {
+        const [message] = await this.deps.queue.receive({
+            maxMessages: 1,
+            waitSeconds,
+            visibilityTimeoutSeconds: this.leaseSeconds,
+            ...(signal !== undefined && { signal }),
+        });
+        return message === undefined ? undefined : { message, at: Date.now() };
+    }
     /** Decides what a received message is; a lease when it is a task to run now. */
-    async settle(message, workerId) {
+    async settle(message, workerId, receivedAt) {
         const { settings, queue } = this.deps;
         const log = this.deps.log.with({ messageId: message.messageId, receiveCount: message.receiveCount });
         const decision = decideMessage(message.body, settings.config.runId, this.isInput);
@@ -51303,16 +51474,16 @@ class TaskControl {
                 return undefined;
             }
             case 'run':
-                return this.leaseTask(message, decision.task, workerId, log);
+                return this.leaseTask(message, decision.task, workerId, receivedAt, log);
         }
     }
-    async leaseTask(message, task, workerId, messageLog) {
+    async leaseTask(message, task, workerId, receivedAt, messageLog) {
         const { settings } = this.deps;
-        const receivedAt = Date.now();
         // Attempt numbers run on across re-drives (they name log keys and record entries); the retry
         // budget counts from the last re-drive (`retryFrom`).
         const attempt = (task.attemptsUsed ?? 0) + message.receiveCount;
         const taskId = task_id_taskId(task);
+        const problem = outputKeysProblem(settings.config, task.key);
         const lease = {
             task,
             taskId,
@@ -51320,52 +51491,78 @@ class TaskControl {
             roundAttempt: attempt - (task.retryFrom ?? 0),
             workerId,
             messageId: message.messageId,
-            staging: leaseStagingPrefix(task.runId, taskId, attempt, message.messageId),
+            holder: messageTag(message.messageId),
+            outputPrefix: problem === undefined ? outputPrefixFor(settings.config, task.key) : '',
+            cleanup: false,
+            logKey: taskLogKey(task.runId, taskId, attempt),
             receiptHandle: message.receiptHandle,
             receivedAt,
-            startedAt: new Date(receivedAt).toISOString(),
+            startedAt: new Date().toISOString(),
             visibleAt: receivedAt + this.leaseSeconds * 1000,
         };
         const log = messageLog.with({ taskId, attempt, key: task.key });
+        const entry = this.entry(lease, { phases: {}, logStaged: false });
+        const holder = { message: lease.holder, attempt, workerId };
+        if (attempt === 1 && task.retryFrom === undefined && problem === undefined) {
+            // The first receive of a first attempt: no record means no marker and no earlier failure, so
+            // creating the record (conditionally) is the whole check. A record found means it was leased
+            // before: the checks below read what it says.
+            const recordEtag = await this.ledger.createRecord(task, taskId, entry, holder);
+            if (recordEtag !== undefined) {
+                log.info('task-leased', { workerId, bucket: task.bucket, size: task.size });
+                return { ...lease, recordEtag };
+            }
+        }
         if ((await this.ledger.marker(taskId)) !== undefined) {
             log.info('task-already-done');
             this.stats.alreadyDone += 1;
             await this.deleteMessage(message.receiptHandle, log);
             return undefined;
         }
-        if (task.retryFrom === undefined && (await this.ledger.failedForGood(taskId))) {
-            log.info('task-already-failed', { hint: 'collect-results with retry-failed runs it again' });
-            this.stats.alreadyDone += 1;
-            await this.deleteMessage(message.receiptHandle, log);
-            return undefined;
-        }
-        if (lease.roundAttempt > settings.config.maxAttempts) {
-            // The last attempt's worker was lost (the message came back with no attempts left).
-            this.stats.exhausted += 1;
-            await this.fail(lease, {
-                failureClass: 'infrastructure',
-                retryable: false,
-                message: `not run: the worker of an earlier attempt was lost and all ${settings.config.maxAttempts} attempts are used`,
-                phases: {},
-                logStaged: false,
-            });
-            return undefined;
-        }
-        try {
+        if (problem !== undefined) {
             // A key that cannot become output keys (`a//b`, `x/../y`, too long) never will.
-            outputPrefixFor(settings.config, task.key);
-        }
-        catch (thrown) {
             await this.fail(lease, {
-                ...verdictReport(classifyAttempt({ kind: 'input', gone: true, message: toError(thrown).message }, settings.manifest)),
+                ...verdictReport(classifyAttempt({ kind: 'input', gone: true, message: problem }, settings.manifest)),
                 phases: {},
                 logStaged: false,
             });
             return undefined;
         }
-        await this.ledger.recordAttempt(task, taskId, this.entry(lease, { phases: {}, logStaged: false }), 'running');
-        log.info('task-leased', { workerId, bucket: task.bucket, size: task.size });
-        return lease;
+        const leased = await this.ledger.leaseRecord(task, taskId, entry, holder, {
+            redrive: task.retryFrom !== undefined,
+            exhausted: lease.roundAttempt > settings.config.maxAttempts,
+        });
+        switch (leased.kind) {
+            case 'leased':
+                log.info('task-leased', { workerId, bucket: task.bucket, size: task.size });
+                return { ...lease, cleanup: leased.earlier };
+            case 'succeeded':
+            case 'failed':
+                log.info(leased.kind === 'succeeded' ? 'task-already-done' : 'task-already-failed', {
+                    hint: 'collect-results with retry-failed runs a failed task again',
+                });
+                this.stats.alreadyDone += 1;
+                await this.deleteMessage(message.receiptHandle, log);
+                return undefined;
+            case 'held':
+                // Another message holds the task (a duplicate delivery, a second dispatch): it carries the
+                // task to its end, so this one goes without running it or counting an attempt.
+                log.info('task-held-elsewhere', { by: leased.by.workerId, attempt: leased.by.attempt });
+                this.stats.duplicates += 1;
+                await this.deleteMessage(message.receiptHandle, log);
+                return undefined;
+            case 'exhausted':
+                // The last attempt's worker was lost (the message came back with no attempts left).
+                this.stats.exhausted += 1;
+                await this.fail(lease, {
+                    failureClass: 'infrastructure',
+                    retryable: false,
+                    message: `not run: the worker of an earlier attempt was lost and all ${settings.config.maxAttempts} attempts are used`,
+                    phases: {},
+                    logStaged: false,
+                });
+                return undefined;
+        }
     }
     /**
      * Extends a lease by one window, never past the task's time limit plus a margin for transfers (a
@@ -51393,9 +51590,8 @@ class TaskControl {
         return { kind: 'extended', lease: { ...lease, visibleAt: Date.now() + seconds * 1000 } };
     }
     /**
-     * Commits a finished attempt's staged outputs exactly once, records it and deletes its message.
-     * A commit that fails is recorded as an `upload-failed` attempt (retried); a commit another live
-     * worker holds hands the task back for later.
+     * Commits a finished attempt's outputs (already at their final keys) exactly once, records it and
+     * deletes its message. A commit that fails is recorded as an `upload-failed` attempt (retried).
      *
      * @throws AWS errors only when even recording failed (the message then returns by itself).
      */
@@ -51405,12 +51601,11 @@ class TaskControl {
         const started = Date.now();
         let committed;
         try {
-            committed = await commitResults({ settings, store, ledger: this.ledger }, {
+            committed = await commitOutputs({ settings, store, ledger: this.ledger }, {
                 task: lease.task,
                 taskId: lease.taskId,
-                attempt: lease.attempt,
-                workerId: lease.workerId,
-                staging: lease.staging,
+                outputPrefix: lease.outputPrefix,
+                cleanup: lease.cleanup,
                 log,
             }, report.outputs);
         }
@@ -51426,11 +51621,6 @@ class TaskControl {
             return { outcome, message };
         }
         const phases = { ...report.phases, uploadMs: (report.phases.uploadMs ?? 0) + (Date.now() - started) };
-        if (committed.kind === 'held') {
-            log.info('commit-held-elsewhere', { by: committed.by });
-            await this.release(lease, `another worker (${committed.by}) is committing this task`, HELD_RETRY_SECONDS);
-            return { outcome: 'released', message: `another worker (${committed.by}) is committing this task` };
-        }
         const entry = {
             ...this.entry(lease, { ...report, phases }),
             endedAt: new Date().toISOString(),
@@ -51438,8 +51628,12 @@ class TaskControl {
                 message: 'another attempt committed this task first; these results were discarded',
             }),
         };
-        await this.publishLog(lease, report, entry);
-        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'succeeded', committed.outputs);
+        this.publishLog(lease, report, entry);
+        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'succeeded', {
+            outputs: committed.outputs,
+            ...createdRecord(lease),
+            holder: 'clear',
+        });
         await this.deleteMessage(lease.receiptHandle, log);
         return {
             outcome: 'succeeded',
@@ -51463,8 +51657,17 @@ class TaskControl {
             message: report.message,
         };
         const final = !report.retryable || lease.roundAttempt >= settings.config.maxAttempts;
-        await this.publishLog(lease, report, entry);
-        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, final ? 'failed' : 'running');
+        this.publishLog(lease, report, entry);
+        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, final ? 'failed' : 'running', {
+            ...createdRecord(lease),
+            // A retry comes back as the same message, which keeps the task; a final failure frees it.
+            holder: final ? 'clear' : { message: lease.holder, attempt: lease.attempt, workerId: lease.workerId },
+        });
+        if (final && report.failureClass === 'upload-failed' && lease.outputPrefix !== '') {
+            // Outputs written before the upload failed are no results: nothing will commit them now.
+            const { settings, store } = this.deps;
+            await removeLeftoverOutputs({ settings, store, ledger: this.ledger }, { task: lease.task, taskId: lease.taskId, outputPrefix: lease.outputPrefix, cleanup: true, log }, new Set());
+        }
         if (final) {
             const sent = await this.deps.deadLetter.sendBatch([
                 { body: formatTaskMessage({ ...lease.task, attemptsUsed: lease.attempt }) },
@@ -51500,7 +51703,11 @@ class TaskControl {
             endedAt: new Date().toISOString(),
             message: `released: ${reason}; this attempt does not count`,
         };
-        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'running');
+        // Freed: the fresh message takes the task again (the old one is deleted next).
+        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'running', {
+            ...createdRecord(lease),
+            holder: 'clear',
+        });
         const sent = await this.deps.queue.sendBatch([
             { body: formatTaskMessage({ ...lease.task, attemptsUsed: lease.attempt - 1 }), delaySeconds },
         ]);
@@ -51521,52 +51728,18 @@ class TaskControl {
             ...(report.exitCode !== undefined && { exitCode: report.exitCode }),
         };
     }
-    /**
-     * Moves a staged task log to the attempt's log key and names it in the entry. A failure only loses
-     * the log (the staged copy is left to teardown).
-     */
-    async publishLog(lease, report, entry) {
-        if (!report.logStaged)
-            return;
-        const { store, settings } = this.deps;
-        const log = this.deps.log.with({ taskId: lease.taskId, attempt: lease.attempt });
-        const bucket = settings.config.output.bucket;
-        const staged = stagedLogKey(lease.staging);
-        const logKey = taskLogKey(settings.config.runId, lease.taskId, lease.attempt);
-        try {
-            await retry_withRetries(() => store.copy({ bucket, key: staged }, { bucket, key: logKey }));
-            entry.logKey = logKey;
-        }
-        catch (thrown) {
-            log.warning('task-log-publish-failed', { message: toError(thrown).message });
-            return;
-        }
-        await discard(store, bucket, [staged], log);
+    /** Names the attempt's log in its entry when the worker wrote it (straight to its final key). */
+    publishLog(lease, report, entry) {
+        if (report.logStaged)
+            entry.logKey = lease.logKey;
     }
     async deleteMessage(receiptHandle, log) {
-        try {
-            await retry_withRetries(() => this.deps.queue.delete(receiptHandle));
-        }
-        catch (thrown) {
-            // Lost the message meanwhile: whoever has it now finds the marker (or the record) and stops.
-            if (!(thrown instanceof MessageNotHeldError))
-                throw thrown;
-            log.warning('message-delete-not-held', { message: thrown.message });
-        }
+        await this.deletes.delete(receiptHandle, log);
     }
 }
-/** A failure verdict as a report's fields. */
-function verdictReport(verdict) {
-    if (verdict.ok)
-        throw new Error('a failure report was made from a success');
-    return {
-        failureClass: verdict.failureClass,
-        retryable: verdict.retryable,
-        message: verdict.message,
-        ...(verdict.exitCode !== undefined && { exitCode: verdict.exitCode }),
-    };
-}
 
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ../core/src/broker/protocol.ts
 
 
@@ -51618,7 +51791,11 @@ const completeSchema = {
             maxItems: 100_000,
             items: {
                 type: 'object',
-                properties: { relativePath: RELATIVE_PATH, size: { type: 'integer', minimum: 0 } },
+                properties: {
+                    relativePath: RELATIVE_PATH,
+                    size: { type: 'integer', minimum: 0 },
+                    etag: { type: 'string', minLength: 1, maxLength: 1024, nullable: true },
+                },
                 required: ['relativePath', 'size'],
                 additionalProperties: false,
             },
@@ -51792,6 +51969,7 @@ function aborted(signal) {
  */
 
 
+
 class DirectTaskSource {
     control;
     store;
@@ -51815,7 +51993,8 @@ class DirectTaskSource {
             task: lease.task,
             taskId: lease.taskId,
             attempt: lease.attempt,
-            staging: lease.staging,
+            outputPrefix: lease.outputPrefix,
+            logKey: lease.logKey,
         };
         this.leases.set(worker, lease);
         return worker;
@@ -51835,13 +52014,15 @@ class DirectTaskSource {
             ...(task.versionId !== undefined && { versionId: task.versionId }),
         }));
     }
-    async stageOutput(worker, relativePath, file) {
-        const key = stagedOutputKey(worker.staging, relativePath);
-        await retry_withRetries(() => this.store.upload({ bucket: this.outputBucket, key }, file));
+    async uploadOutput(worker, relativePath, file) {
+        const key = outputKeyUnder(worker.outputPrefix, relativePath);
+        const put = await retry_withRetries(() => this.store.upload({ bucket: this.outputBucket, key }, file, {
+            metadata: { [OUTPUT_WRITER_METADATA]: `${worker.task.runId}/${worker.taskId}` },
+        }));
+        return put.etag;
     }
     async stageLog(worker, file) {
-        const key = stagedLogKey(worker.staging);
-        await retry_withRetries(() => this.store.upload({ bucket: this.outputBucket, key }, file, {
+        await retry_withRetries(() => this.store.upload({ bucket: this.outputBucket, key: worker.logKey }, file, {
             contentType: 'text/plain; charset=utf-8',
         }));
     }
@@ -51853,6 +52034,9 @@ class DirectTaskSource {
     }
     async release(worker, reason) {
         await this.control.release(this.inner(worker), reason);
+    }
+    async close() {
+        await this.control.flush();
     }
     inner(worker) {
         const lease = this.leases.get(worker);
@@ -52515,6 +52699,70 @@ async function uploadPresignedPost(post, key, file, options = {}) {
     return etag === undefined ? { key, size } : { key, size, etag: unquote(etag) };
 }
 
+;// CONCATENATED MODULE: ../core/src/run/concurrency.ts
+// Bounded concurrency for the lifecycle's many small requests (enqueue batches, record reads).
+/**
+ * Runs at most `limit` of the started tasks at once: `run` waits for a free slot before starting the
+ * task, so a producer that awaits it is held back (bounded memory). `drain` waits for the rest and
+ * throws the first error any task threw.
+ *
+ * @example
+ * const pool = new BoundedPool(4);
+ * for (const batch of batches) await pool.run(() => queue.sendBatch(batch));
+ * await pool.drain();
+ * @throws the first error of a task, from `run` (once seen) or `drain`.
+ */
+class BoundedPool {
+    limit;
+    running = new Set();
+    failure;
+    constructor(limit) {
+        this.limit = limit;
+    }
+    /** Starts `task` as soon as fewer than `limit` are running. */
+    async run(task) {
+        while (this.running.size >= Math.max(1, this.limit))
+            await Promise.race(this.running);
+        this.rethrow();
+        const promise = task()
+            .catch((error) => {
+            this.failure ??= { error };
+        })
+            .finally(() => {
+            this.running.delete(promise);
+        });
+        this.running.add(promise);
+    }
+    /** Waits for every started task. */
+    async drain() {
+        await Promise.all(this.running);
+        this.rethrow();
+    }
+    rethrow() {
+        if (this.failure !== undefined)
+            throw this.failure.error;
+    }
+}
+/**
+ * Maps `items` through `fn` with at most `limit` calls at once, keeping the order.
+ *
+ * @example
+ * const records = await mapBounded(keys, 16, (key) => store.getJson({ bucket, key }));
+ * @throws the first error `fn` throws.
+ */
+async function mapBounded(items, limit, fn) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await fn(items[index], index);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+    return results;
+}
+
 ;// CONCATENATED MODULE: ./src/tasks/heartbeat.ts
 /**
  * Keeps a leased task while it runs: every period, the source extends the lease by one window (three
@@ -52579,6 +52827,8 @@ class Heartbeat {
 
 
 
+/** Output uploads of one task in flight at once. */
+const UPLOADS_IN_FLIGHT = 8;
 class TaskProcessor {
     deps;
     server;
@@ -52685,8 +52935,9 @@ class TaskProcessor {
         const exitCode = result.verdict.exitCode;
         // From here on the task is finished even when the runner is asked to stop: committing is short.
         started = Date.now();
+        let etags;
         try {
-            await this.stageOutputs(lease, result.outputs);
+            etags = await this.uploadOutputs(lease, result.outputs);
         }
         catch (thrown) {
             const message = `the results could not be uploaded: ${toError(thrown).message}`;
@@ -52698,13 +52949,16 @@ class TaskProcessor {
             return this.failed(state, classifyAttempt(evidence, settings.manifest));
         }
         phases.uploadMs = Date.now() - started;
-        taskLog.note(`staged ${result.outputs.length} result(s) for the commit`);
+        taskLog.note(`uploaded ${result.outputs.length} result(s) for the commit`);
         const logStaged = await this.stageLog(state);
         const completed = await source.complete(lease, {
             phases,
             ...(exitCode !== undefined && { exitCode }),
             logStaged,
-            outputs: result.outputs.map(({ relativePath, size }) => ({ relativePath, size })),
+            outputs: result.outputs.map(({ relativePath, size }, index) => {
+                const etag = etags[index];
+                return etag === undefined ? { relativePath, size } : { relativePath, size, etag };
+            }),
         });
         const fields = {
             outputs: completed.outputs?.length,
@@ -52718,11 +52972,9 @@ class TaskProcessor {
             log.warning('task-not-committed', { outcome: completed.outcome, reason: completed.message, ...phases });
         return completed.outcome;
     }
-    /** Stages every output, one after the other. */
-    async stageOutputs(lease, outputs) {
-        for (const output of outputs) {
-            await this.deps.source.stageOutput(lease, output.relativePath, output.file);
-        }
+    /** Uploads every output, a few at a time: each is its own request, so they need not wait in line. */
+    async uploadOutputs(lease, outputs) {
+        return mapBounded(outputs, UPLOADS_IN_FLIGHT, (output) => this.deps.source.uploadOutput(lease, output.relativePath, output.file));
     }
     /** Reports a failed attempt; the control retries it later or ends the task. */
     async failed(state, verdict) {
@@ -52793,6 +53045,11 @@ class TaskProcessor {
 
 
 /**
+ * How long a finished task's message delete waits for others to share a DeleteMessageBatch: a
+ * runner finishing several short tasks a second pays one delete for up to 10 of them.
+ */
+const DELETE_DELAY_MS = 1000;
+/**
  * The runner's private directory (task logs) under the temp directory. A FROM-scratch image has no
  * `/tmp`: the runner then makes it, world-writable with the sticky bit as usual.
  */
@@ -52817,7 +53074,7 @@ async function makeWorkDir() {
  * @throws never.
  */
 function directSource(settings, adapters, log) {
-    const control = new TaskControl({ settings, ...adapters, log });
+    const control = new TaskControl({ settings, ...adapters, log, deleteDelayMs: DELETE_DELAY_MS });
     return new DirectTaskSource(control, adapters.store, settings.config.output.bucket, settings.workerId);
 }
 /**
@@ -52845,6 +53102,7 @@ async function assembleRunner(settings, source, log, inherited) {
         source,
         close: async () => {
             await processor.shutdown();
+            await source.close?.();
             await (0,promises_.rm)(workDir, { recursive: true, force: true });
         },
     };
@@ -54814,8 +55072,8 @@ class BrokerTaskSource {
         }
         if (answer.lease === null)
             return undefined;
-        const { task, taskId, attempt, staging } = answer.lease;
-        const worker = { task, taskId, attempt, staging };
+        const { task, taskId, attempt, outputPrefix, logKey } = answer.lease;
+        const worker = { task, taskId, attempt, outputPrefix, logKey };
         this.granted.set(worker, answer.lease);
         return worker;
     }
@@ -54829,13 +55087,15 @@ class BrokerTaskSource {
     async download(worker, file) {
         await retry_withRetries(() => downloadPresigned(this.grant(worker).input, file, { ifMatch: worker.task.etag }));
     }
-    async stageOutput(worker, relativePath, file) {
-        const key = stagedOutputKey(worker.staging, relativePath);
-        await retry_withRetries(() => uploadPresignedPost(this.grant(worker).upload, key, file));
+    async uploadOutput(worker, relativePath, file) {
+        const key = outputKeyUnder(worker.outputPrefix, relativePath);
+        const uploaded = await retry_withRetries(() => uploadPresignedPost(this.grant(worker).upload, key, file));
+        return uploaded.etag;
     }
     async stageLog(worker, file) {
-        const key = stagedLogKey(worker.staging);
-        await retry_withRetries(() => uploadPresignedPost(this.grant(worker).upload, key, file, { contentType: 'text/plain; charset=utf-8' }));
+        await retry_withRetries(() => uploadPresignedPost(this.grant(worker).logUpload, worker.logKey, file, {
+            contentType: 'text/plain; charset=utf-8',
+        }));
     }
     complete(worker, report) {
         return this.post('complete', { token: this.grant(worker).token, ...report });
