@@ -34,6 +34,7 @@ const AUTHORIZED_AS: Readonly<Record<string, readonly string[]>> = {
   's3 PutBucketNotificationConfiguration': ['s3:PutBucketNotification'],
   's3 ListObjectVersions': ['s3:ListBucketVersions'],
   'sqs SendMessageBatch': ['sqs:SendMessage'],
+  'sqs DeleteMessageBatch': ['sqs:DeleteMessage'],
   // Allowed to every identity; no policy can deny it.
   'sts GetCallerIdentity': [],
   // Of the local runner role only, whose trust policy names the caller: no permission of its own needed.

@@ -227,8 +227,8 @@ function ledgerListingPrefixes(): string[] {
 /**
  * The runner's task role: exactly what the runner (packages/runner) sends, for this run only.
  *
- * SQS, the task queue: ReceiveMessage; DeleteMessage; ChangeMessageVisibility (heartbeat, retry
- * back-off); SendMessage(Batch) (a task handed back on SIGTERM or while another worker commits; an
+ * SQS, the task queue: ReceiveMessage; DeleteMessage(Batch); ChangeMessageVisibility (heartbeat, retry
+ * back-off); SendMessage(Batch) (a task handed back on SIGTERM; an
  * S3 event with several records split into one message per task). The dead-letter queue:
  * SendMessage(Batch) (a task whose last attempt failed). No GetQueueAttributes: the runner never asks.
  *
