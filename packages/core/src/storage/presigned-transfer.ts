@@ -13,9 +13,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { basename, dirname } from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 
 import { AwsRequestError, isTransientAwsError } from '../aws/errors.js';
 import { InfrastructureError, SluiceError, toError } from '../errors.js';
@@ -212,35 +210,41 @@ export async function downloadPresigned(
 ): Promise<DownloadResult> {
   const target = withoutQuery(get.url);
   const { signal } = options;
-  let response: Response;
+  // node:http, not fetch: Node 24's undici asserts (and takes the process down) when a server closes
+  // the connection while a large body's parser is paused by a slow disk (`assert(!this.paused)`).
+  const url = new URL(get.url);
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  let response: IncomingMessage;
   try {
-    response = await fetch(get.url, {
-      headers: options.ifMatch === undefined ? {} : { 'If-Match': quote(options.ifMatch) },
-      ...(signal !== undefined && { signal }),
+    response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const request = send(
+        url,
+        {
+          method: 'GET',
+          headers: options.ifMatch === undefined ? {} : { 'If-Match': quote(options.ifMatch) },
+          ...(signal !== undefined && { signal }),
+        },
+        resolve,
+      );
+      request.once('error', reject);
+      request.end();
     });
   } catch (thrown: unknown) {
     throw transportError(thrown, 'GET', target, signal);
   }
-  if (!response.ok) {
-    const body = await bodyStart(response.body as AsyncIterable<Uint8Array> | null);
-    throw httpError(
-      response.status,
-      body,
-      'GET',
-      target,
-      get,
-      options.ifMatch === undefined ? undefined : 'if-match',
-    );
+  const status = response.statusCode ?? 0;
+  if (status < 200 || status > 299) {
+    const body = await bodyStart(response);
+    response.destroy();
+    throw httpError(status, body, 'GET', target, get, options.ifMatch === undefined ? undefined : 'if-match');
   }
   await mkdir(dirname(file), { recursive: true });
   const partial = `${file}.${randomBytes(4).toString('hex')}.part`;
-  const expected = Number(response.headers.get('content-length') ?? Number.NaN);
+  const expected = Number(response.headers['content-length'] ?? Number.NaN);
   let size = 0;
   try {
-    if (response.body === null)
-      throw new SluiceError(`the presigned GET of ${target} answered without a body`);
     await pipeline(
-      Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>),
+      response,
       async function* count(source: AsyncIterable<Uint8Array>) {
         for await (const chunk of source) {
           size += chunk.length;
@@ -265,9 +269,10 @@ export async function downloadPresigned(
     await rm(partial, { force: true });
     throw transportError(thrown, 'GET', target, signal);
   }
+  const version = response.headers['x-amz-version-id'];
   return withVersion(
-    { size, etag: unquote(response.headers.get('etag') ?? undefined) },
-    response.headers.get('x-amz-version-id') ?? undefined,
+    { size, etag: unquote(response.headers.etag) },
+    typeof version === 'string' ? version : undefined,
   );
 }
 
