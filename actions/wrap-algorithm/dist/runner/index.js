@@ -52417,7 +52417,6 @@ var external_node_https_ = __nccwpck_require__(4708);
 
 
 
-
 /** How much of an error answer is read to find S3's `<Code>`; error bodies are small. */
 const ERROR_BODY_MAX_BYTES = 16 * 1024;
 /**
@@ -52563,28 +52562,37 @@ function transportError(thrown, request, target, signal) {
 async function downloadPresigned(get, file, options = {}) {
     const target = withoutQuery(get.url);
     const { signal } = options;
+    // node:http, not fetch: Node 24's undici asserts (and takes the process down) when a server closes
+    // the connection while a large body's parser is paused by a slow disk (`assert(!this.paused)`).
+    const url = new URL(get.url);
+    const send = url.protocol === 'https:' ? external_node_https_.request : external_node_http_.request;
     let response;
     try {
-        response = await fetch(get.url, {
-            headers: options.ifMatch === undefined ? {} : { 'If-Match': quote(options.ifMatch) },
-            ...(signal !== undefined && { signal }),
+        response = await new Promise((resolve, reject) => {
+            const request = send(url, {
+                method: 'GET',
+                headers: options.ifMatch === undefined ? {} : { 'If-Match': quote(options.ifMatch) },
+                ...(signal !== undefined && { signal }),
+            }, resolve);
+            request.once('error', reject);
+            request.end();
         });
     }
     catch (thrown) {
         throw transportError(thrown, 'GET', target, signal);
     }
-    if (!response.ok) {
-        const body = await bodyStart(response.body);
-        throw httpError(response.status, body, 'GET', target, get, options.ifMatch === undefined ? undefined : 'if-match');
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status > 299) {
+        const body = await bodyStart(response);
+        response.destroy();
+        throw httpError(status, body, 'GET', target, get, options.ifMatch === undefined ? undefined : 'if-match');
     }
     await (0,promises_.mkdir)((0,external_node_path_.dirname)(file), { recursive: true });
     const partial = `${file}.${(0,external_node_crypto_.randomBytes)(4).toString('hex')}.part`;
-    const expected = Number(response.headers.get('content-length') ?? Number.NaN);
+    const expected = Number(response.headers['content-length'] ?? Number.NaN);
     let size = 0;
     try {
-        if (response.body === null)
-            throw new SluiceError(`the presigned GET of ${target} answered without a body`);
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(external_node_stream_.Readable.fromWeb(response.body), async function* count(source) {
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(response, async function* count(source) {
             for await (const chunk of source) {
                 size += chunk.length;
                 yield chunk;
@@ -52606,7 +52614,8 @@ async function downloadPresigned(get, file, options = {}) {
         await (0,promises_.rm)(partial, { force: true });
         throw transportError(thrown, 'GET', target, signal);
     }
-    return withVersion({ size, etag: unquote(response.headers.get('etag') ?? undefined) }, response.headers.get('x-amz-version-id') ?? undefined);
+    const version = response.headers['x-amz-version-id'];
+    return withVersion({ size, etag: unquote(response.headers.etag) }, typeof version === 'string' ? version : undefined);
 }
 /** A form field's value as multipart/form-data carries it (no CR, LF or quote in a name). */
 function formField(boundary, name, value) {
