@@ -8,7 +8,7 @@
 // docs/architecture.md, "Trying an algorithm".
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { ConfigurationError, InfrastructureError, toError } from '../errors.js';
@@ -18,7 +18,7 @@ import type { ContainerEngine, ImageDetails, RunContainerOptions } from './conta
 import { ContainerEngineError, tailLines } from './container-engine-errors.js';
 import { LOCAL_WORKER_ULIMITS, runnerNetworkOptions } from './local-workers.js';
 import { RUNNER_PIDS_LIMIT, RUNNER_TEMP_DIRECTORY } from './runner-hardening.js';
-import { ALGORITHM_HOME, UNPRIVILEGED_ALGORITHM_USER, algorithmImageTag } from './wrapped-image.js';
+import { ALGORITHM_HOME, UNPRIVILEGED_ALGORITHM_USER, buildAlgorithmImage } from './wrapped-image.js';
 
 /** The label every container `sluice try` starts carries (to find leftovers). */
 export const TRY_CONTAINER_LABEL = 'org.sluice.try';
@@ -57,18 +57,7 @@ export async function localAlgorithmImage(
     }
     return source.image;
   }
-  const context = resolve(dirname(manifestPath), source.context);
-  const tag = algorithmImageTag(manifest);
-  logger.info(`building the algorithm image ${tag} from ${context}`);
-  await engine.build({
-    context,
-    containerfile: isAbsolute(source.dockerfile) ? source.dockerfile : join(context, source.dockerfile),
-    buildArgs: source.args,
-    ...(source.target !== undefined ? { target: source.target } : {}),
-    platform: manifest.platform,
-    tags: [tag],
-  });
-  return tag;
+  return buildAlgorithmImage(engine, manifest, source, manifestPath, logger);
 }
 
 /**

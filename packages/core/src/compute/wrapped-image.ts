@@ -491,18 +491,35 @@ async function algorithmImageOf(
     return { algorithmImage: source.image };
   }
   const buildStarted = Date.now();
-  const context = resolve(dirname(options.manifestPath), source.context);
-  const algorithmImage = algorithmImageTag(manifest);
-  logger.info(`building the algorithm image ${algorithmImage} from ${context}`);
+  const algorithmImage = await buildAlgorithmImage(engine, manifest, source, options.manifestPath, logger);
+  return { algorithmImage, algorithmBuildMs: Date.now() - buildStarted };
+}
+
+/**
+ * Builds a manifest's `build` source (context and Containerfile relative to the manifest's folder)
+ * for its platform, tagged {@link algorithmImageTag}; returns the tag. What wrap and try both build.
+ *
+ * @throws whatever the engine's build throws (ImageBuildError when the build fails).
+ */
+export async function buildAlgorithmImage(
+  engine: ContainerEngine,
+  manifest: Pick<Manifest, 'name' | 'version' | 'platform'>,
+  source: Extract<Manifest['source'], { kind: 'build' }>,
+  manifestPath: string,
+  logger: Logger,
+): Promise<string> {
+  const context = resolve(dirname(manifestPath), source.context);
+  const tag = algorithmImageTag(manifest);
+  logger.info(`building the algorithm image ${tag} from ${context}`);
   await engine.build({
     context,
     containerfile: isAbsolute(source.dockerfile) ? source.dockerfile : join(context, source.dockerfile),
     buildArgs: source.args,
     ...(source.target !== undefined ? { target: source.target } : {}),
     platform: manifest.platform,
-    tags: [algorithmImage],
+    tags: [tag],
   });
-  return { algorithmImage, algorithmBuildMs: Date.now() - buildStarted };
+  return tag;
 }
 
 /**
