@@ -94315,18 +94315,28 @@ async function algorithmImageOf(options, logger) {
         return { algorithmImage: source.image };
     }
     const buildStarted = Date.now();
-    const context = (0,external_node_path_.resolve)((0,external_node_path_.dirname)(options.manifestPath), source.context);
-    const algorithmImage = algorithmImageTag(manifest);
-    logger.info(`building the algorithm image ${algorithmImage} from ${context}`);
+    const algorithmImage = await buildAlgorithmImage(engine, manifest, source, options.manifestPath, logger);
+    return { algorithmImage, algorithmBuildMs: Date.now() - buildStarted };
+}
+/**
+ * Builds a manifest's `build` source (context and Containerfile relative to the manifest's folder)
+ * for its platform, tagged {@link algorithmImageTag}; returns the tag. What wrap and try both build.
+ *
+ * @throws whatever the engine's build throws (ImageBuildError when the build fails).
+ */
+async function buildAlgorithmImage(engine, manifest, source, manifestPath, logger) {
+    const context = (0,external_node_path_.resolve)((0,external_node_path_.dirname)(manifestPath), source.context);
+    const tag = algorithmImageTag(manifest);
+    logger.info(`building the algorithm image ${tag} from ${context}`);
     await engine.build({
         context,
         containerfile: (0,external_node_path_.isAbsolute)(source.dockerfile) ? source.dockerfile : (0,external_node_path_.join)(context, source.dockerfile),
         buildArgs: source.args,
         ...(source.target !== undefined ? { target: source.target } : {}),
         platform: manifest.platform,
-        tags: [algorithmImage],
+        tags: [tag],
     });
-    return { algorithmImage, algorithmBuildMs: Date.now() - buildStarted };
+    return tag;
 }
 /**
  * Builds the wrapped image from a scratch context (the Node runtime, the runner, the manifest and the
