@@ -1,9 +1,10 @@
 // runAlgorithm with real commands (/bin/sh): the environment it is given, time limits, aborts, a
-// program that cannot start, a SIGKILL it did not send.
+// program that cannot start, a SIGKILL it did not send, helpers it leaves behind.
 import { describe, expect, it } from '@jest/globals';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TaskLog, runAlgorithm, type AlgorithmOutcome } from '@sluice/core';
 
 async function newLog(): Promise<{ log: TaskLog; path: string }> {
@@ -93,5 +94,69 @@ describe('runAlgorithm', () => {
     });
     await log.close();
     expect(outcome).toMatchObject({ signal: 'SIGKILL', outOfMemory: true });
+  });
+
+  describe('a helper the algorithm leaves in the background', () => {
+    /** Runs `script` with $OUT set to a fresh directory, then waits `afterMs`; says whether late.txt appeared. */
+    async function lateFileAfter(
+      script: string,
+      afterMs = 1_000,
+    ): Promise<{ late: boolean; outcome: AlgorithmOutcome }> {
+      const { log } = await newLog();
+      const out = await mkdtemp(join(tmpdir(), 'sluice-alg-out-'));
+      const outcome = await runAlgorithm({
+        command: ['/bin/sh', '-c', script],
+        env: { PATH: '/usr/bin:/bin', OUT: out },
+        timeoutMs: 10_000,
+        log,
+      });
+      await log.close();
+      await sleep(afterMs);
+      const late = await access(join(out, 'late.txt')).then(
+        () => true,
+        () => false,
+      );
+      return { late, outcome };
+    }
+
+    it('is killed when the algorithm exits normally, so it cannot write into the next task', async () => {
+      const { late, outcome } = await lateFileAfter(`(sleep 0.5; echo late > "$OUT/late.txt") & exit 0`);
+      expect(outcome).toMatchObject({ exitCode: 0, timedOut: false, outOfMemory: false });
+      expect(late).toBe(false);
+    });
+
+    it('is killed even when it let go of the output pipes', async () => {
+      const { late, outcome } = await lateFileAfter(
+        `(sleep 0.5; echo late > "$OUT/late.txt") >/dev/null 2>&1 & exit 0`,
+      );
+      expect(outcome.exitCode).toBe(0);
+      expect(late).toBe(false);
+    });
+
+    it('does not hold the task when it left the process group and keeps the output open', async () => {
+      const { log, path } = await newLog();
+      const dir = await mkdtemp(join(tmpdir(), 'sluice-alg-'));
+      const started = Date.now();
+      const outcome = await runAlgorithm({
+        command: [
+          '/bin/sh',
+          '-c',
+          `setsid sh -c 'echo $$ > "${dir}/pid"; exec sleep 30' & sleep 0.2; exit 0`,
+        ],
+        env: { PATH: '/usr/bin:/bin' },
+        timeoutMs: 60_000,
+        log,
+      });
+      await log.close();
+      const escaped = Number(await readFile(join(dir, 'pid'), 'utf8'));
+      try {
+        process.kill(escaped, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+      expect(outcome.exitCode).toBe(0);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(await readFile(path, 'utf8')).toContain('left its process group');
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { toError } from '../errors.js';
 import { preferForOomKill, signalProcessGroup } from './process-group.js';
@@ -7,6 +7,11 @@ import type { TaskLog } from './task-log.js';
 
 /** How long a timed-out algorithm gets between SIGTERM and SIGKILL. */
 const KILL_GRACE_MS = 5_000;
+/**
+ * How long, once the algorithm and its process group are gone, its output pipes may stay open: only
+ * a process that left the group (setsid) holds them then, and the task does not wait for it.
+ */
+const OUTPUT_DRAIN_MS = 2_000;
 
 /** What to run for one task. */
 export interface AlgorithmInvocation {
@@ -22,7 +27,8 @@ export interface AlgorithmInvocation {
   readonly signal?: AbortSignal;
   /**
    * Run it as this user (a root runner inside a wrapped image); `HOME` is then the user's home.
-   * When it ends, every process left of that user is killed, so nothing of it outlives its task.
+   * When it ends, every process left of that user is killed too, even one that left the process
+   * group, so nothing of it outlives its task.
    */
   readonly runAs?: RunAs;
 }
@@ -43,8 +49,10 @@ export interface AlgorithmOutcome {
 /**
  * Runs the algorithm as a child process in its own process group, streams its output into the task
  * log, and enforces the time limit (SIGTERM, then SIGKILL after a grace period, to the whole group
- * so helper processes die too). The child is made the first candidate of the kernel's OOM killer,
- * so when the container runs out of memory the algorithm dies and the runner survives to record it.
+ * so helper processes die too). However it ends, the whole group is then SIGKILLed: a helper left
+ * in the background (`cmd &`) would otherwise write into the next task's workspace. The child is
+ * made the first candidate of the kernel's OOM killer, so when the container runs out of memory the
+ * algorithm dies and the runner survives to record it.
  *
  * @example
  * const outcome = await runAlgorithm({ command: ['/bin/thumbs', '/data/in/a.png'], env: {}, timeoutMs: 60_000, log });
@@ -73,17 +81,23 @@ export async function runAlgorithm(invocation: AlgorithmInvocation): Promise<Alg
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  // Listen for the end at once: a fast program can be gone before the next await returns.
+  // Listen for the end at once: a fast program can be gone before the next await returns. 'exit'
+  // and not 'close': a helper in the background holds the pipes open after the program is gone.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
     (resolve) => {
       child.once('error', (error) => {
         resolve({ code: null, signal: null, error });
       });
-      child.once('close', (code, signal) => {
+      child.once('exit', (code, signal) => {
         resolve({ code, signal });
       });
     },
   );
+  const closed = new Promise<void>((resolve) => {
+    child.once('close', () => {
+      resolve();
+    });
+  });
   child.stdout.on('data', (chunk: Buffer) => {
     invocation.log.write('stdout', chunk);
   });
@@ -119,8 +133,7 @@ export async function runAlgorithm(invocation: AlgorithmInvocation): Promise<Alg
   clearTimeout(timeout);
   if (graceTimer !== undefined) clearTimeout(graceTimer);
   invocation.signal?.removeEventListener('abort', onAbort);
-  // A process that left the group (setsid) would otherwise live on into the next task.
-  if (invocation.runAs !== undefined) await killProcessesOf(invocation.runAs.uid);
+  await sweepAfterExit(child, closed, invocation);
 
   const durationMs = Date.now() - started;
   if (ended.error !== undefined) {
@@ -151,6 +164,39 @@ export async function runAlgorithm(invocation: AlgorithmInvocation): Promise<Alg
     outOfMemory,
     durationMs,
   };
+}
+
+/**
+ * Once the algorithm has exited, kills what it left running in its process group, or a helper in
+ * the background would live on into the next task and write into its outputs; a process that left
+ * the group (setsid) is reached only through its user, when the algorithm has its own. Then waits
+ * until stdout and stderr are read to their end, so the last lines reach the log. A pipe still open
+ * after {@link OUTPUT_DRAIN_MS} is held by a process that escaped the kill: it is closed on our
+ * side, and the log says why its later output is missing.
+ */
+async function sweepAfterExit(
+  child: ChildProcess,
+  closed: Promise<void>,
+  { runAs, log }: Pick<AlgorithmInvocation, 'runAs' | 'log'>,
+): Promise<void> {
+  signalProcessGroup(child.pid, 'SIGKILL');
+  if (runAs !== undefined) await killProcessesOf(runAs.uid);
+  let timer: NodeJS.Timeout | undefined;
+  const drained = await Promise.race([
+    closed.then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => {
+        resolve(false);
+      }, OUTPUT_DRAIN_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (drained) return;
+  log.note(
+    'a process the algorithm started left its process group and still holds its output open: it is no longer logged',
+  );
+  child.stdout?.destroy();
+  child.stderr?.destroy();
 }
 
 /** The number of OOM kills in this container's memory cgroup (v2, then v1), when the kernel tells. */
