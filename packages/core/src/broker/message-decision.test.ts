@@ -114,3 +114,56 @@ describe('decideMessage on real S3 notification bodies', () => {
     });
   });
 });
+
+describe('decideMessage on an S3 event with a bad record', () => {
+  const filter = inputFilter({
+    input: { bucket: 'bkt', prefix: '', include: ['**'] },
+    output: { bucket: 'elsewhere', prefix: '' },
+  });
+  const record = (key: string, object: Record<string, unknown> = { size: 1, eTag: 'e' }) => ({
+    eventSource: 'aws:s3',
+    eventName: 'ObjectCreated:Put',
+    eventTime: '2024-01-01T00:00:00.000Z',
+    awsRegion: 'eu-west-1',
+    s3: { bucket: { name: 'bkt' }, object: { key, ...object } },
+  });
+  const bad = record('bad.txt', { size: 'big', eTag: 'e' });
+
+  it('still makes a task of every good record, and sets the bad one aside with its path and a hint', () => {
+    const body = JSON.stringify({ Records: [record('a.txt'), bad, record('b.txt')] });
+    const decision = decideMessage(body, RUN, filter);
+    expect(decision).toEqual({
+      action: 'fan-out',
+      tasks: [
+        expect.objectContaining({ runId: RUN, key: 'a.txt' }),
+        expect.objectContaining({ runId: RUN, key: 'b.txt' }),
+      ],
+      dropped: [],
+      rejected: {
+        records: [{ index: 1, reason: expect.stringContaining('$.Records[1].s3.object.size') }],
+        reason: expect.stringContaining('1 of the 3 records of this S3 event cannot be read'),
+      },
+    });
+    expect(decision.action === 'fan-out' && decision.rejected?.reason).toContain('sluice dispatch');
+  });
+
+  it('sends even a single good record as a task message of its own, so the bad one is reported', () => {
+    const decision = decideMessage(JSON.stringify({ Records: [bad, record('a.txt')] }), RUN, filter);
+    expect(decision).toMatchObject({
+      action: 'fan-out',
+      tasks: [{ key: 'a.txt' }],
+      rejected: { records: [{ index: 0 }] },
+    });
+  });
+
+  it('rejects the event when the records that can be read make no task', () => {
+    const removed = { ...record('gone.txt', {}), eventName: 'ObjectRemoved:Delete' };
+    const decision = decideMessage(JSON.stringify({ Records: [removed, bad] }), RUN, filter);
+    expect(decision).toEqual({
+      action: 'reject',
+      reason: expect.stringContaining(
+        '1 of the 2 records of this S3 event cannot be read and was set aside (no other record made a task): $.Records[1].s3.object.size',
+      ),
+    });
+  });
+});

@@ -185,6 +185,13 @@ export class TaskControl {
         }
         log.info('message-split', { tasks: decision.tasks.length, dropped: decision.dropped });
         this.stats.split += 1;
+        if (decision.rejected !== undefined) {
+          // Its good records are tasks now; the bad ones are set aside as a malformed message is.
+          const { reason, records } = decision.rejected;
+          const key = await this.ledger.reject(message.messageId, reason, message.body, new Date());
+          log.warning('records-rejected', { records, reason, recordedAt: key });
+          this.stats.rejected += 1;
+        }
         await this.deleteMessage(message.receiptHandle, log);
         return undefined;
       }

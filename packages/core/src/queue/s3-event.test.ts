@@ -193,6 +193,42 @@ describe('parseQueueMessage on malformed bodies', () => {
   });
 });
 
+describe('parseQueueMessage on an S3 event with good and bad records', () => {
+  const event = JSON.parse(fixture('aws-encoded-multiple-records')) as { Records: unknown[] };
+  const [first, second] = event.Records as Record<string, unknown>[];
+  const noETag = {
+    ...second,
+    s3: { bucket: { name: 'b' }, object: { key: 'no-etag.txt', size: 3 } },
+  };
+
+  it('keeps the good records and names each bad one by its index and JSON path', () => {
+    const parsed = parseQueueMessage(JSON.stringify({ Records: [first, noETag, 7, second] }));
+    expect(parsed.kind).toBe('s3-event');
+    if (parsed.kind !== 's3-event') return;
+    expect(parsed.records.map((r) => r.key)).toEqual(['big/scan 2024 (final).tif', 'a+b c.txt']);
+    expect(parsed.invalid).toEqual([
+      {
+        index: 1,
+        reason: expect.stringContaining('$.Records[1].s3.object.eTag: expected a non-empty string'),
+      },
+      { index: 2, reason: '$.Records[2]: expected an object, found a number' },
+    ]);
+  });
+
+  it('has no invalid records when every record is good', () => {
+    const parsed = parseQueueMessage(fixture('aws-encoded-multiple-records'));
+    expect(parsed.kind === 's3-event' && parsed.invalid).toEqual([]);
+  });
+
+  it('is malformed only when no record is good, naming every bad one', () => {
+    const parsed = parseQueueMessage(JSON.stringify({ Records: [noETag, 7] }));
+    expect(parsed.kind).toBe('malformed');
+    expect(parsed.kind === 'malformed' && parsed.reason).toMatch(
+      /^\$\.Records\[0\]\.s3\.object\.eTag: .*; \$\.Records\[1\]: expected an object/,
+    );
+  });
+});
+
 describe('S3 event key encoding', () => {
   it('decodes as AWS encodes: `+` is a space, `%2B` a plus', () => {
     expect(decodeS3EventKey('my+file%2B1.txt')).toBe('my file+1.txt');

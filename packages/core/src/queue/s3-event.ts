@@ -30,9 +30,23 @@ export interface S3EventRecord {
   readonly configurationId?: string;
 }
 
+/** A record of an S3 event that could not be read: its place in the event, and what is wrong. */
+export interface InvalidS3Record {
+  /** Its index in `Records`. */
+  readonly index: number;
+  /** What is wrong, starting with the JSON path at fault (`$.Records[1].s3.object.eTag: ...`). */
+  readonly reason: string;
+}
+
 /** A parsed queue message. */
 export type QueueMessage =
-  | { readonly kind: 's3-event'; readonly records: readonly S3EventRecord[] }
+  | {
+      readonly kind: 's3-event';
+      /** The records that could be read, in their order. */
+      readonly records: readonly S3EventRecord[];
+      /** The records that could not: the others are still good (one bad record spoils no other). */
+      readonly invalid: readonly InvalidS3Record[];
+    }
   | { readonly kind: 's3-test-event'; readonly bucket: string; readonly time: string }
   | { readonly kind: 'task'; readonly task: TaskMessage }
   | { readonly kind: 'malformed'; readonly reason: string };
@@ -80,7 +94,9 @@ export function isObjectCreated(
 /**
  * Parses the body of a task-queue message. Never throws: a body that is neither an S3 event
  * notification, an S3 test event nor a sluice task message gives `{ kind: 'malformed', reason }`,
- * the reason naming the JSON path at fault.
+ * the reason naming the JSON path at fault. An S3 event is read record by record: the records that
+ * cannot be read come back in `invalid` beside the good ones; only an event without any good record
+ * is `malformed`.
  *
  * @example
  * const parsed = parseQueueMessage(message.body);
@@ -128,12 +144,14 @@ function parseS3Event(records: unknown): QueueMessage {
     return malformed('$.Records: expected a non-empty array');
   }
   const parsed: S3EventRecord[] = [];
+  const invalid: InvalidS3Record[] = [];
   for (const [index, record] of (records as unknown[]).entries()) {
     const result = parseRecord(record, `$.Records[${index}]`);
-    if (typeof result === 'string') return malformed(result);
-    parsed.push(result);
+    if (typeof result === 'string') invalid.push({ index, reason: result });
+    else parsed.push(result);
   }
-  return { kind: 's3-event', records: parsed };
+  if (parsed.length === 0) return malformed(invalid.map((record) => record.reason).join('; '));
+  return { kind: 's3-event', records: parsed, invalid };
 }
 
 /** A record, or the reason it is not one. */
