@@ -100,7 +100,7 @@ describe('runner on moto: failures', () => {
       expect(record.attempts).toHaveLength(attempts);
       for (const attempt of record.attempts) {
         expect(attempt.failureClass).toBe(failureClass);
-        expect(attempt.logKey).toBeDefined();
+        expect(attempt.log ?? attempt.logKey).toBeDefined();
       }
       expect(record.attempts.map((a) => a.attempt)).toEqual(
         Array.from({ length: attempts }, (_, i) => i + 1),

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { taskId } from '@sluice/core';
-import { TestAwsAccount } from '@sluice/testing';
+import { TestAwsAccount, attemptLogText } from '@sluice/testing';
 
 import { freeListenPort } from '../testbed/servers.js';
 
@@ -146,15 +146,15 @@ describe('runner process on moto', () => {
     );
     expect(record.attempts[0]?.failureClass).toBe('algorithm-exit');
     expect(record.attempts[0]?.message).toMatch(/died/);
-    const log = await run.store.getText({ bucket: run.outputBucket, key: record.attempts[0]?.logKey ?? '' });
+    const log = { text: await attemptLogText(run.store, run.outputBucket, record.attempts[0]) };
     expect(log?.text).toContain('dying on');
     // Started once, then once more after the death: the start-up line is in exactly two task logs.
     let startLines = 0;
     for (const key of keys) {
       const h = await run.store.head({ bucket: run.inputBucket, key });
       const r = await readRecord(run, taskId({ bucket: run.inputBucket, key, etag: h?.etag ?? '' }));
-      const text = await run.store.getText({ bucket: run.outputBucket, key: r.attempts[0]?.logKey ?? '' });
-      if (text?.text.includes('server starting')) startLines += 1;
+      const text = await attemptLogText(run.store, run.outputBucket, r.attempts[0]);
+      if (text?.includes('server starting') === true) startLines += 1;
     }
     expect(startLines).toBe(2);
   });

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { checkTaskMessage, formatTaskMessage, parseManifest, taskId, type RunnerConfig } from '@sluice/core';
 import { localMemoryLimitMiB } from '@sluice/core/compute';
-import { TestAwsAccount } from '@sluice/testing';
+import { TestAwsAccount, attemptLogText } from '@sluice/testing';
 
 import { freeListenPort } from '../testbed/servers.js';
 
@@ -206,7 +206,7 @@ describe('wrapped runners in containers: memory kill, port algorithm, podman sto
         workerId: 'wf-memory',
       }),
     ]);
-    const log = await run.store.getText({ bucket: run.outputBucket, key: record.attempts[0]?.logKey ?? '' });
+    const log = { text: await attemptLogText(run.store, run.outputBucket, record.attempts[0]) };
     expect(log?.text).toContain('allocating 300 MiB');
     expect(log?.text).toContain('killed for using too much memory');
     expect((await readRecord(run, after)).status).toBe('succeeded');
@@ -246,10 +246,7 @@ describe('wrapped runners in containers: memory kill, port algorithm, podman sto
       });
       const result = await run.store.getText({ bucket: run.outputBucket, key: `results/${name}/result.bin` });
       expect(result?.text).toBe(`content of port/${name}\n`);
-      const log = await run.store.getText({
-        bucket: run.outputBucket,
-        key: record.attempts[0]?.logKey ?? '',
-      });
+      const log = { text: await attemptLogText(run.store, run.outputBucket, record.attempts[0]) };
       expect(log?.text).toContain(`served ${name}`);
       // One server for every task: never started again.
       expect(log?.text).not.toContain('starting it again');
@@ -257,7 +254,7 @@ describe('wrapped runners in containers: memory kill, port algorithm, podman sto
     const bad = await readRecord(run, ids.get('bad.txt') ?? '');
     expect(bad.status).toBe('failed');
     expect(bad.attempts).toHaveLength(1);
-    const badLog = await run.store.getText({ bucket: run.outputBucket, key: bad.attempts[0]?.logKey ?? '' });
+    const badLog = { text: await attemptLogText(run.store, run.outputBucket, bad.attempts[0]) };
     expect(badLog?.text).toContain('cannot use bad.txt');
     expect(await listKeys(run.store, run.outputBucket, 'results/bad.txt/')).toEqual([]);
   });

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore, parseManifest, taskId, validateCompletionMarker } from '@sluice/core';
 import { localMemoryLimitMiB } from '@sluice/core/compute';
-import { TestAwsAccount, testbedEndpoints } from '@sluice/testing';
+import { TestAwsAccount, attemptLogText, testbedEndpoints } from '@sluice/testing';
 
 import {
   AWKWARD_KEYS,
@@ -349,9 +349,11 @@ describe('wrapped images as runners in containers, on moto, after a trip through
           expect(record).toMatchObject({ status: 'succeeded', algorithmDigest: layout.digest });
           expect(record.input.key).toBe(`in/${key}`);
           expect(record.outputs.map((o) => o.key).sort()).toEqual(marker.outputs.map((o) => o.key).sort());
-          const committing = record.attempts.find((a) => a.exitCode === 0 && a.logKey !== undefined);
+          const committing = record.attempts.find(
+            (a) => a.exitCode === 0 && (a.log !== undefined || a.logKey !== undefined),
+          );
           expect(committing).toMatchObject({ attempt: 1, workerId: `wr-${layout.label}`, exitCode: 0 });
-          const log = await run.store.getText({ bucket: run.outputBucket, key: committing?.logKey ?? '' });
+          const log = { text: await attemptLogText(run.store, run.outputBucket, committing) };
           // The algorithm ran as its image would: in its WORKDIR, as its USER.
           expect(log?.text).toContain(`[stdout] processing `);
           expect(log?.text).toContain(` in ${layout.cwd} as ${layout.uid}`);

@@ -44,7 +44,7 @@ export {
   taskLogKey,
   taskRecordKey,
 } from './ids/ledger-keys.js';
-export { validateCompletionMarker, validateTaskRecord } from './schemas/records.js';
+export { INLINE_LOG_MAX_BYTES, validateCompletionMarker, validateTaskRecord } from './schemas/records.js';
 export type {
   CompletionMarker,
   FailureClass,

@@ -249,6 +249,7 @@ export async function attemptLogs(
   deps: Pick<InspectDeps, 'store'>,
 ): Promise<AttemptLog[]> {
   return mapBounded(record.attempts, 4, async (attempt): Promise<AttemptLog> => {
+    if (attempt.log !== undefined) return { attempt, log: attempt.log };
     if (attempt.logKey === undefined) return { attempt };
     try {
       const found = await deps.store.getText(

@@ -159,9 +159,15 @@ export async function fetchLogTails(
   options: { readonly maxTasks?: number; readonly tailBytes?: number } = {},
 ): Promise<Map<string, string>> {
   const tailBytes = options.tailBytes ?? LOG_TAIL_BYTES;
-  const wanted = report.failures.filter((r) => r.logKey !== undefined).slice(0, options.maxTasks ?? 50);
+  const wanted = report.failures
+    .filter((r) => r.logKey !== undefined || r.log !== undefined)
+    .slice(0, options.maxTasks ?? 50);
   const tails = new Map<string, string>();
   await mapBounded(wanted, 8, async (result) => {
+    if (result.log !== undefined) {
+      tails.set(result.taskId, tailOf(result.log, tailBytes));
+      return;
+    }
     try {
       const found = await store.getText({ bucket, key: result.logKey ?? '' }, { maxBytes: 1024 * 1024 });
       if (found !== undefined) tails.set(result.taskId, tailOf(found.text, tailBytes));

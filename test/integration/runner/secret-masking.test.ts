@@ -16,6 +16,7 @@ import {
   parseJob,
   provisionRun,
   resultsKey,
+  validateTaskRecord,
   type RunnerConfig,
 } from '@sluice/core';
 import { outcomeCommentMarkdown } from '@sluice/action-kit';
@@ -172,7 +173,10 @@ describe('a secret on ECS: masked by the runner, since collect knows no values',
       }
     }
     const records = Object.entries(objects).filter(([key]) => key.includes('/tasks/'));
-    const taskLogs = Object.entries(objects).filter(([key]) => key.includes('/logs/'));
+    // Each attempt's log is kept: in its record when small, else as an object of its own.
+    const taskLogs = records
+      .flatMap(([, text]) => validateTaskRecord(JSON.parse(text), 'record').attempts)
+      .filter((a) => a.log !== undefined || (a.logKey !== undefined && objects[a.logKey] !== undefined));
     expect(records).toHaveLength(2);
     expect(taskLogs).toHaveLength(2);
     expect(objects[resultsKey(state.runId)]).toBeDefined();

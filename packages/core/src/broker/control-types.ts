@@ -43,6 +43,8 @@ export interface AttemptReport {
   readonly exitCode?: number;
   /** True when the worker wrote its task log (at the lease's `logKey`). */
   readonly logStaged: boolean;
+  /** The whole task log, when small enough to keep in the record (then nothing is at `logKey`). */
+  readonly log?: string;
 }
 
 /** A failed attempt, classified by the worker. */

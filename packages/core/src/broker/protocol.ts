@@ -10,7 +10,12 @@ import type { JSONSchemaType } from 'ajv';
 import { ValidationError } from '../errors.js';
 import { lazyValidator, toSchemaJson } from '../schemas/ajv.js';
 import { problemsFromAjv } from '../schemas/ajv-problems.js';
-import { FAILURE_CLASSES, type FailureClass, type TaskAttempt } from '../schemas/records.js';
+import {
+  FAILURE_CLASSES,
+  INLINE_LOG_MAX_BYTES,
+  type FailureClass,
+  type TaskAttempt,
+} from '../schemas/records.js';
 import type { PresignedGet, PresignedPost } from '../storage/presign.js';
 import type { TaskRef } from './message-decision.js';
 import type { CompletionResult } from './control-types.js';
@@ -46,6 +51,8 @@ export interface CompleteRequest {
   readonly phases: Phases;
   readonly exitCode?: number;
   readonly logStaged: boolean;
+  /** The whole task log when it is small ({@link INLINE_LOG_MAX_BYTES}): no log upload then. */
+  readonly log?: string;
 }
 export interface FailRequest {
   readonly token: string;
@@ -55,6 +62,8 @@ export interface FailRequest {
   readonly phases: Phases;
   readonly exitCode?: number;
   readonly logStaged: boolean;
+  /** The whole task log when it is small ({@link INLINE_LOG_MAX_BYTES}): no log upload then. */
+  readonly log?: string;
 }
 export interface ReleaseRequest {
   readonly token: string;
@@ -106,6 +115,8 @@ export interface BrokerErrorBody {
 
 const TOKEN = { type: 'string', minLength: 1, maxLength: 16384 } as const;
 const MS = { type: 'integer', minimum: 0, nullable: true } as const;
+/** A small task log sent inline (code units never outnumber its UTF-8 bytes). */
+const LOG = { type: 'string', maxLength: INLINE_LOG_MAX_BYTES, nullable: true } as const;
 const PHASES = {
   type: 'object',
   properties: { downloadMs: MS, runMs: MS, uploadMs: MS },
@@ -156,6 +167,7 @@ const completeSchema: JSONSchemaType<CompleteRequest> = {
     phases: PHASES,
     exitCode: EXIT_CODE,
     logStaged: { type: 'boolean' },
+    log: LOG,
   },
   required: ['token', 'outputs', 'phases', 'logStaged'],
   additionalProperties: false,
@@ -170,6 +182,7 @@ const failSchema: JSONSchemaType<FailRequest> = {
     phases: PHASES,
     exitCode: EXIT_CODE,
     logStaged: { type: 'boolean' },
+    log: LOG,
   },
   required: ['token', 'failureClass', 'retryable', 'message', 'phases', 'logStaged'],
   additionalProperties: false,

@@ -470,9 +470,10 @@ export class TaskControl {
     };
   }
 
-  /** Names the attempt's log in its entry when the worker wrote it (straight to its final key). */
+  /** Keeps a small log in the entry, or names the one the worker wrote (straight to its final key). */
   private publishLog(lease: Lease, report: AttemptReport, entry: TaskAttempt): void {
-    if (report.logStaged) entry.logKey = lease.logKey;
+    if (report.log !== undefined) entry.log = report.log;
+    else if (report.logStaged) entry.logKey = lease.logKey;
   }
 
   private async deleteMessage(receiptHandle: string, log: JsonLog): Promise<void> {

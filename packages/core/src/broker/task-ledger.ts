@@ -196,7 +196,13 @@ export class TaskLedger {
    * own numbers, times and ids.
    */
   private masked(attempt: TaskAttempt): TaskAttempt {
-    return attempt.message === undefined ? attempt : { ...attempt, message: this.log.mask(attempt.message) };
+    const { message, log } = attempt;
+    return {
+      ...attempt,
+      ...(message !== undefined && { message: this.log.mask(message) }),
+      // The worker masked its log already; masked again here, a worker that missed one is covered.
+      ...(log !== undefined && { log: this.log.mask(log) }),
+    };
   }
 
   /** The record as read, or undefined (with a warning) when it does not pass its schema. */

@@ -36,6 +36,8 @@ export interface TaskResult {
   readonly message?: string;
   /** The last attempt's log, in the output bucket. */
   readonly logKey?: string;
+  /** The last attempt's whole log when the record kept it inline (small logs); failed tasks only. */
+  readonly log?: string;
   readonly exitCode?: number;
 }
 

@@ -136,6 +136,8 @@ async function resultOf(
       last?.failureClass !== undefined && { failureClass: last.failureClass }),
     ...(tracked.status === 'failed' && last?.message !== undefined && { message: last.message }),
     ...(last?.logKey !== undefined && { logKey: last.logKey }),
+    // Only a failure's: results.json lists every task, and a success's log is rarely wanted there.
+    ...(tracked.status === 'failed' && last?.log !== undefined && { log: last.log }),
     ...(last?.exitCode !== undefined && { exitCode: last.exitCode }),
   };
 }

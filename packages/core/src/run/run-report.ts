@@ -229,6 +229,7 @@ export async function readLogTails(
   bucket: string,
 ): Promise<RunReportData> {
   const failures = await mapBounded(data.failures, 8, async (failure): Promise<ReportFailure> => {
+    if (failure.log !== undefined) return { ...failure, logTail: lastLines(failure.log, REPORT_LOG_LINES) };
     if (failure.logKey === undefined) return failure;
     try {
       const found = await store.getText({ bucket, key: failure.logKey }, { maxBytes: LOG_MAX_BYTES });

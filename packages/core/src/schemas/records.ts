@@ -43,6 +43,9 @@ export interface TaskInput {
   size?: number;
 }
 
+/** The largest task log kept inside its attempt's record entry; a larger one is its own object. */
+export const INLINE_LOG_MAX_BYTES = 8192;
+
 /** One result object, committed under the output prefix. */
 export interface TaskOutput {
   key: string;
@@ -71,6 +74,11 @@ export interface TaskAttempt {
   failureClass?: FailureClass;
   /** Key of this attempt's log in the output bucket (`_sluice/<run-id>/logs/<task-id>/<attempt>.log`). */
   logKey?: string;
+  /**
+   * The attempt's whole log, when it is small ({@link INLINE_LOG_MAX_BYTES} at most): kept here instead
+   * of in its own object, which saves a write per task and a read per reader. Secrets are masked.
+   */
+  log?: string;
   /** A short explanation for people; never a secret value. */
   message?: string;
 }
@@ -182,6 +190,8 @@ const taskRecordSchemaTyped: JSONSchemaType<TaskRecord> = {
             enum: [...FAILURE_CLASSES],
           },
           logKey: { type: 'string', nullable: true, minLength: 1 },
+          // UTF-16 code units never outnumber UTF-8 bytes, so a log within the byte limit fits.
+          log: { type: 'string', nullable: true, maxLength: INLINE_LOG_MAX_BYTES },
           message: { type: 'string', nullable: true, maxLength: 4096 },
         },
         required: ['attempt', 'workerId', 'startedAt', 'phases'],

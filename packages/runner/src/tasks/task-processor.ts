@@ -4,11 +4,12 @@
  * task source — which commits exactly once, records a failure and retries or ends the task, or
  * takes the task back when the runner is stopping. The heartbeat keeps the lease meanwhile.
  */
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import {
   ConfigurationError,
+  INLINE_LOG_MAX_BYTES,
   ObjectNotFoundError,
   PortAlgorithm,
   PreconditionFailedError,
@@ -56,8 +57,16 @@ interface AttemptState {
   readonly taskLog: TaskLog;
   readonly logFile: string;
   readonly begun: number;
-  /** Set once the log is closed and staged (true) or could not be (false). */
-  logStaged?: boolean;
+  /** Set once the log is closed: kept inline, written to its key, or neither (could not be). */
+  logReport?: LogReport;
+}
+
+/** What the attempt's report says of its log. */
+interface LogReport {
+  /** True when the log was written to the lease's `logKey`. */
+  readonly logStaged: boolean;
+  /** The whole log, when small enough to go in the record (nothing is written to `logKey` then). */
+  readonly log?: string;
 }
 
 export class TaskProcessor {
@@ -98,7 +107,7 @@ export class TaskProcessor {
     } catch (thrown) {
       const error = toError(thrown);
       log.error('task-error', { message: error.message });
-      if (state.logStaged === undefined) state.taskLog.note(`the runner failed: ${error.message}`);
+      if (state.logReport === undefined) state.taskLog.note(`the runner failed: ${error.message}`);
       return await this.failed(
         state,
         classifyAttempt(
@@ -185,11 +194,10 @@ export class TaskProcessor {
     }
     phases.uploadMs = Date.now() - started;
     taskLog.note(`uploaded ${result.outputs.length} result(s) for the commit`);
-    const logStaged = await this.stageLog(state);
     const completed = await source.complete(lease, {
       phases,
       ...(exitCode !== undefined && { exitCode }),
-      logStaged,
+      ...(await this.finishLog(state)),
       outputs: result.outputs.map(({ relativePath, size }, index) => {
         const etag = etags[index];
         return etag === undefined ? { relativePath, size } : { relativePath, size, etag };
@@ -220,18 +228,18 @@ export class TaskProcessor {
   /** Reports a failed attempt; the control retries it later or ends the task. */
   private async failed(state: AttemptState, verdict: AttemptVerdict): Promise<TaskOutcome> {
     if (verdict.ok) throw new Error('failed() called with a success');
-    if (state.logStaged === undefined)
+    if (state.logReport === undefined)
       state.taskLog.note(
         `attempt ${state.lease.attempt} failed (${verdict.failureClass}): ${verdict.message}`,
       );
-    const logStaged = await this.stageLog(state);
+    const logReport = await this.finishLog(state);
     const outcome = await this.deps.source.fail(state.lease, {
       failureClass: verdict.failureClass,
       retryable: verdict.retryable,
       message: verdict.message,
       phases: state.phases,
       ...(verdict.exitCode !== undefined && { exitCode: verdict.exitCode }),
-      logStaged,
+      ...logReport,
     });
     const fields = {
       failureClass: verdict.failureClass,
@@ -253,18 +261,26 @@ export class TaskProcessor {
     return 'released';
   }
 
-  /** Closes the task log and stages it; false (with a warning) when it could not be. */
-  private async stageLog(state: AttemptState): Promise<boolean> {
-    if (state.logStaged !== undefined) return state.logStaged;
+  /**
+   * Closes the task log and hands it on: a small one goes in the report (kept in the record, no
+   * request of its own), a larger one is written to the lease's log key. A log that could not be
+   * written is reported missing (with a warning): the attempt's outcome matters more than its log.
+   */
+  private async finishLog(state: AttemptState): Promise<LogReport> {
+    if (state.logReport !== undefined) return state.logReport;
     const closed = await state.taskLog.close();
+    if (closed.bytes <= INLINE_LOG_MAX_BYTES) {
+      state.logReport = { logStaged: false, log: await readFile(state.logFile, 'utf8') };
+      return state.logReport;
+    }
     try {
       await this.deps.source.stageLog(state.lease, state.logFile);
       if (closed.truncated) state.log.info('task-log-truncated', { bytes: closed.bytes });
-      state.logStaged = true;
+      state.logReport = { logStaged: true };
     } catch (thrown) {
       state.log.warning('task-log-upload-failed', { message: toError(thrown).message });
-      state.logStaged = false;
+      state.logReport = { logStaged: false };
     }
-    return state.logStaged;
+    return state.logReport;
   }
 }
