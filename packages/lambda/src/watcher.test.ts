@@ -113,6 +113,32 @@ describe('how many workers the watcher starts', () => {
   );
 });
 
+describe('how many workers the watcher starts when each runs several tasks', () => {
+  it.each([
+    // visible, inFlight, running, tasks per worker, max, expected
+    [8, 0, 0, 4, 5, 2], // two workers of four hold eight tasks
+    [9, 0, 0, 4, 5, 3],
+    [7, 2, 1, 3, 5, 2], // ceil(9 / 3) = 3 workers, 1 runs
+    [100, 0, 0, 4, 5, 5], // never more than max
+  ])(
+    'visible %i, in flight %i, running %i, %i per worker, max %i → start %i',
+    async (visible, inFlight, running, tasksPerWorker, max, expected) => {
+      const aws = new FakeAws({ visible, inFlight });
+      aws.tasks = running;
+      const { lines, log } = logs();
+
+      const outcome = await handleWatcherEvent(watcherEvent({ maxWorkers: max, tasksPerWorker }), aws, log);
+
+      expect(outcome).toMatchObject({ outcome: 'checked', toStart: expected });
+      expect(lines[0]).toMatchObject({ tasksPerWorker });
+      const backlog = taskBacklog({ visible, inFlight, delayed: 0 });
+      expect(workersToStart({ backlog, running, minWorkers: 0, maxWorkers: max, tasksPerWorker })).toBe(
+        expected,
+      );
+    },
+  );
+});
+
 describe('handleWatcherEvent', () => {
   it('starts workers while the backlog grows, and stops at maxWorkers', async () => {
     const aws = new FakeAws({ visible: 2, inFlight: 0 });
@@ -137,6 +163,7 @@ describe('handleWatcherEvent', () => {
       running: 2,
       minWorkers: 0,
       maxWorkers: 5,
+      tasksPerWorker: 1,
       toStart: 3,
       started: 3,
       failures: [],

@@ -100,6 +100,7 @@ export async function handleWatcherEvent(
   }
 
   const { runId, queueUrl, minWorkers, maxWorkers, launch } = event;
+  const tasksPerWorker = event.tasksPerWorker ?? 1;
   let backlog: QueueBacklog;
   let running: number;
   try {
@@ -113,7 +114,13 @@ export async function handleWatcherEvent(
     throw error;
   }
 
-  const toStart = workersToStart({ backlog: taskBacklog(backlog), running, minWorkers, maxWorkers });
+  const toStart = workersToStart({
+    backlog: taskBacklog(backlog),
+    running,
+    minWorkers,
+    maxWorkers,
+    tasksPerWorker,
+  });
   const { started, failures } =
     toStart > 0 ? await startSafely(ports, launch, toStart) : { started: 0, failures: [] };
   log({
@@ -124,6 +131,7 @@ export async function handleWatcherEvent(
     running,
     minWorkers,
     maxWorkers,
+    tasksPerWorker,
     toStart,
     started,
     failures,

@@ -57,3 +57,7 @@ export {
 } from './algorithm-container.js';
 export { taskBacklog, workersToStart } from './scaling.js';
 export type { BacklogCounts } from './scaling.js';
+// A worker's tasks side by side and its size: a rule of the job against the manifest (schemas/), named
+// here beside the scaling rule that divides the backlog by it.
+export { workerSize } from '../schemas/worker-size.js';
+export type { WorkerSize } from '../schemas/worker-size.js';

@@ -19,6 +19,24 @@ describe('workersToStart', () => {
   });
 });
 
+describe('workersToStart with several tasks per worker', () => {
+  it.each([
+    // backlog, running, max, min, tasks per worker → start
+    [25, 3, 10, 0, 4, 4], // ceil(25 / 4) = 7 workers hold the backlog, 3 run
+    [8, 0, 10, 0, 4, 2],
+    [9, 0, 10, 0, 4, 3],
+    [1, 0, 10, 0, 4, 1],
+    [100, 0, 10, 0, 4, 10], // capped at maxWorkers
+    [0, 0, 10, 2, 4, 2], // minWorkers counts workers, not tasks
+    [5, 0, 10, 0, 0, 5], // below 1 counts as 1
+  ])(
+    'backlog %d, running %d, max %d, min %d, %d per worker → %d',
+    (backlog, running, maxWorkers, minWorkers, tasksPerWorker, expected) => {
+      expect(workersToStart({ backlog, running, maxWorkers, minWorkers, tasksPerWorker })).toBe(expected);
+    },
+  );
+});
+
 describe('taskBacklog', () => {
   it('counts visible, in-flight and delayed messages: delayed ones are retries waiting out their backoff', () => {
     expect(taskBacklog({ visible: 3, inFlight: 2, delayed: 1 })).toBe(6);

@@ -21,6 +21,8 @@ export interface WorkerDemand {
   readonly maxWorkers: number;
   /** The job's `compute.minWorkers`. */
   readonly minWorkers: number;
+  /** Tasks one worker runs side by side (the run's `tasksPerWorker`); default 1. */
+  readonly tasksPerWorker?: number;
 }
 
 const whole = (n: number): number => (Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
@@ -38,18 +40,22 @@ export function taskBacklog(counts: BacklogCounts): number {
 }
 
 /**
- * How many workers to start now: enough for one per task not yet done, up to `maxWorkers`, and at least
- * `minWorkers` running; never negative (runners exit by themselves when idle, so nothing is stopped
- * here). A runner works on one task at a time, so in-flight messages count: their runners are busy.
- * The watcher Lambda and the ECS worker pool (dispatch, collect) both use it.
+ * How many workers to start now: enough for the tasks not yet done at `tasksPerWorker` each
+ * (ceil(backlog / tasksPerWorker)), up to `maxWorkers`, and at least `minWorkers` running; never
+ * negative (runners exit by themselves when idle, so nothing is stopped here). Each runner of a worker
+ * works on one task at a time, so in-flight messages count: their runners are busy. The watcher Lambda
+ * and the ECS worker pool (dispatch, collect) both use it.
  *
  * @example
  * workersToStart({ backlog: 25, running: 3, maxWorkers: 10, minWorkers: 0 }); // 7
  * workersToStart({ backlog: 0, running: 0, maxWorkers: 10, minWorkers: 2 });  // 2
- * @throws never; negative or non-finite inputs count as 0.
+ * workersToStart({ backlog: 25, running: 3, maxWorkers: 10, minWorkers: 0, tasksPerWorker: 4 }); // 4
+ * @throws never; negative or non-finite inputs count as 0, a tasksPerWorker below 1 as 1.
  */
 export function workersToStart(demand: WorkerDemand): number {
   const max = whole(demand.maxWorkers);
-  const target = Math.min(max, Math.max(whole(demand.minWorkers), whole(demand.backlog)));
+  const perWorker = Math.max(1, whole(demand.tasksPerWorker ?? 1));
+  const needed = Math.ceil(whole(demand.backlog) / perWorker);
+  const target = Math.min(max, Math.max(whole(demand.minWorkers), needed));
   return Math.max(0, target - whole(demand.running));
 }

@@ -25,9 +25,10 @@ export { WATCHER_PACKAGE_JSON, codeSha256, watcherZip } from './watcher-package.
 export { WATCHER_PERMISSION_ID } from './watcher-function.js';
 export { WATCHER_TARGET_ID } from './watcher-schedule.js';
 export { IamRunRoles } from './iam-run-roles.js';
-export { DEFAULT_ECS_CLUSTER, runTaskDefinitionFamily } from './run-task-names.js';
+export { DEFAULT_ECS_CLUSTER, runnerContainerNames, runTaskDefinitionFamily } from './run-task-names.js';
 export { arnContext, ecsRunnerVariables } from './run-secrets.js';
 export { runTaskDefinitionInput } from './run-task-definition.js';
+export type { RunTaskDefinitionOptions } from './run-task-definition.js';
 export { ecsLaunchTemplate } from './run-task-request.js';
 export type { EcsLaunchTemplate } from './run-task-request.js';
 export { EcsWorkers, RUN_TASK_BATCH_SIZE } from './ecs-workers.js';

@@ -104,6 +104,81 @@ describe('the run task definition', () => {
     });
   });
 
+  it('holds one runner container per task of a worker, each with its own scratch volumes and log streams', () => {
+    const withScratch: TaskDefinition = {
+      ...algorithm,
+      volumes: [{ name: 'sluice-scratch-0' }, { name: 'sluice-scratch-1' }],
+      containerDefinitions: [
+        {
+          ...algorithm.containerDefinitions?.[0],
+          name: 'algorithm',
+          mountPoints: [
+            { sourceVolume: 'sluice-scratch-0', containerPath: '/data/in', readOnly: false },
+            { sourceVolume: 'sluice-scratch-1', containerPath: '/tmp', readOnly: false },
+          ],
+        },
+      ],
+    };
+    const input = runTaskDefinitionInput(
+      { taskDefinition: withScratch, tags },
+      {
+        runId: RUN,
+        region: 'eu-west-1',
+        executionRoleArn: EXECUTION_ROLE,
+        taskRoleArn: TASK_ROLE,
+        secrets: { TOKEN: 'watermark/token' },
+        worker: { tasksPerWorker: 3, size: { cpuUnits: 1024, memoryMiB: 2048 } },
+      },
+    );
+
+    const containers = input.containerDefinitions ?? [];
+    expect(containers.map((c) => [c.name, c.essential])).toEqual([
+      ['algorithm', true],
+      ['algorithm-2', false],
+      ['algorithm-3', false],
+    ]);
+    expect([input.cpu, input.memory]).toEqual(['1024', '2048']);
+    expect(input.requiresCompatibilities).toEqual(['FARGATE', 'EC2']);
+    for (const container of containers) {
+      expect(container.image).toBe(withScratch.containerDefinitions?.[0]?.image);
+      expect(container.memory).toBe(640);
+      expect(container.environment).toEqual([{ name: 'SIZE', value: '128' }]);
+      expect(container.secrets).toEqual([
+        { name: 'TOKEN', valueFrom: `arn:aws:secretsmanager:eu-west-1:${ACCOUNT}:secret:watermark/token` },
+      ]);
+      // Same group and prefix: the stream `<run-id>/<container>/<task id>` differs by container.
+      expect(container.logConfiguration?.options?.['awslogs-stream-prefix']).toBe(RUN);
+    }
+    expect(containers[2]?.mountPoints).toEqual([
+      { sourceVolume: 'sluice-scratch-0-3', containerPath: '/data/in', readOnly: false },
+      { sourceVolume: 'sluice-scratch-1-3', containerPath: '/tmp', readOnly: false },
+    ]);
+    expect(containers[1]?.dockerLabels).toBeUndefined();
+    expect(input.volumes?.map((volume) => volume.name)).toEqual([
+      'sluice-scratch-0',
+      'sluice-scratch-1',
+      'sluice-scratch-0-2',
+      'sluice-scratch-1-2',
+      'sluice-scratch-0-3',
+      'sluice-scratch-1-3',
+    ]);
+  });
+
+  it('registers a worker size off Fargate’s table for EC2 only', () => {
+    const input = runTaskDefinitionInput(
+      { taskDefinition: algorithm, tags },
+      {
+        runId: RUN,
+        region: 'eu-west-1',
+        executionRoleArn: EXECUTION_ROLE,
+        taskRoleArn: TASK_ROLE,
+        worker: { tasksPerWorker: 2, size: { cpuUnits: 1536, memoryMiB: 3000 } },
+      },
+    );
+    expect(input.requiresCompatibilities).toEqual(['EC2']);
+    expect([input.cpu, input.memory]).toEqual(['1536', '3000']);
+  });
+
   it('refuses a definition without the algorithm container', () => {
     expect(() =>
       runTaskDefinitionInput(

@@ -1,13 +1,25 @@
 // The run's own task definition: the algorithm's, with the run's secrets, logs, roles and tags. It
 // exists because RunTask overrides cannot add `secrets`: the job's `{"fromSecret": …}` values must reach
 // the container through ECS's secret references, never as plain environment that DescribeTasks would show.
-import type { ContainerDefinition, RegisterTaskDefinitionCommandInput, Secret } from '@aws-sdk/client-ecs';
+//
+// A worker running several tasks side by side (`tasksPerWorker`) is one ECS task with that many runner
+// containers: the algorithm's input and output are fixed container paths, so two tasks never share a
+// container. Each container is a whole runner (workspace, lease, heartbeat, release on SIGTERM).
+import type {
+  Compatibility,
+  ContainerDefinition,
+  RegisterTaskDefinitionCommandInput,
+  Secret,
+  Volume,
+} from '@aws-sdk/client-ecs';
 
 import { ConfigurationError } from '../errors.js';
 import { runTags } from '../ids/run-names.js';
+import { isFargateSize } from '../schemas/memory.js';
+import type { WorkerSize } from '../schemas/worker-size.js';
 import { runLogConfiguration } from './run-log-group.js';
 import { arnContext, secretValueFrom } from './run-secrets.js';
-import { runTaskDefinitionFamily } from './run-task-names.js';
+import { runnerContainerNames, runTaskDefinitionFamily } from './run-task-names.js';
 import { ALGORITHM_CONTAINER, type RegisteredTaskDefinition } from './task-definition.js';
 
 /** What makes a run's task definition out of the algorithm's. */
@@ -21,6 +33,30 @@ export interface RunTaskDefinitionOptions {
   readonly taskRoleArn: string;
   /** Variable name → `fromSecret` reference ({@link ecsRunnerVariables}). */
   readonly secrets?: Readonly<Record<string, string>>;
+  /** Tasks per worker and the worker's size ({@link workerSize}); default one task, the algorithm's size. */
+  readonly worker?: WorkerSize;
+}
+
+/**
+ * The n-th runner container (n ≥ 2) of a worker: the first one's copy under its own name, with scratch
+ * volumes of its own (`<volume>-<n>`, so workspaces are apart), not essential (a sibling that exits
+ * idle leaves the others working; the first one's exit ends the task, and ECS sends the rest SIGTERM,
+ * on which each hands its task back without using an attempt), and without the catalogue's labels
+ * (the manifest there would count against the task definition's 64 KiB once per container).
+ */
+function siblingContainer(first: ContainerDefinition, name: string, n: number): ContainerDefinition {
+  const { dockerLabels: _labels, portMappings: _ports, ...rest } = first;
+  return {
+    ...rest,
+    name,
+    essential: false,
+    ...(first.mountPoints !== undefined && {
+      mountPoints: first.mountPoints.map((mount) => ({
+        ...mount,
+        sourceVolume: `${mount.sourceVolume ?? ''}-${n}`,
+      })),
+    }),
+  };
 }
 
 /**
@@ -30,8 +66,11 @@ export interface RunTaskDefinitionOptions {
  * `sluice-run-<run-id>`, with the job's secrets as the `algorithm` container's `secrets` (a variable
  * with a default in the algorithm's `environment` loses it there), awslogs to the run's log group
  * (`/sluice/runs/<run-id>`, stream prefix = the run id), the run's roles, and the algorithm's tags plus
- * the run's. Registering it with {@link registerTaskDefinition} reuses an identical revision, so
- * provisioning twice adds nothing.
+ * the run's. With `worker.tasksPerWorker` N > 1 it holds N runner containers (`algorithm`,
+ * `algorithm-2`, … {@link runnerContainerNames}; each with the same image, variables, secrets and log
+ * group, its own scratch volumes, and its own log streams `<run-id>/<container>/<task id>`), and the
+ * task-level cpu and memory are `worker.size`. Registering it with {@link registerTaskDefinition}
+ * reuses an identical revision, so provisioning twice adds nothing.
  *
  * @example
  * const algorithm = await new EcsTaskDefinitions(ecs).describe(entry.taskDefinitionArn);
@@ -67,24 +106,51 @@ export function runTaskDefinitionInput(
       logConfiguration: runLogConfiguration(run.runId, run.region),
     };
   };
+  const names = runnerContainerNames(run.worker?.tasksPerWorker ?? 1);
+  const copied = containers.map(copy);
+  const first = copied.find((container) => container.name === ALGORITHM_CONTAINER);
+  const siblings =
+    first === undefined ? [] : names.slice(1).map((name, index) => siblingContainer(first, name, index + 2));
+  const firstVolumes = new Set((first?.mountPoints ?? []).map((mount) => mount.sourceVolume));
+  const volumes: Volume[] | undefined =
+    definition.volumes === undefined
+      ? undefined
+      : [
+          ...definition.volumes,
+          ...names
+            .slice(1)
+            .flatMap((_, index) =>
+              (definition.volumes ?? [])
+                .filter((volume) => firstVolumes.has(volume.name))
+                .map((volume) => ({ ...volume, name: `${volume.name ?? ''}-${index + 2}` })),
+            ),
+        ];
+  const size = run.worker?.size;
+  // A size off Fargate's table (an EC2 worker) cannot be registered as Fargate-compatible.
+  const requiresCompatibilities: Compatibility[] | undefined =
+    size !== undefined && !isFargateSize(size.cpuUnits / 1024, size.memoryMiB)
+      ? ['EC2']
+      : definition.requiresCompatibilities;
   const tags = new Map<string, string>();
   for (const tag of algorithm.tags) if (tag.key !== undefined) tags.set(tag.key, tag.value ?? '');
   for (const [key, value] of Object.entries(runTags(run.runId))) tags.set(key, value);
   return {
     family: runTaskDefinitionFamily(run.runId),
-    containerDefinitions: containers.map(copy),
+    containerDefinitions: [...copied, ...siblings],
     executionRoleArn: run.executionRoleArn,
     taskRoleArn: run.taskRoleArn,
     ...(definition.networkMode !== undefined && { networkMode: definition.networkMode }),
-    ...(definition.volumes !== undefined && { volumes: definition.volumes }),
+    ...(volumes !== undefined && { volumes }),
     ...(definition.placementConstraints !== undefined && {
       placementConstraints: definition.placementConstraints,
     }),
-    ...(definition.requiresCompatibilities !== undefined && {
-      requiresCompatibilities: definition.requiresCompatibilities,
-    }),
-    ...(definition.cpu !== undefined && { cpu: definition.cpu }),
-    ...(definition.memory !== undefined && { memory: definition.memory }),
+    ...(requiresCompatibilities !== undefined && { requiresCompatibilities }),
+    ...(size !== undefined
+      ? { cpu: String(size.cpuUnits), memory: String(size.memoryMiB) }
+      : {
+          ...(definition.cpu !== undefined && { cpu: definition.cpu }),
+          ...(definition.memory !== undefined && { memory: definition.memory }),
+        }),
     ...(definition.pidMode !== undefined && { pidMode: definition.pidMode }),
     ...(definition.ipcMode !== undefined && { ipcMode: definition.ipcMode }),
     ...(definition.proxyConfiguration !== undefined && { proxyConfiguration: definition.proxyConfiguration }),

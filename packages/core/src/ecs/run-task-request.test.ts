@@ -45,6 +45,24 @@ describe('ecsLaunchTemplate', () => {
     });
   });
 
+  it('gives every runner container of a worker the run’s environment', () => {
+    const template = ecsLaunchTemplate(launch({ tasksPerWorker: 3 }));
+
+    const overrides = template.overrides?.containerOverrides ?? [];
+    expect(overrides.map((override) => override.name)).toEqual(['algorithm', 'algorithm-2', 'algorithm-3']);
+    for (const override of overrides) {
+      expect(override.environment).toEqual([{ name: 'SLUICE_RUN', value: JSON.stringify(config) }]);
+    }
+  });
+
+  it('says to lower tasksPerWorker when the copies of SLUICE_RUN outgrow the overrides', () => {
+    const big = { ...config, env: { NOTE: 'x'.repeat(1500) } };
+    expect(() => ecsLaunchTemplate(launch({ config: big }))).not.toThrow();
+    expect(() => ecsLaunchTemplate(launch({ config: big, tasksPerWorker: 6 }))).toThrow(
+      /once for each of the 6 runner containers.*lower "compute\.tasksPerWorker"/,
+    );
+  });
+
   it('uses the FARGATE_SPOT capacity provider instead of a launch type for spot', () => {
     const template = ecsLaunchTemplate(
       launch({ compute: { launchType: 'FARGATE', spot: true, assignPublicIp: false } }),

@@ -6,8 +6,7 @@ import { ConfigurationError, jobProblem } from '../errors.js';
 import { runTags } from '../ids/run-names.js';
 import type { Job } from '../schemas/job.js';
 import { RUNNER_CONFIG_VARIABLE, type RunnerConfig } from '../schemas/runner-config.js';
-import { runStartedBy, runTaskGroup } from './run-task-names.js';
-import { ALGORITHM_CONTAINER } from './task-definition.js';
+import { runnerContainerNames, runStartedBy, runTaskGroup } from './run-task-names.js';
 
 /** RunTask's `overrides`, as JSON, may hold at most this many characters (an AWS limit). */
 export const MAX_OVERRIDES_CHARS = 8192;
@@ -47,6 +46,8 @@ export interface EcsLaunchOptions {
   readonly memoryMiB?: number;
   /** Further plain (non-secret) container variables, e.g. `AWS_ENDPOINT_URL` for a test bed. */
   readonly environment?: Readonly<Record<string, string>>;
+  /** Runner containers per task (the run's `tasksPerWorker`, {@link runnerContainerNames}); default 1. */
+  readonly tasksPerWorker?: number;
 }
 
 function sortedEnvironment(env: Readonly<Record<string, string>>): KeyValuePair[] {
@@ -60,8 +61,9 @@ function sortedEnvironment(env: Readonly<Record<string, string>>): KeyValuePair[
  * `startedBy` `sluice-<run-id>` and group `sluice:<run-id>` (ListTasks finds a run's tasks by them);
  * FARGATE or EC2, or the FARGATE_SPOT capacity provider when `spot` (Fargate only); awsvpc networking in
  * the given subnets and security groups, with a public IP when `assignPublicIp` (Fargate only: awsvpc
- * tasks on EC2 never get one); the `algorithm` container's environment overridden with SLUICE_RUN (the
- * job's literal values travel inside it, `config.env`) and `environment`; the roles and cpu/memory
+ * tasks on EC2 never get one); the environment of the `algorithm` container (and of its siblings
+ * `algorithm-2`, … with `tasksPerWorker`) overridden with SLUICE_RUN (the job's literal values travel
+ * inside it, `config.env`) and `environment`; the roles and cpu/memory
  * overrides when given; tags `sluice:run-id` and `sluice:managed` plus the task definition's
  * (`propagateTags`); execute-command off. `workerId` is dropped from the config: one request starts up
  * to ten tasks with the same overrides, and each runner names itself.
@@ -106,14 +108,15 @@ export function ecsLaunchTemplate(options: EcsLaunchOptions): EcsLaunchTemplate 
     ...options.environment,
     [RUNNER_CONFIG_VARIABLE]: JSON.stringify(config),
   });
+  const names = runnerContainerNames(options.tasksPerWorker ?? 1);
+  // Every runner container gets the run's environment; a memory override is the one container's only
+  // when it is alone in the task.
   const overrides: TaskOverride = {
-    containerOverrides: [
-      {
-        name: ALGORITHM_CONTAINER,
-        environment,
-        ...(options.memoryMiB !== undefined && { memory: options.memoryMiB }),
-      },
-    ],
+    containerOverrides: names.map((name) => ({
+      name,
+      environment,
+      ...(options.memoryMiB !== undefined && names.length === 1 && { memory: options.memoryMiB }),
+    })),
     ...(options.taskRoleArn !== undefined && { taskRoleArn: options.taskRoleArn }),
     ...(options.executionRoleArn !== undefined && { executionRoleArn: options.executionRoleArn }),
     ...(options.cpuUnits !== undefined && { cpu: String(options.cpuUnits) }),
@@ -123,7 +126,7 @@ export function ecsLaunchTemplate(options: EcsLaunchOptions): EcsLaunchTemplate 
   if (size > MAX_OVERRIDES_CHARS) {
     throw new ConfigurationError(
       `run ${options.runId}: the RunTask overrides would be ${size} characters; ECS allows ${MAX_OVERRIDES_CHARS}. ` +
-        `They carry SLUICE_RUN: shorten the job's literal env values and include globs, or move long values into Secrets Manager ({"fromSecret": …}).`,
+        `They carry SLUICE_RUN${names.length > 1 ? ` once for each of the ${names.length} runner containers` : ''}: shorten the job's literal env values and include globs, or move long values into Secrets Manager ({"fromSecret": …})${names.length > 1 ? ', or lower "compute.tasksPerWorker"' : ''}.`,
     );
   }
   return {

@@ -64,6 +64,12 @@ const explainManifest: Explain = (segments, value) => {
   return 'refusal' in result ? result.refusal : undefined;
 };
 
+const explainJob: Explain = (segments, value) => {
+  if (segments.length !== 2 || segments[0] !== 'compute' || segments[1] !== 'workerMemory') return undefined;
+  const result = explainMemory(value);
+  return 'refusal' in result ? result.refusal : undefined;
+};
+
 /** Secrets first; a schema problem at the same path only repeats it less clearly. */
 function merge(secrets: readonly Problem[], others: readonly Problem[]): Problem[] {
   const secretPaths = new Set(secrets.map((p) => p.path));
@@ -135,7 +141,7 @@ export function validateJob(value: unknown, file: string): Validated<Job> {
   const validateJobSchema = jobValidator();
   if (!validateJobSchema(value)) {
     const errors = validateJobSchema.errors ?? [];
-    return { problems: merge(secrets, problemsFromAjv(errors, file, value, jobSchema)) };
+    return { problems: merge(secrets, problemsFromAjv(errors, file, value, jobSchema, explainJob)) };
   }
   const rules = jobRuleProblems(value, file);
   if (secrets.length > 0 || rules.length > 0) return { problems: merge(secrets, rules) };

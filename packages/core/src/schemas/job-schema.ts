@@ -3,6 +3,8 @@
 import { toSchemaJson, type JSONSchemaType } from './ajv.js';
 import { JOB_DEFAULTS, type RawJob } from './job.js';
 import { ENV_NAME_PATTERN, MAX_TIMEOUT_SECONDS } from './manifest.js';
+import { MAX_MEMORY_MIB, MEMORY_EXPECTED, MEMORY_STRING_PATTERN, MIN_MEMORY_MIB } from './memory.js';
+import { MAX_TASKS_PER_WORKER } from './worker-size.js';
 
 const BUCKET_PATTERN = '^(?!xn--)(?!.*\\.\\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$';
 const BUCKET_TITLE = 'an S3 bucket name: 3-63 lower-case letters, digits, "." and "-"';
@@ -276,6 +278,31 @@ const jobSchemaTyped: JSONSchemaType<RawJob> = {
           maximum: 3600,
           default: JOB_DEFAULTS.idleSeconds,
           description: 'A worker exits after this many seconds without a task.',
+        },
+        tasksPerWorker: {
+          type: 'integer',
+          nullable: true,
+          minimum: 1,
+          maximum: MAX_TASKS_PER_WORKER,
+          description:
+            'Tasks one worker runs side by side, each in a runner container of its own. Default: as many as fit in `workerCpu`/`workerMemory` when given (ECS), else 1. Locally `maxWorkers` × `tasksPerWorker` runners run.',
+        },
+        workerCpu: {
+          type: 'number',
+          nullable: true,
+          exclusiveMinimum: 0,
+          maximum: 192,
+          description:
+            'vCPUs of one ECS worker, with `workerMemory` (a Fargate size on Fargate). Default: the smallest Fargate size holding `tasksPerWorker` tasks.',
+        },
+        workerMemory: {
+          type: ['integer', 'string'],
+          nullable: true,
+          title: MEMORY_EXPECTED,
+          minimum: MIN_MEMORY_MIB,
+          maximum: MAX_MEMORY_MIB,
+          pattern: MEMORY_STRING_PATTERN,
+          description: 'Memory of one ECS worker, with `workerCpu`: MiB, or `"<n>MiB"` / `"<n>GiB"`.',
         },
       },
       additionalProperties: false,

@@ -3,6 +3,7 @@
 // reference parsed, credentials as a tagged union). Its JSON Schema is job-schema.ts.
 import { ConfigurationError } from '../errors.js';
 import { IMAGE_REFERENCE_PATTERN } from './manifest.js';
+import { parseMemory } from './memory.js';
 
 /**
  * A value for an algorithm variable: a literal string, the name of an environment variable of
@@ -40,6 +41,9 @@ export interface RawJob {
     securityGroups?: string[];
     assignPublicIp?: boolean;
     idleSeconds?: number;
+    tasksPerWorker?: number;
+    workerCpu?: number;
+    workerMemory?: number | string;
   };
   retries?: number;
   timeoutSeconds?: number;
@@ -109,6 +113,12 @@ export interface Job {
     readonly securityGroups: readonly string[];
     readonly assignPublicIp: boolean;
     readonly idleSeconds: number;
+    /** Tasks a worker runs side by side, one runner container each; derived when absent (worker-size.ts). */
+    readonly tasksPerWorker?: number;
+    /** vCPUs of one worker (ecs backend); with {@link workerMemoryMiB}, else derived. */
+    readonly workerCpu?: number;
+    /** Memory of one worker in MiB (ecs backend); with {@link workerCpu}, else derived. */
+    readonly workerMemoryMiB?: number;
   };
   readonly retries: number;
   readonly timeoutSeconds?: number;
@@ -196,6 +206,10 @@ export function normalizeJob(raw: RawJob): Job {
       securityGroups: [...(compute.securityGroups ?? [])],
       assignPublicIp: compute.assignPublicIp ?? subnets.length === 0,
       idleSeconds: compute.idleSeconds ?? JOB_DEFAULTS.idleSeconds,
+      ...(compute.tasksPerWorker !== undefined && { tasksPerWorker: compute.tasksPerWorker }),
+      ...(compute.workerCpu !== undefined && { workerCpu: compute.workerCpu }),
+      // The schema's pattern admits only what parseMemory reads.
+      ...(compute.workerMemory !== undefined && { workerMemoryMiB: parseMemory(compute.workerMemory) }),
     },
     retries: raw.retries ?? JOB_DEFAULTS.retries,
     ...(raw.timeoutSeconds !== undefined ? { timeoutSeconds: raw.timeoutSeconds } : {}),

@@ -7,6 +7,7 @@ import { jsonPath, type PathSegment } from './json-path.js';
 import { parseAlgorithmRef, RESERVED_PREFIX, type Job, type RawJob } from './job.js';
 import { MANIFEST_DEFAULTS, type Manifest, type RawManifest } from './manifest.js';
 import { RUNNER_OVERHEAD_MIB, taskSize } from './memory.js';
+import { explainWorkerSize } from './worker-size.js';
 
 function problem(
   file: string,
@@ -158,9 +159,9 @@ export interface CrossCheckFiles {
 
 /**
  * Checks a job against the manifest of the algorithm it runs: the algorithm's name and version,
- * the variables (required ones given, no unknown ones, secret ones not given literally), and —
- * when the job runs on ECS Fargate — that a Fargate task size can hold the algorithm plus the
- * runner. Problems about the job point into the job file, those about the manifest into its file.
+ * the variables (required ones given, no unknown ones, secret ones not given literally), the
+ * worker's size and tasks per worker ({@link explainWorkerSize}), and — when the job runs on ECS
+ * Fargate — that a Fargate task size can hold the algorithm plus the runner. Problems about the job point into the job file, those about the manifest into its file.
  *
  * @example
  * crossCheckJob(job, manifest, { job: 'job.json', manifest: 'algorithm.json' });
@@ -229,6 +230,8 @@ export function crossCheckJob(job: Job, manifest: Manifest, files: CrossCheckFil
       );
     }
   }
+  const worker = explainWorkerSize(manifest, job.compute);
+  if ('problems' in worker) problems.push(...worker.problems.map((found) => ({ file: files.job, ...found })));
   if (job.compute.backend === 'ecs' && job.compute.launchType === 'FARGATE') {
     if (manifest.gpu > 0) {
       problems.push(

@@ -6,6 +6,7 @@ import { lazyValidator, toSchemaJson, type JSONSchemaType } from './ajv.js';
 import { problemsFromAjv } from './ajv-problems.js';
 import type { RawJob } from './job.js';
 import { jobSchema } from './job-schema.js';
+import { MAX_TASKS_PER_WORKER } from './worker-size.js';
 
 /**
  * Where a run stands: `provisioning` while provision-run is creating resources (or was interrupted
@@ -68,6 +69,8 @@ export interface RunEcsState {
   cluster: string;
   /** The run's task definition revision (the algorithm's, with the run's roles, secrets and logs). */
   taskDefinitionArn: string;
+  /** Runner containers in each worker (the task definition's; `compute.tasksPerWorker`); absent: 1. */
+  tasksPerWorker?: number;
   /** The run's roles (the broker's in sealed mode only). */
   roles: { task: string; execution: string; watcher: string; broker?: string };
   subnets: string[];
@@ -186,6 +189,7 @@ const runStateSchemaTyped: JSONSchemaType<RunState> = {
       properties: {
         cluster: { type: 'string', minLength: 1 },
         taskDefinitionArn: { type: 'string', minLength: 1 },
+        tasksPerWorker: { type: 'integer', minimum: 1, maximum: MAX_TASKS_PER_WORKER, nullable: true },
         roles: {
           type: 'object',
           properties: {

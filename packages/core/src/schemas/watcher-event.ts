@@ -6,6 +6,7 @@ import { ConfigurationError, ValidationError } from '../errors.js';
 import { RUN_ID_PATTERN } from '../ids/run-id.js';
 import { lazyValidator, toSchemaJson, type JSONSchemaType } from './ajv.js';
 import { problemsFromAjv } from './ajv-problems.js';
+import { MAX_TASKS_PER_WORKER } from './worker-size.js';
 
 /** The version marker of the watcher event. */
 export const WATCHER_EVENT_VERSION = 'watcher/1';
@@ -71,6 +72,8 @@ export interface WatcherEvent {
   maxWorkers: number;
   /** Workers kept even with an empty queue (the job's `compute.minWorkers`; 0 scales to zero). */
   minWorkers: number;
+  /** Tasks each worker runs side by side (its runner containers); absent: 1. */
+  tasksPerWorker?: number;
   launch: WatcherLaunch;
 }
 
@@ -97,6 +100,7 @@ const watcherEventSchemaTyped: JSONSchemaType<WatcherEvent> = {
     queueUrl: { type: 'string', minLength: 1, pattern: '^https?://' },
     maxWorkers: { type: 'integer', minimum: 1, maximum: MAX_WORKERS },
     minWorkers: { type: 'integer', minimum: 0, maximum: MAX_WORKERS },
+    tasksPerWorker: { type: 'integer', minimum: 1, maximum: MAX_TASKS_PER_WORKER, nullable: true },
     launch: {
       type: 'object',
       properties: {

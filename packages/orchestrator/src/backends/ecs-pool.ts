@@ -52,6 +52,7 @@ export function ecsLaunch(
     },
     subnets: ecs.subnets,
     securityGroups: ecs.securityGroups,
+    ...(ecs.tasksPerWorker !== undefined && { tasksPerWorker: ecs.tasksPerWorker }),
     taskRoleArn: ecs.roles.task,
     executionRoleArn: ecs.roles.execution,
     environment: {
@@ -73,7 +74,8 @@ export interface EcsWorkerPool {
 
 /**
  * The run's ECS workers as dispatch and collect see them: counted by `startedBy`, started in
- * batches of 10 when the queue's backlog exceeds them, never beyond `compute.maxWorkers`.
+ * batches of 10 when the queue's backlog exceeds what they hold (`tasksPerWorker` tasks each), never
+ * beyond `compute.maxWorkers`.
  *
  * @example
  * const pool = ecsWorkerPool(state, job, new ECSClient(config), settings); await pool.ensure(await queue.counts());
@@ -103,6 +105,8 @@ export function ecsWorkerPool(
         running,
         maxWorkers: job.compute.maxWorkers,
         minWorkers: job.compute.minWorkers,
+        // Fixed at provision, with the task definition's containers.
+        tasksPerWorker: resources.tasksPerWorker ?? 1,
       });
       if (wanted === 0) return running;
       const report = await workers.start(launch, wanted);

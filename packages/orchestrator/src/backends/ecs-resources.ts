@@ -24,6 +24,7 @@ import {
   type WatcherEvent,
   type WatcherLaunch,
 } from '@sluice/core';
+import { workerSize } from '@sluice/core/compute';
 import { brokerControlSettings } from '@sluice/core/broker';
 import {
   arnContext,
@@ -43,6 +44,7 @@ import {
   RunLogGroups,
   runTaskDefinitionFamily,
   runTaskDefinitionInput,
+  type RunTaskDefinitionOptions,
 } from '@sluice/core/ecs';
 import { runRoleArns, secretArn, type RunAccess } from '@sluice/core/iam';
 
@@ -158,6 +160,8 @@ export async function provisionEcs(
   const { logger, region } = settings;
   const variables = ecsRunnerVariables(job.env);
   const algorithm = await ecsAlgorithm(job, clients, settings);
+  // Before anything is made: a worker size the job cannot have is the user's to fix.
+  const worker = workerSize(algorithm.manifest, { ...job.compute, backend: 'ecs' });
   if (state.queue.arn === undefined || state.deadLetterQueue.arn === undefined) {
     throw new ConfigurationError(`run ${runId}: its queues are not provisioned; provision it again.`);
   }
@@ -204,26 +208,20 @@ export async function provisionEcs(
       ? undefined
       : await deployBroker(state, job, algorithm.manifest, roles.arns.broker, clients, settings, created);
 
-  const described = await new EcsTaskDefinitions(clients.ecs).describe(algorithm.taskDefinitionArn);
-  if (described === undefined) {
-    throw new ConfigurationError(
-      `task definition ${algorithm.taskDefinitionArn} is gone: wrap the algorithm again.`,
-    );
-  }
-  const taskDefinition = await workers.registerRunTaskDefinition(
-    runTaskDefinitionInput(described, {
-      runId,
-      region,
-      executionRoleArn: roles.arns.execution,
-      taskRoleArn: roles.arns.task,
-      secrets: variables.secrets,
-    }),
-  );
+  const taskDefinition = await registerRunTaskDefinition(algorithm.taskDefinitionArn, clients, workers, {
+    runId,
+    region,
+    executionRoleArn: roles.arns.execution,
+    taskRoleArn: roles.arns.task,
+    secrets: variables.secrets,
+    worker,
+  });
   if (!taskDefinition.reused) created.push(`task definition ${taskDefinition.arn}`);
 
   const ecs: RunEcsState = {
     cluster: cluster.name,
     taskDefinitionArn: taskDefinition.arn,
+    ...(worker.tasksPerWorker > 1 && { tasksPerWorker: worker.tasksPerWorker }),
     roles: {
       task: roles.arns.task,
       execution: roles.arns.execution,
@@ -252,6 +250,22 @@ export async function provisionEcs(
     ecs: { ...ecs, watcher: { functionName: watcher.functionName, ruleName: watcher.ruleName } },
     created,
   };
+}
+
+/** The run's own task definition, made from the algorithm's registered one (run-task-definition.ts). */
+async function registerRunTaskDefinition(
+  algorithmTaskDefinition: string,
+  clients: EcsClients,
+  workers: EcsWorkers,
+  run: RunTaskDefinitionOptions,
+): Promise<{ arn: string; reused: boolean }> {
+  const described = await new EcsTaskDefinitions(clients.ecs).describe(algorithmTaskDefinition);
+  if (described === undefined) {
+    throw new ConfigurationError(
+      `task definition ${algorithmTaskDefinition} is gone: wrap the algorithm again.`,
+    );
+  }
+  return workers.registerRunTaskDefinition(runTaskDefinitionInput(described, run));
 }
 
 /** The broker function's ARN and log group, as the run's roles name them. */
@@ -311,6 +325,7 @@ function watcherEvent(
     queueUrl: state.queue.url ?? '',
     maxWorkers: job.compute.maxWorkers,
     minWorkers: job.compute.minWorkers,
+    ...(ecs.tasksPerWorker !== undefined && { tasksPerWorker: ecs.tasksPerWorker }),
     launch: launch as WatcherLaunch,
   };
 }
