@@ -46,7 +46,7 @@ export interface RunnerStats {
 export class Runner {
   readonly stats: RunnerStats = {
     leases: 0,
-    tasks: { succeeded: 0, retry: 0, failed: 0, released: 0 },
+    tasks: { succeeded: 0, retry: 0, failed: 0, released: 0, lost: 0 },
   };
 
   constructor(private readonly deps: RunnerDeps) {}

@@ -283,4 +283,25 @@ describe('runner with fakes', () => {
     expect(tasks[0]?.ok === true && (tasks[0].message.attemptsUsed ?? 0)).toBe(0);
     expect((await record('in/slow.txt')).attempts[0]?.message).toMatch(/^released/);
   });
+
+  it("stops an attempt whose lease was lost and reports nothing for it (the task is another worker's)", async () => {
+    await store.put({ bucket: 'input', key: 'in/taken.txt' }, 'x');
+    // A beat every second; the algorithm would write its result after 6 s.
+    const running = runOnce({ ...settings('sleep 6; cp "$1" "$2/result"'), heartbeatSeconds: 1 });
+    for (let i = 0; i < 100 && !lines.some((l) => l.event === 'task-started'); i += 1)
+      await new Promise((r) => setTimeout(r, 50));
+    const began = Date.now();
+    // Someone else now holds the message (here: it is gone), so the next beat finds the lease lost.
+    await queue.purge();
+    const stats = await running;
+    expect(Date.now() - began).toBeLessThan(5000);
+    expect(stats.tasks).toMatchObject({ lost: 1, succeeded: 0, failed: 0, retry: 0, released: 0 });
+    expect(lines.map((l) => l.event)).toEqual(expect.arrayContaining(['message-lost', 'task-abandoned']));
+    // Nothing written for it: no result, no marker, and the record still names only the running attempt.
+    expect(await store.getText({ bucket: 'output', key: 'out/in/taken.txt/result' })).toBeUndefined();
+    const attempts = (await record('in/taken.txt')).attempts;
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]?.endedAt).toBeUndefined();
+    expect(deadLetter.bodies()).toEqual([]);
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * Keeps a leased task while it runs: every period, the source extends the lease by one window (three
  * periods, so one missed beat does not lose it). The control caps the extensions at the task's time
- * limit plus a margin for transfers; a lease another worker took is noted as lost.
+ * limit plus a margin for transfers. A lease that is lost (another worker took the message, or it was
+ * deleted) aborts `lostSignal`: the attempt stops and reports nothing, since the task is not its own now.
  */
 import { toError, type JsonLog } from '@sluice/core';
 
@@ -9,8 +10,7 @@ import type { TaskSource, WorkerLease } from '../sources/task-source.js';
 
 export class Heartbeat {
   private timer: NodeJS.Timeout | undefined;
-  /** True once the lease is no longer ours (its visibility ran out, or someone deleted the message). */
-  lost = false;
+  private readonly lostController = new AbortController();
 
   constructor(
     private readonly source: TaskSource,
@@ -18,6 +18,16 @@ export class Heartbeat {
     private readonly periodSeconds: number,
     private readonly log: JsonLog,
   ) {}
+
+  /** True once the lease is no longer ours (its visibility ran out, or someone deleted the message). */
+  get lost(): boolean {
+    return this.lostController.signal.aborted;
+  }
+
+  /** Aborted when the lease is lost. */
+  get lostSignal(): AbortSignal {
+    return this.lostController.signal;
+  }
 
   start(): void {
     this.timer = setInterval(() => {
@@ -36,8 +46,10 @@ export class Heartbeat {
       if (state === 'held') return;
       this.stop();
       if (state === 'lost') {
-        this.lost = true;
-        this.log.warning('message-lost', { message: 'the lease was lost: another worker may run this task' });
+        this.log.warning('message-lost', {
+          message: 'the lease was lost: another worker may run this task; this attempt stops',
+        });
+        this.lostController.abort();
       } else {
         this.log.warning('heartbeat-stopped', {
           reason: 'the task is past its time limit or SQS 12-hour cap',

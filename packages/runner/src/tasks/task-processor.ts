@@ -46,8 +46,11 @@ export interface TaskProcessorDeps {
   readonly env: Readonly<Record<string, string>>;
 }
 
-/** How a task's handling ended, for the loop and tests. */
-export type TaskOutcome = 'succeeded' | 'retry' | 'failed' | 'released';
+/**
+ * How a task's handling ended, for the loop and tests. `lost`: the lease was lost while the attempt
+ * ran (another worker has the message now), so the attempt stopped and reported nothing.
+ */
+export type TaskOutcome = 'succeeded' | 'retry' | 'failed' | 'released' | 'lost';
 
 /** The state of one attempt while it runs. */
 interface AttemptState {
@@ -57,6 +60,7 @@ interface AttemptState {
   readonly taskLog: TaskLog;
   readonly logFile: string;
   readonly begun: number;
+  readonly heartbeat: Heartbeat;
   /** Set once the log is closed: kept inline, written to its key, or neither (could not be). */
   logReport?: LogReport;
 }
@@ -92,6 +96,7 @@ export class TaskProcessor {
     const { settings, workDir, source } = this.deps;
     const log = this.deps.log.with({ taskId: lease.taskId, attempt: lease.attempt, key: lease.task.key });
     const logFile = join(workDir, `${lease.taskId}-${lease.attempt}.log`);
+    const heartbeat = new Heartbeat(source, lease, settings.heartbeatSeconds, log);
     const state: AttemptState = {
       lease,
       phases: {},
@@ -99,11 +104,12 @@ export class TaskProcessor {
       taskLog: new TaskLog(logFile, { secrets: log.secrets }),
       logFile,
       begun: Date.now(),
+      heartbeat,
     };
-    const heartbeat = new Heartbeat(source, lease, settings.heartbeatSeconds, log);
     heartbeat.start();
     try {
-      return await this.attempt(state, stop);
+      // A lost lease stops the attempt as a stop request does; `abandon` then reports nothing.
+      return await this.attempt(state, AbortSignal.any([stop, heartbeat.lostSignal]));
     } catch (thrown) {
       const error = toError(thrown);
       log.error('task-error', { message: error.message });
@@ -144,7 +150,7 @@ export class TaskProcessor {
       return this.failed(state, classifyAttempt({ kind: 'input', gone, message }, settings.manifest));
     }
     phases.downloadMs = Date.now() - started;
-    if (stop.aborted) return this.release(state);
+    if (stop.aborted) return this.releaseOrAbandon(state);
 
     if (settings.manifest.port !== undefined && this.server === undefined) {
       this.server = new PortAlgorithm({
@@ -173,7 +179,7 @@ export class TaskProcessor {
       ...(settings.runAs !== undefined && { runAs: settings.runAs }),
     });
     phases.runMs = result.runMs;
-    if (result.aborted) return this.release(state);
+    if (result.aborted) return this.releaseOrAbandon(state);
     if (!result.verdict.ok) return this.failed(state, result.verdict);
     const exitCode = result.verdict.exitCode;
 
@@ -194,6 +200,8 @@ export class TaskProcessor {
     }
     phases.uploadMs = Date.now() - started;
     taskLog.note(`uploaded ${result.outputs.length} result(s) for the commit`);
+    // The new holder's commit removes what this attempt uploaded (tagged with the task, not in its marker).
+    if (state.heartbeat.lost) return this.abandon(state);
     const completed = await source.complete(lease, {
       phases,
       ...(exitCode !== undefined && { exitCode }),
@@ -228,6 +236,8 @@ export class TaskProcessor {
   /** Reports a failed attempt; the control retries it later or ends the task. */
   private async failed(state: AttemptState, verdict: AttemptVerdict): Promise<TaskOutcome> {
     if (verdict.ok) throw new Error('failed() called with a success');
+    // The task is another worker's now: recording this attempt would write over its record.
+    if (state.heartbeat.lost) return this.abandon(state);
     if (state.logReport === undefined)
       state.taskLog.note(
         `attempt ${state.lease.attempt} failed (${verdict.failureClass}): ${verdict.message}`,
@@ -249,6 +259,20 @@ export class TaskProcessor {
     if (outcome === 'failed') state.log.error('task-failed', { ...fields, final: true, ...state.phases });
     else state.log.warning('task-attempt-failed', { ...fields, ...state.phases });
     return outcome;
+  }
+
+  /** Stopped by a lost lease (nothing to report) or by the runner stopping (handed back). */
+  private releaseOrAbandon(state: AttemptState): Promise<TaskOutcome> {
+    return state.heartbeat.lost ? this.abandon(state) : this.release(state);
+  }
+
+  /** Leaves a task whose lease was lost: its new holder runs it; nothing is recorded from here. */
+  private abandon(state: AttemptState): Promise<TaskOutcome> {
+    state.log.warning('task-abandoned', {
+      reason: 'the lease was lost: another worker holds the task, so this attempt reports nothing',
+      ...state.phases,
+    });
+    return Promise.resolve('lost');
   }
 
   /** Hands the task back without using up an attempt (the runner is stopping). */
