@@ -135,12 +135,21 @@ export class FakeContainerEngine implements ContainerEngine, ImageLister {
     return details;
   }
 
-  /** Ends a running container (found by id or name) as if its program exited. */
-  exit(container: string, exitCode: number, stdout = ''): void {
+  /**
+   * Ends a running container (found by id or name) as if its program exited; `oomKilled` as an
+   * engine's inspect reports a kernel OOM kill (docker does; podman 4.3 does not).
+   */
+  exit(
+    container: string,
+    exitCode: number,
+    stdout = '',
+    options: { readonly oomKilled?: boolean } = {},
+  ): void {
     const found = this.container(container);
     if (found === undefined) throw new Error(`no container ${container}`);
     found.stdout = stdout;
     this.end(found, exitCode);
+    if (options.oomKilled === true) found.details = { ...found.details, oomKilled: true };
   }
 
   /** Names of the running containers. */

@@ -34,8 +34,10 @@ is done (--until marker). Progress goes to stderr: a live line on a terminal, pl
 Ctrl-C (or SIGTERM) stops waiting, stops the runners and tears the run down (unless --keep); a
 second Ctrl-C exits at once and leaves the run for \`sluice teardown JOB\`.
 
-Exit status: 0 the run completed, also with failed tasks ("completed, N failed"), 1 it did not finish
-or sluice, AWS or the engine failed, 2 the job or the command line is wrong, 130 interrupted.
+Exit status: 0 the run completed, also with failed tasks ("completed, N failed") and with runners
+killed on the way while tasks kept ending, 1 it did not finish (also: its runners kept dying while no
+task ended, a crash loop) or sluice, AWS or the engine failed, 2 the job or the command line is wrong,
+130 interrupted.
 `;
 
 interface RunOptions extends CollectCommandOptions {

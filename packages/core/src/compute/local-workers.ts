@@ -4,7 +4,9 @@
 // broker) through the engine's alias for the host: RUNNER_NETWORKS below. Every container
 // carries the label `org.sluice.run=<run-id>`: that is how they are counted, watched and removed,
 // from any process (the dispatch-tasks, collect-results and teardown actions are separate ones).
-import { ConfigurationError, toError } from '../errors.js';
+import { constants } from 'node:os';
+
+import { ConfigurationError, InfrastructureError, toError } from '../errors.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import type { Manifest } from '../schemas/manifest.js';
 import { RUNNER_CONFIG_VARIABLE, type RunnerConfig } from '../schemas/runner-config.js';
@@ -57,8 +59,12 @@ export const RUNNER_CREDENTIAL_FILES = {
 
 /** The runner's exit code for a configuration error (a restart would fail the same way). */
 const RUNNER_CONFIGURATION_EXIT = 2;
-/** Restarts one {@link LocalWorkers} allows per run, so a runner that always crashes ends the watch. */
-const DEFAULT_RESTART_BUDGET = 10;
+/**
+ * Runner deaths in a row, with the run not advancing in between, that {@link LocalWorkers} takes
+ * for a crash loop (at least two per runner): then it stops restarting them. Deaths while the run
+ * advances are not counted, however many: a runner killed from outside is replaced.
+ */
+const DEFAULT_CRASH_LOOP_DEATHS = 10;
 
 /** What a run's runner containers are made of. */
 export interface LocalWorkerSpec {
@@ -198,6 +204,19 @@ export interface EnsureReport extends LocalWorkerCounts {
   readonly removed: number;
 }
 
+/** What the caller of {@link LocalWorkers.ensure} sees of the run. */
+export interface EnsureOptions {
+  /** Work is queued or in flight: keep `spec.workers` runners. */
+  readonly workRemains: boolean;
+  /**
+   * The run's backlog now: `taskBacklog` of its queue (visible + in flight + delayed). It falling
+   * since the previous call is how the run is seen to advance: a message leaves the queue only when
+   * its task ended (or was settled without running). Without it no advance is seen, and every
+   * runner death counts toward a crash loop.
+   */
+  readonly backlog?: number;
+}
+
 /**
  * The runner containers of local runs.
  *
@@ -208,17 +227,23 @@ export interface EnsureReport extends LocalWorkerCounts {
  */
 export class LocalWorkers {
   private readonly logger: Logger;
-  private readonly restartBudget: number;
-  private restarts = 0;
+  private readonly crashLoopDeaths: number;
+  /** Runner deaths since the run last advanced. */
+  private deathsWithoutProgress = 0;
+  private lastBacklog: number | undefined;
   private warnedGpuLimit = false;
 
+  /**
+   * @param options.crashLoopDeaths runner deaths in a row without the run advancing that end the
+   *   watch (default 10; never fewer than two per runner).
+   */
   constructor(
     private readonly engine: ContainerEngine,
     logger: Logger = silentLogger,
-    options: { readonly restartBudget?: number } = {},
+    options: { readonly crashLoopDeaths?: number } = {},
   ) {
     this.logger = logger;
-    this.restartBudget = options.restartBudget ?? DEFAULT_RESTART_BUDGET;
+    this.crashLoopDeaths = options.crashLoopDeaths ?? DEFAULT_CRASH_LOOP_DEATHS;
   }
 
   /** The run's containers (running or not). */
@@ -239,17 +264,22 @@ export class LocalWorkers {
 
   /**
    * Keeps a run's runners going: while `workRemains`, `spec.workers` containers run; otherwise at
-   * least `spec.minWorkers`, and a runner that crashed (non-zero exit) is replaced. Exited
+   * least `spec.minWorkers`, and a runner that died (non-zero exit) is replaced. Exited
    * containers are removed before replacements start, the failed ones after their log's tail is
    * logged; runners that exited 0 (idle) stay until there is work again or teardown removes them.
    *
+   * The crash-loop rule: runners killed while the run advances (its `backlog` falls) are replaced
+   * however often that happens; more than `crashLoopDeaths` deaths (and two per runner) in a row
+   * with no advance in between is a crash loop, and no runner is started again.
+   *
    * @example
-   * await workers.ensure(spec, { workRemains: queued + inFlight > 0 });
-   * @throws {ConfigurationError} when a runner exited with its configuration-error code (2), or
-   *   runners keep crashing beyond the restart budget: the message holds the log's tail.
+   * await workers.ensure(spec, { workRemains: taskBacklog(counts) > 0, backlog: taskBacklog(counts) });
+   * @throws {ConfigurationError} when a runner exited with its configuration-error code (2): the
+   *   message holds the log's tail.
+   * @throws {InfrastructureError} when the runners are in a crash loop (see above).
    * @throws ContainerEngineError when the engine fails.
    */
-  async ensure(spec: LocalWorkerSpec, options: { readonly workRemains: boolean }): Promise<EnsureReport> {
+  async ensure(spec: LocalWorkerSpec, options: EnsureOptions): Promise<EnsureReport> {
     const containers = await this.containers(spec.runId);
     const counts = countOf(containers);
     const failed = containers.filter((c) => !c.running && c.exitCode !== 0);
@@ -261,8 +291,7 @@ export class LocalWorkers {
         );
       }
       this.logger.warning(
-        `run ${spec.runId}: runner ${container.name} exited with code ${container.exitCode}` +
-          `${container.oomKilled || container.exitCode === 137 ? ' (killed: out of memory?)' : ''}; its log ends:\n${tail}`,
+        `run ${spec.runId}: runner ${container.name} ${runnerDeath(container, spec)}; its log ends:\n${tail}`,
       );
     }
     const workers = this.workerLimit(spec);
@@ -273,15 +302,8 @@ export class LocalWorkers {
     // Exited runners go when they are replaced (or crashed): their names are reused.
     const toRemove = counts.running < target || failed.length > 0 ? exited : [];
     if (toRemove.length > 0) await this.engine.remove(toRemove.map((c) => c.id));
+    this.checkCrashLoop(spec, failed, options.backlog);
     const missing = Math.max(0, target - counts.running);
-    if (missing > 0 && failed.length > 0) {
-      this.restarts += Math.min(missing, failed.length);
-      if (this.restarts > this.restartBudget) {
-        throw new ConfigurationError(
-          `run ${spec.runId}: runners keep crashing (${this.restarts} restarts); see the warnings above for their logs.`,
-        );
-      }
-    }
     const taken = new Set(
       containers
         .filter((c) => c.running)
@@ -331,6 +353,35 @@ export class LocalWorkers {
     if (containers.length > 0)
       this.logger.info(`run ${runId}: removed ${containers.length} runner container(s)`);
     return containers.length;
+  }
+
+  /**
+   * Counts this call's runner deaths toward a crash loop unless the run advanced since the last
+   * call (a death and an advance in one interval give the run the benefit of the doubt), and ends
+   * the watch on a crash loop.
+   */
+  private checkCrashLoop(
+    spec: LocalWorkerSpec,
+    failed: readonly ContainerDetails[],
+    backlog: number | undefined,
+  ): void {
+    const advanced = backlog !== undefined && this.lastBacklog !== undefined && backlog < this.lastBacklog;
+    if (backlog !== undefined) this.lastBacklog = backlog;
+    if (advanced) {
+      this.deathsWithoutProgress = 0;
+      return;
+    }
+    this.deathsWithoutProgress += failed.length;
+    const limit = Math.max(this.crashLoopDeaths, 2 * this.workerLimit(spec));
+    const [last] = failed;
+    if (this.deathsWithoutProgress <= limit || last === undefined) return;
+    throw new InfrastructureError(
+      `run ${spec.runId}: its runners are in a crash loop: ${this.deathsWithoutProgress} runner deaths in a row ` +
+        `and no task ended in between${backlog === undefined ? '' : ` (${backlog} task(s) still queued or in flight)`}, ` +
+        `so no runner is started again. The last: ${last.name} ${runnerDeath(last, spec)}. ` +
+        'See the warnings above for their logs; a runner that dies at start points at the image or the machine ' +
+        '(the engine, memory, disk). Runners killed while tasks keep ending are replaced without limit.',
+    );
   }
 
   /** `spec.workers`, or fewer when the GPUs do not stretch to `gpu` each (warned once). */
@@ -391,6 +442,24 @@ export class LocalWorkers {
  */
 export function localWorkerName(runId: string, index: number): string {
   return `sluice-${runId}-${index}`;
+}
+
+/**
+ * How a runner container died, in words that claim no more than the engine knows: out of memory
+ * only when its inspect says OOMKilled (podman 4.3 never does); exit code 137 alone is a SIGKILL,
+ * from outside or from the kernel's OOM killer.
+ */
+function runnerDeath(container: ContainerDetails, spec: LocalWorkerSpec): string {
+  const code = container.exitCode;
+  if (container.oomKilled) {
+    return `was killed for exceeding its memory limit of ${localMemoryLimitMiB(spec.manifest)} MiB (exit code ${code}; the engine reports OOMKilled): raise "memory" in algorithm.json`;
+  }
+  if (code === 128 + constants.signals.SIGKILL) {
+    return "was killed with SIGKILL (exit code 137): from outside (a kill of the container) or by the kernel's OOM killer, which the engine did not report";
+  }
+  const signal = Object.entries(constants.signals).find(([, number]) => number === code - 128)?.[0];
+  if (signal !== undefined) return `was ended by ${signal} (exit code ${code})`;
+  return `exited with code ${code}`;
 }
 
 function countOf(containers: readonly ContainerDetails[]): LocalWorkerCounts {

@@ -290,14 +290,18 @@ async function localWorkerSetup(
 async function ensureWorkers(local: LocalBackend, state: RunState, aws: AwsContext): Promise<number> {
   const url = state.queue.url;
   const counts = url === undefined ? undefined : await aws.deps.queues.taskQueue(url).counts();
-  const workRemains = counts === undefined || taskBacklog(counts) > 0;
+  // The backlog falling between two calls is the run advancing: runners that die meanwhile are
+  // replaced, and only deaths without it count toward a crash loop (LocalWorkers.ensure).
+  const backlog = counts === undefined ? undefined : taskBacklog(counts);
+  const workRemains = backlog === undefined || backlog > 0;
   if (local.restartBlocked !== undefined) {
     const current = await local.workers.count(state.runId);
     if (workRemains && current.running === 0)
       aws.deps.logger?.warning(`run ${state.runId}: ${local.restartBlocked}`);
     return current.running;
   }
-  return (await local.workers.ensure(await local.currentSpec(), { workRemains })).running;
+  const progress = backlog === undefined ? {} : { backlog };
+  return (await local.workers.ensure(await local.currentSpec(), { workRemains, ...progress })).running;
 }
 
 /**

@@ -2,7 +2,7 @@
 // it does when they exit. Here rather than in packages/core because a core test importing
 // @sluice/testing would make the two projects depend on each other (nx refuses the cycle).
 import { describe, expect, it } from '@jest/globals';
-import { ConfigurationError, type RunnerConfig } from '@sluice/core';
+import { ConfigurationError, InfrastructureError, type RunnerConfig } from '@sluice/core';
 import {
   LOCAL_RUN_LABEL,
   LOCAL_WORKER_LABEL,
@@ -186,7 +186,31 @@ describe('LocalWorkers', () => {
 
     expect(report).toMatchObject({ started: 1, removed: 1, running: 2 });
     expect(engine.running().sort()).toEqual([localWorkerName(RUN, 1), localWorkerName(RUN, 2)]);
-    expect(logger.lines.join('\n')).toMatch(/exited with code 137.*\n?[\s\S]*killed/);
+    expect(logger.lines.join('\n')).toMatch(/exit code 137.*\n?[\s\S]*killed/);
+  });
+
+  it('calls a plain exit 137 a SIGKILL from outside or the OOM killer, and says out of memory only when the engine does', async () => {
+    const engine = new FakeContainerEngine();
+    const logger = new RecordingLogger();
+    const workers = new LocalWorkers(engine, logger);
+    await workers.ensure(spec(), { workRemains: true });
+    engine.exit(localWorkerName(RUN, 1), 137);
+    engine.exit(localWorkerName(RUN, 2), 137, '', { oomKilled: true });
+    await workers.ensure(spec(), { workRemains: true });
+    engine.exit(localWorkerName(RUN, 1), 143);
+    engine.exit(localWorkerName(RUN, 2), 1);
+    await workers.ensure(spec(), { workRemains: true });
+
+    const [plain, oom, term, other] = logger.lines.filter((line) => line.includes('its log ends'));
+    expect(plain).toContain(
+      "-1 was killed with SIGKILL (exit code 137): from outside (a kill of the container) or by the kernel's OOM killer, which the engine did not report",
+    );
+    expect(plain).not.toMatch(/out of memory/);
+    expect(oom).toContain(
+      '-2 was killed for exceeding its memory limit of 640 MiB (exit code 137; the engine reports OOMKilled)',
+    );
+    expect(term).toContain('-1 was ended by SIGTERM (exit code 143)');
+    expect(other).toContain('-2 exited with code 1;');
   });
 
   it('restarts runners that all exited idle when work arrives, and leaves them while there is none', async () => {
@@ -217,18 +241,88 @@ describe('LocalWorkers', () => {
     await expect(workers.ensure(spec(), { workRemains: true })).rejects.toThrow(/SLUICE_RUN is wrong/);
   });
 
-  it('gives up when runners keep crashing beyond the restart budget', async () => {
-    const engine = new FakeContainerEngine();
-    const workers = new LocalWorkers(engine, undefined, { restartBudget: 2 });
-    await workers.ensure(spec({ workers: 1 }), { workRemains: true });
-    for (let i = 0; i < 2; i += 1) {
-      engine.exit(localWorkerName(RUN, 1), 1);
+  describe('the crash-loop rule', () => {
+    it('replaces runners killed from outside as often as it happens while tasks keep ending', async () => {
+      // As in issue 16: 150 files, runners SIGKILLed 13 times, every file done.
+      const engine = new FakeContainerEngine();
+      const logger = new RecordingLogger();
+      const workers = new LocalWorkers(engine, logger);
+      let backlog = 150;
+      await workers.ensure(spec(), { workRemains: true, backlog });
+      for (let kill = 0; kill < 13; kill += 1) {
+        engine.exit(localWorkerName(RUN, (kill % 2) + 1), 137);
+        backlog -= 10;
+        const report = await workers.ensure(spec(), { workRemains: true, backlog });
+        expect(report).toMatchObject({ running: 2, started: 1 });
+      }
+
+      expect(await workers.ensure(spec(), { workRemains: false, backlog: 0 })).toMatchObject({ running: 2 });
+      expect(logger.lines.filter((line) => line.includes('SIGKILL'))).toHaveLength(13);
+      expect(logger.lines.join('\n')).not.toMatch(/out of memory|crash loop/);
+    });
+
+    it('counts only the deaths since the run last advanced, not every death of the run', async () => {
+      const engine = new FakeContainerEngine();
+      const workers = new LocalWorkers(engine, undefined, { crashLoopDeaths: 4 });
+      await workers.ensure(spec(), { workRemains: true, backlog: 50 });
+      // Four deaths without an advance, then one task ends: the count starts again (twice).
+      for (const backlog of [50, 50, 50, 50, 49, 49, 49, 49, 48, 48, 48, 48]) {
+        engine.exit(localWorkerName(RUN, 1), 1);
+        await workers.ensure(spec(), { workRemains: true, backlog });
+      }
+      expect(engine.running()).toHaveLength(2);
+    });
+
+    it('stops a crash loop, saying so, as an infrastructure fault and not a user error', async () => {
+      const engine = new FakeContainerEngine();
+      const workers = new LocalWorkers(engine, new RecordingLogger(), { crashLoopDeaths: 4 });
+      await workers.ensure(spec(), { workRemains: true, backlog: 24 });
+      const deathRound = async (): Promise<unknown> => {
+        engine.exit(localWorkerName(RUN, 1), 1, 'Error: cannot start');
+        engine.exit(localWorkerName(RUN, 2), 1, 'Error: cannot start');
+        return workers.ensure(spec(), { workRemains: true, backlog: 24 });
+      };
+      await deathRound();
+      await deathRound();
+
+      const third = deathRound();
+
+      await expect(third).rejects.toThrow(InfrastructureError);
+      await expect(third).rejects.toThrow(
+        /its runners are in a crash loop: 6 runner deaths in a row and no task ended in between \(24 task\(s\) still queued or in flight\), so no runner is started again\. The last: sluice-thumbs-3f9a0c12-1 exited with code 1\./,
+      );
+      await expect(third).rejects.not.toThrow(ConfigurationError);
+      expect(engine.running()).toHaveLength(0);
+    });
+
+    it('allows at least two deaths per runner before calling it a crash loop', async () => {
+      const engine = new FakeContainerEngine();
+      const workers = new LocalWorkers(engine, undefined, { crashLoopDeaths: 1 });
+      await workers.ensure(spec({ workers: 3 }), { workRemains: true, backlog: 9 });
+      for (const index of [1, 2, 3]) engine.exit(localWorkerName(RUN, index), 137);
+      await workers.ensure(spec({ workers: 3 }), { workRemains: true, backlog: 9 });
+      for (const index of [1, 2, 3]) engine.exit(localWorkerName(RUN, index), 137);
+      await workers.ensure(spec({ workers: 3 }), { workRemains: true, backlog: 9 });
+      engine.exit(localWorkerName(RUN, 1), 137);
+
+      await expect(workers.ensure(spec({ workers: 3 }), { workRemains: true, backlog: 9 })).rejects.toThrow(
+        /crash loop: 7 runner deaths/,
+      );
+    });
+
+    it('counts every death when the caller cannot see the backlog', async () => {
+      const engine = new FakeContainerEngine();
+      const workers = new LocalWorkers(engine, undefined, { crashLoopDeaths: 2 });
       await workers.ensure(spec({ workers: 1 }), { workRemains: true });
-    }
-    engine.exit(localWorkerName(RUN, 1), 1);
-    await expect(workers.ensure(spec({ workers: 1 }), { workRemains: true })).rejects.toThrow(
-      /keep crashing/,
-    );
+      for (let i = 0; i < 2; i += 1) {
+        engine.exit(localWorkerName(RUN, 1), 1);
+        await workers.ensure(spec({ workers: 1 }), { workRemains: true });
+      }
+      engine.exit(localWorkerName(RUN, 1), 1);
+      await expect(workers.ensure(spec({ workers: 1 }), { workRemains: true })).rejects.toThrow(
+        /crash loop: 3 runner deaths in a row and no task ended in between, so/,
+      );
+    });
   });
 
   it('stop removes every container of the run, running or not, and only those', async () => {
