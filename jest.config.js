@@ -59,6 +59,13 @@ export default {
     },
     {
       ...shared,
+      displayName: 'chaos',
+      testMatch: ['<rootDir>/test/chaos/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/testbed/global-setup.ts',
+      globalTeardown: '<rootDir>/test/testbed/global-teardown.ts',
+    },
+    {
+      ...shared,
       displayName: 'smoke',
       testMatch: ['<rootDir>/test/smoke/**/*.test.ts'],
     },
