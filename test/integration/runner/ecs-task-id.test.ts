@@ -10,14 +10,20 @@ describe('ecsTaskId: the worker id of a runner on ECS', () => {
   let server: Server;
   let endpoint = '';
   let answer: { status: number; body: string } = { status: 200, body: '{}' };
+  let container: { status: number; body: string } = { status: 404, body: '{}' };
 
   beforeAll(async () => {
-    // Stands in for ECS's task metadata endpoint (v4), which answers GET <uri>/task.
+    // Stands in for ECS's task metadata endpoint (v4), which answers GET <uri>/task with the task and
+    // GET <uri> with the container's own metadata.
     server = createServer((request, response) => {
-      response.writeHead(request.url === '/v4/abc/task' ? answer.status : 404, {
-        'content-type': 'application/json',
-      });
-      response.end(answer.body);
+      const reply =
+        request.url === '/v4/abc/task'
+          ? answer
+          : request.url === '/v4/abc'
+            ? container
+            : { status: 404, body: '{}' };
+      response.writeHead(reply.status, { 'content-type': 'application/json' });
+      response.end(reply.body);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v4/abc`;
@@ -33,6 +39,18 @@ describe('ecsTaskId: the worker id of a runner on ECS', () => {
       body: JSON.stringify({ TaskARN: 'arn:aws:ecs:eu-west-1:123456789012:task/sluice/0f1e2d3c4b5a' }),
     };
     expect(await ecsTaskId({ ECS_CONTAINER_METADATA_URI_V4: endpoint })).toBe('0f1e2d3c4b5a');
+  });
+
+  it('names the runner container of a worker running several tasks, beside the task id', async () => {
+    answer = {
+      status: 200,
+      body: JSON.stringify({ TaskARN: 'arn:aws:ecs:eu-west-1:123456789012:task/sluice/0f1e2d3c4b5a' }),
+    };
+    container = { status: 200, body: JSON.stringify({ Name: 'algorithm-2' }) };
+    expect(await ecsTaskId({ ECS_CONTAINER_METADATA_URI_V4: endpoint })).toBe('0f1e2d3c4b5a/algorithm-2');
+    container = { status: 200, body: JSON.stringify({ Name: 'algorithm' }) };
+    expect(await ecsTaskId({ ECS_CONTAINER_METADATA_URI_V4: endpoint })).toBe('0f1e2d3c4b5a');
+    container = { status: 404, body: '{}' };
   });
 
   it('is undefined off ECS, and when the endpoint fails or says nothing useful', async () => {

@@ -185,21 +185,32 @@ async function readOriginalImage(path: string): Promise<{
 }
 
 /**
- * On ECS, the task's id (from the task metadata endpoint ECS gives every container): records then
- * name the task, and its log stream `<run-id>/algorithm/<task id>` follows from it. Undefined
- * elsewhere, or when the endpoint does not answer within 2 s.
+ * On ECS, the worker id: the task's id (from the task metadata endpoint ECS gives every container), so
+ * records name the task and its log stream `<run-id>/algorithm/<task id>` follows from it. A worker
+ * running several tasks holds runner containers `algorithm-2`, … beside `algorithm`: theirs is
+ * `<task id>/<container>` (the container's own metadata names it), so each runner of the task is told
+ * apart and its stream `<run-id>/<container>/<task id>` follows too. Undefined elsewhere, or when the
+ * endpoint does not answer within 2 s.
  */
 export async function ecsTaskId(
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<string | undefined> {
   const endpoint = env.ECS_CONTAINER_METADATA_URI_V4;
   if (endpoint === undefined || endpoint === '') return undefined;
-  try {
-    const response = await fetch(`${endpoint}/task`, { signal: AbortSignal.timeout(2000) });
-    if (!response.ok) return undefined;
-    const { TaskARN: arn } = (await response.json()) as { TaskARN?: unknown };
-    return typeof arn === 'string' && arn.includes('/') ? arn.slice(arn.lastIndexOf('/') + 1) : undefined;
-  } catch {
-    return undefined;
-  }
+  const metadata = async (path: string): Promise<Record<string, unknown> | undefined> => {
+    try {
+      const response = await fetch(`${endpoint}${path}`, { signal: AbortSignal.timeout(2000) });
+      if (!response.ok) return undefined;
+      const body: unknown = await response.json();
+      return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const [task, container] = await Promise.all([metadata('/task'), metadata('')]);
+  const arn = task?.TaskARN;
+  if (typeof arn !== 'string' || !arn.includes('/')) return undefined;
+  const id = arn.slice(arn.lastIndexOf('/') + 1);
+  const name = container?.Name;
+  return typeof name === 'string' && /^algorithm-[0-9]+$/.test(name) ? `${id}/${name}` : id;
 }
