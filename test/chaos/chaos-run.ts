@@ -154,7 +154,7 @@ export async function chaosRun(ctx: ChaosContext, plan: ChaosRunPlan): Promise<C
 
   const exits: { step: string; code: number | null; tail: string }[] = [];
   const sluiceKills = { broker: 0, collect: 0 };
-  let finished = false;
+  const state = { finished: false };
   let current: RunningCli = startCli(
     ['run', jobFile, '--keep', ...untilArgs],
     workspace,
@@ -203,9 +203,10 @@ export async function chaosRun(ctx: ChaosContext, plan: ChaosRunPlan): Promise<C
 
   // Random kills, at seeded moments.
   const randomKiller = (async () => {
-    for (let k = 0; k < plan.randomKills && !finished; k += 1) {
+    for (let k = 0; k < plan.randomKills && !state.finished; k += 1) {
       await sleep(prng.int(5_000, 25_000));
-      if (finished) break;
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the run's end meanwhile
+      if (state.finished) break;
       const names = await runningRunners(runId).catch(() => []);
       if (names.length === 0) continue;
       const name = prng.pick(names);
@@ -232,9 +233,11 @@ export async function chaosRun(ctx: ChaosContext, plan: ChaosRunPlan): Promise<C
     return n;
   };
   const waitForMarkers = async (n: number, cli: RunningCli): Promise<boolean> => {
-    let done = false;
-    void cli.exited.then(() => (done = true));
-    while (!done) {
+    const exited = { done: false };
+    void cli.exited.then(() => {
+      exited.done = true;
+    });
+    while (!exited.done) {
       if ((await markers().catch(() => 0)) >= n) return true;
       await sleep(2000);
     }
@@ -281,7 +284,7 @@ export async function chaosRun(ctx: ChaosContext, plan: ChaosRunPlan): Promise<C
       });
     }
   } finally {
-    finished = true;
+    state.finished = true;
     await randomKiller;
     proxy.hostFaults = false;
     const teardown = await runCli(

@@ -86,7 +86,9 @@ afterAll(async () => {
   const engine = new CliContainerEngine({ kind: 'podman', env: { ...containerEngineEnv() } });
   await engine
     .removeImages([`localhost/sluice/${algorithm}:1.0`, `localhost/sluice/${algorithm}-algorithm:1.0`])
-    .catch((e: unknown) => log(`could not remove the images: ${String(e)}`));
+    .catch((e: unknown) => {
+      log(`could not remove the images: ${String(e)}`);
+    });
   if (process.env.SLUICE_CHAOS_KEEP === undefined) await aws.cleanup();
   rmSync(workspace, { recursive: true, force: true });
 }, 300_000);

@@ -304,7 +304,7 @@ export async function checkRun(s3: S3Client, run: CheckedRun): Promise<RunCheck>
       succeeded += 1;
     }
     // Exactly one attempt's outputs, as the marker names them, with the expected content.
-    const named = new Map((marker?.outputs ?? []).map((o) => [o.key, o]));
+    const named = new Map(marker.outputs.map((o) => [o.key, o]));
     const folder = `${run.outputPrefix}${input.name}/`;
     const wrong: string[] = [];
     for (const o of present) {
@@ -319,8 +319,12 @@ export async function checkRun(s3: S3Client, run: CheckedRun): Promise<RunCheck>
       if (!named.has(`${folder}${relative}`)) wrong.push(`${folder}${relative} expected, not in the marker`);
     }
     for (const k of named.keys()) {
-      if (!expected.has(k.slice(folder.length)))
-        wrong.push(`${k} was not written by the algorithm for this input`);
+      if (!expected.has(k.slice(folder.length))) {
+        const text = await getText(s3, run.outputBucket, k).catch(() => undefined);
+        wrong.push(
+          `${k} was not written by the algorithm for this input (it holds ${JSON.stringify(text?.slice(0, 80))})`,
+        );
+      }
     }
     const toRead = present.filter((o) => expected.has(o.key.slice(folder.length)));
     const contents = await mapLimit(

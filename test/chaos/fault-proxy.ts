@@ -138,7 +138,11 @@ export class FaultProxy {
 
   async close(): Promise<void> {
     this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      this.server.close(() => {
+        resolve();
+      });
+    });
     this.agent.destroy();
   }
 
@@ -219,7 +223,7 @@ export class FaultProxy {
         worker !== undefined &&
         key !== undefined &&
         this.layout?.killable(key) === true &&
-        this.due('after-marker', info) &&
+        this.due('after-marker') &&
         (await this.killNow(worker, 'after-marker')) &&
         info.fromContainer
       ) {
@@ -274,10 +278,14 @@ export class FaultProxy {
             headers['content-length'] = String(all.length);
             resolve({ status: answer.statusCode ?? 502, headers, body: all });
           });
-          answer.on('error', () => resolve(undefined));
+          answer.on('error', () => {
+            resolve(undefined);
+          });
         },
       );
-      out.on('error', () => resolve(undefined));
+      out.on('error', () => {
+        resolve(undefined);
+      });
       out.end(body);
     });
   }
@@ -328,19 +336,14 @@ export class FaultProxy {
     const layout = this.layout;
     if (layout === undefined) return;
     if (info.operation === 'sqs ReceiveMessage' && body.includes('"Messages"')) {
-      if (this.due('after-receive', info)) this.afterReceiveArmed = true;
+      if (this.due('after-receive')) this.afterReceiveArmed = true;
     }
     // During the algorithm: the input was handed over; the kill comes while the algorithm sleeps.
     if (info.operation === 's3 GET' && info.bucket === layout.inputBucket && info.key !== undefined) {
       const key = info.key;
       const task = this.taskOfKey.get(key);
       const seen = task === undefined ? undefined : this.tasks.get(task);
-      if (
-        seen !== undefined &&
-        layout.slow(key) &&
-        !seen.slowKillArmed &&
-        this.due('during-algorithm', info)
-      ) {
+      if (seen !== undefined && layout.slow(key) && !seen.slowKillArmed && this.due('during-algorithm')) {
         seen.slowKillArmed = true;
         setTimeout(() => {
           if (seen.outputsPut === 0 && this.taskOfKey.get(key) === task) {
@@ -406,9 +409,9 @@ export class FaultProxy {
       }
     }
     if (info.bucket === layout.inputBucket && info.operation === 's3 GET') {
-      return this.due('during-download', info) ? 'during-download' : undefined;
+      return this.due('during-download') ? 'during-download' : undefined;
     }
-    if (this.isMarkerPut(info)) return this.due('during-commit', info) ? 'during-commit' : undefined;
+    if (this.isMarkerPut(info)) return this.due('during-commit') ? 'during-commit' : undefined;
     if (
       info.bucket === layout.outputBucket &&
       (info.operation === 's3 PUT' || info.operation === 's3 POST') &&
@@ -418,14 +421,13 @@ export class FaultProxy {
       const seen = this.tasks.get(this.taskOfKey.get(key) ?? '');
       if (seen === undefined) return undefined;
       seen.outputsPut += 1;
-      if (seen.outputsPut === 2 && this.due('between-outputs', info)) return 'between-outputs';
+      if (seen.outputsPut === 2 && this.due('between-outputs')) return 'between-outputs';
     }
     return undefined;
   }
 
   /** Whether a kill of `phase` is due now (one left, the dice agree, none in the last 3 s). */
-  private due(phase: KillPhase, info: RequestInfo): boolean {
-    void info;
+  private due(phase: KillPhase): boolean {
     if ((this.phaseKillsLeft.get(phase) ?? 0) <= 0) return false;
     if (Date.now() - this.lastKillAt < 3000) return false;
     return this.options.prng.chance(this.options.killChance);
@@ -470,13 +472,13 @@ function formKey(body: Buffer): string | undefined {
 }
 
 function classify(req: IncomingMessage, body: Buffer): RequestInfo {
-  const host = String(req.headers.host ?? '');
+  const host = req.headers.host ?? '';
   const fromContainer = /^(10\.0\.2\.2|host\.[a-z]+\.internal)(:|$)/.test(host);
   const target = req.headers['x-amz-target'];
   if (typeof target === 'string') {
     return { fromContainer, service: 'sqs', operation: `sqs ${target.split('.').pop() ?? '?'}` };
   }
-  const type = String(req.headers['content-type'] ?? '');
+  const type = req.headers['content-type'] ?? '';
   if (type.startsWith('application/x-www-form-urlencoded') && /Action=/.test(body.toString('utf8'))) {
     const action = new URLSearchParams(body.toString('utf8')).get('Action') ?? '?';
     return { fromContainer, service: 'sqs', operation: `sqs ${action}` };
