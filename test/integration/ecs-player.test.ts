@@ -8,6 +8,9 @@
 //   the local store), copied into the run's task definition, started with RunTask; the runners process
 //   files that arrive through S3 → SQS notifications and exit when idle, and the player stops their
 //   tasks, so ECS's count drops to zero.
+// - a worker of two tasks (`tasksPerWorker` 2): the run's task definition with two runner containers,
+//   registered on moto and started with one RunTask; the player runs both containers of the one task,
+//   and both runners work on the run's files side by side.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -29,6 +32,7 @@ import {
   type RunNetwork,
 } from '@sluice/core/ecs';
 import { parseManifest } from '@sluice/core';
+import { workerSize, type WorkerSize } from '@sluice/core/compute';
 import { EcsPlayer, TestAwsAccount, testbedAwsClientConfig } from '@sluice/testing';
 
 import { createRun, listKeys, runnerConfig, type TestRun } from './runner-support.js';
@@ -74,6 +78,7 @@ describe('the ECS player on moto and podman', () => {
     manifest: Record<string, unknown>,
     image: string,
     secrets: Record<string, string> = {},
+    worker?: WorkerSize,
   ): Promise<string> {
     const manifestText = JSON.stringify(manifest);
     const input = taskDefinitionInput({
@@ -100,6 +105,7 @@ describe('the ECS player on moto and podman', () => {
         executionRoleArn,
         taskRoleArn,
         secrets,
+        ...(worker !== undefined && { worker }),
       }),
     );
     return registered.arn;
@@ -110,6 +116,7 @@ describe('the ECS player on moto and podman', () => {
     taskDefinition: string,
     run: Parameters<typeof runnerConfig>[0],
     extra: Record<string, string> = {},
+    tasksPerWorker = 1,
   ): EcsLaunchTemplate {
     return ecsLaunchTemplate({
       runId,
@@ -121,6 +128,7 @@ describe('the ECS player on moto and podman', () => {
       securityGroups: network.securityGroups,
       taskRoleArn,
       environment: extra,
+      tasksPerWorker,
     });
   }
 
@@ -300,6 +308,106 @@ describe('the ECS player on moto and podman', () => {
           'results/b.txt/result.bin',
           'results/c/d.txt/result.bin',
         ]);
+        expect(await workers.count(run.runId, cluster)).toBe(0);
+      } finally {
+        await player.stop();
+      }
+    });
+  });
+  describe('with a worker of two tasks: two runner containers in one ECS task', () => {
+    const aws = new TestAwsAccount({ label: 'ecs-player-pair' });
+    let run: TestRun;
+    let taskDefinition = '';
+    const algorithmTag = `localhost/sluice-it-${id}/ecs-player-slow:1`;
+    const keys = ['p1.txt', 'p2.txt', 'p3.txt', 'p4.txt'];
+
+    beforeAll(async () => {
+      // Two seconds a file, so the second runner finds work while the first is busy.
+      await buildBusyboxImage(
+        engine,
+        join(work, 'slow'),
+        algorithmTag,
+        { 'copy.sh': { text: COPY_SH.replace('set -eu', 'set -eu\nsleep 2'), mode: 0o755 } },
+        [
+          'COPY copy.sh /app/copy.sh',
+          'RUN ["/bin/mkdir", "-p", "-m", "1777", "/tmp"]',
+          'ENTRYPOINT ["/app/copy.sh"]',
+        ],
+      );
+      images.push(algorithmTag);
+      const manifest = {
+        name: `player-pair-${id}`,
+        version: '1.0',
+        image: algorithmTag,
+        memory: 128,
+        cpu: 0.25,
+        input: '/data/in/',
+        output: '/data/out/',
+        command: ['{input}', '{output}'],
+      };
+      const wrapped = await wrapManifest(engine, manifest, join(work, 'wrap-pair'), join(work, 'cache'));
+      images.push(wrapped.image);
+      run = await createRun(aws, { notify: true });
+      runIds.push(run.runId);
+      const worker = workerSize(parseManifest(JSON.stringify(manifest), 'algorithm.json'), {
+        backend: 'ecs',
+        launchType: 'FARGATE',
+        tasksPerWorker: 2,
+      });
+      taskDefinition = await runDefinition(run.runId, manifest, wrapped.image, {}, worker);
+      for (const key of keys) {
+        await aws.s3.send(
+          new PutObjectCommand({ Bucket: run.inputBucket, Key: key, Body: `content of ${key}\n` }),
+        );
+      }
+    }, 240_000);
+
+    afterAll(async () => {
+      await rm(run.dir, { recursive: true, force: true });
+      await aws.cleanup();
+    });
+
+    it('registers the two-container definition at the worker size, and both runners of one task work side by side', async () => {
+      const registered = await new EcsTaskDefinitions(ecs).describe(taskDefinition);
+      // 2 × (0.25 vCPU, 128 + 128 MiB) → the smallest Fargate size holding them: 0.5 vCPU, 1024 MiB.
+      expect(registered?.taskDefinition.cpu).toBe('512');
+      expect(registered?.taskDefinition.memory).toBe('1024');
+      expect(
+        registered?.taskDefinition.containerDefinitions?.map((c) => [c.name, c.essential ?? true]),
+      ).toEqual([
+        ['algorithm', true],
+        ['algorithm-2', false],
+      ]);
+
+      const player = new EcsPlayer({ ecs, cluster, engine, pollMs: 300 });
+      player.start();
+      try {
+        const report = await workers.start(template(run.runId, taskDefinition, run, {}, 2), 1);
+        const [ended] = await player.waitForExits(1, 180_000);
+        const done = await listKeys(run.store, run.outputBucket, `_sluice/${run.runId}/done/`);
+        const results = await listKeys(run.store, run.outputBucket, 'results/');
+        const succeeded = await Promise.all(
+          (ended?.containers ?? []).map(async (container) => {
+            const { stdout } = await engine.logs(container.containerId);
+            const exiting = stdout
+              .split('\n')
+              .filter((line) => line.includes('"runner-exiting"'))
+              .map((line) => JSON.parse(line) as { tasks?: { succeeded?: number } })[0];
+            return exiting?.tasks?.succeeded ?? 0;
+          }),
+        );
+
+        expect(report.started).toHaveLength(1);
+        expect(player.errors).toEqual([]);
+        expect(ended?.containers.map((c) => [c.name, c.exitCode])).toEqual([
+          ['algorithm', 0],
+          ['algorithm-2', 0],
+        ]);
+        // Each runner of the one worker took files: two tasks ran side by side in it.
+        expect(succeeded.every((count) => count >= 1)).toBe(true);
+        expect(succeeded.reduce((a, b) => a + b, 0)).toBe(keys.length);
+        expect(done).toHaveLength(keys.length);
+        expect(results.sort()).toEqual(keys.map((key) => `results/${key}/result.bin`));
         expect(await workers.count(run.runId, cluster)).toBe(0);
       } finally {
         await player.stop();

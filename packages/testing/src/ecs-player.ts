@@ -13,7 +13,9 @@
 //   one stops the task without running it, with ECS's ResourceInitializationError reason;
 // - networking: containers share the host's network (to reach moto on loopback); subnets, security
 //   groups and public IPs are not played. Mount points become tmpfs mounts;
-// - only the `algorithm` container (or a task definition's only container) is played;
+// - only the runner containers are played: `algorithm` and its siblings `algorithm-2`, … of a worker
+//   running several tasks (or a task definition's only container). As on ECS, the task ends when its
+//   essential container (`algorithm`) exits, and the others are stopped (SIGTERM, then SIGKILL);
 // - sealed mode (test-only `brokerStandIns`): moto cannot run the run's broker Lambda nor serve its
 //   function URL, so the player serves a stand-in on loopback (ecs-broker-stand-in.ts: the bundle's
 //   real handler, SigV4 verified) and points the runner's `SLUICE_RUN` at it; the task role's
@@ -29,7 +31,7 @@ import {
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { ALGORITHM_CONTAINER, brokerFunctionName } from '@sluice/core/ecs';
+import { ALGORITHM_CONTAINER, brokerFunctionName, runnerContainerNames } from '@sluice/core/ecs';
 import { LOCAL_WORKER_ULIMITS, type ContainerEngine } from '@sluice/core/compute';
 import { RUNNER_CONFIG_VARIABLE, silentLogger, toError, type Logger } from '@sluice/core';
 
@@ -77,18 +79,50 @@ export interface EcsPlayerOptions {
   readonly logger?: Logger;
 }
 
+/** One container of a played task. */
+export interface PlayedContainer {
+  /** Its name in the task definition (`algorithm`, `algorithm-2`, …). */
+  readonly name: string;
+  readonly containerId: string;
+  /** Its exit code, once it exited. */
+  exitCode?: number;
+}
+
 /** One task the player has seen. */
 export interface PlayedTask {
   readonly taskArn: string;
   readonly taskDefinitionArn: string;
-  /** The local container, when one was started. */
+  /** The local container of the essential (first) runner container, when one was started. */
   containerId?: string;
-  /** The container's exit code, once it exited. */
+  /** That container's exit code, once it exited. */
   exitCode?: number;
+  /** Every runner container started for the task, the essential one first. */
+  readonly containers: PlayedContainer[];
   /** Why the player stopped the task on moto. */
   stoppedReason?: string;
-  /** Names of the container's variables (values are not kept: some are secrets). */
+  /** Names of the (first) container's variables (values are not kept: some are secrets). */
   readonly envNames: string[];
+}
+
+/**
+ * The containers of a task definition the player runs: the runner containers (`algorithm`,
+ * `algorithm-2`, … as a worker of several tasks has them), or its only container.
+ */
+function runnerContainers(definition: TaskDefinition): ContainerDefinition[] {
+  const containers = definition.containerDefinitions ?? [];
+  const names = new Set(runnerContainerNames(containers.length));
+  const runners = containers.filter((c) => c.name !== undefined && names.has(c.name));
+  const played = runners.some((c) => c.name === ALGORITHM_CONTAINER)
+    ? runners
+    : containers.length === 1
+      ? containers
+      : [];
+  if (played.length === 0 || played.some((c) => c.image === undefined)) {
+    throw new Error(
+      `task definition ${definition.taskDefinitionArn ?? ''} has no "${ALGORITHM_CONTAINER}" container with an image`,
+    );
+  }
+  return played;
 }
 
 function byName(entries: readonly { name?: string | undefined; value?: string | undefined }[] | undefined) {
@@ -122,6 +156,8 @@ export class EcsPlayer {
   private readonly played = new Map<string, PlayedTask>();
   private readonly definitions = new Map<string, TaskDefinition>();
   private readonly watchers = new Set<Promise<void>>();
+  /** Each played container's watcher, so a task ends only once all its containers did. */
+  private readonly exits = new Map<PlayedContainer, Promise<void>>();
   private readonly logger: Logger;
   private readonly pollMs: number;
   private running = false;
@@ -210,17 +246,10 @@ export class EcsPlayer {
     this.running = false;
     await this.loop;
     await this.polling.catch(() => undefined);
-    for (const task of this.played.values()) {
-      if (task.containerId === undefined || task.exitCode !== undefined) continue;
-      try {
-        await this.options.engine.stop(task.containerId, { timeoutSeconds: 5 });
-      } catch (thrown: unknown) {
-        this.logger.debug(`ECS player: stopping ${task.containerId}: ${toError(thrown).message}`);
-      }
-    }
+    for (const task of this.played.values()) await this.stopContainers(task);
     await Promise.allSettled([...this.watchers]);
     if (this.options.keepContainers !== true) {
-      const ids = this.tasks().flatMap((task) => (task.containerId !== undefined ? [task.containerId] : []));
+      const ids = this.tasks().flatMap((task) => task.containers.map((container) => container.containerId));
       if (ids.length > 0) await this.options.engine.remove(ids);
     }
     const servers = [
@@ -272,74 +301,106 @@ export class EcsPlayer {
   private async play(task: Task): Promise<void> {
     const taskArn = task.taskArn ?? '';
     const taskDefinitionArn = task.taskDefinitionArn ?? '';
-    const played: PlayedTask = { taskArn, taskDefinitionArn, envNames: [] };
+    const played: PlayedTask = { taskArn, taskDefinitionArn, containers: [], envNames: [] };
     this.played.set(taskArn, played);
     try {
       const definition = await this.definition(taskDefinitionArn);
-      const containers = definition.containerDefinitions ?? [];
-      const container: ContainerDefinition | undefined =
-        containers.find((c) => c.name === ALGORITHM_CONTAINER) ??
-        (containers.length === 1 ? containers[0] : undefined);
-      if (container?.image === undefined) {
-        throw new Error(
-          `task definition ${taskDefinitionArn} has no "${ALGORITHM_CONTAINER}" container with an image`,
-        );
-      }
-      const override = task.overrides?.containerOverrides?.find((c) => c.name === container.name);
-      const secrets: Record<string, string> = {};
-      for (const secret of container.secrets ?? []) {
-        const value = this.options.secrets?.[secret.valueFrom ?? ''];
-        if (value === undefined) {
+      const containers = runnerContainers(definition);
+      for (const secret of containers.flatMap((container) => container.secrets ?? [])) {
+        if (this.options.secrets?.[secret.valueFrom ?? ''] === undefined) {
           await this.stopTask(
             played,
             `ResourceInitializationError: unable to pull secrets or registry auth: secret ${secret.valueFrom ?? ''} not found (ECS player)`,
           );
           return;
         }
-        secrets[secret.name ?? ''] = value;
       }
-      const taskEnv = { ...byName(container.environment), ...secrets, ...byName(override?.environment) };
-      const sealed = this.options.brokerStandIns === true ? await this.sealedEnv(taskEnv) : undefined;
-      const env = sealed ?? { ...taskEnv, ...(this.options.awsEnv ?? testbedTaskEnv()) };
-      played.envNames.push(...Object.keys(env).sort());
-      const memory =
-        override?.memory ?? container.memory ?? Number(task.overrides?.memory ?? definition.memory);
-      const extraArgs =
-        container.workingDirectory !== undefined ? ['--workdir', container.workingDirectory] : [];
-      // ECS's scratch volumes become what the local backend mounts: /tmp in memory, the rest on disk.
-      const mounts = (container.mountPoints ?? []).flatMap((mount) => mount.containerPath ?? []);
-      const capabilities = container.linuxParameters?.capabilities;
-      const command = override?.command ?? container.command;
+      for (const [index, container] of containers.entries()) {
+        const id = await this.startContainer(task, definition, container, played, index === 0);
+        const entry: PlayedContainer = { name: container.name ?? '', containerId: id };
+        played.containers.push(entry);
+        if (index === 0) played.containerId = id;
+        const watcher = this.watch(played, entry, index === 0);
+        this.exits.set(entry, watcher);
+        this.watchers.add(watcher);
+        void watcher.finally(() => this.watchers.delete(watcher));
+      }
       const taskId = taskArn.slice(taskArn.lastIndexOf('/') + 1);
-      const id = await this.options.engine.runDetached({
-        image: container.image,
-        name: `ecs-${this.options.cluster}-${taskId}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 200),
-        env,
-        ...(Number.isFinite(memory) && memory > 0 ? { memoryMiB: memory } : {}),
-        network: this.options.network ?? 'host',
-        ulimits: LOCAL_WORKER_ULIMITS,
-        labels: { [ECS_PLAYER_TASK_LABEL]: taskArn },
-        ...(container.readonlyRootFilesystem === true ? { readOnlyRootFilesystem: true } : {}),
-        tmpfs: mounts.filter((path) => path === '/tmp'),
-        scratchVolumes: mounts.filter((path) => path !== '/tmp'),
-        capDrop: capabilities?.drop ?? [],
-        capAdd: capabilities?.add ?? [],
-        ...(container.user !== undefined && container.user !== '' ? { user: container.user } : {}),
-        ...(container.entryPoint !== undefined && container.entryPoint.length > 0
-          ? { entrypoint: container.entryPoint }
-          : {}),
-        ...(command !== undefined && command.length > 0 ? { command } : {}),
-        ...(extraArgs.length > 0 ? { extraArgs } : {}),
-      });
-      played.containerId = id;
-      this.logger.info(`ECS player: task ${taskId} runs as container ${id.slice(0, 12)}`);
-      const watcher = this.watch(played, id);
-      this.watchers.add(watcher);
-      void watcher.finally(() => this.watchers.delete(watcher));
+      this.logger.info(
+        `ECS player: task ${taskId} runs as container(s) ${played.containers.map((c) => c.containerId.slice(0, 12)).join(', ')}`,
+      );
     } catch (thrown: unknown) {
       this.fail(thrown, `playing ${taskArn}`);
+      await this.stopContainers(played);
       await this.stopTask(played, `CannotStartContainerError: ${toError(thrown).message}`.slice(0, 255));
     }
+  }
+
+  /** Starts one container of a task, with the task definition's settings and its override on top. */
+  private async startContainer(
+    task: Task,
+    definition: TaskDefinition,
+    container: ContainerDefinition,
+    played: PlayedTask,
+    first: boolean,
+  ): Promise<string> {
+    const taskArn = task.taskArn ?? '';
+    const override = task.overrides?.containerOverrides?.find((c) => c.name === container.name);
+    const secrets: Record<string, string> = {};
+    for (const secret of container.secrets ?? []) {
+      secrets[secret.name ?? ''] = this.options.secrets?.[secret.valueFrom ?? ''] ?? '';
+    }
+    const taskEnv = { ...byName(container.environment), ...secrets, ...byName(override?.environment) };
+    const sealed = this.options.brokerStandIns === true ? await this.sealedEnv(taskEnv) : undefined;
+    const env = sealed ?? { ...taskEnv, ...(this.options.awsEnv ?? testbedTaskEnv()) };
+    if (first) played.envNames.push(...Object.keys(env).sort());
+    const memory =
+      override?.memory ?? container.memory ?? Number(task.overrides?.memory ?? definition.memory);
+    const extraArgs =
+      container.workingDirectory !== undefined ? ['--workdir', container.workingDirectory] : [];
+    // ECS's scratch volumes become what the local backend mounts: /tmp in memory, the rest on disk.
+    const mounts = (container.mountPoints ?? []).flatMap((mount) => mount.containerPath ?? []);
+    const capabilities = container.linuxParameters?.capabilities;
+    const command = override?.command ?? container.command;
+    const taskId = taskArn.slice(taskArn.lastIndexOf('/') + 1);
+    const name = first
+      ? `ecs-${this.options.cluster}-${taskId}`
+      : `ecs-${this.options.cluster}-${taskId}-${container.name ?? ''}`;
+    return this.options.engine.runDetached({
+      image: container.image ?? '',
+      name: name.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 200),
+      env,
+      ...(Number.isFinite(memory) && memory > 0 ? { memoryMiB: memory } : {}),
+      network: this.options.network ?? 'host',
+      ulimits: LOCAL_WORKER_ULIMITS,
+      labels: { [ECS_PLAYER_TASK_LABEL]: taskArn },
+      ...(container.readonlyRootFilesystem === true ? { readOnlyRootFilesystem: true } : {}),
+      tmpfs: mounts.filter((path) => path === '/tmp'),
+      scratchVolumes: mounts.filter((path) => path !== '/tmp'),
+      capDrop: capabilities?.drop ?? [],
+      capAdd: capabilities?.add ?? [],
+      ...(container.user !== undefined && container.user !== '' ? { user: container.user } : {}),
+      ...(container.entryPoint !== undefined && container.entryPoint.length > 0
+        ? { entrypoint: container.entryPoint }
+        : {}),
+      ...(command !== undefined && command.length > 0 ? { command } : {}),
+      ...(extraArgs.length > 0 ? { extraArgs } : {}),
+    });
+  }
+
+  /** Stops a task's containers still running, as ECS does when its essential container exits. */
+  private async stopContainers(played: PlayedTask): Promise<void> {
+    await Promise.all(
+      played.containers
+        .filter((container) => container.exitCode === undefined)
+        .map(async ({ containerId }) => {
+          try {
+            await this.options.engine.stop(containerId, { timeoutSeconds: 5 });
+          } catch (thrown: unknown) {
+            this.logger.debug(`ECS player: stopping ${containerId}: ${toError(thrown).message}`);
+          }
+        }),
+    );
   }
 
   /**
@@ -381,12 +442,18 @@ export class EcsPlayer {
     };
   }
 
-  private async watch(played: PlayedTask, containerId: string): Promise<void> {
+  private async watch(played: PlayedTask, container: PlayedContainer, essential: boolean): Promise<void> {
     try {
-      played.exitCode = await this.options.engine.wait(containerId);
+      container.exitCode = await this.options.engine.wait(container.containerId);
     } catch (thrown: unknown) {
-      this.fail(thrown, `waiting for ${containerId}`);
+      this.fail(thrown, `waiting for ${container.containerId}`);
     }
+    // A sibling runner that exits leaves the task running; the essential one ends it.
+    if (!essential) return;
+    if (container.exitCode !== undefined) played.exitCode = container.exitCode;
+    await this.stopContainers(played);
+    const siblings = played.containers.filter((other) => other !== container);
+    await Promise.allSettled(siblings.map((other) => this.exits.get(other) ?? Promise.resolve()));
     await this.stopTask(
       played,
       played.exitCode !== undefined
