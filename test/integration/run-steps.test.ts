@@ -267,6 +267,46 @@ describe('run steps with the local backend, on moto and podman', () => {
     expect(await store.head({ bucket: output, key: resultsKey(runId) })).toBeDefined();
   });
 
+  it('runs maxWorkers × tasksPerWorker runner containers on the local backend, one task each', async () => {
+    const store = new S3ObjectStore(aws.s3);
+    const pairJob = join(work, 'pair-job.json');
+    await writeFile(
+      pairJob,
+      JSON.stringify({
+        name: `steps pair ${id}`,
+        algorithm: `rs-busybox-${id}@1.0`,
+        input: { bucket: input, prefix: 'pair/' },
+        output: { bucket: output, prefix: 'pair-out/' },
+        env: { GREETING: 'hello', TOKEN: { fromEnv: 'RS_TOKEN' } },
+        compute: { backend: 'local', maxWorkers: 2, tasksPerWorker: 2, idleSeconds: 20 },
+        retries: 0,
+      }),
+    );
+    const pairRun = await provisionStep(pairJob, context);
+    runId = pairRun.runId;
+    for (const url of [pairRun.queueUrl, pairRun.deadLetterQueueUrl ?? '']) aws.trackQueue(url);
+    const names = ['q1.txt', 'q2.txt', 'q3.txt', 'q4.txt', 'q5.txt', 'q6.txt'];
+    for (const file of names) await store.put({ bucket: input, key: `pair/${file}` }, `content of ${file}`);
+
+    const dispatched = await dispatchStep({ jobPath: pairJob }, context);
+    const containers = await engine.listContainers(`${LOCAL_RUN_LABEL}=${runId}`);
+    const { report } = await collectStep(
+      { jobPath: pairJob },
+      { until: 'count', expectedCount: names.length, timeoutSeconds: 180 },
+      context,
+    );
+    await teardownStep({ jobPath: pairJob }, {}, context);
+
+    // Two workers of two tasks: four runner containers.
+    expect(dispatched.workers).toBe(4);
+    expect(containers).toHaveLength(4);
+    expect(report.counts).toMatchObject({ inputs: 6, succeeded: 6, failed: 0 });
+    for (const file of names) {
+      const result = await store.getText({ bucket: output, key: `pair-out/${file}/copy.bin` });
+      expect(result?.text).toBe(`content of ${file}`);
+    }
+  });
+
   it('runs a port algorithm with maxWorkers runners on the local backend (each on a network of its own)', async () => {
     const store = new S3ObjectStore(aws.s3);
     const port = await freeListenPort();

@@ -28,6 +28,7 @@ import {
   type ImageLister,
   taskBacklog,
   type LocalWorkerSpec,
+  workerSize,
 } from '@sluice/core/compute';
 
 import { regionOf, type AwsContext } from '../aws-context.js';
@@ -243,6 +244,9 @@ async function localWorkerSetup(
           logger: context.logger,
         })
       : undefined;
+  // Locally only tasksPerWorker counts (default 1): maxWorkers is already the user's measure of this
+  // machine, and the worker's cpu and memory are ECS's.
+  const { tasksPerWorker } = workerSize(manifest, { ...runJobValue.compute, backend: 'local' });
   const variables = runnerVariables(runJobValue, context.env, context.logger);
   const config = runnerConfigFor(state, runJobValue, variables);
   const access = await runnerAccess(state, runJobValue, config, manifest, engine, aws, context);
@@ -254,9 +258,10 @@ async function localWorkerSetup(
     env: { ...access.env, ...variables.secretValues },
     ...(access.credentials !== undefined && { credentials: access.credentials }),
     ...(gpus !== undefined && { gpus }),
-    // Each runner has a network of its own, so a port algorithm's servers never meet: maxWorkers holds.
-    workers: runJobValue.compute.maxWorkers,
-    minWorkers: runJobValue.compute.minWorkers,
+    // A worker is `tasksPerWorker` runner containers here too, one task each. Each runner has a network
+    // of its own, so a port algorithm's servers never meet: every runner counts.
+    workers: runJobValue.compute.maxWorkers * tasksPerWorker,
+    minWorkers: runJobValue.compute.minWorkers * tasksPerWorker,
   };
   const { sessions } = access;
   const currentSpec =
