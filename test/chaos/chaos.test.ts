@@ -104,6 +104,9 @@ function printReport(): void {
     `chaos report — seed ${SEED}, ${FILES} files per run`,
     `runs: ${results.length} (${results.map((r) => `${r.label} ${r.runId} ${Math.round(r.ms / 1000)} s, ${r.check.inputs} inputs, ${r.deliveries} deliveries, ${r.check.extraAttempts} extra attempts`).join('; ')})`,
     `kills: ${phases.reduce((n, p) => n + killsOf(p), 0)} runner containers (${kills}); sluice run with its broker ${sum((r) => r.sluiceKills.broker)}, sluice collect ${sum((r) => r.sluiceKills.collect)}`,
+    `phase kills planned but not made (a run too short for them): ${
+      proxies.flatMap((x) => [...x.phaseKillsDue()].map(([p, n]) => `${p} ${n}`)).join(', ') || 'none'
+    }`,
     `faults injected: ${FAULT_KINDS.reduce((n, k) => n + faultsOf(k), 0)} (${faults})`,
     `inputs lost: ${sum((r) => r.check.lost)}, duplicates: ${sum((r) => r.check.duplicates)}, wrong outputs: ${sum((r) => r.check.wrongOutputs)}, other violations: ${sum((r) => r.check.violations.filter((v) => !['lost', 'duplicate', 'wrong-output'].includes(v.property)).length)}`,
     ...results.flatMap((r) =>
