@@ -16,7 +16,7 @@ import {
 } from '@sluice/core';
 import { TaskControl } from '@sluice/core/broker';
 
-import type { RunnerSettings } from './config/settings.js';
+import { ecsSiblingsBusy, type RunnerSettings } from './config/settings.js';
 import { Runner } from './runner.js';
 import { DirectTaskSource } from './sources/direct-source.js';
 import type { TaskSource } from './sources/task-source.js';
@@ -98,7 +98,15 @@ export async function assembleRunner(
     workDir,
     env: algorithmEnvironment(inherited, settings.algorithmValues),
   });
-  const runner = new Runner({ settings, source, processor, log });
+  // On ECS, the first runner container of a worker of several tasks stays while its siblings work.
+  const siblingsBusy = await ecsSiblingsBusy(inherited);
+  const runner = new Runner({
+    settings,
+    source,
+    processor,
+    log,
+    ...(siblingsBusy !== undefined && { siblingsBusy }),
+  });
   return {
     runner,
     processor,

@@ -20,6 +20,8 @@ interface Bench {
   /** Each task's start and end on the fake clock. */
   readonly ran: { taskId: string; startedAt: number; endedAt: number }[];
   readonly log: string[];
+  /** The wait of each lease that found nothing, in seconds. */
+  readonly emptyWaits: number[];
 }
 
 function lease(n: number): WorkerLease {
@@ -38,13 +40,31 @@ function bench(options: {
   readonly taskMinutes: number;
   readonly timeoutSeconds: number;
   readonly credentialsExpireAt?: string;
+  readonly idleSeconds?: number;
+  readonly siblingsBusy?: () => Promise<boolean>;
+  /** Leases added to the queue at the given fake time (ms after the start). */
+  readonly later?: { readonly at: number; readonly tasks: number };
 }): Bench {
   let clock = START;
   const queued = Array.from({ length: options.tasks }, (_, n) => lease(n + 1));
   const ran: Bench['ran'] = [];
   const log: string[] = [];
+  const emptyWaits: number[] = [];
+  let later = options.later;
   const source = {
-    lease: (): Promise<WorkerLease | undefined> => Promise.resolve(queued.shift()),
+    // A lease that finds nothing waits its long poll out on the fake clock.
+    lease: (waitSeconds: number): Promise<WorkerLease | undefined> => {
+      if (later !== undefined && clock - START >= later.at) {
+        queued.push(...Array.from({ length: later.tasks }, (_, n) => lease(100 + n)));
+        later = undefined;
+      }
+      const next = queued.shift();
+      if (next === undefined) {
+        emptyWaits.push(waitSeconds);
+        clock += waitSeconds * 1000;
+      }
+      return Promise.resolve(next);
+    },
   } as unknown as TaskSource;
   const processor = {
     process: (taken: WorkerLease): Promise<TaskOutcome> => {
@@ -61,7 +81,7 @@ function bench(options: {
     input: { bucket: 'in', prefix: '', include: ['**'] },
     output: { bucket: 'out', prefix: '' },
     maxAttempts: 3,
-    idleSeconds: 0,
+    idleSeconds: options.idleSeconds ?? 0,
     env: {},
     secretEnv: [],
     ...(options.credentialsExpireAt !== undefined && { credentialsExpireAt: options.credentialsExpireAt }),
@@ -73,8 +93,9 @@ function bench(options: {
     processor,
     log: new JsonLog({}, [], (line) => log.push(line)),
     now: () => clock,
+    ...(options.siblingsBusy !== undefined && { siblingsBusy: options.siblingsBusy }),
   });
-  return { runner, queued, ran, log };
+  return { runner, queued, ran, log, emptyWaits };
 }
 
 describe('Runner and its session', () => {
@@ -125,5 +146,41 @@ describe('Runner and its session', () => {
 
     expect(exit).toBe('idle');
     expect(ran).toHaveLength(20);
+  });
+});
+
+describe('Runner beside sibling runners (the first runner container of an ECS worker of several tasks)', () => {
+  it('stays past its idle time while its siblings run, long-polling (and working) meanwhile, and exits after them', async () => {
+    // Prepare: siblings busy for the first two looks; a task arrives while the runner waits for them.
+    const looks: boolean[] = [true, true, false];
+    const { runner, ran, emptyWaits } = bench({
+      tasks: 1,
+      taskMinutes: 1,
+      timeoutSeconds: 900,
+      idleSeconds: 30,
+      siblingsBusy: () => Promise.resolve(looks.shift() ?? false),
+      later: { at: MINUTE + 45_000, tasks: 1 },
+    });
+
+    // Act
+    const exit = await runner.run(new AbortController().signal);
+
+    // Assess: it kept leasing (never a zero-second spin) and ran the late task, then went idle.
+    expect(exit).toBe('idle');
+    expect(ran.map((task) => task.taskId)).toEqual(['t1', 't100']);
+    expect(emptyWaits.every((wait) => wait > 0)).toBe(true);
+    expect(looks).toEqual([]);
+  });
+
+  it('exits when idle as before when the look at its siblings fails', async () => {
+    const { runner } = bench({
+      tasks: 0,
+      taskMinutes: 1,
+      timeoutSeconds: 900,
+      idleSeconds: 5,
+      siblingsBusy: () => Promise.reject(new Error('metadata endpoint gone')),
+    });
+
+    expect(await runner.run(new AbortController().signal)).toBe('idle');
   });
 });

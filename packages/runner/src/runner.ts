@@ -22,6 +22,9 @@ import type { TaskOutcome, TaskProcessor } from './tasks/task-processor.js';
 /** The longest wait between failed leases. */
 const LEASE_RETRY_MAX_MS = 5000;
 
+/** How long an idle runner that waits for its sibling runners long-polls before it looks again. */
+const SIBLING_CHECK_MS = MAX_LEASE_WAIT_SECONDS * 1000;
+
 /**
  * Why the loop ended. `credentials-expiring`: the session it was started with would end before a
  * task leased now could finish; whoever started it starts another with a fresh one (the local backend).
@@ -33,8 +36,14 @@ export interface RunnerDeps {
   readonly source: TaskSource;
   readonly processor: TaskProcessor;
   readonly log: JsonLog;
-  /** The clock the session's end is judged on (default `Date.now`; tests pass their own). */
+  /** The clock the session's end and the idle time are judged on (default `Date.now`; tests pass their own). */
   readonly now?: () => number;
+  /**
+   * Whether sibling runners still run: given to the first runner container (`algorithm`) of an ECS
+   * worker running several tasks, whose exit ends the ECS task and would stop its siblings mid-task.
+   * Idle, it then keeps leasing (and so working) until they have exited.
+   */
+  readonly siblingsBusy?: () => Promise<boolean>;
 }
 
 /** Counts of what a runner did, for its last log line and for tests. */
@@ -59,9 +68,11 @@ export class Runner {
   async run(stop: AbortSignal): Promise<RunnerExit> {
     const { settings, source, log } = this.deps;
     const idleMs = settings.config.idleSeconds * 1000;
-    let lastActivity = Date.now();
-    let leaseFailures = 0;
     const now = this.deps.now ?? Date.now;
+    let lastActivity = now();
+    // Idle time added while sibling runners still work (siblingsBusy).
+    let heldMs = 0;
+    let leaseFailures = 0;
     while (!stop.aborted) {
       // Before every lease, never during a task: a task leased is one the session can finish.
       if (!sessionOutlastsTask(settings.config.credentialsExpireAt, settings.timeoutSeconds, now())) {
@@ -71,7 +82,7 @@ export class Runner {
         });
         return 'credentials-expiring';
       }
-      const remainingMs = Math.max(0, idleMs - (Date.now() - lastActivity));
+      const remainingMs = Math.max(0, idleMs + heldMs - (now() - lastActivity));
       let lease: WorkerLease | undefined;
       try {
         lease = await source.lease(Math.min(MAX_LEASE_WAIT_SECONDS, Math.ceil(remainingMs / 1000)), stop);
@@ -83,20 +94,35 @@ export class Runner {
         log.warning('lease-failed', { message: toError(thrown).message, failures: leaseFailures });
         // No task source for the idle time (a local run's broker gone with its sluice process): go,
         // as an idle runner does; the next sluice process of the run starts runners again.
-        if (Date.now() - lastActivity >= idleMs) return 'idle';
+        if (now() - lastActivity >= idleMs) return 'idle';
         // Short waits: a restarted broker (or queue) should find its runners back within seconds.
         await sleep(Math.min(LEASE_RETRY_MAX_MS, 500 * 2 ** leaseFailures));
         continue;
       }
       if (lease === undefined) {
-        if (Date.now() - lastActivity >= idleMs) return 'idle';
+        const idleFor = now() - lastActivity;
+        if (idleFor >= idleMs + heldMs) {
+          if (!(await this.siblingsBusy())) return 'idle';
+          heldMs = idleFor - idleMs + SIBLING_CHECK_MS;
+        }
         continue;
       }
       this.stats.leases += 1;
       await this.handle(lease, stop);
-      lastActivity = Date.now();
+      lastActivity = now();
+      heldMs = 0;
     }
     return 'stopped';
+  }
+
+  /** Whether sibling runners still run; a failed look counts as no (the runner exits as before). */
+  private async siblingsBusy(): Promise<boolean> {
+    if (this.deps.siblingsBusy === undefined) return false;
+    try {
+      return await this.deps.siblingsBusy();
+    } catch {
+      return false;
+    }
   }
 
   /** Runs one leased task; logs instead of throwing, except for configuration errors. */

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { ecsTaskId } from '../../../packages/runner/src/config/settings.js';
+import { ecsSiblingsBusy, ecsTaskId } from '../../../packages/runner/src/config/settings.js';
 
 describe('ecsTaskId: the worker id of a runner on ECS', () => {
   let server: Server;
@@ -50,6 +50,29 @@ describe('ecsTaskId: the worker id of a runner on ECS', () => {
     expect(await ecsTaskId({ ECS_CONTAINER_METADATA_URI_V4: endpoint })).toBe('0f1e2d3c4b5a/algorithm-2');
     container = { status: 200, body: JSON.stringify({ Name: 'algorithm' }) };
     expect(await ecsTaskId({ ECS_CONTAINER_METADATA_URI_V4: endpoint })).toBe('0f1e2d3c4b5a');
+    container = { status: 404, body: '{}' };
+  });
+
+  it('lets the first runner container of a worker see whether its siblings still run', async () => {
+    const task = (statuses: Record<string, string>) =>
+      JSON.stringify({
+        TaskARN: 'arn:aws:ecs:eu-west-1:123456789012:task/sluice/0f1e2d3c4b5a',
+        Containers: Object.entries(statuses).map(([Name, KnownStatus]) => ({ Name, KnownStatus })),
+      });
+    container = { status: 200, body: JSON.stringify({ Name: 'algorithm' }) };
+    const busy = await ecsSiblingsBusy({ ECS_CONTAINER_METADATA_URI_V4: endpoint });
+
+    answer = { status: 200, body: task({ algorithm: 'RUNNING', 'algorithm-2': 'RUNNING' }) };
+    expect(await busy?.()).toBe(true);
+    answer = { status: 200, body: task({ algorithm: 'RUNNING', 'algorithm-2': 'STOPPED' }) };
+    expect(await busy?.()).toBe(false);
+    answer = { status: 500, body: 'no' };
+    expect(await busy?.()).toBe(false);
+
+    // A sibling waits for no one (its exit leaves the task running), and off ECS there is nothing to see.
+    container = { status: 200, body: JSON.stringify({ Name: 'algorithm-2' }) };
+    expect(await ecsSiblingsBusy({ ECS_CONTAINER_METADATA_URI_V4: endpoint })).toBeUndefined();
+    expect(await ecsSiblingsBusy({})).toBeUndefined();
     container = { status: 404, body: '{}' };
   });
 

@@ -184,6 +184,45 @@ async function readOriginalImage(path: string): Promise<{
   };
 }
 
+/** A JSON object from ECS's task metadata endpoint (v4), or undefined when it does not answer in 2 s. */
+async function ecsMetadata(endpoint: string, path: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const response = await fetch(`${endpoint}${path}`, { signal: AbortSignal.timeout(2000) });
+    if (!response.ok) return undefined;
+    const body: unknown = await response.json();
+    return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A sibling runner container of a worker running several tasks: `algorithm-2`, `algorithm-3`, … */
+const SIBLING_CONTAINER = /^algorithm-[0-9]+$/;
+
+/**
+ * For the first runner container (`algorithm`) of an ECS worker running several tasks: a look at
+ * whether its sibling runner containers still run (the task metadata endpoint's `Containers`,
+ * `KnownStatus` RUNNING). The first container is the task's essential one, so its exit would stop
+ * them mid-task; the runner waits for them instead (Runner `siblingsBusy`). Undefined off ECS and for
+ * the siblings themselves (they may exit whenever: the task goes on), and when the endpoint does not
+ * answer.
+ */
+export async function ecsSiblingsBusy(
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<(() => Promise<boolean>) | undefined> {
+  const endpoint = env.ECS_CONTAINER_METADATA_URI_V4;
+  if (endpoint === undefined || endpoint === '') return undefined;
+  if ((await ecsMetadata(endpoint, ''))?.Name !== 'algorithm') return undefined;
+  return async () => {
+    const containers = (await ecsMetadata(endpoint, '/task'))?.Containers;
+    if (!Array.isArray(containers)) return false;
+    return containers.some((container: unknown) => {
+      const { Name: name, KnownStatus: status } = (container ?? {}) as Record<string, unknown>;
+      return typeof name === 'string' && SIBLING_CONTAINER.test(name) && status === 'RUNNING';
+    });
+  };
+}
+
 /**
  * On ECS, the worker id: the task's id (from the task metadata endpoint ECS gives every container), so
  * records name the task and its log stream `<run-id>/algorithm/<task id>` follows from it. A worker
@@ -197,20 +236,10 @@ export async function ecsTaskId(
 ): Promise<string | undefined> {
   const endpoint = env.ECS_CONTAINER_METADATA_URI_V4;
   if (endpoint === undefined || endpoint === '') return undefined;
-  const metadata = async (path: string): Promise<Record<string, unknown> | undefined> => {
-    try {
-      const response = await fetch(`${endpoint}${path}`, { signal: AbortSignal.timeout(2000) });
-      if (!response.ok) return undefined;
-      const body: unknown = await response.json();
-      return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const [task, container] = await Promise.all([metadata('/task'), metadata('')]);
+  const [task, container] = await Promise.all([ecsMetadata(endpoint, '/task'), ecsMetadata(endpoint, '')]);
   const arn = task?.TaskARN;
   if (typeof arn !== 'string' || !arn.includes('/')) return undefined;
   const id = arn.slice(arn.lastIndexOf('/') + 1);
   const name = container?.Name;
-  return typeof name === 'string' && /^algorithm-[0-9]+$/.test(name) ? `${id}/${name}` : id;
+  return typeof name === 'string' && SIBLING_CONTAINER.test(name) ? `${id}/${name}` : id;
 }
