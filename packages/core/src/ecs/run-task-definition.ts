@@ -40,8 +40,8 @@ export interface RunTaskDefinitionOptions {
 /**
  * The n-th runner container (n ≥ 2) of a worker: the first one's copy under its own name, with scratch
  * volumes of its own (`<volume>-<n>`, so workspaces are apart), not essential (a sibling that exits
- * idle leaves the others working; the first one's exit ends the task, and ECS sends the rest SIGTERM,
- * on which each hands its task back without using an attempt), and without the catalogue's labels
+ * idle leaves the others working; the first one's exit would end the task, so its runner waits for
+ * them: Runner `siblingsBusy`), and without the catalogue's labels
  * (the manifest there would count against the task definition's 64 KiB once per container).
  */
 function siblingContainer(first: ContainerDefinition, name: string, n: number): ContainerDefinition {
