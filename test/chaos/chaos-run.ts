@@ -204,7 +204,9 @@ export async function chaosRun(ctx: ChaosContext, plan: ChaosRunPlan): Promise<C
   // Random kills, at seeded moments.
   const randomKiller = (async () => {
     for (let k = 0; k < plan.randomKills && !state.finished; k += 1) {
-      await sleep(prng.int(5_000, 25_000));
+      // Spread over the run: about 2.5 s of a run's wall time per input (measured here), shared out.
+      const gap = Math.max(20_000, (plan.inputs.length * 2_500) / (plan.randomKills + 1));
+      await sleep(prng.int(Math.round(gap / 4), gap));
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the run's end meanwhile
       if (state.finished) break;
       const names = await runningRunners(runId).catch(() => []);
