@@ -163,7 +163,6 @@ describe('handleWatcherEvent', () => {
       running: 2,
       minWorkers: 0,
       maxWorkers: 5,
-      tasksPerWorker: 1,
       toStart: 3,
       started: 3,
       failures: [],

@@ -131,7 +131,7 @@ export async function handleWatcherEvent(
     running,
     minWorkers,
     maxWorkers,
-    tasksPerWorker,
+    ...(event.tasksPerWorker !== undefined && { tasksPerWorker }),
     toStart,
     started,
     failures,
