@@ -68,6 +68,8 @@ interface TaskRecord {
 interface Marker {
   readonly taskId: string;
   readonly outputs: readonly { readonly key: string; readonly size: number; readonly etag: string }[];
+  /** Every attempt, the committing one last: the task's final word, after which the record is not rewritten (newer markers). */
+  readonly attempts?: readonly Attempt[];
 }
 
 interface ResultsJson {
@@ -183,11 +185,17 @@ export async function checkRun(s3: S3Client, run: CheckedRun): Promise<RunCheck>
     const recordText = recordKeys.has(`${ledger}tasks/${id}.json`)
       ? await getText(s3, run.outputBucket, `${ledger}tasks/${id}.json`)
       : undefined;
-    const record = recordText === undefined ? undefined : (JSON.parse(recordText) as TaskRecord);
+    const written = recordText === undefined ? undefined : (JSON.parse(recordText) as TaskRecord);
     const markerText = markerKeys.has(`${ledger}done/${id}.json`)
       ? await getText(s3, run.outputBucket, `${ledger}done/${id}.json`)
       : undefined;
     const marker = markerText === undefined ? undefined : (JSON.parse(markerText) as Marker);
+    // A marker that carries the attempts is the final record of a done task (its record is not
+    // rewritten after it); an older marker leaves that to the record.
+    const record: TaskRecord | undefined =
+      marker?.attempts !== undefined
+        ? { taskId: id, input: { key }, status: 'succeeded', attempts: marker.attempts }
+        : written;
     const present = outputsUnder.get(input.name) ?? [];
     const expected = expectedOutputs(input);
 
