@@ -310,6 +310,12 @@ export async function chaosRun(ctx: ChaosContext, plan: ChaosRunPlan): Promise<C
     maxAttempts: plan.retries + 1,
     inputs: plan.inputs,
   });
+  // At once, not only in the report at the end (a long run beside another is read while it goes).
+  log(
+    `${plan.label}: checked in ${Math.round((Date.now() - started) / 1000)} s: ${check.succeeded} succeeded, ${check.failed} failed as expected, lost ${check.lost}, duplicates ${check.duplicates}, wrong outputs ${check.wrongOutputs}, ${check.violations.length} violation(s)`,
+  );
+  for (const v of check.violations.slice(0, 30))
+    log(`${plan.label}: [${v.property}] ${v.input}: ${v.detail}`);
   // The test account's cleanup pages through versions while it deletes, which moto answers wrongly
   // past 1,000 keys: empty the buckets here, from the start each time. SLUICE_CHAOS_KEEP=1 keeps them.
   if (process.env.SLUICE_CHAOS_KEEP === undefined) {
