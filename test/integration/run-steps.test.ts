@@ -29,7 +29,13 @@ import {
   teardownStep,
   type StepContext,
 } from '@sluice/orchestrator';
-import { RecordingLogger, TESTBED_CREDENTIALS, TestAwsAccount, containerEngineEnv } from '@sluice/testing';
+import {
+  RecordingLogger,
+  TESTBED_CREDENTIALS,
+  TestAwsAccount,
+  containerEngineEnv,
+  readTaskState,
+} from '@sluice/testing';
 
 import { freeListenPort } from '../testbed/servers.js';
 
@@ -219,9 +225,11 @@ describe('run steps with the local backend, on moto and podman', () => {
 
     for (const [key, body] of Object.entries(FILES)) {
       const etag = etags.get(`in/${key}`) ?? '';
-      const recordKey = taskRecordKey(runId, taskId({ bucket: input, key: `in/${key}`, etag }));
-      const found = await store.getJson({ bucket: output, key: recordKey });
-      const record = validateTaskRecord(found?.value, recordKey);
+      const id = taskId({ bucket: input, key: `in/${key}`, etag });
+      const record = validateTaskRecord(
+        await readTaskState(store, output, runId, id),
+        taskRecordKey(runId, id),
+      );
       expect(record.attempts[0]?.workerId).toMatch(new RegExp(`^sluice-${runId}-[12]$`));
       if (key.startsWith('fail')) {
         // Each input was sent twice by dispatch and once by its S3 event: a failed task has no

@@ -14,13 +14,12 @@ import {
   S3Presigner,
   SqsQueues,
   SqsTaskQueue,
-  validateTaskRecord,
   type ObjectStore,
   type RunnerConfig,
   type TaskRecord,
 } from '@sluice/core';
 import { BrokerService, TaskControl, listenBroker, newBrokerKey, newBrokerToken } from '@sluice/core/broker';
-import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, type TestAwsAccount } from '@sluice/testing';
+import { REPOSITORY_ROOT, TESTBED_CREDENTIALS, readTaskState, type TestAwsAccount } from '@sluice/testing';
 
 import { assembleRunner, directSource, type AssembledRunner } from '../../packages/runner/src/assemble.js';
 import { loadSettings, type RunnerSettings } from '../../packages/runner/src/config/settings.js';
@@ -300,12 +299,11 @@ export async function listKeys(store: ObjectStore, bucket: string, prefix = ''):
   return keys;
 }
 
-/** A task record, validated. */
+/** A task as it stands: its record merged with its completion marker, validated. */
 export async function readRecord(run: TestRun, taskId: string): Promise<TaskRecord> {
-  const key = `_sluice/${run.runId}/tasks/${taskId}.json`;
-  const found = await run.store.getJson({ bucket: run.outputBucket, key });
-  if (found === undefined) throw new Error(`no task record ${key}`);
-  return validateTaskRecord(found.value, key);
+  const found = await readTaskState(run.store, run.outputBucket, run.runId, taskId);
+  if (found === undefined) throw new Error(`no task record _sluice/${run.runId}/tasks/${taskId}.json`);
+  return found;
 }
 
 /** 30 keys: spaces, `+`, unicode, nesting, shell and URL metacharacters, a zero-byte and a 20 MB file. */

@@ -44,7 +44,12 @@ export {
   taskLogKey,
   taskRecordKey,
 } from './ids/ledger-keys.js';
-export { INLINE_LOG_MAX_BYTES, validateCompletionMarker, validateTaskRecord } from './schemas/records.js';
+export {
+  INLINE_LOG_MAX_BYTES,
+  completedRecord,
+  validateCompletionMarker,
+  validateTaskRecord,
+} from './schemas/records.js';
 export type {
   CompletionMarker,
   FailureClass,

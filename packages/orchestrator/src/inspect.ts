@@ -5,6 +5,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 
 import {
+  completedRecord,
+  completionMarkerKey,
   ConfigurationError,
   isTaskId,
   ledgerPrefix,
@@ -18,7 +20,9 @@ import {
   taskId,
   taskRecordKey,
   toError,
+  validateCompletionMarker,
   validateTaskRecord,
+  type CompletionMarker,
   type ObjectStore,
   type QueueCounts,
   type RunPhase,
@@ -78,6 +82,42 @@ async function readRecord(store: ObjectStore, bucket: string, key: string): Prom
     return { key, record: validateTaskRecord(found.value, `s3://${bucket}/${key}`) };
   } catch (thrown: unknown) {
     return { key, problem: toError(thrown).message };
+  }
+}
+
+/** The task id a ledger key names (`…/tasks/<id>.json`, `…/done/<id>.json`). */
+function idOfKey(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1, -'.json'.length);
+}
+
+/**
+ * The ids of a run's tasks that have a completion marker: they succeeded, whatever their record
+ * says (the commit writes the marker and leaves the record as the lease wrote it). One listing.
+ */
+async function completedIds(
+  state: Pick<RunState, 'runId' | 'output'>,
+  store: ObjectStore,
+): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for await (const page of store.list(state.output.bucket, `${ledgerPrefix(state.runId)}done/`))
+    for (const { key } of page) if (key.endsWith('.json')) ids.add(idOfKey(key));
+  return ids;
+}
+
+/** A task's completion marker; undefined when it has none (or it is unreadable). */
+async function readMarker(
+  state: Pick<RunState, 'runId' | 'output'>,
+  id: string,
+  store: ObjectStore,
+): Promise<CompletionMarker | undefined> {
+  const key = completionMarkerKey(state.runId, id);
+  try {
+    const found = await store.getJson({ bucket: state.output.bucket, key });
+    return found === undefined
+      ? undefined
+      : validateCompletionMarker(found.value, `s3://${state.output.bucket}/${key}`);
+  } catch {
+    return undefined;
   }
 }
 
@@ -165,9 +205,10 @@ export async function runStatus(state: RunState, deps: InspectDeps): Promise<Run
     unreadable: 0,
   };
   let total = 0;
+  const done = await completedIds(state, deps.store);
   await forEachTaskRecord(state, deps.store, (read) => {
     total += 1;
-    counts[read.record?.status ?? 'unreadable'] += 1;
+    counts[done.has(idOfKey(read.key)) ? 'succeeded' : (read.record?.status ?? 'unreadable')] += 1;
   });
   return {
     runId: state.runId,
@@ -203,9 +244,12 @@ export async function findTaskRecord(
   const { store } = deps;
   const bucket = state.output.bucket;
   const byId = async (id: string): Promise<TaskRecord | undefined> => {
-    const read = await readRecord(store, bucket, taskRecordKey(state.runId, id));
+    const [read, marker] = await Promise.all([
+      readRecord(store, bucket, taskRecordKey(state.runId, id)),
+      readMarker(state, id, store),
+    ]);
     if (read?.problem !== undefined) throw new ConfigurationError(`task record ${read.key}: ${read.problem}`);
-    return read?.record;
+    return completedRecord(read?.record, marker);
   };
   if (isTaskId(task)) {
     const found = await byId(task);
@@ -224,7 +268,10 @@ export async function findTaskRecord(
     if (record === undefined || !keys.includes(record.input.key)) return;
     if (latest === undefined || record.updatedAt > latest.updatedAt) latest = record;
   });
-  return latest;
+  const found: TaskRecord | undefined = latest;
+  return found === undefined
+    ? undefined
+    : completedRecord(found, await readMarker(state, found.taskId, store));
 }
 
 /** One attempt of a task with its log. */
@@ -297,8 +344,10 @@ export async function failedTasks(
   const limit = options.limit ?? 50;
   const shown: TaskRecord[] = [];
   let failed = 0;
+  const done = await completedIds(state, deps.store);
   await forEachTaskRecord(state, deps.store, (read) => {
-    if (read.record?.status !== 'failed') return;
+    // A failed record with a marker: a late commit won after all (the marker is the final word).
+    if (read.record?.status !== 'failed' || done.has(read.record.taskId)) return;
     failed += 1;
     if (shown.length < limit) shown.push(read.record);
   });

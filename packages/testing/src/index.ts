@@ -18,7 +18,7 @@ export { FakeRunQueues } from './fake-run-queues.js';
 export { describeObjectStoreContract } from './contract-object-store.js';
 export { describeTaskQueueContract } from './contract-task-queue.js';
 export { RecordingLogger } from './recording-logger.js';
-export { attemptLogText } from './attempt-log.js';
+export { attemptLogText, readTaskState } from './attempt-log.js';
 export { FakeCommandRunner } from './fake-command-runner.js';
 export { writeFakeCdiSpec } from './fake-cdi-spec.js';
 export { describeContainerEngineContract, writeContractImageContext } from './contract-container-engine.js';

@@ -16,7 +16,7 @@ import {
   validateTaskRecord,
 } from '@sluice/core';
 import { LeaseSigner, newBrokerKey, type Lease } from '@sluice/core/broker';
-import { TestAwsAccount, attemptLogText, seaweedAccount } from '@sluice/testing';
+import { TestAwsAccount, attemptLogText, readTaskState, seaweedAccount } from '@sluice/testing';
 
 import {
   listKeys,
@@ -108,11 +108,10 @@ describe('sealed mode on SeaweedFS (S3) and moto (SQS)', () => {
       ]);
       const head = await run.store.head({ bucket: run.inputBucket, key: `in/${name}` });
       const id = taskId({ bucket: run.inputBucket, key: `in/${name}`, etag: head?.etag ?? '' });
-      const found = await run.store.getJson({
-        bucket: run.outputBucket,
-        key: `_sluice/${run.runId}/tasks/${id}.json`,
-      });
-      const record = validateTaskRecord(found?.value, name);
+      const record = validateTaskRecord(
+        await readTaskState(run.store, run.outputBucket, run.runId, id),
+        name,
+      );
       expect(record.status).toBe('succeeded');
       const last = record.attempts.at(-1);
       if (name === 'loud.txt') expect(last?.logKey).toBe(`_sluice/${run.runId}/logs/${id}/1.log`);

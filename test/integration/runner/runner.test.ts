@@ -15,7 +15,7 @@ import {
   validateTaskRecord,
   type RunnerConfig,
 } from '@sluice/core';
-import { FakeObjectStore, FakeTaskQueue } from '@sluice/testing';
+import { FakeObjectStore, FakeTaskQueue, readTaskState } from '@sluice/testing';
 
 import { assembleRunner, directSource } from '../../../packages/runner/src/assemble.js';
 import type { RunnerSettings } from '../../../packages/runner/src/config/settings.js';
@@ -103,8 +103,8 @@ describe('runner with fakes', () => {
   async function record(key: string) {
     const head = await store.head({ bucket: 'input', key });
     const id = taskId({ bucket: 'input', key, etag: head?.etag ?? '' });
-    const found = await store.getJson({ bucket: 'output', key: `_sluice/${RUN}/tasks/${id}.json` });
-    return validateTaskRecord(found?.value, key);
+    const found = await readTaskState(store, 'output', RUN, id);
+    return validateTaskRecord(found, key);
   }
 
   const COPY = 'cp "$1" "$2/result"';

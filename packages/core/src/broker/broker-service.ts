@@ -79,8 +79,9 @@ export class BrokerService {
         return { lease: lease === undefined ? null : await this.grant(lease) };
       }
       case 'heartbeat': {
-        const lease = this.signer.verify((request as BrokerRequests['heartbeat']).token);
-        const beat = await control.heartbeat(lease);
+        const { token, downloadMs } = request as BrokerRequests['heartbeat'];
+        const lease = this.signer.verify(token);
+        const beat = await control.heartbeat(lease, downloadMs === undefined ? {} : { downloadMs });
         if (beat.kind !== 'extended')
           return beat.kind === 'lost' ? { status: 'lost', message: beat.message } : { status: 'capped' };
         const granted = await this.grant(beat.lease);

@@ -39,6 +39,8 @@ export interface LeaseRequest {
 }
 export interface HeartbeatRequest {
   readonly token: string;
+  /** How long the input's download took, once done: the lease's cap does not count it. */
+  readonly downloadMs?: number;
 }
 export interface CompleteRequest {
   readonly token: string;
@@ -142,7 +144,7 @@ const leaseSchema: JSONSchemaType<LeaseRequest> = {
 };
 const heartbeatSchema: JSONSchemaType<HeartbeatRequest> = {
   type: 'object',
-  properties: { token: TOKEN },
+  properties: { token: TOKEN, downloadMs: MS },
   required: ['token'],
   additionalProperties: false,
 };

@@ -9,7 +9,7 @@ import { withRetries } from '../aws/retry.js';
 import { toError } from '../errors.js';
 import { outputKeyUnder } from '../ids/ledger-keys.js';
 import type { JsonLog } from '../logging/json-log.js';
-import type { CompletionMarker, TaskOutput } from '../schemas/records.js';
+import type { CompletionMarker, TaskAttempt, TaskOutput } from '../schemas/records.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { ControlSettings } from './control-settings.js';
 import type { TaskRef } from './message-decision.js';
@@ -54,16 +54,18 @@ export type Commit =
 
 /**
  * Commits the outputs a worker wrote to their final keys: removes an earlier attempt's leftovers
- * when there may be some, then writes the completion marker (conditionally: one marker per task).
+ * when there may be some, then writes the completion marker (conditionally: one marker per task),
+ * which carries every attempt, the committing one last: the task record is not rewritten after it.
  *
  * @example
- * const committed = await commitOutputs(deps, { task, taskId, outputPrefix, cleanup, log }, written);
+ * const committed = await commitOutputs(deps, { task, taskId, outputPrefix, cleanup, log }, written, attempts);
  * @throws ConfigurationError when a result's key cannot be built; AWS errors once retries are spent.
  */
 export async function commitOutputs(
   deps: CommitDeps,
   state: CommittingAttempt,
   outputs: readonly WrittenOutput[],
+  attempts: readonly TaskAttempt[],
 ): Promise<Commit> {
   const { settings, store, ledger } = deps;
   const { task, taskId } = state;
@@ -89,9 +91,21 @@ export async function commitOutputs(
     algorithmDigest: settings.algorithmDigest,
     outputs: committed,
     committedAt: new Date().toISOString(),
+    attempts: [...attempts],
   };
   if (await ledger.writeMarker(marker)) return { kind: 'committed', outputs: committed };
   const existing = await ledger.marker(taskId);
+  // A marker PUT whose answer was lost is retried and then finds its own marker: still ours.
+  const ours = attempts.at(-1);
+  const theirs = existing?.attempts?.at(-1);
+  if (
+    ours !== undefined &&
+    theirs !== undefined &&
+    ours.attempt === theirs.attempt &&
+    ours.workerId === theirs.workerId &&
+    ours.startedAt === theirs.startedAt
+  )
+    return { kind: 'committed', outputs: existing?.outputs ?? committed };
   return { kind: 'done', outputs: existing?.outputs ?? committed };
 }
 

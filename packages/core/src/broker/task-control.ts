@@ -296,13 +296,15 @@ export class TaskControl {
 
   /**
    * Extends a lease by one window, never past the task's time limit plus a margin for transfers (a
-   * stuck worker must not hold a task for ever) nor past SQS's 12 hours from the receive.
+   * stuck worker must not hold a task for ever) nor past SQS's 12 hours from the receive. The input's
+   * download, once the worker reports it (`downloadMs`), is not counted: a long download must not
+   * eat the algorithm's time and let the message show to a second worker while the first still runs.
    *
    * @throws AWS errors other than "message not held" (the caller logs them and beats again).
    */
-  async heartbeat(lease: Lease): Promise<HeartbeatResult> {
+  async heartbeat(lease: Lease, progress: { readonly downloadMs?: number } = {}): Promise<HeartbeatResult> {
     const { settings, queue } = this.deps;
-    const elapsed = (Date.now() - lease.receivedAt) / 1000;
+    const elapsed = (Date.now() - lease.receivedAt - (progress.downloadMs ?? 0)) / 1000;
     const untilLimit = settings.timeoutSeconds + TRANSFER_MARGIN_SECONDS - elapsed;
     // Keep a few seconds between us and SQS's hard cap, which it enforces with an error.
     const untilCap = SQS_LIMITS.maxVisibilityTimeoutSeconds - elapsed - 5;
@@ -326,7 +328,8 @@ export class TaskControl {
   async complete(lease: Lease, report: CompletionReport): Promise<CompletionResult> {
     const { settings, store, log: baseLog } = this.deps;
     const log = baseLog.with({ taskId: lease.taskId, attempt: lease.attempt, key: lease.task.key });
-    const started = Date.now();
+    const entry: TaskAttempt = { ...this.entry(lease, report), endedAt: new Date().toISOString() };
+    this.publishLog(lease, report, entry);
     let committed: Commit;
     try {
       committed = await commitOutputs(
@@ -339,6 +342,7 @@ export class TaskControl {
           log,
         },
         report.outputs,
+        await this.attemptsEndingWith(lease, entry),
       );
     } catch (thrown) {
       const message = `the results could not be committed: ${toError(thrown).message}`;
@@ -352,26 +356,37 @@ export class TaskControl {
       });
       return { outcome, message };
     }
-    const phases = { ...report.phases, uploadMs: (report.phases.uploadMs ?? 0) + (Date.now() - started) };
-    const entry: TaskAttempt = {
-      ...this.entry(lease, { ...report, phases }),
-      endedAt: new Date().toISOString(),
-      ...(committed.kind === 'done' && {
-        message: 'another attempt committed this task first; these results were discarded',
-      }),
-    };
-    this.publishLog(lease, report, entry);
-    await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'succeeded', {
-      outputs: committed.outputs,
-      ...createdRecord(lease),
-      holder: 'clear',
-    });
+    // Committed here: the marker is the task's final word (the record stays as the lease wrote it).
+    // Beaten by another attempt's marker: this attempt's end is noted in the record.
+    if (committed.kind === 'done') {
+      await this.ledger.recordAttempt(
+        lease.task,
+        lease.taskId,
+        { ...entry, message: 'another attempt committed this task first; these results were discarded' },
+        'succeeded',
+        { outputs: committed.outputs, ...createdRecord(lease), holder: 'clear' },
+      );
+    }
     await this.deleteMessage(lease.receiptHandle, log);
     return {
       outcome: 'succeeded',
       committedHere: committed.kind === 'committed',
       outputs: committed.outputs.map(({ key, size }) => ({ key, size })),
     };
+  }
+
+  /**
+   * Every attempt of the task with this one last, for the marker. Known without a read when this
+   * lease created the record (it holds only this attempt); otherwise the record is read once.
+   */
+  private async attemptsEndingWith(lease: Lease, entry: TaskAttempt): Promise<TaskAttempt[]> {
+    if (lease.recordEtag !== undefined) return [entry];
+    const record = await this.ledger.record(lease.taskId);
+    const earlier = (record?.attempts ?? []).filter(
+      (a) =>
+        !(a.attempt === entry.attempt && a.workerId === entry.workerId && a.startedAt === entry.startedAt),
+    );
+    return [...earlier, entry];
   }
 
   /**

@@ -69,14 +69,14 @@ export class TaskLedger {
    * second dispatch, a repeated S3 event) is dropped; only a re-drive (`retryFrom`) runs it again.
    */
   async failedForGood(taskId: string): Promise<boolean> {
+    return (await this.record(taskId))?.status === 'failed';
+  }
+
+  /** The task's record as stored; undefined when there is none or it is unreadable (logged). */
+  async record(taskId: string): Promise<TaskRecord | undefined> {
     const key = taskRecordKey(this.runId, taskId);
     const found = await withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
-    if (found === undefined) return false;
-    try {
-      return validateTaskRecord(found.value, `s3://${this.bucket}/${key}`).status === 'failed';
-    } catch {
-      return false;
-    }
+    return this.readable(found, key, taskId);
   }
 
   /**
@@ -255,8 +255,12 @@ export class TaskLedger {
   /** Writes the completion marker; false when another commit wrote it first. */
   async writeMarker(marker: CompletionMarker): Promise<boolean> {
     const key = completionMarkerKey(this.runId, marker.taskId);
+    const masked =
+      marker.attempts === undefined
+        ? marker
+        : { ...marker, attempts: marker.attempts.map((attempt) => this.masked(attempt)) };
     const put = await withRetries(() =>
-      this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(marker), {
+      this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(masked), {
         contentType: 'application/json',
       }),
     );

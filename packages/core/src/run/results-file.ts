@@ -7,7 +7,12 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 
 import { completionMarkerKey, resultsKey } from '../ids/ledger-keys.js';
-import { validateCompletionMarker, type TaskOutput } from '../schemas/records.js';
+import {
+  completedRecord,
+  validateCompletionMarker,
+  type CompletionMarker,
+  type TaskOutput,
+} from '../schemas/records.js';
 import type { RunState } from '../schemas/run-state.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { MAX_REPORTED_FAILURES, type TaskResult } from './collect-report.js';
@@ -100,19 +105,16 @@ async function resultOf(
   store: ObjectStore,
 ): Promise<TaskResult> {
   const base = { key: tracked.key, taskId: id, etag: tracked.etag, size: tracked.size };
-  const record = tracked.status === 'pending' ? undefined : await tracker.record(id);
-  let outputs: readonly TaskOutput[] = record?.outputs ?? [];
-  if (tracked.status === 'succeeded' && outputs.length === 0) {
-    const markerKey = completionMarkerKey(run.runId, id);
-    const found = await store.getJson({ bucket: run.output.bucket, key: markerKey }).catch(() => undefined);
-    if (found !== undefined) {
-      try {
-        outputs = validateCompletionMarker(found.value, `s3://${run.output.bucket}/${markerKey}`).outputs;
-      } catch {
-        // Counted as succeeded by its marker's presence; its outputs are simply not listed.
-      }
-    }
-  }
+  // A succeeded task's marker is its final word (attempts and outputs): one read. The record is
+  // read too only for a marker written before markers carried the attempts.
+  const marker = tracked.status === 'succeeded' ? await readMarker(run, id, store) : undefined;
+  const record =
+    tracked.status === 'pending'
+      ? undefined
+      : marker?.attempts !== undefined
+        ? completedRecord(undefined, marker)
+        : completedRecord(await tracker.record(id), marker);
+  const outputs: readonly TaskOutput[] = record?.outputs ?? [];
   if (record === undefined) return { ...base, status: tracked.status, attempts: 0, outputs, phases: {} };
   const last = record.attempts.at(-1);
   let wallMs = 0;
@@ -140,4 +142,21 @@ async function resultOf(
     ...(tracked.status === 'failed' && last?.log !== undefined && { log: last.log }),
     ...(last?.exitCode !== undefined && { exitCode: last.exitCode }),
   };
+}
+
+/** A task's completion marker; undefined when missing or unreadable (counted by its presence anyway). */
+async function readMarker(
+  run: RunState,
+  id: string,
+  store: ObjectStore,
+): Promise<CompletionMarker | undefined> {
+  const key = completionMarkerKey(run.runId, id);
+  try {
+    const found = await store.getJson({ bucket: run.output.bucket, key });
+    return found === undefined
+      ? undefined
+      : validateCompletionMarker(found.value, `s3://${run.output.bucket}/${key}`);
+  } catch {
+    return undefined;
+  }
 }

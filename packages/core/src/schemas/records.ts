@@ -111,7 +111,11 @@ export interface TaskHolder {
   workerId: string;
 }
 
-/** `_sluice/<run-id>/done/<task-id>.json`: written last, once the outputs are committed. */
+/**
+ * `_sluice/<run-id>/done/<task-id>.json`: written last, once the outputs are committed. It is the
+ * task's final word: its `attempts` end with the one that committed, and the task record is not
+ * rewritten after it (read both through {@link completedRecord}).
+ */
 export interface CompletionMarker {
   schemaVersion: 1;
   runId: string;
@@ -120,6 +124,8 @@ export interface CompletionMarker {
   algorithmDigest: string;
   outputs: TaskOutput[];
   committedAt: string;
+  /** Every attempt as the committing worker knew them, the committing one last (absent in old markers). */
+  attempts?: TaskAttempt[];
 }
 
 const TIMESTAMP = {
@@ -146,6 +152,33 @@ const outputSchema: JSONSchemaType<TaskOutput> = {
   additionalProperties: false,
 };
 
+const attemptSchema: JSONSchemaType<TaskAttempt> = {
+  type: 'object',
+  properties: {
+    attempt: { type: 'integer', minimum: 1 },
+    workerId: { type: 'string', minLength: 1 },
+    startedAt: TIMESTAMP,
+    endedAt: { ...TIMESTAMP, nullable: true },
+    phases: {
+      type: 'object',
+      properties: { downloadMs: MS, runMs: MS, uploadMs: MS },
+      additionalProperties: false,
+    },
+    exitCode: { type: 'integer', nullable: true, minimum: -255, maximum: 255 },
+    failureClass: {
+      type: 'string',
+      nullable: true,
+      enum: [...FAILURE_CLASSES],
+    },
+    logKey: { type: 'string', nullable: true, minLength: 1 },
+    // UTF-16 code units never outnumber UTF-8 bytes, so a log within the byte limit fits.
+    log: { type: 'string', nullable: true, maxLength: INLINE_LOG_MAX_BYTES },
+    message: { type: 'string', nullable: true, maxLength: 4096 },
+  },
+  required: ['attempt', 'workerId', 'startedAt', 'phases'],
+  additionalProperties: false,
+};
+
 const taskRecordSchemaTyped: JSONSchemaType<TaskRecord> = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   title: 'sluice task record',
@@ -169,35 +202,7 @@ const taskRecordSchemaTyped: JSONSchemaType<TaskRecord> = {
     },
     status: { type: 'string', enum: [...TASK_STATUSES] },
     algorithmDigest: DIGEST,
-    attempts: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: {
-          attempt: { type: 'integer', minimum: 1 },
-          workerId: { type: 'string', minLength: 1 },
-          startedAt: TIMESTAMP,
-          endedAt: { ...TIMESTAMP, nullable: true },
-          phases: {
-            type: 'object',
-            properties: { downloadMs: MS, runMs: MS, uploadMs: MS },
-            additionalProperties: false,
-          },
-          exitCode: { type: 'integer', nullable: true, minimum: -255, maximum: 255 },
-          failureClass: {
-            type: 'string',
-            nullable: true,
-            enum: [...FAILURE_CLASSES],
-          },
-          logKey: { type: 'string', nullable: true, minLength: 1 },
-          // UTF-16 code units never outnumber UTF-8 bytes, so a log within the byte limit fits.
-          log: { type: 'string', nullable: true, maxLength: INLINE_LOG_MAX_BYTES },
-          message: { type: 'string', nullable: true, maxLength: 4096 },
-        },
-        required: ['attempt', 'workerId', 'startedAt', 'phases'],
-        additionalProperties: false,
-      },
-    },
+    attempts: { type: 'array', items: attemptSchema },
     outputs: { type: 'array', items: outputSchema },
     heldBy: {
       type: 'object',
@@ -249,6 +254,7 @@ const completionMarkerSchemaTyped: JSONSchemaType<CompletionMarker> = {
     algorithmDigest: DIGEST,
     outputs: { type: 'array', items: outputSchema },
     committedAt: TIMESTAMP,
+    attempts: { type: 'array', items: attemptSchema, nullable: true },
   },
   required: ['schemaVersion', 'runId', 'taskId', 'input', 'algorithmDigest', 'outputs', 'committedAt'],
   additionalProperties: false,
@@ -297,4 +303,44 @@ export function validateCompletionMarker(value: unknown, file: string): Completi
   const validate = completionMarkerValidator();
   if (validate(value)) return value;
   throw new ValidationError(problemsFromAjv(validate.errors ?? [], file, value, completionMarkerSchema));
+}
+
+/** The same attempt: its number, worker and start (a released attempt's number comes again). */
+function sameAttempt(a: TaskAttempt, b: TaskAttempt): boolean {
+  return a.attempt === b.attempt && a.workerId === b.workerId && a.startedAt === b.startedAt;
+}
+
+/**
+ * A task as it stands, from its record and its completion marker. A task with a marker succeeded:
+ * the commit writes the marker and leaves the record as the lease wrote it (`running`, held), so
+ * the marker's attempts (the committing one last) are merged over the record's, and its outputs are
+ * the task's. Without a marker, the record is returned as it is.
+ *
+ * @example
+ * const task = completedRecord(await readRecord(), await readMarker()); // status 'succeeded' when a marker exists
+ * @throws never.
+ */
+export function completedRecord(
+  record: TaskRecord | undefined,
+  marker: CompletionMarker | undefined,
+): TaskRecord | undefined {
+  if (marker === undefined) return record;
+  const fromMarker = marker.attempts ?? [];
+  const attempts = [
+    ...(record?.attempts ?? []).filter((a) => !fromMarker.some((m) => sameAttempt(a, m))),
+    ...fromMarker,
+  ].sort((a, b) => a.attempt - b.attempt || a.startedAt.localeCompare(b.startedAt));
+  const updatedAt =
+    record !== undefined && record.updatedAt > marker.committedAt ? record.updatedAt : marker.committedAt;
+  return {
+    schemaVersion: 1,
+    runId: marker.runId,
+    taskId: marker.taskId,
+    input: record?.input ?? { ...marker.input },
+    status: 'succeeded',
+    algorithmDigest: marker.algorithmDigest,
+    attempts,
+    outputs: marker.outputs,
+    updatedAt,
+  };
 }

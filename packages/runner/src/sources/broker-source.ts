@@ -99,8 +99,11 @@ export class BrokerTaskSource implements TaskSource {
     return worker;
   }
 
-  async heartbeat(worker: WorkerLease): Promise<LeaseState> {
-    const answer = await this.post<HeartbeatResponse>('heartbeat', { token: this.grant(worker).token });
+  async heartbeat(worker: WorkerLease, progress: { readonly downloadMs?: number } = {}): Promise<LeaseState> {
+    const answer = await this.post<HeartbeatResponse>('heartbeat', {
+      token: this.grant(worker).token,
+      ...(progress.downloadMs !== undefined && { downloadMs: progress.downloadMs }),
+    });
     if (answer.status !== 'extended') return answer.status;
     this.granted.set(worker, { ...this.grant(worker), ...answer });
     return 'held';

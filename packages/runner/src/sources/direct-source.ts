@@ -44,8 +44,8 @@ export class DirectTaskSource implements TaskSource {
     return worker;
   }
 
-  async heartbeat(worker: WorkerLease): Promise<LeaseState> {
-    const beat = await this.control.heartbeat(this.inner(worker));
+  async heartbeat(worker: WorkerLease, progress: { readonly downloadMs?: number } = {}): Promise<LeaseState> {
+    const beat = await this.control.heartbeat(this.inner(worker), progress);
     if (beat.kind === 'extended') {
       this.leases.set(worker, beat.lease);
       return 'held';

@@ -30,7 +30,8 @@ export interface TaskSource {
   /** The next task, waiting up to `waitSeconds`; undefined when none came. */
   lease(waitSeconds: number, signal: AbortSignal): Promise<WorkerLease | undefined>;
   /** Extends the lease by one window. */
-  heartbeat(lease: WorkerLease): Promise<LeaseState>;
+  /** `downloadMs`: the input's download time once done, which the lease's cap does not count. */
+  heartbeat(lease: WorkerLease, progress?: { readonly downloadMs?: number }): Promise<LeaseState>;
   /** Downloads the attempt's input to `file` (refused when the object changed since it was enqueued). */
   download(lease: WorkerLease, file: string): Promise<void>;
   /** Uploads one output to its final key (committed by `complete`); resolves to S3's ETag, when it gave one. */

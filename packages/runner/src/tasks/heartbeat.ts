@@ -17,6 +17,8 @@ export class Heartbeat {
     private readonly lease: WorkerLease,
     private readonly periodSeconds: number,
     private readonly log: JsonLog,
+    /** The attempt's download time once known (the lease's cap does not count it). */
+    private readonly downloadMs: () => number | undefined = () => undefined,
   ) {}
 
   /** True once the lease is no longer ours (its visibility ran out, or someone deleted the message). */
@@ -42,7 +44,8 @@ export class Heartbeat {
 
   private async beat(): Promise<void> {
     try {
-      const state = await this.source.heartbeat(this.lease);
+      const downloadMs = this.downloadMs();
+      const state = await this.source.heartbeat(this.lease, downloadMs === undefined ? {} : { downloadMs });
       if (state === 'held') return;
       this.stop();
       if (state === 'lost') {

@@ -96,10 +96,11 @@ export class TaskProcessor {
     const { settings, workDir, source } = this.deps;
     const log = this.deps.log.with({ taskId: lease.taskId, attempt: lease.attempt, key: lease.task.key });
     const logFile = join(workDir, `${lease.taskId}-${lease.attempt}.log`);
-    const heartbeat = new Heartbeat(source, lease, settings.heartbeatSeconds, log);
+    const phases: TaskAttempt['phases'] = {};
+    const heartbeat = new Heartbeat(source, lease, settings.heartbeatSeconds, log, () => phases.downloadMs);
     const state: AttemptState = {
       lease,
-      phases: {},
+      phases,
       log,
       taskLog: new TaskLog(logFile, { secrets: log.secrets }),
       logFile,

@@ -10,7 +10,6 @@ import {
   completionMarkerKey,
   formatTaskMessage,
   taskId,
-  taskRecordKey,
   validateTaskRecord,
   type Presigner,
 } from '@sluice/core';
@@ -21,9 +20,11 @@ import {
   type ControlSettings,
   type GrantedLease,
 } from '@sluice/core/broker';
+import { AwsRequestError } from '@sluice/core/aws';
 
 import { FakeObjectStore } from '../../fake-object-store.js';
 import { FakeTaskQueue } from '../../fake-task-queue.js';
+import { readTaskState } from '../../attempt-log.js';
 
 const RUN = 'unit-0123abcd';
 
@@ -158,10 +159,7 @@ describe('BrokerService', () => {
     expect(done).toMatchObject({ status: 200, body: { outcome: 'succeeded', committedHere: true } });
     expect((await store.getText({ bucket: 'output', key: 'out/a.txt/result.txt' }))?.text).toBe('HELLO');
     expect(await store.getJson({ bucket: 'output', key: completionMarkerKey(RUN, id) })).toBeDefined();
-    const record = validateTaskRecord(
-      (await store.getJson({ bucket: 'output', key: taskRecordKey(RUN, id) }))?.value,
-      'record',
-    );
+    const record = validateTaskRecord(await readTaskState(store, 'output', RUN, id), 'record');
     expect(record).toMatchObject({
       status: 'succeeded',
       attempts: [{ attempt: 1, workerId: 'w-1', exitCode: 0 }],
@@ -189,10 +187,7 @@ describe('BrokerService', () => {
       logStaged: false,
     });
     expect(failed.body).toEqual({ outcome: 'failed' });
-    const record = validateTaskRecord(
-      (await store.getJson({ bucket: 'output', key: taskRecordKey(RUN, id) }))?.value,
-      'record',
-    );
+    const record = validateTaskRecord(await readTaskState(store, 'output', RUN, id), 'record');
     expect(record).toMatchObject({
       status: 'failed',
       attempts: [{ failureClass: 'algorithm-exit', exitCode: 3 }],
@@ -231,7 +226,7 @@ describe('TaskControl', () => {
     body: formatTaskMessage({ sluice: 1, runId: RUN, bucket: 'input', key: 'a.txt', etag, size: 5 }),
   });
 
-  it('leases a fresh task with one request and commits it with two, reading nothing', async () => {
+  it('leases a fresh task with one request and commits it with one (the marker), reading nothing', async () => {
     const { store, control, calls } = await setUp();
     const lease = await control.lease('w-1', { waitSeconds: 0 });
     if (lease === undefined) throw new Error('no lease');
@@ -244,7 +239,53 @@ describe('TaskControl', () => {
       logStaged: false,
     });
     expect(done).toMatchObject({ outcome: 'succeeded', committedHere: true });
-    expect(calls).toEqual(['putIfAbsent', 'putJson']);
+    // The marker carries the attempts: the record is not rewritten.
+    expect(calls).toEqual(['putIfAbsent']);
+  });
+
+  it('takes a marker PUT whose answer was lost (retried, then 412) as its own commit', async () => {
+    const { store, control, id } = await setUp();
+    const lease = await control.lease('w-1', { waitSeconds: 0 });
+    if (lease === undefined) throw new Error('no lease');
+    const put = await store.put({ bucket: 'output', key: `${lease.outputPrefix}result.txt` }, 'HELLO');
+    // The marker is written, then the connection drops before the answer: the retry finds it there.
+    const putIfAbsent = store.putIfAbsent.bind(store);
+    let dropped = false;
+    store.putIfAbsent = async (ref, body, options) => {
+      const written = await putIfAbsent(ref, body, options);
+      if (!dropped && ref.key.includes('/done/')) {
+        dropped = true;
+        throw new AwsRequestError('socket hang up', {
+          operation: 'S3.PutObject',
+          code: 'ECONNRESET',
+          httpStatus: undefined,
+          requestId: undefined,
+          retryable: true,
+        });
+      }
+      return written;
+    };
+    const done = await control.complete(lease, {
+      outputs: [{ relativePath: 'result.txt', size: 5, etag: put.etag }],
+      phases: {},
+      logStaged: false,
+    });
+    expect(dropped).toBe(true);
+    expect(done).toMatchObject({ outcome: 'succeeded', committedHere: true });
+    const record = await readTaskState(store, 'output', RUN, id);
+    expect(record?.attempts).toHaveLength(1);
+    expect(record?.attempts[0]?.message).toBeUndefined();
+  });
+
+  it("caps a lease at the time limit plus the transfer margin, not counting the input's download", async () => {
+    const { control } = await setUp();
+    const lease = await control.lease('w-1', { waitSeconds: 0 });
+    if (lease === undefined) throw new Error('no lease');
+    // Received 60 s (the time limit) + 15 min (the margin) + 10 s ago.
+    const late = { ...lease, receivedAt: Date.now() - (60 + 15 * 60 + 10) * 1000 };
+    expect(await control.heartbeat(late)).toEqual({ kind: 'capped' });
+    // Two minutes of it went to downloading the input: the algorithm still has its time.
+    expect((await control.heartbeat(late, { downloadMs: 120_000 })).kind).toBe('extended');
   });
 
   it('drops a second message for a task another message holds, without running it or using an attempt', async () => {
@@ -255,10 +296,7 @@ describe('TaskControl', () => {
     expect(control.stats.duplicates).toBe(1);
     if (first === undefined) throw new Error('no lease');
     await control.complete(first, { outputs: [], phases: {}, logStaged: false });
-    const record = validateTaskRecord(
-      (await store.getJson({ bucket: 'output', key: taskRecordKey(RUN, id) }))?.value,
-      'record',
-    );
+    const record = validateTaskRecord(await readTaskState(store, 'output', RUN, id), 'record');
     expect(record.attempts.map((a) => [a.attempt, a.workerId])).toEqual([[1, 'w-1']]);
     expect(await queue.counts()).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
   });
