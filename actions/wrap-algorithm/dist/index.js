@@ -81298,7 +81298,7 @@ class errors_ConfigurationError extends errors_SluiceError {
  * @example
  * try { loadJob('job.json'); } catch (e) { if (e instanceof ValidationError) e.problems.forEach(p => console.log(formatProblem(p))); }
  */
-class ValidationError extends errors_ConfigurationError {
+class errors_ValidationError extends errors_ConfigurationError {
     problems;
     constructor(problems, options) {
         super(problems.length === 1 && problems[0]
@@ -81312,7 +81312,7 @@ class ValidationError extends errors_ConfigurationError {
  * The file problems about the job name below the steps, where the user's file name is not known; the
  * step that read the file puts its real name in (orchestrator `namingJobFile`).
  */
-const JOB_FILE = 'job.json';
+const errors_JOB_FILE = 'job.json';
 /**
  * A user error at one place in the job: the location is data (`{file, path}`), rendered at the edge.
  *
@@ -81321,7 +81321,7 @@ const JOB_FILE = 'job.json';
  * @throws never: it returns the error for the caller to throw.
  */
 function jobProblem(path, message, hint, options) {
-    return new ValidationError([{ file: JOB_FILE, path, message, ...(hint !== undefined && { hint }) }], options);
+    return new errors_ValidationError([{ file: errors_JOB_FILE, path, message, ...(hint !== undefined && { hint }) }], options);
 }
 /** A fault outside the user's control: an AWS call, the container engine, the network. */
 class InfrastructureError extends errors_SluiceError {
@@ -84607,7 +84607,7 @@ async function runAction(main, post, toolkit = toolkit_actionsToolkit) {
 }
 function reportFailure(thrown, toolkit) {
     try {
-        if (thrown instanceof ValidationError) {
+        if (thrown instanceof errors_ValidationError) {
             for (const problem of thrown.problems)
                 annotate(problem, toolkit);
             toolkit.setFailed(validationSummary(thrown.problems));
@@ -85506,7 +85506,7 @@ function parseMemory(value) {
     if ('mib' in result)
         return result.mib;
     const { message, hint } = result.refusal;
-    throw new ConfigurationError(hint === undefined ? message : `${message}. ${hint}`);
+    throw new errors_ConfigurationError(hint === undefined ? message : `${message}. ${hint}`);
 }
 /** Fargate's memory choices for each vCPU count: [vCPU, first MiB, last MiB, step MiB]. */
 const FARGATE_TABLE = [
@@ -85871,6 +85871,7 @@ function normalizeManifest(raw, memoryMiB) {
 // reference parsed, credentials as a tagged union). Its JSON Schema is job-schema.ts.
 
 
+
 /** Defaults applied to a job; the reference (docs/reference.md) lists them too. */
 const JOB_DEFAULTS = {
     prefix: '',
@@ -85965,6 +85966,10 @@ function normalizeJob(raw) {
             securityGroups: [...(compute.securityGroups ?? [])],
             assignPublicIp: compute.assignPublicIp ?? subnets.length === 0,
             idleSeconds: compute.idleSeconds ?? JOB_DEFAULTS.idleSeconds,
+            ...(compute.tasksPerWorker !== undefined && { tasksPerWorker: compute.tasksPerWorker }),
+            ...(compute.workerCpu !== undefined && { workerCpu: compute.workerCpu }),
+            // The schema's pattern admits only what parseMemory reads.
+            ...(compute.workerMemory !== undefined && { workerMemoryMiB: parseMemory(compute.workerMemory) }),
         },
         retries: raw.retries ?? JOB_DEFAULTS.retries,
         ...(raw.timeoutSeconds !== undefined ? { timeoutSeconds: raw.timeoutSeconds } : {}),
@@ -85973,9 +85978,207 @@ function normalizeJob(raw) {
     };
 }
 
+;// CONCATENATED MODULE: ../../packages/core/src/schemas/worker-size.ts
+// How many tasks one worker runs side by side, and how large the worker is: the job's
+// `compute.tasksPerWorker`, `workerCpu` and `workerMemory` against the manifest's `cpu` and `memory`.
+// The manifest's input and output are fixed container paths, so two tasks never share a container: a
+// worker runs `tasksPerWorker` runner containers, each its own runner (workspace, lease, heartbeat,
+// release on SIGTERM). One rule, used by the job checks (crossCheckJob), the ECS task definition
+// (provision) and the local backend.
+
+
+
+/**
+ * The most tasks one worker runs: ECS allows 10 containers in a task definition, and a worker on ECS
+ * is one task with a runner container per task.
+ */
+const MAX_TASKS_PER_WORKER = 10;
+/** vCPUs a task counts for when the manifest gives no `cpu`: Fargate's smallest size. */
+const DEFAULT_TASK_CPU = 0.25;
+/** What one task needs of a worker: the manifest's cpu (or 0.25) and memory plus the runner's overhead. */
+function perTask(manifest) {
+    return { cpu: manifest.cpu ?? DEFAULT_TASK_CPU, memoryMiB: manifest.memoryMiB + memory_RUNNER_OVERHEAD_MIB };
+}
+/** The Fargate vCPU counts, in words. */
+function fargateCpuWords() {
+    const cpus = [...new Set(fargateSizes().map((size) => size.cpu))];
+    return `${cpus.slice(0, -1).join(', ')} or ${cpus[cpus.length - 1] ?? ''} vCPU`;
+}
+/** Fargate's memory sizes for a vCPU count, in words: "512, 1024 or 2048 MiB", "2048–8192 MiB in steps of 1024". */
+function fargateMemoryWords(cpu) {
+    const memory = fargateSizes()
+        .filter((size) => size.cpu === cpu)
+        .map((size) => size.memoryMiB);
+    const first = memory[0];
+    const last = memory[memory.length - 1];
+    if (first === undefined || last === undefined)
+        return 'none';
+    const step = (memory[1] ?? first) - first;
+    const even = memory.every((value, index) => value === first + index * step);
+    if (!even || memory.length <= 3)
+        return `${memory.slice(0, -1).join(', ')} or ${last} MiB`;
+    return `${first}–${last} MiB in steps of ${step}`;
+}
+function words(n, one, many) {
+    return `${n} ${n === 1 ? one : many}`;
+}
+/**
+ * The worker a job asks for, or why it cannot have it. Fargate's table applies when the job runs on
+ * ECS with `launchType` FARGATE and the algorithm needs no GPU (else the task is for EC2, any size).
+ *
+ * - `workerCpu` and `workerMemory` come together. With them, `tasksPerWorker` defaults to as many
+ *   tasks as fit: floor(min(workerCpu / cpu, workerMemory / (memory + 128 MiB))), at most 10; fewer
+ *   than one is refused, and so is an explicit `tasksPerWorker` that does not fit.
+ * - Without them, the worker is the smallest Fargate size that holds `tasksPerWorker` (default 1)
+ *   tasks; with one task the algorithm's own task definition already has it (`size` absent).
+ * - A port algorithm runs one task per worker on ECS: the containers of a task share its network.
+ * - Locally only `tasksPerWorker` counts (default 1): `maxWorkers` runners already fill the machine
+ *   as the user chose, and the worker size is ECS's.
+ *
+ * @example
+ * explainWorkerSize({ memoryMiB: 896, cpu: 0.5 }, { backend: 'ecs', launchType: 'FARGATE', workerCpu: 2, workerMemoryMiB: 4096 });
+ * // { worker: { tasksPerWorker: 4, size: { cpuUnits: 2048, memoryMiB: 4096 } } }
+ * @throws never: problems are returned, each at its path in the job.
+ */
+function explainWorkerSize(manifest, compute) {
+    const explicit = compute.tasksPerWorker;
+    if (compute.backend === 'local')
+        return { worker: { tasksPerWorker: explicit ?? 1 } };
+    const need = perTask(manifest);
+    const asked = {
+        fargate: compute.launchType === 'FARGATE' && manifest.gpu === 0,
+        need,
+        what: `one task needs ${need.cpu} vCPU and ${need.memoryMiB} MiB (the manifest's ${manifest.cpu === undefined ? `memory, ${DEFAULT_TASK_CPU} vCPU as it gives no cpu,` : 'cpu and memory'} plus the runner's ${memory_RUNNER_OVERHEAD_MIB} MiB)`,
+        // A port algorithm: the runner containers of one ECS task share its network, and so its port.
+        tasks: manifest.port !== undefined ? 1 : explicit,
+    };
+    if (manifest.port !== undefined && explicit !== undefined && explicit > 1) {
+        return refuse({
+            path: jsonPath(['compute', 'tasksPerWorker']),
+            message: `the algorithm listens on port ${manifest.port}, and the runner containers of one ECS task share its network, so two of them would want the same port`,
+            expected: '1',
+            found: String(explicit),
+            hint: 'Remove "tasksPerWorker" (or set 1) and raise "maxWorkers" instead',
+        });
+    }
+    const { workerCpu, workerMemoryMiB } = compute;
+    if (workerCpu !== undefined && workerMemoryMiB !== undefined) {
+        return sizedByWorker(asked, workerCpu, workerMemoryMiB);
+    }
+    if (workerCpu === undefined && workerMemoryMiB === undefined)
+        return sizedByTasks(asked);
+    const [missing, given] = workerCpu === undefined ? ['workerCpu', 'workerMemory'] : ['workerMemory', 'workerCpu'];
+    return refuse({
+        path: jsonPath(['compute', given]),
+        message: `is given without "${missing}": a worker's size is a pair of vCPUs and memory`,
+        expected: `"workerCpu" and "workerMemory" together`,
+        found: `only "${given}"`,
+        hint: workerCpu !== undefined && asked.fargate && isFargateCpu(workerCpu)
+            ? `Add "workerMemory": Fargate takes ${fargateMemoryWords(workerCpu)} with ${workerCpu} vCPU`
+            : `Add "${missing}", or remove "${given}" to size the worker from the manifest`,
+    });
+}
+function refuse(problem) {
+    return { problems: [problem] };
+}
+/** No worker size in the job: the smallest that holds the tasks (the algorithm's own for one). */
+function sizedByTasks({ fargate, need, what, tasks = 1 }) {
+    if (tasks === 1)
+        return { worker: { tasksPerWorker: 1 } };
+    const cpu = tasks * need.cpu;
+    const memoryMiB = tasks * need.memoryMiB;
+    if (!fargate) {
+        return { worker: { tasksPerWorker: tasks, size: { cpuUnits: Math.ceil(cpu * 1024), memoryMiB } } };
+    }
+    const size = fargateSizes().find((s) => s.cpu >= cpu && s.memoryMiB >= memoryMiB);
+    if (size === undefined) {
+        return refuse({
+            path: jsonPath(['compute', 'tasksPerWorker']),
+            message: `${tasks} tasks need ${cpu} vCPU and ${memoryMiB} MiB, more than the largest Fargate size (16 vCPU, 122880 MiB); ${what}`,
+            expected: `at most ${maxFitting(need, 16, 122880)}`,
+            found: String(tasks),
+            hint: 'Lower "tasksPerWorker", or run with "launchType": "EC2"',
+        });
+    }
+    return { worker: { tasksPerWorker: tasks, size: { cpuUnits: size.cpuUnits, memoryMiB: size.memoryMiB } } };
+}
+/** A worker size in the job: a Fargate size on Fargate, holding at least one task, and the tasks asked. */
+function sizedByWorker(asked, workerCpu, workerMemoryMiB) {
+    const { fargate, need, what, tasks } = asked;
+    if (fargate && !isFargateSize(workerCpu, workerMemoryMiB)) {
+        return refuse(isFargateCpu(workerCpu)
+            ? {
+                path: jsonPath(['compute', 'workerMemory']),
+                message: `is not a Fargate size with ${workerCpu} vCPU`,
+                expected: fargateMemoryWords(workerCpu),
+                found: `${workerMemoryMiB} MiB`,
+                hint: 'Pick a memory size of the Fargate table for "workerCpu", or run with "launchType": "EC2"',
+            }
+            : {
+                path: jsonPath(['compute', 'workerCpu']),
+                message: 'is not a vCPU count Fargate offers',
+                expected: fargateCpuWords(),
+                found: String(workerCpu),
+                hint: 'Pick one of the Fargate sizes, or run with "launchType": "EC2"',
+            });
+    }
+    const fit = maxFitting(need, workerCpu, workerMemoryMiB);
+    const worker = `a worker of ${workerCpu} vCPU and ${workerMemoryMiB} MiB`;
+    if (fit < 1) {
+        const short = workerCpu < need.cpu ? 'workerCpu' : 'workerMemory';
+        return refuse({
+            path: jsonPath(['compute', short]),
+            message: `${worker} cannot hold one task: ${what}`,
+            expected: short === 'workerCpu' ? `at least ${need.cpu}` : `at least ${need.memoryMiB} MiB`,
+            found: short === 'workerCpu' ? String(workerCpu) : `${workerMemoryMiB} MiB`,
+            hint: 'Raise "workerCpu" and "workerMemory", or remove both to size the worker from the manifest',
+        });
+    }
+    if (tasks !== undefined && tasks > fit) {
+        return refuse({
+            path: jsonPath(['compute', 'tasksPerWorker']),
+            message: `${words(tasks, 'task does', 'tasks do')} not fit in ${worker}: ${what}`,
+            expected: `at most ${fit}`,
+            found: String(tasks),
+            hint: `Lower "tasksPerWorker" to ${fit} (or remove it: the default is what fits), or raise "workerCpu" and "workerMemory" to at least ${tasks * need.cpu} vCPU and ${tasks * need.memoryMiB} MiB`,
+        });
+    }
+    return {
+        worker: {
+            tasksPerWorker: tasks ?? Math.min(fit, MAX_TASKS_PER_WORKER),
+            size: { cpuUnits: Math.round(workerCpu * 1024), memoryMiB: workerMemoryMiB },
+        },
+    };
+}
+/** How many tasks of `need` fit in a worker of `cpu` vCPUs and `memoryMiB`. */
+function maxFitting(need, cpu, memoryMiB) {
+    // A small epsilon: 3 × 0.1 vCPU is not above 0.3 vCPU.
+    return Math.floor(Math.min(cpu / need.cpu + 1e-9, memoryMiB / need.memoryMiB));
+}
+function isFargateCpu(cpu) {
+    return fargateSizes().some((size) => size.cpu === cpu);
+}
+/**
+ * The worker a job asks for ({@link explainWorkerSize}), or a ValidationError naming the job file
+ * and the JSON path.
+ *
+ * @example
+ * const { tasksPerWorker, size } = workerSize(manifest, { ...job.compute, backend: 'ecs' });
+ * @throws {ValidationError} when the worker cannot be had: a worker size off the Fargate table, one
+ *   that holds no task, a `tasksPerWorker` that does not fit, or several tasks of a port algorithm on ECS.
+ */
+function workerSize(manifest, compute) {
+    const result = explainWorkerSize(manifest, compute);
+    if ('worker' in result)
+        return result.worker;
+    throw new ValidationError(result.problems.map((problem) => ({ file: JOB_FILE, ...problem })));
+}
+
 ;// CONCATENATED MODULE: ../../packages/core/src/schemas/job-schema.ts
 // The published JSON Schema of `job.json`: every field with its type, bounds, default and the
 // description editors show. The types it checks and the normalised `Job` are in job.ts.
+
+
 
 
 
@@ -86240,6 +86443,29 @@ const jobSchemaTyped = {
                     maximum: 3600,
                     default: JOB_DEFAULTS.idleSeconds,
                     description: 'A worker exits after this many seconds without a task.',
+                },
+                tasksPerWorker: {
+                    type: 'integer',
+                    nullable: true,
+                    minimum: 1,
+                    maximum: MAX_TASKS_PER_WORKER,
+                    description: 'Tasks one worker runs side by side, each in a runner container of its own. Default: as many as fit in `workerCpu`/`workerMemory` when given (ECS), else 1. Locally `maxWorkers` × `tasksPerWorker` runners run.',
+                },
+                workerCpu: {
+                    type: 'number',
+                    nullable: true,
+                    exclusiveMinimum: 0,
+                    maximum: 192,
+                    description: 'vCPUs of one ECS worker, with `workerMemory` (a Fargate size on Fargate). Default: the smallest Fargate size holding `tasksPerWorker` tasks.',
+                },
+                workerMemory: {
+                    type: ['integer', 'string'],
+                    nullable: true,
+                    title: MEMORY_EXPECTED,
+                    minimum: MIN_MEMORY_MIB,
+                    maximum: MAX_MEMORY_MIB,
+                    pattern: MEMORY_STRING_PATTERN,
+                    description: 'Memory of one ECS worker, with `workerCpu`: MiB, or `"<n>MiB"` / `"<n>GiB"`.',
                 },
             },
             additionalProperties: false,
@@ -86617,6 +86843,7 @@ function holdsPath(outer, inner) {
 
 
 
+
 function problem(file, segments, message, extra = {}) {
     return { file, path: jsonPath(segments), message, ...extra };
 }
@@ -86718,9 +86945,9 @@ function jobRuleProblems(raw, file) {
 }
 /**
  * Checks a job against the manifest of the algorithm it runs: the algorithm's name and version,
- * the variables (required ones given, no unknown ones, secret ones not given literally), and —
- * when the job runs on ECS Fargate — that a Fargate task size can hold the algorithm plus the
- * runner. Problems about the job point into the job file, those about the manifest into its file.
+ * the variables (required ones given, no unknown ones, secret ones not given literally), the
+ * worker's size and tasks per worker ({@link explainWorkerSize}), and — when the job runs on ECS
+ * Fargate — that a Fargate task size can hold the algorithm plus the runner. Problems about the job point into the job file, those about the manifest into its file.
  *
  * @example
  * crossCheckJob(job, manifest, { job: 'job.json', manifest: 'algorithm.json' });
@@ -86768,6 +86995,9 @@ function crossCheckJob(job, manifest, files) {
             }));
         }
     }
+    const worker = explainWorkerSize(manifest, job.compute);
+    if ('problems' in worker)
+        problems.push(...worker.problems.map((found) => ({ file: files.job, ...found })));
     if (job.compute.backend === 'ecs' && job.compute.launchType === 'FARGATE') {
         if (manifest.gpu > 0) {
             problems.push(problem(files.manifest, ['gpu'], 'asks for GPUs, which Fargate does not have', {
@@ -86816,6 +87046,12 @@ const explainManifest = (segments, value) => {
         };
     }
     if (segments[0] !== 'memory')
+        return undefined;
+    const result = explainMemory(value);
+    return 'refusal' in result ? result.refusal : undefined;
+};
+const explainJob = (segments, value) => {
+    if (segments.length !== 2 || segments[0] !== 'compute' || segments[1] !== 'workerMemory')
         return undefined;
     const result = explainMemory(value);
     return 'refusal' in result ? result.refusal : undefined;
@@ -86889,7 +87125,7 @@ function validateJob(value, file) {
     const validateJobSchema = jobValidator();
     if (!validateJobSchema(value)) {
         const errors = validateJobSchema.errors ?? [];
-        return { problems: merge(secrets, problemsFromAjv(errors, file, value, jobSchema)) };
+        return { problems: merge(secrets, problemsFromAjv(errors, file, value, jobSchema, explainJob)) };
     }
     const rules = jobRuleProblems(value, file);
     if (secrets.length > 0 || rules.length > 0)
@@ -86899,11 +87135,11 @@ function validateJob(value, file) {
 function parseWith(text, file, validate) {
     const parsed = parseJsonText(text, file);
     if (!parsed.ok)
-        throw new ValidationError(parsed.problems.map(redact));
+        throw new errors_ValidationError(parsed.problems.map(redact));
     const result = validate(parsed.value, file);
     if ('value' in result)
         return result.value;
-    throw new ValidationError(result.problems);
+    throw new errors_ValidationError(result.problems);
 }
 /**
  * Reads the text of an `algorithm.json`: parses, validates and normalises it.
@@ -87066,10 +87302,10 @@ async function checkDocumentFile(request) {
     }
     const report = checkDocuments([{ file: path, text }]);
     if (report.problems.length > 0)
-        throw new ValidationError(report.problems);
+        throw new errors_ValidationError(report.problems);
     const document = report.documents[0];
     if (document?.kind !== kind) {
-        throw new ValidationError([
+        throw new errors_ValidationError([
             {
                 file: path,
                 path: '$',

@@ -60384,7 +60384,7 @@ class errors_ConfigurationError extends errors_SluiceError {
  * @example
  * try { loadJob('job.json'); } catch (e) { if (e instanceof ValidationError) e.problems.forEach(p => console.log(formatProblem(p))); }
  */
-class ValidationError extends errors_ConfigurationError {
+class errors_ValidationError extends errors_ConfigurationError {
     problems;
     constructor(problems, options) {
         super(problems.length === 1 && problems[0]
@@ -60398,7 +60398,7 @@ class ValidationError extends errors_ConfigurationError {
  * The file problems about the job name below the steps, where the user's file name is not known; the
  * step that read the file puts its real name in (orchestrator `namingJobFile`).
  */
-const JOB_FILE = 'job.json';
+const errors_JOB_FILE = 'job.json';
 /**
  * A user error at one place in the job: the location is data (`{file, path}`), rendered at the edge.
  *
@@ -60407,7 +60407,7 @@ const JOB_FILE = 'job.json';
  * @throws never: it returns the error for the caller to throw.
  */
 function jobProblem(path, message, hint, options) {
-    return new ValidationError([{ file: JOB_FILE, path, message, ...(hint !== undefined && { hint }) }], options);
+    return new errors_ValidationError([{ file: errors_JOB_FILE, path, message, ...(hint !== undefined && { hint }) }], options);
 }
 /** A fault outside the user's control: an AWS call, the container engine, the network. */
 class InfrastructureError extends errors_SluiceError {
@@ -60750,6 +60750,8 @@ function runClientConfig(env, job) {
 ;// CONCATENATED MODULE: ../core/src/ecs/run-task-names.ts
 // The names of a run's ECS things: the default cluster, the tasks' `startedBy` and group, and the run's
 // task definition family. ListTasks finds a run's tasks by them, from any process (the watcher too).
+// And the names of a worker's runner containers.
+
 /** The cluster sluice runs its tasks in when the job names none; shared by runs, never deleted by teardown. */
 const run_task_names_DEFAULT_ECS_CLUSTER = 'sluice';
 /**
@@ -60783,6 +60785,20 @@ function runTaskGroup(runId) {
  */
 function run_task_names_runTaskDefinitionFamily(runId) {
     return `sluice-run-${runId}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 255);
+}
+/**
+ * The runner containers of a worker running `tasksPerWorker` tasks side by side: `algorithm` (as in a
+ * one-task worker, so the catalogue and one-task runs are unchanged), then `algorithm-2`, …
+ *
+ * @example
+ * runnerContainerNames(3); // ['algorithm', 'algorithm-2', 'algorithm-3']
+ * @throws never; fewer than 1 counts as 1.
+ */
+function runnerContainerNames(tasksPerWorker) {
+    const names = [ALGORITHM_CONTAINER];
+    for (let n = 2; n <= tasksPerWorker; n += 1)
+        names.push(`${ALGORITHM_CONTAINER}-${n}`);
+    return names;
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -61961,7 +61977,7 @@ const MAX_MEMORY_MIB = 1024 * 1024;
  * Memory the runner itself needs next to the algorithm (Node.js, transfer buffers). It is added to
  * the manifest's `memory` wherever a limit is set: the ECS task definition and the local engine.
  */
-const RUNNER_OVERHEAD_MIB = 128;
+const memory_RUNNER_OVERHEAD_MIB = 128;
 /** The pattern the schema publishes for memory strings: a whole number followed by `MiB` or `GiB`. */
 const MEMORY_STRING_PATTERN = '^[1-9][0-9]{0,7}(MiB|GiB)$';
 /** The phrase every memory problem uses for what is accepted. */
@@ -62056,7 +62072,7 @@ const FARGATE_TABLE = (/* unused pure expression or super */ null && ([
  * @example
  * fargateSizes().find((size) => size.cpu === 1)?.memoryMiB; // 2048
  */
-function fargateSizes() {
+function memory_fargateSizes() {
     const sizes = [];
     for (const [cpu, first, last, step] of FARGATE_TABLE) {
         for (let memoryMiB = first; memoryMiB <= last; memoryMiB += step) {
@@ -62072,8 +62088,8 @@ function fargateSizes() {
  * isFargateSize(0.25, 2048); // true
  * isFargateSize(0.25, 4096); // false
  */
-function isFargateSize(cpu, memoryMiB) {
-    return fargateSizes().some((size) => size.cpu === cpu && size.memoryMiB === memoryMiB);
+function memory_isFargateSize(cpu, memoryMiB) {
+    return memory_fargateSizes().some((size) => size.cpu === cpu && size.memoryMiB === memoryMiB);
 }
 /**
  * The smallest Fargate size that gives the algorithm what its manifest asks for plus the runner's
@@ -62084,10 +62100,10 @@ function isFargateSize(cpu, memoryMiB) {
  * taskSize({ memoryMiB: 512 }, 128); // { cpu: 0.25, cpuUnits: 256, memoryMiB: 1024 }
  * taskSize({ memoryMiB: 4096, cpu: 0.25 }, 128); // { cpu: 1, cpuUnits: 1024, memoryMiB: 5120 }
  */
-function taskSize(manifest, runnerOverheadMiB = RUNNER_OVERHEAD_MIB) {
+function taskSize(manifest, runnerOverheadMiB = memory_RUNNER_OVERHEAD_MIB) {
     const need = manifest.memoryMiB + runnerOverheadMiB;
     const cpu = manifest.cpu ?? 0.25;
-    return fargateSizes().find((size) => size.cpu >= cpu && size.memoryMiB >= need);
+    return memory_fargateSizes().find((size) => size.cpu >= cpu && size.memoryMiB >= need);
 }
 
 ;// CONCATENATED MODULE: ../core/src/schemas/manifest.ts
@@ -62558,7 +62574,7 @@ function parseRunnerConfig(text, source = RUNNER_CONFIG_VARIABLE) {
     }
     const validate = validator();
     if (!validate(value)) {
-        throw new ValidationError(problemsFromAjv(validate.errors ?? [], source, value, runnerConfigSchema));
+        throw new errors_ValidationError(problemsFromAjv(validate.errors ?? [], source, value, runnerConfigSchema));
     }
     const withheld = [...Object.keys(value.env), ...value.secretEnv].filter(isWithheldVariable);
     if (withheld.length > 0) {
@@ -63949,6 +63965,8 @@ const FAILURE_CLASSES = [
     'upload-failed',
     'infrastructure',
 ];
+/** The largest task log kept inside its attempt's record entry; a larger one is its own object. */
+const INLINE_LOG_MAX_BYTES = 8192;
 const TIMESTAMP = {
     type: 'string',
     title: 'an ISO 8601 UTC timestamp such as "2025-01-31T12:00:00.000Z"',
@@ -63969,6 +63987,32 @@ const outputSchema = {
         etag: { type: 'string', minLength: 1 },
     },
     required: ['key', 'size', 'etag'],
+    additionalProperties: false,
+};
+const attemptSchema = {
+    type: 'object',
+    properties: {
+        attempt: { type: 'integer', minimum: 1 },
+        workerId: { type: 'string', minLength: 1 },
+        startedAt: TIMESTAMP,
+        endedAt: { ...TIMESTAMP, nullable: true },
+        phases: {
+            type: 'object',
+            properties: { downloadMs: MS, runMs: MS, uploadMs: MS },
+            additionalProperties: false,
+        },
+        exitCode: { type: 'integer', nullable: true, minimum: -255, maximum: 255 },
+        failureClass: {
+            type: 'string',
+            nullable: true,
+            enum: [...FAILURE_CLASSES],
+        },
+        logKey: { type: 'string', nullable: true, minLength: 1 },
+        // UTF-16 code units never outnumber UTF-8 bytes, so a log within the byte limit fits.
+        log: { type: 'string', nullable: true, maxLength: INLINE_LOG_MAX_BYTES },
+        message: { type: 'string', nullable: true, maxLength: 4096 },
+    },
+    required: ['attempt', 'workerId', 'startedAt', 'phases'],
     additionalProperties: false,
 };
 const taskRecordSchemaTyped = {
@@ -63994,33 +64038,7 @@ const taskRecordSchemaTyped = {
         },
         status: { type: 'string', enum: [...TASK_STATUSES] },
         algorithmDigest: DIGEST,
-        attempts: {
-            type: 'array',
-            items: {
-                type: 'object',
-                properties: {
-                    attempt: { type: 'integer', minimum: 1 },
-                    workerId: { type: 'string', minLength: 1 },
-                    startedAt: TIMESTAMP,
-                    endedAt: { ...TIMESTAMP, nullable: true },
-                    phases: {
-                        type: 'object',
-                        properties: { downloadMs: MS, runMs: MS, uploadMs: MS },
-                        additionalProperties: false,
-                    },
-                    exitCode: { type: 'integer', nullable: true, minimum: -255, maximum: 255 },
-                    failureClass: {
-                        type: 'string',
-                        nullable: true,
-                        enum: [...FAILURE_CLASSES],
-                    },
-                    logKey: { type: 'string', nullable: true, minLength: 1 },
-                    message: { type: 'string', nullable: true, maxLength: 4096 },
-                },
-                required: ['attempt', 'workerId', 'startedAt', 'phases'],
-                additionalProperties: false,
-            },
-        },
+        attempts: { type: 'array', items: attemptSchema },
         outputs: { type: 'array', items: outputSchema },
         heldBy: {
             type: 'object',
@@ -64071,6 +64089,7 @@ const completionMarkerSchemaTyped = {
         algorithmDigest: DIGEST,
         outputs: { type: 'array', items: outputSchema },
         committedAt: TIMESTAMP,
+        attempts: { type: 'array', items: attemptSchema, nullable: true },
     },
     required: ['schemaVersion', 'runId', 'taskId', 'input', 'algorithmDigest', 'outputs', 'committedAt'],
     additionalProperties: false,
@@ -64102,7 +64121,7 @@ function validateTaskRecord(value, file) {
     const validate = taskRecordValidator();
     if (validate(value))
         return value;
-    throw new ValidationError(problemsFromAjv(validate.errors ?? [], file, value, taskRecordSchema));
+    throw new errors_ValidationError(problemsFromAjv(validate.errors ?? [], file, value, taskRecordSchema));
 }
 /**
  * Checks a parsed completion marker and returns it typed.
@@ -64115,7 +64134,42 @@ function validateCompletionMarker(value, file) {
     const validate = completionMarkerValidator();
     if (validate(value))
         return value;
-    throw new ValidationError(problemsFromAjv(validate.errors ?? [], file, value, completionMarkerSchema));
+    throw new errors_ValidationError(problemsFromAjv(validate.errors ?? [], file, value, completionMarkerSchema));
+}
+/** The same attempt: its number, worker and start (a released attempt's number comes again). */
+function sameAttempt(a, b) {
+    return a.attempt === b.attempt && a.workerId === b.workerId && a.startedAt === b.startedAt;
+}
+/**
+ * A task as it stands, from its record and its completion marker. A task with a marker succeeded:
+ * the commit writes the marker and leaves the record as the lease wrote it (`running`, held), so
+ * the marker's attempts (the committing one last) are merged over the record's, and its outputs are
+ * the task's. Without a marker, the record is returned as it is.
+ *
+ * @example
+ * const task = completedRecord(await readRecord(), await readMarker()); // status 'succeeded' when a marker exists
+ * @throws never.
+ */
+function completedRecord(record, marker) {
+    if (marker === undefined)
+        return record;
+    const fromMarker = marker.attempts ?? [];
+    const attempts = [
+        ...(record?.attempts ?? []).filter((a) => !fromMarker.some((m) => sameAttempt(a, m))),
+        ...fromMarker,
+    ].sort((a, b) => a.attempt - b.attempt || a.startedAt.localeCompare(b.startedAt));
+    const updatedAt = record !== undefined && record.updatedAt > marker.committedAt ? record.updatedAt : marker.committedAt;
+    return {
+        schemaVersion: 1,
+        runId: marker.runId,
+        taskId: marker.taskId,
+        input: record?.input ?? { ...marker.input },
+        status: 'succeeded',
+        algorithmDigest: marker.algorithmDigest,
+        attempts,
+        outputs: marker.outputs,
+        updatedAt,
+    };
 }
 
 ;// CONCATENATED MODULE: ../core/src/broker/protocol.ts
@@ -64132,6 +64186,8 @@ const BROKER_OPERATIONS = ['lease', 'heartbeat', 'complete', 'fail', 'release'];
 const MAX_LEASE_WAIT_SECONDS = 20;
 const protocol_TOKEN = { type: 'string', minLength: 1, maxLength: 16384 };
 const protocol_MS = { type: 'integer', minimum: 0, nullable: true };
+/** A small task log sent inline (code units never outnumber its UTF-8 bytes). */
+const LOG = { type: 'string', maxLength: INLINE_LOG_MAX_BYTES, nullable: true };
 const PHASES = {
     type: 'object',
     properties: { downloadMs: protocol_MS, runMs: protocol_MS, uploadMs: protocol_MS },
@@ -64156,7 +64212,7 @@ const leaseSchema = {
 };
 const heartbeatSchema = {
     type: 'object',
-    properties: { token: protocol_TOKEN },
+    properties: { token: protocol_TOKEN, downloadMs: protocol_MS },
     required: ['token'],
     additionalProperties: false,
 };
@@ -64181,6 +64237,7 @@ const completeSchema = {
         phases: PHASES,
         exitCode: EXIT_CODE,
         logStaged: { type: 'boolean' },
+        log: LOG,
     },
     required: ['token', 'outputs', 'phases', 'logStaged'],
     additionalProperties: false,
@@ -64195,6 +64252,7 @@ const failSchema = {
         phases: PHASES,
         exitCode: EXIT_CODE,
         logStaged: { type: 'boolean' },
+        log: LOG,
     },
     required: ['token', 'failureClass', 'retryable', 'message', 'phases', 'logStaged'],
     additionalProperties: false,
@@ -64239,7 +64297,7 @@ function isBrokerOperation(name) {
 function parseBrokerRequest(operation, body) {
     const validate = VALIDATORS[operation]();
     if (!validate(body)) {
-        throw new ValidationError(problemsFromAjv(validate.errors ?? [], `broker ${operation} request`, body, SCHEMAS[operation]));
+        throw new errors_ValidationError(problemsFromAjv(validate.errors ?? [], `broker ${operation} request`, body, SCHEMAS[operation]));
     }
     return body;
 }
@@ -64766,7 +64824,9 @@ function isObjectCreated(record) {
 /**
  * Parses the body of a task-queue message. Never throws: a body that is neither an S3 event
  * notification, an S3 test event nor a sluice task message gives `{ kind: 'malformed', reason }`,
- * the reason naming the JSON path at fault.
+ * the reason naming the JSON path at fault. An S3 event is read record by record: the records that
+ * cannot be read come back in `invalid` beside the good ones; only an event without any good record
+ * is `malformed`.
  *
  * @example
  * const parsed = parseQueueMessage(message.body);
@@ -64812,13 +64872,17 @@ function parseS3Event(records) {
         return malformed('$.Records: expected a non-empty array');
     }
     const parsed = [];
+    const invalid = [];
     for (const [index, record] of records.entries()) {
         const result = parseRecord(record, `$.Records[${index}]`);
         if (typeof result === 'string')
-            return malformed(result);
-        parsed.push(result);
+            invalid.push({ index, reason: result });
+        else
+            parsed.push(result);
     }
-    return { kind: 's3-event', records: parsed };
+    if (parsed.length === 0)
+        return malformed(invalid.map((record) => record.reason).join('; '));
+    return { kind: 's3-event', records: parsed, invalid };
 }
 /** A record, or the reason it is not one. */
 function parseRecord(record, path) {
@@ -64912,7 +64976,8 @@ function describeStart(body) {
 ;// CONCATENATED MODULE: ../core/src/broker/message-decision.ts
 
 /**
- * Decides what to do with a message body.
+ * Decides what to do with a message body. An S3 event's records are taken one by one: a record
+ * that cannot be read is set aside and the others still become tasks.
  *
  * @example
  * decideMessage(body, 'thumbs-3f9a0c12', inputFilter(selection));
@@ -64960,6 +65025,13 @@ function decideMessage(body, runId, isInput) {
                     ...(record.versionId !== undefined && { versionId: record.versionId }),
                 });
             }
+            if (parsed.invalid.length > 0) {
+                const rejected = rejectedRecords(parsed.invalid, parsed.records.length, tasks.length);
+                // Each good record's task goes out as a message of its own, so none waits on the bad ones.
+                if (tasks.length > 0)
+                    return { action: 'fan-out', tasks, dropped, rejected };
+                return { action: 'reject', reason: rejected.reason };
+            }
             const [only] = tasks;
             if (tasks.length === 1 && only !== undefined)
                 return { action: 'run', task: only };
@@ -64968,6 +65040,17 @@ function decideMessage(body, runId, isInput) {
             return { action: 'drop', dropped };
         }
     }
+}
+function rejectedRecords(records, readable, tasks) {
+    const others = tasks === 0 ? 'no other record made a task' : `the others made ${tasks} task(s)`;
+    return {
+        records,
+        reason: `${records.length} of the ${records.length + readable} records of this S3 event cannot be read and ` +
+            `${records.length === 1 ? 'was' : 'were'} set aside (${others}): ` +
+            `${records.map((record) => record.reason).join('; ')}. ` +
+            "A record S3 sends always has these fields: look for another sender to the run's queue and fix what it writes. " +
+            'The object a set-aside record names, if it is an input, is enqueued again by `sluice dispatch`, which lists the input bucket.',
+    };
 }
 
 ;// CONCATENATED MODULE: ../core/src/broker/task-commit.ts
@@ -64987,13 +65070,14 @@ const TRANSFER_MARGIN_SECONDS = 15 * 60;
 const OUTPUT_WRITER_METADATA = 'sluice-task';
 /**
  * Commits the outputs a worker wrote to their final keys: removes an earlier attempt's leftovers
- * when there may be some, then writes the completion marker (conditionally: one marker per task).
+ * when there may be some, then writes the completion marker (conditionally: one marker per task),
+ * which carries every attempt, the committing one last: the task record is not rewritten after it.
  *
  * @example
- * const committed = await commitOutputs(deps, { task, taskId, outputPrefix, cleanup, log }, written);
+ * const committed = await commitOutputs(deps, { task, taskId, outputPrefix, cleanup, log }, written, attempts);
  * @throws ConfigurationError when a result's key cannot be built; AWS errors once retries are spent.
  */
-async function commitOutputs(deps, state, outputs) {
+async function commitOutputs(deps, state, outputs, attempts) {
     const { settings, store, ledger } = deps;
     const { task, taskId } = state;
     const bucket = settings.config.output.bucket;
@@ -65020,10 +65104,20 @@ async function commitOutputs(deps, state, outputs) {
         algorithmDigest: settings.algorithmDigest,
         outputs: committed,
         committedAt: new Date().toISOString(),
+        attempts: [...attempts],
     };
     if (await ledger.writeMarker(marker))
         return { kind: 'committed', outputs: committed };
     const existing = await ledger.marker(taskId);
+    // A marker PUT whose answer was lost is retried and then finds its own marker: still ours.
+    const ours = attempts.at(-1);
+    const theirs = existing?.attempts?.at(-1);
+    if (ours !== undefined &&
+        theirs !== undefined &&
+        ours.attempt === theirs.attempt &&
+        ours.workerId === theirs.workerId &&
+        ours.startedAt === theirs.startedAt)
+        return { kind: 'committed', outputs: existing?.outputs ?? committed };
     return { kind: 'done', outputs: existing?.outputs ?? committed };
 }
 /**
@@ -65343,16 +65437,13 @@ class TaskLedger {
      * second dispatch, a repeated S3 event) is dropped; only a re-drive (`retryFrom`) runs it again.
      */
     async failedForGood(taskId) {
+        return (await this.record(taskId))?.status === 'failed';
+    }
+    /** The task's record as stored; undefined when there is none or it is unreadable (logged). */
+    async record(taskId) {
         const key = taskRecordKey(this.runId, taskId);
         const found = await retry_withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
-        if (found === undefined)
-            return false;
-        try {
-            return validateTaskRecord(found.value, `s3://${this.bucket}/${key}`).status === 'failed';
-        }
-        catch {
-            return false;
-        }
+        return this.readable(found, key, taskId);
     }
     /**
      * Creates the task's record with its first lease's attempt (`running`), only if there is none
@@ -65434,7 +65525,13 @@ class TaskLedger {
      * own numbers, times and ids.
      */
     masked(attempt) {
-        return attempt.message === undefined ? attempt : { ...attempt, message: this.log.mask(attempt.message) };
+        const { message, log } = attempt;
+        return {
+            ...attempt,
+            ...(message !== undefined && { message: this.log.mask(message) }),
+            // The worker masked its log already; masked again here, a worker that missed one is covered.
+            ...(log !== undefined && { log: this.log.mask(log) }),
+        };
     }
     /** The record as read, or undefined (with a warning) when it does not pass its schema. */
     readable(existing, key, taskId) {
@@ -65476,7 +65573,10 @@ class TaskLedger {
     /** Writes the completion marker; false when another commit wrote it first. */
     async writeMarker(marker) {
         const key = completionMarkerKey(this.runId, marker.taskId);
-        const put = await retry_withRetries(() => this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(marker), {
+        const masked = marker.attempts === undefined
+            ? marker
+            : { ...marker, attempts: marker.attempts.map((attempt) => this.masked(attempt)) };
+        const put = await retry_withRetries(() => this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(masked), {
             contentType: 'application/json',
         }));
         return put !== undefined;
@@ -65636,6 +65736,13 @@ class TaskControl {
                 }
                 log.info('message-split', { tasks: decision.tasks.length, dropped: decision.dropped });
                 this.stats.split += 1;
+                if (decision.rejected !== undefined) {
+                    // Its good records are tasks now; the bad ones are set aside as a malformed message is.
+                    const { reason, records } = decision.rejected;
+                    const key = await this.ledger.reject(message.messageId, reason, message.body, new Date());
+                    log.warning('records-rejected', { records, reason, recordedAt: key });
+                    this.stats.rejected += 1;
+                }
                 await this.deleteMessage(message.receiptHandle, log);
                 return undefined;
             }
@@ -65732,13 +65839,15 @@ class TaskControl {
     }
     /**
      * Extends a lease by one window, never past the task's time limit plus a margin for transfers (a
-     * stuck worker must not hold a task for ever) nor past SQS's 12 hours from the receive.
+     * stuck worker must not hold a task for ever) nor past SQS's 12 hours from the receive. The input's
+     * download, once the worker reports it (`downloadMs`), is not counted: a long download must not
+     * eat the algorithm's time and let the message show to a second worker while the first still runs.
      *
      * @throws AWS errors other than "message not held" (the caller logs them and beats again).
      */
-    async heartbeat(lease) {
+    async heartbeat(lease, progress = {}) {
         const { settings, queue } = this.deps;
-        const elapsed = (Date.now() - lease.receivedAt) / 1000;
+        const elapsed = (Date.now() - lease.receivedAt - (progress.downloadMs ?? 0)) / 1000;
         const untilLimit = settings.timeoutSeconds + TRANSFER_MARGIN_SECONDS - elapsed;
         // Keep a few seconds between us and SQS's hard cap, which it enforces with an error.
         const untilCap = SQS_LIMITS.maxVisibilityTimeoutSeconds - elapsed - 5;
@@ -65764,7 +65873,8 @@ class TaskControl {
     async complete(lease, report) {
         const { settings, store, log: baseLog } = this.deps;
         const log = baseLog.with({ taskId: lease.taskId, attempt: lease.attempt, key: lease.task.key });
-        const started = Date.now();
+        const entry = { ...this.entry(lease, report), endedAt: new Date().toISOString() };
+        this.publishLog(lease, report, entry);
         let committed;
         try {
             committed = await commitOutputs({ settings, store, ledger: this.ledger }, {
@@ -65773,7 +65883,7 @@ class TaskControl {
                 outputPrefix: lease.outputPrefix,
                 cleanup: lease.cleanup,
                 log,
-            }, report.outputs);
+            }, report.outputs, await this.attemptsEndingWith(lease, entry));
         }
         catch (thrown) {
             const message = `the results could not be committed: ${errors_toError(thrown).message}`;
@@ -65786,26 +65896,28 @@ class TaskControl {
             });
             return { outcome, message };
         }
-        const phases = { ...report.phases, uploadMs: (report.phases.uploadMs ?? 0) + (Date.now() - started) };
-        const entry = {
-            ...this.entry(lease, { ...report, phases }),
-            endedAt: new Date().toISOString(),
-            ...(committed.kind === 'done' && {
-                message: 'another attempt committed this task first; these results were discarded',
-            }),
-        };
-        this.publishLog(lease, report, entry);
-        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'succeeded', {
-            outputs: committed.outputs,
-            ...createdRecord(lease),
-            holder: 'clear',
-        });
+        // Committed here: the marker is the task's final word (the record stays as the lease wrote it).
+        // Beaten by another attempt's marker: this attempt's end is noted in the record.
+        if (committed.kind === 'done') {
+            await this.ledger.recordAttempt(lease.task, lease.taskId, { ...entry, message: 'another attempt committed this task first; these results were discarded' }, 'succeeded', { outputs: committed.outputs, ...createdRecord(lease), holder: 'clear' });
+        }
         await this.deleteMessage(lease.receiptHandle, log);
         return {
             outcome: 'succeeded',
             committedHere: committed.kind === 'committed',
             outputs: committed.outputs.map(({ key, size }) => ({ key, size })),
         };
+    }
+    /**
+     * Every attempt of the task with this one last, for the marker. Known without a read when this
+     * lease created the record (it holds only this attempt); otherwise the record is read once.
+     */
+    async attemptsEndingWith(lease, entry) {
+        if (lease.recordEtag !== undefined)
+            return [entry];
+        const record = await this.ledger.record(lease.taskId);
+        const earlier = (record?.attempts ?? []).filter((a) => !(a.attempt === entry.attempt && a.workerId === entry.workerId && a.startedAt === entry.startedAt));
+        return [...earlier, entry];
     }
     /**
      * Records a failed attempt; retries it after a backoff, or ends the task and moves it to the
@@ -65894,9 +66006,11 @@ class TaskControl {
             ...(report.exitCode !== undefined && { exitCode: report.exitCode }),
         };
     }
-    /** Names the attempt's log in its entry when the worker wrote it (straight to its final key). */
+    /** Keeps a small log in the entry, or names the one the worker wrote (straight to its final key). */
     publishLog(lease, report, entry) {
-        if (report.logStaged)
+        if (report.log !== undefined)
+            entry.log = report.log;
+        else if (report.logStaged)
             entry.logKey = lease.logKey;
     }
     async deleteMessage(receiptHandle, log) {
@@ -66037,8 +66151,9 @@ class BrokerService {
                 return { lease: lease === undefined ? null : await this.grant(lease) };
             }
             case 'heartbeat': {
-                const lease = this.signer.verify(request.token);
-                const beat = await control.heartbeat(lease);
+                const { token, downloadMs } = request;
+                const lease = this.signer.verify(token);
+                const beat = await control.heartbeat(lease, downloadMs === undefined ? {} : { downloadMs });
                 if (beat.kind !== 'extended')
                     return beat.kind === 'lost' ? { status: 'lost', message: beat.message } : { status: 'capped' };
                 const granted = await this.grant(beat.lease);
@@ -66110,13 +66225,13 @@ class BrokerService {
     refusal(operation, thrown) {
         const error = thrown instanceof BrokerRefusal
             ? { code: thrown.code, message: thrown.message }
-            : thrown instanceof ValidationError
+            : thrown instanceof errors_ValidationError
                 ? { code: 'bad-request', message: thrown.message }
                 : {
                     code: 'broker-fault',
                     message: `the broker could not ${operation}: ${errors_toError(thrown).message}`,
                 };
-        const status = thrown instanceof BrokerRefusal ? thrown.status : thrown instanceof ValidationError ? 400 : 500;
+        const status = thrown instanceof BrokerRefusal ? thrown.status : thrown instanceof errors_ValidationError ? 400 : 500;
         this.deps.log[status >= 500 ? 'error' : 'warning']('broker-refused', { operation, status, ...error });
         const body = { error };
         return { status, body };
@@ -66352,11 +66467,208 @@ function brokerService(environment, clients, log) {
     return new BrokerService({ settings, control, presigner: new S3Presigner(clients.s3), key, log });
 }
 
+;// CONCATENATED MODULE: ../core/src/schemas/worker-size.ts
+// How many tasks one worker runs side by side, and how large the worker is: the job's
+// `compute.tasksPerWorker`, `workerCpu` and `workerMemory` against the manifest's `cpu` and `memory`.
+// The manifest's input and output are fixed container paths, so two tasks never share a container: a
+// worker runs `tasksPerWorker` runner containers, each its own runner (workspace, lease, heartbeat,
+// release on SIGTERM). One rule, used by the job checks (crossCheckJob), the ECS task definition
+// (provision) and the local backend.
+
+
+
+/**
+ * The most tasks one worker runs: ECS allows 10 containers in a task definition, and a worker on ECS
+ * is one task with a runner container per task.
+ */
+const MAX_TASKS_PER_WORKER = 10;
+/** vCPUs a task counts for when the manifest gives no `cpu`: Fargate's smallest size. */
+const DEFAULT_TASK_CPU = 0.25;
+/** What one task needs of a worker: the manifest's cpu (or 0.25) and memory plus the runner's overhead. */
+function perTask(manifest) {
+    return { cpu: manifest.cpu ?? DEFAULT_TASK_CPU, memoryMiB: manifest.memoryMiB + RUNNER_OVERHEAD_MIB };
+}
+/** The Fargate vCPU counts, in words. */
+function fargateCpuWords() {
+    const cpus = [...new Set(fargateSizes().map((size) => size.cpu))];
+    return `${cpus.slice(0, -1).join(', ')} or ${cpus[cpus.length - 1] ?? ''} vCPU`;
+}
+/** Fargate's memory sizes for a vCPU count, in words: "512, 1024 or 2048 MiB", "2048–8192 MiB in steps of 1024". */
+function fargateMemoryWords(cpu) {
+    const memory = fargateSizes()
+        .filter((size) => size.cpu === cpu)
+        .map((size) => size.memoryMiB);
+    const first = memory[0];
+    const last = memory[memory.length - 1];
+    if (first === undefined || last === undefined)
+        return 'none';
+    const step = (memory[1] ?? first) - first;
+    const even = memory.every((value, index) => value === first + index * step);
+    if (!even || memory.length <= 3)
+        return `${memory.slice(0, -1).join(', ')} or ${last} MiB`;
+    return `${first}–${last} MiB in steps of ${step}`;
+}
+function words(n, one, many) {
+    return `${n} ${n === 1 ? one : many}`;
+}
+/**
+ * The worker a job asks for, or why it cannot have it. Fargate's table applies when the job runs on
+ * ECS with `launchType` FARGATE and the algorithm needs no GPU (else the task is for EC2, any size).
+ *
+ * - `workerCpu` and `workerMemory` come together. With them, `tasksPerWorker` defaults to as many
+ *   tasks as fit: floor(min(workerCpu / cpu, workerMemory / (memory + 128 MiB))), at most 10; fewer
+ *   than one is refused, and so is an explicit `tasksPerWorker` that does not fit.
+ * - Without them, the worker is the smallest Fargate size that holds `tasksPerWorker` (default 1)
+ *   tasks; with one task the algorithm's own task definition already has it (`size` absent).
+ * - A port algorithm runs one task per worker on ECS: the containers of a task share its network.
+ * - Locally only `tasksPerWorker` counts (default 1): `maxWorkers` runners already fill the machine
+ *   as the user chose, and the worker size is ECS's.
+ *
+ * @example
+ * explainWorkerSize({ memoryMiB: 896, cpu: 0.5 }, { backend: 'ecs', launchType: 'FARGATE', workerCpu: 2, workerMemoryMiB: 4096 });
+ * // { worker: { tasksPerWorker: 4, size: { cpuUnits: 2048, memoryMiB: 4096 } } }
+ * @throws never: problems are returned, each at its path in the job.
+ */
+function explainWorkerSize(manifest, compute) {
+    const explicit = compute.tasksPerWorker;
+    if (compute.backend === 'local')
+        return { worker: { tasksPerWorker: explicit ?? 1 } };
+    const need = perTask(manifest);
+    const asked = {
+        fargate: compute.launchType === 'FARGATE' && manifest.gpu === 0,
+        need,
+        what: `one task needs ${need.cpu} vCPU and ${need.memoryMiB} MiB (the manifest's ${manifest.cpu === undefined ? `memory, ${DEFAULT_TASK_CPU} vCPU as it gives no cpu,` : 'cpu and memory'} plus the runner's ${RUNNER_OVERHEAD_MIB} MiB)`,
+        // A port algorithm: the runner containers of one ECS task share its network, and so its port.
+        tasks: manifest.port !== undefined ? 1 : explicit,
+    };
+    if (manifest.port !== undefined && explicit !== undefined && explicit > 1) {
+        return refuse({
+            path: jsonPath(['compute', 'tasksPerWorker']),
+            message: `the algorithm listens on port ${manifest.port}, and the runner containers of one ECS task share its network, so two of them would want the same port`,
+            expected: '1',
+            found: String(explicit),
+            hint: 'Remove "tasksPerWorker" (or set 1) and raise "maxWorkers" instead',
+        });
+    }
+    const { workerCpu, workerMemoryMiB } = compute;
+    if (workerCpu !== undefined && workerMemoryMiB !== undefined) {
+        return sizedByWorker(asked, workerCpu, workerMemoryMiB);
+    }
+    if (workerCpu === undefined && workerMemoryMiB === undefined)
+        return sizedByTasks(asked);
+    const [missing, given] = workerCpu === undefined ? ['workerCpu', 'workerMemory'] : ['workerMemory', 'workerCpu'];
+    return refuse({
+        path: jsonPath(['compute', given]),
+        message: `is given without "${missing}": a worker's size is a pair of vCPUs and memory`,
+        expected: `"workerCpu" and "workerMemory" together`,
+        found: `only "${given}"`,
+        hint: workerCpu !== undefined && asked.fargate && isFargateCpu(workerCpu)
+            ? `Add "workerMemory": Fargate takes ${fargateMemoryWords(workerCpu)} with ${workerCpu} vCPU`
+            : `Add "${missing}", or remove "${given}" to size the worker from the manifest`,
+    });
+}
+function refuse(problem) {
+    return { problems: [problem] };
+}
+/** No worker size in the job: the smallest that holds the tasks (the algorithm's own for one). */
+function sizedByTasks({ fargate, need, what, tasks = 1 }) {
+    if (tasks === 1)
+        return { worker: { tasksPerWorker: 1 } };
+    const cpu = tasks * need.cpu;
+    const memoryMiB = tasks * need.memoryMiB;
+    if (!fargate) {
+        return { worker: { tasksPerWorker: tasks, size: { cpuUnits: Math.ceil(cpu * 1024), memoryMiB } } };
+    }
+    const size = fargateSizes().find((s) => s.cpu >= cpu && s.memoryMiB >= memoryMiB);
+    if (size === undefined) {
+        return refuse({
+            path: jsonPath(['compute', 'tasksPerWorker']),
+            message: `${tasks} tasks need ${cpu} vCPU and ${memoryMiB} MiB, more than the largest Fargate size (16 vCPU, 122880 MiB); ${what}`,
+            expected: `at most ${maxFitting(need, 16, 122880)}`,
+            found: String(tasks),
+            hint: 'Lower "tasksPerWorker", or run with "launchType": "EC2"',
+        });
+    }
+    return { worker: { tasksPerWorker: tasks, size: { cpuUnits: size.cpuUnits, memoryMiB: size.memoryMiB } } };
+}
+/** A worker size in the job: a Fargate size on Fargate, holding at least one task, and the tasks asked. */
+function sizedByWorker(asked, workerCpu, workerMemoryMiB) {
+    const { fargate, need, what, tasks } = asked;
+    if (fargate && !isFargateSize(workerCpu, workerMemoryMiB)) {
+        return refuse(isFargateCpu(workerCpu)
+            ? {
+                path: jsonPath(['compute', 'workerMemory']),
+                message: `is not a Fargate size with ${workerCpu} vCPU`,
+                expected: fargateMemoryWords(workerCpu),
+                found: `${workerMemoryMiB} MiB`,
+                hint: 'Pick a memory size of the Fargate table for "workerCpu", or run with "launchType": "EC2"',
+            }
+            : {
+                path: jsonPath(['compute', 'workerCpu']),
+                message: 'is not a vCPU count Fargate offers',
+                expected: fargateCpuWords(),
+                found: String(workerCpu),
+                hint: 'Pick one of the Fargate sizes, or run with "launchType": "EC2"',
+            });
+    }
+    const fit = maxFitting(need, workerCpu, workerMemoryMiB);
+    const worker = `a worker of ${workerCpu} vCPU and ${workerMemoryMiB} MiB`;
+    if (fit < 1) {
+        const short = workerCpu < need.cpu ? 'workerCpu' : 'workerMemory';
+        return refuse({
+            path: jsonPath(['compute', short]),
+            message: `${worker} cannot hold one task: ${what}`,
+            expected: short === 'workerCpu' ? `at least ${need.cpu}` : `at least ${need.memoryMiB} MiB`,
+            found: short === 'workerCpu' ? String(workerCpu) : `${workerMemoryMiB} MiB`,
+            hint: 'Raise "workerCpu" and "workerMemory", or remove both to size the worker from the manifest',
+        });
+    }
+    if (tasks !== undefined && tasks > fit) {
+        return refuse({
+            path: jsonPath(['compute', 'tasksPerWorker']),
+            message: `${words(tasks, 'task does', 'tasks do')} not fit in ${worker}: ${what}`,
+            expected: `at most ${fit}`,
+            found: String(tasks),
+            hint: `Lower "tasksPerWorker" to ${fit} (or remove it: the default is what fits), or raise "workerCpu" and "workerMemory" to at least ${tasks * need.cpu} vCPU and ${tasks * need.memoryMiB} MiB`,
+        });
+    }
+    return {
+        worker: {
+            tasksPerWorker: tasks ?? Math.min(fit, MAX_TASKS_PER_WORKER),
+            size: { cpuUnits: Math.round(workerCpu * 1024), memoryMiB: workerMemoryMiB },
+        },
+    };
+}
+/** How many tasks of `need` fit in a worker of `cpu` vCPUs and `memoryMiB`. */
+function maxFitting(need, cpu, memoryMiB) {
+    // A small epsilon: 3 × 0.1 vCPU is not above 0.3 vCPU.
+    return Math.floor(Math.min(cpu / need.cpu + 1e-9, memoryMiB / need.memoryMiB));
+}
+function isFargateCpu(cpu) {
+    return fargateSizes().some((size) => size.cpu === cpu);
+}
+/**
+ * The worker a job asks for ({@link explainWorkerSize}), or a ValidationError naming the job file
+ * and the JSON path.
+ *
+ * @example
+ * const { tasksPerWorker, size } = workerSize(manifest, { ...job.compute, backend: 'ecs' });
+ * @throws {ValidationError} when the worker cannot be had: a worker size off the Fargate table, one
+ *   that holds no task, a `tasksPerWorker` that does not fit, or several tasks of a port algorithm on ECS.
+ */
+function workerSize(manifest, compute) {
+    const result = explainWorkerSize(manifest, compute);
+    if ('worker' in result)
+        return result.worker;
+    throw new ValidationError(result.problems.map((problem) => ({ file: JOB_FILE, ...problem })));
+}
+
 ;// CONCATENATED MODULE: ../core/src/schemas/watcher-event.ts
 // The watcher Lambda's event: the Input of the run's EventBridge schedule target, written by
 // provision-run (ensureWatcher) and read once a minute by the watcher. Everything the watcher needs
 // travels in it, so the function holds no state and one bundle serves every run. `sluice:
 // "watcher/1"` marks the version, so a later shape can be told apart and refused clearly.
+
 
 
 
@@ -66387,6 +66699,7 @@ const watcherEventSchemaTyped = {
         queueUrl: { type: 'string', minLength: 1, pattern: '^https?://' },
         maxWorkers: { type: 'integer', minimum: 1, maximum: MAX_WORKERS },
         minWorkers: { type: 'integer', minimum: 0, maximum: MAX_WORKERS },
+        tasksPerWorker: { type: 'integer', minimum: 1, maximum: MAX_TASKS_PER_WORKER, nullable: true },
         launch: {
             type: 'object',
             properties: {
@@ -66534,7 +66847,7 @@ const watcher_event_validator = lazyValidator(watcherEventSchema);
 function parseWatcherEvent(value, source = 'watcher event') {
     const validate = watcher_event_validator();
     if (!validate(value)) {
-        throw new ValidationError(problemsFromAjv(validate.errors ?? [], source, value, watcherEventSchema));
+        throw new errors_ValidationError(problemsFromAjv(validate.errors ?? [], source, value, watcherEventSchema));
     }
     if (value.minWorkers > value.maxWorkers) {
         throw new errors_ConfigurationError(`${source}: $.minWorkers (${value.minWorkers}) is above $.maxWorkers (${value.maxWorkers}); ` +
@@ -66559,19 +66872,23 @@ function taskBacklog(counts) {
     return whole(counts.visible) + whole(counts.inFlight) + whole(counts.delayed);
 }
 /**
- * How many workers to start now: enough for one per task not yet done, up to `maxWorkers`, and at least
- * `minWorkers` running; never negative (runners exit by themselves when idle, so nothing is stopped
- * here). A runner works on one task at a time, so in-flight messages count: their runners are busy.
- * The watcher Lambda and the ECS worker pool (dispatch, collect) both use it.
+ * How many workers to start now: enough for the tasks not yet done at `tasksPerWorker` each
+ * (ceil(backlog / tasksPerWorker)), up to `maxWorkers`, and at least `minWorkers` running; never
+ * negative (runners exit by themselves when idle, so nothing is stopped here). Each runner of a worker
+ * works on one task at a time, so in-flight messages count: their runners are busy. The watcher Lambda
+ * and the ECS worker pool (dispatch, collect) both use it.
  *
  * @example
  * workersToStart({ backlog: 25, running: 3, maxWorkers: 10, minWorkers: 0 }); // 7
  * workersToStart({ backlog: 0, running: 0, maxWorkers: 10, minWorkers: 2 });  // 2
- * @throws never; negative or non-finite inputs count as 0.
+ * workersToStart({ backlog: 25, running: 3, maxWorkers: 10, minWorkers: 0, tasksPerWorker: 4 }); // 4
+ * @throws never; negative or non-finite inputs count as 0, a tasksPerWorker below 1 as 1.
  */
 function workersToStart(demand) {
     const max = whole(demand.maxWorkers);
-    const target = Math.min(max, Math.max(whole(demand.minWorkers), whole(demand.backlog)));
+    const perWorker = Math.max(1, whole(demand.tasksPerWorker ?? 1));
+    const needed = Math.ceil(whole(demand.backlog) / perWorker);
+    const target = Math.min(max, Math.max(whole(demand.minWorkers), needed));
     return Math.max(0, target - whole(demand.running));
 }
 
@@ -66628,6 +66945,7 @@ async function handleWatcherEvent(received, ports, log = jsonLineLog) {
         return { outcome: 'ignored', reason };
     }
     const { runId, queueUrl, minWorkers, maxWorkers, launch } = event;
+    const tasksPerWorker = event.tasksPerWorker ?? 1;
     let backlog;
     let running;
     try {
@@ -66641,7 +66959,13 @@ async function handleWatcherEvent(received, ports, log = jsonLineLog) {
         log({ level: 'error', message: 'watcher: could not read the run', run: runId, error: error.message });
         throw error;
     }
-    const toStart = workersToStart({ backlog: taskBacklog(backlog), running, minWorkers, maxWorkers });
+    const toStart = workersToStart({
+        backlog: taskBacklog(backlog),
+        running,
+        minWorkers,
+        maxWorkers,
+        tasksPerWorker,
+    });
     const { started, failures } = toStart > 0 ? await startSafely(ports, launch, toStart) : { started: 0, failures: [] };
     log({
         level: failures.length > 0 ? 'warning' : 'info',
@@ -66651,6 +66975,7 @@ async function handleWatcherEvent(received, ports, log = jsonLineLog) {
         running,
         minWorkers,
         maxWorkers,
+        ...(event.tasksPerWorker !== undefined && { tasksPerWorker }),
         toStart,
         started,
         failures,

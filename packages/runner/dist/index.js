@@ -46273,7 +46273,7 @@ class errors_ValidationError extends errors_ConfigurationError {
  * The file problems about the job name below the steps, where the user's file name is not known; the
  * step that read the file puts its real name in (orchestrator `namingJobFile`).
  */
-const JOB_FILE = 'job.json';
+const errors_JOB_FILE = 'job.json';
 /**
  * A user error at one place in the job: the location is data (`{file, path}`), rendered at the edge.
  *
@@ -46282,7 +46282,7 @@ const JOB_FILE = 'job.json';
  * @throws never: it returns the error for the caller to throw.
  */
 function jobProblem(path, message, hint, options) {
-    return new errors_ValidationError([{ file: JOB_FILE, path, message, ...(hint !== undefined && { hint }) }], options);
+    return new errors_ValidationError([{ file: errors_JOB_FILE, path, message, ...(hint !== undefined && { hint }) }], options);
 }
 /** A fault outside the user's control: an AWS call, the container engine, the network. */
 class InfrastructureError extends SluiceError {
@@ -46661,7 +46661,7 @@ function describe_closestName(given, known) {
 // items and `['odd key']` for everything else, so a user can paste it into jq-like tools.
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 /** Renders path segments as JSONPath, e.g. `['env', 'API_KEY']` → `$.env.API_KEY`. */
-function jsonPath(segments) {
+function json_path_jsonPath(segments) {
     let out = '$';
     for (const segment of segments) {
         if (typeof segment === 'number')
@@ -46764,7 +46764,7 @@ function secretKind(text, named) {
 function secretProblem(file, segments, kind) {
     return {
         file,
-        path: jsonPath(segments),
+        path: json_path_jsonPath(segments),
         message: `holds ${kind}; a literal credential was found, and files must not contain credentials`,
         expected: 'no credentials in the file',
         found: 'a literal credential (not shown)',
@@ -46916,7 +46916,7 @@ function conditionWords(ifSchema) {
 function make(file, segments, message, extra = {}) {
     return {
         file,
-        path: jsonPath(segments),
+        path: json_path_jsonPath(segments),
         message,
         ...(extra.expected !== undefined ? { expected: extra.expected } : {}),
         ...(extra.found !== undefined ? { found: extra.found } : {}),
@@ -47106,7 +47106,7 @@ const MEMORY_EXPECTED = 'MiB as a whole number (e.g. 2048), or a string "<n>MiB"
  * `G` and lower-case units are refused because they are ambiguous (decimal or binary? Docker reads
  * `m` as MiB, most people read `MB` as 10^6 bytes); the refusal says what to write instead.
  */
-function explainMemory(value) {
+function memory_explainMemory(value) {
     const refuse = (message, hint) => ({
         refusal: hint === undefined
             ? { message, expected: MEMORY_EXPECTED }
@@ -47166,8 +47166,8 @@ function checkRange(mib, refuse) {
  * parseMemory('2GB'); // throws: ambiguous unit. Write 2GiB or 2048
  * @throws {ConfigurationError} when the value is not one of the accepted forms; the message says what to write.
  */
-function parseMemory(value) {
-    const result = explainMemory(value);
+function memory_parseMemory(value) {
+    const result = memory_explainMemory(value);
     if ('mib' in result)
         return result.mib;
     const { message, hint } = result.refusal;
@@ -47190,7 +47190,7 @@ const FARGATE_TABLE = (/* unused pure expression or super */ null && ([
  * @example
  * fargateSizes().find((size) => size.cpu === 1)?.memoryMiB; // 2048
  */
-function fargateSizes() {
+function memory_fargateSizes() {
     const sizes = [];
     for (const [cpu, first, last, step] of FARGATE_TABLE) {
         for (let memoryMiB = first; memoryMiB <= last; memoryMiB += step) {
@@ -47206,8 +47206,8 @@ function fargateSizes() {
  * isFargateSize(0.25, 2048); // true
  * isFargateSize(0.25, 4096); // false
  */
-function isFargateSize(cpu, memoryMiB) {
-    return fargateSizes().some((size) => size.cpu === cpu && size.memoryMiB === memoryMiB);
+function memory_isFargateSize(cpu, memoryMiB) {
+    return memory_fargateSizes().some((size) => size.cpu === cpu && size.memoryMiB === memoryMiB);
 }
 /**
  * The smallest Fargate size that gives the algorithm what its manifest asks for plus the runner's
@@ -47221,7 +47221,7 @@ function isFargateSize(cpu, memoryMiB) {
 function memory_taskSize(manifest, runnerOverheadMiB = memory_RUNNER_OVERHEAD_MIB) {
     const need = manifest.memoryMiB + runnerOverheadMiB;
     const cpu = manifest.cpu ?? 0.25;
-    return fargateSizes().find((size) => size.cpu >= cpu && size.memoryMiB >= need);
+    return memory_fargateSizes().find((size) => size.cpu >= cpu && size.memoryMiB >= need);
 }
 
 ;// CONCATENATED MODULE: ../core/src/schemas/manifest.ts
@@ -49673,10 +49673,17 @@ async function killProcessesOf(uid) {
 /** How long a timed-out algorithm gets between SIGTERM and SIGKILL. */
 const KILL_GRACE_MS = 5_000;
 /**
+ * How long, once the algorithm and its process group are gone, its output pipes may stay open: only
+ * a process that left the group (setsid) holds them then, and the task does not wait for it.
+ */
+const OUTPUT_DRAIN_MS = 2_000;
+/**
  * Runs the algorithm as a child process in its own process group, streams its output into the task
  * log, and enforces the time limit (SIGTERM, then SIGKILL after a grace period, to the whole group
- * so helper processes die too). The child is made the first candidate of the kernel's OOM killer,
- * so when the container runs out of memory the algorithm dies and the runner survives to record it.
+ * so helper processes die too). However it ends, the whole group is then SIGKILLed: a helper left
+ * in the background (`cmd &`) would otherwise write into the next task's workspace. The child is
+ * made the first candidate of the kernel's OOM killer, so when the container runs out of memory the
+ * algorithm dies and the runner survives to record it.
  *
  * @example
  * const outcome = await runAlgorithm({ command: ['/bin/thumbs', '/data/in/a.png'], env: {}, timeoutMs: 60_000, log });
@@ -49705,13 +49712,19 @@ async function runAlgorithm(invocation) {
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
     });
-    // Listen for the end at once: a fast program can be gone before the next await returns.
+    // Listen for the end at once: a fast program can be gone before the next await returns. 'exit'
+    // and not 'close': a helper in the background holds the pipes open after the program is gone.
     const exited = new Promise((resolve) => {
         child.once('error', (error) => {
             resolve({ code: null, signal: null, error });
         });
-        child.once('close', (code, signal) => {
+        child.once('exit', (code, signal) => {
             resolve({ code, signal });
+        });
+    });
+    const closed = new Promise((resolve) => {
+        child.once('close', () => {
+            resolve();
         });
     });
     child.stdout.on('data', (chunk) => {
@@ -49749,9 +49762,7 @@ async function runAlgorithm(invocation) {
     if (graceTimer !== undefined)
         clearTimeout(graceTimer);
     invocation.signal?.removeEventListener('abort', onAbort);
-    // A process that left the group (setsid) would otherwise live on into the next task.
-    if (invocation.runAs !== undefined)
-        await killProcessesOf(invocation.runAs.uid);
+    await sweepAfterExit(child, closed, invocation);
     const durationMs = Date.now() - started;
     if (ended.error !== undefined) {
         const message = `could not start ${program}: ${toError(ended.error).message}`;
@@ -49780,6 +49791,34 @@ async function runAlgorithm(invocation) {
         outOfMemory,
         durationMs,
     };
+}
+/**
+ * Once the algorithm has exited, kills what it left running in its process group, or a helper in
+ * the background would live on into the next task and write into its outputs; a process that left
+ * the group (setsid) is reached only through its user, when the algorithm has its own. Then waits
+ * until stdout and stderr are read to their end, so the last lines reach the log. A pipe still open
+ * after {@link OUTPUT_DRAIN_MS} is held by a process that escaped the kill: it is closed on our
+ * side, and the log says why its later output is missing.
+ */
+async function sweepAfterExit(child, closed, { runAs, log }) {
+    signalProcessGroup(child.pid, 'SIGKILL');
+    if (runAs !== undefined)
+        await killProcessesOf(runAs.uid);
+    let timer;
+    const drained = await Promise.race([
+        closed.then(() => true),
+        new Promise((resolve) => {
+            timer = setTimeout(() => {
+                resolve(false);
+            }, OUTPUT_DRAIN_MS);
+        }),
+    ]);
+    clearTimeout(timer);
+    if (drained)
+        return;
+    log.note('a process the algorithm started left its process group and still holds its output open: it is no longer logged');
+    child.stdout?.destroy();
+    child.stderr?.destroy();
 }
 /** The number of OOM kills in this container's memory cgroup (v2, then v1), when the kernel tells. */
 async function cgroupOomKills() {
@@ -50506,7 +50545,9 @@ function isObjectCreated(record) {
 /**
  * Parses the body of a task-queue message. Never throws: a body that is neither an S3 event
  * notification, an S3 test event nor a sluice task message gives `{ kind: 'malformed', reason }`,
- * the reason naming the JSON path at fault.
+ * the reason naming the JSON path at fault. An S3 event is read record by record: the records that
+ * cannot be read come back in `invalid` beside the good ones; only an event without any good record
+ * is `malformed`.
  *
  * @example
  * const parsed = parseQueueMessage(message.body);
@@ -50552,13 +50593,17 @@ function parseS3Event(records) {
         return malformed('$.Records: expected a non-empty array');
     }
     const parsed = [];
+    const invalid = [];
     for (const [index, record] of records.entries()) {
         const result = parseRecord(record, `$.Records[${index}]`);
         if (typeof result === 'string')
-            return malformed(result);
-        parsed.push(result);
+            invalid.push({ index, reason: result });
+        else
+            parsed.push(result);
     }
-    return { kind: 's3-event', records: parsed };
+    if (parsed.length === 0)
+        return malformed(invalid.map((record) => record.reason).join('; '));
+    return { kind: 's3-event', records: parsed, invalid };
 }
 /** A record, or the reason it is not one. */
 function parseRecord(record, path) {
@@ -50652,7 +50697,8 @@ function describeStart(body) {
 ;// CONCATENATED MODULE: ../core/src/broker/message-decision.ts
 
 /**
- * Decides what to do with a message body.
+ * Decides what to do with a message body. An S3 event's records are taken one by one: a record
+ * that cannot be read is set aside and the others still become tasks.
  *
  * @example
  * decideMessage(body, 'thumbs-3f9a0c12', inputFilter(selection));
@@ -50700,6 +50746,13 @@ function decideMessage(body, runId, isInput) {
                     ...(record.versionId !== undefined && { versionId: record.versionId }),
                 });
             }
+            if (parsed.invalid.length > 0) {
+                const rejected = rejectedRecords(parsed.invalid, parsed.records.length, tasks.length);
+                // Each good record's task goes out as a message of its own, so none waits on the bad ones.
+                if (tasks.length > 0)
+                    return { action: 'fan-out', tasks, dropped, rejected };
+                return { action: 'reject', reason: rejected.reason };
+            }
             const [only] = tasks;
             if (tasks.length === 1 && only !== undefined)
                 return { action: 'run', task: only };
@@ -50708,6 +50761,17 @@ function decideMessage(body, runId, isInput) {
             return { action: 'drop', dropped };
         }
     }
+}
+function rejectedRecords(records, readable, tasks) {
+    const others = tasks === 0 ? 'no other record made a task' : `the others made ${tasks} task(s)`;
+    return {
+        records,
+        reason: `${records.length} of the ${records.length + readable} records of this S3 event cannot be read and ` +
+            `${records.length === 1 ? 'was' : 'were'} set aside (${others}): ` +
+            `${records.map((record) => record.reason).join('; ')}. ` +
+            "A record S3 sends always has these fields: look for another sender to the run's queue and fix what it writes. " +
+            'The object a set-aside record names, if it is an input, is enqueued again by `sluice dispatch`, which lists the input bucket.',
+    };
 }
 
 ;// CONCATENATED MODULE: ../core/src/broker/task-commit.ts
@@ -50727,13 +50791,14 @@ const TRANSFER_MARGIN_SECONDS = 15 * 60;
 const OUTPUT_WRITER_METADATA = 'sluice-task';
 /**
  * Commits the outputs a worker wrote to their final keys: removes an earlier attempt's leftovers
- * when there may be some, then writes the completion marker (conditionally: one marker per task).
+ * when there may be some, then writes the completion marker (conditionally: one marker per task),
+ * which carries every attempt, the committing one last: the task record is not rewritten after it.
  *
  * @example
- * const committed = await commitOutputs(deps, { task, taskId, outputPrefix, cleanup, log }, written);
+ * const committed = await commitOutputs(deps, { task, taskId, outputPrefix, cleanup, log }, written, attempts);
  * @throws ConfigurationError when a result's key cannot be built; AWS errors once retries are spent.
  */
-async function commitOutputs(deps, state, outputs) {
+async function commitOutputs(deps, state, outputs, attempts) {
     const { settings, store, ledger } = deps;
     const { task, taskId } = state;
     const bucket = settings.config.output.bucket;
@@ -50760,10 +50825,20 @@ async function commitOutputs(deps, state, outputs) {
         algorithmDigest: settings.algorithmDigest,
         outputs: committed,
         committedAt: new Date().toISOString(),
+        attempts: [...attempts],
     };
     if (await ledger.writeMarker(marker))
         return { kind: 'committed', outputs: committed };
     const existing = await ledger.marker(taskId);
+    // A marker PUT whose answer was lost is retried and then finds its own marker: still ours.
+    const ours = attempts.at(-1);
+    const theirs = existing?.attempts?.at(-1);
+    if (ours !== undefined &&
+        theirs !== undefined &&
+        ours.attempt === theirs.attempt &&
+        ours.workerId === theirs.workerId &&
+        ours.startedAt === theirs.startedAt)
+        return { kind: 'committed', outputs: existing?.outputs ?? committed };
     return { kind: 'done', outputs: existing?.outputs ?? committed };
 }
 /**
@@ -50926,6 +51001,8 @@ const FAILURE_CLASSES = [
     'upload-failed',
     'infrastructure',
 ];
+/** The largest task log kept inside its attempt's record entry; a larger one is its own object. */
+const INLINE_LOG_MAX_BYTES = 8192;
 const TIMESTAMP = {
     type: 'string',
     title: 'an ISO 8601 UTC timestamp such as "2025-01-31T12:00:00.000Z"',
@@ -50946,6 +51023,32 @@ const outputSchema = {
         etag: { type: 'string', minLength: 1 },
     },
     required: ['key', 'size', 'etag'],
+    additionalProperties: false,
+};
+const attemptSchema = {
+    type: 'object',
+    properties: {
+        attempt: { type: 'integer', minimum: 1 },
+        workerId: { type: 'string', minLength: 1 },
+        startedAt: TIMESTAMP,
+        endedAt: { ...TIMESTAMP, nullable: true },
+        phases: {
+            type: 'object',
+            properties: { downloadMs: MS, runMs: MS, uploadMs: MS },
+            additionalProperties: false,
+        },
+        exitCode: { type: 'integer', nullable: true, minimum: -255, maximum: 255 },
+        failureClass: {
+            type: 'string',
+            nullable: true,
+            enum: [...FAILURE_CLASSES],
+        },
+        logKey: { type: 'string', nullable: true, minLength: 1 },
+        // UTF-16 code units never outnumber UTF-8 bytes, so a log within the byte limit fits.
+        log: { type: 'string', nullable: true, maxLength: INLINE_LOG_MAX_BYTES },
+        message: { type: 'string', nullable: true, maxLength: 4096 },
+    },
+    required: ['attempt', 'workerId', 'startedAt', 'phases'],
     additionalProperties: false,
 };
 const taskRecordSchemaTyped = {
@@ -50971,33 +51074,7 @@ const taskRecordSchemaTyped = {
         },
         status: { type: 'string', enum: [...TASK_STATUSES] },
         algorithmDigest: DIGEST,
-        attempts: {
-            type: 'array',
-            items: {
-                type: 'object',
-                properties: {
-                    attempt: { type: 'integer', minimum: 1 },
-                    workerId: { type: 'string', minLength: 1 },
-                    startedAt: TIMESTAMP,
-                    endedAt: { ...TIMESTAMP, nullable: true },
-                    phases: {
-                        type: 'object',
-                        properties: { downloadMs: MS, runMs: MS, uploadMs: MS },
-                        additionalProperties: false,
-                    },
-                    exitCode: { type: 'integer', nullable: true, minimum: -255, maximum: 255 },
-                    failureClass: {
-                        type: 'string',
-                        nullable: true,
-                        enum: [...FAILURE_CLASSES],
-                    },
-                    logKey: { type: 'string', nullable: true, minLength: 1 },
-                    message: { type: 'string', nullable: true, maxLength: 4096 },
-                },
-                required: ['attempt', 'workerId', 'startedAt', 'phases'],
-                additionalProperties: false,
-            },
-        },
+        attempts: { type: 'array', items: attemptSchema },
         outputs: { type: 'array', items: outputSchema },
         heldBy: {
             type: 'object',
@@ -51048,6 +51125,7 @@ const completionMarkerSchemaTyped = {
         algorithmDigest: DIGEST,
         outputs: { type: 'array', items: outputSchema },
         committedAt: TIMESTAMP,
+        attempts: { type: 'array', items: attemptSchema, nullable: true },
     },
     required: ['schemaVersion', 'runId', 'taskId', 'input', 'algorithmDigest', 'outputs', 'committedAt'],
     additionalProperties: false,
@@ -51093,6 +51171,41 @@ function validateCompletionMarker(value, file) {
     if (validate(value))
         return value;
     throw new errors_ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, completionMarkerSchema));
+}
+/** The same attempt: its number, worker and start (a released attempt's number comes again). */
+function sameAttempt(a, b) {
+    return a.attempt === b.attempt && a.workerId === b.workerId && a.startedAt === b.startedAt;
+}
+/**
+ * A task as it stands, from its record and its completion marker. A task with a marker succeeded:
+ * the commit writes the marker and leaves the record as the lease wrote it (`running`, held), so
+ * the marker's attempts (the committing one last) are merged over the record's, and its outputs are
+ * the task's. Without a marker, the record is returned as it is.
+ *
+ * @example
+ * const task = completedRecord(await readRecord(), await readMarker()); // status 'succeeded' when a marker exists
+ * @throws never.
+ */
+function completedRecord(record, marker) {
+    if (marker === undefined)
+        return record;
+    const fromMarker = marker.attempts ?? [];
+    const attempts = [
+        ...(record?.attempts ?? []).filter((a) => !fromMarker.some((m) => sameAttempt(a, m))),
+        ...fromMarker,
+    ].sort((a, b) => a.attempt - b.attempt || a.startedAt.localeCompare(b.startedAt));
+    const updatedAt = record !== undefined && record.updatedAt > marker.committedAt ? record.updatedAt : marker.committedAt;
+    return {
+        schemaVersion: 1,
+        runId: marker.runId,
+        taskId: marker.taskId,
+        input: record?.input ?? { ...marker.input },
+        status: 'succeeded',
+        algorithmDigest: marker.algorithmDigest,
+        attempts,
+        outputs: marker.outputs,
+        updatedAt,
+    };
 }
 
 ;// CONCATENATED MODULE: ../core/src/storage/update-json.ts
@@ -51177,16 +51290,13 @@ class TaskLedger {
      * second dispatch, a repeated S3 event) is dropped; only a re-drive (`retryFrom`) runs it again.
      */
     async failedForGood(taskId) {
+        return (await this.record(taskId))?.status === 'failed';
+    }
+    /** The task's record as stored; undefined when there is none or it is unreadable (logged). */
+    async record(taskId) {
         const key = taskRecordKey(this.runId, taskId);
         const found = await retry_withRetries(() => this.store.getJson({ bucket: this.bucket, key }));
-        if (found === undefined)
-            return false;
-        try {
-            return validateTaskRecord(found.value, `s3://${this.bucket}/${key}`).status === 'failed';
-        }
-        catch {
-            return false;
-        }
+        return this.readable(found, key, taskId);
     }
     /**
      * Creates the task's record with its first lease's attempt (`running`), only if there is none
@@ -51268,7 +51378,13 @@ class TaskLedger {
      * own numbers, times and ids.
      */
     masked(attempt) {
-        return attempt.message === undefined ? attempt : { ...attempt, message: this.log.mask(attempt.message) };
+        const { message, log } = attempt;
+        return {
+            ...attempt,
+            ...(message !== undefined && { message: this.log.mask(message) }),
+            // The worker masked its log already; masked again here, a worker that missed one is covered.
+            ...(log !== undefined && { log: this.log.mask(log) }),
+        };
     }
     /** The record as read, or undefined (with a warning) when it does not pass its schema. */
     readable(existing, key, taskId) {
@@ -51310,7 +51426,10 @@ class TaskLedger {
     /** Writes the completion marker; false when another commit wrote it first. */
     async writeMarker(marker) {
         const key = completionMarkerKey(this.runId, marker.taskId);
-        const put = await retry_withRetries(() => this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(marker), {
+        const masked = marker.attempts === undefined
+            ? marker
+            : { ...marker, attempts: marker.attempts.map((attempt) => this.masked(attempt)) };
+        const put = await retry_withRetries(() => this.store.putIfAbsent({ bucket: this.bucket, key }, JSON.stringify(masked), {
             contentType: 'application/json',
         }));
         return put !== undefined;
@@ -51470,6 +51589,13 @@ class TaskControl {
                 }
                 log.info('message-split', { tasks: decision.tasks.length, dropped: decision.dropped });
                 this.stats.split += 1;
+                if (decision.rejected !== undefined) {
+                    // Its good records are tasks now; the bad ones are set aside as a malformed message is.
+                    const { reason, records } = decision.rejected;
+                    const key = await this.ledger.reject(message.messageId, reason, message.body, new Date());
+                    log.warning('records-rejected', { records, reason, recordedAt: key });
+                    this.stats.rejected += 1;
+                }
                 await this.deleteMessage(message.receiptHandle, log);
                 return undefined;
             }
@@ -51566,13 +51692,15 @@ class TaskControl {
     }
     /**
      * Extends a lease by one window, never past the task's time limit plus a margin for transfers (a
-     * stuck worker must not hold a task for ever) nor past SQS's 12 hours from the receive.
+     * stuck worker must not hold a task for ever) nor past SQS's 12 hours from the receive. The input's
+     * download, once the worker reports it (`downloadMs`), is not counted: a long download must not
+     * eat the algorithm's time and let the message show to a second worker while the first still runs.
      *
      * @throws AWS errors other than "message not held" (the caller logs them and beats again).
      */
-    async heartbeat(lease) {
+    async heartbeat(lease, progress = {}) {
         const { settings, queue } = this.deps;
-        const elapsed = (Date.now() - lease.receivedAt) / 1000;
+        const elapsed = (Date.now() - lease.receivedAt - (progress.downloadMs ?? 0)) / 1000;
         const untilLimit = settings.timeoutSeconds + TRANSFER_MARGIN_SECONDS - elapsed;
         // Keep a few seconds between us and SQS's hard cap, which it enforces with an error.
         const untilCap = SQS_LIMITS.maxVisibilityTimeoutSeconds - elapsed - 5;
@@ -51598,7 +51726,8 @@ class TaskControl {
     async complete(lease, report) {
         const { settings, store, log: baseLog } = this.deps;
         const log = baseLog.with({ taskId: lease.taskId, attempt: lease.attempt, key: lease.task.key });
-        const started = Date.now();
+        const entry = { ...this.entry(lease, report), endedAt: new Date().toISOString() };
+        this.publishLog(lease, report, entry);
         let committed;
         try {
             committed = await commitOutputs({ settings, store, ledger: this.ledger }, {
@@ -51607,7 +51736,7 @@ class TaskControl {
                 outputPrefix: lease.outputPrefix,
                 cleanup: lease.cleanup,
                 log,
-            }, report.outputs);
+            }, report.outputs, await this.attemptsEndingWith(lease, entry));
         }
         catch (thrown) {
             const message = `the results could not be committed: ${toError(thrown).message}`;
@@ -51620,26 +51749,28 @@ class TaskControl {
             });
             return { outcome, message };
         }
-        const phases = { ...report.phases, uploadMs: (report.phases.uploadMs ?? 0) + (Date.now() - started) };
-        const entry = {
-            ...this.entry(lease, { ...report, phases }),
-            endedAt: new Date().toISOString(),
-            ...(committed.kind === 'done' && {
-                message: 'another attempt committed this task first; these results were discarded',
-            }),
-        };
-        this.publishLog(lease, report, entry);
-        await this.ledger.recordAttempt(lease.task, lease.taskId, entry, 'succeeded', {
-            outputs: committed.outputs,
-            ...createdRecord(lease),
-            holder: 'clear',
-        });
+        // Committed here: the marker is the task's final word (the record stays as the lease wrote it).
+        // Beaten by another attempt's marker: this attempt's end is noted in the record.
+        if (committed.kind === 'done') {
+            await this.ledger.recordAttempt(lease.task, lease.taskId, { ...entry, message: 'another attempt committed this task first; these results were discarded' }, 'succeeded', { outputs: committed.outputs, ...createdRecord(lease), holder: 'clear' });
+        }
         await this.deleteMessage(lease.receiptHandle, log);
         return {
             outcome: 'succeeded',
             committedHere: committed.kind === 'committed',
             outputs: committed.outputs.map(({ key, size }) => ({ key, size })),
         };
+    }
+    /**
+     * Every attempt of the task with this one last, for the marker. Known without a read when this
+     * lease created the record (it holds only this attempt); otherwise the record is read once.
+     */
+    async attemptsEndingWith(lease, entry) {
+        if (lease.recordEtag !== undefined)
+            return [entry];
+        const record = await this.ledger.record(lease.taskId);
+        const earlier = (record?.attempts ?? []).filter((a) => !(a.attempt === entry.attempt && a.workerId === entry.workerId && a.startedAt === entry.startedAt));
+        return [...earlier, entry];
     }
     /**
      * Records a failed attempt; retries it after a backoff, or ends the task and moves it to the
@@ -51728,14 +51859,2018 @@ class TaskControl {
             ...(report.exitCode !== undefined && { exitCode: report.exitCode }),
         };
     }
-    /** Names the attempt's log in its entry when the worker wrote it (straight to its final key). */
+    /** Keeps a small log in the entry, or names the one the worker wrote (straight to its final key). */
     publishLog(lease, report, entry) {
-        if (report.logStaged)
+        if (report.log !== undefined)
+            entry.log = report.log;
+        else if (report.logStaged)
             entry.logKey = lease.logKey;
     }
     async deleteMessage(receiptHandle, log) {
         await this.deletes.delete(receiptHandle, log);
     }
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/job.ts
+// The job (`job.json`): what a user commits or dispatches to run an algorithm over a bucket.
+// `RawJob` is the file as written; `Job` is the normalised form (defaults applied, the algorithm
+// reference parsed, credentials as a tagged union). Its JSON Schema is job-schema.ts.
+
+
+
+/** Defaults applied to a job; the reference (docs/reference.md) lists them too. */
+const JOB_DEFAULTS = {
+    prefix: '',
+    include: ['**'],
+    create: false,
+    credentials: 'environment',
+    roleSessionName: 'sluice',
+    audience: 'sts.amazonaws.com',
+    backend: 'local',
+    maxWorkers: 4,
+    minWorkers: 0,
+    launchType: 'FARGATE',
+    spot: false,
+    idleSeconds: 60,
+    retries: 2,
+    keep: false,
+    mode: 'sealed',
+};
+/** The name of the reserved prefix sluice keeps its ledger under, in the output bucket. */
+const job_RESERVED_PREFIX = '_sluice/';
+const IMAGE_REFERENCE = new RegExp(IMAGE_REFERENCE_PATTERN);
+const NAME_AT_VERSION = /^([a-z0-9]+(?:[._-][a-z0-9]+)*)@([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/;
+/**
+ * Reads a job's `algorithm`: `name@version` names a catalogue entry; anything with a registry, a
+ * path, a tag or a `@sha256:` digest is an image reference. Undefined when it is neither.
+ *
+ * @example
+ * parseAlgorithmRef('thumbnails@1.0.0'); // { kind: 'catalogue', name: 'thumbnails', version: '1.0.0' }
+ * parseAlgorithmRef('ghcr.io/acme/thumbs:1'); // { kind: 'image', reference: 'ghcr.io/acme/thumbs:1' }
+ */
+function job_parseAlgorithmRef(text) {
+    const catalogue = NAME_AT_VERSION.exec(text);
+    if (catalogue && !text.includes('@sha256:')) {
+        return { kind: 'catalogue', name: catalogue[1] ?? '', version: catalogue[2] ?? '' };
+    }
+    if (IMAGE_REFERENCE.test(text) && (text.includes('/') || text.includes(':'))) {
+        return { kind: 'image', reference: text };
+    }
+    return undefined;
+}
+function folderPrefix(prefix) {
+    return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+/**
+ * Applies defaults to a job that passed the schema and the job rules.
+ *
+ * @example
+ * normalizeJob({ name: 'n', algorithm: 'a@1', input: { bucket: 'in-b' }, output: { bucket: 'out-b' } }).compute.backend; // 'local'
+ * @throws {ConfigurationError} when `algorithm` is neither `name@version` nor an image reference (the job rules report this first).
+ */
+function job_normalizeJob(raw) {
+    const algorithm = job_parseAlgorithmRef(raw.algorithm);
+    if (algorithm === undefined) {
+        throw new ConfigurationError(`algorithm "${raw.algorithm}" is neither name@version nor an image reference`);
+    }
+    const aws = raw.aws ?? {};
+    const source = aws.credentials ?? JOB_DEFAULTS.credentials;
+    const roleSessionName = aws.roleSessionName ?? JOB_DEFAULTS.roleSessionName;
+    const credentials = source === 'profile'
+        ? { source, profile: aws.profile ?? '' }
+        : source === 'roleArn'
+            ? { source, roleArn: aws.roleArn ?? '', roleSessionName }
+            : source === 'oidc'
+                ? {
+                    source,
+                    roleArn: aws.roleArn ?? '',
+                    roleSessionName,
+                    audience: aws.audience ?? JOB_DEFAULTS.audience,
+                }
+                : { source: 'environment' };
+    const compute = raw.compute ?? {};
+    const subnets = [...(compute.subnets ?? [])];
+    return {
+        name: raw.name,
+        algorithm,
+        input: {
+            bucket: raw.input.bucket,
+            prefix: folderPrefix(raw.input.prefix ?? JOB_DEFAULTS.prefix),
+            include: [...(raw.input.include ?? JOB_DEFAULTS.include)],
+            create: raw.input.create ?? JOB_DEFAULTS.create,
+        },
+        output: { bucket: raw.output.bucket, prefix: folderPrefix(raw.output.prefix ?? JOB_DEFAULTS.prefix) },
+        env: { ...raw.env },
+        aws: { ...(aws.region !== undefined ? { region: aws.region } : {}), credentials },
+        compute: {
+            backend: compute.backend ?? JOB_DEFAULTS.backend,
+            maxWorkers: compute.maxWorkers ?? JOB_DEFAULTS.maxWorkers,
+            minWorkers: compute.minWorkers ?? JOB_DEFAULTS.minWorkers,
+            launchType: compute.launchType ?? JOB_DEFAULTS.launchType,
+            spot: compute.spot ?? JOB_DEFAULTS.spot,
+            subnets,
+            securityGroups: [...(compute.securityGroups ?? [])],
+            assignPublicIp: compute.assignPublicIp ?? subnets.length === 0,
+            idleSeconds: compute.idleSeconds ?? JOB_DEFAULTS.idleSeconds,
+            ...(compute.tasksPerWorker !== undefined && { tasksPerWorker: compute.tasksPerWorker }),
+            ...(compute.workerCpu !== undefined && { workerCpu: compute.workerCpu }),
+            // The schema's pattern admits only what parseMemory reads.
+            ...(compute.workerMemory !== undefined && { workerMemoryMiB: parseMemory(compute.workerMemory) }),
+        },
+        retries: raw.retries ?? JOB_DEFAULTS.retries,
+        ...(raw.timeoutSeconds !== undefined ? { timeoutSeconds: raw.timeoutSeconds } : {}),
+        keep: raw.keep ?? JOB_DEFAULTS.keep,
+        mode: raw.mode ?? JOB_DEFAULTS.mode,
+    };
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/worker-size.ts
+// How many tasks one worker runs side by side, and how large the worker is: the job's
+// `compute.tasksPerWorker`, `workerCpu` and `workerMemory` against the manifest's `cpu` and `memory`.
+// The manifest's input and output are fixed container paths, so two tasks never share a container: a
+// worker runs `tasksPerWorker` runner containers, each its own runner (workspace, lease, heartbeat,
+// release on SIGTERM). One rule, used by the job checks (crossCheckJob), the ECS task definition
+// (provision) and the local backend.
+
+
+
+/**
+ * The most tasks one worker runs: ECS allows 10 containers in a task definition, and a worker on ECS
+ * is one task with a runner container per task.
+ */
+const MAX_TASKS_PER_WORKER = 10;
+/** vCPUs a task counts for when the manifest gives no `cpu`: Fargate's smallest size. */
+const DEFAULT_TASK_CPU = 0.25;
+/** What one task needs of a worker: the manifest's cpu (or 0.25) and memory plus the runner's overhead. */
+function perTask(manifest) {
+    return { cpu: manifest.cpu ?? DEFAULT_TASK_CPU, memoryMiB: manifest.memoryMiB + RUNNER_OVERHEAD_MIB };
+}
+/** The Fargate vCPU counts, in words. */
+function fargateCpuWords() {
+    const cpus = [...new Set(fargateSizes().map((size) => size.cpu))];
+    return `${cpus.slice(0, -1).join(', ')} or ${cpus[cpus.length - 1] ?? ''} vCPU`;
+}
+/** Fargate's memory sizes for a vCPU count, in words: "512, 1024 or 2048 MiB", "2048–8192 MiB in steps of 1024". */
+function fargateMemoryWords(cpu) {
+    const memory = fargateSizes()
+        .filter((size) => size.cpu === cpu)
+        .map((size) => size.memoryMiB);
+    const first = memory[0];
+    const last = memory[memory.length - 1];
+    if (first === undefined || last === undefined)
+        return 'none';
+    const step = (memory[1] ?? first) - first;
+    const even = memory.every((value, index) => value === first + index * step);
+    if (!even || memory.length <= 3)
+        return `${memory.slice(0, -1).join(', ')} or ${last} MiB`;
+    return `${first}–${last} MiB in steps of ${step}`;
+}
+function words(n, one, many) {
+    return `${n} ${n === 1 ? one : many}`;
+}
+/**
+ * The worker a job asks for, or why it cannot have it. Fargate's table applies when the job runs on
+ * ECS with `launchType` FARGATE and the algorithm needs no GPU (else the task is for EC2, any size).
+ *
+ * - `workerCpu` and `workerMemory` come together. With them, `tasksPerWorker` defaults to as many
+ *   tasks as fit: floor(min(workerCpu / cpu, workerMemory / (memory + 128 MiB))), at most 10; fewer
+ *   than one is refused, and so is an explicit `tasksPerWorker` that does not fit.
+ * - Without them, the worker is the smallest Fargate size that holds `tasksPerWorker` (default 1)
+ *   tasks; with one task the algorithm's own task definition already has it (`size` absent).
+ * - A port algorithm runs one task per worker on ECS: the containers of a task share its network.
+ * - Locally only `tasksPerWorker` counts (default 1): `maxWorkers` runners already fill the machine
+ *   as the user chose, and the worker size is ECS's.
+ *
+ * @example
+ * explainWorkerSize({ memoryMiB: 896, cpu: 0.5 }, { backend: 'ecs', launchType: 'FARGATE', workerCpu: 2, workerMemoryMiB: 4096 });
+ * // { worker: { tasksPerWorker: 4, size: { cpuUnits: 2048, memoryMiB: 4096 } } }
+ * @throws never: problems are returned, each at its path in the job.
+ */
+function worker_size_explainWorkerSize(manifest, compute) {
+    const explicit = compute.tasksPerWorker;
+    if (compute.backend === 'local')
+        return { worker: { tasksPerWorker: explicit ?? 1 } };
+    const need = perTask(manifest);
+    const asked = {
+        fargate: compute.launchType === 'FARGATE' && manifest.gpu === 0,
+        need,
+        what: `one task needs ${need.cpu} vCPU and ${need.memoryMiB} MiB (the manifest's ${manifest.cpu === undefined ? `memory, ${DEFAULT_TASK_CPU} vCPU as it gives no cpu,` : 'cpu and memory'} plus the runner's ${RUNNER_OVERHEAD_MIB} MiB)`,
+        // A port algorithm: the runner containers of one ECS task share its network, and so its port.
+        tasks: manifest.port !== undefined ? 1 : explicit,
+    };
+    if (manifest.port !== undefined && explicit !== undefined && explicit > 1) {
+        return refuse({
+            path: jsonPath(['compute', 'tasksPerWorker']),
+            message: `the algorithm listens on port ${manifest.port}, and the runner containers of one ECS task share its network, so two of them would want the same port`,
+            expected: '1',
+            found: String(explicit),
+            hint: 'Remove "tasksPerWorker" (or set 1) and raise "maxWorkers" instead',
+        });
+    }
+    const { workerCpu, workerMemoryMiB } = compute;
+    if (workerCpu !== undefined && workerMemoryMiB !== undefined) {
+        return sizedByWorker(asked, workerCpu, workerMemoryMiB);
+    }
+    if (workerCpu === undefined && workerMemoryMiB === undefined)
+        return sizedByTasks(asked);
+    const [missing, given] = workerCpu === undefined ? ['workerCpu', 'workerMemory'] : ['workerMemory', 'workerCpu'];
+    return refuse({
+        path: jsonPath(['compute', given]),
+        message: `is given without "${missing}": a worker's size is a pair of vCPUs and memory`,
+        expected: `"workerCpu" and "workerMemory" together`,
+        found: `only "${given}"`,
+        hint: workerCpu !== undefined && asked.fargate && isFargateCpu(workerCpu)
+            ? `Add "workerMemory": Fargate takes ${fargateMemoryWords(workerCpu)} with ${workerCpu} vCPU`
+            : `Add "${missing}", or remove "${given}" to size the worker from the manifest`,
+    });
+}
+function refuse(problem) {
+    return { problems: [problem] };
+}
+/** No worker size in the job: the smallest that holds the tasks (the algorithm's own for one). */
+function sizedByTasks({ fargate, need, what, tasks = 1 }) {
+    if (tasks === 1)
+        return { worker: { tasksPerWorker: 1 } };
+    const cpu = tasks * need.cpu;
+    const memoryMiB = tasks * need.memoryMiB;
+    if (!fargate) {
+        return { worker: { tasksPerWorker: tasks, size: { cpuUnits: Math.ceil(cpu * 1024), memoryMiB } } };
+    }
+    const size = fargateSizes().find((s) => s.cpu >= cpu && s.memoryMiB >= memoryMiB);
+    if (size === undefined) {
+        return refuse({
+            path: jsonPath(['compute', 'tasksPerWorker']),
+            message: `${tasks} tasks need ${cpu} vCPU and ${memoryMiB} MiB, more than the largest Fargate size (16 vCPU, 122880 MiB); ${what}`,
+            expected: `at most ${maxFitting(need, 16, 122880)}`,
+            found: String(tasks),
+            hint: 'Lower "tasksPerWorker", or run with "launchType": "EC2"',
+        });
+    }
+    return { worker: { tasksPerWorker: tasks, size: { cpuUnits: size.cpuUnits, memoryMiB: size.memoryMiB } } };
+}
+/** A worker size in the job: a Fargate size on Fargate, holding at least one task, and the tasks asked. */
+function sizedByWorker(asked, workerCpu, workerMemoryMiB) {
+    const { fargate, need, what, tasks } = asked;
+    if (fargate && !isFargateSize(workerCpu, workerMemoryMiB)) {
+        return refuse(isFargateCpu(workerCpu)
+            ? {
+                path: jsonPath(['compute', 'workerMemory']),
+                message: `is not a Fargate size with ${workerCpu} vCPU`,
+                expected: fargateMemoryWords(workerCpu),
+                found: `${workerMemoryMiB} MiB`,
+                hint: 'Pick a memory size of the Fargate table for "workerCpu", or run with "launchType": "EC2"',
+            }
+            : {
+                path: jsonPath(['compute', 'workerCpu']),
+                message: 'is not a vCPU count Fargate offers',
+                expected: fargateCpuWords(),
+                found: String(workerCpu),
+                hint: 'Pick one of the Fargate sizes, or run with "launchType": "EC2"',
+            });
+    }
+    const fit = maxFitting(need, workerCpu, workerMemoryMiB);
+    const worker = `a worker of ${workerCpu} vCPU and ${workerMemoryMiB} MiB`;
+    if (fit < 1) {
+        const short = workerCpu < need.cpu ? 'workerCpu' : 'workerMemory';
+        return refuse({
+            path: jsonPath(['compute', short]),
+            message: `${worker} cannot hold one task: ${what}`,
+            expected: short === 'workerCpu' ? `at least ${need.cpu}` : `at least ${need.memoryMiB} MiB`,
+            found: short === 'workerCpu' ? String(workerCpu) : `${workerMemoryMiB} MiB`,
+            hint: 'Raise "workerCpu" and "workerMemory", or remove both to size the worker from the manifest',
+        });
+    }
+    if (tasks !== undefined && tasks > fit) {
+        return refuse({
+            path: jsonPath(['compute', 'tasksPerWorker']),
+            message: `${words(tasks, 'task does', 'tasks do')} not fit in ${worker}: ${what}`,
+            expected: `at most ${fit}`,
+            found: String(tasks),
+            hint: `Lower "tasksPerWorker" to ${fit} (or remove it: the default is what fits), or raise "workerCpu" and "workerMemory" to at least ${tasks * need.cpu} vCPU and ${tasks * need.memoryMiB} MiB`,
+        });
+    }
+    return {
+        worker: {
+            tasksPerWorker: tasks ?? Math.min(fit, MAX_TASKS_PER_WORKER),
+            size: { cpuUnits: Math.round(workerCpu * 1024), memoryMiB: workerMemoryMiB },
+        },
+    };
+}
+/** How many tasks of `need` fit in a worker of `cpu` vCPUs and `memoryMiB`. */
+function maxFitting(need, cpu, memoryMiB) {
+    // A small epsilon: 3 × 0.1 vCPU is not above 0.3 vCPU.
+    return Math.floor(Math.min(cpu / need.cpu + 1e-9, memoryMiB / need.memoryMiB));
+}
+function isFargateCpu(cpu) {
+    return fargateSizes().some((size) => size.cpu === cpu);
+}
+/**
+ * The worker a job asks for ({@link explainWorkerSize}), or a ValidationError naming the job file
+ * and the JSON path.
+ *
+ * @example
+ * const { tasksPerWorker, size } = workerSize(manifest, { ...job.compute, backend: 'ecs' });
+ * @throws {ValidationError} when the worker cannot be had: a worker size off the Fargate table, one
+ *   that holds no task, a `tasksPerWorker` that does not fit, or several tasks of a port algorithm on ECS.
+ */
+function workerSize(manifest, compute) {
+    const result = worker_size_explainWorkerSize(manifest, compute);
+    if ('worker' in result)
+        return result.worker;
+    throw new ValidationError(result.problems.map((problem) => ({ file: JOB_FILE, ...problem })));
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/job-schema.ts
+// The published JSON Schema of `job.json`: every field with its type, bounds, default and the
+// description editors show. The types it checks and the normalised `Job` are in job.ts.
+
+
+
+
+
+const BUCKET_PATTERN = '^(?!xn--)(?!.*\\.\\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$';
+const BUCKET_TITLE = 'an S3 bucket name: 3-63 lower-case letters, digits, "." and "-"';
+const PREFIX_PATTERN = '^(?!/)[^\\u0000]*$';
+const PREFIX_TITLE = 'a key prefix such as "photos/" (no leading "/")';
+const jobSchemaTyped = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: 'sluice job (job.json)',
+    description: 'Runs an algorithm over every file in an input bucket prefix and writes the results to an output bucket.',
+    type: 'object',
+    properties: {
+        $schema: { type: 'string', nullable: true, description: 'Path or URL of this schema, for editors.' },
+        name: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 100,
+            title: 'a name starting with a letter or digit (letters, digits, " ", ".", "_", "-")',
+            pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]*$',
+            description: 'Job name; the run id starts with it (lower-cased, shortened).',
+        },
+        algorithm: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 512,
+            description: 'The algorithm: `name@version` as registered by wrap-algorithm, or an image reference (`registry/repo:tag`, `repo@sha256:...`).',
+        },
+        input: {
+            type: 'object',
+            description: 'Where the input files are.',
+            properties: {
+                bucket: {
+                    type: 'string',
+                    title: BUCKET_TITLE,
+                    pattern: BUCKET_PATTERN,
+                    description: 'Input bucket.',
+                },
+                prefix: {
+                    type: 'string',
+                    nullable: true,
+                    title: PREFIX_TITLE,
+                    pattern: PREFIX_PATTERN,
+                    maxLength: 900,
+                    default: JOB_DEFAULTS.prefix,
+                    description: 'Only keys under this prefix are inputs. A `/` is added when missing, so `photos` means `photos/`.',
+                },
+                include: {
+                    type: 'array',
+                    nullable: true,
+                    minItems: 1,
+                    items: { type: 'string', minLength: 1, title: 'a glob such as "**/*.jpg"', pattern: '^(?!/)' },
+                    default: JOB_DEFAULTS.include,
+                    description: 'Globs matched against the key relative to `prefix` (`*` within a segment, `**` across segments, `?`, `{a,b}`). A key is an input when any glob matches.',
+                },
+                create: {
+                    type: 'boolean',
+                    nullable: true,
+                    default: JOB_DEFAULTS.create,
+                    description: 'Create the input bucket when it does not exist.',
+                },
+            },
+            required: ['bucket'],
+            additionalProperties: false,
+        },
+        output: {
+            type: 'object',
+            description: 'Where results go: `<prefix><input key relative to input.prefix>/<output path>`.',
+            properties: {
+                bucket: {
+                    type: 'string',
+                    title: BUCKET_TITLE,
+                    pattern: BUCKET_PATTERN,
+                    description: 'Output bucket (created when missing).',
+                },
+                prefix: {
+                    type: 'string',
+                    nullable: true,
+                    title: PREFIX_TITLE,
+                    pattern: PREFIX_PATTERN,
+                    maxLength: 900,
+                    default: JOB_DEFAULTS.prefix,
+                    description: 'Results go under this prefix. Must not start with `_sluice/` (reserved for the ledger).',
+                },
+            },
+            required: ['bucket'],
+            additionalProperties: false,
+        },
+        env: {
+            type: 'object',
+            nullable: true,
+            required: [],
+            propertyNames: {
+                title: 'a variable name (letters, digits, "_", not starting with a digit or "SLUICE_")',
+                pattern: ENV_NAME_PATTERN,
+            },
+            additionalProperties: {
+                anyOf: [
+                    { type: 'string', title: 'a string (literal value, not for secrets)' },
+                    {
+                        type: 'object',
+                        title: '{"fromEnv": "NAME"}',
+                        properties: {
+                            fromEnv: {
+                                type: 'string',
+                                title: 'an environment variable name',
+                                pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+                                description: 'Read the value from this environment variable of whoever runs sluice.',
+                            },
+                        },
+                        required: ['fromEnv'],
+                        additionalProperties: false,
+                    },
+                    {
+                        type: 'object',
+                        title: '{"fromSecret": "name-or-arn"}',
+                        properties: {
+                            fromSecret: {
+                                type: 'string',
+                                minLength: 1,
+                                description: 'Read the value from this AWS Secrets Manager secret (name or ARN).',
+                            },
+                        },
+                        required: ['fromSecret'],
+                        additionalProperties: false,
+                    },
+                ],
+            },
+            description: 'Values for the variables the manifest declares: a string, `{"fromEnv": "NAME"}` or `{"fromSecret": "name-or-arn"}`. Secret variables must use `fromEnv` or `fromSecret`.',
+        },
+        aws: {
+            type: 'object',
+            nullable: true,
+            description: 'The AWS region and where credentials come from. Never the credentials themselves.',
+            properties: {
+                region: {
+                    type: 'string',
+                    nullable: true,
+                    title: 'an AWS region such as "eu-west-1"',
+                    pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]+$',
+                    description: 'AWS region; default: `AWS_REGION` from the environment.',
+                },
+                credentials: {
+                    type: 'string',
+                    nullable: true,
+                    enum: ['environment', 'profile', 'roleArn', 'oidc'],
+                    default: JOB_DEFAULTS.credentials,
+                    description: '`environment`: the SDK default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY set from secrets, or an earlier configure-aws-credentials step). `profile`: a named profile. `roleArn`: assume `roleArn` with the ambient credentials. `oidc`: assume `roleArn` with the GitHub OIDC token.',
+                },
+                profile: {
+                    type: 'string',
+                    nullable: true,
+                    minLength: 1,
+                    description: 'Profile name, for `credentials: "profile"`.',
+                },
+                roleArn: {
+                    type: 'string',
+                    nullable: true,
+                    title: 'an IAM role ARN such as "arn:aws:iam::123456789012:role/sluice"',
+                    pattern: '^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$',
+                    description: 'Role to assume, for `credentials: "roleArn"` or `"oidc"`.',
+                },
+                roleSessionName: {
+                    type: 'string',
+                    nullable: true,
+                    pattern: '^[A-Za-z0-9+=,.@_-]{2,64}$',
+                    default: JOB_DEFAULTS.roleSessionName,
+                    description: 'Session name when assuming `roleArn`.',
+                },
+                audience: {
+                    type: 'string',
+                    nullable: true,
+                    minLength: 1,
+                    default: JOB_DEFAULTS.audience,
+                    description: 'OIDC token audience, for `credentials: "oidc"`.',
+                },
+            },
+            allOf: [
+                {
+                    if: { properties: { credentials: { const: 'profile' } }, required: ['credentials'] },
+                    then: { required: ['profile'] },
+                },
+                {
+                    if: { properties: { credentials: { enum: ['roleArn', 'oidc'] } }, required: ['credentials'] },
+                    then: { required: ['roleArn'] },
+                },
+            ],
+            additionalProperties: false,
+        },
+        compute: {
+            type: 'object',
+            nullable: true,
+            description: 'Where and how many workers run. The backend can be overridden by an action input or CLI flag.',
+            properties: {
+                backend: {
+                    type: 'string',
+                    nullable: true,
+                    enum: ['local', 'ecs'],
+                    default: JOB_DEFAULTS.backend,
+                    description: '`local`: the local container engine. `ecs`: AWS ECS.',
+                },
+                maxWorkers: {
+                    type: 'integer',
+                    nullable: true,
+                    minimum: 1,
+                    maximum: 1000,
+                    default: JOB_DEFAULTS.maxWorkers,
+                    description: 'Most workers (containers) running at once.',
+                },
+                minWorkers: {
+                    type: 'integer',
+                    nullable: true,
+                    minimum: 0,
+                    maximum: 1000,
+                    default: JOB_DEFAULTS.minWorkers,
+                    description: 'Workers kept running even when idle (0 scales to zero).',
+                },
+                launchType: {
+                    type: 'string',
+                    nullable: true,
+                    enum: ['FARGATE', 'EC2'],
+                    default: JOB_DEFAULTS.launchType,
+                    description: 'ECS launch type (ecs backend).',
+                },
+                spot: {
+                    type: 'boolean',
+                    nullable: true,
+                    default: JOB_DEFAULTS.spot,
+                    description: 'Use Spot capacity (ecs backend).',
+                },
+                subnets: {
+                    type: 'array',
+                    nullable: true,
+                    uniqueItems: true,
+                    items: {
+                        type: 'string',
+                        title: 'a subnet id such as "subnet-0abc1234"',
+                        pattern: '^subnet-[0-9a-f]{8,17}$',
+                    },
+                    description: "Subnets for the workers (ecs backend); default: the default VPC's subnets.",
+                },
+                securityGroups: {
+                    type: 'array',
+                    nullable: true,
+                    uniqueItems: true,
+                    items: {
+                        type: 'string',
+                        title: 'a security group id such as "sg-0abc1234"',
+                        pattern: '^sg-[0-9a-f]{8,17}$',
+                    },
+                    description: 'Security groups for the workers (ecs backend); default: one created for the run with egress only.',
+                },
+                assignPublicIp: {
+                    type: 'boolean',
+                    nullable: true,
+                    description: 'Give workers a public IP (needed to reach ECR and S3 without a NAT gateway). Default: true when `subnets` is omitted (the default VPC), false otherwise.',
+                },
+                idleSeconds: {
+                    type: 'integer',
+                    nullable: true,
+                    minimum: 0,
+                    maximum: 3600,
+                    default: JOB_DEFAULTS.idleSeconds,
+                    description: 'A worker exits after this many seconds without a task.',
+                },
+                tasksPerWorker: {
+                    type: 'integer',
+                    nullable: true,
+                    minimum: 1,
+                    maximum: MAX_TASKS_PER_WORKER,
+                    description: 'Tasks one worker runs side by side, each in a runner container of its own. Default: as many as fit in `workerCpu`/`workerMemory` when given (ECS), else 1. Locally `maxWorkers` × `tasksPerWorker` runners run.',
+                },
+                workerCpu: {
+                    type: 'number',
+                    nullable: true,
+                    exclusiveMinimum: 0,
+                    maximum: 192,
+                    description: 'vCPUs of one ECS worker, with `workerMemory` (a Fargate size on Fargate). Default: the smallest Fargate size holding `tasksPerWorker` tasks.',
+                },
+                workerMemory: {
+                    type: ['integer', 'string'],
+                    nullable: true,
+                    title: MEMORY_EXPECTED,
+                    minimum: MIN_MEMORY_MIB,
+                    maximum: MAX_MEMORY_MIB,
+                    pattern: MEMORY_STRING_PATTERN,
+                    description: 'Memory of one ECS worker, with `workerCpu`: MiB, or `"<n>MiB"` / `"<n>GiB"`.',
+                },
+            },
+            additionalProperties: false,
+        },
+        retries: {
+            type: 'integer',
+            nullable: true,
+            minimum: 0,
+            maximum: 10,
+            default: JOB_DEFAULTS.retries,
+            description: 'Attempts after the first for a failing task.',
+        },
+        timeoutSeconds: {
+            type: 'integer',
+            nullable: true,
+            minimum: 1,
+            maximum: MAX_TIMEOUT_SECONDS,
+            description: "Time limit per task in seconds; overrides the manifest's `timeoutSeconds`.",
+        },
+        keep: {
+            type: 'boolean',
+            nullable: true,
+            default: JOB_DEFAULTS.keep,
+            description: 'Keep the run after the inputs are done (continuous intake) until torn down.',
+        },
+        mode: {
+            type: 'string',
+            nullable: true,
+            enum: ['direct', 'sealed'],
+            default: JOB_DEFAULTS.mode,
+            description: "`sealed` (default): only the run's broker holds storage and queue access; workers get presigned URLs for their task and never a credential. `direct`: workers hold a role (or session) scoped to this run: faster, but every worker holds storage access.",
+        },
+    },
+    required: ['name', 'algorithm', 'input', 'output'],
+    additionalProperties: false,
+};
+/**
+ * The published JSON Schema of `job.json` (draft 2020-12).
+ *
+ * @example
+ * writeFileSync('job.schema.json', JSON.stringify(jobSchema, null, 2));
+ */
+const job_schema_jobSchema = toSchemaJson(jobSchemaTyped);
+
+;// CONCATENATED MODULE: ../core/src/schemas/json-text.ts
+
+/**
+ * The deepest nesting of objects and arrays a document may have. A manifest or a job needs four
+ * levels (`$.env.NAME.fromSecret`); 64 leaves room for anything written by hand, and keeps every
+ * recursive reader (this scanner, the literal-secret scan, Ajv, the explanations) thousands of
+ * frames away from the stack limit.
+ */
+const MAX_DEPTH = 64;
+/**
+ * Parses JSON text (a leading byte-order mark is ignored), or explains where and why it is not
+ * JSON, which keys it gives twice, or where it is nested too deep.
+ */
+function json_text_parseJsonText(text, file) {
+    const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
+    const scan = scanJson(body);
+    if (scan.kind === 'syntax')
+        return { ok: false, problems: [syntaxProblem(body, file, scan)] };
+    if (scan.kind === 'deep')
+        return { ok: false, problems: [depthProblem(body, file, scan)] };
+    if (scan.duplicates.length > 0) {
+        return {
+            ok: false,
+            problems: scan.duplicates.map((duplicate) => duplicateProblem(body, file, duplicate)),
+        };
+    }
+    try {
+        return { ok: true, value: JSON.parse(body) };
+    }
+    catch {
+        // JSON.parse refused what the scanner accepts: report the start rather than guess.
+        return { ok: false, problems: [syntaxProblem(body, file, { offset: 0, reason: 'unreadable JSON' })] };
+    }
+}
+function syntaxProblem(body, file, at) {
+    return {
+        file,
+        path: '$',
+        message: `is not valid JSON: ${at.reason} at ${place(body, at.offset)}`,
+        expected: 'a JSON object',
+        hint: 'Check for a missing comma or quote, a trailing comma, or a comment (JSON allows none)',
+    };
+}
+function depthProblem(body, file, at) {
+    return {
+        file,
+        path: json_path_jsonPath(at.segments),
+        message: `is nested more than ${MAX_DEPTH} levels deep (the level past the limit opens at ${place(body, at.offset)}); sluice reads no deeper document`,
+        expected: `at most ${MAX_DEPTH} levels of objects and arrays (a manifest or a job needs four)`,
+        found: `more than ${MAX_DEPTH} levels`,
+        hint: 'Check the file is the manifest or job you meant, not generated or corrupted output',
+    };
+}
+function duplicateProblem(body, file, duplicate) {
+    const places = duplicate.offsets.map((offset) => place(body, offset));
+    const listed = `${places.slice(0, -1).join(', ')} and ${places[places.length - 1] ?? ''}`;
+    return {
+        file,
+        path: json_path_jsonPath(duplicate.segments),
+        message: `is given ${places.length} times in the same object, at ${listed}: JSON would keep only the last, and the others would go unchecked`,
+        expected: 'each key once per object',
+        found: `${places.length} keys ${JSON.stringify(duplicate.segments[duplicate.segments.length - 1])}`,
+        hint: 'Keep the one you mean and delete the others; if a deleted one held a credential, rotate it',
+    };
+}
+/** `line L, column C` of an offset (both counted from 1). */
+function place(text, offset) {
+    let line = 1;
+    let lineStart = 0;
+    for (let i = 0; i < offset && i < text.length; i++) {
+        if (text[i] === '\n') {
+            line++;
+            lineStart = i + 1;
+        }
+    }
+    return `line ${line}, column ${offset - lineStart + 1}`;
+}
+class SyntaxAt extends Error {
+    offset;
+    reason;
+    constructor(offset, reason) {
+        super(reason);
+        this.offset = offset;
+        this.reason = reason;
+    }
+}
+class TooDeep extends Error {
+    offset;
+    segments;
+    constructor(offset, segments) {
+        super('nesting too deep');
+        this.offset = offset;
+        this.segments = segments;
+    }
+}
+/** Scans the whole text: the first syntax error, the first level too deep, or the keys given twice. */
+function scanJson(text) {
+    const scanner = new JsonScanner(text);
+    try {
+        scanner.value([]);
+        scanner.ws();
+        if (scanner.i < text.length) {
+            return {
+                kind: 'syntax',
+                offset: scanner.i,
+                reason: `${scanner.describe(scanner.i)} after the end of the document`,
+            };
+        }
+        return { kind: 'ok', duplicates: scanner.duplicates };
+    }
+    catch (thrown) {
+        if (thrown instanceof SyntaxAt)
+            return { kind: 'syntax', offset: thrown.offset, reason: thrown.reason };
+        if (thrown instanceof TooDeep)
+            return { kind: 'deep', offset: thrown.offset, segments: thrown.segments };
+        throw thrown;
+    }
+}
+/**
+ * A recursive-descent reading of JSON that only checks, throwing {@link SyntaxAt} at the first
+ * fault and {@link TooDeep} at the first container past {@link MAX_DEPTH} (so it never recurses
+ * deeper than that), and collecting the keys given twice.
+ */
+class JsonScanner {
+    text;
+    /** The offset read up to. */
+    i = 0;
+    duplicates = [];
+    constructor(text) {
+        this.text = text;
+    }
+    describe(at) {
+        return at >= this.text.length ? 'the text ends too early' : `unexpected ${JSON.stringify(this.text[at])}`;
+    }
+    ws() {
+        while (this.i < this.text.length && ' \t\n\r'.includes(this.text[this.i] ?? ''))
+            this.i++;
+    }
+    /** Reads one value at `segments` (its path; its container depth is `segments.length`). */
+    value(segments) {
+        this.ws();
+        const c = this.text[this.i];
+        if ((c === '{' || c === '[') && segments.length >= MAX_DEPTH)
+            throw new TooDeep(this.i, segments);
+        if (c === '{')
+            this.object(segments);
+        else if (c === '[')
+            this.array(segments);
+        else if (c === '"')
+            this.string();
+        else if (c === 't')
+            this.expect('true');
+        else if (c === 'f')
+            this.expect('false');
+        else if (c === 'n')
+            this.expect('null');
+        else
+            this.number();
+    }
+    object(segments) {
+        const { text } = this;
+        const keys = new Map();
+        this.i++;
+        this.ws();
+        if (text[this.i] === '}') {
+            this.i++;
+            return;
+        }
+        for (;;) {
+            this.ws();
+            if (text[this.i] !== '"')
+                throw new SyntaxAt(this.i, `${this.describe(this.i)} where a property name in double quotes belongs`);
+            const start = this.i;
+            this.string();
+            // The scanner checked the string, so JSON.parse reads it (escapes decoded: "a" is "\u0061").
+            const key = JSON.parse(text.slice(start, this.i));
+            keys.set(key, [...(keys.get(key) ?? []), start]);
+            this.ws();
+            if (text[this.i] !== ':')
+                throw new SyntaxAt(this.i, `${this.describe(this.i)} where ":" belongs`);
+            this.i++;
+            this.value([...segments, key]);
+            this.ws();
+            if (text[this.i] === ',') {
+                this.i++;
+                continue;
+            }
+            if (text[this.i] === '}') {
+                this.i++;
+                break;
+            }
+            throw new SyntaxAt(this.i, `${this.describe(this.i)} where "," or "}" belongs`);
+        }
+        for (const [key, offsets] of keys) {
+            if (offsets.length > 1)
+                this.duplicates.push({ segments: [...segments, key], offsets });
+        }
+    }
+    array(segments) {
+        const { text } = this;
+        this.i++;
+        this.ws();
+        if (text[this.i] === ']') {
+            this.i++;
+            return;
+        }
+        for (let index = 0;; index++) {
+            this.value([...segments, index]);
+            this.ws();
+            if (text[this.i] === ',') {
+                this.i++;
+                continue;
+            }
+            if (text[this.i] === ']') {
+                this.i++;
+                return;
+            }
+            throw new SyntaxAt(this.i, `${this.describe(this.i)} where "," or "]" belongs`);
+        }
+    }
+    string() {
+        const { text } = this;
+        this.i++; // opening quote
+        for (;;) {
+            const c = text[this.i];
+            if (c === undefined)
+                throw new SyntaxAt(this.i, 'a string is not closed');
+            if (c === '"') {
+                this.i++;
+                return;
+            }
+            if (c < ' ')
+                throw new SyntaxAt(this.i, 'a control character (such as a line break) inside a string');
+            if (c === '\\') {
+                const e = text[this.i + 1];
+                if (e !== undefined && '"\\/bfnrt'.includes(e))
+                    this.i += 2;
+                else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(this.i + 2, this.i + 6)))
+                    this.i += 6;
+                else
+                    throw new SyntaxAt(this.i, 'an invalid escape in a string');
+            }
+            else
+                this.i++;
+        }
+    }
+    number() {
+        // Sticky: matched where the reading is, without copying the rest of the text each time.
+        const pattern = /-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
+        pattern.lastIndex = this.i;
+        const match = pattern.exec(this.text);
+        if (!match)
+            throw new SyntaxAt(this.i, this.describe(this.i));
+        this.i += match[0].length;
+    }
+    expect(literal) {
+        if (this.text.startsWith(literal, this.i))
+            this.i += literal.length;
+        else
+            throw new SyntaxAt(this.i, this.describe(this.i));
+    }
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/container-paths.ts
+// The manifest's `input` and `output` are container paths the runner empties before and after every
+// task. So they must be clean absolute paths, must stay out of what the kernel and the runner own
+// (emptying /tmp deleted the runner's own work directory and it hung), and must not hold each other.
+/** The runner's temporary directory inside the wrapped image (`os.tmpdir()` there). */
+const RUNNER_TEMP = '/tmp';
+/** How the runner's work directory under {@link RUNNER_TEMP} starts (runner/src/assemble.ts). */
+const RUNNER_WORK_PREFIX = 'sluice-runner-';
+/** Top-level directories whose whole tree belongs to the kernel or the runner. */
+const RESERVED_TREES = {
+    proc: "the kernel's view of the processes",
+    sys: "the kernel's view of devices and drivers",
+    dev: "the kernel's device files",
+    sluice: 'the runner itself in the wrapped image (its code, its Node runtime, the manifest)',
+};
+/** The non-empty segments of an absolute path: `//data//in/` → `['data', 'in']`. */
+function segmentsOf(path) {
+    return path.split('/').filter((segment) => segment !== '');
+}
+const SHAPE_HINT = 'Write an absolute path; end it with "/" for a directory, without "/" it names one file';
+const OWN_HINT = 'Give the algorithm a directory of its own, such as "/data/in/" and "/data/out/"';
+/**
+ * Why a container path is refused on its own, or undefined when it is fine: not absolute, `.`/`..`
+ * segments, NUL, the root, or a place the kernel or the runner owns (`/proc`, `/sys`, `/dev`,
+ * `/sluice` and what lies under them; `/tmp` itself and the runner's work directories in it).
+ *
+ * @example
+ * containerPathProblem('/data/in/'); // undefined
+ * containerPathProblem('/tmp/')?.message; // 'must not be /tmp, the runner\'s temporary directory: …'
+ */
+function containerPathProblem(path) {
+    const shape = (message) => ({ message, hint: SHAPE_HINT });
+    const owned = (message) => ({ message, hint: OWN_HINT });
+    if (path.includes('\u0000'))
+        return shape('must not contain a NUL character');
+    if (!path.startsWith('/'))
+        return shape('must be an absolute container path (starting with "/")');
+    if (path.split('/').some((segment) => segment === '..' || segment === '.')) {
+        return shape('must not contain "." or ".." segments');
+    }
+    const [top, next] = segmentsOf(path);
+    if (top === undefined)
+        return owned('must not be the root directory');
+    const owner = RESERVED_TREES[top];
+    if (owner !== undefined) {
+        return owned(`must not be /${top} or lie under it: that is ${owner}, and the runner empties the input and output before every task`);
+    }
+    if (`/${top}` === RUNNER_TEMP && next === undefined) {
+        return owned(`must not be ${RUNNER_TEMP}, the runner's temporary directory: the runner empties the input and output before every task, which would delete its own work directory there`);
+    }
+    if (`/${top}` === RUNNER_TEMP && next?.startsWith(RUNNER_WORK_PREFIX) === true) {
+        return owned(`must not lie under ${RUNNER_TEMP}/${RUNNER_WORK_PREFIX}…, the runner's work directories (its task logs)`);
+    }
+    return undefined;
+}
+/** Whether the path `outer` is `inner` or one of its ancestors, segment by segment. */
+function holdsPath(outer, inner) {
+    const outerSegments = segmentsOf(outer);
+    const innerSegments = segmentsOf(inner);
+    return (outerSegments.length <= innerSegments.length &&
+        outerSegments.every((segment, index) => innerSegments[index] === segment));
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/rules.ts
+
+
+
+
+
+
+
+function problem(file, segments, message, extra = {}) {
+    return { file, path: json_path_jsonPath(segments), message, ...extra };
+}
+/** Rules of a manifest that passed the schema. */
+function manifestRuleProblems(raw, file) {
+    const problems = [];
+    if (raw.image !== undefined && raw.build !== undefined) {
+        problems.push(problem(file, ['build'], 'give either "image" or "build", not both', {
+            expected: 'one of "image" or "build"',
+            found: 'both',
+            hint: 'Remove "build" to wrap an existing image, or "image" to build from the Dockerfile',
+        }));
+    }
+    for (const field of ['input', 'output']) {
+        const value = raw[field];
+        const refusal = value === undefined ? undefined : containerPathProblem(value);
+        if (refusal !== undefined) {
+            problems.push(problem(file, [field], refusal.message, {
+                expected: `an absolute container path such as "/data/${field === 'input' ? 'in' : 'out'}/"`,
+                found: describe_describeFound(value, [field]),
+                hint: refusal.hint,
+            }));
+        }
+    }
+    problems.push(...nestedPathProblems(raw, file));
+    for (const [name, spec] of Object.entries(raw.env ?? {})) {
+        if (spec.secret === true && spec.default !== undefined) {
+            problems.push(problem(file, ['env', name, 'default'], 'a secret variable cannot have a default: it would be a secret in the file', {
+                hint: 'Remove "default"; users pass the value with {"fromEnv": ...} or {"fromSecret": ...}',
+            }));
+        }
+    }
+    return problems;
+}
+/** The input and the output must not hold each other: each is emptied before every task. */
+function nestedPathProblems(raw, file) {
+    const input = raw.input ?? MANIFEST_DEFAULTS.input;
+    const output = raw.output ?? MANIFEST_DEFAULTS.output;
+    if (containerPathProblem(input) !== undefined || containerPathProblem(output) !== undefined)
+        return [];
+    const apart = 'Use separate directories, e.g. "input": "/data/in/" and "output": "/data/out/"';
+    if (holdsPath(output, input)) {
+        return [
+            problem(file, ['output'], 'must not hold the input: the input file would be uploaded as a result', {
+                expected: 'a path apart from "input"',
+                found: JSON.stringify(output),
+                hint: apart,
+            }),
+        ];
+    }
+    if (holdsPath(input, output)) {
+        return [
+            problem(file, ['input'], 'must not hold the output: emptying the input before each task would delete the output, and the results would sit among the inputs', { expected: 'a path apart from "output"', found: JSON.stringify(input), hint: apart }),
+        ];
+    }
+    return [];
+}
+/** Rules of a job that passed the schema. */
+function rules_jobRuleProblems(raw, file) {
+    const problems = [];
+    if (parseAlgorithmRef(raw.algorithm) === undefined) {
+        problems.push(problem(file, ['algorithm'], 'is neither name@version nor an image reference', {
+            expected: 'name@version such as "thumbnails@1.0.0", or an image such as "ghcr.io/acme/thumbnails:1.0.0"',
+            found: describeFound(raw.algorithm, ['algorithm']),
+            hint: 'A bare image name needs a tag: write "name:tag"',
+        }));
+    }
+    const outputPrefix = raw.output.prefix ?? '';
+    if (`${outputPrefix}/`.startsWith(RESERVED_PREFIX)) {
+        problems.push(problem(file, ['output', 'prefix'], `must not start with "${RESERVED_PREFIX}", which sluice reserves for its records`, {
+            found: JSON.stringify(outputPrefix),
+            hint: 'Choose another prefix, e.g. "results/"',
+        }));
+    }
+    const compute = raw.compute ?? {};
+    if (compute.minWorkers !== undefined && compute.minWorkers > (compute.maxWorkers ?? 4)) {
+        problems.push(problem(file, ['compute', 'minWorkers'], 'must not be more than maxWorkers', {
+            expected: `at most ${compute.maxWorkers ?? 4}`,
+            found: String(compute.minWorkers),
+        }));
+    }
+    const aws = raw.aws ?? {};
+    const source = aws.credentials ?? 'environment';
+    const unused = [
+        ['profile', ['profile']],
+        ['roleArn', ['roleArn', 'oidc']],
+        ['roleSessionName', ['roleArn', 'oidc']],
+        ['audience', ['oidc']],
+    ];
+    for (const [field, sources] of unused) {
+        if (aws[field] !== undefined && !sources.includes(source)) {
+            problems.push(problem(file, ['aws', field], `is only used when credentials is ${sources.map((s) => `"${s}"`).join(' or ')}`, {
+                found: `credentials "${source}"`,
+                hint: `Set "credentials": "${sources[0] ?? ''}", or remove "${field}"`,
+            }));
+        }
+    }
+    return problems;
+}
+/**
+ * Checks a job against the manifest of the algorithm it runs: the algorithm's name and version,
+ * the variables (required ones given, no unknown ones, secret ones not given literally), the
+ * worker's size and tasks per worker ({@link explainWorkerSize}), and — when the job runs on ECS
+ * Fargate — that a Fargate task size can hold the algorithm plus the runner. Problems about the job point into the job file, those about the manifest into its file.
+ *
+ * @example
+ * crossCheckJob(job, manifest, { job: 'job.json', manifest: 'algorithm.json' });
+ * // [{ file: 'job.json', path: '$.env.API_KEY', message: 'variable "API_KEY" is required by the algorithm but not given', ... }]
+ */
+function rules_crossCheckJob(job, manifest, files) {
+    const problems = [];
+    const { algorithm } = job;
+    if (algorithm.kind === 'catalogue' &&
+        (algorithm.name !== manifest.name || algorithm.version !== manifest.version)) {
+        problems.push(problem(files.job, ['algorithm'], `names a different algorithm than the manifest given (${files.manifest})`, {
+            expected: `"${manifest.name}@${manifest.version}"`,
+            found: `"${algorithm.name}@${algorithm.version}"`,
+            hint: 'Check both files belong together, or update "algorithm" to the manifest\'s name@version',
+        }));
+    }
+    const declared = Object.keys(manifest.env);
+    for (const [name, spec] of Object.entries(manifest.env)) {
+        if (spec.required && spec.default === undefined && !(name in job.env)) {
+            problems.push(problem(files.job, ['env', name], `variable "${name}" is required by the algorithm but not given`, {
+                expected: spec.secret ? '{"fromEnv": "NAME"} or {"fromSecret": "name-or-arn"}' : 'a value',
+                found: 'nothing',
+                hint: `Add it under "env"${spec.description !== '' ? ` (${spec.description})` : ''}`,
+            }));
+        }
+    }
+    for (const [name, value] of Object.entries(job.env)) {
+        const spec = manifest.env[name];
+        if (spec === undefined) {
+            const suggestion = closestName(name, declared);
+            problems.push(problem(files.job, ['env', name], `variable "${name}" is not declared by the algorithm`, {
+                expected: declared.length > 0
+                    ? `one of ${declared.join(', ')}`
+                    : 'no variables (the algorithm declares none)',
+                hint: suggestion !== undefined
+                    ? `Did you mean "${suggestion}"?`
+                    : 'Remove it, or declare it in the manifest\'s "env"',
+            }));
+        }
+        else if (spec.secret && typeof value === 'string') {
+            problems.push(problem(files.job, ['env', name], `variable "${name}" is secret, so it must not be written in the job file`, {
+                expected: `{"fromEnv": "${name}"} or {"fromSecret": "name-or-arn"}`,
+                found: 'a literal value (not shown)',
+                hint: `Store it as a GitHub secret, expose it to the step (env: ${name}: \${{ secrets.${name} }}) and write "${name}": {"fromEnv": "${name}"}; or keep it in AWS Secrets Manager and write {"fromSecret": "<name or ARN>"}`,
+            }));
+        }
+    }
+    const worker = explainWorkerSize(manifest, job.compute);
+    if ('problems' in worker)
+        problems.push(...worker.problems.map((found) => ({ file: files.job, ...found })));
+    if (job.compute.backend === 'ecs' && job.compute.launchType === 'FARGATE') {
+        if (manifest.gpu > 0) {
+            problems.push(problem(files.manifest, ['gpu'], 'asks for GPUs, which Fargate does not have', {
+                hint: `Run it with "compute": {"launchType": "EC2"} in ${files.job}`,
+            }));
+        }
+        if (taskSize(manifest, RUNNER_OVERHEAD_MIB) === undefined) {
+            problems.push(problem(files.manifest, ['memory'], `no Fargate task size holds ${manifest.memoryMiB} MiB plus the runner's ${RUNNER_OVERHEAD_MIB} MiB${manifest.cpu !== undefined ? ` with ${manifest.cpu} vCPU` : ''}`, {
+                expected: 'at most 16 vCPU and 122880 MiB in total (the largest Fargate size)',
+                found: `${manifest.memoryMiB + RUNNER_OVERHEAD_MIB} MiB`,
+                hint: `Lower "memory" or "cpu", or run with "compute": {"launchType": "EC2"} in ${files.job}`,
+            }));
+        }
+    }
+    return problems;
+}
+
+;// CONCATENATED MODULE: ../core/src/schemas/documents.ts
+// Reading and checking the two public documents, algorithm.json and job.json: JSON text (syntax,
+// keys given twice, nesting depth) → literal-secret scan → schema → rules → normalised value, every
+// problem collected, none thrown except as one ValidationError.
+
+
+
+
+
+
+
+
+
+
+
+const manifestValidator = lazyValidator(manifestSchema);
+const jobValidator = lazyValidator(job_schema_jobSchema);
+const PLATFORMS_WORDS = `${SUPPORTED_PLATFORMS.slice(0, -1)
+    .map((platform) => JSON.stringify(platform))
+    .join(', ')} or ${JSON.stringify(SUPPORTED_PLATFORMS[SUPPORTED_PLATFORMS.length - 1])}`;
+const explainManifest = (segments, value) => {
+    if (segments.length !== 1)
+        return undefined;
+    if (segments[0] === 'platform' && typeof value === 'string') {
+        return {
+            message: 'must be a platform sluice can run: "linux/amd64" or "linux/arm64"',
+            expected: `one of ${PLATFORMS_WORDS}`,
+            hint: `sluice has a runner (a Node runtime in the wrapped image) for linux/amd64 and linux/arm64 only, the CPU architectures ECS offers too: set "platform" to ${PLATFORMS_WORDS}, and build or pull the image for it`,
+        };
+    }
+    if (segments[0] !== 'memory')
+        return undefined;
+    const result = memory_explainMemory(value);
+    return 'refusal' in result ? result.refusal : undefined;
+};
+const explainJob = (segments, value) => {
+    if (segments.length !== 2 || segments[0] !== 'compute' || segments[1] !== 'workerMemory')
+        return undefined;
+    const result = explainMemory(value);
+    return 'refusal' in result ? result.refusal : undefined;
+};
+/** Secrets first; a schema problem at the same path only repeats it less clearly. */
+function merge(secrets, others) {
+    const secretPaths = new Set(secrets.map((p) => p.path));
+    return [...secrets, ...others.filter((p) => !secretPaths.has(p.path))].map(redact);
+}
+/** A last guard: no problem repeats anything shaped like an access key id. */
+function redact(problem) {
+    const out = { ...problem };
+    out.path = redactKeyIds(out.path);
+    out.message = redactKeyIds(out.message);
+    if (out.expected !== undefined)
+        out.expected = redactKeyIds(out.expected);
+    if (out.found !== undefined)
+        out.found = redactKeyIds(out.found);
+    if (out.hint !== undefined)
+        out.hint = redactKeyIds(out.hint);
+    return out;
+}
+function notAnObject(value, file) {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value))
+        return undefined;
+    return {
+        file,
+        path: '$',
+        message: 'must be a JSON object',
+        expected: 'an object ({ ... })',
+        found: describe_describeFound(value, []),
+    };
+}
+/**
+ * Validates a parsed `algorithm.json` and normalises it.
+ *
+ * @example
+ * const result = validateManifest(JSON.parse(text), 'algorithm.json');
+ * if ('value' in result) console.log(result.value.memoryMiB);
+ */
+function validateManifest(value, file) {
+    const secrets = literal_secrets_findLiteralSecrets(value, file);
+    const shape = notAnObject(value, file);
+    if (shape)
+        return { problems: merge(secrets, [shape]) };
+    const validateManifestSchema = manifestValidator();
+    if (!validateManifestSchema(value)) {
+        const errors = validateManifestSchema.errors ?? [];
+        return {
+            problems: merge(secrets, ajv_problems_problemsFromAjv(errors, file, value, manifestSchema, explainManifest)),
+        };
+    }
+    const rules = manifestRuleProblems(value, file);
+    const memory = memory_explainMemory(value.memory);
+    if (secrets.length > 0 || rules.length > 0 || !('mib' in memory))
+        return { problems: merge(secrets, rules) };
+    return { value: normalizeManifest(value, memory.mib), problems: [] };
+}
+/**
+ * Validates a parsed `job.json` and normalises it.
+ *
+ * @example
+ * const result = validateJob(JSON.parse(text), 'job.json');
+ * if ('value' in result) console.log(result.value.compute.backend);
+ */
+function validateJob(value, file) {
+    const secrets = findLiteralSecrets(value, file);
+    const shape = notAnObject(value, file);
+    if (shape)
+        return { problems: merge(secrets, [shape]) };
+    const validateJobSchema = jobValidator();
+    if (!validateJobSchema(value)) {
+        const errors = validateJobSchema.errors ?? [];
+        return { problems: merge(secrets, problemsFromAjv(errors, file, value, jobSchema, explainJob)) };
+    }
+    const rules = jobRuleProblems(value, file);
+    if (secrets.length > 0 || rules.length > 0)
+        return { problems: merge(secrets, rules) };
+    return { value: normalizeJob(value), problems: [] };
+}
+function parseWith(text, file, validate) {
+    const parsed = json_text_parseJsonText(text, file);
+    if (!parsed.ok)
+        throw new errors_ValidationError(parsed.problems.map(redact));
+    const result = validate(parsed.value, file);
+    if ('value' in result)
+        return result.value;
+    throw new errors_ValidationError(result.problems);
+}
+/**
+ * Reads the text of an `algorithm.json`: parses, validates and normalises it.
+ *
+ * @example
+ * const manifest = parseManifest(readFileSync('algorithm.json', 'utf8'), 'algorithm.json');
+ * manifest.memoryMiB; // 512 for "memory": "512MiB"
+ * @throws {ValidationError} with every problem found (not JSON, schema, rules, literal secrets).
+ */
+function parseManifest(text, file) {
+    return parseWith(text, file, validateManifest);
+}
+/**
+ * Reads the text of a `job.json`: parses, validates and normalises it. It is not checked against a
+ * manifest here: use {@link crossCheckJob} once the algorithm's manifest is known.
+ *
+ * @example
+ * const job = parseJob(readFileSync('job.json', 'utf8'), 'job.json');
+ * job.compute.backend; // 'local' unless the file says otherwise
+ * @throws {ValidationError} with every problem found (not JSON, schema, rules, literal secrets).
+ */
+function parseJob(text, file) {
+    return parseWith(text, file, validateJob);
+}
+const MANIFEST_FIELDS = (/* unused pure expression or super */ null && ([
+    'version',
+    'image',
+    'build',
+    'memory',
+    'cpu',
+    'platform',
+    'gpu',
+    'port',
+    'command',
+    'retry',
+]));
+const JOB_FIELDS = (/* unused pure expression or super */ null && (['algorithm', 'aws', 'compute', 'retries', 'keep', 'mode']));
+/**
+ * Tells a manifest from a job: by `$schema` when it names one of the published schema files,
+ * otherwise by fields only one of them has (`image`, `build`, `memory`… or `algorithm`, `compute`,
+ * `aws`…; `input` is a path in a manifest and an object in a job). Undefined when it cannot tell.
+ *
+ * @example
+ * detectKind({ $schema: '../schemas/job.schema.json' }); // 'job'
+ * detectKind({ name: 'x', memory: 512, image: 'x:1' }); // 'manifest'
+ */
+function detectKind(value) {
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+        return undefined;
+    const document = value;
+    const schema = document.$schema;
+    if (typeof schema === 'string') {
+        if (/algorithm\.schema\.json$/.test(schema))
+            return 'manifest';
+        if (/job\.schema\.json$/.test(schema))
+            return 'job';
+    }
+    let manifest = MANIFEST_FIELDS.filter((field) => field in document).length;
+    let job = JOB_FIELDS.filter((field) => field in document).length;
+    for (const field of ['input', 'output']) {
+        if (typeof document[field] === 'string')
+            manifest++;
+        else if (document[field] !== null && typeof document[field] === 'object')
+            job++;
+    }
+    if (manifest > job)
+        return 'manifest';
+    if (job > manifest)
+        return 'job';
+    return undefined;
+}
+const UNKNOWN_KIND_HINT = 'Add "$schema" pointing at algorithm.schema.json (a manifest) or job.schema.json (a job); a manifest has "image" or "build" and "memory", a job has "algorithm", "input" and "output"';
+/**
+ * Checks documents given together: detects each one's kind, validates it, and — when exactly one
+ * manifest and one or more jobs are given — cross-checks each job against the manifest.
+ *
+ * @example
+ * const report = checkDocuments([
+ *   { file: 'algorithm.json', text: readFileSync('algorithm.json', 'utf8') },
+ *   { file: 'job.json', text: readFileSync('job.json', 'utf8') },
+ * ]);
+ * process.exitCode = report.problems.length === 0 ? 0 : 2;
+ */
+function checkDocuments(sources) {
+    const documents = [];
+    const manifests = [];
+    const jobs = [];
+    for (const { file, text } of sources) {
+        const parsed = parseJsonText(text, file);
+        if (!parsed.ok) {
+            documents.push({ file, kind: undefined, problems: parsed.problems.map(redact) });
+            continue;
+        }
+        const kind = detectKind(parsed.value);
+        if (kind === undefined) {
+            const shape = notAnObject(parsed.value, file);
+            const problems = shape
+                ? [shape]
+                : [
+                    {
+                        file,
+                        path: '$',
+                        message: 'is neither an algorithm manifest nor a job, as far as its fields tell',
+                        hint: UNKNOWN_KIND_HINT,
+                    },
+                ];
+            documents.push({ file, kind, problems: merge(findLiteralSecrets(parsed.value, file), problems) });
+            continue;
+        }
+        if (kind === 'manifest') {
+            const result = validateManifest(parsed.value, file);
+            manifests.push({ file, value: 'value' in result ? result.value : undefined });
+            documents.push({ file, kind, problems: result.problems });
+        }
+        else {
+            const result = validateJob(parsed.value, file);
+            if ('value' in result)
+                jobs.push({ file, value: result.value });
+            documents.push({ file, kind, problems: result.problems });
+        }
+    }
+    const cross = [];
+    const [manifest] = manifests;
+    if (manifests.length === 1 && manifest?.value !== undefined) {
+        for (const job of jobs) {
+            cross.push(...crossCheckJob(job.value, manifest.value, { job: job.file, manifest: manifest.file }).map(redact));
+        }
+    }
+    return { documents, problems: [...documents.flatMap((document) => document.problems), ...cross] };
+}
+
+;// CONCATENATED MODULE: ../core/src/compute/wrapped-image.ts
+// The wrapped image: the algorithm's image with sluice's runner added and made the entrypoint. The
+// runner needs nothing from the image (it brings its own Node, libraries and loader), records what
+// the image would have run (entrypoint, cmd, working dir, user) so it can run exactly that for each
+// task, and keeps the image's USER and WORKDIR by inheriting them. See docs/architecture.md,
+// "The wrapped image", and docs/contracts.md, "Inside the wrapped image".
+
+
+
+
+
+
+
+/** Fixed paths inside every wrapped image (a contract with the runner: docs/contracts.md). */
+const WRAPPED_PATHS = {
+    root: '/sluice',
+    /** The manifest, byte for byte as the developer wrote it. */
+    manifest: '/sluice/algorithm.json',
+    /** {@link OriginalImageConfig}: what the algorithm image would have run. */
+    originalImage: '/sluice/original-image.json',
+    /** The runner bundle (`index.js` and its `package.json`). */
+    runnerDir: '/sluice/runner',
+    runnerEntry: '/sluice/runner/index.js',
+    /** The Node runtime: `bin/node`, `lib/` with the libraries and the loader. */
+    runtime: '/sluice/node',
+};
+/** Labels every wrapped image carries; the local catalogue finds algorithms by them. */
+const WRAPPED_LABELS = {
+    /** `name@version` of the algorithm. */
+    algorithm: 'org.sluice.algorithm',
+    /** `sha256:<hex>` of the manifest file's bytes. */
+    manifestDigest: 'org.sluice.manifest',
+    /** The manifest as compact JSON, so a catalogue can read it without running the image. */
+    manifestJson: 'org.sluice.manifest.json',
+    /** Id of the algorithm image the wrapped image was built from. */
+    baseImage: 'org.sluice.base-image',
+    /** `sha256:<hex>` over the runner bundle's files (paths and contents). */
+    runnerDigest: 'org.sluice.runner',
+    /** `node-<version>-<os>-<arch>` of the carried runtime. */
+    runtime: 'org.sluice.runtime',
+    /**
+     * `sha256:<hex>` over everything the wrapped image is made of (base image id, runtime, runner,
+     * manifest, Containerfile): an image already tagged with the same value is reused, not rebuilt.
+     */
+    inputs: 'org.sluice.inputs',
+};
+/** Variables set in the wrapped image for the runner (SLUICE_* never reach the algorithm). */
+const WRAPPED_ENV = {
+    SLUICE_MANIFEST: WRAPPED_PATHS.manifest,
+    SLUICE_ORIGINAL_IMAGE: WRAPPED_PATHS.originalImage,
+};
+/** The uid and gid an algorithm runs as when its image's USER is root or unset. */
+const UNPRIVILEGED_ALGORITHM_USER = { uid: 65532, gid: 65532 };
+/** HOME of an algorithm whose user has none of its own: created under /tmp, which is always writable. */
+const ALGORITHM_HOME = '/tmp/sluice-home';
+/** `name:x:uid:gid:gecos:home:shell` lines (or `name:x:gid:members` for /etc/group) by name. */
+function colonFile(text) {
+    return (text ?? '')
+        .split('\n')
+        .map((line) => line.split(':'))
+        .filter((fields) => fields.length >= 3 && !(fields[0] ?? '').startsWith('#'));
+}
+const NUMERIC = /^\d+$/;
+/**
+ * The user an algorithm runs as, from its image's USER: the image's own user when it is not root
+ * (names resolved through the image's /etc/passwd and /etc/group, as docker and podman resolve
+ * them; without an entry, a numeric USER's group is 0, as the engines make it), else
+ * {@link UNPRIVILEGED_ALGORITHM_USER}. HOME: the image's own `HOME` variable or the passwd entry's
+ * home for a non-root user; {@link ALGORITHM_HOME} otherwise. Supplementary groups are not given
+ * (Node's spawn drops them).
+ *
+ * @example
+ * algorithmUser('', {});                                             // { uid: 65532, gid: 65532, home: '/tmp/sluice-home' }
+ * algorithmUser('1000:1000', {});                                    // { uid: 1000, gid: 1000, home: '/tmp/sluice-home' }
+ * algorithmUser('app', { passwd: 'app:x:1001:1001::/home/app:/bin/sh' }); // { uid: 1001, gid: 1001, home: '/home/app' }
+ * @throws {ConfigurationError} when a user or group name is not in the image's files.
+ */
+function algorithmUser(user, image) {
+    const [name = '', group] = user.split(/:(.*)/s, 2);
+    const passwd = colonFile(image.passwd);
+    const entry = NUMERIC.test(name)
+        ? passwd.find((fields) => fields[2] === name)
+        : passwd.find((fields) => fields[0] === name);
+    if (name !== '' && !NUMERIC.test(name) && entry === undefined) {
+        throw new errors_ConfigurationError(`the algorithm image's USER ${JSON.stringify(user)} names a user its /etc/passwd does not have${image.passwd === undefined ? ' (it has no /etc/passwd)' : ''}: use a numeric USER such as 1000:1000`);
+    }
+    const uid = name === '' ? 0 : Number(NUMERIC.test(name) ? name : entry?.[2]);
+    if (uid === 0)
+        return { ...UNPRIVILEGED_ALGORITHM_USER, home: ALGORITHM_HOME };
+    let gid;
+    if (group === undefined || group === '')
+        gid = Number(entry?.[3] ?? 0);
+    else if (NUMERIC.test(group))
+        gid = Number(group);
+    else {
+        const found = colonFile(image.group).find((fields) => fields[0] === group);
+        if (found === undefined) {
+            throw new errors_ConfigurationError(`the algorithm image's USER ${JSON.stringify(user)} names a group its /etc/group does not have: use a numeric group such as 1000:1000`);
+        }
+        gid = Number(found[2]);
+    }
+    const imageHome = image.env?.find((variable) => variable.startsWith('HOME='))?.slice('HOME='.length);
+    const home = imageHome ?? (entry?.[5] !== undefined && entry[5] !== '' ? entry[5] : ALGORITHM_HOME);
+    return { uid, gid, home };
+}
+/**
+ * What the runner starts inside a wrapped image, by the OCI rule: the image's entrypoint, then the
+ * manifest's `command` when it has one (it replaces the image's cmd), else the image's cmd; in the
+ * image's working directory. The runner uses this so the algorithm runs exactly as its image would.
+ *
+ * @example
+ * imageCommand({ entrypoint: ['/bin/thumbs'], cmd: ['--help'], workingDir: '/app' }, ['{input}', '{output}']);
+ * // { command: ['/bin/thumbs', '{input}', '{output}'], workingDir: '/app' }
+ * @throws {ConfigurationError} when neither the image nor the manifest says what to run.
+ */
+function imageCommand(original, manifestCommand) {
+    const command = [...(original.entrypoint ?? []), ...(manifestCommand ?? original.cmd ?? [])];
+    if (command.length === 0) {
+        throw new errors_ConfigurationError('the algorithm image has no ENTRYPOINT or CMD and algorithm.json has no "command": say what to run, e.g. "command": ["/app/run", "{input}", "{output}"]');
+    }
+    return { command, workingDir: original.workingDir === '' ? '/' : original.workingDir };
+}
+/**
+ * The memory limit for running a wrapped image locally: the manifest's memory plus the runner's
+ * overhead (the runner shares the container's memory with the algorithm).
+ *
+ * @example
+ * localMemoryLimitMiB(manifest); // 640 for "memory": 512
+ */
+function localMemoryLimitMiB(manifest) {
+    return manifest.memoryMiB + RUNNER_OVERHEAD_MIB;
+}
+/**
+ * A reference pinned to a digest: `host/repo:tag` + `sha256:…` → `host/repo:tag@sha256:…`.
+ *
+ * @example
+ * withDigest('127.0.0.1:5000/sluice/thumbs:1.0', 'sha256:ab…'); // '127.0.0.1:5000/sluice/thumbs:1.0@sha256:ab…'
+ * @throws {ConfigurationError} when `digest` is not `sha256:` and 64 hex digits.
+ */
+function withDigest(reference, digest) {
+    if (!/^sha256:[a-f0-9]{64}$/.test(digest))
+        throw new ConfigurationError(`${digest} is not a sha256 digest`);
+    return `${reference.split('@')[0] ?? reference}@${digest}`;
+}
+function sha256(data) {
+    return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+/**
+ * The original image's configuration as the runner reads it.
+ *
+ * @example
+ * originalImageConfig('algo:1', details, runtime).entrypoint; // ['/bin/app']
+ */
+function originalImageConfig(image, details, runtime) {
+    const command = runtimeCommand(runtime, '');
+    return {
+        schemaVersion: 1,
+        image,
+        imageId: details.id,
+        entrypoint: details.entrypoint,
+        cmd: details.cmd,
+        workingDir: details.workingDir,
+        user: details.user,
+        env: details.env,
+        runtime: { nodeVersion: runtime.nodeVersion, command: command.slice(0, -1) },
+    };
+}
+/**
+ * The Containerfile of the wrapped image. The runtime is copied in its own layer first: it is the
+ * same for every algorithm of a platform, so a rebuild finds it in the layer cache and a registry
+ * already holding it skips the upload. WORKDIR is inherited; USER becomes root (numeric, so no
+ * /etc/passwd is needed): the runner starts the algorithm as the image's own user, recorded in
+ * original-image.json, or an unprivileged one ({@link algorithmUser}).
+ *
+ * @example
+ * renderWrappedContainerfile({ baseImage: 'algo:1', runtime: { loader: 'ld-linux-x86-64.so.2' } });
+ * // FROM algo:1\nCOPY node/ /sluice/node/\nCOPY sluice/ /sluice/\n…ENTRYPOINT [...]\nCMD []
+ */
+function renderWrappedContainerfile(options) {
+    const entrypoint = runtimeCommand(options.runtime, WRAPPED_PATHS.runnerEntry);
+    return [
+        '# Generated by sluice: the algorithm image with the sluice runner as its entrypoint.',
+        `FROM ${options.baseImage}`,
+        `COPY node/ ${WRAPPED_PATHS.runtime}/`,
+        `COPY sluice/ ${WRAPPED_PATHS.root}/`,
+        ...Object.entries(WRAPPED_ENV).map(([name, value]) => `ENV ${name}=${value}`),
+        // The runner is root (with a few capabilities: runner-hardening.ts); the algorithm is not.
+        'USER 0:0',
+        // Exec form through the carried loader: no shell and no libc of the image is needed.
+        `ENTRYPOINT ${JSON.stringify(entrypoint)}`,
+        // Without this the image's CMD would be appended to the runner's arguments.
+        'CMD []',
+        '',
+    ].join('\n');
+}
+/**
+ * The labels of a wrapped image.
+ *
+ * @example
+ * wrappedImageLabels({ manifest, manifestText, baseImageId, runtime, runnerDigest })['org.sluice.algorithm']; // 'thumbs@1.0'
+ */
+function wrappedImageLabels(options) {
+    let compact = options.manifestText;
+    try {
+        compact = JSON.stringify(JSON.parse(options.manifestText));
+    }
+    catch {
+        // parseManifest already read this text; keep it as it is if it somehow is not JSON.
+    }
+    return {
+        [WRAPPED_LABELS.algorithm]: `${options.manifest.name}@${options.manifest.version}`,
+        [WRAPPED_LABELS.manifestDigest]: sha256(options.manifestText),
+        [WRAPPED_LABELS.manifestJson]: compact,
+        [WRAPPED_LABELS.baseImage]: options.baseImageId,
+        [WRAPPED_LABELS.runnerDigest]: options.runnerDigest,
+        [WRAPPED_LABELS.runtime]: `node-${options.runtime.nodeVersion}-${options.runtime.platform.replace('/', '-')}`,
+    };
+}
+/** sha256 over the files of a directory: sorted relative paths and their contents. */
+async function directoryDigest(dir) {
+    const hash = createHash('sha256');
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    const files = entries
+        .filter((entry) => entry.isFile())
+        .map((entry) => join(entry.parentPath, entry.name))
+        .sort();
+    for (const file of files) {
+        hash.update(`${relative(dir, file)}\0`);
+        hash.update(await readFile(file));
+        hash.update('\0');
+    }
+    return `sha256:${hash.digest('hex')}`;
+}
+/** Hard-links when it can (the runtime cache is on the same disk: no 100 MB copy), copies otherwise. */
+async function linkOrCopy(source, target) {
+    try {
+        await link(source, target);
+    }
+    catch {
+        await copyFile(source, target);
+    }
+}
+/** The default local tag of a wrapped image: `localhost/sluice/<name>:<version>`. */
+function wrappedImageTag(manifest) {
+    return `localhost/sluice/${manifest.name}:${manifest.version}`;
+}
+/** The local tag an algorithm built from `build` gets: `localhost/sluice/<name>-algorithm:<version>`. */
+function algorithmImageTag(manifest) {
+    return `localhost/sluice/${manifest.name}-algorithm:${manifest.version}`;
+}
+/**
+ * Builds the wrapped image of a manifest: builds the algorithm image from `build` (or pulls `image`
+ * when it is not local), checks its platform, inspects it, prepares the Node runtime (cached) and
+ * builds `FROM` it with the runner, the manifest and {@link OriginalImageConfig} under `/sluice`.
+ * Pushing is the caller's next step: `withDigest(remote, await engine.push(remote))`.
+ *
+ * @example
+ * const manifest = parseManifest(text, 'algorithm.json');
+ * const wrapped = await wrapAlgorithm({ manifest, manifestText: text, manifestPath: 'algorithm.json', engine, runnerDir });
+ * await engine.tag(wrapped.image, remote);
+ * const reference = withDigest(remote, await engine.push(remote));
+ * @throws {ImageBuildError} when the algorithm's own build fails.
+ * @throws {ConfigurationError} when the image cannot be pulled, is for another platform, or the
+ *   platform is not supported; when the runner bundle is missing.
+ */
+async function wrapAlgorithm(options) {
+    const started = Date.now();
+    const { manifest, engine } = options;
+    const logger = options.logger ?? silentLogger;
+    const cacheDir = options.cacheDir ?? defaultCacheDir();
+    const platform = runtimePlatform(manifest.platform);
+    const runnerEntry = join(options.runnerDir, 'index.js');
+    await readFile(runnerEntry).catch((e) => {
+        throw new ConfigurationError(`the runner bundle ${runnerEntry} is missing: build it first (npx nx run runner:build).`, { cause: e });
+    });
+    const { algorithmImage, algorithmBuildMs } = await algorithmImageOf(options, logger);
+    const details = await engine.inspectImage(algorithmImage);
+    const imagePlatform = `${details.os}/${details.architecture}`;
+    if (imagePlatform !== platform) {
+        throw new ConfigurationError(`the algorithm image ${algorithmImage} is for ${details.platform}, but algorithm.json says "platform": "${manifest.platform}". ` +
+            'Set "platform" to the image\'s platform, or build the image for the manifest\'s.');
+    }
+    const runtimeStarted = Date.now();
+    const runtime = await prepareNodeRuntime({ ...options.runtime, platform, cacheDir, logger });
+    const runtimeMs = Date.now() - runtimeStarted;
+    const wrapStarted = Date.now();
+    const original = originalImageConfig(algorithmImage, details, runtime);
+    const baseLabels = wrappedImageLabels({
+        manifest,
+        manifestText: options.manifestText,
+        baseImageId: details.id,
+        runnerDigest: await directoryDigest(options.runnerDir),
+        runtime,
+    });
+    const containerfileText = renderWrappedContainerfile({ baseImage: algorithmImage, runtime });
+    const { dir: _dir, cached: _cached, ...runtimeRecord } = runtime;
+    const labels = {
+        ...baseLabels,
+        [WRAPPED_LABELS.inputs]: sha256(JSON.stringify({ containerfileText, labels: baseLabels, original, runtime: runtimeRecord })),
+    };
+    const image = options.tag ?? wrappedImageTag(manifest);
+    const timings = (wrapBuildMs) => ({
+        ...(algorithmBuildMs !== undefined ? { algorithmBuildMs } : {}),
+        runtimeMs,
+        wrapBuildMs,
+        totalMs: Date.now() - started,
+    });
+    if (await engine.imageExists(image)) {
+        const existing = await engine.inspectImage(image);
+        if (existing.labels[WRAPPED_LABELS.inputs] === labels[WRAPPED_LABELS.inputs]) {
+            logger.info(`${image} is up to date: nothing it is made of has changed`);
+            const wrapBuildMs = Date.now() - wrapStarted;
+            return {
+                image,
+                imageId: existing.id,
+                algorithmImage,
+                original,
+                labels,
+                runtime,
+                reused: true,
+                timings: timings(wrapBuildMs),
+            };
+        }
+    }
+    const imageId = await buildWrappedImage(options, logger, {
+        cacheDir,
+        runtime,
+        original,
+        containerfileText,
+        image,
+        labels,
+    });
+    const wrapBuildMs = Date.now() - wrapStarted;
+    return {
+        image,
+        imageId,
+        algorithmImage,
+        original,
+        labels,
+        runtime,
+        reused: false,
+        timings: timings(wrapBuildMs),
+    };
+}
+/** The algorithm's own image: built from the manifest's `build` (timed), or pulled when not present. */
+async function algorithmImageOf(options, logger) {
+    const { manifest, engine } = options;
+    const source = manifest.source;
+    if (source.kind !== 'build') {
+        if (!(await engine.imageExists(source.image))) {
+            logger.info(`pulling ${source.image}`);
+            await engine.pull(source.image, { platform: manifest.platform });
+        }
+        return { algorithmImage: source.image };
+    }
+    const buildStarted = Date.now();
+    const algorithmImage = await buildAlgorithmImage(engine, manifest, source, options.manifestPath, logger);
+    return { algorithmImage, algorithmBuildMs: Date.now() - buildStarted };
+}
+/**
+ * Builds a manifest's `build` source (context and Containerfile relative to the manifest's folder)
+ * for its platform, tagged {@link algorithmImageTag}; returns the tag. What wrap and try both build.
+ *
+ * @throws whatever the engine's build throws (ImageBuildError when the build fails).
+ */
+async function buildAlgorithmImage(engine, manifest, source, manifestPath, logger) {
+    const context = resolve(dirname(manifestPath), source.context);
+    const tag = algorithmImageTag(manifest);
+    logger.info(`building the algorithm image ${tag} from ${context}`);
+    await engine.build({
+        context,
+        containerfile: isAbsolute(source.dockerfile) ? source.dockerfile : join(context, source.dockerfile),
+        buildArgs: source.args,
+        ...(source.target !== undefined ? { target: source.target } : {}),
+        platform: manifest.platform,
+        tags: [tag],
+    });
+    return tag;
+}
+/**
+ * Builds the wrapped image from a scratch context (the Node runtime, the runner, the manifest and the
+ * original image's configuration), removed afterwards; returns the image id.
+ */
+async function buildWrappedImage(options, logger, parts) {
+    const { runtime, original } = parts;
+    const contexts = join(parts.cacheDir, 'contexts');
+    await mkdir(contexts, { recursive: true });
+    const context = await mkdtemp(join(contexts, `${options.manifest.name}-`));
+    try {
+        for (const file of runtime.files) {
+            await mkdir(dirname(join(context, 'node', file)), { recursive: true });
+            await linkOrCopy(join(runtime.dir, file), join(context, 'node', file));
+        }
+        await cp(options.runnerDir, join(context, 'sluice', 'runner'), { recursive: true });
+        await writeFile(join(context, 'sluice', 'algorithm.json'), options.manifestText);
+        await writeFile(join(context, 'sluice', 'original-image.json'), `${JSON.stringify(original, null, 2)}\n`);
+        const containerfile = join(context, 'Containerfile');
+        await writeFile(containerfile, parts.containerfileText);
+        logger.info(`building the wrapped image ${parts.image}`);
+        return await options.engine.build({
+            context,
+            containerfile,
+            platform: options.manifest.platform,
+            tags: [parts.image],
+            labels: parts.labels,
+        });
+    }
+    finally {
+        await rm(context, { recursive: true, force: true });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/config/settings.ts
+/**
+ * The runner's settings, read once at start from its environment: `SLUICE_RUN` (the run, as JSON),
+ * `SLUICE_MANIFEST` (the algorithm's manifest file) and the values of the secret variables it names.
+ * AWS endpoint, region and credentials are not here: the SDK reads its standard variables.
+ */
+
+
+
+
+
+/** Where the runner reads the image's users (the image's own /etc, inside the container). */
+const IMAGE_ETC = '/etc';
+/**
+ * Reads and checks the settings.
+ *
+ * @throws {ConfigurationError} when `SLUICE_RUN` or the manifest is missing or invalid, a secret
+ *   variable is not set, or a required variable has no value: the runner then exits with code 2.
+ */
+async function loadSettings(env, host = {}) {
+    const config = parseRunnerConfig(env[RUNNER_CONFIG_VARIABLE] ?? '', RUNNER_CONFIG_VARIABLE);
+    const manifestPath = env[RUNNER_MANIFEST_VARIABLE] ?? DEFAULT_RUNNER_MANIFEST_PATH;
+    let text;
+    try {
+        text = await (0,promises_.readFile)(manifestPath, 'utf8');
+    }
+    catch (thrown) {
+        throw new errors_ConfigurationError(`cannot read the algorithm manifest ${manifestPath} (${RUNNER_MANIFEST_VARIABLE}): ${toError(thrown).message}`, { cause: thrown });
+    }
+    const declared = parseManifest(text, manifestPath);
+    // Inside a wrapped image, run the algorithm exactly as its image would (entrypoint, cmd, workdir).
+    const originalPath = env.SLUICE_ORIGINAL_IMAGE;
+    let manifest = declared;
+    let workingDir;
+    let runAs;
+    if (originalPath !== undefined && originalPath !== '') {
+        const original = await readOriginalImage(originalPath);
+        const resolved = imageCommand(original, declared.command);
+        manifest = { ...declared, command: resolved.command };
+        workingDir = resolved.workingDir;
+        // Only root can switch users; a runner that is not root (an old wrapped image) runs it as itself.
+        if ((host.uid ?? process.getuid?.()) === 0) {
+            const etc = host.etc ?? IMAGE_ETC;
+            runAs = algorithmUser(original.user, {
+                ...(await optionalText(`${etc}/passwd`, 'passwd')),
+                ...(await optionalText(`${etc}/group`, 'group')),
+                env: original.env,
+            });
+        }
+    }
+    const secrets = [];
+    const secretValues = {};
+    const missing = [];
+    for (const name of config.secretEnv) {
+        const value = env[name];
+        if (value === undefined || value === '')
+            missing.push(name);
+        else {
+            secretValues[name] = value;
+            secrets.push(value);
+        }
+    }
+    if (missing.length > 0) {
+        throw new errors_ConfigurationError(`${RUNNER_CONFIG_VARIABLE}.secretEnv names ${missing.join(', ')}, but the runner's environment does not set ${missing.length === 1 ? 'it' : 'them'}: pass secrets to the runner container (ECS "secrets", or the local engine's environment)`);
+    }
+    // Variables the manifest calls secret are masked even when passed among the plain values.
+    for (const [name, spec] of Object.entries(manifest.env)) {
+        const value = config.env[name];
+        if (spec.secret && value !== undefined && value !== '')
+            secrets.push(value);
+    }
+    const algorithmValues = withManifestDefaults(manifest, { ...config.env, ...secretValues });
+    const unset = Object.entries(manifest.env)
+        .filter(([name, spec]) => spec.required && algorithmValues[name] === undefined)
+        .map(([name]) => name);
+    if (unset.length > 0) {
+        throw new errors_ConfigurationError(`the algorithm requires ${unset.join(', ')}, which ${RUNNER_CONFIG_VARIABLE} does not give (env or secretEnv)`);
+    }
+    if (manifest.command === undefined) {
+        throw new errors_ConfigurationError(`the manifest ${manifestPath} has no "command": the runner needs the program to run (wrap-algorithm records the image's entrypoint there)`);
+    }
+    return {
+        config,
+        manifest,
+        ...(workingDir !== undefined && { workingDir }),
+        algorithmValues,
+        secrets,
+        workerId: config.workerId ?? (await ecsTaskId(env)) ?? `${(0,external_node_os_.hostname)()}-${process.pid}`,
+        algorithmDigest: config.algorithmDigest ?? `sha256:${(0,external_node_crypto_.createHash)('sha256').update(text).digest('hex')}`,
+        timeoutSeconds: config.timeoutSeconds ?? manifest.timeoutSeconds,
+        heartbeatSeconds: config.heartbeatSeconds ?? RUNNER_CONFIG_DEFAULTS.heartbeatSeconds,
+        retryDelaySeconds: config.retryDelaySeconds ?? RUNNER_CONFIG_DEFAULTS.retryDelaySeconds,
+        pathRoot: config.pathRoot ?? RUNNER_CONFIG_DEFAULTS.pathRoot,
+        ...(runAs !== undefined && { runAs }),
+    };
+}
+/** `{ [key]: text }` of a file, or nothing when the image has no such file. */
+async function optionalText(path, key) {
+    try {
+        return { [key]: await (0,promises_.readFile)(path, 'utf8') };
+    }
+    catch {
+        return {};
+    }
+}
+/** Reads what the algorithm image would have run, recorded by wrap-algorithm (`SLUICE_ORIGINAL_IMAGE`). */
+async function readOriginalImage(path) {
+    let parsed;
+    try {
+        parsed = JSON.parse(await (0,promises_.readFile)(path, 'utf8'));
+    }
+    catch (thrown) {
+        throw new errors_ConfigurationError(`cannot read ${path} (${WRAPPED_ENV.SLUICE_ORIGINAL_IMAGE}): ${toError(thrown).message}; wrap the algorithm again`, { cause: thrown });
+    }
+    const record = typeof parsed === 'object' && parsed !== null ? parsed : {};
+    const strings = (value) => Array.isArray(value) && value.every((item) => typeof item === 'string') ? value : null;
+    return {
+        entrypoint: strings(record.entrypoint),
+        cmd: strings(record.cmd),
+        workingDir: typeof record.workingDir === 'string' ? record.workingDir : '',
+        user: typeof record.user === 'string' ? record.user : '',
+        env: strings(record.env) ?? [],
+    };
+}
+/** A JSON object from ECS's task metadata endpoint (v4), or undefined when it does not answer in 2 s. */
+async function ecsMetadata(endpoint, path) {
+    try {
+        const response = await fetch(`${endpoint}${path}`, { signal: AbortSignal.timeout(2000) });
+        if (!response.ok)
+            return undefined;
+        const body = await response.json();
+        return typeof body === 'object' && body !== null ? body : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/** A sibling runner container of a worker running several tasks: `algorithm-2`, `algorithm-3`, … */
+const SIBLING_CONTAINER = /^algorithm-[0-9]+$/;
+/**
+ * For the first runner container (`algorithm`) of an ECS worker running several tasks: a look at
+ * whether its sibling runner containers still run (the task metadata endpoint's `Containers`,
+ * `KnownStatus` RUNNING). The first container is the task's essential one, so its exit would stop
+ * them mid-task; the runner waits for them instead (Runner `siblingsBusy`). Undefined off ECS and for
+ * the siblings themselves (they may exit whenever: the task goes on), and when the endpoint does not
+ * answer.
+ */
+async function ecsSiblingsBusy(env) {
+    const endpoint = env.ECS_CONTAINER_METADATA_URI_V4;
+    if (endpoint === undefined || endpoint === '')
+        return undefined;
+    if ((await ecsMetadata(endpoint, ''))?.Name !== 'algorithm')
+        return undefined;
+    return async () => {
+        const containers = (await ecsMetadata(endpoint, '/task'))?.Containers;
+        if (!Array.isArray(containers))
+            return false;
+        return containers.some((container) => {
+            const { Name: name, KnownStatus: status } = (container ?? {});
+            return typeof name === 'string' && SIBLING_CONTAINER.test(name) && status === 'RUNNING';
+        });
+    };
+}
+/**
+ * On ECS, the worker id: the task's id (from the task metadata endpoint ECS gives every container), so
+ * records name the task and its log stream `<run-id>/algorithm/<task id>` follows from it. A worker
+ * running several tasks holds runner containers `algorithm-2`, … beside `algorithm`: theirs is
+ * `<task id>/<container>` (the container's own metadata names it), so each runner of the task is told
+ * apart and its stream `<run-id>/<container>/<task id>` follows too. Undefined elsewhere, or when the
+ * endpoint does not answer within 2 s.
+ */
+async function ecsTaskId(env) {
+    const endpoint = env.ECS_CONTAINER_METADATA_URI_V4;
+    if (endpoint === undefined || endpoint === '')
+        return undefined;
+    const [task, container] = await Promise.all([ecsMetadata(endpoint, '/task'), ecsMetadata(endpoint, '')]);
+    const arn = task?.TaskARN;
+    if (typeof arn !== 'string' || !arn.includes('/'))
+        return undefined;
+    const id = arn.slice(arn.lastIndexOf('/') + 1);
+    const name = container?.Name;
+    return typeof name === 'string' && SIBLING_CONTAINER.test(name) ? `${id}/${name}` : id;
 }
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
@@ -51754,6 +53889,8 @@ const BROKER_OPERATIONS = (/* unused pure expression or super */ null && (['leas
 const MAX_LEASE_WAIT_SECONDS = 20;
 const protocol_TOKEN = { type: 'string', minLength: 1, maxLength: 16384 };
 const protocol_MS = { type: 'integer', minimum: 0, nullable: true };
+/** A small task log sent inline (code units never outnumber its UTF-8 bytes). */
+const LOG = { type: 'string', maxLength: INLINE_LOG_MAX_BYTES, nullable: true };
 const PHASES = {
     type: 'object',
     properties: { downloadMs: protocol_MS, runMs: protocol_MS, uploadMs: protocol_MS },
@@ -51778,7 +53915,7 @@ const leaseSchema = {
 };
 const heartbeatSchema = {
     type: 'object',
-    properties: { token: protocol_TOKEN },
+    properties: { token: protocol_TOKEN, downloadMs: protocol_MS },
     required: ['token'],
     additionalProperties: false,
 };
@@ -51803,6 +53940,7 @@ const completeSchema = {
         phases: PHASES,
         exitCode: EXIT_CODE,
         logStaged: { type: 'boolean' },
+        log: LOG,
     },
     required: ['token', 'outputs', 'phases', 'logStaged'],
     additionalProperties: false,
@@ -51817,6 +53955,7 @@ const failSchema = {
         phases: PHASES,
         exitCode: EXIT_CODE,
         logStaged: { type: 'boolean' },
+        log: LOG,
     },
     required: ['token', 'failureClass', 'retryable', 'message', 'phases', 'logStaged'],
     additionalProperties: false,
@@ -51878,11 +54017,13 @@ function parseBrokerRequest(operation, body) {
 
 /** The longest wait between failed leases. */
 const LEASE_RETRY_MAX_MS = 5000;
+/** How long an idle runner that waits for its sibling runners long-polls before it looks again. */
+const SIBLING_CHECK_MS = MAX_LEASE_WAIT_SECONDS * 1000;
 class Runner {
     deps;
     stats = {
         leases: 0,
-        tasks: { succeeded: 0, retry: 0, failed: 0, released: 0 },
+        tasks: { succeeded: 0, retry: 0, failed: 0, released: 0, lost: 0 },
     };
     constructor(deps) {
         this.deps = deps;
@@ -51895,9 +54036,11 @@ class Runner {
     async run(stop) {
         const { settings, source, log } = this.deps;
         const idleMs = settings.config.idleSeconds * 1000;
-        let lastActivity = Date.now();
-        let leaseFailures = 0;
         const now = this.deps.now ?? Date.now;
+        let lastActivity = now();
+        // Idle time added while sibling runners still work (siblingsBusy).
+        let heldMs = 0;
+        let leaseFailures = 0;
         while (!stop.aborted) {
             // Before every lease, never during a task: a task leased is one the session can finish.
             if (!sessionOutlastsTask(settings.config.credentialsExpireAt, settings.timeoutSeconds, now())) {
@@ -51907,7 +54050,7 @@ class Runner {
                 });
                 return 'credentials-expiring';
             }
-            const remainingMs = Math.max(0, idleMs - (Date.now() - lastActivity));
+            const remainingMs = Math.max(0, idleMs + heldMs - (now() - lastActivity));
             let lease;
             try {
                 lease = await source.lease(Math.min(MAX_LEASE_WAIT_SECONDS, Math.ceil(remainingMs / 1000)), stop);
@@ -51922,22 +54065,38 @@ class Runner {
                 log.warning('lease-failed', { message: toError(thrown).message, failures: leaseFailures });
                 // No task source for the idle time (a local run's broker gone with its sluice process): go,
                 // as an idle runner does; the next sluice process of the run starts runners again.
-                if (Date.now() - lastActivity >= idleMs)
+                if (now() - lastActivity >= idleMs)
                     return 'idle';
                 // Short waits: a restarted broker (or queue) should find its runners back within seconds.
                 await (0,external_node_timers_promises_namespaceObject.setTimeout)(Math.min(LEASE_RETRY_MAX_MS, 500 * 2 ** leaseFailures));
                 continue;
             }
             if (lease === undefined) {
-                if (Date.now() - lastActivity >= idleMs)
-                    return 'idle';
+                const idleFor = now() - lastActivity;
+                if (idleFor >= idleMs + heldMs) {
+                    if (!(await this.siblingsBusy()))
+                        return 'idle';
+                    heldMs = idleFor - idleMs + SIBLING_CHECK_MS;
+                }
                 continue;
             }
             this.stats.leases += 1;
             await this.handle(lease, stop);
-            lastActivity = Date.now();
+            lastActivity = now();
+            heldMs = 0;
         }
         return 'stopped';
+    }
+    /** Whether sibling runners still run; a failed look counts as no (the runner exits as before). */
+    async siblingsBusy() {
+        if (this.deps.siblingsBusy === undefined)
+            return false;
+        try {
+            return await this.deps.siblingsBusy();
+        }
+        catch {
+            return false;
+        }
     }
     /** Runs one leased task; logs instead of throwing, except for configuration errors. */
     async handle(lease, stop) {
@@ -51999,8 +54158,8 @@ class DirectTaskSource {
         this.leases.set(worker, lease);
         return worker;
     }
-    async heartbeat(worker) {
-        const beat = await this.control.heartbeat(this.inner(worker));
+    async heartbeat(worker, progress = {}) {
+        const beat = await this.control.heartbeat(this.inner(worker), progress);
         if (beat.kind === 'extended') {
             this.leases.set(worker, beat.lease);
             return 'held';
@@ -52776,7 +54935,8 @@ async function mapBounded(items, limit, fn) {
 /**
  * Keeps a leased task while it runs: every period, the source extends the lease by one window (three
  * periods, so one missed beat does not lose it). The control caps the extensions at the task's time
- * limit plus a margin for transfers; a lease another worker took is noted as lost.
+ * limit plus a margin for transfers. A lease that is lost (another worker took the message, or it was
+ * deleted) aborts `lostSignal`: the attempt stops and reports nothing, since the task is not its own now.
  */
 
 class Heartbeat {
@@ -52784,14 +54944,25 @@ class Heartbeat {
     lease;
     periodSeconds;
     log;
+    downloadMs;
     timer;
-    /** True once the lease is no longer ours (its visibility ran out, or someone deleted the message). */
-    lost = false;
-    constructor(source, lease, periodSeconds, log) {
+    lostController = new AbortController();
+    constructor(source, lease, periodSeconds, log, 
+    /** The attempt's download time once known (the lease's cap does not count it). */
+    downloadMs = () => undefined) {
         this.source = source;
         this.lease = lease;
         this.periodSeconds = periodSeconds;
         this.log = log;
+        this.downloadMs = downloadMs;
+    }
+    /** True once the lease is no longer ours (its visibility ran out, or someone deleted the message). */
+    get lost() {
+        return this.lostController.signal.aborted;
+    }
+    /** Aborted when the lease is lost. */
+    get lostSignal() {
+        return this.lostController.signal;
     }
     start() {
         this.timer = setInterval(() => {
@@ -52805,13 +54976,16 @@ class Heartbeat {
     }
     async beat() {
         try {
-            const state = await this.source.heartbeat(this.lease);
+            const downloadMs = this.downloadMs();
+            const state = await this.source.heartbeat(this.lease, downloadMs === undefined ? {} : { downloadMs });
             if (state === 'held')
                 return;
             this.stop();
             if (state === 'lost') {
-                this.lost = true;
-                this.log.warning('message-lost', { message: 'the lease was lost: another worker may run this task' });
+                this.log.warning('message-lost', {
+                    message: 'the lease was lost: another worker may run this task; this attempt stops',
+                });
+                this.lostController.abort();
             }
             else {
                 this.log.warning('heartbeat-stopped', {
@@ -52860,23 +55034,26 @@ class TaskProcessor {
         const { settings, workDir, source } = this.deps;
         const log = this.deps.log.with({ taskId: lease.taskId, attempt: lease.attempt, key: lease.task.key });
         const logFile = (0,external_node_path_.join)(workDir, `${lease.taskId}-${lease.attempt}.log`);
+        const phases = {};
+        const heartbeat = new Heartbeat(source, lease, settings.heartbeatSeconds, log, () => phases.downloadMs);
         const state = {
             lease,
-            phases: {},
+            phases,
             log,
             taskLog: new TaskLog(logFile, { secrets: log.secrets }),
             logFile,
             begun: Date.now(),
+            heartbeat,
         };
-        const heartbeat = new Heartbeat(source, lease, settings.heartbeatSeconds, log);
         heartbeat.start();
         try {
-            return await this.attempt(state, stop);
+            // A lost lease stops the attempt as a stop request does; `abandon` then reports nothing.
+            return await this.attempt(state, AbortSignal.any([stop, heartbeat.lostSignal]));
         }
         catch (thrown) {
             const error = toError(thrown);
             log.error('task-error', { message: error.message });
-            if (state.logStaged === undefined)
+            if (state.logReport === undefined)
                 state.taskLog.note(`the runner failed: ${error.message}`);
             return await this.failed(state, classifyAttempt({
                 kind: 'infrastructure',
@@ -52909,7 +55086,7 @@ class TaskProcessor {
         }
         phases.downloadMs = Date.now() - started;
         if (stop.aborted)
-            return this.release(state);
+            return this.releaseOrAbandon(state);
         if (settings.manifest.port !== undefined && this.server === undefined) {
             this.server = new PortAlgorithm({
                 command: algorithmCommand(settings.manifest, {
@@ -52938,7 +55115,7 @@ class TaskProcessor {
         });
         phases.runMs = result.runMs;
         if (result.aborted)
-            return this.release(state);
+            return this.releaseOrAbandon(state);
         if (!result.verdict.ok)
             return this.failed(state, result.verdict);
         const exitCode = result.verdict.exitCode;
@@ -52959,11 +55136,13 @@ class TaskProcessor {
         }
         phases.uploadMs = Date.now() - started;
         taskLog.note(`uploaded ${result.outputs.length} result(s) for the commit`);
-        const logStaged = await this.stageLog(state);
+        // The new holder's commit removes what this attempt uploaded (tagged with the task, not in its marker).
+        if (state.heartbeat.lost)
+            return this.abandon(state);
         const completed = await source.complete(lease, {
             phases,
             ...(exitCode !== undefined && { exitCode }),
-            logStaged,
+            ...(await this.finishLog(state)),
             outputs: result.outputs.map(({ relativePath, size }, index) => {
                 const etag = etags[index];
                 return etag === undefined ? { relativePath, size } : { relativePath, size, etag };
@@ -52989,16 +55168,19 @@ class TaskProcessor {
     async failed(state, verdict) {
         if (verdict.ok)
             throw new Error('failed() called with a success');
-        if (state.logStaged === undefined)
+        // The task is another worker's now: recording this attempt would write over its record.
+        if (state.heartbeat.lost)
+            return this.abandon(state);
+        if (state.logReport === undefined)
             state.taskLog.note(`attempt ${state.lease.attempt} failed (${verdict.failureClass}): ${verdict.message}`);
-        const logStaged = await this.stageLog(state);
+        const logReport = await this.finishLog(state);
         const outcome = await this.deps.source.fail(state.lease, {
             failureClass: verdict.failureClass,
             retryable: verdict.retryable,
             message: verdict.message,
             phases: state.phases,
             ...(verdict.exitCode !== undefined && { exitCode: verdict.exitCode }),
-            logStaged,
+            ...logReport,
         });
         const fields = {
             failureClass: verdict.failureClass,
@@ -53011,6 +55193,18 @@ class TaskProcessor {
             state.log.warning('task-attempt-failed', { ...fields, ...state.phases });
         return outcome;
     }
+    /** Stopped by a lost lease (nothing to report) or by the runner stopping (handed back). */
+    releaseOrAbandon(state) {
+        return state.heartbeat.lost ? this.abandon(state) : this.release(state);
+    }
+    /** Leaves a task whose lease was lost: its new holder runs it; nothing is recorded from here. */
+    abandon(state) {
+        state.log.warning('task-abandoned', {
+            reason: 'the lease was lost: another worker holds the task, so this attempt reports nothing',
+            ...state.phases,
+        });
+        return Promise.resolve('lost');
+    }
     /** Hands the task back without using up an attempt (the runner is stopping). */
     async release(state) {
         await this.deps.source.release(state.lease, 'the runner is stopping');
@@ -53020,22 +55214,30 @@ class TaskProcessor {
         });
         return 'released';
     }
-    /** Closes the task log and stages it; false (with a warning) when it could not be. */
-    async stageLog(state) {
-        if (state.logStaged !== undefined)
-            return state.logStaged;
+    /**
+     * Closes the task log and hands it on: a small one goes in the report (kept in the record, no
+     * request of its own), a larger one is written to the lease's log key. A log that could not be
+     * written is reported missing (with a warning): the attempt's outcome matters more than its log.
+     */
+    async finishLog(state) {
+        if (state.logReport !== undefined)
+            return state.logReport;
         const closed = await state.taskLog.close();
+        if (closed.bytes <= INLINE_LOG_MAX_BYTES) {
+            state.logReport = { logStaged: false, log: await (0,promises_.readFile)(state.logFile, 'utf8') };
+            return state.logReport;
+        }
         try {
             await this.deps.source.stageLog(state.lease, state.logFile);
             if (closed.truncated)
                 state.log.info('task-log-truncated', { bytes: closed.bytes });
-            state.logStaged = true;
+            state.logReport = { logStaged: true };
         }
         catch (thrown) {
             state.log.warning('task-log-upload-failed', { message: toError(thrown).message });
-            state.logStaged = false;
+            state.logReport = { logStaged: false };
         }
-        return state.logStaged;
+        return state.logReport;
     }
 }
 
@@ -53045,6 +55247,7 @@ class TaskProcessor {
  * source (direct: S3/SQS clients; sealed: the broker), and what tests do with the test bed's or
  * with fakes.
  */
+
 
 
 
@@ -53104,7 +55307,15 @@ async function assembleRunner(settings, source, log, inherited) {
         workDir,
         env: algorithmEnvironment(inherited, settings.algorithmValues),
     });
-    const runner = new Runner({ settings, source, processor, log });
+    // On ECS, the first runner container of a worker of several tasks stays while its siblings work.
+    const siblingsBusy = await ecsSiblingsBusy(inherited);
+    const runner = new Runner({
+        settings,
+        source,
+        processor,
+        log,
+        ...(siblingsBusy !== undefined && { siblingsBusy }),
+    });
     return {
         runner,
         processor,
@@ -53303,1733 +55514,6 @@ function iamBrokerAuthorizer(env, url, options = {}) {
     };
 }
 
-;// CONCATENATED MODULE: ../core/src/schemas/job.ts
-// The job (`job.json`): what a user commits or dispatches to run an algorithm over a bucket.
-// `RawJob` is the file as written; `Job` is the normalised form (defaults applied, the algorithm
-// reference parsed, credentials as a tagged union). Its JSON Schema is job-schema.ts.
-
-
-/** Defaults applied to a job; the reference (docs/reference.md) lists them too. */
-const JOB_DEFAULTS = {
-    prefix: '',
-    include: ['**'],
-    create: false,
-    credentials: 'environment',
-    roleSessionName: 'sluice',
-    audience: 'sts.amazonaws.com',
-    backend: 'local',
-    maxWorkers: 4,
-    minWorkers: 0,
-    launchType: 'FARGATE',
-    spot: false,
-    idleSeconds: 60,
-    retries: 2,
-    keep: false,
-    mode: 'sealed',
-};
-/** The name of the reserved prefix sluice keeps its ledger under, in the output bucket. */
-const job_RESERVED_PREFIX = '_sluice/';
-const IMAGE_REFERENCE = new RegExp(IMAGE_REFERENCE_PATTERN);
-const NAME_AT_VERSION = /^([a-z0-9]+(?:[._-][a-z0-9]+)*)@([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/;
-/**
- * Reads a job's `algorithm`: `name@version` names a catalogue entry; anything with a registry, a
- * path, a tag or a `@sha256:` digest is an image reference. Undefined when it is neither.
- *
- * @example
- * parseAlgorithmRef('thumbnails@1.0.0'); // { kind: 'catalogue', name: 'thumbnails', version: '1.0.0' }
- * parseAlgorithmRef('ghcr.io/acme/thumbs:1'); // { kind: 'image', reference: 'ghcr.io/acme/thumbs:1' }
- */
-function job_parseAlgorithmRef(text) {
-    const catalogue = NAME_AT_VERSION.exec(text);
-    if (catalogue && !text.includes('@sha256:')) {
-        return { kind: 'catalogue', name: catalogue[1] ?? '', version: catalogue[2] ?? '' };
-    }
-    if (IMAGE_REFERENCE.test(text) && (text.includes('/') || text.includes(':'))) {
-        return { kind: 'image', reference: text };
-    }
-    return undefined;
-}
-function folderPrefix(prefix) {
-    return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-}
-/**
- * Applies defaults to a job that passed the schema and the job rules.
- *
- * @example
- * normalizeJob({ name: 'n', algorithm: 'a@1', input: { bucket: 'in-b' }, output: { bucket: 'out-b' } }).compute.backend; // 'local'
- * @throws {ConfigurationError} when `algorithm` is neither `name@version` nor an image reference (the job rules report this first).
- */
-function job_normalizeJob(raw) {
-    const algorithm = job_parseAlgorithmRef(raw.algorithm);
-    if (algorithm === undefined) {
-        throw new ConfigurationError(`algorithm "${raw.algorithm}" is neither name@version nor an image reference`);
-    }
-    const aws = raw.aws ?? {};
-    const source = aws.credentials ?? JOB_DEFAULTS.credentials;
-    const roleSessionName = aws.roleSessionName ?? JOB_DEFAULTS.roleSessionName;
-    const credentials = source === 'profile'
-        ? { source, profile: aws.profile ?? '' }
-        : source === 'roleArn'
-            ? { source, roleArn: aws.roleArn ?? '', roleSessionName }
-            : source === 'oidc'
-                ? {
-                    source,
-                    roleArn: aws.roleArn ?? '',
-                    roleSessionName,
-                    audience: aws.audience ?? JOB_DEFAULTS.audience,
-                }
-                : { source: 'environment' };
-    const compute = raw.compute ?? {};
-    const subnets = [...(compute.subnets ?? [])];
-    return {
-        name: raw.name,
-        algorithm,
-        input: {
-            bucket: raw.input.bucket,
-            prefix: folderPrefix(raw.input.prefix ?? JOB_DEFAULTS.prefix),
-            include: [...(raw.input.include ?? JOB_DEFAULTS.include)],
-            create: raw.input.create ?? JOB_DEFAULTS.create,
-        },
-        output: { bucket: raw.output.bucket, prefix: folderPrefix(raw.output.prefix ?? JOB_DEFAULTS.prefix) },
-        env: { ...raw.env },
-        aws: { ...(aws.region !== undefined ? { region: aws.region } : {}), credentials },
-        compute: {
-            backend: compute.backend ?? JOB_DEFAULTS.backend,
-            maxWorkers: compute.maxWorkers ?? JOB_DEFAULTS.maxWorkers,
-            minWorkers: compute.minWorkers ?? JOB_DEFAULTS.minWorkers,
-            launchType: compute.launchType ?? JOB_DEFAULTS.launchType,
-            spot: compute.spot ?? JOB_DEFAULTS.spot,
-            subnets,
-            securityGroups: [...(compute.securityGroups ?? [])],
-            assignPublicIp: compute.assignPublicIp ?? subnets.length === 0,
-            idleSeconds: compute.idleSeconds ?? JOB_DEFAULTS.idleSeconds,
-        },
-        retries: raw.retries ?? JOB_DEFAULTS.retries,
-        ...(raw.timeoutSeconds !== undefined ? { timeoutSeconds: raw.timeoutSeconds } : {}),
-        keep: raw.keep ?? JOB_DEFAULTS.keep,
-        mode: raw.mode ?? JOB_DEFAULTS.mode,
-    };
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/job-schema.ts
-// The published JSON Schema of `job.json`: every field with its type, bounds, default and the
-// description editors show. The types it checks and the normalised `Job` are in job.ts.
-
-
-
-const BUCKET_PATTERN = '^(?!xn--)(?!.*\\.\\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$';
-const BUCKET_TITLE = 'an S3 bucket name: 3-63 lower-case letters, digits, "." and "-"';
-const PREFIX_PATTERN = '^(?!/)[^\\u0000]*$';
-const PREFIX_TITLE = 'a key prefix such as "photos/" (no leading "/")';
-const jobSchemaTyped = {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    title: 'sluice job (job.json)',
-    description: 'Runs an algorithm over every file in an input bucket prefix and writes the results to an output bucket.',
-    type: 'object',
-    properties: {
-        $schema: { type: 'string', nullable: true, description: 'Path or URL of this schema, for editors.' },
-        name: {
-            type: 'string',
-            minLength: 1,
-            maxLength: 100,
-            title: 'a name starting with a letter or digit (letters, digits, " ", ".", "_", "-")',
-            pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]*$',
-            description: 'Job name; the run id starts with it (lower-cased, shortened).',
-        },
-        algorithm: {
-            type: 'string',
-            minLength: 1,
-            maxLength: 512,
-            description: 'The algorithm: `name@version` as registered by wrap-algorithm, or an image reference (`registry/repo:tag`, `repo@sha256:...`).',
-        },
-        input: {
-            type: 'object',
-            description: 'Where the input files are.',
-            properties: {
-                bucket: {
-                    type: 'string',
-                    title: BUCKET_TITLE,
-                    pattern: BUCKET_PATTERN,
-                    description: 'Input bucket.',
-                },
-                prefix: {
-                    type: 'string',
-                    nullable: true,
-                    title: PREFIX_TITLE,
-                    pattern: PREFIX_PATTERN,
-                    maxLength: 900,
-                    default: JOB_DEFAULTS.prefix,
-                    description: 'Only keys under this prefix are inputs. A `/` is added when missing, so `photos` means `photos/`.',
-                },
-                include: {
-                    type: 'array',
-                    nullable: true,
-                    minItems: 1,
-                    items: { type: 'string', minLength: 1, title: 'a glob such as "**/*.jpg"', pattern: '^(?!/)' },
-                    default: JOB_DEFAULTS.include,
-                    description: 'Globs matched against the key relative to `prefix` (`*` within a segment, `**` across segments, `?`, `{a,b}`). A key is an input when any glob matches.',
-                },
-                create: {
-                    type: 'boolean',
-                    nullable: true,
-                    default: JOB_DEFAULTS.create,
-                    description: 'Create the input bucket when it does not exist.',
-                },
-            },
-            required: ['bucket'],
-            additionalProperties: false,
-        },
-        output: {
-            type: 'object',
-            description: 'Where results go: `<prefix><input key relative to input.prefix>/<output path>`.',
-            properties: {
-                bucket: {
-                    type: 'string',
-                    title: BUCKET_TITLE,
-                    pattern: BUCKET_PATTERN,
-                    description: 'Output bucket (created when missing).',
-                },
-                prefix: {
-                    type: 'string',
-                    nullable: true,
-                    title: PREFIX_TITLE,
-                    pattern: PREFIX_PATTERN,
-                    maxLength: 900,
-                    default: JOB_DEFAULTS.prefix,
-                    description: 'Results go under this prefix. Must not start with `_sluice/` (reserved for the ledger).',
-                },
-            },
-            required: ['bucket'],
-            additionalProperties: false,
-        },
-        env: {
-            type: 'object',
-            nullable: true,
-            required: [],
-            propertyNames: {
-                title: 'a variable name (letters, digits, "_", not starting with a digit or "SLUICE_")',
-                pattern: ENV_NAME_PATTERN,
-            },
-            additionalProperties: {
-                anyOf: [
-                    { type: 'string', title: 'a string (literal value, not for secrets)' },
-                    {
-                        type: 'object',
-                        title: '{"fromEnv": "NAME"}',
-                        properties: {
-                            fromEnv: {
-                                type: 'string',
-                                title: 'an environment variable name',
-                                pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
-                                description: 'Read the value from this environment variable of whoever runs sluice.',
-                            },
-                        },
-                        required: ['fromEnv'],
-                        additionalProperties: false,
-                    },
-                    {
-                        type: 'object',
-                        title: '{"fromSecret": "name-or-arn"}',
-                        properties: {
-                            fromSecret: {
-                                type: 'string',
-                                minLength: 1,
-                                description: 'Read the value from this AWS Secrets Manager secret (name or ARN).',
-                            },
-                        },
-                        required: ['fromSecret'],
-                        additionalProperties: false,
-                    },
-                ],
-            },
-            description: 'Values for the variables the manifest declares: a string, `{"fromEnv": "NAME"}` or `{"fromSecret": "name-or-arn"}`. Secret variables must use `fromEnv` or `fromSecret`.',
-        },
-        aws: {
-            type: 'object',
-            nullable: true,
-            description: 'The AWS region and where credentials come from. Never the credentials themselves.',
-            properties: {
-                region: {
-                    type: 'string',
-                    nullable: true,
-                    title: 'an AWS region such as "eu-west-1"',
-                    pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]+$',
-                    description: 'AWS region; default: `AWS_REGION` from the environment.',
-                },
-                credentials: {
-                    type: 'string',
-                    nullable: true,
-                    enum: ['environment', 'profile', 'roleArn', 'oidc'],
-                    default: JOB_DEFAULTS.credentials,
-                    description: '`environment`: the SDK default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY set from secrets, or an earlier configure-aws-credentials step). `profile`: a named profile. `roleArn`: assume `roleArn` with the ambient credentials. `oidc`: assume `roleArn` with the GitHub OIDC token.',
-                },
-                profile: {
-                    type: 'string',
-                    nullable: true,
-                    minLength: 1,
-                    description: 'Profile name, for `credentials: "profile"`.',
-                },
-                roleArn: {
-                    type: 'string',
-                    nullable: true,
-                    title: 'an IAM role ARN such as "arn:aws:iam::123456789012:role/sluice"',
-                    pattern: '^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$',
-                    description: 'Role to assume, for `credentials: "roleArn"` or `"oidc"`.',
-                },
-                roleSessionName: {
-                    type: 'string',
-                    nullable: true,
-                    pattern: '^[A-Za-z0-9+=,.@_-]{2,64}$',
-                    default: JOB_DEFAULTS.roleSessionName,
-                    description: 'Session name when assuming `roleArn`.',
-                },
-                audience: {
-                    type: 'string',
-                    nullable: true,
-                    minLength: 1,
-                    default: JOB_DEFAULTS.audience,
-                    description: 'OIDC token audience, for `credentials: "oidc"`.',
-                },
-            },
-            allOf: [
-                {
-                    if: { properties: { credentials: { const: 'profile' } }, required: ['credentials'] },
-                    then: { required: ['profile'] },
-                },
-                {
-                    if: { properties: { credentials: { enum: ['roleArn', 'oidc'] } }, required: ['credentials'] },
-                    then: { required: ['roleArn'] },
-                },
-            ],
-            additionalProperties: false,
-        },
-        compute: {
-            type: 'object',
-            nullable: true,
-            description: 'Where and how many workers run. The backend can be overridden by an action input or CLI flag.',
-            properties: {
-                backend: {
-                    type: 'string',
-                    nullable: true,
-                    enum: ['local', 'ecs'],
-                    default: JOB_DEFAULTS.backend,
-                    description: '`local`: the local container engine. `ecs`: AWS ECS.',
-                },
-                maxWorkers: {
-                    type: 'integer',
-                    nullable: true,
-                    minimum: 1,
-                    maximum: 1000,
-                    default: JOB_DEFAULTS.maxWorkers,
-                    description: 'Most workers (containers) running at once.',
-                },
-                minWorkers: {
-                    type: 'integer',
-                    nullable: true,
-                    minimum: 0,
-                    maximum: 1000,
-                    default: JOB_DEFAULTS.minWorkers,
-                    description: 'Workers kept running even when idle (0 scales to zero).',
-                },
-                launchType: {
-                    type: 'string',
-                    nullable: true,
-                    enum: ['FARGATE', 'EC2'],
-                    default: JOB_DEFAULTS.launchType,
-                    description: 'ECS launch type (ecs backend).',
-                },
-                spot: {
-                    type: 'boolean',
-                    nullable: true,
-                    default: JOB_DEFAULTS.spot,
-                    description: 'Use Spot capacity (ecs backend).',
-                },
-                subnets: {
-                    type: 'array',
-                    nullable: true,
-                    uniqueItems: true,
-                    items: {
-                        type: 'string',
-                        title: 'a subnet id such as "subnet-0abc1234"',
-                        pattern: '^subnet-[0-9a-f]{8,17}$',
-                    },
-                    description: "Subnets for the workers (ecs backend); default: the default VPC's subnets.",
-                },
-                securityGroups: {
-                    type: 'array',
-                    nullable: true,
-                    uniqueItems: true,
-                    items: {
-                        type: 'string',
-                        title: 'a security group id such as "sg-0abc1234"',
-                        pattern: '^sg-[0-9a-f]{8,17}$',
-                    },
-                    description: 'Security groups for the workers (ecs backend); default: one created for the run with egress only.',
-                },
-                assignPublicIp: {
-                    type: 'boolean',
-                    nullable: true,
-                    description: 'Give workers a public IP (needed to reach ECR and S3 without a NAT gateway). Default: true when `subnets` is omitted (the default VPC), false otherwise.',
-                },
-                idleSeconds: {
-                    type: 'integer',
-                    nullable: true,
-                    minimum: 0,
-                    maximum: 3600,
-                    default: JOB_DEFAULTS.idleSeconds,
-                    description: 'A worker exits after this many seconds without a task.',
-                },
-            },
-            additionalProperties: false,
-        },
-        retries: {
-            type: 'integer',
-            nullable: true,
-            minimum: 0,
-            maximum: 10,
-            default: JOB_DEFAULTS.retries,
-            description: 'Attempts after the first for a failing task.',
-        },
-        timeoutSeconds: {
-            type: 'integer',
-            nullable: true,
-            minimum: 1,
-            maximum: MAX_TIMEOUT_SECONDS,
-            description: "Time limit per task in seconds; overrides the manifest's `timeoutSeconds`.",
-        },
-        keep: {
-            type: 'boolean',
-            nullable: true,
-            default: JOB_DEFAULTS.keep,
-            description: 'Keep the run after the inputs are done (continuous intake) until torn down.',
-        },
-        mode: {
-            type: 'string',
-            nullable: true,
-            enum: ['direct', 'sealed'],
-            default: JOB_DEFAULTS.mode,
-            description: "`sealed` (default): only the run's broker holds storage and queue access; workers get presigned URLs for their task and never a credential. `direct`: workers hold a role (or session) scoped to this run: faster, but every worker holds storage access.",
-        },
-    },
-    required: ['name', 'algorithm', 'input', 'output'],
-    additionalProperties: false,
-};
-/**
- * The published JSON Schema of `job.json` (draft 2020-12).
- *
- * @example
- * writeFileSync('job.schema.json', JSON.stringify(jobSchema, null, 2));
- */
-const job_schema_jobSchema = toSchemaJson(jobSchemaTyped);
-
-;// CONCATENATED MODULE: ../core/src/schemas/json-text.ts
-
-/**
- * The deepest nesting of objects and arrays a document may have. A manifest or a job needs four
- * levels (`$.env.NAME.fromSecret`); 64 leaves room for anything written by hand, and keeps every
- * recursive reader (this scanner, the literal-secret scan, Ajv, the explanations) thousands of
- * frames away from the stack limit.
- */
-const MAX_DEPTH = 64;
-/**
- * Parses JSON text (a leading byte-order mark is ignored), or explains where and why it is not
- * JSON, which keys it gives twice, or where it is nested too deep.
- */
-function json_text_parseJsonText(text, file) {
-    const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
-    const scan = scanJson(body);
-    if (scan.kind === 'syntax')
-        return { ok: false, problems: [syntaxProblem(body, file, scan)] };
-    if (scan.kind === 'deep')
-        return { ok: false, problems: [depthProblem(body, file, scan)] };
-    if (scan.duplicates.length > 0) {
-        return {
-            ok: false,
-            problems: scan.duplicates.map((duplicate) => duplicateProblem(body, file, duplicate)),
-        };
-    }
-    try {
-        return { ok: true, value: JSON.parse(body) };
-    }
-    catch {
-        // JSON.parse refused what the scanner accepts: report the start rather than guess.
-        return { ok: false, problems: [syntaxProblem(body, file, { offset: 0, reason: 'unreadable JSON' })] };
-    }
-}
-function syntaxProblem(body, file, at) {
-    return {
-        file,
-        path: '$',
-        message: `is not valid JSON: ${at.reason} at ${place(body, at.offset)}`,
-        expected: 'a JSON object',
-        hint: 'Check for a missing comma or quote, a trailing comma, or a comment (JSON allows none)',
-    };
-}
-function depthProblem(body, file, at) {
-    return {
-        file,
-        path: jsonPath(at.segments),
-        message: `is nested more than ${MAX_DEPTH} levels deep (the level past the limit opens at ${place(body, at.offset)}); sluice reads no deeper document`,
-        expected: `at most ${MAX_DEPTH} levels of objects and arrays (a manifest or a job needs four)`,
-        found: `more than ${MAX_DEPTH} levels`,
-        hint: 'Check the file is the manifest or job you meant, not generated or corrupted output',
-    };
-}
-function duplicateProblem(body, file, duplicate) {
-    const places = duplicate.offsets.map((offset) => place(body, offset));
-    const listed = `${places.slice(0, -1).join(', ')} and ${places[places.length - 1] ?? ''}`;
-    return {
-        file,
-        path: jsonPath(duplicate.segments),
-        message: `is given ${places.length} times in the same object, at ${listed}: JSON would keep only the last, and the others would go unchecked`,
-        expected: 'each key once per object',
-        found: `${places.length} keys ${JSON.stringify(duplicate.segments[duplicate.segments.length - 1])}`,
-        hint: 'Keep the one you mean and delete the others; if a deleted one held a credential, rotate it',
-    };
-}
-/** `line L, column C` of an offset (both counted from 1). */
-function place(text, offset) {
-    let line = 1;
-    let lineStart = 0;
-    for (let i = 0; i < offset && i < text.length; i++) {
-        if (text[i] === '\n') {
-            line++;
-            lineStart = i + 1;
-        }
-    }
-    return `line ${line}, column ${offset - lineStart + 1}`;
-}
-class SyntaxAt extends Error {
-    offset;
-    reason;
-    constructor(offset, reason) {
-        super(reason);
-        this.offset = offset;
-        this.reason = reason;
-    }
-}
-class TooDeep extends Error {
-    offset;
-    segments;
-    constructor(offset, segments) {
-        super('nesting too deep');
-        this.offset = offset;
-        this.segments = segments;
-    }
-}
-/** Scans the whole text: the first syntax error, the first level too deep, or the keys given twice. */
-function scanJson(text) {
-    const scanner = new JsonScanner(text);
-    try {
-        scanner.value([]);
-        scanner.ws();
-        if (scanner.i < text.length) {
-            return {
-                kind: 'syntax',
-                offset: scanner.i,
-                reason: `${scanner.describe(scanner.i)} after the end of the document`,
-            };
-        }
-        return { kind: 'ok', duplicates: scanner.duplicates };
-    }
-    catch (thrown) {
-        if (thrown instanceof SyntaxAt)
-            return { kind: 'syntax', offset: thrown.offset, reason: thrown.reason };
-        if (thrown instanceof TooDeep)
-            return { kind: 'deep', offset: thrown.offset, segments: thrown.segments };
-        throw thrown;
-    }
-}
-/**
- * A recursive-descent reading of JSON that only checks, throwing {@link SyntaxAt} at the first
- * fault and {@link TooDeep} at the first container past {@link MAX_DEPTH} (so it never recurses
- * deeper than that), and collecting the keys given twice.
- */
-class JsonScanner {
-    text;
-    /** The offset read up to. */
-    i = 0;
-    duplicates = [];
-    constructor(text) {
-        this.text = text;
-    }
-    describe(at) {
-        return at >= this.text.length ? 'the text ends too early' : `unexpected ${JSON.stringify(this.text[at])}`;
-    }
-    ws() {
-        while (this.i < this.text.length && ' \t\n\r'.includes(this.text[this.i] ?? ''))
-            this.i++;
-    }
-    /** Reads one value at `segments` (its path; its container depth is `segments.length`). */
-    value(segments) {
-        this.ws();
-        const c = this.text[this.i];
-        if ((c === '{' || c === '[') && segments.length >= MAX_DEPTH)
-            throw new TooDeep(this.i, segments);
-        if (c === '{')
-            this.object(segments);
-        else if (c === '[')
-            this.array(segments);
-        else if (c === '"')
-            this.string();
-        else if (c === 't')
-            this.expect('true');
-        else if (c === 'f')
-            this.expect('false');
-        else if (c === 'n')
-            this.expect('null');
-        else
-            this.number();
-    }
-    object(segments) {
-        const { text } = this;
-        const keys = new Map();
-        this.i++;
-        this.ws();
-        if (text[this.i] === '}') {
-            this.i++;
-            return;
-        }
-        for (;;) {
-            this.ws();
-            if (text[this.i] !== '"')
-                throw new SyntaxAt(this.i, `${this.describe(this.i)} where a property name in double quotes belongs`);
-            const start = this.i;
-            this.string();
-            // The scanner checked the string, so JSON.parse reads it (escapes decoded: "a" is "\u0061").
-            const key = JSON.parse(text.slice(start, this.i));
-            keys.set(key, [...(keys.get(key) ?? []), start]);
-            this.ws();
-            if (text[this.i] !== ':')
-                throw new SyntaxAt(this.i, `${this.describe(this.i)} where ":" belongs`);
-            this.i++;
-            this.value([...segments, key]);
-            this.ws();
-            if (text[this.i] === ',') {
-                this.i++;
-                continue;
-            }
-            if (text[this.i] === '}') {
-                this.i++;
-                break;
-            }
-            throw new SyntaxAt(this.i, `${this.describe(this.i)} where "," or "}" belongs`);
-        }
-        for (const [key, offsets] of keys) {
-            if (offsets.length > 1)
-                this.duplicates.push({ segments: [...segments, key], offsets });
-        }
-    }
-    array(segments) {
-        const { text } = this;
-        this.i++;
-        this.ws();
-        if (text[this.i] === ']') {
-            this.i++;
-            return;
-        }
-        for (let index = 0;; index++) {
-            this.value([...segments, index]);
-            this.ws();
-            if (text[this.i] === ',') {
-                this.i++;
-                continue;
-            }
-            if (text[this.i] === ']') {
-                this.i++;
-                return;
-            }
-            throw new SyntaxAt(this.i, `${this.describe(this.i)} where "," or "]" belongs`);
-        }
-    }
-    string() {
-        const { text } = this;
-        this.i++; // opening quote
-        for (;;) {
-            const c = text[this.i];
-            if (c === undefined)
-                throw new SyntaxAt(this.i, 'a string is not closed');
-            if (c === '"') {
-                this.i++;
-                return;
-            }
-            if (c < ' ')
-                throw new SyntaxAt(this.i, 'a control character (such as a line break) inside a string');
-            if (c === '\\') {
-                const e = text[this.i + 1];
-                if (e !== undefined && '"\\/bfnrt'.includes(e))
-                    this.i += 2;
-                else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(this.i + 2, this.i + 6)))
-                    this.i += 6;
-                else
-                    throw new SyntaxAt(this.i, 'an invalid escape in a string');
-            }
-            else
-                this.i++;
-        }
-    }
-    number() {
-        // Sticky: matched where the reading is, without copying the rest of the text each time.
-        const pattern = /-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
-        pattern.lastIndex = this.i;
-        const match = pattern.exec(this.text);
-        if (!match)
-            throw new SyntaxAt(this.i, this.describe(this.i));
-        this.i += match[0].length;
-    }
-    expect(literal) {
-        if (this.text.startsWith(literal, this.i))
-            this.i += literal.length;
-        else
-            throw new SyntaxAt(this.i, this.describe(this.i));
-    }
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/container-paths.ts
-// The manifest's `input` and `output` are container paths the runner empties before and after every
-// task. So they must be clean absolute paths, must stay out of what the kernel and the runner own
-// (emptying /tmp deleted the runner's own work directory and it hung), and must not hold each other.
-/** The runner's temporary directory inside the wrapped image (`os.tmpdir()` there). */
-const RUNNER_TEMP = '/tmp';
-/** How the runner's work directory under {@link RUNNER_TEMP} starts (runner/src/assemble.ts). */
-const RUNNER_WORK_PREFIX = 'sluice-runner-';
-/** Top-level directories whose whole tree belongs to the kernel or the runner. */
-const RESERVED_TREES = {
-    proc: "the kernel's view of the processes",
-    sys: "the kernel's view of devices and drivers",
-    dev: "the kernel's device files",
-    sluice: 'the runner itself in the wrapped image (its code, its Node runtime, the manifest)',
-};
-/** The non-empty segments of an absolute path: `//data//in/` → `['data', 'in']`. */
-function segmentsOf(path) {
-    return path.split('/').filter((segment) => segment !== '');
-}
-const SHAPE_HINT = 'Write an absolute path; end it with "/" for a directory, without "/" it names one file';
-const OWN_HINT = 'Give the algorithm a directory of its own, such as "/data/in/" and "/data/out/"';
-/**
- * Why a container path is refused on its own, or undefined when it is fine: not absolute, `.`/`..`
- * segments, NUL, the root, or a place the kernel or the runner owns (`/proc`, `/sys`, `/dev`,
- * `/sluice` and what lies under them; `/tmp` itself and the runner's work directories in it).
- *
- * @example
- * containerPathProblem('/data/in/'); // undefined
- * containerPathProblem('/tmp/')?.message; // 'must not be /tmp, the runner\'s temporary directory: …'
- */
-function containerPathProblem(path) {
-    const shape = (message) => ({ message, hint: SHAPE_HINT });
-    const owned = (message) => ({ message, hint: OWN_HINT });
-    if (path.includes('\u0000'))
-        return shape('must not contain a NUL character');
-    if (!path.startsWith('/'))
-        return shape('must be an absolute container path (starting with "/")');
-    if (path.split('/').some((segment) => segment === '..' || segment === '.')) {
-        return shape('must not contain "." or ".." segments');
-    }
-    const [top, next] = segmentsOf(path);
-    if (top === undefined)
-        return owned('must not be the root directory');
-    const owner = RESERVED_TREES[top];
-    if (owner !== undefined) {
-        return owned(`must not be /${top} or lie under it: that is ${owner}, and the runner empties the input and output before every task`);
-    }
-    if (`/${top}` === RUNNER_TEMP && next === undefined) {
-        return owned(`must not be ${RUNNER_TEMP}, the runner's temporary directory: the runner empties the input and output before every task, which would delete its own work directory there`);
-    }
-    if (`/${top}` === RUNNER_TEMP && next?.startsWith(RUNNER_WORK_PREFIX) === true) {
-        return owned(`must not lie under ${RUNNER_TEMP}/${RUNNER_WORK_PREFIX}…, the runner's work directories (its task logs)`);
-    }
-    return undefined;
-}
-/** Whether the path `outer` is `inner` or one of its ancestors, segment by segment. */
-function holdsPath(outer, inner) {
-    const outerSegments = segmentsOf(outer);
-    const innerSegments = segmentsOf(inner);
-    return (outerSegments.length <= innerSegments.length &&
-        outerSegments.every((segment, index) => innerSegments[index] === segment));
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/rules.ts
-
-
-
-
-
-
-function problem(file, segments, message, extra = {}) {
-    return { file, path: jsonPath(segments), message, ...extra };
-}
-/** Rules of a manifest that passed the schema. */
-function manifestRuleProblems(raw, file) {
-    const problems = [];
-    if (raw.image !== undefined && raw.build !== undefined) {
-        problems.push(problem(file, ['build'], 'give either "image" or "build", not both', {
-            expected: 'one of "image" or "build"',
-            found: 'both',
-            hint: 'Remove "build" to wrap an existing image, or "image" to build from the Dockerfile',
-        }));
-    }
-    for (const field of ['input', 'output']) {
-        const value = raw[field];
-        const refusal = value === undefined ? undefined : containerPathProblem(value);
-        if (refusal !== undefined) {
-            problems.push(problem(file, [field], refusal.message, {
-                expected: `an absolute container path such as "/data/${field === 'input' ? 'in' : 'out'}/"`,
-                found: describe_describeFound(value, [field]),
-                hint: refusal.hint,
-            }));
-        }
-    }
-    problems.push(...nestedPathProblems(raw, file));
-    for (const [name, spec] of Object.entries(raw.env ?? {})) {
-        if (spec.secret === true && spec.default !== undefined) {
-            problems.push(problem(file, ['env', name, 'default'], 'a secret variable cannot have a default: it would be a secret in the file', {
-                hint: 'Remove "default"; users pass the value with {"fromEnv": ...} or {"fromSecret": ...}',
-            }));
-        }
-    }
-    return problems;
-}
-/** The input and the output must not hold each other: each is emptied before every task. */
-function nestedPathProblems(raw, file) {
-    const input = raw.input ?? MANIFEST_DEFAULTS.input;
-    const output = raw.output ?? MANIFEST_DEFAULTS.output;
-    if (containerPathProblem(input) !== undefined || containerPathProblem(output) !== undefined)
-        return [];
-    const apart = 'Use separate directories, e.g. "input": "/data/in/" and "output": "/data/out/"';
-    if (holdsPath(output, input)) {
-        return [
-            problem(file, ['output'], 'must not hold the input: the input file would be uploaded as a result', {
-                expected: 'a path apart from "input"',
-                found: JSON.stringify(output),
-                hint: apart,
-            }),
-        ];
-    }
-    if (holdsPath(input, output)) {
-        return [
-            problem(file, ['input'], 'must not hold the output: emptying the input before each task would delete the output, and the results would sit among the inputs', { expected: 'a path apart from "output"', found: JSON.stringify(input), hint: apart }),
-        ];
-    }
-    return [];
-}
-/** Rules of a job that passed the schema. */
-function rules_jobRuleProblems(raw, file) {
-    const problems = [];
-    if (parseAlgorithmRef(raw.algorithm) === undefined) {
-        problems.push(problem(file, ['algorithm'], 'is neither name@version nor an image reference', {
-            expected: 'name@version such as "thumbnails@1.0.0", or an image such as "ghcr.io/acme/thumbnails:1.0.0"',
-            found: describeFound(raw.algorithm, ['algorithm']),
-            hint: 'A bare image name needs a tag: write "name:tag"',
-        }));
-    }
-    const outputPrefix = raw.output.prefix ?? '';
-    if (`${outputPrefix}/`.startsWith(RESERVED_PREFIX)) {
-        problems.push(problem(file, ['output', 'prefix'], `must not start with "${RESERVED_PREFIX}", which sluice reserves for its records`, {
-            found: JSON.stringify(outputPrefix),
-            hint: 'Choose another prefix, e.g. "results/"',
-        }));
-    }
-    const compute = raw.compute ?? {};
-    if (compute.minWorkers !== undefined && compute.minWorkers > (compute.maxWorkers ?? 4)) {
-        problems.push(problem(file, ['compute', 'minWorkers'], 'must not be more than maxWorkers', {
-            expected: `at most ${compute.maxWorkers ?? 4}`,
-            found: String(compute.minWorkers),
-        }));
-    }
-    const aws = raw.aws ?? {};
-    const source = aws.credentials ?? 'environment';
-    const unused = [
-        ['profile', ['profile']],
-        ['roleArn', ['roleArn', 'oidc']],
-        ['roleSessionName', ['roleArn', 'oidc']],
-        ['audience', ['oidc']],
-    ];
-    for (const [field, sources] of unused) {
-        if (aws[field] !== undefined && !sources.includes(source)) {
-            problems.push(problem(file, ['aws', field], `is only used when credentials is ${sources.map((s) => `"${s}"`).join(' or ')}`, {
-                found: `credentials "${source}"`,
-                hint: `Set "credentials": "${sources[0] ?? ''}", or remove "${field}"`,
-            }));
-        }
-    }
-    return problems;
-}
-/**
- * Checks a job against the manifest of the algorithm it runs: the algorithm's name and version,
- * the variables (required ones given, no unknown ones, secret ones not given literally), and —
- * when the job runs on ECS Fargate — that a Fargate task size can hold the algorithm plus the
- * runner. Problems about the job point into the job file, those about the manifest into its file.
- *
- * @example
- * crossCheckJob(job, manifest, { job: 'job.json', manifest: 'algorithm.json' });
- * // [{ file: 'job.json', path: '$.env.API_KEY', message: 'variable "API_KEY" is required by the algorithm but not given', ... }]
- */
-function rules_crossCheckJob(job, manifest, files) {
-    const problems = [];
-    const { algorithm } = job;
-    if (algorithm.kind === 'catalogue' &&
-        (algorithm.name !== manifest.name || algorithm.version !== manifest.version)) {
-        problems.push(problem(files.job, ['algorithm'], `names a different algorithm than the manifest given (${files.manifest})`, {
-            expected: `"${manifest.name}@${manifest.version}"`,
-            found: `"${algorithm.name}@${algorithm.version}"`,
-            hint: 'Check both files belong together, or update "algorithm" to the manifest\'s name@version',
-        }));
-    }
-    const declared = Object.keys(manifest.env);
-    for (const [name, spec] of Object.entries(manifest.env)) {
-        if (spec.required && spec.default === undefined && !(name in job.env)) {
-            problems.push(problem(files.job, ['env', name], `variable "${name}" is required by the algorithm but not given`, {
-                expected: spec.secret ? '{"fromEnv": "NAME"} or {"fromSecret": "name-or-arn"}' : 'a value',
-                found: 'nothing',
-                hint: `Add it under "env"${spec.description !== '' ? ` (${spec.description})` : ''}`,
-            }));
-        }
-    }
-    for (const [name, value] of Object.entries(job.env)) {
-        const spec = manifest.env[name];
-        if (spec === undefined) {
-            const suggestion = closestName(name, declared);
-            problems.push(problem(files.job, ['env', name], `variable "${name}" is not declared by the algorithm`, {
-                expected: declared.length > 0
-                    ? `one of ${declared.join(', ')}`
-                    : 'no variables (the algorithm declares none)',
-                hint: suggestion !== undefined
-                    ? `Did you mean "${suggestion}"?`
-                    : 'Remove it, or declare it in the manifest\'s "env"',
-            }));
-        }
-        else if (spec.secret && typeof value === 'string') {
-            problems.push(problem(files.job, ['env', name], `variable "${name}" is secret, so it must not be written in the job file`, {
-                expected: `{"fromEnv": "${name}"} or {"fromSecret": "name-or-arn"}`,
-                found: 'a literal value (not shown)',
-                hint: `Store it as a GitHub secret, expose it to the step (env: ${name}: \${{ secrets.${name} }}) and write "${name}": {"fromEnv": "${name}"}; or keep it in AWS Secrets Manager and write {"fromSecret": "<name or ARN>"}`,
-            }));
-        }
-    }
-    if (job.compute.backend === 'ecs' && job.compute.launchType === 'FARGATE') {
-        if (manifest.gpu > 0) {
-            problems.push(problem(files.manifest, ['gpu'], 'asks for GPUs, which Fargate does not have', {
-                hint: `Run it with "compute": {"launchType": "EC2"} in ${files.job}`,
-            }));
-        }
-        if (taskSize(manifest, RUNNER_OVERHEAD_MIB) === undefined) {
-            problems.push(problem(files.manifest, ['memory'], `no Fargate task size holds ${manifest.memoryMiB} MiB plus the runner's ${RUNNER_OVERHEAD_MIB} MiB${manifest.cpu !== undefined ? ` with ${manifest.cpu} vCPU` : ''}`, {
-                expected: 'at most 16 vCPU and 122880 MiB in total (the largest Fargate size)',
-                found: `${manifest.memoryMiB + RUNNER_OVERHEAD_MIB} MiB`,
-                hint: `Lower "memory" or "cpu", or run with "compute": {"launchType": "EC2"} in ${files.job}`,
-            }));
-        }
-    }
-    return problems;
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/documents.ts
-// Reading and checking the two public documents, algorithm.json and job.json: JSON text (syntax,
-// keys given twice, nesting depth) → literal-secret scan → schema → rules → normalised value, every
-// problem collected, none thrown except as one ValidationError.
-
-
-
-
-
-
-
-
-
-
-
-const manifestValidator = lazyValidator(manifestSchema);
-const jobValidator = lazyValidator(job_schema_jobSchema);
-const PLATFORMS_WORDS = `${SUPPORTED_PLATFORMS.slice(0, -1)
-    .map((platform) => JSON.stringify(platform))
-    .join(', ')} or ${JSON.stringify(SUPPORTED_PLATFORMS[SUPPORTED_PLATFORMS.length - 1])}`;
-const explainManifest = (segments, value) => {
-    if (segments.length !== 1)
-        return undefined;
-    if (segments[0] === 'platform' && typeof value === 'string') {
-        return {
-            message: 'must be a platform sluice can run: "linux/amd64" or "linux/arm64"',
-            expected: `one of ${PLATFORMS_WORDS}`,
-            hint: `sluice has a runner (a Node runtime in the wrapped image) for linux/amd64 and linux/arm64 only, the CPU architectures ECS offers too: set "platform" to ${PLATFORMS_WORDS}, and build or pull the image for it`,
-        };
-    }
-    if (segments[0] !== 'memory')
-        return undefined;
-    const result = explainMemory(value);
-    return 'refusal' in result ? result.refusal : undefined;
-};
-/** Secrets first; a schema problem at the same path only repeats it less clearly. */
-function merge(secrets, others) {
-    const secretPaths = new Set(secrets.map((p) => p.path));
-    return [...secrets, ...others.filter((p) => !secretPaths.has(p.path))].map(redact);
-}
-/** A last guard: no problem repeats anything shaped like an access key id. */
-function redact(problem) {
-    const out = { ...problem };
-    out.path = redactKeyIds(out.path);
-    out.message = redactKeyIds(out.message);
-    if (out.expected !== undefined)
-        out.expected = redactKeyIds(out.expected);
-    if (out.found !== undefined)
-        out.found = redactKeyIds(out.found);
-    if (out.hint !== undefined)
-        out.hint = redactKeyIds(out.hint);
-    return out;
-}
-function notAnObject(value, file) {
-    if (value !== null && typeof value === 'object' && !Array.isArray(value))
-        return undefined;
-    return {
-        file,
-        path: '$',
-        message: 'must be a JSON object',
-        expected: 'an object ({ ... })',
-        found: describe_describeFound(value, []),
-    };
-}
-/**
- * Validates a parsed `algorithm.json` and normalises it.
- *
- * @example
- * const result = validateManifest(JSON.parse(text), 'algorithm.json');
- * if ('value' in result) console.log(result.value.memoryMiB);
- */
-function validateManifest(value, file) {
-    const secrets = literal_secrets_findLiteralSecrets(value, file);
-    const shape = notAnObject(value, file);
-    if (shape)
-        return { problems: merge(secrets, [shape]) };
-    const validateManifestSchema = manifestValidator();
-    if (!validateManifestSchema(value)) {
-        const errors = validateManifestSchema.errors ?? [];
-        return {
-            problems: merge(secrets, ajv_problems_problemsFromAjv(errors, file, value, manifestSchema, explainManifest)),
-        };
-    }
-    const rules = manifestRuleProblems(value, file);
-    const memory = explainMemory(value.memory);
-    if (secrets.length > 0 || rules.length > 0 || !('mib' in memory))
-        return { problems: merge(secrets, rules) };
-    return { value: normalizeManifest(value, memory.mib), problems: [] };
-}
-/**
- * Validates a parsed `job.json` and normalises it.
- *
- * @example
- * const result = validateJob(JSON.parse(text), 'job.json');
- * if ('value' in result) console.log(result.value.compute.backend);
- */
-function validateJob(value, file) {
-    const secrets = findLiteralSecrets(value, file);
-    const shape = notAnObject(value, file);
-    if (shape)
-        return { problems: merge(secrets, [shape]) };
-    const validateJobSchema = jobValidator();
-    if (!validateJobSchema(value)) {
-        const errors = validateJobSchema.errors ?? [];
-        return { problems: merge(secrets, problemsFromAjv(errors, file, value, jobSchema)) };
-    }
-    const rules = jobRuleProblems(value, file);
-    if (secrets.length > 0 || rules.length > 0)
-        return { problems: merge(secrets, rules) };
-    return { value: normalizeJob(value), problems: [] };
-}
-function parseWith(text, file, validate) {
-    const parsed = json_text_parseJsonText(text, file);
-    if (!parsed.ok)
-        throw new errors_ValidationError(parsed.problems.map(redact));
-    const result = validate(parsed.value, file);
-    if ('value' in result)
-        return result.value;
-    throw new errors_ValidationError(result.problems);
-}
-/**
- * Reads the text of an `algorithm.json`: parses, validates and normalises it.
- *
- * @example
- * const manifest = parseManifest(readFileSync('algorithm.json', 'utf8'), 'algorithm.json');
- * manifest.memoryMiB; // 512 for "memory": "512MiB"
- * @throws {ValidationError} with every problem found (not JSON, schema, rules, literal secrets).
- */
-function parseManifest(text, file) {
-    return parseWith(text, file, validateManifest);
-}
-/**
- * Reads the text of a `job.json`: parses, validates and normalises it. It is not checked against a
- * manifest here: use {@link crossCheckJob} once the algorithm's manifest is known.
- *
- * @example
- * const job = parseJob(readFileSync('job.json', 'utf8'), 'job.json');
- * job.compute.backend; // 'local' unless the file says otherwise
- * @throws {ValidationError} with every problem found (not JSON, schema, rules, literal secrets).
- */
-function parseJob(text, file) {
-    return parseWith(text, file, validateJob);
-}
-const MANIFEST_FIELDS = (/* unused pure expression or super */ null && ([
-    'version',
-    'image',
-    'build',
-    'memory',
-    'cpu',
-    'platform',
-    'gpu',
-    'port',
-    'command',
-    'retry',
-]));
-const JOB_FIELDS = (/* unused pure expression or super */ null && (['algorithm', 'aws', 'compute', 'retries', 'keep', 'mode']));
-/**
- * Tells a manifest from a job: by `$schema` when it names one of the published schema files,
- * otherwise by fields only one of them has (`image`, `build`, `memory`… or `algorithm`, `compute`,
- * `aws`…; `input` is a path in a manifest and an object in a job). Undefined when it cannot tell.
- *
- * @example
- * detectKind({ $schema: '../schemas/job.schema.json' }); // 'job'
- * detectKind({ name: 'x', memory: 512, image: 'x:1' }); // 'manifest'
- */
-function detectKind(value) {
-    if (value === null || typeof value !== 'object' || Array.isArray(value))
-        return undefined;
-    const document = value;
-    const schema = document.$schema;
-    if (typeof schema === 'string') {
-        if (/algorithm\.schema\.json$/.test(schema))
-            return 'manifest';
-        if (/job\.schema\.json$/.test(schema))
-            return 'job';
-    }
-    let manifest = MANIFEST_FIELDS.filter((field) => field in document).length;
-    let job = JOB_FIELDS.filter((field) => field in document).length;
-    for (const field of ['input', 'output']) {
-        if (typeof document[field] === 'string')
-            manifest++;
-        else if (document[field] !== null && typeof document[field] === 'object')
-            job++;
-    }
-    if (manifest > job)
-        return 'manifest';
-    if (job > manifest)
-        return 'job';
-    return undefined;
-}
-const UNKNOWN_KIND_HINT = 'Add "$schema" pointing at algorithm.schema.json (a manifest) or job.schema.json (a job); a manifest has "image" or "build" and "memory", a job has "algorithm", "input" and "output"';
-/**
- * Checks documents given together: detects each one's kind, validates it, and — when exactly one
- * manifest and one or more jobs are given — cross-checks each job against the manifest.
- *
- * @example
- * const report = checkDocuments([
- *   { file: 'algorithm.json', text: readFileSync('algorithm.json', 'utf8') },
- *   { file: 'job.json', text: readFileSync('job.json', 'utf8') },
- * ]);
- * process.exitCode = report.problems.length === 0 ? 0 : 2;
- */
-function checkDocuments(sources) {
-    const documents = [];
-    const manifests = [];
-    const jobs = [];
-    for (const { file, text } of sources) {
-        const parsed = parseJsonText(text, file);
-        if (!parsed.ok) {
-            documents.push({ file, kind: undefined, problems: parsed.problems.map(redact) });
-            continue;
-        }
-        const kind = detectKind(parsed.value);
-        if (kind === undefined) {
-            const shape = notAnObject(parsed.value, file);
-            const problems = shape
-                ? [shape]
-                : [
-                    {
-                        file,
-                        path: '$',
-                        message: 'is neither an algorithm manifest nor a job, as far as its fields tell',
-                        hint: UNKNOWN_KIND_HINT,
-                    },
-                ];
-            documents.push({ file, kind, problems: merge(findLiteralSecrets(parsed.value, file), problems) });
-            continue;
-        }
-        if (kind === 'manifest') {
-            const result = validateManifest(parsed.value, file);
-            manifests.push({ file, value: 'value' in result ? result.value : undefined });
-            documents.push({ file, kind, problems: result.problems });
-        }
-        else {
-            const result = validateJob(parsed.value, file);
-            if ('value' in result)
-                jobs.push({ file, value: result.value });
-            documents.push({ file, kind, problems: result.problems });
-        }
-    }
-    const cross = [];
-    const [manifest] = manifests;
-    if (manifests.length === 1 && manifest?.value !== undefined) {
-        for (const job of jobs) {
-            cross.push(...crossCheckJob(job.value, manifest.value, { job: job.file, manifest: manifest.file }).map(redact));
-        }
-    }
-    return { documents, problems: [...documents.flatMap((document) => document.problems), ...cross] };
-}
-
-;// CONCATENATED MODULE: ../core/src/compute/wrapped-image.ts
-// The wrapped image: the algorithm's image with sluice's runner added and made the entrypoint. The
-// runner needs nothing from the image (it brings its own Node, libraries and loader), records what
-// the image would have run (entrypoint, cmd, working dir, user) so it can run exactly that for each
-// task, and keeps the image's USER and WORKDIR by inheriting them. See docs/architecture.md,
-// "The wrapped image", and docs/contracts.md, "Inside the wrapped image".
-
-
-
-
-
-
-
-/** Fixed paths inside every wrapped image (a contract with the runner: docs/contracts.md). */
-const WRAPPED_PATHS = {
-    root: '/sluice',
-    /** The manifest, byte for byte as the developer wrote it. */
-    manifest: '/sluice/algorithm.json',
-    /** {@link OriginalImageConfig}: what the algorithm image would have run. */
-    originalImage: '/sluice/original-image.json',
-    /** The runner bundle (`index.js` and its `package.json`). */
-    runnerDir: '/sluice/runner',
-    runnerEntry: '/sluice/runner/index.js',
-    /** The Node runtime: `bin/node`, `lib/` with the libraries and the loader. */
-    runtime: '/sluice/node',
-};
-/** Labels every wrapped image carries; the local catalogue finds algorithms by them. */
-const WRAPPED_LABELS = {
-    /** `name@version` of the algorithm. */
-    algorithm: 'org.sluice.algorithm',
-    /** `sha256:<hex>` of the manifest file's bytes. */
-    manifestDigest: 'org.sluice.manifest',
-    /** The manifest as compact JSON, so a catalogue can read it without running the image. */
-    manifestJson: 'org.sluice.manifest.json',
-    /** Id of the algorithm image the wrapped image was built from. */
-    baseImage: 'org.sluice.base-image',
-    /** `sha256:<hex>` over the runner bundle's files (paths and contents). */
-    runnerDigest: 'org.sluice.runner',
-    /** `node-<version>-<os>-<arch>` of the carried runtime. */
-    runtime: 'org.sluice.runtime',
-    /**
-     * `sha256:<hex>` over everything the wrapped image is made of (base image id, runtime, runner,
-     * manifest, Containerfile): an image already tagged with the same value is reused, not rebuilt.
-     */
-    inputs: 'org.sluice.inputs',
-};
-/** Variables set in the wrapped image for the runner (SLUICE_* never reach the algorithm). */
-const WRAPPED_ENV = {
-    SLUICE_MANIFEST: WRAPPED_PATHS.manifest,
-    SLUICE_ORIGINAL_IMAGE: WRAPPED_PATHS.originalImage,
-};
-/** The uid and gid an algorithm runs as when its image's USER is root or unset. */
-const UNPRIVILEGED_ALGORITHM_USER = { uid: 65532, gid: 65532 };
-/** HOME of an algorithm whose user has none of its own: created under /tmp, which is always writable. */
-const ALGORITHM_HOME = '/tmp/sluice-home';
-/** `name:x:uid:gid:gecos:home:shell` lines (or `name:x:gid:members` for /etc/group) by name. */
-function colonFile(text) {
-    return (text ?? '')
-        .split('\n')
-        .map((line) => line.split(':'))
-        .filter((fields) => fields.length >= 3 && !(fields[0] ?? '').startsWith('#'));
-}
-const NUMERIC = /^\d+$/;
-/**
- * The user an algorithm runs as, from its image's USER: the image's own user when it is not root
- * (names resolved through the image's /etc/passwd and /etc/group, as docker and podman resolve
- * them; without an entry, a numeric USER's group is 0, as the engines make it), else
- * {@link UNPRIVILEGED_ALGORITHM_USER}. HOME: the image's own `HOME` variable or the passwd entry's
- * home for a non-root user; {@link ALGORITHM_HOME} otherwise. Supplementary groups are not given
- * (Node's spawn drops them).
- *
- * @example
- * algorithmUser('', {});                                             // { uid: 65532, gid: 65532, home: '/tmp/sluice-home' }
- * algorithmUser('1000:1000', {});                                    // { uid: 1000, gid: 1000, home: '/tmp/sluice-home' }
- * algorithmUser('app', { passwd: 'app:x:1001:1001::/home/app:/bin/sh' }); // { uid: 1001, gid: 1001, home: '/home/app' }
- * @throws {ConfigurationError} when a user or group name is not in the image's files.
- */
-function algorithmUser(user, image) {
-    const [name = '', group] = user.split(/:(.*)/s, 2);
-    const passwd = colonFile(image.passwd);
-    const entry = NUMERIC.test(name)
-        ? passwd.find((fields) => fields[2] === name)
-        : passwd.find((fields) => fields[0] === name);
-    if (name !== '' && !NUMERIC.test(name) && entry === undefined) {
-        throw new errors_ConfigurationError(`the algorithm image's USER ${JSON.stringify(user)} names a user its /etc/passwd does not have${image.passwd === undefined ? ' (it has no /etc/passwd)' : ''}: use a numeric USER such as 1000:1000`);
-    }
-    const uid = name === '' ? 0 : Number(NUMERIC.test(name) ? name : entry?.[2]);
-    if (uid === 0)
-        return { ...UNPRIVILEGED_ALGORITHM_USER, home: ALGORITHM_HOME };
-    let gid;
-    if (group === undefined || group === '')
-        gid = Number(entry?.[3] ?? 0);
-    else if (NUMERIC.test(group))
-        gid = Number(group);
-    else {
-        const found = colonFile(image.group).find((fields) => fields[0] === group);
-        if (found === undefined) {
-            throw new errors_ConfigurationError(`the algorithm image's USER ${JSON.stringify(user)} names a group its /etc/group does not have: use a numeric group such as 1000:1000`);
-        }
-        gid = Number(found[2]);
-    }
-    const imageHome = image.env?.find((variable) => variable.startsWith('HOME='))?.slice('HOME='.length);
-    const home = imageHome ?? (entry?.[5] !== undefined && entry[5] !== '' ? entry[5] : ALGORITHM_HOME);
-    return { uid, gid, home };
-}
-/**
- * What the runner starts inside a wrapped image, by the OCI rule: the image's entrypoint, then the
- * manifest's `command` when it has one (it replaces the image's cmd), else the image's cmd; in the
- * image's working directory. The runner uses this so the algorithm runs exactly as its image would.
- *
- * @example
- * imageCommand({ entrypoint: ['/bin/thumbs'], cmd: ['--help'], workingDir: '/app' }, ['{input}', '{output}']);
- * // { command: ['/bin/thumbs', '{input}', '{output}'], workingDir: '/app' }
- * @throws {ConfigurationError} when neither the image nor the manifest says what to run.
- */
-function imageCommand(original, manifestCommand) {
-    const command = [...(original.entrypoint ?? []), ...(manifestCommand ?? original.cmd ?? [])];
-    if (command.length === 0) {
-        throw new errors_ConfigurationError('the algorithm image has no ENTRYPOINT or CMD and algorithm.json has no "command": say what to run, e.g. "command": ["/app/run", "{input}", "{output}"]');
-    }
-    return { command, workingDir: original.workingDir === '' ? '/' : original.workingDir };
-}
-/**
- * The memory limit for running a wrapped image locally: the manifest's memory plus the runner's
- * overhead (the runner shares the container's memory with the algorithm).
- *
- * @example
- * localMemoryLimitMiB(manifest); // 640 for "memory": 512
- */
-function localMemoryLimitMiB(manifest) {
-    return manifest.memoryMiB + RUNNER_OVERHEAD_MIB;
-}
-/**
- * A reference pinned to a digest: `host/repo:tag` + `sha256:…` → `host/repo:tag@sha256:…`.
- *
- * @example
- * withDigest('127.0.0.1:5000/sluice/thumbs:1.0', 'sha256:ab…'); // '127.0.0.1:5000/sluice/thumbs:1.0@sha256:ab…'
- * @throws {ConfigurationError} when `digest` is not `sha256:` and 64 hex digits.
- */
-function withDigest(reference, digest) {
-    if (!/^sha256:[a-f0-9]{64}$/.test(digest))
-        throw new ConfigurationError(`${digest} is not a sha256 digest`);
-    return `${reference.split('@')[0] ?? reference}@${digest}`;
-}
-function sha256(data) {
-    return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
-/**
- * The original image's configuration as the runner reads it.
- *
- * @example
- * originalImageConfig('algo:1', details, runtime).entrypoint; // ['/bin/app']
- */
-function originalImageConfig(image, details, runtime) {
-    const command = runtimeCommand(runtime, '');
-    return {
-        schemaVersion: 1,
-        image,
-        imageId: details.id,
-        entrypoint: details.entrypoint,
-        cmd: details.cmd,
-        workingDir: details.workingDir,
-        user: details.user,
-        env: details.env,
-        runtime: { nodeVersion: runtime.nodeVersion, command: command.slice(0, -1) },
-    };
-}
-/**
- * The Containerfile of the wrapped image. The runtime is copied in its own layer first: it is the
- * same for every algorithm of a platform, so a rebuild finds it in the layer cache and a registry
- * already holding it skips the upload. WORKDIR is inherited; USER becomes root (numeric, so no
- * /etc/passwd is needed): the runner starts the algorithm as the image's own user, recorded in
- * original-image.json, or an unprivileged one ({@link algorithmUser}).
- *
- * @example
- * renderWrappedContainerfile({ baseImage: 'algo:1', runtime: { loader: 'ld-linux-x86-64.so.2' } });
- * // FROM algo:1\nCOPY node/ /sluice/node/\nCOPY sluice/ /sluice/\n…ENTRYPOINT [...]\nCMD []
- */
-function renderWrappedContainerfile(options) {
-    const entrypoint = runtimeCommand(options.runtime, WRAPPED_PATHS.runnerEntry);
-    return [
-        '# Generated by sluice: the algorithm image with the sluice runner as its entrypoint.',
-        `FROM ${options.baseImage}`,
-        `COPY node/ ${WRAPPED_PATHS.runtime}/`,
-        `COPY sluice/ ${WRAPPED_PATHS.root}/`,
-        ...Object.entries(WRAPPED_ENV).map(([name, value]) => `ENV ${name}=${value}`),
-        // The runner is root (with a few capabilities: runner-hardening.ts); the algorithm is not.
-        'USER 0:0',
-        // Exec form through the carried loader: no shell and no libc of the image is needed.
-        `ENTRYPOINT ${JSON.stringify(entrypoint)}`,
-        // Without this the image's CMD would be appended to the runner's arguments.
-        'CMD []',
-        '',
-    ].join('\n');
-}
-/**
- * The labels of a wrapped image.
- *
- * @example
- * wrappedImageLabels({ manifest, manifestText, baseImageId, runtime, runnerDigest })['org.sluice.algorithm']; // 'thumbs@1.0'
- */
-function wrappedImageLabels(options) {
-    let compact = options.manifestText;
-    try {
-        compact = JSON.stringify(JSON.parse(options.manifestText));
-    }
-    catch {
-        // parseManifest already read this text; keep it as it is if it somehow is not JSON.
-    }
-    return {
-        [WRAPPED_LABELS.algorithm]: `${options.manifest.name}@${options.manifest.version}`,
-        [WRAPPED_LABELS.manifestDigest]: sha256(options.manifestText),
-        [WRAPPED_LABELS.manifestJson]: compact,
-        [WRAPPED_LABELS.baseImage]: options.baseImageId,
-        [WRAPPED_LABELS.runnerDigest]: options.runnerDigest,
-        [WRAPPED_LABELS.runtime]: `node-${options.runtime.nodeVersion}-${options.runtime.platform.replace('/', '-')}`,
-    };
-}
-/** sha256 over the files of a directory: sorted relative paths and their contents. */
-async function directoryDigest(dir) {
-    const hash = createHash('sha256');
-    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-    const files = entries
-        .filter((entry) => entry.isFile())
-        .map((entry) => join(entry.parentPath, entry.name))
-        .sort();
-    for (const file of files) {
-        hash.update(`${relative(dir, file)}\0`);
-        hash.update(await readFile(file));
-        hash.update('\0');
-    }
-    return `sha256:${hash.digest('hex')}`;
-}
-/** Hard-links when it can (the runtime cache is on the same disk: no 100 MB copy), copies otherwise. */
-async function linkOrCopy(source, target) {
-    try {
-        await link(source, target);
-    }
-    catch {
-        await copyFile(source, target);
-    }
-}
-/** The default local tag of a wrapped image: `localhost/sluice/<name>:<version>`. */
-function wrappedImageTag(manifest) {
-    return `localhost/sluice/${manifest.name}:${manifest.version}`;
-}
-/** The local tag an algorithm built from `build` gets: `localhost/sluice/<name>-algorithm:<version>`. */
-function algorithmImageTag(manifest) {
-    return `localhost/sluice/${manifest.name}-algorithm:${manifest.version}`;
-}
-/**
- * Builds the wrapped image of a manifest: builds the algorithm image from `build` (or pulls `image`
- * when it is not local), checks its platform, inspects it, prepares the Node runtime (cached) and
- * builds `FROM` it with the runner, the manifest and {@link OriginalImageConfig} under `/sluice`.
- * Pushing is the caller's next step: `withDigest(remote, await engine.push(remote))`.
- *
- * @example
- * const manifest = parseManifest(text, 'algorithm.json');
- * const wrapped = await wrapAlgorithm({ manifest, manifestText: text, manifestPath: 'algorithm.json', engine, runnerDir });
- * await engine.tag(wrapped.image, remote);
- * const reference = withDigest(remote, await engine.push(remote));
- * @throws {ImageBuildError} when the algorithm's own build fails.
- * @throws {ConfigurationError} when the image cannot be pulled, is for another platform, or the
- *   platform is not supported; when the runner bundle is missing.
- */
-async function wrapAlgorithm(options) {
-    const started = Date.now();
-    const { manifest, engine } = options;
-    const logger = options.logger ?? silentLogger;
-    const cacheDir = options.cacheDir ?? defaultCacheDir();
-    const platform = runtimePlatform(manifest.platform);
-    const runnerEntry = join(options.runnerDir, 'index.js');
-    await readFile(runnerEntry).catch((e) => {
-        throw new ConfigurationError(`the runner bundle ${runnerEntry} is missing: build it first (npx nx run runner:build).`, { cause: e });
-    });
-    const { algorithmImage, algorithmBuildMs } = await algorithmImageOf(options, logger);
-    const details = await engine.inspectImage(algorithmImage);
-    const imagePlatform = `${details.os}/${details.architecture}`;
-    if (imagePlatform !== platform) {
-        throw new ConfigurationError(`the algorithm image ${algorithmImage} is for ${details.platform}, but algorithm.json says "platform": "${manifest.platform}". ` +
-            'Set "platform" to the image\'s platform, or build the image for the manifest\'s.');
-    }
-    const runtimeStarted = Date.now();
-    const runtime = await prepareNodeRuntime({ ...options.runtime, platform, cacheDir, logger });
-    const runtimeMs = Date.now() - runtimeStarted;
-    const wrapStarted = Date.now();
-    const original = originalImageConfig(algorithmImage, details, runtime);
-    const baseLabels = wrappedImageLabels({
-        manifest,
-        manifestText: options.manifestText,
-        baseImageId: details.id,
-        runnerDigest: await directoryDigest(options.runnerDir),
-        runtime,
-    });
-    const containerfileText = renderWrappedContainerfile({ baseImage: algorithmImage, runtime });
-    const { dir: _dir, cached: _cached, ...runtimeRecord } = runtime;
-    const labels = {
-        ...baseLabels,
-        [WRAPPED_LABELS.inputs]: sha256(JSON.stringify({ containerfileText, labels: baseLabels, original, runtime: runtimeRecord })),
-    };
-    const image = options.tag ?? wrappedImageTag(manifest);
-    const timings = (wrapBuildMs) => ({
-        ...(algorithmBuildMs !== undefined ? { algorithmBuildMs } : {}),
-        runtimeMs,
-        wrapBuildMs,
-        totalMs: Date.now() - started,
-    });
-    if (await engine.imageExists(image)) {
-        const existing = await engine.inspectImage(image);
-        if (existing.labels[WRAPPED_LABELS.inputs] === labels[WRAPPED_LABELS.inputs]) {
-            logger.info(`${image} is up to date: nothing it is made of has changed`);
-            const wrapBuildMs = Date.now() - wrapStarted;
-            return {
-                image,
-                imageId: existing.id,
-                algorithmImage,
-                original,
-                labels,
-                runtime,
-                reused: true,
-                timings: timings(wrapBuildMs),
-            };
-        }
-    }
-    const imageId = await buildWrappedImage(options, logger, {
-        cacheDir,
-        runtime,
-        original,
-        containerfileText,
-        image,
-        labels,
-    });
-    const wrapBuildMs = Date.now() - wrapStarted;
-    return {
-        image,
-        imageId,
-        algorithmImage,
-        original,
-        labels,
-        runtime,
-        reused: false,
-        timings: timings(wrapBuildMs),
-    };
-}
-/** The algorithm's own image: built from the manifest's `build` (timed), or pulled when not present. */
-async function algorithmImageOf(options, logger) {
-    const { manifest, engine } = options;
-    const source = manifest.source;
-    if (source.kind !== 'build') {
-        if (!(await engine.imageExists(source.image))) {
-            logger.info(`pulling ${source.image}`);
-            await engine.pull(source.image, { platform: manifest.platform });
-        }
-        return { algorithmImage: source.image };
-    }
-    const buildStarted = Date.now();
-    const algorithmImage = await buildAlgorithmImage(engine, manifest, source, options.manifestPath, logger);
-    return { algorithmImage, algorithmBuildMs: Date.now() - buildStarted };
-}
-/**
- * Builds a manifest's `build` source (context and Containerfile relative to the manifest's folder)
- * for its platform, tagged {@link algorithmImageTag}; returns the tag. What wrap and try both build.
- *
- * @throws whatever the engine's build throws (ImageBuildError when the build fails).
- */
-async function buildAlgorithmImage(engine, manifest, source, manifestPath, logger) {
-    const context = resolve(dirname(manifestPath), source.context);
-    const tag = algorithmImageTag(manifest);
-    logger.info(`building the algorithm image ${tag} from ${context}`);
-    await engine.build({
-        context,
-        containerfile: isAbsolute(source.dockerfile) ? source.dockerfile : join(context, source.dockerfile),
-        buildArgs: source.args,
-        ...(source.target !== undefined ? { target: source.target } : {}),
-        platform: manifest.platform,
-        tags: [tag],
-    });
-    return tag;
-}
-/**
- * Builds the wrapped image from a scratch context (the Node runtime, the runner, the manifest and the
- * original image's configuration), removed afterwards; returns the image id.
- */
-async function buildWrappedImage(options, logger, parts) {
-    const { runtime, original } = parts;
-    const contexts = join(parts.cacheDir, 'contexts');
-    await mkdir(contexts, { recursive: true });
-    const context = await mkdtemp(join(contexts, `${options.manifest.name}-`));
-    try {
-        for (const file of runtime.files) {
-            await mkdir(dirname(join(context, 'node', file)), { recursive: true });
-            await linkOrCopy(join(runtime.dir, file), join(context, 'node', file));
-        }
-        await cp(options.runnerDir, join(context, 'sluice', 'runner'), { recursive: true });
-        await writeFile(join(context, 'sluice', 'algorithm.json'), options.manifestText);
-        await writeFile(join(context, 'sluice', 'original-image.json'), `${JSON.stringify(original, null, 2)}\n`);
-        const containerfile = join(context, 'Containerfile');
-        await writeFile(containerfile, parts.containerfileText);
-        logger.info(`building the wrapped image ${parts.image}`);
-        return await options.engine.build({
-            context,
-            containerfile,
-            platform: options.manifest.platform,
-            tags: [parts.image],
-            labels: parts.labels,
-        });
-    }
-    finally {
-        await rm(context, { recursive: true, force: true });
-    }
-}
-
-;// CONCATENATED MODULE: ./src/config/settings.ts
-/**
- * The runner's settings, read once at start from its environment: `SLUICE_RUN` (the run, as JSON),
- * `SLUICE_MANIFEST` (the algorithm's manifest file) and the values of the secret variables it names.
- * AWS endpoint, region and credentials are not here: the SDK reads its standard variables.
- */
-
-
-
-
-
-/** Where the runner reads the image's users (the image's own /etc, inside the container). */
-const IMAGE_ETC = '/etc';
-/**
- * Reads and checks the settings.
- *
- * @throws {ConfigurationError} when `SLUICE_RUN` or the manifest is missing or invalid, a secret
- *   variable is not set, or a required variable has no value: the runner then exits with code 2.
- */
-async function loadSettings(env, host = {}) {
-    const config = parseRunnerConfig(env[RUNNER_CONFIG_VARIABLE] ?? '', RUNNER_CONFIG_VARIABLE);
-    const manifestPath = env[RUNNER_MANIFEST_VARIABLE] ?? DEFAULT_RUNNER_MANIFEST_PATH;
-    let text;
-    try {
-        text = await (0,promises_.readFile)(manifestPath, 'utf8');
-    }
-    catch (thrown) {
-        throw new errors_ConfigurationError(`cannot read the algorithm manifest ${manifestPath} (${RUNNER_MANIFEST_VARIABLE}): ${toError(thrown).message}`, { cause: thrown });
-    }
-    const declared = parseManifest(text, manifestPath);
-    // Inside a wrapped image, run the algorithm exactly as its image would (entrypoint, cmd, workdir).
-    const originalPath = env.SLUICE_ORIGINAL_IMAGE;
-    let manifest = declared;
-    let workingDir;
-    let runAs;
-    if (originalPath !== undefined && originalPath !== '') {
-        const original = await readOriginalImage(originalPath);
-        const resolved = imageCommand(original, declared.command);
-        manifest = { ...declared, command: resolved.command };
-        workingDir = resolved.workingDir;
-        // Only root can switch users; a runner that is not root (an old wrapped image) runs it as itself.
-        if ((host.uid ?? process.getuid?.()) === 0) {
-            const etc = host.etc ?? IMAGE_ETC;
-            runAs = algorithmUser(original.user, {
-                ...(await optionalText(`${etc}/passwd`, 'passwd')),
-                ...(await optionalText(`${etc}/group`, 'group')),
-                env: original.env,
-            });
-        }
-    }
-    const secrets = [];
-    const secretValues = {};
-    const missing = [];
-    for (const name of config.secretEnv) {
-        const value = env[name];
-        if (value === undefined || value === '')
-            missing.push(name);
-        else {
-            secretValues[name] = value;
-            secrets.push(value);
-        }
-    }
-    if (missing.length > 0) {
-        throw new errors_ConfigurationError(`${RUNNER_CONFIG_VARIABLE}.secretEnv names ${missing.join(', ')}, but the runner's environment does not set ${missing.length === 1 ? 'it' : 'them'}: pass secrets to the runner container (ECS "secrets", or the local engine's environment)`);
-    }
-    // Variables the manifest calls secret are masked even when passed among the plain values.
-    for (const [name, spec] of Object.entries(manifest.env)) {
-        const value = config.env[name];
-        if (spec.secret && value !== undefined && value !== '')
-            secrets.push(value);
-    }
-    const algorithmValues = withManifestDefaults(manifest, { ...config.env, ...secretValues });
-    const unset = Object.entries(manifest.env)
-        .filter(([name, spec]) => spec.required && algorithmValues[name] === undefined)
-        .map(([name]) => name);
-    if (unset.length > 0) {
-        throw new errors_ConfigurationError(`the algorithm requires ${unset.join(', ')}, which ${RUNNER_CONFIG_VARIABLE} does not give (env or secretEnv)`);
-    }
-    if (manifest.command === undefined) {
-        throw new errors_ConfigurationError(`the manifest ${manifestPath} has no "command": the runner needs the program to run (wrap-algorithm records the image's entrypoint there)`);
-    }
-    return {
-        config,
-        manifest,
-        ...(workingDir !== undefined && { workingDir }),
-        algorithmValues,
-        secrets,
-        workerId: config.workerId ?? (await ecsTaskId(env)) ?? `${(0,external_node_os_.hostname)()}-${process.pid}`,
-        algorithmDigest: config.algorithmDigest ?? `sha256:${(0,external_node_crypto_.createHash)('sha256').update(text).digest('hex')}`,
-        timeoutSeconds: config.timeoutSeconds ?? manifest.timeoutSeconds,
-        heartbeatSeconds: config.heartbeatSeconds ?? RUNNER_CONFIG_DEFAULTS.heartbeatSeconds,
-        retryDelaySeconds: config.retryDelaySeconds ?? RUNNER_CONFIG_DEFAULTS.retryDelaySeconds,
-        pathRoot: config.pathRoot ?? RUNNER_CONFIG_DEFAULTS.pathRoot,
-        ...(runAs !== undefined && { runAs }),
-    };
-}
-/** `{ [key]: text }` of a file, or nothing when the image has no such file. */
-async function optionalText(path, key) {
-    try {
-        return { [key]: await (0,promises_.readFile)(path, 'utf8') };
-    }
-    catch {
-        return {};
-    }
-}
-/** Reads what the algorithm image would have run, recorded by wrap-algorithm (`SLUICE_ORIGINAL_IMAGE`). */
-async function readOriginalImage(path) {
-    let parsed;
-    try {
-        parsed = JSON.parse(await (0,promises_.readFile)(path, 'utf8'));
-    }
-    catch (thrown) {
-        throw new errors_ConfigurationError(`cannot read ${path} (${WRAPPED_ENV.SLUICE_ORIGINAL_IMAGE}): ${toError(thrown).message}; wrap the algorithm again`, { cause: thrown });
-    }
-    const record = typeof parsed === 'object' && parsed !== null ? parsed : {};
-    const strings = (value) => Array.isArray(value) && value.every((item) => typeof item === 'string') ? value : null;
-    return {
-        entrypoint: strings(record.entrypoint),
-        cmd: strings(record.cmd),
-        workingDir: typeof record.workingDir === 'string' ? record.workingDir : '',
-        user: typeof record.user === 'string' ? record.user : '',
-        env: strings(record.env) ?? [],
-    };
-}
-/**
- * On ECS, the task's id (from the task metadata endpoint ECS gives every container): records then
- * name the task, and its log stream `<run-id>/algorithm/<task id>` follows from it. Undefined
- * elsewhere, or when the endpoint does not answer within 2 s.
- */
-async function ecsTaskId(env) {
-    const endpoint = env.ECS_CONTAINER_METADATA_URI_V4;
-    if (endpoint === undefined || endpoint === '')
-        return undefined;
-    try {
-        const response = await fetch(`${endpoint}/task`, { signal: AbortSignal.timeout(2000) });
-        if (!response.ok)
-            return undefined;
-        const { TaskARN: arn } = (await response.json());
-        return typeof arn === 'string' && arn.includes('/') ? arn.slice(arn.lastIndexOf('/') + 1) : undefined;
-    }
-    catch {
-        return undefined;
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/sources/broker-source.ts
 /**
  * Sealed mode: the runner holds no storage or queue credential, only its broker's address and a way
@@ -55096,8 +55580,11 @@ class BrokerTaskSource {
         this.granted.set(worker, answer.lease);
         return worker;
     }
-    async heartbeat(worker) {
-        const answer = await this.post('heartbeat', { token: this.grant(worker).token });
+    async heartbeat(worker, progress = {}) {
+        const answer = await this.post('heartbeat', {
+            token: this.grant(worker).token,
+            ...(progress.downloadMs !== undefined && { downloadMs: progress.downloadMs }),
+        });
         if (answer.status !== 'extended')
             return answer.status;
         this.granted.set(worker, { ...this.grant(worker), ...answer });
