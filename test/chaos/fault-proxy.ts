@@ -343,7 +343,7 @@ export class FaultProxy {
       const key = info.key;
       const task = this.taskOfKey.get(key);
       const seen = task === undefined ? undefined : this.tasks.get(task);
-      if (seen !== undefined && layout.slow(key) && !seen.slowKillArmed && this.due('during-algorithm')) {
+      if (seen !== undefined && layout.slow(key) && !seen.slowKillArmed && this.due('during-algorithm', 4)) {
         seen.slowKillArmed = true;
         setTimeout(() => {
           if (seen.outputsPut === 0 && this.taskOfKey.get(key) === task) {
@@ -426,11 +426,14 @@ export class FaultProxy {
     return undefined;
   }
 
-  /** Whether a kill of `phase` is due now (one left, the dice agree, none in the last 3 s). */
-  private due(phase: KillPhase): boolean {
+  /**
+   * Whether a kill of `phase` is due now (one left, the dice agree, none in the last 3 s). `boost`
+   * raises the odds of a phase with few chances (only `slow` inputs can be killed during the algorithm).
+   */
+  private due(phase: KillPhase, boost = 1): boolean {
     if ((this.phaseKillsLeft.get(phase) ?? 0) <= 0) return false;
     if (Date.now() - this.lastKillAt < 3000) return false;
-    return this.options.prng.chance(this.options.killChance);
+    return this.options.prng.chance(Math.min(1, this.options.killChance * boost));
   }
 
   /** SIGKILLs `worker` for `phase` (one kill at a time); false when one came too recently. */
