@@ -248,12 +248,30 @@ export async function emptyAndDelete(s3, bucket) {
   }
 }
 
-/** The run's task records (_sluice/<run-id>/tasks/ of its output bucket), parsed. */
+/**
+ * The run's tasks as they stand: each record (_sluice/<run-id>/tasks/) merged with its completion
+ * marker (done/), as core's completedRecord does — a task with a marker succeeded, with the marker's
+ * outputs and attempts (the record is not rewritten after the marker).
+ */
 export async function taskRecords(s3, bucket, runId) {
   const keys = await listKeys(s3, bucket, `_sluice/${runId}/tasks/`);
+  const read = async (Key) => {
+    try {
+      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key }));
+      return JSON.parse(await got.Body.transformToString());
+    } catch (error) {
+      if (error.name === 'NoSuchKey') return undefined;
+      throw error;
+    }
+  };
   return mapConcurrent(keys, 16, async (Key) => {
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key }));
-    return JSON.parse(await got.Body.transformToString());
+    const [record, marker] = await Promise.all([read(Key), read(Key.replace('/tasks/', '/done/'))]);
+    if (marker === undefined) return record;
+    const same = (a, b) =>
+      a.attempt === b.attempt && a.workerId === b.workerId && a.startedAt === b.startedAt;
+    const fromMarker = marker.attempts ?? [];
+    const attempts = [...record.attempts.filter((a) => !fromMarker.some((m) => same(a, m))), ...fromMarker];
+    return { ...record, status: 'succeeded', outputs: marker.outputs, attempts };
   });
 }
 
