@@ -146,8 +146,8 @@ describe('runner process on moto', () => {
     );
     expect(record.attempts[0]?.failureClass).toBe('algorithm-exit');
     expect(record.attempts[0]?.message).toMatch(/died/);
-    const log = { text: await attemptLogText(run.store, run.outputBucket, record.attempts[0]) };
-    expect(log?.text).toContain('dying on');
+    const log = await attemptLogText(run.store, run.outputBucket, record.attempts[0]);
+    expect(log).toContain('dying on');
     // Started once, then once more after the death: the start-up line is in exactly two task logs.
     let startLines = 0;
     for (const key of keys) {

@@ -206,9 +206,9 @@ describe('wrapped runners in containers: memory kill, port algorithm, podman sto
         workerId: 'wf-memory',
       }),
     ]);
-    const log = { text: await attemptLogText(run.store, run.outputBucket, record.attempts[0]) };
-    expect(log?.text).toContain('allocating 300 MiB');
-    expect(log?.text).toContain('killed for using too much memory');
+    const log = await attemptLogText(run.store, run.outputBucket, record.attempts[0]);
+    expect(log).toContain('allocating 300 MiB');
+    expect(log).toContain('killed for using too much memory');
     expect((await readRecord(run, after)).status).toBe('succeeded');
     const dead = await run.deadLetter.receive({ waitSeconds: 0, maxMessages: 10 });
     expect(dead.map((m) => checkTaskMessage(JSON.parse(m.body)))).toEqual([
@@ -246,16 +246,16 @@ describe('wrapped runners in containers: memory kill, port algorithm, podman sto
       });
       const result = await run.store.getText({ bucket: run.outputBucket, key: `results/${name}/result.bin` });
       expect(result?.text).toBe(`content of port/${name}\n`);
-      const log = { text: await attemptLogText(run.store, run.outputBucket, record.attempts[0]) };
-      expect(log?.text).toContain(`served ${name}`);
+      const log = await attemptLogText(run.store, run.outputBucket, record.attempts[0]);
+      expect(log).toContain(`served ${name}`);
       // One server for every task: never started again.
-      expect(log?.text).not.toContain('starting it again');
+      expect(log).not.toContain('starting it again');
     }
     const bad = await readRecord(run, ids.get('bad.txt') ?? '');
     expect(bad.status).toBe('failed');
     expect(bad.attempts).toHaveLength(1);
-    const badLog = { text: await attemptLogText(run.store, run.outputBucket, bad.attempts[0]) };
-    expect(badLog?.text).toContain('cannot use bad.txt');
+    const badLog = await attemptLogText(run.store, run.outputBucket, bad.attempts[0]);
+    expect(badLog).toContain('cannot use bad.txt');
     expect(await listKeys(run.store, run.outputBucket, 'results/bad.txt/')).toEqual([]);
   });
 

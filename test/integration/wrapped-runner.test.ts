@@ -353,10 +353,10 @@ describe('wrapped images as runners in containers, on moto, after a trip through
             (a) => a.exitCode === 0 && (a.log !== undefined || a.logKey !== undefined),
           );
           expect(committing).toMatchObject({ attempt: 1, workerId: `wr-${layout.label}`, exitCode: 0 });
-          const log = { text: await attemptLogText(run.store, run.outputBucket, committing) };
+          const log = await attemptLogText(run.store, run.outputBucket, committing);
           // The algorithm ran as its image would: in its WORKDIR, as its USER.
-          expect(log?.text).toContain(`[stdout] processing `);
-          expect(log?.text).toContain(` in ${layout.cwd} as ${layout.uid}`);
+          expect(log).toContain(`[stdout] processing `);
+          expect(log).toContain(` in ${layout.cwd} as ${layout.uid}`);
         }
         expect(await listKeys(run.store, run.outputBucket, `_sluice/${run.runId}/staging/`)).toEqual([]);
         const counts = await run.queue.counts();

@@ -155,6 +155,7 @@ export { provisionRun } from './run/provision.js';
 export { dispatchTasks } from './run/dispatch.js';
 export type { DispatchProgress } from './run/dispatch.js';
 export { collectResults } from './run/collect.js';
+export { readCompletionMarker } from './run/completion-marker.js';
 export type { CollectProgress, CollectReport, InputCompletion, TaskResult } from './run/collect-report.js';
 export { teardownRun } from './run/teardown.js';
 export type { TeardownReport } from './run/teardown.js';

@@ -6,7 +6,6 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 
 import {
   completedRecord,
-  completionMarkerKey,
   ConfigurationError,
   isTaskId,
   ledgerPrefix,
@@ -20,9 +19,8 @@ import {
   taskId,
   taskRecordKey,
   toError,
-  validateCompletionMarker,
+  readCompletionMarker,
   validateTaskRecord,
-  type CompletionMarker,
   type ObjectStore,
   type QueueCounts,
   type RunPhase,
@@ -102,23 +100,6 @@ async function completedIds(
   for await (const page of store.list(state.output.bucket, `${ledgerPrefix(state.runId)}done/`))
     for (const { key } of page) if (key.endsWith('.json')) ids.add(idOfKey(key));
   return ids;
-}
-
-/** A task's completion marker; undefined when it has none (or it is unreadable). */
-async function readMarker(
-  state: Pick<RunState, 'runId' | 'output'>,
-  id: string,
-  store: ObjectStore,
-): Promise<CompletionMarker | undefined> {
-  const key = completionMarkerKey(state.runId, id);
-  try {
-    const found = await store.getJson({ bucket: state.output.bucket, key });
-    return found === undefined
-      ? undefined
-      : validateCompletionMarker(found.value, `s3://${state.output.bucket}/${key}`);
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -246,7 +227,7 @@ export async function findTaskRecord(
   const byId = async (id: string): Promise<TaskRecord | undefined> => {
     const [read, marker] = await Promise.all([
       readRecord(store, bucket, taskRecordKey(state.runId, id)),
-      readMarker(state, id, store),
+      readCompletionMarker(store, state, id),
     ]);
     if (read?.problem !== undefined) throw new ConfigurationError(`task record ${read.key}: ${read.problem}`);
     return completedRecord(read?.record, marker);
@@ -271,7 +252,7 @@ export async function findTaskRecord(
   const found: TaskRecord | undefined = latest;
   return found === undefined
     ? undefined
-    : completedRecord(found, await readMarker(state, found.taskId, store));
+    : completedRecord(found, await readCompletionMarker(store, state, found.taskId));
 }
 
 /** One attempt of a task with its log. */

@@ -6,16 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 
-import { completionMarkerKey, resultsKey } from '../ids/ledger-keys.js';
-import {
-  completedRecord,
-  validateCompletionMarker,
-  type CompletionMarker,
-  type TaskOutput,
-} from '../schemas/records.js';
+import { resultsKey } from '../ids/ledger-keys.js';
+import { completedRecord, type TaskOutput } from '../schemas/records.js';
 import type { RunState } from '../schemas/run-state.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { MAX_REPORTED_FAILURES, type TaskResult } from './collect-report.js';
+import { readCompletionMarker } from './completion-marker.js';
 import { READS_IN_FLIGHT, type Tracked, type Tracker } from './collect-tracker.js';
 import { mapBounded } from './concurrency.js';
 import { isoTime } from './lifecycle-deps.js';
@@ -107,7 +103,7 @@ async function resultOf(
   const base = { key: tracked.key, taskId: id, etag: tracked.etag, size: tracked.size };
   // A succeeded task's marker is its final word (attempts and outputs): one read. The record is
   // read too only for a marker written before markers carried the attempts.
-  const marker = tracked.status === 'succeeded' ? await readMarker(run, id, store) : undefined;
+  const marker = tracked.status === 'succeeded' ? await readCompletionMarker(store, run, id) : undefined;
   const record =
     tracked.status === 'pending'
       ? undefined
@@ -142,21 +138,4 @@ async function resultOf(
     ...(tracked.status === 'failed' && last?.log !== undefined && { log: last.log }),
     ...(last?.exitCode !== undefined && { exitCode: last.exitCode }),
   };
-}
-
-/** A task's completion marker; undefined when missing or unreadable (counted by its presence anyway). */
-async function readMarker(
-  run: RunState,
-  id: string,
-  store: ObjectStore,
-): Promise<CompletionMarker | undefined> {
-  const key = completionMarkerKey(run.runId, id);
-  try {
-    const found = await store.getJson({ bucket: run.output.bucket, key });
-    return found === undefined
-      ? undefined
-      : validateCompletionMarker(found.value, `s3://${run.output.bucket}/${key}`);
-  } catch {
-    return undefined;
-  }
 }
