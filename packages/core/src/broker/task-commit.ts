@@ -9,7 +9,7 @@ import { withRetries } from '../aws/retry.js';
 import { toError } from '../errors.js';
 import { outputKeyUnder } from '../ids/ledger-keys.js';
 import type { JsonLog } from '../logging/json-log.js';
-import type { CompletionMarker, TaskAttempt, TaskOutput } from '../schemas/records.js';
+import { sameAttempt, type CompletionMarker, type TaskAttempt, type TaskOutput } from '../schemas/records.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { ControlSettings } from './control-settings.js';
 import type { TaskRef } from './message-decision.js';
@@ -98,13 +98,7 @@ export async function commitOutputs(
   // A marker PUT whose answer was lost is retried and then finds its own marker: still ours.
   const ours = attempts.at(-1);
   const theirs = existing?.attempts?.at(-1);
-  if (
-    ours !== undefined &&
-    theirs !== undefined &&
-    ours.attempt === theirs.attempt &&
-    ours.workerId === theirs.workerId &&
-    ours.startedAt === theirs.startedAt
-  )
+  if (ours !== undefined && theirs !== undefined && sameAttempt(ours, theirs))
     return { kind: 'committed', outputs: existing?.outputs ?? committed };
   return { kind: 'done', outputs: existing?.outputs ?? committed };
 }

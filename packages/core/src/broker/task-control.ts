@@ -16,7 +16,7 @@ import type { JsonLog } from '../logging/json-log.js';
 import { classifyAttempt } from '../execution/failure.js';
 import { MessageNotHeldError } from '../queue/errors.js';
 import { SQS_LIMITS, type ReceivedMessage, type TaskQueue } from '../queue/task-queue.js';
-import type { TaskAttempt } from '../schemas/records.js';
+import { sameAttempt, type TaskAttempt } from '../schemas/records.js';
 import { formatTaskMessage } from '../schemas/task-message.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { ControlSettings } from './control-settings.js';
@@ -382,10 +382,7 @@ export class TaskControl {
   private async attemptsEndingWith(lease: Lease, entry: TaskAttempt): Promise<TaskAttempt[]> {
     if (lease.recordEtag !== undefined) return [entry];
     const record = await this.ledger.record(lease.taskId);
-    const earlier = (record?.attempts ?? []).filter(
-      (a) =>
-        !(a.attempt === entry.attempt && a.workerId === entry.workerId && a.startedAt === entry.startedAt),
-    );
+    const earlier = (record?.attempts ?? []).filter((a) => !sameAttempt(a, entry));
     return [...earlier, entry];
   }
 

@@ -306,7 +306,7 @@ export function validateCompletionMarker(value: unknown, file: string): Completi
 }
 
 /** The same attempt: its number, worker and start (a released attempt's number comes again). */
-function sameAttempt(a: TaskAttempt, b: TaskAttempt): boolean {
+export function sameAttempt(a: TaskAttempt, b: TaskAttempt): boolean {
   return a.attempt === b.attempt && a.workerId === b.workerId && a.startedAt === b.startedAt;
 }
 
