@@ -65064,6 +65064,7 @@ function rejectedRecords(records, readable, tasks) {
 
 
 
+
 /** Time allowed beyond the algorithm's limit for download, upload and commit. */
 const TRANSFER_MARGIN_SECONDS = 15 * 60;
 /** The user metadata every output carries: which run and task wrote it (`<run-id>/<task-id>`). */
@@ -65112,11 +65113,7 @@ async function commitOutputs(deps, state, outputs, attempts) {
     // A marker PUT whose answer was lost is retried and then finds its own marker: still ours.
     const ours = attempts.at(-1);
     const theirs = existing?.attempts?.at(-1);
-    if (ours !== undefined &&
-        theirs !== undefined &&
-        ours.attempt === theirs.attempt &&
-        ours.workerId === theirs.workerId &&
-        ours.startedAt === theirs.startedAt)
+    if (ours !== undefined && theirs !== undefined && sameAttempt(ours, theirs))
         return { kind: 'committed', outputs: existing?.outputs ?? committed };
     return { kind: 'done', outputs: existing?.outputs ?? committed };
 }
@@ -65623,6 +65620,7 @@ class TaskLedger {
 
 
 
+
 /** How long a lease goes on settling messages past its wait (a queue full of duplicates). */
 const SETTLE_LIMIT_MS = 30_000;
 /** SQS's longest message delay and the longest retry backoff. */
@@ -65916,7 +65914,7 @@ class TaskControl {
         if (lease.recordEtag !== undefined)
             return [entry];
         const record = await this.ledger.record(lease.taskId);
-        const earlier = (record?.attempts ?? []).filter((a) => !(a.attempt === entry.attempt && a.workerId === entry.workerId && a.startedAt === entry.startedAt));
+        const earlier = (record?.attempts ?? []).filter((a) => !sameAttempt(a, entry));
         return [...earlier, entry];
     }
     /**

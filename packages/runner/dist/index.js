@@ -50405,6 +50405,232 @@ function inputFilter(selection) {
     };
 }
 
+;// CONCATENATED MODULE: ../core/src/schemas/records.ts
+// The objects every part of a run shares in the output bucket's ledger (`_sluice/<run-id>/`): the
+// task record (one per input object, with every attempt) and the completion marker (written last,
+// when the task's outputs are committed). `schemaVersion` lets later releases add fields.
+
+
+
+/** Every status, in the order a task passes through them: the schema's enum and the type are made of it. */
+const TASK_STATUSES = ['running', 'succeeded', 'failed'];
+/** Every failure class: the schema's enum and the type are made of it. */
+const FAILURE_CLASSES = [
+    'algorithm-exit',
+    'out-of-memory',
+    'timeout',
+    'no-output',
+    'input-unreadable',
+    'upload-failed',
+    'infrastructure',
+];
+/** The largest task log kept inside its attempt's record entry; a larger one is its own object. */
+const INLINE_LOG_MAX_BYTES = 8192;
+const TIMESTAMP = {
+    type: 'string',
+    title: 'an ISO 8601 UTC timestamp such as "2025-01-31T12:00:00.000Z"',
+    pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$',
+};
+const ID = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[a-z0-9-]+$' };
+const DIGEST = {
+    type: 'string',
+    title: 'an image digest "sha256:<64 hex>"',
+    pattern: '^sha256:[a-f0-9]{64}$',
+};
+const MS = { type: 'integer', minimum: 0, nullable: true };
+const outputSchema = {
+    type: 'object',
+    properties: {
+        key: { type: 'string', minLength: 1, maxLength: 1024 },
+        size: { type: 'integer', minimum: 0 },
+        etag: { type: 'string', minLength: 1 },
+    },
+    required: ['key', 'size', 'etag'],
+    additionalProperties: false,
+};
+const attemptSchema = {
+    type: 'object',
+    properties: {
+        attempt: { type: 'integer', minimum: 1 },
+        workerId: { type: 'string', minLength: 1 },
+        startedAt: TIMESTAMP,
+        endedAt: { ...TIMESTAMP, nullable: true },
+        phases: {
+            type: 'object',
+            properties: { downloadMs: MS, runMs: MS, uploadMs: MS },
+            additionalProperties: false,
+        },
+        exitCode: { type: 'integer', nullable: true, minimum: -255, maximum: 255 },
+        failureClass: {
+            type: 'string',
+            nullable: true,
+            enum: [...FAILURE_CLASSES],
+        },
+        logKey: { type: 'string', nullable: true, minLength: 1 },
+        // UTF-16 code units never outnumber UTF-8 bytes, so a log within the byte limit fits.
+        log: { type: 'string', nullable: true, maxLength: INLINE_LOG_MAX_BYTES },
+        message: { type: 'string', nullable: true, maxLength: 4096 },
+    },
+    required: ['attempt', 'workerId', 'startedAt', 'phases'],
+    additionalProperties: false,
+};
+const taskRecordSchemaTyped = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: 'sluice task record',
+    description: 'One task (one input object) with every attempt: _sluice/<run-id>/tasks/<task-id>.json.',
+    type: 'object',
+    properties: {
+        schemaVersion: { type: 'integer', const: 1 },
+        runId: ID,
+        taskId: ID,
+        input: {
+            type: 'object',
+            properties: {
+                bucket: { type: 'string', minLength: 1 },
+                key: { type: 'string', minLength: 1, maxLength: 1024 },
+                etag: { type: 'string', minLength: 1 },
+                versionId: { type: 'string', nullable: true, minLength: 1 },
+                size: { type: 'integer', nullable: true, minimum: 0 },
+            },
+            required: ['bucket', 'key', 'etag'],
+            additionalProperties: false,
+        },
+        status: { type: 'string', enum: [...TASK_STATUSES] },
+        algorithmDigest: DIGEST,
+        attempts: { type: 'array', items: attemptSchema },
+        outputs: { type: 'array', items: outputSchema },
+        heldBy: {
+            type: 'object',
+            nullable: true,
+            properties: {
+                message: { type: 'string', pattern: '^[a-f0-9]{12}$' },
+                attempt: { type: 'integer', minimum: 1 },
+                workerId: { type: 'string', minLength: 1 },
+            },
+            required: ['message', 'attempt', 'workerId'],
+            additionalProperties: false,
+        },
+        updatedAt: TIMESTAMP,
+    },
+    required: [
+        'schemaVersion',
+        'runId',
+        'taskId',
+        'input',
+        'status',
+        'algorithmDigest',
+        'attempts',
+        'outputs',
+        'updatedAt',
+    ],
+    additionalProperties: false,
+};
+const completionMarkerSchemaTyped = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: 'sluice completion marker',
+    description: "Written last, once a task's outputs are committed: _sluice/<run-id>/done/<task-id>.json.",
+    type: 'object',
+    properties: {
+        schemaVersion: { type: 'integer', const: 1 },
+        runId: ID,
+        taskId: ID,
+        input: {
+            type: 'object',
+            properties: {
+                bucket: { type: 'string', minLength: 1 },
+                key: { type: 'string', minLength: 1, maxLength: 1024 },
+                etag: { type: 'string', minLength: 1 },
+                versionId: { type: 'string', nullable: true, minLength: 1 },
+            },
+            required: ['bucket', 'key', 'etag'],
+            additionalProperties: false,
+        },
+        algorithmDigest: DIGEST,
+        outputs: { type: 'array', items: outputSchema },
+        committedAt: TIMESTAMP,
+        attempts: { type: 'array', items: attemptSchema, nullable: true },
+    },
+    required: ['schemaVersion', 'runId', 'taskId', 'input', 'algorithmDigest', 'outputs', 'committedAt'],
+    additionalProperties: false,
+};
+/**
+ * The published JSON Schema of a task record.
+ *
+ * @example
+ * writeFileSync('task-record.schema.json', JSON.stringify(taskRecordSchema, null, 2));
+ */
+const taskRecordSchema = toSchemaJson(taskRecordSchemaTyped);
+/**
+ * The published JSON Schema of a completion marker.
+ *
+ * @example
+ * writeFileSync('completion-marker.schema.json', JSON.stringify(completionMarkerSchema, null, 2));
+ */
+const completionMarkerSchema = toSchemaJson(completionMarkerSchemaTyped);
+const taskRecordValidator = lazyValidator(taskRecordSchema);
+const completionMarkerValidator = lazyValidator(completionMarkerSchema);
+/**
+ * Checks a parsed task record (e.g. read back from the ledger) and returns it typed.
+ *
+ * @example
+ * const record = validateTaskRecord(JSON.parse(body), 's3://out/_sluice/run/tasks/abc.json');
+ * @throws {ValidationError} when it does not follow the task record schema.
+ */
+function validateTaskRecord(value, file) {
+    const validate = taskRecordValidator();
+    if (validate(value))
+        return value;
+    throw new errors_ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, taskRecordSchema));
+}
+/**
+ * Checks a parsed completion marker and returns it typed.
+ *
+ * @example
+ * const marker = validateCompletionMarker(JSON.parse(body), 's3://out/_sluice/run/done/abc.json');
+ * @throws {ValidationError} when it does not follow the completion marker schema.
+ */
+function validateCompletionMarker(value, file) {
+    const validate = completionMarkerValidator();
+    if (validate(value))
+        return value;
+    throw new errors_ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, completionMarkerSchema));
+}
+/** The same attempt: its number, worker and start (a released attempt's number comes again). */
+function sameAttempt(a, b) {
+    return a.attempt === b.attempt && a.workerId === b.workerId && a.startedAt === b.startedAt;
+}
+/**
+ * A task as it stands, from its record and its completion marker. A task with a marker succeeded:
+ * the commit writes the marker and leaves the record as the lease wrote it (`running`, held), so
+ * the marker's attempts (the committing one last) are merged over the record's, and its outputs are
+ * the task's. Without a marker, the record is returned as it is.
+ *
+ * @example
+ * const task = completedRecord(await readRecord(), await readMarker()); // status 'succeeded' when a marker exists
+ * @throws never.
+ */
+function completedRecord(record, marker) {
+    if (marker === undefined)
+        return record;
+    const fromMarker = marker.attempts ?? [];
+    const attempts = [
+        ...(record?.attempts ?? []).filter((a) => !fromMarker.some((m) => sameAttempt(a, m))),
+        ...fromMarker,
+    ].sort((a, b) => a.attempt - b.attempt || a.startedAt.localeCompare(b.startedAt));
+    const updatedAt = record !== undefined && record.updatedAt > marker.committedAt ? record.updatedAt : marker.committedAt;
+    return {
+        schemaVersion: 1,
+        runId: marker.runId,
+        taskId: marker.taskId,
+        input: record?.input ?? { ...marker.input },
+        status: 'succeeded',
+        algorithmDigest: marker.algorithmDigest,
+        attempts,
+        outputs: marker.outputs,
+        updatedAt,
+    };
+}
+
 ;// CONCATENATED MODULE: ../core/src/schemas/task-message.ts
 /**
  * sluice's own task message: what dispatch-tasks enqueues for an object already in the bucket (the
@@ -50785,6 +51011,7 @@ function rejectedRecords(records, readable, tasks) {
 
 
 
+
 /** Time allowed beyond the algorithm's limit for download, upload and commit. */
 const TRANSFER_MARGIN_SECONDS = 15 * 60;
 /** The user metadata every output carries: which run and task wrote it (`<run-id>/<task-id>`). */
@@ -50833,11 +51060,7 @@ async function commitOutputs(deps, state, outputs, attempts) {
     // A marker PUT whose answer was lost is retried and then finds its own marker: still ours.
     const ours = attempts.at(-1);
     const theirs = existing?.attempts?.at(-1);
-    if (ours !== undefined &&
-        theirs !== undefined &&
-        ours.attempt === theirs.attempt &&
-        ours.workerId === theirs.workerId &&
-        ours.startedAt === theirs.startedAt)
+    if (ours !== undefined && theirs !== undefined && sameAttempt(ours, theirs))
         return { kind: 'committed', outputs: existing?.outputs ?? committed };
     return { kind: 'done', outputs: existing?.outputs ?? committed };
 }
@@ -50980,232 +51203,6 @@ class MessageDeletes {
             });
         }
     }
-}
-
-;// CONCATENATED MODULE: ../core/src/schemas/records.ts
-// The objects every part of a run shares in the output bucket's ledger (`_sluice/<run-id>/`): the
-// task record (one per input object, with every attempt) and the completion marker (written last,
-// when the task's outputs are committed). `schemaVersion` lets later releases add fields.
-
-
-
-/** Every status, in the order a task passes through them: the schema's enum and the type are made of it. */
-const TASK_STATUSES = ['running', 'succeeded', 'failed'];
-/** Every failure class: the schema's enum and the type are made of it. */
-const FAILURE_CLASSES = [
-    'algorithm-exit',
-    'out-of-memory',
-    'timeout',
-    'no-output',
-    'input-unreadable',
-    'upload-failed',
-    'infrastructure',
-];
-/** The largest task log kept inside its attempt's record entry; a larger one is its own object. */
-const INLINE_LOG_MAX_BYTES = 8192;
-const TIMESTAMP = {
-    type: 'string',
-    title: 'an ISO 8601 UTC timestamp such as "2025-01-31T12:00:00.000Z"',
-    pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$',
-};
-const ID = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[a-z0-9-]+$' };
-const DIGEST = {
-    type: 'string',
-    title: 'an image digest "sha256:<64 hex>"',
-    pattern: '^sha256:[a-f0-9]{64}$',
-};
-const MS = { type: 'integer', minimum: 0, nullable: true };
-const outputSchema = {
-    type: 'object',
-    properties: {
-        key: { type: 'string', minLength: 1, maxLength: 1024 },
-        size: { type: 'integer', minimum: 0 },
-        etag: { type: 'string', minLength: 1 },
-    },
-    required: ['key', 'size', 'etag'],
-    additionalProperties: false,
-};
-const attemptSchema = {
-    type: 'object',
-    properties: {
-        attempt: { type: 'integer', minimum: 1 },
-        workerId: { type: 'string', minLength: 1 },
-        startedAt: TIMESTAMP,
-        endedAt: { ...TIMESTAMP, nullable: true },
-        phases: {
-            type: 'object',
-            properties: { downloadMs: MS, runMs: MS, uploadMs: MS },
-            additionalProperties: false,
-        },
-        exitCode: { type: 'integer', nullable: true, minimum: -255, maximum: 255 },
-        failureClass: {
-            type: 'string',
-            nullable: true,
-            enum: [...FAILURE_CLASSES],
-        },
-        logKey: { type: 'string', nullable: true, minLength: 1 },
-        // UTF-16 code units never outnumber UTF-8 bytes, so a log within the byte limit fits.
-        log: { type: 'string', nullable: true, maxLength: INLINE_LOG_MAX_BYTES },
-        message: { type: 'string', nullable: true, maxLength: 4096 },
-    },
-    required: ['attempt', 'workerId', 'startedAt', 'phases'],
-    additionalProperties: false,
-};
-const taskRecordSchemaTyped = {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    title: 'sluice task record',
-    description: 'One task (one input object) with every attempt: _sluice/<run-id>/tasks/<task-id>.json.',
-    type: 'object',
-    properties: {
-        schemaVersion: { type: 'integer', const: 1 },
-        runId: ID,
-        taskId: ID,
-        input: {
-            type: 'object',
-            properties: {
-                bucket: { type: 'string', minLength: 1 },
-                key: { type: 'string', minLength: 1, maxLength: 1024 },
-                etag: { type: 'string', minLength: 1 },
-                versionId: { type: 'string', nullable: true, minLength: 1 },
-                size: { type: 'integer', nullable: true, minimum: 0 },
-            },
-            required: ['bucket', 'key', 'etag'],
-            additionalProperties: false,
-        },
-        status: { type: 'string', enum: [...TASK_STATUSES] },
-        algorithmDigest: DIGEST,
-        attempts: { type: 'array', items: attemptSchema },
-        outputs: { type: 'array', items: outputSchema },
-        heldBy: {
-            type: 'object',
-            nullable: true,
-            properties: {
-                message: { type: 'string', pattern: '^[a-f0-9]{12}$' },
-                attempt: { type: 'integer', minimum: 1 },
-                workerId: { type: 'string', minLength: 1 },
-            },
-            required: ['message', 'attempt', 'workerId'],
-            additionalProperties: false,
-        },
-        updatedAt: TIMESTAMP,
-    },
-    required: [
-        'schemaVersion',
-        'runId',
-        'taskId',
-        'input',
-        'status',
-        'algorithmDigest',
-        'attempts',
-        'outputs',
-        'updatedAt',
-    ],
-    additionalProperties: false,
-};
-const completionMarkerSchemaTyped = {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    title: 'sluice completion marker',
-    description: "Written last, once a task's outputs are committed: _sluice/<run-id>/done/<task-id>.json.",
-    type: 'object',
-    properties: {
-        schemaVersion: { type: 'integer', const: 1 },
-        runId: ID,
-        taskId: ID,
-        input: {
-            type: 'object',
-            properties: {
-                bucket: { type: 'string', minLength: 1 },
-                key: { type: 'string', minLength: 1, maxLength: 1024 },
-                etag: { type: 'string', minLength: 1 },
-                versionId: { type: 'string', nullable: true, minLength: 1 },
-            },
-            required: ['bucket', 'key', 'etag'],
-            additionalProperties: false,
-        },
-        algorithmDigest: DIGEST,
-        outputs: { type: 'array', items: outputSchema },
-        committedAt: TIMESTAMP,
-        attempts: { type: 'array', items: attemptSchema, nullable: true },
-    },
-    required: ['schemaVersion', 'runId', 'taskId', 'input', 'algorithmDigest', 'outputs', 'committedAt'],
-    additionalProperties: false,
-};
-/**
- * The published JSON Schema of a task record.
- *
- * @example
- * writeFileSync('task-record.schema.json', JSON.stringify(taskRecordSchema, null, 2));
- */
-const taskRecordSchema = toSchemaJson(taskRecordSchemaTyped);
-/**
- * The published JSON Schema of a completion marker.
- *
- * @example
- * writeFileSync('completion-marker.schema.json', JSON.stringify(completionMarkerSchema, null, 2));
- */
-const completionMarkerSchema = toSchemaJson(completionMarkerSchemaTyped);
-const taskRecordValidator = lazyValidator(taskRecordSchema);
-const completionMarkerValidator = lazyValidator(completionMarkerSchema);
-/**
- * Checks a parsed task record (e.g. read back from the ledger) and returns it typed.
- *
- * @example
- * const record = validateTaskRecord(JSON.parse(body), 's3://out/_sluice/run/tasks/abc.json');
- * @throws {ValidationError} when it does not follow the task record schema.
- */
-function validateTaskRecord(value, file) {
-    const validate = taskRecordValidator();
-    if (validate(value))
-        return value;
-    throw new errors_ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, taskRecordSchema));
-}
-/**
- * Checks a parsed completion marker and returns it typed.
- *
- * @example
- * const marker = validateCompletionMarker(JSON.parse(body), 's3://out/_sluice/run/done/abc.json');
- * @throws {ValidationError} when it does not follow the completion marker schema.
- */
-function validateCompletionMarker(value, file) {
-    const validate = completionMarkerValidator();
-    if (validate(value))
-        return value;
-    throw new errors_ValidationError(ajv_problems_problemsFromAjv(validate.errors ?? [], file, value, completionMarkerSchema));
-}
-/** The same attempt: its number, worker and start (a released attempt's number comes again). */
-function sameAttempt(a, b) {
-    return a.attempt === b.attempt && a.workerId === b.workerId && a.startedAt === b.startedAt;
-}
-/**
- * A task as it stands, from its record and its completion marker. A task with a marker succeeded:
- * the commit writes the marker and leaves the record as the lease wrote it (`running`, held), so
- * the marker's attempts (the committing one last) are merged over the record's, and its outputs are
- * the task's. Without a marker, the record is returned as it is.
- *
- * @example
- * const task = completedRecord(await readRecord(), await readMarker()); // status 'succeeded' when a marker exists
- * @throws never.
- */
-function completedRecord(record, marker) {
-    if (marker === undefined)
-        return record;
-    const fromMarker = marker.attempts ?? [];
-    const attempts = [
-        ...(record?.attempts ?? []).filter((a) => !fromMarker.some((m) => sameAttempt(a, m))),
-        ...fromMarker,
-    ].sort((a, b) => a.attempt - b.attempt || a.startedAt.localeCompare(b.startedAt));
-    const updatedAt = record !== undefined && record.updatedAt > marker.committedAt ? record.updatedAt : marker.committedAt;
-    return {
-        schemaVersion: 1,
-        runId: marker.runId,
-        taskId: marker.taskId,
-        input: record?.input ?? { ...marker.input },
-        status: 'succeeded',
-        algorithmDigest: marker.algorithmDigest,
-        attempts,
-        outputs: marker.outputs,
-        updatedAt,
-    };
 }
 
 ;// CONCATENATED MODULE: ../core/src/storage/update-json.ts
@@ -51463,6 +51460,7 @@ class TaskLedger {
  * reaches it through the broker protocol (broker-service.ts). Either way the same code writes the
  * same records, so both modes keep the same guarantees.
  */
+
 
 
 
@@ -51769,7 +51767,7 @@ class TaskControl {
         if (lease.recordEtag !== undefined)
             return [entry];
         const record = await this.ledger.record(lease.taskId);
-        const earlier = (record?.attempts ?? []).filter((a) => !(a.attempt === entry.attempt && a.workerId === entry.workerId && a.startedAt === entry.startedAt));
+        const earlier = (record?.attempts ?? []).filter((a) => !sameAttempt(a, entry));
         return [...earlier, entry];
     }
     /**
